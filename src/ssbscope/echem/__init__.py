@@ -1,0 +1,39 @@
+"""Electrochemistry: potentiostat readers and analysis on one table.
+
+Every reader returns a :class:`pandas.DataFrame` with at least ``time_s`` (s since the start
+of the test), ``voltage_V`` and ``current_A``, plus ``cycle``, ``step`` and ``mode`` where the
+instrument records them.  **Sign convention: current is positive on charge** (lithium leaves
+the positive electrode / is plated on the negative one); readers convert instruments that log
+the opposite sign.
+"""
+
+from ssbscope._lazy import attach
+
+_MAP = {
+    # readers (ssbscope.echem.io)
+    "read": "io",
+    "read_eis": "io",
+    # analysis
+    "cumulative_charge": "capacity",
+    "add_capacity": "capacity",
+    "state_of_charge": "capacity",
+    "state_at": "capacity",
+    "coulombic_efficiency": "cycles",
+    "cycle_table": "cycles",
+    "split_cycles": "cycles",
+    "dq_dv": "dqdv",
+    "ohmic_drop": "ohmic",
+    "lithium_thickness_um": "faraday",
+    "thickness_to_capacity_mah_cm2": "faraday",
+    "lithium_volume_um3": "faraday",
+    "detect_shorts": "shorts",
+    "ShortEvent": "shorts",
+    "critical_current_density": "ccd",
+    "fit_eis": "eis",
+    "randles_impedance": "eis",
+    "EISFit": "eis",
+    "summarize": "summary",
+    "EchemSummary": "summary",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _MAP)

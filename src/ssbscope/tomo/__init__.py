@@ -1,0 +1,33 @@
+"""X-ray tomography: reading, reconstruction, segmentation and lithium morphology metrics.
+
+Volumes are ``(z, y, x)`` with z the stacking axis (the direction of current flow) unless a
+parameter says otherwise.
+"""
+
+from ssbscope._lazy import attach
+
+_MAP = {
+    # reading (tomo.io)
+    "read_volume": "io",
+    "read_projections": "io",
+    # preparation and reconstruction
+    "flat_dark_correct": "prep",
+    "remove_zingers": "prep",
+    "remove_rings": "prep",
+    "find_center": "center",
+    "fbp": "recon",
+    "reconstruct": "recon",
+    # image processing
+    "median3": "filters",
+    "opening": "filters",
+    "threshold_otsu": "filters",
+    "label": "filters",
+    "segment_phases": "segment",
+    "register_rigid": "register",
+    # metrics
+    "roughness": "metrics",
+    "thickness_map": "metrics",
+    "interface_height_map": "metrics",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _MAP)
