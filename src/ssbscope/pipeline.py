@@ -1,0 +1,349 @@
+"""Resumable pipeline runner on Dask.
+
+A :class:`Stage` is a plain function with declared inputs and outputs (dataset names in the
+experiment store)::
+
+    def reconstruct(ctx, inputs, *, filter_name="ramp"):
+        proj = inputs["tomo/projections"]          # xarray.Dataset, Dask-backed
+        ...
+        return {"tomo/volumes": volumes_ds}       # one xarray.Dataset per declared output
+
+    Stage("tomo.reconstruct", reconstruct, inputs=("tomo/projections",),
+          outputs=("tomo/volumes",), params={"filter_name": "ramp"})
+
+:func:`run` executes stages in dependency order.  After a stage's outputs are written
+(atomically) the runner records the stage with a fingerprint of its name, parameters,
+seed, ssbscope version and the fingerprints of the stages it depends on.  A re-run skips
+every stage whose record matches, so a run interrupted at any point (even ``kill -9``)
+resumes where it stopped and produces the same store contents as an uninterrupted run.
+
+Array work runs through Dask: the local threaded scheduler by default, or an existing
+``dask.distributed`` cluster when ``scheduler="tcp://host:port"`` is given.  ssbscope never
+schedules work itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from ssbscope.errors import PipelineError, SsbscopeError
+from ssbscope.store import Store, _jsonable, provenance_record, sha256_file
+
+__all__ = ["Stage", "StageContext", "RunResult", "run", "order_stages"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline step.
+
+    Parameters
+    ----------
+    name : str
+        Unique name (``"echem.analyse"``).
+    func : callable
+        ``func(ctx, inputs, **params) -> dict[str, xarray.Dataset]``; ``inputs`` maps each
+        declared input name to a lazily opened dataset.
+    inputs : tuple of str
+        Store datasets the stage reads (produced by earlier stages or present already).
+    outputs : tuple of str
+        Store datasets the stage writes; the function must return exactly these.
+    params : mapping
+        Keyword arguments for ``func``; part of the fingerprint.
+    long : bool
+        Show a progress bar while its outputs are computed.
+    """
+
+    name: str
+    func: Callable
+    inputs: tuple = ()
+    outputs: tuple = ()
+    params: Mapping = field(default_factory=dict)
+    long: bool = False
+
+    def __post_init__(self):
+        if not self.name or not isinstance(self.name, str):
+            raise PipelineError(f"stage name {self.name!r}: must be a non-empty string")
+        if not callable(self.func):
+            raise PipelineError(f"stage {self.name!r}: func is not callable")
+        if not self.outputs:
+            raise PipelineError(f"stage {self.name!r}: declares no outputs; every stage writes at least one dataset")
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "outputs", tuple(self.outputs))
+        object.__setattr__(self, "params", dict(self.params))
+
+
+@dataclass
+class StageContext:
+    """What a stage function may use besides its inputs.
+
+    Attributes
+    ----------
+    stage : str
+        Name of the running stage.
+    store : Store
+        The experiment store (read other datasets with ``ctx.store[name]``).
+    raw_dir : Path
+        Where raw input files live (the twin writes its files here).
+    work_dir : Path
+        Scratch space for this run.
+    seed : int
+        Run seed: derive generators with ``numpy.random.default_rng([seed, k])``.
+    config : object
+        The experiment configuration (``ssbscope.config.Experiment``) or None.
+    quiet : bool
+        No progress output.
+    """
+
+    stage: str
+    store: Store
+    raw_dir: Path
+    work_dir: Path
+    seed: int = 0
+    config: Any = None
+    quiet: bool = False
+    _inputs: list = field(default_factory=list)
+
+    def record_input(self, path) -> Path:
+        """Declare a raw file this stage read (hashed into the outputs' provenance)."""
+        p = Path(path)
+        self._inputs.append({"path": str(p.resolve()), "sha256": sha256_file(p)})
+        return p
+
+    def progress(self, iterable: Iterable, desc: str | None = None, total: int | None = None):
+        """Wrap a loop in a progress bar (silent with ``quiet``)."""
+        if self.quiet:
+            return iterable
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, desc=desc or self.stage, total=total, leave=False)
+
+    def rng(self, *keys: int):
+        """A seeded numpy Generator derived from the run seed and ``keys``."""
+        import numpy as np
+
+        return np.random.default_rng([int(self.seed), *[int(k) for k in keys]])
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`run` did.
+
+    Attributes
+    ----------
+    store : Store
+    ran : tuple of str
+        Stages computed in this run.
+    skipped : tuple of str
+        Stages found finished (resumed).
+    seconds : dict
+        Wall time per computed stage (s).
+    """
+
+    store: Store
+    ran: tuple
+    skipped: tuple
+    seconds: dict
+
+
+def order_stages(stages: Sequence[Stage], available: Iterable[str] = ()) -> list[Stage]:
+    """Topological order of ``stages`` (stable: declaration order where free).
+
+    Raises
+    ------
+    PipelineError
+        Duplicate names or outputs, an input nobody produces, or a cycle.
+    """
+    names = [s.name for s in stages]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise PipelineError(f"stage names {sorted(dup)} are declared twice; give each stage a unique name")
+    producer: dict[str, str] = {}
+    for s in stages:
+        for o in s.outputs:
+            if o in producer:
+                raise PipelineError(f"dataset {o!r} is written by both {producer[o]!r} and {s.name!r}")
+            producer[o] = s.name
+    available = set(available)
+    for s in stages:
+        for i in s.inputs:
+            if i not in producer and i not in available:
+                raise PipelineError(f"stage {s.name!r} reads {i!r}, which no stage writes and the store "
+                                    "does not hold; add the stage that produces it")
+    done: list[Stage] = []
+    placed: set[str] = set()
+    remaining = list(stages)
+    while remaining:
+        progressed = False
+        for s in list(remaining):
+            deps = {producer[i] for i in s.inputs if i in producer}
+            if deps <= placed:
+                done.append(s)
+                placed.add(s.name)
+                remaining.remove(s)
+                progressed = True
+                break
+        if not progressed:
+            raise PipelineError(f"stages {[s.name for s in remaining]} depend on each other in a cycle")
+    return done
+
+
+def _func_id(func: Callable) -> str:
+    mod = getattr(func, "__module__", "?")
+    qual = getattr(func, "__qualname__", repr(func))
+    try:
+        src = inspect.getsource(func)
+    except (OSError, TypeError):
+        src = ""
+    return f"{mod}.{qual}:{hashlib.sha256(src.encode()).hexdigest()[:16]}"
+
+
+def _fingerprint(stage: Stage, seed: int, upstream: Mapping[str, str]) -> str:
+    from ssbscope import __version__
+
+    payload = {
+        "name": stage.name,
+        "func": _func_id(stage.func),
+        "params": _jsonable(stage.params),
+        "inputs": list(stage.inputs),
+        "outputs": list(stage.outputs),
+        "upstream": dict(sorted(upstream.items())),
+        "seed": int(seed),
+        "version": __version__,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _dask_context(scheduler: str | None, quiet: bool):
+    import dask
+
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError as e:  # pragma: no cover - distributed is a core dependency
+            raise PipelineError("--scheduler needs dask.distributed; pip install distributed") from e
+        try:
+            client = Client(scheduler, timeout="10s", set_as_default=True)
+        except (OSError, TimeoutError) as e:
+            raise PipelineError(f"scheduler {scheduler!r}: cannot connect ({e}); check the address "
+                                "(tcp://host:port) and that the cluster is running") from e
+        try:
+            yield client
+        finally:
+            client.close()
+    else:
+        with dask.config.set(scheduler="threads"):
+            yield None
+
+
+def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, work_dir=None,
+        seed: int = 0, config=None, scheduler: str | None = None, quiet: bool = False,
+        force: Iterable[str] = ()) -> RunResult:
+    """Run ``stages`` against ``store``, resuming finished ones.
+
+    Parameters
+    ----------
+    stages : sequence of Stage
+    store : Store or path
+        Created if missing.
+    raw_dir, work_dir : path, optional
+        Raw input files and scratch space (default: ``<store parent>/raw`` and
+        ``<store>/.ssbscope/work``).
+    seed : int
+        Run seed (part of every fingerprint).
+    config : object, optional
+        Experiment configuration handed to stages as ``ctx.config``.
+    scheduler : str, optional
+        Address of a running dask.distributed scheduler; default: local threads.
+    quiet : bool
+        No progress bars.
+    force : iterable of str
+        Stage names to recompute even if recorded.
+
+    Returns
+    -------
+    RunResult
+    """
+    if not isinstance(store, Store):
+        store = Store.create(store)
+    store.cleanup_tmp()
+    raw_dir = Path(raw_dir) if raw_dir is not None else store.path.parent / "raw"
+    work_dir = Path(work_dir) if work_dir is not None else store.path / ".ssbscope" / "work"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ordered = order_stages(stages, available=store.names())
+    force = set(force)
+    producer = {o: s.name for s in ordered for o in s.outputs}
+    fps: dict[str, str] = {}
+    ran, skipped, seconds = [], [], {}
+    bar = None
+    if not quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(ordered), desc="ssbscope", unit="stage")
+    with _dask_context(scheduler, quiet):
+        for s in ordered:
+            upstream = {i: fps.get(producer.get(i, ""), "external") for i in s.inputs}
+            fp = _fingerprint(s, seed, upstream)
+            fps[s.name] = fp
+            rec = store.stage_record(s.name)
+            have = set(store.names())
+            if (s.name not in force and rec is not None and rec.get("fingerprint") == fp
+                    and all(o in have for o in s.outputs)):
+                skipped.append(s.name)
+                log.info("stage %s: finished earlier, skipped", s.name)
+                if bar is not None:
+                    bar.set_postfix_str(f"{s.name} (done)")
+                    bar.update(1)
+                continue
+            if bar is not None:
+                bar.set_postfix_str(s.name)
+            store.clear_stage(s.name)
+            t0 = time.perf_counter()
+            ctx = StageContext(stage=s.name, store=store, raw_dir=raw_dir, work_dir=work_dir,
+                               seed=seed, config=config, quiet=quiet)
+            inputs = {i: store.read(i) for i in s.inputs}
+            try:
+                out = s.func(ctx, inputs, **s.params)
+            except SsbscopeError:
+                raise
+            except Exception as e:
+                raise PipelineError(f"stage {s.name!r} failed: {type(e).__name__}: {e}; "
+                                    "re-run with --debug for the traceback") from e
+            if not isinstance(out, Mapping) or set(out) != set(s.outputs):
+                got = sorted(out) if isinstance(out, Mapping) else type(out).__name__
+                raise PipelineError(f"stage {s.name!r} returned {got}, but declares outputs {list(s.outputs)}")
+            prov = provenance_record(inputs=ctx._inputs, parameters=s.params, stage=s.name)
+            prov["upstream"] = {i: store.provenance(i).get("stage") for i in s.inputs}
+            for name in s.outputs:
+                pbar = None
+                if s.long and not quiet and scheduler is None:
+                    from dask.diagnostics import ProgressBar
+
+                    pbar = ProgressBar(minimum=2.0)
+                    pbar.register()
+                try:
+                    store.write(name, out[name], provenance=prov)
+                finally:
+                    if pbar is not None:
+                        pbar.unregister()
+            store.mark_stage_done(s.name, {"fingerprint": fp, "outputs": list(s.outputs),
+                                           "seconds": round(time.perf_counter() - t0, 3)})
+            seconds[s.name] = time.perf_counter() - t0
+            ran.append(s.name)
+            log.info("stage %s: done in %.1f s", s.name, seconds[s.name])
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return RunResult(store=store, ran=tuple(ran), skipped=tuple(skipped), seconds=seconds)

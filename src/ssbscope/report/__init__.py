@@ -1,0 +1,196 @@
+"""The self-contained HTML report of an experiment store.
+
+Each area contributes a section: ``ssbscope.report.<area>.section(store) -> Section | None``
+(``None`` when the store holds nothing of that area).  Figures are matplotlib figures
+embedded as base64 PNG (:func:`figure_html`), tables as HTML (:func:`table_html`), so the
+report opens offline with no external file, script or font.
+
+Examples
+--------
+>>> from ssbscope.report import Section
+>>> Section("Electrochemistry", "<p>hello</p>").title
+'Electrochemistry'
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import importlib
+import io
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Section", "figure_html", "table_html", "build_report", "SECTION_MODULES", "esc"]
+
+log = logging.getLogger(__name__)
+
+#: Areas whose sections appear in the report, in this order.
+SECTION_MODULES = ("echem", "tomo", "compton", "neutron", "transport")
+
+esc = html.escape
+
+
+@dataclass(frozen=True)
+class Section:
+    """One report section.
+
+    Parameters
+    ----------
+    title : str
+        Heading.
+    html : str
+        Body (HTML fragment; figures embedded with :func:`figure_html`).
+    summary : tuple of (str, str), optional
+        Key numbers for the report's summary table, ``(label, value with unit)``.
+    """
+
+    title: str
+    html: str
+    summary: tuple = ()
+
+
+def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -> str:
+    """Embed a matplotlib figure as a base64 PNG ``<figure>``.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    caption : str
+        Plain-text caption (escaped).
+    dpi : int
+        Resolution of the PNG.
+    close : bool
+        Close the figure afterwards (frees memory).
+    """
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight",
+                metadata={"Software": None})  # no timestamps/version: same input, same bytes
+    if close:
+        plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    return (f'<figure><img class="fig" alt="{esc(caption or "figure")}" '
+            f'src="data:image/png;base64,{data}">{cap}</figure>')
+
+
+def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bool = False) -> str:
+    """A pandas DataFrame as an HTML table (values escaped, floats formatted)."""
+    import numpy as np
+
+    cols = list(df.columns)
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in ([df.index.name or ""] if index else []) + cols)
+    rows = []
+    for idx, row in df.iterrows():
+        cells = []
+        if index:
+            cells.append(f"<td>{esc(str(idx))}</td>")
+        for c in cols:
+            v = row[c]
+            if isinstance(v, (float, np.floating)):
+                s = "—" if not np.isfinite(v) else float_format.format(v)
+            else:
+                s = str(v)
+            cells.append(f"<td>{esc(s)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;
+color:#1d2330;background:#f6f7f9;line-height:1.45}
+header{background:#1d2b45;color:#fff;padding:18px 32px}header h1{margin:0;font-size:1.6em}
+header p{margin:4px 0 0;color:#c9d3e6}
+nav{background:#fff;border-bottom:1px solid #dde2ea;padding:8px 32px;position:sticky;top:0}
+nav a{margin-right:18px;color:#1d4e89;text-decoration:none;font-weight:600}
+main{max-width:1200px;margin:0 auto;padding:16px 32px 48px}
+section{background:#fff;border:1px solid #dde2ea;border-radius:6px;padding:8px 24px 20px;margin:18px 0}
+h2{border-bottom:2px solid #1d4e89;padding-bottom:4px}h3{color:#1d4e89}
+figure{margin:12px 0;display:inline-block;max-width:100%}img.fig{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.9em;color:#555;max-width:900px}
+table{border-collapse:collapse;margin:10px 0;font-size:.92em}caption{text-align:left;font-weight:600;padding:4px 0}
+th,td{border:1px solid #d5dae2;padding:4px 10px;text-align:right}th{background:#eef1f6}
+td:first-child,th:first-child{text-align:left}
+.note{color:#666;font-size:.9em}.warn{color:#9a3b00}
+footer{color:#777;font-size:.85em;padding:0 32px 24px;max-width:1200px;margin:0 auto}
+"""
+
+
+def _sections(store) -> list[Section]:
+    out = []
+    for area in SECTION_MODULES:
+        try:
+            mod = importlib.import_module(f"ssbscope.report.{area}")
+        except ModuleNotFoundError as e:
+            if e.name == f"ssbscope.report.{area}":
+                continue
+            raise
+        sec = mod.section(store)
+        if sec is not None:
+            out.append(sec)
+    return out
+
+
+def build_report(store, out_path=None, *, title: str | None = None) -> Path:
+    """Write the self-contained ``report.html`` of a store.
+
+    Parameters
+    ----------
+    store : ssbscope.store.Store or path
+    out_path : path, optional
+        Default: ``report.html`` beside the store directory.
+
+    Returns
+    -------
+    Path
+        The report written (atomically).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from ssbscope import __version__
+    from ssbscope.store import Store
+
+    if not isinstance(store, Store):
+        store = Store.open(store)
+    out = Path(out_path) if out_path is not None else store.path.parent / "report.html"
+    sections = _sections(store)
+    meta = store.attrs
+    exp = meta.get("experiment")
+    name = title or (exp.get("name") if isinstance(exp, dict) else None) or meta.get("name") or "ssbscope experiment"
+    summary_rows = [(sec.title, k, v) for sec in sections for k, v in sec.summary]
+    nav = "".join(f'<a href="#s{i}">{esc(s.title)}</a>' for i, s in enumerate(sections))
+    body = []
+    if summary_rows:
+        rows = "".join(f"<tr><td>{esc(a)}</td><td>{esc(k)}</td><td>{esc(str(v))}</td></tr>"
+                       for a, k, v in summary_rows)
+        body.append('<section id="summary"><h2>Summary</h2><table><thead><tr><th>Area</th>'
+                    f"<th>Quantity</th><th>Value</th></tr></thead><tbody>{rows}</tbody></table></section>")
+    for i, s in enumerate(sections):
+        body.append(f'<section id="s{i}"><h2>{esc(s.title)}</h2>{s.html}</section>')
+    if not sections:
+        body.append('<section><h2>Empty store</h2><p>The store holds no results yet.</p></section>')
+    stamp = meta.get("created_utc", "")
+    doc = (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{esc(name)}</title>"
+        f"<style>{_CSS}</style></head><body>"
+        f"<header><h1>{esc(name)}</h1><p>ssbscope {esc(__version__)} · store "
+        f"<code>{esc(store.path.name)}</code> · {esc(stamp)}</p></header>"
+        f"<nav>{nav}</nav><main>{''.join(body)}</main>"
+        f"<footer>Datasets: {esc(', '.join(store.names()))}. Generated by ssbscope {esc(__version__)}."
+        "</footer></body></html>"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(doc, encoding="utf-8")
+    os.replace(tmp, out)
+    log.info("report written to %s (%d sections)", out, len(sections))
+    return out

@@ -1,0 +1,439 @@
+"""The experiment store: one Zarr directory holding every result on one time axis.
+
+Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
+
+    store.zarr/
+      zarr.json                    root group; attrs["ssbscope"] = store metadata
+      echem/zarr.json              intermediate groups
+      echem/timeseries/...         one xarray Dataset per result ("echem/timeseries")
+      .ssbscope/stages/<stage>.json  records of finished pipeline stages (resume marks)
+      .ssbscope/tmp/               scratch for atomic writes
+
+Every dataset shares the time axis ``time_s`` (seconds since the start of the
+electrochemical test) where it has one, carries ``units`` on every variable and
+coordinate, and a ``provenance`` attribute (JSON): input paths with sha256, ssbscope
+version, parameters, UTC time.
+
+Writes are atomic: a dataset is written to a scratch directory and renamed into place, so a
+crash never leaves a half-written result that later reads as valid.
+
+Examples
+--------
+>>> import numpy as np, xarray as xr, tempfile, ssbscope
+>>> from ssbscope.store import Store
+>>> d = tempfile.mkdtemp()
+>>> st = Store.create(d + "/s.zarr")
+>>> ds = xr.Dataset({"voltage_V": ("time_s", np.array([3.0, 3.1]))},
+...                 coords={"time_s": [0.0, 1.0]})
+>>> st.write("echem/timeseries", ds)
+>>> ssbscope.open(d + "/s.zarr")["echem/timeseries"].voltage_V.attrs["units"]
+'V'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from ssbscope.errors import StoreError
+
+__all__ = ["Store", "sha256_file", "units_from_name", "provenance_record"]
+
+log = logging.getLogger(__name__)
+
+_META = ".ssbscope"
+_FORMAT_VERSION = 1
+_NAME_RE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
+
+# unit suffixes recognised in variable names (longest first)
+_UNIT_SUFFIXES = [
+    ("_mah_cm2", "mAh cm-2"), ("_mAh_cm2", "mAh cm-2"), ("_mah_g", "mAh g-1"), ("_mAh_g", "mAh g-1"),
+    ("_ma_cm2", "mA cm-2"), ("_mA_cm2", "mA cm-2"), ("_ohm_cm2", "ohm cm2"), ("_s_cm", "S cm-1"),
+    ("_g_cm3", "g cm-3"), ("_1_cm", "cm-1"), ("_cm2_g", "cm2 g-1"), ("_um3", "µm3"), ("_um2", "µm2"),
+    ("_mm3", "mm3"), ("_cm2", "cm2"), ("_cm3", "cm3"),
+    ("_mah", "mAh"), ("_mAh", "mAh"), ("_ma", "mA"), ("_mA", "mA"), ("_mv", "mV"), ("_mV", "mV"),
+    ("_kev", "keV"), ("_keV", "keV"), ("_ohm", "ohm"), ("_Hz", "Hz"), ("_hz", "Hz"),
+    ("_um", "µm"), ("_mm", "mm"), ("_nm", "nm"), ("_deg", "degree"), ("_rad", "rad"),
+    ("_au", "a.u. (atomic units of momentum)"), ("_pct", "%"), ("_percent", "%"),
+    ("_mg", "mg"), ("_s", "s"), ("_h", "h"), ("_V", "V"), ("_A", "A"), ("_px", "pixel"),
+    ("_vox", "voxel"), ("_counts", "counts"), ("_frac", "1"), ("_fraction", "1"), ("_ratio", "1"),
+]
+
+
+def units_from_name(name: str) -> str | None:
+    """Unit implied by a variable name's suffix (``voxel_size_um`` -> ``"µm"``), or None."""
+    for suffix, unit in _UNIT_SUFFIXES:
+        if name.endswith(suffix) or name == suffix[1:]:
+            return unit
+    return None
+
+
+def sha256_file(path, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 of a file (hex), read in chunks, opened read-only."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk_bytes)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _jsonable(obj):
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return repr(obj)
+
+
+def provenance_record(*, inputs: Iterable = (), parameters: Mapping | None = None,
+                      stage: str | None = None) -> dict:
+    """Provenance of a result: input files with sha256, version, parameters, UTC time.
+
+    Parameters
+    ----------
+    inputs : iterable of path-like or dict
+        Files the result was derived from (hashed here) or ready ``{"path", "sha256"}`` dicts.
+    parameters : mapping, optional
+        Analysis parameters.
+    stage : str, optional
+        Pipeline stage that produced it.
+    """
+    import platform
+
+    from ssbscope import __version__
+
+    files = []
+    for item in inputs:
+        if isinstance(item, Mapping):
+            files.append(dict(item))
+        else:
+            p = Path(item)
+            files.append({"path": str(p.resolve()), "sha256": sha256_file(p)})
+    return {
+        "stage": stage,
+        "inputs": files,
+        "ssbscope_version": __version__,
+        "python": platform.python_version(),
+        "parameters": _jsonable(parameters or {}),
+        "created_utc": _utc_now(),
+    }
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_tree(path: Path) -> None:
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            fd = os.open(os.path.join(root, f), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+class Store:
+    """An experiment store on disk (a Zarr v3 directory).
+
+    Use :meth:`create` for a new store and :meth:`open` (or ``ssbscope.open``) for an
+    existing one.  Datasets are addressed by slash-separated names such as
+    ``"echem/timeseries"`` or ``"tomo/metrics"``.
+    """
+
+    def __init__(self, path, _checked: bool = False):
+        self.path = Path(path)
+        if not _checked:
+            raise StoreError("use Store.create(path) or Store.open(path)")
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def create(cls, path, *, exist_ok: bool = True, attrs: Mapping | None = None) -> "Store":
+        """Create a store (or open it if it exists and ``exist_ok``).
+
+        Raises
+        ------
+        StoreError
+            If the directory cannot be written, or exists and is not a store.
+        """
+        import zarr
+
+        p = Path(path)
+        if p.exists():
+            if (p / "zarr.json").exists() and cls._is_store(p):
+                if not exist_ok:
+                    raise StoreError(f"{p}: a store exists already; pass another path or delete it")
+                st = cls(p, _checked=True)
+                if attrs:
+                    st.update_attrs(attrs)
+                return st
+            if any(p.iterdir()):
+                raise StoreError(f"{p}: exists and is not an ssbscope store; choose an empty or new directory")
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            probe = p / f".write-probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise StoreError(f"{p}: cannot write here ({e.strerror or e}); choose a writable output directory") from e
+        meta = {"format_version": _FORMAT_VERSION, "created_utc": _utc_now()}
+        from ssbscope import __version__
+
+        meta["ssbscope_version"] = __version__
+        if attrs:
+            meta.update(_jsonable(attrs))
+        zarr.open_group(str(p), mode="a", zarr_format=3, attributes={"ssbscope": meta})
+        (p / _META / "stages").mkdir(parents=True, exist_ok=True)
+        (p / _META / "tmp").mkdir(parents=True, exist_ok=True)
+        return cls(p, _checked=True)
+
+    @staticmethod
+    def _is_store(p: Path) -> bool:
+        try:
+            meta = json.loads((p / "zarr.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return "ssbscope" in meta.get("attributes", {})
+
+    @classmethod
+    def open(cls, path) -> "Store":
+        """Open an existing store.
+
+        Raises
+        ------
+        StoreError
+            If ``path`` is missing or not an ssbscope store.
+        """
+        p = Path(path)
+        if not p.exists():
+            raise StoreError(f"{p}: no such store; run 'ssbscope demo --out DIR' or 'ssbscope run FILE' first")
+        if p.is_dir() and not (p / "zarr.json").exists() and (p / "store.zarr" / "zarr.json").exists():
+            p = p / "store.zarr"
+        if not cls._is_store(p):
+            raise StoreError(f"{p}: not an ssbscope store (no zarr.json with 'ssbscope' attributes); "
+                             "pass the store directory written by ssbscope")
+        return cls(p, _checked=True)
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def attrs(self) -> dict:
+        """Store-level metadata (experiment name, versions, configuration)."""
+        meta = json.loads((self.path / "zarr.json").read_text(encoding="utf-8"))
+        return dict(meta.get("attributes", {}).get("ssbscope", {}))
+
+    def update_attrs(self, attrs: Mapping) -> None:
+        """Merge ``attrs`` into the store-level metadata (atomic)."""
+        f = self.path / "zarr.json"
+        meta = json.loads(f.read_text(encoding="utf-8"))
+        cur = meta.setdefault("attributes", {}).setdefault("ssbscope", {})
+        cur.update(_jsonable(dict(attrs)))
+        _write_json_atomic(f, meta)
+
+    # ------------------------------------------------------------------ datasets
+    def _dir(self, name: str) -> Path:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise StoreError(f"dataset name {name!r}: use letters, digits, '_' or '-' separated by '/', "
+                             "e.g. 'echem/timeseries'")
+        return self.path.joinpath(*name.split("/"))
+
+    def names(self) -> list[str]:
+        """Names of all complete datasets in the store, sorted."""
+        out = []
+        for zj in sorted(self.path.rglob("zarr.json")):
+            d = zj.parent
+            rel = d.relative_to(self.path)
+            if rel == Path(".") or any(part.startswith(".") for part in rel.parts):
+                continue
+            try:
+                meta = json.loads(zj.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if meta.get("node_type") == "group" and meta.get("attributes", {}).get("_ssbscope_dataset"):
+                out.append("/".join(rel.parts))
+        return out
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names()
+
+    def __iter__(self):
+        return iter(self.names())
+
+    def __getitem__(self, name: str):
+        return self.read(name)
+
+    def __repr__(self) -> str:
+        return f"<ssbscope.Store {self.path} datasets={self.names()}>"
+
+    def read(self, name: str, *, chunks="auto"):
+        """Open a dataset lazily (Dask-backed) as an :class:`xarray.Dataset`.
+
+        Raises
+        ------
+        StoreError
+            If the dataset does not exist (the message lists those that do).
+        """
+        import xarray as xr
+
+        d = self._dir(name)
+        if name not in self.names():
+            raise StoreError(f"{self.path}: no dataset {name!r}; it has: {', '.join(self.names()) or 'none'}")
+        ds = xr.open_zarr(str(d), consolidated=False, chunks=chunks, zarr_format=3)
+        return ds
+
+    def provenance(self, name: str) -> dict:
+        """Provenance of a dataset (dict)."""
+        return json.loads(self.read(name).attrs.get("provenance", "{}"))
+
+    def write(self, name: str, ds, *, provenance: Mapping | None = None) -> None:
+        """Write ``ds`` under ``name`` atomically (replacing an existing dataset).
+
+        Every data variable and coordinate must carry ``attrs["units"]`` unless the unit
+        follows from its name's suffix (``_s``, ``_um``, ``_V``, ...) or it is an
+        integer, boolean or string variable (counts, labels, flags, names).
+
+        Parameters
+        ----------
+        name : str
+            Slash-separated dataset name.
+        ds : xarray.Dataset
+            Possibly Dask-backed; it is computed by the active Dask scheduler while written.
+        provenance : mapping, optional
+            Stored as JSON in ``attrs["provenance"]``.
+
+        Raises
+        ------
+        StoreError
+            Missing units, an invalid name, or an I/O failure (nothing is left behind).
+        """
+        import xarray as xr
+
+        if not isinstance(ds, xr.Dataset):
+            raise StoreError(f"dataset {name!r}: expected an xarray.Dataset, got {type(ds).__name__}")
+        target = self._dir(name)
+        ds = ds.copy(deep=False)
+        missing = []
+        for vname, var in list(ds.variables.items()):
+            if "units" in var.attrs:
+                continue
+            unit = units_from_name(str(vname))
+            if unit is not None:
+                var.attrs["units"] = unit
+            elif var.dtype.kind in "fc" and var.ndim > 0:
+                missing.append(str(vname))
+            elif var.dtype.kind in "fc":
+                missing.append(str(vname))
+            else:
+                var.attrs["units"] = "1" if var.dtype.kind in "iub" else ""
+        if missing:
+            raise StoreError(f"dataset {name!r}: variables {missing} have no attrs['units'] and no unit "
+                             "suffix in their name; add units (e.g. ds[v].attrs['units'] = 'µm')")
+        attrs = dict(ds.attrs)
+        attrs["_ssbscope_dataset"] = True
+        if provenance is not None:
+            attrs["provenance"] = json.dumps(_jsonable(dict(provenance)), sort_keys=True)
+        for k, v in list(attrs.items()):
+            if isinstance(v, (dict, list, tuple)) and k != "provenance":
+                attrs[k] = json.dumps(_jsonable(v), sort_keys=True)
+        ds.attrs = attrs
+        # strip encodings inherited from a store we read (chunks may no longer match)
+        for var in ds.variables.values():
+            var.encoding = {}
+        tmp_root = self.path / _META / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_root / uuid.uuid4().hex
+        try:
+            ds.to_zarr(str(tmp), mode="w", consolidated=False, zarr_format=3)
+            _fsync_tree(tmp)
+            self._ensure_parent_groups(name)
+            trash = None
+            if target.exists():
+                trash = tmp_root / f"old-{uuid.uuid4().hex}"
+                os.replace(target, trash)
+            os.replace(tmp, target)
+            if trash is not None:
+                shutil.rmtree(trash, ignore_errors=True)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreError(f"{self.path}: writing dataset {name!r} failed ({e}); "
+                             "check free space and permissions") from e
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _ensure_parent_groups(self, name: str) -> None:
+        parts = name.split("/")[:-1]
+        cur = self.path
+        for part in parts:
+            cur = cur / part
+            zj = cur / "zarr.json"
+            if not zj.exists():
+                cur.mkdir(parents=True, exist_ok=True)
+                _write_json_atomic(zj, {"zarr_format": 3, "node_type": "group", "attributes": {}})
+
+    def delete(self, name: str) -> None:
+        """Remove a dataset (atomic: renamed away first)."""
+        target = self._dir(name)
+        if not target.exists():
+            return
+        trash = self.path / _META / "tmp" / f"old-{uuid.uuid4().hex}"
+        os.replace(target, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # ------------------------------------------------------------------ stage records
+    def stage_record(self, stage: str) -> dict | None:
+        """The record of a finished stage, or None."""
+        f = self.path / _META / "stages" / f"{stage}.json"
+        if not f.exists():
+            return None
+        try:
+            return json.loads(f.read_text(encoding="utf-8"))
+        except ValueError:
+            return None
+
+    def mark_stage_done(self, stage: str, record: Mapping[str, Any]) -> None:
+        """Record a finished stage (atomic)."""
+        _write_json_atomic(self.path / _META / "stages" / f"{stage}.json", _jsonable(dict(record)))
+
+    def clear_stage(self, stage: str) -> None:
+        """Forget a stage's record so the next run recomputes it."""
+        f = self.path / _META / "stages" / f"{stage}.json"
+        if f.exists():
+            f.unlink()
+
+    def cleanup_tmp(self) -> None:
+        """Remove leftovers of interrupted writes."""
+        tmp_root = self.path / _META / "tmp"
+        if tmp_root.exists():
+            for child in tmp_root.iterdir():
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
