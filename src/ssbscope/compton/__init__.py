@@ -1,0 +1,38 @@
+"""X-ray Compton scattering imaging (XCS) of 000_290f30815ae66793.
+
+Physics (E_C, p_z of Eq. 2, Klein-Nishina, impulse-approximation cross-section), Compton
+profiles J(p_z) of materials from xraylib, the electron momentum factor EMF (Eqs. 3-5).
+
+Energies in keV, angles in degrees, electron momentum in atomic units.
+"""
+
+from ssbscope._lazy import attach
+
+_MAP = {
+    # physics
+    "ME_C2_KEV": "physics",
+    "compton_energy_kev": "physics",
+    "momentum_au": "physics",
+    "dpz_de2_au_per_kev": "physics",
+    "energy_from_momentum_kev": "physics",
+    "klein_nishina_cm2_sr": "physics",
+    "ddcs_cm2_sr_kev": "physics",
+    # profiles
+    "profile": "profiles",
+    "composition_of": "profiles",
+    "window_ratio": "profiles",
+    # EMF
+    "ComptonPeak": "electron_momentum",
+    "ProfileResult": "electron_momentum",
+    "EmfResult": "electron_momentum",
+    "EmfMap": "electron_momentum",
+    "EmfCalibration": "electron_momentum",
+    "default_lines_kev": "electron_momentum",
+    "fit_compton_peak": "electron_momentum",
+    "spectrum_to_profile": "electron_momentum",
+    "emf": "electron_momentum",
+    "emf_map": "electron_momentum",
+    "calibrate_emf": "electron_momentum",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _MAP)

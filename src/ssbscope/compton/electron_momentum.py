@@ -1,0 +1,723 @@
+"""Compton peak, Compton profile J(p_z) from a spectrum, and the electron momentum factor.
+
+Implements Eqs. 2-5 of 000_290f30815ae66793: a scattered-energy spectrum (counts per
+energy bin) is converted to J(p_z) by the inverse of the impulse-approximation cross-section
+(:func:`ssbscope.compton.ddcs_cm2_sr_kev`: ``counts ~ (E_2/E_C) J(p_z) dp_z/dE_2 dE_2``), and
+the EMF is the ratio of the integrals of J over a low- and a high-momentum window
+(defaults ``|p_z| < 1`` and ``1 < |p_z| < 5`` a.u.).
+
+Every step (background subtraction, removal of fluorescence lines by interpolation across
+them, division by the cross-section, window integration with fractional bins) is linear in
+the counts, so the EMF is a ratio of two weighted sums ``E_L = a . N``, ``E_H = c . N`` and
+its counting-statistics uncertainty follows exactly from Poisson variances
+(``var(E_L) = sum a^2 N``, covariance ``sum a c N``).  The same coefficient vectors serve
+one spectrum (:func:`emf`) and 80 x 80 cubes (:func:`emf_map`).
+
+Examples
+--------
+>>> import numpy as np
+>>> from ssbscope.compton import emf, profile, ddcs_cm2_sr_kev, window_ratio
+>>> edges = np.arange(80.0, 110.0001, 0.05)
+>>> e = 0.5 * (edges[1:] + edges[:-1])
+>>> counts = 1e9 * ddcs_cm2_sr_kev(e, 115.0, 90.0, lambda p: profile("Li", p)) / 1e-26
+>>> r = emf(e, counts)
+>>> abs(r.value / window_ratio("Li") - 1) < 0.01
+True
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ssbscope.compton.physics import compton_energy_kev, dpz_de2_au_per_kev, momentum_au
+from ssbscope.errors import DataQualityError, EmptyResultError, InputError, ParameterError
+
+__all__ = [
+    "ComptonPeak",
+    "ProfileResult",
+    "EmfResult",
+    "EmfMap",
+    "EmfCalibration",
+    "default_lines_kev",
+    "fit_compton_peak",
+    "spectrum_to_profile",
+    "emf",
+    "emf_map",
+    "calibrate_emf",
+]
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- lines
+def default_lines_kev(e_incident_kev: float = 115.0, angle_deg: float = 90.0) -> dict[str, float]:
+    """Detector and shielding lines of an XCS spectrum (keV), from xraylib.
+
+    Cd and Te K fluorescence of the CdZnTe sensor, W (pinhole) and Pb (shielding) K lines,
+    and the Cd/Te K-alpha escape peaks of the Compton peak (000_290f30815ae66793, Fig. 2C).
+    """
+    import xraylib
+
+    out = {}
+    for el in ("Cd", "Te", "W", "Pb"):
+        z = xraylib.SymbolToAtomicNumber(el)
+        for name, line in (("Ka1", xraylib.KA1_LINE), ("Ka2", xraylib.KA2_LINE),
+                           ("Kb1", xraylib.KB1_LINE), ("Kb2", xraylib.KB2_LINE)):
+            out[f"{el} {name}"] = float(xraylib.LineEnergy(z, line))
+    ec = compton_energy_kev(e_incident_kev, angle_deg)
+    for el in ("Cd", "Te"):
+        out[f"Compton - {el} Ka escape"] = ec - out[f"{el} Ka1"]
+    return out
+
+
+# ----------------------------------------------------------------------------- validation
+def _edges_from(energy_kev, n):
+    """Bin edges from bin centres (or pass-through when n + 1 edges are given)."""
+    e = np.asarray(energy_kev, dtype=float)
+    if e.ndim != 1:
+        raise InputError(f"energy_kev: must be 1-D, got shape {e.shape}")
+    if np.any(~np.isfinite(e)):
+        raise InputError("energy_kev: contains NaN/inf; pass finite bin energies in keV")
+    if np.any(e < 0):
+        raise InputError(f"energy_kev: negative energies (min {e.min():g} keV); "
+                         "calibrate the spectrum to keV first")
+    if e.size == n + 1:
+        edges = e
+    elif e.size == n:
+        if n < 3:
+            raise InputError("energy_kev: need at least 3 bins")
+        mid = 0.5 * (e[1:] + e[:-1])
+        edges = np.concatenate([[e[0] - (mid[0] - e[0])], mid, [e[-1] + (e[-1] - mid[-1])]])
+    else:
+        raise InputError(f"energy_kev has {e.size} values for {n} count bins; "
+                         "pass bin centres (same length) or edges (one more)")
+    if np.any(np.diff(edges) <= 0):
+        raise InputError("energy_kev: must be strictly increasing")
+    if edges[0] <= 0:
+        edges = edges.copy()
+        edges[0] = min(1e-6, edges[1] / 2)
+    return edges
+
+
+def _counts_2d(counts):
+    c = np.asarray(counts, dtype=float)
+    if np.any(~np.isfinite(c)):
+        raise InputError("counts: contains NaN/inf")
+    if np.any(c < 0):
+        raise InputError(f"counts: negative values (min {c.min():g}); pass raw counts per bin "
+                         "(subtract backgrounds with the background= option instead)")
+    return c
+
+
+# ----------------------------------------------------------------------------- peak fit
+@dataclass(frozen=True)
+class ComptonPeak:
+    """Gaussian fit to the top of the Compton peak.
+
+    Attributes
+    ----------
+    centre_kev, centre_unc_kev : float
+        Peak centre and its 1-sigma fit uncertainty (keV).
+    fwhm_kev : float
+        Full width at half maximum of the fitted Gaussian (keV).
+    amplitude : float
+        Peak height (counts per bin) above the fitted constant.
+    expected_kev : float
+        E_C of the nominal geometry.
+    angle_deg_fitted : float
+        Scattering angle for which E_C equals the fitted centre.
+    """
+
+    centre_kev: float
+    centre_unc_kev: float
+    fwhm_kev: float
+    amplitude: float
+    expected_kev: float
+    angle_deg_fitted: float
+
+
+def fit_compton_peak(energy_kev, counts, e_incident_kev: float = 115.0, angle_deg: float = 90.0,
+                     *, search_kev: float = 6.0, min_significance: float = 5.0) -> ComptonPeak:
+    """Find and fit the Compton peak near E_C (Gaussian plus constant on its upper half).
+
+    Parameters
+    ----------
+    energy_kev : (n,) ndarray
+        Bin centres (or n + 1 edges) in keV.
+    counts : (n,) ndarray
+        Counts per bin.
+    e_incident_kev, angle_deg : float
+        Nominal geometry; the peak is searched within ``E_C +- search_kev``.
+    min_significance : float
+        The peak must exceed the median of the search window by this many Poisson sigmas.
+
+    Raises
+    ------
+    EmptyResultError
+        No Compton peak in range (no counts, flat spectrum, or window outside the data).
+    """
+    from scipy.optimize import curve_fit
+
+    c = _counts_2d(counts)
+    if c.ndim != 1:
+        raise InputError(f"counts: must be 1-D for a peak fit, got shape {c.shape}")
+    edges = _edges_from(energy_kev, c.size)
+    e = 0.5 * (edges[1:] + edges[:-1])
+    ec = compton_energy_kev(e_incident_kev, angle_deg)
+    sel = np.abs(e - ec) <= search_kev
+    if sel.sum() < 5:
+        raise EmptyResultError(
+            f"no Compton peak in range: the spectrum ({edges[0]:.1f}-{edges[-1]:.1f} keV) does not "
+            f"cover E_C = {ec:.2f} keV +- {search_kev} keV; check e_incident_kev/angle_deg and the "
+            "energy calibration")
+    ew, cw = e[sel], c[sel]
+    imax = int(np.argmax(cw))
+    base = float(np.median(cw))
+    if cw[imax] <= 0 or cw[imax] - base < min_significance * np.sqrt(max(base, 1.0)):
+        raise EmptyResultError(
+            f"no Compton peak in range: counts within {ec:.2f} +- {search_kev} keV show no "
+            f"significant maximum (max {cw[imax]:g}, median {base:g}); check the energy calibration "
+            "or the region mask")
+    half = cw >= base + 0.5 * (cw[imax] - base)
+    # contiguous run of bins above half maximum around the maximum
+    lo = imax
+    while lo > 0 and half[lo - 1]:
+        lo -= 1
+    hi = imax
+    while hi < cw.size - 1 and half[hi + 1]:
+        hi += 1
+    fwhm0 = max(ew[hi] - ew[lo], edges[1] - edges[0])
+    fit = np.abs(ew - ew[imax]) <= max(fwhm0, 3 * (edges[1] - edges[0]))
+    x, y = ew[fit], cw[fit]
+
+    def g(xx, a, mu, s, b):
+        return a * np.exp(-0.5 * ((xx - mu) / s) ** 2) + b
+
+    p0 = [cw[imax] - base, ew[imax], fwhm0 / 2.355, base]
+    try:
+        p, cov = curve_fit(g, x, y, p0=p0, sigma=np.sqrt(np.maximum(y, 1.0)), absolute_sigma=True,
+                           maxfev=4000)
+        ok = np.all(np.isfinite(p)) and abs(p[1] - ew[imax]) < fwhm0 and p[2] > 0
+    except (RuntimeError, ValueError):
+        ok = False
+    if not ok:
+        p, cov = np.array(p0, dtype=float), np.full((4, 4), np.nan)
+        cov[1, 1] = (fwhm0 / 2.355) ** 2 / max(cw[imax], 1.0)
+    mu = float(p[1])
+    from ssbscope.compton.physics import ME_C2_KEV
+
+    cos_t = 1.0 - ME_C2_KEV * (1.0 / mu - 1.0 / e_incident_kev)
+    ang = float(np.degrees(np.arccos(np.clip(cos_t, -1.0, 1.0))))
+    return ComptonPeak(centre_kev=mu, centre_unc_kev=float(np.sqrt(abs(cov[1, 1]))),
+                       fwhm_kev=float(2.3548200450309493 * abs(p[2])), amplitude=float(p[0]),
+                       expected_kev=float(ec), angle_deg_fitted=ang)
+
+
+# ----------------------------------------------------------------------------- linear operators
+@dataclass(frozen=True)
+class _Operator:
+    """Linear map counts -> J at bin centres, plus window coefficients."""
+
+    pz: np.ndarray  # (n,) p_z at bin centres
+    j_of_counts: np.ndarray  # (n, n) J = M @ counts
+    a_low: np.ndarray  # (n,) E_L = a_low @ counts
+    a_high: np.ndarray  # (n,)
+    excluded: np.ndarray  # (n,) bool: bins removed as lines
+    bkg_of_counts: np.ndarray | None  # (n, n) background estimate per bin
+
+
+def _window_overlap(pz_lo, pz_hi, a, b):
+    """Length of [pz_lo, pz_hi] inside |p| in [a, b] (both signs)."""
+    tot = np.zeros_like(pz_lo)
+    for lo, hi in ((a, b), (-b, -a)):
+        tot += np.clip(np.minimum(pz_hi, hi) - np.maximum(pz_lo, lo), 0.0, None)
+    return tot
+
+
+def _build_operator(edges, e_incident_kev, angle_deg, *, low_au, high_au, background, lines,
+                    line_halfwidth_kev):
+    n = edges.size - 1
+    e = 0.5 * (edges[1:] + edges[:-1])
+    de = np.diff(edges)
+    ec = compton_energy_kev(e_incident_kev, angle_deg)
+    pz_e = momentum_au(edges, e_incident_kev, angle_deg)
+    pz_c = momentum_au(e, e_incident_kev, angle_deg)
+    g = (e / ec) * dpz_de2_au_per_kev(e, e_incident_kev, angle_deg)  # counts/keV per unit J
+    eye = np.eye(n)
+    # background: least-squares polynomial in energy through the band bins
+    bkg = None
+    if background is not None:
+        if np.isscalar(background):
+            b = float(background)
+            if not np.isfinite(b) or b < 0:
+                raise ParameterError("background", background, "must be >= 0 counts per keV")
+            bkg_const = b * de
+            bkg = ("const", bkg_const)
+        else:
+            bands = np.asarray(background, dtype=float).reshape(-1, 2)
+            inb = np.zeros(n, bool)
+            for lo, hi in bands:
+                inb |= (e >= lo) & (e <= hi)
+            if inb.sum() < 2:
+                raise ParameterError("background", background, "the bands hold fewer than 2 bins",
+                                     "give (lo, hi) keV bands inside the spectrum, away from the peak")
+            deg = 0 if bands.shape[0] == 1 else 1
+            v = np.vander(e[inb], deg + 1)
+            pinv = np.linalg.pinv(v / de[inb, None])  # fit counts per keV
+            coef_of_counts = np.zeros((deg + 1, n))
+            coef_of_counts[:, inb] = pinv / de[inb][None, :]
+            bkg = ("fit", (np.vander(e, deg + 1) @ coef_of_counts) * de[:, None])
+    # line exclusion mask
+    excl = np.zeros(n, bool)
+    for le in lines:
+        excl |= np.abs(e - le) <= line_halfwidth_kev
+    m = eye.copy()
+    if bkg is not None and bkg[0] == "fit":
+        m = m - bkg[1]
+    m = m / (de * g)[:, None]  # J at bin centres (unnormalised)
+    if excl.any():
+        keep = np.flatnonzero(~excl)
+        if keep.size < 2:
+            raise ParameterError("exclude_lines", lines, "excludes every bin")
+        # J of excluded bins: linear interpolation in p_z between kept neighbours
+        p = np.zeros((n, n))
+        p[keep, keep] = 1.0
+        for i in np.flatnonzero(excl):
+            k = np.searchsorted(pz_c[keep], pz_c[i])
+            if k == 0 or k == keep.size:
+                continue  # outside kept range: leave zero (outside windows in practice)
+            i0, i1 = keep[k - 1], keep[k]
+            t = (pz_c[i] - pz_c[i0]) / (pz_c[i1] - pz_c[i0])
+            p[i, i0], p[i, i1] = 1 - t, t
+        m = p @ m
+    wl = _window_overlap(pz_e[:-1], pz_e[1:], *low_au)
+    wh = _window_overlap(pz_e[:-1], pz_e[1:], *high_au)
+    a_low = wl @ m
+    a_high = wh @ m
+    const = None
+    if bkg is not None and bkg[0] == "const":
+        const = bkg[1]
+    op = _Operator(pz=pz_c, j_of_counts=m, a_low=a_low, a_high=a_high, excluded=excl,
+                   bkg_of_counts=None if bkg is None or bkg[0] == "const" else bkg[1])
+    return op, const
+
+
+def _check_windows(edges, e_incident_kev, angle_deg, low_au, high_au):
+    lo = tuple(float(v) for v in low_au)
+    hi = tuple(float(v) for v in high_au)
+    for nm, w in (("low_au", lo), ("high_au", hi)):
+        if len(w) != 2 or not (0 <= w[0] < w[1]) or not np.all(np.isfinite(w)):
+            raise ParameterError(nm, w, "must be (a, b) with 0 <= a < b (a.u.)")
+    pmax = max(lo[1], hi[1])
+    pz0, pz1 = momentum_au(edges[[0, -1]], e_incident_kev, angle_deg)
+    if pz0 > -pmax or pz1 < pmax:
+        raise InputError(
+            f"energy_kev: spectrum {edges[0]:.2f}-{edges[-1]:.2f} keV covers p_z {pz0:.2f} to "
+            f"{pz1:.2f} a.u., not the windows up to |p_z| = {pmax:g} a.u. at E_1 = "
+            f"{e_incident_kev} keV, {angle_deg} deg; extend the energy range")
+    return lo, hi
+
+
+def _resolve_lines(exclude_lines, e_incident_kev, angle_deg):
+    if exclude_lines is None or exclude_lines is False:
+        return []
+    if exclude_lines is True or (isinstance(exclude_lines, str) and exclude_lines == "default"):
+        return list(default_lines_kev(e_incident_kev, angle_deg).values())
+    vals = np.atleast_1d(np.asarray(exclude_lines, dtype=float))
+    if np.any(~np.isfinite(vals)) or np.any(vals <= 0):
+        raise ParameterError("exclude_lines", exclude_lines, "line energies must be > 0 keV")
+    return list(vals)
+
+
+# ----------------------------------------------------------------------------- profile
+@dataclass(frozen=True)
+class ProfileResult:
+    """A Compton profile extracted from a spectrum (Eq. 2 of 000_290f30815ae66793).
+
+    Attributes
+    ----------
+    pz_au : (n,) ndarray
+        p_z at the bin centres (a.u.), increasing.
+    j : (n,) ndarray
+        J(p_z), normalised as requested (NaN for excluded line bins outside the windows).
+    j_unc : (n,) ndarray
+        1-sigma counting uncertainty of ``j``.
+    energy_kev : (n,) ndarray
+        Bin centres (keV).
+    excluded : (n,) ndarray of bool
+        Bins removed as fluorescence/escape lines and filled by interpolation.
+    norm : float
+        The factor J was divided by.
+    peak : ComptonPeak or None
+    """
+
+    pz_au: np.ndarray = field(repr=False)
+    j: np.ndarray = field(repr=False)
+    j_unc: np.ndarray = field(repr=False)
+    energy_kev: np.ndarray = field(repr=False)
+    excluded: np.ndarray = field(repr=False)
+    norm: float
+    peak: ComptonPeak | None
+
+
+def spectrum_to_profile(energy_kev, counts, e_incident_kev: float = 115.0, angle_deg: float = 90.0,
+                        *, background=None, exclude_lines="default", line_halfwidth_kev: float = 1.0,
+                        symmetrise: bool = False, normalise: str | None = "area",
+                        norm_range_au: float = 5.0, recentre: bool = False) -> ProfileResult:
+    """Convert a scattered-energy spectrum to the Compton profile J(p_z).
+
+    ``J(p_z(E_2)) = (N(E_2)/dE_2 - B) / ((E_2/E_C) dp_z/dE_2)`` (inverse of the impulse
+    approximation; Eq. 2 of 000_290f30815ae66793 for p_z).
+
+    Parameters
+    ----------
+    energy_kev : (n,) or (n + 1,) ndarray
+        Bin centres or edges (keV), increasing.
+    counts : (n,) ndarray
+        Counts per bin (>= 0).
+    e_incident_kev, angle_deg : float
+        Geometry (keV, degrees).
+    background : None, float or sequence of (lo, hi) keV bands
+        None: no background (default); a number: constant counts per keV; bands: a constant
+        (one band) or straight line (two or more) fitted to counts per keV in the bands.
+        Bands must lie where no Compton scattering is expected (e.g. above E_1): the core
+        electron profile of heavy elements extends tens of keV below E_C.
+    exclude_lines : "default", None or sequence of float
+        Line energies (keV) whose bins (+- ``line_halfwidth_kev``) are replaced by linear
+        interpolation of J in p_z; "default" = :func:`default_lines_kev`.
+    symmetrise : bool
+        Return ``(J(p) + J(-p))/2`` (interpolated at -p).
+    normalise : {"area", "peak", None}
+        Divide J by its integral over ``|p_z| < norm_range_au`` or by its maximum.
+    recentre : bool
+        Fit the Compton peak and use the scattering angle that puts E_C at its centre
+        (corrects the +-2 % angle offsets of 000_290f30815ae66793).
+    """
+    c = _counts_2d(counts)
+    if c.ndim != 1:
+        raise InputError(f"counts: must be 1-D, got shape {c.shape}; use emf_map for cubes")
+    edges = _edges_from(energy_kev, c.size)
+    peak = None
+    if recentre:
+        peak = fit_compton_peak(edges, c, e_incident_kev, angle_deg)
+        angle_deg = peak.angle_deg_fitted
+    lines = _resolve_lines(exclude_lines, e_incident_kev, angle_deg)
+    op, const = _build_operator(edges, e_incident_kev, angle_deg, low_au=(0, 1), high_au=(1, 5),
+                                background=background, lines=lines,
+                                line_halfwidth_kev=line_halfwidth_kev)
+    cc = c if const is None else c - const
+    j = op.j_of_counts @ cc
+    j_unc = np.sqrt((op.j_of_counts ** 2) @ c)
+    pz = op.pz
+    if symmetrise:
+        jm = np.interp(-pz, pz, j, left=np.nan, right=np.nan)
+        um = np.interp(-pz, pz, j_unc, left=np.nan, right=np.nan)
+        j = 0.5 * (j + jm)
+        j_unc = 0.5 * np.sqrt(j_unc**2 + um**2)
+    norm = 1.0
+    if normalise == "area":
+        de = np.abs(np.diff(momentum_au(edges, e_incident_kev, angle_deg)))
+        sel = np.abs(pz) < norm_range_au
+        norm = float(np.nansum(j[sel] * de[sel]))
+    elif normalise == "peak":
+        norm = float(np.nanmax(j))
+    elif normalise is not None:
+        raise ParameterError("normalise", normalise, "must be 'area', 'peak' or None")
+    if not np.isfinite(norm) or norm <= 0:
+        raise DataQualityError(f"counts: the profile has no positive area to normalise "
+                               f"(norm={norm:g}); check the background option")
+    return ProfileResult(pz_au=pz, j=j / norm, j_unc=j_unc / norm, energy_kev=0.5 * (edges[1:] + edges[:-1]),
+                         excluded=op.excluded, norm=norm, peak=peak)
+
+
+# ----------------------------------------------------------------------------- EMF
+@dataclass(frozen=True)
+class EmfResult:
+    """Electron momentum factor (Eqs. 3-5 of 000_290f30815ae66793).
+
+    Attributes
+    ----------
+    value : float
+        EMF = E_L / E_H (NaN with ``reason`` set when a window holds no counts).
+    uncertainty : float
+        1-sigma counting uncertainty (propagated, or bootstrap standard deviation).
+    e_low, e_high : float
+        Window integrals of the (unnormalised) profile.
+    low_au, high_au : tuple of float
+        Window limits (|p_z|, a.u.).
+    method : str
+        "propagated" or "bootstrap".
+    n_counts : float
+        Counts in the spectrum.
+    peak : ComptonPeak or None
+    reason : str or None
+        Why ``value`` is NaN.
+    """
+
+    value: float
+    uncertainty: float
+    e_low: float
+    e_high: float
+    low_au: tuple
+    high_au: tuple
+    method: str
+    n_counts: float
+    peak: ComptonPeak | None = None
+    reason: str | None = None
+
+
+def emf(energy_kev, counts, e_incident_kev: float = 115.0, angle_deg: float = 90.0, *,
+        low_au=(0.0, 1.0), high_au=(1.0, 5.0), background=None, exclude_lines="default",
+        line_halfwidth_kev: float = 1.0, recentre: bool = False, check_peak: bool = True,
+        uncertainty: str = "propagated", n_bootstrap: int = 200, seed: int = 0,
+        on_empty: str = "raise") -> EmfResult:
+    """Electron momentum factor of a spectrum (Eqs. 3-5 of 000_290f30815ae66793).
+
+    ``EMF = E_L / E_H`` with ``E_L = int_{|p_z|<1} J dp_z`` and
+    ``E_H = int_{1<|p_z|<5} J dp_z`` (windows are parameters).
+
+    Parameters
+    ----------
+    energy_kev : (n,) or (n + 1,) ndarray
+        Bin centres or edges (keV).
+    counts : (n,) ndarray
+        Counts per bin.
+    e_incident_kev, angle_deg : float
+        Geometry (keV, degrees); defaults 115 keV, 90 degrees.
+    low_au, high_au : (float, float)
+        |p_z| limits of the low and high windows (a.u.).
+    background, exclude_lines, line_halfwidth_kev, recentre
+        See :func:`spectrum_to_profile`.
+    check_peak : bool
+        Require a significant Compton peak near E_C (raises
+        :class:`~ssbscope.errors.EmptyResultError` otherwise).
+    uncertainty : {"propagated", "bootstrap"}
+        Poisson propagation through the linear chain, or the standard deviation over
+        ``n_bootstrap`` Poisson resamplings (seeded with ``seed``).
+    on_empty : {"raise", "nan"}
+        A window without counts raises EmptyResultError, or returns NaN with ``reason``.
+
+    Returns
+    -------
+    EmfResult
+    """
+    c = _counts_2d(counts)
+    if c.ndim != 1:
+        raise InputError(f"counts: must be 1-D, got shape {c.shape}; use emf_map for cubes")
+    if on_empty not in ("raise", "nan"):
+        raise ParameterError("on_empty", on_empty, "must be 'raise' or 'nan'")
+    if uncertainty not in ("propagated", "bootstrap"):
+        raise ParameterError("uncertainty", uncertainty, "must be 'propagated' or 'bootstrap'")
+    edges = _edges_from(energy_kev, c.size)
+    peak = None
+    if check_peak or recentre:
+        peak = fit_compton_peak(edges, c, e_incident_kev, angle_deg)
+        if recentre:
+            angle_deg = peak.angle_deg_fitted
+    lo, hi = _check_windows(edges, e_incident_kev, angle_deg, low_au, high_au)
+    lines = _resolve_lines(exclude_lines, e_incident_kev, angle_deg)
+    op, const = _build_operator(edges, e_incident_kev, angle_deg, low_au=lo, high_au=hi,
+                                background=background, lines=lines,
+                                line_halfwidth_kev=line_halfwidth_kev)
+    res = _emf_from_coeffs(op, const, c[None, :], uncertainty, n_bootstrap, seed)
+    value, unc, el, eh = (float(v[0]) for v in res[:4])
+    reason = res[4][0]
+    if reason is not None and on_empty == "raise":
+        raise EmptyResultError(f"counts: {reason}; widen the windows, add counts or check the "
+                               "energy calibration")
+    return EmfResult(value=value, uncertainty=unc, e_low=el, e_high=eh, low_au=lo, high_au=hi,
+                     method=uncertainty, n_counts=float(c.sum()), peak=peak, reason=reason)
+
+
+def _emf_from_coeffs(op, const, c2, uncertainty, n_bootstrap, seed):
+    """EMF for each row of ``c2`` (m, n): returns arrays value, unc, e_low, e_high, reason."""
+    a, b = op.a_low, op.a_high
+    off_l = 0.0 if const is None else float(a @ const)
+    off_h = 0.0 if const is None else float(b @ const)
+    el = c2 @ a - off_l
+    eh = c2 @ b - off_h
+    sl = (c2 > 0) @ (np.abs(a) > 0)
+    sh = (c2 > 0) @ (np.abs(b) > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = el / eh
+        var_l = c2 @ (a * a)
+        var_h = c2 @ (b * b)
+        cov = c2 @ (a * b)
+        var = val**2 * (var_l / el**2 + var_h / eh**2 - 2 * cov / (el * eh))
+    unc = np.sqrt(np.maximum(var, 0.0))
+    reason = np.full(c2.shape[0], None, dtype=object)
+    reason[sh == 0] = "zero counts in the high-momentum window"
+    reason[sl == 0] = "zero counts in the low-momentum window"
+    bad_h = (sh > 0) & ~(eh > 0)
+    reason[bad_h] = "non-positive high-window integral after background subtraction"
+    bad = reason != None  # noqa: E711 - object array comparison
+    if uncertainty == "bootstrap":
+        rng = np.random.default_rng(seed)
+        boots = np.empty((n_bootstrap, c2.shape[0]))
+        for k in range(n_bootstrap):
+            r = rng.poisson(c2).astype(float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                boots[k] = (r @ a - off_l) / (r @ b - off_h)
+        unc = np.nanstd(boots, axis=0, ddof=1)
+    val = np.where(bad, np.nan, val)
+    unc = np.where(bad, np.nan, unc)
+    return val, unc, el, eh, reason
+
+
+@dataclass(frozen=True)
+class EmfMap:
+    """EMF per pixel (Fig. 3A of 000_290f30815ae66793).
+
+    Attributes
+    ----------
+    value, uncertainty : (ny, nx) ndarray
+        EMF and its 1-sigma counting uncertainty (NaN where undefined).
+    counts : (ny, nx) ndarray
+        Counts per pixel within the spectrum.
+    reason : (ny, nx) ndarray of object
+        None, or why the pixel is NaN (masked, too few counts, empty window).
+    """
+
+    value: np.ndarray = field(repr=False)
+    uncertainty: np.ndarray = field(repr=False)
+    counts: np.ndarray = field(repr=False)
+    reason: np.ndarray = field(repr=False)
+
+
+def emf_map(cube, energy_kev, e_incident_kev: float = 115.0, angle_deg=90.0, *,
+            low_au=(0.0, 1.0), high_au=(1.0, 5.0), background=None, exclude_lines="default",
+            line_halfwidth_kev: float = 1.0, mask=None, min_counts: float = 1.0) -> EmfMap:
+    """EMF of every pixel of a spectral cube (Eqs. 3-5 of 000_290f30815ae66793).
+
+    Parameters
+    ----------
+    cube : (ny, nx, n) ndarray
+        Counts per pixel and energy bin (e.g. from :func:`events_to_cube`).
+    energy_kev : (n,) or (n + 1,) ndarray
+        Bin centres or edges (keV).
+    angle_deg : float or (ny, nx) ndarray
+        Scattering angle, one value or one per pixel (off-axis pixels of a pinhole camera).
+    mask : (ny, nx) bool ndarray, optional
+        Pixels to evaluate (others NaN, reason "masked").
+    min_counts : float
+        Pixels with fewer counts are NaN (reason "too few counts").
+
+    Returns
+    -------
+    EmfMap
+    """
+    cb = _counts_2d(cube)
+    if cb.ndim != 3:
+        raise InputError(f"cube: must be (ny, nx, n_bins), got shape {cb.shape}")
+    ny, nx, n = cb.shape
+    edges = _edges_from(energy_kev, n)
+    ang = np.broadcast_to(np.asarray(angle_deg, dtype=float), (ny, nx))
+    use = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
+    if use.shape != (ny, nx):
+        raise InputError(f"mask: shape {use.shape} does not match the cube's pixels {(ny, nx)}")
+    value = np.full((ny, nx), np.nan)
+    unc = np.full((ny, nx), np.nan)
+    reason = np.full((ny, nx), None, dtype=object)
+    reason[~use] = "masked"
+    tot = cb.sum(axis=2)
+    few = use & (tot < min_counts)
+    reason[few] = "too few counts"
+    todo = use & ~few
+    # group pixels by angle (a handful of distinct values in practice: round to 1e-6 deg)
+    keys = np.round(ang, 6)
+    for key in np.unique(keys[todo]):
+        sel = todo & (keys == key)
+        lo, hi = _check_windows(edges, e_incident_kev, float(key), low_au, high_au)
+        lines = _resolve_lines(exclude_lines, e_incident_kev, float(key))
+        op, const = _build_operator(edges, e_incident_kev, float(key), low_au=lo, high_au=hi,
+                                    background=background, lines=lines,
+                                    line_halfwidth_kev=line_halfwidth_kev)
+        v, u, _, _, r = _emf_from_coeffs(op, const, cb[sel], "propagated", 0, 0)
+        value[sel], unc[sel], reason[sel] = v, u, r
+    return EmfMap(value=value, uncertainty=unc, counts=tot, reason=reason)
+
+
+# ----------------------------------------------------------------------------- calibration
+@dataclass(frozen=True)
+class EmfCalibration:
+    """Linear EMF <-> Li content calibration ``EMF = slope x + intercept``.
+
+    Attributes
+    ----------
+    slope, intercept : float
+    covariance : (2, 2) ndarray
+        Covariance of (slope, intercept).
+    n_points : int
+    """
+
+    slope: float
+    intercept: float
+    covariance: np.ndarray = field(repr=False)
+    n_points: int
+
+    def emf(self, x_li):
+        """EMF predicted at Li content ``x_li``."""
+        return self.slope * np.asarray(x_li, dtype=float) + self.intercept
+
+    def li_content(self, emf_value, emf_uncertainty=0.0):
+        """Invert the calibration: Li content x and its 1-sigma uncertainty.
+
+        ``x = (EMF - b)/a``; the variance adds the EMF uncertainty and the fit covariance
+        (first-order propagation).
+        """
+        e = np.asarray(emf_value, dtype=float)
+        s = np.asarray(emf_uncertainty, dtype=float)
+        a, b = self.slope, self.intercept
+        x = (e - b) / a
+        dxda = -(e - b) / a**2
+        dxdb = -1.0 / a
+        cv = self.covariance
+        var = (s / a) ** 2 + dxda**2 * cv[0, 0] + dxdb**2 * cv[1, 1] + 2 * dxda * dxdb * cv[0, 1]
+        xs = np.sqrt(np.maximum(var, 0.0))
+        if x.ndim == 0:
+            return float(x), float(xs)
+        return x, xs
+
+
+def calibrate_emf(x_li, emf_values, emf_uncertainties=None) -> EmfCalibration:
+    """Fit EMF = a x + b to reference states of known Li content (weighted least squares).
+
+    Parameters
+    ----------
+    x_li : (m,) array
+        Li contents of the reference states (e.g. ICP-OES x of Li_x NMC).
+    emf_values : (m,) array
+    emf_uncertainties : (m,) array, optional
+        1-sigma; weights 1/sigma^2 and an absolute covariance.  Without them the
+        covariance is scaled by the residual variance (needs m >= 3).
+    """
+    x = np.asarray(x_li, dtype=float)
+    y = np.asarray(emf_values, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise InputError(f"x_li and emf_values: need equal 1-D shapes, got {x.shape}, {y.shape}")
+    if np.any(~np.isfinite(x)) or np.any(~np.isfinite(y)):
+        raise InputError("x_li/emf_values: contain NaN; drop failed reference states first")
+    if x.size < 2 or np.ptp(x) == 0:
+        raise InputError("x_li: need at least two reference states with different Li content")
+    v = np.vstack([x, np.ones_like(x)]).T
+    if emf_uncertainties is None:
+        if x.size < 3:
+            raise InputError("emf_uncertainties: needed with only two reference states")
+        w = np.ones_like(x)
+    else:
+        s = np.asarray(emf_uncertainties, dtype=float)
+        if s.shape != x.shape or np.any(~(s > 0)):
+            raise ParameterError("emf_uncertainties", emf_uncertainties, "must be > 0, one per state")
+        w = 1.0 / s**2
+    vw = v * w[:, None]
+    cov = np.linalg.inv(v.T @ vw)
+    p = cov @ (vw.T @ y)
+    if emf_uncertainties is None:
+        res = y - v @ p
+        cov = cov * float(res @ res) / (x.size - 2)
+    if p[0] == 0:
+        raise DataQualityError("emf_values: EMF does not change with x_li; no calibration possible")
+    return EmfCalibration(slope=float(p[0]), intercept=float(p[1]), covariance=cov, n_points=int(x.size))

@@ -1,0 +1,317 @@
+"""The experiment file (YAML): schema, loading and validation.
+
+An experiment file describes the cell, the raw inputs of each modality and the analysis
+parameters.  Unknown keys are errors (a typo must not be silently ignored); every problem
+is reported with its location, e.g. ``cell.layers[2].thickness_um: must be > 0``.
+
+Example
+-------
+.. code-block:: yaml
+
+    name: NMC622 | PEO-LiTFSI | Li, first cycle
+    seed: 0
+    cell:
+      area_cm2: 0.785
+      active_mass_mg: 5.2
+      layers:
+        - {name: cathode, material: NMC622, thickness_um: 65}
+        - {name: electrolyte, material: PEO-LiTFSI, thickness_um: 30}
+        - {name: anode, material: Li, thickness_um: 300}
+    inputs:
+      echem:
+        - {path: cycle1.mpr}
+      tomo:
+        - {path: scans/pristine.h5, format: dxchange, voxel_size_um: 0.65,
+           energy_kev: 30, time_s: 0, label: pristine}
+    analysis:
+      echem: {drop_mV: 2.0}
+
+Relative paths are resolved against the experiment file's folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ssbscope.errors import ConfigError
+
+__all__ = [
+    "Experiment", "Cell", "Layer", "EchemInput", "TomoInput", "ComptonInput", "NeutronInput",
+    "Inputs", "Analysis", "load", "validate_file", "format_errors",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Layer(_Model):
+    """One layer of the cell stack, listed from the positive to the negative side."""
+
+    name: str
+    material: str = Field(description="named material (ssbscope.materials.NAMED) or formula")
+    thickness_um: float = Field(gt=0, description="layer thickness (µm)")
+    diameter_mm: Optional[float] = Field(default=None, gt=0)
+    area_cm2: Optional[float] = Field(default=None, gt=0)
+    porosity: Optional[float] = Field(default=None, ge=0, lt=1)
+    density_g_cm3: Optional[float] = Field(default=None, gt=0)
+
+
+class Cell(_Model):
+    """The cell: geometry, stack and active mass."""
+
+    name: Optional[str] = None
+    area_cm2: Optional[float] = Field(default=None, gt=0, description="electrode area (cm²)")
+    diameter_mm: Optional[float] = Field(default=None, gt=0, description="electrode diameter (mm)")
+    active_mass_mg: Optional[float] = Field(default=None, gt=0, description="cathode active mass (mg)")
+    layers: list[Layer] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _area_consistent(self):
+        if self.area_cm2 is not None and self.diameter_mm is not None:
+            import math
+
+            a = math.pi * (self.diameter_mm / 20.0) ** 2
+            if abs(a - self.area_cm2) > 0.02 * self.area_cm2:
+                raise ValueError(f"area_cm2={self.area_cm2} disagrees with diameter_mm={self.diameter_mm} "
+                                 f"(π r² = {a:.4g} cm²); give one of them")
+        return self
+
+    @property
+    def electrode_area_cm2(self) -> Optional[float]:
+        """Area from ``area_cm2`` or ``diameter_mm`` (cm²)."""
+        import math
+
+        if self.area_cm2 is not None:
+            return self.area_cm2
+        if self.diameter_mm is not None:
+            return math.pi * (self.diameter_mm / 20.0) ** 2
+        return None
+
+
+class _Input(_Model):
+    path: str = Field(min_length=1)
+    label: Optional[str] = None
+    time_s: Optional[float] = Field(default=None, description="start of the acquisition, s since the start of the electrochemical test")
+
+
+class EchemInput(_Input):
+    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "arbin", "maccor", "novonix"] = "auto"
+    columns: dict[str, str] = Field(default_factory=dict, description="column mapping for CSV/TSV, e.g. {time_s: 'Time (s)'}")
+    kind: Literal["cycling", "eis"] = "cycling"
+
+
+class TomoInput(_Input):
+    format: Literal["auto", "dxchange", "nxtomo", "tiff", "hdf5"] = "auto"
+    kind: Literal["projections", "volume"] = "projections"
+    voxel_size_um: Optional[float] = Field(default=None, gt=0)
+    energy_kev: Optional[float] = Field(default=None, gt=0)
+    dataset: Optional[str] = Field(default=None, description="HDF5 dataset path of a volume")
+    center_px: Optional[float] = None
+
+
+class ComptonInput(_Input):
+    format: Literal["auto", "events", "hexitec-raw", "cube"] = "auto"
+    e_incident_kev: float = Field(default=115.0, gt=0)
+    angle_deg: float = Field(default=90.0, gt=0, lt=180)
+    calibration: Optional[str] = None
+    beam_height_um: Optional[float] = None
+
+
+class NeutronInput(_Input):
+    format: Literal["auto", "fits", "tiff"] = "auto"
+    open_beam: Optional[str] = None
+    dark: Optional[str] = None
+    frame_interval_s: Optional[float] = Field(default=None, gt=0)
+    pixel_size_um: Optional[float] = Field(default=None, gt=0)
+
+
+class Inputs(_Model):
+    echem: list[EchemInput] = Field(default_factory=list)
+    tomo: list[TomoInput] = Field(default_factory=list)
+    compton: list[ComptonInput] = Field(default_factory=list)
+    neutron: list[NeutronInput] = Field(default_factory=list)
+
+
+class EchemAnalysis(_Model):
+    drop_mV: float = Field(default=2.0, gt=0, description="polarisation drop marking the CCD step (mV)")
+    states: list[str] = Field(default_factory=list, description="extra named states, e.g. '20% SoC'")
+
+
+class TomoAnalysis(_Model):
+    median: bool = True
+    opening_radius_vox: int = Field(default=3, ge=0)
+    threshold: Literal["otsu", "multiotsu"] = "otsu"
+    central_fraction: float = Field(default=0.75, gt=0, le=1)
+    min_filament_volume_um3: float = Field(default=3.4e5, ge=0)
+    n_layers: int = Field(default=10, ge=1)
+
+
+class ComptonAnalysis(_Model):
+    bin_kev: float = Field(default=0.2, gt=0)
+    valence_window_au: float = Field(default=1.0, gt=0)
+    core_window_au: tuple[float, float] = (1.0, 5.0)
+
+    @field_validator("core_window_au")
+    @classmethod
+    def _ordered(cls, v):
+        if not (0 <= v[0] < v[1]):
+            raise ValueError("must be (low, high) with 0 <= low < high")
+        return v
+
+
+class NeutronAnalysis(_Model):
+    bin_frames: int = Field(default=30, ge=1)
+    reference_index: int = Field(default=0, ge=0)
+
+
+class TransportAnalysis(_Model):
+    axis: int = Field(default=0, ge=0, le=2)
+    rtol: float = Field(default=1e-6, gt=0, lt=1)
+
+
+class Analysis(_Model):
+    echem: EchemAnalysis = Field(default_factory=EchemAnalysis)
+    tomo: TomoAnalysis = Field(default_factory=TomoAnalysis)
+    compton: ComptonAnalysis = Field(default_factory=ComptonAnalysis)
+    neutron: NeutronAnalysis = Field(default_factory=NeutronAnalysis)
+    transport: TransportAnalysis = Field(default_factory=TransportAnalysis)
+
+
+class Twin(_Model):
+    """Digital-twin settings (used by ``ssbscope demo``)."""
+
+    modalities: list[Literal["echem", "tomo", "compton", "neutron", "transport"]] = Field(
+        default_factory=lambda: ["echem", "tomo", "compton", "neutron", "transport"])
+    size: Literal["tiny", "small", "medium"] = "small"
+
+
+class Experiment(_Model):
+    """A whole experiment file."""
+
+    name: str = "experiment"
+    description: Optional[str] = None
+    seed: int = Field(default=0, ge=0)
+    cell: Cell = Field(default_factory=Cell)
+    inputs: Inputs = Field(default_factory=Inputs)
+    analysis: Analysis = Field(default_factory=Analysis)
+    twin: Optional[Twin] = None
+    base_dir: Optional[str] = Field(default=None, description="folder that relative paths refer to (set by load())")
+
+    def resolve(self, path: str) -> Path:
+        """A path of the file, resolved against the experiment file's folder."""
+        p = Path(path).expanduser()
+        if not p.is_absolute() and self.base_dir:
+            p = Path(self.base_dir) / p
+        return p
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _msg(err: dict) -> str:
+    t = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if t == "greater_than":
+        return f"must be > {ctx.get('gt'):g}"
+    if t == "greater_than_equal":
+        return f"must be >= {ctx.get('ge'):g}"
+    if t == "less_than":
+        return f"must be < {ctx.get('lt'):g}"
+    if t == "less_than_equal":
+        return f"must be <= {ctx.get('le'):g}"
+    if t == "extra_forbidden":
+        return "unknown key (check the spelling; see the schema in ssbscope.config)"
+    if t == "missing":
+        return "required"
+    if t == "literal_error":
+        return f"must be one of {ctx.get('expected')}"
+    if t in ("float_parsing", "float_type"):
+        return f"must be a number, got {err.get('input')!r}"
+    if t in ("int_parsing", "int_type", "int_from_float"):
+        return f"must be an integer, got {err.get('input')!r}"
+    if t in ("string_type",):
+        return f"must be a string, got {err.get('input')!r}"
+    if t in ("list_type",):
+        return "must be a list"
+    if t in ("model_type", "dict_type"):
+        return "must be a mapping (key: value)"
+    if t == "value_error":
+        return str(ctx.get("error", err.get("msg")))
+    return err.get("msg", t)
+
+
+def format_errors(e: ValidationError) -> list[tuple[str, str]]:
+    """Pydantic errors as ``(location, message)`` pairs."""
+    return [(_loc(err["loc"]), _msg(err)) for err in e.errors()]
+
+
+def from_dict(data: Any, source: str = "<dict>", base_dir=None) -> Experiment:
+    """Validate a mapping as an experiment.
+
+    Raises
+    ------
+    ConfigError
+        With every problem and its location.
+    """
+    if data is None:
+        raise ConfigError(source, [("(top level)", "the file is empty")])
+    if not isinstance(data, dict):
+        raise ConfigError(source, [("(top level)", f"must be a mapping, got {type(data).__name__}")])
+    data = dict(data)
+    if base_dir is not None and "base_dir" not in data:
+        data["base_dir"] = str(base_dir)
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(source, format_errors(e)) from None
+
+
+def load(path) -> Experiment:
+    """Read and validate an experiment YAML file.
+
+    Raises
+    ------
+    ConfigError
+        Missing/unreadable file, YAML syntax error, or schema problems.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(p, [("(file)", "does not exist; check the path")])
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(p, [("(file)", f"cannot be read: {e}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(p, [(where, f"YAML syntax error: {getattr(e, 'problem', e)}")]) from None
+    return from_dict(data, source=str(p), base_dir=p.resolve().parent)
+
+
+def validate_file(path) -> list[tuple[str, str]]:
+    """Every problem of an experiment file (empty list if valid), including missing inputs."""
+    try:
+        exp = load(path)
+    except ConfigError as e:
+        return e.problems
+    problems = []
+    for modality in ("echem", "tomo", "compton", "neutron"):
+        for i, item in enumerate(getattr(exp.inputs, modality)):
+            if not exp.resolve(item.path).exists():
+                problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} does not exist"))
+    return problems

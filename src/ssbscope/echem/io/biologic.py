@@ -1,0 +1,394 @@
+"""BioLogic EC-Lab / BT-Lab files: binary ``.mpr`` (through galvani) and ASCII ``.mpt``.
+
+Sign: EC-Lab logs ``I/mA`` positive for an anodic (oxidation) current at the working electrode.
+With the positive electrode on WE — the usual wiring for half cells (cathode vs Li) and full
+cells — oxidation of the WE is charging, so **EC-Lab's sign already is ssbscope's (charge > 0)**
+and is kept. For a cell wired with the negative electrode on WE (e.g. Li | SE | Cu with Cu as
+WE, plating = reduction at WE = charging an anode-free cell), pass ``invert_current=True`` to
+:func:`ssbscope.echem.read`.
+
+Voltage: ``Ewe/V`` (``<Ewe>/V`` in impedance techniques); ``Ecell/V``, ``Ece/V`` are kept as
+``ecell_V``, ``ece_V`` when recorded. Mode: EC-Lab's mode flag 1 → ``"CC"``, 2 → ``"CV"``,
+3 → ``"rest"``; points with ``freq/Hz`` > 0 → ``"EIS"``. Impedance: EC-Lab writes
+``-Im(Z)/Ohm``; ssbscope stores ``z_imag_ohm = Im(Z)`` (capacitive arcs negative).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import struct
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ssbscope.errors import FileFormatError, MissingColumnError
+from ssbscope.echem.io.common import check_file, finalize_eis, finalize_timeseries, snake_name
+
+__all__ = ["read_mpr", "read_mpt", "read_mpr_eis", "read_mpt_eis", "MPR_MAGIC", "MPT_MAGICS"]
+
+log = logging.getLogger(__name__)
+
+MPR_MAGIC = b"BIO-LOGIC MODULAR FILE"
+MPT_MAGICS = (b"EC-Lab ASCII FILE", b"BT-Lab ASCII FILE")
+
+# EC-Lab column -> (ssbscope name, scale to the unit in the name)
+_NAMED = {
+    "time/s": ("time_s", 1.0),
+    "(Q-Qo)/mA.h": ("capacity_mAh", 1.0),
+    "(Q-Qo)/C": ("capacity_mAh", 1.0 / 3.6),
+    "dq/mA.h": ("dq_mAh", 1.0),
+    "dQ/mA.h": ("dq_mAh", 1.0),
+    "dQ/C": ("dq_mAh", 1.0 / 3.6),
+    "Q charge/discharge/mA.h": ("half_cycle_capacity_mAh", 1.0),
+    "Q charge/mA.h": ("charge_capacity_mAh", 1.0),
+    "Q discharge/mA.h": ("discharge_capacity_mAh", 1.0),
+    "Capacity/mA.h": ("half_cycle_capacity_mAh", 1.0),
+    "control/mA": ("control_A", 1e-3),
+    "control/V": ("control_V", 1.0),
+    "Ecell/V": ("ecell_V", 1.0),
+    "Ece/V": ("ece_V", 1.0),
+    "<Ece>/V": ("ece_mean_V", 1.0),
+    "freq/Hz": ("frequency_Hz", 1.0),
+    "Re(Z)/Ohm": ("z_real_ohm", 1.0),
+    "-Im(Z)/Ohm": ("z_imag_ohm", -1.0),
+    "|Z|/Ohm": ("z_mod_ohm", 1.0),
+    "Phase(Z)/deg": ("z_phase_deg", 1.0),
+    "|Ewe|/V": ("ewe_amplitude_V", 1.0),
+    "|I|/A": ("current_amplitude_A", 1.0),
+    "Temperature/°C": ("temperature_C", 1.0),
+    "P/W": ("power_W", 1.0),
+    "half cycle": ("half_cycle", 1.0),
+    "cycle number": ("cycle", 1.0),
+    "Ns": ("step", 1.0),
+    "z cycle": ("z_cycle", 1.0),
+}
+_VOLTAGE = ("Ewe/V", "<Ewe>/V", "<Ewe/V>", "Ecell/V")
+_CURRENT = ("I/mA", "<I>/mA")
+_DROP = {"flags", "I Range", "ox/red", "error", "control changes", "Ns changes", "counter inc.",
+         "mode", "control/V/mA", "Rcmp/Ohm", "x"}
+_MODE_NAMES = {1: "CC", 2: "CV", 3: "rest"}
+
+
+def _split_unit(col: str) -> tuple[str, str | None]:
+    if "/" in col:
+        name, unit = col.split("/", 1)
+        return name, unit
+    return col, None
+
+
+def _build(cols: dict[str, np.ndarray], mode_raw, path: Path) -> tuple[pd.DataFrame, dict]:
+    """Map EC-Lab columns (raw header names) to ssbscope names; derive current if needed."""
+    out: dict[str, np.ndarray] = {}
+    notes: dict = {}
+    if "time/s" not in cols:
+        raise MissingColumnError(path, f"no 'time/s' column; columns found: {list(cols)}",
+                                 "record time in EC-Lab (it always is for data files) or "
+                                 "re-export the complete file")
+    for vname in _VOLTAGE:
+        if vname in cols:
+            out["voltage_V"] = np.asarray(cols[vname], dtype=float)
+            notes["voltage_source"] = vname
+            break
+    for cname in _CURRENT:
+        if cname in cols:
+            out["current_A"] = np.asarray(cols[cname], dtype=float) * 1e-3
+            notes["current_source"] = cname
+            break
+    t = np.asarray(cols["time/s"], dtype=float)
+    if "current_A" not in out:
+        dq_col = next((c for c in ("dq/mA.h", "dQ/mA.h", "dQ/C") if c in cols), None)
+        if dq_col is not None:
+            # I = dq/dt: the charge increment over the interval ending at each point (EC-Lab's
+            # dq is charge passed since the previous point); 0 where dt == 0.
+            dq_mah = np.asarray(cols[dq_col], dtype=float) * (1.0 / 3.6 if dq_col == "dQ/C" else 1.0)
+            dt_h = np.diff(t, prepend=t[:1]) / 3600.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                i_ma = np.where(dt_h > 0, dq_mah / dt_h, 0.0)
+            out["current_A"] = i_ma * 1e-3
+            notes["current_source"] = f"derived: {dq_col} / dt (file records no I/mA column)"
+        elif mode_raw is not None and np.all(np.asarray(mode_raw) == 3):
+            out["current_A"] = np.zeros_like(t)
+            notes["current_source"] = "zero: open-circuit (rest) technique without a current column"
+        elif not any(c in cols for c in ("freq/Hz",)):
+            raise MissingColumnError(
+                path, f"no current column (I/mA, <I>/mA, dq/mA.h, dQ/C); columns found: {list(cols)}",
+                "record I or dq in the EC-Lab technique settings and re-export")
+    for col, values in cols.items():
+        if col in _VOLTAGE and notes.get("voltage_source") == col:
+            continue
+        if col in _CURRENT or col in _DROP:
+            continue
+        if col in _NAMED:
+            name, scale = _NAMED[col]
+            if name in out:
+                continue
+            a = np.asarray(values)
+            out[name] = a * scale if scale != 1.0 else a
+        elif col in _VOLTAGE:
+            out.setdefault(snake_name(*_split_unit(col.strip("<>"))), np.asarray(values))
+        else:
+            neg = col.startswith("-")  # EC-Lab writes -Im(...): store Im(...) itself
+            name = snake_name(*_split_unit(col.lstrip("-")))
+            if name in out or name in ("time_s",):
+                continue
+            a = np.asarray(values)
+            out[name] = -a if neg and np.issubdtype(a.dtype, np.number) else a
+    df = pd.DataFrame(out)
+    if mode_raw is not None:
+        m = np.asarray(mode_raw).astype(int)
+        mode = np.array([_MODE_NAMES.get(int(v), "other") for v in range(4)], dtype=object)[np.clip(m, 0, 3)]
+        df["mode"] = mode
+    if "frequency_Hz" in df.columns:
+        eis = df["frequency_Hz"].to_numpy(dtype=float) > 0
+        if eis.any():
+            if "mode" not in df.columns:
+                df["mode"] = np.where(eis, "EIS", "other")
+            else:
+                df.loc[eis, "mode"] = "EIS"
+    for c in ("step", "cycle", "half_cycle", "z_cycle"):
+        if c in df.columns:
+            df[c] = np.asarray(df[c], dtype=float).round().astype(np.int64)
+    return df, notes
+
+
+# --------------------------------------------------------------------------------------- .mpr
+
+def _load_mpr(path, raw: bytes | None = None):
+    """Parse an .mpr through galvani; return (columns dict, mode array or None, meta, sha)."""
+    import hashlib
+
+    p = check_file(path)
+    if raw is None:
+        with open(p, "rb") as fh:
+            raw = fh.read()
+    if not raw.startswith(MPR_MAGIC):
+        raise FileFormatError(p, f"not a BioLogic .mpr file (starts with {raw[:24]!r}, expected "
+                              f"{MPR_MAGIC!r})", "pass format= for the right reader or check the file")
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        from galvani import BioLogic
+    except ImportError as e:  # pragma: no cover - galvani is a core dependency
+        raise FileFormatError(p, "reading .mpr needs the 'galvani' package",
+                              "pip install galvani, or export the file as .mpt from EC-Lab") from e
+    try:
+        mpr = BioLogic.MPRfile(io.BytesIO(raw))
+    except (ValueError, AssertionError, struct.error, EOFError, IndexError, KeyError, TypeError,
+            StopIteration) as e:
+        msg = str(e) or type(e).__name__
+        raise FileFormatError(
+            p, f"galvani could not parse this .mpr ({type(e).__name__}: {msg}); the file may be "
+               "truncated (still being written?) or from an EC-Lab version galvani does not know",
+            "copy the complete file again, or export it as .mpt (EC-Lab: File > Export as text)"
+        ) from e
+    data = mpr.data
+    names = list(data.dtype.names)
+    cols = {n: data[n] for n in names if n != "flags"}
+    mode_raw = None
+    if "mode" in getattr(mpr, "flags_dict", {}):
+        mode_raw = mpr.get_flag("mode")
+    meta = {
+        "instrument": "BioLogic",
+        "software": "EC-Lab",
+        "mpr_data_module_version": int(getattr(mpr, "version", -1)),
+        "reader": "galvani " + _galvani_version(),
+    }
+    ts = getattr(mpr, "timestamp", None)
+    if ts is not None:
+        meta["start_time"] = ts.isoformat()
+    elif getattr(mpr, "startdate", None) is not None:
+        meta["start_date"] = mpr.startdate.isoformat()
+    return p, cols, mode_raw, meta, sha
+
+
+def _galvani_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("galvani")
+    except Exception:  # noqa: BLE001 - metadata lookup only
+        return "unknown"
+
+
+def read_mpr(path, *, nan_policy: str = "raise", invert_current: bool = False) -> pd.DataFrame:
+    """Read a BioLogic EC-Lab binary ``.mpr`` file into the canonical time-series table.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.mpr`` file (opened read-only).
+    nan_policy : {"raise", "drop"}
+        See :func:`ssbscope.echem.io.common.finalize_timeseries`.
+    invert_current : bool
+        Flip the current sign (cell wired with the negative electrode on WE).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``time_s``, ``voltage_V``, ``current_A`` (+ ``step`` from ``Ns``, ``mode``, ``cycle``,
+        ``half_cycle``, ``capacity_mAh`` ... where recorded). Where the file records no
+        ``I/mA`` (some GCPL settings) the current is ``dq/dt`` (``attrs["current_source"]``).
+    """
+    p, cols, mode_raw, meta, sha = _load_mpr(path)
+    df, notes = _build(cols, mode_raw, p)
+    meta.update(notes)
+    return finalize_timeseries(df, p, "biologic-mpr", meta, nan_policy=nan_policy,
+                               invert_current=invert_current, sha256=sha)
+
+
+def _eis_from(df: pd.DataFrame, p: Path, fmt: str, meta: dict, sha: str) -> pd.DataFrame:
+    if "frequency_Hz" not in df.columns:
+        raise FileFormatError(p, "holds no impedance data (no freq/Hz column)",
+                              "use ssbscope.echem.read() for time series; read_eis() needs a PEIS/GEIS file")
+    eis = df.loc[df["frequency_Hz"].to_numpy(dtype=float) > 0].copy()
+    if eis.empty:
+        raise FileFormatError(p, "has a freq/Hz column but no impedance points (all 0)",
+                              "use ssbscope.echem.read() for the time series")
+    if "z_real_ohm" not in eis.columns or "z_imag_ohm" not in eis.columns:
+        if "z_mod_ohm" in eis.columns and "z_phase_deg" in eis.columns:
+            ph = np.deg2rad(eis["z_phase_deg"].to_numpy(dtype=float))
+            mod = eis["z_mod_ohm"].to_numpy(dtype=float)
+            eis["z_real_ohm"] = mod * np.cos(ph)
+            eis["z_imag_ohm"] = mod * np.sin(ph)
+            meta["impedance_source"] = "|Z| and Phase(Z) (no Re(Z)/-Im(Z) columns recorded)"
+        else:
+            raise MissingColumnError(p, f"no Re(Z)/-Im(Z) nor |Z|/Phase(Z) columns; found {list(df.columns)}",
+                                     "record Re(Z) and -Im(Z) in EC-Lab")
+    # spectrum index: a new sweep starts where the frequency rises or the sequence changes
+    f = eis["frequency_Hz"].to_numpy(dtype=float)
+    new = np.r_[False, f[1:] > f[:-1]]
+    if "step" in eis.columns:
+        s = eis["step"].to_numpy()
+        new |= np.r_[False, s[1:] != s[:-1]]
+    eis["spectrum"] = np.cumsum(new).astype(np.int64)
+    drop = [c for c in ("mode",) if c in eis.columns]
+    eis = eis.drop(columns=drop)
+    return finalize_eis(eis, p, fmt, meta, sha256=sha)
+
+
+def read_mpr_eis(path) -> pd.DataFrame:
+    """Impedance points of a BioLogic ``.mpr`` (PEIS/GEIS, or the EIS steps of a Modulo Bat file).
+
+    Returns ``frequency_Hz``, ``z_real_ohm``, ``z_imag_ohm`` (Z = Z' + jZ'', capacitive < 0),
+    ``time_s``, and ``spectrum`` (0, 1, ... one per frequency sweep), plus the other recorded
+    columns (``voltage_V`` = <Ewe>, ``current_A`` = <I>, ``cycle`` ...).
+    """
+    p, cols, mode_raw, meta, sha = _load_mpr(path)
+    df, notes = _build(cols, mode_raw, p)
+    meta.update(notes)
+    return _eis_from(df, p, "biologic-mpr", meta, sha)
+
+
+# --------------------------------------------------------------------------------------- .mpt
+
+_NB_RE = re.compile(r"Nb header lines\s*:\s*(\d+)")
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _parse_mpt_header(lines: list[str]) -> dict:
+    meta: dict = {"instrument": "BioLogic"}
+    for ln in lines:
+        s = ln.strip()
+        m = re.match(r"(EC-Lab|BT-Lab) for windows v([\w.]+)", s)
+        if m:
+            meta["software"] = m.group(1)
+            meta["software_version"] = m.group(2)
+        elif s.startswith("Device :") or s.startswith("Device:"):
+            meta["device"] = s.split(":", 1)[1].strip()
+        elif s.startswith("Acquisition started on"):
+            txt = s.split(":", 1)[1].strip()
+            meta["start_time_text"] = txt
+            for fmt in ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S", "%m.%d.%Y %H:%M:%S",
+                        "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
+                try:
+                    meta["start_time"] = datetime.strptime(txt, fmt).isoformat()
+                    break
+                except ValueError:
+                    continue
+    nonblank = [ln.strip() for ln in lines[2:6] if ln.strip()]
+    if nonblank and ":" not in nonblank[0]:
+        meta["technique"] = nonblank[0]
+    return meta
+
+
+def _load_mpt(path):
+    import hashlib
+
+    p = check_file(path)
+    with open(p, "rb") as fh:
+        raw = fh.read()
+    sha = hashlib.sha256(raw).hexdigest()
+    text = _decode(raw)
+    lines = text.splitlines()
+    if raw.startswith(MPT_MAGICS):
+        m = _NB_RE.search(lines[1]) if len(lines) > 1 else None
+        if m is None:
+            raise FileFormatError(p, "EC-Lab ASCII file without a 'Nb header lines : N' line 2",
+                                  "re-export from EC-Lab with the header")
+        n_header = int(m.group(1))
+        if n_header < 3 or n_header > len(lines):
+            raise FileFormatError(p, f"'Nb header lines : {n_header}' but the file has {len(lines)} "
+                                  "lines", "the file is truncated; export it again")
+        header_lines = lines[: n_header - 1]
+        col_line = n_header - 1
+    elif "time/s" in lines[0]:
+        header_lines, col_line = [], 0  # exported without the header block
+    else:
+        raise FileFormatError(p, f"not an EC-Lab ASCII (.mpt) file (first line {lines[0][:40]!r})",
+                              "expected 'EC-Lab ASCII FILE' on line 1")
+    meta = _parse_mpt_header(header_lines)
+    names = [c.strip() for c in lines[col_line].rstrip("\r\n").split("\t")]
+    while names and names[-1] == "":
+        names.pop()
+    body = "\n".join(lines[col_line + 1:])
+    if not body.strip():
+        raise FileFormatError(p, "EC-Lab ASCII file has a header but no data rows",
+                              "the measurement wrote no points or the export was cut")
+    first = next(ln for ln in lines[col_line + 1:] if ln.strip())
+    decimal = "," if re.search(r"\d,\d", first) and not re.search(r"\d\.\d", first) else "."
+    try:
+        tab = pd.read_csv(io.StringIO(body), sep="\t", header=None, decimal=decimal,
+                          usecols=range(len(names)), engine="c", skip_blank_lines=True)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise FileFormatError(p, f"cannot parse the data table of the .mpt ({e})",
+                              "check the file is a complete EC-Lab text export") from e
+    cols: dict[str, np.ndarray] = {}
+    for i, n in enumerate(names):
+        if n in cols:  # EC-Lab sometimes writes a column twice (<I>/mA); keep the first
+            continue
+        cols[n] = pd.to_numeric(tab.iloc[:, i], errors="coerce").to_numpy(dtype=float)
+    mode_raw = cols.pop("mode", None)
+    meta["decimal_separator"] = decimal
+    return p, cols, mode_raw, meta, sha
+
+
+def read_mpt(path, *, nan_policy: str = "raise", invert_current: bool = False) -> pd.DataFrame:
+    """Read a BioLogic EC-Lab / BT-Lab ASCII ``.mpt`` export into the canonical table.
+
+    Handles the ``Nb header lines : N`` header block (or a header-less export starting with
+    the column names), latin-1 or UTF-8 text, decimal comma or point, and duplicated columns.
+    Provenance in ``attrs`` includes ``software_version``, ``device``, ``technique`` and
+    ``start_time`` (from ``Acquisition started on``, read as month/day/year).
+    """
+    p, cols, mode_raw, meta, sha = _load_mpt(path)
+    df, notes = _build(cols, mode_raw, p)
+    meta.update(notes)
+    return finalize_timeseries(df, p, "biologic-mpt", meta, nan_policy=nan_policy,
+                               invert_current=invert_current, sha256=sha)
+
+
+def read_mpt_eis(path) -> pd.DataFrame:
+    """Impedance points of a BioLogic ``.mpt`` export (see :func:`read_mpr_eis`)."""
+    p, cols, mode_raw, meta, sha = _load_mpt(path)
+    df, notes = _build(cols, mode_raw, p)
+    meta.update(notes)
+    return _eis_from(df, p, "biologic-mpt", meta, sha)

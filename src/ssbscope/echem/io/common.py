@@ -1,0 +1,326 @@
+"""Shared machinery of the potentiostat readers: file checks, provenance, column names, and the
+validation every time-series table passes before it is returned.
+
+The canonical time-series table
+-------------------------------
+``time_s``      float64, s since the start of the test as the instrument counts it (BioLogic:
+                since the start of the experiment; Arbin/Maccor/Neware/Novonix: test time).
+                Non-decreasing. Equal consecutive stamps are kept only where the step, mode or
+                cycle changes (an instrument logs the last point of one step and the first
+                point of the next at the same instant); see :func:`finalize_timeseries`.
+``voltage_V``   float64, cell (or working-electrode) voltage in V.
+``current_A``   float64, A, **positive on charge** (see the package docstring).
+``cycle``       int64, the instrument's own cycle counter, where recorded (numbering base as
+                the instrument writes it).
+``step``        int64, the instrument's step / sequence index, where recorded.
+``mode``        str, one of :data:`MODES`, where recorded.
+
+Extra instrument columns are kept under snake_case names ending with their unit
+(``capacity_mAh``, ``temperature_C``, ``frequency_Hz`` ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ssbscope.errors import DataQualityError, FileFormatError, MissingColumnError
+
+__all__ = [
+    "CORE_COLUMNS",
+    "MODES",
+    "check_file",
+    "sha256_file",
+    "snake_name",
+    "finalize_timeseries",
+    "finalize_eis",
+    "parse_duration_s",
+]
+
+log = logging.getLogger(__name__)
+
+CORE_COLUMNS = ("time_s", "voltage_V", "current_A")
+EIS_COLUMNS = ("frequency_Hz", "z_real_ohm", "z_imag_ohm")
+
+#: Values of the ``mode`` column: constant current, constant voltage, rest / open circuit,
+#: impedance measurement, anything else the instrument logs (pulses, power steps, pauses).
+MODES = ("CC", "CV", "rest", "EIS", "other")
+
+_CHUNK = 1 << 20
+
+
+def check_file(path) -> Path:
+    """Return ``path`` as a :class:`~pathlib.Path` after checking it is a readable, non-empty file.
+
+    Raises
+    ------
+    FileFormatError
+        If the path does not exist, is a directory or is empty.
+    """
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise FileFormatError(p, "file not found", "check the path (relative paths are taken from "
+                              f"the working directory {os.getcwd()})")
+    if not p.is_file():
+        raise FileFormatError(p, "is not a regular file", "pass the path of a potentiostat data file")
+    if p.stat().st_size == 0:
+        raise FileFormatError(p, "file is empty (0 bytes)",
+                              "re-export the data from the instrument software")
+    return p
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB chunks (opened read-only)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_CHUNK)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+_UNIT_FIX = {"µ": "u", "μ": "u", "°": "", "%": "pct", "Ω": "ohm", "Ohm-1": "S", "Ohm": "ohm"}
+
+
+def snake_name(name: str, unit: str | None = None) -> str:
+    """Clean snake_case column name with the unit as suffix.
+
+    ``snake_name("Capacitance charge", "µF") == "capacitance_charge_uF"``;
+    ``snake_name("Re(Zce)", "Ohm") == "re_zce_ohm"``.
+    """
+    base = name.strip()
+    for k, v in _UNIT_FIX.items():
+        base = base.replace(k, v)
+    base = re.sub(r"[^0-9A-Za-z]+", "_", base).strip("_").lower() or "col"
+    if unit:
+        u = unit.strip()
+        for k, v in _UNIT_FIX.items():
+            u = u.replace(k, v)
+        u = u.replace(".", "").replace("/", "_per_")
+        u = re.sub(r"[^0-9A-Za-z_]+", "", u)
+        if u:
+            return f"{base}_{u}"
+    return base
+
+
+_DUR_RE = re.compile(
+    r"^\s*(?:(?P<d>\d+)\s*(?:d|day|days)\s*,?\s*)?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d*)?)\s*$"
+)
+
+
+def parse_duration_s(values: pd.Series, path, column: str) -> np.ndarray:
+    """Parse durations written as ``[Nd ]HH:MM:SS[.fff]`` (hours may exceed 24) to seconds.
+
+    Plain numbers are taken as seconds.
+    """
+    s = values.astype(str)
+    num = pd.to_numeric(s, errors="coerce")
+    if num.notna().all():
+        return num.to_numpy(dtype=float)
+    parts = s.str.extract(_DUR_RE)
+    bad = parts["h"].isna() & num.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise FileFormatError(path, f"column {column!r}, data row {i}: cannot read duration "
+                              f"{s.iloc[i]!r} (expected [Nd ]HH:MM:SS[.fff] or seconds)",
+                              "re-export with the time in seconds or pass time_s=<column>")
+    out = (parts["d"].fillna(0).astype(float) * 86400.0 + parts["h"].astype(float) * 3600.0
+           + parts["m"].astype(float) * 60.0 + parts["s"].astype(float))
+    out = out.to_numpy(dtype=float)
+    return np.where(np.isnan(out), num.to_numpy(dtype=float), out)
+
+
+def _rows_text(idx: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(str(int(i)) for i in idx[:limit])
+    more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
+    return f"{shown}{more}"
+
+
+def _require(df: pd.DataFrame, cols, path, mapping_hint: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MissingColumnError(
+            path, f"missing column(s) {missing}; columns found: {list(df.columns)}", mapping_hint)
+
+
+def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | None = None, *,
+                        nan_policy: str = "raise", invert_current: bool = False,
+                        sha256: str | None = None) -> pd.DataFrame:
+    """Validate a reader's table, order its columns and attach provenance.
+
+    Checks, in order (rows are 0-based data rows of the table read from the file):
+
+    1. ``time_s``, ``voltage_V``, ``current_A`` present, numeric.
+    2. NaN or infinite ``time_s``: :class:`DataQualityError` naming the rows.
+    3. NaN ``voltage_V`` / ``current_A``: with ``nan_policy="raise"`` (default) a
+       :class:`DataQualityError` naming the rows; with ``"drop"`` those rows are removed and a
+       warning is logged.
+    4. Rows that repeat the previous row in every column (a logging artefact) are dropped with
+       a warning — the only timestamp repair made, because it is unambiguous.
+    5. ``time_s`` decreasing anywhere: :class:`DataQualityError` naming the first bad row.
+       Equal consecutive stamps are accepted where ``step``, ``mode`` or ``cycle`` changes (a
+       step transition logged at one instant); equal stamps inside one step with different
+       values are ambiguous and raise :class:`DataQualityError`.
+
+    ``df.attrs`` receives ``path`` (absolute), ``sha256``, ``format``, ``sign_convention`` and
+    the reader's ``meta`` (instrument, software version, start time, ...).
+    """
+    if nan_policy not in ("raise", "drop"):
+        from ssbscope.errors import ParameterError
+
+        raise ParameterError("nan_policy", nan_policy, "must be 'raise' or 'drop'")
+    hint = ("pass the column names as keyword arguments, e.g. read(path, time_s='Test Time (s)', "
+            "voltage_V='Voltage (V)', current_A='Current (A)')")
+    _require(df, CORE_COLUMNS, path, hint)
+    if len(df) == 0:
+        raise FileFormatError(path, "contains a header but no data rows",
+                              "check the export finished (the file may be truncated)")
+    out = df.copy()
+    for c in CORE_COLUMNS:
+        col = pd.to_numeric(out[c], errors="coerce")
+        bad = col.isna() & out[c].notna()
+        if bad.any():
+            idx = np.flatnonzero(bad.to_numpy())
+            raise DataQualityError(f"{path}: column {c!r} holds non-numeric values at row(s) "
+                                   f"{_rows_text(idx)} (first: {out[c].iloc[idx[0]]!r}); fix or "
+                                   "remove those rows")
+        out[c] = col.astype(float)
+    if invert_current:
+        out["current_A"] = -out["current_A"]
+        for c in out.columns:
+            if c.endswith(("_mAh", "_Ah", "_C")) and (c.startswith(("capacity", "dq", "charge"))):
+                if pd.api.types.is_numeric_dtype(out[c]):
+                    out[c] = -out[c]
+
+    t = out["time_s"].to_numpy()
+    bad_t = ~np.isfinite(t)
+    if bad_t.any():
+        idx = np.flatnonzero(bad_t)
+        raise DataQualityError(f"{path}: time_s is missing/NaN at row(s) {_rows_text(idx)}; "
+                               "the time axis must be complete — re-export the file")
+    warnings: list[str] = []
+    v_ok = np.isfinite(out["voltage_V"].to_numpy())
+    i_ok = np.isfinite(out["current_A"].to_numpy())
+    nan_mask = ~(v_ok & i_ok)
+    if nan_mask.any():
+        idx = np.flatnonzero(nan_mask)
+        which = [c for c, ok in (("voltage_V", v_ok), ("current_A", i_ok)) if not ok.all()]
+        if nan_policy == "raise":
+            raise DataQualityError(
+                f"{path}: NaN in {which} at row(s) {_rows_text(idx)} ({len(idx)} of {len(out)} rows); "
+                "pass nan_policy='drop' to drop those rows (a warning is logged), or fix the file")
+        msg = f"{path}: dropped {len(idx)} row(s) with NaN in {which} (rows {_rows_text(idx)})"
+        log.warning(msg)
+        warnings.append(msg)
+        out = out.loc[~nan_mask]
+
+    # exact duplicate consecutive rows -> drop (unambiguous)
+    if len(out) > 1:
+        same = np.ones(len(out) - 1, dtype=bool)
+        for c in out.columns:
+            a = out[c].to_numpy()
+            try:
+                eq = (a[1:] == a[:-1]) | (pd.isna(a[1:]) & pd.isna(a[:-1]))
+            except TypeError:
+                eq = np.array([x == y for x, y in zip(a[1:], a[:-1])], dtype=bool)
+            same &= np.asarray(eq, dtype=bool)
+        if same.any():
+            dup = np.flatnonzero(same) + 1
+            rows = out.index.to_numpy()[dup]
+            msg = f"{path}: dropped {len(dup)} exact duplicate row(s) (rows {_rows_text(rows)})"
+            log.warning(msg)
+            warnings.append(msg)
+            keep = np.ones(len(out), dtype=bool)
+            keep[dup] = False
+            out = out.loc[keep]
+
+    t = out["time_s"].to_numpy()
+    if len(t) > 1:
+        dt = np.diff(t)
+        back = np.flatnonzero(dt < 0)
+        if back.size:
+            i = back[0] + 1
+            row = out.index[i]
+            raise DataQualityError(
+                f"{path}: time_s goes backwards at row {row} ({t[i - 1]!r} s -> {t[i]!r} s; "
+                f"{back.size} such place(s)); the file may join two tests or hold a clock reset — "
+                "split it or re-export one test")
+        ties = np.flatnonzero(dt == 0)
+        if ties.size:
+            change = np.zeros(ties.size, dtype=bool)
+            for c in ("step", "mode", "cycle"):
+                if c in out.columns:
+                    a = out[c].to_numpy()
+                    change |= a[ties + 1] != a[ties]
+            amb = ties[~change]
+            if amb.size:
+                i = amb[0] + 1
+                row = out.index[i]
+                raise DataQualityError(
+                    f"{path}: duplicate timestamp time_s={t[i]!r} s at row {row} (same as the "
+                    f"previous row, {amb.size} such place(s)) with different values inside one "
+                    "step; the order of those points is ambiguous — re-export with a finer time "
+                    "resolution or remove the duplicates")
+
+    front = [c for c in (*CORE_COLUMNS, "cycle", "step", "mode") if c in out.columns]
+    out = out[front + [c for c in out.columns if c not in front]].reset_index(drop=True)
+    for c in ("cycle", "step"):
+        if c in out.columns:
+            col = pd.to_numeric(out[c], errors="coerce")
+            if col.notna().all() and np.all(np.mod(col.to_numpy(), 1) == 0):
+                out[c] = col.astype(np.int64)
+    if "mode" in out.columns:
+        out["mode"] = out["mode"].astype(str)
+    _attach(out, path, fmt, meta, sha256, warnings, kind="timeseries")
+    if invert_current:
+        out.attrs["current_inverted"] = True
+    return out
+
+
+def finalize_eis(df: pd.DataFrame, path: Path, fmt: str, meta: dict | None = None, *,
+                 sha256: str | None = None) -> pd.DataFrame:
+    """Validate an impedance table (``frequency_Hz`` > 0, finite Z) and attach provenance."""
+    _require(df, EIS_COLUMNS, path, "this file holds no impedance table; use read() for time series")
+    out = df.copy()
+    for c in EIS_COLUMNS:
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
+    if len(out) == 0:
+        raise FileFormatError(path, "holds no impedance points", "check the measurement finished")
+    bad = ~np.isfinite(out[list(EIS_COLUMNS)].to_numpy()).all(axis=1) | (out["frequency_Hz"].to_numpy() <= 0)
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        raise DataQualityError(f"{path}: impedance row(s) {_rows_text(idx)} have a non-positive "
+                               "frequency or a NaN impedance; remove them or re-export")
+    front = [c for c in (*EIS_COLUMNS, "time_s") if c in out.columns]
+    out = out[front + [c for c in out.columns if c not in front]].reset_index(drop=True)
+    _attach(out, path, fmt, meta, sha256, [], kind="eis")
+    return out
+
+
+def _attach(out, path, fmt, meta, sha256, warnings, kind):
+    attrs = {
+        "path": str(Path(path).resolve()),
+        "sha256": sha256 if sha256 is not None else sha256_file(Path(path)),
+        "format": fmt,
+        "kind": kind,
+    }
+    if kind == "timeseries":
+        attrs["sign_convention"] = "current_A > 0 on charge"
+        attrs["units"] = {c: u for c, u in (("time_s", "s"), ("voltage_V", "V"), ("current_A", "A"))}
+    else:
+        attrs["sign_convention"] = "Z = z_real_ohm + j*z_imag_ohm; capacitive arcs have z_imag_ohm < 0"
+        attrs["units"] = {"frequency_Hz": "Hz", "z_real_ohm": "ohm", "z_imag_ohm": "ohm"}
+    for k, v in (meta or {}).items():
+        if v is not None and v != "":
+            attrs[k] = v
+    if warnings:
+        attrs["warnings"] = list(warnings)
+    out.attrs.update(attrs)

@@ -1,0 +1,309 @@
+"""Short-circuit events in a galvanostatic log: hard and soft shorts.
+
+Signatures (002_3ee4edf529433f9c, Fig. 2B and Fig. S4 description):
+
+* **hard short** – while current flows the voltage collapses toward 0 V and never recovers.
+  Detected on ``|V|``, relative to the recent level of the same current direction, so a
+  Li | SE | Li symmetric cell (tens of mV) and a full cell (3–4 V) are judged alike:
+  the (5-sample median-smoothed) ``|V|`` falls below ``hard_fraction`` × the median of the
+  previous ``ref_points`` samples of the same current sign, and no later sample (current
+  flowing or not) climbs back above ``recover_fraction`` × that level.
+* **soft short** – under constant-current charge the voltage stops rising and fluctuates below
+  the cut-off while current still flows, possibly recovering.  Only the constant-current part
+  of charge half-cycles is examined (``|I|`` >= ``cc_fraction`` × the half-cycle's current), so
+  CV holds (current decays), rests and relaxations (no current) and the end of a discharge
+  (negative current) cannot trigger it.  Two signs, either suffices:
+
+  - *fluctuation*: the voltage minus its running median (window ``window_s``) has a running
+    median absolute value above ``fluct_factor`` × the baseline noise (and above
+    ``min_fluct_mV``).  A monotonic curve, however steep, passes a median filter unchanged,
+    so a normal charge leaves only noise;
+  - *sag*: the running-median voltage falls more than ``min_drop_mV`` (and
+    ``drop_factor`` × its own noise) below its running maximum; a normal CC charge never
+    loses voltage.
+
+  The first ``settle_fraction`` of each charge is not judged (nucleation overshoot).
+
+Baseline noise is the 20th percentile of the running fluctuation measure over every
+constant-current sample (charge and discharge), i.e. a clean stretch of the same log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.ndimage import median_filter
+
+from ssbscope.echem._checks import check_echem
+from ssbscope.echem._segments import half_cycles, label_samples
+from ssbscope.errors import ParameterError
+
+__all__ = ["ShortEvent", "detect_shorts"]
+
+log = logging.getLogger(__name__)
+
+_MAD_GAUSS = 0.6745  # median |x| of a unit normal
+
+
+@dataclass(frozen=True)
+class ShortEvent:
+    """A short-circuit event.
+
+    Attributes
+    ----------
+    kind : str
+        ``"soft"`` or ``"hard"``.
+    onset_s : float
+        Onset time (s since the start of the log).
+    end_s : float or None
+        Time the cell recovered (s), ``None`` if it did not within the log.
+    evidence : dict of str to float
+        Numbers behind the call, units in the keys (e.g. ``voltage_drop_mV``,
+        ``fluctuation_std_mV``, ``baseline_noise_mV``, ``duration_s``).
+    """
+
+    kind: str
+    onset_s: float
+    end_s: float | None
+    evidence: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "onset_s": self.onset_s, "end_s": self.end_s,
+                "evidence": dict(self.evidence)}
+
+
+def _odd(n: int) -> int:
+    n = max(int(n), 3)
+    return n if n % 2 else n + 1
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive (start, stop) index pairs of True runs."""
+    if not mask.any():
+        return []
+    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    starts = np.flatnonzero(d == 1)
+    stops = np.flatnonzero(d == -1) - 1
+    return list(zip(starts.tolist(), stops.tolist()))
+
+
+def detect_shorts(df: pd.DataFrame, *, hard_fraction: float = 0.2, recover_fraction: float = 0.5,
+                  ref_points: int = 20, min_points: int = 3, window_s: float = 300.0,
+                  fluct_factor: float = 4.0, min_fluct_mV: float = 1.0, drop_factor: float = 8.0,
+                  min_drop_mV: float = 5.0, cc_fraction: float = 0.9, settle_fraction: float = 0.05,
+                  current_threshold_A: float | None = None) -> list[ShortEvent]:
+    """Find hard and soft shorts in a galvanostatic log (002_3ee4edf529433f9c Fig. 2B, S4).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Echem table (``time_s``, ``voltage_V``, ``current_A`` > 0 on charge); not modified.
+    hard_fraction : float, default 0.2
+        Hard short when smoothed ``|V|`` < this × the recent same-direction level.
+    recover_fraction : float, default 0.5
+        ... and no later sample climbs back above this × that level.
+    ref_points : int, default 20
+        Samples in the recent-level median.
+    min_points : int, default 3
+        Samples needed after a hard-short onset (a one-sample dip is not a short).
+    window_s : float, default 300
+        Running-median window (s) for the soft-short measures (at least 7 samples).
+    fluct_factor : float, default 4
+        Fluctuation threshold in units of the baseline noise.
+    min_fluct_mV : float, default 1
+        Absolute floor of the fluctuation threshold (std-equivalent, mV).
+    drop_factor : float, default 8
+        Sag threshold in units of the smoothed-voltage noise.
+    min_drop_mV : float, default 5
+        Absolute floor of the sag threshold (mV).
+    cc_fraction : float, default 0.9
+        A charge sample is constant-current when ``|I|`` >= this × the half-cycle's
+        95th-percentile current.
+    settle_fraction : float, default 0.05
+        Fraction of each charge's constant-current span not judged for soft shorts.
+    current_threshold_A : float, optional
+        Rest threshold (see :func:`ssbscope.echem.add_capacity`).
+
+    Returns
+    -------
+    list of ShortEvent
+        Sorted by onset; ``kind`` is "hard" or "soft".
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> t = np.arange(0.0, 36000.0, 30.0)
+    >>> v = np.where(t < 20000, 3.6 + 0.5 * t / 36000, 0.02)
+    >>> df = pd.DataFrame({"time_s": t, "voltage_V": v, "current_A": 1e-3})
+    >>> [(e.kind, e.onset_s) for e in detect_shorts(df)]
+    [('hard', 20010.0)]
+    """
+    t, v, i = check_echem(df)
+    for name, val, lo, hi in (("hard_fraction", hard_fraction, 0, 1),
+                              ("recover_fraction", recover_fraction, 0, 10),
+                              ("cc_fraction", cc_fraction, 0, 1),
+                              ("settle_fraction", settle_fraction, -1e-12, 1)):
+        if not (lo < float(val) < hi or (name == "settle_fraction" and 0 <= float(val) < 1)):
+            raise ParameterError(name, val, f"must be in ({lo}, {hi})", "use the default")
+    if recover_fraction < hard_fraction:
+        raise ParameterError("recover_fraction", recover_fraction, "must be >= hard_fraction",
+                             "use e.g. hard_fraction=0.2, recover_fraction=0.5")
+    for name, val in (("window_s", window_s), ("fluct_factor", fluct_factor),
+                      ("drop_factor", drop_factor)):
+        if not (np.isfinite(val) and val > 0):
+            raise ParameterError(name, val, "must be > 0", "use the default")
+    for name, val in (("ref_points", ref_points), ("min_points", min_points)):
+        if int(val) < 1:
+            raise ParameterError(name, val, "must be >= 1", "use the default")
+
+    lab = label_samples(i, current_threshold_A)
+    events: list[ShortEvent] = []
+    hard = _hard_short(t, v, lab, hard_fraction, recover_fraction, int(ref_points), int(min_points))
+    if hard is not None:
+        events.append(hard)
+    events.extend(_soft_shorts(t, v, i, lab, current_threshold_A, window_s, fluct_factor,
+                               min_fluct_mV, drop_factor, min_drop_mV, cc_fraction, settle_fraction,
+                               hard.onset_s if hard is not None else None))
+    events.sort(key=lambda e: e.onset_s)
+    for e in events:
+        log.info("%s short at %.1f s: %s", e.kind, e.onset_s, e.evidence)
+    return events
+
+
+def _hard_short(t, v, lab, hard_fraction, recover_fraction, ref_points, min_points):
+    n = t.size
+    if n < min_points + 3:
+        return None
+    lv = median_filter(np.abs(v), size=5, mode="nearest")
+    # suffix max over every later sample: "does not recover"
+    sufmax = np.maximum.accumulate(lv[::-1])[::-1]
+    best = None
+    for sign in (1, -1):
+        idx = np.flatnonzero(lab == sign)
+        if idx.size < 4:
+            continue
+        ref = (pd.Series(lv[idx]).rolling(ref_points, min_periods=3).median().shift(1)).to_numpy()
+        ok = np.isfinite(ref) & (ref > 0)
+        coll = ok & (lv[idx] < hard_fraction * ref) & (sufmax[idx] < recover_fraction * np.where(ok, ref, 0))
+        coll &= (n - idx) >= min_points
+        hits = np.flatnonzero(coll)
+        if hits.size == 0:
+            continue
+        p = int(hits[0])
+        k = int(idx[p])
+        if best is None or k < best[0]:
+            best = (k, float(ref[p]), idx, p)
+    if best is None:
+        return None
+    k, ref_level, idx, p = best
+    # walk back to where the fall began (first sample below 90 % of the level)
+    j = p
+    while j > 0 and idx[j - 1] == idx[j] - 1 and lv[idx[j - 1]] < 0.9 * ref_level:
+        j -= 1
+    onset = int(idx[j])
+    after = lv[k:]
+    return ShortEvent(
+        kind="hard", onset_s=float(t[onset]), end_s=None,
+        evidence={
+            "voltage_before_V": ref_level,
+            "voltage_after_V": float(np.median(after)),
+            "voltage_drop_V": float(ref_level - np.median(after)),
+            "collapse_ratio": float(np.median(after) / ref_level),
+            "duration_s": float(t[-1] - t[onset]),
+        })
+
+
+def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_factor,
+                 min_drop_mV, cc_fraction, settle_fraction, hard_onset_s):
+    hcs = half_cycles(t, i, thr, labels=lab)
+    dt = np.diff(t)
+    dt_med = float(np.median(dt[dt > 0])) if np.any(dt > 0) else 1.0
+    w = _odd(max(7, round(window_s / dt_med)))
+    segs = []  # (half-cycle, start, stop) of constant-current runs
+    for hc in hcs:
+        sl = slice(hc.start, hc.stop + 1)
+        a = np.abs(i[sl])
+        act = lab[sl] == hc.sign
+        if not act.any():
+            continue
+        level = float(np.percentile(a[act], 95))
+        cc = act & (a >= cc_fraction * level)
+        for s0, s1 in _runs(cc):
+            if s1 - s0 + 1 >= w:
+                segs.append((hc, hc.start + s0, hc.start + s1))
+    if not segs:
+        return []
+    fl_all = []
+    per = []
+    for hc, a, b in segs:
+        vv = v[a:b + 1]
+        trend = median_filter(vv, size=w, mode="nearest")
+        r = vv - trend
+        f = median_filter(np.abs(r), size=w, mode="nearest")
+        per.append((hc, a, b, vv, trend, r, f))
+        fl_all.append(f)
+    sigma0 = float(np.percentile(np.concatenate(fl_all), 20)) / _MAD_GAUSS
+    thr_f = max(fluct_factor * sigma0, min_fluct_mV * 1e-3) * _MAD_GAUSS
+    thr_r = max(fluct_factor * sigma0, min_fluct_mV * 1e-3)
+    sig_sm = sigma0 * 1.2533 / np.sqrt(w)
+    thr_d = max(drop_factor * sig_sm, min_drop_mV * 1e-3)
+    events = []
+    for hc, a, b, vv, trend, r, f in per:
+        if hc.sign < 0:
+            continue
+        n = vv.size
+        settle = int(np.ceil(settle_fraction * n))
+        judged = np.zeros(n, dtype=bool)
+        judged[settle:] = True
+        if hard_onset_s is not None:
+            judged &= t[a:b + 1] < hard_onset_s
+        flag_f = (f > thr_f) & judged
+        cmax = np.maximum.accumulate(np.where(judged, trend, -np.inf))
+        dd = cmax - trend
+        flag_d = (dd > thr_d) & judged
+        flag = flag_f | flag_d
+        # close gaps shorter than one window
+        runs = _runs(flag)
+        merged: list[list[int]] = []
+        for s0, s1 in runs:
+            if merged and s0 - merged[-1][1] <= w:
+                merged[-1][1] = s1
+            else:
+                merged.append([s0, s1])
+        for s0, s1 in merged:
+            if s1 - s0 + 1 < max(3, w // 2):
+                continue
+            cands = []
+            if flag_f[s0:s1 + 1].any():
+                lo = max(settle, s0 - w)
+                big = np.flatnonzero(np.abs(r[lo:s1 + 1]) > thr_r)
+                if big.size:
+                    cands.append(lo + int(big[0]))
+            if flag_d[s0:s1 + 1].any():
+                first_d = s0 + int(np.flatnonzero(flag_d[s0:s1 + 1])[0])
+                seg = trend[settle:first_d + 1]
+                # the last time the running maximum was reached: the voltage stopped rising
+                peak = settle + int(np.flatnonzero(seg >= seg.max())[-1])
+                cands.append(peak)
+            if not cands:
+                continue
+            on = min(cands)
+            recovered = (n - 1 - s1) >= w
+            stop = a + s1
+            ev_sl = slice(on, s1 + 1)
+            events.append(ShortEvent(
+                kind="soft", onset_s=float(t[a + on]),
+                end_s=float(t[stop]) if recovered else None,
+                evidence={
+                    "onset_voltage_V": float(trend[on]),
+                    "voltage_drop_mV": float(1e3 * (np.max(trend[settle:on + 1]) - np.min(vv[ev_sl]))),
+                    "fluctuation_std_mV": float(1e3 * np.std(r[ev_sl])),
+                    "baseline_noise_mV": float(1e3 * sigma0),
+                    "voltage_rise_mV": float(1e3 * (trend[s1] - trend[on])),
+                    "mean_current_A": float(np.mean(i[a + on:stop + 1])),
+                    "duration_s": float(t[stop] - t[a + on]),
+                }))
+    return events

@@ -1,0 +1,92 @@
+"""Assemble the pipeline of an experiment from the areas' stage modules and run it.
+
+Each area ``ssbscope.<area>.stages`` may define
+
+- ``demo_stages(experiment) -> list[Stage]``: the digital twin of the papers' experiment for
+  that modality, analysed end to end (used by ``ssbscope demo``);
+- ``input_stages(experiment) -> list[Stage]``: stages that read the experiment's real inputs
+  of that modality (used by ``ssbscope run``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ssbscope.config import Experiment
+from ssbscope.errors import ConfigError
+from ssbscope.pipeline import RunResult, Stage, run
+
+__all__ = ["AREAS", "stages_for", "run_experiment", "ExperimentRun"]
+
+log = logging.getLogger(__name__)
+
+AREAS = ("echem", "tomo", "compton", "neutron", "transport")
+
+
+def _stage_module(area: str):
+    try:
+        return importlib.import_module(f"ssbscope.{area}.stages")
+    except ModuleNotFoundError as e:
+        if e.name in (f"ssbscope.{area}.stages", f"ssbscope.{area}"):
+            return None
+        raise
+
+
+def stages_for(exp: Experiment, *, demo: bool = False) -> list[Stage]:
+    """The stages of an experiment (twin stages with ``demo``, real-input stages otherwise).
+
+    Raises
+    ------
+    ConfigError
+        Inputs of a modality whose real-data stages do not exist.
+    """
+    stages: list[Stage] = []
+    if demo:
+        wanted = exp.twin.modalities if exp.twin is not None else list(AREAS)
+        for area in AREAS:
+            if area not in wanted:
+                continue
+            mod = _stage_module(area)
+            if mod is None or not hasattr(mod, "demo_stages"):
+                log.info("area %s has no twin stages yet; skipped", area)
+                continue
+            stages.extend(mod.demo_stages(exp))
+        return stages
+    for area in AREAS:
+        items = getattr(exp.inputs, area, None)
+        mod = _stage_module(area)
+        if mod is None or not hasattr(mod, "input_stages"):
+            if items:
+                raise ConfigError(exp.base_dir or "experiment", [(f"inputs.{area}",
+                                  f"ssbscope {area} cannot read real inputs yet; remove these inputs")])
+            continue
+        stages.extend(mod.input_stages(exp))
+    return stages
+
+
+@dataclass(frozen=True)
+class ExperimentRun:
+    """Outcome of :func:`run_experiment`: the pipeline result and the report path."""
+
+    result: RunResult
+    store_path: Path
+    report_path: Path
+
+
+def run_experiment(exp: Experiment, out_dir, *, demo: bool = False, scheduler: str | None = None,
+                   quiet: bool = False) -> ExperimentRun:
+    """Run an experiment into ``out_dir`` (store ``store.zarr``, raw twin files in ``raw/``,
+    ``report.html``), resuming an interrupted run."""
+    from ssbscope.report import build_report
+    from ssbscope.store import Store
+
+    out = Path(out_dir)
+    store = Store.create(out / "store.zarr", attrs={"experiment": exp.model_dump(mode="json")})
+    stages = stages_for(exp, demo=demo)
+    result = run(stages, store, raw_dir=out / "raw", seed=exp.seed, config=exp,
+                 scheduler=scheduler, quiet=quiet)
+    report = build_report(store, out / "report.html", title=exp.name)
+    return ExperimentRun(result=result, store_path=store.path, report_path=report)

@@ -1,0 +1,82 @@
+"""Experiment YAML schema: every problem reported with its location."""
+
+import textwrap
+
+import pytest
+
+from ssbscope.config import from_dict, load, validate_file
+from ssbscope.errors import ConfigError
+
+GOOD = textwrap.dedent("""
+    name: test cell
+    seed: 3
+    cell:
+      diameter_mm: 14
+      active_mass_mg: 12.5
+      layers:
+        - {name: cathode, material: NMC622, thickness_um: 65}
+        - {name: SPE, material: PEO-LiTFSI, thickness_um: 30}
+        - {name: anode, material: Li, thickness_um: 250}
+    inputs:
+      echem:
+        - {path: log.csv, format: csv, columns: {time_s: "t", voltage_V: "U", current_A: "I"}}
+    analysis:
+      echem: {drop_mV: 2.5}
+      tomo: {opening_radius_vox: 3}
+""")
+
+
+def test_valid_file_loads_with_resolved_paths(tmp_path):
+    f = tmp_path / "exp.yaml"
+    f.write_text(GOOD)
+    (tmp_path / "log.csv").write_text("t,U,I\n0,3,0\n")
+    exp = load(f)
+    assert exp.seed == 3
+    assert exp.cell.electrode_area_cm2 == pytest.approx(1.5394, rel=1e-4)
+    assert exp.analysis.echem.drop_mV == 2.5
+    assert exp.analysis.tomo.central_fraction == 0.75  # default
+    assert exp.resolve(exp.inputs.echem[0].path) == tmp_path / "log.csv"
+    assert validate_file(f) == []
+
+
+def test_every_problem_with_location(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text(GOOD.replace("thickness_um: 250", "thickness_um: 0, colour: red")
+                 .replace("seed: 3", "seed: three").replace("drop_mV: 2.5", "drop_mV: -1")
+                 + "extra_key: 1\n")
+    probs = dict(validate_file(f))
+    assert probs["cell.layers[2].thickness_um"] == "must be > 0"
+    assert "unknown key" in probs["cell.layers[2].colour"]
+    assert probs["seed"].startswith("must be an integer")
+    assert probs["analysis.echem.drop_mV"] == "must be > 0"
+    assert "unknown key" in probs["extra_key"]
+    with pytest.raises(ConfigError, match=r"5 problem\(s\)"):
+        load(f)
+
+
+def test_missing_input_file_is_a_problem(tmp_path):
+    f = tmp_path / "exp.yaml"
+    f.write_text(GOOD)
+    assert validate_file(f) == [("inputs.echem[0].path", "'log.csv' does not exist")]
+
+
+@pytest.mark.parametrize("text, loc", [
+    ("", "(top level)"),
+    ("- a\n- b\n", "(top level)"),
+    ("name: [unclosed\n", "line"),
+])
+def test_empty_non_mapping_and_syntax_errors(tmp_path, text, loc):
+    f = tmp_path / "e.yaml"
+    f.write_text(text)
+    probs = validate_file(f)
+    assert probs and probs[0][0].startswith(loc)
+
+
+def test_area_and_diameter_must_agree():
+    with pytest.raises(ConfigError, match="disagrees with diameter_mm"):
+        from_dict({"cell": {"area_cm2": 2.0, "diameter_mm": 14}})
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="does not exist"):
+        load("/nonexistent/exp.yaml")

@@ -1,0 +1,148 @@
+"""Pipeline runner: ordering, resume after kill -9, identical results, errors."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ssbscope.errors import PipelineError
+from ssbscope.pipeline import Stage, order_stages, run
+from ssbscope.store import Store
+
+SCRIPT = textwrap.dedent('''
+    import sys, time, pathlib
+    import numpy as np, xarray as xr, dask.array as da
+    from ssbscope.pipeline import Stage, run
+
+    marker = pathlib.Path(sys.argv[2])
+
+    def make(ctx, inputs, n):
+        rng = ctx.rng(1)
+        vol = da.from_array(rng.normal(size=(n, 16, 16)), chunks=(4, 16, 16))
+        return {"raw/volume": xr.Dataset({"signal": (("z", "y", "x"), vol, {"units": "1"})})}
+
+    def smooth(ctx, inputs, sigma):
+        marker.write_text("started")
+        time.sleep(float(sys.argv[3]))
+        v = inputs["raw/volume"].signal
+        out = v.rolling(z=3, center=True, min_periods=1).mean()
+        return {"proc/smooth": xr.Dataset({"signal": out})}
+
+    def measure(ctx, inputs):
+        s = inputs["proc/smooth"].signal
+        return {"proc/metrics": xr.Dataset({"mean_signal": ("z", s.mean(("y", "x")).data, {"units": "1"})})}
+
+    stages = [Stage("measure", measure, inputs=("proc/smooth",), outputs=("proc/metrics",)),
+              Stage("make", make, outputs=("raw/volume",), params={"n": 24}),
+              Stage("smooth", smooth, inputs=("raw/volume",), outputs=("proc/smooth",), params={"sigma": 1.0})]
+    res = run(stages, sys.argv[1], seed=7, quiet=True)
+    print("RAN", ",".join(res.ran), "SKIPPED", ",".join(res.skipped))
+''')
+
+
+def _contents(path):
+    st = Store.open(path)
+    return {n: st[n].load().drop_attrs() for n in st.names()}
+
+
+def test_kill9_mid_stage_then_resume_equals_uninterrupted(tmp_path):
+    script = tmp_path / "pipe.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ)
+    # interrupted run: killed while the slow stage runs
+    marker = tmp_path / "marker"
+    p = subprocess.Popen([sys.executable, str(script), str(tmp_path / "a.zarr"), str(marker), "30"], env=env)
+    t0 = time.time()
+    while not marker.exists():
+        assert p.poll() is None, "pipeline ended before it could be interrupted"
+        assert time.time() - t0 < 120
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    st = Store.open(tmp_path / "a.zarr")
+    assert st.names() == ["raw/volume"]          # the killed stage left nothing that reads as valid
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "a.zarr"), str(marker), "0"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert "RAN smooth,measure SKIPPED make" in out.stdout
+    # uninterrupted reference run
+    subprocess.run([sys.executable, str(script), str(tmp_path / "b.zarr"), str(marker), "0"],
+                   env=env, check=True, capture_output=True)
+    a, b = _contents(tmp_path / "a.zarr"), _contents(tmp_path / "b.zarr")
+    assert sorted(a) == sorted(b) == ["proc/metrics", "proc/smooth", "raw/volume"]
+    for name in a:
+        xr.testing.assert_identical(a[name], b[name])
+
+
+def _const(ctx, inputs, value=1.0):
+    return {"a/x": xr.Dataset({"v_s": ("t", np.full(3, value))})}
+
+
+def _double(ctx, inputs):
+    return {"a/y": xr.Dataset({"v_s": inputs["a/x"].v_s * 2})}
+
+
+def test_rerun_skips_and_param_change_recomputes(tmp_path):
+    stages = [Stage("c", _const, outputs=("a/x",), params={"value": 1.0}),
+              Stage("d", _double, inputs=("a/x",), outputs=("a/y",))]
+    r1 = run(stages, tmp_path / "s.zarr", quiet=True)
+    assert r1.ran == ("c", "d")
+    r2 = run(stages, tmp_path / "s.zarr", quiet=True)
+    assert r2.ran == () and r2.skipped == ("c", "d")
+    stages[0] = Stage("c", _const, outputs=("a/x",), params={"value": 2.0})
+    r3 = run(stages, tmp_path / "s.zarr", quiet=True)
+    assert r3.ran == ("c", "d")           # downstream recomputed because upstream changed
+    assert float(Store.open(tmp_path / "s.zarr")["a/y"].v_s[0]) == 4.0
+
+
+def test_ordering_and_declaration_errors(tmp_path):
+    c = Stage("c", _const, outputs=("a/x",))
+    d = Stage("d", _double, inputs=("a/x",), outputs=("a/y",))
+    assert [s.name for s in order_stages([d, c])] == ["c", "d"]
+    with pytest.raises(PipelineError, match="declared twice"):
+        order_stages([c, c])
+    with pytest.raises(PipelineError, match="no stage writes"):
+        order_stages([d])
+    with pytest.raises(PipelineError, match="written by both"):
+        order_stages([c, Stage("e", _const, outputs=("a/x",))])
+    with pytest.raises(PipelineError, match="declares no outputs"):
+        Stage("z", _const)
+
+
+def test_stage_returning_wrong_outputs(tmp_path):
+    bad = Stage("bad", _const, outputs=("a/other",))
+    with pytest.raises(PipelineError, match="declares outputs"):
+        run([bad], tmp_path / "s.zarr", quiet=True)
+    assert Store.open(tmp_path / "s.zarr").names() == []
+
+
+def test_stage_exception_is_wrapped_and_not_recorded(tmp_path):
+    def broken(ctx, inputs):
+        raise ZeroDivisionError("x")
+
+    with pytest.raises(PipelineError, match="stage 'b' failed: ZeroDivisionError"):
+        run([Stage("b", broken, outputs=("a/x",))], tmp_path / "s.zarr", quiet=True)
+    assert Store.open(tmp_path / "s.zarr").stage_record("b") is None
+
+
+def test_distributed_scheduler_gives_same_result(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    stages = [Stage("c", _const, outputs=("a/x",)), Stage("d", _double, inputs=("a/x",), outputs=("a/y",))]
+    run(stages, tmp_path / "local.zarr", quiet=True)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        run(stages, tmp_path / "dist.zarr", quiet=True, scheduler=cluster.scheduler_address)
+    a, b = _contents(tmp_path / "local.zarr"), _contents(tmp_path / "dist.zarr")
+    for n in a:
+        xr.testing.assert_identical(a[n], b[n])
+
+
+def test_bad_scheduler_address(tmp_path):
+    with pytest.raises(PipelineError, match="cannot connect"):
+        run([Stage("c", _const, outputs=("a/x",))], tmp_path / "s.zarr", quiet=True,
+            scheduler="tcp://127.0.0.1:1")

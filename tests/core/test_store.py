@@ -1,0 +1,135 @@
+"""Experiment store: atomic writes, units, provenance, reopening."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import ssbscope
+from ssbscope.errors import StoreError
+from ssbscope.store import Store, provenance_record, sha256_file, units_from_name
+
+
+def _ds(n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return xr.Dataset({"voltage_V": ("time_s", rng.normal(3.7, 0.1, n)),
+                       "cycle": ("time_s", np.arange(n) // 2)},
+                      coords={"time_s": np.arange(n, dtype=float) * 10})
+
+
+def test_write_read_roundtrip_with_units_and_provenance(tmp_path):
+    st = Store.create(tmp_path / "s.zarr")
+    raw = tmp_path / "raw.txt"
+    raw.write_text("data")
+    st.write("echem/timeseries", _ds(), provenance=provenance_record(inputs=[raw], parameters={"a": 1}))
+    st2 = ssbscope.open(tmp_path / "s.zarr")
+    ds = st2["echem/timeseries"]
+    xr.testing.assert_allclose(ds.load().drop_attrs(), _ds().drop_attrs())
+    assert ds.voltage_V.attrs["units"] == "V"
+    assert ds.time_s.attrs["units"] == "s"
+    prov = st2.provenance("echem/timeseries")
+    assert prov["inputs"][0]["sha256"] == sha256_file(raw)
+    assert prov["parameters"] == {"a": 1}
+    assert prov["ssbscope_version"] == ssbscope.__version__
+    assert prov["created_utc"].endswith("+00:00")
+    assert st2.names() == ["echem/timeseries"]
+
+
+def test_float_variable_without_units_is_refused(tmp_path):
+    st = Store.create(tmp_path / "s.zarr")
+    ds = xr.Dataset({"mystery": ("x", np.ones(3))})
+    with pytest.raises(StoreError, match="mystery.*units"):
+        st.write("a", ds)
+    assert st.names() == []
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    st = Store.create(tmp_path / "s.zarr")
+    st.write("a", _ds(seed=1))
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", boom)
+    with pytest.raises(StoreError, match="writing dataset 'a' failed"):
+        st.write("a", _ds(seed=2))
+    monkeypatch.undo()
+    # the old dataset is intact, no scratch left behind
+    xr.testing.assert_allclose(st["a"].load().drop_attrs(), _ds(seed=1).drop_attrs())
+    assert list((tmp_path / "s.zarr" / ".ssbscope" / "tmp").iterdir()) == []
+
+
+def test_half_written_scratch_is_not_a_dataset(tmp_path):
+    st = Store.create(tmp_path / "s.zarr")
+    # simulate a crash mid-write: the scratch copy exists, the rename never happened
+    _ds().to_zarr(tmp_path / "s.zarr" / ".ssbscope" / "tmp" / "deadbeef", zarr_format=3, consolidated=False)
+    assert st.names() == []
+    with pytest.raises(StoreError, match="no dataset 'a'"):
+        st["a"]
+    st.cleanup_tmp()
+    assert list((tmp_path / "s.zarr" / ".ssbscope" / "tmp").iterdir()) == []
+
+
+def test_same_data_same_bytes(tmp_path):
+    for name in ("one", "two"):
+        st = Store.create(tmp_path / f"{name}.zarr")
+        st.write("x/y", _ds(100, seed=3))
+    for root, _d, files in os.walk(tmp_path / "one.zarr" / "x" / "y"):
+        for f in files:
+            if f == "zarr.json":
+                continue
+            a = os.path.join(root, f)
+            b = a.replace("one.zarr", "two.zarr")
+            assert open(a, "rb").read() == open(b, "rb").read()
+
+
+@pytest.mark.parametrize("bad", ["", "a//b", "../x", "a b", "/abs"])
+def test_bad_names(tmp_path, bad):
+    st = Store.create(tmp_path / "s.zarr")
+    with pytest.raises(StoreError, match="dataset name"):
+        st.write(bad, _ds())
+
+
+def test_open_errors(tmp_path):
+    with pytest.raises(StoreError, match="no such store"):
+        ssbscope.open(tmp_path / "missing.zarr")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "file.txt").write_text("x")
+    with pytest.raises(StoreError, match="not an ssbscope store"):
+        ssbscope.open(tmp_path / "plain")
+    with pytest.raises(StoreError, match="not an ssbscope store"):
+        Store.create(tmp_path / "plain")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only directories")
+def test_unwritable_output(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    with pytest.raises(StoreError, match="cannot write"):
+        Store.create(ro / "s.zarr")
+
+
+def test_unwritable_output_path_is_a_file(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    with pytest.raises(StoreError, match="cannot write"):
+        Store.create(f / "s.zarr")
+
+
+def test_units_from_name():
+    assert units_from_name("voxel_size_um") == "µm"
+    assert units_from_name("current_ma_cm2") == "mA cm-2"
+    assert units_from_name("e_incident_kev") == "keV"
+    assert units_from_name("time_s") == "s"
+    assert units_from_name("label") is None
+
+
+def test_store_attrs(tmp_path):
+    st = Store.create(tmp_path / "s.zarr", attrs={"experiment": {"name": "x"}})
+    st.update_attrs({"note": "y"})
+    a = Store.open(tmp_path / "s.zarr").attrs
+    assert a["experiment"] == {"name": "x"} and a["note"] == "y"
+    assert json.loads((tmp_path / "s.zarr" / "zarr.json").read_text())["node_type"] == "group"
