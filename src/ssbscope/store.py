@@ -295,7 +295,7 @@ class Store:
     def __repr__(self) -> str:
         return f"<ssbscope.Store {self.path} datasets={self.names()}>"
 
-    def read(self, name: str, *, chunks="auto"):
+    def read(self, name: str, *, chunks=None):
         """Open a dataset lazily (Dask-backed) as an :class:`xarray.Dataset`.
 
         Raises
@@ -308,7 +308,8 @@ class Store:
         d = self._dir(name)
         if name not in self.names():
             raise StoreError(f"{self.path}: no dataset {name!r}; it has: {', '.join(self.names()) or 'none'}")
-        ds = xr.open_zarr(str(d), consolidated=False, chunks=chunks, zarr_format=3)
+        # default: the chunks on disk (dask's "auto" cannot size object/string variables)
+        ds = xr.open_zarr(str(d), consolidated=False, chunks={} if chunks is None else chunks, zarr_format=3)
         return ds
 
     def provenance(self, name: str) -> dict:
@@ -358,6 +359,9 @@ class Store:
         if missing:
             raise StoreError(f"dataset {name!r}: variables {missing} have no attrs['units'] and no unit "
                              "suffix in their name; add units (e.g. ds[v].attrs['units'] = 'µm')")
+        for vname in list(ds.variables):
+            if ds[vname].dtype.kind == "U":  # variable-length UTF-8 has a Zarr v3 spec; fixed-width has not
+                ds[vname] = ds[vname].astype(object)
         attrs = dict(ds.attrs)
         attrs["_ssbscope_dataset"] = True
         if provenance is not None:

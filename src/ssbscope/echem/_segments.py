@@ -3,6 +3,13 @@
 A *half-cycle* is a maximal time span during which the current, whenever it flows, has one
 sign: rests (current below the threshold) inside the span are kept in it, so an interrupted
 charge is one charge.  Sign convention of ssbscope: current > 0 is charge.
+
+Capacity of a half-cycle: the trapezoid integral of the current between its first and last
+sample, plus half the sampling interval outside each edge at the edge sample's current (each
+sample stands for the span halfway to its neighbours).  This is exact when the current
+switches on a sample time of a regular grid (the sample holds its value for one interval),
+unbiased when it switches between samples, and equals ``I * (t_last - t_first)`` for a log
+that is one constant-current step from its first to its last sample.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ class HalfCycle:
     start_s: float
     end_s: float
     capacity_mAh: float
+    lead_mAh: float = 0.0  # charge credited before the first sample (half an interval)
+    tail_mAh: float = 0.0  # ... and after the last one
 
     @property
     def kind(self) -> str:
@@ -101,6 +110,10 @@ def half_cycles(t: np.ndarray, i: np.ndarray, current_threshold_A: float | None 
     for k, (f, l) in enumerate(zip(firsts, lasts)):
         a, b = int(act[f]), int(act[l])
         sign = int(s[f])
+        lead = abs(i[a]) * 0.5 * (t[a] - t[a - 1]) * MAH_PER_AS if a > 0 else 0.0
+        tail = abs(i[b]) * 0.5 * (t[b + 1] - t[b]) * MAH_PER_AS if b + 1 < t.size else 0.0
+        cap = sign * (q[b] - q[a]) + lead + tail
         out.append(HalfCycle(index=k, sign=sign, start=a, stop=b, start_s=float(t[a]),
-                             end_s=float(t[b]), capacity_mAh=float(sign * (q[b] - q[a]))))
+                             end_s=float(t[b]), capacity_mAh=float(cap), lead_mAh=float(lead),
+                             tail_mAh=float(tail)))
     return out

@@ -2,7 +2,9 @@
 
 Conventions (ssbscope): current > 0 is charge (Li leaves the positive electrode / is plated on
 the negative one); charge in mAh (1 mAh = 3.6 A s), integrated with the trapezoid rule over the
-samples as logged.  A *half-cycle* is a span in which the current, where it flows, keeps one
+samples as logged; a half-cycle's capacity also credits half a sampling interval outside its
+first and last samples (each sample stands for the span halfway to its neighbours).
+A *half-cycle* is a span in which the current, where it flows, keeps one
 sign; rests inside it (interrupted charge) belong to it, a CV hold belongs to its charge.
 
 State of charge follows 000_290f30815ae66793 (Fig. 1E): during a charge, SoC is the charge
@@ -106,7 +108,7 @@ def add_capacity(df: pd.DataFrame, area_cm2: float | None = None, mass_mg: float
         sl = slice(hc.start, hc.stop + 1)
         idx[sl] = hc.index
         direction[sl] = hc.kind
-        cap[sl] = hc.sign * (q[sl] - q[hc.start])
+        cap[sl] = hc.sign * (q[sl] - q[hc.start]) + hc.lead_mAh
     out = df.copy()
     out["charge_mAh"] = q
     out["half_cycle"] = idx
@@ -154,7 +156,8 @@ def state_of_charge(df: pd.DataFrame, capacity_mAh: float | None = None, *,
     for hc in hcs:
         sl = slice(hc.start, hc.stop + 1)
         denom = cap_nom if cap_nom is not None else hc.capacity_mAh
-        frac = 100.0 * hc.sign * (q[sl] - q[hc.start]) / denom if denom > 0 else np.zeros(hc.stop - hc.start + 1)
+        passed = hc.sign * (q[sl] - q[hc.start]) + hc.lead_mAh
+        frac = 100.0 * passed / denom if denom > 0 else np.zeros_like(passed)
         (soc if hc.sign > 0 else dod)[sl] = frac
         idx[sl] = hc.index
     state = np.where(lab > 0, "charging", np.where(lab < 0, "discharging", "rest")).astype(object)
@@ -233,7 +236,7 @@ def state_at(df: pd.DataFrame, time_s, capacity_mAh: float | None = None, *,
             out.append("rest")
             continue
         denom = cap_nom if cap_nom is not None else hc.capacity_mAh
-        pct = 100.0 * hc.sign * (qv - q[hc.start]) / denom if denom > 0 else 0.0
+        pct = 100.0 * (hc.sign * (qv - q[hc.start]) + hc.lead_mAh) / denom if denom > 0 else 0.0
         out.append(_label("charging" if hc.sign > 0 else "discharging",
                           pct if hc.sign > 0 else np.nan, pct if hc.sign < 0 else np.nan))
     return out[0] if scalar else out

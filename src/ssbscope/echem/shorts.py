@@ -142,12 +142,14 @@ def detect_shorts(df: pd.DataFrame, *, hard_fraction: float = 0.2, recover_fract
     [('hard', 20010.0)]
     """
     t, v, i = check_echem(df)
-    for name, val, lo, hi in (("hard_fraction", hard_fraction, 0, 1),
-                              ("recover_fraction", recover_fraction, 0, 10),
-                              ("cc_fraction", cc_fraction, 0, 1),
-                              ("settle_fraction", settle_fraction, -1e-12, 1)):
-        if not (lo < float(val) < hi or (name == "settle_fraction" and 0 <= float(val) < 1)):
+    for name, val, lo, hi in (("hard_fraction", hard_fraction, 0.0, 1.0),
+                              ("recover_fraction", recover_fraction, 0.0, 1.0),
+                              ("cc_fraction", cc_fraction, 0.0, 1.0)):
+        if not (lo < float(val) < hi):
             raise ParameterError(name, val, f"must be in ({lo}, {hi})", "use the default")
+    if not (0.0 <= float(settle_fraction) < 1.0):
+        raise ParameterError("settle_fraction", settle_fraction, "must be in [0, 1)",
+                             "use the default 0.05")
     if recover_fraction < hard_fraction:
         raise ParameterError("recover_fraction", recover_fraction, "must be >= hard_fraction",
                              "use e.g. hard_fraction=0.2, recover_fraction=0.5")

@@ -434,3 +434,151 @@ def _recentre_algotom(rec, n_out):
     hi = min(n - c_in, n_out - c_out)
     out[c_out + lo:c_out + hi, c_out + lo:c_out + hi] = rec[c_in + lo:c_in + hi, c_in + lo:c_in + hi]
     return out
+
+
+def stitch_360(sinogram, angles_rad, center):
+    """Turn a 360 deg off-centre (extended field of view) sinogram into a 180 deg one.
+
+    In an off-centre scan the rotation axis sits near one edge of the detector, so each
+    projection sees only about half the sample; the projection at ``theta + pi``, mirrored
+    about the axis, sees the other half: ``p(theta + pi, t) = p(theta, 2 center - t)``.  For
+    every angle ``theta`` in the first half-turn the projection and the mirrored opposite one
+    (nearest angle to ``theta + pi``) are joined on a wider detector; in their overlap
+    ``|t - center| <= min(center, n - 1 - center)`` they are blended with linear weights.  The
+    mirrored projection is resampled by linear interpolation when ``2 center`` is not an
+    integer.
+
+    Parameters
+    ----------
+    sinogram : (n_angles, n_detector) array
+        Line integrals over a full turn.
+    angles_rad : (n_angles,) array
+        Angles covering [theta0, theta0 + 2 pi); each angle in the first half needs a partner
+        within half an angular step of ``theta + pi``.
+    center : float
+        Detector coordinate (px) of the rotation axis.
+
+    Returns
+    -------
+    sinogram_180 : (n_half, n_wide) ndarray
+        Stitched sinogram, axis at ``center_180``.
+    angles_180_rad : (n_half,) ndarray
+        Angles of the first half-turn.
+    center_180 : float
+        Axis position on the stitched detector (px).
+    """
+    sino, ang = _check_sinogram(sinogram, angles_rad)
+    n_a, n_d = sino.shape
+    c = float(center)
+    if not (0 <= c <= n_d - 1):
+        raise ParameterError("center", center, f"must lie on the detector (0 ... {n_d - 1} px)")
+    a0 = ang.min()
+    span = ang.max() - a0
+    step = np.median(np.diff(np.sort(ang))) if n_a > 1 else 0.0
+    if span + step < 2 * np.pi - 1.5 * step:
+        raise InputError(f"angles_rad: cover {np.rad2deg(span + step):.1f} deg; a 360 deg "
+                         "off-centre scan needs a full turn; use fbp() directly for 180 deg scans")
+    first = np.nonzero(ang < a0 + np.pi - 0.5 * step)[0]
+    # partner of each first-half angle
+    target = ang[first] + np.pi
+    order = np.argsort(ang)
+    sa = ang[order]
+    pos = np.clip(np.searchsorted(sa, target), 1, n_a - 1)
+    left, right = sa[pos - 1], sa[pos]
+    pick = np.where(np.abs(target - left) <= np.abs(right - target), pos - 1, pos)
+    partner = order[pick]
+    if np.any(np.abs(ang[partner] - target) > 0.5 * step + 1e-9):
+        raise InputError("angles_rad: some angles have no opposite projection (theta + 180 deg) "
+                         "within half a step; resample the scan to pairs of opposite angles")
+    # on which side is the larger part of the detector?
+    right_long = (n_d - 1 - c) >= c
+    ext = (n_d - 1 - c) if right_long else c  # half-width of the stitched field (px)
+    half_w = int(np.floor(ext))
+    n_wide = 2 * half_w + 1
+    c_new = float(half_w)
+    tt = np.arange(n_wide) - half_w  # offset from axis
+    # direct projection value at t: detector coordinate c + t
+    jd = c + tt
+    # mirrored (opposite) projection: p(theta+pi, 2c - (c + t)) -> coordinate c - t
+    jm = c - tt
+    valid_d = (jd >= 0) & (jd <= n_d - 1)
+    valid_m = (jm >= 0) & (jm <= n_d - 1)
+    ov = min(c, n_d - 1 - c)  # overlap half-width
+    # blending weight for the direct projection: 1 on its own side, ramps across the overlap
+    sgn = 1.0 if right_long else -1.0
+    wd = np.clip(0.5 + 0.5 * sgn * tt / max(ov, 1e-9), 0.0, 1.0)
+    wd = np.where(valid_d & ~valid_m, 1.0, np.where(valid_m & ~valid_d, 0.0, wd))
+    wm = 1.0 - wd
+    direct = _interp_rows(sino[first], jd, valid_d)
+    mirror = _interp_rows(sino[partner], jm, valid_m)
+    out = direct * wd[None, :] + mirror * wm[None, :]
+    return out.astype(np.float32), ang[first].copy(), c_new
+
+
+def _interp_rows(rows, coord, valid):
+    """Linear interpolation of each row at fractional detector coordinates (0 where invalid)."""
+    n_d = rows.shape[1]
+    cc = np.clip(coord, 0, n_d - 1)
+    k = np.minimum(np.floor(cc).astype(np.int64), n_d - 2)
+    w = cc - k
+    v = rows[:, k] * (1 - w)[None, :] + rows[:, k + 1] * w[None, :]
+    v[:, ~valid] = 0.0
+    return v
+
+
+def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = "180",
+                filter_name: str = "ramp", output_size=None, circle: bool = True,
+                engine: str = "ssbscope") -> np.ndarray:
+    """Reconstruct a stack of slices from (corrected, -log) projections.
+
+    Parameters
+    ----------
+    projections : (n_angles, n_rows, n_detector) array
+        Line integrals (output of :func:`ssbscope.tomo.flat_dark_correct` with ``log=True``).
+        May be a dask array: only the requested rows are read.
+    angles_rad : (n_angles,) array
+        Rotation angles (rad).
+    center : float, optional
+        Rotation axis on the detector (px); default ``n_detector // 2``.
+    rows : sequence of int or slice, optional
+        Detector rows (slices) to reconstruct; default all.
+    scan : {"180", "360-offset"}
+        ``"360-offset"`` stitches opposite projections first (:func:`stitch_360`); the slices
+        are then ``2 * max(center, n - 1 - center) + 1`` pixels wide.
+    filter_name, output_size, circle, engine
+        As in :func:`fbp`.
+
+    Returns
+    -------
+    (n_slices, n_out, n_out) ndarray of float32
+        Attenuation per voxel (1/voxel); axis 0 follows the detector rows (the rotation axis,
+        z), so the result is a ``(z, y, x)`` volume.
+    """
+    if projections is None or np.ndim(projections) != 3:
+        raise InputError(f"projections: expected (n_angles, n_rows, n_detector), got "
+                         f"{None if projections is None else np.shape(projections)}")
+    n_a, n_r, n_d = projections.shape
+    if np.ndim(angles_rad) != 1 or len(angles_rad) != n_a:
+        raise InputError(f"angles_rad: {np.size(angles_rad)} angles do not match the {n_a} "
+                         "projections; pass one angle per projection")
+    if scan not in ("180", "360-offset"):
+        raise ParameterError("scan", scan, "must be '180' or '360-offset'")
+    sel = np.arange(n_r)[rows] if rows is not None else np.arange(n_r)
+    sel = np.atleast_1d(sel)
+    out = None
+    for i, r in enumerate(sel):
+        sino = np.asarray(projections[:, int(r), :], dtype=np.float32)
+        ang = np.asarray(angles_rad, dtype=np.float64)
+        c = center
+        if scan == "360-offset":
+            if center is None:
+                raise ParameterError("center", None, "is needed for a 360-offset scan",
+                                     "estimate it with find_center(..., scan='360-offset')")
+            sino, ang, c = stitch_360(sino, ang, center)
+        img = fbp(sino, ang, c, filter_name=filter_name, output_size=output_size, circle=circle,
+                  engine=engine)
+        if out is None:
+            out = np.empty((sel.size,) + img.shape, dtype=np.float32)
+        out[i] = img
+        log.debug("reconstructed row %d (%d/%d)", r, i + 1, sel.size)
+    return out

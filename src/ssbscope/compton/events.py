@@ -1,0 +1,596 @@
+"""Photon events of a pixelated spectroscopic detector: file format, streaming, binning.
+
+Event records
+-------------
+One record per photon hit, :data:`EVENT_DTYPE` (12 bytes, little-endian)::
+
+    frame  uint32   readout frame index (9 kHz frames in 000_290f30815ae66793)
+    row    uint8    detector row (0-79)
+    col    uint8    detector column (0-79)
+    flags  uint16   reserved (0)
+    value  float32  energy (keV) or pulse height (ADU), as the file header says
+
+Events must be sorted by frame (the order a detector produces them); charge-sharing
+discrimination looks at the other hits of the same frame.
+
+File format (``.ssbevt``)
+-------------------------
+``b"SSBEVT\\x00\\x01"`` (8 bytes), ``n_events`` (uint64 LE), ``json_len`` (uint32 LE), a UTF-8
+JSON header of ``json_len`` bytes (``{"format": "ssbscope-events", "version": 1, "value_unit":
+"keV"|"adu", "n_rows": 80, "n_cols": 80, "frame_rate_hz": ..., "metadata": {...}}``), then
+``n_events`` records.  A file whose size differs from header + ``12 n_events`` is refused as
+truncated.  Files are written atomically (temporary file, then rename).
+
+Binning
+-------
+:func:`events_to_cube` histograms events into an ``(n_rows, n_cols, n_bins)`` uint32 cube
+with optional per-pixel gain/offset calibration, pixel masking and charge-sharing
+discrimination ("discard": hits with a neighbouring hit in the same frame are dropped;
+"add": isolated pairs are summed into the pixel with the larger signal, larger clusters
+dropped).  The numba kernel splits the events at frame boundaries into one part per thread,
+each with its own partial cube, then adds the integer cubes: the result is the same bytes
+whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ssbscope.errors import FileFormatError, InputError, ParameterError
+
+__all__ = [
+    "EVENT_DTYPE",
+    "MAGIC",
+    "EventFileHeader",
+    "make_events",
+    "write_events",
+    "read_event_header",
+    "read_events",
+    "iter_event_chunks",
+    "events_to_cube",
+    "energy_edges_kev",
+]
+
+log = logging.getLogger(__name__)
+
+EVENT_DTYPE = np.dtype([("frame", "<u4"), ("row", "u1"), ("col", "u1"), ("flags", "<u2"),
+                        ("value", "<f4")])
+MAGIC = b"SSBEVT\x00\x01"
+_PRE = struct.Struct("<8sQI")
+
+_MODES = {"none": 0, "discard": 1, "add": 2}
+
+
+def make_events(frame, row, col, value, flags=None) -> np.ndarray:
+    """Pack columns into an :data:`EVENT_DTYPE` record array (a new array)."""
+    frame = np.asarray(frame)
+    n = frame.size
+    for nm, a in (("row", row), ("col", col), ("value", value)):
+        if np.asarray(a).size != n:
+            raise InputError(f"{nm}: {np.asarray(a).size} values for {n} frames")
+    for nm, a in (("row", row), ("col", col)):
+        a = np.asarray(a)
+        if a.size and (a.min() < 0 or a.max() > 255):
+            raise InputError(f"{nm}: values outside 0-255 cannot be stored in an event record")
+    if n and np.asarray(frame).min() < 0:
+        raise InputError("frame: negative frame index")
+    ev = np.zeros(n, EVENT_DTYPE)
+    ev["frame"], ev["row"], ev["col"], ev["value"] = frame, row, col, value
+    if flags is not None:
+        ev["flags"] = flags
+    return ev
+
+
+@dataclass(frozen=True)
+class EventFileHeader:
+    """Header of an event file.
+
+    Attributes
+    ----------
+    n_events : int
+    value_unit : {"keV", "adu"}
+    n_rows, n_cols : int
+    frame_rate_hz : float or None
+    metadata : dict
+    data_offset : int
+        Byte offset of the first record.
+    """
+
+    n_events: int
+    value_unit: str
+    n_rows: int
+    n_cols: int
+    frame_rate_hz: float | None
+    metadata: dict
+    data_offset: int
+
+
+def _header_bytes(n_events, value_unit, n_rows, n_cols, frame_rate_hz, metadata):
+    head = {"format": "ssbscope-events", "version": 1, "record": "frame<u4,row u1,col u1,flags<u2,value<f4",
+            "value_unit": value_unit, "n_rows": int(n_rows), "n_cols": int(n_cols),
+            "frame_rate_hz": None if frame_rate_hz is None else float(frame_rate_hz),
+            "metadata": metadata or {}}
+    js = json.dumps(head, sort_keys=True).encode()
+    js += b" " * ((-(_PRE.size + len(js))) % 16)  # align the records to 16 bytes
+    return _PRE.pack(MAGIC, int(n_events), len(js)) + js
+
+
+def write_events(path, events, *, value_unit: str = "keV", n_rows: int = 80, n_cols: int = 80,
+                 frame_rate_hz: float | None = None, metadata: dict | None = None) -> Path:
+    """Write events to an ``.ssbevt`` file atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+    events : ndarray of EVENT_DTYPE or iterable of such arrays (chunks, written in order)
+    value_unit : {"keV", "adu"}
+    n_rows, n_cols : int
+        Detector size (80 x 80 HEXITEC).
+    frame_rate_hz : float, optional
+    metadata : dict, optional
+        JSON-serialisable; e.g. the twin's ground truth.
+
+    Returns
+    -------
+    Path
+    """
+    if value_unit not in ("keV", "adu"):
+        raise ParameterError("value_unit", value_unit, "must be 'keV' or 'adu'")
+    path = Path(path)
+    chunks = [events] if isinstance(events, np.ndarray) else events
+    tmp = path.with_name(path.name + ".part")
+    n = 0
+    last = -1
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(_header_bytes(0, value_unit, n_rows, n_cols, frame_rate_hz, metadata))
+            for ch in chunks:
+                ch = np.asarray(ch)
+                if ch.dtype != EVENT_DTYPE:
+                    raise InputError(f"events: dtype {ch.dtype} is not EVENT_DTYPE; build them "
+                                     "with make_events()")
+                if ch.size:
+                    fr = ch["frame"]
+                    if fr[0] < last or np.any(fr[1:] < fr[:-1]):
+                        raise InputError("events: not sorted by frame; sort with "
+                                         "np.sort(events, order='frame', kind='stable')")
+                    last = int(fr[-1])
+                fh.write(ch.tobytes())
+                n += ch.size
+            fh.seek(0)
+            fh.write(_header_bytes(n, value_unit, n_rows, n_cols, frame_rate_hz, metadata))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_event_header(path) -> EventFileHeader:
+    """Read and check the header of an event file (size checked against n_events)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileFormatError(path, "no such event file")
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        pre = fh.read(_PRE.size)
+        if len(pre) < _PRE.size:
+            raise FileFormatError(path, f"only {size} bytes, shorter than the event-file preamble",
+                                  "the file is truncated or not an ssbscope event file")
+        magic, n, jl = _PRE.unpack(pre)
+        if magic != MAGIC:
+            raise FileFormatError(path, f"magic {magic!r} is not {MAGIC!r}",
+                                  "not an ssbscope event file; for raw HEXITEC streams use read_hexitec_raw")
+        js = fh.read(jl)
+    if len(js) < jl:
+        raise FileFormatError(path, "truncated inside the JSON header")
+    try:
+        head = json.loads(js.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FileFormatError(path, f"JSON header does not parse ({err})") from None
+    off = _PRE.size + jl
+    expect = off + n * EVENT_DTYPE.itemsize
+    if size != expect:
+        raise FileFormatError(path, f"truncated or padded: {size} bytes, header promises {n} events "
+                              f"= {expect} bytes", "re-copy or re-write the file")
+    return EventFileHeader(n_events=int(n), value_unit=head.get("value_unit", "keV"),
+                           n_rows=int(head.get("n_rows", 80)), n_cols=int(head.get("n_cols", 80)),
+                           frame_rate_hz=head.get("frame_rate_hz"), metadata=head.get("metadata", {}),
+                           data_offset=off)
+
+
+def read_events(path) -> tuple[np.ndarray, EventFileHeader]:
+    """Memory-map all events of a file (read-only) with its header."""
+    h = read_event_header(path)
+    if h.n_events == 0:
+        return np.zeros(0, EVENT_DTYPE), h
+    ev = np.memmap(path, dtype=EVENT_DTYPE, mode="r", offset=h.data_offset, shape=(h.n_events,))
+    return ev, h
+
+
+def iter_event_chunks(path, chunk_events: int = 1 << 22):
+    """Yield event chunks of about ``chunk_events`` records, never splitting a frame.
+
+    Memory stays bounded by the chunk size (plus one frame), so files larger than memory can
+    be binned: ``sum(events_to_cube(ch) for ch in iter_event_chunks(p))``.
+    """
+    if chunk_events < 1:
+        raise ParameterError("chunk_events", chunk_events, "must be >= 1")
+    ev, h = read_events(path)
+    n = h.n_events
+    start = 0
+    while start < n:
+        stop = min(start + chunk_events, n)
+        if stop < n:
+            f = ev["frame"][stop - 1]
+            # extend to the end of this frame
+            probe = stop
+            while probe < n:
+                block = np.asarray(ev["frame"][probe:probe + 4096])
+                k = int(np.searchsorted(block, f, side="right"))
+                probe += k
+                if k < block.size:
+                    break
+            stop = probe
+        yield np.array(ev[start:stop])
+        start = stop
+
+
+def energy_edges_kev(e_min_kev: float = 0.0, e_max_kev: float = 120.0, bin_width_kev: float = 0.2):
+    """Bin edges (keV) of the default cube: 0.2 keV bins (000_290f30815ae66793)."""
+    if not (bin_width_kev > 0) or not (e_max_kev > e_min_kev):
+        raise ParameterError("bin_width_kev/e_max_kev", (bin_width_kev, e_max_kev),
+                             "need bin_width_kev > 0 and e_max_kev > e_min_kev")
+    n = int(round((e_max_kev - e_min_kev) / bin_width_kev))
+    return e_min_kev + bin_width_kev * np.arange(n + 1)
+
+
+# ----------------------------------------------------------------------------- kernel
+_KERNELS = {}
+
+
+def _kernels():
+    if _KERNELS:
+        return _KERNELS
+    import numba as nb
+
+    @nb.njit(nogil=True, cache=True)
+    def bin_part(frame, row, col, value, start, end, gain, offset, use_cal, pmask, e_min, inv_w,
+                 nbins, mode, conn8, nrows, ncols, cube, stamp, owner, nnb, status):
+        # status: [0] unsorted, [1] out of range pixel, [2] negative value, [3] binned
+        npx = nrows * ncols
+        tok = 0
+        i = start
+        binned = 0
+        while i < end:
+            f = frame[i]
+            j = i + 1
+            while j < end and frame[j] == f:
+                j += 1
+            if j < end and frame[j] < f:
+                status[0] += 1
+            if mode == 0 or j - i == 1:
+                for k in range(i, j):
+                    r = row[k]
+                    c = col[k]
+                    if r >= nrows or c >= ncols:
+                        status[1] += 1
+                        continue
+                    v = value[k]
+                    if v < 0:
+                        status[2] += 1
+                        continue
+                    p = r * ncols + c
+                    if not pmask[p]:
+                        continue
+                    e = v * gain[p] + offset[p] if use_cal else v
+                    x = (e - e_min) * inv_w
+                    if x >= 0.0 and x < nbins:
+                        cube[p * nbins + int(x)] += 1
+                        binned += 1
+            else:
+                tok += 1
+                for k in range(i, j):
+                    r = row[k]
+                    c = col[k]
+                    if r >= nrows or c >= ncols:
+                        status[1] += 1
+                        continue
+                    p = r * ncols + c
+                    if stamp[p] == tok:
+                        owner[p] = -1  # two hits on one pixel in one frame: treat as shared
+                    else:
+                        stamp[p] = tok
+                        owner[p] = k
+                # neighbour counts
+                for k in range(i, j):
+                    r = np.int64(row[k])
+                    c = np.int64(col[k])
+                    if r >= nrows or c >= ncols:
+                        continue
+                    cnt = 0
+                    for dr in range(-1, 2):
+                        rr = r + dr
+                        if rr < 0 or rr >= nrows:
+                            continue
+                        for dc in range(-1, 2):
+                            if dr == 0 and dc == 0:
+                                continue
+                            if (not conn8) and dr != 0 and dc != 0:
+                                continue
+                            cc = c + dc
+                            if cc < 0 or cc >= ncols:
+                                continue
+                            if stamp[rr * ncols + cc] == tok:
+                                cnt += 1
+                    if owner[r * ncols + c] == -1:
+                        cnt += 2
+                    nnb[k - i] = cnt
+                for k in range(i, j):
+                    r = np.int64(row[k])
+                    c = np.int64(col[k])
+                    if r >= nrows or c >= ncols:
+                        continue
+                    v = value[k]
+                    if v < 0:
+                        status[2] += 1
+                        continue
+                    p = r * ncols + c
+                    cnt = nnb[k - i]
+                    if cnt == 0:
+                        e = v * gain[p] + offset[p] if use_cal else v
+                    elif mode == 2 and cnt == 1:
+                        # find the partner
+                        q = -1
+                        for dr in range(-1, 2):
+                            rr = r + dr
+                            if rr < 0 or rr >= nrows:
+                                continue
+                            for dc in range(-1, 2):
+                                if dr == 0 and dc == 0:
+                                    continue
+                                if (not conn8) and dr != 0 and dc != 0:
+                                    continue
+                                cc = c + dc
+                                if cc < 0 or cc >= ncols:
+                                    continue
+                                if stamp[rr * ncols + cc] == tok:
+                                    q = owner[rr * ncols + cc]
+                        if q < 0 or nnb[q - i] != 1 or value[q] < 0:
+                            continue
+                        pq = np.int64(row[q]) * ncols + np.int64(col[q])
+                        e = v * gain[p] + offset[p] if use_cal else v
+                        eq = value[q] * gain[pq] + offset[pq] if use_cal else value[q]
+                        if eq > e or (eq == e and q < k):
+                            continue  # the partner keeps the sum
+                        e = e + eq
+                    else:
+                        continue
+                    if not pmask[p]:
+                        continue
+                    x = (e - e_min) * inv_w
+                    if x >= 0.0 and x < nbins:
+                        cube[p * nbins + int(x)] += 1
+                        binned += 1
+            i = j
+        status[3] += binned
+
+    @nb.njit(parallel=True, cache=True)
+    def bin_all(frame, row, col, value, splits, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
+                mode, conn8, nrows, ncols, maxgroup):
+        nparts = splits.size - 1
+        npx = nrows * ncols
+        cubes = np.zeros((nparts, npx * nbins), np.uint32)
+        status = np.zeros((nparts, 4), np.int64)
+        for t in nb.prange(nparts):
+            stamp = np.zeros(npx, np.int64)
+            owner = np.zeros(npx, np.int64)
+            nnb = np.zeros(maxgroup, np.int64)
+            bin_part(frame, row, col, value, splits[t], splits[t + 1], gain, offset, use_cal, pmask,
+                     e_min, inv_w, nbins, mode, conn8, nrows, ncols, cubes[t], stamp, owner, nnb,
+                     status[t])
+        if nparts == 1:
+            return cubes[0], status.sum(axis=0)
+        out = np.empty(npx * nbins, np.uint32)
+        # parallel, deterministic reduction over disjoint index blocks
+        nblk = 64
+        blk = (out.size + nblk - 1) // nblk
+        for b in nb.prange(nblk):
+            lo = b * blk
+            hi = min(out.size, lo + blk)
+            for x in range(lo, hi):
+                s = cubes[0, x]
+                for t in range(1, nparts):
+                    s += cubes[t, x]
+                out[x] = s
+        return out, status.sum(axis=0)
+
+    @nb.njit(cache=True)
+    def max_group(frame):
+        best = 0
+        i = 0
+        n = frame.size
+        while i < n:
+            j = i + 1
+            while j < n and frame[j] == frame[i]:
+                j += 1
+            if j - i > best:
+                best = j - i
+            i = j
+        return best
+
+    _KERNELS.update(bin_all=bin_all, max_group=max_group)
+    return _KERNELS
+
+
+def _columns(events):
+    if isinstance(events, np.ndarray) and events.dtype.names:
+        need = ("frame", "row", "col", "value")
+        missing = [k for k in need if k not in events.dtype.names]
+        if missing:
+            raise InputError(f"events: missing fields {missing}; use make_events()")
+        return events["frame"], events["row"], events["col"], events["value"]
+    if isinstance(events, dict):
+        try:
+            return (np.asarray(events["frame"]), np.asarray(events["row"]), np.asarray(events["col"]),
+                    np.asarray(events[("value" if "value" in events else "energy_kev")]))
+        except KeyError as err:
+            raise InputError(f"events: dict lacks key {err}; need frame, row, col, value") from None
+    raise InputError(f"events: expected an EVENT_DTYPE array, a dict of columns or a file path, "
+                     f"got {type(events).__name__}")
+
+
+def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
+                   e_max_kev: float = 120.0, bin_width_kev: float = 0.2,
+                   n_rows: int = 80, n_cols: int = 80, charge_sharing: str = "discard",
+                   connectivity: int = 8, gain_kev_per_unit=None, offset_kev=None, pixel_mask=None,
+                   n_threads: int | None = None, chunk_events: int = 1 << 23,
+                   check: bool = True) -> np.ndarray:
+    """Histogram photon events into a spectral cube.
+
+    Parameters
+    ----------
+    events : ndarray of EVENT_DTYPE, dict of columns, or str/Path of an ``.ssbevt`` file
+        Sorted by frame.  A path is streamed in chunks of ``chunk_events`` whole frames.
+        ``value`` is energy (keV), or pulse height when ``gain_kev_per_unit`` is given.
+    energy_edges_kev : (n_bins + 1,) ndarray, optional
+        Uniform bin edges; default ``e_min_kev`` to ``e_max_kev`` in ``bin_width_kev`` steps
+        (0 - 120 keV in 0.2 keV bins, 600 bins).
+    n_rows, n_cols : int
+        Detector size (80 x 80).
+    charge_sharing : {"discard", "add", "none"}
+        "discard": drop every hit with a neighbouring hit in the same frame (the paper's
+        charge-sharing discrimination); "add": sum isolated two-pixel clusters into the pixel
+        with the larger signal and drop larger clusters; "none": bin every hit.
+    connectivity : {4, 8}
+        Which neighbours count.
+    gain_kev_per_unit, offset_kev : (n_rows, n_cols) ndarray, optional
+        Per-pixel calibration ``E = gain * value + offset`` (e.g. from
+        :func:`ssbscope.compton.calibrate_pixels`).
+    pixel_mask : (n_rows, n_cols) bool ndarray, optional
+        True = use the pixel (dead/noisy pixels False).  Masked pixels still take part in
+        charge-sharing discrimination.
+    n_threads : int, optional
+        Parts processed in parallel (default: numba's thread count); the result does not
+        depend on it.
+    check : bool
+        Raise on unsorted frames, hits outside the pixel range and negative values.
+
+    Returns
+    -------
+    (n_rows, n_cols, n_bins) ndarray of uint32
+
+    Raises
+    ------
+    InputError
+        Unsorted events, hits outside the pixel range, negative energies.
+    FileFormatError
+        A truncated or foreign event file.
+    """
+    if charge_sharing not in _MODES:
+        raise ParameterError("charge_sharing", charge_sharing, f"must be one of {sorted(_MODES)}")
+    if connectivity not in (4, 8):
+        raise ParameterError("connectivity", connectivity, "must be 4 or 8")
+    if energy_edges_kev is None:
+        edges = energy_edges_kev_default = energy_edges_kev_fn(e_min_kev, e_max_kev, bin_width_kev)
+        del energy_edges_kev_default
+    else:
+        edges = np.asarray(energy_edges_kev, dtype=float)
+        w = np.diff(edges)
+        if edges.ndim != 1 or edges.size < 2 or np.any(w <= 0) or np.ptp(w) > 1e-6 * w.mean():
+            raise ParameterError("energy_edges_kev", "array", "must be increasing uniform edges")
+    nbins = edges.size - 1
+    e_min = float(edges[0])
+    inv_w = float(nbins / (edges[-1] - edges[0]))
+    npx = n_rows * n_cols
+    use_cal = gain_kev_per_unit is not None or offset_kev is not None
+    gain = np.ones(npx, np.float32) if gain_kev_per_unit is None else \
+        np.ascontiguousarray(np.broadcast_to(np.asarray(gain_kev_per_unit, np.float32), (n_rows, n_cols))).ravel()
+    off = np.zeros(npx, np.float32) if offset_kev is None else \
+        np.ascontiguousarray(np.broadcast_to(np.asarray(offset_kev, np.float32), (n_rows, n_cols))).ravel()
+    if pixel_mask is None:
+        pm = np.ones(npx, np.bool_)
+    else:
+        pm = np.asarray(pixel_mask, bool)
+        if pm.shape != (n_rows, n_cols):
+            raise InputError(f"pixel_mask: shape {pm.shape}, expected {(n_rows, n_cols)}")
+        pm = np.ascontiguousarray(pm).ravel()
+    if isinstance(events, (str, os.PathLike)):
+        h = read_event_header(events)
+        if (h.n_rows, h.n_cols) != (n_rows, n_cols):
+            raise InputError(f"{events}: detector {h.n_rows}x{h.n_cols} in the file, "
+                             f"{n_rows}x{n_cols} requested")
+        if h.value_unit == "adu" and not use_cal:
+            raise InputError(f"{events}: values are pulse heights (ADU); pass gain_kev_per_unit "
+                             "and offset_kev from calibrate_pixels()")
+        cube = np.zeros((n_rows, n_cols, nbins), np.uint32)
+        for ch in iter_event_chunks(events, chunk_events):
+            cube += _bin(ch["frame"], ch["row"], ch["col"], ch["value"], gain, off, use_cal, pm,
+                         e_min, inv_w, nbins, charge_sharing, connectivity, n_rows, n_cols, n_threads,
+                         check)
+        return cube
+    fr, ro, co, va = _columns(events)
+    return _bin(fr, ro, co, va, gain, off, use_cal, pm, e_min, inv_w, nbins, charge_sharing,
+                connectivity, n_rows, n_cols, n_threads, check)
+
+
+energy_edges_kev_fn = energy_edges_kev
+
+
+def _bin(fr, ro, co, va, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_rows,
+         n_cols, n_threads, check):
+    import numba
+
+    k = _kernels()
+    n = fr.size
+    if not (ro.size == co.size == va.size == n):
+        raise InputError("events: frame, row, col and value columns differ in length")
+    if n == 0:
+        return np.zeros((n_rows, n_cols, nbins), np.uint32)
+    if fr.dtype.kind not in "ui":
+        raise InputError(f"events: frame must be integer, got {fr.dtype}")
+    if va.dtype not in (np.float32, np.float64):
+        va = va.astype(np.float32)
+    if ro.dtype.kind not in "ui" or co.dtype.kind not in "ui":
+        raise InputError("events: row and col must be integers")
+    nthreads = numba.get_num_threads() if n_threads is None else int(n_threads)
+    if nthreads < 1:
+        raise ParameterError("n_threads", n_threads, "must be >= 1")
+    nparts = max(1, min(nthreads, n // 200_000 + 1))
+    splits = np.zeros(nparts + 1, np.int64)
+    splits[-1] = n
+    for t in range(1, nparts):
+        s = (n * t) // nparts
+        # move forward to a frame boundary
+        f = fr[s - 1]
+        blk = np.asarray(fr[s:s + 65536])
+        j = int(np.searchsorted(blk, f, side="right")) if blk.size and blk[0] == f else 0
+        splits[t] = min(n, s + j)
+    splits = np.maximum.accumulate(splits)
+    maxg = int(k["max_group"](fr)) if mode != "none" else 1
+    prev = numba.get_num_threads()
+    numba.set_num_threads(min(max(nparts, 1), numba.config.NUMBA_NUM_THREADS))
+    try:
+        flat, status = k["bin_all"](fr, ro, co, va, splits, gain, off, use_cal, pm, e_min, inv_w,
+                                    nbins, _MODES[mode], connectivity == 8, n_rows, n_cols,
+                                    max(maxg, 1))
+    finally:
+        numba.set_num_threads(prev)
+    if check:
+        if status[0]:
+            raise InputError("events: not sorted by frame; sort with np.sort(events, order='frame', "
+                             "kind='stable') (charge-sharing needs whole frames)")
+        if status[1]:
+            raise InputError(f"events: {status[1]} hits outside the {n_rows}x{n_cols} pixel range; "
+                             "check n_rows/n_cols or the row/col columns")
+        if status[2]:
+            raise InputError(f"events: {status[2]} negative energies/pulse heights; subtract the "
+                             "baseline correctly or drop them before binning")
+    return flat.reshape(n_rows, n_cols, nbins)

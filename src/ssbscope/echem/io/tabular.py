@@ -1,0 +1,523 @@
+"""Text tables: generic CSV/TSV with a column mapping, and built-in presets for cycler exports.
+
+Generic use::
+
+    read(path, time_s="Test Time (s)", voltage_V="Voltage (V)", current_A="Current (mA)")
+
+The unit of a mapped column is taken from its name (``(mA)``, ``[A]``, ``/h`` ...) unless given
+as ``time_unit=`` / ``voltage_unit=`` / ``current_unit=`` (s, min, h, d; V, mV; A, mA, uA, nA);
+without either, SI (s, V, A) is assumed. A time column may also hold durations
+(``[Nd ]HH:MM:SS.fff``) or date-times (converted to seconds since the first row). A table that
+already has ``time_s``, ``voltage_V``, ``current_A`` columns (ssbscope's own CSV) needs no mapping.
+
+Presets (all signs converted to charge-positive):
+
+=============  ======================================  ===========================================
+preset         recognised by                           sign of the current
+=============  ======================================  ===========================================
+``arbin``      ``Data_Point``, ``Test_Time`` header    signed, charge > 0 (kept)
+``neware``     ``Step Type`` + ``Current(A|mA)``       from ``Step Type`` (…Chg +, …DChg −): some
+                                                       BTS versions export it unsigned
+``maccor``     ``Rec``/``Md`` text export              unsigned + state ``C``/``D``: sign from the
+                                                       state (``D`` → −)
+``maccor-raw`` ``Today's Date`` + ``Rec#`` line        as ``maccor``, whether ``Amps`` is signed or
+               (``.0NN`` raw text)                     not; ``FRA`` (impedance) records dropped
+``novonix``    ``[Summary]`` … ``[Data]``              signed, charge > 0 (kept)
+=============  ======================================  ===========================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from ssbscope.errors import FileFormatError, MissingColumnError, ParameterError
+from ssbscope.echem.io.common import check_file, finalize_timeseries, parse_duration_s, snake_name
+
+__all__ = ["read_table", "PRESETS", "MAPPING_KEYS", "split_name_unit"]
+
+log = logging.getLogger(__name__)
+
+MAPPING_KEYS = ("time_s", "voltage_V", "current_A", "cycle", "step", "mode")
+
+TIME_UNITS = {"s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3,
+              "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0, "h": 3600.0, "hr": 3600.0,
+              "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0, "d": 86400.0, "day": 86400.0,
+              "days": 86400.0}
+VOLTAGE_UNITS = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "kv": 1e3}
+CURRENT_UNITS = {"a": 1.0, "ma": 1e-3, "ua": 1e-6, "µa": 1e-6, "μa": 1e-6, "na": 1e-9, "amps": 1.0,
+                 "amp": 1.0}
+_SCALES = {"time_s": TIME_UNITS, "voltage_V": VOLTAGE_UNITS, "current_A": CURRENT_UNITS}
+
+_UNIT_RE = re.compile(r"^(?P<name>.*?)\s*[\(\[]\s*(?P<unit>[^\(\)\[\]]+?)\s*[\)\]]\s*$")
+
+
+def split_name_unit(col: str) -> tuple[str, str | None]:
+    """``"Current (mA)" -> ("Current", "mA")``; ``"I/mA" -> ("I", "mA")``; else ``(col, None)``."""
+    m = _UNIT_RE.match(col)
+    if m:
+        return m.group("name"), m.group("unit")
+    if col.count("/") == 1 and not col.startswith("dV") and " " not in col.split("/")[1]:
+        a, b = col.split("/")
+        if a and b:
+            return a, b
+    return col, None
+
+
+# --------------------------------------------------------------------------------- presets
+
+def _neware_mode(v) -> str:
+    s = str(v).strip().lower().replace("_", " ").replace("-", "")
+    if "rest" in s or s == "ocv" or "pause" in s:
+        return "rest"
+    if s.startswith("cccv") or s.startswith("cpcv"):
+        return "CCCV"
+    if s.startswith("cc"):
+        return "CC"
+    if s.startswith("cv"):
+        return "CV"
+    return "other"
+
+
+def _neware_sign(v) -> float:
+    s = str(v).strip().lower()
+    if "dchg" in s or "discharge" in s:
+        return -1.0
+    if "chg" in s or "charge" in s:
+        return 1.0
+    return 0.0
+
+
+def _maccor_mode(v) -> str:
+    s = str(v).strip().upper()
+    if s == "R":
+        return "rest"
+    if s == "FRA":
+        return "EIS"
+    return "other"
+
+
+def _maccor_sign(v) -> float:
+    s = str(v).strip().upper()
+    return {"C": 1.0, "D": -1.0}.get(s, 0.0)
+
+
+# Novonix "Step Type" codes: 0 open circuit; 1/2 CC charge/discharge; 7/8 CC and CV part of a
+# CC-CV charge; 9/10 CC and CV part of a CC-CV discharge.
+_NOVONIX_MODES = {0: "rest", 1: "CC", 2: "CC", 7: "CC", 8: "CV", 9: "CC", 10: "CV"}
+
+
+def _novonix_mode(v) -> str:
+    try:
+        return _NOVONIX_MODES.get(int(float(v)), "other")
+    except (TypeError, ValueError):
+        return "other"
+
+
+PRESETS: dict[str, dict] = {
+    "arbin": {
+        "instrument": "Arbin",
+        "time_s": ["Test_Time(s)", "Test_Time", "Test Time (s)", "Test Time(s)"],
+        "voltage_V": ["Voltage(V)", "Voltage", "Voltage (V)"],
+        "current_A": ["Current(A)", "Current", "Current (A)"],
+        "cycle": ["Cycle_Index", "Cycle Index"],
+        "step": ["Step_Index", "Step Index"],
+        "units": {"Charge_Capacity": "Ah", "Discharge_Capacity": "Ah", "Charge_Energy": "Wh",
+                  "Discharge_Energy": "Wh", "Temperature": "C", "Internal_Resistance": "ohm",
+                  "dV/dt": "V_per_s", "Step_Time": "s"},
+        "drop": {"Data_Point", "DateTime", "Date_Time", "Date Time"},
+    },
+    "neware": {
+        "instrument": "Neware",
+        "time_s": ["Total Time", "Cumulative Time", "Test Time", "Total Time(s)", "Test Time(s)",
+                   "Total Time(h:min:s.ms)"],
+        "voltage_V": ["Voltage(V)", "Voltage(mV)", "Voltage (V)"],
+        "current_A": ["Current(A)", "Current(mA)", "Current(uA)", "Current (A)", "Current (mA)"],
+        "cycle": ["Cycle Index", "Cycle ID", "Cycle"],
+        "step": ["Step Index", "Step ID", "Step Number"],
+        "mode_col": ["Step Type", "Step Name"],
+        "mode_map": _neware_mode,
+        "sign_col": ["Step Type", "Step Name"],
+        "sign_map": _neware_sign,
+        "drop": {"DataPoint", "Data Point", "Record ID", "Date", "Realtime", "Time", "Step Time",
+                 "Module start-stop switch"},
+    },
+    "maccor": {
+        "instrument": "Maccor",
+        "time_s": ["TestTime", "Test Time", "Test Time (sec)", "Test (Sec)"],
+        "voltage_V": ["Voltage [V]", "Voltage", "Volts", "Voltage (V)"],
+        "current_A": ["Current [A]", "Current", "Amps", "Current (A)"],
+        "cycle": ["Cycle C", "Cyc#", "Cycle", "Cycle P"],
+        "step": ["Step"],
+        "mode_col": ["Md", "State"],
+        "mode_map": _maccor_mode,
+        "sign_col": ["Md", "State"],
+        "sign_map": _maccor_sign,
+        "time_from_clock": ["DPT Time", "DPt Time"],
+        "drop": {"Rec", "Rec#", "ES", "DPT Time", "DPt Time", "Cycle P", "Range"},
+        "drop_prefix": ("VAR", "Loop", "WF "),
+        "names": {"Cap. [Ah]": "capacity_Ah", "Ener. [Wh]": "energy_Wh", "Amp-hr": "capacity_Ah",
+                  "Watt-hr": "energy_Wh", "ACImp/Ohms": "ac_impedance_ohm", "DCIR/Ohms": "dcir_ohm"},
+        "step_time": ["StepTime", "Step (Sec)"],
+    },
+    "novonix": {
+        "instrument": "Novonix",
+        "time_s": ["Run Time (h)", "Run Time(h)"],
+        "voltage_V": ["Potential (V)", "Voltage (V)"],
+        "current_A": ["Current (A)"],
+        "cycle": ["Cycle Number"],
+        "step": ["Step Number"],
+        "mode_col": ["Step Type"],
+        "mode_map": _novonix_mode,
+        "drop": {"Date and Time", "Step position"},
+    },
+}
+PRESETS["maccor-raw"] = dict(PRESETS["maccor"], drop_states={"FRA"})
+
+
+# --------------------------------------------------------------------------------- helpers
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _sep_of(line: str) -> str:
+    if "\t" in line:
+        return "\t"
+    if line.count(";") > line.count(","):
+        return ";"
+    return ","
+
+
+def _first(cands, columns) -> str | None:
+    for c in cands:
+        if c in columns:
+            return c
+    low = {c.lower(): c for c in columns}
+    for c in cands:
+        if c.lower() in low:
+            return low[c.lower()]
+    return None
+
+
+def _scale_for(key: str, col: str, unit: str | None, path) -> float:
+    if unit is None:
+        unit = split_name_unit(col)[1]
+    if unit is None:
+        return 1.0
+    table = _SCALES[key]
+    u = unit.strip().replace("µ", "u").replace("μ", "u")
+    for cand in (u, u.lower()):
+        if cand in table:
+            return table[cand]
+    if key == "time_s" and ":" in u:  # "h:min:s.ms" style: durations, parsed later
+        return 1.0
+    raise ParameterError(f"{key.split('_')[0]}_unit", unit,
+                         f"unknown unit for {key} (column {col!r} of {path})",
+                         f"use one of {sorted(set(table))}")
+
+
+def _to_seconds(s: pd.Series, scale: float, path, col: str) -> tuple[np.ndarray, str | None]:
+    """Numeric (× scale), duration strings, or date-times (s since the first row)."""
+    num = pd.to_numeric(s, errors="coerce")
+    if num.notna().sum() >= max(1, int(0.99 * s.notna().sum())) and num.notna().any():
+        return num.to_numpy(dtype=float) * scale, None
+    txt = s.astype(str).str.strip()
+    if txt.str.contains(r"^\s*(?:\d+\s*d\w*\s*,?\s*)?\d+:\d{1,2}:\d", regex=True).mean() > 0.99:
+        return parse_duration_s(txt, path, col), None
+    dt = pd.to_datetime(txt, errors="coerce", format="mixed")
+    if dt.notna().all():
+        sec = (dt - dt.iloc[0]).dt.total_seconds().to_numpy(dtype=float)
+        return sec, dt.iloc[0].isoformat()
+    i = int(np.flatnonzero((num.isna() & dt.isna()).to_numpy())[0])
+    raise FileFormatError(path, f"time column {col!r}: cannot read {txt.iloc[i]!r} at data row {i} "
+                          "as seconds, a duration or a date-time",
+                          "pass time_s=<a numeric time column> and time_unit=")
+
+
+def _maccor_time_unit(df: pd.DataFrame, tcol: str, clock_col: str | None, path) -> float:
+    """Maccor text exports write TestTime in s, min or h depending on the export settings:
+    pick the unit from the wall-clock column (median d(clock)/d(TestTime) ≈ 1, 60 or 3600)."""
+    if clock_col is None:
+        return 1.0
+    t = pd.to_numeric(df[tcol], errors="coerce").to_numpy(dtype=float)
+    clock = pd.to_datetime(df[clock_col].astype(str).str.strip(), errors="coerce", format="mixed")
+    if clock.isna().mean() > 0.5 or np.isnan(t).all():
+        return 1.0
+    c = (clock - clock.iloc[0]).dt.total_seconds().to_numpy(dtype=float)
+    dt, dc = np.diff(t), np.diff(c)
+    ok = (dt > 0) & np.isfinite(dc) & (dc > 0)
+    if ok.sum() < 3:
+        return 1.0
+    ratio = float(np.median(dc[ok] / dt[ok]))
+    choices = np.array([1.0, 60.0, 3600.0])
+    best = choices[np.argmin(np.abs(np.log(ratio / choices)))]
+    log.info("%s: Maccor TestTime unit inferred from %s: %g s per unit (ratio %.3g)",
+             path, clock_col, best, ratio)
+    return float(best)
+
+
+# --------------------------------------------------------------------------------- preambles
+
+def _locate(fmt: str, lines: list[str], path, wanted: list[str]) -> tuple[int, dict, list[str]]:
+    """Return (header line index, meta from the preamble, lines) for a text format."""
+    meta: dict = {}
+    if fmt == "novonix":
+        try:
+            i = next(k for k, ln in enumerate(lines) if ln.strip() == "[Data]")
+        except StopIteration:
+            raise FileFormatError(path, "Novonix file without a '[Data]' section",
+                                  "export the complete file from the Novonix software") from None
+        for ln in lines[:i]:
+            s = ln.strip().strip('"')
+            if s.startswith("Started:"):
+                txt = s.split(":", 1)[1].strip()
+                meta["start_time_text"] = txt
+                for f in ("%Y-%m-%d %I:%M:%S %p", "%Y-%m-%d %H:%M:%S"):
+                    try:
+                        meta["start_time"] = datetime.strptime(txt, f).isoformat()
+                        break
+                    except ValueError:
+                        pass
+            elif s.startswith("Version:"):
+                meta["software_version"] = s.split(":", 1)[1].strip()
+            elif s.startswith("Channel:"):
+                meta["channel"] = s.split(":", 1)[1].strip()
+            elif s.startswith("Protocol:"):
+                meta.setdefault("protocol", s.split(":", 1)[1].strip())
+        body = [ln.strip().strip('"') for ln in lines[i + 1:]]
+        return 0, meta, body
+    if fmt == "maccor-raw":
+        first = lines[0]
+        m = re.search(r"Date of Test:\s*([\d/]+)", first)
+        if m:
+            meta["test_date"] = m.group(1)
+        m = re.search(r"Procedure:\s*(.*?)\s*(?:\t|Comment|$)", first)
+        if m:
+            meta["procedure"] = m.group(1)
+        return 1, meta, lines
+    if fmt == "maccor":
+        for k, ln in enumerate(lines[:200]):
+            if re.match(r"^Rec#?\t", ln):
+                for pl in lines[:k]:
+                    parts = [x.strip() for x in re.split(r"\t|:\t", pl) if x.strip()]
+                    if len(parts) >= 2:
+                        key = parts[0].rstrip(":")
+                        if key in ("Started", "Tester", "Procedure", "Channel", "Name"):
+                            meta[key.lower()] = parts[1]
+                if "started" in meta:
+                    for f in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S"):
+                        try:
+                            meta["start_time"] = datetime.strptime(meta["started"], f).isoformat()
+                            break
+                        except ValueError:
+                            pass
+                return k, meta, lines
+        raise FileFormatError(path, "Maccor text export without a 'Rec' column header line",
+                              "export the data with column headers")
+    # arbin / neware / generic csv: the first line holding the wanted column names
+    for k, ln in enumerate(lines[:200]):
+        if ln.strip() and all(w in ln for w in wanted):
+            return k, meta, lines
+    k = next((k for k, ln in enumerate(lines) if ln.strip()), 0)
+    return k, meta, lines
+
+
+def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, dict]:
+    lines = text.splitlines()
+    k, meta, lines = _locate(fmt, lines, path, wanted)
+    header = lines[k]
+    sep = _sep_of(header)
+    body = lines[k:]
+    data_line = next((ln for ln in body[1:] if ln.strip()), "")
+    decimal = "."
+    if sep in (";", "\t") and re.search(r"\d,\d", data_line) and not re.search(r"\d\.\d", data_line):
+        decimal = ","
+    try:
+        df = pd.read_csv(io.StringIO("\n".join(body)), sep=sep, decimal=decimal, index_col=False,
+                         skip_blank_lines=True, low_memory=False, skipinitialspace=False)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise FileFormatError(path, f"cannot parse the table (separator {sep!r}): {e}",
+                              "check it is a delimited text export") from e
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed:")]]
+    meta["separator"] = sep
+    meta["decimal_separator"] = decimal
+    return df, meta
+
+
+# --------------------------------------------------------------------------------- main
+
+def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
+               time_unit: str | None = None, voltage_unit: str | None = None,
+               current_unit: str | None = None, nan_policy: str = "raise",
+               invert_current: bool = False, raw: bytes | None = None) -> pd.DataFrame:
+    """Read a delimited text export into the canonical time-series table.
+
+    Parameters
+    ----------
+    path : path-like
+        The file (opened read-only).
+    fmt : {"csv", "arbin", "neware", "maccor", "maccor-raw", "novonix"}
+        Preset; ``"csv"`` is a generic table (canonical column names or a mapping).
+    column_mapping : dict, optional
+        ``{canonical key: column name in the file}``, keys from :data:`MAPPING_KEYS`.
+        Overrides the preset's choice.
+    time_unit, voltage_unit, current_unit : str, optional
+        Units of the mapped columns when their names do not say (default s, V, A).
+    """
+    mapping = dict(column_mapping or {})
+    bad = [k for k in mapping if k not in MAPPING_KEYS]
+    if bad:
+        raise ParameterError("column_mapping", bad, f"unknown key(s); allowed: {list(MAPPING_KEYS)}",
+                             "e.g. read(path, time_s='Test Time (s)', voltage_V='Voltage (V)', "
+                             "current_A='Current (A)')")
+    p = check_file(path)
+    if raw is None:
+        with open(p, "rb") as fh:
+            raw = fh.read()
+    sha = hashlib.sha256(raw).hexdigest()
+    if b"\x00" in raw[:4096]:
+        raise FileFormatError(p, "is a binary file, not a delimited text table",
+                              "pass format= for the instrument's binary reader, or export CSV")
+    text = _decode(raw)
+    preset = PRESETS.get(fmt, {})
+    if fmt != "csv" and not preset:
+        raise ParameterError("format", fmt, "unknown text format", f"use one of {['csv', *PRESETS]}")
+    wanted = [v for v in mapping.values()]
+    df, meta = _load(fmt, text, p, wanted)
+    if preset:
+        meta["instrument"] = preset["instrument"]
+    cols = list(df.columns)
+
+    chosen: dict[str, str] = {}
+    for key in MAPPING_KEYS:
+        if key in mapping:
+            if mapping[key] not in cols:
+                raise MissingColumnError(
+                    p, f"mapped column {key}={mapping[key]!r} not found; columns found: {cols}",
+                    f"pass the right names as keyword arguments (keys: {list(MAPPING_KEYS)})")
+            chosen[key] = mapping[key]
+            continue
+        if key in cols:
+            chosen[key] = key
+            continue
+        cands = preset.get(key) if key != "mode" else preset.get("mode_col")
+        if cands:
+            c = _first(cands, cols)
+            if c is not None:
+                chosen[key] = c
+    missing = [k for k in ("time_s", "voltage_V", "current_A") if k not in chosen]
+    if missing:
+        what = f"{preset['instrument']} export" if preset else "table"
+        raise MissingColumnError(
+            p, f"{what} lacks column(s) for {missing}; columns found: {cols}",
+            "pass the column names as keyword arguments, e.g. read(path, "
+            + ", ".join(f"{k}='<column>'" for k in missing) + f") (mapping keys: {list(MAPPING_KEYS)})")
+
+    # rows to drop by state (Maccor FRA records carry no time advance)
+    if preset.get("drop_states"):
+        sc = _first(preset.get("sign_col", []), cols)
+        if sc is not None:
+            st = df[sc].astype(str).str.strip()
+            drop = st.isin(preset["drop_states"]).to_numpy()
+            if drop.any():
+                msg = (f"{p}: dropped {int(drop.sum())} impedance (FRA) record(s) from the time "
+                       "series; the tester does not advance the test time during them")
+                log.warning(msg)
+                meta["dropped_records"] = msg
+                df = df.loc[~drop].reset_index(drop=True)
+
+    out: dict[str, np.ndarray] = {}
+    units = {"time_s": time_unit, "voltage_V": voltage_unit, "current_A": current_unit}
+    tcol = chosen["time_s"]
+    if fmt in ("maccor", "maccor-raw") and time_unit is None and split_name_unit(tcol)[1] is None \
+            and "sec" not in tcol.lower():
+        tscale = _maccor_time_unit(df, tcol, _first(preset.get("time_from_clock", []), cols), p)
+        meta["time_unit_inferred_s"] = tscale
+    else:
+        tscale = _scale_for("time_s", tcol, time_unit, p)
+    t, start = _to_seconds(df[tcol], tscale, p, tcol)
+    if start is not None:
+        meta.setdefault("start_time", start)
+    out["time_s"] = t
+    for key in ("voltage_V", "current_A"):
+        col = chosen[key]
+        scale = _scale_for(key, col, units[key], p)
+        v = pd.to_numeric(df[col], errors="coerce")
+        nonnum = v.isna() & df[col].notna() & (df[col].astype(str).str.strip() != "")
+        if nonnum.any():
+            i = int(np.flatnonzero(nonnum.to_numpy())[0])
+            raise FileFormatError(p, f"column {col!r} ({key}) holds non-numeric text "
+                                  f"{df[col].iloc[i]!r} at data row {i}",
+                                  "fix the value or map another column")
+        out[key] = v.to_numpy(dtype=float) * scale
+    meta["columns_used"] = dict(chosen)
+
+    sc = _first(preset.get("sign_col", []), cols) if preset.get("sign_map") else None
+    if sc is not None and "current_A" not in mapping:
+        sign = np.array([preset["sign_map"](v) for v in df[sc].to_numpy()], dtype=float)
+        i = out["current_A"]
+        out["current_A"] = np.where(sign != 0, np.abs(i) * sign, i)
+        meta["current_sign_from"] = sc
+    for key in ("cycle", "step"):
+        if key in chosen:
+            v = pd.to_numeric(df[chosen[key]], errors="coerce")
+            if v.notna().any():
+                out[key] = v.to_numpy(dtype=float)
+    if "mode" in chosen:
+        mc = chosen["mode"]
+        fn = preset.get("mode_map") if mc in preset.get("mode_col", []) else None
+        vals = df[mc].to_numpy()
+        out["mode"] = np.array([fn(v) for v in vals] if fn else [str(v) for v in vals], dtype=object)
+        if fn is not None and mc in preset.get("sign_col", []):
+            out["state"] = df[mc].astype(str).str.strip().to_numpy(dtype=object)
+
+    used = set(chosen.values())
+    names = preset.get("names", {})
+    for c in cols:
+        if c in used or c in preset.get("drop", set()) or c.startswith(preset.get("drop_prefix", ("\0",))):
+            continue
+        if c in preset.get("mode_col", []) or c in preset.get("sign_col", []):
+            continue
+        v = pd.to_numeric(df[c], errors="coerce")
+        if v.isna().all():
+            continue
+        if c in preset.get("step_time", []):
+            scale = tscale if fmt in ("maccor", "maccor-raw") else 1.0
+            st, _ = _to_seconds(df[c], scale, p, c)
+            out.setdefault("step_time_s", st)
+            continue
+        if c in names:
+            name = names[c]
+        else:
+            base, unit = split_name_unit(c)
+            unit = unit or preset.get("units", {}).get(c)
+            name = snake_name(base, unit)
+            if unit and unit.lower() == "h" and name.endswith("_h"):
+                v = v * 3600.0
+                name = name[:-2] + "_s"
+        if name in out or name in MAPPING_KEYS:
+            continue
+        out[name] = v.to_numpy(dtype=float)
+    frame = pd.DataFrame(out)
+    for key in ("cycle", "step"):
+        if key in frame.columns and frame[key].isna().any():
+            frame = frame.drop(columns=key)  # partially empty counters are not trustworthy
+    if fmt == "arbin":
+        dtc = _first(["DateTime", "Date_Time"], cols)
+        if dtc is not None:
+            first = pd.to_numeric(df[dtc], errors="coerce").iloc[0]
+            if np.isfinite(first):
+                meta.setdefault("start_time", datetime.utcfromtimestamp(float(first) - float(out["time_s"][0])).isoformat() + "Z")
+    return finalize_timeseries(frame, p, fmt if fmt != "csv" else "csv", meta, nan_policy=nan_policy,
+                               invert_current=invert_current, sha256=sha)

@@ -1,0 +1,92 @@
+"""The self-contained HTML report: offline, figures embedded, renders in headless Chromium."""
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ssbscope.report import Section, build_report, figure_html, table_html
+from ssbscope.store import Store
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_figure_html_embeds_png():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    h = figure_html(fig, "a <caption>")
+    assert h.startswith("<figure><img") and "data:image/png;base64," in h
+    assert "a &lt;caption&gt;" in h
+
+
+def test_table_html_escapes_and_formats():
+    import pandas as pd
+
+    h = table_html(pd.DataFrame({"a<b": [1.234567, np.nan], "c": ["x&y", "z"]}))
+    assert "a&lt;b" in h and "1.235" in h and "—" in h and "x&amp;y" in h
+
+
+def test_empty_store_report_is_self_contained(tmp_path):
+    st = Store.create(tmp_path / "s.zarr")
+    st.write("misc/x", xr.Dataset({"v_s": ("t", np.arange(3.0))}))
+    out = build_report(st, tmp_path / "r.html")
+    html = out.read_text()
+    assert "<!DOCTYPE html>" in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    from ssbscope.cli import main
+
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
+    return out
+
+
+def test_demo_writes_store_and_report(demo_dir):
+    assert (demo_dir / "report.html").exists()
+    st = Store.open(demo_dir / "store.zarr")
+    html = (demo_dir / "report.html").read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', html), "report must open offline"
+    n_sections = html.count("<section id=\"s")
+    assert html.count("<img") >= n_sections
+    assert len(st.names()) >= n_sections
+
+
+@pytest.mark.chromium
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(demo_dir, tmp_path):
+    html = (demo_dir / "report.html").read_text()
+    probe = ("<script>window.addEventListener('load',()=>{const im=[...document.images];"
+             "const ok=im.filter(i=>i.complete&&i.naturalWidth>0).length;"
+             "document.body.setAttribute('data-probe',`images=${im.length} ok=${ok}`);});</script>")
+    page = tmp_path / "probe.html"
+    page.write_text(html.replace("</body>", probe + "</body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+             "--virtual-time-budget=5000"]
+    r = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                       timeout=120)
+    m = re.search(r'data-probe="images=(\d+) ok=(\d+)"', r.stdout)
+    assert m, f"page did not load: {r.stderr[-2000:]}"
+    n, ok = int(m.group(1)), int(m.group(2))
+    assert n >= 1 and ok == n, f"{n - ok} of {n} figures failed to decode"
+    console_errors = [ln for ln in r.stderr.splitlines() if "CONSOLE" in ln and ":ERROR:" in ln]
+    assert console_errors == []
+    shot = tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, *flags, "--window-size=1280,2000", f"--screenshot={shot}",
+                    (demo_dir / "report.html").as_uri()], capture_output=True, timeout=120)
+    from PIL import Image
+
+    img = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert img.std() > 10, "screenshot is blank"
