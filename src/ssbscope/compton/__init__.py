@@ -1,7 +1,10 @@
 """X-ray Compton scattering imaging (XCS) of 000_290f30815ae66793.
 
 Physics (E_C, p_z of Eq. 2, Klein-Nishina, impulse-approximation cross-section), Compton
-profiles J(p_z) of materials from xraylib, the electron momentum factor EMF (Eqs. 3-5).
+profiles J(p_z) of materials from xraylib, the electron momentum factor EMF (Eqs. 3-5) of
+spectra, regions and pixels, events -> spectral cubes (charge-sharing discrimination,
+per-pixel calibration, streaming event files), raw HEXITEC streams, region spectra and
+component unmixing.
 
 Energies in keV, angles in degrees, electron momentum in atomic units.
 """
@@ -33,6 +36,32 @@ _MAP = {
     "emf": "electron_momentum",
     "emf_map": "electron_momentum",
     "calibrate_emf": "electron_momentum",
+    # events
+    "EVENT_DTYPE": "events",
+    "EventFileHeader": "events",
+    "make_events": "events",
+    "write_events": "events",
+    "read_event_header": "events",
+    "read_events": "events",
+    "iter_event_chunks": "events",
+    "events_to_cube": "events",
+    "energy_edges_kev": "events",
+    # calibration and masking
+    "AM241_KEV": "calibration",
+    "PixelCalibration": "calibration",
+    "calibration_lines_kev": "calibration",
+    "calibrate_pixels": "calibration",
+    "find_bad_pixels": "calibration",
+    # raw HEXITEC streams
+    "HexitecFrames": "hexitec",
+    "read_hexitec_raw": "hexitec",
+    "read_hexitec_caltable": "hexitec",
+    "frames_to_events": "hexitec",
+    # regions
+    "region_spectrum": "regions",
+    "unmix": "regions",
+    "subtract_region": "regions",
+    "align_to_angle": "regions",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)

@@ -261,140 +261,112 @@ def _kernels():
         return _KERNELS
     import numba as nb
 
+    @nb.njit(nogil=True, cache=True, inline="always")
+    def _energy(v, p, gain, offset, use_cal):
+        return v * gain[p] + offset[p] if use_cal else v
+
     @nb.njit(nogil=True, cache=True)
-    def bin_part(frame, row, col, value, start, end, gain, offset, use_cal, pmask, e_min, inv_w,
-                 nbins, mode, conn8, nrows, ncols, cube, stamp, owner, nnb, status):
-        # status: [0] unsorted, [1] out of range pixel, [2] negative value, [3] binned
-        npx = nrows * ncols
-        tok = 0
+    def bin_part(words, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w,
+                 nbins, mode, conn8, nrows, ncols, cube, stamp, owner, status):
+        # stamp/owner are (nrows + 2) x (ncols + 2) maps with a one-pixel border, so the eight
+        # neighbours of padded index pp are pp +- 1, pp +- w, pp +- (w - 1), pp +- (w + 1).
+        # words/vals: (n, 3) uint32/float32 views of EVENT_DTYPE records (frame, row|col<<8, value)
+        # status: [0] unsorted, [1] pixel out of range, [2] negative value, [3] binned
+        w = ncols + 2
+        tok = np.int32(0)
         i = start
         binned = 0
         while i < end:
-            f = frame[i]
+            f = words[i, 0]
             j = i + 1
-            while j < end and frame[j] == f:
+            while j < end and words[j, 0] == f:
                 j += 1
-            if j < end and frame[j] < f:
+            if j < end and words[j, 0] < f:
                 status[0] += 1
-            if mode == 0 or j - i == 1:
-                for k in range(i, j):
-                    r = row[k]
-                    c = col[k]
-                    if r >= nrows or c >= ncols:
-                        status[1] += 1
-                        continue
-                    v = value[k]
-                    if v < 0:
-                        status[2] += 1
-                        continue
-                    p = r * ncols + c
-                    if not pmask[p]:
-                        continue
-                    e = v * gain[p] + offset[p] if use_cal else v
-                    x = (e - e_min) * inv_w
-                    if x >= 0.0 and x < nbins:
-                        cube[p * nbins + int(x)] += 1
-                        binned += 1
-            else:
+            single = mode == 0 or j - i == 1
+            if not single:
                 tok += 1
                 for k in range(i, j):
-                    r = row[k]
-                    c = col[k]
-                    if r >= nrows or c >= ncols:
-                        status[1] += 1
+                    rc = words[k, 1]
+                    r = np.int64(rc & 0xFF)
+                    c = np.int64((rc >> 8) & 0xFF)
+                    if r < nrows and c < ncols:
+                        pp = (r + 1) * w + c + 1
+                        if stamp[pp] == tok:
+                            owner[pp] = -1  # two hits on one pixel in one frame: shared
+                        else:
+                            stamp[pp] = tok
+                            owner[pp] = k - i
+            for k in range(i, j):
+                rc = words[k, 1]
+                r = np.int64(rc & 0xFF)
+                c = np.int64((rc >> 8) & 0xFF)
+                if r >= nrows or c >= ncols:
+                    status[1] += 1
+                    continue
+                v = vals[k, 2]
+                if v < 0:
+                    status[2] += 1
+                    continue
+                p = r * ncols + c
+                e = _energy(v, p, gain, offset, use_cal)
+                if not single:
+                    pp = (r + 1) * w + c + 1
+                    if owner[pp] == -1:
                         continue
-                    p = r * ncols + c
-                    if stamp[p] == tok:
-                        owner[p] = -1  # two hits on one pixel in one frame: treat as shared
-                    else:
-                        stamp[p] = tok
-                        owner[p] = k
-                # neighbour counts
-                for k in range(i, j):
-                    r = np.int64(row[k])
-                    c = np.int64(col[k])
-                    if r >= nrows or c >= ncols:
-                        continue
-                    cnt = 0
-                    for dr in range(-1, 2):
-                        rr = r + dr
-                        if rr < 0 or rr >= nrows:
+                    n4 = ((stamp[pp - 1] == tok) + (stamp[pp + 1] == tok) + (stamp[pp - w] == tok)
+                          + (stamp[pp + w] == tok))
+                    nd = 0
+                    if conn8:
+                        nd = ((stamp[pp - w - 1] == tok) + (stamp[pp - w + 1] == tok)
+                              + (stamp[pp + w - 1] == tok) + (stamp[pp + w + 1] == tok))
+                    cnt = n4 + nd
+                    if cnt > 0:
+                        if mode != 2 or cnt != 1:
                             continue
-                        for dc in range(-1, 2):
-                            if dr == 0 and dc == 0:
-                                continue
-                            if (not conn8) and dr != 0 and dc != 0:
-                                continue
-                            cc = c + dc
-                            if cc < 0 or cc >= ncols:
-                                continue
-                            if stamp[rr * ncols + cc] == tok:
-                                cnt += 1
-                    if owner[r * ncols + c] == -1:
-                        cnt += 2
-                    nnb[k - i] = cnt
-                for k in range(i, j):
-                    r = np.int64(row[k])
-                    c = np.int64(col[k])
-                    if r >= nrows or c >= ncols:
-                        continue
-                    v = value[k]
-                    if v < 0:
-                        status[2] += 1
-                        continue
-                    p = r * ncols + c
-                    cnt = nnb[k - i]
-                    if cnt == 0:
-                        e = v * gain[p] + offset[p] if use_cal else v
-                    elif mode == 2 and cnt == 1:
-                        # find the partner
-                        q = -1
-                        for dr in range(-1, 2):
-                            rr = r + dr
-                            if rr < 0 or rr >= nrows:
-                                continue
-                            for dc in range(-1, 2):
-                                if dr == 0 and dc == 0:
-                                    continue
-                                if (not conn8) and dr != 0 and dc != 0:
-                                    continue
-                                cc = c + dc
-                                if cc < 0 or cc >= ncols:
-                                    continue
-                                if stamp[rr * ncols + cc] == tok:
-                                    q = owner[rr * ncols + cc]
-                        if q < 0 or nnb[q - i] != 1 or value[q] < 0:
+                        # isolated pair?  find the partner and its own neighbour count
+                        qq = pp
+                        for d in (-1, 1, -w, w, -w - 1, -w + 1, w - 1, w + 1):
+                            if stamp[pp + d] == tok:
+                                qq = pp + d
+                        q = owner[qq]
+                        if q < 0:
                             continue
-                        pq = np.int64(row[q]) * ncols + np.int64(col[q])
-                        e = v * gain[p] + offset[p] if use_cal else v
-                        eq = value[q] * gain[pq] + offset[pq] if use_cal else value[q]
+                        q += i
+                        m = ((stamp[qq - 1] == tok) + (stamp[qq + 1] == tok) + (stamp[qq - w] == tok)
+                             + (stamp[qq + w] == tok))
+                        if conn8:
+                            m += ((stamp[qq - w - 1] == tok) + (stamp[qq - w + 1] == tok)
+                                  + (stamp[qq + w - 1] == tok) + (stamp[qq + w + 1] == tok))
+                        vq = vals[q, 2]
+                        if m != 1 or vq < 0:
+                            continue
+                        pq = np.int64(words[q, 1] & 0xFF) * ncols + np.int64((words[q, 1] >> 8) & 0xFF)
+                        eq = _energy(vq, pq, gain, offset, use_cal)
                         if eq > e or (eq == e and q < k):
                             continue  # the partner keeps the sum
                         e = e + eq
-                    else:
-                        continue
-                    if not pmask[p]:
-                        continue
-                    x = (e - e_min) * inv_w
-                    if x >= 0.0 and x < nbins:
-                        cube[p * nbins + int(x)] += 1
-                        binned += 1
+                if not pmask[p]:
+                    continue
+                x = (e - e_min) * inv_w
+                if x >= 0.0 and x < nbins:
+                    cube[p * nbins + np.int64(x)] += 1
+                    binned += 1
             i = j
         status[3] += binned
 
     @nb.njit(parallel=True, cache=True)
-    def bin_all(frame, row, col, value, splits, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                mode, conn8, nrows, ncols, maxgroup):
+    def bin_all(words, vals, splits, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
+                mode, conn8, nrows, ncols):
         nparts = splits.size - 1
         npx = nrows * ncols
         cubes = np.zeros((nparts, npx * nbins), np.uint32)
         status = np.zeros((nparts, 4), np.int64)
         for t in nb.prange(nparts):
-            stamp = np.zeros(npx, np.int64)
-            owner = np.zeros(npx, np.int64)
-            nnb = np.zeros(maxgroup, np.int64)
-            bin_part(frame, row, col, value, splits[t], splits[t + 1], gain, offset, use_cal, pmask,
-                     e_min, inv_w, nbins, mode, conn8, nrows, ncols, cubes[t], stamp, owner, nnb,
+            stamp = np.zeros((nrows + 2) * (ncols + 2), np.int32)
+            owner = np.zeros((nrows + 2) * (ncols + 2), np.int32)
+            bin_part(words, vals, splits[t], splits[t + 1], gain, offset, use_cal, pmask,
+                     e_min, inv_w, nbins, mode, conn8, nrows, ncols, cubes[t], stamp, owner,
                      status[t])
         if nparts == 1:
             return cubes[0], status.sum(axis=0)
@@ -412,39 +384,34 @@ def _kernels():
                 out[x] = s
         return out, status.sum(axis=0)
 
-    @nb.njit(cache=True)
-    def max_group(frame):
-        best = 0
-        i = 0
-        n = frame.size
-        while i < n:
-            j = i + 1
-            while j < n and frame[j] == frame[i]:
-                j += 1
-            if j - i > best:
-                best = j - i
-            i = j
-        return best
-
-    _KERNELS.update(bin_all=bin_all, max_group=max_group)
+    _KERNELS.update(bin_all=bin_all)
     return _KERNELS
 
 
-def _columns(events):
+def _records(events) -> np.ndarray:
+    """Events as a C-contiguous EVENT_DTYPE array (no copy when it already is one)."""
+    if isinstance(events, np.ndarray) and events.dtype == EVENT_DTYPE:
+        return np.ascontiguousarray(events)
     if isinstance(events, np.ndarray) and events.dtype.names:
         need = ("frame", "row", "col", "value")
         missing = [k for k in need if k not in events.dtype.names]
         if missing:
             raise InputError(f"events: missing fields {missing}; use make_events()")
-        return events["frame"], events["row"], events["col"], events["value"]
-    if isinstance(events, dict):
+        cols = [events[k] for k in need]
+    elif isinstance(events, dict):
+        vk = "value" if "value" in events else "energy_kev"
         try:
-            return (np.asarray(events["frame"]), np.asarray(events["row"]), np.asarray(events["col"]),
-                    np.asarray(events[("value" if "value" in events else "energy_kev")]))
+            cols = [np.asarray(events[k]) for k in ("frame", "row", "col", vk)]
         except KeyError as err:
             raise InputError(f"events: dict lacks key {err}; need frame, row, col, value") from None
-    raise InputError(f"events: expected an EVENT_DTYPE array, a dict of columns or a file path, "
-                     f"got {type(events).__name__}")
+    else:
+        raise InputError(f"events: expected an EVENT_DTYPE array, a dict of columns or a file path, "
+                         f"got {type(events).__name__}")
+    fr, ro, co, va = cols
+    for nm, a in (("frame", fr), ("row", ro), ("col", co)):
+        if np.asarray(a).dtype.kind not in "ui":
+            raise InputError(f"events: {nm} must be integers, got {np.asarray(a).dtype}")
+    return make_events(fr, ro, co, va)
 
 
 def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
@@ -499,8 +466,7 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
     if connectivity not in (4, 8):
         raise ParameterError("connectivity", connectivity, "must be 4 or 8")
     if energy_edges_kev is None:
-        edges = energy_edges_kev_default = energy_edges_kev_fn(e_min_kev, e_max_kev, bin_width_kev)
-        del energy_edges_kev_default
+        edges = _default_edges(e_min_kev, e_max_kev, bin_width_kev)
     else:
         edges = np.asarray(energy_edges_kev, dtype=float)
         w = np.diff(edges)
@@ -532,55 +498,56 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
                              "and offset_kev from calibrate_pixels()")
         cube = np.zeros((n_rows, n_cols, nbins), np.uint32)
         for ch in iter_event_chunks(events, chunk_events):
-            cube += _bin(ch["frame"], ch["row"], ch["col"], ch["value"], gain, off, use_cal, pm,
-                         e_min, inv_w, nbins, charge_sharing, connectivity, n_rows, n_cols, n_threads,
-                         check)
+            cube += _bin(np.ascontiguousarray(ch), gain, off, use_cal, pm, e_min, inv_w, nbins,
+                         charge_sharing, connectivity, n_rows, n_cols, n_threads, check)
         return cube
-    fr, ro, co, va = _columns(events)
-    return _bin(fr, ro, co, va, gain, off, use_cal, pm, e_min, inv_w, nbins, charge_sharing,
+    return _bin(_records(events), gain, off, use_cal, pm, e_min, inv_w, nbins, charge_sharing,
                 connectivity, n_rows, n_cols, n_threads, check)
 
 
-energy_edges_kev_fn = energy_edges_kev
+_default_edges = energy_edges_kev
 
 
-def _bin(fr, ro, co, va, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_rows,
-         n_cols, n_threads, check):
+def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_rows, n_cols,
+         n_threads, check):
+    import sys
+
     import numba
 
     k = _kernels()
-    n = fr.size
-    if not (ro.size == co.size == va.size == n):
-        raise InputError("events: frame, row, col and value columns differ in length")
+    n = ev.size
     if n == 0:
         return np.zeros((n_rows, n_cols, nbins), np.uint32)
-    if fr.dtype.kind not in "ui":
-        raise InputError(f"events: frame must be integer, got {fr.dtype}")
-    if va.dtype not in (np.float32, np.float64):
-        va = va.astype(np.float32)
-    if ro.dtype.kind not in "ui" or co.dtype.kind not in "ui":
-        raise InputError("events: row and col must be integers")
+    if n_rows > 255 or n_cols > 255:
+        raise ParameterError("n_rows/n_cols", (n_rows, n_cols), "must be <= 255 for event records")
+    if sys.byteorder != "little":  # pragma: no cover - the record views assume little-endian
+        raise InputError("events_to_cube needs a little-endian machine")
+    words = ev.view(np.uint32).reshape(n, 3)
+    vals = ev.view(np.float32).reshape(n, 3)
+    fr = ev["frame"]
     nthreads = numba.get_num_threads() if n_threads is None else int(n_threads)
     if nthreads < 1:
         raise ParameterError("n_threads", n_threads, "must be >= 1")
-    nparts = max(1, min(nthreads, n // 200_000 + 1))
+    nparts = max(1, min(nthreads, n // 1_000_000 + 1))
     splits = np.zeros(nparts + 1, np.int64)
     splits[-1] = n
     for t in range(1, nparts):
         s = (n * t) // nparts
-        # move forward to a frame boundary
         f = fr[s - 1]
-        blk = np.asarray(fr[s:s + 65536])
-        j = int(np.searchsorted(blk, f, side="right")) if blk.size and blk[0] == f else 0
-        splits[t] = min(n, s + j)
+        j = s
+        while j < n:  # move forward to the next frame boundary
+            blk = np.asarray(fr[j:j + 4096])
+            m = int(np.searchsorted(blk, f, side="right")) if blk[0] == f else 0
+            j += m
+            if m < blk.size:
+                break
+        splits[t] = min(n, j)
     splits = np.maximum.accumulate(splits)
-    maxg = int(k["max_group"](fr)) if mode != "none" else 1
     prev = numba.get_num_threads()
-    numba.set_num_threads(min(max(nparts, 1), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(nparts, numba.config.NUMBA_NUM_THREADS))
     try:
-        flat, status = k["bin_all"](fr, ro, co, va, splits, gain, off, use_cal, pm, e_min, inv_w,
-                                    nbins, _MODES[mode], connectivity == 8, n_rows, n_cols,
-                                    max(maxg, 1))
+        flat, status = k["bin_all"](words, vals, splits, gain, off, use_cal, pm, e_min, inv_w,
+                                    nbins, _MODES[mode], connectivity == 8, n_rows, n_cols)
     finally:
         numba.set_num_threads(prev)
     if check:

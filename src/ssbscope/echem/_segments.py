@@ -5,11 +5,12 @@ sign: rests (current below the threshold) inside the span are kept in it, so an 
 charge is one charge.  Sign convention of ssbscope: current > 0 is charge.
 
 Capacity of a half-cycle: the trapezoid integral of the current between its first and last
-sample, plus half the sampling interval outside each edge at the edge sample's current (each
-sample stands for the span halfway to its neighbours).  This is exact when the current
-switches on a sample time of a regular grid (the sample holds its value for one interval),
-unbiased when it switches between samples, and equals ``I * (t_last - t_first)`` for a log
-that is one constant-current step from its first to its last sample.
+sample, plus the last sample's current held until the next sample (sample-and-hold at the
+edges: a logged step starts at its first sample and lasts until the next record).  This is
+exact when the current switches on sample times (potentiostats record at step changes;
+grid simulators hold each value for one interval), unbiased for constant-current
+half-cycles whose switches fall between samples, and equals ``I * (t_last - t_first)`` for
+a log that is one constant-current step from its first to its last sample.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class HalfCycle:
     start_s: float
     end_s: float
     capacity_mAh: float
-    lead_mAh: float = 0.0  # charge credited before the first sample (half an interval)
-    tail_mAh: float = 0.0  # ... and after the last one
+    tail_mAh: float = 0.0  # last sample's current held until the next sample
+    hold_end_s: float = 0.0  # time of the next sample (end of the hold), end_s at the log end
 
     @property
     def kind(self) -> str:
@@ -110,10 +111,9 @@ def half_cycles(t: np.ndarray, i: np.ndarray, current_threshold_A: float | None 
     for k, (f, l) in enumerate(zip(firsts, lasts)):
         a, b = int(act[f]), int(act[l])
         sign = int(s[f])
-        lead = abs(i[a]) * 0.5 * (t[a] - t[a - 1]) * MAH_PER_AS if a > 0 else 0.0
-        tail = abs(i[b]) * 0.5 * (t[b + 1] - t[b]) * MAH_PER_AS if b + 1 < t.size else 0.0
-        cap = sign * (q[b] - q[a]) + lead + tail
+        tail = abs(i[b]) * (t[b + 1] - t[b]) * MAH_PER_AS if b + 1 < t.size else 0.0
+        cap = sign * (q[b] - q[a]) + tail
         out.append(HalfCycle(index=k, sign=sign, start=a, stop=b, start_s=float(t[a]),
-                             end_s=float(t[b]), capacity_mAh=float(cap), lead_mAh=float(lead),
-                             tail_mAh=float(tail)))
+                             end_s=float(t[b]), capacity_mAh=float(cap), tail_mAh=float(tail),
+                             hold_end_s=float(t[b + 1]) if b + 1 < t.size else float(t[b])))
     return out

@@ -2,8 +2,8 @@
 
 Conventions (ssbscope): current > 0 is charge (Li leaves the positive electrode / is plated on
 the negative one); charge in mAh (1 mAh = 3.6 A s), integrated with the trapezoid rule over the
-samples as logged; a half-cycle's capacity also credits half a sampling interval outside its
-first and last samples (each sample stands for the span halfway to its neighbours).
+samples as logged; a half-cycle's capacity also holds its last sample's current until the
+next record (sample-and-hold at step edges, exact when the current switches on sample times).
 A *half-cycle* is a span in which the current, where it flows, keeps one
 sign; rests inside it (interrupted charge) belong to it, a CV hold belongs to its charge.
 
@@ -108,7 +108,7 @@ def add_capacity(df: pd.DataFrame, area_cm2: float | None = None, mass_mg: float
         sl = slice(hc.start, hc.stop + 1)
         idx[sl] = hc.index
         direction[sl] = hc.kind
-        cap[sl] = hc.sign * (q[sl] - q[hc.start]) + hc.lead_mAh
+        cap[sl] = hc.sign * (q[sl] - q[hc.start])
     out = df.copy()
     out["charge_mAh"] = q
     out["half_cycle"] = idx
@@ -156,7 +156,7 @@ def state_of_charge(df: pd.DataFrame, capacity_mAh: float | None = None, *,
     for hc in hcs:
         sl = slice(hc.start, hc.stop + 1)
         denom = cap_nom if cap_nom is not None else hc.capacity_mAh
-        passed = hc.sign * (q[sl] - q[hc.start]) + hc.lead_mAh
+        passed = hc.sign * (q[sl] - q[hc.start])
         frac = 100.0 * passed / denom if denom > 0 else np.zeros_like(passed)
         (soc if hc.sign > 0 else dod)[sl] = frac
         idx[sl] = hc.index
@@ -180,8 +180,8 @@ def state_at(df: pd.DataFrame, time_s, capacity_mAh: float | None = None, *,
 
     Between samples the charge is interpolated linearly in time, so the percentage is exact
     for constant current whatever the sampling interval.  The state is that of the last
-    sample at or before ``time_s``; a time after the last sample of a half-cycle (but before
-    the next one starts) is ``"rest"``.
+    sample at or before ``time_s``; after the last sample of a half-cycle its current is held
+    until the next record (then 100 %), later times are ``"rest"``.
 
     Parameters
     ----------
@@ -233,10 +233,15 @@ def state_at(df: pd.DataFrame, time_s, capacity_mAh: float | None = None, *,
             continue
         hc = hcs[h]
         if tt > hc.end_s:
-            out.append("rest")
-            continue
+            if tt >= hc.hold_end_s:
+                out.append("rest")
+                continue
+            # between the last sample and the next record: the last current is held
+            passed = hc.sign * (q[hc.stop] - q[hc.start]) + abs(i[hc.stop]) * (tt - hc.end_s) / 3.6
+        else:
+            passed = hc.sign * (qv - q[hc.start])
         denom = cap_nom if cap_nom is not None else hc.capacity_mAh
-        pct = 100.0 * (hc.sign * (qv - q[hc.start]) + hc.lead_mAh) / denom if denom > 0 else 0.0
+        pct = 100.0 * passed / denom if denom > 0 else 0.0
         out.append(_label("charging" if hc.sign > 0 else "discharging",
                           pct if hc.sign > 0 else np.nan, pct if hc.sign < 0 else np.nan))
     return out[0] if scalar else out

@@ -132,8 +132,8 @@ def coulombic_efficiency(df: pd.DataFrame, *, current_threshold_A: float | None 
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> t = np.arange(0.0, 2000.0, 10.0)
-    >>> i = np.where(t < 1000, 1e-3, -0.9e-3)
+    >>> t = np.arange(0.0, 2010.0, 10.0)
+    >>> i = np.where(t < 1000, 1e-3, np.where(t < 2000, -0.9e-3, 0.0))
     >>> df = pd.DataFrame({"time_s": t, "voltage_V": 3.5, "current_A": i})
     >>> [round(x, 3) for x in coulombic_efficiency(df)]
     [0.9]

@@ -11,16 +11,33 @@ Circuit (the modified Randles cell)::
 and diffusion share the faradaic path; the double layer is in parallel with both).
 This is the circuit used for the R_s / R_ct analysis of 000_290f30815ae66793 (Fig. 2A–B).
 Impedance sign convention: ``Z = Z' + j Z''`` with ``Z'' < 0`` for capacitive behaviour
-(Nyquist plots usually show ``−Z''`` upwards).
+(Nyquist plots usually show ``−Z''`` upwards), as returned by ``ssbscope.echem.read_eis``.
+
+Fit (:func:`fit_eis`): ``scipy.optimize.least_squares`` (trust-region reflective, bounds
+R >= 0, Q > 0, 0 < n <= 1, σ >= 0) on the complex residual, real and imaginary parts
+stacked, each **divided by |Z_data|** (modulus weighting, so the small high-frequency
+impedances count as much as the large low-frequency ones).  Standard errors come from the
+Jacobian at the optimum: ``cov = s² (JᵀJ)⁻¹`` with ``s² = Σr² / (2N − 5)``.  Initial values
+are read off the arc (R_s: high-frequency intercept; R_ct: twice the real-axis distance to
+the apex; Q from the apex frequency; σ from the low-frequency tail), and a few CPE exponents
+are tried as starting points; the best fit is kept.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import asdict, dataclass
+
 import numpy as np
+import pandas as pd
 
-from ssbscope.errors import InputError, ParameterError
+from ssbscope.errors import ConvergenceError, InputError, MissingColumnError, ParameterError
 
-__all__ = ["randles_impedance"]
+__all__ = ["randles_impedance", "fit_eis", "EISFit", "track_eis"]
+
+log = logging.getLogger(__name__)
+
+_NAMES = ("r_s_ohm", "r_ct_ohm", "q_cpe", "n_cpe", "sigma_w_ohm_s05")
 
 
 def _positive(name: str, value: float, allow_zero: bool = False) -> float:
@@ -84,3 +101,230 @@ def _z_model(f: np.ndarray, r_s: float, r_ct: float, q: float, n: float, sigma: 
     z_far = r_ct + sigma * (1.0 - 1.0j) / np.sqrt(w)
     y = q * (1.0j * w) ** n
     return r_s + z_far / (1.0 + z_far * y)
+
+
+@dataclass(frozen=True)
+class EISFit:
+    """Result of :func:`fit_eis`: circuit values, their standard errors and fit quality.
+
+    Attributes
+    ----------
+    r_s_ohm, r_ct_ohm : float
+        Series and charge-transfer resistances (ohm).
+    q_cpe : float
+        CPE magnitude (F s^(n-1)).
+    n_cpe : float
+        CPE exponent.
+    sigma_w_ohm_s05 : float
+        Warburg coefficient (ohm s^-0.5).
+    r_s_err_ohm, r_ct_err_ohm, q_cpe_err, n_cpe_err, sigma_w_err_ohm_s05 : float
+        One-sigma standard errors from the Jacobian covariance (NaN if singular).
+    chi_square : float
+        Sum of squared |Z|-weighted residuals (dimensionless).
+    reduced_chi_square : float
+        ``chi_square / (2N − 5)``.
+    n_points : int
+        Frequencies used.
+    success : bool
+        The optimiser converged.
+    message : str
+        The optimiser's message.
+    """
+
+    r_s_ohm: float
+    r_ct_ohm: float
+    q_cpe: float
+    n_cpe: float
+    sigma_w_ohm_s05: float
+    r_s_err_ohm: float
+    r_ct_err_ohm: float
+    q_cpe_err: float
+    n_cpe_err: float
+    sigma_w_err_ohm_s05: float
+    chi_square: float
+    reduced_chi_square: float
+    n_points: int
+    success: bool
+    message: str
+
+    def impedance(self, freq_hz) -> np.ndarray:
+        """Model impedance (ohm, complex) at ``freq_hz`` with the fitted values."""
+        return randles_impedance(freq_hz, self.r_s_ohm, self.r_ct_ohm, self.q_cpe, self.n_cpe,
+                                 self.sigma_w_ohm_s05)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _initial(f, z):
+    """Initial circuit values read off the Nyquist arc."""
+    order = np.argsort(f)[::-1]  # high -> low frequency
+    f, z = f[order], z[order]
+    zr, mzi = z.real, -z.imag
+    n_hi = max(3, f.size // 10)
+    r_s = float(max(np.min(zr[:n_hi]), 0.0))
+    # apex of the arc: the first local maximum of -Z'' scanning from high frequency
+    k = int(np.argmax(mzi))
+    for j in range(1, f.size - 1):
+        if mzi[j] > 0 and mzi[j] >= mzi[j - 1] and mzi[j] >= mzi[j + 1]:
+            k = j
+            break
+    r_ct = float(max(2.0 * (zr[k] - r_s), 1e-3 * max(abs(zr).max(), 1e-12)))
+    w_apex = 2 * np.pi * f[k]
+    q = 1.0 / (r_ct * w_apex)
+    w_low = 2 * np.pi * f[-1]
+    sigma = float(max((zr[-1] - r_s - r_ct) * np.sqrt(w_low), 0.0))
+    return r_s, r_ct, q, sigma
+
+
+def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EISFit:
+    """Fit R_s + ((R_ct + W) ∥ CPE) to an impedance spectrum (000_290f30815ae66793 Fig. 2A-B).
+
+    Parameters
+    ----------
+    freq_hz : (N,) array_like
+        Frequencies in Hz (> 0), any order, N >= 6.
+    z_real_ohm, z_imag_ohm : (N,) array_like
+        Real and imaginary impedance in ohm (``z_imag_ohm < 0`` on a capacitive arc).
+    initial : dict, optional
+        Starting values by name (``r_s_ohm``, ``r_ct_ohm``, ``q_cpe``, ``n_cpe``,
+        ``sigma_w_ohm_s05``); missing ones are estimated from the arc.
+
+    Returns
+    -------
+    EISFit
+        Values, standard errors, chi-square and convergence flag.
+
+    Raises
+    ------
+    InputError
+        Mismatched lengths, fewer than 6 points, non-finite values or frequencies <= 0.
+    ConvergenceError
+        No start converged to a finite fit.
+    """
+    from scipy.optimize import least_squares
+
+    f = np.asarray(freq_hz, dtype=float).ravel()
+    zr = np.asarray(z_real_ohm, dtype=float).ravel()
+    zi = np.asarray(z_imag_ohm, dtype=float).ravel()
+    if not (f.size == zr.size == zi.size):
+        raise InputError(f"fit_eis: freq_hz, z_real_ohm, z_imag_ohm have lengths {f.size}, "
+                         f"{zr.size}, {zi.size}; pass one value per frequency")
+    if f.size < 6:
+        raise InputError(f"fit_eis: {f.size} frequencies cannot fit 5 parameters; "
+                         "measure at least 6 frequencies (e.g. 1e5-0.1 Hz, 10 per decade)")
+    for name, a in (("freq_hz", f), ("z_real_ohm", zr), ("z_imag_ohm", zi)):
+        if not np.all(np.isfinite(a)):
+            raise InputError(f"fit_eis: {name} holds NaN/inf; drop those frequencies")
+    if np.any(f <= 0):
+        raise InputError("fit_eis: freq_hz must be > 0; drop zero/negative rows (DC points)")
+    z = zr + 1j * zi
+    mod = np.abs(z)
+    if np.any(mod == 0):
+        raise InputError("fit_eis: |Z| = 0 at some frequency; drop those points")
+    r_s0, r_ct0, q0, s0 = _initial(f, z)
+    init = dict(initial or {})
+    unknown = set(init) - set(_NAMES)
+    if unknown:
+        raise ParameterError("initial", sorted(unknown), "has unknown keys",
+                             f"use some of {list(_NAMES)}")
+
+    def resid(p):
+        zm = _z_model(f, p[0], p[1], 10.0 ** p[2], p[3], p[4])
+        d = (zm - z) / mod
+        return np.concatenate((d.real, d.imag))
+
+    lo = [0.0, 0.0, -15.0, 0.3, 0.0]
+    hi = [np.inf, np.inf, 3.0, 1.0, np.inf]
+    starts = []
+    for n0 in ((init["n_cpe"],) if "n_cpe" in init else (0.9, 0.75, 1.0)):
+        for s_start in ((init["sigma_w_ohm_s05"],) if "sigma_w_ohm_s05" in init else (s0, 0.0)):
+            w_apex = (1.0 / (r_ct0 * q0)) if q0 > 0 else 1.0
+            q_n = init.get("q_cpe", 1.0 / (r_ct0 * w_apex ** n0))
+            p = np.array([init.get("r_s_ohm", r_s0), init.get("r_ct_ohm", r_ct0),
+                          np.log10(q_n), min(max(n0, 0.31), 1.0), s_start], dtype=float)
+            p = np.clip(p, np.array(lo) + [0, 0, 0, 1e-9, 0], np.array(hi) - [0, 0, 0, 0, 0])
+            starts.append(p)
+    best = None
+    for p0 in starts:
+        try:
+            r = least_squares(resid, p0, bounds=(lo, hi), method="trf", x_scale="jac",
+                              xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
+        except (ValueError, FloatingPointError) as exc:  # pragma: no cover - defensive
+            log.debug("EIS start %s failed: %s", p0, exc)
+            continue
+        if np.isfinite(r.cost) and (best is None or r.cost < best.cost):
+            best = r
+    if best is None:
+        raise ConvergenceError("fit_eis: no starting point gave a finite fit; check the "
+                               "spectrum's sign convention (z_imag_ohm < 0 on the arc) and units")
+    p = best.x
+    dof = max(2 * f.size - 5, 1)
+    chi2 = float(2.0 * best.cost)
+    s2 = chi2 / dof
+    errs = np.full(5, np.nan)
+    try:
+        jtj = best.jac.T @ best.jac
+        cov = np.linalg.inv(jtj) * s2
+        d = np.diag(cov)
+        errs = np.where(d >= 0, np.sqrt(np.abs(d)), np.nan)
+    except np.linalg.LinAlgError:
+        log.warning("fit_eis: singular Jacobian, standard errors unavailable")
+    q = 10.0 ** p[2]
+    return EISFit(
+        r_s_ohm=float(p[0]), r_ct_ohm=float(p[1]), q_cpe=float(q), n_cpe=float(p[3]),
+        sigma_w_ohm_s05=float(p[4]),
+        r_s_err_ohm=float(errs[0]), r_ct_err_ohm=float(errs[1]),
+        q_cpe_err=float(q * np.log(10.0) * errs[2]), n_cpe_err=float(errs[3]),
+        sigma_w_err_ohm_s05=float(errs[4]),
+        chi_square=chi2, reduced_chi_square=float(s2), n_points=int(f.size),
+        success=bool(best.success), message=str(best.message))
+
+
+def track_eis(spectra, states=None) -> pd.DataFrame:
+    """Fit a series of spectra and tabulate R_s and R_ct against the cell state.
+
+    000_290f30815ae66793 Fig. 2A-B: R_s and R_ct at successive SoC/DoD in the first cycle.
+
+    Parameters
+    ----------
+    spectra : pandas.DataFrame or sequence of pandas.DataFrame
+        Either one table with ``frequency_Hz``, ``z_real_ohm``, ``z_imag_ohm`` and a
+        ``spectrum`` column (as ``ssbscope.echem.read_eis`` returns for multi-sweep files),
+        or a list of such tables, one per spectrum.
+    states : sequence of str, optional
+        A label per spectrum (e.g. ``"charging (20 % SoC)"`` from
+        :func:`ssbscope.echem.state_at`); default: the spectrum number.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per spectrum: ``spectrum``, ``state``, ``time_s`` (mean time if recorded, else
+        NaN), every :class:`EISFit` field.
+    """
+    if isinstance(spectra, pd.DataFrame):
+        if "spectrum" in spectra.columns:
+            parts = [g for _, g in spectra.groupby("spectrum", sort=True)]
+        else:
+            parts = [spectra]
+    else:
+        parts = list(spectra)
+    if not parts:
+        raise InputError("track_eis: no spectra given; pass read_eis() output or a list of tables")
+    if states is not None and len(states) != len(parts):
+        raise ParameterError("states", len(states), f"must give one label per spectrum ({len(parts)})",
+                             "pass as many labels as spectra")
+    rows = []
+    for k, g in enumerate(parts):
+        if not isinstance(g, pd.DataFrame):
+            raise InputError(f"track_eis: spectrum {k} is a {type(g).__name__}, not a DataFrame")
+        miss = [c for c in ("frequency_Hz", "z_real_ohm", "z_imag_ohm") if c not in g.columns]
+        if miss:
+            raise MissingColumnError(f"spectrum {k}", f"missing column(s) {miss}",
+                                     "pass tables as returned by ssbscope.echem.read_eis")
+        fit = fit_eis(g["frequency_Hz"], g["z_real_ohm"], g["z_imag_ohm"])
+        row = {"spectrum": k, "state": states[k] if states is not None else str(k),
+               "time_s": float(g["time_s"].mean()) if "time_s" in g.columns else np.nan}
+        row.update(fit.to_dict())
+        rows.append(row)
+    return pd.DataFrame(rows)

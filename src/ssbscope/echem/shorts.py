@@ -5,8 +5,9 @@ Signatures (002_3ee4edf529433f9c, Fig. 2B and Fig. S4 description):
 * **hard short** – while current flows the voltage collapses toward 0 V and never recovers.
   Detected on ``|V|``, relative to the recent level of the same current direction, so a
   Li | SE | Li symmetric cell (tens of mV) and a full cell (3–4 V) are judged alike:
-  the (5-sample median-smoothed) ``|V|`` falls below ``hard_fraction`` × the median of the
-  previous ``ref_points`` samples of the same current sign, and no later sample (current
+  the (5-sample median-smoothed) ``|V|`` falls below ``hard_fraction`` × the maximum of the
+  previous samples of the same current sign (``ref_points`` samples or ``window_s``,
+  whichever is more), and no later sample (current
   flowing or not) climbs back above ``recover_fraction`` × that level.
 * **soft short** – under constant-current charge the voltage stops rising and fluctuates below
   the cut-off while current still flows, possibly recovering.  Only the constant-current part
@@ -24,8 +25,10 @@ Signatures (002_3ee4edf529433f9c, Fig. 2B and Fig. S4 description):
 
   The first ``settle_fraction`` of each charge is not judged (nucleation overshoot).
 
-Baseline noise is the 20th percentile of the running fluctuation measure over every
-constant-current sample (charge and discharge), i.e. a clean stretch of the same log.
+Baseline noise is the MAD of first differences (per block of samples, lower quartile of the
+blocks, so a short filling most of the log does not inflate it) over every constant-current
+sample (charge and discharge) of the log.  The onset is refined by a CUSUM change point of the squared departure from the line the
+voltage followed before (fitted on the window before the first flagged sample).
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ def detect_shorts(df: pd.DataFrame, *, hard_fraction: float = 0.2, recover_fract
     recover_fraction : float, default 0.5
         ... and no later sample climbs back above this × that level.
     ref_points : int, default 20
-        Samples in the recent-level median.
+        Minimum number of samples in the recent-level maximum (at least ``window_s`` worth).
     min_points : int, default 3
         Samples needed after a hard-short onset (a one-sample dip is not a short).
     window_s : float, default 300
@@ -163,7 +166,10 @@ def detect_shorts(df: pd.DataFrame, *, hard_fraction: float = 0.2, recover_fract
 
     lab = label_samples(i, current_threshold_A)
     events: list[ShortEvent] = []
-    hard = _hard_short(t, v, lab, hard_fraction, recover_fraction, int(ref_points), int(min_points))
+    dt = np.diff(t)
+    dt_med = float(np.median(dt[dt > 0])) if np.any(dt > 0) else 1.0
+    n_ref = max(int(ref_points), int(round(window_s / dt_med)))
+    hard = _hard_short(t, v, lab, hard_fraction, recover_fraction, n_ref, int(min_points))
     if hard is not None:
         events.append(hard)
     events.extend(_soft_shorts(t, v, i, lab, current_threshold_A, window_s, fluct_factor,
@@ -187,7 +193,7 @@ def _hard_short(t, v, lab, hard_fraction, recover_fraction, ref_points, min_poin
         idx = np.flatnonzero(lab == sign)
         if idx.size < 4:
             continue
-        ref = (pd.Series(lv[idx]).rolling(ref_points, min_periods=3).median().shift(1)).to_numpy()
+        ref = (pd.Series(lv[idx]).rolling(ref_points, min_periods=3).max().shift(1)).to_numpy()
         ok = np.isfinite(ref) & (ref > 0)
         coll = ok & (lv[idx] < hard_fraction * ref) & (sufmax[idx] < recover_fraction * np.where(ok, ref, 0))
         coll &= (n - idx) >= min_points
@@ -216,6 +222,23 @@ def _hard_short(t, v, lab, hard_fraction, recover_fraction, ref_points, min_poin
             "collapse_ratio": float(np.median(after) / ref_level),
             "duration_s": float(t[-1] - t[onset]),
         })
+
+
+def _changepoint(tt, vv, lo, hi, span, default):
+    """Onset in [lo, hi]: CUSUM change point of the voltage's departure from its earlier trend.
+
+    A line is fitted to the ``span`` samples before ``lo`` (the charge as it was), the squared
+    departure ``d = (line - v)²`` is formed on [lo, hi] (it grows with a sag, a stop in the
+    rise and a jump in fluctuation alike), and the onset is the split that maximises the
+    mean-shift CUSUM statistic (argmin of the running sum of ``d - mean d``).
+    """
+    a0 = max(0, lo - span)
+    if lo - a0 < 5 or hi - lo < 3:
+        return default
+    p = np.polyfit(tt[a0:lo] - tt[lo], vv[a0:lo], 1)
+    d = (np.polyval(p, tt[lo:hi + 1] - tt[lo]) - vv[lo:hi + 1]) ** 2
+    c = np.concatenate(([0.0], np.cumsum(d - d.mean())))
+    return lo + int(np.argmin(c[:-1]))
 
 
 def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_factor,
@@ -247,7 +270,19 @@ def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_f
         f = median_filter(np.abs(r), size=w, mode="nearest")
         per.append((hc, a, b, vv, trend, r, f))
         fl_all.append(f)
-    sigma0 = float(np.percentile(np.concatenate(fl_all), 20)) / _MAD_GAUSS
+    # baseline noise: MAD of first differences per block of samples, lower quartile over the
+    # blocks (robust when a soft short fills most of the log)
+    blk = max(w, 16)
+    est = []
+    for p in per:
+        d = np.abs(np.diff(p[3]))
+        for k0 in range(0, d.size - blk + 1, blk):
+            est.append(np.median(d[k0:k0 + blk]))
+    if len(est) >= 4:
+        sigma0 = float(1.4826 * np.percentile(est, 25) / np.sqrt(2.0))
+    else:
+        d = np.concatenate([np.abs(np.diff(p[3])) for p in per])
+        sigma0 = float(1.4826 * np.median(d) / np.sqrt(2.0))
     thr_f = max(fluct_factor * sigma0, min_fluct_mV * 1e-3) * _MAD_GAUSS
     thr_r = max(fluct_factor * sigma0, min_fluct_mV * 1e-3)
     sig_sm = sigma0 * 1.2533 / np.sqrt(w)
@@ -271,10 +306,14 @@ def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_f
         runs = _runs(flag)
         merged: list[list[int]] = []
         for s0, s1 in runs:
-            if merged and s0 - merged[-1][1] <= w:
-                merged[-1][1] = s1
-            else:
-                merged.append([s0, s1])
+            if merged:
+                p0, p1 = merged[-1]
+                level = np.max(trend[settle:p0 + 1])
+                recovered_gap = np.max(trend[p1 + 1:s0]) > level + thr_d if s0 > p1 + 1 else False
+                if s0 - p1 <= w or not recovered_gap:
+                    merged[-1][1] = s1
+                    continue
+            merged.append([s0, s1])
         for s0, s1 in merged:
             if s1 - s0 + 1 < max(3, w // 2):
                 continue
@@ -293,6 +332,8 @@ def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_f
             if not cands:
                 continue
             on = min(cands)
+            on = _changepoint(t[a:b + 1], vv, max(settle, on - w), min(n - 2, on + w), w,
+                              default=on)
             recovered = (n - 1 - s1) >= w
             stop = a + s1
             ev_sl = slice(on, s1 + 1)

@@ -24,10 +24,26 @@ _MAP = {
     "label": "filters",
     "segment_phases": "segment",
     "register_rigid": "register",
+    "erosion": "filters",
+    "dilation": "filters",
+    "threshold_multiotsu": "filters",
+    "Segmentation": "segment",
+    "apply_rigid": "register",
     # metrics
     "roughness": "metrics",
     "thickness_map": "metrics",
     "interface_height_map": "metrics",
+    "thickness_stats": "metrics",
+    "phase_volumes": "metrics",
+    "pore_volume": "metrics",
+    "crack_change": "metrics",
+    "crack_li_fraction": "metrics",
+    "gaussian_overlap": "metrics",
+    "fit_two_gaussians": "metrics",
+    "classify_low_attenuation": "metrics",
+    "layer_volume_fractions": "metrics",
+    "median_profile": "metrics",
+    "new_filaments": "metrics",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)

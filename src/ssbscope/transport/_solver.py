@@ -66,6 +66,8 @@ def assemble(cond: np.ndarray, axis: int, periodic: bool):
     nb = np.empty((n_unknown, 7), dtype=np.int32)
     gv = np.empty((n_unknown, 7), dtype=np.float64)
     diag = np.zeros(n_unknown, dtype=np.float64)
+    c_act = c[active].astype(np.float64)
+    uniform = bool(np.all(c_act == c_act[0]))
     # column slots: -ax0, -ax1, -ax2, self, +ax2, +ax1, +ax0 (sorted when not periodic)
     slot = {(0, -1): 0, (1, -1): 1, (2, -1): 2, (2, 1): 4, (1, 1): 5, (0, 1): 6}
     for d in range(3):
@@ -73,24 +75,24 @@ def assemble(cond: np.ndarray, axis: int, periodic: bool):
         wrap = periodic and d != 0 and n_d > 1
         for step in (-1, 1):
             if wrap:
-                nb_full = np.roll(index_t, -step, axis=d)
-                g_full = _faces(c, np.roll(c, -step, axis=d))
+                nbk = np.roll(index_t, -step, axis=d)[active]
             else:
-                lo = [slice(None)] * 3
-                hi = [slice(None)] * 3
-                lo[d] = slice(0, -1)
-                hi[d] = slice(1, None)
-                lo, hi = tuple(lo), tuple(hi)
                 nb_full = np.full_like(index_t, -1)
-                g_full = np.zeros(c.shape)
                 if n_d > 1:
-                    here, there = (hi, lo) if step == -1 else (lo, hi)
+                    lo = [slice(None)] * 3
+                    hi = [slice(None)] * 3
+                    lo[d] = slice(0, -1)
+                    hi[d] = slice(1, None)
+                    here, there = (tuple(hi), tuple(lo)) if step == -1 else (tuple(lo), tuple(hi))
                     nb_full[here] = index_t[there]
-                    g_full[here] = _faces(c[here], c[there])
-            nbk = nb_full[active]
-            gk = g_full[active]
-            del nb_full, g_full
-            nbk[gk == 0] = -1
+                nbk = nb_full[active]
+                del nb_full
+            has = nbk >= 0
+            if uniform:
+                gk = has * c_act[0]
+            else:
+                cn = c_act[np.where(has, nbk, 0)]
+                gk = np.where(has, 2.0 * c_act * cn / (c_act + cn), 0.0)
             k = slot[(d, step)]
             nb[:, k] = nbk
             gv[:, k] = -gk
@@ -192,8 +194,10 @@ class _VCycle:
             self._gs = None
             self.smoother = "jacobi"
         self._dinv = [1.0 / A.diagonal() for A, _, _ in levels]
+        from scipy.linalg import cho_factor
+
         A_c = levels[-1][0].toarray()
-        self._coarse = np.linalg.cholesky(A_c) if A_c.size else A_c
+        self._coarse = cho_factor(A_c, lower=True) if A_c.size else None
 
     def _smooth(self, lvl, x, b, direction):
         A = self.levels[lvl][0]
@@ -209,8 +213,9 @@ class _VCycle:
         if P is None:
             if b.size == 0:
                 return b.copy()
-            y = np.linalg.solve(self._coarse, b)
-            return np.linalg.solve(self._coarse.T, y)
+            from scipy.linalg import cho_solve
+
+            return cho_solve(self._coarse, b)
         x = np.zeros_like(b)
         self._smooth(lvl, x, b, "forward")
         r = b - A @ x

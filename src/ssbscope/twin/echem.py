@@ -481,15 +481,16 @@ def _u_nmc622(s):
 
     ``s`` is the state of charge as a fraction of the first-charge capacity.  A steep rise
     from the pristine 3.1 V over the first ≈ 2 % (surface of the pristine cathode) into a
-    sloping profile 3.72 → 4.37 V.
+    sloping profile 3.72 → 4.28 V.
     """
     s = np.asarray(s, dtype=float)
-    return 3.72 + 0.40 * s + 0.25 * s ** 3 - 0.62 * np.exp(-s / 0.012)
+    return _u_nmc622_eq(s) - 0.62 * np.exp(-s / 0.012)
 
 
 def _u_nmc622_eq(s):
+    """Equilibrium part: 3.72 V at SoC 0 to 4.28 V at full charge (below the 4.3 V hold)."""
     s = np.asarray(s, dtype=float)
-    return 3.72 + 0.40 * s + 0.25 * s ** 3
+    return 3.72 + 0.40 * s - 0.09 * s ** 2 + 0.25 * s ** 3
 
 
 def nmc622_first_cycle(*, seed: int = 0, dt_s: float = 10.0, area_cm2: float = AREA_000_CM2,
@@ -647,7 +648,7 @@ def nmc622_first_cycle(*, seed: int = 0, dt_s: float = 10.0, area_cm2: float = A
 _CASES_001 = {
     # case: (first-cycle CE or None, ASR ohm cm2 at plating, nucleation feature,
     #        plating steps after the first cycle: ((j mA/cm2, capacity mAh/cm2 or None=until short)))
-    "A": dict(ce=0.799, asr=500.0, feature="high", replate=False, ramp=()),
+    "A": dict(ce=0.799, asr=600.0, feature="high", replate=False, ramp=()),
     "B": dict(ce=0.929, asr=80.0, feature="none", replate=True,
               ramp=((1.5, 0.75), (3.0, 0.81))),
     "C": dict(ce=None, asr=80.0, feature="alloy", replate=False,
@@ -729,7 +730,7 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
     # first plating
     t_start = lg.end
     dur = qp / jp * 3600.0
-    t = lg.times(t_start + dur) if lg.t else _seg_times(0.0, dur, dt, True)
+    t = lg.times(t_start + dur)
     q_rel = (t - t_start) * jp / 3600.0
     i_a = jp * area * 1e-3
     lg.add(t, i_a, plate_base(q_rel, jp), 0.0, asr / area, "CC", cycle)
@@ -743,9 +744,7 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
         dur = qs / jp * 3600.0
         t = lg.times(t_start + dur)
         q_rel = (t - t_start) * jp / 3600.0
-        left = qs - q_rel
-        base = 0.005 + 0.80 / (1.0 + np.exp(left / 0.01)) * 0.0  # filled in by pinning below
-        lg.add(t, -i_a, base, 0.0, asr / area, "CC", cycle)
+        lg.add(t, -i_a, 0.005, 0.0, asr / area, "CC", cycle)  # features shaped below
         steps.append(("strip", jp, t_start, lg.end))
         stripped = qs
         net = qp - qs
@@ -788,10 +787,10 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
         elif kind == "plate" and short_onset is not None and jr == short_j and b == short_onset:
             # filament approaching the counter electrode: |V| slopes towards zero
             frac = (tm - a) / (b - a)
-            v[m] *= 1.0 - 0.75 * frac ** 1.5
+            v[m] *= 1.0 - 0.5 * frac ** 2
         elif kind == "shorted":
             v0 = v[step == n - 1][-1]
-            v[m] = v0 * np.exp(-(tm - a) / 5.0) - 2e-4
+            v[m] = v0 * np.exp(-(tm - a) / 2.0) - 2e-4
     vn, i_n = _noisy(rng, v, ii, mode, noise_V, noise_rel_I)
     if short_onset is not None:
         after = tt > short_onset
@@ -873,7 +872,7 @@ def sulfide_charge(variant: str = "soft", *, seed: int = 0, dt_s: float = 30.0,
     onset = None
     if var != "clean":
         onset = (4.5 if var == "soft" else 6.0) if short_onset_h is None else _check_pos(
-            "short_onset_h", short_onset_h) 
+            "short_onset_h", short_onset_h)
         onset *= 3600.0
         if onset >= min(t_cut, tlim):
             raise ParameterError("short_onset_h", onset / 3600.0,
@@ -943,10 +942,7 @@ def sulfide_charge(variant: str = "soft", *, seed: int = 0, dt_s: float = 30.0,
         v[m] = 0.004 + (v0 - 0.004) * np.exp(-(t[m] - onset) / 8.0)
     mode = np.full(t.size, "CC", dtype=object)
     vn, i_n = _noisy(rng, v, i, mode, noise_V, noise_rel_I)
-    if var == "hard":
-        # onset point itself is the last healthy sample
-        pass
-    df = _frame(t, vn, i_n, np.zeros(t.size, np.int64), np.ones(t.size, np.int64), mode)
+    df = _frame(t, vn, i_n, np.zeros(t.size, np.int64), np.zeros(t.size, np.int64), mode)
     return ShortTwin(data=df, variant=var, area_cm2=area, active_mass_mg=mass, current_A=i0,
                      v_max_V=float(v_max_V), short_kind=None if var == "clean" else var,
                      short_onset_s=onset, recovery_s=rec, cutoff_reached_s=cutoff_at)
@@ -1038,7 +1034,7 @@ def ccd_staircase(*, seed: int = 0, dt_s: float = 5.0, area_cm2: float = AREA_00
         jp = j0 + k * dj
         plating.append(jp)
         a = lg.end
-        t = lg.times(a + cap / jp * 3600.0) if lg.t else _seg_times(0.0, cap / jp * 3600.0, dt, True)
+        t = lg.times(a + cap / jp * 3600.0)
         frac = (t - a) / (cap / jp * 3600.0)
         # base: +1.5 % rise in |polarisation| along each plating (roughening)
         base = plating_sign * (jp * 1e-3 * asr) * 0.015 * frac
@@ -1056,8 +1052,6 @@ def ccd_staircase(*, seed: int = 0, dt_s: float = 5.0, area_cm2: float = AREA_00
         t = lg.times(a + cap / js * 3600.0)
         frac = (t - a) / (cap / js * 3600.0)
         base = -plating_sign * (js * 1e-3 * asr) * 0.05 * frac  # voiding on stripping
-        if k == k_c:
-            base = base + plating_sign * 0.5 * drop * 0.0
         lg.add(t, -plating_sign * js * area * 1e-3, base, 0.4 * asr / area, 0.6 * asr / area, "CC", k)
     tt, ii, mode, step, cyc = lg.arrays()
     v = lg.voltage(tau_p_s=20.0)

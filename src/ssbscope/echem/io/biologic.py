@@ -40,9 +40,9 @@ _NAMED = {
     "time/s": ("time_s", 1.0),
     "(Q-Qo)/mA.h": ("capacity_mAh", 1.0),
     "(Q-Qo)/C": ("capacity_mAh", 1.0 / 3.6),
-    "dq/mA.h": ("dq_mAh", 1.0),
-    "dQ/mA.h": ("dq_mAh", 1.0),
-    "dQ/C": ("dq_mAh", 1.0 / 3.6),
+    "dq/mA.h": ("dq_mAh", 1.0),                    # increment since the previous point
+    "dQ/mA.h": ("step_capacity_mAh", 1.0),          # since the start of the sequence (Ns)
+    "dQ/C": ("step_capacity_mAh", 1.0 / 3.6),
     "Q charge/discharge/mA.h": ("half_cycle_capacity_mAh", 1.0),
     "Q charge/mA.h": ("charge_capacity_mAh", 1.0),
     "Q discharge/mA.h": ("discharge_capacity_mAh", 1.0),
@@ -102,9 +102,14 @@ def _build(cols: dict[str, np.ndarray], mode_raw, path: Path) -> tuple[pd.DataFr
     if "current_A" not in out:
         dq_col = next((c for c in ("dq/mA.h", "dQ/mA.h", "dQ/C") if c in cols), None)
         if dq_col is not None:
-            # I = dq/dt: the charge increment over the interval ending at each point (EC-Lab's
-            # dq is charge passed since the previous point); 0 where dt == 0.
+            # I = dq/dt with dq the charge passed over the interval ending at each point
+            # (EC-Lab: lower-case dq is that increment; upper-case dQ counts from the start of
+            # the sequence Ns, so it is differenced inside each sequence); 0 where dt == 0.
             dq_mah = np.asarray(cols[dq_col], dtype=float) * (1.0 / 3.6 if dq_col == "dQ/C" else 1.0)
+            if dq_col != "dq/mA.h":
+                ns = np.asarray(cols.get("Ns", np.zeros_like(dq_mah)))
+                same = np.r_[False, ns[1:] == ns[:-1]]
+                dq_mah = np.where(same, dq_mah - np.r_[0.0, dq_mah[:-1]], dq_mah)
             dt_h = np.diff(t, prepend=t[:1]) / 3600.0
             with np.errstate(divide="ignore", invalid="ignore"):
                 i_ma = np.where(dt_h > 0, dq_mah / dt_h, 0.0)
@@ -151,7 +156,9 @@ def _build(cols: dict[str, np.ndarray], mode_raw, path: Path) -> tuple[pd.DataFr
                 df.loc[eis, "mode"] = "EIS"
     for c in ("step", "cycle", "half_cycle", "z_cycle"):
         if c in df.columns:
-            df[c] = np.asarray(df[c], dtype=float).round().astype(np.int64)
+            a = np.asarray(df[c], dtype=float)
+            if np.isfinite(a).all():  # a cut last row leaves NaN: keep float, rows checked later
+                df[c] = a.round().astype(np.int64)
     return df, notes
 
 
@@ -176,9 +183,9 @@ def _load_mpr(path, raw: bytes | None = None):
                               "pip install galvani, or export the file as .mpt from EC-Lab") from e
     try:
         mpr = BioLogic.MPRfile(io.BytesIO(raw))
-    except (ValueError, AssertionError, struct.error, EOFError, IndexError, KeyError, TypeError,
-            StopIteration) as e:
-        msg = str(e) or type(e).__name__
+    except (ValueError, AssertionError, NotImplementedError, struct.error, EOFError, OSError,
+            IndexError, KeyError, TypeError, StopIteration) as e:
+        msg = " ".join(str(e).split()) or type(e).__name__
         raise FileFormatError(
             p, f"galvani could not parse this .mpr ({type(e).__name__}: {msg}); the file may be "
                "truncated (still being written?) or from an EC-Lab version galvani does not know",
@@ -327,6 +334,8 @@ def _load_mpt(path):
     with open(p, "rb") as fh:
         raw = fh.read()
     sha = hashlib.sha256(raw).hexdigest()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
     text = _decode(raw)
     lines = text.splitlines()
     if raw.startswith(MPT_MAGICS):

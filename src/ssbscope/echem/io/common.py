@@ -14,6 +14,8 @@ The canonical time-series table
                 the instrument writes it).
 ``step``        int64, the instrument's step / sequence index, where recorded.
 ``mode``        str, one of :data:`MODES`, where recorded.
+``instrument_state``  str, the cycler's own state/step-type text where the sign or mode is
+                derived from it (Maccor ``C``/``D``/``R``, Neware ``CC DChg`` ...).
 
 Extra instrument columns are kept under snake_case names ending with their unit
 (``capacity_mAh``, ``temperature_C``, ``frequency_Hz`` ...).
@@ -48,9 +50,16 @@ log = logging.getLogger(__name__)
 CORE_COLUMNS = ("time_s", "voltage_V", "current_A")
 EIS_COLUMNS = ("frequency_Hz", "z_real_ohm", "z_imag_ohm")
 
-#: Values of the ``mode`` column: constant current, constant voltage, rest / open circuit,
-#: impedance measurement, anything else the instrument logs (pulses, power steps, pauses).
-MODES = ("CC", "CV", "rest", "EIS", "other")
+#: Values of the ``mode`` column: constant current, constant voltage, a CC-then-CV step whose
+#: switch point the instrument does not log (Neware CCCV), rest / open circuit, impedance
+#: measurement, and "other": current flows but the control mode is not recorded (Maccor C/D
+#: states) or is something else (pulses, power steps).
+MODES = ("CC", "CV", "CCCV", "rest", "EIS", "other")
+
+#: Extra columns that carry the sign of the current (flipped with ``invert_current``); the
+#: unsigned counters of cyclers (charge_capacity_Ah, capacity_Ah of Maccor/Neware) are not.
+SIGNED_EXTRAS = ("capacity_mAh", "dq_mAh", "step_capacity_mAh", "half_cycle_capacity_mAh",
+                 "power_W", "control_A")
 
 _CHUNK = 1 << 20
 
@@ -132,8 +141,9 @@ def parse_duration_s(values: pd.Series, path, column: str) -> np.ndarray:
         raise FileFormatError(path, f"column {column!r}, data row {i}: cannot read duration "
                               f"{s.iloc[i]!r} (expected [Nd ]HH:MM:SS[.fff] or seconds)",
                               "re-export with the time in seconds or pass time_s=<column>")
-    out = (parts["d"].fillna(0).astype(float) * 86400.0 + parts["h"].astype(float) * 3600.0
-           + parts["m"].astype(float) * 60.0 + parts["s"].astype(float))
+    num_part = {k: pd.to_numeric(parts[k], errors="coerce") for k in ("d", "h", "m", "s")}
+    out = (num_part["d"].fillna(0.0) * 86400.0 + num_part["h"] * 3600.0
+           + num_part["m"] * 60.0 + num_part["s"])
     out = out.to_numpy(dtype=float)
     return np.where(np.isnan(out), num.to_numpy(dtype=float), out)
 
@@ -153,7 +163,8 @@ def _require(df: pd.DataFrame, cols, path, mapping_hint: str) -> None:
 
 def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | None = None, *,
                         nan_policy: str = "raise", invert_current: bool = False,
-                        sha256: str | None = None) -> pd.DataFrame:
+                        sha256: str | None = None,
+                        record_index: np.ndarray | None = None) -> pd.DataFrame:
     """Validate a reader's table, order its columns and attach provenance.
 
     Checks, in order (rows are 0-based data rows of the table read from the file):
@@ -167,8 +178,11 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
        a warning — the only timestamp repair made, because it is unambiguous.
     5. ``time_s`` decreasing anywhere: :class:`DataQualityError` naming the first bad row.
        Equal consecutive stamps are accepted where ``step``, ``mode`` or ``cycle`` changes (a
-       step transition logged at one instant); equal stamps inside one step with different
-       values are ambiguous and raise :class:`DataQualityError`.
+       step transition logged at one instant). Equal stamps inside one step are accepted with a
+       logged warning when the file numbers its records (``record_index``, e.g. Neware
+       ``DataPoint``, Maccor ``Rec#``) and the numbers increase there: the order is then
+       unambiguous and only the clock resolution is coarse (the stamps are kept, not invented).
+       Otherwise they are ambiguous and raise :class:`DataQualityError`.
 
     ``df.attrs`` receives ``path`` (absolute), ``sha256``, ``format``, ``sign_convention`` and
     the reader's ``meta`` (instrument, software version, start time, ...).
@@ -184,6 +198,8 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
         raise FileFormatError(path, "contains a header but no data rows",
                               "check the export finished (the file may be truncated)")
     out = df.copy()
+    if record_index is not None:
+        out["_record"] = np.asarray(record_index, dtype=float)
     for c in CORE_COLUMNS:
         col = pd.to_numeric(out[c], errors="coerce")
         bad = col.isna() & out[c].notna()
@@ -195,10 +211,9 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
         out[c] = col.astype(float)
     if invert_current:
         out["current_A"] = -out["current_A"]
-        for c in out.columns:
-            if c.endswith(("_mAh", "_Ah", "_C")) and (c.startswith(("capacity", "dq", "charge"))):
-                if pd.api.types.is_numeric_dtype(out[c]):
-                    out[c] = -out[c]
+        for c in SIGNED_EXTRAS:
+            if c in out.columns and pd.api.types.is_numeric_dtype(out[c]):
+                out[c] = -out[c]
 
     t = out["time_s"].to_numpy()
     bad_t = ~np.isfinite(t)
@@ -226,6 +241,8 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
     if len(out) > 1:
         same = np.ones(len(out) - 1, dtype=bool)
         for c in out.columns:
+            if c == "_record":
+                continue
             a = out[c].to_numpy()
             try:
                 eq = (a[1:] == a[:-1]) | (pd.isna(a[1:]) & pd.isna(a[:-1]))
@@ -250,7 +267,7 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
             i = back[0] + 1
             row = out.index[i]
             raise DataQualityError(
-                f"{path}: time_s goes backwards at row {row} ({t[i - 1]!r} s -> {t[i]!r} s; "
+                f"{path}: time_s goes backwards at row {row} ({float(t[i - 1])!r} s -> {float(t[i])!r} s; "
                 f"{back.size} such place(s)); the file may join two tests or hold a clock reset — "
                 "split it or re-export one test")
         ties = np.flatnonzero(dt == 0)
@@ -261,15 +278,27 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
                     a = out[c].to_numpy()
                     change |= a[ties + 1] != a[ties]
             amb = ties[~change]
+            if amb.size and "_record" in out.columns:
+                r = out["_record"].to_numpy()
+                ordered = r[amb + 1] > r[amb]
+                if ordered.all():
+                    msg = (f"{path}: {amb.size} pair(s) of consecutive records share a timestamp "
+                           f"inside one step (first at row {out.index[amb[0] + 1]}, "
+                           f"time_s={float(t[amb[0] + 1])!r}); kept in record order — the exported clock "
+                           "is coarser than the logging interval")
+                    log.warning(msg)
+                    warnings.append(msg)
+                    amb = amb[:0]
             if amb.size:
                 i = amb[0] + 1
                 row = out.index[i]
                 raise DataQualityError(
-                    f"{path}: duplicate timestamp time_s={t[i]!r} s at row {row} (same as the "
+                    f"{path}: duplicate timestamp time_s={float(t[i])!r} s at row {row} (same as the "
                     f"previous row, {amb.size} such place(s)) with different values inside one "
                     "step; the order of those points is ambiguous — re-export with a finer time "
                     "resolution or remove the duplicates")
 
+    out = out.drop(columns=[c for c in ("_record",) if c in out.columns])
     front = [c for c in (*CORE_COLUMNS, "cycle", "step", "mode") if c in out.columns]
     out = out[front + [c for c in out.columns if c not in front]].reset_index(drop=True)
     for c in ("cycle", "step"):

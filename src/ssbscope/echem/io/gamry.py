@@ -21,7 +21,6 @@ import io
 import re
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 
 from ssbscope.errors import FileFormatError

@@ -9,6 +9,9 @@ as ``time_unit=`` / ``voltage_unit=`` / ``current_unit=`` (s, min, h, d; V, mV; 
 without either, SI (s, V, A) is assumed. A time column may also hold durations
 (``[Nd ]HH:MM:SS.fff``) or date-times (converted to seconds since the first row). A table that
 already has ``time_s``, ``voltage_V``, ``current_A`` columns (ssbscope's own CSV) needs no mapping.
+A mapped ``mode`` column is normalised to :data:`~ssbscope.echem.io.common.MODES` (``Rest``/
+``OCV`` → ``rest``, ``CC…`` → ``CC``, ``CV…`` → ``CV``, ``CCCV…`` → ``CCCV``, ``EIS``/``FRA`` →
+``EIS``, else ``other``); the text as written is kept in ``instrument_state``.
 
 Presets (all signs converted to charge-positive):
 
@@ -32,7 +35,7 @@ import hashlib
 import io
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -83,6 +86,17 @@ def _neware_mode(v) -> str:
     if s.startswith("cv"):
         return "CV"
     return "other"
+
+
+def _generic_mode(v) -> str:
+    """Mode text of a generic table -> one of MODES (kept if already one)."""
+    s = str(v).strip()
+    if s in ("CC", "CV", "CCCV", "rest", "EIS", "other"):
+        return s
+    low = s.lower()
+    if any(k in low for k in ("eis", "impedance", "fra")):
+        return "EIS"
+    return _neware_mode(s)
 
 
 def _neware_sign(v) -> float:
@@ -143,6 +157,7 @@ PRESETS: dict[str, dict] = {
         "step": ["Step Index", "Step ID", "Step Number"],
         "mode_col": ["Step Type", "Step Name"],
         "mode_map": _neware_mode,
+        "clock": ["Date", "Realtime"],
         "sign_col": ["Step Type", "Step Name"],
         "sign_map": _neware_sign,
         "drop": {"DataPoint", "Data Point", "Record ID", "Date", "Realtime", "Time", "Step Time",
@@ -160,6 +175,7 @@ PRESETS: dict[str, dict] = {
         "sign_col": ["Md", "State"],
         "sign_map": _maccor_sign,
         "time_from_clock": ["DPT Time", "DPt Time"],
+        "clock": ["DPT Time", "DPt Time"],
         "drop": {"Rec", "Rec#", "ES", "DPT Time", "DPt Time", "Cycle P", "Range"},
         "drop_prefix": ("VAR", "Loop", "WF "),
         "names": {"Cap. [Ah]": "capacity_Ah", "Ener. [Wh]": "energy_Wh", "Amp-hr": "capacity_Ah",
@@ -175,6 +191,7 @@ PRESETS: dict[str, dict] = {
         "step": ["Step Number"],
         "mode_col": ["Step Type"],
         "mode_map": _novonix_mode,
+        "clock": ["Date and Time"],
         "drop": {"Date and Time", "Step position"},
     },
 }
@@ -182,6 +199,13 @@ PRESETS["maccor-raw"] = dict(PRESETS["maccor"], drop_states={"FRA"})
 
 
 # --------------------------------------------------------------------------------- helpers
+
+def _map_unique(col: pd.Series, fn) -> np.ndarray:
+    """``fn`` applied once per distinct value of ``col`` (state columns repeat a few values)."""
+    keys = col.astype(str).str.strip()
+    table = {u: fn(u) for u in pd.unique(keys)}
+    return keys.map(table).to_numpy()
+
 
 def _decode(raw: bytes) -> str:
     try:
@@ -244,13 +268,57 @@ def _to_seconds(s: pd.Series, scale: float, path, col: str) -> tuple[np.ndarray,
                           "pass time_s=<a numeric time column> and time_unit=")
 
 
+_CLOCK_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p",
+                  "%m/%d/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S")
+
+
+def _parse_clock(txt: str):
+    for f in _CLOCK_FORMATS:
+        try:
+            return pd.Timestamp(datetime.strptime(txt, f))
+        except ValueError:
+            continue
+    return None
+
+
+def _arbin_metadata(p) -> dict:
+    """Start time and schedule from the companion ``<name>_Metadata.csv`` (beep layout), if any."""
+    mp = p.with_name(p.stem + "_Metadata.csv")
+    if not mp.is_file():
+        return {}
+    try:
+        with open(mp, "rb") as fh:
+            md = pd.read_csv(io.BytesIO(fh.read()))
+    except (ValueError, pd.errors.ParserError, OSError):
+        log.warning("%s: companion metadata %s unreadable; ignored", p, mp.name)
+        return {}
+    md.columns = [str(c).strip().lower() for c in md.columns]
+    out: dict = {"metadata_file": mp.name}
+    if "first_start_datetime" in md.columns:
+        v = pd.to_numeric(md["first_start_datetime"], errors="coerce").iloc[0]
+        if np.isfinite(v) and v > 0:
+            out["start_time"] = datetime.fromtimestamp(float(v), tz=timezone.utc).isoformat()
+    if "schedule_file_name" in md.columns:
+        out["schedule"] = str(md["schedule_file_name"].iloc[0])
+    return out
+
+
 def _maccor_time_unit(df: pd.DataFrame, tcol: str, clock_col: str | None, path) -> float:
     """Maccor text exports write TestTime in s, min or h depending on the export settings:
     pick the unit from the wall-clock column (median d(clock)/d(TestTime) ≈ 1, 60 or 3600)."""
     if clock_col is None:
         return 1.0
     t = pd.to_numeric(df[tcol], errors="coerce").to_numpy(dtype=float)
-    clock = pd.to_datetime(df[clock_col].astype(str).str.strip(), errors="coerce", format="mixed")
+    txt = df[clock_col].iloc[:2000].astype(str).str.strip()
+    t = t[:2000]
+    clock = None
+    for f in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S"):
+        c = pd.to_datetime(txt, errors="coerce", format=f)
+        if c.notna().mean() > 0.9:
+            clock = c
+            break
+    if clock is None:
+        clock = pd.to_datetime(txt, errors="coerce", format="mixed")
     if clock.isna().mean() > 0.5 or np.isnan(t).all():
         return 1.0
     c = (clock - clock.iloc[0]).dt.total_seconds().to_numpy(dtype=float)
@@ -398,6 +466,9 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
     if preset:
         meta["instrument"] = preset["instrument"]
     cols = list(df.columns)
+    if len(df) == 0:
+        raise FileFormatError(p, f"contains a header but no data rows (columns: {cols})",
+                              "check the export finished (the file may be truncated)")
 
     chosen: dict[str, str] = {}
     for key in MAPPING_KEYS:
@@ -465,7 +536,7 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
 
     sc = _first(preset.get("sign_col", []), cols) if preset.get("sign_map") else None
     if sc is not None and "current_A" not in mapping:
-        sign = np.array([preset["sign_map"](v) for v in df[sc].to_numpy()], dtype=float)
+        sign = _map_unique(df[sc], preset["sign_map"]).astype(float)
         i = out["current_A"]
         out["current_A"] = np.where(sign != 0, np.abs(i) * sign, i)
         meta["current_sign_from"] = sc
@@ -476,11 +547,12 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
                 out[key] = v.to_numpy(dtype=float)
     if "mode" in chosen:
         mc = chosen["mode"]
-        fn = preset.get("mode_map") if mc in preset.get("mode_col", []) else None
-        vals = df[mc].to_numpy()
-        out["mode"] = np.array([fn(v) for v in vals] if fn else [str(v) for v in vals], dtype=object)
-        if fn is not None and mc in preset.get("sign_col", []):
-            out["state"] = df[mc].astype(str).str.strip().to_numpy(dtype=object)
+        fn = preset.get("mode_map") if mc in preset.get("mode_col", []) else _generic_mode
+        out["mode"] = _map_unique(df[mc], fn).astype(object)
+        raw_state = df[mc].astype(str).str.strip().to_numpy(dtype=object)
+        if mc in preset.get("sign_col", []) or (fn is _generic_mode and
+                                                 not np.array_equal(raw_state, out["mode"])):
+            out["instrument_state"] = raw_state
 
     used = set(chosen.values())
     names = preset.get("names", {})
@@ -514,10 +586,27 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
         if key in frame.columns and frame[key].isna().any():
             frame = frame.drop(columns=key)  # partially empty counters are not trustworthy
     if fmt == "arbin":
+        meta.update(_arbin_metadata(p))
         dtc = _first(["DateTime", "Date_Time"], cols)
         if dtc is not None:
             first = pd.to_numeric(df[dtc], errors="coerce").iloc[0]
             if np.isfinite(first):
-                meta.setdefault("start_time", datetime.utcfromtimestamp(float(first) - float(out["time_s"][0])).isoformat() + "Z")
-    return finalize_timeseries(frame, p, fmt if fmt != "csv" else "csv", meta, nan_policy=nan_policy,
-                               invert_current=invert_current, sha256=sha)
+                t0 = datetime.fromtimestamp(float(first), tz=timezone.utc)
+                meta["first_record_time"] = t0.isoformat()
+                if float(out["time_s"][0]) == 0.0:
+                    meta.setdefault("start_time", t0.isoformat())
+    clock = _first(preset.get("clock", []), cols)
+    if clock is not None:
+        # wall clock of the first record (local time of the tester); it is the start of the
+        # test only when that record is at time 0 (test time may exclude pauses)
+        first = _parse_clock(str(df[clock].iloc[0]).strip())
+        if first is not None:
+            meta["first_record_time"] = first.isoformat()
+            if "start_time" not in meta and float(out["time_s"][0]) == 0.0:
+                meta["start_time"] = first.isoformat()
+    rc = _first(["DataPoint", "Data_Point", "Data Point", "Rec#", "Rec", "Record ID", "Record"], cols)
+    rec = pd.to_numeric(df[rc], errors="coerce").to_numpy(dtype=float) if rc is not None else None
+    if rec is not None and np.isnan(rec).any():
+        rec = None
+    return finalize_timeseries(frame, p, fmt, meta, nan_policy=nan_policy,
+                               invert_current=invert_current, sha256=sha, record_index=rec)

@@ -1,0 +1,267 @@
+"""Potentiostat and cycler readers: one time-series table, one impedance table.
+
+:func:`read` returns a :class:`pandas.DataFrame` with ``time_s`` (s since the start of the test,
+as the instrument counts it), ``voltage_V``, ``current_A``, plus ``cycle``, ``step``, ``mode``
+where the instrument records them, and the other recorded quantities under snake_case names
+ending with their unit (``capacity_mAh``, ``temperature_C`` ...).
+:func:`read_eis` returns ``frequency_Hz``, ``z_real_ohm``, ``z_imag_ohm`` (+ ``time_s`` ...).
+
+Sign conventions
+----------------
+* **Current is positive on charge** (Li leaves the positive electrode / is plated on the
+  negative one). Per format:
+
+  - BioLogic ``.mpr``/``.mpt``: EC-Lab's ``I`` is positive for oxidation at the working
+    electrode. With the positive electrode on WE (half cells vs Li, full cells wired the usual
+    way) that is charge: kept as is. Cells wired with the negative electrode on WE (e.g. Cu WE
+    in Li | SE | Cu): pass ``invert_current=True``.
+  - Gamry ``.DTA``: anodic positive (Framework default), treated like BioLogic.
+  - Arbin CSV, Novonix CSV: signed, charge positive: kept.
+  - Neware CSV: sign taken from ``Step Type`` (``…Chg`` +, ``…DChg`` −), because some BTS
+    versions export the current unsigned.
+  - Maccor text / raw exports: current unsigned (``.0NN`` raw files may also be signed);
+    the sign comes from the state column (``C`` +, ``D`` −).
+
+  We chose charge-positive because analysis (SoC, CE, plating capacity) counts charge
+  forwards, and because it is what every cycler except Maccor already writes.
+* **Impedance**: ``Z = z_real_ohm + j·z_imag_ohm``; capacitive arcs have ``z_imag_ohm < 0``
+  (EC-Lab's ``-Im(Z)`` is negated; Gamry's ``Zimag`` is kept).
+
+Formats
+-------
+Detected from the content (magic bytes / header lines), the extension breaking ties, or forced
+with ``format=``: ``biologic-mpr``, ``biologic-mpt``, ``gamry-dta``, ``arbin``, ``neware``,
+``maccor``, ``maccor-raw``, ``novonix``, ``csv`` (generic, with a column mapping). Neware
+``.nda``/``.ndax`` and Arbin ``.res`` binaries are recognised and refused with
+:class:`~ssbscope.errors.UnsupportedFormatError` (export CSV from the vendor software).
+
+Provenance
+----------
+``df.attrs``: ``path`` (absolute), ``sha256`` of the file, ``format``, ``instrument``,
+``software``/``software_version``, ``start_time`` (ISO, where the file says), the columns used,
+and ``warnings`` for any repair made (rows dropped). Files are opened read-only (``"rb"``);
+nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from ssbscope.errors import FileFormatError, ParameterError, UnsupportedFormatError
+from ssbscope.echem.io.common import CORE_COLUMNS, MODES, check_file
+
+__all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES"]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "maccor",
+           "maccor-raw", "novonix", "csv")
+_UNSUPPORTED = {
+    "neware-nda": ("a Neware BTS binary .nda file",
+                   "export it as CSV/Excel from Neware BTS Client (or convert it with the "
+                   "'NewareNDA' package) and read the CSV"),
+    "neware-ndax": ("a Neware BTS binary .ndax file (zip archive)",
+                    "export it as CSV from Neware BTS Client 8 and read the CSV"),
+    "arbin-res": ("an Arbin .res file (MS Access / Jet database)",
+                  "export it as CSV from Arbin MITS Pro / Data Watcher and read the CSV"),
+}
+_EXT = {".mpr": "biologic-mpr", ".mpt": "biologic-mpt", ".dta": "gamry-dta", ".nda": "neware-nda",
+        ".ndax": "neware-ndax", ".res": "arbin-res", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
+
+
+def sniff_format(path) -> str:
+    """Name of the format of ``path`` from its first bytes (extension only as a tie-break).
+
+    Raises
+    ------
+    FileFormatError
+        Missing/empty file, or content no reader recognises.
+    """
+    p = check_file(path)
+    with open(p, "rb") as fh:
+        head = fh.read(8192)
+    if head.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark of some text exports
+        head = head[3:]
+    from ssbscope.echem.io.biologic import MPR_MAGIC, MPT_MAGICS
+
+    if head.startswith(MPR_MAGIC):
+        return "biologic-mpr"
+    if head.startswith(MPT_MAGICS):
+        return "biologic-mpt"
+    if head.startswith(b"NEWARE"):
+        return "neware-nda"
+    if head[4:19] == b"Standard Jet DB" or head[4:19] == b"Standard ACE DB":
+        return "arbin-res"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(p) as z:
+                names = set(z.namelist())
+        except zipfile.BadZipFile:
+            names = set()
+        if any(n.endswith(".ndc") for n in names) or "TestInfo.xml" in names:
+            return "neware-ndax"
+        raise FileFormatError(p, f"is a zip archive ({sorted(names)[:5]}) of no known potentiostat "
+                              "format", f"unpack it and read the data file; formats: {list(FORMATS)}")
+    if b"\x00" in head:
+        ext = _EXT.get(p.suffix.lower())
+        if ext in _UNSUPPORTED:
+            return ext
+        raise FileFormatError(p, f"binary file of unknown format (starts with {head[:16]!r})",
+                              f"export the data as text/CSV; formats read: {list(FORMATS)}")
+    text = head.decode("latin-1")
+    lines = text.splitlines()
+    first = lines[0] if lines else ""
+    if first.strip() == "EXPLAIN":
+        return "gamry-dta"
+    if first.strip().startswith("EC-Lab ASCII") or first.strip().startswith("BT-Lab ASCII"):
+        return "biologic-mpt"
+    if first.strip() == "[Summary]" and "Novonix" in text:
+        return "novonix"
+    if first.startswith("Today's Date") or (len(lines) > 1 and lines[1].startswith("Rec#\t")):
+        return "maccor-raw"
+    if any(ln.startswith(("Rec\t", "Rec#\t")) for ln in lines[:40]):
+        return "maccor"
+    if "Data_Point" in first and ("Test_Time" in first):
+        return "arbin"
+    low = first.lower()
+    if ("test_id" in low and "schedule_file_name" in low) or p.name.endswith("_Metadata.csv"):
+        return "arbin-metadata"
+    if ("Step Type" in first or "Step Name" in first) and "Current(" in first:
+        return "neware"
+    return "csv"
+
+
+def _resolve(path, format: str | None) -> tuple[Path, str]:
+    p = check_file(path)
+    if format is None:
+        fmt = sniff_format(p)
+        ext = _EXT.get(p.suffix.lower())
+        if ext in ("biologic-mpr", "gamry-dta") and fmt != ext:
+            raise FileFormatError(p, f"has the {p.suffix} extension but its content is not "
+                                  f"{ext} (looks like {fmt})",
+                                  "the file may be truncated/corrupt, or pass format= explicitly")
+    else:
+        fmt = format.lower()
+        if fmt not in FORMATS and fmt not in _UNSUPPORTED:
+            raise ParameterError("format", format, "unknown format", f"use one of {list(FORMATS)}")
+    if fmt in _UNSUPPORTED:
+        what, fix = _UNSUPPORTED[fmt]
+        raise UnsupportedFormatError(p, f"is {what}, a binary format ssbscope does not read", fix)
+    if fmt == "arbin-metadata":
+        data = p.with_name(p.name.replace("_Metadata.csv", ".csv"))
+        raise FileFormatError(p, "is an Arbin metadata file (test and schedule information), not "
+                              "data", f"read the data file {data.name} instead")
+    return p, fmt
+
+
+def read(path, *, format: str | None = None, nan_policy: str = "raise",
+         invert_current: bool = False, time_unit: str | None = None,
+         voltage_unit: str | None = None, current_unit: str | None = None,
+         **column_mapping) -> pd.DataFrame:
+    """Read a potentiostat/cycler file into one time-series table.
+
+    Parameters
+    ----------
+    path : path-like
+        The data file (opened read-only, never modified).
+    format : str, optional
+        Force a reader (one of :data:`FORMATS`); default: detected from the content.
+    nan_policy : {"raise", "drop"}, default "raise"
+        NaN voltage or current: ``"raise"`` gives a :class:`~ssbscope.errors.DataQualityError`
+        naming the rows; ``"drop"`` removes those rows and logs a warning (also recorded in
+        ``attrs["warnings"]``).
+    invert_current : bool, default False
+        Flip the sign of the current (and of signed charge columns) — for a cell wired with its
+        negative electrode on the working lead.
+    time_unit, voltage_unit, current_unit : str, optional
+        Units of mapped text columns whose names do not say (``"h"``, ``"mV"``, ``"mA"`` ...).
+    **column_mapping
+        For text tables: ``time_s=``, ``voltage_V=``, ``current_A=``, ``cycle=``, ``step=``,
+        ``mode=`` naming the file's columns, e.g.
+        ``read(p, time_s="Test Time (s)", voltage_V="Voltage (V)", current_A="Current (mA)")``
+        (a unit in the name is applied: here mA → A).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``time_s`` (float, s), ``voltage_V`` (V), ``current_A`` (A, charge > 0), then ``cycle``,
+        ``step``, ``mode`` (one of :data:`MODES`) where recorded, then extra columns.
+        Provenance in ``attrs`` (see the module docstring).
+
+    Raises
+    ------
+    FileFormatError
+        Missing, empty, truncated or unrecognised file.
+    UnsupportedFormatError
+        Neware ``.nda``/``.ndax``, Arbin ``.res``.
+    MissingColumnError
+        A text table lacks (or the mapping names a missing) time/voltage/current column; the
+        message lists the columns found and the mapping keys to pass.
+    DataQualityError
+        NaN/backwards time, ambiguous duplicate timestamps, NaN voltage/current (see
+        ``nan_policy``).
+
+    Examples
+    --------
+    >>> df = read("cell.mpr")                                        # doctest: +SKIP
+    >>> df = read("log.csv", time_s="t/h", voltage_V="E", current_A="I/mA")  # doctest: +SKIP
+    """
+    p, fmt = _resolve(path, format)
+    kw = dict(nan_policy=nan_policy, invert_current=invert_current)
+    if fmt in ("biologic-mpr", "biologic-mpt", "gamry-dta") and column_mapping:
+        raise ParameterError("column_mapping", sorted(column_mapping),
+                             f"column mapping applies to text tables, not to {fmt}",
+                             "drop the keyword arguments; the reader knows this format's columns")
+    if fmt == "biologic-mpr":
+        from ssbscope.echem.io.biologic import read_mpr
+
+        return read_mpr(p, **kw)
+    if fmt == "biologic-mpt":
+        from ssbscope.echem.io.biologic import read_mpt
+
+        return read_mpt(p, **kw)
+    if fmt == "gamry-dta":
+        from ssbscope.echem.io.gamry import read_dta
+
+        return read_dta(p, **kw)
+    from ssbscope.echem.io.tabular import read_table
+
+    return read_table(p, fmt, column_mapping=column_mapping, time_unit=time_unit,
+                      voltage_unit=voltage_unit, current_unit=current_unit, **kw)
+
+
+def read_eis(path, *, format: str | None = None) -> pd.DataFrame:
+    """Read an impedance spectrum (BioLogic PEIS/GEIS ``.mpr``/``.mpt``, Gamry ``ZCURVE``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frequency_Hz`` (> 0), ``z_real_ohm``, ``z_imag_ohm`` with ``Z = Z' + jZ''`` —
+        capacitive arcs have ``z_imag_ohm < 0`` (plot ``-z_imag_ohm`` upwards for a Nyquist
+        plot) — plus ``time_s`` where recorded; BioLogic files add ``spectrum`` (0, 1, ... one
+        per frequency sweep, for files holding several), ``voltage_V``, ``current_A``.
+
+    Raises
+    ------
+    FileFormatError
+        The file holds no impedance table (or is missing/empty/unrecognised).
+    """
+    p, fmt = _resolve(path, format)
+    if fmt == "biologic-mpr":
+        from ssbscope.echem.io.biologic import read_mpr_eis
+
+        return read_mpr_eis(p)
+    if fmt == "biologic-mpt":
+        from ssbscope.echem.io.biologic import read_mpt_eis
+
+        return read_mpt_eis(p)
+    if fmt == "gamry-dta":
+        from ssbscope.echem.io.gamry import read_dta_eis
+
+        return read_dta_eis(p)
+    raise FileFormatError(p, f"format {fmt} holds no impedance spectra that ssbscope reads",
+                          "read_eis() takes BioLogic PEIS/GEIS (.mpr/.mpt) and Gamry EIS (.DTA) files")

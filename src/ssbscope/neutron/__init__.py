@@ -1,0 +1,67 @@
+"""Neutron radiography and tomography of solid-state cells (002_3ee4edf529433f9c).
+
+From raw frames to lithium redistribution versus time: readers for TIFF/FITS series with
+timestamps, saturated-pixel and gamma-spot removal, open-beam/dark normalisation (Eq. 1),
+median binning, transmission-ratio maps Tr_t/Tr_0 with counting uncertainty, ROIs, profiles
+along the stacking axis and layer boundaries, space–time maps, enrichment/depletion bands,
+lithium thickness change (Beer–Lambert, natural Li), soft-short onset, and neutron-CT
+difference volumes after registration.
+
+Frames are ``(t, y, x)`` with y (rows) along the stacking axis z of the cell.
+"""
+
+from ssbscope._lazy import attach
+
+_MAP = {
+    # public names of the acceptance checks
+    "normalize": "normalization",
+    "remove_gamma_spots": "filters",
+    "median_bin": "binning",
+    "transmission_ratio": "binning",
+    # cleaning and normalisation
+    "remove_saturated_pixels": "filters",
+    "estimate_static_background": "normalization",
+    "beam_intensity_factors": "normalization",
+    "normalization_mask": "normalization",
+    "describe_mask": "normalization",
+    "MASK_REASONS": "normalization",
+    # binning, ratios, uncertainty
+    "bin_times": "binning",
+    "check_times": "binning",
+    "counting_sigma": "binning",
+    "median_bin_sigma": "binning",
+    "ratio_sigma": "binning",
+    # attenuation and lithium thickness
+    "Spectrum": "attenuation",
+    "cold_spectrum": "attenuation",
+    "macroscopic_cross_section_1_cm": "attenuation",
+    "li_cross_section_1_cm": "attenuation",
+    "effective_wavelength_a": "attenuation",
+    "spectrum_transmission": "attenuation",
+    "li_thickness_change_um": "attenuation",
+    # regions, profiles, maps, bands
+    "ROI": "roi",
+    "as_roi": "roi",
+    "profile": "analysis",
+    "LayerBoundaries": "analysis",
+    "layer_boundaries": "analysis",
+    "SpaceTimeMap": "analysis",
+    "space_time_map": "analysis",
+    "Band": "analysis",
+    "detect_bands": "analysis",
+    "fluctuation_onset": "analysis",
+    # streaming reduction
+    "ReducedSeries": "stream",
+    "reduce_series": "stream",
+    # readers / writers
+    "RadiographSeries": "io",
+    "read_series": "io",
+    "read_tof_spectra": "io",
+    "write_fits_series": "io",
+    "write_tiff_series": "io",
+    # tomography
+    "CTDifference": "ct",
+    "ct_difference": "ct",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _MAP)

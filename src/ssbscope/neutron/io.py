@@ -1,0 +1,415 @@
+"""Readers and writers for neutron radiograph series (FITS, TIFF) with timestamps.
+
+Time of each frame, always explicit (``time_source``):
+
+* ``"header"``: a header keyword, ``time_key`` (default ``"TIME_S"``, seconds since the start
+  of the experiment); FITS ``DATE-OBS`` (ISO 8601) is used when ``time_key`` is absent and
+  ``"DATE-OBS"`` is allowed as the key; for TIFF the keys are read from a JSON
+  ImageDescription.  Times from ``DATE-OBS`` are seconds since ``t0`` (the first frame by
+  default);
+* ``"mtime"``: the file modification time (seconds since ``t0``, default the first file);
+* ``"interval"``: ``frame_interval_s`` × frame index (+ ``t0``).
+
+Every header keyword of every frame (FITS cards such as ``TOF``, ``TIMEBIN``, ``N_COUNTS``,
+``N_TRIGS``, ``SHUTTER_N`` of MCP/Timepix time-of-flight detectors) is collected into a
+per-frame metadata table.  Images are read lazily, one file per dask chunk, so long series
+stream; files are opened read-only and never modified.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ssbscope.errors import DataQualityError, FileFormatError, ParameterError, UnsupportedFormatError
+from ssbscope.neutron._checks import choice
+
+__all__ = ["RadiographSeries", "read_series", "read_tof_spectra", "write_fits_series",
+           "write_tiff_series", "sha256"]
+
+log = logging.getLogger(__name__)
+
+_FITS_EXT = (".fits", ".fit", ".fts")
+_TIFF_EXT = (".tif", ".tiff")
+
+
+def sha256(path) -> str:
+    """SHA-256 of a file (provenance)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class RadiographSeries:
+    """A series of radiographs read from files.
+
+    Attributes
+    ----------
+    images : (t, y, x) dask array
+        Lazy frames (one file per chunk); ``numpy.asarray(series.images)`` loads them.
+    time_s : (t,) ndarray
+        Frame times (s), strictly increasing.
+    metadata : pandas.DataFrame
+        One row per frame: ``path``, ``time_s`` and every header keyword.
+    paths : tuple of str
+    time_source : str
+    """
+
+    images: object
+    time_s: np.ndarray
+    metadata: pd.DataFrame = field(repr=False)
+    paths: tuple = field(repr=False)
+    time_source: str = "header"
+
+    def load(self) -> np.ndarray:
+        """All frames as one numpy array."""
+        return np.asarray(self.images)
+
+    def to_xarray(self):
+        """``xarray.DataArray`` with dims (time_s, y, x) (lazy)."""
+        import xarray as xr
+
+        return xr.DataArray(self.images, dims=("time_s", "y", "x"),
+                            coords={"time_s": self.time_s}, name="counts_adu",
+                            attrs={"time_source": self.time_source})
+
+
+def _kind(path: Path) -> str:
+    s = path.name.lower()
+    if s.endswith(_FITS_EXT):
+        return "fits"
+    if s.endswith(_TIFF_EXT):
+        return "tiff"
+    raise UnsupportedFormatError(path, "is neither FITS (.fits/.fit/.fts) nor TIFF (.tif/.tiff)",
+                                 "convert it or pass FITS/TIFF files")
+
+
+def _fits_header(path: Path) -> tuple[dict, tuple, np.dtype]:
+    import warnings
+
+    from astropy.io import fits
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    try:
+        with warnings.catch_warnings():
+            # astropy warns on non-standard cards; a broken file fails below with a clear error
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            hdul = fits.open(path, mode="readonly", memmap=False, lazy_load_hdus=True)
+        with hdul:
+            for hdu in hdul:
+                if hdu.header.get("NAXIS", 0) >= 2:
+                    hdr = hdu.header
+                    shape = tuple(hdr[f"NAXIS{k}"] for k in range(hdr["NAXIS"], 0, -1))
+                    bitpix = hdr["BITPIX"]
+                    dt = {8: np.uint8, 16: np.int16, 32: np.int32, 64: np.int64, -32: np.float32,
+                          -64: np.float64}[bitpix]
+                    if bitpix == 16 and hdr.get("BZERO", 0) == 32768:
+                        dt = np.uint16
+                    meta = {k: hdr[k] for k in hdr.keys()
+                            if k and k not in ("COMMENT", "HISTORY", "") and not k.startswith("NAXIS")}
+                    return meta, shape, np.dtype(dt)
+    except OSError as e:
+        raise FileFormatError(path, f"cannot be read as FITS ({e})", "check that the file is complete") from e
+    raise FileFormatError(path, "holds no image HDU (NAXIS >= 2)", "pass radiograph files")
+
+
+def _fits_data(path: str) -> np.ndarray:
+    from astropy.io import fits
+
+    with fits.open(path, mode="readonly", memmap=False) as hdul:
+        for hdu in hdul:
+            if hdu.header.get("NAXIS", 0) >= 2 and hdu.data is not None:
+                a = np.asarray(hdu.data)
+                a = a.astype(a.dtype.newbyteorder("=")) if a.dtype.byteorder not in ("=", "|") else a
+                return a.reshape(a.shape[-2:]) if a.ndim > 2 and a.shape[0] == 1 else a
+    raise FileFormatError(path, "holds no image data")
+
+
+def _tiff_header(path: Path) -> tuple[dict, tuple, np.dtype, int]:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            pages = tf.pages
+            p0 = pages[0]
+            meta: dict = {}
+            desc = p0.description or ""
+            if desc.strip().startswith("{"):
+                try:
+                    meta.update(json.loads(desc))
+                except json.JSONDecodeError:
+                    meta["ImageDescription"] = desc
+            elif desc:
+                meta["ImageDescription"] = desc
+            dt = p0.tags.get("DateTime")
+            if dt is not None:
+                meta["DateTime"] = dt.value
+            return meta, tuple(p0.shape), np.dtype(p0.dtype), len(pages)
+    except (tifffile.TiffFileError, OSError, ValueError) as e:
+        raise FileFormatError(path, f"cannot be read as TIFF ({e})", "check that the file is complete") from e
+
+
+def _tiff_data(path: str, page: int) -> np.ndarray:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tf:
+        return tf.pages[page].asarray()
+
+
+def _parse_iso(value, path) -> float:
+    try:
+        d = _dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError as e:
+        raise FileFormatError(path, f"DATE-OBS {value!r} is not ISO 8601", "fix the header") from e
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=_dt.timezone.utc)
+    return d.timestamp()
+
+
+def read_series(paths, *, time_source: str = "header", time_key: str = "TIME_S",
+                frame_interval_s: float | None = None, t0: float | None = None,
+                sort: bool = True) -> RadiographSeries:
+    """Read a FITS or TIFF radiograph series with timestamps (lazily).
+
+    Parameters
+    ----------
+    paths : path, glob pattern, directory or sequence of paths
+        Single-frame FITS files, single-frame TIFFs or multi-page TIFFs (one frame per page).
+        A directory reads every FITS/TIFF file in it.
+    time_source : {"header", "mtime", "interval"}
+        Where the frame times come from (see the module docstring); nothing is guessed.
+    time_key : str
+        Header keyword holding the time: seconds (``TIME_S``) or ISO 8601 (``DATE-OBS``).
+    frame_interval_s : float
+        Required with ``time_source="interval"``.
+    t0 : float, optional
+        Time origin subtracted from absolute times (epoch seconds for ``DATE-OBS`` / mtime;
+        default: the first frame's); added to interval times.
+    sort : bool
+        Sort the files by name (natural numeric order) first.
+
+    Returns
+    -------
+    RadiographSeries
+
+    Raises
+    ------
+    FileFormatError
+        Unreadable file, missing time keyword, frames of different shapes.
+    DataQualityError
+        Non-monotonic or duplicate timestamps.
+    """
+    import dask
+    import dask.array as da
+
+    choice("time_source", time_source, ("header", "mtime", "interval"))
+    files = _expand(paths, sort)
+    entries = []  # (path, page, meta, shape, dtype)
+    for f in files:
+        kind = _kind(f)
+        if kind == "fits":
+            meta, shape, dt = _fits_header(f)
+            entries.append((f, 0, meta, shape, dt, kind))
+        else:
+            meta, shape, dt, n = _tiff_header(f)
+            for pg in range(n):
+                entries.append((f, pg, meta, shape, dt, kind))
+    shapes = {e[3] for e in entries}
+    if len(shapes) != 1:
+        first = entries[0]
+        odd = next(e for e in entries if e[3] != first[3])
+        raise FileFormatError(odd[0], f"frame shape {odd[3]} differs from {first[0].name}'s {first[3]}",
+                              "read series of one detector region and binning")
+    shape = entries[0][3]
+    if len(shape) != 2:
+        raise FileFormatError(entries[0][0], f"image has shape {shape}; expected a 2-D frame")
+    dtype = entries[0][4]
+    # times
+    if time_source == "interval":
+        if frame_interval_s is None or not np.isfinite(frame_interval_s) or frame_interval_s <= 0:
+            raise ParameterError("frame_interval_s", frame_interval_s, "is needed (> 0) with "
+                                 "time_source='interval'")
+        times = (t0 or 0.0) + frame_interval_s * np.arange(len(entries), dtype=float)
+    elif time_source == "mtime":
+        if any(e[5] == "tiff" and e[1] > 0 for e in entries):
+            raise ParameterError("time_source", "mtime", "a multi-page TIFF has one mtime for all pages",
+                                 "use time_source='header' or 'interval'")
+        abs_t = np.array([os.stat(e[0]).st_mtime for e in entries], dtype=float)
+        times = abs_t - (abs_t[0] if t0 is None else t0)
+    else:
+        times = np.empty(len(entries))
+        iso = False
+        for k, (f, pg, meta, _, _, kind) in enumerate(entries):
+            val = meta.get(time_key)
+            if kind == "tiff" and isinstance(val, list):
+                val = val[pg] if pg < len(val) else None
+            if val is None:
+                raise FileFormatError(f, f"has no time keyword {time_key!r} in its header",
+                                      "pass time_key=..., time_source='mtime' or "
+                                      "time_source='interval' with frame_interval_s")
+            if isinstance(val, (int, float, np.integer, np.floating)) and not isinstance(val, bool):
+                times[k] = float(val)
+            else:
+                times[k] = _parse_iso(val, f)
+                iso = True
+        if iso:
+            times = times - (times[0] if t0 is None else t0)
+    from ssbscope.neutron.binning import check_times
+
+    try:
+        times = check_times(times, len(entries))
+    except DataQualityError as e:
+        raise DataQualityError(f"{entries[0][0].parent}: {e}") from e
+    # lazy images
+    chunks = []
+    for f, pg, _, _, _, kind in entries:
+        if kind == "fits":
+            d = dask.delayed(_fits_data, pure=True)(str(f))
+        else:
+            d = dask.delayed(_tiff_data, pure=True)(str(f), pg)
+        chunks.append(da.from_delayed(d, shape=shape, dtype=dtype)[None])
+    images = da.concatenate(chunks, axis=0)
+    rows = []
+    for (f, pg, meta, *_), t in zip(entries, times):
+        row = {"path": str(f), "page": pg, "time_s": float(t)}
+        for k, v in meta.items():
+            if isinstance(v, (list, dict)):
+                v = json.dumps(v)
+            row[k] = v
+        rows.append(row)
+    md = pd.DataFrame(rows)
+    return RadiographSeries(images=images, time_s=times, metadata=md,
+                            paths=tuple(str(e[0]) for e in entries), time_source=time_source)
+
+
+def _natural_key(p: Path):
+    import re
+
+    return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", p.name)]
+
+
+def _expand(paths, sort: bool) -> list[Path]:
+    import glob
+
+    if isinstance(paths, (str, os.PathLike)):
+        p = Path(paths)
+        if p.is_dir():
+            files = [q for q in p.iterdir() if q.is_file() and q.name.lower().endswith(_FITS_EXT + _TIFF_EXT)]
+        elif any(ch in str(paths) for ch in "*?["):
+            files = [Path(q) for q in glob.glob(str(paths))]
+        else:
+            files = [p]
+    else:
+        files = [Path(q) for q in paths]
+    if not files:
+        raise FileFormatError(paths, "matches no FITS/TIFF file", "check the path or pattern")
+    for f in files:
+        if not f.is_file():
+            raise FileFormatError(f, "does not exist", "check the path")
+    return sorted(files, key=_natural_key) if sort else files
+
+
+def read_tof_spectra(path) -> pd.DataFrame:
+    """Read an MCP/Timepix ``*_Spectra.txt`` file: columns ``tof_s`` and ``counts``.
+
+    Raises
+    ------
+    FileFormatError
+        Not two numeric columns, or time of flight not increasing.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileFormatError(p, "does not exist", "check the path")
+    try:
+        arr = np.loadtxt(p, ndmin=2)
+    except ValueError as e:
+        raise FileFormatError(p, f"is not a two-column numeric table ({e})") from e
+    if arr.shape[1] < 2 or arr.shape[0] == 0:
+        raise FileFormatError(p, f"has {arr.shape[1]} column(s); expected time of flight and counts")
+    if np.any(np.diff(arr[:, 0]) <= 0):
+        raise FileFormatError(p, "time of flight is not increasing")
+    return pd.DataFrame({"tof_s": arr[:, 0], "counts": arr[:, 1]})
+
+
+def _atomic_write(path: Path, write):
+    tmp = path.with_name(path.name + ".part")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _times_abs(start, time_s):
+    if start is None:
+        start = _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc)
+    return [start + _dt.timedelta(seconds=float(t)) for t in time_s]
+
+
+def write_fits_series(directory, images, time_s, *, prefix: str = "frame", start=None,
+                      exposure_s: float | None = None, extra_header: dict | None = None) -> list[str]:
+    """Write frames as single-image FITS files with ``TIME_S``, ``DATE-OBS`` and ``EXPTIME``.
+
+    The file modification time is set to ``start + time_s``.  Writes are atomic.
+    """
+    from astropy.io import fits
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    arr = np.asarray(images)
+    if arr.ndim != 3:
+        raise ParameterError("images", arr.shape, "must be (t, y, x)")
+    ts = np.asarray(time_s, dtype=float)
+    if ts.shape != (arr.shape[0],):
+        raise ParameterError("time_s", ts.shape, f"needs one time per frame ({arr.shape[0]})")
+    out = []
+    for k, (fr, t, ta) in enumerate(zip(arr, ts, _times_abs(start, ts))):
+        hdr = fits.Header()
+        hdr["TIME_S"] = (float(t), "s since start of the electrochemical test")
+        hdr["DATE-OBS"] = (ta.isoformat(timespec="microseconds").replace("+00:00", ""), "UTC")
+        if exposure_s is not None:
+            hdr["EXPTIME"] = (float(exposure_s), "exposure, s")
+        for key, v in (extra_header or {}).items():
+            hdr[key] = v
+        p = d / f"{prefix}_{k:05d}.fits"
+        _atomic_write(p, lambda q, fr=fr, hdr=hdr: fits.PrimaryHDU(fr, header=hdr).writeto(q, overwrite=True))
+        os.utime(p, (ta.timestamp(), ta.timestamp()))
+        out.append(str(p))
+    return out
+
+
+def write_tiff_series(directory, images, time_s, *, prefix: str = "frame", start=None,
+                      exposure_s: float | None = None) -> list[str]:
+    """Write frames as single-page TIFFs with a JSON description ``{"TIME_S", "DATE-OBS", "EXPTIME"}``.
+
+    The file modification time is set to ``start + time_s``.  Writes are atomic.
+    """
+    import tifffile
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    arr = np.asarray(images)
+    if arr.ndim != 3:
+        raise ParameterError("images", arr.shape, "must be (t, y, x)")
+    ts = np.asarray(time_s, dtype=float)
+    if ts.shape != (arr.shape[0],):
+        raise ParameterError("time_s", ts.shape, f"needs one time per frame ({arr.shape[0]})")
+    out = []
+    for k, (fr, t, ta) in enumerate(zip(arr, ts, _times_abs(start, ts))):
+        desc = {"TIME_S": float(t), "DATE-OBS": ta.isoformat(timespec="microseconds").replace("+00:00", "")}
+        if exposure_s is not None:
+            desc["EXPTIME"] = float(exposure_s)
+        p = d / f"{prefix}_{k:05d}.tif"
+        _atomic_write(p, lambda q, fr=fr, desc=desc: tifffile.imwrite(q, fr, description=json.dumps(desc),
+                                                                      metadata=None))
+        os.utime(p, (ta.timestamp(), ta.timestamp()))
+        out.append(str(p))
+    return out

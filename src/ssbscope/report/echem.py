@@ -1,0 +1,314 @@
+"""Electrochemistry section of the report.
+
+Reads the datasets written by :mod:`ssbscope.echem.stages` (``echem/timeseries``,
+``echem/<log>/timeseries``, ``echem/cycles``, ``echem/states``, ``echem/events``,
+``echem/eis``, and the twin's ground truth when present) and renders:
+
+* voltage vs time and vs specific capacity of the main cell with the scan states marked and
+  labelled (000_290f30815ae66793 Fig. 1E);
+* the events found (hard/soft shorts with onsets, the critical current density) beside the
+  ground truth when the log came from the twin, with the other logs plotted and marked;
+* the cycle table with the Coulombic efficiency;
+* Nyquist plots of the impedance spectra with their fits, and R_s / R_ct vs state
+  (000_ Fig. 2A–B).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ssbscope.report import Section, esc, figure_html, table_html
+
+__all__ = ["section"]
+
+log = logging.getLogger(__name__)
+
+_LOG_TITLES = {
+    "first_cycle": "NMC622 | PEO-LiTFSI | Li, first cycle (000_)",
+    "anode_free": "anode-free Cu | Li6PS5Cl | Li, case B (001_)",
+    "short_clean": "sulfide cell, C/20 charge, normal (002_)",
+    "short_soft": "sulfide cell, C/20 charge, soft short (002_)",
+    "short_hard": "sulfide cell, C/20 charge, hard short (002_)",
+    "ccd": "Li | Li6PS5Cl | Li, CCD staircase (003_)",
+}
+
+
+def _get(store, name):
+    if name not in store.names():
+        return None
+    return store.read(name).load()
+
+
+def _main_figures(ts, states) -> str:
+    import matplotlib.pyplot as plt
+
+    t_h = ts["time_s"].values / 3600.0
+    v = ts["voltage_V"].values
+    parts = []
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    ax.plot(t_h, v, lw=1.2, color="#1d4e89")
+    if states is not None:
+        for k in range(states.sizes["state"]):
+            ts_s = float(states["time_s"].values[k])
+            vv = float(np.interp(ts_s, ts["time_s"].values, v))
+            ax.plot(ts_s / 3600.0, vv, "o", ms=7, color="#d1495b", zorder=3)
+            lab = str(states["label"].values[k])
+            ax.annotate(f"({k + 1}) {lab}", (ts_s / 3600.0, vv), textcoords="offset points",
+                        xytext=(4, 8 if k % 2 == 0 else -14), fontsize=8)
+    ax.set_xlabel("time (h)")
+    ax.set_ylabel("voltage (V)")
+    ax.grid(alpha=0.3)
+    parts.append(figure_html(fig, "Main cell: voltage vs time with the scan states "
+                                  "(dots, numbered as in 000_ Fig. 1E)."))
+    cap_name = "capacity_mAh_g" if "capacity_mAh_g" in ts else "capacity_mAh"
+    unit = "mAh g⁻¹" if cap_name.endswith("_g") else "mAh"
+    if cap_name in ts and "direction" in ts:
+        cap = ts[cap_name].values
+        d = np.array([str(x) for x in ts["direction"].values.tolist()], dtype=object)
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for kind, color in (("charge", "#1d4e89"), ("discharge", "#d1495b")):
+            m = d == kind
+            if m.any():
+                ax.plot(cap[m], v[m], lw=1.2, color=color, label=kind)
+        if states is not None:
+            for k in range(states.sizes["state"]):
+                ts_s = float(states["time_s"].values[k])
+                j = int(np.clip(np.searchsorted(ts["time_s"].values, ts_s), 0, t_h.size - 1))
+                c = cap[j] if np.isfinite(cap[j]) else 0.0
+                ax.plot(c, np.interp(ts_s, ts["time_s"].values, v), "o", color="k", ms=5)
+                ax.annotate(str(k + 1), (c, np.interp(ts_s, ts["time_s"].values, v)),
+                            textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xlabel(f"capacity in the half-cycle ({unit})")
+        ax.set_ylabel("voltage (V)")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        parts.append(figure_html(fig, "Main cell: voltage vs capacity, charge and discharge, "
+                                      "with the scan states."))
+    return "".join(parts)
+
+
+def _other_logs_figure(logs: dict, events) -> str:
+    import matplotlib.pyplot as plt
+
+    if not logs:
+        return ""
+    n = len(logs)
+    fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), squeeze=False)
+    for ax, (name, ds) in zip(axes[:, 0], logs.items()):
+        t_h = ds["time_s"].values / 3600.0
+        ax.plot(t_h, ds["voltage_V"].values, lw=1.0, color="#1d4e89")
+        ax.set_title(_LOG_TITLES.get(name, name), fontsize=9, loc="left")
+        ax.set_ylabel("V")
+        ax.grid(alpha=0.3)
+        if events is not None:
+            for k in range(events.sizes["event"]):
+                if str(events["log"].values[k]) != name:
+                    continue
+                kind = str(events["kind"].values[k])
+                on = float(events["onset_s"].values[k])
+                if np.isfinite(on):
+                    ax.axvline(on / 3600.0, color="#d1495b" if kind == "hard" else "#edae49",
+                               ls="--", lw=1.2, label=f"{kind} short (found)")
+                tr = float(events["true_onset_s"].values[k])
+                if np.isfinite(tr):
+                    ax.axvline(tr / 3600.0, color="k", ls=":", lw=1.0, label="true onset (twin)")
+            h, lab = ax.get_legend_handles_labels()
+            if h:
+                uniq = dict(zip(lab, h))
+                ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower left")
+    axes[-1, 0].set_xlabel("time (h)")
+    fig.tight_layout()
+    return figure_html(fig, "Other logs: dashed lines are events found by ssbscope.echem "
+                            "(red hard, amber soft short); dotted lines the twin's true onsets.")
+
+
+def _events_table(events) -> tuple[str, list]:
+    if events is None or events.sizes.get("event", 0) == 0:
+        return "<p>No shorts and no critical current found.</p>", []
+    rows = []
+    summary = []
+    for k in range(events.sizes["event"]):
+        kind = str(events["kind"].values[k])
+        logn = str(events["log"].values[k])
+        on = float(events["onset_s"].values[k])
+        tr = float(events["true_onset_s"].values[k])
+        ccd = float(events["ccd_ma_cm2"].values[k])
+        tccd = float(events["true_ccd_ma_cm2"].values[k])
+        if kind == "ccd":
+            rows.append({"log": logn, "event": "critical current density",
+                         "found": f"{ccd:.2f} mA cm⁻²",
+                         "twin truth": f"{tccd:.2f} mA cm⁻²" if np.isfinite(tccd) else "—",
+                         "error": f"{ccd - tccd:+.3f} mA cm⁻²" if np.isfinite(tccd) else "—"})
+            summary.append(("Critical current density", f"{ccd:.2f} mA cm⁻²"))
+        else:
+            err = f"{100 * (on - tr) / tr:+.2f} %" if np.isfinite(tr) and tr > 0 else "—"
+            rows.append({"log": logn, "event": f"{kind} short", "found": f"onset {on / 3600:.3f} h",
+                         "twin truth": (f"{events['true_kind'].values[k]} at {tr / 3600:.3f} h"
+                                        if np.isfinite(tr) else "no short"),
+                         "error": err})
+    shorts = [r for r in rows if r["event"].endswith("short")]
+    summary.append(("Shorts found", f"{len(shorts)} ({', '.join(sorted({r['event'] for r in shorts}))})"
+                    if shorts else "none"))
+    return table_html(pd.DataFrame(rows), caption="Events found in the logs"), summary
+
+
+def _cycles_table(cycles) -> tuple[str, list]:
+    if cycles is None or cycles.sizes.get("row", 0) == 0:
+        return "", []
+    df = cycles.to_dataframe().reset_index(drop=True)
+    df = df[df["discharge_capacity_mAh"].notna()]
+    if df.empty:
+        return "", []
+    out = pd.DataFrame({
+        "log": df["log"].astype(str),
+        "cycle": df["cycle"].astype(int),
+        "charge (mAh)": df["charge_capacity_mAh"].astype(float),
+        "discharge (mAh)": df["discharge_capacity_mAh"].astype(float),
+        "CE (%)": 100 * df["coulombic_efficiency"].astype(float),
+    })
+    summary = [(f"CE, {r['log']} cycle {r['cycle']}", f"{r['CE (%)']:.2f} %")
+               for _, r in out.iterrows() if r["cycle"] == 1]
+    return table_html(out, caption="Cycles and Coulombic efficiency (CE = discharge / charge)",
+                      float_format="{:.4g}"), summary
+
+
+def _states_table(states) -> str:
+    if states is None:
+        return ""
+    rows = []
+    for k in range(states.sizes["state"]):
+        frac = float(states["fraction"].values[k])
+        kind = str(states["kind"].values[k]).upper()
+        rows.append({"#": k + 1, "scan state (000_)": str(states["label"].values[k]),
+                     "target": f"{100 * frac:.0f} % {kind}",
+                     "time (h)": float(states["time_s"].values[k]) / 3600.0,
+                     "state from the log": str(states["measured_state"].values[k])
+                     if "measured_state" in states else "—"})
+    return table_html(pd.DataFrame(rows), caption="Scan states: time and the state read from the log",
+                      float_format="{:.3f}")
+
+
+def _eis_figures(eis) -> tuple[str, list]:
+    import matplotlib.pyplot as plt
+
+    if eis is None or eis.sizes.get("state", 0) == 0:
+        return "", []
+    n = eis.sizes["state"]
+    cmap = plt.get_cmap("viridis")
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for k in range(n):
+        c = cmap(k / max(n - 1, 1))
+        zr = eis["z_real_ohm"].values[k]
+        zi = eis["z_imag_ohm"].values[k]
+        ok = np.isfinite(zr)
+        lab = str(eis["label"].values[k])
+        ax.plot(zr[ok], -zi[ok], "o", ms=3, color=c, label=lab)
+        fr = eis["z_fit_real_ohm"].values[k]
+        fi = eis["z_fit_imag_ohm"].values[k]
+        if np.any(np.isfinite(fr)):
+            ax.plot(fr, -fi, "-", lw=1, color=c)
+            zoom = np.isfinite(fr)
+            ax2.plot(fr[zoom], -fi[zoom], "-", lw=1, color=c)
+        ax2.plot(zr[ok], -zi[ok], "o", ms=3, color=c)
+    ax.set_xlabel("Z' (Ω)")
+    ax.set_ylabel("−Z'' (Ω)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    r_s = eis["r_s_ohm"].values
+    r_ct = eis["r_ct_ohm"].values
+    zr_all = eis["z_real_ohm"].values
+    lo_ref = np.nanmin(r_s) if np.any(np.isfinite(r_s)) else np.nanmin(zr_all)
+    span = 0.5 * (np.nanmin(r_ct) if np.any(np.isfinite(r_ct)) else np.nanmin(zr_all))
+    if np.isfinite(lo_ref) and np.isfinite(span) and span > 0:
+        ax2.set_xlim(0.9 * lo_ref, lo_ref + span)
+        ax2.set_ylim(0, 0.6 * span)
+    ax2.set_xlabel("Z' (Ω)")
+    ax2.set_ylabel("−Z'' (Ω)")
+    ax2.set_title("high-frequency region", fontsize=9)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    parts = [figure_html(fig, "Nyquist plots at the scan states (dots: data; lines: fitted "
+                              "R_s + ((R_ct + W) ∥ CPE)), cf. 000_ Fig. 2A–B.")]
+    summary = []
+    labels = [str(x) for x in eis["label"].values]
+    if np.any(np.isfinite(r_ct)):
+        fig, ax = plt.subplots(figsize=(8, 3.4))
+        x = np.arange(n)
+        ax.errorbar(x, r_ct, yerr=np.nan_to_num(eis["r_ct_err_ohm"].values), fmt="o-",
+                    color="#d1495b", label="R_ct (fit)")
+        ax.errorbar(x, r_s, yerr=np.nan_to_num(eis["r_s_err_ohm"].values), fmt="s-",
+                    color="#1d4e89", label="R_s (fit)")
+        if np.any(np.isfinite(eis["true_r_ct_ohm"].values)):
+            ax.plot(x, eis["true_r_ct_ohm"].values, "x", color="k", label="twin truth")
+            ax.plot(x, eis["true_r_s_ohm"].values, "x", color="k")
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=20, fontsize=8)
+        ax.set_ylabel("resistance (Ω)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        parts.append(figure_html(fig, "R_s and R_ct vs state (R_ct falls on charge, rises on "
+                                      "discharge in 000_)."))
+        tab = pd.DataFrame({"state": labels, "R_s (Ω)": r_s, "R_ct (Ω)": r_ct,
+                            "R_s truth (Ω)": eis["true_r_s_ohm"].values,
+                            "R_ct truth (Ω)": eis["true_r_ct_ohm"].values})
+        parts.append(table_html(tab, caption="EIS fits", float_format="{:.1f}"))
+        k_full = labels.index("fully charged") if "fully charged" in labels else 0
+        summary.append(("R_ct range over the cycle", f"{np.nanmin(r_ct):.0f}–{np.nanmax(r_ct):.0f} Ω"))
+        summary.append((f"R_s at {labels[k_full]}", f"{r_s[k_full]:.1f} Ω"))
+    else:
+        parts.append('<p class="note">No EIS fit in the store (ssbscope.echem.fit_eis was not '
+                     "available when the stage ran).</p>")
+    return "".join(parts), summary
+
+
+def section(store) -> Section | None:
+    """The electrochemistry section of the report (None if the store has no echem data).
+
+    Parameters
+    ----------
+    store : ssbscope.store.Store
+
+    Returns
+    -------
+    ssbscope.report.Section or None
+    """
+    names = store.names()
+    if not any(n.startswith("echem/") for n in names):
+        return None
+    ts = _get(store, "echem/timeseries")
+    states = _get(store, "echem/states")
+    if states is None:
+        states = _get(store, "echem/twin/states")
+    events = _get(store, "echem/events")
+    cycles = _get(store, "echem/cycles")
+    eis = _get(store, "echem/eis")
+    others = {}
+    for n in sorted(names):
+        if n.startswith("echem/") and n.endswith("/timeseries") and n != "echem/timeseries":
+            others[n.split("/")[1]] = store.read(n).load()
+    html_parts = []
+    summary: list = []
+    if ts is not None:
+        src = esc(str(ts.attrs.get("source", "")))
+        html_parts.append(f"<h3>Main cell</h3><p class=\"note\">Log: <code>{src}</code>; "
+                          f"{ts.sizes['time_s']} samples over {ts['time_s'].values[-1] / 3600:.2f} h.</p>")
+        html_parts.append(_main_figures(ts, states))
+        html_parts.append(_states_table(states))
+    ctab, csum = _cycles_table(cycles)
+    if ctab:
+        html_parts.append("<h3>Cycles</h3>" + ctab)
+    summary.extend(csum)
+    etab, esum = _events_table(events)
+    html_parts.append("<h3>Events: shorts and critical current</h3>" + etab)
+    html_parts.append(_other_logs_figure(others, events))
+    summary.extend(esum)
+    efig, eisum = _eis_figures(eis)
+    if efig:
+        html_parts.append("<h3>Impedance</h3>" + efig)
+    summary.extend(eisum)
+    return Section("Electrochemistry", "".join(html_parts), summary=tuple(summary))

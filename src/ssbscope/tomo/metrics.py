@@ -1,0 +1,1038 @@
+"""Lithium morphology metrics from segmented CT volumes.
+
+Volumes are ``(z, y, x)`` with z the stacking axis (current flow) unless ``axis`` says
+otherwise; lengths in µm, volumes in µm^3.  Every multi-field result is a frozen dataclass;
+:func:`to_dataset` stacks a list of them (one per scan) into an ``xarray.Dataset`` on
+``time_s`` so a pipeline stage can store them as time series aligned with the
+electrochemistry.
+
+Papers: interface roughness Ra/Rq (Eqs. 6-7 of 000_290f30815ae66793, Table 1); thickness
+maps, pore + crack volume, crack capacity for deposited Li and pore/crack greyscale overlap
+(001_a2c994afa3295f29, Figs. 3c, 5, S4); Li-connected vs isolated low-attenuation regions,
+layer volume fractions and the median-greyscale profile (002_3ee4edf529433f9c, Fig. 3F-J).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ssbscope.errors import DataQualityError, EmptyResultError, InputError, ParameterError
+
+__all__ = [
+    "Roughness",
+    "roughness",
+    "detrend_plane",
+    "interface_height_map",
+    "thickness_map",
+    "ThicknessStats",
+    "thickness_stats",
+    "central_region",
+    "phase_volumes",
+    "percent_change",
+    "pore_volume",
+    "CrackChange",
+    "crack_change",
+    "faraday_li_thickness_um",
+    "crack_li_fraction",
+    "GaussianOverlap",
+    "overlap_coefficient",
+    "fit_two_gaussians",
+    "gaussian_overlap",
+    "LowAttenuationRegions",
+    "classify_low_attenuation",
+    "layer_volume_fractions",
+    "SliceProfile",
+    "median_profile",
+    "NewFilaments",
+    "new_filaments",
+    "to_dataset",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _check_voxel(voxel_size_um) -> float:
+    v = float(voxel_size_um)
+    if not (math.isfinite(v) and v > 0):
+        raise ParameterError("voxel_size_um", voxel_size_um, "must be a finite length > 0",
+                             "pass the voxel edge length in micrometres")
+    return v
+
+
+def _check_axis(axis, ndim=3) -> int:
+    if axis not in range(-ndim, ndim):
+        raise ParameterError("axis", axis, f"must be in -{ndim}..{ndim - 1}",
+                             "use axis=0 for the stacking axis z")
+    return axis % ndim
+
+
+def _mask3(mask, name="mask") -> np.ndarray:
+    arr = np.asarray(mask)
+    if arr.ndim != 3:
+        raise InputError(f"{name}: expected a 3-D (z, y, x) array, got shape {arr.shape}")
+    if arr.dtype != np.bool_:
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise InputError(f"{name}: dtype {arr.dtype} is not boolean; segment the volume "
+                             "first (ssbscope.tomo.segment_phases)")
+        arr = arr != 0
+    return arr
+
+
+# --------------------------------------------------------------------------- roughness
+
+@dataclass(frozen=True)
+class Roughness:
+    """Arithmetic and root-mean-square roughness of a height map (Eqs. 6-7, 000_...).
+
+    Unpacks as ``ra_um, rq_um = roughness(h)``.
+
+    Attributes
+    ----------
+    ra_um, rq_um : float
+        Mean |Z| and sqrt(mean Z^2) of the plane-detrended height Z (µm).
+    n_columns : int
+        Columns used.
+    n_excluded : int
+        Columns excluded because their height is NaN (no interface found there).
+    plane_um : tuple of float
+        Best-fit plane ``(c0, c_row, c_col)``: ``h ~ c0 + c_row * i + c_col * j`` (µm; i, j
+        the map's row and column indices).
+    """
+
+    ra_um: float
+    rq_um: float
+    n_columns: int
+    n_excluded: int
+    plane_um: tuple[float, float, float]
+
+    def __iter__(self):
+        return iter((self.ra_um, self.rq_um))
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return (self.ra_um, self.rq_um)[i]
+
+
+def detrend_plane(height_map_um) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """Subtract the least-squares plane from a height map, ignoring NaN entries.
+
+    Parameters
+    ----------
+    height_map_um : (M, N) array_like
+        Heights (µm); NaN where no interface was found.
+
+    Returns
+    -------
+    residual_um : (M, N) ndarray
+        ``h - plane`` (NaN kept).
+    plane_um : (c0, c_row, c_col)
+        Plane coefficients in µm per index.
+    """
+    h = np.asarray(height_map_um, dtype=float)
+    if h.ndim != 2:
+        raise InputError(f"height_map_um: expected a 2-D map, got shape {h.shape}")
+    if np.isinf(h).any():
+        raise DataQualityError("height_map_um: contains inf; mark missing columns with NaN")
+    ok = np.isfinite(h)
+    if ok.sum() < 3:
+        raise EmptyResultError(
+            f"height_map_um: only {int(ok.sum())} of {h.size} columns hold a height (the rest "
+            "are NaN: no interface found); a plane needs >= 3; check the segmentation")
+    ii, jj = np.nonzero(ok)
+    a = np.column_stack([np.ones(ii.size), ii.astype(float), jj.astype(float)])
+    coef, *_ = np.linalg.lstsq(a, h[ok], rcond=None)
+    i_all, j_all = np.indices(h.shape, dtype=float)
+    resid = h - (coef[0] + coef[1] * i_all + coef[2] * j_all)
+    return resid, (float(coef[0]), float(coef[1]), float(coef[2]))
+
+
+def roughness(height_map_um) -> Roughness:
+    """Roughness Ra and Rq of an interface height map after plane detrending.
+
+    ``Ra = (1/A) ∬ |Z| dx dy`` (Eq. 6 of 000_290f30815ae66793) and
+    ``Rq = sqrt((1/A) ∬ Z^2 dx dy)`` (Eq. 7), with Z the height above the least-squares
+    best-fit plane (so a tilted but flat interface has zero roughness).  On a regular grid
+    the integrals are means over the columns.
+
+    Parameters
+    ----------
+    height_map_um : (M, N) array_like
+        Interface height Z(x, y) in µm (e.g. from :func:`interface_height_map`); NaN marks
+        columns without an interface, which are excluded and counted.
+
+    Returns
+    -------
+    Roughness
+        ``ra_um, rq_um`` (unpackable as a pair) plus the column counts and the plane.
+
+    Raises
+    ------
+    EmptyResultError
+        Fewer than 3 columns hold a height (e.g. a segmentation that found no Li).
+    DataQualityError
+        The map holds inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> h = np.add.outer(np.arange(4.0), np.arange(5.0))   # a tilted plane
+    >>> ra, rq = roughness(h)
+    >>> round(ra, 12), round(rq, 12)
+    (0.0, 0.0)
+    """
+    resid, plane = detrend_plane(height_map_um)
+    ok = np.isfinite(resid)
+    z = resid[ok]
+    n_ex = int(resid.size - z.size)
+    if n_ex:
+        log.info("roughness: %d of %d columns have no interface (NaN) and are excluded",
+                 n_ex, resid.size)
+    return Roughness(ra_um=float(np.mean(np.abs(z))), rq_um=float(np.sqrt(np.mean(z * z))),
+                     n_columns=int(z.size), n_excluded=n_ex, plane_um=plane)
+
+
+# --------------------------------------------------------------------------- interface height
+
+def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
+                         threshold: float | None = None, window_vox: int = 3) -> np.ndarray:
+    """Height of the surface where two phases meet, per column along ``axis`` (µm).
+
+    The volume is segmented with Otsu's threshold (or ``threshold``); the phase found at
+    index 0 of ``axis`` is the "lower" phase.  Each column's values are normalised to the
+    lower phase's fraction ``f = (v - level_upper) / (level_lower - level_upper)`` with the
+    two classes' median grey values as the pure-phase levels, and the height is the partial-volume integral of ``f`` over a window of
+    ``± window_vox`` voxels around the column's segmented crossing:
+    ``h = voxel_size_um * (k0 + sum_{k0 <= i <= k1} f_i)``.  For partial-volume voxels
+    (a voxel cut by the surface holds the volume fraction of each phase) and for any
+    symmetric blur narrower than the window this is exact, with noise averaged over the
+    window; it is the sub-voxel 50 % crossing of the profile.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) ndarray
+        Greyscale volume (or a boolean mask of the lower phase, then heights are voxel
+        counts).  NaN/inf rejected.
+    voxel_size_um : float
+        Voxel edge length (µm).
+    axis : int, default 0
+        Axis across the interface (z, the stacking axis).
+    threshold : float, optional
+        Grey value separating the phases; default Otsu's.
+    window_vox : int, default 3
+        Half-width of the refinement window (voxels); cover the blur of the interface.
+
+    Returns
+    -------
+    ndarray
+        Height (µm) measured from the outer face of slice 0 along ``axis``, shape of the
+        volume without ``axis``; NaN in columns without a crossing (the column is all one
+        phase, or the crossing sits within ``window_vox`` of the volume's end).
+
+    Raises
+    ------
+    DataQualityError
+        NaN/inf voxels, or a constant volume.
+    EmptyResultError
+        No column holds an interface (e.g. no Li segmented).
+    """
+    from ssbscope.tomo.filters import check_finite, threshold_otsu
+
+    vs = _check_voxel(voxel_size_um)
+    arr = np.asarray(volume)
+    if arr.ndim != 3:
+        raise InputError(f"volume: expected a 3-D (z, y, x) array, got shape {arr.shape}")
+    ax = _check_axis(axis)
+    if int(window_vox) != window_vox or window_vox < 1:
+        raise ParameterError("window_vox", window_vox, "must be an integer >= 1")
+    check_finite(arr)
+    v = np.moveaxis(arr, ax, 0)
+    n = v.shape[0]
+    if v.dtype == np.bool_:
+        f = v.astype(np.float32)
+        seg_lower = v
+    else:
+        v = v.astype(np.float64, copy=False)
+        t = threshold_otsu(v) if threshold is None else float(threshold)
+        bright = v > t
+        nb = int(bright.sum())
+        if nb == 0 or nb == v.size:
+            raise EmptyResultError(
+                f"volume: the threshold {t:g} leaves a single phase; no interface to measure")
+        # class medians: the pure phase levels (partial-volume voxels are a minority)
+        m_hi = float(np.median(v[bright]))
+        m_lo = float(np.median(v[~bright]))
+        k = max(1, n // 10)
+        bright_below = bool(bright[:k].mean() > bright[-k:].mean())
+        lower_mean, upper_mean = (m_hi, m_lo) if bright_below else (m_lo, m_hi)
+        f = (v - upper_mean) / (lower_mean - upper_mean)
+        seg_lower = bright if bright_below else ~bright
+    # crossing estimate: number of lower-phase voxels in the column
+    c0 = seg_lower.sum(axis=0).astype(np.int64)
+    w = int(window_vox)
+    k0 = c0 - w
+    k1 = c0 + w  # inclusive; the crossing lies in voxel c0 - 1 or c0
+    valid = (c0 > 0) & (c0 < n) & (k0 >= 0) & (k1 <= n - 1)
+    idx = np.arange(n).reshape((n,) + (1,) * (f.ndim - 1))
+    win = (idx >= k0[None]) & (idx <= k1[None])
+    s = np.where(win, f, 0.0).sum(axis=0)
+    h = (np.clip(k0, 0, None) + s) * vs
+    h = np.where(valid, h, np.nan)
+    if not valid.any():
+        raise EmptyResultError(
+            "volume: no column has a crossing between the two phases away from the volume's "
+            f"ends (window {w} voxels); check the orientation (axis={axis}) and the segmentation")
+    return h
+
+
+# --------------------------------------------------------------------------- thickness
+
+def thickness_map(mask, voxel_size_um: float, axis: int = 0, *, method: str = "count",
+                  ) -> np.ndarray:
+    """Thickness of a layer per column (µm), 001_a2c994afa3295f29 Fig. 5d-e.
+
+    Parameters
+    ----------
+    mask : (Z, Y, X) ndarray of bool
+        The layer (e.g. plated Li, or the Li counter electrode).
+    voxel_size_um : float
+        Voxel edge length (µm).
+    axis : int, default 0
+        Axis along which thickness is measured (z).
+    method : {"count", "extent"}
+        ``"count"`` (default, as the paper: "summing the entire lithium thickness at each
+        position"): number of mask voxels in the column x voxel size; pores inside the layer
+        do not count.  ``"extent"``: first-to-last mask voxel inclusive x voxel size.
+
+    Returns
+    -------
+    ndarray of float
+        Thickness (µm) per column; 0 where the column holds no mask voxel.
+    """
+    vs = _check_voxel(voxel_size_um)
+    m = _mask3(mask)
+    ax = _check_axis(axis)
+    if method == "count":
+        return m.sum(axis=ax).astype(float) * vs
+    if method == "extent":
+        mm = np.moveaxis(m, ax, 0)
+        n = mm.shape[0]
+        anyv = mm.any(axis=0)
+        first = np.argmax(mm, axis=0)
+        last = n - 1 - np.argmax(mm[::-1], axis=0)
+        return np.where(anyv, (last - first + 1) * vs, 0.0).astype(float)
+    raise ParameterError("method", method, "must be 'count' or 'extent'")
+
+
+def central_region(shape: tuple[int, int], central_fraction: float = 0.75,
+                   footprint=None) -> np.ndarray:
+    """Disk holding the central ``central_fraction`` of an electrode's area.
+
+    The disk is centred on the footprint's centroid with the radius that encloses
+    ``central_fraction`` of the footprint's pixels (001_a2c994afa3295f29 analysed the
+    central ~75 % of the electrode area, edges being less reliable).
+
+    Parameters
+    ----------
+    shape : (M, N)
+        Map shape.
+    central_fraction : float in (0, 1]
+    footprint : (M, N) ndarray of bool, optional
+        Electrode area; default the whole map.
+
+    Returns
+    -------
+    (M, N) ndarray of bool
+        Central region (a subset of the footprint).
+    """
+    if not 0 < central_fraction <= 1:
+        raise ParameterError("central_fraction", central_fraction, "must be in (0, 1]",
+                             "use 0.75 for the central 75 % of the area")
+    fp = np.ones(shape, bool) if footprint is None else np.asarray(footprint, bool)
+    if fp.shape != tuple(shape):
+        raise InputError(f"footprint: shape {fp.shape} differs from the map's {tuple(shape)}")
+    if not fp.any():
+        raise EmptyResultError("footprint: empty; no electrode area to split")
+    ii, jj = np.nonzero(fp)
+    ci, cj = ii.mean(), jj.mean()
+    r = np.hypot(ii - ci, jj - cj)
+    k = max(1, int(round(central_fraction * r.size)))
+    rmax = np.sort(r)[k - 1]
+    gi, gj = np.indices(fp.shape)
+    return fp & (np.hypot(gi - ci, gj - cj) <= rmax)
+
+
+@dataclass(frozen=True)
+class ThicknessStats:
+    """Mean ± std of a thickness map in the central region and at the edge (µm)."""
+
+    mean_center_um: float
+    std_center_um: float
+    mean_edge_um: float
+    std_edge_um: float
+    n_center: int
+    n_edge: int
+
+
+def thickness_stats(thickness_map_um, central_fraction: float = 0.75,
+                    footprint=None) -> ThicknessStats:
+    """Mean and standard deviation of a thickness map, centre and edge separately.
+
+    Parameters
+    ----------
+    thickness_map_um : (M, N) ndarray
+        From :func:`thickness_map` (µm); NaN entries are ignored.
+    central_fraction : float, default 0.75
+        Area fraction of the central disk (see :func:`central_region`).
+    footprint : (M, N) ndarray of bool, optional
+        Electrode area; default the whole map.
+
+    Returns
+    -------
+    ThicknessStats
+        Edge statistics are NaN when the edge ring is empty (``central_fraction=1``).
+    """
+    t = np.asarray(thickness_map_um, dtype=float)
+    if t.ndim != 2:
+        raise InputError(f"thickness_map_um: expected a 2-D map, got shape {t.shape}")
+    c = central_region(t.shape, central_fraction, footprint)
+    fp = np.ones(t.shape, bool) if footprint is None else np.asarray(footprint, bool)
+    e = fp & ~c
+    tc = t[c & np.isfinite(t)]
+    te = t[e & np.isfinite(t)]
+    if tc.size == 0:
+        raise EmptyResultError("thickness_map_um: no finite value in the central region")
+    return ThicknessStats(
+        mean_center_um=float(tc.mean()), std_center_um=float(tc.std()),
+        mean_edge_um=float(te.mean()) if te.size else float("nan"),
+        std_edge_um=float(te.std()) if te.size else float("nan"),
+        n_center=int(tc.size), n_edge=int(te.size))
+
+
+# --------------------------------------------------------------------------- volumes
+
+def phase_volumes(labels, voxel_size_um: float, phase_names) -> "xarray.DataArray":  # noqa: F821
+    """Volume of each phase of a label volume (µm^3).
+
+    Parameters
+    ----------
+    labels : (Z, Y, X) ndarray of int
+        Phase index per voxel (0 .. len(phase_names) - 1), e.g. ``Segmentation.labels``.
+    voxel_size_um : float
+    phase_names : sequence of str
+
+    Returns
+    -------
+    xarray.DataArray
+        Dimension ``phase``; attribute ``units="um^3"``.
+    """
+    import xarray as xr
+
+    vs = _check_voxel(voxel_size_um)
+    lab = np.asarray(labels)
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise InputError(f"labels: dtype {lab.dtype} is not integer")
+    names = list(phase_names)
+    if lab.size and (lab.min() < 0 or lab.max() >= len(names)):
+        raise InputError(f"labels: values {lab.min()}..{lab.max()} outside 0..{len(names) - 1}; "
+                         "pass one name per phase index")
+    counts = np.bincount(lab.ravel(), minlength=len(names))[: len(names)]
+    return xr.DataArray(counts * vs**3, dims="phase", coords={"phase": names},
+                        name="phase_volume_um3", attrs={"units": "um^3"})
+
+
+def percent_change(values, reference) -> np.ndarray:
+    """Percentage change ``100 (values - reference) / reference``.
+
+    Raises
+    ------
+    EmptyResultError
+        ``reference`` is zero (nothing to compare with).
+    """
+    v = np.asarray(values, dtype=float)
+    r = np.asarray(reference, dtype=float)
+    if np.any(r == 0):
+        raise EmptyResultError("reference: zero volume; percent change undefined (phase absent "
+                               "in the reference state)")
+    return 100.0 * (v - r) / r
+
+
+def _subvolume(mask, subvolume):
+    if subvolume is None:
+        return mask
+    if not (isinstance(subvolume, tuple) and len(subvolume) == 3
+            and all(isinstance(s, slice) for s in subvolume)):
+        raise ParameterError("subvolume", subvolume, "must be a tuple of 3 slices",
+                             "use np.s_[z0:z1, y0:y1, x0:x1]")
+    out = mask[subvolume]
+    if out.size == 0:
+        raise EmptyResultError(f"subvolume {subvolume}: selects no voxel")
+    return out
+
+
+def pore_volume(mask, voxel_size_um: float, subvolume=None) -> float:
+    """Pore + crack volume (µm^3) in a sub-volume (001_a2c994afa3295f29 Fig. 3c).
+
+    Parameters
+    ----------
+    mask : (Z, Y, X) ndarray of bool
+        Pores and cracks (low-attenuation voxels inside the electrolyte).
+    voxel_size_um : float
+    subvolume : tuple of 3 slices, optional
+        e.g. ``np.s_[10:50, :, 20:80]``; default the whole volume.
+    """
+    vs = _check_voxel(voxel_size_um)
+    return float(np.count_nonzero(_subvolume(_mask3(mask), subvolume))) * vs**3
+
+
+@dataclass(frozen=True)
+class CrackChange:
+    """Pore + crack volume now vs pristine (µm^3).
+
+    ``new_crack_um3`` is the difference of totals (as 001_... reports 461 - 266 =
+    195 x 10^4 µm^3); ``appeared_um3`` / ``closed_um3`` count voxels that became / stopped
+    being pore after registration.
+    """
+
+    total_um3: float
+    pristine_um3: float
+    new_crack_um3: float
+    appeared_um3: float
+    closed_um3: float
+    percent_increase: float
+
+
+def crack_change(pristine_mask, current_mask, voxel_size_um: float, subvolume=None,
+                 ) -> CrackChange:
+    """New crack volume since the pristine state (masks registered beforehand).
+
+    Parameters
+    ----------
+    pristine_mask, current_mask : (Z, Y, X) ndarray of bool
+        Pore + crack masks of the pristine and the current scan, on the same grid
+        (apply :func:`ssbscope.tomo.register.apply_rigid` first).
+    voxel_size_um : float
+    subvolume : tuple of 3 slices, optional
+    """
+    vs = _check_voxel(voxel_size_um)
+    p = _subvolume(_mask3(pristine_mask, "pristine_mask"), subvolume)
+    c = _subvolume(_mask3(current_mask, "current_mask"), subvolume)
+    if p.shape != c.shape:
+        raise InputError(f"current_mask: shape {c.shape} differs from pristine {p.shape}; "
+                         "register and crop both to the same grid")
+    v3 = vs**3
+    tot = np.count_nonzero(c) * v3
+    pr = np.count_nonzero(p) * v3
+    return CrackChange(
+        total_um3=float(tot), pristine_um3=float(pr), new_crack_um3=float(tot - pr),
+        appeared_um3=float(np.count_nonzero(c & ~p) * v3),
+        closed_um3=float(np.count_nonzero(p & ~c) * v3),
+        percent_increase=float(100.0 * (tot - pr) / pr) if pr > 0 else float("nan"))
+
+
+def faraday_li_thickness_um(charge_mah_cm2) -> np.ndarray | float:
+    """Thickness of dense Li metal holding an areal charge (Faraday's law).
+
+    ``t = q / F * M_Li / rho_Li`` with q in C/cm^2 (3.0 mAh cm^-2 -> 14.5 µm as in
+    001_a2c994afa3295f29).
+
+    Parameters
+    ----------
+    charge_mah_cm2 : float or ndarray
+        Areal charge passed (mAh/cm^2).
+
+    Returns
+    -------
+    float or ndarray
+        Thickness (µm).
+    """
+    from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
+
+    q_c_cm2 = np.asarray(charge_mah_cm2, dtype=float) * 3.6  # mAh -> C
+    t_cm = q_c_cm2 / FARADAY_C_MOL * M_LI_G_MOL / RHO_LI_G_CM3
+    out = t_cm * 1e4
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def crack_li_fraction(new_crack_volume_um3: float, charge_mah_cm2: float,
+                      footprint_area_um2: float) -> float:
+    """Fraction of the deposited Li that new cracks in a sub-volume can hold.
+
+    Li deposited uniformly over the electrode fills ``faraday_li_thickness_um(q) x A`` of the
+    sub-volume's footprint area A; the ratio of the new crack volume to it is the fraction
+    (001_a2c994afa3295f29: 195 / 398 -> 49 %).
+
+    Parameters
+    ----------
+    new_crack_volume_um3 : float
+    charge_mah_cm2 : float
+        Charge passed since the reference scan (mAh/cm^2), > 0.
+    footprint_area_um2 : float
+        (y, x) area of the sub-volume (µm^2), > 0.
+    """
+    if not charge_mah_cm2 > 0:
+        raise ParameterError("charge_mah_cm2", charge_mah_cm2, "must be > 0",
+                             "no Li deposited: the fraction is undefined")
+    if not footprint_area_um2 > 0:
+        raise ParameterError("footprint_area_um2", footprint_area_um2, "must be > 0")
+    v_li = faraday_li_thickness_um(charge_mah_cm2) * footprint_area_um2
+    return float(new_crack_volume_um3 / v_li)
+
+
+# --------------------------------------------------------------------------- greyscale overlap
+
+@dataclass(frozen=True)
+class GaussianOverlap:
+    """Two Gaussians (e.g. empty pores vs Li-filled cracks) and their overlap coefficient."""
+
+    mean_1: float
+    std_1: float
+    mean_2: float
+    std_2: float
+    weight_1: float
+    overlap: float
+
+
+def overlap_coefficient(mean_1, std_1, mean_2, std_2) -> float:
+    """Overlap coefficient ``OVL = ∫ min(N1(x), N2(x)) dx`` of two normal densities.
+
+    Closed form from the densities' crossing points (1 = identical, 0 = disjoint).
+    """
+    from scipy.stats import norm
+
+    m1, s1, m2, s2 = float(mean_1), float(std_1), float(mean_2), float(std_2)
+    if not (s1 > 0 and s2 > 0):
+        raise ParameterError("std", (s1, s2), "both standard deviations must be > 0")
+    if m1 > m2:
+        m1, s1, m2, s2 = m2, s2, m1, s1
+    if math.isclose(s1, s2, rel_tol=1e-12):
+        if m1 == m2:
+            return 1.0
+        return float(2 * norm.cdf(-(m2 - m1) / (2 * s1)))
+    # solve log N1 = log N2: a x^2 + b x + c = 0
+    a = 1 / (2 * s2**2) - 1 / (2 * s1**2)
+    b = m1 / s1**2 - m2 / s2**2
+    c = m2**2 / (2 * s2**2) - m1**2 / (2 * s1**2) + math.log(s2 / s1)
+    disc = max(b * b - 4 * a * c, 0.0)
+    r = sorted(((-b - math.sqrt(disc)) / (2 * a), (-b + math.sqrt(disc)) / (2 * a)))
+    pts = [-np.inf, r[0], r[1], np.inf]
+    total = 0.0
+    for lo, hi in zip(pts[:-1], pts[1:]):
+        mid = 0.5 * (lo + hi) if np.isfinite(lo) and np.isfinite(hi) else (
+            hi - 1.0 if np.isfinite(hi) else lo + 1.0)
+        # the lower density on this interval
+        if norm.pdf(mid, m1, s1) < norm.pdf(mid, m2, s2):
+            total += norm.cdf(hi, m1, s1) - norm.cdf(lo, m1, s1)
+        else:
+            total += norm.cdf(hi, m2, s2) - norm.cdf(lo, m2, s2)
+    return float(total)
+
+
+def gaussian_overlap(values_1, values_2) -> GaussianOverlap:
+    """Fit one Gaussian to each of two labelled greyscale samples and report their overlap.
+
+    001_a2c994afa3295f29 Fig. S4: greyscale of empty pores vs Li-filled cracks.  The fit is
+    the maximum-likelihood normal (sample mean and standard deviation).
+
+    Parameters
+    ----------
+    values_1, values_2 : array_like
+        Grey values of the two populations (>= 2 finite values each).
+    """
+    a = np.asarray(values_1, dtype=float).ravel()
+    b = np.asarray(values_2, dtype=float).ravel()
+    for nm, x in (("values_1", a), ("values_2", b)):
+        if x.size < 2 or not np.isfinite(x).all():
+            raise DataQualityError(f"{nm}: need >= 2 finite grey values, got {x.size} "
+                                   f"({int((~np.isfinite(x)).sum())} non-finite)")
+    return GaussianOverlap(float(a.mean()), float(a.std()), float(b.mean()), float(b.std()),
+                           float(a.size / (a.size + b.size)),
+                           overlap_coefficient(a.mean(), a.std(), b.mean(), b.std()))
+
+
+def fit_two_gaussians(values, *, max_iter: int = 500, tol: float = 1e-10) -> GaussianOverlap:
+    """Fit a two-component Gaussian mixture to one greyscale sample (EM) and its overlap.
+
+    Deterministic: initialised from the Otsu split of the sample.  Component 1 has the lower
+    mean.
+
+    Raises
+    ------
+    ConvergenceError
+        EM did not converge within ``max_iter`` iterations.
+    """
+    from scipy.stats import norm
+
+    from ssbscope.errors import ConvergenceError
+    from ssbscope.tomo.filters import threshold_otsu
+
+    x = np.asarray(values, dtype=float).ravel()
+    if x.size < 4 or not np.isfinite(x).all():
+        raise DataQualityError(f"values: need >= 4 finite grey values, got {x.size}")
+    t = threshold_otsu(x)
+    lo, hi = x[x <= t], x[x > t]
+    w, m1, s1, m2, s2 = lo.size / x.size, lo.mean(), lo.std() + 1e-12, hi.mean(), hi.std() + 1e-12
+    ll_old = -np.inf
+    for _ in range(max_iter):
+        p1 = w * norm.pdf(x, m1, s1)
+        p2 = (1 - w) * norm.pdf(x, m2, s2)
+        tot = p1 + p2 + 1e-300
+        ll = float(np.log(tot).sum())
+        g = p1 / tot
+        w = g.mean()
+        m1 = (g * x).sum() / g.sum()
+        m2 = ((1 - g) * x).sum() / (1 - g).sum()
+        s1 = math.sqrt(max((g * (x - m1) ** 2).sum() / g.sum(), 1e-24))
+        s2 = math.sqrt(max(((1 - g) * (x - m2) ** 2).sum() / (1 - g).sum(), 1e-24))
+        if abs(ll - ll_old) <= tol * abs(ll):
+            break
+        ll_old = ll
+    else:
+        raise ConvergenceError(f"fit_two_gaussians: EM did not converge in {max_iter} "
+                               "iterations; raise max_iter or check the sample is bimodal")
+    if m1 > m2:
+        m1, s1, m2, s2, w = m2, s2, m1, s1, 1 - w
+    return GaussianOverlap(float(m1), float(s1), float(m2), float(s2), float(w),
+                           overlap_coefficient(m1, s1, m2, s2))
+
+
+# --------------------------------------------------------------------------- connected regions
+
+@dataclass(frozen=True)
+class LowAttenuationRegions:
+    """Low-attenuation regions connected to the Li electrode vs isolated (002_... Fig. 3I).
+
+    Attributes
+    ----------
+    connected : ndarray of bool
+        Low-attenuation voxels in regions touching the electrode (electrode excluded).
+    isolated : ndarray of bool
+        Low-attenuation voxels in regions not touching it, each above the volume filter.
+    n_connected, n_isolated : int
+        Number of regions of each kind (a region = a connected component of the low mask;
+        regions merged through the electrode count separately).
+    volume_connected_um3, volume_isolated_um3 : float
+    n_removed : int
+        Isolated regions dropped by the minimum-volume filter.
+    """
+
+    connected: np.ndarray
+    isolated: np.ndarray
+    n_connected: int
+    n_isolated: int
+    volume_connected_um3: float
+    volume_isolated_um3: float
+    n_removed: int
+
+
+def classify_low_attenuation(low_mask, electrode_mask, voxel_size_um: float, *,
+                             min_volume_um3: float = 3.4e5, connectivity: int = 26,
+                             ) -> LowAttenuationRegions:
+    """Split low-attenuation regions into Li-electrode-connected and isolated ones.
+
+    Regions (connected components of ``low_mask``) that touch ``electrode_mask`` (share a
+    face/edge/corner with it for ``connectivity=26``) are "connected"; the others are
+    "isolated" and kept only if their volume exceeds ``min_volume_um3`` (002_3ee4edf529433f9c
+    shows regions > 3.4 x 10^5 µm^3).
+
+    Parameters
+    ----------
+    low_mask : (Z, Y, X) ndarray of bool
+        Low-attenuation voxels (pores, cracks, Li filaments) in the electrolyte.
+    electrode_mask : (Z, Y, X) ndarray of bool
+        The Li electrode.
+    voxel_size_um : float
+    min_volume_um3 : float, default 3.4e5
+    connectivity : {6, 18, 26}
+
+    Raises
+    ------
+    EmptyResultError
+        ``electrode_mask`` is empty (no Li segmented): connection is undefined.
+    """
+    from ssbscope.tomo.filters import dilation, label
+
+    vs = _check_voxel(voxel_size_um)
+    low = _mask3(low_mask, "low_mask")
+    el = _mask3(electrode_mask, "electrode_mask")
+    if low.shape != el.shape:
+        raise InputError(f"electrode_mask: shape {el.shape} differs from low_mask {low.shape}")
+    if not el.any():
+        raise EmptyResultError("electrode_mask: no Li electrode voxel; connected vs isolated "
+                               "is undefined (check the segmentation of the Li phase)")
+    low = low & ~el
+    lab, n = label(low, connectivity)
+    # the electrode's neighbourhood (one step in the chosen connectivity)
+    if connectivity == 26:
+        import scipy.ndimage as ndi
+        near = ndi.binary_dilation(el, structure=np.ones((3, 3, 3), bool))
+    elif connectivity == 6:
+        near = dilation(el, 1)
+    else:
+        import scipy.ndimage as ndi
+        near = ndi.binary_dilation(el, structure=ndi.generate_binary_structure(3, 2))
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
+    touch = np.zeros(n + 1, bool)
+    touch[np.unique(lab[near & low])] = True
+    touch[0] = False
+    v3 = vs**3
+    big = sizes * v3 > min_volume_um3
+    big[0] = False
+    iso_keep = big & ~touch
+    iso_keep[0] = False
+    n_removed = int(np.count_nonzero(~big[1:] & ~touch[1:]))
+    connected = touch[lab]
+    isolated = iso_keep[lab]
+    return LowAttenuationRegions(
+        connected=connected, isolated=isolated, n_connected=int(touch.sum()),
+        n_isolated=int(iso_keep.sum()),
+        volume_connected_um3=float(connected.sum() * v3),
+        volume_isolated_um3=float(isolated.sum() * v3), n_removed=n_removed)
+
+
+def layer_volume_fractions(mask, start_vox: float, stop_vox: float, n_layers: int = 10,
+                           axis: int = 0, footprint=None) -> np.ndarray:
+    """Volume fraction of ``mask`` in ``n_layers`` equal slabs between two positions.
+
+    002_3ee4edf529433f9c Fig. 3J: low-attenuation fraction in 10 layers of the electrolyte.
+    Voxels are assigned to the layer holding their centre (``index + 0.5``).
+
+    Parameters
+    ----------
+    mask : (Z, Y, X) ndarray of bool
+    start_vox, stop_vox : float
+        Positions along ``axis`` (voxel units, faces: slice i spans [i, i + 1)), e.g. the
+        interfaces from :func:`median_profile`; layer 1 starts at ``start_vox``.
+    n_layers : int
+    axis : int
+    footprint : 2-D ndarray of bool, optional
+        Columns to include (e.g. the pellet's disk); default all.
+
+    Returns
+    -------
+    (n_layers,) ndarray of float
+    """
+    m = _mask3(mask)
+    ax = _check_axis(axis)
+    mm = np.moveaxis(m, ax, 0)
+    if n_layers < 1:
+        raise ParameterError("n_layers", n_layers, "must be >= 1")
+    if not 0 <= min(start_vox, stop_vox) and max(start_vox, stop_vox) <= mm.shape[0]:
+        raise ParameterError("start_vox/stop_vox", (start_vox, stop_vox),
+                             f"must lie in 0..{mm.shape[0]} along axis {axis}")
+    if start_vox == stop_vox:
+        raise ParameterError("stop_vox", stop_vox, "equals start_vox; no thickness")
+    fp = np.ones(mm.shape[1:], bool) if footprint is None else np.asarray(footprint, bool)
+    centres = np.arange(mm.shape[0]) + 0.5
+    edges = np.linspace(start_vox, stop_vox, n_layers + 1)
+    lo_e, hi_e = np.minimum(edges[:-1], edges[1:]), np.maximum(edges[:-1], edges[1:])
+    per_slice = (mm & fp).sum(axis=(1, 2)).astype(float)
+    area = float(fp.sum())
+    out = np.empty(n_layers)
+    for k in range(n_layers):
+        sel = (centres >= lo_e[k]) & (centres < hi_e[k])
+        nsl = int(sel.sum())
+        if nsl == 0:
+            raise ParameterError("n_layers", n_layers, f"layer {k + 1} holds no whole slice",
+                                 "use fewer layers or a thicker range")
+        out[k] = per_slice[sel].sum() / (nsl * area)
+    return out
+
+
+@dataclass(frozen=True)
+class SliceProfile:
+    """Median grey value per slice and the interfaces from its derivative (002_... 3F-G).
+
+    Attributes
+    ----------
+    median : ndarray
+        Median grey value of each slice along the axis.
+    derivative : ndarray
+        Central-difference derivative of the (optionally smoothed) median profile.
+    interfaces_vox : ndarray of float
+        Interface positions (voxel units, slice centres at i + 0.5), sub-voxel by a parabola
+        through the |derivative| peak, in increasing order.
+    """
+
+    median: np.ndarray
+    derivative: np.ndarray
+    interfaces_vox: np.ndarray
+
+
+def median_profile(volume, axis: int = 0, n_interfaces: int = 2, *, smooth_vox: float = 1.0,
+                   footprint=None, min_separation_vox: int = 3) -> SliceProfile:
+    """Median grey value per slice along ``axis`` and interfaces at derivative extrema.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) ndarray
+        Greyscale volume; NaN/inf rejected.
+    axis : int
+        Stacking axis.
+    n_interfaces : int
+        Number of interfaces (largest |d median / dz| peaks) to report.
+    smooth_vox : float
+        Gaussian sigma (voxels) applied to the profile before differentiation (0: none).
+    footprint : 2-D ndarray of bool, optional
+        Columns to include; default all.
+    min_separation_vox : int
+        Minimum distance between two reported interfaces.
+    """
+    import scipy.ndimage as ndi
+
+    from ssbscope.tomo.filters import check_finite
+
+    arr = np.asarray(volume)
+    if arr.ndim != 3:
+        raise InputError(f"volume: expected a 3-D (z, y, x) array, got shape {arr.shape}")
+    check_finite(arr)
+    v = np.moveaxis(arr, _check_axis(axis), 0)
+    if footprint is None:
+        med = np.median(v.reshape(v.shape[0], -1), axis=1)
+    else:
+        fp = np.asarray(footprint, bool)
+        if not fp.any():
+            raise EmptyResultError("footprint: selects no column")
+        med = np.median(v[:, fp], axis=1)
+    med = med.astype(float)
+    prof = ndi.gaussian_filter1d(med, smooth_vox, mode="nearest") if smooth_vox > 0 else med
+    d = np.gradient(prof)
+    a = np.abs(d)
+    picks: list[float] = []
+    order = np.argsort(-a, kind="stable")
+    for i in order:
+        if len(picks) >= n_interfaces or a[i] == 0:
+            break
+        if any(abs(i + 0.5 - p) < min_separation_vox for p in picks):
+            continue
+        # only local maxima
+        if (i > 0 and a[i - 1] > a[i]) or (i < a.size - 1 and a[i + 1] > a[i]):
+            continue
+        off = 0.0
+        if 0 < i < a.size - 1:
+            den = a[i - 1] - 2 * a[i] + a[i + 1]
+            if den != 0:
+                off = 0.5 * (a[i - 1] - a[i + 1]) / den
+        picks.append(i + 0.5 + off)
+    if len(picks) < n_interfaces:
+        raise EmptyResultError(f"volume: found {len(picks)} interface(s) in the median profile, "
+                               f"expected {n_interfaces}; the slices look uniform")
+    return SliceProfile(median=med, derivative=d, interfaces_vox=np.sort(np.array(picks)))
+
+
+# --------------------------------------------------------------------------- new filaments
+
+@dataclass(frozen=True)
+class NewFilaments:
+    """Filaments that appeared between two consecutive scans.
+
+    Attributes
+    ----------
+    count, count_center, count_edge : int
+        Number of new regions; by the (y, x) position of their centroid relative to the
+        central region (:func:`central_region`).
+    volume_um3, volume_center_um3, volume_edge_um3 : float
+    volumes_um3 : ndarray
+        Volume of each new region (label order).
+    """
+
+    count: int
+    count_center: int
+    count_edge: int
+    volume_um3: float
+    volume_center_um3: float
+    volume_edge_um3: float
+    volumes_um3: np.ndarray
+
+
+def new_filaments(previous_mask, current_mask, voxel_size_um: float, *,
+                  min_volume_um3: float = 0.0, central_fraction: float = 0.75,
+                  footprint=None, connectivity: int = 26) -> NewFilaments:
+    """Count and measure filament regions present now but not in the previous scan.
+
+    New voxels (``current & ~previous``, masks registered beforehand) are grouped into
+    connected regions; regions above ``min_volume_um3`` count, split into centre and edge by
+    the (y, x) centroid.
+
+    Parameters
+    ----------
+    previous_mask, current_mask : (Z, Y, X) ndarray of bool
+    voxel_size_um : float
+    min_volume_um3 : float
+    central_fraction : float
+        Area fraction of the central disk (default 0.75).
+    footprint : (Y, X) ndarray of bool, optional
+        Electrode area; default the whole field.
+    connectivity : {6, 18, 26}
+    """
+    import scipy.ndimage as ndi
+
+    from ssbscope.tomo.filters import label
+
+    vs = _check_voxel(voxel_size_um)
+    p = _mask3(previous_mask, "previous_mask")
+    c = _mask3(current_mask, "current_mask")
+    if p.shape != c.shape:
+        raise InputError(f"current_mask: shape {c.shape} differs from previous {p.shape}; "
+                         "register both scans first")
+    lab, n = label(c & ~p, connectivity)
+    v3 = vs**3
+    if n == 0:
+        return NewFilaments(0, 0, 0, 0.0, 0.0, 0.0, np.zeros(0))
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:] * v3
+    keep = np.flatnonzero(sizes > min_volume_um3) + 1
+    if keep.size == 0:
+        return NewFilaments(0, 0, 0, 0.0, 0.0, 0.0, np.zeros(0))
+    cent = np.array(ndi.center_of_mass(np.ones(lab.shape, np.uint8), lab, keep)).reshape(-1, 3)
+    creg = central_region(c.shape[1:], central_fraction, footprint)
+    yi = np.clip(np.round(cent[:, 1]).astype(int), 0, c.shape[1] - 1)
+    xi = np.clip(np.round(cent[:, 2]).astype(int), 0, c.shape[2] - 1)
+    is_c = creg[yi, xi]
+    vols = sizes[keep - 1]
+    return NewFilaments(
+        count=int(keep.size), count_center=int(is_c.sum()), count_edge=int((~is_c).sum()),
+        volume_um3=float(vols.sum()), volume_center_um3=float(vols[is_c].sum()),
+        volume_edge_um3=float(vols[~is_c].sum()), volumes_um3=vols.astype(float))
+
+
+# --------------------------------------------------------------------------- time series
+
+def to_dataset(results, time_s) -> "xarray.Dataset":  # noqa: F821
+    """Stack per-scan result dataclasses into an ``xarray.Dataset`` on ``time_s``.
+
+    Scalar fields become variables of dimension ``time_s``; array fields of equal shape
+    across scans become variables ``(time_s, dim_0, ...)``; tuples become extra dims.
+    Variable names are the field names (their unit suffixes included).
+
+    Parameters
+    ----------
+    results : sequence of dataclass instances (all the same class)
+    time_s : sequence of float
+        Scan times (s since the start of the electrochemical test).
+    """
+    import xarray as xr
+
+    res = list(results)
+    t = np.asarray(time_s, dtype=float)
+    if len(res) != t.size or not res:
+        raise InputError(f"results: {len(res)} result(s) for {t.size} time(s); pass one per scan")
+    cls = type(res[0])
+    if not dataclasses.is_dataclass(cls) or any(type(r) is not cls for r in res):
+        raise InputError("results: pass instances of one dataclass")
+    data = {}
+    for f in dataclasses.fields(cls):
+        vals = [getattr(r, f.name) for r in res]
+        arr = [np.asarray(v) for v in vals]
+        if any(a.shape != arr[0].shape for a in arr):
+            log.debug("to_dataset: field %s has varying shape; skipped", f.name)
+            continue
+        st = np.stack(arr)
+        dims = ("time_s",) + tuple(f"{f.name}_dim{i}" for i in range(st.ndim - 1))
+        data[f.name] = (dims, st)
+    return xr.Dataset(data, coords={"time_s": t}, attrs={"result": cls.__name__})

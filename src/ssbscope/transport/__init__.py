@@ -1,0 +1,30 @@
+"""Transport on segmented volumes: tortuosity factor, effective diffusivity, flux fields.
+
+Public API
+----------
+tortuosity             binary phase, TauFactor's discretisation and definition of tau
+tortuosity_multiphase  one conductivity per label
+slab_tortuosity        piecewise tortuosity of slabs across an interface region
+tortuosity_map         tortuosity of columns through the volume (a 2-D map)
+flux_map               flux in any plane of a solved volume
+percolating_network    voxels joined to both driven faces
+current_density_map    j(x, y) from two registered Li thickness maps (Faraday's law)
+"""
+
+from __future__ import annotations
+
+from ssbscope._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "TortuosityResult": "diffusion",
+        "SlabTortuosity": "diffusion",
+        "tortuosity": "diffusion",
+        "tortuosity_multiphase": "diffusion",
+        "slab_tortuosity": "diffusion",
+        "tortuosity_map": "diffusion",
+        "flux_map": "diffusion",
+        "percolating_network": "diffusion",
+    },
+)

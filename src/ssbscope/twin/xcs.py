@@ -1,0 +1,789 @@
+"""Digital twin of the XCS imaging geometry of 000_290f30815ae66793.
+
+Geometry (Experimental procedures of 000_...): a 115 keV monochromatic sheet beam,
+25 mm wide and 0.25 mm high, travels along +x through a coin cell whose layers are stacked
+along z; a HEXITEC CdZnTe detector (80 x 80 pixels, 0.25 mm pitch, 2 mm thick) looks down
+the z axis through a 0.2 mm pinhole 160 mm above the sheet, the detector a further 150 mm
+behind it, so photons scattered at about 90 degrees image the x-y plane (magnification
+150/160, image inverted).  Each photon's scattering angle follows from its position, so
+E_C drifts by about +-1 keV across the detector.
+
+Physics of each photon: the number scattered from a voxel follows Eq. 1 of 000_...
+(incident transmittance t1 along the beam, electron density, Klein-Nishina, solid angle
+of the pinhole); its electron momentum p_z is drawn from the voxel's Compton profile
+weighted by ``(E_2/E_C) t2(E_2)`` (impulse approximation, ``ssbscope.compton.ddcs_cm2_sr_kev``;
+t2 the transmittance of the layers above), and E_2 follows from p_z at the photon's angle
+(Eq. 2).  Coherent (Rayleigh) scattering adds a line at E_1.
+
+Detector (:class:`DetectorModel`): absorption efficiency of 2 mm CdZnTe; Cd/Te K
+fluorescence with escape (photon lost: escape peak) or re-absorption in another pixel;
+Gaussian charge cloud shared between neighbouring pixels; energy-dependent Gaussian
+resolution (0.79 keV FWHM at 59.5 keV); a low-energy threshold; W (pinhole) and Pb
+(shield) K lines; per-pixel gain/offset spread (values in ADU); frames at 9 kHz.
+
+Cell (:class:`CoinCell`): steel can / Li anode / PEO-LiTFSI SPE / NMC622 + SPE composite
+cathode / Al foil / steel spacer and cap, with a steel side wall; the state of charge sets
+the cathode's Li content x and the anode thickness (Faraday's law).
+
+Examples
+--------
+>>> from ssbscope.twin.xcs import CoinCell, XcsGeometry, simulate_exposure, DetectorModel
+>>> cell = CoinCell()
+>>> exp = simulate_exposure(cell, cell.beam_centres_mm()["region 3"], n_photons=20_000,
+...                         detector=DetectorModel.ideal(), seed=1)
+>>> exp.events.dtype.names
+('frame', 'row', 'col', 'flags', 'value')
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ssbscope.errors import ParameterError
+
+__all__ = [
+    "XcsGeometry",
+    "DetectorModel",
+    "Layer",
+    "CoinCell",
+    "CellState",
+    "first_cycle_states",
+    "XcsExposure",
+    "simulate_exposure",
+    "simulate_states",
+    "calibration_flood",
+    "true_spectrum",
+    "resolution_fwhm_kev",
+]
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- geometry
+@dataclass(frozen=True)
+class XcsGeometry:
+    """Sheet beam, pinhole and detector of 000_290f30815ae66793 (lengths in mm)."""
+
+    e_incident_kev: float = 115.0
+    beam_width_mm: float = 25.0
+    beam_height_mm: float = 0.25
+    n_pixels: int = 80
+    pixel_pitch_mm: float = 0.25
+    sensor_thickness_mm: float = 2.0
+    pinhole_diameter_mm: float = 0.2
+    sample_to_pinhole_mm: float = 160.0
+    pinhole_to_detector_mm: float = 150.0
+    frame_rate_hz: float = 9000.0
+
+    @property
+    def magnification(self) -> float:
+        """Image size / object size (150/160)."""
+        return self.pinhole_to_detector_mm / self.sample_to_pinhole_mm
+
+    @property
+    def object_pixel_mm(self) -> float:
+        """Size of one detector pixel projected into the sheet (mm)."""
+        return self.pixel_pitch_mm / self.magnification
+
+    def object_centres_mm(self):
+        """(y, x) object-plane centres (mm) of the pixel grid, shape (n, n) each.
+
+        Object pixel (iy, ix) images onto detector (row, col) = (n-1-iy, n-1-ix).
+        """
+        a = (np.arange(self.n_pixels) - (self.n_pixels - 1) / 2) * self.object_pixel_mm
+        yy, xx = np.meshgrid(a, a, indexing="ij")
+        return yy, xx
+
+    def angle_map_deg(self):
+        """Scattering angle (degrees) seen by each detector pixel (row, col).
+
+        The beam runs along +x; a photon from (x, y, 0) reaching the pinhole at
+        (0, 0, L) scatters by ``arccos(-x / sqrt(x^2 + y^2 + L^2))``.
+        """
+        yy, xx = self.object_centres_mm()
+        ang = _angle_deg(xx, yy, self.sample_to_pinhole_mm)
+        return ang[::-1, ::-1].copy()
+
+
+def _angle_deg(x, y, L):
+    return np.degrees(np.arccos(-x / np.sqrt(x * x + y * y + L * L)))
+
+
+def resolution_fwhm_kev(e_kev, fwhm_at_59_kev: float = 0.79, noise_fwhm_kev: float = 0.6):
+    """Energy resolution of a CdZnTe pixel: ``sqrt(noise^2 + c E)`` scaled to 0.79 keV at 59.54 keV."""
+    c = (fwhm_at_59_kev**2 - noise_fwhm_kev**2) / 59.5409
+    return np.sqrt(noise_fwhm_kev**2 + c * np.clip(np.asarray(e_kev, float), 0, None))
+
+
+@dataclass(frozen=True)
+class DetectorModel:
+    """Response of the HEXITEC CdZnTe detector; each effect can be switched off."""
+
+    resolution: bool = True
+    fwhm_at_59_kev: float = 0.79
+    noise_fwhm_kev: float = 0.6
+    efficiency: bool = True
+    fluorescence: bool = True
+    charge_sharing: bool = True
+    charge_cloud_sigma_mm: float = 0.03
+    threshold_kev: float = 3.0
+    shielding_lines: bool = True
+    shielding_fraction: float = 0.02
+    gain_spread: float = 0.03
+    offset_spread_kev: float = 0.4
+    nominal_gain_kev_per_adu: float = 0.03
+    output: str = "adu"
+    hits_per_frame: float = 30.0
+    calibration_seed: int = 2024
+
+    @classmethod
+    def ideal(cls, **kw) -> "DetectorModel":
+        """Perfect detector: full efficiency, exact energies in keV, no sharing, no lines."""
+        base = dict(resolution=False, efficiency=False, fluorescence=False, charge_sharing=False,
+                    threshold_kev=0.0, shielding_lines=False, gain_spread=0.0,
+                    offset_spread_kev=0.0, output="keV")
+        base.update(kw)
+        return cls(**base)
+
+    def pixel_calibration(self, n: int):
+        """True per-pixel (gain keV/ADU, offset keV) of this detector, (n, n) each.
+
+        Fixed by ``calibration_seed`` (one detector, many exposures).
+        """
+        rng = np.random.default_rng([self.calibration_seed, 7])
+        g = self.nominal_gain_kev_per_adu * (1 + self.gain_spread * rng.standard_normal((n, n)))
+        o = self.offset_spread_kev * rng.standard_normal((n, n))
+        return g, o
+
+
+# ----------------------------------------------------------------------------- cell
+@dataclass(frozen=True)
+class Layer:
+    """A disc of material: ``components`` is a tuple of (Material, volume fraction)."""
+
+    name: str
+    thickness_mm: float
+    radius_mm: float
+    components: tuple = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CellState:
+    """Li content of the cell at one measurement: cathode x and anode thickness."""
+
+    name: str
+    x_cathode: float
+    anode_thickness_mm: float
+
+
+def _cathode_li_per_area_mol_cm2(thickness_mm, nmc_fraction, x_from, x_to):
+    from ssbscope.materials import nmc
+
+    m = nmc(1.0)
+    n_fu = m.density_g_cm3 / m.molar_mass_g_mol  # mol formula units per cm^3 at x = 1
+    return (x_from - x_to) * n_fu * nmc_fraction * thickness_mm * 0.1
+
+
+@dataclass(frozen=True)
+class CoinCell:
+    """Layered coin cell of 000_290f30815ae66793 (z up, bottom of the can at z = 0).
+
+    Parameters
+    ----------
+    x_cathode : float
+        Li content x of Li_x Ni0.6 Mn0.2 Co0.2 O2.
+    anode_thickness_mm : float
+        Li metal thickness.
+    """
+
+    x_cathode: float = 1.0
+    anode_thickness_mm: float = 0.40
+    cathode_thickness_mm: float = 0.065
+    cathode_nmc_fraction: float = 0.6
+    spe_thickness_mm: float = 0.030
+    al_thickness_mm: float = 0.015
+    can_thickness_mm: float = 0.25
+    cap_thickness_mm: float = 0.50
+    cathode_radius_mm: float = 7.0
+    anode_radius_mm: float = 8.0
+    spe_radius_mm: float = 9.0
+    wall_inner_radius_mm: float = 9.7
+    wall_thickness_mm: float = 0.3
+
+    def layers(self) -> list[Layer]:
+        """Layers from the bottom up."""
+        from ssbscope import materials as m
+
+        steel, li, al = m.get("steel"), m.get("Li"), m.get("Al")
+        spe = m.peo_litfsi(15.0)
+        f = self.cathode_nmc_fraction
+        return [
+            Layer("can", self.can_thickness_mm, self.wall_inner_radius_mm, ((steel, 1.0),)),
+            Layer("anode", self.anode_thickness_mm, self.anode_radius_mm, ((li, 1.0),)),
+            Layer("SPE", self.spe_thickness_mm, self.spe_radius_mm, ((spe, 1.0),)),
+            Layer("cathode", self.cathode_thickness_mm, self.cathode_radius_mm,
+                  ((m.nmc(self.x_cathode), f), (spe, 1.0 - f))),
+            Layer("Al", self.al_thickness_mm, self.cathode_radius_mm, ((al, 1.0),)),
+            Layer("cap", self.cap_thickness_mm, self.wall_inner_radius_mm, ((steel, 1.0),)),
+        ]
+
+    def interfaces_mm(self) -> dict[str, tuple[float, float]]:
+        """(bottom, top) z of each layer (mm)."""
+        z = 0.0
+        out = {}
+        for lay in self.layers():
+            out[lay.name] = (z, z + lay.thickness_mm)
+            z += lay.thickness_mm
+        return out
+
+    @property
+    def height_mm(self) -> float:
+        return sum(lay.thickness_mm for lay in self.layers())
+
+    def beam_centres_mm(self, reference: "CoinCell | None" = None) -> dict[str, float]:
+        """Sheet-beam heights of the three regions of 000_... (fixed by ``reference``, default self).
+
+        region 1 (cathode-dominant): sheet top at the top of the cathode; region 2
+        (interphase-dominant): 89 % of the 250 um sheet in the Li anode, the rest in the
+        SPE (Fig. 1D); region 3 (Li anode): sheet 5 um below the anode surface.
+        """
+        ref = reference or self
+        zi = ref.interfaces_mm()
+        h = 0.25
+        li_top = zi["anode"][1]
+        return {"region 1": zi["cathode"][1] - h / 2,
+                "region 2": li_top - 0.89 * h + h / 2,
+                "region 3": li_top - 0.005 - h / 2}
+
+    def with_state(self, state: CellState) -> "CoinCell":
+        return replace(self, x_cathode=state.x_cathode, anode_thickness_mm=state.anode_thickness_mm)
+
+    def component_volumes_mm3(self, beam_centre_mm: float, beam_height_mm: float = 0.25,
+                              area_mm2: float = 1.0) -> dict[str, float]:
+        """Volume of each layer inside the sheet per ``area_mm2`` of the x-y plane."""
+        lo, hi = beam_centre_mm - beam_height_mm / 2, beam_centre_mm + beam_height_mm / 2
+        return {name: max(0.0, min(hi, b) - max(lo, a)) * area_mm2
+                for name, (a, b) in self.interfaces_mm().items()}
+
+
+def first_cycle_states(cell: CoinCell | None = None, x_min: float = 0.45) -> list[CellState]:
+    """The five states of Fig. 3 of 000_...: pristine, charging, fully charged, discharging, fully discharged.
+
+    Li removed from the cathode on charge is plated on the anode (Faraday's law:
+    ``dt_Li = n_Li M_Li / rho_Li``); 90 % comes back on discharge.
+    """
+    from ssbscope.materials import M_LI_G_MOL, RHO_LI_G_CM3
+
+    c = cell or CoinCell()
+    x0 = c.x_cathode
+    xs = [("pristine", x0), ("charging", x0 - 0.5 * (x0 - x_min)), ("fully charged", x_min),
+          ("discharging", x_min + 0.45 * (x0 - x_min)), ("fully discharged", x_min + 0.9 * (x0 - x_min))]
+    out = []
+    for name, x in xs:
+        mol = _cathode_li_per_area_mol_cm2(c.cathode_thickness_mm, c.cathode_nmc_fraction, x0, x)
+        dt_mm = mol * M_LI_G_MOL / RHO_LI_G_CM3 * 10.0
+        out.append(CellState(name, float(x), float(c.anode_thickness_mm + dt_mm)))
+    return out
+
+
+# ----------------------------------------------------------------------------- spectra
+def _volume_profile(components, pz):
+    """Electrons per a.u. per cm^3: sum of volume fraction x formula units/cm^3 x J."""
+    from ssbscope.compton.profiles import profile
+    from ssbscope.materials import AVOGADRO
+
+    out = np.zeros_like(np.asarray(pz, float))
+    for mat, frac in components:
+        if frac <= 0 or mat.density_g_cm3 == 0:
+            continue
+        n_fu = mat.density_g_cm3 / mat.molar_mass_g_mol * AVOGADRO
+        out = out + frac * n_fu * profile(mat, pz)
+    return out
+
+
+def _mu_1_cm(components, e_kev):
+    e = np.atleast_1d(np.asarray(e_kev, float))
+    out = np.zeros_like(e)
+    for mat, frac in components:
+        if frac > 0 and mat.density_g_cm3 > 0:
+            out = out + frac * np.asarray(mat.linear_attenuation_1_cm(e))
+    return out
+
+
+def true_spectrum(components, energy_kev, e_incident_kev: float = 115.0, angle_deg: float = 90.0):
+    """Compton spectrum per unit volume and solid angle (photons per keV per sr per cm^3 per photon/cm^2).
+
+    ``n J_vol`` in the impulse approximation: ``KN (E_2/E_C) J_vol(p_z) dp_z/dE_2``
+    (:func:`ssbscope.compton.ddcs_cm2_sr_kev`), with ``components`` a tuple of
+    (Material, volume fraction) or a single material name.
+    """
+    from ssbscope.compton.physics import ddcs_cm2_sr_kev
+    from ssbscope.materials import get
+
+    if isinstance(components, str):
+        components = ((get(components), 1.0),)
+    return ddcs_cm2_sr_kev(energy_kev, e_incident_kev, angle_deg,
+                           lambda p: _volume_profile(components, p))
+
+
+# ----------------------------------------------------------------------------- exposure
+@dataclass(frozen=True)
+class XcsExposure:
+    """One simulated XCS exposure (one cell state, one beam height).
+
+    Attributes
+    ----------
+    events : ndarray of EVENT_DTYPE
+        Hits sorted by frame (``value`` in ADU or keV, see ``value_unit``).
+    value_unit : {"adu", "keV"}
+    gain_kev_per_adu, offset_kev : (80, 80) ndarray
+        The true per-pixel calibration (``E = gain * ADU + offset``); ones/zeros for keV.
+    n_frames : int
+    beam_centre_mm : float
+    component_volumes_mm3 : dict
+        Sheet volume per layer per mm^2 of the x-y plane (ground truth for unmixing).
+    truth : dict
+        x_cathode, anode thickness, photons simulated, detector settings.
+    """
+
+    events: np.ndarray = field(repr=False)
+    value_unit: str
+    gain_kev_per_adu: np.ndarray = field(repr=False)
+    offset_kev: np.ndarray = field(repr=False)
+    n_frames: int
+    beam_centre_mm: float
+    component_volumes_mm3: dict
+    truth: dict = field(repr=False)
+
+
+_PZ_GRID = np.linspace(-60.0, 21.0, 16201)
+
+
+def _zones(cell: CoinCell):
+    radii = sorted({lay.radius_mm for lay in cell.layers()})
+    return radii
+
+
+def _voxel_classes(cell: CoinCell, geom: XcsGeometry, beam_centre_mm: float, nz: int):
+    """Expected Compton/Rayleigh photons per (object pixel, class) and class descriptions."""
+    from ssbscope import materials as m
+
+    a = geom.object_pixel_mm
+    yy, xx = geom.object_centres_mm()
+    rr = np.hypot(yy, xx)
+    layers = cell.layers()
+    zi = cell.interfaces_mm()
+    dz = geom.beam_height_mm / nz
+    zs = beam_centre_mm - geom.beam_height_mm / 2 + dz * (np.arange(nz) + 0.5)
+    steel = ((m.get("steel"), 1.0),)
+    r_in, r_out = cell.wall_inner_radius_mm, cell.wall_inner_radius_mm + cell.wall_thickness_mm
+    e1 = geom.e_incident_kev
+    z_top = cell.height_mm
+
+    def comps_at(z, r):
+        if r_in <= r < r_out and 0 <= z <= z_top:
+            return steel, "wall"
+        for lay in layers:
+            a0, a1 = zi[lay.name]
+            if a0 <= z < a1 and r < lay.radius_mm:
+                return lay.components, lay.name
+        return (), "void"
+
+    # radial zones: pixels with the same set of layers at every z
+    bounds = sorted({lay.radius_mm for lay in layers} | {r_in, r_out})
+    zone = np.searchsorted(bounds, rr, side="right")
+    zone_r = {int(k): float(np.median(rr[zone == k])) for k in np.unique(zone)}
+    # incident attenuation: cumulative mu(E1) along +x from the left edge of the grid
+    classes = []
+    weights = np.zeros((geom.n_pixels, geom.n_pixels, 0))
+    wlist = []
+    for k, z in enumerate(zs):
+        mu1 = np.zeros_like(rr)
+        for zk, r0 in zone_r.items():
+            comps, _ = comps_at(z, r0)
+            if comps:
+                frac = 1.0
+                if comps is steel and r_in <= r0 < r_out:
+                    frac = min(1.0, cell.wall_thickness_mm / a)
+                mu1[zone == zk] = _mu_1_cm(comps, e1)[0] * frac
+        tau = (np.cumsum(mu1, axis=1) - 0.5 * mu1) * a * 0.1
+        t1 = np.exp(-tau)
+        for zk, r0 in zone_r.items():
+            comps, name = comps_at(z, r0)
+            if not comps:
+                continue
+            frac = 1.0
+            if name == "wall":
+                frac = min(1.0, cell.wall_thickness_mm / a)
+            # layers above z at this radius (for t2)
+            above = []
+            for lay in layers:
+                a0, a1 = zi[lay.name]
+                if a1 > z and r0 < lay.radius_mm and not (r_in <= r0 < r_out):
+                    above.append((lay.components, a1 - max(a0, z)))
+            if r_in <= r0 < r_out:
+                above.append((steel, max(z_top - z, 0.0)))
+            sel = zone == zk
+            w = np.where(sel, t1 * frac * (a * a * dz) * 1e-3, 0.0)  # cm^3
+            classes.append(dict(components=comps, name=name, z=float(z), above=above, frac=frac))
+            wlist.append(w)
+    weights = np.stack(wlist, axis=-1) if wlist else np.zeros((geom.n_pixels, geom.n_pixels, 0))
+    return classes, weights
+
+
+def _class_sampler(cls, e1, ang0=90.0):
+    """(n_e * KN-weighted rate per unit volume, inverse-CDF table over p_z, Rayleigh rate)."""
+    import xraylib
+
+    from ssbscope.compton.physics import energy_from_momentum_kev, klein_nishina_cm2_sr
+
+    pz = _PZ_GRID
+    e2 = energy_from_momentum_kev(pz, e1, ang0)
+    ec = e1 / (1 + e1 / 510.99895)
+    jv = _volume_profile(cls["components"], pz)
+    tau2 = np.zeros_like(pz)
+    for comps, thick in cls["above"]:
+        tau2 += _mu_1_cm(comps, e2) * thick * 0.1
+    dens = jv * (e2 / ec) * np.exp(-tau2) * klein_nishina_cm2_sr(e1, ang0)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(pz))])
+    rate = float(cdf[-1])  # photons per sr per cm^3 per (photon/cm^2)
+    # Rayleigh: sum over elements of DCS_Rayl (cm^2/g/sr) x partial density
+    ray = 0.0
+    for mat, frac in cls["components"]:
+        for el, wf in mat.mass_fractions.items():
+            z = xraylib.SymbolToAtomicNumber(el)
+            ray += frac * mat.density_g_cm3 * wf * xraylib.DCS_Rayl(z, e1, math.radians(ang0))
+    tau2_e1 = sum(float(_mu_1_cm(c, e1)[0]) * t * 0.1 for c, t in cls["above"])
+    return rate, cdf / max(rate, 1e-300), ray * math.exp(-tau2_e1)
+
+
+def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int = 1_000_000,
+                      geometry: XcsGeometry | None = None, detector: DetectorModel | None = None,
+                      nz: int = 25, seed: int = 0) -> XcsExposure:
+    """Simulate one XCS exposure of ``cell`` with the sheet beam centred at ``beam_centre_mm``.
+
+    Parameters
+    ----------
+    cell : CoinCell
+    beam_centre_mm : float
+        Height of the sheet's centre above the bottom of the can (mm), e.g. from
+        :meth:`CoinCell.beam_centres_mm`.
+    n_photons : int
+        Expected number of scattered photons reaching the detector plane (before the
+        detector's efficiency); sets the exposure.
+    geometry, detector : optional
+        Defaults :class:`XcsGeometry` and :class:`DetectorModel` (everything on).
+    nz : int
+        Slices through the sheet's height.
+    seed : int
+        Same seed, same events (bytes).
+
+    Returns
+    -------
+    XcsExposure
+    """
+    from ssbscope.compton.events import make_events
+
+    geom = geometry or XcsGeometry()
+    det = detector or DetectorModel()
+    if n_photons < 1:
+        raise ParameterError("n_photons", n_photons, "must be >= 1")
+    if not (0 <= beam_centre_mm <= cell.height_mm + 1):
+        raise ParameterError("beam_centre_mm", beam_centre_mm,
+                             f"must be inside the cell (0-{cell.height_mm:.3f} mm)")
+    if det.output not in ("adu", "keV"):
+        raise ParameterError("detector.output", det.output, "must be 'adu' or 'keV'")
+    rng = np.random.default_rng(seed)
+    e1 = geom.e_incident_kev
+    classes, wvol = _voxel_classes(cell, geom, beam_centre_mm, nz)
+    samplers = [_class_sampler(c, e1) for c in classes]
+    rate_c = np.array([s[0] for s in samplers])
+    rate_r = np.array([s[2] for s in samplers])
+    # per-pixel Klein-Nishina and obliquity (cos^3) relative to the axis pixel
+    yy, xx = geom.object_centres_mm()
+    L = geom.sample_to_pinhole_mm
+    ang = _angle_deg(xx, yy, L)
+    from ssbscope.compton.physics import klein_nishina_cm2_sr
+
+    kn_rel = klein_nishina_cm2_sr(e1, ang) / klein_nishina_cm2_sr(e1, 90.0)
+    obl = (L / np.sqrt(xx * xx + yy * yy + L * L)) ** 3
+    lam_c = wvol * rate_c[None, None, :] * (kn_rel * obl)[:, :, None]
+    lam_r = wvol * rate_r[None, None, :] * obl[:, :, None]
+    total = lam_c.sum() + lam_r.sum()
+    if total <= 0:
+        raise ParameterError("beam_centre_mm", beam_centre_mm, "the sheet hits no material")
+    scale = n_photons / total
+    n_c = rng.poisson(lam_c * scale)
+    n_r = rng.poisson(lam_r * scale)
+    # photons: object pixel, class, kind
+    iy, ix, ic = np.nonzero(n_c)
+    cnt = n_c[iy, ix, ic]
+    py = np.repeat(iy, cnt)
+    px = np.repeat(ix, cnt)
+    pc = np.repeat(ic, cnt)
+    ry, rx, rc = np.nonzero(n_r)
+    rcnt = n_r[ry, rx, rc]
+    n_comp = py.size
+    py = np.concatenate([py, np.repeat(ry, rcnt)])
+    px = np.concatenate([px, np.repeat(rx, rcnt)])
+    n_tot = py.size
+    a = geom.object_pixel_mm
+    n = geom.n_pixels
+    # continuous object position inside the pixel; pinhole point; detector position
+    ox = (px - (n - 1) / 2 + rng.random(n_tot) - 0.5) * a
+    oy = (py - (n - 1) / 2 + rng.random(n_tot) - 0.5) * a
+    rho = 0.5 * geom.pinhole_diameter_mm * np.sqrt(rng.random(n_tot))
+    phi = 2 * np.pi * rng.random(n_tot)
+    hx, hy = rho * np.cos(phi), rho * np.sin(phi)
+    M = geom.magnification
+    dx = -M * ox + (1 + M) * hx
+    dy = -M * oy + (1 + M) * hy
+    theta = _angle_deg(ox, oy, L)
+    # energies: Compton from the class's p_z distribution at each photon's own angle
+    e = np.full(n_tot, e1)
+    u = rng.random(n_comp)
+    pz = np.empty(n_comp)
+    for k in np.unique(pc):
+        sel = pc == k
+        pz[sel] = np.interp(u[sel], samplers[k][1], _PZ_GRID)
+    e[:n_comp] = _energy_at_angle(pz, e1, theta[:n_comp])
+    keep = e < e1 - 1e-6
+    keep[n_comp:] = True
+    dx, dy, e = dx[keep], dy[keep], e[keep]
+    # detector position in pixel units (continuous), origin at the detector corner
+    col_f = dx / geom.pixel_pitch_mm + n / 2
+    row_f = dy / geom.pixel_pitch_mm + n / 2
+    # shielding lines: W (pinhole) and Pb (shield) K lines, uniform over the detector
+    if det.shielding_lines and det.shielding_fraction > 0:
+        lines = _shield_lines()
+        n_sh = rng.poisson(det.shielding_fraction * e.size)
+        pick = rng.choice(len(lines), size=n_sh, p=[w for _, w in lines])
+        e = np.concatenate([e, np.array([le for le, _ in lines])[pick]])
+        col_f = np.concatenate([col_f, rng.random(n_sh) * n])
+        row_f = np.concatenate([row_f, rng.random(n_sh) * n])
+    inside = (col_f >= 0) & (col_f < n) & (row_f >= 0) & (row_f < n)
+    e, col_f, row_f = e[inside], col_f[inside], row_f[inside]
+    hits_photon, hits_row, hits_col, hits_e = _detector_response(e, row_f, col_f, geom, det, rng)
+    # frames: photons arrive at random times; n_frames set by the mean occupancy
+    n_frames = max(1, int(math.ceil(e.size / det.hits_per_frame)))
+    frame_of_photon = rng.integers(0, n_frames, e.size)
+    frames = frame_of_photon[hits_photon]
+    g, o = det.pixel_calibration(n)
+    if det.output == "adu":
+        value = (hits_e - o[hits_row, hits_col]) / g[hits_row, hits_col]
+        ok = value > 0
+        g_out, o_out = g, o
+    else:
+        value = hits_e
+        ok = value > 0
+        g_out, o_out = np.ones((n, n)), np.zeros((n, n))
+    order = np.lexsort((hits_col[ok], hits_row[ok], frames[ok]))
+    ev = make_events(frames[ok][order], hits_row[ok][order], hits_col[ok][order],
+                     value[ok][order].astype(np.float32))
+    vols = cell.component_volumes_mm3(beam_centre_mm, geom.beam_height_mm)
+    truth = {"x_cathode": cell.x_cathode, "anode_thickness_mm": cell.anode_thickness_mm,
+             "n_photons_compton": int(n_comp), "n_photons_rayleigh": int(n_tot - n_comp),
+             "n_photons_detector": int(e.size), "seed": int(seed),
+             "detector": {k: getattr(det, k) for k in det.__dataclass_fields__},
+             "e_incident_kev": e1}
+    return XcsExposure(events=ev, value_unit=det.output, gain_kev_per_adu=g_out, offset_kev=o_out,
+                       n_frames=n_frames, beam_centre_mm=float(beam_centre_mm),
+                       component_volumes_mm3=vols, truth=truth)
+
+
+def _energy_at_angle(pz, e1, theta_deg):
+    """E_2 from p_z at per-photon angles (closed-form inverse of Eq. 2 by Newton steps)."""
+    from ssbscope.compton.physics import dpz_de2_au_per_kev, momentum_au
+
+    ec = e1 / (1 + (e1 / 510.99895) * (1 - np.cos(np.radians(theta_deg))))
+    e2 = ec + pz / dpz_de2_au_per_kev(ec, e1, theta_deg)
+    e2 = np.clip(e2, 1.0, None)
+    for _ in range(30):
+        f = momentum_au(e2, e1, theta_deg) - pz
+        step = f / dpz_de2_au_per_kev(e2, e1, theta_deg)
+        e2 = np.clip(e2 - step, 1.0, None)
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    return e2
+
+
+def _shield_lines():
+    import xraylib
+
+    out = []
+    for el, w_el in (("W", 0.5), ("Pb", 0.5)):
+        z = xraylib.SymbolToAtomicNumber(el)
+        rates = {ln: xraylib.RadRate(z, ln) for ln in (xraylib.KA1_LINE, xraylib.KA2_LINE,
+                                                         xraylib.KB1_LINE)}
+        tot = sum(rates.values())
+        for ln, r in rates.items():
+            out.append((float(xraylib.LineEnergy(z, ln)), w_el * r / tot))
+    return out
+
+
+def _detector_response(e, row_f, col_f, geom: XcsGeometry, det: DetectorModel, rng):
+    """Hits (photon index, row, col, deposited keV) of photons at continuous positions."""
+    from ssbscope import materials as m
+
+    n = geom.n_pixels
+    npho = e.size
+    idx = np.arange(npho)
+    czt = m.get("CdZnTe")
+    t = geom.sensor_thickness_mm * 0.1
+    if det.efficiency:
+        mu = _interp_mu(czt, e)
+        absorbed = rng.random(npho) < 1 - np.exp(-mu * t)
+        depth = -np.log(1 - rng.random(npho) * (1 - np.exp(-mu * t))) / mu  # cm from the front
+    else:
+        absorbed = np.ones(npho, bool)
+        depth = np.full(npho, 0.05 * t)
+    idx, e, row_f, col_f, depth = idx[absorbed], e[absorbed], row_f[absorbed], col_f[absorbed], depth[absorbed]
+    dep_e = e.copy()
+    extra_idx, extra_r, extra_c, extra_e = [], [], [], []
+    if det.fluorescence:
+        for el, z in (("Cd", 48), ("Te", 52)):
+            p_k, lines, mu_line = _k_fluorescence(czt, el, z, e)
+            fl = rng.random(e.size) < p_k
+            fl &= dep_e > 0
+            k = np.flatnonzero(fl)
+            if k.size == 0:
+                continue
+            lw = np.array([w for _, w in lines])
+            le = np.array([x for x, _ in lines])[rng.choice(len(lines), size=k.size, p=lw / lw.sum())]
+            mul = np.interp(le, [l for l, _ in lines], mu_line)
+            dist = rng.exponential(1.0, k.size) / mul  # cm
+            cz = 2 * rng.random(k.size) - 1
+            ph = 2 * np.pi * rng.random(k.size)
+            sz = np.sqrt(1 - cz * cz)
+            nz_ = depth[k] + dist * cz
+            nr = row_f[k] + dist * sz * np.sin(ph) * 10 / geom.pixel_pitch_mm
+            nc = col_f[k] + dist * sz * np.cos(ph) * 10 / geom.pixel_pitch_mm
+            same = (np.floor(nr) == np.floor(row_f[k])) & (np.floor(nc) == np.floor(col_f[k])) & \
+                (nz_ >= 0) & (nz_ <= t)
+            moved = ~same
+            dep_e[k[moved]] -= le[moved]
+            re = moved & (nz_ >= 0) & (nz_ <= t) & (nr >= 0) & (nr < n) & (nc >= 0) & (nc < n)
+            extra_idx.append(idx[k[re]])
+            extra_r.append(nr[re])
+            extra_c.append(nc[re])
+            extra_e.append(le[re])
+    # all deposits (main + re-absorbed fluorescence) go through charge sharing
+    d_idx = np.concatenate([idx] + extra_idx)
+    d_r = np.concatenate([row_f] + extra_r)
+    d_c = np.concatenate([col_f] + extra_c)
+    d_e = np.concatenate([dep_e] + extra_e)
+    ri = np.floor(d_r).astype(np.int64)
+    ci = np.floor(d_c).astype(np.int64)
+    if det.charge_sharing and det.charge_cloud_sigma_mm > 0:
+        from scipy.special import ndtr
+
+        s = det.charge_cloud_sigma_mm / geom.pixel_pitch_mm
+        fr_ = d_r - ri
+        fc_ = d_c - ci
+        wr = np.stack([ndtr(-fr_ / s), ndtr((1 - fr_) / s) - ndtr(-fr_ / s), 1 - ndtr((1 - fr_) / s)], 1)
+        wc = np.stack([ndtr(-fc_ / s), ndtr((1 - fc_) / s) - ndtr(-fc_ / s), 1 - ndtr((1 - fc_) / s)], 1)
+        share = wr[:, :, None] * wc[:, None, :]  # (k, 3, 3)
+        k_, a_, b_ = np.nonzero(share * d_e[:, None, None] > max(det.threshold_kev, 1e-3) * 0.5)
+        h_idx = d_idx[k_]
+        h_r = ri[k_] + a_ - 1
+        h_c = ci[k_] + b_ - 1
+        h_e = d_e[k_] * share[k_, a_, b_]
+    else:
+        h_idx, h_r, h_c, h_e = d_idx, ri, ci, d_e
+    if det.resolution:
+        sig = resolution_fwhm_kev(h_e, det.fwhm_at_59_kev, det.noise_fwhm_kev) / 2.3548200450309493
+        h_e = h_e + sig * rng.standard_normal(h_e.size)
+    ok = (h_e > det.threshold_kev) & (h_r >= 0) & (h_r < n) & (h_c >= 0) & (h_c < n)
+    # one value per pixel per photon (fluorescence back into a shared pixel: add)
+    h_idx, h_r, h_c, h_e = h_idx[ok], h_r[ok], h_c[ok], h_e[ok]
+    # detector pixel (row, col) from continuous position: rows/cols as is
+    return h_idx, h_r.astype(np.int64), h_c.astype(np.int64), h_e
+
+
+def _interp_mu(mat, e):
+    grid = np.linspace(max(1.0, float(np.min(e)) - 1), float(np.max(e)) + 1, 400)
+    mu = mat.linear_attenuation_1_cm(grid)
+    return np.interp(e, grid, mu)
+
+
+def _k_fluorescence(czt, el, z, e):
+    """P(K fluorescence of element el) per absorbed photon of energy e, its lines, their mu."""
+    import xraylib
+
+    edge = xraylib.EdgeEnergy(z, xraylib.K_SHELL)
+    wf = czt.mass_fractions[el]
+    grid = np.linspace(edge + 0.01, max(edge + 1, float(np.max(e)) + 1), 200)
+    pk = np.array([wf * xraylib.CS_Photo_Partial(z, xraylib.K_SHELL, float(x)) for x in grid])
+    tot = czt.mass_attenuation_cm2_g(grid)
+    prob = np.where(e > edge, np.interp(e, grid, pk / tot), 0.0) * xraylib.FluorYield(z, xraylib.K_SHELL)
+    lines = []
+    for ln in (xraylib.KA1_LINE, xraylib.KA2_LINE, xraylib.KB1_LINE):
+        lines.append((float(xraylib.LineEnergy(z, ln)), float(xraylib.RadRate(z, ln))))
+    lines.sort()
+    mu_line = czt.linear_attenuation_1_cm(np.array([x for x, _ in lines]))
+    return prob, lines, mu_line
+
+
+def simulate_states(states, *, cell: CoinCell | None = None, regions=("region 1", "region 2", "region 3"),
+                    n_photons: int = 1_000_000, geometry: XcsGeometry | None = None,
+                    detector: DetectorModel | None = None, seed: int = 0):
+    """Exposures for each state and region: ``{state name: {region: XcsExposure}}``.
+
+    Beam heights are fixed at those of the first state's cell (the stage does not move
+    with the anode), so region compositions change as the anode grows.
+    """
+    base = cell or CoinCell()
+    states = list(states)
+    ref = base.with_state(states[0])
+    heights = ref.beam_centres_mm()
+    out = {}
+    for si, st in enumerate(states):
+        c = base.with_state(st)
+        out[st.name] = {}
+        for ri, reg in enumerate(regions):
+            out[st.name][reg] = simulate_exposure(c, heights[reg], n_photons=n_photons, geometry=geometry,
+                                                  detector=detector, seed=seed + 1000 * si + ri)
+    return out
+
+
+def calibration_flood(n_photons: int = 2_000_000, *, geometry: XcsGeometry | None = None,
+                      detector: DetectorModel | None = None, seed: int = 0):
+    """Flood exposure with an Am-241 source: 59.54 keV photons uniform over the detector.
+
+    The detector's own Cd/Te K fluorescence and escape peaks appear as in a real flood, so
+    :func:`ssbscope.compton.calibrate_pixels` can use 59.54 keV and the Cd/Te K lines.
+
+    Returns
+    -------
+    XcsExposure
+        ``beam_centre_mm`` NaN; ``gain_kev_per_adu``/``offset_kev`` are the truth.
+    """
+    from ssbscope.compton.calibration import AM241_KEV
+    from ssbscope.compton.events import make_events
+
+    geom = geometry or XcsGeometry()
+    det = detector or DetectorModel()
+    rng = np.random.default_rng([seed, 59])
+    n = geom.n_pixels
+    e = np.full(int(n_photons), AM241_KEV)
+    r = rng.random(e.size) * n
+    c = rng.random(e.size) * n
+    hp, hr, hc, he = _detector_response(e, r, c, geom, replace(det, shielding_lines=False), rng)
+    n_frames = max(1, int(math.ceil(e.size / det.hits_per_frame)))
+    fr = rng.integers(0, n_frames, e.size)[hp]
+    g, o = det.pixel_calibration(n)
+    if det.output == "adu":
+        v = (he - o[hr, hc]) / g[hr, hc]
+    else:
+        v = he
+        g, o = np.ones((n, n)), np.zeros((n, n))
+    ok = v > 0
+    order = np.lexsort((hc[ok], hr[ok], fr[ok]))
+    ev = make_events(fr[ok][order], hr[ok][order], hc[ok][order], v[ok][order].astype(np.float32))
+    return XcsExposure(events=ev, value_unit=det.output, gain_kev_per_adu=g, offset_kev=o,
+                       n_frames=n_frames, beam_centre_mm=float("nan"), component_volumes_mm3={},
+                       truth={"source": "Am-241", "n_photons": int(n_photons), "seed": int(seed)})

@@ -1,0 +1,132 @@
+"""Charge integration, capacity columns, SoC/DoD states (references: Q = I t, exact times)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from echem_synth import full_cell_log
+from ssbscope.echem import add_capacity, cumulative_charge, cycle_table, state_at, state_of_charge
+from ssbscope.errors import DataQualityError, InputError, MissingColumnError, ParameterError
+
+
+def cc_log(current_a=2e-3, dt=10.0, t_end=3600.0, v=3.7):
+    t = np.arange(0.0, t_end + dt / 2, dt)
+    return pd.DataFrame({"time_s": t, "voltage_V": v, "current_A": current_a})
+
+
+def test_constant_current_integral_is_i_times_t():
+    df = cc_log(2e-3, 10.0, 3600.0)
+    q = cumulative_charge(df)
+    # Q = I t = 2 mA * 1 h = 2 mAh, at every sample
+    np.testing.assert_allclose(q.to_numpy(), 2e-3 * df["time_s"].to_numpy() / 3.6, rtol=1e-12, atol=1e-15)
+    assert q.name == "charge_mAh"
+
+
+def test_areal_and_specific_normalisation():
+    df = cc_log(2e-3, 10.0, 3600.0)
+    assert cumulative_charge(df, area_cm2=2.0).iloc[-1] == pytest.approx(1.0)
+    assert cumulative_charge(df, mass_mg=10.0).iloc[-1] == pytest.approx(200.0)  # 2 mAh / 0.01 g
+    out = add_capacity(df, area_cm2=2.0, mass_mg=10.0)
+    assert out["capacity_mAh"].iloc[-1] == pytest.approx(2.0)
+    assert out["capacity_mAh_cm2"].iloc[-1] == pytest.approx(1.0)
+    assert out["capacity_mAh_g"].iloc[-1] == pytest.approx(200.0)
+
+
+def test_add_capacity_does_not_modify_input_and_marks_half_cycles():
+    df, truth = full_cell_log(n_cycles=1, dt_s=30.0, noise_mV=0.5)
+    before = df.copy()
+    out = add_capacity(df)
+    pd.testing.assert_frame_equal(df, before)
+    assert set(out["direction"].unique()) >= {"charge", "discharge", ""}
+    # capacity restarts at 0 in each half-cycle and ends near its total
+    ch = out[out["direction"] == "charge"]
+    assert ch["capacity_mAh"].iloc[0] == 0.0
+    assert ch["capacity_mAh"].max() == pytest.approx(truth["charge_mAh"][0], rel=2e-3)
+
+
+def test_state_at_exact_times_on_constant_current_charge():
+    # 1 mA for 1000 s: SoC is t / 1000 exactly, whatever the sampling
+    df = cc_log(1e-3, 7.0, 1001.0)
+    df = df[df["time_s"] <= 1001.0]
+    t_end = df["time_s"].iloc[-1]
+    for frac in (0.2, 0.71):
+        assert state_at(df, frac * t_end) == f"charging ({round(100 * frac)} % SoC)"
+
+
+def test_state_at_paper_states_on_full_cycle():
+    # 000_290f30815ae66793 Fig. 1E states: 20/71/100 % SoC and 22/77/100 % DoD
+    df, truth = full_cell_log(n_cycles=1, dt_s=10.0, noise_mV=1.0, seed=3)
+    (_, c0, c1), (_, d0, d1) = [p for p in truth["phases"] if p[0] in ("charge", "discharge")][:2]
+    qc = truth["charge_mAh"][0]
+    i0 = 1e-3
+    # the CC part is linear in time: SoC s is reached at t = c0 + s qc 3.6 / I (inside CC)
+    for s in (20, 71):
+        t_s = c0 + s / 100 * qc * 3.6 / i0
+        assert state_at(df, t_s) == f"charging ({s} % SoC)"
+    for d in (22, 77):
+        t_d = d0 + d / 100 * (d1 - d0)
+        assert state_at(df, t_d) == f"discharging ({d} % DoD)"
+    assert state_at(df, d1 - 1.0) == "discharging (100 % DoD)"
+    assert state_at(df, 100.0) == "rest"
+    labels = state_at(df, [100.0, d0 + 0.5 * (d1 - d0)])
+    assert labels == ["rest", "discharging (50 % DoD)"]
+
+
+def test_state_of_charge_table():
+    df, truth = full_cell_log(n_cycles=1, dt_s=30.0, noise_mV=0.5)
+    st = state_of_charge(df)
+    assert list(st.columns) == ["time_s", "state", "half_cycle", "soc_percent", "dod_percent", "label"]
+    assert st["soc_percent"].max() <= 100.0 + 1e-9
+    assert st["soc_percent"].max() > 99.0
+    assert set(st["state"]) == {"charging", "discharging", "rest"}
+    # SoC only during charge half-cycles, DoD only during discharges
+    assert st.loc[st["state"] == "discharging", "soc_percent"].isna().all()
+    # a nominal capacity rescales the percentages
+    measured = cycle_table(df)["charge_capacity_mAh"].iloc[0]
+    st2 = state_of_charge(df, capacity_mAh=2 * measured)
+    assert st2["soc_percent"].max() == pytest.approx(st["soc_percent"].max() / 2, rel=1e-9)
+
+
+def test_state_at_outside_log():
+    df = cc_log()
+    with pytest.raises(ParameterError, match="time_s"):
+        state_at(df, 1e9)
+
+
+# ---- bad input (shared validation of every analysis function) ----
+
+def test_empty_dataframe():
+    df = pd.DataFrame({"time_s": [], "voltage_V": [], "current_A": []})
+    with pytest.raises(InputError, match="empty"):
+        cumulative_charge(df)
+
+
+def test_not_a_dataframe():
+    with pytest.raises(InputError, match="DataFrame"):
+        add_capacity(np.zeros((3, 3)))
+
+
+def test_missing_column():
+    with pytest.raises(MissingColumnError, match="current_A"):
+        cumulative_charge(pd.DataFrame({"time_s": [0.0, 1.0], "voltage_V": [3.0, 3.1]}))
+
+
+def test_nan_voltage():
+    df = cc_log()
+    df.loc[5, "voltage_V"] = np.nan
+    with pytest.raises(DataQualityError, match="voltage_V.*row 5"):
+        add_capacity(df)
+
+
+def test_non_monotonic_time():
+    df = cc_log()
+    df.loc[10, "time_s"] = 5.0
+    with pytest.raises(DataQualityError, match="time decreases at row 10"):
+        state_of_charge(df)
+
+
+@pytest.mark.parametrize("kw", [{"area_cm2": 0.0}, {"area_cm2": -1.0}, {"mass_mg": 0.0},
+                                {"mass_mg": -5.0}, {"area_cm2": np.nan}])
+def test_bad_area_or_mass(kw):
+    with pytest.raises(ParameterError, match=next(iter(kw))):
+        add_capacity(cc_log(), **kw)

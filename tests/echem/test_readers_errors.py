@@ -1,0 +1,227 @@
+"""Bad input to the readers: each a specific error naming the file and the fix, nothing written."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssbscope import echem
+from ssbscope.errors import (DataQualityError, FileFormatError, MissingColumnError, ParameterError,
+                             UnsupportedFormatError)
+
+REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "potentiostat"
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} not present")
+
+
+def _csv(path, rows, header="time_s,voltage_V,current_A,step"):
+    path.write_text(header + "\n" + "\n".join(",".join(str(x) for x in r) for r in rows) + "\n")
+    return path
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileFormatError, match=r"nope\.mpr: file not found"):
+        echem.read(tmp_path / "nope.mpr")
+    with pytest.raises(FileFormatError, match=r"file not found"):
+        echem.read_eis(tmp_path / "nope.DTA")
+
+
+@pytest.mark.parametrize("name", ["empty.mpr", "empty.csv", "empty.DTA"])
+def test_empty_file(tmp_path, name):
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(FileFormatError, match=rf"{name}: file is empty"):
+        echem.read(tmp_path / name)
+
+
+def test_directory_is_refused(tmp_path):
+    with pytest.raises(FileFormatError, match="not a regular file"):
+        echem.read(tmp_path)
+
+
+def test_header_only_csv(tmp_path):
+    p = _csv(tmp_path / "h.csv", [])
+    with pytest.raises(FileFormatError, match=r"h\.csv: contains a header but no data rows"):
+        echem.read(p)
+
+
+@needs_real
+@pytest.mark.parametrize("keep", [0.5, 0.999, 200])
+def test_truncated_mpr(tmp_path, keep):
+    raw = (REAL / "navani_gcpl_5cycles_C09.mpr").read_bytes()
+    n = int(len(raw) * keep) if keep < 1 else keep
+    p = tmp_path / "cut.mpr"
+    p.write_bytes(raw[:n])
+    with pytest.raises(FileFormatError, match=r"cut\.mpr: galvani could not parse this \.mpr .*truncated"):
+        echem.read(p)
+    with pytest.raises(FileFormatError, match=r"cut\.mpr"):
+        echem.read_eis(p)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["cut.mpr"]  # nothing else written
+
+
+def test_mpr_extension_with_other_content(tmp_path):
+    p = _csv(tmp_path / "fake.mpr", [(0, 3, 0)])
+    with pytest.raises(FileFormatError, match=r"fake\.mpr: has the \.mpr extension but its content"):
+        echem.read(p)
+    with pytest.raises(FileFormatError, match=r"not a BioLogic \.mpr"):
+        echem.read(p, format="biologic-mpr")
+
+
+def test_unknown_binary_and_unknown_format_name(tmp_path):
+    p = tmp_path / "blob.bin"
+    p.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(FileFormatError, match=r"blob\.bin: binary file of unknown format"):
+        echem.read(p)
+    q = _csv(tmp_path / "ok.csv", [(0, 3, 0, 1)])
+    with pytest.raises(ParameterError, match=r"format='xlsx': unknown format"):
+        echem.read(q, format="xlsx")
+
+
+def test_neware_and_arbin_binaries_refused_by_content(tmp_path):
+    (tmp_path / "run.nda").write_bytes(b"NEWARE20200325" + b"\x00" * 64)
+    with pytest.raises(UnsupportedFormatError, match=r"run\.nda: is a Neware.*export it as CSV"):
+        echem.read(tmp_path / "run.nda")
+    (tmp_path / "run.dat").write_bytes(b"\x00\x01\x00\x00Standard Jet DB\x00" + b"\x00" * 64)
+    with pytest.raises(UnsupportedFormatError, match=r"run\.dat: is an Arbin \.res.*CSV"):
+        echem.read(tmp_path / "run.dat")
+
+
+def test_csv_missing_columns_lists_found_columns_and_keys(tmp_path):
+    p = _csv(tmp_path / "r.csv", [(0, 3.0, 0.1), (1, 3.1, 0.1)], header="Time (s),Ecell (V),Current (A)")
+    with pytest.raises(MissingColumnError,
+                       match=r"r\.csv: table lacks column\(s\) for \['time_s', 'voltage_V', 'current_A'\]; "
+                             r"columns found: \['Time \(s\)', 'Ecell \(V\)', 'Current \(A\)'\].*time_s='<column>'"):
+        echem.read(p)
+    df = echem.read(p, time_s="Time (s)", voltage_V="Ecell (V)", current_A="Current (A)")
+    assert df["voltage_V"].tolist() == [3.0, 3.1]
+
+
+def test_renamed_column_in_vendor_export(tmp_path):
+    p = _csv(tmp_path / "arb.csv", [(0, 0.0, 0.1, 3.0)], header="Data_Point,Test_Time,Amps,Voltage")
+    with pytest.raises(MissingColumnError, match=r"Arbin export lacks column\(s\) for \['current_A'\].*Amps"):
+        echem.read(p)
+    assert echem.read(p, current_A="Amps")["current_A"].tolist() == [0.1]
+
+
+def test_time_going_backwards(tmp_path):
+    p = _csv(tmp_path / "b.csv", [(0, 3, 0, 1), (1, 3, 0, 1), (2, 3.1, 0, 1), (1.5, 3.2, 0, 1), (3, 3, 0, 1)])
+    with pytest.raises(DataQualityError, match=r"b\.csv: time_s goes backwards at row 3 \(2\.0 s -> 1\.5 s"):
+        echem.read(p)
+
+
+def test_exact_duplicate_rows_dropped_with_warning(tmp_path, caplog):
+    rows = [(0, 3, 0, 1), (1, 3.1, 0.1, 1), (1, 3.1, 0.1, 1), (2, 3.2, 0.1, 1)]
+    p = _csv(tmp_path / "d.csv", rows)
+    with caplog.at_level(logging.WARNING, logger="ssbscope.echem.io.common"):
+        df = echem.read(p)
+    assert df["time_s"].tolist() == [0, 1, 2]
+    assert "dropped 1 exact duplicate row(s) (rows 2)" in caplog.text
+    assert any("exact duplicate" in w for w in df.attrs["warnings"])
+
+
+def test_duplicate_timestamp_with_different_values_is_an_error(tmp_path):
+    p = _csv(tmp_path / "t.csv", [(0, 3, 0, 1), (1, 3.1, 0.1, 1), (1, 3.15, 0.1, 1), (2, 3.2, 0.1, 1)])
+    with pytest.raises(DataQualityError, match=r"t\.csv: duplicate timestamp time_s=1\.0 s at row 2"):
+        echem.read(p)
+
+
+def test_duplicate_timestamp_at_a_step_change_is_kept(tmp_path):
+    p = _csv(tmp_path / "s.csv", [(0, 3, 0, 1), (1, 3.1, 0.1, 1), (1, 3.1, 0.0, 2), (2, 3.0, 0.0, 2)])
+    df = echem.read(p)
+    assert len(df) == 4 and "warnings" not in df.attrs
+
+
+def test_duplicate_timestamp_with_record_numbers_is_kept_with_warning(tmp_path, caplog):
+    head = "DataPoint,Step Type,Total Time,Current(A),Voltage(V),Step Index,Cycle Index"
+    rows = [(1, "CC Chg", "00:00:00", 0.1, 3.0, 1, 1), (2, "CC Chg", "00:00:01", 0.1, 3.1, 1, 1),
+            (3, "CC Chg", "00:00:01", 0.1, 3.12, 1, 1), (4, "CC Chg", "00:00:02", 0.1, 3.2, 1, 1)]
+    p = _csv(tmp_path / "nw.csv", rows, header=head)
+    with caplog.at_level(logging.WARNING):
+        df = echem.read(p)
+    assert len(df) == 4 and "kept in record order" in caplog.text
+
+
+def test_nan_voltage_raise_or_drop(tmp_path, caplog):
+    rows = [(0, 3.0, 0.1, 1), (1, "", 0.1, 1), (2, 3.2, 0.1, 1), (3, "nan", 0.1, 1), (4, 3.3, 0.1, 1)]
+    p = _csv(tmp_path / "n.csv", rows)
+    with pytest.raises(DataQualityError,
+                       match=r"n\.csv: NaN in \['voltage_V'\] at row\(s\) 1, 3 \(2 of 5 rows\); pass nan_policy='drop'"):
+        echem.read(p)
+    with caplog.at_level(logging.WARNING):
+        df = echem.read(p, nan_policy="drop")
+    assert df["time_s"].tolist() == [0, 2, 4]
+    assert "dropped 2 row(s) with NaN" in caplog.text
+    with pytest.raises(ParameterError, match="nan_policy"):
+        echem.read(p, nan_policy="ignore")
+
+
+def test_nan_time_is_an_error(tmp_path):
+    p = _csv(tmp_path / "nt.csv", [(0, 3.0, 0.1, 1), ("", 3.1, 0.1, 1)])
+    with pytest.raises(DataQualityError, match=r"nt\.csv: time_s is missing/NaN at row\(s\) 1"):
+        echem.read(p)
+
+
+def test_non_numeric_current(tmp_path):
+    p = _csv(tmp_path / "x.csv", [(0, 3.0, 0.1, 1), (1, 3.1, "overload", 1)])
+    with pytest.raises(FileFormatError, match=r"x\.csv: column 'current_A' \(current_A\) holds non-numeric text 'overload' at data row 1"):
+        echem.read(p)
+
+
+def test_truncated_mpt(tmp_path):
+    text = "EC-Lab ASCII FILE\nNb header lines : 40\n\nGalvanostatic\n"
+    (tmp_path / "t.mpt").write_text(text)
+    with pytest.raises(FileFormatError, match=r"t\.mpt: 'Nb header lines : 40' but the file has 4 lines"):
+        echem.read(tmp_path / "t.mpt")
+
+
+def test_truncated_gamry_table(tmp_path):
+    text = ("EXPLAIN\nTAG\tEISPOT\nZCURVE\tTABLE\t5\n\tPt\tTime\tFreq\tZreal\tZimag\tZmod\tZphz\n"
+            "\t#\ts\tHz\tohm\tohm\tohm\t°\n\t0\t1\t1000\t10\t-1\t10.05\t-5.7\n")
+    (tmp_path / "z.DTA").write_text(text, encoding="latin-1")
+    with pytest.raises(FileFormatError, match=r"z\.DTA: table ZCURVE declares 5 rows but holds 1"):
+        echem.read_eis(tmp_path / "z.DTA")
+
+
+def test_column_mapping_rejected_for_binary_formats(tmp_path):
+    text = "EXPLAIN\nTAG\tEISPOT\n"
+    (tmp_path / "g.DTA").write_text(text)
+    with pytest.raises(ParameterError, match="column mapping applies to text tables"):
+        echem.read(tmp_path / "g.DTA", time_s="T")
+
+
+def test_input_file_is_not_modified(tmp_path):
+    p = _csv(tmp_path / "keep.csv", [(0, 3, 0, 1), (1, 3.1, 0.1, 1)])
+    before = p.read_bytes(), p.stat().st_mtime_ns
+    df = echem.read(p)
+    df.loc[0, "voltage_V"] = 99.0
+    assert (p.read_bytes(), p.stat().st_mtime_ns) == before
+    assert [x.name for x in tmp_path.iterdir()] == ["keep.csv"]
+    assert np.isclose(echem.read(p)["voltage_V"].iloc[0], 3.0)
+    assert isinstance(df, pd.DataFrame)
+
+
+@needs_real
+def test_mpr_with_columns_galvani_does_not_know(tmp_path, monkeypatch):
+    from galvani import BioLogic
+
+    def refuse(*args, **kwargs):
+        raise NotImplementedError("Column ID 9999 after column 4 is unknown")
+
+    monkeypatch.setattr(BioLogic, "MPRfile", refuse)
+    with pytest.raises(FileFormatError, match=r"hybriddrt_PEIS_SSB\.mpr: galvani could not parse this "
+                                              r"\.mpr \(NotImplementedError: Column ID 9999.*export it as \.mpt"):
+        echem.read(REAL / "hybriddrt_PEIS_SSB.mpr")
+
+
+@needs_real
+def test_mpt_cut_mid_row(tmp_path):
+    raw = (REAL / "ixdat_multiple_techniques_dataset_01_03_CP_C01.mpt").read_bytes()
+    cut = raw[: raw.rstrip().rfind(b"\n") + 60]  # the last row loses most of its fields
+    p = tmp_path / "cut.mpt"
+    p.write_bytes(cut)
+    with pytest.raises(DataQualityError, match=r"cut\.mpt: NaN in \['current_A'\] at row\(s\) 30 \(1 of 31 rows\)"):
+        echem.read(p)
+    df = echem.read(p, nan_policy="drop")
+    assert len(df) == 30

@@ -1,0 +1,32 @@
+"""Shared fixtures: one default twin series and its reduction (session scope, ~3 s)."""
+
+from pathlib import Path
+
+import pytest
+
+REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def twin():
+    from ssbscope.twin.neutron import simulate_radiography
+
+    return simulate_radiography()
+
+
+@pytest.fixture(scope="session")
+def reduced(twin):
+    from ssbscope.neutron.stream import reduce_series
+
+    tr = twin.truth
+    return reduce_series(twin.images, twin.open_beam, twin.dark, twin.time_s, bin_n=30,
+                         beam_roi=tr.rois["beam"], background_roi=tr.rois["background"],
+                         gain_adu_per_count=twin.config.gain_adu_per_count,
+                         read_noise_adu=twin.config.read_noise_adu)
+
+
+@pytest.fixture(scope="session")
+def true_binned(twin):
+    from ssbscope.neutron import median_bin
+
+    return median_bin(twin.truth.transmission, 30)

@@ -1,0 +1,266 @@
+"""Morphology metrics against analytic surfaces, Faraday's law and closed forms."""
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+import ssbscope.tomo as tomo
+from ssbscope.errors import DataQualityError, EmptyResultError, InputError, ParameterError
+from ssbscope.tomo import metrics as M
+
+NZ, NY, NX = 36, 40, 44
+
+
+def _surface():
+    """Tilted plane + a zero-mean bump pattern of whole periods (orthogonal to the plane)."""
+    yy, xx = np.mgrid[0:NY, 0:NX].astype(float)
+    plane = 14.3 + 0.07 * yy - 0.04 * xx
+    rough = 2.0 * np.sin(2 * np.pi * xx / 11) * np.cos(2 * np.pi * yy / 10)
+    return plane, rough
+
+
+def _partial_volume(height_vox, lo=0.25, hi=0.9):
+    z = np.arange(NZ, dtype=float)[:, None, None]
+    frac = np.clip(height_vox[None] - z, 0.0, 1.0)  # voxel i spans [i, i + 1)
+    return lo + (hi - lo) * frac  # bright phase below the surface
+
+
+def test_roughness_of_tilted_plane_is_zero_and_unpacks():
+    plane, _ = _surface()
+    r = tomo.roughness(plane * 3.0)
+    ra, rq = r
+    assert ra == pytest.approx(0, abs=1e-10) and rq == pytest.approx(0, abs=1e-10)
+    assert r.n_columns == NY * NX and r.n_excluded == 0
+
+
+def test_roughness_equations_6_7_against_direct_means():
+    plane, rough = _surface()
+    ra, rq = tomo.roughness(plane + rough)
+    # whole periods: the bump pattern is orthogonal to the plane, so the LS plane is exact
+    assert ra == pytest.approx(np.mean(np.abs(rough)), rel=1e-9)
+    assert rq == pytest.approx(np.sqrt(np.mean(rough**2)), rel=1e-9)
+    # sinusoid product: Rq = A / 2 (A = 2)
+    assert rq == pytest.approx(1.0, rel=1e-9)
+
+
+def test_roughness_excludes_nan_columns_with_count():
+    plane, rough = _surface()
+    h = plane + rough
+    h[:5, :] = np.nan
+    r = tomo.roughness(h)
+    assert r.n_excluded == 5 * NX and r.n_columns == (NY - 5) * NX
+    assert np.isfinite(r.ra_um) and r.ra_um > 0.5
+
+
+def test_roughness_all_nan_raises_never_zero():
+    with pytest.raises(EmptyResultError, match="only 0 of 20 columns"):
+        tomo.roughness(np.full((4, 5), np.nan))
+    with pytest.raises(DataQualityError, match="inf"):
+        tomo.roughness(np.array([[1.0, np.inf], [2.0, 3.0]]))
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_interface_height_map_recovers_partial_volume_surface(invert):
+    plane, rough = _surface()
+    h = plane + rough
+    vol = _partial_volume(h)
+    if invert:
+        vol = 1.2 - vol
+    out = tomo.interface_height_map(vol, 2.5)
+    np.testing.assert_allclose(out / 2.5, h, atol=1e-9)
+
+
+def test_interface_height_map_noise_and_blur_subvoxel():
+    import scipy.ndimage as ndi
+
+    plane, rough = _surface()
+    h = plane + rough
+    vol = ndi.gaussian_filter1d(_partial_volume(h), 0.8, axis=0)
+    vol = vol + np.random.default_rng(0).normal(0, 0.01, vol.shape)
+    out = tomo.interface_height_map(vol, 1.0)
+    err = out - h
+    assert np.sqrt(np.mean(err**2)) < 0.05   # voxels
+    assert np.abs(err).max() < 0.2
+    # roughness recovered within 2 %
+    assert tomo.roughness(out).rq_um == pytest.approx(tomo.roughness(h).rq_um, rel=0.02)
+
+
+def test_interface_height_map_other_axis_and_bool():
+    plane, rough = _surface()
+    h = plane + rough
+    vol = np.moveaxis(_partial_volume(h), 0, 2)
+    np.testing.assert_allclose(tomo.interface_height_map(vol, 1.0, axis=2), h, atol=1e-9)
+    mask = _partial_volume(np.round(h), 0, 1) > 0.5
+    np.testing.assert_allclose(tomo.interface_height_map(mask, 2.0), 2 * np.round(h), atol=1e-9)
+
+
+def test_interface_height_map_bad_input():
+    vol = _partial_volume(_surface()[0])
+    bad = vol.copy()
+    bad[3, 4, 5] = np.nan
+    with pytest.raises(DataQualityError, match="NaN/inf"):
+        tomo.interface_height_map(bad, 1.0)
+    with pytest.raises(ParameterError, match="voxel_size_um"):
+        tomo.interface_height_map(vol, 0.0)
+    # the surface outside the volume: no column has an interface
+    flat = np.zeros((10, 6, 6))
+    flat[:, :3] = 1.0  # phases side by side, none across z
+    with pytest.raises(EmptyResultError, match="no column has a crossing"):
+        tomo.interface_height_map(flat, 1.0)
+
+
+def test_thickness_map_count_and_extent():
+    m = np.zeros((20, 3, 4), bool)
+    m[2:9, 0, 0] = True            # 7 voxels
+    m[2:9, 1, 1] = True
+    m[5, 1, 1] = False             # a pore inside: count 6, extent 7
+    np.testing.assert_allclose(tomo.thickness_map(m, 2.0)[0, 0], 14.0)
+    assert tomo.thickness_map(m, 2.0)[1, 1] == 12.0
+    assert M.thickness_map(m, 2.0, method="extent")[1, 1] == 14.0
+    assert tomo.thickness_map(m, 2.0)[2, 3] == 0.0
+    np.testing.assert_allclose(tomo.thickness_map(np.moveaxis(m, 0, 1), 2.0, axis=1),
+                               tomo.thickness_map(m, 2.0))
+
+
+def test_thickness_stats_center_vs_edge():
+    t = np.full((41, 41), 10.0)
+    c = M.central_region(t.shape, 0.75)
+    assert c.sum() == pytest.approx(0.75 * t.size, rel=0.02)
+    t[~c] = 4.0
+    s = M.thickness_stats(t)
+    assert (s.mean_center_um, s.std_center_um, s.mean_edge_um) == (10.0, 0.0, 4.0)
+    # a disk footprint: the central disk has radius sqrt(0.75) R
+    yy, xx = np.mgrid[-50:51, -50:51]
+    fp = yy**2 + xx**2 <= 50**2
+    cr = M.central_region(fp.shape, 0.75, fp)
+    r_c = np.sqrt(yy[cr] ** 2 + xx[cr] ** 2).max()
+    assert r_c == pytest.approx(50 * np.sqrt(0.75), abs=1.0)
+
+
+def test_phase_volumes_and_percent_change():
+    lab = np.zeros((4, 5, 6), np.uint8)
+    lab[:2] = 1
+    v = M.phase_volumes(lab, 2.0, ["pore", "Li"])
+    assert v.sel(phase="Li").item() == 60 * 8.0
+    assert M.percent_change(103.7, 100.0) == pytest.approx(3.7)
+    with pytest.raises(EmptyResultError, match="zero volume"):
+        M.percent_change(1.0, 0.0)
+    with pytest.raises(InputError, match="outside 0..0"):
+        M.phase_volumes(lab, 1.0, ["pore"])
+
+
+def test_faraday_thickness_against_paper_and_law():
+    # 001_a2c994afa3295f29: 3.0 mAh/cm^2 -> 14.5 µm
+    assert M.faraday_li_thickness_um(3.0) == pytest.approx(14.5, abs=0.1)
+    # independent: moles = Q / F, volume = moles * M / rho
+    q = 2.0e-3 * 3600.0
+    assert M.faraday_li_thickness_um(2.0) == pytest.approx(q / 96485.332 * 6.941 / 0.534 * 1e4,
+                                                          rel=1e-6)
+    # 195e4 of 398e4 µm^3 -> 49 %
+    area = 398e4 / M.faraday_li_thickness_um(2.0)
+    assert M.crack_li_fraction(195e4, 2.0, area) == pytest.approx(0.49, abs=0.005)
+    with pytest.raises(ParameterError, match="charge_mah_cm2"):
+        M.crack_li_fraction(1.0, 0.0, 1.0)
+
+
+def test_pore_volume_and_crack_change():
+    p = np.zeros((10, 10, 10), bool)
+    p[2:4, 2:4, 2:4] = True
+    c = p.copy()
+    c[5:9, 5, 5] = True
+    c[2, 2, 2] = False
+    assert M.pore_volume(c, 2.0) == (8 - 1 + 4) * 8.0
+    assert M.pore_volume(c, 1.0, np.s_[0:5, :, :]) == 7.0
+    ch = M.crack_change(p, c, 1.0)
+    assert (ch.total_um3, ch.pristine_um3, ch.new_crack_um3, ch.appeared_um3, ch.closed_um3) == \
+        (11.0, 8.0, 3.0, 4.0, 1.0)
+    assert ch.percent_increase == pytest.approx(37.5)
+    with pytest.raises(EmptyResultError, match="selects no voxel"):
+        M.pore_volume(c, 1.0, np.s_[5:5, :, :])
+
+
+def test_overlap_coefficient_closed_forms():
+    assert M.overlap_coefficient(0, 1, 0, 1) == 1.0
+    # equal sigmas: 2 Phi(-d / 2 sigma)
+    assert M.overlap_coefficient(0, 2, 3, 2) == pytest.approx(2 * norm.cdf(-0.75), rel=1e-12)
+    # unequal sigmas: numerical integral of min(pdf1, pdf2)
+    x = np.linspace(-30, 30, 600001)
+    ref = np.trapezoid(np.minimum(norm.pdf(x, 1, 1.5), norm.pdf(x, 3, 0.7)), x)
+    assert M.overlap_coefficient(1, 1.5, 3, 0.7) == pytest.approx(ref, abs=1e-7)
+    assert M.overlap_coefficient(3, 0.7, 1, 1.5) == pytest.approx(ref, abs=1e-7)
+
+
+def test_gaussian_fits_recover_parameters():
+    rng = np.random.default_rng(7)
+    a = rng.normal(80, 12, 20000)   # empty pores: wider
+    b = rng.normal(110, 6, 20000)   # Li-filled cracks
+    g = M.gaussian_overlap(a, b)
+    assert g.mean_1 == pytest.approx(80, abs=0.3) and g.std_2 == pytest.approx(6, abs=0.2)
+    ref = M.overlap_coefficient(80, 12, 110, 6)
+    assert g.overlap == pytest.approx(ref, abs=0.01)
+    mix = M.fit_two_gaussians(np.concatenate([a, b]))
+    assert mix.mean_1 == pytest.approx(80, abs=1.0) and mix.mean_2 == pytest.approx(110, abs=0.5)
+    assert mix.weight_1 == pytest.approx(0.5, abs=0.03)
+    assert mix.overlap == pytest.approx(ref, abs=0.03)
+    with pytest.raises(DataQualityError, match="values_1"):
+        M.gaussian_overlap([1.0], b)
+
+
+def test_classify_low_attenuation_connected_vs_isolated():
+    el = np.zeros((30, 20, 20), bool)
+    el[25:] = True                          # Li electrode at the bottom
+    low = np.zeros_like(el)
+    low[10:25, 5, 5] = True                 # filament touching the electrode: connected
+    low[8:10, 12:15, 12:15] = True          # 18-voxel isolated pore
+    low[3, 3, 3] = True                     # 1-voxel isolated speck (filtered)
+    low[26, 10, 10] = True                  # inside the electrode: ignored
+    res = M.classify_low_attenuation(low, el, 10.0, min_volume_um3=5000.0)
+    assert res.n_connected == 1 and res.n_isolated == 1 and res.n_removed == 1
+    assert res.volume_connected_um3 == 15 * 1000.0
+    assert res.volume_isolated_um3 == 18 * 1000.0
+    assert res.connected[10:25, 5, 5].all() and not res.connected[26, 10, 10]
+    with pytest.raises(EmptyResultError, match="no Li electrode voxel"):
+        M.classify_low_attenuation(low, np.zeros_like(el), 1.0)
+
+
+def test_layer_volume_fractions():
+    m = np.zeros((20, 10, 10), bool)
+    for k in range(10):
+        m[k * 2: k * 2 + 2, :k + 1, :] = True  # layer k: (k + 1) / 10 filled
+    f = M.layer_volume_fractions(m, 0, 20, 10)
+    np.testing.assert_allclose(f, (np.arange(10) + 1) / 10)
+    np.testing.assert_allclose(M.layer_volume_fractions(m, 20, 0, 10), f[::-1])
+
+
+def test_median_profile_interfaces():
+    v = np.zeros((60, 8, 8))
+    v[:20] = 5.0   # cathode
+    v[20:45] = 2.0  # electrolyte
+    v[45:] = 0.5   # Li
+    v[30, :3, :] = 0.0  # pores in 3/8 of a slice: the median ignores them
+    p = M.median_profile(v, n_interfaces=2)
+    np.testing.assert_allclose(p.interfaces_vox, [20.0, 45.0], atol=0.05)
+    assert p.median[30] == 2.0
+    with pytest.raises(EmptyResultError, match="found 0 interface"):
+        M.median_profile(np.ones((10, 3, 3)))
+
+
+def test_new_filaments_center_edge():
+    prev = np.zeros((10, 40, 40), bool)
+    prev[0:3, 20, 20] = True
+    cur = prev.copy()
+    cur[3:6, 20, 20] = True            # grows from the old one, centre
+    cur[2:8, 1, 1] = True              # new at the corner: edge
+    cur[5, 30, 2] = True               # tiny, filtered
+    r = M.new_filaments(prev, cur, 1.0, min_volume_um3=1.5)
+    assert (r.count, r.count_center, r.count_edge) == (2, 1, 1)
+    assert (r.volume_center_um3, r.volume_edge_um3) == (3.0, 6.0)
+
+
+def test_to_dataset_time_series():
+    ds = M.to_dataset([M.ThicknessStats(1, 2, 3, 4, 5, 6), M.ThicknessStats(2, 2, 3, 4, 5, 6)],
+                      [0.0, 3600.0])
+    assert list(ds.mean_center_um.values) == [1, 2]
+    assert ds.time_s.values.tolist() == [0.0, 3600.0]
+    with pytest.raises(InputError, match="one per scan"):
+        M.to_dataset([M.ThicknessStats(1, 2, 3, 4, 5, 6)], [0.0, 1.0])
