@@ -102,6 +102,7 @@ class EchemInput(_Input):
     format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "arbin", "maccor", "novonix"] = "auto"
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping for CSV/TSV, e.g. {time_s: 'Time (s)'}")
     kind: Literal["cycling", "eis"] = "cycling"
+    invert_current: bool = Field(default=False, description="flip the current sign (cells wired with the negative electrode, e.g. Cu, as working electrode) so charge is positive")
 
 
 class TomoInput(_Input):

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from echem_synth import full_cell_log
-from ssbscope.echem import add_capacity, cumulative_charge, cycle_table, state_at, state_of_charge
+from ssbscope.echem import (add_capacity, coulombic_efficiency, cumulative_charge, cycle_table,
+                            state_at, state_of_charge)
 from ssbscope.errors import DataQualityError, InputError, MissingColumnError, ParameterError
 
 
@@ -130,3 +131,16 @@ def test_non_monotonic_time():
 def test_bad_area_or_mass(kw):
     with pytest.raises(ParameterError, match=next(iter(kw))):
         add_capacity(cc_log(), **kw)
+
+
+def test_eis_rows_inside_a_time_series_count_as_rest():
+    # an impedance sweep logged between charge and discharge: its AC current is not charge
+    t = np.arange(0.0, 3010.0, 10.0)
+    i = np.select([t < 1000, t < 2000, t < 3000], [1e-3, 0.0, -1e-3], 0.0)
+    mode = np.where((t >= 1200) & (t < 1500), "EIS", np.where(i == 0, "rest", "CC"))
+    i = np.where(mode == "EIS", 5e-4 * np.sin(t), i)
+    df = pd.DataFrame({"time_s": t, "voltage_V": 3.7, "current_A": i, "mode": mode})
+    assert coulombic_efficiency(df) == [pytest.approx(1.0, abs=1e-12)]
+    dc = df.assign(current_A=np.where(mode == "EIS", 0.0, df["current_A"]))
+    np.testing.assert_allclose(cumulative_charge(df), cumulative_charge(dc), rtol=0, atol=1e-15)
+    assert not np.allclose(cumulative_charge(df.drop(columns="mode")), cumulative_charge(dc))

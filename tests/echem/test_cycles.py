@@ -80,3 +80,10 @@ def test_rest_only_log_has_no_cycles():
     df = pd.DataFrame({"time_s": np.arange(10.0), "voltage_V": 3.0, "current_A": 0.0})
     assert coulombic_efficiency(df) == []
     assert len(cycle_table(df)) == 0
+
+
+def test_explicit_current_threshold():
+    df, truth = full_cell_log(n_cycles=1, dt_s=30.0)
+    np.testing.assert_allclose(coulombic_efficiency(df, current_threshold_A=1e-5), truth["ce"], atol=1e-3)
+    with pytest.raises(ParameterError, match="current_threshold_A"):
+        coulombic_efficiency(df, current_threshold_A=-1.0)

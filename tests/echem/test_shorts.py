@@ -22,13 +22,23 @@ def test_soft_short_onset_within_1_percent(dt_s, seed):
     assert ev[0].evidence["mean_current_A"] == pytest.approx(1e-3)
 
 
-def test_soft_short_plateau_style_and_recovery():
-    df = charge_with_short("soft", onset_s=12000.0, recover_s=18000.0, style="plateau",
-                           dt_s=10.0, seed=4)
+def test_soft_short_recovery_time():
+    df = charge_with_short("soft", onset_s=12000.0, recover_s=18000.0, dt_s=10.0, seed=4)
     ev = detect_shorts(df)
     assert [e.kind for e in ev] == ["soft"]
     assert ev[0].onset_s == pytest.approx(12000.0, rel=0.01)
     assert ev[0].end_s == pytest.approx(18000.0, rel=0.01)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_soft_short_plateau_style_is_one_soft_event(seed):
+    # zero-mean fluctuation around a flat plateau (no sag): found and classified, onset
+    # within 3 % (the flattening of a slow rise under 15 mV wander is fuzzier than a sag)
+    onset = 8000.0 + 700.0 * seed
+    df = charge_with_short("soft", onset_s=onset, style="plateau", dt_s=10.0, seed=seed)
+    ev = detect_shorts(df)
+    assert [e.kind for e in ev] == ["soft"]
+    assert ev[0].onset_s == pytest.approx(onset, rel=0.03)
 
 
 @pytest.mark.parametrize("dt_s", [1.0, 10.0, 60.0])
@@ -82,3 +92,29 @@ def test_input_not_modified_and_bad_parameters():
     bad.loc[3, "voltage_V"] = np.nan
     with pytest.raises(DataQualityError, match="voltage_V"):
         detect_shorts(bad)
+
+
+def test_no_false_hard_short_when_polarisation_relaxes_through_zero_after_reversal():
+    # symmetric cell: plating at +50 mV, then a small stripping current; the voltage relaxes
+    # through 0 V to the small stripping polarisation (-3 mV) within a minute
+    t = np.arange(0.0, 7200.0, 5.0)
+    plating = t < 3600
+    i = np.where(plating, 1e-3, -5e-5)
+    rng = np.random.default_rng(0)
+    v = np.where(plating, 0.05, -0.003 + 0.053 * np.exp(-(t - 3600) / 15.0))
+    df = pd.DataFrame({"time_s": t, "voltage_V": v + rng.normal(0, 1e-4, t.size), "current_A": i})
+    assert detect_shorts(df) == []
+
+
+def test_no_false_soft_short_on_nucleation_overshoot_after_current_step():
+    # anode-free half cell: plating (charge) at negative voltage; doubling the current gives a
+    # nucleation-like overshoot that relaxes over a few minutes
+    t = np.arange(0.0, 20000.0, 30.0)
+    step = 18500.0
+    i = np.where(t < step, 4.7e-5, 9.4e-5)
+    tau = 200.0
+    x = np.clip(t - step, 0, None)
+    v = np.where(t < step, -0.125, -0.17 - 0.07 * (x / tau) * np.exp(1 - x / tau) + 1e-6 * x)
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"time_s": t, "voltage_V": v + rng.normal(0, 2e-4, t.size), "current_A": i})
+    assert detect_shorts(df) == []

@@ -264,3 +264,18 @@ def test_to_dataset_time_series():
     assert ds.time_s.values.tolist() == [0.0, 3600.0]
     with pytest.raises(InputError, match="one per scan"):
         M.to_dataset([M.ThicknessStats(1, 2, 3, 4, 5, 6)], [0.0, 1.0])
+
+
+def test_partial_volume_counts_thin_blurred_features():
+    import scipy.ndimage as ndi
+
+    v = np.full((30, 30, 30), 1.0)
+    v[10:20, 15, 15] = 0.0           # a 1-voxel-wide crack of 10 voxels
+    b = ndi.gaussian_filter(v, 1.0)  # blurred: no voxel gets below 0.5
+    assert (b < 0.5).sum() == 0
+    assert M.partial_volume(b, 0.0, 1.0, 2.0) == pytest.approx(10 * 8.0, rel=1e-6)
+    fp = np.zeros((30, 30), bool)
+    fp[10:20, 10:20] = True
+    assert M.partial_volume(b, 0.0, 1.0, 1.0, np.s_[5:25, :, :], fp) == pytest.approx(10, rel=1e-3)
+    with pytest.raises(ParameterError, match="must differ"):
+        M.partial_volume(b, 1.0, 1.0, 1.0)

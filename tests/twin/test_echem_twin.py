@@ -362,6 +362,13 @@ def test_neware_csv_layout(tmp_path):
     assert end > 24 * 3600
     assert df["Cumulative Time"].iloc[-1] == f"{end // 3600}:{end % 3600 // 60:02d}:{end % 60:02d}"
     np.testing.assert_allclose(df["Voltage(V)"], tw.data["voltage_V"], atol=5e-5)
+    # step capacities (Faraday): CC charge = 92 % of the charge (8 % in the CV hold); discharge
+    cc = df[df["Step Type"] == "CC Chg"]["Chg. Cap.(Ah)"].max() * 1e3
+    assert cc == pytest.approx(0.92 * tw.charge_capacity_mah, rel=2e-3)
+    dis = df[df["Step Type"] == "CC DChg"]["DChg. Cap.(Ah)"].max() * 1e3
+    assert dis == pytest.approx(tw.discharge_capacity_mah, rel=2e-3)
+    spec = df[df["Step Type"] == "CC DChg"]["DChg. Spec. Cap.(mAh/g)"].max()
+    assert spec == pytest.approx(tw.discharge_capacity_mah / (tw.active_mass_mg * 1e-3), abs=0.3)
 
 
 @pytest.mark.parametrize("name", ["a.mpt", "a.csv", "a_neware.csv"])
@@ -420,3 +427,19 @@ def test_writer_refuses_bad_input_and_leaves_nothing(tmp_path):
     with pytest.raises(ParameterError, match="suffix"):
         F.write_twin(tw, tmp_path / "a.xlsx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mpt_files_read_by_galvani(tmp_path):
+    """Peer reference: galvani's EC-Lab text reader parses both twin .mpt layouts."""
+    from galvani import BioLogic
+
+    tw = E.nmc622_first_cycle(dt_s=600.0)
+    arr = BioLogic.MPTfile(str(F.write_twin(tw, tmp_path / "gcpl.mpt")), encoding="latin1")[0]
+    assert len(arr) == len(tw.data)
+    np.testing.assert_allclose(arr["Ewe/V"], tw.data["voltage_V"], rtol=1e-7)
+    np.testing.assert_allclose(arr["I/mA"], 1e3 * tw.data["current_A"], rtol=1e-7, atol=1e-12)
+    np.testing.assert_array_equal(arr["Ns"], tw.data["step"])
+    sp = E.eis_spectrum(seed=3)
+    z = BioLogic.MPTfile(str(F.write_twin(sp, tmp_path / "peis.mpt")), encoding="latin1")[0]
+    np.testing.assert_allclose(z["freq/Hz"], sp.freq_hz, rtol=1e-7)
+    np.testing.assert_allclose(z["-Im(Z)/Ohm"], -sp.z_imag_ohm, rtol=1e-7)

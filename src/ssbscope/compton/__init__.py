@@ -36,6 +36,7 @@ _MAP = {
     "emf": "electron_momentum",
     "emf_map": "electron_momentum",
     "calibrate_emf": "electron_momentum",
+    "broaden_spectrum": "electron_momentum",
     # events
     "EVENT_DTYPE": "events",
     "EventFileHeader": "events",

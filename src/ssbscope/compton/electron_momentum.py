@@ -6,8 +6,8 @@ energy bin) is converted to J(p_z) by the inverse of the impulse-approximation c
 the EMF is the ratio of the integrals of J over a low- and a high-momentum window
 (defaults ``|p_z| < 1`` and ``1 < |p_z| < 5`` a.u.).
 
-Every step (background subtraction, removal of fluorescence lines by interpolation across
-them, division by the cross-section, window integration with fractional bins) is linear in
+Every step (background subtraction, removal of fluorescence lines by a local quadratic
+bridge, division by the cross-section, window integration with fractional bins) is linear in
 the counts, so the EMF is a ratio of two weighted sums ``E_L = a . N``, ``E_H = c . N`` and
 its counting-statistics uncertainty follows exactly from Poisson variances
 (``var(E_L) = sum a^2 N``, covariance ``sum a c N``).  The same coefficient vectors serve
@@ -47,6 +47,7 @@ __all__ = [
     "emf",
     "emf_map",
     "calibrate_emf",
+    "broaden_spectrum",
 ]
 
 log = logging.getLogger(__name__)
@@ -266,9 +267,9 @@ def _build_operator(edges, e_incident_kev, angle_deg, *, low_au, high_au, backgr
                                      "give (lo, hi) keV bands inside the spectrum, away from the peak")
             deg = 0 if bands.shape[0] == 1 else 1
             v = np.vander(e[inb], deg + 1)
-            pinv = np.linalg.pinv(v / de[inb, None])  # fit counts per keV
+            # least-squares fit of counts per keV in the bands: coef = pinv(V) (N / dE)
             coef_of_counts = np.zeros((deg + 1, n))
-            coef_of_counts[:, inb] = pinv / de[inb][None, :]
+            coef_of_counts[:, inb] = np.linalg.pinv(v) / de[inb][None, :]
             bkg = ("fit", (np.vander(e, deg + 1) @ coef_of_counts) * de[:, None])
     # line exclusion mask
     excl = np.zeros(n, bool)
@@ -282,16 +283,21 @@ def _build_operator(edges, e_incident_kev, angle_deg, *, low_au, high_au, backgr
         keep = np.flatnonzero(~excl)
         if keep.size < 2:
             raise ParameterError("exclude_lines", lines, "excludes every bin")
-        # J of excluded bins: linear interpolation in p_z between kept neighbours
+        # J of excluded bins: quadratic in p_z fitted to up to 6 kept bins on each side of each
+        # excluded run (least squares, linear in the counts)
         p = np.zeros((n, n))
         p[keep, keep] = 1.0
-        for i in np.flatnonzero(excl):
-            k = np.searchsorted(pz_c[keep], pz_c[i])
-            if k == 0 or k == keep.size:
-                continue  # outside kept range: leave zero (outside windows in practice)
-            i0, i1 = keep[k - 1], keep[k]
-            t = (pz_c[i] - pz_c[i0]) / (pz_c[i1] - pz_c[i0])
-            p[i, i0], p[i, i1] = 1 - t, t
+        runs = np.split(np.flatnonzero(excl), np.flatnonzero(np.diff(np.flatnonzero(excl)) > 1) + 1)
+        for run in runs:
+            left = keep[keep < run[0]][-6:]
+            right = keep[keep > run[-1]][:6]
+            nb = np.concatenate([left, right])
+            if left.size == 0 or right.size == 0 or nb.size < 3:
+                continue  # at the spectrum's end: left at zero (outside the windows in practice)
+            x0 = pz_c[run].mean()
+            vn = np.vander(pz_c[nb] - x0, 3)
+            ve = np.vander(pz_c[run] - x0, 3)
+            p[np.ix_(run, nb)] = ve @ np.linalg.pinv(vn)
         m = p @ m
     wl = _window_overlap(pz_e[:-1], pz_e[1:], *low_au)
     wh = _window_overlap(pz_e[:-1], pz_e[1:], *high_au)
@@ -386,8 +392,8 @@ def spectrum_to_profile(energy_kev, counts, e_incident_kev: float = 115.0, angle
         Bands must lie where no Compton scattering is expected (e.g. above E_1): the core
         electron profile of heavy elements extends tens of keV below E_C.
     exclude_lines : "default", None or sequence of float
-        Line energies (keV) whose bins (+- ``line_halfwidth_kev``) are replaced by linear
-        interpolation of J in p_z; "default" = :func:`default_lines_kev`.
+        Line energies (keV) whose bins (+- ``line_halfwidth_kev``) are replaced by a quadratic
+        in p_z fitted to the neighbouring bins; "default" = :func:`default_lines_kev`.
     symmetrise : bool
         Return ``(J(p) + J(-p))/2`` (interpolated at -p).
     normalise : {"area", "peak", None}
@@ -721,3 +727,40 @@ def calibrate_emf(x_li, emf_values, emf_uncertainties=None) -> EmfCalibration:
     if p[0] == 0:
         raise DataQualityError("emf_values: EMF does not change with x_li; no calibration possible")
     return EmfCalibration(slope=float(p[0]), intercept=float(p[1]), covariance=cov, n_points=int(x.size))
+
+
+def broaden_spectrum(energy_kev, values, fwhm_kev):
+    """Convolve a spectrum (per keV, on bin centres) with an energy-dependent Gaussian.
+
+    Parameters
+    ----------
+    energy_kev : (n,) ndarray
+        Uniformly spaced energies (keV).
+    values : (n,) ndarray
+        Spectral density on ``energy_kev``.
+    fwhm_kev : float, ndarray or callable
+        Resolution FWHM (keV), constant, per energy, or ``f(E)`` such as
+        :func:`ssbscope.twin.xcs.resolution_fwhm_kev`.
+
+    Returns
+    -------
+    (n,) ndarray
+        ``sum_j v_j G(E_i; E_j, sigma(E_j)) dE`` (each source energy spread with its own
+        width; counts conserved away from the ends).
+    """
+    e = np.asarray(energy_kev, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if e.ndim != 1 or v.shape != e.shape:
+        raise InputError(f"energy_kev/values: need equal 1-D shapes, got {e.shape}, {v.shape}")
+    de = np.diff(e)
+    if np.any(de <= 0) or np.ptp(de) > 1e-6 * de.mean():
+        raise InputError("energy_kev: must be uniformly spaced and increasing")
+    f = fwhm_kev(e) if callable(fwhm_kev) else np.broadcast_to(np.asarray(fwhm_kev, float), e.shape)
+    if np.any(~(np.asarray(f) > 0)):
+        raise ParameterError("fwhm_kev", "values", "must be > 0")
+    sig = np.asarray(f, float) / 2.3548200450309493
+    # kernel matrix K[i, j] = G(E_i - E_j; sigma_j) dE (normalised per column)
+    d = e[:, None] - e[None, :]
+    k = np.exp(-0.5 * (d / sig[None, :]) ** 2)
+    k /= k.sum(axis=0, keepdims=True)
+    return k @ v

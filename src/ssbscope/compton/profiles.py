@@ -64,7 +64,17 @@ def composition_of(material) -> dict[str, float]:
     elif isinstance(material, str):
         table = materials._named_cached()
         hit = [m for k, m in table.items() if k.lower() == material.lower()]
-        comp = dict(hit[0].composition) if hit else materials.parse_formula(material)
+        if hit:
+            comp = dict(hit[0].composition)
+        else:
+            try:
+                comp = materials.parse_formula(material)
+            except ParameterError:
+                raise
+            except ValueError as err:  # xraylib rejects an unknown symbol
+                raise ParameterError("formula", material, f"is not a known material or formula ({err})",
+                                     f"use a name from ssbscope.materials.NAMED or a formula "
+                                     "like 'LiNi0.6Mn0.2Co0.2O2'") from None
     else:
         raise ParameterError("material", material, "must be a name, a formula, a Material or a dict",
                              "pass e.g. 'NMC622' or 'LiNi0.6Mn0.2Co0.2O2'")

@@ -149,8 +149,9 @@ def align_to_angle(cube, edges_kev, angle_deg_map, e_incident_kev: float = 115.0
     ang = np.asarray(angle_deg_map, dtype=float)
     if c.ndim != 3 or e.size != c.shape[2] + 1 or ang.shape != c.shape[:2]:
         raise InputError(f"cube {c.shape}, edges {e.shape}, angle map {ang.shape}: inconsistent")
-    if np.any(e <= 0):
-        raise InputError("edges_kev: must be > 0 keV")
+    if np.any(e < 0) or np.any(np.diff(e) <= 0):
+        raise InputError("edges_kev: must be increasing and >= 0 keV")
+    e = np.maximum(e, 1e-3)
     out = np.empty_like(c)
     # p_z limited to the range where the inverse exists
     lim = 130.0

@@ -29,9 +29,11 @@ _MAP = {
     "detect_shorts": "shorts",
     "ShortEvent": "shorts",
     "critical_current_density": "ccd",
+    "critical_current_steps": "ccd",
     "fit_eis": "eis",
     "randles_impedance": "eis",
     "EISFit": "eis",
+    "track_eis": "eis",
     "summarize": "summary",
     "EchemSummary": "summary",
 }

@@ -13,6 +13,9 @@ REQUIRED = ("time_s", "voltage_V", "current_A")
 def check_echem(df, name: str = "df") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate an echem table and return float64 copies of (time_s, voltage_V, current_A).
 
+    Rows whose ``mode`` is ``"EIS"`` (impedance points inside a time series, as the readers
+    label them) get current 0 in the returned copy: their current is the AC perturbation.
+
     Raises
     ------
     InputError
@@ -46,6 +49,12 @@ def check_echem(df, name: str = "df") -> tuple[np.ndarray, np.ndarray, np.ndarra
                 "drop or interpolate those rows before the analysis")
         out.append(a)
     t = out[0]
+    if "mode" in df.columns:
+        # impedance points logged inside a time series carry the AC perturbation, not a DC
+        # current: they count as rest for the charge analysis
+        eis = (df["mode"].astype(str).str.upper() == "EIS").to_numpy()
+        if eis.any():
+            out[2] = np.where(eis, 0.0, out[2])
     if t.size > 1:
         dt = np.diff(t)
         if np.any(dt < 0):

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ssbscope.errors import ParameterError
+
 MAH_PER_AS = 1.0 / 3.6  # 1 mAh = 3.6 A s
 
 
@@ -60,6 +62,9 @@ def thresholds(i: np.ndarray, current_threshold_A: float | None = None) -> tuple
     """(enter, stay) current thresholds in A for the hysteresis labelling."""
     if current_threshold_A is not None:
         thr = float(current_threshold_A)
+        if not (np.isfinite(thr) and thr > 0):
+            raise ParameterError("current_threshold_A", current_threshold_A, "must be > 0",
+                                 "omit it for the automatic threshold")
         return thr, 0.5 * thr
     a = np.abs(i)
     ref = float(np.percentile(a, 99)) if a.size else 0.0

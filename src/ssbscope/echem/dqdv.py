@@ -71,8 +71,9 @@ def dq_dv(df: pd.DataFrame, *, bin_mV: float = 5.0, smooth_bins: float = 1.0,
         dq = h.sign * 0.5 * (ii[1:] + ii[:-1]) * np.diff(tt) * MAH_PER_AS
         vm = 0.5 * (vv[1:] + vv[:-1])
         dq, vm = dq[pair], vm[pair]
-        lo = np.floor(vm.min() / bw) * bw
-        nb = int(np.floor((vm.max() - lo) / bw)) + 1
+        pad = int(np.ceil(4 * smooth_bins)) + 1 if smooth_bins > 0 else 0  # keep the smoothed tails
+        lo = (np.floor(vm.min() / bw) - pad) * bw
+        nb = int(np.floor((vm.max() - lo) / bw)) + 1 + pad
         if nb > 200000:
             raise ParameterError("bin_mV", bin_mV, f"gives {nb} bins for half-cycle {h.index}",
                                  "use a wider bin")

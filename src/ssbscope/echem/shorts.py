@@ -7,7 +7,7 @@ Signatures (002_3ee4edf529433f9c, Fig. 2B and Fig. S4 description):
   Li | SE | Li symmetric cell (tens of mV) and a full cell (3–4 V) are judged alike:
   the (5-sample median-smoothed) ``|V|`` falls below ``hard_fraction`` × the maximum of the
   previous samples of the same current sign (``ref_points`` samples or ``window_s``,
-  whichever is more), and no later sample (current
+  whichever is more); the onset is the steepest single-sample fall before that, and no later sample (current
   flowing or not) climbs back above ``recover_fraction`` × that level.
 * **soft short** – under constant-current charge the voltage stops rising and fluctuates below
   the cut-off while current still flows, possibly recovering.  Only the constant-current part
@@ -23,11 +23,14 @@ Signatures (002_3ee4edf529433f9c, Fig. 2B and Fig. S4 description):
     ``drop_factor`` × its own noise) below its running maximum; a normal CC charge never
     loses voltage.
 
-  The first ``settle_fraction`` of each charge is not judged (nucleation overshoot).
+  The first ``settle_fraction`` (and at least ``settle_s``) of each constant-current span is
+  not judged (nucleation overshoot after a current step).  Likewise the hard-short test
+  ignores the first ``settle_s`` of each half-cycle (the polarisation of a symmetric cell
+  relaxes through 0 V after every reversal), though the onset is traced back into it.
 
 Baseline noise is the MAD of first differences (per block of samples, lower quartile of the
 blocks, so a short filling most of the log does not inflate it) over every constant-current
-sample (charge and discharge) of the log.  The onset is refined by a CUSUM change point of the squared departure from the line the
+sample (charge and discharge) of the log.  The onset is refined by a CUSUM change point of the absolute departure from the line the
 voltage followed before (fitted on the window before the first flagged sample).
 """
 
@@ -97,7 +100,7 @@ def detect_shorts(df: pd.DataFrame, *, hard_fraction: float = 0.2, recover_fract
                   ref_points: int = 20, min_points: int = 3, window_s: float = 300.0,
                   fluct_factor: float = 4.0, min_fluct_mV: float = 1.0, drop_factor: float = 8.0,
                   min_drop_mV: float = 5.0, cc_fraction: float = 0.9, settle_fraction: float = 0.05,
-                  current_threshold_A: float | None = None) -> list[ShortEvent]:
+                  settle_s: float = 300.0, current_threshold_A: float | None = None) -> list[ShortEvent]:
     """Find hard and soft shorts in a galvanostatic log (002_3ee4edf529433f9c Fig. 2B, S4).
 
     Parameters
@@ -127,6 +130,10 @@ def detect_shorts(df: pd.DataFrame, *, hard_fraction: float = 0.2, recover_fract
         95th-percentile current.
     settle_fraction : float, default 0.05
         Fraction of each charge's constant-current span not judged for soft shorts.
+    settle_s : float, default 300
+        Time after the start of each constant-current span (soft) and of each half-cycle
+        (hard: reference level and candidates) not judged: nucleation overshoot after a
+        current step, polarisation relaxing through 0 V after a reversal.
     current_threshold_A : float, optional
         Rest threshold (see :func:`ssbscope.echem.add_capacity`).
 
@@ -156,6 +163,8 @@ def detect_shorts(df: pd.DataFrame, *, hard_fraction: float = 0.2, recover_fract
     if recover_fraction < hard_fraction:
         raise ParameterError("recover_fraction", recover_fraction, "must be >= hard_fraction",
                              "use e.g. hard_fraction=0.2, recover_fraction=0.5")
+    if not (np.isfinite(settle_s) and settle_s >= 0):
+        raise ParameterError("settle_s", settle_s, "must be >= 0", "use the default 300 s")
     for name, val in (("window_s", window_s), ("fluct_factor", fluct_factor),
                       ("drop_factor", drop_factor)):
         if not (np.isfinite(val) and val > 0):
@@ -169,11 +178,14 @@ def detect_shorts(df: pd.DataFrame, *, hard_fraction: float = 0.2, recover_fract
     dt = np.diff(t)
     dt_med = float(np.median(dt[dt > 0])) if np.any(dt > 0) else 1.0
     n_ref = max(int(ref_points), int(round(window_s / dt_med)))
-    hard = _hard_short(t, v, lab, hard_fraction, recover_fraction, n_ref, int(min_points))
+    hcs = half_cycles(t, i, current_threshold_A, labels=lab)
+    hard = _hard_short(t, v, lab, hcs, hard_fraction, recover_fraction, n_ref, int(min_points),
+                       float(settle_s))
     if hard is not None:
         events.append(hard)
     events.extend(_soft_shorts(t, v, i, lab, current_threshold_A, window_s, fluct_factor,
                                min_fluct_mV, drop_factor, min_drop_mV, cc_fraction, settle_fraction,
+                               float(settle_s),
                                hard.onset_s if hard is not None else None))
     events.sort(key=lambda e: e.onset_s)
     for e in events:
@@ -181,16 +193,21 @@ def detect_shorts(df: pd.DataFrame, *, hard_fraction: float = 0.2, recover_fract
     return events
 
 
-def _hard_short(t, v, lab, hard_fraction, recover_fraction, ref_points, min_points):
+def _hard_short(t, v, lab, hcs, hard_fraction, recover_fraction, ref_points, min_points, settle_s):
     n = t.size
     if n < min_points + 3:
         return None
     lv = median_filter(np.abs(v), size=5, mode="nearest")
     # suffix max over every later sample: "does not recover"
     sufmax = np.maximum.accumulate(lv[::-1])[::-1]
+    # samples past the transient after a current reversal (polarisation relaxing through 0 V)
+    settled = np.zeros(n, dtype=bool)
+    for h in hcs:
+        sl = slice(h.start, h.stop + 1)
+        settled[sl] = t[sl] - h.start_s >= settle_s
     best = None
     for sign in (1, -1):
-        idx = np.flatnonzero(lab == sign)
+        idx = np.flatnonzero((lab == sign) & settled)
         if idx.size < 4:
             continue
         ref = (pd.Series(lv[idx]).rolling(ref_points, min_periods=3).max().shift(1)).to_numpy()
@@ -203,15 +220,20 @@ def _hard_short(t, v, lab, hard_fraction, recover_fraction, ref_points, min_poin
         p = int(hits[0])
         k = int(idx[p])
         if best is None or k < best[0]:
-            best = (k, float(ref[p]), idx, p)
+            best = (k, float(ref[p]), sign)
     if best is None:
         return None
-    k, ref_level, idx, p = best
-    # walk back to where the fall began (first sample below 90 % of the level)
-    j = p
-    while j > 0 and idx[j - 1] == idx[j] - 1 and lv[idx[j - 1]] < 0.9 * ref_level:
-        j -= 1
-    onset = int(idx[j])
+    k, ref_level, sign = best
+    # the fall began at the steepest single-sample fall of |V| among the contiguous
+    # same-direction samples of the last window before the collapse was confirmed
+    j0 = k
+    while j0 > 0 and lab[j0 - 1] == sign and k - j0 < ref_points:
+        j0 -= 1
+    if k > j0:
+        falls = lv[j0:k] - lv[j0 + 1:k + 1]  # fall into sample j0+1 ... k
+        onset = j0 + 1 + int(np.argmax(falls))
+    else:
+        onset = k
     after = lv[k:]
     return ShortEvent(
         kind="hard", onset_s=float(t[onset]), end_s=None,
@@ -227,8 +249,8 @@ def _hard_short(t, v, lab, hard_fraction, recover_fraction, ref_points, min_poin
 def _changepoint(tt, vv, lo, hi, span, default):
     """Onset in [lo, hi]: CUSUM change point of the voltage's departure from its earlier trend.
 
-    A line is fitted to the ``span`` samples before ``lo`` (the charge as it was), the squared
-    departure ``d = (line - v)²`` is formed on [lo, hi] (it grows with a sag, a stop in the
+    A line is fitted to the ``span`` samples before ``lo`` (the charge as it was), the absolute
+    departure ``d = |line - v|`` is formed on [lo, hi] (it grows with a sag, a stop in the
     rise and a jump in fluctuation alike), and the onset is the split that maximises the
     mean-shift CUSUM statistic (argmin of the running sum of ``d - mean d``).
     """
@@ -236,13 +258,13 @@ def _changepoint(tt, vv, lo, hi, span, default):
     if lo - a0 < 5 or hi - lo < 3:
         return default
     p = np.polyfit(tt[a0:lo] - tt[lo], vv[a0:lo], 1)
-    d = (np.polyval(p, tt[lo:hi + 1] - tt[lo]) - vv[lo:hi + 1]) ** 2
+    d = np.abs(np.polyval(p, tt[lo:hi + 1] - tt[lo]) - vv[lo:hi + 1])
     c = np.concatenate(([0.0], np.cumsum(d - d.mean())))
     return lo + int(np.argmin(c[:-1]))
 
 
 def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_factor,
-                 min_drop_mV, cc_fraction, settle_fraction, hard_onset_s):
+                 min_drop_mV, cc_fraction, settle_fraction, settle_s, hard_onset_s):
     hcs = half_cycles(t, i, thr, labels=lab)
     dt = np.diff(t)
     dt_med = float(np.median(dt[dt > 0])) if np.any(dt > 0) else 1.0
@@ -293,6 +315,10 @@ def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_f
             continue
         n = vv.size
         settle = int(np.ceil(settle_fraction * n))
+        tt_seg = t[a:b + 1]
+        settle = max(settle, int(np.searchsorted(tt_seg, tt_seg[0] + settle_s)))
+        if settle >= n - 3:
+            continue
         judged = np.zeros(n, dtype=bool)
         judged[settle:] = True
         if hard_onset_s is not None:
@@ -302,14 +328,29 @@ def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_f
         dd = cmax - trend
         flag_d = (dd > thr_d) & judged
         flag = flag_f | flag_d
-        # close gaps shorter than one window
+        # rate of rise of the charge before anything was flagged (V/s)
+        first = int(np.argmax(flag)) if flag.any() else n
+        pre = slice(settle, max(settle + 2, first))
+        tp = t[a:b + 1][pre]
+        pre_slope = (max(0.0, float(np.polyfit(tp - tp[0], trend[pre], 1)[0]))
+                     if tp.size >= 3 else 0.0)
+        # merge runs unless the cell recovered in between
         runs = _runs(flag)
         merged: list[list[int]] = []
         for s0, s1 in runs:
             if merged:
                 p0, p1 = merged[-1]
-                level = np.max(trend[settle:p0 + 1])
-                recovered_gap = np.max(trend[p1 + 1:s0]) > level + thr_d if s0 > p1 + 1 else False
+                # recovered only if the voltage climbed above anything seen before and during
+                # the short (a plateau's own fluctuation is not a recovery)
+                level = np.max(trend[settle:p1 + 1])
+                recovered_gap = False
+                if s0 - p1 > 2 * w:
+                    # ... and the charge rose again through the gap at >= half its old pace
+                    gap = slice(p1 + 1, s0)
+                    rise = trend[s0 - 1] - trend[p1 + 1]
+                    tg = t[a + s0 - 1] - t[a + p1 + 1]
+                    recovered_gap = (np.max(trend[gap]) > level + thr_d and rise > thr_d
+                                     and rise >= 0.5 * pre_slope * tg)
                 if s0 - p1 <= w or not recovered_gap:
                     merged[-1][1] = s1
                     continue
@@ -335,6 +376,18 @@ def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_f
             on = _changepoint(t[a:b + 1], vv, max(settle, on - w), min(n - 2, on + w), w,
                               default=on)
             recovered = (n - 1 - s1) >= w
+            if recovered:
+                # the flags clear once the voltage tops the short's level; the recovery began
+                # where the final steady rise (a window rising at >= half the pre-short pace)
+                # started
+                tt_seg = t[a:b + 1]
+                j = s1
+                while j - w > on:
+                    rise = trend[j] - trend[j - w]
+                    if rise < max(0.5 * pre_slope * (tt_seg[j] - tt_seg[j - w]), 2.0 * sig_sm):
+                        break
+                    j -= 1
+                s1 = j
             stop = a + s1
             ev_sl = slice(on, s1 + 1)
             events.append(ShortEvent(

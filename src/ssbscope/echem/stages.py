@@ -12,6 +12,10 @@
    (``echem/states``), shorts and the CCD (``echem/events``).
 4. ``echem.eis`` reads the PEIS files and fits R_s + ((R_ct + W) ∥ CPE) (``echem/eis``).
 
+:func:`input_stages` does the same for an experiment's real files (``inputs.echem`` of the
+experiment YAML): ``echem.inputs.read`` then ``echem.inputs.analyse`` (cycles, events, and
+the electrochemical state at the time of every imaging input) and ``echem.inputs.eis``.
+
 Every dataset carries units in ``attrs["units"]`` (or in the variable name's suffix).  The
 same functions work without the pipeline: :func:`timeseries_dataset`, :func:`cycles_dataset`,
 :func:`events_dataset`, :func:`eis_dataset` turn DataFrames / spectra into the datasets.
@@ -28,6 +32,7 @@ import pandas as pd
 
 __all__ = [
     "demo_stages",
+    "input_stages",
     "LOGS",
     "MAIN_LOG",
     "timeseries_dataset",
@@ -461,3 +466,168 @@ def demo_stages(config=None) -> list:
               outputs=("echem/cycles", "echem/events", "echem/states")),
         Stage("echem.eis", _eis_stage, inputs=("echem/twin/eis",), outputs=("echem/eis",)),
     ]
+
+
+# --------------------------------------------------------------------------------------
+# real inputs (``ssbscope run EXPERIMENT.yaml``)
+# --------------------------------------------------------------------------------------
+_FORMATS = {"auto": None, "mpr": "biologic-mpr", "mpt": "biologic-mpt", "gamry": "gamry-dta",
+            "csv": "csv", "neware": "neware", "arbin": "arbin", "maccor": "maccor",
+            "novonix": "novonix"}
+
+
+def _slug(text: str) -> str:
+    import re
+
+    out = re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")
+    return out or "log"
+
+
+def _input_items(exp) -> tuple[list[dict], list[dict]]:
+    """(cycling, eis) input records with resolved paths and unique dataset names."""
+    cyc, eis = [], []
+    used = set()
+    for item in getattr(getattr(exp, "inputs", None), "echem", []) or []:
+        rec = {"path": str(exp.resolve(item.path)), "format": _FORMATS.get(item.format),
+               "columns": dict(item.columns), "label": item.label or Path(item.path).stem,
+               "time_s": item.time_s, "invert_current": bool(getattr(item, "invert_current", False))}
+        if item.kind == "eis":
+            eis.append(rec)
+            continue
+        base = name = MAIN_LOG if not cyc else _slug(rec["label"])
+        j = 1
+        while name in used or (cyc and name == MAIN_LOG):
+            j += 1
+            name = f"{base}_{j}"
+        used.add(name)
+        rec["name"] = name
+        cyc.append(rec)
+    return cyc, eis
+
+
+def _scan_times(exp) -> list[tuple[str, float]]:
+    """(label, time_s) of every imaging input that gives its time on the echem clock."""
+    out = []
+    inputs = getattr(exp, "inputs", None)
+    for area in ("tomo", "compton", "neutron"):
+        for item in getattr(inputs, area, []) or []:
+            if item.time_s is not None:
+                out.append((f"{area}: {item.label or Path(item.path).stem}", float(item.time_s)))
+    return sorted(out, key=lambda x: x[1])
+
+
+def _inputs_read_stage(ctx, inputs, *, logs: list, area_cm2=None, mass_mg=None):
+    from ssbscope.echem import read
+
+    out = {}
+    for rec in logs:
+        path = ctx.record_input(rec["path"])
+        df = read(path, format=rec["format"], invert_current=rec.get("invert_current", False), **rec["columns"])
+        out[_dataset_name(rec["name"])] = timeseries_dataset(
+            df, area_cm2=area_cm2, mass_mg=mass_mg, name=rec["name"], source=path.name)
+    return out
+
+
+def _inputs_analyse_stage(ctx, inputs, *, names: list, area_cm2=None, mass_mg=None,
+                          drop_mV: float = 2.0, scans: list = ()):
+    import xarray as xr
+
+    from ssbscope.echem import state_at, summarize
+
+    tables, events = {}, []
+    for name in names:
+        df = _df(inputs[_dataset_name(name)].load())
+        summ = summarize(df, area_cm2=area_cm2, mass_mg=mass_mg, drop_mV=drop_mV)
+        if len(summ.cycles):
+            tables[name] = summ.cycles
+        for ev in summ.shorts:
+            events.append(dict(log=name, kind=ev.kind, onset_s=ev.onset_s, end_s=ev.end_s,
+                               evidence=ev.evidence))
+        if summ.ccd_ma_cm2 is not None:
+            events.append(dict(log=name, kind="ccd", ccd_ma_cm2=summ.ccd_ma_cm2))
+    main = _df(inputs[_dataset_name(MAIN_LOG)].load())
+    t0, t1 = float(main["time_s"].iloc[0]), float(main["time_s"].iloc[-1])
+    inside = [(lab, t) for lab, t in scans if t0 <= t <= t1]
+    measured = state_at(main, [t for _, t in inside]) if inside else []
+    states = xr.Dataset({
+        "label": ("state", np.array([lab for lab, _ in inside], dtype=object)),
+        "kind": ("state", np.array(["" for _ in inside], dtype=object)),
+        "fraction": ("state", np.full(len(inside), np.nan)),
+        "time_s": ("state", np.array([t for _, t in inside], dtype=np.float64)),
+        "measured_state": ("state", np.array(measured, dtype=object)),
+    })
+    states["fraction"].attrs["units"] = "1"
+    if len(inside) < len(scans):
+        log.warning("%d imaging input(s) lie outside the echem log and get no state",
+                    len(scans) - len(inside))
+    return {"echem/cycles": cycles_dataset(tables), "echem/events": events_dataset(events),
+            "echem/states": states}
+
+
+def _inputs_eis_stage(ctx, inputs, *, spectra: list):
+    from ssbscope.echem import fit_eis, read_eis
+
+    out = []
+    for rec in spectra:
+        path = ctx.record_input(rec["path"])
+        z = read_eis(path, format=rec["format"])
+        f = z["frequency_Hz"].to_numpy(dtype=float)
+        zr = z["z_real_ohm"].to_numpy(dtype=float)
+        zi = z["z_imag_ohm"].to_numpy(dtype=float)
+        fit = fit_eis(f, zr, zi)
+        zf = _fit_curve(fit, f)
+        t = rec["time_s"]
+        if t is None and "time_s" in z.columns:
+            t = float(z["time_s"].iloc[0])
+        item = dict(label=rec["label"], time_s=t, frequency_Hz=f, z_real_ohm=zr, z_imag_ohm=zi,
+                    source=path.name, r_s_ohm=fit.r_s_ohm, r_ct_ohm=fit.r_ct_ohm,
+                    r_s_err_ohm=fit.r_s_err_ohm, r_ct_err_ohm=fit.r_ct_err_ohm)
+        if zf is not None:
+            item.update(z_fit_real_ohm=zf.real, z_fit_imag_ohm=zf.imag)
+        out.append(item)
+    return {"echem/eis": eis_dataset(out)}
+
+
+def input_stages(exp) -> list:
+    """Stages reading an experiment's real electrochemistry files (``ssbscope run``).
+
+    The first ``cycling`` input is the main log (``echem/timeseries``, the clock the imaging
+    inputs' ``time_s`` refer to); further ones are ``echem/<label>/timeseries``.  Analysis:
+    :func:`ssbscope.echem.summarize` per log (cycles and CE, shorts, the CCD of a stepped
+    protocol with ``analysis.echem.drop_mV``) and the named state at the ``time_s`` of every
+    tomo / compton / neutron input.  ``eis`` inputs are read and fitted.
+
+    Parameters
+    ----------
+    exp : ssbscope.config.Experiment
+
+    Returns
+    -------
+    list of ssbscope.pipeline.Stage
+        Empty when the experiment has no echem inputs.
+    """
+    from ssbscope.errors import ConfigError
+    from ssbscope.pipeline import Stage
+
+    cyc, eis = _input_items(exp)
+    stages = []
+    area = exp.cell.electrode_area_cm2 if getattr(exp, "cell", None) is not None else None
+    mass = exp.cell.active_mass_mg if getattr(exp, "cell", None) is not None else None
+    if eis and not cyc:
+        raise ConfigError(exp.base_dir or "experiment",
+                          [("inputs.echem", "EIS inputs need a cycling log too (kind: cycling), "
+                                            "whose clock the spectra's time_s refer to")])
+    if cyc:
+        names = [r["name"] for r in cyc]
+        outs = tuple(_dataset_name(n) for n in names)
+        stages.append(Stage("echem.inputs.read", _inputs_read_stage, outputs=outs,
+                            params={"logs": cyc, "area_cm2": area, "mass_mg": mass}))
+        drop = exp.analysis.echem.drop_mV if getattr(exp, "analysis", None) is not None else 2.0
+        stages.append(Stage("echem.inputs.analyse", _inputs_analyse_stage, inputs=outs,
+                            outputs=("echem/cycles", "echem/events", "echem/states"),
+                            params={"names": names, "area_cm2": area, "mass_mg": mass,
+                                    "drop_mV": drop, "scans": _scan_times(exp)}))
+    if eis:
+        stages.append(Stage("echem.inputs.eis", _inputs_eis_stage, outputs=("echem/eis",),
+                            params={"spectra": eis}))
+    return stages

@@ -40,12 +40,14 @@ def _fill_from_neighbours(frame: np.ndarray, bad: np.ndarray, frame_index: int) 
         if radius > max(ny, nx):
             raise DataQualityError(f"frame {frame_index}: saturated pixels have no unsaturated "
                                    "neighbour to fill from; drop the frame")
-        pad = np.pad(np.where(bad, np.nan, frame.astype(np.float64)), radius, mode="constant",
-                     constant_values=np.nan)
         py, px = ys[pending], xs[pending]
         offs = np.arange(-radius, radius + 1)
-        dy, dx = np.meshgrid(offs, offs, indexing="ij")
-        vals = pad[py[:, None] + radius + dy.ravel()[None], px[:, None] + radius + dx.ravel()[None]]
+        yy = py[:, None] + np.repeat(offs, offs.size)[None]
+        xx = px[:, None] + np.tile(offs, offs.size)[None]
+        inside = (yy >= 0) & (yy < ny) & (xx >= 0) & (xx < nx)
+        yc, xc = np.clip(yy, 0, ny - 1), np.clip(xx, 0, nx - 1)
+        vals = frame[yc, xc].astype(np.float64)
+        vals[~inside | bad[yc, xc]] = np.nan
         ok = np.isfinite(vals).any(axis=1)
         if ok.any():
             med = np.nanmedian(vals[ok], axis=1)
@@ -149,20 +151,34 @@ def _gamma_block(arr: np.ndarray, threshold_sigma: float, window: int, method: s
     levels = np.array([_robust_level(arr[k]) for k in range(t)]) if use_temporal else None
     if use_temporal and np.any(levels <= 0):
         levels = np.where(levels <= 0, 1.0, levels)
+    cache: dict[int, np.ndarray] = {}
+
+    def scaled(k: int) -> np.ndarray:
+        # frame k divided by its robust level, kept while it is inside the sliding window
+        if k not in cache:
+            cache[k] = arr[k].astype(np.float32) * np.float32(1.0 / levels[k])
+        return cache[k]
+
     for i in range(t):
         fr = arr[i].astype(np.float32, copy=False)
         if use_temporal:
             nb = _neighbours(i, t, win)
-            vals = [arr[k].astype(np.float32) * np.float32(levels[i] / levels[k]) for k in nb]
+            for k in [k for k in cache if k < nb[0]]:
+                del cache[k]
+            vals = [scaled(k) for k in nb]
+            lv = np.float32(levels[i])
             if len(vals) == 2:
-                ref = 0.5 * (vals[0] + vals[1])
+                ref = (vals[0] + vals[1]) * (0.5 * lv)
             elif len(vals) == 4:
-                s = vals[0] + vals[1] + vals[2] + vals[3]
-                mx = np.maximum(np.maximum(vals[0], vals[1]), np.maximum(vals[2], vals[3]))
-                mn = np.minimum(np.minimum(vals[0], vals[1]), np.minimum(vals[2], vals[3]))
-                ref = 0.5 * (s - mx - mn)
+                s = vals[0] + vals[1]
+                s += vals[2]
+                s += vals[3]
+                s -= np.maximum(np.maximum(vals[0], vals[1]), np.maximum(vals[2], vals[3]))
+                s -= np.minimum(np.minimum(vals[0], vals[1]), np.minimum(vals[2], vals[3]))
+                s *= 0.5 * lv
+                ref = s
             else:
-                ref = np.median(np.stack(vals), axis=0)
+                ref = np.median(np.stack(vals), axis=0) * lv
             floor = max(1e-2 * abs(float(levels[i])), 1e-12)
         else:
             from scipy.ndimage import median_filter
@@ -174,10 +190,13 @@ def _gamma_block(arr: np.ndarray, threshold_sigma: float, window: int, method: s
         if c <= 0:
             out[i] = fr
             continue
-        thr = np.float32(threshold_sigma * c) * np.sqrt(np.maximum(ref, np.float32(floor)))
-        spot = resid > thr
+        # resid > k c sqrt(max(ref, floor))  <=>  resid > 0 and resid^2 > (k c)^2 max(ref, floor)
+        k2 = np.float32((threshold_sigma * c) ** 2)
+        spot = resid > 0
+        spot &= resid * resid > k2 * np.maximum(ref, np.float32(floor))
         mask[i] = spot
-        out[i] = np.where(spot, ref, fr)
+        out[i] = fr
+        out[i][spot] = ref[spot]
     return out, mask
 
 

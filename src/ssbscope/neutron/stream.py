@@ -91,7 +91,7 @@ class ReducedSeries:
         import xarray as xr
 
         dims = ("time_s", "y", "x")
-        return xr.Dataset(
+        ds = xr.Dataset(
             {"transmission": (dims, self.transmission), "transmission_sigma": (dims, self.transmission_sigma),
              "ratio": (dims, self.ratio), "ratio_sigma": (dims, self.ratio_sigma),
              "mask": (("y", "x"), self.mask), "bin_start_s": ("time_s", self.bin_start_s),
@@ -101,6 +101,12 @@ class ReducedSeries:
                    "reference_index": self.reference_index,
                    "mask_reasons": str({k: v for k, v in MASK_REASONS.items()}),
                    "frames_dropped": str(list(self.frames_dropped))})
+        for v in ("transmission", "transmission_sigma", "ratio", "ratio_sigma"):
+            ds[v].attrs["units"] = "1"
+        ds["mask"].attrs["units"] = "1"
+        ds["mask"].attrs["flags"] = str(MASK_REASONS)
+        ds["time_s"].attrs["units"] = "s"
+        return ds
 
 
 def _source(images, time_s):

@@ -181,9 +181,9 @@ def _states_table(states) -> str:
     rows = []
     for k in range(states.sizes["state"]):
         frac = float(states["fraction"].values[k])
-        kind = str(states["kind"].values[k]).upper()
-        rows.append({"#": k + 1, "scan state (000_)": str(states["label"].values[k]),
-                     "target": f"{100 * frac:.0f} % {kind}",
+        kind = {"soc": "SoC", "dod": "DoD"}.get(str(states["kind"].values[k]), "")
+        rows.append({"#": k + 1, "scan state": str(states["label"].values[k]),
+                     "target": f"{100 * frac:.0f} % {kind}" if np.isfinite(frac) else "—",
                      "time (h)": float(states["time_s"].values[k]) / 3600.0,
                      "state from the log": str(states["measured_state"].values[k])
                      if "measured_state" in states else "—"})

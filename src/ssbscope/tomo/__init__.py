@@ -36,6 +36,7 @@ _MAP = {
     "thickness_stats": "metrics",
     "phase_volumes": "metrics",
     "pore_volume": "metrics",
+    "partial_volume": "metrics",
     "crack_change": "metrics",
     "crack_li_fraction": "metrics",
     "gaussian_overlap": "metrics",

@@ -100,24 +100,93 @@ def _min_chunk(arr, depth, name):
     return arr.rechunk(new) if new != arr.chunks else arr
 
 
+def _zarr_source(volume):
+    """The array-like to read halos from directly (Zarr array), or None."""
+    import os
+
+    import dask.array as da
+
+    if isinstance(volume, (str, os.PathLike)):
+        import zarr
+
+        return zarr.open_array(str(volume), mode="r")
+    if isinstance(volume, (np.ndarray, da.Array)):
+        return None
+    if hasattr(volume, "chunks") and hasattr(volume, "shape") and hasattr(volume, "__getitem__"):
+        return volume
+    return None
+
+
+def _read_halo(src, loc, depth, boundary):
+    """Read block ``loc`` (tuple of (start, stop)) with a halo; pad at the volume faces."""
+    sl, pads = [], []
+    for (a, b), n in zip(loc, src.shape):
+        lo, hi = max(a - depth, 0), min(b + depth, n)
+        sl.append(slice(lo, hi))
+        pads.append((depth - (a - lo), depth - (hi - b)))
+    data = np.asarray(src[tuple(sl)])
+    if boundary == "nearest" and any(p != (0, 0) for p in pads):
+        data = np.pad(data, pads, mode="edge")
+        pads = [(depth, depth)] * 3
+    else:
+        pads = [(a - max(a - depth, 0), min(b + depth, n) - b) for (a, b), n in zip(loc, src.shape)]
+    return data, pads
+
+
+def _halo_block(src, loc, depth, boundary, func, kwargs):
+    data, pads = _read_halo(src, loc, depth, boundary)
+    kwargs = dict(kwargs)
+    as_bool = kwargs.pop("_as_bool", False)
+    if as_bool and data.dtype != np.bool_:
+        data = data != 0
+    out = func(data, **kwargs)
+    trim = tuple(slice(p0, out.shape[i] - p1) for i, (p0, p1) in enumerate(pads))
+    return out[trim]
+
+
+def _halo_map(src, chunks, depth, boundary, func, dtype, **kwargs):
+    """Blockwise ``func`` with a halo read straight from ``src`` (no inter-chunk tasks)."""
+    import dask
+    import dask.array as da
+
+    starts = [np.r_[0, np.cumsum(c)[:-1]] for c in chunks]
+    grid = tuple(len(c) for c in chunks)
+    blocks = np.empty(grid, dtype=object)
+    src_d = dask.delayed(src, pure=True)
+    for b in np.ndindex(grid):
+        loc = tuple((int(starts[a][b[a]]), int(starts[a][b[a]] + chunks[a][b[a]]))
+                    for a in range(3))
+        blocks[b] = da.from_delayed(
+            dask.delayed(_halo_block, pure=True)(src_d, loc, depth, boundary, func, dict(kwargs)),
+            shape=tuple(chunks[a][b[a]] for a in range(3)), dtype=dtype)
+    return da.block(blocks.tolist())
+
+
 def median3_chunked(volume, chunks=None):
     """3 x 3 x 3 median of a Dask/Zarr volume, identical to the in-memory ``median3``.
 
+    A Zarr source (path or array) is read chunk by chunk with its 1-voxel halo (peak memory
+    a few chunks whatever the volume size); a Dask array goes through ``map_overlap``
+    (``boundary="nearest"``), whose memory depends on Dask's task ordering.
+
     Parameters
     ----------
-    volume : dask array, Zarr array or path, or ndarray
+    volume : Zarr array or path, dask array, or ndarray
     chunks : tuple of int, optional
-        Rechunk first.
+        Work chunks (default the source's chunks).
 
     Returns
     -------
     dask.array.Array
-        Lazy result (same chunks and dtype).
+        Lazy result; store it with ``dask.array.to_zarr``.
     """
     from ssbscope.tomo.filters import median3
 
     arr = as_dask(volume, chunks)
     arr = _min_chunk(arr, 1, "median3")
+    src = _zarr_source(volume)
+    if src is not None:
+        return _halo_map(src, arr.chunks, 1, "nearest", median3, arr.dtype)
     return arr.map_overlap(median3, depth=1, boundary="nearest", dtype=arr.dtype,
                            meta=np.empty((0, 0, 0), arr.dtype))
 
@@ -125,9 +194,12 @@ def median3_chunked(volume, chunks=None):
 def opening_chunked(mask, radius: int = 3, chunks=None):
     """Opening by a ball of ``radius`` voxels of a Dask/Zarr mask, identical to ``opening``.
 
+    Halo ``2 radius`` voxels, nothing padded at the volume's faces (skimage's
+    ``mode='ignore'``).  Chunks thinner than the halo are merged with their neighbours.
+
     Parameters
     ----------
-    mask : dask array, Zarr array or path, or ndarray (bool)
+    mask : Zarr array or path, dask array, or ndarray (bool; integers taken as ``!= 0``)
     radius : int
     chunks : tuple of int, optional
 
@@ -139,9 +211,13 @@ def opening_chunked(mask, radius: int = 3, chunks=None):
 
     r = _check_radius(radius)
     arr = as_dask(mask, chunks)
+    arr = _min_chunk(arr, 2 * r, "opening")
+    src = _zarr_source(mask)
+    if src is not None:
+        return _halo_map(src, arr.chunks, 2 * r, "none", opening, np.bool_, radius=r,
+                         _as_bool=True)
     if arr.dtype != np.bool_:
         arr = arr != 0
-    arr = _min_chunk(arr, 2 * r, "opening")
     return arr.map_overlap(opening, depth=2 * r, boundary="none", radius=r, dtype=np.bool_,
                            meta=np.empty((0, 0, 0), np.bool_))
 
@@ -168,8 +244,9 @@ def histogram_chunked(volume, nbins: int = 256, chunks=None):
     else:
         lo, hi = dask.compute(arr.min(), arr.max())
     lo, hi = float(lo), float(hi)
-    counts, edges = da.histogram(arr, bins=nbins, range=(lo, hi))
+    counts, _ = da.histogram(arr, bins=nbins, range=(lo, hi))
     counts = np.asarray(counts.compute(), dtype=np.int64)
+    edges = np.linspace(lo, hi, nbins + 1)
     return counts, 0.5 * (edges[:-1] + edges[1:])
 
 

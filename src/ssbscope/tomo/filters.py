@@ -399,7 +399,9 @@ def histogram(volume, nbins: int = 256, value_range: tuple[float, float] | None 
         raise ParameterError("nbins", nbins, "must be >= 2", "use e.g. 256")
     if value_range is None:
         value_range = (float(arr.min()), float(arr.max()))
-    counts, edges = np.histogram(arr, bins=nbins, range=value_range)
+    lo, hi = float(value_range[0]), float(value_range[1])
+    counts, _ = np.histogram(arr, bins=nbins, range=(lo, hi))
+    edges = np.linspace(lo, hi, nbins + 1)  # float64 whatever the data dtype (as dask's)
     return counts.astype(np.int64), 0.5 * (edges[:-1] + edges[1:])
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ssbscope.errors import DataQualityError, InputError, ParameterError
 
-__all__ = ["flat_dark_correct", "remove_zingers", "remove_rings", "minus_log"]
+__all__ = ["flat_dark_correct", "remove_zingers", "remove_rings", "stripe_offsets", "minus_log"]
 
 log = logging.getLogger(__name__)
 
@@ -185,32 +185,145 @@ def remove_zingers(projections, *, threshold: float = 0.1, size: int = 3):
     return out
 
 
-def remove_rings(sinogram, *, method: str = "sorting", size: int = 21, sigma: float = 3.0):
+def _loo_quadratic_residual(m, good, axis, half_width):
+    """Residual of each sample against a leave-one-out local quadratic along ``axis``.
+
+    Samples with ``good == False`` get no weight in their neighbours' fits.  Returns
+    ``(residual, ok)`` where ``ok`` is False where the fit was singular (too few neighbours).
+    """
+    from scipy.ndimage import correlate1d
+
+    x = np.arange(-half_width, half_width + 1, dtype=np.float64)
+    w = good.astype(np.float64)
+    mom, rhs = [], []
+    for p in range(5):
+        ker = x ** p
+        ker[half_width] = 0.0  # leave the sample itself out
+        mom.append(correlate1d(w, ker, axis=axis, mode="constant"))
+        if p < 3:
+            rhs.append(correlate1d(w * m, ker, axis=axis, mode="constant"))
+    s0, s1, s2, s3, s4 = mom
+    A = np.stack([np.stack([s0, s1, s2], -1), np.stack([s1, s2, s3], -1),
+                  np.stack([s2, s3, s4], -1)], -2)
+    b = np.stack(rhs, -1)
+    ok = np.abs(np.linalg.det(A)) > 1e-9
+    pred = np.zeros(m.shape)
+    pred[ok] = np.linalg.solve(A[ok], b[ok][..., None])[..., 0, 0]
+    return np.where(ok, m - pred, np.inf), ok
+
+
+def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
+                   noise=None, max_iter: int = 10) -> np.ndarray:
+    """Stripe offsets of a mean-over-angles profile, per detector column (and row).
+
+    Each sample is predicted from its neighbours by a least-squares quadratic over
+    ``half_width`` samples on each side, leaving itself (and every sample already flagged)
+    out.  For a 2-D profile ``(n_rows, n_detector)`` (one per detector row) the prediction is
+    made along the columns *and* along the rows, and each sample takes the residual of the
+    direction that predicts its 3 x 3 neighbourhood better (median absolute residual): a detector
+    pixel's response error is independent of its neighbours in both directions, while the
+    object's projection is smooth along at least one of them (a cylinder's steep edge is the
+    same in adjacent rows; a layer interface is smooth along the columns).  Samples whose
+    residual exceeds ``k_sigma`` robust (MAD) standard deviations (per detector row: the noise
+    grows with attenuation) are stripes and their
+    residual is their offset; flags start from a 3 x 3 (or 1-D) median-filter residual and
+    are refined until they stop changing.  Unflagged samples get offset 0.
+
+    Parameters
+    ----------
+    profile : (n_detector,) or (n_rows, n_detector) array
+    half_width : int
+        Half window of the local quadratic (>= 2).
+    k_sigma : float
+        Detection threshold in robust standard deviations.
+    noise : float, optional
+        Noise std of the profile, instead of the MAD estimate.
+    max_iter : int
+
+    Returns
+    -------
+    ndarray
+        Offsets, same shape as ``profile``.
+    """
+    from scipy.ndimage import median_filter
+
+    m = np.asarray(profile, dtype=np.float64)
+    if m.ndim not in (1, 2):
+        raise InputError(f"profile: expected 1-D or 2-D, got shape {m.shape}")
+    if half_width < 2:
+        raise ParameterError("half_width", half_width, "must be >= 2")
+    axes = (-1,) if m.ndim == 1 or m.shape[0] < 2 * half_width + 1 else (-1, 0)
+
+    def robust_sigma(r, keep):
+        """MAD standard deviation per detector row (the noise grows with attenuation)."""
+        r2 = np.atleast_2d(np.where(keep & np.isfinite(r), r, np.nan))
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(r2, axis=-1, keepdims=True)
+                sg = 1.4826 * np.nanmedian(np.abs(r2 - med), axis=-1, keepdims=True)
+        sg = np.where(np.isfinite(sg), sg, np.nanmax(sg) if np.isfinite(sg).any() else 0.0)
+        sg = sg + 1e-12
+        return sg.reshape(r.shape[:-1] + (1,)) if r.ndim == 2 else sg.reshape(())
+
+    size = 2 * half_width + 1 if m.ndim == 1 else (3 if len(axes) == 2 else 1, 2 * half_width + 1)
+    r0 = m - median_filter(m, size=size, mode="reflect")
+    sig = robust_sigma(r0, np.ones(m.shape, bool)) if noise is None else float(noise)
+    good = np.abs(r0) <= k_sigma * sig
+    offsets = np.zeros(m.shape)
+    for _ in range(max_iter):
+        res = rough = None
+        for ax in axes:
+            r, _ok = _loo_quadratic_residual(m, good, ax, half_width)
+            r = np.where(np.isfinite(r), r, 1e30)
+            # how well this direction predicts the neighbourhood (not the sample itself)
+            rg = median_filter(np.abs(r), size=3 if m.ndim == 2 else 5, mode="nearest")
+            if res is None:
+                res, rough = r, rg
+            else:
+                pick = rg < rough
+                res = np.where(pick, r, res)
+                rough = np.where(pick, rg, rough)
+        res = np.where(np.abs(res) < 1e29, res, 0.0)
+        if noise is None and np.any(good):
+            sig = robust_sigma(res, good)
+        new_good = np.abs(res) <= k_sigma * sig
+        offsets = np.where(new_good, 0.0, res)
+        if np.array_equal(new_good, good):
+            break
+        good = new_good
+    return offsets
+
+
+def remove_rings(sinogram, *, method: str = "fit", half_width: int = 4, k_sigma: float = 3.0,
+                 size: int = 5):
     """Remove stripes from a sinogram (they become rings in the reconstruction).
 
-    Detector pixels with a gain error add a constant (or slowly varying) offset to one
-    column of the -log sinogram.  Two methods:
+    A detector pixel whose response differs from what the flats recorded (scintillator
+    defect, non-linearity) adds a constant offset to its column of the -log sinogram: a
+    *full stripe*.  Two methods:
 
+    * ``"fit"`` (default): the stripe offsets are the outliers of the sinogram's mean over
+      angles against a leave-one-out local quadratic (:func:`stripe_offsets`; for 3-D input
+      along detector columns and rows together); they are subtracted from every angle.  Only detected columns change, so smooth content and the
+      mean away from stripes are untouched.  This is the column-mean idea of Raven (Med.
+      Phys. 25, 1998) with robust detection.
     * ``"sorting"`` (Vo, Atwood & Drakopoulos, Opt. Express 26, 28396 (2018), algorithm 3):
       sort each column along the angle axis, median-filter the sorted image across columns
-      (window ``size``), and undo the sort; the correction (sorted minus filtered) is
-      high-passed across columns (Gaussian of width ``size / 2``) before it is subtracted, so
-      smooth content and the mean are not biased.  Removes partial and full stripes.
-    * ``"mean"`` (the low-pass idea of Münch et al., Opt. Express 17, 8567 (2009), applied to
-      the column means instead of wavelet bands): the mean of each column over all angles is
-      split into its smooth part (Gaussian of width ``sigma`` px across columns) and the
-      residual, which is the stripe offset; the residual is subtracted from the column.
-      Full stripes only; keeps each row's mean (the residual sums to ~0).
+      (window ``size``) and undo the sort.  Also removes partial stripes, but flattens
+      profiles where they peak (bias near the middle of a centred object).
 
     Parameters
     ----------
     sinogram : (n_angles, n_detector) or (n_angles, n_rows, n_detector) array
         -log sinogram(s).  For 3-D input each row's sinogram is processed.
-    method : {"sorting", "mean"}
+    method : {"fit", "sorting"}
+    half_width, k_sigma : int, float
+        Window half-width (columns) and detection threshold for ``"fit"``.
     size : int
         Median window across detector columns for ``"sorting"`` (odd, >= 3).
-    sigma : float
-        Smoothing width (px) across columns for ``"mean"``.
 
     Returns
     -------
@@ -218,33 +331,37 @@ def remove_rings(sinogram, *, method: str = "sorting", size: int = 21, sigma: fl
         Same shape, stripes removed.
     """
     a = _as_float_stack(sinogram, "sinogram").astype(np.float32)
+    if a.ndim == 3 and method == "fit":
+        if not np.all(np.isfinite(a)):
+            raise DataQualityError("sinogram: contains NaN/inf; ring removal needs finite data")
+        if not k_sigma > 0:
+            raise ParameterError("k_sigma", k_sigma, "must be > 0")
+        prof = a.mean(axis=0, dtype=np.float64)  # (n_rows, n_detector)
+        off = stripe_offsets(prof, half_width=int(half_width), k_sigma=float(k_sigma))
+        return (a - off[None, :, :]).astype(np.float32)
     if a.ndim == 3:
-        return np.stack([remove_rings(a[:, r, :], method=method, size=size, sigma=sigma)
+        return np.stack([remove_rings(a[:, r, :], method=method, half_width=half_width,
+                                      k_sigma=k_sigma, size=size)
                          for r in range(a.shape[1])], axis=1)
     if a.ndim != 2:
         raise InputError(f"sinogram: expected (n_angles, n_detector), got shape {a.shape}")
     if not np.all(np.isfinite(a)):
         raise DataQualityError("sinogram: contains NaN/inf; ring removal needs finite data")
+    if method == "fit":
+        if not k_sigma > 0:
+            raise ParameterError("k_sigma", k_sigma, "must be > 0")
+        prof = a.mean(axis=0, dtype=np.float64)
+        off = stripe_offsets(prof, half_width=int(half_width), k_sigma=float(k_sigma))
+        return (a - off[None, :]).astype(np.float32)
     if method == "sorting":
-        from scipy.ndimage import gaussian_filter1d, median_filter
+        from scipy.ndimage import median_filter
 
         if size < 3 or size % 2 == 0:
             raise ParameterError("size", size, "must be an odd integer >= 3")
         idx = np.argsort(a, axis=0, kind="stable")
         sorted_ = np.take_along_axis(a, idx, axis=0)
         smooth = median_filter(sorted_, size=(1, size), mode="reflect")
-        corr = np.empty_like(a)
-        np.put_along_axis(corr, idx, sorted_ - smooth, axis=0)
-        # keep only the stripe-like (high spatial frequency across columns) part of the
-        # correction, so that the low-frequency content (and the mean) is not biased
-        corr = corr - gaussian_filter1d(corr, size / 2.0, axis=1, mode="reflect")
-        return (a - corr).astype(np.float32)
-    if method == "mean":
-        from scipy.ndimage import gaussian_filter1d
-
-        if not sigma > 0:
-            raise ParameterError("sigma", sigma, "must be > 0")
-        prof = a.mean(axis=0, dtype=np.float64)
-        stripe = prof - gaussian_filter1d(prof, sigma, mode="reflect")
-        return (a - stripe[None, :]).astype(np.float32)
-    raise ParameterError("method", method, "must be 'sorting' or 'mean'")
+        out = np.empty_like(a)
+        np.put_along_axis(out, idx, smooth, axis=0)
+        return out.astype(np.float32)
+    raise ParameterError("method", method, "must be 'fit' or 'sorting'")

@@ -168,7 +168,7 @@ class CTScan:
 def simulate_scan(mu_per_voxel, *, n_angles: int = 180, flux_photons: float = 2e4,
                   dark_counts: float = 100.0, gain_error_std: float = 0.0,
                   gain_error_fraction: float = 0.1,
-                  zinger_fraction: float = 0.0, n_flats: int = 10, n_darks: int = 10,
+                  zinger_fraction: float = 0.0, n_flats: int = 20, n_darks: int = 10,
                   scan: str = "180", center_offset_px: float = 0.0, n_detector=None,
                   voxel_size_um: float = 1.0, seed: int = 0) -> CTScan:
     """Simulate a parallel-beam CT acquisition of an attenuation volume.
@@ -232,7 +232,10 @@ def simulate_scan(mu_per_voxel, *, n_angles: int = 180, flux_photons: float = 2e
         raise ParameterError("n_angles", n_angles, "must be >= 2")
     if scan not in ("180", "360-offset"):
         raise ParameterError("scan", scan, "must be '180' or '360-offset'")
-    rng = np.random.default_rng(seed)
+    # independent streams: scans that differ only in gain errors or zingers share flats, darks
+    # and the defect map
+    r_gain, r_proj, r_flat, r_dark, r_zing = (np.random.default_rng(s) for s in
+                                              np.random.SeedSequence(seed).spawn(5))
     nz, ny, nx = mu.shape
     if scan == "180":
         nd = nx if n_detector is None else int(n_detector)
@@ -245,20 +248,18 @@ def simulate_scan(mu_per_voxel, *, n_angles: int = 180, flux_photons: float = 2e
         raise ParameterError("center_offset_px", center_offset_px,
                              f"puts the axis off the {nd}-px detector")
     p = project(mu, ang, center=center, n_detector=nd)
-    gain = 1.0 + 0.05 * rng.standard_normal((nz, nd))  # corrected by the flats
-    gain = np.clip(gain, 0.5, 1.5)
-    # drawn whatever gain_error_std is, so the random streams stay aligned
-    bad = rng.random((nz, nd)) < gain_error_fraction
-    resid = np.clip(gain_error_std * rng.standard_normal((nz, nd)) * bad, -0.5, 0.5)
+    gain = np.clip(1.0 + 0.05 * r_gain.standard_normal((nz, nd)), 0.5, 1.5)  # flats correct it
+    bad = r_gain.random((nz, nd)) < gain_error_fraction
+    resid = np.clip(gain_error_std * r_gain.standard_normal((nz, nd)) * bad, -0.5, 0.5)
     expected = flux_photons * (gain * (1.0 + resid))[None] * np.exp(-p.astype(np.float64))
-    counts = rng.poisson(expected) + rng.poisson(dark_counts, size=expected.shape)
+    counts = r_proj.poisson(expected) + r_proj.poisson(dark_counts, size=expected.shape)
     zmask = np.zeros(counts.shape, dtype=bool)
     if zinger_fraction > 0:
-        zmask = rng.random(counts.shape) < zinger_fraction
-        counts = counts + zmask * rng.poisson(2.0 * flux_photons, size=counts.shape)
-    flats = (rng.poisson(flux_photons * gain[None], size=(n_flats, nz, nd))
-             + rng.poisson(dark_counts, size=(n_flats, nz, nd)))
-    darks = rng.poisson(dark_counts, size=(n_darks, nz, nd))
+        zmask = r_zing.random(counts.shape) < zinger_fraction
+        counts = counts + zmask * r_zing.poisson(2.0 * flux_photons, size=counts.shape)
+    flats = (r_flat.poisson(flux_photons * gain[None], size=(n_flats, nz, nd))
+             + r_flat.poisson(dark_counts, size=(n_flats, nz, nd)))
+    darks = r_dark.poisson(dark_counts, size=(n_darks, nz, nd))
     top = np.iinfo(np.uint16).max
     if counts.max() > top or flats.max() > top:
         raise ParameterError("flux_photons", flux_photons, "overflows 16-bit counts",

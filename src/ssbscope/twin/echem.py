@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -646,8 +646,10 @@ def nmc622_first_cycle(*, seed: int = 0, dt_s: float = 10.0, area_cm2: float = A
 # (2) 001_: anode-free Cu | Li6PS5Cl | Li
 # ----------------------------------------------------------------------------------------
 _CASES_001 = {
-    # case: (first-cycle CE or None, ASR ohm cm2 at plating, nucleation feature,
-    #        plating steps after the first cycle: ((j mA/cm2, capacity mAh/cm2 or None=until short)))
+    # ce: first-cycle CE (None: no stripping); asr: area-specific resistance (ohm cm2);
+    # feature: start of the first plating ("high" overpotential, Au "alloy" plateau, "none");
+    # replate: plate 3 mAh cm-2 again after the stripping; ramp: later plating steps
+    # (j mA cm-2, capacity mAh cm-2), the cell shorts at the end of the last one.
     "A": dict(ce=0.799, asr=600.0, feature="high", replate=False, ramp=()),
     "B": dict(ce=0.929, asr=80.0, feature="none", replate=True,
               ramp=((1.5, 0.75), (3.0, 0.81))),
@@ -715,11 +717,12 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
                              "case C has no stripping step", "use case 'A' or 'B' for a CE")
     rng = np.random.default_rng(seed)
     asr = spec["asr"]  # ohm cm2
+    rs_f, rp_f = 0.4, 0.6  # ohmic (instantaneous) and relaxing (60 s) shares of the ASR
     lg = _Log(dt)
     steps = []
     cycle = 0
 
-    def plate_base(q_rel, j_ma):
+    def plate_base(q_rel):
         """Base voltage (V, Cu vs Li) while plating, before polarisation: q_rel in mAh/cm2."""
         if spec["feature"] == "high":
             return -0.12 * np.exp(-q_rel / 0.8)
@@ -733,7 +736,7 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
     t = lg.times(t_start + dur)
     q_rel = (t - t_start) * jp / 3600.0
     i_a = jp * area * 1e-3
-    lg.add(t, i_a, plate_base(q_rel, jp), 0.0, asr / area, "CC", cycle)
+    lg.add(t, i_a, plate_base(q_rel), rs_f * asr / area, rp_f * asr / area, "CC", cycle)
     steps.append(("plate", jp, t_start, lg.end))
     stripped = None
     net = qp
@@ -744,7 +747,7 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
         dur = qs / jp * 3600.0
         t = lg.times(t_start + dur)
         q_rel = (t - t_start) * jp / 3600.0
-        lg.add(t, -i_a, 0.005, 0.0, asr / area, "CC", cycle)  # features shaped below
+        lg.add(t, -i_a, 0.005, rs_f * asr / area, rp_f * asr / area, "CC", cycle)  # shaped below
         steps.append(("strip", jp, t_start, lg.end))
         stripped = qs
         net = qp - qs
@@ -753,7 +756,7 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
             t_start = lg.end
             dur = qp / jp * 3600.0
             t = lg.times(t_start + dur)
-            lg.add(t, i_a, np.full(t.size, -0.005), 0.0, asr / area, "CC", cycle)
+            lg.add(t, i_a, np.full(t.size, -0.005), rs_f * asr / area, rp_f * asr / area, "CC", cycle)
             steps.append(("plate", jp, t_start, lg.end))
             net += qp
     short_onset = short_j = short_q = None
@@ -763,7 +766,8 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
         dur = qr / jr * 3600.0
         t = lg.times(t_start + dur)
         last = k == len(ramp) - 1
-        lg.add(t, jr * area * 1e-3, np.full(t.size, -0.005), 0.0, asr / area, "CC", cycle)
+        lg.add(t, jr * area * 1e-3, np.full(t.size, -0.005), rs_f * asr / area, rp_f * asr / area,
+               "CC", cycle)
         steps.append(("plate", jr, t_start, lg.end))
         net += qr
         if last:
@@ -817,7 +821,8 @@ def sulfide_charge(variant: str = "soft", *, seed: int = 0, dt_s: float = 30.0,
                    c_rate_ma_g: float = 10.0, capacity_to_cutoff_mah_g: float = 190.0,
                    v_max_V: float = 4.3, short_onset_h: float | None = None,
                    recover_after_h: float | None = None, time_limit_h: float = 20.0,
-                   after_short_h: float = 1.0, noise_V: float = 3e-4,
+                   after_short_h: float = 1.0, onset_dip_mV: float = 40.0,
+                   fluctuation_mV: float = 4.0, noise_V: float = 3e-4,
                    noise_rel_I: float = 1e-4) -> ShortTwin:
     """C/20 charge of the NMC811 | Li5.4PS4.6Cl1.4 | Li cell of 002_3ee4edf529433f9c.
 
@@ -826,7 +831,8 @@ def sulfide_charge(variant: str = "soft", *, seed: int = 0, dt_s: float = 30.0,
     * ``"clean"``: the voltage rises to the cut-off ``v_max_V`` (no short).
     * ``"soft"``: from ``short_onset_h`` (default 4.5 h) the voltage stops rising and
       fluctuates a little below the level it had reached (≈ 3.8 V) while the current flows:
-      a first dip of 40 mV at the onset, then intermittent dips of 10–60 mV and a slow wander.
+      a first dip (``onset_dip_mV``) at the onset, then intermittent dips of 10–60 mV and a
+      slow wander (``fluctuation_mV``).
       With ``recover_after_h`` the cell recovers and charges on to the cut-off; otherwise the
       charge runs to ``time_limit_h`` (20 h in the paper) without reaching it.
     * ``"hard"``: from ``short_onset_h`` (default 6 h) the voltage collapses to ≈ 0 V within
@@ -851,6 +857,10 @@ def sulfide_charge(variant: str = "soft", *, seed: int = 0, dt_s: float = 30.0,
         Time limit of the charge step, h.
     after_short_h : float
         Hard short: logging after the collapse, h.
+    onset_dip_mV : float
+        Soft short: depth of the first dip at the onset (relaxes in 90 s), mV.
+    fluctuation_mV : float
+        Soft short: standard deviation of the slow wander (10 min correlation), mV.
     noise_V, noise_rel_I : float
 
     Returns
@@ -921,8 +931,8 @@ def sulfide_charge(variant: str = "soft", *, seed: int = 0, dt_s: float = 30.0,
         ts = t[m] - onset
         level = v[np.searchsorted(t, onset)] - 0.012
         # slow wander (AR(1), 10 min correlation) + random dips + the first dip at the onset
-        wander = _ar1(rng, t[m], 600.0, 0.004)
-        dips = -0.040 * np.exp(-ts / 90.0)
+        wander = _ar1(rng, t[m], 600.0, 1e-3 * fluctuation_mV)
+        dips = -1e-3 * onset_dip_mV * np.exp(-ts / 90.0)
         n_dips = rng.poisson(max(ts[-1], 0.0) / 1500.0) if ts.size else 0
         for tc, depth in zip(np.sort(rng.uniform(600.0, max(ts[-1], 601.0), n_dips)),
                              rng.uniform(0.010, 0.060, n_dips)):

@@ -1,9 +1,9 @@
 """The embedded default experiment of ``ssbscope demo``.
 
 The cell is the NMC622 | PEO-LiTFSI | Li coin cell of 000_290f30815ae66793 (CR2032, cathode
-disc 14 mm, Li disc 16 mm, 30 µm SPE, 65 µm composite cathode).  The active mass follows
-from the paper's statement that 0.3 mA cm⁻² is 0.07 C: 0.3 / 0.07 = 4.29 mAh cm⁻² over
-1.539 cm², i.e. 6.6 mAh, or 37.7 mg of NMC622 at 175 mAh g⁻¹.  The other modalities' twins
+disc 14 mm, Li disc 16 mm, 30 µm SPE, 65 µm composite cathode).  The active mass is the
+echem twin's (``ssbscope.twin.echem.ACTIVE_MASS_000_MG``): the paper's 3.29 mAh cm⁻² at
+170.3 mAh g⁻¹, i.e. 19.3 mg cm⁻² over 1.539 cm² = 29.7 mg of NMC622.  The other modalities' twins
 (anode-free cell of 001_, soft-short cell of 002_, contoured interfaces of 003_) take their
 own cells from their papers; their parameters live in their twin modules.
 """
@@ -17,7 +17,7 @@ from ssbscope.config import Analysis, Cell, Experiment, Layer, Twin
 __all__ = ["default_experiment", "CATHODE_DIAMETER_MM", "ACTIVE_MASS_MG"]
 
 CATHODE_DIAMETER_MM = 14.0
-ACTIVE_MASS_MG = round(0.3 / 0.07 * math.pi * 0.7 ** 2 / 0.175, 1)
+ACTIVE_MASS_MG = round(3.29 / 170.3 * 1e3 * math.pi * 0.7 ** 2, 1)
 
 
 def default_experiment(size: str = "small", seed: int = 0, modalities=None) -> Experiment:

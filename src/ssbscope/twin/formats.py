@@ -505,8 +505,10 @@ def write_neware_csv(path, df: pd.DataFrame, *, mass_mg: float | None = None,
     dchg = np.where(i < 0, cap, 0.0)
     spec = (lambda a: a * 1e3 / (mass_mg * 1e-3)) if mass_mg else (lambda a: np.zeros_like(a))
     p = v * i
-    e = np.abs(np.r_[0.0, np.cumsum(0.5 * (p[1:] + p[:-1]) * np.diff(t)) / 3600.0]) if t.size > 1 else np.zeros(1)
-    e = e - e[sidx]
+    ecum = np.zeros(t.size)
+    if t.size > 1:
+        ecum[1:] = np.cumsum(0.5 * (p[1:] + p[:-1]) * np.diff(t)) / 3600.0  # Wh
+    e = np.abs(ecum - ecum[sidx])  # energy within the step
     t0 = pd.Timestamp(start_date)
     dates = (t0 + pd.to_timedelta(t, unit="s")).strftime("%Y-%m-%d %H:%M:%S").tolist()
     sp = spec(cap), spec(chg), spec(dchg)

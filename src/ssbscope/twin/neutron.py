@@ -435,7 +435,7 @@ def simulate_radiography(config: NeutronTwinConfig | None = None, **overrides) -
     R, Rg = cfg.rod_radius_um, cfg.rod_radius_um + cfg.gap_um
     li_chord_top = chords["chord_Rg"]  # Li layer lies in the bulged rows
     w3 = _row_overlap(ny, p, cfg.li_top_um, cfg.li_top_um + 2 * p)  # top 2 px of the foil
-    area_ratio = R * R / (Rg * Rg - R * R)
+    area_ratio = Rg * Rg / (Rg * Rg - R * R)  # foil radius (bulged rows) / gap annulus
     sigma_px = cfg.blur_fwhm_um / 2.3548 / p
     trans = np.empty((cfg.n_frames, ny, nx), dtype=np.float32)
     dli = np.empty((cfg.n_frames, ny, nx), dtype=np.float32)
@@ -614,7 +614,7 @@ def simulate_ct(*, shape_zyx=(40, 48, 48), voxel_size_um: float = 200.0, creep_u
         return vol
 
     before = volume(0.0, 0.0)
-    fill = creep_um * R * R / (Rg * Rg - R * R)
+    fill = creep_um * Rg * Rg / (Rg * Rg - R * R)
     after0 = volume(creep_um, fill)
     inc = after0 - before
     after = nd_shift(after0, shift_zyx_vox, order=3, mode="nearest")

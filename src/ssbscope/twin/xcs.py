@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -305,12 +306,25 @@ def _volume_profile(components, pz):
     return out
 
 
+_MU_GRID = np.arange(1.0, 150.0001, 0.25)
+
+
+@lru_cache(maxsize=None)
+def _mu_table(name, comp_key, density):
+    from ssbscope.materials import Material
+
+    mat = Material(name, dict(comp_key), density)
+    return np.log(mat.linear_attenuation_1_cm(_MU_GRID))
+
+
 def _mu_1_cm(components, e_kev):
+    """Linear attenuation (1/cm) of a mixture, log-interpolated on a 0.25 keV table."""
     e = np.atleast_1d(np.asarray(e_kev, float))
     out = np.zeros_like(e)
     for mat, frac in components:
         if frac > 0 and mat.density_g_cm3 > 0:
-            out = out + frac * np.asarray(mat.linear_attenuation_1_cm(e))
+            tab = _mu_table(mat.name, tuple(sorted(mat.composition.items())), mat.density_g_cm3)
+            out = out + frac * np.exp(np.interp(e, _MU_GRID, tab))
     return out
 
 

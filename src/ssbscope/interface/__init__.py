@@ -1,0 +1,26 @@
+"""Current and pressure at contoured Li|solid-electrolyte interfaces (003_103f2bf5a3479ade).
+
+Public API
+----------
+current_distribution   primary / secondary (linearised Butler-Volmer) current on a contour
+area_ratio             true over projected interfacial area
+li_height_um           Li surface height of the periodic shapes
+creep_pressure         excess interfacial pressure from plated Li creeping away
+critical_current       dendrite-growth criterion -> critical geometric current
+contour_sweep          sweeps over H, S and H/S (Figs. 1-4) as a table
+"""
+
+from __future__ import annotations
+
+from ssbscope._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "SHAPES": "shapes",
+        "area_ratio": "shapes",
+        "li_height_um": "shapes",
+        "CurrentDistribution": "current",
+        "current_distribution": "current",
+    },
+)

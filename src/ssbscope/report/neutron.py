@@ -1,0 +1,214 @@
+"""Neutron imaging section of the report (002_3ee4edf529433f9c).
+
+Reads the datasets of :mod:`ssbscope.neutron.stages` (``neutron/radiographs``,
+``neutron/spacetime``, ``neutron/bands``, ``neutron/boundaries``, ``neutron/ct`` and the
+twin's ``neutron/twin/truth`` when present) and renders:
+
+* the first binned radiograph with the regions of interest, and the transmission profile of
+  region I with its derivative and the layer boundaries (002_ Fig. 1C, Fig. S3);
+* Tr_t/Tr_0 maps at chosen times (002_ Fig. 2C);
+* space–time maps of regions I and II beside the voltage curve on the same time axis, with
+  the soft-short onset marked (002_ Fig. 2B,D,E);
+* band time series with their onsets; a table of bands against the twin's truth;
+* neutron-CT attenuation-increment slices after registration (002_ Fig. 5B).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ssbscope.report import Section, esc, figure_html, table_html
+
+__all__ = ["section"]
+
+log = logging.getLogger(__name__)
+
+_ROI_COLORS = {"I": "#2ca02c", "II": "#ff7f0e", "beam": "#1f77b4", "background": "#7f7f7f"}
+
+
+def _get(store, name):
+    return store.read(name).load() if name in store.names() else None
+
+
+def _radiograph_figure(rd, bnd, rois) -> str:
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    tr0 = rd["transmission"].values[0]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.4, 1]})
+    im = ax.imshow(tr0, cmap="gray", vmin=0, vmax=1.05, origin="upper")
+    for name, (y0, y1, x0, x1) in rois.items():
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.5,
+                               ec=_ROI_COLORS.get(name, "w")))
+        ax.text(x0, y0 + 2, name, color=_ROI_COLORS.get(name, "w"), fontsize=8, va="top")
+    ax.set_xlabel("x (px)")
+    ax.set_ylabel("z, stacking axis (px)")
+    fig.colorbar(im, ax=ax, label="transmission")
+    if bnd is not None:
+        prof = bnd["profile_ratio"].values
+        rows = np.arange(rois["I"][0], rois["I"][0] + prof.size)
+        ax2.plot(prof, rows, color="k", lw=1.2, label="transmission (ROI I)")
+        d = np.gradient(prof)
+        ax2b = ax2.twiny()
+        ax2b.plot(d, rows, color="#d1495b", lw=1.0, label="derivative")
+        ax2b.set_xlabel("d transmission / d z (1/px)", color="#d1495b")
+        for p in bnd["position_px"].values:
+            ax2.axhline(p + rois["I"][0], color="#1d4e89", lw=0.8, ls="--")
+        ax2.invert_yaxis()
+        ax2.set_xlabel("transmission")
+        ax2.set_ylabel("z (px)")
+    return figure_html(fig, "Binned radiograph before cycling (Eq. 1, 30-frame median) with the "
+                            "regions of interest, and the profile of region I with its derivative; "
+                            "dashed lines: layer boundaries found (002_ Fig. 1C, S3).")
+
+
+def _ratio_maps_figure(rd, times_idx) -> str:
+    import matplotlib.pyplot as plt
+
+    r = rd["ratio"].values
+    t = rd["time_s"].values
+    fig, axes = plt.subplots(1, len(times_idx), figsize=(3.3 * len(times_idx), 3.2), squeeze=False)
+    im = None
+    for ax, k in zip(axes[0], times_idx):
+        im = ax.imshow(r[k], cmap="RdBu", vmin=0.8, vmax=1.2, origin="upper")
+        ax.set_title(f"t = {t[k] / 3600:.2f} h", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=axes[0].tolist(), label="Tr_t / Tr_0", shrink=0.85)
+    return figure_html(fig, "Transmission ratio maps Tr_t/Tr_0: red < 1 Li enrichment, blue > 1 "
+                            "depletion (002_ Fig. 2C).")
+
+
+def _spacetime_figure(st, truth, onset_s) -> str:
+    import matplotlib.pyplot as plt
+
+    t_h = st["time_s"].values / 3600.0
+    pos = st["position_px"].values
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4.2), sharey=True,
+                             gridspec_kw={"width_ratios": [0.7, 1, 1]})
+    if truth is not None and "voltage_V" in truth:
+        vt = truth["voltage_time_s"].values / 3600.0
+        axes[0].plot(truth["voltage_V"].values, vt, color="#1d4e89", lw=1)
+        axes[0].set_xlabel("voltage (V)")
+    else:
+        axes[0].text(0.5, 0.5, "no voltage log", ha="center", transform=axes[0].transAxes)
+    axes[0].set_ylabel("time (h)")
+    dt = np.diff(t_h).mean() if t_h.size > 1 else 1.0
+    extent = [pos[0] - 0.5, pos[-1] + 0.5, t_h[-1] + dt / 2, t_h[0] - dt / 2]
+    im = None
+    for ax, roi in zip(axes[1:], ("I", "II")):
+        im = ax.imshow(st["ratio"].sel(roi=roi).values, cmap="RdBu", vmin=0.8, vmax=1.2,
+                       aspect="auto", extent=extent)
+        ax.set_title(f"region {roi}", fontsize=9)
+        ax.set_xlabel("z, stacking axis (px)")
+    for ax in axes:
+        if onset_s is not None and onset_s >= 0:
+            ax.axhline(onset_s / 3600.0, color="k", ls="--", lw=1)
+        if truth is not None and truth.attrs.get("soft_short_onset_s", -1) >= 0:
+            ax.axhline(truth.attrs["soft_short_onset_s"] / 3600.0, color="#d1495b", ls=":", lw=1)
+    axes[0].set_ylim(t_h[-1] + dt / 2, 0)
+    fig.colorbar(im, ax=axes[1:].tolist(), label="Tr_t / Tr_0")
+    return figure_html(fig, "Space–time maps of Tr_t/Tr_0 in regions I and II beside the voltage "
+                            "curve on the same time axis (002_ Fig. 2B,D,E); dashed: soft-short onset "
+                            "found in the maps, dotted: the electrochemistry twin's onset.")
+
+
+def _bands_figure(bands, onset_s) -> str:
+    import matplotlib.pyplot as plt
+
+    t_h = bands["time_s"].values / 3600.0
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for k in range(bands.sizes["band"]):
+        lab = (f"{bands['roi'].values[k]} z={bands['position_px'].values[k]:.1f} px "
+               f"({bands['kind'].values[k]})")
+        ax.plot(t_h, bands["series_ratio"].values[k], marker="o", ms=3, lw=1, label=lab)
+    if onset_s is not None and onset_s >= 0:
+        ax.axvline(onset_s / 3600.0, color="k", ls="--", lw=1)
+    ax.axhline(1.0, color="0.6", lw=0.8)
+    ax.set_xlabel("time (h)")
+    ax.set_ylabel("band mean Tr_t / Tr_0")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    return figure_html(fig, "Band time series (enrichment < 1, depletion > 1); dashed: soft-short onset.")
+
+
+def _ct_figure(ct) -> str:
+    import matplotlib.pyplot as plt
+
+    inc = ct["increment_1_cm"].values
+    z = int(np.argmax(ct["increase_mask"].values.sum(axis=(1, 2))))
+    y = inc.shape[1] // 2
+    lim = float(np.percentile(np.abs(inc), 99.9)) or 1.0
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+    im = axes[0].imshow(inc[z], cmap="RdBu_r", vmin=-lim, vmax=lim)
+    axes[0].set_title(f"slice z = {z}", fontsize=9)
+    axes[1].imshow(inc[:, y, :], cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    axes[1].set_title(f"section y = {y} (z down)", fontsize=9)
+    fig.colorbar(im, ax=axes.tolist(), label="attenuation increment (1/cm)")
+    shift = json.loads(ct.attrs["shift_zyx_vox"]) if isinstance(ct.attrs["shift_zyx_vox"], str) \
+        else ct.attrs["shift_zyx_vox"]
+    return figure_html(fig, "Neutron-CT attenuation increment after − before, aligned by phase "
+                            f"correlation (shift found {np.round(shift, 2).tolist()} voxels): red = "
+                            "Li gained (creep into the rod–tube gap), blue = lost (002_ Fig. 5B).")
+
+
+def section(store) -> Section | None:
+    """The neutron section, or None when the store holds no neutron results."""
+    rd = _get(store, "neutron/radiographs")
+    if rd is None:
+        return None
+    truth = _get(store, "neutron/twin/truth")
+    st = _get(store, "neutron/spacetime")
+    bands = _get(store, "neutron/bands")
+    bnd = _get(store, "neutron/boundaries")
+    ct = _get(store, "neutron/ct")
+    rois = json.loads(rd.attrs["rois"]) if "rois" in rd.attrs else {}
+    parts = ["<p>Operando neutron radiography of the soft-shorting sulfide cell (002_3ee4edf529433f9c): "
+             "saturated pixels and gamma spots removed, static background subtracted, open-beam/dark "
+             "normalisation (Eq. 1) with beam-intensity correction, 30-frame median binning, "
+             "Tr_t/Tr_0 maps with counting uncertainty.</p>"]
+    summary = []
+    parts.append(_radiograph_figure(rd, bnd, rois))
+    nt = rd.sizes["time_s"]
+    parts.append(_ratio_maps_figure(rd, sorted({max(1, nt // 3), max(1, 2 * nt // 3), nt - 1})))
+    onset = None
+    if st is not None:
+        onset = float(st.attrs.get("soft_short_onset_s", -1.0))
+        parts.append(_spacetime_figure(st, truth, onset))
+        summary.append(("neutron: soft-short onset", f"{onset / 3600:.2f} h" if onset >= 0 else "none"))
+    if bands is not None and bands.sizes.get("band", 0):
+        parts.append(_bands_figure(bands, onset))
+        df = pd.DataFrame({"ROI": bands["roi"].values, "position (px)": bands["position_px"].values,
+                           "kind": bands["kind"].values, "final Tr_t/Tr_0": bands["final_ratio"].values,
+                           "onset (h)": bands["onset_s"].values / 3600.0})
+        if truth is not None:
+            names = []
+            for k in range(len(df)):
+                hit = ""
+                for b in range(truth.sizes["band"]):
+                    r0, r1 = int(truth["band_row0_px"].values[b]), int(truth["band_row1_px"].values[b])
+                    if (truth["band_roi"].values[b] == df["ROI"][k]
+                            and r0 - 1 <= df["position (px)"][k] <= r1
+                            and int(truth["band_sign"].values[b]) == int(bands["sign"].values[k])):
+                        hit = str(truth["band"].values[b])
+                names.append(hit or "—")
+            df.insert(0, "twin band", names)
+        if "delta_li_um" in rd:
+            d = rd["delta_li_um"].values[-1]
+            px = float(rd.attrs.get("pixel_size_um", 1.0))
+            df["Li volume change (10⁶ µm³)"] = [
+                float(d[int(bands["row0_px"].values[k]):int(bands["row1_px"].values[k]),
+                        rois[str(bands["roi"].values[k])][2]:rois[str(bands["roi"].values[k])][3]].sum())
+                * px * px / 1e6 for k in range(len(df))]
+        parts.append(table_html(df, caption="Bands of Li enrichment / depletion in the space–time maps"))
+        summary.append(("neutron: bands found", str(len(df))))
+    if ct is not None:
+        parts.append(_ct_figure(ct))
+    if truth is not None and truth.attrs.get("soft_short_onset_s", -1) >= 0:
+        summary.append(("neutron twin: true soft-short onset",
+                        f"{truth.attrs['soft_short_onset_s'] / 3600:.2f} h"))
+    return Section("Neutron imaging", "\n".join(parts), tuple(summary))

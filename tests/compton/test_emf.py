@@ -1,0 +1,139 @@
+"""EMF (Eqs. 3-5 of 000_290f30815ae66793) from spectra against the true profiles."""
+
+import numpy as np
+import pytest
+
+from ssbscope import materials
+from ssbscope.compton import (broaden_spectrum, calibrate_emf, ddcs_cm2_sr_kev, default_lines_kev,
+                              emf, emf_map, fit_compton_peak, profile, spectrum_to_profile,
+                              window_ratio)
+from ssbscope.errors import EmptyResultError, InputError
+
+EDGES = np.arange(40.0, 125.0001, 0.2)
+E = 0.5 * (EDGES[1:] + EDGES[:-1])
+
+
+def compton_counts(material, total=2e6):
+    s = ddcs_cm2_sr_kev(E, 115.0, 90.0, lambda p: profile(material, p)) * (E < 115.0)
+    return s / s.sum() * total
+
+
+@pytest.mark.parametrize("material", ["Li", "NMC622", "PEO-LiTFSI", "Li6PS5Cl", "Al", "Cu", "steel"])
+def test_pure_compton_spectrum_reproduces_window_ratio(material):
+    # default options: line exclusion on, peak check on, no background eaten from the core profile
+    r = emf(EDGES, compton_counts(material))
+    assert r.value == pytest.approx(window_ratio(material), rel=0.02)
+    assert r.reason is None and r.peak is not None
+
+
+def test_emf_with_other_windows():
+    lo, hi = (0.0, 0.5), (2.0, 4.0)
+    r = emf(EDGES, compton_counts("NMC622"), low_au=lo, high_au=hi)
+    assert r.value == pytest.approx(window_ratio("NMC622", low_au=lo, high_au=hi), rel=0.02)
+
+
+def test_background_band_and_lines_are_handled():
+    rng = np.random.default_rng(3)
+    clean = compton_counts("NMC622", 5e6)
+    truth = window_ratio("NMC622")
+    spec = clean + 3000.0  # flat background counts per bin (1.5 % of the peak)
+    for le in default_lines_kev().values():
+        spec = spec + 2e4 * np.exp(-0.5 * ((E - le) / 0.35) ** 2)
+    noisy = rng.poisson(spec).astype(float)
+    r = emf(EDGES, noisy, background=[(116.0, 125.0)])
+    assert r.value == pytest.approx(truth, rel=0.02)
+    # without the background subtraction the EMF is biased (the test can fail)
+    r_bad = emf(EDGES, noisy)
+    assert abs(r_bad.value / truth - 1) > 3 * abs(r.value / truth - 1)
+
+
+def test_line_inside_window_is_bridged():
+    # a line on the steep flank of the profile: the quadratic bridge is approximate (5 %)
+    truth = window_ratio("NMC622")
+    spec = compton_counts("NMC622", 5e6) + 3e4 * np.exp(-0.5 * ((E - 91.0) / 0.25) ** 2)
+    r_raw = emf(EDGES, spec)
+    r = emf(EDGES, spec, exclude_lines=[91.0], line_halfwidth_kev=0.8)
+    assert r.value == pytest.approx(truth, rel=0.05)
+    assert abs(r.value / truth - 1) < abs(r_raw.value / truth - 1)
+
+
+def test_uncertainty_propagated_matches_scatter_and_bootstrap():
+    rng = np.random.default_rng(0)
+    lam = compton_counts("Li", 2e5)
+    vals = [emf(EDGES, rng.poisson(lam)).value for _ in range(40)]
+    r = emf(EDGES, rng.poisson(lam))
+    rb = emf(EDGES, rng.poisson(lam), uncertainty="bootstrap", n_bootstrap=100, seed=1)
+    assert r.uncertainty == pytest.approx(np.std(vals, ddof=1), rel=0.35)
+    assert rb.uncertainty == pytest.approx(r.uncertainty, rel=0.25)
+    assert rb.method == "bootstrap"
+
+
+def test_profile_extraction_and_symmetrisation():
+    pr = spectrum_to_profile(EDGES, compton_counts("Al"), normalise="area", norm_range_au=4.0,
+                             symmetrise=True)
+    sel = np.abs(pr.pz_au) < 4
+    jt = profile("Al", pr.pz_au)
+    jt = jt / np.sum(jt[sel] * np.gradient(pr.pz_au)[sel])
+    assert np.max(np.abs(pr.j[sel] - jt[sel])) < 0.02 * jt.max()
+
+
+def test_peak_fit_finds_shifted_peak():
+    # a spectrum taken at 88 degrees: fitted angle near 88
+    s = ddcs_cm2_sr_kev(E, 115.0, 88.0, lambda p: profile("Li", p))
+    pk = fit_compton_peak(EDGES, s / s.max() * 1e5)
+    assert pk.angle_deg_fitted == pytest.approx(88.0, abs=0.3)
+    r = emf(EDGES, s / s.max() * 1e5, recentre=True)
+    assert r.value == pytest.approx(window_ratio("Li"), rel=0.02)
+
+
+def test_calibration_inverts_li_content():
+    rng = np.random.default_rng(5)
+    xs = np.array([0.4, 0.6, 0.8, 1.0])
+    res = [emf(EDGES, rng.poisson(compton_counts(materials.nmc(x), 3e6))) for x in xs]
+    assert np.all(np.diff([r.value for r in res]) > 0)  # EMF rises with x
+    cal = calibrate_emf(xs, [r.value for r in res], [r.uncertainty for r in res])
+    r = emf(EDGES, rng.poisson(compton_counts(materials.nmc(0.7), 3e6)))
+    x, sx = cal.li_content(r.value, r.uncertainty)
+    assert abs(x - 0.7) < 3 * sx
+    assert sx < 0.1
+
+
+def test_emf_map_per_pixel():
+    rng = np.random.default_rng(2)
+    cube = np.zeros((3, 4, E.size))
+    cube[:] = rng.poisson(compton_counts("Li", 1e5))
+    cube[0, 0] = 0.0
+    m = emf_map(cube, EDGES)
+    assert np.isnan(m.value[0, 0]) and m.reason[0, 0] == "too few counts"
+    ok = np.isfinite(m.value)
+    assert ok.sum() == 11
+    assert np.nanmean(m.value) == pytest.approx(window_ratio("Li"), rel=0.02)
+    assert np.all(m.uncertainty[ok] > 0)
+    # one pixel evaluated by emf_map equals emf() on the same spectrum
+    assert m.value[1, 2] == pytest.approx(emf(EDGES, cube[1, 2]).value, rel=1e-10)
+
+
+def test_broaden_spectrum_conserves_and_widens():
+    s = compton_counts("Li")
+    b = broaden_spectrum(E, s, 2.0)
+    assert b.sum() == pytest.approx(s.sum(), rel=1e-3)
+    assert b.max() < s.max()
+
+
+def test_bad_input():
+    c = compton_counts("Li")
+    with pytest.raises(EmptyResultError, match="no Compton peak in range"):
+        emf(EDGES[EDGES < 60], c[: (EDGES < 60).sum() - 1])
+    with pytest.raises(EmptyResultError, match="no Compton peak in range"):
+        emf(EDGES, np.full(E.size, 100.0))
+    with pytest.raises(InputError, match="negative energies"):
+        emf(E - 50.0, c)
+    with pytest.raises(InputError, match="negative"):
+        emf(EDGES, -c)
+    only_peak = np.where(np.abs(E - 93.87) < 0.6, c, 0.0)  # |p_z| < 0.8 a.u.
+    with pytest.raises(EmptyResultError, match="zero counts in the high-momentum window"):
+        emf(EDGES, only_peak)
+    r = emf(EDGES, only_peak, on_empty="nan")
+    assert np.isnan(r.value) and "high-momentum" in r.reason
+    with pytest.raises(InputError, match="covers p_z"):
+        emf(EDGES[EDGES < 97], c[: (EDGES < 97).sum() - 1])
