@@ -73,9 +73,16 @@ def main(argv=None) -> None:
     except ImportError:  # optional peer (bench extra)
         cc3d = None
 
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        cc3d_v = version("connected-components-3d") if cc3d is not None else "absent"
+    except PackageNotFoundError:
+        cc3d_v = "unknown"
     print(f"machine: {os.cpu_count()} CPUs, {_cpu_model()}; numba threads "
-          f"{numba.get_num_threads()}; numpy {np.__version__}, scipy {scipy.__version__}, "
-          f"scikit-image {skimage.__version__}, cc3d {getattr(cc3d, '__version__', 'absent')}")
+          f"{numba.get_num_threads()}; load average {os.getloadavg()[0]:.1f}; "
+          f"numpy {np.__version__}, scipy {scipy.__version__}, "
+          f"scikit-image {skimage.__version__}, cc3d {cc3d_v}")
     v = _volume(n)
     nvox = v.size
     print(f"volume: {v.shape} float32 ({v.nbytes / 1e6:.0f} MB)")

@@ -11,7 +11,8 @@ REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 def twin():
     from ssbscope.twin.neutron import simulate_radiography
 
-    return simulate_radiography()
+    # static background on (1 % of the open beam, as in the demo) so its correction is tested
+    return simulate_radiography(background_fraction=0.01)
 
 
 @pytest.fixture(scope="session")

@@ -27,9 +27,9 @@ Binning
 with optional per-pixel gain/offset calibration, pixel masking and charge-sharing
 discrimination ("discard": hits with a neighbouring hit in the same frame are dropped;
 "add": isolated pairs are summed into the pixel with the larger signal, larger clusters
-dropped).  The numba kernel splits the events at frame boundaries into one part per thread,
-each with its own partial cube, then adds the integer cubes: the result is the same bytes
-whatever the thread count.
+dropped).  The events are split at frame boundaries into one part per thread; a numba
+kernel (releasing the GIL) bins each part into its own partial cube, and the integer cubes
+are added: the result is the same bytes whatever the thread count.
 """
 
 from __future__ import annotations
@@ -355,36 +355,7 @@ def _kernels():
             i = j
         status[3] += binned
 
-    @nb.njit(parallel=True, cache=True)
-    def bin_all(words, vals, splits, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                mode, conn8, nrows, ncols):
-        nparts = splits.size - 1
-        npx = nrows * ncols
-        cubes = np.zeros((nparts, npx * nbins), np.uint32)
-        status = np.zeros((nparts, 4), np.int64)
-        for t in nb.prange(nparts):
-            stamp = np.zeros((nrows + 2) * (ncols + 2), np.int32)
-            owner = np.zeros((nrows + 2) * (ncols + 2), np.int32)
-            bin_part(words, vals, splits[t], splits[t + 1], gain, offset, use_cal, pmask,
-                     e_min, inv_w, nbins, mode, conn8, nrows, ncols, cubes[t], stamp, owner,
-                     status[t])
-        if nparts == 1:
-            return cubes[0], status.sum(axis=0)
-        out = np.empty(npx * nbins, np.uint32)
-        # parallel, deterministic reduction over disjoint index blocks
-        nblk = 64
-        blk = (out.size + nblk - 1) // nblk
-        for b in nb.prange(nblk):
-            lo = b * blk
-            hi = min(out.size, lo + blk)
-            for x in range(lo, hi):
-                s = cubes[0, x]
-                for t in range(1, nparts):
-                    s += cubes[t, x]
-                out[x] = s
-        return out, status.sum(axis=0)
-
-    _KERNELS.update(bin_all=bin_all)
+    _KERNELS.update(bin_part=bin_part)
     return _KERNELS
 
 
@@ -445,7 +416,7 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
         True = use the pixel (dead/noisy pixels False).  Masked pixels still take part in
         charge-sharing discrimination.
     n_threads : int, optional
-        Parts processed in parallel (default: numba's thread count); the result does not
+        Parts processed in parallel threads (default: the CPU count); the result does not
         depend on it.
     check : bool
         Raise on unsorted frames, hits outside the pixel range and negative values.
@@ -512,8 +483,6 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
          n_threads, check):
     import sys
 
-    import numba
-
     k = _kernels()
     n = ev.size
     if n == 0:
@@ -525,7 +494,7 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
     words = ev.view(np.uint32).reshape(n, 3)
     vals = ev.view(np.float32).reshape(n, 3)
     fr = ev["frame"]
-    nthreads = numba.get_num_threads() if n_threads is None else int(n_threads)
+    nthreads = (os.cpu_count() or 1) if n_threads is None else int(n_threads)
     if nthreads < 1:
         raise ParameterError("n_threads", n_threads, "must be >= 1")
     nparts = max(1, min(nthreads, n // 1_000_000 + 1))
@@ -543,13 +512,30 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
                 break
         splits[t] = min(n, j)
     splits = np.maximum.accumulate(splits)
-    prev = numba.get_num_threads()
-    numba.set_num_threads(min(nparts, numba.config.NUMBA_NUM_THREADS))
-    try:
-        flat, status = k["bin_all"](words, vals, splits, gain, off, use_cal, pm, e_min, inv_w,
-                                    nbins, _MODES[mode], connectivity == 8, n_rows, n_cols)
-    finally:
-        numba.set_num_threads(prev)
+    npx = n_rows * n_cols
+    cubes = [np.zeros(npx * nbins, np.uint32) for _ in range(nparts)]
+    status = np.zeros((nparts, 4), np.int64)
+    args = (gain, off, bool(use_cal), pm, float(e_min), float(inv_w), int(nbins), int(_MODES[mode]),
+            bool(connectivity == 8), int(n_rows), int(n_cols))
+
+    def work(t):
+        stamp = np.zeros((n_rows + 2) * (n_cols + 2), np.int32)
+        owner = np.zeros((n_rows + 2) * (n_cols + 2), np.int32)
+        k["bin_part"](words, vals, int(splits[t]), int(splits[t + 1]), *args, cubes[t], stamp, owner,
+                      status[t])
+
+    if nparts == 1:
+        work(0)
+    else:
+        # the kernel releases the GIL: one thread per part, each with its own partial cube
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=nparts) as pool:
+            list(pool.map(work, range(nparts)))
+    flat = cubes[0]
+    for t in range(1, nparts):
+        flat += cubes[t]  # integer sums: same bytes whatever the thread count
+    status = status.sum(axis=0)
     if check:
         if status[0]:
             raise InputError("events: not sorted by frame; sort with np.sort(events, order='frame', "

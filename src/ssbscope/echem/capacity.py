@@ -15,8 +15,6 @@ Pass ``capacity_mAh`` to normalise by a nominal capacity instead.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 
@@ -25,8 +23,6 @@ from ssbscope.echem._segments import cumulative_mah, half_cycles, label_samples
 from ssbscope.errors import ParameterError
 
 __all__ = ["cumulative_charge", "add_capacity", "state_of_charge", "state_at"]
-
-log = logging.getLogger(__name__)
 
 _AREA_FIX = "pass the electrode area in cm^2 (e.g. 1.54 for a 14 mm disc)"
 _MASS_FIX = "pass the active mass in mg"
@@ -94,7 +90,9 @@ def add_capacity(df: pd.DataFrame, area_cm2: float | None = None, mass_mg: float
         ``df`` plus ``charge_mAh`` (net, cumulative), ``half_cycle`` (0, 1, ...; -1 outside
         any), ``direction`` ("charge"/"discharge"/"" outside), ``capacity_mAh`` (charge passed
         since the start of the current half-cycle, >= 0, NaN outside), and the ``_mAh_cm2`` /
-        ``_mAh_g`` versions of both when ``area_cm2`` / ``mass_mg`` are given.
+        ``_mAh_g`` versions of both when ``area_cm2`` / ``mass_mg`` are given.  Columns of
+        the same names already in ``df`` (some readers pass the instrument's
+        ``capacity_mAh`` / ``half_cycle`` through) are replaced in the copy.
     """
     t, _, i = check_echem(df)
     area = positive_or_none("area_cm2", area_cm2, _AREA_FIX)

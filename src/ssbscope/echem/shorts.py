@@ -7,8 +7,9 @@ Signatures (002_3ee4edf529433f9c, Fig. 2B and Fig. S4 description):
   Li | SE | Li symmetric cell (tens of mV) and a full cell (3–4 V) are judged alike:
   the (5-sample median-smoothed) ``|V|`` falls below ``hard_fraction`` × the maximum of the
   previous samples of the same current sign (``ref_points`` samples or ``window_s``,
-  whichever is more); the onset is the steepest single-sample fall before that, and no later sample (current
-  flowing or not) climbs back above ``recover_fraction`` × that level.
+  whichever is more), and no later sample (current flowing or not) climbs back above
+  ``recover_fraction`` × that level.  The onset is the steepest single-sample fall of
+  ``|V|`` in the window before the collapse.
 * **soft short** – under constant-current charge the voltage stops rising and fluctuates below
   the cut-off while current still flows, possibly recovering.  Only the constant-current part
   of charge half-cycles is examined (``|I|`` >= ``cc_fraction`` × the half-cycle's current), so
@@ -30,8 +31,10 @@ Signatures (002_3ee4edf529433f9c, Fig. 2B and Fig. S4 description):
 
 Baseline noise is the MAD of first differences (per block of samples, lower quartile of the
 blocks, so a short filling most of the log does not inflate it) over every constant-current
-sample (charge and discharge) of the log.  The onset is refined by a CUSUM change point of the absolute departure from the line the
-voltage followed before (fitted on the window before the first flagged sample).
+sample (charge and discharge) of the log.  The soft-short onset is refined by a CUSUM change
+point of the absolute departure from the line the voltage followed before (fitted on the
+window before the first flagged sample); a recovery ends the event where the final steady
+rise of the voltage began.
 """
 
 from __future__ import annotations
@@ -283,7 +286,6 @@ def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_f
                 segs.append((hc, hc.start + s0, hc.start + s1))
     if not segs:
         return []
-    fl_all = []
     per = []
     for hc, a, b in segs:
         vv = v[a:b + 1]
@@ -291,7 +293,6 @@ def _soft_shorts(t, v, i, lab, thr, window_s, fluct_factor, min_fluct_mV, drop_f
         r = vv - trend
         f = median_filter(np.abs(r), size=w, mode="nearest")
         per.append((hc, a, b, vv, trend, r, f))
-        fl_all.append(f)
     # baseline noise: MAD of first differences per block of samples, lower quartile over the
     # blocks (robust when a soft short fills most of the log)
     blk = max(w, 16)

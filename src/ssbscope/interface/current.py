@@ -142,6 +142,24 @@ def _metrics(h_fun, x, y, zeta, z_top, beta):
     return Zx, Zy, Zz
 
 
+def _linear_solve(A, b):
+    """GMRES with an incomplete-LU preconditioner (SuperLU ILUTP); direct LU if that fails."""
+    import os
+
+    method = os.environ.get("SSBSCOPE_INTERFACE_SOLVER", "ilu")
+    if method == "ilu":
+        try:
+            ilu = spla.spilu(A.tocsc(), drop_tol=1e-5, fill_factor=20)
+            M = spla.LinearOperator(A.shape, ilu.solve)
+            x, info = spla.gmres(A, b, M=M, rtol=1e-12, atol=0.0, restart=60, maxiter=50)
+            if info == 0:
+                return x
+            log.debug("GMRES did not converge (info=%d); falling back to direct LU", info)
+        except RuntimeError as exc:  # singular ILU factor
+            log.debug("ILU failed (%s); falling back to direct LU", exc)
+    return spla.spsolve(A.tocsc(), b)
+
+
 def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
     """Solve on the quarter cell; return surface flux F3 (per projected area) and checks.
 
@@ -270,7 +288,7 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
                 vals.append(col_r[nz_rows])
     A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(N, N))
-    phi = spla.spsolve(A.tocsc(), -r0.ravel()).reshape(shape)
+    phi = _linear_solve(A, -r0.ravel()).reshape(shape)
     res = residual(phi)
     rel = float(np.abs(res).max())
     F1, F2, F3 = fluxes(phi)

@@ -50,9 +50,11 @@ _MAP = {
     "Band": "analysis",
     "detect_bands": "analysis",
     "fluctuation_onset": "analysis",
+    "soft_short_onset": "analysis",
     # streaming reduction
     "ReducedSeries": "stream",
     "reduce_series": "stream",
+    "iter_binned": "stream",
     # readers / writers
     "RadiographSeries": "io",
     "read_series": "io",

@@ -28,12 +28,13 @@ __all__ = ["demo_stages", "TWIN_SIZES"]
 
 log = logging.getLogger(__name__)
 
-#: Twin sizes: frames, frame interval (s), field (px).  All cover 8 h of the C/20 charge
-#: (soft short at 4.5 h) in 30-frame bins.
+#: Twin sizes: frames, frame interval (s), field (px), static background (1 % of the open
+#: beam, removed with the Cd-marker region).  All cover 8 h of the C/20 charge (soft short
+#: at 4.5 h) in 30-frame bins.
 TWIN_SIZES = {
-    "tiny": dict(n_frames=240, frame_interval_s=120.0, shape_yx=(64, 96)),
-    "small": dict(n_frames=480, frame_interval_s=60.0, shape_yx=(64, 96)),
-    "medium": dict(n_frames=1440, frame_interval_s=20.0, shape_yx=(64, 96)),
+    "tiny": dict(n_frames=240, frame_interval_s=120.0, shape_yx=(64, 96), background_fraction=0.01),
+    "small": dict(n_frames=480, frame_interval_s=60.0, shape_yx=(64, 96), background_fraction=0.01),
+    "medium": dict(n_frames=1440, frame_interval_s=20.0, shape_yx=(64, 96), background_fraction=0.01),
 }
 
 

@@ -21,7 +21,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, esc, figure_html, table_html
+from ssbscope.report import Section, figure_html, table_html
 
 __all__ = ["section"]
 

@@ -19,9 +19,8 @@ Own kernels (numba, parallel over z, deterministic whatever the thread count) ar
   squared distance transform truncated at ``r^2 + 1``, computed separably (three 1-D
   min-plus passes of ``2 r + 1`` taps each).
 * :func:`label` equals ``scipy.ndimage.label`` (same numbering: components numbered in the
-  raster order of their first voxel) for 6-, 18- or 26-connectivity; union-find with the
-  parent pointers stored in the label array itself, z-slabs labelled in parallel and merged
-  across slab faces.
+  raster order of their first voxel) for 6-, 18- or 26-connectivity; union-find over runs
+  of foreground voxels along x, z-slabs linked in parallel and merged across slab faces.
 
 Thresholds reuse scikit-image's Otsu on a histogram (so that a chunked run can pass a global
 histogram computed in a first pass); multi-Otsu is an own exact dynamic programme
@@ -541,129 +540,170 @@ def _multiotsu_dp(p, c, classes):  # pragma: no cover - compiled
 
 
 # --------------------------------------------------------------------------- labelling
+#
+# Run-based union-find: the foreground of every (z, y) row is split into runs along x; a run
+# touches the runs of the previous rows (z, y - 1), (z - 1, y - 1 .. y + 1) that overlap its
+# x-range (widened by one voxel where the connectivity allows an x-diagonal step).  Runs are
+# numbered in raster order and a union always links the larger root under the smaller, so
+# every parent precedes its child and one pass resolves the final labels in the raster order
+# of each component's first voxel (scipy.ndimage.label's numbering).
 
-def _offsets(connectivity: int) -> np.ndarray:
-    """Neighbour offsets (dz, dy, dx) visited before a voxel in raster order."""
-    offs = []
-    for dz in (-1, 0):
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                if (dz, dy, dx) >= (0, 0, 0):
-                    continue
-                order = abs(dz) + abs(dy) + abs(dx)
-                if (connectivity == 6 and order == 1) or (connectivity == 18 and order <= 2) \
-                        or connectivity == 26:
-                    offs.append((dz, dy, dx))
-    return np.array(offs, dtype=np.int64)
-
-
-@numba.njit(cache=True, nogil=True)
-def _find(lab, i):  # pragma: no cover - compiled
-    # lab holds parent label (= flat index + 1); path halving keeps parent index < own index
-    while True:
-        p = lab[i] - 1
-        if p == i:
-            return i
-        gp = lab[p] - 1
-        lab[i] = gp + 1
-        i = gp
-
-
-@numba.njit(cache=True, nogil=True)
-def _union(lab, a, b):  # pragma: no cover - compiled
-    ra = _find(lab, a)
-    rb = _find(lab, b)
-    if ra < rb:
-        lab[rb] = ra + 1
-    elif rb < ra:
-        lab[ra] = rb + 1
+def _row_offsets(connectivity: int) -> np.ndarray:
+    """Previous rows (dz, dy) a run can touch and the x widening e (0 or 1) for each."""
+    rows = []
+    for dz, dy in ((0, -1), (-1, -1), (-1, 0), (-1, 1)):
+        order = abs(dz) + abs(dy)
+        if connectivity == 26:
+            rows.append((dz, dy, 1))
+        elif connectivity == 18:
+            rows.append((dz, dy, 1 if order == 1 else 0))
+        elif order == 1:
+            rows.append((dz, dy, 0))
+    return np.array(rows, dtype=np.int64)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _label_slabs(mask, lab, offs, offs_run, bounds):  # pragma: no cover - compiled
-    # offs: all earlier neighbours; offs_run: those still to check when the voxel at x - 1 is
-    # foreground (for 26-connectivity every other earlier neighbour also touches x - 1 and
-    # was merged with it already).
+def _count_runs(mask, counts):  # pragma: no cover - compiled
     nz, ny, nx = mask.shape
-    plane = ny * nx
-    mflat = mask.ravel()
-    for s in prange(bounds.shape[0] - 1):
-        z0 = bounds[s]
-        z1 = bounds[s + 1]
-        for z in range(z0, z1):
-            for y in range(ny):
-                base = z * plane + y * nx
-                for x in range(nx):
-                    i = base + x
-                    if not mflat[i]:
-                        lab[i] = 0
-                        continue
-                    cur = -1
-                    use = offs
-                    if x > 0 and mflat[i - 1]:
-                        cur = lab[i - 1] - 1
-                        lab[i] = cur + 1
-                        use = offs_run
-                    for k in range(use.shape[0]):
-                        zz = z + use[k, 0]
-                        yy = y + use[k, 1]
-                        xx = x + use[k, 2]
-                        if zz < z0 or yy < 0 or yy >= ny or xx < 0 or xx >= nx:
-                            continue
-                        j = zz * plane + yy * nx + xx
-                        if not mflat[j]:
-                            continue
-                        if cur < 0:
-                            cur = lab[j] - 1
-                            lab[i] = cur + 1
-                        elif lab[j] - 1 != cur:
-                            _union(lab, cur, j)
-                    if cur < 0:
-                        lab[i] = i + 1
-    return lab
+    for z in prange(nz):
+        for y in range(ny):
+            c = 0
+            prev = False
+            for x in range(nx):
+                cur = mask[z, y, x]
+                if cur and not prev:
+                    c += 1
+                prev = cur
+            counts[z * ny + y] = c
+    return counts
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _fill_runs(mask, row_start, x0, x1):  # pragma: no cover - compiled
+    nz, ny, nx = mask.shape
+    for z in prange(nz):
+        for y in range(ny):
+            r = row_start[z * ny + y]
+            prev = False
+            for x in range(nx):
+                cur = mask[z, y, x]
+                if cur != prev:
+                    if cur:
+                        x0[r] = x
+                    else:
+                        x1[r] = x
+                        r += 1
+                    prev = cur
+            if prev:
+                x1[r] = nx
 
 
 @numba.njit(cache=True, nogil=True)
-def _merge_faces_and_relabel(mask, lab, offs, bounds):  # pragma: no cover - compiled
-    nz, ny, nx = mask.shape
-    plane = ny * nx
-    mflat = mask.ravel()
+def _rfind(par, i):  # pragma: no cover - compiled
+    while par[i] != i:
+        par[i] = par[par[i]]
+        i = par[i]
+    return i
+
+
+@numba.njit(cache=True, nogil=True)
+def _runion(par, a, b):  # pragma: no cover - compiled
+    ra = _rfind(par, a)
+    rb = _rfind(par, b)
+    if ra < rb:
+        par[rb] = ra
+    elif rb < ra:
+        par[ra] = rb
+
+
+@numba.njit(cache=True, nogil=True)
+def _link_row(row, nrow, e, row_start, x0, x1, par):  # pragma: no cover - compiled
+    a_lo = row_start[row]
+    a_hi = row_start[row + 1]
+    b = row_start[nrow]
+    b_hi = row_start[nrow + 1]
+    for a in range(a_lo, a_hi):
+        lo = x0[a] - e
+        hi = x1[a] + e
+        while b < b_hi and x1[b] <= lo:
+            b += 1
+        k = b
+        if k < b_hi and x0[k] < hi:
+            ra = _rfind(par, a)
+            while k < b_hi and x0[k] < hi:
+                rb = _rfind(par, k)
+                if rb < ra:
+                    par[ra] = rb
+                    ra = rb
+                elif ra < rb:
+                    par[rb] = ra
+                k += 1
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _link_slabs(shape, row_start, x0, x1, par, rows, bounds):  # pragma: no cover - compiled
+    nz, ny = shape[0], shape[1]
+    for s in prange(bounds.shape[0] - 1):
+        z0 = bounds[s]
+        for z in range(z0, bounds[s + 1]):
+            for y in range(ny):
+                row = z * ny + y
+                if row_start[row] == row_start[row + 1]:
+                    continue
+                for k in range(rows.shape[0]):
+                    zz = z + rows[k, 0]
+                    yy = y + rows[k, 1]
+                    if zz < z0 or yy < 0 or yy >= ny:
+                        continue
+                    _link_row(row, zz * ny + yy, rows[k, 2], row_start, x0, x1, par)
+
+
+@numba.njit(cache=True, nogil=True)
+def _link_faces_resolve(shape, row_start, x0, x1, par, rows, bounds, lab):  # pragma: no cover
+    ny = shape[1]
     for s in range(1, bounds.shape[0] - 1):
         z = bounds[s]
         for y in range(ny):
-            for x in range(nx):
-                i = z * plane + y * nx + x
-                if not mflat[i]:
+            row = z * ny + y
+            if row_start[row] == row_start[row + 1]:
+                continue
+            for k in range(rows.shape[0]):
+                if rows[k, 0] != -1:
                     continue
-                for k in range(offs.shape[0]):
-                    if offs[k, 0] != -1:
-                        continue
-                    yy = y + offs[k, 1]
-                    xx = x + offs[k, 2]
-                    if yy < 0 or yy >= ny or xx < 0 or xx >= nx:
-                        continue
-                    j = (z - 1) * plane + yy * nx + xx
-                    if mflat[j]:
-                        _union(lab, i, j)
-    # every parent has a smaller flat index, so one raster pass resolves final labels
+                yy = y + rows[k, 1]
+                if yy < 0 or yy >= ny:
+                    continue
+                _link_row(row, (z - 1) * ny + yy, rows[k, 2], row_start, x0, x1, par)
     count = 0
-    n = lab.shape[0]
-    for i in range(n):
-        p = lab[i]
-        if p == 0:
-            continue
-        if p - 1 == i:
+    for r in range(par.shape[0]):
+        p = par[r]
+        if p == r:
             count += 1
-            lab[i] = -count
+            lab[r] = count
         else:
-            lab[i] = lab[p - 1]
-    for i in range(n):
-        lab[i] = -lab[i]
+            lab[r] = lab[p]  # p < r: already final
     return count
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _paint_runs(out, row_start, x0, x1, lab):  # pragma: no cover - compiled
+    nz, ny, nx = out.shape
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                out[z, y, x] = 0
+            row = z * ny + y
+            for r in range(row_start[row], row_start[row + 1]):
+                v = lab[r]
+                for x in range(x0[r], x1[r]):
+                    out[z, y, x] = v
 
 
 def label(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndarray, int]:
     """Connected components of a binary volume (000_290f30815ae66793, Experimental procedures).
+
+    Run-based union-find (runs along x, z-slabs linked in parallel, then merged across slab
+    faces); deterministic whatever the thread count.
 
     Parameters
     ----------
@@ -673,7 +713,7 @@ def label(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndarray, int]:
 
     Returns
     -------
-    labels : (Z, Y, X) ndarray of int32 (int64 above 2^31 voxels)
+    labels : (Z, Y, X) ndarray of int32 (int64 above 2^31 - 1 runs)
         0 for background, 1..n for components numbered in the raster (z, y, x) order of their
         first voxel: identical to ``scipy.ndimage.label(mask, structure)`` with the matching
         structure.
@@ -684,19 +724,24 @@ def label(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndarray, int]:
     if connectivity not in (6, 18, 26):
         raise ParameterError("connectivity", connectivity, "must be 6, 18 or 26",
                              "use 26 (faces, edges and corners) or 6 (faces only)")
-    dt = np.int32 if arr.size < 2**31 - 1 else np.int64
-    lab = np.empty(arr.size, dt)
+    nz, ny, nx = arr.shape
+    counts = _count_runs(arr, np.empty(nz * ny, np.int64))
+    row_start = np.zeros(nz * ny + 1, np.int64)
+    np.cumsum(counts, out=row_start[1:])
+    n_runs = int(row_start[-1])
+    it = np.int32 if n_runs < 2**31 - 1 else np.int64
+    x0 = np.empty(n_runs, np.int32)
+    x1 = np.empty(n_runs, np.int32)
+    _fill_runs(arr, row_start, x0, x1)
+    par = np.arange(n_runs, dtype=it)
     nthreads = numba.get_num_threads()
-    nslab = max(1, min(arr.shape[0], 4 * nthreads))
-    bounds = np.linspace(0, arr.shape[0], nslab + 1).round().astype(np.int64)
-    bounds = np.unique(bounds)
-    offs = _offsets(connectivity)
-    # a foreground voxel at x - 1: for 26-connectivity only the dx = +1 neighbours are new;
-    # otherwise every earlier neighbour except x - 1 itself must still be checked
-    if connectivity == 26:
-        offs_run = offs[offs[:, 2] == 1]
-    else:
-        offs_run = offs[~((offs[:, 0] == 0) & (offs[:, 1] == 0) & (offs[:, 2] == -1))]
-    _label_slabs(arr, lab, offs, np.ascontiguousarray(offs_run), bounds)
-    n = int(_merge_faces_and_relabel(arr, lab, offs, bounds))
-    return lab.reshape(arr.shape), n
+    nslab = max(1, min(nz, 4 * nthreads))
+    bounds = np.unique(np.linspace(0, nz, nslab + 1).round().astype(np.int64))
+    rows = _row_offsets(connectivity)
+    shape = np.array(arr.shape, np.int64)
+    _link_slabs(shape, row_start, x0, x1, par, rows, bounds)
+    lab_run = np.empty(n_runs, it)
+    n = int(_link_faces_resolve(shape, row_start, x0, x1, par, rows, bounds, lab_run))
+    out = np.empty(arr.shape, it)
+    _paint_runs(out, row_start, x0, x1, lab_run)
+    return out, n

@@ -43,6 +43,7 @@ import numpy as np
 
 from ssbscope.errors import ParameterError
 from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3, get, nmc
+from ssbscope.twin.ct_files import write_dxchange, write_tiff_volume
 from ssbscope.twin.ct_project import CTScan, project, simulate_scan
 
 __all__ = [

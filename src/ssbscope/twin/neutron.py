@@ -120,7 +120,7 @@ class NeutronTwinConfig:
     dark_offset_adu: float = 100.0
     dark_pattern_adu: float = 3.0
     read_noise_adu: float = 2.0
-    background_fraction: float = 0.01      # static background / open-beam counts
+    background_fraction: float = 0.0       # static background / open-beam counts (demo: 0.01)
     drift_rel: float = 0.04                # linear drift over the series
     fluct_rel: float = 0.003               # frame-to-frame beam fluctuation (rms)
     spot_rate_per_px: float = 2e-3         # gamma spots per pixel per frame

@@ -1,0 +1,128 @@
+"""Writers of the CT twin: Data Exchange HDF5 projections and TIFF volumes.
+
+The files follow the layouts :func:`ssbscope.tomo.read_projections` and
+:func:`ssbscope.tomo.read_volume` read from real instruments, so the twin exercises the
+user's path.  Writes are atomic (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ssbscope.errors import InputError, ParameterError
+
+__all__ = ["write_dxchange", "write_tiff_volume"]
+
+
+def _atomic_target(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_dxchange(path, scan, *, sample_name: str = "ssbscope twin") -> Path:
+    """Write a :class:`~ssbscope.twin.ct_project.CTScan` as Data Exchange HDF5.
+
+    Layout (APS Data Exchange, as in tomopy's examples): ``/exchange/data``
+    ``(n_angles, n_rows, n_detector)`` uint16, ``/exchange/data_white``,
+    ``/exchange/data_dark``, ``/exchange/theta`` (degrees, attribute ``units``), plus
+    ``/measurement/instrument/detector/pixel_size_um`` and the true rotation centre in
+    ``/measurement/sample/rotation_center_px`` (twin ground truth, ignored by other readers).
+
+    Parameters
+    ----------
+    path : str or Path
+        Output ``.h5`` file (overwritten atomically).
+    scan : CTScan
+        The simulated scan.
+    sample_name : str
+
+    Returns
+    -------
+    Path
+    """
+    import h5py
+
+    path = Path(path)
+    for f in ("projections", "flats", "darks", "angles_rad"):
+        if not hasattr(scan, f):
+            raise InputError(f"scan: has no field {f!r}; pass a CTScan from simulate_scan()")
+    tmp = _atomic_target(path)
+    try:
+        with h5py.File(tmp, "w") as h:
+            ex = h.create_group("exchange")
+            d = ex.create_dataset("data", data=scan.projections, chunks=(1,) + scan.projections.shape[1:])
+            d.attrs["axes"] = "theta:y:x"
+            d.attrs["units"] = "counts"
+            ex.create_dataset("data_white", data=scan.flats).attrs["units"] = "counts"
+            ex.create_dataset("data_dark", data=scan.darks).attrs["units"] = "counts"
+            ex.create_dataset("theta", data=np.rad2deg(scan.angles_rad)).attrs["units"] = "degrees"
+            det = h.create_group("measurement/instrument/detector")
+            det.create_dataset("pixel_size_um", data=float(scan.voxel_size_um))
+            smp = h.create_group("measurement/sample")
+            smp.create_dataset("name", data=sample_name)
+            smp.create_dataset("rotation_center_px", data=float(scan.center_px))
+            h.attrs["implements"] = "exchange:measurement"
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_tiff_volume(path, volume, *, voxel_size_um: float, dtype=None, as_folder: bool = False
+                      ) -> Path:
+    """Write a ``(z, y, x)`` volume as a multi-page TIFF (or a folder of one TIFF per slice).
+
+    The voxel size goes into the TIFF resolution tags (pixels per centimetre) and an ImageJ
+    ``spacing`` entry (µm), which :func:`ssbscope.tomo.read_volume` reads back.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.tif`` file, or a folder when ``as_folder`` (files ``slice_00000.tif`` ...).
+    volume : (n_z, n_y, n_x) array
+    voxel_size_um : float
+    dtype : numpy dtype, optional
+        Cast before writing (e.g. ``np.float32``, ``np.uint16``).
+    as_folder : bool
+
+    Returns
+    -------
+    Path
+    """
+    import tifffile
+
+    vol = np.asarray(volume)
+    if vol.ndim != 3:
+        raise InputError(f"volume: expected (z, y, x), got shape {vol.shape}")
+    if not (voxel_size_um > 0):
+        raise ParameterError("voxel_size_um", voxel_size_um, "must be > 0")
+    if dtype is not None:
+        vol = vol.astype(dtype)
+    path = Path(path)
+    px_per_cm = 1e4 / float(voxel_size_um)
+    meta = {"spacing": float(voxel_size_um), "unit": "um", "axes": "ZYX"}
+    if as_folder:
+        path.mkdir(parents=True, exist_ok=True)
+        for i, sl in enumerate(vol):
+            f = path / f"slice_{i:05d}.tif"
+            tmp = _atomic_target(f)
+            tifffile.imwrite(tmp, sl, resolution=(px_per_cm, px_per_cm), resolutionunit="CENTIMETER",
+                             imagej=sl.dtype in (np.uint8, np.uint16, np.float32),
+                             metadata={"spacing": float(voxel_size_um), "unit": "um"})
+            os.replace(tmp, f)
+        return path
+    tmp = _atomic_target(path)
+    try:
+        imagej = vol.dtype in (np.uint8, np.uint16, np.float32)
+        tifffile.imwrite(tmp, vol, resolution=(px_per_cm, px_per_cm),
+                         resolutionunit="CENTIMETER", imagej=imagej,
+                         metadata=meta if imagej else None)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
