@@ -18,13 +18,13 @@ def test_gain_offset_recovered_from_am241_flood():
     lines = calibration_lines_kev()
     cal = calibrate_pixels(cube, edges, lines, gain_guess_kev_per_unit=0.03)
     ok = cal.ok
-    assert ok.mean() > 0.85  # pixels with fewer than two lines keep the global calibration
+    assert ok.mean() > 0.95  # pixels with fewer than two lines keep the global calibration
     g_err = cal.gain_kev_per_unit[ok] / fl.gain_kev_per_adu[ok] - 1
     # energy error at the Compton peak (94 keV), the quantity that matters for p_z
     adu94 = (93.9 - fl.offset_kev) / fl.gain_kev_per_adu
     e94 = cal.gain_kev_per_unit * adu94 + cal.offset_kev
     assert np.median(np.abs(g_err)) < 0.01
-    assert np.percentile(np.abs(e94[ok] - 93.9), 95) < 1.0
+    assert np.percentile(np.abs(e94[ok] - 93.9), 95) < 0.5
     # uncalibrated spread is much larger than the calibrated error (the test can fail)
     raw = 0.03 * adu94
     assert np.std(raw) > 3 * np.std(e94[ok])

@@ -82,11 +82,15 @@ def test_no_soft_short_no_onset():
 
 def test_fluctuation_onset_ignores_a_single_kink():
     t = np.arange(20.0)
-    y = np.where(t < 8, 0.0, 0.1 * (t - 8))
+    y = np.where(t < 4, 0.0, 0.1 * (t - 4))
     assert fluctuation_onset(y, 0.001, t) == (None, None)
     y2 = y.copy()
     y2[12:] += 0.05 * np.array([1, -1, 1, -1, 1, -1, 1, -1])
-    assert fluctuation_onset(y2, 0.001, t)[1] == 12
+    # first fluctuating frame 12; the onset time is the boundary between frames 11 and 12
+    assert fluctuation_onset(y2, 0.001, t) == (11.5, 12)
+    y3 = y.copy()
+    y3[12:] += 0.05 * np.array([-0.1, 1, -1, 1, -1, 1, -1, 1])  # frame 12 barely moves
+    assert fluctuation_onset(y3, 0.001, t)[1] in (12, 13)
 
 
 def test_acceptance_li_thickness_change_within_10_percent(twin, reduced):
@@ -116,3 +120,30 @@ def test_space_time_map_to_xarray(maps):
     ds = st.to_xarray(pixel_size_um=50.0)
     assert ds["ratio"].dims == ("time_s", "position_px")
     assert float(ds["ratio"][0].mean()) == pytest.approx(1.0)
+
+
+def test_li_thickness_sigma_predicts_the_scatter(twin, reduced):
+    from ssbscope.neutron import li_thickness_sigma_um
+
+    d_true = median_bin(twin.truth.delta_li_um, 30)[-1]
+    d_est = li_thickness_change_um(reduced.ratio[-1], reduced.transmission[0])
+    sig = li_thickness_sigma_um(reduced.ratio[-1], reduced.ratio_sigma[-1], reduced.transmission[0])
+    cell = (median_bin(twin.truth.transmission, 30)[0] > 0.02) & (sig.data > 0)
+    z = (d_est.data - d_true)[cell] / sig.data[cell]
+    # counting noise dominates: the z-scores have unit spread (the model bias is small)
+    assert 0.85 < 1.4826 * np.median(np.abs(z - np.median(z))) < 1.15
+
+
+@pytest.mark.parametrize("seed,onset_h", [(1, 3.0), (3, 6.0)])
+def test_soft_short_onset_other_seeds_and_onsets(seed, onset_h):
+    """Acceptance, beyond the default draw: onset within one binned frame."""
+    from ssbscope.neutron.stream import reduce_series
+    from ssbscope.twin.neutron import simulate_radiography
+
+    tw = simulate_radiography(seed=seed, soft_short_onset_s=onset_h * 3600.0)
+    tr = tw.truth
+    rs = reduce_series(tw.images, tw.open_beam, tw.dark, tw.time_s, beam_roi=tr.rois["beam"],
+                       gain_adu_per_count=2.0, read_noise_adu=2.0)
+    st = space_time_map(rs.ratio, ROI(*tr.rois["I"], name="I"), rs.time_s, rs.ratio_sigma)
+    t_on = soft_short_onset(detect_bands(st), rs.time_s)[0]
+    assert t_on is not None and abs(t_on - tr.soft_short_onset_s) <= 30 * tw.config.frame_interval_s

@@ -179,3 +179,14 @@ def test_static_background_must_be_removed_for_dark_layers(twin, true_binned):
     bg = estimate_static_background(raw, twin.dark, tr.rois["background"])
     fixed = median_bin(normalize(raw, twin.open_beam, twin.dark, background=bg, beam_roi=tr.rois["beam"]), 30)
     assert abs(fixed[:, li_rows, x0:x1].mean() / truth - 1) < 0.01
+
+
+def test_dask_input_masks_invalid_pixels_too():
+    da = pytest.importorskip("dask.array")
+    img, ob, df, _ = _frames(t=4)
+    ob = ob.copy()
+    ob[1, 1] = 0.0
+    with pytest.raises(DataQualityError, match="cannot be normalised"):
+        normalize(da.from_array(img, chunks=(2, -1, -1)), ob, df)
+    out = normalize(da.from_array(img, chunks=(2, -1, -1)), ob, df, on_invalid="mask").compute()
+    assert isinstance(out, np.ma.MaskedArray) and out.mask[:, 1, 1].all() and out.mask.sum() == 4

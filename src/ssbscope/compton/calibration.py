@@ -65,7 +65,9 @@ class PixelCalibration:
     ----------
     gain_kev_per_unit, offset_kev : (ny, nx) ndarray
     ok : (ny, nx) bool ndarray
-        Pixels with at least two lines measured (others carry the global calibration).
+        Pixels with at least two lines measured.  Pixels with only the strongest line get
+        their gain from it with the global offset; pixels without it keep the global
+        calibration.
     centroids : (ny, nx, n_lines) ndarray
         Measured line positions (input units; NaN where not found).
     lines_kev : tuple of float
@@ -81,8 +83,9 @@ class PixelCalibration:
     residual_kev: np.ndarray = field(repr=False)
 
 
-def _centroids(spec, centres, edges, half_width, min_counts):
-    """Background-subtracted centroid in windows ``centres +- half_width`` (per row of spec)."""
+def _centroids(spec, centres, edges, half_width, min_counts, continuum=True, top=False):
+    """Centroid in windows ``centres +- half_width`` (per row of spec), optionally above a
+    linear continuum through the two outer bins on each side."""
     x = 0.5 * (edges[1:] + edges[:-1])
     m, n = spec.shape
     out = np.full(m, np.nan)
@@ -106,7 +109,13 @@ def _centroids(spec, centres, edges, half_width, min_counts):
     xr = np.take_along_axis(xx, last, axis=1).mean(axis=1)
     slope = (yr - yl) / np.where(xr > xl, xr - xl, 1.0)
     bg = yl[:, None] + slope[:, None] * (xx - xl[:, None])
+    if not continuum:
+        bg = np.zeros_like(y)
     net = np.where(valid, np.clip(y - bg, 0.0, None), 0.0)
+    if top:
+        # centroid of the bins above half the maximum: immune to low-energy tails
+        # (incomplete charge collection, charge sharing below threshold)
+        net = np.where(net >= 0.5 * net.max(axis=1, keepdims=True), net, 0.0)
     tot = net.sum(axis=1)
     good = tot >= min_counts
     out[good] = (net[good] * xx[good]).sum(axis=1) / tot[good]
@@ -120,7 +129,7 @@ def _net_counts(spec1d, centre, edges, half_width):
 
 
 def calibrate_pixels(cube, edges, lines_kev, *, gain_guess_kev_per_unit: float,
-                     offset_guess_kev: float = 0.0, window_kev: float = 2.0,
+                     offset_guess_kev: float = 0.0, window_kev: float = 6.0,
                      line_window_kev: float = 0.7, min_counts: float = 10.0) -> PixelCalibration:
     """Fit ``E = gain * value + offset`` per pixel from known lines.
 
@@ -168,7 +177,13 @@ def calibrate_pixels(cube, edges, lines_kev, *, gain_guess_kev_per_unit: float,
     # 1) global calibration from the summed spectrum
     hw = window_kev / gain_guess_kev_per_unit
     pos0 = (lines - offset_guess_kev) / gain_guess_kev_per_unit
-    gpos = np.array([_centroids(total, np.array([p]), e, hw, min_counts)[0] for p in pos0])
+    strength0 = np.array([_net_counts(total[0], p, e, hw / 3) for p in pos0])
+    ref0 = int(np.argmax(strength0))
+    pr = _centroids(total, np.array([pos0[ref0]]), e, hw, min_counts)[0]
+    gscale = pr / pos0[ref0] if np.isfinite(pr) else 1.0
+    gpos = np.array([pr if i == ref0 else
+                     _centroids(total, np.array([p * gscale]), e, line_window_kev / gain_guess_kev_per_unit,
+                                min_counts, continuum=False)[0] for i, p in enumerate(pos0)])
     okg = np.isfinite(gpos)
     if okg.sum() < 2:
         raise DataQualityError(f"cube: fewer than two calibration lines found in the summed "
@@ -184,6 +199,10 @@ def calibrate_pixels(cube, edges, lines_kev, *, gain_guess_kev_per_unit: float,
     for _ in range(2):
         q = _centroids(spec, p_ref, e, window_kev / abs(g_gain), min_counts)
         p_ref = np.where(np.isfinite(q), q, p_ref)
+    # refine on the top of the line in a window of +-3 x its expected width (0.8 keV FWHM)
+    q2 = _centroids(spec, p_ref, e, 1.0 / abs(g_gain), min_counts / 2, continuum=False, top=True)
+    q = np.where(np.isfinite(q2) & np.isfinite(q), q2, q)
+    p_ref = np.where(np.isfinite(q), q, p_ref)
     cents[:, ref] = q
     scale = p_ref / ((lines[ref] - g_off) / g_gain)
     for li, le in enumerate(lines):
@@ -191,7 +210,7 @@ def calibrate_pixels(cube, edges, lines_kev, *, gain_guess_kev_per_unit: float,
             continue
         p = (le - g_off) / g_gain * scale
         for _ in range(2):
-            q = _centroids(spec, p, e, line_window_kev / abs(g_gain), min_counts)
+            q = _centroids(spec, p, e, line_window_kev / abs(g_gain), min_counts, continuum=False)
             p = np.where(np.isfinite(q), q, p)
         cents[:, li] = q
     n_ok = np.isfinite(cents).sum(axis=1)
@@ -213,6 +232,10 @@ def calibrate_pixels(cube, edges, lines_kev, *, gain_guess_kev_per_unit: float,
         gain[good], off[good] = g[good], o[good]
         r = w * (lines[None, :] - (g[:, None] * xm + o[:, None])) ** 2
         res[good] = np.sqrt(r.sum(axis=1)[good] / sw[good])
+    # pixels with only the strongest line: gain from that line with the global offset
+    one = ~good & np.isfinite(cents[:, ref]) & (cents[:, ref] > 0)
+    gain[one] = (lines[ref] - g_off) / cents[one, ref]
+    off[one] = g_off
     log.info("calibrated %d of %d pixels (global gain %.5g keV/unit, offset %.4g keV)",
              int(good.sum()), ny * nx, g_gain, g_off)
     return PixelCalibration(gain_kev_per_unit=gain.reshape(ny, nx), offset_kev=off.reshape(ny, nx),

@@ -122,7 +122,7 @@ def subtract_region(spectrum_a, spectrum_b, fraction: float, volume_mm3: float =
 
 
 def align_to_angle(cube, edges_kev, angle_deg_map, e_incident_kev: float = 115.0,
-                   reference_angle_deg: float = 90.0):
+                   reference_angle_deg: float = 90.0, *, mask=None):
     """Re-bin each pixel's spectrum onto the energy scale of a reference angle at equal p_z.
 
     A bin ``[E_a, E_b]`` of a pixel at angle theta holds the electrons with p_z between
@@ -137,6 +137,8 @@ def align_to_angle(cube, edges_kev, angle_deg_map, e_incident_kev: float = 115.0
     edges_kev : (n + 1,) ndarray
     angle_deg_map : (ny, nx) ndarray
         Scattering angle of each pixel (e.g. ``XcsGeometry.angle_map_deg()`` of the twin).
+    mask : (ny, nx) bool ndarray, optional
+        Only these pixels are re-binned (the others are returned as zeros).
 
     Returns
     -------
@@ -152,15 +154,19 @@ def align_to_angle(cube, edges_kev, angle_deg_map, e_incident_kev: float = 115.0
     if np.any(e < 0) or np.any(np.diff(e) <= 0):
         raise InputError("edges_kev: must be increasing and >= 0 keV")
     e = np.maximum(e, 1e-3)
-    out = np.empty_like(c)
-    # p_z limited to the range where the inverse exists
-    lim = 130.0
-    for key in np.unique(np.round(ang, 6)):
-        sel = np.round(ang, 6) == key
-        pz = np.clip(momentum_au(e, e_incident_kev, float(key)), -lim, lim)
-        e_ref = energy_from_momentum_kev(pz, e_incident_kev, reference_angle_deg)
-        cum = np.concatenate([np.zeros((int(sel.sum()), 1)), np.cumsum(c[sel], axis=1)], axis=1)
+    out = np.zeros_like(c)
+    todo = np.ones(ang.shape, bool) if mask is None else np.asarray(mask, bool)
+    if todo.shape != ang.shape:
+        raise InputError(f"mask: shape {todo.shape}, expected {ang.shape}")
+    iy, ix = np.nonzero(todo)
+    if iy.size == 0:
+        return out
+    # p_z of every pixel's bin edges (Eq. 2), then the energies with that p_z at the reference
+    # angle; both vectorised over pixels.  p_z limited to where the inverse exists.
+    pz = np.clip(momentum_au(e[None, :], e_incident_kev, ang[iy, ix][:, None]), -130.0, 130.0)
+    e_ref = energy_from_momentum_kev(pz, e_incident_kev, reference_angle_deg)
+    cum = np.concatenate([np.zeros((iy.size, 1)), np.cumsum(c[iy, ix], axis=1)], axis=1)
+    for k in range(iy.size):
         # cumulative counts as a function of reference energy, sampled at the reference edges
-        cr = np.stack([np.interp(e, e_ref, row) for row in cum])
-        out[sel] = np.diff(cr, axis=1)
+        out[iy[k], ix[k]] = np.diff(np.interp(e, e_ref[k], cum[k]))
     return out

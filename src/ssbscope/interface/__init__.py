@@ -22,5 +22,9 @@ __getattr__, __dir__, __all__ = attach(
         "li_height_um": "shapes",
         "CurrentDistribution": "current",
         "current_distribution": "current",
+        "CreepPressure": "creep",
+        "creep_pressure": "creep",
+        "CriticalCurrent": "creep",
+        "critical_current": "creep",
     },
 )

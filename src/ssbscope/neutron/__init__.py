@@ -39,6 +39,7 @@ _MAP = {
     "effective_wavelength_a": "attenuation",
     "spectrum_transmission": "attenuation",
     "li_thickness_change_um": "attenuation",
+    "li_thickness_sigma_um": "attenuation",
     # regions, profiles, maps, bands
     "ROI": "roi",
     "as_roi": "roi",

@@ -314,26 +314,35 @@ def detect_bands(stmap: SpaceTimeMap, *, threshold_sigma: float = 6.0, min_chang
     return bands
 
 
-def fluctuation_onset(series, sigma, time_s, *, threshold_sigma: float = 6.0, window: int = 4,
+def fluctuation_onset(series, sigma, time_s, *, threshold_sigma: float = 4.0, window: int = 4,
                       min_flags: int = 2):
     """Onset of fluctuations in a band time series (soft short, 002_ Fig. 2D after 4.5 h).
 
     Second differences ``y[i−1] − 2 y[i] + y[i+1]`` of a smooth trend are at the noise level
     (``σ_d2 = sqrt(σ[i−1]² + 4σ[i]² + σ[i+1]²)``); fluctuations make them large with both
-    signs.  The onset is the frame after the first flagged centre ``i`` that starts a window of
-    ``window`` centres holding at least ``min_flags`` flags of both signs (a single kink, e.g.
-    the start of creep, has one sign and is ignored).
+    signs.  A window of ``window`` centres holding at least ``min_flags`` values beyond
+    ``threshold_sigma`` of both signs, in which the series also both rises and falls beyond
+    the noise (a reversal; the paper's alternating "enhancing and reducing" of P1), marks
+    fluctuations; a kink or a monotonic trend with kinks (the start of creep, a creep front
+    crossing pixel rows) is ignored, and two opposite 4σ noise excursions within 4 frames have
+    a probability below 1e-8.  The first flagged centre c + 1 involves frames c .. c + 2: the
+    first changed frame is c + 1 if it departs (``threshold_sigma``) from the line through the
+    quiet frames before it, else c + 2 (a possible one-frame lag, never an early call).
 
     Returns
     -------
     (float, int) or (None, None)
-        Onset time (the frame's time) and frame index, or None when no fluctuation.
+        Onset time and the index of the first fluctuating frame.  The time is the boundary
+        between the last quiet frame and the first fluctuating one (midpoint of their times;
+        the start of the first fluctuating bin for contiguous bins), or None.
     """
     y = np.asarray(series, dtype=float)
     t = np.asarray(time_s, dtype=float)
     s = np.broadcast_to(np.asarray(sigma, dtype=float), y.shape)
     if y.ndim != 1 or t.shape != y.shape:
         raise InputError(f"series/time_s: shapes {y.shape} and {t.shape} must be equal and 1-D")
+    if not np.all(np.isfinite(y)) or not np.all(np.isfinite(s)):
+        raise DataQualityError("series/sigma: non-finite values; mask them first")
     if y.size < 4:
         return None, None
     d2 = y[:-2] - 2 * y[1:-1] + y[2:]
@@ -341,16 +350,29 @@ def fluctuation_onset(series, sigma, time_s, *, threshold_sigma: float = 6.0, wi
     sd = np.where(sd > 0, sd, np.median(sd[sd > 0]) if np.any(sd > 0) else 1e-12)
     z = d2 / sd
     flag = np.abs(z) > threshold_sigma
+    d1 = np.diff(y)
+    s1 = np.sqrt(s[:-1] ** 2 + s[1:] ** 2)
+    up = d1 > threshold_sigma * s1
+    down = d1 < -threshold_sigma * s1
     for c in range(z.size):
         if not flag[c]:
             continue
         win = slice(c, min(c + window, z.size))
         zz = z[win][flag[win]]
-        if zz.size >= min_flags and np.any(zz > 0) and np.any(zz < 0):
-            idx = c + 1  # centre index in y is c + 1; the change shows from frame c + 1 on
-            # a step at frame f flags centre f - 1 first: the onset frame is its right neighbour
-            onset = min(idx + 1, y.size - 1) if z[c] * z[min(c + 1, z.size - 1)] < 0 else idx
-            return float(t[onset]), int(onset)
+        # ... and the series reverses (rises and falls beyond the noise): a monotonic trend
+        # with kinks (creep fronts crossing pixel rows) is not a fluctuation
+        w1 = slice(c, min(c + window + 1, d1.size))
+        if zz.size >= min_flags and np.any(zz > 0) and np.any(zz < 0) and up[w1].any() and down[w1].any():
+            # the flag at centre c + 1 involves frames c .. c + 2; frame c + 1 is the first
+            # changed one only if it departs from the line through the quiet frames before it
+            onset = min(c + 2, y.size - 1)
+            q = slice(max(0, c - 3), c + 1)
+            if c + 1 - q.start >= 2:
+                coef = np.polyfit(t[q], y[q], 1)
+                resid = y[c + 1] - np.polyval(coef, t[c + 1])
+                if abs(resid) > threshold_sigma * np.sqrt(s[c + 1] ** 2 + np.mean(s[q] ** 2)):
+                    onset = c + 1
+            return float(0.5 * (t[onset - 1] + t[onset])), int(onset)
     return None, None
 
 

@@ -27,7 +27,10 @@ at 2.6 Å.  :func:`cold_spectrum` models it as a Maxwellian flux in wavelength,
 ``phi(λ) ∝ λ⁻⁵ exp(−(λ_T/λ)²)`` with ``λ_T = λ_peak / sqrt(2/5)`` (so that the peak lies at
 2.6 Å), truncated to 0.8–6 Å.  A measured spectrum can be passed instead.  The spectrum-weighted
 transmission of a path is ``T = Σ_k w_k exp(−Σ_m Σ_m(λ_k) L_m)`` (``w`` normalised weights);
-for thin lithium the effective wavelength is the weighted mean ``λ_eff = Σ w_k λ_k``.
+for thin lithium the effective wavelength is the weighted mean ``λ_eff = Σ w_k λ_k``
+(3.24 Å for the default spectrum, where natural Li metal has Σ = 6.0 cm⁻¹; 3.37 cm⁻¹ at
+1.798 Å).  Behind thick lithium the transmitted spectrum hardens; :func:`li_thickness_change_um`
+accounts for it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = [
     "effective_wavelength_a",
     "spectrum_transmission",
     "li_thickness_change_um",
+    "li_thickness_sigma_um",
 ]
 
 #: Reference wavelength of tabulated absorption cross-sections (Å), v = 2200 m/s.
@@ -310,3 +314,28 @@ def li_thickness_change_um(ratio, reference_transmission=None, *, spectrum: Spec
                                "transmission below the lithium inversion table (T < 1e-17); "
                                "mask them (mask=...)")
     return np.ma.MaskedArray(np.where(bad, 0.0, dx_um), mask=bad)
+
+
+def li_thickness_sigma_um(ratio, ratio_sigma, reference_transmission=None, *,
+                          spectrum: Spectrum | None = None, li6_fraction: float = LI6_NATURAL):
+    """Standard deviation of :func:`li_thickness_change_um` from that of the ratio.
+
+    First-order propagation through the (non-linear) inversion by a central difference,
+    ``σ_Δx = |Δx(R + σ_R) − Δx(R − σ_R)| / 2``.
+
+    Returns
+    -------
+    numpy.ma.MaskedArray
+        σ_Δx (µm), masked where the thickness is.
+    """
+    r = np.asarray(np.ma.getdata(ratio), dtype=float)
+    s = np.broadcast_to(np.asarray(ratio_sigma, dtype=float), r.shape)
+    if np.any(s < 0) or not np.all(np.isfinite(s)):
+        raise ParameterError("ratio_sigma", "array", "must be finite and >= 0")
+    lo = np.maximum(r - s, r * 1e-3)
+    kw = dict(spectrum=spectrum, li6_fraction=li6_fraction)
+    hi_dx = li_thickness_change_um(r + s, reference_transmission, **kw)
+    lo_dx = li_thickness_change_um(lo, reference_transmission, **kw)
+    out = np.abs(np.ma.getdata(hi_dx) - np.ma.getdata(lo_dx)) / 2
+    mask = np.ma.getmaskarray(hi_dx) | np.ma.getmaskarray(lo_dx) | np.ma.getmaskarray(ratio)
+    return np.ma.MaskedArray(np.where(mask, 0.0, out), mask=mask)

@@ -167,8 +167,9 @@ def normalize(images, open_beam, dark, *, background=0.0, beam_roi=None,
 
     Returns
     -------
-    ndarray (or MaskedArray with ``on_invalid="mask"``; dask array for dask input)
-        Transmission, same shape as ``images``.
+    ndarray (or MaskedArray with ``on_invalid="mask"``; dask array for dask input, a dask
+    masked array when pixels are masked)
+        Transmission, same shape as ``images``; ``.reasons`` on a MaskedArray lists why.
 
     Raises
     ------
@@ -214,7 +215,13 @@ def normalize(images, open_beam, dark, *, background=0.0, beam_roi=None,
     if is_dask(arr):
         if on_invalid == "raise" and mask.any():
             _raise_invalid(mask)
-        return _normalize_dask(arr, df, bg, denom, mask, roi, dtype, was2d)
+        res = _normalize_dask(arr, df, bg, denom, mask, roi, dtype, was2d)
+        if on_invalid == "mask" and mask.any():
+            import dask.array as da
+
+            log.warning("normalize: %d pixel(s) masked: %s", int(np.count_nonzero(mask)), describe_mask(mask))
+            return da.ma.masked_array(res, mask=da.broadcast_to(mask != 0, res.shape))
+        return res
 
     data = np.asarray(arr)
     nonfinite = ~np.isfinite(data) if np.issubdtype(data.dtype, np.floating) else None

@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 
 #: Twin sizes: frames, frame interval (s), field (px), static background (1 % of the open
 #: beam, removed with the Cd-marker region).  All cover 8 h of the C/20 charge (soft short
-#: at 4.5 h) in 30-frame bins.
+#: at 4.5 h) in 30-frame bins of at most 30 min (longer bins average the fluctuations away).
 TWIN_SIZES = {
-    "tiny": dict(n_frames=240, frame_interval_s=120.0, shape_yx=(64, 96), background_fraction=0.01),
+    "tiny": dict(n_frames=480, frame_interval_s=60.0, shape_yx=(48, 96), background_fraction=0.01),
     "small": dict(n_frames=480, frame_interval_s=60.0, shape_yx=(64, 96), background_fraction=0.01),
     "medium": dict(n_frames=1440, frame_interval_s=20.0, shape_yx=(64, 96), background_fraction=0.01),
 }
@@ -94,7 +94,7 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
 
 
 def _reduce_stage(ctx, inputs):
-    from ssbscope.neutron import li_thickness_change_um, read_series
+    from ssbscope.neutron import li_thickness_change_um, li_thickness_sigma_um, read_series
     from ssbscope.neutron.stream import reduce_series
 
     truth = inputs["neutron/twin/truth"]
@@ -114,6 +114,8 @@ def _reduce_stage(ctx, inputs):
     dli = li_thickness_change_um(rs.ratio, rs.transmission[0], mask=rs.mask != 0)
     ds["delta_li_um"] = (("time_s", "y", "x"), np.ma.filled(dli, 0.0).astype(np.float32))
     ds["delta_li_um"].attrs["long_name"] = "Li-metal-equivalent path-length change (natural Li, CG-1D spectrum)"
+    dsig = li_thickness_sigma_um(rs.ratio, rs.ratio_sigma, rs.transmission[0])
+    ds["delta_li_sigma_um"] = (("time_s", "y", "x"), np.ma.filled(dsig, 0.0).astype(np.float32))
     ds["beam_factor_ratio"] = (("frame",), rs.beam_factors)
     ds["n_spots_counts"] = (("frame",), rs.n_spots)
     ds.attrs.update({"rois": truth.attrs["rois"], "pixel_size_um": truth.attrs["pixel_size_um"],

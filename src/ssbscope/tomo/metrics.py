@@ -234,7 +234,8 @@ def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
     ndarray
         Height (µm) measured from the outer face of slice 0 along ``axis``, shape of the
         volume without ``axis``; NaN in columns without a crossing (the column is all one
-        phase, or the crossing sits within ``window_vox`` of the volume's end).
+        phase).  Crop the volume so that it starts in one phase and ends in the other; a
+        window reaching past either end counts the missing slices as pure phase.
 
     Raises
     ------
@@ -279,7 +280,10 @@ def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
     w = int(window_vox)
     k0 = c0 - w
     k1 = c0 + w  # inclusive; the crossing lies in voxel c0 - 1 or c0
-    valid = (c0 > 0) & (c0 < n) & (k0 >= 0) & (k1 <= n - 1)
+    # a window reaching past the volume's ends is clipped: the slices beyond count as pure
+    # lower (below index 0) or upper (beyond n - 1) phase, as the crop is assumed to start in
+    # the lower phase and end in the upper one
+    valid = (c0 > 0) & (c0 < n)
     idx = np.arange(n).reshape((n,) + (1,) * (f.ndim - 1))
     win = (idx >= k0[None]) & (idx <= k1[None])
     s = np.where(win, f, 0.0).sum(axis=0)
@@ -287,8 +291,8 @@ def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
     h = np.where(valid, h, np.nan)
     if not valid.any():
         raise EmptyResultError(
-            "volume: no column has a crossing between the two phases away from the volume's "
-            f"ends (window {w} voxels); check the orientation (axis={axis}) and the segmentation")
+            "volume: no column has a crossing between the two phases; check the crop, the "
+            f"orientation (axis={axis}) and the segmentation")
     return h
 
 

@@ -206,14 +206,15 @@ def _loo_quadratic_residual(m, good, axis, half_width):
     A = np.stack([np.stack([s0, s1, s2], -1), np.stack([s1, s2, s3], -1),
                   np.stack([s2, s3, s4], -1)], -2)
     b = np.stack(rhs, -1)
-    ok = np.abs(np.linalg.det(A)) > 1e-9
+    # at least 5 usable neighbours and a well-conditioned system
+    ok = (s0 >= 5) & (np.abs(np.linalg.det(A)) > 1e-9)
     pred = np.zeros(m.shape)
     pred[ok] = np.linalg.solve(A[ok], b[ok][..., None])[..., 0, 0]
     return np.where(ok, m - pred, np.inf), ok
 
 
 def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
-                   noise=None, max_iter: int = 10) -> np.ndarray:
+                   noise=None, max_iter: int = 20) -> np.ndarray:
     """Stripe offsets of a mean-over-angles profile, per detector column (and row).
 
     Each sample is predicted from its neighbours by a least-squares quadratic over
@@ -225,9 +226,9 @@ def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
     object's projection is smooth along at least one of them (a cylinder's steep edge is the
     same in adjacent rows; a layer interface is smooth along the columns).  Samples whose
     residual exceeds ``k_sigma`` robust (MAD) standard deviations (per detector row: the noise
-    grows with attenuation) are stripes and their
-    residual is their offset; flags start from a 3 x 3 (or 1-D) median-filter residual and
-    are refined until they stop changing.  Unflagged samples get offset 0.
+    grows with attenuation) and are the largest within +-2 columns are flagged, pass after
+    pass (``max_iter``), each pass refitting without the flagged samples; the residual of a
+    flagged sample against the final fit is its offset.  Unflagged samples get offset 0.
 
     Parameters
     ----------
@@ -245,7 +246,7 @@ def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
     ndarray
         Offsets, same shape as ``profile``.
     """
-    from scipy.ndimage import median_filter
+    from scipy.ndimage import maximum_filter1d, median_filter
 
     m = np.asarray(profile, dtype=np.float64)
     if m.ndim not in (1, 2):
@@ -268,15 +269,13 @@ def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
         sg = sg + 1e-12
         return sg.reshape(r.shape[:-1] + (1,)) if r.ndim == 2 else sg.reshape(())
 
-    size = 2 * half_width + 1 if m.ndim == 1 else (3 if len(axes) == 2 else 1, 2 * half_width + 1)
-    r0 = m - median_filter(m, size=size, mode="reflect")
-    sig = robust_sigma(r0, np.ones(m.shape, bool)) if noise is None else float(noise)
-    good = np.abs(r0) <= k_sigma * sig
-    offsets = np.zeros(m.shape)
-    for _ in range(max_iter):
+    def residual(good):
         res = rough = None
         for ax in axes:
             r, _ok = _loo_quadratic_residual(m, good, ax, half_width)
+            if not _ok.all():  # too few unflagged neighbours: a twice wider window there
+                r2, _ok2 = _loo_quadratic_residual(m, good, ax, 2 * half_width)
+                r = np.where(_ok, r, r2)
             r = np.where(np.isfinite(r), r, 1e30)
             # how well this direction predicts the neighbourhood (not the sample itself)
             rg = median_filter(np.abs(r), size=3 if m.ndim == 2 else 5, mode="nearest")
@@ -286,14 +285,31 @@ def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
                 pick = rg < rough
                 res = np.where(pick, r, res)
                 rough = np.where(pick, rg, rough)
-        res = np.where(np.abs(res) < 1e29, res, 0.0)
-        if noise is None and np.any(good):
-            sig = robust_sigma(res, good)
-        new_good = np.abs(res) <= k_sigma * sig
-        offsets = np.where(new_good, 0.0, res)
-        if np.array_equal(new_good, good):
+        return np.where(np.abs(res) < 1e29, res, 0.0)
+
+    # greedy flagging: each pass flags the samples that exceed the threshold *and* are the
+    # largest within +-2 columns (a stripe contaminates its neighbours' fits, not the other
+    # way round); flags are never removed, so the loop ends
+    # start from the samples that stand out of a median filter (robust to clusters)
+    size = 2 * half_width + 1 if m.ndim == 1 else (3 if len(axes) == 2 else 1, 2 * half_width + 1)
+    r0 = m - median_filter(m, size=size, mode="reflect")
+    sig0 = robust_sigma(r0, np.ones(m.shape, bool)) if noise is None else float(noise)
+    good = np.abs(r0) <= k_sigma * sig0
+    # noise level from the first pass (MAD is robust to the stripes); kept fixed so that
+    # trimming the largest residuals does not shrink it into a cascade of false flags
+    sig = None
+    for _ in range(max(1, int(max_iter))):
+        res = residual(good)
+        if sig is None:
+            sig = robust_sigma(res, good) if noise is None else float(noise)
+        a = np.where(good, np.abs(res), 0.0)
+        peak = a >= maximum_filter1d(a, 5, axis=-1, mode="nearest")
+        cand = good & peak & (a > k_sigma * sig)
+        if not cand.any():
             break
-        good = new_good
+        good &= ~cand
+    res = residual(good)
+    offsets = np.where(~good & (np.abs(res) > k_sigma * sig), res, 0.0)
     return offsets
 
 

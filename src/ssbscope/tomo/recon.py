@@ -125,10 +125,12 @@ def angular_weights(angles_rad) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _ramp_cached(n_pad: int, filter_name: str) -> np.ndarray:
-    n = np.concatenate([np.arange(1, n_pad // 2 + 1, 2), np.arange(n_pad // 2 - 1, 0, -2)])
+    i = np.arange(n_pad)
+    d = np.minimum(i, n_pad - i)  # circular distance
     h = np.zeros(n_pad)
     h[0] = 0.25
-    h[1::2] = -1.0 / (np.pi * n) ** 2
+    odd = d % 2 == 1
+    h[odd] = -1.0 / (np.pi * d[odd]) ** 2
     resp = np.real(np.fft.fft(h))  # real, even; resp[0] > 0 keeps the mean exact
     f = np.fft.fftfreq(n_pad)  # cycles per pixel
     if filter_name == "ramp":
@@ -254,7 +256,7 @@ def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers):
     import numba
 
     n_a, n_d = sino.shape
-    n_pad = sfft.next_fast_len(max(64, 2 * n_d))
+    n_pad = 2 * sfft.next_fast_len(max(32, n_d))  # even, >= 2 n_d (no wrap-around)
     w_ang = angular_weights(ang)
     H = ramp_filter(n_pad, filter_name)
     spec = sfft.rfft(sino.astype(np.float64, copy=False), n=n_pad, axis=1, workers=workers)
@@ -410,7 +412,7 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
                                  "pip install 'ssbscope[bench]' or use engine='ssbscope'") from exc
         win = {"ramp": None, "hann": "hann", "hamming": "hamming"}.get(filter_name, "hann")
         s = sino.astype(np.float32)
-        # algotom's grid is centred on (n-1)/2 of an odd-padded image: centre its output on ours
+        # measured: algotom's DFI output has the axis at pixel n // 2 like ours (within 0.2 px)
         rec = dfi_reconstruction(s, c, angles=ang, filter_name=win, apply_log=False, ratio=1.0)
         img = _recentre_algotom(rec, n_out)
     img = np.asarray(img, dtype=np.float32)
@@ -420,14 +422,8 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
 
 
 def _recentre_algotom(rec, n_out):
+    """Crop/pad algotom's square output (axis at its pixel n // 2, as ours) to ``n_out``."""
     n = rec.shape[0]
-    # algotom's rotation axis sits at the image's (n-1)/2; ours at n//2: shift by half a pixel
-    # for even n, then crop/pad to n_out about the axis
-    from scipy.ndimage import shift as ndshift
-
-    off = n // 2 - (n - 1) / 2.0
-    if off:
-        rec = ndshift(rec, (off, off), order=1, mode="constant", prefilter=False)
     out = np.zeros((n_out, n_out), dtype=np.float32)
     c_in, c_out = n // 2, n_out // 2
     lo = max(-c_in, -c_out)
@@ -461,7 +457,8 @@ def stitch_360(sinogram, angles_rad, center):
     Returns
     -------
     sinogram_180 : (n_half, n_wide) ndarray
-        Stitched sinogram, axis at ``center_180``.
+        Stitched sinogram, axis at ``center_180``; ``n_wide = 2 floor(e) + 1`` with ``e`` the
+        larger of ``center`` and ``n_detector - 1 - center``.
     angles_180_rad : (n_half,) ndarray
         Angles of the first half-turn.
     center_180 : float
@@ -479,7 +476,6 @@ def stitch_360(sinogram, angles_rad, center):
         raise InputError(f"angles_rad: cover {np.rad2deg(span + step):.1f} deg; a 360 deg "
                          "off-centre scan needs a full turn; use fbp() directly for 180 deg scans")
     first = np.nonzero(ang < a0 + np.pi - 0.5 * step)[0]
-    # partner of each first-half angle
     target = ang[first] + np.pi
     order = np.argsort(ang)
     sa = ang[order]
@@ -490,21 +486,17 @@ def stitch_360(sinogram, angles_rad, center):
     if np.any(np.abs(ang[partner] - target) > 0.5 * step + 1e-9):
         raise InputError("angles_rad: some angles have no opposite projection (theta + 180 deg) "
                          "within half a step; resample the scan to pairs of opposite angles")
-    # on which side is the larger part of the detector?
     right_long = (n_d - 1 - c) >= c
-    ext = (n_d - 1 - c) if right_long else c  # half-width of the stitched field (px)
+    ext = (n_d - 1 - c) if right_long else c
     half_w = int(np.floor(ext))
     n_wide = 2 * half_w + 1
     c_new = float(half_w)
-    tt = np.arange(n_wide) - half_w  # offset from axis
-    # direct projection value at t: detector coordinate c + t
-    jd = c + tt
-    # mirrored (opposite) projection: p(theta+pi, 2c - (c + t)) -> coordinate c - t
-    jm = c - tt
+    tt = np.arange(n_wide) - half_w  # offset from the axis (px)
+    jd = c + tt  # direct projection: detector coordinate c + t
+    jm = c - tt  # opposite projection mirrored: coordinate c - t
     valid_d = (jd >= 0) & (jd <= n_d - 1)
     valid_m = (jm >= 0) & (jm <= n_d - 1)
     ov = min(c, n_d - 1 - c)  # overlap half-width
-    # blending weight for the direct projection: 1 on its own side, ramps across the overlap
     sgn = 1.0 if right_long else -1.0
     wd = np.clip(0.5 + 0.5 * sgn * tt / max(ov, 1e-9), 0.0, 1.0)
     wd = np.where(valid_d & ~valid_m, 1.0, np.where(valid_m & ~valid_d, 0.0, wd))
@@ -534,8 +526,8 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
     Parameters
     ----------
     projections : (n_angles, n_rows, n_detector) array
-        Line integrals (output of :func:`ssbscope.tomo.flat_dark_correct` with ``log=True``).
-        May be a dask array: only the requested rows are read.
+        Line integrals (output of :func:`ssbscope.tomo.flat_dark_correct`).  May be a dask
+        array: only the requested rows are read.
     angles_rad : (n_angles,) array
         Rotation angles (rad).
     center : float, optional
@@ -543,8 +535,9 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
     rows : sequence of int or slice, optional
         Detector rows (slices) to reconstruct; default all.
     scan : {"180", "360-offset"}
-        ``"360-offset"`` stitches opposite projections first (:func:`stitch_360`); the slices
-        are then ``2 * max(center, n - 1 - center) + 1`` pixels wide.
+        ``"360-offset"`` stitches opposite projections first (:func:`stitch_360`); slices
+        are then ``2 floor(max(center, n - 1 - center)) + 1`` pixels wide unless
+        ``output_size`` is given.
     filter_name, output_size, circle, engine
         As in :func:`fbp`.
 
@@ -563,17 +556,16 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
                          "projections; pass one angle per projection")
     if scan not in ("180", "360-offset"):
         raise ParameterError("scan", scan, "must be '180' or '360-offset'")
-    sel = np.arange(n_r)[rows] if rows is not None else np.arange(n_r)
-    sel = np.atleast_1d(sel)
+    if scan == "360-offset" and center is None:
+        raise ParameterError("center", None, "is needed for a 360-offset scan",
+                             "estimate it with find_center(..., scan='360-offset')")
+    sel = np.atleast_1d(np.arange(n_r)[rows] if rows is not None else np.arange(n_r))
     out = None
     for i, r in enumerate(sel):
         sino = np.asarray(projections[:, int(r), :], dtype=np.float32)
         ang = np.asarray(angles_rad, dtype=np.float64)
         c = center
         if scan == "360-offset":
-            if center is None:
-                raise ParameterError("center", None, "is needed for a 360-offset scan",
-                                     "estimate it with find_center(..., scan='360-offset')")
             sino, ang, c = stitch_360(sino, ang, center)
         img = fbp(sino, ang, c, filter_name=filter_name, output_size=output_size, circle=circle,
                   engine=engine)

@@ -75,7 +75,9 @@ def _resample(coeffs: np.ndarray, shift, angle_deg: float, order: int,
 
 
 def _ncc(a: np.ndarray, b: np.ndarray, margin) -> float:
-    sl = tuple(slice(int(np.ceil(m)), s - int(np.ceil(m)) or None) for m, s in zip(margin, a.shape))
+    # crop the margin, but keep at least a quarter of each axis
+    sl = tuple(slice(min(int(np.ceil(m)), s // 4), s - min(int(np.ceil(m)), s // 4))
+               for m, s in zip(margin, a.shape))
     x = a[sl].ravel() - a[sl].mean()
     y = b[sl].ravel() - b[sl].mean()
     den = np.sqrt((x * x).sum() * (y * y).sum())
@@ -107,25 +109,43 @@ def _gauss_newton(f, m, shift, angle, rotation, max_rot, radius, max_iter=30, to
     cen = (np.array(f.shape, float) - 1) / 2
     zz, yy, xx = np.meshgrid(*[np.arange(x.start, x.stop, dtype=float) for x in sl],
                              indexing="ij")
-    for _ in range(max_iter):
-        w = _resample(coeffs, shift, angle, 3, True)
-        gz, gy, gx = np.gradient(w)
+    def residual(sh, an):
+        w = _resample(coeffs, sh, an, 3, True)
         wc = w[sl].ravel()
+        a2 = np.column_stack([wc, np.ones_like(wc)])
+        go, *_ = np.linalg.lstsq(a2, fc, rcond=None)
+        r = fc - a2 @ go
+        return w, wc, go, r, float(r @ r)
+
+    w, wc, go, r, cost = residual(shift, angle)
+    for _ in range(max_iter):
+        gz, gy, gx = np.gradient(w)
         cols = [-gz[sl].ravel(), -gy[sl].ravel(), -gx[sl].ravel()]
         if rotation:
             dy = (yy - cen[1] - shift[1]).ravel()
             dx = (xx - cen[2] - shift[2]).ravel()
             cols.append(gy[sl].ravel() * (-dx) + gx[sl].ravel() * dy)
-        a = np.column_stack(cols + [wc, np.ones_like(wc)])
-        # current gain/offset by linear least squares, then the joint GN step
-        go, *_ = np.linalg.lstsq(a[:, -2:], fc, rcond=None)
-        r = fc - a[:, -2:] @ go
-        a[:, :-2] *= go[0]
+        a = np.column_stack([c * go[0] for c in cols] + [wc, np.ones_like(wc)])
         step, *_ = np.linalg.lstsq(a, r, rcond=None)
-        shift = shift + step[:3]
-        dang = float(np.rad2deg(step[3])) if rotation else 0.0
-        angle = angle + dang
-        if np.all(np.abs(step[:3]) < tol) and abs(dang) < tol:
+        step = step[: len(cols)]
+        # trust region: at most 1 voxel (and 0.5 degree) per iteration
+        scale = min(1.0, 1.0 / max(np.abs(step[:3]).max(), 1e-300))
+        if rotation:
+            scale = min(scale, np.deg2rad(0.5) / max(abs(step[3]), 1e-300))
+        step = step * scale
+        accepted = False
+        for _half in range(8):  # backtracking: never accept a step that raises the residual
+            new_shift = shift + step[:3]
+            new_angle = angle + (float(np.rad2deg(step[3])) if rotation else 0.0)
+            trial = residual(new_shift, new_angle)
+            if trial[-1] <= cost:
+                shift, angle = new_shift, new_angle
+                w, wc, go, r, cost = trial
+                accepted = True
+                break
+            step = step / 2
+        if not accepted or (np.all(np.abs(step[:3]) < tol)
+                            and (not rotation or abs(np.rad2deg(step[3])) < tol)):
             break
     return shift, angle
 

@@ -27,8 +27,9 @@ lithium-metal-equivalent areal thickness moved by the Faradaic charge ``h(t)``
 
 After the soft-short onset (``soft_short_onset_s``, by default the electrochemistry twin's
 onset, :func:`ssbscope.twin.echem.sulfide_charge`), a fraction of the current bypasses the
-electrolyte through the filament; the Li amounts at P1 and P2 fluctuate (Ornstein–Uhlenbeck,
-10 min correlation) around a slower Faradaic trend.
+electrolyte through the filament; part of the plated Li is reconnected at once (a step of 20 %)
+and the Li amounts at P1 and P2 fluctuate (Ornstein–Uhlenbeck, 20 min correlation, 40 % of
+the amount at the onset) around a slower Faradaic trend.
 
 Detector: non-uniform beam (Gaussian profile + gradient), slow intensity drift and 10 s
 fluctuations, static background (scattered neutrons) visible behind a Cd marker, Poisson
@@ -109,8 +110,8 @@ class NeutronTwinConfig:
     current_density_ma_cm2: float = 0.198
     soft_short_onset_s: float | None = 4.5 * 3600.0
     faradaic_fraction_after_short: float = 0.5
-    fluctuation_rel: float = 0.25          # P1/P2 fluctuation amplitude / amount at the onset
-    fluctuation_tau_s: float = 600.0
+    fluctuation_rel: float = 0.4           # P1/P2 fluctuation amplitude / amount at the onset
+    fluctuation_tau_s: float = 1200.0
     creep_onset_s: float = 1800.0
     creep_rate_um_h: float = 1.5           # Li|steel thinning (areal µm/h)
     p2_decay_px: float = 1.5
@@ -343,7 +344,7 @@ def _amounts(cfg: NeutronTwinConfig, t: np.ndarray, rng) -> dict:
         ramp = np.clip((t - ts) / (0.5 * cfg.fluctuation_tau_s), 0, 1)
         fl = np.where(t >= ts, cfg.fluctuation_rel * rate_um_s * ts * xi * ramp, 0.0)
         # the soft short starts with a step: part of the plated Li is reconnected at once
-        fl = fl + np.where(t >= ts, -0.15 * rate_um_s * ts, 0.0)
+        fl = fl + np.where(t >= ts, -0.2 * rate_um_s * ts, 0.0)
     creep = np.clip(t - cfg.creep_onset_s, 0, None) * cfg.creep_rate_um_h / 3600.0
     return {"P1": np.maximum(h + 0.5 * fl, 0.0), "P2": np.maximum(h + fl, 0.0), "P3": creep, "P4": creep}
 

@@ -449,6 +449,26 @@ def _voxel_classes(cell: CoinCell, geom: XcsGeometry, beam_centre_mm: float, nz:
     return classes, weights
 
 
+def _comp_key(comps):
+    return tuple((m.name, tuple(sorted(m.composition.items())), m.density_g_cm3, float(f))
+                 for m, f in comps)
+
+
+def _class_key(cls):
+    return (_comp_key(cls["components"]), tuple((_comp_key(c), round(float(t), 9)) for c, t in cls["above"]))
+
+
+@lru_cache(maxsize=512)
+def _class_sampler_cached(key, e1):
+    from ssbscope.materials import Material
+
+    def comps(k):
+        return tuple((Material(n, dict(c), d), f) for n, c, d, f in k)
+
+    cls = {"components": comps(key[0]), "above": [(comps(c), t) for c, t in key[1]]}
+    return _class_sampler(cls, e1)
+
+
 def _class_sampler(cls, e1, ang0=90.0):
     """(n_e * KN-weighted rate per unit volume, inverse-CDF table over p_z, Rayleigh rate)."""
     import xraylib
@@ -514,7 +534,7 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
     rng = np.random.default_rng(seed)
     e1 = geom.e_incident_kev
     classes, wvol = _voxel_classes(cell, geom, beam_centre_mm, nz)
-    samplers = [_class_sampler(c, e1) for c in classes]
+    samplers = [_class_sampler_cached(_class_key(c), e1) for c in classes]
     rate_c = np.array([s[0] for s in samplers])
     rate_r = np.array([s[2] for s in samplers])
     # per-pixel Klein-Nishina and obliquity (cos^3) relative to the axis pixel
@@ -610,19 +630,10 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
 
 
 def _energy_at_angle(pz, e1, theta_deg):
-    """E_2 from p_z at per-photon angles (closed-form inverse of Eq. 2 by Newton steps)."""
-    from ssbscope.compton.physics import dpz_de2_au_per_kev, momentum_au
+    """E_2 from p_z at per-photon angles (closed-form inverse of Eq. 2)."""
+    from ssbscope.compton.physics import energy_from_momentum_kev
 
-    ec = e1 / (1 + (e1 / 510.99895) * (1 - np.cos(np.radians(theta_deg))))
-    e2 = ec + pz / dpz_de2_au_per_kev(ec, e1, theta_deg)
-    e2 = np.clip(e2, 1.0, None)
-    for _ in range(30):
-        f = momentum_au(e2, e1, theta_deg) - pz
-        step = f / dpz_de2_au_per_kev(e2, e1, theta_deg)
-        e2 = np.clip(e2 - step, 1.0, None)
-        if np.max(np.abs(step)) < 1e-9:
-            break
-    return e2
+    return energy_from_momentum_kev(pz, e1, theta_deg)
 
 
 def _shield_lines():

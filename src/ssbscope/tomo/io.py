@@ -1,0 +1,511 @@
+"""Reading reconstructed volumes and raw projections (lazily, read-only).
+
+* :func:`read_volume` - a TIFF folder (one slice per file), a multi-page TIFF, or an HDF5
+  dataset, as a dask array ``(z, y, x)`` (one chunk per slice for TIFF, the file's chunking
+  for HDF5), with the voxel size from the metadata when present.
+* :func:`read_projections` - raw projections with flats, darks and angles from Data Exchange
+  HDF5 (``/exchange/data``, ``data_white``, ``data_dark``, ``theta``) or NeXus NXtomo
+  (``image_key`` 0/1/2 for projection/flat/dark, ``rotation_angle``), following external links
+  (files next to the ``.nxs``).
+
+Files are opened read-only; HDF5 files stay open while the returned dask arrays are in use.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ssbscope.errors import FileFormatError, InputError, ParameterError, UnsupportedFormatError
+
+__all__ = ["VolumeData", "ProjectionData", "read_volume", "read_projections"]
+
+log = logging.getLogger(__name__)
+
+_TIFF_EXT = (".tif", ".tiff")
+_H5_EXT = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".cxi")
+
+
+@dataclass(frozen=True)
+class VolumeData:
+    """A reconstructed volume, read lazily.
+
+    Attributes
+    ----------
+    data : (n_z, n_y, n_x) dask.array.Array
+        Voxel values in the file's dtype (``data.compute()`` or slicing loads them).
+    voxel_size_um : float or None
+        Voxel edge (µm) from the file's metadata (or the caller); None when unknown.
+    path : str
+        File or folder read.
+    format : str
+        ``"tiff-folder"``, ``"tiff"`` or ``"hdf5"``.
+    metadata : dict
+        What the reader found (dataset path, TIFF tags, number of files ...).
+    """
+
+    data: object
+    voxel_size_um: float | None
+    path: str
+    format: str
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def shape(self):
+        """``(n_z, n_y, n_x)``."""
+        return tuple(self.data.shape)
+
+    def to_xarray(self):
+        """``xarray.DataArray`` with dims ``(z, y, x)`` and coordinates in µm when known."""
+        import xarray as xr
+
+        coords = {}
+        if self.voxel_size_um:
+            for dim, n in zip(("z", "y", "x"), self.data.shape):
+                coords[f"{dim}_um"] = (dim, np.arange(n) * self.voxel_size_um)
+        return xr.DataArray(self.data, dims=("z", "y", "x"), coords=coords,
+                            attrs={"voxel_size_um": self.voxel_size_um or np.nan,
+                                   "source": self.path})
+
+
+@dataclass(frozen=True)
+class ProjectionData:
+    """Raw projections with their flats, darks and angles.
+
+    Attributes
+    ----------
+    projections : (n_angles, n_rows, n_detector) dask.array.Array
+        Sample projections (counts).
+    flats, darks : (n_frames, n_rows, n_detector) ndarray
+        Open-beam and dark frames (loaded).
+    angles_rad : (n_angles,) ndarray
+        Rotation angles (rad).
+    metadata : dict
+        Paths of the datasets used, units, pixel size when present, image_key counts, ...
+    path : str
+    format : str
+        ``"dxchange"`` or ``"nxtomo"``.
+    """
+
+    projections: object
+    flats: np.ndarray
+    darks: np.ndarray
+    angles_rad: np.ndarray
+    metadata: dict
+    path: str
+    format: str
+
+
+# ----------------------------------------------------------------------------------------------
+# volumes
+
+
+def _tiff_voxel_size_um(tf) -> float | None:
+    """Voxel size from ImageJ metadata (spacing/unit) or the resolution tags."""
+    page = tf.pages[0]
+    ij = tf.imagej_metadata or {}
+    unit = str(ij.get("unit", "")).lower().replace("\\u00b5", "u").replace("µ", "u")
+    try:
+        xres = page.tags["XResolution"].value
+        px_per_unit = xres[0] / xres[1] if isinstance(xres, tuple) else float(xres)
+    except KeyError:
+        px_per_unit = None
+    res_unit = page.tags.get("ResolutionUnit")
+    res_unit = int(res_unit.value) if res_unit is not None else 1
+    if px_per_unit and px_per_unit > 0:
+        size = 1.0 / px_per_unit
+        if unit in ("um", "micron", "microns", "micrometer", "micrometre"):
+            return size
+        if unit == "nm":
+            return size * 1e-3
+        if unit == "mm":
+            return size * 1e3
+        if res_unit == 3:  # centimetre
+            return size * 1e4
+        if res_unit == 2:  # inch: only meaningful if not the 72/96/300 dpi default
+            if xres not in ((72, 1), (96, 1), (300, 1), (1, 1)):
+                return size * 25400.0
+    if "spacing" in ij and unit in ("um", "micron", "microns"):
+        return float(ij["spacing"])
+    return None
+
+
+def _read_tiff_page(path, key):
+    import tifffile
+
+    return tifffile.imread(path, key=key)
+
+
+def _read_tiff_file(path):
+    import tifffile
+
+    return tifffile.imread(path)
+
+
+def _natural_key(p: Path):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+
+
+def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
+                voxel_size_um: float | None = None) -> VolumeData:
+    """Open a reconstructed volume lazily.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder of 2-D TIFF slices (sorted by the numbers in their names), a multi-page
+        (or 3-D) TIFF, a single 2-D TIFF (a one-slice volume), or an HDF5 file.
+    dataset : str, optional
+        HDF5 dataset path; default: the only 3-D dataset in the file (or ``/exchange/data``,
+        ``/entry/data/data``, ``/data``).
+    pattern : str, optional
+        Glob for the slice files of a folder (default ``*.tif`` and ``*.tiff``).
+    voxel_size_um : float, optional
+        Overrides the voxel size found in the metadata.
+
+    Returns
+    -------
+    VolumeData
+
+    Raises
+    ------
+    FileFormatError
+        Missing file, empty folder, slices of different shapes/dtypes, no 3-D dataset.
+    UnsupportedFormatError
+        A file type that is neither TIFF nor HDF5.
+    """
+    import dask
+    import dask.array as da
+
+    p = Path(path)
+    if not p.exists():
+        raise FileFormatError(p, "does not exist", "check the path")
+    if voxel_size_um is not None and not (np.isfinite(voxel_size_um) and voxel_size_um > 0):
+        raise ParameterError("voxel_size_um", voxel_size_um, "must be finite and > 0")
+    if p.is_dir():
+        import tifffile
+
+        files = []
+        pats = [pattern] if pattern else ["*.tif", "*.tiff", "*.TIF", "*.TIFF"]
+        for pat in pats:
+            files.extend(p.glob(pat))
+        files = sorted(set(files), key=_natural_key)
+        if not files:
+            raise FileFormatError(p, "contains no TIFF slices",
+                                  "point to the folder of .tif slices or pass pattern=")
+        with tifffile.TiffFile(files[0]) as tf:
+            shape0 = tf.pages[0].shape
+            dtype0 = tf.pages[0].dtype
+            vs = _tiff_voxel_size_um(tf)
+        if len(shape0) != 2:
+            raise FileFormatError(files[0], f"slice has shape {shape0}, expected 2-D",
+                                  "a folder must hold one 2-D image per file")
+        for f in files[1:]:
+            with tifffile.TiffFile(f) as tf:
+                if tf.pages[0].shape != shape0 or tf.pages[0].dtype != dtype0:
+                    raise FileFormatError(f, f"slice shape {tf.pages[0].shape} / dtype "
+                                          f"{tf.pages[0].dtype} differs from {files[0].name} "
+                                          f"({shape0} / {dtype0})",
+                                          "keep only the slices of one volume in the folder")
+        slices = [da.from_delayed(dask.delayed(_read_tiff_file)(str(f)), shape0, dtype0)
+                  for f in files]
+        data = da.stack(slices, axis=0)
+        meta = {"n_files": len(files), "first": files[0].name, "last": files[-1].name}
+        return VolumeData(data, voxel_size_um or vs, str(p), "tiff-folder", meta)
+    suf = p.suffix.lower()
+    if suf in _TIFF_EXT:
+        import tifffile
+
+        try:
+            tf = tifffile.TiffFile(p)
+        except Exception as exc:  # tifffile raises several types for broken files
+            raise FileFormatError(p, f"is not a readable TIFF ({exc})") from exc
+        with tf:
+            series = tf.series[0]
+            shape = tuple(series.shape)
+            dtype = series.dtype
+            n_pages = len(series.pages)
+            vs = _tiff_voxel_size_um(tf)
+            ij = tf.imagej_metadata or {}
+        if len(shape) == 2:
+            shape = (1,) + shape
+        if len(shape) != 3:
+            raise FileFormatError(p, f"holds an image of shape {shape}; expected (z, y, x)",
+                                  "colour or multi-channel TIFFs are not volumes")
+        if n_pages == shape[0]:
+            pages = [da.from_delayed(dask.delayed(_read_tiff_page)(str(p), i), shape[1:], dtype)
+                     for i in range(shape[0])]
+            data = da.stack(pages, axis=0)
+        else:  # one page holding a 3-D block: read whole (it fits in one page)
+            data = da.from_delayed(dask.delayed(_read_tiff_file)(str(p)), shape, dtype)
+        meta = {"pages": n_pages, "imagej": dict(ij)}
+        return VolumeData(data, voxel_size_um or vs, str(p), "tiff", meta)
+    if suf in _H5_EXT:
+        import h5py
+
+        try:
+            h = h5py.File(p, "r")
+        except OSError as exc:
+            raise FileFormatError(p, f"is not a readable HDF5 file ({exc})") from exc
+        if dataset is None:
+            cands = []
+            h.visititems(lambda n, o: cands.append(n) if isinstance(o, h5py.Dataset)
+                         and o.ndim == 3 else None)
+            pref = [c for c in ("exchange/data", "entry/data/data", "data") if c in cands]
+            if pref:
+                dataset = pref[0]
+            elif len(cands) == 1:
+                dataset = cands[0]
+            else:
+                h.close()
+                raise FileFormatError(p, f"has {len(cands)} 3-D datasets ({cands[:5]})",
+                                      "pass dataset='/path/to/volume'")
+        if dataset not in h:
+            h.close()
+            raise FileFormatError(p, f"has no dataset {dataset!r}")
+        d = h[dataset]
+        if not isinstance(d, h5py.Dataset) or d.ndim != 3:
+            h.close()
+            raise FileFormatError(p, f"{dataset!r} is not a 3-D dataset")
+        chunks = d.chunks or (1,) + d.shape[1:]
+        data = da.from_array(d, chunks=chunks, lock=True)
+        vs = None
+        for key in ("voxel_size_um", "pixel_size_um", "element_size_um"):
+            if key in d.attrs:
+                v = np.atleast_1d(d.attrs[key]).astype(float)
+                vs = float(v[-1])
+                break
+        if vs is None:
+            for key in ("voxel_size", "pixel_size"):
+                if key in d.attrs:
+                    units = str(d.attrs.get("units", d.attrs.get(key + "_units", "um")))
+                    scale = {"um": 1.0, "micron": 1.0, "mm": 1e3, "nm": 1e-3, "m": 1e6}.get(
+                        units.strip().lower().replace("µ", "u"), None)
+                    if scale is not None:
+                        vs = float(np.atleast_1d(d.attrs[key]).astype(float)[-1]) * scale
+                    break
+        meta = {"dataset": dataset, "chunks": chunks, "dtype": str(d.dtype)}
+        return VolumeData(data, voxel_size_um or vs, str(p), "hdf5", meta)
+    raise UnsupportedFormatError(p, f"suffix {p.suffix!r} is not a volume format ssbscope reads",
+                                 "use a TIFF folder, a multi-page TIFF or an HDF5 file")
+
+
+# ----------------------------------------------------------------------------------------------
+# projections
+
+
+def _angles_to_rad(values, units: str | None, where: str):
+    a = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(a)):
+        raise FileFormatError(where, "rotation angles contain NaN/inf")
+    u = (units or "").strip().lower()
+    if u.startswith("rad"):
+        return a
+    if u.startswith("deg") or u in ("°",):
+        return np.deg2rad(a)
+    # unitless: a range beyond 2 pi + a step can only be degrees
+    if np.ptp(a) > 2 * np.pi + 0.1:
+        log.info("%s: angles without units, range %.1f -> taken as degrees", where, np.ptp(a))
+        return np.deg2rad(a)
+    log.warning("%s: angles without units and range <= 2 pi -> taken as radians", where)
+    return a
+
+
+def _attr_str(v):
+    if isinstance(v, bytes):
+        return v.decode(errors="replace")
+    if isinstance(v, np.ndarray) and v.dtype.kind in "SO" and v.size == 1:
+        return _attr_str(v.ravel()[0])
+    return str(v) if v is not None else None
+
+
+def read_projections(path, *, angles_deg=None, data_path: str | None = None) -> ProjectionData:
+    """Read raw projections, flats, darks and rotation angles.
+
+    Parameters
+    ----------
+    path : str or Path
+        Data Exchange HDF5 (``/exchange/data``, ``data_white``, ``data_dark``, ``theta``) or
+        a NeXus NXtomo file (``.nxs``; ``image_key`` 0 = projection, 1 = flat, 2 = dark;
+        angles from ``rotation_angle``).  External links are followed (relative to the file).
+    angles_deg : array or (start, stop), optional
+        Angles to use when the file has none (or its angle dataset is in a missing linked
+        file): one value per projection, or ``(start, stop)`` for evenly spaced angles with
+        both ends included.  Ignored when the file has readable angles.
+    data_path : str, optional
+        NXtomo: path of the detector data with a sibling ``image_key`` (default: searched).
+
+    Returns
+    -------
+    ProjectionData
+
+    Raises
+    ------
+    FileFormatError
+        Missing datasets, unreadable external link, angle count not matching the
+        projections, flats/darks of the wrong shape.
+    """
+    import dask.array as da
+    import h5py
+
+    p = Path(path)
+    if not p.exists():
+        raise FileFormatError(p, "does not exist", "check the path")
+    try:
+        h = h5py.File(p, "r")
+    except OSError as exc:
+        raise FileFormatError(p, f"is not a readable HDF5 file ({exc})") from exc
+
+    def fallback_angles(n, why):
+        if angles_deg is None:
+            raise FileFormatError(p, why, "pass angles_deg=(start, stop) or one angle per "
+                                  "projection if you know the scan's angles")
+        a = np.asarray(angles_deg, dtype=np.float64).ravel()
+        if a.size == 2 and n != 2:
+            a = np.linspace(a[0], a[1], n)
+        if a.size != n:
+            raise InputError(f"angles_deg: {a.size} angles for {n} projections")
+        log.warning("%s: %s; using the angles given by the caller", p, why)
+        return np.deg2rad(a), "caller"
+
+    if "exchange" in h and "data" in h["exchange"]:
+        ex = h["exchange"]
+        d = ex["data"]
+        if d.ndim != 3:
+            raise FileFormatError(p, f"/exchange/data has shape {d.shape}; expected "
+                                  "(n_angles, n_rows, n_detector)")
+        proj = da.from_array(d, chunks=(max(1, min(d.shape[0], 64)),) + d.shape[1:], lock=True)
+        missing = [k for k in ("data_white", "data_dark") if k not in ex]
+        if missing:
+            raise FileFormatError(p, f"/exchange lacks {missing}",
+                                  "flat/dark correction needs both; add them to the file")
+        flats = np.asarray(ex["data_white"])
+        darks = np.asarray(ex["data_dark"])
+        if "theta" in ex:
+            th = ex["theta"]
+            units = _attr_str(th.attrs.get("units"))
+            ang = _angles_to_rad(th[()], units or "degrees", f"{p}:/exchange/theta")
+            src = "/exchange/theta"
+        else:
+            ang, src = fallback_angles(d.shape[0], "has no /exchange/theta")
+        meta = {"data": "/exchange/data", "angles": src, "dtype": str(d.dtype)}
+        for key in ("measurement/instrument/detector/pixel_size_um",
+                    "measurement/instrument/detector/pixel_size_x"):
+            if key in h:
+                meta["pixel_size_um"] = float(np.asarray(h[key]).ravel()[0])
+        if "measurement/sample/rotation_center_px" in h:
+            meta["rotation_center_px"] = float(h["measurement/sample/rotation_center_px"][()])
+        fmt = "dxchange"
+    else:
+        # NeXus NXtomo: find an image_key with a 3-D data sibling
+        keys = []
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Group) and "image_key" in obj:
+                keys.append(name)
+
+        h.visititems(visit)
+        if data_path is not None:
+            grp = data_path.rsplit("/", 1)[0].lstrip("/")
+            keys = [grp] if grp in h and "image_key" in h[grp] else []
+        found = None
+        broken = []
+        for g in keys:
+            grp = h[g]
+            name = data_path.rsplit("/", 1)[1] if data_path else "data"
+            if name not in grp:
+                continue
+            try:
+                d = grp[name]
+            except (KeyError, OSError):
+                link = grp.get(name, getlink=True)
+                broken.append(f"{g}/{name} -> {getattr(link, 'filename', '?')}")
+                continue
+            if isinstance(d, h5py.Dataset) and d.ndim == 3:
+                found = (g, d)
+                break
+        if found is None and broken:
+            raise FileFormatError(p, f"detector data link(s) cannot be opened: {broken}",
+                                  "keep the linked files next to the .nxs")
+        if found is None:
+            raise UnsupportedFormatError(p, "is neither Data Exchange (/exchange/data) nor "
+                                         "NXtomo (detector data beside an image_key)")
+        g, d = found
+        key = np.asarray(h[g]["image_key"][()]).astype(int).ravel()
+        if key.size != d.shape[0]:
+            raise FileFormatError(p, f"{g}/image_key has {key.size} entries for "
+                                  f"{d.shape[0]} frames")
+        i_proj = np.nonzero(key == 0)[0]
+        i_flat = np.nonzero(key == 1)[0]
+        i_dark = np.nonzero(key == 2)[0]
+        if i_proj.size == 0:
+            raise FileFormatError(p, f"{g}/image_key has no projection (0) frames")
+        full = da.from_array(d, chunks=(max(1, min(d.shape[0], 64)),) + d.shape[1:], lock=True)
+        if np.all(np.diff(i_proj) == 1):
+            proj = full[i_proj[0]:i_proj[-1] + 1]
+        else:
+            proj = full[i_proj]
+        flats = np.asarray(d[i_flat.tolist()]) if i_flat.size else np.empty((0,) + d.shape[1:])
+        darks = np.asarray(d[i_dark.tolist()]) if i_dark.size else np.empty((0,) + d.shape[1:])
+        # angles: NXtomo rotation_angle, else a *theta* dataset as long as the frames
+        ang, src, why = None, None, "has no rotation_angle dataset"
+        cands = []
+
+        def visit_ang(name, obj):
+            base = name.rsplit("/", 1)[-1].lower()
+            if base == "rotation_angle" or "theta" in base:
+                cands.append(name)
+
+        h.visititems(visit_ang)
+        # links that cannot be resolved are not visited: list them by name too
+        for grp_name in {g, "entry/sample", "entry/imaging_sum", "entry/imaging"}:
+            if grp_name in h:
+                for k in h[grp_name].keys():
+                    if k == "rotation_angle" or "theta" in k.lower():
+                        cands.append(f"{grp_name}/{k}")
+        cands = sorted(set(cands), key=lambda c: (0 if c.endswith("rotation_angle") else 1, c))
+        for c in cands:
+            try:
+                obj = h[c]
+            except (KeyError, OSError):
+                link = h.get(c, getlink=True)
+                why = (f"angle dataset {c} links to {getattr(link, 'filename', '?')}, which "
+                       "is missing")
+                continue
+            if not isinstance(obj, h5py.Dataset) or obj.ndim != 1:
+                continue
+            if obj.shape[0] == d.shape[0]:
+                units = _attr_str(obj.attrs.get("units"))
+                ang = _angles_to_rad(obj[()][i_proj], units, f"{p}:{c}")
+                src = c
+                break
+            if obj.shape[0] == i_proj.size:
+                units = _attr_str(obj.attrs.get("units"))
+                ang = _angles_to_rad(obj[()], units, f"{p}:{c}")
+                src = c
+                break
+        if ang is None:
+            ang, src = fallback_angles(i_proj.size, why)
+        meta = {"data": f"{g}/data", "image_key": f"{g}/image_key", "angles": src,
+                "n_projections": int(i_proj.size), "n_flats": int(i_flat.size),
+                "n_darks": int(i_dark.size), "dtype": str(d.dtype)}
+        fmt = "nxtomo"
+    n_a, n_r, n_d = proj.shape
+    if ang.size != n_a:
+        raise FileFormatError(p, f"{ang.size} angles for {n_a} projections",
+                              "the angle dataset does not match the data")
+    for name, arr in (("flats", flats), ("darks", darks)):
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.size and arr.shape[1:] != (n_r, n_d):
+            raise FileFormatError(p, f"{name} have frame shape {arr.shape[1:]}, projections "
+                                  f"{(n_r, n_d)}")
+    meta["shape"] = (int(n_a), int(n_r), int(n_d))
+    flats = flats[None] if flats.ndim == 2 else flats
+    darks = darks[None] if darks.ndim == 2 else darks
+    return ProjectionData(projections=proj, flats=flats, darks=darks, angles_rad=ang,
+                          metadata=meta, path=str(p), format=fmt)
