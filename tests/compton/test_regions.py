@@ -71,3 +71,25 @@ def test_align_to_angle_moves_peak_and_conserves_counts():
     # after alignment the 86-degree pixel peaks where the 90-degree one does
     assert abs(e[np.argmax(out[0, 0])] - e[np.argmax(out[0, 1])]) <= 0.1
     assert np.allclose(out[0, 1], cube[0, 1], atol=1e-6 * cube.max())
+
+
+def test_sheet_phase_fractions_layers_and_inversion():
+    from ssbscope.compton import sheet_phase_fractions
+
+    vox = 10.0  # µm
+    lab = np.zeros((60, 200, 200), np.uint8)  # 0.6 mm high, 2 x 2 mm
+    lab[:20] = 1   # 0-200 µm
+    lab[20:25] = 2  # 200-250 µm
+    lab[25:] = 3
+    lab[:, 100:, 150:] = np.where(lab[:, 100:, 150:] == 3, 4, lab[:, 100:, 150:])  # +y, +x corner
+    frac, vol = sheet_phase_fractions(lab, vox, beam_centre_um=225.0, beam_height_um=250.0)
+    inside = vol.sum(axis=0) > 0
+    # sheet 100-350 µm: 100 µm of 1, 50 µm of 2, 100 µm of 3 (or 4 in the corner)
+    assert np.allclose(frac[1][inside], 0.4) and np.allclose(frac[2][inside], 0.2)
+    assert np.allclose((frac[3] + frac[4])[inside], 0.4)
+    # the +x, +y corner of the object appears at low row/col on the detector (inverted image)
+    r, c = np.nonzero(frac[4] > 0.3)
+    assert r.max() < 40 and c.max() < 40
+    assert vol.sum() == pytest.approx(2.0 * 2.0 * 0.25, rel=1e-6)
+    with pytest.raises(EmptyResultError, match="misses"):
+        sheet_phase_fractions(lab, vox, beam_centre_um=5000.0)

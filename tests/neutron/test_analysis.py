@@ -85,12 +85,15 @@ def test_fluctuation_onset_ignores_a_single_kink():
     y = np.where(t < 4, 0.0, 0.1 * (t - 4))
     assert fluctuation_onset(y, 0.001, t) == (None, None)
     y2 = y.copy()
-    y2[12:] += 0.05 * np.array([1, -1, 1, -1, 1, -1, 1, -1])
+    y2[12:] += 0.1 * np.array([1, -1, 1, -1, 1, -1, 1, -1])
     # first fluctuating frame 12; the onset time is the boundary between frames 11 and 12
     assert fluctuation_onset(y2, 0.001, t) == (11.5, 12)
     y3 = y.copy()
-    y3[12:] += 0.05 * np.array([-0.1, 1, -1, 1, -1, 1, -1, 1])  # frame 12 barely moves
+    y3[12:] += 0.1 * np.array([-0.02, 1, -1, 1, -1, 1, -1, 1])  # frame 12 barely moves
     assert fluctuation_onset(y3, 0.001, t)[1] in (12, 13)
+    # kinks in a monotonic series (a front crossing rows) are not fluctuations
+    y4 = np.cumsum(np.where(np.arange(20) % 3 == 0, 0.3, 0.05))
+    assert fluctuation_onset(y4, 0.001, t) == (None, None)
 
 
 def test_acceptance_li_thickness_change_within_10_percent(twin, reduced):

@@ -111,3 +111,17 @@ def test_real_tof_spectra_file():
     df = read_tof_spectra(NEUTRON / "ibeatles_Image019_Spectra.txt")
     assert list(df.columns) == ["tof_s", "counts"] and len(df) == 10
     assert df["tof_s"].is_monotonic_increasing and (df["counts"] > 0).all()
+
+
+def test_multipage_tiff_with_per_page_times(tmp_path, frames):
+    import json
+
+    import tifffile
+
+    imgs, t = frames
+    tifffile.imwrite(tmp_path / "stack.tif", imgs, description=json.dumps({"TIME_S": t.tolist()}))
+    s = read_series(tmp_path / "stack.tif")
+    np.testing.assert_array_equal(s.load(), imgs)
+    np.testing.assert_allclose(s.time_s, t)
+    with pytest.raises(ParameterError, match="multi-page TIFF has one mtime"):
+        read_series(tmp_path / "stack.tif", time_source="mtime")

@@ -79,3 +79,13 @@ def test_bad_timestamps_and_shapes(small):
         reduce_series(small.images, small.open_beam[:, :-1], small.dark, small.time_s)
     with pytest.raises(InputError, match="fewer than one bin"):
         reduce_series(small.images[:10], small.open_beam, small.dark, small.time_s[:10])
+
+
+def test_single_open_beam_frame_is_cleaned_of_gamma_spots(small):
+    ob1 = small.open_beam[:1].copy()
+    y0, y1, x0, x1 = small.truth.rois["I"]
+    ob1[0, 30 % ob1.shape[1], x0 + 3] = 60000  # a spot in the only open beam
+    rs = reduce_series(small.images, ob1, small.dark, small.time_s, beam_roi=small.truth.rois["beam"])
+    t = rs.transmission[0, 30 % ob1.shape[1], x0 + 3]
+    neighbours = rs.transmission[0, 30 % ob1.shape[1], x0 + 4]
+    assert abs(t / neighbours - 1) < 0.1  # without cleaning it would be ~6x too dark

@@ -105,3 +105,14 @@ def test_ct_twin_increment_conserves_li_and_is_shifted():
     assert gained == pytest.approx(lost, rel=0.05)
     assert ct.before.shape == ct.after.shape == (40, 48, 48)
     assert ct.shift_zyx_vox == (1.0, -2.0, 1.5)
+
+
+def test_ct_volumes_written_as_tiff_stacks(tmp_path):
+    import tifffile
+
+    from ssbscope.twin.neutron import write_ct
+
+    ct = simulate_ct(shape_zyx=(16, 20, 20), voxel_size_um=400.0)
+    paths = write_ct(ct, tmp_path)
+    np.testing.assert_array_equal(tifffile.imread(paths["before"]), ct.before)
+    np.testing.assert_array_equal(tifffile.imread(paths["after"]), ct.after)

@@ -63,7 +63,7 @@ def test_emf_with_resolution_matches_broadened_truth():
 
 def test_charge_sharing_discrimination_removes_low_energy_tail():
     det = DetectorModel(fluorescence=False, shielding_lines=False, output="keV", gain_spread=0.0,
-                        offset_spread_kev=0.0, charge_cloud_sigma_mm=0.03)
+                        offset_spread_kev=0.0, charge_cloud_sigma_mm=0.03)  # a wide cloud: strong tail
     ex = simulate_exposure(CELL, Z3, n_photons=400_000, detector=det, seed=13)
     edges = c.energy_edges_kev(0.0, 120.0, 0.2)
     e = 0.5 * (edges[1:] + edges[:-1])

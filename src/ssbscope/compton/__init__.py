@@ -63,6 +63,7 @@ _MAP = {
     "unmix": "regions",
     "subtract_region": "regions",
     "align_to_angle": "regions",
+    "sheet_phase_fractions": "regions",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)

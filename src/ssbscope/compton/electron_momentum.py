@@ -21,7 +21,7 @@ Examples
 >>> e = 0.5 * (edges[1:] + edges[:-1])
 >>> counts = 1e9 * ddcs_cm2_sr_kev(e, 115.0, 90.0, lambda p: profile("Li", p)) / 1e-26
 >>> r = emf(e, counts)
->>> abs(r.value / window_ratio("Li") - 1) < 0.01
+>>> bool(abs(r.value / window_ratio("Li") - 1) < 0.01)
 True
 """
 

@@ -348,9 +348,10 @@ def _kernels():
                         e = e + eq
                 if not pmask[p]:
                     continue
-                x = (e - e_min) * inv_w
-                if x >= 0.0 and x < nbins:
-                    cube[p * nbins + np.int64(x)] += 1
+                # floor((e - e_min) / w) for x >= -1, then one unsigned range test
+                xi = np.int64((e - e_min) * inv_w + 1.0) - 1
+                if np.uint64(xi) < np.uint64(nbins):
+                    cube[p * nbins + xi] += 1
                     binned += 1
             i = j
         status[3] += binned

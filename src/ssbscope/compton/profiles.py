@@ -11,7 +11,7 @@ Examples
 >>> import numpy as np
 >>> from ssbscope.compton import profile
 >>> pz = np.linspace(-100, 100, 40001)
->>> round(float(np.trapezoid(profile("Li", pz), pz)), 3)
+>>> round(float(np.trapezoid(profile("Li", pz), pz)), 2)
 3.0
 """
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ssbscope.errors import EmptyResultError, InputError, ParameterError
 
-__all__ = ["region_spectrum", "unmix", "subtract_region", "align_to_angle"]
+__all__ = ["region_spectrum", "unmix", "subtract_region", "align_to_angle", "sheet_phase_fractions"]
 
 
 def region_spectrum(cube, mask=None, *, volume_mm3: float | None = None, weights=None):
@@ -170,3 +170,68 @@ def align_to_angle(cube, edges_kev, angle_deg_map, e_incident_kev: float = 115.0
         # cumulative counts as a function of reference energy, sampled at the reference edges
         out[iy[k], ix[k]] = np.diff(np.interp(e, e_ref[k], cum[k]))
     return out
+
+
+def sheet_phase_fractions(labels, voxel_size_um: float, beam_centre_um: float, *,
+                          beam_height_um: float = 250.0, n_labels: int | None = None,
+                          object_pixel_mm: float = 0.25 * 160.0 / 150.0, n_pixels: int = 80,
+                          centre_yx_vox=None):
+    """XCS-CT correlation: phase fractions of the sheet volume seen by each detector pixel.
+
+    The segmented CT volume is cut to the slab the sheet beam illuminates (voxel centres
+    within ``beam_centre_um +- beam_height_um/2`` along z) and each (y, x) voxel column is
+    assigned to the detector pixel that images it through the pinhole (object pixel
+    ``object_pixel_mm`` = pitch x 160/150 mm, image inverted: object (iy, ix) -> detector
+    (n-1-iy, n-1-ix), as :meth:`ssbscope.twin.xcs.XcsGeometry.object_centres_mm`).
+
+    Parameters
+    ----------
+    labels : (z, y, x) integer ndarray
+        Segmented CT (z the stacking axis, increasing upward, voxel 0 at z = 0).
+    voxel_size_um : float
+    beam_centre_um : float
+        Sheet centre height above the bottom of the volume (µm).
+    beam_height_um : float
+        Sheet height (250 µm in 000_290f30815ae66793).
+    n_labels : int, optional
+        Number of label codes (default ``labels.max() + 1``).
+    centre_yx_vox : (float, float), optional
+        Voxel coordinates of the point on the detector axis (default the volume centre).
+
+    Returns
+    -------
+    fractions : (n_labels, n_pixels, n_pixels) ndarray
+        Fraction of each pixel's illuminated voxels carrying each label (0 where none).
+    volume_mm3 : (n_labels, n_pixels, n_pixels) ndarray
+        Illuminated volume of each label per pixel (unmixing weights).
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 3 or lab.dtype.kind not in "iu":
+        raise InputError(f"labels: need a (z, y, x) integer volume, got {lab.dtype} {lab.shape}")
+    if not voxel_size_um > 0 or not beam_height_um > 0:
+        raise ParameterError("voxel_size_um/beam_height_um", (voxel_size_um, beam_height_um), "must be > 0")
+    nz, ny, nx = lab.shape
+    zc = (np.arange(nz) + 0.5) * voxel_size_um
+    inz = np.abs(zc - beam_centre_um) <= beam_height_um / 2
+    if not inz.any():
+        raise EmptyResultError(f"beam_centre_um={beam_centre_um}: the sheet misses the volume "
+                               f"(0-{nz * voxel_size_um:g} µm)")
+    nl = int(lab.max()) + 1 if n_labels is None else int(n_labels)
+    slab = lab[inz]
+    cy, cx = ((ny - 1) / 2, (nx - 1) / 2) if centre_yx_vox is None else centre_yx_vox
+    a_um = object_pixel_mm * 1000.0
+    iy = np.floor((np.arange(ny) - cy) * voxel_size_um / a_um + n_pixels / 2).astype(np.int64)
+    ix = np.floor((np.arange(nx) - cx) * voxel_size_um / a_um + n_pixels / 2).astype(np.int64)
+    ok_y = (iy >= 0) & (iy < n_pixels)
+    ok_x = (ix >= 0) & (ix < n_pixels)
+    # detector pixel of each voxel column (inverted image)
+    pix = ((n_pixels - 1 - iy[:, None]) * n_pixels + (n_pixels - 1 - ix[None, :]))
+    use = ok_y[:, None] & ok_x[None, :]
+    counts = np.zeros((nl, n_pixels * n_pixels))
+    for code in range(nl):
+        col = (slab == code).sum(axis=0)  # (y, x) voxels of this label in the slab
+        counts[code] = np.bincount(pix[use], weights=col[use], minlength=n_pixels * n_pixels)
+    tot = counts.sum(axis=0)
+    frac = np.divide(counts, tot, out=np.zeros_like(counts), where=tot > 0)
+    vol = counts * (voxel_size_um * 1e-3) ** 3
+    return frac.reshape(nl, n_pixels, n_pixels), vol.reshape(nl, n_pixels, n_pixels)

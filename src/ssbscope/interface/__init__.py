@@ -8,6 +8,7 @@ li_height_um           Li surface height of the periodic shapes
 creep_pressure         excess interfacial pressure from plated Li creeping away
 critical_current       dendrite-growth criterion -> critical geometric current
 contour_sweep          sweeps over H, S and H/S (Figs. 1-4) as a table
+grid_convergence       maximum local current against grid size
 """
 
 from __future__ import annotations
@@ -26,5 +27,9 @@ __getattr__, __dir__, __all__ = attach(
         "creep_pressure": "creep",
         "CriticalCurrent": "creep",
         "critical_current": "creep",
+        "critical_current_from": "creep",
+        "contour_sweep": "study",
+        "grid_convergence": "study",
+        "PAPER_SWEEPS": "study",
     },
 )

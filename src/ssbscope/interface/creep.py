@@ -46,6 +46,7 @@ from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
 from .current import CurrentDistribution, current_distribution
 
 __all__ = ["CreepPressure", "creep_pressure", "CriticalCurrent", "critical_current",
+           "critical_current_from",
            "LI_CREEP_EXPONENT", "LI_CREEP_REFERENCE_STRESS_MPA",
            "LI_CREEP_REFERENCE_STRAIN_RATE_1_S"]
 
@@ -224,7 +225,7 @@ class CriticalCurrent:
 def critical_current(shape: str, height_um: float, separation_um: float, *,
                      r_ct_ohm_cm2: float, conductivity_s_cm: float, thickness_um: float,
                      flat_critical_current_ma_cm2: float = 1.0,
-                     critical_pressure_mpa: float = 10.0, n_xy: int = 16,
+                     critical_pressure_mpa: float = 1.0, n_xy: int = 16,
                      stress_exponent: float = LI_CREEP_EXPONENT, **creep_kw) -> CriticalCurrent:
     """Critical geometric current for dendrites from current and creep pressure.
 
@@ -257,8 +258,35 @@ def critical_current(shape: str, height_um: float, separation_um: float, *,
                                 conductivity_s_cm=conductivity_s_cm, thickness_um=thickness_um,
                                 geometric_current_ma_cm2=1.0, n_xy=n_xy, n_zeta=n_xy)
     pr = creep_pressure(dist, stress_exponent=n, **creep_kw)
+    return critical_current_from(dist, pr, flat_critical_current_ma_cm2=i_g0,
+                                 critical_pressure_mpa=p_c, stress_exponent=n)
+
+
+def critical_current_from(dist: CurrentDistribution, pressure: CreepPressure, *,
+                          flat_critical_current_ma_cm2: float = 1.0,
+                          critical_pressure_mpa: float = 1.0,
+                          stress_exponent: float = LI_CREEP_EXPONENT) -> CriticalCurrent:
+    """The dendrite criterion of :func:`critical_current` on solved fields.
+
+    Parameters
+    ----------
+    dist : CurrentDistribution
+        With kinetics; its maximum over the geometric current is ``r``.
+    pressure : CreepPressure
+        From :func:`creep_pressure` on ``dist``; rescaled to 1 mA/cm2 as ``P1`` with the
+        power law (``dp ~ i^(1/n)``).
+    flat_critical_current_ma_cm2, critical_pressure_mpa, stress_exponent
+        ``i_g0``, ``p_c``, ``n``.
+
+    Returns
+    -------
+    CriticalCurrent
+    """
+    i_g0 = _pos("flat_critical_current_ma_cm2", flat_critical_current_ma_cm2)
+    p_c = _pos("critical_pressure_mpa", critical_pressure_mpa)
+    n = _pos("stress_exponent", stress_exponent)
     r = dist.max_over_geometric
-    p1 = pr.max_excess_pressure_mpa
+    p1 = pressure.max_excess_pressure_mpa * (1.0 / dist.geometric_current_ma_cm2) ** (1 / n)
 
     def f(i):
         return r * i - i_g0 * (1 - p1 * i ** (1 / n) / p_c)

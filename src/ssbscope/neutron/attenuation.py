@@ -17,8 +17,12 @@ Wavelength dependence (stated approximations):
   the ratio Tr_t/Tr_0.
 
 Natural lithium is a mixture of ⁶Li (atom fraction 0.0759, IUPAC 2013 representative value;
-Sears used 0.075) and ⁷Li; its cross-sections are the atom-fraction-weighted isotope values,
-``sigma_abs = 0.0759·940 + 0.9241·0.0454 = 71.4 b`` and ``sigma_scatt = 1.37 b`` at 1.798 Å.
+Sears used 0.075) and ⁷Li; its cross-sections are the atom-fraction-weighted isotope values
+(Sears 1992, barns: ⁶Li coherent 0.51, incoherent 0.46, absorption 940; ⁷Li coherent 0.619,
+incoherent 0.78, absorption 0.0454), ``sigma_abs = 0.0759·940 + 0.9241·0.0454 = 71.4 b`` and
+total scattering ``0.0759·0.97 + 0.9241·1.40 = 1.37 b`` at 1.798 Å, which equals Sears' natural
+Li (coherent 0.454 + incoherent 0.92, the latter including the isotope-disorder term).  With
+``li6_fraction`` enriched or depleted lithium can be modelled.
 
 Spectrum
 --------

@@ -5,7 +5,8 @@
 1. ``neutron.twin`` writes the radiograph series (TIFF with ``TIME_S``/``DATE-OBS`` in the
    description and matching file times; the FITS writer/reader is exercised by the tests),
    open-beam and dark frames into ``ctx.raw_dir/neutron`` and stores the ground truth
-   (``neutron/twin/truth``) and the before/after CT volumes (``neutron/twin/ct``).
+   (``neutron/twin/truth``); the before/after CT volumes go to ``raw_dir/neutron/ct`` as
+   float32 TIFF stacks (truth of their difference: ``neutron/twin/ct``).
 2. ``neutron.reduce`` reads the FITS series and streams it through saturated-pixel and
    gamma-spot removal, static-background subtraction, Eq. 1 with beam-intensity correction and
    30-frame median binning to Tr_t/Tr_0 maps with counting uncertainty and the Li thickness
@@ -47,7 +48,7 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
     import xarray as xr
 
     from ssbscope.neutron import median_bin
-    from ssbscope.twin.neutron import simulate_ct, simulate_radiography, write_series
+    from ssbscope.twin.neutron import simulate_ct, simulate_radiography, write_ct, write_series
 
     seed = int(ctx.seed)
     tw = simulate_radiography(seed=seed, **TWIN_SIZES.get(size, TWIN_SIZES["small"]))
@@ -86,10 +87,11 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
         "n_sample_files": len(files["sample"]),
     })
     ct = simulate_ct(seed=seed)
+    ct_files = write_ct(ct, raw / "ct")
     dims = ("z", "y", "x")
-    ctds = xr.Dataset({"before_1_cm": (dims, ct.before), "after_1_cm": (dims, ct.after),
-                       "increment_true_1_cm": (dims, ct.increment_true)})
-    ctds.attrs.update({"voxel_size_um": ct.voxel_size_um, "shift_zyx_vox": list(ct.shift_zyx_vox)})
+    ctds = xr.Dataset({"increment_true_1_cm": (dims, ct.increment_true)})
+    ctds.attrs.update({"voxel_size_um": ct.voxel_size_um, "shift_zyx_vox": list(ct.shift_zyx_vox),
+                       "before_file": ct_files["before"], "after_file": ct_files["after"]})
     return {"neutron/twin/truth": truth, "neutron/twin/ct": ctds}
 
 
@@ -151,8 +153,9 @@ def _analyse_stage(ctx, inputs):
         coords={"roi": np.array(["I", "II"], dtype=object), "time_s": t,
                 "position_px": maps[0].position_px})
     st_ds["ratio_sigma"].attrs["units"] = "1"
-    on = [v for v in onsets.values() if v >= 0]
-    st_ds.attrs.update({"soft_short_onset_s": float(min(on)) if on else -1.0,
+    # the soft short shows at the electrochemically active layers across the cell middle
+    # (region I, 002_ Fig. 2D); region II (edge) is reported beside it
+    st_ds.attrs.update({"soft_short_onset_s": float(onsets["I"]),
                         "soft_short_onset_by_roi_s": json.dumps(onsets)})
     bands_ds = xr.Dataset(
         {"roi": ("band", np.array([r["roi"] for r in rows], dtype=object)),
@@ -178,8 +181,14 @@ def _ct_stage(ctx, inputs):
 
     from ssbscope.neutron import ct_difference
 
-    ct = inputs["neutron/twin/ct"].load()
-    res = ct_difference(ct["before_1_cm"].values, ct["after_1_cm"].values)
+    import tifffile
+
+    ct = inputs["neutron/twin/ct"]
+    vols = []
+    for key in ("before_file", "after_file"):
+        path = ctx.record_input(ct.attrs[key])
+        vols.append(tifffile.imread(path))
+    res = ct_difference(vols[0], vols[1])
     dims = ("z", "y", "x")
     ds = xr.Dataset({"increment_1_cm": (dims, res.increment),
                      "increase_mask": (dims, res.increase_mask),

@@ -138,6 +138,12 @@ def iter_binned(images, open_beam, dark, time_s=None, *, bin_n: int = 30, beam_r
     n = positive_int("bin_n", bin_n)
     nt = src.shape[0]
     shape_yx = tuple(src.shape[1:])
+    ob_raw = np.asarray(open_beam)
+    if ob_raw.ndim == 2 or (ob_raw.ndim == 3 and ob_raw.shape[0] < 3):
+        # the pixel-wise median of >= 3 open beams rejects gamma spots; fewer need a filter
+        log.info("open_beam: %s frame(s); removing gamma spots spatially",
+                 1 if ob_raw.ndim == 2 else ob_raw.shape[0])
+        open_beam = remove_gamma_spots(ob_raw, method="spatial")
     ob = reference_frame(open_beam, "open_beam", shape_yx)
     df = reference_frame(dark, "dark", shape_yx)
     if saturation_level is None:

@@ -45,6 +45,11 @@ _MAP = {
     "layer_volume_fractions": "metrics",
     "median_profile": "metrics",
     "new_filaments": "metrics",
+    # larger than memory (Dask/Zarr)
+    "median3_chunked": "chunked",
+    "opening_chunked": "chunked",
+    "threshold_otsu_chunked": "chunked",
+    "label_chunked": "chunked",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)

@@ -12,7 +12,8 @@ parabola through its neighbours (sub-pixel).
   least-squares polynomial in angle through them.  This uses 2 x ``n_fit`` projections (noise
   averaging) and needs no projection at exactly 180 deg.
 * 360 deg scans (``scan="360-offset"``, :func:`mirror_cost`): up to 64 pairs of opposite
-  projections are compared directly (mean squared difference over their overlap), which also
+  projections are compared directly (squared difference over their overlap, normalised by
+  the energy there so that an overlap of empty background does not match), which also
   works when the axis is near a detector edge (extended field of view).
 
 This is the "180 deg image registration" idea (e.g. Vo et al., Opt. Express 22, 19078 (2014),
@@ -83,7 +84,8 @@ def mirror_cost(a, b, *, min_overlap: int = 8):
     m : (2 n_detector - 1,) ndarray of int
         Candidate ``2 c`` values (so ``c = m / 2``).
     cost : ndarray
-        Mean squared difference per overlapping pixel.
+        Squared difference over the overlap divided by the two projections' energy there
+        (0: perfect match; about 1: unrelated or featureless overlap).
     """
     from scipy.signal import fftconvolve
 
@@ -96,8 +98,10 @@ def mirror_cost(a, b, *, min_overlap: int = 8):
     cnt = fftconvolve(ones[:1], ones[:1], axes=1)[0] * a.shape[0]
     cnt = np.rint(cnt)
     ssd = np.maximum(aa + bb - 2 * ab, 0.0)
+    # normalised by the energy in the overlap: 0 for a perfect match, ~1 for an overlap of
+    # featureless background (which would otherwise look like a perfect match)
     with np.errstate(divide="ignore", invalid="ignore"):
-        cost = np.where(cnt >= min_overlap * a.shape[0], ssd / np.maximum(cnt, 1), np.inf)
+        cost = np.where(cnt >= min_overlap * a.shape[0], ssd / np.maximum(aa + bb, 1e-30), np.inf)
     return np.arange(cost.size), cost
 
 

@@ -642,7 +642,7 @@ def _link_row(row, nrow, e, row_start, x0, x1, par):  # pragma: no cover - compi
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _link_slabs(shape, row_start, x0, x1, par, rows, bounds):  # pragma: no cover - compiled
-    nz, ny = shape[0], shape[1]
+    ny = shape[1]
     for s in prange(bounds.shape[0] - 1):
         z0 = bounds[s]
         for z in range(z0, bounds[s + 1]):

@@ -19,9 +19,14 @@ import logging
 import math
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ssbscope.errors import DataQualityError, EmptyResultError, InputError, ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray
 
 __all__ = [
     "Roughness",
@@ -208,7 +213,8 @@ def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
     The volume is segmented with Otsu's threshold (or ``threshold``); the phase found at
     index 0 of ``axis`` is the "lower" phase.  Each column's values are normalised to the
     lower phase's fraction ``f = (v - level_upper) / (level_lower - level_upper)`` with the
-    two classes' median grey values as the pure-phase levels, and the height is the partial-volume integral of ``f`` over a window of
+    two classes' median grey values as the pure-phase levels, and the height is the
+    partial-volume integral of ``f`` over a window of
     ``± window_vox`` voxels around the column's segmented crossing:
     ``h = voxel_size_um * (k0 + sum_{k0 <= i <= k1} f_i)``.  For partial-volume voxels
     (a voxel cut by the surface holds the volume fraction of each phase) and for any
@@ -422,7 +428,7 @@ def thickness_stats(thickness_map_um, central_fraction: float = 0.75,
 
 # --------------------------------------------------------------------------- volumes
 
-def phase_volumes(labels, voxel_size_um: float, phase_names) -> "xarray.DataArray":  # noqa: F821
+def phase_volumes(labels, voxel_size_um: float, phase_names) -> "xarray.DataArray":
     """Volume of each phase of a label volume (µm^3).
 
     Parameters
@@ -1053,7 +1059,7 @@ def new_filaments(previous_mask, current_mask, voxel_size_um: float, *,
 
 # --------------------------------------------------------------------------- time series
 
-def to_dataset(results, time_s) -> "xarray.Dataset":  # noqa: F821
+def to_dataset(results, time_s) -> "xarray.Dataset":
     """Stack per-scan result dataclasses into an ``xarray.Dataset`` on ``time_s``.
 
     Scalar fields become variables of dimension ``time_s``; array fields of equal shape

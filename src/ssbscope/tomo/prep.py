@@ -206,8 +206,7 @@ def _loo_quadratic_residual(m, good, axis, half_width):
     A = np.stack([np.stack([s0, s1, s2], -1), np.stack([s1, s2, s3], -1),
                   np.stack([s2, s3, s4], -1)], -2)
     b = np.stack(rhs, -1)
-    # at least 5 usable neighbours and a well-conditioned system
-    ok = (s0 >= 5) & (np.abs(np.linalg.det(A)) > 1e-9)
+    ok = np.abs(np.linalg.det(A)) > 1e-9
     pred = np.zeros(m.shape)
     pred[ok] = np.linalg.solve(A[ok], b[ok][..., None])[..., 0, 0]
     return np.where(ok, m - pred, np.inf), ok
@@ -226,9 +225,9 @@ def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
     object's projection is smooth along at least one of them (a cylinder's steep edge is the
     same in adjacent rows; a layer interface is smooth along the columns).  Samples whose
     residual exceeds ``k_sigma`` robust (MAD) standard deviations (per detector row: the noise
-    grows with attenuation) and are the largest within +-2 columns are flagged, pass after
-    pass (``max_iter``), each pass refitting without the flagged samples; the residual of a
-    flagged sample against the final fit is its offset.  Unflagged samples get offset 0.
+    grows with attenuation) are flagged; flags start from a median-filter residual and are
+    refined (refitting without the flagged samples) until they stop changing; the residual of
+    a flagged sample is its offset.  Unflagged samples get offset 0.
 
     Parameters
     ----------
@@ -273,9 +272,6 @@ def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
         res = rough = None
         for ax in axes:
             r, _ok = _loo_quadratic_residual(m, good, ax, half_width)
-            if not _ok.all():  # too few unflagged neighbours: a twice wider window there
-                r2, _ok2 = _loo_quadratic_residual(m, good, ax, 2 * half_width)
-                r = np.where(_ok, r, r2)
             r = np.where(np.isfinite(r), r, 1e30)
             # how well this direction predicts the neighbourhood (not the sample itself)
             rg = median_filter(np.abs(r), size=3 if m.ndim == 2 else 5, mode="nearest")
@@ -287,29 +283,22 @@ def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
                 rough = np.where(pick, rg, rough)
         return np.where(np.abs(res) < 1e29, res, 0.0)
 
-    # greedy flagging: each pass flags the samples that exceed the threshold *and* are the
-    # largest within +-2 columns (a stripe contaminates its neighbours' fits, not the other
-    # way round); flags are never removed, so the loop ends
-    # start from the samples that stand out of a median filter (robust to clusters)
+    # flags start from the samples that stand out of a median filter, then are refined with
+    # the leave-one-out fits (re-estimating the noise on the unflagged samples) until stable
     size = 2 * half_width + 1 if m.ndim == 1 else (3 if len(axes) == 2 else 1, 2 * half_width + 1)
     r0 = m - median_filter(m, size=size, mode="reflect")
-    sig0 = robust_sigma(r0, np.ones(m.shape, bool)) if noise is None else float(noise)
-    good = np.abs(r0) <= k_sigma * sig0
-    # noise level from the first pass (MAD is robust to the stripes); kept fixed so that
-    # trimming the largest residuals does not shrink it into a cascade of false flags
-    sig = None
+    sig = robust_sigma(r0, np.ones(m.shape, bool)) if noise is None else float(noise)
+    good = np.abs(r0) <= k_sigma * sig
+    offsets = np.zeros(m.shape)
     for _ in range(max(1, int(max_iter))):
         res = residual(good)
-        if sig is None:
-            sig = robust_sigma(res, good) if noise is None else float(noise)
-        a = np.where(good, np.abs(res), 0.0)
-        peak = a >= maximum_filter1d(a, 5, axis=-1, mode="nearest")
-        cand = good & peak & (a > k_sigma * sig)
-        if not cand.any():
+        if noise is None and np.any(good):
+            sig = robust_sigma(res, good)
+        new_good = np.abs(res) <= k_sigma * sig
+        offsets = np.where(new_good, 0.0, res)
+        if np.array_equal(new_good, good):
             break
-        good &= ~cand
-    res = residual(good)
-    offsets = np.where(~good & (np.abs(res) > k_sigma * sig), res, 0.0)
+        good = new_good
     return offsets
 
 

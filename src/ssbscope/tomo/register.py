@@ -215,8 +215,8 @@ def register_rigid(fixed, moving, *, upsample_factor: int = 20, rotation: bool =
     if refine:
         shift, angle = _gauss_newton(f, m, shift, angle, rotation,
                                      max_rotation_deg if rotation else 0.0, radius)
-    err = 1.0 - _ncc(f, _resample(m, shift, angle, 3, False),
-                     np.abs(shift) + 2 + np.array([0.0, 1.0, 1.0]) * np.deg2rad(abs(angle)) * radius)
+    margin = np.abs(shift) + 2 + np.array([0.0, 1.0, 1.0]) * np.deg2rad(abs(angle)) * radius
+    err = 1.0 - _ncc(f, _resample(m, shift, angle, 3, False), margin)
     shift_t = tuple(float(x) for x in shift)
     log.info("register_rigid: shift %s vox, rotation %.4f deg, 1-NCC %.3g", shift_t, angle, err)
     return RigidTransform(shift_vox=shift_t, rotation_deg=angle, error=float(err))

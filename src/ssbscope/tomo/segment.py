@@ -73,7 +73,8 @@ class Segmentation:
 
 def segment_phases(volume, phase_names=DEFAULT_PHASES, *, thresholds=None, median: bool = True,
                    opening_radius: int | None = None, nbins: int = 256,
-                   midpoint: bool = True, require: tuple[str, ...] = ()) -> Segmentation:
+                   midpoint: bool = True, method: str = "multiotsu", roi=None,
+                   require: tuple[str, ...] = ()) -> Segmentation:
     """Segment a greyscale volume into phases ordered by attenuation.
 
     Steps (000_290f30815ae66793, Experimental procedures): optional 3 x 3 x 3 median
@@ -97,6 +98,17 @@ def segment_phases(volume, phase_names=DEFAULT_PHASES, *, thresholds=None, media
         no phase keeps after opening take the label of the nearest kept voxel.
     nbins : int
         Histogram bins for the automatic thresholds.
+    method : {"multiotsu", "hierarchical"}
+        Automatic thresholds: exact multi-level Otsu over the whole histogram, or greedy
+        recursive Otsu (split, one at a time, the grey-value class whose Otsu split has the
+        largest separability ``sigma_between^2 / sigma_total^2``, computed with 1 % of the
+        class trimmed at each end).  Use ``"hierarchical"``
+        for a high dynamic range (metal casing or current collector beside Li and a
+        ceramic), where multi-Otsu spends its thresholds on the bright tails.
+    roi : ndarray of bool, optional
+        Region whose voxels set the automatic thresholds: a ``(Z, Y, X)`` mask or a
+        ``(Y, X)`` footprint of columns (e.g. the cell's cylinder, leaving out the air
+        around it); every voxel is labelled.
     midpoint : bool, default True
         Refine automatic thresholds to the midpoints between the median grey values of
         adjacent classes (iterated isodata, Ridler & Calvard 1978).  A voxel cut by a phase
@@ -126,9 +138,23 @@ def segment_phases(volume, phase_names=DEFAULT_PHASES, *, thresholds=None, media
         raise ParameterError("phase_names", names, "need >= 2 distinct names, darkest first")
     v = median3(arr) if median else arr
     if thresholds is None:
-        th = threshold_multiotsu(v, classes=len(names), nbins=nbins)
+        sel = v
+        if roi is not None:
+            r = np.asarray(roi, bool)
+            if r.shape not in (v.shape, v.shape[1:]):
+                raise InputError(f"roi: shape {r.shape} matches neither the volume {v.shape} "
+                                 f"nor its (y, x) plane {v.shape[1:]}")
+            sel = v[r] if r.shape == v.shape else v[:, r]
+            if sel.size == 0:
+                raise EmptyResultError("roi: selects no voxel; pass the region to threshold")
+        if method == "multiotsu":
+            th = threshold_multiotsu(sel, classes=len(names), nbins=nbins)
+        elif method == "hierarchical":
+            th = _hierarchical(sel, len(names), nbins)
+        else:
+            raise ParameterError("method", method, "must be 'multiotsu' or 'hierarchical'")
         if midpoint:
-            th = _midpoints(v, th)
+            th = _midpoints(sel, th)
     else:
         th = np.asarray(thresholds, dtype=float)
         if th.shape != (len(names) - 1,) or np.any(np.diff(th) <= 0):
@@ -143,6 +169,55 @@ def segment_phases(volume, phase_names=DEFAULT_PHASES, *, thresholds=None, media
     counts = seg.counts()
     log.info("segment_phases: thresholds %s, voxels per phase %s", seg.thresholds, counts)
     return seg
+
+
+def _hierarchical(v: np.ndarray, classes: int, nbins: int) -> np.ndarray:
+    from ssbscope.errors import DataQualityError
+    from ssbscope.tomo.filters import threshold_otsu
+
+    flat = v.ravel()
+    step = max(1, flat.size // 4_000_000)
+    sample = np.sort(flat[::step].astype(np.float64))
+    segments = [(0, sample.size)]  # index ranges into the sorted sample
+    cuts: list[float] = []
+    for _ in range(classes - 1):
+        best = None
+        for j, (a, b) in enumerate(segments):
+            x = sample[a:b]
+            if x.size < 2 or x[0] == x[-1]:
+                continue
+            t = threshold_otsu(hist=_hist(x, nbins))
+            k = int(np.searchsorted(x, t, side="right"))
+            if k in (0, x.size):
+                continue
+            # separability on the class with 1 % trimmed at each end, so that a few
+            # partial-volume voxels (bright edges blurred into a dark class) do not hide a
+            # well-separated pair of phases
+            n_tr = x.size // 100
+            xt = x[n_tr: x.size - n_tr] if x.size - 2 * n_tr >= 2 else x
+            kt = int(np.searchsorted(xt, t, side="right"))
+            if kt in (0, xt.size):
+                continue
+            lo, hi = xt[:kt], xt[kt:]
+            var_t = xt.var()
+            if var_t <= 0:
+                continue
+            eta = (lo.size * hi.size / xt.size**2) * (lo.mean() - hi.mean()) ** 2 / var_t
+            if best is None or eta > best[0]:
+                best = (eta, j, a + k, t)
+        if best is None:
+            raise DataQualityError(f"volume: cannot split the grey values into {classes} "
+                                   "classes (too few distinct values)")
+        _, j, mid, t = best
+        a, b = segments.pop(j)
+        segments[j:j] = [(a, mid), (mid, b)]
+        cuts.append(float(t))
+    return np.sort(np.array(cuts))
+
+
+def _hist(x: np.ndarray, nbins: int):
+    counts, edges = np.histogram(x, bins=nbins, range=(float(x[0]), float(x[-1])))
+    return counts, 0.5 * (edges[:-1] + edges[1:])
 
 
 def _midpoints(v: np.ndarray, th: np.ndarray, n_iter: int = 5) -> np.ndarray:

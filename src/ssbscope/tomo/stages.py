@@ -11,7 +11,7 @@ current) end to end, the way a user's scans go:
    first scan), FBP slice by slice -> ``tomo/volumes`` ``(time_s, z, y, x)``.
 3. ``tomo.segment``: rigid registration of every scan to the first on the static Cu
    current collector (sub-voxel drift), the
-   3x3x3 median, multi-Otsu thresholds refined to class midpoints -> ``tomo/segmentation``
+   3x3x3 median, recursive Otsu thresholds refined to class midpoints -> ``tomo/segmentation``
    (phases ``low`` = Li/pores/cracks, ``lpscl``, ``steel``, ``cu``).
 4. ``tomo.measure``: interface height maps, Ra/Rq, plated-Li and counter-electrode thickness
    maps with centre/edge statistics, phase volumes and % change from pristine, pore + crack
@@ -149,6 +149,7 @@ def _segment_stage(ctx, inputs, *, median=True, opening_radius_vox=0):
 
     src = inputs["tomo/volumes"]
     vols = src["volume"].values
+    cell = src["cell_mask"].values.astype(bool)
     ref = vols[0]
     # register on the static part of the cell: the Cu current collector at the bottom (the
     # pellet moves up as Li plates beneath it, the plunger moves down as the counter
@@ -166,7 +167,7 @@ def _segment_stage(ctx, inputs, *, median=True, opening_radius_vox=0):
             shifts.append(t.shift_vox)
         else:
             shifts.append((0.0, 0.0, 0.0))
-        seg = tomo.segment_phases(v, PHASES, median=median,
+        seg = tomo.segment_phases(v, PHASES, median=median, method="hierarchical", roi=cell,
                                   opening_radius=opening_radius_vox or None)
         aligned.append(v)
         labels.append(seg.labels)
@@ -211,8 +212,7 @@ def _measure_stage(ctx, inputs, *, central_fraction=0.75, min_filament_volume_um
     cell = seg_ds["cell_mask"].values.astype(bool)
     inner = ndi.binary_erosion(cell, iterations=1)
     time_s = seg_ds["time_s"].values
-    nt, nz = labels.shape[:2]
-    half = nz // 2
+    nt = labels.shape[0]
     rows: dict[str, list] = {}
     maps = {"height_li_lpscl_um": [], "plated_thickness_um": [], "counter_thickness_um": []}
 
@@ -227,38 +227,53 @@ def _measure_stage(ctx, inputs, *, central_fraction=0.75, min_filament_volume_um
         lab = labels[k]
         med = tomo.median3(vols[k])
         metal = np.isin(lab, [2, 3])[:, inner].mean(axis=1) > 0.5
-        z_cu = int(np.flatnonzero(metal[:half]).max()) + 1       # first slice above the Cu
-        z_st = int(np.flatnonzero(metal[half:]).min()) + half    # first slice of the plunger
+        zm = np.flatnonzero(metal)
+        gaps = np.flatnonzero(np.diff(zm) > 1)
+        if zm.size == 0 or gaps.size == 0:
+            raise EmptyResultError(
+                f"tomo/segmentation at t={time_s[k]} s: the Cu current collector and the steel "
+                "plunger are not both found (metal-dominated slices); check the segmentation")
+        z_cu = int(zm[gaps[0]]) + 1          # first slice above the Cu
+        z_st = int(zm[gaps[0] + 1])          # first slice of the plunger
         low = lab == 0
         # LPSCl slab: the slices where LPSCl is the majority phase of the inner columns
         lps_frac = (lab == 1)[:, inner].mean(axis=1)
         zl = np.flatnonzero(lps_frac > 0.5)
+        if zl.size < 5:
+            raise EmptyResultError(
+                f"tomo/segmentation at t={time_s[k]} s: no Li6PS5Cl pellet found (fewer than 5 "
+                "slices where it is the majority phase); check the thresholds")
         z_p0, z_p1 = int(zl.min()), int(zl.max()) + 1
-        # interfaces (sub-voxel): Cu|Li (Cu bright below), Li|LPSCl (Li dark below),
-        # LPSCl|counter Li (LPSCl bright below)
-        h_cu = _interface(med, max(z_cu - 4, 0), z_cu + 3, vs, inner)
-        h_li = _interface(med, z_cu, min(z_p0 + 5, z_p1), vs, inner)
-        h_ct = _interface(med, max(z_p1 - 5, z_p0), z_st - 1, vs, inner)
+        # interfaces (sub-voxel) on crops holding two phases each: Cu|plated Li (Cu bright
+        # below), plated Li|LPSCl (Li dark below), LPSCl|counter Li (LPSCl bright below)
         log.info("tomo.measure t=%g s: Cu top %d, pellet %d..%d, plunger %d", time_s[k], z_cu,
                  z_p0, z_p1, z_st)
-        plated = h_li - h_cu
-        if not np.isfinite(plated).any():
-            # no Li|LPSCl crossing (e.g. pristine: nothing plated): count the low-attenuation
-            # voxels between the Cu and the pellet instead (0 where none)
-            plated = np.where(inner, tomo.thickness_map(low[z_cu:z_p0], vs), np.nan)
+        plated_count = np.where(inner, tomo.thickness_map(low[z_cu:z_p0], vs), np.nan)
+        has_li = np.nanmean(plated_count) >= 0.5 * vs
+        h_cu = _interface(med, 0, z_cu + 5, vs, inner)
+        if has_li:
+            h_li = _interface(med, z_cu + 1, min(z_p0 + 5, z_p1), vs, inner)
+            plated = h_li - h_cu
+        else:
+            # nothing plated (e.g. pristine): no Li|LPSCl interface, thickness 0 by count
+            log.info("tomo.measure t=%g s: no plated Li layer found (mean %.2f um of "
+                     "low-attenuation voxels above the Cu)", time_s[k], np.nanmean(plated_count))
+            h_li = np.full(inner.shape, np.nan)
+            plated = plated_count
+        h_ct = _interface(med, max(z_p1 - 5, z_p0), z_st - 1, vs, inner)
         counter = np.where(inner, tomo.thickness_map(low[z_p1:z_st], vs), np.nan)
         maps["height_li_lpscl_um"].append(h_li)
         maps["plated_thickness_um"].append(plated)
         maps["counter_thickness_um"].append(counter)
-        put("cu_li_z_um", np.nanmean(h_cu))
-        put("li_lpscl_z_um", np.nanmean(h_li))
-        put("lpscl_counter_z_um", np.nanmean(h_ct))
+        for key, h in (("cu_li_z_um", h_cu), ("li_lpscl_z_um", h_li),
+                       ("lpscl_counter_z_um", h_ct)):
+            put(key, np.nanmean(h) if np.isfinite(h).any() else np.nan)
         try:
             r = tomo.roughness(h_li)
             put("ra_um", r.ra_um)
             put("rq_um", r.rq_um)
-        except EmptyResultError as exc:
-            log.warning("tomo.measure: roughness undefined at t=%g s (%s)", time_s[k], exc)
+        except EmptyResultError as exc:  # explicit empty result: NaN, reason logged
+            log.info("tomo.measure: roughness undefined at t=%g s (%s)", time_s[k], exc)
             put("ra_um", np.nan)
             put("rq_um", np.nan)
         for name, tmap in (("plated", plated), ("counter", counter)):
@@ -277,24 +292,32 @@ def _measure_stage(ctx, inputs, *, central_fraction=0.75, min_filament_volume_um
             put(f"volume_{ph}_um3", vols_k.sel(phase=ph).item())
         put("volume_low_um3", float(low[:, cell].sum()) * vs**3)
         # pore + crack volume inside the pellet (partial volume, 2 slices from its faces)
-        lo_lv = float(np.median(med[:, inner][lab[:, inner] == 0]))
-        hi_lv = float(np.median(med[:, inner][lab[:, inner] == 1]))
+        # (on the unfiltered grey values: the median filter would erase 1-voxel pores)
+        raw = vols[k]
+        lo_lv = float(np.median(raw[:, inner][lab[:, inner] == 0]))
+        hi_lv = float(np.median(raw[:, inner][lab[:, inner] == 1]))
         sub = np.s_[z_p0 + 2: z_p1 - 2, :, :]
-        pcv = M.partial_volume(med, lo_lv, hi_lv, vs, sub, inner)
+        pcv = M.partial_volume(raw, lo_lv, hi_lv, vs, sub, inner)
         put("pore_crack_volume_um3", pcv)
         pel_low = np.zeros_like(low)
         pel_low[z_p0 + 2: z_p1 - 2] = low[z_p0 + 2: z_p1 - 2] & inner[None]
+        # greyscale of pristine pores vs voxels that turned low-attenuation since (cracks),
+        # on the unfiltered grey values thresholded at the low|LPSCl boundary
+        thr0 = float(seg_ds["thresholds"].values[k][0])
+        raw_low = np.zeros_like(low)
+        raw_low[z_p0 + 2: z_p1 - 2] = (raw[z_p0 + 2: z_p1 - 2] <= thr0) & inner[None]
         if pristine_low is None:
             pristine_low = pel_low
             pristine_pcv = pcv
-            pristine_pore_vals = med[pel_low]
+            pristine_raw_low = raw_low
+            pristine_pore_vals = raw[raw_low]
         put("new_crack_volume_um3", pcv - pristine_pcv)
         q = state_charge.get(str(seg_ds["state"].values[k]), np.nan)
         area = float(inner.sum()) * vs**2
         put("charge_mAh_cm2", q)
         put("crack_li_fraction", M.crack_li_fraction(pcv - pristine_pcv, q, area)
             if q > 0 else np.nan)
-        new_vals = med[pel_low & ~pristine_low]
+        new_vals = raw[raw_low & ~pristine_raw_low]
         if k and new_vals.size >= 2 and pristine_pore_vals.size >= 2:
             g = M.gaussian_overlap(pristine_pore_vals, new_vals)
             put("pore_crack_grey_overlap", g.overlap)
@@ -315,7 +338,8 @@ def _measure_stage(ctx, inputs, *, central_fraction=0.75, min_filament_volume_um
     met = xr.Dataset({k: ("time_s", np.array(v)) for k, v in rows.items()},
                      coords={"time_s": time_s},
                      attrs={"voxel_size_um": vs, "central_fraction": central_fraction,
-                            "paper": "001_a2c994afa3295f29; Ra/Rq Eqs. 6-7 of 000_290f30815ae66793"})
+                            "paper": ("001_a2c994afa3295f29; Ra/Rq Eqs. 6-7 of "
+                                      "000_290f30815ae66793")})
     for v in ("volume_lpscl_um3", "volume_low_um3", "pore_crack_volume_um3"):
         ref = met[v].values[0]
         met[v.replace("_um3", "_change_pct")] = ("time_s", 100.0 * (met[v].values - ref) / ref)

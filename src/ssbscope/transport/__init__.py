@@ -26,5 +26,8 @@ __getattr__, __dir__, __all__ = attach(
         "tortuosity_map": "diffusion",
         "flux_map": "diffusion",
         "percolating_network": "diffusion",
+        "CurrentDensityMap": "current_density",
+        "current_density_map": "current_density",
+        "thickness_change_to_current_ma_cm2": "current_density",
     },
 )

@@ -248,7 +248,6 @@ def _solve(cond_full: np.ndarray, axis: int, periodic: bool, rtol: float, flux_t
     area = int(np.prod(shape)) // n_len
     network = percolating_network(cond_full > 0, axis, periodic=periodic)
     n_net = int(network.sum())
-    d_mean = float(cond_full.sum(dtype=np.float64)) / cond_full.size
     if n_net == 0:
         reason = (f"no connected path of the phase joins the two faces normal to axis {axis} "
                   f"(6-connectivity{', periodic sides' if periodic else ''})")
@@ -375,6 +374,9 @@ def tortuosity_multiphase(labels, conductivities: Mapping[int, float], axis: int
     Same discretisation as :func:`tortuosity` (harmonic-mean face conductances, half-voxel
     Dirichlet faces).  ``tau = D_mean / D_eff`` with ``D_mean`` the volume-weighted mean
     conductivity (labels not listed conduct nothing), TauFactor's multi-phase definition.
+    Note that TauFactor's ``MultiPhaseSolver`` places its Dirichlet values one voxel (not
+    half a voxel) outside the volume and rescales by ``(N + 1)``, so its tau differs from this
+    one by O(1/N); the binary :func:`tortuosity` matches TauFactor's ``Solver`` exactly.
 
     Parameters
     ----------

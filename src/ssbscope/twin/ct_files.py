@@ -103,24 +103,30 @@ def write_tiff_volume(path, volume, *, voxel_size_um: float, dtype=None, as_fold
     if dtype is not None:
         vol = vol.astype(dtype)
     path = Path(path)
-    px_per_cm = 1e4 / float(voxel_size_um)
-    meta = {"spacing": float(voxel_size_um), "unit": "um", "axes": "ZYX"}
+    imagej = vol.dtype in (np.uint8, np.uint16, np.float32)
+
+    def write(target, arr):
+        if imagej:  # ImageJ convention: resolution in pixels per `unit` (µm)
+            tifffile.imwrite(target, arr, imagej=True,
+                             resolution=(1.0 / voxel_size_um, 1.0 / voxel_size_um),
+                             metadata={"spacing": float(voxel_size_um), "unit": "um",
+                                       "axes": "ZYX" if arr.ndim == 3 else "YX"})
+        else:  # baseline TIFF: pixels per centimetre
+            px_per_cm = 1e4 / float(voxel_size_um)
+            tifffile.imwrite(target, arr, resolution=(px_per_cm, px_per_cm),
+                             resolutionunit="CENTIMETER")
+
     if as_folder:
         path.mkdir(parents=True, exist_ok=True)
         for i, sl in enumerate(vol):
             f = path / f"slice_{i:05d}.tif"
             tmp = _atomic_target(f)
-            tifffile.imwrite(tmp, sl, resolution=(px_per_cm, px_per_cm), resolutionunit="CENTIMETER",
-                             imagej=sl.dtype in (np.uint8, np.uint16, np.float32),
-                             metadata={"spacing": float(voxel_size_um), "unit": "um"})
+            write(tmp, sl)
             os.replace(tmp, f)
         return path
     tmp = _atomic_target(path)
     try:
-        imagej = vol.dtype in (np.uint8, np.uint16, np.float32)
-        tifffile.imwrite(tmp, vol, resolution=(px_per_cm, px_per_cm),
-                         resolutionunit="CENTIMETER", imagej=imagej,
-                         metadata=meta if imagej else None)
+        write(tmp, vol)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

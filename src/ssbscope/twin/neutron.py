@@ -58,6 +58,7 @@ __all__ = [
     "simulate_radiography",
     "simulate_ct",
     "write_series",
+    "write_ct",
     "cathode_composite",
     "BAND_NAMES",
 ]
@@ -662,4 +663,33 @@ def write_series(twin: NeutronTwin, directory, *, fmt: str = "fits",
                               exposure_s=cfg.exposure_s)
     t_df = -1800.0 + np.arange(cfg.n_dark) * cfg.exposure_s
     out["dark"] = writer(d / "dark", twin.dark, t_df, prefix="df", start=start, exposure_s=cfg.exposure_s)
+    return out
+
+
+def write_ct(ct: CTTwin, directory) -> dict:
+    """Write the before/after CT volumes as float32 multi-page TIFFs (one z slice per page).
+
+    The description holds ``{"voxel_size_um": ..., "units": "1/cm"}``.  Writes are atomic.
+
+    Returns
+    -------
+    dict
+        {"before": path, "after": path}
+    """
+    import json
+    import os
+    from pathlib import Path
+
+    import tifffile
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, vol in (("before", ct.before), ("after", ct.after)):
+        p = d / f"neutron_ct_{name}.tif"
+        tmp = p.with_name(p.name + ".part")
+        tifffile.imwrite(tmp, np.asarray(vol, dtype=np.float32),
+                         description=json.dumps({"voxel_size_um": ct.voxel_size_um, "units": "1/cm"}))
+        os.replace(tmp, p)
+        out[name] = str(p)
     return out

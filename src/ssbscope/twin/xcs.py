@@ -130,7 +130,7 @@ class DetectorModel:
     efficiency: bool = True
     fluorescence: bool = True
     charge_sharing: bool = True
-    charge_cloud_sigma_mm: float = 0.03
+    charge_cloud_sigma_mm: float = 0.015
     threshold_kev: float = 3.0
     shielding_lines: bool = True
     shielding_fraction: float = 0.02

@@ -1,0 +1,240 @@
+"""X-ray Compton scattering (XCS) section of the report (000_290f30815ae66793, Figs. 2-3, Table 1).
+
+Reads the datasets written by :mod:`ssbscope.compton.stages` (``compton/spectra``,
+``compton/emf``, ``compton/profiles``, ``compton/maps``, and ``compton/twin/truth`` when the
+data came from the twin) and renders:
+
+* the scattering spectra of the three beam positions per state, log scale, with the detector
+  and shielding lines and the Compton and elastic peaks labelled (Fig. 2C);
+* the unmixed component spectra per unit volume (Fig. 2D);
+* the Compton profiles of the components with the valence and core windows shaded (Fig. 2E);
+* EMF vs state per component with error bars, beside the twin's truth (Fig. 2F);
+* EMF maps per state (Fig. 3A);
+* a table of EMF values and the Table-1-like summary row (anode EMF, pristine / fully
+  charged / fully discharged and the changes in %).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ssbscope.report import Section, esc, figure_html, table_html
+
+__all__ = ["section"]
+
+log = logging.getLogger(__name__)
+
+_COLORS = ("#1d4e89", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f")
+
+
+def _get(store, name):
+    if name not in store.names():
+        return None
+    return store.read(name).load()
+
+
+def _line_labels():
+    from ssbscope.compton.electron_momentum import default_lines_kev
+
+    lines = default_lines_kev()
+    return [("Cd Kα", lines["Cd Ka1"]), ("Te Kα", lines["Te Ka1"]), ("Te Kβ", lines["Te Kb1"]),
+            ("W Kα", lines["W Ka1"]), ("W Kβ", lines["W Kb1"]), ("Pb Kα", lines["Pb Ka1"]),
+            ("Pb Kβ", lines["Pb Kb1"]), ("esc. Cd", lines["Compton - Cd Ka escape"]),
+            ("Compton", 93.87), ("elastic", 115.0)]
+
+
+def _spectra_figure(sp) -> str:
+    import matplotlib.pyplot as plt
+
+    var = "counts_unaligned" if "counts_unaligned" in sp else "counts"
+    e = sp["energy_kev"].values
+    regions = [str(r) for r in sp["region"].values]
+    states = [str(s) for s in sp["state"].values]
+    fig, axes = plt.subplots(len(regions), 1, figsize=(9, 2.6 * len(regions)), sharex=True, squeeze=False)
+    for ri, (ax, reg) in enumerate(zip(axes[:, 0], regions)):
+        for si, st in enumerate(states):
+            y = sp[var].values[si, ri]
+            ax.semilogy(e, np.where(y > 0, y, np.nan), lw=0.8, color=_COLORS[si % len(_COLORS)], label=st)
+        ax.set_title(reg, fontsize=9, loc="left")
+        ax.set_ylabel("counts / bin")
+        ax.grid(alpha=0.3, which="both")
+        top = np.nanmax(sp[var].values[:, ri])
+        for k, (lab, le) in enumerate(_line_labels()):
+            if e[0] < le < e[-1]:
+                ax.axvline(le, color="grey", lw=0.5, ls=":")
+                if ri == 0:
+                    ax.text(le, top * (2.0 if k % 2 else 0.6), lab, fontsize=7, rotation=90,
+                            ha="right", va="top")
+    axes[0, 0].legend(fontsize=7, ncol=3, loc="upper left")
+    axes[-1, 0].set_xlabel("energy (keV)")
+    axes[-1, 0].set_xlim(15, 120)
+    fig.tight_layout()
+    return figure_html(fig, "Scattering spectra of the three beam positions (sum over the pixels "
+                            "inside the cell) at each state, log scale; dotted lines mark the Cd/Te "
+                            "fluorescence of the detector, the W (pinhole) and Pb (shield) lines, the "
+                            "Cd escape peak, the Compton peak and the elastic line (cf. 000_ Fig. 2C).")
+
+
+def _component_figure(pr) -> str:
+    import matplotlib.pyplot as plt
+
+    e = pr["energy_kev"].values
+    comps = [str(c) for c in pr["component"].values]
+    states = [str(s) for s in pr["state"].values]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    sel = (e > 80) & (e < 105)
+    for ci, comp in enumerate(comps):
+        for si in (0, len(states) - 1) if len(states) > 1 else (0,):
+            y = pr["spectrum"].values[si, ci][sel]
+            ax.semilogy(e[sel], np.where(y > 0, y, np.nan), lw=1.0, color=_COLORS[ci],
+                        ls="-" if si == 0 else "--", label=f"{comp}, {states[si]}")
+    ax.set_xlabel("energy (keV)")
+    ax.set_ylabel("counts per mm³ / bin")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    return figure_html(fig, "Component spectra per unit volume from NNLS unmixing of the three "
+                            "beam positions with the sheet's volume fractions (cf. 000_ Fig. 2D).")
+
+
+def _profile_figure(pr, lo, hi) -> str:
+    import matplotlib.pyplot as plt
+
+    pz = pr["pz_au"].values
+    comps = [str(c) for c in pr["component"].values]
+    states = [str(s) for s in pr["state"].values]
+    fig, axes = plt.subplots(1, len(comps), figsize=(3.4 * len(comps), 3.2), sharey=True, squeeze=False)
+    for ci, (ax, comp) in enumerate(zip(axes[0], comps)):
+        ax.axvspan(-lo[1], lo[1], color="#f6e27f", alpha=0.5, lw=0, label="valence (low p_z)")
+        ax.axvspan(-hi[1], -hi[0], color="#b5e48c", alpha=0.5, lw=0, label="core (high p_z)")
+        ax.axvspan(hi[0], hi[1], color="#b5e48c", alpha=0.5, lw=0)
+        for si, st in enumerate(states):
+            ax.plot(pz, pr["j"].values[si, ci], lw=1.0, color=_COLORS[si % len(_COLORS)], label=st)
+        ax.set_title(comp, fontsize=9)
+        ax.set_xlabel("p_z (a.u.)")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("J(p_z), area 1 over |p_z| < 5")
+    axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    return figure_html(fig, "Compton profiles of the components at each state; the shaded bands "
+                            "are the EMF windows (valence yellow, core green; cf. 000_ Fig. 2E).")
+
+
+def _emf_figure(em) -> str:
+    import matplotlib.pyplot as plt
+
+    comps = [str(c) for c in em["component"].values]
+    states = [str(s) for s in em["state"].values]
+    x = np.arange(len(states))
+    fig, axes = plt.subplots(1, len(comps), figsize=(3.4 * len(comps), 3.2), squeeze=False)
+    for ci, (ax, comp) in enumerate(zip(axes[0], comps)):
+        ax.errorbar(x, em["emf"].values[:, ci], yerr=em["emf_unc"].values[:, ci], fmt="o-",
+                    color=_COLORS[ci], capsize=3, label="measured")
+        if "true_emf" in em:
+            ax.plot(x, em["true_emf"].values[:, ci], "k:", lw=1, label="true profile (twin)")
+        ax.set_xticks(x)
+        ax.set_xticklabels(states, rotation=35, ha="right", fontsize=7)
+        ax.set_title(comp, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("EMF")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return figure_html(fig, "Electron momentum factor per component and state with counting "
+                            "uncertainties (cf. 000_ Fig. 2F). The dotted line is the EMF of the "
+                            "twin's true profile without detector resolution: the measured values lie "
+                            "below it because resolution and calibration spread broaden the profile; "
+                            "changes between states are what the method measures.")
+
+
+def _maps_figure(mp, region="region 3") -> str:
+    import matplotlib.pyplot as plt
+
+    regs = [str(r) for r in mp["region"].values]
+    ri = regs.index(region) if region in regs else len(regs) - 1
+    states = [str(s) for s in mp["state"].values]
+    v = mp["emf"].values[:, ri]
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return "<p>No EMF map: no block had enough counts.</p>"
+    lo, hi = np.percentile(finite, [5, 95])
+    fig, axes = plt.subplots(1, len(states), figsize=(2.6 * len(states), 2.9), squeeze=False)
+    im = None
+    for si, (ax, st) in enumerate(zip(axes[0], states)):
+        im = ax.imshow(v[si], vmin=lo, vmax=hi, cmap="viridis")
+        ax.set_title(st, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="EMF")
+    return figure_html(fig, f"EMF maps of {regs[ri]} per state on {int(mp.attrs.get('block_px', 1))}"
+                            f" x {int(mp.attrs.get('block_px', 1))} pixel blocks (cf. 000_ Fig. 3A).")
+
+
+def _tables(em) -> tuple[str, list]:
+    comps = [str(c) for c in em["component"].values]
+    states = [str(s) for s in em["state"].values]
+    rows = []
+    for si, st in enumerate(states):
+        row = {"state": st}
+        for ci, comp in enumerate(comps):
+            row[f"EMF {comp}"] = f"{em['emf'].values[si, ci]:.3f} ± {em['emf_unc'].values[si, ci]:.3f}"
+        if "x_cathode_estimated" in em:
+            row["x cathode (from EMF)"] = (f"{em['x_cathode_estimated'].values[si]:.2f} ± "
+                                          f"{em['x_cathode_unc'].values[si]:.2f}")
+        if "x_cathode_true" in em:
+            row["x cathode (twin)"] = f"{em['x_cathode_true'].values[si]:.3f}"
+        rows.append(row)
+    html = table_html(pd.DataFrame(rows), caption="EMF per component and state; cathode Li content "
+                      "from the EMF calibration on the reference states "
+                      f"{', '.join(map(str, _as_list(em.attrs.get('calibration_states', []))))}")
+    summary = []
+    if "anode" in comps:
+        ci = comps.index("anode")
+        idx = {s: i for i, s in enumerate(states)}
+        if {"pristine", "fully charged", "fully discharged"} <= set(idx):
+            p, c, d = (em["emf"].values[idx[k], ci] for k in ("pristine", "fully charged", "fully discharged"))
+            t1 = pd.DataFrame([{"": "EMF from XCS imaging (anode)", "pristine": f"{p:.3f}",
+                                "fully charged": f"{c:.3f}", "fully discharged": f"{d:.3f}",
+                                "pristine → charged (%)": f"{100 * (c - p) / p:+.1f}",
+                                "pristine → discharged (%)": f"{100 * (d - p) / p:+.1f}"}])
+            html += table_html(t1, caption="Table-1-like summary row (cf. 000_ Table 1)")
+            summary.append(("Anode EMF, pristine → fully charged", f"{p:.3f} → {c:.3f} ({100 * (c - p) / p:+.1f} %)"))
+    return html, summary
+
+
+def _as_list(v):
+    if isinstance(v, str):
+        import json
+
+        try:
+            return json.loads(v)
+        except ValueError:
+            return [v]
+    return list(v)
+
+
+def section(store) -> Section | None:
+    """The XCS section, or None when the store holds no XCS results."""
+    sp = _get(store, "compton/spectra")
+    if sp is None:
+        return None
+    em = _get(store, "compton/emf")
+    pr = _get(store, "compton/profiles")
+    mp = _get(store, "compton/maps")
+    parts = [f"<p>XCS imaging of the coin cell: {len(sp['state'])} states × "
+             f"{len(sp['region'])} beam positions; {esc(str(sp.attrs.get('description', '')))}.</p>"]
+    summary = []
+    parts.append(_spectra_figure(sp))
+    if pr is not None:
+        parts.append(_component_figure(pr))
+        lo = tuple(_as_list(em.attrs.get("low_au", [0, 1]))) if em is not None else (0, 1)
+        hi = tuple(_as_list(em.attrs.get("high_au", [1, 5]))) if em is not None else (1, 5)
+        parts.append(_profile_figure(pr, lo, hi))
+    if em is not None:
+        parts.append(_emf_figure(em))
+        html, summary = _tables(em)
+        parts.append(html)
+    if mp is not None:
+        parts.append(_maps_figure(mp))
+    return Section("X-ray Compton scattering imaging", "".join(parts), tuple(summary))

@@ -1,0 +1,257 @@
+"""X-ray tomography section of the report.
+
+Reads the datasets written by :mod:`ssbscope.tomo.stages` (``tomo/segmentation``,
+``tomo/metrics``, ``tomo/maps`` and, for the twin, ``tomo/twin/truth``) and renders:
+
+* orthogonal slices (x-z through the centre, x-y through the plated layer) of every scan
+  state with the segmentation overlaid;
+* topography maps of the plated Li | electrolyte interface (plane detrended) with Ra/Rq
+  (Eqs. 6-7 of 000_290f30815ae66793);
+* plated-Li and counter-electrode thickness maps (001_a2c994afa3295f29 Fig. 5d-e);
+* pore + crack volume vs time under the voltage curve (001_ Fig. 3c) when the anode-free
+  log is in the store;
+* a Table-1-like summary: value per state and % change from the first (pristine) scan, with
+  the twin's ground truth beside it when present.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ssbscope.report import Section, esc, figure_html, table_html
+
+__all__ = ["section"]
+
+log = logging.getLogger(__name__)
+
+_PHASE_COLORS = ("#00000000", "#2a9d8f", "#e9c46a", "#e76f51")  # low, lpscl, steel, cu
+
+
+def _get(store, name):
+    if name not in store.names():
+        return None
+    return store.read(name).load()
+
+
+def _state_labels(ds) -> list[str]:
+    if ds is not None and "state" in ds:
+        return [str(s) for s in ds["state"].values]
+    return [f"t = {t / 3600:.2f} h" for t in ds["time_s"].values]
+
+
+def _slices_figure(seg) -> str:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    vol = seg["aligned"].values
+    lab = seg["labels"].values
+    nt, nz, ny, nx = vol.shape
+    labels = _state_labels(seg)
+    vs = float(seg.attrs.get("voxel_size_um", 1.0))
+    cmap = ListedColormap(["#3a86ff", "#8ac926", "#ffbe0b", "#fb5607"])
+    # x-y slice through the lowest low-attenuation layer above the bottom metal
+    metal = np.isin(lab[-1], [2, 3]).mean(axis=(1, 2)) > 0.5
+    zm = np.flatnonzero(metal)
+    z0 = int(zm[0] + np.argmax(~metal[zm[0]:])) if zm.size else 0
+    # the slice just above the bottom metal with most low-attenuation voxels (plated Li)
+    window = (lab[:, z0: z0 + 4] == 0).mean(axis=(0, 2, 3))
+    z_xy = min(z0 + int(np.argmax(window)), nz - 1) if window.size else nz // 2
+    fig, axes = plt.subplots(2, nt, figsize=(2.6 * nt, 5.4), squeeze=False)
+    # grey window on the Li / electrolyte range (the metals saturate)
+    th = seg["thresholds"].values
+    lo = float(np.percentile(vol, 1))
+    hi = float(2.5 * th[0][0] - 1.5 * lo) if th.size else float(np.percentile(vol, 99))
+    for k in range(nt):
+        for row, (img, seg_img, ext, title) in enumerate((
+                (vol[k][:, ny // 2, :], lab[k][:, ny // 2, :], (0, nx * vs, 0, nz * vs),
+                 "x-z (centre)"),
+                (vol[k][z_xy], lab[k][z_xy], (0, nx * vs, 0, ny * vs), f"x-y, z = {z_xy}"))):
+            ax = axes[row, k]
+            ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, origin="lower", extent=ext)
+            ax.imshow(np.ma.masked_equal(seg_img, 1), cmap=cmap, vmin=0, vmax=3, alpha=0.3,
+                      origin="lower", extent=ext, interpolation="nearest")
+            ax.contour(seg_img, levels=[0.5, 1.5], colors=["#3a86ff", "#fb5607"],
+                       linewidths=0.6, origin="lower", extent=ext)
+            ax.set_title(f"{labels[k]}\n{title}" if row == 0 else title, fontsize=8)
+            ax.tick_params(labelsize=7)
+            if k == 0:
+                ax.set_ylabel("µm", fontsize=8)
+    fig.tight_layout()
+    names = seg.attrs.get("phases", ["low", "lpscl", "steel", "cu"])
+    return figure_html(fig, "Reconstructed slices per scan state (grey) with the segmentation "
+                            f"overlaid (phases {', '.join(map(str, names))}; blue = "
+                            "low attenuation: Li, pores, cracks; the electrolyte is left "
+                            "uncoloured).")
+
+
+def _map_figure(maps, key, title, unit_label, metrics=None, detrend=False) -> str:
+    import matplotlib.pyplot as plt
+
+    from ssbscope.errors import EmptyResultError
+    from ssbscope.tomo.metrics import detrend_plane
+
+    m = maps[key].values
+    labels = _state_labels(maps)
+    vs = float(maps.attrs.get("voxel_size_um", 1.0))
+    nt = m.shape[0]
+    fig, axes = plt.subplots(1, nt, figsize=(2.6 * nt, 2.8), squeeze=False)
+    for k in range(nt):
+        ax = axes[0, k]
+        img = m[k].astype(float)
+        sub = ""
+        if detrend:
+            try:
+                img, _ = detrend_plane(img)
+            except EmptyResultError:
+                img = np.full_like(img, np.nan)
+                sub = "\n(no interface)"
+            if metrics is not None and np.isfinite(metrics["ra_um"].values[k]):
+                sub = (f"\nRa {metrics['ra_um'].values[k]:.2f} µm, "
+                       f"Rq {metrics['rq_um'].values[k]:.2f} µm")
+        ext = (0, img.shape[1] * vs, 0, img.shape[0] * vs)
+        im = ax.imshow(np.ma.masked_invalid(img), cmap="viridis", origin="lower", extent=ext)
+        ax.set_title(f"{labels[k]}{sub}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+        cb.ax.tick_params(labelsize=7)
+        cb.set_label(unit_label, fontsize=7)
+    fig.tight_layout()
+    return figure_html(fig, title)
+
+
+def _volume_vs_time(store, met) -> str:
+    import matplotlib.pyplot as plt
+
+    ts = _get(store, "echem/anode_free/timeseries")
+    t_h = met["time_s"].values / 3600.0
+    if ts is not None and "voltage_V" in ts:
+        fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 5), sharex=True,
+                                       gridspec_kw={"height_ratios": [1, 1.4]})
+        ax0.plot(ts["time_s"].values / 3600.0, ts["voltage_V"].values, lw=1, color="#1d4e89")
+        ax0.set_ylabel("voltage (V)")
+        ax0.set_title("anode-free log (echem/anode_free/timeseries)", fontsize=9)
+    else:
+        fig, ax1 = plt.subplots(figsize=(8, 3.2))
+    ax1.plot(t_h, met["pore_crack_volume_um3"].values / 1e4, "o-", color="#d1495b",
+             label="pore + crack volume (measured)")
+    ax1.plot(t_h, met["new_crack_volume_um3"].values / 1e4, "s--", color="#6a4c93",
+             label="new crack volume since pristine")
+    ax1.set_xlabel("time (h)")
+    ax1.set_ylabel("volume (10⁴ µm³)")
+    ax1.legend(fontsize=8)
+    fig.tight_layout()
+    return figure_html(fig, "Pore + crack volume inside the pellet vs time (partial-volume "
+                            "estimate, 001_a2c994afa3295f29 Fig. 3c), under the voltage curve "
+                            "when the log is in the store.")
+
+
+_ROWS = (
+    ("Ra Li|LPSCl (µm)", "ra_um", "ra_um"),
+    ("Rq Li|LPSCl (µm)", "rq_um", "rq_um"),
+    ("plated Li thickness, centre (µm)", "plated_thickness_center_um", "plated_thickness_um"),
+    ("plated Li thickness std, centre (µm)", "plated_thickness_center_std_um", None),
+    ("plated Li thickness, edge (µm)", "plated_thickness_edge_um", None),
+    ("counter Li thickness, centre (µm)", "counter_thickness_center_um", "counter_thickness_um"),
+    ("pore + crack volume (µm³)", "pore_crack_volume_um3", None),
+    ("new crack volume since pristine (µm³)", "new_crack_volume_um3", None),
+    ("fraction of deposited Li the new cracks hold", "crack_li_fraction", None),
+    ("grey overlap pristine pores vs new cracks", "pore_crack_grey_overlap", None),
+    ("low-attenuation volume (µm³)", "volume_low_um3", None),
+    ("Li6PS5Cl volume (µm³)", "volume_lpscl_um3", None),
+    ("new filaments since previous scan (centre / edge)", "new_filaments", None),
+)
+
+
+def _summary_table(met, truth) -> tuple[str, list]:
+    labels = _state_labels(met)
+    rows = []
+    for title, key, tkey in _ROWS:
+        if key not in met:
+            continue
+        vals = met[key].values.astype(float)
+        row = {"quantity": title}
+        for k, lab in enumerate(labels):
+            v = vals[k]
+            if key == "new_filaments" and np.isfinite(v):
+                row[lab] = (f"{int(v)} ({int(met['new_filaments_center'].values[k])} / "
+                            f"{int(met['new_filaments_edge'].values[k])})")
+            else:
+                row[lab] = v
+        ref = vals[0]
+        last = vals[-1]
+        row["change first→last (%)"] = (100.0 * (last - ref) / ref
+                                        if np.isfinite(ref) and ref != 0 and np.isfinite(last)
+                                        else float("nan"))
+        rows.append(row)
+        if truth is not None and tkey is not None and tkey in truth:
+            trow = {"quantity": f"  twin truth: {title}"}
+            for k, lab in enumerate(labels):
+                trow[lab] = float(truth[tkey].values[k])
+            tv = truth[tkey].values.astype(float)
+            trow["change first→last (%)"] = (100.0 * (tv[-1] - tv[0]) / tv[0]
+                                             if tv[0] != 0 else float("nan"))
+            rows.append(trow)
+    df = pd.DataFrame(rows)
+    summary = []
+    if "plated_thickness_center_um" in met:
+        v = met["plated_thickness_center_um"].values
+        k = int(np.nanargmax(v)) if np.isfinite(v).any() else 0
+        summary.append(("max plated Li thickness (CT, centre)",
+                        f"{v[k]:.1f} ± {met['plated_thickness_center_std_um'].values[k]:.1f} µm"))
+    if "ra_um" in met and np.isfinite(met["ra_um"].values).any():
+        summary.append(("Ra of the plated Li surface (CT, last scan)",
+                        f"{met['ra_um'].values[-1]:.2f} µm"))
+    if "pore_crack_volume_um3" in met:
+        summary.append(("pore + crack volume, first → last scan (CT)",
+                        f"{met['pore_crack_volume_um3'].values[0]:.3g} → "
+                        f"{met['pore_crack_volume_um3'].values[-1]:.3g} µm³"))
+    return table_html(df, caption="Morphology per scan state and change from the first scan "
+                                  "(Table 1 of 000_290f30815ae66793 style)"), summary
+
+
+def section(store) -> Section | None:
+    """The tomography section of the report (None if the store has no tomography results).
+
+    Parameters
+    ----------
+    store : ssbscope.store.Store
+
+    Returns
+    -------
+    ssbscope.report.Section or None
+    """
+    met = _get(store, "tomo/metrics")
+    if met is None:
+        return None
+    maps = _get(store, "tomo/maps")
+    seg = _get(store, "tomo/segmentation")
+    truth = _get(store, "tomo/twin/truth")
+    parts = []
+    vs = float(met.attrs.get("voxel_size_um", float("nan")))
+    src = "the digital twin (001_a2c994afa3295f29, case B)" if truth is not None else "the scans"
+    central = 100 * float(met.attrs.get("central_fraction", 0.75))
+    parts.append(f"<p class=\"note\">{met.sizes['time_s']} scans of {esc(src)}; voxel "
+                 f"{vs:.2f} µm; central region = {central:.0f} % "
+                 "of the electrode area.  Chain: flat/dark, −ln, centre search, FBP, rigid "
+                 "registration to the first scan, 3×3×3 median, recursive Otsu thresholds, "
+                 "sub-voxel interface heights, partial-volume pore volumes.</p>")
+    table, summary = _summary_table(met, truth)
+    parts.append("<h3>Summary per state</h3>" + table)
+    if seg is not None:
+        parts.append("<h3>Slices and segmentation</h3>" + _slices_figure(seg))
+    if maps is not None:
+        parts.append("<h3>Topography of the plated Li surface</h3>" + _map_figure(
+            maps, "height_li_lpscl_um", "Height of the plated Li | Li6PS5Cl interface above "
+            "its best-fit plane (µm) with Ra and Rq (Eqs. 6-7 of 000_290f30815ae66793).",
+            "height (µm)", met, detrend=True))
+        parts.append("<h3>Thickness maps</h3>" + _map_figure(
+            maps, "plated_thickness_um", "Plated Li thickness per column (µm), working "
+            "electrode (001_a2c994afa3295f29 Fig. 5e).", "thickness (µm)"))
+        parts.append(_map_figure(
+            maps, "counter_thickness_um", "Li counter electrode thickness per column (µm) "
+            "(001_a2c994afa3295f29 Fig. 5d).", "thickness (µm)"))
+    parts.append("<h3>Pore and crack volume</h3>" + _volume_vs_time(store, met))
+    return Section("X-ray tomography", "\n".join(parts), summary=tuple(summary))

@@ -1,0 +1,208 @@
+"""Report section of the transport and interface areas.
+
+Flux maps of the twin's Li|SPE interphase region with tau per state (000_290f30815ae66793),
+the contoured-interface study (003_103f2bf5a3479ade Figs. 1-4) and the current-density map
+from two thickness maps (004_abdc661361e9d05b Fig. 24d).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ssbscope.report import Section, esc, figure_html, table_html
+
+__all__ = ["section"]
+
+log = logging.getLogger(__name__)
+
+
+def _flux_part(ds):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    states = [str(s) for s in ds["state"].values]
+    n = len(states)
+    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 6.2), squeeze=False)
+    vmax = float(np.nanmax(ds["flux_map"].values)) or 1.0
+    for k, st in enumerate(states):
+        ax = axes[0, k]
+        im = ax.imshow(ds["flux_map"].values[k], cmap="inferno", vmin=0, vmax=vmax,
+                       origin="lower")
+        ax.set_title(f"{st}: tau = {float(ds['tau'].values[k]):.3f}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax2 = axes[1, k]
+        ax2.imshow(ds["phase_map"].values[k], cmap="tab10", vmin=0, vmax=10, origin="lower",
+                   interpolation="nearest")
+        ax2.set_title("phases (3 = SPE, 2 = Li, 10 = filament)", fontsize=8)
+        ax2.set_xticks([])
+        ax2.set_yticks([])
+    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="flux along x (D dc/L)")
+    cap = ("Li+ flux through the SPE in the mid-plane of the Li|SPE interphase slab "
+           f"(z voxels {ds.attrs.get('slab_z_vox')}), driven along x as in the paper's "
+           "TauFactor simulation; tau from D_eff = D eps / tau.")
+    rows = [{"state": st, "tau": float(ds["tau"].values[k]),
+             "porosity": float(ds["porosity"].values[k]),
+             "D_eff/D": float(ds["d_eff_ratio"].values[k]),
+             "flux spread": float(ds["flux_imbalance"].values[k]),
+             "rel. residual": float(ds["relative_residual"].values[k]),
+             "CG iterations": int(ds["iterations"].values[k])} for k, st in enumerate(states)]
+    import pandas as pd
+
+    html = "<h3>Li+ flux through the interphase region</h3>" + figure_html(fig, cap)
+    html += table_html(pd.DataFrame(rows), caption="Tortuosity per state")
+    html += f'<p class="note">Convergence: {esc(str(ds.attrs.get("convergence", "")))}</p>'
+    summary = tuple((f"tau interphase ({st})", f"{float(ds['tau'].values[k]):.3f}")
+                    for k, st in enumerate(states))
+    return html, summary
+
+
+def _contour_part(study, gc, fields):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = study.to_dataframe()
+    html = "<h3>Contoured Li|electrolyte interfaces</h3>"
+    summary = []
+    series = [("constant_S", "height_um", "H (um), S = 150 um"),
+              ("constant_H", "separation_um", "S (um), H = 25 um"),
+              ("constant_ratio", "separation_um", "S (um), H/S = 1/6")]
+    present = [s for s in series if (df["series"] == s[0]).any()]
+    if present:
+        ncol = len(present) + 1
+        fig, axes = plt.subplots(2, ncol, figsize=(4.0 * ncol, 6.6), squeeze=False)
+        for k, (name, xcol, xlabel) in enumerate(present):
+            d = df[df["series"] == name].sort_values(xcol)
+            ax = axes[0, k]
+            ax.plot(d[xcol], d["max_primary_over_geometric"], "o-", label="max j, primary")
+            ax.plot(d[xcol], d["max_kinetic_over_geometric"], "s-", label="max j, kinetics")
+            ax.plot(d[xcol], d["gain_over_flat"], "^-", label="critical / flat")
+            ax.set_ylabel("ratio to geometric / flat")
+            ax.legend(fontsize=7)
+            ax = axes[1, k]
+            ax.plot(d[xcol], d["max_excess_pressure_mpa"], "kd-")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("max excess pressure (MPa)")
+        ax = axes[0, -1]
+        sh = df[df["series"] == "shapes"]
+        if len(sh):
+            ax.bar(sh["shape"], sh["critical_current_ma_cm2"], color=["C0", "C1", "C2"][:len(sh)])
+            ax.axhline(1.0, color="k", ls=":", label="flat")
+            ax.set_ylim(0.9 * float(sh["critical_current_ma_cm2"].min()),
+                        max(1.02, 1.02 * float(sh["critical_current_ma_cm2"].max())))
+            ax.set_ylabel("critical current (mA/cm2), flat = 1")
+            ax.set_title("H25S150 by shape")
+            best = sh.loc[sh["critical_current_ma_cm2"].idxmax()]
+            summary.append(("best shape at H25S150", f"{best['shape']} "
+                            f"({best['critical_current_ma_cm2']:.3f} mA/cm2 vs flat 1)"))
+            axes[1, -1].bar(sh["shape"], sh["area_ratio"], color=["C0", "C1", "C2"][:len(sh)])
+            axes[1, -1].set_ylim(1.0, 1.02 * float(sh["area_ratio"].max()))
+            axes[1, -1].set_ylabel("area ratio")
+        fig.tight_layout()
+        cap = ("Maximum local current over the geometric current without and with linearised "
+               "Butler-Volmer kinetics (R_ct = "
+               f"{study.attrs.get('r_ct_ohm_cm2')} Ohm cm2, sigma = "
+               f"{study.attrs.get('conductivity_s_cm')} S/cm), maximum creep excess pressure "
+               "at 1 mA/cm2 and the critical current of the dendrite criterion relative to a "
+               "flat interface (trends, as in 003_103f2bf5a3479ade Figs. 2-4).")
+        html += figure_html(fig, cap)
+        summary.append(("best contour gain over flat", f"{df['gain_over_flat'].max():.3f}x"))
+    html += table_html(df.reset_index(drop=True), caption="Contour study (1 mA/cm2)")
+    if gc is not None:
+        html += table_html(gc.to_dataframe().reset_index(drop=True),
+                           caption="Grid convergence of the maximum local current "
+                                   "(egg-box H25S150)")
+    if fields is not None:
+        shapes = [str(s) for s in fields["shape"].values]
+        fig, axes = plt.subplots(2, len(shapes), figsize=(3.4 * len(shapes), 6.4), squeeze=False)
+        x = fields["x_um"].values
+        for i, kind in enumerate(("primary", "kinetic")):
+            for k, s in enumerate(shapes):
+                ax = axes[i, k]
+                im = ax.imshow(fields["current_ma_cm2"].sel(shape=s, kinetics=kind).values.T,
+                               origin="lower", cmap="viridis",
+                               extent=(x[0], x[-1], x[0], x[-1]))
+                ax.set_title(f"{s}, {kind}: max "
+                             f"{float(fields['current_ma_cm2'].sel(shape=s, kinetics=kind).max()):.2f}",
+                             fontsize=9)
+                fig.colorbar(im, ax=ax, shrink=0.75, label="j (mA/cm2)")
+        html += figure_html(fig, "Local normal current density on one periodic cell "
+                                 "(H = 25 um, S = 150 um, 1 mA/cm2 geometric); highest at the "
+                                 "Li protrusions (003_103f2bf5a3479ade Fig. 1e).")
+    return html, tuple(summary)
+
+
+def _current_density_part(ds):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    ext = None
+    for ax, var, title in ((axes[0], "thickness_before_um", "Li thickness before (um)"),
+                           (axes[1], "thickness_after_um", "Li thickness after (um)")):
+        im = ax.imshow(ds[var].values, origin="lower", cmap="magma", extent=ext)
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    j = ds["current_ma_cm2"].values
+    lim = float(np.nanmax(np.abs(j))) or 1.0
+    im = axes[2].imshow(j, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
+    hs = ds["plating_hotspots"].values
+    if hs.any():
+        axes[2].contour(hs.astype(float), levels=[0.5], colors="k", linewidths=0.8)
+    axes[2].set_title("local current (mA/cm2), hot-spots outlined")
+    fig.colorbar(im, ax=axes[2], shrink=0.8)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    a = ds.attrs
+    cap = (f"Current density j = rho F dh / (M dt) between two Li thickness maps of the twin "
+           f"({a.get('twin', '')}); mean {a.get('mean_current_ma_cm2', float('nan')):.4f} "
+           f"mA/cm2 vs imposed {a.get('imposed_current_ma_cm2', float('nan')):.4f} mA/cm2, "
+           f"{a.get('n_hotspots', 0)} hot-spots (> mean + 2 std).")
+    html = "<h3>Current-density map from thickness maps</h3>" + figure_html(fig, cap)
+    summary = (("current from thickness maps",
+                f"{a.get('mean_current_ma_cm2', float('nan')):.4f} mA/cm2 "
+                f"(imposed {a.get('imposed_current_ma_cm2', float('nan')):.3g})"),)
+    return html, summary
+
+
+def section(store) -> Section | None:
+    """The transport/interface section, or None when the store holds none of its results.
+
+    Parameters
+    ----------
+    store : ssbscope.store.Store
+
+    Returns
+    -------
+    ssbscope.report.Section or None
+    """
+    names = set(store.names())
+    parts, summary = [], []
+    if "transport/interface_flux" in names:
+        h, s = _flux_part(store.read("transport/interface_flux").load())
+        parts.append(h)
+        summary.extend(s)
+    if "interface/contour_study" in names:
+        gc = store.read("interface/grid_convergence").load() \
+            if "interface/grid_convergence" in names else None
+        sf = store.read("interface/surface_fields").load() \
+            if "interface/surface_fields" in names else None
+        h, s = _contour_part(store.read("interface/contour_study").load(), gc, sf)
+        parts.append(h)
+        summary.extend(s)
+    if "transport/current_density" in names:
+        h, s = _current_density_part(store.read("transport/current_density").load())
+        parts.append(h)
+        summary.extend(s)
+    if not parts:
+        return None
+    return Section("Transport and interfaces", "".join(parts), tuple(summary))

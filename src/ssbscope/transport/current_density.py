@@ -1,0 +1,171 @@
+"""Local current density maps from successive Li thickness maps (Faraday's law).
+
+From two registered thickness maps of the same Li electrode taken ``dt`` apart, the local
+current density is ``j(x, y) = rho_Li F dh / (M_Li dt)`` (current-density maps of
+004_abdc661361e9d05b Fig. 24d): positive where Li was plated, negative where stripped.
+Hot-spots are connected regions whose current departs from the mean by more than
+``k`` standard deviations; their relation to the local microstructure is reported as the
+Pearson correlation with any co-registered map (e.g. the local porosity of the electrolyte).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.ndimage as ndi
+
+from ssbscope.errors import InputError, ParameterError
+from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
+
+__all__ = ["CurrentDensityMap", "current_density_map", "thickness_change_to_current_ma_cm2"]
+
+
+def thickness_change_to_current_ma_cm2(delta_thickness_um, dt_s: float):
+    """Faraday's law for a Li layer: ``j = rho F dh / (M dt)`` in mA/cm2.
+
+    Parameters
+    ----------
+    delta_thickness_um : array_like
+        Thickness change (um), positive for plating.
+    dt_s : float
+        Time between the two maps (s).
+
+    Returns
+    -------
+    ndarray or float
+        Current density (mA/cm2) with the sign of the thickness change.
+    """
+    dh_cm = np.asarray(delta_thickness_um, dtype=float) * 1e-4
+    return RHO_LI_G_CM3 * FARADAY_C_MOL * dh_cm / (M_LI_G_MOL * float(dt_s)) * 1e3
+
+
+@dataclass(frozen=True)
+class CurrentDensityMap:
+    """Local current density between two thickness maps.
+
+    Attributes
+    ----------
+    current_ma_cm2 : (Y, X) ndarray
+        Local current density (NaN where either map is NaN or outside ``mask``).
+    mean_current_ma_cm2 : float
+        Mean over the valid pixels (the cell's geometric current when the whole electrode is
+        covered).
+    std_current_ma_cm2 : float
+    plating_hotspots : (Y, X) bool ndarray
+        ``j > mean + k std``.
+    stripping_hotspots : (Y, X) bool ndarray
+        ``j < mean - k std``.
+    hotspots : pandas.DataFrame
+        One row per connected hot-spot: ``kind``, ``area_px``, ``centroid_y``,
+        ``centroid_x``, ``peak_current_ma_cm2``, ``mean_current_ma_cm2``.
+    correlation : float or None
+        Pearson correlation of ``current_ma_cm2`` with the ``microstructure`` map.
+    dt_s : float
+    """
+
+    current_ma_cm2: np.ndarray = field(repr=False)
+    mean_current_ma_cm2: float
+    std_current_ma_cm2: float
+    plating_hotspots: np.ndarray = field(repr=False)
+    stripping_hotspots: np.ndarray = field(repr=False)
+    hotspots: pd.DataFrame = field(repr=False)
+    correlation: float | None
+    dt_s: float
+
+
+def _as_map(a, name):
+    arr = np.asarray(a, dtype=float)
+    if arr.ndim != 2 or arr.size == 0:
+        raise InputError(f"{name}: expected a non-empty 2-D (y, x) thickness map, got shape "
+                         f"{arr.shape}")
+    return arr
+
+
+def current_density_map(thickness_before_um, thickness_after_um, dt_s: float, *,
+                        mask=None, smoothing_px: float = 0.0, hotspot_sigma: float = 2.0,
+                        min_hotspot_px: int = 4, microstructure=None) -> CurrentDensityMap:
+    """Current-density map from two registered Li thickness maps (Faraday's law).
+
+    Parameters
+    ----------
+    thickness_before_um, thickness_after_um : (Y, X) array_like
+        Thickness maps (um) of the same electrode, registered (same pixel grid), NaN where
+        unknown.  Not modified.
+    dt_s : float
+        Time between the maps (s), > 0.
+    mask : (Y, X) bool array, optional
+        Pixels to use (e.g. the electrode footprint).
+    smoothing_px : float
+        Gaussian smoothing (pixels) of the thickness change before Faraday's law (0: none).
+    hotspot_sigma : float
+        ``k``: hot-spots depart from the mean by more than ``k`` standard deviations.
+    min_hotspot_px : int
+        Smallest connected hot-spot kept.
+    microstructure : (Y, X) array_like, optional
+        A co-registered map to correlate with the current (004_abdc661361e9d05b Fig. 24d).
+
+    Returns
+    -------
+    CurrentDensityMap
+    """
+    h0 = _as_map(thickness_before_um, "thickness_before_um")
+    h1 = _as_map(thickness_after_um, "thickness_after_um")
+    if h0.shape != h1.shape:
+        raise InputError(f"thickness_after_um: shape {h1.shape} differs from "
+                         f"thickness_before_um {h0.shape}; register the maps first")
+    try:
+        dt = float(dt_s)
+    except (TypeError, ValueError):
+        raise ParameterError("dt_s", dt_s, "must be a number") from None
+    if not np.isfinite(dt) or dt <= 0:
+        raise ParameterError("dt_s", dt_s, "must be finite and > 0",
+                             "pass the time between the two scans in seconds")
+    if not np.isfinite(hotspot_sigma) or hotspot_sigma <= 0:
+        raise ParameterError("hotspot_sigma", hotspot_sigma, "must be finite and > 0")
+    if not np.isfinite(smoothing_px) or smoothing_px < 0:
+        raise ParameterError("smoothing_px", smoothing_px, "must be finite and >= 0")
+    valid = np.isfinite(h0) & np.isfinite(h1)
+    if mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != h0.shape:
+            raise InputError(f"mask: shape {m.shape} differs from the maps {h0.shape}")
+        valid &= m
+    if not valid.any():
+        raise InputError("thickness maps: no pixel is finite in both maps (inside mask); "
+                         "check the maps and the mask")
+    dh = np.where(valid, h1 - h0, 0.0)
+    if smoothing_px > 0:
+        w = ndi.gaussian_filter(valid.astype(float), smoothing_px)
+        dh = np.where(valid, ndi.gaussian_filter(dh, smoothing_px) / np.maximum(w, 1e-12), 0.0)
+    j = np.where(valid, thickness_change_to_current_ma_cm2(dh, dt), np.nan)
+    jv = j[valid]
+    mean = float(jv.mean())
+    std = float(jv.std())
+    hi = valid & (j > mean + hotspot_sigma * std) if std > 0 else np.zeros_like(valid)
+    lo = valid & (j < mean - hotspot_sigma * std) if std > 0 else np.zeros_like(valid)
+    rows = []
+    for kind, m in (("plating", hi), ("stripping", lo)):
+        lab, n = ndi.label(m)
+        for k in range(1, n + 1):
+            reg = lab == k
+            area = int(reg.sum())
+            if area < min_hotspot_px:
+                continue
+            cy, cx = ndi.center_of_mass(reg)
+            vals = j[reg]
+            peak = float(vals.max() if kind == "plating" else vals.min())
+            rows.append(dict(kind=kind, area_px=area, centroid_y=float(cy), centroid_x=float(cx),
+                             peak_current_ma_cm2=peak, mean_current_ma_cm2=float(vals.mean())))
+    table = pd.DataFrame(rows, columns=["kind", "area_px", "centroid_y", "centroid_x",
+                                        "peak_current_ma_cm2", "mean_current_ma_cm2"])
+    corr = None
+    if microstructure is not None:
+        ms = _as_map(microstructure, "microstructure")
+        if ms.shape != h0.shape:
+            raise InputError(f"microstructure: shape {ms.shape} differs from the maps {h0.shape}")
+        both = valid & np.isfinite(ms)
+        if both.sum() > 2 and np.std(ms[both]) > 0 and np.std(j[both]) > 0:
+            corr = float(np.corrcoef(j[both], ms[both])[0, 1])
+    return CurrentDensityMap(j, mean, std, hi, lo, table, corr, dt)

@@ -1,0 +1,218 @@
+"""Pipeline stages of the transport and interface areas (``ssbscope demo``).
+
+:func:`demo_stages` runs, on the digital twin:
+
+1. ``transport.interface_flux``: Li+ flux through the SPE of the buried Li|SPE interphase
+   region of the 000_290f30815ae66793 coin-cell twin (:func:`ssbscope.twin.ct.coin_cell_000`)
+   at the pristine, charged and discharged states, driven across the x-y plane as in the
+   paper's TauFactor simulation -> ``transport/interface_flux`` (tau, porosity, D_eff/D,
+   convergence checks per state; flux maps in the slab mid-plane).
+2. ``transport.contour_study``: the contoured-interface study of 003_103f2bf5a3479ade
+   (Figs. 1-4: shapes at H25S150, H at fixed S, S at fixed H, fixed H/S) with the grid
+   convergence of the maximum current -> ``interface/contour_study``,
+   ``interface/grid_convergence``, ``interface/surface_fields``.
+3. ``transport.current_density``: current-density map between two Li thickness maps of the
+   anode-free twin (:func:`ssbscope.twin.ct.anode_free_001`, 0 -> 1.5 mAh/cm2 at
+   0.5 mA/cm2) -> ``transport/current_density`` with the twin's imposed current beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+__all__ = ["demo_stages", "INTERFACE_STATES"]
+
+log = logging.getLogger(__name__)
+
+INTERFACE_STATES = ("pristine", "charged", "discharged")
+
+_SIZES = {  # coin-cell n_xy, contour grid, sweep subset
+    "tiny": (48, 10, ("shapes", "constant_S")),
+    "small": (64, 12, ("shapes", "constant_S", "constant_H", "constant_ratio")),
+    "medium": (96, 16, ("shapes", "constant_S", "constant_H", "constant_ratio")),
+}
+_SPE, _LI, _LI_FILAMENT = 3, 2, 10
+_HALF_SLAB_VOX = 4
+
+
+def _with_units(ds):
+    """Give every float variable a unit: MPa for ``*_mpa``, else 1 (dimensionless)."""
+    from ssbscope.store import units_from_name
+
+    for name, var in ds.variables.items():
+        if "units" in var.attrs or var.dtype.kind not in "fc":
+            continue
+        if str(name).endswith("_mpa"):
+            var.attrs["units"] = "MPa"
+        elif units_from_name(str(name)) is None:
+            var.attrs["units"] = "1"
+    return ds
+
+
+def _size(config) -> str:
+    twin = getattr(config, "twin", None)
+    size = getattr(twin, "size", "small") if twin is not None else "small"
+    return size if size in _SIZES else "small"
+
+
+def _interface_flux_stage(ctx, inputs, *, size="small", axis=2):
+    import xarray as xr
+
+    from ssbscope.transport import flux_map, tortuosity
+    from ssbscope.twin import ct
+
+    n_xy = _SIZES[size][0]
+    vs = 3.24
+    rows, fmaps, pmaps = [], [], []
+    zr = None
+    for state in ctx.progress(INTERFACE_STATES, desc="interface flux"):
+        ph = ct.coin_cell_000(state, n_xy=n_xy, n_z=96, voxel_size_um=vs, seed=int(ctx.seed))
+        zi = int(round(ph.interfaces_z_vox["li|spe"]))
+        half = int((0.45 * n_xy - 2) / np.sqrt(2))  # square inside the cell disk
+        c0 = n_xy // 2
+        z0, z1 = zi - _HALF_SLAB_VOX, zi + _HALF_SLAB_VOX + 1
+        zr = (z0, z1)
+        sub = ph.labels[z0:z1, c0 - half:c0 + half, c0 - half:c0 + half]
+        res = tortuosity(sub == _SPE, axis=axis)
+        mid = sub.shape[0] // 2
+        fmaps.append(flux_map(res, 0, mid) if np.isfinite(res.tau)
+                     else np.zeros(sub.shape[1:], np.float32))
+        pmaps.append(sub[mid])
+        rows.append((res.tau, res.porosity, res.d_eff_ratio, res.percolating_fraction,
+                     res.flux_imbalance, res.relative_residual, res.iterations))
+    arr = np.array(rows, float)
+    ds = xr.Dataset(
+        {"tau": ("state", arr[:, 0]), "porosity": ("state", arr[:, 1]),
+         "d_eff_ratio": ("state", arr[:, 2]), "percolating_fraction": ("state", arr[:, 3]),
+         "flux_imbalance": ("state", arr[:, 4]), "relative_residual": ("state", arr[:, 5]),
+         "iterations": ("state", arr[:, 6].astype(int)),
+         "flux_map": (("state", "y", "x"), np.stack(fmaps).astype(np.float32)),
+         "phase_map": (("state", "y", "x"), np.stack(pmaps).astype(np.uint8))},
+        coords={"state": list(INTERFACE_STATES)},
+        attrs={"twin": "coin_cell_000 (000_290f30815ae66793)", "phase": "PEO-LiTFSI SPE (code 3)",
+               "transport_axis": int(axis), "slab_z_vox": list(zr), "voxel_size_um": vs,
+               "convergence": "MG-preconditioned CG to relative residual 1e-6; plane-flux "
+                              "spread (max-min)/mean <= 1e-3",
+               "tau_definition": "D_eff = D eps / tau (TauFactor)"})
+    ds["flux_map"].attrs["units"] = "D dc / L (1 = straight open channel)"
+    return {"transport/interface_flux": _with_units(ds)}
+
+
+def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity_s_cm=2e-3,
+                   critical_pressure_mpa=1.0):
+    import pandas as pd
+    import xarray as xr
+
+    from ssbscope.interface import PAPER_SWEEPS, contour_sweep, current_distribution, grid_convergence
+
+    _, n_grid, sweeps = _SIZES[size]
+    frames = []
+    for name in ctx.progress(sweeps, desc="contour study"):
+        shapes = ("egg-box", "pyramid", "frustum") if name == "shapes" else ("egg-box",)
+        df = contour_sweep(PAPER_SWEEPS[name], shapes=shapes, r_ct_ohm_cm2=r_ct_ohm_cm2,
+                           conductivity_s_cm=conductivity_s_cm,
+                           critical_pressure_mpa=critical_pressure_mpa, n_xy=n_grid)
+        df.insert(0, "series", name)
+        frames.append(df)
+    table = pd.concat(frames, ignore_index=True)
+    study = xr.Dataset.from_dataframe(table.rename_axis("case"))
+    study.attrs.update({"paper": "003_103f2bf5a3479ade Figs. 1-4", "r_ct_ohm_cm2": r_ct_ohm_cm2,
+                        "conductivity_s_cm": conductivity_s_cm,
+                        "critical_pressure_mpa": critical_pressure_mpa,
+                        "geometric_current_ma_cm2": 1.0, "grid_n_xy": n_grid})
+    gc_rows = []
+    for rct in (None, r_ct_ohm_cm2):
+        g = grid_convergence("egg-box", 25, 150, grids=(8, n_grid, n_grid + 4),
+                             r_ct_ohm_cm2=rct, conductivity_s_cm=conductivity_s_cm)
+        g.insert(0, "kinetics", "primary" if rct is None else "linear BV")
+        gc_rows.append(g)
+    gc = xr.Dataset.from_dataframe(pd.concat(gc_rows, ignore_index=True).rename_axis("run"))
+    fields = {}
+    x = None
+    for shape in ("egg-box", "pyramid", "frustum"):
+        for kind, rct in (("primary", None), ("kinetic", r_ct_ohm_cm2)):
+            d = current_distribution(shape, 25, 150, r_ct_ohm_cm2=rct,
+                                     conductivity_s_cm=conductivity_s_cm, thickness_um=1000.0,
+                                     geometric_current_ma_cm2=1.0, n_xy=n_grid, n_zeta=n_grid)
+            x, _, j, h = d.full_cell()
+            fields[(shape, kind)] = j
+            fields[(shape, "height")] = h
+    shapes = ["egg-box", "pyramid", "frustum"]
+    sf = xr.Dataset(
+        {"current_ma_cm2": (("shape", "kinetics", "y_um", "x_um"),
+                            np.stack([[fields[(s, k)] for k in ("primary", "kinetic")]
+                                      for s in shapes])),
+         "li_height_um": (("shape", "y_um", "x_um"), np.stack([fields[(s, "height")] for s in shapes]))},
+        coords={"shape": shapes, "kinetics": ["primary", "kinetic"], "x_um": x, "y_um": x},
+        attrs={"height_um": 25.0, "separation_um": 150.0, "geometric_current_ma_cm2": 1.0,
+               "r_ct_ohm_cm2": r_ct_ohm_cm2})
+    return {"interface/contour_study": _with_units(study),
+            "interface/grid_convergence": _with_units(gc),
+            "interface/surface_fields": _with_units(sf)}
+
+
+def _li_thickness_map_um(ph, voxel_size_um):
+    """Li (bulk + filament) voxels per column below the pellet mid-plane, in um."""
+    z0, z1 = ph.truth["pellet_z_vox"]
+    zc = int(z0 + z1) // 2
+    return np.isin(ph.labels[:zc], (_LI, _LI_FILAMENT)).sum(axis=0) * float(voxel_size_um)
+
+
+def _current_density_stage(ctx, inputs, *, current_ma_cm2=0.5, charge_mah_cm2=1.5):
+    import xarray as xr
+
+    from ssbscope.transport import current_density_map
+    from ssbscope.twin import ct
+
+    vs = 3.0
+    a = ct.anode_free_001(0.0, 0.0, current_ma_cm2=current_ma_cm2, n_xy=40, n_z=56,
+                          voxel_size_um=vs, seed=int(ctx.seed))
+    b = ct.anode_free_001(charge_mah_cm2, 0.0, current_ma_cm2=current_ma_cm2, n_xy=40, n_z=56,
+                          voxel_size_um=vs, seed=int(ctx.seed))
+    dt_s = charge_mah_cm2 / current_ma_cm2 * 3600.0
+    h0 = _li_thickness_map_um(a, vs)
+    h1 = _li_thickness_map_um(b, vs)
+    res = current_density_map(h0, h1, dt_s, mask=a.cell_mask)
+    ny, nx = h0.shape
+    ds = xr.Dataset(
+        {"current_ma_cm2": (("y", "x"), res.current_ma_cm2.astype(np.float32)),
+         "thickness_before_um": (("y", "x"), np.where(a.cell_mask, h0, np.nan).astype(np.float32)),
+         "thickness_after_um": (("y", "x"), np.where(a.cell_mask, h1, np.nan).astype(np.float32)),
+         "plating_hotspots": (("y", "x"), res.plating_hotspots),
+         "stripping_hotspots": (("y", "x"), res.stripping_hotspots)},
+        coords={"y": np.arange(ny) * vs, "x": np.arange(nx) * vs},
+        attrs={"mean_current_ma_cm2": res.mean_current_ma_cm2,
+               "std_current_ma_cm2": res.std_current_ma_cm2,
+               "imposed_current_ma_cm2": float(current_ma_cm2), "dt_s": dt_s,
+               "n_hotspots": int(len(res.hotspots)), "voxel_size_um": vs,
+               "twin": "anode_free_001 (001_a2c994afa3295f29), 0 -> 1.5 mAh/cm2",
+               "equation": "j = rho_Li F dh / (M_Li dt) (004_abdc661361e9d05b Fig. 24d)"})
+    return {"transport/current_density": _with_units(ds)}
+
+
+def demo_stages(config) -> list:
+    """Transport and interface stages of the demo (see the module docstring).
+
+    Parameters
+    ----------
+    config : ssbscope.config.Experiment or None
+        ``config.twin.size`` picks the sizes ("tiny", "small", "medium").
+
+    Returns
+    -------
+    list of ssbscope.pipeline.Stage
+    """
+    from ssbscope.pipeline import Stage
+
+    size = _size(config)
+    return [
+        Stage("transport.interface_flux", _interface_flux_stage,
+              outputs=("transport/interface_flux",), params={"size": size}),
+        Stage("transport.contour_study", _contour_stage,
+              outputs=("interface/contour_study", "interface/grid_convergence",
+                       "interface/surface_fields"), params={"size": size}),
+        Stage("transport.current_density", _current_density_stage,
+              outputs=("transport/current_density",), params={}),
+    ]
