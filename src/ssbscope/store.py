@@ -373,6 +373,11 @@ class Store:
         # strip encodings inherited from a store we read (chunks may no longer match)
         for var in ds.variables.values():
             var.encoding = {}
+        # Zarr needs regular chunks (all equal but the last): regularise irregular Dask chunks
+        for vname in list(ds.data_vars):
+            chunks = ds[vname].chunks
+            if chunks and any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in chunks):
+                ds[vname] = ds[vname].chunk({d: max(c) for d, c in zip(ds[vname].dims, chunks)})
         tmp_root = self.path / _META / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
         tmp = tmp_root / uuid.uuid4().hex

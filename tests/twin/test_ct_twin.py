@@ -149,7 +149,7 @@ def test_projector_matches_skimage_radon_and_scan_is_seeded():
     ours = ct.project(ph, ang)
     ref = radon(ph, np.rad2deg(ang), circle=True).T
     assert np.abs(ours - ref).max() < 0.01 * ref.max()
-    vol = ct.soft_short_002(n_xy=32, n_z=40, seed=0)
+    vol = ct.soft_short_002(n_xy=32, n_z=48, n_layers=4, seed=0)
     a = vol.scan(n_angles=30, seed=7, zinger_fraction=1e-3, gain_error_std=0.02)
     b = vol.scan(n_angles=30, seed=7, zinger_fraction=1e-3, gain_error_std=0.02)
     c = vol.scan(n_angles=30, seed=8)
@@ -161,7 +161,8 @@ def test_projector_matches_skimage_radon_and_scan_is_seeded():
     ratio = a.projections[open_beam & ~a.zinger_mask].mean() / a.flats.mean()
     assert ratio == pytest.approx(1.0, rel=0.02)
     o = vol.scan(n_angles=40, scan="360-offset", center_offset_px=-10.0)
-    assert o.angles_rad.max() > np.pi and o.projections.shape[2] < 32
+    assert o.angles_rad.max() > np.pi and o.projections.shape[2] == 32 // 2 + 10 + 8
+    assert o.center_px == pytest.approx(o.projections.shape[2] // 2 - 10.0)
 
 
 def test_bad_parameters():

@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 COMPONENTS = ("cathode", "SPE", "anode")
 REGIONS = ("region 1", "region 2", "region 3")
-_PHOTONS = {"tiny": 60_000, "small": 250_000, "medium": 1_500_000}
-_FLOOD = {"tiny": 1_000_000, "small": 1_500_000, "medium": 3_000_000}
+_PHOTONS = {"tiny": 40_000, "small": 150_000, "medium": 1_500_000}
+_FLOOD = {"tiny": 500_000, "small": 700_000, "medium": 3_000_000}
+_ROI_MM = 6.6  # simulate the central disc only (the analysis mask is 6 mm + blur)
 _MASK_RADIUS_MM = 6.0  # inside every layer's disc (cathode radius 7 mm)
 
 
@@ -77,11 +78,14 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
     vols = np.zeros((len(states), len(REGIONS), len(COMPONENTS)))
     files = []
     n_ph = _PHOTONS.get(size, _PHOTONS["small"])
+    scale = None  # one incident flux and exposure time for every state and beam position
     for si, st in enumerate(states):
         c = cell.with_state(st)
         for ri, reg in enumerate(REGIONS):
             ex = xcs.simulate_exposure(c, heights[reg], n_photons=n_ph, geometry=geom, detector=det,
+                                       roi_radius_mm=_ROI_MM, exposure_scale=scale,
                                        seed=seed + 100 * si + ri)
+            scale = ex.truth["exposure_scale"]
             fname = f"{_slug(st.name)}_{_slug(reg)}.ssbevt"
             write_events(out / fname, ex.events, value_unit="adu", frame_rate_hz=geom.frame_rate_hz,
                          metadata={"state": st.name, "region": reg, "beam_centre_mm": heights[reg],
@@ -94,12 +98,17 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
 
     true_emf = np.array([[window_ratio(dict(_mix_composition(cell.with_state(st).layers(), comp)))
                           for comp in COMPONENTS] for st in states])
+    true_emf_res = np.array([[_resolved_emf(cell.with_state(st).layers(), comp, det)
+                              for comp in COMPONENTS] for st in states])
     ds = xr.Dataset(
         {"x_cathode": ("state", np.array([s.x_cathode for s in states]), {"units": "1"}),
          "anode_thickness_mm": ("state", np.array([s.anode_thickness_mm for s in states])),
          "volume_mm3": (("state", "region", "component"), vols),
          "true_emf": (("state", "component"), true_emf, {"units": "1",
                       "description": "EMF of the composition-weighted xraylib profile"}),
+         "true_emf_resolution": (("state", "component"), true_emf_res, {"units": "1",
+                                 "description": "EMF of the true spectrum broadened by the "
+                                                "detector's energy resolution"}),
          "beam_centre_mm": ("region", np.array([heights[r] for r in REGIONS]))},
         coords={"state": [s.name for s in states], "region": list(REGIONS),
                 "component": list(COMPONENTS)},
@@ -107,6 +116,19 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
                "mask_radius_mm": _MASK_RADIUS_MM, "n_photons": n_ph, "paper": "000_290f30815ae66793",
                "li_metal_density_g_cm3": M.RHO_LI_G_CM3})
     return {"compton/twin/truth": ds}
+
+
+def _resolved_emf(layers, name, det):
+    """EMF of a layer's true spectrum broadened by the detector resolution (Gaussian)."""
+    from ssbscope.compton.electron_momentum import broaden_spectrum, emf
+    from ssbscope.twin.xcs import resolution_fwhm_kev, true_spectrum
+
+    lay = [lay for lay in layers if lay.name == name][0]
+    edges = np.arange(70.0, 116.0001, 0.05)
+    e = 0.5 * (edges[1:] + edges[:-1])
+    s = true_spectrum(lay.components, e)
+    b = broaden_spectrum(e, s, lambda x: resolution_fwhm_kev(x, det.fwhm_at_59_kev, det.noise_fwhm_kev))
+    return emf(edges, b / b.max() * 1e6, check_peak=False).value
 
 
 def _mix_composition(layers, name):
@@ -250,6 +272,10 @@ def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0)):
     out = xr.Dataset({"emf": (("state", "component"), val, {"units": "1"}),
                       "emf_unc": (("state", "component"), unc, {"units": "1"}),
                       "true_emf": (("state", "component"), truth["true_emf"].values, {"units": "1"}),
+                      "true_emf_resolution": (("state", "component"),
+                                              (truth["true_emf_resolution"].values
+                                               if "true_emf_resolution" in truth
+                                               else np.full((ns, nc), np.nan)), {"units": "1"}),
                       "x_cathode_estimated": ("state", x_est, {"units": "1"}),
                       "x_cathode_unc": ("state", x_unc, {"units": "1"}),
                       "x_cathode_true": ("state", x, {"units": "1"})},
@@ -278,7 +304,8 @@ def demo_stages(config=None) -> list:
     Parameters
     ----------
     config : ssbscope.config.Experiment, optional
-        ``twin.size`` sets the photons per exposure (tiny 6e4, small 2.5e5, medium 1.5e6);
+        ``twin.size`` sets the photons per exposure from the central 6.6 mm disc (tiny 4e4,
+        small 1.5e5, medium 1.5e6);
         ``analysis.compton`` the bin width and EMF windows.
 
     Returns

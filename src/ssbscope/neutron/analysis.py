@@ -314,20 +314,62 @@ def detect_bands(stmap: SpaceTimeMap, *, threshold_sigma: float = 6.0, min_chang
     return bands
 
 
+def _reversal_onset(y, s, threshold_sigma, window, min_flags):
+    """First frame of confirmed fluctuations at one time scale (see fluctuation_onset)."""
+    if y.size < 4:
+        return None
+    d2 = y[:-2] - 2 * y[1:-1] + y[2:]
+    sd = np.sqrt(s[:-2] ** 2 + 4 * s[1:-1] ** 2 + s[2:] ** 2)
+    sd = np.where(sd > 0, sd, np.median(sd[sd > 0]) if np.any(sd > 0) else 1e-12)
+    z = d2 / sd
+    flag = np.abs(z) > threshold_sigma
+    d1 = np.diff(y)
+    s1 = np.sqrt(s[:-1] ** 2 + s[1:] ** 2)
+    up = d1 > threshold_sigma * s1
+    down = d1 < -threshold_sigma * s1
+    for c in range(z.size):
+        if not flag[c]:
+            continue
+        win = slice(c, min(c + window, z.size))
+        zz = z[win][flag[win]]
+        w1 = slice(c, min(c + window + 1, d1.size))
+        if zz.size >= min_flags and np.any(zz > 0) and np.any(zz < 0) and up[w1].any() and down[w1].any():
+            return c + 1
+    return None
+
+
+def _departure(y, s, t, k, threshold_sigma, window, min_flags, n_fit=6):
+    """Does frame k (and the next ones) leave the line through the frames before it?"""
+    q = slice(max(0, k - n_fit), k)
+    if k - q.start < 3:
+        return False
+    tt = t[q] - t[k]
+    w = 1.0 / np.maximum(s[q], np.min(s[s > 0]) if np.any(s > 0) else 1e-12)
+    coef, cov = np.polyfit(tt, y[q], 1, w=w, cov="unscaled")
+    nxt = slice(k, min(k + window, y.size))
+    tn = t[nxt] - t[k]
+    pred = coef[0] * tn + coef[1]
+    var_pred = cov[0, 0] * tn ** 2 + 2 * cov[0, 1] * tn + cov[1, 1]
+    z = (y[nxt] - pred) / np.sqrt(s[nxt] ** 2 + np.maximum(var_pred, 0))
+    return abs(z[0]) > threshold_sigma and np.sum(np.abs(z) > threshold_sigma) >= min(min_flags, z.size)
+
+
 def fluctuation_onset(series, sigma, time_s, *, threshold_sigma: float = 4.0, window: int = 4,
-                      min_flags: int = 2):
+                      min_flags: int = 2, scales=(1, 2, 4, 8)):
     """Onset of fluctuations in a band time series (soft short, 002_ Fig. 2D after 4.5 h).
 
-    Second differences ``y[i−1] − 2 y[i] + y[i+1]`` of a smooth trend are at the noise level
-    (``σ_d2 = sqrt(σ[i−1]² + 4σ[i]² + σ[i+1]²)``); fluctuations make them large with both
-    signs.  A window of ``window`` centres holding at least ``min_flags`` values beyond
-    ``threshold_sigma`` of both signs, in which the series also both rises and falls beyond
-    the noise (a reversal; the paper's alternating "enhancing and reducing" of P1), marks
-    fluctuations; a kink or a monotonic trend with kinks (the start of creep, a creep front
-    crossing pixel rows) is ignored, and two opposite 4σ noise excursions within 4 frames have
-    a probability below 1e-8.  The first flagged centre c + 1 involves frames c .. c + 2: the
-    first changed frame is c + 1 if it departs (``threshold_sigma``) from the line through the
-    quiet frames before it, else c + 2 (a possible one-frame lag, never an early call).
+    1. *Are there fluctuations?*  At time scales of 1, 2, 4, 8 frames (block means), second
+       differences ``y[i−1] − 2 y[i] + y[i+1]`` (noise ``σ_d2 = sqrt(σ[i−1]² + 4σ[i]² +
+       σ[i+1]²)``) beyond ``threshold_sigma`` with both signs within ``window`` frames, while
+       the series both rises and falls beyond the noise (a reversal: the paper's alternating
+       "enhancing and reducing" of P1).  A kink, or a monotonic trend with kinks (creep
+       starting, a creep front crossing pixel rows), is not a fluctuation; two opposite 4σ
+       noise excursions within 4 frames have a probability below 1e-8.
+    2. *When did they start?*  Searching back from the first confirmed fluctuation (12 coarse
+       frames), the onset is the first frame that leaves the straight line through the 6
+       frames before it by more than ``threshold_sigma`` (counting noise plus the line's
+       extrapolation uncertainty) and stays off it in at least ``min_flags`` of ``window``
+       frames: the step when part of the plated Li reconnects, or the first swing.
 
     Returns
     -------
@@ -345,35 +387,27 @@ def fluctuation_onset(series, sigma, time_s, *, threshold_sigma: float = 4.0, wi
         raise DataQualityError("series/sigma: non-finite values; mask them first")
     if y.size < 4:
         return None, None
-    d2 = y[:-2] - 2 * y[1:-1] + y[2:]
-    sd = np.sqrt(s[:-2] ** 2 + 4 * s[1:-1] ** 2 + s[2:] ** 2)
-    sd = np.where(sd > 0, sd, np.median(sd[sd > 0]) if np.any(sd > 0) else 1e-12)
-    z = d2 / sd
-    flag = np.abs(z) > threshold_sigma
-    d1 = np.diff(y)
-    s1 = np.sqrt(s[:-1] ** 2 + s[1:] ** 2)
-    up = d1 > threshold_sigma * s1
-    down = d1 < -threshold_sigma * s1
-    for c in range(z.size):
-        if not flag[c]:
-            continue
-        win = slice(c, min(c + window, z.size))
-        zz = z[win][flag[win]]
-        # ... and the series reverses (rises and falls beyond the noise): a monotonic trend
-        # with kinks (creep fronts crossing pixel rows) is not a fluctuation
-        w1 = slice(c, min(c + window + 1, d1.size))
-        if zz.size >= min_flags and np.any(zz > 0) and np.any(zz < 0) and up[w1].any() and down[w1].any():
-            # the flag at centre c + 1 involves frames c .. c + 2; frame c + 1 is the first
-            # changed one only if it departs from the line through the quiet frames before it
-            onset = min(c + 2, y.size - 1)
-            q = slice(max(0, c - 3), c + 1)
-            if c + 1 - q.start >= 2:
-                coef = np.polyfit(t[q], y[q], 1)
-                resid = y[c + 1] - np.polyval(coef, t[c + 1])
-                if abs(resid) > threshold_sigma * np.sqrt(s[c + 1] ** 2 + np.mean(s[q] ** 2)):
-                    onset = c + 1
-            return float(0.5 * (t[onset - 1] + t[onset])), int(onset)
-    return None, None
+    coarse = None
+    for m in scales:
+        nb = y.size // m
+        if nb < 4:
+            break
+        ym = y[: nb * m].reshape(nb, m).mean(axis=1)
+        sm = np.sqrt((s[: nb * m].reshape(nb, m) ** 2).mean(axis=1) / m)
+        k = _reversal_onset(ym, sm, threshold_sigma, window, min_flags)
+        if k is not None:
+            coarse = (k * m, m)
+            break
+    if coarse is None:
+        return None, None
+    kc, m = coarse
+    onset = min(kc + m, y.size - 1) if m > 1 else kc
+    for k in range(max(3, kc - 12 * m - window), min(kc + m, y.size - 1) + 1):
+        if _departure(y, s, t, k, threshold_sigma, window, min_flags):
+            onset = k
+            break
+    onset = max(onset, 1)
+    return float(0.5 * (t[onset - 1] + t[onset])), int(onset)
 
 
 def soft_short_onset(bands, time_s, **kwargs):

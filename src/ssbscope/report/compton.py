@@ -134,6 +134,9 @@ def _emf_figure(em) -> str:
                     color=_COLORS[ci], capsize=3, label="measured")
         if "true_emf" in em:
             ax.plot(x, em["true_emf"].values[:, ci], "k:", lw=1, label="true profile (twin)")
+        if "true_emf_resolution" in em and np.any(np.isfinite(em["true_emf_resolution"].values)):
+            ax.plot(x, em["true_emf_resolution"].values[:, ci], "k--", lw=1,
+                    label="true, with resolution")
         ax.set_xticks(x)
         ax.set_xticklabels(states, rotation=35, ha="right", fontsize=7)
         ax.set_title(comp, fontsize=9)
@@ -142,9 +145,9 @@ def _emf_figure(em) -> str:
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return figure_html(fig, "Electron momentum factor per component and state with counting "
-                            "uncertainties (cf. 000_ Fig. 2F). The dotted line is the EMF of the "
-                            "twin's true profile without detector resolution: the measured values lie "
-                            "below it because resolution and calibration spread broaden the profile; "
+                            "uncertainties (cf. 000_ Fig. 2F). Dotted: EMF of the twin's true profile; "
+                            "dashed: the same broadened by the detector's energy resolution. Measured "
+                            "values lie lower still (calibration spread, residual charge sharing); "
                             "changes between states are what the method measures.")
 
 

@@ -79,7 +79,7 @@ def _slices_figure(seg) -> str:
             ax.tick_params(labelsize=7)
             if k == 0:
                 ax.set_ylabel("µm", fontsize=8)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.05, top=0.9, wspace=0.3, hspace=0.35)
     names = seg.attrs.get("phases", ["low", "lpscl", "steel", "cu"])
     return figure_html(fig, "Reconstructed slices per scan state (grey) with the segmentation "
                             f"overlaid (phases {', '.join(map(str, names))}; blue = "
@@ -97,9 +97,8 @@ def _map_figure(maps, key, title, unit_label, metrics=None, detrend=False) -> st
     labels = _state_labels(maps)
     vs = float(maps.attrs.get("voxel_size_um", 1.0))
     nt = m.shape[0]
-    fig, axes = plt.subplots(1, nt, figsize=(2.6 * nt, 2.8), squeeze=False)
+    imgs, subs = [], []
     for k in range(nt):
-        ax = axes[0, k]
         img = m[k].astype(float)
         sub = ""
         if detrend:
@@ -111,14 +110,27 @@ def _map_figure(maps, key, title, unit_label, metrics=None, detrend=False) -> st
             if metrics is not None and np.isfinite(metrics["ra_um"].values[k]):
                 sub = (f"\nRa {metrics['ra_um'].values[k]:.2f} µm, "
                        f"Rq {metrics['rq_um'].values[k]:.2f} µm")
-        ext = (0, img.shape[1] * vs, 0, img.shape[0] * vs)
-        im = ax.imshow(np.ma.masked_invalid(img), cmap="viridis", origin="lower", extent=ext)
-        ax.set_title(f"{labels[k]}{sub}", fontsize=8)
+        imgs.append(img)
+        subs.append(sub)
+    allv = np.concatenate([i[np.isfinite(i)] for i in imgs] + [np.zeros(0)])
+    vmin, vmax = (np.percentile(allv, [2, 98]) if allv.size else (0.0, 1.0))
+    if vmin == vmax:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    # one colour scale for every state (comparable), one colour bar, no tight layout passes
+    fig, axes = plt.subplots(1, nt, figsize=(2.4 * nt + 0.8, 2.7), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.9, bottom=0.12, top=0.8, wspace=0.25)
+    im = None
+    for k in range(nt):
+        ax = axes[0, k]
+        ext = (0, imgs[k].shape[1] * vs, 0, imgs[k].shape[0] * vs)
+        im = ax.imshow(np.ma.masked_invalid(imgs[k]), cmap="viridis", origin="lower",
+                       extent=ext, vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(f"{labels[k]}{subs[k]}", fontsize=8)
         ax.tick_params(labelsize=7)
-        cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
-        cb.ax.tick_params(labelsize=7)
-        cb.set_label(unit_label, fontsize=7)
-    fig.tight_layout()
+    cax = fig.add_axes([0.92, 0.15, 0.015, 0.6])
+    cb = fig.colorbar(im, cax=cax)
+    cb.ax.tick_params(labelsize=7)
+    cb.set_label(unit_label, fontsize=7)
     return figure_html(fig, title)
 
 
@@ -142,7 +154,6 @@ def _volume_vs_time(store, met) -> str:
     ax1.set_xlabel("time (h)")
     ax1.set_ylabel("volume (10⁴ µm³)")
     ax1.legend(fontsize=8)
-    fig.tight_layout()
     return figure_html(fig, "Pore + crack volume inside the pellet vs time (partial-volume "
                             "estimate, 001_a2c994afa3295f29 Fig. 3c), under the voltage curve "
                             "when the log is in the store.")

@@ -17,6 +17,12 @@ _MAP = {
     "find_center": "center",
     "fbp": "recon",
     "reconstruct": "recon",
+    "stitch_360": "recon",
+    "angular_weights": "recon",
+    "stripe_offsets": "prep",
+    "minus_log": "prep",
+    "VolumeData": "io",
+    "ProjectionData": "io",
     # image processing
     "median3": "filters",
     "opening": "filters",

@@ -782,32 +782,45 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
     layer_of_z = np.arange(se_vox) * n_layers // se_vox
     target = np.linspace(fraction_near, fraction_far, n_layers) if n_layers > 1 \
         else np.array([fraction_near])
-    want = target[layer_of_z].copy()  # per-z target of the connected fraction
-    thr_frac = want.copy()
     n_cell = cell.sum()
     anode_face = np.zeros((1, n_xy, n_xy), bool)
     anode_face[0] = cell
-    conn = np.zeros_like(g, dtype=bool)
-    for _ in range(12):
-        sel = np.zeros_like(g, dtype=bool)
-        for z in range(se_vox):
-            vals = g[z][cell]
-            q = np.quantile(vals, 1.0 - min(0.95, thr_frac[z]))
-            sel[z] = (g[z] >= q) & cell
+    # per-z thresholds of the field, as quantiles over the cell: sel(f) grows with f
+    g_cell = np.where(cell[None], g, -np.inf)
+    order_vals = np.sort(g[:, cell], axis=1)  # (se_vox, n_cell) ascending
+
+    def select(z, f):
+        if f <= 0:
+            return np.zeros((n_xy, n_xy), bool)
+        q = order_vals[z, max(0, int(np.ceil((1.0 - f) * n_cell)) - 1)]
+        return g_cell[z] >= q
+
+    def connected(sel):
         full = np.concatenate([anode_face, sel], axis=0)
         lab, _ = label(full)  # face connectivity
         keep = np.unique(lab[0][cell])
         keep = keep[keep > 0]
-        conn = np.isin(lab[1:], keep)
-        got = conn.reshape(se_vox, -1).sum(axis=1) / n_cell
-        # adjust per-layer threshold fraction (fixed-point on each layer's mean)
-        for k in range(n_layers):
-            zs = layer_of_z == k
-            gk = got[zs].mean()
-            if gk > 0:
-                thr_frac[zs] = np.clip(thr_frac[zs] * target[k] / gk, 0.0, 0.95)
+        return np.isin(lab[1:], keep)
+
+    # layer by layer from the anode: bisection on the selected fraction of each layer so that
+    # its anode-connected fraction meets the target (monotone in the fraction); layers above
+    # are empty meanwhile, so connections run through the layers below
+    sel = np.zeros_like(g, dtype=bool)
+    for k in range(n_layers):
+        zs = np.nonzero(layer_of_z == k)[0]
+        lo, hi = 0.0, 0.95
+        for _ in range(14):
+            f = 0.5 * (lo + hi)
+            for z in zs:
+                sel[z] = select(z, f)
+            got = connected(sel)[zs].sum() / (zs.size * n_cell)
+            if got < target[k]:
+                lo = f
             else:
-                thr_frac[zs] = np.clip(thr_frac[zs] * 1.5 + 0.01, 0.0, 0.95)
+                hi = f
+        for z in zs:
+            sel[z] = select(z, hi)
+    conn = connected(sel)
     # isolated pores: random balls away from the filaments
     forbidden = binary_dilation(np.concatenate([anode_face, conn], axis=0),
                                 structure=np.ones((3, 3, 3), bool))[1:]

@@ -497,7 +497,8 @@ def _class_sampler(cls, e1, ang0=90.0):
 
 def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int = 1_000_000,
                       geometry: XcsGeometry | None = None, detector: DetectorModel | None = None,
-                      nz: int = 25, seed: int = 0) -> XcsExposure:
+                      nz: int = 25, roi_radius_mm: float | None = None,
+                      exposure_scale: float | None = None, seed: int = 0) -> XcsExposure:
     """Simulate one XCS exposure of ``cell`` with the sheet beam centred at ``beam_centre_mm``.
 
     Parameters
@@ -513,6 +514,13 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
         Defaults :class:`XcsGeometry` and :class:`DetectorModel` (everything on).
     nz : int
         Slices through the sheet's height.
+    roi_radius_mm : float, optional
+        Simulate only the scattering from object points within this radius of the axis
+        (saves time when only the centre is analysed; ``n_photons`` then counts those).
+    exposure_scale : float, optional
+        Fixed exposure (incident fluence x time, in the units of ``truth["exposure_scale"]``
+        of an earlier exposure) instead of ``n_photons``: exposures of several beam
+        positions with the same scale share one incident flux, as component unmixing needs.
     seed : int
         Same seed, same events (bytes).
 
@@ -547,10 +555,18 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
     obl = (L / np.sqrt(xx * xx + yy * yy + L * L)) ** 3
     lam_c = wvol * rate_c[None, None, :] * (kn_rel * obl)[:, :, None]
     lam_r = wvol * rate_r[None, None, :] * obl[:, :, None]
+    if roi_radius_mm is not None:
+        if not roi_radius_mm > 0:
+            raise ParameterError("roi_radius_mm", roi_radius_mm, "must be > 0")
+        out_roi = np.hypot(xx, yy) >= roi_radius_mm
+        lam_c[out_roi] = 0.0
+        lam_r[out_roi] = 0.0
     total = lam_c.sum() + lam_r.sum()
     if total <= 0:
         raise ParameterError("beam_centre_mm", beam_centre_mm, "the sheet hits no material")
-    scale = n_photons / total
+    scale = n_photons / total if exposure_scale is None else float(exposure_scale)
+    if not (np.isfinite(scale) and scale > 0):
+        raise ParameterError("exposure_scale", exposure_scale, "must be > 0")
     n_c = rng.poisson(lam_c * scale)
     n_r = rng.poisson(lam_r * scale)
     # photons: object pixel, class, kind
@@ -623,6 +639,7 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
              "n_photons_compton": int(n_comp), "n_photons_rayleigh": int(n_tot - n_comp),
              "n_photons_detector": int(e.size), "seed": int(seed),
              "detector": {k: getattr(det, k) for k in det.__dataclass_fields__},
+             "exposure_scale": float(scale),
              "e_incident_kev": e1}
     return XcsExposure(events=ev, value_unit=det.output, gain_kev_per_adu=g_out, offset_kev=o_out,
                        n_frames=n_frames, beam_centre_mm=float(beam_centre_mm),
