@@ -11,7 +11,7 @@ from ssbscope.twin.xcs import DetectorModel, calibration_flood
 
 def test_gain_offset_recovered_from_am241_flood():
     det = DetectorModel(charge_sharing=False, hits_per_frame=5.0)
-    fl = calibration_flood(1_500_000, detector=det, seed=3)
+    fl = calibration_flood(1_000_000, detector=det, seed=3)
     edges = np.arange(0.0, 2600.0, 4.0)  # ADU; nominal 0.03 keV/ADU
     cube = events_to_cube(fl.events, energy_edges_kev=edges, gain_kev_per_unit=1.0, offset_kev=0.0,
                           charge_sharing="none")

@@ -55,6 +55,7 @@ def test_k11_nxtomo_follows_links_and_reconstructs():
     assert pd.projections.shape == (3001, 22, 26)
     assert pd.flats.shape == (100, 22, 26) and pd.darks.shape == (100, 22, 26)
     assert pd.metadata["n_projections"] == 3001
+    assert pd.metadata["start_time"].startswith("2022-10-15T13:49")  # scan time from the file
     assert str(pd.projections.dtype) == "uint16"
     assert pd.flats.mean() > 10 * pd.darks.mean()  # flats are open beam, darks are dark
     p = flat_dark_correct(np.asarray(pd.projections), pd.flats, pd.darks)

@@ -94,6 +94,19 @@ def test_interface_height_map_other_axis_and_bool():
     np.testing.assert_allclose(tomo.interface_height_map(mask, 2.0), 2 * np.round(h), atol=1e-9)
 
 
+def test_interface_height_map_center_origin_and_binary_step():
+    plane, rough = _surface()
+    h = plane + rough
+    vol = _partial_volume(h)
+    np.testing.assert_allclose(tomo.interface_height_map(vol, 1.0, origin="center"), h - 0.5,
+                               atol=1e-9)
+    # binary volume sampled at voxel centres (z < H): unbiased with origin="center"
+    z = np.arange(NZ)[:, None, None]
+    binary = np.where(z < h[None], 1.0, 0.0)
+    err = tomo.interface_height_map(binary, 1.0, origin="center") - h
+    assert abs(err.mean()) < 0.05 and np.abs(err).max() <= 0.5 + 1e-9
+
+
 def test_interface_height_map_bad_input():
     vol = _partial_volume(_surface()[0])
     bad = vol.copy()
@@ -102,6 +115,8 @@ def test_interface_height_map_bad_input():
         tomo.interface_height_map(bad, 1.0)
     with pytest.raises(ParameterError, match="voxel_size_um"):
         tomo.interface_height_map(vol, 0.0)
+    with pytest.raises(ParameterError, match="origin"):
+        tomo.interface_height_map(vol, 1.0, origin="top")
     # the surface outside the volume: no column has an interface
     flat = np.zeros((10, 6, 6))
     flat[:, :3] = 1.0  # phases side by side, none across z
@@ -279,3 +294,17 @@ def test_partial_volume_counts_thin_blurred_features():
     assert M.partial_volume(b, 0.0, 1.0, 1.0, np.s_[5:25, :, :], fp) == pytest.approx(10, rel=1e-3)
     with pytest.raises(ParameterError, match="must differ"):
         M.partial_volume(b, 1.0, 1.0, 1.0)
+
+
+def test_interface_height_map_footprint_excludes_bright_wall():
+    plane, rough = _surface()
+    h = plane + rough
+    vol = _partial_volume(h)
+    vol[:, :, :3] = 10.0   # a bright casing wall in the first columns
+    fp = np.ones((NY, NX), bool)
+    fp[:, :3] = False
+    out = tomo.interface_height_map(vol, 1.0, footprint=fp)
+    assert np.isnan(out[:, :3]).all()
+    np.testing.assert_allclose(out[:, 3:], h[:, 3:], atol=1e-9)
+    with pytest.raises(InputError, match="footprint: shape"):
+        tomo.interface_height_map(vol, 1.0, footprint=fp[:, :5])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ssbscope.errors import DataQualityError, InputError, ParameterError
+from ssbscope.errors import DataQualityError, EmptyResultError, InputError, ParameterError
 from ssbscope.tomo import fbp, find_center, flat_dark_correct, remove_rings, remove_zingers
 from ssbscope.tomo.prep import minus_log, stripe_offsets
 from ssbscope.twin import ct
@@ -168,3 +168,5 @@ def test_find_center_bad_input():
     q[0, 0] = np.inf
     with pytest.raises(DataQualityError, match="NaN/inf"):
         find_center(q, np.linspace(0, np.pi, 20, endpoint=False))
+    with pytest.raises(EmptyResultError, match="constant"):
+        find_center(np.ones((20, 32)), np.linspace(0, np.pi, 20, endpoint=False))

@@ -67,3 +67,26 @@ def test_segment_phases_bad_input():
         tomo.segment_phases(bad)
     with pytest.raises(DataQualityError, match="occupied bins"):
         tomo.segment_phases(np.zeros((6, 6, 6)), ("a", "b", "c"))
+
+
+def test_hierarchical_thresholds_with_bright_metal_and_roi():
+    # a dim pair (Li 0.01 vs electrolyte 0.1) beside very bright metal (5, 7) and air (0)
+    # outside the cell: recursive Otsu restricted to the cell finds all four phases
+    rng = np.random.default_rng(2)
+    v = np.zeros((40, 30, 30))
+    v[:4] = 7.0           # current collector
+    v[4:12] = 0.01        # Li
+    v[12:34] = 0.1        # electrolyte
+    v[34:37] = 5.0        # plunger
+    v[:, :, 25:] = 0.0    # air beside the cell
+    v = v + rng.normal(0, 0.01, v.shape)
+    cell = np.zeros((30, 30), bool)
+    cell[:, :25] = True
+    seg = tomo.segment_phases(v, ("low", "el", "steel", "cu"), method="hierarchical", roi=cell)
+    t = seg.thresholds
+    assert 0.01 < t[0] < 0.1 < t[1] < 5.0 < t[2] < 7.0
+    assert np.all(seg.labels[5:11, :, :25] == 0) and np.all(seg.labels[14:32, :, :25] == 1)
+    with pytest.raises(InputError, match="roi: shape"):
+        tomo.segment_phases(v, ("a", "b"), roi=np.ones((3, 3), bool))
+    with pytest.raises(ParameterError, match="method="):
+        tomo.segment_phases(v, ("a", "b"), method="kmeans")

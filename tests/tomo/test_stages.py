@@ -14,9 +14,10 @@ def demo_store(tmp_path_factory):
     cfg = SimpleNamespace(twin=SimpleNamespace(size="tiny"), analysis=None)
     path = tmp_path_factory.mktemp("tomo") / "store"
     res = run(demo_stages(cfg), path, quiet=True)
-    assert set(res.ran) == {"tomo.twin", "tomo.reconstruct", "tomo.segment", "tomo.measure"}
+    assert set(res.ran) == {"tomo.twin", "tomo.reconstruct", "tomo.segment", "tomo.measure",
+                            "tomo.soft_short"}
     again = run(demo_stages(cfg), path, quiet=True)   # resumes: nothing recomputed
-    assert again.ran == () and len(again.skipped) == 4
+    assert again.ran == () and len(again.skipped) == 5
     return res.store
 
 
@@ -54,12 +55,25 @@ def test_demo_maps_and_segmentation(demo_store):
     assert np.abs(seg["shift_vox"].values).max() < 0.5
 
 
+def test_demo_soft_short_profile_and_regions(demo_store):
+    ss = demo_store.read("tomo/soft_short").load()
+    # interfaces from the median-grey derivative within a voxel of the twin's
+    np.testing.assert_allclose(ss["interfaces_z_vox"].values,
+                               ss["interfaces_truth_z_vox"].values, atol=1.0)
+    frac = ss["layer_fraction"].values
+    # more low-attenuation volume at the anode than at the cathode side (002_ Fig. 3J)
+    assert frac[0] > 2 * frac[-1]
+    assert frac[0] == pytest.approx(ss["layer_fraction_truth"].values[0], abs=0.05)
+    assert ss["n_connected"].item() >= 1 and ss["volume_connected_um3"].item() > 0
+
+
 def test_report_section(demo_store):
     from ssbscope.report.tomo import section
 
     sec = section(demo_store)
     assert sec.title == "X-ray tomography"
-    assert sec.html.count("<img") >= 4
+    assert sec.html.count("<img") >= 5
+    assert "Soft short" in sec.html
     assert "twin truth" in sec.html and "Ra" in sec.html
     assert any("plated Li" in k for k, _ in sec.summary)
 

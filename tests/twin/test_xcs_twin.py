@@ -126,3 +126,22 @@ def test_unmixing_twin_regions_recovers_component_emf():
     for k, (name, tol) in enumerate((("cathode", 0.03), ("SPE", 0.1), ("anode", 0.02))):
         truth = c.window_ratio(dict(_mix_composition(CELL.layers(), name)))
         assert c.emf(edges, comp[k], check_peak=False).value == pytest.approx(truth, rel=tol)
+
+
+def test_states_follow_the_echem_twin():
+    from ssbscope.materials import FARADAY_C_MOL
+    from ssbscope.twin.echem import nmc622_first_cycle
+    from ssbscope.twin.xcs import states_from_echem
+
+    cyc = nmc622_first_cycle(seed=0, dt_s=300.0)
+    st = states_from_echem(cyc, CELL)
+    assert [s.name for s in st][0] == "pristine" and len(st) == 7
+    x = np.array([s.x_cathode for s in st])
+    assert x[0] == 1.0 and np.argmin(x) == 3  # fully charged
+    n_nmc = cyc.active_mass_mg * 1e-3 / nmc(1.0).molar_mass_g_mol
+    assert 1.0 - x[3] == pytest.approx(cyc.charge_capacity_mah * 3.6 / FARADAY_C_MOL / n_nmc, rel=1e-9)
+    # the anode grows by the same moles of Li
+    dt_cm = (st[3].anode_thickness_mm - st[0].anode_thickness_mm) / 10
+    mol = dt_cm * cyc.area_cm2 * RHO_LI_G_CM3 / M_LI_G_MOL
+    assert mol == pytest.approx((1.0 - x[3]) * n_nmc, rel=1e-9)
+    assert st[-1].x_cathode < 1.0  # irreversible first-cycle loss (CE < 1)

@@ -356,7 +356,100 @@ def _kernels():
             i = j
         status[3] += binned
 
-    _KERNELS.update(bin_part=bin_part)
+    @nb.njit(nogil=True, cache=True)
+    def bin_plain(words, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
+                  mode, conn8, nrows, ncols, cube, stamp, owner, status):
+        # no charge-sharing rule: one straight pass (no frame grouping), same checks
+        prev = words[start, 0] if end > start else 0
+        binned = 0
+        for k in range(start, end):
+            f = words[k, 0]
+            if f < prev:
+                status[0] += 1
+            prev = f
+            rc = words[k, 1]
+            r = np.int64(rc & 0xFF)
+            c = np.int64((rc >> 8) & 0xFF)
+            if r >= nrows or c >= ncols:
+                status[1] += 1
+                continue
+            v = vals[k, 2]
+            if v < 0:
+                status[2] += 1
+                continue
+            p = r * ncols + c
+            e = v * gain[p] + offset[p] if use_cal else v
+            xi = np.int64((e - e_min) * inv_w + 1.0) - 1
+            if np.uint64(xi) < np.uint64(nbins) and pmask[p]:
+                cube[p * nbins + xi] += 1
+                binned += 1
+        status[3] += binned
+
+    @nb.njit(nogil=True, cache=True)
+    def bin_discard(words, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
+                    mode, conn8, nrows, ncols, cube, stamp, owner, status):
+        # one pass: hits of the current frame are stamped (token = frame count) and buffered;
+        # when the frame changes, the buffered hits without a stamped neighbour are binned
+        w = ncols + 2
+        nbuf = owner.size
+        buf_pp = np.empty(nbuf, np.int64)
+        buf_k = np.empty(nbuf, np.int64)
+        m = 0
+        tok = np.int32(1)
+        cur = words[start, 0] if end > start else 0
+        binned = 0
+        for k in range(start, end + 1):
+            if k == end or words[k, 0] != cur:
+                # flush the frame
+                for q in range(m):
+                    pp = buf_pp[q]
+                    if owner[pp] == tok:
+                        continue  # two hits on one pixel in one frame
+                    nb4 = ((stamp[pp - 1] == tok) | (stamp[pp + 1] == tok) | (stamp[pp - w] == tok)
+                           | (stamp[pp + w] == tok))
+                    if nb4:
+                        continue
+                    if conn8 and ((stamp[pp - w - 1] == tok) | (stamp[pp - w + 1] == tok)
+                                  | (stamp[pp + w - 1] == tok) | (stamp[pp + w + 1] == tok)):
+                        continue
+                    kk = buf_k[q]
+                    rr = pp // w - 1
+                    p = rr * ncols + (pp - (rr + 1) * w - 1)
+                    v = vals[kk, 2]
+                    e = v * gain[p] + offset[p] if use_cal else v
+                    xi = np.int64((e - e_min) * inv_w + 1.0) - 1
+                    if np.uint64(xi) < np.uint64(nbins) and pmask[p]:
+                        cube[p * nbins + xi] += 1
+                        binned += 1
+                if k == end:
+                    break
+                if words[k, 0] < cur:
+                    status[0] += 1
+                cur = words[k, 0]
+                m = 0
+                tok += 1
+            rc = words[k, 1]
+            r = np.int64(rc & 0xFF)
+            c = np.int64((rc >> 8) & 0xFF)
+            if r >= nrows or c >= ncols:
+                status[1] += 1
+                continue
+            if vals[k, 2] < 0:
+                status[2] += 1
+                continue
+            pp = (r + 1) * w + c + 1
+            if stamp[pp] == tok:
+                owner[pp] = tok  # duplicate pixel in this frame: both dropped
+            stamp[pp] = tok
+            if m < nbuf:
+                buf_pp[m] = pp
+                buf_k[m] = k
+                m += 1
+            else:
+                status[1] += 1  # a frame with more hits than the buffer: cannot be real
+        status[3] += binned
+
+    _KERNELS.update(bin_part=bin_part, bin_plain=bin_plain, bin_discard=bin_discard)
     return _KERNELS
 
 
@@ -522,8 +615,8 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
     def work(t):
         stamp = np.zeros((n_rows + 2) * (n_cols + 2), np.int32)
         owner = np.zeros((n_rows + 2) * (n_cols + 2), np.int32)
-        k["bin_part"](words, vals, int(splits[t]), int(splits[t + 1]), *args, cubes[t], stamp, owner,
-                      status[t])
+        kern = {"none": k["bin_plain"], "discard": k["bin_discard"], "add": k["bin_part"]}[mode]
+        kern(words, vals, int(splits[t]), int(splits[t + 1]), *args, cubes[t], stamp, owner, status[t])
 
     if nparts == 1:
         work(0)

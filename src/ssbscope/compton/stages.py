@@ -2,8 +2,9 @@
 
 :func:`demo_stages` runs the XCS twin through the processing a user's HEXITEC data takes:
 
-1. ``compton.twin`` simulates an Am-241 calibration flood and, for each of the five states of
-   the first cycle (cathode delithiated on charge, Li plated on the anode) and each of the
+1. ``compton.twin`` simulates an Am-241 calibration flood and, for five scan states of the
+   electrochemistry twin's first cycle (:func:`ssbscope.twin.xcs.states_from_echem`: cathode
+   delithiated on charge, Li plated on the anode, by Faraday's law) and each of the
    three beam heights (cathode-, interphase- and anode-dominant), one exposure; it writes
    them as ``.ssbevt`` event files (pulse heights in ADU) to ``ctx.raw_dir/compton`` and
    stores the ground truth (``compton/twin/truth``).
@@ -34,6 +35,7 @@ COMPONENTS = ("cathode", "SPE", "anode")
 REGIONS = ("region 1", "region 2", "region 3")
 _PHOTONS = {"tiny": 40_000, "small": 150_000, "medium": 1_500_000}
 _FLOOD = {"tiny": 500_000, "small": 700_000, "medium": 3_000_000}
+_STATES = ("pristine", "charging I", "fully charged", "discharging I", "fully discharged")
 _ROI_MM = 6.6  # simulate the central disc only (the analysis mask is 6 mm + blur)
 _MASK_RADIUS_MM = 6.0  # inside every layer's disc (cathode radius 7 mm)
 
@@ -70,7 +72,8 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
     write_events(out / "am241_flood.ssbevt", flood.events, value_unit="adu",
                  frame_rate_hz=geom.frame_rate_hz, metadata={"source": "Am-241", "twin": True})
     cell = xcs.CoinCell()
-    states = xcs.first_cycle_states(cell)
+    # Li content of each layer at the scan states of the electrochemistry twin (Faraday)
+    states = xcs.states_from_echem(cell=cell, labels=_STATES)
     heights = cell.with_state(states[0]).beam_centres_mm()
     a_px = geom.object_pixel_mm ** 2
     yy, xx = geom.object_centres_mm()
@@ -102,6 +105,7 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
                               for comp in COMPONENTS] for st in states])
     ds = xr.Dataset(
         {"x_cathode": ("state", np.array([s.x_cathode for s in states]), {"units": "1"}),
+         "time_s": ("state", np.array([s.time_s for s in states])),
          "anode_thickness_mm": ("state", np.array([s.anode_thickness_mm for s in states])),
          "volume_mm3": (("state", "region", "component"), vols),
          "true_emf": (("state", "component"), true_emf, {"units": "1",

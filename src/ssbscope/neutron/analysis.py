@@ -339,19 +339,30 @@ def _reversal_onset(y, s, threshold_sigma, window, min_flags):
 
 
 def _departure(y, s, t, k, threshold_sigma, window, min_flags, n_fit=6):
-    """Does frame k (and the next ones) leave the line through the frames before it?"""
+    """Does frame k (and the next ones) leave the line through the frames before it?
+
+    Returns ``(departs, sign of the line's slope, 0 when not significant)``.
+    """
     q = slice(max(0, k - n_fit), k)
     if k - q.start < 3:
-        return False
-    tt = t[q] - t[k]
-    w = 1.0 / np.maximum(s[q], np.min(s[s > 0]) if np.any(s > 0) else 1e-12)
-    coef, cov = np.polyfit(tt, y[q], 1, w=w, cov="unscaled")
+        return False, 0.0
+    floor = np.min(s[s > 0]) if np.any(s > 0) else 1e-12
+    for _ in range(2):
+        tt = t[q] - t[k]
+        w = 1.0 / np.maximum(s[q], floor)
+        coef, cov = np.polyfit(tt, y[q], 1, w=w, cov="unscaled")
+        chi2 = float(np.sum(((y[q] - np.polyval(coef, tt)) * w) ** 2)) / max(tt.size - 2, 1)
+        if chi2 <= 9.0 or k - q.start <= 3:
+            break
+        q = slice(k - 3, k)  # the frames before are not on one line (an old kink): use the last 3
     nxt = slice(k, min(k + window, y.size))
     tn = t[nxt] - t[k]
     pred = coef[0] * tn + coef[1]
     var_pred = cov[0, 0] * tn ** 2 + 2 * cov[0, 1] * tn + cov[1, 1]
     z = (y[nxt] - pred) / np.sqrt(s[nxt] ** 2 + np.maximum(var_pred, 0))
-    return abs(z[0]) > threshold_sigma and np.sum(np.abs(z) > threshold_sigma) >= min(min_flags, z.size)
+    departs = abs(z[0]) > threshold_sigma and np.sum(np.abs(z) > threshold_sigma) >= min(min_flags, z.size)
+    slope = coef[0] if abs(coef[0]) > 3 * np.sqrt(max(cov[0, 0], 0)) else 0.0
+    return departs, float(np.sign(slope))
 
 
 def fluctuation_onset(series, sigma, time_s, *, threshold_sigma: float = 4.0, window: int = 4,
@@ -367,9 +378,12 @@ def fluctuation_onset(series, sigma, time_s, *, threshold_sigma: float = 4.0, wi
        noise excursions within 4 frames have a probability below 1e-8.
     2. *When did they start?*  Searching back from the first confirmed fluctuation (12 coarse
        frames), the onset is the first frame that leaves the straight line through the 6
-       frames before it by more than ``threshold_sigma`` (counting noise plus the line's
-       extrapolation uncertainty) and stays off it in at least ``min_flags`` of ``window``
-       frames: the step when part of the plated Li reconnects, or the first swing.
+       frames before it by more than 0.75 ``threshold_sigma`` (counting noise plus the line's
+       extrapolation uncertainty; 3σ by default) and stays off it in at least ``min_flags``
+       of ``window`` frames (false-alarm probability ≈ 2e-5 per frame), while the series moves
+       against its former trend (3σ; without a significant trend: rises and falls) within
+       ``window`` frames of it: the step when part of the plated Li reconnects, or the first
+       swing.
 
     Returns
     -------
@@ -403,9 +417,19 @@ def fluctuation_onset(series, sigma, time_s, *, threshold_sigma: float = 4.0, wi
     kc, m = coarse
     onset = min(kc + m, y.size - 1) if m > 1 else kc
     for k in range(max(3, kc - 12 * m - window), min(kc + m, y.size - 1) + 1):
-        if _departure(y, s, t, k, threshold_sigma, window, min_flags):
-            onset = k
-            break
+        departs, trend = _departure(y, s, t, k, 0.75 * threshold_sigma, window, min_flags)
+        if departs:
+            # a fluctuation onset, not an old kink: around it the series moves against its
+            # former trend (or, without a trend, both rises and falls)
+            seg = slice(max(0, k - 1), min(k + window + 2, y.size))
+            d1 = np.diff(y[seg])
+            ss = s[seg]
+            s1 = np.sqrt(ss[:-1] ** 2 + ss[1:] ** 2)
+            thr = 0.75 * threshold_sigma * s1
+            rise, fall = np.any(d1 > thr), np.any(d1 < -thr)
+            if (rise and fall) or (trend < 0 and rise) or (trend > 0 and fall):
+                onset = k
+                break
     onset = max(onset, 1)
     return float(0.5 * (t[onset - 1] + t[onset])), int(onset)
 

@@ -207,6 +207,8 @@ def find_center(projections, angles_rad, *, scan: str = "180", search_range=None
                                "centre search")
     if scan not in ("180", "360-offset"):
         raise ParameterError("scan", scan, "must be '180' or '360-offset'")
+    if np.std(p) == 0:
+        raise EmptyResultError("projections: constant values; no structure to find the centre")
     # zingers (isolated outliers) would dominate a squared-difference cost: replace pixels
     # further than 6 robust sigmas from their 3 x 3 median in each projection
     from scipy.ndimage import median_filter
@@ -256,8 +258,6 @@ def find_center(projections, angles_rad, *, scan: str = "180", search_range=None
     if not ok.any():
         raise ParameterError("search_range", search_range, "leaves no candidate centre with "
                              "enough overlap", "widen it or lower min_overlap")
-    if np.nanstd(p) == 0:
-        raise EmptyResultError("projections: constant values; no structure to find the centre")
     tot = np.where(ok, total, np.inf)
     k = int(np.argmin(tot))
     c = c_all[k]

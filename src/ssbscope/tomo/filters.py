@@ -428,7 +428,9 @@ def threshold_otsu(volume=None, nbins: int = 256, *, hist=None) -> float:
     Returns
     -------
     float
-        Threshold: voxels ``> threshold`` form the bright class (scikit-image convention).
+        Threshold: voxels ``> threshold`` form the bright class.  It is scikit-image's
+        threshold (the centre of the dark class's last histogram bin) plus half a bin, i.e.
+        that bin's upper edge, so no value of a dark-class bin lands in the bright class.
 
     Raises
     ------
@@ -451,7 +453,15 @@ def threshold_otsu(volume=None, nbins: int = 256, *, hist=None) -> float:
     counts, centers = _check_hist(hist)
     if np.count_nonzero(counts) < 2:
         raise DataQualityError("hist: a single occupied bin; nothing to threshold")
-    return float(_sk_otsu(hist=(counts, centers)))
+    # scikit-image returns the centre of the last bin of the dark class; values in the upper
+    # half of that bin would then count as bright.  Return the bin's upper edge instead, so
+    # that every value of the dark class's bins is <= the threshold.
+    return float(_sk_otsu(hist=(counts, centers))) + _half_width(centers)
+
+
+def _half_width(centers) -> float:
+    c = np.asarray(centers, float)
+    return float(0.5 * (c[1] - c[0])) if c.size > 1 else 0.0
 
 
 def threshold_multiotsu(volume=None, classes: int = 3, nbins: int = 256, *, hist=None,
@@ -477,7 +487,8 @@ def threshold_multiotsu(volume=None, classes: int = 3, nbins: int = 256, *, hist
     -------
     (classes - 1,) ndarray of float
         Ascending thresholds; class k holds values in ``(t[k-1], t[k]]`` (``numpy.digitize``
-        with ``right=True``), as scikit-image's ``threshold_multiotsu``.
+        with ``right=True``).  Equal to scikit-image's ``threshold_multiotsu`` plus half a bin
+        (upper edges of the class-boundary bins).
 
     Raises
     ------
@@ -500,7 +511,8 @@ def threshold_multiotsu(volume=None, classes: int = 3, nbins: int = 256, *, hist
     p = counts[occ] / counts.sum()
     c = centers[occ]
     idx = _multiotsu_dp(p, c, classes)
-    return centers[occ[idx]].astype(float)
+    # upper edge of the last bin of each class (see threshold_otsu)
+    return centers[occ[idx]].astype(float) + _half_width(centers)
 
 
 @numba.njit(cache=True)

@@ -493,6 +493,21 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None) -> 
         meta = {"data": f"{g}/data", "image_key": f"{g}/image_key", "angles": src,
                 "n_projections": int(i_proj.size), "n_flats": int(i_flat.size),
                 "n_darks": int(i_dark.size), "dtype": str(d.dtype)}
+        # scan times when recorded (NeXus start_time/end_time, detector count_time)
+        entry = g.split("/")[0]
+        for key, cands in (("start_time", (f"{entry}/start_time", f"{entry}/diamond_scan/start_time")),
+                           ("end_time", (f"{entry}/end_time", f"{entry}/diamond_scan/end_time")),
+                           ("count_time_s", (f"{g}/count_time",))):
+            for c in cands:
+                try:
+                    v = h[c][()]
+                except (KeyError, OSError):
+                    continue
+                v = _attr_str(v) if key != "count_time_s" else float(np.asarray(v).ravel()[0])
+                if isinstance(v, str):
+                    v = v.strip().strip("\x00").strip()
+                meta[key] = v
+                break
         fmt = "nxtomo"
     n_a, n_r, n_d = proj.shape
     if ang.size != n_a:

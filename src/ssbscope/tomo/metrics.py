@@ -207,7 +207,8 @@ def roughness(height_map_um) -> Roughness:
 # --------------------------------------------------------------------------- interface height
 
 def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
-                         threshold: float | None = None, window_vox: int = 3) -> np.ndarray:
+                         threshold: float | None = None, window_vox: int = 3,
+                         origin: str = "face", footprint=None) -> np.ndarray:
     """Height of the surface where two phases meet, per column along ``axis`` (µm).
 
     The volume is segmented with Otsu's threshold (or ``threshold``); the phase found at
@@ -234,11 +235,19 @@ def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
         Grey value separating the phases; default Otsu's.
     window_vox : int, default 3
         Half-width of the refinement window (voxels); cover the blur of the interface.
+    origin : {"face", "center"}
+        Zero of the heights: the outer face of slice 0 (default; slice i spans
+        ``[i, i + 1)`` voxels, the convention of :mod:`ssbscope.twin.ct`'s height maps) or the
+        centre of slice 0 (slice i centred at i; heights 0.5 voxel lower).
+    footprint : ndarray of bool, optional
+        Columns to measure (shape of the volume without ``axis``), e.g. the cell's interior
+        without its casing wall; the threshold and phase levels come from these columns
+        only, the others are NaN.
 
     Returns
     -------
     ndarray
-        Height (µm) measured from the outer face of slice 0 along ``axis``, shape of the
+        Height (µm) measured from ``origin`` along ``axis``, shape of the
         volume without ``axis``; NaN in columns without a crossing (the column is all one
         phase).  Crop the volume so that it starts in one phase and ends in the other; a
         window reaching past either end counts the missing slices as pure phase.
@@ -259,25 +268,38 @@ def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
     ax = _check_axis(axis)
     if int(window_vox) != window_vox or window_vox < 1:
         raise ParameterError("window_vox", window_vox, "must be an integer >= 1")
+    if origin not in ("face", "center"):
+        raise ParameterError("origin", origin, "must be 'face' or 'center'")
     check_finite(arr)
     v = np.moveaxis(arr, ax, 0)
     n = v.shape[0]
+    if footprint is None:
+        fp = np.ones(v.shape[1:], bool)
+    else:
+        fp = np.asarray(footprint, bool)
+        if fp.shape != v.shape[1:]:
+            raise InputError(f"footprint: shape {fp.shape} differs from the volume's columns "
+                             f"{v.shape[1:]} (axis={axis} removed)")
+        if not fp.any():
+            raise EmptyResultError("footprint: selects no column")
     if v.dtype == np.bool_:
         f = v.astype(np.float32)
         seg_lower = v
     else:
         v = v.astype(np.float64, copy=False)
-        t = threshold_otsu(v) if threshold is None else float(threshold)
+        vin = v[:, fp]
+        t = threshold_otsu(vin) if threshold is None else float(threshold)
         bright = v > t
-        nb = int(bright.sum())
-        if nb == 0 or nb == v.size:
+        bin_ = vin > t
+        nb = int(bin_.sum())
+        if nb == 0 or nb == vin.size:
             raise EmptyResultError(
                 f"volume: the threshold {t:g} leaves a single phase; no interface to measure")
         # class medians: the pure phase levels (partial-volume voxels are a minority)
-        m_hi = float(np.median(v[bright]))
-        m_lo = float(np.median(v[~bright]))
+        m_hi = float(np.median(vin[bin_]))
+        m_lo = float(np.median(vin[~bin_]))
         k = max(1, n // 10)
-        bright_below = bool(bright[:k].mean() > bright[-k:].mean())
+        bright_below = bool(bin_[:k].mean() > bin_[-k:].mean())
         lower_mean, upper_mean = (m_hi, m_lo) if bright_below else (m_lo, m_hi)
         f = (v - upper_mean) / (lower_mean - upper_mean)
         seg_lower = bright if bright_below else ~bright
@@ -289,11 +311,11 @@ def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
     # a window reaching past the volume's ends is clipped: the slices beyond count as pure
     # lower (below index 0) or upper (beyond n - 1) phase, as the crop is assumed to start in
     # the lower phase and end in the upper one
-    valid = (c0 > 0) & (c0 < n)
+    valid = (c0 > 0) & (c0 < n) & fp
     idx = np.arange(n).reshape((n,) + (1,) * (f.ndim - 1))
     win = (idx >= k0[None]) & (idx <= k1[None])
     s = np.where(win, f, 0.0).sum(axis=0)
-    h = (np.clip(k0, 0, None) + s) * vs
+    h = (np.clip(k0, 0, None) + s - (0.5 if origin == "center" else 0.0)) * vs
     h = np.where(valid, h, np.nan)
     if not valid.any():
         raise EmptyResultError(

@@ -205,7 +205,8 @@ def _numba_spread():
         [row_min + b*band_rows, row_min + (b+1)*band_rows) and visits its points in sorted
         order, so every cell receives its contributions in one fixed order.
         """
-        out = np.zeros((grid, grid), dtype=np.complex64)
+        # complex64 grid stored as interleaved float32 (re, im) pairs
+        out = np.zeros((grid, 2 * grid), dtype=np.float32)
         nb = starts.shape[0] - 1
         half = width / 2.0
         for b in prange(nb):
@@ -213,6 +214,7 @@ def _numba_spread():
             r1 = r0 + band_rows
             wy = np.empty(width)
             wx = np.empty(width)
+            cols = np.empty(width, dtype=np.int64)
             for s in range(starts[b], starts[b + 1]):
                 m = order[s]
                 y = uy[m]
@@ -224,6 +226,12 @@ def _numba_spread():
                     wy[d] = math.exp(beta * (math.sqrt(max(0.0, 1.0 - u * u)) - 1.0))
                     u = 2.0 * (ix0 + d - x) / width
                     wx[d] = math.exp(beta * (math.sqrt(max(0.0, 1.0 - u * u)) - 1.0))
+                    cc = ix0 + d
+                    if cc < 0:
+                        cc += grid
+                    elif cc >= grid:
+                        cc -= grid
+                    cols[d] = 2 * cc
                 vr = cre[m]
                 vi = cim[m]
                 for dy in range(width):
@@ -232,10 +240,12 @@ def _numba_spread():
                         continue
                     rr = r % grid
                     fy = wy[dy]
+                    fr = vr * fy
+                    fi = vi * fy
                     for dx in range(width):
-                        cc = (ix0 + dx) % grid
-                        f = fy * wx[dx]
-                        out[rr, cc] += np.complex64(complex(vr * f, vi * f))
+                        c2 = cols[dx]
+                        out[rr, c2] += np.float32(fr * wx[dx])
+                        out[rr, c2 + 1] += np.float32(fi * wx[dx])
         return out
 
     return spread
@@ -263,8 +273,8 @@ def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers):
     kmax = n_pad // 2  # keep k = 0 .. kmax-1 (drop the Nyquist term)
     k = np.arange(kmax)
     # coefficients: Hermitian half-plane, doubled except k = 0; phase moves the axis to 0
-    coef = spec[:, :kmax] * (H[:kmax] * np.where(k == 0, 1.0, 2.0) / n_pad)[None, :]
-    coef *= np.exp(2j * np.pi * np.outer(np.ones(n_a), k * (center / n_pad)))
+    kw = (H[:kmax] * np.where(k == 0, 1.0, 2.0) / n_pad) * np.exp(2j * np.pi * k * (center / n_pad))
+    coef = spec[:, :kmax] * kw[None, :]
     coef *= w_ang[:, None]
     # frequencies (cycles/pixel) nu_x = (k/n_pad) cos, nu_y = -(k/n_pad) sin  (t = x c - y s)
     grid = sfft.next_fast_len(2 * n_out)
@@ -277,7 +287,9 @@ def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers):
     beta = _es_beta(width)
     # sort by first kernel row (stable -> deterministic), cut into row bands
     iy0 = np.ceil(uy - width / 2.0).astype(np.int64)
-    order = np.argsort(iy0, kind="stable")
+    # stable sort (radix sort for 16-bit keys: O(n)); rows span less than 2**15
+    key = (iy0 - iy0.min()).astype(np.int16 if iy0.max() - iy0.min() < 2**15 else np.int64)
+    order = np.argsort(key, kind="stable")
     row_min = int(iy0.min())
     row_max = int(iy0.max()) + width
     n_bands = max(1, min(64, 4 * numba.get_num_threads()))
@@ -293,7 +305,7 @@ def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers):
     band_starts = np.concatenate([[0], np.cumsum(hi - lo)]).astype(np.int64)
     spread = _get_spread()
     g = spread(ux, uy, cre, cim, band_order, band_starts, int(band_rows), row_min, int(grid),
-               int(width), float(beta))
+               int(width), float(beta)).view(np.complex64)
     img = sfft.ifft2(g, workers=workers, overwrite_x=True) * (grid * grid)
     # output offsets x = j - n_out//2 live at index x mod grid
     idx = (np.arange(n_out) - n_out // 2) % grid
@@ -312,10 +324,13 @@ def _shift_sinogram(sino, shift):
     return ndshift(sino, (0, shift), order=1, mode="constant", cval=0.0, prefilter=False)
 
 
+@lru_cache(maxsize=8)
 def _circle_mask(n_out: int, radius: float) -> np.ndarray:
     c = n_out // 2
-    yy, xx = np.mgrid[:n_out, :n_out]
-    return (yy - c) ** 2 + (xx - c) ** 2 <= radius ** 2
+    d = (np.arange(n_out) - c) ** 2
+    m = d[:, None] + d[None, :] <= radius ** 2
+    m.setflags(write=False)
+    return m
 
 
 def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_size=None,
@@ -399,18 +414,20 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
 
         # skimage puts the axis at n_d // 2 and uses the same orientation as ours
         s = _shift_sinogram(sino.astype(np.float64), n_d // 2 - c)
+        # iradon weights every angle by pi / n_angles (uniform angles assumed)
         img = iradon(s.T, theta=np.rad2deg(ang), filter_name=filter_name, circle=True,
                      output_size=n_out, preserve_range=True)
-        # iradon weights every angle by pi / n_angles (its filter is twice the Ram-Lak one);
-        # rescale to our quadrature weights for non-uniform angle sets
-        img = img * (np.pi / n_a) ** -1 * angular_weights(ang).mean()
     else:
         try:
             from algotom.rec.reconstruction import dfi_reconstruction
         except ImportError as exc:  # pragma: no cover - depends on environment
             raise ParameterError("engine", engine, "algotom is not installed",
                                  "pip install 'ssbscope[bench]' or use engine='ssbscope'") from exc
-        win = {"ramp": None, "hann": "hann", "hamming": "hamming"}.get(filter_name, "hann")
+        wins = {"ramp": None, "hann": "hann", "hamming": "hamming"}
+        if filter_name not in wins:
+            raise ParameterError("filter_name", filter_name,
+                                 f"is not offered by algotom's DFI; use one of {sorted(wins)}")
+        win = wins[filter_name]
         s = sino.astype(np.float32)
         # measured: algotom's DFI output has the axis at pixel n // 2 like ours (within 0.2 px)
         rec = dfi_reconstruction(s, c, angles=ang, filter_name=win, apply_log=False, ratio=1.0)
@@ -561,8 +578,13 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
                              "estimate it with find_center(..., scan='360-offset')")
     sel = np.atleast_1d(np.arange(n_r)[rows] if rows is not None else np.arange(n_r))
     out = None
+    block, b0 = None, None
     for i, r in enumerate(sel):
-        sino = np.asarray(projections[:, int(r), :], dtype=np.float32)
+        # read detector rows in blocks of 16 (a dask/HDF5 chunk is then read once per block)
+        if block is None or not (b0 <= r < b0 + block.shape[1]):
+            b0 = int(r)
+            block = np.asarray(projections[:, b0:min(n_r, b0 + 16), :], dtype=np.float32)
+        sino = block[:, int(r) - b0, :]
         ang = np.asarray(angles_rad, dtype=np.float64)
         c = center
         if scan == "360-offset":

@@ -105,13 +105,20 @@ def _gauss_newton(f, m, shift, angle, rotation, max_rot, radius, max_iter=30, to
     sl = tuple(slice(int(np.ceil(mg)), n - int(np.ceil(mg))) for mg, n in zip(margin, f.shape))
     if any(x.stop - x.start < 4 for x in sl):
         return shift, angle
-    fc = f[sl].ravel()
+    # least squares on at most ~2 million voxels of the crop (a fixed stride: deterministic)
+    n_crop = int(np.prod([x.stop - x.start for x in sl]))
+    pick = slice(None, None, max(1, n_crop // 2_000_000))
+    fc = f[sl].ravel()[pick]
     cen = (np.array(f.shape, float) - 1) / 2
     zz, yy, xx = np.meshgrid(*[np.arange(x.start, x.stop, dtype=float) for x in sl],
                              indexing="ij")
+    yy = yy.ravel()[pick]
+    xx = xx.ravel()[pick]
+    del zz
+
     def residual(sh, an):
         w = _resample(coeffs, sh, an, 3, True)
-        wc = w[sl].ravel()
+        wc = w[sl].ravel()[pick]
         a2 = np.column_stack([wc, np.ones_like(wc)])
         go, *_ = np.linalg.lstsq(a2, fc, rcond=None)
         r = fc - a2 @ go
@@ -120,11 +127,12 @@ def _gauss_newton(f, m, shift, angle, rotation, max_rot, radius, max_iter=30, to
     w, wc, go, r, cost = residual(shift, angle)
     for _ in range(max_iter):
         gz, gy, gx = np.gradient(w)
-        cols = [-gz[sl].ravel(), -gy[sl].ravel(), -gx[sl].ravel()]
+        gz, gy, gx = (g[sl].ravel()[pick] for g in (gz, gy, gx))
+        cols = [-gz, -gy, -gx]
         if rotation:
-            dy = (yy - cen[1] - shift[1]).ravel()
-            dx = (xx - cen[2] - shift[2]).ravel()
-            cols.append(gy[sl].ravel() * (-dx) + gx[sl].ravel() * dy)
+            dy = yy - cen[1] - shift[1]
+            dx = xx - cen[2] - shift[2]
+            cols.append(gy * (-dx) + gx * dy)
         a = np.column_stack([c * go[0] for c in cols] + [wc, np.ones_like(wc)])
         step, *_ = np.linalg.lstsq(a, r, rcond=None)
         step = step[: len(cols)]
@@ -189,6 +197,13 @@ def register_rigid(fixed, moving, *, upsample_factor: int = 20, rotation: bool =
         Shapes differ or the arrays are not 3-D.
     DataQualityError
         NaN/inf voxels.
+
+    Notes
+    -----
+    Memory grows with the volume (complex FFTs, spline coefficients, gradients): register
+    a static sub-volume (e.g. the current collector) or a binned copy of a large scan and
+    apply the transform (shift scaled by the binning) to the full volume.  The least-squares
+    refinement uses at most ~2 million voxels (a fixed stride).
     """
     f, m = _check_pair(fixed, moving)
     if int(upsample_factor) != upsample_factor or upsample_factor < 1:

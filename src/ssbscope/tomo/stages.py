@@ -1,8 +1,9 @@
 """Pipeline stages of the X-ray tomography area (``ssbscope demo``).
 
 :func:`demo_stages` runs the CT twin of the anode-free Cu | Li6PS5Cl | Li cell of
-001_a2c994afa3295f29 (case B: plating at 0.5 mA cm^-2, stripping, re-plating at a higher
-current) end to end, the way a user's scans go:
+001_a2c994afa3295f29 (case B: plating 3 mAh cm^-2 at 0.5 mA cm^-2, stripping, re-plating
+and a 1.5 mA cm^-2 step; scan times on the same clock as the echem twin's case-B log) end to
+end, the way a user's scans go:
 
 1. ``tomo.twin``: phantoms at the scan states (:func:`ssbscope.twin.ct.anode_free_001`)
    and their simulated scans (16-bit counts with Poisson noise, flats, darks) ->
@@ -19,6 +20,11 @@ current) end to end, the way a user's scans go:
    of the deposited Li the cracks can hold, greyscale overlap of pristine pores vs new
    cracks, new filaments between consecutive scans -> ``tomo/metrics`` (on ``time_s``) and
    ``tomo/maps`` ``(time_s, y, x)``.
+5. ``tomo.soft_short``: one scan of the sulfide pellet behind a soft short
+   (:func:`ssbscope.twin.ct.soft_short_002`, 002_3ee4edf529433f9c Fig. 3F-J): median grey
+   value per slice and the interfaces from its derivative, low-attenuation regions connected
+   to the Li anode vs isolated, their volume fraction in ``n_layers`` layers ->
+   ``tomo/soft_short`` (with the twin's truth beside).
 
 The twin uses coarser voxels (3 µm) and a lower energy (22 keV) than the paper (1.8 µm,
 40 keV) so that a 40-voxel-wide phantom scanned with 16-bit detector noise keeps a usable
@@ -45,7 +51,10 @@ SCAN_STATES = (
     ("plated 1.5 mAh/cm2", 1.5, 0.0, 0.5, 3.0 * 3600),
     ("plated 3.0 mAh/cm2", 3.0, 0.0, 0.5, 6.0 * 3600),
     ("stripped 1.5 mAh/cm2", 3.0, 1.5, 0.5, 9.0 * 3600),
-    ("re-plated at 1.5 mA/cm2", 4.0, 1.5, 1.5, 9.0 * 3600 + 1.0 / 1.5 * 3600),
+    # case B: full strip to the cut-off (CE 92.9 %: 2.79 mAh/cm2), re-plate 3 mAh/cm2, then
+    # 0.75 mAh/cm2 at 1.5 mA/cm2 (edge filaments)
+    ("re-plated + 1.5 mA/cm2 step", 6.75, 2.79, 1.5,
+     (6.0 + 2.79 / 0.5 + 3.0 / 0.5 + 0.75 / 1.5) * 3600),
 )
 
 _SIZES = {  # n_xy, n_z, n_angles, states used
@@ -78,7 +87,7 @@ def _twin_stage(ctx, inputs, *, size="small"):
     for k, (label, q, s, cur, t) in enumerate(ctx.progress(states, desc="tomo twin scans")):
         ph = ct.anode_free_001(q, s, current_ma_cm2=cur, n_xy=n_xy, n_z=n_z,
                                voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
-                               seed=int(ctx.seed))
+                               max_charge_mah_cm2=max(4.0, q), seed=int(ctx.seed))
         sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=int(ctx.seed) * 100 + k)
         proj.append(sc.projections)
         flats.append(sc.flats)
@@ -360,6 +369,74 @@ def _measure_stage(ctx, inputs, *, central_fraction=0.75, min_filament_volume_um
     return {"tomo/metrics": met, "tomo/maps": mp}
 
 
+def _soft_short_stage(ctx, inputs, *, size="small", n_layers=10, min_volume_um3=0.0):
+    """Pellet behind a soft short (002_3ee4edf529433f9c Fig. 3F-J): twin scan, profile, regions."""
+    import scipy.ndimage as ndi
+    import xarray as xr
+
+    import ssbscope.tomo as tomo
+    from ssbscope.errors import EmptyResultError
+    from ssbscope.tomo import metrics as M
+    from ssbscope.twin import ct
+
+    n_xy, _, n_angles, _ = _SIZES[size]
+    ph = ct.soft_short_002(n_xy=n_xy, n_z=64, voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
+                           n_layers=n_layers, seed=int(ctx.seed))
+    sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=int(ctx.seed) * 100 + 99)
+    p = tomo.flat_dark_correct(sc.projections, sc.flats, sc.darks)
+    rec = tomo.reconstruct(p, sc.angles_rad, tomo.find_center(p, sc.angles_rad))
+    cell = ph.cell_mask
+    inner = ndi.binary_erosion(cell, iterations=1)
+    seg = tomo.segment_phases(rec, ("low", "lpscl", "cathode", "steel"), method="hierarchical",
+                              roi=cell)
+    lab = seg.labels
+    maj = [(lab == c)[:, inner].mean(axis=1) > 0.5 for c in range(4)]
+    zs = np.flatnonzero(maj[3])
+    zp = np.flatnonzero(maj[1])
+    zc = np.flatnonzero(maj[2])
+    if zs.size == 0 or zp.size < 3 or zc.size == 0:
+        raise EmptyResultError("tomo/soft_short: steel, electrolyte or cathode not found in the "
+                               "segmentation; check the thresholds")
+    z_st = int(zs[zs < zp.min()].max()) + 1 if (zs < zp.min()).any() else 0
+    z_p0, z_p1 = int(zp.min()), int(zp.max()) + 1
+    # median grey value per slice between the bottom steel and the end of the cathode
+    z_end = int(zc.max()) + 1
+    prof = M.median_profile(rec[z_st:z_end], n_interfaces=2, footprint=inner)
+    faces = prof.interfaces_vox + z_st
+    low = (lab == 0) & inner[None]
+    electrode = np.zeros_like(low)
+    electrode[:z_p0] = low[:z_p0]
+    pellet_low = np.zeros_like(low)
+    pellet_low[z_p0:z_p1] = low[z_p0:z_p1]
+    reg = M.classify_low_attenuation(pellet_low, electrode, _VOXEL_UM,
+                                     min_volume_um3=min_volume_um3)
+    frac = M.layer_volume_fractions(pellet_low, z_p0, z_p1, n_layers, footprint=inner)
+    med_full = np.full(rec.shape[0], np.nan)
+    med_full[z_st:z_end] = prof.median
+    ds = xr.Dataset(
+        {"median_grey": ("z", med_full),
+         "layer_fraction": ("layer", frac),
+         "layer_fraction_truth": ("layer", np.asarray(
+             ph.truth["layer_fraction_low_attenuation"], float)),
+         "interfaces_z_vox": ("interface", faces),
+         "interfaces_truth_z_vox": ("interface", np.array(
+             [ph.interfaces_z_vox["li|lpscl"], ph.interfaces_z_vox["lpscl|cathode"]], float)),
+         "volume_connected_um3": ((), reg.volume_connected_um3),
+         "volume_isolated_um3": ((), reg.volume_isolated_um3),
+         "n_connected": ((), reg.n_connected),
+         "n_isolated": ((), reg.n_isolated),
+         "volume_connected_truth_um3": ((), float(ph.truth["connected_volume_um3"])),
+         "volume_isolated_truth_um3": ((), float(ph.truth["isolated_volume_um3"]))},
+        coords={"z": np.arange(rec.shape[0]), "layer": np.arange(1, n_layers + 1),
+                "interface": ["li|lpscl", "lpscl|cathode"]},
+        attrs={"voxel_size_um": _VOXEL_UM, "layer_order": "layer 1 at the Li anode",
+               "paper": "002_3ee4edf529433f9c Fig. 3F-J", "min_volume_um3": min_volume_um3})
+    ds["median_grey"].attrs["units"] = "1/voxel"
+    ds["layer_fraction"].attrs["units"] = "1"
+    ds["layer_fraction_truth"].attrs["units"] = "1"
+    return {"tomo/soft_short": ds}
+
+
 def demo_stages(config=None) -> list:
     """The tomography stages of ``ssbscope demo`` (twin -> reconstruct -> segment -> measure).
 
@@ -378,6 +455,7 @@ def demo_stages(config=None) -> list:
     size = _size(config)
     an = getattr(getattr(config, "analysis", None), "tomo", None)
     central = float(getattr(an, "central_fraction", 0.75))
+    n_layers = int(getattr(an, "n_layers", 10))
     median = bool(getattr(an, "median", True))
     return [
         Stage("tomo.twin", _twin_stage,
@@ -393,4 +471,8 @@ def demo_stages(config=None) -> list:
         Stage("tomo.measure", _measure_stage, inputs=("tomo/segmentation",),
               outputs=("tomo/metrics", "tomo/maps"),
               params={"central_fraction": central, "min_filament_volume_um3": 0.0}),
+        # 002_'s 3.4e5 um^3 filter is ~12 600 voxels at 3 um, more than the small twin's
+        # regions: the demo keeps every region
+        Stage("tomo.soft_short", _soft_short_stage, outputs=("tomo/soft_short",),
+              params={"size": size, "n_layers": n_layers, "min_volume_um3": 0.0}),
     ]

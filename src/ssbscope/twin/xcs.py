@@ -53,6 +53,7 @@ __all__ = [
     "CoinCell",
     "CellState",
     "first_cycle_states",
+    "states_from_echem",
     "XcsExposure",
     "simulate_exposure",
     "simulate_states",
@@ -174,11 +175,15 @@ class Layer:
 
 @dataclass(frozen=True)
 class CellState:
-    """Li content of the cell at one measurement: cathode x and anode thickness."""
+    """Li content of the cell at one measurement: cathode x and anode thickness.
+
+    ``time_s`` is the time of the state on the electrochemical test's axis (NaN if unknown).
+    """
 
     name: str
     x_cathode: float
     anode_thickness_mm: float
+    time_s: float = float("nan")
 
 
 def _cathode_li_per_area_mol_cm2(thickness_mm, nmc_fraction, x_from, x_to):
@@ -288,6 +293,50 @@ def first_cycle_states(cell: CoinCell | None = None, x_min: float = 0.45) -> lis
         mol = _cathode_li_per_area_mol_cm2(c.cathode_thickness_mm, c.cathode_nmc_fraction, x0, x)
         dt_mm = mol * M_LI_G_MOL / RHO_LI_G_CM3 * 10.0
         out.append(CellState(name, float(x), float(c.anode_thickness_mm + dt_mm)))
+    return out
+
+
+def states_from_echem(cycle=None, cell: CoinCell | None = None, labels=None) -> list[CellState]:
+    """Cell states at the scan states of the electrochemistry twin (Faraday's law).
+
+    The charge passed up to each scan state of :func:`ssbscope.twin.echem.nmc622_first_cycle`
+    (``fraction`` x the half-cycle's capacity) removes ``Q / F`` mol of Li from the cathode
+    (``dx = Q / (F n_NMC)`` with the twin's active mass) and plates it on the anode
+    (``dt = Q M_Li / (F rho_Li A)``); discharge reverses it.
+
+    Parameters
+    ----------
+    cycle : ssbscope.twin.echem.FirstCycleTwin, optional
+        Default ``nmc622_first_cycle(seed=0, dt_s=300)``.
+    cell : CoinCell, optional
+        Its ``x_cathode`` and ``anode_thickness_mm`` are the pristine state.
+    labels : sequence of str, optional
+        Scan states to keep (default all seven of 000_ Fig. 2F).
+    """
+    from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3, nmc
+
+    if cycle is None:
+        from ssbscope.twin.echem import nmc622_first_cycle
+
+        cycle = nmc622_first_cycle(seed=0, dt_s=300.0)
+    c = cell or CoinCell()
+    n_nmc = cycle.active_mass_mg * 1e-3 / nmc(1.0).molar_mass_g_mol  # mol
+    out = []
+    for st in cycle.states:
+        if labels is not None and st.label not in labels:
+            continue
+        if st.kind == "soc":
+            q_mah = st.fraction * cycle.charge_capacity_mah
+        else:
+            q_mah = cycle.charge_capacity_mah - st.fraction * cycle.discharge_capacity_mah
+        mol = q_mah * 3.6 / FARADAY_C_MOL
+        x = c.x_cathode - mol / n_nmc
+        dt_mm = mol / cycle.area_cm2 * M_LI_G_MOL / RHO_LI_G_CM3 * 10.0
+        out.append(CellState(st.label, float(max(x, 0.0)), float(c.anode_thickness_mm + dt_mm),
+                             float(st.time_s)))
+    if not out:
+        raise ParameterError("labels", labels, "select no scan state of the electrochemistry twin",
+                             f"use some of {[s.label for s in cycle.states]}")
     return out
 
 
@@ -631,7 +680,7 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
         value = hits_e
         ok = value > 0
         g_out, o_out = np.ones((n, n)), np.zeros((n, n))
-    order = np.lexsort((hits_col[ok], hits_row[ok], frames[ok]))
+    order = np.argsort((frames[ok].astype(np.int64) * n + hits_row[ok]) * n + hits_col[ok], kind="stable")
     ev = make_events(frames[ok][order], hits_row[ok][order], hits_col[ok][order],
                      value[ok][order].astype(np.float32))
     vols = cell.component_volumes_mm3(beam_centre_mm, geom.beam_height_mm)
@@ -824,7 +873,7 @@ def calibration_flood(n_photons: int = 2_000_000, *, geometry: XcsGeometry | Non
         v = he
         g, o = np.ones((n, n)), np.zeros((n, n))
     ok = v > 0
-    order = np.lexsort((hc[ok], hr[ok], fr[ok]))
+    order = np.argsort((fr[ok].astype(np.int64) * n + hr[ok]) * n + hc[ok], kind="stable")
     ev = make_events(fr[ok][order], hr[ok][order], hc[ok][order], v[ok][order].astype(np.float32))
     return XcsExposure(events=ev, value_unit=det.output, gain_kev_per_adu=g, offset_kev=o,
                        n_frames=n_frames, beam_centre_mm=float("nan"), component_volumes_mm3={},
