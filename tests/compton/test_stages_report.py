@@ -1,7 +1,6 @@
 """XCS stages (EMF stage on synthetic region spectra) and the report section."""
 
 import numpy as np
-import pytest
 import xarray as xr
 
 from ssbscope.compton.stages import COMPONENTS, REGIONS, _emf_stage, demo_stages

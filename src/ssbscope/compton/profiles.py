@@ -73,7 +73,7 @@ def composition_of(material) -> dict[str, float]:
                 raise
             except ValueError as err:  # xraylib rejects an unknown symbol
                 raise ParameterError("formula", material, f"is not a known material or formula ({err})",
-                                     f"use a name from ssbscope.materials.NAMED or a formula "
+                                     "use a name from ssbscope.materials.NAMED or a formula "
                                      "like 'LiNi0.6Mn0.2Co0.2O2'") from None
     else:
         raise ParameterError("material", material, "must be a name, a formula, a Material or a dict",
