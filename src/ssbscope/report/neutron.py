@@ -174,7 +174,8 @@ def section(store) -> Section | None:
     summary = []
     parts.append(_radiograph_figure(rd, bnd, rois))
     nt = rd.sizes["time_s"]
-    parts.append(_ratio_maps_figure(rd, sorted({max(1, nt // 3), max(1, 2 * nt // 3), nt - 1})))
+    if nt >= 2:
+        parts.append(_ratio_maps_figure(rd, sorted({max(1, nt // 3), max(1, 2 * nt // 3), nt - 1})))
     onset = None
     if st is not None:
         onset = float(st.attrs.get("soft_short_onset_s", -1.0))
