@@ -56,7 +56,9 @@ def main():
         import torch
 
         torch.set_num_threads(args.threads)
-        peer = f"taufactor {getattr(taufactor, '__version__', '?')} (torch {torch.__version__}, CPU, {args.threads} threads)"
+        from importlib.metadata import version
+
+        peer = f"taufactor {version('taufactor')} (torch {torch.__version__}, CPU, {args.threads} threads)"
     except ImportError as exc:
         taufactor = None
         peer = f"not available ({exc})"

@@ -99,7 +99,7 @@ def test_creep_pressure_flat_zero_and_scaling_between_mechanisms():
 
 
 def test_egg_box_best_and_gain_bounded():
-    shapes = contour_sweep([(25, 150)], shapes=("egg-box", "pyramid", "frustum"), n_xy=12)
+    shapes = contour_sweep([(25, 150)], shapes=("egg-box", "pyramid", "frustum"), n_xy=16)
     cc = dict(zip(shapes["shape"], shapes["critical_current_ma_cm2"]))
     assert cc["egg-box"] > cc["pyramid"] and cc["egg-box"] > cc["frustum"]
     sweep = contour_sweep([(25, 150), (75, 150), (150, 150)], n_xy=12, r_ct_ohm_cm2=20.0)
