@@ -111,7 +111,10 @@ class TomoInput(_Input):
     voxel_size_um: Optional[float] = Field(default=None, gt=0)
     energy_kev: Optional[float] = Field(default=None, gt=0)
     dataset: Optional[str] = Field(default=None, description="HDF5 dataset path of a volume")
-    center_px: Optional[float] = None
+    center_px: Optional[float] = Field(default=None, description="rotation axis on the detector (px); searched if absent")
+    angle_range_deg: Optional[tuple[float, float]] = Field(default=None, description="(start, stop) when the file has no readable angles")
+    scan: Literal["180", "360-offset"] = "180"
+    rows: Optional[tuple[int, int]] = Field(default=None, description="detector rows [start, stop) to reconstruct (default: all)")
 
 
 class ComptonInput(_Input):

@@ -176,7 +176,7 @@ def _cycles_table(cycles) -> tuple[str, list]:
 
 
 def _states_table(states) -> str:
-    if states is None:
+    if states is None or states.sizes.get("state", 0) == 0:
         return ""
     rows = []
     for k in range(states.sizes["state"]):

@@ -283,8 +283,11 @@ def section(store) -> Section | None:
     ssbscope.report.Section or None
     """
     met = _get(store, "tomo/metrics")
+    real = _inputs_html(store)
     if met is None:
-        return None
+        if not real:
+            return None
+        return Section("X-ray tomography", real)
     maps = _get(store, "tomo/maps")
     seg = _get(store, "tomo/segmentation")
     truth = _get(store, "tomo/twin/truth")
@@ -317,4 +320,53 @@ def section(store) -> Section | None:
     if ss is not None:
         parts.append("<h3>Soft short: Li-connected low-attenuation regions</h3>"
                      + _soft_short_html(ss))
+    if real:
+        parts.append(real)
     return Section("X-ray tomography", "\n".join(parts), summary=tuple(summary))
+
+
+def _inputs_html(store) -> str:
+    """Slices of the experiment's own scans (``tomo/inputs/*``): reconstructed or read."""
+    import matplotlib.pyplot as plt
+
+    names = [n for n in store.names() if n.startswith("tomo/inputs/")]
+    if not names:
+        return ""
+    parts = ["<h3>Scans of the experiment</h3>"]
+    for name in names:
+        ds = store.read(name)
+        vol = ds["volume"]
+        if "time_s" in vol.dims:
+            vol = vol.isel(time_s=0)
+        nz = vol.sizes["z"]
+        zslice = np.asarray(vol.isel(z=nz // 2).values, float)
+        has_sino = "sinogram" in ds
+        ncol = 3 if has_sino else 2
+        fig, axes = plt.subplots(1, ncol, figsize=(4.2 * ncol, 4.0))
+        lo, hi = np.nanpercentile(zslice, [1, 99.5])
+        axes[0].imshow(zslice, cmap="gray", vmin=lo, vmax=hi)
+        axes[0].set_title(f"slice z = {nz // 2} of {nz}")
+        side = np.asarray(vol.isel(y=vol.sizes["y"] // 2).values, float)
+        axes[1].imshow(side, cmap="gray", vmin=lo, vmax=hi, aspect="auto")
+        axes[1].set_title("x-z section (middle y)")
+        if has_sino:
+            sino = np.asarray(ds["sinogram"].values, float)
+            axes[2].imshow(sino, cmap="gray", aspect="auto")
+            axes[2].set_title("sinogram, -ln(I/I0), middle row")
+            axes[2].set_xlabel("detector (px)")
+            axes[2].set_ylabel("projection")
+        for ax in axes[:2]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        label = ds.attrs.get("label", name.rsplit("/", 1)[-1])
+        info = [f"format {ds.attrs.get('format', '?')}"]
+        if "center_px" in ds.attrs:
+            info.append(f"centre of rotation {float(ds.attrs['center_px']):.2f} px (searched)")
+        if "n_projections" in ds.attrs:
+            info.append(f"{int(ds.attrs['n_projections'])} projections")
+        vs = float(ds.attrs.get("voxel_size_um", float("nan")))
+        if np.isfinite(vs):
+            info.append(f"voxel {vs:g} µm")
+        fig.suptitle(str(label))
+        parts.append(figure_html(fig, f"{label}: {', '.join(info)}; source {ds.attrs.get('source', '')}."))
+    return "\n".join(parts)
