@@ -97,7 +97,7 @@ def test_zarr_backed_median_memory_bounded_by_chunks(tmp_path):
     import zarr
 
     small = _vol((64, 48, 48), seed=3)
-    big = _vol((384, 48, 48), seed=3)
+    big = _vol((768, 48, 48), seed=3)
     _zarr(tmp_path / "s.zarr", small, (16, 48, 48))
     _zarr(tmp_path / "b.zarr", big, (16, 48, 48))
     _peak_store(C.median3_chunked(str(tmp_path / "s.zarr")), tmp_path / "warm.zarr")
@@ -105,9 +105,11 @@ def test_zarr_backed_median_memory_bounded_by_chunks(tmp_path):
     p_big = _peak_store(C.median3_chunked(str(tmp_path / "b.zarr")), tmp_path / "mb.zarr")
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "mb.zarr"))[:], F.median3(big))
     chunk = 18 * 48 * 48 * 4  # one chunk with its halo
-    # 6x the volume costs (almost) no more memory; far below the volume itself
-    assert p_big < p_small + 2 * chunk
-    assert p_big < 0.5 * big.nbytes
+    # 12x the volume costs no more memory than a few chunks in flight (the threaded
+    # scheduler may hold one per worker thread plus the one being written); far below
+    # the volume itself
+    assert p_big < p_small + 4 * chunk
+    assert p_big < 0.25 * big.nbytes
 
 
 def test_zarr_backed_chain_equals_in_memory(tmp_path):

@@ -84,6 +84,10 @@ def _slices_figure(seg) -> str:
                 ax.set_ylabel("µm", fontsize=8)
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.05, top=0.9, wspace=0.3, hspace=0.35)
     names = seg.attrs.get("phases", ["low", "lpscl", "steel", "cu"])
+    if isinstance(names, str):  # the store keeps list attributes as JSON text
+        import json
+
+        names = json.loads(names) if names.startswith("[") else [names]
     return figure_html(fig, "Reconstructed slices per scan state (grey) with the segmentation "
                             f"overlaid (phases {', '.join(map(str, names))}; blue = "
                             "low attenuation: Li, pores, cracks; the electrolyte is left "
@@ -239,19 +243,16 @@ def _summary_table(met, truth) -> tuple[str, list]:
                             f"{int(met['new_filaments_edge'].values[k])})")
             else:
                 row[lab] = v
-        ref = vals[0]
-        last = vals[-1]
-        row["change first→last (%)"] = (100.0 * (last - ref) / ref
-                                        if np.isfinite(ref) and ref != 0 and np.isfinite(last)
-                                        else float("nan"))
+        row["change first→last (%)"] = _pct_change(vals)
         rows.append(row)
         if truth is not None and tkey is not None and tkey in truth:
             trow = {"quantity": f"  twin truth: {title}"}
-            for k, lab in enumerate(labels):
-                trow[lab] = float(truth[tkey].values[k])
             tv = truth[tkey].values.astype(float)
-            trow["change first→last (%)"] = (100.0 * (tv[-1] - tv[0]) / tv[0]
-                                             if tv[0] != 0 else float("nan"))
+            scale = np.nanmax(np.abs(tv)) if np.isfinite(tv).any() else 0.0
+            tv = np.where(np.abs(tv) <= 1e-9 * scale, 0.0, tv)  # round-off zeros shown as 0
+            for k, lab in enumerate(labels):
+                trow[lab] = float(tv[k])
+            trow["change first→last (%)"] = _pct_change(tv)
             rows.append(trow)
     df = pd.DataFrame(rows)
     summary = []
@@ -323,6 +324,16 @@ def section(store) -> Section | None:
     if real:
         parts.append(real)
     return Section("X-ray tomography", "\n".join(parts), summary=tuple(summary))
+
+
+def _pct_change(vals) -> float:
+    """100 (last - first) / first, or NaN where the first value is (numerically) zero."""
+    vals = np.asarray(vals, float)
+    ref, last = vals[0], vals[-1]
+    scale = np.nanmax(np.abs(vals)) if np.isfinite(vals).any() else 0.0
+    if not (np.isfinite(ref) and np.isfinite(last)) or abs(ref) <= 1e-9 * scale or ref == 0:
+        return float("nan")
+    return 100.0 * (last - ref) / ref
 
 
 def _inputs_html(store) -> str:
