@@ -13,11 +13,10 @@ Run:  python benchmarks/bench_fbp.py [--quick] [--no-skimage] [--repeat N]
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import numpy as np
+from _machine import machine
 
 # (density, a, b, x0, y0, phi_deg) of the modified Shepp-Logan phantom (Toft), in units of
 # the half-width of the image
@@ -60,18 +59,6 @@ def phantom_and_sinogram(n: int, n_angles: int, mu_scale: float = 0.01):
         sino += rho * chord * half  # in pixels
     return (img * mu_scale).astype(np.float32), (sino * mu_scale).astype(np.float32), ang
 
-
-def machine() -> str:
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}"
 
 
 def main():

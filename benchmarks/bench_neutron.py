@@ -15,24 +15,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import numpy as np
+from _machine import machine
 
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs, {model}, numpy {np.__version__}, Python {platform.python_version()}"
 
 
 def make_stream(n_frames: int, ny: int, nx: int, seed: int = 0):

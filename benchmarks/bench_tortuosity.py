@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import scipy.ndimage as ndi
+from _machine import cpu_model
 
 
 def microstructure(n: int, seed: int = 0, porosity: float = 0.5, sigma: float = 2.0):
@@ -25,16 +26,6 @@ def microstructure(n: int, seed: int = 0, porosity: float = 0.5, sigma: float = 
     f = ndi.gaussian_filter(rng.standard_normal((n, n, n)).astype(np.float32), sigma)
     return f > np.quantile(f, 1 - porosity)
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main():

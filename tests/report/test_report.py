@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ssbscope.report import Section, build_report, figure_html, table_html
+from ssbscope.report import build_report, figure_html, table_html
 from ssbscope.store import Store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

@@ -15,7 +15,6 @@ Examples
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import html
 import importlib
 import io
