@@ -1,0 +1,44 @@
+"""`ssbscope run` on the real instrument files of examples/realdata.yaml."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssbscope.cli import main
+from ssbscope.store import Store
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "realdata.yaml"
+REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+
+pytestmark = pytest.mark.skipif(not REALDATA.exists(), reason=f"real data not found at {REALDATA}")
+
+
+def test_run_on_real_files(tmp_path):
+    assert main(["run", str(EXAMPLE), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    st = Store.open(tmp_path / "run" / "store.zarr")
+    names = set(st.names())
+    assert {"echem/timeseries", "echem/cycles", "echem/eis"} <= names
+    # GCPL file: 5 full cycles + the last charge; CE of the later cycles ~92 % (navani file)
+    cyc = st["echem/cycles"].load()
+    ce = cyc["coulombic_efficiency"].values.astype(float)
+    assert 0.85 < ce[0] < 0.88 and np.all((ce[1:] > 0.9) & (ce[1:] < 0.95))
+    # the real Data Exchange tooth scan reconstructs to a compact object on a flat background
+    tooth = st["tomo/inputs/tooth_APS_Data_Exchange"]
+    vol = tooth["volume"].values
+    assert vol.shape == (2, 640, 640) and np.isfinite(vol).all()
+    c = float(tooth.attrs["center_px"])
+    assert 0.3 * 640 < c < 0.7 * 640
+    sl = vol[0]
+    obj = sl > 0.5 * np.percentile(sl, 99.9)
+    yy, xx = np.nonzero(obj)
+    assert obj.mean() < 0.2                               # compact object ...
+    assert np.hypot(yy.mean() - 320, xx.mean() - 320) < 200  # ... inside the field of view
+    assert abs(np.median(sl[~obj])) < 0.1 * np.percentile(sl, 99.9)  # near-zero background
+    # the NXtomo scan (angles from the experiment file) and the TIFF stack
+    k11 = st["tomo/inputs/DIAD_k11-18014_NXtomo"]
+    assert k11.attrs["n_projections"] == 3001 and np.isfinite(k11["volume"].values).all()
+    elec = st["tomo/inputs/segmented_electrode_TIFF_stack"]["volume"]
+    assert set(np.unique(elec[::32].values)) == {0, 85, 170}
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "Scans of the experiment" in html and html.count("<img") >= 6
