@@ -120,3 +120,98 @@ def test_bad_events():
     with pytest.raises(InputError, match="not sorted"):
         write_events("/tmp/never.ssbevt", ev)
     assert events_to_cube(np.zeros(0, EVENT_DTYPE)).sum() == 0
+
+
+# ----------------------------------------------------------------------------- references
+def _reference_cube(ev, mode, connectivity, gain, off, mask, e_min, width, nbins, n=80):
+    """Straightforward per-frame reference: pixel clusters from scipy.ndimage.label."""
+    from scipy import ndimage
+
+    structure = ndimage.generate_binary_structure(2, 2 if connectivity == 8 else 1)
+    cube = np.zeros((n, n, nbins), np.int64)
+    frames = ev["frame"]
+    starts = np.flatnonzero(np.r_[True, frames[1:] != frames[:-1]])
+    ends = np.r_[starts[1:], frames.size]
+    for a, b in zip(starts, ends):
+        r = ev["row"][a:b].astype(int)
+        c = ev["col"][a:b].astype(int)
+        e = ev["value"][a:b].astype(np.float32) * gain[r, c].astype(np.float32) \
+            + off[r, c].astype(np.float32)
+        occ = np.zeros((n, n), int)
+        np.add.at(occ, (r, c), 1)
+        keep_e, keep_r, keep_c = [], [], []
+        if mode == "discard":
+            nb = ndimage.convolve(occ, structure.astype(int), mode="constant") - occ
+            ok = (occ[r, c] == 1) & (nb[r, c] == 0)
+            keep_e, keep_r, keep_c = e[ok], r[ok], c[ok]
+        else:  # "add": singles kept, isolated two-pixel clusters summed into the larger signal
+            lab, nlab = ndimage.label(occ > 0, structure)
+            for lbl in range(1, nlab + 1):
+                idx = np.flatnonzero(lab[r, c] == lbl)
+                if idx.size == 1:
+                    keep_e.append(e[idx[0]]); keep_r.append(r[idx[0]]); keep_c.append(c[idx[0]])
+                elif idx.size == 2 and (lab == lbl).sum() == 2:
+                    i, j = idx if e[idx[0]] >= e[idx[1]] else idx[::-1]
+                    keep_e.append(np.float32(e[i] + e[j])); keep_r.append(r[i]); keep_c.append(c[i])
+            keep_e, keep_r, keep_c = np.array(keep_e, np.float32), np.array(keep_r, int), np.array(keep_c, int)
+        xi = np.floor((keep_e.astype(np.float64) - e_min) / width).astype(np.int64)
+        ok = (xi >= 0) & (xi < nbins) & mask[keep_r, keep_c]
+        np.add.at(cube, (keep_r[ok], keep_c[ok], xi[ok]), 1)
+    return cube
+
+
+@pytest.mark.parametrize("mode", ["discard", "add"])
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_charge_sharing_matches_per_frame_reference(mode, connectivity):
+    # dense frames (300 hits on 80 x 80 pixels): many neighbours, twins and clusters; per-pixel
+    # gain/offset, a pixel mask and frames that straddle the kernel's 8192-record blocks
+    rng = np.random.default_rng(11)
+    n = 30_000
+    fr = np.sort(rng.integers(0, n // 300, n))
+    ev = make_events(fr, rng.integers(0, 80, n), rng.integers(0, 80, n),
+                     rng.uniform(5, 3000, n).astype(np.float32))
+    gain = rng.uniform(0.018, 0.022, (80, 80))
+    off = rng.uniform(-0.5, 0.5, (80, 80))
+    mask = rng.random((80, 80)) > 0.05
+    cube = events_to_cube(ev, charge_sharing=mode, connectivity=connectivity, gain_kev_per_unit=gain,
+                          offset_kev=off, pixel_mask=mask, e_min_kev=0.0, e_max_kev=120.0,
+                          bin_width_kev=0.5)
+    ref = _reference_cube(ev, mode, connectivity, gain, off, mask, 0.0, 0.5, 240)
+    assert ref.sum() > 1000 and ref.sum() < 0.9 * n  # the rule really removes hits
+    assert cube[~mask].sum() == 0
+    # identical up to float rounding exactly at a bin edge (multiply by 1/width vs divide)
+    diff = np.abs(cube.astype(np.int64) - ref).sum()
+    assert diff <= 4, diff
+    assert abs(int(cube.sum()) - int(ref.sum())) <= 2
+
+
+def test_frame_longer_than_a_block():
+    # one frame of 127 x 127 = 16129 hits on the even rows/columns of a 255 x 255 detector
+    # (longer than the kernel's 8192-record block; no two lattice hits are neighbours), plus
+    # (1, 1): diagonal neighbour of four lattice hits, and (10, 11): side neighbour of two;
+    # between ordinary frames of isolated hits
+    rr, cc = np.meshgrid(np.arange(0, 253, 2), np.arange(0, 253, 2), indexing="ij")
+    rr, cc = rr.ravel(), cc.ravel()
+    big = rr.size
+    fr = np.r_[np.zeros(3), np.ones(big + 2), [2, 2]].astype(np.uint32)
+    row = np.r_[[1, 5, 9], rr, [1, 10], [101, 201]]
+    col = np.r_[[1, 5, 9], cc, [1, 11], [101, 201]]
+    ev = make_events(fr, row, col, np.full(fr.size, 5.5, np.float32))
+    kw = dict(n_rows=255, n_cols=255, e_min_kev=0.0, e_max_kev=10.0, bin_width_kev=1.0)
+    c4 = events_to_cube(ev, charge_sharing="discard", connectivity=4, **kw)
+    # 4-connectivity: (10, 10), (10, 11), (10, 12) dropped; (1, 1) has no side neighbour
+    assert c4.sum() == 3 + big + 2 - 3 + 2
+    assert c4[10, 10:13].sum() == 0 and c4[1, 1, 5] == 2 and c4[0, 0, 5] == 1
+    c8 = events_to_cube(ev, charge_sharing="discard", connectivity=8, **kw)
+    # 8-connectivity: also (1, 1) and its diagonal neighbours (0|2, 0|2) dropped
+    assert c8.sum() == 3 + big + 2 - 3 - 5 + 2
+    assert c8[1, 1, 5] == 1 and c8[0, 0].sum() == 0 and c8[2, 2].sum() == 0 and c8[4, 4, 5] == 1
+    assert c8[101, 101, 5] == 1 and c8[201, 201, 5] == 1
+
+
+def test_thread_counts_and_block_sizes_give_same_bytes():
+    ev = random_events(2_500_000, per_frame=40, seed=5)
+    for mode in ("none", "discard"):
+        ref = events_to_cube(ev, charge_sharing=mode, n_threads=1)
+        for th in (2, 3):
+            assert events_to_cube(ev, charge_sharing=mode, n_threads=th).tobytes() == ref.tobytes()

@@ -261,11 +261,11 @@ def _kernels():
         return _KERNELS
     import numba as nb
 
-    @nb.njit(nogil=True, cache=True, inline="always")
+    @nb.njit(nogil=True, inline="always")
     def _energy(v, p, gain, offset, use_cal):
         return v * gain[p] + offset[p] if use_cal else v
 
-    @nb.njit(nogil=True, cache=True)
+    @nb.njit(nogil=True)
     def bin_part(words, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w,
                  nbins, mode, conn8, nrows, ncols, cube, stamp, owner, status):
         # stamp/owner are (nrows + 2) x (ncols + 2) maps with a one-pixel border, so the eight
@@ -326,9 +326,13 @@ def _kernels():
                             continue
                         # isolated pair?  find the partner and its own neighbour count
                         qq = pp
-                        for d in (-1, 1, -w, w, -w - 1, -w + 1, w - 1, w + 1):
+                        for d in (-1, 1, -w, w):
                             if stamp[pp + d] == tok:
                                 qq = pp + d
+                        if conn8:  # diagonal cells are neighbours only with 8-connectivity
+                            for d in (-w - 1, -w + 1, w - 1, w + 1):
+                                if stamp[pp + d] == tok:
+                                    qq = pp + d
                         q = owner[qq]
                         if q < 0:
                             continue
@@ -356,100 +360,164 @@ def _kernels():
             i = j
         status[3] += binned
 
-    @nb.njit(nogil=True, cache=True)
-    def bin_plain(words, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                  mode, conn8, nrows, ncols, cube, stamp, owner, status):
-        # no charge-sharing rule: one straight pass (no frame grouping), same checks
-        prev = words[start, 0] if end > start else 0
-        binned = 0
-        for k in range(start, end):
-            f = words[k, 0]
-            if f < prev:
-                status[0] += 1
-            prev = f
-            rc = words[k, 1]
-            r = np.int64(rc & 0xFF)
-            c = np.int64((rc >> 8) & 0xFF)
-            if r >= nrows or c >= ncols:
-                status[1] += 1
-                continue
-            v = vals[k, 2]
-            if v < 0:
-                status[2] += 1
-                continue
-            p = r * ncols + c
+    # The kernels below index with unsigned (uint64) integers only: numba adds a
+    # negative-index wraparound test to every access through a signed index, which costs
+    # the stamping loops ~1.7x.  Mixing uint64 with int64 would promote to float64, so every
+    # operand is converted explicitly.
+    U = np.uint64
+
+    @nb.njit(nogil=True)
+    def mark_shared(rec, vals, b0, b1, nrows, ncols, conn8, stamp, twin, shared, tok):
+        # Frame by frame over records b0:b1 (whole frames): stamp every valid hit with the
+        # frame's token (1-255, uint8) in a padded (nrows + 5) x (ncols + 2) map, then flag
+        # the hits that have a stamped neighbour or a twin on their own pixel.  No clearing
+        # between frames (a stale stamp carries an older token) except every 255 frames; both
+        # maps stay in L1.  Invalid hits (outside / negative) stamp a dummy cell that is no
+        # real pixel's neighbour.
+        u1 = U(1)
+        u2 = U(2)
+        u3 = U(3)
+        m8 = U(0xFF)
+        s8 = U(8)
+        w = U(ncols + 2)
+        nr = U(nrows)
+        nc = U(ncols)
+        dummy = U((nrows + 3) * (ncols + 2) + 1)
+        ub0 = U(b0)
+        end = U(b1)
+        i = ub0
+        while i < end:
+            f = rec[u3 * i]
+            j = i + u1
+            while j < end and rec[u3 * j] == f:
+                j += u1
+            if tok == 255:
+                stamp[:] = 0
+                twin[:] = 0
+                tok = 0
+            tok += 1
+            t8 = np.uint8(tok)
+            k = i
+            while k < j:
+                rc = U(rec[u3 * k + u1])
+                r = rc & m8
+                c = (rc >> s8) & m8
+                ok = (r < nr) & (c < nc) & (vals[u3 * k + u2] >= 0)
+                pp = (r + u1) * w + c + u1 if ok else dummy
+                twin[pp] = t8 if stamp[pp] == t8 else twin[pp]
+                stamp[pp] = t8
+                k += u1
+            k = i
+            while k < j:
+                rc = U(rec[u3 * k + u1])
+                r = rc & m8
+                c = (rc >> s8) & m8
+                pp = (r + u1) * w + c + u1 if (r < nr) & (c < nc) else dummy
+                up = pp - w
+                dn = pp + w
+                hit = ((twin[pp] == t8) | (stamp[pp - u1] == t8) | (stamp[pp + u1] == t8)
+                       | (stamp[up] == t8) | (stamp[dn] == t8))
+                if conn8:
+                    hit |= ((stamp[up - u1] == t8) | (stamp[up + u1] == t8)
+                            | (stamp[dn - u1] == t8) | (stamp[dn + u1] == t8))
+                shared[k - ub0] = hit
+                k += u1
+            i = j
+        return tok
+
+    @nb.njit(nogil=True)
+    def bin_block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
+                  discard, conn8, nrows, ncols, cube, stamp, twin, keys, shared, tok, status):
+        # One block of records (whole frames when discarding): flag shared hits, compute
+        # every hit's cube index (rejected hits -> the spare last counter), then scatter the
+        # block's indices.  Splitting the work this way keeps each loop short and branch-free.
+        if discard:
+            tok = mark_shared(rec, vals, b0, b1, nrows, ncols, conn8, stamp, twin, shared, tok)
+        u1 = U(1)
+        u2 = U(2)
+        u3 = U(3)
+        m8 = U(0xFF)
+        s8 = U(8)
+        nr = U(nrows)
+        nc = U(ncols)
+        nb_ = U(nbins)
+        trash = np.uint32(nrows * ncols * nbins)
+        ub0 = U(b0)
+        end = U(b1)
+        outside = 0
+        negative = 0
+        k = ub0
+        while k < end:
+            rc = U(rec[u3 * k + u1])
+            r = rc & m8
+            c = (rc >> s8) & m8
+            v = vals[u3 * k + u2]
+            inr = (r < nr) & (c < nc)
+            outside += not inr
+            negative += inr & (v < 0)
+            ok = inr & (v >= 0)
+            p = r * nc + c if inr else U(0)
             e = v * gain[p] + offset[p] if use_cal else v
-            xi = np.int64((e - e_min) * inv_w + 1.0) - 1
-            if np.uint64(xi) < np.uint64(nbins) and pmask[p]:
-                cube[p * nbins + xi] += 1
-                binned += 1
-        status[3] += binned
+            # floor((e - e_min) / width) for x >= -1, then one unsigned range test
+            xi = U(np.int64((e - e_min) * inv_w + 1.0) - 1)
+            ok &= pmask[p] & (xi < nb_)
+            if discard:
+                ok &= not shared[k - ub0]
+            keys[k - ub0] = np.uint32(p * nb_ + xi) if ok else trash
+            k += u1
+        q = U(0)
+        nq = end - ub0
+        while q < nq:
+            cube[keys[q]] += 1
+            q += u1
+        status[1] += outside
+        status[2] += negative
+        return tok
 
-    @nb.njit(nogil=True, cache=True)
-    def bin_discard(words, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                    mode, conn8, nrows, ncols, cube, stamp, owner, status):
-        # one pass: hits of the current frame are stamped (token = frame count) and buffered;
-        # when the frame changes, the buffered hits without a stamped neighbour are binned
-        w = ncols + 2
-        nbuf = owner.size
-        buf_pp = np.empty(nbuf, np.int64)
-        buf_k = np.empty(nbuf, np.int64)
-        m = 0
-        tok = np.int32(1)
-        cur = words[start, 0] if end > start else 0
-        binned = 0
-        for k in range(start, end + 1):
-            if k == end or words[k, 0] != cur:
-                # flush the frame
-                for q in range(m):
-                    pp = buf_pp[q]
-                    if owner[pp] == tok:
-                        continue  # two hits on one pixel in one frame
-                    nb4 = ((stamp[pp - 1] == tok) | (stamp[pp + 1] == tok) | (stamp[pp - w] == tok)
-                           | (stamp[pp + w] == tok))
-                    if nb4:
-                        continue
-                    if conn8 and ((stamp[pp - w - 1] == tok) | (stamp[pp - w + 1] == tok)
-                                  | (stamp[pp + w - 1] == tok) | (stamp[pp + w + 1] == tok)):
-                        continue
-                    kk = buf_k[q]
-                    rr = pp // w - 1
-                    p = rr * ncols + (pp - (rr + 1) * w - 1)
-                    v = vals[kk, 2]
-                    e = v * gain[p] + offset[p] if use_cal else v
-                    xi = np.int64((e - e_min) * inv_w + 1.0) - 1
-                    if np.uint64(xi) < np.uint64(nbins) and pmask[p]:
-                        cube[p * nbins + xi] += 1
-                        binned += 1
-                if k == end:
-                    break
-                if words[k, 0] < cur:
-                    status[0] += 1
-                cur = words[k, 0]
-                m = 0
-                tok += 1
-            rc = words[k, 1]
-            r = np.int64(rc & 0xFF)
-            c = np.int64((rc >> 8) & 0xFF)
-            if r >= nrows or c >= ncols:
-                status[1] += 1
-                continue
-            if vals[k, 2] < 0:
-                status[2] += 1
-                continue
-            pp = (r + 1) * w + c + 1
-            if stamp[pp] == tok:
-                owner[pp] = tok  # duplicate pixel in this frame: both dropped
-            stamp[pp] = tok
-            if m < nbuf:
-                buf_pp[m] = pp
-                buf_k[m] = k
-                m += 1
+    @nb.njit(nogil=True)
+    def bin_fast(rec, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
+                 discard, conn8, nrows, ncols, cube, stamp, twin, keys, shared, status):
+        # rec/vals: flat uint32/float32 views of the 12-byte records (frame, row | col << 8,
+        # value); cube: nrows * ncols * nbins + 1 counters (the last collects rejected hits).
+        # status: [0] frame decreases, [1] pixel out of range, [2] negative value.
+        nk = keys.size
+        tok = 0
+        unsorted = 0
+        prev = rec[3 * start] if end > start else 0
+        b0 = start
+        while b0 < end:
+            b1 = min(end, b0 + nk)
+            big = False
+            if discard and b1 < end:
+                f = rec[3 * b1]
+                b = b1
+                while b > b0 and rec[3 * (b - 1)] == f:  # back to the frame start
+                    b -= 1
+                if b > b0:
+                    b1 = b
+                else:  # a single frame longer than the buffers: take it whole
+                    while b1 < end and rec[3 * b1] == f:
+                        b1 += 1
+                    big = True
+            k = U(b0)
+            while k < U(b1):
+                f = rec[U(3) * k]
+                unsorted += f < prev
+                prev = f
+                k += U(1)
+            if big:
+                tok = bin_block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w,
+                                nbins, discard, conn8, nrows, ncols, cube, stamp, twin,
+                                np.empty(b1 - b0, keys.dtype), np.empty(b1 - b0, shared.dtype),
+                                tok, status)
             else:
-                status[1] += 1  # a frame with more hits than the buffer: cannot be real
-        status[3] += binned
+                tok = bin_block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w,
+                                nbins, discard, conn8, nrows, ncols, cube, stamp, twin, keys,
+                                shared, tok, status)
+            b0 = b1
+        status[0] += unsorted
 
-    _KERNELS.update(bin_part=bin_part, bin_plain=bin_plain, bin_discard=bin_discard)
+    _KERNELS.update(bin_part=bin_part, bin_fast=bin_fast)
     return _KERNELS
 
 
@@ -561,36 +629,40 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
         if h.value_unit == "adu" and not use_cal:
             raise InputError(f"{events}: values are pulse heights (ADU); pass gain_kev_per_unit "
                              "and offset_kev from calibrate_pixels()")
-        cube = np.zeros((n_rows, n_cols, nbins), np.uint32)
+    # one spare counter at the end collects rejected hits (keeps the kernel branch-free)
+    flat = np.zeros(npx * nbins + 1, np.uint32)
+    partials = []  # per-thread partial cubes, reused over the chunks of a file
+    args = (gain, off, use_cal, pm, e_min, inv_w, nbins, charge_sharing, connectivity, n_rows,
+            n_cols, n_threads, check)
+    if isinstance(events, (str, os.PathLike)):
         for ch in iter_event_chunks(events, chunk_events):
-            cube += _bin(np.ascontiguousarray(ch), gain, off, use_cal, pm, e_min, inv_w, nbins,
-                         charge_sharing, connectivity, n_rows, n_cols, n_threads, check)
-        return cube
-    return _bin(_records(events), gain, off, use_cal, pm, e_min, inv_w, nbins, charge_sharing,
-                connectivity, n_rows, n_cols, n_threads, check)
+            _bin(np.ascontiguousarray(ch), *args, flat, partials)
+    else:
+        _bin(_records(events), *args, flat, partials)
+    return flat[:-1].reshape(n_rows, n_cols, nbins)
 
 
 _default_edges = energy_edges_kev
 
 
 def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_rows, n_cols,
-         n_threads, check):
+         n_threads, check, flat, partials):
+    """Add the counts of records ``ev`` to ``flat`` (n_rows * n_cols * nbins + 1 counters)."""
     import sys
 
     k = _kernels()
     n = ev.size
-    if n == 0:
-        return np.zeros((n_rows, n_cols, nbins), np.uint32)
     if n_rows > 255 or n_cols > 255:
         raise ParameterError("n_rows/n_cols", (n_rows, n_cols), "must be <= 255 for event records")
-    if sys.byteorder != "little":  # pragma: no cover - the record views assume little-endian
-        raise InputError("events_to_cube needs a little-endian machine")
-    words = ev.view(np.uint32).reshape(n, 3)
-    vals = ev.view(np.float32).reshape(n, 3)
-    fr = ev["frame"]
     nthreads = (os.cpu_count() or 1) if n_threads is None else int(n_threads)
     if nthreads < 1:
         raise ParameterError("n_threads", n_threads, "must be >= 1")
+    if n == 0:
+        return
+    if sys.byteorder != "little":  # pragma: no cover - the record views assume little-endian
+        raise InputError("events_to_cube needs a little-endian machine")
+    fr = ev["frame"]
+    # contiguous parts split at frame boundaries, >= 1e6 records each
     nparts = max(1, min(nthreads, n // 1_000_000 + 1))
     splits = np.zeros(nparts + 1, np.int64)
     splits[-1] = n
@@ -606,29 +678,51 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
                 break
         splits[t] = min(n, j)
     splits = np.maximum.accumulate(splits)
-    npx = n_rows * n_cols
-    cubes = [np.zeros(npx * nbins, np.uint32) for _ in range(nparts)]
+    while len(partials) < nparts - 1:
+        partials.append(np.empty_like(flat))
+    cubes = [flat] + partials[:nparts - 1]
     status = np.zeros((nparts, 4), np.int64)
-    args = (gain, off, bool(use_cal), pm, float(e_min), float(inv_w), int(nbins), int(_MODES[mode]),
-            bool(connectivity == 8), int(n_rows), int(n_cols))
+    scal = (bool(use_cal), pm, float(e_min), float(inv_w), int(nbins))
+    side = (bool(connectivity == 8), int(n_rows), int(n_cols))
+    npad = (n_rows + 5) * (n_cols + 2)
+
+    # read-only views whatever the input (a memmap of a file is read-only): one numba
+    # specialisation per kernel, compiled once per process
+    rec = ev.view(np.uint32)
+    vals = ev.view(np.float32)
+    rec.flags.writeable = False
+    vals.flags.writeable = False
 
     def work(t):
-        stamp = np.zeros((n_rows + 2) * (n_cols + 2), np.int32)
-        owner = np.zeros((n_rows + 2) * (n_cols + 2), np.int32)
-        kern = {"none": k["bin_plain"], "discard": k["bin_discard"], "add": k["bin_part"]}[mode]
-        kern(words, vals, int(splits[t]), int(splits[t + 1]), *args, cubes[t], stamp, owner, status[t])
+        a, b = int(splits[t]), int(splits[t + 1])
+        if t:
+            cubes[t][:] = 0  # each worker zeroes its own partial cube
+        if mode == "add":
+            k["bin_part"](rec.reshape(n, 3), vals.reshape(n, 3), a, b, gain, off, *scal, 2, *side,
+                          cubes[t], np.zeros(npad, np.int32), np.zeros(npad, np.int32), status[t])
+        else:
+            nk = 1 << 13  # block of records: keys and flags stay in L1/L2
+            k["bin_fast"](rec, vals, a, b, gain, off, *scal,
+                          mode == "discard", *side, cubes[t], np.zeros(npad, np.uint8),
+                          np.zeros(npad, np.uint8), np.empty(nk, np.uint32),
+                          np.empty(nk, np.bool_), status[t])
 
     if nparts == 1:
         work(0)
     else:
-        # the kernel releases the GIL: one thread per part, each with its own partial cube
+        # the kernels release the GIL: one thread per part, each with its own partial cube
         from concurrent.futures import ThreadPoolExecutor
+
+        edges = np.linspace(0, flat.size, nparts + 1).astype(np.int64)
+
+        def reduce(t):  # each worker adds the partial cubes over its own slice of the cube
+            sl = slice(int(edges[t]), int(edges[t + 1]))
+            for c in cubes[1:]:
+                np.add(flat[sl], c[sl], out=flat[sl])  # integer sums: same bytes for any order
 
         with ThreadPoolExecutor(max_workers=nparts) as pool:
             list(pool.map(work, range(nparts)))
-    flat = cubes[0]
-    for t in range(1, nparts):
-        flat += cubes[t]  # integer sums: same bytes whatever the thread count
+            list(pool.map(reduce, range(nparts)))
     status = status.sum(axis=0)
     if check:
         if status[0]:
@@ -640,4 +734,3 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
         if status[2]:
             raise InputError(f"events: {status[2]} negative energies/pulse heights; subtract the "
                              "baseline correctly or drop them before binning")
-    return flat.reshape(n_rows, n_cols, nbins)

@@ -86,11 +86,15 @@ def _component_figure(pr) -> str:
     states = [str(s) for s in pr["state"].values]
     fig, ax = plt.subplots(figsize=(8, 3.8))
     sel = (e > 80) & (e < 105)
+    peak = 0.0
     for ci, comp in enumerate(comps):
         for si in (0, len(states) - 1) if len(states) > 1 else (0,):
             y = pr["spectrum"].values[si, ci][sel]
+            peak = max(peak, float(np.nanmax(y)) if y.size else 0.0)
             ax.semilogy(e[sel], np.where(y > 0, y, np.nan), lw=1.0, color=_COLORS[ci],
                         ls="-" if si == 0 else "--", label=f"{comp}, {states[si]}")
+    if peak > 0:  # NNLS zeros and round-off values far below the counting floor are not shown
+        ax.set_ylim(peak * 1e-4, peak * 2)
     ax.set_xlabel("energy (keV)")
     ax.set_ylabel("counts per mm³ / bin")
     ax.legend(fontsize=7)

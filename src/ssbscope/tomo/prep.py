@@ -12,7 +12,14 @@ import numpy as np
 
 from ssbscope.errors import DataQualityError, InputError, ParameterError
 
-__all__ = ["flat_dark_correct", "remove_zingers", "remove_rings", "stripe_offsets", "minus_log"]
+__all__ = [
+    "flat_dark_correct",
+    "minus_log",
+    "normalize_offsets",
+    "remove_rings",
+    "remove_zingers",
+    "stripe_offsets",
+]
 
 log = logging.getLogger(__name__)
 
@@ -302,35 +309,126 @@ def stripe_offsets(profile, *, half_width: int = 4, k_sigma: float = 3.0,
     return offsets
 
 
-def remove_rings(sinogram, *, method: str = "fit", half_width: int = 4, k_sigma: float = 3.0,
-                 size: int = 5):
+def normalize_offsets(profile, *, half_width: int = 6, k_edge: float = 3.0,
+                      guard: int = 2, square: bool = True) -> np.ndarray:
+    """Dense stripe offsets of a mean-over-angles profile: its detector-direction high-pass.
+
+    In a 180 deg scan every detector pixel sees every angle, so the mean over angles of the
+    sinogram is the projection of the object's angular average (smooth along the detector)
+    plus each pixel's constant response error.  The offsets are the residual of the profile
+    against a quadratic Savitzky-Golay fit over ``2 * half_width + 1`` columns (column-mean
+    normalisation, cf. the stripe-profile estimate of Vo, Atwood & Drakopoulos, Opt. Express
+    26, 28396 (2018), Sec. 3).  Where the object itself is not smooth on that scale (the steep
+    rim of a cylinder: the local median of ``|residual|`` over 5 columns exceeds ``k_edge``
+    times that of the row's noise) the offsets are set to 0, ``guard`` columns around too, so
+    that no false stripe is made there.
+
+    Parameters
+    ----------
+    profile : (n_detector,) or (n_rows, n_detector) array
+    half_width : int
+        Half window (columns) of the quadratic fit, >= 2 and ``2 * half_width + 1 <=
+        n_detector``.
+    k_edge : float
+        Edge-protection threshold (> 0) in units of the row's typical ``|residual|``.
+    guard : int
+        Columns (>= 0) added on each side of a protected edge.
+
+    Returns
+    -------
+    ndarray
+        Offsets, same shape as ``profile`` (subtract them from every angle).
+    """
+    from scipy.ndimage import binary_dilation, median_filter
+    from scipy.signal import savgol_filter
+
+    m = np.asarray(profile, dtype=np.float64)
+    if m.ndim not in (1, 2):
+        raise InputError(f"profile: expected 1-D or 2-D, got shape {m.shape}")
+    if half_width < 2 or 2 * half_width + 1 > m.shape[-1]:
+        raise ParameterError("half_width", half_width,
+                             f"must be >= 2 with 2 * half_width + 1 <= {m.shape[-1]} detector "
+                             "columns")
+    if not k_edge > 0:
+        raise ParameterError("k_edge", k_edge, "must be > 0")
+    if guard < 0:
+        raise ParameterError("guard", guard, "must be >= 0")
+    m2 = np.atleast_2d(m)
+    win = 2 * int(half_width) + 1
+    r = m2 - savgol_filter(m2, win, 2, axis=-1, mode="interp")
+    if square:
+        # the projection of a uniform disc, 2 mu sqrt(R^2 - t^2), is a quadratic once squared:
+        # fit p^2 (smooth up to the rim) and convert the residual back, e ~ (p^2 - fit) / 2p
+        q = np.maximum(m2, 0.0) ** 2
+        ps = np.sqrt(np.maximum(savgol_filter(q, win, 2, axis=-1, mode="interp"), 0.0))
+        sq = ps > 0.05 * np.max(ps, axis=-1, keepdims=True)
+        r = np.where(sq, (q - ps ** 2) / (2.0 * np.where(sq, ps, 1.0)), r)
+    typical = np.median(np.abs(r), axis=-1, keepdims=True) + 1e-15
+    loc = median_filter(np.abs(r), size=(1, 5), mode="nearest")
+    edge = loc > k_edge * typical
+    if guard > 0 and edge.any():
+        edge = binary_dilation(edge, np.ones((1, 2 * int(guard) + 1), bool))
+    r = np.where(edge, 0.0, r)
+    return r.reshape(m.shape)
+
+
+def _sorting(a, size):
+    """Vo et al. (2018) algorithm 3 on one (n_angles, n_detector) sinogram."""
+    from scipy.ndimage import median_filter
+
+    idx = np.argsort(a, axis=0, kind="stable")
+    sorted_ = np.take_along_axis(a, idx, axis=0)
+    smooth = median_filter(sorted_, size=(1, size), mode="reflect")
+    out = np.empty_like(a)
+    np.put_along_axis(out, idx, smooth, axis=0)
+    return out
+
+
+def remove_rings(sinogram, *, method: str = "normalize", half_width: int = 4, k_sigma: float = 3.0,
+                 size: int | None = None, norm_half_width: int = 6):
     """Remove stripes from a sinogram (they become rings in the reconstruction).
 
     A detector pixel whose response differs from what the flats recorded (scintillator
     defect, non-linearity) adds a constant offset to its column of the -log sinogram: a
     *full stripe*.  Two methods:
 
-    * ``"fit"`` (default): the stripe offsets are the outliers of the sinogram's mean over
+    * ``"fit"``: the stripe offsets are the outliers of the sinogram's mean over
       angles against a leave-one-out local quadratic (:func:`stripe_offsets`; for 3-D input
       along detector columns and rows together); they are subtracted from every angle.  Only detected
       samples change, so smooth content and the mean away from stripes are untouched.
       Designed for sparse defects (measured on the twins: rings within 80 % of the cell
       radius 7x weaker with 10 % defective pixels); dense small errors in every pixel are
-      below its detection threshold (use ``"sorting"``, ~3x there).
+      below its detection threshold (use ``"normalize"``).
     * ``"sorting"`` (Vo, Atwood & Drakopoulos, Opt. Express 26, 28396 (2018), algorithm 3):
       sort each column along the angle axis, median-filter the sorted image across columns
       (window ``size``) and undo the sort.  Also removes partial stripes, but flattens
       profiles where they peak (bias near the middle of a centred object).
+    * ``"normalize"`` (default): sorting (window ``size``, default 7) followed by column-mean
+      normalisation (:func:`normalize_offsets`: the detector-direction high-pass of the
+      mean over angles, with the cylinder rim protected, subtracted from every angle).  For
+      *dense* errors (every pixel a little off, the usual cause of rings).  Measured on the
+      three twin cells (64 px, 180 angles, 0.5 % error on every pixel; ring amplitude = RMS
+      inside 80 % of the cell radius of the FBP of the angle-constant difference to the exact
+      line integrals): 5.3-5.9x weaker rings ("fit" 1.0x, "sorting" ~2.9x); with 10 %
+      defective pixels at 3 %: 18-25x.  The total attenuation changes less than the gain
+      errors changed it.  Each detector pixel must see every angle (180 deg or full-turn
+      scans); on a 360 deg off-centre twin scan (0.5 % dense errors) it also gave the
+      smallest reconstruction error of the three methods (RMS inside the cell 0.00053 vs
+      0.00088 raw, 0.00094 "fit", 0.00056 "sorting").  Detectors narrower than
+      ``2 * 2 + 1`` columns get the sorting step only (logged).
 
     Parameters
     ----------
     sinogram : (n_angles, n_detector) or (n_angles, n_rows, n_detector) array
         -log sinogram(s).  For 3-D input each row's sinogram is processed.
-    method : {"fit", "sorting"}
+    method : {"fit", "sorting", "normalize"}
     half_width, k_sigma : int, float
         Window half-width (columns) and detection threshold for ``"fit"``.
-    size : int
-        Median window across detector columns for ``"sorting"`` (odd, >= 3).
+    size : int, optional
+        Median window across detector columns for ``"sorting"`` and ``"normalize"`` (odd,
+        >= 3; default 5 for ``"sorting"``, 7 for ``"normalize"``).
+    norm_half_width : int
+        Half window of the column-mean normalisation of ``"normalize"``.
 
     Returns
     -------
@@ -338,6 +436,30 @@ def remove_rings(sinogram, *, method: str = "fit", half_width: int = 4, k_sigma:
         Same shape, stripes removed.
     """
     a = _as_float_stack(sinogram, "sinogram").astype(np.float32)
+    if size is None:
+        size = 7 if method == "normalize" else 5
+    if method == "normalize":
+        if a.ndim not in (2, 3):
+            raise InputError(f"sinogram: expected 2-D or 3-D, got shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise DataQualityError("sinogram: contains NaN/inf; ring removal needs finite data")
+        if size < 3 or size % 2 == 0:
+            raise ParameterError("size", size, "must be an odd integer >= 3")
+        # 1) sorting (large, partial stripes), 2) column-mean normalisation (dense small
+        # gain errors).  A leave-one-out "fit" step in between was measured to remove ~0.8 %
+        # of the total attenuation on the twins (false detections at rims), so it is left out.
+        b = (_sorting(a, size) if a.ndim == 2 else
+             np.stack([_sorting(a[:, r, :], size) for r in range(a.shape[1])], axis=1))
+        prof = b.mean(axis=0, dtype=np.float64)
+        if int(norm_half_width) < 2:
+            raise ParameterError("norm_half_width", norm_half_width, "must be >= 2")
+        hw = min(int(norm_half_width), (a.shape[-1] - 1) // 2)
+        if hw < 2:
+            log.warning("sinogram: %d detector columns are too few for the column-mean "
+                        "normalisation; only the sorting step was applied", a.shape[-1])
+            return b.astype(np.float32)
+        off = normalize_offsets(prof, half_width=hw)
+        return (b - off[None]).astype(np.float32)
     if a.ndim == 3 and method == "fit":
         if not np.all(np.isfinite(a)):
             raise DataQualityError("sinogram: contains NaN/inf; ring removal needs finite data")
@@ -361,14 +483,7 @@ def remove_rings(sinogram, *, method: str = "fit", half_width: int = 4, k_sigma:
         off = stripe_offsets(prof, half_width=int(half_width), k_sigma=float(k_sigma))
         return (a - off[None, :]).astype(np.float32)
     if method == "sorting":
-        from scipy.ndimage import median_filter
-
         if size < 3 or size % 2 == 0:
             raise ParameterError("size", size, "must be an odd integer >= 3")
-        idx = np.argsort(a, axis=0, kind="stable")
-        sorted_ = np.take_along_axis(a, idx, axis=0)
-        smooth = median_filter(sorted_, size=(1, size), mode="reflect")
-        out = np.empty_like(a)
-        np.put_along_axis(out, idx, smooth, axis=0)
-        return out.astype(np.float32)
-    raise ParameterError("method", method, "must be 'fit' or 'sorting'")
+        return _sorting(a, size).astype(np.float32)
+    raise ParameterError("method", method, "must be 'fit', 'sorting' or 'normalize'")
