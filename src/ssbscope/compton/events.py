@@ -25,11 +25,20 @@ Binning
 -------
 :func:`events_to_cube` histograms events into an ``(n_rows, n_cols, n_bins)`` uint32 cube
 with optional per-pixel gain/offset calibration, pixel masking and charge-sharing
-discrimination ("discard": hits with a neighbouring hit in the same frame are dropped;
-"add": isolated pairs are summed into the pixel with the larger signal, larger clusters
-dropped).  The events are split at frame boundaries into one part per thread; a numba
-kernel (releasing the GIL) bins each part into its own partial cube, and the integer cubes
-are added: the result is the same bytes whatever the thread count.
+discrimination ("discard": hits with a neighbouring hit, or a second hit on the same pixel, in
+the same frame are dropped; "add": isolated pairs are summed into the pixel with the larger
+signal, larger clusters dropped).
+
+The events are split at frame boundaries into one contiguous part per thread; a numba kernel
+(releasing the GIL) bins each part into its own partial cube, and the integer cubes are added:
+the result is the same bytes whatever the thread count.  Within a part the kernel works on
+blocks of 8192 records (whole frames): for each frame it stamps the hit pixels into a small
+padded occupancy map with a per-frame byte token (cleared only every 255 frames, so the map stays
+in L1 and neighbour tests are nine byte loads), computes every hit's cube index with one
+multiply (uniform bins), sends rejected hits to a spare counter, and then scatters the block's
+indices into the cube.  The kernels are compiled on first use (a few seconds, once per
+process; no on-disk cache is relied on).  ``benchmarks/bench_events.py`` measures the
+throughput beside ``numpy.histogramdd`` and ``numpy.bincount``.
 """
 
 from __future__ import annotations
@@ -367,13 +376,15 @@ def _kernels():
     U = np.uint64
 
     @nb.njit(nogil=True)
-    def mark_shared(rec, vals, b0, b1, nrows, ncols, conn8, stamp, twin, shared, tok):
-        # Frame by frame over records b0:b1 (whole frames): stamp every valid hit with the
-        # frame's token (1-255, uint8) in a padded (nrows + 5) x (ncols + 2) map, then flag
-        # the hits that have a stamped neighbour or a twin on their own pixel.  No clearing
-        # between frames (a stale stamp carries an older token) except every 255 frames; both
-        # maps stay in L1.  Invalid hits (outside / negative) stamp a dummy cell that is no
-        # real pixel's neighbour.
+    def block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins, discard,
+              conn8, nrows, ncols, cube, stamp, twin, keys, tok, prev, status):
+        # Records b0:b1 (whole frames when discarding).  Frame by frame: stamp every valid
+        # hit with the frame's token (1-255, uint8) in a padded (nrows + 5) x (ncols + 2) map
+        # (no clearing between frames, a stale stamp carries an older token, except every 255
+        # frames; both maps stay in L1; invalid hits stamp a dummy cell that is no real
+        # pixel's neighbour); then compute each hit's cube index, rejected hits (a stamped
+        # neighbour or a twin on the same pixel, masked, out of range) -> the spare last
+        # counter.  Finally scatter the block's indices: short branch-free loops.
         u1 = U(1)
         u2 = U(2)
         u3 = U(3)
@@ -382,108 +393,90 @@ def _kernels():
         w = U(ncols + 2)
         nr = U(nrows)
         nc = U(ncols)
-        dummy = U((nrows + 3) * (ncols + 2) + 1)
-        ub0 = U(b0)
-        end = U(b1)
-        i = ub0
-        while i < end:
-            f = rec[u3 * i]
-            j = i + u1
-            while j < end and rec[u3 * j] == f:
-                j += u1
-            if tok == 255:
-                stamp[:] = 0
-                twin[:] = 0
-                tok = 0
-            tok += 1
-            t8 = np.uint8(tok)
-            k = i
-            while k < j:
-                rc = U(rec[u3 * k + u1])
-                r = rc & m8
-                c = (rc >> s8) & m8
-                ok = (r < nr) & (c < nc) & (vals[u3 * k + u2] >= 0)
-                pp = (r + u1) * w + c + u1 if ok else dummy
-                twin[pp] = t8 if stamp[pp] == t8 else twin[pp]
-                stamp[pp] = t8
-                k += u1
-            k = i
-            while k < j:
-                rc = U(rec[u3 * k + u1])
-                r = rc & m8
-                c = (rc >> s8) & m8
-                pp = (r + u1) * w + c + u1 if (r < nr) & (c < nc) else dummy
-                up = pp - w
-                dn = pp + w
-                hit = ((twin[pp] == t8) | (stamp[pp - u1] == t8) | (stamp[pp + u1] == t8)
-                       | (stamp[up] == t8) | (stamp[dn] == t8))
-                if conn8:
-                    hit |= ((stamp[up - u1] == t8) | (stamp[up + u1] == t8)
-                            | (stamp[dn - u1] == t8) | (stamp[dn + u1] == t8))
-                shared[k - ub0] = hit
-                k += u1
-            i = j
-        return tok
-
-    @nb.njit(nogil=True)
-    def bin_block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                  discard, conn8, nrows, ncols, cube, stamp, twin, keys, shared, tok, status):
-        # One block of records (whole frames when discarding): flag shared hits, compute
-        # every hit's cube index (rejected hits -> the spare last counter), then scatter the
-        # block's indices.  Splitting the work this way keeps each loop short and branch-free.
-        if discard:
-            tok = mark_shared(rec, vals, b0, b1, nrows, ncols, conn8, stamp, twin, shared, tok)
-        u1 = U(1)
-        u2 = U(2)
-        u3 = U(3)
-        m8 = U(0xFF)
-        s8 = U(8)
-        nr = U(nrows)
-        nc = U(ncols)
         nb_ = U(nbins)
         trash = np.uint32(nrows * ncols * nbins)
+        dummy = U((nrows + 3) * (ncols + 2) + 1)
         ub0 = U(b0)
         end = U(b1)
         outside = 0
         negative = 0
-        k = ub0
-        while k < end:
-            rc = U(rec[u3 * k + u1])
-            r = rc & m8
-            c = (rc >> s8) & m8
-            v = vals[u3 * k + u2]
-            inr = (r < nr) & (c < nc)
-            outside += not inr
-            negative += inr & (v < 0)
-            ok = inr & (v >= 0)
-            p = r * nc + c if inr else U(0)
-            e = v * gain[p] + offset[p] if use_cal else v
-            # floor((e - e_min) / width) for x >= -1, then one unsigned range test
-            xi = U(np.int64((e - e_min) * inv_w + 1.0) - 1)
-            ok &= pmask[p] & (xi < nb_)
+        unsorted = 0
+        i = ub0
+        while i < end:
+            f = rec[u3 * i]
+            unsorted += f < prev
+            prev = f
+            j = i + u1
             if discard:
-                ok &= not shared[k - ub0]
-            keys[k - ub0] = np.uint32(p * nb_ + xi) if ok else trash
-            k += u1
+                while j < end and rec[u3 * j] == f:
+                    j += u1
+                if tok == 255:
+                    stamp[:] = 0
+                    twin[:] = 0
+                    tok = 0
+                tok += 1
+                t8 = np.uint8(tok)
+                k = i
+                while k < j:
+                    rc = U(rec[u3 * k + u1])
+                    r = rc & m8
+                    c = (rc >> s8) & m8
+                    ok = (r < nr) & (c < nc) & (vals[u3 * k + u2] >= 0)
+                    pp = (r + u1) * w + c + u1 if ok else dummy
+                    twin[pp] = t8 if stamp[pp] == t8 else twin[pp]
+                    stamp[pp] = t8
+                    k += u1
+            else:
+                t8 = np.uint8(0)
+            k = i
+            while k < j:
+                rc = U(rec[u3 * k + u1])
+                r = rc & m8
+                c = (rc >> s8) & m8
+                v = vals[u3 * k + u2]
+                inr = (r < nr) & (c < nc)
+                outside += not inr
+                negative += inr & (v < 0)
+                ok = inr & (v >= 0)
+                if not inr:
+                    r = U(0)
+                    c = U(0)
+                if discard:
+                    pp = (r + u1) * w + c + u1
+                    up = pp - w
+                    dn = pp + w
+                    hit = ((twin[pp] == t8) | (stamp[pp - u1] == t8) | (stamp[pp + u1] == t8)
+                           | (stamp[up] == t8) | (stamp[dn] == t8))
+                    if conn8:
+                        hit |= ((stamp[up - u1] == t8) | (stamp[up + u1] == t8)
+                                | (stamp[dn - u1] == t8) | (stamp[dn + u1] == t8))
+                    ok &= not hit
+                p = r * nc + c
+                e = v * gain[p] + offset[p] if use_cal else v
+                # floor((e - e_min) / width) for x >= -1, then one unsigned range test
+                xi = U(np.int64((e - e_min) * inv_w + 1.0) - 1)
+                ok &= pmask[p] & (xi < nb_)
+                keys[k - ub0] = np.uint32(p * nb_ + xi) if ok else trash
+                k += u1
+            i = j
         q = U(0)
         nq = end - ub0
         while q < nq:
             cube[keys[q]] += 1
             q += u1
+        status[0] += unsorted
         status[1] += outside
         status[2] += negative
         return tok
 
     @nb.njit(nogil=True)
     def bin_fast(rec, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                 discard, conn8, nrows, ncols, cube, stamp, twin, keys, shared, status):
+                 discard, conn8, nrows, ncols, cube, stamp, twin, keys, status):
         # rec/vals: flat uint32/float32 views of the 12-byte records (frame, row | col << 8,
         # value); cube: nrows * ncols * nbins + 1 counters (the last collects rejected hits).
         # status: [0] frame decreases, [1] pixel out of range, [2] negative value.
         nk = keys.size
         tok = 0
-        unsorted = 0
-        prev = rec[3 * start] if end > start else 0
         b0 = start
         while b0 < end:
             b1 = min(end, b0 + nk)
@@ -495,27 +488,20 @@ def _kernels():
                     b -= 1
                 if b > b0:
                     b1 = b
-                else:  # a single frame longer than the buffers: take it whole
+                else:  # a single frame longer than the buffer: take it whole
                     while b1 < end and rec[3 * b1] == f:
                         b1 += 1
                     big = True
-            k = U(b0)
-            while k < U(b1):
-                f = rec[U(3) * k]
-                unsorted += f < prev
-                prev = f
-                k += U(1)
+            prev = rec[3 * (b0 - 1)] if b0 > start else rec[3 * b0]
             if big:
-                tok = bin_block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w,
-                                nbins, discard, conn8, nrows, ncols, cube, stamp, twin,
-                                np.empty(b1 - b0, keys.dtype), np.empty(b1 - b0, shared.dtype),
-                                tok, status)
+                tok = block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
+                            discard, conn8, nrows, ncols, cube, stamp, twin,
+                            np.empty(b1 - b0, keys.dtype), tok, prev, status)
             else:
-                tok = bin_block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w,
-                                nbins, discard, conn8, nrows, ncols, cube, stamp, twin, keys,
-                                shared, tok, status)
+                tok = block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
+                            discard, conn8, nrows, ncols, cube, stamp, twin, keys, tok, prev,
+                            status)
             b0 = b1
-        status[0] += unsorted
 
     _KERNELS.update(bin_part=bin_part, bin_fast=bin_fast)
     return _KERNELS
@@ -704,8 +690,7 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
             nk = 1 << 13  # block of records: keys and flags stay in L1/L2
             k["bin_fast"](rec, vals, a, b, gain, off, *scal,
                           mode == "discard", *side, cubes[t], np.zeros(npad, np.uint8),
-                          np.zeros(npad, np.uint8), np.empty(nk, np.uint32),
-                          np.empty(nk, np.bool_), status[t])
+                          np.zeros(npad, np.uint8), np.empty(nk, np.uint32), status[t])
 
     if nparts == 1:
         work(0)

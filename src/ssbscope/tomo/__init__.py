@@ -14,6 +14,7 @@ _MAP = {
     "flat_dark_correct": "prep",
     "remove_zingers": "prep",
     "remove_rings": "prep",
+    "normalize_offsets": "prep",
     "find_center": "center",
     "fbp": "recon",
     "reconstruct": "recon",
