@@ -167,3 +167,24 @@ def test_reader_errors(tmp_path):
         h.create_dataset("x", data=np.zeros((3, 2, 4)))
     with pytest.raises(UnsupportedFormatError, match="NXtomo"):
         read_projections(tmp_path / "other.h5")
+
+
+def test_dxchange_scan_times_are_read(tmp_path):
+    import h5py
+
+    from ssbscope.tomo import read_projections
+
+    f = tmp_path / "dx.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(f, "w") as h:
+        h["exchange/data"] = rng.uniform(100, 200, (4, 2, 8)).astype(np.float32)
+        h["exchange/data_white"] = np.full((2, 2, 8), 250.0, np.float32)
+        h["exchange/data_dark"] = np.zeros((2, 2, 8), np.float32)
+        h["exchange/theta"] = np.linspace(0, 180, 4, endpoint=False)
+        h["process/acquisition/start_date"] = np.bytes_("2024-03-01T10:00:00+00:00")
+        h["process/acquisition/end_date"] = "2024-03-01T10:12:30+00:00"
+        h["measurement/instrument/detector/exposure_time"] = 0.05
+    pd_ = read_projections(f)
+    assert pd_.metadata["start_time"] == "2024-03-01T10:00:00+00:00"
+    assert pd_.metadata["end_time"] == "2024-03-01T10:12:30+00:00"
+    assert pd_.metadata["count_time_s"] == pytest.approx(0.05)

@@ -399,6 +399,23 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None) -> 
                 meta["pixel_size_um"] = float(np.asarray(h[key]).ravel()[0])
         if "measurement/sample/rotation_center_px" in h:
             meta["rotation_center_px"] = float(h["measurement/sample/rotation_center_px"][()])
+        # scan times when recorded (Data Exchange: /process/acquisition/start_date, end_date;
+        # detector exposure_time in s)
+        for key, cands in (("start_time", ("process/acquisition/start_date",
+                                           "measurement/instrument/detector/start_time")),
+                           ("end_time", ("process/acquisition/end_date",
+                                         "measurement/instrument/detector/end_time")),
+                           ("count_time_s", ("measurement/instrument/detector/exposure_time",))):
+            for c in cands:
+                if c not in h:
+                    continue
+                v = h[c][()]
+                if key == "count_time_s":
+                    meta[key] = float(np.asarray(v).ravel()[0])
+                else:
+                    v = _attr_str(v)
+                    meta[key] = v.strip().strip("\x00").strip() if isinstance(v, str) else v
+                break
         fmt = "dxchange"
     else:
         # NeXus NXtomo: find an image_key with a 3-D data sibling

@@ -526,7 +526,9 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                          "sinogram": (("angle", "detector"), np.asarray(p[:, p.shape[1] // 2, :], np.float32),
                                       {"units": "1", "description": "-ln(I/I0) of the middle row, after cleaning"}),
                          "angles_rad": ("angle", np.asarray(pd_.angles_rad, float))},
-                        attrs={**attrs, "format": pd_.format, "center_px": center,
+                        attrs={**attrs, **{k: md[k] for k in ("start_time", "end_time", "count_time_s")
+                                           if md.get(k) is not None},
+                               "format": pd_.format, "center_px": center,
                                "n_projections": int(p.shape[0]),
                                "voxel_size_um": float(vs) if vs is not None else float("nan")})
     if time_s is not None:
