@@ -375,9 +375,28 @@ def _kernels():
     # operand is converted explicitly.
     U = np.uint64
 
+    @nb.njit(nogil=True, inline="always")
+    def n_stamped(stamp, pp, w, t8, conn8):
+        # number of stamped neighbours of padded cell pp, and the last one found
+        u1 = U(1)
+        up = pp - w
+        dn = pp + w
+        cnt = 0
+        last = pp
+        for cell in (pp - u1, pp + u1, up, dn):
+            if stamp[cell] == t8:
+                cnt += 1
+                last = cell
+        if conn8:
+            for cell in (up - u1, up + u1, dn - u1, dn + u1):
+                if stamp[cell] == t8:
+                    cnt += 1
+                    last = cell
+        return cnt, last
+
     @nb.njit(nogil=True)
     def block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins, discard,
-              conn8, nrows, ncols, cube, stamp, twin, keys, tok, prev, status):
+              add, conn8, nrows, ncols, cube, stamp, twin, owner, keys, tok, prev, status):
         # Records b0:b1 (whole frames when discarding).  Frame by frame: stamp every valid
         # hit with the frame's token (1-255, uint8) in a padded (nrows + 5) x (ncols + 2) map
         # (no clearing between frames, a stale stamp carries an older token, except every 255
@@ -407,7 +426,7 @@ def _kernels():
             unsorted += f < prev
             prev = f
             j = i + u1
-            if discard:
+            if discard or add:
                 while j < end and rec[u3 * j] == f:
                     j += u1
                 if tok == 255:
@@ -425,6 +444,8 @@ def _kernels():
                     pp = (r + u1) * w + c + u1 if ok else dummy
                     twin[pp] = t8 if stamp[pp] == t8 else twin[pp]
                     stamp[pp] = t8
+                    if add:
+                        owner[pp] = np.int32(k - i)
                     k += u1
             else:
                 t8 = np.uint8(0)
@@ -441,7 +462,7 @@ def _kernels():
                 if not inr:
                     r = U(0)
                     c = U(0)
-                if discard:
+                if discard or add:
                     pp = (r + u1) * w + c + u1
                     up = pp - w
                     dn = pp + w
@@ -450,9 +471,27 @@ def _kernels():
                     if conn8:
                         hit |= ((stamp[up - u1] == t8) | (stamp[up + u1] == t8)
                                 | (stamp[dn - u1] == t8) | (stamp[dn + u1] == t8))
-                    ok &= not hit
+                    if discard:
+                        ok &= not hit
                 p = r * nc + c
                 e = v * gain[p] + offset[p] if use_cal else v
+                if add and hit and ok:
+                    # keep only an isolated pair (each pixel hit once, one neighbour each);
+                    # its summed signal goes to the pixel with the larger signal (the
+                    # earlier record on a tie)
+                    ok = False
+                    cnt, qq = n_stamped(stamp, pp, w, t8, conn8)
+                    if twin[pp] != t8 and cnt == 1 and twin[qq] != t8:
+                        m2, _ = n_stamped(stamp, qq, w, t8, conn8)
+                        if m2 == 1:
+                            q = i + U(owner[qq])
+                            rq = U(rec[u3 * q + u1])
+                            pq = (rq & m8) * nc + ((rq >> s8) & m8)
+                            vq = vals[u3 * q + u2]
+                            eq = vq * gain[pq] + offset[pq] if use_cal else vq
+                            if eq < e or (eq == e and k < q):
+                                e = e + eq
+                                ok = True
                 # floor((e - e_min) / width) for x >= -1, then one unsigned range test
                 xi = U(np.int64((e - e_min) * inv_w + 1.0) - 1)
                 ok &= pmask[p] & (xi < nb_)
@@ -471,7 +510,7 @@ def _kernels():
 
     @nb.njit(nogil=True)
     def bin_fast(rec, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                 discard, conn8, nrows, ncols, cube, stamp, twin, keys, status):
+                 discard, add, conn8, nrows, ncols, cube, stamp, twin, owner, keys, status):
         # rec/vals: flat uint32/float32 views of the 12-byte records (frame, row | col << 8,
         # value); cube: nrows * ncols * nbins + 1 counters (the last collects rejected hits).
         # status: [0] frame decreases, [1] pixel out of range, [2] negative value.
@@ -481,7 +520,7 @@ def _kernels():
         while b0 < end:
             b1 = min(end, b0 + nk)
             big = False
-            if discard and b1 < end:
+            if (discard or add) and b1 < end:
                 f = rec[3 * b1]
                 b = b1
                 while b > b0 and rec[3 * (b - 1)] == f:  # back to the frame start
@@ -495,12 +534,12 @@ def _kernels():
             prev = rec[3 * (b0 - 1)] if b0 > start else rec[3 * b0]
             if big:
                 tok = block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                            discard, conn8, nrows, ncols, cube, stamp, twin,
+                            discard, add, conn8, nrows, ncols, cube, stamp, twin, owner,
                             np.empty(b1 - b0, keys.dtype), tok, prev, status)
             else:
                 tok = block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                            discard, conn8, nrows, ncols, cube, stamp, twin, keys, tok, prev,
-                            status)
+                            discard, add, conn8, nrows, ncols, cube, stamp, twin, owner, keys,
+                            tok, prev, status)
             b0 = b1
 
     _KERNELS.update(bin_part=bin_part, bin_fast=bin_fast)
@@ -683,14 +722,10 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
         a, b = int(splits[t]), int(splits[t + 1])
         if t:
             cubes[t][:] = 0  # each worker zeroes its own partial cube
-        if mode == "add":
-            k["bin_part"](rec.reshape(n, 3), vals.reshape(n, 3), a, b, gain, off, *scal, 2, *side,
-                          cubes[t], np.zeros(npad, np.int32), np.zeros(npad, np.int32), status[t])
-        else:
-            nk = 1 << 13  # block of records: keys and flags stay in L1/L2
-            k["bin_fast"](rec, vals, a, b, gain, off, *scal,
-                          mode == "discard", *side, cubes[t], np.zeros(npad, np.uint8),
-                          np.zeros(npad, np.uint8), np.empty(nk, np.uint32), status[t])
+        nk = 1 << 13  # block of records: keys and flags stay in L1/L2
+        k["bin_fast"](rec, vals, a, b, gain, off, *scal, mode == "discard", mode == "add", *side,
+                      cubes[t], np.zeros(npad, np.uint8), np.zeros(npad, np.uint8),
+                      np.zeros(npad, np.int32), np.empty(nk, np.uint32), status[t])
 
     if nparts == 1:
         work(0)

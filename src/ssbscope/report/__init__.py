@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Section", "figure_html", "table_html", "build_report", "SECTION_MODULES", "esc"]
+__all__ = ["Section", "figure_html", "table_html", "build_report", "load_dataset", "SECTION_MODULES", "esc"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,13 @@ class Section:
     title: str
     html: str
     summary: tuple = ()
+
+
+def load_dataset(store, name: str):
+    """The dataset ``name`` of ``store`` loaded into memory, or None if the store lacks it."""
+    if name not in store.names():
+        return None
+    return store.read(name).load()
 
 
 def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -> str:

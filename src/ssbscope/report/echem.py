@@ -20,7 +20,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, esc, figure_html, table_html
+from ssbscope.report import Section, esc, figure_html, table_html, load_dataset
 
 __all__ = ["section"]
 
@@ -36,10 +36,7 @@ _LOG_TITLES = {
 }
 
 
-def _get(store, name):
-    if name not in store.names():
-        return None
-    return store.read(name).load()
+_get = load_dataset
 
 
 def _main_figures(ts, states) -> str:

@@ -21,7 +21,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, figure_html, table_html
+from ssbscope.report import Section, figure_html, table_html, load_dataset
 
 __all__ = ["section"]
 
@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 _ROI_COLORS = {"I": "#2ca02c", "II": "#ff7f0e", "beam": "#1f77b4", "background": "#7f7f7f"}
 
 
-def _get(store, name):
-    return store.read(name).load() if name in store.names() else None
+_get = load_dataset
 
 
 def _radiograph_figure(rd, bnd, rois) -> str:

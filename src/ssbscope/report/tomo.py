@@ -24,7 +24,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, esc, figure_html, table_html
+from ssbscope.report import Section, esc, figure_html, table_html, load_dataset
 
 __all__ = ["section"]
 
@@ -33,10 +33,7 @@ log = logging.getLogger(__name__)
 _PHASE_COLORS = ("#00000000", "#2a9d8f", "#e9c46a", "#e76f51")  # low, lpscl, steel, cu
 
 
-def _get(store, name):
-    if name not in store.names():
-        return None
-    return store.read(name).load()
+_get = load_dataset
 
 
 def _state_labels(ds) -> list[str]:

@@ -1,0 +1,318 @@
+"""XCS-CT correlation: a segmented CT volume seen through the XCS pinhole camera (000_290f30815ae66793).
+
+The sheet beam of the XCS imaging of 000_290f30815ae66793 (Experimental procedures) is
+0.25 mm high and 25 mm wide; it travels along +x through the cell whose layers are stacked
+along z, and a pinhole 160 mm above the sheet images the x-y plane onto an 80 x 80 pixel
+detector 150 mm behind the pinhole (0.25 mm pitch).  Each detector pixel therefore collects
+the scattering of a column of the sheet, ``pitch x 160/150 = 0.267 mm`` on a side in the
+object plane and as high as the sheet.  :func:`ct_to_detector` cuts a segmented CT volume to
+that sheet at every beam height and integrates the volume of every phase over the columns of
+every pixel, giving per-pixel phase fractions (masks and weights for region spectra) and the
+per-position phase volumes that are the unmixing weights of
+:func:`ssbscope.compton.regions.unmix` (the matrix ``V`` of ``r_i = sum_j V[i, j] s_j``).
+
+Geometry convention (the same as :class:`ssbscope.twin.xcs.XcsGeometry`):
+
+* CT volume ``labels[z, y, x]``, cubic voxels of edge ``voxel_size_um``; voxel ``k`` along z
+  spans ``[k, k + 1] x voxel_size_um`` above the bottom of the volume (z up, the stacking axis);
+  the sheet at height ``c`` spans ``c -+ beam_height/2`` and a voxel counts with the fraction of
+  its height inside the sheet (a top-hat sheet profile).
+* Object plane (the sheet): y and x parallel to the volume's y and x axes, origin on the
+  pinhole axis, beam along +x, the sheet's 25 mm width along y centred on the axis.  The point
+  of the volume at voxel-edge coordinates ``centre_yx_vox`` (default the centre of the volume,
+  ``(n_y / 2, n_x / 2)``) lies on the axis.
+* Object pixel ``(iy, ix)`` covers ``y in [(iy - n/2) a, (iy - n/2 + 1) a]`` (likewise x) with
+  ``a = pitch / M`` and ``M = 150/160``; the pinhole inverts the image: it lands on detector
+  ``(row, col) = (n - 1 - iy, n - 1 - ix)``.  Voxels are shared between pixels by their exact
+  area overlap, so volumes are conserved.
+* Fractions are of the phase volume inside the cell: ``outside_codes`` (default 0, void) are
+  not a phase; where a pixel sees no cell, all fractions are 0.
+
+Volumes are geometric (not weighted by the attenuation of the incident and scattered beams,
+t1 and t2 of Eq. 1 of 000_...), as are the layered model's volumes they replace.
+
+A CT of a few hundred µm is smaller than one object pixel; with ``tile_radius_mm`` the CT is
+taken as a laterally representative patch of the cell, repeated periodically over a disc of
+that radius about the axis (the interface roughness, dendrites and pores of the patch then set
+the fractions of every pixel of the disc).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ssbscope.errors import EmptyResultError, InputError, ParameterError
+
+__all__ = ["DetectorPhaseFractions", "ct_to_detector", "inscribed_patch"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DetectorPhaseFractions:
+    """Phases of a segmented CT seen by each XCS detector pixel at each sheet position.
+
+    Attributes
+    ----------
+    fractions : xarray.DataArray, dims (position, phase, row, col)
+        Volume fraction of each phase among the cell volume a detector pixel sees in the
+        sheet (sums to 1 over ``phase`` where ``seen``, 0 elsewhere).
+    volume_mm3 : xarray.DataArray, dims (position, phase, row, col)
+        Illuminated volume of each phase imaged by each pixel (mm^3).
+    volume_fractions : xarray.DataArray, dims (position, phase)
+        Fraction of each phase in the whole illuminated cell volume of each position.
+    seen : xarray.DataArray of bool, dims (position, row, col)
+        Pixels that see some cell volume.
+    beam_centres_um : tuple of float
+        Sheet centre heights above the bottom of the CT volume (µm).
+    beam_height_um, voxel_size_um, object_pixel_um : float
+    """
+
+    fractions: object
+    volume_mm3: object
+    volume_fractions: object
+    seen: object
+    beam_centres_um: tuple
+    beam_height_um: float
+    voxel_size_um: float
+    object_pixel_um: float
+
+    def volumes_mm3(self, mask=None):
+        """Phase volumes (mm^3) per position, summed over the pixels of ``mask`` (default all).
+
+        Parameters
+        ----------
+        mask : (n, n) bool ndarray, optional
+            Detector pixels (row, col) of the region, e.g. the analysis mask of the spectra.
+
+        Returns
+        -------
+        xarray.DataArray, dims (position, phase)
+        """
+        v = self.volume_mm3
+        if mask is None:
+            return v.sum(dim=("row", "col"))
+        m = np.asarray(mask, bool)
+        if m.shape != v.shape[2:]:
+            raise InputError(f"mask: shape {m.shape}, expected the detector's {v.shape[2:]}")
+        if not m.any():
+            raise EmptyResultError("mask: selects no pixel; the region is empty")
+        return (v * m).sum(dim=("row", "col"))
+
+    def component_volumes_mm3(self, components: Mapping[str, Sequence[str]], mask=None):
+        """Volumes (mm^3) per position of components made of phases (the unmixing matrix).
+
+        Parameters
+        ----------
+        components : mapping
+            Component name -> phase names, e.g. ``{"anode": ("li", "li_filament")}``.
+        mask : (n, n) bool ndarray, optional
+            Detector pixels summed (default all).
+
+        Returns
+        -------
+        (n_positions, n_components) ndarray
+        """
+        v = self.volumes_mm3(mask)
+        names = [str(p) for p in v["phase"].values]
+        out = np.zeros((v.shape[0], len(components)))
+        for j, (comp, phases) in enumerate(components.items()):
+            missing = [p for p in phases if p not in names]
+            if len(missing) == len(phases):
+                raise InputError(f"components[{comp!r}]: none of the phases {list(phases)} is in "
+                                 f"the labels' phases {names}")
+            for p in phases:
+                if p in names:
+                    out[:, j] += v.values[:, names.index(p)]
+        return out
+
+
+def inscribed_patch(labels, cell_mask=None):
+    """The largest centred square of a cylindrical CT volume that lies inside the cell.
+
+    Parameters
+    ----------
+    labels : (z, y, x) ndarray
+    cell_mask : (y, x) bool ndarray, optional
+        Columns inside the cell (e.g. ``CTPhantom.cell_mask``); default: columns whose labels
+        are not all 0 over z.
+
+    Returns
+    -------
+    (z, m, m) ndarray
+        A view of ``labels`` (not a copy); suitable for ``ct_to_detector(tile_radius_mm=...)``.
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 3:
+        raise InputError(f"labels: need a (z, y, x) volume, got shape {lab.shape}")
+    cm = (lab != 0).any(axis=0) if cell_mask is None else np.asarray(cell_mask, bool)
+    if cm.shape != lab.shape[1:]:
+        raise InputError(f"cell_mask: shape {cm.shape}, expected {lab.shape[1:]}")
+    ny, nx = cm.shape
+    cy, cx = ny // 2, nx // 2
+    for h in range(min(cy, cx), 0, -1):
+        if cm[cy - h:cy + h, cx - h:cx + h].all():
+            return lab[:, cy - h:cy + h, cx - h:cx + h]
+    raise EmptyResultError("cell_mask: no centred square lies inside the cell")
+
+
+def _overlap(p0, p1, v0, v1):
+    """Overlap lengths of intervals [p0, p1] (rows) and [v0, v1] (columns)."""
+    return np.clip(np.minimum(p1[:, None], v1[None, :]) - np.maximum(p0[:, None], v0[None, :]), 0.0, None)
+
+
+def _axis_weights(n_vox, vox_um, centre_vox, pix_edges_um, lim_um, tile):
+    """(n_pixels, n_vox) voxel-length fraction of each voxel inside each pixel's interval."""
+    p0 = np.maximum(pix_edges_um[:-1], lim_um[0])
+    p1 = np.minimum(pix_edges_um[1:], lim_um[1])
+    p1 = np.maximum(p1, p0)
+    v0 = (np.arange(n_vox) - centre_vox) * vox_um
+    if not tile:
+        return _overlap(p0, p1, v0, v0 + vox_um) / vox_um
+    period = n_vox * vox_um
+    k_lo = int(np.floor((p0.min() - v0.max() - vox_um) / period))
+    k_hi = int(np.ceil((p1.max() - v0.min()) / period))
+    w = np.zeros((p0.size, n_vox))
+    for k in range(k_lo, k_hi + 1):
+        w += _overlap(p0, p1, v0 + k * period, v0 + k * period + vox_um)
+    return w / vox_um
+
+
+def ct_to_detector(labels, voxel_size_um: float, beam_centres_um, *, geometry=None,
+                   phase_names: Mapping[int, str] | None = None, outside_codes=(0,),
+                   centre_yx_vox=None, tile_radius_mm: float | None = None,
+                   position_names: Sequence[str] | None = None) -> DetectorPhaseFractions:
+    """Map a segmented CT volume into the XCS detector's pixel grid at each sheet position.
+
+    For sheet position ``i`` at height ``c_i`` and phase ``L`` the illuminated volume imaged by
+    object pixel ``(iy, ix)`` is ``V = v^3 sum_{k,j,l} w_z[k] W_y[iy, j] W_x[ix, l] [lab[k,j,l]
+    = L]`` with ``w_z`` the fraction of voxel k's height inside ``c_i -+ h/2``, ``W_y``, ``W_x``
+    the length fractions of the voxels inside the pixel's object-plane interval (``W_y`` also
+    cut to the sheet's width), ``v`` the voxel size; the pixel is detector
+    ``(n - 1 - iy, n - 1 - ix)``.  See the module docstring for the convention.
+
+    Parameters
+    ----------
+    labels : (z, y, x) integer ndarray
+        Segmented CT (phase codes).
+    voxel_size_um : float
+        Cubic voxel edge (µm).
+    beam_centres_um : sequence of float
+        Sheet centre heights above the bottom of the volume (µm), one per position.
+    geometry : ssbscope.twin.xcs.XcsGeometry, optional
+        Sheet height and width, pixel pitch, pixel count and the 160 mm + 150 mm distances
+        (default ``XcsGeometry()``: 0.25 x 25 mm^2 sheet, 80 x 80 pixels at 0.25 mm).
+    phase_names : mapping int -> str, optional
+        Names of the label codes (default :data:`ssbscope.twin.ct.PHASES`).
+    outside_codes : sequence of int
+        Codes that are not cell (void); excluded from fractions and volumes.
+    centre_yx_vox : (float, float), optional
+        Voxel-edge coordinates of the volume point on the pinhole axis (default the centre).
+    tile_radius_mm : float, optional
+        Repeat the volume periodically in y and x and keep the pixels whose object-plane
+        centre lies within this radius of the axis (a representative patch of the cell).
+    position_names : sequence of str, optional
+        Names of the positions (default ``"position 1"``, ...).
+
+    Returns
+    -------
+    DetectorPhaseFractions
+
+    Raises
+    ------
+    InputError
+        ``labels`` not a 3-D integer volume; ``position_names`` of the wrong length.
+    ParameterError
+        Non-positive voxel size or radius.
+    EmptyResultError
+        A sheet misses the volume, or sees no cell voxel.
+    """
+    import xarray as xr
+
+    if geometry is None:
+        from ssbscope.twin.xcs import XcsGeometry
+
+        geometry = XcsGeometry()
+    lab = np.asarray(labels)
+    if lab.ndim != 3 or lab.dtype.kind not in "iu":
+        raise InputError(f"labels: need a (z, y, x) integer volume, got {lab.dtype} {lab.shape}")
+    if lab.size == 0:
+        raise InputError("labels: empty volume")
+    if not np.isfinite(voxel_size_um) or not voxel_size_um > 0:
+        raise ParameterError("voxel_size_um", voxel_size_um, "must be a finite number > 0")
+    if tile_radius_mm is not None and not tile_radius_mm > 0:
+        raise ParameterError("tile_radius_mm", tile_radius_mm, "must be > 0 (or None)")
+    centres = np.atleast_1d(np.asarray(beam_centres_um, dtype=float))
+    if centres.ndim != 1 or centres.size == 0 or not np.all(np.isfinite(centres)):
+        raise InputError("beam_centres_um: need one or more finite heights (µm)")
+    names = ([f"position {i + 1}" for i in range(centres.size)] if position_names is None
+             else [str(p) for p in position_names])
+    if len(names) != centres.size:
+        raise InputError(f"position_names: {len(names)} names for {centres.size} beam centres")
+    if phase_names is None:
+        from ssbscope.twin.ct import PHASES as phase_names
+    nz, ny, nx = lab.shape
+    vs = float(voxel_size_um)
+    h_um = geometry.beam_height_mm * 1000.0
+    w_um = geometry.beam_width_mm * 1000.0
+    n = int(geometry.n_pixels)
+    a_um = geometry.object_pixel_mm * 1000.0
+    codes = [int(c) for c in np.unique(lab) if int(c) not in set(int(o) for o in outside_codes)]
+    if not codes:
+        raise EmptyResultError("labels: every voxel is outside the cell (outside_codes "
+                               f"{list(outside_codes)}); nothing to map")
+    phase = [str(phase_names.get(c, f"phase {c}")) for c in codes]
+    cy, cx = (ny / 2.0, nx / 2.0) if centre_yx_vox is None else (float(centre_yx_vox[0]),
+                                                                  float(centre_yx_vox[1]))
+    edges = (np.arange(n + 1) - n / 2.0) * a_um
+    tile = tile_radius_mm is not None
+    wy = _axis_weights(ny, vs, cy, edges, (-w_um / 2, w_um / 2), tile)  # (n, ny)
+    wx = _axis_weights(nx, vs, cx, edges, (-np.inf, np.inf), tile)  # (n, nx)
+    if tile:
+        ctr = 0.5 * (edges[1:] + edges[:-1])
+        disc = np.hypot(ctr[:, None], ctr[None, :]) <= tile_radius_mm * 1000.0
+    # per-label column index for one bincount over the whole slab
+    code_index = np.full(int(lab.max()) + 1, -1, np.int64)
+    code_index[codes] = np.arange(len(codes))
+    z0 = np.arange(nz) * vs
+    vol = np.zeros((centres.size, len(codes), n, n))
+    for i, c in enumerate(centres):
+        wz = np.clip(np.minimum(z0 + vs, c + h_um / 2) - np.maximum(z0, c - h_um / 2), 0.0, None) / vs
+        ks = np.nonzero(wz > 0)[0]
+        if ks.size == 0:
+            raise EmptyResultError(f"beam_centres_um[{i}]={c:g}: the sheet ({h_um:g} µm high) misses "
+                                   f"the volume (0-{nz * vs:g} µm); check the height registration")
+        slab = code_index[lab[ks]]  # (k, y, x) label index, -1 outside
+        ok = slab >= 0
+        flat = slab * (ny * nx) + np.arange(ny * nx).reshape(ny, nx)[None]
+        col = np.bincount(flat[ok], weights=np.broadcast_to(wz[ks][:, None, None], slab.shape)[ok],
+                          minlength=len(codes) * ny * nx).reshape(len(codes), ny, nx)
+        # object-pixel volumes (voxel units), then inverted onto the detector
+        v = np.einsum("iy,lyx,jx->lij", wy, col, wx, optimize=True)
+        if tile:
+            v = v * disc[None]
+        vol[i] = v[:, ::-1, ::-1] * (vs * 1e-3) ** 3
+    tot = vol.sum(axis=1)
+    if np.any(tot.sum(axis=(1, 2)) <= 0):
+        bad = [names[i] for i in np.nonzero(tot.sum(axis=(1, 2)) <= 0)[0]]
+        raise EmptyResultError(f"positions {bad}: the sheet sees no cell voxel inside the field "
+                               "of view; check beam_centres_um and centre_yx_vox")
+    # relative round-off floor: pixels with a vanishing overlap are not 'seen'
+    seen = tot > 1e-12 * tot.max(axis=(1, 2), keepdims=True)
+    frac = np.divide(vol, tot[:, None], out=np.zeros_like(vol), where=seen[:, None])
+    vtot = vol.sum(axis=(2, 3))
+    coords = {"position": names, "phase": phase, "row": np.arange(n), "col": np.arange(n)}
+    dims = ("position", "phase", "row", "col")
+    return DetectorPhaseFractions(
+        fractions=xr.DataArray(frac, dims=dims, coords=coords, attrs={"units": "1"}),
+        volume_mm3=xr.DataArray(vol, dims=dims, coords=coords, attrs={"units": "mm3"}),
+        volume_fractions=xr.DataArray(vtot / vtot.sum(axis=1, keepdims=True), dims=("position", "phase"),
+                                      coords={"position": names, "phase": phase}, attrs={"units": "1"}),
+        seen=xr.DataArray(seen, dims=("position", "row", "col"),
+                          coords={"position": names, "row": np.arange(n), "col": np.arange(n)}),
+        beam_centres_um=tuple(float(c) for c in centres), beam_height_um=h_um, voxel_size_um=vs,
+        object_pixel_um=a_um)
