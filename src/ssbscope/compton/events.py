@@ -36,7 +36,9 @@ blocks of 8192 records (whole frames): for each frame it stamps the hit pixels i
 padded occupancy map with a per-frame byte token (cleared only every 255 frames, so the map stays
 in L1 and neighbour tests are nine byte loads), computes every hit's cube index with one
 multiply (uniform bins), sends rejected hits to a spare counter, and then scatters the block's
-indices into the cube.  The kernels are compiled on first use (a few seconds, once per
+indices into the cube.  "add" uses the same pass (a per-pixel record index finds the partner of
+the rare hits that have a neighbour).  Hits outside the pixel range or with a negative value
+take no part in the charge-sharing rules (and raise unless ``check=False``).  The kernels are compiled on first use (a few seconds, once per
 process; no on-disk cache is relied on).  ``benchmarks/bench_events.py`` measures the
 throughput beside ``numpy.histogramdd`` and ``numpy.bincount``.
 """
@@ -270,105 +272,6 @@ def _kernels():
         return _KERNELS
     import numba as nb
 
-    @nb.njit(nogil=True, inline="always")
-    def _energy(v, p, gain, offset, use_cal):
-        return v * gain[p] + offset[p] if use_cal else v
-
-    @nb.njit(nogil=True)
-    def bin_part(words, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w,
-                 nbins, mode, conn8, nrows, ncols, cube, stamp, owner, status):
-        # stamp/owner are (nrows + 2) x (ncols + 2) maps with a one-pixel border, so the eight
-        # neighbours of padded index pp are pp +- 1, pp +- w, pp +- (w - 1), pp +- (w + 1).
-        # words/vals: (n, 3) uint32/float32 views of EVENT_DTYPE records (frame, row|col<<8, value)
-        # status: [0] unsorted, [1] pixel out of range, [2] negative value, [3] binned
-        w = ncols + 2
-        tok = np.int32(0)
-        i = start
-        binned = 0
-        while i < end:
-            f = words[i, 0]
-            j = i + 1
-            while j < end and words[j, 0] == f:
-                j += 1
-            if j < end and words[j, 0] < f:
-                status[0] += 1
-            single = mode == 0 or j - i == 1
-            if not single:
-                tok += 1
-                for k in range(i, j):
-                    rc = words[k, 1]
-                    r = np.int64(rc & 0xFF)
-                    c = np.int64((rc >> 8) & 0xFF)
-                    if r < nrows and c < ncols:
-                        pp = (r + 1) * w + c + 1
-                        if stamp[pp] == tok:
-                            owner[pp] = -1  # two hits on one pixel in one frame: shared
-                        else:
-                            stamp[pp] = tok
-                            owner[pp] = k - i
-            for k in range(i, j):
-                rc = words[k, 1]
-                r = np.int64(rc & 0xFF)
-                c = np.int64((rc >> 8) & 0xFF)
-                if r >= nrows or c >= ncols:
-                    status[1] += 1
-                    continue
-                v = vals[k, 2]
-                if v < 0:
-                    status[2] += 1
-                    continue
-                p = r * ncols + c
-                e = _energy(v, p, gain, offset, use_cal)
-                if not single:
-                    pp = (r + 1) * w + c + 1
-                    if owner[pp] == -1:
-                        continue
-                    n4 = ((stamp[pp - 1] == tok) + (stamp[pp + 1] == tok) + (stamp[pp - w] == tok)
-                          + (stamp[pp + w] == tok))
-                    nd = 0
-                    if conn8:
-                        nd = ((stamp[pp - w - 1] == tok) + (stamp[pp - w + 1] == tok)
-                              + (stamp[pp + w - 1] == tok) + (stamp[pp + w + 1] == tok))
-                    cnt = n4 + nd
-                    if cnt > 0:
-                        if mode != 2 or cnt != 1:
-                            continue
-                        # isolated pair?  find the partner and its own neighbour count
-                        qq = pp
-                        for d in (-1, 1, -w, w):
-                            if stamp[pp + d] == tok:
-                                qq = pp + d
-                        if conn8:  # diagonal cells are neighbours only with 8-connectivity
-                            for d in (-w - 1, -w + 1, w - 1, w + 1):
-                                if stamp[pp + d] == tok:
-                                    qq = pp + d
-                        q = owner[qq]
-                        if q < 0:
-                            continue
-                        q += i
-                        m = ((stamp[qq - 1] == tok) + (stamp[qq + 1] == tok) + (stamp[qq - w] == tok)
-                             + (stamp[qq + w] == tok))
-                        if conn8:
-                            m += ((stamp[qq - w - 1] == tok) + (stamp[qq - w + 1] == tok)
-                                  + (stamp[qq + w - 1] == tok) + (stamp[qq + w + 1] == tok))
-                        vq = vals[q, 2]
-                        if m != 1 or vq < 0:
-                            continue
-                        pq = np.int64(words[q, 1] & 0xFF) * ncols + np.int64((words[q, 1] >> 8) & 0xFF)
-                        eq = _energy(vq, pq, gain, offset, use_cal)
-                        if eq > e or (eq == e and q < k):
-                            continue  # the partner keeps the sum
-                        e = e + eq
-                if not pmask[p]:
-                    continue
-                # floor((e - e_min) / w) for x >= -1, then one unsigned range test
-                xi = np.int64((e - e_min) * inv_w + 1.0) - 1
-                if np.uint64(xi) < np.uint64(nbins):
-                    cube[p * nbins + xi] += 1
-                    binned += 1
-            i = j
-        status[3] += binned
-
     # The kernels below index with unsigned (uint64) integers only: numba adds a
     # negative-index wraparound test to every access through a signed index, which costs
     # the stamping loops ~1.7x.  Mixing uint64 with int64 would promote to float64, so every
@@ -542,7 +445,7 @@ def _kernels():
                             tok, prev, status)
             b0 = b1
 
-    _KERNELS.update(bin_part=bin_part, bin_fast=bin_fast)
+    _KERNELS.update(bin_fast=bin_fast)
     return _KERNELS
 
 

@@ -16,7 +16,13 @@
    unit volume (NNLS with the sheet's volume fractions), converts them to Compton profiles
    (``compton/profiles``), computes the EMF per component and state with uncertainties, and
    calibrates EMF <-> x of the cathode on the pristine and fully charged states
-   (``compton/emf``).
+   (``compton/emf``).  In the demo the unmixing weights come from the XCS-CT correlation
+   (:func:`ct_fractions`, stored as ``compton/ct_fractions``): the labels of the CT twin's
+   coin cell (:func:`ssbscope.twin.ct.coin_cell_000`, built with the XCS cell's layer
+   thicknesses; its ground-truth segmentation is used, not a segmentation of a simulated
+   scan) mapped into the detector grid at each state and beam height by
+   :func:`ssbscope.compton.correlate.ct_to_detector`; the EMF with the layered model's
+   volumes is kept beside it (``emf_layered``) for comparison.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["demo_stages", "COMPONENTS", "REGIONS"]
+__all__ = ["demo_stages", "ct_fractions", "COMPONENTS", "REGIONS", "CT_COMPONENTS"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,8 @@ _FLOOD = {"tiny": 500_000, "small": 700_000, "medium": 3_000_000}
 _STATES = ("pristine", "charging I", "fully charged", "discharging I", "fully discharged")
 _ROI_MM = 6.6  # simulate the central disc only (the analysis mask is 6 mm + blur)
 _MASK_RADIUS_MM = 6.0  # inside every layer's disc (cathode radius 7 mm)
+# CT phases (ssbscope.twin.ct.PHASES) making up each unmixing component; pores are empty
+CT_COMPONENTS = {"cathode": ("cathode",), "SPE": ("spe",), "anode": ("li", "li_filament")}
 
 
 def _size(config) -> str:
@@ -214,11 +222,153 @@ def _cubes_stage(ctx, inputs, *, bin_kev: float = 0.2, low_au=(0.0, 1.0), high_a
     return {"compton/spectra": sp, "compton/maps": mp}
 
 
-def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0)):
+def _ct_state(name: str) -> str:
+    """CT twin state of an XCS scan state: its morphology (roughness, dendrites, pores)."""
+    n = name.lower()
+    if "discharg" in n:
+        return "discharged"
+    if "charg" in n:
+        return "charged"
+    return "pristine"
+
+
+def ct_fractions(truth, *, seed: int = 0, n_xy: int = 64, voxel_size_um: float = 3.24):
+    """XCS-CT correlation of the demo: the CT twin's coin cell in the detector grid per state.
+
+    For each XCS state the CT twin's 000_ coin cell (:func:`ssbscope.twin.ct.coin_cell_000`,
+    state ``pristine``/``charged``/``discharged`` by the scan state's name, built with the XCS
+    cell's layer thicknesses and pristine Li thickness) gives the labels; its ground-truth
+    labels stand in for a segmentation.  Registration: the cell rests on the stage, so the
+    bottom of the Li anode is at the same height in both frames (XCS: top of the can; CT:
+    the lowest Li voxel) and the sheet heights of ``truth["beam_centre_mm"]`` are shifted by
+    the difference.  The CT's central square inside the cell is tiled over the cathode's
+    disc (the CT is 0.2 mm across, one object pixel is 0.27 mm) and mapped into the detector
+    by :func:`ssbscope.compton.correlate.ct_to_detector`.
+
+    Parameters
+    ----------
+    truth : xarray.Dataset
+        ``compton/twin/truth`` (states, anode thickness, beam heights, layered volumes, mask
+        radius).
+    seed : int
+        Seed of the CT twin (one interface field evolving across states).
+    n_xy, voxel_size_um : int, float
+        Lateral size (voxels) and voxel edge (µm) of the CT twin.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``fractions`` (state, region, phase, row, col), ``volume_fraction`` (state, region,
+        phase) inside the analysis mask, ``volume_mm3`` (state, region, component) from CT
+        and ``volume_mm3_layered`` from the layered model, ``volume_rel_diff`` (CT / layered
+        - 1, NaN where the layered volume is 0), ``li_thickness_um`` of both models.
+    """
     import xarray as xr
 
-    from ssbscope.compton.electron_momentum import calibrate_emf, emf, spectrum_to_profile
+    from ssbscope.compton.correlate import ct_to_detector, inscribed_patch
+    from ssbscope.twin import xcs
+    from ssbscope.twin.ct import CODES, PHASES, coin_cell_000
+
+    cell = xcs.CoinCell()
+    geom = xcs.XcsGeometry()
+    states = [str(s) for s in truth["state"].values]
+    li_um = float(truth["anode_thickness_mm"].values[0]) * 1000.0  # pristine
+    z_li_xcs_um = cell.interfaces_mm()["anode"][0] * 1000.0
+    heights_xcs_um = np.asarray(truth["beam_centre_mm"].values, float) * 1000.0
+    stack_um = (1.15 * li_um + 1000.0 * (cell.spe_thickness_mm + cell.cathode_thickness_mm
+                                          + cell.al_thickness_mm))
+    n_z = int(np.ceil(stack_um / voxel_size_um)) + 24
+    yy, xx = geom.object_centres_mm()
+    mask = (np.hypot(yy, xx) < float(truth.attrs.get("mask_radius_mm", _MASK_RADIUS_MM)))[::-1, ::-1]
+    phases = [PHASES[c] for c in sorted(PHASES) if c != CODES["void"]]
+    ns, nr, n = len(states), len(REGIONS), geom.n_pixels
+    frac = np.zeros((ns, nr, len(phases), n, n), np.float32)
+    vfrac = np.zeros((ns, nr, len(phases)))
+    vols = np.zeros((ns, nr, len(COMPONENTS)))
+    li_ct = np.zeros(ns)
+    centres_ct = np.zeros((ns, nr))
+    cache = {}
+    for si, st in enumerate(states):
+        morph = _ct_state(st)
+        if morph not in cache:
+            ph = coin_cell_000(morph, n_xy=n_xy, n_z=n_z, voxel_size_um=voxel_size_um,
+                               li_thickness_um=li_um, spe_thickness_um=1000 * cell.spe_thickness_mm,
+                               cathode_thickness_um=1000 * cell.cathode_thickness_mm,
+                               al_thickness_um=1000 * cell.al_thickness_mm, seed=seed)
+            z_li_ct = float(np.argmax((ph.labels == CODES["li"]).any(axis=(1, 2)))) * voxel_size_um
+            centres = heights_xcs_um - z_li_xcs_um + z_li_ct
+            res = ct_to_detector(inscribed_patch(ph.labels, ph.cell_mask), voxel_size_um, centres,
+                                 geometry=geom, tile_radius_mm=cell.cathode_radius_mm,
+                                 position_names=REGIONS)
+            cache[morph] = (res, centres, float(ph.mean_thickness_um["li"]))
+        res, centres, li_ct[si] = cache[morph]
+        f = res.fractions.reindex(phase=phases, fill_value=0.0)
+        frac[si] = f.values
+        v = res.volumes_mm3(mask).reindex(phase=phases, fill_value=0.0).values
+        vfrac[si] = v / v.sum(axis=1, keepdims=True)
+        vols[si] = res.component_volumes_mm3({c: CT_COMPONENTS[c] for c in COMPONENTS}, mask)
+        centres_ct[si] = centres
+    lay = np.asarray(truth["volume_mm3"].values, float)
+    rel = np.divide(vols, lay, out=np.full_like(vols, np.nan), where=lay > 0) - np.where(lay > 0, 1.0, 0.0)
+    coords = {"state": states, "region": list(REGIONS), "phase": phases, "component": list(COMPONENTS),
+              "row": np.arange(n), "col": np.arange(n)}
+    return xr.Dataset(
+        {"fractions": (("state", "region", "phase", "row", "col"), frac, {"units": "1"}),
+         "volume_fraction": (("state", "region", "phase"), vfrac, {"units": "1"}),
+         "volume_mm3": (("state", "region", "component"), vols, {"units": "mm3"}),
+         "volume_mm3_layered": (("state", "region", "component"), lay, {"units": "mm3"}),
+         "volume_rel_diff": (("state", "region", "component"), rel, {"units": "1"}),
+         "beam_centre_um_ct": (("state", "region"), centres_ct, {"units": "um"}),
+         "li_thickness_um_ct": ("state", li_ct, {"units": "um"}),
+         "li_thickness_um_layered": ("state", np.asarray(truth["anode_thickness_mm"].values) * 1000.0,
+                                     {"units": "um"})},
+        coords=coords,
+        attrs={"ct_state": [_ct_state(s) for s in states], "voxel_size_um": voxel_size_um,
+               "tile_radius_mm": cell.cathode_radius_mm, "mask_radius_mm": float(
+                   truth.attrs.get("mask_radius_mm", _MASK_RADIUS_MM)),
+               "segmentation": "ground-truth labels of ssbscope.twin.ct.coin_cell_000",
+               "registration": "bottom of the Li anode at the same height in both frames",
+               "paper": "000_290f30815ae66793"})
+
+
+def _unmix_emf(r, v, sel, e, bin_kev, low_au, high_au, pz_grid, label):
+    """Unmix one state's region spectra with volumes ``v``; EMF, uncertainty, profile per component."""
+    from ssbscope.compton.electron_momentum import emf, spectrum_to_profile
     from ssbscope.compton.regions import unmix
+
+    nc = v.shape[1]
+    comp_spec = np.zeros((nc, e.size))
+    val = np.full(nc, np.nan)
+    unc = np.full(nc, np.nan)
+    prof = np.full((nc, pz_grid.size), np.nan)
+    comp_spec[:, sel] = unmix(r[:, sel], v)
+    # counting variance of each component: propagate the region variances through the
+    # (square, triangular) volume matrix
+    vinv = np.linalg.pinv(v)
+    var = (vinv**2) @ np.maximum(r, 0.0)
+    ed = np.concatenate([e[sel] - bin_kev / 2, [e[sel][-1] + bin_kev / 2]])
+    a, b = _window_coefficients(ed, low_au, high_au)
+    for ci in range(nc):
+        spec = comp_spec[ci][sel]
+        vci = var[ci][sel]
+        try:
+            res = emf(ed, spec, low_au=low_au, high_au=high_au, check_peak=False)
+        except Exception as err:  # noqa: BLE001 - reported per component, never silent
+            log.warning("EMF of %s at %s: %s", COMPONENTS[ci], label, err)
+            continue
+        val[ci] = res.value
+        # uncertainty from the propagated component variances (linear in the spectrum)
+        el, eh = a @ spec, b @ spec
+        unc[ci] = res.value * np.sqrt((a**2) @ vci / el**2 + (b**2) @ vci / eh**2)
+        pr = spectrum_to_profile(ed, spec, normalise="area", norm_range_au=5.0)
+        prof[ci] = np.interp(pz_grid, pr.pz_au, pr.j)
+    return comp_spec, val, unc, prof
+
+
+def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0), ct_correlation: bool = False):
+    import xarray as xr
+
+    from ssbscope.compton.electron_momentum import calibrate_emf
 
     truth = inputs["compton/twin/truth"].load()
     sp = inputs["compton/spectra"].load()
@@ -227,36 +377,25 @@ def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0)):
     states = [str(s) for s in sp["state"].values]
     sel = (e > 60.0) & (e < 116.0)
     ns, nc = len(states), len(COMPONENTS)
+    pz_grid = np.linspace(-6.0, 6.0, 241)
+    layered = truth["volume_mm3"].values
+    ctf = None
+    if ct_correlation:
+        ctf = ct_fractions(truth, seed=int(getattr(ctx, "seed", 0)) if ctx is not None else 0)
+    vol_used = ctf["volume_mm3"].values if ctf is not None else layered
     comp_spec = np.zeros((ns, nc, e.size))
     val = np.full((ns, nc), np.nan)
     unc = np.full((ns, nc), np.nan)
-    pz_grid = np.linspace(-6.0, 6.0, 241)
     prof = np.full((ns, nc, pz_grid.size), np.nan)
+    val_lay = np.full((ns, nc), np.nan)
+    unc_lay = np.full((ns, nc), np.nan)
     for si in range(ns):
         r = sp["counts"].values[si]
-        v = truth["volume_mm3"].values[si]
-        cs = unmix(r[:, sel], v)
-        comp_spec[si][:, sel] = cs
-        # counting variance of each component: propagate the region variances through the
-        # (square, triangular) volume matrix
-        vinv = np.linalg.pinv(v)
-        var = (vinv**2) @ np.maximum(r, 0.0)
-        ed = np.concatenate([e[sel] - bin_kev / 2, [e[sel][-1] + bin_kev / 2]])
-        a, b = _window_coefficients(ed, low_au, high_au)
-        for ci in range(nc):
-            spec = comp_spec[si, ci][sel]
-            vci = var[ci][sel]
-            try:
-                res = emf(ed, spec, low_au=low_au, high_au=high_au, check_peak=False)
-            except Exception as err:  # noqa: BLE001 - reported per component, never silent
-                log.warning("EMF of %s at %s: %s", COMPONENTS[ci], states[si], err)
-                continue
-            val[si, ci] = res.value
-            # uncertainty from the propagated component variances (linear in the spectrum)
-            el, eh = a @ spec, b @ spec
-            unc[si, ci] = res.value * np.sqrt((a**2) @ vci / el**2 + (b**2) @ vci / eh**2)
-            pr = spectrum_to_profile(ed, spec, normalise="area", norm_range_au=5.0)
-            prof[si, ci] = np.interp(pz_grid, pr.pz_au, pr.j)
+        comp_spec[si], val[si], unc[si], prof[si] = _unmix_emf(
+            r, vol_used[si], sel, e, bin_kev, low_au, high_au, pz_grid, states[si])
+        if ctf is not None:
+            _, val_lay[si], unc_lay[si], _ = _unmix_emf(
+                r, layered[si], sel, e, bin_kev, low_au, high_au, pz_grid, states[si])
     # EMF <-> x of the cathode: reference states pristine and fully charged
     x = truth["x_cathode"].values
     refs = [0, int(np.argmin(x))]
@@ -273,25 +412,34 @@ def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0)):
         except Exception as err:  # noqa: BLE001
             log.warning("EMF calibration failed: %s", err)
     coords = {"state": states, "component": list(COMPONENTS)}
-    out = xr.Dataset({"emf": (("state", "component"), val, {"units": "1"}),
-                      "emf_unc": (("state", "component"), unc, {"units": "1"}),
-                      "true_emf": (("state", "component"), truth["true_emf"].values, {"units": "1"}),
-                      "true_emf_resolution": (("state", "component"),
-                                              (truth["true_emf_resolution"].values
-                                               if "true_emf_resolution" in truth
-                                               else np.full((ns, nc), np.nan)), {"units": "1"}),
-                      "x_cathode_estimated": ("state", x_est, {"units": "1"}),
-                      "x_cathode_unc": ("state", x_unc, {"units": "1"}),
-                      "x_cathode_true": ("state", x, {"units": "1"})},
-                     coords=coords,
+    data = {"emf": (("state", "component"), val, {"units": "1"}),
+            "emf_unc": (("state", "component"), unc, {"units": "1"}),
+            "true_emf": (("state", "component"), truth["true_emf"].values, {"units": "1"}),
+            "true_emf_resolution": (("state", "component"),
+                                    (truth["true_emf_resolution"].values
+                                     if "true_emf_resolution" in truth
+                                     else np.full((ns, nc), np.nan)), {"units": "1"}),
+            "x_cathode_estimated": ("state", x_est, {"units": "1"}),
+            "x_cathode_unc": ("state", x_unc, {"units": "1"}),
+            "x_cathode_true": ("state", x, {"units": "1"})}
+    if ctf is not None:
+        data["emf_layered"] = (("state", "component"), val_lay,
+                               {"units": "1", "description": "EMF unmixed with the layered model's volumes"})
+        data["emf_layered_unc"] = (("state", "component"), unc_lay, {"units": "1"})
+    out = xr.Dataset(data, coords=coords,
                      attrs={"low_au": list(low_au), "high_au": list(high_au),
                             "calibration_states": [states[i] for i in refs],
-                            "calibration_slope": float(cal_slope)})
+                            "calibration_slope": float(cal_slope),
+                            "unmixing_volumes": "XCS-CT correlation (compton/ct_fractions)"
+                            if ctf is not None else "layered cell model"})
     pr = xr.Dataset({"j": (("state", "component", "pz_au"), prof, {"units": "1/a.u. (area 1 over |p_z|<5)"}),
                      "spectrum": (("state", "component", "energy_kev"), comp_spec,
                                   {"units": "counts mm-3"})},
                     coords={**coords, "pz_au": pz_grid, "energy_kev": e})
-    return {"compton/emf": out, "compton/profiles": pr}
+    result = {"compton/emf": out, "compton/profiles": pr}
+    if ctf is not None:
+        result["compton/ct_fractions"] = ctf
+    return result
 
 
 def _window_coefficients(edges, low_au, high_au):
@@ -303,7 +451,7 @@ def _window_coefficients(edges, low_au, high_au):
 
 
 def demo_stages(config=None) -> list:
-    """The XCS stages of ``ssbscope demo``: twin -> cubes -> EMF.
+    """The XCS stages of ``ssbscope demo``: twin -> cubes -> EMF (with the XCS-CT correlation).
 
     Parameters
     ----------
@@ -327,6 +475,6 @@ def demo_stages(config=None) -> list:
               outputs=("compton/spectra", "compton/maps"),
               params={"bin_kev": bin_kev, "low_au": list(low), "high_au": list(high)}, long=True),
         Stage("compton.emf", _emf_stage, inputs=("compton/twin/truth", "compton/spectra"),
-              outputs=("compton/emf", "compton/profiles"),
-              params={"low_au": list(low), "high_au": list(high)}),
+              outputs=("compton/emf", "compton/profiles", "compton/ct_fractions"),
+              params={"low_au": list(low), "high_au": list(high), "ct_correlation": True}),
     ]

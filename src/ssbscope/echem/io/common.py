@@ -23,7 +23,6 @@ Extra instrument columns are kept under snake_case names ending with their unit
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.errors import DataQualityError, FileFormatError, MissingColumnError
+from ssbscope.store import sha256_file  # noqa: F401  (re-exported for the readers)
 
 __all__ = [
     "CORE_COLUMNS",
@@ -61,7 +61,6 @@ MODES = ("CC", "CV", "CCCV", "rest", "EIS", "other")
 SIGNED_EXTRAS = ("capacity_mAh", "dq_mAh", "step_capacity_mAh", "half_cycle_capacity_mAh",
                  "power_W", "control_A")
 
-_CHUNK = 1 << 20
 
 
 def check_file(path) -> Path:
@@ -84,16 +83,6 @@ def check_file(path) -> Path:
     return p
 
 
-def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB chunks (opened read-only)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(_CHUNK)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
 
 
 _UNIT_FIX = {"µ": "u", "μ": "u", "°": "", "%": "pct", "Ω": "ohm", "Ohm-1": "S", "Ohm": "ohm"}
