@@ -1,4 +1,4 @@
-"""Contoured-interface current, creep pressure and critical current (003_103f2bf5a3479ade)."""
+"""Contoured-interface current distribution (003_103f2bf5a3479ade); creep in test_creep.py."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ import pytest
 from ssbscope.errors import ParameterError
 from ssbscope.interface import (
     area_ratio,
-    contour_sweep,
-    creep_pressure,
-    critical_current,
     current_distribution,
     grid_convergence,
 )
@@ -75,44 +72,6 @@ def test_area_ratio_against_analytic():
     assert area_ratio("pyramid", 25, 150, edge_radius_fraction=1e-5) == pytest.approx(
         np.sqrt(1 + (2 * 25 / 150) ** 2), rel=1e-3)
     assert area_ratio("flat", 0, 0) == 1.0
-
-
-def test_creep_pressure_flat_zero_and_scaling_between_mechanisms():
-    flat = current_distribution("flat", 0, 0, r_ct_ohm_cm2=10.0, n_xy=8, n_zeta=8, **COMMON)
-    assert creep_pressure(flat).max_excess_pressure_mpa == 0.0
-    d1 = current_distribution("egg-box", 25, 150, r_ct_ohm_cm2=10.0, n_xy=12, n_zeta=12, **COMMON)
-    d2 = current_distribution("egg-box", 25, 150, r_ct_ohm_cm2=10.0, n_xy=12, n_zeta=12,
-                              **{**COMMON, "geometric_current_ma_cm2": 2.0})
-    p1 = creep_pressure(d1)
-    p2 = creep_pressure(d2)
-    assert p1.max_excess_pressure_mpa > 0
-    ratio = p2.max_excess_pressure_mpa / p1.max_excess_pressure_mpa
-    # power law (n = 6.56) alone: 2^(1/n); linear mechanism alone: 2
-    assert 2 ** (1 / 6.56) - 1e-6 <= ratio <= 2.0
-    # the mean excess pressure is zero (the mean is the stack pressure)
-    assert abs(p1.excess_pressure_mpa.mean()) < 1e-9
-    # a pure power law (transition stress -> 0) gives exactly 2^(1/n)
-    q1 = creep_pressure(d1, transition_stress_mpa=1e-9)
-    q2 = creep_pressure(d2, transition_stress_mpa=1e-9)
-    assert q2.max_excess_pressure_mpa / q1.max_excess_pressure_mpa == pytest.approx(
-        2 ** (1 / 6.56), rel=1e-4)
-
-
-def test_egg_box_best_and_gain_bounded():
-    shapes = contour_sweep([(25, 150)], shapes=("egg-box", "pyramid", "frustum"), n_xy=16)
-    cc = dict(zip(shapes["shape"], shapes["critical_current_ma_cm2"]))
-    assert cc["egg-box"] > cc["pyramid"] and cc["egg-box"] > cc["frustum"]
-    sweep = contour_sweep([(25, 150), (75, 150), (150, 150)], n_xy=12, r_ct_ohm_cm2=20.0)
-    # r >= 1/area_ratio, so no contour can beat flat by more than its area ratio
-    assert np.all(sweep["gain_over_flat"] <= sweep["area_ratio"] + 1e-9)
-    assert sweep["gain_over_flat"].max() < 1.6
-
-
-def test_critical_current_flat_equals_flat_value():
-    c = critical_current("flat", 0, 0, r_ct_ohm_cm2=10.0, conductivity_s_cm=2e-3,
-                         thickness_um=1000.0, flat_critical_current_ma_cm2=1.7, n_xy=8)
-    assert c.critical_current_ma_cm2 == pytest.approx(1.7, rel=1e-9)
-    assert c.gain_over_flat == pytest.approx(1.0, rel=1e-9)
 
 
 def test_bad_input():

@@ -494,9 +494,10 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
     n_rows, n_cols : int
         Detector size (80 x 80).
     charge_sharing : {"discard", "add", "none"}
-        "discard": drop every hit with a neighbouring hit in the same frame (the paper's
-        charge-sharing discrimination); "add": sum isolated two-pixel clusters into the pixel
-        with the larger signal and drop larger clusters; "none": bin every hit.
+        "discard": drop every hit with a neighbouring hit (or a second hit on its own pixel)
+        in the same frame (the paper's charge-sharing discrimination); "add": sum isolated
+        two-pixel clusters into the pixel with the larger signal (the earlier record on a tie),
+        keep single hits, drop larger clusters; "none": bin every hit.
     connectivity : {4, 8}
         Which neighbours count.
     gain_kev_per_unit, offset_kev : (n_rows, n_cols) ndarray, optional

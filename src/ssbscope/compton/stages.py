@@ -237,13 +237,17 @@ def ct_fractions(truth, *, seed: int = 0, n_xy: int = 64, voxel_size_um: float =
 
     For each XCS state the CT twin's 000_ coin cell (:func:`ssbscope.twin.ct.coin_cell_000`,
     state ``pristine``/``charged``/``discharged`` by the scan state's name, built with the XCS
-    cell's layer thicknesses and pristine Li thickness) gives the labels; its ground-truth
-    labels stand in for a segmentation.  Registration: the cell rests on the stage, so the
-    bottom of the Li anode is at the same height in both frames (XCS: top of the can; CT:
-    the lowest Li voxel) and the sheet heights of ``truth["beam_centre_mm"]`` are shifted by
-    the difference.  The CT's central square inside the cell is tiled over the cathode's
-    disc (the CT is 0.2 mm across, one object pixel is 0.27 mm) and mapped into the detector
-    by :func:`ssbscope.compton.correlate.ct_to_detector`.
+    cell's pristine Li, cathode and Al thicknesses) gives the labels; its ground-truth labels
+    stand in for a segmentation.  The CT twin's SPE fills the rough Li surface, so its mean
+    thickness exceeds its nominal one; the nominal thickness is lowered (one extra pristine
+    build) until the mean is the XCS cell's 30 µm.  Registration: the sheets keep their
+    height relative to the Li surface, i.e. the CT's mean Li|SPE interface is put at the XCS
+    cell's Li surface of that state (in an experiment: found by a z-scan of the scattered
+    intensity); the CT's own Li thickness change with state is therefore not used.  The CT's
+    central square inside the cell is tiled over the cathode's disc (the CT is 0.2 mm across,
+    one object pixel is 0.27 mm) and mapped into the detector by
+    :func:`ssbscope.compton.correlate.ct_to_detector`; volumes are summed over the analysis
+    mask (the ``mask_radius_mm`` disc, as the layered model's).
 
     Parameters
     ----------
@@ -261,7 +265,8 @@ def ct_fractions(truth, *, seed: int = 0, n_xy: int = 64, voxel_size_um: float =
         ``fractions`` (state, region, phase, row, col), ``volume_fraction`` (state, region,
         phase) inside the analysis mask, ``volume_mm3`` (state, region, component) from CT
         and ``volume_mm3_layered`` from the layered model, ``volume_rel_diff`` (CT / layered
-        - 1, NaN where the layered volume is 0), ``li_thickness_um`` of both models.
+        - 1, NaN where the layered volume is 0), mean Li and SPE thicknesses of the CT and
+        the sheet heights in the CT frame.
     """
     import xarray as xr
 
@@ -272,38 +277,49 @@ def ct_fractions(truth, *, seed: int = 0, n_xy: int = 64, voxel_size_um: float =
     cell = xcs.CoinCell()
     geom = xcs.XcsGeometry()
     states = [str(s) for s in truth["state"].values]
-    li_um = float(truth["anode_thickness_mm"].values[0]) * 1000.0  # pristine
-    z_li_xcs_um = cell.interfaces_mm()["anode"][0] * 1000.0
+    t_li_um = np.asarray(truth["anode_thickness_mm"].values, float) * 1000.0
+    li_top_xcs_um = cell.interfaces_mm()["anode"][0] * 1000.0 + t_li_um  # per state
     heights_xcs_um = np.asarray(truth["beam_centre_mm"].values, float) * 1000.0
-    stack_um = (1.15 * li_um + 1000.0 * (cell.spe_thickness_mm + cell.cathode_thickness_mm
-                                          + cell.al_thickness_mm))
+    spe_um = 1000.0 * cell.spe_thickness_mm
+    stack_um = 1.15 * t_li_um.max() + 1000.0 * (2 * cell.spe_thickness_mm + cell.cathode_thickness_mm
+                                                 + cell.al_thickness_mm)
     n_z = int(np.ceil(stack_um / voxel_size_um)) + 24
     yy, xx = geom.object_centres_mm()
     mask = (np.hypot(yy, xx) < float(truth.attrs.get("mask_radius_mm", _MASK_RADIUS_MM)))[::-1, ::-1]
     phases = [PHASES[c] for c in sorted(PHASES) if c != CODES["void"]]
     ns, nr, n = len(states), len(REGIONS), geom.n_pixels
+
+    def build(morph, spe_nominal_um):
+        return coin_cell_000(morph, n_xy=n_xy, n_z=n_z, voxel_size_um=voxel_size_um,
+                             li_thickness_um=float(t_li_um[0]), spe_thickness_um=spe_nominal_um,
+                             cathode_thickness_um=1000 * cell.cathode_thickness_mm,
+                             al_thickness_um=1000 * cell.al_thickness_mm, seed=seed)
+
+    # the CT twin's SPE covers the rough Li surface, so its mean thickness exceeds the nominal
+    # one; set the nominal thickness so that the mean is the XCS cell's (one pristine build)
+    excess = float(build("pristine", spe_um).mean_thickness_um["spe"]) - spe_um
+    spe_nominal = max(spe_um - excess, 2 * voxel_size_um)
     frac = np.zeros((ns, nr, len(phases), n, n), np.float32)
     vfrac = np.zeros((ns, nr, len(phases)))
     vols = np.zeros((ns, nr, len(COMPONENTS)))
     li_ct = np.zeros(ns)
+    spe_ct = np.zeros(ns)
     centres_ct = np.zeros((ns, nr))
     cache = {}
     for si, st in enumerate(states):
         morph = _ct_state(st)
         if morph not in cache:
-            ph = coin_cell_000(morph, n_xy=n_xy, n_z=n_z, voxel_size_um=voxel_size_um,
-                               li_thickness_um=li_um, spe_thickness_um=1000 * cell.spe_thickness_mm,
-                               cathode_thickness_um=1000 * cell.cathode_thickness_mm,
-                               al_thickness_um=1000 * cell.al_thickness_mm, seed=seed)
-            z_li_ct = float(np.argmax((ph.labels == CODES["li"]).any(axis=(1, 2)))) * voxel_size_um
-            centres = heights_xcs_um - z_li_xcs_um + z_li_ct
-            res = ct_to_detector(inscribed_patch(ph.labels, ph.cell_mask), voxel_size_um, centres,
-                                 geometry=geom, tile_radius_mm=cell.cathode_radius_mm,
-                                 position_names=REGIONS)
-            cache[morph] = (res, centres, float(ph.mean_thickness_um["li"]))
-        res, centres, li_ct[si] = cache[morph]
-        f = res.fractions.reindex(phase=phases, fill_value=0.0)
-        frac[si] = f.values
+            ph = build(morph, spe_nominal)
+            cache[morph] = (inscribed_patch(ph.labels, ph.cell_mask),
+                            float(ph.interfaces_z_vox["li|spe"]) * voxel_size_um,
+                            float(ph.mean_thickness_um["li"]), float(ph.mean_thickness_um["spe"]))
+        patch, li_top_ct_um, li_ct[si], spe_ct[si] = cache[morph]
+        # registration on the mean Li|SPE interface (in an experiment: from a z-scan of the
+        # scattered intensity): the sheets keep their height relative to the Li surface
+        centres = heights_xcs_um - li_top_xcs_um[si] + li_top_ct_um
+        res = ct_to_detector(patch, voxel_size_um, centres, geometry=geom,
+                             tile_radius_mm=cell.cathode_radius_mm, position_names=REGIONS)
+        frac[si] = res.fractions.reindex(phase=phases, fill_value=0.0).values
         v = res.volumes_mm3(mask).reindex(phase=phases, fill_value=0.0).values
         vfrac[si] = v / v.sum(axis=1, keepdims=True)
         vols[si] = res.component_volumes_mm3({c: CT_COMPONENTS[c] for c in COMPONENTS}, mask)
@@ -320,6 +336,7 @@ def ct_fractions(truth, *, seed: int = 0, n_xy: int = 64, voxel_size_um: float =
          "volume_rel_diff": (("state", "region", "component"), rel, {"units": "1"}),
          "beam_centre_um_ct": (("state", "region"), centres_ct, {"units": "um"}),
          "li_thickness_um_ct": ("state", li_ct, {"units": "um"}),
+         "spe_thickness_um_ct": ("state", spe_ct, {"units": "um"}),
          "li_thickness_um_layered": ("state", np.asarray(truth["anode_thickness_mm"].values) * 1000.0,
                                      {"units": "um"})},
         coords=coords,
@@ -327,7 +344,8 @@ def ct_fractions(truth, *, seed: int = 0, n_xy: int = 64, voxel_size_um: float =
                "tile_radius_mm": cell.cathode_radius_mm, "mask_radius_mm": float(
                    truth.attrs.get("mask_radius_mm", _MASK_RADIUS_MM)),
                "segmentation": "ground-truth labels of ssbscope.twin.ct.coin_cell_000",
-               "registration": "bottom of the Li anode at the same height in both frames",
+               "registration": "mean Li|SPE interface of the CT at the XCS cell's Li surface",
+               "spe_thickness_um_layered": spe_um,
                "paper": "000_290f30815ae66793"})
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ssbscope.errors import ParameterError
 
-from .creep import critical_current_from, creep_pressure
+from .creep import DEFAULT_CRITICAL_PRESSURE_MPA, critical_current_from, creep_pressure
 from .current import current_distribution
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,8 @@ PAPER_SWEEPS = {
 
 def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
                   conductivity_s_cm: float = 2e-3, thickness_um: float = 1000.0,
-                  flat_critical_current_ma_cm2: float = 1.0, critical_pressure_mpa: float = 1.0,
+                  flat_critical_current_ma_cm2: float = 1.0,
+                  critical_pressure_mpa: float = DEFAULT_CRITICAL_PRESSURE_MPA,
                   n_xy: int = 16) -> pd.DataFrame:
     """Primary and kinetic maximum current, maximum excess pressure and critical current.
 
@@ -40,7 +41,8 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
         Kinetics and electrolyte (defaults: Li|Li6PS5Cl-like values, 10 Ohm cm2 and
         2 mS/cm; 1 mm electrolyte as in 003_'s cells).
     flat_critical_current_ma_cm2, critical_pressure_mpa
-        Dendrite criterion (:func:`ssbscope.interface.critical_current`).
+        Dendrite criterion ``i_c = i_g0 / (r^(1/n) + i_g0^(1/n) P1 / p_c)^n``
+        (:mod:`ssbscope.interface.creep`; default ``p_c`` 10 MPa).
     n_xy : int
         Grid intervals of the quarter cell.
 
@@ -49,8 +51,9 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
     pandas.DataFrame
         One row per (shape, H, S): ``h_over_s``, ``area_ratio``,
         ``max_primary_over_geometric``, ``max_kinetic_over_geometric``,
-        ``max_excess_pressure_mpa`` (at 1 mA/cm2), ``critical_current_ma_cm2``,
-        ``gain_over_flat``.
+        ``max_excess_pressure_mpa`` (highest magnitude, at 1 mA/cm2),
+        ``max_compressive_excess_pressure_mpa``, ``creep_strain_rate_1_s``,
+        ``critical_current_ma_cm2``, ``gain_over_flat``.
     """
     rows = []
     cases = list(cases)
@@ -71,6 +74,9 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
                              max_primary_over_geometric=prim.max_over_geometric,
                              max_kinetic_over_geometric=kin.max_over_geometric,
                              max_excess_pressure_mpa=pr.max_excess_pressure_mpa,
+                             max_compressive_excess_pressure_mpa=(
+                                 pr.max_compressive_excess_pressure_mpa),
+                             creep_strain_rate_1_s=pr.strain_rate_1_s,
                              critical_current_ma_cm2=cc.critical_current_ma_cm2,
                              gain_over_flat=cc.gain_over_flat))
             log.debug("sweep %s H=%g S=%g done", shape, H, S)

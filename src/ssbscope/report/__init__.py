@@ -121,9 +121,9 @@ section{background:#fff;border:1px solid #dde2ea;border-radius:6px;padding:8px 2
 h2{border-bottom:2px solid #1d4e89;padding-bottom:4px}h3{color:#1d4e89}
 figure{margin:12px 0;display:inline-block;max-width:100%}img.fig{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555;max-width:900px}
-table{border-collapse:collapse;margin:10px 0;font-size:.92em}caption{text-align:left;font-weight:600;padding:4px 0}
+table{border-collapse:collapse;margin:10px 0;font-size:.92em;display:block;max-width:100%;overflow-x:auto}caption{text-align:left;font-weight:600;padding:4px 0}
 th,td{border:1px solid #d5dae2;padding:4px 10px;text-align:right}th{background:#eef1f6}
-td:first-child,th:first-child{text-align:left}
+td:first-child,th:first-child{text-align:left}#summary td,#summary th{text-align:left}
 .note{color:#666;font-size:.9em}.warn{color:#9a3b00}
 footer{color:#777;font-size:.85em;padding:0 32px 24px;max-width:1200px;margin:0 auto}
 """

@@ -10,6 +10,9 @@ data came from the twin) and renders:
 * the Compton profiles of the components with the valence and core windows shaded (Fig. 2E);
 * EMF vs state per component with error bars, beside the twin's truth (Fig. 2F);
 * EMF maps per state (Fig. 3A);
+* the XCS-CT correlation (``compton/ct_fractions``): per-pixel phase-fraction maps of the
+  segmented CT seen by the detector at each sheet position, and the CT volumes used for the
+  unmixing beside the layered model's;
 * a table of EMF values and the Table-1-like summary row (anode EMF, pristine / fully
   charged / fully discharged and the changes in %).
 """
@@ -135,7 +138,11 @@ def _emf_figure(em) -> str:
     fig, axes = plt.subplots(1, len(comps), figsize=(3.4 * len(comps), 3.2), squeeze=False)
     for ci, (ax, comp) in enumerate(zip(axes[0], comps)):
         ax.errorbar(x, em["emf"].values[:, ci], yerr=em["emf_unc"].values[:, ci], fmt="o-",
-                    color=_COLORS[ci], capsize=3, label="measured")
+                    color=_COLORS[ci], capsize=3,
+                    label="measured (CT volumes)" if "emf_layered" in em else "measured")
+        if "emf_layered" in em:
+            ax.plot(x + 0.08, em["emf_layered"].values[:, ci], "s", mfc="none", color=_COLORS[ci],
+                    ms=5, label="layered-model volumes")
         if "true_emf" in em:
             ax.plot(x, em["true_emf"].values[:, ci], "k:", lw=1, label="true profile (twin)")
         if "true_emf_resolution" in em and np.any(np.isfinite(em["true_emf_resolution"].values)):
@@ -176,6 +183,69 @@ def _maps_figure(mp, region="region 3") -> str:
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="EMF")
     return figure_html(fig, f"EMF maps of {regs[ri]} per state on {int(mp.attrs.get('block_px', 1))}"
                             f" x {int(mp.attrs.get('block_px', 1))} pixel blocks (cf. 000_ Fig. 3A).")
+
+
+_CT_SHOWN = ("li", "spe", "cathode", "li_filament", "pore")
+
+
+def _ct_figure(ct) -> str:
+    import matplotlib.pyplot as plt
+
+    states = [str(s) for s in ct["state"].values]
+    regs = [str(r) for r in ct["region"].values]
+    phases = [str(p) for p in ct["phase"].values]
+    f = ct["fractions"].values
+    # phases that reach 1 % somewhere, in a fixed order
+    shown = [p for p in _CT_SHOWN if p in phases and np.nanmax(f[:, :, phases.index(p)]) >= 0.01]
+    shown += [p for p in phases if p not in shown and np.nanmax(f[:, :, phases.index(p)]) >= 0.01]
+    picks = [0] + ([len(states) - 1] if len(states) > 1 and "fully charged" not in states
+                   else [states.index("fully charged")] if "fully charged" in states else [])
+    rows = [(si, ri) for si in picks for ri in range(len(regs))]
+    fig, axes = plt.subplots(len(rows), len(shown), figsize=(2.2 * len(shown) + 0.8, 2.1 * len(rows)),
+                             squeeze=False)
+    im = None
+    for k, (si, ri) in enumerate(rows):
+        for j, p in enumerate(shown):
+            ax = axes[k, j]
+            im = ax.imshow(f[si, ri, phases.index(p)], vmin=0, vmax=1, cmap="magma")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if k == 0:
+                ax.set_title(p, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"{states[si]}\n{regs[ri]}", fontsize=7)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="phase fraction")
+    return figure_html(fig, "XCS-CT correlation: fraction of each phase of the segmented CT in the "
+                            "sheet volume seen by each detector pixel, per sheet position (rows), "
+                            f"for {' and '.join(states[i] for i in picks)}; pinhole magnification "
+                            "150/160, image inverted; "
+                            f"{esc(str(ct.attrs.get('segmentation', '')))}, tiled over a "
+                            f"{float(ct.attrs.get('tile_radius_mm', np.nan)):g} mm disc. These volumes "
+                            "are the unmixing weights.")
+
+
+def _ct_table(ct, em) -> str:
+    rows = []
+    for si, st in enumerate(str(s) for s in ct["state"].values):
+        for ri, reg in enumerate(str(r) for r in ct["region"].values):
+            row = {"state": st, "region": reg}
+            for ci, comp in enumerate(str(c) for c in ct["component"].values):
+                v, lv = ct["volume_mm3"].values[si, ri, ci], ct["volume_mm3_layered"].values[si, ri, ci]
+                d = ct["volume_rel_diff"].values[si, ri, ci]
+                row[f"{comp} CT / layered (mm³)"] = (f"{v:.3f} / {lv:.3f}" +
+                                                    (f" ({100 * d:+.1f} %)" if np.isfinite(d) else ""))
+            rows.append(row)
+    html = table_html(pd.DataFrame(rows), caption="Unmixing volumes inside the analysis mask: XCS-CT "
+                      "correlation vs the layered cell model (relative difference).")
+    if em is not None and "emf_layered" in em:
+        comps = [str(c) for c in em["component"].values]
+        d = 100 * (em["emf"].values / em["emf_layered"].values - 1)
+        t = pd.DataFrame([{"state": str(s), **{f"{c}: EMF change (%)": f"{d[si, ci]:+.2f}"
+                                              for ci, c in enumerate(comps)}}
+                          for si, s in enumerate(em["state"].values)])
+        html += table_html(t, caption="EMF unmixed with the CT volumes relative to the EMF with the "
+                                      "layered model's volumes.")
+    return html
 
 
 def _tables(em) -> tuple[str, list]:
@@ -244,4 +314,8 @@ def section(store) -> Section | None:
         parts.append(html)
     if mp is not None:
         parts.append(_maps_figure(mp))
+    ct = _get(store, "compton/ct_fractions")
+    if ct is not None:
+        parts.append(_ct_figure(ct))
+        parts.append(_ct_table(ct, em))
     return Section("X-ray Compton scattering imaging", "".join(parts), tuple(summary))
