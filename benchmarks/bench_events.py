@@ -100,7 +100,7 @@ def main():
     for mode in ("none", "discard", "add"):
         cubes = []
         for th in threads:
-            t, c, cube = best_of(lambda: events_to_cube(ev, charge_sharing=mode, n_threads=th),
+            t, c, cube = best_of(lambda m=mode, k=th: events_to_cube(ev, charge_sharing=m, n_threads=k),
                                  args.repeat)
             res[f"events_to_cube {mode:7s} {th} thread(s)"] = (t, c)
             cubes.append(cube)

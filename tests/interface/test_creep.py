@@ -17,11 +17,12 @@ from ssbscope.interface import (
     critical_current,
     critical_current_from,
     current_distribution,
+    grid_convergence,
 )
 from ssbscope.interface.creep import li_flow_stress_mpa
 from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
 
-COMMON = dict(conductivity_s_cm=2e-3, thickness_um=1000.0, geometric_current_ma_cm2=1.0)
+COMMON = {"conductivity_s_cm": 2e-3, "thickness_um": 1000.0, "geometric_current_ma_cm2": 1.0}
 N_LI = 6.56
 
 
@@ -132,3 +133,9 @@ def test_flow_stress_and_bad_input():
         critical_current_from(d, creep_pressure(d), critical_pressure_mpa=0.0)
     with pytest.raises(ParameterError, match="strain_rate_1_s"):
         li_flow_stress_mpa(-1.0)
+
+
+def test_egg_box_pressure_grid_converged():
+    df = grid_convergence("egg-box", 25, 150, grids=(10, 12, 16), r_ct_ohm_cm2=10.0)
+    assert df["pressure_rel_change_vs_finest"].iloc[1] < 0.02, df
+    assert df["max_excess_pressure_mpa"].iloc[-1] > 0

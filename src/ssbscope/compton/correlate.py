@@ -40,8 +40,8 @@ the fractions of every pixel of the disc).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -261,7 +261,7 @@ def ct_to_detector(labels, voxel_size_um: float, beam_centres_um, *, geometry=No
     w_um = geometry.beam_width_mm * 1000.0
     n = int(geometry.n_pixels)
     a_um = geometry.object_pixel_mm * 1000.0
-    codes = [int(c) for c in np.unique(lab) if int(c) not in set(int(o) for o in outside_codes)]
+    codes = [int(c) for c in np.unique(lab) if int(c) not in {int(o) for o in outside_codes}]
     if not codes:
         raise EmptyResultError("labels: every voxel is outside the cell (outside_codes "
                                f"{list(outside_codes)}); nothing to map")

@@ -60,13 +60,13 @@ __all__ = [
     "EVENT_DTYPE",
     "MAGIC",
     "EventFileHeader",
+    "energy_edges_kev",
+    "events_to_cube",
+    "iter_event_chunks",
     "make_events",
-    "write_events",
     "read_event_header",
     "read_events",
-    "iter_event_chunks",
-    "events_to_cube",
-    "energy_edges_kev",
+    "write_events",
 ]
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ def energy_edges_kev(e_min_kev: float = 0.0, e_max_kev: float = 120.0, bin_width
     if not (bin_width_kev > 0) or not (e_max_kev > e_min_kev):
         raise ParameterError("bin_width_kev/e_max_kev", (bin_width_kev, e_max_kev),
                              "need bin_width_kev > 0 and e_max_kev > e_min_kev")
-    n = int(round((e_max_kev - e_min_kev) / bin_width_kev))
+    n = round((e_max_kev - e_min_kev) / bin_width_kev)
     return e_min_kev + bin_width_kev * np.arange(n + 1)
 
 
@@ -610,7 +610,7 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
     while len(partials) < nparts - 1:
         partials.append(np.empty_like(flat))
     cubes = [flat] + partials[:nparts - 1]
-    status = np.zeros((nparts, 4), np.int64)
+    status = np.zeros((nparts, 3), np.int64)
     scal = (bool(use_cal), pm, float(e_min), float(inv_w), int(nbins))
     side = (bool(connectivity == 8), int(n_rows), int(n_cols))
     npad = (n_rows + 5) * (n_cols + 2)

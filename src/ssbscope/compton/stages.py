@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["demo_stages", "ct_fractions", "COMPONENTS", "REGIONS", "CT_COMPONENTS"]
+__all__ = ["COMPONENTS", "CT_COMPONENTS", "REGIONS", "ct_fractions", "demo_stages"]
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +324,8 @@ def ct_fractions(truth, *, seed: int = 0, n_xy: int = 64, voxel_size_um: float =
         vfrac[si] = v / v.sum(axis=1, keepdims=True)
         vols[si] = res.component_volumes_mm3({c: CT_COMPONENTS[c] for c in COMPONENTS}, mask)
         centres_ct[si] = centres
+    keep = frac.max(axis=(0, 1, 3, 4)) > 0  # phases seen at some state and position
+    frac, vfrac, phases = frac[:, :, keep], vfrac[:, :, keep], [p for p, k in zip(phases, keep) if k]
     lay = np.asarray(truth["volume_mm3"].values, float)
     rel = np.divide(vols, lay, out=np.full_like(vols, np.nan), where=lay > 0) - np.where(lay > 0, 1.0, 0.0)
     coords = {"state": states, "region": list(REGIONS), "phase": phases, "component": list(COMPONENTS),

@@ -100,10 +100,18 @@ from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
 
 from .current import CurrentDistribution, current_distribution
 
-__all__ = ["CreepPressure", "creep_pressure", "CriticalCurrent", "critical_current",
-           "critical_current_from", "li_flow_stress_mpa",
-           "LI_CREEP_EXPONENT", "LI_CREEP_REFERENCE_STRESS_MPA",
-           "LI_CREEP_REFERENCE_STRAIN_RATE_1_S", "DEFAULT_CRITICAL_PRESSURE_MPA"]
+__all__ = [
+    "DEFAULT_CRITICAL_PRESSURE_MPA",
+    "LI_CREEP_EXPONENT",
+    "LI_CREEP_REFERENCE_STRAIN_RATE_1_S",
+    "LI_CREEP_REFERENCE_STRESS_MPA",
+    "CreepPressure",
+    "CriticalCurrent",
+    "creep_pressure",
+    "critical_current",
+    "critical_current_from",
+    "li_flow_stress_mpa",
+]
 
 LI_CREEP_EXPONENT = 6.56
 LI_CREEP_REFERENCE_STRESS_MPA = 0.8

@@ -8,12 +8,12 @@ import pandas as pd
 
 from ssbscope.errors import ParameterError
 
-from .creep import DEFAULT_CRITICAL_PRESSURE_MPA, critical_current_from, creep_pressure
+from .creep import DEFAULT_CRITICAL_PRESSURE_MPA, creep_pressure, critical_current_from
 from .current import current_distribution
 
 log = logging.getLogger(__name__)
 
-__all__ = ["contour_sweep", "grid_convergence", "PAPER_SWEEPS"]
+__all__ = ["PAPER_SWEEPS", "contour_sweep", "grid_convergence"]
 
 # the (H, S) series of the paper, in um
 PAPER_SWEEPS = {
@@ -61,24 +61,24 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
         raise ParameterError("cases", cases, "must list at least one (height_um, separation_um)")
     for shape in shapes:
         for H, S in cases:
-            common = dict(conductivity_s_cm=conductivity_s_cm, thickness_um=thickness_um,
-                          geometric_current_ma_cm2=1.0, n_xy=n_xy, n_zeta=n_xy)
+            common = {"conductivity_s_cm": conductivity_s_cm, "thickness_um": thickness_um,
+                          "geometric_current_ma_cm2": 1.0, "n_xy": n_xy, "n_zeta": n_xy}
             prim = current_distribution(shape, H, S, r_ct_ohm_cm2=None, **common)
             kin = current_distribution(shape, H, S, r_ct_ohm_cm2=r_ct_ohm_cm2, **common)
             pr = creep_pressure(kin)
             cc = critical_current_from(kin, pr,
                                        flat_critical_current_ma_cm2=flat_critical_current_ma_cm2,
                                        critical_pressure_mpa=critical_pressure_mpa)
-            rows.append(dict(shape=shape, height_um=float(H), separation_um=float(S),
-                             h_over_s=float(H) / float(S), area_ratio=prim.area_ratio,
-                             max_primary_over_geometric=prim.max_over_geometric,
-                             max_kinetic_over_geometric=kin.max_over_geometric,
-                             max_excess_pressure_mpa=pr.max_excess_pressure_mpa,
-                             max_compressive_excess_pressure_mpa=(
+            rows.append({"shape": shape, "height_um": float(H), "separation_um": float(S),
+                             "h_over_s": float(H) / float(S), "area_ratio": prim.area_ratio,
+                             "max_primary_over_geometric": prim.max_over_geometric,
+                             "max_kinetic_over_geometric": kin.max_over_geometric,
+                             "max_excess_pressure_mpa": pr.max_excess_pressure_mpa,
+                             "max_compressive_excess_pressure_mpa": (
                                  pr.max_compressive_excess_pressure_mpa),
-                             creep_strain_rate_1_s=pr.strain_rate_1_s,
-                             critical_current_ma_cm2=cc.critical_current_ma_cm2,
-                             gain_over_flat=cc.gain_over_flat))
+                             "creep_strain_rate_1_s": pr.strain_rate_1_s,
+                             "critical_current_ma_cm2": cc.critical_current_ma_cm2,
+                             "gain_over_flat": cc.gain_over_flat})
             log.debug("sweep %s H=%g S=%g done", shape, H, S)
     return pd.DataFrame(rows)
 
@@ -87,21 +87,27 @@ def grid_convergence(shape: str = "egg-box", height_um: float = 25.0,
                      separation_um: float = 150.0, *, grids=(8, 12, 16, 24),
                      r_ct_ohm_cm2: float | None = None, conductivity_s_cm: float = 2e-3,
                      thickness_um: float = 1000.0) -> pd.DataFrame:
-    """Maximum local current against grid size (and its change from the finest grid).
+    """Maximum local current and creep pressure against grid size.
 
     Returns
     -------
     pandas.DataFrame
-        ``n_xy``, ``max_over_geometric``, ``rel_change_vs_finest``, ``flux_balance``.
+        ``n_xy``, ``max_over_geometric``, ``rel_change_vs_finest``, ``flux_balance``,
+        ``max_excess_pressure_mpa`` (:func:`creep_pressure` at 1 mA/cm2) and
+        ``pressure_rel_change_vs_finest``.
     """
     rows = []
     for n in grids:
         d = current_distribution(shape, height_um, separation_um, r_ct_ohm_cm2=r_ct_ohm_cm2,
                                  conductivity_s_cm=conductivity_s_cm, thickness_um=thickness_um,
                                  geometric_current_ma_cm2=1.0, n_xy=int(n), n_zeta=int(n))
-        rows.append(dict(n_xy=int(n), max_over_geometric=d.max_over_geometric,
-                         flux_balance=d.flux_balance))
+        rows.append({"n_xy": int(n), "max_over_geometric": d.max_over_geometric,
+                         "flux_balance": d.flux_balance,
+                         "max_excess_pressure_mpa": creep_pressure(d).max_excess_pressure_mpa})
     df = pd.DataFrame(rows)
     finest = df["max_over_geometric"].iloc[-1]
     df["rel_change_vs_finest"] = (df["max_over_geometric"] - finest).abs() / finest
+    p_fin = df["max_excess_pressure_mpa"].iloc[-1]
+    df["pressure_rel_change_vs_finest"] = ((df["max_excess_pressure_mpa"] - p_fin).abs()
+                                           / p_fin if p_fin > 0 else 0.0)
     return df

@@ -101,12 +101,16 @@ def _interface_flux_stage(ctx, inputs, *, size="small", axis=2):
 
 
 def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity_s_cm=2e-3,
-                   critical_pressure_mpa=1.0):
+                   critical_pressure_mpa=None):
     import pandas as pd
     import xarray as xr
 
     from ssbscope.interface import PAPER_SWEEPS, contour_sweep, current_distribution, grid_convergence
 
+    from ssbscope.interface.creep import DEFAULT_CRITICAL_PRESSURE_MPA
+
+    if critical_pressure_mpa is None:
+        critical_pressure_mpa = DEFAULT_CRITICAL_PRESSURE_MPA
     _, n_grid, sweeps = _SIZES[size]
     frames = []
     for name in ctx.progress(sweeps, desc="contour study"):
