@@ -142,6 +142,12 @@ def test_mask_volumes_patch_and_inputs_untouched():
     assert r.volumes_mm3(m).sum() == pytest.approx(4 * a * a * 0.25, rel=1e-9)
     with pytest.raises(EmptyResultError, match="no pixel"):
         r.volumes_mm3(np.zeros((80, 80), bool))
+    # masks from fractions: the 2 x 2 mm field covers 7.5 object pixels a side
+    ma = r.mask(["a", "b"], 0, min_fraction=0.59)  # 0.4 + 0.2 of every seen pixel
+    assert np.array_equal(ma, r.seen.values[0]) and 56 <= ma.sum() <= 81
+    assert not r.mask("c", "position 1", min_fraction=0.5).any()
+    with pytest.raises(InputError, match="not among"):
+        r.mask("zz", 0)
     with pytest.raises(InputError, match="shape"):
         r.volumes_mm3(np.ones((4, 4), bool))
     with pytest.raises(InputError, match="none of the phases"):

@@ -61,6 +61,9 @@ _MAP = {
     # regions
     "region_spectrum": "regions",
     "unmix": "regions",
+    "ct_to_detector": "correlate",
+    "DetectorPhaseFractions": "correlate",
+    "inscribed_patch": "correlate",
     "subtract_region": "regions",
     "align_to_angle": "regions",
     "sheet_phase_fractions": "regions",

@@ -81,6 +81,35 @@ class DetectorPhaseFractions:
     voxel_size_um: float
     object_pixel_um: float
 
+    def mask(self, phases: str | Sequence[str], position, min_fraction: float = 0.5):
+        """Detector pixels whose seen volume is at least ``min_fraction`` of ``phases``.
+
+        Parameters
+        ----------
+        phases : str or sequence of str
+            Phase name(s), summed.
+        position : str or int
+            Position name or index.
+        min_fraction : float
+            Threshold in (0, 1].
+
+        Returns
+        -------
+        (n, n) bool ndarray
+            A region mask for :func:`ssbscope.compton.regions.region_spectrum`; the fractions
+            themselves (``fractions.sel(...)``) serve as its ``weights``.
+        """
+        if not 0 < min_fraction <= 1:
+            raise ParameterError("min_fraction", min_fraction, "must be in (0, 1]")
+        names = [phases] if isinstance(phases, str) else list(phases)
+        have = [str(p) for p in self.fractions["phase"].values]
+        missing = [p for p in names if p not in have]
+        if missing:
+            raise InputError(f"phases: {missing} not among the mapped phases {have}")
+        f = (self.fractions.isel(position=position) if isinstance(position, (int, np.integer))
+             else self.fractions.sel(position=position))
+        return f.sel(phase=names).sum(dim="phase").values >= min_fraction
+
     def volumes_mm3(self, mask=None):
         """Phase volumes (mm^3) per position, summed over the pixels of ``mask`` (default all).
 

@@ -479,6 +479,8 @@ def demo_stages(config=None) -> list:
         ``twin.size`` sets the photons per exposure from the central 6.6 mm disc (tiny 4e4,
         small 1.5e5, medium 1.5e6);
         ``analysis.compton`` the bin width and EMF windows.
+        ``compton.emf`` runs the XCS-CT correlation (:func:`ct_fractions`, about 1-2 s) and
+        also writes ``compton/ct_fractions``.
 
     Returns
     -------
