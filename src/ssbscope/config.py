@@ -121,8 +121,51 @@ class ComptonInput(_Input):
     format: Literal["auto", "events", "hexitec-raw", "cube"] = "auto"
     e_incident_kev: float = Field(default=115.0, gt=0)
     angle_deg: float = Field(default=90.0, gt=0, lt=180)
-    calibration: Optional[str] = None
+    calibration: Optional[str] = Field(default=None, description="energy calibration of ADU data: .npz with per-pixel gain_kev_per_unit/offset_kev (optional pixel_mask), or a HEXITEC 80x80 CalTable .dat (ADU offsets only)")
     beam_height_um: Optional[float] = None
+    gain_kev_per_adu: Optional[float] = Field(default=None, gt=0, description="global energy scale E = gain * ADU + offset_kev when calibration gives no per-pixel keV scale")
+    offset_kev: float = Field(default=0.0, description="global energy offset (keV) used with gain_kev_per_adu")
+    frame_rate_hz: Optional[float] = Field(default=None, gt=0, description="detector frame rate when the file does not say (raw HEXITEC streams); gives events/s")
+    threshold_sigma: float = Field(default=8.0, gt=0, description="hit threshold of raw streams (robust noise sigmas above the per-pixel baseline)")
+    dataset: Optional[str] = Field(default=None, description="array name / HDF5 path of a binned cube")
+    e_max_kev: Optional[float] = Field(default=None, gt=0, description="upper edge of the cube's energy axis (default max(120, 1.05 e_incident_kev))")
+    charge_sharing: Literal["discard", "add", "none"] = "discard"
+    # detector corrections (all optional; without them the EMF is that of the uncorrected sum)
+    sample_to_pinhole_mm: Optional[float] = Field(default=None, gt=0, description="pinhole geometry for the per-pixel scattering-angle alignment: sample (sheet centre) to pinhole distance (mm), 160 in 000_290f30815ae66793")
+    pinhole_to_detector_mm: Optional[float] = Field(default=None, gt=0, description="pinhole to detector distance (mm), 150 in 000_290f30815ae66793")
+    pixel_pitch_mm: Optional[float] = Field(default=None, gt=0, description="detector pixel pitch (mm) of the pinhole geometry; default 0.25 (HEXITEC) when the distances are given")
+    angle_map: Optional[str] = Field(default=None, description="precomputed scattering angle (degrees) of each pixel, (rows, cols): .npy, or .npz with angle_deg; instead of the pinhole distances")
+    flood: Optional[str] = Field(default=None, description="calibration flood (Am-241) in a format of the main input, processed with its calibration and charge-sharing setting: its line measures the detector's low-energy tail, which is removed before the EMF")
+    flood_format: Literal["auto", "events", "hexitec-raw", "cube"] = "auto"
+    flood_dataset: Optional[str] = Field(default=None, description="array name / HDF5 path of a binned flood cube")
+    flood_line_kev: float = Field(default=59.5409, gt=0, description="energy of the flood's line (keV), Am-241 by default")
+    efficiency_correction: Optional[bool] = Field(default=None, description="divide by the sensor's efficiency 1 - exp(-mu t) (CdZnTe); default: on when a flood is given")
+    sensor_thickness_mm: float = Field(default=2.0, gt=0, description="CdZnTe sensor thickness (mm) for the efficiency correction")
+
+    @model_validator(mode="after")
+    def _corrections_consistent(self):
+        d1, d2 = self.sample_to_pinhole_mm, self.pinhole_to_detector_mm
+        if (d1 is None) != (d2 is None):
+            missing = "pinhole_to_detector_mm" if d2 is None else "sample_to_pinhole_mm"
+            raise ValueError(f"{missing}: required with "
+                             f"{'sample_to_pinhole_mm' if d2 is None else 'pinhole_to_detector_mm'} "
+                             "(the pinhole geometry needs both distances)")
+        if self.pixel_pitch_mm is not None and d1 is None:
+            raise ValueError("pixel_pitch_mm: only used with sample_to_pinhole_mm and pinhole_to_detector_mm; "
+                             "give both distances or remove it")
+        if self.angle_map is not None and d1 is not None:
+            raise ValueError("angle_map: give either angle_map or the pinhole distances "
+                             "(sample_to_pinhole_mm, pinhole_to_detector_mm), not both")
+        if d1 is not None and abs(self.angle_deg - 90.0) > 1e-9:
+            raise ValueError(f"sample_to_pinhole_mm: the pinhole angle map assumes the 90 degree geometry of "
+                             f"000_290f30815ae66793, angle_deg is {self.angle_deg:g}; give angle_map instead")
+        if self.flood is None:
+            extra = [k for k, v in (("flood_format", self.flood_format != "auto"),
+                                    ("flood_dataset", self.flood_dataset is not None),
+                                    ("flood_line_kev", abs(self.flood_line_kev - 59.5409) > 1e-9)) if v]
+            if extra:
+                raise ValueError(f"{extra[0]}: set without flood; give flood: (the calibration flood file)")
+        return self
 
 
 class NeutronInput(_Input):
@@ -131,6 +174,8 @@ class NeutronInput(_Input):
     dark: Optional[str] = None
     frame_interval_s: Optional[float] = Field(default=None, gt=0)
     pixel_size_um: Optional[float] = Field(default=None, gt=0)
+    flight_path_m: Optional[float] = Field(default=None, gt=0, description="source-detector distance of a time-of-flight beamline: wavelength from the frames' TOF header")
+    gamma_filter: bool = Field(default=True, description="remove gamma spots (frame-uncorrelated bright outliers)")
 
 
 class Inputs(_Model):
@@ -313,9 +358,25 @@ def validate_file(path) -> list[tuple[str, str]]:
         exp = load(path)
     except ConfigError as e:
         return e.problems
+    import glob
+
+    def missing(p):
+        if p is None:
+            return False
+        r = exp.resolve(p)
+        if any(ch in str(p) for ch in "*?["):
+            return not glob.glob(str(r))
+        return not r.exists()
+
     problems = []
     for modality in ("echem", "tomo", "compton", "neutron"):
         for i, item in enumerate(getattr(exp.inputs, modality)):
-            if not exp.resolve(item.path).exists():
-                problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} does not exist"))
+            if missing(item.path):
+                what = "matches no file" if any(ch in item.path for ch in "*?[") else "does not exist"
+                problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} {what}"))
+            # side files named by the input (calibration tables, floods, open beams, ...)
+            for key in ("calibration", "flood", "angle_map", "open_beam", "dark"):
+                side = getattr(item, key, None)
+                if isinstance(side, str) and missing(side):
+                    problems.append((f"inputs.{modality}[{i}].{key}", f"{side!r} does not exist"))
     return problems

@@ -137,3 +137,54 @@ def test_bad_input():
     assert np.isnan(r.value) and "high-momentum" in r.reason
     with pytest.raises(InputError, match="covers p_z"):
         emf(EDGES[EDGES < 97], c[: (EDGES < 97).sum() - 1])
+
+
+# ----------------------------------------------------------------------------- detector corrections
+def _line_spectrum(line_kev, weights, deficits, fwhm, total, rng):
+    from scipy.special import ndtr
+
+    sig = fwhm / 2.3548200450309493
+    lam = np.zeros(E.size)
+    for w, d in zip(weights, deficits):
+        mu = line_kev - d
+        lam += w * (ndtr((EDGES[1:] - mu) / sig) - ndtr((EDGES[:-1] - mu) / sig))
+    return rng.poisson(lam / lam.sum() * total).astype(float)
+
+
+def test_fit_line_response_recovers_a_known_tail_and_removes_it():
+    from ssbscope.compton.electron_momentum import LineResponse, fit_line_response, tail_matrix
+
+    rng = np.random.default_rng(4)
+    # 75 % full energy, 25 % spread evenly over 0.2-3.0 keV deficits (sub-threshold sharing)
+    d = np.arange(0.0, 3.01, 0.2)
+    w = np.r_[0.75, np.full(d.size - 1, 0.25 / (d.size - 1))]
+    flood = _line_spectrum(59.54, w, d, 0.8, 3e5, rng)
+    resp = fit_line_response(EDGES, flood, 59.54)
+    assert resp.tail_fraction == pytest.approx(0.25, abs=0.03)
+    assert resp.fwhm_kev == pytest.approx(0.8, rel=0.1)
+    # the Compton peak of Li: resolution-broadened, then the same tail
+    true = LineResponse(deficit_kev=d, weights=w, line_kev=59.54, centre_kev=59.54, fwhm_kev=0.8,
+                        tail_fraction=0.25, background_per_kev=0.0, n_counts=0.0)
+    broad = broaden_spectrum(E, compton_counts("Li", 4e6), 0.9)
+    measured = tail_matrix(EDGES, true) @ broad
+    ref = emf(EDGES, broad).value
+    assert emf(EDGES, measured).value < 0.85 * ref  # the tail lowers the EMF by ~20 %
+    assert emf(EDGES, measured, response=resp).value == pytest.approx(ref, rel=0.01)
+
+
+def test_efficiency_and_transmittance_are_divided_out():
+    from ssbscope.compton.electron_momentum import detector_efficiency, transmittance
+
+    # xraylib reference: 1 mm Al at 100 keV
+    mu = materials.get("Al").linear_attenuation_1_cm(100.0)
+    assert transmittance(100.0, [("Al", 1.0)]) == pytest.approx(np.exp(-0.1 * mu), rel=1e-9)
+    eff = detector_efficiency(np.array([90.0, 100.0]))
+    assert 0.8 < eff[1] < eff[0] < 0.95  # 2 mm CdZnTe: 0.92 at 90 keV, 0.85 at 100 keV
+    clean = compton_counts("NMC622", 5e6)
+    # an asymmetric attenuation (steeper than any real cell) distorts, its correction restores
+    t2 = lambda e: 0.4 + 0.6 / (1 + np.exp(-(e - 93.0) / 1.5))  # noqa: E731
+    seen = clean * t2(E) * detector_efficiency(E)
+    truth = emf(EDGES, clean).value
+    assert abs(emf(EDGES, seen).value / truth - 1) > 0.02
+    r = emf(EDGES, seen, efficiency=detector_efficiency, transmittance=t2)
+    assert r.value == pytest.approx(truth, rel=1e-6)

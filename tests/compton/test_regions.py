@@ -93,3 +93,41 @@ def test_sheet_phase_fractions_layers_and_inversion():
     assert vol.sum() == pytest.approx(2.0 * 2.0 * 0.25, rel=1e-6)
     with pytest.raises(EmptyResultError, match="misses"):
         sheet_phase_fractions(lab, vox, beam_centre_um=5000.0)
+
+
+def test_attenuated_volumes_follow_beer_lambert():
+    from types import SimpleNamespace
+
+    from ssbscope import materials
+    from ssbscope.compton.regions import attenuated_volumes
+
+    al, cu = materials.get("Al"), materials.get("Cu")
+    layers = [SimpleNamespace(name="bottom", thickness_mm=1.0, radius_mm=5.0, components=((al, 1.0),)),
+              SimpleNamespace(name="top", thickness_mm=0.05, radius_mm=5.0, components=((cu, 1.0),))]
+    e = np.array([85.0, 95.0, 105.0])
+    x, y = np.array([-2.0, 3.0]), np.array([0.0, 3.9])
+    v = attenuated_volumes(layers, 0.5, e, x_mm=x, y_mm=y, pixel_area_mm2=0.07, beam_height_mm=0.25)
+    mu1 = al.linear_attenuation_1_cm(115.0)
+    t1 = np.exp(-mu1 * 0.1 * (x + np.sqrt(25.0 - y**2)))  # path from the disc's edge along +x
+    # Al above each slice z: 1.0 - z; Cu above: 0.05 mm
+    zs = 0.375 + 0.01 * (np.arange(25) + 0.5)
+    t2 = np.mean(np.exp(-0.1 * (al.linear_attenuation_1_cm(e)[None, :] * (1.0 - zs)[:, None]
+                                + cu.linear_attenuation_1_cm(e)[None, :] * 0.05)), axis=0)
+    expected = t1.sum() * 0.07 * 0.25 * t2
+    assert np.allclose(v["bottom"], expected, rtol=1e-6)
+    assert np.all(v["top"] == 0.0)
+    assert v["bottom"][0] < v["bottom"][2]  # low energies are attenuated more
+
+
+def test_unmix_with_energy_dependent_volumes():
+    s = np.stack([comp("NMC622"), comp("PEO-LiTFSI"), comp("Li")])
+    v = np.array([[0.065, 0.030, 0.155], [0.0, 0.0275, 0.2225], [0.0, 0.0, 0.25]])
+    tilt = np.stack([1.0 - 0.02 * (E - 94.0) / 10.0 * (k + 1) for k in range(3)])  # per component
+    v3 = v[:, :, None] * tilt[None, :, :]
+    r = np.einsum("rce,ce->re", v3, s)
+    out = unmix(r, v3)
+    big = s > 1e-3 * s.max(axis=1, keepdims=True)
+    assert np.max(np.abs(out[big] / s[big] - 1)) < 0.01
+    # the geometric volumes alone leave the tilt in the components
+    out2 = unmix(r, v)
+    assert np.max(np.abs(out2[big] / s[big] - 1)) > 0.02

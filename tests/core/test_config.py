@@ -60,6 +60,19 @@ def test_missing_input_file_is_a_problem(tmp_path):
     assert validate_file(f) == [("inputs.echem[0].path", "'log.csv' does not exist")]
 
 
+def test_glob_inputs_and_side_files_are_checked(tmp_path):
+    for i in range(2):
+        (tmp_path / f"img_{i}.fits").write_bytes(b"")
+    f = tmp_path / "exp.yaml"
+    f.write_text("name: x\ninputs:\n  neutron:\n    - {path: 'img_*.fits', format: fits}\n"
+                 "    - {path: 'none_*.fits', format: fits}\n"
+                 "  compton:\n    - {path: img_0.fits, calibration: cal.dat}\n")
+    assert validate_file(f) == [
+        ("inputs.compton[0].calibration", "'cal.dat' does not exist"),
+        ("inputs.neutron[1].path", "'none_*.fits' matches no file"),
+    ]
+
+
 @pytest.mark.parametrize("text, loc", [
     ("", "(top level)"),
     ("- a\n- b\n", "(top level)"),

@@ -40,5 +40,15 @@ def test_run_on_real_files(tmp_path):
     assert k11.attrs["n_projections"] == 3001 and np.isfinite(k11["volume"].values).all()
     elec = st["tomo/inputs/segmented_electrode_TIFF_stack"]["volume"]
     assert set(np.unique(elec[::32].values)) == {0, 85, 170}
+    # the raw HEXITEC stream: hits binned on the nominal gain; no Compton peak -> NaN EMF with reason
+    hx = st["compton/input/HEXITEC_raw_stream_GSE_sample/cube"].attrs
+    assert hx["n_events"] > 1000 and 0 < hx["n_kept_counts"] <= hx["n_events"]
+    hsp = st["compton/input/HEXITEC_raw_stream_GSE_sample/spectrum"]
+    assert np.isnan(float(hsp["emf"])) and "no Compton peak" in hsp.attrs["emf_reason"]
+    # the three iBeatles TOF radiographs as one series, not normalised (no open beam exists)
+    nt = st["neutron/input/iBeatles_Image019_TOF_bins"]
+    assert nt["counts"].shape == (3, 512, 512) and np.all(np.diff(nt["tof_s"].values) > 0)
+    assert nt.attrs["normalisation"].startswith("none") and 25 < float(nt["mean_counts"][0]) < 35
     html = (tmp_path / "run" / "report.html").read_text()
-    assert "Scans of the experiment" in html and html.count("<img") >= 6
+    assert "Scans of the experiment" in html and html.count("<img") >= 8
+    assert "Real inputs" in html and "no Compton peak" in html and "Not normalised" in html

@@ -69,7 +69,7 @@ def test_area_ratio_against_analytic():
     k = 2 * np.pi / S
     assert area_ratio("egg-box", H, S) - 1 == pytest.approx((k * H) ** 2 / 16, rel=2e-3)
     # sharp square pyramids: every face has slope 2H/S
-    assert area_ratio("pyramid", 25, 150, edge_radius_fraction=1e-5) == pytest.approx(
+    assert area_ratio("pyramid", 25, 150, tip_radius_um=0.05) == pytest.approx(
         np.sqrt(1 + (2 * 25 / 150) ** 2), rel=1e-3)
     assert area_ratio("flat", 0, 0) == 1.0
 

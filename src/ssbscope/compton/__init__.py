@@ -37,6 +37,11 @@ _MAP = {
     "emf_map": "electron_momentum",
     "calibrate_emf": "electron_momentum",
     "broaden_spectrum": "electron_momentum",
+    "LineResponse": "electron_momentum",
+    "fit_line_response": "electron_momentum",
+    "tail_matrix": "electron_momentum",
+    "detector_efficiency": "electron_momentum",
+    "transmittance": "electron_momentum",
     # events
     "EVENT_DTYPE": "events",
     "EventFileHeader": "events",
@@ -61,6 +66,7 @@ _MAP = {
     # regions
     "region_spectrum": "regions",
     "unmix": "regions",
+    "attenuated_volumes": "regions",
     "ct_to_detector": "correlate",
     "DetectorPhaseFractions": "correlate",
     "inscribed_patch": "correlate",

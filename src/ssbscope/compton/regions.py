@@ -18,7 +18,8 @@ import numpy as np
 
 from ssbscope.errors import EmptyResultError, InputError, ParameterError
 
-__all__ = ["region_spectrum", "unmix", "subtract_region", "align_to_angle", "sheet_phase_fractions"]
+__all__ = ["region_spectrum", "unmix", "subtract_region", "align_to_angle", "sheet_phase_fractions",
+           "attenuated_volumes"]
 
 
 def region_spectrum(cube, mask=None, *, volume_mm3: float | None = None, weights=None):
@@ -73,9 +74,11 @@ def unmix(region_spectra, volumes, *, uncertainties=None):
     ----------
     region_spectra : (n_regions, n) ndarray
         Spectra of the beam positions (counts).
-    volumes : (n_regions, n_components) ndarray
+    volumes : (n_regions, n_components) or (n_regions, n_components, n) ndarray
         Illuminated volume (or volume fraction x region volume) of each component in each
-        region, from the segmented CT or the cell geometry.
+        region, from the segmented CT or the cell geometry; with a third axis, one matrix
+        per energy bin, e.g. volumes weighted by the transmittances t1 t2(E) of Eq. 1 of
+        000_290f30815ae66793 (:func:`attenuated_volumes`).
     uncertainties : (n_regions, n) ndarray, optional
         1-sigma of ``region_spectra``; rows are weighted by their inverse (default
         Poisson, sqrt(max(r, 1))).
@@ -89,24 +92,29 @@ def unmix(region_spectra, volumes, *, uncertainties=None):
 
     r = np.asarray(region_spectra, dtype=float)
     v = np.asarray(volumes, dtype=float)
-    if r.ndim != 2 or v.ndim != 2 or v.shape[0] != r.shape[0]:
+    if r.ndim != 2 or v.ndim not in (2, 3) or v.shape[0] != r.shape[0]:
         raise InputError(f"region_spectra {r.shape} and volumes {v.shape}: need (n_regions, n) "
-                         "and (n_regions, n_components)")
+                         "and (n_regions, n_components[, n])")
+    if v.ndim == 3 and v.shape[2] != r.shape[1]:
+        raise InputError(f"volumes: energy axis of {v.shape[2]} bins, spectra have {r.shape[1]}")
     if np.any(~np.isfinite(v)) or np.any(v < 0):
         raise InputError("volumes: must be finite and >= 0")
     if v.shape[1] > v.shape[0]:
         raise InputError(f"volumes: {v.shape[1]} components from {v.shape[0]} regions is "
                          "under-determined; measure more beam positions or merge components")
-    if np.linalg.matrix_rank(v) < v.shape[1]:
-        raise InputError("volumes: the components are not independent across the regions "
-                         "(rank-deficient volume matrix)")
-    if np.any(v.sum(axis=0) == 0):
+    v3 = v if v.ndim == 3 else v[:, :, None]
+    for k in range(0, v3.shape[2], max(1, v3.shape[2] // 8)):
+        if np.linalg.matrix_rank(v3[:, :, k]) < v.shape[1]:
+            raise InputError("volumes: the components are not independent across the regions "
+                             "(rank-deficient volume matrix)")
+    if np.any(v3.sum(axis=0).min(axis=-1) == 0):
         raise EmptyResultError("volumes: a component is in no region")
     s = np.sqrt(np.maximum(r, 1.0)) if uncertainties is None else np.asarray(uncertainties, float)
     out = np.zeros((v.shape[1], r.shape[1]))
     for k in range(r.shape[1]):
         w = 1.0 / s[:, k]
-        out[:, k], _ = nnls(v * w[:, None], r[:, k] * w)
+        vk = v3[:, :, k if v3.shape[2] > 1 else 0]
+        out[:, k], _ = nnls(vk * w[:, None], r[:, k] * w)
     return out
 
 
@@ -235,3 +243,102 @@ def sheet_phase_fractions(labels, voxel_size_um: float, beam_centre_um: float, *
     frac = np.divide(counts, tot, out=np.zeros_like(counts), where=tot > 0)
     vol = counts * (voxel_size_um * 1e-3) ** 3
     return frac.reshape(nl, n_pixels, n_pixels), vol.reshape(nl, n_pixels, n_pixels)
+
+
+def _mu_mix_1_cm(components, e_kev):
+    """Linear attenuation (1/cm) of a mixture of (Material, volume fraction)."""
+    e = np.atleast_1d(np.asarray(e_kev, dtype=float))
+    out = np.zeros_like(e)
+    for mat, frac in components:
+        if float(frac) > 0 and mat.density_g_cm3 > 0:
+            out = out + float(frac) * np.asarray(mat.linear_attenuation_1_cm(e), float)
+    return out
+
+
+def attenuated_volumes(layers, beam_centre_mm: float, energy_kev, *, x_mm, y_mm,
+                       pixel_area_mm2: float, e_incident_kev: float = 115.0,
+                       beam_height_mm: float = 0.25, nz: int = 25) -> dict:
+    """Sheet volume of each layer weighted by the transmittances of Eq. 1 of 000_290f30815ae66793.
+
+    The photons scattered at depth z and position (x, y) of a layer are attenuated on the
+    way in (``t1 = exp(-mu(E_1) s)``, s the path inside the layer from where the beam, running
+    along +x, enters the layer's disc) and on the way out to the detector above
+    (``t2(E) = exp(-sum mu_l(E) d_l)`` over the layers above z that cover (x, y); the 2-degree
+    obliquity of a pinhole camera is neglected).  The weighted volume
+
+    ``V_eff(E) = sum_pixels sum_z A dz t1 t2(E)``
+
+    replaces the geometric volume in the unmixing ``r_i(E) = sum_j V_ij(E) s_j(E)``
+    (:func:`unmix`), so the component spectra ``s_j`` come out corrected for both
+    attenuations; t2 is energy dependent and lowers the low-energy side of the Compton
+    peak.  Layers are discs stacked from z = 0 upwards; a steel side wall attenuates every
+    layer alike and is left out.
+
+    Parameters
+    ----------
+    layers : sequence
+        Bottom-up layers, each with ``name``, ``thickness_mm``, ``radius_mm`` and
+        ``components`` (sequence of (Material, volume fraction)), e.g.
+        ``ssbscope.twin.xcs.CoinCell().layers()`` or a cell description of the user's build.
+    beam_centre_mm : float
+        Height of the sheet's centre above z = 0 (mm).
+    energy_kev : (n,) ndarray
+        Energies at which t2 is evaluated (keV), e.g. the bin centres.
+    x_mm, y_mm : (m,) ndarray
+        Object-plane positions (mm) of the pixels summed (beam along +x, cell axis at 0).
+    pixel_area_mm2 : float
+        Object-plane area of one pixel (mm^2).
+    e_incident_kev : float
+        E_1 (keV).
+    beam_height_mm : float
+        Sheet height (mm).
+    nz : int
+        Slices through the sheet.
+
+    Returns
+    -------
+    dict
+        layer name -> (n,) ndarray of weighted volume (mm^3); layers the sheet misses give 0.
+    """
+    e = np.atleast_1d(np.asarray(energy_kev, dtype=float))
+    x = np.ravel(np.asarray(x_mm, dtype=float))
+    y = np.ravel(np.asarray(y_mm, dtype=float))
+    if x.shape != y.shape:
+        raise InputError(f"x_mm/y_mm: shapes {x.shape} and {y.shape} differ")
+    if not pixel_area_mm2 > 0 or not beam_height_mm > 0 or int(nz) < 1:
+        raise ParameterError("pixel_area_mm2/beam_height_mm/nz", (pixel_area_mm2, beam_height_mm, nz),
+                             "must be > 0")
+    lay = list(layers)
+    if not lay:
+        raise InputError("layers: empty; describe the cell's layers bottom-up")
+    tops = np.cumsum([float(lr.thickness_mm) for lr in lay])
+    bots = tops - np.array([float(lr.thickness_mm) for lr in lay])
+    mu1 = [float(_mu_mix_1_cm(lr.components, e_incident_kev)[0]) for lr in lay]
+    mu2 = [_mu_mix_1_cm(lr.components, np.maximum(e, 1.0)) for lr in lay]
+    rr = np.hypot(x, y)
+    dz = beam_height_mm / int(nz)
+    zs = beam_centre_mm - beam_height_mm / 2 + dz * (np.arange(int(nz)) + 0.5)
+    out = {lr.name: np.zeros(e.size) for lr in lay}
+    for z in zs:
+        hit = np.flatnonzero((bots <= z) & (z < tops))
+        if hit.size == 0:
+            continue
+        li = int(hit[0])
+        rad = float(lay[li].radius_mm)
+        inside = rr < rad
+        if not inside.any():
+            continue
+        xi, yi, ri = x[inside], y[inside], rr[inside]
+        t1 = np.exp(-mu1[li] * (xi + np.sqrt(rad * rad - yi * yi)) * 0.1)
+        # layers above: thickness above z inside each, per pixel coverage
+        above = [(k, min(tops[k], np.inf) - max(bots[k], z)) for k in range(li, len(lay))]
+        cover = np.stack([ri < float(lay[k].radius_mm) for k, _ in above], axis=1)
+        keys, inv = np.unique(cover, axis=0, return_inverse=True)
+        for g in range(keys.shape[0]):
+            tau = np.zeros(e.size)
+            for (k, d), c in zip(above, keys[g]):
+                if c and d > 0:
+                    tau += mu2[k] * d * 0.1
+            w = t1[np.ravel(inv) == g].sum() * pixel_area_mm2 * dz
+            out[lay[li].name] += w * np.exp(-tau)
+    return out

@@ -64,7 +64,7 @@ def _slug(s: str) -> str:
     return s.replace(" ", "_")
 
 
-def _twin_stage(ctx, inputs, *, size: str = "small"):
+def _twin_stage(ctx, inputs, *, size: str = "small", low_au=(0.0, 1.0), high_au=(1.0, 5.0)):
     import xarray as xr
 
     from ssbscope.compton.events import write_events
@@ -107,9 +107,11 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
     from ssbscope import materials as M
     from ssbscope.compton.profiles import window_ratio
 
-    true_emf = np.array([[window_ratio(dict(_mix_composition(cell.with_state(st).layers(), comp)))
+    low_au, high_au = tuple(float(v) for v in low_au), tuple(float(v) for v in high_au)
+    true_emf = np.array([[window_ratio(dict(_mix_composition(cell.with_state(st).layers(), comp)),
+                                       low_au=low_au, high_au=high_au)
                           for comp in COMPONENTS] for st in states])
-    true_emf_res = np.array([[_resolved_emf(cell.with_state(st).layers(), comp, det)
+    true_emf_res = np.array([[_resolved_emf(cell.with_state(st).layers(), comp, det, low_au, high_au)
                               for comp in COMPONENTS] for st in states])
     ds = xr.Dataset(
         {"x_cathode": ("state", np.array([s.x_cathode for s in states]), {"units": "1"}),
@@ -119,8 +121,11 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
          "true_emf": (("state", "component"), true_emf, {"units": "1",
                       "description": "EMF of the composition-weighted xraylib profile"}),
          "true_emf_resolution": (("state", "component"), true_emf_res, {"units": "1",
-                                 "description": "EMF of the true spectrum broadened by the "
-                                                "detector's energy resolution"}),
+                                 "description": "EMF of the true spectrum (90 degrees, no "
+                                                "attenuation) broadened by the detector's "
+                                                "Gaussian energy resolution at each energy; the "
+                                                "reference for EMFs corrected for the detector "
+                                                "tail, efficiency and attenuation"}),
          "beam_centre_mm": ("region", np.array([heights[r] for r in REGIONS]))},
         coords={"state": [s.name for s in states], "region": list(REGIONS),
                 "component": list(COMPONENTS)},
@@ -130,8 +135,13 @@ def _twin_stage(ctx, inputs, *, size: str = "small"):
     return {"compton/twin/truth": ds}
 
 
-def _resolved_emf(layers, name, det):
-    """EMF of a layer's true spectrum broadened by the detector resolution (Gaussian)."""
+def _resolved_emf(layers, name, det, low_au=(0.0, 1.0), high_au=(1.0, 5.0)):
+    """EMF of a layer's true spectrum broadened by the detector's Gaussian resolution.
+
+    The reference for a measured EMF whose detector tail, efficiency and attenuation are
+    corrected (:func:`_emf_stage`): only the Gaussian resolution (FWHM of
+    :func:`ssbscope.twin.xcs.resolution_fwhm_kev` at each energy) is left in the data.
+    """
     from ssbscope.compton.electron_momentum import broaden_spectrum, emf
     from ssbscope.twin.xcs import resolution_fwhm_kev, true_spectrum
 
@@ -139,8 +149,10 @@ def _resolved_emf(layers, name, det):
     edges = np.arange(70.0, 116.0001, 0.05)
     e = 0.5 * (edges[1:] + edges[:-1])
     s = true_spectrum(lay.components, e)
-    b = broaden_spectrum(e, s, lambda x: resolution_fwhm_kev(x, det.fwhm_at_59_kev, det.noise_fwhm_kev))
-    return emf(edges, b / b.max() * 1e6, check_peak=False).value
+    if det.resolution:
+        s = broaden_spectrum(e, s, lambda x: resolution_fwhm_kev(x, det.fwhm_at_59_kev, det.noise_fwhm_kev))
+    return emf(edges, s / s.max() * 1e6, check_peak=False, exclude_lines=None,
+               low_au=low_au, high_au=high_au).value
 
 
 def _mix_composition(layers, name):
@@ -156,7 +168,67 @@ def _mix_composition(layers, name):
     return comp
 
 
-def _cubes_stage(ctx, inputs, *, bin_kev: float = 0.2, low_au=(0.0, 1.0), high_au=(1.0, 5.0)):
+def _compton_equalise(tot, edges, ang, mask, gain_kev, offset_kev, *, window_kev=(86.0, 100.0),
+                      max_shift_kev: float = 2.0, min_counts: float = 50.0, n_iter: int = 2):
+    """Per-pixel energy offsets from the Compton peak of all exposures (pixel equalisation).
+
+    Every pixel of ``mask`` sees the same layers, so after the angle alignment
+    (:func:`ssbscope.compton.regions.align_to_angle`) its spectrum summed over all exposures
+    differs from the sum over all pixels (the template) only by its calibration error.  The
+    offset ``d_p`` maximising the multinomial likelihood of the pixel's counts in
+    ``window_kev`` under the template shifted by ``d_p`` (grid of 0.02 keV, parabolic
+    refinement; ``n_iter`` passes, the template rebuilt from the corrected pixels) is
+    removed from the pixel's offset: ``E' = E - d_p``.  Only relative errors are removed;
+    the absolute scale stays that of the flood.  Pixels whose best offset lies at the edge
+    of the +-``max_shift_kev`` search (failed flood calibrations) are rejected.
+
+    Returns the corrected (gain, offset), ``d_p`` (keV, 0 for pixels not corrected) and the
+    rejected pixels (bool).
+    """
+    from ssbscope.compton.regions import align_to_angle
+
+    x = 0.5 * (edges[1:] + edges[:-1])
+    win = (x >= window_kev[0]) & (x <= window_kev[1])
+    grid = np.arange(-max_shift_kev, max_shift_kev + 1e-9, 0.02)
+    al = align_to_angle(tot, edges, ang, mask=mask)
+    iy, ix = np.nonzero(mask)
+    spec = al[iy, ix][:, win]
+    n_p = spec.sum(axis=1)
+    use = n_p >= min_counts
+    shift = np.zeros(ang.shape)
+    rejected = np.zeros(ang.shape, bool)
+    if use.sum() < 10:
+        log.warning("Compton-peak equalisation skipped: %d pixels with enough counts", int(use.sum()))
+        return gain_kev, offset_kev, shift, rejected
+    d = np.zeros(iy.size)
+    for _ in range(n_iter):
+        # template: pixels moved back by their current offsets (linear interpolation)
+        tmpl = np.zeros(x.size)
+        for k in np.flatnonzero(use):
+            tmpl += np.interp(x, x - d[k], al[iy[k], ix[k]], left=0.0, right=0.0)
+        tmpl = np.maximum(tmpl, 1e-9 * tmpl.max())
+        ts = np.stack([np.interp(x[win] - dk, x, tmpl) for dk in grid])  # (n_grid, n_win)
+        logp = np.log(ts / ts.sum(axis=1, keepdims=True))
+        like = spec @ logp.T  # (n_pix, n_grid)
+        kmax = np.clip(np.argmax(like, axis=1), 1, grid.size - 2)
+        r = np.arange(iy.size)
+        y0, y1, y2 = like[r, kmax - 1], like[r, kmax], like[r, kmax + 1]
+        den = y0 - 2 * y1 + y2
+        frac = np.where(den < 0, 0.5 * (y0 - y2) / np.where(den < 0, den, -1.0), 0.0)
+        d = np.where(use, grid[kmax] + np.clip(frac, -1, 1) * (grid[1] - grid[0]), 0.0)
+        edge = use & (np.abs(d) >= max_shift_kev - 0.05)
+        use &= ~edge
+        rejected[iy[edge], ix[edge]] = True
+    d = d - np.median(d[use])  # relative: keep the flood's absolute scale
+    d[~use] = 0.0
+    shift[iy, ix] = d
+    log.info("Compton-peak equalisation: %d pixels, rms offset %.3f keV, %d rejected", int(use.sum()),
+             float(np.sqrt(np.mean(d[use] ** 2))), int(rejected.sum()))
+    return gain_kev, offset_kev - shift, shift, rejected
+
+
+def _cubes_stage(ctx, inputs, *, bin_kev: float = 0.2, low_au=(0.0, 1.0), high_au=(1.0, 5.0),
+                 equalise: bool = False):
     import xarray as xr
 
     from ssbscope.compton.calibration import calibrate_pixels, calibration_lines_kev, find_bad_pixels
@@ -179,6 +251,11 @@ def _cubes_stage(ctx, inputs, *, bin_kev: float = 0.2, low_au=(0.0, 1.0), high_a
     states = [str(s) for s in truth["state"].values]
     edges = energy_edges_kev(0.0, 120.0, bin_kev)
     e = 0.5 * (edges[1:] + edges[:-1])
+    # calibrated flood of the good pixels, processed as the exposures (charge-sharing
+    # discrimination on): its 59.54 keV line measures the detector's low-energy tail
+    flood_kev = events_to_cube(flood, energy_edges_kev=edges, gain_kev_per_unit=cal.gain_kev_per_unit,
+                               offset_kev=cal.offset_kev, pixel_mask=good,
+                               charge_sharing="discard").sum(axis=(0, 1), dtype=np.float64)
     yy, xx = geom.object_centres_mm()
     mask = (np.hypot(yy, xx) < float(truth.attrs["mask_radius_mm"]))[::-1, ::-1] & good
     ang = geom.angle_map_deg()
@@ -188,13 +265,26 @@ def _cubes_stage(ctx, inputs, *, bin_kev: float = 0.2, low_au=(0.0, 1.0), high_a
     counts = np.zeros((len(states), len(REGIONS), 80, 80))
     maps = np.full((len(states), len(REGIONS), 80 // nb, 80 // nb), np.nan)
     maps_u = np.full_like(maps, np.nan)
+    gain_kev, offset_kev = cal.gain_kev_per_unit, cal.offset_kev
+    shift = np.zeros((80, 80))
+    if equalise:
+        # 2) pixel equalisation on the Compton peak: with ~100 flood counts per pixel most
+        #    pixels are calibrated on the 59.54 keV line alone (global offset), leaving
+        #    +-0.25 keV errors at 94 keV that broaden the summed peak like extra resolution
+        tot = np.zeros((80, 80, e.size))
+        for f in files:
+            tot += events_to_cube(raw / f, energy_edges_kev=edges, gain_kev_per_unit=gain_kev,
+                                  offset_kev=offset_kev, pixel_mask=good, charge_sharing="discard")
+        gain_kev, offset_kev, shift, rejected = _compton_equalise(tot, edges, ang, mask, gain_kev,
+                                                                  offset_kev)
+        mask = mask & ~rejected
     k = 0
     for si in ctx.progress(range(len(states)), desc="compton cubes"):
         for ri in range(len(REGIONS)):
             p = ctx.record_input(raw / files[k])
             k += 1
-            cube = events_to_cube(p, energy_edges_kev=edges, gain_kev_per_unit=cal.gain_kev_per_unit,
-                                  offset_kev=cal.offset_kev, pixel_mask=good, charge_sharing="discard")
+            cube = events_to_cube(p, energy_edges_kev=edges, gain_kev_per_unit=gain_kev,
+                                  offset_kev=offset_kev, pixel_mask=good, charge_sharing="discard")
             counts[si, ri] = cube.sum(axis=2)
             aligned = align_to_angle(cube, edges, ang, mask=mask)
             spectra[si, ri] = region_spectrum(aligned, mask)
@@ -208,13 +298,20 @@ def _cubes_stage(ctx, inputs, *, bin_kev: float = 0.2, low_au=(0.0, 1.0), high_a
                      "counts_unaligned": (("state", "region", "energy_kev"), raw_spectra,
                                           {"units": "counts"}),
                      "pixel_counts": (("state", "region", "row", "col"), counts, {"units": "counts"}),
-                     "good_pixel": (("row", "col"), good)},
+                     "equalisation_shift_kev": (("row", "col"), shift, {"units": "keV"}),
+                     "flood_counts": ("energy_kev", flood_kev,
+                                      {"units": "counts", "description": "Am-241 flood, calibrated, "
+                                       "good pixels, charge-sharing discrimination on"}),
+                     "good_pixel": (("row", "col"), good),
+                     "region_pixel": (("row", "col"), mask)},
                     coords={**coords, "energy_kev": e, "row": np.arange(80), "col": np.arange(80)},
                     attrs={"bin_kev": bin_kev, "mask_radius_mm": float(truth.attrs["mask_radius_mm"]),
                            "n_good_pixels": int(good.sum()), "n_region_pixels": int(mask.sum()),
                            "calibrated_pixels": int(cal.ok.sum()),
+                           "equalised": bool(equalise),
                            "description": "region spectra: charge-sharing discrimination on, "
-                                          "per-pixel calibration, angle-aligned to 90 degrees"})
+                                          "per-pixel calibration (flood, then Compton-peak "
+                                          "equalisation), angle-aligned to 90 degrees"})
     mp = xr.Dataset({"emf": (("state", "region", "block_row", "block_col"), maps, {"units": "1"}),
                      "emf_unc": (("state", "region", "block_row", "block_col"), maps_u, {"units": "1"})},
                     coords={**coords, "block_row": np.arange(80 // nb), "block_col": np.arange(80 // nb)},
@@ -351,8 +448,14 @@ def ct_fractions(truth, *, seed: int = 0, n_xy: int = 64, voxel_size_um: float =
                "paper": "000_290f30815ae66793"})
 
 
-def _unmix_emf(r, v, sel, e, bin_kev, low_au, high_au, pz_grid, label):
-    """Unmix one state's region spectra with volumes ``v``; EMF, uncertainty, profile per component."""
+def _unmix_emf(r, v, sel, e, bin_kev, low_au, high_au, pz_grid, label, corr=None):
+    """Unmix one state's region spectra with volumes ``v``; EMF, uncertainty, profile per component.
+
+    ``corr`` (n_sel, n_sel): linear detector correction of the region spectra (tail removal
+    and division by the efficiency, :func:`_detector_correction`); ``v`` (n_regions,
+    n_components) or, with the transmittances t1 t2(E) of Eq. 1, (n_regions, n_components,
+    n_sel).
+    """
     from ssbscope.compton.electron_momentum import emf, spectrum_to_profile
     from ssbscope.compton.regions import unmix
 
@@ -361,16 +464,24 @@ def _unmix_emf(r, v, sel, e, bin_kev, low_au, high_au, pz_grid, label):
     val = np.full(nc, np.nan)
     unc = np.full(nc, np.nan)
     prof = np.full((nc, pz_grid.size), np.nan)
-    comp_spec[:, sel] = unmix(r[:, sel], v)
+    rs = np.asarray(r, float)[:, sel]
+    rvar = np.maximum(rs, 0.0)
+    if corr is not None:
+        rs = rs @ corr.T
+        rvar = rvar @ (corr**2).T  # bin variances (covariances of neighbouring bins neglected)
+    comp_spec[:, sel] = unmix(rs, v, uncertainties=np.sqrt(np.maximum(rvar, 1.0)))
     # counting variance of each component: propagate the region variances through the
-    # (square, triangular) volume matrix
-    vinv = np.linalg.pinv(v)
-    var = (vinv**2) @ np.maximum(r, 0.0)
+    # (square, triangular) volume matrix, bin by bin when it depends on energy
+    if v.ndim == 3:
+        vinv = np.linalg.pinv(np.moveaxis(v, 2, 0))  # (n_sel, nc, nr)
+        var = np.einsum("kcr,rk->ck", vinv**2, rvar)
+    else:
+        var = (np.linalg.pinv(v) ** 2) @ rvar
     ed = np.concatenate([e[sel] - bin_kev / 2, [e[sel][-1] + bin_kev / 2]])
     a, b = _window_coefficients(ed, low_au, high_au)
     for ci in range(nc):
         spec = comp_spec[ci][sel]
-        vci = var[ci][sel]
+        vci = var[ci]
         try:
             res = emf(ed, spec, low_au=low_au, high_au=high_au, check_peak=False)
         except Exception as err:  # noqa: BLE001 - reported per component, never silent
@@ -385,7 +496,79 @@ def _unmix_emf(r, v, sel, e, bin_kev, low_au, high_au, pz_grid, label):
     return comp_spec, val, unc, prof
 
 
-def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0), ct_correlation: bool = False):
+def _detector_correction(sp, e, sel, bin_kev):
+    """Tail removal (response of the flood's 59.54 keV line) and efficiency of 2 mm CdZnTe.
+
+    Returns the (n_sel, n_sel) matrix ``C`` (corrected = C @ counts) and the fitted
+    :class:`~ssbscope.compton.electron_momentum.LineResponse` (None without a flood).
+    """
+    from ssbscope.compton.calibration import AM241_KEV
+    from ssbscope.compton.electron_momentum import _correction_matrix, detector_efficiency, fit_line_response
+
+    edges_all = np.concatenate([e - bin_kev / 2, [e[-1] + bin_kev / 2]])
+    resp = None
+    if "flood_counts" in sp:
+        resp = fit_line_response(edges_all, sp["flood_counts"].values, AM241_KEV)
+    ed = np.concatenate([e[sel] - bin_kev / 2, [e[sel][-1] + bin_kev / 2]])
+    corr = _correction_matrix(ed, resp, detector_efficiency, None)
+    return corr, resp
+
+
+def _attenuation_factors(truth, e, mask_px=None):
+    """t1 t2(E)-weighted / geometric sheet volume per (state, region, component, energy).
+
+    From the cell's build (layer compositions and thicknesses of
+    :class:`ssbscope.twin.xcs.CoinCell`, the state's cathode Li content and anode thickness)
+    and the beam heights (:func:`ssbscope.compton.regions.attenuated_volumes`, Eq. 1 of
+    000_290f30815ae66793); 1 where a component is not in a region's layered sheet.
+    """
+    from ssbscope.compton.regions import attenuated_volumes
+    from ssbscope.twin import xcs
+
+    geom = xcs.XcsGeometry()
+    cell = xcs.CoinCell()
+    yy, xx = geom.object_centres_mm()
+    rmask = float(truth.attrs.get("mask_radius_mm", _MASK_RADIUS_MM))
+    inside = np.hypot(yy, xx) < rmask
+    if mask_px is not None:
+        inside &= np.asarray(mask_px, bool)[::-1, ::-1]  # detector -> object frame
+    heights = np.asarray(truth["beam_centre_mm"].values, float)
+    xs = np.asarray(truth["x_cathode"].values, float)
+    ts = np.asarray(truth["anode_thickness_mm"].values, float)
+    a_px = geom.object_pixel_mm ** 2
+    out = np.ones((xs.size, heights.size, len(COMPONENTS), e.size))
+    for si in range(xs.size):
+        c = cell.with_state(xcs.CellState("s", float(xs[si]), float(ts[si])))
+        for ri, h in enumerate(heights):
+            eff = attenuated_volumes(c.layers(), float(h), e, x_mm=xx[inside], y_mm=yy[inside],
+                                     pixel_area_mm2=a_px, e_incident_kev=geom.e_incident_kev,
+                                     beam_height_mm=geom.beam_height_mm)
+            geo = c.component_volumes_mm3(float(h), geom.beam_height_mm, area_mm2=a_px * inside.sum())
+            for ci, comp in enumerate(COMPONENTS):
+                if geo[comp] > 0:
+                    out[si, ri, ci] = eff[comp] / geo[comp]
+        # a component missing from a region's layered sheet (seen only by CT): the mean factor
+        for ci in range(len(COMPONENTS)):
+            have = [ri for ri, h in enumerate(heights)
+                    if cell.with_state(xcs.CellState("s", float(xs[si]), float(ts[si])))
+                    .component_volumes_mm3(float(h), geom.beam_height_mm)[COMPONENTS[ci]] > 0]
+            if have:
+                mean = out[si, have, ci].mean(axis=0)
+                for ri in set(range(heights.size)) - set(have):
+                    out[si, ri, ci] = mean
+    return out
+
+
+def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0), ct_correlation: bool = False,
+               detector_corrections: bool = False, attenuation: bool = False):
+    """EMF per component and state (see the module docstring).
+
+    ``detector_corrections``: remove the low-energy tail measured on the flood's 59.54 keV
+    line (``flood_counts`` of ``compton/spectra``) and divide by the 2 mm CdZnTe efficiency
+    before unmixing.  ``attenuation``: unmix with volumes weighted by t1 t2(E) of Eq. 1
+    (needs the beam heights and cell states of the truth/cell description).  Both are on in
+    :func:`demo_stages`, off for ideal spectra.
+    """
     import xarray as xr
 
     from ssbscope.compton.electron_momentum import calibrate_emf
@@ -403,6 +586,15 @@ def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0), ct_correla
     if ct_correlation:
         ctf = ct_fractions(truth, seed=int(getattr(ctx, "seed", 0)) if ctx is not None else 0)
     vol_used = ctf["volume_mm3"].values if ctf is not None else layered
+    corr, resp = (None, None)
+    if detector_corrections:
+        corr, resp = _detector_correction(sp, e, sel, bin_kev)
+    att = None
+    if attenuation:
+        if all(k in truth for k in ("beam_centre_mm", "anode_thickness_mm", "x_cathode")):
+            att = _attenuation_factors(truth, e[sel], sp["good_pixel"].values if "good_pixel" in sp else None)
+        else:
+            log.warning("attenuation correction skipped: the truth has no beam heights/cell states")
     comp_spec = np.zeros((ns, nc, e.size))
     val = np.full((ns, nc), np.nan)
     unc = np.full((ns, nc), np.nan)
@@ -411,11 +603,13 @@ def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0), ct_correla
     unc_lay = np.full((ns, nc), np.nan)
     for si in range(ns):
         r = sp["counts"].values[si]
+        vu = vol_used[si] if att is None else vol_used[si][:, :, None] * att[si]
+        vl = layered[si] if att is None else layered[si][:, :, None] * att[si]
         comp_spec[si], val[si], unc[si], prof[si] = _unmix_emf(
-            r, vol_used[si], sel, e, bin_kev, low_au, high_au, pz_grid, states[si])
+            r, vu, sel, e, bin_kev, low_au, high_au, pz_grid, states[si], corr)
         if ctf is not None:
             _, val_lay[si], unc_lay[si], _ = _unmix_emf(
-                r, layered[si], sel, e, bin_kev, low_au, high_au, pz_grid, states[si])
+                r, vl, sel, e, bin_kev, low_au, high_au, pz_grid, states[si], corr)
     # EMF <-> x of the cathode: reference states pristine and fully charged
     x = truth["x_cathode"].values
     refs = [0, int(np.argmin(x))]
@@ -450,6 +644,11 @@ def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0), ct_correla
                      attrs={"low_au": list(low_au), "high_au": list(high_au),
                             "calibration_states": [states[i] for i in refs],
                             "calibration_slope": float(cal_slope),
+                            "detector_corrections": ("tail (Am-241 59.54 keV line) + efficiency"
+                                                     if resp is not None else
+                                                     ("efficiency" if corr is not None else "none")),
+                            "tail_fraction": float(resp.tail_fraction) if resp is not None else float("nan"),
+                            "attenuation_correction": "t1 t2(E) volumes" if att is not None else "none",
                             "unmixing_volumes": "XCS-CT correlation (compton/ct_fractions)"
                             if ctf is not None else "layered cell model"})
     pr = xr.Dataset({"j": (("state", "component", "pz_au"), prof, {"units": "1/a.u. (area 1 over |p_z|<5)"}),
@@ -491,12 +690,19 @@ def demo_stages(config=None) -> list:
     size = _size(config)
     bin_kev, low, high = _windows(config)
     return [
-        Stage("compton.twin", _twin_stage, outputs=("compton/twin/truth",), params={"size": size},
-              long=True),
+        Stage("compton.twin", _twin_stage, outputs=("compton/twin/truth",),
+              params={"size": size, "low_au": list(low), "high_au": list(high)}, long=True),
         Stage("compton.cubes", _cubes_stage, inputs=("compton/twin/truth",),
               outputs=("compton/spectra", "compton/maps"),
-              params={"bin_kev": bin_kev, "low_au": list(low), "high_au": list(high)}, long=True),
+              params={"bin_kev": bin_kev, "low_au": list(low), "high_au": list(high), "equalise": True},
+              long=True),
         Stage("compton.emf", _emf_stage, inputs=("compton/twin/truth", "compton/spectra"),
               outputs=("compton/emf", "compton/profiles", "compton/ct_fractions"),
-              params={"low_au": list(low), "high_au": list(high), "ct_correlation": True}),
+              params={"low_au": list(low), "high_au": list(high), "ct_correlation": True,
+                      "detector_corrections": True, "attenuation": True}),
     ]
+
+
+from .input_stages import input_stages  # noqa: E402
+
+__all__ += ["input_stages"]

@@ -5,8 +5,10 @@ Public API
 current_distribution   primary / secondary (linearised Butler-Volmer) current on a contour
 area_ratio             true over projected interfacial area
 li_height_um           Li surface height of the periodic shapes
+CreepLaw               Li creep: Nabarro-Herring diffusional + power-law creep
 creep_pressure         excess interfacial pressure from plated Li creeping away
-critical_current       dendrite-growth criterion -> critical geometric current
+critical_pressure_mpa  fracture pressure K_Ic / (1.12 sqrt(pi a)) of a surface flaw
+critical_current       self-consistent dendrite-growth criterion -> critical current
 contour_sweep          sweeps over H, S and H/S (Figs. 1-4) as a table
 grid_convergence       maximum local current against grid size
 """
@@ -23,7 +25,9 @@ __getattr__, __dir__, __all__ = attach(
         "li_height_um": "shapes",
         "CurrentDistribution": "current",
         "current_distribution": "current",
+        "CreepLaw": "creep",
         "CreepPressure": "creep",
+        "critical_pressure_mpa": "creep",
         "creep_pressure": "creep",
         "CriticalCurrent": "creep",
         "critical_current": "creep",

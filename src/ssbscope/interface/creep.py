@@ -13,87 +13,120 @@ that rigid motion the Li at the interface has
   of the electrolyte), where it converges (003_, Fig. 3g);
 * a normal velocity ``W = q - <q>`` from non-uniform plating (kinetics, Fig. 3c,f).
 
-A flat interface plated uniformly has ``U = W = 0``: no flow and no excess pressure.  The Li
-is an incompressible power-law creeping solid,
-``eps_dot_eq = eps_ref (sigma_eq / sigma_ref)^n`` (von Mises; secant viscosity
-``eta = sigma_eq / (3 eps_dot_eq)``).  The momentum balance (Stokes flow of the creeping Li)
-is solved in the small-slope limit on the Li half-space behind the interface, with the
-interface velocity ``(U, W)`` prescribed, per Fourier mode ``k`` of the periodic cell.  The
-surface pressure is then, exactly for a uniform viscosity,
+A flat interface plated uniformly has ``U = W = 0``: no flow and no excess pressure.  The
+momentum balance (Stokes flow of the creeping, incompressible Li) is solved in the
+small-slope limit on the Li half-space behind the interface, with the interface velocity
+``(U, W)`` prescribed, per Fourier mode ``k`` of the periodic cell.  For a uniform viscosity
+``eta`` the surface pressure is exactly
 
     ``p_k = eta (2 |k| W_k - 2 i k . U_k)``,   i.e.   ``p = eta (2 Lambda W - 2 div U)``
 
-(``Lambda`` the Dirichlet-to-Neumann operator ``|k|``): converging lateral flow (``div U < 0``)
-and excess plating (``W > 0``) both pressurise the Li.  The power law enters through one
-secant viscosity evaluated at the characteristic equivalent strain rate of the interfacial
-layer,
+(``Lambda`` the Dirichlet-to-Neumann operator ``|k|``): converging lateral flow
+(``div U < 0``, at the Li protrusions) and excess plating (``W > 0``) pressurise the Li.
+
+The fields are evaluated on a fine spectral grid of the whole periodic cell (spacing a third
+of the edge rounding of pyramids/frustums, S/128 for the egg-box; ``pressure_spacing_um``),
+with the exact contour ``h`` (:mod:`.shapes`) and the local current interpolated from the
+current solve (bicubic spline; the current with kinetics is smooth on the rounding scale).
+The lateral term ``-2 eta div U`` is local and follows the curvature of the contour, so the
+pressure at a rounded pyramid ridge scales as ``1 / tip_radius``; it converges once the
+rounding is resolved, independently of the grid of the current solve.
+
+Li creep law: diffusional plus power-law creep
+----------------------------------------------
+Li at room temperature is at a homologous temperature ``T / T_m = 298 / 454 = 0.66``.
+Deformation-mechanism maps (Frost and Ashby, *Deformation-Mechanism Maps*, 1982) place
+diffusional (Nabarro-Herring / Coble) creep, linear in stress, below ``sigma / G ~ 1e-4``
+(``G_Li ~ 4 GPa``: sub-MPa stresses) at such homologous temperatures, and power-law
+(dislocation) creep above.  Nanoindentation of vapour-deposited Li films (Herbert et al.,
+"Nanoindentation of high-purity vapor deposited lithium films: a mechanistic rationalization
+of diffusion-mediated flow", J. Mater. Res. 2018) found length-scale and strain-rate
+dependent flow explained by Nabarro-Herring-type diffusional creep at small scales, with a
+stress- and length-scale dependent transition to dislocation flow.  The uniaxial strain rate
+is therefore taken as the sum of the two mechanisms,
+
+    ``eps = A_NH D_Li Omega sigma / (k_B T d^2) + eps_ref (sigma / sigma_ref)^n``,
+
+with
+
+* ``A_NH = 14`` (Nabarro-Herring coefficient for tension, Frost and Ashby);
+* ``D_Li = 5e-11 cm^2/s``, lattice self-diffusion of Li near 298 K (the order of the NMR and
+  tracer values extrapolated to room temperature; an assumption, not checked against a
+  table here);
+* ``Omega = M_Li / (rho_Li N_A) = 2.16e-29 m^3``;
+* ``d``: grain size, default ``DEFAULT_GRAIN_SIZE_UM`` = 5 um.  This is the main assumption
+  of the low-stress regime: bulk Li foil has grains of 0.1-1 mm, but the Li that fills the
+  contour and the freshly plated Li at the interface are fine-grained (the films of Herbert
+  et al. are 5-18 um thick).  ``grain_size_um=None`` switches diffusional creep off (the pure
+  power law, whose excess pressure vanishes only as ``H^(1/n)`` as ``H -> 0``);
+* ``n = 6.56`` and one point of the power law, 0.8 MPa at 5e-4 1/s: constant-stress creep
+  of Li at room temperature, Masias et al., J. Mater. Sci. 54, 2585 (2019),
+  doi:10.1007/s10853-018-2971-3 (ref. 50 of 003_; n = 6.56); strain-rate and temperature
+  dependent flow of bulk Li, LePage et al., J. Electrochem. Soc. 166, A89 (2019),
+  doi:10.1149/2.0221902jes (ref. 49; power-law creep dominant over battery-relevant
+  rates, sub-MPa flow stress near 5e-4 1/s).  The search tools available gave the
+  abstracts of these papers, not their tables: the numbers are the commonly quoted values.
+
+The combined law is inverted numerically (``brentq``) for the flow stress ``sigma_f(eps)``.
+One secant viscosity ``eta = sigma_f(eps_c) / (3 eps_c)`` (von Mises) is evaluated at the
+characteristic equivalent strain rate of the interfacial layer,
 
     ``eps_c^2 = (8/3) sum_k |k|^2 (|U_L,k|^2 + |U_T,k|^2 / 2 + |W_k|^2)``
 
-(``U_L``, ``U_T`` the parts of ``U`` along and across ``k``); for one longitudinal mode this
-is the exact (uniform) equivalent strain rate at the surface, and the parts are weighted by
-their viscous dissipation (traction power ``eta |k| (2|U_L|^2 + |U_T|^2 + 2|W|^2)``).  So
-``p = sigma_f(eps_c) / (3 eps_c) * p_N`` with ``p_N`` the pressure for unit viscosity and
-``sigma_f(e) = sigma_ref (e / eps_ref)^(1/n)``.  Consequences (checked in the tests):
+(``U_L``, ``U_T`` the parts of ``U`` along and across ``k``; the parts weighted by their
+viscous dissipation).  Consequences (checked in the tests):
 
-* flat interface, or ``H -> 0``: ``p -> 0`` (as ``H^(1/n)`` for the power law, ``~ H`` for
-  ``n = 1``);
-* ``n = 1`` egg-box at small slope and uniform current:
-  ``p_max = 2 eta V k^2 H`` (``k = 2 pi / S``);
-* velocities scale with the current, so ``p ~ i^(1/n)``;
-* the lateral term scales as ``V H / S^2``: the maximum pressure rises with H at fixed S and
-  as S falls at fixed H (003_, Fig. 3c,f); at fixed H/S it falls slowly (``~ S^(-1/n)``)
-  with the feature size unless kinetics concentrate the plating more on larger features.
+* flat interface: ``p = 0``; ``H -> 0``: ``p -> 0`` linearly in ``H`` (diffusional regime,
+  continuous with flat); for ``n = 1`` and uniform current,
+  ``p_max = 2 eta V k^2 H`` (``k = 2 pi / S``), with ``eta = k_B T d^2 / (3 A_NH D Omega)``
+  in the diffusional limit;
+* large strain rates: the power law, ``p ~ i^(1/n)``;
+* the lateral term scales as ``V H / S^2``: the pressure rises with H at fixed S and as S
+  falls at fixed H (003_, Fig. 3c,f).
 
-Li creep defaults (room temperature): stress exponent ``n = 6.56`` and one point of the
-steady-state law, a flow stress of 0.8 MPa at 5e-4 1/s.  Sources: constant-stress creep of
-Li at room temperature, Masias et al., J. Mater. Sci. 54, 2585 (2019),
-doi:10.1007/s10853-018-2971-3 (ref. 50 of 003_103f2bf5a3479ade; n = 6.56); strain-rate and
-temperature dependent flow of bulk Li, LePage et al., J. Electrochem. Soc. 166, A89 (2019),
-doi:10.1149/2.0221902jes (ref. 49; power-law creep dominant over battery-relevant rates,
-sub-MPa flow stress near 5e-4 1/s).  The search tools available when this was written gave
-the abstracts of these papers, not their tables: the two numbers are the commonly quoted
-values, approximate; pass your own for a specific Li.  A pure power law has no linear
-low-stress regime, so the excess pressure of a contour goes to zero only as ``H^(1/n)``.
+The single secant viscosity is a simplification: at a sharply rounded ridge the local strain
+rate exceeds ``eps_c`` and a local viscosity would be lower, so the pressure there is an upper
+estimate.
 
-The "max" excess pressure reported is the highest magnitude of ``p - p_stack`` over the
-interface, as defined for 003_ Fig. 3c,f; the compressive maximum (at the Li protrusions into
-the electrolyte) is reported beside it.  In this small-slope model the largest magnitude on
-an egg-box is tensile, on the Li valleys (electrolyte peaks), where the plated Li diverges and
-the plating per projected area is lowest, whereas 003_ finds the pressure maximum at the Li
-protrusion (Fig. S3).
+Reported pressures: ``max_excess_pressure_mpa`` is the highest magnitude of ``p - p_stack``
+(the "max" of 003_ Fig. 3c,f), ``max_compressive_excess_pressure_mpa`` the largest
+compressive value and ``site_excess_pressure_mpa`` the excess at the site of maximum local
+current (the Li protrusion, where 003_ finds current and pressure maxima together, Fig. S3);
+the last one enters the dendrite criterion.
 
 Dendrite-growth criterion (after Ning et al., Nature 618, 287 (2023), ref. 37 of 003_)
 -------------------------------------------------------------------------------------
-A dendrite grows as a Li-filled crack at the site of maximum local current and pressure (the
-same site in 003_, Fig. S3).  The Li plated inside the crack at the local current ``j`` must
-creep out through the crack mouth, which raises the Li pressure in the crack above the
-interfacial pressure by ``dp_crack = p_c (j / i_g0)^(1/n)`` (power-law extrusion: pressure ~
-rate^(1/n)); the crack extends when the total excess ``dp + dp_crack`` reaches the fracture
-pressure margin ``p_c``.  Hence the current needed for growth falls with the interfacial
-excess pressure,
+A dendrite grows as a Li-filled crack at the site of maximum local current ``j = r i``.  The
+Li plated inside the crack must creep out through the crack mouth; at the high strain rates
+inside a crack this is power-law extrusion, raising the Li pressure in the crack above the
+interfacial pressure by ``dp_crack = p_c (j / i_g0)^(1/n)``.  The crack extends when the
+total ``dp + dp_crack`` reaches the fracture pressure ``p_c``:
 
-    ``i_g(dp) = i_g0 (1 - dp / p_c)^n``,
+    ``i_g(dp) = i_g0 (1 - dp / p_c)^n``    (``dp`` the compressive excess at the site, >= 0),
 
-with ``i_g0`` the critical current of a flat interface (measured, e.g. by the stepped protocol
-of 003_'s Methods) and ``p_c`` of the order of ``K_Ic / (1.12 sqrt(pi a))`` for a crack of
-depth ``a`` (about 10 MPa for a ~100 um flaw in an argyrodite with ``K_Ic ~ 0.2 MPa m^0.5``;
-default 10 MPa, an order of magnitude, not a measured value).  As 003_ does (Fig. 4), the
-maxima of current and pressure are combined: with ``j_max = r i`` and ``dp_max = P1 i^(1/n)``
-(``i`` in mA/cm2) the critical geometric current solves ``r i = i_g(P1 i^(1/n))``, in
-closed form
+with ``i_g0`` the critical current of a flat interface and ``p_c`` from linear-elastic
+fracture mechanics for a surface flaw of depth ``a``,
 
-    ``i_c = i_g0 / (r^(1/n) + i_g0^(1/n) P1 / p_c)^n``.
+    ``p_c = K_Ic / (1.12 sqrt(pi a))``,
 
-A flat interface (``r = 1``, ``P1 = 0``) gives ``i_c = i_g0``.  As 003_ stresses, the
-numbers are trends, not absolute critical currents.
+``K_Ic = 0.25 MPa m^0.5`` for Li6PS5Cl (sulfide electrolytes are quoted at 0.2-0.3 MPa m^0.5
+from indentation; not checked against a table here) and ``a`` = ``DEFAULT_FLAW_DEPTH_UM``
+(an assumption: the crack of Ning et al. at the moment of growth, tens of um).  Because
+``dp`` is no longer a pure power of the current, the critical geometric current is solved
+self-consistently, ``r i = i_g(dp(i))`` with the velocities scaling with ``i`` and the secant
+viscosity taken at ``eps_c(i)`` (bracketed root on ``[0, i_g0 / r]``).  A flat interface
+(``r = 1``, ``dp = 0``) gives exactly ``i_g0``.  As 003_ stresses (Fig. 4), the numbers are
+trends, not absolute critical currents.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.interpolate import RectBivariateSpline
+from scipy.optimize import brentq
 
 from ssbscope.errors import ParameterError
 from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
@@ -102,84 +135,35 @@ from .current import CurrentDistribution, current_distribution
 
 __all__ = [
     "DEFAULT_CRITICAL_PRESSURE_MPA",
+    "DEFAULT_FLAW_DEPTH_UM",
+    "DEFAULT_GRAIN_SIZE_UM",
+    "LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05",
     "LI_CREEP_EXPONENT",
     "LI_CREEP_REFERENCE_STRAIN_RATE_1_S",
     "LI_CREEP_REFERENCE_STRESS_MPA",
+    "LI_SELF_DIFFUSION_CM2_S",
+    "CreepLaw",
     "CreepPressure",
     "CriticalCurrent",
     "creep_pressure",
     "critical_current",
     "critical_current_from",
+    "critical_pressure_mpa",
     "li_flow_stress_mpa",
 ]
 
 LI_CREEP_EXPONENT = 6.56
 LI_CREEP_REFERENCE_STRESS_MPA = 0.8
 LI_CREEP_REFERENCE_STRAIN_RATE_1_S = 5e-4
-DEFAULT_CRITICAL_PRESSURE_MPA = 10.0
-
-
-def li_flow_stress_mpa(strain_rate_1_s, *, stress_exponent: float = LI_CREEP_EXPONENT,
-                       reference_stress_mpa: float = LI_CREEP_REFERENCE_STRESS_MPA,
-                       reference_strain_rate_1_s: float = LI_CREEP_REFERENCE_STRAIN_RATE_1_S):
-    """Steady-state uniaxial flow stress of Li, ``sigma_ref (e / eps_ref)^(1/n)``.
-
-    Parameters
-    ----------
-    strain_rate_1_s : float or ndarray
-        Equivalent strain rate (1/s), >= 0.
-    stress_exponent, reference_stress_mpa, reference_strain_rate_1_s : float
-        Power-law creep parameters (module docstring for the Li defaults and references).
-
-    Returns
-    -------
-    float or ndarray
-        Flow stress in MPa.
-    """
-    n = _pos("stress_exponent", stress_exponent)
-    s_ref = _pos("reference_stress_mpa", reference_stress_mpa)
-    e_ref = _pos("reference_strain_rate_1_s", reference_strain_rate_1_s)
-    e = np.asarray(strain_rate_1_s, dtype=float)
-    if np.any(~np.isfinite(e)) or np.any(e < 0):
-        raise ParameterError("strain_rate_1_s", strain_rate_1_s, "must be finite and >= 0")
-    out = s_ref * (e / e_ref) ** (1.0 / n)
-    return float(out) if out.ndim == 0 else out
-
-
-@dataclass(frozen=True)
-class CreepPressure:
-    """Excess interfacial pressure from creeping plated Li.
-
-    Attributes
-    ----------
-    x_um, y_um : (m,) ndarray
-        Full-cell grid (``m = 2 n``, periodic, spacing ``S / m``).
-    excess_pressure_mpa : (m, m) ndarray
-        Interfacial pressure minus the stack pressure (zero mean), index ``[ix, iy]``.
-    max_excess_pressure_mpa : float
-        Highest magnitude of the excess pressure, ``max |p - p_stack|`` (the "max" of
-        003_103f2bf5a3479ade Fig. 3c,f: "the highest magnitude").
-    max_compressive_excess_pressure_mpa : float
-        Largest compressive excess, ``max (p - p_stack)`` (at the Li protrusions).
-    plating_rate_um_s : float
-        Mean advance ``V = <q>`` of the interface (Li moved away from the electrolyte).
-    strain_rate_1_s : float
-        Characteristic equivalent strain rate ``eps_c`` of the creeping layer.
-    viscosity_mpa_s : float
-        Secant viscosity ``sigma_f(eps_c) / (3 eps_c)`` (inf when nothing flows).
-    lateral_velocity_um_s : (2, m, m) ndarray
-        Lateral interface velocity ``U`` (x, y components).
-    """
-
-    x_um: np.ndarray = field(repr=False)
-    y_um: np.ndarray = field(repr=False)
-    excess_pressure_mpa: np.ndarray = field(repr=False)
-    max_excess_pressure_mpa: float = 0.0
-    max_compressive_excess_pressure_mpa: float = 0.0
-    plating_rate_um_s: float = 0.0
-    strain_rate_1_s: float = 0.0
-    viscosity_mpa_s: float = float("inf")
-    lateral_velocity_um_s: np.ndarray = field(default=None, repr=False)
+LI_SELF_DIFFUSION_CM2_S = 5e-11
+NABARRO_HERRING_COEFFICIENT = 14.0
+DEFAULT_GRAIN_SIZE_UM = 2.0
+DEFAULT_TEMPERATURE_K = 298.15
+LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05 = 0.25
+DEFAULT_FLAW_DEPTH_UM = 10.0
+_BOLTZMANN_J_K = 1.380649e-23
+_AVOGADRO_1_MOL = 6.02214076e23
+LI_ATOMIC_VOLUME_M3 = M_LI_G_MOL / RHO_LI_G_CM3 / _AVOGADRO_1_MOL * 1e-6
 
 
 def _pos(name, v):
@@ -192,62 +176,313 @@ def _pos(name, v):
     return fv
 
 
-def _mirror(a):
-    a = np.concatenate([a, a[-2:0:-1]], axis=0)
-    return np.concatenate([a, a[:, -2:0:-1]], axis=1)
+def critical_pressure_mpa(fracture_toughness_mpa_m05: float = LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
+                          flaw_depth_um: float = DEFAULT_FLAW_DEPTH_UM) -> float:
+    """Fracture pressure of a Li-filled surface flaw, ``p_c = K_Ic / (1.12 sqrt(pi a))``.
+
+    Parameters
+    ----------
+    fracture_toughness_mpa_m05 : float
+        ``K_Ic`` of the electrolyte in MPa m^0.5 (Li6PS5Cl default 0.25).
+    flaw_depth_um : float
+        Flaw (crack) depth ``a`` in um.
+
+    Returns
+    -------
+    float
+        ``p_c`` in MPa (edge-crack factor 1.12, uniform crack-face pressure).
+    """
+    k = _pos("fracture_toughness_mpa_m05", fracture_toughness_mpa_m05)
+    a = _pos("flaw_depth_um", flaw_depth_um)
+    return k / (1.12 * math.sqrt(math.pi * a * 1e-6))
+
+
+DEFAULT_CRITICAL_PRESSURE_MPA = critical_pressure_mpa()
+
+
+@dataclass(frozen=True)
+class CreepLaw:
+    """Steady-state creep of Li: Nabarro-Herring diffusional plus power-law creep.
+
+    ``eps = A_NH D Omega sigma / (k_B T d^2) + eps_ref (sigma / sigma_ref)^n`` (uniaxial;
+    module docstring for the values and sources).
+
+    Attributes
+    ----------
+    stress_exponent : float
+        ``n`` of the power law.
+    reference_stress_mpa, reference_strain_rate_1_s : float
+        One point of the power law.
+    grain_size_um : float or None
+        ``d``; None switches diffusional creep off.
+    self_diffusion_cm2_s : float
+        ``D_Li`` at ``temperature_k``.
+    temperature_k : float
+    nh_coefficient : float
+        ``A_NH``.
+    """
+
+    stress_exponent: float = LI_CREEP_EXPONENT
+    reference_stress_mpa: float = LI_CREEP_REFERENCE_STRESS_MPA
+    reference_strain_rate_1_s: float = LI_CREEP_REFERENCE_STRAIN_RATE_1_S
+    grain_size_um: float | None = DEFAULT_GRAIN_SIZE_UM
+    self_diffusion_cm2_s: float = LI_SELF_DIFFUSION_CM2_S
+    temperature_k: float = DEFAULT_TEMPERATURE_K
+    nh_coefficient: float = NABARRO_HERRING_COEFFICIENT
+
+    def __post_init__(self):
+        for name in ("stress_exponent", "reference_stress_mpa", "reference_strain_rate_1_s",
+                     "self_diffusion_cm2_s", "temperature_k", "nh_coefficient"):
+            object.__setattr__(self, name, _pos(name, getattr(self, name)))
+        if self.grain_size_um is not None:
+            object.__setattr__(self, "grain_size_um", _pos("grain_size_um", self.grain_size_um))
+
+    @property
+    def diffusional_coefficient_1_mpa_s(self) -> float:
+        """``A_NH D Omega / (k_B T d^2)`` in 1/(MPa s) (0 without diffusional creep)."""
+        if self.grain_size_um is None:
+            return 0.0
+        d_m = self.grain_size_um * 1e-6
+        a_pa = (self.nh_coefficient * self.self_diffusion_cm2_s * 1e-4 * LI_ATOMIC_VOLUME_M3
+                / (_BOLTZMANN_J_K * self.temperature_k * d_m * d_m))
+        return a_pa * 1e6
+
+    @property
+    def diffusional_viscosity_mpa_s(self) -> float:
+        """Newtonian limit ``eta = 1 / (3 a)`` (MPa s; inf without diffusional creep)."""
+        a = self.diffusional_coefficient_1_mpa_s
+        return float("inf") if a == 0 else 1.0 / (3.0 * a)
+
+    def strain_rate_1_s(self, stress_mpa):
+        """Uniaxial strain rate (1/s) at ``stress_mpa`` (>= 0)."""
+        s = np.asarray(stress_mpa, dtype=float)
+        out = (self.diffusional_coefficient_1_mpa_s * s + self.reference_strain_rate_1_s
+               * (s / self.reference_stress_mpa) ** self.stress_exponent)
+        return float(out) if out.ndim == 0 else out
+
+    def _power_stress(self, e):
+        return self.reference_stress_mpa * (e / self.reference_strain_rate_1_s) ** (
+            1.0 / self.stress_exponent)
+
+    def flow_stress_mpa(self, strain_rate_1_s):
+        """Flow stress ``sigma_f`` (MPa) solving ``strain_rate(sigma_f) = eps`` (brentq)."""
+        e = np.asarray(strain_rate_1_s, dtype=float)
+        if np.any(~np.isfinite(e)) or np.any(e < 0):
+            raise ParameterError("strain_rate_1_s", strain_rate_1_s, "must be finite and >= 0")
+        a = self.diffusional_coefficient_1_mpa_s
+        out = np.empty(e.shape)
+        for idx, ev in np.ndenumerate(e):
+            if ev == 0:
+                out[idx] = 0.0
+                continue
+            hi = self._power_stress(ev) if a == 0 else min(ev / a, self._power_stress(ev))
+            if a == 0:
+                out[idx] = hi
+                continue
+            lo = 0.5 * hi  # strain_rate(lo) <= ev (1/2 + 2^-n) < ev <= strain_rate(hi)
+            out[idx] = brentq(lambda s, e_t=ev: self.strain_rate_1_s(s) / e_t - 1.0, lo, hi,
+                              xtol=1e-14 * hi, rtol=1e-13)
+        return float(out) if out.ndim == 0 else out
+
+    def secant_viscosity_mpa_s(self, strain_rate_1_s: float) -> float:
+        """``sigma_f(eps) / (3 eps)`` in MPa s (the Newtonian limit at ``eps = 0``)."""
+        e = float(strain_rate_1_s)
+        if e == 0:
+            return self.diffusional_viscosity_mpa_s
+        return self.flow_stress_mpa(e) / (3.0 * e)
+
+
+def li_flow_stress_mpa(strain_rate_1_s, *, stress_exponent: float = LI_CREEP_EXPONENT,
+                       reference_stress_mpa: float = LI_CREEP_REFERENCE_STRESS_MPA,
+                       reference_strain_rate_1_s: float = LI_CREEP_REFERENCE_STRAIN_RATE_1_S,
+                       grain_size_um: float | None = None, **law_kw):
+    """Steady-state uniaxial flow stress of Li (MPa).
+
+    Pure power law ``sigma_ref (e / eps_ref)^(1/n)`` by default; with ``grain_size_um`` the
+    combined diffusional + power-law :class:`CreepLaw` inverted numerically.
+
+    Parameters
+    ----------
+    strain_rate_1_s : float or ndarray
+        Equivalent strain rate (1/s), >= 0.
+    stress_exponent, reference_stress_mpa, reference_strain_rate_1_s : float
+        Power-law creep parameters (module docstring for the Li defaults and references).
+    grain_size_um : float, optional
+        Grain size for Nabarro-Herring creep; further :class:`CreepLaw` fields as keywords.
+
+    Returns
+    -------
+    float or ndarray
+        Flow stress in MPa.
+    """
+    law = CreepLaw(stress_exponent, reference_stress_mpa, reference_strain_rate_1_s,
+                   grain_size_um, **law_kw)
+    return law.flow_stress_mpa(strain_rate_1_s)
+
+
+@dataclass(frozen=True)
+class CreepPressure:
+    """Excess interfacial pressure from creeping plated Li.
+
+    Attributes
+    ----------
+    x_um, y_um : (m,) ndarray
+        Full-cell grid of the pressure evaluation (periodic, spacing ``S / m``).
+    excess_pressure_mpa : (m, m) ndarray
+        Interfacial pressure minus the stack pressure (zero mean), index ``[ix, iy]``.
+    max_excess_pressure_mpa : float
+        Highest magnitude ``max |p - p_stack|`` (003_ Fig. 3c,f: "the highest magnitude").
+    max_compressive_excess_pressure_mpa : float
+        Largest compressive excess ``max (p - p_stack)``.
+    site_excess_pressure_mpa : float
+        Excess at the site of maximum local current (the Li protrusion; dendrite site).
+    site_xy_um : tuple
+        Coordinates of that site in the full cell.
+    plating_rate_um_s : float
+        Mean advance ``V = <q>`` of the interface (Li moved away from the electrolyte).
+    strain_rate_1_s : float
+        Characteristic equivalent strain rate ``eps_c`` of the creeping layer.
+    viscosity_mpa_s : float
+        Secant viscosity ``sigma_f(eps_c) / (3 eps_c)``.
+    geometric_current_ma_cm2 : float
+        Current of the underlying distribution.
+    law : CreepLaw
+        Creep law used.
+    lateral_velocity_um_s : (2, m, m) ndarray
+        Lateral interface velocity ``U`` (x, y components).
+    """
+
+    x_um: np.ndarray = field(repr=False)
+    y_um: np.ndarray = field(repr=False)
+    excess_pressure_mpa: np.ndarray = field(repr=False)
+    max_excess_pressure_mpa: float = 0.0
+    max_compressive_excess_pressure_mpa: float = 0.0
+    site_excess_pressure_mpa: float = 0.0
+    site_xy_um: tuple = (0.0, 0.0)
+    plating_rate_um_s: float = 0.0
+    strain_rate_1_s: float = 0.0
+    viscosity_mpa_s: float = float("inf")
+    geometric_current_ma_cm2: float = 1.0
+    law: CreepLaw = field(default_factory=CreepLaw, repr=False)
+    lateral_velocity_um_s: np.ndarray = field(default=None, repr=False)
+
+    def scale_factor(self, current_ma_cm2: float) -> float:
+        """Factor turning pressures at this current into pressures at ``current_ma_cm2``.
+
+        Velocities scale with the current (linear kinetics), so the unit-viscosity pressure
+        and the strain rate scale with ``s = i / i_0``; the secant viscosity is taken again
+        at ``eps_c s``: the factor is ``s eta(eps_c s) / eta(eps_c)``.
+        """
+        i = float(current_ma_cm2)
+        if i == 0.0 or not self.strain_rate_1_s > 0:
+            return 0.0
+        s = i / self.geometric_current_ma_cm2
+        return s * self.law.secant_viscosity_mpa_s(self.strain_rate_1_s * s) / self.viscosity_mpa_s
+
+    def site_pressure_at(self, current_ma_cm2: float) -> float:
+        """Site excess pressure (MPa) at another geometric current (:meth:`scale_factor`)."""
+        if self.site_excess_pressure_mpa == 0.0:
+            return 0.0
+        return self.site_excess_pressure_mpa * self.scale_factor(current_ma_cm2)
 
 
 _MA_CM2_TO_UM_S = 1e-3 * (M_LI_G_MOL / RHO_LI_G_CM3) / FARADAY_C_MOL * 1e4
 
 
-def creep_pressure(dist: CurrentDistribution, *, stress_exponent: float = LI_CREEP_EXPONENT,
+def _fine_size(dist: CurrentDistribution, pressure_spacing_um):
+    n = dist.x_um.size - 1
+    S = dist.separation_um
+    if pressure_spacing_um is None:
+        if dist.shape in ("pyramid", "frustum"):
+            spacing = dist.tip_radius_um / 3.0
+        else:
+            spacing = S / 128.0
+    else:
+        spacing = _pos("pressure_spacing_um", pressure_spacing_um)
+    m = max(2 * n, math.ceil(S / spacing))
+    m = 2 * n * math.ceil(m / (2 * n))  # current nodes are pressure nodes
+    if m > 4096:
+        raise ParameterError("pressure_spacing_um", pressure_spacing_um,
+                             f"gives {m} points per cell side (> 4096) for S = {S:g} um",
+                             "use a coarser spacing or a larger tip_radius_um")
+    return m
+
+
+def creep_pressure(dist: CurrentDistribution, *, law: CreepLaw | None = None,
+                   stress_exponent: float = LI_CREEP_EXPONENT,
                    reference_stress_mpa: float = LI_CREEP_REFERENCE_STRESS_MPA,
-                   reference_strain_rate_1_s: float = LI_CREEP_REFERENCE_STRAIN_RATE_1_S
-                   ) -> CreepPressure:
+                   reference_strain_rate_1_s: float = LI_CREEP_REFERENCE_STRAIN_RATE_1_S,
+                   grain_size_um: float | None = DEFAULT_GRAIN_SIZE_UM,
+                   self_diffusion_cm2_s: float = LI_SELF_DIFFUSION_CM2_S,
+                   temperature_k: float = DEFAULT_TEMPERATURE_K,
+                   pressure_spacing_um: float | None = None) -> CreepPressure:
     """Excess interfacial pressure needed to creep the non-uniformly plated Li away.
 
-    Small-slope Stokes flow of power-law creeping Li behind the interface, driven by the
-    lateral velocity of Li plated normal to the contour and by non-uniform plating (module
-    docstring; 003_103f2bf5a3479ade Fig. 3c,f,g).
+    Small-slope Stokes flow of creeping Li (diffusional + power-law creep, one secant
+    viscosity) behind the interface, driven by the lateral velocity of Li plated normal to
+    the contour and by non-uniform plating (module docstring; 003_103f2bf5a3479ade
+    Fig. 3c,f,g).
 
     Parameters
     ----------
     dist : CurrentDistribution
         Current distribution (with kinetics, as in 003_103f2bf5a3479ade Fig. 3c,f).
+    law : CreepLaw, optional
+        Creep law; when given, the scalar creep keywords are ignored.
     stress_exponent : float
-        Power-law creep exponent ``n`` (Li: 6.56, LePage et al. 2019).
+        Power-law creep exponent ``n`` (Li: 6.56, Masias et al. 2019).
     reference_stress_mpa, reference_strain_rate_1_s : float
-        One point of the uniaxial steady-state creep law (Li: 0.8 MPa at 5e-4 1/s).
+        One point of the uniaxial power law (Li: 0.8 MPa at 5e-4 1/s).
+    grain_size_um : float or None
+        Grain size of Nabarro-Herring creep (default 5 um; None: pure power law).
+    self_diffusion_cm2_s, temperature_k : float
+        Li self-diffusion coefficient and temperature.
+    pressure_spacing_um : float, optional
+        Spacing of the pressure grid (default: a third of the edge rounding for
+        pyramids/frustums, S/128 for the egg-box).
 
     Returns
     -------
     CreepPressure
-        The excess pressure field at the interface and its maximum.
+        The excess pressure field at the interface, its maxima and the dendrite-site value.
 
     Raises
     ------
     ParameterError
-        Non-finite or non-positive creep parameters.
+        Non-finite or non-positive creep parameters or grain size; too fine a spacing.
     """
-    n = _pos("stress_exponent", stress_exponent)
-    s_ref = _pos("reference_stress_mpa", reference_stress_mpa)
-    e_ref = _pos("reference_strain_rate_1_s", reference_strain_rate_1_s)
-    q = _mirror(dist.projected_current_ma_cm2) * _MA_CM2_TO_UM_S  # um/s per projected area
-    m = q.shape[0]
-    dx = float(dist.x_um[1] - dist.x_um[0])
-    x = np.arange(m) * dx
-    mean_q = float(q.mean())
-    zeros = np.zeros_like(q)
+    if law is None:
+        law = CreepLaw(stress_exponent, reference_stress_mpa, reference_strain_rate_1_s,
+                       grain_size_um, self_diffusion_cm2_s, temperature_k)
+    elif not isinstance(law, CreepLaw):
+        raise ParameterError("law", law, "must be a CreepLaw")
+    i0 = dist.geometric_current_ma_cm2
+    mean_q = i0 * _MA_CM2_TO_UM_S
     if dist.shape == "flat":
-        return CreepPressure(x, x.copy(), zeros, 0.0, 0.0, mean_q, 0.0, float("inf"),
-                             np.zeros((2, m, m)))
-    h = _mirror(dist.li_height_um)
-    v_n = _mirror(dist.local_current_ma_cm2) * _MA_CM2_TO_UM_S
-    hx = (np.roll(h, -1, axis=0) - np.roll(h, 1, axis=0)) / (2 * dx)
-    hy = (np.roll(h, -1, axis=1) - np.roll(h, 1, axis=1)) / (2 * dx)
+        m = 2 * (dist.x_um.size - 1)
+        x = np.arange(m) * float(dist.x_um[1] - dist.x_um[0])
+        eta0 = law.diffusional_viscosity_mpa_s
+        return CreepPressure(x, x.copy(), np.zeros((m, m)), 0.0, 0.0, 0.0, (0.0, 0.0), mean_q,
+                             0.0, eta0, i0, law, np.zeros((2, m, m)))
+    S = dist.separation_um
+    n = dist.x_um.size - 1
+    m = _fine_size(dist, pressure_spacing_um)
+    dx = S / m
+    x = np.arange(m) * dx
+    xq = np.minimum(x, S - x)  # quarter-cell (mirror) coordinate
+    spline = RectBivariateSpline(dist.x_um, dist.y_um, dist.local_current_ma_cm2, kx=3, ky=3)
+    xu, inv = np.unique(xq, return_inverse=True)
+    v_q = spline(xu, xu)
+    v_n = v_q[np.ix_(inv, inv)] * _MA_CM2_TO_UM_S  # um/s along the normal, per true area
+    h_fun = dist.height_function()
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    e = 1e-3 * min(dx, dist.tip_radius_um)
+    hx = (h_fun(X + e, Y) - h_fun(X - e, Y)) / (2 * e)
+    hy = (h_fun(X, Y + e) - h_fun(X, Y - e)) / (2 * e)
     norm = np.sqrt(1.0 + hx ** 2 + hy ** 2)
     ux, uy = v_n * hx / norm, v_n * hy / norm
-    w = q - mean_q
+    q = v_n * norm
+    w = q - q.mean()
     k = 2 * np.pi * np.fft.fftfreq(m, d=dx)
     KX, KY = np.meshgrid(k, k, indexing="ij")
     kmag = np.hypot(KX, KY)
@@ -260,15 +495,20 @@ def creep_pressure(dist: CurrentDistribution, *, stress_exponent: float = LI_CRE
                                  + kmag ** 2 * np.abs(W) ** 2)
     eps_c = float(np.sqrt(rate2))
     if not eps_c > 0:
-        return CreepPressure(x, x.copy(), zeros, 0.0, 0.0, mean_q, 0.0, float("inf"),
+        return CreepPressure(x, x.copy(), np.zeros((m, m)), 0.0, 0.0, 0.0, (0.0, 0.0),
+                             mean_q, 0.0, law.diffusional_viscosity_mpa_s, i0, law,
                              np.stack([ux, uy]))
-    eta = s_ref * (eps_c / e_ref) ** (1.0 / n) / (3.0 * eps_c)  # MPa s
+    eta = law.secant_viscosity_mpa_s(eps_c)  # MPa s
     p_hat = 2.0 * kmag * W - 2j * kdotU
     p = eta * np.real(np.fft.ifft2(p_hat * N))
     p -= p.mean()
-    return CreepPressure(x, x.copy(), p, float(np.abs(p).max()), float(p.max()), mean_q,
-                         eps_c, float(eta),
-                         np.stack([ux, uy]))
+    # dendrite site: node of maximum local current of the current solve
+    ia, ib = np.unravel_index(np.argmax(dist.local_current_ma_cm2),
+                              dist.local_current_ma_cm2.shape)
+    fa, fb = ia * (m // (2 * n)), ib * (m // (2 * n))
+    return CreepPressure(x, x.copy(), p, float(np.abs(p).max()), float(p.max()),
+                         float(p[fa, fb]), (float(x[fa]), float(x[fb])), mean_q, eps_c,
+                         float(eta), i0, law, np.stack([ux, uy]))
 
 
 @dataclass(frozen=True)
@@ -283,7 +523,13 @@ class CriticalCurrent:
     max_over_geometric : float
         ``r = j_max / i`` with kinetics.
     max_excess_pressure_mpa_at_1 : float
-        ``P1``: maximum excess pressure at 1 mA/cm2.
+        Highest-magnitude excess pressure at 1 mA/cm2.
+    site_excess_pressure_mpa_at_1 : float
+        Compressive excess at the dendrite site at 1 mA/cm2 (criterion input).
+    site_excess_pressure_mpa_at_critical : float
+        The same at the critical current.
+    critical_pressure_mpa : float
+        ``p_c`` used.
     area_ratio : float
     """
 
@@ -292,20 +538,32 @@ class CriticalCurrent:
     max_over_geometric: float
     max_excess_pressure_mpa_at_1: float
     area_ratio: float
+    site_excess_pressure_mpa_at_1: float = 0.0
+    site_excess_pressure_mpa_at_critical: float = 0.0
+    critical_pressure_mpa: float = DEFAULT_CRITICAL_PRESSURE_MPA
+
+
+def _resolve_pc(critical_pressure_mpa_, fracture_toughness_mpa_m05, flaw_depth_um):
+    pc = critical_pressure_mpa(fracture_toughness_mpa_m05, flaw_depth_um)
+    if critical_pressure_mpa_ is not None:
+        pc = _pos("critical_pressure_mpa", critical_pressure_mpa_)
+    return pc
 
 
 def critical_current(shape: str, height_um: float, separation_um: float, *,
                      r_ct_ohm_cm2: float, conductivity_s_cm: float, thickness_um: float,
                      flat_critical_current_ma_cm2: float = 1.0,
-                     critical_pressure_mpa: float = DEFAULT_CRITICAL_PRESSURE_MPA,
-                     n_xy: int = 16, stress_exponent: float = LI_CREEP_EXPONENT,
+                     critical_pressure_mpa: float | None = None,
+                     fracture_toughness_mpa_m05: float = LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
+                     flaw_depth_um: float = DEFAULT_FLAW_DEPTH_UM,
+                     n_xy: int = 16, tip_radius_um: float | None = None,
                      **creep_kw) -> CriticalCurrent:
     """Critical geometric current for dendrites from local current and creep pressure.
 
-    ``i_c = i_g0 / (r^(1/n) + i_g0^(1/n) P1 / p_c)^n`` (module docstring; criterion after
-    Ning et al. 2023, ref. 37 of 003_103f2bf5a3479ade, used for its Fig. 4), with ``r`` and
-    ``P1`` from :func:`current_distribution` (with kinetics) and :func:`creep_pressure` at
-    1 mA/cm2.
+    Solves ``r i = i_g0 (1 - dp(i) / p_c)^n`` (module docstring; criterion after Ning et al.
+    2023, ref. 37 of 003_103f2bf5a3479ade, used for its Fig. 4), with ``r`` from
+    :func:`current_distribution` (with kinetics) and ``dp(i)`` the compressive excess at the
+    site of maximum current from :func:`creep_pressure`.
 
     Parameters
     ----------
@@ -313,34 +571,39 @@ def critical_current(shape: str, height_um: float, separation_um: float, *,
         As in :func:`current_distribution`.
     flat_critical_current_ma_cm2 : float
         ``i_g0``, the critical current of a flat interface.
-    critical_pressure_mpa : float
-        ``p_c``, the crack's fracture pressure margin (excess pressure at which growth needs
-        no current).
+    critical_pressure_mpa : float, optional
+        Override of ``p_c``; by default ``K_Ic / (1.12 sqrt(pi a))``.
+    fracture_toughness_mpa_m05, flaw_depth_um : float
+        ``K_Ic`` (MPa m^0.5) and flaw depth ``a`` (um) of ``p_c``.
     n_xy : int
         Grid of the current solve.
-    stress_exponent : float
-        Creep exponent ``n``; further creep parameters as keyword arguments.
+    tip_radius_um : float, optional
+        Edge rounding of pyramids/frustums (default of :func:`current_distribution`).
+    **creep_kw
+        Creep parameters of :func:`creep_pressure`.
 
     Returns
     -------
     CriticalCurrent
     """
     i_g0 = _pos("flat_critical_current_ma_cm2", flat_critical_current_ma_cm2)
-    p_c = _pos("critical_pressure_mpa", critical_pressure_mpa)
-    n = _pos("stress_exponent", stress_exponent)
+    p_c = _resolve_pc(critical_pressure_mpa, fracture_toughness_mpa_m05, flaw_depth_um)
     _pos("r_ct_ohm_cm2", r_ct_ohm_cm2)
+    extra = {} if tip_radius_um is None else {"tip_radius_um": tip_radius_um}
     dist = current_distribution(shape, height_um, separation_um, r_ct_ohm_cm2=r_ct_ohm_cm2,
                                 conductivity_s_cm=conductivity_s_cm, thickness_um=thickness_um,
-                                geometric_current_ma_cm2=1.0, n_xy=n_xy, n_zeta=n_xy)
-    pr = creep_pressure(dist, stress_exponent=n, **creep_kw)
+                                geometric_current_ma_cm2=1.0, n_xy=n_xy, n_zeta=n_xy, **extra)
+    pr = creep_pressure(dist, **creep_kw)
     return critical_current_from(dist, pr, flat_critical_current_ma_cm2=i_g0,
-                                 critical_pressure_mpa=p_c, stress_exponent=n)
+                                 critical_pressure_mpa=p_c)
 
 
 def critical_current_from(dist: CurrentDistribution, pressure: CreepPressure, *,
                           flat_critical_current_ma_cm2: float = 1.0,
-                          critical_pressure_mpa: float = DEFAULT_CRITICAL_PRESSURE_MPA,
-                          stress_exponent: float = LI_CREEP_EXPONENT) -> CriticalCurrent:
+                          critical_pressure_mpa: float | None = None,
+                          fracture_toughness_mpa_m05: float = LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
+                          flaw_depth_um: float = DEFAULT_FLAW_DEPTH_UM,
+                          stress_exponent: float | None = None) -> CriticalCurrent:
     """The dendrite criterion of :func:`critical_current` on solved fields.
 
     Parameters
@@ -348,20 +611,45 @@ def critical_current_from(dist: CurrentDistribution, pressure: CreepPressure, *,
     dist : CurrentDistribution
         With kinetics; its maximum over the geometric current is ``r``.
     pressure : CreepPressure
-        From :func:`creep_pressure` on ``dist`` (same ``n``); rescaled to 1 mA/cm2 as
-        ``P1 = dp_max i^(-1/n)``, exact for the power law.
-    flat_critical_current_ma_cm2, critical_pressure_mpa, stress_exponent
-        ``i_g0``, ``p_c``, ``n``.
+        From :func:`creep_pressure` on ``dist``; its site pressure is rescaled to any current
+        with :meth:`CreepPressure.site_pressure_at`.
+    flat_critical_current_ma_cm2 : float
+        ``i_g0``.
+    critical_pressure_mpa : float, optional
+        Override of ``p_c = K_Ic / (1.12 sqrt(pi a))``.
+    fracture_toughness_mpa_m05, flaw_depth_um : float
+        ``K_Ic`` and ``a`` of ``p_c``.
+    stress_exponent : float, optional
+        Exponent of the crack-extrusion law (default: that of the creep law).
 
     Returns
     -------
     CriticalCurrent
+
+    Raises
+    ------
+    ParameterError
+        Non-finite or non-positive ``i_g0``, ``p_c``, ``K_Ic``, ``a`` or exponent.
     """
     i_g0 = _pos("flat_critical_current_ma_cm2", flat_critical_current_ma_cm2)
-    p_c = _pos("critical_pressure_mpa", critical_pressure_mpa)
-    n = _pos("stress_exponent", stress_exponent)
-    r = dist.max_over_geometric
-    p1 = max(pressure.max_excess_pressure_mpa, 0.0) * (
-        1.0 / dist.geometric_current_ma_cm2) ** (1 / n)
-    i_c = i_g0 / (r ** (1 / n) + i_g0 ** (1 / n) * p1 / p_c) ** n
-    return CriticalCurrent(float(i_c), float(i_c / i_g0), float(r), float(p1), dist.area_ratio)
+    p_c = _resolve_pc(critical_pressure_mpa, fracture_toughness_mpa_m05, flaw_depth_um)
+    n = pressure.law.stress_exponent if stress_exponent is None else _pos(
+        "stress_exponent", stress_exponent)
+    # a flat interface carries exactly the geometric current everywhere (r = 1)
+    r = 1.0 if dist.shape == "flat" else dist.max_over_geometric
+
+    def dp(i):
+        return max(pressure.site_pressure_at(i), 0.0)
+
+    def f(i):
+        return r * i - i_g0 * max(1.0 - dp(i) / p_c, 0.0) ** n
+
+    i_hi = i_g0 / r
+    if f(i_hi) <= 0.0:  # no compressive excess at the site
+        i_c = i_hi
+    else:
+        i_c = brentq(f, 0.0, i_hi, xtol=1e-12 * i_hi, rtol=1e-12)
+    return CriticalCurrent(float(i_c), float(i_c / i_g0), float(r),
+                           float(pressure.max_excess_pressure_mpa * pressure.scale_factor(1.0)),
+                           dist.area_ratio, float(pressure.site_pressure_at(1.0)),
+                           float(dp(i_c)), float(p_c))

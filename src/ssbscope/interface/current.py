@@ -35,7 +35,7 @@ import scipy.sparse.linalg as spla
 from ssbscope.errors import ParameterError
 
 from .shapes import area_ratio as _area_ratio
-from .shapes import check_shape, li_height_um
+from .shapes import DEFAULT_TIP_RADIUS_UM, check_shape, check_tip_radius, li_height_um
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,8 @@ class CurrentDistribution:
         ``(n_xy, n_zeta)`` intervals of the quarter-cell grid.
     flux_balance : float
         Relative difference between the current through the surface and the top.
+    top_fraction, tip_radius_um : float
+        Shape parameters (frustum top width over S; edge rounding radius in um).
     """
 
     shape: str
@@ -96,6 +98,19 @@ class CurrentDistribution:
     overpotential_v: np.ndarray = field(default=None, repr=False)
     grid: tuple = (0, 0)
     flux_balance: float = 0.0
+    top_fraction: float = 1 / 3
+    tip_radius_um: float = DEFAULT_TIP_RADIUS_UM
+
+    def height_function(self):
+        """``h(x, y)`` (um) of this contour at quarter-cell coordinates (exact shape)."""
+        H, S = self.height_um, self.separation_um
+        shape, kw = self.shape, dict(top_fraction=self.top_fraction,
+                                     tip_radius_um=self.tip_radius_um)
+
+        def h(x, y):
+            return li_height_um(shape, x, y, H, S, **kw)
+
+        return h
 
     @property
     def max_over_geometric(self) -> float:
@@ -322,7 +337,7 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
                          r_ct_ohm_cm2: float | None = None, conductivity_s_cm: float,
                          thickness_um: float, geometric_current_ma_cm2: float,
                          n_xy: int = 16, n_zeta: int = 16, top_fraction: float = 1 / 3,
-                         edge_radius_fraction: float = 0.03) -> CurrentDistribution:
+                         tip_radius_um: float = DEFAULT_TIP_RADIUS_UM) -> CurrentDistribution:
     """Local current density normal to a contoured Li|electrolyte interface.
 
     Primary distribution (``r_ct_ohm_cm2=None``: equipotential Li, Laplace in the
@@ -349,8 +364,9 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
         Grid intervals across the quarter cell and along the boundary-fitted coordinate.
     top_fraction : float
         Frustum top width over S.
-    edge_radius_fraction : float
-        Rounding of pyramid/frustum edges over S.
+    tip_radius_um : float
+        Rounding radius of pyramid/frustum edges and apices (um; default 2 um, the
+        printing/imprinting resolution of 003_'s templates, see :mod:`.shapes`).
 
     Returns
     -------
@@ -379,7 +395,9 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
             raise ParameterError("thickness_um", thickness_um,
                                  f"must exceed the peak height H={H} um",
                                  "the electrolyte must cover the contour")
-    kw = dict(top_fraction=top_fraction, edge_radius_fraction=edge_radius_fraction)
+    if shape in ("pyramid", "frustum"):
+        check_tip_radius(tip_radius_um, S)
+    kw = dict(top_fraction=float(top_fraction), tip_radius_um=float(tip_radius_um))
 
     def h_fun(x, y):
         return li_height_um(shape, x, y, H, S, **kw)
@@ -406,4 +424,5 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
         max_local_current_ma_cm2=float(j_local.max()),
         mean_local_current_ma_cm2=i_geo / ar, area_ratio=ar,
         projected_current_ma_cm2=scale * F3s, overpotential_v=eta,
-        grid=(int(n_xy), int(n_zeta)), flux_balance=float(balance))
+        grid=(int(n_xy), int(n_zeta)), flux_balance=float(balance),
+        top_fraction=float(top_fraction), tip_radius_um=float(tip_radius_um))

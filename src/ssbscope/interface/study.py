@@ -1,4 +1,14 @@
-"""Contour studies of 003_103f2bf5a3479ade (Figs. 1-4): sweeps over H, S, H/S and shape."""
+"""Contour studies of 003_103f2bf5a3479ade (Figs. 1-4): sweeps over H, S, H/S and shape.
+
+Defaults (one parameter set for every case, no per-case tuning): Li|Li6PS5Cl charge-transfer
+resistance 10 Ohm cm2 and conductivity 2 mS/cm (kinetic length ``sigma R_ct = 200 um``, of
+the order of the feature sizes, so kinetics matter as in 003_ Fig. 2c), 1 mm electrolyte as
+in 003_'s cells, Li creep with Nabarro-Herring creep at a 2 um grain size plus the power law
+of Masias et al. (:mod:`.creep`), fracture pressure ``K_Ic / (1.12 sqrt(pi a))`` with
+``K_Ic = 0.25 MPa m^0.5`` and a 10 um flaw (40 MPa), edges of pyramids/frustums rounded over
+2 um (:mod:`.shapes`).  The grain size and flaw depth are assumptions inside plausible
+ranges (module docstring of :mod:`.creep`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +18,16 @@ import pandas as pd
 
 from ssbscope.errors import ParameterError
 
-from .creep import DEFAULT_CRITICAL_PRESSURE_MPA, creep_pressure, critical_current_from
+from .creep import (
+    DEFAULT_FLAW_DEPTH_UM,
+    DEFAULT_GRAIN_SIZE_UM,
+    LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
+    CreepLaw,
+    creep_pressure,
+    critical_current_from,
+)
 from .current import current_distribution
+from .shapes import DEFAULT_TIP_RADIUS_UM
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +45,13 @@ PAPER_SWEEPS = {
 def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
                   conductivity_s_cm: float = 2e-3, thickness_um: float = 1000.0,
                   flat_critical_current_ma_cm2: float = 1.0,
-                  critical_pressure_mpa: float = DEFAULT_CRITICAL_PRESSURE_MPA,
+                  critical_pressure_mpa: float | None = None,
+                  fracture_toughness_mpa_m05: float = LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
+                  flaw_depth_um: float = DEFAULT_FLAW_DEPTH_UM,
+                  grain_size_um: float | None = DEFAULT_GRAIN_SIZE_UM,
+                  tip_radius_um: float = DEFAULT_TIP_RADIUS_UM,
                   n_xy: int = 16) -> pd.DataFrame:
-    """Primary and kinetic maximum current, maximum excess pressure and critical current.
+    """Primary and kinetic maximum current, excess pressures and critical current.
 
     Parameters
     ----------
@@ -38,11 +60,17 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
     shapes : sequence of str
         Shapes to run each case for.
     r_ct_ohm_cm2, conductivity_s_cm, thickness_um
-        Kinetics and electrolyte (defaults: Li|Li6PS5Cl-like values, 10 Ohm cm2 and
-        2 mS/cm; 1 mm electrolyte as in 003_'s cells).
-    flat_critical_current_ma_cm2, critical_pressure_mpa
-        Dendrite criterion ``i_c = i_g0 / (r^(1/n) + i_g0^(1/n) P1 / p_c)^n``
-        (:mod:`ssbscope.interface.creep`; default ``p_c`` 10 MPa).
+        Kinetics and electrolyte (module docstring for the defaults).
+    flat_critical_current_ma_cm2 : float
+        ``i_g0`` of the criterion (gain = critical current over it).
+    critical_pressure_mpa : float, optional
+        Override of ``p_c``; by default ``K_Ic / (1.12 sqrt(pi a))``.
+    fracture_toughness_mpa_m05, flaw_depth_um : float
+        ``K_Ic`` (MPa m^0.5) and flaw depth ``a`` (um).
+    grain_size_um : float or None
+        Grain size of diffusional creep (None: pure power law).
+    tip_radius_um : float
+        Edge rounding of pyramids/frustums (um).
     n_xy : int
         Grid intervals of the quarter cell.
 
@@ -50,35 +78,47 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
     -------
     pandas.DataFrame
         One row per (shape, H, S): ``h_over_s``, ``area_ratio``,
-        ``max_primary_over_geometric``, ``max_kinetic_over_geometric``,
+        ``max_primary_over_geometric``, ``max_kinetic_over_geometric`` (``r``),
         ``max_excess_pressure_mpa`` (highest magnitude, at 1 mA/cm2),
-        ``max_compressive_excess_pressure_mpa``, ``creep_strain_rate_1_s``,
-        ``critical_current_ma_cm2``, ``gain_over_flat``.
+        ``max_compressive_excess_pressure_mpa``, ``site_excess_pressure_mpa`` (compressive
+        excess at the site of maximum current, 1 mA/cm2), ``creep_strain_rate_1_s``,
+        ``creep_viscosity_mpa_s``, ``critical_current_ma_cm2``,
+        ``site_excess_pressure_at_critical_mpa``, ``critical_pressure_mpa`` and
+        ``gain_over_flat``.
     """
     rows = []
     cases = list(cases)
     if not cases:
         raise ParameterError("cases", cases, "must list at least one (height_um, separation_um)")
+    law = CreepLaw(grain_size_um=grain_size_um)
     for shape in shapes:
         for H, S in cases:
             common = {"conductivity_s_cm": conductivity_s_cm, "thickness_um": thickness_um,
-                          "geometric_current_ma_cm2": 1.0, "n_xy": n_xy, "n_zeta": n_xy}
+                      "geometric_current_ma_cm2": 1.0, "n_xy": n_xy, "n_zeta": n_xy,
+                      "tip_radius_um": tip_radius_um}
             prim = current_distribution(shape, H, S, r_ct_ohm_cm2=None, **common)
             kin = current_distribution(shape, H, S, r_ct_ohm_cm2=r_ct_ohm_cm2, **common)
-            pr = creep_pressure(kin)
+            pr = creep_pressure(kin, law=law)
             cc = critical_current_from(kin, pr,
                                        flat_critical_current_ma_cm2=flat_critical_current_ma_cm2,
-                                       critical_pressure_mpa=critical_pressure_mpa)
+                                       critical_pressure_mpa=critical_pressure_mpa,
+                                       fracture_toughness_mpa_m05=fracture_toughness_mpa_m05,
+                                       flaw_depth_um=flaw_depth_um)
             rows.append({"shape": shape, "height_um": float(H), "separation_um": float(S),
-                             "h_over_s": float(H) / float(S), "area_ratio": prim.area_ratio,
-                             "max_primary_over_geometric": prim.max_over_geometric,
-                             "max_kinetic_over_geometric": kin.max_over_geometric,
-                             "max_excess_pressure_mpa": pr.max_excess_pressure_mpa,
-                             "max_compressive_excess_pressure_mpa": (
-                                 pr.max_compressive_excess_pressure_mpa),
-                             "creep_strain_rate_1_s": pr.strain_rate_1_s,
-                             "critical_current_ma_cm2": cc.critical_current_ma_cm2,
-                             "gain_over_flat": cc.gain_over_flat})
+                         "h_over_s": float(H) / float(S), "area_ratio": prim.area_ratio,
+                         "max_primary_over_geometric": prim.max_over_geometric,
+                         "max_kinetic_over_geometric": kin.max_over_geometric,
+                         "max_excess_pressure_mpa": pr.max_excess_pressure_mpa,
+                         "max_compressive_excess_pressure_mpa": (
+                             pr.max_compressive_excess_pressure_mpa),
+                         "site_excess_pressure_mpa": pr.site_excess_pressure_mpa,
+                         "creep_strain_rate_1_s": pr.strain_rate_1_s,
+                         "creep_viscosity_mpa_s": pr.viscosity_mpa_s,
+                         "critical_current_ma_cm2": cc.critical_current_ma_cm2,
+                         "site_excess_pressure_at_critical_mpa": (
+                             cc.site_excess_pressure_mpa_at_critical),
+                         "critical_pressure_mpa": cc.critical_pressure_mpa,
+                         "gain_over_flat": cc.gain_over_flat})
             log.debug("sweep %s H=%g S=%g done", shape, H, S)
     return pd.DataFrame(rows)
 
@@ -86,28 +126,35 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
 def grid_convergence(shape: str = "egg-box", height_um: float = 25.0,
                      separation_um: float = 150.0, *, grids=(8, 12, 16, 24),
                      r_ct_ohm_cm2: float | None = None, conductivity_s_cm: float = 2e-3,
-                     thickness_um: float = 1000.0) -> pd.DataFrame:
-    """Maximum local current and creep pressure against grid size.
+                     thickness_um: float = 1000.0,
+                     grain_size_um: float | None = DEFAULT_GRAIN_SIZE_UM,
+                     tip_radius_um: float = DEFAULT_TIP_RADIUS_UM) -> pd.DataFrame:
+    """Maximum local current and creep pressures against the grid of the current solve.
 
     Returns
     -------
     pandas.DataFrame
-        ``n_xy``, ``max_over_geometric``, ``rel_change_vs_finest``, ``flux_balance``,
-        ``max_excess_pressure_mpa`` (:func:`creep_pressure` at 1 mA/cm2) and
-        ``pressure_rel_change_vs_finest``.
+        ``shape``, ``n_xy``, ``max_over_geometric``, ``rel_change_vs_finest``,
+        ``flux_balance``, ``max_excess_pressure_mpa`` and ``site_excess_pressure_mpa``
+        (:func:`creep_pressure` at 1 mA/cm2) with ``pressure_rel_change_vs_finest`` and
+        ``site_pressure_rel_change_vs_finest``.
     """
     rows = []
+    law = CreepLaw(grain_size_um=grain_size_um)
     for n in grids:
         d = current_distribution(shape, height_um, separation_um, r_ct_ohm_cm2=r_ct_ohm_cm2,
                                  conductivity_s_cm=conductivity_s_cm, thickness_um=thickness_um,
-                                 geometric_current_ma_cm2=1.0, n_xy=int(n), n_zeta=int(n))
-        rows.append({"n_xy": int(n), "max_over_geometric": d.max_over_geometric,
-                         "flux_balance": d.flux_balance,
-                         "max_excess_pressure_mpa": creep_pressure(d).max_excess_pressure_mpa})
+                                 geometric_current_ma_cm2=1.0, n_xy=int(n), n_zeta=int(n),
+                                 tip_radius_um=tip_radius_um)
+        pr = creep_pressure(d, law=law)
+        rows.append({"shape": shape, "n_xy": int(n), "max_over_geometric": d.max_over_geometric,
+                     "flux_balance": d.flux_balance,
+                     "max_excess_pressure_mpa": pr.max_excess_pressure_mpa,
+                     "site_excess_pressure_mpa": pr.site_excess_pressure_mpa})
     df = pd.DataFrame(rows)
-    finest = df["max_over_geometric"].iloc[-1]
-    df["rel_change_vs_finest"] = (df["max_over_geometric"] - finest).abs() / finest
-    p_fin = df["max_excess_pressure_mpa"].iloc[-1]
-    df["pressure_rel_change_vs_finest"] = ((df["max_excess_pressure_mpa"] - p_fin).abs()
-                                           / p_fin if p_fin > 0 else 0.0)
+    for col, out in (("max_over_geometric", "rel_change_vs_finest"),
+                     ("max_excess_pressure_mpa", "pressure_rel_change_vs_finest"),
+                     ("site_excess_pressure_mpa", "site_pressure_rel_change_vs_finest")):
+        fin = df[col].iloc[-1]
+        df[out] = (df[col] - fin).abs() / abs(fin) if fin != 0 else 0.0
     return df

@@ -15,6 +15,15 @@
    (cell edge), bands P1–P4 and the soft-short onset (``neutron/spacetime``,
    ``neutron/bands``, ``neutron/boundaries``).
 4. ``neutron.ct``: registration and attenuation increment of the CT pair (``neutron/ct``).
+
+:func:`input_stages` reads an experiment's real radiograph series (``ssbscope run``), one
+stage ``neutron.input.<label>`` per ``inputs.neutron`` entry writing
+``neutron/input/<label>``: the frames (FITS/TIFF, a file, folder or glob pattern read as one
+series), gamma spots removed, normalised by Eq. 1 when an open beam is given (dark taken as 0
+when absent) or kept as raw counts otherwise, with the mean over each frame and the
+through-plane profile (mean over x per row) frame by frame; time-of-flight header values
+(``TOF``, ``TIMEBIN``, ``N_COUNTS``, ``N_TRIGS`` of MCP/Timepix detectors) are kept per
+frame, with the neutron wavelength when ``flight_path_m`` is given.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["demo_stages", "TWIN_SIZES"]
+__all__ = ["demo_stages", "input_stages", "TWIN_SIZES"]
 
 log = logging.getLogger(__name__)
 
@@ -222,3 +231,223 @@ def demo_stages(config=None) -> list:
               outputs=("neutron/spacetime", "neutron/bands", "neutron/boundaries")),
         Stage("neutron.ct", _ct_stage, inputs=("neutron/twin/ct",), outputs=("neutron/ct",)),
     ]
+
+
+# --------------------------------------------------------------------------- real inputs
+
+#: h / m_n in Å m / s: wavelength (Å) = H_OVER_MN_A_M_S * tof (s) / flight path (m)
+H_OVER_MN_A_M_S = 3956.034
+
+#: Per-frame header keywords of time-of-flight detectors kept as variables: (name, unit, dtype)
+_TOF_KEYS = {"TOF": ("tof_s", "s", float), "TIMEBIN": ("timebin_s", "s", float),
+             "N_COUNTS": ("n_counts", "counts", np.int64), "N_TRIGS": ("n_trigs", "1", np.int64),
+             "SHUTTER_N": ("shutter_n", "1", np.int64)}
+
+
+def _slug(text: str) -> str:
+    import re
+
+    s = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")
+    return s or "series"
+
+
+def _frame_times(md, n, frame_interval_s, time_s):
+    """(times (n,) s or None, description) of a series' frames."""
+    t0 = float(time_s) if time_s is not None else 0.0
+    if frame_interval_s is not None:
+        return t0 + float(frame_interval_s) * np.arange(n), "frame_interval_s of the experiment file"
+    if "TIME_S" in md and md["TIME_S"].notna().all():
+        t = md["TIME_S"].to_numpy(float)
+        return t0 + t, "TIME_S header keyword"
+    if "DATE-OBS" in md and md["DATE-OBS"].notna().all():
+        from ssbscope.neutron.io import _parse_iso
+
+        t = np.array([_parse_iso(v, p) for v, p in zip(md["DATE-OBS"], md["path"])])
+        return t0 + (t - t[0]), "DATE-OBS header keyword"
+    return None, ("none: no TIME_S / DATE-OBS header and no frame_interval_s; frames are indexed "
+                  "by number (and by time of flight where the header has it)")
+
+
+def _check_times(times, where):
+    from ssbscope.errors import DataQualityError
+    from ssbscope.neutron.binning import check_times
+
+    try:
+        return check_times(times, times.size)
+    except DataQualityError as e:
+        raise DataQualityError(f"{where}: {e}") from None
+
+
+def _reference(paths_or_pattern, what, shape_yx, ctx):
+    """Frames of an open-beam / dark reference, loaded (median-combined by normalize)."""
+    from ssbscope.errors import FileFormatError
+    from ssbscope.neutron.io import read_series
+
+    ref = read_series(paths_or_pattern, time_source="interval", frame_interval_s=1.0)
+    for q in ref.paths:
+        ctx.record_input(q)
+    arr = ref.load()
+    if arr.shape[1:] != tuple(shape_yx):
+        raise FileFormatError(paths_or_pattern, f"{what} frames are {arr.shape[1:]}, the sample frames "
+                              f"{tuple(shape_yx)}", f"give {what} frames of the same detector region")
+    return arr
+
+
+def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam=None, dark=None,
+                 frame_interval_s=None, pixel_size_um=None, flight_path_m=None, gamma_filter=True):
+    """Read one real radiograph series: clean, normalise when possible, mean series and profiles."""
+    import dask.array as da
+    import xarray as xr
+
+    from ssbscope.errors import FileFormatError
+    from ssbscope.neutron import remove_gamma_spots
+    from ssbscope.neutron.io import _expand, read_series
+    from ssbscope.neutron.normalization import MASK_REASONS, normalization_mask, normalize
+
+    files = _expand(path, True)
+    ext = {".fits": "fits", ".fit": "fits", ".fts": "fits", ".tif": "tiff", ".tiff": "tiff"}
+    for f in files:
+        kind = ext.get(f.suffix.lower())
+        if fmt != "auto" and kind != fmt:
+            raise FileFormatError(f, f"is not a {fmt.upper()} file (suffix {f.suffix!r})",
+                                  "set format: auto or give files of that format")
+    series = read_series(files, time_source="interval", frame_interval_s=1.0)
+    for q in dict.fromkeys(series.paths):
+        ctx.record_input(q)
+    md = series.metadata
+    n = len(series.time_s)
+    where = str(files[0].parent)
+    times, time_desc = _frame_times(md, n, frame_interval_s, time_s)
+    if times is not None:
+        times = _check_times(np.asarray(times, float), where)
+    raw = series.images.astype(np.float32)
+    shape_yx = tuple(raw.shape[1:])
+    sat_note = "not tested (float data have no fixed full-well value)"
+    if np.issubdtype(series.images.dtype, np.integer):
+        full = np.iinfo(series.images.dtype).max
+        sat = (series.images >= full).sum().compute()
+        sat_note = f"{int(sat)} pixel values at the integer maximum {full}"
+    if gamma_filter:
+        if n >= 3:
+            clean = remove_gamma_spots(raw, method="temporal")
+            gamma_note = "temporal median of the 4 nearest frames, 5 sigma"
+        else:
+            clean = remove_gamma_spots(raw, method="spatial")
+            gamma_note = "3 x 3 spatial median (fewer than 3 frames), 5 sigma"
+        n_spots = (clean != raw).sum(axis=(1, 2))
+    else:
+        clean, gamma_note = raw, "off (gamma_filter: false)"
+        n_spots = da.zeros(n, dtype=np.int64, chunks=n)
+    attrs = {"label": label, "source": str(path), "files": [str(f) for f in files],
+             "format": ext.get(files[0].suffix.lower(), "unknown"), "n_frames": int(n),
+             "frame_shape_px": list(shape_yx), "time_source": time_desc, "gamma_filter": gamma_note,
+             "saturation": sat_note, "paper": "002_3ee4edf529433f9c"}
+    if pixel_size_um is not None:
+        attrs["pixel_size_um"] = float(pixel_size_um)
+    if time_s is not None:
+        attrs["time_s"] = float(time_s)
+    first = md.drop(columns=[c for c in ("path", "page", "time_s") if c in md]).iloc[0].to_dict()
+    attrs["header_first_frame"] = json.dumps({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                                              for k, v in first.items()}, default=str)
+    mask = np.zeros(shape_yx, np.uint8)
+    if open_beam is not None:
+        ob = _reference(open_beam, "open_beam", shape_yx, ctx)
+        if dark is not None:
+            df = _reference(dark, "dark", shape_yx, ctx)
+            dark_note = f"median of {df.shape[0]} dark frame(s)"
+        else:
+            df = np.zeros(shape_yx, np.float32)
+            dark_note = "no dark given: taken as 0 (camera offset not removed)"
+        obm = np.median(ob, axis=0)
+        dfm = np.median(df, axis=0) if df.ndim == 3 else df
+        mask = normalization_mask(obm, dfm)
+        safe_ob = np.where(mask != 0, dfm + 1.0, obm)
+        values = normalize(clean, safe_ob, dfm)
+        values = da.where(da.from_array(mask != 0), np.float32(np.nan), values)
+        var, unit = "transmission", "1"
+        attrs.update({"normalised": True, "normalisation": f"Eq. 1 (I - DF) / (OB - DF); open beam: median "
+                      f"of {ob.shape[0]} frame(s); {dark_note}",
+                      "masked_pixels": json.dumps({MASK_REASONS[b]: int(np.count_nonzero(mask & b))
+                                                   for b in MASK_REASONS if np.any(mask & b)}),
+                      "mask_note": "masked pixels are NaN in transmission, reasons in mask_reason"})
+    else:
+        if dark is not None:
+            df = _reference(dark, "dark", shape_yx, ctx)
+            values = clean - np.median(df, axis=0).astype(np.float32)
+            note = "dark subtracted"
+        else:
+            values = clean
+            note = "raw"
+        var, unit = "counts", "counts"
+        attrs.update({"normalised": False,
+                      "normalisation": f"none: no open beam was given, values are {note} detector counts, "
+                                       "not transmission; add open_beam: (and dark:) to normalise (Eq. 1)"})
+    mean = da.nanmean(values, axis=(1, 2))
+    prof = da.nanmean(values, axis=2)
+    mean, prof, n_spots = da.compute(mean, prof, n_spots)
+    frame = np.arange(n)
+    data = {var: (("frame", "y", "x"), values.astype(np.float32), {"units": unit}),
+            f"mean_{var}": (("frame",), np.asarray(mean, float), {"units": unit,
+                            "description": "mean over the frame (masked pixels left out)"}),
+            f"profile_{var}": (("frame", "y"), np.asarray(prof, np.float32),
+                               {"units": unit, "description": "through-plane profile: mean over x "
+                                "of each row (rows along the stacking axis)"}),
+            "n_gamma_spots": (("frame",), np.asarray(n_spots, np.int64), {"units": "pixels"}),
+            "mask_reason": (("y", "x"), mask, {"units": "1", "flag_meanings": json.dumps(
+                {str(k): v for k, v in MASK_REASONS.items()})})}
+    coords = {"frame": frame, "y": np.arange(shape_yx[0]), "x": np.arange(shape_yx[1])}
+    if times is not None:
+        coords["time_s"] = ("frame", np.asarray(times, float))
+    for key, (nm, u, dt) in _TOF_KEYS.items():
+        if key in md and md[key].notna().all():
+            coords[nm] = ("frame", md[key].to_numpy(dt), {"units": u, "header_keyword": key})
+    if "tof_s" in coords and flight_path_m is not None:
+        coords["wavelength_a"] = ("frame", H_OVER_MN_A_M_S * np.asarray(coords["tof_s"][1], float)
+                                  / float(flight_path_m), {"units": "Å", "description":
+                                                           f"h t / (m_n L), L = {flight_path_m:g} m"})
+        attrs["flight_path_m"] = float(flight_path_m)
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    return {f"neutron/input/{label}": ds}
+
+
+def input_stages(exp) -> list:
+    """Stages reading an experiment's real neutron radiograph series (``ssbscope run``).
+
+    Each ``inputs.neutron`` entry (a file, folder or glob pattern read as one series, FITS or
+    TIFF) becomes ``neutron/input/<label>``: gamma spots removed
+    (:func:`ssbscope.neutron.remove_gamma_spots`), normalised by Eq. 1 of 002_3ee4edf529433f9c
+    when ``open_beam`` is given, else kept as detector counts (attribute ``normalisation``
+    says so), with the mean per frame, the through-plane profile per frame, frame times
+    (``frame_interval_s``, or ``TIME_S``/``DATE-OBS`` headers; offset by the input's
+    ``time_s``) and time-of-flight header values.
+
+    Parameters
+    ----------
+    exp : ssbscope.config.Experiment
+
+    Returns
+    -------
+    list of ssbscope.pipeline.Stage
+        Empty when the experiment has no neutron inputs.
+    """
+    from ssbscope.pipeline import Stage
+
+    stages, used = [], set()
+    for item in getattr(exp.inputs, "neutron", []) or []:
+        stem = Path(item.path).name.split("*")[0].rstrip("_-.") or Path(item.path).stem
+        base = _slug(item.label or stem)
+        name, k = base, 1
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        params = {"path": str(exp.resolve(item.path)), "fmt": item.format, "label": name,
+                  "time_s": item.time_s,
+                  "open_beam": str(exp.resolve(item.open_beam)) if item.open_beam else None,
+                  "dark": str(exp.resolve(item.dark)) if item.dark else None,
+                  "frame_interval_s": item.frame_interval_s, "pixel_size_um": item.pixel_size_um,
+                  "flight_path_m": getattr(item, "flight_path_m", None),
+                  "gamma_filter": bool(getattr(item, "gamma_filter", True))}
+        stages.append(Stage(f"neutron.input.{name}", _input_stage, outputs=(f"neutron/input/{name}",),
+                            params=params, long=True))
+    return stages

@@ -10,7 +10,10 @@ twin's ``neutron/twin/truth`` when present) and renders:
 * space–time maps of regions I and II beside the voltage curve on the same time axis, with
   the soft-short onset marked (002_ Fig. 2B,D,E);
 * band time series with their onsets; a table of bands against the twin's truth;
-* neutron-CT attenuation-increment slices after registration (002_ Fig. 5B).
+* neutron-CT attenuation-increment slices after registration (002_ Fig. 5B);
+* for real series (``neutron/input/<label>`` of :func:`ssbscope.neutron.stages.input_stages`):
+  the first frame, the mean per frame against time, time of flight or frame number, and a
+  table saying whether the values are normalised.
 """
 
 from __future__ import annotations
@@ -155,11 +158,70 @@ def _ct_figure(ct) -> str:
                             "Li gained (creep into the rod–tube gap), blue = lost (002_ Fig. 5B).")
 
 
+def _input_labels(store) -> list[str]:
+    """Labels of the real radiograph series (``neutron/input/<label>``) in the store."""
+    pre = "neutron/input/"
+    return [n[len(pre):] for n in store.names() if n.startswith(pre) and "/" not in n[len(pre):]]
+
+
+def _input_figure(ds, label) -> str:
+    import matplotlib.pyplot as plt
+
+    var = "transmission" if "transmission" in ds else "counts"
+    unit = ds[var].attrs.get("units", "")
+    first = ds[var].isel(frame=0).values
+    fin = first[np.isfinite(first)]
+    lo, hi = (np.percentile(fin, [1, 99]) if fin.size else (0.0, 1.0))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.2, 1]})
+    im = ax.imshow(first, cmap="gray", vmin=lo, vmax=hi, origin="upper")
+    ax.set_xlabel("x (px)")
+    ax.set_ylabel("y (px)")
+    fig.colorbar(im, ax=ax, label=f"{var} ({unit})")
+    mean = ds[f"mean_{var}"].values
+    if "time_s" in ds.coords:
+        x, xl = ds["time_s"].values, "time (s)"
+    elif "tof_s" in ds.coords:
+        x, xl = ds["tof_s"].values * 1e3, "time of flight (ms)"
+    else:
+        x, xl = ds["frame"].values, "frame"
+    ax2.plot(x, mean, marker="o", ms=3, lw=1, color="#1d4e89")
+    ax2.set_xlabel(xl)
+    ax2.set_ylabel(f"mean {var} ({unit})")
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    note = "" if ds.attrs.get("normalised") in (True, "True") else " Not normalised: no open beam was given."
+    return figure_html(fig, f"{label}: first frame after gamma-spot removal and the mean over each frame."
+                            + note)
+
+
+def _inputs_html(store, labels) -> tuple[str, list]:
+    parts, rows, summary = ["<h3>Real inputs</h3>"], [], []
+    for lab in labels:
+        ds = _get(store, f"neutron/input/{lab}")
+        var = "transmission" if "transmission" in ds else "counts"
+        parts.append(_input_figure(ds, lab))
+        mean = ds[f"mean_{var}"].values
+        rows.append({"input": lab, "frames": int(ds.sizes["frame"]),
+                     "frame (px)": f"{ds.sizes['y']} × {ds.sizes['x']}",
+                     "values": var, "mean (first frame)": float(mean[0]),
+                     "gamma spots replaced": int(ds["n_gamma_spots"].values.sum()),
+                     "normalisation": str(ds.attrs.get("normalisation", "")),
+                     "time axis": str(ds.attrs.get("time_source", ""))})
+        summary.append((f"neutron {lab}", f"{int(ds.sizes['frame'])} frames, "
+                        f"{'normalised' if var == 'transmission' else 'raw counts (no open beam)'}"))
+    parts.append(table_html(pd.DataFrame(rows), caption="Real neutron radiograph series"))
+    return "".join(parts), summary
+
+
 def section(store) -> Section | None:
     """The neutron section, or None when the store holds no neutron results."""
     rd = _get(store, "neutron/radiographs")
+    labels = _input_labels(store)
     if rd is None:
-        return None
+        if not labels:
+            return None
+        html, summary = _inputs_html(store, labels)
+        return Section("Neutron imaging", html, tuple(summary))
     truth = _get(store, "neutron/twin/truth")
     st = _get(store, "neutron/spacetime")
     bands = _get(store, "neutron/bands")
@@ -211,4 +273,8 @@ def section(store) -> Section | None:
     if truth is not None and truth.attrs.get("soft_short_onset_s", -1) >= 0:
         summary.append(("neutron twin: true soft-short onset",
                         f"{truth.attrs['soft_short_onset_s'] / 3600:.2f} h"))
+    if labels:
+        html, extra = _inputs_html(store, labels)
+        parts.append(html)
+        summary += extra
     return Section("Neutron imaging", "\n".join(parts), tuple(summary))

@@ -82,18 +82,26 @@ def _contour_part(study, gc, fields):
             ax = axes[0, k]
             ax.plot(d[xcol], d["max_primary_over_geometric"], "o-", label="max j, primary")
             ax.plot(d[xcol], d["max_kinetic_over_geometric"], "s-", label="max j, kinetics")
-            ax.plot(d[xcol], d["gain_over_flat"], "^-", label="critical / flat")
+            ax.plot(d[xcol], d["gain_over_flat"], "^-", lw=2, label="critical / flat")
+            ax.axhline(1.0, color="k", ls=":", lw=1, label="flat interface")
             ax.set_ylabel("ratio to geometric / flat")
             ax.legend(fontsize=7)
             ax = axes[1, k]
-            ax.plot(d[xcol], d["max_excess_pressure_mpa"], "kd-")
+            site = ("site_excess_pressure_mpa" if "site_excess_pressure_mpa" in d
+                    else "max_compressive_excess_pressure_mpa")
+            ax.plot(d[xcol], d[site], "kd-", label="at max-current site (criterion)")
+            ax.plot(d[xcol], d["max_excess_pressure_mpa"], "d--", color="0.5",
+                    label="max |p - p_stack|")
             ax.set_xlabel(xlabel)
-            ax.set_ylabel("max excess pressure (MPa)")
+            ax.set_ylabel("excess pressure at 1 mA/cm2 (MPa)")
+            ax.legend(fontsize=7)
         ax = axes[0, -1]
         sh = df[df["series"] == "shapes"]
         if len(sh):
             ax.bar(sh["shape"], sh["critical_current_ma_cm2"], color=["C0", "C1", "C2"][:len(sh)])
-            ax.axhline(1.0, color="k", ls=":", label="flat")
+            i_flat = float(study.attrs.get("flat_critical_current_ma_cm2", 1.0))
+            ax.axhline(i_flat, color="k", ls=":", label="flat")
+            ax.legend(fontsize=7)
             ax.set_ylim(0.9 * float(sh["critical_current_ma_cm2"].min()),
                         max(1.02, 1.02 * float(sh["critical_current_ma_cm2"].max())))
             ax.set_ylabel("critical current (mA/cm2), flat = 1")
@@ -105,19 +113,28 @@ def _contour_part(study, gc, fields):
             axes[1, -1].set_ylim(1.0, 1.02 * float(sh["area_ratio"].max()))
             axes[1, -1].set_ylabel("area ratio")
         fig.tight_layout()
+        a = study.attrs
         cap = ("Maximum local current over the geometric current without and with linearised "
-               "Butler-Volmer kinetics (R_ct = "
-               f"{study.attrs.get('r_ct_ohm_cm2')} Ohm cm2, sigma = "
-               f"{study.attrs.get('conductivity_s_cm')} S/cm), maximum creep excess pressure "
-               "at 1 mA/cm2 and the critical current of the dendrite criterion relative to a "
-               "flat interface (trends, as in 003_103f2bf5a3479ade Figs. 2-4).")
+               f"Butler-Volmer kinetics (R_ct = {a.get('r_ct_ohm_cm2')} Ohm cm2, sigma = "
+               f"{a.get('conductivity_s_cm')} S/cm); creep excess pressure at 1 mA/cm2 at the "
+               "site of maximum current (compressive, enters the criterion) and its largest "
+               "magnitude (Li creep: diffusional, grain size "
+               f"{a.get('grain_size_um', float('nan')):g} um, plus power law n = 6.56); "
+               "critical current of the self-consistent dendrite criterion relative to a flat "
+               "interface (dotted line = flat; p_c = "
+               f"{a.get('critical_pressure_mpa', float('nan')):.1f} MPa from K_Ic = "
+               f"{a.get('fracture_toughness_mpa_m05', float('nan')):g} MPa m^0.5 and a "
+               f"{a.get('flaw_depth_um', float('nan')):g} um flaw).  Trends only, as in "
+               "003_103f2bf5a3479ade Figs. 2-4; the small-slope creep model does not give the "
+               "maximum of the critical current against H/S reported in 003_ Fig. 3b,e.")
         html += figure_html(fig, cap)
         summary.append(("best contour gain over flat", f"{df['gain_over_flat'].max():.3f}x"))
     html += table_html(df.reset_index(drop=True), caption="Contour study (1 mA/cm2)")
     if gc is not None:
         html += table_html(gc.to_dataframe().reset_index(drop=True),
-                           caption="Grid convergence of the maximum local current "
-                                   "(egg-box H25S150)")
+                           caption="Grid convergence of the maximum local current and of "
+                                   "the creep pressures (H25S150; egg-box primary and kinetic, "
+                                   "pyramid and frustum kinetic)")
     if fields is not None:
         shapes = [str(s) for s in fields["shape"].values]
         fig, axes = plt.subplots(2, len(shapes), figsize=(3.4 * len(shapes), 6.4), squeeze=False)

@@ -101,35 +101,53 @@ def _interface_flux_stage(ctx, inputs, *, size="small", axis=2):
 
 
 def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity_s_cm=2e-3,
-                   critical_pressure_mpa=None):
+                   critical_pressure_mpa=None, grain_size_um=None, flaw_depth_um=None):
     import pandas as pd
     import xarray as xr
 
-    from ssbscope.interface import PAPER_SWEEPS, contour_sweep, current_distribution, grid_convergence
+    from ssbscope.interface import (
+        PAPER_SWEEPS,
+        contour_sweep,
+        current_distribution,
+        grid_convergence,
+    )
+    from ssbscope.interface.creep import (
+        DEFAULT_FLAW_DEPTH_UM,
+        DEFAULT_GRAIN_SIZE_UM,
+        LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
+    )
+    from ssbscope.interface.shapes import DEFAULT_TIP_RADIUS_UM
 
-    from ssbscope.interface.creep import DEFAULT_CRITICAL_PRESSURE_MPA
-
-    if critical_pressure_mpa is None:
-        critical_pressure_mpa = DEFAULT_CRITICAL_PRESSURE_MPA
+    grain_size_um = DEFAULT_GRAIN_SIZE_UM if grain_size_um is None else grain_size_um
+    flaw_depth_um = DEFAULT_FLAW_DEPTH_UM if flaw_depth_um is None else flaw_depth_um
     _, n_grid, sweeps = _SIZES[size]
     frames = []
     for name in ctx.progress(sweeps, desc="contour study"):
         shapes = ("egg-box", "pyramid", "frustum") if name == "shapes" else ("egg-box",)
         df = contour_sweep(PAPER_SWEEPS[name], shapes=shapes, r_ct_ohm_cm2=r_ct_ohm_cm2,
                            conductivity_s_cm=conductivity_s_cm,
-                           critical_pressure_mpa=critical_pressure_mpa, n_xy=n_grid)
+                           critical_pressure_mpa=critical_pressure_mpa,
+                           grain_size_um=grain_size_um, flaw_depth_um=flaw_depth_um,
+                           n_xy=n_grid)
         df.insert(0, "series", name)
         frames.append(df)
     table = pd.concat(frames, ignore_index=True)
     study = xr.Dataset.from_dataframe(table.rename_axis("case"))
     study.attrs.update({"paper": "003_103f2bf5a3479ade Figs. 1-4", "r_ct_ohm_cm2": r_ct_ohm_cm2,
                         "conductivity_s_cm": conductivity_s_cm,
-                        "critical_pressure_mpa": critical_pressure_mpa,
+                        "critical_pressure_mpa": float(table["critical_pressure_mpa"].iloc[0]),
+                        "fracture_toughness_mpa_m05": LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
+                        "flaw_depth_um": float(flaw_depth_um),
+                        "grain_size_um": float(grain_size_um),
+                        "tip_radius_um": DEFAULT_TIP_RADIUS_UM,
+                        "flat_critical_current_ma_cm2": 1.0,
                         "geometric_current_ma_cm2": 1.0, "grid_n_xy": n_grid})
     gc_rows = []
-    for rct in (None, r_ct_ohm_cm2):
-        g = grid_convergence("egg-box", 25, 150, grids=(8, n_grid, n_grid + 4),
-                             r_ct_ohm_cm2=rct, conductivity_s_cm=conductivity_s_cm)
+    for shape, rct in (("egg-box", None), ("egg-box", r_ct_ohm_cm2), ("pyramid", r_ct_ohm_cm2),
+                       ("frustum", r_ct_ohm_cm2)):
+        g = grid_convergence(shape, 25, 150, grids=(8, n_grid, n_grid + 4),
+                             r_ct_ohm_cm2=rct, conductivity_s_cm=conductivity_s_cm,
+                             grain_size_um=grain_size_um)
         g.insert(0, "kinetics", "primary" if rct is None else "linear BV")
         gc_rows.append(g)
     gc = xr.Dataset.from_dataframe(pd.concat(gc_rows, ignore_index=True).rename_axis("run"))
