@@ -224,3 +224,101 @@ def test_thread_counts_and_block_sizes_give_same_bytes():
         ref = events_to_cube(ev, charge_sharing=mode, n_threads=1)
         for th in (2, 3):
             assert events_to_cube(ev, charge_sharing=mode, n_threads=th).tobytes() == ref.tobytes()
+
+
+def _crowded_events(n_frames=26_000, seed=21):
+    """~1.05e6 hits sorted by frame: uniform hits plus dense clusters (a hit next to or on
+    the previous one: neighbours, twins, chains), hits outside the 80 x 80 pixels, negative
+    values, energies above the range, and one frame of 700 hits."""
+    rng = np.random.default_rng(seed)
+    per = rng.poisson(40, n_frames)
+    per[n_frames // 2] = 700  # longer than a small block
+    fr = np.repeat(np.arange(n_frames), per)
+    n = fr.size
+    r = rng.integers(0, 80, n)
+    c = rng.integers(0, 80, n)
+    near = np.flatnonzero(rng.random(n) < 0.3)  # 30 %: next to (or on) the previous hit
+    near = near[near > 0]
+    for _ in range(2):  # chains: apply twice so that clusters grow
+        r[near] = np.clip(r[near - 1] + rng.integers(-1, 2, near.size), 0, 79)
+        c[near] = np.clip(c[near - 1] + rng.integers(-1, 2, near.size), 0, 79)
+    out = rng.random(n) < 0.01
+    r[out] = rng.integers(80, 256, out.sum())
+    out = rng.random(n) < 0.005
+    c[out] = rng.integers(80, 256, out.sum())
+    j = rng.integers(0, 620, n)  # bin index; 600-619 above the 0-120 keV range
+    val = ((j + 0.5) * 0.2).astype(np.float32)  # bin centres: no rounding ambiguity
+    neg = rng.random(n) < 0.01
+    val[neg] = -val[neg]
+    return make_events(fr, r, c, val), j
+
+
+def _discard_reference(ev, j, connectivity, mask, n=80, nbins=600):
+    """The "discard" rule by set membership: a valid hit is kept when no other valid hit of its
+    frame lies on its pixel or on a 4-/8-neighbour (searchsorted over sorted (frame, pixel)
+    keys)."""
+    fr = ev["frame"].astype(np.int64)
+    r = ev["row"].astype(np.int64)
+    c = ev["col"].astype(np.int64)
+    valid = (r < n) & (c < n) & (ev["value"] >= 0)
+
+    def key(rr, cc):  # padded by one pixel on each side: neighbours never wrap
+        return (fr * (n + 2) + rr + 1) * (n + 2) + cc + 1
+
+    vk = np.sort(key(r, c)[valid])
+
+    def count(rr, cc):
+        k = key(rr, cc)
+        return np.searchsorted(vk, k, side="right") - np.searchsorted(vk, k, side="left")
+
+    offsets = [(0, 1), (0, -1), (1, 0), (-1, 0)]
+    if connectivity == 8:
+        offsets += [(1, 1), (1, -1), (-1, 1), (-1, -1)]
+    crowded = count(r, c) > 1
+    for dr, dc in offsets:
+        crowded |= count(r + dr, c + dc) > 0
+    keep = valid & ~crowded & (j < nbins)
+    keep[valid] &= mask[r[valid], c[valid]]
+    idx = (r[keep] * n + c[keep]) * nbins + j[keep]
+    return np.bincount(idx, minlength=n * n * nbins).reshape(n, n, nbins)
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_discard_matches_set_membership_reference(connectivity, monkeypatch):
+    # dense clusters, twins, invalid hits (check=False), frames cut by small blocks, a frame
+    # longer than the block, and parts for 2 and 3 threads: same bytes as the reference
+    from ssbscope.compton import events as events_module
+
+    ev, j = _crowded_events()
+    mask = np.random.default_rng(5).random((80, 80)) > 0.05
+    ref = _discard_reference(ev, j, connectivity, mask)
+    kept = ref.sum()
+    assert 0.3 * ev.size < kept < 0.8 * ev.size  # the rule removes many hits, keeps many
+    # unit gain / zero offset: the calibrated kernel path, same energies
+    unit = {"gain_kev_per_unit": np.ones((80, 80)), "offset_kev": np.zeros((80, 80))}
+    for block, threads, cal in ((1 << 13, 1, {}), (97, 2, {}), (4096, 3, {}), (97, 2, unit)):
+        monkeypatch.setattr(events_module, "_BLOCK", block)
+        cube = events_to_cube(ev, charge_sharing="discard", connectivity=connectivity,
+                              pixel_mask=mask, n_threads=threads, check=False, **cal)
+        assert cube.tobytes() == ref.astype(np.uint32).tobytes(), (block, threads, bool(cal))
+    with pytest.raises(InputError, match="outside the 80x80 pixel range"):
+        events_to_cube(ev, charge_sharing="discard")
+
+
+def test_frame_of_more_than_65536_hits():
+    # one frame: 127 x 127 isolated hits on the even rows/columns of a 255 x 255 detector
+    # (all kept), then 54000 hits piled on pixel (254, 254) (no lattice neighbour; all
+    # dropped).  The pile's hits sit past record 65536 of the frame, where a 16-bit owner
+    # index would wrap onto (and wrongly reject) lattice hits.
+    rr, cc = np.meshgrid(np.arange(0, 253, 2), np.arange(0, 253, 2), indexing="ij")
+    pile = 54_000
+    row = np.r_[rr.ravel(), np.full(pile, 254)]
+    col = np.r_[cc.ravel(), np.full(pile, 254)]
+    fr = np.r_[np.zeros(row.size, np.uint32), [1, 1]]  # then a frame with one side pair
+    ev = make_events(fr, np.r_[row, 7, 7], np.r_[col, 7, 8], np.full(fr.size, 5.5, np.float32))
+    assert ev.size > 65536 + 2
+    kw = {"n_rows": 255, "n_cols": 255, "e_min_kev": 0.0, "e_max_kev": 10.0, "bin_width_kev": 1.0}
+    for conn in (4, 8):
+        cube = events_to_cube(ev, charge_sharing="discard", connectivity=conn, **kw)
+        assert cube.sum() == rr.size and cube[254, 254].sum() == 0 and cube[7, 7:9].sum() == 0
+        assert cube[0:253:2, 0:253:2, 5].all()

@@ -32,15 +32,40 @@ signal, larger clusters dropped).
 The events are split at frame boundaries into one contiguous part per thread; a numba kernel
 (releasing the GIL) bins each part into its own partial cube, and the integer cubes are added:
 the result is the same bytes whatever the thread count.  Within a part the kernel works on
-blocks of 8192 records (whole frames): for each frame it stamps the hit pixels into a small
-padded occupancy map with a per-frame byte token (cleared only every 255 frames, so the map stays
-in L1 and neighbour tests are nine byte loads), computes every hit's cube index with one
-multiply (uniform bins), sends rejected hits to a spare counter, and then scatters the block's
-indices into the cube.  "add" uses the same pass (a per-pixel record index finds the partner of
-the rare hits that have a neighbour).  Hits outside the pixel range or with a negative value
-take no part in the charge-sharing rules (and raise unless ``check=False``).  The kernels are compiled on first use (a few seconds, once per
-process; no on-disk cache is relied on).  ``benchmarks/bench_events.py`` measures the
-throughput beside ``numpy.histogramdd`` and ``numpy.bincount``.
+blocks of 8192 records (cut at frame boundaries when discriminating; a longer frame is taken
+whole) in three passes:
+
+1. keys: every hit's cube index (one multiply for the uniform bins, per-pixel calibration
+   when given), or one of three spare counters after the cube (energy out of range; outside
+   the pixel range; negative value, the latter two counted for the error messages), and for
+   "discard" the hit's cell in a padded (n_rows + 5) x (n_cols + 2) map.  The loop has no
+   branches and no stores but its outputs, so LLVM vectorizes it (AVX2/AVX-512 gathers of
+   the 12-byte records).  With calibration a short scalar loop first computes
+   ``gain * value + offset`` per hit (LLVM cannot vectorize the data-dependent table loads
+   beside the stores), and the vectorized loop reads those energies.
+2. "discard", one scalar pass in record order: the frame's token (1-255, the next one at
+   every new frame; the byte map is cleared only when the token wraps, every 255 frames) is
+   compared with the map's bytes around the hit's cell: three unaligned 4-byte loads (rows
+   above, at and below the cell, bytes col - 1 .. col + 1) XORed with the token, and an
+   exact zero-byte test ``(x - 0x010101) & ~x & 0x808080`` (8-connectivity; the middle byte
+   of the outer rows only for 4-connectivity).  A hit that finds a stamped byte (a
+   neighbour, or a second hit on its own pixel) is rejected, and so is every earlier hit of
+   the frame in its window, found through an owner map (block index of the last hit that
+   stamped each cell); then the hit stamps its cell.  This drops exactly the hits that have
+   another hit on their pixel or on a neighbouring pixel in the same frame.  Hits outside
+   the pixel range or with a negative value all use a dummy cell whose window no real pixel
+   reaches: they take no part in the charge-sharing rules (and raise unless
+   ``check=False``).
+3. scatter: ``cube[key] += 1`` over the block's keys, a short loop that keeps many cache
+   misses in flight (the 15 MB cube does not fit in L2).  For "none" the frame-order check
+   rides on this latency-bound loop.
+
+Masked pixels take part in the discrimination; their counts are zeroed at the end.  "add"
+uses an older two-pass kernel per frame (stamp, then test each hit; a per-pixel record index
+finds the partner of the rare hits that have a neighbour).  The kernels are compiled on
+first use (a few seconds, once per process; no on-disk cache is relied on).
+``benchmarks/bench_events.py`` measures the throughput beside ``numpy.histogramdd`` and
+``numpy.bincount``, on uniform energies and on an XCS-twin spectrum.
 """
 
 from __future__ import annotations
@@ -266,17 +291,245 @@ def energy_edges_kev(e_min_kev: float = 0.0, e_max_kev: float = 120.0, bin_width
 # ----------------------------------------------------------------------------- kernel
 _KERNELS = {}
 
+# spare counters after the cube: rejected hits (charge sharing, energy out of range),
+# hits outside the pixel range, hits with a negative value
+_N_SPARE = 3
+# records per block: keys, cells and the maps stay in L1/L2
+_BLOCK = 1 << 13
+
 
 def _kernels():
     if _KERNELS:
         return _KERNELS
     import numba as nb
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
 
     # The kernels below index with unsigned (uint64) integers only: numba adds a
     # negative-index wraparound test to every access through a signed index, which costs
     # the stamping loops ~1.7x.  Mixing uint64 with int64 would promote to float64, so every
     # operand is converted explicitly.
     U = np.uint64
+
+    @intrinsic
+    def load_u32(typingctx, arr, idx):
+        # bytes arr[idx:idx + 4] of a uint8 array as one little-endian uint32 (unaligned load)
+        sig = types.uint32(arr, idx)
+
+        def codegen(context, builder, signature, args):
+            ary = context.make_array(signature.args[0])(context, builder, args[0])
+            ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(32).as_pointer())
+            return builder.load(ptr, align=1)
+
+        return sig, codegen
+
+    @nb.njit(nogil=True, inline="always")
+    def calib_pass(rec, vals, ub0, nq, gain, offset, nrows, ncols, energy):
+        # energy[q] = gain * value + offset of the hit's pixel (float32, pixel 0 for a hit
+        # outside the range): the data-dependent table loads in a short scalar loop of
+        # their own, so that keys_pass stays vectorizable
+        u1 = U(1)
+        u2 = U(2)
+        u3 = U(3)
+        m8 = U(0xFF)
+        s8 = U(8)
+        nr = U(nrows)
+        nc = U(ncols)
+        q = U(0)
+        while q < nq:
+            k = ub0 + q
+            rc = U(rec[u3 * k + u1])
+            r = rc & m8
+            c = (rc >> s8) & m8
+            p = r * nc + c if (r < nr) & (c < nc) else U(0)
+            energy[q] = vals[u3 * k + u2] * gain[p] + offset[p]
+            q += u1
+
+    @nb.njit(nogil=True, inline="always")
+    def keys_pass(rec, vals, ub0, nq, energy, cal, disc, e_min, inv_w, nbins, nrows, ncols,
+                  keys, cells):
+        # Records ub0:ub0 + nq -> cube index of every hit in keys[q], or a spare counter: +0
+        # energy out of range, +1 outside the pixel range, +2 negative value.  With disc, the
+        # padded-map cell of every valid hit (a dummy cell for the others) in cells[q].  No
+        # stores but keys[q]/cells[q] and no branches: LLVM vectorizes the loop (gathers of
+        # the records); with cal the calibrated energies come from energy[q] (calib_pass).
+        # cal and disc are constants after inlining.
+        u1 = U(1)
+        u2 = U(2)
+        u3 = U(3)
+        m8 = U(0xFF)
+        s8 = U(8)
+        w = U(ncols + 2)
+        nr = U(nrows)
+        nc = U(ncols)
+        nb_ = U(nbins)
+        spare = U(nrows * ncols * nbins)
+        dummy = U((nrows + 3) * (ncols + 2) + 1)
+        q = U(0)
+        while q < nq:
+            k = ub0 + q
+            rc = U(rec[u3 * k + u1])
+            r = rc & m8
+            c = (rc >> s8) & m8
+            v = vals[u3 * k + u2]
+            inr = (r < nr) & (c < nc)
+            ok = inr & (v >= 0)
+            p = r * nc + c if inr else U(0)
+            e = energy[q] if cal else v
+            # floor((e - e_min) / width) for x >= -1, then one unsigned range test
+            xi = U(np.int64((e - e_min) * inv_w + 1.0) - 1)
+            code = spare + U(not inr) + U(2) * U(inr & (v < 0))
+            keys[q] = np.uint32(p * nb_ + xi) if ok & (xi < nb_) else np.uint32(code)
+            if disc:
+                pp = (r + u1) * w + c + u1 if ok else dummy
+                cells[q] = np.uint32(pp)
+            q += u1
+
+    @nb.njit(nogil=True, inline="always")
+    def reject(keys, o, spare):
+        # send hit o to the rejected-hit counter (a hit already on a spare counter stays)
+        keys[o] = max(keys[o], spare)
+
+    @nb.njit(nogil=True)
+    def discard_pass(rec, ub0, nq, conn8, spare, ncols, keys, cells, stamp, owner, tok, prev):
+        # Charge-sharing discrimination of whole frames (records ub0:ub0 + nq), one pass:
+        # each hit tests the 3 x 3 (8-connectivity) or plus-shaped (4) window around its
+        # cell in a byte map stamped with its frame's token (1-255; the map is cleared only
+        # when the token wraps): three unaligned 4-byte loads of the rows above, at and
+        # below the cell (bytes col - 1 .. col + 1 used), x = map ^ token, and a zero-byte
+        # test per row.  A hit that finds a stamped cell rejects itself and, through the
+        # owner map (block index of the last hit that stamped each cell; uint16 unless a
+        # frame has more hits), every earlier hit of its window.  Invalid hits all use the
+        # dummy cell, whose window no valid hit reaches.  Returns the token and the number
+        # of frame decreases.
+        u1 = U(1)
+        u3 = U(3)
+        w = U(ncols + 2)
+        lo = np.uint32(0x010101)
+        hi = np.uint32(0x808080)
+        mid = np.uint32(0xFF00)
+        sp = np.uint32(spare)
+        t = np.uint32(tok)
+        unsorted = 0
+        if nq > U(0):  # a block starts with a frame: next token
+            f = rec[u3 * ub0]
+            unsorted += f < prev
+            prev = f
+            t += np.uint32(1)
+            if t > np.uint32(255):
+                stamp[:] = 0
+                t = np.uint32(1)
+        tt = t * np.uint32(0x01010101)
+        q = U(0)
+        while q < nq:
+            f = rec[u3 * (ub0 + q)]
+            if f != prev:  # first hit of a frame: next token
+                unsorted += f < prev
+                t += np.uint32(1)
+                if t > np.uint32(255):
+                    stamp[:] = 0
+                    t = np.uint32(1)
+                tt = t * np.uint32(0x01010101)
+                prev = f
+            pp = U(cells[q])
+            up = pp - w
+            dn = pp + w
+            a = load_u32(stamp, up - u1) ^ tt
+            b = load_u32(stamp, pp - u1) ^ tt
+            d = load_u32(stamp, dn - u1) ^ tt
+            # (x - 0x010101) & ~x & 0x808080 is nonzero exactly when one of the low three
+            # bytes of x is zero (borrows run upwards from a zero byte only)
+            if conn8:
+                hit = (((a - lo) & ~a) | ((b - lo) & ~b) | ((d - lo) & ~d)) & hi
+            else:
+                hit = (((b - lo) & ~b) & hi) | np.uint32(((a & mid) == 0) | ((d & mid) == 0))
+            if hit:
+                t8 = np.uint8(t)
+                reject(keys, q, sp)
+                for cell in (pp, pp - u1, pp + u1, up, dn):
+                    if stamp[cell] == t8:
+                        reject(keys, U(owner[cell]), sp)
+                if conn8:
+                    for cell in (up - u1, up + u1, dn - u1, dn + u1):
+                        if stamp[cell] == t8:
+                            reject(keys, U(owner[cell]), sp)
+            stamp[pp] = np.uint8(t)
+            owner[pp] = np.uint32(q)
+            q += u1
+        return t, unsorted
+
+    @nb.njit(nogil=True)
+    def bin_main(rec, vals, start, end, gain, offset, use_cal, e_min, inv_w, nbins, discard,
+                 conn8, nrows, ncols, cube, stamp, owner, keys, cells, energy, status):
+        # "none" and "discard".  rec/vals: flat uint32/float32 views of the 12-byte records
+        # (frame, row | col << 8, value); cube: nrows * ncols * nbins counters + _N_SPARE.
+        # Blocks of keys.size records (cut at frame boundaries when discarding): keys (and
+        # cells), discrimination, then a scatter of the block's keys into the cube.
+        # status[0] += frame decreases.
+        nk = keys.size
+        spare = nrows * ncols * nbins
+        unsorted = 0
+        tok = 0
+        b0 = start
+        prev = rec[3 * start] if end > start else 0
+        while b0 < end:
+            b1 = min(end, b0 + nk)
+            big = False
+            if discard and b1 < end:
+                f = rec[3 * b1]
+                b = b1
+                while b > b0 and rec[3 * (b - 1)] == f:  # back to the frame start
+                    b -= 1
+                if b > b0:
+                    b1 = b
+                else:  # a single frame longer than the buffer: take it whole
+                    while b1 < end and rec[3 * b1] == f:
+                        b1 += 1
+                    big = True
+            kb = np.empty(b1 - b0, keys.dtype) if big else keys
+            cb = np.empty(b1 - b0, cells.dtype) if big else cells
+            eb = np.empty(b1 - b0, energy.dtype) if big and use_cal else energy
+            ub0 = U(b0)
+            nq = U(b1 - b0)
+            if use_cal:
+                calib_pass(rec, vals, ub0, nq, gain, offset, nrows, ncols, eb)
+                if discard:
+                    keys_pass(rec, vals, ub0, nq, eb, True, True, e_min, inv_w, nbins,
+                              nrows, ncols, kb, cb)
+                else:
+                    keys_pass(rec, vals, ub0, nq, eb, True, False, e_min, inv_w, nbins,
+                              nrows, ncols, kb, cb)
+            elif discard:
+                keys_pass(rec, vals, ub0, nq, eb, False, True, e_min, inv_w, nbins,
+                          nrows, ncols, kb, cb)
+            else:
+                keys_pass(rec, vals, ub0, nq, eb, False, False, e_min, inv_w, nbins,
+                          nrows, ncols, kb, cb)
+            q = U(0)
+            if discard:
+                if nq > U(0xFFFF):  # a frame of more hits than a uint16 owner map indexes
+                    own32 = np.zeros(owner.size, np.uint32)
+                    tok, uns = discard_pass(rec, ub0, nq, conn8, spare, ncols, kb, cb, stamp,
+                                            own32, tok, prev)
+                else:
+                    tok, uns = discard_pass(rec, ub0, nq, conn8, spare, ncols, kb, cb, stamp,
+                                            owner, tok, prev)
+                unsorted += uns
+                while q < nq:
+                    cube[kb[q]] += 1
+                    q += U(1)
+            else:  # the order check rides on the (latency-bound) scatter loop
+                f0 = prev
+                while q < nq:
+                    f = rec[U(3) * (ub0 + q)]
+                    unsorted += f < f0
+                    f0 = f
+                    cube[kb[q]] += 1
+                    q += U(1)
+            prev = rec[3 * (b1 - 1)]
+            b0 = b1
+        status[0] += unsorted
 
     @nb.njit(nogil=True, inline="always")
     def n_stamped(stamp, pp, w, t8, conn8):
@@ -298,15 +551,16 @@ def _kernels():
         return cnt, last
 
     @nb.njit(nogil=True)
-    def block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins, discard,
-              add, conn8, nrows, ncols, cube, stamp, twin, owner, keys, tok, prev, status):
-        # Records b0:b1 (whole frames when discarding).  Frame by frame: stamp every valid
-        # hit with the frame's token (1-255, uint8) in a padded (nrows + 5) x (ncols + 2) map
-        # (no clearing between frames, a stale stamp carries an older token, except every 255
-        # frames; both maps stay in L1; invalid hits stamp a dummy cell that is no real
-        # pixel's neighbour); then compute each hit's cube index, rejected hits (a stamped
-        # neighbour or a twin on the same pixel, masked, out of range) -> the spare last
-        # counter.  Finally scatter the block's indices: short branch-free loops.
+    def add_block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins, conn8,
+                  nrows, ncols, cube, stamp, twin, owner, keys, tok, prev, status):
+        # "add", records b0:b1 (whole frames).  Frame by frame: stamp every valid hit with
+        # the frame's token (1-255, uint8) in a padded (nrows + 5) x (ncols + 2) map, a
+        # second hit on a stamped cell in the twin map, its record index in the owner map
+        # (no clearing between frames, a stale stamp carries an older token, except every
+        # 255 frames; invalid hits stamp a dummy cell that is no real pixel's neighbour);
+        # then compute each hit's cube index: a hit with a stamped neighbour or twin is kept
+        # only as the larger half of an isolated pair; rejected, masked, out-of-range hits
+        # -> the first spare counter.  Finally scatter the block's indices.
         u1 = U(1)
         u2 = U(2)
         u3 = U(3)
@@ -329,29 +583,25 @@ def _kernels():
             unsorted += f < prev
             prev = f
             j = i + u1
-            if discard or add:
-                while j < end and rec[u3 * j] == f:
-                    j += u1
-                if tok == 255:
-                    stamp[:] = 0
-                    twin[:] = 0
-                    tok = 0
-                tok += 1
-                t8 = np.uint8(tok)
-                k = i
-                while k < j:
-                    rc = U(rec[u3 * k + u1])
-                    r = rc & m8
-                    c = (rc >> s8) & m8
-                    ok = (r < nr) & (c < nc) & (vals[u3 * k + u2] >= 0)
-                    pp = (r + u1) * w + c + u1 if ok else dummy
-                    twin[pp] = t8 if stamp[pp] == t8 else twin[pp]
-                    stamp[pp] = t8
-                    if add:
-                        owner[pp] = np.int32(k - i)
-                    k += u1
-            else:
-                t8 = np.uint8(0)
+            while j < end and rec[u3 * j] == f:
+                j += u1
+            if tok == 255:
+                stamp[:] = 0
+                twin[:] = 0
+                tok = 0
+            tok += 1
+            t8 = np.uint8(tok)
+            k = i
+            while k < j:
+                rc = U(rec[u3 * k + u1])
+                r = rc & m8
+                c = (rc >> s8) & m8
+                ok = (r < nr) & (c < nc) & (vals[u3 * k + u2] >= 0)
+                pp = (r + u1) * w + c + u1 if ok else dummy
+                twin[pp] = t8 if stamp[pp] == t8 else twin[pp]
+                stamp[pp] = t8
+                owner[pp] = np.int32(k - i)
+                k += u1
             k = i
             while k < j:
                 rc = U(rec[u3 * k + u1])
@@ -365,20 +615,17 @@ def _kernels():
                 if not inr:
                     r = U(0)
                     c = U(0)
-                if discard or add:
-                    pp = (r + u1) * w + c + u1
-                    up = pp - w
-                    dn = pp + w
-                    hit = ((twin[pp] == t8) | (stamp[pp - u1] == t8) | (stamp[pp + u1] == t8)
-                           | (stamp[up] == t8) | (stamp[dn] == t8))
-                    if conn8:
-                        hit |= ((stamp[up - u1] == t8) | (stamp[up + u1] == t8)
-                                | (stamp[dn - u1] == t8) | (stamp[dn + u1] == t8))
-                    if discard:
-                        ok &= not hit
+                pp = (r + u1) * w + c + u1
+                up = pp - w
+                dn = pp + w
+                hit = ((twin[pp] == t8) | (stamp[pp - u1] == t8) | (stamp[pp + u1] == t8)
+                       | (stamp[up] == t8) | (stamp[dn] == t8))
+                if conn8:
+                    hit |= ((stamp[up - u1] == t8) | (stamp[up + u1] == t8)
+                            | (stamp[dn - u1] == t8) | (stamp[dn + u1] == t8))
                 p = r * nc + c
                 e = v * gain[p] + offset[p] if use_cal else v
-                if add and hit and ok:
+                if hit and ok:
                     # keep only an isolated pair (each pixel hit once, one neighbour each);
                     # its summed signal goes to the pixel with the larger signal (the
                     # earlier record on a tie)
@@ -395,7 +642,6 @@ def _kernels():
                             if eq < e or (eq == e and k < q):
                                 e = e + eq
                                 ok = True
-                # floor((e - e_min) / width) for x >= -1, then one unsigned range test
                 xi = U(np.int64((e - e_min) * inv_w + 1.0) - 1)
                 ok &= pmask[p] & (xi < nb_)
                 keys[k - ub0] = np.uint32(p * nb_ + xi) if ok else trash
@@ -412,18 +658,17 @@ def _kernels():
         return tok
 
     @nb.njit(nogil=True)
-    def bin_fast(rec, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                 discard, add, conn8, nrows, ncols, cube, stamp, twin, owner, keys, status):
-        # rec/vals: flat uint32/float32 views of the 12-byte records (frame, row | col << 8,
-        # value); cube: nrows * ncols * nbins + 1 counters (the last collects rejected hits).
-        # status: [0] frame decreases, [1] pixel out of range, [2] negative value.
+    def bin_add(rec, vals, start, end, gain, offset, use_cal, pmask, e_min, inv_w, nbins, conn8,
+                nrows, ncols, cube, stamp, twin, owner, keys, status):
+        # "add": blocks of keys.size records cut at frame boundaries.  status: [0] frame
+        # decreases, [1] pixel out of range, [2] negative value.
         nk = keys.size
         tok = 0
         b0 = start
         while b0 < end:
             b1 = min(end, b0 + nk)
             big = False
-            if (discard or add) and b1 < end:
+            if b1 < end:
                 f = rec[3 * b1]
                 b = b1
                 while b > b0 and rec[3 * (b - 1)] == f:  # back to the frame start
@@ -435,17 +680,12 @@ def _kernels():
                         b1 += 1
                     big = True
             prev = rec[3 * (b0 - 1)] if b0 > start else rec[3 * b0]
-            if big:
-                tok = block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                            discard, add, conn8, nrows, ncols, cube, stamp, twin, owner,
-                            np.empty(b1 - b0, keys.dtype), tok, prev, status)
-            else:
-                tok = block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
-                            discard, add, conn8, nrows, ncols, cube, stamp, twin, owner, keys,
-                            tok, prev, status)
+            kb = np.empty(b1 - b0, keys.dtype) if big else keys
+            tok = add_block(rec, vals, b0, b1, gain, offset, use_cal, pmask, e_min, inv_w, nbins,
+                            conn8, nrows, ncols, cube, stamp, twin, owner, kb, tok, prev, status)
             b0 = b1
 
-    _KERNELS.update(bin_fast=bin_fast)
+    _KERNELS.update(bin_main=bin_main, bin_add=bin_add)
     return _KERNELS
 
 
@@ -558,8 +798,11 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
         if h.value_unit == "adu" and not use_cal:
             raise InputError(f"{events}: values are pulse heights (ADU); pass gain_kev_per_unit "
                              "and offset_kev from calibrate_pixels()")
-    # one spare counter at the end collects rejected hits (keeps the kernel branch-free)
-    flat = np.zeros(npx * nbins + 1, np.uint32)
+    if npx * nbins + _N_SPARE > np.iinfo(np.uint32).max:
+        raise ParameterError("n_rows/n_cols/energy bins", (n_rows, n_cols, nbins),
+                             "the cube must have fewer than 2**32 counters")
+    # spare counters at the end collect rejected and invalid hits (branch-free kernels)
+    flat = np.zeros(npx * nbins + _N_SPARE, np.uint32)
     partials = []  # per-thread partial cubes, reused over the chunks of a file
     args = (gain, off, use_cal, pm, e_min, inv_w, nbins, charge_sharing, connectivity, n_rows,
             n_cols, n_threads, check)
@@ -568,7 +811,10 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
             _bin(np.ascontiguousarray(ch), *args, flat, partials)
     else:
         _bin(_records(events), *args, flat, partials)
-    return flat[:-1].reshape(n_rows, n_cols, nbins)
+    cube = flat[:npx * nbins].reshape(n_rows, n_cols, nbins)
+    if not pm.all():  # masked pixels take part in the discrimination, their counts are dropped
+        cube[~pm.reshape(n_rows, n_cols)] = 0
+    return cube
 
 
 _default_edges = energy_edges_kev
@@ -576,7 +822,7 @@ _default_edges = energy_edges_kev
 
 def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_rows, n_cols,
          n_threads, check, flat, partials):
-    """Add the counts of records ``ev`` to ``flat`` (n_rows * n_cols * nbins + 1 counters)."""
+    """Add the counts of records ``ev`` to ``flat`` (cube counters + ``_N_SPARE`` spares)."""
     import sys
 
     k = _kernels()
@@ -612,6 +858,7 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
     cubes = [flat] + partials[:nparts - 1]
     status = np.zeros((nparts, 3), np.int64)
     scal = (bool(use_cal), pm, float(e_min), float(inv_w), int(nbins))
+    scal_main = (bool(use_cal), float(e_min), float(inv_w), int(nbins))
     side = (bool(connectivity == 8), int(n_rows), int(n_cols))
     npad = (n_rows + 5) * (n_cols + 2)
 
@@ -622,14 +869,28 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
     rec.flags.writeable = False
     vals.flags.writeable = False
 
+    spare = n_rows * n_cols * nbins
+
     def work(t):
         a, b = int(splits[t]), int(splits[t + 1])
+        cube = cubes[t]
         if t:
-            cubes[t][:] = 0  # each worker zeroes its own partial cube
-        nk = 1 << 13  # block of records: keys and flags stay in L1/L2
-        k["bin_fast"](rec, vals, a, b, gain, off, *scal, mode == "discard", mode == "add", *side,
-                      cubes[t], np.zeros(npad, np.uint8), np.zeros(npad, np.uint8),
-                      np.zeros(npad, np.int32), np.empty(nk, np.uint32), status[t])
+            cube[:] = 0  # each worker zeroes its own partial cube
+        before = cube[spare + 1:spare + 3].copy()
+        nk = _BLOCK
+        if mode == "add":
+            k["bin_add"](rec, vals, a, b, gain, off, *scal, *side, cube, np.zeros(npad, np.uint8),
+                         np.zeros(npad, np.uint8), np.zeros(npad, np.int32),
+                         np.empty(nk, np.uint32), status[t])
+        else:
+            k["bin_main"](rec, vals, a, b, gain, off, *scal_main, mode == "discard", *side, cube,
+                          np.zeros(npad + 4, np.uint8),  # + 4: the 4-byte window loads
+                          np.zeros(npad, np.uint16 if nk <= 0x10000 else np.uint32),
+                          np.empty(nk, np.uint32),
+                          np.empty(nk, np.uint32), np.empty(nk if use_cal else 0, np.float32),
+                          status[t])
+        # hits outside the pixel range / with negative values counted on spare counters
+        status[t, 1:] += (cube[spare + 1:spare + 3] - before).astype(np.int64)  # modulo 2**32
 
     if nparts == 1:
         work(0)

@@ -279,6 +279,7 @@ class CreepLaw:
             if a == 0:
                 out[idx] = hi
                 continue
+            hi *= 1.0 + 1e-9  # strain_rate(ev / a) = ev only up to round-off
             lo = 0.5 * hi  # strain_rate(lo) <= ev (1/2 + 2^-n) < ev <= strain_rate(hi)
             out[idx] = brentq(lambda s, e_t=ev: self.strain_rate_1_s(s) / e_t - 1.0, lo, hi,
                               xtol=1e-14 * hi, rtol=1e-13)
