@@ -41,23 +41,22 @@ def test_small_slope_limit_matches_analytic_newtonian_egg_box():
     H, S = 0.5, 150.0
     d = _dist(H, S, rct=1e6, n=16)
     expected = 2 * ETA_NEWTON * V1 * (2 * np.pi / S) ** 2 * H
-    p = {n: solve_interface_stokes(d, law=NEWTON, n_xy=n).max_compressive_excess_pressure_mpa
-         for n in (4, 6)}
-    # the maximum sits at the Li tip (x, y) = (0, S/2) of the quarter cell
-    assert p[6] == pytest.approx(expected, rel=0.06)
-    # second-order convergence of the Q1 interface pressure: Richardson extrapolation
-    p_ext = p[6] + (p[6] - p[4]) * 16.0 / (36.0 - 16.0)
-    assert p_ext == pytest.approx(expected, rel=0.015)
-    assert abs(p[6] - expected) < abs(p[4] - expected)
+    for n in (4, 6):
+        s = solve_interface_stokes(d, law=NEWTON, n_xy=n)
+        # the maximum sits at the Li tip (x, y) = (0, S/2) or (S/2, 0) of the quarter cell
+        assert s.max_compressive_excess_pressure_mpa == pytest.approx(expected, rel=0.015)
+        assert s.excess_pressure_mpa[0, -1] == pytest.approx(expected, rel=0.015)
+        # and the feature apices of the electrolyte (Li troughs) are in tension by as much
+        assert s.excess_pressure_mpa[0, 0] == pytest.approx(-expected, rel=0.03)
 
 
 def test_small_slope_limit_with_kinetics_matches_spectral_model():
     # non-uniform plating (W term) and lateral flow together, n = 1, small H
     d = _dist(0.5, 150.0, rct=10.0, n=12)
     ss = creep_pressure(d, law=NEWTON)
-    fs = solve_interface_stokes(d, law=NEWTON, n_xy=6)
+    fs = solve_interface_stokes(d, law=NEWTON, n_xy=4)
     assert fs.site_xy_um == pytest.approx(ss.site_xy_um, abs=1e-9)
-    assert fs.site_excess_pressure_mpa == pytest.approx(ss.site_excess_pressure_mpa, rel=0.06)
+    assert fs.site_excess_pressure_mpa == pytest.approx(ss.site_excess_pressure_mpa, rel=0.015)
     assert fs.picard_iterations <= 2  # Newtonian: the local viscosity is uniform
 
 
@@ -67,9 +66,9 @@ def test_flat_interface_translates_rigidly_without_excess_pressure():
                                local_current_ma_cm2=np.ones_like(d.local_current_ma_cm2))
     s = solve_interface_stokes(flat, law=CreepLaw(), n_xy=4)
     ref = 2 * ETA_NEWTON * V1 * (2 * np.pi / 150.0) ** 2 * 0.5  # scale of a 0.5 um contour
-    assert np.abs(s.excess_pressure_mpa).max() < 1e-9 * ref
+    assert np.abs(s.excess_pressure_mpa).max() < 1e-6 * ref  # round-off
     assert s.plating_rate_um_s == pytest.approx(V1, rel=1e-9)
-    assert s.divergence_ratio < 1e-9
+    assert s.flux_balance < 1e-9
 
 
 def test_flux_balance_and_divergence():
@@ -89,10 +88,16 @@ def test_flux_balance_and_divergence():
 
 def test_site_pressure_grid_convergence_local_viscosity():
     d = _dist(25.0, 150.0, n=12)
-    p = [solve_interface_stokes(d, law=CreepLaw(), n_xy=n).site_excess_pressure_mpa
-         for n in (4, 6)]
-    assert p[1] > 0
-    assert abs(p[0] - p[1]) / p[1] < 0.08
+    p = {n: solve_interface_stokes(d, law=CreepLaw(), n_xy=n).site_excess_pressure_mpa
+         for n in (4, 6, 8)}
+    assert p[8] > 0
+    # the local viscosity converges more slowly than one global viscosity (the minimum
+    # viscosity near the Li tip keeps falling under refinement): the pressure falls
+    # monotonically, the default grid (n_xy = 6) within 4 % of n_xy = 8 (5 % of n_xy = 10,
+    # measured), the coarse demo grid (n_xy = 4) within 15 %
+    assert p[4] > p[6] > p[8]
+    assert abs(p[6] - p[8]) / p[8] < 0.04
+    assert abs(p[4] - p[8]) / p[8] < 0.15
 
 
 def test_finite_slope_confinement_raises_pressure_faster_than_small_slope():
@@ -136,3 +141,23 @@ def test_rejects_flat_shape_and_bad_options():
         solve_interface_stokes(d, viscosity="median")
     with pytest.raises(ParameterError):
         solve_interface_stokes(d, depth_over_s=0.1)
+
+
+def test_contour_sweep_pressure_model_option():
+    from ssbscope.interface import contour_sweep
+
+    fs = contour_sweep([(50, 150)], n_xy=8, pressure_model="finite-slope", stokes_n_xy=4)
+    row = fs.iloc[0]
+    assert row["pressure_model"] == "finite-slope"
+    assert row["stokes_flux_balance"] < 1e-6
+    # finite slope at H/S = 1/3: the confined trough flow pressurises the Li tip well above
+    # the small-slope value, and the critical current falls below the small-slope one
+    assert row["site_excess_pressure_mpa"] > 2 * row["site_excess_pressure_small_slope_mpa"]
+    ss = contour_sweep([(50, 150)], n_xy=8)
+    assert ss.iloc[0]["pressure_model"] == "small-slope"
+    assert row["critical_current_ma_cm2"] < ss.iloc[0]["critical_current_ma_cm2"]
+    mixed = contour_sweep([(5, 150)], shapes=("egg-box", "pyramid"), n_xy=8,
+                          pressure_model="auto")
+    assert set(mixed["pressure_model"]) == {"small-slope"}
+    with pytest.raises(ParameterError):
+        contour_sweep([(5, 150)], n_xy=8, pressure_model="exact")
