@@ -100,6 +100,29 @@ def test_site_pressure_grid_convergence_local_viscosity():
     assert abs(p[4] - p[8]) / p[8] < 0.15
 
 
+def test_ridge_graded_site_pressure_converges_for_pyramid_and_frustum():
+    # the dendrite site of pyramids and frustums is the Li ridge crossing, rounded over
+    # 2 um: the ridge grading puts elements of about the tip radius there, and the
+    # one-viscosity site pressure converges (measured 1.226, 1.249, 1.226 MPa pyramid and
+    # 1.518, 1.543, 1.514 MPa frustum on 6, 7, 8 elements; the mirror grading gave 0.05 to
+    # 1.24 MPa on 4 to 8 elements)
+    law = CreepLaw()
+    for shape in ("pyramid", "frustum"):
+        d = _dist(25.0, 150.0, n=16, shape=shape)
+        assert d.tip_radius_um == 2.0
+        s6, s8 = (solve_interface_stokes(d, law=law, n_xy=n, viscosity="global")
+                  for n in (6, 8))
+        assert s8.grading == "ridge" and s8.grid == (8, 8)
+        assert s8.site_xy_um == pytest.approx((75.0, 75.0))  # ridge crossing
+        assert s8.x_um[-1] - s8.x_um[-2] <= 0.5 * d.tip_radius_um + 1e-9
+        p6, p8 = s6.site_excess_pressure_mpa, s8.site_excess_pressure_mpa
+        assert abs(p6 - p8) / p8 < 0.05
+        assert s8.flux_balance < 1e-6
+        # the confined flow into the Li ridge pressurises the site above the small-slope
+        # half-space value (0.91 MPa pyramid, 1.01 MPa frustum)
+        assert p8 > 1.1 * creep_pressure(d, law=law).site_excess_pressure_mpa
+
+
 def test_finite_slope_confinement_raises_pressure_faster_than_small_slope():
     # 003_: steep troughs concentrate and pressurise the creeping Li; the small-slope
     # model saturates with H/S, the finite-slope one keeps rising
@@ -141,6 +164,8 @@ def test_rejects_flat_shape_and_bad_options():
         solve_interface_stokes(d, viscosity="median")
     with pytest.raises(ParameterError):
         solve_interface_stokes(d, depth_over_s=0.1)
+    with pytest.raises(ParameterError):
+        solve_interface_stokes(d, grading="radial")
 
 
 def test_contour_sweep_pressure_model_option():
@@ -156,8 +181,17 @@ def test_contour_sweep_pressure_model_option():
     ss = contour_sweep([(50, 150)], n_xy=8)
     assert ss.iloc[0]["pressure_model"] == "small-slope"
     assert row["critical_current_ma_cm2"] < ss.iloc[0]["critical_current_ma_cm2"]
-    mixed = contour_sweep([(5, 150)], shapes=("egg-box", "pyramid"), n_xy=8,
-                          pressure_model="auto")
-    assert set(mixed["pressure_model"]) == {"small-slope"}
+    # shapes at H25S150 (003_ Figs. 1d, 4d): "auto" takes the finite-slope model with one
+    # secant viscosity for all shapes (converged on ridge-graded meshes); the egg-box keeps
+    # the highest critical current, as measured in the paper
+    mixed = contour_sweep([(25, 150)], shapes=("egg-box", "pyramid", "frustum"), n_xy=12,
+                          pressure_model="auto").set_index("shape")
+    assert set(mixed["pressure_model"]) == {"finite-slope"}
+    assert set(mixed["stokes_viscosity"]) == {"global"}
+    icrit = mixed["critical_current_ma_cm2"]
+    assert icrit.idxmax() == "egg-box"
+    assert icrit["egg-box"] > 1.05 * max(icrit["pyramid"], icrit["frustum"])
+    with pytest.raises(ParameterError):
+        contour_sweep([(5, 150)], n_xy=8, pressure_model="auto", stokes_viscosity="median")
     with pytest.raises(ParameterError):
         contour_sweep([(5, 150)], n_xy=8, pressure_model="exact")

@@ -37,27 +37,45 @@ Method
 ------
 Taylor-Hood Q2-Q1 hexahedra (scikit-fem for the mesh, bases and quadrature; the Stokes
 matrices are assembled here in vectorised form) on a structured terrain-following mesh: the
-box ``[0, S/2]^2 x [0, 1]`` with planes clustered at the interface (``zeta = 1 - q(1 - t)``,
-``q(t) = (exp(beta t) - 1) / (exp(beta) - 1)``, ``beta = 3``) mapped by
-``z = -D + (h + D) zeta``; quadratic (27-node) geometry.  Lateral nodes are clustered towards
-the mirror planes, where the Li tips and the electrolyte apices lie
-(``x = S/2 (s - c sin(2 pi s) / (2 pi))``, ``c = 0.5`` for the egg-box, 0.75 otherwise).
+box ``[0, S/2]^2 x [0, 1]`` with planes clustered at the interface (``zeta = 1 - q_beta(1 - t)``,
+``q_b(t) = (exp(b t) - 1) / (exp(b) - 1)``, ``beta = 3`` for the mirror grading) mapped by
+``z = -D + (h + D) zeta``; quadratic (27-node) geometry.  Egg-box (``grading="mirror"``):
+lateral nodes clustered towards both mirror planes, where the Li tips and the electrolyte apices
+lie (``x = S/2 (s - c sin(2 pi s) / (2 pi))``, ``c = 0.5``).  Pyramids and frustums
+(``grading="ridge"``): their dendrite site is the crossing of the Li ridges at ``x, y = S/2``,
+rounded over ``tip_radius_um`` (2 um, :mod:`.shapes`), so the lateral nodes follow
+``x = S/2 (1 - q_b(1 - s))`` and the layers ``zeta = 1 - q_b'(1 - t)``, with the exponents
+``b, b'`` fixed by the tip radius such that with 8 elements per direction the element at the
+ridge and the layer at the interface are half a tip radius wide (1.46 um on 6 elements,
+geometric growth about 1.9 per element laterally and 2.3 vertically); ``n_z = n_xy`` by
+default.  Refining ``n`` refines this fixed map everywhere.
 Direct sparse solve (SuperLU, symmetric mode); Picard updates by GMRES preconditioned with the
 factorisation of the first iterate.  Default grid ``n_xy = 6`` elements per quarter-cell side
-and ``n_z = 4`` through the depth (about 5e3 unknowns, 1-2 s CPU per case).
+and ``n_z = 4`` through the depth for the egg-box (about 5e3 unknowns, 1-2 s CPU per case),
+``n_z = 6`` for pyramids and frustums (7e3 unknowns, about 2 s with one viscosity, 4-5 s with
+the local one).
 
 Verification (tests/interface/test_stokes.py): Newtonian egg-box at ``H/S = 1/300`` with
 uniform current within 0.5 % of ``p_max = 2 eta V k^2 H`` (4 and 6 elements) and within 1 % of
 the spectral small-slope site pressure with kinetics; flat interface: rigid translation,
-``|p| < 1e-6`` of the contour scale; Li flux balance ``< 1e-7``.  Egg-box H25S150 site
-pressure with the default law and local viscosity: 0.632, 0.573, 0.558, 0.547 MPa on 4, 6, 8,
-10 elements (one global viscosity: 0.624, 0.583, 0.582, 0.582): the local viscosity converges
-slowly because the minimum viscosity near the Li tip keeps falling under refinement.
+``|p| < 1e-6`` of the contour scale; Li flux balance ``< 1e-7`` (interface inflow by
+FacetBasis quadrature, outflow through the flat far boundary by Simpson's rule, exact for the
+Q2 trace).  Egg-box H25S150 site pressure with the default law and local viscosity: 0.632,
+0.573, 0.558, 0.547 MPa on 4, 6, 8, 10 elements (one global viscosity: 0.624, 0.583, 0.582,
+0.582): the local viscosity converges slowly because the minimum viscosity near the Li tip
+keeps falling under refinement.
 
-Pyramids and frustums: their dendrite site is the Li ridge crossing rounded over 2 um
-(:mod:`.shapes`); the structured mesh does not resolve it at an affordable size (H25S150
-pyramid site pressure 0.05, 0.37, 0.69, 1.24 MPa on 4, 6, 6, 8 elements with clustering 0.75,
-0.75, 0.9, 0.9): the solver runs for them but their site pressure is not converged.
+Pyramids and frustums, H25S150, default law, ridge grading (the mirror grading gave 0.05,
+0.37, 0.69, 1.24 MPa for the pyramid on 4, 6, 6, 8 elements with clustering 0.75 to 0.9).  One
+global viscosity: pyramid site pressure 0.79, 1.09, 1.226, 1.249, 1.226, 1.196, 1.174 MPa on
+4-10 elements (CPU 0.7, 1.1, 1.8, 3.5, 5-6, 16, 23 s), frustum 0.99, 1.36, 1.518, 1.543,
+1.514, 1.479 MPa on 4-9 elements: within 2.5 % between successive grids from 6 elements on,
+drifting down by about 2 % per step beyond 8 (a geometric extrapolation puts the limit near
+1.1 MPa, i.e. 6 elements may be up to about 10 % high).  Local viscosity: not converged, the
+pyramid site pressure falls with the layers at the interface (1.15, 1.08, 0.97, 0.88 MPa on
+6-9 elements; 8 lateral elements with 5, 6, 8, 10, 12 layers: 1.22, 1.13, 0.97, 0.86,
+0.82 MPa) as the strain rate under the rounded Li ridge, and with it the drop of the local
+viscosity there, keeps rising as the layers thin.
 
 The viscosity is updated by Picard iterations: start from the uniform viscosity at the
 characteristic strain rate of the small-slope model, then ``eta`` at every quadrature point
@@ -106,6 +124,11 @@ from .current import CurrentDistribution
 __all__ = ["InterfaceStokes", "solve_interface_stokes", "stokes_creep_pressure"]
 
 _BETA = 3.0
+# ridge grading (pyramids, frustums): one fixed exponential map per direction, chosen so that
+# with n0 elements the element next to the Li ridges and the layer next to the interface are
+# `first` tip radii wide (refining n refines the whole map)
+_RIDGE = {"first": 0.5, "n0_xy": 8, "n0_z": 8}
+GRADINGS = ("mirror", "ridge")
 
 
 @dataclass(frozen=True)
@@ -143,6 +166,8 @@ class InterfaceStokes:
         ``"local"`` or ``"global"``.
     grid : tuple
         ``(n_xy, n_z)`` elements of the quarter cell.
+    grading : str
+        ``"mirror"`` or ``"ridge"`` (:func:`solve_interface_stokes`).
     n_dofs : int
     runtime_s : float
         CPU time of the solve.
@@ -165,6 +190,7 @@ class InterfaceStokes:
     picard_change: float
     viscosity: str
     grid: tuple
+    grading: str
     n_dofs: int
     runtime_s: float
 
@@ -187,6 +213,21 @@ def _grading(n, half_s, cluster):
     return half_s * (s - cluster * np.sin(2 * np.pi * s) / (2 * np.pi))
 
 
+def _exp_map(t, b):
+    """``(exp(b t) - 1) / (exp(b) - 1)`` on ``[0, 1]`` (identity for ``b -> 0``)."""
+    t = np.asarray(t, float)
+    return t if b < 1e-9 else np.expm1(b * t) / np.expm1(b)
+
+
+def _exp_rate(first_fraction: float, n0: int) -> float:
+    """Exponent ``b`` of :func:`_exp_map` whose first of ``n0`` equal steps in ``t`` spans
+    ``first_fraction`` of the range (0: uniform spacing is already that fine)."""
+    if first_fraction >= 1.0 / n0:
+        return 0.0
+    return brentq(lambda b: math.expm1(b / n0) / math.expm1(b) - first_fraction,
+                  1e-6, 200.0, xtol=1e-10)
+
+
 def _site(dist: CurrentDistribution):
     ia, ib = np.unravel_index(np.argmax(dist.local_current_ma_cm2),
                               dist.local_current_ma_cm2.shape)
@@ -198,8 +239,8 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
                            current_ma_cm2: float | None = None, n_xy: int = 6,
                            n_z: int | None = None, depth_over_s: float = 1.0,
                            viscosity: str = "local", picard_rtol: float = 2e-3,
-                           max_picard: int = 12, lateral_clustering: float | None = None
-                           ) -> InterfaceStokes:
+                           max_picard: int = 12, lateral_clustering: float | None = None,
+                           grading: str | None = None) -> InterfaceStokes:
     """Solve the finite-slope creeping flow of plated Li behind one contour cell.
 
     Parameters
@@ -215,7 +256,8 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
         scaled linearly).
     n_xy, n_z : int
         Q2 elements along each lateral side of the quarter cell and through the depth
-        (default ``max(3, round(2 n_xy / 3))``; the interface planes are clustered).
+        (default ``max(3, round(2 n_xy / 3))`` for the mirror grading, ``n_xy`` for the
+        ridge grading; the interface planes are clustered).
     depth_over_s : float
         Depth ``D / S`` of the Li below the lowest interface point.
     viscosity : {"local", "global"}
@@ -227,8 +269,16 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
     max_picard : int
         Iteration cap.
     lateral_clustering : float, optional
-        Node clustering towards the mirror planes, ``0 <= c < 1`` (spacing there
-        ``(1 - c)`` times the mean; default 0.5 for the egg-box, 0.75 otherwise).
+        ``grading="mirror"``: node clustering towards both mirror planes, ``0 <= c < 1``
+        (spacing there ``(1 - c)`` times the mean; default 0.5 for the egg-box, 0.75
+        otherwise).
+    grading : {"mirror", "ridge"}, optional
+        Mesh grading (module docstring): ``"mirror"`` (default for the egg-box) clusters
+        lateral nodes towards both mirror planes and layers towards the interface with a
+        fixed ``beta = 3``; ``"ridge"`` (default for pyramids and frustums) grades the
+        lateral nodes exponentially towards the Li ridges at ``x, y = S/2`` and the layers
+        towards the interface, so that the element at the ridge crossing is
+        ``tip_radius_um / 2`` wide and thick at ``n_xy = n_z = 8``.
 
     Returns
     -------
@@ -237,7 +287,7 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
     Raises
     ------
     ParameterError
-        Flat interface, bad grid, depth, viscosity mode or clustering.
+        Flat interface, bad grid, depth, viscosity mode, clustering or grading.
     """
     from skfem import Basis, ElementHex1, ElementHex2, FacetBasis, MeshHex, MeshHex2
 
@@ -250,7 +300,13 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
     if viscosity not in ("local", "global"):
         raise ParameterError("viscosity", viscosity, "must be 'local' or 'global'")
     n_xy = int(n_xy)
-    n_z = max(3, round(2 * n_xy / 3)) if n_z is None else int(n_z)
+    if grading is None:
+        grading = "mirror" if dist.shape == "egg-box" else "ridge"
+    if grading not in GRADINGS:
+        raise ParameterError("grading", grading, f"must be one of {GRADINGS}")
+    if n_z is None:
+        n_z = n_xy if grading == "ridge" else max(3, round(2 * n_xy / 3))
+    n_z = int(n_z)
     if n_xy < 2 or n_z < 2:
         raise ParameterError("n_xy", (n_xy, n_z), "must be >= 2 elements per direction")
     if not (np.isfinite(depth_over_s) and depth_over_s >= 0.5):
@@ -271,9 +327,16 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
     half = S / 2
     D = depth_over_s * S
     h_fun = dist.height_function()
-    xs = _grading(n_xy, half, lateral_clustering)
     t = np.linspace(0.0, 1.0, n_z + 1)
-    zeta = 1.0 - (np.exp(_BETA * (1 - t)) - 1) / (np.exp(_BETA) - 1)
+    if grading == "ridge":
+        rho = dist.tip_radius_um
+        b_xy = _exp_rate(_RIDGE["first"] * rho / half, _RIDGE["n0_xy"])
+        xs = half * (1.0 - _exp_map(1.0 - np.linspace(0.0, 1.0, n_xy + 1), b_xy))
+        b_z = _exp_rate(_RIDGE["first"] * rho / (D + dist.height_um), _RIDGE["n0_z"])
+        zeta = 1.0 - _exp_map(1.0 - t, b_z)
+    else:
+        xs = _grading(n_xy, half, lateral_clustering)
+        zeta = 1.0 - (np.exp(_BETA * (1 - t)) - 1) / (np.exp(_BETA) - 1)
     ref = MeshHex2.from_mesh(MeshHex.init_tensor(xs, xs, zeta))
     tol = 1e-9 * S
     top = ref.facets_satisfying(lambda x: x[2] > 1 - 1e-9)
@@ -431,7 +494,22 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
         un = sum(np.asarray(fb.interpolate(U[c])) * fb.normals[c] for c in range(3))
         return float(np.sum(un * fb.dx))
 
-    inflow, outflow = -flux(top), flux(bottom)
+    def bottom_outflow():
+        # the far boundary z = -D is flat and its facets are the affine rectangles of the
+        # lateral tensor grid, where the Q2 trace is biquadratic: Simpson's rule is exact
+        # (and avoids the inverse isoparametric mapping of FacetBasis, which fails to
+        # converge on the long thin bottom elements of fine ridge-graded meshes)
+        xq = np.sort(np.unique(np.round(bs.doflocs[0, ibot], 9)))
+        w1 = np.zeros(xq.size)
+        hh = np.diff(xq[::2])
+        w1[:-1:2] += hh / 6
+        w1[2::2] += hh / 6
+        w1[1::2] += 4 * hh / 6
+        jx = np.searchsorted(xq, np.round(bs.doflocs[0, ibot], 9))
+        jy = np.searchsorted(xq, np.round(bs.doflocs[1, ibot], 9))
+        return -float(np.sum(w1[jx] * w1[jy] * U[2, ibot]))
+
+    inflow, outflow = -flux(top), bottom_outflow()
     divq = G[0, 0] + G[1, 1] + G[2, 2]
     div_ratio = math.sqrt(float(np.sum(divq ** 2 * dx))
                           / float(np.sum(np.einsum("ij...,ij...->...", G, G) * dx)))
@@ -443,7 +521,7 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
         float(np.abs(P).max()), float(P.max()), float(i_geo), float(inflow / half ** 2),
         float(abs(outflow - inflow) / abs(inflow)), float(div_ratio), eps_w,
         (float(eta_q.min()), float(eta_q.max())), int(it), float(change), viscosity,
-        (n_xy, n_z), int(nu + npr), float(time.process_time() - t0))
+        (n_xy, n_z), grading, int(nu + npr), float(time.process_time() - t0))
 
 
 def _effective_rate(law: CreepLaw, s: float, ratio: float) -> float:

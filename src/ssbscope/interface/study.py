@@ -11,16 +11,27 @@ ranges (module docstring of :mod:`.creep`).
 
 Pressure models (``pressure_model``): ``"finite-slope"`` solves the creeping flow
 of the plated Li in the true geometry of the cell (:mod:`.stokes`: Taylor-Hood Q2-Q1,
-local secant viscosity by Picard iteration, ``stokes_n_xy`` elements per quarter-cell side,
-two solves per case for the current rescaling of the criterion); ``"small-slope"`` is the
-spectral half-space model of :mod:`.creep` (one secant viscosity; the default of
-:func:`contour_sweep`, whose earlier results it keeps).  ``"auto"`` (used by the demo stage) takes
-the finite-slope model when every requested shape is the egg-box and the small-slope model
-otherwise: the 2 um edge rounding of pyramids and frustums, where their dendrite site lies,
-is not resolved by the structured finite-slope mesh at an affordable size (H25S150 pyramid
-site pressure 0.05, 0.37, 0.69, 1.24 MPa on 4, 6, 6, 8 elements with increasing clustering,
-not converged), and one call keeps one model so that shapes stay comparable.  The site
-pressure of the small-slope model is reported in every case.
+``stokes_n_xy`` elements per quarter-cell side, mesh graded towards the Li ridges for
+pyramids and frustums; local secant viscosity by Picard iteration with two solves per case for
+the current rescaling of the criterion, or one secant viscosity and one solve);
+``"small-slope"`` is the spectral half-space model of :mod:`.creep` (one secant viscosity; the
+default of :func:`contour_sweep`, whose earlier results it keeps).  ``"auto"`` (used by the
+demo stage) takes the finite-slope model for every shape.
+
+Viscosity of the finite-slope model (``stokes_viscosity``, default by the shapes of the call,
+so that one call keeps one model and its shapes stay comparable): ``"local"`` for egg-box-only
+sweeps (H25S150 site pressure 0.632, 0.573, 0.558, 0.547 MPa on 4-10 elements), ``"global"``
+(the secant viscosity of the small-slope model at its characteristic strain rate) as soon as a
+pyramid or frustum is in the call.  With the ridge grading of :mod:`.stokes` the one-viscosity
+site pressure at H25S150 is grid-converged to a few per cent for all three shapes (pyramid
+1.226, 1.249, 1.226, 1.196, 1.174 MPa on 6-10 elements, frustum 1.518, 1.543, 1.514, 1.479 MPa
+on 6-9, egg-box 0.583, 0.582, 0.582 on 6, 8, 10; pyramid and frustum drift down by about 2 %
+per step beyond 8 elements, so 6 elements may be up to about 10 % high, which does not change
+their order against the egg-box); with the local viscosity
+the pyramid site pressure is not converged (1.15, 0.97, 0.88 MPa on 6, 8, 9 elements: the
+minimum viscosity under the rounded Li ridge keeps falling as the layers at the interface
+thin, 0.82 MPa with 12 layers).  The site pressure of the small-slope model is reported in
+every case.
 """
 
 from __future__ import annotations
@@ -67,7 +78,7 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
                   grain_size_um: float | None = DEFAULT_GRAIN_SIZE_UM,
                   tip_radius_um: float = DEFAULT_TIP_RADIUS_UM,
                   n_xy: int = 16, pressure_model: str = "small-slope",
-                  stokes_n_xy: int = 6, stokes_viscosity: str = "local") -> pd.DataFrame:
+                  stokes_n_xy: int = 6, stokes_viscosity: str | None = None) -> pd.DataFrame:
     """Primary and kinetic maximum current, excess pressures and critical current.
 
     Parameters
@@ -92,12 +103,14 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
         Grid intervals of the quarter cell (current solve).
     pressure_model : {"auto", "finite-slope", "small-slope"}
         Creep-pressure model of the criterion (module docstring; default small-slope;
-        "auto": finite-slope for egg-box-only sweeps, small-slope otherwise).
+        "auto": finite-slope).
     stokes_n_xy : int
-        Q2 elements per quarter-cell side of the finite-slope solve (6: site pressure within
-        about 5 % of the finest grid checked; 4: within about 15 %, too high).
-    stokes_viscosity : {"local", "global"}
-        Local (Picard) or one secant viscosity in the finite-slope solve.
+        Q2 elements per quarter-cell side of the finite-slope solve (egg-box: 6 within about
+        5 % of the finest grid checked, 4 within about 15 %, too high; pyramid and frustum:
+        6 within 2 % of 7 and 8 and 5 % of 10, 4 about 35 % too low, so use at least 6).
+    stokes_viscosity : {"local", "global"}, optional
+        Local (Picard) or one secant viscosity in the finite-slope solve; default "local"
+        when every shape is the egg-box, "global" otherwise (module docstring).
 
     Returns
     -------
@@ -112,16 +125,21 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
         ``gain_over_flat``, ``pressure_model``, ``site_excess_pressure_small_slope_mpa``,
         ``gain_over_flat_small_slope`` (the criterion with the small-slope pressure; equal to
         ``gain_over_flat`` for that model) and, for the finite-slope model, ``stokes_flux_balance``,
-        ``stokes_picard_iterations`` and ``stokes_cpu_s``.
+        ``stokes_picard_iterations``, ``stokes_viscosity`` and ``stokes_cpu_s``.
     """
     if pressure_model not in PRESSURE_MODELS:
         raise ParameterError("pressure_model", pressure_model,
                              f"must be one of {PRESSURE_MODELS}")
     rows = []
     cases = list(cases)
-    model = pressure_model
-    if model == "auto":
-        model = "finite-slope" if all(sh == "egg-box" for sh in shapes) else "small-slope"
+    model = "finite-slope" if pressure_model == "auto" else pressure_model
+    shapes = tuple(shapes)
+    if stokes_viscosity is None:
+        stokes_viscosity = ("local" if all(sh in ("egg-box", "flat") for sh in shapes)
+                            else "global")
+    if stokes_viscosity not in ("local", "global"):
+        raise ParameterError("stokes_viscosity", stokes_viscosity,
+                             "must be 'local', 'global' or None")
     if not cases:
         raise ParameterError("cases", cases, "must list at least one (height_um, separation_um)")
     law = CreepLaw(grain_size_um=grain_size_um)
@@ -144,6 +162,7 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
                 pr, cc = res.pressure, res.critical
                 extra = {"stokes_flux_balance": res.at_reference.flux_balance,
                          "stokes_picard_iterations": res.at_reference.picard_iterations,
+                         "stokes_viscosity": stokes_viscosity,
                          "stokes_cpu_s": res.runtime_s}
                 cc_ss = critical_current_from(kin, pr_ss, **crit_kw)
             else:

@@ -126,7 +126,9 @@ def _contour_part(study, gc, fields):
             ax.set_ylim(0.9 * float(sh["critical_current_ma_cm2"].min()),
                         max(1.02, 1.02 * float(sh["critical_current_ma_cm2"].max())))
             ax.set_ylabel("critical current (mA/cm2), flat = 1")
-            ax.set_title("H25S150 by shape")
+            ax.set_title("H25S150 by shape" + (
+                " (finite-slope)" if "pressure_model" in sh
+                and (sh["pressure_model"] == "finite-slope").all() else ""))
             best = sh.loc[sh["critical_current_ma_cm2"].idxmax()]
             summary.append(("best shape at H25S150", f"{best['shape']} "
                             f"({best['critical_current_ma_cm2']:.3f} mA/cm2 vs flat 1)"))
@@ -148,10 +150,15 @@ def _contour_part(study, gc, fields):
                f"{a.get('flaw_depth_um', float('nan')):g} um flaw).  Trends only, as in "
                "003_103f2bf5a3479ade Figs. 2-4.  Pressure model: "
                f"{a.get('pressure_model', 'small-slope')} (finite-slope: Stokes flow of the "
-               "creeping Li in the true egg-box cell, Q2-Q1, local secant viscosity, "
-               f"{a.get('stokes_n_xy', '?')} elements per quarter-cell side, site pressure "
-               "10-15 % high on 4 elements; the red dotted line is the small-slope site "
-               "pressure, which saturates with H/S while the finite-slope one keeps rising).  "
+               "creeping Li in the true cell, Q2-Q1; egg-box series with the local secant "
+               f"viscosity on {a.get('stokes_n_xy', '?')} elements per quarter-cell side, "
+               "site pressure 10-15 % high on 4 elements; the red dotted line is the "
+               "small-slope site pressure, which saturates with H/S while the finite-slope one "
+               "keeps rising.  Shapes bar chart: one secant viscosity for all three shapes, "
+               f"{a.get('stokes_n_xy_shapes', '?')} elements, pyramid and frustum meshes graded "
+               "to their 2 um ridge rounding, site pressure within 2 % of 7 and 8 elements "
+               "and 5 % of 10; "
+               "their local-viscosity pressure is not grid-converged).  "
                "Neither model gives the maximum of the critical current against H or S of "
                "003_ Fig. 3b,e: with these kinetics the maximum current is not below the "
                "geometric one at small H/S, so there is no area benefit for the pressure to "
@@ -162,7 +169,7 @@ def _contour_part(study, gc, fields):
               else df["gain_over_flat"])
         summary.append(("best contour gain over flat (small-slope pressure)", f"{ss.max():.3f}x"))
         if len(fin):
-            summary.append(("best egg-box gain over flat (finite-slope pressure)",
+            summary.append(("best gain over flat (finite-slope pressure)",
                             f"{fin['gain_over_flat'].max():.3f}x"))
     html += table_html(_ordered(df.reset_index(drop=True)), caption="Contour study (1 mA/cm2)")
     if gc is not None:

@@ -121,9 +121,13 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
     grain_size_um = DEFAULT_GRAIN_SIZE_UM if grain_size_um is None else grain_size_um
     flaw_depth_um = DEFAULT_FLAW_DEPTH_UM if flaw_depth_um is None else flaw_depth_um
     _, n_grid, sweeps = _SIZES[size]
-    # finite-slope creep pressure (egg-box series): Q2 elements per quarter-cell side; the
-    # site pressure on 4 elements is 10-15 % above that on 8, on 6 within 4 %
+    # finite-slope creep pressure, Q2 elements per quarter-cell side.  Egg-box series (local
+    # viscosity): the site pressure on 4 elements is 10-15 % above that on 8, on 6 within 4 %.
+    # Shapes (one secant viscosity, mesh graded to the 2 um ridge rounding): 6 elements are
+    # within 2 % of 7 and 8 and 5 % of 10, 4 elements about 35 % low, so the shapes always
+    # use 6 (whole shapes series about 6 s CPU)
     stokes_n = 6 if size == "medium" else 4
+    stokes_n_shapes = 6
     frames = []
     for name in ctx.progress(sweeps, desc="contour study"):
         shapes = ("egg-box", "pyramid", "frustum") if name == "shapes" else ("egg-box",)
@@ -131,7 +135,8 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
                            conductivity_s_cm=conductivity_s_cm,
                            critical_pressure_mpa=critical_pressure_mpa,
                            grain_size_um=grain_size_um, flaw_depth_um=flaw_depth_um,
-                           n_xy=n_grid, pressure_model="auto", stokes_n_xy=stokes_n)
+                           n_xy=n_grid, pressure_model="auto",
+                           stokes_n_xy=stokes_n_shapes if name == "shapes" else stokes_n)
         df.insert(0, "series", name)
         frames.append(df)
     table = pd.concat(frames, ignore_index=True)
@@ -145,8 +150,9 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
                         "tip_radius_um": DEFAULT_TIP_RADIUS_UM,
                         "flat_critical_current_ma_cm2": 1.0,
                         "geometric_current_ma_cm2": 1.0, "grid_n_xy": n_grid,
-                        "pressure_model": "finite-slope (egg-box series), small-slope (shapes)",
-                        "stokes_n_xy": stokes_n})
+                        "pressure_model": "finite-slope (egg-box series: local viscosity; "
+                                          "shapes: one secant viscosity)",
+                        "stokes_n_xy": stokes_n, "stokes_n_xy_shapes": stokes_n_shapes})
     gc_rows = []
     for shape, rct in (("egg-box", None), ("egg-box", r_ct_ohm_cm2), ("pyramid", r_ct_ohm_cm2),
                        ("frustum", r_ct_ohm_cm2)):
