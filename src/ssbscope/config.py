@@ -176,6 +176,7 @@ class NeutronInput(_Input):
     pixel_size_um: Optional[float] = Field(default=None, gt=0)
     flight_path_m: Optional[float] = Field(default=None, gt=0, description="source-detector distance of a time-of-flight beamline: wavelength from the frames' TOF header")
     gamma_filter: bool = Field(default=True, description="remove gamma spots (frame-uncorrelated bright outliers)")
+    bin_frames: Optional[int] = Field(default=None, ge=1, description="frames per median bin (002_ Methods: 30); default: analysis.neutron.bin_frames for a time series of at least that many frames, no binning for time-of-flight series or shorter ones; 1 switches binning off")
 
 
 class Inputs(_Model):

@@ -1,15 +1,19 @@
 """Raw HEXITEC 80 x 80 stream reader on the real sample in shared/realdata/hexitec/."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ssbscope.compton import (events_to_cube, frames_to_events, read_hexitec_caltable,
-                              read_hexitec_raw)
+from ssbscope.compton import (
+    events_to_cube,
+    frames_to_events,
+    read_hexitec_caltable,
+    read_hexitec_raw,
+)
 from ssbscope.errors import FileFormatError
+from ssbscope.testing import realdata_dir
 
-HEX = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "hexitec"
+HEX = realdata_dir("hexitec")
 RAW = HEX / "hexitecgse_Science_Output-RawMode+hits.dat"
 CAL = HEX / "hexitecgse_HEXITEC_CalTable_80x80.dat"
 pytestmark = pytest.mark.skipif(not RAW.exists(), reason="shared/realdata/hexitec not present")

@@ -25,9 +25,10 @@ from ssbscope.errors import (
 )
 from ssbscope.pipeline import run
 from ssbscope.store import Store
+from ssbscope.testing import realdata_dir
 from ssbscope.workflow import stages_for
 
-HEX = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "hexitec"
+HEX = realdata_dir("hexitec")
 RAW = HEX / "hexitecgse_Science_Output-RawMode+hits.dat"
 CAL = HEX / "hexitecgse_HEXITEC_CalTable_80x80.dat"
 GAIN = 0.0286  # nominal HEXITEC keV/ADU of examples/realdata.yaml

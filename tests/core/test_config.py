@@ -93,3 +93,16 @@ def test_area_and_diameter_must_agree():
 def test_missing_file():
     with pytest.raises(ConfigError, match="does not exist"):
         load("/nonexistent/exp.yaml")
+
+
+def test_neutron_bin_frames_defaults_to_analysis_and_must_be_positive(tmp_path):
+    from ssbscope.neutron.stages import input_stages
+
+    exp = from_dict({"inputs": {"neutron": [{"path": "a.fits"}, {"path": "b.fits", "bin_frames": 10}]},
+                     "analysis": {"neutron": {"bin_frames": 20, "reference_index": 2}}}, base_dir=tmp_path)
+    assert exp.inputs.neutron[0].bin_frames is None  # None: decided from the series (time/TOF, length)
+    p = [s.params for s in input_stages(exp)]
+    assert [q["bin_frames"] for q in p] == [None, 10]
+    assert {q["default_bin_frames"] for q in p} == {20} and {q["reference_index"] for q in p} == {2}
+    with pytest.raises(ConfigError, match=r"inputs.neutron\[0\].bin_frames: must be >= 1"):
+        from_dict({"inputs": {"neutron": [{"path": "a.fits", "bin_frames": 0}]}})

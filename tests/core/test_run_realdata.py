@@ -7,9 +7,10 @@ import pytest
 
 from ssbscope.cli import main
 from ssbscope.store import Store
+from ssbscope.testing import realdata_dir
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "realdata.yaml"
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+REALDATA = realdata_dir()
 
 pytestmark = pytest.mark.skipif(not REALDATA.exists(), reason=f"real data not found at {REALDATA}")
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from ssbscope import echem
-from ssbscope.errors import (DataQualityError, FileFormatError, MissingColumnError, ParameterError,
-                             UnsupportedFormatError)
+from ssbscope.errors import (
+    DataQualityError,
+    FileFormatError,
+    MissingColumnError,
+    ParameterError,
+    UnsupportedFormatError,
+)
+from ssbscope.testing import realdata_dir
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "potentiostat"
+REAL = realdata_dir("potentiostat")
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} not present")
 
 

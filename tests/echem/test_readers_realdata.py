@@ -18,8 +18,9 @@ from scipy.integrate import trapezoid
 from ssbscope import echem
 from ssbscope.echem.io import MODES
 from ssbscope.errors import FileFormatError, UnsupportedFormatError
+from ssbscope.testing import realdata_dir
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "potentiostat"
+REAL = realdata_dir("potentiostat")
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} not present")
 
 

@@ -1,10 +1,11 @@
 """Shared fixtures: one default twin series and its reduction (session scope, ~3 s)."""
 
-from pathlib import Path
 
 import pytest
 
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+from ssbscope.testing import realdata_dir
+
+REALDATA = realdata_dir()
 
 
 @pytest.fixture(scope="session")

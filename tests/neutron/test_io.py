@@ -1,15 +1,25 @@
 """FITS/TIFF series readers: timestamps, headers, real time-of-flight radiographs."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ssbscope.errors import DataQualityError, FileFormatError, ParameterError, UnsupportedFormatError
-from ssbscope.neutron import read_series, read_tof_spectra, write_fits_series, write_tiff_series
+from ssbscope.errors import (
+    DataQualityError,
+    FileFormatError,
+    ParameterError,
+    UnsupportedFormatError,
+)
+from ssbscope.neutron import (
+    read_series,
+    read_tof_spectra,
+    write_fits_series,
+    write_tiff_series,
+)
+from ssbscope.testing import realdata_dir
 
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+REALDATA = realdata_dir()
 NEUTRON = REALDATA / "neutron"
 
 

@@ -1,15 +1,21 @@
 """Readers on the real instrument files and on the twin's own writers."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ssbscope.errors import FileFormatError, InputError, UnsupportedFormatError
-from ssbscope.tomo import fbp, find_center, flat_dark_correct, read_projections, read_volume
+from ssbscope.testing import realdata_dir
+from ssbscope.tomo import (
+    fbp,
+    find_center,
+    flat_dark_correct,
+    read_projections,
+    read_volume,
+)
 from ssbscope.twin import ct
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+REAL = realdata_dir()
 TOMO = REAL / "xray_tomo"
 VOL = REAL / "ct_volume"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} is absent")

@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ssbscope.testing import realdata_dir
 from ssbscope.transport import tortuosity
 
 HERE = Path(__file__).parent
-TIFF = HERE.parents[2] / "shared" / "realdata" / "ct_volume" / "taufactor_electrode.tiff"
-if not TIFF.exists():  # the workspace layout: /work/main/tests/... and /work/shared
-    TIFF = HERE.parents[3] / "shared" / "realdata" / "ct_volume" / "taufactor_electrode.tiff"
+TIFF = realdata_dir("ct_volume", "taufactor_electrode.tiff")
 REF = HERE / "data" / "taufactor_electrode_reference.json"
 
 pytestmark = pytest.mark.skipif(not TIFF.exists(), reason=f"real data not found at {TIFF}")
@@ -62,3 +61,24 @@ def test_live_taufactor_on_a_small_crop(volume):
     s = taufactor.Solver(img.astype(np.uint8), device="cpu")
     tau_peer = float(np.atleast_1d(s.solve(verbose=False, conv_crit=1e-2))[0])
     assert tortuosity(img, axis=0).tau == pytest.approx(tau_peer, rel=0.01)
+
+
+REF_256 = HERE / "data" / "taufactor_electrode_reference_256.json"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REF_256.exists(), reason="no whole-volume TauFactor reference recorded")
+def test_whole_volume_matches_taufactor_256(volume):
+    """The whole 256^3 volume against TauFactor, one recorded case (the cheapest: each takes
+    tens of seconds here); ``benchmarks/taufactor_reference.py --crop 256 --compare`` compares
+    every recorded case."""
+    ref = json.loads(REF_256.read_text())
+    assert ref["crop"] == 256
+    rows = [r for r in ref["results"] if r["tau"] is not None and r["converged"]]
+    assert rows, "the 256^3 reference holds no converged case"
+    row = min(rows, key=lambda r: r["seconds"] * r["tau"])  # the cheapest case to re-solve
+    img = volume == row["label"]
+    r = tortuosity(img, axis=row["axis"])
+    assert r.porosity == pytest.approx(row["porosity"], rel=1e-12)
+    assert r.tau == pytest.approx(row["tau"], rel=0.01), row
+    assert r.tau == pytest.approx(row["tau"], rel=2e-3), row

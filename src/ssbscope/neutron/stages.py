@@ -23,7 +23,10 @@ series), gamma spots removed, normalised by Eq. 1 when an open beam is given (da
 when absent) or kept as raw counts otherwise, with the mean over each frame and the
 through-plane profile (mean over x per row) frame by frame; time-of-flight header values
 (``TOF``, ``TIMEBIN``, ``N_COUNTS``, ``N_TRIGS`` of MCP/Timepix detectors) are kept per
-frame, with the neutron wavelength when ``flight_path_m`` is given.
+frame, with the neutron wavelength when ``flight_path_m`` is given.  An operando time series
+is median-binned as in 002_ (Methods: 30 frames per bin, ``<var>_binned``), mapped as the ratio
+to the reference bin (Tr_t/Tr_0, ``transmission_ratio``; ``count_ratio`` without open beam)
+and reduced to its space–time map (``ratio_profile``: mean over x per row and bin).
 """
 
 from __future__ import annotations
@@ -293,8 +296,134 @@ def _reference(paths_or_pattern, what, shape_yx, ctx):
     return arr
 
 
+def _is_tof(md) -> bool:
+    """True when the series' headers carry time-of-flight keys (an MCP/Timepix TOF stack)."""
+    return any(key in md and md[key].notna().any() for key in _TOF_KEYS)
+
+
+def _binning(md, n, bin_frames, default_bin_frames, path):
+    """(frames per bin or None, why) for a series of ``n`` frames (see :func:`input_stages`)."""
+    from ssbscope.errors import ParameterError
+
+    if bin_frames is not None:
+        k = int(bin_frames)
+        if k > n:
+            raise ParameterError(
+                "bin_frames", k, f"exceeds the {n} frame(s) of the neutron input {path}",
+                f"set inputs.neutron bin_frames to at most {n}, to 1 to switch binning off, or leave "
+                "it out (then only time series of at least analysis.neutron.bin_frames frames are binned)")
+        if k == 1:
+            return None, "none: bin_frames=1 (binning switched off in the input)"
+        return k, f"median of {k} consecutive frames (bin_frames of the input)"
+    if _is_tof(md):
+        keys = [key for key in _TOF_KEYS if key in md]
+        return None, (f"none: time-of-flight series (header keys {', '.join(keys)}): frames are "
+                      "wavelength channels, not times; set bin_frames to bin them anyway")
+    k = int(default_bin_frames)
+    if k == 1:
+        return None, "none: analysis.neutron.bin_frames=1"
+    if n < k:
+        return None, (f"none: {n} frame(s), fewer than analysis.neutron.bin_frames={k}; set the "
+                      "input's bin_frames to bin a short series")
+    return k, f"median of {k} consecutive frames (analysis.neutron.bin_frames)"
+
+
+def _median_bin_block(block):
+    """Median of one bin (a dask block of whole frames); pixels with no finite value -> NaN.
+
+    Masked pixels are NaN in every frame and :func:`ssbscope.neutron.median_bin` refuses
+    pixels with no finite value in a bin: they are filled before and set to NaN after.
+    """
+    from ssbscope.neutron import median_bin
+
+    empty = ~np.isfinite(block).any(axis=0)
+    if empty.any():
+        block = np.where(empty[None], np.float32(0.0), block)
+    out = median_bin(block, block.shape[0], nan_policy="omit")
+    if empty.any():
+        out[:, empty] = np.nan
+    return out
+
+
+def _ratio_block(block, ref):
+    """Tr_t/Tr_0 of a block of bins against the reference bin; invalid pixels -> NaN."""
+    from ssbscope.neutron import transmission_ratio
+
+    stack = np.concatenate([np.asarray(ref, np.float32).reshape((1,) + block.shape[1:]), block])
+    with np.errstate(invalid="ignore"):
+        r = transmission_ratio(stack, 0, on_invalid="mask")
+    return np.ma.filled(r, np.nan)[1:].astype(np.float32)
+
+
+def _row_mean(block):
+    """Mean over x of the finite pixels of each row; NaN for a row without any."""
+    ok = np.isfinite(block)
+    cnt = ok.sum(axis=-1)
+    tot = np.where(ok, block, 0.0).sum(axis=-1, dtype=np.float64)
+    return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan).astype(np.float32)
+
+
+def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, dark_note, where):
+    """Median-binned frames, ratio to the reference bin and its space-time map (lazy, dask).
+
+    Returns (data_vars, coords, attrs) to add to the input's dataset.
+    """
+    import dask.array as da
+
+    from ssbscope.errors import ParameterError
+    from ssbscope.neutron import bin_times
+
+    n = values.shape[0]
+    g = n // n_bin
+    used = g * n_bin
+    ny, nx = values.shape[1:]
+    a = values[:used].rechunk({0: n_bin, 1: -1, 2: -1})
+    binned = da.map_blocks(_median_bin_block, a, chunks=((1,) * g, (ny,), (nx,)), dtype=np.float32)
+    ref_idx = int(reference_index)
+    if not 0 <= ref_idx < g:
+        raise ParameterError("analysis.neutron.reference_index", ref_idx,
+                             f"out of range for the {g} bin(s) of the neutron input {where}",
+                             f"give a bin index from 0 to {g - 1}")
+    ref = binned[ref_idx]  # one bin; dask computes it once for all ratio blocks
+    ratio = da.map_blocks(_ratio_block, binned, ref[None], dtype=np.float32)
+    prof = da.map_blocks(_row_mean, ratio, drop_axis=2, dtype=np.float32)
+    dropped = n - used
+    drop_note = (f"trailing {dropped} frame(s) ({used}-{n - 1}) dropped: fewer than {n_bin} "
+                 "frames for a last bin" if dropped else "no frame dropped")
+    first = np.arange(g) * n_bin
+    coords = {"bin": np.arange(g),
+              "frame_first": ("bin", first, {"description": "first frame of the bin"}),
+              "frame_last": ("bin", first + n_bin - 1, {"description": "last frame of the bin"})}
+    if times is not None:
+        coords["time_s_bin"] = ("bin", bin_times(times, n_bin), {
+            "units": "s", "description": "mean time of the frames of each bin"})
+    if normalised:
+        rname, rdesc = "transmission_ratio", (
+            f"Tr_t/Tr_0 (002_ Section 2.2): binned transmission over bin {ref_idx}; < 1 Li "
+            "enrichment, > 1 depletion; NaN where the reference is <= 0 or not finite")
+    else:
+        rname, rdesc = "count_ratio", (
+            f"binned {dark_note} counts over bin {ref_idx}; equals Tr_t/Tr_0 only if the beam "
+            "intensity is stable over the series (no open beam was given to normalise each frame"
+            + ("" if dark_note.startswith("dark") else "; no dark was subtracted, so a camera offset "
+               "pulls the ratio towards 1") + "); NaN where the reference is <= 0 or not finite")
+    bin_desc = (f"pixel-wise median of {n_bin} consecutive frames (002_ Methods); {drop_note}; "
+                "pixels with no finite value in a bin (masked pixels) are NaN")
+    data = {
+        f"{var}_binned": (("bin", "y", "x"), binned, {"units": unit, "description": bin_desc}),
+        rname: (("bin", "y", "x"), ratio, {"units": "1", "reference_bin": ref_idx, "description": rdesc}),
+        "ratio_profile": (("bin", "y"), prof, {
+            "units": "1", "ratio": rname, "description": f"space-time map: mean over x of {rname} "
+            "per row and bin (rows along the stacking axis; NaN pixels left out)"}),
+    }
+    attrs = {"binning": f"{g} bin(s); {drop_note}",
+             "bin_frames": int(n_bin), "reference_bin": ref_idx, "frames_dropped": int(dropped)}
+    return data, coords, attrs
+
+
 def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam=None, dark=None,
-                 frame_interval_s=None, pixel_size_um=None, flight_path_m=None, gamma_filter=True):
+                 frame_interval_s=None, pixel_size_um=None, flight_path_m=None, gamma_filter=True,
+                 bin_frames=None, default_bin_frames=30, reference_index=0):
     """Read one real radiograph series: clean, normalise when possible, mean series and profiles."""
     import dask.array as da
     import xarray as xr
@@ -349,6 +478,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
     first = md.drop(columns=[c for c in ("path", "page", "time_s") if c in md]).iloc[0].to_dict()
     attrs["header_first_frame"] = json.dumps({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
                                               for k, v in first.items()}, default=str)
+    n_bin, bin_why = _binning(md, n, bin_frames, default_bin_frames, path)
     mask = np.zeros(shape_yx, np.uint8)
     if open_beam is not None:
         ob = _reference(open_beam, "open_beam", shape_yx, ctx)
@@ -406,6 +536,16 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
                                   / float(flight_path_m), {"units": "Å", "description":
                                                            f"h t / (m_n L), L = {flight_path_m:g} m"})
         attrs["flight_path_m"] = float(flight_path_m)
+    if n_bin is None:
+        attrs["binning"] = bin_why
+    else:
+        bdata, bcoords, battrs = _binned_vars(values, var, unit, n_bin, reference_index, times,
+                                              var == "transmission", note if var == "counts" else "",
+                                              path)
+        data.update(bdata)
+        coords.update(bcoords)
+        attrs.update(battrs)
+        attrs["binning"] = f"{bin_why}: {battrs['binning']}"
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     return {f"neutron/input/{label}": ds}
 
@@ -420,6 +560,18 @@ def input_stages(exp) -> list:
     says so), with the mean per frame, the through-plane profile per frame, frame times
     (``frame_interval_s``, or ``TIME_S``/``DATE-OBS`` headers; offset by the input's
     ``time_s``) and time-of-flight header values.
+
+    Binning (002_ Methods): the input's ``bin_frames`` when given (1 = off; more than the
+    series' frames raises :class:`ssbscope.errors.ParameterError`), else
+    ``analysis.neutron.bin_frames`` for a time series (no time-of-flight header keys) of at
+    least that many frames.  A binned series adds ``<var>_binned`` (pixel-wise median of each
+    group of consecutive frames, a trailing partial group dropped; coordinates ``bin``,
+    ``frame_first``, ``frame_last`` and ``time_s_bin``, the mean frame time per bin), the ratio
+    to bin ``analysis.neutron.reference_index`` (``transmission_ratio`` = Tr_t/Tr_0, or
+    ``count_ratio`` for raw counts, NaN where the reference is invalid) and the space–time map
+    ``ratio_profile`` (mean over x per row and bin).  The attribute ``binning`` says what was
+    done or why not.  Everything stays a dask graph until the store writes it (one bin of
+    frames in memory at a time, plus the reference bin).
 
     Parameters
     ----------
@@ -447,7 +599,10 @@ def input_stages(exp) -> list:
                   "dark": str(exp.resolve(item.dark)) if item.dark else None,
                   "frame_interval_s": item.frame_interval_s, "pixel_size_um": item.pixel_size_um,
                   "flight_path_m": getattr(item, "flight_path_m", None),
-                  "gamma_filter": bool(getattr(item, "gamma_filter", True))}
+                  "gamma_filter": bool(getattr(item, "gamma_filter", True)),
+                  "bin_frames": getattr(item, "bin_frames", None),
+                  "default_bin_frames": int(exp.analysis.neutron.bin_frames),
+                  "reference_index": int(exp.analysis.neutron.reference_index)}
         stages.append(Stage(f"neutron.input.{name}", _input_stage, outputs=(f"neutron/input/{name}",),
                             params=params, long=True))
     return stages

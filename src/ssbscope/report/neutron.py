@@ -12,8 +12,9 @@ twin's ``neutron/twin/truth`` when present) and renders:
 * band time series with their onsets; a table of bands against the twin's truth;
 * neutron-CT attenuation-increment slices after registration (002_ Fig. 5B);
 * for real series (``neutron/input/<label>`` of :func:`ssbscope.neutron.stages.input_stages`):
-  the first frame, the mean per frame against time, time of flight or frame number, and a
-  table saying whether the values are normalised.
+  the first frame, the mean per frame against time, time of flight or frame number, the
+  space–time map of the binned ratio (rows against bin time, RdBu centred at 1) when the series
+  was median-binned, and a table saying whether the values are normalised and how they were binned.
 """
 
 from __future__ import annotations
@@ -194,21 +195,67 @@ def _input_figure(ds, label) -> str:
                             + note)
 
 
+def _input_spacetime_figure(ds, label) -> str:
+    """Space–time map of a binned real series: ratio per row (y) against the bin time."""
+    import matplotlib.pyplot as plt
+
+    prof = ds["ratio_profile"]
+    rname = prof.attrs.get("ratio", "transmission_ratio")
+    ylab = "Tr_t / Tr_0" if rname == "transmission_ratio" else "counts_t / counts_0"
+    p = prof.values
+    if "time_s_bin" in ds.coords:
+        tb = ds["time_s_bin"].values
+        scale, xl = (3600.0, "time (h)") if tb[-1] - tb[0] > 2 * 3600 else (60.0, "time (min)")
+        x = tb / scale
+    else:
+        x, xl = ds["bin"].values.astype(float), "bin"
+    dx = float(np.diff(x).mean()) if x.size > 1 else 1.0
+    rows = ds["y"].values
+    fin = p[np.isfinite(p)]
+    dev = float(np.max(np.abs(fin - 1.0))) if fin.size else 0.0  # row means: no lone outliers
+    lim = max(dev, 0.01)
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    im = ax.imshow(p.T, cmap="RdBu", vmin=1 - lim, vmax=1 + lim, aspect="auto", origin="upper",
+                   interpolation="nearest",
+                   extent=[x[0] - dx / 2, x[-1] + dx / 2, rows[-1] + 0.5, rows[0] - 0.5])
+    ref = int(ds[rname].attrs.get("reference_bin", ds.attrs.get("reference_bin", 0)))
+    ax.axvline(x[ref], color="k", lw=0.8, ls=":")
+    ax.set_xlabel(xl)
+    ax.set_ylabel("y, stacking axis (px)")
+    fig.colorbar(im, ax=ax, label=f"row mean {ylab}")
+    fig.tight_layout()
+    n = int(ds.attrs.get("bin_frames", 0))
+    what = ("transmission change ratio Tr_t/Tr_0" if rname == "transmission_ratio" else
+            "count ratio (equals Tr_t/Tr_0 only for a stable beam: no open beam was given)")
+    return figure_html(fig, f"{label}: space–time map of the {what}, mean over x of each row, per "
+                            f"{n}-frame median bin against the bin's mean time; dotted: reference bin "
+                            "(red < 1 Li enrichment, blue > 1 depletion; 002_ Fig. 2B,D).")
+
+
 def _inputs_html(store, labels) -> tuple[str, list]:
     parts, rows, summary = ["<h3>Real inputs</h3>"], [], []
     for lab in labels:
         ds = _get(store, f"neutron/input/{lab}")
         var = "transmission" if "transmission" in ds else "counts"
         parts.append(_input_figure(ds, lab))
+        binned = "ratio_profile" in ds
+        if binned:
+            parts.append(_input_spacetime_figure(ds, lab))
         mean = ds[f"mean_{var}"].values
         rows.append({"input": lab, "frames": int(ds.sizes["frame"]),
                      "frame (px)": f"{ds.sizes['y']} × {ds.sizes['x']}",
                      "values": var, "mean (first frame)": float(mean[0]),
+                     "bins": (f"{int(ds.sizes['bin'])} × {int(ds.attrs.get('bin_frames', 0))} frames"
+                              + (f" ({int(ds.attrs['frames_dropped'])} dropped)"
+                                 if int(ds.attrs.get("frames_dropped", 0)) else "")
+                              if binned else str(ds.attrs.get("binning", "none"))),
                      "gamma spots replaced": int(ds["n_gamma_spots"].values.sum()),
                      "normalisation": str(ds.attrs.get("normalisation", "")),
                      "time axis": str(ds.attrs.get("time_source", ""))})
         summary.append((f"neutron {lab}", f"{int(ds.sizes['frame'])} frames, "
-                        f"{'normalised' if var == 'transmission' else 'raw counts (no open beam)'}"))
+                        f"{'normalised' if var == 'transmission' else 'raw counts (no open beam)'}"
+                        + (f", {int(ds.sizes['bin'])} median bins of {int(ds.attrs.get('bin_frames', 0))}"
+                           if binned else "")))
     parts.append(table_html(pd.DataFrame(rows), caption="Real neutron radiograph series"))
     return "".join(parts), summary
 
