@@ -71,11 +71,18 @@ global viscosity: pyramid site pressure 0.79, 1.09, 1.226, 1.249, 1.226, 1.196, 
 4-10 elements (CPU 0.7, 1.1, 1.8, 3.5, 5-6, 16, 23 s), frustum 0.99, 1.36, 1.518, 1.543,
 1.514, 1.479 MPa on 4-9 elements: within 2.5 % between successive grids from 6 elements on,
 drifting down by about 2 % per step beyond 8 (a geometric extrapolation puts the limit near
-1.1 MPa, i.e. 6 elements may be up to about 10 % high).  Local viscosity: not converged, the
-pyramid site pressure falls with the layers at the interface (1.15, 1.08, 0.97, 0.88 MPa on
-6-9 elements; 8 lateral elements with 5, 6, 8, 10, 12 layers: 1.22, 1.13, 0.97, 0.86,
-0.82 MPa) as the strain rate under the rounded Li ridge, and with it the drop of the local
-viscosity there, keeps rising as the layers thin.
+1.1 MPa, i.e. 6 elements may be up to about 10 % high).  Local viscosity: with the fixed
+map the pyramid site pressure falls with the layers at the interface (1.15, 1.08, 0.97,
+0.88 MPa on 6-9 elements; 8 lateral elements with 5, 6, 8, 10, 12, 16, 20 layers: 1.22, 1.13,
+0.97, 0.86, 0.82, 0.79, 0.78 MPa): the strain rate under the rounded Li ridge, and with it the
+drop of the local viscosity there, is resolved only by layers much thinner than the tip
+radius.  The local-viscosity solve therefore puts its first layer at an eighth of the tip
+radius (0.25 um; ``interface_layer_um``), which converges the layers: pyramid 0.753, 0.761,
+0.767 MPa with 6 lateral elements and 6, 8, 12 layers, against 0.768 MPa with 24 layers of the
+fixed map; frustum 0.891, 0.898 MPa on 6 and 8 layers against 0.905 with 24.  Laterally the
+site pressure then drifts as with one viscosity (pyramid 0.761, 0.766, 0.744, 0.727 MPa on 6,
+8, 10, 12 elements with 8 layers; about 2.5 % per step beyond 8), so 6 elements may read up to
+about 10 % high for both viscosity models.  CPU: 4-5 s per pyramid/frustum solve at 6 x 6.
 
 The viscosity is updated by Picard iterations: start from the uniform viscosity at the
 characteristic strain rate of the small-slope model, then ``eta`` at every quadrature point
@@ -127,7 +134,7 @@ _BETA = 3.0
 # ridge grading (pyramids, frustums): one fixed exponential map per direction, chosen so that
 # with n0 elements the element next to the Li ridges and the layer next to the interface are
 # `first` tip radii wide (refining n refines the whole map)
-_RIDGE = {"first": 0.5, "n0_xy": 8, "n0_z": 8}
+_RIDGE = {"first": 0.5, "n0_xy": 8, "n0_z": 8, "local_layer": 0.125}
 GRADINGS = ("mirror", "ridge")
 
 
@@ -171,6 +178,8 @@ class InterfaceStokes:
     n_dofs : int
     runtime_s : float
         CPU time of the solve.
+    interface_layer_um : float
+        Thickness of the layer of elements next to the interface at the dendrite site.
     """
 
     x_um: np.ndarray = field(repr=False)
@@ -193,6 +202,7 @@ class InterfaceStokes:
     grading: str
     n_dofs: int
     runtime_s: float
+    interface_layer_um: float = float("nan")
 
 
 def _flow_stress_table(law: CreepLaw):
@@ -240,7 +250,8 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
                            n_z: int | None = None, depth_over_s: float = 1.0,
                            viscosity: str = "local", picard_rtol: float = 2e-3,
                            max_picard: int = 12, lateral_clustering: float | None = None,
-                           grading: str | None = None) -> InterfaceStokes:
+                           grading: str | None = None,
+                           interface_layer_um: float | None = None) -> InterfaceStokes:
     """Solve the finite-slope creeping flow of plated Li behind one contour cell.
 
     Parameters
@@ -279,6 +290,12 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
         lateral nodes exponentially towards the Li ridges at ``x, y = S/2`` and the layers
         towards the interface, so that the element at the ridge crossing is
         ``tip_radius_um / 2`` wide and thick at ``n_xy = n_z = 8``.
+    interface_layer_um : float, optional
+        ``grading="ridge"`` only: thickness (um, at the Li ridge) of the layer of elements next
+        to the interface for this ``n_z``.  Default: an eighth of the tip radius with the
+        local viscosity (0.25 um), whose pressure under the rounded ridge needs thin layers
+        there (module docstring); the fixed map above, refined with ``n_z``, with one
+        viscosity.
 
     Returns
     -------
@@ -309,6 +326,13 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
     n_z = int(n_z)
     if n_xy < 2 or n_z < 2:
         raise ParameterError("n_xy", (n_xy, n_z), "must be >= 2 elements per direction")
+    if interface_layer_um is not None:
+        if not (np.isfinite(interface_layer_um) and interface_layer_um > 0):
+            raise ParameterError("interface_layer_um", interface_layer_um, "must be finite and > 0")
+        if grading != "ridge":
+            raise ParameterError("interface_layer_um", interface_layer_um,
+                                 f"applies to grading='ridge' only (this solve: {grading!r})",
+                                 "leave it out or pass grading='ridge'")
     if not (np.isfinite(depth_over_s) and depth_over_s >= 0.5):
         raise ParameterError("depth_over_s", depth_over_s, "must be >= 0.5",
                              "the non-uniform flow must decay before the far boundary")
@@ -332,7 +356,12 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
         rho = dist.tip_radius_um
         b_xy = _exp_rate(_RIDGE["first"] * rho / half, _RIDGE["n0_xy"])
         xs = half * (1.0 - _exp_map(1.0 - np.linspace(0.0, 1.0, n_xy + 1), b_xy))
-        b_z = _exp_rate(_RIDGE["first"] * rho / (D + dist.height_um), _RIDGE["n0_z"])
+        if interface_layer_um is None and viscosity == "local":
+            interface_layer_um = _RIDGE["local_layer"] * rho
+        if interface_layer_um is None:
+            b_z = _exp_rate(_RIDGE["first"] * rho / (D + dist.height_um), _RIDGE["n0_z"])
+        else:
+            b_z = _exp_rate(float(interface_layer_um) / (D + dist.height_um), n_z)
         zeta = 1.0 - _exp_map(1.0 - t, b_z)
     else:
         xs = _grading(n_xy, half, lateral_clustering)
@@ -521,7 +550,8 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
         float(np.abs(P).max()), float(P.max()), float(i_geo), float(inflow / half ** 2),
         float(abs(outflow - inflow) / abs(inflow)), float(div_ratio), eps_w,
         (float(eta_q.min()), float(eta_q.max())), int(it), float(change), viscosity,
-        (n_xy, n_z), grading, int(nu + npr), float(time.process_time() - t0))
+        (n_xy, n_z), grading, int(nu + npr), float(time.process_time() - t0),
+        float((D + h_fun(np.array(sx), np.array(sy))) * (zeta[-1] - zeta[-2])))
 
 
 def _effective_rate(law: CreepLaw, s: float, ratio: float) -> float:

@@ -18,19 +18,19 @@ the current rescaling of the criterion, or one secant viscosity and one solve);
 default of :func:`contour_sweep`, whose earlier results it keeps).  ``"auto"`` (used by the
 demo stage) takes the finite-slope model for every shape.
 
-Viscosity of the finite-slope model (``stokes_viscosity``, default by the shapes of the call,
-so that one call keeps one model and its shapes stay comparable): ``"local"`` for egg-box-only
-sweeps (H25S150 site pressure 0.632, 0.573, 0.558, 0.547 MPa on 4-10 elements), ``"global"``
-(the secant viscosity of the small-slope model at its characteristic strain rate) as soon as a
-pyramid or frustum is in the call.  With the ridge grading of :mod:`.stokes` the one-viscosity
+Viscosity of the finite-slope model (``stokes_viscosity``): ``"local"`` by default for every
+shape (egg-box H25S150 site pressure 0.632, 0.573, 0.558, 0.547 MPa on 4-10 elements; pyramids
+and frustums with an interface layer of an eighth of the tip radius, :mod:`.stokes`: pyramid
+0.753-0.768 MPa and frustum 0.891-0.905 MPa from 6 to 24 layers), or ``"global"`` (the secant
+viscosity of the small-slope model at its characteristic strain rate, the finite-slope
+counterpart of that model).  With the ridge grading of :mod:`.stokes` the one-viscosity
 site pressure at H25S150 is grid-converged to a few per cent for all three shapes (pyramid
 1.226, 1.249, 1.226, 1.196, 1.174 MPa on 6-10 elements, frustum 1.518, 1.543, 1.514, 1.479 MPa
 on 6-9, egg-box 0.583, 0.582, 0.582 on 6, 8, 10; pyramid and frustum drift down by about 2 %
 per step beyond 8 elements, so 6 elements may be up to about 10 % high, which does not change
 their order against the egg-box); with the local viscosity
-the pyramid site pressure is not converged (1.15, 0.97, 0.88 MPa on 6, 8, 9 elements: the
-minimum viscosity under the rounded Li ridge keeps falling as the layers at the interface
-thin, 0.82 MPa with 12 layers).  The site pressure of the small-slope model is reported in
+and the fixed layer map the pyramid site pressure was not converged (1.15, 0.97, 0.88 MPa on 6,
+8, 9 elements), which the thin interface layer of :mod:`.stokes` resolves.  The site pressure of the small-slope model is reported in
 every case.
 """
 
@@ -110,7 +110,7 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
         6 within 2 % of 7 and 8 and 5 % of 10, 4 about 35 % too low, so use at least 6).
     stokes_viscosity : {"local", "global"}, optional
         Local (Picard) or one secant viscosity in the finite-slope solve; default "local"
-        when every shape is the egg-box, "global" otherwise (module docstring).
+        (module docstring).
 
     Returns
     -------
@@ -135,8 +135,7 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
     model = "finite-slope" if pressure_model == "auto" else pressure_model
     shapes = tuple(shapes)
     if stokes_viscosity is None:
-        stokes_viscosity = ("local" if all(sh in ("egg-box", "flat") for sh in shapes)
-                            else "global")
+        stokes_viscosity = "local"
     if stokes_viscosity not in ("local", "global"):
         raise ParameterError("stokes_viscosity", stokes_viscosity,
                              "must be 'local', 'global' or None")

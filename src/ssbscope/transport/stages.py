@@ -123,9 +123,9 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
     _, n_grid, sweeps = _SIZES[size]
     # finite-slope creep pressure, Q2 elements per quarter-cell side.  Egg-box series (local
     # viscosity): the site pressure on 4 elements is 10-15 % above that on 8, on 6 within 4 %.
-    # Shapes (one secant viscosity, mesh graded to the 2 um ridge rounding): 6 elements are
-    # within 2 % of 7 and 8 and 5 % of 10, 4 elements about 35 % low, so the shapes always
-    # use 6 (whole shapes series about 6 s CPU)
+    # Shapes (local viscosity, mesh graded to the 2 um ridge rounding, interface layer of an
+    # eighth of it): 6 elements are within 2 % of 8 laterally and of 24 layers; 4 elements
+    # about 35 % low, so the shapes always use 6 (whole shapes series about 30 s CPU)
     stokes_n = 6 if size == "medium" else 4
     stokes_n_shapes = 6
     frames = []
@@ -150,8 +150,7 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
                         "tip_radius_um": DEFAULT_TIP_RADIUS_UM,
                         "flat_critical_current_ma_cm2": 1.0,
                         "geometric_current_ma_cm2": 1.0, "grid_n_xy": n_grid,
-                        "pressure_model": "finite-slope (egg-box series: local viscosity; "
-                                          "shapes: one secant viscosity)",
+                        "pressure_model": "finite-slope (local secant viscosity)",
                         "stokes_n_xy": stokes_n, "stokes_n_xy_shapes": stokes_n_shapes})
     gc_rows = []
     for shape, rct in (("egg-box", None), ("egg-box", r_ct_ohm_cm2), ("pyramid", r_ct_ohm_cm2),
