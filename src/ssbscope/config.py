@@ -223,12 +223,56 @@ class TransportAnalysis(_Model):
     rtol: float = Field(default=1e-6, gt=0, lt=1)
 
 
+class InterfaceAnalysis(_Model):
+    """Contoured Li|electrolyte interfaces (003_103f2bf5a3479ade): ``ssbscope run`` studies
+    ``cases`` with these parameters (``ssbscope.interface.contour_sweep``); none by default."""
+
+    cases: list[tuple[float, float]] = Field(default_factory=list, description="(H, S) pairs in um of the periodic contours to study, e.g. [[25, 150], [50, 150]]; empty: no contour study")
+    shapes: list[Literal["egg-box", "pyramid", "frustum"]] = Field(default_factory=lambda: ["egg-box"], min_length=1)
+    r_ct_ohm_cm2: float | Literal["eis"] = Field(default=10.0, description="Li|electrolyte charge-transfer resistance per interface (Ohm cm2), > 0; 'eis': from the R_ct fit of an EIS input (eis_spectrum), times cell area over eis_interfaces")
+    eis_spectrum: int | str = Field(default=0, description="with r_ct_ohm_cm2: eis, the fitted spectrum: index among the EIS inputs or its label")
+    eis_interfaces: int = Field(default=2, ge=1, description="Li|electrolyte interfaces in the fitted R_ct: 2 for a symmetric Li|electrolyte|Li cell")
+    conductivity_s_cm: float = Field(default=2e-3, gt=0, description="electrolyte ionic conductivity (S/cm)")
+    thickness_um: float = Field(default=1000.0, gt=0, description="electrolyte thickness (um)")
+    kinetics_r_ct_ohm_cm2: list[float] = Field(default_factory=list, description="extra charge-transfer resistances (Ohm cm2) to repeat the cases at (Wagner-number study)")
+    pressure_model: Literal["finite-slope", "small-slope"] = "finite-slope"
+    n_xy: int = Field(default=12, ge=6, le=32, description="grid intervals of the quarter cell (current solve)")
+    stokes_n_xy: int = Field(default=6, ge=4, le=12, description="Q2 elements per quarter-cell side (finite-slope creep)")
+    grain_size_um: Optional[float] = Field(default=2.0, gt=0, description="Li grain size of diffusional creep (um); null: pure power-law creep")
+    flaw_depth_um: float = Field(default=10.0, gt=0, description="surface flaw depth of the fracture pressure (um)")
+    critical_pressure_mpa: Optional[float] = Field(default=None, gt=0, description="fracture pressure override (MPa)")
+
+    @field_validator("cases")
+    @classmethod
+    def _positive_cases(cls, v):
+        for k, (h, s_) in enumerate(v):
+            if not (h > 0 and s_ > 0) or h == float("inf") or s_ == float("inf"):
+                raise ValueError(f"case {k} ({h}, {s_}): H and S must be finite and > 0 (um)")
+        return v
+
+    @field_validator("r_ct_ohm_cm2")
+    @classmethod
+    def _positive_r_ct(cls, v):
+        if v != "eis" and not (0 < v < float("inf")):
+            raise ValueError(f"{v}: must be finite and > 0 (Ohm cm2), or 'eis'")
+        return v
+
+    @field_validator("kinetics_r_ct_ohm_cm2")
+    @classmethod
+    def _positive_rct(cls, v):
+        for r in v:
+            if not (0 < r < float("inf")):
+                raise ValueError(f"{r}: charge-transfer resistances must be finite and > 0 (Ohm cm2)")
+        return v
+
+
 class Analysis(_Model):
     echem: EchemAnalysis = Field(default_factory=EchemAnalysis)
     tomo: TomoAnalysis = Field(default_factory=TomoAnalysis)
     compton: ComptonAnalysis = Field(default_factory=ComptonAnalysis)
     neutron: NeutronAnalysis = Field(default_factory=NeutronAnalysis)
     transport: TransportAnalysis = Field(default_factory=TransportAnalysis)
+    interface: InterfaceAnalysis = Field(default_factory=InterfaceAnalysis)
 
 
 class Twin(_Model):

@@ -51,6 +51,20 @@ def test_real_ibeatles_tof_series(tmp_path):
     np.testing.assert_allclose(ds["profile_counts"].values.mean(axis=1), ds["mean_counts"].values, rtol=1e-5)
 
 
+@pytest.mark.skipif(not NEUTRON.exists(), reason="shared/realdata/neutron not present")
+def test_real_tof_series_binned_on_request_says_channels(tmp_path, caplog):
+    # an explicit bin_frames bins a TOF stack, but the dataset and the log say the bins are
+    # wavelength-channel groups, not times
+    with caplog.at_level("WARNING", logger="ssbscope.neutron.stages"):
+        st = _run(tmp_path, [{"path": str(NEUTRON / "ibeatles_Image019_0026*.fits"), "format": "fits",
+                              "label": "ib", "flight_path_m": 16.0, "bin_frames": 3}])
+    ds = st["neutron/input/ib"].load()
+    assert ds.sizes["bin"] == 1 and "count_ratio" in ds
+    assert "wavelength-channel groups" in ds.attrs["binning"], ds.attrs["binning"]
+    assert any("time-of-flight" in r.getMessage() and "bin_frames=3" in r.getMessage()
+               for r in caplog.records), caplog.text
+
+
 def test_normalised_series_with_times(tmp_path):
     rng = np.random.default_rng(3)
     ny, nx, nt = 24, 32, 6

@@ -11,6 +11,8 @@ critical_pressure_mpa  fracture pressure K_Ic / (1.12 sqrt(pi a)) of a surface f
 critical_current       self-consistent dendrite-growth criterion -> critical current
 contour_sweep          sweeps over H, S and H/S (Figs. 1-4) as a table
 grid_convergence       maximum local current against grid size
+kinetics_sweep         the sweep at several charge-transfer resistances (Wagner number)
+gain_maximum           where the critical-current gain peaks along a sweep
 """
 
 from __future__ import annotations
@@ -35,5 +37,9 @@ __getattr__, __dir__, __all__ = attach(
         "contour_sweep": "study",
         "grid_convergence": "study",
         "PAPER_SWEEPS": "study",
+        "KINETICS_SWEEP": "study",
+        "KINETICS_R_CT_OHM_CM2": "study",
+        "kinetics_sweep": "study",
+        "gain_maximum": "study",
     },
 )

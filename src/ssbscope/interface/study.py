@@ -32,6 +32,23 @@ their order against the egg-box); with the local viscosity
 and the fixed layer map the pyramid site pressure was not converged (1.15, 0.97, 0.88 MPa on 6,
 8, 9 elements), which the thin interface layer of :mod:`.stokes` resolves.  The site pressure of the small-slope model is reported in
 every case.
+
+Kinetics and the maximum of 003_ Figs. 3b, 4a (:func:`kinetics_sweep`, :func:`gain_maximum`):
+at the default kinetics (``sigma R_ct`` = 0.2 mm, comparable to S) the finite-slope critical
+current falls monotonically with H at S = 150 um (0.975, 0.915, 0.889, 0.859 for H = 5, 25,
+50, 75 um, local viscosity on 6 elements): the maximum current with kinetics stays near the
+geometric one up to H/S = 1/6, so there is little area benefit for the creep pressure to
+overturn.  With longer kinetic lengths the maximum current falls towards ``1 / area ratio``
+(003_ Fig. 3c) and the critical current first dips (the pressure penalty is linear in H,
+the area benefit quadratic), then passes through a maximum: R_ct = 40 Ohm cm2 (0.8 mm),
+0.962, 0.993, 1.028, 1.042, 1.032, 1.002 for H = 25-150 um (6 elements; peak near H = 100 um,
+H/S = 0.67); R_ct = 150 Ohm cm2 (3 mm) still rises at H/S = 1 (1.156).  The model thus gives
+the paper's maximum only for kinetic lengths several times S and at larger H/S than the
+experiments, and then the constant-H/S series peaks as well instead of falling with size
+(R_ct 40: 0.907, 0.962, 0.980, 0.974, 0.956 for H5S30-H150S900, against 003_ Fig. 2a; the
+default kinetics give 0.857, 0.907, 0.897, 0.851, 0.811 on 4 elements).  The paper's own parameters
+(its S2) are not in the text available to us; no parameter set has been tuned to the
+figures.
 """
 
 from __future__ import annotations
@@ -56,7 +73,8 @@ from .stokes import stokes_critical_current
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PAPER_SWEEPS", "PRESSURE_MODELS", "contour_sweep", "grid_convergence"]
+__all__ = ["KINETICS_R_CT_OHM_CM2", "KINETICS_SWEEP", "PAPER_SWEEPS", "PRESSURE_MODELS",
+           "contour_sweep", "gain_maximum", "grid_convergence", "kinetics_sweep"]
 
 PRESSURE_MODELS = ("auto", "finite-slope", "small-slope")
 
@@ -67,6 +85,12 @@ PAPER_SWEEPS = {
     "constant_ratio": [(5, 30), (25, 150), (50, 300), (100, 600), (150, 900)],  # Fig. 2
     "shapes": [(25, 150)],  # Fig. 1, three shapes
 }
+
+# Fig. 3b/4a extended to H/S = 1 (H in um at S = 150 um) and the charge-transfer resistances
+# (Ohm cm2) of :func:`kinetics_sweep`: kinetic lengths sigma R_ct of 0.2, 0.8 and 3 mm at
+# 2 mS/cm, from comparable to the feature size to kinetics-dominated
+KINETICS_SWEEP = [(5, 150), (25, 150), (50, 150), (75, 150), (100, 150), (125, 150), (150, 150)]
+KINETICS_R_CT_OHM_CM2 = (10.0, 40.0, 150.0)
 
 
 def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
@@ -225,3 +249,101 @@ def grid_convergence(shape: str = "egg-box", height_um: float = 25.0,
         fin = df[col].iloc[-1]
         df[out] = (df[col] - fin).abs() / abs(fin) if fin != 0 else 0.0
     return df
+
+
+def kinetics_sweep(cases=KINETICS_SWEEP, r_ct_values_ohm_cm2=KINETICS_R_CT_OHM_CM2, *,
+                   conductivity_s_cm: float = 2e-3, pressure_model: str = "finite-slope",
+                   **sweep_kw) -> pd.DataFrame:
+    """The contour sweep at several charge-transfer resistances (Wagner-number study).
+
+    Where the critical current passes through a maximum against H at fixed S (003_
+    Figs. 3b, 4a) depends on how strongly the kinetics level the current: the area benefit
+    ``1 / r`` (``r`` the maximum local over the geometric current with kinetics) grows with the
+    kinetic length ``L_k = sigma R_ct`` over the feature size, while the creep pressure at the
+    Li protrusion rises with H whatever the kinetics.  With ``L_k`` comparable to S the
+    pressure wins from the start and the critical current falls with H; with ``L_k`` several
+    times S it first falls (the pressure is linear in H, the area benefit quadratic), then rises
+    and passes through a maximum where the confined creep flow of steep contours takes over.
+
+    Parameters
+    ----------
+    cases : sequence of (height_um, separation_um)
+        Contours (default ``KINETICS_SWEEP``: H = 5-150 um at S = 150 um).
+    r_ct_values_ohm_cm2 : sequence of float
+        Charge-transfer resistances (Ohm cm2), each > 0.
+    conductivity_s_cm : float
+        Electrolyte conductivity (S/cm).
+    pressure_model : str
+        As in :func:`contour_sweep` (default finite-slope).
+    **sweep_kw
+        Other arguments of :func:`contour_sweep` (not ``r_ct_ohm_cm2``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`contour_sweep` for every resistance, with ``r_ct_ohm_cm2`` and
+        ``kinetic_length_um`` (``sigma R_ct``) in front.
+    """
+    if "r_ct_ohm_cm2" in sweep_kw:
+        raise ParameterError("r_ct_ohm_cm2", sweep_kw["r_ct_ohm_cm2"],
+                             "is swept by kinetics_sweep", "pass r_ct_values_ohm_cm2 instead")
+    values = [float(v) for v in r_ct_values_ohm_cm2]
+    if not values or any(not v > 0 or v != v or v == float("inf") for v in values):
+        raise ParameterError("r_ct_values_ohm_cm2", r_ct_values_ohm_cm2,
+                             "must list finite charge-transfer resistances > 0 (Ohm cm2)")
+    frames = []
+    for rct in values:
+        df = contour_sweep(cases, r_ct_ohm_cm2=rct, conductivity_s_cm=conductivity_s_cm,
+                           pressure_model=pressure_model, **sweep_kw)
+        df.insert(0, "kinetic_length_um", rct * conductivity_s_cm * 1e4)
+        df.insert(0, "r_ct_ohm_cm2", rct)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def gain_maximum(table: pd.DataFrame, *, x: str = "height_um", y: str = "gain_over_flat",
+                 by: str = "r_ct_ohm_cm2") -> pd.DataFrame:
+    """Locate the maximum of the critical-current gain along a sweep, per group.
+
+    The largest sampled ``y`` of each group; when it is an interior point, the vertex of the
+    parabola through it and its two neighbours (non-uniform spacing allowed) refines its
+    position and value.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows of :func:`kinetics_sweep` or :func:`contour_sweep`.
+    x, y : str
+        Swept column (``height_um`` or ``separation_um``, or ``h_over_s``) and the quantity.
+    by : str or None
+        Grouping column (one group when None or absent).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``by``, ``interior`` (True when the largest sample has a smaller
+        one on each side: a maximum inside the swept range), ``x_at_max`` and ``y_at_max``
+        (refined when interior, else the end sample), ``x_name``, ``y_name``.
+    """
+    import numpy as np
+
+    for col in (x, y):
+        if col not in table:
+            raise ParameterError(col, None, f"is not a column of the sweep table ({list(table.columns)})")
+    groups = table.groupby(by, sort=True) if by and by in table else [(None, table)]
+    rows = []
+    for key, g in groups:
+        g = g.sort_values(x)
+        xs, ys = g[x].to_numpy(float), g[y].to_numpy(float)
+        k = int(np.nanargmax(ys))
+        interior = 0 < k < len(xs) - 1
+        xm, ym = xs[k], ys[k]
+        if interior:
+            c2, c1, c0 = np.polyfit(xs[k - 1:k + 2], ys[k - 1:k + 2], 2)
+            if c2 < 0:
+                xv = -c1 / (2.0 * c2)
+                if xs[k - 1] <= xv <= xs[k + 1]:
+                    xm, ym = float(xv), float(c0 + c1 * xv + c2 * xv * xv)
+        rows.append({by or "group": key, "interior": bool(interior), "x_at_max": float(xm),
+                     "y_at_max": float(ym), "x_name": x, "y_name": y})
+    return pd.DataFrame(rows)

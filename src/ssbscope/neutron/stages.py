@@ -314,6 +314,15 @@ def _binning(md, n, bin_frames, default_bin_frames, path):
                 "it out (then only time series of at least analysis.neutron.bin_frames frames are binned)")
         if k == 1:
             return None, "none: bin_frames=1 (binning switched off in the input)"
+        if _is_tof(md):
+            keys = [key for key in _TOF_KEYS if key in md]
+            log.warning("neutron input %s: bin_frames=%d bins a time-of-flight series (header "
+                        "keys %s): each bin is the median of %d wavelength channels, not of %d "
+                        "times; leave bin_frames out to keep the channels", path, k,
+                        ", ".join(keys), k, k)
+            return k, (f"median of {k} consecutive frames (bin_frames of the input) of a "
+                       f"time-of-flight series (header keys {', '.join(keys)}): bins are "
+                       "wavelength-channel groups, not times")
         return k, f"median of {k} consecutive frames (bin_frames of the input)"
     if _is_tof(md):
         keys = [key for key in _TOF_KEYS if key in md]
