@@ -48,6 +48,18 @@ def test_current_density_recovers_imposed_current(store):
     ds = store.read("transport/current_density")
     a = ds.attrs
     assert a["mean_current_ma_cm2"] == pytest.approx(a["imposed_current_ma_cm2"], rel=0.05)
+    # the second scan is displaced in-plane; registration finds the opposite shift and the
+    # local map then matches the twin's undisplaced map, which the unregistered one does not
+    import json
+
+    np.testing.assert_allclose(json.loads(a["registration_shift_yx_vox"]),
+                               [-v for v in json.loads(a["imposed_drift_yx_vox"])], atol=0.05)
+    # the pellet rises by the plated Li thickness (1.5 mAh/cm2 = 7.3 um = 2.4 voxels of 3 um,
+    # rounded up to whole voxels by the twin); that z part is not applied
+    assert -6 < a["registration_shift_z_vox"] < -1
+    assert a["rms_error_registered_ma_cm2"] < 0.02 * a["imposed_current_ma_cm2"]
+    assert a["rms_error_unregistered_ma_cm2"] > 0.2 * a["imposed_current_ma_cm2"]
+    assert a["rms_error_unregistered_ma_cm2"] > 10 * a["rms_error_registered_ma_cm2"] + 1e-6
 
 
 def test_report_section(store):
@@ -56,6 +68,7 @@ def test_report_section(store):
     sec = section(store)
     assert sec is not None and sec.title == "Transport and interfaces"
     assert sec.html.count("<img") == 4
+    assert "without registration" in sec.html
     labels = [k for k, _ in sec.summary]
     assert "tau interphase (charged)" in labels
 

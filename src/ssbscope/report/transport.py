@@ -339,13 +339,21 @@ def _kinetics_part(kin, attrs):
                                     "; ".join(parts)),)
 
 
+def _list_attr(v):
+    """A list attribute as stored (JSON text in the store) or as given."""
+    import json
+
+    return json.loads(v) if isinstance(v, str) else list(v)
+
+
 def _current_density_part(ds):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    unreg = "current_unregistered_ma_cm2" in ds
+    fig, axes = plt.subplots(1, 4 if unreg else 3, figsize=(16 if unreg else 12, 3.8))
     ext = None
     for ax, var, title in ((axes[0], "thickness_before_um", "Li thickness before (um)"),
                            (axes[1], "thickness_after_um", "Li thickness after (um)")):
@@ -358,8 +366,13 @@ def _current_density_part(ds):
     hs = ds["plating_hotspots"].values
     if hs.any():
         axes[2].contour(hs.astype(float), levels=[0.5], colors="k", linewidths=0.8)
-    axes[2].set_title("local current (mA/cm2), hot-spots outlined")
+    axes[2].set_title("local current (mA/cm2), hot-spots outlined", fontsize=9)
     fig.colorbar(im, ax=axes[2], shrink=0.8)
+    if unreg:
+        im = axes[3].imshow(ds["current_unregistered_ma_cm2"].values, origin="lower",
+                            cmap="RdBu_r", vmin=-lim, vmax=lim)
+        axes[3].set_title("without registration (mA/cm2)", fontsize=9)
+        fig.colorbar(im, ax=axes[3], shrink=0.8)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -368,10 +381,24 @@ def _current_density_part(ds):
            f"({a.get('twin', '')}); mean {a.get('mean_current_ma_cm2', float('nan')):.4f} "
            f"mA/cm2 vs imposed {a.get('imposed_current_ma_cm2', float('nan')):.4f} mA/cm2, "
            f"{a.get('n_hotspots', 0)} hot-spots (> mean + 2 std).")
+    if "registration_shift_yx_vox" in a:
+        sy, sx = (float(v) for v in _list_attr(a["registration_shift_yx_vox"]))
+        dy, dx = (float(v) for v in _list_attr(a.get("imposed_drift_yx_vox", [float("nan")] * 2)))
+        cap += (f"  The second scan was displaced in-plane by ({dy:g}, {dx:g}) voxels; "
+                f"registration ({a.get('registration', '')}) found ({sy:.3f}, {sx:.3f}) to apply. "
+                "RMS error of the local current against the twin's undisplaced map: "
+                f"{float(a.get('rms_error_registered_ma_cm2', float('nan'))):.3g} mA/cm2 "
+                "registered, "
+                f"{float(a.get('rms_error_unregistered_ma_cm2', float('nan'))):.3g} mA/cm2 "
+                "without registration (right).")
     html = "<h3>Current-density map from thickness maps</h3>" + figure_html(fig, cap)
     summary = (("current from thickness maps",
                 f"{a.get('mean_current_ma_cm2', float('nan')):.4f} mA/cm2 "
                 f"(imposed {a.get('imposed_current_ma_cm2', float('nan')):.3g})"),)
+    if "rms_error_registered_ma_cm2" in a:
+        summary += (("current map error, registered / not",
+                     f"{float(a['rms_error_registered_ma_cm2']):.3g} / "
+                     f"{float(a['rms_error_unregistered_ma_cm2']):.3g} mA/cm2 RMS"),)
     return html, summary
 
 

@@ -15,7 +15,9 @@
    ``interface/grid_convergence``, ``interface/surface_fields``.
 3. ``transport.current_density``: current-density map between two Li thickness maps of the
    anode-free twin (:func:`ssbscope.twin.ct.anode_free_001`, 0 -> 1.5 mAh/cm2 at
-   0.5 mA/cm2) -> ``transport/current_density`` with the twin's imposed current beside it.
+   0.5 mA/cm2), the second scan displaced in-plane and registered back first ->
+   ``transport/current_density`` with the twin's imposed current, the imposed and recovered
+   drift and the map error with and without registration.
 
 :func:`input_stages` (``ssbscope run``) adds ``interface.contour_study`` when the experiment's
 ``analysis.interface`` lists ``cases``: those contours and shapes at its kinetics, creep and
@@ -355,9 +357,20 @@ def _li_thickness_map_um(ph, voxel_size_um):
     return np.isin(ph.labels[:zc], (_LI, _LI_FILAMENT)).sum(axis=0) * float(voxel_size_um)
 
 
-def _current_density_stage(ctx, inputs, *, current_ma_cm2=0.5, charge_mah_cm2=1.5):
+def _current_density_stage(ctx, inputs, *, current_ma_cm2=0.5, charge_mah_cm2=1.5,
+                           drift_yx_vox=(3, -2)):
+    """Current density between two scans of the anode-free twin, registered first.
+
+    The second scan is displaced by ``drift_yx_vox`` (the cell remounted between scans).  The
+    two volumes are registered on the pellet of the first scan (static pores;
+    :func:`ssbscope.tomo.register_rigid`); only the in-plane part is drift (the z part is the
+    pellet lifted by the plated Li), so the Li of the second scan is moved back in-plane before
+    its thickness map is taken.
+    """
+    import scipy.ndimage as ndi
     import xarray as xr
 
+    from ssbscope.tomo.register import RigidTransform, apply_rigid, register_rigid
     from ssbscope.transport import current_density_map
     from ssbscope.twin import ct
 
@@ -367,14 +380,36 @@ def _current_density_stage(ctx, inputs, *, current_ma_cm2=0.5, charge_mah_cm2=1.
     b = ct.anode_free_001(charge_mah_cm2, 0.0, current_ma_cm2=current_ma_cm2, n_xy=40, n_z=56,
                           voxel_size_um=vs, seed=int(ctx.seed))
     dt_s = charge_mah_cm2 / current_ma_cm2 * 3600.0
+    drift = (0, int(drift_yx_vox[0]), int(drift_yx_vox[1]))
+    mu_b = ndi.shift(b.mu_per_voxel, drift, order=0, mode="nearest")
+    li_b = ndi.shift(np.isin(b.labels, (_LI, _LI_FILAMENT)), drift, order=0, mode="nearest")
+    z0, z1 = (int(v) for v in a.truth["pellet_z_vox"])
+    tf = register_rigid(a.mu_per_voxel[z0:z1], mu_b[z0:z1])
+    in_plane = RigidTransform(shift_vox=(0.0, float(tf.shift_vox[1]), float(tf.shift_vox[2])),
+                              rotation_deg=0.0, error=tf.error)
+    li_reg = apply_rigid(li_b, in_plane)
+    zc_b = int(sum(b.truth["pellet_z_vox"])) // 2
+
+    def li_thickness(li):
+        return li[:zc_b].sum(axis=0) * float(vs)
+
     h0 = _li_thickness_map_um(a, vs)
-    h1 = _li_thickness_map_um(b, vs)
-    res = current_density_map(h0, h1, dt_s, mask=a.cell_mask)
+    h_true, h_raw, h_reg = _li_thickness_map_um(b, vs), li_thickness(li_b), li_thickness(li_reg)
+    res = current_density_map(h0, h_reg, dt_s, mask=a.cell_mask)
+    truth = current_density_map(h0, h_true, dt_s, mask=a.cell_mask).current_ma_cm2
+    raw = current_density_map(h0, h_raw, dt_s, mask=a.cell_mask).current_ma_cm2
+    m = a.cell_mask
+
+    def rms(x):
+        return float(np.sqrt(np.nanmean((x[m] - truth[m]) ** 2)))
+
     ny, nx = h0.shape
     ds = xr.Dataset(
         {"current_ma_cm2": (("y", "x"), res.current_ma_cm2.astype(np.float32)),
+         "current_unregistered_ma_cm2": (("y", "x"), raw.astype(np.float32)),
+         "current_truth_ma_cm2": (("y", "x"), truth.astype(np.float32)),
          "thickness_before_um": (("y", "x"), np.where(a.cell_mask, h0, np.nan).astype(np.float32)),
-         "thickness_after_um": (("y", "x"), np.where(a.cell_mask, h1, np.nan).astype(np.float32)),
+         "thickness_after_um": (("y", "x"), np.where(a.cell_mask, h_reg, np.nan).astype(np.float32)),
          "plating_hotspots": (("y", "x"), res.plating_hotspots),
          "stripping_hotspots": (("y", "x"), res.stripping_hotspots)},
         coords={"y": np.arange(ny) * vs, "x": np.arange(nx) * vs},
@@ -382,7 +417,16 @@ def _current_density_stage(ctx, inputs, *, current_ma_cm2=0.5, charge_mah_cm2=1.
                "std_current_ma_cm2": res.std_current_ma_cm2,
                "imposed_current_ma_cm2": float(current_ma_cm2), "dt_s": dt_s,
                "n_hotspots": int(len(res.hotspots)), "voxel_size_um": vs,
-               "twin": "anode_free_001 (001_a2c994afa3295f29), 0 -> 1.5 mAh/cm2",
+               "imposed_drift_yx_vox": [float(drift[1]), float(drift[2])],
+               "registration_shift_yx_vox": [float(tf.shift_vox[1]), float(tf.shift_vox[2])],
+               "registration_shift_z_vox": float(tf.shift_vox[0]),
+               "registration": "ssbscope.tomo.register_rigid on the first scan's pellet "
+                               f"(z {z0}-{z1} vox); in-plane part applied to the second scan's Li "
+                               "(the z part is the pellet lifted by the plated Li)",
+               "rms_error_registered_ma_cm2": rms(res.current_ma_cm2),
+               "rms_error_unregistered_ma_cm2": rms(raw),
+               "twin": "anode_free_001 (001_a2c994afa3295f29), 0 -> 1.5 mAh/cm2; second scan "
+                       "displaced in-plane by imposed_drift_yx_vox",
                "equation": "j = rho_Li F dh / (M_Li dt) (004_abdc661361e9d05b Fig. 24d)"})
     return {"transport/current_density": _with_units(ds)}
 
