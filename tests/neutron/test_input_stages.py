@@ -212,3 +212,19 @@ def test_binning_off_or_too_long(tmp_path):
     assert "bin" not in ds.dims and "transmission_binned" not in ds
     with pytest.raises(ParameterError, match=r"bin_frames=100: exceeds the 65 frame\(s\) .*/s\b"):
         _run(tmp_path, [{"path": "s", "label": "long", "bin_frames": 100}])
+
+
+def test_pixels_empty_in_a_bin_are_counted_not_masked_ones(tmp_path):
+    # a pixel without any finite frame in bin 0 (e.g. saturated, NaN-flagged) but valid later
+    # is NaN in that bin and counted in empty_pixels; the masked dead pixel is not counted
+    frames, ob, df = _operando(tmp_path)
+    frames = frames.astype(np.float32)
+    frames[:30, 5, 6] = np.nan
+    write_tiff_series(tmp_path / "s", frames, DT_S * np.arange(NT))
+    st = _run(tmp_path, [{"path": "s", "open_beam": "ob", "dark": "df", "label": "op",
+                          "gamma_filter": False}])
+    ds = st["neutron/input/op"].load()
+    np.testing.assert_array_equal(ds["empty_pixels"].values, [1, 0])
+    assert np.isnan(ds["transmission_binned"].values[0, 5, 6])
+    assert np.isfinite(ds["transmission_binned"].values[1, 5, 6])
+    assert np.isnan(ds["transmission_binned"].values[:, 2, 3]).all()  # masked, not counted

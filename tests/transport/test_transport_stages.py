@@ -201,3 +201,28 @@ def test_r_ct_from_eis_needs_a_spectrum_and_the_cell_area(tmp_path):
         stages_for(exp)
     locs = [loc for loc, _ in e.value.problems]
     assert locs == ["analysis.interface.r_ct_ohm_cm2", "cell.area_cm2"]
+
+
+def test_contour_cases_run_as_tasks_on_a_distributed_cluster(tmp_path):
+    # the contour cases are dask tasks: worker processes of a dask.distributed cluster give
+    # the same table as the local threads
+    distributed = pytest.importorskip("distributed")
+    import xarray as xr
+
+    from ssbscope.config import from_dict
+    from ssbscope.workflow import stages_for
+
+    exp = from_dict({"name": "c", "analysis": {"interface": {
+        "cases": [[10, 150], [25, 150], [50, 100]], "shapes": ["egg-box", "frustum"],
+        "kinetics_r_ct_ohm_cm2": [40.0], "pressure_model": "small-slope", "n_xy": 8}}})
+    run(stages_for(exp), Store.create(tmp_path / "local.zarr"), quiet=True, config=exp)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        run(stages_for(exp), Store.create(tmp_path / "dist.zarr"), quiet=True, config=exp,
+            scheduler=cluster.scheduler_address)
+    a = Store.open(tmp_path / "local.zarr").read("interface/contour_study").load()
+    b = Store.open(tmp_path / "dist.zarr").read("interface/contour_study").load()
+    assert a.sizes["case"] == 3 * 2 + 3 * 2
+    a.attrs.pop("provenance", None)
+    b.attrs.pop("provenance", None)
+    xr.testing.assert_identical(a, b)

@@ -354,6 +354,12 @@ def _median_bin_block(block):
     return out
 
 
+def _empty_block(block, masked):
+    """Pixels of one bin with no finite value, not counting pixels masked in every frame."""
+    empty = ~np.isfinite(block).any(axis=0) & ~masked
+    return np.array([int(empty.sum())], dtype=np.int32)
+
+
 def _ratio_block(block, ref):
     """Tr_t/Tr_0 of a block of bins against the reference bin; invalid pixels -> NaN."""
     from ssbscope.neutron import transmission_ratio
@@ -388,6 +394,10 @@ def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, d
     ny, nx = values.shape[1:]
     a = values[:used].rechunk({0: n_bin, 1: -1, 2: -1})
     binned = da.map_blocks(_median_bin_block, a, chunks=((1,) * g, (ny,), (nx,)), dtype=np.float32)
+    # pixels with no finite value in a bin that do have one elsewhere in the series (not masked)
+    masked = ~da.isfinite(a).any(axis=0)
+    empty = da.map_blocks(_empty_block, a, masked, drop_axis=(1, 2), chunks=((1,) * g,),
+                          dtype=np.int32)
     ref_idx = int(reference_index)
     if not 0 <= ref_idx < g:
         raise ParameterError("analysis.neutron.reference_index", ref_idx,
@@ -417,10 +427,14 @@ def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, d
             + ("" if dark_note.startswith("dark") else "; no dark was subtracted, so a camera offset "
                "pulls the ratio towards 1") + "); NaN where the reference is <= 0 or not finite")
     bin_desc = (f"pixel-wise median of {n_bin} consecutive frames (002_ Methods); {drop_note}; "
-                "pixels with no finite value in a bin (masked pixels) are NaN")
+                "pixels with no finite value in a bin are NaN (masked pixels; others counted in empty_pixels)")
     data = {
         f"{var}_binned": (("bin", "y", "x"), binned, {"units": unit, "description": bin_desc}),
         rname: (("bin", "y", "x"), ratio, {"units": "1", "reference_bin": ref_idx, "description": rdesc}),
+        "empty_pixels": ("bin", empty, {
+            "units": "1", "description": "pixels with no finite value in the bin although finite "
+            "in some other frame of the series (pixels masked in every frame not counted): NaN "
+            "in the bin's median and ratio"}),
         "ratio_profile": (("bin", "y"), prof, {
             "units": "1", "ratio": rname, "description": f"space-time map: mean over x of {rname} "
             "per row and bin (rows along the stacking axis; NaN pixels left out)"}),

@@ -248,6 +248,9 @@ def _inputs_html(store, labels) -> tuple[str, list]:
                      "bins": (f"{int(ds.sizes['bin'])} × {int(ds.attrs.get('bin_frames', 0))} frames"
                               + (f" ({int(ds.attrs['frames_dropped'])} dropped)"
                                  if int(ds.attrs.get("frames_dropped", 0)) else "")
+                              + (f"; {int(ds['empty_pixels'].values.sum())} pixel-bin(s) empty "
+                                 "(no finite frame)" if "empty_pixels" in ds
+                                 and int(ds["empty_pixels"].values.sum()) else "")
                               if binned else str(ds.attrs.get("binning", "none"))),
                      "gamma spots replaced": int(ds["n_gamma_spots"].values.sum()),
                      "normalisation": str(ds.attrs.get("normalisation", "")),
