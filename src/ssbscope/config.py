@@ -216,6 +216,7 @@ class ComptonAnalysis(_Model):
 class NeutronAnalysis(_Model):
     bin_frames: int = Field(default=30, ge=1)
     reference_index: int = Field(default=0, ge=0)
+    ratio_half_range: Optional[float] = Field(default=None, gt=0, lt=1, description="fixed colour range 1 ± this of the real-input space-time maps, so that reports compare; default: each map's own largest deviation")
 
 
 class TransportAnalysis(_Model):

@@ -228,3 +228,19 @@ def test_pixels_empty_in_a_bin_are_counted_not_masked_ones(tmp_path):
     assert np.isnan(ds["transmission_binned"].values[0, 5, 6])
     assert np.isfinite(ds["transmission_binned"].values[1, 5, 6])
     assert np.isnan(ds["transmission_binned"].values[:, 2, 3]).all()  # masked, not counted
+
+
+def test_fixed_colour_range_of_space_time_maps(tmp_path):
+    from ssbscope.report.neutron import _input_spacetime_figure
+
+    _operando(tmp_path)
+    item = [{"path": "s", "open_beam": "ob", "dark": "df", "label": "op", "gamma_filter": False}]
+    ds = _run(tmp_path, item, analysis={"ratio_half_range": 0.2})["neutron/input/op"].load()
+    assert ds["ratio_profile"].attrs["colour_half_range"] == 0.2
+    assert "colour range 1 ± 0.2 (analysis.neutron.ratio_half_range)" in _input_spacetime_figure(ds, "op")
+    other = tmp_path / "b"
+    other.mkdir()
+    _operando(other)
+    d2 = _run(other, item)["neutron/input/op"].load()
+    assert "colour_half_range" not in d2["ratio_profile"].attrs
+    assert "(this map&#x27;s largest deviation)" in _input_spacetime_figure(d2, "op")  # escaped

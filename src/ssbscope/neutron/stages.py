@@ -446,7 +446,8 @@ def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, d
 
 def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam=None, dark=None,
                  frame_interval_s=None, pixel_size_um=None, flight_path_m=None, gamma_filter=True,
-                 bin_frames=None, default_bin_frames=30, reference_index=0):
+                 bin_frames=None, default_bin_frames=30, reference_index=0,
+                 ratio_half_range=None):
     """Read one real radiograph series: clean, normalise when possible, mean series and profiles."""
     import dask.array as da
     import xarray as xr
@@ -565,6 +566,8 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
         bdata, bcoords, battrs = _binned_vars(values, var, unit, n_bin, reference_index, times,
                                               var == "transmission", note if var == "counts" else "",
                                               path)
+        if ratio_half_range is not None:
+            bdata["ratio_profile"][2]["colour_half_range"] = float(ratio_half_range)
         data.update(bdata)
         coords.update(bcoords)
         attrs.update(battrs)
@@ -626,6 +629,8 @@ def input_stages(exp) -> list:
                   "bin_frames": getattr(item, "bin_frames", None),
                   "default_bin_frames": int(exp.analysis.neutron.bin_frames),
                   "reference_index": int(exp.analysis.neutron.reference_index)}
+        if exp.analysis.neutron.ratio_half_range is not None:  # keeps older runs' parameters
+            params["ratio_half_range"] = float(exp.analysis.neutron.ratio_half_range)
         stages.append(Stage(f"neutron.input.{name}", _input_stage, outputs=(f"neutron/input/{name}",),
                             params=params, long=True))
     return stages

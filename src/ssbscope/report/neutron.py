@@ -213,7 +213,8 @@ def _input_spacetime_figure(ds, label) -> str:
     rows = ds["y"].values
     fin = p[np.isfinite(p)]
     dev = float(np.max(np.abs(fin - 1.0))) if fin.size else 0.0  # row means: no lone outliers
-    lim = max(dev, 0.01)
+    fixed = prof.attrs.get("colour_half_range")
+    lim = float(fixed) if fixed is not None else max(dev, 0.01)
     fig, ax = plt.subplots(figsize=(7.5, 4))
     im = ax.imshow(p.T, cmap="RdBu", vmin=1 - lim, vmax=1 + lim, aspect="auto", origin="upper",
                    interpolation="nearest",
@@ -229,7 +230,9 @@ def _input_spacetime_figure(ds, label) -> str:
             "count ratio (equals Tr_t/Tr_0 only for a stable beam: no open beam was given)")
     return figure_html(fig, f"{label}: space–time map of the {what}, mean over x of each row, per "
                             f"{n}-frame median bin against the bin's mean time; dotted: reference bin "
-                            "(red < 1 Li enrichment, blue > 1 depletion; 002_ Fig. 2B,D).")
+                            "(red < 1 Li enrichment, blue > 1 depletion; 002_ Fig. 2B,D); colour range "
+                            f"1 ± {lim:.3g}" + (" (analysis.neutron.ratio_half_range)" if fixed is not None
+                                                 else " (this map's largest deviation)") + ".")
 
 
 def _inputs_html(store, labels) -> tuple[str, list]:
