@@ -226,3 +226,27 @@ def test_contour_cases_run_as_tasks_on_a_distributed_cluster(tmp_path):
     a.attrs.pop("provenance", None)
     b.attrs.pop("provenance", None)
     xr.testing.assert_identical(a, b)
+
+
+def test_report_shapes_along_height_replace_the_bar_chart(store):
+    # medium demo: series "shapes_H" (three shapes along H at S = 150 um) -> one curve per shape
+    import pandas as pd
+    import xarray as xr
+
+    from ssbscope.report.transport import _contour_part
+
+    study = store.read("interface/contour_study").load()
+    df = study.to_dataframe().reset_index(drop=True)
+    base = df[df["series"] == "constant_S"]
+    rows = []
+    for k, shape in enumerate(("egg-box", "pyramid", "frustum")):
+        r = base.copy()
+        r["series"], r["shape"] = "shapes_H", shape
+        r["critical_current_ma_cm2"] = r["gain_over_flat"] = 0.9 + 0.01 * k * r["height_um"] / 75
+        rows.append(r)
+    ds = xr.Dataset.from_dataframe(pd.concat([df, *rows], ignore_index=True).rename_axis("case"))
+    ds.attrs.update(study.attrs)
+    html, summary = _contour_part(ds, None, None)
+    s = dict(summary)
+    assert s["best contour"].startswith("frustum H75S150 (0.920")
+    assert "best shape at H25S150" in s  # still from the shapes series

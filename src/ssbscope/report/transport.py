@@ -90,8 +90,13 @@ def _contour_part(study, gc, fields):
     if present:
         sh = df[df["series"] == "shapes"]
         user = df[df["series"] == "cases"]
-        by_shape = len(sh) == 0 and user["shape"].nunique() > 1
-        ncol = len(present) + (1 if len(sh) or by_shape else 0)
+        shapes_h = df[df["series"] == "shapes_H"]
+        curves, curves_title = None, ""
+        if shapes_h["shape"].nunique() > 1:  # medium demo: every shape along H at S = 150 um
+            curves, curves_title = shapes_h, "shapes along H, S = 150 um"
+        elif len(sh) == 0 and user["shape"].nunique() > 1:
+            curves, curves_title = user, "cases by shape"
+        ncol = len(present) + (1 if len(sh) or curves is not None else 0)
         fig, axes = plt.subplots(2, ncol, figsize=(4.0 * ncol, 6.6), squeeze=False)
         for k, (name, xcol, xlabel) in enumerate(present):
             d = df[df["series"] == name].sort_values(xcol)
@@ -125,22 +130,23 @@ def _contour_part(study, gc, fields):
             ax.set_ylabel("excess pressure at 1 mA/cm2 (MPa)")
             ax.legend(fontsize=7)
         ax = axes[0, -1]
-        if by_shape:  # the user's cases for every shape: critical current and area against H/S
-            for k, (shape, d) in enumerate(user.groupby("shape", sort=False)):
+        if curves is not None:  # every shape: critical current and area against H/S
+            for k, (shape, d) in enumerate(curves.groupby("shape", sort=False)):
                 d = d.sort_values("h_over_s")
                 ax.plot(d["h_over_s"], d["gain_over_flat"], "o-", color=f"C{k}", label=shape)
                 axes[1, -1].plot(d["h_over_s"], d["area_ratio"], "o-", color=f"C{k}", label=shape)
             ax.axhline(1.0, color="k", ls=":", lw=1)
             ax.set_ylabel("critical current / flat")
-            ax.set_title("cases by shape", fontsize=9)
+            ax.set_title(curves_title, fontsize=9)
             ax.legend(fontsize=7)
             axes[1, -1].set_ylabel("area ratio")
             axes[1, -1].set_xlabel("H/S")
             axes[1, -1].legend(fontsize=7)
-            best = user.loc[user["critical_current_ma_cm2"].idxmax()]
-            summary.append(("best case", f"{best['shape']} H{best['height_um']:g}S"
+            best = curves.loc[curves["critical_current_ma_cm2"].idxmax()]
+            summary.append(("best contour" if curves is shapes_h else "best case",
+                            f"{best['shape']} H{best['height_um']:g}S"
                             f"{best['separation_um']:g} ({best['gain_over_flat']:.3f} x flat)"))
-        if len(sh):
+        if len(sh) and curves is None:
             ax.bar(sh["shape"], sh["critical_current_ma_cm2"], color=["C0", "C1", "C2"][:len(sh)])
             i_flat = float(study.attrs.get("flat_critical_current_ma_cm2", 1.0))
             ax.axhline(i_flat, color="k", ls=":", label="flat")
@@ -151,12 +157,13 @@ def _contour_part(study, gc, fields):
             ax.set_title("H25S150 by shape" + (
                 " (finite-slope)" if "pressure_model" in sh
                 and (sh["pressure_model"] == "finite-slope").all() else ""))
-            best = sh.loc[sh["critical_current_ma_cm2"].idxmax()]
-            summary.append(("best shape at H25S150", f"{best['shape']} "
-                            f"({best['critical_current_ma_cm2']:.3f} mA/cm2 vs flat 1)"))
             axes[1, -1].bar(sh["shape"], sh["area_ratio"], color=["C0", "C1", "C2"][:len(sh)])
             axes[1, -1].set_ylim(1.0, 1.02 * float(sh["area_ratio"].max()))
             axes[1, -1].set_ylabel("area ratio")
+        if len(sh):
+            best = sh.loc[sh["critical_current_ma_cm2"].idxmax()]
+            summary.append(("best shape at H25S150", f"{best['shape']} "
+                            f"({best['critical_current_ma_cm2']:.3f} mA/cm2 vs flat 1)"))
         fig.tight_layout()
         a = study.attrs
         cap = ("Maximum local current over the geometric current without and with linearised "

@@ -11,8 +11,10 @@
    (Figs. 1-4: shapes at H25S150, H at fixed S, S at fixed H, fixed H/S) with the grid
    convergence of the maximum current, and (sizes small and medium) the H series at
    S = 150 um to H/S = 1 at three charge-transfer resistances (series "kinetics", the
-   Wagner-number study of :func:`ssbscope.interface.kinetics_sweep`) -> ``interface/contour_study``,
-   ``interface/grid_convergence``, ``interface/surface_fields``.
+   Wagner-number study of :func:`ssbscope.interface.kinetics_sweep`) and (size medium) the
+   three shapes along that H series (series "shapes_H", 8 finite-slope pyramid/frustum solves
+   of 4-20 s CPU each) -> ``interface/contour_study``, ``interface/grid_convergence``,
+   ``interface/surface_fields``.
 3. ``transport.current_density``: current-density map between two Li thickness maps of the
    anode-free twin (:func:`ssbscope.twin.ct.anode_free_001`, 0 -> 1.5 mAh/cm2 at
    0.5 mA/cm2), the second scan displaced in-plane and registered back first ->
@@ -40,7 +42,7 @@ INTERFACE_STATES = ("pristine", "charged", "discharged")
 _SIZES = {  # coin-cell n_xy, contour grid, sweep subset
     "tiny": (48, 10, ("shapes", "constant_S")),
     "small": (64, 12, ("shapes", "constant_S", "constant_H", "constant_ratio")),
-    "medium": (96, 16, ("shapes", "constant_S", "constant_H", "constant_ratio")),
+    "medium": (96, 16, ("shapes", "constant_S", "constant_H", "constant_ratio", "shapes_H")),
 }
 _SPE, _LI, _LI_FILAMENT = 3, 2, 10
 _HALF_SLAB_VOX = 4
@@ -170,6 +172,11 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
     # one task per (series, charge-transfer resistance, shape, case), run by _sweep_table
     tasks = []
     for name in sweeps:
+        if name == "shapes_H":  # medium: the three shapes along the H series at S = 150 um
+            for shape in ("egg-box", "pyramid", "frustum"):
+                for case in PAPER_SWEEPS["constant_S"]:
+                    tasks.append((name, r_ct_ohm_cm2, shape, case, stokes_n_shapes))
+            continue
         shapes = ("egg-box", "pyramid", "frustum") if name == "shapes" else ("egg-box",)
         for shape in shapes:
             for case in PAPER_SWEEPS[name]:
