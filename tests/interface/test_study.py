@@ -20,6 +20,11 @@ def test_gain_maximum_recovers_parabola_vertex_on_uneven_samples():
     out = gain_maximum(mono, y="g", by="k")
     assert not out["interior"].any()
     assert out["x_at_max"].tolist() == [5.0, 75.0]
+    assert out["trend"].tolist() == ["falling", "falling"]
+    # a local peak lower than the first sample is still the maximum inside the sweep
+    dip = pd.DataFrame({"height_um": x, "g": [1.0, 0.9, 0.95, 0.97, 0.96, 0.9]})
+    m2 = gain_maximum(dip, y="g", by=None).iloc[0]
+    assert m2["interior"] and 50.0 < m2["x_at_max"] < 100.0 and m2["trend"] == "non-monotonic"
     with pytest.raises(ParameterError, match="not a column"):
         gain_maximum(df, y="nope")
 

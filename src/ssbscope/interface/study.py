@@ -305,9 +305,9 @@ def gain_maximum(table: pd.DataFrame, *, x: str = "height_um", y: str = "gain_ov
                  by: str = "r_ct_ohm_cm2") -> pd.DataFrame:
     """Locate the maximum of the critical-current gain along a sweep, per group.
 
-    The largest sampled ``y`` of each group; when it is an interior point, the vertex of the
-    parabola through it and its two neighbours (non-uniform spacing allowed) refines its
-    position and value.
+    The largest interior local maximum of ``y`` (a sample above both neighbours) of each group,
+    refined by the vertex of the parabola through it and its two neighbours (non-uniform
+    spacing allowed); without one, the largest sample (an end of the sweep).
 
     Parameters
     ----------
@@ -321,9 +321,10 @@ def gain_maximum(table: pd.DataFrame, *, x: str = "height_um", y: str = "gain_ov
     Returns
     -------
     pandas.DataFrame
-        One row per group: ``by``, ``interior`` (True when the largest sample has a smaller
-        one on each side: a maximum inside the swept range), ``x_at_max`` and ``y_at_max``
-        (refined when interior, else the end sample), ``x_name``, ``y_name``.
+        One row per group: ``by``, ``interior`` (True for a maximum inside the swept range),
+        ``x_at_max`` and ``y_at_max`` (refined when interior, else the largest end sample),
+        ``trend`` ("rising" or "falling" when ``y`` is monotonic along ``x``, else
+        "non-monotonic"), ``x_name``, ``y_name``.
     """
     import numpy as np
 
@@ -335,9 +336,12 @@ def gain_maximum(table: pd.DataFrame, *, x: str = "height_um", y: str = "gain_ov
     for key, g in groups:
         g = g.sort_values(x)
         xs, ys = g[x].to_numpy(float), g[y].to_numpy(float)
-        k = int(np.nanargmax(ys))
-        interior = 0 < k < len(xs) - 1
+        peaks = [i for i in range(1, len(ys) - 1) if ys[i] > ys[i - 1] and ys[i] > ys[i + 1]]
+        interior = bool(peaks)
+        k = max(peaks, key=lambda i: ys[i]) if peaks else int(np.nanargmax(ys))
         xm, ym = xs[k], ys[k]
+        d = np.diff(ys)
+        trend = ("rising" if np.all(d > 0) else "falling" if np.all(d < 0) else "non-monotonic")
         if interior:
             c2, c1, c0 = np.polyfit(xs[k - 1:k + 2], ys[k - 1:k + 2], 2)
             if c2 < 0:
@@ -345,5 +349,5 @@ def gain_maximum(table: pd.DataFrame, *, x: str = "height_um", y: str = "gain_ov
                 if xs[k - 1] <= xv <= xs[k + 1]:
                     xm, ym = float(xv), float(c0 + c1 * xv + c2 * xv * xv)
         rows.append({by or "group": key, "interior": bool(interior), "x_at_max": float(xm),
-                     "y_at_max": float(ym), "x_name": x, "y_name": y})
+                     "y_at_max": float(ym), "trend": trend, "x_name": x, "y_name": y})
     return pd.DataFrame(rows)

@@ -324,12 +324,15 @@ def _kinetics_part(kin, attrs):
         if m["interior"]:
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: maximum at {at(m['x_at_max'])}, "
                          f"{m['y_at_max']:.3f} x flat")
-        elif m["x_at_max"] == float(kin[xcol].min()):
+        elif m["trend"] == "falling":
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: no maximum, falls with "
                          + ("H" if xcol == "height_um" else "H/S"))
-        else:
+        elif m["x_at_max"] == float(kin[xcol].max()):
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: still rising at {at(m['x_at_max'])} "
                          f"({m['y_at_max']:.3f} x flat)")
+        else:
+            parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: no maximum inside the sweep, highest at "
+                         f"{at(m['x_at_max'])} ({m['y_at_max']:.3f} x flat)")
     finite = kin["pressure_model"].iloc[0] == "finite-slope"
     cap = (f"Kinetics (Wagner-number) study, {kin['shape'].iloc[0]} against {xlabel}, "
            f"{kin['pressure_model'].iloc[0]} creep pressure"
