@@ -42,7 +42,10 @@ overturn.  With longer kinetic lengths the maximum current falls towards ``1 / a
 (003_ Fig. 3c) and the critical current first dips (the pressure penalty is linear in H,
 the area benefit quadratic), then passes through a maximum: R_ct = 40 Ohm cm2 (0.8 mm),
 0.962, 0.993, 1.028, 1.042, 1.032, 1.002 for H = 25-150 um (6 elements; peak near H = 100 um,
-H/S = 0.67); R_ct = 150 Ohm cm2 (3 mm) still rises at H/S = 1 (1.156).  The model thus gives
+H/S = 0.67); R_ct = 150 Ohm cm2 (3 mm) still rises at H/S = 1 (1.156).  The window is narrow
+in the fracture pressure too: at R_ct = 40 Ohm cm2 (4 elements) a 3 um flaw (p_c = 73 MPa)
+gives a critical current rising with H to 1.30 at H/S = 1, the 10 um default the peak, a
+30 um flaw (23 MPa) a monotonic fall to 0.66.  The model thus gives
 the paper's maximum only for kinetic lengths several times S and at larger H/S than the
 experiments, and then the constant-H/S series peaks as well instead of falling with size
 (R_ct 40: 0.907, 0.962, 0.980, 0.974, 0.956 for H5S30-H150S900, against 003_ Fig. 2a; the
