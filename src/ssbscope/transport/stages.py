@@ -357,11 +357,17 @@ def input_stages(exp) -> list:
                   outputs=("interface/contour_study",), params=params)]
 
 
-def _li_thickness_map_um(ph, voxel_size_um):
-    """Li (bulk + filament) voxels per column below the pellet mid-plane, in um."""
+def _li_thickness_map_um(ph, voxel_size_um, li=None):
+    """Li (bulk + filament) voxels per column below the pellet mid-plane, in um.
+
+    ``li``: a boolean Li volume on the phantom's grid to use instead of its labels (e.g. the
+    Li of a displaced scan registered back).
+    """
     z0, z1 = ph.truth["pellet_z_vox"]
     zc = int(z0 + z1) // 2
-    return np.isin(ph.labels[:zc], (_LI, _LI_FILAMENT)).sum(axis=0) * float(voxel_size_um)
+    if li is None:
+        li = np.isin(ph.labels, (_LI, _LI_FILAMENT))
+    return li[:zc].sum(axis=0) * float(voxel_size_um)
 
 
 def _current_density_stage(ctx, inputs, *, current_ma_cm2=0.5, charge_mah_cm2=1.5,
@@ -395,13 +401,8 @@ def _current_density_stage(ctx, inputs, *, current_ma_cm2=0.5, charge_mah_cm2=1.
     in_plane = RigidTransform(shift_vox=(0.0, float(tf.shift_vox[1]), float(tf.shift_vox[2])),
                               rotation_deg=0.0, error=tf.error)
     li_reg = apply_rigid(li_b, in_plane)
-    zc_b = int(sum(b.truth["pellet_z_vox"])) // 2
-
-    def li_thickness(li):
-        return li[:zc_b].sum(axis=0) * float(vs)
-
     h0 = _li_thickness_map_um(a, vs)
-    h_true, h_raw, h_reg = _li_thickness_map_um(b, vs), li_thickness(li_b), li_thickness(li_reg)
+    h_true, h_raw, h_reg = (_li_thickness_map_um(b, vs, li) for li in (None, li_b, li_reg))
     res = current_density_map(h0, h_reg, dt_s, mask=a.cell_mask)
     truth = current_density_map(h0, h_true, dt_s, mask=a.cell_mask).current_ma_cm2
     raw = current_density_map(h0, h_raw, dt_s, mask=a.cell_mask).current_ma_cm2
