@@ -49,11 +49,16 @@ class _Model(BaseModel):
 
 
 class Layer(_Model):
-    """One layer of the cell stack, listed from the positive to the negative side."""
+    """One layer of the cell stack.
 
-    name: str
-    material: str = Field(description="named material (ssbscope.materials.NAMED) or formula")
-    thickness_um: float = Field(gt=0, description="layer thickness (µm)")
+    Layers are listed in stacking order along the cell axis: for CT, from the bottom of the
+    reconstructed volume (z = 0) to the top.  A layer of nominal thickness 0 is one that forms
+    during the experiment (Li plated on the Cu of an anode-free cell).
+    """
+
+    name: str = Field(min_length=1, description="layer name, unique in the cell; interfaces are named 'lower|upper' from it (e.g. 'Li|LPSCl')")
+    material: str = Field(description="named material (ssbscope.materials.NAMED) or formula; it orders the CT phases by attenuation")
+    thickness_um: float = Field(ge=0, description="nominal layer thickness (µm); 0 for a layer that forms during the experiment")
     diameter_mm: Optional[float] = Field(default=None, gt=0)
     area_cm2: Optional[float] = Field(default=None, gt=0)
     porosity: Optional[float] = Field(default=None, ge=0, lt=1)
@@ -67,7 +72,23 @@ class Cell(_Model):
     area_cm2: Optional[float] = Field(default=None, gt=0, description="electrode area (cm²)")
     diameter_mm: Optional[float] = Field(default=None, gt=0, description="electrode diameter (mm)")
     active_mass_mg: Optional[float] = Field(default=None, gt=0, description="cathode active mass (mg)")
-    layers: list[Layer] = Field(default_factory=list)
+    layers: list[Layer] = Field(default_factory=list, description="the stack in order along the cell axis (CT: bottom, z = 0, to top)")
+
+    @field_validator("layers")
+    @classmethod
+    def _unique_names(cls, v):
+        names = [la.name for la in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"layer names must be unique, {dup} repeat; name them e.g. 'Li' and 'counter'")
+        return v
+
+    def layer(self, name: str) -> "Layer":
+        """The layer called ``name`` (KeyError if none)."""
+        for la in self.layers:
+            if la.name == name:
+                return la
+        raise KeyError(name)
 
     @model_validator(mode="after")
     def _area_consistent(self):
@@ -93,9 +114,10 @@ class Cell(_Model):
 
 
 class _Input(_Model):
-    path: str = Field(min_length=1)
-    label: Optional[str] = None
+    path: str = Field(min_length=1, description="file (or folder / glob where the format allows), relative to the experiment file's folder")
+    label: Optional[str] = Field(default=None, description="name of this input in the store and report (default: the file name)")
     time_s: Optional[float] = Field(default=None, description="start of the acquisition, s since the start of the electrochemical test")
+    cell: Optional[str] = Field(default=None, description="name of the cell (a key of cells:) this input belongs to; default: the top-level cell")
 
 
 class EchemInput(_Input):
@@ -108,6 +130,8 @@ class EchemInput(_Input):
 class TomoInput(_Input):
     format: Literal["auto", "dxchange", "nxtomo", "tiff", "hdf5"] = "auto"
     kind: Literal["projections", "volume"] = "projections"
+    series: str = Field(default="scans", min_length=1, description="operando series this scan belongs to: the scans of a series are registered to its first and measured together (tomo/<series>/...)")
+    state: Optional[str] = Field(default=None, description="electrochemical state of the scan (e.g. 'plated 3.0 mAh/cm2'); with no time_s, the time comes from the file's acquisition time against the echem log's start")
     voxel_size_um: Optional[float] = Field(default=None, gt=0)
     energy_kev: Optional[float] = Field(default=None, gt=0)
     dataset: Optional[str] = Field(default=None, description="HDF5 dataset path of a volume")
@@ -192,12 +216,17 @@ class EchemAnalysis(_Model):
 
 
 class TomoAnalysis(_Model):
-    median: bool = True
-    opening_radius_vox: int = Field(default=3, ge=0)
+    """Analysis of every CT series (``tomo/<series>/...``) against the cell's declared layers."""
+
+    median: bool = Field(default=True, description="3x3x3 median before segmentation")
+    opening_radius_vox: int = Field(default=0, ge=0, description="morphological opening of each phase after thresholding (voxels); 0: none (keeps layers a few voxels thin)")
     threshold: Literal["otsu", "multiotsu"] = "otsu"
-    central_fraction: float = Field(default=0.75, gt=0, le=1)
-    min_filament_volume_um3: float = Field(default=3.4e5, ge=0)
-    n_layers: int = Field(default=10, ge=1)
+    interfaces: Optional[list[str]] = Field(default=None, description="interfaces to map, 'lower|upper' by layer name (e.g. 'Li|LPSCl'): height maps and Ra/Rq; default: every pair of adjacent layers of different materials")
+    thickness: Optional[list[str]] = Field(default=None, description="layers whose thickness maps and centre/edge statistics are measured; default: every layer")
+    central_fraction: float = Field(default=0.75, gt=0, le=1, description="area fraction of the cell footprint counted as centre (the rest is edge) in thickness and filament statistics")
+    register_on: Optional[str] = Field(default=None, description="layer the scans of a series are registered on; default: the bottom layer (the static part)")
+    min_filament_volume_um3: float = Field(default=3.4e5, ge=0, description="smallest new low-attenuation region counted as a filament (um3); 002_: 3.4e5")
+    n_layers: int = Field(default=10, ge=1, description="slabs of the electrolyte in the layer volume-fraction profile")
 
 
 class ComptonAnalysis(_Model):
@@ -290,11 +319,30 @@ class Experiment(_Model):
     name: str = "experiment"
     description: Optional[str] = None
     seed: int = Field(default=0, ge=0)
-    cell: Cell = Field(default_factory=Cell)
+    cell: Cell = Field(default_factory=Cell, description="the cell every input belongs to unless it names another in cells:")
+    cells: dict[str, Cell] = Field(default_factory=dict, description="further named cells of an experiment with several cells; inputs pick one with cell: NAME")
     inputs: Inputs = Field(default_factory=Inputs)
     analysis: Analysis = Field(default_factory=Analysis)
     twin: Optional[Twin] = None
     base_dir: Optional[str] = Field(default=None, description="folder that relative paths refer to (set by load())")
+
+    @model_validator(mode="after")
+    def _cells_named(self):
+        for area in ("echem", "tomo", "compton", "neutron"):
+            for i, item in enumerate(getattr(self.inputs, area)):
+                if item.cell is not None and item.cell not in self.cells:
+                    known = ", ".join(sorted(self.cells)) or "none"
+                    raise ValueError(f"inputs.{area}[{i}].cell: {item.cell!r} is not a key of cells: "
+                                     f"(defined: {known})")
+        return self
+
+    def cell_of(self, item) -> Cell:
+        """The cell an input belongs to: its ``cell:``, else (CT) the cell named like its
+        series, else the top-level ``cell``."""
+        name = getattr(item, "cell", None)
+        if name is None and getattr(item, "series", None) in self.cells:
+            name = item.series
+        return self.cells[name] if name is not None else self.cell
 
     def resolve(self, path: str) -> Path:
         """A path of the file, resolved against the experiment file's folder."""

@@ -41,11 +41,11 @@ def test_valid_file_loads_with_resolved_paths(tmp_path):
 
 def test_every_problem_with_location(tmp_path):
     f = tmp_path / "bad.yaml"
-    f.write_text(GOOD.replace("thickness_um: 250", "thickness_um: 0, colour: red")
+    f.write_text(GOOD.replace("thickness_um: 250", "thickness_um: -1, colour: red")
                  .replace("seed: 3", "seed: three").replace("drop_mV: 2.5", "drop_mV: -1")
                  + "extra_key: 1\n")
     probs = dict(validate_file(f))
-    assert probs["cell.layers[2].thickness_um"] == "must be > 0"
+    assert probs["cell.layers[2].thickness_um"] == "must be >= 0"
     assert "unknown key" in probs["cell.layers[2].colour"]
     assert probs["seed"].startswith("must be an integer")
     assert probs["analysis.echem.drop_mV"] == "must be > 0"
@@ -106,3 +106,21 @@ def test_neutron_bin_frames_defaults_to_analysis_and_must_be_positive(tmp_path):
     assert {q["default_bin_frames"] for q in p} == {20} and {q["reference_index"] for q in p} == {2}
     with pytest.raises(ConfigError, match=r"inputs.neutron\[0\].bin_frames: must be >= 1"):
         from_dict({"inputs": {"neutron": [{"path": "a.fits", "bin_frames": 0}]}})
+
+
+def test_named_cells_and_series(tmp_path):
+    """Inputs pick a named cell; a CT series named like a cell uses it; unknown names fail."""
+    exp = from_dict({
+        "cells": {"sym": {"layers": [{"name": "Li", "material": "Li", "thickness_um": 0},
+                                     {"name": "LPSCl", "material": "Li6PS5Cl", "thickness_um": 600},
+                                     {"name": "counter", "material": "Li", "thickness_um": 40}]}},
+        "inputs": {"tomo": [{"path": "a.h5", "series": "sym", "state": "plated"},
+                            {"path": "b.h5"}]}})
+    assert [la.name for la in exp.cell_of(exp.inputs.tomo[0]).layers] == ["Li", "LPSCl", "counter"]
+    assert exp.cell_of(exp.inputs.tomo[1]) is exp.cell
+    assert exp.inputs.tomo[1].series == "scans"
+    with pytest.raises(ConfigError, match=r"inputs.tomo\[0\].cell: 'x' is not a key of cells"):
+        from_dict({"inputs": {"tomo": [{"path": "a.h5", "cell": "x"}]}})
+    with pytest.raises(ConfigError, match="layer names must be unique"):
+        from_dict({"cell": {"layers": [{"name": "Li", "material": "Li", "thickness_um": 1},
+                                       {"name": "Li", "material": "Li", "thickness_um": 1}]}})
