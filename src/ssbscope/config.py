@@ -210,9 +210,16 @@ class Inputs(_Model):
     neutron: list[NeutronInput] = Field(default_factory=list)
 
 
+class NamedState(_Model):
+    """A named moment of the electrochemical test (e.g. when a scan not read by ssbscope was taken)."""
+
+    label: str = Field(min_length=1, description="name of the moment, e.g. 'XCS scan 2'")
+    time_s: float = Field(description="s since the start of the main echem log")
+
+
 class EchemAnalysis(_Model):
     drop_mV: float = Field(default=2.0, gt=0, description="polarisation drop marking the CCD step (mV)")
-    states: list[str] = Field(default_factory=list, description="extra named states, e.g. '20% SoC'")
+    states: list[NamedState] = Field(default_factory=list, description="extra named moments of the main log whose state of charge is reported (echem/states) beside those of the imaging inputs")
 
 
 class TomoAnalysis(_Model):

@@ -115,8 +115,12 @@ class StageContext:
 
     def record_input(self, path) -> Path:
         """Declare a raw file this stage read (hashed into the outputs' provenance)."""
+        import os
+
         p = Path(path)
-        self._inputs.append({"path": str(p.resolve()), "sha256": sha256_file(p)})
+        st = os.stat(p)  # before hashing: a file changed meanwhile then fails the next check
+        self._inputs.append({"path": str(p.resolve()), "sha256": sha256_file(p),
+                             "size": st.st_size, "mtime_ns": st.st_mtime_ns})
         return p
 
     def progress(self, iterable: Iterable, desc: str | None = None, total: int | None = None):
@@ -207,6 +211,45 @@ def _func_id(func: Callable) -> str:
     return f"{mod}.{qual}:{hashlib.sha256(src.encode()).hexdigest()[:16]}"
 
 
+def _inputs_unchanged(record: Mapping, hashes: dict) -> bool:
+    """Whether every raw file a finished stage read still has the content it had then.
+
+    The content hash (sha256) of each file is computed once per run and only for files whose
+    size or modification time differ from the recorded ones, so a resume stays cheap while a
+    file edited in place (even with its old mtime) is never served stale when its size changed,
+    and is re-hashed whenever its mtime changed.
+    """
+    import os
+
+    for rec in record.get("inputs", ()) or ():
+        path = rec.get("path")
+        if not path:
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+            continue
+        if path not in hashes:
+            try:
+                hashes[path] = sha256_file(path)
+            except OSError:
+                return False
+        if hashes[path] != rec.get("sha256"):
+            return False
+    return True
+
+
+def _effective(fp: str, recorded) -> str:
+    """A finished stage's fingerprint as its dependants see it: its own, plus the content of
+    the raw files it read (so a changed file re-runs everything downstream)."""
+    if not recorded:
+        return fp
+    digests = sorted(str(r.get("sha256", "")) for r in recorded)
+    return hashlib.sha256((fp + json.dumps(digests)).encode()).hexdigest()
+
+
 def _fingerprint(stage: Stage, seed: int, upstream: Mapping[str, str]) -> str:
     from ssbscope import __version__
 
@@ -285,6 +328,7 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
     force = set(force)
     producer = {o: s.name for s in ordered for o in s.outputs}
     fps: dict[str, str] = {}
+    hashes: dict[str, str] = {}
     ran, skipped, seconds = [], [], {}
     bar = None
     if not quiet:
@@ -295,11 +339,15 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
         for s in ordered:
             upstream = {i: fps.get(producer.get(i, ""), "external") for i in s.inputs}
             fp = _fingerprint(s, seed, upstream)
-            fps[s.name] = fp
             rec = store.stage_record(s.name)
             have = set(store.names())
-            if (s.name not in force and rec is not None and rec.get("fingerprint") == fp
-                    and all(o in have for o in s.outputs)):
+            done = (s.name not in force and rec is not None and rec.get("fingerprint") == fp
+                    and all(o in have for o in s.outputs))
+            if done and not _inputs_unchanged(rec, hashes):
+                log.warning("stage %s: a raw input file changed since it ran; recomputing", s.name)
+                done = False
+            if done:
+                fps[s.name] = _effective(fp, rec.get("inputs"))
                 skipped.append(s.name)
                 log.info("stage %s: finished earlier, skipped", s.name)
                 if bar is not None:
@@ -337,8 +385,11 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
                 finally:
                     if pbar is not None:
                         pbar.unregister()
+            recorded = list(ctx._inputs)
             store.mark_stage_done(s.name, {"fingerprint": fp, "outputs": list(s.outputs),
+                                           "inputs": recorded,
                                            "seconds": round(time.perf_counter() - t0, 3)})
+            fps[s.name] = _effective(fp, recorded)
             seconds[s.name] = time.perf_counter() - t0
             ran.append(s.name)
             log.info("stage %s: done in %.1f s", s.name, seconds[s.name])

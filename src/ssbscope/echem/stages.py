@@ -488,9 +488,13 @@ def _input_items(exp) -> tuple[list[dict], list[dict]]:
     cyc, eis = [], []
     used = set()
     for item in getattr(getattr(exp, "inputs", None), "echem", []) or []:
+        cell = exp.cell_of(item) if hasattr(exp, "cell_of") else getattr(exp, "cell", None)
         rec = {"path": str(exp.resolve(item.path)), "format": _FORMATS.get(item.format),
                "columns": dict(item.columns), "label": item.label or Path(item.path).stem,
-               "time_s": item.time_s, "invert_current": bool(getattr(item, "invert_current", False))}
+               "time_s": item.time_s, "invert_current": bool(getattr(item, "invert_current", False)),
+               "cell": getattr(item, "cell", None),
+               "area_cm2": cell.electrode_area_cm2 if cell is not None else None,
+               "mass_mg": cell.active_mass_mg if cell is not None else None}
         if item.kind == "eis":
             eis.append(rec)
             continue
@@ -505,39 +509,52 @@ def _input_items(exp) -> tuple[list[dict], list[dict]]:
     return cyc, eis
 
 
-def _scan_times(exp) -> list[tuple[str, float]]:
-    """(label, time_s) of every imaging input that gives its time on the echem clock."""
+def _scan_times(exp, cell=None) -> list[tuple[str, float]]:
+    """(label, time_s) of every imaging input of ``cell`` (its name, None for the top-level
+    cell) that gives its time on the echem clock, and of every ``analysis.echem.states``."""
     out = []
     inputs = getattr(exp, "inputs", None)
     for area in ("tomo", "compton", "neutron"):
         for item in getattr(inputs, area, []) or []:
-            if item.time_s is not None:
-                out.append((f"{area}: {item.label or Path(item.path).stem}", float(item.time_s)))
+            if item.time_s is None:
+                continue
+            own = getattr(item, "cell", None)
+            if own is None and getattr(item, "series", None) in (getattr(exp, "cells", None) or {}):
+                own = item.series
+            if own != cell:
+                continue
+            out.append((f"{area}: {item.label or Path(item.path).stem}", float(item.time_s)))
+    an = getattr(getattr(exp, "analysis", None), "echem", None)
+    if cell is None:
+        out.extend((st.label, float(st.time_s)) for st in getattr(an, "states", []) or [])
     return sorted(out, key=lambda x: x[1])
 
 
-def _inputs_read_stage(ctx, inputs, *, logs: list, area_cm2=None, mass_mg=None):
+def _inputs_read_stage(ctx, inputs, *, logs: list):
     from ssbscope.echem import read
 
     out = {}
     for rec in logs:
         path = ctx.record_input(rec["path"])
         df = read(path, format=rec["format"], invert_current=rec.get("invert_current", False), **rec["columns"])
-        out[_dataset_name(rec["name"])] = timeseries_dataset(
-            df, area_cm2=area_cm2, mass_mg=mass_mg, name=rec["name"], source=path.name)
+        ds = timeseries_dataset(df, area_cm2=rec.get("area_cm2"), mass_mg=rec.get("mass_mg"),
+                                name=rec["name"], source=path.name)
+        if rec.get("cell"):
+            ds.attrs["cell"] = rec["cell"]
+        out[_dataset_name(rec["name"])] = ds
     return out
 
 
-def _inputs_analyse_stage(ctx, inputs, *, names: list, area_cm2=None, mass_mg=None,
-                          drop_mV: float = 2.0, scans: list = ()):
+def _inputs_analyse_stage(ctx, inputs, *, logs: list, drop_mV: float = 2.0, scans: list = ()):
     import xarray as xr
 
     from ssbscope.echem import state_at, summarize
 
     tables, events = {}, []
-    for name in names:
+    for rec in logs:
+        name = rec["name"]
         df = _df(inputs[_dataset_name(name)].load())
-        summ = summarize(df, area_cm2=area_cm2, mass_mg=mass_mg, drop_mV=drop_mV)
+        summ = summarize(df, area_cm2=rec.get("area_cm2"), mass_mg=rec.get("mass_mg"), drop_mV=drop_mV)
         if len(summ.cycles):
             tables[name] = summ.cycles
         for ev in summ.shorts:
@@ -611,8 +628,6 @@ def input_stages(exp) -> list:
 
     cyc, eis = _input_items(exp)
     stages = []
-    area = exp.cell.electrode_area_cm2 if getattr(exp, "cell", None) is not None else None
-    mass = exp.cell.active_mass_mg if getattr(exp, "cell", None) is not None else None
     if eis and not cyc:
         raise ConfigError(exp.base_dir or "experiment",
                           [("inputs.echem", "EIS inputs need a cycling log too (kind: cycling), "
@@ -621,12 +636,12 @@ def input_stages(exp) -> list:
         names = [r["name"] for r in cyc]
         outs = tuple(_dataset_name(n) for n in names)
         stages.append(Stage("echem.inputs.read", _inputs_read_stage, outputs=outs,
-                            params={"logs": cyc, "area_cm2": area, "mass_mg": mass}))
+                            params={"logs": cyc}))
         drop = exp.analysis.echem.drop_mV if getattr(exp, "analysis", None) is not None else 2.0
         stages.append(Stage("echem.inputs.analyse", _inputs_analyse_stage, inputs=outs,
                             outputs=("echem/cycles", "echem/events", "echem/states"),
-                            params={"names": names, "area_cm2": area, "mass_mg": mass,
-                                    "drop_mV": drop, "scans": _scan_times(exp)}))
+                            params={"logs": cyc, "drop_mV": drop,
+                                    "scans": _scan_times(exp, cyc[0]["cell"])}))
     if eis:
         stages.append(Stage("echem.inputs.eis", _inputs_eis_stage, outputs=("echem/eis",),
                             params={"spectra": eis}))
