@@ -85,13 +85,19 @@ def _summary_table(store) -> str:
 
 
 def _cmd_demo(args) -> int:
-    from ssbscope.twin.experiment import default_experiment
+    from ssbscope.config import load
+    from ssbscope.twin.demo import write_demo_folder
     from ssbscope.workflow import run_experiment
 
     only = [m.strip() for m in args.only.split(",")] if args.only else None
-    exp = default_experiment(size=args.size, seed=args.seed, modalities=only)
     t0 = time.perf_counter()
-    res = run_experiment(exp, args.out, demo=True, scheduler=args.scheduler, quiet=args.quiet)
+    out = Path(args.out)
+    folder = write_demo_folder(out / "experiment", size=args.size, seed=args.seed, modalities=only)
+    if not args.quiet:
+        print(f"twin experiment folder: {folder.root} ({len(folder.files)} raw files, "
+              f"{folder.yaml_path.name}, truth in {folder.truth_path.name})")
+    # exactly what `ssbscope run <folder>/experiment.yaml --out <out>` does
+    res = run_experiment(load(folder.yaml_path), out, scheduler=args.scheduler, quiet=args.quiet)
     if not args.quiet:
         from ssbscope.store import Store
 
@@ -101,6 +107,7 @@ def _cmd_demo(args) -> int:
               f"{time.perf_counter() - t0:.1f} s")
         print(f"store:  {res.store_path}")
         print(f"report: {res.report_path}")
+        print(f"same analysis: ssbscope run {folder.yaml_path} --out OTHER_DIR")
     return 0
 
 
@@ -110,8 +117,7 @@ def _cmd_run(args) -> int:
 
     exp = load(args.experiment)
     out = args.out or str(Path(args.experiment).resolve().parent / f"{Path(args.experiment).stem}-ssbscope")
-    demo = exp.twin is not None and not any(getattr(exp.inputs, m) for m in ("echem", "tomo", "compton", "neutron"))
-    res = run_experiment(exp, out, demo=demo, scheduler=args.scheduler, quiet=args.quiet)
+    res = run_experiment(exp, out, scheduler=args.scheduler, quiet=args.quiet)
     if not args.quiet:
         from ssbscope.store import Store
 

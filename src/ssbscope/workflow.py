@@ -36,7 +36,15 @@ def _stage_module(area: str):
 
 
 def stages_for(exp: Experiment, *, demo: bool = False) -> list[Stage]:
-    """The stages of an experiment (twin stages with ``demo``, real-input stages otherwise).
+    """The stages of an experiment: every area's ``input_stages`` for the YAML's inputs, then
+    the in-memory twin studies named in ``twin.modalities`` (the areas whose twin does not write
+    raw files yet).
+
+    Parameters
+    ----------
+    exp : Experiment
+    demo : bool
+        Deprecated and ignored: the demo is an experiment folder run like any other.
 
     Raises
     ------
@@ -44,17 +52,6 @@ def stages_for(exp: Experiment, *, demo: bool = False) -> list[Stage]:
         Inputs of a modality whose real-data stages do not exist.
     """
     stages: list[Stage] = []
-    if demo:
-        wanted = exp.twin.modalities if exp.twin is not None else list(AREAS)
-        for area in AREAS:
-            if area not in wanted:
-                continue
-            mod = _stage_module(area)
-            if mod is None or not hasattr(mod, "demo_stages"):
-                log.info("area %s has no twin stages yet; skipped", area)
-                continue
-            stages.extend(mod.demo_stages(exp))
-        return stages
     for area in AREAS:
         items = getattr(exp.inputs, area, None)
         mod = _stage_module(area)
@@ -64,6 +61,15 @@ def stages_for(exp: Experiment, *, demo: bool = False) -> list[Stage]:
                                   f"ssbscope {area} cannot read real inputs yet; remove these inputs")])
             continue
         stages.extend(mod.input_stages(exp))
+    if exp.twin is not None:
+        for area in AREAS:
+            if area not in exp.twin.modalities:
+                continue
+            mod = _stage_module(area)
+            if mod is None or not hasattr(mod, "demo_stages"):
+                log.info("area %s has no in-memory twin study; skipped", area)
+                continue
+            stages.extend(mod.demo_stages(exp))
     return stages
 
 
@@ -76,16 +82,38 @@ class ExperimentRun:
     report_path: Path
 
 
+def truth_file(exp: Experiment) -> Path | None:
+    """The twin's ground truth beside an experiment file (``truth.json``), if any."""
+    if not exp.base_dir:
+        return None
+    p = Path(exp.base_dir) / "truth.json"
+    return p if p.is_file() else None
+
+
 def run_experiment(exp: Experiment, out_dir, *, demo: bool = False, scheduler: str | None = None,
                    quiet: bool = False) -> ExperimentRun:
-    """Run an experiment into ``out_dir`` (store ``store.zarr``, raw twin files in ``raw/``,
-    ``report.html``), resuming an interrupted run."""
+    """Run an experiment into ``out_dir`` (store ``store.zarr`` and ``report.html``), resuming
+    an interrupted run.
+
+    A ``truth.json`` beside the experiment file (written by the twin) is kept in the store's
+    attributes for the report, which shows it beside the measured values; no stage reads it.
+    """
+    import json
+
     from ssbscope.report import build_report
     from ssbscope.store import Store
 
     out = Path(out_dir)
-    store = Store.create(out / "store.zarr", attrs={"experiment": exp.model_dump(mode="json")})
-    stages = stages_for(exp, demo=demo)
+    attrs = {"experiment": exp.model_dump(mode="json")}
+    tf = truth_file(exp)
+    attrs["truth"] = None
+    if tf is not None:
+        try:
+            attrs["truth"] = json.loads(tf.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ConfigError(tf, [("(file)", f"twin truth file cannot be read ({e}); remove or fix it")]) from None
+    store = Store.create(out / "store.zarr", attrs=attrs)
+    stages = stages_for(exp)
     result = run(stages, store, raw_dir=out / "raw", seed=exp.seed, config=exp,
                  scheduler=scheduler, quiet=quiet)
     report = build_report(store, out / "report.html", title=exp.name)

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from ssbscope.config import Experiment, Twin
+from ssbscope.config import Experiment
 from ssbscope.echem import stages as S
 from ssbscope.pipeline import run
 from ssbscope.store import Store
@@ -15,13 +15,29 @@ from ssbscope.twin import echem as E
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("echem_demo")
-    exp = Experiment(twin=Twin(size="tiny", modalities=["echem"]))
-    st = Store.create(root / "store.zarr")
-    res = run(S.demo_stages(exp), st, raw_dir=root / "raw", seed=0, quiet=True)
-    assert set(res.ran) == {"echem.twin", "echem.read", "echem.analyse", "echem.eis"}
-    return st
+def folder(tmp_path_factory):
+    """The demo's echem files, YAML and truth, as ``ssbscope demo --only echem`` writes them."""
+    from ssbscope.twin.demo import write_demo_folder
+
+    return write_demo_folder(tmp_path_factory.mktemp("echem_demo") / "experiment", size="tiny",
+                             modalities=["echem"])
+
+
+@pytest.fixture(scope="module")
+def store(folder):
+    from ssbscope.config import load
+    from ssbscope.workflow import run_experiment
+
+    res = run_experiment(load(folder.yaml_path), folder.root.parent, quiet=True)
+    assert set(res.result.ran) == {"echem.inputs.read", "echem.inputs.analyse", "echem.inputs.eis"}
+    return Store.open(res.store_path)
+
+
+@pytest.fixture(scope="module")
+def truth(folder):
+    import json
+
+    return json.loads(folder.truth_path.read_text())["echem"]
 
 
 def test_datasets_written_with_units(store):
@@ -29,27 +45,33 @@ def test_datasets_written_with_units(store):
     for n in ("echem/timeseries", "echem/cycles", "echem/events", "echem/states", "echem/eis",
               "echem/anode_free/timeseries", "echem/ccd/timeseries", "echem/short_soft/timeseries"):
         assert n in names, n
+    assert not any(n.startswith("echem/twin") for n in names)  # no truth in the analysis
     ts = store["echem/timeseries"]
     assert ts["time_s"].attrs["units"] == "s"
     assert ts["voltage_V"].attrs["units"] == "V" and ts["current_A"].attrs["units"] == "A"
     assert ts["capacity_mAh_g"].attrs["units"] == "mAh g-1"
     assert np.all(np.diff(ts["time_s"].values) >= 0)
+    assert not any(v.startswith("true_") for n in ("echem/events", "echem/eis")
+                   for v in store[n].data_vars)
     # provenance names the raw twin file with its hash
     prov = store.provenance("echem/timeseries")
     assert any(i["path"].endswith("nmc622_first_cycle.mpt") and len(i["sha256"]) == 64
                for i in prov["inputs"])
 
 
-def test_results_match_the_twin_truth(store):
-    truth = store["echem/twin/truth"].load()
+def test_results_match_the_twin_truth(store, truth):
     cyc = store["echem/cycles"].load().to_dataframe()
     for name in ("first_cycle", "anode_free"):
         ce = cyc[(cyc["log"] == name) & (cyc["cycle"] == 1)]["coulombic_efficiency"].iloc[0]
-        true = float(truth.sel(log=name)["true_ce_fraction"])
-        assert 100 * abs(ce - true) < 0.1, name
+        assert 100 * abs(ce - truth["logs"][name]["ce_fraction"]) < 0.1, name
+    # areal capacity of a named cell uses that cell's area (anode-free: 3 mAh cm-2 plated)
+    af = store["echem/anode_free/timeseries"].load()
+    hc = af["half_cycle"].values
+    first = hc == hc[af["capacity_mAh_cm2"].values > 0][0]
+    assert float(af["capacity_mAh_cm2"].values[first].max()) == pytest.approx(3.0, rel=0.01)
     ev = store["echem/events"].load().to_dataframe()
     ccd = ev[ev["kind"] == "ccd"]["ccd_ma_cm2"].iloc[0]
-    assert ccd == pytest.approx(float(truth.sel(log="ccd")["true_ccd_ma_cm2"]), rel=1e-3)
+    assert ccd == pytest.approx(truth["logs"]["ccd"]["ccd_ma_cm2"], rel=1e-3)
     kinds = {(r.log, r.kind) for r in ev.itertuples()}
     assert ("short_soft", "soft") in kinds and ("short_hard", "hard") in kinds
     assert not any(r.log == "short_clean" for r in ev.itertuples())
@@ -59,15 +81,17 @@ def test_results_match_the_twin_truth(store):
                           "discharging (22 % DoD)", "discharging (77 % DoD)",
                           "discharging (100 % DoD)"]
     eis = store["echem/eis"].load()
-    np.testing.assert_allclose(eis["r_ct_ohm"], eis["true_r_ct_ohm"], rtol=0.02)
-    np.testing.assert_allclose(eis["r_s_ohm"], eis["true_r_s_ohm"], rtol=0.02)
+    np.testing.assert_allclose(eis["r_ct_ohm"], [t["r_ct_ohm"] for t in truth["eis"]], rtol=0.02)
+    np.testing.assert_allclose(eis["r_s_ohm"], [t["r_s_ohm"] for t in truth["eis"]], rtol=0.02)
 
 
-def test_rerun_resumes_everything(store, tmp_path):
-    exp = Experiment(twin=Twin(size="tiny", modalities=["echem"]))
+def test_rerun_resumes_everything(store, folder):
+    from ssbscope.config import load
+    from ssbscope.workflow import run_experiment
+
     before = store["echem/cycles"].load()
-    res = run(S.demo_stages(exp), store, raw_dir=store.path.parent / "raw", seed=0, quiet=True)
-    assert res.ran == () and len(res.skipped) == 4
+    res = run_experiment(load(folder.yaml_path), folder.root.parent, quiet=True)
+    assert res.result.ran == () and len(res.result.skipped) == 3
     assert store["echem/cycles"].load().identical(before)
 
 

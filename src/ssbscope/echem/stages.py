@@ -1,20 +1,18 @@
-"""Pipeline stages of the electrochemistry area (``ssbscope demo``).
+"""Pipeline stages of the electrochemistry area (``ssbscope run``; the demo is a run too).
 
-:func:`demo_stages` runs the electrochemistry twin end to end, the way a user's files go:
+:func:`input_stages` reads an experiment's potentiostat files (``inputs.echem`` of the YAML):
 
-1. ``echem.twin`` writes the twin's potentiostat logs in real formats into ``ctx.raw_dir/echem``
-   (BioLogic ``.mpt``, Neware-style CSV, generic CSV, PEIS ``.mpt``) and stores the ground
-   truth (``echem/twin/truth``, ``echem/twin/states``, ``echem/twin/eis``).
-2. ``echem.read`` reads every log with :func:`ssbscope.echem.read` into one time series per
-   log on the ``time_s`` axis (``echem/timeseries`` for the main cell of 000_, then
-   ``echem/<log>/timeseries``), with the cumulative charge and per-half-cycle capacity.
-3. ``echem.analyse`` computes the cycle table and CE (``echem/cycles``), the paper's scan states
-   (``echem/states``), shorts and the CCD (``echem/events``).
-4. ``echem.eis`` reads the PEIS files and fits R_s + ((R_ct + W) ∥ CPE) (``echem/eis``).
-
-:func:`input_stages` does the same for an experiment's real files (``inputs.echem`` of the
-experiment YAML): ``echem.inputs.read`` then ``echem.inputs.analyse`` (cycles, events, and
-the electrochemical state at the time of every imaging input) and ``echem.inputs.eis``.
+1. ``echem.inputs.read`` reads every cycling log with :func:`ssbscope.echem.read` into one time
+   series per log on the ``time_s`` axis (``echem/timeseries`` for the first log, the clock of
+   the top-level cell's imaging inputs, then ``echem/<label>/timeseries``), with the cumulative
+   charge and per-half-cycle capacity, areal and specific with the area and active mass of the
+   log's cell (``cell:`` of the input, default the top-level cell).
+2. ``echem.inputs.analyse`` computes the cycle table and CE (``echem/cycles``), shorts and the
+   critical current density of a stepped protocol (``echem/events``), and the
+   electrochemical state at the time of every imaging input and every
+   ``analysis.echem.states`` entry (``echem/states``).
+3. ``echem.inputs.eis`` reads the ``kind: eis`` spectra and fits R_s + ((R_ct + W) ∥ CPE)
+   (``echem/eis``).
 
 Every dataset carries units in ``attrs["units"]`` (or in the variable name's suffix).  The
 same functions work without the pipeline: :func:`timeseries_dataset`, :func:`cycles_dataset`,
@@ -31,9 +29,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "demo_stages",
     "input_stages",
-    "LOGS",
     "MAIN_LOG",
     "timeseries_dataset",
     "cycles_dataset",
@@ -43,29 +39,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The main cell (000_290f30815ae66793): its log is ``echem/timeseries``, the time axis the
-#: imaging modalities of that cell align to.
+#: Dataset name of the first cycling log.
 MAIN_LOG = "first_cycle"
-
-#: Twin logs of the demo: name -> (file name in raw_dir/echem, paper, description).
-LOGS = {
-    "first_cycle": ("nmc622_first_cycle.mpt", "000_290f30815ae66793",
-                    "NMC622 | PEO-LiTFSI | Li, first cycle at 0.3 mA cm-2, 3.0-4.3 V + CV hold"),
-    "anode_free": ("anode_free_case_B.mpt", "001_a2c994afa3295f29",
-                   "anode-free Cu | Li6PS5Cl | Li, case B: plate/strip, rising current to a short"),
-    "short_clean": ("sulfide_c20_clean_neware.csv", "002_3ee4edf529433f9c",
-                    "NMC811 | Li5.4PS4.6Cl1.4 | Li, C/20 charge, normal"),
-    "short_soft": ("sulfide_c20_soft_short.mpt", "002_3ee4edf529433f9c",
-                   "NMC811 | Li5.4PS4.6Cl1.4 | Li, C/20 charge, soft short"),
-    "short_hard": ("sulfide_c20_hard_short.csv", "002_3ee4edf529433f9c",
-                   "NMC811 | Li5.4PS4.6Cl1.4 | Li, C/20 charge, hard short"),
-    "ccd": ("li_lpscl_li_ccd.csv", "003_103f2bf5a3479ade",
-            "Li | Li6PS5Cl | Li, stepped plating for the critical current density"),
-}
-
-#: Logging intervals (s) per twin size: (first cycle, anode-free, sulfide charges, CCD).
-_DT = {"tiny": (300.0, 60.0, 60.0, 20.0), "small": (30.0, 30.0, 30.0, 5.0),
-       "medium": (10.0, 10.0, 10.0, 2.0)}
 
 
 def _dataset_name(logname: str) -> str:
@@ -176,8 +151,7 @@ def events_dataset(rows: list[dict]):
     ----------
     rows : list of dict
         Keys: ``log``, ``kind`` ("soft", "hard", "ccd"), ``onset_s``, ``end_s`` (NaN if none),
-        ``ccd_ma_cm2`` (NaN for shorts), ``evidence`` (dict), ``true_onset_s``,
-        ``true_ccd_ma_cm2`` (NaN when unknown).
+        ``ccd_ma_cm2`` (NaN for shorts), ``evidence`` (dict).
 
     Returns
     -------
@@ -185,12 +159,11 @@ def events_dataset(rows: list[dict]):
     """
     import xarray as xr
 
-    keys = ["log", "kind", "onset_s", "end_s", "ccd_ma_cm2", "true_onset_s", "true_ccd_ma_cm2",
-            "true_kind", "evidence"]
+    keys = ["log", "kind", "onset_s", "end_s", "ccd_ma_cm2", "evidence"]
     data = {}
     for k in keys:
         vals = [r.get(k) for r in rows]
-        if k in ("log", "kind", "true_kind"):
+        if k in ("log", "kind"):
             data[k] = ("event", np.array([str(v or "") for v in vals], dtype=object))
         elif k == "evidence":
             data[k] = ("event", np.array([json.dumps(v or {}, sort_keys=True, default=float)
@@ -209,8 +182,7 @@ def eis_dataset(spectra: list[dict]):
     spectra : list of dict
         Keys: ``label``, ``time_s``, ``frequency_Hz``, ``z_real_ohm``, ``z_imag_ohm`` (arrays of
         one length), fitted ``r_s_ohm``, ``r_ct_ohm``, ``r_s_err_ohm``, ``r_ct_err_ohm`` and the
-        fitted curve ``z_fit_real_ohm``, ``z_fit_imag_ohm`` (NaN when no fit), ``true_r_s_ohm``,
-        ``true_r_ct_ohm`` (NaN when unknown), ``source``.
+        fitted curve ``z_fit_real_ohm``, ``z_fit_imag_ohm`` (NaN when no fit), ``source``.
 
     Returns
     -------
@@ -228,8 +200,7 @@ def eis_dataset(spectra: list[dict]):
     for k in ("frequency_Hz", "z_real_ohm", "z_imag_ohm", "z_fit_real_ohm", "z_fit_imag_ohm"):
         data[k] = (("state", "point"), np.stack([pad(s.get(k, np.full(n, np.nan))) for s in spectra])
                    if spectra else np.zeros((0, n)))
-    for k in ("time_s", "r_s_ohm", "r_ct_ohm", "r_s_err_ohm", "r_ct_err_ohm", "true_r_s_ohm",
-              "true_r_ct_ohm"):
+    for k in ("time_s", "r_s_ohm", "r_ct_ohm", "r_s_err_ohm", "r_ct_err_ohm"):
         data[k] = ("state", np.array([np.nan if s.get(k) is None else float(s.get(k))
                                       for s in spectra], dtype=np.float64))
     for k in ("label", "source"):
@@ -242,188 +213,9 @@ def eis_dataset(spectra: list[dict]):
 # --------------------------------------------------------------------------------------
 # stages
 # --------------------------------------------------------------------------------------
-def _size(config) -> str:
-    twin = getattr(config, "twin", None)
-    return getattr(twin, "size", "small") if twin is not None else "small"
-
-
-def _twin_stage(ctx, inputs, *, size: str = "small"):
-    import xarray as xr
-
-    from ssbscope.twin import echem as T
-    from ssbscope.twin import formats as F
-
-    dt = _DT.get(size, _DT["small"])
-    seed = int(ctx.seed)
-    out_dir = Path(ctx.raw_dir) / "echem"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    twins = {
-        "first_cycle": T.nmc622_first_cycle(seed=seed, dt_s=dt[0]),
-        "anode_free": T.anode_free_cell("B", seed=seed + 1, dt_s=dt[1]),
-        "short_clean": T.sulfide_charge("clean", seed=seed + 2, dt_s=dt[2]),
-        "short_soft": T.sulfide_charge("soft", seed=seed + 3, dt_s=dt[2]),
-        "short_hard": T.sulfide_charge("hard", seed=seed + 4, dt_s=dt[2]),
-        "ccd": T.ccd_staircase(seed=seed + 5, dt_s=dt[3]),
-    }
-    rows = []
-    for name, tw in twins.items():
-        fname, paper, desc = LOGS[name]
-        F.write_twin(tw, out_dir / fname)
-        kind = getattr(tw, "short_kind", None)
-        rows.append(dict(
-            log=name, file=fname, paper=paper, description=desc,
-            invert_current=bool(getattr(tw, "instrument_current_sign", 1) < 0
-                                and fname.endswith(".mpt")),
-            area_cm2=tw.area_cm2, active_mass_mg=getattr(tw, "active_mass_mg", np.nan),
-            true_ce_fraction=getattr(tw, "coulombic_efficiency", None),
-            true_short_kind=kind or "", true_short_onset_s=getattr(tw, "short_onset_s", None),
-            true_ccd_ma_cm2=getattr(tw, "ccd_ma_cm2", None)))
-    cyc = twins["first_cycle"]
-    spectra = T.first_cycle_eis(cyc, seed=seed + 100)
-    eis_rows = []
-    for k, sp in enumerate(spectra):
-        fname = f"peis_{k}_{sp.label.replace(' ', '_')}.mpt"
-        F.write_twin(sp, out_dir / fname)
-        eis_rows.append(dict(file=fname, label=sp.label, time_s=sp.time_s, r_s_ohm=sp.r_s_ohm,
-                             r_ct_ohm=sp.r_ct_ohm))
-
-    def col(key, kind):
-        vals = [r[key] for r in rows]
-        if kind is str:
-            return ("log", np.array([str(v) for v in vals], dtype=object))
-        if kind is bool:
-            return ("log", np.array(vals, dtype=bool))
-        return ("log", np.array([np.nan if v is None else float(v) for v in vals], dtype=np.float64))
-
-    truth = xr.Dataset({
-        "file": col("file", str), "paper": col("paper", str), "description": col("description", str),
-        "invert_current": col("invert_current", bool), "area_cm2": col("area_cm2", float),
-        "active_mass_mg": col("active_mass_mg", float),
-        "true_ce_fraction": col("true_ce_fraction", float),
-        "true_short_kind": col("true_short_kind", str),
-        "true_short_onset_s": col("true_short_onset_s", float),
-        "true_ccd_ma_cm2": col("true_ccd_ma_cm2", float),
-    }, coords={"log": ("log", np.array(list(twins), dtype=object))})
-    truth.attrs.update({"size": size, "raw_dir": str(out_dir)})
-    states = xr.Dataset({
-        "label": ("state", np.array([s.label for s in cyc.states], dtype=object)),
-        "kind": ("state", np.array([s.kind for s in cyc.states], dtype=object)),
-        "fraction": ("state", np.array([s.fraction for s in cyc.states], dtype=np.float64)),
-        "time_s": ("state", np.array([s.time_s for s in cyc.states], dtype=np.float64)),
-    })
-    states["fraction"].attrs["units"] = "1"
-    states.attrs.update({"charge_capacity_mAh": cyc.charge_capacity_mah,
-                         "discharge_capacity_mAh": cyc.discharge_capacity_mah,
-                         "coulombic_efficiency": cyc.coulombic_efficiency})
-    eis_truth = xr.Dataset({
-        "file": ("state", np.array([r["file"] for r in eis_rows], dtype=object)),
-        "label": ("state", np.array([r["label"] for r in eis_rows], dtype=object)),
-        "time_s": ("state", np.array([r["time_s"] for r in eis_rows], dtype=np.float64)),
-        "r_s_ohm": ("state", np.array([r["r_s_ohm"] for r in eis_rows], dtype=np.float64)),
-        "r_ct_ohm": ("state", np.array([r["r_ct_ohm"] for r in eis_rows], dtype=np.float64)),
-    })
-    return {"echem/twin/truth": truth, "echem/twin/states": states, "echem/twin/eis": eis_truth}
-
-
-def _read_stage(ctx, inputs):
-    from ssbscope.echem import read
-
-    truth = inputs["echem/twin/truth"].load()
-    raw = Path(ctx.raw_dir) / "echem"
-    out = {}
-    for name in truth["log"].values.tolist():
-        rec = truth.sel(log=name)
-        path = ctx.record_input(raw / str(rec["file"].item()))
-        df = read(path, invert_current=bool(rec["invert_current"].item()))
-        area = float(rec["area_cm2"].item())
-        mass = float(rec["active_mass_mg"].item())
-        out[_dataset_name(name)] = timeseries_dataset(
-            df, area_cm2=area if np.isfinite(area) else None,
-            mass_mg=mass if np.isfinite(mass) else None, name=name, source=path.name)
-    return out
-
-
 def _df(ds) -> pd.DataFrame:
-    d = {"time_s": ds["time_s"].values, "voltage_V": ds["voltage_V"].values,
-         "current_A": ds["current_A"].values}
-    return pd.DataFrame(d)
-
-
-def _analyse_stage(ctx, inputs):
-    import xarray as xr
-
-    from ssbscope.echem import critical_current_density, cycle_table, detect_shorts, state_at
-
-    truth = inputs["echem/twin/truth"].load()
-    tables = {}
-    events = []
-    for name in truth["log"].values.tolist():
-        rec = truth.sel(log=name)
-        df = _df(inputs[_dataset_name(name)].load())
-        area = float(rec["area_cm2"].item())
-        mass = float(rec["active_mass_mg"].item())
-        if name != "ccd":
-            tab = cycle_table(df, area_cm2=area, mass_mg=mass if np.isfinite(mass) else None)
-            if len(tab):
-                tables[name] = tab
-        true_kind = str(rec["true_short_kind"].item())
-        true_onset = float(rec["true_short_onset_s"].item())
-        for ev in detect_shorts(df):
-            events.append(dict(log=name, kind=ev.kind, onset_s=ev.onset_s, end_s=ev.end_s,
-                               evidence=ev.evidence, true_kind=true_kind,
-                               true_onset_s=true_onset if true_kind else None))
-        if name == "ccd":
-            ccd = critical_current_density(df, area)
-            events.append(dict(log=name, kind="ccd", ccd_ma_cm2=ccd,
-                               true_ccd_ma_cm2=float(rec["true_ccd_ma_cm2"].item())))
-    st = inputs["echem/twin/states"].load()
-    main = _df(inputs[_dataset_name(MAIN_LOG)].load())
-    times = st["time_s"].values.astype(float)
-    # "pristine" is the last moment before the charge: ask just before it
-    ask = np.where(st["fraction"].values == 0.0, times - 1e-6, times)
-    ask = np.clip(ask, main["time_s"].iloc[0], main["time_s"].iloc[-1])
-    measured = state_at(main, ask)
-    states = xr.Dataset({
-        "label": st["label"], "kind": st["kind"], "fraction": st["fraction"],
-        "time_s": st["time_s"],
-        "measured_state": ("state", np.array(measured, dtype=object)),
-    })
-    states["fraction"].attrs["units"] = "1"
-    return {"echem/cycles": cycles_dataset(tables), "echem/events": events_dataset(events),
-            "echem/states": states}
-
-
-def _eis_stage(ctx, inputs):
-    from ssbscope.echem import read_eis
-
-    tr = inputs["echem/twin/eis"].load()
-    raw = Path(ctx.raw_dir) / "echem"
-    try:
-        from ssbscope.echem import fit_eis
-    except (ImportError, AttributeError):
-        fit_eis = None
-        log.warning("ssbscope.echem.fit_eis is not available: EIS spectra stored without fits")
-    spectra = []
-    for k in range(tr.sizes["state"]):
-        path = ctx.record_input(raw / str(tr["file"].values[k]))
-        z = read_eis(path)
-        f = z["frequency_Hz"].to_numpy(dtype=float)
-        zr = z["z_real_ohm"].to_numpy(dtype=float)
-        zi = z["z_imag_ohm"].to_numpy(dtype=float)
-        rec = dict(label=str(tr["label"].values[k]), time_s=float(tr["time_s"].values[k]),
-                   frequency_Hz=f, z_real_ohm=zr, z_imag_ohm=zi, source=path.name,
-                   true_r_s_ohm=float(tr["r_s_ohm"].values[k]),
-                   true_r_ct_ohm=float(tr["r_ct_ohm"].values[k]))
-        if fit_eis is not None:
-            fit = fit_eis(f, zr, zi)
-            rec.update(r_s_ohm=fit.r_s_ohm, r_ct_ohm=fit.r_ct_ohm,
-                       r_s_err_ohm=getattr(fit, "r_s_err_ohm", None),
-                       r_ct_err_ohm=getattr(fit, "r_ct_err_ohm", None))
-            zf = _fit_curve(fit, f)
-            if zf is not None:
-                rec.update(z_fit_real_ohm=zf.real, z_fit_imag_ohm=zf.imag)
-        spectra.append(rec)
-    return {"echem/eis": eis_dataset(spectra)}
+    return pd.DataFrame({"time_s": ds["time_s"].values, "voltage_V": ds["voltage_V"].values,
+                         "current_A": ds["current_A"].values})
 
 
 def _fit_curve(fit, f):
@@ -437,35 +229,6 @@ def _fit_curve(fit, f):
         return randles_impedance(f, *(getattr(fit, n) for n in names))
     except (ValueError, TypeError):
         return None
-
-
-def demo_stages(config=None) -> list:
-    """The electrochemistry stages of ``ssbscope demo`` (twin → read → analyse, and EIS).
-
-    Parameters
-    ----------
-    config : ssbscope.config.Experiment, optional
-        Its ``twin.size`` picks the logging intervals (``tiny`` for tests, ``small`` for the
-        demo, ``medium``); the run seed comes from the pipeline (``ctx.seed``).
-
-    Returns
-    -------
-    list of ssbscope.pipeline.Stage
-    """
-    from ssbscope.pipeline import Stage
-
-    size = _size(config)
-    logs = [_dataset_name(n) for n in LOGS]
-    return [
-        Stage("echem.twin", _twin_stage,
-              outputs=("echem/twin/truth", "echem/twin/states", "echem/twin/eis"),
-              params={"size": size}),
-        Stage("echem.read", _read_stage, inputs=("echem/twin/truth",), outputs=tuple(logs)),
-        Stage("echem.analyse", _analyse_stage,
-              inputs=("echem/twin/truth", "echem/twin/states", *logs),
-              outputs=("echem/cycles", "echem/events", "echem/states")),
-        Stage("echem.eis", _eis_stage, inputs=("echem/twin/eis",), outputs=("echem/eis",)),
-    ]
 
 
 # --------------------------------------------------------------------------------------

@@ -152,7 +152,8 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
         ``gain_over_flat``, ``pressure_model``, ``site_excess_pressure_small_slope_mpa``,
         ``gain_over_flat_small_slope`` (the criterion with the small-slope pressure; equal to
         ``gain_over_flat`` for that model) and, for the finite-slope model, ``stokes_flux_balance``,
-        ``stokes_picard_iterations``, ``stokes_viscosity`` and ``stokes_cpu_s``.
+        ``stokes_picard_iterations`` and ``stokes_viscosity`` (run times are logged, not stored:
+        the same inputs give the same table).
     """
     if pressure_model not in PRESSURE_MODELS:
         raise ParameterError("pressure_model", pressure_model,
@@ -188,8 +189,8 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
                 pr, cc = res.pressure, res.critical
                 extra = {"stokes_flux_balance": res.at_reference.flux_balance,
                          "stokes_picard_iterations": res.at_reference.picard_iterations,
-                         "stokes_viscosity": stokes_viscosity,
-                         "stokes_cpu_s": res.runtime_s}
+                         "stokes_viscosity": stokes_viscosity}
+                log.debug("contour %s H%g S%g: Stokes solve %.2f s CPU", shape, H, S, res.runtime_s)
                 cc_ss = critical_current_from(kin, pr_ss, **crit_kw)
             else:
                 pr = pr_ss

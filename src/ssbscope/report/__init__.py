@@ -24,7 +24,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Section", "figure_html", "table_html", "build_report", "load_dataset", "SECTION_MODULES", "esc"]
+__all__ = ["Section", "figure_html", "table_html", "build_report", "load_dataset", "SECTION_MODULES", "esc",
+           "truth"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,21 @@ def load_dataset(store, name: str):
     if name not in store.names():
         return None
     return store.read(name).load()
+
+
+def truth(store, *keys):
+    """The twin's ground truth at ``keys`` (``truth(store, "echem", "logs")``), or None.
+
+    The truth is the ``truth.json`` the twin wrote beside the experiment file, kept in the
+    store's attributes by :func:`ssbscope.workflow.run_experiment` for the report alone (no
+    analysis stage reads it); None for a user's own data.
+    """
+    node = store.attrs.get("truth")
+    for k in keys:
+        if not isinstance(node, dict) or k not in node:
+            return None
+        node = node[k]
+    return node
 
 
 def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -> str:

@@ -20,7 +20,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, esc, figure_html, table_html, load_dataset
+from ssbscope.report import Section, esc, figure_html, load_dataset, table_html, truth
 
 __all__ = ["section"]
 
@@ -87,7 +87,7 @@ def _main_figures(ts, states) -> str:
     return "".join(parts)
 
 
-def _other_logs_figure(logs: dict, events) -> str:
+def _other_logs_figure(logs: dict, events, true_logs=None) -> str:
     import matplotlib.pyplot as plt
 
     if not logs:
@@ -109,9 +109,9 @@ def _other_logs_figure(logs: dict, events) -> str:
                 if np.isfinite(on):
                     ax.axvline(on / 3600.0, color="#d1495b" if kind == "hard" else "#edae49",
                                ls="--", lw=1.2, label=f"{kind} short (found)")
-                tr = float(events["true_onset_s"].values[k])
-                if np.isfinite(tr):
-                    ax.axvline(tr / 3600.0, color="k", ls=":", lw=1.0, label="true onset (twin)")
+            tr = ((true_logs or {}).get(name) or {}).get("short_onset_s")
+            if tr is not None:
+                ax.axvline(tr / 3600.0, color="k", ls=":", lw=1.0, label="true onset (twin)")
             h, lab = ax.get_legend_handles_labels()
             if h:
                 uniq = dict(zip(lab, h))
@@ -119,10 +119,11 @@ def _other_logs_figure(logs: dict, events) -> str:
     axes[-1, 0].set_xlabel("time (h)")
     fig.tight_layout()
     return figure_html(fig, "Other logs: dashed lines are events found by ssbscope.echem "
-                            "(red hard, amber soft short); dotted lines the twin's true onsets.")
+                            "(red hard, amber soft short)"
+                       + ("; dotted lines the twin's true onsets." if true_logs else "."))
 
 
-def _events_table(events) -> tuple[str, list]:
+def _events_table(events, true_logs=None) -> tuple[str, list]:
     if events is None or events.sizes.get("event", 0) == 0:
         return "<p>No shorts and no critical current found.</p>", []
     rows = []
@@ -131,21 +132,24 @@ def _events_table(events) -> tuple[str, list]:
         kind = str(events["kind"].values[k])
         logn = str(events["log"].values[k])
         on = float(events["onset_s"].values[k])
-        tr = float(events["true_onset_s"].values[k])
         ccd = float(events["ccd_ma_cm2"].values[k])
-        tccd = float(events["true_ccd_ma_cm2"].values[k])
+        tl = (true_logs or {}).get(logn)
         if kind == "ccd":
-            rows.append({"log": logn, "event": "critical current density",
-                         "found": f"{ccd:.2f} mA cm⁻²",
-                         "twin truth": f"{tccd:.2f} mA cm⁻²" if np.isfinite(tccd) else "—",
-                         "error": f"{ccd - tccd:+.3f} mA cm⁻²" if np.isfinite(tccd) else "—"})
+            tccd = tl.get("ccd_ma_cm2") if tl else None
+            row = {"log": logn, "event": "critical current density", "found": f"{ccd:.2f} mA cm⁻²"}
+            if true_logs is not None:
+                row.update({"twin truth": f"{tccd:.2f} mA cm⁻²" if tccd is not None else "—",
+                            "error": f"{ccd - tccd:+.3f} mA cm⁻²" if tccd is not None else "—"})
+            rows.append(row)
             summary.append(("Critical current density", f"{ccd:.2f} mA cm⁻²"))
         else:
-            err = f"{100 * (on - tr) / tr:+.2f} %" if np.isfinite(tr) and tr > 0 else "—"
-            rows.append({"log": logn, "event": f"{kind} short", "found": f"onset {on / 3600:.3f} h",
-                         "twin truth": (f"{events['true_kind'].values[k]} at {tr / 3600:.3f} h"
-                                        if np.isfinite(tr) else "no short"),
-                         "error": err})
+            row = {"log": logn, "event": f"{kind} short", "found": f"onset {on / 3600:.3f} h"}
+            if true_logs is not None:
+                tr = tl.get("short_onset_s") if tl else None
+                row.update({"twin truth": (f"{tl.get('short_kind')} at {tr / 3600:.3f} h"
+                                           if tr is not None else "no short"),
+                            "error": f"{100 * (on - tr) / tr:+.2f} %" if tr else "—"})
+            rows.append(row)
     shorts = [r for r in rows if r["event"].endswith("short")]
     summary.append(("Shorts found", f"{len(shorts)} ({', '.join(sorted({r['event'] for r in shorts}))})"
                     if shorts else "none"))
@@ -188,7 +192,7 @@ def _states_table(states) -> str:
                       float_format="{:.3f}")
 
 
-def _eis_figures(eis) -> tuple[str, list]:
+def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
     import matplotlib.pyplot as plt
 
     if eis is None or eis.sizes.get("state", 0) == 0:
@@ -239,9 +243,12 @@ def _eis_figures(eis) -> tuple[str, list]:
                     color="#d1495b", label="R_ct (fit)")
         ax.errorbar(x, r_s, yerr=np.nan_to_num(eis["r_s_err_ohm"].values), fmt="s-",
                     color="#1d4e89", label="R_s (fit)")
-        if np.any(np.isfinite(eis["true_r_ct_ohm"].values)):
-            ax.plot(x, eis["true_r_ct_ohm"].values, "x", color="k", label="twin truth")
-            ax.plot(x, eis["true_r_s_ohm"].values, "x", color="k")
+        by_label = {t["label"]: t for t in (true_eis or [])}
+        t_rct = np.array([by_label.get(lab, {}).get("r_ct_ohm", np.nan) for lab in labels], float)
+        t_rs = np.array([by_label.get(lab, {}).get("r_s_ohm", np.nan) for lab in labels], float)
+        if np.any(np.isfinite(t_rct)):
+            ax.plot(x, t_rct, "x", color="k", label="twin truth")
+            ax.plot(x, t_rs, "x", color="k")
         ax.set_xticks(x)
         ax.set_xticklabels(labels, rotation=20, fontsize=8)
         ax.set_ylabel("resistance (Ω)")
@@ -250,9 +257,10 @@ def _eis_figures(eis) -> tuple[str, list]:
         fig.tight_layout()
         parts.append(figure_html(fig, "R_s and R_ct vs state (R_ct falls on charge, rises on "
                                       "discharge in 000_)."))
-        tab = pd.DataFrame({"state": labels, "R_s (Ω)": r_s, "R_ct (Ω)": r_ct,
-                            "R_s truth (Ω)": eis["true_r_s_ohm"].values,
-                            "R_ct truth (Ω)": eis["true_r_ct_ohm"].values})
+        cols = {"state": labels, "R_s (Ω)": r_s, "R_ct (Ω)": r_ct}
+        if np.any(np.isfinite(t_rct)):
+            cols.update({"R_s truth (Ω)": t_rs, "R_ct truth (Ω)": t_rct})
+        tab = pd.DataFrame(cols)
         parts.append(table_html(tab, caption="EIS fits", float_format="{:.1f}"))
         k_full = labels.index("fully charged") if "fully charged" in labels else 0
         summary.append(("R_ct range over the cycle", f"{np.nanmin(r_ct):.0f}–{np.nanmax(r_ct):.0f} Ω"))
@@ -279,8 +287,6 @@ def section(store) -> Section | None:
         return None
     ts = _get(store, "echem/timeseries")
     states = _get(store, "echem/states")
-    if states is None:
-        states = _get(store, "echem/twin/states")
     events = _get(store, "echem/events")
     cycles = _get(store, "echem/cycles")
     eis = _get(store, "echem/eis")
@@ -300,11 +306,12 @@ def section(store) -> Section | None:
     if ctab:
         html_parts.append("<h3>Cycles</h3>" + ctab)
     summary.extend(csum)
-    etab, esum = _events_table(events)
+    true_logs = truth(store, "echem", "logs")
+    etab, esum = _events_table(events, true_logs)
     html_parts.append("<h3>Events: shorts and critical current</h3>" + etab)
-    html_parts.append(_other_logs_figure(others, events))
+    html_parts.append(_other_logs_figure(others, events, true_logs))
     summary.extend(esum)
-    efig, eisum = _eis_figures(eis)
+    efig, eisum = _eis_figures(eis, truth(store, "echem", "eis"))
     if efig:
         html_parts.append("<h3>Impedance</h3>" + efig)
     summary.extend(eisum)
