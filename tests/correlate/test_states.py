@@ -282,3 +282,36 @@ def test_end_to_end_from_an_mpt_log(tmp_path):
     np.testing.assert_allclose(ds["charge_mah_cm2"].values, q_true(t), rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(ds["faraday_residual_pct"].values[1:], 100 * (np.array(FACTOR[1:]) - 1),
                                atol=1e-3)
+    # the report section: the series table and the Faraday figure
+    from ssbscope.report import build_report
+    from ssbscope.report.correlate import section
+
+    sec = section(st)
+    assert sec is not None and sec.title == "Imaging vs electrochemistry"
+    assert sec.html.count("<table>") == 2 and sec.html.count("<img") == 1
+    assert "residual (%)" in sec.html and "<td>10</td>" in sec.html   # 1.1x Faraday at 4 h
+    html = build_report(st, tmp_path / "report.html").read_text()
+    assert "Imaging vs electrochemistry" in html
+
+
+def test_neutron_frames_on_the_echem_clock(tmp_path):
+    """A neutron series with time_s: rows per frame with charge and state, no thickness."""
+    exp = from_dict({"cell": {"area_cm2": AREA_CM2, "layers": LAYERS},
+                     "inputs": {"echem": [{"path": "plate.mpt"}],
+                                "neutron": [{"path": "frames/*.fits", "label": "nr", "time_s": 1800.0,
+                                             "frame_interval_s": 3600.0}]}}, base_dir=tmp_path)
+    stages = input_stages(exp)
+    assert set(stages[0].inputs) == {"echem/timeseries", "neutron/input/nr"}
+    st = Store.create(tmp_path / "store.zarr")
+    st.write("echem/timeseries", timeseries_dataset(cc_log()))
+    t = 1800.0 + 3600.0 * np.arange(3)
+    st.write("neutron/input/nr", xr.Dataset({"mean_counts": ("frame", np.ones(3))},
+                                            coords={"frame": np.arange(3), "time_s": ("frame", t)}))
+    run(stages, st, config=exp, quiet=True)
+    ds = st[OUTPUT].load()
+    assert ds["series"].values.tolist() == ["neutron/nr"] * 3
+    assert ds["modality"].values.tolist() == ["neutron"] * 3
+    np.testing.assert_allclose(ds["charge_mah_cm2"].values, q_true(t), rtol=1e-7)
+    np.testing.assert_allclose(ds["charge_since_first_mah_cm2"].values, q_true(t) - q_true(t[0]), rtol=1e-7)
+    assert np.all(np.isnan(ds["plated_thickness_change_um"].values))
+    assert ds["state"].values.tolist()[0] == "charging (8 % SoC)"

@@ -216,7 +216,7 @@ def _times_and_states(ds, rec):
 
 
 def _states_stage(ctx, inputs, *, series: list, eis_key=None):
-    from ssbscope.correlate.states import combine_series, states_table
+    from ssbscope.correlate.states import MIN_CHARGE_MAH_CM2, combine_series, states_table
 
     eis = inputs[eis_key].load() if eis_key else None
     tables, info = [], {}
@@ -252,8 +252,6 @@ def _states_stage(ctx, inputs, *, series: list, eis_key=None):
             "plated_layer_choice", "footprint_area_source")} | {
             "footprint_area_um2": float(tab.attrs["footprint_area_um2"])}
     out = combine_series(tables)
-    from ssbscope.correlate.states import MIN_CHARGE_MAH_CM2
-
     out.attrs.update({
         "series": json.dumps(info, sort_keys=True, default=str),
         "faraday": "dense Li, ssbscope.echem.faraday.lithium_thickness_um: 3 mAh cm-2 = 14.5 um",
@@ -280,9 +278,8 @@ def input_stages(exp) -> list:
         ``echem/eis`` when there are EIS inputs; writes ``correlate/states``.  Empty when the
         experiment has no echem cycling log or no imaging series.
     """
-    from ssbscope.pipeline import Stage
-
     from ssbscope.echem.stages import _input_items
+    from ssbscope.pipeline import Stage
 
     cyc, _ = _input_items(exp)
     if not cyc:
