@@ -40,7 +40,7 @@ from ssbscope.errors import ConfigError
 
 __all__ = [
     "Experiment", "Cell", "Layer", "EchemInput", "TomoInput", "ComptonInput", "NeutronInput",
-    "Inputs", "Analysis", "load", "validate_file", "format_errors",
+    "Inputs", "Analysis", "CorrelateAnalysis", "load", "validate_file", "format_errors",
 ]
 
 
@@ -303,6 +303,13 @@ class InterfaceAnalysis(_Model):
         return v
 
 
+class CorrelateAnalysis(_Model):
+    """Image results on the electrochemical clock (``correlate/states``)."""
+
+    plated_layer: Optional[str] = Field(default=None, description="layer (name in cell.layers) that positive net charge plates Li onto, whose CT thickness and volume change are compared with Faraday's law; default: the lowest layer in stacking order whose material is Li")
+    log: Optional[str] = Field(default=None, description="label of the echem cycling input whose clock and charge the imaging series are read against; default: the log of the series' cell, else the main (first) log")
+
+
 class Analysis(_Model):
     echem: EchemAnalysis = Field(default_factory=EchemAnalysis)
     tomo: TomoAnalysis = Field(default_factory=TomoAnalysis)
@@ -310,6 +317,7 @@ class Analysis(_Model):
     neutron: NeutronAnalysis = Field(default_factory=NeutronAnalysis)
     transport: TransportAnalysis = Field(default_factory=TransportAnalysis)
     interface: InterfaceAnalysis = Field(default_factory=InterfaceAnalysis)
+    correlate: CorrelateAnalysis = Field(default_factory=CorrelateAnalysis)
 
 
 class Twin(_Model):

@@ -30,7 +30,7 @@ __all__ = ["Section", "figure_html", "table_html", "build_report", "load_dataset
 log = logging.getLogger(__name__)
 
 #: Areas whose sections appear in the report, in this order.
-SECTION_MODULES = ("echem", "tomo", "compton", "neutron", "transport")
+SECTION_MODULES = ("echem", "tomo", "compton", "neutron", "correlate", "transport")
 
 esc = html.escape
 

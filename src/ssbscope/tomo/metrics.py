@@ -617,25 +617,23 @@ def crack_change(pristine_mask, current_mask, voxel_size_um: float, subvolume=No
 def faraday_li_thickness_um(charge_mah_cm2) -> np.ndarray | float:
     """Thickness of dense Li metal holding an areal charge (Faraday's law).
 
-    ``t = q / F * M_Li / rho_Li`` with q in C/cm^2 (3.0 mAh cm^-2 -> 14.5 µm as in
-    001_a2c994afa3295f29).
+    The one implementation is :func:`ssbscope.echem.faraday.lithium_thickness_um`
+    (``t = q / F * M_Li / rho_Li``; 3.0 mAh cm^-2 -> 14.5 µm as in 001_a2c994afa3295f29);
+    this name is kept for the CT metrics.
 
     Parameters
     ----------
     charge_mah_cm2 : float or ndarray
-        Areal charge passed (mAh/cm^2).
+        Areal charge passed (mAh/cm^2), finite.
 
     Returns
     -------
     float or ndarray
         Thickness (µm).
     """
-    from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
+    from ssbscope.echem.faraday import lithium_thickness_um
 
-    q_c_cm2 = np.asarray(charge_mah_cm2, dtype=float) * 3.6  # mAh -> C
-    t_cm = q_c_cm2 / FARADAY_C_MOL * M_LI_G_MOL / RHO_LI_G_CM3
-    out = t_cm * 1e4
-    return float(out) if np.ndim(out) == 0 else out
+    return lithium_thickness_um(charge_mah_cm2)
 
 
 def crack_li_fraction(new_crack_volume_um3: float, charge_mah_cm2: float,

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ssbscope.errors import ParameterError
-from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3, get, nmc
+from ssbscope.materials import get, nmc
 from ssbscope.twin.ct_files import write_dxchange, write_tiff_volume
 from ssbscope.twin.ct_project import CTScan, project, simulate_scan
 
@@ -149,10 +149,12 @@ class CTPhantom:
 def faraday_thickness_um(charge_mah_cm2: float) -> float:
     """Thickness (µm) of dense Li holding ``charge_mah_cm2`` (Faraday's law).
 
-    ``h = Q M / (F rho)``; 3 mAh cm^-2 -> 14.5 µm (001_a2c994afa3295f29).
+    ``h = Q M / (F rho)``; 3 mAh cm^-2 -> 14.5 µm (001_a2c994afa3295f29).  The one
+    implementation is :func:`ssbscope.echem.faraday.lithium_thickness_um`.
     """
-    q_c_cm2 = float(charge_mah_cm2) * 3.6
-    return q_c_cm2 / FARADAY_C_MOL * M_LI_G_MOL / RHO_LI_G_CM3 * 1e4
+    from ssbscope.echem.faraday import lithium_thickness_um
+
+    return float(lithium_thickness_um(float(charge_mah_cm2)))
 
 
 def roughness_ra_rq(height_um, mask=None):

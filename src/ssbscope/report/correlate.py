@@ -1,0 +1,133 @@
+"""Image results on the electrochemical clock (``correlate/states``).
+
+Renders, per imaging series, a table of every scan / frame time with its state, the net
+charge passed, the voltage, the R_ct of the nearest impedance spectrum and the measured
+plated-Li thickness change against Faraday's law with the residual; and one figure: the
+measured plated thickness change (and volume change per CT footprint area) against the
+charge passed since the series' first scan, with the Faraday line (dense Li,
+3 mAh cm^-2 = 14.5 µm).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ssbscope.report import Section, esc, figure_html, load_dataset, table_html
+
+__all__ = ["section"]
+
+log = logging.getLogger(__name__)
+
+
+def _strs(a) -> list[str]:
+    return [str(x) for x in np.asarray(a).tolist()]
+
+
+def _figure(ds, series: list[str]) -> str:
+    import matplotlib.pyplot as plt
+
+    from ssbscope.correlate.states import faraday_change_um
+
+    ser = np.array(_strs(ds["series"].values), dtype=object)
+    dq_all = ds["charge_since_first_mah_cm2"].values
+    dh_all = ds["plated_thickness_change_um"].values
+    if not np.any(np.isfinite(dq_all) & np.isfinite(dh_all)):
+        return ""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, name in enumerate(series):
+        m = ser == name
+        dq, dh = dq_all[m], dh_all[m]
+        if not np.any(np.isfinite(dq) & np.isfinite(dh)):
+            continue
+        c = colors[k % len(colors)]
+        ax.plot(dq, dh, "o", color=c, label=f"{name}: CT thickness change")
+        dv = ds["plated_volume_change_per_area_um"].values[m]
+        if np.any(np.isfinite(dv)):
+            ax.plot(dq, dv, "s", mfc="none", color=c, label=f"{name}: CT volume change / footprint")
+    fin = dq_all[np.isfinite(dq_all)]
+    lo, hi = min(0.0, float(fin.min())), max(0.0, float(fin.max()))
+    qq = np.linspace(lo, hi, 50)
+    ax.plot(qq, faraday_change_um(qq), "-", color="k", lw=1.2, label="Faraday (dense Li)")
+    ax.set_xlabel("net charge since the first scan (mAh cm⁻²)")
+    ax.set_ylabel("plated Li change (µm)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return figure_html(fig, "Measured plated-Li thickness change (CT, dots) and volume change per "
+                            "CT footprint area (squares) against the net charge passed since the "
+                            "series' first scan; line: Faraday's law for dense Li "
+                            "(3 mAh cm⁻² = 14.5 µm).")
+
+
+def _table(ds, name: str) -> str:
+    ser = np.array(_strs(ds["series"].values), dtype=object)
+    m = ser == name
+    sub = ds.isel(time_s=m)
+    tab = pd.DataFrame({
+        "time (h)": sub["time_s"].values / 3600.0,
+        "state": _strs(sub["state"].values),
+        "charge (mAh cm⁻²)": sub["charge_mah_cm2"].values,
+        "voltage (V)": sub["voltage_V"].values,
+        "R_ct (Ω)": sub["r_ct_ohm"].values,
+        "Δh CT (µm)": sub["plated_thickness_change_um"].values,
+        "Δh Faraday (µm)": sub["faraday_thickness_change_um"].values,
+        "residual (%)": sub["faraday_residual_pct"].values,
+        "ΔV/A CT (µm)": sub["plated_volume_change_per_area_um"].values,
+        "volume residual (%)": sub["faraday_volume_residual_pct"].values,
+    })
+    keep = [c for c in tab.columns if c in ("time (h)", "state") or np.any(
+        np.isfinite(np.asarray(tab[c], dtype=float)))]
+    return table_html(tab[keep], caption=f"Series {name}", float_format="{:.3g}")
+
+
+def section(store) -> Section | None:
+    """The correlation section (None if the store has no ``correlate/states``).
+
+    Parameters
+    ----------
+    store : ssbscope.store.Store
+
+    Returns
+    -------
+    ssbscope.report.Section or None
+    """
+    ds = load_dataset(store, "correlate/states")
+    if ds is None or ds.sizes.get("time_s", 0) == 0:
+        return None
+    series = list(dict.fromkeys(_strs(ds["series"].values)))
+    try:
+        info = json.loads(ds.attrs.get("series", "{}"))
+    except (TypeError, ValueError):
+        info = {}
+    parts = ['<p class="note">Every scan / frame time of the imaging series on the clock of the '
+             "echem log: net charge since the start of the log, voltage, state (the experiment "
+             "file's, else the echem state at that time), R_ct of the impedance spectrum nearest "
+             "in time, and the plated-Li change since the series' first scan against Faraday's "
+             f"law. {esc(str(ds.attrs.get('residual_rule', '')))}.</p>"]
+    rows = []
+    for name in series:
+        i = info.get(name, {})
+        rows.append({"series": name, "echem log": i.get("log", ""), "why": i.get("log_choice", ""),
+                     "cell area (cm²)": i.get("area_cm2") if i.get("area_cm2") is not None else np.nan,
+                     "plated layer": i.get("plated_layer") or "—",
+                     "CT footprint (µm²)": i.get("footprint_area_um2", np.nan)})
+    parts.append(table_html(pd.DataFrame(rows), caption="Series and the echem log they are read against",
+                            float_format="{:.4g}"))
+    parts.append(_figure(ds, series))
+    for name in series:
+        parts.append(_table(ds, name))
+    if any(info.get(n, {}).get("modality") == "neutron" for n in series):
+        parts.append(f'<p class="note">{esc(str(ds.attrs.get("neutron", "")))}.</p>')
+    summary = []
+    res = ds["faraday_residual_pct"].values
+    fin = np.isfinite(res)
+    if fin.any():
+        j = np.flatnonzero(fin)[-1]
+        summary.append(("Faraday residual of the plated Li thickness (last scan)",
+                        f"{res[j]:+.1f} % at {ds['charge_since_first_mah_cm2'].values[j]:.2f} mAh cm⁻²"))
+    return Section("Imaging vs electrochemistry", "".join(parts), summary=tuple(summary))
