@@ -477,9 +477,11 @@ def validate_file(path) -> list[tuple[str, str]]:
             return not glob.glob(str(r))
         return not r.exists()
 
+    from ssbscope.areas import registry
+
     problems = []
-    for modality in ("echem", "tomo", "compton", "neutron"):
-        for i, item in enumerate(getattr(exp.inputs, modality)):
+    for modality in (a.name for a in registry() if a.inputs):
+        for i, item in enumerate(getattr(exp.inputs, modality, None) or []):
             if missing(item.path):
                 what = "matches no file" if any(ch in item.path for ch in "*?[") else "does not exist"
                 problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} {what}"))

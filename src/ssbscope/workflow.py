@@ -10,7 +10,6 @@ Each area ``ssbscope.<area>.stages`` may define
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,51 +22,50 @@ __all__ = ["AREAS", "stages_for", "run_experiment", "ExperimentRun"]
 
 log = logging.getLogger(__name__)
 
-AREAS = ("echem", "tomo", "compton", "neutron", "transport")
+def __getattr__(name):
+    if name == "AREAS":  # names of the registered areas, in pipeline order
+        from ssbscope.areas import registry
 
-
-def _stage_module(area: str):
-    try:
-        return importlib.import_module(f"ssbscope.{area}.stages")
-    except ModuleNotFoundError as e:
-        if e.name in (f"ssbscope.{area}.stages", f"ssbscope.{area}"):
-            return None
-        raise
+        return tuple(a.name for a in registry())
+    raise AttributeError(name)
 
 
 def stages_for(exp: Experiment, *, demo: bool = False) -> list[Stage]:
-    """The stages of an experiment: every area's ``input_stages`` for the YAML's inputs, then
-    the in-memory twin studies named in ``twin.modalities`` (the areas whose twin does not write
-    raw files yet).
+    """The stages of an experiment: every registered area's ``input_stages`` (the YAML's
+    inputs and analysis), then the in-memory twin studies of the areas named in
+    ``twin.modalities`` (those whose twin does not write raw files yet).
 
     Parameters
     ----------
     exp : Experiment
     demo : bool
-        Deprecated and ignored: the demo is an experiment folder run like any other.
+        Ignored (kept for callers of earlier versions): the demo is an experiment folder run
+        like any other.
 
     Raises
     ------
     ConfigError
         Inputs of a modality whose real-data stages do not exist.
     """
+    from ssbscope.areas import registry
+
     stages: list[Stage] = []
-    for area in AREAS:
-        items = getattr(exp.inputs, area, None)
-        mod = _stage_module(area)
+    for area in registry():
+        items = getattr(exp.inputs, area.name, None)
+        mod = area.module("stages")
         if mod is None or not hasattr(mod, "input_stages"):
             if items:
-                raise ConfigError(exp.base_dir or "experiment", [(f"inputs.{area}",
-                                  f"ssbscope {area} cannot read real inputs yet; remove these inputs")])
+                raise ConfigError(exp.base_dir or "experiment", [(f"inputs.{area.name}",
+                                  f"ssbscope {area.name} cannot read real inputs yet; remove these inputs")])
             continue
         stages.extend(mod.input_stages(exp))
     if exp.twin is not None:
-        for area in AREAS:
-            if area not in exp.twin.modalities:
+        for area in registry():
+            if area.name not in exp.twin.modalities:
                 continue
-            mod = _stage_module(area)
+            mod = area.module("stages")
             if mod is None or not hasattr(mod, "demo_stages"):
-                log.info("area %s has no in-memory twin study; skipped", area)
+                log.info("area %s has no in-memory twin study; skipped", area.name)
                 continue
             stages.extend(mod.demo_stages(exp))
     return stages

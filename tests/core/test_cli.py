@@ -12,7 +12,7 @@ def test_validate_bad_file_exits_2(tmp_path, capsys):
     f.write_text("cell:\n  layers:\n    - {name: a, material: Li, thickness_um: -3}\n")
     assert main(["validate", str(f)]) == 2
     out = capsys.readouterr().out
-    assert "cell.layers[0].thickness_um: must be > 0" in out
+    assert "cell.layers[0].thickness_um: must be >= 0" in out
 
 
 def test_validate_good_file(tmp_path, capsys):

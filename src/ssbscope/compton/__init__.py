@@ -10,6 +10,7 @@ Energies in keV, angles in degrees, electron momentum in atomic units.
 """
 
 from ssbscope._lazy import attach
+from ssbscope.areas import Area
 
 _MAP = {
     # physics
@@ -76,3 +77,12 @@ _MAP = {
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)
+
+#: This area in the registry (:mod:`ssbscope.areas`).
+AREA = Area("compton", "X-ray Compton scattering", stages="ssbscope.compton.stages", report="ssbscope.report.compton", inputs=True,
+            store_keys=("compton/input/<label>",
+                     "compton/spectra",
+                     "compton/emf",
+                     "compton/maps",
+                     "compton/profiles",
+                     "compton/ct_fractions",))

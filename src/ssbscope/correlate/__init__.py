@@ -8,6 +8,7 @@ R_ct of the nearest impedance spectrum and the Faraday residual of the plated-Li
 """
 
 from ssbscope._lazy import attach
+from ssbscope.areas import Area
 
 _MAP = {
     "charge_at": "states",
@@ -23,3 +24,7 @@ _MAP = {
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)
+
+#: This area in the registry (:mod:`ssbscope.areas`).
+AREA = Area("correlate", "Imaging vs electrochemistry", stages="ssbscope.correlate.stages", report="ssbscope.report.correlate", inputs=False,
+            store_keys=("correlate/states",))

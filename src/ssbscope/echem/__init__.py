@@ -8,6 +8,7 @@ the opposite sign.
 """
 
 from ssbscope._lazy import attach
+from ssbscope.areas import Area
 
 _MAP = {
     # readers (ssbscope.echem.io)
@@ -39,3 +40,12 @@ _MAP = {
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)
+
+#: This area in the registry (:mod:`ssbscope.areas`).
+AREA = Area("echem", "Electrochemistry", stages="ssbscope.echem.stages", report="ssbscope.report.echem", inputs=True,
+            store_keys=("echem/timeseries",
+                     "echem/<label>/timeseries",
+                     "echem/cycles",
+                     "echem/events",
+                     "echem/states",
+                     "echem/eis",))

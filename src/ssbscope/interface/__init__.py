@@ -18,6 +18,7 @@ gain_maximum           where the critical-current gain peaks along a sweep
 from __future__ import annotations
 
 from ssbscope._lazy import attach
+from ssbscope.areas import Area
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
@@ -43,3 +44,9 @@ __getattr__, __dir__, __all__ = attach(
         "gain_maximum": "study",
     },
 )
+
+#: This area in the registry (:mod:`ssbscope.areas`).
+AREA = Area("interface", "Interfaces", stages=None, report=None, inputs=False,
+            store_keys=("interface/contour_study",
+                     "interface/grid_convergence",
+                     "interface/surface_fields",))

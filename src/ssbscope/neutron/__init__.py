@@ -11,6 +11,7 @@ Frames are ``(t, y, x)`` with y (rows) along the stacking axis z of the cell.
 """
 
 from ssbscope._lazy import attach
+from ssbscope.areas import Area
 
 _MAP = {
     # public names of the acceptance checks
@@ -68,3 +69,10 @@ _MAP = {
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)
+
+#: This area in the registry (:mod:`ssbscope.areas`).
+AREA = Area("neutron", "Neutron imaging", stages="ssbscope.neutron.stages", report="ssbscope.report.neutron", inputs=True,
+            store_keys=("neutron/input/<label>",
+                     "neutron/radiographs",
+                     "neutron/analysis",
+                     "neutron/ct",))

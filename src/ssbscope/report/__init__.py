@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import html
-import importlib
 import io
 import logging
 import os
@@ -29,8 +28,13 @@ __all__ = ["Section", "figure_html", "table_html", "build_report", "load_dataset
 
 log = logging.getLogger(__name__)
 
-#: Areas whose sections appear in the report, in this order.
-SECTION_MODULES = ("echem", "tomo", "compton", "neutron", "correlate", "transport")
+def __getattr__(name):
+    if name == "SECTION_MODULES":  # report modules of the registered areas, in report order
+        from ssbscope.areas import registry
+
+        return tuple(a.report for a in registry() if a.report)
+    raise AttributeError(name)
+
 
 esc = html.escape
 
@@ -146,14 +150,13 @@ footer{color:#777;font-size:.85em;padding:0 32px 24px;max-width:1200px;margin:0 
 
 
 def _sections(store) -> list[Section]:
+    from ssbscope.areas import registry
+
     out = []
-    for area in SECTION_MODULES:
-        try:
-            mod = importlib.import_module(f"ssbscope.report.{area}")
-        except ModuleNotFoundError as e:
-            if e.name == f"ssbscope.report.{area}":
-                continue
-            raise
+    for area in registry():
+        mod = area.module("report")
+        if mod is None:
+            continue
         sec = mod.section(store)
         if sec is not None:
             out.append(sec)

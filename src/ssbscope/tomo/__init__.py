@@ -5,6 +5,7 @@ parameter says otherwise.
 """
 
 from ssbscope._lazy import attach
+from ssbscope.areas import Area
 
 _MAP = {
     # reading (tomo.io)
@@ -60,3 +61,11 @@ _MAP = {
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)
+
+#: This area in the registry (:mod:`ssbscope.areas`).
+AREA = Area("tomo", "X-ray tomography", stages="ssbscope.tomo.stages", report="ssbscope.report.tomo", inputs=True,
+            store_keys=("tomo/<series>/scans/<label>",
+                     "tomo/<series>/volumes",
+                     "tomo/<series>/labels",
+                     "tomo/<series>/metrics",
+                     "tomo/<series>/maps",))

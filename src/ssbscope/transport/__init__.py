@@ -14,6 +14,7 @@ current_density_map    j(x, y) from two registered Li thickness maps (Faraday's 
 from __future__ import annotations
 
 from ssbscope._lazy import attach
+from ssbscope.areas import Area
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
@@ -31,3 +32,8 @@ __getattr__, __dir__, __all__ = attach(
         "thickness_change_to_current_ma_cm2": "current_density",
     },
 )
+
+#: This area in the registry (:mod:`ssbscope.areas`).
+AREA = Area("transport", "Transport", stages="ssbscope.transport.stages", report="ssbscope.report.transport", inputs=False,
+            store_keys=("transport/interface_flux",
+                     "transport/current_density",))
