@@ -47,6 +47,7 @@ def _atomic_write(path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a log file is meant to be read
         os.replace(tmp, p)
     except BaseException:
         try:
