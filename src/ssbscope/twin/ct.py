@@ -972,8 +972,10 @@ def symmetric_li_lpscl(charge_mah_cm2: float = 0.0, *, n_xy: int = 40, n_z: int 
     vs = float(voxel_size_um)
     ra_vox = (1.5 + 0.5 * q) if ra_um is None else float(ra_um) / vs
     ra_t_vox = 0.75 if counter_ra_um is None else float(counter_ra_um) / vs
-    if not (ra_vox > 0 and ra_t_vox >= 0):
-        raise ParameterError("ra_um", ra_um, "must be > 0")
+    if not (np.isfinite(ra_vox) and ra_vox > 0):
+        raise ParameterError("ra_um", ra_um, "must be finite and > 0")
+    if not (np.isfinite(ra_t_vox) and ra_t_vox >= 0):
+        raise ParameterError("counter_ra_um", counter_ra_um, "must be finite and >= 0")
     li_vox = float(li_um) / vs
     t_far_vox = lithium_thickness_um(q) / vs
     t_max_vox = lithium_thickness_um(float(max_charge_mah_cm2)) / vs

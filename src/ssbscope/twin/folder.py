@@ -384,6 +384,9 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         start = t0 + timedelta(seconds=float(t))
         n_frames = n_angles + sc.flats.shape[0] + sc.darks.shape[0]
         end = start + timedelta(seconds=n_frames * _EXPOSURE_S)
+        if design == "symmetric" and n_frames * _EXPOSURE_S > tw.rest_s:
+            raise ParameterError("size", size, f"a scan ({n_frames * _EXPOSURE_S:g} s) outlasts "
+                                 f"the {tw.rest_s:g} s rest it is taken in")
         rel = f"scans/{series}/s{k:03d}.h5"
         write_dxchange(root / rel, sc, sample_name=f"{series}: {label}", start_date=_iso(start),
                        end_date=_iso(end), exposure_time_s=_EXPOSURE_S, energy_kev=_E_KEV,
@@ -423,6 +426,7 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
             "voxel_size_um": _VOXEL_UM, "e_kev": _E_KEV, "flux_photons": _FLUX,
             "n_angles": n_angles, "shape_zyx": [n_z, n_xy, n_xy],
             "center_px": _num(sc.center_px), "layers": layer_names,
+            "cell_center_yx_vox": [n_xy // 2, n_xy // 2], "cell_radius_vox": _num(0.45 * n_xy),
             "scans": rows,
         }},
     }
