@@ -1,6 +1,6 @@
 """Voxel phantoms of the papers' cells with ground truth, and their simulated CT scans.
 
-Three generators, each returning a :class:`CTPhantom` (label volume, attenuation volume and
+Four generators, each returning a :class:`CTPhantom` (label volume, attenuation volume and
 the ground-truth numbers a measurement must recover):
 
 * :func:`coin_cell_000` - the PEO-LiTFSI / NMC622 / Li coin cell of 000_290f30815ae66793 at
@@ -15,6 +15,9 @@ the ground-truth numbers a measurement must recover):
 * :func:`soft_short_002` - the sulfide pellet of 002_3ee4edf529433f9c with low-attenuation
   filaments connected to the Li anode whose volume fraction rises toward the anode
   (about 10 % -> 30 % over 10 layers), plus isolated pores.
+* :func:`symmetric_li_lpscl` - a symmetric Li | Li6PS5Cl | Li cell: plating moves Li from the
+  top electrode to the bottom one (Faraday's law, total Li conserved) and roughens the bottom
+  Li | Li6PS5Cl interface.
 
 Geometry: volumes are ``(z, y, x)``; z is the stacking axis (current flow) and the rotation
 axis of the simulated scan; the cell is a cylinder of radius ``cell_radius_vox`` about the
@@ -53,6 +56,7 @@ __all__ = [
     "coin_cell_000",
     "anode_free_001",
     "soft_short_002",
+    "symmetric_li_lpscl",
     "faraday_thickness_um",
     "roughness_ra_rq",
     "project",
@@ -882,3 +886,225 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
     return _finish("soft_short_002", labels, vs, e_kev, cell, interfaces,
                    {"li": (labels[:z_se0] == CODES["li"]).sum(axis=0).astype(float)}, truth,
                    cathode_mu=cathode_mu)
+
+
+# ----------------------------------------------------------------------------------------------
+# (d) symmetric Li | Li6PS5Cl | Li cell plated from the top electrode onto the bottom one
+
+
+def symmetric_li_lpscl(charge_mah_cm2: float = 0.0, *, n_xy: int = 40, n_z: int = 56,
+                       voxel_size_um: float = 3.0, e_kev: float = 22.0, li_um: float = 30.0,
+                       pellet_um: float | None = None, ra_um: float | None = None,
+                       counter_ra_um: float | None = None, porosity: float = 0.02,
+                       max_charge_mah_cm2: float = 3.0, seed: int = 0) -> CTPhantom:
+    """Phantom of a symmetric Li | Li6PS5Cl | Li cell after plating ``charge_mah_cm2``.
+
+    Stack from z = 0 upward: steel plunger (3 voxels), bottom Li electrode, dense Li6PS5Cl
+    pellet with a little porosity (isolated spherical pores), top Li electrode, steel plunger
+    (3 voxels); a cylinder of radius ``0.45 n_xy`` with void outside (the Li | Li6PS5Cl | Li
+    cells of 003_103f2bf5a3479ade, as imaged by the CT of 001_a2c994afa3295f29).
+
+    Plating moves Li from the top electrode to the bottom one:
+
+    * the bottom layer's voxel count grows by Faraday's law,
+      :func:`ssbscope.echem.faraday.lithium_thickness_um` (3 mAh cm^-2 = 14.5 µm) over the
+      cell footprint (bisection on the mean height of the voxelised surface: exact to a
+      voxel);
+    * the top layer loses the same number of voxels: the total Li volume is conserved to a
+      few voxels;
+    * the steel plungers do not move (the stack height is constant because the Li volume is);
+      the pellet translates rigidly upward with its top face, by about the Faraday thickness
+      (``truth["pellet_shift_um"]``); its bottom face conforms to the bottom Li surface; the
+      pores move with the pellet;
+    * the bottom Li | Li6PS5Cl interface is a Gaussian random height field (correlation 3
+      voxels) whose shape evolves with the charge (a second field is mixed in) and whose Ra
+      is ``ra_um``; the top Li6PS5Cl | Li interface keeps its shape (Ra ``counter_ra_um``).
+
+    Parameters
+    ----------
+    charge_mah_cm2 : float
+        Charge plated onto the bottom electrode so far (mAh cm^-2), within
+        ``0 ... max_charge_mah_cm2``.
+    n_xy, n_z : int
+        Lateral and stacking sizes (voxels).
+    voxel_size_um, e_kev : float
+        Voxel edge (µm) and beam energy (keV); 3 µm and 22 keV keep the Li / Li6PS5Cl contrast
+        of a 40-voxel phantom through a 16-bit scan (as the CT demo twin).
+    li_um : float
+        Pristine thickness of each Li electrode (µm).
+    pellet_um : float, optional
+        Pellet thickness (µm); default: what ``n_z`` leaves between the electrodes.
+    ra_um : float, optional
+        Target Ra (µm) of the bottom Li | Li6PS5Cl interface at this charge; default
+        ``(1.5 + 0.5 charge_mah_cm2) voxel_size_um`` (1.5 -> 3 voxels over 0 -> 3 mAh cm^-2).
+        The exact Ra/Rq of the voxelised surface are in ``roughness_um["li|lpscl"]``.
+    counter_ra_um : float, optional
+        Ra (µm) of the top Li6PS5Cl | Li interface; default 0.75 voxel.
+    porosity : float
+        Pore volume fraction of the pellet (pores of 0.8-1.3 voxel radius, kept 2 voxels away
+        from the Li so that they do not merge with the electrodes).
+    max_charge_mah_cm2 : float
+        Largest charge of the series: checks that the top electrode keeps >= 2 voxels and
+        fixes the evolution of the surface shape (same seed: one geometry across a series).
+    seed : int
+
+    Returns
+    -------
+    CTPhantom
+        ``thickness_maps_um`` / ``mean_thickness_um``: ``"li"`` (bottom electrode),
+        ``"pellet"`` (Li6PS5Cl + pores), ``"counter_li"`` (top electrode);
+        ``height_maps_um`` / ``roughness_um`` / ``interfaces_z_vox``: ``"steel|li"``,
+        ``"li|lpscl"``, ``"lpscl|counter"``, ``"counter|steel"``; ``truth``:
+        ``charge_mah_cm2``, ``faraday_thickness_um``, ``target_ra_um``,
+        ``li_volume_um3`` (both electrodes), ``li_bottom_volume_um3``, ``li_top_volume_um3``,
+        ``li_volume_pristine_um3``, ``pore_volume_um3``, ``pore_crack_volume_um3`` (= pores),
+        ``pellet_shift_um`` (top face vs pristine), ``cell_area_um2``, ``pore_mask``.
+    """
+    from scipy.ndimage import binary_dilation
+
+    from ssbscope.echem.faraday import lithium_thickness_um
+
+    _check_sizes(n_xy, n_z, voxel_size_um)
+    q = float(charge_mah_cm2)
+    if not (np.isfinite(q) and 0 <= q <= max_charge_mah_cm2):
+        raise ParameterError("charge_mah_cm2", charge_mah_cm2,
+                             f"must be within 0 ... max_charge_mah_cm2 ({max_charge_mah_cm2})")
+    if not (0 <= porosity < 0.3):
+        raise ParameterError("porosity", porosity, "must be within [0, 0.3)")
+    vs = float(voxel_size_um)
+    ra_vox = (1.5 + 0.5 * q) if ra_um is None else float(ra_um) / vs
+    ra_t_vox = 0.75 if counter_ra_um is None else float(counter_ra_um) / vs
+    if not (np.isfinite(ra_vox) and ra_vox > 0):
+        raise ParameterError("ra_um", ra_um, "must be finite and > 0")
+    if not (np.isfinite(ra_t_vox) and ra_t_vox >= 0):
+        raise ParameterError("counter_ra_um", counter_ra_um, "must be finite and >= 0")
+    li_vox = float(li_um) / vs
+    t_far_vox = lithium_thickness_um(q) / vs
+    t_max_vox = lithium_thickness_um(float(max_charge_mah_cm2)) / vs
+    if li_vox - t_max_vox - 3 * ra_t_vox / np.sqrt(2 / np.pi) < 2:
+        raise ParameterError("li_um", li_um, f"leaves the top electrode less than 2 voxels after "
+                             f"{max_charge_mah_cm2} mAh/cm2 ({lithium_thickness_um(max_charge_mah_cm2):.1f} "
+                             "µm plated)", "raise li_um or lower max_charge_mah_cm2")
+    steel = 3
+    if pellet_um is None:
+        pel_vox = n_z - 2 * steel - 2 * int(round(li_vox))
+    else:
+        pel_vox = int(round(float(pellet_um) / vs))
+    if pel_vox < 12:
+        raise ParameterError("n_z", n_z, "leaves fewer than 12 voxels for the pellet",
+                             "raise n_z or lower li_um")
+    z0 = steel                                   # top of the bottom plunger
+    z_st = steel + 2 * int(round(li_vox)) + pel_vox  # bottom of the top plunger (fixed)
+    if z_st + steel > n_z:
+        raise ParameterError("n_z", n_z, f"is too small for the stack ({z_st + steel} voxels)",
+                             "raise n_z or lower pellet_um / li_um")
+    rng = np.random.default_rng(seed)
+    base = _grf2((n_xy, n_xy), 3.0, rng)
+    grow = _grf2((n_xy, n_xy), 3.0, rng)
+    top_f = _grf2((n_xy, n_xy), 3.0, rng)
+    r_cell = 0.45 * n_xy
+    cell = _disk(n_xy, n_xy, r_cell)
+    n_cell = int(cell.sum())
+    mix = 0.6 * min(1.0, q / max_charge_mah_cm2) if max_charge_mah_cm2 > 0 else 0.0
+    fld = np.sqrt(1 - mix ** 2) * base + mix * grow
+    fld = (fld - fld[cell].mean()) / fld[cell].std()
+    tf = (top_f - top_f[cell].mean()) / top_f[cell].std()
+
+    def bottom_counts(mean_vox, ra):
+        h = np.clip(_scaled_height(fld, ra, mean_vox), 1.0, None)
+        return np.clip(np.ceil(h - 0.5), 0, None) * cell
+
+    def top_counts(offset_vox):
+        ht = z_st - li_vox + offset_vox + ra_t_vox / np.sqrt(2 / np.pi) * tf  # pellet top face
+        lo = np.clip(np.ceil(ht - 0.5), z0 + 1, z_st)
+        return (z_st - lo) * cell
+
+    def solve(fun, target, lo, hi):
+        best = None
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            v = float(fun(mid).sum())
+            if best is None or abs(v - target) < abs(best[1] - target):
+                best = (mid, v)
+            if v < target:
+                lo = mid
+            else:
+                hi = mid
+        return best[0]
+
+    # bottom electrode: pristine voxel count + Faraday; the top one gives what it gained
+    nb0 = float(round(n_cell * li_vox))
+    nt0 = float(top_counts(0.0).sum())
+    nb_target = round(n_cell * (li_vox + t_far_vox))
+    mb = solve(lambda m: bottom_counts(m, ra_vox), nb_target, 0.0, 2 * (li_vox + t_far_vox) + 10)
+    cb = bottom_counts(mb, ra_vox)
+    nb = float(cb.sum())
+    # the top face's offset (the pellet's shift) that leaves the top electrode nt_target
+    nt_target = nt0 - (nb - nb0)
+    off = solve(lambda o: -top_counts(o), -nt_target, -2.0, t_max_vox + 6.0)
+    ct_ = top_counts(off)
+    z_top_li = z_st - ct_  # first top-Li voxel per column
+    if np.any((z0 + cb >= z_top_li - 3) & cell):
+        raise ParameterError("n_z", n_z, "leaves the pellet thinner than 3 voxels in places",
+                             "raise n_z or pellet_um, or lower ra_um")
+    zz = np.arange(n_z)[:, None, None]
+    lab = np.zeros((n_z, n_xy, n_xy), dtype=np.uint8)
+    c3 = cell[None]
+    lab[(zz < z0) & c3] = CODES["steel"]
+    lab[(zz >= z0) & (zz < z0 + cb[None]) & c3] = CODES["li"]
+    lab[(zz >= z0 + cb[None]) & (zz < z_top_li[None]) & c3] = CODES["lpscl"]
+    lab[(zz >= z_top_li[None]) & (zz < z_st) & c3] = CODES["li"]
+    lab[(zz >= z_st) & (zz < z_st + steel) & c3] = CODES["steel"]
+    # pores: fixed in the pellet's frame (its top face), 2 voxels clear of the Li
+    pore_rng = np.random.default_rng([seed, 3])
+    li = lab == CODES["li"]
+    allowed = (lab == CODES["lpscl"]) & ~binary_dilation(li, iterations=2)
+    pmask = np.zeros(lab.shape, bool)
+    if porosity > 0:
+        top_face0 = z_st - li_vox            # pristine mean top face of the pellet
+        sig_b_max = (1.5 + 0.5 * max_charge_mah_cm2) / np.sqrt(2 / np.pi)
+        z_lo = z0 + li_vox + t_max_vox + 2.5 * sig_b_max + 2 - top_face0  # frame coordinates
+        z_hi = -2.5 * ra_t_vox / np.sqrt(2 / np.pi) - 2
+        if z_hi - z_lo < 2:
+            z_lo, z_hi = -pel_vox + 3, -3
+        zi, yi, xi = np.ogrid[:n_z, :n_xy, :n_xy]
+        acc, target = 0.0, porosity * pel_vox * n_cell
+        n_p = 0
+        while acc < target and n_p < 20000:
+            n_p += 1
+            rad = pore_rng.uniform(0.8, 1.3)
+            ang = pore_rng.uniform(0, 2 * np.pi)
+            rr = (r_cell - rad - 1) * np.sqrt(pore_rng.uniform())
+            zc = top_face0 + off + pore_rng.uniform(z_lo, z_hi)
+            cy, cx = n_xy // 2 + rr * np.sin(ang), n_xy // 2 + rr * np.cos(ang)
+            lo_z, hi_z = int(max(0, zc - rad - 1)), int(min(n_z, zc + rad + 2))
+            ball = ((zi[lo_z:hi_z] + 0.5 - zc) ** 2 + (yi - cy) ** 2 + (xi - cx) ** 2) <= rad ** 2
+            pmask[lo_z:hi_z] |= ball & allowed[lo_z:hi_z]
+            acc += 4.0 / 3.0 * np.pi * rad ** 3
+        lab[pmask] = CODES["pore"]
+    vv = vs ** 3
+    area_um2 = n_cell * vs ** 2
+    pel_t = np.isin(lab, [CODES["lpscl"], CODES["pore"]]).sum(axis=0).astype(float)
+    truth = {
+        "charge_mah_cm2": q,
+        "faraday_thickness_um": float(lithium_thickness_um(q)),
+        "target_ra_um": ra_vox * vs,
+        "li_volume_um3": float((nb + ct_.sum()) * vv),
+        "li_bottom_volume_um3": float(nb * vv),
+        "li_top_volume_um3": float(ct_.sum() * vv),
+        "li_volume_pristine_um3": float((nb0 + nt0) * vv),
+        "pore_volume_um3": float(pmask.sum() * vv),
+        "pore_crack_volume_um3": float(pmask.sum() * vv),
+        "pellet_shift_um": float(off * vs),
+        "cell_area_um2": float(area_um2),
+        "pore_mask": pmask,
+        "plunger_z_vox": (float(z0), float(z_st)),
+        "paper": "003_103f2bf5a3479ade (cell), 001_a2c994afa3295f29 (CT)",
+    }
+    interfaces = {"steel|li": np.full((n_xy, n_xy), float(z0)),
+                  "li|lpscl": (z0 + cb).astype(float),
+                  "lpscl|counter": z_top_li.astype(float),
+                  "counter|steel": np.full((n_xy, n_xy), float(z_st))}
+    return _finish(f"symmetric_li_lpscl/q{q:g}", lab, vs, e_kev, cell, interfaces,
+                   {"li": cb.astype(float), "pellet": pel_t, "counter_li": ct_.astype(float)},
+                   truth)

@@ -22,14 +22,23 @@ def _atomic_target(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def write_dxchange(path, scan, *, sample_name: str = "ssbscope twin") -> Path:
+def write_dxchange(path, scan, *, sample_name: str = "ssbscope twin",
+                   start_date: str | None = None, end_date: str | None = None,
+                   exposure_time_s: float | None = None, energy_kev: float | None = None,
+                   truth_center: bool = True) -> Path:
     """Write a :class:`~ssbscope.twin.ct_project.CTScan` as Data Exchange HDF5.
 
     Layout (APS Data Exchange, as in tomopy's examples): ``/exchange/data``
     ``(n_angles, n_rows, n_detector)`` uint16, ``/exchange/data_white``,
     ``/exchange/data_dark``, ``/exchange/theta`` (degrees, attribute ``units``), plus
-    ``/measurement/instrument/detector/pixel_size_um`` and the true rotation centre in
-    ``/measurement/sample/rotation_center_px`` (twin ground truth, ignored by other readers).
+    ``/measurement/instrument/detector/pixel_size_um``, optionally the acquisition times
+    ``/process/acquisition/start_date`` / ``end_date`` (ISO 8601 strings),
+    ``/measurement/instrument/detector/exposure_time`` (s) and
+    ``/measurement/instrument/monochromator/energy`` (keV), and, with ``truth_center``, the
+    true rotation centre in ``/measurement/sample/rotation_center_px`` (twin ground truth that
+    no analysis reads; a user's file has no such entry, so experiment folders leave it out).
+
+    The bytes depend only on the arguments (no HDF5 object timestamps).
 
     Parameters
     ----------
@@ -38,6 +47,14 @@ def write_dxchange(path, scan, *, sample_name: str = "ssbscope twin") -> Path:
     scan : CTScan
         The simulated scan.
     sample_name : str
+    start_date, end_date : str, optional
+        Acquisition start / end (ISO 8601, e.g. ``"2024-03-04T12:00:00"``).
+    exposure_time_s : float, optional
+        Exposure per projection (s).
+    energy_kev : float, optional
+        Beam energy (keV).
+    truth_center : bool
+        Write the true rotation centre (twin ground truth).
 
     Returns
     -------
@@ -51,19 +68,34 @@ def write_dxchange(path, scan, *, sample_name: str = "ssbscope twin") -> Path:
             raise InputError(f"scan: has no field {f!r}; pass a CTScan from simulate_scan()")
     tmp = _atomic_target(path)
     try:
-        with h5py.File(tmp, "w") as h:
+        with h5py.File(tmp, "w", track_order=False) as h:
+            kw = {"track_times": False}
             ex = h.create_group("exchange")
-            d = ex.create_dataset("data", data=scan.projections, chunks=(1,) + scan.projections.shape[1:])
+            d = ex.create_dataset("data", data=scan.projections,
+                                  chunks=(1,) + scan.projections.shape[1:], **kw)
             d.attrs["axes"] = "theta:y:x"
             d.attrs["units"] = "counts"
-            ex.create_dataset("data_white", data=scan.flats).attrs["units"] = "counts"
-            ex.create_dataset("data_dark", data=scan.darks).attrs["units"] = "counts"
-            ex.create_dataset("theta", data=np.rad2deg(scan.angles_rad)).attrs["units"] = "degrees"
+            ex.create_dataset("data_white", data=scan.flats, **kw).attrs["units"] = "counts"
+            ex.create_dataset("data_dark", data=scan.darks, **kw).attrs["units"] = "counts"
+            ex.create_dataset("theta", data=np.rad2deg(scan.angles_rad),
+                              **kw).attrs["units"] = "degrees"
             det = h.create_group("measurement/instrument/detector")
-            det.create_dataset("pixel_size_um", data=float(scan.voxel_size_um))
+            det.create_dataset("pixel_size_um", data=float(scan.voxel_size_um), **kw)
+            if exposure_time_s is not None:
+                det.create_dataset("exposure_time", data=float(exposure_time_s),
+                                   **kw).attrs["units"] = "s"
+            if energy_kev is not None:
+                mono = h.create_group("measurement/instrument/monochromator")
+                mono.create_dataset("energy", data=float(energy_kev), **kw).attrs["units"] = "keV"
             smp = h.create_group("measurement/sample")
-            smp.create_dataset("name", data=sample_name)
-            smp.create_dataset("rotation_center_px", data=float(scan.center_px))
+            smp.create_dataset("name", data=sample_name, **kw)
+            if truth_center:
+                smp.create_dataset("rotation_center_px", data=float(scan.center_px), **kw)
+            if start_date is not None or end_date is not None:
+                acq = h.create_group("process/acquisition")
+                for key, val in (("start_date", start_date), ("end_date", end_date)):
+                    if val is not None:
+                        acq.create_dataset(key, data=str(val), **kw)
             h.attrs["implements"] = "exchange:measurement"
         os.replace(tmp, path)
     finally:

@@ -24,6 +24,8 @@ Generators (papers in ``../shared/papers``):
                            0.5 mA cm⁻² per cycle, stripping fixed at 0.2 mA cm⁻², 0.2 mAh cm⁻² per
                            half-cycle; polarisation drops when a dendrite penetrates
                            (003_103f2bf5a3479ade, Methods).
+``symmetric_plating``      Li | Li6PS5Cl | Li: galvanostatic plating onto the bottom electrode in
+                           increments with rests, a CT scan at the start of each rest.
 ``eis_spectrum``           one impedance spectrum of R_s + ((R_ct + W) ∥ CPE) with noise.
 ``first_cycle_eis``        spectra at the scan states of 000_ with R_s, R_ct following Fig. 2A–B.
 =========================  ======================================================================
@@ -57,10 +59,12 @@ __all__ = [
     "ShortTwin",
     "CCDTwin",
     "EISTwin",
+    "PlatingTwin",
     "nmc622_first_cycle",
     "anode_free_cell",
     "sulfide_charge",
     "ccd_staircase",
+    "symmetric_plating",
     "eis_spectrum",
     "first_cycle_eis",
     "nmc622_resistances",
@@ -282,6 +286,47 @@ class CCDTwin:
     stripping_ma_cm2: float
     capacity_mah_cm2: float
     instrument_current_sign: int = 1
+    technique: str = "GCPL"
+
+
+@dataclass(frozen=True)
+class PlatingTwin:
+    """Galvanostatic plating of a symmetric Li | Li6PS5Cl | Li cell in increments with rests.
+
+    ``current_A`` is positive while Li is plated onto the bottom electrode (stripped from
+    the top one); ``voltage_V`` is E(bottom) − E(top) as the instrument logs it (negative while
+    plating).  The bottom electrode is the working electrode, so a BioLogic potentiostat logs
+    the plating current negative (``instrument_current_sign`` −1: read the file with
+    ``invert_current=True``).
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+    area_cm2 : float
+    current_ma_cm2 : float
+        Plating current density.
+    scan_labels : tuple of str
+        Name of each scan state (``"pristine"``, ``"plated 1.5 mAh/cm2"`` ...).
+    scan_times_s : tuple of float
+        Start of each scan: the start of the rest after each plating increment (0 for the
+        pristine scan, during the first rest).
+    scan_charges_mah_cm2 : tuple of float
+        Exact charge plated at each scan time (ground truth; constant through the rest).
+    rest_s : float
+        Length of each rest (the scans must fit in it).
+    steps : tuple of (str, float, float, float)
+        (kind "rest" | "plate", current density mA cm⁻², start s, end s) per step.
+    """
+
+    data: pd.DataFrame
+    area_cm2: float
+    current_ma_cm2: float
+    scan_labels: tuple
+    scan_times_s: tuple
+    scan_charges_mah_cm2: tuple
+    rest_s: float
+    steps: tuple
+    instrument_current_sign: int = -1
     technique: str = "GCPL"
 
 
@@ -972,6 +1017,81 @@ def _ar1(rng, t: np.ndarray, tau_s: float, sigma: float) -> np.ndarray:
             x = a[k] * x + sigma * math.sqrt(1.0 - a[k] ** 2) * z[k]
         res[k] = x
     return np.asarray(res)
+
+
+# ----------------------------------------------------------------------------------------
+# (3b) Li | Li6PS5Cl | Li: plating in increments with rests (operando CT series)
+# ----------------------------------------------------------------------------------------
+def symmetric_plating(charges_mah_cm2=(0.0, 1.5, 3.0), *, current_ma_cm2: float = 0.5,
+                      rest_s: float = 3600.0, area_cm2: float = AREA_003_CM2,
+                      asr_ohm_cm2: float = 20.0, roughening: float = 0.3, seed: int = 0,
+                      dt_s: float = 30.0, noise_V: float = 2e-4,
+                      noise_rel_I: float = 1e-4) -> PlatingTwin:
+    """Plating onto the bottom electrode of a symmetric Li | Li6PS5Cl | Li cell, with rests.
+
+    Protocol: rest ``rest_s`` (pristine scan at t = 0), then for every further entry of
+    ``charges_mah_cm2`` plate the increment at ``current_ma_cm2`` and rest ``rest_s``; a scan
+    starts at the beginning of each rest, so the charge is constant during it.  The voltage
+    is ``−(I R_s + v_p)`` while plating (40 % ohmic, 60 % relaxing with 60 s) and relaxes to
+    0 V in the rests; the polarisation rises by ``roughening`` (fraction) over the plated
+    charge (a rougher, smaller true contact area).
+
+    Parameters
+    ----------
+    charges_mah_cm2 : sequence of float
+        Charge plated at each scan (mAh cm⁻²), increasing from 0.
+    current_ma_cm2 : float
+        Plating current density (mA cm⁻²).
+    rest_s : float
+        Rest after each increment (s).
+    area_cm2 : float
+        Electrode area (2 mm discs: 0.0314 cm²).
+    asr_ohm_cm2 : float
+        Area-specific resistance of the cell (Ω cm²).
+    roughening : float
+        Relative rise of the resistance over the plated charge.
+    seed, dt_s, noise_V, noise_rel_I
+        RNG seed, logging interval (s) and noise as in :func:`anode_free_cell`.
+
+    Returns
+    -------
+    PlatingTwin
+    """
+    q = np.asarray(charges_mah_cm2, dtype=float).ravel()
+    if q.size == 0 or q[0] != 0.0 or np.any(np.diff(q) <= 0) or not np.all(np.isfinite(q)):
+        raise ParameterError("charges_mah_cm2", charges_mah_cm2,
+                             "must start at 0 and increase strictly", "e.g. (0, 1.5, 3.0)")
+    j = _check_pos("current_ma_cm2", current_ma_cm2)
+    rest = _check_pos("rest_s", rest_s)
+    area = _check_pos("area_cm2", area_cm2)
+    asr = _check_pos("asr_ohm_cm2", asr_ohm_cm2)
+    dt = _check_pos("dt_s", dt_s)
+    rng = np.random.default_rng(seed)
+    lg = _Log(dt)
+    steps, times, labels = [], [], []
+    i_a = j * area * 1e-3
+    q_max = float(q[-1])
+    for k, qk in enumerate(q):
+        if k:
+            t0 = lg.end
+            t = lg.times(t0 + (qk - q[k - 1]) / j * 3600.0)
+            grow = 1.0 + roughening * (q[k - 1] + (t - t0) * j / 3600.0) / q_max
+            lg.add(t, i_a, 0.0, 0.4 * asr * grow / area, 0.6 * asr * grow / area, "CC", 0)
+            steps.append(("plate", j, t0, lg.end))
+        t0 = lg.end
+        times.append(t0)
+        labels.append("pristine" if k == 0 else f"plated {qk:.1f} mAh/cm2")
+        t = lg.times(t0 + rest)
+        lg.add(t, 0.0, 0.0, 0.4 * asr / area, 0.6 * asr / area, "rest", 0)
+        steps.append(("rest", 0.0, t0, lg.end))
+    tt, ii, mode, step, cyc = lg.arrays()
+    v = lg.voltage(tau_p_s=60.0, sign_v=-1.0)
+    vn, i_n = _noisy(rng, v, ii, mode, noise_V, noise_rel_I)
+    df = _frame(tt, vn, i_n, cyc, step, mode)
+    return PlatingTwin(data=df, area_cm2=area, current_ma_cm2=j, scan_labels=tuple(labels),
+                       scan_times_s=tuple(float(x) for x in times),
+                       scan_charges_mah_cm2=tuple(float(x) for x in q), rest_s=rest,
+                       steps=tuple(steps))
 
 
 # ----------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ def _atomic_write(path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a log file is meant to be read
         os.replace(tmp, p)
     except BaseException:
         try:
@@ -179,7 +180,7 @@ def write_mpt(path, df: pd.DataFrame, *, current_sign: int = 1, area_cm2: float 
         raise ParameterError("current_sign", current_sign, "must be +1 or -1")
     t = df["time_s"].to_numpy(dtype=float)
     v = df["voltage_V"].to_numpy(dtype=float)
-    i_ma = current_sign * 1e3 * df["current_A"].to_numpy(dtype=float)
+    i_ma = current_sign * 1e3 * df["current_A"].to_numpy(dtype=float) + 0.0  # no "-0" in rests
     n = t.size
     step = _col(df, "step", 0).astype(np.int64)
     cycle = _col(df, "cycle", 0).astype(np.int64)
@@ -211,7 +212,7 @@ def write_mpt(path, df: pd.DataFrame, *, current_sign: int = 1, area_cm2: float 
         m = (step == sid) & (mode == 1)
         if m.any():
             ctrl[m] = float(np.round(np.median(i_ma[m]), 9))
-    power = v * i_ma * 1e-3
+    power = v * i_ma * 1e-3 + 0.0
 
     cols = [
         ("mode", _i(mode)), ("ox/red", _i(oxred)), ("error", _i(np.zeros(n))),

@@ -1,0 +1,564 @@
+"""Experiment folders a user could have brought home, written by the digital twin.
+
+A folder holds raw files in real formats, an ``experiment.yaml`` a user could have written
+(relative paths, commented) and, beside it, the twin's ground truth in ``truth.json`` (which no
+analysis reads; tests and the report compare with it)::
+
+    <out_dir>/
+      experiment.yaml
+      truth.json
+      echem/<name>.mpt                 BioLogic EC-Lab ASCII export of the potentiostat log
+      scans/<series>/s000.h5 ...       Data Exchange HDF5 projections, flats, darks, angles,
+                                       acquisition start/end on the log's clock
+
+``ssbscope run <out_dir>/experiment.yaml`` analyses it like any user's folder.
+
+The writers are built from reusable parts (:class:`FolderPart`): :func:`ct_series_part`
+writes one cell's CT series with its potentiostat log and returns the cell, input entries
+and truth it contributes; :func:`write_experiment_yaml` merges parts into one commented YAML,
+and :func:`write_truth_json` their truth.  A folder of several cells (the demo: coin-cell
+log, anode-free CT series, XCS and neutron files) combines several parts.
+
+Designs of :func:`write_ct_experiment`:
+
+* ``"anode_free"`` - the anode-free Cu | Li6PS5Cl | Li cell of 001_a2c994afa3295f29, case B
+  (:func:`ssbscope.twin.echem.anode_free_cell`: plate 3 mAh cm^-2 at 0.5 mA cm^-2, strip to
+  the cut-off, re-plate, 0.75 mAh cm^-2 at 1.5 mA cm^-2, then 3.0 mA cm^-2 to a hard short);
+  phantoms :func:`ssbscope.twin.ct.anode_free_001` with the CT demo's parameters (3 µm
+  voxels, 22 keV, 3e4 photons).  Scan times come from the log's own protocol (start of the
+  plating, after 1.5 and 3.0 mAh cm^-2 plated, after 1.5 mAh cm^-2 stripped, end of the
+  1.5 mA cm^-2 step); the scans are operando (current flows during them) and ``time_s`` is
+  the start of each.
+* ``"symmetric"`` - a symmetric Li | Li6PS5Cl | Li cell plated onto its bottom electrode at
+  0.5 mA cm^-2 in two 1.5 mAh cm^-2 increments with 1 h rests
+  (:func:`ssbscope.twin.echem.symmetric_plating`); scans at the start of each rest (0, 1.5,
+  3.0 mAh cm^-2) of :func:`ssbscope.twin.ct.symmetric_li_lpscl`.
+
+Sizes: ``"tiny"`` (tests: 32 x 32 x 48 voxels, 60 angles, 3 scans), ``"small"`` (the demo:
+40 x 40 x 56, 90 angles; 5 anode-free scans), ``"medium"`` (64 x 64 x 72, 150 angles).
+
+Every file is written atomically; the same arguments give the same bytes (HDF5 without
+object timestamps, fixed acquisition dates).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from ssbscope.errors import ParameterError
+
+__all__ = ["ExperimentFolder", "FolderPart", "ct_series_part", "write_ct_experiment",
+           "write_experiment_yaml", "write_truth_json", "CT_SIZES", "DESIGNS"]
+
+#: n_xy, n_z, n_angles per size (the CT demo's sizes).
+CT_SIZES = {"tiny": (32, 48, 60), "small": (40, 56, 90), "medium": (64, 72, 150)}
+#: Anode-free scan states used per size (indices into the five case-B states).
+_AF_STATES = {"tiny": (0, 2, 3), "small": (0, 1, 2, 3, 4), "medium": (0, 1, 2, 3, 4)}
+DESIGNS = ("anode_free", "symmetric")
+
+_VOXEL_UM = 3.0
+_E_KEV = 22.0
+_FLUX = 3e4
+_EXPOSURE_S = 1.0          # per projection; flats and darks take as long
+_LOG_START = {"anode_free": datetime(2024, 3, 4, 9, 0, 0),
+              "symmetric": datetime(2024, 3, 11, 9, 0, 0)}
+_SYM_CHARGES = (0.0, 1.5, 3.0)
+
+
+@dataclass(frozen=True)
+class ExperimentFolder:
+    """A written experiment folder.
+
+    Attributes
+    ----------
+    root : Path
+        The folder.
+    yaml_path : Path
+        ``experiment.yaml``.
+    truth_path : Path
+        ``truth.json`` (the twin's ground truth, beside the YAML).
+    files : tuple of str
+        Every file written, relative to ``root`` (inputs, YAML, truth), sorted.
+    """
+
+    root: Path
+    yaml_path: Path
+    truth_path: Path
+    files: tuple
+
+
+@dataclass
+class FolderPart:
+    """What one writer contributes to an experiment folder (merged by
+    :func:`write_experiment_yaml` and :func:`write_truth_json`).
+
+    Attributes
+    ----------
+    cells : dict
+        Cell name -> (cell mapping of the YAML, comment, one comment per layer).
+    inputs : dict
+        ``"echem"`` / ``"tomo"`` / ... -> list of (input mapping, comment or None).
+    analysis : dict
+        Area -> mapping of analysis settings (e.g. ``{"tomo": {...}}``).
+    truth : dict
+        Truth of this part, merged into ``truth.json`` by top-level key.
+    files : list of str
+        Files written, relative to the folder.
+    comments : list of str
+        Lines for the YAML's header comment.
+    """
+
+    cells: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)
+    analysis: dict = field(default_factory=dict)
+    truth: dict = field(default_factory=dict)
+    files: list = field(default_factory=list)
+    comments: list = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the file from other users
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _num(x) -> float:
+    """A float rounded to 9 significant digits (stable, readable JSON)."""
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    return 0.0 if abs(x) < 1e-9 else float(f"{x:.9g}")
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds") if t.microsecond else t.isoformat()
+
+
+def _mpt_start(t: datetime) -> str:
+    return t.strftime("%m/%d/%Y %H:%M:%S.") + f"{t.microsecond // 1000:03d}"
+
+
+def _scalar(v) -> str:
+    """One YAML scalar: numbers plain, strings plain when safe else double-quoted."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
+    s = str(v)
+    import yaml
+
+    try:
+        plain = yaml.safe_load(s) == s and s == s.strip() and not any(c in s for c in ",{}[]:#'\"")
+    except yaml.YAMLError:
+        plain = False
+    return s if plain else json.dumps(s, ensure_ascii=False)
+
+
+def _flow(d: dict) -> str:
+    items = []
+    for k, v in d.items():
+        if isinstance(v, (list, tuple)):
+            items.append(f"{k}: [{', '.join(_scalar(x) for x in v)}]")
+        else:
+            items.append(f"{k}: {_scalar(v)}")
+    return "{" + ", ".join(items) + "}"
+
+
+# ------------------------------------------------------------------------------- CT series
+
+
+def _layers(design: str, pellet_um: float):
+    """YAML layers (bottom to top) and the phantom's names behind them."""
+    if design == "anode_free":
+        return [
+            ({"name": "Cu", "material": "Cu", "thickness_um": 12}, "current collector (bottom, z = 0)"),
+            ({"name": "Li", "material": "Li", "thickness_um": 0}, "plated during the experiment"),
+            ({"name": "LPSCl", "material": "Li6PS5Cl", "thickness_um": round(pellet_um)}, "pressed pellet"),
+            ({"name": "counter", "material": "Li", "thickness_um": 40}, "Li counter electrode (a steel plunger sits on it)"),
+        ]
+    return [
+        ({"name": "plunger_bottom", "material": "steel", "thickness_um": 9}, "steel plunger, its face in the field of view (static)"),
+        ({"name": "Li", "material": "Li", "thickness_um": 30}, "working electrode: Li is plated onto it"),
+        ({"name": "LPSCl", "material": "Li6PS5Cl", "thickness_um": round(pellet_um)}, "pressed pellet"),
+        ({"name": "counter", "material": "Li", "thickness_um": 30}, "counter electrode: Li is stripped from it"),
+        ({"name": "plunger_top", "material": "steel", "thickness_um": 9}, "steel plunger"),
+    ]
+
+
+# phantom layer/interface names -> YAML layer names
+_AF_THICK = {"Li": "plated_li", "counter": "counter_li"}
+_AF_IFACE = {"Cu|Li": "cu|li", "Li|LPSCl": "li|lpscl", "LPSCl|counter": "lpscl|counter"}
+_SYM_THICK = {"Li": "li", "LPSCl": "pellet", "counter": "counter_li"}
+_SYM_IFACE = {"plunger_bottom|Li": "steel|li", "Li|LPSCl": "li|lpscl",
+              "LPSCl|counter": "lpscl|counter", "counter|plunger_top": "counter|steel"}
+
+
+def _anode_free_states(tw):
+    """Case-B scan states from the log's own protocol: (label, plated, stripped, current, t)."""
+    st = [s for s in tw.steps]
+    plate0, strip, _replate, step15 = st[0], st[1], st[2], st[3]
+    if not (plate0[0] == "plate" and strip[0] == "strip" and step15[1] == 1.5):
+        raise ParameterError("case", tw.case, "is not the case-B protocol the anode-free design "
+                             "scans", "use anode_free_cell('B')")
+    j0, js = plate0[1], strip[1]
+    return (
+        ("pristine", 0.0, 0.0, j0, plate0[2]),
+        ("plated 1.5 mAh/cm2", 1.5, 0.0, j0, plate0[2] + 1.5 / j0 * 3600.0),
+        ("plated 3.0 mAh/cm2", tw.plated_mah_cm2, 0.0, j0, plate0[3]),
+        ("stripped 1.5 mAh/cm2", tw.plated_mah_cm2, 1.5, js, strip[2] + 1.5 / js * 3600.0),
+        ("re-plated + 1.5 mA/cm2 step", 2 * tw.plated_mah_cm2 + 0.75, tw.stripped_mah_cm2, 1.5,
+         step15[3]),
+    )
+
+
+def _scan_truth(ph, design: str, layer_names, label, time_s, start, plated, stripped):
+    vs = ph.voxel_size_um
+    if design == "anode_free":
+        thick = {k: ph.mean_thickness_um[v] for k, v in _AF_THICK.items()}
+        thick["Cu"] = 4 * vs
+        pel = np.where(ph.cell_mask, ph.height_maps_um["lpscl|counter"]
+                       - ph.height_maps_um["li|lpscl"], np.nan)
+        thick["LPSCl"] = float(np.nanmean(pel))
+        ifaces = _AF_IFACE
+    else:
+        thick = {k: ph.mean_thickness_um[v] for k, v in _SYM_THICK.items()}
+        thick["plunger_bottom"] = thick["plunger_top"] = 3 * vs
+        ifaces = _SYM_IFACE
+    vols = ph.phase_volumes_um3
+    tr = ph.truth
+    out = {
+        "time_s": _num(time_s),
+        "state": label,
+        "start_date": _iso(start),
+        "charge_mah_cm2": _num(plated - stripped),
+        "plated_mah_cm2": _num(plated),
+        "stripped_mah_cm2": _num(stripped),
+        "faraday_thickness_um": _num(tr["faraday_thickness_um"]),
+        "mean_thickness_um": {k: _num(thick[k]) for k in layer_names if k in thick},
+        "roughness_um": {k: {"ra_um": _num(ph.roughness_um[v][0]), "rq_um": _num(ph.roughness_um[v][1])}
+                         for k, v in ifaces.items()},
+        "interface_z_um": {k: _num(ph.interfaces_z_vox[v] * vs) for k, v in ifaces.items()},
+        "phase_volumes_um3": {k: _num(v) for k, v in vols.items() if v > 0},
+        "li_volume_um3": _num(vols.get("li", 0.0) + vols.get("li_filament", 0.0)),
+        "pore_volume_um3": _num(tr["pore_volume_um3"]),
+        "crack_volume_um3": _num(tr.get("crack_volume_um3", 0.0)),
+        "pore_crack_volume_um3": _num(tr["pore_crack_volume_um3"]),
+        "cell_area_um2": _num(float(ph.cell_mask.sum()) * vs ** 2),
+    }
+    if design == "anode_free":
+        out.update({k: _num(tr[k]) for k in ("crack_li_volume_um3", "crack_empty_volume_um3",
+                                              "crack_li_capacity_fraction", "current_ma_cm2")})
+        out["n_edge_filaments"] = int(tr["n_edge_filaments"])
+    else:
+        out["pellet_shift_um"] = _num(tr["pellet_shift_um"])
+        out["target_ra_um"] = _num(tr["target_ra_um"])
+    return out
+
+
+def ct_series_part(root, *, design: str = "anode_free", size: str = "small", seed: int = 0,
+                   series: str | None = None, progress=None) -> FolderPart:
+    """Write one cell's operando CT series and its potentiostat log into ``root``.
+
+    Files: ``echem/<series>_<protocol>.mpt`` and ``scans/<series>/sNNN.h5``.  The cell is
+    named ``series`` in the YAML (``cells: {<series>: ...}``), so the scans pick it by their
+    series.
+
+    Parameters
+    ----------
+    root : str or Path
+        The experiment folder (created).
+    design : {"anode_free", "symmetric"}
+    size : {"tiny", "small", "medium"}
+    seed : int
+        Phantom seed; scan k uses ``100 seed + k``, the log ``seed``.
+    series : str, optional
+        Series and cell name (default: ``design``).
+    progress : callable, optional
+        ``progress(iterable, desc=...)`` wrapper (e.g. a pipeline context's).
+
+    Returns
+    -------
+    FolderPart
+    """
+    from ssbscope.twin import ct
+    from ssbscope.twin import echem as twin_echem
+    from ssbscope.twin.ct_files import write_dxchange
+    from ssbscope.twin.formats import write_mpt
+
+    if design not in DESIGNS:
+        raise ParameterError("design", design, f"must be one of {list(DESIGNS)}")
+    if size not in CT_SIZES:
+        raise ParameterError("size", size, f"must be one of {list(CT_SIZES)}")
+    seed = int(seed)
+    if seed < 0:
+        raise ParameterError("seed", seed, "must be >= 0")
+    root = Path(root)
+    series = series or design
+    n_xy, n_z, n_angles = CT_SIZES[size]
+    t0 = _LOG_START[design]
+    part = FolderPart()
+
+    # --- potentiostat log
+    if design == "anode_free":
+        tw = twin_echem.anode_free_cell("B", seed=seed)
+        states = [_anode_free_states(tw)[i] for i in _AF_STATES[size]]
+        log_name = f"echem/{series}_caseB.mpt"
+        material, electrolyte = "Cu (working) | Li (counter)", "Li6PS5Cl"
+        protocol = ("plate 3 mAh/cm2 at 0.5 mA/cm2, strip to 1 V, re-plate 3 mAh/cm2, "
+                    "0.75 mAh/cm2 at 1.5 mA/cm2, 3.0 mA/cm2 to a short")
+    else:
+        tw = twin_echem.symmetric_plating(_SYM_CHARGES, seed=seed)
+        states = [(lab, q, 0.0, tw.current_ma_cm2, t) for lab, q, t in
+                  zip(tw.scan_labels, tw.scan_charges_mah_cm2, tw.scan_times_s)]
+        log_name = f"echem/{series}_plating.mpt"
+        material, electrolyte = "Li (working, bottom) | Li (counter, top)", "Li6PS5Cl"
+        protocol = ("rest 1 h, then 2 x (plate 1.5 mAh/cm2 onto the bottom electrode at "
+                    "0.5 mA/cm2, rest 1 h); a CT scan at the start of every rest")
+    (root / "echem").mkdir(parents=True, exist_ok=True)
+    write_mpt(root / log_name, tw.data, current_sign=tw.instrument_current_sign,
+              area_cm2=tw.area_cm2, electrode_material=material, electrolyte=electrolyte,
+              comments=f"{series}: {protocol}", acquisition_start=_mpt_start(t0))
+    part.files.append(log_name)
+    diameter_mm = round(2.0 * math.sqrt(tw.area_cm2 / math.pi) * 10.0, 6)
+
+    # --- CT series
+    q_max = max(s[1] for s in states)
+    rows, entries = [], []
+    pellet_um = None
+    layer_names = None
+    it = enumerate(states)
+    if progress is not None:
+        it = progress(list(it), desc=f"twin CT series {series}")
+    if design == "anode_free":
+        # one geometry for the whole series: the pellet of the CT demo's sizing (room for
+        # 4 mAh/cm2 plated), the largest plated charge of the series allowed
+        z_pel0, z_cnt0 = ct.anode_free_001(0.0, n_xy=n_xy, n_z=n_z, voxel_size_um=_VOXEL_UM,
+                                           e_kev=_E_KEV, max_charge_mah_cm2=4.0,
+                                           seed=seed).truth["pellet_z_vox"]
+        af_pellet_um = (z_cnt0 - z_pel0) * _VOXEL_UM
+    for k, (label, plated, stripped, cur, t) in it:
+        if design == "anode_free":
+            ph = ct.anode_free_001(plated, stripped, current_ma_cm2=cur, n_xy=n_xy, n_z=n_z,
+                                   voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
+                                   pellet_um=af_pellet_um, max_charge_mah_cm2=max(4.0, q_max),
+                                   seed=seed)
+            steel = ph.phase_volumes_um3["steel"] / ph.voxel_volume_um3
+            if steel != 3 * ph.cell_mask.sum():
+                raise ParameterError("size", size, f"the n_z = {n_z} volume cuts the top "
+                                     f"plunger at state {label!r}", "use a larger size")
+        else:
+            ph = ct.symmetric_li_lpscl(plated, n_xy=n_xy, n_z=n_z, voxel_size_um=_VOXEL_UM,
+                                       e_kev=_E_KEV, max_charge_mah_cm2=max(_SYM_CHARGES),
+                                       seed=seed)
+        if pellet_um is None:  # nominal thickness a user measures before assembling
+            hm = ph.height_maps_um
+            pellet_um = float(np.nanmean(hm["lpscl|counter"] - hm["li|lpscl"]))
+            layers = _layers(design, pellet_um)
+            layer_names = [la["name"] for la, _ in layers]
+        sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=seed * 100 + k)
+        start = t0 + timedelta(seconds=float(t))
+        n_frames = n_angles + sc.flats.shape[0] + sc.darks.shape[0]
+        end = start + timedelta(seconds=n_frames * _EXPOSURE_S)
+        if design == "symmetric" and n_frames * _EXPOSURE_S > tw.rest_s:
+            raise ParameterError("size", size, f"a scan ({n_frames * _EXPOSURE_S:g} s) outlasts "
+                                 f"the {tw.rest_s:g} s rest it is taken in")
+        rel = f"scans/{series}/s{k:03d}.h5"
+        write_dxchange(root / rel, sc, sample_name=f"{series}: {label}", start_date=_iso(start),
+                       end_date=_iso(end), exposure_time_s=_EXPOSURE_S, energy_kev=_E_KEV,
+                       truth_center=False)
+        part.files.append(rel)
+        entries.append(({"path": rel, "kind": "projections", "series": series,
+                         "time_s": _num(round(float(t), 3)), "state": label,
+                         "energy_kev": _E_KEV}, None))
+        tr = _scan_truth(ph, design, layer_names, label, t, start, plated, stripped)
+        tr["path"] = rel
+        tr["end_date"] = _iso(end)
+        rows.append(tr)
+
+    cell = {"diameter_mm": diameter_mm,
+            "layers": [la for la, _ in layers]}
+    what = ("anode-free Cu | Li6PS5Cl | Li cell (001_a2c994afa3295f29 case B)"
+            if design == "anode_free" else "symmetric Li | Li6PS5Cl | Li cell")
+    part.cells[series] = (cell, what, [c for _, c in layers])
+    we = "the Cu" if design == "anode_free" else "the bottom Li electrode"
+    part.inputs["echem"] = [({"path": log_name, "cell": series, "invert_current": True},
+                             f"{we} is the working electrode: plating onto it is a "
+                             "reduction, logged negative")]
+    part.inputs["tomo"] = entries
+    part.analysis["tomo"] = {"interfaces": ["Li|LPSCl"], "thickness": ["Li", "counter"],
+                             "central_fraction": 0.75}
+    part.comments.append(f"{series}: {what}; log: {protocol}.")
+    part.truth = {
+        "echem": {log_name: {
+            "cell": series, "area_cm2": _num(tw.area_cm2), "start_time": _iso(t0),
+            "instrument_current_sign": int(tw.instrument_current_sign),
+            "scan_times_s": [r["time_s"] for r in rows],
+            "charge_mah_cm2": [r["charge_mah_cm2"] for r in rows],
+            "steps": [[s[0], _num(s[1]), _num(s[2]), _num(s[3])] for s in tw.steps],
+        }},
+        "tomo": {series: {
+            "cell": series, "design": design, "size": size,
+            "voxel_size_um": _VOXEL_UM, "e_kev": _E_KEV, "flux_photons": _FLUX,
+            "n_angles": n_angles, "shape_zyx": [n_z, n_xy, n_xy],
+            "center_px": _num(sc.center_px), "layers": layer_names,
+            "cell_center_yx_vox": [n_xy // 2, n_xy // 2], "cell_radius_vox": _num(0.45 * n_xy),
+            "scans": rows,
+        }},
+    }
+    return part
+
+
+# ------------------------------------------------------------------------------- YAML, truth
+
+
+def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
+                          description: str | None = None) -> Path:
+    """Merge folder parts into one commented, human-readable ``experiment.yaml``.
+
+    The text is checked: it must parse back to the merged mapping and validate with
+    :func:`ssbscope.config.from_dict`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file (written atomically).
+    parts : sequence of FolderPart
+    name : str
+    seed : int
+    description : str, optional
+
+    Returns
+    -------
+    Path
+    """
+    import yaml
+
+    from ssbscope.config import from_dict
+
+    path = Path(path)
+    cells, inputs, analysis, comments = {}, {}, {}, []
+    for p in parts:
+        for k, v in p.cells.items():
+            if k in cells:
+                raise ParameterError("parts", k, "two parts define the same cell")
+            cells[k] = v
+        for area, items in p.inputs.items():
+            inputs.setdefault(area, []).extend(items)
+        for area, d in p.analysis.items():
+            analysis.setdefault(area, {}).update(d)
+        comments.extend(p.comments)
+    lines = ["# Experiment file for `ssbscope run` (written by the ssbscope digital twin, as a",
+             "# user would describe their experiment). Paths are relative to this file.",
+             "# The twin's ground truth is in truth.json beside it; no analysis reads it."]
+    lines += [f"#   {c}" for c in comments]
+    lines += [f"name: {_scalar(name)}"]
+    if description:
+        lines.append(f"description: {_scalar(description)}")
+    lines += [f"seed: {int(seed)}", "", "cells:"]
+    data = {"name": name, "seed": int(seed), "cells": {}, "inputs": {}, "analysis": {}}
+    if description:
+        data["description"] = description
+    for cname, (cell, what, layer_comments) in cells.items():
+        data["cells"][cname] = cell
+        lines.append(f"  {cname}:  # {what}")
+        for k, v in cell.items():
+            if k == "layers":
+                continue
+            note = "  # electrode diameter: area for the log's mAh/cm2" if k == "diameter_mm" else ""
+            lines.append(f"    {k}: {_scalar(v)}{note}")
+        lines.append("    layers:  # bottom (z = 0 of the CT volume) to top")
+        width = max(len(_flow(la)) for la in cell["layers"])
+        for la, c in zip(cell["layers"], layer_comments):
+            lines.append(f"      - {_flow(la):<{width}}" + (f"  # {c}" if c else ""))
+    lines += ["", "inputs:"]
+    for area, items in inputs.items():
+        data["inputs"][area] = [d for d, _ in items]
+        lines.append(f"  {area}:")
+        if area == "tomo":
+            lines.append("    # time_s: start of each scan, s since the start of the cell's "
+                         "log (also in the files' /process/acquisition/start_date)")
+        for d, c in items:
+            if c:
+                lines.append(f"    # {c}")
+            lines.append(f"    - {_flow(d)}")
+    lines += ["", "analysis:"]
+    for area, d in analysis.items():
+        data["analysis"][area] = d
+        lines.append(f"  {area}:")
+        for k, v in d.items():
+            val = "[" + ", ".join(_scalar(x) for x in v) + "]" if isinstance(v, list) else _scalar(v)
+            lines.append(f"    {k}: {val}")
+    text = "\n".join(lines) + "\n"
+    back = yaml.safe_load(text)
+    if back != json.loads(json.dumps(data)):
+        raise RuntimeError("experiment YAML does not parse back to its mapping (writer bug)")
+    from_dict(back, source=str(path), base_dir=path.parent)
+    return _atomic_text(path, text)
+
+
+def write_truth_json(path, parts, **meta) -> Path:
+    """Write the parts' ground truth (merged by top-level key) as ``truth.json``."""
+    out = {"about": ("ground truth of the ssbscope digital twin for the files beside it; no "
+                     "analysis reads it (tests and the report compare with it)"), **meta}
+    for p in parts:
+        for k, v in p.truth.items():
+            if isinstance(v, dict):
+                out.setdefault(k, {}).update(v)
+            else:
+                out[k] = v
+    return _atomic_text(Path(path), json.dumps(out, indent=1, sort_keys=False,
+                                               ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "small",
+                        seed: int = 0, progress=None) -> ExperimentFolder:
+    """Write an operando CT experiment folder of one cell (see the module docstring).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder (created; existing files of the same names are replaced).
+    design : {"anode_free", "symmetric"}
+    size : {"tiny", "small", "medium"}
+    seed : int
+    progress : callable, optional
+        ``progress(iterable, desc=...)``.
+
+    Returns
+    -------
+    ExperimentFolder
+    """
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    part = ct_series_part(root, design=design, size=size, seed=seed, progress=progress)
+    title = {"anode_free": "Anode-free Cu | Li6PS5Cl | Li, operando CT (case B)",
+             "symmetric": "Symmetric Li | Li6PS5Cl | Li, CT during plating"}[design]
+    truth = write_truth_json(root / "truth.json", [part], design=design, size=size, seed=seed)
+    yml = write_experiment_yaml(root / "experiment.yaml", [part], name=title, seed=seed)
+    files = tuple(sorted(part.files + ["experiment.yaml", "truth.json"]))
+    return ExperimentFolder(root=root, yaml_path=yml, truth_path=truth, files=files)
