@@ -281,7 +281,8 @@ def _scan_truth(ph, design: str, layer_names, label, time_s, start, plated, stri
 
 
 def ct_series_part(root, *, design: str = "anode_free", size: str = "small", seed: int = 0,
-                   series: str | None = None, progress=None) -> FolderPart:
+                   series: str | None = None, echem_label: str | None = None,
+                   progress=None) -> FolderPart:
     """Write one cell's operando CT series and its potentiostat log into ``root``.
 
     Files: ``echem/<series>_<protocol>.mpt`` and ``scans/<series>/sNNN.h5``.  The cell is
@@ -298,6 +299,9 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         Phantom seed; scan k uses ``100 seed + k``, the log ``seed``.
     series : str, optional
         Series and cell name (default: ``design``).
+    echem_label : str, optional
+        ``label`` of the log's input (its store key ``echem/<label>/timeseries``); default:
+        the file name.
     progress : callable, optional
         ``progress(iterable, desc=...)`` wrapper (e.g. a pipeline context's).
 
@@ -406,7 +410,10 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
             if design == "anode_free" else "symmetric Li | Li6PS5Cl | Li cell")
     part.cells[series] = (cell, what, [c for _, c in layers])
     we = "the Cu" if design == "anode_free" else "the bottom Li electrode"
-    part.inputs["echem"] = [({"path": log_name, "cell": series, "invert_current": True},
+    log_entry = {"path": log_name, "cell": series, "invert_current": True}
+    if echem_label:
+        log_entry["label"] = echem_label
+    part.inputs["echem"] = [(log_entry,
                              f"{we} is the working electrode: plating onto it is a "
                              "reduction, logged negative")]
     part.inputs["tomo"] = entries
@@ -420,6 +427,9 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
             "scan_times_s": [r["time_s"] for r in rows],
             "charge_mah_cm2": [r["charge_mah_cm2"] for r in rows],
             "steps": [[s[0], _num(s[1]), _num(s[2]), _num(s[3])] for s in tw.steps],
+            "ce_fraction": _num(tw.coulombic_efficiency) if getattr(tw, "coulombic_efficiency", None) else None,
+            "short_kind": getattr(tw, "short_kind", None) or "",
+            "short_onset_s": _num(tw.short_onset_s) if getattr(tw, "short_onset_s", None) else None,
         }},
         "tomo": {series: {
             "cell": series, "design": design, "size": size,
@@ -437,7 +447,8 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
 
 
 def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
-                          description: str | None = None) -> Path:
+                          description: str | None = None, cell: dict | None = None,
+                          twin: dict | None = None) -> Path:
     """Merge folder parts into one commented, human-readable ``experiment.yaml``.
 
     The text is checked: it must parse back to the merged mapping and validate with
@@ -451,6 +462,10 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
     name : str
     seed : int
     description : str, optional
+    cell : dict, optional
+        The top-level ``cell`` (the cell of every input that names none).
+    twin : dict, optional
+        The ``twin`` section: in-memory twin studies run with the analysis.
 
     Returns
     -------
@@ -479,11 +494,23 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
     lines += [f"name: {_scalar(name)}"]
     if description:
         lines.append(f"description: {_scalar(description)}")
-    lines += [f"seed: {int(seed)}", "", "cells:"]
-    data = {"name": name, "seed": int(seed), "cells": {}, "inputs": {}, "analysis": {}}
+    lines += [f"seed: {int(seed)}"]
+    data = {"name": name, "seed": int(seed)}
     if description:
         data["description"] = description
-    for cname, (cell, what, layer_comments) in cells.items():
+    if cell:
+        data["cell"] = cell
+        lines += ["", "cell:  # the cell of every input that names no other"]
+        for k, v in cell.items():
+            if k != "layers":
+                lines.append(f"  {k}: {_scalar(v)}")
+        if cell.get("layers"):
+            lines.append("  layers:  # in stacking order")
+            lines += [f"    - {_flow(la)}" for la in cell["layers"]]
+    data.update({"cells": {}, "inputs": {}, "analysis": {}})
+    lines += ["", "cells:"]
+    for cname, (cell_, what, layer_comments) in cells.items():
+        cell = cell_
         data["cells"][cname] = cell
         lines.append(f"  {cname}:  # {what}")
         for k, v in cell.items():
@@ -491,10 +518,12 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
                 continue
             note = "  # electrode diameter: area for the log's mAh/cm2" if k == "diameter_mm" else ""
             lines.append(f"    {k}: {_scalar(v)}{note}")
-        lines.append("    layers:  # bottom (z = 0 of the CT volume) to top")
-        width = max(len(_flow(la)) for la in cell["layers"])
-        for la, c in zip(cell["layers"], layer_comments):
-            lines.append(f"      - {_flow(la):<{width}}" + (f"  # {c}" if c else ""))
+        if cell.get("layers"):
+            lines.append("    layers:  # bottom (z = 0 of the CT volume) to top")
+            width = max(len(_flow(la)) for la in cell["layers"])
+            comments_ = list(layer_comments or []) + [None] * len(cell["layers"])
+            for la, c in zip(cell["layers"], comments_):
+                lines.append(f"      - {_flow(la):<{width}}" + (f"  # {c}" if c else ""))
     lines += ["", "inputs:"]
     for area, items in inputs.items():
         data["inputs"][area] = [d for d, _ in items]
@@ -511,8 +540,16 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
         data["analysis"][area] = d
         lines.append(f"  {area}:")
         for k, v in d.items():
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                lines.append(f"    {k}:")
+                lines += [f"      - {_flow(x)}" for x in v]
+                continue
             val = "[" + ", ".join(_scalar(x) for x in v) + "]" if isinstance(v, list) else _scalar(v)
             lines.append(f"    {k}: {val}")
+    if twin:
+        data["twin"] = twin
+        lines += ["", "# studies that still run as in-memory twins (their raw files are not written yet)",
+                  f"twin: {_flow(twin)}"]
     text = "\n".join(lines) + "\n"
     back = yaml.safe_load(text)
     if back != json.loads(json.dumps(data)):
