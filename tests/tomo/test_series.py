@@ -203,3 +203,38 @@ def test_volumes_against_truth(store, phantoms):
 def test_report_shows_series(run_dir):
     html = (run_dir / "out" / "report.html").read_text()
     assert "Series" in html and "Li|LPSCl" in html and "counter" in html
+
+
+def test_single_scan_series(recon):
+    r = S.analyse_series(recon[:1], LAYERS, VS, energy_kev=E_KEV, interfaces=["Li|LPSCl"],
+                         thickness=["Li", "counter"])
+    assert r.labels.shape[0] == 1 and np.isnan(r.new_filaments[0])
+    assert r.scans[0].location.present == (True, False, True, True)
+    assert r.class_names == ("Li", "Li6PS5Cl", "undeclared", "Cu")  # the steel plunger
+
+
+def test_scan_time_needed_and_file_changes_recompute(tmp_path):
+    import os
+
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError
+    from ssbscope.tomo.stages import input_stages, scan_times
+
+    cell = {"layers": LAYERS}
+    (tmp_path / "a.h5").write_bytes(b"x")
+    (tmp_path / "b.h5").write_bytes(b"y")
+    exp = from_dict({"cell": cell, "inputs": {"tomo": [
+        {"path": "b.h5", "series": "cell", "time_s": 50},
+        {"path": "a.h5", "series": "cell", "time_s": 10},
+        {"path": "a.h5", "series": "other", "state": "plated 3.0 mAh/cm2"}]}},
+        base_dir=tmp_path)
+    assert [t for _, _, t in scan_times(exp, "cell")] == [10.0, 50.0]
+    with pytest.raises(ConfigError, match=r"inputs\.tomo\[2\]\.time_s"):
+        scan_times(exp, "other")
+    exp2 = from_dict({"cell": cell, "inputs": {"tomo": [
+        {"path": "a.h5", "series": "cell", "time_s": 0}]}}, base_dir=tmp_path)
+    st1 = input_stages(exp2)
+    assert [s.name for s in st1] == ["tomo.cell.scan.a", "tomo.cell.series"]
+    os.utime(tmp_path / "a.h5", ns=(1, 10**18))
+    st2 = input_stages(exp2)
+    assert st1[0].params["file_stat"] != st2[0].params["file_stat"]

@@ -626,8 +626,8 @@ class ScanMeasurement:
         Interface -> (Y, X) height above the face of slice 0 (µm); NaN outside the inner
         cell, where no crossing, or for an interface with an absent layer.
     ra_um, rq_um : dict
-        Interface -> roughness (plane detrended, Eqs. 6-7 of Minnmann et al. / 000_), NaN
-        when undefined.
+        Interface -> roughness (plane detrended, Eqs. 6-7 of Huang et al. 2024,
+        doi:10.1016/j.xcrp.2024.101995), NaN when undefined.
     layers : tuple of str
         Requested thickness layers.
     thickness_um : dict

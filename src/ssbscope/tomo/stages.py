@@ -26,6 +26,12 @@ end, the way a user's scans go:
    to the Li anode vs isolated, their volume fraction in ``n_layers`` layers ->
    ``tomo/soft_short`` (with the twin's truth beside).
 
+``ssbscope run`` on a user's scans (:func:`input_stages`): the inputs are grouped by
+``series``; each scan is reconstructed -> ``tomo/<series>/scans/<label>``; a series whose cell
+declares its layers is registered, segmented and measured against them
+(:mod:`ssbscope.tomo.series`) -> ``tomo/<series>/volumes``, ``/labels``, ``/metrics``,
+``/maps`` on ``time_s`` (:func:`scan_times`).
+
 The twin uses coarser voxels (3 µm) and a lower energy (22 keV) than the paper (1.8 µm,
 40 keV) so that a 40-voxel-wide phantom scanned with 16-bit detector noise keeps a usable
 Li/LPSCl contrast; sizes follow ``config.twin.size``.
@@ -489,7 +495,7 @@ def _slug(text: str) -> str:
 
 def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_size_um=None,
                        center_px=None, angle_range_deg=None, scan="180", rows=None, dataset=None,
-                       energy_kev=None, key=None, file_stat=None, series=None, state=None):
+                       energy_kev=None, key, file_stat=None, series=None, state=None):
     """Read one real tomography input: projections are reconstructed, volumes stored lazily."""
     import xarray as xr
 
@@ -537,7 +543,7 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                                "voxel_size_um": float(vs) if vs is not None else float("nan")})
     if time_s is not None:
         ds = ds.expand_dims(time_s=[float(time_s)])
-    return {key or f"tomo/inputs/{_slug(label)}": ds}
+    return {key: ds}
 
 
 def _file_stat(path) -> list | None:
@@ -759,7 +765,8 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                             "conventions": (
                                 "heights from the face of slice 0 (z = 0, the bottom declared "
                                 "layer) in the registered frame; Ra/Rq after plane detrending "
-                                "(Eqs. 6-7 of Minnmann et al.); thickness from the two bounding "
+                                "(Eqs. 6-7 of Huang et al. 2024, doi:10.1016/j.xcrp.2024.101995); "
+                                "thickness from the two bounding "
                                 "interfaces, else the voxel count of the layer's phase; centre = "
                                 "central disk of central_fraction of the cell area, edge = the "
                                 "rest; volumes inside the cell region and the declared stack's "
@@ -837,7 +844,15 @@ def input_stages(exp) -> list:
     an = exp.analysis.tomo
     for series in series_names:
         sname = _slug(series)
-        cell = exp.cell_of(next(it for it in exp.inputs.tomo if it.series == series))
+        members = [(i, it) for i, it in enumerate(exp.inputs.tomo) if it.series == series]
+        cell = exp.cell_of(members[0][1])
+        for i, it in members[1:]:
+            if exp.cell_of(it) != cell:
+                from ssbscope.errors import ConfigError
+
+                raise ConfigError(exp.base_dir or "experiment", [(
+                    f"inputs.tomo[{i}].cell", f"series {series!r} mixes cells; the scans of a "
+                    "series are of one cell: give them one cell: or separate series")])
         measured = len(cell.layers) >= 2
         rows = (scan_times(exp, series) if measured else
                 [(i, it, it.time_s) for i, it in enumerate(exp.inputs.tomo)
