@@ -234,6 +234,7 @@ class TomoAnalysis(_Model):
     register_on: Optional[str] = Field(default=None, description="layer the scans of a series are registered on; default: the bottom layer (the static part)")
     min_filament_volume_um3: float = Field(default=3.4e5, ge=0, description="smallest new low-attenuation region counted as a filament (um3); 002_: 3.4e5")
     n_layers: int = Field(default=10, ge=1, description="slabs of the electrolyte in the layer volume-fraction profile")
+    electrolyte: Optional[str] = Field(default=None, description="layer holding the pore/crack volume, filaments and layer fractions; default: the thickest declared layer whose material is not the darkest phase")
 
 
 class ComptonAnalysis(_Model):

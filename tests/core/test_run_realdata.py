@@ -20,12 +20,15 @@ def test_run_on_real_files(tmp_path):
     st = Store.open(tmp_path / "run" / "store.zarr")
     names = set(st.names())
     assert {"echem/timeseries", "echem/cycles", "echem/eis"} <= names
+    assert not any(n.startswith("tomo/inputs/") for n in names)
+    # no layers declared: scans reconstructed, no series measured
+    assert not any(n.endswith("/metrics") and n.startswith("tomo/") for n in names)
     # GCPL file: 5 full cycles + the last charge; CE of the later cycles ~92 % (navani file)
     cyc = st["echem/cycles"].load()
     ce = cyc["coulombic_efficiency"].values.astype(float)
     assert 0.85 < ce[0] < 0.88 and np.all((ce[1:] > 0.9) & (ce[1:] < 0.95))
     # the real Data Exchange tooth scan reconstructs to a compact object on a flat background
-    tooth = st["tomo/inputs/tooth_APS_Data_Exchange"]
+    tooth = st["tomo/tooth/scans/tooth_APS_Data_Exchange"]
     vol = tooth["volume"].values
     assert vol.shape == (2, 640, 640) and np.isfinite(vol).all()
     c = float(tooth.attrs["center_px"])
@@ -37,9 +40,9 @@ def test_run_on_real_files(tmp_path):
     assert np.hypot(yy.mean() - 320, xx.mean() - 320) < 200  # ... inside the field of view
     assert abs(np.median(sl[~obj])) < 0.1 * np.percentile(sl, 99.9)  # near-zero background
     # the NXtomo scan (angles from the experiment file) and the TIFF stack
-    k11 = st["tomo/inputs/DIAD_k11-18014_NXtomo"]
+    k11 = st["tomo/diad/scans/DIAD_k11-18014_NXtomo"]
     assert k11.attrs["n_projections"] == 3001 and np.isfinite(k11["volume"].values).all()
-    elec = st["tomo/inputs/segmented_electrode_TIFF_stack"]["volume"]
+    elec = st["tomo/electrode/scans/segmented_electrode_TIFF_stack"]["volume"]
     assert set(np.unique(elec[::32].values)) == {0, 85, 170}
     # the raw HEXITEC stream: hits binned on the nominal gain; no Compton peak -> NaN EMF with reason
     hx = st["compton/input/HEXITEC_raw_stream_GSE_sample/cube"].attrs

@@ -1,7 +1,9 @@
 """X-ray tomography section of the report.
 
 Reads the datasets written by :mod:`ssbscope.tomo.stages` (``tomo/segmentation``,
-``tomo/metrics``, ``tomo/maps`` and, for the twin, ``tomo/twin/truth``) and renders:
+``tomo/metrics``, ``tomo/maps`` and, for the twin, ``tomo/twin/truth``; for a user's series
+``tomo/<series>/metrics``, ``/maps``, ``/labels`` and the scans ``tomo/<series>/scans/*``)
+and renders:
 
 * orthogonal slices (x-z through the centre, x-y through the plated layer) of every scan
   state with the segmentation overlaid;
@@ -281,7 +283,7 @@ def section(store) -> Section | None:
     ssbscope.report.Section or None
     """
     met = _get(store, "tomo/metrics")
-    real = _inputs_html(store)
+    real = _series_html(store) + _inputs_html(store)
     if met is None:
         if not real:
             return None
@@ -333,19 +335,185 @@ def _pct_change(vals) -> float:
     return 100.0 * (last - ref) / ref
 
 
-def _inputs_html(store) -> str:
-    """Slices of the experiment's own scans (``tomo/inputs/*``): reconstructed or read."""
+def _series_names(store) -> list[str]:
+    """Series measured by ``ssbscope run`` (``tomo/<series>/metrics``)."""
+    out = []
+    for n in store.names():
+        parts = n.split("/")
+        if len(parts) == 3 and parts[0] == "tomo" and parts[2] == "metrics":
+            out.append(parts[1])
+    return out
+
+
+def _time_labels(ds) -> list[str]:
+    t = ds["time_s"].values.astype(float)
+    st = [str(s) for s in ds["state"].values] if "state" in ds else [""] * t.size
+    return [f"{s} ({tt / 3600:.2f} h)" if s and not s.startswith("t = ") else f"t = {tt / 3600:.2f} h"
+            for s, tt in zip(st, t)]
+
+
+def _series_table(met) -> str:
+    labels = _time_labels(met)
+    rows = []
+
+    def add(title, vals):
+        vals = np.asarray(vals, float)
+        row = {"quantity": title}
+        for k, lab in enumerate(labels):
+            row[lab] = vals[k]
+        rows.append(row)
+
+    for it in met["interface"].values:
+        add(f"Ra {it} (µm)", met["ra_um"].sel(interface=it).values)
+        add(f"Rq {it} (µm)", met["rq_um"].sel(interface=it).values)
+    for la in met["layer"].values:
+        for key, what in (("thickness_center_um", "centre"), ("thickness_center_std_um",
+                                                               "centre std"),
+                          ("thickness_edge_um", "edge"), ("thickness_edge_std_um", "edge std"),
+                          ("thickness_mean_um", "mean")):
+            add(f"{la} thickness, {what} (µm)", met[key].sel(layer=la).values)
+    for ph in met["phase"].values:
+        add(f"volume change {ph} (%)", met["volume_change_pct"].sel(phase=ph).values)
+    for key, title in (("pore_crack_volume_um3", "pore + crack volume in the electrolyte (µm³)"),
+                       ("new_crack_volume_um3", "new crack volume since the first scan (µm³)"),
+                       ("pore_crack_grey_overlap", "grey overlap first-scan pores vs new cracks"),
+                       ("new_filaments", "new filaments since the previous scan"),
+                       ("new_filaments_center", "  of which in the centre"),
+                       ("new_filaments_edge", "  of which at the edge"),
+                       ("low_attenuation_connected_um3", "low attenuation connected to Li (µm³)"),
+                       ("low_attenuation_isolated_um3", "low attenuation isolated (µm³)")):
+        if key in met:
+            add(title, met[key].values)
+    return table_html(pd.DataFrame(rows), caption="Metrics per scan (registered series; NaN: "
+                                                  "undefined, e.g. an interface of a layer not "
+                                                  "yet formed)")
+
+
+def _series_trend_figure(met) -> str:
     import matplotlib.pyplot as plt
 
-    names = [n for n in store.names() if n.startswith("tomo/inputs/")]
+    t_h = met["time_s"].values.astype(float) / 3600.0
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig.subplots_adjust(wspace=0.3, bottom=0.16)
+    for it in met["interface"].values:
+        ax0.plot(t_h, met["ra_um"].sel(interface=it).values, "o-", label=f"Ra {it}")
+    ax0.set_xlabel("time (h)")
+    ax0.set_ylabel("Ra (µm)")
+    ax0.legend(fontsize=8)
+    for la in met["layer"].values:
+        ax1.plot(t_h, met["thickness_mean_um"].sel(layer=la).values, "s-", label=str(la))
+    ax1.set_xlabel("time (h)")
+    ax1.set_ylabel("mean thickness (µm)")
+    ax1.legend(fontsize=8)
+    return figure_html(fig, "Roughness Ra of each mapped interface (plane detrended, Eq. 6 of "
+                            "Huang et al. 2024, doi:10.1016/j.xcrp.2024.101995) and mean "
+                            "thickness of each mapped layer vs time.")
+
+
+def _series_maps_figure(mp, var, dim, unit_label, caption) -> str:
+    import matplotlib.pyplot as plt
+
+    from ssbscope.errors import EmptyResultError
+    from ssbscope.tomo.metrics import detrend_plane
+
+    names = [str(n) for n in mp[dim].values]
+    if not names:
+        return ""
+    nt = mp.sizes["time_s"]
+    picks = [0] if nt == 1 else [0, nt - 1]
+    labels = _time_labels(mp)
+    y = mp["y"].values.astype(float)
+    x = mp["x"].values.astype(float)
+    vs = float(mp.attrs.get("voxel_size_um", 1.0))
+    ext = (x[0] - vs / 2, x[-1] + vs / 2, y[0] - vs / 2, y[-1] + vs / 2)
+    fig, axes = plt.subplots(len(names), len(picks), figsize=(3.0 * len(picks) + 1.0,
+                                                               2.8 * len(names)), squeeze=False)
+    fig.subplots_adjust(left=0.12, right=0.86, bottom=0.08, top=0.9, wspace=0.35, hspace=0.5)
+    for i, nm in enumerate(names):
+        imgs = []
+        for k in picks:
+            img = mp[var].isel(time_s=k).sel({dim: nm}).values.astype(float)
+            if var == "height_um":
+                try:
+                    img, _ = detrend_plane(img)
+                except EmptyResultError:
+                    img = np.full_like(img, np.nan)
+            imgs.append(img)
+        allv = np.concatenate([m[np.isfinite(m)] for m in imgs] + [np.zeros(0)])
+        lo, hi = np.percentile(allv, [2, 98]) if allv.size else (0.0, 1.0)
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        im = None
+        for j, (k, img) in enumerate(zip(picks, imgs)):
+            ax = axes[i, j]
+            im = ax.imshow(np.ma.masked_invalid(img), origin="lower", extent=ext, cmap="viridis",
+                           vmin=lo, vmax=hi, interpolation="nearest")
+            ax.set_title(f"{nm}: {labels[k]}", fontsize=8)
+            if not np.isfinite(img).any():
+                ax.text(0.5, 0.5, "not present\n(layer absent)", transform=ax.transAxes,
+                        ha="center", va="center", fontsize=8, color="#666")
+            ax.set_xlabel("x (µm)", fontsize=7)
+            ax.set_ylabel("y (µm)", fontsize=7)
+            ax.tick_params(labelsize=7)
+        pos = axes[i, -1].get_position()
+        cax = fig.add_axes([0.88, pos.y0, 0.015, pos.height])
+        cb = fig.colorbar(im, cax=cax)
+        cb.ax.tick_params(labelsize=7)
+        cb.set_label(unit_label, fontsize=7)
+    return figure_html(fig, caption)
+
+
+def _series_html(store) -> str:
+    """Each measured series (``tomo/<series>/metrics``, ``/maps``): table, trends, maps."""
+    parts = []
+    for s in _series_names(store):
+        met = _get(store, f"tomo/{s}/metrics")
+        mp = _get(store, f"tomo/{s}/maps")
+        lab = _get(store, f"tomo/{s}/labels")
+        if met is None:
+            continue
+        vs = float(met.attrs.get("voxel_size_um", float("nan")))
+        phases = lab.attrs.get("phases", []) if lab is not None else []
+        if isinstance(phases, str):
+            import json
+
+            phases = json.loads(phases) if phases.startswith("[") else [phases]
+        parts.append(
+            f"<h3>Series {esc(s)}</h3><p class=\"note\">{met.sizes['time_s']} scan(s), voxel "
+            f"{vs:.3g} µm, phases (darkest first) {esc(', '.join(map(str, phases)))}, "
+            f"electrolyte {esc(str(met.attrs.get('electrolyte', '')))}, central region "
+            f"{100 * float(met.attrs.get('central_fraction', 0.75)):.0f} % of the cell area.  "
+            "Chain: reconstruction, cell region from the data, registration to the first scan "
+            "on the static layer, 3×3×3 median, recursive Otsu thresholds, layers matched to the "
+            "declared stack, sub-voxel interface heights.  "
+            f"{esc(str(met.attrs.get('conventions', '')))}</p>")
+        parts.append(_series_table(met))
+        parts.append(_series_trend_figure(met))
+        if mp is not None:
+            parts.append(_series_maps_figure(
+                mp, "height_um", "interface", "height above plane (µm)",
+                f"Series {s}: interface height above its best-fit plane (µm), first and last "
+                "scan; axes in µm."))
+            parts.append(_series_maps_figure(
+                mp, "thickness_um", "layer", "thickness (µm)",
+                f"Series {s}: layer thickness per column (µm), first and last scan; axes in µm."))
+    return "\n".join(p for p in parts if p)
+
+
+def _inputs_html(store) -> str:
+    """Slices of the experiment's own scans (``tomo/<series>/scans/*``): reconstructed or read."""
+    import matplotlib.pyplot as plt
+
+    names = [n for n in store.names()
+             if n.startswith("tomo/") and len(n.split("/")) == 4 and n.split("/")[2] == "scans"]
     if not names:
         return ""
     parts = ["<h3>Scans of the experiment</h3>"]
     for name in names:
         ds = store.read(name)
+        if "time_s" in ds.dims:
+            ds = ds.isel(time_s=0)
         vol = ds["volume"]
-        if "time_s" in vol.dims:
-            vol = vol.isel(time_s=0)
         nz = vol.sizes["z"]
         zslice = np.asarray(vol.isel(z=nz // 2).values, float)
         has_sino = "sinogram" in ds

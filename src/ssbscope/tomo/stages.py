@@ -26,6 +26,12 @@ end, the way a user's scans go:
    to the Li anode vs isolated, their volume fraction in ``n_layers`` layers ->
    ``tomo/soft_short`` (with the twin's truth beside).
 
+``ssbscope run`` on a user's scans (:func:`input_stages`): the inputs are grouped by
+``series``; each scan is reconstructed -> ``tomo/<series>/scans/<label>``; a series whose cell
+declares its layers is registered, segmented and measured against them
+(:mod:`ssbscope.tomo.series`) -> ``tomo/<series>/volumes``, ``/labels``, ``/metrics``,
+``/maps`` on ``time_s`` (:func:`scan_times`).
+
 The twin uses coarser voxels (3 µm) and a lower energy (22 keV) than the paper (1.8 µm,
 40 keV) so that a 40-voxel-wide phantom scanned with 16-bit detector noise keeps a usable
 Li/LPSCl contrast; sizes follow ``config.twin.size``.
@@ -37,7 +43,7 @@ import logging
 
 import numpy as np
 
-__all__ = ["demo_stages", "input_stages", "SCAN_STATES", "PHASES"]
+__all__ = ["demo_stages", "input_stages", "scan_times", "series_datasets", "SCAN_STATES", "PHASES"]
 
 log = logging.getLogger(__name__)
 
@@ -489,7 +495,7 @@ def _slug(text: str) -> str:
 
 def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_size_um=None,
                        center_px=None, angle_range_deg=None, scan="180", rows=None, dataset=None,
-                       energy_kev=None):
+                       energy_kev=None, key, file_stat=None, series=None, state=None):
     """Read one real tomography input: projections are reconstructed, volumes stored lazily."""
     import xarray as xr
 
@@ -497,6 +503,10 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
 
     ctx.record_input(path)
     attrs = {"label": label, "source": str(path)}
+    if series is not None:
+        attrs["series"] = str(series)
+    if state is not None:
+        attrs["state"] = str(state)
     if energy_kev is not None:
         attrs["energy_kev"] = float(energy_kev)
     if kind == "volume":
@@ -533,16 +543,286 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                                "voxel_size_um": float(vs) if vs is not None else float("nan")})
     if time_s is not None:
         ds = ds.expand_dims(time_s=[float(time_s)])
-    return {f"tomo/inputs/{_slug(label)}": ds}
+    return {key: ds}
+
+
+def _file_stat(path) -> list | None:
+    """``[size, mtime_ns]`` of a file (stage parameter: a changed file is recomputed)."""
+    import os
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [int(st.st_size), int(st.st_mtime_ns)]
+
+
+def _parse_time(text):
+    import datetime as dt
+
+    if text is None:
+        return None
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode(errors="replace")
+    try:
+        t = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t
+
+
+def _echem_start_time(exp):
+    """Start of the main echem log (the first cycling input), from its file, or None."""
+    items = [e for e in exp.inputs.echem if e.kind == "cycling"]
+    if not items:
+        return None
+    try:
+        from ssbscope.echem import read
+
+        fmt = None if items[0].format == "auto" else items[0].format
+        df = read(exp.resolve(items[0].path), format=fmt, **dict(items[0].columns))
+    except Exception as exc:  # the echem stage reports unreadable logs itself
+        log.info("tomo: echem log start time unavailable (%s)", exc)
+        return None
+    meta = df.attrs.get("meta", {}) if hasattr(df, "attrs") else {}
+    return _parse_time(meta.get("start_time"))
+
+
+def scan_times(exp, series: str) -> list:
+    """The scans of one CT series and their times, sorted by time.
+
+    The time of a scan (s since the start of the electrochemical test): ``time_s`` of the
+    input; else the file's acquisition start (``read_projections(...).metadata["start_time"]``)
+    minus the start of the echem log, when both are known.
+
+    Parameters
+    ----------
+    exp : ssbscope.config.Experiment
+    series : str
+
+    Returns
+    -------
+    list of (int, TomoInput, float)
+        Index in ``inputs.tomo``, the input, its time (s); sorted by time.
+
+    Raises
+    ------
+    ConfigError
+        A scan whose time is neither given nor recoverable from the files.
+    """
+    from ssbscope.errors import ConfigError
+
+    out = []
+    echem_t0 = None
+    echem_tried = False
+    for i, item in enumerate(exp.inputs.tomo):
+        if item.series != series:
+            continue
+        t = item.time_s
+        if t is None:
+            start = None
+            if item.kind == "projections":
+                try:
+                    import ssbscope.tomo as tomo
+
+                    md = tomo.read_projections(exp.resolve(item.path),
+                                               angles_deg=item.angle_range_deg).metadata
+                    start = _parse_time((md or {}).get("start_time"))
+                except Exception as exc:
+                    log.info("tomo: %s: acquisition time unreadable (%s)", item.path, exc)
+            if start is not None and not echem_tried:
+                echem_t0, echem_tried = _echem_start_time(exp), True
+            if start is not None and echem_t0 is not None:
+                t = (start - echem_t0).total_seconds()
+                log.info("tomo: %s: time %.0f s from its acquisition start %s and the echem "
+                         "log's start %s", item.path, t, start.isoformat(), echem_t0.isoformat())
+        if t is None:
+            what = (f"its state {item.state!r} cannot be placed on the echem clock yet"
+                    if item.state else "it has no time")
+            raise ConfigError(exp.base_dir or "experiment", [(
+                f"inputs.tomo[{i}].time_s",
+                f"scan {item.path!r} of series {series!r}: {what}; give time_s (s since the start "
+                "of the electrochemical test), or a file recording its acquisition start time "
+                "together with an echem log recording its start")])
+        out.append((i, item, float(t)))
+    out.sort(key=lambda r: (r[2], r[0]))
+    return out
+
+
+def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, energy_kev=None,
+                  interfaces=None, thickness=None, central_fraction=0.75, register_on=None,
+                  median=True, opening_radius_vox=0, min_filament_volume_um3=0.0, n_layers=10,
+                  electrolyte=None):
+    """Register, segment and measure one CT series against the declared layers."""
+    import xarray as xr
+
+    from ssbscope.tomo.series import analyse_series
+
+    vols, vs = [], None
+    for key in scan_keys:
+        ds = inputs[key]
+        v = ds["volume"]
+        if "time_s" in v.dims:
+            v = v.isel(time_s=0)
+        vols.append(np.asarray(v.values, np.float32))
+        if vs is None:
+            vs = float(ds.attrs.get("voxel_size_um", float("nan")))
+    res = analyse_series(vols, layers, vs, energy_kev=energy_kev, interfaces=interfaces,
+                         thickness=thickness, central_fraction=central_fraction,
+                         register_on=register_on, median=median,
+                         opening_radius_vox=opening_radius_vox,
+                         min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
+                         electrolyte=electrolyte,
+                         progress=lambda it: ctx.progress(it, desc=f"tomo {series}"))
+    return series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
+                           series=series)
+
+
+def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, series) -> dict:
+    """Store datasets ``tomo/<series>/{volumes,labels,metrics,maps}`` of a SeriesResult."""
+    import xarray as xr
+
+    from ssbscope.tomo.series import UNDECLARED
+
+    vs = float(voxel_size_um)
+    t = np.asarray(time_s, float)
+    nt, nz, ny, nx = res.volumes.shape
+    st = np.asarray([str(s) for s in states], dtype=str)
+    zc = (np.arange(nz) + 0.5) * vs
+    yc = (np.arange(ny) + 0.5) * vs
+    xc = (np.arange(nx) + 0.5) * vs
+    base = f"tomo/{series}"
+    space = {"z_um": ("z", zc), "y_um": ("y", yc), "x_um": ("x", xc)}
+    vol = xr.Dataset({"volume": (("time_s", "z", "y", "x"), res.volumes.astype(np.float32)),
+                      "state": ("time_s", st)},
+                     coords={"time_s": t, **space},
+                     attrs={"voxel_size_um": vs, "series": series,
+                            "register_on": res.register_on,
+                            "description": "scans registered to the first on the register_on "
+                                           "layer's slab"})
+    vol["volume"].attrs["units"] = "1/voxel"
+    phases = list(res.order.phases)
+    lab = xr.Dataset(
+        {"labels": (("time_s", "z", "y", "x"), res.labels.astype(np.uint8)),
+         "thresholds": (("time_s", "boundary"), res.class_thresholds),
+         "shift_vox": (("time_s", "axis"), res.shift_vox),
+         "cell_mask": (("y", "x"), res.region.mask.astype(bool)),
+         "state": ("time_s", st)},
+        coords={"time_s": t, "axis": ["z", "y", "x"],
+                "boundary": [f"{a}|{b}" for a, b in zip(res.class_names[:-1],
+                                                         res.class_names[1:])], **space},
+        attrs={"voxel_size_um": vs, "phases": phases, "undeclared_label": UNDECLARED,
+               "classes": list(res.class_names), "energy_kev": res.order.energy_kev,
+               "description": "labels index into phases (darkest first); undeclared_label marks "
+                              "material the cell does not declare"})
+    lab["thresholds"].attrs["units"] = "1/voxel"
+    scans = res.scans
+    ifaces = list(scans[0].interfaces)
+    tlayers = list(scans[0].layers)
+    all_layers = list(scans[0].layer_volume_um3)
+    nl = scans[0].layer_fraction.size
+
+    def arr(attr, keys):
+        return np.array([[getattr(s, attr)[k] for k in keys] for s in scans], float)
+
+    pv = arr("phase_volume_um3", phases)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = 100.0 * (pv - pv[0]) / np.where(pv[0] > 0, pv[0], np.nan)
+    data = {
+        "ra_um": (("time_s", "interface"), arr("ra_um", ifaces).reshape(nt, len(ifaces))),
+        "rq_um": (("time_s", "interface"), arr("rq_um", ifaces).reshape(nt, len(ifaces))),
+        "volume_um3": (("time_s", "phase"), pv),
+        "volume_change_pct": (("time_s", "phase"), pct),
+        "layer_volume_um3": (("time_s", "layer_all"), arr("layer_volume_um3", all_layers)),
+        "pore_crack_volume_um3": ("time_s", np.array([s.pore_crack_volume_um3 for s in scans])),
+        "new_crack_volume_um3": ("time_s", res.new_crack_volume_um3),
+        "pore_crack_grey_overlap": ("time_s", res.pore_crack_grey_overlap),
+        "new_filaments": ("time_s", res.new_filaments),
+        "new_filaments_center": ("time_s", res.new_filaments_center),
+        "new_filaments_edge": ("time_s", res.new_filaments_edge),
+        "new_filament_volume_um3": ("time_s", res.new_filament_volume_um3),
+        "low_attenuation_connected_um3": ("time_s", np.array(
+            [s.low_attenuation_connected_um3 for s in scans])),
+        "low_attenuation_isolated_um3": ("time_s", np.array(
+            [s.low_attenuation_isolated_um3 for s in scans])),
+        "layer_fraction": (("time_s", "slab"), np.stack([s.layer_fraction for s in scans])),
+        "state": ("time_s", st),
+    }
+    for name, attr in (("thickness_center_um", "thickness_center_um"),
+                       ("thickness_edge_um", "thickness_edge_um"),
+                       ("thickness_center_std_um", "thickness_center_std_um"),
+                       ("thickness_edge_std_um", "thickness_edge_std_um"),
+                       ("thickness_mean_um", "thickness_mean_um")):
+        data[name] = (("time_s", "layer"), arr(attr, tlayers).reshape(nt, len(tlayers)))
+    el = scans[0].electrolyte
+    met = xr.Dataset(data, coords={"time_s": t, "interface": ifaces, "layer": tlayers,
+                                   "layer_all": all_layers, "phase": phases,
+                                   "slab": np.arange(1, nl + 1)},
+                     attrs={"voxel_size_um": vs, "central_fraction": float(central_fraction),
+                            "series": series, "electrolyte": el,
+                            "conventions": (
+                                "heights from the face of slice 0 (z = 0, the bottom declared "
+                                "layer) in the registered frame; Ra/Rq after plane detrending "
+                                "(Eqs. 6-7 of Huang et al. 2024, doi:10.1016/j.xcrp.2024.101995); "
+                                "thickness from the two bounding "
+                                "interfaces, else the voxel count of the layer's phase; centre = "
+                                "central disk of central_fraction of the cell area, edge = the "
+                                "rest; volumes inside the cell region and the declared stack's "
+                                "z range; volume_change_pct against the first scan; phase "
+                                f"{phases[0]} holds pores/cracks/void; pore/crack volume and "
+                                f"layer fractions inside the electrolyte ({el}); slab 1 of "
+                                "layer_fraction at the electrolyte face away from the Li "
+                                f"electrode, slab n at its {res.slab_order} face (Cao et al. "
+                                "2023, doi:10.1002/adfm.202307998, Fig. 3J numbering); "
+                                "new_* against the previous scan (filaments) or the first "
+                                "(cracks, grey overlap)")})
+    met["layer_all"].attrs["description"] = "every declared layer (layer_volume_um3)"
+    for k in met.data_vars:
+        if k == "state":
+            continue
+        if k.endswith("_um3"):
+            met[k].attrs["units"] = "um3"
+        elif k.endswith("_um"):
+            met[k].attrs["units"] = "um"
+        elif k.endswith("_pct"):
+            met[k].attrs["units"] = "%"
+        else:
+            met[k].attrs["units"] = "1"
+    hmap = np.array([[s.height_um[k] for k in ifaces] for s in scans], np.float32)
+    tmap = np.array([[s.thickness_um[k] for k in tlayers] for s in scans], np.float32)
+    mp = xr.Dataset({"height_um": (("time_s", "interface", "y", "x"),
+                                   hmap.reshape(nt, len(ifaces), ny, nx)),
+                     "thickness_um": (("time_s", "layer", "y", "x"),
+                                      tmap.reshape(nt, len(tlayers), ny, nx)),
+                     "state": ("time_s", st)},
+                    coords={"time_s": t, "interface": ifaces, "layer": tlayers,
+                            "y": yc, "x": xc},
+                    attrs={"voxel_size_um": vs, "series": series})
+    mp["height_um"].attrs["units"] = "um"
+    mp["thickness_um"].attrs["units"] = "um"
+    mp["y"].attrs["units"] = "um"
+    mp["x"].attrs["units"] = "um"
+    for d in (vol, lab):
+        for c in ("z_um", "y_um", "x_um"):
+            d[c].attrs["units"] = "um"
+    for d in (vol, lab, met, mp):
+        d["time_s"].attrs["units"] = "s"
+    return {f"{base}/volumes": vol, f"{base}/labels": lab, f"{base}/metrics": met,
+            f"{base}/maps": mp}
 
 
 def input_stages(exp) -> list:
     """Stages reading an experiment's real tomography inputs (``ssbscope run``).
 
-    Projections (Data Exchange or NXtomo) are flat/dark corrected, cleaned of zingers,
-    centred (searched unless ``center_px`` is given), ring-filtered and reconstructed by FBP;
-    reconstructed volumes (TIFF/HDF5) are stored lazily.  Each input becomes
-    ``tomo/inputs/<label>``.
+    The inputs are grouped by ``series``.  Every scan is reconstructed (projections: flat/dark
+    correction, zingers, centre search unless ``center_px`` is given, rings, FBP) or read
+    (volumes, lazily) -> ``tomo/<series>/scans/<label>``.  Where the series' cell
+    (``exp.cell_of(item)``) declares its layers, one stage per series registers, segments and
+    measures the scans against them (:func:`ssbscope.tomo.series.analyse_series`) ->
+    ``tomo/<series>/volumes``, ``/labels``, ``/metrics``, ``/maps`` on ``time_s``
+    (:func:`scan_times`).
 
     Parameters
     ----------
@@ -556,21 +836,72 @@ def input_stages(exp) -> list:
 
     from ssbscope.pipeline import Stage
 
-    stages, used = [], set()
+    stages = []
+    series_names = []
     for item in exp.inputs.tomo:
-        label = item.label or Path(item.path).stem
-        name = _slug(label)
-        k = 1
-        while name in used:
-            k += 1
-            name = f"{_slug(label)}_{k}"
-        used.add(name)
-        params = {"path": str(exp.resolve(item.path)), "kind": item.kind, "label": name,
-                  "time_s": item.time_s, "voxel_size_um": item.voxel_size_um,
-                  "center_px": item.center_px,
-                  "angle_range_deg": list(item.angle_range_deg) if item.angle_range_deg else None,
-                  "scan": item.scan, "rows": list(item.rows) if item.rows else None,
-                  "dataset": item.dataset, "energy_kev": item.energy_kev}
-        stages.append(Stage(f"tomo.input.{name}", _input_recon_stage,
-                            outputs=(f"tomo/inputs/{name}",), params=params, long=True))
+        if item.series not in series_names:
+            series_names.append(item.series)
+    an = exp.analysis.tomo
+    for series in series_names:
+        sname = _slug(series)
+        members = [(i, it) for i, it in enumerate(exp.inputs.tomo) if it.series == series]
+        cell = exp.cell_of(members[0][1])
+        for i, it in members[1:]:
+            if exp.cell_of(it) != cell:
+                from ssbscope.errors import ConfigError
+
+                raise ConfigError(exp.base_dir or "experiment", [(
+                    f"inputs.tomo[{i}].cell", f"series {series!r} mixes cells; the scans of a "
+                    "series are of one cell: give them one cell: or separate series")])
+        measured = len(cell.layers) >= 2
+        rows = (scan_times(exp, series) if measured else
+                [(i, it, it.time_s) for i, it in enumerate(exp.inputs.tomo)
+                 if it.series == series])
+        used, keys, times, states, energy = set(), [], [], [], None
+        for i, item, t in rows:
+            label = item.label or Path(item.path).stem
+            name = _slug(label)
+            k = 1
+            while name in used:
+                k += 1
+                name = f"{_slug(label)}_{k}"
+            used.add(name)
+            key = f"tomo/{sname}/scans/{name}"
+            path = exp.resolve(item.path)
+            params = {"path": str(path), "kind": item.kind, "label": name,
+                      "time_s": t, "voxel_size_um": item.voxel_size_um,
+                      "center_px": item.center_px,
+                      "angle_range_deg": list(item.angle_range_deg) if item.angle_range_deg else None,
+                      "scan": item.scan, "rows": list(item.rows) if item.rows else None,
+                      "dataset": item.dataset, "energy_kev": item.energy_kev, "key": key,
+                      "file_stat": _file_stat(path), "series": series, "state": item.state}
+            stages.append(Stage(f"tomo.{sname}.scan.{name}", _input_recon_stage,
+                                outputs=(key,), params=params, long=True))
+            keys.append(key)
+            times.append(t)
+            states.append(item.state or (f"t = {t / 3600:.2f} h" if t is not None else name))
+            if energy is None and item.energy_kev is not None:
+                energy = float(item.energy_kev)
+        if not measured:
+            log.info("tomo: series %r: its cell declares %d layer(s); the scans are "
+                     "reconstructed only (declare cell.layers to measure them)", series,
+                     len(cell.layers))
+            continue
+        layers = [{"name": la.name, "material": la.material, "thickness_um": la.thickness_um}
+                  for la in cell.layers]
+        base = f"tomo/{sname}"
+        stages.append(Stage(
+            f"tomo.{sname}.series", _series_stage, inputs=tuple(keys),
+            outputs=(f"{base}/volumes", f"{base}/labels", f"{base}/metrics", f"{base}/maps"),
+            params={"series": sname, "scan_keys": keys, "time_s": times, "states": states,
+                    "layers": layers, "energy_kev": energy,
+                    "interfaces": list(an.interfaces) if an.interfaces is not None else None,
+                    "thickness": list(an.thickness) if an.thickness is not None else None,
+                    "central_fraction": float(an.central_fraction),
+                    "register_on": an.register_on, "median": bool(an.median),
+                    "opening_radius_vox": int(an.opening_radius_vox),
+                    "min_filament_volume_um3": float(an.min_filament_volume_um3),
+                    "n_layers": int(an.n_layers),
+                    "electrolyte": getattr(an, "electrolyte", None)},
+            long=True))
     return stages

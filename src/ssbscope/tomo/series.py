@@ -1,0 +1,1046 @@
+"""CT of an operando series measured against the cell's declared layers.
+
+A user's experiment declares the cell stack (``cell.layers``, bottom ``z = 0`` to top, with
+materials and nominal thicknesses; a thickness of 0 marks a layer that forms during the
+experiment, e.g. Li plated on the Cu of an anode-free cell).  This module turns a series of
+reconstructed scans of that cell into the morphology the papers report, from the data alone:
+
+1. :func:`phase_order`: the distinct materials of the declared layers, darkest first (linear
+   attenuation at the beam energy, :mod:`ssbscope.materials`); the darkest phase also holds
+   pores, cracks and void.
+2. :func:`cell_region`: the cell's columns ``(y, x)`` from the data (threshold of the mean
+   along z, largest component, holes filled, eroded).
+3. :func:`segment_scan`: recursive Otsu thresholds (:func:`ssbscope.tomo.segment_phases`,
+   ``method="hierarchical"``) inside the cell with one class more than declared phases, the
+   classes mapped to the phases in attenuation order; the extra class is either material the
+   YAML does not declare (a steel plunger, a casing) or a second class of a declared phase,
+   whichever matches the declared stack best (:func:`locate_layers`).
+4. :func:`locate_layers`: majority-phase bands of the cell's slices matched in order to the
+   declared layer sequence (a thickness-0 layer may be absent); bands outside the matched
+   stack are undeclared material, logged and ignored.
+5. :func:`register_scan`: rigid registration of a scan to the first on the slab of a static
+   layer (:func:`ssbscope.tomo.register_rigid`).
+6. :func:`measure_scan`: sub-voxel interface height maps, Ra/Rq, thickness maps with
+   centre/edge statistics, phase and layer volumes, pore + crack volume of the electrolyte
+   (partial volume), Li-connected vs isolated low-attenuation regions and their volume
+   fraction per slab of the electrolyte.
+7. :func:`analyse_series`: all of it over a registered series, with new filaments between
+   consecutive scans and the pore-vs-crack grey-value overlap.
+
+Volumes are ``(z, y, x)`` with ``z`` the stacking axis; heights are measured from the face of
+slice 0 (µm).  Layer-fraction slabs follow Cao et al., Adv. Funct. Mater. 2023
+(doi:10.1002/adfm.202307998), Fig. 3J: layer 1 at the electrolyte face away from the Li
+electrode the filaments grow from, layer ``n`` at that electrode (see
+:func:`electrolyte_slab_order`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ssbscope.errors import EmptyResultError, InputError, ParameterError
+
+__all__ = [
+    "DEFAULT_ENERGY_KEV", "UNDECLARED", "DeclaredLayer", "as_layers", "PhaseOrder", "phase_order",
+    "CellRegion", "cell_region", "PhaseSegmentation", "segment_scan", "LayerLocation",
+    "locate_layers", "register_scan", "interface_pairs", "electrolyte_layer",
+    "electrolyte_slab_order", "ScanMeasurement", "measure_scan", "SeriesResult",
+    "analyse_series",
+]
+
+log = logging.getLogger(__name__)
+
+#: Beam energy (keV) used to order the materials when the inputs give none.
+DEFAULT_ENERGY_KEV = 30.0
+#: Label of voxels of material the YAML does not declare (e.g. a steel plunger).
+UNDECLARED = 255
+
+
+# --------------------------------------------------------------------------- layers, phases
+
+@dataclass(frozen=True)
+class DeclaredLayer:
+    """One declared layer (``cell.layers[i]``): name, material, nominal thickness (µm)."""
+
+    name: str
+    material: str
+    thickness_um: float
+
+
+def as_layers(layers) -> tuple[DeclaredLayer, ...]:
+    """Declared layers from ``config.Layer`` objects, mappings or :class:`DeclaredLayer`.
+
+    Raises
+    ------
+    InputError
+        Fewer than 2 layers, or repeated names.
+    """
+    out = []
+    for la in layers:
+        if isinstance(la, DeclaredLayer):
+            out.append(la)
+        elif isinstance(la, dict):
+            out.append(DeclaredLayer(str(la["name"]), str(la["material"]),
+                                     float(la.get("thickness_um", 0.0))))
+        else:
+            out.append(DeclaredLayer(str(la.name), str(la.material), float(la.thickness_um)))
+    if len(out) < 2:
+        raise InputError(f"cell.layers: {len(out)} layer(s) declared; a CT series is measured "
+                         "against at least 2 layers (bottom to top), e.g. Cu, Li, LPSCl, Li")
+    names = [la.name for la in out]
+    if len(set(names)) != len(names):
+        raise InputError(f"cell.layers: names {names} repeat; name each layer once")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class PhaseOrder:
+    """Materials of the declared layers ordered by X-ray attenuation, darkest first.
+
+    Attributes
+    ----------
+    phases : tuple of str
+        Distinct material names, ascending linear attenuation.  Phase 0 also holds pores,
+        cracks and void.
+    mu_1_cm : tuple of float
+        Linear attenuation coefficient of each (1/cm) at ``energy_kev``.
+    energy_kev : float
+    """
+
+    phases: tuple[str, ...]
+    mu_1_cm: tuple[float, ...]
+    energy_kev: float
+
+    def index(self, material: str) -> int:
+        """Phase index of ``material``."""
+        try:
+            return self.phases.index(material)
+        except ValueError:
+            raise InputError(f"material {material!r} is not one of the declared {self.phases}") \
+                from None
+
+
+def phase_order(layers, energy_kev: float | None = None) -> PhaseOrder:
+    """The distinct materials of the declared layers sorted by attenuation.
+
+    Parameters
+    ----------
+    layers : sequence of layers
+        ``cell.layers`` (objects or mappings with ``name``, ``material``, ``thickness_um``).
+    energy_kev : float, optional
+        Beam energy (keV); default :data:`DEFAULT_ENERGY_KEV` (30 keV) when unknown.
+
+    Returns
+    -------
+    PhaseOrder
+
+    Raises
+    ------
+    InputError
+        A material unknown to :func:`ssbscope.materials.get`, or two materials with equal
+        attenuation (not separable by grey value).
+    """
+    from ssbscope import materials
+
+    lay = as_layers(layers)
+    e = float(energy_kev) if energy_kev is not None else DEFAULT_ENERGY_KEV
+    mats: list[str] = []
+    for la in lay:
+        if la.material not in mats:
+            mats.append(la.material)
+    mu = {}
+    for m in mats:
+        try:
+            mu[m] = float(materials.get(m).linear_attenuation_1_cm(e))
+        except Exception as exc:  # ParameterError / KeyError from the materials table
+            raise InputError(f"cell.layers: material {m!r} is unknown ({exc}); use a name of "
+                             "ssbscope.materials.NAMED or a chemical formula") from None
+    order = sorted(mats, key=lambda m: mu[m])
+    for a, b in zip(order[:-1], order[1:]):
+        if math.isclose(mu[a], mu[b], rel_tol=1e-3):
+            raise InputError(f"cell.layers: materials {a!r} and {b!r} attenuate alike at {e:g} keV "
+                             f"({mu[a]:.4g} vs {mu[b]:.4g} 1/cm); CT cannot separate them")
+    return PhaseOrder(tuple(order), tuple(mu[m] for m in order), e)
+
+
+# --------------------------------------------------------------------------- cell region
+
+@dataclass(frozen=True)
+class CellRegion:
+    """The cell's columns in ``(y, x)``, found from the data.
+
+    Attributes
+    ----------
+    mask : (Y, X) ndarray of bool
+        Columns of the cell (threshold of the volume's mean along z, largest connected
+        component, holes filled).
+    inner : (Y, X) ndarray of bool
+        ``mask`` eroded by ``erode_vox`` voxels (maps and statistics: no wall voxels).
+    threshold : float
+        Grey-value threshold of the mean image.
+    """
+
+    mask: np.ndarray
+    inner: np.ndarray
+    threshold: float
+
+    @property
+    def area_px(self) -> int:
+        """Columns in ``mask``."""
+        return int(self.mask.sum())
+
+
+def cell_region(volume, *, erode_vox: int = 1) -> CellRegion:
+    """The cell's footprint from a reconstructed volume.
+
+    The mean along z of every column (the cell attenuates, air around it does not) is
+    thresholded with Otsu's method; the largest connected component, holes filled, is the
+    cell; ``inner`` is it eroded by ``erode_vox`` voxels.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) ndarray
+    erode_vox : int, default 1
+
+    Returns
+    -------
+    CellRegion
+
+    Raises
+    ------
+    EmptyResultError
+        No column stands out from the background.
+    """
+    import scipy.ndimage as ndi
+
+    from ssbscope.tomo.filters import threshold_otsu
+
+    v = np.asarray(volume)
+    if v.ndim != 3:
+        raise InputError(f"volume: expected (z, y, x), got shape {v.shape}")
+    img = np.nanmean(v, axis=0).astype(np.float64)
+    img = ndi.median_filter(img, size=3, mode="nearest")
+    t = float(threshold_otsu(img))
+    fg = img > t
+    lab, n = ndi.label(fg)
+    if n == 0:
+        raise EmptyResultError("volume: no column stands out from the background; the cell "
+                               "is not found (check the reconstruction)")
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    mask = ndi.binary_fill_holes(lab == int(np.argmax(sizes)))
+    inner = ndi.binary_erosion(mask, iterations=int(erode_vox)) if erode_vox > 0 else mask
+    if not inner.any():
+        inner = mask
+    return CellRegion(mask=mask, inner=inner, threshold=t)
+
+
+# --------------------------------------------------------------------------- layer location
+
+@dataclass(frozen=True)
+class LayerLocation:
+    """Where the declared layers lie along z in one scan.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Declared layer names, bottom to top.
+    present : tuple of bool
+        Found in the data (a thickness-0 layer may be absent).
+    z0_vox, z1_vox : tuple of int
+        Slice range ``[z0, z1)`` of each layer's majority band (-1 where absent).
+    stack_vox : (int, int)
+        Slice range of the matched stack (bottom of the first to top of the last layer).
+    ignored : tuple of (str, int, int)
+        Bands outside the matched stack (phase name or ``"undeclared"``, z0, z1).
+    score : float
+        Mismatch of the band thicknesses against the declared ones (sum of
+        ``|ln(measured / declared)|`` over layers of nominal thickness > 0); lower is better.
+    """
+
+    names: tuple[str, ...]
+    present: tuple[bool, ...]
+    z0_vox: tuple[int, ...]
+    z1_vox: tuple[int, ...]
+    stack_vox: tuple[int, int]
+    ignored: tuple = ()
+    score: float = 0.0
+
+    def band(self, name: str) -> tuple[int, int] | None:
+        """``(z0, z1)`` of layer ``name``, None if absent."""
+        i = self.names.index(name)
+        return (self.z0_vox[i], self.z1_vox[i]) if self.present[i] else None
+
+
+def _runs(maj: np.ndarray) -> list[tuple[int, int, int]]:
+    out = []
+    z0 = 0
+    for z in range(1, maj.size + 1):
+        if z == maj.size or maj[z] != maj[z0]:
+            out.append((int(maj[z0]), z0, z))
+            z0 = z
+    return out
+
+
+def _locate_from_fractions(frac: np.ndarray, layers, order: PhaseOrder, voxel_size_um: float,
+                           ) -> LayerLocation:
+    """``frac``: (n_phases + 1, Z) fraction of the cell's columns per phase (last: undeclared)."""
+    lay = as_layers(layers)
+    n = len(order.phases)
+    maj = np.argmax(frac, axis=0)
+    runs = _runs(maj)
+    want = [order.index(la.material) for la in lay]
+    best = None
+    for s in range(len(runs)):
+        i, j = 0, s
+        match: list[int | None] = []
+        while i < len(lay):
+            if j < len(runs) and runs[j][0] == want[i]:
+                match.append(j)
+                i += 1
+                j += 1
+            elif lay[i].thickness_um == 0:
+                match.append(None)
+                i += 1
+            else:
+                break
+        if i < len(lay) or all(m is None for m in match):
+            continue
+        score = 0.0
+        for la, m in zip(lay, match):
+            if la.thickness_um > 0 and m is not None:
+                t = (runs[m][2] - runs[m][1]) * voxel_size_um
+                score += abs(math.log(t / la.thickness_um))
+        ext = sum(runs[m][2] - runs[m][1] for m in match if m is not None)
+        key = (score, -ext)
+        if best is None or key < best[0]:
+            best = (key, match)
+    if best is None:
+        found = ", ".join(f"{(order.phases + ('undeclared',))[p] if p < n + 1 else p} "
+                          f"z {a}..{b}" for p, a, b in runs)
+        raise EmptyResultError(
+            f"the declared layers {[la.name for la in lay]} (materials "
+            f"{[la.material for la in lay]}) are not found in this order along z; majority "
+            f"bands of the cell: {found}; check cell.layers (bottom = z 0 first) and the scan")
+    match = best[1]
+    used = {m for m in match if m is not None}
+    z0 = tuple(runs[m][1] if m is not None else -1 for m in match)
+    z1 = tuple(runs[m][2] if m is not None else -1 for m in match)
+    lo = min(runs[m][1] for m in used)
+    hi = max(runs[m][2] for m in used)
+    names_all = order.phases + ("undeclared",)
+    ignored = tuple((names_all[p], a, b) for k, (p, a, b) in enumerate(runs) if k not in used)
+    return LayerLocation(names=tuple(la.name for la in lay),
+                         present=tuple(m is not None for m in match), z0_vox=z0, z1_vox=z1,
+                         stack_vox=(int(lo), int(hi)), ignored=ignored, score=float(best[0][0]))
+
+
+def _phase_fractions(labels: np.ndarray, n_phases: int, footprint: np.ndarray) -> np.ndarray:
+    cols = labels[:, footprint]
+    frac = np.empty((n_phases + 1, labels.shape[0]))
+    for p in range(n_phases):
+        frac[p] = (cols == p).mean(axis=1)
+    frac[n_phases] = (cols == UNDECLARED).mean(axis=1)
+    return frac
+
+
+def locate_layers(labels, layers, order: PhaseOrder, footprint, voxel_size_um: float,
+                  ) -> LayerLocation:
+    """Locate the declared layers along z from a phase-label volume.
+
+    Every slice gets the phase holding most of the cell's columns (``footprint``); runs of
+    equal majority phase are bands.  The declared layer sequence (materials, bottom to top)
+    is matched in order to consecutive bands; a layer of nominal thickness 0 may be absent
+    (e.g. no plated Li at the pristine scan of an anode-free cell).  Where several windows of
+    bands match, the one whose band thicknesses are closest to the declared ones wins
+    (``|ln(measured / declared)|`` summed over layers of nominal thickness > 0).  Bands
+    outside the window (a steel plunger, air, a casing) are reported in ``ignored``.
+
+    Parameters
+    ----------
+    labels : (Z, Y, X) ndarray of uint8
+        Phase index into ``order.phases``, :data:`UNDECLARED` for other material.
+    layers : sequence of layers
+    order : PhaseOrder
+    footprint : (Y, X) ndarray of bool
+        The cell's columns (e.g. :attr:`CellRegion.inner`).
+    voxel_size_um : float
+
+    Returns
+    -------
+    LayerLocation
+
+    Raises
+    ------
+    EmptyResultError
+        The declared sequence is found nowhere along z.
+    """
+    lab = np.asarray(labels)
+    fp = np.asarray(footprint, bool)
+    if lab.ndim != 3 or fp.shape != lab.shape[1:]:
+        raise InputError(f"labels {lab.shape} / footprint {fp.shape}: expected (z, y, x) and "
+                         "(y, x)")
+    if not fp.any():
+        raise EmptyResultError("footprint: selects no column")
+    return _locate_from_fractions(_phase_fractions(lab, len(order.phases), fp), layers, order,
+                                  float(voxel_size_um))
+
+
+# --------------------------------------------------------------------------- segmentation
+
+@dataclass(frozen=True)
+class PhaseSegmentation:
+    """Phase labels of one scan against the declared materials.
+
+    Attributes
+    ----------
+    labels : (Z, Y, X) ndarray of uint8
+        Index into ``phases`` (darkest first), :data:`UNDECLARED` for material the YAML does
+        not declare.
+    phases : tuple of str
+    class_thresholds : tuple of float
+        Grey-value boundaries of the grey classes (recursive Otsu, refined to class
+        midpoints), one fewer than classes.
+    class_phase : tuple of int
+        Phase index of each grey class (:data:`UNDECLARED` for the extra class when it holds
+        undeclared material; two classes share a phase when it needed two).
+    location : LayerLocation
+    """
+
+    labels: np.ndarray
+    phases: tuple[str, ...]
+    class_thresholds: tuple[float, ...]
+    class_phase: tuple[int, ...]
+    location: LayerLocation
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Phase (or ``"undeclared"``) of every grey class."""
+        return tuple(self.phases[c] if c != UNDECLARED else "undeclared"
+                     for c in self.class_phase)
+
+    def threshold_below(self, phase: int) -> float:
+        """Grey boundary above the classes of ``phase`` (NaN if it is the brightest)."""
+        cls = [k for k, c in enumerate(self.class_phase) if c == phase]
+        k = max(cls)
+        return self.class_thresholds[k] if k < len(self.class_thresholds) else float("nan")
+
+
+def _candidate_maps(n: int) -> list[tuple[int, ...]]:
+    """Monotone maps of n + 1 grey classes onto n phases: one extra class undeclared (first),
+    or two adjacent classes sharing a phase."""
+    out = []
+    for k in range(n + 1):
+        out.append(tuple(list(range(k)) + [UNDECLARED] + list(range(k, n))))
+    for k in range(n):
+        out.append(tuple(list(range(k + 1)) + list(range(k, n))))
+    return out
+
+
+def segment_scan(volume, layers, order: PhaseOrder, region: CellRegion, voxel_size_um: float, *,
+                 median: bool = True, opening_radius_vox: int = 0,
+                 class_phase: Sequence[int] | None = None) -> PhaseSegmentation:
+    """Segment one scan into the declared phases inside the cell and locate the layers.
+
+    The grey values of the cell's columns are split into ``len(phases) + 1`` classes by
+    recursive Otsu (:func:`ssbscope.tomo.segment_phases`, ``method="hierarchical"``,
+    thresholds refined to class midpoints).  The classes map onto the phases in attenuation
+    order with one class to spare: either it holds material the YAML does not declare (a
+    steel plunger beside a Cu collector) or a declared phase needs two classes.  Every such
+    map is tried (unless ``class_phase`` fixes it) and the one whose layer location
+    (:func:`locate_layers`) matches the declared stack best is kept (ties: an undeclared
+    class first).
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) ndarray
+        Reconstructed grey values (already median-filtered when ``median`` is False).
+    layers : sequence of layers
+    order : PhaseOrder
+    region : CellRegion
+    voxel_size_um : float
+    median : bool
+        3x3x3 median first.
+    opening_radius_vox : int
+        Morphological opening of every class (0: none).
+    class_phase : sequence of int, optional
+        Class -> phase map to use (e.g. the first scan's, so a series keeps one map).
+
+    Returns
+    -------
+    PhaseSegmentation
+
+    Raises
+    ------
+    EmptyResultError
+        No class map lets the declared layers be found.
+    """
+    import ssbscope.tomo as tomo
+
+    n = len(order.phases)
+    names = tuple(f"class{k}" for k in range(n + 1))
+    seg = tomo.segment_phases(volume, names, median=median, method="hierarchical",
+                              roi=region.mask, opening_radius=opening_radius_vox or None)
+    cls = seg.labels
+    cols = cls[:, region.inner]
+    cfrac = np.stack([(cols == k).mean(axis=1) for k in range(n + 1)])
+    cands = [tuple(class_phase)] if class_phase is not None else _candidate_maps(n)
+    best = None
+    errors = []
+    for cmap in cands:
+        frac = np.zeros((n + 1, cls.shape[0]))
+        for k, p in enumerate(cmap):
+            frac[n if p == UNDECLARED else p] += cfrac[k]
+        try:
+            loc = _locate_from_fractions(frac, layers, order, voxel_size_um)
+        except EmptyResultError as exc:
+            errors.append(str(exc))
+            continue
+        if best is None or loc.score < best[1].score - 1e-9:
+            best = (cmap, loc)
+    if best is None:
+        raise EmptyResultError(errors[-1] if errors else "no class map")
+    cmap, loc = best
+    lut = np.array(cmap, np.uint8)
+    labels = lut[cls]
+    log.info("segment_scan: classes %s -> %s, thresholds %s; layers %s", names,
+             [order.phases[p] if p != UNDECLARED else "undeclared" for p in cmap],
+             seg.thresholds, {nm: (a, b) for nm, a, b, ok in zip(loc.names, loc.z0_vox,
+                                                                  loc.z1_vox, loc.present) if ok})
+    if loc.ignored:
+        log.info("segment_scan: bands outside the declared stack ignored: %s", loc.ignored)
+    return PhaseSegmentation(labels=labels, phases=order.phases,
+                             class_thresholds=tuple(seg.thresholds), class_phase=tuple(cmap),
+                             location=loc)
+
+
+# --------------------------------------------------------------------------- registration
+
+def register_scan(reference, moving, z_slab: tuple[int, int], *, upsample_factor: int = 10):
+    """Register ``moving`` to ``reference`` on a static slab and resample it.
+
+    Parameters
+    ----------
+    reference, moving : (Z, Y, X) ndarray
+        Two scans on the same grid.
+    z_slab : (int, int)
+        Slice range ``[z0, z1)`` of the static layer (plus a few voxels) in ``reference``.
+    upsample_factor : int
+
+    Returns
+    -------
+    aligned : (Z, Y, X) ndarray of float32
+    shift_vox : (dz, dy, dx)
+    """
+    import ssbscope.tomo as tomo
+    from ssbscope.tomo.register import apply_rigid
+
+    a, b = int(z_slab[0]), int(z_slab[1])
+    if b - a < 2:
+        raise InputError(f"z_slab {z_slab}: the registration slab needs >= 2 slices")
+    t = tomo.register_rigid(np.asarray(reference)[a:b], np.asarray(moving)[a:b],
+                            upsample_factor=upsample_factor)
+    return apply_rigid(moving, t, order=1).astype(np.float32), tuple(float(s) for s in t.shift_vox)
+
+
+# --------------------------------------------------------------------------- measurement
+
+def interface_pairs(layers, requested=None) -> tuple[tuple[str, str], ...]:
+    """Interfaces ``(lower, upper)`` to map: ``requested`` names "lower|upper" or, by default,
+    every pair of adjacent declared layers of different materials.
+
+    Raises
+    ------
+    InputError
+        A name that is not "lower|upper" of declared layers, lower below upper with only
+        thickness-0 layers between them.
+    """
+    lay = as_layers(layers)
+    names = [la.name for la in lay]
+    if requested is None:
+        return tuple((a.name, b.name) for a, b in zip(lay[:-1], lay[1:])
+                     if a.material != b.material)
+    out = []
+    for r in requested:
+        parts = str(r).split("|")
+        if len(parts) != 2 or parts[0] not in names or parts[1] not in names:
+            raise InputError(f"analysis.tomo.interfaces: {r!r} is not 'lower|upper' of declared "
+                             f"layer names {names}")
+        i, j = names.index(parts[0]), names.index(parts[1])
+        if not (i < j and all(lay[k].thickness_um == 0 for k in range(i + 1, j))):
+            raise InputError(f"analysis.tomo.interfaces: {r!r}: {parts[0]} must lie directly "
+                             f"below {parts[1]} in cell.layers (bottom first: {names})")
+        out.append((parts[0], parts[1]))
+    return tuple(out)
+
+
+def electrolyte_layer(layers, order: PhaseOrder, name: str | None = None) -> str:
+    """The electrolyte: ``name`` if given, else the thickest declared layer whose material is
+    not the darkest phase."""
+    lay = as_layers(layers)
+    if name is not None:
+        if name not in [la.name for la in lay]:
+            raise InputError(f"analysis.tomo.electrolyte: {name!r} is not a declared layer "
+                             f"({[la.name for la in lay]})")
+        return name
+    cands = [la for la in lay if la.material != order.phases[0]]
+    if not cands:
+        raise InputError("cell.layers: every layer is of the darkest material; no electrolyte")
+    return max(cands, key=lambda la: la.thickness_um).name
+
+
+def electrolyte_slab_order(layers, order: PhaseOrder, electrolyte: str) -> str:
+    """Which face of the electrolyte holds slab ``n`` of the layer fractions: ``"bottom"`` or
+    ``"top"``.
+
+    Cao et al. 2023 (Fig. 3J) number the slabs from the cathode side (layer 1) to the Li anode
+    (layer 10).  Here slab ``n`` lies at the declared layer of the darkest material (Li)
+    adjacent to the electrolyte: a thickness-0 one (Li that forms by plating) first, else the
+    lower one; with no such neighbour, at the bottom.
+    """
+    lay = as_layers(layers)
+    i = [la.name for la in lay].index(electrolyte)
+    cands = []
+    for side, j in (("bottom", i - 1), ("top", i + 1)):
+        if 0 <= j < len(lay) and lay[j].material == order.phases[0]:
+            cands.append((0 if lay[j].thickness_um == 0 else 1, 0 if side == "bottom" else 1,
+                          side))
+    return min(cands)[2] if cands else "bottom"
+
+
+@dataclass(frozen=True)
+class ScanMeasurement:
+    """Morphology of one scan against the declared layers (µm, µm^3).
+
+    Attributes
+    ----------
+    location : LayerLocation
+    interfaces : tuple of str
+        Requested interfaces ``"lower|upper"``.
+    height_um : dict
+        Interface -> (Y, X) height above the face of slice 0 (µm); NaN outside the inner
+        cell, where no crossing, or for an interface with an absent layer.
+    ra_um, rq_um : dict
+        Interface -> roughness (plane detrended, Eqs. 6-7 of Huang et al. 2024,
+        doi:10.1016/j.xcrp.2024.101995), NaN when undefined.
+    layers : tuple of str
+        Requested thickness layers.
+    thickness_um : dict
+        Layer -> (Y, X) thickness map (µm): difference of the bounding interfaces when both
+        exist, else the voxel count of the layer's phase in its band; 0 for an absent layer.
+    thickness_center_um, thickness_center_std_um, thickness_edge_um, thickness_edge_std_um,
+    thickness_mean_um : dict
+        Layer -> statistics (central disk of ``central_fraction`` of the cell area, edge ring,
+        mean over the inner cell).
+    phase_volume_um3 : dict
+        Material -> volume inside the cell and the declared stack's z range.
+    layer_volume_um3 : dict
+        Declared layer -> mean thickness x cell area.
+    electrolyte : str
+    pore_crack_volume_um3 : float
+        Partial-volume estimate of the darkest phase inside the electrolyte (2 slices from its
+        faces).
+    low_attenuation_connected_um3, low_attenuation_isolated_um3 : float
+        Darkest-phase regions of the electrolyte touching a declared layer of the darkest
+        material vs not.
+    layer_fraction : (n_layers,) ndarray
+        Darkest-phase volume fraction per slab of the electrolyte (slab 1 away from the Li
+        electrode, see :func:`electrolyte_slab_order`); NaN when the electrolyte is too thin.
+    electrolyte_low : (Z, Y, X) ndarray of bool
+        Darkest-phase voxels inside the electrolyte (2 slices from its faces; filaments).
+    electrolyte_raw_low : (Z, Y, X) ndarray of bool
+        The same from the unfiltered grey values (grey-value overlap of pores vs cracks).
+    """
+
+    location: LayerLocation
+    interfaces: tuple
+    height_um: dict
+    ra_um: dict
+    rq_um: dict
+    layers: tuple
+    thickness_um: dict
+    thickness_center_um: dict
+    thickness_center_std_um: dict
+    thickness_edge_um: dict
+    thickness_edge_std_um: dict
+    thickness_mean_um: dict
+    phase_volume_um3: dict
+    layer_volume_um3: dict
+    electrolyte: str
+    pore_crack_volume_um3: float
+    low_attenuation_connected_um3: float
+    low_attenuation_isolated_um3: float
+    layer_fraction: np.ndarray
+    electrolyte_low: np.ndarray = field(repr=False)
+    electrolyte_raw_low: np.ndarray = field(repr=False)
+
+
+def _height(med, lo, hi, vs, inner, what):
+    import ssbscope.tomo as tomo
+
+    if hi - lo < 2:
+        log.warning("measure_scan: %s: crop %d..%d too thin for an interface", what, lo, hi)
+        return np.full(inner.shape, np.nan)
+    try:
+        h = tomo.interface_height_map(med[lo:hi], vs, footprint=inner) + lo * vs
+    except EmptyResultError as exc:
+        log.warning("measure_scan: %s: no interface in slices %d..%d (%s)", what, lo, hi, exc)
+        return np.full(inner.shape, np.nan)
+    return np.where(inner, h, np.nan)
+
+
+def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, voxel_size_um: float,
+                 *, interfaces=None, thickness=None, central_fraction: float = 0.75,
+                 electrolyte: str | None = None, n_layers: int = 10,
+                 min_volume_um3: float = 0.0, median: bool = True,
+                 filtered=None) -> ScanMeasurement:
+    """Measure one (registered, segmented) scan against the declared layers.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) ndarray
+        Unfiltered grey values (partial-volume estimates).
+    seg : PhaseSegmentation
+        From :func:`segment_scan` on this volume.
+    region : CellRegion
+    layers : sequence of layers
+    voxel_size_um : float
+    interfaces : sequence of str, optional
+        "lower|upper" layer names (default every adjacent pair of different materials).
+    thickness : sequence of str, optional
+        Layers to map (default all).
+    central_fraction : float
+        Centre/edge split of the thickness statistics.
+    electrolyte : str, optional
+        Electrolyte layer (default :func:`electrolyte_layer`).
+    n_layers : int
+        Slabs of the electrolyte's layer fractions.
+    min_volume_um3 : float
+        Smallest isolated low-attenuation region counted.
+    median : bool
+        Heights on the 3x3x3 median of ``volume`` (else on ``volume``).
+    filtered : ndarray, optional
+        The median-filtered volume when already computed.
+
+    Returns
+    -------
+    ScanMeasurement
+    """
+    import ssbscope.tomo as tomo
+    from ssbscope.tomo import metrics as M
+
+    lay = as_layers(layers)
+    names = [la.name for la in lay]
+    vs = float(voxel_size_um)
+    raw = np.asarray(volume)
+    med = filtered if filtered is not None else (tomo.median3(raw) if median else raw)
+    lab = seg.labels
+    loc = seg.location
+    order_phases = seg.phases
+    n_ph = len(order_phases)
+    inner, cell = region.inner, region.mask
+    nz = raw.shape[0]
+    pidx = {la.name: order_phases.index(la.material) for la in lay}
+    present = [nm for nm, ok in zip(names, loc.present) if ok]
+    band = {nm: loc.band(nm) for nm in present}
+
+    # ---- interfaces between consecutive present layers (sub-voxel height maps)
+    heights: dict[tuple[str, str], np.ndarray] = {}
+    for a, b in zip(present[:-1], present[1:]):
+        (a0, a1), (b0, b1) = band[a], band[b]
+        pa, pb = pidx[a], pidx[b]
+        ia, ib = present.index(a), present.index(b)
+        lo = max(a0 + (1 if ia > 0 else 0), a1 - 5)
+        hi = min(b1 - (1 if ib < len(present) - 1 else 0), b0 + 5)
+        # reach the whole mixing zone of a rough interface (phase fractions > 2 %)
+        cols = lab[:, inner]
+        while lo > a0 + (1 if ia > 0 else 0) and (cols[lo - 1] == pb).mean() > 0.02:
+            lo -= 1
+        while hi < b1 - (1 if ib < len(present) - 1 else 0) and (cols[hi] == pa).mean() > 0.02:
+            hi += 1
+        heights[(a, b)] = _height(med, lo, hi, vs, inner, f"{a}|{b}")
+
+    pairs = interface_pairs(lay, interfaces)
+    h_out, ra, rq = {}, {}, {}
+    for a, b in pairs:
+        key = f"{a}|{b}"
+        h = heights.get((a, b))
+        if h is None:
+            log.info("measure_scan: interface %s not present in this scan (layer absent); NaN",
+                     key)
+            h = np.full(inner.shape, np.nan)
+        h_out[key] = h
+        try:
+            r = M.roughness(h)
+            ra[key], rq[key] = r.ra_um, r.rq_um
+        except EmptyResultError:
+            ra[key] = rq[key] = float("nan")
+
+    # ---- thickness maps
+    want_t = list(names) if thickness is None else list(thickness)
+    for t in want_t:
+        if t not in names:
+            raise InputError(f"analysis.tomo.thickness: {t!r} is not a declared layer {names}")
+    tmaps = {}
+    for nm in names:
+        if nm not in present:
+            tmaps[nm] = np.where(inner, 0.0, np.nan)
+            continue
+        k = present.index(nm)
+        below = heights.get((present[k - 1], nm)) if k > 0 else None
+        above = heights.get((nm, present[k + 1])) if k < len(present) - 1 else None
+        if below is not None and above is not None:
+            tm = above - below
+        else:
+            z0, z1 = band[nm]
+            tm = tomo.thickness_map(lab[z0:z1] == pidx[nm], vs)
+        tmaps[nm] = np.where(inner, tm, np.nan)
+    stats = {k: {} for k in ("c", "cs", "e", "es", "m")}
+    for nm in want_t:
+        tm = tmaps[nm]
+        ok = inner & np.isfinite(tm)
+        if ok.any():
+            st = M.thickness_stats(tm, central_fraction, footprint=ok)
+            vals = (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um,
+                    float(np.mean(tm[ok])))
+        else:
+            vals = (float("nan"),) * 5
+        for kk, v in zip(("c", "cs", "e", "es", "m"), vals):
+            stats[kk][nm] = v
+
+    # ---- volumes
+    z0s, z1s = loc.stack_vox
+    stack = lab[z0s:z1s][:, cell]
+    v3 = vs ** 3
+    phase_vol = {p: float((stack == i).sum()) * v3 for i, p in enumerate(order_phases)}
+    area_um2 = float(cell.sum()) * vs ** 2
+    layer_vol = {}
+    for nm in names:
+        tm = tmaps[nm]
+        layer_vol[nm] = float(np.nanmean(tm[inner])) * area_um2 if np.isfinite(tm[inner]).any() \
+            else float("nan")
+
+    # ---- electrolyte: pores + cracks, low-attenuation regions, slabs
+    porder = PhaseOrder(tuple(order_phases), (float("nan"),) * n_ph, float("nan"))
+    el = electrolyte_layer(lay, porder, electrolyte)
+    el_low = np.zeros(lab.shape, bool)
+    raw_low = np.zeros(lab.shape, bool)
+    pcv = conn = iso = float("nan")
+    frac = np.full(int(n_layers), np.nan)
+    eb = band.get(el)
+    if eb is None:
+        log.warning("measure_scan: electrolyte %r not found; no pore/crack volume", el)
+    else:
+        e0, e1 = eb
+        low = lab == 0
+        e_phase = pidx[el]
+        sel_in = lab[z0s:z1s][:, inner]
+        raw_in = raw[z0s:z1s][:, inner]
+        if (sel_in == 0).any() and (sel_in == e_phase).any():
+            lo_lv = float(np.median(raw_in[sel_in == 0]))
+            hi_lv = float(np.median(raw_in[sel_in == e_phase]))
+            if e1 - e0 > 4:
+                pcv = M.partial_volume(raw, lo_lv, hi_lv, vs, np.s_[e0 + 2:e1 - 2, :, :], inner)
+        if e1 - e0 > 4:
+            el_low[e0 + 2:e1 - 2] = low[e0 + 2:e1 - 2] & inner[None]
+            thr = seg.threshold_below(0)
+            if np.isfinite(thr):
+                raw_low[e0 + 2:e1 - 2] = (raw[e0 + 2:e1 - 2] <= thr) & inner[None]
+        region_low = np.zeros(lab.shape, bool)
+        region_low[e0:e1] = low[e0:e1] & inner[None]
+        electrode = np.zeros(lab.shape, bool)
+        for nm in present:
+            if pidx[nm] == 0 and nm != el:
+                z0, z1 = band[nm]
+                electrode[z0:z1] = low[z0:z1] & inner[None]
+        if electrode.any():
+            reg = M.classify_low_attenuation(region_low, electrode, vs,
+                                             min_volume_um3=min_volume_um3)
+            conn, iso = reg.volume_connected_um3, reg.volume_isolated_um3
+        side = electrolyte_slab_order(lay, porder, el)
+        start, stop = (e1, e0) if side == "bottom" else (e0, e1)
+        try:
+            frac = M.layer_volume_fractions(region_low, start, stop, int(n_layers),
+                                            footprint=inner)
+        except ParameterError as exc:
+            log.warning("measure_scan: layer fractions undefined (%s)", exc)
+    return ScanMeasurement(
+        location=loc, interfaces=tuple(f"{a}|{b}" for a, b in pairs), height_um=h_out,
+        ra_um=ra, rq_um=rq, layers=tuple(want_t), thickness_um={k: tmaps[k] for k in want_t},
+        thickness_center_um=stats["c"], thickness_center_std_um=stats["cs"],
+        thickness_edge_um=stats["e"], thickness_edge_std_um=stats["es"],
+        thickness_mean_um=stats["m"], phase_volume_um3=phase_vol, layer_volume_um3=layer_vol,
+        electrolyte=el, pore_crack_volume_um3=float(pcv),
+        low_attenuation_connected_um3=float(conn), low_attenuation_isolated_um3=float(iso),
+        layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
+        electrolyte_raw_low=raw_low)
+
+
+# --------------------------------------------------------------------------- series
+
+@dataclass(frozen=True)
+class SeriesResult:
+    """A registered, segmented and measured CT series (scans sorted by time).
+
+    Attributes
+    ----------
+    volumes : (T, Z, Y, X) ndarray of float32
+        Registered grey values.
+    labels : (T, Z, Y, X) ndarray of uint8
+    class_thresholds : (T, n_classes - 1) ndarray
+    class_names : tuple of str
+        Phase (or "undeclared") of each grey class.
+    shift_vox : (T, 3) ndarray
+    region : CellRegion
+    order : PhaseOrder
+    scans : tuple of ScanMeasurement
+    new_filaments, new_filaments_center, new_filaments_edge : (T,) ndarray
+        Regions of the electrolyte's darkest phase new since the previous scan (NaN first).
+    new_filament_volume_um3 : (T,) ndarray
+    new_crack_volume_um3 : (T,) ndarray
+        Pore + crack volume minus the first scan's.
+    pore_crack_grey_overlap : (T,) ndarray
+        Overlap coefficient of the grey values of the first scan's pores and of the voxels
+        that turned dark since (NaN first).
+    register_on : str
+    slab_order : str
+        Face of the electrolyte holding slab ``n`` ("bottom" or "top").
+    """
+
+    volumes: np.ndarray
+    labels: np.ndarray
+    class_thresholds: np.ndarray
+    class_names: tuple
+    shift_vox: np.ndarray
+    region: CellRegion
+    order: PhaseOrder
+    scans: tuple
+    new_filaments: np.ndarray
+    new_filaments_center: np.ndarray
+    new_filaments_edge: np.ndarray
+    new_filament_volume_um3: np.ndarray
+    new_crack_volume_um3: np.ndarray
+    pore_crack_grey_overlap: np.ndarray
+    register_on: str
+    slab_order: str
+
+
+def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float | None = None,
+                   interfaces=None, thickness=None, central_fraction: float = 0.75,
+                   register_on: str | None = None, median: bool = True,
+                   opening_radius_vox: int = 0, min_filament_volume_um3: float = 0.0,
+                   n_layers: int = 10, electrolyte: str | None = None,
+                   progress=None) -> SeriesResult:
+    """Register, segment and measure a time-ordered series of scans of one cell.
+
+    1. Phases from the declared layers (:func:`phase_order`), the cell's columns from the
+       first scan (:func:`cell_region`).
+    2. The first scan is segmented (:func:`segment_scan`, the class map chosen there is kept
+       for the series) and its layers located; every later scan is registered to it on the
+       slab of ``register_on`` (default the bottom layer) plus 3 slices each side
+       (:func:`register_scan`), then segmented.
+    3. Each scan is measured (:func:`measure_scan`); between consecutive scans, new
+       filaments in the electrolyte (:func:`ssbscope.tomo.metrics.new_filaments`); against
+       the first, the new crack volume and the grey-value overlap of pores vs new dark voxels
+       (:func:`ssbscope.tomo.metrics.gaussian_overlap`).
+
+    Parameters
+    ----------
+    volumes : sequence of (Z, Y, X) ndarray
+        Reconstructed scans, in time order, on one grid.
+    layers : sequence of layers
+    voxel_size_um : float
+    energy_kev : float, optional
+    interfaces, thickness, central_fraction, electrolyte, n_layers : see :func:`measure_scan`
+    register_on : str, optional
+    median : bool
+    opening_radius_vox : int
+    min_filament_volume_um3 : float
+        Smallest new region counted as a filament, and smallest isolated region.
+    progress : callable, optional
+        Wraps the loop over scans (e.g. ``ctx.progress``).
+
+    Returns
+    -------
+    SeriesResult
+    """
+    import ssbscope.tomo as tomo
+    from ssbscope.tomo import metrics as M
+
+    lay = as_layers(layers)
+    vols = [np.asarray(v, np.float32) for v in volumes]
+    if not vols:
+        raise InputError("volumes: the series holds no scan")
+    shapes = {v.shape for v in vols}
+    if len(shapes) != 1 or vols[0].ndim != 3:
+        raise InputError(f"volumes: the scans of a series must share one (z, y, x) grid, got "
+                         f"{sorted(shapes)}; reconstruct them with the same rows/size")
+    vs = float(voxel_size_um)
+    if not (vs > 0 and math.isfinite(vs)):
+        raise InputError(f"voxel_size_um: {voxel_size_um!r}; give voxel_size_um for the scans "
+                         "(inputs.tomo[i].voxel_size_um) when the files do not record it")
+    order = phase_order(lay, energy_kev)
+    reg_name = register_on or lay[0].name
+    if reg_name not in [la.name for la in lay]:
+        raise InputError(f"analysis.tomo.register_on: {reg_name!r} is not a declared layer")
+    el = electrolyte_layer(lay, order, electrolyte)
+    region = cell_region(vols[0])
+    it = range(len(vols)) if progress is None else progress(range(len(vols)))
+    aligned, labels, th, shifts, segs, meds = [], [], [], [], [], []
+    cmap = None
+    slab = None
+    for k in it:
+        v = vols[k]
+        if k:
+            v, sh = register_scan(vols[0], v, slab)
+        else:
+            sh = (0.0, 0.0, 0.0)
+        med = tomo.median3(v) if median else v
+        seg = segment_scan(med, lay, order, region, vs, median=False,
+                           opening_radius_vox=opening_radius_vox, class_phase=cmap)
+        if k == 0:
+            cmap = seg.class_phase
+            b = seg.location.band(reg_name)
+            if b is None:
+                raise EmptyResultError(f"analysis.tomo.register_on: layer {reg_name!r} is not "
+                                       "found in the first scan; register on a layer present "
+                                       "from the start (e.g. the current collector)")
+            slab = (max(0, b[0] - 3), min(v.shape[0], b[1] + 3))
+        aligned.append(v)
+        meds.append(med)
+        labels.append(seg.labels)
+        th.append(seg.class_thresholds)
+        shifts.append(sh)
+        segs.append(seg)
+    scans = []
+    for k in range(len(vols)):
+        scans.append(measure_scan(aligned[k], segs[k], region, lay, vs, interfaces=interfaces,
+                                  thickness=thickness, central_fraction=central_fraction,
+                                  electrolyte=el, n_layers=n_layers,
+                                  min_volume_um3=min_filament_volume_um3, filtered=meds[k]))
+    nt = len(vols)
+    nf = np.full((4, nt), np.nan)
+    overlap = np.full(nt, np.nan)
+    pcv = np.array([s.pore_crack_volume_um3 for s in scans])
+    first_vals = aligned[0][scans[0].electrolyte_raw_low]
+    for k in range(1, nt):
+        f = M.new_filaments(scans[k - 1].electrolyte_low, scans[k].electrolyte_low, vs,
+                            min_volume_um3=min_filament_volume_um3,
+                            central_fraction=central_fraction, footprint=region.inner)
+        nf[:, k] = (f.count, f.count_center, f.count_edge, f.volume_um3)
+        new_vals = aligned[k][scans[k].electrolyte_raw_low & ~scans[0].electrolyte_raw_low]
+        if new_vals.size >= 2 and first_vals.size >= 2:
+            overlap[k] = M.gaussian_overlap(first_vals, new_vals).overlap
+    return SeriesResult(
+        volumes=np.stack(aligned).astype(np.float32), labels=np.stack(labels),
+        class_thresholds=np.array(th, float), class_names=segs[0].class_names,
+        shift_vox=np.array(shifts, float), region=region, order=order, scans=tuple(scans),
+        new_filaments=nf[0], new_filaments_center=nf[1], new_filaments_edge=nf[2],
+        new_filament_volume_um3=nf[3], new_crack_volume_um3=pcv - pcv[0],
+        pore_crack_grey_overlap=overlap, register_on=reg_name,
+        slab_order=electrolyte_slab_order(lay, order, el))
