@@ -1,40 +1,23 @@
-"""Pipeline stages of the X-ray tomography area (``ssbscope demo``).
-
-:func:`demo_stages` runs the CT twin of the anode-free Cu | Li6PS5Cl | Li cell of
-001_a2c994afa3295f29 (case B: plating 3 mAh cm^-2 at 0.5 mA cm^-2, stripping, re-plating
-and a 1.5 mA cm^-2 step; scan times on the same clock as the echem twin's case-B log) end to
-end, the way a user's scans go:
-
-1. ``tomo.twin``: phantoms at the scan states (:func:`ssbscope.twin.ct.anode_free_001`)
-   and their simulated scans (16-bit counts with Poisson noise, flats, darks) ->
-   ``tomo/twin/projections``; the ground truth per scan -> ``tomo/twin/truth``.
-2. ``tomo.reconstruct``: flat/dark correction and -ln, centre of rotation (searched on the
-   first scan), FBP slice by slice -> ``tomo/volumes`` ``(time_s, z, y, x)``.
-3. ``tomo.segment``: rigid registration of every scan to the first on the static Cu
-   current collector (sub-voxel drift), the
-   3x3x3 median, recursive Otsu thresholds refined to class midpoints -> ``tomo/segmentation``
-   (phases ``low`` = Li/pores/cracks, ``lpscl``, ``steel``, ``cu``).
-4. ``tomo.measure``: interface height maps, Ra/Rq, plated-Li and counter-electrode thickness
-   maps with centre/edge statistics, phase volumes and % change from pristine, pore + crack
-   volume (partial-volume estimate) and new crack volume since pristine with the fraction
-   of the deposited Li the cracks can hold, greyscale overlap of pristine pores vs new
-   cracks, new filaments between consecutive scans -> ``tomo/metrics`` (on ``time_s``) and
-   ``tomo/maps`` ``(time_s, y, x)``.
-5. ``tomo.soft_short``: one scan of the sulfide pellet behind a soft short
-   (:func:`ssbscope.twin.ct.soft_short_002`, 002_3ee4edf529433f9c Fig. 3F-J): median grey
-   value per slice and the interfaces from its derivative, low-attenuation regions connected
-   to the Li anode vs isolated, their volume fraction in ``n_layers`` layers ->
-   ``tomo/soft_short`` (with the twin's truth beside).
+"""Pipeline stages of the X-ray tomography area.
 
 ``ssbscope run`` on a user's scans (:func:`input_stages`): the inputs are grouped by
-``series``; each scan is reconstructed -> ``tomo/<series>/scans/<label>``; a series whose cell
-declares its layers is registered, segmented and measured against them
-(:mod:`ssbscope.tomo.series`) -> ``tomo/<series>/volumes``, ``/labels``, ``/metrics``,
-``/maps`` on ``time_s`` (:func:`scan_times`).
+``series``; each scan is reconstructed (projections: flat/dark, -ln, zingers, centre search,
+rings, FBP) or read (volumes) -> ``tomo/<series>/scans/<label>``; a series whose cell declares
+its layers is registered, segmented and measured against them (:mod:`ssbscope.tomo.series`)
+-> ``tomo/<series>/volumes``, ``/labels``, ``/metrics``, ``/maps`` on ``time_s``
+(:func:`scan_times`).  The demo's anode-free series (Sandoval et al. 2025,
+doi:10.1039/d5eb00111k) goes this way too: the twin writes its scans as Data Exchange files.
 
-The twin uses coarser voxels (3 µm) and a lower energy (22 keV) than the paper (1.8 µm,
+:func:`demo_stages` holds the one CT twin study that still runs in memory (``twin:
+{modalities: [tomo]}`` in the experiment file): ``tomo.soft_short``, one scan of the sulfide
+pellet behind a soft short (:func:`ssbscope.twin.ct.soft_short_002`; Cao et al. 2023,
+doi:10.1002/adfm.202307998, Fig. 3F-J): median grey value per slice and the interfaces from
+its derivative, low-attenuation regions connected to the Li anode vs isolated, their volume
+fraction in ``n_layers`` layers -> ``tomo/soft_short`` (with the twin's truth beside).
+
+The twin uses coarser voxels (3 µm) and a lower energy (22 keV) than the papers (1.6-1.8 µm,
 40 keV) so that a 40-voxel-wide phantom scanned with 16-bit detector noise keeps a usable
-Li/LPSCl contrast; sizes follow ``config.twin.size``.
+Li/LPSCl contrast.
 """
 
 from __future__ import annotations
@@ -43,30 +26,14 @@ import logging
 
 import numpy as np
 
-__all__ = ["demo_stages", "input_stages", "scan_times", "series_datasets", "SCAN_STATES", "PHASES"]
+__all__ = ["demo_stages", "input_stages", "scan_times", "series_datasets"]
 
 log = logging.getLogger(__name__)
 
-#: Phases of the demo segmentation, darkest first.
-PHASES = ("low", "lpscl", "steel", "cu")
-
-#: Scan states of the demo: (label, charge plated mAh/cm2, charge stripped mAh/cm2,
-#: current mA/cm2 of the step before the scan, time of the scan in s).
-SCAN_STATES = (
-    ("pristine", 0.0, 0.0, 0.5, 0.0),
-    ("plated 1.5 mAh/cm2", 1.5, 0.0, 0.5, 3.0 * 3600),
-    ("plated 3.0 mAh/cm2", 3.0, 0.0, 0.5, 6.0 * 3600),
-    ("stripped 1.5 mAh/cm2", 3.0, 1.5, 0.5, 9.0 * 3600),
-    # case B: full strip to the cut-off (CE 92.9 %: 2.79 mAh/cm2), re-plate 3 mAh/cm2, then
-    # 0.75 mAh/cm2 at 1.5 mA/cm2 (edge filaments)
-    ("re-plated + 1.5 mA/cm2 step", 6.75, 2.79, 1.5,
-     (6.0 + 2.79 / 0.5 + 3.0 / 0.5 + 0.75 / 1.5) * 3600),
-)
-
-_SIZES = {  # n_xy, n_z, n_angles, states used
-    "tiny": (32, 48, 60, (0, 2, 3)),
-    "small": (40, 56, 90, (0, 1, 2, 3, 4)),
-    "medium": (64, 72, 150, (0, 1, 2, 3, 4)),
+_SIZES = {  # soft-short twin study: n_xy, n_angles
+    "tiny": (32, 60),
+    "small": (40, 90),
+    "medium": (64, 150),
 }
 _VOXEL_UM = 3.0
 _E_KEV = 22.0
@@ -78,302 +45,7 @@ def _size(config) -> str:
     return getattr(twin, "size", "small") if twin is not None else "small"
 
 
-# --------------------------------------------------------------------------- stages
-
-def _twin_stage(ctx, inputs, *, size="small"):
-    import xarray as xr
-
-    from ssbscope.twin import ct
-
-    n_xy, n_z, n_angles, idx = _SIZES[size]
-    states = [SCAN_STATES[i] for i in idx]
-    proj, flats, darks, truth = [], [], [], []
-    angles = center = None
-    cell = None
-    for k, (label, q, s, cur, t) in enumerate(ctx.progress(states, desc="tomo twin scans")):
-        ph = ct.anode_free_001(q, s, current_ma_cm2=cur, n_xy=n_xy, n_z=n_z,
-                               voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
-                               max_charge_mah_cm2=max(4.0, q), seed=int(ctx.seed))
-        sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=int(ctx.seed) * 100 + k)
-        proj.append(sc.projections)
-        flats.append(sc.flats)
-        darks.append(sc.darks)
-        angles, center, cell = sc.angles_rad, sc.center_px, ph.cell_mask
-        tr = {
-            "plated_thickness_um": ph.mean_thickness_um.get("plated_li", np.nan),
-            "counter_thickness_um": ph.mean_thickness_um.get("counter_li", np.nan),
-            "pore_crack_volume_um3": ph.truth["pore_crack_volume_um3"],
-            "crack_volume_um3": ph.truth["crack_volume_um3"],
-            "li_lpscl_z_vox": ph.interfaces_z_vox["li|lpscl"],
-            "lpscl_counter_z_vox": ph.interfaces_z_vox["lpscl|counter"],
-            "ra_um": ph.roughness_um["li|lpscl"][0],
-            "rq_um": ph.roughness_um["li|lpscl"][1],
-            "charge_mAh_cm2": q - s,
-        }
-        truth.append(tr)
-    time_s = np.array([st[4] for st in states], float)
-    labels = np.array([st[0] for st in states], dtype=object)
-    ds = xr.Dataset(
-        {"projections": (("time_s", "angle", "row", "detector"), np.stack(proj)),
-         "flats": (("time_s", "frame", "row", "detector"), np.stack(flats)),
-         "darks": (("time_s", "dark_frame", "row", "detector"), np.stack(darks)),
-         "angles_rad": ("angle", np.asarray(angles, float)),
-         "cell_mask": (("y", "x"), np.asarray(cell, bool)),
-         "state": ("time_s", labels.astype(str))},
-        coords={"time_s": time_s},
-        attrs={"voxel_size_um": _VOXEL_UM, "e_kev": _E_KEV, "flux_photons": _FLUX,
-               "twin": "anode_free_001 (001_a2c994afa3295f29, case B)",
-               "true_center_px": float(center)})
-    ds["projections"].attrs["units"] = "counts"
-    tds = xr.Dataset({k: ("time_s", np.array([t[k] for t in truth], float)) for k in truth[0]},
-                     coords={"time_s": time_s}, attrs={"voxel_size_um": _VOXEL_UM})
-    return {"tomo/twin/projections": ds, "tomo/twin/truth": tds}
-
-
-def _reconstruct_stage(ctx, inputs):
-    import xarray as xr
-
-    import ssbscope.tomo as tomo
-
-    src = inputs["tomo/twin/projections"]
-    angles = src["angles_rad"].values
-    vols = []
-    center = None
-    for k in ctx.progress(range(src.sizes["time_s"]), desc="tomo reconstruct"):
-        p = tomo.flat_dark_correct(src["projections"].isel(time_s=k).values,
-                                   src["flats"].isel(time_s=k).values,
-                                   src["darks"].isel(time_s=k).values)
-        if center is None:
-            center = float(tomo.find_center(p, angles))
-            log.info("tomo.reconstruct: centre of rotation %.3f px", center)
-        vols.append(tomo.reconstruct(p, angles, center))
-    ds = xr.Dataset({"volume": (("time_s", "z", "y", "x"), np.stack(vols).astype(np.float32)),
-                     "cell_mask": src["cell_mask"], "state": src["state"]},
-                    coords={"time_s": src["time_s"].values},
-                    attrs={"voxel_size_um": float(src.attrs["voxel_size_um"]),
-                           "center_px": center})
-    ds["volume"].attrs["units"] = "1/voxel"
-    return {"tomo/volumes": ds}
-
-
-def _segment_stage(ctx, inputs, *, median=True, opening_radius_vox=0):
-    import xarray as xr
-
-    import ssbscope.tomo as tomo
-    from ssbscope.tomo.register import apply_rigid
-
-    src = inputs["tomo/volumes"]
-    vols = src["volume"].values
-    cell = src["cell_mask"].values.astype(bool)
-    ref = vols[0]
-    # register on the static part of the cell: the Cu current collector at the bottom (the
-    # pellet moves up as Li plates beneath it, the plunger moves down as the counter
-    # electrode thins), i.e. the slices up to 3 above the last Cu-dominated slice
-    prof = np.median(ref.reshape(ref.shape[0], -1), axis=1)
-    half = ref.shape[0] // 2
-    bright = np.flatnonzero(prof[:half] > 0.5 * prof.max())
-    z_top = int(bright.max()) + 4 if bright.size else half
-    aligned, labels, th, shifts = [], [], [], []
-    for k in ctx.progress(range(vols.shape[0]), desc="tomo segment"):
-        v = vols[k]
-        if k:
-            t = tomo.register_rigid(ref[:z_top], v[:z_top], upsample_factor=10)
-            v = apply_rigid(v, t, order=1).astype(np.float32)
-            shifts.append(t.shift_vox)
-        else:
-            shifts.append((0.0, 0.0, 0.0))
-        seg = tomo.segment_phases(v, PHASES, median=median, method="hierarchical", roi=cell,
-                                  opening_radius=opening_radius_vox or None)
-        aligned.append(v)
-        labels.append(seg.labels)
-        th.append(seg.thresholds)
-    ds = xr.Dataset(
-        {"labels": (("time_s", "z", "y", "x"), np.stack(labels)),
-         "aligned": (("time_s", "z", "y", "x"), np.stack(aligned).astype(np.float32)),
-         "thresholds": (("time_s", "boundary"), np.array(th, float)),
-         "shift_vox": (("time_s", "axis"), np.array(shifts, float)),
-         "cell_mask": src["cell_mask"], "state": src["state"]},
-        coords={"time_s": src["time_s"].values, "axis": ["z", "y", "x"]},
-        attrs={"voxel_size_um": float(src.attrs["voxel_size_um"]), "phases": list(PHASES)})
-    ds["aligned"].attrs["units"] = "1/voxel"
-    ds["thresholds"].attrs["units"] = "1/voxel"
-    return {"tomo/segmentation": ds}
-
-
-def _interface(med, lo, hi, vs, inner):
-    import ssbscope.tomo as tomo
-    from ssbscope.errors import EmptyResultError
-
-    try:
-        h = tomo.interface_height_map(med[lo:hi], vs) + lo * vs
-    except EmptyResultError as exc:
-        log.warning("tomo.measure: no interface in slices %d..%d (%s)", lo, hi, exc)
-        return np.full(med.shape[1:], np.nan)
-    return np.where(inner, h, np.nan)
-
-
-def _measure_stage(ctx, inputs, *, central_fraction=0.75, min_filament_volume_um3=0.0):
-    import scipy.ndimage as ndi
-    import xarray as xr
-
-    import ssbscope.tomo as tomo
-    from ssbscope.errors import EmptyResultError
-    from ssbscope.tomo import metrics as M
-
-    seg_ds = inputs["tomo/segmentation"]
-    vs = float(seg_ds.attrs["voxel_size_um"])
-    labels = seg_ds["labels"].values
-    vols = seg_ds["aligned"].values
-    cell = seg_ds["cell_mask"].values.astype(bool)
-    inner = ndi.binary_erosion(cell, iterations=1)
-    time_s = seg_ds["time_s"].values
-    nt = labels.shape[0]
-    rows: dict[str, list] = {}
-    maps = {"height_li_lpscl_um": [], "plated_thickness_um": [], "counter_thickness_um": []}
-
-    def put(key, val):
-        rows.setdefault(key, []).append(float(val))
-
-    pristine_low = None
-    prev_low = None
-    pristine_pore_vals = None
-    state_charge = {st[0]: st[1] - st[2] for st in SCAN_STATES}
-    for k in ctx.progress(range(nt), desc="tomo measure"):
-        lab = labels[k]
-        med = tomo.median3(vols[k])
-        metal = np.isin(lab, [2, 3])[:, inner].mean(axis=1) > 0.5
-        zm = np.flatnonzero(metal)
-        gaps = np.flatnonzero(np.diff(zm) > 1)
-        if zm.size == 0 or gaps.size == 0:
-            raise EmptyResultError(
-                f"tomo/segmentation at t={time_s[k]} s: the Cu current collector and the steel "
-                "plunger are not both found (metal-dominated slices); check the segmentation")
-        z_cu = int(zm[gaps[0]]) + 1          # first slice above the Cu
-        z_st = int(zm[gaps[0] + 1])          # first slice of the plunger
-        low = lab == 0
-        # LPSCl slab: the slices where LPSCl is the majority phase of the inner columns
-        lps_frac = (lab == 1)[:, inner].mean(axis=1)
-        zl = np.flatnonzero(lps_frac > 0.5)
-        if zl.size < 5:
-            raise EmptyResultError(
-                f"tomo/segmentation at t={time_s[k]} s: no Li6PS5Cl pellet found (fewer than 5 "
-                "slices where it is the majority phase); check the thresholds")
-        z_p0, z_p1 = int(zl.min()), int(zl.max()) + 1
-        # interfaces (sub-voxel) on crops holding two phases each: Cu|plated Li (Cu bright
-        # below), plated Li|LPSCl (Li dark below), LPSCl|counter Li (LPSCl bright below)
-        log.info("tomo.measure t=%g s: Cu top %d, pellet %d..%d, plunger %d", time_s[k], z_cu,
-                 z_p0, z_p1, z_st)
-        plated_count = np.where(inner, tomo.thickness_map(low[z_cu:z_p0], vs), np.nan)
-        has_li = np.nanmean(plated_count) >= 0.5 * vs
-        h_cu = _interface(med, 0, z_cu + 5, vs, inner)
-        if has_li:
-            h_li = _interface(med, z_cu + 1, min(z_p0 + 5, z_p1), vs, inner)
-            plated = h_li - h_cu
-        else:
-            # nothing plated (e.g. pristine): no Li|LPSCl interface, thickness 0 by count
-            log.info("tomo.measure t=%g s: no plated Li layer found (mean %.2f um of "
-                     "low-attenuation voxels above the Cu)", time_s[k], np.nanmean(plated_count))
-            h_li = np.full(inner.shape, np.nan)
-            plated = plated_count
-        h_ct = _interface(med, max(z_p1 - 5, z_p0), z_st - 1, vs, inner)
-        counter = np.where(inner, tomo.thickness_map(low[z_p1:z_st], vs), np.nan)
-        maps["height_li_lpscl_um"].append(h_li)
-        maps["plated_thickness_um"].append(plated)
-        maps["counter_thickness_um"].append(counter)
-        for key, h in (("cu_li_z_um", h_cu), ("li_lpscl_z_um", h_li),
-                       ("lpscl_counter_z_um", h_ct)):
-            put(key, np.nanmean(h) if np.isfinite(h).any() else np.nan)
-        try:
-            r = tomo.roughness(h_li)
-            put("ra_um", r.ra_um)
-            put("rq_um", r.rq_um)
-        except EmptyResultError as exc:  # explicit empty result: NaN, reason logged
-            log.info("tomo.measure: roughness undefined at t=%g s (%s)", time_s[k], exc)
-            put("ra_um", np.nan)
-            put("rq_um", np.nan)
-        for name, tmap in (("plated", plated), ("counter", counter)):
-            ok = inner & np.isfinite(tmap)
-            if ok.any():
-                st = M.thickness_stats(tmap, central_fraction, footprint=ok)
-                vals = (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um)
-            else:
-                log.warning("tomo.measure: no %s thickness at t=%g s", name, time_s[k])
-                vals = (np.nan,) * 4
-            for suffix, val in zip(("center_um", "center_std_um", "edge_um", "edge_std_um"), vals):
-                put(f"{name}_thickness_{suffix}", val)
-        # phase volumes in the cell
-        vols_k = M.phase_volumes(np.where(cell[None], lab, 0).astype(np.uint8), vs, PHASES)
-        for ph in ("lpscl", "steel", "cu"):
-            put(f"volume_{ph}_um3", vols_k.sel(phase=ph).item())
-        put("volume_low_um3", float(low[:, cell].sum()) * vs**3)
-        # pore + crack volume inside the pellet (partial volume, 2 slices from its faces)
-        # (on the unfiltered grey values: the median filter would erase 1-voxel pores)
-        raw = vols[k]
-        lo_lv = float(np.median(raw[:, inner][lab[:, inner] == 0]))
-        hi_lv = float(np.median(raw[:, inner][lab[:, inner] == 1]))
-        sub = np.s_[z_p0 + 2: z_p1 - 2, :, :]
-        pcv = M.partial_volume(raw, lo_lv, hi_lv, vs, sub, inner)
-        put("pore_crack_volume_um3", pcv)
-        pel_low = np.zeros_like(low)
-        pel_low[z_p0 + 2: z_p1 - 2] = low[z_p0 + 2: z_p1 - 2] & inner[None]
-        # greyscale of pristine pores vs voxels that turned low-attenuation since (cracks),
-        # on the unfiltered grey values thresholded at the low|LPSCl boundary
-        thr0 = float(seg_ds["thresholds"].values[k][0])
-        raw_low = np.zeros_like(low)
-        raw_low[z_p0 + 2: z_p1 - 2] = (raw[z_p0 + 2: z_p1 - 2] <= thr0) & inner[None]
-        if pristine_low is None:
-            pristine_low = pel_low
-            pristine_pcv = pcv
-            pristine_raw_low = raw_low
-            pristine_pore_vals = raw[raw_low]
-        put("new_crack_volume_um3", pcv - pristine_pcv)
-        q = state_charge.get(str(seg_ds["state"].values[k]), np.nan)
-        area = float(inner.sum()) * vs**2
-        put("charge_mAh_cm2", q)
-        put("crack_li_fraction", M.crack_li_fraction(pcv - pristine_pcv, q, area)
-            if q > 0 else np.nan)
-        new_vals = raw[raw_low & ~pristine_raw_low]
-        if k and new_vals.size >= 2 and pristine_pore_vals.size >= 2:
-            g = M.gaussian_overlap(pristine_pore_vals, new_vals)
-            put("pore_crack_grey_overlap", g.overlap)
-        else:
-            put("pore_crack_grey_overlap", np.nan)
-        if prev_low is not None:
-            nf = M.new_filaments(prev_low, pel_low, vs, min_volume_um3=min_filament_volume_um3,
-                                 central_fraction=central_fraction, footprint=inner)
-            put("new_filaments", nf.count)
-            put("new_filaments_center", nf.count_center)
-            put("new_filaments_edge", nf.count_edge)
-            put("new_filament_volume_um3", nf.volume_um3)
-        else:
-            for key in ("new_filaments", "new_filaments_center", "new_filaments_edge",
-                        "new_filament_volume_um3"):
-                put(key, np.nan)
-        prev_low = pel_low
-    met = xr.Dataset({k: ("time_s", np.array(v)) for k, v in rows.items()},
-                     coords={"time_s": time_s},
-                     attrs={"voxel_size_um": vs, "central_fraction": central_fraction,
-                            "paper": ("001_a2c994afa3295f29; Ra/Rq Eqs. 6-7 of "
-                                      "000_290f30815ae66793")})
-    for v in ("volume_lpscl_um3", "volume_low_um3", "pore_crack_volume_um3"):
-        ref = met[v].values[0]
-        met[v.replace("_um3", "_change_pct")] = ("time_s", 100.0 * (met[v].values - ref) / ref)
-    met["state"] = seg_ds["state"]
-    for k in met.data_vars:
-        if k.endswith("_um3"):
-            met[k].attrs["units"] = "um^3"
-        elif k.endswith("_um"):
-            met[k].attrs["units"] = "um"
-        elif k.endswith("_pct"):
-            met[k].attrs["units"] = "%"
-        elif k != "state" and "units" not in met[k].attrs:
-            met[k].attrs["units"] = "1"  # counts, fractions, overlap coefficients
-    mp = xr.Dataset({k: (("time_s", "y", "x"), np.stack(v).astype(np.float32))
-                     for k, v in maps.items()},
-                    coords={"time_s": time_s}, attrs={"voxel_size_um": vs})
-    mp["state"] = seg_ds["state"]
-    return {"tomo/metrics": met, "tomo/maps": mp}
-
+# --------------------------------------------------------------------------- twin study
 
 def _soft_short_stage(ctx, inputs, *, size="small", n_layers=10, min_volume_um3=0.0):
     """Pellet behind a soft short (002_3ee4edf529433f9c Fig. 3F-J): twin scan, profile, regions."""
@@ -385,7 +57,7 @@ def _soft_short_stage(ctx, inputs, *, size="small", n_layers=10, min_volume_um3=
     from ssbscope.tomo import metrics as M
     from ssbscope.twin import ct
 
-    n_xy, _, n_angles, _ = _SIZES[size]
+    n_xy, n_angles = _SIZES[size]
     ph = ct.soft_short_002(n_xy=n_xy, n_z=64, voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
                            n_layers=n_layers, seed=int(ctx.seed))
     sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=int(ctx.seed) * 100 + 99)
@@ -444,13 +116,12 @@ def _soft_short_stage(ctx, inputs, *, size="small", n_layers=10, min_volume_um3=
 
 
 def demo_stages(config=None) -> list:
-    """The tomography stages of ``ssbscope demo`` (twin -> reconstruct -> segment -> measure).
+    """The in-memory CT twin study (``twin: {modalities: [tomo]}``): the soft-short pellet.
 
     Parameters
     ----------
     config : ssbscope.config.Experiment, optional
-        ``twin.size`` picks the phantom size and number of scans (``tiny`` for tests);
-        ``analysis.tomo`` gives the central fraction, opening radius and filament filter.
+        ``twin.size`` picks the phantom size; ``analysis.tomo.n_layers`` the layer count.
 
     Returns
     -------
@@ -460,28 +131,11 @@ def demo_stages(config=None) -> list:
 
     size = _size(config)
     an = getattr(getattr(config, "analysis", None), "tomo", None)
-    central = float(getattr(an, "central_fraction", 0.75))
     n_layers = int(getattr(an, "n_layers", 10))
-    median = bool(getattr(an, "median", True))
-    return [
-        Stage("tomo.twin", _twin_stage,
-              outputs=("tomo/twin/projections", "tomo/twin/truth"), params={"size": size},
-              long=True),
-        Stage("tomo.reconstruct", _reconstruct_stage, inputs=("tomo/twin/projections",),
-              outputs=("tomo/volumes",), long=True),
-        # the opening is left out in the demo: at 3 µm voxels the plated layer is only a few
-        # voxels thick and a radius-3 ball would erase it
-        Stage("tomo.segment", _segment_stage, inputs=("tomo/volumes",),
-              outputs=("tomo/segmentation",), params={"median": median,
-                                                      "opening_radius_vox": 0}),
-        Stage("tomo.measure", _measure_stage, inputs=("tomo/segmentation",),
-              outputs=("tomo/metrics", "tomo/maps"),
-              params={"central_fraction": central, "min_filament_volume_um3": 0.0}),
-        # 002_'s 3.4e5 um^3 filter is ~12 600 voxels at 3 um, more than the small twin's
-        # regions: the demo keeps every region
-        Stage("tomo.soft_short", _soft_short_stage, outputs=("tomo/soft_short",),
-              params={"size": size, "n_layers": n_layers, "min_volume_um3": 0.0}),
-    ]
+    # 002_'s 3.4e5 um^3 filter is ~12 600 voxels at 3 um, more than the small twin's
+    # regions: the study keeps every region
+    return [Stage("tomo.soft_short", _soft_short_stage, outputs=("tomo/soft_short",),
+                  params={"size": size, "n_layers": n_layers, "min_volume_um3": 0.0})]
 
 
 # --------------------------------------------------------------------------- real inputs
