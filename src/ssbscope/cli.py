@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="ssbscope-demo", help="output folder (default: ./ssbscope-demo)")
     d.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler (default: local)")
     d.add_argument("--size", choices=["tiny", "small", "medium"], default="small", help="twin size (default: small)")
-    d.add_argument("--only", default=None, help="comma-separated modalities (echem,tomo,compton,neutron,transport)")
+    d.add_argument("--only", default=None, help="comma-separated modalities (echem,tomo,compton,neutron,transport,interface)")
     d.add_argument("--seed", type=int, default=0, help="twin seed (default 0)")
 
     r = sub.add_parser("run", parents=[common], help="run an experiment file")

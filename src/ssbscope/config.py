@@ -324,8 +324,11 @@ class Analysis(_Model):
 class Twin(_Model):
     """Digital-twin settings (used by ``ssbscope demo``)."""
 
-    modalities: list[Literal["echem", "tomo", "compton", "neutron", "transport"]] = Field(
-        default_factory=lambda: ["echem", "tomo", "compton", "neutron", "transport"])
+    modalities: list[Literal["echem", "tomo", "compton", "neutron", "transport", "interface"]] = Field(
+        default_factory=lambda: ["echem", "tomo", "compton", "neutron", "transport", "interface"],
+        description="areas whose in-memory twin study runs (interface: the contour study of "
+                    "Zhang et al. 2024, which writes interface/contour_study like "
+                    "analysis.interface cases, so not together with them)")
     size: Literal["tiny", "small", "medium"] = "small"
 
 
@@ -350,6 +353,17 @@ class Experiment(_Model):
                     known = ", ".join(sorted(self.cells)) or "none"
                     raise ValueError(f"inputs.{area}[{i}].cell: {item.cell!r} is not a key of cells: "
                                      f"(defined: {known})")
+        return self
+
+    @model_validator(mode="after")
+    def _one_contour_study(self):
+        # the twin's contour study and the user's both write interface/contour_study
+        if self.analysis.interface.cases and self.twin is not None \
+                and "interface" in self.twin.modalities:
+            raise ValueError("analysis.interface.cases: twin.modalities names 'interface', whose "
+                             "contour study writes interface/contour_study too; run the cases "
+                             "in an experiment without 'interface' under twin.modalities (or "
+                             "remove the cases to run the twin's study)")
         return self
 
     def cell_of(self, item) -> Cell:

@@ -1,4 +1,4 @@
-"""Demo stages of the transport/interface areas and their report section."""
+"""Twin stages of the transport area and its report section."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 from ssbscope.pipeline import run
 from ssbscope.store import Store
-from ssbscope.testing import realdata_dir
 from ssbscope.transport.stages import INTERFACE_STATES, demo_stages
 
 
@@ -31,17 +30,6 @@ def test_interface_flux_per_state(store):
     np.testing.assert_allclose(ds["d_eff_ratio"].values, ds["porosity"].values / tau, rtol=1e-9)
     assert np.all(ds["flux_imbalance"].values <= 1e-3)
     assert ds["flux_map"].shape[0] == 3
-
-
-def test_contour_study_tables(store):
-    df = store.read("interface/contour_study").to_dataframe()
-    sh = df[df["series"] == "shapes"].set_index("shape")
-    assert set(sh.index) == {"egg-box", "pyramid", "frustum"}
-    assert np.all(df["gain_over_flat"] <= df["area_ratio"] + 1e-9)
-    gc = store.read("interface/grid_convergence").to_dataframe()
-    assert gc["rel_change_vs_finest"].max() < 0.02
-    sf = store.read("interface/surface_fields")
-    assert sf["current_ma_cm2"].dims == ("shape", "kinetics", "y_um", "x_um")
 
 
 def test_current_density_recovers_imposed_current(store):
@@ -66,8 +54,9 @@ def test_report_section(store):
     from ssbscope.report.transport import section
 
     sec = section(store)
-    assert sec is not None and sec.title == "Transport and interfaces"
-    assert sec.html.count("<img") == 4
+    assert sec is not None and sec.title == "Transport"
+    assert sec.html.count("<img") == 2  # flux maps, current-density maps
+    assert "Contoured" not in sec.html  # the contour study is the interface section's
     assert "without registration" in sec.html
     labels = [k for k, _ in sec.summary]
     assert "tau interphase (charged)" in labels
@@ -79,174 +68,10 @@ def test_section_none_for_empty_store(tmp_path):
     assert section(Store.create(tmp_path / "empty.zarr")) is None
 
 
-def test_report_kinetics_study_marks_the_maximum(store):
-    # the small/medium demo adds the "kinetics" series (R_ct x 1, 4, 15 at S = 150 um); give the
-    # tiny store's table such rows, with a known peak for one resistance, and check the report
-    import pandas as pd
-    import xarray as xr
 
-    from ssbscope.report.transport import _contour_part
-
-    study = store.read("interface/contour_study").load()
-    df = study.to_dataframe().reset_index(drop=True)
-    base = df[df["series"] == "constant_S"]
-    rows = []
-    for rct, peak in ((10.0, None), (40.0, 60.0)):
-        k = base.copy()
-        k["series"] = "kinetics"
-        k["r_ct_ohm_cm2"] = rct
-        h = k["height_um"].to_numpy()
-        k["gain_over_flat"] = (1.0 - 1e-3 * h) if peak is None else 1.1 - 2e-5 * (h - peak) ** 2
-        rows.append(k)
-    full = pd.concat([df, *rows], ignore_index=True)
-    ds = xr.Dataset.from_dataframe(full.rename_axis("case"))
-    ds.attrs.update(study.attrs)
-    html, summary = _contour_part(ds, None, None)
-    text = dict(summary)["critical-current maximum vs H (S = 150 um)"]
-    assert "R_ct 10: no maximum, falls with H" in text
-    assert "R_ct 40: maximum at H = 60 um (H/S = 0.40), 1.100 x flat" in text, text
-    assert "Kinetics study" in html and html.count("<img") == 2
-
-
-def test_run_contour_study_from_experiment_file(tmp_path):
-    # analysis.interface of an experiment file: the user's contours and kinetics through
-    # `ssbscope run`, equal to calling the library directly, and reported
-    import yaml
-
-    from ssbscope.config import load
-    from ssbscope.interface import contour_sweep
-    from ssbscope.workflow import run_experiment
-
-    f = tmp_path / "exp.yaml"
-    f.write_text(yaml.safe_dump({"name": "contours", "analysis": {"interface": {
-        "cases": [[25, 150], [75, 150]], "shapes": ["egg-box", "pyramid"], "r_ct_ohm_cm2": 20.0,
-        "kinetics_r_ct_ohm_cm2": [80.0], "pressure_model": "small-slope", "n_xy": 8}}}))
-    out = run_experiment(load(f), tmp_path / "out", quiet=True)
-    df = Store.open(out.store_path).read("interface/contour_study").to_dataframe()
-    cases = df[df["series"] == "cases"]
-    assert len(cases) == 4 and set(cases["shape"]) == {"egg-box", "pyramid"}
-    kin = df[df["series"] == "kinetics"]
-    assert sorted(kin["r_ct_ohm_cm2"].unique()) == [20.0, 80.0]
-    assert kin["kinetic_length_um"].max() == pytest.approx(80.0 * 2e-3 * 1e4)
-    ref = contour_sweep([(75, 150)], shapes=("pyramid",), r_ct_ohm_cm2=20.0, n_xy=8)
-    got = cases[(cases["shape"] == "pyramid") & (cases["height_um"] == 75.0)]
-    assert got["gain_over_flat"].iloc[0] == pytest.approx(ref["gain_over_flat"].iloc[0], rel=1e-12)
-    html = out.report_path.read_text()
-    assert "Kinetics study" in html
-    assert "critical-current maximum vs H (S = 150 um)" in html
-
-
-def test_bad_contour_cases_are_config_errors(tmp_path):
-    from ssbscope.config import from_dict
-    from ssbscope.errors import ConfigError
-
-    for bad in ({"cases": [[0, 150]]}, {"cases": [[25, -1]]}, {"cases": [[25, 150]], "shapes": ["cone"]},
-                {"cases": [[25, 150]], "kinetics_r_ct_ohm_cm2": [0]}):
-        with pytest.raises(ConfigError, match="analysis.interface"):
-            from_dict({"name": "x", "analysis": {"interface": bad}})
-
-
-def test_contours_example_file_gives_the_interface_stage():
-    from pathlib import Path
-
-    from ssbscope.config import load
-    from ssbscope.workflow import stages_for
-
-    exp = load(Path(__file__).resolve().parents[2] / "examples" / "contours.yaml")
-    stages = stages_for(exp)
-    assert [s.name for s in stages] == ["interface.contour_study"]
-    assert stages[0].params["cases"][1] == [25.0, 150.0]
-    assert stages[0].params["kinetics_r_ct_ohm_cm2"] == [40.0, 150.0]
-
-
-_POT = realdata_dir("potentiostat")
-
-
-@pytest.mark.skipif(not (_POT / "hybriddrt_PEIS_SSB.mpr").exists(),
-                    reason="shared/realdata/potentiostat not present")
-def test_contour_study_takes_r_ct_from_the_eis_fit_of_a_real_spectrum(tmp_path):
-    # r_ct_ohm_cm2: eis -> the fitted R_ct of the real PEIS file x cell area / interfaces
-    from ssbscope.config import from_dict
-    from ssbscope.interface import contour_sweep
-    from ssbscope.workflow import run_experiment
-
-    exp = from_dict({"name": "eis", "cell": {"diameter_mm": 10.0}, "inputs": {"echem": [
-        {"path": str(_POT / "navani_gcpl_5cycles_C09.mpr")},
-        {"path": str(_POT / "hybriddrt_PEIS_SSB.mpr"), "kind": "eis", "label": "peis"}]},
-        "analysis": {"interface": {"cases": [[25, 150]], "r_ct_ohm_cm2": "eis",
-                                   "eis_spectrum": "peis", "eis_interfaces": 1,
-                                   "pressure_model": "small-slope", "n_xy": 8}}},
-        base_dir=tmp_path)
-    out = run_experiment(exp, tmp_path / "out", quiet=True)
-    st = Store.open(out.store_path)
-    fit = float(st.read("echem/eis")["r_ct_ohm"].values[0])
-    study = st.read("interface/contour_study")
-    area = np.pi * 0.5 ** 2
-    assert study.attrs["r_ct_ohm_cm2"] == pytest.approx(fit * area, rel=1e-12)
-    assert study.attrs["r_ct_source"].startswith("EIS fit of spectrum 0 (peis")
-    ref = contour_sweep([(25, 150)], r_ct_ohm_cm2=fit * area, n_xy=8)
-    assert float(study["gain_over_flat"].values[0]) == pytest.approx(
-        ref["gain_over_flat"].iloc[0], rel=1e-12)
-    assert "from the EIS fit of spectrum 0" in out.report_path.read_text()
-
-
-def test_r_ct_from_eis_needs_a_spectrum_and_the_cell_area(tmp_path):
-    from ssbscope.config import from_dict
-    from ssbscope.errors import ConfigError
-    from ssbscope.workflow import stages_for
-
-    exp = from_dict({"name": "x", "analysis": {"interface": {"cases": [[25, 150]],
-                                                             "r_ct_ohm_cm2": "eis"}}})
-    with pytest.raises(ConfigError) as e:
-        stages_for(exp)
-    locs = [loc for loc, _ in e.value.problems]
-    assert locs == ["analysis.interface.r_ct_ohm_cm2", "cell.area_cm2"]
-
-
-def test_contour_cases_run_as_tasks_on_a_distributed_cluster(tmp_path):
-    # the contour cases are dask tasks: worker processes of a dask.distributed cluster give
-    # the same table as the local threads
-    distributed = pytest.importorskip("distributed")
-    import xarray as xr
-
-    from ssbscope.config import from_dict
-    from ssbscope.workflow import stages_for
-
-    exp = from_dict({"name": "c", "analysis": {"interface": {
-        "cases": [[10, 150], [25, 150], [50, 100]], "shapes": ["egg-box", "frustum"],
-        "kinetics_r_ct_ohm_cm2": [40.0], "pressure_model": "small-slope", "n_xy": 8}}})
-    run(stages_for(exp), Store.create(tmp_path / "local.zarr"), quiet=True, config=exp)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        run(stages_for(exp), Store.create(tmp_path / "dist.zarr"), quiet=True, config=exp,
-            scheduler=cluster.scheduler_address)
-    a = Store.open(tmp_path / "local.zarr").read("interface/contour_study").load()
-    b = Store.open(tmp_path / "dist.zarr").read("interface/contour_study").load()
-    assert a.sizes["case"] == 3 * 2 + 3 * 2
-    a.attrs.pop("provenance", None)
-    b.attrs.pop("provenance", None)
-    xr.testing.assert_identical(a, b)
-
-
-def test_report_shapes_along_height_replace_the_bar_chart(store):
-    # medium demo: series "shapes_H" (three shapes along H at S = 150 um) -> one curve per shape
-    import pandas as pd
-    import xarray as xr
-
-    from ssbscope.report.transport import _contour_part
-
-    study = store.read("interface/contour_study").load()
-    df = study.to_dataframe().reset_index(drop=True)
-    base = df[df["series"] == "constant_S"]
-    rows = []
-    for k, shape in enumerate(("egg-box", "pyramid", "frustum")):
-        r = base.copy()
-        r["series"], r["shape"] = "shapes_H", shape
-        r["critical_current_ma_cm2"] = r["gain_over_flat"] = 0.9 + 0.01 * k * r["height_um"] / 75
-        rows.append(r)
-    ds = xr.Dataset.from_dataframe(pd.concat([df, *rows], ignore_index=True).rename_axis("case"))
-    ds.attrs.update(study.attrs)
-    html, summary = _contour_part(ds, None, None)
-    s = dict(summary)
-    assert s["best contour"].startswith("frustum H75S150 (0.920")
-    assert "best shape at H25S150" in s  # still from the shapes series
+def test_demo_stages_hold_no_contour_study():
+    # the contour study is the interface area's (ssbscope.interface.stages)
+    cfg = SimpleNamespace(twin=SimpleNamespace(size="tiny"))
+    stages = demo_stages(cfg)
+    assert [s.name for s in stages] == ["transport.interface_flux", "transport.current_density"]
+    assert not any(k.startswith("interface/") for s in stages for k in s.outputs)

@@ -46,7 +46,8 @@ __getattr__, __dir__, __all__ = attach(
 )
 
 #: This area in the registry (:mod:`ssbscope.areas`).
-AREA = Area("interface", "Interfaces", stages=None, report=None, inputs=False,
+AREA = Area("interface", "Interfaces", stages="ssbscope.interface.stages",
+            report="ssbscope.report.interface", inputs=False,
             store_keys=("interface/contour_study",
                      "interface/grid_convergence",
                      "interface/surface_fields",))

@@ -32,7 +32,7 @@ import numpy as np
 __all__ = ["DemoFolder", "write_demo_folder", "write_echem_files", "TWIN_STUDIES", "dump_yaml"]
 
 #: Areas whose demo still runs as an in-memory twin study (``twin.modalities`` of the YAML).
-TWIN_STUDIES = ("tomo", "compton", "neutron", "transport")
+TWIN_STUDIES = ("tomo", "compton", "neutron", "transport", "interface")
 
 #: Whether the anode-free CT series is written as Data Exchange files (else an in-memory study).
 _CT_SERIES_FILES = False
@@ -213,7 +213,8 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0, modalities
     seed : int
         Seed of every random draw; the same seed writes the same bytes.
     modalities : list of str, optional
-        Restrict to these areas (echem, tomo, compton, neutron, transport); default all.
+        Restrict to these areas (echem, tomo, compton, neutron, transport, interface); default
+        all.
 
     Returns
     -------
@@ -223,7 +224,8 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0, modalities
 
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    wanted = list(modalities) if modalities else ["echem", "tomo", "compton", "neutron", "transport"]
+    wanted = list(modalities) if modalities else ["echem", "tomo", "compton", "neutron", "transport",
+                                                  "interface"]
     cells: dict = {}
     inputs: dict = {}
     analysis: dict = {}

@@ -1,0 +1,325 @@
+"""Report section of the interface area: contoured Li|electrolyte interfaces.
+
+The contour study of Zhang et al. 2024 (doi:10.1039/d3ee03322h; 003_103f2bf5a3479ade Figs.
+1-4): maximum local current, creep pressure and critical current against the contour, the
+kinetics (Wagner-number) study, the grid convergence and the current on one periodic cell.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ssbscope.report import Section, figure_html, table_html
+
+__all__ = ["section"]
+
+log = logging.getLogger(__name__)
+
+
+_FIRST = ("series", "r_ct_ohm_cm2", "kinetic_length_um", "shape", "height_um", "separation_um", "h_over_s", "n_xy", "pressure_model",
+          "area_ratio", "max_primary_over_geometric", "max_kinetic_over_geometric",
+          "max_over_geometric", "rel_change_vs_finest", "site_excess_pressure_mpa",
+          "critical_current_ma_cm2", "gain_over_flat", "gain_over_flat_small_slope")
+
+
+def _ordered(df):
+    """Key columns first (case, then the headline numbers), the rest in their order."""
+    first = [c for c in _FIRST if c in df.columns]
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def _contour_part(study, gc, fields):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = study.to_dataframe()
+    html = "<h3>Contoured Li|electrolyte interfaces</h3>"
+    summary = []
+    series = [("constant_S", "height_um", "H (um), S = 150 um"),
+              ("constant_H", "separation_um", "S (um), H = 25 um"),
+              ("constant_ratio", "separation_um", "S (um), H/S = 1/6"),
+              ("cases", "h_over_s", "H/S (analysis.interface cases)")]
+    present = [s for s in series if (df["series"] == s[0]).any()]
+    if present:
+        sh = df[df["series"] == "shapes"]
+        user = df[df["series"] == "cases"]
+        shapes_h = df[df["series"] == "shapes_H"]
+        curves, curves_title = None, ""
+        if shapes_h["shape"].nunique() > 1:  # medium demo: every shape along H at S = 150 um
+            curves, curves_title = shapes_h, "shapes along H, S = 150 um"
+        elif len(sh) == 0 and user["shape"].nunique() > 1:
+            curves, curves_title = user, "cases by shape"
+        ncol = len(present) + (1 if len(sh) or curves is not None else 0)
+        fig, axes = plt.subplots(2, ncol, figsize=(4.0 * ncol, 6.6), squeeze=False)
+        for k, (name, xcol, xlabel) in enumerate(present):
+            d = df[df["series"] == name].sort_values(xcol)
+            if d["shape"].nunique() > 1:  # one curve per panel: egg-box, else the first shape
+                first = "egg-box" if (d["shape"] == "egg-box").any() else d["shape"].iloc[0]
+                d = d[d["shape"] == first]
+                xlabel = f"{xlabel}, {first}"
+            ax = axes[0, k]
+            ax.plot(d[xcol], d["max_primary_over_geometric"], "o-", label="max j, primary")
+            ax.plot(d[xcol], d["max_kinetic_over_geometric"], "s-", label="max j, kinetics")
+            finite = "pressure_model" in d and (d["pressure_model"] == "finite-slope").any()
+            ax.plot(d[xcol], d["gain_over_flat"], "^-", lw=2,
+                    label="critical / flat" + (" (finite-slope)" if finite else ""))
+            if finite and "gain_over_flat_small_slope" in d:
+                ax.plot(d[xcol], d["gain_over_flat_small_slope"], "v--", color="C2", lw=1.2,
+                        label="critical / flat (small-slope)")
+            ax.axhline(1.0, color="k", ls=":", lw=1, label="flat interface")
+            ax.set_ylabel("ratio to geometric / flat")
+            ax.legend(fontsize=7)
+            ax = axes[1, k]
+            site = ("site_excess_pressure_mpa" if "site_excess_pressure_mpa" in d
+                    else "max_compressive_excess_pressure_mpa")
+            ax.plot(d[xcol], d[site], "kd-", label="at max-current site (criterion)")
+            if ("site_excess_pressure_small_slope_mpa" in d and "pressure_model" in d
+                    and (d["pressure_model"] == "finite-slope").any()):
+                ax.plot(d[xcol], d["site_excess_pressure_small_slope_mpa"], "o:", color="C3",
+                        label="site, small-slope model")
+            ax.plot(d[xcol], d["max_excess_pressure_mpa"], "d--", color="0.5",
+                    label="max |p - p_stack|")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("excess pressure at 1 mA/cm2 (MPa)")
+            ax.legend(fontsize=7)
+        ax = axes[0, -1]
+        if curves is not None:  # every shape: critical current and area against H/S
+            for k, (shape, d) in enumerate(curves.groupby("shape", sort=False)):
+                d = d.sort_values("h_over_s")
+                ax.plot(d["h_over_s"], d["gain_over_flat"], "o-", color=f"C{k}", label=shape)
+                axes[1, -1].plot(d["h_over_s"], d["area_ratio"], "o-", color=f"C{k}", label=shape)
+            ax.axhline(1.0, color="k", ls=":", lw=1)
+            ax.set_ylabel("critical current / flat")
+            ax.set_title(curves_title, fontsize=9)
+            ax.legend(fontsize=7)
+            axes[1, -1].set_ylabel("area ratio")
+            axes[1, -1].set_xlabel("H/S")
+            axes[1, -1].legend(fontsize=7)
+            best = curves.loc[curves["critical_current_ma_cm2"].idxmax()]
+            summary.append(("best contour" if curves is shapes_h else "best case",
+                            f"{best['shape']} H{best['height_um']:g}S"
+                            f"{best['separation_um']:g} ({best['gain_over_flat']:.3f} x flat)"))
+        if len(sh) and curves is None:
+            ax.bar(sh["shape"], sh["critical_current_ma_cm2"], color=["C0", "C1", "C2"][:len(sh)])
+            i_flat = float(study.attrs.get("flat_critical_current_ma_cm2", 1.0))
+            ax.axhline(i_flat, color="k", ls=":", label="flat")
+            ax.legend(fontsize=7)
+            ax.set_ylim(0.9 * float(sh["critical_current_ma_cm2"].min()),
+                        max(1.02, 1.02 * float(sh["critical_current_ma_cm2"].max())))
+            ax.set_ylabel("critical current (mA/cm2), flat = 1")
+            ax.set_title("H25S150 by shape" + (
+                " (finite-slope)" if "pressure_model" in sh
+                and (sh["pressure_model"] == "finite-slope").all() else ""))
+            axes[1, -1].bar(sh["shape"], sh["area_ratio"], color=["C0", "C1", "C2"][:len(sh)])
+            axes[1, -1].set_ylim(1.0, 1.02 * float(sh["area_ratio"].max()))
+            axes[1, -1].set_ylabel("area ratio")
+        if len(sh):
+            best = sh.loc[sh["critical_current_ma_cm2"].idxmax()]
+            summary.append(("best shape at H25S150", f"{best['shape']} "
+                            f"({best['critical_current_ma_cm2']:.3f} mA/cm2 vs flat 1)"))
+        fig.tight_layout()
+        a = study.attrs
+        cap = ("Maximum local current over the geometric current without and with linearised "
+               f"Butler-Volmer kinetics (R_ct = {float(a.get('r_ct_ohm_cm2', float('nan'))):.4g} Ohm cm2"
+               + (f" from the {a['r_ct_source']}" if str(a.get("r_ct_source", "")).startswith("EIS")
+                  else "") + ", sigma = "
+               f"{a.get('conductivity_s_cm')} S/cm); creep excess pressure at 1 mA/cm2 at the "
+               "site of maximum current (compressive, enters the criterion) and its largest "
+               "magnitude (Li creep: diffusional, grain size "
+               f"{a.get('grain_size_um', float('nan')):g} um, plus power law n = 6.56); "
+               "critical current of the self-consistent dendrite criterion relative to a flat "
+               "interface (dotted line = flat; p_c = "
+               f"{a.get('critical_pressure_mpa', float('nan')):.1f} MPa from K_Ic = "
+               f"{a.get('fracture_toughness_mpa_m05', float('nan')):g} MPa m^0.5 and a "
+               f"{a.get('flaw_depth_um', float('nan')):g} um flaw).  Trends only, as in "
+               "003_103f2bf5a3479ade Figs. 2-4.  " + _model_sentence(df, a)
+               + _maximum_sentence(df, a))
+        html += figure_html(fig, cap)
+        fin = df[df["pressure_model"] == "finite-slope"] if "pressure_model" in df else df.iloc[:0]
+        ss = (df["gain_over_flat_small_slope"] if "gain_over_flat_small_slope" in df
+              else df["gain_over_flat"])
+        summary.append(("best contour gain over flat (small-slope pressure)", f"{ss.max():.3f}x"))
+        if len(fin):
+            summary.append(("best gain over flat (finite-slope pressure)",
+                            f"{fin['gain_over_flat'].max():.3f}x"))
+    kin = df[df["series"] == "kinetics"] if "series" in df else df.iloc[:0]
+    if len(kin) and "kinetic_length_um" not in kin:
+        kin = kin.assign(kinetic_length_um=kin["r_ct_ohm_cm2"]
+                         * float(study.attrs.get("conductivity_s_cm", float("nan"))) * 1e4)
+    if len(kin):
+        h, s_ = _kinetics_part(kin, study.attrs)
+        html += h
+        summary.extend(s_)
+    main = df[df["series"] != "kinetics"] if "series" in df else df
+    html += table_html(_ordered(main.reset_index(drop=True)), caption="Contour study (1 mA/cm2)")
+    if len(kin):
+        cols = [c for c in ("r_ct_ohm_cm2", "kinetic_length_um", "height_um", "separation_um",
+                            "h_over_s", "area_ratio", "max_kinetic_over_geometric",
+                            "site_excess_pressure_mpa", "critical_current_ma_cm2",
+                            "gain_over_flat", "gain_over_flat_small_slope") if c in kin]
+        html += table_html(kin[cols].reset_index(drop=True),
+                           caption="Kinetics study (the cases at each charge-transfer resistance)")
+    if gc is not None:
+        html += table_html(_ordered(gc.to_dataframe().reset_index(drop=True)),
+                           caption="Grid convergence of the maximum local current and of "
+                                   "the creep pressures (H25S150; egg-box primary and kinetic, "
+                                   "pyramid and frustum kinetic)")
+    if fields is not None:
+        shapes = [str(s) for s in fields["shape"].values]
+        fig, axes = plt.subplots(2, len(shapes), figsize=(3.4 * len(shapes), 6.4), squeeze=False)
+        x = fields["x_um"].values
+        for i, kind in enumerate(("primary", "kinetic")):
+            for k, s in enumerate(shapes):
+                ax = axes[i, k]
+                im = ax.imshow(fields["current_ma_cm2"].sel(shape=s, kinetics=kind).values.T,
+                               origin="lower", cmap="viridis",
+                               extent=(x[0], x[-1], x[0], x[-1]))
+                ax.set_title(f"{s}, {kind}: max "
+                             f"{float(fields['current_ma_cm2'].sel(shape=s, kinetics=kind).max()):.2f}",
+                             fontsize=9)
+                fig.colorbar(im, ax=ax, shrink=0.75, label="j (mA/cm2)")
+        html += figure_html(fig, "Local normal current density on one periodic cell "
+                                 "(H = 25 um, S = 150 um, 1 mA/cm2 geometric); highest at the "
+                                 "Li protrusions (003_103f2bf5a3479ade Fig. 1e).")
+    return html, tuple(summary)
+
+
+def _model_sentence(df, a):
+    """The caption's account of the pressure model and its resolution, for what was run."""
+    finite = "pressure_model" in df and (df["pressure_model"] == "finite-slope").any()
+    if not finite:
+        return ("Pressure model: small-slope (spectral half-space Stokes flow of the creeping "
+                "Li, one secant viscosity).  ")
+    text = ("Pressure model: finite-slope (Stokes flow of the creeping Li in the true cell, "
+            "Q2-Q1, local secant viscosity on "
+            f"{a.get('stokes_n_xy', '?')} elements per quarter-cell side for the egg-box, site "
+            "pressure 10-15 % high on 4 elements; the red dotted line is the small-slope site "
+            "pressure, which saturates with H/S while the finite-slope one keeps rising).  ")
+    if (df["series"] == "shapes").any() or df["shape"].isin(["pyramid", "frustum"]).any():
+        text += ("Pyramids and frustums: local viscosity on "
+                 f"{a.get('stokes_n_xy_shapes', '?')} elements, meshes graded to their 2 um "
+                 "ridge rounding with a 0.25 um layer at the interface, site pressure within 2 % "
+                 "of 8 elements and of 24 layers, drifting down about 2.5 % per lateral "
+                 "refinement beyond 8.  ")
+    return text
+
+
+def _kinetics_axis(kin):
+    """(column, axis label, summary label) of the kinetics study: H at one S, else H/S."""
+    sep = kin["separation_um"].unique()
+    if len(sep) == 1:
+        return "height_um", f"H (um), S = {sep[0]:g} um", f"H (S = {sep[0]:g} um)"
+    return "h_over_s", "H/S", "H/S"
+
+
+def _maxima(kin, x="height_um"):
+    from ssbscope.interface import gain_maximum
+
+    return gain_maximum(kin, x=x, y="gain_over_flat", by="r_ct_ohm_cm2")
+
+
+def _maximum_sentence(df, attrs):
+    """What the figure shows about the maximum of 003_ Figs. 3b,e, from the data."""
+    kin = df[df["series"] == "kinetics"] if "series" in df else df.iloc[:0]
+    rct = float(attrs.get("r_ct_ohm_cm2", float("nan")))
+    text = ""
+    d = df[df["series"] == "constant_S"] if "series" in df else df.iloc[:0]
+    if len(d) > 2:
+        m = _maxima(d.assign(r_ct_ohm_cm2=rct)).iloc[0]
+        lo, hi = float(d["height_um"].min()), float(d["height_um"].max())
+        text = ("003_ Figs. 3b,e show the critical current passing through a maximum against "
+                f"H/S.  At R_ct = {rct:g} Ohm cm2 the {d['pressure_model'].iloc[0]} critical "
+                "current " + (f"peaks inside H = {lo:g}-{hi:g} um at H = {m['x_at_max']:.0f} um. "
+                              if m["interior"] else
+                              f"has no maximum inside H = {lo:g}-{hi:g} um at S = 150 um. "))
+    if len(kin):
+        text += ("The kinetics study below shows how the maximum depends on the kinetic "
+                 "length sigma R_ct.")
+    return text
+
+
+def _kinetics_part(kin, attrs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xcol, xlabel, xname = _kinetics_axis(kin)
+    mx = _maxima(kin, xcol)
+    fig, axes = plt.subplots(1, 3, figsize=(13.0, 3.9))
+    for k, (rct, d) in enumerate(kin.groupby("r_ct_ohm_cm2", sort=True)):
+        d = d.sort_values(xcol)
+        lk = float(d["kinetic_length_um"].iloc[0])
+        lab = f"R_ct {rct:g} Ohm cm2 (sigma R_ct {lk / 1000:.2g} mm)"
+        axes[0].plot(d[xcol], d["gain_over_flat"], "o-", color=f"C{k}", label=lab)
+        m = mx[mx["r_ct_ohm_cm2"] == rct].iloc[0]
+        if m["interior"]:
+            axes[0].plot([m["x_at_max"]], [m["y_at_max"]], "*", ms=14, color=f"C{k}",
+                         markeredgecolor="k")
+        axes[1].plot(d[xcol], d["max_kinetic_over_geometric"], "s-", color=f"C{k}", label=lab)
+        axes[1].plot(d[xcol], 1.0 / d["area_ratio"], ":", color="0.4",
+                     label="1 / area ratio" if k == 0 else None)
+        axes[2].plot(d[xcol], d["site_excess_pressure_mpa"], "d-", color=f"C{k}", label=lab)
+    axes[0].axhline(1.0, color="k", ls=":", lw=1)
+    axes[0].set_ylabel("critical current / flat")
+    axes[1].set_ylabel("max local / geometric current")
+    axes[2].set_ylabel("site excess pressure at 1 mA/cm2 (MPa)")
+    for ax in axes:
+        ax.set_xlabel(xlabel)
+        ax.legend(fontsize=7)
+    axes[0].set_title("critical current (* = maximum)", fontsize=9)
+    fig.tight_layout()
+    parts = []
+    for _, m in mx.iterrows():
+        sep = float(kin["separation_um"].iloc[0])
+        at = ((lambda v: f"H = {v:.0f} um (H/S = {v / sep:.2f})") if xcol == "height_um"
+              else (lambda v: f"H/S = {v:.2f}"))
+        if m["interior"]:
+            parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: maximum at {at(m['x_at_max'])}, "
+                         f"{m['y_at_max']:.3f} x flat")
+        elif m["trend"] == "falling":
+            parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: no maximum, falls with "
+                         + ("H" if xcol == "height_um" else "H/S"))
+        elif m["x_at_max"] == float(kin[xcol].max()):
+            parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: still rising at {at(m['x_at_max'])} "
+                         f"({m['y_at_max']:.3f} x flat)")
+        else:
+            parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: no maximum inside the sweep, highest at "
+                         f"{at(m['x_at_max'])} ({m['y_at_max']:.3f} x flat)")
+    finite = kin["pressure_model"].iloc[0] == "finite-slope"
+    cap = (f"Kinetics (Wagner-number) study, {kin['shape'].iloc[0]} against {xlabel}, "
+           f"{kin['pressure_model'].iloc[0]} creep pressure"
+           + (f" ({attrs.get('stokes_n_xy', '?')} elements)" if finite else "")
+           + ", all else as above. "
+           "The area benefit (max current below the geometric one, towards 1 / area ratio) "
+           "grows with the kinetic length sigma R_ct; the creep pressure at the Li protrusion "
+           "rises with H nearly independently of it.  With sigma R_ct comparable to S the "
+           "pressure wins and the critical current falls with H; with longer kinetic lengths "
+           "it dips (pressure linear in H, area benefit quadratic) and then rises to a "
+           "maximum, the trend of 003_ Figs. 3b and 4a.  "
+           + "; ".join(parts) + ".")
+    return figure_html(fig, cap), ((f"critical-current maximum vs {xname}",
+                                    "; ".join(parts)),)
+
+def section(store) -> Section | None:
+    """The interfaces section, or None when the store holds no contour study.
+
+    Parameters
+    ----------
+    store : ssbscope.store.Store
+
+    Returns
+    -------
+    ssbscope.report.Section or None
+    """
+    names = set(store.names())
+    if "interface/contour_study" not in names:
+        return None
+    gc = store.read("interface/grid_convergence").load() \
+        if "interface/grid_convergence" in names else None
+    sf = store.read("interface/surface_fields").load() \
+        if "interface/surface_fields" in names else None
+    html, summary = _contour_part(store.read("interface/contour_study").load(), gc, sf)
+    return Section("Interfaces", html, tuple(summary))

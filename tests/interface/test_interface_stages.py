@@ -1,0 +1,272 @@
+"""Stages of the interface area (the contour study) and its report section."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from ssbscope.interface.stages import demo_stages
+from ssbscope.pipeline import run
+from ssbscope.store import Store
+from ssbscope.testing import realdata_dir
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("interface_demo")
+    st = Store.create(root / "store.zarr")
+    cfg = SimpleNamespace(twin=SimpleNamespace(size="tiny"))
+    run(demo_stages(cfg), st, raw_dir=root / "raw", seed=0, quiet=True)
+    return st
+
+def test_contour_study_tables(store):
+    df = store.read("interface/contour_study").to_dataframe()
+    sh = df[df["series"] == "shapes"].set_index("shape")
+    assert set(sh.index) == {"egg-box", "pyramid", "frustum"}
+    assert np.all(df["gain_over_flat"] <= df["area_ratio"] + 1e-9)
+    gc = store.read("interface/grid_convergence").to_dataframe()
+    assert gc["rel_change_vs_finest"].max() < 0.02
+    sf = store.read("interface/surface_fields")
+    assert sf["current_ma_cm2"].dims == ("shape", "kinetics", "y_um", "x_um")
+
+
+def test_report_kinetics_study_marks_the_maximum(store):
+    # the small/medium demo adds the "kinetics" series (R_ct x 1, 4, 15 at S = 150 um); give the
+    # tiny store's table such rows, with a known peak for one resistance, and check the report
+    import pandas as pd
+    import xarray as xr
+
+    from ssbscope.report.interface import _contour_part
+
+    study = store.read("interface/contour_study").load()
+    df = study.to_dataframe().reset_index(drop=True)
+    base = df[df["series"] == "constant_S"]
+    rows = []
+    for rct, peak in ((10.0, None), (40.0, 60.0)):
+        k = base.copy()
+        k["series"] = "kinetics"
+        k["r_ct_ohm_cm2"] = rct
+        h = k["height_um"].to_numpy()
+        k["gain_over_flat"] = (1.0 - 1e-3 * h) if peak is None else 1.1 - 2e-5 * (h - peak) ** 2
+        rows.append(k)
+    full = pd.concat([df, *rows], ignore_index=True)
+    ds = xr.Dataset.from_dataframe(full.rename_axis("case"))
+    ds.attrs.update(study.attrs)
+    html, summary = _contour_part(ds, None, None)
+    text = dict(summary)["critical-current maximum vs H (S = 150 um)"]
+    assert "R_ct 10: no maximum, falls with H" in text
+    assert "R_ct 40: maximum at H = 60 um (H/S = 0.40), 1.100 x flat" in text, text
+    assert "Kinetics study" in html and html.count("<img") == 2
+
+
+def test_run_contour_study_from_experiment_file(tmp_path):
+    # analysis.interface of an experiment file: the user's contours and kinetics through
+    # `ssbscope run`, equal to calling the library directly, and reported
+    import yaml
+
+    from ssbscope.config import load
+    from ssbscope.interface import contour_sweep
+    from ssbscope.workflow import run_experiment
+
+    f = tmp_path / "exp.yaml"
+    f.write_text(yaml.safe_dump({"name": "contours", "analysis": {"interface": {
+        "cases": [[25, 150], [75, 150]], "shapes": ["egg-box", "pyramid"], "r_ct_ohm_cm2": 20.0,
+        "kinetics_r_ct_ohm_cm2": [80.0], "pressure_model": "small-slope", "n_xy": 8}}}))
+    out = run_experiment(load(f), tmp_path / "out", quiet=True)
+    df = Store.open(out.store_path).read("interface/contour_study").to_dataframe()
+    cases = df[df["series"] == "cases"]
+    assert len(cases) == 4 and set(cases["shape"]) == {"egg-box", "pyramid"}
+    kin = df[df["series"] == "kinetics"]
+    assert sorted(kin["r_ct_ohm_cm2"].unique()) == [20.0, 80.0]
+    assert kin["kinetic_length_um"].max() == pytest.approx(80.0 * 2e-3 * 1e4)
+    ref = contour_sweep([(75, 150)], shapes=("pyramid",), r_ct_ohm_cm2=20.0, n_xy=8)
+    got = cases[(cases["shape"] == "pyramid") & (cases["height_um"] == 75.0)]
+    assert got["gain_over_flat"].iloc[0] == pytest.approx(ref["gain_over_flat"].iloc[0], rel=1e-12)
+    html = out.report_path.read_text()
+    assert "Kinetics study" in html
+    assert "critical-current maximum vs H (S = 150 um)" in html
+
+
+def test_bad_contour_cases_are_config_errors(tmp_path):
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError
+
+    for bad in ({"cases": [[0, 150]]}, {"cases": [[25, -1]]}, {"cases": [[25, 150]], "shapes": ["cone"]},
+                {"cases": [[25, 150]], "kinetics_r_ct_ohm_cm2": [0]}):
+        with pytest.raises(ConfigError, match="analysis.interface"):
+            from_dict({"name": "x", "analysis": {"interface": bad}})
+
+
+def test_contours_example_file_gives_the_interface_stage():
+    from pathlib import Path
+
+    from ssbscope.config import load
+    from ssbscope.workflow import stages_for
+
+    exp = load(Path(__file__).resolve().parents[2] / "examples" / "contours.yaml")
+    stages = stages_for(exp)
+    assert [s.name for s in stages] == ["interface.contour_study"]
+    assert stages[0].params["cases"][1] == [25.0, 150.0]
+    assert stages[0].params["kinetics_r_ct_ohm_cm2"] == [40.0, 150.0]
+
+
+_POT = realdata_dir("potentiostat")
+
+
+@pytest.mark.skipif(not (_POT / "hybriddrt_PEIS_SSB.mpr").exists(),
+                    reason="shared/realdata/potentiostat not present")
+def test_contour_study_takes_r_ct_from_the_eis_fit_of_a_real_spectrum(tmp_path):
+    # r_ct_ohm_cm2: eis -> the fitted R_ct of the real PEIS file x cell area / interfaces
+    from ssbscope.config import from_dict
+    from ssbscope.interface import contour_sweep
+    from ssbscope.workflow import run_experiment
+
+    exp = from_dict({"name": "eis", "cell": {"diameter_mm": 10.0}, "inputs": {"echem": [
+        {"path": str(_POT / "navani_gcpl_5cycles_C09.mpr")},
+        {"path": str(_POT / "hybriddrt_PEIS_SSB.mpr"), "kind": "eis", "label": "peis"}]},
+        "analysis": {"interface": {"cases": [[25, 150]], "r_ct_ohm_cm2": "eis",
+                                   "eis_spectrum": "peis", "eis_interfaces": 1,
+                                   "pressure_model": "small-slope", "n_xy": 8}}},
+        base_dir=tmp_path)
+    out = run_experiment(exp, tmp_path / "out", quiet=True)
+    st = Store.open(out.store_path)
+    fit = float(st.read("echem/eis")["r_ct_ohm"].values[0])
+    study = st.read("interface/contour_study")
+    area = np.pi * 0.5 ** 2
+    assert study.attrs["r_ct_ohm_cm2"] == pytest.approx(fit * area, rel=1e-12)
+    assert study.attrs["r_ct_source"].startswith("EIS fit of spectrum 0 (peis")
+    ref = contour_sweep([(25, 150)], r_ct_ohm_cm2=fit * area, n_xy=8)
+    assert float(study["gain_over_flat"].values[0]) == pytest.approx(
+        ref["gain_over_flat"].iloc[0], rel=1e-12)
+    assert "from the EIS fit of spectrum 0" in out.report_path.read_text()
+
+
+def test_r_ct_from_eis_needs_a_spectrum_and_the_cell_area(tmp_path):
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError
+    from ssbscope.workflow import stages_for
+
+    exp = from_dict({"name": "x", "analysis": {"interface": {"cases": [[25, 150]],
+                                                             "r_ct_ohm_cm2": "eis"}}})
+    with pytest.raises(ConfigError) as e:
+        stages_for(exp)
+    locs = [loc for loc, _ in e.value.problems]
+    assert locs == ["analysis.interface.r_ct_ohm_cm2", "cell.area_cm2"]
+
+
+def test_contour_cases_run_as_tasks_on_a_distributed_cluster(tmp_path):
+    # the contour cases are dask tasks: worker processes of a dask.distributed cluster give
+    # the same table as the local threads
+    distributed = pytest.importorskip("distributed")
+    import xarray as xr
+
+    from ssbscope.config import from_dict
+    from ssbscope.workflow import stages_for
+
+    exp = from_dict({"name": "c", "analysis": {"interface": {
+        "cases": [[10, 150], [25, 150], [50, 100]], "shapes": ["egg-box", "frustum"],
+        "kinetics_r_ct_ohm_cm2": [40.0], "pressure_model": "small-slope", "n_xy": 8}}})
+    run(stages_for(exp), Store.create(tmp_path / "local.zarr"), quiet=True, config=exp)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        run(stages_for(exp), Store.create(tmp_path / "dist.zarr"), quiet=True, config=exp,
+            scheduler=cluster.scheduler_address)
+    a = Store.open(tmp_path / "local.zarr").read("interface/contour_study").load()
+    b = Store.open(tmp_path / "dist.zarr").read("interface/contour_study").load()
+    assert a.sizes["case"] == 3 * 2 + 3 * 2
+    a.attrs.pop("provenance", None)
+    b.attrs.pop("provenance", None)
+    xr.testing.assert_identical(a, b)
+
+
+def test_report_shapes_along_height_replace_the_bar_chart(store):
+    # medium demo: series "shapes_H" (three shapes along H at S = 150 um) -> one curve per shape
+    import pandas as pd
+    import xarray as xr
+
+    from ssbscope.report.interface import _contour_part
+
+    study = store.read("interface/contour_study").load()
+    df = study.to_dataframe().reset_index(drop=True)
+    base = df[df["series"] == "constant_S"]
+    rows = []
+    for k, shape in enumerate(("egg-box", "pyramid", "frustum")):
+        r = base.copy()
+        r["series"], r["shape"] = "shapes_H", shape
+        r["critical_current_ma_cm2"] = r["gain_over_flat"] = 0.9 + 0.01 * k * r["height_um"] / 75
+        rows.append(r)
+    ds = xr.Dataset.from_dataframe(pd.concat([df, *rows], ignore_index=True).rename_axis("case"))
+    ds.attrs.update(study.attrs)
+    html, summary = _contour_part(ds, None, None)
+    s = dict(summary)
+    assert s["best contour"].startswith("frustum H75S150 (0.920")
+    assert "best shape at H25S150" in s  # still from the shapes series
+
+
+def test_interface_area_declares_its_stages_and_report():
+    from ssbscope.areas import area
+    from ssbscope.report import interface as report_interface
+
+    a = area("interface")
+    stages = a.module("stages")
+    assert callable(stages.input_stages) and callable(stages.demo_stages)
+    assert a.module("report") is report_interface and callable(report_interface.section)
+    # the demo study writes exactly the keys the area declares
+    keys = [k for s in stages.demo_stages(None) for k in s.outputs]
+    assert sorted(keys) == sorted(a.store_keys)
+    assert [s.name for s in stages.demo_stages(None)] == ["interface.contour_study"]
+
+
+def test_report_has_an_interfaces_section(store, tmp_path):
+    from ssbscope.report import build_report
+    from ssbscope.report.interface import section
+
+    sec = section(store)
+    assert sec is not None and sec.title == "Interfaces"
+    # contour figure and surface fields (the tiny study has no kinetics series)
+    assert sec.html.count("<img") == 2
+    labels = [k for k, _ in sec.summary]
+    assert "best shape at H25S150" in labels
+    assert "best contour gain over flat (small-slope pressure)" in labels
+    html = build_report(store, tmp_path / "report.html").read_text()
+    assert "<h2>Interfaces</h2>" in html and "Transport</h2>" not in html
+    assert "Grid convergence of the maximum local current" in html
+    assert section(Store.create(tmp_path / "empty.zarr")) is None
+
+
+def test_twin_study_and_user_cases_are_one_or_the_other():
+    # both write interface/contour_study: an experiment asking for both is a ConfigError
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        from_dict({"name": "x", "twin": {"modalities": ["interface"]},
+                   "analysis": {"interface": {"cases": [[25, 150]]}}})
+    assert "analysis.interface.cases" in str(e.value) and "twin.modalities" in str(e.value)
+    # the transport twin and the user's cases do not collide
+    exp = from_dict({"name": "x", "twin": {"modalities": ["transport"], "size": "tiny"},
+                     "analysis": {"interface": {"cases": [[25, 150]], "n_xy": 8}}})
+    from ssbscope.workflow import stages_for
+
+    names = [s.name for s in stages_for(exp)]
+    assert names == ["interface.contour_study", "transport.interface_flux",
+                     "transport.current_density"]
+
+
+def test_demo_folder_names_the_interface_twin_study(tmp_path):
+    # `ssbscope demo` still runs the contour study: the written YAML names it under twin:
+    from ssbscope.config import load
+    from ssbscope.twin.demo import write_demo_folder
+    from ssbscope.workflow import stages_for
+
+    folder = write_demo_folder(tmp_path / "exp", size="tiny", modalities=["transport", "interface"])
+    exp = load(folder.yaml_path)
+    assert exp.twin.modalities == ["transport", "interface"]
+    names = [s.name for s in stages_for(exp)]
+    assert names.count("interface.contour_study") == 1
+    assert {"transport.interface_flux", "transport.current_density"} <= set(names)
+    only_transport = load(write_demo_folder(tmp_path / "t", size="tiny",
+                                            modalities=["transport"]).yaml_path)
+    assert "interface.contour_study" not in [s.name for s in stages_for(only_transport)]
