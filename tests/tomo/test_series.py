@@ -8,6 +8,7 @@ phantom's truth.
 
 from pathlib import Path
 
+import json
 import numpy as np
 import pytest
 
@@ -143,7 +144,9 @@ def test_series_keys_and_names(store):
     met = store["tomo/cell/metrics"]
     np.testing.assert_array_equal(met["time_s"].values, TIMES)
     assert list(met["interface"].values) == ["Li|LPSCl"]
-    assert list(met["layer"].values) == ["Li", "counter"]
+    assert list(met["layer"].values) == ["Cu", "Li", "LPSCl", "counter"]
+    assert json.loads(met.attrs["thickness_layers"]) == ["Li", "counter"]
+    assert np.isnan(met["thickness_mean_um"].sel(layer="LPSCl")).all()
     assert list(met["phase"].values) == ["Li", "Li6PS5Cl", "Cu"]
     lab = store["tomo/cell/labels"]
     assert lab["labels"].dtype == np.uint8 and lab["labels"].shape == (3, 56, 40, 40)
@@ -194,7 +197,7 @@ def test_volumes_against_truth(store, phantoms):
     li_lo, li_hi = true_pct(["li", "pore"]), true_pct(["li", "li_filament", "pore", "crack"])
     m = pct.sel(phase="Li").values
     assert np.all((m >= li_lo - 0.5) & (m <= li_hi + 0.5)), (m, li_lo, li_hi)
-    lv = met["layer_volume_um3"].sel(layer_all="Li").values
+    lv = met["layer_volume_um3"].sel(layer="Li").values
     assert lv[0] == 0 and np.all(np.diff(lv) > 0)
     assert np.all(met["pore_crack_volume_um3"].values > 0)
     assert np.isnan(met["new_filaments"].values[0]) and met["new_filaments"].values[2] >= 0

@@ -44,127 +44,6 @@ def _state_labels(ds) -> list[str]:
     return [f"t = {t / 3600:.2f} h" for t in ds["time_s"].values]
 
 
-def _slices_figure(seg) -> str:
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-
-    vol = seg["aligned"].values
-    lab = seg["labels"].values
-    nt, nz, ny, nx = vol.shape
-    labels = _state_labels(seg)
-    vs = float(seg.attrs.get("voxel_size_um", 1.0))
-    cmap = ListedColormap(["#3a86ff", "#8ac926", "#ffbe0b", "#fb5607"])
-    # x-y slice through the lowest low-attenuation layer above the bottom metal
-    metal = np.isin(lab[-1], [2, 3]).mean(axis=(1, 2)) > 0.5
-    zm = np.flatnonzero(metal)
-    z0 = int(zm[0] + np.argmax(~metal[zm[0]:])) if zm.size else 0
-    # the slice just above the bottom metal with most low-attenuation voxels (plated Li)
-    window = (lab[:, z0: z0 + 4] == 0).mean(axis=(0, 2, 3))
-    z_xy = min(z0 + int(np.argmax(window)), nz - 1) if window.size else nz // 2
-    fig, axes = plt.subplots(2, nt, figsize=(2.6 * nt, 5.4), squeeze=False)
-    # grey window on the Li / electrolyte range (the metals saturate)
-    th = seg["thresholds"].values
-    lo = float(np.percentile(vol, 1))
-    hi = float(2.5 * th[0][0] - 1.5 * lo) if th.size else float(np.percentile(vol, 99))
-    for k in range(nt):
-        for row, (img, seg_img, ext, title) in enumerate((
-                (vol[k][:, ny // 2, :], lab[k][:, ny // 2, :], (0, nx * vs, 0, nz * vs),
-                 "x-z (centre)"),
-                (vol[k][z_xy], lab[k][z_xy], (0, nx * vs, 0, ny * vs), f"x-y, z = {z_xy}"))):
-            ax = axes[row, k]
-            ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, origin="lower", extent=ext)
-            ax.imshow(np.ma.masked_equal(seg_img, 1), cmap=cmap, vmin=0, vmax=3, alpha=0.3,
-                      origin="lower", extent=ext, interpolation="nearest")
-            ax.contour(seg_img, levels=[0.5, 1.5], colors=["#3a86ff", "#fb5607"],
-                       linewidths=0.6, origin="lower", extent=ext)
-            ax.set_title(f"{labels[k]}\n{title}" if row == 0 else title, fontsize=8)
-            ax.tick_params(labelsize=7)
-            if k == 0:
-                ax.set_ylabel("µm", fontsize=8)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.05, top=0.9, wspace=0.3, hspace=0.35)
-    names = seg.attrs.get("phases", ["low", "lpscl", "steel", "cu"])
-    if isinstance(names, str):  # the store keeps list attributes as JSON text
-        import json
-
-        names = json.loads(names) if names.startswith("[") else [names]
-    return figure_html(fig, "Reconstructed slices per scan state (grey) with the segmentation "
-                            f"overlaid (phases {', '.join(map(str, names))}; blue = "
-                            "low attenuation: Li, pores, cracks; the electrolyte is left "
-                            "uncoloured).")
-
-
-def _map_figure(maps, key, title, unit_label, metrics=None, detrend=False) -> str:
-    import matplotlib.pyplot as plt
-
-    from ssbscope.errors import EmptyResultError
-    from ssbscope.tomo.metrics import detrend_plane
-
-    m = maps[key].values
-    labels = _state_labels(maps)
-    vs = float(maps.attrs.get("voxel_size_um", 1.0))
-    nt = m.shape[0]
-    imgs, subs = [], []
-    for k in range(nt):
-        img = m[k].astype(float)
-        sub = ""
-        if detrend:
-            try:
-                img, _ = detrend_plane(img)
-            except EmptyResultError:
-                img = np.full_like(img, np.nan)
-                sub = "\n(no interface)"
-            if metrics is not None and np.isfinite(metrics["ra_um"].values[k]):
-                sub = (f"\nRa {metrics['ra_um'].values[k]:.2f} µm, "
-                       f"Rq {metrics['rq_um'].values[k]:.2f} µm")
-        imgs.append(img)
-        subs.append(sub)
-    allv = np.concatenate([i[np.isfinite(i)] for i in imgs] + [np.zeros(0)])
-    vmin, vmax = (np.percentile(allv, [2, 98]) if allv.size else (0.0, 1.0))
-    if vmin == vmax:
-        vmin, vmax = vmin - 0.5, vmax + 0.5
-    # one colour scale for every state (comparable), one colour bar, no tight layout passes
-    fig, axes = plt.subplots(1, nt, figsize=(2.4 * nt + 0.8, 2.7), squeeze=False)
-    fig.subplots_adjust(left=0.06, right=0.9, bottom=0.12, top=0.8, wspace=0.25)
-    im = None
-    for k in range(nt):
-        ax = axes[0, k]
-        ext = (0, imgs[k].shape[1] * vs, 0, imgs[k].shape[0] * vs)
-        im = ax.imshow(np.ma.masked_invalid(imgs[k]), cmap="viridis", origin="lower",
-                       extent=ext, vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.set_title(f"{labels[k]}{subs[k]}", fontsize=8)
-        ax.tick_params(labelsize=7)
-    cax = fig.add_axes([0.92, 0.15, 0.015, 0.6])
-    cb = fig.colorbar(im, cax=cax)
-    cb.ax.tick_params(labelsize=7)
-    cb.set_label(unit_label, fontsize=7)
-    return figure_html(fig, title)
-
-
-def _volume_vs_time(store, met) -> str:
-    import matplotlib.pyplot as plt
-
-    ts = _get(store, "echem/anode_free/timeseries")
-    t_h = met["time_s"].values / 3600.0
-    if ts is not None and "voltage_V" in ts:
-        fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 5), sharex=True,
-                                       gridspec_kw={"height_ratios": [1, 1.4]})
-        ax0.plot(ts["time_s"].values / 3600.0, ts["voltage_V"].values, lw=1, color="#1d4e89")
-        ax0.set_ylabel("voltage (V)")
-        ax0.set_title("anode-free log (echem/anode_free/timeseries)", fontsize=9)
-    else:
-        fig, ax1 = plt.subplots(figsize=(8, 3.2))
-    ax1.plot(t_h, met["pore_crack_volume_um3"].values / 1e4, "o-", color="#d1495b",
-             label="pore + crack volume (measured)")
-    ax1.plot(t_h, met["new_crack_volume_um3"].values / 1e4, "s--", color="#6a4c93",
-             label="new crack volume since pristine")
-    ax1.set_xlabel("time (h)")
-    ax1.set_ylabel("volume (10⁴ µm³)")
-    ax1.legend(fontsize=8)
-    return figure_html(fig, "Pore + crack volume inside the pellet vs time (partial-volume "
-                            "estimate, 001_a2c994afa3295f29 Fig. 3c), under the voltage curve "
-                            "when the log is in the store.")
-
-
 def _soft_short_html(ss) -> str:
     import matplotlib.pyplot as plt
 
@@ -227,50 +106,6 @@ _ROWS = (
 )
 
 
-def _summary_table(met, truth) -> tuple[str, list]:
-    labels = _state_labels(met)
-    rows = []
-    for title, key, tkey in _ROWS:
-        if key not in met:
-            continue
-        vals = met[key].values.astype(float)
-        row = {"quantity": title}
-        for k, lab in enumerate(labels):
-            v = vals[k]
-            if key == "new_filaments" and np.isfinite(v):
-                row[lab] = (f"{int(v)} ({int(met['new_filaments_center'].values[k])} / "
-                            f"{int(met['new_filaments_edge'].values[k])})")
-            else:
-                row[lab] = v
-        row["change first→last (%)"] = _pct_change(vals)
-        rows.append(row)
-        if truth is not None and tkey is not None and tkey in truth:
-            trow = {"quantity": f"  twin truth: {title}"}
-            tv = truth[tkey].values.astype(float)
-            scale = np.nanmax(np.abs(tv)) if np.isfinite(tv).any() else 0.0
-            tv = np.where(np.abs(tv) <= 1e-9 * scale, 0.0, tv)  # round-off zeros shown as 0
-            for k, lab in enumerate(labels):
-                trow[lab] = float(tv[k])
-            trow["change first→last (%)"] = _pct_change(tv)
-            rows.append(trow)
-    df = pd.DataFrame(rows)
-    summary = []
-    if "plated_thickness_center_um" in met:
-        v = met["plated_thickness_center_um"].values
-        k = int(np.nanargmax(v)) if np.isfinite(v).any() else 0
-        summary.append(("max plated Li thickness (CT, centre)",
-                        f"{v[k]:.1f} ± {met['plated_thickness_center_std_um'].values[k]:.1f} µm"))
-    if "ra_um" in met and np.isfinite(met["ra_um"].values).any():
-        summary.append(("Ra of the plated Li surface (CT, last scan)",
-                        f"{met['ra_um'].values[-1]:.2f} µm"))
-    if "pore_crack_volume_um3" in met:
-        summary.append(("pore + crack volume, first → last scan (CT)",
-                        f"{met['pore_crack_volume_um3'].values[0]:.3g} → "
-                        f"{met['pore_crack_volume_um3'].values[-1]:.3g} µm³"))
-    return table_html(df, caption="Morphology per scan state and change from the first scan "
-                                  "(Table 1 of 000_290f30815ae66793 style)"), summary
-
-
 def section(store) -> Section | None:
     """The tomography section of the report (None if the store has no tomography results).
 
@@ -282,47 +117,16 @@ def section(store) -> Section | None:
     -------
     ssbscope.report.Section or None
     """
-    met = _get(store, "tomo/metrics")
-    real = _series_html(store) + _inputs_html(store)
-    if met is None:
-        if not real:
-            return None
-        return Section("X-ray tomography", real)
-    maps = _get(store, "tomo/maps")
-    seg = _get(store, "tomo/segmentation")
-    truth = _get(store, "tomo/twin/truth")
-    parts = []
-    vs = float(met.attrs.get("voxel_size_um", float("nan")))
-    src = "the digital twin (001_a2c994afa3295f29, case B)" if truth is not None else "the scans"
-    central = 100 * float(met.attrs.get("central_fraction", 0.75))
-    parts.append(f"<p class=\"note\">{met.sizes['time_s']} scans of {esc(src)}; voxel "
-                 f"{vs:.2f} µm; central region = {central:.0f} % "
-                 "of the electrode area.  Chain: flat/dark, −ln, centre search, FBP, rigid "
-                 "registration to the first scan, 3×3×3 median, recursive Otsu thresholds, "
-                 "sub-voxel interface heights, partial-volume pore volumes.</p>")
-    table, summary = _summary_table(met, truth)
-    parts.append("<h3>Summary per state</h3>" + table)
-    if seg is not None:
-        parts.append("<h3>Slices and segmentation</h3>" + _slices_figure(seg))
-    if maps is not None:
-        parts.append("<h3>Topography of the plated Li surface</h3>" + _map_figure(
-            maps, "height_li_lpscl_um", "Height of the plated Li | Li6PS5Cl interface above "
-            "its best-fit plane (µm) with Ra and Rq (Eqs. 6-7 of 000_290f30815ae66793).",
-            "height (µm)", met, detrend=True))
-        parts.append("<h3>Thickness maps</h3>" + _map_figure(
-            maps, "plated_thickness_um", "Plated Li thickness per column (µm), working "
-            "electrode (001_a2c994afa3295f29 Fig. 5e).", "thickness (µm)"))
-        parts.append(_map_figure(
-            maps, "counter_thickness_um", "Li counter electrode thickness per column (µm) "
-            "(001_a2c994afa3295f29 Fig. 5d).", "thickness (µm)"))
-    parts.append("<h3>Pore and crack volume</h3>" + _volume_vs_time(store, met))
+    parts = [_series_html(store)]
     ss = _get(store, "tomo/soft_short")
     if ss is not None:
-        parts.append("<h3>Soft short: Li-connected low-attenuation regions</h3>"
+        parts.append("<h3>Soft short: Li-connected low-attenuation regions (twin study)</h3>"
                      + _soft_short_html(ss))
-    if real:
-        parts.append(real)
-    return Section("X-ray tomography", "\n".join(parts), summary=tuple(summary))
+    parts.append(_inputs_html(store))
+    body = "\n".join(p for p in parts if p)
+    if not body:
+        return None
+    return Section("X-ray tomography", body, summary=tuple(_series_summary(store)))
 
 
 def _pct_change(vals) -> float:
@@ -333,6 +137,26 @@ def _pct_change(vals) -> float:
     if not (np.isfinite(ref) and np.isfinite(last)) or abs(ref) <= 1e-9 * scale or ref == 0:
         return float("nan")
     return 100.0 * (last - ref) / ref
+
+
+def _series_summary(store) -> list:
+    """Summary rows: per series, the change of Ra and of the mean thickness of each layer."""
+    out = []
+    for s in _series_names(store):
+        met = _get(store, f"tomo/{s}/metrics")
+        if met is None or met.sizes.get("time_s", 0) < 1:
+            continue
+        for it in (met["interface"].values if "ra_um" in met else ()):
+            ra = met["ra_um"].sel(interface=it).values
+            if np.isfinite(ra).any():
+                out.append((f"{s}: Ra {it}", " → ".join("—" if not np.isfinite(v) else f"{v:.2f}"
+                                                          for v in ra) + " µm"))
+        for la in _thickness_layers(met):
+            if "thickness_mean_um" in met:
+                th = met["thickness_mean_um"].sel(layer=la).values
+                out.append((f"{s}: mean thickness {la}",
+                            " → ".join("—" if not np.isfinite(v) else f"{v:.1f}" for v in th) + " µm"))
+    return out
 
 
 def _series_names(store) -> list[str]:
@@ -363,16 +187,17 @@ def _series_table(met) -> str:
             row[lab] = vals[k]
         rows.append(row)
 
-    for it in met["interface"].values:
+    for it in (met["interface"].values if "ra_um" in met else ()):
         add(f"Ra {it} (µm)", met["ra_um"].sel(interface=it).values)
         add(f"Rq {it} (µm)", met["rq_um"].sel(interface=it).values)
-    for la in met["layer"].values:
+    for la in _thickness_layers(met):
         for key, what in (("thickness_center_um", "centre"), ("thickness_center_std_um",
                                                                "centre std"),
                           ("thickness_edge_um", "edge"), ("thickness_edge_std_um", "edge std"),
                           ("thickness_mean_um", "mean")):
-            add(f"{la} thickness, {what} (µm)", met[key].sel(layer=la).values)
-    for ph in met["phase"].values:
+            if key in met:
+                add(f"{la} thickness, {what} (µm)", met[key].sel(layer=la).values)
+    for ph in (met["phase"].values if "volume_change_pct" in met else ()):
         add(f"volume change {ph} (%)", met["volume_change_pct"].sel(phase=ph).values)
     for key, title in (("pore_crack_volume_um3", "pore + crack volume in the electrolyte (µm³)"),
                        ("new_crack_volume_um3", "new crack volume since the first scan (µm³)"),
@@ -389,18 +214,28 @@ def _series_table(met) -> str:
                                                   "yet formed)")
 
 
+def _thickness_layers(met) -> list:
+    """Layers whose thickness was measured (attrs come back from the store as JSON text)."""
+    import json
+
+    v = met.attrs.get("thickness_layers")
+    if isinstance(v, str):
+        v = json.loads(v) if v.startswith("[") else [v]
+    return list(v) if v is not None else [str(x) for x in met["layer"].values]
+
+
 def _series_trend_figure(met) -> str:
     import matplotlib.pyplot as plt
 
     t_h = met["time_s"].values.astype(float) / 3600.0
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.4))
     fig.subplots_adjust(wspace=0.3, bottom=0.16)
-    for it in met["interface"].values:
+    for it in (met["interface"].values if "ra_um" in met else ()):
         ax0.plot(t_h, met["ra_um"].sel(interface=it).values, "o-", label=f"Ra {it}")
     ax0.set_xlabel("time (h)")
     ax0.set_ylabel("Ra (µm)")
     ax0.legend(fontsize=8)
-    for la in met["layer"].values:
+    for la in _thickness_layers(met):
         ax1.plot(t_h, met["thickness_mean_um"].sel(layer=la).values, "s-", label=str(la))
     ax1.set_xlabel("time (h)")
     ax1.set_ylabel("mean thickness (µm)")

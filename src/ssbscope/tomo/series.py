@@ -431,15 +431,78 @@ class PhaseSegmentation:
         return self.class_thresholds[k] if k < len(self.class_thresholds) else float("nan")
 
 
-def _candidate_maps(n: int) -> list[tuple[int, ...]]:
-    """Monotone maps of n + 1 grey classes onto n phases: one extra class undeclared (first),
-    or two adjacent classes sharing a phase."""
+def kmeans_1d(values, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact 1-D k-means (least squares) of ``values`` by dynamic programming.
+
+    Parameters
+    ----------
+    values : (N,) array_like
+        Finite values (e.g. the median grey value of every slice).
+    k : int
+        Number of clusters, ``1 <= k <= N``.
+
+    Returns
+    -------
+    centers : (k,) ndarray
+        Cluster means, ascending.
+    edges : (k - 1,) ndarray
+        Boundaries between consecutive clusters (midpoints of their centres).
+    """
+    x = np.sort(np.asarray(values, np.float64).ravel())
+    n = x.size
+    if not (1 <= k <= n):
+        raise ParameterError("k", k, f"must be within 1..{n} (number of values)")
+    s1 = np.concatenate(([0.0], np.cumsum(x)))
+    s2 = np.concatenate(([0.0], np.cumsum(x * x)))
+
+    def sse(i, j):  # cost of x[i:j] as one cluster (vectorised over i)
+        m = j - i
+        return s2[j] - s2[i] - (s1[j] - s1[i]) ** 2 / np.maximum(m, 1)
+
+    cost = np.full((k + 1, n + 1), np.inf)
+    arg = np.zeros((k + 1, n + 1), np.int64)
+    cost[0, 0] = 0.0
+    for c in range(1, k + 1):
+        for j in range(c, n + 1):
+            i = np.arange(c - 1, j)
+            tot = cost[c - 1, i] + sse(i, j)
+            b = int(np.argmin(tot))
+            cost[c, j] = tot[b]
+            arg[c, j] = i[b]
+    bounds = [n]
+    for c in range(k, 0, -1):
+        bounds.append(int(arg[c, bounds[-1]]))
+    bounds = bounds[::-1]
+    centers = np.array([x[bounds[c]:bounds[c + 1]].mean() for c in range(k)])
+    return centers, 0.5 * (centers[1:] + centers[:-1])
+
+
+def _cluster_maps(k: int, n: int) -> list[tuple[int, ...]]:
+    """Every monotone map of ``k`` grey clusters (ascending) onto ``n`` phases (darkest first):
+    each cluster is a phase or undeclared material, declared clusters ascend with every phase
+    used at least once."""
     out = []
-    for k in range(n + 1):
-        out.append(tuple(list(range(k)) + [UNDECLARED] + list(range(k, n))))
-    for k in range(n):
-        out.append(tuple(list(range(k + 1)) + list(range(k, n))))
+
+    def rec(c, last, acc):
+        if c == k:
+            if last == n - 1:
+                out.append(tuple(acc))
+            return
+        rec(c + 1, last, acc + [UNDECLARED])
+        for p in (last, last + 1):
+            if 0 <= p < n and not (p == last and (not acc or acc[-1] == UNDECLARED or acc[-1] != p)):
+                rec(c + 1, p, acc + [p])
+
+    rec(0, -1, [])
     return out
+
+
+def _slice_fractions(cls_of_slice: np.ndarray, cmap, n: int) -> np.ndarray:
+    frac = np.zeros((n + 1, cls_of_slice.size))
+    for z, c in enumerate(cls_of_slice):
+        p = cmap[c]
+        frac[n if p == UNDECLARED else p, z] = 1.0
+    return frac
 
 
 def segment_scan(volume, layers, order: PhaseOrder, region: CellRegion, voxel_size_um: float, *,
@@ -447,14 +510,17 @@ def segment_scan(volume, layers, order: PhaseOrder, region: CellRegion, voxel_si
                  class_phase: Sequence[int] | None = None) -> PhaseSegmentation:
     """Segment one scan into the declared phases inside the cell and locate the layers.
 
-    The grey values of the cell's columns are split into ``len(phases) + 1`` classes by
-    recursive Otsu (:func:`ssbscope.tomo.segment_phases`, ``method="hierarchical"``,
-    thresholds refined to class midpoints).  The classes map onto the phases in attenuation
-    order with one class to spare: either it holds material the YAML does not declare (a
-    steel plunger beside a Cu collector) or a declared phase needs two classes.  Every such
-    map is tried (unless ``class_phase`` fixes it) and the one whose layer location
-    (:func:`locate_layers`) matches the declared stack best is kept (ties: an undeclared
-    class first).
+    The grey level of every phase comes from the stack itself, not from a histogram of all
+    voxels (where a Cu collector and a steel plunger dominate the spread and a thin, faint
+    electrolyte hides): the median grey value of each slice over the cell's columns is
+    clustered (exact 1-D k-means, :func:`kmeans_1d`) into ``n`` to ``n + 2`` levels for the
+    ``n`` declared phases.  The levels map onto the phases in attenuation order, a level
+    either a declared phase or material the YAML does not declare (steel plunger, casing,
+    air), and every map is scored by how well the slices' phases match the declared layer
+    sequence and thicknesses (:func:`locate_layers`); the best map wins (ties: fewer levels).
+    Voxels take the level nearest to their (median-filtered) grey value, i.e. thresholds at
+    the midpoints between adjacent levels, so a voxel cut by a boundary goes to the phase
+    holding most of it.
 
     Parameters
     ----------
@@ -467,9 +533,10 @@ def segment_scan(volume, layers, order: PhaseOrder, region: CellRegion, voxel_si
     median : bool
         3x3x3 median first.
     opening_radius_vox : int
-        Morphological opening of every class (0: none).
+        Morphological opening of every phase (0: none).
     class_phase : sequence of int, optional
-        Class -> phase map to use (e.g. the first scan's, so a series keeps one map).
+        Level -> phase map to use (e.g. the first scan's, so a series keeps one map); its
+        length fixes the number of levels.
 
     Returns
     -------
@@ -478,48 +545,63 @@ def segment_scan(volume, layers, order: PhaseOrder, region: CellRegion, voxel_si
     Raises
     ------
     EmptyResultError
-        No class map lets the declared layers be found.
+        No map of levels lets the declared layers be found.
     """
-    import ssbscope.tomo as tomo
+    from ssbscope.tomo.filters import median3
+    from ssbscope.tomo.segment import _open_phases
 
+    v = np.asarray(volume, np.float32)
+    if median:
+        v = median3(v)
     n = len(order.phases)
-    names = tuple(f"class{k}" for k in range(n + 1))
-    seg = tomo.segment_phases(volume, names, median=median, method="hierarchical",
-                              roi=region.mask, opening_radius=opening_radius_vox or None)
-    cls = seg.labels
-    cols = cls[:, region.inner]
-    cfrac = np.stack([(cols == k).mean(axis=1) for k in range(n + 1)])
-    cands = [tuple(class_phase)] if class_phase is not None else _candidate_maps(n)
+    prof = np.median(v[:, region.inner], axis=1)
+    good = np.isfinite(prof)
+    if good.sum() < n:
+        raise EmptyResultError(f"segment_scan: {good.sum()} slice(s) with finite grey values "
+                               f"for {n} declared phases")
+    ks = [len(class_phase)] if class_phase is not None else \
+        [k for k in range(n, n + 3) if k <= good.sum()]
     best = None
     errors = []
-    for cmap in cands:
-        frac = np.zeros((n + 1, cls.shape[0]))
-        for k, p in enumerate(cmap):
-            frac[n if p == UNDECLARED else p] += cfrac[k]
-        try:
-            loc = _locate_from_fractions(frac, layers, order, voxel_size_um)
-        except EmptyResultError as exc:
-            errors.append(str(exc))
-            continue
-        if best is None or loc.score < best[1].score - 1e-9:
-            best = (cmap, loc)
+    for k in ks:
+        centers, edges = kmeans_1d(prof[good], k)
+        cls_slice = np.digitize(np.where(good, prof, centers[0]), edges)
+        maps = [tuple(class_phase)] if class_phase is not None else _cluster_maps(k, n)
+        for cmap in maps:
+            try:
+                loc = _locate_from_fractions(_slice_fractions(cls_slice, cmap, n), layers,
+                                             order, voxel_size_um)
+            except EmptyResultError as exc:
+                errors.append(str(exc))
+                continue
+            if best is None or loc.score < best[0].score - 1e-9:
+                best = (loc, cmap, centers, edges)
     if best is None:
-        raise EmptyResultError(errors[-1] if errors else "no class map")
-    cmap, loc = best
+        raise EmptyResultError(errors[-1] if errors else "segment_scan: no map of grey levels")
+    _, cmap, centers, edges = best
+    cls = np.digitize(v, edges).astype(np.uint8)
     lut = np.array(cmap, np.uint8)
     labels = lut[cls]
-    log.info("segment_scan: classes %s -> %s, thresholds %s; layers %s", names,
+    if opening_radius_vox:
+        und = labels == UNDECLARED
+        labels = np.where(und, UNDECLARED, _open_phases(np.where(und, 0, labels), n,
+                                                        int(opening_radius_vox))).astype(np.uint8)
+    try:  # the layers as the voxels place them (majority of the cell's columns per slice)
+        loc = _locate_from_fractions(_phase_fractions(labels, n, region.inner), layers, order,
+                                     voxel_size_um)
+    except EmptyResultError:
+        loc = best[0]
+    log.info("segment_scan: grey levels %s -> %s, thresholds %s; layers %s",
+             np.round(centers, 6).tolist(),
              [order.phases[p] if p != UNDECLARED else "undeclared" for p in cmap],
-             seg.thresholds, {nm: (a, b) for nm, a, b, ok in zip(loc.names, loc.z0_vox,
-                                                                  loc.z1_vox, loc.present) if ok})
+             np.round(edges, 6).tolist(),
+             {nm: (a, b) for nm, a, b, ok in zip(loc.names, loc.z0_vox, loc.z1_vox, loc.present) if ok})
     if loc.ignored:
         log.info("segment_scan: bands outside the declared stack ignored: %s", loc.ignored)
     return PhaseSegmentation(labels=labels, phases=order.phases,
-                             class_thresholds=tuple(seg.thresholds), class_phase=tuple(cmap),
-                             location=loc)
+                             class_thresholds=tuple(float(e) for e in edges),
+                             class_phase=tuple(cmap), location=loc)
 
-
-# --------------------------------------------------------------------------- registration
 
 def register_scan(reference, moving, z_slab: tuple[int, int], *, upsample_factor: int = 10):
     """Register ``moving`` to ``reference`` on a static slab and resample it.

@@ -310,8 +310,6 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
                   median=True, opening_radius_vox=0, min_filament_volume_um3=0.0, n_layers=10,
                   electrolyte=None):
     """Register, segment and measure one CT series against the declared layers."""
-    import xarray as xr
-
     from ssbscope.tomo.series import analyse_series
 
     vols, vs = [], None
@@ -389,7 +387,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
         "rq_um": (("time_s", "interface"), arr("rq_um", ifaces).reshape(nt, len(ifaces))),
         "volume_um3": (("time_s", "phase"), pv),
         "volume_change_pct": (("time_s", "phase"), pct),
-        "layer_volume_um3": (("time_s", "layer_all"), arr("layer_volume_um3", all_layers)),
+        "layer_volume_um3": (("time_s", "layer"), arr("layer_volume_um3", all_layers)),
         "pore_crack_volume_um3": ("time_s", np.array([s.pore_crack_volume_um3 for s in scans])),
         "new_crack_volume_um3": ("time_s", res.new_crack_volume_um3),
         "pore_crack_grey_overlap": ("time_s", res.pore_crack_grey_overlap),
@@ -409,10 +407,12 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                        ("thickness_center_std_um", "thickness_center_std_um"),
                        ("thickness_edge_std_um", "thickness_edge_std_um"),
                        ("thickness_mean_um", "thickness_mean_um")):
-        data[name] = (("time_s", "layer"), arr(attr, tlayers).reshape(nt, len(tlayers)))
+        # every declared layer; NaN for those analysis.tomo.thickness does not ask for
+        vals = np.array([[getattr(sc, attr).get(k, np.nan) for k in all_layers] for sc in scans], float)
+        data[name] = (("time_s", "layer"), vals.reshape(nt, len(all_layers)))
     el = scans[0].electrolyte
-    met = xr.Dataset(data, coords={"time_s": t, "interface": ifaces, "layer": tlayers,
-                                   "layer_all": all_layers, "phase": phases,
+    met = xr.Dataset(data, coords={"time_s": t, "interface": ifaces, "layer": all_layers,
+                                   "phase": phases,
                                    "slab": np.arange(1, nl + 1)},
                      attrs={"voxel_size_um": vs, "central_fraction": float(central_fraction),
                             "series": series, "electrolyte": el,
@@ -432,7 +432,12 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                 "2023, doi:10.1002/adfm.202307998, Fig. 3J numbering); "
                                 "new_* against the previous scan (filaments) or the first "
                                 "(cracks, grey overlap)")})
-    met["layer_all"].attrs["description"] = "every declared layer (layer_volume_um3)"
+    met["layer"].attrs["description"] = ("every declared layer, bottom to top; thickness "
+                                         "statistics NaN for layers analysis.tomo.thickness "
+                                         "does not list")
+    met.attrs["thickness_layers"] = list(tlayers)
+    # the CT footprint: volumes per area compare with Faraday's law (correlate/states)
+    met.attrs["footprint_area_um2"] = float(np.count_nonzero(res.region.mask)) * vs ** 2
     for k in met.data_vars:
         if k == "state":
             continue

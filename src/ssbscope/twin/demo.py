@@ -21,21 +21,19 @@ Papers: Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995), Sandoval et al. 2025
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from ssbscope.twin.folder import (ExperimentFolder, FolderPart, ct_series_part, write_experiment_yaml,
+                                  write_truth_json)
 
-__all__ = ["DemoFolder", "write_demo_folder", "write_echem_files", "TWIN_STUDIES", "dump_yaml"]
+__all__ = ["write_demo_folder", "echem_part", "TWIN_STUDIES", "MODALITIES"]
 
-#: Areas whose demo still runs as an in-memory twin study (``twin.modalities`` of the YAML).
+#: Every area the demo covers.
+MODALITIES = ("echem", "tomo", "compton", "neutron", "transport", "interface")
+
+#: Areas whose demo still runs (partly) as an in-memory twin study (``twin.modalities``).
 TWIN_STUDIES = ("tomo", "compton", "neutron", "transport", "interface")
-
-#: Whether the anode-free CT series is written as Data Exchange files (else an in-memory study).
-_CT_SERIES_FILES = False
 
 #: Echem twin logs: name -> (file, cell key or None for the main cell, description).
 _ECHEM_LOGS = {
@@ -58,28 +56,6 @@ _DT = {"tiny": (300.0, 60.0, 60.0, 20.0), "small": (30.0, 30.0, 30.0, 5.0),
        "medium": (10.0, 10.0, 10.0, 2.0)}
 
 
-@dataclass(frozen=True)
-class DemoFolder:
-    """What :func:`write_demo_folder` wrote.
-
-    Attributes
-    ----------
-    root : Path
-        The experiment folder.
-    yaml_path : Path
-        ``experiment.yaml``.
-    truth_path : Path
-        ``truth.json`` (ground truth; no analysis reads it).
-    files : tuple of Path
-        Every raw file written, relative to ``root``.
-    """
-
-    root: Path
-    yaml_path: Path
-    truth_path: Path
-    files: tuple
-
-
 def _num(v):
     if v is None:
         return None
@@ -87,121 +63,103 @@ def _num(v):
     return v if math.isfinite(v) else None
 
 
-def write_echem_files(folder, *, size: str = "small", seed: int = 0) -> dict:
-    """Write the echem twins' potentiostat files into ``folder/echem``.
+def echem_part(root, *, size: str = "small", seed: int = 0, skip=()) -> FolderPart:
+    """Write the echem twins' potentiostat files into ``root/echem`` as a folder part.
 
     Parameters
     ----------
-    folder : path
+    root : path
         Experiment folder.
     size : {"tiny", "small", "medium"}
         Logging intervals.
     seed : int
+    skip : iterable of str
+        Logs another part writes (the anode-free log comes with the CT series).
 
     Returns
     -------
-    dict
-        ``cells`` (name -> cell mapping for the YAML), ``main_cell`` (the top-level cell's
-        area and mass), ``inputs`` (YAML ``inputs.echem`` entries), ``states`` (YAML
-        ``analysis.echem.states``), ``truth`` (ground truth per log, state and spectrum),
-        ``files``.
+    FolderPart
+        Cells, ``inputs.echem`` (cycling logs and PEIS spectra with their times),
+        ``analysis.echem.states`` (the scan states of the first cycle, Huang et al. 2024
+        Fig. 1E) and the truth (``echem.logs``, ``echem.states``, ``echem.eis``).
     """
     from ssbscope.twin import echem as T
     from ssbscope.twin import formats as F
 
-    folder = Path(folder)
-    out_dir = folder / "echem"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    root = Path(root)
+    (root / "echem").mkdir(parents=True, exist_ok=True)
     dt = _DT[size]
-    twins = {
-        "first_cycle": T.nmc622_first_cycle(seed=seed, dt_s=dt[0]),
-        "anode_free": T.anode_free_cell("B", seed=seed + 1, dt_s=dt[1]),
-        "short_clean": T.sulfide_charge("clean", seed=seed + 2, dt_s=dt[2]),
-        "short_soft": T.sulfide_charge("soft", seed=seed + 3, dt_s=dt[2]),
-        "short_hard": T.sulfide_charge("hard", seed=seed + 4, dt_s=dt[2]),
-        "ccd": T.ccd_staircase(seed=seed + 5, dt_s=dt[3]),
+    makers = {
+        "first_cycle": lambda: T.nmc622_first_cycle(seed=seed, dt_s=dt[0]),
+        "anode_free": lambda: T.anode_free_cell("B", seed=seed + 1, dt_s=dt[1]),
+        "short_clean": lambda: T.sulfide_charge("clean", seed=seed + 2, dt_s=dt[2]),
+        "short_soft": lambda: T.sulfide_charge("soft", seed=seed + 3, dt_s=dt[2]),
+        "short_hard": lambda: T.sulfide_charge("hard", seed=seed + 4, dt_s=dt[2]),
+        "ccd": lambda: T.ccd_staircase(seed=seed + 5, dt_s=dt[3]),
     }
-    cells, inputs, files, truth_logs = {}, [], [], {}
-    main_cell = {}
-    for name, tw in twins.items():
+    part = FolderPart()
+    entries, logs = [], {}
+    cyc = None
+    for name, make in makers.items():
+        if name in skip:
+            continue
+        tw = make()
+        if name == "first_cycle":
+            cyc = tw
         fname, cell, desc = _ECHEM_LOGS[name]
-        F.write_twin(tw, out_dir / fname)
-        files.append(Path("echem") / fname)
+        F.write_twin(tw, root / "echem" / fname)
+        part.files.append(f"echem/{fname}")
         area = _num(getattr(tw, "area_cm2", None))
         mass = _num(getattr(tw, "active_mass_mg", None))
-        geometry = {"area_cm2": round(area, 6)} if area else {}
-        if mass:
-            geometry["active_mass_mg"] = round(mass, 4)
-        if cell is None:
-            main_cell = geometry
-        else:
-            cells[cell] = {"name": desc.split(",")[0], **geometry}
         entry = {"path": f"echem/{fname}", "label": name}
         if cell is not None:
+            geometry = {"area_cm2": round(area, 6)} if area else {}
+            if mass:
+                geometry["active_mass_mg"] = round(mass, 4)
+            part.cells[cell] = (geometry, desc.split(",")[0], [])
             entry["cell"] = cell
-        # the anode-free log's instrument counts the Cu working electrode's current: plating
-        # (the cell's charge) is negative there, so the user flips it, as in the paper's setup
+        comment = None
+        # a log whose instrument counted the negative electrode's current: the user flips it
         if getattr(tw, "instrument_current_sign", 1) < 0 and fname.endswith(".mpt"):
             entry["invert_current"] = True
-        inputs.append(entry)
-        truth_logs[name] = {
-            "file": f"echem/{fname}", "description": desc, "area_cm2": area,
-            "active_mass_mg": mass,
-            "ce_fraction": _num(getattr(tw, "coulombic_efficiency", None)),
-            "short_kind": getattr(tw, "short_kind", None) or "",
-            "short_onset_s": _num(getattr(tw, "short_onset_s", None)),
-            "ccd_ma_cm2": _num(getattr(tw, "ccd_ma_cm2", None)),
-        }
-    cyc = twins["first_cycle"]
-    truth_eis = []
-    for k, sp in enumerate(T.first_cycle_eis(cyc, seed=seed + 100)):
-        fname = f"peis_{k}_{sp.label.replace(' ', '_')}.mpt"
-        F.write_twin(sp, out_dir / fname)
-        files.append(Path("echem") / fname)
-        inputs.append({"path": f"echem/{fname}", "kind": "eis", "label": sp.label,
-                       "time_s": float(sp.time_s)})
-        truth_eis.append({"label": sp.label, "time_s": float(sp.time_s),
-                          "r_s_ohm": float(sp.r_s_ohm), "r_ct_ohm": float(sp.r_ct_ohm)})
-    states = [{"label": s.label, "time_s": float(s.time_s)} for s in cyc.states]
-    truth_states = [{"label": s.label, "kind": s.kind, "fraction": float(s.fraction),
-                     "time_s": float(s.time_s)} for s in cyc.states]
-    truth = {"logs": truth_logs, "states": truth_states, "eis": truth_eis,
-             "first_cycle": {"charge_capacity_mAh": float(cyc.charge_capacity_mah),
-                             "discharge_capacity_mAh": float(cyc.discharge_capacity_mah),
-                             "coulombic_efficiency": float(cyc.coulombic_efficiency)}}
-    return {"cells": cells, "main_cell": main_cell, "inputs": inputs, "states": states,
-            "truth": truth, "files": files}
+            comment = f"{name}: the instrument logged the working electrode's current (plating negative)"
+        entries.append((entry, comment))
+        logs[name] = {"file": f"echem/{fname}", "description": desc, "area_cm2": area,
+                      "active_mass_mg": mass,
+                      "ce_fraction": _num(getattr(tw, "coulombic_efficiency", None)),
+                      "short_kind": getattr(tw, "short_kind", None) or "",
+                      "short_onset_s": _num(getattr(tw, "short_onset_s", None)),
+                      "ccd_ma_cm2": _num(getattr(tw, "ccd_ma_cm2", None))}
+    truth = {"logs": logs}
+    if cyc is not None:
+        eis = []
+        for k, sp in enumerate(T.first_cycle_eis(cyc, seed=seed + 100)):
+            fname = f"peis_{k}_{sp.label.replace(' ', '_')}.mpt"
+            F.write_twin(sp, root / "echem" / fname)
+            part.files.append(f"echem/{fname}")
+            entries.append(({"path": f"echem/{fname}", "kind": "eis", "label": sp.label,
+                             "time_s": round(float(sp.time_s), 1)},
+                            "impedance spectrum at a scan state" if k == 0 else None))
+            eis.append({"label": sp.label, "time_s": round(float(sp.time_s), 1),
+                        "r_s_ohm": float(sp.r_s_ohm), "r_ct_ohm": float(sp.r_ct_ohm)})
+        part.analysis["echem"] = {"drop_mV": 2.0, "states": [
+            {"label": st.label, "time_s": round(float(st.time_s), 1)} for st in cyc.states]}
+        truth.update(
+            eis=eis,
+            states=[{"label": st.label, "kind": st.kind, "fraction": float(st.fraction),
+                     "time_s": round(float(st.time_s), 1)} for st in cyc.states],
+            first_cycle={"charge_capacity_mAh": float(cyc.charge_capacity_mah),
+                         "discharge_capacity_mAh": float(cyc.discharge_capacity_mah),
+                         "coulombic_efficiency": float(cyc.coulombic_efficiency)})
+    part.inputs["echem"] = entries
+    part.truth = {"echem": truth}
+    part.comments.append("echem: the papers' potentiostat logs (BioLogic .mpt, Neware and "
+                         "generic CSV) and impedance spectra of the first cycle.")
+    return part
 
 
-def dump_yaml(data: dict, header: str = "") -> str:
-    """An experiment mapping as YAML text (keys in the given order, short lists inline)."""
-    import yaml
-
-    class _Dumper(yaml.SafeDumper):
-        pass
-
-    def _map(dumper, d):
-        flow = all(not isinstance(v, (dict, list)) for v in d.values()) and len(d) <= 8
-        return dumper.represent_mapping("tag:yaml.org,2002:map", d.items(), flow_style=flow)
-
-    def _list(dumper, seq):
-        flow = all(isinstance(v, (int, float, str)) for v in seq) and len(seq) <= 8
-        return dumper.represent_sequence("tag:yaml.org,2002:seq", seq, flow_style=flow)
-
-    _Dumper.add_representer(dict, _map)
-    _Dumper.add_representer(list, _list)
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
-    return (header.rstrip("\n") + "\n" if header else "") + body
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0, modalities=None) -> DemoFolder:
+def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
+                      modalities=None) -> ExperimentFolder:
     """Write the demo's experiment folder (raw files, ``experiment.yaml``, ``truth.json``).
 
     Parameters
@@ -213,89 +171,54 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0, modalities
     seed : int
         Seed of every random draw; the same seed writes the same bytes.
     modalities : list of str, optional
-        Restrict to these areas (echem, tomo, compton, neutron, transport, interface); default
-        all.
+        Restrict to these areas (:data:`MODALITIES`); default all.
 
     Returns
     -------
-    DemoFolder
+    ssbscope.twin.folder.ExperimentFolder
     """
     from ssbscope.twin.experiment import ACTIVE_MASS_MG, CATHODE_DIAMETER_MM
 
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    wanted = list(modalities) if modalities else ["echem", "tomo", "compton", "neutron", "transport",
-                                                  "interface"]
-    cells: dict = {}
-    inputs: dict = {}
-    analysis: dict = {}
-    truth: dict = {"note": "ground truth of the digital twin; ssbscope's analysis never reads this file",
-                   "seed": int(seed), "size": size}
-    files: list = []
+    wanted = list(modalities) if modalities else list(MODALITIES)
+    parts = []
+    if "tomo" in wanted:
+        # the anode-free cell's CT series with its own potentiostat log (Sandoval et al. 2025)
+        ct = ct_series_part(root, design="anode_free", size=size, seed=seed,
+                            series="anode_free", echem_label="anode_free")
+        parts.append(ct)
     if "echem" in wanted:
-        ech = write_echem_files(root, size=size, seed=seed)
-        cells.update(ech["cells"])
-        inputs["echem"] = ech["inputs"]
-        analysis["echem"] = {"drop_mV": 2.0, "states": ech["states"]}
-        truth["echem"] = ech["truth"]
-        files += ech["files"]
-    if "tomo" in wanted and _CT_SERIES_FILES:
-        from ssbscope.twin import folder as TF
-
-        ct = TF.ct_series_files(root, design="anode_free", size=size, seed=seed)
-        cell = dict(cells.get("anode_free", {}))
-        cell.update(ct["cell"])
-        cells["anode_free"] = cell
-        inputs["tomo"] = ct["inputs"]
-        analysis["tomo"] = ct["analysis"]
-        truth["tomo"] = {ct["series"]: ct["truth"]}
-        files += ct["files"]
+        ech = echem_part(root, size=size, seed=seed,
+                         skip=("anode_free",) if "tomo" in wanted else ())
+        if "tomo" in wanted:  # the anode-free log's truth comes with the CT series
+            (log_truth,) = ct.truth["echem"].values()
+            ech.truth["echem"]["logs"]["anode_free"] = {
+                "file": next(iter(ct.truth["echem"])), "area_cm2": log_truth["area_cm2"],
+                "ce_fraction": log_truth.get("ce_fraction"),
+                "short_kind": log_truth.get("short_kind", ""),
+                "short_onset_s": log_truth.get("short_onset_s")}
+            ech.cells.pop("anode_free", None)
+        parts.insert(0, ech)
+    elif "tomo" in wanted:
+        ct.inputs.pop("echem", None)  # the CT series alone: no log, times from the YAML
     studies = [m for m in TWIN_STUDIES if m in wanted]
-    data = {
-        "name": "ssbscope demo: digital twin of operando solid-state Li battery experiments",
-        "description": ("NMC622 | PEO-LiTFSI | Li coin cell (Huang et al. 2024), anode-free "
-                        "Cu | Li6PS5Cl | Li (Sandoval et al. 2025), soft-shorting sulfide cells "
-                        "(Cao et al. 2023), Li | Li6PS5Cl | Li critical current and contoured "
-                        "interfaces (Zhang et al. 2024)."),
-        "seed": int(seed),
-        "cell": {"name": "CR2032 NMC622 | PEO-LiTFSI | Li", "diameter_mm": CATHODE_DIAMETER_MM,
-                 "active_mass_mg": ACTIVE_MASS_MG,
-                 "layers": [
-                     {"name": "Al current collector", "material": "Al", "thickness_um": 15.0},
-                     {"name": "composite cathode", "material": "NMC622", "thickness_um": 65.0,
-                      "diameter_mm": 14.0},
-                     {"name": "SPE", "material": "PEO-LiTFSI", "thickness_um": 30.0, "diameter_mm": 18.0},
-                     {"name": "Li anode", "material": "Li", "thickness_um": 250.0, "diameter_mm": 16.0}]},
-    }
-    if cells:
-        data["cells"] = cells
-    if inputs:
-        data["inputs"] = inputs
-    if analysis:
-        data["analysis"] = analysis
-    if studies:
-        data["twin"] = {"modalities": studies, "size": size}
-    header = ("# Experiment written by the ssbscope twin (ssbscope demo): raw files beside this file,\n"
-              "# the ground truth in truth.json (never read by the analysis).\n"
-              "# Run it with:  ssbscope run experiment.yaml --out ../\n"
-              "# twin: names the studies that still run as in-memory twins (no raw files yet).\n")
-    yaml_path = root / "experiment.yaml"
-    _atomic_text(yaml_path, dump_yaml(data, header))
-    truth_path = root / "truth.json"
-    _atomic_text(truth_path, json.dumps(_clean(truth), indent=1, sort_keys=True) + "\n")
-    return DemoFolder(root=root, yaml_path=yaml_path, truth_path=truth_path, files=tuple(files))
-
-
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    return obj
+    cell = {"name": "CR2032 NMC622 | PEO-LiTFSI | Li", "diameter_mm": CATHODE_DIAMETER_MM,
+            "active_mass_mg": ACTIVE_MASS_MG,
+            "layers": [
+                {"name": "Al current collector", "material": "Al", "thickness_um": 15.0},
+                {"name": "composite cathode", "material": "NMC622", "thickness_um": 65.0,
+                 "diameter_mm": 14.0},
+                {"name": "SPE", "material": "PEO-LiTFSI", "thickness_um": 30.0, "diameter_mm": 18.0},
+                {"name": "Li anode", "material": "Li", "thickness_um": 250.0, "diameter_mm": 16.0}]}
+    name = "ssbscope demo: digital twin of operando solid-state Li battery experiments"
+    description = ("NMC622 | PEO-LiTFSI | Li coin cell (Huang et al. 2024), anode-free "
+                   "Cu | Li6PS5Cl | Li (Sandoval et al. 2025), soft-shorting sulfide cells "
+                   "(Cao et al. 2023), Li | Li6PS5Cl | Li critical current and contoured "
+                   "interfaces (Zhang et al. 2024)")
+    twin = {"modalities": studies, "size": size} if studies else None
+    truth = write_truth_json(root / "truth.json", parts, size=size, seed=int(seed))
+    yml = write_experiment_yaml(root / "experiment.yaml", parts, name=name, seed=seed,
+                                description=description, cell=cell, twin=twin)
+    files = tuple(sorted([f for p in parts for f in p.files] + ["experiment.yaml", "truth.json"]))
+    return ExperimentFolder(root=root, yaml_path=yml, truth_path=truth, files=files)
