@@ -5,6 +5,7 @@ Commands
 ssbscope demo [--out DIR]          twin of the papers' experiments, analysed end to end
 ssbscope run EXPERIMENT.yaml       run an experiment file (resumes an interrupted run)
 ssbscope validate EXPERIMENT.yaml  list every problem of an experiment file
+ssbscope twin DESIGN --out DIR     write a twin experiment folder (files, YAML, truth)
 ssbscope echem FILE                summary of a potentiostat file
 ssbscope report STORE              (re)write the HTML report of a store
 
@@ -54,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("experiment", help="experiment YAML file")
     r.add_argument("--out", default=None, help="output folder (default: <experiment name>-ssbscope beside the file)")
     r.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler (default: local)")
+
+    t = sub.add_parser("twin", parents=[common],
+                       help="write a digital-twin experiment folder (raw files, experiment.yaml, truth.json)")
+    t.add_argument("design", choices=["anode-free", "symmetric", "demo"],
+                   help="anode-free Cu | Li6PS5Cl | Li CT series, symmetric Li | Li6PS5Cl | Li CT "
+                        "series, or the whole demo folder")
+    t.add_argument("--out", required=True, help="folder to write")
+    t.add_argument("--size", choices=["tiny", "small", "medium"], default="small")
+    t.add_argument("--seed", type=int, default=0)
 
     v = sub.add_parser("validate", parents=[common], help="check an experiment file")
     v.add_argument("experiment")
@@ -126,6 +136,22 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_twin(args) -> int:
+    if args.design == "demo":
+        from ssbscope.twin.demo import write_demo_folder
+
+        folder = write_demo_folder(args.out, size=args.size, seed=args.seed)
+    else:
+        from ssbscope.twin.folder import write_ct_experiment
+
+        folder = write_ct_experiment(args.out, design=args.design.replace("-", "_"),
+                                     size=args.size, seed=args.seed)
+    if not args.quiet:
+        print(f"wrote {len(folder.files)} files into {folder.root}")
+        print(f"run it:  ssbscope run {folder.yaml_path}")
+    return 0
+
+
 def _cmd_validate(args) -> int:
     from ssbscope.config import validate_file
 
@@ -174,7 +200,7 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handler = {"demo": _cmd_demo, "run": _cmd_run, "validate": _cmd_validate,
+    handler = {"demo": _cmd_demo, "run": _cmd_run, "validate": _cmd_validate, "twin": _cmd_twin,
                "echem": _cmd_echem, "report": _cmd_report}[args.command]
     try:
         return handler(args)

@@ -69,11 +69,12 @@ def _is_li(material: str) -> bool:
 
 
 def _tomo_series(exp) -> dict:
-    """series -> list of its tomo input items (in file order)."""
+    """series -> list of its tomo input items (in file order), for the series the tomo area
+    measures (its cell declares at least two layers; other scans are only reconstructed)."""
     out: dict = {}
     for item in getattr(exp.inputs, "tomo", []) or []:
         out.setdefault(item.series, []).append(item)
-    return out
+    return {s: its for s, its in out.items() if len(exp.cell_of(its[0]).layers) >= 2}
 
 
 def _cell_key(exp, items):
