@@ -211,6 +211,8 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
     shutil.copytree(out, out_ct)
     Store.open(out_ct / "store.zarr").write("tomo/ct/labels", ds)
     exp["analysis"]["compton"]["phase_fractions_from"] = "tomo/ct/labels"
+    # EMF <-> x calibration on two reference states (stand-ins for ICP-OES standards)
+    exp["analysis"]["compton"]["reference_points"] = [{"emf": 1.08, "x": 1.0}, {"emf": 1.04, "x": 0.3}]
     ypath = tw.folder / "experiment_ct.yaml"
     ypath.write_text(yaml.safe_dump(exp, sort_keys=False))
     assert main(["run", str(ypath), "--out", str(out_ct), "--quiet"]) in (0, None)
@@ -223,6 +225,10 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
     ref = np.array(tw.truth["true_emf_resolution"])
     z = (em_ct["emf"].values - ref) / em_ct["emf_unc"].values
     assert np.all(np.abs(z) < 2.0), z
+    cc = list(em_ct["component"].values).index("cathode")
+    assert em_ct.attrs["x_component"] == "cathode"
+    np.testing.assert_allclose(em_ct["x"].values, 1.0 + (em_ct["emf"].values[:, cc] - 1.08) / (0.04 / 0.7), rtol=1e-9)
+    np.testing.assert_allclose(em_ct["x_unc"].values, em_ct["emf_unc"].values[:, cc] / (0.04 / 0.7), rtol=1e-9)
     # resumed: the per-file products were not recomputed
     p0 = Store.open(out / "store.zarr").provenance("compton/input/pristine_z1/cube")
     p1 = st.provenance("compton/input/pristine_z1/cube")
