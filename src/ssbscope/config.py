@@ -40,7 +40,7 @@ from ssbscope.errors import ConfigError
 
 __all__ = [
     "Experiment", "Cell", "Layer", "EchemInput", "TomoInput", "ComptonInput", "NeutronInput",
-    "Inputs", "Analysis", "CorrelateAnalysis", "load", "validate_file", "format_errors",
+    "Inputs", "Analysis", "CorrelateAnalysis", "EmfReferencePoint", "load", "validate_file", "format_errors",
 ]
 
 
@@ -146,7 +146,12 @@ class ComptonInput(_Input):
     e_incident_kev: float = Field(default=115.0, gt=0)
     angle_deg: float = Field(default=90.0, gt=0, lt=180)
     calibration: Optional[str] = Field(default=None, description="energy calibration of ADU data: .npz with per-pixel gain_kev_per_unit/offset_kev (optional pixel_mask), or a HEXITEC 80x80 CalTable .dat (ADU offsets only)")
-    beam_height_um: Optional[float] = None
+    beam_height_um: Optional[float] = Field(default=None, description="height of the sheet beam's centre on the cell axis (um), measured from the bottom of the cell stack, i.e. z = 0 of the cell's layers and of the CT volume (cell.layers bottom to top); needed for the series unmixing (compton/<series>/...)")
+    series: str = Field(default="xcs", min_length=1, description="operando XCS series this exposure belongs to: the exposures of a series at several beam heights and states are unmixed together into the cell's layers (compton/<series>/emf, /maps, /spectra)")
+    state: Optional[str] = Field(default=None, description="electrochemical state of the exposure (e.g. 'charged'); exposures of one state at different beam_height_um are unmixed together; default: 't = <time_s> s', or one common state 'state' when the exposure has no time_s")
+    beam_thickness_um: float = Field(default=250.0, gt=0, description="height of the sheet beam along the cell axis (um), taken as a top hat (000_290f30815ae66793: 250 um)")
+    monitor: float = Field(default=1.0, gt=0, description="relative incident fluence x live time of the exposure (e.g. ion-chamber counts x s); spectra are divided by it before unmixing, so exposures of one state must share its scale")
+    layer_thickness_um: dict[str, float] = Field(default_factory=dict, description="this state's thickness (um) of named layers of the cell, overriding the nominal cell.layers values for the phase fractions (e.g. the Li plated by then from Faraday's law, or measured by CT)")
     gain_kev_per_adu: Optional[float] = Field(default=None, gt=0, description="global energy scale E = gain * ADU + offset_kev when calibration gives no per-pixel keV scale")
     offset_kev: float = Field(default=0.0, description="global energy offset (keV) used with gain_kev_per_adu")
     frame_rate_hz: Optional[float] = Field(default=None, gt=0, description="detector frame rate when the file does not say (raw HEXITEC streams); gives events/s")
@@ -168,6 +173,11 @@ class ComptonInput(_Input):
 
     @model_validator(mode="after")
     def _corrections_consistent(self):
+        if self.series == "input":
+            raise ValueError("series: 'input' is reserved (compton/input/<label>); name the series otherwise")
+        bad = [k for k, v in self.layer_thickness_um.items() if not (v >= 0)]
+        if bad:
+            raise ValueError(f"layer_thickness_um: {bad[0]} must be >= 0 um")
         d1, d2 = self.sample_to_pinhole_mm, self.pinhole_to_detector_mm
         if (d1 is None) != (d2 is None):
             missing = "pinhole_to_detector_mm" if d2 is None else "sample_to_pinhole_mm"
@@ -237,16 +247,37 @@ class TomoAnalysis(_Model):
     electrolyte: Optional[str] = Field(default=None, description="layer holding the pore/crack volume, filaments and layer fractions; default: the thickest declared layer whose material is not the darkest phase")
 
 
+class EmfReferencePoint(_Model):
+    """One reference state of the EMF <-> Li content calibration (000_290f30815ae66793: ICP-OES)."""
+
+    emf: float = Field(gt=0, description="EMF of the reference state")
+    x: float = Field(description="Li content x of the reference state (e.g. Li_x NMC622)")
+
+
 class ComptonAnalysis(_Model):
     bin_kev: float = Field(default=0.2, gt=0)
     valence_window_au: float = Field(default=1.0, gt=0)
     core_window_au: tuple[float, float] = (1.0, 5.0)
+    components: Optional[list[str]] = Field(default=None, description="layers (names in cell.layers) the exposures of a series are unmixed into; default: every layer the sheet beam crosses at some beam height and state")
+    emf_map_block_px: int = Field(default=4, ge=1, description="block size (detector pixels) of the EMF maps compton/<series>/maps")
+    min_block_counts: float = Field(default=100.0, ge=0, description="fewest counts per block and beam position for a map value (else NaN)")
+    mask_radius_mm: Optional[float] = Field(default=None, gt=0, description="only pixels imaging object points within this radius of the cell axis are summed (needs the pinhole distances); default: 0.85 x the smallest radius of the components' layers (diameter_mm, else the cell's), all good pixels when neither is known")
+    reference_points: list[EmfReferencePoint] = Field(default_factory=list, description="reference states {emf, x} of the linear EMF <-> Li content calibration of reference_component (at least 2); none: no x is computed")
+    reference_component: Optional[str] = Field(default=None, description="component the reference points belong to; default: 'cathode' when that is a component")
+    phase_fractions_from: str = Field(default="layers", description="where the sheet's phase fractions come from: 'layers' (the declared cell.layers thicknesses, with each input's layer_thickness_um), or a CT series ('tomo/<series>/labels' or '<series>') whose segmented labels give them (its scan of the same state, else the nearest time_s)")
 
     @field_validator("core_window_au")
     @classmethod
     def _ordered(cls, v):
         if not (0 <= v[0] < v[1]):
             raise ValueError("must be (low, high) with 0 <= low < high")
+        return v
+
+    @field_validator("reference_points")
+    @classmethod
+    def _two_references(cls, v):
+        if v and (len(v) < 2 or len({p.x for p in v}) < 2):
+            raise ValueError("give at least 2 reference points {emf, x} with different x (a line needs two)")
         return v
 
 

@@ -74,6 +74,15 @@ _MAP = {
     "subtract_region": "regions",
     "align_to_angle": "regions",
     "sheet_phase_fractions": "regions",
+    # operando series
+    "UnmixedEmf": "series",
+    "unmix_emf": "series",
+    "unmix_emf_blocks": "series",
+    "sheet_layer_fractions": "series",
+    "ct_sheet_fractions": "series",
+    "window_coefficients": "series",
+    "detector_correction": "series",
+    "emf_x_calibration": "series",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)
@@ -81,6 +90,9 @@ __getattr__, __dir__, __all__ = attach(__name__, _MAP)
 #: This area in the registry (:mod:`ssbscope.areas`).
 AREA = Area("compton", "X-ray Compton scattering", stages="ssbscope.compton.stages", report="ssbscope.report.compton", inputs=True,
             store_keys=("compton/input/<label>",
+                     "compton/<series>/emf",
+                     "compton/<series>/maps",
+                     "compton/<series>/spectra",
                      "compton/spectra",
                      "compton/emf",
                      "compton/maps",

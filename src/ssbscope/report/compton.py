@@ -17,7 +17,11 @@ data came from the twin) and renders:
   charged / fully discharged and the changes in %);
 * for real inputs (``compton/input/<label>/spectrum`` of :mod:`ssbscope.compton.input_stages`):
   the whole-detector spectrum of each input and a table of counts and EMF, or why no EMF was
-  computed.
+  computed;
+* for operando series (``compton/<series>/emf``, ``/maps`` of the series stage): the EMF of
+  each unmixed component vs state with error bars (beside the twin's truth when a
+  ``truth.json`` was kept), the EMF of each exposure, a table with the Li content from the
+  EMF calibration, and the component EMF maps.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, esc, figure_html, table_html
+from ssbscope.report import Section, esc, figure_html, table_html, truth
 
 __all__ = ["section"]
 
@@ -360,14 +364,145 @@ def _inputs_html(store, labels) -> tuple[str, list]:
     return "".join(parts), summary
 
 
+def _series_names(store) -> list[str]:
+    """Series of the real inputs (``compton/<series>/emf``) in the store."""
+    out = []
+    for n in store.names():
+        parts = n.split("/")
+        if len(parts) == 3 and parts[0] == "compton" and parts[2] == "emf" and parts[1] != "input":
+            out.append(parts[1])
+    return out
+
+
+def _series_truth(store, series, states, comps):
+    """(state x component) resolution-broadened true EMF of the twin, or None."""
+    t = truth(store, "compton")
+    if not isinstance(t, dict) or t.get("series") != series or "true_emf_resolution" not in t:
+        return None
+    ts, tc = list(t.get("states", [])), list(t.get("components", []))
+    out = np.full((len(states), len(comps)), np.nan)
+    for si, s in enumerate(states):
+        for ci, c in enumerate(comps):
+            if s in ts and c in tc:
+                out[si, ci] = t["true_emf_resolution"][ts.index(s)][tc.index(c)]
+    return out
+
+
+def _series_emf_figure(em, tru, series) -> str:
+    import matplotlib.pyplot as plt
+
+    comps = [str(c) for c in em["component"].values]
+    states = [str(s) for s in em["state"].values]
+    x = np.arange(len(states))
+    fig, axes = plt.subplots(1, len(comps) + 1, figsize=(3.2 * (len(comps) + 1), 3.2), squeeze=False)
+    for ci, (ax, comp) in enumerate(zip(axes[0], comps)):
+        ax.errorbar(x, em["emf"].values[:, ci], yerr=em["emf_unc"].values[:, ci], fmt="o-",
+                    color=_COLORS[ci % len(_COLORS)], capsize=3, label="measured (±1σ)")
+        if tru is not None:
+            ax.plot(x, tru[:, ci], "k--", lw=1, label="twin truth (resolution-broadened)")
+        ax.set_title(comp + (" (anode side)" if comp == em.attrs.get("anode_component") else ""), fontsize=9)
+        ax.set_xticks(x)
+        ax.set_xticklabels(states, rotation=35, ha="right", fontsize=7)
+        ax.grid(alpha=0.3)
+    ax = axes[0, -1]
+    hp = em["emf_position"].values
+    for pi in range(hp.shape[1]):
+        ax.errorbar(x + 0.05 * pi, hp[:, pi], yerr=em["emf_position_unc"].values[:, pi], fmt="s:", ms=4,
+                    capsize=2, color=_COLORS[(pi + 3) % len(_COLORS)],
+                    label=f"z = {np.nanmean(em['beam_height_um'].values[:, pi]):.0f} µm")
+    ax.set_title("each exposure (mixtures)", fontsize=9)
+    ax.set_xticks(x)
+    ax.set_xticklabels(states, rotation=35, ha="right", fontsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    axes[0, 0].set_ylabel("EMF")
+    axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    return figure_html(fig, f"Series {esc(series)}: EMF of each component unmixed from the beam "
+                            "positions (sheet fractions from the " + esc(str(em.attrs.get("phase_fractions", "")))
+                       + f"), corrections {esc(', '.join(map(str, _as_list(em.attrs.get('detector_corrections', [])))))}"
+                       "; right: the EMF of each exposure, the mixture the sheet sees (cf. 000_ Fig. 2F).")
+
+
+def _series_maps_figure(mp, series) -> str:
+    import matplotlib.pyplot as plt
+
+    comps = [str(c) for c in mp["component"].values]
+    states = [str(s) for s in mp["state"].values]
+    v = mp["emf"].values
+    if not np.isfinite(v).any():
+        return f"<p>Series {esc(series)}: no EMF map block had enough counts.</p>"
+    fig, axes = plt.subplots(len(comps), len(states), figsize=(2.4 * len(states) + 0.8, 2.2 * len(comps)),
+                             squeeze=False)
+    for ci, comp in enumerate(comps):
+        f = v[:, ci][np.isfinite(v[:, ci])]
+        lo, hi = (np.percentile(f, [5, 95]) if f.size else (0, 1))
+        im = None
+        for si, st in enumerate(states):
+            ax = axes[ci, si]
+            im = ax.imshow(v[si, ci], vmin=lo, vmax=hi, cmap="viridis")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if ci == 0:
+                ax.set_title(st, fontsize=8)
+            if si == 0:
+                ax.set_ylabel(comp, fontsize=8)
+        if im is not None:
+            fig.colorbar(im, ax=axes[ci].tolist(), shrink=0.8, label="EMF")
+    return figure_html(fig, f"Series {esc(series)}: EMF maps of each component on "
+                            f"{int(mp.attrs.get('block_px', 1))} x {int(mp.attrs.get('block_px', 1))} pixel "
+                            "blocks, unmixed block by block (cf. 000_ Fig. 3A); blank: outside the analysed "
+                            "pixels or too few counts.")
+
+
+def _series_html(store, names) -> tuple[str, list]:
+    parts, summary = [], []
+    for series in names:
+        em = _get(store, f"compton/{series}/emf")
+        mp = _get(store, f"compton/{series}/maps")
+        comps = [str(c) for c in em["component"].values]
+        states = [str(s) for s in em["state"].values]
+        tru = _series_truth(store, series, states, comps)
+        parts.append(f"<h3>Operando series {esc(series)}</h3><p>{len(states)} states × "
+                     f"{em.sizes.get('position', 0)} beam heights, {int(em.attrs.get('n_pixels', 0))} pixels; "
+                     f"{esc(str(em.attrs.get('method', '')))}.</p>")
+        parts.append(_series_emf_figure(em, tru, series))
+        rows = []
+        for si, st in enumerate(states):
+            row = {"state": st, "time (s)": float(em["time_s"].values[si])}
+            for ci, c in enumerate(comps):
+                row[f"EMF {c}"] = f"{em['emf'].values[si, ci]:.3f} ± {em['emf_unc'].values[si, ci]:.3f}"
+                if tru is not None and np.isfinite(tru[si, ci]):
+                    row[f"{c} (twin)"] = f"{tru[si, ci]:.3f}"
+            if "x" in em:
+                row[f"x {em.attrs.get('x_component', '')} (from EMF)"] = \
+                    f"{em['x'].values[si]:.2f} ± {em['x_unc'].values[si]:.2f}"
+            rows.append(row)
+        parts.append(table_html(pd.DataFrame(rows), caption=f"Series {series}: EMF per component and "
+                                "state (±1σ counting, propagated through the unmixing)"))
+        if mp is not None:
+            parts.append(_series_maps_figure(mp, series))
+        an = str(em.attrs.get("anode_component", comps[0]))
+        if an in comps and len(states) > 1:
+            ci = comps.index(an)
+            a0, a1 = em["emf"].values[0, ci], em["emf"].values[-1, ci]
+            summary.append((f"XCS {series}: {an} EMF, {states[0]} → {states[-1]}",
+                            f"{a0:.3f} → {a1:.3f} ({100 * (a1 - a0) / a0:+.1f} %)"))
+    return "".join(parts), summary
+
+
 def section(store) -> Section | None:
     """The XCS section, or None when the store holds no XCS results."""
     sp = _get(store, "compton/spectra")
     labels = _input_labels(store)
+    series = _series_names(store)
     if sp is None:
-        if not labels:
+        if not labels and not series:
             return None
-        html, summary = _inputs_html(store, labels)
+        html, summary = _series_html(store, series) if series else ("", [])
+        if labels:
+            h2, s2 = _inputs_html(store, labels)
+            html, summary = html + h2, list(summary) + s2
         return Section("X-ray Compton scattering imaging", html, tuple(summary))
     em = _get(store, "compton/emf")
     pr = _get(store, "compton/profiles")
@@ -391,6 +526,10 @@ def section(store) -> Section | None:
     if ct is not None:
         parts.append(_ct_figure(ct))
         parts.append(_ct_table(ct, em))
+    if series:
+        html, extra = _series_html(store, series)
+        parts.append(html)
+        summary = list(summary) + extra
     if labels:
         html, extra = _inputs_html(store, labels)
         parts.append(html)

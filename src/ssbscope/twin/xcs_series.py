@@ -1,0 +1,158 @@
+"""An operando XCS series of the 000_ coin cell written as a user's files (000_290f30815ae66793).
+
+:func:`write_xcs_series` simulates, with the XCS twin (:mod:`ssbscope.twin.xcs`: full HEXITEC
+model, ADU with per-pixel gains), the exposures of the coin cell of Huang et al., Cell Rep.
+Phys. Sci. 5, 101995 (2024), doi:10.1016/j.xcrp.2024.101995, at several electrochemical
+states (Li content of the cathode and plated Li from the electrochemistry twin by Faraday's
+law, :func:`ssbscope.twin.xcs.states_from_echem`) and at the three sheet heights of the paper
+(cathode-, interphase- and anode-dominant; fixed at the pristine cell's heights, the stage
+does not follow the growing anode), and writes them as a user would have them:
+
+* one ``.ssbevt`` event file per state and beam height (pulse heights in ADU);
+* an Am-241 flood of the same detector (``am241_flood.ssbevt``) for the tail correction;
+* the detector's per-pixel energy calibration (``calibration.npz``: the detector's gains
+  and offsets, as a vendor calibration; no property of the cell);
+* ``experiment.yaml``: the cell's layers (bottom of the can = z = 0), one
+  ``inputs.compton`` entry per file with ``series``, ``state``, ``time_s``,
+  ``beam_height_um`` (sheet centre above z = 0), the pinhole geometry and the state's anode
+  thickness from Faraday's law (``layer_thickness_um``), and ``analysis.compton``;
+* ``truth.json`` apart (never read by the analysis): the EMF of each layer's true spectrum
+  broadened by the detector's Gaussian resolution (``true_emf_resolution``, the reference of
+  a measurement corrected for the tail, efficiency and angles) and of its true profile
+  (``true_emf``), per state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["XcsSeriesFolder", "write_xcs_series", "COMPONENTS"]
+
+#: Layers of the twin's coin cell that the three sheet heights cross (bottom to top).
+COMPONENTS = ("anode", "SPE", "cathode")
+_MATERIALS = {"can": "steel", "anode": "Li", "SPE": "PEO-LiTFSI", "cathode": "NMC622", "Al": "Al", "cap": "steel"}
+
+
+@dataclass(frozen=True)
+class XcsSeriesFolder:
+    """What :func:`write_xcs_series` wrote.
+
+    Attributes
+    ----------
+    folder, yaml_path, truth_path : Path
+    experiment : dict
+        The experiment file's content.
+    truth : dict
+        ``states``, ``time_s``, ``components``, ``true_emf`` and ``true_emf_resolution``
+        (state x component lists), ``x_cathode`` and ``anode_thickness_um`` per state.
+    """
+
+    folder: Path
+    yaml_path: Path
+    truth_path: Path
+    experiment: dict = field(repr=False)
+    truth: dict = field(repr=False)
+
+
+def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully discharged"),
+                     n_photons: int = 100_000, flood_photons: int = 200_000, seed: int = 0,
+                     series: str = "xcs", low_au=(0.0, 1.0), high_au=(1.0, 5.0),
+                     roi_radius_mm: float = 6.6, mask_radius_mm: float = 6.0) -> XcsSeriesFolder:
+    """Write an operando XCS series of the twin's coin cell as event files + experiment.yaml.
+
+    Parameters
+    ----------
+    folder : path
+        Created if missing.
+    states : sequence of str
+        Scan states of the electrochemistry twin (:func:`ssbscope.twin.xcs.states_from_echem`).
+    n_photons : int
+        Scattered photons of the first exposure from the central ``roi_radius_mm`` disc; all
+        exposures share its incident fluence (so ``monitor`` is 1 for each).
+    flood_photons : int
+        Am-241 flood photons.
+    seed : int
+    series : str
+        Series name in the experiment file.
+    low_au, high_au : (float, float)
+        EMF windows (a.u.) of the truth and of ``analysis.compton``.
+    roi_radius_mm, mask_radius_mm : float
+        Simulated disc and the analysed disc (``analysis.compton.mask_radius_mm``).
+
+    Returns
+    -------
+    XcsSeriesFolder
+    """
+    import yaml
+
+    from ssbscope.compton.events import write_events
+    from ssbscope.compton.profiles import window_ratio
+    from ssbscope.compton.stages import _mix_composition, _resolved_emf
+    from ssbscope.twin import xcs
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    geom = xcs.XcsGeometry()
+    det = xcs.DetectorModel(hits_per_frame=4.0)
+    cell = xcs.CoinCell()
+    sts = xcs.states_from_echem(cell=cell, labels=tuple(states))
+    heights_mm = cell.beam_centres_mm()  # pristine cell: the stage does not move
+    fl = xcs.calibration_flood(int(flood_photons), geometry=geom, detector=det, seed=seed + 7)
+    write_events(out / "am241_flood.ssbevt", fl.events, value_unit="adu", frame_rate_hz=geom.frame_rate_hz,
+                 metadata={"source": "Am-241"})
+    np.savez(out / "calibration.npz", gain_kev_per_unit=fl.gain_kev_per_adu, offset_kev=fl.offset_kev)
+    items = []
+    scale = None
+    for si, st in enumerate(sts):
+        c = cell.with_state(st)
+        for ri, (reg, h) in enumerate(heights_mm.items()):
+            ex = xcs.simulate_exposure(c, h, n_photons=int(n_photons), geometry=geom, detector=det,
+                                       roi_radius_mm=roi_radius_mm, exposure_scale=scale,
+                                       nz=int(round(1000.0 * geom.beam_height_mm)),  # 1 um slices
+                                       seed=seed + 100 * si + ri)
+            scale = ex.truth["exposure_scale"]
+            name = f"{st.name.replace(' ', '_')}_z{ri + 1}"
+            write_events(out / f"{name}.ssbevt", ex.events, value_unit="adu",
+                         frame_rate_hz=geom.frame_rate_hz, metadata={"state": st.name, "position": reg})
+            items.append({"path": f"{name}.ssbevt", "label": name, "series": series, "state": st.name,
+                          "time_s": round(float(st.time_s), 3), "beam_height_um": round(1000.0 * h, 3),
+                          "beam_thickness_um": 1000.0 * geom.beam_height_mm,
+                          "layer_thickness_um": {"anode": round(1000.0 * st.anode_thickness_mm, 4)},
+                          "calibration": "calibration.npz", "flood": "am241_flood.ssbevt",
+                          "sample_to_pinhole_mm": geom.sample_to_pinhole_mm,
+                          "pinhole_to_detector_mm": geom.pinhole_to_detector_mm,
+                          "pixel_pitch_mm": geom.pixel_pitch_mm,
+                          "sensor_thickness_mm": geom.sensor_thickness_mm})
+    radius = {"can": cell.wall_inner_radius_mm, "anode": cell.anode_radius_mm, "SPE": cell.spe_radius_mm,
+              "cathode": cell.cathode_radius_mm, "Al": cell.cathode_radius_mm, "cap": cell.wall_inner_radius_mm}
+    layers = [{"name": ly.name, "material": _MATERIALS[ly.name], "thickness_um": round(1000.0 * ly.thickness_mm, 4),
+               "diameter_mm": 2 * radius[ly.name]} for ly in cell.layers()]
+    exp = {"name": "XCS operando series of the 000_ coin cell (twin)", "seed": int(seed),
+           "cell": {"name": "coin cell", "diameter_mm": 2 * cell.cathode_radius_mm, "layers": layers},
+           "inputs": {"compton": items},
+           "analysis": {"compton": {"valence_window_au": float(low_au[1]),
+                                    "core_window_au": [float(high_au[0]), float(high_au[1])],
+                                    "components": list(COMPONENTS), "emf_map_block_px": 8,
+                                    "mask_radius_mm": float(mask_radius_mm),
+                                    "phase_fractions_from": "layers"}}}
+    yaml_path = out / "experiment.yaml"
+    yaml_path.write_text(yaml.safe_dump(exp, sort_keys=False), encoding="utf-8")
+    lo, hi = tuple(float(v) for v in low_au), tuple(float(v) for v in high_au)
+    true = [[window_ratio(dict(_mix_composition(cell.with_state(st).layers(), comp)), low_au=lo, high_au=hi)
+             for comp in COMPONENTS] for st in sts]
+    true_res = [[_resolved_emf(cell.with_state(st).layers(), comp, det, lo, hi) for comp in COMPONENTS]
+                for st in sts]
+    truth = {"paper": "000_290f30815ae66793", "series": series, "states": [s.name for s in sts],
+             "time_s": [float(s.time_s) for s in sts], "components": list(COMPONENTS),
+             "true_emf": true, "true_emf_resolution": true_res,
+             "x_cathode": [float(s.x_cathode) for s in sts],
+             "anode_thickness_um": [1000.0 * s.anode_thickness_mm for s in sts],
+             "beam_height_um": {k: 1000.0 * v for k, v in heights_mm.items()},
+             "n_photons": int(n_photons), "flood_photons": int(flood_photons)}
+    truth_path = out / "truth.json"
+    truth_path.write_text(json.dumps({"compton": truth}, indent=1), encoding="utf-8")
+    return XcsSeriesFolder(folder=out, yaml_path=yaml_path, truth_path=truth_path, experiment=exp, truth=truth)
