@@ -507,8 +507,9 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
         if cell.get("layers"):
             lines.append("  layers:  # in stacking order")
             lines += [f"    - {_flow(la)}" for la in cell["layers"]]
-    data.update({"cells": {}, "inputs": {}, "analysis": {}})
-    lines += ["", "cells:"]
+    data.update({k: {} for k, v in (("cells", cells), ("inputs", inputs), ("analysis", analysis)) if v})
+    if cells:
+        lines += ["", "cells:"]
     for cname, (cell_, what, layer_comments) in cells.items():
         cell = cell_
         data["cells"][cname] = cell
@@ -524,7 +525,8 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
             comments_ = list(layer_comments or []) + [None] * len(cell["layers"])
             for la, c in zip(cell["layers"], comments_):
                 lines.append(f"      - {_flow(la):<{width}}" + (f"  # {c}" if c else ""))
-    lines += ["", "inputs:"]
+    if inputs:
+        lines += ["", "inputs:"]
     for area, items in inputs.items():
         data["inputs"][area] = [d for d, _ in items]
         lines.append(f"  {area}:")
@@ -535,7 +537,8 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
             if c:
                 lines.append(f"    # {c}")
             lines.append(f"    - {_flow(d)}")
-    lines += ["", "analysis:"]
+    if analysis:
+        lines += ["", "analysis:"]
     for area, d in analysis.items():
         data["analysis"][area] = d
         lines.append(f"  {area}:")
