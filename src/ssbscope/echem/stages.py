@@ -286,7 +286,11 @@ def _scan_times(exp, cell=None) -> list[tuple[str, float]]:
                 own = item.series
             if own != cell:
                 continue
-            out.append((f"{area}: {item.label or Path(item.path).stem}", float(item.time_s)))
+            # one row per state of a series (several files per state: beam heights, ...)
+            name = getattr(item, "state", None) or item.label or Path(item.path).stem
+            row = (f"{area}: {name}", float(item.time_s))
+            if row not in out:
+                out.append(row)
     an = getattr(getattr(exp, "analysis", None), "echem", None)
     if cell is None:
         out.extend((st.label, float(st.time_s)) for st in getattr(an, "states", []) or [])

@@ -158,6 +158,46 @@ def echem_part(root, *, size: str = "small", seed: int = 0, skip=()) -> FolderPa
     return part
 
 
+#: XCS photons per exposure and flood photons per twin size.
+_XCS_PHOTONS = {"tiny": (30_000, 100_000), "small": (100_000, 200_000), "medium": (300_000, 400_000)}
+
+
+def xcs_part(root, *, size: str = "small", seed: int = 0) -> tuple[FolderPart, dict]:
+    """The coin cell's operando XCS series (Huang et al. 2024) as event files in ``root/xcs``.
+
+    Returns
+    -------
+    (FolderPart, dict)
+        The part (``inputs.compton``, ``analysis.compton``, truth ``compton``) and the coin
+        cell's YAML mapping (layers from the bottom of the can, z = 0, to the cap), which the
+        demo uses as its top-level cell.
+    """
+    from ssbscope.twin.xcs_series import write_xcs_series
+
+    root = Path(root)
+    n_ph, n_fl = _XCS_PHOTONS[size]
+    xs = write_xcs_series(root / "xcs", n_photons=n_ph, flood_photons=n_fl, seed=seed)
+    for stray in (xs.yaml_path, xs.truth_path):  # the demo folder has one YAML and one truth
+        stray.unlink(missing_ok=True)
+    part = FolderPart()
+    entries = []
+    for k, item in enumerate(xs.experiment["inputs"]["compton"]):
+        item = dict(item)
+        for key in ("path", "calibration", "flood"):
+            if key in item:
+                item[key] = f"xcs/{item[key]}"
+        entries.append((item, "one event file per state and sheet height (HEXITEC, ADU); "
+                              "calibration and Am-241 flood of the same detector" if k == 0 else None))
+        part.files.append(item["path"])
+    part.files += ["xcs/calibration.npz", "xcs/am241_flood.ssbevt"]
+    part.inputs["compton"] = entries
+    part.analysis["compton"] = dict(xs.experiment["analysis"]["compton"])
+    part.truth = {"compton": xs.truth}
+    part.comments.append("compton: operando XCS series of the coin cell at three states and the "
+                         "paper's three sheet heights (Huang et al. 2024).")
+    return part, dict(xs.experiment["cell"])
+
+
 def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
                       modalities=None) -> ExperimentFolder:
     """Write the demo's experiment folder (raw files, ``experiment.yaml``, ``truth.json``).
@@ -205,12 +245,18 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
     studies = [m for m in TWIN_STUDIES if m in wanted]
     cell = {"name": "CR2032 NMC622 | PEO-LiTFSI | Li", "diameter_mm": CATHODE_DIAMETER_MM,
             "active_mass_mg": ACTIVE_MASS_MG,
-            "layers": [
-                {"name": "Al current collector", "material": "Al", "thickness_um": 15.0},
+            "layers": [  # bottom of the can (z = 0) to the cap
+                {"name": "Li anode", "material": "Li", "thickness_um": 250.0, "diameter_mm": 16.0},
+                {"name": "SPE", "material": "PEO-LiTFSI", "thickness_um": 30.0, "diameter_mm": 18.0},
                 {"name": "composite cathode", "material": "NMC622", "thickness_um": 65.0,
                  "diameter_mm": 14.0},
-                {"name": "SPE", "material": "PEO-LiTFSI", "thickness_um": 30.0, "diameter_mm": 18.0},
-                {"name": "Li anode", "material": "Li", "thickness_um": 250.0, "diameter_mm": 16.0}]}
+                {"name": "Al current collector", "material": "Al", "thickness_um": 15.0}]}
+    if "compton" in wanted:
+        xpart, xcell = xcs_part(root, size=size, seed=seed)
+        parts.append(xpart)
+        # the XCS twin's coin cell, as its series declares it (same cell as the first-cycle log)
+        cell = {"name": cell["name"], "diameter_mm": xcell.get("diameter_mm", CATHODE_DIAMETER_MM),
+                "active_mass_mg": ACTIVE_MASS_MG, "layers": xcell["layers"]}
     name = "ssbscope demo: digital twin of operando solid-state Li battery experiments"
     description = ("NMC622 | PEO-LiTFSI | Li coin cell (Huang et al. 2024), anode-free "
                    "Cu | Li6PS5Cl | Li (Sandoval et al. 2025), soft-shorting sulfide cells "

@@ -180,13 +180,15 @@ def _scalar(v) -> str:
 
 
 def _flow(d: dict) -> str:
-    items = []
-    for k, v in d.items():
+    """A mapping as one YAML flow mapping (nested mappings and lists too)."""
+    def val(v):
+        if isinstance(v, dict):
+            return _flow(v)
         if isinstance(v, (list, tuple)):
-            items.append(f"{k}: [{', '.join(_scalar(x) for x in v)}]")
-        else:
-            items.append(f"{k}: {_scalar(v)}")
-    return "{" + ", ".join(items) + "}"
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return _scalar(v)
+
+    return "{" + ", ".join(f"{k}: {val(v)}" for k, v in d.items()) + "}"
 
 
 # ------------------------------------------------------------------------------- CT series
@@ -547,8 +549,8 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
                 lines.append(f"    {k}:")
                 lines += [f"      - {_flow(x)}" for x in v]
                 continue
-            val = "[" + ", ".join(_scalar(x) for x in v) + "]" if isinstance(v, list) else _scalar(v)
-            lines.append(f"    {k}: {val}")
+            val = _flow({k: v})[1:-1]
+            lines.append(f"    {val}")
     if twin:
         data["twin"] = twin
         lines += ["", "# studies that still run as in-memory twins (their raw files are not written yet)",
