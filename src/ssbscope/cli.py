@@ -58,9 +58,9 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("twin", parents=[common],
                        help="write a digital-twin experiment folder (raw files, experiment.yaml, truth.json)")
-    t.add_argument("design", choices=["anode-free", "symmetric", "demo"],
+    t.add_argument("design", choices=["anode-free", "symmetric", "xcs", "demo"],
                    help="anode-free Cu | Li6PS5Cl | Li CT series, symmetric Li | Li6PS5Cl | Li CT "
-                        "series, or the whole demo folder")
+                        "series, XCS series of the NMC622 | PEO | Li coin cell, or the whole demo folder")
     t.add_argument("--out", required=True, help="folder to write")
     t.add_argument("--size", choices=["tiny", "small", "medium"], default="small")
     t.add_argument("--seed", type=int, default=0)
@@ -141,6 +141,15 @@ def _cmd_twin(args) -> int:
         from ssbscope.twin.demo import write_demo_folder
 
         folder = write_demo_folder(args.out, size=args.size, seed=args.seed)
+    elif args.design == "xcs":
+        from ssbscope.twin.xcs_series import write_xcs_series
+
+        photons = {"tiny": 30_000, "small": 100_000, "medium": 300_000}[args.size]
+        xs = write_xcs_series(args.out, n_photons=photons, seed=args.seed)
+        if not args.quiet:
+            print(f"wrote the XCS series into {xs.folder}")
+            print(f"run it:  ssbscope run {xs.yaml_path}")
+        return 0
     else:
         from ssbscope.twin.folder import write_ct_experiment
 

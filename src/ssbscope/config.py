@@ -59,16 +59,16 @@ class Layer(_Model):
     name: str = Field(min_length=1, description="layer name, unique in the cell; interfaces are named 'lower|upper' from it (e.g. 'Li|LPSCl')")
     material: str = Field(description="named material (ssbscope.materials.NAMED) or formula; it orders the CT phases by attenuation")
     thickness_um: float = Field(ge=0, description="nominal layer thickness (µm); 0 for a layer that forms during the experiment")
-    diameter_mm: Optional[float] = Field(default=None, gt=0)
-    area_cm2: Optional[float] = Field(default=None, gt=0)
-    porosity: Optional[float] = Field(default=None, ge=0, lt=1)
-    density_g_cm3: Optional[float] = Field(default=None, gt=0)
+    diameter_mm: Optional[float] = Field(default=None, gt=0, description="layer diameter (mm) where it differs from the cell's")
+    area_cm2: Optional[float] = Field(default=None, gt=0, description="layer area (cm2) where it differs from the cell's")
+    porosity: Optional[float] = Field(default=None, ge=0, lt=1, description="nominal pore volume fraction of the layer")
+    density_g_cm3: Optional[float] = Field(default=None, gt=0, description="density (g/cm3) overriding the named material's")
 
 
 class Cell(_Model):
     """The cell: geometry, stack and active mass."""
 
-    name: Optional[str] = None
+    name: Optional[str] = Field(default=None, description="cell name shown in the report")
     area_cm2: Optional[float] = Field(default=None, gt=0, description="electrode area (cm²)")
     diameter_mm: Optional[float] = Field(default=None, gt=0, description="electrode diameter (mm)")
     active_mass_mg: Optional[float] = Field(default=None, gt=0, description="cathode active mass (mg)")
@@ -121,30 +121,30 @@ class _Input(_Model):
 
 
 class EchemInput(_Input):
-    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "arbin", "maccor", "novonix"] = "auto"
+    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "arbin", "maccor", "novonix"] = Field(default="auto", description="file format; auto: from the content and suffix")
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping for CSV/TSV, e.g. {time_s: 'Time (s)'}")
-    kind: Literal["cycling", "eis"] = "cycling"
+    kind: Literal["cycling", "eis"] = Field(default="cycling", description="cycling: a potentiostat log (the clock of the imaging inputs); eis: one impedance spectrum (give its time_s)")
     invert_current: bool = Field(default=False, description="flip the current sign (cells wired with the negative electrode, e.g. Cu, as working electrode) so charge is positive")
 
 
 class TomoInput(_Input):
-    format: Literal["auto", "dxchange", "nxtomo", "tiff", "hdf5"] = "auto"
-    kind: Literal["projections", "volume"] = "projections"
+    format: Literal["auto", "dxchange", "nxtomo", "tiff", "hdf5"] = Field(default="auto", description="file format; auto: from the content and suffix")
+    kind: Literal["projections", "volume"] = Field(default="projections", description="projections (with flats, darks and angles) to reconstruct, or a reconstructed volume")
     series: str = Field(default="scans", min_length=1, description="operando series this scan belongs to: the scans of a series are registered to its first and measured together (tomo/<series>/...)")
     state: Optional[str] = Field(default=None, description="electrochemical state of the scan (e.g. 'plated 3.0 mAh/cm2'); with no time_s, the time comes from the file's acquisition time against the echem log's start")
-    voxel_size_um: Optional[float] = Field(default=None, gt=0)
-    energy_kev: Optional[float] = Field(default=None, gt=0)
+    voxel_size_um: Optional[float] = Field(default=None, gt=0, description="voxel (pixel) size in um when the file does not record it")
+    energy_kev: Optional[float] = Field(default=None, gt=0, description="beam energy (keV): orders the declared materials by attenuation (default 30 keV); monochromatic or effective")
     dataset: Optional[str] = Field(default=None, description="HDF5 dataset path of a volume")
     center_px: Optional[float] = Field(default=None, description="rotation axis on the detector (px); searched if absent")
     angle_range_deg: Optional[tuple[float, float]] = Field(default=None, description="(start, stop) when the file has no readable angles")
-    scan: Literal["180", "360-offset"] = "180"
+    scan: Literal["180", "360-offset"] = Field(default="180", description="180-degree scan, or 360-degree with the rotation axis off-centre (half-acquisition, stitched)")
     rows: Optional[tuple[int, int]] = Field(default=None, description="detector rows [start, stop) to reconstruct (default: all)")
 
 
 class ComptonInput(_Input):
-    format: Literal["auto", "events", "hexitec-raw", "cube"] = "auto"
-    e_incident_kev: float = Field(default=115.0, gt=0)
-    angle_deg: float = Field(default=90.0, gt=0, lt=180)
+    format: Literal["auto", "events", "hexitec-raw", "cube"] = Field(default="auto", description="events (.ssbevt), a raw HEXITEC stream, or a binned spectral cube; auto: from the content")
+    e_incident_kev: float = Field(default=115.0, gt=0, description="incident photon energy (keV), 115 in Huang et al. 2024")
+    angle_deg: float = Field(default=90.0, gt=0, lt=180, description="nominal scattering angle (degrees)")
     calibration: Optional[str] = Field(default=None, description="energy calibration of ADU data: .npz with per-pixel gain_kev_per_unit/offset_kev (optional pixel_mask), or a HEXITEC 80x80 CalTable .dat (ADU offsets only)")
     beam_height_um: Optional[float] = Field(default=None, description="height of the sheet beam's centre on the cell axis (um), measured from the bottom of the cell stack, i.e. z = 0 of the cell's layers and of the CT volume (cell.layers bottom to top); needed for the series unmixing (compton/<series>/...)")
     series: str = Field(default="xcs", min_length=1, description="operando XCS series this exposure belongs to: the exposures of a series at several beam heights and states are unmixed together into the cell's layers (compton/<series>/emf, /maps, /spectra)")
@@ -158,14 +158,14 @@ class ComptonInput(_Input):
     threshold_sigma: float = Field(default=8.0, gt=0, description="hit threshold of raw streams (robust noise sigmas above the per-pixel baseline)")
     dataset: Optional[str] = Field(default=None, description="array name / HDF5 path of a binned cube")
     e_max_kev: Optional[float] = Field(default=None, gt=0, description="upper edge of the cube's energy axis (default max(120, 1.05 e_incident_kev))")
-    charge_sharing: Literal["discard", "add", "none"] = "discard"
+    charge_sharing: Literal["discard", "add", "none"] = Field(default="discard", description="events split over neighbouring pixels: discarded, summed into one, or kept as they are")
     # detector corrections (all optional; without them the EMF is that of the uncorrected sum)
     sample_to_pinhole_mm: Optional[float] = Field(default=None, gt=0, description="pinhole geometry for the per-pixel scattering-angle alignment: sample (sheet centre) to pinhole distance (mm), 160 in 000_290f30815ae66793")
     pinhole_to_detector_mm: Optional[float] = Field(default=None, gt=0, description="pinhole to detector distance (mm), 150 in 000_290f30815ae66793")
     pixel_pitch_mm: Optional[float] = Field(default=None, gt=0, description="detector pixel pitch (mm) of the pinhole geometry; default 0.25 (HEXITEC) when the distances are given")
     angle_map: Optional[str] = Field(default=None, description="precomputed scattering angle (degrees) of each pixel, (rows, cols): .npy, or .npz with angle_deg; instead of the pinhole distances")
     flood: Optional[str] = Field(default=None, description="calibration flood (Am-241) in a format of the main input, processed with its calibration and charge-sharing setting: its line measures the detector's low-energy tail, which is removed before the EMF")
-    flood_format: Literal["auto", "events", "hexitec-raw", "cube"] = "auto"
+    flood_format: Literal["auto", "events", "hexitec-raw", "cube"] = Field(default="auto", description="format of the flood file (as format:)")
     flood_dataset: Optional[str] = Field(default=None, description="array name / HDF5 path of a binned flood cube")
     flood_line_kev: float = Field(default=59.5409, gt=0, description="energy of the flood's line (keV), Am-241 by default")
     efficiency_correction: Optional[bool] = Field(default=None, description="divide by the sensor's efficiency 1 - exp(-mu t) (CdZnTe); default: on when a flood is given")
@@ -203,21 +203,21 @@ class ComptonInput(_Input):
 
 
 class NeutronInput(_Input):
-    format: Literal["auto", "fits", "tiff"] = "auto"
-    open_beam: Optional[str] = None
-    dark: Optional[str] = None
-    frame_interval_s: Optional[float] = Field(default=None, gt=0)
-    pixel_size_um: Optional[float] = Field(default=None, gt=0)
+    format: Literal["auto", "fits", "tiff"] = Field(default="auto", description="FITS or TIFF frames; auto: from the suffix")
+    open_beam: Optional[str] = Field(default=None, description="open-beam frames (file, folder or glob) for the normalised transmission")
+    dark: Optional[str] = Field(default=None, description="dark frames (file, folder or glob) subtracted before normalisation")
+    frame_interval_s: Optional[float] = Field(default=None, gt=0, description="time between frames (s) when the headers give none")
+    pixel_size_um: Optional[float] = Field(default=None, gt=0, description="detector pixel size (um) at the sample")
     flight_path_m: Optional[float] = Field(default=None, gt=0, description="source-detector distance of a time-of-flight beamline: wavelength from the frames' TOF header")
     gamma_filter: bool = Field(default=True, description="remove gamma spots (frame-uncorrelated bright outliers)")
     bin_frames: Optional[int] = Field(default=None, ge=1, description="frames per median bin (002_ Methods: 30); default: analysis.neutron.bin_frames for a time series of at least that many frames, no binning for time-of-flight series or shorter ones; 1 switches binning off")
 
 
 class Inputs(_Model):
-    echem: list[EchemInput] = Field(default_factory=list)
-    tomo: list[TomoInput] = Field(default_factory=list)
-    compton: list[ComptonInput] = Field(default_factory=list)
-    neutron: list[NeutronInput] = Field(default_factory=list)
+    echem: list[EchemInput] = Field(default_factory=list, description="potentiostat logs and impedance spectra")
+    tomo: list[TomoInput] = Field(default_factory=list, description="X-ray CT scans (projections or volumes), grouped into series")
+    compton: list[ComptonInput] = Field(default_factory=list, description="X-ray Compton scattering exposures (events, raw streams or cubes)")
+    neutron: list[NeutronInput] = Field(default_factory=list, description="neutron radiographs (FITS/TIFF series)")
 
 
 class NamedState(_Model):
@@ -237,7 +237,7 @@ class TomoAnalysis(_Model):
 
     median: bool = Field(default=True, description="3x3x3 median before segmentation")
     opening_radius_vox: int = Field(default=0, ge=0, description="morphological opening of each phase after thresholding (voxels); 0: none (keeps layers a few voxels thin)")
-    threshold: Literal["otsu", "multiotsu"] = "otsu"
+    threshold: Literal["otsu", "multiotsu"] = Field(default="otsu", description="threshold rule of the volume-only helpers (series use grey levels from the declared stack)")
     interfaces: Optional[list[str]] = Field(default=None, description="interfaces to map, 'lower|upper' by layer name (e.g. 'Li|LPSCl'): height maps and Ra/Rq; default: every pair of adjacent layers of different materials")
     thickness: Optional[list[str]] = Field(default=None, description="layers whose thickness maps and centre/edge statistics are measured; default: every layer")
     central_fraction: float = Field(default=0.75, gt=0, le=1, description="area fraction of the cell footprint counted as centre (the rest is edge) in thickness and filament statistics")
@@ -255,9 +255,9 @@ class EmfReferencePoint(_Model):
 
 
 class ComptonAnalysis(_Model):
-    bin_kev: float = Field(default=0.2, gt=0)
-    valence_window_au: float = Field(default=1.0, gt=0)
-    core_window_au: tuple[float, float] = (1.0, 5.0)
+    bin_kev: float = Field(default=0.2, gt=0, description="energy bin width of the spectra (keV)")
+    valence_window_au: float = Field(default=1.0, gt=0, description="upper edge of the valence window of the EMF (atomic units of p_z)")
+    core_window_au: tuple[float, float] = Field(default=(1.0, 5.0), description="(low, high) core window of the EMF (atomic units of p_z)")
     components: Optional[list[str]] = Field(default=None, description="layers (names in cell.layers) the exposures of a series are unmixed into; default: every layer the sheet beam crosses at some beam height and state")
     emf_map_block_px: int = Field(default=4, ge=1, description="block size (detector pixels) of the EMF maps compton/<series>/maps")
     min_block_counts: float = Field(default=100.0, ge=0, description="fewest counts per block and beam position for a map value (else NaN)")
@@ -282,14 +282,14 @@ class ComptonAnalysis(_Model):
 
 
 class NeutronAnalysis(_Model):
-    bin_frames: int = Field(default=30, ge=1)
-    reference_index: int = Field(default=0, ge=0)
+    bin_frames: int = Field(default=30, ge=1, description="frames per median bin of a time series (Cao et al. 2023: 30)")
+    reference_index: int = Field(default=0, ge=0, description="bin whose transmission is Tr_0 of the ratio Tr_t/Tr_0")
     ratio_half_range: Optional[float] = Field(default=None, gt=0, lt=1, description="fixed colour range 1 ± this of the real-input space-time maps, so that reports compare; default: each map's own largest deviation")
 
 
 class TransportAnalysis(_Model):
-    axis: int = Field(default=0, ge=0, le=2)
-    rtol: float = Field(default=1e-6, gt=0, lt=1)
+    axis: int = Field(default=0, ge=0, le=2, description="transport direction: 0 = z (through the stack), 1 = y, 2 = x")
+    rtol: float = Field(default=1e-6, gt=0, lt=1, description="relative tolerance of the tortuosity solver")
 
 
 class InterfaceAnalysis(_Model):
@@ -297,14 +297,14 @@ class InterfaceAnalysis(_Model):
     ``cases`` with these parameters (``ssbscope.interface.contour_sweep``); none by default."""
 
     cases: list[tuple[float, float]] = Field(default_factory=list, description="(H, S) pairs in um of the periodic contours to study, e.g. [[25, 150], [50, 150]]; empty: no contour study")
-    shapes: list[Literal["egg-box", "pyramid", "frustum"]] = Field(default_factory=lambda: ["egg-box"], min_length=1)
+    shapes: list[Literal["egg-box", "pyramid", "frustum"]] = Field(default_factory=lambda: ["egg-box"], min_length=1, description="contour shapes to study")
     r_ct_ohm_cm2: float | Literal["eis"] = Field(default=10.0, description="Li|electrolyte charge-transfer resistance per interface (Ohm cm2), > 0; 'eis': from the R_ct fit of an EIS input (eis_spectrum), times cell area over eis_interfaces")
     eis_spectrum: int | str = Field(default=0, description="with r_ct_ohm_cm2: eis, the fitted spectrum: index among the EIS inputs or its label")
     eis_interfaces: int = Field(default=2, ge=1, description="Li|electrolyte interfaces in the fitted R_ct: 2 for a symmetric Li|electrolyte|Li cell")
     conductivity_s_cm: float = Field(default=2e-3, gt=0, description="electrolyte ionic conductivity (S/cm)")
     thickness_um: float = Field(default=1000.0, gt=0, description="electrolyte thickness (um)")
     kinetics_r_ct_ohm_cm2: list[float] = Field(default_factory=list, description="extra charge-transfer resistances (Ohm cm2) to repeat the cases at (Wagner-number study)")
-    pressure_model: Literal["finite-slope", "small-slope"] = "finite-slope"
+    pressure_model: Literal["finite-slope", "small-slope"] = Field(default="finite-slope", description="creep pressure from the finite-slope Stokes solve or the small-slope analytic model")
     n_xy: int = Field(default=12, ge=6, le=32, description="grid intervals of the quarter cell (current solve)")
     stokes_n_xy: int = Field(default=6, ge=4, le=12, description="Q2 elements per quarter-cell side (finite-slope creep)")
     grain_size_um: Optional[float] = Field(default=2.0, gt=0, description="Li grain size of diffusional creep (um); null: pure power-law creep")
@@ -343,13 +343,13 @@ class CorrelateAnalysis(_Model):
 
 
 class Analysis(_Model):
-    echem: EchemAnalysis = Field(default_factory=EchemAnalysis)
-    tomo: TomoAnalysis = Field(default_factory=TomoAnalysis)
-    compton: ComptonAnalysis = Field(default_factory=ComptonAnalysis)
-    neutron: NeutronAnalysis = Field(default_factory=NeutronAnalysis)
-    transport: TransportAnalysis = Field(default_factory=TransportAnalysis)
-    interface: InterfaceAnalysis = Field(default_factory=InterfaceAnalysis)
-    correlate: CorrelateAnalysis = Field(default_factory=CorrelateAnalysis)
+    echem: EchemAnalysis = Field(default_factory=EchemAnalysis, description="electrochemistry analysis")
+    tomo: TomoAnalysis = Field(default_factory=TomoAnalysis, description="CT series analysis")
+    compton: ComptonAnalysis = Field(default_factory=ComptonAnalysis, description="XCS analysis")
+    neutron: NeutronAnalysis = Field(default_factory=NeutronAnalysis, description="neutron imaging analysis")
+    transport: TransportAnalysis = Field(default_factory=TransportAnalysis, description="transport (tortuosity, current density) on the CT series")
+    interface: InterfaceAnalysis = Field(default_factory=InterfaceAnalysis, description="contoured-interface study")
+    correlate: CorrelateAnalysis = Field(default_factory=CorrelateAnalysis, description="image results on the electrochemical clock")
 
 
 class Twin(_Model):
@@ -360,20 +360,20 @@ class Twin(_Model):
         description="areas whose in-memory twin study runs (interface: the contour study of "
                     "Zhang et al. 2024, which writes interface/contour_study like "
                     "analysis.interface cases, so not together with them)")
-    size: Literal["tiny", "small", "medium"] = "small"
+    size: Literal["tiny", "small", "medium"] = Field(default="small", description="twin size: tiny for tests, small for the demo")
 
 
 class Experiment(_Model):
     """A whole experiment file."""
 
-    name: str = "experiment"
-    description: Optional[str] = None
-    seed: int = Field(default=0, ge=0)
+    name: str = Field(default="experiment", description="experiment name (report title)")
+    description: Optional[str] = Field(default=None, description="free text shown in the report")
+    seed: int = Field(default=0, ge=0, description="seed of every random draw (same seed, same bytes)")
     cell: Cell = Field(default_factory=Cell, description="the cell every input belongs to unless it names another in cells:")
     cells: dict[str, Cell] = Field(default_factory=dict, description="further named cells of an experiment with several cells; inputs pick one with cell: NAME")
-    inputs: Inputs = Field(default_factory=Inputs)
-    analysis: Analysis = Field(default_factory=Analysis)
-    twin: Optional[Twin] = None
+    inputs: Inputs = Field(default_factory=Inputs, description="raw files per modality")
+    analysis: Analysis = Field(default_factory=Analysis, description="analysis settings per area")
+    twin: Optional[Twin] = Field(default=None, description="in-memory twin studies to run with the analysis (ssbscope demo)")
     base_dir: Optional[str] = Field(default=None, description="folder that relative paths refer to (set by load())")
 
     @model_validator(mode="after")

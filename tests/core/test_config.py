@@ -124,3 +124,31 @@ def test_named_cells_and_series(tmp_path):
     with pytest.raises(ConfigError, match="layer names must be unique"):
         from_dict({"cell": {"layers": [{"name": "Li", "material": "Li", "thickness_um": 1},
                                        {"name": "Li", "material": "Li", "thickness_um": 1}]}})
+
+
+def test_every_yaml_key_is_described():
+    """The schema documents itself: every field of the experiment file has a description
+    (what `ssbscope validate` and the README point users to)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from ssbscope.config import Experiment
+
+    missing, seen = [], set()
+
+    def walk(model, path):
+        if model in seen:
+            return
+        seen.add(model)
+        for name, f in model.model_fields.items():
+            if not f.description and name != "base_dir":
+                missing.append(f"{path}{name}")
+            args = [f.annotation, *typing.get_args(f.annotation)]
+            args += [a for x in typing.get_args(f.annotation) for a in typing.get_args(x)]
+            for t in args:
+                if isinstance(t, type) and issubclass(t, BaseModel):
+                    walk(t, f"{path}{name}.")
+
+    walk(Experiment, "")
+    assert missing == []

@@ -46,9 +46,32 @@ def test_ct_series_example_runs_on_the_twin_symmetric_cell(tmp_path):
     assert np.all(np.diff(th) > 0)  # plating thickens the bottom Li
 
 
-@pytest.mark.skipif(not (realdata_dir("potentiostat") / "navani_gcpl_5cycles_C09.mpr").exists()
-                    or not (EXAMPLES.parent.parent / "shared" / "realdata").exists(),
-                    reason="the example's ../../shared/realdata files are not beside this clone")
+_BESIDE = pytest.mark.skipif(
+    not (EXAMPLES.parent.parent / "shared" / "realdata").exists(),
+    reason="the example's ../../shared/realdata files are not beside this clone")
+
+
+def test_xcs_series_example_runs_on_the_twin_coin_cell(tmp_path):
+    assert main(["twin", "xcs", "--out", str(tmp_path), "--size", "tiny", "--quiet"]) == 0
+    shutil.copy(EXAMPLES / "xcs_series.yaml", tmp_path / "xcs_series.yaml")
+    assert main(["run", str(tmp_path / "xcs_series.yaml"), "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 0
+    emf = Store.open(tmp_path / "run" / "store.zarr")["compton/xcs/emf"]
+    assert emf["emf"].dims == ("state", "component")
+    assert list(emf["component"].values) == ["anode", "SPE", "cathode"]
+    assert list(emf["state"].values) == ["pristine", "fully charged"]
+    # the anode's EMF (pure Li in the twin) within 3 sigma of lithium's at both states
+    an = emf["emf"].sel(component="anode").values
+    assert np.all(np.abs(an - an.mean()) < 3 * emf["emf_unc"].sel(component="anode").values)
+
+
+@_BESIDE
+def test_neutron_example_runs_on_real_files(tmp_path):
+    assert main(["run", str(EXAMPLES / "neutron.yaml"), "--out", str(tmp_path), "--quiet"]) == 0
+    assert "neutron/input/TOF_bins" in Store.open(tmp_path / "store.zarr").names()
+
+
+@_BESIDE
 def test_echem_example_runs_on_real_files(tmp_path):
     assert main(["run", str(EXAMPLES / "echem.yaml"), "--out", str(tmp_path), "--quiet"]) == 0
     st = Store.open(tmp_path / "store.zarr")
