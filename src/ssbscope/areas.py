@@ -59,6 +59,12 @@ class Area:
     store_keys : tuple of str
         The datasets it writes, ``<series>``/``<label>`` as placeholders (documentation and
         ``ssbscope schema``).
+    input_model, analysis_model : str, optional
+        ``"module:Class"`` of the pydantic models of one ``inputs.<name>`` entry and of
+        ``analysis.<name>`` (subclasses of the experiment file's base model); the experiment
+        schema (:mod:`ssbscope.config`) is assembled from them.
+    input_description, analysis_description : str
+        What the ``inputs.<name>`` list and the ``analysis.<name>`` section hold (schema).
     """
 
     name: str
@@ -67,11 +73,23 @@ class Area:
     report: str | None = None
     inputs: bool = False
     store_keys: tuple = ()
+    input_model: str | None = None
+    analysis_model: str | None = None
+    input_description: str = ""
+    analysis_description: str = ""
 
     def module(self, which: str):
         """The imported ``stages`` or ``report`` module (None when the area has none)."""
         path = getattr(self, which)
         return importlib.import_module(path) if path else None
+
+    def model(self, which: str):
+        """The pydantic class named by ``input_model`` or ``analysis_model`` (None if unset)."""
+        ref = getattr(self, which)
+        if not ref:
+            return None
+        mod, _, cls = ref.partition(":")
+        return getattr(importlib.import_module(mod), cls)
 
 
 def _entry_point_areas() -> list:

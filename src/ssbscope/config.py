@@ -213,13 +213,6 @@ class NeutronInput(_Input):
     bin_frames: Optional[int] = Field(default=None, ge=1, description="frames per median bin (002_ Methods: 30); default: analysis.neutron.bin_frames for a time series of at least that many frames, no binning for time-of-flight series or shorter ones; 1 switches binning off")
 
 
-class Inputs(_Model):
-    echem: list[EchemInput] = Field(default_factory=list, description="potentiostat logs and impedance spectra")
-    tomo: list[TomoInput] = Field(default_factory=list, description="X-ray CT scans (projections or volumes), grouped into series")
-    compton: list[ComptonInput] = Field(default_factory=list, description="X-ray Compton scattering exposures (events, raw streams or cubes)")
-    neutron: list[NeutronInput] = Field(default_factory=list, description="neutron radiographs (FITS/TIFF series)")
-
-
 class NamedState(_Model):
     """A named moment of the electrochemical test (e.g. when a scan not read by ssbscope was taken)."""
 
@@ -342,25 +335,53 @@ class CorrelateAnalysis(_Model):
     log: Optional[str] = Field(default=None, description="label of the echem cycling input whose clock and charge the imaging series are read against; default: the log of the series' cell, else the main (first) log")
 
 
-class Analysis(_Model):
-    echem: EchemAnalysis = Field(default_factory=EchemAnalysis, description="electrochemistry analysis")
-    tomo: TomoAnalysis = Field(default_factory=TomoAnalysis, description="CT series analysis")
-    compton: ComptonAnalysis = Field(default_factory=ComptonAnalysis, description="XCS analysis")
-    neutron: NeutronAnalysis = Field(default_factory=NeutronAnalysis, description="neutron imaging analysis")
-    transport: TransportAnalysis = Field(default_factory=TransportAnalysis, description="transport (tortuosity, current density) on the CT series")
-    interface: InterfaceAnalysis = Field(default_factory=InterfaceAnalysis, description="contoured-interface study")
-    correlate: CorrelateAnalysis = Field(default_factory=CorrelateAnalysis, description="image results on the electrochemical clock")
+def _sections():
+    """The ``inputs`` and ``analysis`` sections of the experiment file, assembled from the
+    areas' declared models (:mod:`ssbscope.areas`): a new modality adds its keys by
+    declaring its models, not by editing this module."""
+    from pydantic import create_model
+
+    from ssbscope.areas import registry
+
+    inputs, analysis = {}, {}
+    for area in registry():
+        m = area.model("input_model")
+        if m is not None:
+            inputs[area.name] = (list[m], Field(default_factory=list, description=area.input_description
+                                                or f"raw files of {area.title}"))
+        m = area.model("analysis_model")
+        if m is not None:
+            analysis[area.name] = (m, Field(default_factory=m, description=area.analysis_description
+                                            or f"{area.title} analysis"))
+    doc_i = "Raw files per modality (one list per area with inputs)."
+    doc_a = "Analysis settings per area."
+    return (create_model("Inputs", __base__=_Model, __module__=__name__, __doc__=doc_i, **inputs),
+            create_model("Analysis", __base__=_Model, __module__=__name__, __doc__=doc_a, **analysis))
+
+
+Inputs, Analysis = _sections()
 
 
 class Twin(_Model):
     """Digital-twin settings (used by ``ssbscope demo``)."""
 
-    modalities: list[Literal["echem", "tomo", "compton", "neutron", "transport", "interface"]] = Field(
+    modalities: list[str] = Field(
         default_factory=lambda: ["echem", "tomo", "compton", "neutron", "transport", "interface"],
         description="areas whose in-memory twin study runs (interface: the contour study of "
                     "Zhang et al. 2024, which writes interface/contour_study like "
                     "analysis.interface cases, so not together with them)")
     size: Literal["tiny", "small", "medium"] = Field(default="small", description="twin size: tiny for tests, small for the demo")
+
+    @field_validator("modalities")
+    @classmethod
+    def _registered(cls, v):
+        from ssbscope.areas import registry
+
+        names = [a.name for a in registry()]
+        bad = [m for m in v if m not in names]
+        if bad:
+            raise ValueError(f"{bad}: not an area; one of {names}")
+        return v
 
 
 class Experiment(_Model):

@@ -97,4 +97,8 @@ AREA = Area("compton", "X-ray Compton scattering", stages="ssbscope.compton.stag
                      "compton/emf",
                      "compton/maps",
                      "compton/profiles",
-                     "compton/ct_fractions",))
+                     "compton/ct_fractions",),
+            input_model="ssbscope.config:ComptonInput",
+            input_description="X-ray Compton scattering exposures (events, raw streams or cubes)",
+            analysis_model="ssbscope.config:ComptonAnalysis",
+            analysis_description="XCS analysis")

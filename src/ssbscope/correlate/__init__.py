@@ -27,4 +27,6 @@ __getattr__, __dir__, __all__ = attach(__name__, _MAP)
 
 #: This area in the registry (:mod:`ssbscope.areas`).
 AREA = Area("correlate", "Imaging vs electrochemistry", stages="ssbscope.correlate.stages", report="ssbscope.report.correlate", inputs=False,
-            store_keys=("correlate/states",))
+            store_keys=("correlate/states",),
+            analysis_model="ssbscope.config:CorrelateAnalysis",
+            analysis_description="image results on the electrochemical clock")

@@ -48,4 +48,8 @@ AREA = Area("echem", "Electrochemistry", stages="ssbscope.echem.stages", report=
                      "echem/cycles",
                      "echem/events",
                      "echem/states",
-                     "echem/eis",))
+                     "echem/eis",),
+            input_model="ssbscope.config:EchemInput",
+            input_description="potentiostat logs and impedance spectra",
+            analysis_model="ssbscope.config:EchemAnalysis",
+            analysis_description="electrochemistry analysis")

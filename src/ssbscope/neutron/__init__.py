@@ -75,4 +75,8 @@ AREA = Area("neutron", "Neutron imaging", stages="ssbscope.neutron.stages", repo
             store_keys=("neutron/input/<label>",
                      "neutron/radiographs",
                      "neutron/analysis",
-                     "neutron/ct",))
+                     "neutron/ct",),
+            input_model="ssbscope.config:NeutronInput",
+            input_description="neutron radiographs (FITS/TIFF series)",
+            analysis_model="ssbscope.config:NeutronAnalysis",
+            analysis_description="neutron imaging analysis")

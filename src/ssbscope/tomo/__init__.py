@@ -68,4 +68,8 @@ AREA = Area("tomo", "X-ray tomography", stages="ssbscope.tomo.stages", report="s
                      "tomo/<series>/volumes",
                      "tomo/<series>/labels",
                      "tomo/<series>/metrics",
-                     "tomo/<series>/maps",))
+                     "tomo/<series>/maps",),
+            input_model="ssbscope.config:TomoInput",
+            input_description="X-ray CT scans (projections or volumes), grouped into series",
+            analysis_model="ssbscope.config:TomoAnalysis",
+            analysis_description="CT series analysis against the declared layers")

@@ -36,4 +36,6 @@ __getattr__, __dir__, __all__ = attach(
 #: This area in the registry (:mod:`ssbscope.areas`).
 AREA = Area("transport", "Transport", stages="ssbscope.transport.stages", report="ssbscope.report.transport", inputs=False,
             store_keys=("transport/interface_flux",
-                     "transport/current_density",))
+                     "transport/current_density",),
+            analysis_model="ssbscope.config:TransportAnalysis",
+            analysis_description="transport (tortuosity, current density) on the CT series")
