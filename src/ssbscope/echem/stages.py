@@ -292,8 +292,10 @@ def _scan_times(exp, cell=None) -> list[tuple[str, float]]:
             if row not in out:
                 out.append(row)
     an = getattr(getattr(exp, "analysis", None), "echem", None)
-    if cell is None:
-        out.extend((st.label, float(st.time_s)) for st in getattr(an, "states", []) or [])
+    if cell is None:  # named moments, unless an imaging input already marks that time
+        seen = {t for _, t in out}
+        out.extend((st.label, float(st.time_s)) for st in getattr(an, "states", []) or []
+                   if float(st.time_s) not in seen)
     return sorted(out, key=lambda x: x[1])
 
 

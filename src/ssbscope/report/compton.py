@@ -339,14 +339,31 @@ def _input_spectrum_figure(sp, label) -> str:
                             "Compton energy E_C of the nominal geometry.")
 
 
+def _series_members(store) -> set:
+    """Labels of the inputs unmixed in a series (their EMF is the series'; the report keeps
+    their rows in the inputs table but not one figure and summary line each)."""
+    out = set()
+    for series in _series_names(store):
+        em = store.read(f"compton/{series}/emf")
+        if "exposure" in em.variables:
+            out.update(str(x) for x in np.asarray(em["exposure"].values).ravel() if str(x))
+    return out
+
+
 def _inputs_html(store, labels) -> tuple[str, list]:
     """Spectra and the EMF table of the real inputs."""
     parts, rows, summary = ["<h3>Real inputs</h3>"], [], []
+    members = _series_members(store)
+    if members:
+        parts.append(f"<p class=\"note\">{len(members)} input(s) belong to an operando series "
+                     "above: their whole-detector EMF is in the table (a mixture of the layers "
+                     "the sheet crosses), their spectra are not plotted one by one.</p>")
     for lab in labels:
         sp = _get(store, f"compton/input/{lab}/spectrum")
         cube_attrs = store.read(f"compton/input/{lab}/cube").attrs if \
             f"compton/input/{lab}/cube" in store.names() else {}
-        parts.append(_input_spectrum_figure(sp, lab))
+        if lab not in members:
+            parts.append(_input_spectrum_figure(sp, lab))
         reason = str(sp.attrs.get("emf_reason", "") or "")
         v, u = float(sp["emf"].values), float(sp["emf_unc"].values)
         rows.append({"input": lab, "format": str(sp.attrs.get("format", "")),
@@ -356,7 +373,8 @@ def _inputs_html(store, labels) -> tuple[str, list]:
                      "Compton peak (keV)": float(sp["peak_centre_kev"].values),
                      "EMF": v, "± (1σ)": u,
                      "why no EMF": reason or "—"})
-        summary.append((f"XCS {lab}: EMF", f"{v:.4g} ± {u:.2g}" if np.isfinite(v) else "not measured"))
+        if lab not in members:
+            summary.append((f"XCS {lab}: EMF", f"{v:.4g} ± {u:.2g}" if np.isfinite(v) else "not measured"))
     df = pd.DataFrame(rows)
     parts.append(table_html(df, caption="Real XCS inputs: counts and electron momentum factor (Eqs. 3-5, "
                                         "windows as in analysis.compton); an EMF is only computed when "
@@ -418,9 +436,9 @@ def _series_emf_figure(em, tru, series) -> str:
     axes[0, 0].set_ylabel("EMF")
     axes[0, 0].legend(fontsize=6)
     fig.tight_layout()
-    return figure_html(fig, f"Series {esc(series)}: EMF of each component unmixed from the beam "
-                            "positions (sheet fractions from the " + esc(str(em.attrs.get("phase_fractions", "")))
-                       + f"), corrections {esc(', '.join(map(str, _as_list(em.attrs.get('detector_corrections', [])))))}"
+    return figure_html(fig, f"Series {series}: EMF of each component unmixed from the beam "
+                            "positions (sheet fractions from the " + str(em.attrs.get("phase_fractions", ""))
+                       + f"), corrections {', '.join(map(str, _as_list(em.attrs.get('detector_corrections', []))))}"
                        "; right: the EMF of each exposure, the mixture the sheet sees (cf. 000_ Fig. 2F).")
 
 
@@ -449,7 +467,7 @@ def _series_maps_figure(mp, series) -> str:
                 ax.set_ylabel(comp, fontsize=8)
         if im is not None:
             fig.colorbar(im, ax=axes[ci].tolist(), shrink=0.8, label="EMF")
-    return figure_html(fig, f"Series {esc(series)}: EMF maps of each component on "
+    return figure_html(fig, f"Series {series}: EMF maps of each component on "
                             f"{int(mp.attrs.get('block_px', 1))} x {int(mp.attrs.get('block_px', 1))} pixel "
                             "blocks, unmixed block by block (cf. 000_ Fig. 3A); blank: outside the analysed "
                             "pixels or too few counts.")
