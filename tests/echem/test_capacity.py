@@ -144,3 +144,25 @@ def test_eis_rows_inside_a_time_series_count_as_rest():
     dc = df.assign(current_A=np.where(mode == "EIS", 0.0, df["current_A"]))
     np.testing.assert_allclose(cumulative_charge(df), cumulative_charge(dc), rtol=0, atol=1e-15)
     assert not np.allclose(cumulative_charge(df.drop(columns="mode")), cumulative_charge(dc))
+
+
+def test_time_of_state_against_the_twin_protocol():
+    """Named states located in a log: the twin's first-cycle scan times (000_ Fig. 1E states),
+    and areal plating/stripping marks of the anode-free case-B protocol (0.5 mA/cm2 steps)."""
+    from ssbscope.echem import time_of_state
+    from ssbscope.twin import echem as T
+
+    cyc = T.nmc622_first_cycle(dt_s=30.0)
+    for st in cyc.states[1:]:
+        name = st.label if st.label.startswith("fully") else \
+            f"{round(100 * st.fraction)} % {'SoC' if st.kind == 'soc' else 'DoD'}"
+        assert time_of_state(cyc.data, name) == pytest.approx(st.time_s, abs=2.0), name
+    af = T.anode_free_cell("B", dt_s=30.0)
+    plate_end = af.steps[0][3]
+    assert time_of_state(af.data, "plated 1.5 mAh/cm2", area_cm2=af.area_cm2) == \
+        pytest.approx(plate_end / 2, abs=10)
+    assert time_of_state(af.data, "stripped 1.5 mAh/cm2", area_cm2=af.area_cm2) == \
+        pytest.approx(plate_end + 3 * 3600, abs=10)
+    assert time_of_state(af.data, "pristine") == af.data["time_s"].iloc[0]
+    assert time_of_state(af.data, "plated 9 mAh/cm2", area_cm2=af.area_cm2) is None
+    assert time_of_state(af.data, "when it felt right") is None

@@ -19,6 +19,7 @@ _MAP = {
     "add_capacity": "capacity",
     "state_of_charge": "capacity",
     "state_at": "capacity",
+    "time_of_state": "capacity",
     "coulombic_efficiency": "cycles",
     "cycle_table": "cycles",
     "split_cycles": "cycles",

@@ -22,7 +22,7 @@ from ssbscope.echem._checks import check_echem, positive_or_none
 from ssbscope.echem._segments import cumulative_mah, half_cycles, label_samples
 from ssbscope.errors import ParameterError
 
-__all__ = ["cumulative_charge", "add_capacity", "state_of_charge", "state_at"]
+__all__ = ["cumulative_charge", "add_capacity", "state_of_charge", "state_at", "time_of_state"]
 
 _AREA_FIX = "pass the electrode area in cm^2 (e.g. 1.54 for a 14 mm disc)"
 _MASS_FIX = "pass the active mass in mg"
@@ -243,3 +243,91 @@ def state_at(df: pd.DataFrame, time_s, capacity_mAh: float | None = None, *,
         out.append(_label("charging" if hc.sign > 0 else "discharging",
                           pct if hc.sign > 0 else np.nan, pct if hc.sign < 0 else np.nan))
     return out[0] if scalar else out
+
+
+_STATE_PATTERNS = (
+    ("soc", r"^(?:charg\w*\s*)?\(?\s*(\d+(?:\.\d+)?)\s*%\s*soc\)?$"),
+    ("dod", r"^(?:discharg\w*\s*)?\(?\s*(\d+(?:\.\d+)?)\s*%\s*dod\)?$"),
+    ("plated", r"^(?:plated\s+)?(\d+(?:\.\d+)?)\s*mah\s*/?\s*cm(?:2|\^2|-2|²)$"),
+    ("stripped", r"^stripped\s+(\d+(?:\.\d+)?)\s*mah\s*/?\s*cm(?:2|\^2|-2|²)$"),
+)
+
+
+def time_of_state(df: pd.DataFrame, state: str, *, area_cm2: float | None = None,
+                  current_threshold_A: float | None = None) -> float | None:
+    """When the cell first reached a named state (s on the log's clock), or None.
+
+    Understood names (case-insensitive): ``"pristine"`` (the start of the log), ``"fully
+    charged"`` / ``"fully discharged"`` (end of the first charge / discharge half-cycle),
+    ``"NN % SoC"`` / ``"charging (NN % SoC)"`` and the DoD equivalents (first charge /
+    discharge half-cycle reaching NN % of its own capacity, as :func:`state_at` labels it),
+    ``"plated Q mAh/cm2"`` (net charge since the start reaching Q, needs ``area_cm2``) and
+    ``"stripped Q mAh/cm2"`` (net charge falling Q below its largest value, after it).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Echem table (current positive on charge); not modified.
+    state : str
+    area_cm2 : float, optional
+        Electrode area for the areal states.
+    current_threshold_A : float, optional
+        Rest threshold (see :func:`add_capacity`).
+
+    Returns
+    -------
+    float or None
+        Time (s); None when the name is not understood or the log never reaches the state.
+    """
+    import re
+
+    t, _, i = check_echem(df)
+    s = " ".join(str(state).strip().lower().split())
+    if s == "pristine":
+        return float(t[0])
+    q = cumulative_mah(t, i)
+    lab = label_samples(i, current_threshold_A)
+    hcs = half_cycles(t, i, current_threshold_A, labels=lab, q_mah=q)
+    if s in ("fully charged", "charged", "fully discharged", "discharged"):
+        sign = 1 if "dis" not in s else -1
+        hc = next((h for h in hcs if h.sign == sign), None)
+        return float(hc.end_s) if hc is not None else None
+    for kind, pat in _STATE_PATTERNS:
+        m = re.match(pat, s)
+        if not m:
+            continue
+        val = float(m.group(1))
+        if kind in ("soc", "dod"):
+            sign = 1 if kind == "soc" else -1
+            hc = next((h for h in hcs if h.sign == sign), None)
+            if hc is None or hc.capacity_mAh <= 0:
+                return None
+            passed = sign * (q[hc.start:hc.stop + 1] - q[hc.start])
+            target = val / 100.0 * hc.capacity_mAh
+            tt = t[hc.start:hc.stop + 1]
+            k = int(np.searchsorted(passed, target - 1e-12))
+            if k >= passed.size:
+                return None
+            if k == 0:
+                return float(tt[0])
+            return float(np.interp(target, passed[k - 1:k + 1], tt[k - 1:k + 1]))
+        if area_cm2 is None or not area_cm2 > 0:
+            return None
+        qa = q / float(area_cm2)
+        tol = 2e-4 * max(val, 1e-9)  # logged charge carries the cycler's noise
+        if kind == "plated":
+            level = qa
+            target = val - tol
+        else:  # net charge fallen val below the largest value reached so far
+            level = np.maximum.accumulate(qa) - qa
+            target = val - tol
+        hit = np.flatnonzero(level >= target)
+        if hit.size == 0:
+            return None
+        k = int(hit[0])
+        if k == 0:
+            return float(t[0])
+        lo, hi = level[k - 1], level[k]
+        frac = 1.0 if hi == lo else float(np.clip((target - lo) / (hi - lo), 0.0, 1.0))
+        return float(t[k - 1] + frac * (t[k] - t[k - 1]))
+    return None

@@ -227,21 +227,36 @@ def _parse_time(text):
     return t
 
 
-def _echem_start_time(exp):
-    """Start of the main echem log (the first cycling input), from its file, or None."""
-    items = [e for e in exp.inputs.echem if e.kind == "cycling"]
-    if not items:
+def _cell_log(exp, item):
+    """The cycling log of an input's cell (``inputs.echem[].cell``), else the first one."""
+    logs = [e for e in exp.inputs.echem if e.kind == "cycling"]
+    if not logs:
         return None
+    own = getattr(item, "cell", None)
+    if own is None and getattr(item, "series", None) in exp.cells:
+        own = item.series
+    return next((e for e in logs if e.cell == own), logs[0])
+
+
+def _read_log(exp, entry):
+    """The log as a table (None when unreadable: the echem stage reports that itself)."""
     try:
         from ssbscope.echem import read
 
-        fmt = None if items[0].format == "auto" else items[0].format
-        df = read(exp.resolve(items[0].path), format=fmt, **dict(items[0].columns))
-    except Exception as exc:  # the echem stage reports unreadable logs itself
-        log.info("tomo: echem log start time unavailable (%s)", exc)
+        fmt = None if entry.format == "auto" else entry.format
+        return read(exp.resolve(entry.path), format=fmt, invert_current=entry.invert_current,
+                    **dict(entry.columns))
+    except Exception as exc:
+        log.info("tomo: echem log %s unreadable here (%s)", entry.path, exc)
         return None
-    meta = df.attrs.get("meta", {}) if hasattr(df, "attrs") else {}
-    return _parse_time(meta.get("start_time"))
+
+
+def _echem_start_time(df):
+    """Start of a log (its recorded start date-time), or None."""
+    if df is None or not hasattr(df, "attrs"):
+        return None
+    meta = df.attrs.get("meta") or {}
+    return _parse_time(df.attrs.get("start_time") or meta.get("start_time"))
 
 
 def scan_times(exp, series: str) -> list:
@@ -249,7 +264,9 @@ def scan_times(exp, series: str) -> list:
 
     The time of a scan (s since the start of the electrochemical test): ``time_s`` of the
     input; else the file's acquisition start (``read_projections(...).metadata["start_time"]``)
-    minus the start of the echem log, when both are known.
+    minus the start of its cell's echem log, when both are known; else the first time that log
+    reaches the scan's ``state`` (:func:`ssbscope.echem.time_of_state`: "pristine",
+    "fully charged", "20 % SoC", "plated 3.0 mAh/cm2", ...).
 
     Parameters
     ----------
@@ -269,8 +286,16 @@ def scan_times(exp, series: str) -> list:
     from ssbscope.errors import ConfigError
 
     out = []
-    echem_t0 = None
-    echem_tried = False
+    logs: dict = {}
+
+    def log_of(item):
+        entry = _cell_log(exp, item)
+        if entry is None:
+            return None, None
+        if entry.path not in logs:
+            logs[entry.path] = _read_log(exp, entry)
+        return entry, logs[entry.path]
+
     for i, item in enumerate(exp.inputs.tomo):
         if item.series != series:
             continue
@@ -286,15 +311,24 @@ def scan_times(exp, series: str) -> list:
                     start = _parse_time((md or {}).get("start_time"))
                 except Exception as exc:
                     log.info("tomo: %s: acquisition time unreadable (%s)", item.path, exc)
-            if start is not None and not echem_tried:
-                echem_t0, echem_tried = _echem_start_time(exp), True
+            entry, df = log_of(item) if (start is not None or item.state) else (None, None)
+            echem_t0 = _echem_start_time(df)
             if start is not None and echem_t0 is not None:
                 t = (start - echem_t0).total_seconds()
                 log.info("tomo: %s: time %.0f s from its acquisition start %s and the echem "
                          "log's start %s", item.path, t, start.isoformat(), echem_t0.isoformat())
+            elif item.state and df is not None:
+                from ssbscope.echem import time_of_state
+
+                cell = exp.cell_of(item)
+                t = time_of_state(df, item.state, area_cm2=cell.electrode_area_cm2)
+                if t is not None:
+                    log.info("tomo: %s: time %.0f s where the log %s first reaches %r",
+                             item.path, t, entry.path, item.state)
         if t is None:
-            what = (f"its state {item.state!r} cannot be placed on the echem clock yet"
-                    if item.state else "it has no time")
+            what = (f"its state {item.state!r} is not found in the echem log of its cell "
+                    "(understood: pristine, fully charged/discharged, NN % SoC/DoD, plated/"
+                    "stripped Q mAh/cm2)" if item.state else "it has no time")
             raise ConfigError(exp.base_dir or "experiment", [(
                 f"inputs.tomo[{i}].time_s",
                 f"scan {item.path!r} of series {series!r}: {what}; give time_s (s since the start "
