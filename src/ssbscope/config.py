@@ -281,8 +281,15 @@ class NeutronAnalysis(_Model):
 
 
 class TransportAnalysis(_Model):
-    axis: int = Field(default=0, ge=0, le=2, description="transport direction: 0 = z (through the stack), 1 = y, 2 = x")
-    rtol: float = Field(default=1e-6, gt=0, lt=1, description="relative tolerance of the tortuosity solver")
+    """Transport on the user's CT series (``transport/<series>/...``)."""
+
+    phase: Optional[str] = Field(default=None, description="material (as in cell.layers, e.g. 'Li6PS5Cl') whose connected voxels carry the ions: its tortuosity, slab-wise tortuosity and flux map in `layer` per scan (transport/<series>/tortuosity); default: none, no tortuosity")
+    layer: Optional[str] = Field(default=None, description="declared layer (name in cell.layers) whose slab the tortuosity is computed in; default: the CT series' electrolyte layer (analysis.tomo.electrolyte, else the tomo default)")
+    axis: int = Field(default=0, ge=0, le=2, description="transport axis of the (z, y, x) volume: 0 = z, through the stack; 1 or 2 = in-plane (solved in the largest square inside the cell footprint)")
+    n_slabs: int = Field(default=4, ge=1, description="slabs of equal thickness along the transport axis for the slab-wise tortuosity")
+    current_density_layer: Optional[str] = Field(default=None, description="layer (name in cell.layers) whose CT thickness change between consecutive scans gives the local current density (transport/<series>/current_density); default: analysis.correlate.plated_layer, else the lowest Li layer of the series' cell")
+    series: Optional[list[str]] = Field(default=None, description="CT series (inputs.tomo[].series) to run transport on; default: every series whose cell declares its layers")
+    rtol: float = Field(default=1e-6, gt=0, lt=1, description="relative-residual criterion of the diffusion solves")
 
 
 class InterfaceAnalysis(_Model):

@@ -404,6 +404,17 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                "description": "labels index into phases (darkest first); undeclared_label marks "
                               "material the cell does not declare"})
     lab["thresholds"].attrs["units"] = "1/voxel"
+    # where each declared layer lies along z (majority bands of locate_layers; -1: absent)
+    loc_names = list(res.scans[0].location.names)
+    lab["layer_z_vox"] = (("time_s", "layer", "bound"), np.array(
+        [[[s.location.z0_vox[i], s.location.z1_vox[i]] for i in range(len(loc_names))]
+         for s in res.scans], np.int64).reshape(nt, len(loc_names), 2))
+    lab = lab.assign_coords(layer=loc_names, bound=["z0", "z1"])
+    lab["layer_z_vox"].attrs.update({
+        "units": "voxel",
+        "description": "slice range [z0, z1) of each declared layer's majority band "
+                       "(ssbscope.tomo.series.locate_layers) in the registered frame; -1 where "
+                       "the layer is absent in that scan"})
     scans = res.scans
     ifaces = list(scans[0].interfaces)
     tlayers = list(scans[0].layers)

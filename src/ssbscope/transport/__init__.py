@@ -9,6 +9,8 @@ tortuosity_map         tortuosity of columns through the volume (a 2-D map)
 flux_map               flux in any plane of a solved volume
 percolating_network    voxels joined to both driven faces
 current_density_map    j(x, y) from two registered Li thickness maps (Faraday's law)
+series_current_density j(x, y) between consecutive scans of a series vs the cycler's charge
+layer_tortuosity       tau, slab tau and flux map of a phase in one declared layer of a scan
 """
 
 from __future__ import annotations
@@ -30,12 +32,20 @@ __getattr__, __dir__, __all__ = attach(
         "CurrentDensityMap": "current_density",
         "current_density_map": "current_density",
         "thickness_change_to_current_ma_cm2": "current_density",
+        "SeriesCurrentDensity": "current_density",
+        "series_current_density": "current_density",
+        "LayerTortuosity": "layer",
+        "layer_tortuosity": "layer",
+        "layer_core": "layer",
+        "inscribed_square": "layer",
     },
 )
 
 #: This area in the registry (:mod:`ssbscope.areas`).
 AREA = Area("transport", "Transport", stages="ssbscope.transport.stages", report="ssbscope.report.transport", inputs=False,
             store_keys=("transport/interface_flux",
-                     "transport/current_density",),
+                     "transport/current_density",
+                     "transport/<series>/tortuosity",
+                     "transport/<series>/current_density"),
             analysis_model="ssbscope.config:TransportAnalysis",
             analysis_description="transport (tortuosity, current density) on the CT series")

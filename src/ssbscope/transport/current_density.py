@@ -19,7 +19,8 @@ import scipy.ndimage as ndi
 from ssbscope.errors import InputError, ParameterError
 from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
 
-__all__ = ["CurrentDensityMap", "current_density_map", "thickness_change_to_current_ma_cm2"]
+__all__ = ["CurrentDensityMap", "current_density_map", "thickness_change_to_current_ma_cm2",
+           "SeriesCurrentDensity", "series_current_density"]
 
 
 def thickness_change_to_current_ma_cm2(delta_thickness_um, dt_s: float):
@@ -169,3 +170,114 @@ def current_density_map(thickness_before_um, thickness_after_um, dt_s: float, *,
         if both.sum() > 2 and np.std(ms[both]) > 0 and np.std(j[both]) > 0:
             corr = float(np.corrcoef(j[both], ms[both])[0, 1])
     return CurrentDensityMap(j, mean, std, hi, lo, table, corr, dt)
+
+
+@dataclass(frozen=True)
+class SeriesCurrentDensity:
+    """Current-density maps between consecutive scans of a series, against the cycler.
+
+    Attributes
+    ----------
+    t_start_s, t_end_s : (n,) ndarray
+        Times of the two scans of each interval (s since the start of the echem log).
+    current_ma_cm2 : (n, Y, X) ndarray
+        Local current density of each interval (Faraday's law on the thickness change;
+        positive where the layer thickened, NaN where either map is NaN).
+    mean_current_ma_cm2, std_current_ma_cm2 : (n,) ndarray
+        Mean and standard deviation over the valid pixels.
+    n_hotspots : (n,) int ndarray
+        Connected hot-spots (> 2 std from the mean) of each interval.
+    charge_mah_cm2 : (n,) ndarray
+        Net areal charge the cycler passed between the two scan times (NaN without a log).
+    cycler_current_ma_cm2 : (n,) ndarray
+        ``charge_mah_cm2 / dt``: the cycler's mean current density over the interval, in mA/cm2.
+    ratio : (n,) ndarray
+        ``mean_current_ma_cm2 / cycler_current_ma_cm2`` (NaN where the cycler's charge is
+        below ``min_charge_mah_cm2`` in magnitude).
+    residual_pct : (n,) ndarray
+        ``100 (ratio - 1)``.
+    """
+
+    t_start_s: np.ndarray
+    t_end_s: np.ndarray
+    current_ma_cm2: np.ndarray = field(repr=False)
+    mean_current_ma_cm2: np.ndarray = field(repr=False)
+    std_current_ma_cm2: np.ndarray = field(repr=False)
+    n_hotspots: np.ndarray = field(repr=False)
+    charge_mah_cm2: np.ndarray = field(repr=False)
+    cycler_current_ma_cm2: np.ndarray = field(repr=False)
+    ratio: np.ndarray = field(repr=False)
+    residual_pct: np.ndarray = field(repr=False)
+
+
+def series_current_density(thickness_um, time_s, *, log_time_s=None, log_charge_mah_cm2=None,
+                           mask=None, smoothing_px: float = 0.0,
+                           min_charge_mah_cm2: float = 0.05) -> SeriesCurrentDensity:
+    """Current-density maps between consecutive registered thickness maps of one layer.
+
+    For every pair of consecutive scans ``k, k + 1``: :func:`current_density_map` of the two
+    thickness maps over ``dt = t[k+1] - t[k]``, and, from the cycler's log, the net areal
+    charge between the two times (linear interpolation of the cumulative charge,
+    :func:`ssbscope.correlate.states.charge_at`) over ``dt``: the mean current density the
+    maps must reproduce on average (dense Li; a layer that grows by non-dense Li or loses Li
+    to side reactions departs from it).
+
+    Parameters
+    ----------
+    thickness_um : (T, Y, X) array_like
+        Thickness maps (um) of the layer in the registered frame, NaN where unknown.
+    time_s : (T,) array_like
+        Scan times (s since the start of the log), increasing.
+    log_time_s, log_charge_mah_cm2 : (m,) array_like, optional
+        The cycler's sample times (s) and net cumulative areal charge (mAh cm-2, positive when
+        the layer gains Li); without them the cycler columns are NaN.
+    mask : (Y, X) bool array, optional
+        Pixels to use (e.g. the cell footprint).
+    smoothing_px : float
+        Passed to :func:`current_density_map`.
+    min_charge_mah_cm2 : float
+        Intervals with less net charge (magnitude) get a NaN ratio and residual.
+
+    Returns
+    -------
+    SeriesCurrentDensity
+
+    Raises
+    ------
+    InputError
+        Fewer than two maps, shapes that disagree, or times not increasing.
+    """
+    h = np.asarray(thickness_um, dtype=float)
+    t = np.asarray(time_s, dtype=float).ravel()
+    if h.ndim != 3 or h.shape[0] != t.size:
+        raise InputError(f"thickness_um {h.shape} / time_s {t.shape}: expected (T, Y, X) maps and "
+                         "T times")
+    if t.size < 2:
+        raise InputError("thickness_um: a current density needs at least two scans of the series")
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise InputError(f"time_s {t.tolist()}: scan times must be finite and increasing")
+    maps, means, stds, nhs = [], [], [], []
+    for k in range(t.size - 1):
+        r = current_density_map(h[k], h[k + 1], t[k + 1] - t[k], mask=mask,
+                                smoothing_px=smoothing_px)
+        maps.append(r.current_ma_cm2)
+        means.append(r.mean_current_ma_cm2)
+        stds.append(r.std_current_ma_cm2)
+        nhs.append(len(r.hotspots))
+    n = t.size - 1
+    q = np.full(n, np.nan)
+    if log_time_s is not None and log_charge_mah_cm2 is not None:
+        from ssbscope.correlate.states import charge_at
+
+        qt = np.asarray(charge_at(t, log_time_s, log_charge_mah_cm2), float)
+        q = qt[1:] - qt[:-1]
+    dt_h = np.diff(t) / 3600.0
+    jc = q / dt_h
+    mean = np.asarray(means, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(np.abs(q) >= float(min_charge_mah_cm2), mean / jc, np.nan)
+    return SeriesCurrentDensity(
+        t_start_s=t[:-1].copy(), t_end_s=t[1:].copy(), current_ma_cm2=np.stack(maps),
+        mean_current_ma_cm2=mean, std_current_ma_cm2=np.asarray(stds, float),
+        n_hotspots=np.asarray(nhs, int), charge_mah_cm2=q, cycler_current_ma_cm2=jc,
+        ratio=ratio, residual_pct=100.0 * (ratio - 1.0))
