@@ -441,6 +441,14 @@ class Experiment(_Model):
         return p
 
 
+def twin_size(config, allowed=("tiny", "small", "medium")) -> str:
+    """The twin size of an experiment (``twin.size``), ``"small"`` without a twin section or
+    for a size not in ``allowed``."""
+    twin = getattr(config, "twin", None)
+    size = getattr(twin, "size", "small") if twin is not None else "small"
+    return size if size in allowed else "small"
+
+
 def _loc(loc: tuple) -> str:
     out = ""
     for part in loc:

@@ -70,6 +70,20 @@ _UNIT_SUFFIXES = [
 ]
 
 
+def with_default_units(ds):
+    """Give every float variable of ``ds`` without ``units`` one: from its name's suffix
+    (:func:`units_from_name`), ``MPa`` for ``*_mpa``, else ``1`` (dimensionless).  Returns
+    ``ds`` (modified in place)."""
+    for name, var in ds.variables.items():
+        if "units" in var.attrs or var.dtype.kind not in "fc":
+            continue
+        if str(name).endswith("_mpa"):
+            var.attrs["units"] = "MPa"
+        elif units_from_name(str(name)) is None:
+            var.attrs["units"] = "1"
+    return ds
+
+
 def units_from_name(name: str) -> str | None:
     """Unit implied by a variable name's suffix (``voxel_size_um`` -> ``"µm"``), or None."""
     for suffix, unit in _UNIT_SUFFIXES:

@@ -50,23 +50,16 @@ _HALF_SLAB_VOX = 4
 
 
 def _with_units(ds):
-    """Give every float variable a unit: MPa for ``*_mpa``, else 1 (dimensionless)."""
-    from ssbscope.store import units_from_name
+    from ssbscope.store import with_default_units
 
-    for name, var in ds.variables.items():
-        if "units" in var.attrs or var.dtype.kind not in "fc":
-            continue
-        if str(name).endswith("_mpa"):
-            var.attrs["units"] = "MPa"
-        elif units_from_name(str(name)) is None:
-            var.attrs["units"] = "1"
-    return ds
+    return with_default_units(ds)
 
 
 def _size(config) -> str:
-    twin = getattr(config, "twin", None)
-    size = getattr(twin, "size", "small") if twin is not None else "small"
-    return size if size in _SIZES else "small"
+    from ssbscope.config import twin_size
+
+    return twin_size(config, tuple(_SIZES))
+
 
 
 def _interface_flux_stage(ctx, inputs, *, size="small", axis=2):
