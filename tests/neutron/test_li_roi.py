@@ -213,3 +213,33 @@ def test_li_roi_errors(tmp_path):
         _region_px({"rows": [0, 60], "cols": [0, 5]}, "li_roi", (48, 96), None, "x")
     with pytest.raises(ParameterError, match="pixel_size_um"):
         _region_px(roi, "li_roi", (48, 96), None, "x")
+
+
+def test_monochromatic_stage_is_beer_lambert(tmp_path):
+    """wavelength_a: Δx = -ln(Tr_t/Tr_0) / Σ_Li(λ), exactly, through the input stage."""
+    from ssbscope.config import from_dict
+    from ssbscope.neutron.attenuation import li_cross_section_1_cm
+    from ssbscope.neutron.io import write_fits_series
+    from ssbscope.neutron.stages import input_stages
+    from ssbscope.pipeline import run as run_stages
+    from ssbscope.store import Store
+
+    lam, li6 = 2.5, 0.3                                   # enriched Li
+    sig_um = li_cross_section_1_cm(lam, li6_fraction=li6) * 1e-4
+    frames = np.full((6, 8, 8), 0.5)
+    frames[3:, 2:5, 1:7] *= np.exp(-sig_um * 12.0)        # 12 µm more Li in 3 x 6 px
+    write_fits_series(tmp_path / "s", (frames * 4000).astype(np.float32), np.arange(6.0))
+    write_fits_series(tmp_path / "ob", np.full((2, 8, 8), 4000.0, np.float32), np.arange(2.0))
+    exp = from_dict({"inputs": {"neutron": [{"path": "s", "open_beam": "ob", "label": "m", "bin_frames": 3,
+                                             "gamma_filter": False, "pixel_size_um": 10, "wavelength_a": lam,
+                                             "li6_fraction": li6,
+                                             "li_roi": {"rows": [0, 80], "cols": [0, 80], "units": "um"}}]}},
+                    base_dir=tmp_path)
+    st = Store.create(tmp_path / "store.zarr")
+    run_stages(input_stages(exp), st, config=exp, quiet=True)
+    ds = st["neutron/input/m"].load()
+    np.testing.assert_allclose(ds["li_thickness_change_um"].values[1, 2:5, 1:7], 12.0, rtol=1e-5)
+    np.testing.assert_allclose(ds["li_thickness_change_um"].values[1, 0], 0.0, atol=1e-5)
+    np.testing.assert_allclose(ds["li_volume_change_roi_um3"].values, [0.0, 12.0 * 18 * 100], rtol=1e-5)
+    assert "monochromatic 2.5 A" in ds.attrs["li_spectrum"] and ds.attrs["li6_fraction"] == li6
+    assert "no beam_roi" in ds["li_thickness_change_roi_sigma_um"].attrs["description"]

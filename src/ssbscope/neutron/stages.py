@@ -26,7 +26,9 @@ through-plane profile (mean over x per row) frame by frame; time-of-flight heade
 frame, with the neutron wavelength when ``flight_path_m`` is given.  An operando time series
 is median-binned as in 002_ (Methods: 30 frames per bin, ``<var>_binned``), mapped as the ratio
 to the reference bin (Tr_t/Tr_0, ``transmission_ratio``; ``count_ratio`` without open beam)
-and reduced to its space–time map (``ratio_profile``: mean over x per row and bin).
+and reduced to its space–time map (``ratio_profile``: mean over x per row and bin); with
+``li_roi`` the Li path-length change per pixel and the Li volume change in that region
+(:mod:`ssbscope.neutron.lithium`).
 """
 
 from __future__ import annotations
@@ -789,6 +791,17 @@ def input_stages(exp) -> list:
     ``ratio_profile`` (mean over x per row and bin).  The attribute ``binning`` says what was
     done or why not.  Everything stays a dask graph until the store writes it (one bin of
     frames in memory at a time, plus the reference bin).
+
+    ``beam_roi`` (an open-beam region) divides each normalised frame by its median there
+    (beam-intensity correction).  ``li_roi`` (a binned, normalised series) adds the Li change
+    (:mod:`ssbscope.neutron.lithium` for the geometry): ``li_thickness_change_um`` (bin, y, x:
+    change of the Li-metal-equivalent path length along the beam per pixel since the reference
+    bin, Beer–Lambert with the cold-spectrum hardening or at ``wavelength_a``, ``li6_fraction``),
+    its region mean ``li_thickness_change_roi_um`` with ``li_thickness_change_roi_sigma_um``
+    (counting noise, plus the beam-correction noise with ``beam_roi``), ``li_roi_valid_pixels``
+    and, with ``pixel_size_um``, ``li_volume_change_roi_um3`` (± ``..._sigma_um3``): the Li
+    volume change in the cell behind the region, which ``correlate/states`` compares with
+    Faraday's law over the electrode area.  Positive = Li gained.
 
     Parameters
     ----------
