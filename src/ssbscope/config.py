@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ssbscope.errors import ConfigError
 
 __all__ = [
-    "Experiment", "Cell", "Layer", "EchemInput", "TomoInput", "ComptonInput", "NeutronInput",
+    "Experiment", "Cell", "Layer", "EchemInput", "TomoInput", "ComptonInput", "NeutronInput", "NeutronRegion", "NeutronLiRegion",
     "Inputs", "Analysis", "CorrelateAnalysis", "EmfReferencePoint", "load", "validate_file", "format_errors",
 ]
 
@@ -202,6 +202,30 @@ class ComptonInput(_Input):
         return self
 
 
+class NeutronRegion(_Model):
+    """A rectangle of the radiograph: rows ``[r0, r1)`` (along the cell's stacking axis, top of
+    the frame = row 0) and columns ``[c0, c1)``, in pixels or in um from the frame's top-left
+    corner (``units: um`` needs the input's ``pixel_size_um``)."""
+
+    rows: tuple[float, float] = Field(description="[first, end) rows of the region (end excluded), pixels or um (units)")
+    cols: tuple[float, float] = Field(description="[first, end) columns of the region (end excluded), pixels or um (units)")
+    units: Literal["px", "um"] = Field(default="px", description="px: detector pixels; um: distances from the frame's top-left corner at the sample (converted with pixel_size_um, rounded to whole pixels)")
+
+    @field_validator("rows", "cols")
+    @classmethod
+    def _ordered(cls, v):
+        if not (0 <= v[0] < v[1]) or v[1] == float("inf"):
+            raise ValueError(f"{list(v)}: need 0 <= first < end (end excluded)")
+        return v
+
+
+class NeutronLiRegion(NeutronRegion):
+    """Where Li is plated or stripped: the Li thickness change (Beer-Lambert) is averaged and
+    integrated over it and compared with Faraday's law (``correlate/states``)."""
+
+    gains_on_charge: bool = Field(default=True, description="true: positive net charge of the echem log adds Li to this region (it frames the electrode Li goes to on charge, e.g. the Li-metal side of a cathode|SE|Li cell); false: positive charge removes Li from it (e.g. the cathode)")
+
+
 class NeutronInput(_Input):
     format: Literal["auto", "fits", "tiff"] = Field(default="auto", description="FITS or TIFF frames; auto: from the suffix")
     open_beam: Optional[str] = Field(default=None, description="open-beam frames (file, folder or glob) for the normalised transmission")
@@ -211,6 +235,10 @@ class NeutronInput(_Input):
     flight_path_m: Optional[float] = Field(default=None, gt=0, description="source-detector distance of a time-of-flight beamline: wavelength from the frames' TOF header")
     gamma_filter: bool = Field(default=True, description="remove gamma spots (frame-uncorrelated bright outliers)")
     bin_frames: Optional[int] = Field(default=None, ge=1, description="frames per median bin (002_ Methods: 30); default: analysis.neutron.bin_frames for a time series of at least that many frames, no binning for time-of-flight series or shorter ones; 1 switches binning off")
+    beam_roi: Optional[NeutronRegion] = Field(default=None, description="sample-free open-beam region of the frames: each normalised frame is divided by its median there (beam-intensity correction of 002_, Eq. 1); needed for absolute Li amounts when the beam drifts; default: none")
+    li_roi: Optional[NeutronLiRegion] = Field(default=None, description="region where Li is plated or stripped, spanning the whole electrode width and every row where that electrode gains or loses Li: adds the Li thickness change map, its region mean and volume (neutron/input/<label>) and their Faraday residual (correlate/states); needs open_beam and a binned series; default: none (no Li thickness)")
+    li6_fraction: float = Field(default=0.0759, ge=0, le=1, description="6Li atom fraction of the cell's lithium (natural 0.0759; 6Li absorption dominates the Li attenuation)")
+    wavelength_a: Optional[float] = Field(default=None, gt=0, description="neutron wavelength (Angstrom) of a monochromatic beam for the Li thickness (Beer-Lambert at one wavelength); default: the cold CG-1D spectrum of 002_ (0.8-6 A, peak 2.6 A, effective 3.24 A) with its beam hardening")
 
 
 class NamedState(_Model):

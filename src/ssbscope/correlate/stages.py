@@ -42,11 +42,26 @@ faraday_residual_pct                %          thickness residual (NaN for |dq| 
 plated_volume_change_um3            um3        CT plated-layer volume change
 plated_volume_change_per_area_um    um         the same per CT footprint area
 faraday_volume_residual_pct         %          volume residual (NaN for |dq| < 0.05)
+neutron_li_volume_change_um3        um3        neutron: Li volume change in li_roi
+neutron_li_change_per_area_um       um         the same over the electrode area, signed
+neutron_li_change_sigma_um          um         its standard deviation (counting noise)
+neutron_li_residual_pct             %          its residual (NaN for |dq| < 0.05)
 ==================================  =========  ==============================================
 
-Neutron series have no Li-thickness variable among the real-input outputs
-(``neutron/input/<label>`` holds transmission or counts, not a Li thickness), so their rows
-carry charge, voltage, state and R_ct only; their thickness columns are NaN.
+Neutron series
+    One row per median bin (``time_s_bin``), else per frame.  The CT columns are NaN.  When
+    the input declares ``li_roi`` (and ``pixel_size_um``), the neutron stage writes the Li
+    volume change in that region, ``li_volume_change_roi_um3`` (Beer–Lambert per pixel,
+    integrated over the region; geometry in :mod:`ssbscope.neutron.lithium`: the beam passes
+    side-on through the cell, so a pixel measures Li path length along the beam and the
+    region sum times the pixel area is a Li *volume*).  Its change since the series' first
+    row, divided by the cell's electrode area, is the dense-Li thickness equivalent
+    ``neutron_li_change_per_area_um`` (times -1 when ``li_roi.gains_on_charge`` is false, so
+    that it always compares with ``faraday_thickness_change_um``), and
+    ``neutron_li_residual_pct = 100 (neutron_li_change_per_area_um - faraday_thickness_change_um)
+    / faraday_thickness_change_um``.  The comparison holds when the region spans the whole
+    electrode width and every row where that electrode gains or loses Li.  Without
+    ``li_roi`` the neutron columns are NaN.  Tomo rows have NaN neutron columns.
 """
 
 from __future__ import annotations
@@ -164,10 +179,14 @@ def _series_records(exp) -> tuple[list, list]:
             cell = _cell(exp, key)
             out = st.outputs[0]
             log_key, why = _choose_log(exp, cyc, cyc_items, key, out)
+            li_roi = getattr(item, "li_roi", None)
             recs.append({"series": "neutron/" + out.split("/")[-1], "modality": "neutron",
                          "key": out, "cell": key, "log": log_key, "log_choice": why,
                          "area_cm2": cell.electrode_area_cm2, "plated_layer": None,
-                         "plated_layer_choice": "neutron: no Li-thickness variable in real inputs",
+                         "plated_layer_choice": (
+                             "neutron: Li volume change in li_roi over the electrode area"
+                             if li_roi is not None else "neutron: no li_roi, no Li change"),
+                         "li_gains_on_charge": bool(li_roi.gains_on_charge) if li_roi is not None else True,
                          "eis_labels": [r["label"] for r, it in zip(eis, eis_items)
                                         if getattr(it, "cell", None) == key]})
     return recs, eis
@@ -216,6 +235,58 @@ def _times_and_states(ds, rec):
     return t, states, th, vol, area
 
 
+#: Neutron columns of correlate/states: name -> (units, long_name).
+_NEUTRON_COLS = {
+    "neutron_li_volume_change_um3": ("um3", "neutron: Li volume change in li_roi since the series' first row "
+                                     "(positive = Li gained in the region)"),
+    "neutron_li_change_per_area_um": ("um", "neutron: Li volume change over the cell's electrode area, "
+                                      "signed to compare with faraday_thickness_change_um (x -1 when "
+                                      "li_roi.gains_on_charge is false)"),
+    "neutron_li_change_sigma_um": ("um", "standard deviation of neutron_li_change_per_area_um "
+                                   "(counting and beam-correction noise of the neutron bins)"),
+    "neutron_li_residual_pct": ("%", "100 (neutron_li_change_per_area_um - faraday_thickness_change_um) / "
+                                "faraday_thickness_change_um; NaN where |charge_since_first_mah_cm2| < 0.05"),
+}
+
+
+def _neutron_li_columns(tab, ds, rec, t):
+    """Add the neutron Li columns to one series' table (NaN unless a neutron series with li_roi)."""
+    from ssbscope.correlate.states import MIN_CHARGE_MAH_CM2, faraday_residual
+
+    n = tab.sizes["time_s"]
+    cols = {k: np.full(n, np.nan) for k in _NEUTRON_COLS}
+    note = None
+    if rec["modality"] == "neutron" and ds is not None:
+        if "li_volume_change_roi_um3" in ds and "time_s_bin" in ds.variables and len(t) == n:
+            order = np.argsort(np.asarray(t, dtype=np.float64), kind="stable")
+            vol = np.asarray(ds["li_volume_change_roi_um3"].values, dtype=np.float64)[order]
+            sig = (np.asarray(ds["li_volume_change_roi_sigma_um3"].values, dtype=np.float64)[order]
+                   if "li_volume_change_roi_sigma_um3" in ds else np.full(n, np.nan))
+            dv = vol - vol[0]
+            cols["neutron_li_volume_change_um3"] = dv
+            area = rec.get("area_cm2")
+            if area:
+                sign = 1.0 if rec.get("li_gains_on_charge", True) else -1.0
+                per_area = sign * dv / (float(area) * 1e8)
+                cols["neutron_li_change_per_area_um"] = per_area
+                # sigma relative to the reference bin; with the first row as reference it is exact
+                cols["neutron_li_change_sigma_um"] = np.hypot(sig, sig[0]) / (float(area) * 1e8) \
+                    if sig[0] > 0 else sig / (float(area) * 1e8)
+                cols["neutron_li_residual_pct"] = np.asarray(faraday_residual(
+                    per_area, tab["charge_since_first_mah_cm2"].values,
+                    min_charge_mah_cm2=MIN_CHARGE_MAH_CM2), dtype=np.float64).reshape(n)
+                note = "Li volume change in li_roi over the electrode area"
+            else:
+                note = "Li volume change in li_roi; no electrode area: no per-area change or residual"
+        elif "li_thickness_change_roi_um" in ds:
+            note = "li_roi without pixel_size_um: no Li volume, no Faraday residual"
+        else:
+            note = "no li_roi: no Li change"
+    for k, (u, ln) in _NEUTRON_COLS.items():
+        tab[k] = ("time_s", cols[k], {"units": u, "long_name": ln})
+    return note
+
+
 def _states_stage(ctx, inputs, *, series: list, eis_key=None):
     from ssbscope.correlate.states import MIN_CHARGE_MAH_CM2, combine_series, states_table
 
@@ -247,10 +318,15 @@ def _states_stage(ctx, inputs, *, series: list, eis_key=None):
                            plated_volume_um3=vol, footprint_area_um2=fp, eis_time_s=e_t,
                            eis_r_ct_ohm=e_r, eis_label=e_l, series=rec["series"],
                            modality=rec["modality"], echem_log=rec["log"])
+        li_note = _neutron_li_columns(tab, inputs[rec["key"]] if rec["modality"] == "neutron" else None,
+                                      rec, t)
+        if li_note is not None:
+            rec["neutron_li"] = li_note
         tables.append(tab)
         info[rec["series"]] = {k: rec.get(k) for k in (
             "modality", "key", "cell", "log", "log_choice", "area_cm2", "plated_layer",
             "plated_layer_choice", "footprint_area_source")} | {
+            k: rec[k] for k in ("neutron_li", "li_gains_on_charge") if k in rec} | {
             "footprint_area_um2": float(tab.attrs["footprint_area_um2"])}
     out = combine_series(tables)
     out.attrs.update({
@@ -258,8 +334,10 @@ def _states_stage(ctx, inputs, *, series: list, eis_key=None):
         "faraday": "dense Li, ssbscope.echem.faraday.lithium_thickness_um: 3 mAh cm-2 = 14.5 um",
         "residual_rule": f"100 (measured - Faraday) / Faraday change since the series' first scan; "
                          f"NaN where |charge since the first scan| < {MIN_CHARGE_MAH_CM2} mAh cm-2",
-        "neutron": "real neutron inputs hold no Li-thickness variable: no neutron Li-thickness "
-                   "change column",
+        "neutron": "neutron rows: the Li volume change in the input's li_roi (Beer-Lambert per pixel, "
+                   "summed over the region times the pixel area; the beam passes side-on through the "
+                   "cell) over the electrode area, neutron_li_change_per_area_um, against Faraday's "
+                   "law, neutron_li_residual_pct; NaN without li_roi",
     })
     return {OUTPUT: out}
 

@@ -41,6 +41,12 @@ _MAP = {
     "spectrum_transmission": "attenuation",
     "li_thickness_change_um": "attenuation",
     "li_thickness_sigma_um": "attenuation",
+    # lithium in a region of a series
+    "median_standard_error": "lithium",
+    "beam_factor_sigma": "lithium",
+    "RegionLiChange": "lithium",
+    "region_li_change": "lithium",
+    "monochromatic": "lithium",
     # regions, profiles, maps, bands
     "ROI": "roi",
     "as_roi": "roi",

@@ -26,7 +26,9 @@ through-plane profile (mean over x per row) frame by frame; time-of-flight heade
 frame, with the neutron wavelength when ``flight_path_m`` is given.  An operando time series
 is median-binned as in 002_ (Methods: 30 frames per bin, ``<var>_binned``), mapped as the ratio
 to the reference bin (Tr_t/Tr_0, ``transmission_ratio``; ``count_ratio`` without open beam)
-and reduced to its space–time map (``ratio_profile``: mean over x per row and bin).
+and reduced to its space–time map (``ratio_profile``: mean over x per row and bin); with
+``li_roi`` the Li path-length change per pixel and the Li volume change in that region
+(:mod:`ssbscope.neutron.lithium`).
 """
 
 from __future__ import annotations
@@ -378,10 +380,171 @@ def _row_mean(block):
     return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan).astype(np.float32)
 
 
-def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, dark_note, where):
+def _region_px(region, field, shape_yx, pixel_size_um, where):
+    """(y0, y1, x0, x1) pixels of a YAML region ``{rows, cols, units}`` checked against the frame."""
+    from ssbscope.errors import ParameterError
+
+    rows, cols = list(region["rows"]), list(region["cols"])
+    if region.get("units", "px") == "um":
+        if pixel_size_um is None:
+            raise ParameterError(f"inputs.neutron[].{field}.units", "um",
+                                 f"needs the input's pixel_size_um (neutron input {where})",
+                                 "give pixel_size_um or the region in pixels (units: px)")
+        p = float(pixel_size_um)
+        rows = [int(round(v / p)) for v in rows]
+        cols = [int(round(v / p)) for v in cols]
+    else:
+        if any(float(v) != int(v) for v in rows + cols):
+            raise ParameterError(f"inputs.neutron[].{field}", {"rows": rows, "cols": cols},
+                                 "pixel indices must be whole numbers", "give integers or units: um")
+        rows, cols = [int(v) for v in rows], [int(v) for v in cols]
+    ny, nx = shape_yx
+    if not (0 <= rows[0] < rows[1] <= ny and 0 <= cols[0] < cols[1] <= nx):
+        raise ParameterError(f"inputs.neutron[].{field}", {"rows": rows, "cols": cols},
+                             f"lies outside the {ny} x {nx} px frames of the neutron input {where}",
+                             f"give rows within 0-{ny} and cols within 0-{nx} (end excluded)")
+    return rows[0], rows[1], cols[0], cols[1]
+
+
+def _median_se_block(block):
+    """Standard error of one bin's median per pixel (a dask block of the bin's frames)."""
+    from ssbscope.neutron.lithium import median_standard_error
+
+    return median_standard_error(block)[None]
+
+
+def _li_map_block(block, ref, *, spectrum, li6_fraction):
+    """Li path-length change (um) of a block of ratio bins against the reference bin's Tr_0."""
+    from ssbscope.neutron.attenuation import li_thickness_change_um
+
+    r = np.asarray(block, dtype=np.float64)
+    t0 = np.asarray(ref, dtype=np.float64)[0]
+    ok0 = np.isfinite(t0) & (t0 > 0)
+    bad = ~np.isfinite(r) | (r <= 0) | ~ok0[None]
+    d = li_thickness_change_um(np.where(bad, 1.0, r), np.where(ok0, t0, 1.0), mask=bad,
+                               spectrum=spectrum, li6_fraction=li6_fraction)
+    return np.ma.filled(d, np.nan).astype(np.float32)
+
+
+def _beam_se_block(block):
+    """(1,) relative standard error of one bin's beam-intensity correction."""
+    from ssbscope.neutron.lithium import beam_factor_sigma
+
+    return np.array([beam_factor_sigma(block)])
+
+
+def _li_roi_block(rb, tb, sb, t0, s0, eb, e0, *, ref_idx, spectrum, li6_fraction, block_id=None):
+    """(1, 3) [mean, sigma, valid pixels] of the Li change over the ROI for one bin."""
+    from ssbscope.neutron.lithium import region_li_change
+
+    r = np.asarray(rb, dtype=np.float64)
+    if block_id is not None and block_id[0] == ref_idx:
+        rs = np.zeros(r.shape)
+        eps = 0.0
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rs = np.abs(r) * np.sqrt((np.asarray(sb, float) / np.asarray(tb, float)) ** 2
+                                     + (np.asarray(s0, float) / np.asarray(t0, float)) ** 2)
+        eps = float(np.hypot(np.asarray(eb, float).ravel()[0], np.asarray(e0, float).ravel()[0]))
+    res = region_li_change(r, np.asarray(t0, dtype=np.float64)[0], rs, spectrum=spectrum,
+                           common_rel_sigma=[eps], li6_fraction=li6_fraction)
+    return np.array([[res.mean_um[0], res.sigma_um[0], float(res.n_valid[0])]])
+
+
+#: Conventions of the Li variables of a real input (attribute li_geometry).
+LI_GEOMETRY = (
+    "Beer-Lambert inversion of Tr_t/Tr_0 per pixel (ssbscope.neutron.attenuation."
+    "li_thickness_change_um, Tr_0 of the reference bin treated as lithium-equivalent for the "
+    "beam hardening): li_thickness_change_um is the change of the lithium-metal-equivalent path "
+    "length along the beam through each pixel (positive = Li gained). The beam passes side-on "
+    "through the cell (layers parallel to the beam, stacked along the rows, 002_), so this is "
+    "not a layer thickness: the region mean li_thickness_change_roi_um is the Li volume change "
+    "per projected area of li_roi, and li_volume_change_roi_um3 = mean x region area is the Li "
+    "volume change in the cell behind the region (masked pixels counted at the region mean). "
+    "Faraday's law compares that volume over the electrode area (correlate/states); it holds "
+    "when li_roi spans the whole electrode width and every row where that electrode gains or "
+    "loses Li (Li moved within the region, e.g. creep into a rod-tube gap, cancels).")
+
+
+def _li_vars(a, binned, ratio, ref_idx, g, li, where):
+    """Li thickness map, ROI mean/sigma/volume of a binned transmission series (lazy)."""
+    import dask.array as da
+
+    from ssbscope.neutron.attenuation import LI6_NATURAL, cold_spectrum, effective_wavelength_a
+    from ssbscope.neutron.lithium import monochromatic
+
+    y0, y1, x0, x1 = li["roi"]
+    li6 = float(li.get("li6_fraction", LI6_NATURAL))
+    wl = li.get("wavelength_a")
+    spectrum = monochromatic(float(wl)) if wl is not None else cold_spectrum()
+    sp_note = (f"monochromatic {float(wl):g} A (wavelength_a)" if wl is not None else
+               "cold CG-1D spectrum of 002_ (0.8-6 A, peak 2.6 A, effective "
+               f"{effective_wavelength_a():.3g} A) with its hardening")
+    kw = dict(spectrum=spectrum, li6_fraction=li6)
+    ref = binned[ref_idx][None]
+    li_map = da.map_blocks(_li_map_block, ratio, ref, dtype=np.float32, **kw)
+    sig = da.map_blocks(_median_se_block, a[:, y0:y1, x0:x1],
+                        chunks=((1,) * g, (y1 - y0,), (x1 - x0,)), dtype=np.float32)
+    rb, tb = ratio[:, y0:y1, x0:x1], binned[:, y0:y1, x0:x1]
+    broi = li.get("beam_roi")
+    if broi is not None:
+        by0, by1, bx0, bx1 = broi
+        eps = da.map_blocks(_beam_se_block, a[:, by0:by1, bx0:bx1], drop_axis=(1, 2),
+                            chunks=((1,) * g,), dtype=np.float64)
+        common_note = ("; plus the error of the beam-intensity correction (beam_roi) of the bin and "
+                       "of the reference bin, common to every pixel")
+    else:
+        eps = da.zeros(g, chunks=1, dtype=np.float64)
+        common_note = "; no beam_roi: beam-intensity fluctuations are not corrected and not included"
+    stats = da.map_blocks(_li_roi_block, rb, tb, sig, tb[ref_idx][None], sig[ref_idx][None],
+                          eps[:, None, None], eps[ref_idx][None, None, None],
+                          drop_axis=2, chunks=((1,) * g, (3,)), dtype=np.float64,
+                          ref_idx=int(ref_idx), **kw)
+    roi_desc = {"rows": [int(y0), int(y1)], "cols": [int(x0), int(x1)]}
+    sign = "positive = Li gained in the region"
+    data = {
+        "li_thickness_change_um": (("bin", "y", "x"), li_map, {
+            "units": "um", "reference_bin": int(ref_idx), "description":
+            "change of the lithium-metal-equivalent path length along the beam through the pixel "
+            f"since the reference bin ({sign.replace('region', 'pixel')}); NaN where the ratio or Tr_0 is "
+            "invalid; see li_geometry"}),
+        "li_thickness_change_roi_um": ("bin", stats[:, 0], {
+            "units": "um", "roi_px": json.dumps(roi_desc), "description":
+            f"mean of li_thickness_change_um over li_roi: Li volume change per projected area of the "
+            f"region ({sign})"}),
+        "li_thickness_change_roi_sigma_um": ("bin", stats[:, 1], {
+            "units": "um", "description": "standard deviation of li_thickness_change_roi_um from pixel "
+            "counting noise (standard error of each bin's median from its frames' scatter, reference "
+            "bin included, pixels independent)" + common_note + "; the hardening-model error is not "
+            "included"}),
+        "li_roi_valid_pixels": ("bin", stats[:, 2].astype(np.int64), {
+            "units": "pixels", "description": f"pixels of li_roi with a valid Li change (of "
+            f"{(y1 - y0) * (x1 - x0)})"}),
+    }
+    attrs = {"li_roi_px": json.dumps(roi_desc), "li_gains_on_charge": bool(li.get("gains_on_charge", True)),
+             "li_spectrum": sp_note, "li6_fraction": li6, "li_geometry": LI_GEOMETRY}
+    p = li.get("pixel_size_um")
+    if p is not None:
+        area = (y1 - y0) * (x1 - x0) * float(p) ** 2
+        data["li_volume_change_roi_um3"] = ("bin", stats[:, 0] * area, {
+            "units": "um3", "description": f"Li volume change in the cell behind li_roi: "
+            f"li_thickness_change_roi_um x region area {area:.6g} um2 ({sign})"})
+        data["li_volume_change_roi_sigma_um3"] = ("bin", stats[:, 1] * area, {
+            "units": "um3", "description": "standard deviation of li_volume_change_roi_um3 (pixel noise)"})
+        attrs["li_roi_area_um2"] = float(area)
+    else:
+        attrs["li_volume"] = ("no pixel_size_um: no li_volume_change_roi_um3 (and no Faraday residual "
+                              "in correlate/states); give the input's pixel_size_um")
+    return data, attrs
+
+
+def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, dark_note, where,
+                 li=None):
     """Median-binned frames, ratio to the reference bin and its space-time map (lazy, dask).
 
-    Returns (data_vars, coords, attrs) to add to the input's dataset.
+    With ``li`` (a normalised series with ``li_roi``) also the Li thickness map and the ROI's
+    Li change (:func:`_li_vars`).  Returns (data_vars, coords, attrs) to add to the input's
+    dataset.
     """
     import dask.array as da
 
@@ -441,13 +604,18 @@ def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, d
     }
     attrs = {"binning": f"{g} bin(s); {drop_note}",
              "bin_frames": int(n_bin), "reference_bin": ref_idx, "frames_dropped": int(dropped)}
+    if li is not None and normalised:
+        ldata, lattrs = _li_vars(a, binned, ratio, ref_idx, g, li, where)
+        data.update(ldata)
+        attrs.update(lattrs)
     return data, coords, attrs
 
 
 def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam=None, dark=None,
                  frame_interval_s=None, pixel_size_um=None, flight_path_m=None, gamma_filter=True,
                  bin_frames=None, default_bin_frames=30, reference_index=0,
-                 ratio_half_range=None):
+                 ratio_half_range=None, beam_roi=None, li_roi=None, li6_fraction=None,
+                 wavelength_a=None):
     """Read one real radiograph series: clean, normalise when possible, mean series and profiles."""
     import dask.array as da
     import xarray as xr
@@ -503,6 +671,23 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
     attrs["header_first_frame"] = json.dumps({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
                                               for k, v in first.items()}, default=str)
     n_bin, bin_why = _binning(md, n, bin_frames, default_bin_frames, path)
+    li = None
+    if li_roi is not None:
+        from ssbscope.errors import ParameterError
+
+        if open_beam is None:
+            raise ParameterError("inputs.neutron[].li_roi", li_roi, f"needs transmission: the neutron "
+                                 f"input {path} has no open_beam", "give open_beam (and dark) frames")
+        if n_bin is None:
+            raise ParameterError("inputs.neutron[].li_roi", li_roi, f"needs a median-binned series "
+                                 f"(Tr_t/Tr_0 per bin); the neutron input {path} is not binned ({bin_why})",
+                                 "set the input's bin_frames (>= 2)")
+        li = {"roi": _region_px(li_roi, "li_roi", shape_yx, pixel_size_um, path),
+              "beam_roi": (_region_px(beam_roi, "beam_roi", shape_yx, pixel_size_um, path)
+                           if beam_roi is not None else None),
+              "gains_on_charge": bool(li_roi.get("gains_on_charge", True)),
+              "pixel_size_um": pixel_size_um, "wavelength_a": wavelength_a,
+              "li6_fraction": 0.0759 if li6_fraction is None else float(li6_fraction)}
     mask = np.zeros(shape_yx, np.uint8)
     if open_beam is not None:
         ob = _reference(open_beam, "open_beam", shape_yx, ctx)
@@ -516,11 +701,19 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
         dfm = np.median(df, axis=0) if df.ndim == 3 else df
         mask = normalization_mask(obm, dfm)
         safe_ob = np.where(mask != 0, dfm + 1.0, obm)
-        values = normalize(clean, safe_ob, dfm)
+        broi = None
+        if beam_roi is not None:
+            y0, y1, x0, x1 = _region_px(beam_roi, "beam_roi", shape_yx, pixel_size_um, path)
+            broi = (y0, y1, x0, x1)
+            attrs["beam_roi_px"] = json.dumps({"rows": [y0, y1], "cols": [x0, x1]})
+        values = normalize(clean, safe_ob, dfm, beam_roi=broi)
         values = da.where(da.from_array(mask != 0), np.float32(np.nan), values)
         var, unit = "transmission", "1"
         attrs.update({"normalised": True, "normalisation": f"Eq. 1 (I - DF) / (OB - DF); open beam: median "
-                      f"of {ob.shape[0]} frame(s); {dark_note}",
+                      f"of {ob.shape[0]} frame(s); {dark_note}; " + (
+                          f"beam-intensity correction: each frame divided by its median in beam_roi "
+                          f"rows {broi[0]}-{broi[1]}, cols {broi[2]}-{broi[3]}" if broi is not None else
+                          "no beam-intensity correction (no beam_roi)"),
                       "masked_pixels": json.dumps({MASK_REASONS[b]: int(np.count_nonzero(mask & b))
                                                    for b in MASK_REASONS if np.any(mask & b)}),
                       "mask_note": "masked pixels are NaN in transmission, reasons in mask_reason"})
@@ -565,7 +758,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
     else:
         bdata, bcoords, battrs = _binned_vars(values, var, unit, n_bin, reference_index, times,
                                               var == "transmission", note if var == "counts" else "",
-                                              path)
+                                              path, li=li)
         if ratio_half_range is not None:
             bdata["ratio_profile"][2]["colour_half_range"] = float(ratio_half_range)
         data.update(bdata)
@@ -599,6 +792,17 @@ def input_stages(exp) -> list:
     done or why not.  Everything stays a dask graph until the store writes it (one bin of
     frames in memory at a time, plus the reference bin).
 
+    ``beam_roi`` (an open-beam region) divides each normalised frame by its median there
+    (beam-intensity correction).  ``li_roi`` (a binned, normalised series) adds the Li change
+    (:mod:`ssbscope.neutron.lithium` for the geometry): ``li_thickness_change_um`` (bin, y, x:
+    change of the Li-metal-equivalent path length along the beam per pixel since the reference
+    bin, Beer–Lambert with the cold-spectrum hardening or at ``wavelength_a``, ``li6_fraction``),
+    its region mean ``li_thickness_change_roi_um`` with ``li_thickness_change_roi_sigma_um``
+    (counting noise, plus the beam-correction noise with ``beam_roi``), ``li_roi_valid_pixels``
+    and, with ``pixel_size_um``, ``li_volume_change_roi_um3`` (± ``..._sigma_um3``): the Li
+    volume change in the cell behind the region, which ``correlate/states`` compares with
+    Faraday's law over the electrode area.  Positive = Li gained.
+
     Parameters
     ----------
     exp : ssbscope.config.Experiment
@@ -631,6 +835,14 @@ def input_stages(exp) -> list:
                   "reference_index": int(exp.analysis.neutron.reference_index)}
         if exp.analysis.neutron.ratio_half_range is not None:  # keeps older runs' parameters
             params["ratio_half_range"] = float(exp.analysis.neutron.ratio_half_range)
+        # new keys only when set, so that runs without them keep their parameters (and cache)
+        if getattr(item, "beam_roi", None) is not None:
+            params["beam_roi"] = item.beam_roi.model_dump(mode="json")
+        if getattr(item, "li_roi", None) is not None:
+            params["li_roi"] = item.li_roi.model_dump(mode="json")
+            params["li6_fraction"] = float(item.li6_fraction)
+            if item.wavelength_a is not None:
+                params["wavelength_a"] = float(item.wavelength_a)
         stages.append(Stage(f"neutron.input.{name}", _input_stage, outputs=(f"neutron/input/{name}",),
                             params=params, long=True))
     return stages

@@ -2,10 +2,11 @@
 
 Renders, per imaging series, a table of every scan / frame time with its state, the net
 charge passed, the voltage, the R_ct of the nearest impedance spectrum and the measured
-plated-Li thickness change against Faraday's law with the residual; and one figure: the
-measured plated thickness change (and volume change per CT footprint area) against the
-charge passed since the series' first scan, with the Faraday line (dense Li,
-3 mAh cm^-2 = 14.5 µm).
+plated-Li thickness change against Faraday's law with the residual (neutron series with a
+``li_roi``: the Li volume change in that region over the electrode area, with its sigma and
+residual); and one figure: the measured plated thickness change (volume change per CT
+footprint area; neutron Li change per electrode area) against the charge passed since the
+series' first scan, with the Faraday line (dense Li, 3 mAh cm^-2 = 14.5 µm).
 """
 
 from __future__ import annotations
@@ -35,16 +36,23 @@ def _figure(ds, series: list[str]) -> str:
     ser = np.array(_strs(ds["series"].values), dtype=object)
     dq_all = ds["charge_since_first_mah_cm2"].values
     dh_all = ds["plated_thickness_change_um"].values
-    if not np.any(np.isfinite(dq_all) & np.isfinite(dh_all)):
+    nl_all = (ds["neutron_li_change_per_area_um"].values if "neutron_li_change_per_area_um" in ds
+              else np.full(dq_all.shape, np.nan))
+    if not np.any(np.isfinite(dq_all) & (np.isfinite(dh_all) | np.isfinite(nl_all))):
         return ""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, name in enumerate(series):
         m = ser == name
         dq, dh = dq_all[m], dh_all[m]
+        c = colors[k % len(colors)]
+        nl = nl_all[m]
+        if np.any(np.isfinite(dq) & np.isfinite(nl)):
+            err = ds["neutron_li_change_sigma_um"].values[m] if "neutron_li_change_sigma_um" in ds else None
+            ax.errorbar(dq, nl, yerr=err, fmt="D", ms=4, color=c, capsize=2,
+                        label=f"{name}: neutron Li in li_roi / electrode area")
         if not np.any(np.isfinite(dq) & np.isfinite(dh)):
             continue
-        c = colors[k % len(colors)]
         ax.plot(dq, dh, "o", color=c, label=f"{name}: CT thickness change")
         dv = ds["plated_volume_change_per_area_um"].values[m]
         if np.any(np.isfinite(dv)):
@@ -58,9 +66,11 @@ def _figure(ds, series: list[str]) -> str:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return figure_html(fig, "Measured plated-Li thickness change (CT, dots) and volume change per "
-                            "CT footprint area (squares) against the net charge passed since the "
-                            "series' first scan; line: Faraday's law for dense Li "
+    return figure_html(fig, "Measured plated-Li thickness change (CT, dots), volume change per "
+                            "CT footprint area (squares) and neutron Li volume change in the input's "
+                            "li_roi over the electrode area (diamonds, ±1 σ counting noise; signed so "
+                            "that plating by positive charge is positive) against the net charge "
+                            "passed since the series' first scan; line: Faraday's law for dense Li "
                             "(3 mAh cm⁻² = 14.5 µm).")
 
 
@@ -80,6 +90,10 @@ def _table(ds, name: str) -> str:
         "ΔV/A CT (µm)": sub["plated_volume_change_per_area_um"].values,
         "volume residual (%)": sub["faraday_volume_residual_pct"].values,
     })
+    if "neutron_li_change_per_area_um" in sub:
+        tab["ΔV/A neutron Li (µm)"] = sub["neutron_li_change_per_area_um"].values
+        tab["± (µm)"] = sub["neutron_li_change_sigma_um"].values
+        tab["neutron residual (%)"] = sub["neutron_li_residual_pct"].values
     keep = [c for c in tab.columns if c in ("time (h)", "state") or np.any(
         np.isfinite(np.asarray(tab[c], dtype=float)))]
     return table_html(tab[keep], caption=f"Series {name}", float_format="{:.3g}")
@@ -124,6 +138,16 @@ def section(store) -> Section | None:
     if any(info.get(n, {}).get("modality") == "neutron" for n in series):
         parts.append(f'<p class="note">{esc(str(ds.attrs.get("neutron", "")))}.</p>')
     summary = []
+    if "neutron_li_residual_pct" in ds:
+        ser = np.array(_strs(ds["series"].values), dtype=object)
+        for name in series:
+            m = ser == name
+            nr = ds["neutron_li_residual_pct"].values[m]
+            ok = np.flatnonzero(np.isfinite(nr))
+            if ok.size:
+                j = ok[-1]
+                summary.append((f"Faraday residual of the neutron Li change ({name}, last bin)",
+                                f"{nr[j]:+.1f} % at {ds['charge_since_first_mah_cm2'].values[m][j]:.2f} mAh cm⁻²"))
     res = ds["faraday_residual_pct"].values
     fin = np.isfinite(res)
     if fin.any():

@@ -14,7 +14,9 @@ twin's ``neutron/twin/truth`` when present) and renders:
 * for real series (``neutron/input/<label>`` of :func:`ssbscope.neutron.stages.input_stages`):
   the first frame, the mean per frame against time, time of flight or frame number, the
   space–time map of the binned ratio (rows against bin time, RdBu centred at 1) when the series
-  was median-binned, and a table saying whether the values are normalised and how they were binned.
+  was median-binned, and a table saying whether the values are normalised and how they were binned;
+  with ``li_roi``: the region on the reference bin and its Li volume change against time with
+  the Faraday line of the echem log (``correlate/states``) over the electrode area.
 """
 
 from __future__ import annotations
@@ -235,8 +237,99 @@ def _input_spacetime_figure(ds, label) -> str:
                                                  else " (this map's largest deviation)") + ".")
 
 
+def _faraday_volume(corr, label):
+    """(times s, Faraday Li volume change um3 signed as the region's, area cm2) of a series'
+    rows in correlate/states, or None."""
+    if corr is None or "series" not in corr:
+        return None
+    m = np.array([str(x) for x in corr["series"].values.tolist()], dtype=object) == f"neutron/{label}"
+    if not m.any():
+        return None
+    try:
+        info = json.loads(corr.attrs.get("series", "{}")).get(f"neutron/{label}", {})
+    except (TypeError, ValueError):
+        info = {}
+    area = info.get("area_cm2")
+    if not area:
+        return None
+    sign = 1.0 if info.get("li_gains_on_charge", True) else -1.0
+    h = corr["faraday_thickness_change_um"].values[m]
+    return corr["time_s"].values[m], sign * h * float(area) * 1e8, float(area)
+
+
+def _li_figure(ds, label, corr) -> tuple[str, tuple | None]:
+    """The Li region on the reference bin and its Li change against time (Faraday line when the
+    series is on the echem clock); returns (html, summary item)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    roi = json.loads(ds.attrs["li_roi_px"])
+    (y0, y1), (x0, x1) = roi["rows"], roi["cols"]
+    has_vol = "li_volume_change_roi_um3" in ds
+    if has_vol:
+        v, e = ds["li_volume_change_roi_um3"].values / 1e6, ds["li_volume_change_roi_sigma_um3"].values / 1e6
+        ylab = "Li volume change in li_roi (10⁶ µm³)"
+    else:
+        v, e = ds["li_thickness_change_roi_um"].values, ds["li_thickness_change_roi_sigma_um"].values
+        ylab = "mean Li path-length change in li_roi (µm)"
+    if "time_s_bin" in ds.coords:
+        t, xl = ds["time_s_bin"].values / 3600.0, "time (h)"
+    else:
+        t, xl = ds["bin"].values.astype(float), "bin"
+    ref = int(ds.attrs.get("reference_bin", 0))
+    tr = ds["transmission_binned"].isel(bin=ref).values
+    fin = tr[np.isfinite(tr)]
+    lo, hi = (np.percentile(fin, [1, 99]) if fin.size else (0.0, 1.0))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4), gridspec_kw={"width_ratios": [1.2, 1]})
+    ax.imshow(tr, cmap="gray", vmin=lo, vmax=hi, origin="upper")
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.5, ec="#d1495b"))
+    ax.text(x0, y0 - 1, "li_roi", color="#d1495b", fontsize=8, va="bottom")
+    if "beam_roi_px" in ds.attrs:
+        b = json.loads(ds.attrs["beam_roi_px"])
+        ax.add_patch(Rectangle((b["cols"][0] - 0.5, b["rows"][0] - 0.5), b["cols"][1] - b["cols"][0],
+                               b["rows"][1] - b["rows"][0], fill=False, lw=1.2, ec="#1f77b4"))
+        ax.text(b["cols"][0], b["rows"][1] + 1, "beam_roi", color="#1f77b4", fontsize=8, va="top")
+    ax.set_xlabel("x (px)")
+    ax.set_ylabel("y, stacking axis (px)")
+    ax.set_title(f"reference bin {ref}", fontsize=9)
+    ax2.errorbar(t, v, yerr=e, fmt="o", ms=4, capsize=2, color="#1d4e89", label="neutron (±1 σ)")
+    far = _faraday_volume(corr, label) if has_vol else None
+    item = None
+    if far is not None:
+        ft, fv, area = far
+        fv = fv - fv[0] + v[0]  # the Faraday change since the series' first bin
+        tt = ft / 3600.0 if xl == "time (h)" else t
+        ax2.plot(tt, fv / 1e6, "-", color="k", lw=1.2, label=f"Faraday (dense Li, {area:.4g} cm²)")
+        j = int(np.flatnonzero(np.isfinite(v))[-1])
+        item = (f"neutron {label}: Li in li_roi (last bin)",
+                f"{v[j]:+.4g} ± {e[j]:.2g} × 10⁶ µm³ vs Faraday {fv[j] / 1e6:+.4g} × 10⁶ µm³")
+    elif has_vol:
+        j = int(np.flatnonzero(np.isfinite(v))[-1])
+        item = (f"neutron {label}: Li in li_roi (last bin)", f"{v[j]:+.4g} ± {e[j]:.2g} × 10⁶ µm³")
+    ax2.axhline(0, color="0.6", lw=0.8)
+    ax2.set_xlabel(xl)
+    ax2.set_ylabel(ylab)
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    gains = ds.attrs.get("li_gains_on_charge", True) in (True, "True", 1)
+    cap = (f"{label}: Li volume change in li_roi (rows {y0}-{y1}, cols {x0}-{x1}) since the reference "
+           "bin: Beer–Lambert Li path length along the beam per pixel (" + str(ds.attrs.get("li_spectrum", ""))
+           + f", ⁶Li fraction {float(ds.attrs.get('li6_fraction', 0.0759)):g}) summed over the region × "
+           "pixel area (the beam passes side-on through the cell); positive = Li gained. "
+           + ("Line: Faraday's law for the charge of the echem log over the electrode area, "
+              + ("positive charge adding Li to the region" if gains else "positive charge removing Li "
+                 "from the region (li_roi.gains_on_charge: false)") + "; it holds when the region spans "
+              "the whole electrode width and every row where the electrode gains or loses Li. "
+              if far is not None else "No Faraday line: the series is not on an echem clock with a cell area. ")
+           + "Error bars: counting and beam-correction noise; the beam-hardening model error (a few %) "
+           "is not included.")
+    return figure_html(fig, cap), item
+
+
 def _inputs_html(store, labels) -> tuple[str, list]:
     parts, rows, summary = ["<h3>Real inputs</h3>"], [], []
+    corr = _get(store, "correlate/states")
     for lab in labels:
         ds = _get(store, f"neutron/input/{lab}")
         var = "transmission" if "transmission" in ds else "counts"
@@ -244,6 +337,11 @@ def _inputs_html(store, labels) -> tuple[str, list]:
         binned = "ratio_profile" in ds
         if binned:
             parts.append(_input_spacetime_figure(ds, lab))
+        if "li_thickness_change_roi_um" in ds and "li_roi_px" in ds.attrs:
+            html, item = _li_figure(ds, lab, corr)
+            parts.append(html)
+            if item is not None:
+                summary.append(item)
         mean = ds[f"mean_{var}"].values
         rows.append({"input": lab, "frames": int(ds.sizes["frame"]),
                      "frame (px)": f"{ds.sizes['y']} × {ds.sizes['x']}",
