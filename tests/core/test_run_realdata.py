@@ -56,3 +56,17 @@ def test_run_on_real_files(tmp_path):
     html = (tmp_path / "run" / "report.html").read_text()
     assert "Scans of the experiment" in html and html.count("<img") >= 8
     assert "Real inputs" in html and "no Compton peak" in html and "Not normalised" in html
+
+
+def test_a_scan_with_time_s_reconstructs_and_reports(tmp_path):
+    """A CT input given its time on the echem clock (no layers declared: reconstruction only)
+    keeps the time and the report renders it (it used to crash on the timed sinogram)."""
+    tooth = REALDATA / "xray_tomo" / "tomopy_tooth.h5"
+    f = tmp_path / "exp.yaml"
+    f.write_text(f"name: t\ninputs:\n  tomo:\n    - {{path: {tooth}, format: dxchange, time_s: 100, "
+                 "label: tooth}\n")
+    assert main(["run", str(f), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    st = Store.open(tmp_path / "run" / "store.zarr")
+    (name,) = [n for n in st.names() if n.startswith("tomo/") and "/scans/" in n]
+    assert float(st[name]["time_s"].values[0]) == 100.0
+    assert (tmp_path / "run" / "report.html").read_text().count("<img") >= 1
