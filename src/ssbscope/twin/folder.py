@@ -16,7 +16,10 @@ analysis reads; tests and the report compare with it)::
 The writers are built from reusable parts (:class:`FolderPart`): :func:`ct_series_part`
 writes one cell's CT series with its potentiostat log and returns the cell, input entries
 and truth it contributes; :func:`write_experiment_yaml` merges parts into one commented YAML,
-and :func:`write_truth_json` their truth.  A folder of several cells (the demo: coin-cell
+and :func:`write_truth_json` their truth (lists of ``analysis`` settings merge as a union:
+``analysis.tomo`` is one section for every series).  :func:`soft_short_part` writes the
+sulfide pellet behind a soft short (Cao et al. 2023, doi:10.1002/adfm.202307998) as a
+one-scan series of its own cell.  A folder of several cells (the demo: coin-cell
 log, anode-free CT series, XCS and neutron files) combines several parts.
 
 Designs of :func:`write_ct_experiment`:
