@@ -1,24 +1,11 @@
-"""The CT twin study that still runs in memory (soft short), and the tomography report section
-on the demo's anode-free series written as Data Exchange files and run like a user's."""
+"""The demo folder's CT part through `ssbscope run`: the anode-free series and the soft-short
+pellet (Cao et al. 2023, doi:10.1002/adfm.202307998), both written as Data Exchange files,
+and the tomography report section on them."""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    from ssbscope.pipeline import run
-    from ssbscope.tomo.stages import demo_stages
-
-    cfg = SimpleNamespace(twin=SimpleNamespace(size="tiny"), analysis=None)
-    path = tmp_path_factory.mktemp("tomo") / "store"
-    res = run(demo_stages(cfg), path, quiet=True)
-    assert set(res.ran) == {"tomo.soft_short"}
-    again = run(demo_stages(cfg), path, quiet=True)   # resumes: nothing recomputed
-    assert again.ran == () and len(again.skipped) == 1
-    return res.store
 
 
 @pytest.fixture(scope="module")
@@ -50,30 +37,68 @@ def test_demo_series_recovers_the_twin_through_the_chain(series_store):
             assert got == pytest.approx(r["mean_thickness_um"][layer], abs=3.0), (layer, r["state"])
     assert np.isnan(met["ra_um"].sel(interface="Li|LPSCl").values[0])  # no plated layer yet
     cs = st["correlate/states"].load()
+    cs = cs.isel(time_s=np.flatnonzero(cs["series"].values == "anode_free"))
     np.testing.assert_allclose(cs["charge_mah_cm2"].values, [r["charge_mah_cm2"] for r in scans],
                                atol=1e-3)
 
 
-def test_demo_soft_short_profile_and_regions(demo_store):
-    ss = demo_store.read("tomo/soft_short").load()
-    # interfaces from the median-grey derivative within a voxel of the twin's
-    np.testing.assert_allclose(ss["interfaces_z_vox"].values,
-                               ss["interfaces_truth_z_vox"].values, atol=1.0)
-    frac = ss["layer_fraction"].values
-    # more low-attenuation volume at the anode than at the cathode side (002_ Fig. 3J)
-    assert frac[0] > 2 * frac[-1]
-    assert frac[0] == pytest.approx(ss["layer_fraction_truth"].values[0], abs=0.05)
-    assert ss["n_connected"].item() >= 1 and ss["volume_connected_um3"].item() > 0
+def test_demo_soft_short_profile_and_regions(series_store):
+    """Soft-short pellet: Data Exchange file -> FBP -> segmentation by the declared stack ->
+    low-attenuation regions and slab fractions, against the phantom's truth.  Slab 1 lies at
+    the electrolyte face away from the Li anode (the cathode side), slab 10 at the anode."""
+    st, truth = series_store
+    met = st["tomo/soft_short/metrics"].load()
+    tr = truth["tomo"]["soft_short"]["scans"]
+    assert len(tr) == 1 and met.sizes["time_s"] == 1
+    tr = tr[0]
+    assert met.attrs["electrolyte"] == "LPSCl"
+    frac = met["layer_fraction"].values[0]
+    want = np.asarray(tr["layer_fraction"], float)
+    assert frac.shape == want.shape == (10,)
+    assert want[-1] > want[0]          # truth: ~30 % at the anode (slab 10), ~10 % far side
+    # more low-attenuation volume at the anode side than the far side (002_ Fig. 3J)
+    assert frac[-1] > 2 * frac[0]
+    assert frac[-1] == pytest.approx(want[-1], abs=0.05)
+    assert frac[0] == pytest.approx(want[0], abs=0.05)
+    # Li-connected regions found; thin filaments partly fall below the noise at 3 um
+    conn = float(met["low_attenuation_connected_um3"].values[0])
+    assert 0.5 * tr["low_attenuation_connected_um3"] < conn < 1.2 * tr["low_attenuation_connected_um3"]
+    iso = float(met["low_attenuation_isolated_um3"].values[0])
+    assert 0 < iso < 2 * tr["low_attenuation_isolated_um3"]
+    # the electrolyte | cathode interface within a voxel of the phantom's
+    mp = st["tomo/soft_short/maps"].load()
+    h = float(np.nanmean(mp["height_um"].sel(interface="LPSCl|cathode").values[0]))
+    assert h == pytest.approx(tr["interface_z_um"]["LPSCl|cathode"], abs=3.0)
 
 
-def test_report_section(demo_store, series_store):
+def test_series_settings_skip_names_of_other_cells():
+    """analysis.tomo is one section: a name another series' cell declares is skipped where the
+    cell lacks it; a name no cell declares is kept (the analysis reports it)."""
+    from ssbscope.tomo.stages import _series_settings
+
+    an = SimpleNamespace(interfaces=["Li|LPSCl", "LPSCl|cathode"], thickness=["Li", "counter"],
+                         register_on="Cu", electrolyte=None)
+    soft = ["steel_bottom", "Li", "LPSCl", "cathode", "steel_top"]
+    af = ["Cu", "Li", "LPSCl", "counter"]
+    got = _series_settings(an, "soft_short", soft, set(af))
+    assert got == {"interfaces": ["Li|LPSCl", "LPSCl|cathode"], "thickness": ["Li"],
+                   "register_on": None, "electrolyte": None}
+    got = _series_settings(an, "anode_free", af, set(soft))
+    assert got["interfaces"] == ["Li|LPSCl"] and got["thickness"] == ["Li", "counter"]
+    assert got["register_on"] == "Cu"
+    typo = SimpleNamespace(interfaces=None, thickness=["Lii"], register_on=None, electrolyte=None)
+    assert _series_settings(typo, "soft_short", soft, set(af))["thickness"] == ["Lii"]
+
+
+def test_report_section(series_store):
     from ssbscope.report.tomo import section
 
-    sec = section(demo_store)
-    assert sec.title == "X-ray tomography" and "Soft short" in sec.html
     sec = section(series_store[0])
-    assert sec.html.count("<img") >= 4
+    assert sec.title == "X-ray tomography"
+    assert sec.html.count("<img") >= 6
     assert "Series anode_free" in sec.html and "Ra Li|LPSCl" in sec.html
+    assert "Series soft_short" in sec.html and "twin truth" in sec.html
+    assert "connected to a Li electrode" in sec.html
     assert any("mean thickness Li" in k for k, _ in sec.summary)
 
 

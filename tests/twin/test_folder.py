@@ -252,3 +252,34 @@ def test_symmetric_plating_protocol():
     assert np.interp(tw.scan_times_s, t, q) == pytest.approx(tw.scan_charges_mah_cm2, abs=1e-3)
     with pytest.raises(ParameterError, match="charges_mah_cm2"):
         symmetric_plating((0.5, 1.0))
+
+
+def test_soft_short_part_truth_in_series_slab_order(tmp_path):
+    """The soft-short pellet's part: one Data Exchange scan, a cell bottom to top, and truth
+    layer fractions renumbered from the anode (phantom) to slab 1 away from it (metrics)."""
+    import h5py
+
+    from ssbscope.twin.folder import (FolderPart, soft_short_part, write_experiment_yaml,
+                                      write_truth_json)
+
+    part = soft_short_part(tmp_path, size="tiny", seed=3)
+    assert part.files == ["scans/soft_short/s000.h5"]
+    with h5py.File(tmp_path / part.files[0], "r") as f:
+        assert f["exchange/data"].shape[0] == 60 and "rotation_center_px" not in f.get(
+            "measurement/sample", {})
+    cell, _, _ = part.cells["soft_short"]
+    assert [la["material"] for la in cell["layers"]] == ["steel", "Li", "Li6PS5Cl", "NMC811",
+                                                         "steel"]
+    ph = ct.soft_short_002(n_xy=32, n_z=64, voxel_size_um=3.0, e_kev=22.0, n_layers=10, seed=3)
+    row = part.truth["tomo"]["soft_short"]["scans"][0]
+    from_anode = ph.truth["layer_fraction_low_attenuation"]
+    np.testing.assert_allclose(row["layer_fraction"], from_anode[::-1], rtol=1e-8)
+    assert row["layer_fraction"][-1] > row["layer_fraction"][0]   # slab 10 at the anode
+    assert row["interface_z_um"]["Li|LPSCl"] == pytest.approx(ph.interfaces_z_vox["li|lpscl"] * 3.0)
+    # two parts' analysis.tomo lists merge (union), the YAML validates
+    af = FolderPart(analysis={"tomo": {"interfaces": ["Li|LPSCl"], "thickness": ["Li", "counter"]}})
+    y = write_experiment_yaml(tmp_path / "experiment.yaml", [af, part], name="ss")
+    write_truth_json(tmp_path / "truth.json", [part])
+    an = load(y).analysis.tomo
+    assert an.interfaces == ["Li|LPSCl", "LPSCl|cathode"]
+    assert an.thickness == ["Li", "counter", "LPSCl"] and an.n_layers == 10

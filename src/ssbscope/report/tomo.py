@@ -14,9 +14,10 @@ and renders:
   log is in the store;
 * a Table-1-like summary: value per state and % change from the first (pristine) scan, with
   the twin's ground truth beside it when present;
-* for the soft-short pellet (``tomo/soft_short``, 002_3ee4edf529433f9c Fig. 3F-J): the median
-  grey value per slice with the interfaces from its derivative, Li-connected vs isolated
-  low-attenuation regions and their volume fraction per layer.
+* for a series with a measured electrolyte: the volume fraction of its low-attenuation
+  regions per slab and the Li-connected vs isolated volumes (Cao et al. 2023,
+  doi:10.1002/adfm.202307998, Fig. 3I-J; the demo's soft-short pellet), beside the truth
+  when present.
 """
 
 from __future__ import annotations
@@ -44,49 +45,58 @@ def _state_labels(ds) -> list[str]:
     return [f"t = {t / 3600:.2f} h" for t in ds["time_s"].values]
 
 
-def _soft_short_html(ss) -> str:
+def _low_attenuation_html(store, series, met) -> str:
+    """Layer fractions of the electrolyte's low-attenuation volume and the Li-connected vs
+    isolated regions (Cao et al. 2023, doi:10.1002/adfm.202307998, Fig. 3I-J), measured
+    beside the twin's truth when ``truth.json`` holds it."""
     import matplotlib.pyplot as plt
 
-    vs = float(ss.attrs.get("voxel_size_um", 1.0))
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.4))
-    fig.subplots_adjust(wspace=0.3, bottom=0.16)
-    z_um = (ss["z"].values + 0.5) * vs
-    ax0.plot(z_um, ss["median_grey"].values, lw=1.2, color="#1d4e89")
-    for name, zf, zt in zip(ss["interface"].values, ss["interfaces_z_vox"].values,
-                            ss["interfaces_truth_z_vox"].values):
-        ax0.axvline(zf * vs, color="#d1495b", lw=1)
-        ax0.axvline(zt * vs, color="#999", lw=1, ls="--")
-        ax0.annotate(str(name), (zf * vs, ax0.get_ylim()[1]), fontsize=7, rotation=90,
-                     va="top", ha="right")
-    ax0.set_xlabel("z (µm), anode → cathode")
-    ax0.set_ylabel("median grey value (1/voxel)")
-    ax0.set_title("median grey per slice; interfaces from its derivative (red), twin (grey)",
-                  fontsize=8)
-    lay = ss["layer"].values
-    ax1.bar(lay - 0.2, 100 * ss["layer_fraction"].values, width=0.4, color="#3a86ff",
-            label="measured (noisy CT)")
-    ax1.bar(lay + 0.2, 100 * ss["layer_fraction_truth"].values, width=0.4, color="#bbb",
-            label="twin truth")
-    ax1.set_xlabel(f"layer ({ss.attrs.get('layer_order', '')})")
-    ax1.set_ylabel("low-attenuation volume fraction (%)")
-    ax1.legend(fontsize=8)
-    fig_html = figure_html(fig, "Pellet behind a soft short (002_3ee4edf529433f9c Fig. 3F-G, "
-                                "3J): median grey value per slice and the layer volume "
-                                "fractions of low-attenuation regions.")
-    df = pd.DataFrame([
-        {"regions": "connected to the Li anode", "count": int(ss["n_connected"].item()),
-         "volume (µm³)": float(ss["volume_connected_um3"].item()),
-         "twin truth (µm³)": float(ss["volume_connected_truth_um3"].item())},
-        {"regions": "isolated", "count": int(ss["n_isolated"].item()),
-         "volume (µm³)": float(ss["volume_isolated_um3"].item()),
-         "twin truth (µm³)": float(ss["volume_isolated_truth_um3"].item())},
-    ])
-    vmin = float(ss.attrs.get("min_volume_um3", 0))
-    note = (f"<p class=\"note\">Minimum region volume {vmin:.3g} µm³ (the paper's "
-            "3.4 × 10⁵ µm³ exceeds the small twin's regions).  Thin filaments "
-            "partly vanish under the 3×3×3 median at this noise level, so the measured "
-            "fractions fall below the truth away from the anode.</p>")
-    return fig_html + table_html(df, caption="Low-attenuation regions (002_ Fig. 3I)") + note
+    from ssbscope.report import truth
+
+    if "layer_fraction" not in met or not np.isfinite(met["layer_fraction"].values).any():
+        return ""
+    scans = truth(store, "tomo", series, "scans")
+    if not scans or len(scans) != met.sizes["time_s"]:
+        scans = None
+    labels = _time_labels(met)
+    nt = met.sizes["time_s"]
+    picks = [0] if nt == 1 else [0, nt - 1]
+    slab = met["slab"].values.astype(float)
+    el = str(met.attrs.get("electrolyte", "electrolyte"))
+    fig, axes = plt.subplots(1, len(picks), figsize=(5.0 * len(picks), 3.4), squeeze=False)
+    fig.subplots_adjust(wspace=0.3, bottom=0.18)
+    for ax, k in zip(axes[0], picks):
+        want = (scans[k].get("layer_fraction") if scans else None)
+        w = 0.4 if want is not None else 0.8
+        ax.bar(slab - (0.2 if want is not None else 0.0),
+               100 * met["layer_fraction"].isel(time_s=k).values, width=w, color="#3a86ff",
+               label="measured")
+        if want is not None and len(want) == slab.size:
+            ax.bar(slab + 0.2, 100 * np.array([np.nan if v is None else v for v in want], float),
+                   width=w, color="#bbb", label="twin truth")
+        ax.set_xlabel(f"slab of {el} (1: face away from the Li electrode)")
+        ax.set_ylabel("low-attenuation volume fraction (%)")
+        ax.set_title(labels[k], fontsize=8)
+        ax.set_xticks(slab)
+        ax.legend(fontsize=8)
+    html = figure_html(fig, f"Series {series}: volume fraction of the darkest phase (Li, pores, "
+                            f"cracks) per slab of the {el}, slab 1 at its face away from the Li "
+                            "electrode (Cao et al. 2023, doi:10.1002/adfm.202307998, Fig. 3J "
+                            "numbering)" + ("; grey: twin truth from truth.json" if scans else "")
+                       + ".")
+    rows = []
+    for kind, var in (("connected to a Li electrode", "low_attenuation_connected_um3"),
+                      ("isolated", "low_attenuation_isolated_um3")):
+        r = {"regions": kind}
+        for k, lab in enumerate(labels):
+            g = float(met[var].values[k])
+            w = scans[k].get(var) if scans else None
+            r[lab] = "—" if not np.isfinite(g) else (
+                f"{g:.4g}" + (f" ({float(w):.4g})" if w is not None else ""))
+        rows.append(r)
+    cap = (f"Low-attenuation regions of the {el} (µm³): connected to a declared Li layer vs "
+           "isolated (Cao et al. 2023 Fig. 3I)" + ("; in brackets the twin truth" if scans else ""))
+    return html + table_html(pd.DataFrame(rows), caption=cap)
 
 
 _ROWS = (
@@ -117,12 +127,7 @@ def section(store) -> Section | None:
     -------
     ssbscope.report.Section or None
     """
-    parts = [_series_html(store)]
-    ss = _get(store, "tomo/soft_short")
-    if ss is not None:
-        parts.append("<h3>Soft short: Li-connected low-attenuation regions (twin study)</h3>"
-                     + _soft_short_html(ss))
-    parts.append(_inputs_html(store))
+    parts = [_series_html(store), _inputs_html(store)]
     body = "\n".join(p for p in parts if p)
     if not body:
         return None
@@ -358,6 +363,7 @@ def _series_html(store) -> str:
         parts.append(_series_table(met))
         parts.append(_truth_table(store, s, met))
         parts.append(_series_trend_figure(met))
+        parts.append(_low_attenuation_html(store, s, met))
         if mp is not None:
             parts.append(_series_maps_figure(
                 mp, "height_um", "interface", "height above plane (µm)",

@@ -23,7 +23,7 @@ reconstructed scans of that cell into the morphology the papers report, from the
 6. :func:`measure_scan`: sub-voxel interface height maps, Ra/Rq, thickness maps with
    centre/edge statistics, phase and layer volumes, pore + crack volume of the electrolyte
    (partial volume), Li-connected vs isolated low-attenuation regions and their volume
-   fraction per slab of the electrolyte.
+   fraction per slab of the electrolyte (on the unfiltered grey values).
 7. :func:`analyse_series`: all of it over a registered series, with new filaments between
    consecutive scans and the pore-vs-crack grey-value overlap.
 
@@ -729,10 +729,12 @@ class ScanMeasurement:
         faces).
     low_attenuation_connected_um3, low_attenuation_isolated_um3 : float
         Darkest-phase regions of the electrolyte touching a declared layer of the darkest
-        material vs not.
+        material vs not; voxels whose unfiltered grey value lies below the darkest class's
+        threshold (a 3x3x3 median would erase 1-2-voxel filaments).
     layer_fraction : (n_layers,) ndarray
-        Darkest-phase volume fraction per slab of the electrolyte (slab 1 away from the Li
-        electrode, see :func:`electrolyte_slab_order`); NaN when the electrolyte is too thin.
+        Volume fraction of the same voxels per slab of the electrolyte (slab 1 away from the
+        Li electrode, see :func:`electrolyte_slab_order`); NaN when the electrolyte is too
+        thin.
     electrolyte_low : (Z, Y, X) ndarray of bool
         Darkest-phase voxels inside the electrolyte (2 slices from its faces; filaments).
     electrolyte_raw_low : (Z, Y, X) ndarray of bool
@@ -999,13 +1001,17 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
             thr = seg.threshold_below(0)
             if np.isfinite(thr):
                 raw_low[e0 + 2:e1 - 2] = (raw[e0 + 2:e1 - 2] <= thr) & inner[None]
+        # regions and slab fractions on the unfiltered values below the darkest class's
+        # threshold: a 3x3x3 median erases the 1-2-voxel filaments a soft short grows
+        thr0 = seg.threshold_below(0)
+        rlow = (raw <= thr0) if np.isfinite(thr0) else low
         region_low = np.zeros(lab.shape, bool)
-        region_low[e0:e1] = low[e0:e1] & inner[None]
+        region_low[e0:e1] = rlow[e0:e1] & inner[None]
         electrode = np.zeros(lab.shape, bool)
         for nm in present:
             if pidx[nm] == 0 and nm != el:
                 z0, z1 = band[nm]
-                electrode[z0:z1] = low[z0:z1] & inner[None]
+                electrode[z0:z1] = rlow[z0:z1] & inner[None]
         if electrode.any():
             reg = M.classify_low_attenuation(region_low, electrode, vs,
                                              min_volume_um3=min_volume_um3)

@@ -8,12 +8,12 @@ its layers is registered, segmented and measured against them (:mod:`ssbscope.to
 (:func:`scan_times`).  The demo's anode-free series (Sandoval et al. 2025,
 doi:10.1039/d5eb00111k) goes this way too: the twin writes its scans as Data Exchange files.
 
-:func:`demo_stages` holds the one CT twin study that still runs in memory (``twin:
-{modalities: [tomo]}`` in the experiment file): ``tomo.soft_short``, one scan of the sulfide
-pellet behind a soft short (:func:`ssbscope.twin.ct.soft_short_002`; Cao et al. 2023,
-doi:10.1002/adfm.202307998, Fig. 3F-J): median grey value per slice and the interfaces from
-its derivative, low-attenuation regions connected to the Li anode vs isolated, their volume
-fraction in ``n_layers`` layers -> ``tomo/soft_short`` (with the twin's truth beside).
+The demo's soft-short pellet (Cao et al. 2023, doi:10.1002/adfm.202307998, Fig. 3F-J;
+:func:`ssbscope.twin.folder.soft_short_part`) is a one-scan series of its own cell: its
+Li-connected vs isolated low-attenuation volumes and the layer fractions of the electrolyte
+are the series' metrics.  ``analysis.tomo`` is one section for every series; layer names a
+series' cell lacks but another series' declares are skipped for that series
+(:func:`_series_settings`).
 
 The twin uses coarser voxels (3 µm) and a lower energy (22 keV) than the papers (1.6-1.8 µm,
 40 keV) so that a 40-voxel-wide phantom scanned with 16-bit detector noise keeps a usable
@@ -26,117 +26,9 @@ import logging
 
 import numpy as np
 
-__all__ = ["demo_stages", "input_stages", "scan_times", "series_datasets"]
+__all__ = ["input_stages", "scan_times", "series_datasets"]
 
 log = logging.getLogger(__name__)
-
-_SIZES = {  # soft-short twin study: n_xy, n_angles
-    "tiny": (32, 60),
-    "small": (40, 90),
-    "medium": (64, 150),
-}
-_VOXEL_UM = 3.0
-_E_KEV = 22.0
-_FLUX = 3e4
-
-
-def _size(config) -> str:
-    twin = getattr(config, "twin", None)
-    return getattr(twin, "size", "small") if twin is not None else "small"
-
-
-# --------------------------------------------------------------------------- twin study
-
-def _soft_short_stage(ctx, inputs, *, size="small", n_layers=10, min_volume_um3=0.0):
-    """Pellet behind a soft short (002_3ee4edf529433f9c Fig. 3F-J): twin scan, profile, regions."""
-    import scipy.ndimage as ndi
-    import xarray as xr
-
-    import ssbscope.tomo as tomo
-    from ssbscope.errors import EmptyResultError
-    from ssbscope.tomo import metrics as M
-    from ssbscope.twin import ct
-
-    n_xy, n_angles = _SIZES[size]
-    ph = ct.soft_short_002(n_xy=n_xy, n_z=64, voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
-                           n_layers=n_layers, seed=int(ctx.seed))
-    sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=int(ctx.seed) * 100 + 99)
-    p = tomo.flat_dark_correct(sc.projections, sc.flats, sc.darks)
-    rec = tomo.reconstruct(p, sc.angles_rad, tomo.find_center(p, sc.angles_rad))
-    cell = ph.cell_mask
-    inner = ndi.binary_erosion(cell, iterations=1)
-    seg = tomo.segment_phases(rec, ("low", "lpscl", "cathode", "steel"), method="hierarchical",
-                              roi=cell)
-    lab = seg.labels
-    maj = [(lab == c)[:, inner].mean(axis=1) > 0.5 for c in range(4)]
-    zs = np.flatnonzero(maj[3])
-    zp = np.flatnonzero(maj[1])
-    zc = np.flatnonzero(maj[2])
-    if zs.size == 0 or zp.size < 3 or zc.size == 0:
-        raise EmptyResultError("tomo/soft_short: steel, electrolyte or cathode not found in the "
-                               "segmentation; check the thresholds")
-    z_st = int(zs[zs < zp.min()].max()) + 1 if (zs < zp.min()).any() else 0
-    z_p0, z_p1 = int(zp.min()), int(zp.max()) + 1
-    # median grey value per slice between the bottom steel and the end of the cathode
-    z_end = int(zc.max()) + 1
-    prof = M.median_profile(rec[z_st:z_end], n_interfaces=2, footprint=inner)
-    faces = prof.interfaces_vox + z_st
-    low = (lab == 0) & inner[None]
-    electrode = np.zeros_like(low)
-    electrode[:z_p0] = low[:z_p0]
-    pellet_low = np.zeros_like(low)
-    pellet_low[z_p0:z_p1] = low[z_p0:z_p1]
-    reg = M.classify_low_attenuation(pellet_low, electrode, _VOXEL_UM,
-                                     min_volume_um3=min_volume_um3)
-    frac = M.layer_volume_fractions(pellet_low, z_p0, z_p1, n_layers, footprint=inner)
-    med_full = np.full(rec.shape[0], np.nan)
-    med_full[z_st:z_end] = prof.median
-    ds = xr.Dataset(
-        {"median_grey": ("z", med_full),
-         "layer_fraction": ("layer", frac),
-         "layer_fraction_truth": ("layer", np.asarray(
-             ph.truth["layer_fraction_low_attenuation"], float)),
-         "interfaces_z_vox": ("interface", faces),
-         "interfaces_truth_z_vox": ("interface", np.array(
-             [ph.interfaces_z_vox["li|lpscl"], ph.interfaces_z_vox["lpscl|cathode"]], float)),
-         "volume_connected_um3": ((), reg.volume_connected_um3),
-         "volume_isolated_um3": ((), reg.volume_isolated_um3),
-         "n_connected": ((), reg.n_connected),
-         "n_isolated": ((), reg.n_isolated),
-         "volume_connected_truth_um3": ((), float(ph.truth["connected_volume_um3"])),
-         "volume_isolated_truth_um3": ((), float(ph.truth["isolated_volume_um3"]))},
-        coords={"z": np.arange(rec.shape[0]), "layer": np.arange(1, n_layers + 1),
-                "interface": ["li|lpscl", "lpscl|cathode"]},
-        attrs={"voxel_size_um": _VOXEL_UM, "layer_order": "layer 1 at the Li anode",
-               "paper": "002_3ee4edf529433f9c Fig. 3F-J", "min_volume_um3": min_volume_um3})
-    ds["median_grey"].attrs["units"] = "1/voxel"
-    ds["layer_fraction"].attrs["units"] = "1"
-    ds["layer_fraction_truth"].attrs["units"] = "1"
-    return {"tomo/soft_short": ds}
-
-
-def demo_stages(config=None) -> list:
-    """The in-memory CT twin study (``twin: {modalities: [tomo]}``): the soft-short pellet.
-
-    Parameters
-    ----------
-    config : ssbscope.config.Experiment, optional
-        ``twin.size`` picks the phantom size; ``analysis.tomo.n_layers`` the layer count.
-
-    Returns
-    -------
-    list of ssbscope.pipeline.Stage
-    """
-    from ssbscope.pipeline import Stage
-
-    size = _size(config)
-    an = getattr(getattr(config, "analysis", None), "tomo", None)
-    n_layers = int(getattr(an, "n_layers", 10))
-    # 002_'s 3.4e5 um^3 filter is ~12 600 voxels at 3 um, more than the small twin's
-    # regions: the study keeps every region
-    return [Stage("tomo.soft_short", _soft_short_stage, outputs=("tomo/soft_short",),
-                  params={"size": size, "n_layers": n_layers, "min_volume_um3": 0.0})]
-
 
 # --------------------------------------------------------------------------- real inputs
 
@@ -517,6 +409,55 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             f"{base}/maps": mp}
 
 
+def _series_settings(an, series: str, names, other_names) -> dict:
+    """``analysis.tomo`` layer names that apply to one series.
+
+    ``analysis.tomo`` is one section for every series of an experiment: a layer name there
+    that this series' cell lacks but another series' cell declares (``thickness: [Li,
+    counter]`` beside a cell with no ``counter``) is skipped for this series, with a log line;
+    a name no series declares is kept, so that the analysis reports it.
+
+    Parameters
+    ----------
+    an : ssbscope.config.TomoAnalysis
+    series : str
+    names : sequence of str
+        Layer names of the series' cell.
+    other_names : set of str
+        Layer names of the other series' cells.
+
+    Returns
+    -------
+    dict
+        ``interfaces``, ``thickness`` (lists or None), ``register_on``, ``electrolyte``
+        (str or None).
+    """
+    names = set(names)
+
+    def keep(what, name, parts):
+        miss = [p for p in parts if p not in names]
+        if miss and all(p in other_names for p in miss):
+            log.info("tomo: series %r: analysis.tomo.%s %r skipped (its cell has no layer %s)",
+                     series, what, name, ", ".join(repr(p) for p in miss))
+            return False
+        return True
+
+    out = {}
+    for what in ("interfaces", "thickness"):
+        req = getattr(an, what, None)
+        if req is None:
+            out[what] = None
+            continue
+        kept = [r for r in req if keep(what, r, str(r).split("|") if what == "interfaces"
+                                       else [r])]
+        # nothing left for this series: its default (every interface / layer)
+        out[what] = kept if kept else None
+    for what in ("register_on", "electrolyte"):
+        v = getattr(an, what, None)
+        out[what] = v if v is None or keep(what, v, [v]) else None
+    return out
+
+
 def input_stages(exp) -> list:
     """Stages reading an experiment's real tomography inputs (``ssbscope run``).
 
@@ -546,7 +487,13 @@ def input_stages(exp) -> list:
         if item.series not in series_names:
             series_names.append(item.series)
     an = exp.analysis.tomo
+    # layer names declared by the cell of any measured series (analysis.tomo is one section
+    # for all series: a name another series' cell declares is skipped where it is missing)
+    cell_names = {}
+    for item in exp.inputs.tomo:
+        cell_names.setdefault(item.series, [la.name for la in exp.cell_of(item).layers])
     for series in series_names:
+        other_names = {n for s_, ns in cell_names.items() if s_ != series for n in ns}
         sname = _slug(series)
         members = [(i, it) for i, it in enumerate(exp.inputs.tomo) if it.series == series]
         cell = exp.cell_of(members[0][1])
@@ -593,19 +540,19 @@ def input_stages(exp) -> list:
             continue
         layers = [{"name": la.name, "material": la.material, "thickness_um": la.thickness_um}
                   for la in cell.layers]
+        own = _series_settings(an, series, [la.name for la in cell.layers], other_names)
         base = f"tomo/{sname}"
         stages.append(Stage(
             f"tomo.{sname}.series", _series_stage, inputs=tuple(keys),
             outputs=(f"{base}/volumes", f"{base}/labels", f"{base}/metrics", f"{base}/maps"),
             params={"series": sname, "scan_keys": keys, "time_s": times, "states": states,
                     "layers": layers, "energy_kev": energy,
-                    "interfaces": list(an.interfaces) if an.interfaces is not None else None,
-                    "thickness": list(an.thickness) if an.thickness is not None else None,
+                    "interfaces": own["interfaces"], "thickness": own["thickness"],
                     "central_fraction": float(an.central_fraction),
-                    "register_on": an.register_on, "median": bool(an.median),
+                    "register_on": own["register_on"], "median": bool(an.median),
                     "opening_radius_vox": int(an.opening_radius_vox),
                     "min_filament_volume_um3": float(an.min_filament_volume_um3),
                     "n_layers": int(an.n_layers),
-                    "electrolyte": getattr(an, "electrolyte", None)},
+                    "electrolyte": own["electrolyte"]},
             long=True))
     return stages

@@ -11,7 +11,7 @@
    no truth (the report shows ``truth.json`` beside the measured values).
 
 The twins that do not yet write their raw files (XCS of 000_, neutron radiography of 002_,
-the soft-short CT of 002_, transport and contoured interfaces of 003_) are named in the YAML's
+transport and contoured interfaces of 003_) are named in the YAML's
 ``twin:`` section and run as in-memory twin studies by the same ``ssbscope run``.
 
 Papers: Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995), Sandoval et al. 2025
@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ssbscope.twin.folder import (ExperimentFolder, FolderPart, ct_series_part, write_experiment_yaml,
-                                  write_truth_json)
+from ssbscope.twin.folder import (ExperimentFolder, FolderPart, ct_series_part, soft_short_part,
+                                  write_experiment_yaml, write_truth_json)
 
 __all__ = ["write_demo_folder", "echem_part", "TWIN_STUDIES", "MODALITIES"]
 
@@ -33,7 +33,7 @@ __all__ = ["write_demo_folder", "echem_part", "TWIN_STUDIES", "MODALITIES"]
 MODALITIES = ("echem", "tomo", "compton", "neutron", "transport", "interface")
 
 #: Areas whose demo still runs (partly) as an in-memory twin study (``twin.modalities``).
-TWIN_STUDIES = ("tomo", "compton", "neutron", "transport", "interface")
+TWIN_STUDIES = ("compton", "neutron", "transport", "interface")
 
 #: Echem twin logs: name -> (file, cell key or None for the main cell, description).
 _ECHEM_LOGS = {
@@ -228,6 +228,8 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
         ct = ct_series_part(root, design="anode_free", size=size, seed=seed,
                             series="anode_free", echem_label="anode_free")
         parts.append(ct)
+        # the sulfide pellet behind a soft short, one scan of its own cell (Cao et al. 2023)
+        parts.append(soft_short_part(root, size=size, seed=seed, series="soft_short"))
     if "echem" in wanted:
         ech = echem_part(root, size=size, seed=seed,
                          skip=("anode_free",) if "tomo" in wanted else ())

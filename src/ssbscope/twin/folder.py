@@ -16,7 +16,10 @@ analysis reads; tests and the report compare with it)::
 The writers are built from reusable parts (:class:`FolderPart`): :func:`ct_series_part`
 writes one cell's CT series with its potentiostat log and returns the cell, input entries
 and truth it contributes; :func:`write_experiment_yaml` merges parts into one commented YAML,
-and :func:`write_truth_json` their truth.  A folder of several cells (the demo: coin-cell
+and :func:`write_truth_json` their truth (lists of ``analysis`` settings merge as a union:
+``analysis.tomo`` is one section for every series).  :func:`soft_short_part` writes the
+sulfide pellet behind a soft short (Cao et al. 2023, doi:10.1002/adfm.202307998) as a
+one-scan series of its own cell.  A folder of several cells (the demo: coin-cell
 log, anode-free CT series, XCS and neutron files) combines several parts.
 
 Designs of :func:`write_ct_experiment`:
@@ -55,8 +58,10 @@ import numpy as np
 
 from ssbscope.errors import ParameterError
 
-__all__ = ["ExperimentFolder", "FolderPart", "ct_series_part", "write_ct_experiment",
-           "write_experiment_yaml", "write_truth_json", "CT_SIZES", "DESIGNS"]
+__all__ = ["ExperimentFolder", "FolderPart", "ct_series_part", "soft_short_part",
+           "write_ct_experiment",
+           "write_experiment_yaml", "write_truth_json", "CT_SIZES", "DESIGNS",
+           "SOFT_SHORT_SIZES"]
 
 #: n_xy, n_z, n_angles per size (the CT demo's sizes).
 CT_SIZES = {"tiny": (32, 48, 60), "small": (40, 56, 90), "medium": (64, 72, 150)}
@@ -445,6 +450,130 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
     return part
 
 
+# ------------------------------------------------------------------------------- soft short
+
+#: Soft-short pellet scan per size: n_xy, n_angles (the former in-memory study's sizes).
+SOFT_SHORT_SIZES = {"tiny": (32, 60), "small": (40, 90), "medium": (64, 150)}
+_SS_NZ = 64
+_SS_N_LAYERS = 10
+_SS_START = datetime(2024, 3, 18, 9, 0, 0)
+# phantom interface names -> YAML "lower|upper"
+_SS_IFACE = {"Li|LPSCl": "li|lpscl", "LPSCl|cathode": "lpscl|cathode"}
+
+
+def soft_short_part(root, *, size: str = "small", seed: int = 0,
+                    series: str = "soft_short") -> FolderPart:
+    """Write the CT scan of the sulfide pellet behind a soft short into ``root``.
+
+    One scan of :func:`ssbscope.twin.ct.soft_short_002` (Cao et al., Adv. Funct. Mater. 2023,
+    doi:10.1002/adfm.202307998, Fig. 3F-J: Li filaments grown from the anode into the
+    Li6PS5Cl pellet, their volume fraction falling from ~30 % at the anode to ~10 % at the
+    cathode, isolated pores beside them) as ``scans/<series>/s000.h5`` (Data Exchange; 3 µm
+    voxels, 22 keV, 3e4 photons, ``n_z`` = 64), a cell ``<series>`` declaring its stack
+    steel | Li | Li6PS5Cl | NMC811 composite cathode | steel, its ``inputs.tomo`` entry
+    (``time_s`` 0: the scan is taken after the test; the cell has no log in the folder) and
+    ``analysis.tomo`` settings (both interfaces, ``n_layers`` = 10, every isolated region
+    counted).
+
+    The truth (``truth.json`` ``tomo.<series>.scans[0]``) numbers the layer fractions as the
+    series' metrics do (``tomo/<series>/metrics`` ``layer_fraction`` on ``slab``): slab 1 at
+    the electrolyte face away from the Li anode (the cathode side), slab ``n_layers`` at the
+    anode; the phantom numbers them from the anode (``layer_fraction_from_anode``).
+
+    Parameters
+    ----------
+    root : str or Path
+    size : {"tiny", "small", "medium"}
+    seed : int
+        Phantom seed; the scan uses ``100 seed + 99``.
+    series : str
+        Series and cell name.
+
+    Returns
+    -------
+    FolderPart
+    """
+    from ssbscope.twin import ct
+    from ssbscope.twin.ct_files import write_dxchange
+
+    if size not in SOFT_SHORT_SIZES:
+        raise ParameterError("size", size, f"must be one of {list(SOFT_SHORT_SIZES)}")
+    seed = int(seed)
+    if seed < 0:
+        raise ParameterError("seed", seed, "must be >= 0")
+    root = Path(root)
+    n_xy, n_angles = SOFT_SHORT_SIZES[size]
+    ph = ct.soft_short_002(n_xy=n_xy, n_z=_SS_NZ, voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
+                           n_layers=_SS_N_LAYERS, seed=seed)
+    sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=seed * 100 + 99)
+    vs = ph.voxel_size_um
+    n_frames = n_angles + sc.flats.shape[0] + sc.darks.shape[0]
+    start = _SS_START
+    end = start + timedelta(seconds=n_frames * _EXPOSURE_S)
+    rel = f"scans/{series}/s000.h5"
+    label = "after the soft short"
+    write_dxchange(root / rel, sc, sample_name=f"{series}: {label}", start_date=_iso(start),
+                   end_date=_iso(end), exposure_time_s=_EXPOSURE_S, energy_kev=_E_KEV,
+                   truth_center=False)
+    z_li, z_cat = ph.interfaces_z_vox["li|lpscl"], ph.interfaces_z_vox["lpscl|cathode"]
+    steel_um, li_um = 3 * vs, (z_li - 3) * vs
+    pellet_um = (z_cat - z_li) * vs
+    col = ph.labels[:, n_xy // 2, n_xy // 2]
+    cat_um = float(np.count_nonzero(col == ct.CODES["cathode"])) * vs
+    layers = [
+        ({"name": "steel_bottom", "material": "steel", "thickness_um": round(steel_um, 3)},
+         "steel plunger, its face in the field of view"),
+        ({"name": "Li", "material": "Li", "thickness_um": round(li_um, 3)},
+         "Li metal anode"),
+        ({"name": "LPSCl", "material": "Li6PS5Cl", "thickness_um": round(pellet_um, 3)},
+         "pressed pellet; Li filaments grow into it from the anode"),
+        ({"name": "cathode", "material": "NMC811", "thickness_um": round(cat_um, 3)},
+         "NMC811 | Li6PS5Cl composite cathode"),
+        ({"name": "steel_top", "material": "steel", "thickness_um": round(steel_um, 3)},
+         "steel plunger"),
+    ]
+    part = FolderPart(files=[rel])
+    cell = {"diameter_mm": round(2 * 0.45 * n_xy * vs / 1000.0, 6),
+            "layers": [la for la, _ in layers]}
+    what = "sulfide pellet behind a soft short (Cao et al. 2023, Fig. 3F-J)"
+    part.cells[series] = (cell, what, [c for _, c in layers])
+    part.inputs["tomo"] = [({"path": rel, "kind": "projections", "series": series,
+                             "time_s": 0, "state": label, "energy_kev": _E_KEV},
+                            f"{series}: one scan after the soft short (no log of this cell)")]
+    # analysis.tomo is shared by every series: names a series' cell lacks are skipped for it
+    part.analysis["tomo"] = {"interfaces": list(_SS_IFACE), "thickness": ["Li", "LPSCl"],
+                             "n_layers": _SS_N_LAYERS, "min_filament_volume_um3": 0}
+    part.comments.append(f"{series}: {what}; one scan, no log.")
+    tr = ph.truth
+    from_anode = np.asarray(tr["layer_fraction_low_attenuation"], float)
+    hm = ph.height_maps_um
+    row = {
+        "path": rel, "time_s": 0.0, "state": label, "start_date": _iso(start),
+        "end_date": _iso(end),
+        "low_attenuation_connected_um3": _num(tr["connected_volume_um3"]),
+        "low_attenuation_isolated_um3": _num(tr["isolated_volume_um3"]),
+        "layer_fraction": [_num(v) for v in from_anode[::-1]],
+        "layer_fraction_from_anode": [_num(v) for v in from_anode],
+        "layer_fraction_connected": [_num(v) for v in np.asarray(
+            tr["layer_fraction_connected"], float)[::-1]],
+        "slab_numbering": ("slab 1 at the electrolyte face away from the Li anode (cathode "
+                           "side), slab n at the anode, as tomo/<series>/metrics"),
+        "interface_z_um": {k: _num(ph.interfaces_z_vox[v] * vs) for k, v in _SS_IFACE.items()},
+        "mean_thickness_um": {"Li": _num(li_um), "LPSCl": _num(pellet_um)},
+        "phase_volumes_um3": {k: _num(v) for k, v in ph.phase_volumes_um3.items() if v > 0},
+        "cell_area_um2": _num(float(ph.cell_mask.sum()) * vs ** 2),
+    }
+    part.truth = {"tomo": {series: {
+        "cell": series, "design": "soft_short_002", "size": size, "voxel_size_um": vs,
+        "e_kev": _E_KEV, "flux_photons": _FLUX, "n_angles": n_angles,
+        "shape_zyx": [_SS_NZ, n_xy, n_xy], "center_px": _num(sc.center_px),
+        "layers": [la["name"] for la, _ in layers], "n_layers": _SS_N_LAYERS,
+        "cell_center_yx_vox": [n_xy // 2, n_xy // 2], "cell_radius_vox": _num(0.45 * n_xy),
+        "scans": [row],
+    }}}
+    return part
+
+
 # ------------------------------------------------------------------------------- YAML, truth
 
 
@@ -487,7 +616,13 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
         for area, items in p.inputs.items():
             inputs.setdefault(area, []).extend(items)
         for area, d in p.analysis.items():
-            analysis.setdefault(area, {}).update(d)
+            merged = analysis.setdefault(area, {})
+            for k, v in d.items():
+                if isinstance(v, list) and isinstance(merged.get(k), list):
+                    # e.g. analysis.tomo.interfaces of two series: the union, order kept
+                    merged[k] = merged[k] + [x for x in v if x not in merged[k]]
+                else:
+                    merged[k] = v
         comments.extend(p.comments)
     lines = ["# Experiment file for `ssbscope run` (written by the ssbscope digital twin, as a",
              "# user would describe their experiment). Paths are relative to this file.",
