@@ -9,7 +9,9 @@ neutron radiograph series whose ``time_s`` puts it on the echem clock
 Which echem log
     ``analysis.correlate.log`` (an echem input's label) when given; else the first cycling
     log of the series' cell (``inputs.echem[].cell`` equal to the series' cell, see
-    :meth:`ssbscope.config.Experiment.cell_of`); else the main log ``echem/timeseries``.
+    :meth:`ssbscope.config.Experiment.cell_of`); else, for a series of the top-level cell, the
+    main log ``echem/timeseries``; a series of a named cell without a log of its own is not
+    correlated (another cell's log is another clock).
     The areal charge is ``charge_mAh / electrode_area_cm2`` of the *series'* cell (so named
     cells work), NaN with a warning when that cell has no area.
 
@@ -123,9 +125,11 @@ def _choose_log(exp, cyc: list, cyc_items: list, key, series: str) -> tuple[str,
         if getattr(item, "cell", None) == key and key is not None:
             return _dataset_name(rec["name"]), f"the log of cell {key!r}"
     if key is not None:
-        log.warning("series %r (cell %r): no echem cycling log of that cell; the main log is used",
-                    series, key)
-        return _dataset_name(cyc[0]["name"]), f"main log (no log of cell {key!r})"
+        # another cell's log is another clock: such a series is not correlated (name the log
+        # with analysis.correlate.log when it does share the clock)
+        log.info("series %r (cell %r): no echem cycling log of that cell; not correlated "
+                 "(set analysis.correlate.log to use another cell's log)", series, key)
+        return None, f"no log of cell {key!r}"
     return _dataset_name(cyc[0]["name"]), "main log"
 
 
@@ -159,6 +163,8 @@ def _series_records(exp) -> tuple[list, list]:
         key = _cell_key(exp, its)
         cell = _cell(exp, key)
         log_key, why = _choose_log(exp, cyc, cyc_items, key, series)
+        if log_key is None:
+            continue
         layer, layer_why = _plated_layer(exp, cell, series)
         recs.append({"series": series, "modality": "tomo", "key": f"tomo/{series}/metrics",
                      "cell": key, "log": log_key, "log_choice": why,
@@ -179,6 +185,8 @@ def _series_records(exp) -> tuple[list, list]:
             cell = _cell(exp, key)
             out = st.outputs[0]
             log_key, why = _choose_log(exp, cyc, cyc_items, key, out)
+            if log_key is None:
+                continue
             li_roi = getattr(item, "li_roi", None)
             recs.append({"series": "neutron/" + out.split("/")[-1], "modality": "neutron",
                          "key": out, "cell": key, "log": log_key, "log_choice": why,
