@@ -239,6 +239,9 @@ class NeutronInput(_Input):
     li_roi: Optional[NeutronLiRegion] = Field(default=None, description="region where Li is plated or stripped, spanning the whole electrode width and every row where that electrode gains or loses Li: adds the Li thickness change map, its region mean and volume (neutron/input/<label>) and their Faraday residual (correlate/states); needs open_beam and a binned series; default: none (no Li thickness)")
     li6_fraction: float = Field(default=0.0759, ge=0, le=1, description="6Li atom fraction of the cell's lithium (natural 0.0759; 6Li absorption dominates the Li attenuation)")
     wavelength_a: Optional[float] = Field(default=None, gt=0, description="neutron wavelength (Angstrom) of a monochromatic beam for the Li thickness (Beer-Lambert at one wavelength); default: the cold CG-1D spectrum of 002_ (0.8-6 A, peak 2.6 A, effective 3.24 A) with its beam hardening")
+    regions: Optional[dict[str, NeutronRegion]] = Field(default=None, description="named regions of the frames (e.g. {I: {rows: [0, 48], cols: [0, 26]}}, cell middle and edge as in Cao et al. 2023 Fig. 2D,E) whose space-time maps of Tr_t/Tr_0 (mean over cols per row and bin), layer boundaries (steps of the reference bin's transmission profile), bands of Li enrichment/depletion and soft-short onset (fluctuations of the band series) are found: neutron/<label>/spacetime, /bands, /boundaries; needs open_beam, a binned series and frame times; default: none (no band analysis)")
+    background_roi: Optional[NeutronRegion] = Field(default=None, description="region behind a neutron-opaque marker (e.g. Cd): its mean dark-subtracted signal over the series is the static background (scattered neutrons) subtracted from every sample frame before Eq. 1; default: none (no background subtraction)")
+    gain_adu_per_count: Optional[float] = Field(default=None, gt=0, description="camera gain, ADU per detected neutron: the Tr_t/Tr_0 uncertainty of the band analysis (regions) from counting statistics (read noise from the dark frames' scatter); default: from the scatter of the frames within each bin (which also counts changes within a bin)")
 
 
 class NamedState(_Model):
@@ -306,6 +309,11 @@ class NeutronAnalysis(_Model):
     bin_frames: int = Field(default=30, ge=1, description="frames per median bin of a time series (Cao et al. 2023: 30)")
     reference_index: int = Field(default=0, ge=0, description="bin whose transmission is Tr_0 of the ratio Tr_t/Tr_0")
     ratio_half_range: Optional[float] = Field(default=None, gt=0, lt=1, description="fixed colour range 1 ± this of the real-input space-time maps, so that reports compare; default: each map's own largest deviation")
+    band_threshold_sigma: float = Field(default=6.0, gt=0, description="rows of a region's space-time map whose mean Tr_t/Tr_0 over the last 3 bins differs from 1 by more than this many standard deviations (and by band_min_change) form the bands of Li enrichment/depletion (inputs.neutron[].regions)")
+    band_min_change: float = Field(default=0.01, ge=0, lt=1, description="smallest |Tr_t/Tr_0 - 1| of a band row (inputs.neutron[].regions)")
+    onset_threshold_sigma: float = Field(default=4.0, gt=0, description="soft-short onset: band series fluctuations (second differences reversing sign) beyond this many standard deviations (ssbscope.neutron.analysis.fluctuation_onset)")
+    boundary_threshold_sigma: float = Field(default=8.0, gt=0, description="layer boundaries: steps of the reference bin's transmission profile beyond this many noise standard deviations (ssbscope.neutron.analysis.layer_boundaries)")
+    onset_region: Optional[str] = Field(default=None, description="region (name in inputs.neutron[].regions) whose soft-short onset is the input's headline onset (attribute soft_short_onset_s); default: the first region")
 
 
 class TransportAnalysis(_Model):

@@ -1,4 +1,7 @@
-"""The neutron demo stages through the pipeline, and the report section."""
+"""The neutron demo through the user's path: the demo folder's radiograph series (FITS, open
+beam, dark, YAML with regions) -> ``ssbscope run`` -> bands, soft-short onset and layer
+boundaries against the twin's truth; the CT pair that stays an in-memory twin study; the
+report section."""
 
 import json
 
@@ -7,46 +10,78 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from ssbscope.neutron.stages import demo_stages
-    from ssbscope.pipeline import run
-
-    class Cfg:
-        class twin:
-            size = "tiny"
+def demo(tmp_path_factory):
+    from ssbscope.config import load
+    from ssbscope.twin.demo import write_demo_folder
+    from ssbscope.workflow import run_experiment
 
     out = tmp_path_factory.mktemp("neutron_demo")
-    res = run(demo_stages(Cfg), out / "store.zarr", raw_dir=out / "raw", seed=0, quiet=True)
-    assert set(res.ran) >= {"neutron.twin", "neutron.reduce", "neutron.analyse", "neutron.ct"}
-    return res.store
+    folder = write_demo_folder(out / "experiment", size="tiny", modalities=["echem", "neutron"])
+    run = run_experiment(load(folder.yaml_path), out / "run")
+    truth = json.loads(folder.truth_path.read_text())["neutron"]["soft_short"]
+    return run.result.store, truth, folder
 
 
-def test_stages_write_results_that_match_the_truth(store):
+def test_demo_folder_writes_the_radiographs_and_a_user_yaml(demo):
+    import yaml
+
+    _, truth, folder = demo
+    exp = yaml.safe_load(folder.yaml_path.read_text())
+    (item,) = exp["inputs"]["neutron"]
+    assert item["cell"] == "sulfide_soft" and item["time_s"] == 0
+    assert set(item["regions"]) == {"I", "II"}
+    assert "neutron" in exp["twin"]["modalities"]  # the CT pair stays a twin study
+    fits = [f for f in folder.files if f.startswith("neutron/sample/") and f.endswith(".fits")]
+    assert len(fits) == truth["n_frames"]
+    # the echem log of the same cell has the short at the radiography twin's onset (same clock)
+    logs = json.loads(folder.truth_path.read_text())["echem"]["logs"]
+    assert logs["short_soft"]["short_onset_s"] == pytest.approx(truth["soft_short_onset_s"])
+
+
+def test_bands_onset_and_boundaries_match_the_truth(demo):
+    store, truth, _ = demo
     names = store.names()
-    for n in ("neutron/radiographs", "neutron/spacetime", "neutron/bands", "neutron/boundaries",
-              "neutron/ct", "neutron/twin/truth", "neutron/twin/ct"):
+    for n in ("neutron/input/soft_short", "neutron/soft_short/spacetime", "neutron/soft_short/bands",
+              "neutron/soft_short/boundaries", "neutron/ct", "neutron/twin/ct"):
         assert n in names
-    truth = store.read("neutron/twin/truth").load()
-    rd = store.read("neutron/radiographs").load()
-    rel = rd["transmission"].values / truth["transmission_true"].values - 1
-    assert np.median(np.abs(rel)) < 0.01
-    st = store.read("neutron/spacetime")
-    bin_s = float(np.diff(rd["time_s"].values)[0])
-    assert abs(st.attrs["soft_short_onset_s"] - truth.attrs["soft_short_onset_s"]) <= bin_s
-    bands = store.read("neutron/bands").load()
-    assert set(bands["kind"].values[bands["roi"].values == "I"]) == {"enrichment", "depletion"}
+    assert not any(n.startswith("neutron/twin/truth") for n in names)
+    st = store.read("neutron/soft_short/spacetime")
+    bin_s = float(np.diff(st["time_s"].values)[0])
+    # the old demo test's tolerance: one bin (30 frames)
+    assert st.attrs["onset_region"] == "I"
+    assert abs(st.attrs["soft_short_onset_s"] - truth["soft_short_onset_s"]) <= bin_s
+    bands = store.read("neutron/soft_short/bands").load()
+    # every true band P1-P4 is found in its region, with its sign
+    for name, tb in truth["bands"].items():
+        hit = [k for k in range(bands.sizes["band"])
+               if bands["region"].values[k] == tb["region"] and int(bands["sign"].values[k]) == tb["sign"]
+               and tb["rows"][0] - 1 <= bands["position_px"].values[k] <= tb["rows"][1]]
+        assert hit, f"band {name} ({tb}) not found"
+    # layer boundaries of region I within 0.75 px of the true interfaces
+    bnd = store.read("neutron/soft_short/boundaries").load()
+    found = bnd["position_px"].values[bnd["boundary_region"].values == "I"]
+    for name in ("rod|Li", "Li|SE", "cathode|rod"):
+        assert np.min(np.abs(found - truth["layer_boundaries_px"][name])) < 0.75, name
+    # static background from the Cd marker: gain x 1 % of the open beam (2 ADU x 50 counts)
+    inp = store.read("neutron/input/soft_short")
+    assert inp.attrs["background_adu"] == pytest.approx(100.0, rel=0.1)
     ct = store.read("neutron/ct")
     np.testing.assert_allclose(json.loads(ct.attrs["shift_zyx_vox"]), [1.0, -2.0, 1.5], atol=0.15)
 
 
-def test_report_section_renders_figures(store):
+def test_report_section_shows_the_analysis_with_truth(demo):
     from ssbscope.report.neutron import section
 
+    store, truth, _ = demo
     sec = section(store)
     assert sec.title == "Neutron imaging"
-    assert sec.html.count("data:image/png;base64") == 5
+    # first frame, space-time map of the input, regions + profiles, region maps, band series, CT
+    assert sec.html.count("data:image/png;base64") == 6
     labels = dict(sec.summary)
-    assert labels["neutron: soft-short onset"].endswith(" h")
+    assert labels["neutron soft_short: soft-short onset (region I)"].endswith(" h")
+    assert labels["neutron soft_short: true soft-short onset (twin)"] == \
+        f"{truth['soft_short_onset_s'] / 3600:.2f} h"
+    assert "P2 (I)" in sec.html  # bands matched to the twin's truth
 
 
 def test_section_is_none_without_neutron_data(tmp_path):
@@ -54,3 +89,21 @@ def test_section_is_none_without_neutron_data(tmp_path):
     from ssbscope.store import Store
 
     assert section(Store.create(tmp_path / "empty.zarr")) is None
+
+
+def test_regions_need_an_open_beam_and_a_known_onset_region(tmp_path):
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError
+    from ssbscope.neutron.stages import input_stages
+
+    item = {"path": "f/*.fits", "label": "s", "regions": {"I": {"rows": [0, 8], "cols": [0, 8]}}}
+    exp = from_dict({"name": "x", "inputs": {"neutron": [item]}}, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="open_beam"):
+        input_stages(exp)
+    exp = from_dict({"name": "x", "inputs": {"neutron": [dict(item, open_beam="ob/*.fits")]},
+                     "analysis": {"neutron": {"onset_region": "II"}}}, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="onset_region"):
+        input_stages(exp)
+    exp = from_dict({"name": "x", "inputs": {"neutron": [dict(item, open_beam="ob/*.fits")]}},
+                    base_dir=tmp_path)
+    assert [s.name for s in input_stages(exp)] == ["neutron.input.s", "neutron.analyse.s"]

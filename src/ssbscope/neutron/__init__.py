@@ -79,8 +79,10 @@ __getattr__, __dir__, __all__ = attach(__name__, _MAP)
 #: This area in the registry (:mod:`ssbscope.areas`).
 AREA = Area("neutron", "Neutron imaging", stages="ssbscope.neutron.stages", report="ssbscope.report.neutron", inputs=True,
             store_keys=("neutron/input/<label>",
-                     "neutron/radiographs",
-                     "neutron/analysis",
+                     "neutron/<label>/spacetime",
+                     "neutron/<label>/bands",
+                     "neutron/<label>/boundaries",
+                     "neutron/twin/ct",
                      "neutron/ct",),
             input_model="ssbscope.config:NeutronInput",
             input_description="neutron radiographs (FITS/TIFF series)",

@@ -1,20 +1,11 @@
 """Pipeline stages of the neutron area (``ssbscope demo``), 002_3ee4edf529433f9c.
 
-:func:`demo_stages` runs the neutron twin the way a user's files go:
-
-1. ``neutron.twin`` writes the radiograph series (TIFF with ``TIME_S``/``DATE-OBS`` in the
-   description and matching file times; the FITS writer/reader is exercised by the tests),
-   open-beam and dark frames into ``ctx.raw_dir/neutron`` and stores the ground truth
-   (``neutron/twin/truth``); the before/after CT volumes go to ``raw_dir/neutron/ct`` as
-   float32 TIFF stacks (truth of their difference: ``neutron/twin/ct``).
-2. ``neutron.reduce`` reads the FITS series and streams it through saturated-pixel and
-   gamma-spot removal, static-background subtraction, Eq. 1 with beam-intensity correction and
-   30-frame median binning to Tr_t/Tr_0 maps with counting uncertainty and the Li thickness
-   change (``neutron/radiographs``).
-3. ``neutron.analyse``: layer boundaries, space–time maps of regions I (cell middle) and II
-   (cell edge), bands P1–P4 and the soft-short onset (``neutron/spacetime``,
-   ``neutron/bands``, ``neutron/boundaries``).
-4. ``neutron.ct``: registration and attenuation increment of the CT pair (``neutron/ct``).
+:func:`demo_stages` runs the one neutron study still in memory in ``ssbscope demo``: the
+neutron-CT pair of 002_ (``neutron.twin`` writes the before/after volumes into
+``ctx.raw_dir/neutron/ct`` with their truth ``neutron/twin/ct``; ``neutron.ct`` registers them
+and maps the attenuation increment, ``neutron/ct``).  The operando radiography of the
+soft-shorting cell is written as files by the demo folder
+(:func:`ssbscope.twin.neutron_folder.neutron_part`) and analysed by :func:`input_stages`.
 
 :func:`input_stages` reads an experiment's real radiograph series (``ssbscope run``), one
 stage ``neutron.input.<label>`` per ``inputs.neutron`` entry writing
@@ -28,7 +19,10 @@ is median-binned as in 002_ (Methods: 30 frames per bin, ``<var>_binned``), mapp
 to the reference bin (Tr_t/Tr_0, ``transmission_ratio``; ``count_ratio`` without open beam)
 and reduced to its space–time map (``ratio_profile``: mean over x per row and bin); with
 ``li_roi`` the Li path-length change per pixel and the Li volume change in that region
-(:mod:`ssbscope.neutron.lithium`).
+(:mod:`ssbscope.neutron.lithium`).  An input with ``regions`` gets a second stage
+``neutron.analyse.<label>`` (002_ Section 2.2): space-time maps of each region, bands of Li
+enrichment/depletion (P1-P4 of 002_), the soft-short onset and the layer boundaries
+(``neutron/<label>/spacetime``, ``/bands``, ``/boundaries``).
 """
 
 from __future__ import annotations
@@ -43,8 +37,9 @@ __all__ = ["demo_stages", "input_stages", "TWIN_SIZES"]
 
 log = logging.getLogger(__name__)
 
-#: Twin sizes: frames, frame interval (s), field (px), static background (1 % of the open
-#: beam, removed with the Cd-marker region).  All cover 8 h of the C/20 charge (soft short
+#: Twin sizes of the demo's radiograph series (:func:`ssbscope.twin.neutron_folder.neutron_part`):
+#: frames, frame interval (s), field (px), static background (1 % of the open beam, removed
+#: with the Cd-marker region, ``background_roi``).  All cover 8 h of the C/20 charge (soft short
 #: at 4.5 h) in 30-frame bins of at most 30 min (longer bins average the fluctuations away).
 TWIN_SIZES = {
     "tiny": dict(n_frames=480, frame_interval_s=60.0, shape_yx=(48, 96), background_fraction=0.01),
@@ -53,141 +48,20 @@ TWIN_SIZES = {
 }
 
 
-def _size(config) -> str:
-    twin = getattr(config, "twin", None)
-    return getattr(twin, "size", "small") if twin is not None else "small"
-
-
-def _twin_stage(ctx, inputs, *, size: str = "small"):
+def _twin_ct_stage(ctx, inputs):
+    """The neutron-CT pair of the twin (before/after TIFF stacks in raw_dir) and its truth."""
     import xarray as xr
 
-    from ssbscope.neutron import median_bin
-    from ssbscope.twin.neutron import simulate_ct, simulate_radiography, write_ct, write_series
+    from ssbscope.twin.neutron import simulate_ct, write_ct
 
-    seed = int(ctx.seed)
-    tw = simulate_radiography(seed=seed, **TWIN_SIZES.get(size, TWIN_SIZES["small"]))
-    raw = Path(ctx.raw_dir) / "neutron"
-    files = write_series(tw, raw, fmt="tiff")  # astropy FITS I/O is ~10x slower per file
-    tr = tw.truth
-    cfg = tw.config
-    n = 30
-    g = tw.images.shape[0] // n
-    t_bin = tw.time_s[: g * n].reshape(g, n).mean(axis=1)
-    bands = tr.bands
-    names = list(bands)
-    truth = xr.Dataset(
-        {
-            "transmission_true": (("time_s", "y", "x"), median_bin(tr.transmission, n)),
-            "delta_li_true_um": (("time_s", "y", "x"), median_bin(tr.delta_li_um, n)),
-            "beam_scale_ratio": (("frame",), tr.beam_scale),
-            "frame_time_s": (("frame",), tw.time_s),
-            "voltage_V": (("voltage_time_s",), tr.voltage_V),
-            "band_row0_px": (("band",), np.array([bands[b]["rows"][0] for b in names], np.int64)),
-            "band_row1_px": (("band",), np.array([bands[b]["rows"][1] for b in names], np.int64)),
-            "band_sign": (("band",), np.array([bands[b]["sign"] for b in names], np.int64)),
-            "band_roi": (("band",), np.array([bands[b]["roi"] for b in names], dtype=object)),
-            "band_onset_s": (("band",), np.array([bands[b]["onset_s"] for b in names], float)),
-        },
-        coords={"time_s": t_bin, "voltage_time_s": tr.voltage_time_s,
-                "band": np.array(names, dtype=object)})
-    truth["transmission_true"].attrs["units"] = "1"
-    truth.attrs.update({
-        "soft_short_onset_s": float(tr.soft_short_onset_s) if tr.soft_short_onset_s is not None else -1.0,
-        "layer_boundaries_px": json.dumps(tr.layer_boundaries_px),
-        "rois": json.dumps({k: list(v) for k, v in tr.rois.items()}),
-        "pixel_size_um": cfg.pixel_size_um, "bin_n": n, "size": size,
-        "gain_adu_per_count": cfg.gain_adu_per_count, "read_noise_adu": cfg.read_noise_adu,
-        "paper": "002_3ee4edf529433f9c", "raw_dir": str(raw),
-        "n_sample_files": len(files["sample"]),
-    })
-    ct = simulate_ct(seed=seed)
-    ct_files = write_ct(ct, raw / "ct")
+    ct = simulate_ct(seed=int(ctx.seed))
+    ct_files = write_ct(ct, Path(ctx.raw_dir) / "neutron" / "ct")
     dims = ("z", "y", "x")
     ctds = xr.Dataset({"increment_true_1_cm": (dims, ct.increment_true)})
     ctds.attrs.update({"voxel_size_um": ct.voxel_size_um, "shift_zyx_vox": list(ct.shift_zyx_vox),
-                       "before_file": ct_files["before"], "after_file": ct_files["after"]})
-    return {"neutron/twin/truth": truth, "neutron/twin/ct": ctds}
-
-
-def _reduce_stage(ctx, inputs):
-    from ssbscope.neutron import li_thickness_change_um, li_thickness_sigma_um, read_series
-    from ssbscope.neutron.stream import reduce_series
-
-    truth = inputs["neutron/twin/truth"]
-    raw = Path(truth.attrs["raw_dir"])
-    rois = json.loads(truth.attrs["rois"])
-    for sub in ("sample", "open_beam", "dark"):
-        for p in sorted((raw / sub).glob("*.tif")):
-            ctx.record_input(p)
-    series = read_series(raw / "sample")
-    ob = read_series(raw / "open_beam").load()
-    df = read_series(raw / "dark").load()
-    rs = reduce_series(series, ob, df, bin_n=int(truth.attrs["bin_n"]), beam_roi=tuple(rois["beam"]),
-                       background_roi=tuple(rois["background"]),
-                       gain_adu_per_count=float(truth.attrs["gain_adu_per_count"]),
-                       read_noise_adu=float(truth.attrs["read_noise_adu"]))
-    ds = rs.to_xarray()
-    dli = li_thickness_change_um(rs.ratio, rs.transmission[0], mask=rs.mask != 0)
-    ds["delta_li_um"] = (("time_s", "y", "x"), np.ma.filled(dli, 0.0).astype(np.float32))
-    ds["delta_li_um"].attrs["long_name"] = "Li-metal-equivalent path-length change (natural Li, CG-1D spectrum)"
-    dsig = li_thickness_sigma_um(rs.ratio, rs.ratio_sigma, rs.transmission[0])
-    ds["delta_li_sigma_um"] = (("time_s", "y", "x"), np.ma.filled(dsig, 0.0).astype(np.float32))
-    ds["beam_factor_ratio"] = (("frame",), rs.beam_factors)
-    ds["n_spots_counts"] = (("frame",), rs.n_spots)
-    ds.attrs.update({"rois": truth.attrs["rois"], "pixel_size_um": truth.attrs["pixel_size_um"],
-                     "source": str(raw / "sample")})
-    return {"neutron/radiographs": ds}
-
-
-def _analyse_stage(ctx, inputs):
-    import xarray as xr
-
-    from ssbscope.neutron import ROI, detect_bands, layer_boundaries, profile, space_time_map
-    from ssbscope.neutron.analysis import soft_short_onset
-
-    rd = inputs["neutron/radiographs"].load()
-    rois = json.loads(rd.attrs["rois"])
-    ratio = rd["ratio"].values
-    sig = rd["ratio_sigma"].values
-    t = rd["time_s"].values
-    maps, rows, onsets = [], [], {}
-    for name in ("I", "II"):
-        st = space_time_map(ratio, ROI(*rois[name], name=name), t, sig)
-        maps.append(st)
-        bands = detect_bands(st)
-        ts, idx, where = soft_short_onset(bands, t)
-        onsets[name] = -1.0 if ts is None else ts
-        for b in bands:
-            rows.append(dict(roi=name, position_px=b.position_px, row0_px=b.rows[0], row1_px=b.rows[1],
-                             sign=b.sign, kind=b.kind, final_ratio=b.final_ratio, onset_s=b.onset_s,
-                             series=b.series))
-    st_ds = xr.Dataset(
-        {"ratio": (("roi", "time_s", "position_px"), np.stack([m.ratio for m in maps])),
-         "ratio_sigma": (("roi", "time_s", "position_px"), np.stack([m.sigma for m in maps]))},
-        coords={"roi": np.array(["I", "II"], dtype=object), "time_s": t,
-                "position_px": maps[0].position_px})
-    st_ds["ratio_sigma"].attrs["units"] = "1"
-    # the soft short shows at the electrochemically active layers across the cell middle
-    # (region I, 002_ Fig. 2D); region II (edge) is reported beside it
-    st_ds.attrs.update({"soft_short_onset_s": float(onsets["I"]),
-                        "soft_short_onset_by_roi_s": json.dumps(onsets)})
-    bands_ds = xr.Dataset(
-        {"roi": ("band", np.array([r["roi"] for r in rows], dtype=object)),
-         "position_px": ("band", np.array([r["position_px"] for r in rows], float)),
-         "row0_px": ("band", np.array([r["row0_px"] for r in rows], np.int64)),
-         "row1_px": ("band", np.array([r["row1_px"] for r in rows], np.int64)),
-         "sign": ("band", np.array([r["sign"] for r in rows], np.int64)),
-         "kind": ("band", np.array([r["kind"] for r in rows], dtype=object)),
-         "final_ratio": ("band", np.array([r["final_ratio"] for r in rows], float)),
-         "onset_s": ("band", np.array([r["onset_s"] for r in rows], float)),
-         "series_ratio": (("band", "time_s"), np.array([r["series"] for r in rows]).reshape(len(rows), t.size))},
-        coords={"time_s": t})
-    prof = profile(rd["transmission"].values[0], ROI(*rois["I"], name="I"))
-    lb = layer_boundaries(prof)
-    bnd = xr.Dataset({"position_px": ("boundary", lb.position_px),
-                      "step_ratio": ("boundary", lb.step),
-                      "profile_ratio": ("row", prof)})
-    return {"neutron/spacetime": st_ds, "neutron/bands": bands_ds, "neutron/boundaries": bnd}
+                       "before_file": ct_files["before"], "after_file": ct_files["after"],
+                       "paper": "002_3ee4edf529433f9c"})
+    return {"neutron/twin/ct": ctds}
 
 
 def _ct_stage(ctx, inputs):
@@ -213,27 +87,27 @@ def _ct_stage(ctx, inputs):
 
 
 def demo_stages(config=None) -> list:
-    """The neutron stages of ``ssbscope demo`` (twin → reduce → analyse, and CT).
+    """The neutron study that still runs in memory in ``ssbscope demo``: the CT pair.
+
+    The radiography of the soft-shorting cell is no longer a twin study: the demo folder
+    writes its files (:func:`ssbscope.twin.neutron_folder.neutron_part`) and ``ssbscope run``
+    analyses them like a user's (:func:`input_stages`).
 
     Parameters
     ----------
     config : ssbscope.config.Experiment, optional
-        Its ``twin.size`` picks the series length (:data:`TWIN_SIZES`).
+        Unused (the CT pair has one size).
 
     Returns
     -------
     list of ssbscope.pipeline.Stage
+        ``neutron.twin`` (CT volumes into ``raw_dir/neutron/ct``, truth ``neutron/twin/ct``) and
+        ``neutron.ct`` (registration and attenuation increment, ``neutron/ct``).
     """
     from ssbscope.pipeline import Stage
 
-    size = _size(config)
     return [
-        Stage("neutron.twin", _twin_stage, outputs=("neutron/twin/truth", "neutron/twin/ct"),
-              params={"size": size}),
-        Stage("neutron.reduce", _reduce_stage, inputs=("neutron/twin/truth",),
-              outputs=("neutron/radiographs",), long=True),
-        Stage("neutron.analyse", _analyse_stage, inputs=("neutron/radiographs",),
-              outputs=("neutron/spacetime", "neutron/bands", "neutron/boundaries")),
+        Stage("neutron.twin", _twin_ct_stage, outputs=("neutron/twin/ct",)),
         Stage("neutron.ct", _ct_stage, inputs=("neutron/twin/ct",), outputs=("neutron/ct",)),
     ]
 
@@ -538,8 +412,24 @@ def _li_vars(a, binned, ratio, ref_idx, g, li, where):
     return data, attrs
 
 
+def _counting_se_block(block, *, obdf, gain, read_noise, bg, n_bin):
+    """Counting standard error of one bin's median transmission (pixel-wise), shape of block."""
+    t = np.asarray(block, dtype=np.float64)
+    var = gain * np.maximum(t * obdf + bg, 0.0) + read_noise ** 2
+    with np.errstate(invalid="ignore"):
+        s = np.sqrt(np.pi / 2.0) * np.sqrt(var) / obdf / np.sqrt(n_bin)
+    return s.astype(np.float32)
+
+
+def _ratio_sigma_block(rb, tb, sb, t0, s0):
+    """Standard deviation of Tr_t/Tr_0 from those of the bin and the reference bin."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.abs(rb) * np.sqrt((sb / tb) ** 2 + (s0 / t0) ** 2)
+    return np.where(np.isfinite(out), out, np.nan).astype(np.float32)
+
+
 def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, dark_note, where,
-                 li=None):
+                 li=None, sigma_model=None):
     """Median-binned frames, ratio to the reference bin and its space-time map (lazy, dask).
 
     With ``li`` (a normalised series with ``li_roi``) also the Li thickness map and the ROI's
@@ -604,6 +494,25 @@ def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, d
     }
     attrs = {"binning": f"{g} bin(s); {drop_note}",
              "bin_frames": int(n_bin), "reference_bin": ref_idx, "frames_dropped": int(dropped)}
+    if sigma_model is not None and normalised:
+        if sigma_model.get("gain") is not None:
+            sig = da.map_blocks(_counting_se_block, binned, dtype=np.float32,
+                                obdf=sigma_model["obdf"], gain=float(sigma_model["gain"]),
+                                read_noise=float(sigma_model["read_noise"]), bg=float(sigma_model["bg"]),
+                                n_bin=int(n_bin))
+            sdesc = (f"counting statistics: sqrt(pi/2) sqrt(g (T (OB - DF) + B) + r^2) / (OB - DF) / "
+                     f"sqrt({n_bin}) per bin, gain g = {float(sigma_model['gain']):g} ADU/count "
+                     f"(gain_adu_per_count), read noise r = {float(sigma_model['read_noise']):.3g} ADU "
+                     "(scatter of the dark frames)")
+        else:
+            sig = da.map_blocks(_median_se_block, a, chunks=((1,) * g, (ny,), (nx,)), dtype=np.float32)
+            sdesc = ("standard error of each bin's median from the scatter of its frames (no "
+                     "gain_adu_per_count; changes within a bin count as noise)")
+        rsig = da.map_blocks(_ratio_sigma_block, ratio, binned, sig, binned[ref_idx][None],
+                             sig[ref_idx][None], dtype=np.float32)
+        data["transmission_ratio_sigma"] = (("bin", "y", "x"), rsig, {
+            "units": "1", "description": "standard deviation of transmission_ratio from those of the bin "
+            f"and the reference bin; transmission: {sdesc}"})
     if li is not None and normalised:
         ldata, lattrs = _li_vars(a, binned, ratio, ref_idx, g, li, where)
         data.update(ldata)
@@ -615,7 +524,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
                  frame_interval_s=None, pixel_size_um=None, flight_path_m=None, gamma_filter=True,
                  bin_frames=None, default_bin_frames=30, reference_index=0,
                  ratio_half_range=None, beam_roi=None, li_roi=None, li6_fraction=None,
-                 wavelength_a=None):
+                 wavelength_a=None, background_roi=None, gain_adu_per_count=None, ratio_sigma=False):
     """Read one real radiograph series: clean, normalise when possible, mean series and profiles."""
     import dask.array as da
     import xarray as xr
@@ -706,7 +615,20 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
             y0, y1, x0, x1 = _region_px(beam_roi, "beam_roi", shape_yx, pixel_size_um, path)
             broi = (y0, y1, x0, x1)
             attrs["beam_roi_px"] = json.dumps({"rows": [y0, y1], "cols": [x0, x1]})
-        values = normalize(clean, safe_ob, dfm, beam_roi=broi)
+        bg = 0.0
+        bg_note = "no static background subtracted (no background_roi)"
+        if background_roi is not None:
+            y0, y1, x0, x1 = _region_px(background_roi, "background_roi", shape_yx, pixel_size_um, path)
+            bg = float(da.nanmean(clean[:, y0:y1, x0:x1] - dfm[y0:y1, x0:x1].astype(np.float32)).compute())
+            bg_note = (f"static background {bg:.4g} ADU (mean dark-subtracted signal in background_roi "
+                       f"rows {y0}-{y1}, cols {x0}-{x1} over the series) subtracted from every frame")
+            attrs["background_adu"] = bg
+            attrs["background_roi_px"] = json.dumps({"rows": [y0, y1], "cols": [x0, x1]})
+        values = normalize(clean, safe_ob, dfm, beam_roi=broi, background=bg)
+        if ratio_sigma:
+            rn = float(np.median(np.std(df, axis=0, ddof=1))) if df.ndim == 3 and df.shape[0] >= 2 else 0.0
+            sigma_model = {"gain": gain_adu_per_count, "read_noise": rn, "bg": bg,
+                           "obdf": np.where(mask != 0, np.nan, safe_ob - dfm).astype(np.float64)}
         values = da.where(da.from_array(mask != 0), np.float32(np.nan), values)
         var, unit = "transmission", "1"
         attrs.update({"normalised": True, "normalisation": f"Eq. 1 (I - DF) / (OB - DF); open beam: median "
@@ -714,6 +636,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
                           f"beam-intensity correction: each frame divided by its median in beam_roi "
                           f"rows {broi[0]}-{broi[1]}, cols {broi[2]}-{broi[3]}" if broi is not None else
                           "no beam-intensity correction (no beam_roi)"),
+                      "background": bg_note,
                       "masked_pixels": json.dumps({MASK_REASONS[b]: int(np.count_nonzero(mask & b))
                                                    for b in MASK_REASONS if np.any(mask & b)}),
                       "mask_note": "masked pixels are NaN in transmission, reasons in mask_reason"})
@@ -729,6 +652,8 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
         attrs.update({"normalised": False,
                       "normalisation": f"none: no open beam was given, values are {note} detector counts, "
                                        "not transmission; add open_beam: (and dark:) to normalise (Eq. 1)"})
+    if not ratio_sigma or var != "transmission":
+        sigma_model = None
     mean = da.nanmean(values, axis=(1, 2))
     prof = da.nanmean(values, axis=2)
     mean, prof, n_spots = da.compute(mean, prof, n_spots)
@@ -758,7 +683,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
     else:
         bdata, bcoords, battrs = _binned_vars(values, var, unit, n_bin, reference_index, times,
                                               var == "transmission", note if var == "counts" else "",
-                                              path, li=li)
+                                              path, li=li, sigma_model=sigma_model)
         if ratio_half_range is not None:
             bdata["ratio_profile"][2]["colour_half_range"] = float(ratio_half_range)
         data.update(bdata)
@@ -803,6 +728,24 @@ def input_stages(exp) -> list:
     volume change in the cell behind the region, which ``correlate/states`` compares with
     Faraday's law over the electrode area.  Positive = Li gained.
 
+    ``background_roi`` (behind a neutron-opaque marker) subtracts the mean dark-subtracted signal
+    there over the series (static background) from every frame before Eq. 1.  ``regions``
+    (named rectangles) adds ``transmission_ratio_sigma`` (counting statistics with
+    ``gain_adu_per_count`` and the dark frames' read noise, else the scatter of each bin's
+    frames) and a stage ``neutron.analyse.<label>`` (labels ``input``, ``twin``, ``ct`` are
+    refused) writing, with the thresholds of ``analysis.neutron``:
+
+    * ``neutron/<label>/spacetime``: ``ratio``/``ratio_sigma`` (region, bin, y; NaN outside the
+      region's rows; coordinate ``time_s`` per bin), ``soft_short_onset_s`` per region (-1: none;
+      :func:`ssbscope.neutron.analysis.soft_short_onset` on the region's bands), attribute
+      ``soft_short_onset_s`` of ``analysis.neutron.onset_region`` (default the first region);
+    * ``neutron/<label>/bands``: ``region``, ``row0_px``/``row1_px``, ``position_px``, ``sign``
+      (+1 enrichment), ``kind``, ``final_ratio``, ``onset_s``, ``series_ratio``/``series_sigma``
+      (band, bin) (:func:`ssbscope.neutron.analysis.detect_bands`);
+    * ``neutron/<label>/boundaries``: ``boundary_region``, ``position_px`` (frame row), ``step``
+      and ``profile_transmission`` (region, y) of the reference bin
+      (:func:`ssbscope.neutron.analysis.layer_boundaries`).
+
     Parameters
     ----------
     exp : ssbscope.config.Experiment
@@ -843,6 +786,162 @@ def input_stages(exp) -> list:
             params["li6_fraction"] = float(item.li6_fraction)
             if item.wavelength_a is not None:
                 params["wavelength_a"] = float(item.wavelength_a)
+        if getattr(item, "background_roi", None) is not None:
+            params["background_roi"] = item.background_roi.model_dump(mode="json")
+        regions = getattr(item, "regions", None)
+        if regions:
+            params["ratio_sigma"] = True
+            if item.gain_adu_per_count is not None:
+                params["gain_adu_per_count"] = float(item.gain_adu_per_count)
         stages.append(Stage(f"neutron.input.{name}", _input_stage, outputs=(f"neutron/input/{name}",),
                             params=params, long=True))
+        if regions:
+            stages.append(_analysis_stage(exp, item, name))
     return stages
+
+
+#: Labels that cannot name an input with regions (their keys neutron/<label>/... are taken).
+_RESERVED = ("input", "twin", "ct")
+
+
+def _analysis_stage(exp, item, name):
+    """The band analysis stage of one input with ``regions`` (see :func:`input_stages`)."""
+    from ssbscope.errors import ConfigError
+    from ssbscope.pipeline import Stage
+
+    src = getattr(exp, "base_dir", None) or "experiment"
+    if name in _RESERVED:
+        raise ConfigError(src, [("inputs.neutron[].label", f"{name!r} (input {item.path}, with regions) "
+                                 f"clashes with the store keys neutron/{name}/...; give the input another label")])
+    an = exp.analysis.neutron
+    regions = {k: v.model_dump(mode="json") for k, v in item.regions.items()}
+    onset_region = an.onset_region if an.onset_region is not None else next(iter(regions))
+    if onset_region not in regions:
+        raise ConfigError(src, [("analysis.neutron.onset_region", f"{onset_region!r} is not a region of "
+                                 f"the neutron input {item.path} (regions: {', '.join(regions)}); name one "
+                                 "of them or leave it out")])
+    if item.open_beam is None:
+        raise ConfigError(src, [("inputs.neutron[].regions", f"the band analysis of {item.path} needs "
+                                 "Tr_t/Tr_0: give open_beam (and dark) frames")])
+    params = {"label": name, "regions": regions, "onset_region": onset_region,
+              "pixel_size_um": item.pixel_size_um,
+              "band_threshold_sigma": float(an.band_threshold_sigma),
+              "band_min_change": float(an.band_min_change),
+              "onset_threshold_sigma": float(an.onset_threshold_sigma),
+              "boundary_threshold_sigma": float(an.boundary_threshold_sigma)}
+    outs = tuple(f"neutron/{name}/{p}" for p in ("spacetime", "bands", "boundaries"))
+    return Stage(f"neutron.analyse.{name}", _analyse_input_stage, inputs=(f"neutron/input/{name}",),
+                 outputs=outs, params=params)
+
+
+def _analyse_input_stage(ctx, inputs, *, label, regions, onset_region, pixel_size_um=None,
+                         band_threshold_sigma=6.0, band_min_change=0.01, onset_threshold_sigma=4.0,
+                         boundary_threshold_sigma=8.0):
+    """Space-time maps, bands, soft-short onset and layer boundaries of one input's regions."""
+    import xarray as xr
+
+    from ssbscope.errors import ParameterError
+    from ssbscope.neutron import ROI, detect_bands, layer_boundaries, profile, space_time_map
+    from ssbscope.neutron.analysis import soft_short_onset
+
+    ds = inputs[f"neutron/input/{label}"]
+    where = ds.attrs.get("source", label)
+    for v in ("transmission_ratio", "transmission_ratio_sigma", "transmission_binned"):
+        if v not in ds:
+            raise ParameterError(f"inputs.neutron[{label}].regions", list(regions),
+                                 f"need a median-binned, normalised series; the neutron input {where} "
+                                 f"has no {v} ({ds.attrs.get('binning', '')})",
+                                 "give open_beam and enough frames for a bin (bin_frames)")
+    if "time_s_bin" not in ds.coords:
+        raise ParameterError(f"inputs.neutron[{label}].regions", list(regions),
+                             f"need frame times; the neutron input {where} has none",
+                             "give frame_interval_s or frames with TIME_S / DATE-OBS headers")
+    ratio = np.ma.masked_invalid(ds["transmission_ratio"].values.astype(np.float64))
+    sig = np.nan_to_num(ds["transmission_ratio_sigma"].values.astype(np.float64), nan=0.0)
+    ref = int(ds.attrs.get("reference_bin", 0))
+    tr0 = np.ma.masked_invalid(ds["transmission_binned"].values[ref].astype(np.float64))
+    t = ds["time_s_bin"].values.astype(float)
+    shape_yx = ratio.shape[1:]
+    ny = shape_yx[0]
+    names = list(regions)
+    st = np.full((len(names), t.size, ny), np.nan)
+    st_sig = np.full_like(st, np.nan)
+    tprof = np.full((len(names), ny), np.nan)
+    rows, onsets, onset_band, bnd_rows, roi_px = [], {}, {}, [], {}
+    for k, nm in enumerate(names):
+        y0, y1, x0, x1 = _region_px(regions[nm], f"regions.{nm}", shape_yx, pixel_size_um, where)
+        roi_px[nm] = [y0, y1, x0, x1]
+        roi = ROI(y0, y1, x0, x1, name=nm)
+        m = space_time_map(ratio, roi, t, sig)
+        st[k, :, y0:y1] = m.ratio
+        st_sig[k, :, y0:y1] = m.sigma
+        bands = detect_bands(m, threshold_sigma=band_threshold_sigma, min_change=band_min_change)
+        ts, _, in_band = soft_short_onset(bands, t, threshold_sigma=onset_threshold_sigma)
+        onsets[nm] = -1.0 if ts is None else float(ts)
+        onset_band[nm] = in_band or ""
+        for b in bands:
+            rows.append(dict(region=nm, position_px=b.position_px, row0_px=b.rows[0], row1_px=b.rows[1],
+                             sign=b.sign, kind=b.kind, final_ratio=b.final_ratio, onset_s=b.onset_s,
+                             series=b.series, series_sigma=b.series_sigma))
+        prof = profile(tr0, roi)
+        tprof[k, y0:y1] = prof
+        lb = layer_boundaries(prof, threshold_sigma=boundary_threshold_sigma)
+        for pos, step in zip(lb.position_px, lb.step):
+            bnd_rows.append((nm, float(pos) + y0, float(step)))
+    y = np.arange(ny)
+    tc = {"time_s": ("bin", t, {"units": "s", "description": "mean time of the frames of each bin"})}
+    region = np.array(names, dtype=object)
+    st_ds = xr.Dataset(
+        {"ratio": (("region", "bin", "y"), st.astype(np.float32), {
+            "units": "1", "description": "space-time map: Tr_t/Tr_0 averaged over the region's columns per "
+            "row and bin (002_ Fig. 2D,E); NaN outside the region's rows"}),
+         "ratio_sigma": (("region", "bin", "y"), st_sig.astype(np.float32), {
+             "units": "1", "description": "standard deviation of ratio (pixels independent)"}),
+         "soft_short_onset_s": ("region", np.array([onsets[n] for n in names]), {
+             "units": "s", "description": "soft-short onset found in the region's bands (-1: none)"}),
+         "onset_band": ("region", np.array([onset_band[n] for n in names], dtype=object))},
+        coords={"region": region, "bin": np.arange(t.size), "y": y, **tc,
+                "region_px": (("region", "corner"), np.array([roi_px[n] for n in names], np.int64))})
+    st_ds.attrs.update({
+        "label": label, "onset_region": onset_region,
+        "soft_short_onset_s": float(onsets[onset_region]),
+        "soft_short_onset_by_region_s": json.dumps(onsets),
+        "regions_px": json.dumps({n: dict(zip(("y0", "y1", "x0", "x1"), roi_px[n])) for n in names}),
+        "onset_method": ("ssbscope.neutron.analysis.soft_short_onset: earliest fluctuation onset over "
+                         f"the region's bands ({onset_threshold_sigma:g} sigma)"),
+        "paper": "002_3ee4edf529433f9c"})
+    nb = len(rows)
+    bands_ds = xr.Dataset(
+        {"region": ("band", np.array([r["region"] for r in rows], dtype=object)),
+         "position_px": ("band", np.array([r["position_px"] for r in rows], float),
+                         {"units": "px", "description": "|change|-weighted centroid row"}),
+         "row0_px": ("band", np.array([r["row0_px"] for r in rows], np.int64)),
+         "row1_px": ("band", np.array([r["row1_px"] for r in rows], np.int64),
+                     {"description": "last row + 1"}),
+         "sign": ("band", np.array([r["sign"] for r in rows], np.int64),
+                  {"description": "+1 enrichment (Tr_t/Tr_0 < 1), -1 depletion"}),
+         "kind": ("band", np.array([r["kind"] for r in rows], dtype=object)),
+         "final_ratio": ("band", np.array([r["final_ratio"] for r in rows], float), {"units": "1"}),
+         "onset_s": ("band", np.array([r["onset_s"] for r in rows], float), {"units": "s"}),
+         "series_ratio": (("band", "bin"), np.array([r["series"] for r in rows], float).reshape(nb, t.size),
+                          {"units": "1", "description": "band-mean Tr_t/Tr_0 per bin"}),
+         "series_sigma": (("band", "bin"), np.array([r["series_sigma"] for r in rows], float).reshape(nb, t.size),
+                          {"units": "1"})},
+        coords={"bin": np.arange(t.size), **tc})
+    bands_ds.attrs.update({"label": label, "threshold_sigma": float(band_threshold_sigma),
+                           "min_change": float(band_min_change)})
+    bnd = xr.Dataset(
+        {"boundary_region": ("boundary", np.array([b[0] for b in bnd_rows], dtype=object),
+                             {"description": "region whose profile has the boundary"}),
+         "position_px": ("boundary", np.array([b[1] for b in bnd_rows], float),
+                         {"units": "px", "description": "frame row of the step (subpixel)"}),
+         "step": ("boundary", np.array([b[2] for b in bnd_rows], float),
+                  {"units": "1/px", "description": "signed derivative of the profile at the boundary "
+                   "(> 0: transmission rises with the row)"}),
+         "profile_transmission": (("region", "y"), tprof.astype(np.float32), {
+             "units": "1", "description": f"transmission of the reference bin {ref} averaged over the "
+             "region's columns per row"})},
+        coords={"region": region, "y": y})
+    bnd.attrs.update({"label": label, "threshold_sigma": float(boundary_threshold_sigma)})
+    return {f"neutron/{label}/spacetime": st_ds, f"neutron/{label}/bands": bands_ds,
+            f"neutron/{label}/boundaries": bnd}

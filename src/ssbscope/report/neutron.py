@@ -1,22 +1,20 @@
 """Neutron imaging section of the report (002_3ee4edf529433f9c).
 
-Reads the datasets of :mod:`ssbscope.neutron.stages` (``neutron/radiographs``,
-``neutron/spacetime``, ``neutron/bands``, ``neutron/boundaries``, ``neutron/ct`` and the
-twin's ``neutron/twin/truth`` when present) and renders:
+Reads the datasets of :mod:`ssbscope.neutron.stages` and renders:
 
-* the first binned radiograph with the regions of interest, and the transmission profile of
-  region I with its derivative and the layer boundaries (002_ Fig. 1C, Fig. S3);
-* Tr_t/Tr_0 maps at chosen times (002_ Fig. 2C);
-* space–time maps of regions I and II beside the voltage curve on the same time axis, with
-  the soft-short onset marked (002_ Fig. 2B,D,E);
-* band time series with their onsets; a table of bands against the twin's truth;
-* neutron-CT attenuation-increment slices after registration (002_ Fig. 5B);
 * for real series (``neutron/input/<label>`` of :func:`ssbscope.neutron.stages.input_stages`):
   the first frame, the mean per frame against time, time of flight or frame number, the
   space–time map of the binned ratio (rows against bin time, RdBu centred at 1) when the series
   was median-binned, and a table saying whether the values are normalised and how they were binned;
   with ``li_roi``: the region on the reference bin and its Li volume change against time with
-  the Faraday line of the echem log (``correlate/states``) over the electrode area.
+  the Faraday line of the echem log (``correlate/states``) over the electrode area;
+* with ``regions`` (``neutron/<label>/spacetime``, ``/bands``, ``/boundaries``): the reference
+  bin with the regions and their profiles with the layer boundaries (002_ Fig. 1C, S3), the
+  space–time maps of the regions beside the voltage of the cell's echem log on the same clock
+  with the soft-short onset (002_ Fig. 2B,D,E), the band time series and tables of bands and
+  boundaries; the twin's truth beside them when ``truth.json`` was kept
+  (:func:`ssbscope.report.truth`, key ``neutron.<label>``);
+* the neutron-CT attenuation increment of the in-memory twin study (``neutron/ct``, 002_ Fig. 5B).
 """
 
 from __future__ import annotations
@@ -33,104 +31,118 @@ __all__ = ["section"]
 
 log = logging.getLogger(__name__)
 
-_ROI_COLORS = {"I": "#2ca02c", "II": "#ff7f0e", "beam": "#1f77b4", "background": "#7f7f7f"}
-
-
 _get = load_dataset
 
 
-def _radiograph_figure(rd, bnd, rois) -> str:
+def _cell_voltage(store, label):
+    """(time_s, voltage_V, log label) of the echem log of the neutron input's cell, or None."""
+    exp = store.attrs.get("experiment") or {}
+    items = (exp.get("inputs") or {}).get("neutron") or []
+    cell = next((it.get("cell") for it in items if it.get("label") == label), None)
+    if cell is None:
+        return None
+    for name in store.names():
+        if name.startswith("echem/") and name.endswith("/timeseries") and name.count("/") == 2:
+            ts = _get(store, name)
+            if ts is not None and ts.attrs.get("cell") == cell and "voltage_V" in ts:
+                return ts["time_s"].values, ts["voltage_V"].values, name.split("/")[1]
+    return None
+
+
+def _regions_figure(ds, st, bnd, truth, label) -> str:
+    """Reference bin with the regions, and each region's profile with the boundaries found."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    tr0 = rd["transmission"].values[0]
+    ref = int(ds.attrs.get("reference_bin", 0))
+    tr0 = ds["transmission_binned"].values[ref]
+    regions = json.loads(st.attrs["regions_px"])
+    colors = ["#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.4, 1]})
     im = ax.imshow(tr0, cmap="gray", vmin=0, vmax=1.05, origin="upper")
-    for name, (y0, y1, x0, x1) in rois.items():
-        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.5,
-                               ec=_ROI_COLORS.get(name, "w")))
-        ax.text(x0, y0 + 2, name, color=_ROI_COLORS.get(name, "w"), fontsize=8, va="top")
+    for k, (name, r) in enumerate(regions.items()):
+        c = colors[k % len(colors)]
+        ax.add_patch(Rectangle((r["x0"] - 0.5, r["y0"] - 0.5), r["x1"] - r["x0"], r["y1"] - r["y0"],
+                               fill=False, lw=1.5, ec=c))
+        ax.text(r["x0"], r["y0"] + 2, name, color=c, fontsize=8, va="top")
+        prof = bnd["profile_transmission"].sel(region=name).values
+        ax2.plot(prof, bnd["y"].values, color=c, lw=1.2, label=f"region {name}")
+    for p, reg in zip(bnd["position_px"].values, bnd["boundary_region"].values):
+        ax2.axhline(p, color=colors[list(regions).index(str(reg)) % len(colors)], lw=0.8, ls="--")
+    for name, p in ((truth or {}).get("layer_boundaries_px") or {}).items():
+        ax2.axhline(p, color="#d1495b", lw=0.8, ls=":")
+        ax2.text(0.02, p, name, color="#d1495b", fontsize=7, va="bottom", transform=ax2.get_yaxis_transform())
     ax.set_xlabel("x (px)")
-    ax.set_ylabel("z, stacking axis (px)")
+    ax.set_ylabel("y, stacking axis (px)")
     fig.colorbar(im, ax=ax, label="transmission")
-    if bnd is not None:
-        prof = bnd["profile_ratio"].values
-        rows = np.arange(rois["I"][0], rois["I"][0] + prof.size)
-        ax2.plot(prof, rows, color="k", lw=1.2, label="transmission (ROI I)")
-        d = np.gradient(prof)
-        ax2b = ax2.twiny()
-        ax2b.plot(d, rows, color="#d1495b", lw=1.0, label="derivative")
-        ax2b.set_xlabel("d transmission / d z (1/px)", color="#d1495b")
-        for p in bnd["position_px"].values:
-            ax2.axhline(p + rois["I"][0], color="#1d4e89", lw=0.8, ls="--")
-        ax2.invert_yaxis()
-        ax2.set_xlabel("transmission")
-        ax2.set_ylabel("z (px)")
-    return figure_html(fig, "Binned radiograph before cycling (Eq. 1, 30-frame median) with the "
-                            "regions of interest, and the profile of region I with its derivative; "
-                            "dashed lines: layer boundaries found (002_ Fig. 1C, S3).")
+    ax2.invert_yaxis()
+    ax2.set_xlabel("transmission (row mean)")
+    ax2.set_ylabel("y (px)")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    return figure_html(fig, f"{label}: reference bin {ref} (median of its frames, Eq. 1) with the "
+                            "regions (inputs.neutron[].regions) and their transmission profiles; dashed: "
+                            "layer boundaries found (002_ Fig. 1C, S3)"
+                            + ("; dotted: the twin's true boundaries (truth.json)." if truth else "."))
 
 
-def _ratio_maps_figure(rd, times_idx) -> str:
-    import matplotlib.pyplot as plt
-
-    r = rd["ratio"].values
-    t = rd["time_s"].values
-    fig, axes = plt.subplots(1, len(times_idx), figsize=(3.3 * len(times_idx), 3.2), squeeze=False)
-    im = None
-    for ax, k in zip(axes[0], times_idx):
-        im = ax.imshow(r[k], cmap="RdBu", vmin=0.8, vmax=1.2, origin="upper")
-        ax.set_title(f"t = {t[k] / 3600:.2f} h", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(im, ax=axes[0].tolist(), label="Tr_t / Tr_0", shrink=0.85)
-    return figure_html(fig, "Transmission ratio maps Tr_t/Tr_0: red < 1 Li enrichment, blue > 1 "
-                            "depletion (002_ Fig. 2C).")
-
-
-def _spacetime_figure(st, truth, onset_s) -> str:
+def _spacetime_figure(st, voltage, truth, label) -> str:
+    """Space-time maps of the regions beside the cell's voltage, onsets marked."""
     import matplotlib.pyplot as plt
 
     t_h = st["time_s"].values / 3600.0
-    pos = st["position_px"].values
-    fig, axes = plt.subplots(1, 3, figsize=(11, 4.2), sharey=True,
-                             gridspec_kw={"width_ratios": [0.7, 1, 1]})
-    if truth is not None and "voltage_V" in truth:
-        vt = truth["voltage_time_s"].values / 3600.0
-        axes[0].plot(truth["voltage_V"].values, vt, color="#1d4e89", lw=1)
-        axes[0].set_xlabel("voltage (V)")
+    names = [str(n) for n in st["region"].values]
+    y = st["y"].values
+    fig, axes = plt.subplots(1, 1 + len(names), figsize=(3.2 + 3.6 * len(names), 4.2), sharey=True,
+                             gridspec_kw={"width_ratios": [0.7] + [1] * len(names)})
+    if voltage is not None:
+        vt, vv, vlab = voltage
+        axes[0].plot(vv, vt / 3600.0, color="#1d4e89", lw=1)
+        axes[0].set_xlabel(f"voltage (V), log {vlab}")
     else:
-        axes[0].text(0.5, 0.5, "no voltage log", ha="center", transform=axes[0].transAxes)
+        axes[0].text(0.5, 0.5, "no echem log\nof this cell", ha="center", transform=axes[0].transAxes)
     axes[0].set_ylabel("time (h)")
-    dt = np.diff(t_h).mean() if t_h.size > 1 else 1.0
-    extent = [pos[0] - 0.5, pos[-1] + 0.5, t_h[-1] + dt / 2, t_h[0] - dt / 2]
+    dt = float(np.diff(t_h).mean()) if t_h.size > 1 else 1.0
+    extent = [y[0] - 0.5, y[-1] + 0.5, t_h[-1] + dt / 2, t_h[0] - dt / 2]
+    r = st["ratio"].values
+    fin = r[np.isfinite(r)]
+    lim = max(float(np.max(np.abs(fin - 1.0))) if fin.size else 0.0, 0.01)
+    lim = min(lim, 0.2)
     im = None
-    for ax, roi in zip(axes[1:], ("I", "II")):
-        im = ax.imshow(st["ratio"].sel(roi=roi).values, cmap="RdBu", vmin=0.8, vmax=1.2,
-                       aspect="auto", extent=extent)
-        ax.set_title(f"region {roi}", fontsize=9)
-        ax.set_xlabel("z, stacking axis (px)")
-    for ax in axes:
-        if onset_s is not None and onset_s >= 0:
-            ax.axhline(onset_s / 3600.0, color="k", ls="--", lw=1)
-        if truth is not None and truth.attrs.get("soft_short_onset_s", -1) >= 0:
-            ax.axhline(truth.attrs["soft_short_onset_s"] / 3600.0, color="#d1495b", ls=":", lw=1)
+    onsets = {str(n): float(v) for n, v in zip(st["region"].values, st["soft_short_onset_s"].values)}
+    for ax, name in zip(axes[1:], names):
+        im = ax.imshow(st["ratio"].sel(region=name).values, cmap="RdBu", vmin=1 - lim, vmax=1 + lim,
+                       aspect="auto", extent=extent, interpolation="nearest")
+        ax.set_title(f"region {name}", fontsize=9)
+        ax.set_xlabel("y, stacking axis (px)")
+        if onsets[name] >= 0:
+            ax.axhline(onsets[name] / 3600.0, color="k", ls="--", lw=1)
+    t_true = (truth or {}).get("soft_short_onset_s")
+    if t_true is not None:
+        for ax in axes:
+            ax.axhline(t_true / 3600.0, color="#d1495b", ls=":", lw=1)
+    head = float(st.attrs.get("soft_short_onset_s", -1.0))
+    if head >= 0:
+        axes[0].axhline(head / 3600.0, color="k", ls="--", lw=1)
     axes[0].set_ylim(t_h[-1] + dt / 2, 0)
     fig.colorbar(im, ax=axes[1:].tolist(), label="Tr_t / Tr_0")
-    return figure_html(fig, "Space–time maps of Tr_t/Tr_0 in regions I and II beside the voltage "
-                            "curve on the same time axis (002_ Fig. 2B,D,E); dashed: soft-short onset "
-                            "found in the maps, dotted: the electrochemistry twin's onset.")
+    return figure_html(fig, f"{label}: space–time maps of Tr_t/Tr_0 (mean over each region's columns per "
+                            "row and bin) beside the cell's voltage on the same clock (002_ Fig. 2B,D,E); "
+                            "red < 1 Li enrichment, blue > 1 depletion; dashed: soft-short onset found in "
+                            "the region's bands" + ("; dotted: the twin's true onset (truth.json)."
+                                                    if t_true is not None else "."))
 
 
-def _bands_figure(bands, onset_s) -> str:
+def _bands_figure(bands, onset_s, label) -> str:
     import matplotlib.pyplot as plt
 
     t_h = bands["time_s"].values / 3600.0
     fig, ax = plt.subplots(figsize=(8, 3.6))
     for k in range(bands.sizes["band"]):
-        lab = (f"{bands['roi'].values[k]} z={bands['position_px'].values[k]:.1f} px "
+        lab = (f"{bands['region'].values[k]} y={bands['position_px'].values[k]:.1f} px "
                f"({bands['kind'].values[k]})")
-        ax.plot(t_h, bands["series_ratio"].values[k], marker="o", ms=3, lw=1, label=lab)
+        ax.errorbar(t_h, bands["series_ratio"].values[k], yerr=bands["series_sigma"].values[k],
+                    marker="o", ms=3, lw=1, label=lab)
     if onset_s is not None and onset_s >= 0:
         ax.axvline(onset_s / 3600.0, color="k", ls="--", lw=1)
     ax.axhline(1.0, color="0.6", lw=0.8)
@@ -138,7 +150,60 @@ def _bands_figure(bands, onset_s) -> str:
     ax.set_ylabel("band mean Tr_t / Tr_0")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
-    return figure_html(fig, "Band time series (enrichment < 1, depletion > 1); dashed: soft-short onset.")
+    return figure_html(fig, f"{label}: band time series (enrichment < 1, depletion > 1, ±1σ counting); "
+                            "dashed: soft-short onset.")
+
+
+def _analysis_html(store, label, ds) -> tuple[str, list]:
+    """Figures and tables of ``neutron/<label>/...`` (regions, bands, onset, boundaries)."""
+    from ssbscope.report import truth as _truth
+
+    st = _get(store, f"neutron/{label}/spacetime")
+    if st is None:
+        return "", []
+    bands = _get(store, f"neutron/{label}/bands")
+    bnd = _get(store, f"neutron/{label}/boundaries")
+    tru = _truth(store, "neutron", label)
+    parts, summary = [], []
+    if bnd is not None and "transmission_binned" in ds:
+        parts.append(_regions_figure(ds, st, bnd, tru, label))
+    parts.append(_spacetime_figure(st, _cell_voltage(store, label), tru, label))
+    onset = float(st.attrs.get("soft_short_onset_s", -1.0))
+    reg = st.attrs.get("onset_region", "")
+    summary.append((f"neutron {label}: soft-short onset (region {reg})",
+                    f"{onset / 3600:.2f} h" if onset >= 0 else "none"))
+    t_true = (tru or {}).get("soft_short_onset_s")
+    if tru is not None:
+        summary.append((f"neutron {label}: true soft-short onset (twin)",
+                        f"{t_true / 3600:.2f} h" if t_true is not None else "none"))
+    if bands is not None and bands.sizes.get("band", 0):
+        parts.append(_bands_figure(bands, onset, label))
+        df = pd.DataFrame({"region": bands["region"].values, "rows": [
+            f"{a}-{b}" for a, b in zip(bands["row0_px"].values, bands["row1_px"].values)],
+            "position (px)": bands["position_px"].values, "kind": bands["kind"].values,
+            "final Tr_t/Tr_0": bands["final_ratio"].values, "onset (h)": bands["onset_s"].values / 3600.0})
+        if tru is not None and tru.get("bands"):
+            names = []
+            for k in range(len(df)):
+                hit = [b for b, v in tru["bands"].items()
+                       if v["rows"][0] - 1 <= df["position (px)"][k] <= v["rows"][1]
+                       and int(v["sign"]) == int(bands["sign"].values[k])]
+                names.append(", ".join(f"{b} ({tru['bands'][b]['region']})" for b in hit) or "—")
+            df.insert(0, "twin band", names)
+        parts.append(table_html(df, caption=f"{label}: bands of Li enrichment / depletion in the "
+                                            "space–time maps (P1–P4 of 002_)"))
+        summary.append((f"neutron {label}: bands found", str(len(df))))
+    if bnd is not None and bnd.sizes.get("boundary", 0):
+        df = pd.DataFrame({"region": bnd["boundary_region"].values, "row (px)": bnd["position_px"].values,
+                           "step (1/px)": bnd["step"].values})
+        if tru is not None and tru.get("layer_boundaries_px"):
+            tb = tru["layer_boundaries_px"]
+            near = [min(tb, key=lambda n: abs(tb[n] - p)) for p in df["row (px)"]]
+            df["nearest true boundary"] = near
+            df["true row (px)"] = [tb[n] for n in near]
+        parts.append(table_html(df, caption=f"{label}: layer boundaries (steps of the reference bin's "
+                                            "transmission profile)"))
+    return "".join(parts), summary
 
 
 def _ct_figure(ct) -> str:
@@ -337,6 +402,10 @@ def _inputs_html(store, labels) -> tuple[str, list]:
         binned = "ratio_profile" in ds
         if binned:
             parts.append(_input_spacetime_figure(ds, lab))
+        html, extra = _analysis_html(store, lab, ds)
+        if html:
+            parts.append(html)
+            summary += extra
         if "li_thickness_change_roi_um" in ds and "li_roi_px" in ds.attrs:
             html, item = _li_figure(ds, lab, corr)
             parts.append(html)
@@ -366,66 +435,15 @@ def _inputs_html(store, labels) -> tuple[str, list]:
 
 def section(store) -> Section | None:
     """The neutron section, or None when the store holds no neutron results."""
-    rd = _get(store, "neutron/radiographs")
     labels = _input_labels(store)
-    if rd is None:
-        if not labels:
-            return None
-        html, summary = _inputs_html(store, labels)
-        return Section("Neutron imaging", html, tuple(summary))
-    truth = _get(store, "neutron/twin/truth")
-    st = _get(store, "neutron/spacetime")
-    bands = _get(store, "neutron/bands")
-    bnd = _get(store, "neutron/boundaries")
     ct = _get(store, "neutron/ct")
-    rois = json.loads(rd.attrs["rois"]) if "rois" in rd.attrs else {}
-    parts = ["<p>Operando neutron radiography of the soft-shorting sulfide cell (002_3ee4edf529433f9c): "
-             "saturated pixels and gamma spots removed, static background subtracted, open-beam/dark "
-             "normalisation (Eq. 1) with beam-intensity correction, 30-frame median binning, "
-             "Tr_t/Tr_0 maps with counting uncertainty.</p>"]
-    summary = []
-    parts.append(_radiograph_figure(rd, bnd, rois))
-    nt = rd.sizes["time_s"]
-    if nt >= 2:
-        parts.append(_ratio_maps_figure(rd, sorted({max(1, nt // 3), max(1, 2 * nt // 3), nt - 1})))
-    onset = None
-    if st is not None:
-        onset = float(st.attrs.get("soft_short_onset_s", -1.0))
-        parts.append(_spacetime_figure(st, truth, onset))
-        summary.append(("neutron: soft-short onset", f"{onset / 3600:.2f} h" if onset >= 0 else "none"))
-    if bands is not None and bands.sizes.get("band", 0):
-        parts.append(_bands_figure(bands, onset))
-        df = pd.DataFrame({"ROI": bands["roi"].values, "position (px)": bands["position_px"].values,
-                           "kind": bands["kind"].values, "final Tr_t/Tr_0": bands["final_ratio"].values,
-                           "onset (h)": bands["onset_s"].values / 3600.0})
-        if truth is not None:
-            names = []
-            for k in range(len(df)):
-                hit = ""
-                for b in range(truth.sizes["band"]):
-                    r0, r1 = int(truth["band_row0_px"].values[b]), int(truth["band_row1_px"].values[b])
-                    if (truth["band_roi"].values[b] == df["ROI"][k]
-                            and r0 - 1 <= df["position (px)"][k] <= r1
-                            and int(truth["band_sign"].values[b]) == int(bands["sign"].values[k])):
-                        hit = str(truth["band"].values[b])
-                names.append(hit or "—")
-            df.insert(0, "twin band", names)
-        if "delta_li_um" in rd:
-            d = rd["delta_li_um"].values[-1]
-            px = float(rd.attrs.get("pixel_size_um", 1.0))
-            df["Li volume change (10⁶ µm³)"] = [
-                float(d[int(bands["row0_px"].values[k]):int(bands["row1_px"].values[k]),
-                        rois[str(bands["roi"].values[k])][2]:rois[str(bands["roi"].values[k])][3]].sum())
-                * px * px / 1e6 for k in range(len(df))]
-        parts.append(table_html(df, caption="Bands of Li enrichment / depletion in the space–time maps"))
-        summary.append(("neutron: bands found", str(len(df))))
-    if ct is not None:
-        parts.append(_ct_figure(ct))
-    if truth is not None and truth.attrs.get("soft_short_onset_s", -1) >= 0:
-        summary.append(("neutron twin: true soft-short onset",
-                        f"{truth.attrs['soft_short_onset_s'] / 3600:.2f} h"))
+    if not labels and ct is None:
+        return None
+    parts, summary = [], []
     if labels:
-        html, extra = _inputs_html(store, labels)
+        html, summary = _inputs_html(store, labels)
         parts.append(html)
-        summary += extra
+    if ct is not None:
+        parts.append("<h3>Neutron CT before / after (twin study)</h3>")
+        parts.append(_ct_figure(ct))
     return Section("Neutron imaging", "\n".join(parts), tuple(summary))

@@ -244,6 +244,13 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
         parts.insert(0, ech)
     elif "tomo" in wanted:
         ct.inputs.pop("echem", None)  # the CT series alone: no log, times from the YAML
+    if "neutron" in wanted:  # the radiography of the soft-shorting cell (Cao et al. 2023)
+        from ssbscope.twin.neutron_folder import NEUTRON_CELL, neutron_part
+
+        npart = neutron_part(root, size=size, seed=seed)
+        if "echem" in wanted:  # the cell (and its charge log) come with the echem part
+            npart.cells.pop(NEUTRON_CELL, None)
+        parts.append(npart)
     studies = [m for m in TWIN_STUDIES if m in wanted]
     cell = {"name": "CR2032 NMC622 | PEO-LiTFSI | Li", "diameter_mm": CATHODE_DIAMETER_MM,
             "active_mass_mg": ACTIVE_MASS_MG,
