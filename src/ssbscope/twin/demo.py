@@ -2,17 +2,23 @@
 
 ``ssbscope demo --out DIR`` is exactly two steps:
 
-1. :func:`write_demo_folder` writes ``DIR/experiment/`` the way a beamline and a cycler would
+1. :func:`write_demo_folder` writes ``DIR/experiment/`` the way beamlines and cyclers would
    leave it: potentiostat logs in real formats (BioLogic ``.mpt``, Neware and generic CSV,
-   PEIS ``.mpt``), one Data Exchange HDF5 file per CT scan (:mod:`ssbscope.twin.folder`), an
-   ``experiment.yaml`` a user could have written (cells, inputs, analysis keys of
-   :mod:`ssbscope.config`), and the ground truth in ``truth.json`` beside it.
+   PEIS ``.mpt``); the anode-free Cu | Li6PS5Cl | Li CT series and the soft-short pellet scan as
+   Data Exchange HDF5 files (:mod:`ssbscope.twin.folder`); the coin cell's XCS series as event
+   files with its flood and calibration (:mod:`ssbscope.twin.xcs_series`); the soft-short
+   cell's neutron radiographs as FITS frames with open beam and dark
+   (:mod:`ssbscope.twin.neutron_folder`); an ``experiment.yaml`` a user could have written
+   (cells, inputs, analysis keys of :mod:`ssbscope.config`); the ground truth in
+   ``truth.json`` beside it.
 2. ``ssbscope run DIR/experiment/experiment.yaml --out DIR``: the user's pipeline, which reads
    no truth (the report shows ``truth.json`` beside the measured values).
 
-The twins that do not yet write their raw files (XCS of 000_, neutron radiography of 002_,
-transport and contoured interfaces of 003_) are named in the YAML's
-``twin:`` section and run as in-memory twin studies by the same ``ssbscope run``.
+What still runs as in-memory twin studies (named in the YAML's ``twin:`` section, run by the
+same ``ssbscope run``): the XCS study of the coin cell with its CT correlation and Compton
+profiles (``compton``), the neutron CT pair (``neutron``), the interphase flux and the
+registered current-density maps (``transport``) and the contoured-interface study
+(``interface``, which needs no files).
 
 Papers: Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995), Sandoval et al. 2025
 (doi:10.1039/d5eb00111k), Cao et al. 2023 (doi:10.1002/adfm.202307998), Zhang et al. 2024
