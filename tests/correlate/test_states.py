@@ -315,3 +315,24 @@ def test_neutron_frames_on_the_echem_clock(tmp_path):
     np.testing.assert_allclose(ds["charge_since_first_mah_cm2"].values, q_true(t) - q_true(t[0]), rtol=1e-7)
     assert np.all(np.isnan(ds["plated_thickness_change_um"].values))
     assert ds["state"].values.tolist()[0] == "charging (8 % SoC)"
+
+
+def test_xcs_series_states_are_put_on_the_clock():
+    """An XCS series (exposures with beam heights and times) gets rows in correlate/states,
+    read from compton/<series>/emf; a series without times does not."""
+    from ssbscope.config import from_dict
+    from ssbscope.correlate.stages import _series_records
+
+    def exp(with_time):
+        items = [{"path": f"s{k}.ssbevt", "series": "xcs", "state": st, "beam_height_um": 600,
+                  **({"time_s": t} if with_time else {})}
+                 for k, (st, t) in enumerate((("pristine", 0.0), ("charged", 3600.0)))]
+        return from_dict({"cell": {"area_cm2": 1.0, "layers": [
+            {"name": "anode", "material": "Li", "thickness_um": 400}]},
+            "inputs": {"echem": [{"path": "log.mpt"}], "compton": items}})
+
+    recs, _ = _series_records(exp(True))
+    (rec,) = [r for r in recs if r["modality"] == "compton"]
+    assert rec["key"] == "compton/xcs/emf" and rec["log"] == "echem/timeseries"
+    recs, _ = _series_records(exp(False))
+    assert not [r for r in recs if r["modality"] == "compton"]

@@ -29,7 +29,7 @@ rows of every series concatenated and sorted by time, the ``series`` variable te
 ==================================  =========  ==============================================
 variable                            units      meaning
 ==================================  =========  ==============================================
-series, modality, echem_log         (str)      series name, "tomo"/"neutron", log store key
+series, modality, echem_log         (str)      series name, "tomo"/"neutron"/"compton", log key
 charge_mah_cm2                      mAh cm-2   net charge since the start of the log
 charge_mah                          mAh        the same in mAh
 charge_since_first_mah_cm2          mAh cm-2   net charge since the series' first scan
@@ -197,6 +197,25 @@ def _series_records(exp) -> tuple[list, list]:
                          "li_gains_on_charge": bool(li_roi.gains_on_charge) if li_roi is not None else True,
                          "eis_labels": [r["label"] for r, it in zip(eis, eis_items)
                                         if getattr(it, "cell", None) == key]})
+    groups: dict = {}
+    for item in getattr(exp.inputs, "compton", []) or []:
+        if item.beam_height_um is not None:  # exposures unmixed as a series (compton/<series>/emf)
+            groups.setdefault(item.series, []).append(item)
+    for series, its in groups.items():
+        if all(it.time_s is None for it in its):
+            log.info("XCS series %r has no time_s: not on the echem clock, not correlated", series)
+            continue
+        key = _cell_key(exp, its)
+        cell = _cell(exp, key)
+        log_key, why = _choose_log(exp, cyc, cyc_items, key, f"compton/{series}")
+        if log_key is None:
+            continue
+        recs.append({"series": f"compton/{series}", "modality": "compton",
+                     "key": f"compton/{series}/emf", "cell": key, "log": log_key,
+                     "log_choice": why, "area_cm2": cell.electrode_area_cm2, "plated_layer": None,
+                     "plated_layer_choice": "compton: states on the clock (EMF in compton/<series>/emf)",
+                     "eis_labels": [r["label"] for r, it in zip(eis, eis_items)
+                                    if getattr(it, "cell", None) == key]})
     return recs, eis
 
 
@@ -214,6 +233,11 @@ def _times_and_states(ds, rec):
             raise InputError(f"{rec['key']}: the neutron series has no frame times; give "
                              "frame_interval_s (or TIME_S / DATE-OBS headers)")
         return t, None, None, None, None
+    if rec["modality"] == "compton":  # one row per state of the series
+        t = np.asarray(ds["time_s"].values, dtype=np.float64)
+        states = [str(x) for x in ds["state"].values.tolist()]
+        keep = np.isfinite(t)
+        return t[keep], [st for st, k in zip(states, keep) if k], None, None, None
     t = np.asarray(ds["time_s"].values, dtype=np.float64)
     states = None
     if "state" in ds.variables:
