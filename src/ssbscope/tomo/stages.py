@@ -41,7 +41,7 @@ def _slug(text: str) -> str:
 
 def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_size_um=None,
                        center_px=None, angle_range_deg=None, scan="180", rows=None, dataset=None,
-                       energy_kev=None, key, file_stat=None, series=None, state=None):
+                       energy_kev=None, key, series=None, state=None):
     """Read one real tomography input: projections are reconstructed, volumes stored lazily."""
     import xarray as xr
 
@@ -90,17 +90,6 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
     if time_s is not None:
         ds = ds.expand_dims(time_s=[float(time_s)])
     return {key: ds}
-
-
-def _file_stat(path) -> list | None:
-    """``[size, mtime_ns]`` of a file (stage parameter: a changed file is recomputed)."""
-    import os
-
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [int(st.st_size), int(st.st_mtime_ns)]
 
 
 def _parse_time(text):
@@ -525,7 +514,7 @@ def input_stages(exp) -> list:
                       "angle_range_deg": list(item.angle_range_deg) if item.angle_range_deg else None,
                       "scan": item.scan, "rows": list(item.rows) if item.rows else None,
                       "dataset": item.dataset, "energy_kev": item.energy_kev, "key": key,
-                      "file_stat": _file_stat(path), "series": series, "state": item.state}
+                      "series": series, "state": item.state}
             stages.append(Stage(f"tomo.{sname}.scan.{name}", _input_recon_stage,
                                 outputs=(key,), params=params, long=True))
             keys.append(key)
