@@ -907,11 +907,22 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
         ia, ib = present.index(a), present.index(b)
         lo = max(a0 + (1 if ia > 0 else 0), a1 - 5)
         hi = min(b1 - (1 if ib < len(present) - 1 else 0), b0 + 5)
-        # reach the whole mixing zone of a rough interface (phase fractions > 2 %)
+        # reach the whole mixing zone of a rough interface: slices where the other layer's
+        # phase is still present (> 2 %) and still thinning out away from the interface; a
+        # level that stops falling is phase spread through the layer (Li filaments or pores
+        # in an electrolyte), not the interface
         cols = lab[:, inner]
-        while lo > a0 + (1 if ia > 0 else 0) and (cols[lo - 1] == pb).mean() > 0.02:
+        lo_min = a0 + (1 if ia > 0 else 0)
+        hi_max = b1 - (1 if ib < len(present) - 1 else 0)
+        frac_b = (cols == pb).mean(axis=1)
+        frac_a = (cols == pa).mean(axis=1)
+
+        def mixing(f, k, prev):
+            return f[k] > 0.02 and (f[k] >= 0.5 or f[k] < f[prev] - 0.01)
+
+        while lo > lo_min and mixing(frac_b, lo - 1, lo):
             lo -= 1
-        while hi < b1 - (1 if ib < len(present) - 1 else 0) and (cols[hi] == pa).mean() > 0.02:
+        while hi < hi_max and mixing(frac_a, hi, hi - 1):
             hi += 1
         heights[(a, b)] = _height(med, lo, hi, vs, inner, f"{a}|{b}", raw=raw)
 
