@@ -168,7 +168,8 @@ def _contour_part(study, gc, fields):
                                    "pyramid and frustum kinetic)")
     if fields is not None:
         shapes = [str(s) for s in fields["shape"].values]
-        fig, axes = plt.subplots(2, len(shapes), figsize=(3.4 * len(shapes), 6.4), squeeze=False)
+        fig, axes = plt.subplots(2, len(shapes), figsize=(3.9 * len(shapes), 6.6), squeeze=False,
+                                 layout="constrained")
         x = fields["x_um"].values
         for i, kind in enumerate(("primary", "kinetic")):
             for k, s in enumerate(shapes):
@@ -179,10 +180,16 @@ def _contour_part(study, gc, fields):
                 ax.set_title(f"{s}, {kind}: max "
                              f"{float(fields['current_ma_cm2'].sel(shape=s, kinetics=kind).max()):.2f}",
                              fontsize=9)
-                fig.colorbar(im, ax=ax, shrink=0.75, label="j (mA/cm2)")
+                ax.set_xlabel("x (µm)", fontsize=8)
+                ax.set_ylabel("y (µm)", fontsize=8)
+                ax.tick_params(labelsize=7)
+                cb = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
+                cb.set_label("j (mA cm⁻²)", fontsize=8)
+                cb.ax.tick_params(labelsize=7)
         html += figure_html(fig, "Local normal current density on one periodic cell "
-                                 "(H = 25 um, S = 150 um, 1 mA/cm2 geometric); highest at the "
-                                 "Li protrusions (003_103f2bf5a3479ade Fig. 1e).")
+                                 "(H = 25 µm, S = 150 µm, 1 mA cm⁻² geometric); highest at the "
+                                 "Li protrusions (Zhang et al. 2024, doi:10.1039/d3ee03322h, "
+                                 "Fig. 1e).")
     return html, tuple(summary)
 
 
