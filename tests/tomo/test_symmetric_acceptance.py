@@ -5,11 +5,10 @@ beamline and a cycler would: one Data Exchange file per scan, a BioLogic .mpt lo
 experiment.yaml, the truth apart.  `ssbscope run` on it must recover, through the whole chain
 (projections -> FBP -> segmentation by the declared layers -> metrics -> Faraday residual):
 
-* Ra of the plated Li | Li6PS5Cl interface within 15 % of truth at every scan (the issue asks
-  10 %: measured -5, -8, -12 % at 0 / 1.5 / 3 mAh cm-2; what is left is the in-plane
-  resolution of the reconstruction at 3 um voxels and 90 angles, which flattens the roughest
-  surfaces; heights are refined on the unfiltered grey values, the 3x3x3 median alone gave
-  -15 to -25 %);
+* Ra of the plated Li | Li6PS5Cl interface within 10 % of truth at every scan (measured -2.5,
+  -7.5, -7.6 % at 0 / 1.5 / 3 mAh cm-2: heights on the unfiltered grey values at this
+  contrast; the 3x3x3 median alone gave -15 to -25 %; what is left is the in-plane resolution
+  of the reconstruction at 3 um voxels and 90 angles);
 * the mean thickness of both Li layers within one voxel (3 um);
 * the plated layer's volume change within 10 % (relative) of truth;
 * the Faraday residual (plated thickness change vs charge from the log) within 10 %.
@@ -39,13 +38,13 @@ def run(tmp_path_factory):
     return Store.open(root / "out" / "store.zarr"), truth
 
 
-def test_roughness_within_15_percent(run):
+def test_roughness_within_10_percent(run):
     st, truth = run
     met = st["tomo/symmetric/metrics"].load()
     scans = truth["tomo"]["symmetric"]["scans"]
     ra = met["ra_um"].sel(interface="Li|LPSCl").values
     true_ra = np.array([r["roughness_um"]["Li|LPSCl"]["ra_um"] for r in scans])
-    np.testing.assert_allclose(ra, true_ra, rtol=0.15)
+    np.testing.assert_allclose(ra, true_ra, rtol=0.10)
     assert np.all(np.diff(ra) > 0)  # roughening with the plated charge, as in truth
 
 

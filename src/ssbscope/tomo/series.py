@@ -766,10 +766,11 @@ class ScanMeasurement:
 
 #: Contrast-to-noise ratio (per voxel) from which interface heights are taken on the
 #: unfiltered grey values rather than the 3x3x3 median, which flattens a rough surface in x-y
-#: (Ra 15-30 % low on the symmetric Li | Li6PS5Cl | Li twin at 3 um voxels).  Below it the
-#: window sum of the unfiltered values is dominated by noise (anode-free twin at CNR 1.9-2.5:
-#: plated Li 4 um too thick, Ra x4).  Chosen on the twin; denoising before the height map is
-#: the better cure (open work).
+#: (Ra 15-25 % low on the symmetric Li | Li6PS5Cl | Li twin at 3 um voxels; unfiltered: 2-8 %
+#: low).  Below it the window sum of the unfiltered values is dominated by noise (anode-free
+#: twin at CNR 1.9-2.5).  The crop around the interface stops where the other phase stops
+#: thinning out, so Li filaments or cracks rising from the surface stay out of the window.
+#: Chosen on the twin; denoising before the height map is the better cure (open work).
 HEIGHT_RAW_CNR = 3.0
 
 
@@ -792,36 +793,6 @@ def _contrast_to_noise(raw, med, inner) -> float:
     return float(abs(np.median(hi) - np.median(lo)) / sigma) if sigma > 0 else float("inf")
 
 
-def _refine_on_raw(raw, med, h_vox, inner, half_window: int = 2) -> np.ndarray:
-    """Sub-voxel heights (voxels from the crop's face) on the unfiltered grey values, in a
-    window of +-``half_window`` voxels around the median-based height ``h_vox``.
-
-    Same estimator as :func:`ssbscope.tomo.interface_height_map` (partial-volume sum of the
-    lower phase's fraction ``f`` over the window), with the pure-phase levels from the
-    filtered crop's two classes; centring the window on the robust (median) height keeps
-    thin features that the median removes (Li-filled cracks rising from the surface, pores)
-    out of the sum, while the unfiltered values keep the surface's lateral detail.
-    """
-    from ssbscope.tomo.filters import threshold_otsu
-
-    m = med[:, inner]
-    t = threshold_otsu(m)
-    hi_lv, lo_lv = float(np.median(m[m > t])), float(np.median(m[m <= t]))
-    n = raw.shape[0]
-    k = max(1, n // 10)
-    bright_below = (m[:k] > t).mean() > (m[-k:] > t).mean()
-    lower, upper = (hi_lv, lo_lv) if bright_below else (lo_lv, hi_lv)
-    f = (np.asarray(raw, np.float64) - upper) / (lower - upper)
-    c = np.floor(np.nan_to_num(h_vox, nan=-10 * n)).astype(np.int64)
-    k0, k1 = c - half_window, c + half_window
-    idx = np.arange(n).reshape(n, 1, 1)
-    win = (idx >= k0[None]) & (idx <= k1[None])
-    h = np.clip(k0, 0, None) + np.where(win, f, 0.0).sum(axis=0)
-    # window reaching below the crop: those slices count as pure lower phase (clip handles
-    # the offset); beyond the top: pure upper phase (contributes 0)
-    return np.where(np.isfinite(h_vox), h, np.nan)
-
-
 def _height(med, lo, hi, vs, inner, what, raw=None):
     import ssbscope.tomo as tomo
 
@@ -836,9 +807,9 @@ def _height(med, lo, hi, vs, inner, what, raw=None):
     if raw is not None:
         cnr = _contrast_to_noise(raw[lo:hi], med[lo:hi], inner)
         if cnr >= HEIGHT_RAW_CNR:
-            h = _refine_on_raw(raw[lo:hi], med[lo:hi], h / vs, inner) * vs
+            h = tomo.interface_height_map(raw[lo:hi], vs, footprint=inner)
         log.info("measure_scan: %s: contrast-to-noise %.1f per voxel: heights %s", what, cnr,
-                 "refined on the unfiltered grey values" if cnr >= HEIGHT_RAW_CNR
+                 "on the unfiltered grey values" if cnr >= HEIGHT_RAW_CNR
                  else "on the 3x3x3 median")
     h = h + lo * vs
     return np.where(inner, h, np.nan)
