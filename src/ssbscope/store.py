@@ -70,6 +70,20 @@ _UNIT_SUFFIXES = [
 ]
 
 
+def attr_list(value) -> list:
+    """A list-valued attribute as read back from the store (JSON text there) or as given:
+    ``'["Li", "Cu"]'`` -> ``["Li", "Cu"]``; a plain string is one item; None is ``[]``."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            v = json.loads(value)
+        except ValueError:
+            return [value]
+        return list(v) if isinstance(v, list) else [v]
+    return list(value)
+
+
 def with_default_units(ds):
     """Give every float variable of ``ds`` without ``units`` one: from its name's suffix
     (:func:`units_from_name`), ``MPa`` for ``*_mpa``, else ``1`` (dimensionless).  Returns

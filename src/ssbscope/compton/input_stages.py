@@ -106,6 +106,7 @@ from ssbscope.errors import (
     ParameterError,
     UnsupportedFormatError,
 )
+from ssbscope.store import attr_list as _as_list
 
 __all__ = ["MIN_COUNTS_FOR_MASK", "input_stages", "pinhole_angle_map_deg", "read_angle_map", "read_calibration",
            "spectrum_emf"]
@@ -924,14 +925,6 @@ def _ct_fractions(labels_ds, series_ct, state, time_s, centre_um, thickness_um, 
         out.append(f[phases.index(mat)])
     return np.array(out), float(t[k])
 
-
-def _as_list(v):
-    if isinstance(v, str):
-        try:
-            return json.loads(v)
-        except ValueError:
-            return [v]
-    return list(v)
 
 
 def _series_stage(ctx, inputs, *, series, members, layers, components, phase_source="layers",

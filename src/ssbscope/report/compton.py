@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.report import Section, esc, figure_html, table_html, truth
+from ssbscope.store import attr_list as _as_list
 
 __all__ = ["section"]
 
@@ -295,16 +296,6 @@ def _tables(em) -> tuple[str, list]:
             summary.append(("Anode EMF, pristine → fully charged", f"{p:.3f} → {c:.3f} ({100 * (c - p) / p:+.1f} %)"))
     return html, summary
 
-
-def _as_list(v):
-    if isinstance(v, str):
-        import json
-
-        try:
-            return json.loads(v)
-        except ValueError:
-            return [v]
-    return list(v)
 
 
 def _input_labels(store) -> list[str]:

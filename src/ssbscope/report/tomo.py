@@ -221,12 +221,10 @@ def _series_table(met) -> str:
 
 def _thickness_layers(met) -> list:
     """Layers whose thickness was measured (attrs come back from the store as JSON text)."""
-    import json
+    from ssbscope.store import attr_list
 
     v = met.attrs.get("thickness_layers")
-    if isinstance(v, str):
-        v = json.loads(v) if v.startswith("[") else [v]
-    return list(v) if v is not None else [str(x) for x in met["layer"].values]
+    return attr_list(v) if v is not None else [str(x) for x in met["layer"].values]
 
 
 def _truth_table(store, series, met) -> str:
@@ -344,11 +342,9 @@ def _series_html(store) -> str:
         if met is None:
             continue
         vs = float(met.attrs.get("voxel_size_um", float("nan")))
-        phases = lab.attrs.get("phases", []) if lab is not None else []
-        if isinstance(phases, str):
-            import json
+        from ssbscope.store import attr_list
 
-            phases = json.loads(phases) if phases.startswith("[") else [phases]
+        phases = attr_list(lab.attrs.get("phases")) if lab is not None else []
         parts.append(
             f"<h3>Series {esc(s)}</h3><p class=\"note\">{met.sizes['time_s']} scan(s), voxel "
             f"{vs:.3g} µm, phases (darkest first) {esc(', '.join(map(str, phases)))}, "

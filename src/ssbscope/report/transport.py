@@ -17,6 +17,7 @@ import logging
 import numpy as np
 
 from ssbscope.report import Section, esc, figure_html, table_html
+from ssbscope.store import attr_list as _list_attr
 
 __all__ = ["section"]
 
@@ -64,12 +65,6 @@ def _flux_part(ds):
     summary = tuple((f"tau interphase ({st})", f"{float(ds['tau'].values[k]):.3f}")
                     for k, st in enumerate(states))
     return html, summary
-
-def _list_attr(v):
-    """A list attribute as stored (JSON text in the store) or as given."""
-    import json
-
-    return json.loads(v) if isinstance(v, str) else list(v)
 
 
 def _current_density_part(ds):

@@ -38,6 +38,8 @@ import logging
 
 import numpy as np
 
+from ssbscope.store import attr_list as _list_attr
+
 __all__ = ["demo_stages", "input_stages", "INTERFACE_STATES"]
 
 log = logging.getLogger(__name__)
@@ -109,12 +111,6 @@ def _interface_flux_stage(ctx, inputs, *, size="small", axis=2):
 #: (:func:`ssbscope.transport.layer.layer_core`).
 MIXING_TOL = 0.05
 
-
-def _list_attr(v):
-    """A list attribute as stored (JSON text in the store) or as given."""
-    import json
-
-    return json.loads(v) if isinstance(v, str) else list(v)
 
 
 def _layer_bands(lab, layers, k: int) -> dict:
