@@ -57,7 +57,7 @@ class Area:
     inputs : bool
         Whether the experiment file lists raw inputs of this area (``inputs.<name>``).
     store_keys : tuple of str
-        The datasets it writes, ``<series>``/``<label>`` as placeholders (documentation and
+        The datasets it writes, with ``<series>``/``<label>`` standing for names (documentation and
         ``ssbscope schema``).
     input_model, analysis_model : str, optional
         ``"module:Class"`` of the pydantic models of one ``inputs.<name>`` entry and of

@@ -1,11 +1,11 @@
-"""Assemble the pipeline of an experiment from the areas' stage modules and run it.
+"""Assemble the pipeline of an experiment from the registered areas and run it.
 
-Each area ``ssbscope.<area>.stages`` may define
+Each area (:mod:`ssbscope.areas`) names a stages module that defines
 
-- ``demo_stages(experiment) -> list[Stage]``: the digital twin of the papers' experiment for
-  that modality, analysed end to end (used by ``ssbscope demo``);
-- ``input_stages(experiment) -> list[Stage]``: stages that read the experiment's real inputs
-  of that modality (used by ``ssbscope run``).
+- ``input_stages(experiment) -> list[Stage]``: stages for the experiment file's inputs and
+  analysis settings (``ssbscope run``; ``ssbscope demo`` is a run of a twin-written folder);
+- optionally ``demo_stages(experiment) -> list[Stage]``: in-memory twin studies, run when the
+  experiment file names the area under ``twin.modalities``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-def stages_for(exp: Experiment, *, demo: bool = False) -> list[Stage]:
+def stages_for(exp: Experiment) -> list[Stage]:
     """The stages of an experiment: every registered area's ``input_stages`` (the YAML's
     inputs and analysis), then the in-memory twin studies of the areas named in
     ``twin.modalities`` (those whose twin does not write raw files yet).
@@ -38,9 +38,6 @@ def stages_for(exp: Experiment, *, demo: bool = False) -> list[Stage]:
     Parameters
     ----------
     exp : Experiment
-    demo : bool
-        Ignored (kept for callers of earlier versions): the demo is an experiment folder run
-        like any other.
 
     Raises
     ------
@@ -88,7 +85,7 @@ def truth_file(exp: Experiment) -> Path | None:
     return p if p.is_file() else None
 
 
-def run_experiment(exp: Experiment, out_dir, *, demo: bool = False, scheduler: str | None = None,
+def run_experiment(exp: Experiment, out_dir, *, scheduler: str | None = None,
                    quiet: bool = False) -> ExperimentRun:
     """Run an experiment into ``out_dir`` (store ``store.zarr`` and ``report.html``), resuming
     an interrupted run.
