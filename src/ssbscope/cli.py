@@ -8,6 +8,9 @@ ssbscope validate EXPERIMENT.yaml  list every problem of an experiment file
 ssbscope twin DESIGN --out DIR     write a twin experiment folder (files, YAML, truth)
 ssbscope echem FILE                summary of a potentiostat file
 ssbscope report STORE              (re)write the HTML report of a store
+ssbscope schema                    JSON Schema of the experiment file (for editors)
+ssbscope init [--modalities ...]   commented template experiment file
+ssbscope export STORE              tables to CSV/Parquet, echem to BDF, volumes to TIFF
 
 Errors print one line naming the problem and the fix, and exit with code 2; ``--debug``
 shows the traceback.
@@ -78,7 +81,25 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", parents=[common], help="write the HTML report of a store")
     rep.add_argument("store")
     rep.add_argument("--out", default=None, help="report path (default: report.html beside the store)")
+    _add_user_parsers(sub, common)
     return p
+
+
+def _add_user_parsers(sub, common) -> None:
+    """``schema``, ``init`` and ``export``: the experiment file and the store in users' tools."""
+    sub.add_parser("schema", parents=[common], help="print the JSON Schema of the experiment file")
+    i = sub.add_parser("init", parents=[common], help="write a commented template experiment file")
+    i.add_argument("--modalities", default=None,
+                   help="comma-separated areas whose sections are written (default: all), e.g. echem,tomo")
+    i.add_argument("--out", default=None, help="file to write (default: stdout)")
+    x = sub.add_parser("export", parents=[common],
+                       help="export a store's tables (CSV/Parquet), echem series (BDF), volumes (TIFF)")
+    x.add_argument("store")
+    x.add_argument("--format", choices=["csv", "parquet", "bdf"], default="csv",
+                   help="csv or parquet: every table-like dataset; bdf: echem time series in the "
+                        "Battery Data Format (default: csv)")
+    x.add_argument("--out", default=None, help="folder to write (default: export-<format> beside the store)")
+    x.add_argument("--volumes", action="store_true", help="also write volumes and label images as TIFF stacks")
 
 
 def _summary_table(store) -> str:
@@ -122,9 +143,13 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from ssbscope.config import load
+    from ssbscope.config import load, validate_file
+    from ssbscope.errors import ConfigError
     from ssbscope.workflow import run_experiment
 
+    problems = validate_file(args.experiment)  # missing files, inputs under the wrong modality
+    if problems:
+        raise ConfigError(args.experiment, problems)
     exp = load(args.experiment)
     out = args.out or str(Path(args.experiment).resolve().parent / f"{Path(args.experiment).stem}-ssbscope")
     res = run_experiment(exp, out, scheduler=args.scheduler, quiet=args.quiet)
@@ -200,6 +225,40 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_schema(args) -> int:
+    from ssbscope.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def _cmd_init(args) -> int:
+    from ssbscope.schema import template
+
+    text = template(args.modalities.split(",") if args.modalities else None)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists; choose another --out or delete it")
+    out.write_text(text, encoding="utf-8")
+    if not args.quiet:
+        print(f"wrote {out}; replace the PATH/TO/... paths, then: ssbscope validate {out}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from ssbscope.export import export_store
+
+    written = export_store(args.store, args.out, format=args.format, volumes=args.volumes)
+    if not args.quiet:
+        for p in written:
+            print(p)
+        print(f"{len(written)} file(s) written", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``ssbscope`` command."""
     parser = _parser()
@@ -210,7 +269,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     handler = {"demo": _cmd_demo, "run": _cmd_run, "validate": _cmd_validate, "twin": _cmd_twin,
-               "echem": _cmd_echem, "report": _cmd_report}[args.command]
+               "echem": _cmd_echem, "report": _cmd_report, "schema": _cmd_schema, "init": _cmd_init,
+               "export": _cmd_export}[args.command]
     try:
         return handler(args)
     except SsbscopeError as e:

@@ -507,7 +507,7 @@ def _msg(err: dict) -> str:
     if t == "less_than_equal":
         return f"must be <= {ctx.get('le'):g}"
     if t == "extra_forbidden":
-        return "unknown key (check the spelling; see the schema in ssbscope.config)"
+        return "unknown key (check the spelling; `ssbscope schema` lists every key)"
     if t == "missing":
         return "required"
     if t == "literal_error":
@@ -527,9 +527,36 @@ def _msg(err: dict) -> str:
     return err.get("msg", t)
 
 
+def _known_keys(loc: tuple) -> list[str]:
+    """Field names of the model at ``loc`` (the parent of an unknown key), [] if not found."""
+    from ssbscope.schema import _model_of
+
+    model = Experiment
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        f = model.model_fields.get(part) if model is not None else None
+        if f is None:  # a dict key (cells: NAME, regions: NAME) keeps the model
+            continue
+        model = _model_of(f.annotation)
+        if model is None:
+            return []
+    return [n for n in (model.model_fields if model is not None else ()) if n != "base_dir"]
+
+
 def format_errors(e: ValidationError) -> list[tuple[str, str]]:
-    """Pydantic errors as ``(location, message)`` pairs."""
-    return [(_loc(err["loc"]), _msg(err)) for err in e.errors()]
+    """Pydantic errors as ``(location, message)`` pairs; an unknown key names the closest
+    known one (``cell.layer: unknown key; did you mean 'layers'?``)."""
+    from ssbscope.schema import did_you_mean
+
+    out = []
+    for err in e.errors():
+        msg = _msg(err)
+        if err.get("type") == "extra_forbidden" and err["loc"]:
+            hint = did_you_mean(err["loc"][-1], _known_keys(tuple(err["loc"][:-1])))
+            msg = f"unknown key{hint}" if hint else msg
+        out.append((_loc(err["loc"]), msg))
+    return out
 
 
 def from_dict(data: Any, source: str = "<dict>", base_dir=None) -> Experiment:
@@ -608,4 +635,6 @@ def validate_file(path) -> list[tuple[str, str]]:
                 side = getattr(item, key, None)
                 if isinstance(side, str) and missing(side):
                     problems.append((f"inputs.{modality}[{i}].{key}", f"{side!r} does not exist"))
-    return problems
+    from ssbscope.schema import modality_problems
+
+    return problems + modality_problems(exp)

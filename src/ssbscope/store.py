@@ -57,16 +57,16 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
 
 # unit suffixes recognised in variable names (longest first)
 _UNIT_SUFFIXES = [
-    ("_mah_cm2", "mAh cm-2"), ("_mAh_cm2", "mAh cm-2"), ("_mah_g", "mAh g-1"), ("_mAh_g", "mAh g-1"),
-    ("_ma_cm2", "mA cm-2"), ("_mA_cm2", "mA cm-2"), ("_ohm_cm2", "ohm cm2"), ("_s_cm", "S cm-1"),
-    ("_g_cm3", "g cm-3"), ("_1_cm", "cm-1"), ("_cm2_g", "cm2 g-1"), ("_um3", "µm3"), ("_um2", "µm2"),
-    ("_mm3", "mm3"), ("_cm2", "cm2"), ("_cm3", "cm3"),
-    ("_mah", "mAh"), ("_mAh", "mAh"), ("_ma", "mA"), ("_mA", "mA"), ("_mv", "mV"), ("_mV", "mV"),
+    ("_mah_cm2", "mA*h/cm^2"), ("_mAh_cm2", "mA*h/cm^2"), ("_mah_g", "mA*h/g"), ("_mAh_g", "mA*h/g"),
+    ("_ma_cm2", "mA/cm^2"), ("_mA_cm2", "mA/cm^2"), ("_ohm_cm2", "ohm*cm^2"), ("_s_cm", "S/cm"),
+    ("_g_cm3", "g/cm^3"), ("_1_cm", "1/cm"), ("_cm2_g", "cm^2/g"), ("_um3", "um^3"), ("_um2", "um^2"),
+    ("_mm3", "mm^3"), ("_cm2", "cm^2"), ("_cm3", "cm^3"),
+    ("_mah", "mA*h"), ("_mAh", "mA*h"), ("_ma", "mA"), ("_mA", "mA"), ("_mv", "mV"), ("_mV", "mV"),
     ("_kev", "keV"), ("_keV", "keV"), ("_ohm", "ohm"), ("_Hz", "Hz"), ("_hz", "Hz"),
-    ("_um", "µm"), ("_mm", "mm"), ("_nm", "nm"), ("_deg", "degree"), ("_rad", "rad"),
-    ("_au", "a.u. (atomic units of momentum)"), ("_pct", "%"), ("_percent", "%"),
+    ("_um", "um"), ("_mm", "mm"), ("_nm", "nm"), ("_deg", "degree"), ("_rad", "rad"),
+    ("_au", "hbar/bohr"), ("_pct", "percent"), ("_percent", "percent"),
     ("_mg", "mg"), ("_s", "s"), ("_h", "h"), ("_V", "V"), ("_A", "A"), ("_px", "pixel"),
-    ("_vox", "voxel"), ("_counts", "counts"), ("_frac", "1"), ("_fraction", "1"), ("_ratio", "1"),
+    ("_vox", "pixel"), ("_counts", "count"), ("_frac", "1"), ("_fraction", "1"), ("_ratio", "1"),
 ]
 
 
@@ -99,11 +99,37 @@ def with_default_units(ds):
 
 
 def units_from_name(name: str) -> str | None:
-    """Unit implied by a variable name's suffix (``voxel_size_um`` -> ``"µm"``), or None."""
+    """Unit implied by a variable name's suffix (``voxel_size_um`` -> ``"um"``), or None."""
     for suffix, unit in _UNIT_SUFFIXES:
         if name.endswith(suffix) or name == suffix[1:]:
             return unit
     return None
+
+
+def _normalise_units(name: str, ds) -> None:
+    """Every ``units`` attribute of ``ds`` in its one spelling (:mod:`ssbscope.units`), and a
+    ``long_name`` from the variable name where none is given (in place)."""
+    from ssbscope.units import long_name_from, normalize_units
+
+    for vname, var in ds.variables.items():
+        try:
+            var.attrs["units"] = normalize_units(var.attrs["units"])
+        except ValueError as e:
+            raise StoreError(f"dataset {name!r}, variable {vname!r}: units {e}") from None
+        if "long_name" not in var.attrs:
+            var.attrs["long_name"] = long_name_from(str(vname))
+
+
+def _in_name_order(ds):
+    """``ds`` with its data variables in name order (every coordinate kept)."""
+    import xarray as xr
+
+    order = sorted(ds.data_vars, key=str)
+    if list(ds.data_vars) == order:
+        return ds
+    out = xr.Dataset({k: ds.variables[k] for k in order}, coords=ds.coords, attrs=ds.attrs)
+    out.encoding = ds.encoding
+    return out
 
 
 def sha256_file(path, chunk_bytes: int = 1 << 20) -> str:
@@ -338,7 +364,9 @@ class Store:
             raise StoreError(f"{self.path}: no dataset {name!r}; it has: {', '.join(self.names()) or 'none'}")
         # default: the chunks on disk (dask's "auto" cannot size object/string variables)
         ds = xr.open_zarr(str(d), consolidated=False, chunks={} if chunks is None else chunks, zarr_format=3)
-        return ds
+        # Zarr lists a group's arrays in directory order, which differs between runs and
+        # file systems: variables in name order instead, the same on every read
+        return _in_name_order(ds)
 
     def provenance(self, name: str) -> dict:
         """Provenance of a dataset (dict)."""
@@ -371,6 +399,7 @@ class Store:
             raise StoreError(f"dataset {name!r}: expected an xarray.Dataset, got {type(ds).__name__}")
         target = self._dir(name)
         ds = ds.copy(deep=False)
+        ds = _in_name_order(ds)  # name order on disk too (see read)
         missing = []
         for vname, var in list(ds.variables.items()):
             if "units" in var.attrs:
@@ -386,7 +415,8 @@ class Store:
                 var.attrs["units"] = "1" if var.dtype.kind in "iub" else ""
         if missing:
             raise StoreError(f"dataset {name!r}: variables {missing} have no attrs['units'] and no unit "
-                             "suffix in their name; add units (e.g. ds[v].attrs['units'] = 'µm')")
+                             "suffix in their name; add units (e.g. ds[v].attrs['units'] = 'um')")
+        _normalise_units(name, ds)
         for vname in list(ds.variables):
             if ds[vname].dtype.kind == "U":  # variable-length UTF-8 has a Zarr v3 spec; fixed-width has not
                 ds[vname] = ds[vname].astype(object)

@@ -120,8 +120,8 @@ def test_unwritable_output_path_is_a_file(tmp_path):
 
 
 def test_units_from_name():
-    assert units_from_name("voxel_size_um") == "µm"
-    assert units_from_name("current_ma_cm2") == "mA cm-2"
+    assert units_from_name("voxel_size_um") == "um"
+    assert units_from_name("current_ma_cm2") == "mA/cm^2"
     assert units_from_name("e_incident_kev") == "keV"
     assert units_from_name("time_s") == "s"
     assert units_from_name("label") is None

@@ -131,7 +131,7 @@ def test_states_table_on_an_analytic_log():
     assert ds["state_source"].values.tolist() == ["experiment file", "echem log", "echem log", "none"]
     for k in ds.data_vars:
         assert "long_name" in ds[k].attrs, k
-    assert ds["faraday_residual_pct"].attrs["units"] == "%"
+    assert ds["faraday_residual_pct"].attrs["units"] == "percent"
 
 
 # ----------------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def test_stage_through_the_pipeline(tmp_path):
     np.testing.assert_allclose(ds["time_s"].values, t)
     np.testing.assert_allclose(ds["charge_mah_cm2"].values, q_true(t), rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(ds["charge_mah"].values, q_true(t) * AREA_CM2, rtol=1e-7, atol=1e-12)
-    assert ds["charge_mah_cm2"].attrs["units"] == "mAh cm-2"
+    assert ds["charge_mah_cm2"].attrs["units"] == "mA*h/cm^2"
     assert np.isnan(ds["faraday_residual_pct"].sel(time_s=0.0))
     assert float(ds["faraday_residual_pct"].sel(time_s=2 * 3600.0)) == pytest.approx(0.0, abs=1e-6)
     assert float(ds["faraday_residual_pct"].sel(time_s=4 * 3600.0)) == pytest.approx(10.0, rel=1e-6)

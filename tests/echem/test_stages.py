@@ -49,7 +49,7 @@ def test_datasets_written_with_units(store):
     ts = store["echem/timeseries"]
     assert ts["time_s"].attrs["units"] == "s"
     assert ts["voltage_V"].attrs["units"] == "V" and ts["current_A"].attrs["units"] == "A"
-    assert ts["capacity_mAh_g"].attrs["units"] == "mAh g-1"
+    assert ts["capacity_mAh_g"].attrs["units"] == "mA*h/g"
     assert np.all(np.diff(ts["time_s"].values) >= 0)
     assert not any(v.startswith("true_") for n in ("echem/events", "echem/eis")
                    for v in store[n].data_vars)
@@ -103,7 +103,7 @@ def test_timeseries_dataset_without_pipeline():
     plate_end = tw.steps[0][3]
     q = float(ds["charge_mAh_cm2"].sel(time_s=plate_end))
     assert q == pytest.approx(3.0, rel=1e-3)
-    assert ds["charge_mAh_cm2"].attrs["units"] == "mAh cm-2"
+    assert ds["charge_mAh_cm2"].attrs["units"] == "mA*h/cm^2"
 
 
 def test_report_section(store):

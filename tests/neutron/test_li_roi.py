@@ -106,7 +106,7 @@ def test_region_li_volume_recovers_the_twin(run, label, roi, sign):
     area = (y1 - y0) * (x1 - x0) * PX_UM ** 2
     np.testing.assert_allclose(ds["li_thickness_change_roi_um"].values * area, vol, rtol=1e-6)
     assert ds["li_thickness_change_roi_um"].attrs["units"] == "um"
-    assert ds["li_volume_change_roi_um3"].attrs["units"] == "um3"
+    assert ds["li_volume_change_roi_um3"].attrs["units"] == "um^3"
     assert json.loads(ds.attrs["li_roi_px"]) == {"rows": [y0, y1], "cols": [x0, x1]}
     assert "side-on" in ds.attrs["li_geometry"] and ds.attrs["li_roi_area_um2"] == pytest.approx(area)
     assert ds["li_thickness_change_um"].dims == ("bin", "y", "x")
@@ -144,7 +144,7 @@ def test_correlate_neutron_rows_against_faraday(run):
         np.testing.assert_allclose(h_code, h_f, rtol=1e-4)
         np.testing.assert_allclose(res[1:], 100 * (per_area[1:] - h_code[1:]) / h_code[1:], rtol=1e-9)
         assert abs(res[-1]) < 100 * 3 * sig[-1] / h_f[-1] + 6.0    # ~ 12 %: "small"
-        assert s["neutron_li_residual_pct"].attrs["units"] == "%"
+        assert s["neutron_li_residual_pct"].attrs["units"] == "percent"
         assert np.all(np.isnan(s["plated_thickness_change_um"].values))   # CT columns stay NaN
     info = json.loads(c.attrs["series"])
     assert info["neutron/cathode"]["li_gains_on_charge"] is False

@@ -58,7 +58,7 @@ def test_store_keys_and_variables(run):
     assert tr["y"].attrs["units"] == "um" and tr.attrs["layer"] == "LPSCl"  # the electrolyte
     cd = st["transport/symmetric/current_density"]
     assert cd["current_density_ma_cm2"].dims == ("interval", "y", "x")
-    assert cd["current_density_ma_cm2"].attrs["units"] == "mA/cm2"
+    assert cd["current_density_ma_cm2"].attrs["units"] == "mA/cm^2"
     assert cd.attrs["layer"] == "Li" and cd.attrs["echem_log"] == "echem/timeseries"
 
 

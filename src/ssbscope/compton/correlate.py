@@ -338,7 +338,7 @@ def ct_to_detector(labels, voxel_size_um: float, beam_centres_um, *, geometry=No
     dims = ("position", "phase", "row", "col")
     return DetectorPhaseFractions(
         fractions=xr.DataArray(frac, dims=dims, coords=coords, attrs={"units": "1"}),
-        volume_mm3=xr.DataArray(vol, dims=dims, coords=coords, attrs={"units": "mm3"}),
+        volume_mm3=xr.DataArray(vol, dims=dims, coords=coords, attrs={"units": "mm^3"}),
         volume_fractions=xr.DataArray(vtot / vtot.sum(axis=1, keepdims=True), dims=("position", "phase"),
                                       coords={"position": names, "phase": phase}, attrs={"units": "1"}),
         seen=xr.DataArray(seen, dims=("position", "row", "col"),

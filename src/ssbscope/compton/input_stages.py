@@ -716,7 +716,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
         log.warning("%s: EMF not measured: %s", p, res["reason"])
     coords = {"row": np.arange(n_rows), "col": np.arange(n_cols), "energy_kev": e}
     cube_vars = {"counts": (("row", "col", "energy_kev"), np.asarray(cube, np.uint32) if kind != "cube"
-                            else np.asarray(cube), {"units": "counts"}),
+                            else np.asarray(cube), {"units": "count"}),
                  "good_pixel": (("row", "col"), good),
                  "energy_edges_kev": (("edge",), np.asarray(edges, float))}
     if ang is not None:
@@ -733,7 +733,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
                                      + "; propagated Poisson uncertainty",
                        "n_kept_counts": n_kept})
     spec_attrs.update(corr_attrs)
-    spec_vars = {"counts": (("energy_kev",), np.asarray(spec, np.float64), {"units": "counts"}),
+    spec_vars = {"counts": (("energy_kev",), np.asarray(spec, np.float64), {"units": "count"}),
                  "emf": ((), res["emf"], {"units": "1", "description": "electron momentum factor E_L/E_H"}),
                  "emf_unc": ((), res["emf_unc"], {"units": "1", "description": "1-sigma counting uncertainty"}),
                  "peak_centre_kev": ((), res["peak_centre_kev"]),
@@ -741,11 +741,11 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
                  "e_compton_kev": ((), res["e_compton_kev"], {"description": "nominal E_C"})}
     spec_coords = {"energy_kev": e}
     if ang is not None:
-        spec_vars["counts_unaligned"] = (("energy_kev",), spec_raw, {"units": "counts"})
+        spec_vars["counts_unaligned"] = (("energy_kev",), spec_raw, {"units": "count"})
     if flood_spec is not None:
         spec_coords["flood_energy_kev"] = flood_spec[0]
         spec_vars["flood_counts"] = (("flood_energy_kev",), flood_spec[1],
-                                     {"units": "counts", "description": "calibration flood, good pixels, "
+                                     {"units": "count", "description": "calibration flood, good pixels, "
                                       "processed as the measurement"})
     spec_ds = xr.Dataset(spec_vars, coords=spec_coords, attrs=spec_attrs)
     name = f"compton/input/{label}"
@@ -1159,10 +1159,10 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
                            "description": "EMF of each component unmixed block by block (the series' "
                                           "sheet fractions for every block); NaN outside the analysed "
                                           "pixels or with too few counts"})
-    spd = xr.Dataset({"counts": (("state", "position", "energy_kev"), pos_counts, {"units": "counts",
+    spd = xr.Dataset({"counts": (("state", "position", "energy_kev"), pos_counts, {"units": "count",
                                  "description": "angle-aligned sum over the analysed pixels"}),
                       "component_spectrum": (("state", "component", "energy_kev"), comp_spec,
-                                             {"units": "counts per monitor per sheet fraction",
+                                             {"units": "count", "long_name": "counts per monitor per sheet fraction",
                                               "description": "detector-corrected, unmixed"})},
                      coords={"state": list(states), "component": comps, "energy_kev": e,
                              "time_s": ("state", t_state)},

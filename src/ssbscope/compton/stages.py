@@ -294,13 +294,13 @@ def _cubes_stage(ctx, inputs, *, bin_kev: float = 0.2, low_au=(0.0, 1.0), high_a
             m = emf_map(blk, edges, low_au=low_au, high_au=high_au, mask=bmask, min_counts=50)
             maps[si, ri], maps_u[si, ri] = m.value, m.uncertainty
     coords = {"state": states, "region": list(REGIONS)}
-    sp = xr.Dataset({"counts": (("state", "region", "energy_kev"), spectra, {"units": "counts"}),
+    sp = xr.Dataset({"counts": (("state", "region", "energy_kev"), spectra, {"units": "count"}),
                      "counts_unaligned": (("state", "region", "energy_kev"), raw_spectra,
-                                          {"units": "counts"}),
-                     "pixel_counts": (("state", "region", "row", "col"), counts, {"units": "counts"}),
+                                          {"units": "count"}),
+                     "pixel_counts": (("state", "region", "row", "col"), counts, {"units": "count"}),
                      "equalisation_shift_kev": (("row", "col"), shift, {"units": "keV"}),
                      "flood_counts": ("energy_kev", flood_kev,
-                                      {"units": "counts", "description": "Am-241 flood, calibrated, "
+                                      {"units": "count", "description": "Am-241 flood, calibrated, "
                                        "good pixels, charge-sharing discrimination on"}),
                      "good_pixel": (("row", "col"), good),
                      "region_pixel": (("row", "col"), mask)},
@@ -430,8 +430,8 @@ def ct_fractions(truth, *, seed: int = 0, n_xy: int = 64, voxel_size_um: float =
     return xr.Dataset(
         {"fractions": (("state", "region", "phase", "row", "col"), frac, {"units": "1"}),
          "volume_fraction": (("state", "region", "phase"), vfrac, {"units": "1"}),
-         "volume_mm3": (("state", "region", "component"), vols, {"units": "mm3"}),
-         "volume_mm3_layered": (("state", "region", "component"), lay, {"units": "mm3"}),
+         "volume_mm3": (("state", "region", "component"), vols, {"units": "mm^3"}),
+         "volume_mm3_layered": (("state", "region", "component"), lay, {"units": "mm^3"}),
          "volume_rel_diff": (("state", "region", "component"), rel, {"units": "1"}),
          "beam_centre_um_ct": (("state", "region"), centres_ct, {"units": "um"}),
          "li_thickness_um_ct": ("state", li_ct, {"units": "um"}),
@@ -651,9 +651,9 @@ def _emf_stage(ctx, inputs, *, low_au=(0.0, 1.0), high_au=(1.0, 5.0), ct_correla
                             "attenuation_correction": "t1 t2(E) volumes" if att is not None else "none",
                             "unmixing_volumes": "XCS-CT correlation (compton/ct_fractions)"
                             if ctf is not None else "layered cell model"})
-    pr = xr.Dataset({"j": (("state", "component", "pz_au"), prof, {"units": "1/a.u. (area 1 over |p_z|<5)"}),
+    pr = xr.Dataset({"j": (("state", "component", "pz_au"), prof, {"units": "bohr/hbar", "description": "Compton profile J(p_z), area 1 over |p_z| < 5 atomic units"}),
                      "spectrum": (("state", "component", "energy_kev"), comp_spec,
-                                  {"units": "counts mm-3"})},
+                                  {"units": "count/mm^3"})},
                     coords={**coords, "pz_au": pz_grid, "energy_kev": e})
     result = {"compton/emf": out, "compton/profiles": pr}
     if ctf is not None:

@@ -269,14 +269,14 @@ def _times_and_states(ds, rec):
 
 #: Neutron columns of correlate/states: name -> (units, long_name).
 _NEUTRON_COLS = {
-    "neutron_li_volume_change_um3": ("um3", "neutron: Li volume change in li_roi since the series' first row "
+    "neutron_li_volume_change_um3": ("um^3", "neutron: Li volume change in li_roi since the series' first row "
                                      "(positive = Li gained in the region)"),
     "neutron_li_change_per_area_um": ("um", "neutron: Li volume change over the cell's electrode area, "
                                       "signed to compare with faraday_thickness_change_um (x -1 when "
                                       "li_roi.gains_on_charge is false)"),
     "neutron_li_change_sigma_um": ("um", "standard deviation of neutron_li_change_per_area_um "
                                    "(counting and beam-correction noise of the neutron bins)"),
-    "neutron_li_residual_pct": ("%", "100 (neutron_li_change_per_area_um - faraday_thickness_change_um) / "
+    "neutron_li_residual_pct": ("percent", "100 (neutron_li_change_per_area_um - faraday_thickness_change_um) / "
                                 "faraday_thickness_change_um; NaN where |charge_since_first_mah_cm2| < 0.05"),
 }
 

@@ -282,9 +282,9 @@ _ATTRS = {
     "series": (None, "imaging series the row belongs to (tomo: inputs.tomo[].series; neutron: neutron/<label>)"),
     "modality": (None, "imaging modality of the row (tomo, neutron)"),
     "echem_log": (None, "store key of the echem log the row is read against"),
-    "charge_mah_cm2": ("mAh cm-2", "net charge passed since the start of the echem log (positive on charge)"),
+    "charge_mah_cm2": ("mA*h/cm^2", "net charge passed since the start of the echem log (positive on charge)"),
     "charge_mah": ("mAh", "net charge passed since the start of the echem log (positive on charge)"),
-    "charge_since_first_mah_cm2": ("mAh cm-2", "net charge passed since the first scan of the series"),
+    "charge_since_first_mah_cm2": ("mA*h/cm^2", "net charge passed since the first scan of the series"),
     "voltage_V": ("V", "cell voltage at the scan time (linear interpolation on the log)"),
     "state": (None, "state of the scan: the experiment file's state, else the echem state at that time"),
     "state_source": (None, "where state comes from: 'experiment file', 'echem log' or 'none' (outside the log)"),
@@ -294,11 +294,11 @@ _ATTRS = {
     "plated_thickness_um": ("um", "CT mean thickness of the plated layer"),
     "plated_thickness_change_um": ("um", "CT mean thickness change of the plated layer since the first scan"),
     "faraday_thickness_change_um": ("um", "dense-Li thickness change for charge_since_first_mah_cm2 (Faraday's law)"),
-    "faraday_residual_pct": ("%", "100 (plated_thickness_change_um - faraday_thickness_change_um) / "
+    "faraday_residual_pct": ("percent", "100 (plated_thickness_change_um - faraday_thickness_change_um) / "
                                   "faraday_thickness_change_um; NaN where |charge_since_first_mah_cm2| < 0.05"),
-    "plated_volume_change_um3": ("um3", "CT volume change of the plated layer since the first scan"),
+    "plated_volume_change_um3": ("um^3", "CT volume change of the plated layer since the first scan"),
     "plated_volume_change_per_area_um": ("um", "plated_volume_change_um3 / CT footprint area"),
-    "faraday_volume_residual_pct": ("%", "100 (plated_volume_change_per_area_um - faraday_thickness_change_um) / "
+    "faraday_volume_residual_pct": ("percent", "100 (plated_volume_change_per_area_um - faraday_thickness_change_um) / "
                                          "faraday_thickness_change_um; NaN where |charge_since_first_mah_cm2| < 0.05"),
 }
 

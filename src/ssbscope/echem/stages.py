@@ -90,9 +90,9 @@ def timeseries_dataset(df: pd.DataFrame, *, area_cm2: float | None = None,
         if col in out.columns:
             data[col] = ("time_s", out[col].astype(str).to_numpy(dtype=object))
     ds = xr.Dataset(data, coords={"time_s": ("time_s", t)})
-    units = {"voltage_V": "V", "current_A": "A", "charge_mAh": "mAh", "capacity_mAh": "mAh",
-             "charge_mAh_cm2": "mAh cm-2", "capacity_mAh_cm2": "mAh cm-2",
-             "charge_mAh_g": "mAh g-1", "capacity_mAh_g": "mAh g-1", "time_s": "s"}
+    units = {"voltage_V": "V", "current_A": "A", "charge_mAh": "mA*h", "capacity_mAh": "mA*h",
+             "charge_mAh_cm2": "mA*h/cm^2", "capacity_mAh_cm2": "mA*h/cm^2",
+             "charge_mAh_g": "mA*h/g", "capacity_mAh_g": "mA*h/g", "time_s": "s"}
     for k, u in units.items():
         if k in ds.variables:
             ds[k].attrs["units"] = u

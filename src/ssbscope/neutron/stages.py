@@ -119,7 +119,7 @@ H_OVER_MN_A_M_S = 3956.034
 
 #: Per-frame header keywords of time-of-flight detectors kept as variables: (name, unit, dtype)
 _TOF_KEYS = {"TOF": ("tof_s", "s", float), "TIMEBIN": ("timebin_s", "s", float),
-             "N_COUNTS": ("n_counts", "counts", np.int64), "N_TRIGS": ("n_trigs", "1", np.int64),
+             "N_COUNTS": ("n_counts", "count", np.int64), "N_TRIGS": ("n_trigs", "1", np.int64),
              "SHUTTER_N": ("shutter_n", "1", np.int64)}
 
 
@@ -392,7 +392,7 @@ def _li_vars(a, binned, ratio, ref_idx, g, li, where):
             "bin included, pixels independent)" + common_note + "; the hardening-model error is not "
             "included"}),
         "li_roi_valid_pixels": ("bin", stats[:, 2].astype(np.int64), {
-            "units": "pixels", "description": f"pixels of li_roi with a valid Li change (of "
+            "units": "pixel", "description": f"pixels of li_roi with a valid Li change (of "
             f"{(y1 - y0) * (x1 - x0)})"}),
     }
     attrs = {"li_roi_px": json.dumps(roi_desc), "li_gains_on_charge": bool(li.get("gains_on_charge", True)),
@@ -401,10 +401,10 @@ def _li_vars(a, binned, ratio, ref_idx, g, li, where):
     if p is not None:
         area = (y1 - y0) * (x1 - x0) * float(p) ** 2
         data["li_volume_change_roi_um3"] = ("bin", stats[:, 0] * area, {
-            "units": "um3", "description": f"Li volume change in the cell behind li_roi: "
+            "units": "um^3", "description": f"Li volume change in the cell behind li_roi: "
             f"li_thickness_change_roi_um x region area {area:.6g} um2 ({sign})"})
         data["li_volume_change_roi_sigma_um3"] = ("bin", stats[:, 1] * area, {
-            "units": "um3", "description": "standard deviation of li_volume_change_roi_um3 (pixel noise)"})
+            "units": "um^3", "description": "standard deviation of li_volume_change_roi_um3 (pixel noise)"})
         attrs["li_roi_area_um2"] = float(area)
     else:
         attrs["li_volume"] = ("no pixel_size_um: no li_volume_change_roi_um3 (and no Faraday residual "
@@ -648,7 +648,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
         else:
             values = clean
             note = "raw"
-        var, unit = "counts", "counts"
+        var, unit = "counts", "count"
         attrs.update({"normalised": False,
                       "normalisation": f"none: no open beam was given, values are {note} detector counts, "
                                        "not transmission; add open_beam: (and dark:) to normalise (Eq. 1)"})
@@ -664,7 +664,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
             f"profile_{var}": (("frame", "y"), np.asarray(prof, np.float32),
                                {"units": unit, "description": "through-plane profile: mean over x "
                                 "of each row (rows along the stacking axis)"}),
-            "n_gamma_spots": (("frame",), np.asarray(n_spots, np.int64), {"units": "pixels"}),
+            "n_gamma_spots": (("frame",), np.asarray(n_spots, np.int64), {"units": "pixel"}),
             "mask_reason": (("y", "x"), mask, {"units": "1", "flag_meanings": json.dumps(
                 {str(k): v for k, v in MASK_REASONS.items()})})}
     coords = {"frame": frame, "y": np.arange(shape_yx[0]), "x": np.arange(shape_yx[1])}
@@ -675,7 +675,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
             coords[nm] = ("frame", md[key].to_numpy(dt), {"units": u, "header_keyword": key})
     if "tof_s" in coords and flight_path_m is not None:
         coords["wavelength_a"] = ("frame", H_OVER_MN_A_M_S * np.asarray(coords["tof_s"][1], float)
-                                  / float(flight_path_m), {"units": "Å", "description":
+                                  / float(flight_path_m), {"units": "angstrom", "description":
                                                            f"h t / (m_n L), L = {flight_path_m:g} m"})
         attrs["flight_path_m"] = float(flight_path_m)
     if n_bin is None:
@@ -914,7 +914,7 @@ def _analyse_input_stage(ctx, inputs, *, label, regions, onset_region, pixel_siz
     bands_ds = xr.Dataset(
         {"region": ("band", np.array([r["region"] for r in rows], dtype=object)),
          "position_px": ("band", np.array([r["position_px"] for r in rows], float),
-                         {"units": "px", "description": "|change|-weighted centroid row"}),
+                         {"units": "pixel", "description": "|change|-weighted centroid row"}),
          "row0_px": ("band", np.array([r["row0_px"] for r in rows], np.int64)),
          "row1_px": ("band", np.array([r["row1_px"] for r in rows], np.int64),
                      {"description": "last row + 1"}),
@@ -934,9 +934,9 @@ def _analyse_input_stage(ctx, inputs, *, label, regions, onset_region, pixel_siz
         {"boundary_region": ("boundary", np.array([b[0] for b in bnd_rows], dtype=object),
                              {"description": "region whose profile has the boundary"}),
          "position_px": ("boundary", np.array([b[1] for b in bnd_rows], float),
-                         {"units": "px", "description": "frame row of the step (subpixel)"}),
+                         {"units": "pixel", "description": "frame row of the step (subpixel)"}),
          "step": ("boundary", np.array([b[2] for b in bnd_rows], float),
-                  {"units": "1/px", "description": "signed derivative of the profile at the boundary "
+                  {"units": "1/pixel", "description": "signed derivative of the profile at the boundary "
                    "(> 0: transmission rises with the row)"}),
          "profile_transmission": (("region", "y"), tprof.astype(np.float32), {
              "units": "1", "description": f"transmission of the reference bin {ref} averaged over the "

@@ -58,7 +58,7 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
     if kind == "volume":
         vd = tomo.read_volume(path, dataset=dataset, voxel_size_um=voxel_size_um)
         vs = vd.voxel_size_um
-        ds = xr.Dataset({"volume": (("z", "y", "x"), vd.data, {"units": "grey value"})},
+        ds = xr.Dataset({"volume": (("z", "y", "x"), vd.data, {"units": "1", "long_name": "grey value"})},
                         attrs={**attrs, "format": vd.format,
                                "voxel_size_um": float(vs) if vs is not None else float("nan")})
     else:
@@ -269,7 +269,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                             "register_on": res.register_on,
                             "description": "scans registered to the first on the register_on "
                                            "layer's slab"})
-    vol["volume"].attrs["units"] = "1/voxel"
+    vol["volume"].attrs["units"] = "1/pixel"
     phases = list(res.order.phases)
     lab = xr.Dataset(
         {"labels": (("time_s", "z", "y", "x"), res.labels.astype(np.uint8)),
@@ -284,7 +284,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                "classes": list(res.class_names), "energy_kev": res.order.energy_kev,
                "description": "labels index into phases (darkest first); undeclared_label marks "
                               "material the cell does not declare"})
-    lab["thresholds"].attrs["units"] = "1/voxel"
+    lab["thresholds"].attrs["units"] = "1/pixel"
     # where each declared layer lies along z (majority bands of locate_layers; -1: absent)
     loc_names = list(res.scans[0].location.names)
     lab["layer_z_vox"] = (("time_s", "layer", "bound"), np.array(
@@ -292,7 +292,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
          for s in res.scans], np.int64).reshape(nt, len(loc_names), 2))
     lab = lab.assign_coords(layer=loc_names, bound=["z0", "z1"])
     lab["layer_z_vox"].attrs.update({
-        "units": "voxel",
+        "units": "pixel",
         "description": "slice range [z0, z1) of each declared layer's majority band "
                        "(ssbscope.tomo.series.locate_layers) in the registered frame; -1 where "
                        "the layer is absent in that scan"})
@@ -368,11 +368,11 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
         if k == "state":
             continue
         if k.endswith("_um3"):
-            met[k].attrs["units"] = "um3"
+            met[k].attrs["units"] = "um^3"
         elif k.endswith("_um"):
             met[k].attrs["units"] = "um"
         elif k.endswith("_pct"):
-            met[k].attrs["units"] = "%"
+            met[k].attrs["units"] = "percent"
         else:
             met[k].attrs["units"] = "1"
     hmap = np.array([[s.height_um[k] for k in ifaces] for s in scans], np.float32)

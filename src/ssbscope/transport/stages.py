@@ -103,7 +103,7 @@ def _interface_flux_stage(ctx, inputs, *, size="small", axis=2):
                "convergence": "MG-preconditioned CG to relative residual 1e-6; plane-flux "
                               "spread (max-min)/mean <= 1e-3",
                "tau_definition": "D_eff = D eps / tau (TauFactor)"})
-    ds["flux_map"].attrs["units"] = "D dc / L (1 = straight open channel)"
+    ds["flux_map"].attrs["units"] = "1"
     return {"transport/interface_flux": _with_units(ds)}
 
 # ----------------------------------------------------------------------------- user series
@@ -226,7 +226,7 @@ def _tortuosity_series_stage(ctx, inputs, *, series, labels_key, metrics_key, ph
                  ("band_z_um", "um"), ("core_z_um", "um"), ("slab_bounds_um", "um"),
                  ("flux_plane_z_um", "um"), ("time_s", "s"), ("y", "um"), ("x", "um")):
         ds[v].attrs["units"] = u
-    ds["flux_map"].attrs["units"] = "D dc / L (1 = straight open channel)"
+    ds["flux_map"].attrs["units"] = "1"
     ds["flux_map"].attrs["description"] = ("flux along the transport axis in the mid-z plane of "
                                            "the core (flux_plane_z_um); NaN outside the solved "
                                            "region")
@@ -283,12 +283,12 @@ def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer
                "equation": "j = rho_Li F dh / (M_Li dt) (dense Li); cycler: net charge between "
                            "the two scan times / dt / cell area",
                "residual_rule": "100 (mean / cycler - 1); NaN where |cycler charge| < 0.05 "
-                                "mAh cm-2"})
+                                "mA*h/cm^2"})
     for v, u in (("t_start_s", "s"), ("t_end_s", "s"), ("dt_s", "s"),
-                 ("current_density_ma_cm2", "mA/cm2"), ("mean_current_density_ma_cm2", "mA/cm2"),
-                 ("std_current_density_ma_cm2", "mA/cm2"), ("n_hotspots", "1"),
-                 ("cycler_charge_mah_cm2", "mAh/cm2"), ("cycler_current_density_ma_cm2", "mA/cm2"),
-                 ("ratio", "1"), ("residual_pct", "%"), ("y", "um"), ("x", "um")):
+                 ("current_density_ma_cm2", "mA/cm^2"), ("mean_current_density_ma_cm2", "mA/cm^2"),
+                 ("std_current_density_ma_cm2", "mA/cm^2"), ("n_hotspots", "1"),
+                 ("cycler_charge_mah_cm2", "mA*h/cm^2"), ("cycler_current_density_ma_cm2", "mA/cm^2"),
+                 ("ratio", "1"), ("residual_pct", "percent"), ("y", "um"), ("x", "um")):
         ds[v].attrs["units"] = u
     return {f"transport/{series}/current_density": ds}
 

@@ -1,0 +1,95 @@
+"""One pint/UDUNITS-parseable spelling per unit in the store, long names, variable order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pint
+import pytest
+import xarray as xr
+
+from ssbscope.errors import StoreError
+from ssbscope.store import _UNIT_SUFFIXES, Store
+from ssbscope.units import ALIASES, CANONICAL, normalize_units
+
+UREG = pint.UnitRegistry()
+
+
+@pytest.mark.parametrize("unit", sorted(CANONICAL | {u for _s, u in _UNIT_SUFFIXES}))
+def test_every_canonical_spelling_parses_with_pint(unit):
+    UREG.parse_units(unit)
+
+
+@pytest.mark.parametrize("variant, canonical, dims", [
+    ("µm", "um", "[length]"), ("µm3", "um^3", "[length] ** 3"), ("mAh cm-2", "mA*h/cm^2", None),
+    ("1/voxel", "1/pixel", None), ("counts mm-3", "count/mm^3", "1 / [length] ** 3"),
+    ("%", "percent", "dimensionless"), ("mA/cm2", "mA/cm^2", "[current] / [length] ** 2")])
+def test_variants_become_one_spelling(variant, canonical, dims):
+    assert normalize_units(variant) == canonical
+    if dims is not None:
+        assert str(UREG.parse_units(canonical).dimensionality) == dims
+
+
+def test_aliases_of_one_quantity_agree():
+    # the table maps spellings of the same unit onto the same dimensionality
+    for variant, canonical in ALIASES.items():
+        try:
+            a = UREG.parse_units(variant)
+        except Exception:
+            continue  # an unparseable variant is why the alias exists
+        if variant in ("px", "1/px", "px-1", "pct"):  # pint: a CSS length, parsec * metric ton
+            continue
+        assert a.dimensionality == UREG.parse_units(canonical).dimensionality, variant
+
+
+def test_store_normalises_units_and_adds_long_name(tmp_path):
+    st = Store.create(tmp_path / "s.zarr")
+    ds = xr.Dataset({"volume_change_um3": ("time_s", [1.0, 2.0], {"units": "µm3"}),
+                     "charge_mah_cm2": ("time_s", [0.0, 0.5]),
+                     "volume": ("time_s", [0.1, 0.2], {"units": "1/voxel", "long_name": "attenuation"})},
+                    coords={"time_s": [0.0, 1.0]})
+    st.write("x/y", ds)
+    r = st["x/y"]
+    assert r["volume_change_um3"].attrs["units"] == "um^3"
+    assert r["charge_mah_cm2"].attrs == {"units": "mA*h/cm^2", "long_name": "charge"}
+    assert r["volume"].attrs["units"] == "1/pixel" and r["volume"].attrs["long_name"] == "attenuation"
+    assert r["time_s"].attrs["long_name"] == "time"
+
+
+def test_store_refuses_free_text_units(tmp_path):
+    st = Store.create(tmp_path / "s.zarr")
+    ds = xr.Dataset({"volume": ("z", np.ones(3), {"units": "grey value"})})
+    with pytest.raises(StoreError, match=r"'volume'.*grey value.*pint"):
+        st.write("x/y", ds)
+    assert "x/y" not in st
+
+
+def test_variable_order_is_name_order_on_every_read(tmp_path):
+    st = Store.create(tmp_path / "s.zarr")
+    names = ["zeta_um", "b_um", "alpha_um", "m_V", "c_s", "kappa_1_cm"]
+    ds = xr.Dataset({k: ("t", np.arange(2.0), {"units": "1"}) for k in names},
+                    coords={"t": ("t", [0.0, 1.0], {"units": "s"}), "layer": ["a", "b", "c"]})
+    st.write("x/y", ds)
+    r = st["x/y"]
+    assert list(r.data_vars) == sorted(names)
+    assert "layer" in r.coords  # a coordinate no variable uses is kept
+
+
+@pytest.mark.slow
+def test_every_units_attribute_of_the_tiny_demo_parses(tmp_path):
+    """The whole tiny demo (~80 s on 2 cores): pint parses every units attribute."""
+    from ssbscope.cli import main
+
+    assert main(["demo", "--out", str(tmp_path), "--size", "tiny", "--quiet"]) == 0
+    st = Store.open(tmp_path / "store.zarr")
+    seen, bad = set(), []
+    for name in st.names():
+        for vname, var in st.read(name).variables.items():
+            u = var.attrs.get("units")
+            seen.add(u)
+            try:
+                UREG.parse_units(u)
+            except Exception:
+                bad.append((name, vname, u))
+            assert "long_name" in var.attrs, (name, vname)
+    assert not bad, bad
+    assert len(st.names()) > 20 and {"um", "s", "mA*h/cm^2"} <= seen
