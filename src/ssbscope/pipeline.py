@@ -124,12 +124,11 @@ class StageContext:
         return p
 
     def progress(self, iterable: Iterable, desc: str | None = None, total: int | None = None):
-        """Wrap a loop in a progress bar (silent with ``quiet``)."""
-        if self.quiet:
-            return iterable
-        from tqdm.auto import tqdm
+        """Wrap a loop in a progress bar (plain lines when stderr is no terminal; silent with
+        ``quiet``): :func:`ssbscope.progress.iterate`."""
+        from ssbscope.progress import iterate
 
-        return tqdm(iterable, desc=desc or self.stage, total=total, leave=False)
+        return iterate(iterable, desc or f"stage {self.stage}", total=total, quiet=self.quiet)
 
     def rng(self, *keys: int):
         """A seeded numpy Generator derived from the run seed and ``keys``."""
@@ -330,11 +329,9 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
     fps: dict[str, str] = {}
     hashes: dict[str, str] = {}
     ran, skipped, seconds = [], [], {}
-    bar = None
-    if not quiet:
-        from tqdm.auto import tqdm
+    from ssbscope.progress import StageProgress, is_terminal
 
-        bar = tqdm(total=len(ordered), desc="ssbscope", unit="stage")
+    bar = StageProgress(len(ordered), quiet)  # tqdm on a terminal, plain lines when piped
     with _dask_context(scheduler, quiet):
         for s in ordered:
             upstream = {i: fps.get(producer.get(i, ""), "external") for i in s.inputs}
@@ -350,12 +347,9 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
                 fps[s.name] = _effective(fp, rec.get("inputs"))
                 skipped.append(s.name)
                 log.info("stage %s: finished earlier, skipped", s.name)
-                if bar is not None:
-                    bar.set_postfix_str(f"{s.name} (done)")
-                    bar.update(1)
+                bar.skipped(s.name)
                 continue
-            if bar is not None:
-                bar.set_postfix_str(s.name)
+            bar.start(s.name)
             store.clear_stage(s.name)
             t0 = time.perf_counter()
             ctx = StageContext(stage=s.name, store=store, raw_dir=raw_dir, work_dir=work_dir,
@@ -375,7 +369,7 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
             prov["upstream"] = {i: store.provenance(i).get("stage") for i in s.inputs}
             for name in s.outputs:
                 pbar = None
-                if s.long and not quiet and scheduler is None:
+                if s.long and not quiet and scheduler is None and is_terminal():
                     from dask.diagnostics import ProgressBar
 
                     pbar = ProgressBar(minimum=2.0)
@@ -393,8 +387,6 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
             seconds[s.name] = time.perf_counter() - t0
             ran.append(s.name)
             log.info("stage %s: done in %.1f s", s.name, seconds[s.name])
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.done(s.name, seconds[s.name])
+    bar.close()
     return RunResult(store=store, ran=tuple(ran), skipped=tuple(skipped), seconds=seconds)

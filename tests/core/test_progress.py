@@ -1,0 +1,99 @@
+"""Progress piped to a file or CI: one plain line per stage start/end with its time, no
+carriage returns or escape sequences; bars on a terminal."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ssbscope.pipeline import Stage, run
+from ssbscope.progress import StageProgress, iterate
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _ones(ctx, inputs, n=3):
+    total = 0.0
+    for k in ctx.progress(range(n), desc="summing", total=n):
+        total += k
+    return {"a/x": xr.Dataset({"v_um": ("i", np.arange(n, dtype=float) + total)})}
+
+
+def _twice(ctx, inputs):
+    return {"a/y": inputs["a/x"] * 2}
+
+
+STAGES = [Stage("a.x", _ones, outputs=("a/x",)), Stage("a.y", _twice, inputs=("a/x",), outputs=("a/y",))]
+
+LINE = re.compile(r"^\[ssbscope\] stage (\d+)/2 (a\.[xy]): (start|done in \d+\.\d s|finished earlier, skipped)$")
+
+
+def test_piped_progress_is_one_plain_line_per_stage_start_and_end(tmp_path, capsys):
+    run(STAGES, tmp_path / "s.zarr")
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b" not in err
+    lines = err.splitlines()
+    assert [LINE.match(ln).group(3).split(" ")[0] for ln in lines] == ["start", "done", "start", "done"]
+    assert lines[0] == "[ssbscope] stage 1/2 a.x: start"
+    assert re.match(r"^\[ssbscope\] stage 1/2 a\.x: done in \d+\.\d s$", lines[1])
+    assert lines[2] == "[ssbscope] stage 2/2 a.y: start"
+    # a resumed run says so, one line per stage
+    run(STAGES, tmp_path / "s.zarr")
+    assert capsys.readouterr().err.splitlines() == [
+        "[ssbscope] stage 1/2 a.x: finished earlier, skipped",
+        "[ssbscope] stage 2/2 a.y: finished earlier, skipped"]
+
+
+def test_quiet_writes_nothing(tmp_path, capsys):
+    run(STAGES, tmp_path / "s.zarr", quiet=True)
+    assert capsys.readouterr().err == ""
+
+
+def test_piped_through_a_real_pipe(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_progress import STAGES
+        from ssbscope.pipeline import run
+        run(STAGES, {str(tmp_path / 's.zarr')!r})
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("[ssbscope]")]
+    assert len(lines) == 4 and all(LINE.match(ln) for ln in lines), r.stderr
+    assert "\r" not in r.stderr and "\x1b" not in r.stderr
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_terminal_gets_the_bar():
+    s = _Tty()
+    p = StageProgress(2, stream=s)
+    assert p.bar is not None
+    p.start("a.x")
+    p.done("a.x", 1.0)
+    p.close()
+    assert "[ssbscope] stage" not in s.getvalue() and "ssbscope" in s.getvalue()
+
+
+def test_inner_progress_plain_lines_are_throttled(monkeypatch):
+    import ssbscope.progress as pr
+
+    s = io.StringIO()
+    monkeypatch.setattr(pr, "INNER_INTERVAL_S", 0.0)
+    assert list(iterate(range(3), "stage tomo.recon", stream=s)) == [0, 1, 2]
+    assert s.getvalue().splitlines() == ["[ssbscope] stage tomo.recon: 1/3", "[ssbscope] stage tomo.recon: 2/3",
+                                         "[ssbscope] stage tomo.recon: 3/3"]
+    s2 = io.StringIO()
+    monkeypatch.setattr(pr, "INNER_INTERVAL_S", 3600.0)
+    assert list(iterate(range(3), "x", stream=s2)) == [0, 1, 2] and s2.getvalue() == ""

@@ -1,0 +1,128 @@
+"""The experiment file, discoverable: `ssbscope schema`, `ssbscope init`, "did you mean",
+format sniffing of the inputs (validate, and run that validates first)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ssbscope.cli import main
+from ssbscope.schema import PLACEHOLDER_PATHS, sniff
+
+jsonschema = pytest.importorskip("jsonschema")
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def schema():
+    import io
+    from contextlib import redirect_stdout
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(["schema"]) == 0
+    return json.loads(buf.getvalue())
+
+
+@pytest.fixture(scope="module")
+def twin_folder(tmp_path_factory):
+    """The tiny demo twin folder (raw files of every modality, ~20 s)."""
+    out = tmp_path_factory.mktemp("twin")
+    assert main(["twin", "demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_schema_validates_every_example(schema, name):
+    data = yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(data)
+
+
+def test_schema_rejects_a_misspelled_key(schema):
+    v = jsonschema.Draft202012Validator(schema)
+    assert v.is_valid({"cell": {"layers": []}})
+    assert not v.is_valid({"cell": {"layer": []}})
+    assert not v.is_valid({"inputs": {"tomo": [{"path": "a.h5", "voxel_size": 1.0}]}})
+    # the areas' sections come from the registry
+    assert set(schema["$defs"]["Inputs"]["properties"]) == {"echem", "tomo", "compton", "neutron"}
+    assert {"transport", "interface", "correlate"} <= set(schema["$defs"]["Analysis"]["properties"])
+
+
+def _fill(template: str, twin: Path) -> str:
+    exp = yaml.safe_load((twin / "experiment.yaml").read_text(encoding="utf-8"))
+    for m, placeholder in PLACEHOLDER_PATHS.items():
+        if placeholder in template:
+            template = template.replace(placeholder, exp["inputs"][m][0]["path"])
+    return template
+
+
+def test_init_template_passes_validate_once_paths_are_filled(twin_folder, tmp_path, capsys):
+    out = twin_folder / "init.yaml"
+    assert main(["init", "--out", str(out), "--quiet"]) == 0
+    text = out.read_text(encoding="utf-8")
+    # unfilled, the placeholders are reported as missing files
+    assert main(["validate", str(out)]) == 2
+    assert "PATH/TO/scan.h5" in capsys.readouterr().out
+    out.write_text(_fill(text, twin_folder), encoding="utf-8")
+    assert main(["validate", str(out)]) == 0, capsys.readouterr()
+    # every field of every section is documented
+    from ssbscope.areas import registry
+    for area in registry():
+        for which in ("input_model", "analysis_model"):
+            m = area.model(which)
+            for f in (m.model_fields if m is not None else ()):
+                assert f"# {f}:" in text, (area.name, f)
+
+
+def test_init_modalities_writes_only_their_sections(capsys):
+    assert main(["init", "--modalities", "echem,tomo"]) == 0
+    d = yaml.safe_load(capsys.readouterr().out)
+    assert set(d["inputs"]) == {"echem", "tomo"} and set(d["analysis"]) == {"echem", "tomo"}
+    assert d["inputs"]["tomo"] == [{"path": "PATH/TO/scan.h5"}]
+    assert main(["init", "--modalities", "echem,tomoo"]) == 2
+    assert "did you mean 'tomo'" in capsys.readouterr().err
+
+
+def test_unknown_key_names_the_closest(tmp_path, capsys):
+    f = tmp_path / "e.yaml"
+    f.write_text("cell:\n  layer: []\nanalysis:\n  tomo: {mediann: true}\n"
+                 "inputs:\n  echem:\n    - {path: x.csv, formt: csv}\n", encoding="utf-8")
+    assert main(["validate", str(f)]) == 2
+    out = capsys.readouterr().out
+    assert "cell.layer: unknown key; did you mean 'layers'?" in out
+    assert "analysis.tomo.mediann: unknown key; did you mean 'median'?" in out
+    assert "inputs.echem[0].formt: unknown key; did you mean 'format'?" in out
+
+
+def test_sniff_formats(twin_folder, tmp_path):
+    fits = sorted((twin_folder / "neutron" / "sample").glob("*.fits"))[0]
+    assert sniff(fits).modalities == ("neutron",)
+    assert sniff(next((twin_folder / "scans").rglob("*.h5"))).what == "an HDF5 file"
+    assert sniff(next((twin_folder / "echem").glob("*.mpt"))).modalities == ("echem",)
+    assert sniff(next((twin_folder / "echem").glob("*.csv"))).modalities == ("echem",)
+    assert sniff(next((twin_folder / "xcs").glob("*.ssbevt"))).modalities == ("compton",)
+    tif = tmp_path / "a.tif"
+    tif.write_bytes(b"II*\x00" + bytes(100))
+    assert sniff(tif).modalities == ("tomo", "neutron")
+    assert sniff(tmp_path) is None
+
+
+def test_input_under_the_wrong_modality_is_refused_by_validate_and_run(twin_folder, tmp_path, capsys):
+    fits = sorted((twin_folder / "neutron" / "sample").glob("*.fits"))[0]
+    mpt = next((twin_folder / "echem").glob("*.mpt"))
+    f = tmp_path / "wrong.yaml"
+    f.write_text(yaml.safe_dump({"inputs": {"echem": [{"path": str(fits)}], "tomo": [{"path": str(mpt)}]}}),
+                 encoding="utf-8")
+    assert main(["validate", str(f)]) == 2
+    out = capsys.readouterr().out
+    assert (f"inputs.echem[0].path: {fits.name} is a FITS image (neutron); "
+            "move it under inputs.neutron") in out
+    assert f"inputs.tomo[0].path: {mpt.name} is a BioLogic .mpt text file (echem); move it under inputs.echem" in out
+    assert main(["run", str(f), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "is a FITS image (neutron); move it under inputs.neutron" in err
+    assert not (tmp_path / "run").exists()  # refused before anything is written
