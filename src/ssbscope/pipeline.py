@@ -329,7 +329,7 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
     fps: dict[str, str] = {}
     hashes: dict[str, str] = {}
     ran, skipped, seconds = [], [], {}
-    from ssbscope.progress import StageProgress, is_terminal
+    from ssbscope.progress import StageProgress, interactive
 
     bar = StageProgress(len(ordered), quiet)  # tqdm on a terminal, plain lines when piped
     with _dask_context(scheduler, quiet):
@@ -369,7 +369,7 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
             prov["upstream"] = {i: store.provenance(i).get("stage") for i in s.inputs}
             for name in s.outputs:
                 pbar = None
-                if s.long and not quiet and scheduler is None and is_terminal():
+                if s.long and not quiet and scheduler is None and interactive():
                     from dask.diagnostics import ProgressBar
 
                     pbar = ProgressBar(minimum=2.0)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["StageProgress", "is_terminal", "iterate", "PREFIX", "INNER_INTERVAL_S"]
+__all__ = ["StageProgress", "is_terminal", "interactive", "iterate", "PREFIX", "INNER_INTERVAL_S"]
 
 PREFIX = "[ssbscope]"
 #: Smallest interval between two plain inner-progress lines (s).
@@ -31,6 +31,11 @@ def is_terminal(stream=None) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def interactive() -> bool:
+    """Whether both stdout and stderr are terminals (dask's progress bar writes to stdout)."""
+    return is_terminal(sys.stderr) and is_terminal(sys.stdout)
 
 
 def _say(stream, text: str) -> None:

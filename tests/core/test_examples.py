@@ -29,6 +29,20 @@ def test_every_example_loads(name):
     assert exp.name
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_schema_command_validates_every_example(name, capsys):
+    """`ssbscope schema` (JSON Schema for editors) accepts every example file."""
+    import json
+
+    import yaml
+
+    jsonschema = pytest.importorskip("jsonschema")
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    data = yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(data)
+
+
 def test_ct_series_example_runs_on_the_twin_symmetric_cell(tmp_path):
     assert main(["twin", "symmetric", "--out", str(tmp_path), "--size", "tiny", "--quiet"]) == 0
     shutil.copy(EXAMPLES / "ct_series.yaml", tmp_path / "ct_series.yaml")
