@@ -149,7 +149,7 @@ class ComptonInput(_Input):
     beam_height_um: Optional[float] = Field(default=None, description="height of the sheet beam's centre on the cell axis (um), measured from the bottom of the cell stack, i.e. z = 0 of the cell's layers and of the CT volume (cell.layers bottom to top); needed for the series unmixing (compton/<series>/...)")
     series: str = Field(default="xcs", min_length=1, description="operando XCS series this exposure belongs to: the exposures of a series at several beam heights and states are unmixed together into the cell's layers (compton/<series>/emf, /maps, /spectra)")
     state: Optional[str] = Field(default=None, description="electrochemical state of the exposure (e.g. 'charged'); exposures of one state at different beam_height_um are unmixed together; default: 't = <time_s> s', or one common state 'state' when the exposure has no time_s")
-    beam_thickness_um: float = Field(default=250.0, gt=0, description="height of the sheet beam along the cell axis (um), taken as a top hat (000_290f30815ae66793: 250 um)")
+    beam_thickness_um: float = Field(default=250.0, gt=0, description="height of the sheet beam along the cell axis (um), taken as a top hat (Huang et al. 2024: 250 um)")
     monitor: float = Field(default=1.0, gt=0, description="relative incident fluence x live time of the exposure (e.g. ion-chamber counts x s); spectra are divided by it before unmixing, so exposures of one state must share its scale")
     layer_thickness_um: dict[str, float] = Field(default_factory=dict, description="this state's thickness (um) of named layers of the cell, overriding the nominal cell.layers values for the phase fractions (e.g. the Li plated by then from Faraday's law, or measured by CT)")
     gain_kev_per_adu: Optional[float] = Field(default=None, gt=0, description="global energy scale E = gain * ADU + offset_kev when calibration gives no per-pixel keV scale")
@@ -160,8 +160,8 @@ class ComptonInput(_Input):
     e_max_kev: Optional[float] = Field(default=None, gt=0, description="upper edge of the cube's energy axis (default max(120, 1.05 e_incident_kev))")
     charge_sharing: Literal["discard", "add", "none"] = Field(default="discard", description="events split over neighbouring pixels: discarded, summed into one, or kept as they are")
     # detector corrections (all optional; without them the EMF is that of the uncorrected sum)
-    sample_to_pinhole_mm: Optional[float] = Field(default=None, gt=0, description="pinhole geometry for the per-pixel scattering-angle alignment: sample (sheet centre) to pinhole distance (mm), 160 in 000_290f30815ae66793")
-    pinhole_to_detector_mm: Optional[float] = Field(default=None, gt=0, description="pinhole to detector distance (mm), 150 in 000_290f30815ae66793")
+    sample_to_pinhole_mm: Optional[float] = Field(default=None, gt=0, description="pinhole geometry for the per-pixel scattering-angle alignment: sample (sheet centre) to pinhole distance (mm), 160 in Huang et al. 2024")
+    pinhole_to_detector_mm: Optional[float] = Field(default=None, gt=0, description="pinhole to detector distance (mm), 150 in Huang et al. 2024")
     pixel_pitch_mm: Optional[float] = Field(default=None, gt=0, description="detector pixel pitch (mm) of the pinhole geometry; default 0.25 (HEXITEC) when the distances are given")
     angle_map: Optional[str] = Field(default=None, description="precomputed scattering angle (degrees) of each pixel, (rows, cols): .npy, or .npz with angle_deg; instead of the pinhole distances")
     flood: Optional[str] = Field(default=None, description="calibration flood (Am-241) in a format of the main input, processed with its calibration and charge-sharing setting: its line measures the detector's low-energy tail, which is removed before the EMF")
@@ -192,7 +192,7 @@ class ComptonInput(_Input):
                              "(sample_to_pinhole_mm, pinhole_to_detector_mm), not both")
         if d1 is not None and abs(self.angle_deg - 90.0) > 1e-9:
             raise ValueError(f"sample_to_pinhole_mm: the pinhole angle map assumes the 90 degree geometry of "
-                             f"000_290f30815ae66793, angle_deg is {self.angle_deg:g}; give angle_map instead")
+                             f"Huang et al. 2024, angle_deg is {self.angle_deg:g}; give angle_map instead")
         if self.flood is None:
             extra = [k for k, v in (("flood_format", self.flood_format != "auto"),
                                     ("flood_dataset", self.flood_dataset is not None),
@@ -234,11 +234,11 @@ class NeutronInput(_Input):
     pixel_size_um: Optional[float] = Field(default=None, gt=0, description="detector pixel size (um) at the sample")
     flight_path_m: Optional[float] = Field(default=None, gt=0, description="source-detector distance of a time-of-flight beamline: wavelength from the frames' TOF header")
     gamma_filter: bool = Field(default=True, description="remove gamma spots (frame-uncorrelated bright outliers)")
-    bin_frames: Optional[int] = Field(default=None, ge=1, description="frames per median bin (002_ Methods: 30); default: analysis.neutron.bin_frames for a time series of at least that many frames, no binning for time-of-flight series or shorter ones; 1 switches binning off")
-    beam_roi: Optional[NeutronRegion] = Field(default=None, description="sample-free open-beam region of the frames: each normalised frame is divided by its median there (beam-intensity correction of 002_, Eq. 1); needed for absolute Li amounts when the beam drifts; default: none")
+    bin_frames: Optional[int] = Field(default=None, ge=1, description="frames per median bin (Cao et al. 2023, Methods: 30); default: analysis.neutron.bin_frames for a time series of at least that many frames, no binning for time-of-flight series or shorter ones; 1 switches binning off")
+    beam_roi: Optional[NeutronRegion] = Field(default=None, description="sample-free open-beam region of the frames: each normalised frame is divided by its median there (beam-intensity correction of Cao et al. 2023, Eq. 1); needed for absolute Li amounts when the beam drifts; default: none")
     li_roi: Optional[NeutronLiRegion] = Field(default=None, description="region where Li is plated or stripped, spanning the whole electrode width and every row where that electrode gains or loses Li: adds the Li thickness change map, its region mean and volume (neutron/input/<label>) and their Faraday residual (correlate/states); needs open_beam and a binned series; default: none (no Li thickness)")
     li6_fraction: float = Field(default=0.0759, ge=0, le=1, description="6Li atom fraction of the cell's lithium (natural 0.0759; 6Li absorption dominates the Li attenuation)")
-    wavelength_a: Optional[float] = Field(default=None, gt=0, description="neutron wavelength (Angstrom) of a monochromatic beam for the Li thickness (Beer-Lambert at one wavelength); default: the cold CG-1D spectrum of 002_ (0.8-6 A, peak 2.6 A, effective 3.24 A) with its beam hardening")
+    wavelength_a: Optional[float] = Field(default=None, gt=0, description="neutron wavelength (Angstrom) of a monochromatic beam for the Li thickness (Beer-Lambert at one wavelength); default: the cold CG-1D spectrum of Cao et al. 2023 (0.8-6 A, peak 2.6 A, effective 3.24 A) with its beam hardening")
     regions: Optional[dict[str, NeutronRegion]] = Field(default=None, description="named regions of the frames (e.g. {I: {rows: [0, 48], cols: [0, 26]}}, cell middle and edge as in Cao et al. 2023 Fig. 2D,E) whose space-time maps of Tr_t/Tr_0 (mean over cols per row and bin), layer boundaries (steps of the reference bin's transmission profile), bands of Li enrichment/depletion and soft-short onset (fluctuations of the band series) are found: neutron/<label>/spacetime, /bands, /boundaries; needs open_beam, a binned series and frame times; default: none (no band analysis)")
     background_roi: Optional[NeutronRegion] = Field(default=None, description="region behind a neutron-opaque marker (e.g. Cd): its mean dark-subtracted signal over the series is the static background (scattered neutrons) subtracted from every sample frame before Eq. 1; default: none (no background subtraction)")
     gain_adu_per_count: Optional[float] = Field(default=None, gt=0, description="camera gain, ADU per detected neutron: the Tr_t/Tr_0 uncertainty of the band analysis (regions) from counting statistics (read noise from the dark frames' scatter); default: from the scatter of the frames within each bin (which also counts changes within a bin)")
@@ -266,13 +266,13 @@ class TomoAnalysis(_Model):
     thickness: Optional[list[str]] = Field(default=None, description="layers whose thickness maps and centre/edge statistics are measured; default: every layer")
     central_fraction: float = Field(default=0.75, gt=0, le=1, description="area fraction of the cell footprint counted as centre (the rest is edge) in thickness and filament statistics")
     register_on: Optional[str] = Field(default=None, description="layer the scans of a series are registered on; default: the bottom layer (the static part)")
-    min_filament_volume_um3: float = Field(default=3.4e5, ge=0, description="smallest new low-attenuation region counted as a filament (um3); 002_: 3.4e5")
+    min_filament_volume_um3: float = Field(default=3.4e5, ge=0, description="smallest new low-attenuation region counted as a filament (um3); Cao et al. 2023: 3.4e5")
     n_layers: int = Field(default=10, ge=1, description="slabs of the electrolyte in the layer volume-fraction profile")
     electrolyte: Optional[str] = Field(default=None, description="layer holding the pore/crack volume, filaments and layer fractions; default: the thickest declared layer whose material is not the darkest phase")
 
 
 class EmfReferencePoint(_Model):
-    """One reference state of the EMF <-> Li content calibration (000_290f30815ae66793: ICP-OES)."""
+    """One reference state of the EMF <-> Li content calibration (Huang et al. 2024: ICP-OES)."""
 
     emf: float = Field(gt=0, description="EMF of the reference state")
     x: float = Field(description="Li content x of the reference state (e.g. Li_x NMC622)")
@@ -329,7 +329,7 @@ class TransportAnalysis(_Model):
 
 
 class InterfaceAnalysis(_Model):
-    """Contoured Li|electrolyte interfaces (003_103f2bf5a3479ade): ``ssbscope run`` studies
+    """Contoured Li|electrolyte interfaces (Zhang et al. 2024): ``ssbscope run`` studies
     ``cases`` with these parameters (``ssbscope.interface.contour_sweep``); none by default."""
 
     cases: list[tuple[float, float]] = Field(default_factory=list, description="(H, S) pairs in um of the periodic contours to study, e.g. [[25, 150], [50, 150]]; empty: no contour study")

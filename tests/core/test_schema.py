@@ -118,3 +118,12 @@ def test_input_under_the_wrong_modality_is_refused_by_validate_and_run(twin_fold
     err = capsys.readouterr().err
     assert "is a FITS image (neutron); move it under inputs.neutron" in err
     assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
+def test_schema_and_template_cite_papers_by_authors_not_file_ids(capsys):
+    import re
+
+    assert main(["schema"]) == 0 and main(["init"]) == 0
+    text = capsys.readouterr().out
+    assert not re.findall(r"\b00\d_[0-9a-f]*", text)
+    assert "Huang et al. 2024" in text and "Cao et al. 2023" in text
