@@ -127,3 +127,11 @@ def test_schema_and_template_cite_papers_by_authors_not_file_ids(capsys):
     text = capsys.readouterr().out
     assert not re.findall(r"\b00\d_[0-9a-f]*", text)
     assert "Huang et al. 2024" in text and "Cao et al. 2023" in text
+
+
+def test_readme_names_every_store_key_of_every_area():
+    from ssbscope.areas import registry
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [k for a in registry() for k in a.store_keys if f"`{k}`" not in readme]
+    assert not missing, f"README does not document {missing}"
