@@ -346,6 +346,18 @@ class InterfaceAnalysis(_Model):
     grain_size_um: Optional[float] = Field(default=2.0, gt=0, description="Li grain size of diffusional creep (um); null: pure power-law creep")
     flaw_depth_um: float = Field(default=10.0, gt=0, description="surface flaw depth of the fracture pressure (um)")
     critical_pressure_mpa: Optional[float] = Field(default=None, gt=0, description="fracture pressure override (MPa)")
+    stress: Literal["normal", "mean"] = Field(default="normal", description="interface stress of the dendrite criterion: the normal traction of the creeping Li on the electrolyte, or the Li mean stress (both are reported)")
+    stack_pressure_mpa: float = Field(default=7.0, ge=0, allow_inf_nan=False, description="stack pressure on the cell in the fracture criterion (MPa; 7 MPa in Zhang et al. 2024)")
+    lateral_stress_ratio: float = Field(default=0.0, ge=0, le=1, description="lateral over axial stress of the electrolyte under the stack pressure: 0 free sides, about 0.4 in a rigid die, 1 hydrostatic")
+    flat_critical_current_ma_cm2: float | Literal["ccd"] = Field(default=1.0, description="critical current of a flat interface i_g0 (mA/cm2), > 0, or 'ccd': the critical current density the echem analysis found in a stepped log (ccd_log)")
+    ccd_log: Optional[str] = Field(default=None, description="with flat_critical_current_ma_cm2: ccd, the echem input (name) whose critical current density to use; default the only one found")
+
+    @field_validator("flat_critical_current_ma_cm2")
+    @classmethod
+    def _positive_ig0(cls, v):
+        if v != "ccd" and not (0 < v < float("inf")):
+            raise ValueError(f"{v}: must be finite and > 0 (mA/cm2), or 'ccd'")
+        return v
 
     @field_validator("cases")
     @classmethod

@@ -213,10 +213,32 @@ def _r_ct_from_eis(ds, spectrum, interfaces, area_cm2):
                    f"R_ct = {r_ohm:.4g} Ohm x {float(area_cm2):.4g} cm2 / {int(interfaces)} "
                    f"interface(s) = {value:.4g} Ohm cm2")
 
+def _ccd_from_events(events, log_name):
+    """i_g0 (mA/cm2) from the critical current density in ``echem/events`` and its source."""
+    from ssbscope.errors import InputError
+
+    kinds = [str(k) for k in events["kind"].values] if "kind" in events else []
+    logs = [str(v) for v in events["log"].values] if "log" in events else []
+    vals = events["ccd_ma_cm2"].values if "ccd_ma_cm2" in events else []
+    found = [(lg, float(v)) for k, lg, v in zip(kinds, logs, vals) if k == "ccd" and np.isfinite(v)]
+    if log_name is not None:
+        found = [f for f in found if f[0] == log_name]
+    if len(found) != 1:
+        what = "none" if not found else ", ".join(f"{lg} ({v:.3g} mA/cm2)" for lg, v in found)
+        raise InputError("analysis.interface.flat_critical_current_ma_cm2: 'ccd' needs exactly "
+                         "one critical current density from the echem logs"
+                         f"{' named ' + repr(log_name) if log_name else ''}; found {what}; name "
+                         "the stepped log in analysis.interface.ccd_log or give the value in mA/cm2")
+    lg, v = found[0]
+    return v, f"echem/events: critical current density of log {lg!r}"
+
+
 def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivity_s_cm,
                         thickness_um, kinetics_r_ct_ohm_cm2, pressure_model, n_xy, stokes_n_xy,
                         grain_size_um, flaw_depth_um, critical_pressure_mpa, eis_spectrum=0,
-                        eis_interfaces=2, cell_area_cm2=None):
+                        eis_interfaces=2, cell_area_cm2=None, stress="normal",
+                        stack_pressure_mpa=0.0, lateral_stress_ratio=0.0,
+                        flat_critical_current_ma_cm2=1.0, ccd_log=None):
     """Contour study of ``analysis.interface`` (``ssbscope run``): the user's cases and shapes
     at the configured kinetics, repeated at ``kinetics_r_ct_ohm_cm2`` (series "kinetics").
     With ``r_ct_ohm_cm2 = "eis"`` the resistance comes from the ``echem/eis`` fit."""
@@ -230,9 +252,16 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
         r_ct_ohm_cm2, r_ct_source = _r_ct_from_eis(inputs["echem/eis"].load(), eis_spectrum,
                                                    eis_interfaces, cell_area_cm2)
 
+    i_g0_source = "analysis.interface.flat_critical_current_ma_cm2"
+    if flat_critical_current_ma_cm2 == "ccd":
+        flat_critical_current_ma_cm2, i_g0_source = _ccd_from_events(inputs["echem/events"].load(),
+                                                                     ccd_log)
     common = {"conductivity_s_cm": conductivity_s_cm, "thickness_um": thickness_um,
               "critical_pressure_mpa": critical_pressure_mpa, "grain_size_um": grain_size_um,
-              "flaw_depth_um": flaw_depth_um, "n_xy": n_xy, "pressure_model": pressure_model}
+              "flaw_depth_um": flaw_depth_um, "n_xy": n_xy, "pressure_model": pressure_model,
+              "stress": stress, "stack_pressure_mpa": float(stack_pressure_mpa),
+              "lateral_stress_ratio": float(lateral_stress_ratio),
+              "flat_critical_current_ma_cm2": float(flat_critical_current_ma_cm2)}
     cases = [tuple(float(v) for v in c) for c in cases]
     tasks = [("cases", float(r_ct_ohm_cm2), shape, case, stokes_n_xy)
              for shape in shapes for case in cases]
@@ -250,8 +279,12 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
                         "flaw_depth_um": float(flaw_depth_um),
                         "grain_size_um": float("nan") if grain_size_um is None else float(grain_size_um),
                         "tip_radius_um": DEFAULT_TIP_RADIUS_UM,
-                        "flat_critical_current_ma_cm2": 1.0, "geometric_current_ma_cm2": 1.0,
+                        "flat_critical_current_ma_cm2": float(flat_critical_current_ma_cm2),
+                        "flat_critical_current_source": i_g0_source,
+                        "geometric_current_ma_cm2": 1.0,
                         "grid_n_xy": n_xy, "pressure_model": pressure_model,
+                        "stress": stress, "stack_pressure_mpa": float(stack_pressure_mpa),
+                        "lateral_stress_ratio": float(lateral_stress_ratio),
                         "r_ct_source": r_ct_source,
                         "stokes_n_xy": stokes_n_xy, "stokes_n_xy_shapes": stokes_n_xy,
                         "kinetics_r_ct_ohm_cm2": [float(r_ct_ohm_cm2), *extra] if extra else []})
@@ -278,6 +311,12 @@ def input_stages(exp) -> list:
     params = cfg.model_dump(mode="json")
     params["cases"] = [list(c) for c in cfg.cases]
     needs = ()
+    if cfg.flat_critical_current_ma_cm2 == "ccd":
+        if not exp.inputs.echem:
+            raise ConfigError(exp.base_dir or "experiment", [(
+                "analysis.interface.flat_critical_current_ma_cm2",
+                "'ccd' needs an echem input with a stepped critical-current protocol")])
+        needs = ("echem/events",)
     if cfg.r_ct_ohm_cm2 == "eis":
         problems = []
         if not any(getattr(i, "kind", "") == "eis" for i in exp.inputs.echem):
@@ -290,7 +329,7 @@ def input_stages(exp) -> list:
         if problems:
             raise ConfigError(exp.base_dir or "experiment", problems)
         params["cell_area_cm2"] = float(area)
-        needs = ("echem/eis",)
+        needs = needs + ("echem/eis",)
     return [Stage("interface.contour_study", _user_contour_stage, inputs=needs,
                   outputs=("interface/contour_study",), params=params)]
 

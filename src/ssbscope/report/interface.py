@@ -193,12 +193,36 @@ def _contour_part(study, gc, fields):
     return html, tuple(summary)
 
 
+def _stress_sentence(df, a):
+    """Which interface stress enters the criterion, the stack pressure and i_g0's source."""
+    stress = a.get("stress", df["stress"].iloc[0] if "stress" in df else "mean")
+    text = ("Interface stress: the normal traction of the creeping Li on the electrolyte "
+            "(the Li mean stress, which also carries the sideways convergence of the plated "
+            "Li, is the labelled alternative: its site value and gain are in the table).  "
+            if stress == "normal" else
+            "Interface stress: the Li mean stress (the alternative to the normal traction on "
+            "the electrolyte, whose site value and gain are in the table).  ")
+    if "site_normal_traction_mpa" in df and "site_mean_stress_mpa" in df:
+        ref = df[(df["height_um"] == 25) & (df["separation_um"] == 150) & (df["shape"] == "egg-box")]
+        if len(ref):
+            r = ref.iloc[0]
+            text += (f"At H25S150 the site normal traction is {r['site_normal_traction_mpa']:.2f} "
+                     f"MPa against a mean stress of {r['site_mean_stress_mpa']:.2f} MPa.  ")
+    ps = a.get("stack_pressure_mpa")
+    if ps is not None:
+        text += (f"Stack pressure {float(ps):g} MPa in the fracture criterion (lateral stress "
+                 f"ratio {float(a.get('lateral_stress_ratio', 0.0)):g}); i_g0 = "
+                 f"{float(a.get('flat_critical_current_ma_cm2', 1.0)):g} mA cm⁻² from "
+                 f"{a.get('flat_critical_current_source', 'the default')}.  ")
+    return text
+
+
 def _model_sentence(df, a):
     """The caption's account of the pressure model and its resolution, for what was run."""
     finite = "pressure_model" in df and (df["pressure_model"] == "finite-slope").any()
     if not finite:
         return ("Pressure model: small-slope (spectral half-space Stokes flow of the creeping "
-                "Li, one secant viscosity).  ")
+                "Li, one secant viscosity).  " + _stress_sentence(df, a))
     text = ("Pressure model: finite-slope (Stokes flow of the creeping Li in the true cell, "
             "Q2-Q1, local secant viscosity on "
             f"{a.get('stokes_n_xy', '?')} elements per quarter-cell side for the egg-box, site "
@@ -210,7 +234,7 @@ def _model_sentence(df, a):
                  "ridge rounding with a 0.25 um layer at the interface, site pressure within 2 % "
                  "of 8 elements and of 24 layers, drifting down about 2.5 % per lateral "
                  "refinement beyond 8.  ")
-    return text
+    return text + _stress_sentence(df, a)
 
 
 def _kinetics_axis(kin):
