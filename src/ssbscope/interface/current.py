@@ -194,19 +194,26 @@ def _linear_solve(A, b):
     return spla.spsolve(A.tocsc(), b)
 
 
-def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
+def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k, *, length_y=None, ny=None):
     """Solve on the quarter cell; return surface flux F3 (per projected area) and checks.
 
-    ``robin_k`` = 1 / (sigma R_ct) in 1/um (None: phi = 0 on the surface).
-    Potential 0 in the Li, 1 at the top.  Returns (F3_surface, phi_surface, top_flux_total,
-    surface_flux_total) with totals integrated over the quarter cell (trapezoid weights).
+    The box is ``[0, half_s] x [0, length_y]`` (default square) with ``n`` x ``ny`` intervals
+    and mirror (no-flux) sides.  ``robin_k`` = 1 / (sigma R_ct) in 1/um (None: phi = 0 on the
+    surface).  Potential 0 in the Li, 1 at the top.  Returns (xs, F3_surface, phi_surface,
+    surface metric, top_flux_total, surface_flux_total, residual) with totals integrated over
+    the box (trapezoid weights); with ``length_y`` the y nodes are appended to the tuple.
     """
+    rect = length_y is not None
+    ny = n if ny is None else int(ny)
+    length_y = half_s if length_y is None else float(length_y)
     dx = half_s / n
+    dy = length_y / ny
     dz = 1.0 / nz
     xs = np.arange(n + 1) * dx
+    ys = np.arange(ny + 1) * dy
     zs = np.arange(nz + 1) * dz
     X = xs[:, None, None]
-    Y = xs[None, :, None]
+    Y = ys[None, :, None]
     Zt = zs[None, None, :]
     # metric coefficients at half points
     # x-faces (i+1/2, j, k): J g^11 = Zz, J g^13 = -Zx
@@ -214,7 +221,7 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
     Zx_a, _, Zz_a = _metrics(h_fun, xh, Y, Zt, z_top, beta)
     c11 = Zz_a
     c13 = -Zx_a
-    yh = (xs[:-1] + 0.5 * dx)[None, :, None]
+    yh = (ys[:-1] + 0.5 * dy)[None, :, None]
     _, Zy_b, Zz_b = _metrics(h_fun, X, yh, Zt, z_top, beta)
     c22 = Zz_b
     c23 = -Zy_b
@@ -226,7 +233,7 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
     # surface (zeta = 0) coefficients
     Zx0, Zy0, Zz0 = _metrics(h_fun, X[:, :, 0], Y[:, :, 0], 0.0, z_top, beta)
     surf_metric = np.sqrt(1 + Zx0 ** 2 + Zy0 ** 2)  # true area per projected area
-    shape = (n + 1, n + 1, nz + 1)
+    shape = (n + 1, ny + 1, nz + 1)
 
     def pad_xy(phi):
         return np.pad(phi, ((1, 1), (1, 1), (0, 0)), mode="reflect")
@@ -247,12 +254,12 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
         phix = (phi[1:] - phi[:-1]) / dx
         phiz = 0.5 * (dz_c[1:] + dz_c[:-1])
         F1 = c11 * phix + c13 * phiz
-        phiy = (phi[:, 1:] - phi[:, :-1]) / dx
+        phiy = (phi[:, 1:] - phi[:, :-1]) / dy
         phiz = 0.5 * (dz_c[:, 1:] + dz_c[:, :-1])
         F2 = c22 * phiy + c23 * phiz
         # zeta faces: tangential derivatives averaged between k and k+1
         dxc = (pp[2:, 1:-1] - pp[:-2, 1:-1]) / (2 * dx)
-        dyc = (pp[1:-1, 2:] - pp[1:-1, :-2]) / (2 * dx)
+        dyc = (pp[1:-1, 2:] - pp[1:-1, :-2]) / (2 * dy)
         F3 = c31 * 0.5 * (dxc[..., 1:] + dxc[..., :-1]) + c32 * 0.5 * (dyc[..., 1:] + dyc[..., :-1]) \
             + c33 * (phi[..., 1:] - phi[..., :-1]) / dz
         del dzp
@@ -264,9 +271,9 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
         g1 = np.zeros((n + 2,) + shape[1:])
         g1[1:-1] = F1
         d1 = (g1[1:] - g1[:-1]) / dx
-        g2 = np.zeros((n + 1, n + 2, nz + 1))
+        g2 = np.zeros((n + 1, ny + 2, nz + 1))
         g2[:, 1:-1] = F2
-        d2 = (g2[:, 1:] - g2[:, :-1]) / dx
+        d2 = (g2[:, 1:] - g2[:, :-1]) / dy
         # boundary nodes own half control volumes: the flux difference spans dx/2
         d1[0] *= 2
         d1[-1] *= 2
@@ -297,7 +304,7 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
     r0 = residual(np.zeros(shape))
     idx = np.arange(N).reshape(shape)
     rows, cols, vals = [], [], []
-    ii, jj, kk = np.meshgrid(np.arange(n + 1), np.arange(n + 1), np.arange(nz + 1), indexing="ij")
+    ii, jj, kk = np.meshgrid(np.arange(n + 1), np.arange(ny + 1), np.arange(nz + 1), indexing="ij")
     # the stencil reaches +-1 in x, y and zeta (27 points): 3 x 3 x 3 colours
     for cx in range(3):
         for cy in range(3):
@@ -314,7 +321,7 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
                 ok = rk + ((cz - rk) % 3 + 1) % 3 - 1
                 # mirror images fold back into the domain
                 oi = np.where(oi < 0, -oi, np.where(oi > n, 2 * n - oi, oi))
-                oj = np.where(oj < 0, -oj, np.where(oj > n, 2 * n - oj, oj))
+                oj = np.where(oj < 0, -oj, np.where(oj > ny, 2 * ny - oj, oj))
                 rows.append(idx[ri, rj, rk])
                 cols.append(idx[oi, oj, ok])
                 vals.append(col_r[nz_rows])
@@ -327,9 +334,13 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
     F3s = surface_flux(phi, F1, F2, F3)
     w = np.full(n + 1, dx)
     w[0] = w[-1] = dx / 2
-    W = w[:, None] * w[None, :]
+    wy = np.full(ny + 1, dy)
+    wy[0] = wy[-1] = dy / 2
+    W = w[:, None] * wy[None, :]
     top_total = float((W * F3[..., -1]).sum())
     surf_total = float((W * F3s).sum())
+    if rect:
+        return xs, F3s, phi[..., 0], surf_metric, top_total, surf_total, rel, ys
     return xs, F3s, phi[..., 0], surf_metric, top_total, surf_total, rel
 
 
