@@ -306,9 +306,13 @@ def input_stages(exp) -> list:
     from ssbscope.pipeline import Stage
 
     cfg = getattr(getattr(exp, "analysis", None), "interface", None)
-    if cfg is None or not cfg.cases:
+    if cfg is None:
         return []
+    stages = _topography_stages(exp, cfg)
+    if not cfg.cases:
+        return stages
     params = cfg.model_dump(mode="json")
+    params.pop("topography", None)
     params["cases"] = [list(c) for c in cfg.cases]
     needs = ()
     if cfg.flat_critical_current_ma_cm2 == "ccd":
@@ -331,7 +335,177 @@ def input_stages(exp) -> list:
         params["cell_area_cm2"] = float(area)
         needs = needs + ("echem/eis",)
     return [Stage("interface.contour_study", _user_contour_stage, inputs=needs,
-                  outputs=("interface/contour_study",), params=params)]
+                  outputs=("interface/contour_study",), params=params)] + stages
+
+
+def _li_side(interface: str, materials: dict):
+    """(+1 Li below / -1 Li above, electrolyte-side layer) of a 'lower|upper' interface, or None."""
+    lower, _, upper = interface.partition("|")
+    ml, mu = materials.get(lower), materials.get(upper)
+    if ml == "Li" and mu not in (None, "Li"):
+        return 1, upper
+    if mu == "Li" and ml not in (None, "Li"):
+        return -1, lower
+    return None
+
+
+def _topography_stages(exp, cfg) -> list:
+    """``interface.<series>.surface_current`` for the series of ``analysis.interface.topography``."""
+    from ssbscope.correlate.stages import _cell, _cell_key, _tomo_series
+    from ssbscope.errors import ConfigError
+    from ssbscope.pipeline import Stage
+    from ssbscope.tomo.stages import _slug
+
+    topo = cfg.topography
+    if topo is None:
+        return []
+    where = exp.base_dir or "experiment"
+    measured = _tomo_series(exp)
+    chosen = list(dict.fromkeys(topo.series)) if topo.series is not None else list(measured)
+    bad = [s for s in chosen if s not in measured]
+    if bad:
+        raise ConfigError(where, [("analysis.interface.topography.series", (
+            f"{', '.join(map(repr, bad))}: not a measured CT series (measured: "
+            f"{', '.join(map(repr, measured)) or 'none'})"))])
+    try:
+        from ssbscope.transport.stages import input_stages as transport_stages
+
+        produced = {o for st in transport_stages(exp) for o in st.outputs}
+    except Exception:  # no transport analysis possible: compare with nothing
+        produced = set()
+    stages = []
+    for series in chosen:
+        items = measured[series]
+        cell = _cell(exp, _cell_key(exp, items))
+        materials = {la.name: la.material for la in cell.layers}
+        thick = {la.name: la.thickness_um for la in cell.layers}
+        names = [la.name for la in cell.layers]
+        if topo.interface is not None:
+            iface = topo.interface
+            side = _li_side(iface, materials)
+            if side is None:
+                raise ConfigError(where, [("analysis.interface.topography.interface", (
+                    f"{iface!r} is not an interface between a Li layer and another layer of "
+                    f"series {series!r} (layers: {', '.join(names)}); write 'lower|upper'"))])
+        else:
+            pairs = [f"{a}|{b}" for a, b in zip(names, names[1:])]
+            wanted = exp.analysis.tomo.interfaces
+            cands = [p for p in (wanted if wanted is not None else pairs) if _li_side(p, materials)]
+            if not cands:
+                log.info("interface: series %r has no Li|electrolyte interface; no surface current",
+                         series)
+                continue
+            iface = cands[0]
+            side = _li_side(iface, materials)
+        sign, elec = side
+        sname = _slug(series)
+        cd_key = f"transport/{sname}/current_density"
+        ins = (f"tomo/{sname}/maps",) + ((cd_key,) if cd_key in produced else ())
+        stages.append(Stage(
+            f"interface.{sname}.surface_current", _surface_current_stage, inputs=ins,
+            outputs=(f"interface/{sname}/surface_current",),
+            params={"series": sname, "maps_key": f"tomo/{sname}/maps",
+                    "cd_key": cd_key if cd_key in produced else None, "interface": iface,
+                    "sign": int(sign),
+                    "thickness_um": float(topo.thickness_um if topo.thickness_um is not None
+                                          else (thick.get(elec) or cfg.thickness_um)),
+                    "conductivity_s_cm": float(topo.conductivity_s_cm or cfg.conductivity_s_cm),
+                    "r_ct_ohm_cm2": topo.r_ct_ohm_cm2, "current_ma_cm2": topo.current_ma_cm2,
+                    "smooth_um": topo.smooth_um, "max_nodes": int(topo.max_nodes),
+                    "top_fraction": float(topo.top_fraction), "n_shuffle": int(topo.n_shuffle),
+                    "seed": int(getattr(exp, "seed", 0) or 0)},
+            long=True))
+    return stages
+
+
+def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, sign,
+                           thickness_um, conductivity_s_cm, r_ct_ohm_cm2, current_ma_cm2,
+                           smooth_um, max_nodes, top_fraction, n_shuffle, seed=0):
+    """Predicted current on each scan's measured Li surface vs the measured current maps."""
+    import xarray as xr
+
+    from ssbscope.errors import InputError
+    from ssbscope.interface import hot_spot_overlap, surface_current
+
+    mp = inputs[maps_key].load()
+    ifaces = [str(v) for v in mp["interface"].values.tolist()]
+    if interface not in ifaces:
+        raise InputError(f"{maps_key}: no height map of interface {interface!r} (maps of: "
+                         f"{', '.join(ifaces) or 'none'}); add it to analysis.tomo.interfaces")
+    h_all = np.asarray(mp["height_um"].sel(interface=interface).values, float) * sign
+    x, y = np.asarray(mp["x"].values, float), np.asarray(mp["y"].values, float)
+    px = float(abs(x[1] - x[0])) if x.size > 1 else float(mp.attrs.get("voxel_size_um", 1.0))
+    py = float(abs(y[1] - y[0])) if y.size > 1 else px
+    t = np.asarray(mp["time_s"].values, float)
+    cd = inputs[cd_key].load() if cd_key else None
+    cyc = (np.asarray(cd["cycler_current_density_ma_cm2"].values, float) if cd is not None
+           else np.full(max(t.size - 1, 0), np.nan))
+    smooth = px if smooth_um is None else float(smooth_um)
+    maps, ratios, maxr, used_i, notes = [], [], [], [], []
+    for k in range(t.size):
+        i_k = current_ma_cm2
+        if i_k is None:
+            c = cyc[k] if k < cyc.size else np.nan
+            i_k = abs(float(c)) if np.isfinite(c) and abs(c) > 0 else 1.0
+        h = h_all[k]
+        if np.isfinite(h).sum() < 9:
+            maps.append(np.full(h.shape, np.nan))
+            ratios.append(np.nan)
+            maxr.append(np.nan)
+            used_i.append(i_k)
+            notes.append(f"scan {k}: no interface found")
+            continue
+        res = surface_current(h, (py, px), conductivity_s_cm=conductivity_s_cm,
+                              thickness_um=thickness_um, current_ma_cm2=i_k,
+                              r_ct_ohm_cm2=r_ct_ohm_cm2, max_nodes=max_nodes,
+                              smooth_um=smooth or None)
+        maps.append(res.current_ma_cm2)
+        ratios.append(res.area_ratio)
+        maxr.append(res.max_over_geometric)
+        used_i.append(i_k)
+    n_int = 0 if cd is None else int(cd.sizes.get("interval", 0))
+    cols = {k: [] for k in ("correlation", "overlap", "baseline_correlation", "baseline_overlap",
+                            "baseline_overlap_std", "overlap_z")}
+    for k in range(n_int):
+        meas = np.asarray(cd["current_density_ma_cm2"].isel(interval=k).values, float)
+        pred = maps[k] if k < len(maps) else None
+        try:
+            if pred is None or meas.shape != pred.shape:
+                raise ValueError("maps of different shape")
+            c = hot_spot_overlap(pred, np.abs(meas), top_fraction=top_fraction,
+                                 n_shuffle=n_shuffle, seed=seed + k)
+            vals = (c.correlation, c.overlap, c.baseline_correlation, c.baseline_overlap,
+                    c.baseline_overlap_std, c.overlap_z)
+        except Exception as e:  # a map with too few valid pixels: no comparison
+            notes.append(f"interval {k}: no comparison ({e})")
+            vals = (np.nan,) * 6
+        for key, v in zip(cols, vals):
+            cols[key].append(float(v))
+    data = {"current_ma_cm2": (("time_s", "y", "x"), np.asarray(maps, np.float32),
+                               {"units": "mA/cm2",
+                                "long_name": "predicted local current density normal to the Li surface"}),
+            "area_ratio": ("time_s", np.asarray(ratios, float), {"units": "1"}),
+            "max_over_geometric": ("time_s", np.asarray(maxr, float), {"units": "1"}),
+            "geometric_current_ma_cm2": ("time_s", np.asarray(used_i, float), {"units": "mA/cm2"})}
+    for key, v in cols.items():
+        data[key] = ("interval", np.asarray(v, float), {"units": "1"})
+    coords = {"time_s": ("time_s", t, {"units": "s"}), "y": ("y", y, {"units": "um"}),
+              "x": ("x", x, {"units": "um"})}
+    if n_int:
+        coords["interval"] = np.arange(n_int)
+    ds = xr.Dataset(data, coords=coords, attrs={
+        "series": series, "interface": interface, "source": f"{maps_key} height_um",
+        "measured": f"{cd_key} current_density_ma_cm2 (|j|)" if cd_key else "none",
+        "model": ("linearised Butler-Volmer" if r_ct_ohm_cm2 is not None else "primary")
+                 + " current distribution (Zhang et al. 2024, doi:10.1039/d3ee03322h) on the "
+                   "measured surface; mirror sides",
+        "r_ct_ohm_cm2": float("nan") if r_ct_ohm_cm2 is None else float(r_ct_ohm_cm2),
+        "conductivity_s_cm": conductivity_s_cm, "thickness_um": thickness_um,
+        "smooth_um": smooth, "top_fraction": top_fraction, "n_shuffle": n_shuffle,
+        "baseline": "random circular shifts and flips of the measured map",
+        "pairing": "prediction on the surface of scan k vs the map of interval k (scan k -> k+1)",
+        "notes": notes})
+    return {f"interface/{series}/surface_current": ds}
 
 def demo_stages(config) -> list:
     """The twin's contour study (see the module docstring).

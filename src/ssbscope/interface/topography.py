@@ -51,7 +51,8 @@ class SurfaceCurrent:
     height_um : (ny, nx) ndarray
         The Li surface used (after filling gaps and smoothing), index ``[iy, ix]``.
     current_ma_cm2 : (ny, nx) ndarray
-        Local current density normal to the surface, per true area.
+        Local current density normal to the surface, per true area (NaN where the map had no
+        height).
     projected_current_ma_cm2 : (ny, nx) ndarray
         Current per projected area (its mean is the geometric current).
     area_ratio : float
@@ -173,6 +174,7 @@ def surface_current(height_um, pixel_um, *, conductivity_s_cm: float, thickness_
     for name, v in (("max_nodes", max_nodes), ("n_zeta", n_zeta)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 4:
             raise ParameterError(name, v, "must be an integer >= 4")
+    measured = np.isfinite(h)
     h, filled = _fill_gaps(h)
     if smooth_um:
         from scipy import ndimage
@@ -235,7 +237,9 @@ def surface_current(height_um, pixel_um, *, conductivity_s_cm: float, thickness_
         j_true = RegularGridInterpolator((xs, ys), j_true)(pts).reshape(nx, ny)
         j_proj = RegularGridInterpolator((xs, ys), j_proj)(pts).reshape(nx, ny)
     j_true, j_proj = j_true.T.copy(), j_proj.T.copy()
-    return SurfaceCurrent(x_um, y_um, h, j_true, j_proj, ar, float(j_true.max() / i_geo), i_geo,
+    j_true[~measured] = np.nan  # no surface measured there (the solve used filled heights)
+    j_proj[~measured] = np.nan
+    return SurfaceCurrent(x_um, y_um, h, j_true, j_proj, ar, float(np.nanmax(j_true) / i_geo), i_geo,
                           sigma, L, rct, int(stride), float(balance), filled)
 
 

@@ -346,11 +346,96 @@ def section(store) -> Section | None:
     ssbscope.report.Section or None
     """
     names = set(store.names())
-    if "interface/contour_study" not in names:
+    topo = sorted(n for n in names if n.startswith("interface/") and n.endswith("/surface_current"))
+    if "interface/contour_study" not in names and not topo:
         return None
-    gc = store.read("interface/grid_convergence").load() \
-        if "interface/grid_convergence" in names else None
-    sf = store.read("interface/surface_fields").load() \
-        if "interface/surface_fields" in names else None
-    html, summary = _contour_part(store.read("interface/contour_study").load(), gc, sf)
+    html, summary = "", []
+    if "interface/contour_study" in names:
+        gc = store.read("interface/grid_convergence").load() \
+            if "interface/grid_convergence" in names else None
+        sf = store.read("interface/surface_fields").load() \
+            if "interface/surface_fields" in names else None
+        html, summary = _contour_part(store.read("interface/contour_study").load(), gc, sf)
+        summary = list(summary)
+    for name in topo:
+        h, sm = _topography_part(store, name)
+        html += h
+        summary += sm
     return Section("Interfaces", html, tuple(summary))
+
+
+def _topography_part(store, name):
+    """Predicted current on the measured Li surface beside the measured current-density map."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    ds = store.read(name).load()
+    a = ds.attrs
+    series = a.get("series", name.split("/")[1])
+    maps_key = f"tomo/{series}/maps"
+    cd_key = f"transport/{series}/current_density"
+    names = set(store.names())
+    x, y = ds["x"].values, ds["y"].values
+    ext = [float(x[0]), float(x[-1]), float(y[-1]), float(y[0])]
+    n_int = int(ds.sizes.get("interval", 0))
+    corr = ds["correlation"].values if "correlation" in ds else np.array([])
+    ks = [k for k in range(n_int) if np.isfinite(corr[k])]
+    k = ks[-1] if ks else int(np.nanargmax(ds["area_ratio"].values)) \
+        if np.isfinite(ds["area_ratio"].values).any() else 0
+    panels = []
+    if maps_key in names:
+        mp = store.read(maps_key)
+        h = np.asarray(mp["height_um"].sel(interface=a.get("interface")).isel(time_s=k).values)
+        panels.append(("measured Li surface height (µm)", h, "viridis"))
+    panels.append(("predicted local current (mA cm⁻²)", ds["current_ma_cm2"].isel(time_s=k).values,
+                   "magma"))
+    if ks and cd_key in names:
+        meas = store.read(cd_key)["current_density_ma_cm2"].isel(interval=k).values
+        panels.append(("measured |current density| (mA cm⁻²)", np.abs(meas), "magma"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.6),
+                             layout="constrained", squeeze=False)
+    for ax, (title, img, cmap) in zip(axes[0], panels):
+        im = ax.imshow(img, extent=ext, cmap=cmap)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    t = float(ds["time_s"].values[k])
+    model = a.get("model", "current distribution")
+    rct = a.get("r_ct_ohm_cm2")
+    cap = (f"Series {series}, interface {a.get('interface')}: {model}, on the surface CT "
+           f"measured at t = {t:g} s"
+           + (f" (R_ct {rct:g} Ω cm², " if rct == rct else " (")
+           + f"σ {a.get('conductivity_s_cm', float('nan')):g} S cm⁻¹, electrolyte "
+           f"{a.get('thickness_um', float('nan')):g} µm, heights smoothed over "
+           f"{a.get('smooth_um', 0):g} µm).  Sides: mirror planes through the outermost pixels "
+           "(the map as one cell of its mirror images).")
+    if ks:
+        cap += ("  Right: the current density measured from the Li thickness change between "
+                "this scan and the next.")
+    html = figure_html(fig, cap)
+    summary = []
+    if n_int:
+        df = pd.DataFrame({
+            "interval": np.arange(n_int),
+            "correlation": ds["correlation"].values,
+            "top-decile overlap": ds["overlap"].values,
+            "baseline overlap": ds["baseline_overlap"].values,
+            "baseline sd": ds["baseline_overlap_std"].values,
+            "overlap z": ds["overlap_z"].values,
+            "baseline correlation": ds["baseline_correlation"].values})
+        html += table_html(df, caption=(
+            "Predicted hot spots against the measured current-density map of each interval "
+            "(scan k to k+1): Pearson correlation, the fraction of the predicted top-decile "
+            "region inside the measured one, and the same for randomly shifted and flipped "
+            "copies of the measured map (the baseline keeps the map's texture).  NaN: no Li "
+            "surface in the first scan of the interval."))
+        if ks:
+            kk = ks[-1]
+            summary.append((f"surface current hot spots, {series}",
+                            f"overlap {ds['overlap'].values[kk]:.2f} vs baseline "
+                            f"{ds['baseline_overlap'].values[kk]:.2f} ± "
+                            f"{ds['baseline_overlap_std'].values[kk]:.2f}, correlation "
+                            f"{ds['correlation'].values[kk]:.2f} (interval {kk})"))
+    return html, summary
