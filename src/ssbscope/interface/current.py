@@ -194,7 +194,8 @@ def _linear_solve(A, b):
     return spla.spsolve(A.tocsc(), b)
 
 
-def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k, *, length_y=None, ny=None):
+def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k, *, length_y=None, ny=None,
+                 offsets=None, extra=None):
     """Solve on the quarter cell; return surface flux F3 (per projected area) and checks.
 
     The box is ``[0, half_s] x [0, length_y]`` (default square) with ``n`` x ``ny`` intervals
@@ -202,6 +203,9 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k, *, length_y=None, n
     surface).  Potential 0 in the Li, 1 at the top.  Returns (xs, F3_surface, phi_surface,
     surface metric, top_flux_total, surface_flux_total, residual) with totals integrated over
     the box (trapezoid weights); with ``length_y`` the y nodes are appended to the tuple.
+    ``offsets``: surface fields ``d`` (n + 1, ny + 1) of extra problems with zero potential at
+    the top and the Robin condition ``F3 = metric k (phi - d)``; their surface fluxes go to
+    ``extra["offset_fluxes"]`` (superposition for a potential offset at the surface).
     """
     rect = length_y is not None
     ny = n if ny is None else int(ny)
@@ -332,6 +336,20 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k, *, length_y=None, n
     rel = float(np.abs(res).max())
     F1, F2, F3 = fluxes(phi)
     F3s = surface_flux(phi, F1, F2, F3)
+    if offsets is not None:
+        if robin_k is None:
+            raise ParameterError("surface_offset_v", "given", "needs kinetics (r_ct_ohm_cm2)")
+        out = []
+        for off in offsets:
+            # residual at phi = 0 of the problem with top 0 and the surface offset: only the
+            # Robin rows, (- metric k (0 - d)) / dz; the linear part is the same matrix A
+            rb = np.zeros(shape)
+            rb[..., 0] = surf_metric * robin_k * np.asarray(off, float) / dz
+            phib = _linear_solve(A, -rb.ravel()).reshape(shape)
+            G1, G2, G3 = fluxes(phib)
+            out.append(surface_flux(phib, G1, G2, G3))
+        if extra is not None:
+            extra["offset_fluxes"] = out
     w = np.full(n + 1, dx)
     w[0] = w[-1] = dx / 2
     wy = np.full(ny + 1, dy)
@@ -348,7 +366,8 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
                          r_ct_ohm_cm2: float | None = None, conductivity_s_cm: float,
                          thickness_um: float, geometric_current_ma_cm2: float,
                          n_xy: int = 16, n_zeta: int = 16, top_fraction: float = 1 / 3,
-                         tip_radius_um: float = DEFAULT_TIP_RADIUS_UM) -> CurrentDistribution:
+                         tip_radius_um: float = DEFAULT_TIP_RADIUS_UM,
+                         surface_offset_v=None) -> CurrentDistribution:
     """Local current density normal to a contoured Li|electrolyte interface.
 
     Primary distribution (``r_ct_ohm_cm2=None``: equipotential Li, Laplace in the
@@ -378,6 +397,12 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
     tip_radius_um : float
         Rounding radius of pyramid/frustum edges and apices (um; default 2 um, the
         printing/imprinting resolution of 003_'s templates, see :mod:`.shapes`).
+    surface_offset_v : (n_xy + 1, n_xy + 1) array_like, optional
+        A local shift (V) of the Li equilibrium potential at the quarter-cell surface nodes,
+        index ``[ix, iy]``, with kinetics only: ``j = (eta - offset) / R_ct``.  The
+        Monroe-Newman pressure coupling passes ``Omega_Li dp / F`` here
+        (:func:`.creep.monroe_newman_coupling`).  Solved by superposition with the
+        unshifted problem, still scaled to the geometric current.
 
     Returns
     -------
@@ -418,9 +443,29 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
     sigma_um = sigma * 1e-4  # S/um
     robin_k = None if rct is None else 1.0 / (sigma_um * rct * 1e8)  # 1/um
     beta = 2.5 if shape != "flat" else 1e-6
+    extra = {}
+    offs = None
+    if surface_offset_v is not None:
+        off = np.asarray(surface_offset_v, float)
+        if off.shape != (int(n_xy) + 1, int(n_xy) + 1) or not np.isfinite(off).all():
+            raise ParameterError("surface_offset_v", off.shape,
+                                 f"must be a finite ({int(n_xy) + 1}, {int(n_xy) + 1}) array (V)")
+        offs = [off]
     xs, F3s, phi_s, metric, top_total, surf_total, res = _solve_field(
-        h_fun, S / 2, z_top, int(n_xy), int(n_zeta), beta, robin_k)
+        h_fun, S / 2, z_top, int(n_xy), int(n_zeta), beta, robin_k, offsets=offs, extra=extra)
     area_q = (S / 2) ** 2
+    if offs is not None:
+        # phi = V phi_1 + phi_offset (volts); j = sigma d phi / dn: V from the geometric current
+        Fb = extra["offset_fluxes"][0]
+        wq = np.full(int(n_xy) + 1, xs[1] - xs[0])
+        wq[0] = wq[-1] = wq[0] / 2
+        Wq = wq[:, None] * wq[None, :]
+        to_ma = sigma * 1e7  # (S/cm) x (V/um) -> mA/cm2
+        V = (i_geo * area_q / to_ma - float((Wq * Fb).sum())) / surf_total
+        F3s = V * F3s + Fb
+        ratio = top_total / surf_total  # flux balance of the unshifted solve (the check)
+        surf_total = i_geo * area_q / to_ma
+        top_total = ratio * surf_total
     scale = i_geo / (surf_total / area_q)  # so that the mean projected flux is i_geo
     j_local = scale * F3s / metric  # per true area, mA/cm2
     balance = abs(top_total - surf_total) / abs(surf_total)

@@ -110,7 +110,7 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
     stokes_n_shapes = 6
     common = {"conductivity_s_cm": conductivity_s_cm, "critical_pressure_mpa": critical_pressure_mpa,
               "grain_size_um": grain_size_um, "flaw_depth_um": flaw_depth_um, "n_xy": n_grid,
-              "pressure_model": "auto"}
+              "pressure_model": "auto", "stress": "normal", "stack_pressure_mpa": 7.0}
     # one task per (series, charge-transfer resistance, shape, case), run by _sweep_table
     tasks = []
     for name in sweeps:
@@ -147,7 +147,10 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
                         "stokes_n_xy": stokes_n, "stokes_n_xy_shapes": stokes_n_shapes,
                         "kinetics_r_ct_ohm_cm2": list(kinetics_rct),
                         "series_kinetics": "the H series at S = 150 um to H/S = 1 at each of "
-                                           "kinetics_r_ct_ohm_cm2 (interface.kinetics_sweep)"})
+                                           "kinetics_r_ct_ohm_cm2 (interface.kinetics_sweep)",
+                        "stress": "normal", "stack_pressure_mpa": 7.0, "lateral_stress_ratio": 0.0,
+                        "flat_critical_current_source": "the default (trends only)",
+                        **_coupling_check(r_ct_ohm_cm2, conductivity_s_cm, 1000.0)})
     gc_rows = []
     for shape, rct in (("egg-box", None), ("egg-box", r_ct_ohm_cm2), ("pyramid", r_ct_ohm_cm2),
                        ("frustum", r_ct_ohm_cm2)):
@@ -212,6 +215,20 @@ def _r_ct_from_eis(ds, spectrum, interfaces, area_cm2):
     return value, (f"EIS fit of spectrum {k} ({labels[k]}{', ' + str(src) if src else ''}): "
                    f"R_ct = {r_ohm:.4g} Ohm x {float(area_cm2):.4g} cm2 / {int(interfaces)} "
                    f"interface(s) = {value:.4g} Ohm cm2")
+
+def _coupling_check(r_ct_ohm_cm2, conductivity_s_cm, thickness_um, case=(25.0, 150.0)):
+    """Monroe-Newman coupling at one egg-box case: attrs for the contour study."""
+    from ssbscope.interface import monroe_newman_coupling
+
+    H, S = (float(v) for v in case)
+    r = monroe_newman_coupling("egg-box", H, S, r_ct_ohm_cm2=float(r_ct_ohm_cm2),
+                               conductivity_s_cm=float(conductivity_s_cm),
+                               thickness_um=float(thickness_um), n_xy=10)
+    return {"monroe_newman_case": f"egg-box H{H:g}S{S:g}",
+            "monroe_newman_max_current_change": r.max_current_change,
+            "monroe_newman_site_pressure_change": r.site_pressure_change,
+            "monroe_newman_converged": bool(r.converged)}
+
 
 def _ccd_from_events(events, log_name):
     """i_g0 (mA/cm2) from the critical current density in ``echem/events`` and its source."""
@@ -288,6 +305,8 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
                         "r_ct_source": r_ct_source,
                         "stokes_n_xy": stokes_n_xy, "stokes_n_xy_shapes": stokes_n_xy,
                         "kinetics_r_ct_ohm_cm2": [float(r_ct_ohm_cm2), *extra] if extra else []})
+    study.attrs.update(_coupling_check(r_ct_ohm_cm2, conductivity_s_cm, thickness_um,
+                                       next((c for c in cases if c[0] < c[1]), cases[0])))
     return {"interface/contour_study": _with_units(study)}
 
 def input_stages(exp) -> list:

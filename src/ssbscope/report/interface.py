@@ -355,13 +355,34 @@ def section(store) -> Section | None:
             if "interface/grid_convergence" in names else None
         sf = store.read("interface/surface_fields").load() \
             if "interface/surface_fields" in names else None
-        html, summary = _contour_part(store.read("interface/contour_study").load(), gc, sf)
+        study = store.read("interface/contour_study").load()
+        html, summary = _contour_part(study, gc, sf)
         summary = list(summary)
+        html += _parameters_part(study.attrs)
     for name in topo:
         h, sm = _topography_part(store, name)
         html += h
         summary += sm
     return Section("Interfaces", html, tuple(summary))
+
+
+def _parameters_part(a):
+    """The coupling check and the parameter table with sources."""
+    from ssbscope.interface.parameters import parameter_table
+
+    html = ""
+    if "monroe_newman_max_current_change" in a:
+        html += ("<p>Pressure-kinetics coupling (Monroe and Newman 2004, as checked by Zhang et "
+                 "al. 2024): the Li potential shifted by its molar volume times the creep "
+                 f"pressure changes the local current at {a.get('monroe_newman_case')} by "
+                 f"{100 * float(a['monroe_newman_max_current_change']):.2f} % of its maximum "
+                 f"(site pressure {100 * float(a['monroe_newman_site_pressure_change']):.2f} %"
+                 + ("" if a.get("monroe_newman_converged", True) else ", iteration not converged")
+                 + "), so the tables keep R_ct independent of pressure.</p>")
+    html += table_html(parameter_table(), caption=(
+        "Model parameters and their sources.  Zhang et al. 2024 give theirs in a supplement "
+        "that is not available to this project: nothing here is tuned to their figures."))
+    return html
 
 
 def _topography_part(store, name):
