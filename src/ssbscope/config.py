@@ -328,6 +328,21 @@ class TransportAnalysis(_Model):
     rtol: float = Field(default=1e-6, gt=0, lt=1, description="relative-residual criterion of the diffusion solves")
 
 
+class TopographyAnalysis(_Model):
+    """Current distribution on the CT-measured Li surface of each scan (``interface/<series>/surface_current``)."""
+
+    series: Optional[list[str]] = Field(default=None, description="CT series (inputs.tomo[].series) to compute it for; default: every measured series")
+    interface: Optional[str] = Field(default=None, description="interface 'lower|upper' (names in cell.layers, as in analysis.tomo.interfaces) whose height map is the Li surface; default: the first interface between a Li layer and another material")
+    r_ct_ohm_cm2: Optional[float] = Field(default=10.0, gt=0, allow_inf_nan=False, description="charge-transfer resistance per true area (Ohm cm2) of the linearised Butler-Volmer kinetics; null: primary distribution (equipotential Li)")
+    conductivity_s_cm: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="electrolyte conductivity (S/cm); default analysis.interface.conductivity_s_cm")
+    thickness_um: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="electrolyte thickness above the interface (um); default: the declared thickness of the layer on the electrolyte side")
+    current_ma_cm2: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="geometric current density of the prediction (mA/cm2); default: the cycler's mean over the following interval where known, else 1 (the map scales linearly)")
+    smooth_um: Optional[float] = Field(default=None, ge=0, allow_inf_nan=False, description="Gaussian smoothing (um) of the height map before the solve; default one map pixel")
+    max_nodes: int = Field(default=64, ge=8, le=256, description="largest number of solve nodes per map side (larger maps are block-averaged)")
+    top_fraction: float = Field(default=0.1, gt=0, lt=0.5, description="hot-spot region of each map: its highest fraction of pixels (0.1: top decile)")
+    n_shuffle: int = Field(default=200, ge=10, description="shifted copies of the measured map for the baseline of the hot-spot comparison")
+
+
 class InterfaceAnalysis(_Model):
     """Contoured Li|electrolyte interfaces (Zhang et al. 2024): ``ssbscope run`` studies
     ``cases`` with these parameters (``ssbscope.interface.contour_sweep``); none by default."""
@@ -346,6 +361,19 @@ class InterfaceAnalysis(_Model):
     grain_size_um: Optional[float] = Field(default=2.0, gt=0, description="Li grain size of diffusional creep (um); null: pure power-law creep")
     flaw_depth_um: float = Field(default=10.0, gt=0, description="surface flaw depth of the fracture pressure (um)")
     critical_pressure_mpa: Optional[float] = Field(default=None, gt=0, description="fracture pressure override (MPa)")
+    stress: Literal["normal", "mean"] = Field(default="normal", description="interface stress of the dendrite criterion: the normal traction of the creeping Li on the electrolyte, or the Li mean stress (both are reported)")
+    stack_pressure_mpa: float = Field(default=7.0, ge=0, allow_inf_nan=False, description="stack pressure on the cell in the fracture criterion (MPa; 7 MPa in Zhang et al. 2024)")
+    lateral_stress_ratio: float = Field(default=0.0, ge=0, le=1, description="lateral over axial stress of the electrolyte under the stack pressure: 0 free sides, about 0.4 in a rigid die, 1 hydrostatic")
+    flat_critical_current_ma_cm2: float | Literal["ccd"] = Field(default=1.0, description="critical current of a flat interface i_g0 (mA/cm2), > 0, or 'ccd': the critical current density the echem analysis found in a stepped log (ccd_log)")
+    topography: Optional[TopographyAnalysis] = Field(default=None, description="current distribution on the CT-measured Li surface of every scan, compared with the measured current-density maps between scans; default: none")
+    ccd_log: Optional[str] = Field(default=None, description="with flat_critical_current_ma_cm2: ccd, the echem input (name) whose critical current density to use; default the only one found")
+
+    @field_validator("flat_critical_current_ma_cm2")
+    @classmethod
+    def _positive_ig0(cls, v):
+        if v != "ccd" and not (0 < v < float("inf")):
+            raise ValueError(f"{v}: must be finite and > 0 (mA/cm2), or 'ccd'")
+        return v
 
     @field_validator("cases")
     @classmethod

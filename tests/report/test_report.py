@@ -107,3 +107,25 @@ def test_report_renders_in_headless_chromium(demo_dir, tmp_path):
 
     img = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert img.std() > 10, "screenshot is blank"
+
+
+def test_demo_predicts_the_current_on_each_measured_li_surface(demo_dir):
+    """issue 17 §2 on the user's path: the anode-free series' CT height maps -> current
+    distribution per scan, compared with the measured current-density maps between scans."""
+    st = Store.open(demo_dir / "store.zarr")
+    ds = st.read("interface/anode_free/surface_current").load()
+    assert ds.attrs["interface"] == "Li|LPSCl"
+    ar = ds["area_ratio"].values
+    assert np.isnan(ar[0])  # pristine scan: no plated Li, no surface
+    assert np.all((ar[1:] >= 1.0) & (ar[1:] < 1.5)), ar
+    for k in (1, 2):
+        j = ds["current_ma_cm2"].isel(time_s=k).values
+        i_geo = float(ds["geometric_current_ma_cm2"].values[k])
+        # per true area the mean local current is the geometric one over the area ratio
+        assert np.nanmean(j) == pytest.approx(i_geo / ar[k], rel=0.05)
+    last = ds.sizes["interval"] - 1
+    assert np.isfinite(ds["correlation"].values[last])
+    assert 0.0 <= ds["overlap"].values[last] <= 1.0
+    assert ds["baseline_overlap"].values[last] == pytest.approx(0.1, abs=0.05)
+    html = (demo_dir / "report.html").read_text()
+    assert "Predicted hot spots" in html and "mirror planes" in html

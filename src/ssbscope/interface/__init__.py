@@ -13,6 +13,10 @@ contour_sweep          sweeps over H, S and H/S (Figs. 1-4) as a table
 grid_convergence       maximum local current against grid size
 kinetics_sweep         the sweep at several charge-transfer resistances (Wagner number)
 gain_maximum           where the critical-current gain peaks along a sweep
+halfspace_surface_stress  normal traction / mean stress of creeping Li behind an interface
+monroe_newman_coupling pressure shift of the deposition kinetics, solved by iteration
+surface_current        local current on a measured (CT) height map, mirror sides
+hot_spot_overlap       predicted vs measured current maps: correlation, top-decile overlap
 """
 
 from __future__ import annotations
@@ -42,6 +46,13 @@ __getattr__, __dir__, __all__ = attach(
         "KINETICS_R_CT_OHM_CM2": "study",
         "kinetics_sweep": "study",
         "gain_maximum": "study",
+        "halfspace_surface_stress": "creep",
+        "monroe_newman_coupling": "creep",
+        "CoupledInterface": "creep",
+        "SurfaceCurrent": "topography",
+        "surface_current": "topography",
+        "HotSpotComparison": "topography",
+        "hot_spot_overlap": "topography",
     },
 )
 

@@ -54,7 +54,7 @@ with
   tracer values extrapolated to room temperature; an assumption, not checked against a
   table here);
 * ``Omega = M_Li / (rho_Li N_A) = 2.16e-29 m^3``;
-* ``d``: grain size, default ``DEFAULT_GRAIN_SIZE_UM`` = 5 um.  This is the main assumption
+* ``d``: grain size, default ``DEFAULT_GRAIN_SIZE_UM`` = 2 um.  This is the main assumption
   of the low-stress regime: bulk Li foil has grains of 0.1-1 mm, but the Li that fills the
   contour and the freshly plated Li at the interface are fine-grained (the films of Herbert
   et al. are 5-18 um thick).  ``grain_size_um=None`` switches diffusional creep off (the pure
@@ -149,7 +149,11 @@ __all__ = [
     "critical_current",
     "critical_current_from",
     "critical_pressure_mpa",
+    "halfspace_surface_stress",
     "li_flow_stress_mpa",
+    "CoupledInterface",
+    "monroe_newman_coupling",
+    "STRESS_VARIANTS",
 ]
 
 LI_CREEP_EXPONENT = 6.56
@@ -351,6 +355,11 @@ class CreepPressure:
         Creep law used.
     lateral_velocity_um_s : (2, m, m) ndarray
         Lateral interface velocity ``U`` (x, y components).
+    stress : {"normal", "mean"}
+        The stress reported as pressure: normal traction on the electrolyte or Li mean stress.
+    normal_velocity_um_s : (m, m) ndarray
+        Vertical interface velocity relative to the mean advance, ``-W`` (z up, out of the
+        Li; negative where more Li than average is plated).
     """
 
     x_um: np.ndarray = field(repr=False)
@@ -366,6 +375,8 @@ class CreepPressure:
     geometric_current_ma_cm2: float = 1.0
     law: CreepLaw = field(default_factory=CreepLaw, repr=False)
     lateral_velocity_um_s: np.ndarray = field(default=None, repr=False)
+    stress: str = "normal"
+    normal_velocity_um_s: np.ndarray = field(default=None, repr=False)
 
     def scale_factor(self, current_ma_cm2: float) -> float:
         """Factor turning pressures at this current into pressures at ``current_ma_cm2``.
@@ -409,6 +420,64 @@ def _fine_size(dist: CurrentDistribution, pressure_spacing_um):
     return m
 
 
+STRESS_VARIANTS = ("normal", "mean")
+
+
+def halfspace_surface_stress(lateral_velocity_um_s, normal_velocity_um_s, spacing_um,
+                             viscosity_mpa_s: float, *, stress: str = "normal") -> np.ndarray:
+    """Compressive surface stress of Stokes flow in a half-space with a prescribed surface velocity.
+
+    The Li fills ``z < 0`` behind the interface (small-slope limit), creeps as an
+    incompressible Newtonian fluid of viscosity ``eta`` and moves with the periodic surface
+    velocity ``(U, w)`` at ``z = 0``; the flow decays into the Li.  Per Fourier mode ``k`` of
+    the surface field (``W = -w`` the excess velocity away from the electrolyte), the
+    decaying Stokes solution gives
+
+    * the Li mean stress ``p_k = eta (2 |k| W_k - 2 i k . U_k)`` and
+    * the normal traction on the electrolyte
+      ``-sigma_zz,k = p_k - 2 eta (d w / d z)_k = 2 eta |k| W_k``, since incompressibility
+      makes ``d w / d z = -div U`` at the surface: the lateral convergence of the plated Li
+      raises the mean stress but cancels in the normal traction.
+
+    Parameters
+    ----------
+    lateral_velocity_um_s : (2, mx, my) ndarray
+        Surface velocity components along x and y (um/s) on a periodic grid, index ``[ix, iy]``.
+    normal_velocity_um_s : (mx, my) ndarray
+        Surface velocity along z (um/s; z points out of the Li into the electrolyte).
+    spacing_um : float or (float, float)
+        Grid spacing along x and y.
+    viscosity_mpa_s : float
+        Li viscosity ``eta`` (MPa s).
+    stress : {"normal", "mean"}
+        ``"normal"``: ``-sigma_zz``; ``"mean"``: the pressure ``p``.
+
+    Returns
+    -------
+    (mx, my) ndarray
+        Compressive stress (MPa) with zero mean: the excess over the stack pressure.
+    """
+    if stress not in STRESS_VARIANTS:
+        raise ParameterError("stress", stress, f"must be one of {', '.join(STRESS_VARIANTS)}")
+    u = np.asarray(lateral_velocity_um_s, float)
+    w = np.asarray(normal_velocity_um_s, float)
+    if u.ndim != 3 or u.shape[0] != 2 or u.shape[1:] != w.shape:
+        raise ParameterError("lateral_velocity_um_s", u.shape,
+                             f"must have shape (2,) + {w.shape} (the normal velocity's shape)")
+    dx, dy = (spacing_um, spacing_um) if np.ndim(spacing_um) == 0 else spacing_um
+    mx, my = w.shape
+    kx = 2 * np.pi * np.fft.fftfreq(mx, d=float(dx))
+    ky = 2 * np.pi * np.fft.fftfreq(my, d=float(dy))
+    KX, KY = np.meshgrid(kx, ky, indexing="ij")
+    kmag = np.hypot(KX, KY)
+    W = -np.fft.fft2(w)
+    p_hat = 2.0 * kmag * W
+    if stress == "mean":
+        p_hat = p_hat - 2j * (KX * np.fft.fft2(u[0]) + KY * np.fft.fft2(u[1]))
+    p_hat[0, 0] = 0.0
+    return float(viscosity_mpa_s) * np.real(np.fft.ifft2(p_hat))
+
+
 def creep_pressure(dist: CurrentDistribution, *, law: CreepLaw | None = None,
                    stress_exponent: float = LI_CREEP_EXPONENT,
                    reference_stress_mpa: float = LI_CREEP_REFERENCE_STRESS_MPA,
@@ -416,7 +485,8 @@ def creep_pressure(dist: CurrentDistribution, *, law: CreepLaw | None = None,
                    grain_size_um: float | None = DEFAULT_GRAIN_SIZE_UM,
                    self_diffusion_cm2_s: float = LI_SELF_DIFFUSION_CM2_S,
                    temperature_k: float = DEFAULT_TEMPERATURE_K,
-                   pressure_spacing_um: float | None = None) -> CreepPressure:
+                   pressure_spacing_um: float | None = None,
+                   stress: str = "normal") -> CreepPressure:
     """Excess interfacial pressure needed to creep the non-uniformly plated Li away.
 
     Small-slope Stokes flow of creeping Li (diffusional + power-law creep, one secant
@@ -435,23 +505,32 @@ def creep_pressure(dist: CurrentDistribution, *, law: CreepLaw | None = None,
     reference_stress_mpa, reference_strain_rate_1_s : float
         One point of the uniaxial power law (Li: 0.8 MPa at 5e-4 1/s).
     grain_size_um : float or None
-        Grain size of Nabarro-Herring creep (default 5 um; None: pure power law).
+        Grain size of Nabarro-Herring creep (default 2 um; None: pure power law).
     self_diffusion_cm2_s, temperature_k : float
         Li self-diffusion coefficient and temperature.
     pressure_spacing_um : float, optional
         Spacing of the pressure grid (default: a third of the edge rounding for
         pyramids/frustums, S/128 for the egg-box).
+    stress : {"normal", "mean"}
+        Which stress is the "pressure": ``"normal"`` (default) the compressive normal
+        traction that the creeping Li exerts on the electrolyte, ``-sigma_zz = 2 eta Lambda W``
+        (:func:`halfspace_surface_stress`); ``"mean"`` the Li mean stress (pressure)
+        ``p = eta (2 Lambda W - 2 div U)`` at the interface, which also carries the lateral
+        convergence of the plated Li (the model of earlier ssbscope versions).
 
     Returns
     -------
     CreepPressure
-        The excess pressure field at the interface, its maxima and the dendrite-site value.
+        The excess pressure field at the interface, its maxima and the dendrite-site value;
+        ``stress`` names the variant.
 
     Raises
     ------
     ParameterError
         Non-finite or non-positive creep parameters or grain size; too fine a spacing.
     """
+    if stress not in STRESS_VARIANTS:
+        raise ParameterError("stress", stress, f"must be one of {', '.join(STRESS_VARIANTS)}")
     if law is None:
         law = CreepLaw(stress_exponent, reference_stress_mpa, reference_strain_rate_1_s,
                        grain_size_um, self_diffusion_cm2_s, temperature_k)
@@ -464,7 +543,8 @@ def creep_pressure(dist: CurrentDistribution, *, law: CreepLaw | None = None,
         x = np.arange(m) * float(dist.x_um[1] - dist.x_um[0])
         eta0 = law.diffusional_viscosity_mpa_s
         return CreepPressure(x, x.copy(), np.zeros((m, m)), 0.0, 0.0, 0.0, (0.0, 0.0), mean_q,
-                             0.0, eta0, i0, law, np.zeros((2, m, m)))
+                             0.0, eta0, i0, law, np.zeros((2, m, m)), stress=stress,
+                             normal_velocity_um_s=np.zeros((m, m)))
     S = dist.separation_um
     n = dist.x_um.size - 1
     m = _fine_size(dist, pressure_spacing_um)
@@ -498,18 +578,17 @@ def creep_pressure(dist: CurrentDistribution, *, law: CreepLaw | None = None,
     if not eps_c > 0:
         return CreepPressure(x, x.copy(), np.zeros((m, m)), 0.0, 0.0, 0.0, (0.0, 0.0),
                              mean_q, 0.0, law.diffusional_viscosity_mpa_s, i0, law,
-                             np.stack([ux, uy]))
+                             np.stack([ux, uy]), stress=stress, normal_velocity_um_s=-w)
     eta = law.secant_viscosity_mpa_s(eps_c)  # MPa s
-    p_hat = 2.0 * kmag * W - 2j * kdotU
-    p = eta * np.real(np.fft.ifft2(p_hat * N))
-    p -= p.mean()
+    p = halfspace_surface_stress(np.stack([ux, uy]), -w, dx, eta, stress=stress)
     # dendrite site: node of maximum local current of the current solve
     ia, ib = np.unravel_index(np.argmax(dist.local_current_ma_cm2),
                               dist.local_current_ma_cm2.shape)
     fa, fb = ia * (m // (2 * n)), ib * (m // (2 * n))
     return CreepPressure(x, x.copy(), p, float(np.abs(p).max()), float(p.max()),
                          float(p[fa, fb]), (float(x[fa]), float(x[fb])), mean_q, eps_c,
-                         float(eta), i0, law, np.stack([ux, uy]))
+                         float(eta), i0, law, np.stack([ux, uy]), stress=stress,
+                         normal_velocity_um_s=-w)
 
 
 @dataclass(frozen=True)
@@ -532,6 +611,12 @@ class CriticalCurrent:
     critical_pressure_mpa : float
         ``p_c`` used.
     area_ratio : float
+    stack_pressure_mpa : float
+        ``p_s`` of the criterion.
+    effective_critical_pressure_mpa : float
+        The margin ``p_c - p_s (1 - kappa)`` left to the creep pressure.
+    stress : str
+        Interface stress of the pressure (``"normal"`` traction or ``"mean"`` stress).
     """
 
     critical_current_ma_cm2: float
@@ -542,6 +627,9 @@ class CriticalCurrent:
     site_excess_pressure_mpa_at_1: float = 0.0
     site_excess_pressure_mpa_at_critical: float = 0.0
     critical_pressure_mpa: float = DEFAULT_CRITICAL_PRESSURE_MPA
+    stack_pressure_mpa: float = 0.0
+    effective_critical_pressure_mpa: float = DEFAULT_CRITICAL_PRESSURE_MPA
+    stress: str = "normal"
 
 
 def _resolve_pc(critical_pressure_mpa_, fracture_toughness_mpa_m05, flaw_depth_um):
@@ -558,6 +646,7 @@ def critical_current(shape: str, height_um: float, separation_um: float, *,
                      fracture_toughness_mpa_m05: float = LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
                      flaw_depth_um: float = DEFAULT_FLAW_DEPTH_UM,
                      n_xy: int = 16, tip_radius_um: float | None = None,
+                     stack_pressure_mpa: float = 0.0, lateral_stress_ratio: float = 0.0,
                      **creep_kw) -> CriticalCurrent:
     """Critical geometric current for dendrites from local current and creep pressure.
 
@@ -580,8 +669,10 @@ def critical_current(shape: str, height_um: float, separation_um: float, *,
         Grid of the current solve.
     tip_radius_um : float, optional
         Edge rounding of pyramids/frustums (default of :func:`current_distribution`).
+    stack_pressure_mpa, lateral_stress_ratio : float
+        Stack pressure and the electrolyte's lateral stress ratio (:func:`critical_current_from`).
     **creep_kw
-        Creep parameters of :func:`creep_pressure`.
+        Creep parameters of :func:`creep_pressure` (including ``stress``).
 
     Returns
     -------
@@ -596,7 +687,8 @@ def critical_current(shape: str, height_um: float, separation_um: float, *,
                                 geometric_current_ma_cm2=1.0, n_xy=n_xy, n_zeta=n_xy, **extra)
     pr = creep_pressure(dist, **creep_kw)
     return critical_current_from(dist, pr, flat_critical_current_ma_cm2=i_g0,
-                                 critical_pressure_mpa=p_c)
+                                 critical_pressure_mpa=p_c, stack_pressure_mpa=stack_pressure_mpa,
+                                 lateral_stress_ratio=lateral_stress_ratio)
 
 
 def critical_current_from(dist: CurrentDistribution, pressure: CreepPressure, *,
@@ -604,7 +696,9 @@ def critical_current_from(dist: CurrentDistribution, pressure: CreepPressure, *,
                           critical_pressure_mpa: float | None = None,
                           fracture_toughness_mpa_m05: float = LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
                           flaw_depth_um: float = DEFAULT_FLAW_DEPTH_UM,
-                          stress_exponent: float | None = None) -> CriticalCurrent:
+                          stress_exponent: float | None = None,
+                          stack_pressure_mpa: float = 0.0,
+                          lateral_stress_ratio: float = 0.0) -> CriticalCurrent:
     """The dendrite criterion of :func:`critical_current` on solved fields.
 
     Parameters
@@ -622,6 +716,18 @@ def critical_current_from(dist: CurrentDistribution, pressure: CreepPressure, *,
         ``K_Ic`` and ``a`` of ``p_c``.
     stress_exponent : float, optional
         Exponent of the crack-extrusion law (default: that of the creep law).
+    stack_pressure_mpa : float
+        Stack pressure ``p_s`` on the cell (003_: 7 MPa).  The Li, in the crack as at the
+        interface, carries it, while the electrolyte around a crack normal to the interface is
+        held closed only by its lateral stress ``kappa p_s``; the crack therefore opens at
+        ``p_s (1 - kappa) + dp + dp_crack = p_c``.  With ``i_g0`` the flat-interface critical
+        current measured at the same stack pressure the criterion becomes
+        ``r i = i_g0 (1 - dp / (p_c - p_s (1 - kappa)))^n``: the stack pressure narrows the
+        margin that the creep pressure uses up.
+    lateral_stress_ratio : float
+        ``kappa`` in [0, 1]: 0 for a pellet free to expand sideways (default), about
+        ``nu / (1 - nu)`` (0.4 for ``nu = 0.3``) for a pellet held in a rigid die, 1 for a
+        hydrostatic stack (the stack pressure then drops out).
 
     Returns
     -------
@@ -630,12 +736,24 @@ def critical_current_from(dist: CurrentDistribution, pressure: CreepPressure, *,
     Raises
     ------
     ParameterError
-        Non-finite or non-positive ``i_g0``, ``p_c``, ``K_Ic``, ``a`` or exponent.
+        Non-finite or non-positive ``i_g0``, ``p_c``, ``K_Ic``, ``a`` or exponent; a negative
+        stack pressure, ``kappa`` outside [0, 1] or a stack pressure that alone opens the crack.
     """
     i_g0 = _pos("flat_critical_current_ma_cm2", flat_critical_current_ma_cm2)
     p_c = _resolve_pc(critical_pressure_mpa, fracture_toughness_mpa_m05, flaw_depth_um)
     n = pressure.law.stress_exponent if stress_exponent is None else _pos(
         "stress_exponent", stress_exponent)
+    p_s = float(stack_pressure_mpa)
+    kappa = float(lateral_stress_ratio)
+    if not (math.isfinite(p_s) and p_s >= 0):
+        raise ParameterError("stack_pressure_mpa", stack_pressure_mpa, "must be finite and >= 0")
+    if not (0.0 <= kappa <= 1.0):
+        raise ParameterError("lateral_stress_ratio", lateral_stress_ratio, "must be in [0, 1]")
+    p_margin = p_c - p_s * (1.0 - kappa)
+    if not p_margin > 0:
+        raise ParameterError("stack_pressure_mpa", stack_pressure_mpa,
+                             f"opens a crack by itself (p_s (1 - kappa) >= p_c = {p_c:.3g} MPa)",
+                             "check the stack pressure, the flaw depth and the toughness")
     # a flat interface carries exactly the geometric current everywhere (r = 1)
     r = 1.0 if dist.shape == "flat" else dist.max_over_geometric
 
@@ -643,7 +761,7 @@ def critical_current_from(dist: CurrentDistribution, pressure: CreepPressure, *,
         return max(pressure.site_pressure_at(i), 0.0)
 
     def f(i):
-        return r * i - i_g0 * max(1.0 - dp(i) / p_c, 0.0) ** n
+        return r * i - i_g0 * max(1.0 - dp(i) / p_margin, 0.0) ** n
 
     i_hi = i_g0 / r
     if f(i_hi) <= 0.0:  # no compressive excess at the site
@@ -653,4 +771,122 @@ def critical_current_from(dist: CurrentDistribution, pressure: CreepPressure, *,
     return CriticalCurrent(float(i_c), float(i_c / i_g0), float(r),
                            float(pressure.max_excess_pressure_mpa * pressure.scale_factor(1.0)),
                            dist.area_ratio, float(pressure.site_pressure_at(1.0)),
-                           float(dp(i_c)), float(p_c))
+                           float(dp(i_c)), float(p_c), p_s, float(p_margin),
+                           getattr(pressure, "stress", "mean"))
+
+
+@dataclass(frozen=True)
+class CoupledInterface:
+    """Current and creep pressure solved together (:func:`monroe_newman_coupling`).
+
+    Attributes
+    ----------
+    distribution : CurrentDistribution
+        Current with the pressure shift of the Li equilibrium potential.
+    pressure : CreepPressure
+        Creep pressure of that current.
+    uncoupled : CurrentDistribution
+        The current without the shift (the first iterate).
+    potential_shift_v : (n + 1, n + 1) ndarray
+        ``Omega_Li dp / F`` at the quarter-cell nodes of the last iterate (V).
+    max_current_change : float
+        ``max |j_coupled - j_uncoupled| / max j_uncoupled``.
+    site_pressure_change : float
+        Relative change of the site excess pressure.
+    iterations : int
+    converged : bool
+    """
+
+    distribution: CurrentDistribution
+    pressure: CreepPressure
+    uncoupled: CurrentDistribution
+    potential_shift_v: np.ndarray = field(repr=False)
+    max_current_change: float = 0.0
+    site_pressure_change: float = 0.0
+    iterations: int = 0
+    converged: bool = True
+
+
+_LI_MOLAR_VOLUME_M3_MOL = M_LI_G_MOL / RHO_LI_G_CM3 * 1e-6
+
+
+def _quarter_nodes(pr: CreepPressure, n: int) -> np.ndarray:
+    m = pr.excess_pressure_mpa.shape[0]
+    step = m // (2 * n)
+    idx = np.arange(n + 1) * step
+    return pr.excess_pressure_mpa[np.ix_(idx, idx)]
+
+
+def monroe_newman_coupling(shape: str, height_um: float, separation_um: float, *,
+                           r_ct_ohm_cm2: float, conductivity_s_cm: float, thickness_um: float,
+                           geometric_current_ma_cm2: float = 1.0, n_xy: int = 12,
+                           law: CreepLaw | None = None, stress: str = "mean",
+                           rtol: float = 1e-6, max_iter: int = 30, relaxation: float = 0.5,
+                           **current_kw) -> CoupledInterface:
+    """Couple the interfacial pressure to the deposition kinetics by iteration.
+
+    Monroe and Newman (J. Electrochem. Soc. 151, A880 (2004); ref. 41 of Zhang et al. 2024,
+    doi:10.1039/d3ee03322h) showed that stress at a deforming Li interface shifts the
+    electrochemical potential of the deposited metal.  In the linearised kinetics of
+    :func:`.current.current_distribution` a local excess pressure ``dp`` of the Li raises the
+    overpotential that plating needs by ``Omega_Li dp / F`` (``Omega_Li = M_Li / rho_Li``,
+    13.0 cm3/mol): ``j = (eta - Omega_Li dp / F) / R_ct``.  The current is solved with that
+    shift, the creep pressure of the new current (:func:`creep_pressure`) gives the next
+    shift, until the local current changes by less than ``rtol`` of its maximum.  Zhang et al.
+    found the kinetic current changed by less than 1 % (their Fig. S2), so they kept R_ct
+    independent of pressure; the returned ``max_current_change`` is that check here.
+
+    Parameters
+    ----------
+    shape, height_um, separation_um, r_ct_ohm_cm2, conductivity_s_cm, thickness_um
+        As in :func:`.current.current_distribution` (kinetics required).
+    geometric_current_ma_cm2 : float
+        Current of the coupled solve (the pressure is not linear in it).
+    n_xy : int
+        Grid of the current solve (and of the potential shift).
+    law : CreepLaw, optional
+        Li creep law (default :class:`CreepLaw`).
+    stress : {"mean", "normal"}
+        Stress that shifts the Li potential: the Li mean stress (pressure) by default, the
+        thermodynamic driving force of Monroe and Newman's hydrostatic term; ``"normal"`` the
+        normal traction.
+    rtol : float
+        Stop when the local current changes by less than ``rtol`` of its maximum.
+    max_iter : int
+        Iteration cap (``converged`` is False when reached).
+    relaxation : float
+        Under-relaxation of the potential shift between iterates (0 < w <= 1; 1: plain
+        fixed-point iteration, which oscillates when the pressure is large).
+    **current_kw
+        Other arguments of :func:`.current.current_distribution` (``n_zeta``, ``tip_radius_um``...).
+
+    Returns
+    -------
+    CoupledInterface
+    """
+    _pos("r_ct_ohm_cm2", r_ct_ohm_cm2)
+    if not 0.0 < relaxation <= 1.0:
+        raise ParameterError("relaxation", relaxation, "must be in (0, 1]")
+    law = CreepLaw() if law is None else law
+    kw = dict(r_ct_ohm_cm2=r_ct_ohm_cm2, conductivity_s_cm=conductivity_s_cm,
+              thickness_um=thickness_um, geometric_current_ma_cm2=geometric_current_ma_cm2,
+              n_xy=int(n_xy), n_zeta=int(current_kw.pop("n_zeta", n_xy)), **current_kw)
+    d0 = current_distribution(shape, height_um, separation_um, **kw)
+    p0 = creep_pressure(d0, law=law, stress=stress)
+    d, p = d0, p0
+    shift = np.zeros((int(n_xy) + 1, int(n_xy) + 1))
+    it, converged = 0, shape == "flat"
+    while not converged and it < int(max_iter):
+        new = _LI_MOLAR_VOLUME_M3_MOL * _quarter_nodes(p, int(n_xy)) * 1e6 / FARADAY_C_MOL
+        shift = new if it == 0 else (1.0 - relaxation) * shift + relaxation * new
+        dn = current_distribution(shape, height_um, separation_um, surface_offset_v=shift, **kw)
+        change = float(np.abs(dn.local_current_ma_cm2 - d.local_current_ma_cm2).max()
+                       / np.abs(d.local_current_ma_cm2).max())
+        d, p = dn, creep_pressure(dn, law=law, stress=stress)
+        it += 1
+        converged = change < rtol
+    jc = float(np.abs(d.local_current_ma_cm2 - d0.local_current_ma_cm2).max()
+               / np.abs(d0.local_current_ma_cm2).max())
+    sp0 = p0.site_excess_pressure_mpa
+    spc = abs(p.site_excess_pressure_mpa - sp0) / abs(sp0) if sp0 else 0.0
+    return CoupledInterface(d, p, d0, shift, jc, float(spc), it, bool(converged))

@@ -194,19 +194,30 @@ def _linear_solve(A, b):
     return spla.spsolve(A.tocsc(), b)
 
 
-def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
+def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k, *, length_y=None, ny=None,
+                 offsets=None, extra=None):
     """Solve on the quarter cell; return surface flux F3 (per projected area) and checks.
 
-    ``robin_k`` = 1 / (sigma R_ct) in 1/um (None: phi = 0 on the surface).
-    Potential 0 in the Li, 1 at the top.  Returns (F3_surface, phi_surface, top_flux_total,
-    surface_flux_total) with totals integrated over the quarter cell (trapezoid weights).
+    The box is ``[0, half_s] x [0, length_y]`` (default square) with ``n`` x ``ny`` intervals
+    and mirror (no-flux) sides.  ``robin_k`` = 1 / (sigma R_ct) in 1/um (None: phi = 0 on the
+    surface).  Potential 0 in the Li, 1 at the top.  Returns (xs, F3_surface, phi_surface,
+    surface metric, top_flux_total, surface_flux_total, residual) with totals integrated over
+    the box (trapezoid weights); with ``length_y`` the y nodes are appended to the tuple.
+    ``offsets``: surface fields ``d`` (n + 1, ny + 1) of extra problems with zero potential at
+    the top and the Robin condition ``F3 = metric k (phi - d)``; their surface fluxes go to
+    ``extra["offset_fluxes"]`` (superposition for a potential offset at the surface).
     """
+    rect = length_y is not None
+    ny = n if ny is None else int(ny)
+    length_y = half_s if length_y is None else float(length_y)
     dx = half_s / n
+    dy = length_y / ny
     dz = 1.0 / nz
     xs = np.arange(n + 1) * dx
+    ys = np.arange(ny + 1) * dy
     zs = np.arange(nz + 1) * dz
     X = xs[:, None, None]
-    Y = xs[None, :, None]
+    Y = ys[None, :, None]
     Zt = zs[None, None, :]
     # metric coefficients at half points
     # x-faces (i+1/2, j, k): J g^11 = Zz, J g^13 = -Zx
@@ -214,7 +225,7 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
     Zx_a, _, Zz_a = _metrics(h_fun, xh, Y, Zt, z_top, beta)
     c11 = Zz_a
     c13 = -Zx_a
-    yh = (xs[:-1] + 0.5 * dx)[None, :, None]
+    yh = (ys[:-1] + 0.5 * dy)[None, :, None]
     _, Zy_b, Zz_b = _metrics(h_fun, X, yh, Zt, z_top, beta)
     c22 = Zz_b
     c23 = -Zy_b
@@ -226,7 +237,7 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
     # surface (zeta = 0) coefficients
     Zx0, Zy0, Zz0 = _metrics(h_fun, X[:, :, 0], Y[:, :, 0], 0.0, z_top, beta)
     surf_metric = np.sqrt(1 + Zx0 ** 2 + Zy0 ** 2)  # true area per projected area
-    shape = (n + 1, n + 1, nz + 1)
+    shape = (n + 1, ny + 1, nz + 1)
 
     def pad_xy(phi):
         return np.pad(phi, ((1, 1), (1, 1), (0, 0)), mode="reflect")
@@ -247,12 +258,12 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
         phix = (phi[1:] - phi[:-1]) / dx
         phiz = 0.5 * (dz_c[1:] + dz_c[:-1])
         F1 = c11 * phix + c13 * phiz
-        phiy = (phi[:, 1:] - phi[:, :-1]) / dx
+        phiy = (phi[:, 1:] - phi[:, :-1]) / dy
         phiz = 0.5 * (dz_c[:, 1:] + dz_c[:, :-1])
         F2 = c22 * phiy + c23 * phiz
         # zeta faces: tangential derivatives averaged between k and k+1
         dxc = (pp[2:, 1:-1] - pp[:-2, 1:-1]) / (2 * dx)
-        dyc = (pp[1:-1, 2:] - pp[1:-1, :-2]) / (2 * dx)
+        dyc = (pp[1:-1, 2:] - pp[1:-1, :-2]) / (2 * dy)
         F3 = c31 * 0.5 * (dxc[..., 1:] + dxc[..., :-1]) + c32 * 0.5 * (dyc[..., 1:] + dyc[..., :-1]) \
             + c33 * (phi[..., 1:] - phi[..., :-1]) / dz
         del dzp
@@ -264,9 +275,9 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
         g1 = np.zeros((n + 2,) + shape[1:])
         g1[1:-1] = F1
         d1 = (g1[1:] - g1[:-1]) / dx
-        g2 = np.zeros((n + 1, n + 2, nz + 1))
+        g2 = np.zeros((n + 1, ny + 2, nz + 1))
         g2[:, 1:-1] = F2
-        d2 = (g2[:, 1:] - g2[:, :-1]) / dx
+        d2 = (g2[:, 1:] - g2[:, :-1]) / dy
         # boundary nodes own half control volumes: the flux difference spans dx/2
         d1[0] *= 2
         d1[-1] *= 2
@@ -297,7 +308,7 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
     r0 = residual(np.zeros(shape))
     idx = np.arange(N).reshape(shape)
     rows, cols, vals = [], [], []
-    ii, jj, kk = np.meshgrid(np.arange(n + 1), np.arange(n + 1), np.arange(nz + 1), indexing="ij")
+    ii, jj, kk = np.meshgrid(np.arange(n + 1), np.arange(ny + 1), np.arange(nz + 1), indexing="ij")
     # the stencil reaches +-1 in x, y and zeta (27 points): 3 x 3 x 3 colours
     for cx in range(3):
         for cy in range(3):
@@ -314,7 +325,7 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
                 ok = rk + ((cz - rk) % 3 + 1) % 3 - 1
                 # mirror images fold back into the domain
                 oi = np.where(oi < 0, -oi, np.where(oi > n, 2 * n - oi, oi))
-                oj = np.where(oj < 0, -oj, np.where(oj > n, 2 * n - oj, oj))
+                oj = np.where(oj < 0, -oj, np.where(oj > ny, 2 * ny - oj, oj))
                 rows.append(idx[ri, rj, rk])
                 cols.append(idx[oi, oj, ok])
                 vals.append(col_r[nz_rows])
@@ -325,11 +336,29 @@ def _solve_field(h_fun, half_s, z_top, n, nz, beta, robin_k):
     rel = float(np.abs(res).max())
     F1, F2, F3 = fluxes(phi)
     F3s = surface_flux(phi, F1, F2, F3)
+    if offsets is not None:
+        if robin_k is None:
+            raise ParameterError("surface_offset_v", "given", "needs kinetics (r_ct_ohm_cm2)")
+        out = []
+        for off in offsets:
+            # residual at phi = 0 of the problem with top 0 and the surface offset: only the
+            # Robin rows, (- metric k (0 - d)) / dz; the linear part is the same matrix A
+            rb = np.zeros(shape)
+            rb[..., 0] = surf_metric * robin_k * np.asarray(off, float) / dz
+            phib = _linear_solve(A, -rb.ravel()).reshape(shape)
+            G1, G2, G3 = fluxes(phib)
+            out.append(surface_flux(phib, G1, G2, G3))
+        if extra is not None:
+            extra["offset_fluxes"] = out
     w = np.full(n + 1, dx)
     w[0] = w[-1] = dx / 2
-    W = w[:, None] * w[None, :]
+    wy = np.full(ny + 1, dy)
+    wy[0] = wy[-1] = dy / 2
+    W = w[:, None] * wy[None, :]
     top_total = float((W * F3[..., -1]).sum())
     surf_total = float((W * F3s).sum())
+    if rect:
+        return xs, F3s, phi[..., 0], surf_metric, top_total, surf_total, rel, ys
     return xs, F3s, phi[..., 0], surf_metric, top_total, surf_total, rel
 
 
@@ -337,7 +366,8 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
                          r_ct_ohm_cm2: float | None = None, conductivity_s_cm: float,
                          thickness_um: float, geometric_current_ma_cm2: float,
                          n_xy: int = 16, n_zeta: int = 16, top_fraction: float = 1 / 3,
-                         tip_radius_um: float = DEFAULT_TIP_RADIUS_UM) -> CurrentDistribution:
+                         tip_radius_um: float = DEFAULT_TIP_RADIUS_UM,
+                         surface_offset_v=None) -> CurrentDistribution:
     """Local current density normal to a contoured Li|electrolyte interface.
 
     Primary distribution (``r_ct_ohm_cm2=None``: equipotential Li, Laplace in the
@@ -367,6 +397,12 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
     tip_radius_um : float
         Rounding radius of pyramid/frustum edges and apices (um; default 2 um, the
         printing/imprinting resolution of 003_'s templates, see :mod:`.shapes`).
+    surface_offset_v : (n_xy + 1, n_xy + 1) array_like, optional
+        A local shift (V) of the Li equilibrium potential at the quarter-cell surface nodes,
+        index ``[ix, iy]``, with kinetics only: ``j = (eta - offset) / R_ct``.  The
+        Monroe-Newman pressure coupling passes ``Omega_Li dp / F`` here
+        (:func:`.creep.monroe_newman_coupling`).  Solved by superposition with the
+        unshifted problem, still scaled to the geometric current.
 
     Returns
     -------
@@ -407,9 +443,29 @@ def current_distribution(shape: str, height_um: float, separation_um: float, *,
     sigma_um = sigma * 1e-4  # S/um
     robin_k = None if rct is None else 1.0 / (sigma_um * rct * 1e8)  # 1/um
     beta = 2.5 if shape != "flat" else 1e-6
+    extra = {}
+    offs = None
+    if surface_offset_v is not None:
+        off = np.asarray(surface_offset_v, float)
+        if off.shape != (int(n_xy) + 1, int(n_xy) + 1) or not np.isfinite(off).all():
+            raise ParameterError("surface_offset_v", off.shape,
+                                 f"must be a finite ({int(n_xy) + 1}, {int(n_xy) + 1}) array (V)")
+        offs = [off]
     xs, F3s, phi_s, metric, top_total, surf_total, res = _solve_field(
-        h_fun, S / 2, z_top, int(n_xy), int(n_zeta), beta, robin_k)
+        h_fun, S / 2, z_top, int(n_xy), int(n_zeta), beta, robin_k, offsets=offs, extra=extra)
     area_q = (S / 2) ** 2
+    if offs is not None:
+        # phi = V phi_1 + phi_offset (volts); j = sigma d phi / dn: V from the geometric current
+        Fb = extra["offset_fluxes"][0]
+        wq = np.full(int(n_xy) + 1, xs[1] - xs[0])
+        wq[0] = wq[-1] = wq[0] / 2
+        Wq = wq[:, None] * wq[None, :]
+        to_ma = sigma * 1e7  # (S/cm) x (V/um) -> mA/cm2
+        V = (i_geo * area_q / to_ma - float((Wq * Fb).sum())) / surf_total
+        F3s = V * F3s + Fb
+        ratio = top_total / surf_total  # flux balance of the unshifted solve (the check)
+        surf_total = i_geo * area_q / to_ma
+        top_total = ratio * surf_total
     scale = i_geo / (surf_total / area_q)  # so that the mean projected flux is i_geo
     j_local = scale * F3s / metric  # per true area, mA/cm2
     balance = abs(top_total - surf_total) / abs(surf_total)

@@ -110,7 +110,7 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
     stokes_n_shapes = 6
     common = {"conductivity_s_cm": conductivity_s_cm, "critical_pressure_mpa": critical_pressure_mpa,
               "grain_size_um": grain_size_um, "flaw_depth_um": flaw_depth_um, "n_xy": n_grid,
-              "pressure_model": "auto"}
+              "pressure_model": "auto", "stress": "normal", "stack_pressure_mpa": 7.0}
     # one task per (series, charge-transfer resistance, shape, case), run by _sweep_table
     tasks = []
     for name in sweeps:
@@ -147,7 +147,10 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
                         "stokes_n_xy": stokes_n, "stokes_n_xy_shapes": stokes_n_shapes,
                         "kinetics_r_ct_ohm_cm2": list(kinetics_rct),
                         "series_kinetics": "the H series at S = 150 um to H/S = 1 at each of "
-                                           "kinetics_r_ct_ohm_cm2 (interface.kinetics_sweep)"})
+                                           "kinetics_r_ct_ohm_cm2 (interface.kinetics_sweep)",
+                        "stress": "normal", "stack_pressure_mpa": 7.0, "lateral_stress_ratio": 0.0,
+                        "flat_critical_current_source": "the default (trends only)",
+                        **_coupling_check(r_ct_ohm_cm2, conductivity_s_cm, 1000.0)})
     gc_rows = []
     for shape, rct in (("egg-box", None), ("egg-box", r_ct_ohm_cm2), ("pyramid", r_ct_ohm_cm2),
                        ("frustum", r_ct_ohm_cm2)):
@@ -213,10 +216,46 @@ def _r_ct_from_eis(ds, spectrum, interfaces, area_cm2):
                    f"R_ct = {r_ohm:.4g} Ohm x {float(area_cm2):.4g} cm2 / {int(interfaces)} "
                    f"interface(s) = {value:.4g} Ohm cm2")
 
+def _coupling_check(r_ct_ohm_cm2, conductivity_s_cm, thickness_um, case=(25.0, 150.0)):
+    """Monroe-Newman coupling at one egg-box case: attrs for the contour study."""
+    from ssbscope.interface import monroe_newman_coupling
+
+    H, S = (float(v) for v in case)
+    r = monroe_newman_coupling("egg-box", H, S, r_ct_ohm_cm2=float(r_ct_ohm_cm2),
+                               conductivity_s_cm=float(conductivity_s_cm),
+                               thickness_um=float(thickness_um), n_xy=10)
+    return {"monroe_newman_case": f"egg-box H{H:g}S{S:g}",
+            "monroe_newman_max_current_change": r.max_current_change,
+            "monroe_newman_site_pressure_change": r.site_pressure_change,
+            "monroe_newman_converged": bool(r.converged)}
+
+
+def _ccd_from_events(events, log_name):
+    """i_g0 (mA/cm2) from the critical current density in ``echem/events`` and its source."""
+    from ssbscope.errors import InputError
+
+    kinds = [str(k) for k in events["kind"].values] if "kind" in events else []
+    logs = [str(v) for v in events["log"].values] if "log" in events else []
+    vals = events["ccd_ma_cm2"].values if "ccd_ma_cm2" in events else []
+    found = [(lg, float(v)) for k, lg, v in zip(kinds, logs, vals) if k == "ccd" and np.isfinite(v)]
+    if log_name is not None:
+        found = [f for f in found if f[0] == log_name]
+    if len(found) != 1:
+        what = "none" if not found else ", ".join(f"{lg} ({v:.3g} mA/cm2)" for lg, v in found)
+        raise InputError("analysis.interface.flat_critical_current_ma_cm2: 'ccd' needs exactly "
+                         "one critical current density from the echem logs"
+                         f"{' named ' + repr(log_name) if log_name else ''}; found {what}; name "
+                         "the stepped log in analysis.interface.ccd_log or give the value in mA/cm2")
+    lg, v = found[0]
+    return v, f"echem/events: critical current density of log {lg!r}"
+
+
 def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivity_s_cm,
                         thickness_um, kinetics_r_ct_ohm_cm2, pressure_model, n_xy, stokes_n_xy,
                         grain_size_um, flaw_depth_um, critical_pressure_mpa, eis_spectrum=0,
-                        eis_interfaces=2, cell_area_cm2=None):
+                        eis_interfaces=2, cell_area_cm2=None, stress="normal",
+                        stack_pressure_mpa=0.0, lateral_stress_ratio=0.0,
+                        flat_critical_current_ma_cm2=1.0, ccd_log=None):
     """Contour study of ``analysis.interface`` (``ssbscope run``): the user's cases and shapes
     at the configured kinetics, repeated at ``kinetics_r_ct_ohm_cm2`` (series "kinetics").
     With ``r_ct_ohm_cm2 = "eis"`` the resistance comes from the ``echem/eis`` fit."""
@@ -230,9 +269,16 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
         r_ct_ohm_cm2, r_ct_source = _r_ct_from_eis(inputs["echem/eis"].load(), eis_spectrum,
                                                    eis_interfaces, cell_area_cm2)
 
+    i_g0_source = "analysis.interface.flat_critical_current_ma_cm2"
+    if flat_critical_current_ma_cm2 == "ccd":
+        flat_critical_current_ma_cm2, i_g0_source = _ccd_from_events(inputs["echem/events"].load(),
+                                                                     ccd_log)
     common = {"conductivity_s_cm": conductivity_s_cm, "thickness_um": thickness_um,
               "critical_pressure_mpa": critical_pressure_mpa, "grain_size_um": grain_size_um,
-              "flaw_depth_um": flaw_depth_um, "n_xy": n_xy, "pressure_model": pressure_model}
+              "flaw_depth_um": flaw_depth_um, "n_xy": n_xy, "pressure_model": pressure_model,
+              "stress": stress, "stack_pressure_mpa": float(stack_pressure_mpa),
+              "lateral_stress_ratio": float(lateral_stress_ratio),
+              "flat_critical_current_ma_cm2": float(flat_critical_current_ma_cm2)}
     cases = [tuple(float(v) for v in c) for c in cases]
     tasks = [("cases", float(r_ct_ohm_cm2), shape, case, stokes_n_xy)
              for shape in shapes for case in cases]
@@ -250,11 +296,17 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
                         "flaw_depth_um": float(flaw_depth_um),
                         "grain_size_um": float("nan") if grain_size_um is None else float(grain_size_um),
                         "tip_radius_um": DEFAULT_TIP_RADIUS_UM,
-                        "flat_critical_current_ma_cm2": 1.0, "geometric_current_ma_cm2": 1.0,
+                        "flat_critical_current_ma_cm2": float(flat_critical_current_ma_cm2),
+                        "flat_critical_current_source": i_g0_source,
+                        "geometric_current_ma_cm2": 1.0,
                         "grid_n_xy": n_xy, "pressure_model": pressure_model,
+                        "stress": stress, "stack_pressure_mpa": float(stack_pressure_mpa),
+                        "lateral_stress_ratio": float(lateral_stress_ratio),
                         "r_ct_source": r_ct_source,
                         "stokes_n_xy": stokes_n_xy, "stokes_n_xy_shapes": stokes_n_xy,
                         "kinetics_r_ct_ohm_cm2": [float(r_ct_ohm_cm2), *extra] if extra else []})
+    study.attrs.update(_coupling_check(r_ct_ohm_cm2, conductivity_s_cm, thickness_um,
+                                       next((c for c in cases if c[0] < c[1]), cases[0])))
     return {"interface/contour_study": _with_units(study)}
 
 def input_stages(exp) -> list:
@@ -273,11 +325,21 @@ def input_stages(exp) -> list:
     from ssbscope.pipeline import Stage
 
     cfg = getattr(getattr(exp, "analysis", None), "interface", None)
-    if cfg is None or not cfg.cases:
+    if cfg is None:
         return []
+    stages = _topography_stages(exp, cfg)
+    if not cfg.cases:
+        return stages
     params = cfg.model_dump(mode="json")
+    params.pop("topography", None)
     params["cases"] = [list(c) for c in cfg.cases]
     needs = ()
+    if cfg.flat_critical_current_ma_cm2 == "ccd":
+        if not exp.inputs.echem:
+            raise ConfigError(exp.base_dir or "experiment", [(
+                "analysis.interface.flat_critical_current_ma_cm2",
+                "'ccd' needs an echem input with a stepped critical-current protocol")])
+        needs = ("echem/events",)
     if cfg.r_ct_ohm_cm2 == "eis":
         problems = []
         if not any(getattr(i, "kind", "") == "eis" for i in exp.inputs.echem):
@@ -290,9 +352,179 @@ def input_stages(exp) -> list:
         if problems:
             raise ConfigError(exp.base_dir or "experiment", problems)
         params["cell_area_cm2"] = float(area)
-        needs = ("echem/eis",)
+        needs = needs + ("echem/eis",)
     return [Stage("interface.contour_study", _user_contour_stage, inputs=needs,
-                  outputs=("interface/contour_study",), params=params)]
+                  outputs=("interface/contour_study",), params=params)] + stages
+
+
+def _li_side(interface: str, materials: dict):
+    """(+1 Li below / -1 Li above, electrolyte-side layer) of a 'lower|upper' interface, or None."""
+    lower, _, upper = interface.partition("|")
+    ml, mu = materials.get(lower), materials.get(upper)
+    if ml == "Li" and mu not in (None, "Li"):
+        return 1, upper
+    if mu == "Li" and ml not in (None, "Li"):
+        return -1, lower
+    return None
+
+
+def _topography_stages(exp, cfg) -> list:
+    """``interface.<series>.surface_current`` for the series of ``analysis.interface.topography``."""
+    from ssbscope.correlate.stages import _cell, _cell_key, _tomo_series
+    from ssbscope.errors import ConfigError
+    from ssbscope.pipeline import Stage
+    from ssbscope.tomo.stages import _slug
+
+    topo = cfg.topography
+    if topo is None:
+        return []
+    where = exp.base_dir or "experiment"
+    measured = _tomo_series(exp)
+    chosen = list(dict.fromkeys(topo.series)) if topo.series is not None else list(measured)
+    bad = [s for s in chosen if s not in measured]
+    if bad:
+        raise ConfigError(where, [("analysis.interface.topography.series", (
+            f"{', '.join(map(repr, bad))}: not a measured CT series (measured: "
+            f"{', '.join(map(repr, measured)) or 'none'})"))])
+    try:
+        from ssbscope.transport.stages import input_stages as transport_stages
+
+        produced = {o for st in transport_stages(exp) for o in st.outputs}
+    except Exception:  # no transport analysis possible: compare with nothing
+        produced = set()
+    stages = []
+    for series in chosen:
+        items = measured[series]
+        cell = _cell(exp, _cell_key(exp, items))
+        materials = {la.name: la.material for la in cell.layers}
+        thick = {la.name: la.thickness_um for la in cell.layers}
+        names = [la.name for la in cell.layers]
+        if topo.interface is not None:
+            iface = topo.interface
+            side = _li_side(iface, materials)
+            if side is None:
+                raise ConfigError(where, [("analysis.interface.topography.interface", (
+                    f"{iface!r} is not an interface between a Li layer and another layer of "
+                    f"series {series!r} (layers: {', '.join(names)}); write 'lower|upper'"))])
+        else:
+            pairs = [f"{a}|{b}" for a, b in zip(names, names[1:])]
+            wanted = exp.analysis.tomo.interfaces
+            cands = [p for p in (wanted if wanted is not None else pairs) if _li_side(p, materials)]
+            if not cands:
+                log.info("interface: series %r has no Li|electrolyte interface; no surface current",
+                         series)
+                continue
+            iface = cands[0]
+            side = _li_side(iface, materials)
+        sign, elec = side
+        sname = _slug(series)
+        cd_key = f"transport/{sname}/current_density"
+        ins = (f"tomo/{sname}/maps",) + ((cd_key,) if cd_key in produced else ())
+        stages.append(Stage(
+            f"interface.{sname}.surface_current", _surface_current_stage, inputs=ins,
+            outputs=(f"interface/{sname}/surface_current",),
+            params={"series": sname, "maps_key": f"tomo/{sname}/maps",
+                    "cd_key": cd_key if cd_key in produced else None, "interface": iface,
+                    "sign": int(sign),
+                    "thickness_um": float(topo.thickness_um if topo.thickness_um is not None
+                                          else (thick.get(elec) or cfg.thickness_um)),
+                    "conductivity_s_cm": float(topo.conductivity_s_cm or cfg.conductivity_s_cm),
+                    "r_ct_ohm_cm2": topo.r_ct_ohm_cm2, "current_ma_cm2": topo.current_ma_cm2,
+                    "smooth_um": topo.smooth_um, "max_nodes": int(topo.max_nodes),
+                    "top_fraction": float(topo.top_fraction), "n_shuffle": int(topo.n_shuffle),
+                    "seed": int(getattr(exp, "seed", 0) or 0)},
+            long=True))
+    return stages
+
+
+def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, sign,
+                           thickness_um, conductivity_s_cm, r_ct_ohm_cm2, current_ma_cm2,
+                           smooth_um, max_nodes, top_fraction, n_shuffle, seed=0):
+    """Predicted current on each scan's measured Li surface vs the measured current maps."""
+    import xarray as xr
+
+    from ssbscope.errors import InputError
+    from ssbscope.interface import hot_spot_overlap, surface_current
+
+    mp = inputs[maps_key].load()
+    ifaces = [str(v) for v in mp["interface"].values.tolist()]
+    if interface not in ifaces:
+        raise InputError(f"{maps_key}: no height map of interface {interface!r} (maps of: "
+                         f"{', '.join(ifaces) or 'none'}); add it to analysis.tomo.interfaces")
+    h_all = np.asarray(mp["height_um"].sel(interface=interface).values, float) * sign
+    x, y = np.asarray(mp["x"].values, float), np.asarray(mp["y"].values, float)
+    px = float(abs(x[1] - x[0])) if x.size > 1 else float(mp.attrs.get("voxel_size_um", 1.0))
+    py = float(abs(y[1] - y[0])) if y.size > 1 else px
+    t = np.asarray(mp["time_s"].values, float)
+    cd = inputs[cd_key].load() if cd_key else None
+    cyc = (np.asarray(cd["cycler_current_density_ma_cm2"].values, float) if cd is not None
+           else np.full(max(t.size - 1, 0), np.nan))
+    smooth = px if smooth_um is None else float(smooth_um)
+    maps, ratios, maxr, used_i, notes = [], [], [], [], []
+    for k in range(t.size):
+        i_k = current_ma_cm2
+        if i_k is None:
+            c = cyc[k] if k < cyc.size else np.nan
+            i_k = abs(float(c)) if np.isfinite(c) and abs(c) > 0 else 1.0
+        h = h_all[k]
+        if np.isfinite(h).sum() < 9:
+            maps.append(np.full(h.shape, np.nan))
+            ratios.append(np.nan)
+            maxr.append(np.nan)
+            used_i.append(i_k)
+            notes.append(f"scan {k}: no interface found")
+            continue
+        res = surface_current(h, (py, px), conductivity_s_cm=conductivity_s_cm,
+                              thickness_um=thickness_um, current_ma_cm2=i_k,
+                              r_ct_ohm_cm2=r_ct_ohm_cm2, max_nodes=max_nodes,
+                              smooth_um=smooth or None)
+        maps.append(res.current_ma_cm2)
+        ratios.append(res.area_ratio)
+        maxr.append(res.max_over_geometric)
+        used_i.append(i_k)
+    n_int = 0 if cd is None else int(cd.sizes.get("interval", 0))
+    cols = {k: [] for k in ("correlation", "overlap", "baseline_correlation", "baseline_overlap",
+                            "baseline_overlap_std", "overlap_z")}
+    for k in range(n_int):
+        meas = np.asarray(cd["current_density_ma_cm2"].isel(interval=k).values, float)
+        pred = maps[k] if k < len(maps) else None
+        try:
+            if pred is None or meas.shape != pred.shape:
+                raise ValueError("maps of different shape")
+            c = hot_spot_overlap(pred, np.abs(meas), top_fraction=top_fraction,
+                                 n_shuffle=n_shuffle, seed=seed + k)
+            vals = (c.correlation, c.overlap, c.baseline_correlation, c.baseline_overlap,
+                    c.baseline_overlap_std, c.overlap_z)
+        except Exception as e:  # a map with too few valid pixels: no comparison
+            notes.append(f"interval {k}: no comparison ({e})")
+            vals = (np.nan,) * 6
+        for key, v in zip(cols, vals):
+            cols[key].append(float(v))
+    data = {"current_ma_cm2": (("time_s", "y", "x"), np.asarray(maps, np.float32),
+                               {"units": "mA/cm2",
+                                "long_name": "predicted local current density normal to the Li surface"}),
+            "area_ratio": ("time_s", np.asarray(ratios, float), {"units": "1"}),
+            "max_over_geometric": ("time_s", np.asarray(maxr, float), {"units": "1"}),
+            "geometric_current_ma_cm2": ("time_s", np.asarray(used_i, float), {"units": "mA/cm2"})}
+    for key, v in cols.items():
+        data[key] = ("interval", np.asarray(v, float), {"units": "1"})
+    coords = {"time_s": ("time_s", t, {"units": "s"}), "y": ("y", y, {"units": "um"}),
+              "x": ("x", x, {"units": "um"})}
+    if n_int:
+        coords["interval"] = np.arange(n_int)
+    ds = xr.Dataset(data, coords=coords, attrs={
+        "series": series, "interface": interface, "source": f"{maps_key} height_um",
+        "measured": f"{cd_key} current_density_ma_cm2 (|j|)" if cd_key else "none",
+        "model": ("linearised Butler-Volmer" if r_ct_ohm_cm2 is not None else "primary")
+                 + " current distribution (Zhang et al. 2024, doi:10.1039/d3ee03322h) on the "
+                   "measured surface; mirror sides",
+        "r_ct_ohm_cm2": float("nan") if r_ct_ohm_cm2 is None else float(r_ct_ohm_cm2),
+        "conductivity_s_cm": conductivity_s_cm, "thickness_um": thickness_um,
+        "smooth_um": smooth, "top_fraction": top_fraction, "n_shuffle": n_shuffle,
+        "baseline": "random circular shifts and flips of the measured map",
+        "pairing": "prediction on the surface of scan k vs the map of interval k (scan k -> k+1)",
+        "notes": notes})
+    return {f"interface/{series}/surface_current": ds}
 
 def demo_stages(config) -> list:
     """The twin's contour study (see the module docstring).

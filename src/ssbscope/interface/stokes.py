@@ -128,7 +128,7 @@ from .creep import (
 )
 from .current import CurrentDistribution
 
-__all__ = ["InterfaceStokes", "solve_interface_stokes", "stokes_creep_pressure"]
+__all__ = ["InterfaceStokes", "solve_interface_stokes", "stokes_creep_pressure", "with_stress"]
 
 _BETA = 3.0
 # ridge grading (pyramids, frustums): one fixed exponential map per direction, chosen so that
@@ -180,6 +180,12 @@ class InterfaceStokes:
         CPU time of the solve.
     interface_layer_um : float
         Thickness of the layer of elements next to the interface at the dendrite site.
+    stress : str
+        Which field ``excess_pressure_mpa`` holds: ``"normal"`` or ``"mean"``.
+    normal_traction_mpa, mean_stress_mpa : (n + 1, n + 1) ndarray
+        Both interface stresses over the stack pressure (compressive positive).
+    site_mean_stress_mpa : float
+        The mean stress at the dendrite site (the labelled alternative of the criterion).
     """
 
     x_um: np.ndarray = field(repr=False)
@@ -203,6 +209,24 @@ class InterfaceStokes:
     n_dofs: int
     runtime_s: float
     interface_layer_um: float = float("nan")
+    stress: str = "mean"
+    normal_traction_mpa: np.ndarray = field(default=None, repr=False)
+    mean_stress_mpa: np.ndarray = field(default=None, repr=False)
+    site_mean_stress_mpa: float = float("nan")
+
+
+def with_stress(solution: InterfaceStokes, stress: str) -> InterfaceStokes:
+    """The same solve reporting the other interface stress (``"normal"`` or ``"mean"``)."""
+    if stress not in ("normal", "mean"):
+        raise ParameterError("stress", stress, "must be 'normal' or 'mean'")
+    if stress == solution.stress:
+        return solution
+    g = solution.normal_traction_mpa if stress == "normal" else solution.mean_stress_mpa
+    xs = solution.x_um
+    site = float(RegularGridInterpolator((xs, solution.y_um), g)([solution.site_xy_um])[0])
+    return replace(solution, excess_pressure_mpa=g, site_excess_pressure_mpa=site,
+                   max_excess_pressure_mpa=float(np.abs(g).max()),
+                   max_compressive_excess_pressure_mpa=float(g.max()), stress=stress)
 
 
 def _flow_stress_table(law: CreepLaw):
@@ -251,7 +275,8 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
                            viscosity: str = "local", picard_rtol: float = 2e-3,
                            max_picard: int = 12, lateral_clustering: float | None = None,
                            grading: str | None = None,
-                           interface_layer_um: float | None = None) -> InterfaceStokes:
+                           interface_layer_um: float | None = None,
+                           stress: str = "normal") -> InterfaceStokes:
     """Solve the finite-slope creeping flow of plated Li behind one contour cell.
 
     Parameters
@@ -296,6 +321,13 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
         local viscosity (0.25 um), whose pressure under the rounded ridge needs thin layers
         there (module docstring); the fixed map above, refined with ``n_z``, with one
         viscosity.
+    stress : {"normal", "mean"}
+        The interface stress reported as excess pressure: ``"normal"`` (default) the
+        compressive normal traction ``-n . sigma . n = p - 2 eta n . e(u) . n`` on the
+        electrolyte, ``"mean"`` the Li pressure ``p`` (:func:`.creep.halfspace_surface_stress`
+        for the small-slope counterparts).  The viscous normal stress is the L2 projection of
+        its quadrature values onto the Q1 pressure space.  Both fields are kept
+        (``normal_traction_mpa``, ``mean_stress_mpa``).
 
     Returns
     -------
@@ -316,6 +348,8 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
                              "use creep_pressure for a flat interface")
     if viscosity not in ("local", "global"):
         raise ParameterError("viscosity", viscosity, "must be 'local' or 'global'")
+    if stress not in ("normal", "mean"):
+        raise ParameterError("stress", stress, "must be 'normal' or 'mean'")
     n_xy = int(n_xy)
     if grading is None:
         grading = "mirror" if dist.shape == "egg-box" else "ridge"
@@ -516,6 +550,15 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
                 break
 
     G = grad_u(U)
+    # normal traction: p - 2 eta n.e(u).n, n the contour normal at the point's (x, y)
+    Es = 0.5 * (G + np.swapaxes(G, 0, 1))
+    qx = bs.mapping.F(bs.quadrature[0])  # (3, nel, nq) physical quadrature points
+    nq = normal(np.clip(qx[0], 0.0, half), np.clip(qx[1], 0.0, half))
+    tau_nn = 2.0 * eta_q * np.einsum("ieQ,ijeQ,jeQ->eQ", nq, Es, nq)
+    T = surface(bp.project(tau_nn)[p_top])
+    P_mean = P
+    P_normal = P - T
+    P = P_normal if stress == "normal" else P_mean
 
     # checks: Li flux through the interface and the far boundary; divergence
     def flux(facets):
@@ -551,7 +594,8 @@ def solve_interface_stokes(dist: CurrentDistribution, *, law: CreepLaw | None = 
         float(abs(outflow - inflow) / abs(inflow)), float(div_ratio), eps_w,
         (float(eta_q.min()), float(eta_q.max())), int(it), float(change), viscosity,
         (n_xy, n_z), grading, int(nu + npr), float(time.process_time() - t0),
-        float((D + h_fun(np.array(sx), np.array(sy))) * (zeta[-1] - zeta[-2])))
+        float((D + h_fun(np.array(sx), np.array(sy))) * (zeta[-1] - zeta[-2])),
+        stress, P_normal, P_mean, float(site_value(P_mean)))
 
 
 def _effective_rate(law: CreepLaw, s: float, ratio: float) -> float:
@@ -616,7 +660,7 @@ def stokes_creep_pressure(dist: CurrentDistribution, solution: InterfaceStokes, 
                          solution.max_compressive_excess_pressure_mpa,
                          solution.site_excess_pressure_mpa, (float(sx), float(sy)),
                          solution.plating_rate_um_s, float(eps), float(eta), float(i1), law,
-                         np.zeros((2, m, m)))
+                         np.zeros((2, m, m)), stress=solution.stress)
 
 
 @dataclass(frozen=True)
@@ -632,6 +676,9 @@ class StokesCriticalCurrent:
         Solves at the current of ``dist`` and at the first estimate of the critical current.
     runtime_s : float
         CPU time of both solves.
+    critical_alternative : CriticalCurrent
+        The criterion with the other interface stress of the same solves (the mean stress
+        when ``critical`` uses the normal traction, and the reverse).
     """
 
     critical: object
@@ -639,6 +686,7 @@ class StokesCriticalCurrent:
     at_reference: InterfaceStokes
     at_critical: InterfaceStokes | None
     runtime_s: float
+    critical_alternative: object = None
 
 
 def stokes_critical_current(dist: CurrentDistribution, *, law: CreepLaw,
@@ -646,6 +694,8 @@ def stokes_critical_current(dist: CurrentDistribution, *, law: CreepLaw,
                             critical_pressure_mpa: float | None = None,
                             fracture_toughness_mpa_m05: float | None = None,
                             flaw_depth_um: float | None = None,
+                            stack_pressure_mpa: float = 0.0,
+                            lateral_stress_ratio: float = 0.0,
                             **solver_kw) -> StokesCriticalCurrent:
     """Dendrite criterion of :func:`.creep.critical_current_from` with finite-slope pressure.
 
@@ -660,7 +710,7 @@ def stokes_critical_current(dist: CurrentDistribution, *, law: CreepLaw,
         With kinetics.
     law : CreepLaw
     flat_critical_current_ma_cm2, critical_pressure_mpa, fracture_toughness_mpa_m05,
-    flaw_depth_um
+    flaw_depth_um, stack_pressure_mpa, lateral_stress_ratio
         As in :func:`.creep.critical_current_from` (None: its defaults).
     **solver_kw
         Passed to :func:`solve_interface_stokes`.
@@ -672,7 +722,8 @@ def stokes_critical_current(dist: CurrentDistribution, *, law: CreepLaw,
     from .creep import critical_current_from
 
     kw = {"flat_critical_current_ma_cm2": flat_critical_current_ma_cm2,
-          "critical_pressure_mpa": critical_pressure_mpa}
+          "critical_pressure_mpa": critical_pressure_mpa,
+          "stack_pressure_mpa": stack_pressure_mpa, "lateral_stress_ratio": lateral_stress_ratio}
     if fracture_toughness_mpa_m05 is not None:
         kw["fracture_toughness_mpa_m05"] = fracture_toughness_mpa_m05
     if flaw_depth_um is not None:
@@ -687,4 +738,8 @@ def stokes_critical_current(dist: CurrentDistribution, *, law: CreepLaw,
         pr = stokes_creep_pressure(dist, s1, law=law, second=s2)
         cc = critical_current_from(dist, pr, **kw)
     rt = s1.runtime_s + (0.0 if s2 is None else s2.runtime_s)
-    return StokesCriticalCurrent(cc, pr, s1, s2, rt)
+    other = "mean" if s1.stress == "normal" else "normal"
+    a1 = with_stress(s1, other)
+    a2 = None if s2 is None else with_stress(s2, other)
+    cc_alt = critical_current_from(dist, stokes_creep_pressure(dist, a1, law=law, second=a2), **kw)
+    return StokesCriticalCurrent(cc, pr, s1, s2, rt, cc_alt)

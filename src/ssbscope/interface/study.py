@@ -72,7 +72,7 @@ from .creep import (
 )
 from .current import current_distribution
 from .shapes import DEFAULT_TIP_RADIUS_UM
-from .stokes import stokes_critical_current
+from .stokes import stokes_critical_current, with_stress
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,9 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
                   grain_size_um: float | None = DEFAULT_GRAIN_SIZE_UM,
                   tip_radius_um: float = DEFAULT_TIP_RADIUS_UM,
                   n_xy: int = 16, pressure_model: str = "small-slope",
-                  stokes_n_xy: int = 6, stokes_viscosity: str | None = None) -> pd.DataFrame:
+                  stokes_n_xy: int = 6, stokes_viscosity: str | None = None,
+                  stress: str = "normal", stack_pressure_mpa: float = 0.0,
+                  lateral_stress_ratio: float = 0.0) -> pd.DataFrame:
     """Primary and kinetic maximum current, excess pressures and critical current.
 
     Parameters
@@ -138,6 +140,14 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
     stokes_viscosity : {"local", "global"}, optional
         Local (Picard) or one secant viscosity in the finite-slope solve; default "local"
         (module docstring).
+    stress : {"normal", "mean"}
+        Interface stress of the criterion: the normal traction on the electrolyte (default)
+        or the Li mean stress; the other variant's site stress and gain are reported too
+        (``site_normal_traction_mpa``, ``site_mean_stress_mpa``, ``gain_over_flat_normal``,
+        ``gain_over_flat_mean``).
+    stack_pressure_mpa, lateral_stress_ratio : float
+        Stack pressure in the criterion and the electrolyte's lateral stress ratio
+        (:func:`.creep.critical_current_from`; 003_'s cells: 7 MPa).
 
     Returns
     -------
@@ -158,6 +168,8 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
     if pressure_model not in PRESSURE_MODELS:
         raise ParameterError("pressure_model", pressure_model,
                              f"must be one of {PRESSURE_MODELS}")
+    if stress not in ("normal", "mean"):
+        raise ParameterError("stress", stress, "must be 'normal' or 'mean'")
     rows = []
     cases = list(cases)
     model = "finite-slope" if pressure_model == "auto" else pressure_model
@@ -180,13 +192,17 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
             crit_kw = {"flat_critical_current_ma_cm2": flat_critical_current_ma_cm2,
                        "critical_pressure_mpa": critical_pressure_mpa,
                        "fracture_toughness_mpa_m05": fracture_toughness_mpa_m05,
-                       "flaw_depth_um": flaw_depth_um}
-            pr_ss = creep_pressure(kin, law=law)
+                       "flaw_depth_um": flaw_depth_um, "stack_pressure_mpa": stack_pressure_mpa,
+                       "lateral_stress_ratio": lateral_stress_ratio}
+            other = "mean" if stress == "normal" else "normal"
+            pr_ss = creep_pressure(kin, law=law, stress=stress)
             extra = {}
             if model == "finite-slope" and shape != "flat":
                 res = stokes_critical_current(kin, law=law, n_xy=stokes_n_xy,
-                                              viscosity=stokes_viscosity, **crit_kw)
-                pr, cc = res.pressure, res.critical
+                                              viscosity=stokes_viscosity, stress=stress,
+                                              **crit_kw)
+                pr, cc, cc_alt = res.pressure, res.critical, res.critical_alternative
+                alt_site = with_stress(res.at_reference, other).site_excess_pressure_mpa
                 extra = {"stokes_flux_balance": res.at_reference.flux_balance,
                          "stokes_picard_iterations": res.at_reference.picard_iterations,
                          "stokes_viscosity": stokes_viscosity}
@@ -195,6 +211,11 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
             else:
                 pr = pr_ss
                 cc = cc_ss = critical_current_from(kin, pr, **crit_kw)
+                pr_alt = creep_pressure(kin, law=law, stress=other)
+                cc_alt = critical_current_from(kin, pr_alt, **crit_kw)
+                alt_site = pr_alt.site_excess_pressure_mpa
+            sites = {stress: pr.site_excess_pressure_mpa, other: alt_site}
+            gains = {stress: cc.gain_over_flat, other: cc_alt.gain_over_flat}
             rows.append({"shape": shape, "height_um": float(H), "separation_um": float(S),
                          "h_over_s": float(H) / float(S), "area_ratio": prim.area_ratio,
                          "max_primary_over_geometric": prim.max_over_geometric,
@@ -213,7 +234,12 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
                          "pressure_model": model if shape != "flat" else "small-slope",
                          "site_excess_pressure_small_slope_mpa": (
                              pr_ss.site_excess_pressure_mpa),
-                         "gain_over_flat_small_slope": cc_ss.gain_over_flat, **extra})
+                         "gain_over_flat_small_slope": cc_ss.gain_over_flat,
+                         "stress": stress, "stack_pressure_mpa": float(stack_pressure_mpa),
+                         "site_normal_traction_mpa": sites["normal"],
+                         "site_mean_stress_mpa": sites["mean"],
+                         "gain_over_flat_normal": gains["normal"],
+                         "gain_over_flat_mean": gains["mean"], **extra})
             log.debug("sweep %s H=%g S=%g done", shape, H, S)
     return pd.DataFrame(rows)
 
@@ -223,8 +249,12 @@ def grid_convergence(shape: str = "egg-box", height_um: float = 25.0,
                      r_ct_ohm_cm2: float | None = None, conductivity_s_cm: float = 2e-3,
                      thickness_um: float = 1000.0,
                      grain_size_um: float | None = DEFAULT_GRAIN_SIZE_UM,
-                     tip_radius_um: float = DEFAULT_TIP_RADIUS_UM) -> pd.DataFrame:
+                     tip_radius_um: float = DEFAULT_TIP_RADIUS_UM,
+                     stress: str = "normal") -> pd.DataFrame:
     """Maximum local current and creep pressures against the grid of the current solve.
+
+    ``stress`` selects the interface stress of :func:`creep_pressure` (normal traction or
+    mean stress).
 
     Returns
     -------
@@ -241,7 +271,7 @@ def grid_convergence(shape: str = "egg-box", height_um: float = 25.0,
                                  conductivity_s_cm=conductivity_s_cm, thickness_um=thickness_um,
                                  geometric_current_ma_cm2=1.0, n_xy=int(n), n_zeta=int(n),
                                  tip_radius_um=tip_radius_um)
-        pr = creep_pressure(d, law=law)
+        pr = creep_pressure(d, law=law, stress=stress)
         rows.append({"shape": shape, "n_xy": int(n), "max_over_geometric": d.max_over_geometric,
                      "flux_balance": d.flux_balance,
                      "max_excess_pressure_mpa": pr.max_excess_pressure_mpa,

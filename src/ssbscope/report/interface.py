@@ -193,12 +193,36 @@ def _contour_part(study, gc, fields):
     return html, tuple(summary)
 
 
+def _stress_sentence(df, a):
+    """Which interface stress enters the criterion, the stack pressure and i_g0's source."""
+    stress = a.get("stress", df["stress"].iloc[0] if "stress" in df else "mean")
+    text = ("Interface stress: the normal traction of the creeping Li on the electrolyte "
+            "(the Li mean stress, which also carries the sideways convergence of the plated "
+            "Li, is the labelled alternative: its site value and gain are in the table).  "
+            if stress == "normal" else
+            "Interface stress: the Li mean stress (the alternative to the normal traction on "
+            "the electrolyte, whose site value and gain are in the table).  ")
+    if "site_normal_traction_mpa" in df and "site_mean_stress_mpa" in df:
+        ref = df[(df["height_um"] == 25) & (df["separation_um"] == 150) & (df["shape"] == "egg-box")]
+        if len(ref):
+            r = ref.iloc[0]
+            text += (f"At H25S150 the site normal traction is {r['site_normal_traction_mpa']:.2f} "
+                     f"MPa against a mean stress of {r['site_mean_stress_mpa']:.2f} MPa.  ")
+    ps = a.get("stack_pressure_mpa")
+    if ps is not None:
+        text += (f"Stack pressure {float(ps):g} MPa in the fracture criterion (lateral stress "
+                 f"ratio {float(a.get('lateral_stress_ratio', 0.0)):g}); i_g0 = "
+                 f"{float(a.get('flat_critical_current_ma_cm2', 1.0)):g} mA cm⁻² from "
+                 f"{a.get('flat_critical_current_source', 'the default')}.  ")
+    return text
+
+
 def _model_sentence(df, a):
     """The caption's account of the pressure model and its resolution, for what was run."""
     finite = "pressure_model" in df and (df["pressure_model"] == "finite-slope").any()
     if not finite:
         return ("Pressure model: small-slope (spectral half-space Stokes flow of the creeping "
-                "Li, one secant viscosity).  ")
+                "Li, one secant viscosity).  " + _stress_sentence(df, a))
     text = ("Pressure model: finite-slope (Stokes flow of the creeping Li in the true cell, "
             "Q2-Q1, local secant viscosity on "
             f"{a.get('stokes_n_xy', '?')} elements per quarter-cell side for the egg-box, site "
@@ -210,7 +234,7 @@ def _model_sentence(df, a):
                  "ridge rounding with a 0.25 um layer at the interface, site pressure within 2 % "
                  "of 8 elements and of 24 layers, drifting down about 2.5 % per lateral "
                  "refinement beyond 8.  ")
-    return text
+    return text + _stress_sentence(df, a)
 
 
 def _kinetics_axis(kin):
@@ -322,11 +346,117 @@ def section(store) -> Section | None:
     ssbscope.report.Section or None
     """
     names = set(store.names())
-    if "interface/contour_study" not in names:
+    topo = sorted(n for n in names if n.startswith("interface/") and n.endswith("/surface_current"))
+    if "interface/contour_study" not in names and not topo:
         return None
-    gc = store.read("interface/grid_convergence").load() \
-        if "interface/grid_convergence" in names else None
-    sf = store.read("interface/surface_fields").load() \
-        if "interface/surface_fields" in names else None
-    html, summary = _contour_part(store.read("interface/contour_study").load(), gc, sf)
+    html, summary = "", []
+    if "interface/contour_study" in names:
+        gc = store.read("interface/grid_convergence").load() \
+            if "interface/grid_convergence" in names else None
+        sf = store.read("interface/surface_fields").load() \
+            if "interface/surface_fields" in names else None
+        study = store.read("interface/contour_study").load()
+        html, summary = _contour_part(study, gc, sf)
+        summary = list(summary)
+        html += _parameters_part(study.attrs)
+    for name in topo:
+        h, sm = _topography_part(store, name)
+        html += h
+        summary += sm
     return Section("Interfaces", html, tuple(summary))
+
+
+def _parameters_part(a):
+    """The coupling check and the parameter table with sources."""
+    from ssbscope.interface.parameters import parameter_table
+
+    html = ""
+    if "monroe_newman_max_current_change" in a:
+        html += ("<p>Pressure-kinetics coupling (Monroe and Newman 2004, as checked by Zhang et "
+                 "al. 2024): the Li potential shifted by its molar volume times the creep "
+                 f"pressure changes the local current at {a.get('monroe_newman_case')} by "
+                 f"{100 * float(a['monroe_newman_max_current_change']):.2f} % of its maximum "
+                 f"(site pressure {100 * float(a['monroe_newman_site_pressure_change']):.2f} %"
+                 + ("" if a.get("monroe_newman_converged", True) else ", iteration not converged")
+                 + "), so the tables keep R_ct independent of pressure.</p>")
+    html += table_html(parameter_table(), caption=(
+        "Model parameters and their sources.  Zhang et al. 2024 give theirs in a supplement "
+        "that is not available to this project: nothing here is tuned to their figures."))
+    return html
+
+
+def _topography_part(store, name):
+    """Predicted current on the measured Li surface beside the measured current-density map."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    ds = store.read(name).load()
+    a = ds.attrs
+    series = a.get("series", name.split("/")[1])
+    maps_key = f"tomo/{series}/maps"
+    cd_key = f"transport/{series}/current_density"
+    names = set(store.names())
+    x, y = ds["x"].values, ds["y"].values
+    ext = [float(x[0]), float(x[-1]), float(y[-1]), float(y[0])]
+    n_int = int(ds.sizes.get("interval", 0))
+    corr = ds["correlation"].values if "correlation" in ds else np.array([])
+    ks = [k for k in range(n_int) if np.isfinite(corr[k])]
+    k = ks[-1] if ks else int(np.nanargmax(ds["area_ratio"].values)) \
+        if np.isfinite(ds["area_ratio"].values).any() else 0
+    panels = []
+    if maps_key in names:
+        mp = store.read(maps_key)
+        h = np.asarray(mp["height_um"].sel(interface=a.get("interface")).isel(time_s=k).values)
+        panels.append(("measured Li surface height (µm)", h, "viridis"))
+    panels.append(("predicted local current (mA cm⁻²)", ds["current_ma_cm2"].isel(time_s=k).values,
+                   "magma"))
+    if ks and cd_key in names:
+        meas = store.read(cd_key)["current_density_ma_cm2"].isel(interval=k).values
+        panels.append(("measured |current density| (mA cm⁻²)", np.abs(meas), "magma"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.6),
+                             layout="constrained", squeeze=False)
+    for ax, (title, img, cmap) in zip(axes[0], panels):
+        im = ax.imshow(img, extent=ext, cmap=cmap)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    t = float(ds["time_s"].values[k])
+    model = a.get("model", "current distribution")
+    rct = a.get("r_ct_ohm_cm2")
+    cap = (f"Series {series}, interface {a.get('interface')}: {model}, on the surface CT "
+           f"measured at t = {t:g} s"
+           + (f" (R_ct {rct:g} Ω cm², " if rct == rct else " (")
+           + f"σ {a.get('conductivity_s_cm', float('nan')):g} S cm⁻¹, electrolyte "
+           f"{a.get('thickness_um', float('nan')):g} µm, heights smoothed over "
+           f"{a.get('smooth_um', 0):g} µm).  Sides: mirror planes through the outermost pixels "
+           "(the map as one cell of its mirror images).")
+    if ks:
+        cap += ("  Right: the current density measured from the Li thickness change between "
+                "this scan and the next.")
+    html = figure_html(fig, cap)
+    summary = []
+    if n_int:
+        df = pd.DataFrame({
+            "interval": np.arange(n_int),
+            "correlation": ds["correlation"].values,
+            "top-decile overlap": ds["overlap"].values,
+            "baseline overlap": ds["baseline_overlap"].values,
+            "baseline sd": ds["baseline_overlap_std"].values,
+            "overlap z": ds["overlap_z"].values,
+            "baseline correlation": ds["baseline_correlation"].values})
+        html += table_html(df, caption=(
+            "Predicted hot spots against the measured current-density map of each interval "
+            "(scan k to k+1): Pearson correlation, the fraction of the predicted top-decile "
+            "region inside the measured one, and the same for randomly shifted and flipped "
+            "copies of the measured map (the baseline keeps the map's texture).  NaN: no Li "
+            "surface in the first scan of the interval."))
+        if ks:
+            kk = ks[-1]
+            summary.append((f"surface current hot spots, {series}",
+                            f"overlap {ds['overlap'].values[kk]:.2f} vs baseline "
+                            f"{ds['baseline_overlap'].values[kk]:.2f} ± "
+                            f"{ds['baseline_overlap_std'].values[kk]:.2f}, correlation "
+                            f"{ds['correlation'].values[kk]:.2f} (interval {kk})"))
+    return html, summary

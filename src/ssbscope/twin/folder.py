@@ -426,6 +426,8 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
     part.inputs["tomo"] = entries
     part.analysis["tomo"] = {"interfaces": ["Li|LPSCl"], "thickness": ["Li", "counter"],
                              "central_fraction": 0.75}
+    # the current distribution on each scan's measured Li surface vs the measured maps
+    part.analysis["interface"] = {"topography": {"series": [series]}}
     part.comments.append(f"{series}: {what}; log: {protocol}.")
     part.truth = {
         "echem": {log_name: {

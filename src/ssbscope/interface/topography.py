@@ -1,0 +1,346 @@
+"""Current distribution on a measured Li|electrolyte topography and hot-spot comparison.
+
+The contour model of :mod:`.current` (Zhang et al. 2024, doi:10.1039/d3ee03322h, Figs. 1e,
+2b,c, 3c,f: Laplace in the electrolyte, equipotential Li or linearised Butler-Volmer kinetics)
+applied to any height map ``h(x, y)`` that CT measures (``tomo/<series>/maps``), as the review
+of Dixit et al. 2021 (doi:10.1039/d1ee00638j, Figs. 23-24) asks of image-based models: predict
+where the current concentrates on the real interface and check the prediction against the
+current-density map measured between two scans.
+
+Boundary treatment
+------------------
+A measured map is a crop of a larger interface, so it has no natural periodic sides.  The
+map is treated as one cell of its mirror images: the sides are mirror (no-flux) planes through
+the outermost pixel centres and the surface is extended by reflection (its slope across a side
+is zero).  Currents within about one feature size of a side are therefore those of the mirrored
+interface; the rest are unaffected by the choice.  The top of the electrolyte carries a uniform
+potential at ``mean(h) + thickness`` (or two map widths above the highest point when the
+electrolyte is thicker: the non-uniform field has decayed there).
+
+Resolution
+----------
+The field is solved on the pixel grid, or, for maps larger than ``max_nodes`` per side, on a
+grid coarsened by block means (stride ``s``); the current is interpolated back to the pixels
+(bilinear).  The height map is interpolated by a bicubic spline; ``smooth_um`` applies a
+Gaussian filter first (CT height maps carry voxel-scale noise whose slopes the current
+would follow).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ssbscope.errors import ParameterError
+
+from .current import _finite_pos, _solve_field
+
+__all__ = ["SurfaceCurrent", "HotSpotComparison", "surface_current", "hot_spot_overlap"]
+
+
+@dataclass(frozen=True)
+class SurfaceCurrent:
+    """Local current on a measured topography (:func:`surface_current`).
+
+    Attributes
+    ----------
+    x_um, y_um : (nx,), (ny,) ndarray
+        Pixel-centre coordinates of the map.
+    height_um : (ny, nx) ndarray
+        The Li surface used (after filling gaps and smoothing), index ``[iy, ix]``.
+    current_ma_cm2 : (ny, nx) ndarray
+        Local current density normal to the surface, per true area (NaN where the map had no
+        height).
+    projected_current_ma_cm2 : (ny, nx) ndarray
+        Current per projected area (its mean is the geometric current).
+    area_ratio : float
+        True over projected area of the map.
+    max_over_geometric : float
+        ``max(current) / geometric current``.
+    geometric_current_ma_cm2, conductivity_s_cm, thickness_um : float
+    r_ct_ohm_cm2 : float or None
+        Charge-transfer resistance (None: primary distribution).
+    grid_stride : int
+        Pixels per solve node along each axis.
+    flux_balance : float
+        Relative difference of the current through the surface and through the top.
+    filled_fraction : float
+        Fraction of map pixels without a height (NaN) that were filled from neighbours.
+    boundary : str
+        Side treatment (``"mirror"``; module docstring).
+    """
+
+    x_um: np.ndarray = field(repr=False)
+    y_um: np.ndarray = field(repr=False)
+    height_um: np.ndarray = field(repr=False)
+    current_ma_cm2: np.ndarray = field(repr=False)
+    projected_current_ma_cm2: np.ndarray = field(repr=False)
+    area_ratio: float
+    max_over_geometric: float
+    geometric_current_ma_cm2: float
+    conductivity_s_cm: float
+    thickness_um: float
+    r_ct_ohm_cm2: float | None
+    grid_stride: int
+    flux_balance: float
+    filled_fraction: float = 0.0
+    boundary: str = "mirror"
+
+
+def _fill_gaps(h):
+    """Fill NaN pixels with the nearest valid height (scipy distance transform)."""
+    from scipy import ndimage
+
+    bad = ~np.isfinite(h)
+    if not bad.any():
+        return h, 0.0
+    idx = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
+    return h[tuple(idx)], float(bad.mean())
+
+
+def _block_mean(a, s):
+    if s == 1:
+        return a
+    ny, nx = a.shape
+    py, px = (-ny) % s, (-nx) % s
+    a = np.pad(a, ((0, py), (0, px)), mode="edge")
+    return a.reshape(a.shape[0] // s, s, a.shape[1] // s, s).mean(axis=(1, 3))
+
+
+def surface_current(height_um, pixel_um, *, conductivity_s_cm: float, thickness_um: float,
+                    current_ma_cm2: float, r_ct_ohm_cm2: float | None = None,
+                    max_nodes: int = 64, n_zeta: int = 16,
+                    smooth_um: float | None = None) -> SurfaceCurrent:
+    """Local current density on a measured Li surface (electrolyte above it).
+
+    Solves Laplace's equation in the electrolyte between the Li surface ``z = h(x, y)`` and a
+    uniform-potential plane above it (boundary-fitted finite volumes of :mod:`.current`),
+    with an equipotential Li surface (primary distribution) or linearised Butler-Volmer
+    kinetics ``j = eta / R_ct`` (secondary); mirror sides (module docstring).  Scaled so that
+    the mean current per projected area is ``current_ma_cm2``.
+
+    Parameters
+    ----------
+    height_um : (ny, nx) array_like
+        Li surface height (um, increasing into the electrolyte), index ``[iy, ix]``, e.g. a
+        CT interface height map; NaN pixels are filled from their nearest neighbours.
+    pixel_um : float or (float, float)
+        Pixel size (um), or ``(dy, dx)``.
+    conductivity_s_cm : float
+        Electrolyte ionic conductivity (S/cm).
+    thickness_um : float
+        Electrolyte thickness above the mean surface (um); must exceed ``max(h) - mean(h)``.
+    current_ma_cm2 : float
+        Geometric current density (mA/cm2).
+    r_ct_ohm_cm2 : float, optional
+        Charge-transfer resistance per true area (Ohm cm2); None: primary distribution.
+    max_nodes : int
+        Largest number of solve nodes per side (the map is block-averaged beyond it).
+    n_zeta : int
+        Grid intervals through the boundary-fitted electrolyte layer.
+    smooth_um : float, optional
+        Gaussian smoothing (standard deviation, um) of the height map before the solve.
+
+    Returns
+    -------
+    SurfaceCurrent
+        ``.current_ma_cm2`` is the ``(ny, nx)`` local current density normal to the surface,
+        ``.area_ratio`` the true over projected area.
+
+    Raises
+    ------
+    ParameterError
+        A map that is not 2-D with at least 3 x 3 finite pixels, non-finite or non-positive
+        parameters, or an electrolyte thinner than the surface relief.
+    """
+    from scipy.interpolate import RectBivariateSpline, RegularGridInterpolator
+
+    h = np.asarray(height_um, dtype=float)
+    if h.ndim != 2 or min(h.shape) < 3:
+        raise ParameterError("height_um", h.shape, "must be a 2-D (ny, nx) map of at least 3 x 3 pixels")
+    if not np.isfinite(h).any():
+        raise ParameterError("height_um", "all NaN", "has no finite height",
+                             "check the interface segmentation of the scan")
+    if np.ndim(pixel_um) == 0:
+        dy = dx = _finite_pos("pixel_um", pixel_um)
+    else:
+        dy, dx = (_finite_pos("pixel_um", v) for v in pixel_um)
+    sigma = _finite_pos("conductivity_s_cm", conductivity_s_cm)
+    L = _finite_pos("thickness_um", thickness_um)
+    i_geo = _finite_pos("current_ma_cm2", current_ma_cm2)
+    rct = _finite_pos("r_ct_ohm_cm2", r_ct_ohm_cm2, allow_none=True)
+    for name, v in (("max_nodes", max_nodes), ("n_zeta", n_zeta)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 4:
+            raise ParameterError(name, v, "must be an integer >= 4")
+    measured = np.isfinite(h)
+    h, filled = _fill_gaps(h)
+    if smooth_um:
+        from scipy import ndimage
+
+        h = ndimage.gaussian_filter(h, (float(smooth_um) / dy, float(smooth_um) / dx),
+                                    mode="reflect")
+    ny, nx = h.shape
+    y_um = np.arange(ny) * dy
+    x_um = np.arange(nx) * dx
+    stride = max(1, math.ceil(max(nx, ny) / int(max_nodes)))
+    hc = _block_mean(h, stride)
+    cy, cx = hc.shape
+    if min(cx, cy) < 3:
+        raise ParameterError("max_nodes", max_nodes, f"coarsens the {ny} x {nx} map below 3 nodes per side")
+    sx, sy = dx * stride, dy * stride
+    xc = np.arange(cx) * sx
+    yc = np.arange(cy) * sy
+    relief = float(hc.max() - hc.mean())
+    if L <= relief:
+        raise ParameterError("thickness_um", thickness_um,
+                             f"must exceed the surface relief above its mean ({relief:.3g} um)",
+                             "the electrolyte must cover the surface")
+    # mirror extension so that the spline has zero slope across the sides
+    pad = 3
+    he = np.pad(hc, pad, mode="reflect")
+    xe = (np.arange(cx + 2 * pad) - pad) * sx
+    ye = (np.arange(cy + 2 * pad) - pad) * sy
+    spline = RectBivariateSpline(xe, ye, he.T, kx=3, ky=3)  # index [ix, iy]
+
+    def h_fun(x, y):
+        xb, yb = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+        return spline.ev(xb.ravel(), yb.ravel()).reshape(xb.shape)
+
+    lx, ly = xc[-1], yc[-1]
+    flat = float(hc.max() - hc.min()) <= 1e-9 * max(lx, ly)
+    z_top = min(float(hc.mean()) + L, float(hc.max()) + 2.0 * max(lx, ly))
+    sigma_um = sigma * 1e-4
+    robin_k = None if rct is None else 1.0 / (sigma_um * rct * 1e8)
+    beta = 1e-6 if flat else 2.5
+    xs, F3s, _, metric, top_total, surf_total, _, ys = _solve_field(
+        h_fun, lx, z_top, cx - 1, int(n_zeta), beta, robin_k, length_y=ly, ny=cy - 1)
+    wx = np.full(cx, sx)
+    wx[0] = wx[-1] = sx / 2
+    wy = np.full(cy, sy)
+    wy[0] = wy[-1] = sy / 2
+    W = wx[:, None] * wy[None, :]
+    area = lx * ly
+    scale = i_geo / (surf_total / area)
+    j_true = scale * F3s / metric  # [ix, iy]
+    j_proj = scale * F3s
+    ar = float((W * metric).sum() / area)
+    balance = abs(top_total - surf_total) / abs(surf_total)
+    if stride > 1:
+        # back to pixel centres: coarse node k sits at the block's first pixel + (s - 1) / 2
+        off_x, off_y = (stride - 1) / 2 * dx, (stride - 1) / 2 * dy
+        gx = np.clip(x_um - off_x, 0, lx)
+        gy = np.clip(y_um - off_y, 0, ly)
+        GX, GY = np.meshgrid(gx, gy, indexing="ij")
+        pts = np.stack([GX.ravel(), GY.ravel()], axis=1)
+        j_true = RegularGridInterpolator((xs, ys), j_true)(pts).reshape(nx, ny)
+        j_proj = RegularGridInterpolator((xs, ys), j_proj)(pts).reshape(nx, ny)
+    j_true, j_proj = j_true.T.copy(), j_proj.T.copy()
+    j_true[~measured] = np.nan  # no surface measured there (the solve used filled heights)
+    j_proj[~measured] = np.nan
+    return SurfaceCurrent(x_um, y_um, h, j_true, j_proj, ar, float(np.nanmax(j_true) / i_geo), i_geo,
+                          sigma, L, rct, int(stride), float(balance), filled)
+
+
+@dataclass(frozen=True)
+class HotSpotComparison:
+    """Predicted against measured hot spots (:func:`hot_spot_overlap`).
+
+    Attributes
+    ----------
+    correlation : float
+        Pearson correlation of the two maps over the valid pixels.
+    overlap : float
+        Fraction of the predicted top region that lies in the measured top region.
+    baseline_correlation, baseline_overlap : float
+        Mean of the same under random shifts/flips of the measured map (the shuffled-map
+        baseline, which keeps the map's spatial autocorrelation).
+    baseline_overlap_std : float
+        Standard deviation of the baseline overlap.
+    top_fraction : float
+        Fraction of pixels that make a top region (0.1: top decile).
+    n_shuffle : int
+    """
+
+    correlation: float
+    overlap: float
+    baseline_correlation: float
+    baseline_overlap: float
+    baseline_overlap_std: float
+    top_fraction: float
+    n_shuffle: int
+
+    @property
+    def overlap_z(self) -> float:
+        """How many baseline standard deviations the overlap lies above the baseline mean."""
+        if not self.baseline_overlap_std > 0:
+            return float("inf") if self.overlap > self.baseline_overlap else 0.0
+        return (self.overlap - self.baseline_overlap) / self.baseline_overlap_std
+
+
+def _top(a, valid, q):
+    thr = np.quantile(a[valid], 1.0 - q)
+    return valid & (a >= thr)
+
+
+def hot_spot_overlap(predicted, measured, *, top_fraction: float = 0.1, n_shuffle: int = 200,
+                     seed: int = 0) -> HotSpotComparison:
+    """Compare a predicted current map with a measured one: correlation and top-region overlap.
+
+    Parameters
+    ----------
+    predicted, measured : (ny, nx) array_like
+        Maps on the same pixel grid (e.g. :attr:`SurfaceCurrent.current_ma_cm2` and a
+        current-density map from the thickness change between two scans); NaN pixels are
+        left out.
+    top_fraction : float
+        The hot-spot region of each map: its highest ``top_fraction`` of pixels (0.1: the top
+        decile).
+    n_shuffle : int
+        Random circular shifts (with random flips) of the measured map for the baseline: they
+        keep its spatial autocorrelation, so the baseline is what two unrelated maps of this
+        texture give, not the ``top_fraction`` of a pixel permutation.
+    seed : int
+        Seed of the shifts.
+
+    Returns
+    -------
+    HotSpotComparison
+    """
+    p = np.asarray(predicted, float)
+    m = np.asarray(measured, float)
+    if p.shape != m.shape or p.ndim != 2:
+        raise ParameterError("measured", m.shape, f"must be a 2-D map of the predicted map's shape {p.shape}")
+    if not (0.0 < top_fraction < 0.5):
+        raise ParameterError("top_fraction", top_fraction, "must be in (0, 0.5)")
+    if int(n_shuffle) < 10:
+        raise ParameterError("n_shuffle", n_shuffle, "must be >= 10")
+
+    def stats(mm):
+        valid = np.isfinite(p) & np.isfinite(mm)
+        if valid.sum() < 10:
+            return float("nan"), float("nan")
+        a, b = p[valid], mm[valid]
+        corr = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
+        tp, tm = _top(p, valid, top_fraction), _top(mm, valid, top_fraction)
+        return corr, float((tp & tm).sum() / max(tp.sum(), 1))
+
+    corr, ov = stats(m)
+    if not np.isfinite(corr):
+        raise ParameterError("measured", "valid pixels", "fewer than 10 pixels are finite in both maps")
+    rng = np.random.default_rng(seed)
+    ny, nx = m.shape
+    bc, bo = [], []
+    for _ in range(int(n_shuffle)):
+        mm = np.roll(m, (int(rng.integers(ny)), int(rng.integers(nx))), axis=(0, 1))
+        if rng.random() < 0.5:
+            mm = mm[::-1]
+        if rng.random() < 0.5:
+            mm = mm[:, ::-1]
+        c, o = stats(mm)
+        if np.isfinite(c):
+            bc.append(c)
+            bo.append(o)
+    return HotSpotComparison(corr, ov, float(np.mean(bc)), float(np.mean(bo)), float(np.std(bo)),
+                             float(top_fraction), int(n_shuffle))

@@ -1,0 +1,101 @@
+"""Current on a measured topography (issue 17 §2) and the hot-spot comparison.
+
+References: a flat surface (uniform current), the first-order analytic solution of a gentle
+cosine surface (primary distribution ``j / j0 = 1 + a k cos(kx)`` on a thick electrolyte),
+the periodic contour model of :func:`ssbscope.interface.current_distribution` (a quarter
+cell sampled as a pixel map; mirror sides make it the same periodic problem), and a surface
+with imposed protrusions for the hot-spot overlap against its shuffled-map baseline.
+"""
+
+import numpy as np
+import pytest
+
+from ssbscope.errors import ParameterError
+from ssbscope.interface import current_distribution, hot_spot_overlap, surface_current
+from ssbscope.interface.shapes import li_height_um
+
+KW = {"conductivity_s_cm": 2e-3, "thickness_um": 1000.0, "current_ma_cm2": 1.5}
+
+
+def test_flat_map_carries_the_geometric_current_everywhere():
+    r = surface_current(np.full((9, 12), 4.0), 5.0, **KW)
+    np.testing.assert_allclose(r.current_ma_cm2, 1.5, rtol=1e-8)
+    assert r.area_ratio == pytest.approx(1.0) and r.current_ma_cm2.shape == (9, 12)
+    rk = surface_current(np.zeros((9, 12)), 5.0, r_ct_ohm_cm2=10.0, **KW)
+    np.testing.assert_allclose(rk.current_ma_cm2, 1.5, rtol=1e-8)
+
+
+def test_gentle_cosine_matches_the_first_order_analytic_current():
+    lam, a = 100.0, 0.8  # a k = 0.05
+    k = 2 * np.pi / lam
+    x = np.linspace(0.0, lam, 33)  # pixel centres; mirror sides through the crests
+    h = np.tile(a * np.cos(k * x), (5, 1))  # (ny, nx), uniform along y
+    r = surface_current(h, (10.0, x[1] - x[0]), n_zeta=24, **KW)
+    expected = 1.5 * (1 + a * k * np.cos(k * x))
+    np.testing.assert_allclose(r.current_ma_cm2[2], expected, rtol=3e-3)
+
+
+@pytest.mark.parametrize("r_ct", [None, 10.0])
+def test_quarter_cell_map_reproduces_the_periodic_contour_model(r_ct):
+    H, S, n = 25.0, 150.0, 16
+    xs = np.linspace(0.0, S / 2, n + 1)
+    X, Y = np.meshgrid(xs, xs, indexing="ij")
+    h = li_height_um("egg-box", X, Y, H, S).T  # (ny, nx)
+    r = surface_current(h, xs[1], r_ct_ohm_cm2=r_ct, n_zeta=n, **KW)
+    d = current_distribution("egg-box", H, S, r_ct_ohm_cm2=r_ct, conductivity_s_cm=2e-3,
+                             thickness_um=1000.0, geometric_current_ma_cm2=1.5, n_xy=n, n_zeta=n)
+    np.testing.assert_allclose(r.current_ma_cm2, d.local_current_ma_cm2.T, rtol=0.02)
+    assert r.area_ratio == pytest.approx(d.area_ratio, rel=0.01)
+    assert r.flux_balance < 1e-6
+    # the mean projected current is the geometric current
+    assert r.projected_current_ma_cm2[1:-1, 1:-1].mean() == pytest.approx(1.5, rel=0.03)
+
+
+def _bumpy_surface(seed=3, n=72, pixel=2.0, n_bumps=6):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:n, 0:n] * pixel
+    h = np.zeros((n, n))
+    centres = rng.uniform(0.15, 0.85, size=(n_bumps, 2)) * n * pixel
+    for cy, cx in centres:
+        h += 6.0 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 6.0 ** 2))
+    return h, centres, x, y
+
+
+def test_coarsened_solve_matches_the_full_grid():
+    h, *_ = _bumpy_surface(n=48)
+    full = surface_current(h, 2.0, max_nodes=48, **KW)
+    coarse = surface_current(h, 2.0, max_nodes=24, **KW)
+    assert coarse.grid_stride == 2 and coarse.current_ma_cm2.shape == h.shape
+    hot = full.current_ma_cm2 > np.quantile(full.current_ma_cm2, 0.9)
+    assert np.corrcoef(full.current_ma_cm2.ravel(), coarse.current_ma_cm2.ravel())[0, 1] > 0.95
+    assert coarse.current_ma_cm2[hot].mean() > np.quantile(coarse.current_ma_cm2, 0.8)
+
+
+def test_predicted_hot_spots_overlap_the_imposed_ones_far_above_the_shuffled_baseline():
+    # a plated Li surface whose protrusions are known: Li grows fastest at their tips, so the
+    # "measured" current-density map (thickness change between two scans) has its hot spots
+    # there, with measurement noise
+    h, centres, x, y = _bumpy_surface()
+    rng = np.random.default_rng(1)
+    imposed = np.zeros_like(h)
+    for cy, cx in centres:
+        imposed += np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 5.0 ** 2))
+    measured = imposed + 0.1 * rng.standard_normal(h.shape)
+    pred = surface_current(h + 0.2 * rng.standard_normal(h.shape), 2.0, smooth_um=2.0, **KW)
+    cmp_ = hot_spot_overlap(pred.current_ma_cm2, measured, n_shuffle=100)
+    assert cmp_.overlap > 0.5 > 3 * cmp_.baseline_overlap
+    assert cmp_.overlap_z > 5
+    assert cmp_.correlation > 0.5 > cmp_.baseline_correlation + 0.3
+
+
+def test_bad_maps_are_refused_with_the_field_named():
+    with pytest.raises(ParameterError, match="height_um"):
+        surface_current(np.zeros(5), 1.0, **KW)
+    with pytest.raises(ParameterError, match="height_um"):
+        surface_current(np.full((4, 4), np.nan), 1.0, **KW)
+    with pytest.raises(ParameterError, match="thickness_um"):
+        surface_current(np.array([[0, 0, 0], [0, 50, 0], [0, 0, 0.0]]), 1.0,
+                        **{**KW, "thickness_um": 10.0})
+    gappy = np.zeros((6, 6))
+    gappy[2, 3] = np.nan
+    assert surface_current(gappy, 1.0, **KW).filled_fraction == pytest.approx(1 / 36)
