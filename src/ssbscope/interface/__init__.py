@@ -64,6 +64,7 @@ AREA = Area("interface", "Interfaces", stages="ssbscope.interface.stages",
             report="ssbscope.report.interface", inputs=False,
             store_keys=("interface/contour_study",
                      "interface/grid_convergence",
-                     "interface/surface_fields",),
+                     "interface/surface_fields",
+                     "interface/<series>/surface_current",),
             analysis_model="ssbscope.config:InterfaceAnalysis",
             analysis_description="contoured-interface study")
