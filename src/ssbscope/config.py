@@ -343,6 +343,18 @@ class TopographyAnalysis(_Model):
     n_shuffle: int = Field(default=200, ge=10, description="shifted copies of the measured map for the baseline of the hot-spot comparison")
 
 
+class GapCreepAnalysis(_Model):
+    """Li creeping into the gap beside the pellet while it plates (reduced model of Cao et al. 2023, Fig. 6)."""
+
+    duration_s: float = Field(default=72000.0, gt=0, allow_inf_nan=False, description="plating time (s)")
+    current_ma_cm2: float = Field(default=0.25, ge=0, allow_inf_nan=False, description="plating current density (mA/cm2)")
+    radius_um: float = Field(default=3175.0, gt=0, allow_inf_nan=False, description="Li foil radius (um)")
+    thickness_um: float = Field(default=100.0, gt=0, allow_inf_nan=False, description="Li foil thickness (um)")
+    gap_um: float = Field(default=50.0, gt=0, allow_inf_nan=False, description="radial width of the gap between rod and tube (um)")
+    stack_pressure_mpa: float = Field(default=10.0, gt=0, allow_inf_nan=False, description="stack pressure at assembly (MPa)")
+    frame_stiffness_mpa_um: float = Field(default=1.0, gt=0, allow_inf_nan=False, description="framework stiffness: pressure rise per um of stack growth (MPa/um)")
+
+
 class InterfaceAnalysis(_Model):
     """Contoured Li|electrolyte interfaces (Zhang et al. 2024): ``ssbscope run`` studies
     ``cases`` with these parameters (``ssbscope.interface.contour_sweep``); none by default."""
@@ -365,6 +377,7 @@ class InterfaceAnalysis(_Model):
     stack_pressure_mpa: float = Field(default=7.0, ge=0, allow_inf_nan=False, description="stack pressure on the cell in the fracture criterion (MPa; 7 MPa in Zhang et al. 2024)")
     lateral_stress_ratio: float = Field(default=0.0, ge=0, le=1, description="lateral over axial stress of the electrolyte under the stack pressure: 0 free sides, about 0.4 in a rigid die, 1 hydrostatic")
     flat_critical_current_ma_cm2: float | Literal["ccd"] = Field(default=1.0, description="critical current of a flat interface i_g0 (mA/cm2), > 0, or 'ccd': the critical current density the echem analysis found in a stepped log (ccd_log)")
+    gap_creep: Optional[GapCreepAnalysis] = Field(default=None, description="Li creep into the gap beside the pellet during plating (interface/gap_creep); default: none")
     topography: Optional[TopographyAnalysis] = Field(default=None, description="current distribution on the CT-measured Li surface of every scan, compared with the measured current-density maps between scans; default: none")
     ccd_log: Optional[str] = Field(default=None, description="with flat_critical_current_ma_cm2: ccd, the echem input (name) whose critical current density to use; default the only one found")
 

@@ -15,6 +15,7 @@ kinetics_sweep         the sweep at several charge-transfer resistances (Wagner 
 gain_maximum           where the critical-current gain peaks along a sweep
 halfspace_surface_stress  normal traction / mean stress of creeping Li behind an interface
 monroe_newman_coupling pressure shift of the deposition kinetics, solved by iteration
+gap_creep              Li creeping into the gap beside the pellet while it plates (Cao 2023)
 surface_current        local current on a measured (CT) height map, mirror sides
 surface_creep_pressure creep pressure of the Li plated on a measured surface
 hot_spot_overlap       predicted vs measured current maps: correlation, top-decile overlap
@@ -49,6 +50,9 @@ __getattr__, __dir__, __all__ = attach(
         "gain_maximum": "study",
         "halfspace_surface_stress": "creep",
         "monroe_newman_coupling": "creep",
+        "gap_creep": "gap_creep",
+        "GapCreep": "gap_creep",
+        "compare_gap_volume": "gap_creep",
         "CoupledInterface": "creep",
         "SurfaceCurrent": "topography",
         "surface_current": "topography",
@@ -65,6 +69,7 @@ AREA = Area("interface", "Interfaces", stages="ssbscope.interface.stages",
             store_keys=("interface/contour_study",
                      "interface/grid_convergence",
                      "interface/surface_fields",
-                     "interface/<series>/surface_current",),
+                     "interface/<series>/surface_current",
+                     "interface/gap_creep",),
             analysis_model="ssbscope.config:InterfaceAnalysis",
             analysis_description="contoured-interface study")

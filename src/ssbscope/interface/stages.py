@@ -328,10 +328,14 @@ def input_stages(exp) -> list:
     if cfg is None:
         return []
     stages = _topography_stages(exp, cfg)
+    if cfg.gap_creep is not None:
+        stages.append(Stage("interface.gap_creep", _gap_creep_stage, outputs=("interface/gap_creep",),
+                            params=cfg.gap_creep.model_dump(mode="json")))
     if not cfg.cases:
         return stages
     params = cfg.model_dump(mode="json")
     params.pop("topography", None)
+    params.pop("gap_creep", None)
     params["cases"] = [list(c) for c in cfg.cases]
     needs = ()
     if cfg.flat_critical_current_ma_cm2 == "ccd":
@@ -355,6 +359,30 @@ def input_stages(exp) -> list:
         needs = needs + ("echem/eis",)
     return [Stage("interface.contour_study", _user_contour_stage, inputs=needs,
                   outputs=("interface/contour_study",), params=params)] + stages
+
+
+def _gap_creep_stage(ctx, inputs, **params):
+    """The reduced gap-creep model of Cao et al. 2023, Fig. 6 (``interface/gap_creep``)."""
+    import xarray as xr
+
+    from ssbscope.interface.gap_creep import gap_creep
+
+    duration = params.pop("duration_s")
+    r = gap_creep(duration, **params)
+    ds = xr.Dataset(
+        {"pressure_mpa": ("time_s", r.pressure_mpa, {"units": "MPa",
+                                                     "long_name": "mean Li pressure in the foil"}),
+         "stack_growth_um": ("time_s", r.stack_growth_um, {"units": "um"}),
+         "gap_volume_um3": ("time_s", r.gap_volume_um3, {"units": "um^3"}),
+         "gap_fill_um": ("time_s", r.gap_fill_um, {"units": "um"}),
+         "plated_volume_um3": ("time_s", r.plated_volume_um3, {"units": "um^3"}),
+         "gap_fraction": ("time_s", r.gap_fraction, {"units": "1"}),
+         "centre_excess_pressure_mpa": ("time_s", r.centre_excess_pressure_mpa, {"units": "MPa"})},
+        coords={"time_s": ("time_s", r.time_s, {"units": "s"})},
+        attrs={"model": "reduced axisymmetric power-law squeeze flow into the rod-tube gap, "
+                        "framework spring (Cao et al. 2023, Fig. 6; ssbscope.interface.gap_creep)",
+               "conservation_error": r.conservation_error, **r.parameters})
+    return {"interface/gap_creep": ds}
 
 
 def _li_side(interface: str, materials: dict):
