@@ -60,7 +60,7 @@ class Layer(_Model):
     material: str = Field(description="named material (ssbscope.materials.NAMED) or formula; it orders the CT phases by attenuation")
     thickness_um: float = Field(ge=0, description="nominal layer thickness (µm); 0 for a layer that forms during the experiment")
     diameter_mm: Optional[float] = Field(default=None, gt=0, description="layer diameter (mm) where it differs from the cell's")
-    area_cm2: Optional[float] = Field(default=None, gt=0, description="layer area (cm2) where it differs from the cell's")
+    area_cm2: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="layer area (cm2) where it differs from the cell's")
     porosity: Optional[float] = Field(default=None, ge=0, lt=1, description="nominal pore volume fraction of the layer")
     density_g_cm3: Optional[float] = Field(default=None, gt=0, description="density (g/cm3) overriding the named material's")
 
@@ -69,9 +69,10 @@ class Cell(_Model):
     """The cell: geometry, stack and active mass."""
 
     name: Optional[str] = Field(default=None, description="cell name shown in the report")
-    area_cm2: Optional[float] = Field(default=None, gt=0, description="electrode area (cm²)")
+    area_cm2: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="electrode area (cm²)")
     diameter_mm: Optional[float] = Field(default=None, gt=0, description="electrode diameter (mm)")
-    active_mass_mg: Optional[float] = Field(default=None, gt=0, description="cathode active mass (mg)")
+    active_mass_mg: Optional[float] = Field(default=None, gt=1e-9, allow_inf_nan=False,
+                                           description="cathode active mass (mg; more than 1e-9 mg)")
     layers: list[Layer] = Field(default_factory=list, description="the stack in order along the cell axis (CT: bottom, z = 0, to top)")
 
     @field_validator("layers")

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ssbscope.errors import PipelineError, SsbscopeError
-from ssbscope.store import Store, _jsonable, provenance_record, sha256_file
+from ssbscope.store import Store, _jsonable, check_regular_file, provenance_record, sha256_file
 
-__all__ = ["Stage", "StageContext", "RunResult", "run", "order_stages"]
+__all__ = ["Stage", "StageContext", "RunResult", "run", "order_stages", "prune"]
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,8 @@ class StageContext:
         import os
 
         p = Path(path)
-        st = os.stat(p)  # before hashing: a file changed meanwhile then fails the next check
+        st = check_regular_file(p)  # refuses FIFOs/devices before any read; stat before hashing:
+        # a file changed meanwhile then fails the next check
         self._inputs.append({"path": str(p.resolve()), "sha256": sha256_file(p),
                              "size": st.st_size, "mtime_ns": st.st_mtime_ns})
         return p
@@ -234,7 +235,7 @@ def _inputs_unchanged(record: Mapping, hashes: dict) -> bool:
         if path not in hashes:
             try:
                 hashes[path] = sha256_file(path)
-            except OSError:
+            except (OSError, SsbscopeError):
                 return False
         if hashes[path] != rec.get("sha256"):
             return False
@@ -319,6 +320,55 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
     """
     if not isinstance(store, Store):
         store = Store.create(store)
+    with store.lock():
+        return _run_locked(stages, store, raw_dir=raw_dir, work_dir=work_dir, seed=seed,
+                           config=config, scheduler=scheduler, quiet=quiet, force=force)
+
+
+def prune(stages: Sequence[Stage], store: Store) -> list[str]:
+    """Remove what earlier runs of stages no longer in ``stages`` left in ``store``.
+
+    A dataset is removed when no stage of ``stages`` writes it and it was written by a
+    pipeline stage (its stage record or its provenance names a stage) that is not in
+    ``stages``; records of such stages are forgotten.  Datasets written outside the pipeline
+    (no stage in their provenance) are kept.  Each removal is logged.
+
+    Returns
+    -------
+    list of str
+        Names of the removed datasets, sorted.
+    """
+    current = {s.name for s in stages}
+    produced = {o for s in stages for o in s.outputs}
+    removed: set[str] = set()
+    with store.lock():
+        for rec_file in sorted((store.path / ".ssbscope" / "stages").glob("*.json")):
+            name = rec_file.stem
+            if name.startswith(".") or name in current:
+                continue
+            rec = store.stage_record(name) or {}
+            for o in rec.get("outputs", []):
+                if o not in produced and o in store.names():
+                    store.delete(o)
+                    removed.add(o)
+            store.clear_stage(name)
+        for n in store.names():
+            if n in produced or n in removed:
+                continue
+            try:
+                stage = json.loads(store.read(n).attrs.get("provenance", "{}")).get("stage")
+            except (ValueError, AttributeError, OSError, SsbscopeError):
+                stage = None
+            if stage and stage not in current:
+                store.delete(n)
+                removed.add(n)
+    for n in sorted(removed):
+        log.warning("dataset %s: no stage of this experiment produces it any more (an input or "
+                    "setting was removed); deleted from the store", n)
+    return sorted(removed)
+
+
+def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, quiet, force):
     store.cleanup_tmp()
     raw_dir = Path(raw_dir) if raw_dir is not None else store.path.parent / "raw"
     work_dir = Path(work_dir) if work_dir is not None else store.path / ".ssbscope" / "work"
@@ -343,6 +393,15 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
             have = set(store.names())
             done = (s.name not in force and rec is not None and rec.get("fingerprint") == fp
                     and all(o in have for o in s.outputs))
+            if done:  # cheap integrity check (file names and sizes against the manifests)
+                bad = [p for o in s.outputs for p in store.verify(o)]
+                if bad:
+                    log.warning("stage %s: its stored output fails its checksum manifest (%s%s); "
+                                "recomputing", s.name, bad[0], f" and {len(bad) - 1} more" if len(bad) > 1 else "")
+                    done = False
+            elif rec is not None and rec.get("fingerprint") == fp and s.name not in force:
+                log.warning("stage %s: output(s) %s missing from the store; recomputing", s.name,
+                            [o for o in s.outputs if o not in have])
             if done and not _inputs_unchanged(rec, hashes):
                 log.warning("stage %s: a raw input file changed since it ran; recomputing", s.name)
                 done = False

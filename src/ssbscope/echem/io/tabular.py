@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.errors import FileFormatError, MissingColumnError, ParameterError
-from ssbscope.echem.io.common import check_file, finalize_timeseries, parse_duration_s, snake_name
+from ssbscope.echem.io.common import check_file, drop_truncated_last_row, finalize_timeseries, parse_duration_s, snake_name
 
 __all__ = ["read_table", "PRESETS", "MAPPING_KEYS", "split_name_unit"]
 
@@ -406,6 +406,10 @@ def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, d
     header = lines[k]
     sep = _sep_of(header)
     body = lines[k:]
+    n_fields = len(header.rstrip("\r\n").rstrip(sep).split(sep))
+    rows, cut = drop_truncated_last_row(body[1:], sep, path, n_fields=n_fields,
+                                        ends_with_newline=text.endswith(("\n", "\r")))
+    body = body[:1] + rows
     data_line = next((ln for ln in body[1:] if ln.strip()), "")
     decimal = "."
     if sep in (";", "\t") and re.search(r"\d,\d", data_line) and not re.search(r"\d\.\d", data_line):
@@ -420,6 +424,8 @@ def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, d
     df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed:")]]
     meta["separator"] = sep
     meta["decimal_separator"] = decimal
+    if cut:
+        meta["warnings"] = [cut]
     return df, meta
 
 
