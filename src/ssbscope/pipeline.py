@@ -121,7 +121,8 @@ class StageContext:
         st = check_regular_file(p)  # refuses FIFOs/devices before any read; stat before hashing:
         # a file changed meanwhile then fails the next check
         self._inputs.append({"path": str(p.resolve()), "sha256": sha256_file(p),
-                             "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+                             "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                             "ctime_ns": st.st_ctime_ns})
         return p
 
     def progress(self, iterable: Iterable, desc: str | None = None, total: int | None = None):
@@ -216,9 +217,12 @@ def _inputs_unchanged(record: Mapping, hashes: dict) -> bool:
     """Whether every raw file a finished stage read still has the content it had then.
 
     The content hash (sha256) of each file is computed once per run and only for files whose
-    size or modification time differ from the recorded ones, so a resume stays cheap while a
-    file edited in place (even with its old mtime) is never served stale when its size changed,
-    and is re-hashed whenever its mtime changed.
+    size, modification time or status-change time (``st_ctime``) differ from the recorded
+    ones, so a resume stays cheap.  A file edited in place always gets a new ctime, even when
+    its size is kept and its mtime is set back (``touch -d``/``os.utime`` change the ctime
+    too, and no user call sets it), so it is re-hashed and recomputed.  What escapes: content
+    changed while size, mtime and ctime stay equal (a raw block-device write, or a file
+    system that does not keep ctime); ``force=`` recomputes a stage regardless.
     """
     import os
 
@@ -230,7 +234,8 @@ def _inputs_unchanged(record: Mapping, hashes: dict) -> bool:
             st = os.stat(path)
         except OSError:
             return False
-        if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+        if (rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns
+                and rec.get("ctime_ns") == st.st_ctime_ns):
             continue
         if path not in hashes:
             try:
@@ -326,12 +331,13 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
 
 
 def prune(stages: Sequence[Stage], store: Store) -> list[str]:
-    """Remove what earlier runs of stages no longer in ``stages`` left in ``store``.
+    """Remove from ``store`` what earlier runs produced and ``stages`` no longer do.
 
     A dataset is removed when no stage of ``stages`` writes it and it was written by a
-    pipeline stage (its stage record or its provenance names a stage) that is not in
-    ``stages``; records of such stages are forgotten.  Datasets written outside the pipeline
-    (no stage in their provenance) are kept.  Each removal is logged.
+    pipeline stage (a stage record lists it, or its provenance names a stage): an input
+    removed from the experiment, a stage that no longer exists, or a stage whose outputs
+    changed.  Records of stages not in ``stages`` are forgotten.  Datasets written outside
+    the pipeline (no stage in their provenance) are kept.  Each removal is logged.
 
     Returns
     -------
@@ -344,14 +350,15 @@ def prune(stages: Sequence[Stage], store: Store) -> list[str]:
     with store.lock():
         for rec_file in sorted((store.path / ".ssbscope" / "stages").glob("*.json")):
             name = rec_file.stem
-            if name.startswith(".") or name in current:
+            if name.startswith("."):
                 continue
             rec = store.stage_record(name) or {}
             for o in rec.get("outputs", []):
                 if o not in produced and o in store.names():
                     store.delete(o)
                     removed.add(o)
-            store.clear_stage(name)
+            if name not in current:
+                store.clear_stage(name)
         for n in store.names():
             if n in produced or n in removed:
                 continue
@@ -359,7 +366,7 @@ def prune(stages: Sequence[Stage], store: Store) -> list[str]:
                 stage = json.loads(store.read(n).attrs.get("provenance", "{}")).get("stage")
             except (ValueError, AttributeError, OSError, SsbscopeError):
                 stage = None
-            if stage and stage not in current:
+            if stage:
                 store.delete(n)
                 removed.add(n)
     for n in sorted(removed):
@@ -393,8 +400,8 @@ def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, qu
             have = set(store.names())
             done = (s.name not in force and rec is not None and rec.get("fingerprint") == fp
                     and all(o in have for o in s.outputs))
-            if done:  # cheap integrity check (file names and sizes against the manifests)
-                bad = [p for o in s.outputs for p in store.verify(o)]
+            if done:  # integrity against the manifests: names and sizes, sha256 of small datasets
+                bad = [p for o in s.outputs for p in store.verify(o, full="auto")]
                 if bad:
                     log.warning("stage %s: its stored output fails its checksum manifest (%s%s); "
                                 "recomputing", s.name, bad[0], f" and {len(bad) - 1} more" if len(bad) > 1 else "")

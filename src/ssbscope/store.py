@@ -244,6 +244,10 @@ def _fsync_tree(path: Path) -> None:
                 os.close(fd)
 
 
+#: On resume, datasets up to this many bytes are verified by sha256, larger ones by file
+#: names and sizes (``Store.verify(name, full="auto")``).
+AUTO_HASH_BYTES = 256 * 2**20
+
 _LOCKS: dict[str, list] = {}  # resolved store path -> [fd, depth] of locks this process holds
 
 
@@ -573,9 +577,11 @@ class Store:
         Parameters
         ----------
         name : str
-        full : bool
-            Also compare every file's sha256 (reads all data); default: names and sizes
-            only (cheap, used on resume).
+        full : bool or "auto"
+            True: also compare every file's sha256 (reads all data); False (default): names
+            and sizes only; ``"auto"`` (used on resume): sha256 too when the dataset holds at
+            most :data:`AUTO_HASH_BYTES` (a same-size corruption of a large volume is then
+            found by ``ssbscope check`` only).
         """
         man = self.manifest(name)
         d = self._dir(name)
@@ -586,6 +592,8 @@ class Store:
             return [f"{name}: dataset directory is missing"]
         rec = man["files"]
         have = _manifest(d, hashes=False)
+        if full == "auto":
+            full = sum(int(v.get("size") or 0) for v in rec.values()) <= AUTO_HASH_BYTES
         out = []
         for rel in sorted(set(rec) - set(have)):
             out.append(f"{name}: file {rel} is missing")
@@ -628,7 +636,7 @@ class Store:
                     problems.append(f"stage {f.stem}: record unreadable")
                     continue
                 for o in rec.get("outputs", []):
-                    if o not in names and not any(p.startswith(f"{o}:") for p in problems):
+                    if o not in names:
                         problems.append(f"stage {f.stem}: output {o} is missing")
         return problems
 
