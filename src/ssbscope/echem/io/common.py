@@ -153,9 +153,11 @@ def drop_truncated_last_row(lines: list[str], sep: str | None, path, *, n_fields
     The same rule for every table reader (a cycler still writing its file, a copy cut short):
 
     1. the last non-blank line has fewer fields than the header (``n_fields``): cut;
-    2. the file does not end with a line break and the row's last field is empty, or has
-       fewer decimals than that column in each of the previous (up to 5) rows, which agree
-       with each other: cut (a number written with fixed decimals lost its tail).
+    2. the file does not end with a line break and the row's last field is empty, lacks the
+       exponent that field has in each of the previous (up to 5) rows, or has fewer decimals
+       than it has there (the previous rows agreeing): cut (a number written in a fixed
+       format lost its tail).  A cut that leaves a complete-looking number (``3.41`` of
+       ``3.412`` written with variable precision) cannot be told from a complete row.
 
     A complete last row without a final line break (many exports) is kept.
 
@@ -189,12 +191,15 @@ def drop_truncated_last_row(lines: list[str], sep: str | None, path, *, n_fields
     cut = None
     if len(fields) < n_fields:
         cut = f"has {len(fields)} of {n_fields} fields"
-    elif not ends_with_newline and len(idx) > 1:
+    elif not ends_with_newline:
         tail = fields[n_fields - 1] if len(fields) >= n_fields else ""
         prev = [split(lines[i]) for i in idx[-6:-1]]
         prev_tail = [f[n_fields - 1] for f in prev if len(f) >= n_fields]
-        if not tail.strip() and prev_tail and all(x.strip() for x in prev_tail):
+        if not tail.strip() and all(x.strip() for x in prev_tail):
             cut = "ends in an empty field"
+        elif prev_tail and all(re.search(r"\d[eE][-+]?\d", x) for x in prev_tail) \
+                and not re.search(r"\d[eE][-+]?\d", tail):
+            cut = "ends in a number without the exponent the rows before have"
         else:
             d = _decimals(tail)
             pd_ = {_decimals(x) for x in prev_tail}
@@ -277,7 +282,7 @@ def parse_duration_s(values: pd.Series, path, column: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise FileFormatError(path, f"column {column!r}, data row {i}: cannot read duration "
-                              f"{s.iloc[i]!r} (expected [Nd ]HH:MM:SS[.fff] or seconds)",
+                              "(expected [Nd ]HH:MM:SS[.fff] or seconds)",
                               "re-export with the time in seconds or pass time_s=<column>")
     num_part = {k: pd.to_numeric(parts[k], errors="coerce") for k in ("d", "h", "m", "s")}
     out = (num_part["d"].fillna(0.0) * 86400.0 + num_part["h"] * 3600.0
@@ -344,7 +349,7 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
         if bad.any():
             idx = np.flatnonzero(bad.to_numpy())
             raise DataQualityError(f"{path}: column {c!r} holds non-numeric values at row(s) "
-                                   f"{_rows_text(idx)} (first: {out[c].iloc[idx[0]]!r}); fix or "
+                                   f"{_rows_text(idx)}; fix or "
                                    "remove those rows")
         out[c] = col.astype(float)
     if invert_current:
@@ -357,7 +362,7 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
     bad_t = ~np.isfinite(t)
     if bad_t.any():
         idx = np.flatnonzero(bad_t)
-        raise DataQualityError(f"{path}: time_s is missing/NaN at row(s) {_rows_text(idx)}; "
+        raise DataQualityError(f"{path}: time_s is missing, NaN or infinite at row(s) {_rows_text(idx)}; "
                                "the time axis must be complete — re-export the file")
     warnings: list[str] = list((meta or {}).get("warnings", []) or [])
     meta = {k: v for k, v in (meta or {}).items() if k != "warnings"}
