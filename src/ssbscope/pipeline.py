@@ -330,6 +330,24 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
                            config=config, scheduler=scheduler, quiet=quiet, force=force)
 
 
+def _stage_error(stage: str, e: Exception) -> SsbscopeError:
+    """The ssbscope error for an exception escaping a stage: an unreadable file (``OSError``
+    with a file name, a decoding or parser error) is an :class:`InputError` naming the file;
+    anything else a :class:`PipelineError` (one line, "re-run with --debug")."""
+    from ssbscope.errors import InputError
+
+    fn = getattr(e, "filename", None)
+    if isinstance(e, OSError) and fn:
+        return InputError(f"{fn}: cannot be read ({e.strerror or type(e).__name__}) in stage "
+                          f"{stage!r}; check the path (a data file of the declared format is expected)")
+    msg = " ".join(str(e).split())[:300]
+    if isinstance(e, UnicodeError) or type(e).__module__.startswith("pandas.errors"):
+        return InputError(f"stage {stage!r}: an input file cannot be parsed ({type(e).__name__}); "
+                          "check the file is complete and in the declared format")
+    return PipelineError(f"stage {stage!r} failed: {type(e).__name__}: {msg}; "
+                         "re-run with --debug for the traceback")
+
+
 def prune(stages: Sequence[Stage], store: Store) -> list[str]:
     """Remove from ``store`` what earlier runs produced and ``stages`` no longer do.
 
@@ -432,8 +450,7 @@ def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, qu
             except SsbscopeError:
                 raise
             except Exception as e:
-                raise PipelineError(f"stage {s.name!r} failed: {type(e).__name__}: {e}; "
-                                    "re-run with --debug for the traceback") from e
+                raise _stage_error(s.name, e) from e
             if not isinstance(out, Mapping) or set(out) != set(s.outputs):
                 got = sorted(out) if isinstance(out, Mapping) else type(out).__name__
                 raise PipelineError(f"stage {s.name!r} returned {got}, but declares outputs {list(s.outputs)}")
@@ -447,7 +464,11 @@ def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, qu
                     pbar = ProgressBar(minimum=2.0)
                     pbar.register()
                 try:
-                    store.write(name, out[name], provenance=prov)
+                    store.write(name, out[name], provenance=prov)  # lazy results compute here
+                except SsbscopeError:
+                    raise
+                except Exception as e:
+                    raise _stage_error(s.name, e) from e
                 finally:
                     if pbar is not None:
                         pbar.unregister()

@@ -145,5 +145,8 @@ def test_frame_with_non_finite_counts_is_refused(tmp_path, writer):
     imgs[1, 2, 3] = -np.inf
     writer(tmp_path, imgs, np.array([0.0, 10.0, 20.0]))
     s = read_series(tmp_path)
-    with pytest.raises(DataQualityError, match=r"1 pixel\(s\) with non-finite counts"):
+    with pytest.raises(DataQualityError, match=r"1 pixel\(s\) with infinite counts"):
         s.load()
+    imgs[1, 2, 3] = np.nan           # NaN flags a pixel (saturated, dead): kept for the analysis
+    writer(tmp_path / "n", imgs, np.array([0.0, 10.0, 20.0]))
+    assert np.isnan(read_series(tmp_path / "n").load()[1, 2, 3])

@@ -48,15 +48,19 @@ def sha256(path) -> str:
 
 
 def _finite_frame(a: np.ndarray, path) -> np.ndarray:
-    """Refuse a frame holding NaN or infinite counts (a damaged or mis-scaled file)."""
+    """Refuse a frame holding infinite counts (a damaged or mis-scaled file).
+
+    NaN stays: detectors and their software flag saturated or dead pixels with NaN, and the
+    analysis counts such pixels as empty in a bin (``empty_pixels``) instead of using them.
+    """
     if a.dtype.kind in "fc":
-        bad = ~np.isfinite(a)
+        bad = np.isinf(a)
         if bad.any():
             from ssbscope.errors import DataQualityError
 
-            raise DataQualityError(f"{path}: {int(bad.sum())} pixel(s) with non-finite counts "
-                                   "(NaN or infinite); the frame is damaged - re-export it or "
-                                   "remove it from the series")
+            raise DataQualityError(f"{path}: {int(bad.sum())} pixel(s) with infinite counts; "
+                                   "the frame is damaged or mis-scaled - re-export it or remove "
+                                   "it from the series (NaN marks a flagged pixel and is allowed)")
     return a
 
 
