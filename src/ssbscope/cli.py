@@ -212,8 +212,16 @@ def _cmd_report(args) -> int:
 def _cmd_check(args) -> int:
     from ssbscope.store import Store
 
+    from ssbscope.store import StoreLockedError
+
     st = Store.open(args.store)
-    problems = st.check()
+    try:
+        with st.lock():  # not while a run writes it (that run's in-flight state is no problem)
+            problems = st.check()
+    except StoreLockedError:
+        raise
+    except OSError:  # a read-only store (no lock file can be written): check without the lock
+        problems = st.check()
     for p in problems:
         print(f"{st.path}: {p}")
     if problems:

@@ -680,6 +680,13 @@ class Store:
                 f"{self.path}: another ssbscope run (pid {holder.get('pid', '?')} on host "
                 f"{holder.get('host', '?')}) is writing this store; wait for it to finish, or "
                 "choose another --out") from None
+        try:
+            prev = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "{}")
+        except ValueError:
+            prev = {}
+        if prev.get("pid"):
+            log.warning("%s: taking over the lock left by pid %s on host %s (that run ended "
+                        "without releasing it, e.g. killed)", self.path, prev.get("pid"), prev.get("host"))
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                   "since_utc": _utc_now()}).encode(), 0)

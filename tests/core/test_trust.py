@@ -206,6 +206,8 @@ def test_second_run_on_same_store_refuses_and_first_finishes(tmp_path, capsys):
         assert _run(y, tmp_path / "out") == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"pid {p.pid}" in err[0] and "choose another --out" in err[0]
+        assert main(["check", str(store)]) == 2           # not while a run writes it
+        assert f"pid {p.pid}" in capsys.readouterr().err
     finally:
         out, _ = p.communicate(timeout=60)
     assert p.returncode == 0 and "RAN slow,double" in out
@@ -216,7 +218,8 @@ def test_second_run_on_same_store_refuses_and_first_finishes(tmp_path, capsys):
     assert list((store / ".ssbscope" / "tmp").iterdir()) == []   # no orphan scratch
 
 
-def test_lock_of_killed_run_is_taken_over(tmp_path):
+def test_lock_of_killed_run_is_taken_over(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
     store = tmp_path / "s.zarr"
     p = _start_holder(tmp_path, store, 60)
     os.kill(p.pid, signal.SIGKILL)
@@ -225,6 +228,7 @@ def test_lock_of_killed_run_is_taken_over(tmp_path):
     assert holder["pid"] == p.pid                      # a stale lock file of a dead process ...
     res = run([Stage("other", _other, outputs=("b/z",))], store, quiet=True)   # ... is taken over
     assert res.ran == ("other",)
+    assert any(f"taking over the lock left by pid {p.pid}" in r.getMessage() for r in caplog.records)
     with Store.open(store).lock():                      # re-entrant in one process
         with Store.open(store).lock():
             pass
@@ -260,3 +264,28 @@ def test_two_runs_give_byte_identical_datasets(tmp_path):
 
 def test_store_lock_error_is_a_store_error():
     assert issubclass(StoreLockedError, StoreError)
+
+
+def test_every_crash_state_of_a_write_resumes_to_a_verified_store(tmp_path):
+    """The states a kill -9 can leave between the steps of a stage's write (scratch written,
+    dataset renamed without its manifest, manifest without the stage record): each rerun
+    recomputes what is unproven and ends with a store that `check` verifies."""
+    import shutil
+
+    y = _experiment(tmp_path)
+    out = tmp_path / "out"
+    assert _run(y, out) == 0
+    root = out / "store.zarr"
+    meta = root / ".ssbscope"
+    # 1. scratch of a dead writer left in tmp (its pid no longer runs)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    shutil.copytree(root / "echem" / "cycles", meta / "tmp" / f"{dead.pid}-{'cd' * 16}")
+    # 2. dataset renamed into place, manifest never written
+    (meta / "checksums" / "echem" / "events.json").unlink()
+    # 3. outputs and manifests written, stage record never written
+    (meta / "stages" / "echem.inputs.read.json").unlink()
+    assert main(["check", str(root)]) == 2
+    assert _run(y, out) == 0
+    assert main(["check", str(root)]) == 0
+    assert list((meta / "tmp").iterdir()) == []
