@@ -222,7 +222,7 @@ def read_event_header(path) -> EventFileHeader:
                                   "the file is truncated or not an ssbscope event file")
         magic, n, jl = _PRE.unpack(pre)
         if magic != MAGIC:
-            raise FileFormatError(path, f"magic {magic!r} is not {MAGIC!r}",
+            raise FileFormatError(path, f"does not start with the event-file magic {MAGIC!r}",
                                   "not an ssbscope event file; for raw HEXITEC streams use read_hexitec_raw")
         js = fh.read(jl)
     if len(js) < jl:
