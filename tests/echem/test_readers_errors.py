@@ -307,3 +307,13 @@ def test_yaml_mass_and_area_bounds(tmp_path):
         with pytest.raises(ConfigError):
             from_dict({"name": "x", "cell": cell})
     assert from_dict({"name": "x", "cell": {"active_mass_mg": 2e-9}}).cell.active_mass_mg == 2e-9
+
+
+def test_absurd_active_mass_is_refused_by_the_analysis(tmp_path):
+    from ssbscope.errors import ParameterError
+
+    p = _csv(tmp_path / "m.csv", [[60.0 * k, 3.5, 0.001, 1] for k in range(5)])
+    df = echem.read(p)
+    with pytest.raises(ParameterError, match=r"mass_mg=1e-308: must be more than 1e-09 mg"):
+        echem.summarize(df, mass_mg=1e-308)
+    assert np.isfinite(echem.add_capacity(df, mass_mg=1e-3)["charge_mAh_g"]).all()

@@ -77,6 +77,10 @@ def test_demo_is_exactly_a_run_of_its_experiment_folder(demo_dir, tmp_path):
         assert "/twin/" not in name or name.split("/")[0] in ("compton", "neutron", "tomo"), name
         da_, db_ = a.read(name).load(), b.read(name).load()
         xr.testing.assert_identical(da_.drop_attrs(deep=False), db_.drop_attrs(deep=False))
+        # attributes too, except provenance (UTC time): no timing or run-dependent value in data
+        pa = {k: v for k, v in da_.attrs.items() if k != "provenance"}
+        pb = {k: v for k, v in db_.attrs.items() if k != "provenance"}
+        assert pa == pb, name
 
 
 @pytest.mark.chromium
