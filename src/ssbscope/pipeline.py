@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ssbscope.errors import PipelineError, SsbscopeError
-from ssbscope.store import Store, _jsonable, provenance_record, sha256_file
+from ssbscope.store import Store, _jsonable, check_regular_file, provenance_record, sha256_file
 
-__all__ = ["Stage", "StageContext", "RunResult", "run", "order_stages"]
+__all__ = ["Stage", "StageContext", "RunResult", "run", "order_stages", "prune"]
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,11 @@ class StageContext:
         import os
 
         p = Path(path)
-        st = os.stat(p)  # before hashing: a file changed meanwhile then fails the next check
+        st = check_regular_file(p)  # refuses FIFOs/devices before any read; stat before hashing:
+        # a file changed meanwhile then fails the next check
         self._inputs.append({"path": str(p.resolve()), "sha256": sha256_file(p),
-                             "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+                             "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                             "ctime_ns": st.st_ctime_ns})
         return p
 
     def progress(self, iterable: Iterable, desc: str | None = None, total: int | None = None):
@@ -214,9 +216,12 @@ def _inputs_unchanged(record: Mapping, hashes: dict) -> bool:
     """Whether every raw file a finished stage read still has the content it had then.
 
     The content hash (sha256) of each file is computed once per run and only for files whose
-    size or modification time differ from the recorded ones, so a resume stays cheap while a
-    file edited in place (even with its old mtime) is never served stale when its size changed,
-    and is re-hashed whenever its mtime changed.
+    size, modification time or status-change time (``st_ctime``) differ from the recorded
+    ones, so a resume stays cheap.  A file edited in place always gets a new ctime, even when
+    its size is kept and its mtime is set back (``touch -d``/``os.utime`` change the ctime
+    too, and no user call sets it), so it is re-hashed and recomputed.  What escapes: content
+    changed while size, mtime and ctime stay equal (a raw block-device write, or a file
+    system that does not keep ctime); ``force=`` recomputes a stage regardless.
     """
     import os
 
@@ -228,12 +233,13 @@ def _inputs_unchanged(record: Mapping, hashes: dict) -> bool:
             st = os.stat(path)
         except OSError:
             return False
-        if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+        if (rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns
+                and rec.get("ctime_ns") == st.st_ctime_ns):
             continue
         if path not in hashes:
             try:
                 hashes[path] = sha256_file(path)
-            except OSError:
+            except (OSError, SsbscopeError):
                 return False
         if hashes[path] != rec.get("sha256"):
             return False
@@ -318,6 +324,75 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
     """
     if not isinstance(store, Store):
         store = Store.create(store)
+    with store.lock():
+        return _run_locked(stages, store, raw_dir=raw_dir, work_dir=work_dir, seed=seed,
+                           config=config, scheduler=scheduler, quiet=quiet, force=force)
+
+
+def _stage_error(stage: str, e: Exception) -> SsbscopeError:
+    """The ssbscope error for an exception escaping a stage: an unreadable file (``OSError``
+    with a file name, a decoding or parser error) is an :class:`InputError` naming the file;
+    anything else a :class:`PipelineError` (one line, "re-run with --debug")."""
+    from ssbscope.errors import InputError
+
+    fn = getattr(e, "filename", None)
+    if isinstance(e, OSError) and fn:
+        return InputError(f"{fn}: cannot be read ({e.strerror or type(e).__name__}) in stage "
+                          f"{stage!r}; check the path (a data file of the declared format is expected)")
+    msg = " ".join(str(e).split())[:300]
+    if isinstance(e, UnicodeError) or type(e).__module__.startswith("pandas.errors"):
+        return InputError(f"stage {stage!r}: an input file cannot be parsed ({type(e).__name__}); "
+                          "check the file is complete and in the declared format")
+    return PipelineError(f"stage {stage!r} failed: {type(e).__name__}: {msg}; "
+                         "re-run with --debug for the traceback")
+
+
+def prune(stages: Sequence[Stage], store: Store) -> list[str]:
+    """Remove from ``store`` what earlier runs produced and ``stages`` no longer do.
+
+    A dataset is removed when no stage of ``stages`` writes it and it was written by a
+    pipeline stage (a stage record lists it, or its provenance names a stage): an input
+    removed from the experiment, a stage that no longer exists, or a stage whose outputs
+    changed.  Records of stages not in ``stages`` are forgotten.  Datasets written outside
+    the pipeline (no stage in their provenance) are kept.  Each removal is logged.
+
+    Returns
+    -------
+    list of str
+        Names of the removed datasets, sorted.
+    """
+    current = {s.name for s in stages}
+    produced = {o for s in stages for o in s.outputs}
+    removed: set[str] = set()
+    with store.lock():
+        for rec_file in sorted((store.path / ".ssbscope" / "stages").glob("*.json")):
+            name = rec_file.stem
+            if name.startswith("."):
+                continue
+            rec = store.stage_record(name) or {}
+            for o in rec.get("outputs", []):
+                if o not in produced and o in store.names():
+                    store.delete(o)
+                    removed.add(o)
+            if name not in current:
+                store.clear_stage(name)
+        for n in store.names():
+            if n in produced or n in removed:
+                continue
+            try:
+                stage = json.loads(store.read(n).attrs.get("provenance", "{}")).get("stage")
+            except (ValueError, AttributeError, OSError, SsbscopeError):
+                stage = None
+            if stage:
+                store.delete(n)
+                removed.add(n)
+    for n in sorted(removed):
+        log.warning("dataset %s: no stage of this experiment produces it any more (an input or "
+                    "setting was removed); deleted from the store", n)
+    return sorted(removed)
+
+
+def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, quiet, force):
     store.cleanup_tmp()
     raw_dir = Path(raw_dir) if raw_dir is not None else store.path.parent / "raw"
     work_dir = Path(work_dir) if work_dir is not None else store.path / ".ssbscope" / "work"
@@ -340,6 +415,15 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
             have = set(store.names())
             done = (s.name not in force and rec is not None and rec.get("fingerprint") == fp
                     and all(o in have for o in s.outputs))
+            if done:  # integrity against the manifests: names and sizes, sha256 of small datasets
+                bad = [p for o in s.outputs for p in store.verify(o, full="auto")]
+                if bad:
+                    log.warning("stage %s: its stored output fails its checksum manifest (%s%s); "
+                                "recomputing", s.name, bad[0], f" and {len(bad) - 1} more" if len(bad) > 1 else "")
+                    done = False
+            elif rec is not None and rec.get("fingerprint") == fp and s.name not in force:
+                log.warning("stage %s: output(s) %s missing from the store; recomputing", s.name,
+                            [o for o in s.outputs if o not in have])
             if done and not _inputs_unchanged(rec, hashes):
                 log.warning("stage %s: a raw input file changed since it ran; recomputing", s.name)
                 done = False
@@ -360,8 +444,7 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
             except SsbscopeError:
                 raise
             except Exception as e:
-                raise PipelineError(f"stage {s.name!r} failed: {type(e).__name__}: {e}; "
-                                    "re-run with --debug for the traceback") from e
+                raise _stage_error(s.name, e) from e
             if not isinstance(out, Mapping) or set(out) != set(s.outputs):
                 got = sorted(out) if isinstance(out, Mapping) else type(out).__name__
                 raise PipelineError(f"stage {s.name!r} returned {got}, but declares outputs {list(s.outputs)}")
@@ -375,7 +458,11 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
                     pbar = ProgressBar(minimum=2.0)
                     pbar.register()
                 try:
-                    store.write(name, out[name], provenance=prov)
+                    store.write(name, out[name], provenance=prov)  # lazy results compute here
+                except SsbscopeError:
+                    raise
+                except Exception as e:
+                    raise _stage_error(s.name, e) from e
                 finally:
                     if pbar is not None:
                         pbar.unregister()

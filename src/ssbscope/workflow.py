@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ssbscope.config import Experiment
 from ssbscope.errors import ConfigError
-from ssbscope.pipeline import RunResult, Stage, run
+from ssbscope.pipeline import RunResult, Stage, prune, run
 
 __all__ = ["AREAS", "stages_for", "run_experiment", "ExperimentRun"]
 
@@ -107,9 +107,13 @@ def run_experiment(exp: Experiment, out_dir, *, scheduler: str | None = None,
             attrs["truth"] = json.loads(tf.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise ConfigError(tf, [("(file)", f"twin truth file cannot be read ({e}); remove or fix it")]) from None
-    store = Store.create(out / "store.zarr", attrs=attrs)
+    store = Store.create(out / "store.zarr")
     stages = stages_for(exp)
-    result = run(stages, store, raw_dir=out / "raw", seed=exp.seed, config=exp,
-                 scheduler=scheduler, quiet=quiet)
-    report = build_report(store, out / "report.html", title=exp.name)
+    # one writer per store: a second run on the same --out refuses (StoreLockedError)
+    with store.lock():
+        store.update_attrs(attrs)
+        prune(stages, store)  # datasets of inputs/settings this experiment no longer has
+        result = run(stages, store, raw_dir=out / "raw", seed=exp.seed, config=exp,
+                     scheduler=scheduler, quiet=quiet)
+        report = build_report(store, out / "report.html", title=exp.name)
     return ExperimentRun(result=result, store_path=store.path, report_path=report)

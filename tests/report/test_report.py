@@ -77,6 +77,14 @@ def test_demo_is_exactly_a_run_of_its_experiment_folder(demo_dir, tmp_path):
         assert "/twin/" not in name or name.split("/")[0] in ("compton", "neutron", "tomo"), name
         da_, db_ = a.read(name).load(), b.read(name).load()
         xr.testing.assert_identical(da_.drop_attrs(deep=False), db_.drop_attrs(deep=False))
+        # attributes too, except provenance (UTC time): no timing or run-dependent value in data
+        # (files a twin study writes into the run's raw/ folder are named by their path there)
+        def norm(attrs, out):
+            raw = str(out / "raw")
+            return {k: v.replace(raw, "<out>/raw") if isinstance(v, str) else v
+                    for k, v in attrs.items() if k != "provenance"}
+
+        assert norm(da_.attrs, demo_dir) == norm(db_.attrs, other), name
 
 
 @pytest.mark.chromium
