@@ -266,3 +266,39 @@ def test_scheduler_worker_pair_gives_the_local_volume(twin_ct, tmp_path):
     np.testing.assert_array_equal(a["sinogram"].values, b["sinogram"].values)
     assert a.attrs["center_px"] == b.attrs["center_px"]
     assert a["volume"].shape == (48, 32, 32)
+
+
+def test_local_cluster_workers_give_the_local_volume(twin_ct, tmp_path):
+    """`--workers 1 --memory-limit 2GB` (a LocalCluster process started and closed by the
+    run, from the experiment file's resources:) writes the same scan as local threads."""
+    from ssbscope.config import load
+    from ssbscope.store import Store
+    from ssbscope.workflow import run_experiment
+
+    _, scans, _ = twin_ct
+    y = _one_scan_yaml(tmp_path, scans[2])
+    y.write_text(y.read_text() + "resources: {memory_limit: 2GB, workers: 1}\n")
+    exp = load(y)
+    assert exp.resources.workers == 1
+    dist = run_experiment(exp, tmp_path / "w", quiet=True)
+    local = run_experiment(exp, tmp_path / "l", quiet=True, workers=0)
+    a = Store.open(local.store_path)["tomo/s/scans/s002"]
+    b = Store.open(dist.store_path)["tomo/s/scans/s002"]
+    np.testing.assert_array_equal(a["volume"].values, b["volume"].values)
+    assert a.attrs["center_px"] == b.attrs["center_px"]
+
+
+def test_memory_settings_are_checked(tmp_path):
+    """A memory limit that is not a size is refused with the value named (CLI exit 2,
+    YAML validation)."""
+    from ssbscope.cli import main
+    from ssbscope.config import validate_file
+    from ssbscope.pipeline import parse_memory
+
+    assert parse_memory("4GB") == 4 * 10**9 and parse_memory("1.5GiB") == int(1.5 * 2**30)
+    y = tmp_path / "e.yaml"
+    y.write_text("name: x\n")
+    assert main(["run", str(y), "--out", str(tmp_path / "o"), "-q", "--memory-limit", "lots"]) == 2
+    y.write_text("name: x\nresources: {memory_limit: lots}\n")
+    problems = validate_file(y)
+    assert any("resources" in loc and "memory size" in msg for loc, msg in problems)

@@ -495,9 +495,9 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
         b1 = min(r_stop, b0 + plan.block_rows)
         name = "ssbscope-recon-" + dask.base.tokenize(path, mtime, b0, b1, ang, center, scan,
                                                       layout)
-        d = dask.delayed(reconstruct_rows, pure=True, name=name)(
+        d = dask.delayed(reconstruct_rows, pure=True)(
             path, b0, b1, n_rows=n_r_all, angles_rad=ang, center=center, scan=scan,
-            layout=layout)
+            layout=layout, dask_key_name=name)
         blocks.append(da.from_delayed(d, shape=(b1 - b0, n_out, n_out), dtype=np.float32))
     vol = da.concatenate(blocks, axis=0)
     if plan.chunk_rows < plan.block_rows:
