@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("experiment", help="experiment YAML file")
     r.add_argument("--out", default=None, help="output folder (default: <experiment name>-ssbscope beside the file)")
     r.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler (default: local)")
+    r.add_argument("--memory-limit", default=None, help="memory the run may use, e.g. 4GB (shared by the "
+                   "--workers); sets the reconstruction's block size (default: resources.memory_limit)")
+    r.add_argument("--workers", type=int, default=None, help="start a local Dask cluster of N worker "
+                   "processes for the run (default: resources.workers, else local threads)")
 
     t = sub.add_parser("twin", parents=[common],
                        help="write a digital-twin experiment folder (raw files, experiment.yaml, truth.json)")
@@ -161,7 +165,8 @@ def _cmd_run(args) -> int:
         raise ConfigError(args.experiment, problems)
     exp = load(args.experiment)
     out = args.out or str(Path(args.experiment).resolve().parent / f"{Path(args.experiment).stem}-ssbscope")
-    res = run_experiment(exp, out, scheduler=args.scheduler, quiet=args.quiet)
+    res = run_experiment(exp, out, scheduler=args.scheduler, quiet=args.quiet,
+                         memory_limit=args.memory_limit, workers=args.workers)
     if not args.quiet:
         from ssbscope.store import Store
 

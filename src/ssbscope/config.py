@@ -434,6 +434,26 @@ def _sections():
 Inputs, Analysis = _sections()
 
 
+class Resources(_Model):
+    """Memory and processes of a run (``ssbscope run --memory-limit / --workers`` override)."""
+
+    memory_limit: Optional[str] = Field(default=None, description="memory the run may use, e.g. '4GB' (shared by the workers); the reconstruction's block size follows from it")
+    workers: Optional[int] = Field(default=None, ge=1, description="worker processes of a local Dask cluster started for the run (default: threads of this process)")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, v):
+        if v is not None:
+            from dask.utils import parse_bytes
+
+            try:
+                if parse_bytes(v) <= 0:
+                    raise ValueError
+            except (ValueError, TypeError):
+                raise ValueError(f"{v!r} is not a memory size; write e.g. '4GB' or '500MB'") from None
+        return v
+
+
 class Twin(_Model):
     """Digital-twin settings (used by ``ssbscope demo``)."""
 
@@ -467,6 +487,7 @@ class Experiment(_Model):
     inputs: Inputs = Field(default_factory=Inputs, description="raw files per modality")
     analysis: Analysis = Field(default_factory=Analysis, description="analysis settings per area")
     twin: Optional[Twin] = Field(default=None, description="in-memory twin studies to run with the analysis (ssbscope demo)")
+    resources: Resources = Field(default_factory=Resources, description="memory limit and local worker processes of the run")
     base_dir: Optional[str] = Field(default=None, description="folder that relative paths refer to (set by load())")
 
     @model_validator(mode="after")

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ssbscope.errors import PipelineError, SsbscopeError
 from ssbscope.store import Store, _jsonable, check_regular_file, provenance_record, sha256_file
 
-__all__ = ["Stage", "StageContext", "RunResult", "run", "order_stages", "prune"]
+__all__ = ["Stage", "StageContext", "RunResult", "run", "order_stages", "prune", "parse_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,12 @@ class StageContext:
         The experiment configuration (``ssbscope.config.Experiment``) or None.
     quiet : bool
         No progress output.
+    memory_limit_bytes : int or None
+        Memory one process running array work may use (``ssbscope run --memory-limit``;
+        per worker with ``--workers``); stages size their blocks by it.
+    n_workers : int or None
+        Worker processes of the LocalCluster started by ``--workers`` (None: local threads
+        or the cluster at ``--scheduler``).
     """
 
     stage: str
@@ -111,6 +117,8 @@ class StageContext:
     seed: int = 0
     config: Any = None
     quiet: bool = False
+    memory_limit_bytes: int | None = None
+    n_workers: int | None = None
     _inputs: list = field(default_factory=list)
 
     def record_input(self, path) -> Path:
@@ -271,11 +279,65 @@ def _fingerprint(stage: Stage, seed: int, upstream: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def parse_memory(value) -> int | None:
+    """Bytes of a memory size: ``"4GB"``, ``"3.5 GiB"``, ``"500MB"`` or a number of bytes.
+
+    Raises
+    ------
+    PipelineError
+        Unreadable or not positive.
+    """
+    if value is None:
+        return None
+    from dask.utils import parse_bytes
+
+    try:
+        n = int(parse_bytes(value)) if isinstance(value, str) else int(value)
+    except (ValueError, TypeError) as e:
+        raise PipelineError(f"memory limit {value!r}: not a size; write e.g. 4GB, 3.5GiB or "
+                            "500MB") from e
+    if n <= 0:
+        raise PipelineError(f"memory limit {value!r}: must be > 0")
+    return n
+
+
 @contextlib.contextmanager
-def _dask_context(scheduler: str | None, quiet: bool):
+def _local_cluster(workers: int, memory_limit: int | None, quiet: bool):
+    """A LocalCluster of ``workers`` processes (each ``memory_limit`` bytes), closed after."""
+    import os
+
+    from distributed import Client, LocalCluster
+
+    threads = max(1, (os.cpu_count() or 1) // int(workers))
+    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=threads, processes=True,
+                           memory_limit=memory_limit if memory_limit else "auto",
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        client = Client(cluster, set_as_default=True)
+        try:
+            log.info("LocalCluster: %d workers x %d threads, %s per worker", workers, threads,
+                     f"{memory_limit / 1e9:.2f} GB" if memory_limit else "no memory limit")
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()
+
+
+@contextlib.contextmanager
+def _dask_context(scheduler: str | None, quiet: bool, workers: int | None = None,
+                  memory_limit: int | None = None):
     import dask
 
-    if scheduler:
+    if scheduler and workers:
+        raise PipelineError("--scheduler and --workers: give one (a running cluster, or the "
+                            "number of local worker processes to start)")
+    if workers:
+        if int(workers) < 1:
+            raise PipelineError(f"workers: {workers} must be >= 1")
+        with _local_cluster(int(workers), memory_limit, quiet) as client:
+            yield client
+    elif scheduler:
         try:
             from distributed import Client
         except ImportError as e:  # pragma: no cover - distributed is a core dependency
@@ -296,7 +358,7 @@ def _dask_context(scheduler: str | None, quiet: bool):
 
 def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, work_dir=None,
         seed: int = 0, config=None, scheduler: str | None = None, quiet: bool = False,
-        force: Iterable[str] = ()) -> RunResult:
+        force: Iterable[str] = (), memory_limit=None, workers: int | None = None) -> RunResult:
     """Run ``stages`` against ``store``, resuming finished ones.
 
     Parameters
@@ -317,6 +379,14 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
         No progress bars.
     force : iterable of str
         Stage names to recompute even if recorded.
+    memory_limit : int or str, optional
+        Memory the run may use (``"4GB"`` or bytes): the process's with local threads; with
+        ``workers`` it is shared equally by the worker processes (each gets
+        ``memory_limit / workers`` as its Dask ``memory_limit``).  Stages read the
+        per-process value as ``ctx.memory_limit_bytes`` and size their blocks by it.
+    workers : int, optional
+        Start a ``dask.distributed`` LocalCluster of this many worker processes for the run
+        (closed at the end).
 
     Returns
     -------
@@ -326,7 +396,8 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
         store = Store.create(store)
     with store.lock():
         return _run_locked(stages, store, raw_dir=raw_dir, work_dir=work_dir, seed=seed,
-                           config=config, scheduler=scheduler, quiet=quiet, force=force)
+                           config=config, scheduler=scheduler, quiet=quiet, force=force,
+                           memory_limit=memory_limit, workers=workers)
 
 
 def _stage_error(stage: str, e: Exception) -> SsbscopeError:
@@ -392,7 +463,8 @@ def prune(stages: Sequence[Stage], store: Store) -> list[str]:
     return sorted(removed)
 
 
-def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, quiet, force):
+def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, quiet, force,
+                memory_limit=None, workers=None):
     store.cleanup_tmp()
     raw_dir = Path(raw_dir) if raw_dir is not None else store.path.parent / "raw"
     work_dir = Path(work_dir) if work_dir is not None else store.path / ".ssbscope" / "work"
@@ -407,7 +479,9 @@ def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, qu
     from ssbscope.progress import StageProgress, interactive
 
     bar = StageProgress(len(ordered), quiet)  # tqdm on a terminal, plain lines when piped
-    with _dask_context(scheduler, quiet):
+    limit = parse_memory(memory_limit)
+    per_process = limit // int(workers) if (limit and workers) else limit
+    with _dask_context(scheduler, quiet, workers=workers, memory_limit=per_process):
         for s in ordered:
             upstream = {i: fps.get(producer.get(i, ""), "external") for i in s.inputs}
             fp = _fingerprint(s, seed, upstream)
@@ -437,7 +511,8 @@ def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, qu
             store.clear_stage(s.name)
             t0 = time.perf_counter()
             ctx = StageContext(stage=s.name, store=store, raw_dir=raw_dir, work_dir=work_dir,
-                               seed=seed, config=config, quiet=quiet)
+                               seed=seed, config=config, quiet=quiet,
+                               memory_limit_bytes=per_process, n_workers=workers)
             inputs = {i: store.read(i) for i in s.inputs}
             try:
                 out = s.func(ctx, inputs, **s.params)
@@ -452,7 +527,7 @@ def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, qu
             prov["upstream"] = {i: store.provenance(i).get("stage") for i in s.inputs}
             for name in s.outputs:
                 pbar = None
-                if s.long and not quiet and scheduler is None and interactive():
+                if s.long and not quiet and scheduler is None and not workers and interactive():
                     from dask.diagnostics import ProgressBar
 
                     pbar = ProgressBar(minimum=2.0)
