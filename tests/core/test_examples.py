@@ -58,6 +58,10 @@ def test_ct_series_example_runs_on_the_twin_symmetric_cell(tmp_path):
     assert {"tomo/sym/maps", "tomo/sym/volumes", "tomo/sym/labels", "correlate/states"} <= set(st.names())
     th = met["thickness_mean_um"].sel(layer="Li").values
     assert np.all(np.diff(th) > 0)  # plating thickens the bottom Li
+    sc = st["interface/sym/surface_current"]
+    assert sc.attrs["interface"] == "Li|LPSCl"
+    assert sc["current_ma_cm2"].dims == ("time_s", "y", "x")
+    assert np.isfinite(sc["correlation"].values).all()  # every interval compared
 
 
 _BESIDE = pytest.mark.skipif(

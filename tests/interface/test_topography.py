@@ -99,3 +99,24 @@ def test_bad_maps_are_refused_with_the_field_named():
     gappy = np.zeros((6, 6))
     gappy[2, 3] = np.nan
     assert surface_current(gappy, 1.0, **KW).filled_fraction == pytest.approx(1 / 36)
+
+
+def test_creep_pressure_on_a_quarter_cell_map_matches_the_periodic_model():
+    # the egg-box quarter cell as a measured map: mirror extension = the periodic cell
+    from ssbscope.interface import creep_pressure, surface_creep_pressure
+
+    H, S, n = 5.0, 150.0, 16
+    xs = np.linspace(0.0, S / 2, n + 1)
+    X, Y = np.meshgrid(xs, xs, indexing="ij")
+    h = li_height_um("egg-box", X, Y, H, S).T
+    r = surface_current(h, xs[1], r_ct_ohm_cm2=10.0, n_zeta=n, **KW)
+    d = current_distribution("egg-box", H, S, r_ct_ohm_cm2=10.0, conductivity_s_cm=2e-3,
+                             thickness_um=1000.0, geometric_current_ma_cm2=1.5, n_xy=n, n_zeta=n)
+    for stress in ("mean", "normal"):
+        ref = creep_pressure(d, stress=stress)
+        got = surface_creep_pressure(r, stress=stress)
+        assert got.strain_rate_1_s == pytest.approx(ref.strain_rate_1_s, rel=0.05)
+        scale = ref.max_excess_pressure_mpa
+        step = ref.excess_pressure_mpa.shape[0] // (2 * n)
+        quarter = ref.excess_pressure_mpa[: n * step + 1: step, : n * step + 1: step].T
+        np.testing.assert_allclose(got.excess_pressure_mpa, quarter, atol=0.1 * scale)

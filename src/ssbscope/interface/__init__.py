@@ -16,6 +16,7 @@ gain_maximum           where the critical-current gain peaks along a sweep
 halfspace_surface_stress  normal traction / mean stress of creeping Li behind an interface
 monroe_newman_coupling pressure shift of the deposition kinetics, solved by iteration
 surface_current        local current on a measured (CT) height map, mirror sides
+surface_creep_pressure creep pressure of the Li plated on a measured surface
 hot_spot_overlap       predicted vs measured current maps: correlation, top-decile overlap
 """
 
@@ -51,6 +52,8 @@ __getattr__, __dir__, __all__ = attach(
         "CoupledInterface": "creep",
         "SurfaceCurrent": "topography",
         "surface_current": "topography",
+        "SurfaceCreep": "topography",
+        "surface_creep_pressure": "topography",
         "HotSpotComparison": "topography",
         "hot_spot_overlap": "topography",
     },
@@ -61,6 +64,7 @@ AREA = Area("interface", "Interfaces", stages="ssbscope.interface.stages",
             report="ssbscope.report.interface", inputs=False,
             store_keys=("interface/contour_study",
                      "interface/grid_convergence",
-                     "interface/surface_fields",),
+                     "interface/surface_fields",
+                     "interface/<series>/surface_current",),
             analysis_model="ssbscope.config:InterfaceAnalysis",
             analysis_description="contoured-interface study")

@@ -150,6 +150,7 @@ __all__ = [
     "critical_current_from",
     "critical_pressure_mpa",
     "halfspace_surface_stress",
+    "characteristic_strain_rate",
     "li_flow_stress_mpa",
     "CoupledInterface",
     "monroe_newman_coupling",
@@ -423,6 +424,32 @@ def _fine_size(dist: CurrentDistribution, pressure_spacing_um):
 STRESS_VARIANTS = ("normal", "mean")
 
 
+def characteristic_strain_rate(lateral_velocity_um_s, excess_velocity_um_s, spacing_um) -> float:
+    """Characteristic equivalent strain rate ``eps_c`` of the creeping layer (1/s).
+
+    ``eps_c^2 = (8/3) sum_k |k|^2 (|U_L,k|^2 + |U_T,k|^2 / 2 + |W_k|^2)`` over the Fourier
+    modes of a periodic surface field (module docstring): ``lateral_velocity_um_s`` (2, mx, my)
+    along the two axes, ``excess_velocity_um_s`` (mx, my) the plating rate minus its mean,
+    ``spacing_um`` a float or the two spacings.
+    """
+    u = np.asarray(lateral_velocity_um_s, float)
+    w = np.asarray(excess_velocity_um_s, float)
+    d0, d1 = (spacing_um, spacing_um) if np.ndim(spacing_um) == 0 else spacing_um
+    m0, m1 = w.shape
+    k0 = 2 * np.pi * np.fft.fftfreq(m0, d=float(d0))
+    k1 = 2 * np.pi * np.fft.fftfreq(m1, d=float(d1))
+    K0, K1 = np.meshgrid(k0, k1, indexing="ij")
+    kmag = np.hypot(K0, K1)
+    N = m0 * m1
+    U0, U1, W = np.fft.fft2(u[0]) / N, np.fft.fft2(u[1]) / N, np.fft.fft2(w) / N
+    U0[0, 0] = U1[0, 0] = W[0, 0] = 0.0
+    kdotU = K0 * U0 + K1 * U1
+    U2 = np.abs(U0) ** 2 + np.abs(U1) ** 2
+    rate2 = (8.0 / 3.0) * np.sum(0.5 * np.abs(kdotU) ** 2 + 0.5 * kmag ** 2 * U2
+                                 + kmag ** 2 * np.abs(W) ** 2)
+    return float(np.sqrt(rate2))
+
+
 def halfspace_surface_stress(lateral_velocity_um_s, normal_velocity_um_s, spacing_um,
                              viscosity_mpa_s: float, *, stress: str = "normal") -> np.ndarray:
     """Compressive surface stress of Stokes flow in a half-space with a prescribed surface velocity.
@@ -564,17 +591,7 @@ def creep_pressure(dist: CurrentDistribution, *, law: CreepLaw | None = None,
     ux, uy = v_n * hx / norm, v_n * hy / norm
     q = v_n * norm
     w = q - q.mean()
-    k = 2 * np.pi * np.fft.fftfreq(m, d=dx)
-    KX, KY = np.meshgrid(k, k, indexing="ij")
-    kmag = np.hypot(KX, KY)
-    N = m * m
-    Ux, Uy, W = np.fft.fft2(ux) / N, np.fft.fft2(uy) / N, np.fft.fft2(w) / N
-    Ux[0, 0] = Uy[0, 0] = W[0, 0] = 0.0
-    kdotU = KX * Ux + KY * Uy
-    U2 = np.abs(Ux) ** 2 + np.abs(Uy) ** 2
-    rate2 = (8.0 / 3.0) * np.sum(0.5 * np.abs(kdotU) ** 2 + 0.5 * kmag ** 2 * U2
-                                 + kmag ** 2 * np.abs(W) ** 2)
-    eps_c = float(np.sqrt(rate2))
+    eps_c = characteristic_strain_rate(np.stack([ux, uy]), w, dx)
     if not eps_c > 0:
         return CreepPressure(x, x.copy(), np.zeros((m, m)), 0.0, 0.0, 0.0, (0.0, 0.0),
                              mean_q, 0.0, law.diffusional_viscosity_mpa_s, i0, law,

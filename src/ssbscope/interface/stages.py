@@ -432,19 +432,24 @@ def _topography_stages(exp, cfg) -> list:
                     "r_ct_ohm_cm2": topo.r_ct_ohm_cm2, "current_ma_cm2": topo.current_ma_cm2,
                     "smooth_um": topo.smooth_um, "max_nodes": int(topo.max_nodes),
                     "top_fraction": float(topo.top_fraction), "n_shuffle": int(topo.n_shuffle),
-                    "seed": int(getattr(exp, "seed", 0) or 0)},
+                    "seed": int(getattr(exp, "seed", 0) or 0), "stress": cfg.stress,
+                    "grain_size_um": cfg.grain_size_um},
             long=True))
     return stages
 
 
 def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, sign,
                            thickness_um, conductivity_s_cm, r_ct_ohm_cm2, current_ma_cm2,
-                           smooth_um, max_nodes, top_fraction, n_shuffle, seed=0):
+                           smooth_um, max_nodes, top_fraction, n_shuffle, seed=0,
+                           stress="normal", grain_size_um=2.0):
     """Predicted current on each scan's measured Li surface vs the measured current maps."""
     import xarray as xr
 
     from ssbscope.errors import InputError
-    from ssbscope.interface import hot_spot_overlap, surface_current
+    from ssbscope.interface import hot_spot_overlap, surface_creep_pressure, surface_current
+    from ssbscope.interface.creep import CreepLaw
+
+    law = CreepLaw(grain_size_um=grain_size_um)
 
     mp = inputs[maps_key].load()
     ifaces = [str(v) for v in mp["interface"].values.tolist()]
@@ -461,6 +466,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
            else np.full(max(t.size - 1, 0), np.nan))
     smooth = px if smooth_um is None else float(smooth_um)
     maps, ratios, maxr, used_i, notes = [], [], [], [], []
+    pmaps, psite = [], []
     for k in range(t.size):
         i_k = current_ma_cm2
         if i_k is None:
@@ -469,6 +475,8 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
         h = h_all[k]
         if np.isfinite(h).sum() < 9:
             maps.append(np.full(h.shape, np.nan))
+            pmaps.append(np.full(h.shape, np.nan))
+            psite.append(np.nan)
             ratios.append(np.nan)
             maxr.append(np.nan)
             used_i.append(i_k)
@@ -479,6 +487,9 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                               r_ct_ohm_cm2=r_ct_ohm_cm2, max_nodes=max_nodes,
                               smooth_um=smooth or None)
         maps.append(res.current_ma_cm2)
+        cr = surface_creep_pressure(res, law=law, stress=stress)
+        pmaps.append(cr.excess_pressure_mpa)
+        psite.append(cr.site_excess_pressure_mpa)
         ratios.append(res.area_ratio)
         maxr.append(res.max_over_geometric)
         used_i.append(i_k)
@@ -503,6 +514,10 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
     data = {"current_ma_cm2": (("time_s", "y", "x"), np.asarray(maps, np.float32),
                                {"units": "mA/cm2",
                                 "long_name": "predicted local current density normal to the Li surface"}),
+            "excess_pressure_mpa": (("time_s", "y", "x"), np.asarray(pmaps, np.float32),
+                                    {"units": "MPa", "long_name": f"small-slope creep {stress} "
+                                     "stress over the stack pressure"}),
+            "site_excess_pressure_mpa": ("time_s", np.asarray(psite, float), {"units": "MPa"}),
             "area_ratio": ("time_s", np.asarray(ratios, float), {"units": "1"}),
             "max_over_geometric": ("time_s", np.asarray(maxr, float), {"units": "1"}),
             "geometric_current_ma_cm2": ("time_s", np.asarray(used_i, float), {"units": "mA/cm2"})}
@@ -521,6 +536,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
         "r_ct_ohm_cm2": float("nan") if r_ct_ohm_cm2 is None else float(r_ct_ohm_cm2),
         "conductivity_s_cm": conductivity_s_cm, "thickness_um": thickness_um,
         "smooth_um": smooth, "top_fraction": top_fraction, "n_shuffle": n_shuffle,
+        "stress": stress,
         "baseline": "random circular shifts and flips of the measured map",
         "pairing": "prediction on the surface of scan k vs the map of interval k (scan k -> k+1)",
         "notes": notes})

@@ -37,7 +37,8 @@ from ssbscope.errors import ParameterError
 
 from .current import _finite_pos, _solve_field
 
-__all__ = ["SurfaceCurrent", "HotSpotComparison", "surface_current", "hot_spot_overlap"]
+__all__ = ["SurfaceCurrent", "SurfaceCreep", "HotSpotComparison", "surface_current",
+           "surface_creep_pressure", "hot_spot_overlap"]
 
 
 @dataclass(frozen=True)
@@ -344,3 +345,82 @@ def hot_spot_overlap(predicted, measured, *, top_fraction: float = 0.1, n_shuffl
             bo.append(o)
     return HotSpotComparison(corr, ov, float(np.mean(bc)), float(np.mean(bo)), float(np.std(bo)),
                              float(top_fraction), int(n_shuffle))
+
+
+@dataclass(frozen=True)
+class SurfaceCreep:
+    """Creep pressure of the Li plated on a measured surface (:func:`surface_creep_pressure`).
+
+    Attributes
+    ----------
+    excess_pressure_mpa : (ny, nx) ndarray
+        Interface stress over the stack pressure (compressive positive; NaN where the map had
+        no height).
+    max_compressive_excess_pressure_mpa : float
+    site_excess_pressure_mpa : float
+        At the pixel of maximum local current.
+    strain_rate_1_s, viscosity_mpa_s : float
+        Characteristic strain rate of the creeping layer and the secant viscosity there.
+    stress : str
+        ``"normal"`` traction on the electrolyte or Li ``"mean"`` stress.
+    """
+
+    excess_pressure_mpa: np.ndarray = field(repr=False)
+    max_compressive_excess_pressure_mpa: float
+    site_excess_pressure_mpa: float
+    strain_rate_1_s: float
+    viscosity_mpa_s: float
+    stress: str
+
+
+def surface_creep_pressure(result: SurfaceCurrent, *, law=None, stress: str = "normal") -> SurfaceCreep:
+    """Small-slope creep pressure of the Li plated with the current of a measured surface.
+
+    The model of :func:`.creep.creep_pressure` (Li plated normal to the surface creeps away
+    as a Stokes fluid with one secant viscosity of the Li creep law) on the measured map: the
+    map and its current are extended by mirror images into one periodic cell (the side
+    treatment of :func:`surface_current`), the interface velocity ``(U, W)`` follows from the
+    local current and the slopes, and :func:`.creep.halfspace_surface_stress` gives the
+    normal traction (default) or the mean stress.  The small-slope limit: on steep CT
+    surfaces (slopes near 1) read the values as trends.
+
+    Parameters
+    ----------
+    result : SurfaceCurrent
+    law : CreepLaw, optional
+        Li creep law (default :class:`.creep.CreepLaw`).
+    stress : {"normal", "mean"}
+
+    Returns
+    -------
+    SurfaceCreep
+    """
+    from .creep import _MA_CM2_TO_UM_S, CreepLaw, characteristic_strain_rate, halfspace_surface_stress
+
+    law = CreepLaw() if law is None else law
+    valid = np.isfinite(result.current_ma_cm2)
+    j = np.where(valid, result.current_ma_cm2, np.nanmean(result.current_ma_cm2))
+    h = result.height_um
+
+    def mirror(a):
+        a = np.concatenate([a, a[-2:0:-1]], axis=0)
+        return np.concatenate([a, a[:, -2:0:-1]], axis=1)
+
+    dy = float(result.y_um[1] - result.y_um[0]) if result.y_um.size > 1 else 1.0
+    dx = float(result.x_um[1] - result.x_um[0]) if result.x_um.size > 1 else 1.0
+    he, je = mirror(h), mirror(j)
+    gy, gx = np.gradient(np.pad(he, 1, mode="wrap"), dy, dx)
+    gy, gx = gy[1:-1, 1:-1], gx[1:-1, 1:-1]
+    norm = np.sqrt(1.0 + gx ** 2 + gy ** 2)
+    vn = je * _MA_CM2_TO_UM_S
+    u = np.stack([vn * gy / norm, vn * gx / norm])  # axis 0 = y, axis 1 = x
+    q = vn * norm
+    w = q - q.mean()
+    eps = characteristic_strain_rate(u, w, (dy, dx))
+    eta = law.secant_viscosity_mpa_s(eps) if eps > 0 else law.diffusional_viscosity_mpa_s
+    p = halfspace_surface_stress(u, -w, (dy, dx), eta, stress=stress)
+    ny, nx = h.shape
+    p = p[:ny, :nx].copy()
+    p[~valid] = np.nan
+    site = np.unravel_index(np.nanargmax(result.current_ma_cm2), h.shape)
+    return SurfaceCreep(p, float(np.nanmax(p)), float(p[site]), float(eps), float(eta), stress)

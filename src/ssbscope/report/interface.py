@@ -411,13 +411,20 @@ def _topography_part(store, name):
         panels.append(("measured Li surface height (µm)", h, "viridis"))
     panels.append(("predicted local current (mA cm⁻²)", ds["current_ma_cm2"].isel(time_s=k).values,
                    "magma"))
+    if "excess_pressure_mpa" in ds:
+        panels.append((f"creep {a.get('stress', 'normal')} stress − stack (MPa)",
+                       ds["excess_pressure_mpa"].isel(time_s=k).values, "coolwarm"))
     if ks and cd_key in names:
         meas = store.read(cd_key)["current_density_ma_cm2"].isel(interval=k).values
         panels.append(("measured |current density| (mA cm⁻²)", np.abs(meas), "magma"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.6),
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4),
                              layout="constrained", squeeze=False)
     for ax, (title, img, cmap) in zip(axes[0], panels):
-        im = ax.imshow(img, extent=ext, cmap=cmap)
+        lim = {}
+        if cmap == "coolwarm" and np.isfinite(img).any():  # signed: centred on zero
+            v = float(np.nanmax(np.abs(img))) or 1.0
+            lim = {"vmin": -v, "vmax": v}
+        im = ax.imshow(img, extent=ext, cmap=cmap, **lim)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
@@ -431,7 +438,8 @@ def _topography_part(store, name):
            + f"σ {a.get('conductivity_s_cm', float('nan')):g} S cm⁻¹, electrolyte "
            f"{a.get('thickness_um', float('nan')):g} µm, heights smoothed over "
            f"{a.get('smooth_um', 0):g} µm).  Sides: mirror planes through the outermost pixels "
-           "(the map as one cell of its mirror images).")
+           "(the map as one cell of its mirror images).  The creep stress is the small-slope "
+           "half-space model on the mirrored map (a trend on steep surfaces).")
     if ks:
         cap += ("  Right: the current density measured from the Li thickness change between "
                 "this scan and the next.")
