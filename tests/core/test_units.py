@@ -75,13 +75,11 @@ def test_variable_order_is_name_order_on_every_read(tmp_path):
 
 
 @pytest.mark.slow
-def test_every_units_attribute_of_the_tiny_demo_parses(tmp_path):
-    """The whole tiny demo (80-180 s on 2 shared cores): pint parses every units attribute,
+@pytest.mark.xdist_group("tiny_demo")
+def test_every_units_attribute_of_the_tiny_demo_parses(tiny_demo, tmp_path):
+    """The whole tiny demo (the shared session fixture): pint parses every units attribute,
     every variable has a long_name, variables are in name order, the CSV export keeps them."""
-    from ssbscope.cli import main
-
-    assert main(["demo", "--out", str(tmp_path), "--size", "tiny", "--quiet"]) == 0
-    st = Store.open(tmp_path / "store.zarr")
+    st = Store.open(tiny_demo / "store.zarr")
     seen, bad = set(), []
     for name in st.names():
         for vname, var in st.read(name).variables.items():

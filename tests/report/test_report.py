@@ -43,15 +43,12 @@ def test_empty_store_report_is_self_contained(tmp_path):
     assert not re.search(r'(src|href)="(https?:)?//', html)
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    from ssbscope.cli import main
-
-    out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
-    return out
+@pytest.fixture
+def demo_dir(tiny_demo):
+    return tiny_demo
 
 
+@pytest.mark.xdist_group("tiny_demo")
 def test_demo_writes_store_and_report(demo_dir):
     assert (demo_dir / "report.html").exists()
     st = Store.open(demo_dir / "store.zarr")
@@ -62,6 +59,7 @@ def test_demo_writes_store_and_report(demo_dir):
     assert len(st.names()) >= n_sections
 
 
+@pytest.mark.xdist_group("tiny_demo")
 def test_demo_is_exactly_a_run_of_its_experiment_folder(demo_dir, tmp_path):
     """`ssbscope demo` leaves DIR/experiment/experiment.yaml; `ssbscope run` on it elsewhere
     gives the same analysis datasets, value for value (and no dataset holds twin truth)."""
@@ -89,6 +87,7 @@ def test_demo_is_exactly_a_run_of_its_experiment_folder(demo_dir, tmp_path):
 
 @pytest.mark.chromium
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+@pytest.mark.xdist_group("tiny_demo")
 def test_report_renders_in_headless_chromium(demo_dir, tmp_path):
     html = (demo_dir / "report.html").read_text()
     probe = ("<script>window.addEventListener('load',()=>{const im=[...document.images];"
@@ -117,6 +116,7 @@ def test_report_renders_in_headless_chromium(demo_dir, tmp_path):
     assert img.std() > 10, "screenshot is blank"
 
 
+@pytest.mark.xdist_group("tiny_demo")
 def test_demo_predicts_the_current_on_each_measured_li_surface(demo_dir):
     """issue 17 §2 on the user's path: the anode-free series' CT height maps -> current
     distribution per scan, compared with the measured current-density maps between scans."""
