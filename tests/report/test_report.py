@@ -137,3 +137,23 @@ def test_demo_predicts_the_current_on_each_measured_li_surface(demo_dir):
     assert ds["baseline_overlap"].values[last] == pytest.approx(0.1, abs=0.05)
     html = (demo_dir / "report.html").read_text()
     assert "Predicted hot spots" in html and "mirror planes" in html
+
+
+def test_paper_ids_become_citations():
+    from ssbscope.papers import cite, cited
+
+    assert cite("(cf. 000_ Fig. 2C)") == "(cf. Huang et al. 2024, Fig. 2C)"
+    assert cite("Eqs. 2-3 of 002_3ee4edf529433f9c") == "Eqs. 2-3 of Cao et al. 2023"
+    assert cite("frame_00000.fits, s000_a") == "frame_00000.fits, s000_a"  # not ids
+    assert cited("see Zhang et al. 2024 and 001_") == ["001", "003"]
+
+
+@pytest.mark.xdist_group("tiny_demo")
+def test_report_cites_papers_by_authors_year_and_doi_never_by_id(demo_dir):
+    html = (demo_dir / "report.html").read_text()
+    text = re.sub(r'src="data:[^"]*"', "", html)
+    assert not re.search(r"(?<![0-9A-Za-z])00[0-4]_", text), \
+        re.search(r".{40}(?<![0-9A-Za-z])00[0-4]_.{40}", text).group(0)
+    assert '<section id="references">' in html
+    for doi in ("10.1016/j.xcrp.2024.101995", "10.1039/d3ee03322h", "10.1002/adfm.202307998"):
+        assert f"doi:{doi}" in html
