@@ -7,9 +7,9 @@ import pytest
 def tiny_demo(tmp_path_factory):
     """``ssbscope demo --size tiny`` run once per test process (a few minutes on 2 cores).
 
-    Tests that use it carry ``@pytest.mark.xdist_group("tiny_demo")`` so that pytest-xdist
-    (``--dist loadgroup``, set in pyproject.toml) sends them to one worker: the demo runs once.
-    Tests must not modify the folder.
+    Its users live in one test module (tests/report/test_report.py): with pytest-xdist's
+    ``--dist loadfile`` (set in pyproject.toml) one worker runs them all, so the demo runs
+    once.  Tests must not modify the folder.
     """
     from ssbscope.cli import main
 

@@ -48,7 +48,6 @@ def demo_dir(tiny_demo):
     return tiny_demo
 
 
-@pytest.mark.xdist_group("tiny_demo")
 def test_demo_writes_store_and_report(demo_dir):
     assert (demo_dir / "report.html").exists()
     st = Store.open(demo_dir / "store.zarr")
@@ -59,7 +58,6 @@ def test_demo_writes_store_and_report(demo_dir):
     assert len(st.names()) >= n_sections
 
 
-@pytest.mark.xdist_group("tiny_demo")
 def test_demo_is_exactly_a_run_of_its_experiment_folder(demo_dir, tmp_path):
     """`ssbscope demo` leaves DIR/experiment/experiment.yaml; `ssbscope run` on it elsewhere
     gives the same analysis datasets, value for value (and no dataset holds twin truth)."""
@@ -87,7 +85,6 @@ def test_demo_is_exactly_a_run_of_its_experiment_folder(demo_dir, tmp_path):
 
 @pytest.mark.chromium
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
-@pytest.mark.xdist_group("tiny_demo")
 def test_report_renders_in_headless_chromium(demo_dir, tmp_path):
     html = (demo_dir / "report.html").read_text()
     probe = ("<script>window.addEventListener('load',()=>{const im=[...document.images];"
@@ -116,7 +113,6 @@ def test_report_renders_in_headless_chromium(demo_dir, tmp_path):
     assert img.std() > 10, "screenshot is blank"
 
 
-@pytest.mark.xdist_group("tiny_demo")
 def test_demo_predicts_the_current_on_each_measured_li_surface(demo_dir):
     """issue 17 §2 on the user's path: the anode-free series' CT height maps -> current
     distribution per scan, compared with the measured current-density maps between scans."""
@@ -148,7 +144,6 @@ def test_paper_ids_become_citations():
     assert cited("see Zhang et al. 2024 and 001_") == ["001", "003"]
 
 
-@pytest.mark.xdist_group("tiny_demo")
 def test_report_cites_papers_by_authors_year_and_doi_never_by_id(demo_dir):
     html = (demo_dir / "report.html").read_text()
     text = re.sub(r'src="data:[^"]*"', "", html)
@@ -157,3 +152,35 @@ def test_report_cites_papers_by_authors_year_and_doi_never_by_id(demo_dir):
     assert '<section id="references">' in html
     for doi in ("10.1016/j.xcrp.2024.101995", "10.1039/d3ee03322h", "10.1002/adfm.202307998"):
         assert f"doi:{doi}" in html
+
+
+def test_every_units_attribute_of_the_tiny_demo_parses(demo_dir, tmp_path):
+    """Issue 15 on the demo store: pint parses every units attribute, every variable has a
+    long_name, variables are in name order, the CSV export keeps the units."""
+    import pint
+
+    ureg = pint.UnitRegistry()
+    st = Store.open(demo_dir / "store.zarr")
+    seen, bad = set(), []
+    for name in st.names():
+        for vname, var in st.read(name).variables.items():
+            u = var.attrs.get("units")
+            seen.add(u)
+            try:
+                ureg.parse_units(u)
+            except Exception:
+                bad.append((name, vname, u))
+            assert "long_name" in var.attrs, (name, vname)
+        ds = st.read(name)
+        assert list(ds.data_vars) == sorted(ds.data_vars), name
+    assert not bad, bad
+    assert len(st.names()) > 20 and {"um", "s", "mA*h/cm^2"} <= seen
+    # the same store exported: every table's header units are the store's, and parse
+    from ssbscope.export import export_store, read_csv_table
+
+    files = export_store(st, tmp_path / "csv", format="csv")
+    assert len(files) >= len(st.names())
+    for f in files:
+        _df, units = read_csv_table(f)
+        for u in units.values():
+            ureg.parse_units(u)
