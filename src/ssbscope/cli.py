@@ -11,9 +11,14 @@ ssbscope report STORE              (re)write the HTML report of a store
 ssbscope schema                    JSON Schema of the experiment file (for editors)
 ssbscope init [--modalities ...]   commented template experiment file
 ssbscope export STORE              tables to CSV/Parquet, echem to BDF, volumes to TIFF
+ssbscope check STORE               verify every dataset against its recorded checksums
 
 Errors print one line naming the problem and the fix, and exit with code 2; ``--debug``
-shows the traceback.
+shows the traceback.  Every error reaching the command line is reported this way: the
+``ssbscope.errors`` classes with their own message; an unreadable input (``OSError``,
+``UnicodeDecodeError``, a pandas parser error, ...) as ``InputError`` naming the file where the
+exception names one; anything else as an internal error, one line with its type and
+"re-run with --debug for the traceback" (exit 2 as well; a bug to report).
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("experiment", help="experiment YAML file")
     r.add_argument("--out", default=None, help="output folder (default: <experiment name>-ssbscope beside the file)")
     r.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler (default: local)")
+    r.add_argument("--memory-limit", default=None, help="memory the run may use, e.g. 4GB (shared by the "
+                   "--workers); sets the reconstruction's block size (default: resources.memory_limit)")
+    r.add_argument("--workers", type=int, default=None, help="start a local Dask cluster of N worker "
+                   "processes for the run (default: resources.workers, else local threads)")
 
     t = sub.add_parser("twin", parents=[common],
                        help="write a digital-twin experiment folder (raw files, experiment.yaml, truth.json)")
@@ -77,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--mass-mg", type=float, default=None, help="active mass (mg)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--format", default=None, help="force a reader (mpr, mpt, gamry, csv, neware, arbin, maccor, novonix)")
+
+    ck = sub.add_parser("check", parents=[common],
+                        help="verify a store: every dataset against its checksums, every finished stage's outputs")
+    ck.add_argument("store")
 
     rep = sub.add_parser("report", parents=[common], help="write the HTML report of a store")
     rep.add_argument("store")
@@ -152,7 +165,8 @@ def _cmd_run(args) -> int:
         raise ConfigError(args.experiment, problems)
     exp = load(args.experiment)
     out = args.out or str(Path(args.experiment).resolve().parent / f"{Path(args.experiment).stem}-ssbscope")
-    res = run_experiment(exp, out, scheduler=args.scheduler, quiet=args.quiet)
+    res = run_experiment(exp, out, scheduler=args.scheduler, quiet=args.quiet,
+                         memory_limit=args.memory_limit, workers=args.workers)
     if not args.quiet:
         from ssbscope.store import Store
 
@@ -259,6 +273,45 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_check(args) -> int:
+    from ssbscope.store import Store
+
+    from ssbscope.store import StoreLockedError
+
+    st = Store.open(args.store)
+    try:
+        with st.lock():  # not while a run writes it (that run's in-flight state is no problem)
+            problems = st.check()
+    except StoreLockedError:
+        raise
+    except OSError:  # a read-only store (no lock file can be written): check without the lock
+        problems = st.check()
+    for p in problems:
+        print(f"{st.path}: {p}")
+    if problems:
+        print(f"ssbscope: check: {len(problems)} problem(s) in {st.path}; re-run the experiment "
+              "(same command, same --out) to recompute the damaged results", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(f"{st.path}: {len(st.names())} dataset(s) verified (sha256 of every file), "
+              "every finished stage's outputs present")
+    return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _error_line(e: BaseException) -> str:
+    """The one line printed for an exception that is not an ssbscope error."""
+    fn = getattr(e, "filename", None)
+    if isinstance(e, OSError) and fn:
+        what = e.strerror or type(e).__name__
+        return f"{fn}: cannot be read ({what}); check the path (a data file is expected)"
+    return (f"internal error {type(e).__name__}: {_one_line(str(e))[:200]} "
+            "(re-run with --debug for the traceback, and please report it)")
+
+
 def main(argv=None) -> int:
     """Entry point of the ``ssbscope`` command."""
     parser = _parser()
@@ -270,18 +323,18 @@ def main(argv=None) -> int:
         return 2
     handler = {"demo": _cmd_demo, "run": _cmd_run, "validate": _cmd_validate, "twin": _cmd_twin,
                "echem": _cmd_echem, "report": _cmd_report, "schema": _cmd_schema, "init": _cmd_init,
-               "export": _cmd_export}[args.command]
+               "export": _cmd_export, "check": _cmd_check}[args.command]
     try:
         return handler(args)
     except SsbscopeError as e:
         if args.debug:
             raise
-        print(f"ssbscope: error: {e}", file=sys.stderr)
+        print(f"ssbscope: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except (OSError, ValueError, KeyError) as e:
+    except Exception as e:  # noqa: BLE001 - the CLI boundary: one line, exit 2, never a traceback
         if args.debug:
             raise
-        print(f"ssbscope: error: {type(e).__name__}: {e} (re-run with --debug for the traceback)", file=sys.stderr)
+        print(f"ssbscope: error: {_error_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ssbscope: interrupted; run the same command again to resume", file=sys.stderr)

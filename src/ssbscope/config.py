@@ -60,7 +60,7 @@ class Layer(_Model):
     material: str = Field(description="named material (ssbscope.materials.NAMED) or formula; it orders the CT phases by attenuation")
     thickness_um: float = Field(ge=0, description="nominal layer thickness (µm); 0 for a layer that forms during the experiment")
     diameter_mm: Optional[float] = Field(default=None, gt=0, description="layer diameter (mm) where it differs from the cell's")
-    area_cm2: Optional[float] = Field(default=None, gt=0, description="layer area (cm2) where it differs from the cell's")
+    area_cm2: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="layer area (cm2) where it differs from the cell's")
     porosity: Optional[float] = Field(default=None, ge=0, lt=1, description="nominal pore volume fraction of the layer")
     density_g_cm3: Optional[float] = Field(default=None, gt=0, description="density (g/cm3) overriding the named material's")
 
@@ -69,9 +69,10 @@ class Cell(_Model):
     """The cell: geometry, stack and active mass."""
 
     name: Optional[str] = Field(default=None, description="cell name shown in the report")
-    area_cm2: Optional[float] = Field(default=None, gt=0, description="electrode area (cm²)")
+    area_cm2: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="electrode area (cm²)")
     diameter_mm: Optional[float] = Field(default=None, gt=0, description="electrode diameter (mm)")
-    active_mass_mg: Optional[float] = Field(default=None, gt=0, description="cathode active mass (mg)")
+    active_mass_mg: Optional[float] = Field(default=None, gt=1e-9, allow_inf_nan=False,
+                                           description="cathode active mass (mg; more than 1e-9 mg)")
     layers: list[Layer] = Field(default_factory=list, description="the stack in order along the cell axis (CT: bottom, z = 0, to top)")
 
     @field_validator("layers")
@@ -446,6 +447,26 @@ def _sections():
 Inputs, Analysis = _sections()
 
 
+class Resources(_Model):
+    """Memory and processes of a run (``ssbscope run --memory-limit / --workers`` override)."""
+
+    memory_limit: Optional[str] = Field(default=None, description="memory the run may use, e.g. '4GB' (shared by the workers); the reconstruction's block size follows from it")
+    workers: Optional[int] = Field(default=None, ge=1, description="worker processes of a local Dask cluster started for the run (default: threads of this process)")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, v):
+        if v is not None:
+            from dask.utils import parse_bytes
+
+            try:
+                if parse_bytes(v) <= 0:
+                    raise ValueError
+            except (ValueError, TypeError):
+                raise ValueError(f"{v!r} is not a memory size; write e.g. '4GB' or '500MB'") from None
+        return v
+
+
 class Twin(_Model):
     """Digital-twin settings (used by ``ssbscope demo``)."""
 
@@ -479,6 +500,7 @@ class Experiment(_Model):
     inputs: Inputs = Field(default_factory=Inputs, description="raw files per modality")
     analysis: Analysis = Field(default_factory=Analysis, description="analysis settings per area")
     twin: Optional[Twin] = Field(default=None, description="in-memory twin studies to run with the analysis (ssbscope demo)")
+    resources: Resources = Field(default_factory=Resources, description="memory limit and local worker processes of the run")
     base_dir: Optional[str] = Field(default=None, description="folder that relative paths refer to (set by load())")
 
     @model_validator(mode="after")
@@ -631,13 +653,24 @@ def load(path) -> Experiment:
     """
     import yaml
 
+    import stat as _stat
+
     p = Path(path)
     if not p.exists():
         raise ConfigError(p, [("(file)", "does not exist; check the path")])
     try:
+        mode = p.stat().st_mode
+    except OSError as e:
+        raise ConfigError(p, [("(file)", f"cannot be read: {e.strerror or type(e).__name__}")]) from None
+    if not _stat.S_ISREG(mode):  # never read a FIFO, a device or a directory (it would hang)
+        kind = "a directory" if _stat.S_ISDIR(mode) else "a FIFO, device or special file"
+        raise ConfigError(p, [("(file)", f"is {kind}, not an experiment YAML file; pass the file's path")])
+    try:
         text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(p, [("(file)", f"cannot be read: {e}")]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(p, [("(file)", f"is not UTF-8 text (byte {e.start}); save it as UTF-8")]) from None
+    except OSError as e:
+        raise ConfigError(p, [("(file)", f"cannot be read: {e.strerror or type(e).__name__}")]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -663,6 +696,17 @@ def validate_file(path) -> list[tuple[str, str]]:
             return not glob.glob(str(r))
         return not r.exists()
 
+    def special(p):  # a FIFO or device would hang or never end a read: refused, not opened
+        import stat as _stat
+
+        if p is None or any(ch in str(p) for ch in "*?["):
+            return False
+        try:
+            m = exp.resolve(p).stat().st_mode
+        except OSError:
+            return False
+        return not (_stat.S_ISREG(m) or _stat.S_ISDIR(m))
+
     from ssbscope.areas import registry
 
     problems = []
@@ -671,6 +715,9 @@ def validate_file(path) -> list[tuple[str, str]]:
             if missing(item.path):
                 what = "matches no file" if any(ch in item.path for ch in "*?[") else "does not exist"
                 problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} {what}"))
+            elif special(item.path):
+                problems.append((f"inputs.{modality}[{i}].path",
+                                 f"{item.path!r} is a FIFO, device or special file, not a data file"))
             # side files named by the input (calibration tables, floods, open beams, ...)
             for key in ("calibration", "flood", "angle_map", "open_beam", "dark"):
                 side = getattr(item, key, None)

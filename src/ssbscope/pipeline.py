@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ssbscope.errors import PipelineError, SsbscopeError
-from ssbscope.store import Store, _jsonable, provenance_record, sha256_file
+from ssbscope.store import Store, _jsonable, check_regular_file, provenance_record, sha256_file
 
-__all__ = ["Stage", "StageContext", "RunResult", "run", "order_stages"]
+__all__ = ["Stage", "StageContext", "RunResult", "run", "order_stages", "prune", "parse_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,12 @@ class StageContext:
         The experiment configuration (``ssbscope.config.Experiment``) or None.
     quiet : bool
         No progress output.
+    memory_limit_bytes : int or None
+        Memory one process running array work may use (``ssbscope run --memory-limit``;
+        per worker with ``--workers``); stages size their blocks by it.
+    n_workers : int or None
+        Worker processes of the LocalCluster started by ``--workers`` (None: local threads
+        or the cluster at ``--scheduler``).
     """
 
     stage: str
@@ -111,6 +117,8 @@ class StageContext:
     seed: int = 0
     config: Any = None
     quiet: bool = False
+    memory_limit_bytes: int | None = None
+    n_workers: int | None = None
     _inputs: list = field(default_factory=list)
 
     def record_input(self, path) -> Path:
@@ -118,9 +126,11 @@ class StageContext:
         import os
 
         p = Path(path)
-        st = os.stat(p)  # before hashing: a file changed meanwhile then fails the next check
+        st = check_regular_file(p)  # refuses FIFOs/devices before any read; stat before hashing:
+        # a file changed meanwhile then fails the next check
         self._inputs.append({"path": str(p.resolve()), "sha256": sha256_file(p),
-                             "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+                             "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                             "ctime_ns": st.st_ctime_ns})
         return p
 
     def progress(self, iterable: Iterable, desc: str | None = None, total: int | None = None):
@@ -214,9 +224,12 @@ def _inputs_unchanged(record: Mapping, hashes: dict) -> bool:
     """Whether every raw file a finished stage read still has the content it had then.
 
     The content hash (sha256) of each file is computed once per run and only for files whose
-    size or modification time differ from the recorded ones, so a resume stays cheap while a
-    file edited in place (even with its old mtime) is never served stale when its size changed,
-    and is re-hashed whenever its mtime changed.
+    size, modification time or status-change time (``st_ctime``) differ from the recorded
+    ones, so a resume stays cheap.  A file edited in place always gets a new ctime, even when
+    its size is kept and its mtime is set back (``touch -d``/``os.utime`` change the ctime
+    too, and no user call sets it), so it is re-hashed and recomputed.  What escapes: content
+    changed while size, mtime and ctime stay equal (a raw block-device write, or a file
+    system that does not keep ctime); ``force=`` recomputes a stage regardless.
     """
     import os
 
@@ -228,12 +241,13 @@ def _inputs_unchanged(record: Mapping, hashes: dict) -> bool:
             st = os.stat(path)
         except OSError:
             return False
-        if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+        if (rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns
+                and rec.get("ctime_ns") == st.st_ctime_ns):
             continue
         if path not in hashes:
             try:
                 hashes[path] = sha256_file(path)
-            except OSError:
+            except (OSError, SsbscopeError):
                 return False
         if hashes[path] != rec.get("sha256"):
             return False
@@ -265,11 +279,65 @@ def _fingerprint(stage: Stage, seed: int, upstream: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def parse_memory(value) -> int | None:
+    """Bytes of a memory size: ``"4GB"``, ``"3.5 GiB"``, ``"500MB"`` or a number of bytes.
+
+    Raises
+    ------
+    PipelineError
+        Unreadable or not positive.
+    """
+    if value is None:
+        return None
+    from dask.utils import parse_bytes
+
+    try:
+        n = int(parse_bytes(value)) if isinstance(value, str) else int(value)
+    except (ValueError, TypeError) as e:
+        raise PipelineError(f"memory limit {value!r}: not a size; write e.g. 4GB, 3.5GiB or "
+                            "500MB") from e
+    if n <= 0:
+        raise PipelineError(f"memory limit {value!r}: must be > 0")
+    return n
+
+
 @contextlib.contextmanager
-def _dask_context(scheduler: str | None, quiet: bool):
+def _local_cluster(workers: int, memory_limit: int | None, quiet: bool):
+    """A LocalCluster of ``workers`` processes (each ``memory_limit`` bytes), closed after."""
+    import os
+
+    from distributed import Client, LocalCluster
+
+    threads = max(1, (os.cpu_count() or 1) // int(workers))
+    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=threads, processes=True,
+                           memory_limit=memory_limit if memory_limit else "auto",
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        client = Client(cluster, set_as_default=True)
+        try:
+            log.info("LocalCluster: %d workers x %d threads, %s per worker", workers, threads,
+                     f"{memory_limit / 1e9:.2f} GB" if memory_limit else "no memory limit")
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()
+
+
+@contextlib.contextmanager
+def _dask_context(scheduler: str | None, quiet: bool, workers: int | None = None,
+                  memory_limit: int | None = None):
     import dask
 
-    if scheduler:
+    if scheduler and workers:
+        raise PipelineError("--scheduler and --workers: give one (a running cluster, or the "
+                            "number of local worker processes to start)")
+    if workers:
+        if int(workers) < 1:
+            raise PipelineError(f"workers: {workers} must be >= 1")
+        with _local_cluster(int(workers), memory_limit, quiet) as client:
+            yield client
+    elif scheduler:
         try:
             from distributed import Client
         except ImportError as e:  # pragma: no cover - distributed is a core dependency
@@ -290,7 +358,7 @@ def _dask_context(scheduler: str | None, quiet: bool):
 
 def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, work_dir=None,
         seed: int = 0, config=None, scheduler: str | None = None, quiet: bool = False,
-        force: Iterable[str] = ()) -> RunResult:
+        force: Iterable[str] = (), memory_limit=None, workers: int | None = None) -> RunResult:
     """Run ``stages`` against ``store``, resuming finished ones.
 
     Parameters
@@ -311,6 +379,14 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
         No progress bars.
     force : iterable of str
         Stage names to recompute even if recorded.
+    memory_limit : int or str, optional
+        Memory the run may use (``"4GB"`` or bytes): the process's with local threads; with
+        ``workers`` it is shared equally by the worker processes (each gets
+        ``memory_limit / workers`` as its Dask ``memory_limit``).  Stages read the
+        per-process value as ``ctx.memory_limit_bytes`` and size their blocks by it.
+    workers : int, optional
+        Start a ``dask.distributed`` LocalCluster of this many worker processes for the run
+        (closed at the end).
 
     Returns
     -------
@@ -318,6 +394,77 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
     """
     if not isinstance(store, Store):
         store = Store.create(store)
+    with store.lock():
+        return _run_locked(stages, store, raw_dir=raw_dir, work_dir=work_dir, seed=seed,
+                           config=config, scheduler=scheduler, quiet=quiet, force=force,
+                           memory_limit=memory_limit, workers=workers)
+
+
+def _stage_error(stage: str, e: Exception) -> SsbscopeError:
+    """The ssbscope error for an exception escaping a stage: an unreadable file (``OSError``
+    with a file name, a decoding or parser error) is an :class:`InputError` naming the file;
+    anything else a :class:`PipelineError` (one line, "re-run with --debug")."""
+    from ssbscope.errors import InputError
+
+    fn = getattr(e, "filename", None)
+    if isinstance(e, OSError) and fn:
+        return InputError(f"{fn}: cannot be read ({e.strerror or type(e).__name__}) in stage "
+                          f"{stage!r}; check the path (a data file of the declared format is expected)")
+    msg = " ".join(str(e).split())[:300]
+    if isinstance(e, UnicodeError) or type(e).__module__.startswith("pandas.errors"):
+        return InputError(f"stage {stage!r}: an input file cannot be parsed ({type(e).__name__}); "
+                          "check the file is complete and in the declared format")
+    return PipelineError(f"stage {stage!r} failed: {type(e).__name__}: {msg}; "
+                         "re-run with --debug for the traceback")
+
+
+def prune(stages: Sequence[Stage], store: Store) -> list[str]:
+    """Remove from ``store`` what earlier runs produced and ``stages`` no longer do.
+
+    A dataset is removed when no stage of ``stages`` writes it and it was written by a
+    pipeline stage (a stage record lists it, or its provenance names a stage): an input
+    removed from the experiment, a stage that no longer exists, or a stage whose outputs
+    changed.  Records of stages not in ``stages`` are forgotten.  Datasets written outside
+    the pipeline (no stage in their provenance) are kept.  Each removal is logged.
+
+    Returns
+    -------
+    list of str
+        Names of the removed datasets, sorted.
+    """
+    current = {s.name for s in stages}
+    produced = {o for s in stages for o in s.outputs}
+    removed: set[str] = set()
+    with store.lock():
+        for rec_file in sorted((store.path / ".ssbscope" / "stages").glob("*.json")):
+            name = rec_file.stem
+            if name.startswith("."):
+                continue
+            rec = store.stage_record(name) or {}
+            for o in rec.get("outputs", []):
+                if o not in produced and o in store.names():
+                    store.delete(o)
+                    removed.add(o)
+            if name not in current:
+                store.clear_stage(name)
+        for n in store.names():
+            if n in produced or n in removed:
+                continue
+            try:
+                stage = json.loads(store.read(n).attrs.get("provenance", "{}")).get("stage")
+            except (ValueError, AttributeError, OSError, SsbscopeError):
+                stage = None
+            if stage:
+                store.delete(n)
+                removed.add(n)
+    for n in sorted(removed):
+        log.warning("dataset %s: no stage of this experiment produces it any more (an input or "
+                    "setting was removed); deleted from the store", n)
+    return sorted(removed)
+
+
+def _run_locked(stages, store, *, raw_dir, work_dir, seed, config, scheduler, quiet, force,
+                memory_limit=None, workers=None):
     store.cleanup_tmp()
     raw_dir = Path(raw_dir) if raw_dir is not None else store.path.parent / "raw"
     work_dir = Path(work_dir) if work_dir is not None else store.path / ".ssbscope" / "work"
@@ -332,7 +479,9 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
     from ssbscope.progress import StageProgress, interactive
 
     bar = StageProgress(len(ordered), quiet)  # tqdm on a terminal, plain lines when piped
-    with _dask_context(scheduler, quiet):
+    limit = parse_memory(memory_limit)
+    per_process = limit // int(workers) if (limit and workers) else limit
+    with _dask_context(scheduler, quiet, workers=workers, memory_limit=per_process):
         for s in ordered:
             upstream = {i: fps.get(producer.get(i, ""), "external") for i in s.inputs}
             fp = _fingerprint(s, seed, upstream)
@@ -340,6 +489,15 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
             have = set(store.names())
             done = (s.name not in force and rec is not None and rec.get("fingerprint") == fp
                     and all(o in have for o in s.outputs))
+            if done:  # integrity against the manifests: names and sizes, sha256 of small datasets
+                bad = [p for o in s.outputs for p in store.verify(o, full="auto")]
+                if bad:
+                    log.warning("stage %s: its stored output fails its checksum manifest (%s%s); "
+                                "recomputing", s.name, bad[0], f" and {len(bad) - 1} more" if len(bad) > 1 else "")
+                    done = False
+            elif rec is not None and rec.get("fingerprint") == fp and s.name not in force:
+                log.warning("stage %s: output(s) %s missing from the store; recomputing", s.name,
+                            [o for o in s.outputs if o not in have])
             if done and not _inputs_unchanged(rec, hashes):
                 log.warning("stage %s: a raw input file changed since it ran; recomputing", s.name)
                 done = False
@@ -353,15 +511,15 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
             store.clear_stage(s.name)
             t0 = time.perf_counter()
             ctx = StageContext(stage=s.name, store=store, raw_dir=raw_dir, work_dir=work_dir,
-                               seed=seed, config=config, quiet=quiet)
+                               seed=seed, config=config, quiet=quiet,
+                               memory_limit_bytes=per_process, n_workers=workers)
             inputs = {i: store.read(i) for i in s.inputs}
             try:
                 out = s.func(ctx, inputs, **s.params)
             except SsbscopeError:
                 raise
             except Exception as e:
-                raise PipelineError(f"stage {s.name!r} failed: {type(e).__name__}: {e}; "
-                                    "re-run with --debug for the traceback") from e
+                raise _stage_error(s.name, e) from e
             if not isinstance(out, Mapping) or set(out) != set(s.outputs):
                 got = sorted(out) if isinstance(out, Mapping) else type(out).__name__
                 raise PipelineError(f"stage {s.name!r} returned {got}, but declares outputs {list(s.outputs)}")
@@ -369,13 +527,17 @@ def run(stages: Sequence[Stage], store: Store | str | Path, *, raw_dir=None, wor
             prov["upstream"] = {i: store.provenance(i).get("stage") for i in s.inputs}
             for name in s.outputs:
                 pbar = None
-                if s.long and not quiet and scheduler is None and interactive():
+                if s.long and not quiet and scheduler is None and not workers and interactive():
                     from dask.diagnostics import ProgressBar
 
                     pbar = ProgressBar(minimum=2.0)
                     pbar.register()
                 try:
-                    store.write(name, out[name], provenance=prov)
+                    store.write(name, out[name], provenance=prov)  # lazy results compute here
+                except SsbscopeError:
+                    raise
+                except Exception as e:
+                    raise _stage_error(s.name, e) from e
                 finally:
                     if pbar is not None:
                         pbar.unregister()

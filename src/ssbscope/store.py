@@ -7,7 +7,9 @@ Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
       echem/zarr.json              intermediate groups
       echem/timeseries/...         one xarray Dataset per result ("echem/timeseries")
       .ssbscope/stages/<stage>.json  records of finished pipeline stages (resume marks)
-      .ssbscope/tmp/               scratch for atomic writes
+      .ssbscope/checksums/<name>.json  manifest of each dataset's files (path, size, sha256)
+      .ssbscope/lock               held (fcntl) by the run writing the store: pid and host
+      .ssbscope/tmp/               scratch for atomic writes (names start with the writer's pid)
 
 Every dataset shares the time axis ``time_s`` (seconds since the start of the
 electrochemical test) where it has one, carries ``units`` on every variable and
@@ -15,7 +17,13 @@ coordinate, and a ``provenance`` attribute (JSON): input paths with sha256, ssbs
 version, parameters, UTC time.
 
 Writes are atomic: a dataset is written to a scratch directory and renamed into place, so a
-crash never leaves a half-written result that later reads as valid.
+crash never leaves a half-written result that later reads as valid.  After the rename the
+dataset's manifest (every file's relative path, size and sha256) is written outside the Zarr
+hierarchy; :meth:`Store.verify` compares a dataset with it (names and sizes, or full sha256)
+and :meth:`Store.check` checks the whole store (``ssbscope check STORE``).  One process
+writes a store at a time: :meth:`Store.lock` takes an exclusive ``fcntl`` lock on
+``.ssbscope/lock`` (released by the kernel when the process dies, so the lock of a killed
+run is taken over by the next one).
 
 Examples
 --------
@@ -32,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -39,15 +48,23 @@ import logging
 import os
 import re
 import shutil
+import socket
+import stat as _stat
 import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ssbscope.errors import StoreError
+from ssbscope.errors import InputError, StoreError
 
-__all__ = ["Store", "sha256_file", "units_from_name", "provenance_record"]
+__all__ = ["Store", "StoreLockedError", "sha256_file", "check_regular_file", "units_from_name",
+           "provenance_record"]
+
+
+class StoreLockedError(StoreError):
+    """Another live process holds the store's lock (a second run on the same ``--out``)."""
+
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +149,43 @@ def _in_name_order(ds):
     return out
 
 
+def check_regular_file(path) -> os.stat_result:
+    """``os.stat`` of ``path`` after checking it is a regular file, without opening it.
+
+    A FIFO, a device (``/dev/zero``), a socket or a directory is refused before any read, so
+    no caller hangs on a pipe or reads an endless device.
+
+    Raises
+    ------
+    InputError
+        Missing path, or not a regular file (the message names the kind).
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found; check the path") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror or type(e).__name__}); "
+                         "check the path and its permissions") from None
+    if not _stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if _stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)"
+                if _stat.S_ISFIFO(st.st_mode) else "a device" if _stat.S_ISCHR(st.st_mode)
+                or _stat.S_ISBLK(st.st_mode) else "a socket" if _stat.S_ISSOCK(st.st_mode)
+                else "not a regular file")
+        raise InputError(f"{path}: is {kind}, not a regular file; pass the path of a data file")
+    return st
+
+
 def sha256_file(path, chunk_bytes: int = 1 << 20) -> str:
-    """SHA-256 of a file (hex), read in chunks, opened read-only."""
+    """SHA-256 of a file (hex), read in chunks, opened read-only.
+
+    Raises
+    ------
+    InputError
+        ``path`` is not a regular file (checked before it is opened: a FIFO or device is
+        never read).
+    """
+    check_regular_file(path)
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while True:
@@ -216,6 +268,59 @@ def _fsync_tree(path: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+
+#: On resume, datasets up to this many bytes are verified by sha256, larger ones by file
+#: names and sizes (``Store.verify(name, full="auto")``).
+AUTO_HASH_BYTES = 256 * 2**20
+
+_LOCKS: dict[str, list] = {}  # resolved store path -> [fd, depth] of locks this process holds
+
+
+def _tmp_name(prefix: str = "") -> str:
+    """Scratch name that proves its writer: ``[prefix-]<pid>-<hex>``."""
+    return f"{prefix + '-' if prefix else ''}{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def _tmp_pid(name: str) -> int | None:
+    m = re.match(r"^(?:old-)?(\d+)-[0-9a-f]{32}$", name)
+    return int(m.group(1)) if m else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _manifest(root: Path, *, hashes: bool = True) -> dict:
+    """``{relative path: {"size", "sha256"}}`` of the files of one dataset directory (nested
+    datasets, i.e. sub-directories that are Zarr groups, are not part of it)."""
+    out = {}
+    for dirpath, dirnames, files in os.walk(root):
+        here = Path(dirpath)
+        keep = []
+        for dn in sorted(dirnames):
+            zj = here / dn / "zarr.json"
+            try:
+                node = json.loads(zj.read_text(encoding="utf-8")).get("node_type") if zj.exists() else None
+            except (OSError, ValueError):
+                node = None
+            if node != "group":
+                keep.append(dn)
+        dirnames[:] = keep
+        for fn in sorted(files):
+            f = here / fn
+            rel = f.relative_to(root).as_posix()
+            entry = {"size": f.stat().st_size}
+            if hashes:
+                entry["sha256"] = sha256_file(f)
+            out[rel] = entry
+    return out
 
 
 class Store:
@@ -438,18 +543,21 @@ class Store:
                 ds[vname] = ds[vname].chunk({d: max(c) for d, c in zip(ds[vname].dims, chunks)})
         tmp_root = self.path / _META / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_root / uuid.uuid4().hex
+        tmp = tmp_root / _tmp_name()
         try:
             ds.to_zarr(str(tmp), mode="w", consolidated=False, zarr_format=3)
             _fsync_tree(tmp)
+            manifest = _manifest(tmp)
             self._ensure_parent_groups(name)
+            self._manifest_path(name).unlink(missing_ok=True)  # never an old manifest for new files
             trash = None
             if target.exists():
-                trash = tmp_root / f"old-{uuid.uuid4().hex}"
+                trash = tmp_root / _tmp_name("old")
                 os.replace(target, trash)
             os.replace(tmp, target)
             if trash is not None:
                 shutil.rmtree(trash, ignore_errors=True)
+            _write_json_atomic(self._manifest_path(name), {"dataset": name, "files": manifest})
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise StoreError(f"{self.path}: writing dataset {name!r} failed ({e}); "
@@ -469,13 +577,158 @@ class Store:
                 _write_json_atomic(zj, {"zarr_format": 3, "node_type": "group", "attributes": {}})
 
     def delete(self, name: str) -> None:
-        """Remove a dataset (atomic: renamed away first)."""
+        """Remove a dataset and its manifest (atomic: renamed away first)."""
         target = self._dir(name)
+        self._manifest_path(name).unlink(missing_ok=True)
         if not target.exists():
             return
-        trash = self.path / _META / "tmp" / f"old-{uuid.uuid4().hex}"
+        trash = self.path / _META / "tmp" / _tmp_name("old")
+        trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(target, trash)
         shutil.rmtree(trash, ignore_errors=True)
+
+    # ------------------------------------------------------------------ integrity
+    def _manifest_path(self, name: str) -> Path:
+        self._dir(name)  # validates the name
+        return self.path / _META / "checksums" / (name + ".json")
+
+    def manifest(self, name: str) -> dict | None:
+        """The recorded manifest of a dataset (``{"dataset", "files": {relpath: {"size",
+        "sha256"}}}``), or None when none was recorded."""
+        f = self._manifest_path(name)
+        try:
+            return json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def verify(self, name: str, *, full: bool = False) -> list[str]:
+        """Problems of one dataset against its manifest (empty list: it verifies).
+
+        Parameters
+        ----------
+        name : str
+        full : bool or "auto"
+            True: also compare every file's sha256 (reads all data); False (default): names
+            and sizes only; ``"auto"`` (used on resume): sha256 too when the dataset holds at
+            most :data:`AUTO_HASH_BYTES` (a same-size corruption of a large volume is then
+            found by ``ssbscope check`` only).
+        """
+        man = self.manifest(name)
+        d = self._dir(name)
+        if man is None or not isinstance(man.get("files"), dict):
+            return [f"{name}: no checksum manifest recorded (written by an older ssbscope or "
+                    "interrupted); re-run the experiment to rewrite it"]
+        if not d.is_dir():
+            return [f"{name}: dataset directory is missing"]
+        rec = man["files"]
+        have = _manifest(d, hashes=False)
+        if full == "auto":
+            full = sum(int(v.get("size") or 0) for v in rec.values()) <= AUTO_HASH_BYTES
+        out = []
+        for rel in sorted(set(rec) - set(have)):
+            out.append(f"{name}: file {rel} is missing")
+        for rel in sorted(set(have) - set(rec)):
+            out.append(f"{name}: file {rel} is not in the manifest (extra)")
+        for rel in sorted(set(rec) & set(have)):
+            if rec[rel].get("size") != have[rel]["size"]:
+                out.append(f"{name}: file {rel} has {have[rel]['size']} bytes, manifest "
+                           f"{rec[rel].get('size')}")
+            elif full and sha256_file(d / rel) != rec[rel].get("sha256"):
+                out.append(f"{name}: file {rel} content changed (sha256 differs from the manifest)")
+        return out
+
+    def check(self) -> list[str]:
+        """Every integrity problem of the store (empty list: it verifies).
+
+        Each dataset is compared with its manifest (missing, extra and resized files,
+        sha256); each finished stage's outputs must exist; each manifest must have its
+        dataset.  Used by ``ssbscope check STORE``.
+        """
+        problems: list[str] = []
+        names = self.names()
+        for name in names:
+            problems += self.verify(name, full=True)
+        croot = self.path / _META / "checksums"
+        if croot.is_dir():
+            for f in sorted(croot.rglob("*.json")):
+                if f.name.startswith("."):
+                    continue
+                name = f.relative_to(croot).with_suffix("").as_posix()
+                if name not in names:
+                    problems.append(f"{name}: checksum manifest recorded but the dataset is missing")
+        sroot = self.path / _META / "stages"
+        if sroot.is_dir():
+            for f in sorted(sroot.glob("*.json")):
+                if f.name.startswith("."):
+                    continue
+                rec = self.stage_record(f.stem)
+                if rec is None:
+                    problems.append(f"stage {f.stem}: record unreadable")
+                    continue
+                for o in rec.get("outputs", []):
+                    if o not in names:
+                        problems.append(f"stage {f.stem}: output {o} is missing")
+        return problems
+
+    # ------------------------------------------------------------------ lock
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the store's exclusive write lock (re-entrant within one process).
+
+        The lock is an ``fcntl.flock`` on ``.ssbscope/lock``, which records the holder's pid
+        and host.  The kernel drops it when the holder dies (even by ``kill -9``), so a stale
+        lock file of a dead run is simply taken over.
+
+        Raises
+        ------
+        StoreLockedError
+            Another live process holds the lock; the message names its pid and host.
+        """
+        import fcntl
+
+        key = str(self.path.resolve())
+        held = _LOCKS.get(key)
+        if held is not None:
+            held[1] += 1
+            try:
+                yield self
+            finally:
+                held[1] -= 1
+            return
+        f = self.path / _META / "lock"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "{}")
+            except ValueError:
+                holder = {}
+            os.close(fd)
+            raise StoreLockedError(
+                f"{self.path}: another ssbscope run (pid {holder.get('pid', '?')} on host "
+                f"{holder.get('host', '?')}) is writing this store; wait for it to finish, or "
+                "choose another --out") from None
+        try:
+            prev = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "{}")
+        except ValueError:
+            prev = {}
+        if prev.get("pid"):
+            log.warning("%s: taking over the lock left by pid %s on host %s (that run ended "
+                        "without releasing it, e.g. killed)", self.path, prev.get("pid"), prev.get("host"))
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                  "since_utc": _utc_now()}).encode(), 0)
+        _LOCKS[key] = [fd, 1]
+        try:
+            yield self
+        finally:
+            _LOCKS.pop(key, None)
+            try:
+                os.ftruncate(fd, 0)
+            finally:
+                os.close(fd)  # closing the descriptor releases the flock
 
     # ------------------------------------------------------------------ stage records
     def stage_record(self, stage: str) -> dict | None:
@@ -499,8 +752,21 @@ class Store:
             f.unlink()
 
     def cleanup_tmp(self) -> None:
-        """Remove leftovers of interrupted writes."""
+        """Remove leftovers of interrupted writes: only those of dead processes.
+
+        Scratch names start with the writing process's pid (``<pid>-<hex>``); an entry whose
+        process is alive (another writer, or this process) is left alone.  Entries without a
+        pid (older ssbscope) are removed only while this process holds :meth:`lock`.
+        """
         tmp_root = self.path / _META / "tmp"
-        if tmp_root.exists():
-            for child in tmp_root.iterdir():
-                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+        if not tmp_root.exists():
+            return
+        locked = str(self.path.resolve()) in _LOCKS
+        for child in tmp_root.iterdir():
+            pid = _tmp_pid(child.name)
+            if pid is None:
+                if not locked:
+                    continue
+            elif pid == os.getpid() or _pid_alive(pid):
+                continue
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ssbscope.config import Experiment
 from ssbscope.errors import ConfigError
-from ssbscope.pipeline import RunResult, Stage, run
+from ssbscope.pipeline import RunResult, Stage, prune, run
 
 __all__ = ["AREAS", "stages_for", "run_experiment", "ExperimentRun"]
 
@@ -86,9 +86,13 @@ def truth_file(exp: Experiment) -> Path | None:
 
 
 def run_experiment(exp: Experiment, out_dir, *, scheduler: str | None = None,
-                   quiet: bool = False) -> ExperimentRun:
+                   quiet: bool = False, memory_limit=None,
+                   workers: int | None = None) -> ExperimentRun:
     """Run an experiment into ``out_dir`` (store ``store.zarr`` and ``report.html``), resuming
     an interrupted run.
+
+    ``memory_limit`` (``"4GB"`` or bytes) and ``workers`` (LocalCluster processes) default to
+    the experiment file's ``resources:`` (:func:`ssbscope.pipeline.run`).
 
     A ``truth.json`` beside the experiment file (written by the twin) is kept in the store's
     attributes for the report, which shows it beside the measured values; no stage reads it.
@@ -107,9 +111,19 @@ def run_experiment(exp: Experiment, out_dir, *, scheduler: str | None = None,
             attrs["truth"] = json.loads(tf.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise ConfigError(tf, [("(file)", f"twin truth file cannot be read ({e}); remove or fix it")]) from None
-    store = Store.create(out / "store.zarr", attrs=attrs)
+    store = Store.create(out / "store.zarr")
     stages = stages_for(exp)
-    result = run(stages, store, raw_dir=out / "raw", seed=exp.seed, config=exp,
-                 scheduler=scheduler, quiet=quiet)
-    report = build_report(store, out / "report.html", title=exp.name)
+    res = getattr(exp, "resources", None)
+    if memory_limit is None and res is not None:
+        memory_limit = res.memory_limit
+    if workers is None and res is not None and scheduler is None:
+        workers = res.workers
+    # one writer per store: a second run on the same --out refuses (StoreLockedError)
+    with store.lock():
+        store.update_attrs(attrs)
+        prune(stages, store)  # datasets of inputs/settings this experiment no longer has
+        result = run(stages, store, raw_dir=out / "raw", seed=exp.seed, config=exp,
+                     scheduler=scheduler, quiet=quiet, memory_limit=memory_limit,
+                     workers=workers)
+        report = build_report(store, out / "report.html", title=exp.name)
     return ExperimentRun(result=result, store_path=store.path, report_path=report)

@@ -322,3 +322,18 @@ def test_frame_of_more_than_65536_hits():
         cube = events_to_cube(ev, charge_sharing="discard", connectivity=conn, **kw)
         assert cube.sum() == rr.size and cube[254, 254].sum() == 0 and cube[7, 7:9].sum() == 0
         assert cube[0:253:2, 0:253:2, 5].all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_photon_energies_are_refused_not_dropped(tmp_path, bad):
+    """Reproduction (issue 14): NaN/inf energies in an event file were binned as 'out of range',
+    i.e. dropped without a word.  Now refused naming the record; check=False counts them."""
+    ev = random_events(5_000, seed=5)
+    ev["value"][1234] = bad
+    p = write_events(tmp_path / "nan.ssbevt", ev)
+    with pytest.raises(InputError, match=r"nan\.ssbevt: 1 event\(s\) with a non-finite photon energy .* record 1234"):
+        events_to_cube(p, chunk_events=1_000)
+    with pytest.raises(InputError, match=r"events: 1 event\(s\) with a non-finite photon energy"):
+        events_to_cube(ev)
+    cube = events_to_cube(ev, check=False, charge_sharing="none")
+    assert int(cube.sum()) == ev.size - 1

@@ -179,3 +179,16 @@ def test_changed_input_file_recomputes_it_and_everything_downstream(tmp_path):
     f.unlink()
     with pytest.raises(Exception):
         run(stages, st, quiet=True)
+
+
+def test_unreadable_file_in_a_stage_is_an_input_error_naming_it(tmp_path):
+    from ssbscope.errors import InputError
+
+    d = tmp_path / "scan.tif"
+    d.mkdir()
+
+    def reads_dir(ctx, inputs):
+        open(d, "rb")
+
+    with pytest.raises(InputError, match=r"scan\.tif: cannot be read \(Is a directory\) in stage 'r'"):
+        run([Stage("r", reads_dir, outputs=("a/x",))], tmp_path / "s.zarr", quiet=True)

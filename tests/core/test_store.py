@@ -68,8 +68,33 @@ def test_half_written_scratch_is_not_a_dataset(tmp_path):
     assert st.names() == []
     with pytest.raises(StoreError, match="no dataset 'a'"):
         st["a"]
-    st.cleanup_tmp()
+    st.cleanup_tmp()  # no writer pid in the name: only removed by the holder of the lock
+    assert [p.name for p in (tmp_path / "s.zarr" / ".ssbscope" / "tmp").iterdir()] == ["deadbeef"]
+    with st.lock():
+        st.cleanup_tmp()
     assert list((tmp_path / "s.zarr" / ".ssbscope" / "tmp").iterdir()) == []
+
+
+def test_cleanup_removes_only_scratch_of_dead_processes(tmp_path):
+    """Scratch names carry the writer's pid; clean-up never deletes a live writer's write."""
+    import subprocess
+    import sys
+
+    st = Store.create(tmp_path / "s.zarr")
+    tmp = tmp_path / "s.zarr" / ".ssbscope" / "tmp"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        for pid in (dead.pid, live.pid, os.getpid()):
+            (tmp / f"{pid}-{'ab' * 16}").mkdir()
+        with st.lock():
+            st.cleanup_tmp()
+        left = sorted(int(p.name.split("-")[0]) for p in tmp.iterdir())
+        assert left == sorted([live.pid, os.getpid()])
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_same_data_same_bytes(tmp_path):

@@ -72,36 +72,3 @@ def test_variable_order_is_name_order_on_every_read(tmp_path):
     r = st["x/y"]
     assert list(r.data_vars) == sorted(names)
     assert "layer" in r.coords  # a coordinate no variable uses is kept
-
-
-@pytest.mark.slow
-def test_every_units_attribute_of_the_tiny_demo_parses(tmp_path):
-    """The whole tiny demo (80-180 s on 2 shared cores): pint parses every units attribute,
-    every variable has a long_name, variables are in name order, the CSV export keeps them."""
-    from ssbscope.cli import main
-
-    assert main(["demo", "--out", str(tmp_path), "--size", "tiny", "--quiet"]) == 0
-    st = Store.open(tmp_path / "store.zarr")
-    seen, bad = set(), []
-    for name in st.names():
-        for vname, var in st.read(name).variables.items():
-            u = var.attrs.get("units")
-            seen.add(u)
-            try:
-                UREG.parse_units(u)
-            except Exception:
-                bad.append((name, vname, u))
-            assert "long_name" in var.attrs, (name, vname)
-        ds = st.read(name)
-        assert list(ds.data_vars) == sorted(ds.data_vars), name
-    assert not bad, bad
-    assert len(st.names()) > 20 and {"um", "s", "mA*h/cm^2"} <= seen
-    # the same store exported: every table's header units are the store's, and parse
-    from ssbscope.export import export_store, read_csv_table
-
-    files = export_store(st, tmp_path / "csv", format="csv")
-    assert len(files) >= len(st.names())
-    for f in files:
-        _df, units = read_csv_table(f)
-        for u in units.values():
-            UREG.parse_units(u)

@@ -164,13 +164,13 @@ def test_nan_voltage_raise_or_drop(tmp_path, caplog):
 
 def test_nan_time_is_an_error(tmp_path):
     p = _csv(tmp_path / "nt.csv", [(0, 3.0, 0.1, 1), ("", 3.1, 0.1, 1)])
-    with pytest.raises(DataQualityError, match=r"nt\.csv: time_s is missing/NaN at row\(s\) 1"):
+    with pytest.raises(DataQualityError, match=r"nt\.csv: time_s is missing, NaN or infinite at row\(s\) 1"):
         echem.read(p)
 
 
 def test_non_numeric_current(tmp_path):
     p = _csv(tmp_path / "x.csv", [(0, 3.0, 0.1, 1), (1, 3.1, "overload", 1)])
-    with pytest.raises(FileFormatError, match=r"x\.csv: column 'current_A' \(current_A\) holds non-numeric text 'overload' at data row 1"):
+    with pytest.raises(FileFormatError, match=r"x\.csv: column 'current_A' \(current_A\) holds non-numeric text at data row 1"):
         echem.read(p)
 
 
@@ -185,8 +185,14 @@ def test_truncated_gamry_table(tmp_path):
     text = ("EXPLAIN\nTAG\tEISPOT\nZCURVE\tTABLE\t5\n\tPt\tTime\tFreq\tZreal\tZimag\tZmod\tZphz\n"
             "\t#\ts\tHz\tohm\tohm\tohm\t°\n\t0\t1\t1000\t10\t-1\t10.05\t-5.7\n")
     (tmp_path / "z.DTA").write_text(text, encoding="latin-1")
-    with pytest.raises(FileFormatError, match=r"z\.DTA: table ZCURVE declares 5 rows but holds 1"):
-        echem.read_eis(tmp_path / "z.DTA")
+    # one rule for every table type (issue 14): the rows present are used, with a warning
+    z = echem.read_eis(tmp_path / "z.DTA")
+    assert len(z) == 1
+    assert any("table ZCURVE declares 5 rows but holds 1" in w for w in z.attrs["warnings"])
+    # more rows than declared is damage, not a cut: refused
+    (tmp_path / "m.DTA").write_text(text.replace("TABLE\t5", "TABLE\t0"), encoding="latin-1")
+    with pytest.raises(FileFormatError, match=r"m\.DTA: table ZCURVE declares 0 rows but holds 1"):
+        echem.read_eis(tmp_path / "m.DTA")
 
 
 def test_column_mapping_rejected_for_binary_formats(tmp_path):
@@ -226,7 +232,88 @@ def test_mpt_cut_mid_row(tmp_path):
     cut = raw[: raw.rstrip().rfind(b"\n") + 60]  # the last row loses most of its fields
     p = tmp_path / "cut.mpt"
     p.write_bytes(cut)
-    with pytest.raises(DataQualityError, match=r"cut\.mpt: NaN in \['current_A'\] at row\(s\) 30 \(1 of 31 rows\)"):
-        echem.read(p)
-    df = echem.read(p, nan_policy="drop")
+    # the cut last row is dropped with a recorded warning (issue 14), not read as NaN
+    df = echem.read(p)
     assert len(df) == 30
+    assert any("dropped the last data row" in w and "10 of 27 fields" in w for w in df.attrs["warnings"])
+
+
+# ---------------------------------------------------------------- issue 14: cut rows, absurd values
+
+def _cycler_rows(n=30):
+    return [f"{60.0 * k:.1f},{3.5 + 0.001 * k:.4f},{0.001:.6f},1" for k in range(n)]
+
+
+@pytest.mark.parametrize("cut_at,why", [(-12, "fields"), (-3, "fewer decimals"), (-1, None)])
+def test_cut_last_row_of_csv(tmp_path, cut_at, why):
+    """A cycler still writing its CSV: the row cut mid-field is dropped with a warning in
+    attrs["warnings"]; a complete last row without a line end (cut_at=-1) is kept."""
+    rows = [r.rsplit(",", 1)[0] for r in _cycler_rows()]
+    text = "time_s,voltage_V,current_A\n" + "\n".join(rows) + "\n"
+    p = tmp_path / "w.csv"
+    p.write_text(text[:cut_at] if cut_at != -1 else text[:-1])
+    df = echem.read(p)
+    if why is None:
+        assert len(df) == 30 and not df.attrs.get("warnings")
+        return
+    assert len(df) == 29
+    np.testing.assert_allclose(df["voltage_V"], 3.5 + 0.001 * np.arange(29))
+    (w,) = df.attrs["warnings"]
+    assert "w.csv: dropped the last data row" in w and why in w
+
+
+def test_cut_last_row_of_maccor_and_gamry_same_rule(tmp_path):
+    """The same rule in the Maccor text preset and a Gamry CURVE table (with fewer rows than
+    declared: kept, with a warning, in every table type)."""
+    head = "Rec#\tCyc#\tStep\tTest Time\tStep Time\tCapacity\tWatt-hr\tAmps\tVolts\tState\tES\tDPt Time\n"
+    rows = [f"{k + 1}\t0\t1\t{60.0 * k:.1f}\t{60.0 * k:.1f}\t0.0\t0.0\t0.001000\t{3.5 + 0.001 * k:.4f}\tC\t0\t"
+            "01/01/2020 10:00:00" for k in range(10)]
+    p = tmp_path / "m.txt"
+    p.write_text("Today's Date\t01/02/2020\nDate of Test:\t01/01/2020\n\n" + head + "\n".join(rows)[:-25])
+    df = echem.read(p, format="maccor", time_unit="s")
+    assert len(df) == 9 and "dropped the last data row" in df.attrs["warnings"][0]
+    g = ("EXPLAIN\nTAG\tCHRONOP\nCURVE\tTABLE\t10\n\tPt\tT\tVf\tIm\n\t#\ts\tV vs. Ref.\tA\n"
+         + "".join(f"\t{k}\t{1.0 * k:.1f}\t{3.5 + 0.001 * k:.5f}\t{0.001:.6E}\n" for k in range(6)))
+    p = tmp_path / "g.DTA"
+    p.write_text(g[:-6])
+    df = echem.read(p)
+    assert len(df) == 5
+    ws = df.attrs["warnings"]
+    assert any("dropped the last data row" in w for w in ws)
+    assert any("table CURVE declares 10 rows but holds 5" in w for w in ws)
+
+
+@pytest.mark.parametrize("col,value,match", [
+    ("voltage_V", "3500.0", r"voltage_V has \|value\| > 100 V at row\(s\) 2"),
+    ("current_A", "1e308", r"current_A passes a total charge of inf mAh"),
+    ("current_A", "1e5", r"current_A passes a total charge of 1.6\d+e\+06 mAh \(limit 1e\+06 mAh"),
+    ("voltage_V", "inf", r"NaN in \['voltage_V'\] at row\(s\) 2"),
+    ("current_A", "-inf", r"NaN in \['current_A'\] at row\(s\) 2"),
+])
+def test_absurd_values_are_refused_naming_file_and_column(tmp_path, col, value, match):
+    rows = [[60.0 * k, 3.5, 0.001, 1] for k in range(5)]
+    rows[2][["time_s", "voltage_V", "current_A"].index(col)] = value
+    p = _csv(tmp_path / "abs.csv", rows)
+    with pytest.raises(DataQualityError, match=r"abs\.csv: .*" + match):
+        echem.read(p)
+
+
+def test_yaml_mass_and_area_bounds(tmp_path):
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError
+
+    for cell in ({"active_mass_mg": 1e-308}, {"active_mass_mg": 1e-9}, {"area_cm2": 0},
+                 {"area_cm2": float("inf")}, {"active_mass_mg": float("nan")}):
+        with pytest.raises(ConfigError):
+            from_dict({"name": "x", "cell": cell})
+    assert from_dict({"name": "x", "cell": {"active_mass_mg": 2e-9}}).cell.active_mass_mg == 2e-9
+
+
+def test_absurd_active_mass_is_refused_by_the_analysis(tmp_path):
+    from ssbscope.errors import ParameterError
+
+    p = _csv(tmp_path / "m.csv", [[60.0 * k, 3.5, 0.001, 1] for k in range(5)])
+    df = echem.read(p)
+    with pytest.raises(ParameterError, match=r"mass_mg=1e-308: must be more than 1e-09 mg"):
+        echem.summarize(df, mass_mg=1e-308)
+    assert np.isfinite(echem.add_capacity(df, mass_mg=1e-3)["charge_mAh_g"]).all()

@@ -135,3 +135,18 @@ def test_multipage_tiff_with_per_page_times(tmp_path, frames):
     np.testing.assert_allclose(s.time_s, t)
     with pytest.raises(ParameterError, match="multi-page TIFF has one mtime"):
         read_series(tmp_path / "stack.tif", time_source="mtime")
+
+
+@pytest.mark.parametrize("writer", [write_fits_series, write_tiff_series])
+def test_frame_with_non_finite_counts_is_refused(tmp_path, writer):
+    """Reproduction (issue 14): a FITS frame of -inf counts was accepted.  Refused (lazily, when
+    the frame is read) naming the file."""
+    imgs = np.full((3, 4, 5), 100.0, np.float32)
+    imgs[1, 2, 3] = -np.inf
+    writer(tmp_path, imgs, np.array([0.0, 10.0, 20.0]))
+    s = read_series(tmp_path)
+    with pytest.raises(DataQualityError, match=r"1 pixel\(s\) with infinite counts"):
+        s.load()
+    imgs[1, 2, 3] = np.nan           # NaN flags a pixel (saturated, dead): kept for the analysis
+    writer(tmp_path / "n", imgs, np.array([0.0, 10.0, 20.0]))
+    assert np.isnan(read_series(tmp_path / "n").load()[1, 2, 3])

@@ -43,13 +43,9 @@ def test_empty_store_report_is_self_contained(tmp_path):
     assert not re.search(r'(src|href)="(https?:)?//', html)
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    from ssbscope.cli import main
-
-    out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
-    return out
+@pytest.fixture
+def demo_dir(tiny_demo):
+    return tiny_demo
 
 
 def test_demo_writes_store_and_report(demo_dir):
@@ -77,6 +73,14 @@ def test_demo_is_exactly_a_run_of_its_experiment_folder(demo_dir, tmp_path):
         assert "/twin/" not in name or name.split("/")[0] in ("compton", "neutron", "tomo"), name
         da_, db_ = a.read(name).load(), b.read(name).load()
         xr.testing.assert_identical(da_.drop_attrs(deep=False), db_.drop_attrs(deep=False))
+        # attributes too, except provenance (UTC time): no timing or run-dependent value in data
+        # (files a twin study writes into the run's raw/ folder are named by their path there)
+        def norm(attrs, out):
+            raw = str(out / "raw")
+            return {k: v.replace(raw, "<out>/raw") if isinstance(v, str) else v
+                    for k, v in attrs.items() if k != "provenance"}
+
+        assert norm(da_.attrs, demo_dir) == norm(db_.attrs, other), name
 
 
 @pytest.mark.chromium
@@ -129,3 +133,54 @@ def test_demo_predicts_the_current_on_each_measured_li_surface(demo_dir):
     assert ds["baseline_overlap"].values[last] == pytest.approx(0.1, abs=0.05)
     html = (demo_dir / "report.html").read_text()
     assert "Predicted hot spots" in html and "mirror planes" in html
+
+
+def test_paper_ids_become_citations():
+    from ssbscope.papers import cite, cited
+
+    assert cite("(cf. 000_ Fig. 2C)") == "(cf. Huang et al. 2024, Fig. 2C)"
+    assert cite("Eqs. 2-3 of 002_3ee4edf529433f9c") == "Eqs. 2-3 of Cao et al. 2023"
+    assert cite("frame_00000.fits, s000_a") == "frame_00000.fits, s000_a"  # not ids
+    assert cited("see Zhang et al. 2024 and 001_") == ["001", "003"]
+
+
+def test_report_cites_papers_by_authors_year_and_doi_never_by_id(demo_dir):
+    html = (demo_dir / "report.html").read_text()
+    text = re.sub(r'src="data:[^"]*"', "", html)
+    assert not re.search(r"(?<![0-9A-Za-z])00[0-4]_", text), \
+        re.search(r".{40}(?<![0-9A-Za-z])00[0-4]_.{40}", text).group(0)
+    assert '<section id="references">' in html
+    for doi in ("10.1016/j.xcrp.2024.101995", "10.1039/d3ee03322h", "10.1002/adfm.202307998"):
+        assert f"doi:{doi}" in html
+
+
+def test_every_units_attribute_of_the_tiny_demo_parses(demo_dir, tmp_path):
+    """Issue 15 on the demo store: pint parses every units attribute, every variable has a
+    long_name, variables are in name order, the CSV export keeps the units."""
+    import pint
+
+    ureg = pint.UnitRegistry()
+    st = Store.open(demo_dir / "store.zarr")
+    seen, bad = set(), []
+    for name in st.names():
+        for vname, var in st.read(name).variables.items():
+            u = var.attrs.get("units")
+            seen.add(u)
+            try:
+                ureg.parse_units(u)
+            except Exception:
+                bad.append((name, vname, u))
+            assert "long_name" in var.attrs, (name, vname)
+        ds = st.read(name)
+        assert list(ds.data_vars) == sorted(ds.data_vars), name
+    assert not bad, bad
+    assert len(st.names()) > 20 and {"um", "s", "mA*h/cm^2"} <= seen
+    # the same store exported: every table's header units are the store's, and parse
+    from ssbscope.export import export_store, read_csv_table
+
+    files = export_store(st, tmp_path / "csv", format="csv")
+    assert len(files) >= len(st.names())
+    for f in files:
+        _df, units = read_csv_table(f)
+        for u in units.values():
+            ureg.parse_units(u)

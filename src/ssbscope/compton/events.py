@@ -222,7 +222,7 @@ def read_event_header(path) -> EventFileHeader:
                                   "the file is truncated or not an ssbscope event file")
         magic, n, jl = _PRE.unpack(pre)
         if magic != MAGIC:
-            raise FileFormatError(path, f"magic {magic!r} is not {MAGIC!r}",
+            raise FileFormatError(path, f"does not start with the event-file magic {MAGIC!r}",
                                   "not an ssbscope event file; for raw HEXITEC streams use read_hexitec_raw")
         js = fh.read(jl)
     if len(js) < jl:
@@ -759,7 +759,8 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
     Raises
     ------
     InputError
-        Unsorted events, hits outside the pixel range, negative energies.
+        Unsorted events, hits outside the pixel range, negative or non-finite (NaN, inf)
+        energies (with ``check``; without, non-finite values go to the out-of-range counter).
     FileFormatError
         A truncated or foreign event file.
     """
@@ -807,10 +808,18 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
     args = (gain, off, use_cal, pm, e_min, inv_w, nbins, charge_sharing, connectivity, n_rows,
             n_cols, n_threads, check)
     if isinstance(events, (str, os.PathLike)):
+        done = 0
         for ch in iter_event_chunks(events, chunk_events):
-            _bin(np.ascontiguousarray(ch), *args, flat, partials)
+            ch = np.ascontiguousarray(ch)
+            if check:
+                _check_finite(ch, events, done)
+            _bin(ch, *args, flat, partials)
+            done += ch.size
     else:
-        _bin(_records(events), *args, flat, partials)
+        rec = _records(events)
+        if check:
+            _check_finite(rec, "events", 0)
+        _bin(rec, *args, flat, partials)
     cube = flat[:npx * nbins].reshape(n_rows, n_cols, nbins)
     if not pm.all():  # masked pixels take part in the discrimination, their counts are dropped
         cube[~pm.reshape(n_rows, n_cols)] = 0
@@ -818,6 +827,18 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
 
 
 _default_edges = energy_edges_kev
+
+
+def _check_finite(ev, source, first_record: int) -> None:
+    """Refuse events whose value (photon energy or pulse height) is NaN or infinite: they
+    would otherwise land on the out-of-range counter, i.e. be dropped without a word."""
+    v = ev["value"]
+    bad = ~np.isfinite(v)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0]) + int(first_record)
+        raise InputError(f"{source}: {int(bad.sum())} event(s) with a non-finite photon energy "
+                         f"(NaN or infinite value), first at record {i}; the event data are damaged "
+                         "- re-write the file, or bin with check=False to count them as out of range")
 
 
 def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_rows, n_cols,

@@ -75,7 +75,13 @@ def positive_or_none(name: str, value, fix: str) -> float | None:
         raise ParameterError(name, value, "must be a number > 0", fix) from None
     if not np.isfinite(v) or v <= 0:
         raise ParameterError(name, value, "must be a finite number > 0", fix)
+    if name == "mass_mg" and v <= MIN_MASS_MG:  # 1e-308 mg gave inf mAh/g (issue 14)
+        raise ParameterError(name, value, f"must be more than {MIN_MASS_MG:g} mg", fix)
     return v
+
+
+#: Smallest active mass accepted (mg); the experiment file has the same bound.
+MIN_MASS_MG = 1e-9
 
 
 def positive(name: str, value, fix: str) -> float:

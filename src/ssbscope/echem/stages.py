@@ -101,6 +101,8 @@ def timeseries_dataset(df: pd.DataFrame, *, area_cm2: float | None = None,
     ds.attrs.update({"log": name, "source": source,
                      "area_cm2": float(area_cm2) if area_cm2 else float("nan"),
                      "active_mass_mg": float(mass_mg) if mass_mg else float("nan")})
+    if df.attrs.get("warnings"):  # rows the reader dropped (cut last row, NaN rows, ...)
+        ds.attrs["warnings"] = [str(w) for w in df.attrs["warnings"]]
     return ds
 
 

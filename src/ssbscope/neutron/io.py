@@ -19,7 +19,6 @@ stream; files are opened read-only and never modified.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -42,12 +41,27 @@ _TIFF_EXT = (".tif", ".tiff")
 
 
 def sha256(path) -> str:
-    """SHA-256 of a file (provenance)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """SHA-256 of a file (provenance); a FIFO or device is refused before it is opened."""
+    from ssbscope.store import sha256_file
+
+    return sha256_file(path)
+
+
+def _finite_frame(a: np.ndarray, path) -> np.ndarray:
+    """Refuse a frame holding infinite counts (a damaged or mis-scaled file).
+
+    NaN stays: detectors and their software flag saturated or dead pixels with NaN, and the
+    analysis counts such pixels as empty in a bin (``empty_pixels``) instead of using them.
+    """
+    if a.dtype.kind in "fc":
+        bad = np.isinf(a)
+        if bad.any():
+            from ssbscope.errors import DataQualityError
+
+            raise DataQualityError(f"{path}: {int(bad.sum())} pixel(s) with infinite counts; "
+                                   "the frame is damaged or mis-scaled - re-export it or remove "
+                                   "it from the series (NaN marks a flagged pixel and is allowed)")
+    return a
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,7 @@ def _fits_data(path: str) -> np.ndarray:
             if hdu.header.get("NAXIS", 0) >= 2 and hdu.data is not None:
                 a = np.asarray(hdu.data)
                 a = a.astype(a.dtype.newbyteorder("=")) if a.dtype.byteorder not in ("=", "|") else a
+                a = _finite_frame(a, path)
                 return a.reshape(a.shape[-2:]) if a.ndim > 2 and a.shape[0] == 1 else a
     raise FileFormatError(path, "holds no image data")
 
@@ -164,7 +179,7 @@ def _tiff_data(path: str, page: int) -> np.ndarray:
     import tifffile
 
     with tifffile.TiffFile(path) as tf:
-        return tf.pages[page].asarray()
+        return _finite_frame(tf.pages[page].asarray(), path)
 
 
 def _parse_iso(value, path) -> float:

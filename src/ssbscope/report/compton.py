@@ -1,4 +1,4 @@
-"""X-ray Compton scattering (XCS) section of the report (000_290f30815ae66793, Figs. 2-3, Table 1).
+"""X-ray Compton scattering (XCS) section of the report (Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995), Figs. 2-3, Table 1).
 
 Reads the datasets written by :mod:`ssbscope.compton.stages` (``compton/spectra``,
 ``compton/emf``, ``compton/profiles``, ``compton/maps``, and ``compton/twin/truth`` when the
@@ -86,7 +86,7 @@ def _spectra_figure(sp) -> str:
     return figure_html(fig, "Scattering spectra of the three beam positions (sum over the pixels "
                             "inside the cell) at each state, log scale; dotted lines mark the Cd/Te "
                             "fluorescence of the detector, the W (pinhole) and Pb (shield) lines, the "
-                            "Cd escape peak, the Compton peak and the elastic line (cf. 000_ Fig. 2C).")
+                            "Cd escape peak, the Compton peak and the elastic line (cf. Huang et al. 2024, Fig. 2C).")
 
 
 def _component_figure(pr) -> str:
@@ -111,7 +111,7 @@ def _component_figure(pr) -> str:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
     return figure_html(fig, "Component spectra per unit volume from NNLS unmixing of the three "
-                            "beam positions with the sheet's volume fractions (cf. 000_ Fig. 2D).")
+                            "beam positions with the sheet's volume fractions (cf. Huang et al. 2024, Fig. 2D).")
 
 
 def _profile_figure(pr, lo, hi) -> str:
@@ -134,7 +134,7 @@ def _profile_figure(pr, lo, hi) -> str:
     axes[0, 0].legend(fontsize=6)
     fig.tight_layout()
     return figure_html(fig, "Compton profiles of the components at each state; the shaded bands "
-                            "are the EMF windows (valence yellow, core green; cf. 000_ Fig. 2E).")
+                            "are the EMF windows (valence yellow, core green; cf. Huang et al. 2024, Fig. 2E).")
 
 
 def _emf_figure(em) -> str:
@@ -174,7 +174,7 @@ def _emf_figure(em) -> str:
         how = ("No detector-response correction: the sub-threshold charge-sharing tail and "
                "calibration spread lower the measured EMF.")
     return figure_html(fig, "Electron momentum factor per component and state with counting "
-                            "uncertainties (cf. 000_ Fig. 2F). Dotted: EMF of the twin's true profile; "
+                            "uncertainties (cf. Huang et al. 2024, Fig. 2F). Dotted: EMF of the twin's true profile; "
                             "dashed: the same broadened by the detector's Gaussian energy resolution "
                             "only (the reference the corrected measurement should meet). " + how)
 
@@ -199,7 +199,7 @@ def _maps_figure(mp, region="region 3") -> str:
         ax.set_yticks([])
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="EMF")
     return figure_html(fig, f"EMF maps of {regs[ri]} per state on {int(mp.attrs.get('block_px', 1))}"
-                            f" x {int(mp.attrs.get('block_px', 1))} pixel blocks (cf. 000_ Fig. 3A).")
+                            f" x {int(mp.attrs.get('block_px', 1))} pixel blocks (cf. Huang et al. 2024, Fig. 3A).")
 
 
 _CT_SHOWN = ("li", "spe", "cathode", "li_filament", "pore")
@@ -292,7 +292,7 @@ def _tables(em) -> tuple[str, list]:
                                 "fully charged": f"{c:.3f}", "fully discharged": f"{d:.3f}",
                                 "pristine → charged (%)": f"{100 * (c - p) / p:+.1f}",
                                 "pristine → discharged (%)": f"{100 * (d - p) / p:+.1f}"}])
-            html += table_html(t1, caption="Table-1-like summary row (cf. 000_ Table 1)")
+            html += table_html(t1, caption="Table-1-like summary row (cf. Huang et al. 2024, Table 1)")
             summary.append(("Anode EMF, pristine → fully charged", f"{p:.3f} → {c:.3f} ({100 * (c - p) / p:+.1f} %)"))
     return html, summary
 
@@ -430,7 +430,7 @@ def _series_emf_figure(em, tru, series) -> str:
     return figure_html(fig, f"Series {series}: EMF of each component unmixed from the beam "
                             "positions (sheet fractions from the " + str(em.attrs.get("phase_fractions", ""))
                        + f"), corrections {', '.join(map(str, _as_list(em.attrs.get('detector_corrections', []))))}"
-                       "; right: the EMF of each exposure, the mixture the sheet sees (cf. 000_ Fig. 2F).")
+                       "; right: the EMF of each exposure, the mixture the sheet sees (cf. Huang et al. 2024, Fig. 2F).")
 
 
 def _series_maps_figure(mp, series) -> str:
@@ -460,7 +460,7 @@ def _series_maps_figure(mp, series) -> str:
             fig.colorbar(im, ax=axes[ci].tolist(), shrink=0.8, label="EMF")
     return figure_html(fig, f"Series {series}: EMF maps of each component on "
                             f"{int(mp.attrs.get('block_px', 1))} x {int(mp.attrs.get('block_px', 1))} pixel "
-                            "blocks, unmixed block by block (cf. 000_ Fig. 3A); blank: outside the analysed "
+                            "blocks, unmixed block by block (cf. Huang et al. 2024, Fig. 3A); blank: outside the analysed "
                             "pixels or too few counts.")
 
 

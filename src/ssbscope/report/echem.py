@@ -5,12 +5,12 @@ Reads the datasets written by :mod:`ssbscope.echem.stages` (``echem/timeseries``
 ``echem/eis``, and the twin's ground truth when present) and renders:
 
 * voltage vs time and vs specific capacity of the main cell with the scan states marked and
-  labelled (000_290f30815ae66793 Fig. 1E);
+  labelled (Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995) Fig. 1E);
 * the events found (hard/soft shorts with onsets, the critical current density) beside the
   ground truth when the log came from the twin, with the other logs plotted and marked;
 * the cycle table with the Coulombic efficiency;
 * Nyquist plots of the impedance spectra with their fits, and R_s / R_ct vs state
-  (000_ Fig. 2A–B).
+  (Huang et al. 2024, Fig. 2A–B).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ __all__ = ["section"]
 log = logging.getLogger(__name__)
 
 _LOG_TITLES = {
-    "first_cycle": "NMC622 | PEO-LiTFSI | Li, first cycle (000_)",
-    "anode_free": "anode-free Cu | Li6PS5Cl | Li, case B (001_)",
-    "short_clean": "sulfide cell, C/20 charge, normal (002_)",
-    "short_soft": "sulfide cell, C/20 charge, soft short (002_)",
-    "short_hard": "sulfide cell, C/20 charge, hard short (002_)",
-    "ccd": "Li | Li6PS5Cl | Li, CCD staircase (003_)",
+    "first_cycle": "NMC622 | PEO-LiTFSI | Li, first cycle (Huang et al. 2024)",
+    "anode_free": "anode-free Cu | Li6PS5Cl | Li, case B (Sandoval et al. 2025)",
+    "short_clean": "sulfide cell, C/20 charge, normal (Cao et al. 2023)",
+    "short_soft": "sulfide cell, C/20 charge, soft short (Cao et al. 2023)",
+    "short_hard": "sulfide cell, C/20 charge, hard short (Cao et al. 2023)",
+    "ccd": "Li | Li6PS5Cl | Li, CCD staircase (Zhang et al. 2024)",
 }
 
 
@@ -59,7 +59,7 @@ def _main_figures(ts, states) -> str:
     ax.set_ylabel("voltage (V)")
     ax.grid(alpha=0.3)
     parts.append(figure_html(fig, "Main cell: voltage vs time with the scan states "
-                                  "(dots, numbered as in 000_ Fig. 1E)."))
+                                  "(dots, numbered as in Huang et al. 2024, Fig. 1E)."))
     cap_name = "capacity_mAh_g" if "capacity_mAh_g" in ts else "capacity_mAh"
     unit = "mAh g⁻¹" if cap_name.endswith("_g") else "mAh"
     if cap_name in ts and "direction" in ts:
@@ -233,7 +233,7 @@ def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     parts = [figure_html(fig, "Nyquist plots at the scan states (dots: data; lines: fitted "
-                              "R_s + ((R_ct + W) ∥ CPE)), cf. 000_ Fig. 2A–B.")]
+                              "R_s + ((R_ct + W) ∥ CPE)), cf. Huang et al. 2024, Fig. 2A–B.")]
     summary = []
     labels = [str(x) for x in eis["label"].values]
     if np.any(np.isfinite(r_ct)):
@@ -256,7 +256,7 @@ def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
         ax.grid(alpha=0.3)
         fig.tight_layout()
         parts.append(figure_html(fig, "R_s and R_ct vs state (R_ct falls on charge, rises on "
-                                      "discharge in 000_)."))
+                                      "discharge in Huang et al. 2024)."))
         cols = {"state": labels, "R_s (Ω)": r_s, "R_ct (Ω)": r_ct}
         if np.any(np.isfinite(t_rct)):
             cols.update({"R_s truth (Ω)": t_rs, "R_ct truth (Ω)": t_rct})

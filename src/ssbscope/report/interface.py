@@ -1,6 +1,6 @@
 """Report section of the interface area: contoured Li|electrolyte interfaces.
 
-The contour study of Zhang et al. 2024 (doi:10.1039/d3ee03322h; 003_103f2bf5a3479ade Figs.
+The contour study of Zhang et al. 2024 (doi:10.1039/d3ee03322h; Zhang et al. 2024 (doi:10.1039/d3ee03322h) Figs.
 1-4): maximum local current, creep pressure and critical current against the contour, the
 kinetics (Wagner-number) study, the grid convergence and the current on one periodic cell.
 """
@@ -134,7 +134,7 @@ def _contour_part(study, gc, fields):
                f"{a.get('critical_pressure_mpa', float('nan')):.1f} MPa from K_Ic = "
                f"{a.get('fracture_toughness_mpa_m05', float('nan')):g} MPa m^0.5 and a "
                f"{a.get('flaw_depth_um', float('nan')):g} um flaw).  Trends only, as in "
-               "003_103f2bf5a3479ade Figs. 2-4.  " + _model_sentence(df, a)
+               "Zhang et al. 2024, Figs. 2-4.  " + _model_sentence(df, a)
                + _maximum_sentence(df, a))
         html += figure_html(fig, cap)
         fin = df[df["pressure_model"] == "finite-slope"] if "pressure_model" in df else df.iloc[:0]
@@ -252,7 +252,7 @@ def _maxima(kin, x="height_um"):
 
 
 def _maximum_sentence(df, attrs):
-    """What the figure shows about the maximum of 003_ Figs. 3b,e, from the data."""
+    """What the figure shows about the maximum of Zhang et al. 2024, Figs. 3b,e, from the data."""
     kin = df[df["series"] == "kinetics"] if "series" in df else df.iloc[:0]
     rct = float(attrs.get("r_ct_ohm_cm2", float("nan")))
     text = ""
@@ -260,7 +260,7 @@ def _maximum_sentence(df, attrs):
     if len(d) > 2:
         m = _maxima(d.assign(r_ct_ohm_cm2=rct)).iloc[0]
         lo, hi = float(d["height_um"].min()), float(d["height_um"].max())
-        text = ("003_ Figs. 3b,e show the critical current passing through a maximum against "
+        text = ("Zhang et al. 2024, Figs. 3b,e show the critical current passing through a maximum against "
                 f"H/S.  At R_ct = {rct:g} Ohm cm2 the {d['pressure_model'].iloc[0]} critical "
                 "current " + (f"peaks inside H = {lo:g}-{hi:g} um at H = {m['x_at_max']:.0f} um. "
                               if m["interior"] else
@@ -329,7 +329,7 @@ def _kinetics_part(kin, attrs):
            "rises with H nearly independently of it.  With sigma R_ct comparable to S the "
            "pressure wins and the critical current falls with H; with longer kinetic lengths "
            "it dips (pressure linear in H, area benefit quadratic) and then rises to a "
-           "maximum, the trend of 003_ Figs. 3b and 4a.  "
+           "maximum, the trend of Zhang et al. 2024, Figs. 3b and 4a.  "
            + "; ".join(parts) + ".")
     return figure_html(fig, cap), ((f"critical-current maximum vs {xname}",
                                     "; ".join(parts)),)

@@ -1,4 +1,4 @@
-"""Neutron imaging section of the report (002_3ee4edf529433f9c).
+"""Neutron imaging section of the report (Cao et al. 2023 (doi:10.1002/adfm.202307998)).
 
 Reads the datasets of :mod:`ssbscope.neutron.stages` and renders:
 
@@ -9,12 +9,12 @@ Reads the datasets of :mod:`ssbscope.neutron.stages` and renders:
   with ``li_roi``: the region on the reference bin and its Li volume change against time with
   the Faraday line of the echem log (``correlate/states``) over the electrode area;
 * with ``regions`` (``neutron/<label>/spacetime``, ``/bands``, ``/boundaries``): the reference
-  bin with the regions and their profiles with the layer boundaries (002_ Fig. 1C, S3), the
+  bin with the regions and their profiles with the layer boundaries (Cao et al. 2023, Fig. 1C, S3), the
   space–time maps of the regions beside the voltage of the cell's echem log on the same clock
-  with the soft-short onset (002_ Fig. 2B,D,E), the band time series and tables of bands and
+  with the soft-short onset (Cao et al. 2023, Fig. 2B,D,E), the band time series and tables of bands and
   boundaries; the twin's truth beside them when ``truth.json`` was kept
   (:func:`ssbscope.report.truth`, key ``neutron.<label>``);
-* the neutron-CT attenuation increment of the in-memory twin study (``neutron/ct``, 002_ Fig. 5B).
+* the neutron-CT attenuation increment of the in-memory twin study (``neutron/ct``, Cao et al. 2023, Fig. 5B).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _regions_figure(ds, st, bnd, truth, label) -> str:
     fig.tight_layout()
     return figure_html(fig, f"{label}: reference bin {ref} (median of its frames, Eq. 1) with the "
                             "regions (inputs.neutron[].regions) and their transmission profiles; dashed: "
-                            "layer boundaries found (002_ Fig. 1C, S3)"
+                            "layer boundaries found (Cao et al. 2023, Fig. 1C, S3)"
                             + ("; dotted: the twin's true boundaries (truth.json)." if truth else "."))
 
 
@@ -127,7 +127,7 @@ def _spacetime_figure(st, voltage, truth, label) -> str:
     axes[0].set_ylim(t_h[-1] + dt / 2, 0)
     fig.colorbar(im, ax=axes[1:].tolist(), label="Tr_t / Tr_0")
     return figure_html(fig, f"{label}: space–time maps of Tr_t/Tr_0 (mean over each region's columns per "
-                            "row and bin) beside the cell's voltage on the same clock (002_ Fig. 2B,D,E); "
+                            "row and bin) beside the cell's voltage on the same clock (Cao et al. 2023, Fig. 2B,D,E); "
                             "red < 1 Li enrichment, blue > 1 depletion; dashed: soft-short onset found in "
                             "the region's bands" + ("; dotted: the twin's true onset (truth.json)."
                                                     if t_true is not None else "."))
@@ -191,7 +191,7 @@ def _analysis_html(store, label, ds) -> tuple[str, list]:
                 names.append(", ".join(f"{b} ({tru['bands'][b]['region']})" for b in hit) or "—")
             df.insert(0, "twin band", names)
         parts.append(table_html(df, caption=f"{label}: bands of Li enrichment / depletion in the "
-                                            "space–time maps (P1–P4 of 002_)"))
+                                            "space–time maps (P1–P4 of Cao et al. 2023)"))
         summary.append((f"neutron {label}: bands found", str(len(df))))
     if bnd is not None and bnd.sizes.get("boundary", 0):
         df = pd.DataFrame({"region": bnd["boundary_region"].values, "row (px)": bnd["position_px"].values,
@@ -223,7 +223,7 @@ def _ct_figure(ct) -> str:
         else ct.attrs["shift_zyx_vox"]
     return figure_html(fig, "Neutron-CT attenuation increment after − before, aligned by phase "
                             f"correlation (shift found {np.round(shift, 2).tolist()} voxels): red = "
-                            "Li gained (creep into the rod–tube gap), blue = lost (002_ Fig. 5B).")
+                            "Li gained (creep into the rod–tube gap), blue = lost (Cao et al. 2023, Fig. 5B).")
 
 
 def _input_labels(store) -> list[str]:
@@ -297,7 +297,7 @@ def _input_spacetime_figure(ds, label) -> str:
             "count ratio (equals Tr_t/Tr_0 only for a stable beam: no open beam was given)")
     return figure_html(fig, f"{label}: space–time map of the {what}, mean over x of each row, per "
                             f"{n}-frame median bin against the bin's mean time; dotted: reference bin "
-                            "(red < 1 Li enrichment, blue > 1 depletion; 002_ Fig. 2B,D); colour range "
+                            "(red < 1 Li enrichment, blue > 1 depletion; Cao et al. 2023, Fig. 2B,D); colour range "
                             f"1 ± {lim:.3g}" + (" (analysis.neutron.ratio_half_range)" if fixed is not None
                                                  else " (this map's largest deviation)") + ".")
 

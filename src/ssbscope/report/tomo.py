@@ -8,9 +8,9 @@ and renders:
 * orthogonal slices (x-z through the centre, x-y through the plated layer) of every scan
   state with the segmentation overlaid;
 * topography maps of the plated Li | electrolyte interface (plane detrended) with Ra/Rq
-  (Eqs. 6-7 of 000_290f30815ae66793);
-* plated-Li and counter-electrode thickness maps (001_a2c994afa3295f29 Fig. 5d-e);
-* pore + crack volume vs time under the voltage curve (001_ Fig. 3c) when the anode-free
+  (Eqs. 6-7 of Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995));
+* plated-Li and counter-electrode thickness maps (Sandoval et al. 2025 (doi:10.1039/d5eb00111k) Fig. 5d-e);
+* pore + crack volume vs time under the voltage curve (Sandoval et al. 2025, Fig. 3c) when the anode-free
   log is in the store;
 * a Table-1-like summary: value per state and % change from the first (pristine) scan, with
   the twin's ground truth beside it when present;

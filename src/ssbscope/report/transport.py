@@ -5,8 +5,8 @@ Per CT series of the user's run (``transport/<series>/tortuosity``,
 phase against time, the flux map of the last scan, and the current-density map of every
 interval between consecutive scans with its mean beside the cycler's mean current density
 (table).  Twin studies: flux maps of the Li|SPE interphase region with tau per state
-(000_290f30815ae66793) and the current-density map from two thickness maps
-(004_abdc661361e9d05b Fig. 24d).  The contoured-interface study has its own section
+(Huang et al. 2024) and the current-density map from two thickness maps
+(Dixit et al. 2021, Fig. 24d).  The contoured-interface study has its own section
 (:mod:`ssbscope.report.interface`).  Axes in um.
 """
 

@@ -18,7 +18,8 @@ parabola through its neighbours (sub-pixel).
 
 This is the "180 deg image registration" idea (e.g. Vo et al., Opt. Express 22, 19078 (2014),
 sec. 2.1) in a form that scores every candidate at once.  Zingers are replaced by their 3 x 3
-median before scoring (they would dominate a squared difference); run
+median before scoring (they would dominate a squared difference; 180 deg scans: only in the
+2 x ``n_fit`` projections scored, so the search costs little beside the reconstruction); run
 :func:`ssbscope.tomo.remove_rings` only *after* the search: stripe removal perturbs the
 sub-pixel symmetry of sharp edges and biased the result by 0.3-0.7 px on the twins.
 """
@@ -201,12 +202,25 @@ def find_center(projections, angles_rad, *, scan: str = "180", search_range=None
         p = p[:, rows, :]
         if p.ndim == 2:
             p = p[:, None, :]
+    if scan not in ("180", "360-offset"):
+        raise ParameterError("scan", scan, "must be '180' or '360-offset'")
+    order = np.argsort(ang, kind="stable")
+    sa = ang[order]
+    step = float(np.median(np.diff(sa))) if n_a > 1 else 0.0
+    if sa[-1] - sa[0] + step < np.pi - 2.5 * step:
+        raise InputError(f"angles_rad: cover {np.rad2deg(sa[-1] - sa[0]):.1f} deg; the "
+                         "centre search needs at least 180 deg")
+    if scan == "180":
+        # rows within ~180 deg of the start: join the end of the half-turn to the mirrored start
+        end = np.nonzero(sa <= sa[0] + np.pi + 0.5 * step)[0][-1]
+        k = int(np.clip(n_fit, 4, max(4, (end + 1) // 4)))
+        # only these 2k projections are scored: clean (and copy to float64) only them
+        used = np.concatenate([order[end - k + 1:end + 1], order[:k]])
+        p = p[used]
     p = np.asarray(p, dtype=np.float64)
     if not np.all(np.isfinite(p)):
         raise DataQualityError("projections: contains NaN/inf; correct them before the "
                                "centre search")
-    if scan not in ("180", "360-offset"):
-        raise ParameterError("scan", scan, "must be '180' or '360-offset'")
     if np.std(p) == 0:
         raise EmptyResultError("projections: constant values; no structure to find the centre")
     # zingers (isolated outliers) would dominate a squared-difference cost: replace pixels
@@ -218,20 +232,12 @@ def find_center(projections, angles_rad, *, scan: str = "180", search_range=None
     sig = 1.4826 * np.median(np.abs(dev - np.median(dev)))
     if sig > 0:
         p = np.where(np.abs(dev) > 6 * sig, med, p)
-    order = np.argsort(ang, kind="stable")
-    sa = ang[order]
-    step = float(np.median(np.diff(sa))) if n_a > 1 else 0.0
-    if sa[-1] - sa[0] + step < np.pi - 2.5 * step:
-        raise InputError(f"angles_rad: cover {np.rad2deg(sa[-1] - sa[0]):.1f} deg; the "
-                         "centre search needs at least 180 deg")
+    del med, dev
     if min_overlap is None:
         min_overlap = n_d // 2 if scan == "180" else 8
     if scan == "180":
-        # rows within ~180 deg of the start: join the end of the half-turn to the mirrored start
-        end = np.nonzero(sa <= sa[0] + np.pi + 0.5 * step)[0][-1]
-        k = int(np.clip(n_fit, 4, max(4, (end + 1) // 4)))
-        top = p[order[end - k + 1:end + 1]]
-        bottom = p[order[:k]]
+        top = p[:k]
+        bottom = p[k:]
         theta = np.concatenate([sa[end - k + 1:end + 1], sa[:k] + np.pi])
         m, total = junction_cost(top, bottom, theta, degree=degree, min_overlap=int(min_overlap))
     else:

@@ -22,7 +22,8 @@ import numpy as np
 
 from ssbscope.errors import FileFormatError, InputError, ParameterError, UnsupportedFormatError
 
-__all__ = ["VolumeData", "ProjectionData", "read_volume", "read_projections"]
+__all__ = ["VolumeData", "ProjectionData", "read_volume", "read_projections",
+           "read_projection_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +324,8 @@ def _attr_str(v):
     return str(v) if v is not None else None
 
 
-def read_projections(path, *, angles_deg=None, data_path: str | None = None) -> ProjectionData:
+def read_projections(path, *, angles_deg=None, data_path: str | None = None,
+                     load_fields: bool = True) -> ProjectionData:
     """Read raw projections, flats, darks and rotation angles.
 
     Parameters
@@ -338,6 +340,11 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None) -> 
         both ends included.  Ignored when the file has readable angles.
     data_path : str, optional
         NXtomo: path of the detector data with a sibling ``image_key`` (default: searched).
+    load_fields : bool
+        Load the flats and darks (default).  False leaves them as lazy dask arrays like the
+        projections, so that only the angles and metadata are read (the streamed
+        reconstruction, :mod:`ssbscope.tomo.stream`, reads them per block of rows with
+        :func:`read_projection_rows`).
 
     Returns
     -------
@@ -383,8 +390,12 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None) -> 
         if missing:
             raise FileFormatError(p, f"/exchange lacks {missing}",
                                   "flat/dark correction needs both; add them to the file")
-        flats = np.asarray(ex["data_white"])
-        darks = np.asarray(ex["data_dark"])
+        if load_fields:
+            flats = np.asarray(ex["data_white"])
+            darks = np.asarray(ex["data_dark"])
+        else:
+            flats = da.from_array(ex["data_white"], lock=True)
+            darks = da.from_array(ex["data_dark"], lock=True)
         if "theta" in ex:
             th = ex["theta"]
             units = _attr_str(th.attrs.get("units"))
@@ -466,8 +477,11 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None) -> 
             proj = full[i_proj[0]:i_proj[-1] + 1]
         else:
             proj = full[i_proj]
-        flats = np.asarray(d[i_flat.tolist()]) if i_flat.size else np.empty((0,) + d.shape[1:])
-        darks = np.asarray(d[i_dark.tolist()]) if i_dark.size else np.empty((0,) + d.shape[1:])
+        if load_fields:
+            flats = np.asarray(d[i_flat.tolist()]) if i_flat.size else np.empty((0,) + d.shape[1:])
+            darks = np.asarray(d[i_dark.tolist()]) if i_dark.size else np.empty((0,) + d.shape[1:])
+        else:
+            flats, darks = full[i_flat], full[i_dark]
         # angles: NXtomo rotation_angle, else a *theta* dataset as long as the frames
         ang, src, why = None, None, "has no rotation_angle dataset"
         cands = []
@@ -541,3 +555,75 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None) -> 
     darks = darks[None] if darks.ndim == 2 else darks
     return ProjectionData(projections=proj, flats=flats, darks=darks, angles_rad=ang,
                           metadata=meta, path=str(p), format=fmt)
+
+
+def read_projection_rows(path, row_start: int, row_stop: int, *, data_path: str | None = None,
+                         image_key_path: str | None = None):
+    """Read detector rows ``[row_start, row_stop)`` of every projection, flat and dark.
+
+    One HDF5 hyperslab per array, so memory is set by the number of rows, not by the scan.
+    The file is opened (read-only) and closed here, so this works in any process (a
+    ``dask.distributed`` worker given the path).
+
+    Parameters
+    ----------
+    path : str or Path
+        Data Exchange HDF5 or NeXus NXtomo file (as :func:`read_projections`).
+    row_start, row_stop : int
+        Detector rows, ``0 <= row_start < row_stop <= n_rows``.
+    data_path, image_key_path : str, optional
+        NXtomo: the detector data and its ``image_key`` (``read_projections(...).metadata``
+        ``["data"]`` and ``["image_key"]``).  Without ``image_key_path`` the file is read as
+        Data Exchange (``/exchange/data``, ``data_white``, ``data_dark``).
+
+    Returns
+    -------
+    projections : (n_angles, n_sel, n_detector) ndarray
+    flats, darks : (n_frames, n_sel, n_detector) ndarray
+        In the file's dtype (e.g. uint16 counts).
+
+    Raises
+    ------
+    FileFormatError
+        Unreadable file, missing datasets, rows outside the detector.
+    """
+    import h5py
+
+    p = Path(path)
+    r0, r1 = int(row_start), int(row_stop)
+    try:
+        h = h5py.File(p, "r")
+    except OSError as exc:
+        raise FileFormatError(p, f"is not a readable HDF5 file ({exc})") from exc
+    with h:
+        if image_key_path is None:
+            try:
+                ex = h["exchange"]
+                d, fl, dk = ex["data"], ex["data_white"], ex["data_dark"]
+            except KeyError as exc:
+                raise FileFormatError(p, f"lacks a Data Exchange dataset ({exc})",
+                                      "read it with read_projections() to see what is there") from exc
+            if not (0 <= r0 < r1 <= d.shape[1]):
+                raise FileFormatError(p, f"rows [{r0}, {r1}) outside the detector's {d.shape[1]}")
+
+            def rows(ds):
+                return ds[r0:r1, :][None] if ds.ndim == 2 else ds[:, r0:r1, :]
+
+            return rows(d), rows(fl), rows(dk)
+        try:
+            d = h[data_path]
+            key = np.asarray(h[image_key_path][()]).astype(int).ravel()
+        except (KeyError, OSError, TypeError) as exc:
+            raise FileFormatError(p, f"cannot open {data_path!r} / {image_key_path!r} ({exc})") from exc
+        if not (0 <= r0 < r1 <= d.shape[1]):
+            raise FileFormatError(p, f"rows [{r0}, {r1}) outside the detector's {d.shape[1]}")
+
+        def frames(sel):
+            idx = np.nonzero(key == sel)[0]
+            if idx.size == 0:
+                return np.empty((0, r1 - r0, d.shape[2]), d.dtype)
+            if np.all(np.diff(idx) == 1):
+                return d[int(idx[0]):int(idx[-1]) + 1, r0:r1, :]
+            return d[idx.tolist(), r0:r1, :]
+
+        return frames(0), frames(1), frames(2)

@@ -62,30 +62,26 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                         attrs={**attrs, "format": vd.format,
                                "voxel_size_um": float(vs) if vs is not None else float("nan")})
     else:
-        pd_ = tomo.read_projections(path, angles_deg=angle_range_deg)
-        proj = pd_.projections
-        if rows is not None:
-            proj = proj[:, rows[0]:rows[1], :]
-            flats = pd_.flats[:, rows[0]:rows[1], :] if pd_.flats is not None else None
-            darks = pd_.darks[:, rows[0]:rows[1], :] if pd_.darks is not None else None
-        else:
-            flats, darks = pd_.flats, pd_.darks
-        p = tomo.flat_dark_correct(np.asarray(proj), np.asarray(flats), np.asarray(darks))
-        p = tomo.remove_zingers(p)
-        center = float(center_px) if center_px is not None else float(
-            tomo.find_center(p, pd_.angles_rad, scan=scan))
-        p = tomo.remove_rings(p)
-        vol = tomo.reconstruct(p, pd_.angles_rad, center, scan=scan)
-        md = pd_.metadata if isinstance(pd_.metadata, dict) else {}
+        # streamed: blocks of detector rows are Dask tasks, computed while the store writes
+        # the volume (ssbscope.tomo.stream); only the centre search runs here
+        from ssbscope.tomo.stream import stream_reconstruct
+
+        sr = stream_reconstruct(path, angles_deg=angle_range_deg, rows=rows,
+                                center_px=center_px, scan=scan,
+                                memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None))
+        md = sr.metadata
         vs = voxel_size_um if voxel_size_um is not None else md.get("pixel_size_um")
-        ds = xr.Dataset({"volume": (("z", "y", "x"), np.asarray(vol, np.float32), {"units": "1/pixel"}),
-                         "sinogram": (("angle", "detector"), np.asarray(p[:, p.shape[1] // 2, :], np.float32),
+        center = sr.center_px
+        extra = ({"center_rows": [int(sr.center_rows[0]), int(sr.center_rows[1])]}
+                 if sr.center_rows is not None else {})
+        ds = xr.Dataset({"volume": (("z", "y", "x"), sr.volume, {"units": "1/pixel"}),
+                         "sinogram": (("angle", "detector"), sr.sinogram,
                                       {"units": "1", "description": "-ln(I/I0) of the middle row, after cleaning"}),
-                         "angles_rad": ("angle", np.asarray(pd_.angles_rad, float))},
+                         "angles_rad": ("angle", np.asarray(sr.angles_rad, float))},
                         attrs={**attrs, **{k: md[k] for k in ("start_time", "end_time", "count_time_s")
                                            if md.get(k) is not None},
-                               "format": pd_.format, "center_px": center,
-                               "n_projections": int(p.shape[0]),
+                               "format": sr.format, "center_px": center, **extra,
+                               "n_projections": int(sr.angles_rad.size),
                                "voxel_size_um": float(vs) if vs is not None else float("nan")})
     if time_s is not None:
         ds = ds.expand_dims(time_s=[float(time_s)])

@@ -52,7 +52,7 @@ from pathlib import Path
 import pandas as pd
 
 from ssbscope.errors import FileFormatError, ParameterError, UnsupportedFormatError
-from ssbscope.echem.io.common import CORE_COLUMNS, MODES, check_file
+from ssbscope.echem.io.common import CORE_COLUMNS, MODES, check_file, reader_boundary
 
 __all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES"]
 
@@ -73,6 +73,7 @@ _EXT = {".mpr": "biologic-mpr", ".mpt": "biologic-mpt", ".dta": "gamry-dta", ".n
         ".ndax": "neware-ndax", ".res": "arbin-res", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
 
 
+@reader_boundary
 def sniff_format(path) -> str:
     """Name of the format of ``path`` from its first bytes (extension only as a tie-break).
 
@@ -110,7 +111,7 @@ def sniff_format(path) -> str:
         ext = _EXT.get(p.suffix.lower())
         if ext in _UNSUPPORTED:
             return ext
-        raise FileFormatError(p, f"binary file of unknown format (starts with {head[:16]!r})",
+        raise FileFormatError(p, "binary file of unknown format (no known signature in its first bytes)",
                               f"export the data as text/CSV; formats read: {list(FORMATS)}")
     text = head.decode("latin-1")
     lines = text.splitlines()
@@ -158,6 +159,7 @@ def _resolve(path, format: str | None) -> tuple[Path, str]:
     return p, fmt
 
 
+@reader_boundary
 def read(path, *, format: str | None = None, nan_policy: str = "raise",
          invert_current: bool = False, time_unit: str | None = None,
          voltage_unit: str | None = None, current_unit: str | None = None,
@@ -234,6 +236,7 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
                       voltage_unit=voltage_unit, current_unit=current_unit, **kw)
 
 
+@reader_boundary
 def read_eis(path, *, format: str | None = None) -> pd.DataFrame:
     """Read an impedance spectrum (BioLogic PEIS/GEIS ``.mpr``/``.mpt``, Gamry ``ZCURVE``).
 

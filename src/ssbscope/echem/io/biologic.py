@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.errors import FileFormatError, MissingColumnError
-from ssbscope.echem.io.common import check_file, finalize_eis, finalize_timeseries, snake_name
+from ssbscope.echem.io.common import check_file, drop_truncated_last_row, finalize_eis, finalize_timeseries, snake_name
 
 __all__ = ["read_mpr", "read_mpt", "read_mpr_eis", "read_mpt_eis", "MPR_MAGIC", "MPT_MAGICS"]
 
@@ -173,8 +173,8 @@ def _load_mpr(path, raw: bytes | None = None):
         with open(p, "rb") as fh:
             raw = fh.read()
     if not raw.startswith(MPR_MAGIC):
-        raise FileFormatError(p, f"not a BioLogic .mpr file (starts with {raw[:24]!r}, expected "
-                              f"{MPR_MAGIC!r})", "pass format= for the right reader or check the file")
+        raise FileFormatError(p, f"not a BioLogic .mpr file (does not start with {MPR_MAGIC!r})",
+                              "pass format= for the right reader or check the file")
     sha = hashlib.sha256(raw).hexdigest()
     try:
         from galvani import BioLogic
@@ -352,13 +352,15 @@ def _load_mpt(path):
     elif "time/s" in lines[0]:
         header_lines, col_line = [], 0  # exported without the header block
     else:
-        raise FileFormatError(p, f"not an EC-Lab ASCII (.mpt) file (first line {lines[0][:40]!r})",
+        raise FileFormatError(p, "not an EC-Lab ASCII (.mpt) file (no 'EC-Lab ASCII FILE' or 'time/s' on line 1)",
                               "expected 'EC-Lab ASCII FILE' on line 1")
     meta = _parse_mpt_header(header_lines)
     names = [c.strip() for c in lines[col_line].rstrip("\r\n").split("\t")]
     while names and names[-1] == "":
         names.pop()
-    body = "\n".join(lines[col_line + 1:])
+    rows, cut = drop_truncated_last_row(lines[col_line + 1:], "\t", p, n_fields=len(names),
+                                        ends_with_newline=text.endswith(("\n", "\r")))
+    body = "\n".join(rows)
     if not body.strip():
         raise FileFormatError(p, "EC-Lab ASCII file has a header but no data rows",
                               "the measurement wrote no points or the export was cut")
@@ -377,6 +379,8 @@ def _load_mpt(path):
         cols[n] = pd.to_numeric(tab.iloc[:, i], errors="coerce").to_numpy(dtype=float)
     mode_raw = cols.pop("mode", None)
     meta["decimal_separator"] = decimal
+    if cut:
+        meta["warnings"] = [cut]
     return p, cols, mode_raw, meta, sha
 
 

@@ -38,6 +38,11 @@ __all__ = [
     "CORE_COLUMNS",
     "MODES",
     "check_file",
+    "check_values",
+    "drop_truncated_last_row",
+    "VOLTAGE_LIMIT_V",
+    "CHARGE_LIMIT_MAH",
+    "reader_boundary",
     "sha256_file",
     "snake_name",
     "finalize_timeseries",
@@ -71,18 +76,167 @@ def check_file(path) -> Path:
     FileFormatError
         If the path does not exist, is a directory or is empty.
     """
+    import stat as _stat
+
     p = Path(os.fspath(path))
-    if not p.exists():
+    try:
+        st = os.stat(p)  # never opened before it is known to be a regular file
+    except FileNotFoundError:
         raise FileFormatError(p, "file not found", "check the path (relative paths are taken from "
-                              f"the working directory {os.getcwd()})")
-    if not p.is_file():
-        raise FileFormatError(p, "is not a regular file", "pass the path of a potentiostat data file")
-    if p.stat().st_size == 0:
+                              f"the working directory {os.getcwd()})") from None
+    except OSError as e:
+        raise FileFormatError(p, f"cannot be read ({e.strerror or type(e).__name__})",
+                              "check the path and its permissions") from None
+    if not _stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if _stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)"
+                if _stat.S_ISFIFO(st.st_mode) else "a device or special file")
+        raise FileFormatError(p, f"is {kind}, not a regular file", "pass the path of a potentiostat data file")
+    if st.st_size == 0:
         raise FileFormatError(p, "file is empty (0 bytes)",
                               "re-export the data from the instrument software")
     return p
 
 
+
+
+def reader_boundary(func):
+    """Decorate a public reader so that every failure is an :mod:`ssbscope.errors` class.
+
+    ssbscope errors pass unchanged; an ``OSError``, ``UnicodeDecodeError``, pandas parser
+    error, ``IndexError``, ``KeyError``, ``ValueError`` ... raised while parsing becomes a
+    :class:`FileFormatError` naming the file and the exception type (never the file's content).
+    """
+    import functools
+
+    from ssbscope.errors import SsbscopeError
+
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return func(path, *args, **kwargs)
+        except SsbscopeError:
+            raise
+        except (OSError, UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
+                IndexError, KeyError, ValueError, TypeError, AttributeError, OverflowError,
+                ZeroDivisionError, EOFError) as e:
+            if isinstance(e, OSError):
+                why = e.strerror or type(e).__name__
+            else:
+                why = f"{type(e).__name__} while parsing"
+            raise FileFormatError(path, f"cannot be read ({why}); the file is damaged, truncated "
+                                  "or not in the format it appears to be",
+                                  "check the file, or pass format= for the right reader") from e
+
+    return wrapper
+
+
+#: Largest |voltage| accepted from a cell log (V): no single cell, and no stack a lab cycler
+#: drives, comes near it; a larger value is a unit or column mix-up (mV read as V).
+VOLTAGE_LIMIT_V = 100.0
+#: Largest total charge a log may pass (mAh, integral of |I| dt): 1000 Ah, far above any
+#: laboratory cell; more means an absurd current (a unit mix-up or a corrupt value).
+CHARGE_LIMIT_MAH = 1e6
+
+
+def _decimals(field: str) -> int | None:
+    f = field.strip().strip('"')
+    m = re.fullmatch(r"[-+]?\d*[.,](\d+)(?:[eE][-+]?\d+)?", f)
+    if m is None or re.search(r"[eE]", f):
+        return None
+    return len(m.group(1))
+
+
+def drop_truncated_last_row(lines: list[str], sep: str | None, path, *, n_fields: int,
+                            ends_with_newline: bool) -> tuple[list[str], str | None]:
+    """Drop the last data row of a text table when it was cut mid-field.
+
+    The same rule for every table reader (a cycler still writing its file, a copy cut short):
+
+    1. the last non-blank line has fewer fields than the header (``n_fields``): cut;
+    2. the file does not end with a line break and the row's last field is empty, lacks the
+       exponent that field has in each of the previous (up to 5) rows, or has fewer decimals
+       than it has there (the previous rows agreeing): cut (a number written in a fixed
+       format lost its tail).  A cut that leaves a complete-looking number (``3.41`` of
+       ``3.412`` written with variable precision) cannot be told from a complete row.
+
+    A complete last row without a final line break (many exports) is kept.
+
+    Parameters
+    ----------
+    lines : list of str
+        Data lines (no header), as split from the file.
+    sep : str or None
+        Field separator (None: whitespace).
+    path : path-like
+        For the warning.
+    n_fields : int
+        Number of columns of the header.
+    ends_with_newline : bool
+        Whether the file's text ends with a line break.
+
+    Returns
+    -------
+    lines, warning
+        The lines without a cut last row, and the warning text (None if nothing dropped).
+    """
+    idx = [i for i, ln in enumerate(lines) if ln.strip()]
+    if not idx:
+        return lines, None
+    last = idx[-1]
+
+    def split(ln):
+        return ln.rstrip("\r\n").split(sep) if sep is not None else ln.split()
+
+    fields = split(lines[last])
+    cut = None
+    if len(fields) < n_fields:
+        cut = f"has {len(fields)} of {n_fields} fields"
+    elif not ends_with_newline:
+        tail = fields[n_fields - 1] if len(fields) >= n_fields else ""
+        prev = [split(lines[i]) for i in idx[-6:-1]]
+        prev_tail = [f[n_fields - 1] for f in prev if len(f) >= n_fields]
+        if not tail.strip() and all(x.strip() for x in prev_tail):
+            cut = "ends in an empty field"
+        elif prev_tail and all(re.search(r"\d[eE][-+]?\d", x) for x in prev_tail) \
+                and not re.search(r"\d[eE][-+]?\d", tail):
+            cut = "ends in a number without the exponent the rows before have"
+        else:
+            d = _decimals(tail)
+            pd_ = {_decimals(x) for x in prev_tail}
+            if d is not None and len(pd_) == 1 and None not in pd_ and d < pd_.pop():
+                cut = "ends in a number with fewer decimals than the rows before"
+    if cut is None:
+        return lines, None
+    msg = (f"{path}: dropped the last data row (line {last + 1} of the table), which {cut} and no "
+           "line end: the file was cut or is still being written")
+    log.warning(msg)
+    return lines[:last], msg
+
+
+def check_values(out: pd.DataFrame, path, warnings: list) -> None:
+    """Refuse physically absurd voltage or current in a canonical time-series table.
+
+    ``|voltage_V| > VOLTAGE_LIMIT_V`` or a total charge ``∫|I|dt > CHARGE_LIMIT_MAH`` (or not
+    finite) raise :class:`DataQualityError` naming the file, column, rows and the bound.
+    """
+    v = out["voltage_V"].to_numpy(dtype=float)
+    big = np.flatnonzero(np.abs(v) > VOLTAGE_LIMIT_V)
+    if big.size:
+        raise DataQualityError(
+            f"{path}: column voltage_V has |value| > {VOLTAGE_LIMIT_V:g} V at row(s) {_rows_text(big)} "
+            f"(largest {float(np.max(np.abs(v))):.4g} V); no cell log holds such voltages — check "
+            "the column and its unit (mV read as V?) or remove those rows")
+    t = out["time_s"].to_numpy(dtype=float)
+    i = out["current_A"].to_numpy(dtype=float)
+    if len(t) > 1:
+        with np.errstate(over="ignore", invalid="ignore"):
+            q_mah = float(np.sum(np.abs(i[1:]) * np.diff(t))) / 3.6
+        if not np.isfinite(q_mah) or q_mah > CHARGE_LIMIT_MAH:
+            k = int(np.argmax(np.abs(i)))
+            raise DataQualityError(
+                f"{path}: column current_A passes a total charge of {q_mah:.4g} mAh (limit "
+                f"{CHARGE_LIMIT_MAH:g} mAh; largest |current| {float(np.abs(i[k])):.4g} A at row {k}); "
+                "check the current column and its unit, or remove the corrupt rows")
 
 
 _UNIT_FIX = {"µ": "u", "μ": "u", "°": "", "%": "pct", "Ω": "ohm", "Ohm-1": "S", "Ohm": "ohm"}
@@ -128,7 +282,7 @@ def parse_duration_s(values: pd.Series, path, column: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise FileFormatError(path, f"column {column!r}, data row {i}: cannot read duration "
-                              f"{s.iloc[i]!r} (expected [Nd ]HH:MM:SS[.fff] or seconds)",
+                              "(expected [Nd ]HH:MM:SS[.fff] or seconds)",
                               "re-export with the time in seconds or pass time_s=<column>")
     num_part = {k: pd.to_numeric(parts[k], errors="coerce") for k in ("d", "h", "m", "s")}
     out = (num_part["d"].fillna(0.0) * 86400.0 + num_part["h"] * 3600.0
@@ -195,7 +349,7 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
         if bad.any():
             idx = np.flatnonzero(bad.to_numpy())
             raise DataQualityError(f"{path}: column {c!r} holds non-numeric values at row(s) "
-                                   f"{_rows_text(idx)} (first: {out[c].iloc[idx[0]]!r}); fix or "
+                                   f"{_rows_text(idx)}; fix or "
                                    "remove those rows")
         out[c] = col.astype(float)
     if invert_current:
@@ -208,9 +362,10 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
     bad_t = ~np.isfinite(t)
     if bad_t.any():
         idx = np.flatnonzero(bad_t)
-        raise DataQualityError(f"{path}: time_s is missing/NaN at row(s) {_rows_text(idx)}; "
+        raise DataQualityError(f"{path}: time_s is missing, NaN or infinite at row(s) {_rows_text(idx)}; "
                                "the time axis must be complete — re-export the file")
-    warnings: list[str] = []
+    warnings: list[str] = list((meta or {}).get("warnings", []) or [])
+    meta = {k: v for k, v in (meta or {}).items() if k != "warnings"}
     v_ok = np.isfinite(out["voltage_V"].to_numpy())
     i_ok = np.isfinite(out["current_A"].to_numpy())
     nan_mask = ~(v_ok & i_ok)
@@ -220,7 +375,8 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
         if nan_policy == "raise":
             raise DataQualityError(
                 f"{path}: NaN in {which} at row(s) {_rows_text(idx)} ({len(idx)} of {len(out)} rows); "
-                "pass nan_policy='drop' to drop those rows (a warning is logged), or fix the file")
+                "pass nan_policy='drop' to drop those rows (NaN or infinite values; a warning is "
+                "recorded), or fix the file")
         msg = f"{path}: dropped {len(idx)} row(s) with NaN in {which} (rows {_rows_text(idx)})"
         log.warning(msg)
         warnings.append(msg)
@@ -287,6 +443,7 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
                     "step; the order of those points is ambiguous — re-export with a finer time "
                     "resolution or remove the duplicates")
 
+    check_values(out, path, warnings)
     out = out.drop(columns=[c for c in ("_record",) if c in out.columns])
     front = [c for c in (*CORE_COLUMNS, "cycle", "step", "mode") if c in out.columns]
     out = out[front + [c for c in out.columns if c not in front]].reset_index(drop=True)
@@ -319,7 +476,9 @@ def finalize_eis(df: pd.DataFrame, path: Path, fmt: str, meta: dict | None = Non
                                "frequency or a NaN impedance; remove them or re-export")
     front = [c for c in (*EIS_COLUMNS, "time_s") if c in out.columns]
     out = out[front + [c for c in out.columns if c not in front]].reset_index(drop=True)
-    _attach(out, path, fmt, meta, sha256, [], kind="eis")
+    warnings = list((meta or {}).get("warnings", []) or [])
+    meta = {k: v for k, v in (meta or {}).items() if k != "warnings"}
+    _attach(out, path, fmt, meta, sha256, warnings, kind="eis")
     return out
 
 

@@ -24,7 +24,11 @@ from datetime import datetime
 import pandas as pd
 
 from ssbscope.errors import FileFormatError
-from ssbscope.echem.io.common import check_file, finalize_eis, finalize_timeseries, snake_name
+from ssbscope.echem.io.common import check_file, drop_truncated_last_row, finalize_eis, finalize_timeseries, snake_name
+
+import logging
+
+log = logging.getLogger(__name__)
 
 __all__ = ["read_dta", "read_dta_eis", "parse_dta"]
 
@@ -52,8 +56,8 @@ def parse_dta(path):
         text = raw.decode("latin-1")
     lines = text.splitlines()
     if not lines or lines[0].strip() != "EXPLAIN":
-        raise FileFormatError(p, f"not a Gamry .DTA file (first line {lines[0][:30]!r} if any, "
-                              "expected 'EXPLAIN')", "pass format= for the right reader")
+        raise FileFormatError(p, "not a Gamry .DTA file (its first line is not 'EXPLAIN')",
+                              "pass format= for the right reader")
     header: dict[str, str] = {}
     tables: dict[str, pd.DataFrame] = {}
     i = 1
@@ -72,15 +76,28 @@ def parse_dta(path):
             while j < n and lines[j].startswith("\t") and lines[j].strip():
                 rows.append(lines[j][1:])
                 j += 1
+            notes = []
+            if j >= n:  # the table runs to the end of the file: its last row may be cut
+                rows, cut = drop_truncated_last_row(rows, "\t", p, n_fields=len(cols),
+                                                    ends_with_newline=text.endswith(("\n", "\r")))
+                if cut:
+                    notes.append(cut)
             if rows:
                 tab = pd.read_csv(io.StringIO("\n".join(rows)), sep="\t", header=None,
                                   names=cols, usecols=range(len(cols)), engine="c")
             else:
                 tab = pd.DataFrame(columns=cols)
             declared = m.group(2)
-            if declared is not None and int(declared) != len(tab):
+            if declared is not None and int(declared) < len(tab):
                 raise FileFormatError(p, f"table {name} declares {declared} rows but holds "
-                                      f"{len(tab)}", "the file is truncated; copy it again")
+                                      f"{len(tab)}", "the file is damaged; copy it again")
+            if declared is not None and int(declared) > len(tab):
+                # one rule for every table type: the rows present are kept, with a warning
+                msg = (f"{p}: table {name} declares {declared} rows but holds {len(tab)}: the file "
+                       "was cut or the measurement stopped early; the rows present are used")
+                log.warning(msg)
+                notes.append(msg)
+            tab.attrs["warnings"] = notes
             key = name
             k = 2
             while key in tables:
@@ -148,6 +165,7 @@ def read_dta(path, *, nan_policy: str = "raise", invert_current: bool = False) -
             frames.append(f)
         df = pd.concat(frames, ignore_index=True)
         meta["tables"] = curves
+        meta["warnings"] = [w for name in curves for w in tables[name].attrs.get("warnings", [])]
     elif "OCVCURVE" in tables:
         t = tables["OCVCURVE"]
         df = t.rename(columns=lambda c: _TS_NAMED.get(c, snake_name(c)))
@@ -155,6 +173,7 @@ def read_dta(path, *, nan_policy: str = "raise", invert_current: bool = False) -
             df["current_A"] = 0.0
         df["mode"] = "rest"
         meta["tables"] = ["OCVCURVE"]
+        meta["warnings"] = list(t.attrs.get("warnings", []))
         meta["current_source"] = "zero: open-circuit curve"
     else:
         found = list(tables) or "none"
@@ -183,4 +202,5 @@ def read_dta_eis(path) -> pd.DataFrame:
     t = tables["ZCURVE"]
     df = t.rename(columns=lambda c: _Z_NAMED.get(c, snake_name(c)))
     meta["tables"] = ["ZCURVE"]
+    meta["warnings"] = list(t.attrs.get("warnings", []))
     return finalize_eis(df, p, "gamry-dta", meta, sha256=sha)

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.errors import FileFormatError, MissingColumnError, ParameterError
-from ssbscope.echem.io.common import check_file, finalize_timeseries, parse_duration_s, snake_name
+from ssbscope.echem.io.common import check_file, drop_truncated_last_row, finalize_timeseries, parse_duration_s, snake_name
 
 __all__ = ["read_table", "PRESETS", "MAPPING_KEYS", "split_name_unit"]
 
@@ -263,7 +263,7 @@ def _to_seconds(s: pd.Series, scale: float, path, col: str) -> tuple[np.ndarray,
         sec = (dt - dt.iloc[0]).dt.total_seconds().to_numpy(dtype=float)
         return sec, dt.iloc[0].isoformat()
     i = int(np.flatnonzero((num.isna() & dt.isna()).to_numpy())[0])
-    raise FileFormatError(path, f"time column {col!r}: cannot read {txt.iloc[i]!r} at data row {i} "
+    raise FileFormatError(path, f"time column {col!r}: cannot read the value at data row {i} "
                           "as seconds, a duration or a date-time",
                           "pass time_s=<a numeric time column> and time_unit=")
 
@@ -365,6 +365,9 @@ def _locate(fmt: str, lines: list[str], path, wanted: list[str]) -> tuple[int, d
         body = [ln.strip().strip('"') for ln in lines[i + 1:]]
         return 0, meta, body
     if fmt == "maccor-raw":
+        if len(lines) < 2:
+            raise FileFormatError(path, "holds only the first line of a Maccor export (no column "
+                                  "header, no data)", "the file is cut or the export failed; export it again")
         first = lines[0]
         m = re.search(r"Date of Test:\s*([\d/]+)", first)
         if m:
@@ -406,6 +409,10 @@ def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, d
     header = lines[k]
     sep = _sep_of(header)
     body = lines[k:]
+    n_fields = len(header.rstrip("\r\n").rstrip(sep).split(sep))
+    rows, cut = drop_truncated_last_row(body[1:], sep, path, n_fields=n_fields,
+                                        ends_with_newline=text.endswith(("\n", "\r")))
+    body = body[:1] + rows
     data_line = next((ln for ln in body[1:] if ln.strip()), "")
     decimal = "."
     if sep in (";", "\t") and re.search(r"\d,\d", data_line) and not re.search(r"\d\.\d", data_line):
@@ -420,6 +427,8 @@ def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, d
     df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed:")]]
     meta["separator"] = sep
     meta["decimal_separator"] = decimal
+    if cut:
+        meta["warnings"] = [cut]
     return df, meta
 
 
@@ -529,7 +538,7 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
         if nonnum.any():
             i = int(np.flatnonzero(nonnum.to_numpy())[0])
             raise FileFormatError(p, f"column {col!r} ({key}) holds non-numeric text "
-                                  f"{df[col].iloc[i]!r} at data row {i}",
+                                  f"at data row {i}",
                                   "fix the value or map another column")
         out[key] = v.to_numpy(dtype=float) * scale
     meta["columns_used"] = dict(chosen)

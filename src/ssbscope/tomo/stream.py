@@ -1,0 +1,507 @@
+"""Streamed reconstruction: projections -> volume in blocks of detector rows, as Dask tasks.
+
+:func:`stream_reconstruct` opens a projection file (Data Exchange or NXtomo HDF5), searches
+the rotation centre once on a few rows around the middle of the detector and returns a
+*lazy* volume ``(z, y, x)`` float32 whose chunks are blocks of detector rows.  Each block is
+one task that opens the file itself (it is given the path, so it runs on a
+``dask.distributed`` worker as well as in a local thread), reads its rows of every
+projection, flat and dark (:func:`ssbscope.tomo.io.read_projection_rows`: one HDF5
+hyperslab each), and then, on that block only:
+
+1. flat/dark correction and ``-ln`` in float32 (:func:`ssbscope.tomo.flat_dark_correct`;
+   per pixel, so a block gives the same values as the whole stack);
+2. zinger removal (:func:`ssbscope.tomo.remove_zingers`, a 3 x 3 median in each
+   projection: it reaches one detector row up and down, so each block is read with a halo
+   of ``size // 2`` rows and cropped afterwards; exact);
+3. ring removal per sinogram (:func:`ssbscope.tomo.remove_rings`; the default
+   ``"normalize"`` method, sorting and column-mean normalisation, works on each row's
+   sinogram alone, so a block gives the whole stack's result.  The ``"fit"`` method on 3-D
+   input also compares neighbouring rows and is not used here);
+4. FBP of its rows (:func:`ssbscope.tomo.reconstruct`).
+
+Peak memory is set by the block size (:func:`plan_blocks`, from a memory limit, the
+detector width, the number of angles and the number of threads that run blocks at once),
+not by the scan size.  Writing the returned volume (``Store.write`` -> ``to_zarr``) computes
+it block by block under the active Dask scheduler, so a cluster spreads the blocks over its
+workers and the client holds only the centre search's result (one sinogram).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ssbscope.errors import InputError, ParameterError
+
+__all__ = ["StreamPlan", "StreamedScan", "block_bytes", "plan_blocks", "scheduler_resources",
+           "clean_rows", "reconstruct_rows", "center_and_sinogram", "stream_reconstruct"]
+
+log = logging.getLogger(__name__)
+
+#: Zinger window (px) used by the stage (:func:`ssbscope.tomo.remove_zingers` default).
+ZINGER_SIZE = 3
+#: Bytes of a process before any block (Python, numpy, numba, dask, xarray, zarr).
+BASE_BYTES = 350 * 2**20
+#: Largest block (rows); beyond this a bigger block saves nothing (FBP is per row).
+MAX_BLOCK_ROWS = 64
+#: Memory the blocks of a run without a limit may use (or a quarter of the machine's, if less).
+DEFAULT_LIMIT_BYTES = 4 * 10**9
+#: Target size of a stored Zarr chunk of the volume.
+CHUNK_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """How a scan is cut into tasks.
+
+    Attributes
+    ----------
+    block_rows : int
+        Detector rows per task (one chunk of the lazy volume).
+    chunk_rows : int
+        Rows per stored Zarr chunk (divides ``block_rows``; about :data:`CHUNK_BYTES`).
+    center_rows : int
+        Rows around the middle used for the centre search.
+    threads : int
+        Blocks that run at once per process (threads of the local scheduler, or of a worker).
+    budget_bytes : int or None
+        Memory one block task may use (None: no limit given).
+    block_bytes : int
+        Estimated peak memory of one block task (:func:`block_bytes`).
+    """
+
+    block_rows: int
+    chunk_rows: int
+    center_rows: int
+    threads: int
+    budget_bytes: int | None
+    block_bytes: int
+
+
+def _fbp_bytes(n_angles, n_detector, n_out):
+    """Transient memory of one FBP call: numpy arrays measured at 197 bytes per sinogram
+    value (tracemalloc, 0.60 GB at 1500 angles x 2048 px) plus the numba-allocated complex64
+    gridding array (``(2 n_out)^2``), plus 32 MiB of fixed work arrays (ring removal's
+    filters on small detectors)."""
+    grid = 2 * int(n_out)
+    return int(200 * n_angles * n_detector + 8 * grid * grid + 32 * 2**20)
+
+
+def block_bytes(rows: int, n_angles: int, n_detector: int, *, n_out: int | None = None,
+                itemsize: int = 2, n_frames: int = 0, halo: int = ZINGER_SIZE // 2) -> int:
+    """Estimated peak memory (bytes) of one block task.
+
+    While correcting: raw counts (``itemsize``), the float32 line integrals and a byte mask
+    per value of the block with its halo rows; afterwards the float32 block, the float32
+    output slices and the larger of one FBP's work arrays (:func:`_fbp_bytes`) and one
+    sinogram's ring removal (about 28 bytes per value).
+
+    Parameters
+    ----------
+    rows : int
+        Detector rows of the block.
+    n_angles, n_detector : int
+    n_out : int, optional
+        Side of the output slices (default ``n_detector``).
+    itemsize : int
+        Bytes per raw value (2 for uint16).
+    n_frames : int
+        Flats + darks (read for the block's rows too, medians in float64).
+    halo : int
+        Extra rows read on each side (zinger window).
+    """
+    n_out = int(n_detector if n_out is None else n_out)
+    r = int(rows) + 2 * int(halo)
+    plane = int(n_angles) * int(n_detector)
+    reading = r * plane * (itemsize + 4 + 1) + r * n_frames * n_detector * (itemsize + 8)
+    recon = (r * plane * 4 + int(rows) * n_out * n_out * 4
+             + max(_fbp_bytes(n_angles, n_detector, n_out), 28 * plane))
+    return int(max(reading, recon))
+
+
+def _total_memory() -> int:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except Exception:  # pragma: no cover - psutil comes with distributed
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def scheduler_resources():
+    """Memory and threads of the processes that will run the blocks.
+
+    Returns
+    -------
+    memory_bytes : int or None
+        Memory limit of one worker of the active ``dask.distributed`` client (the smallest),
+        or None for the local threaded scheduler / workers without a limit.
+    threads : int
+        Threads per worker (distributed), else the local scheduler's thread count.
+    n_workers : int
+        Workers (1 for the local scheduler).
+    """
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is not None:
+        try:
+            workers = client.scheduler_info(n_workers=-1)["workers"]
+        except TypeError:  # older distributed: no n_workers argument
+            workers = client.scheduler_info()["workers"]
+        except Exception:  # pragma: no cover - scheduler gone: fall through to local
+            workers = {}
+        if workers:
+            mem = [int(w.get("memory_limit") or 0) for w in workers.values()]
+            thr = [int(w.get("nthreads") or 1) for w in workers.values()]
+            m = min(mem) if all(mem) else None
+            return m, max(thr), len(workers)
+    import dask
+
+    n = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    return None, int(n), 1
+
+
+def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_bytes=None,
+                threads: int = 1, n_out: int | None = None, itemsize: int = 2,
+                n_frames: int = 0, center_rows: int = 16, block_rows: int | None = None,
+                base_bytes: int = BASE_BYTES, fraction: float = 0.8) -> StreamPlan:
+    """Choose the rows per task so that ``threads`` tasks at once stay under a memory limit.
+
+    ``block_rows`` is the largest ``b <= MAX_BLOCK_ROWS`` with ``threads *
+    block_bytes(b) <= fraction * memory_limit_bytes - base_bytes`` (at least 1 row: when
+    even that does not fit, the limit cannot be met and a warning says so).  Without a
+    limit, :data:`DEFAULT_LIMIT_BYTES` (or a quarter of the machine's memory) is the
+    budget.  The centre search uses up to ``center_rows`` rows around the middle, fewer when
+    its block would not fit either (at least 4 rows when the detector has them).
+
+    Parameters
+    ----------
+    n_rows, n_angles, n_detector : int
+        Shape of the projections (rows to reconstruct).
+    memory_limit_bytes : int, optional
+        Memory the process (or one worker) may use.
+    threads : int
+        Blocks running at once in that process.
+    n_out, itemsize, n_frames
+        As in :func:`block_bytes`.
+    center_rows : int
+        Rows for the centre search (8-16 recommended).
+    block_rows : int, optional
+        Forces the block size (still capped at ``n_rows``).
+    base_bytes : int
+        Memory of the process before any block.
+    fraction : float
+        Part of the limit the blocks may fill (Dask workers pause at 80 % of their limit:
+        :func:`stream_reconstruct` passes 0.7 for them).
+
+    Returns
+    -------
+    StreamPlan
+    """
+    n_rows, n_angles, n_detector = int(n_rows), int(n_angles), int(n_detector)
+    if min(n_rows, n_angles, n_detector) < 1:
+        raise InputError(f"projections: shape ({n_angles}, {n_rows}, {n_detector}) is empty")
+    threads = max(1, int(threads))
+    n_out = int(n_detector if n_out is None else n_out)
+    limit = memory_limit_bytes
+    if limit is not None and not limit > 0:
+        raise ParameterError("memory_limit_bytes", limit, "must be > 0")
+    default = min(0.25 * _total_memory(), DEFAULT_LIMIT_BYTES)
+    budget_total = float(fraction) * (limit if limit is not None else default) - base_bytes
+    budget = budget_total / threads
+
+    def cost(b):
+        return block_bytes(b, n_angles, n_detector, n_out=n_out, itemsize=itemsize,
+                           n_frames=n_frames)
+
+    if block_rows is not None:
+        b = max(1, min(int(block_rows), n_rows))
+    else:
+        b = 1
+        while b < min(MAX_BLOCK_ROWS, n_rows) and cost(b + 1) <= budget:
+            b += 1
+        if cost(1) > budget and limit is not None:
+            log.warning("memory limit %.2f GB: one row per task at %d angles x %d px needs "
+                        "%.2f GB per thread (%d thread(s)); the run may exceed the limit: "
+                        "raise it or use fewer threads/workers", limit / 1e9, n_angles,
+                        n_detector, (cost(1) + base_bytes / threads) / 1e9, threads)
+    slice_bytes = 4 * n_out * n_out
+    c = max(1, min(b, CHUNK_BYTES // max(slice_bytes, 1)))
+    b = max(c, (b // c) * c)
+    cr = max(1, min(int(center_rows), n_rows))
+    # the centre search runs alone (before the blocks): the whole budget is its own
+    plane = n_angles * n_detector
+
+    def center_cost(r):  # read + correct (r + halo rows), find_center on 2 x 16 projections
+        return (r + 2) * plane * (itemsize + 4 + 1) + 28 * plane + 32 * 2**20
+
+    while limit is not None and cr > min(4, n_rows) and center_cost(cr) > budget_total:
+        cr -= 1
+    return StreamPlan(block_rows=int(b), chunk_rows=int(c), center_rows=int(cr),
+                      threads=threads, budget_bytes=int(budget) if limit is not None else None,
+                      block_bytes=int(cost(b)))
+
+
+# --------------------------------------------------------------------------- block tasks
+
+def _halo_rows(r0, r1, n_rows, halo):
+    a0, a1 = max(0, r0 - halo), min(n_rows, r1 + halo)
+    return a0, a1, r0 - a0
+
+
+def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
+               zinger_threshold: float = 0.1, zinger_size: int = ZINGER_SIZE,
+               angle_block: int = 64) -> np.ndarray:
+    """Read, flat/dark-correct and de-zinger detector rows ``[row_start, row_stop)``.
+
+    The rows are read with a halo of ``zinger_size // 2`` rows on each side (within the
+    detector) so that the 3 x 3 zinger median sees the same neighbours as on the whole
+    stack; the result is cropped to the requested rows.  Zingers are removed in blocks of
+    ``angle_block`` projections (the median window does not span angles), so no full-size
+    temporary is made.
+
+    Parameters
+    ----------
+    path : str
+        Projection file (opened here).
+    row_start, row_stop : int
+        Absolute detector rows.
+    n_rows : int
+        Detector rows of the file (limits the halo).
+    layout : dict, optional
+        ``{"data_path": ..., "image_key_path": ...}`` for NXtomo
+        (:func:`ssbscope.tomo.io.read_projection_rows`); None for Data Exchange.
+
+    Returns
+    -------
+    (n_angles, row_stop - row_start, n_detector) ndarray of float32
+        Line integrals ``-ln(I/I0)``, zingers replaced.
+    """
+    from ssbscope.tomo.io import read_projection_rows
+    from ssbscope.tomo.prep import flat_dark_correct, remove_zingers
+
+    halo = int(zinger_size) // 2
+    a0, a1, off = _halo_rows(int(row_start), int(row_stop), int(n_rows), halo)
+    raw, fl, dk = read_projection_rows(path, a0, a1, **(layout or {}))
+    p = flat_dark_correct(raw, fl, dk, dtype=np.float32)
+    del raw, fl, dk
+    for s in range(0, p.shape[0], int(angle_block)):
+        p[s:s + angle_block] = remove_zingers(p[s:s + angle_block], threshold=zinger_threshold,
+                                              size=zinger_size)
+    n = int(row_stop) - int(row_start)
+    if off == 0 and n == p.shape[1]:
+        return p
+    return np.ascontiguousarray(p[:, off:off + n, :])
+
+
+def _remove_rings_rows(p):
+    """Ring removal on each row's sinogram of a block, in place."""
+    from ssbscope.tomo.prep import remove_rings
+
+    for r in range(p.shape[1]):
+        p[:, r, :] = remove_rings(p[:, r, :])
+    return p
+
+
+def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles_rad,
+                     center: float, scan: str = "180", layout=None,
+                     zinger_threshold: float = 0.1) -> np.ndarray:
+    """One block task: rows ``[row_start, row_stop)`` of a projection file -> slices.
+
+    Reads (with a halo), corrects, removes zingers (:func:`clean_rows`), removes rings per
+    sinogram and reconstructs (:func:`ssbscope.tomo.reconstruct`).
+
+    Returns
+    -------
+    (row_stop - row_start, n_out, n_out) ndarray of float32
+        Attenuation per voxel (1/voxel).
+    """
+    from ssbscope.tomo.recon import reconstruct
+
+    p = clean_rows(path, row_start, row_stop, n_rows=n_rows, layout=layout,
+                   zinger_threshold=zinger_threshold)
+    _remove_rings_rows(p)
+    return reconstruct(p, np.asarray(angles_rad, float), float(center), scan=scan)
+
+
+def center_and_sinogram(path, row_start: int, row_stop: int, *, n_rows: int, angles_rad,
+                        scan: str = "180", middle: int, layout=None, search: bool = True,
+                        zinger_threshold: float = 0.1):
+    """Centre search on rows ``[row_start, row_stop)`` and the cleaned sinogram of ``middle``.
+
+    Parameters
+    ----------
+    middle : int
+        Absolute detector row (within the rows) whose sinogram is returned after zinger and
+        ring removal.
+    search : bool
+        False: only the sinogram (the centre is given); returns ``(None, sinogram)``.
+
+    Returns
+    -------
+    center : float or None
+        :func:`ssbscope.tomo.find_center` on the corrected, de-zingered rows (before ring
+        removal, as its docstring asks).
+    sinogram : (n_angles, n_detector) ndarray of float32
+    """
+    from ssbscope.tomo.center import find_center
+    from ssbscope.tomo.prep import remove_rings
+
+    p = clean_rows(path, row_start, row_stop, n_rows=n_rows, layout=layout,
+                   zinger_threshold=zinger_threshold)
+    c = float(find_center(p, np.asarray(angles_rad, float), scan=scan)) if search else None
+    sino = remove_rings(p[:, int(middle) - int(row_start), :])
+    return c, np.asarray(sino, np.float32)
+
+
+# --------------------------------------------------------------------------- the lazy volume
+
+@dataclass(frozen=True)
+class StreamedScan:
+    """A scan reconstructed lazily (:func:`stream_reconstruct`).
+
+    Attributes
+    ----------
+    volume : (n_z, n_out, n_out) dask.array.Array of float32
+        One chunk per :attr:`StreamPlan.chunk_rows` rows; computing a chunk runs its block's
+        task.  Attenuation per voxel (1/voxel).
+    sinogram : (n_angles, n_detector) ndarray of float32
+        The middle row's ``-ln(I/I0)`` after zinger and ring removal.
+    angles_rad : (n_angles,) ndarray
+    center_px : float
+        Rotation axis on the detector (px): given, or searched on ``plan.center_rows`` rows.
+    center_rows : (int, int) or None
+        Detector rows ``[start, stop)`` of the centre search (None when given).
+    plan : StreamPlan
+    metadata : dict
+        From :func:`ssbscope.tomo.read_projections`.
+    format : str
+    """
+
+    volume: object
+    sinogram: np.ndarray
+    angles_rad: np.ndarray
+    center_px: float
+    center_rows: tuple | None
+    plan: StreamPlan
+    metadata: dict = field(default_factory=dict)
+    format: str = ""
+
+
+def _out_side(n_d, center, scan):
+    if scan == "360-offset":
+        return 2 * int(np.floor(max(center, n_d - 1 - center))) + 1
+    return int(n_d)
+
+
+def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan: str = "180",
+                       memory_limit_bytes=None, threads=None, block_rows=None,
+                       center_rows: int = 16, fraction=None) -> StreamedScan:
+    """Reconstruct a projection file lazily, in blocks of detector rows (see the module doc).
+
+    Parameters
+    ----------
+    path : str or Path
+        Data Exchange or NXtomo HDF5 file.
+    angles_deg : (start, stop) or array, optional
+        Angles when the file has none (:func:`ssbscope.tomo.read_projections`).
+    rows : (int, int), optional
+        Detector rows ``[start, stop)`` to reconstruct (default all).
+    center_px : float, optional
+        Rotation axis (px); searched when None.
+    scan : {"180", "360-offset"}
+    memory_limit_bytes : int, optional
+        Memory one process running blocks may use; default: the active
+        ``dask.distributed`` workers' limit, else DEFAULT_LIMIT_BYTES (4 GB).
+    threads : int, optional
+        Blocks running at once per process (default from the active scheduler).
+    block_rows : int, optional
+        Forces the rows per block.
+    center_rows : int
+        Rows around the middle for the centre search (fewer if the memory limit needs it).
+    fraction : float, optional
+        Part of the limit the blocks may fill (default 0.8 locally, 0.7 on Dask workers,
+        which pause at 80 % of their limit).
+
+    Returns
+    -------
+    StreamedScan
+        The centre search and the middle sinogram are computed here (as one task of the
+        active scheduler); the volume is lazy.
+
+    Raises
+    ------
+    FileFormatError, InputError
+        As :func:`ssbscope.tomo.read_projections`; ``rows`` outside the detector.
+    """
+    import dask
+    import dask.array as da
+
+    from ssbscope.tomo.io import read_projections
+
+    path = str(path)
+    pd_ = read_projections(path, angles_deg=angles_deg, load_fields=False)
+    n_a, n_r_all, n_d = (int(x) for x in pd_.projections.shape)
+    md = dict(pd_.metadata) if isinstance(pd_.metadata, dict) else {}
+    layout = ({"data_path": md["data"], "image_key_path": md["image_key"]}
+              if pd_.format == "nxtomo" else None)
+    r_start, r_stop = (0, n_r_all) if rows is None else (int(rows[0]), int(rows[1]))
+    if not (0 <= r_start < r_stop <= n_r_all):
+        raise InputError(f"rows: [{r_start}, {r_stop}) is outside the detector's {n_r_all} rows "
+                         f"of {path}; give 0 <= start < stop <= {n_r_all}")
+    n_rows = r_stop - r_start
+    ang = np.asarray(pd_.angles_rad, float)
+    itemsize = int(np.dtype(pd_.projections.dtype).itemsize)
+    n_frames = int(pd_.flats.shape[0] + pd_.darks.shape[0])
+    mem_w, thr_w, n_w = scheduler_resources()
+    distributed = n_w > 1 or mem_w is not None
+    limit = memory_limit_bytes if memory_limit_bytes is not None else mem_w
+    if memory_limit_bytes is not None and mem_w is not None:
+        limit = min(int(memory_limit_bytes), int(mem_w))
+    thr = int(threads) if threads is not None else thr_w
+    frac = fraction if fraction is not None else (0.7 if mem_w is not None else 0.8)
+    # the output side depends on the centre only for 360-offset scans (plan with the widest)
+    plan = plan_blocks(n_rows, n_a, n_d, memory_limit_bytes=limit, threads=thr,
+                       n_out=(2 * n_d - 1) if scan == "360-offset" else n_d, itemsize=itemsize,
+                       n_frames=n_frames, center_rows=center_rows, block_rows=block_rows,
+                       fraction=frac)
+    mid = r_start + n_rows // 2
+    search = center_px is None
+    if search:
+        c0 = max(r_start, min(mid - plan.center_rows // 2, r_stop - plan.center_rows))
+        c_rows = (c0, c0 + plan.center_rows)
+    else:
+        c_rows = (mid, mid + 1)
+    task = dask.delayed(center_and_sinogram, pure=True)(
+        path, c_rows[0], c_rows[1], n_rows=n_r_all, angles_rad=ang, scan=scan, middle=mid,
+        layout=layout, search=search)
+    c_found, sino = dask.compute(task)[0]
+    center = float(center_px) if center_px is not None else float(c_found)
+    n_out = _out_side(n_d, center, scan)
+    log.info("tomo stream %s: %d rows in blocks of %d (%d thread(s)%s, ~%.2f GB per block), "
+             "centre %.2f px%s", path, n_rows, plan.block_rows, plan.threads,
+             f", {n_w} workers" if distributed else "", plan.block_bytes / 1e9, center,
+             f" from rows {c_rows[0]}-{c_rows[1] - 1}" if search else " (given)")
+    mtime = os.stat(path).st_mtime_ns
+    blocks = []
+    for b0 in range(r_start, r_stop, plan.block_rows):
+        b1 = min(r_stop, b0 + plan.block_rows)
+        name = "ssbscope-recon-" + dask.base.tokenize(path, mtime, b0, b1, ang, center, scan,
+                                                      layout)
+        d = dask.delayed(reconstruct_rows, pure=True)(
+            path, b0, b1, n_rows=n_r_all, angles_rad=ang, center=center, scan=scan,
+            layout=layout, dask_key_name=name)
+        blocks.append(da.from_delayed(d, shape=(b1 - b0, n_out, n_out), dtype=np.float32))
+    vol = da.concatenate(blocks, axis=0)
+    if plan.chunk_rows < plan.block_rows:
+        vol = vol.rechunk((plan.chunk_rows, n_out, n_out))
+    return StreamedScan(volume=vol, sinogram=sino, angles_rad=ang, center_px=center,
+                        center_rows=c_rows if search else None, plan=plan, metadata=md,
+                        format=pd_.format)

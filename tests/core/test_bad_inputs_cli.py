@@ -1,0 +1,160 @@
+"""The bad-input catalogue through the command line (issue 14): every refused input gives
+exit code 2 and exactly one line on stderr, no traceback, no quote of a file's content other
+than the input's own header line; special files (FIFO, /dev/zero, a directory) are refused
+before any read, so `run` and `validate` never hang.
+
+The catalogue is generated here (``CASES``: name -> bytes, or a special kind) and each item is
+fed to ``ssbscope run`` (as the echem input of an experiment), ``ssbscope echem`` and, for the
+YAML items, ``ssbscope validate``.  ``SECRET`` marks content that must never be echoed.
+"""
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssbscope.cli import main
+
+SECRET = "SECRET-CONTENT-7f3a"
+
+
+def _csv(rows, header="time_s,voltage_V,current_A"):
+    return (header + "\n" + "\n".join(",".join(str(x) for x in r) for r in rows) + "\n").encode()
+
+
+_OK_ROWS = [(60.0 * k, f"{3.5 + 0.001 * k:.4f}", "0.001000") for k in range(40)]
+
+#: echem inputs that must be refused (bytes, or a special kind)
+CASES = {
+    "empty.csv": b"",
+    "garbage.csv": bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)) + SECRET.encode(),
+    "one_line_maccor.txt": f"Today's Date 01/02/2020  Date of Test: 01/01/2020  {SECRET}\n".encode(),
+    "only_header.csv": b"time_s,voltage_V,current_A\n",
+    "non_utf8.csv": b"\xff\xfe\x00t\x00i\x00m\x00e\n\x93\x94\xff" + SECRET.encode() + b"\n",
+    "huge_current.csv": _csv([(0.0, "3.5000", "0.001"), (60.0, "3.5010", "1e308"), (120.0, "3.5020", "0.001")]),
+    "absurd_voltage.csv": _csv([(0.0, "3.5000", "0.001"), (60.0, "3500.0", "0.001"), (120.0, "3.5020", "0.001")]),
+    "nan_voltage.csv": _csv([(60.0 * k, "nan", "0.001") for k in range(5)]),
+    "inf_time.csv": _csv([(0.0, "3.5", "0.001"), ("inf", "3.6", "0.001")]),
+    "text_in_numbers.csv": _csv([(0.0, "3.5", "0.001"), (60.0, SECRET, "0.001")]),
+    "no_columns.csv": f"a,b,c\n1,2,{SECRET}\n".encode(),
+    "bad_gamry.DTA": f"{SECRET}\nTAG\tCHRONOP\n".encode(),
+    "bad_mpr.mpr": SECRET.encode() * 10,
+    "cut_gamry.DTA": b"EXPLAIN\nTAG\tCHRONOP\nCURVE\tTABLE\t3\n\tPt\tT\tVf\tIm\n\t#\ts\tV\tA\n\t0\t0\t3.5\t",
+    "backwards_time.csv": _csv([(60.0, "3.5", "0.001"), (0.0, "3.6", "0.001")]),
+    "fifo": "fifo",
+    "directory": "dir",
+    "/dev/zero": "/dev/zero",
+    "missing.csv": "missing",
+}
+
+
+def _make(tmp_path, name, spec) -> Path:
+    if spec == "/dev/zero":
+        return Path("/dev/zero")
+    p = tmp_path / name
+    if spec == "fifo":
+        os.mkfifo(p)
+    elif spec == "dir":
+        p.mkdir()
+    elif spec == "missing":
+        pass
+    else:
+        p.write_bytes(spec)
+    return p
+
+
+def _one_error_line(capsys, *, secret=True):
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1, cap.err
+    assert lines[0].startswith("ssbscope: error: ") and "Traceback" not in cap.err + cap.out
+    if secret:
+        assert SECRET not in cap.err + cap.out
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_echem_input_through_run_and_echem(tmp_path, capsys, name):
+    p = _make(tmp_path, name, CASES[name])
+    y = tmp_path / "exp.yaml"
+    y.write_text(f"name: bad\ninputs:\n  echem:\n    - {{path: '{p}', label: x}}\n")
+    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    line = _one_error_line(capsys)
+    assert str(p) in line or p.name in line or "does not exist" in line
+    assert main(["echem", str(p)]) == 2
+    _one_error_line(capsys)
+
+
+def test_validate_refuses_special_and_missing_inputs_without_reading(tmp_path, capsys):
+    fifo = _make(tmp_path, "fifo", "fifo")
+    y = tmp_path / "exp.yaml"
+    y.write_text(f"name: bad\ninputs:\n  echem:\n    - {{path: '{fifo}'}}\n    - {{path: /dev/zero}}\n"
+                 f"    - {{path: '{tmp_path / 'missing.csv'}'}}\n")
+    assert main(["validate", str(y)]) == 2
+    out = capsys.readouterr().out
+    assert "inputs.echem[0].path" in out and "FIFO" in out
+    assert "inputs.echem[1].path" in out and "inputs.echem[2].path" in out and "does not exist" in out
+
+
+YAMLS = {
+    "syntax": b"name: [unclosed\n",
+    "unknown_field": b"name: x\nbogus: 1\n",
+    "tiny_mass": b"name: x\ncell:\n  area_cm2: 1.0\n  active_mass_mg: 1.0e-308\n",
+    "negative_area": b"name: x\ncell:\n  area_cm2: -1\n",
+    "inf_area": b"name: x\ncell:\n  area_cm2: .inf\n",
+    "non_utf8": b"name: \xff\xfe\x93\n",
+    "binary": bytes(np.random.default_rng(1).integers(0, 256, 2048, dtype=np.uint8)),
+    "not_a_mapping": b"- a\n- b\n",
+    "fifo": "fifo",
+    "directory": "dir",
+    "/dev/zero": "/dev/zero",
+    "missing": "missing",
+}
+
+
+@pytest.mark.parametrize("name", sorted(YAMLS))
+def test_bad_experiment_file(tmp_path, capsys, name):
+    p = _make(tmp_path, name + ".yaml", YAMLS[name])
+    assert main(["run", str(p), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    _one_error_line(capsys, secret=False)
+    assert main(["validate", str(p)]) == 2
+    cap = capsys.readouterr()
+    assert "Traceback" not in cap.err + cap.out and cap.out.strip()
+
+
+def test_cut_last_row_is_dropped_with_a_warning_in_the_store(tmp_path, capsys):
+    """Reproduction: a CSV whose last row is cut mid-field (a cycler still writing it) kept the
+    partial row with a wrong voltage.  Now it is dropped and the warning reaches the store."""
+    from ssbscope.store import Store
+
+    body = _csv(_OK_ROWS)
+    for cut in (body[:-9], body[:-2]):   # cut inside the voltage / inside the last field
+        p = tmp_path / "cut.csv"
+        p.write_bytes(cut)
+        y = tmp_path / "exp.yaml"
+        y.write_text(f"name: cut\ninputs:\n  echem:\n    - {{path: '{p}', label: x}}\n")
+        out = tmp_path / f"out{len(cut)}"
+        assert main(["run", str(y), "--out", str(out), "--quiet"]) == 0
+        ds = Store.open(out)["echem/timeseries"]
+        assert ds.sizes["time_s"] == 39
+        np.testing.assert_allclose(ds["voltage_V"].values, [3.5 + 0.001 * k for k in range(39)])
+        assert "dropped the last data row" in ds.attrs["warnings"]
+    # a complete last row without a final line break is kept
+    p.write_bytes(body[:-1])
+    from ssbscope import echem
+
+    assert len(echem.read(p)) == 40 and not echem.read(p).attrs.get("warnings")
+
+
+def test_internal_error_is_one_line(monkeypatch, capsys):
+    import ssbscope.cli as cli
+
+    def boom(args):
+        raise AttributeError("'NoneType' object has no attribute 'x'\nsecond line")
+
+    monkeypatch.setattr(cli, "_cmd_validate", boom)
+    assert main(["validate", "x.yaml"]) == 2
+    line = _one_error_line(capsys)
+    assert "internal error AttributeError" in line and "--debug" in line

@@ -1,0 +1,304 @@
+"""Streamed reconstruction (ssbscope.tomo.stream): blocks of detector rows as Dask tasks give
+the in-memory chain's volume; block sizes follow the memory limit; a real `dask scheduler` +
+`dask worker` pair gives the local result through `ssbscope run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ssbscope.tomo as tomo
+from ssbscope.testing import realdata_dir
+from ssbscope.tomo.io import read_projection_rows
+from ssbscope.tomo.stream import (
+    BASE_BYTES,
+    block_bytes,
+    clean_rows,
+    plan_blocks,
+    reconstruct_rows,
+    stream_reconstruct,
+)
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _in_memory(path, center=None, angles_deg=None, rows=None):
+    """Today's in-memory chain (whole stack): correct, zingers, centre, rings, FBP."""
+    pd_ = tomo.read_projections(path, angles_deg=angles_deg)
+    proj, fl, dk = np.asarray(pd_.projections), pd_.flats, pd_.darks
+    if rows is not None:
+        proj, fl, dk = (a[:, rows[0]:rows[1]] for a in (proj, fl, dk))
+    p = tomo.flat_dark_correct(proj, fl, dk)
+    p = tomo.remove_zingers(p)
+    c_all = tomo.find_center(p, pd_.angles_rad)
+    p = tomo.remove_rings(p)
+    c = c_all if center is None else center
+    return tomo.reconstruct(p, pd_.angles_rad, c), p, c_all
+
+
+@pytest.fixture(scope="module")
+def twin_ct(tmp_path_factory):
+    """The tiny anode-free twin: Data Exchange scans (60 angles x 48 rows x 32 px)."""
+    from ssbscope.twin.folder import write_ct_experiment
+
+    root = tmp_path_factory.mktemp("twin_ct")
+    folder = write_ct_experiment(root, design="anode_free", size="tiny")
+    truth = json.loads(folder.truth_path.read_text())
+    scans = sorted((root / "scans" / "anode_free").glob("*.h5"))
+    return root, scans, truth
+
+
+def _write_dx(path, *, n_a=90, n_r=24, n_d=48, zinger_rows=(7, 8, 15, 16), seed=3,
+              flat_counts=300.0):
+    """Data Exchange file of a disk phantom with Poisson noise, zingers on given rows and
+    a few defective (ring) columns."""
+    import h5py
+
+    rng = np.random.default_rng(seed)
+    ang = np.linspace(0, np.pi, n_a, endpoint=False)
+    t = np.arange(n_d) - (n_d - 1) / 2 - 0.3
+    chord = 2 * np.sqrt(np.clip((0.35 * n_d) ** 2 - t ** 2, 0, None))
+    mu = 0.02 * (1 + 0.3 * np.sin(np.arange(n_r) / 3.0))
+    line = mu[None, :, None] * chord[None, None, :] * np.ones((n_a, 1, 1))
+    gain = np.ones(n_d)
+    gain[[11, 30]] = [1.06, 0.95]  # defective columns: rings
+    counts = rng.poisson(flat_counts * gain * np.exp(-line) + 5).astype(np.float64)
+    for r in zinger_rows:
+        a = rng.integers(0, n_a, 20)
+        c = rng.integers(0, n_d, 20)
+        counts[a, r, c] *= 4.0
+    flats = rng.poisson(flat_counts * gain + 5, (10, n_r, n_d))
+    darks = rng.poisson(5, (6, n_r, n_d))
+    with h5py.File(path, "w") as h:
+        ex = h.create_group("exchange")
+        ex["data"] = counts.astype(np.uint16)
+        ex["data_white"] = flats.astype(np.uint16)
+        ex["data_dark"] = darks.astype(np.uint16)
+        ex["theta"] = np.rad2deg(ang)
+        ex["theta"].attrs["units"] = "degrees"
+    return path
+
+
+def test_streamed_equals_in_memory_on_the_twin(twin_ct):
+    """Twin Data Exchange scan: streamed blocks (5 rows, borders inside the volume) give the
+    whole-stack chain's volume and middle sinogram (float32 correction vs float64: within
+    1e-6 of a 0.09 /voxel maximum); the centre from 16 middle rows is within 0.1 px of the
+    all-rows search and 0.25 px of the twin's true axis."""
+    root, scans, truth = twin_ct
+    path = scans[1]
+    sr = stream_reconstruct(path, block_rows=5)
+    assert sr.volume.chunks[0][:2] == (5, 5)
+    assert sr.center_rows == (16, 32)
+    vol = np.asarray(sr.volume.compute())
+    ref, p, c_all = _in_memory(path, center=sr.center_px)
+    assert vol.shape == ref.shape == (48, 32, 32) and vol.dtype == np.float32
+    np.testing.assert_allclose(vol, ref, rtol=0, atol=1e-6)
+    assert float(np.abs(ref).max()) > 0.05
+    np.testing.assert_allclose(sr.sinogram, p[:, 24, :], rtol=0, atol=1e-6)
+    assert sr.center_px == pytest.approx(c_all, abs=0.1)
+    true_c = truth["tomo"]["anode_free"]["scans"][1].get("center_px", 16.0)
+    assert sr.center_px == pytest.approx(true_c, abs=0.25)
+
+
+def test_block_borders_with_zingers_and_rings(tmp_path):
+    """Zingers on the rows either side of each block border and defective columns: blocks of
+    8 rows (halo of one row for the 3 x 3 zinger median, rings per sinogram) equal the whole
+    stack; without the halo the zinger step would differ (so this test can fail)."""
+    path = _write_dx(tmp_path / "z.h5")
+    pd_ = tomo.read_projections(path)
+    whole = tomo.remove_zingers(tomo.flat_dark_correct(np.asarray(pd_.projections), pd_.flats,
+                                                       pd_.darks))
+    # per block, halo rows read and cropped
+    blocks = np.concatenate([clean_rows(str(path), b, b + 8, n_rows=24) for b in (0, 8, 16)],
+                            axis=1)
+    np.testing.assert_allclose(blocks, whole, rtol=0, atol=2e-6)
+    # the same blocks without halo are not the whole-stack result at the borders
+    fd = tomo.flat_dark_correct(np.asarray(pd_.projections), pd_.flats, pd_.darks)
+    naive = np.concatenate([tomo.remove_zingers(fd[:, b:b + 8]) for b in (0, 8, 16)], axis=1)
+    assert np.abs(naive - whole)[:, [7, 8, 15, 16]].max() > 1e-3
+    # rings: per-row removal on a block = the whole stack's 3-D call
+    rr = np.stack([tomo.remove_rings(whole[:, r]) for r in range(24)], axis=1)
+    np.testing.assert_allclose(rr, tomo.remove_rings(whole), rtol=0, atol=1e-6)
+    # the whole chain, blocks of 8, against the in-memory reconstruction
+    sr = stream_reconstruct(path, block_rows=8)
+    ref, _, _ = _in_memory(path, center=sr.center_px)
+    np.testing.assert_allclose(np.asarray(sr.volume.compute()), ref, rtol=0,
+                               atol=2e-6 * float(np.abs(ref).max()) + 1e-7)
+
+
+def test_rows_subset_and_given_centre(tmp_path):
+    """`rows` restricts the volume (halo still read from the neighbours) and a given centre
+    skips the search."""
+    path = _write_dx(tmp_path / "r.h5")
+    sr = stream_reconstruct(path, rows=(5, 17), center_px=23.2, block_rows=4)
+    assert sr.center_rows is None and sr.center_px == 23.2
+    vol = np.asarray(sr.volume.compute())
+    ref, _, _ = _in_memory(path, center=23.2)
+    np.testing.assert_allclose(vol, ref[5:17], rtol=0, atol=1e-6)
+    with pytest.raises(tomo.io.InputError, match="rows"):
+        stream_reconstruct(path, rows=(10, 40))
+
+
+needs_real = pytest.mark.skipif(not (realdata_dir() / "xray_tomo" / "k11-18014.nxs").is_file(),
+                                reason="real NXtomo file absent")
+
+
+@needs_real
+def test_nxtomo_rows_and_stream_match_the_reader():
+    """A real NXtomo file (Diamond k11, links to data files): row hyperslabs equal the
+    reader's arrays, and the streamed rows equal the in-memory chain on those rows."""
+    path = realdata_dir() / "xray_tomo" / "k11-18014.nxs"
+    pd_ = tomo.read_projections(path, angles_deg=(0.0, 180.0))
+    md = pd_.metadata
+    p, f, d = read_projection_rows(path, 6, 10, data_path=md["data"],
+                                   image_key_path=md["image_key"])
+    np.testing.assert_array_equal(p, np.asarray(pd_.projections[:, 6:10]))
+    np.testing.assert_array_equal(f, pd_.flats[:, 6:10])
+    np.testing.assert_array_equal(d, pd_.darks[:, 6:10])
+    sr = stream_reconstruct(path, angles_deg=(0.0, 180.0), rows=(6, 14), center_px=12.5,
+                            block_rows=3)
+    ref, _, _ = _in_memory(path, center=12.5, angles_deg=(0.0, 180.0), rows=(5, 15))
+    np.testing.assert_allclose(np.asarray(sr.volume.compute()), ref[1:9], rtol=0,
+                               atol=1e-5 * float(np.abs(ref).max()))
+
+
+def test_plan_follows_the_memory_limit():
+    """2048 px x 1500 angles: more memory -> larger blocks; the estimated peak of the blocks
+    running at once stays within the limit's share; a tiny limit gives one row and a
+    warning-level plan; the stored chunks are about 16 MiB (one 2048^2 slice)."""
+    kw = dict(n_rows=2048, n_angles=1500, n_detector=2048, threads=2, n_frames=30)
+    plans = [plan_blocks(memory_limit_bytes=g * 10**9, **kw) for g in (2, 4, 8, 16)]
+    rows = [p.block_rows for p in plans]
+    assert rows == sorted(rows) and rows[0] < rows[-1]
+    for g, p in zip((2, 4, 8, 16), plans):
+        if p.block_rows > 1:
+            assert 2 * p.block_bytes <= 0.8 * g * 10**9 - BASE_BYTES
+    assert plans[1].block_rows >= 4  # 4 GB on 2 threads: several rows per task
+    assert plans[0].chunk_rows == 1
+    small = plan_blocks(n_rows=48, n_angles=60, n_detector=32, memory_limit_bytes=4 * 10**9)
+    assert small.block_rows == 48 and small.chunk_rows == 48
+    # one block's estimate bounds what its numpy arrays really use (tracemalloc)
+    assert block_bytes(8, 1500, 2048) > 8 * 1500 * 2048 * 4 + 8 * 2048 * 2048 * 4
+
+
+def test_block_memory_estimate_bounds_the_task(tmp_path):
+    """tracemalloc peak of one block task (numpy/scipy arrays) stays below block_bytes."""
+    import tracemalloc
+
+    path = _write_dx(tmp_path / "m.h5", n_a=180, n_r=16, n_d=128, zinger_rows=())
+    ang = np.deg2rad(np.linspace(0, 180, 180, endpoint=False))
+    reconstruct_rows(str(path), 4, 12, n_rows=16, angles_rad=ang, center=63.5)  # warm caches
+    tracemalloc.start()
+    reconstruct_rows(str(path), 4, 12, n_rows=16, angles_rad=ang, center=63.5)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < block_bytes(8, 180, 128, n_frames=16)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _one_scan_yaml(root, scan):
+    y = root / "one.yaml"
+    y.write_text(f"name: one scan\ninputs:\n  tomo:\n    - {{path: {scan}, kind: projections, "
+                 "series: s, voxel_size_um: 3.0}\n")
+    return y
+
+
+def test_scheduler_worker_pair_gives_the_local_volume(twin_ct, tmp_path):
+    """`ssbscope run` against a real `dask scheduler` + `dask worker` pair (subprocesses on
+    localhost) writes the same volume as a local run with --memory-limit; the blocks run on
+    the worker (its memory limit sets them)."""
+    from ssbscope.config import load
+    from ssbscope.store import Store
+    from ssbscope.workflow import run_experiment
+
+    _, scans, _ = twin_ct
+    y = _one_scan_yaml(tmp_path, scans[0])
+    local = run_experiment(load(y), tmp_path / "local", quiet=True, memory_limit="2GB")
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+           "--port", str(port), "--no-dashboard"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        addr = f"tcp://127.0.0.1:{port}"
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", addr, "--nthreads", "1",
+             "--nworkers", "1", "--memory-limit", "1.5GB", "--no-dashboard"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        deadline = time.time() + 20
+        while True:
+            try:
+                with Client(addr, timeout="2s") as c:
+                    if c.scheduler_info()["workers"]:
+                        break
+            except OSError:
+                pass
+            assert time.time() < deadline, "dask scheduler/worker did not start"
+            time.sleep(0.3)
+        dist = run_experiment(load(y), tmp_path / "dist", quiet=True, scheduler=addr)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    a = Store.open(local.store_path)["tomo/s/scans/s000"]
+    b = Store.open(dist.store_path)["tomo/s/scans/s000"]
+    assert set(a.data_vars) == {"volume", "sinogram", "angles_rad"}
+    np.testing.assert_array_equal(a["volume"].values, b["volume"].values)
+    np.testing.assert_array_equal(a["sinogram"].values, b["sinogram"].values)
+    assert a.attrs["center_px"] == b.attrs["center_px"]
+    assert a["volume"].shape == (48, 32, 32)
+
+
+def test_local_cluster_workers_give_the_local_volume(twin_ct, tmp_path):
+    """`--workers 1 --memory-limit 2GB` (a LocalCluster process started and closed by the
+    run, from the experiment file's resources:) writes the same scan as local threads."""
+    from ssbscope.config import load
+    from ssbscope.store import Store
+    from ssbscope.workflow import run_experiment
+
+    _, scans, _ = twin_ct
+    y = _one_scan_yaml(tmp_path, scans[2])
+    y.write_text(y.read_text() + "resources: {memory_limit: 2GB, workers: 1}\n")
+    exp = load(y)
+    assert exp.resources.workers == 1
+    dist = run_experiment(exp, tmp_path / "w", quiet=True)
+    local = run_experiment(exp, tmp_path / "l", quiet=True, workers=0)
+    a = Store.open(local.store_path)["tomo/s/scans/s002"]
+    b = Store.open(dist.store_path)["tomo/s/scans/s002"]
+    np.testing.assert_array_equal(a["volume"].values, b["volume"].values)
+    assert a.attrs["center_px"] == b.attrs["center_px"]
+
+
+def test_memory_settings_are_checked(tmp_path):
+    """A memory limit that is not a size is refused with the value named (CLI exit 2,
+    YAML validation)."""
+    from ssbscope.cli import main
+    from ssbscope.config import validate_file
+    from ssbscope.pipeline import parse_memory
+
+    assert parse_memory("4GB") == 4 * 10**9 and parse_memory("1.5GiB") == int(1.5 * 2**30)
+    y = tmp_path / "e.yaml"
+    y.write_text("name: x\n")
+    assert main(["run", str(y), "--out", str(tmp_path / "o"), "-q", "--memory-limit", "lots"]) == 2
+    y.write_text("name: x\nresources: {memory_limit: lots}\n")
+    problems = validate_file(y)
+    assert any("resources" in loc and "memory size" in msg for loc, msg in problems)
