@@ -216,7 +216,8 @@ def test_interface_area_declares_its_stages_and_report():
     # the demo study writes exactly the keys the area declares, besides the per-series
     # surface current of the user's path (analysis.interface.topography)
     keys = [k for s in stages.demo_stages(None) for k in s.outputs]
-    assert sorted(keys + ["interface/<series>/surface_current"]) == sorted(a.store_keys)
+    assert sorted(keys + ["interface/<series>/surface_current", "interface/gap_creep"]) == \
+        sorted(a.store_keys)
     assert [s.name for s in stages.demo_stages(None)] == ["interface.contour_study"]
 
 
@@ -271,3 +272,19 @@ def test_demo_folder_names_the_interface_twin_study(tmp_path):
     only_transport = load(write_demo_folder(tmp_path / "t", size="tiny",
                                             modalities=["transport"]).yaml_path)
     assert "interface.contour_study" not in [s.name for s in stages_for(only_transport)]
+
+
+def test_gap_creep_runs_from_the_experiment_file_and_is_reported(tmp_path):
+    from ssbscope.cli import main
+    from ssbscope.report import build_report
+    from ssbscope.store import Store
+
+    y = tmp_path / "gap.yaml"
+    y.write_text("name: gap creep\nanalysis:\n  interface:\n    gap_creep: {duration_s: 36000}\n")
+    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    st = Store.open(tmp_path / "out" / "store.zarr")
+    ds = st.read("interface/gap_creep").load()
+    assert ds["pressure_mpa"].values[-1] > ds["pressure_mpa"].values[0]
+    assert ds.attrs["conservation_error"] < 1e-9
+    html = build_report(st, tmp_path / "r.html").read_text()
+    assert "Li creeping into the gap beside the pellet" in html

@@ -347,7 +347,7 @@ def section(store) -> Section | None:
     """
     names = set(store.names())
     topo = sorted(n for n in names if n.startswith("interface/") and n.endswith("/surface_current"))
-    if "interface/contour_study" not in names and not topo:
+    if "interface/contour_study" not in names and not topo and "interface/gap_creep" not in names:
         return None
     html, summary = "", []
     if "interface/contour_study" in names:
@@ -363,7 +363,40 @@ def section(store) -> Section | None:
         h, sm = _topography_part(store, name)
         html += h
         summary += sm
+    if "interface/gap_creep" in names:
+        h, sm = _gap_creep_part(store.read("interface/gap_creep").load())
+        html += h
+        summary += sm
     return Section("Interfaces", html, tuple(summary))
+
+
+def _gap_creep_part(ds):
+    """Pressure and gap volume of the reduced gap-creep model (Cao et al. 2023, Fig. 6)."""
+    import matplotlib.pyplot as plt
+
+    a = ds.attrs
+    t_h = ds["time_s"].values / 3600.0
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.0, 3.4), layout="constrained")
+    ax0.plot(t_h, ds["pressure_mpa"].values, color="#1f3b73")
+    ax0.set_xlabel("time (h)")
+    ax0.set_ylabel("mean Li pressure (MPa)")
+    ax1.plot(t_h, ds["plated_volume_um3"].values * 1e-9, label="plated (Faraday)", color="#888")
+    ax1.plot(t_h, (ds["gap_volume_um3"].values - ds["gap_volume_um3"].values[0]) * 1e-9,
+             label="crept into the gap", color="#c0392b")
+    ax1.set_xlabel("time (h)")
+    ax1.set_ylabel("Li volume (mm³)")
+    ax1.legend(fontsize=8, loc="upper left")
+    frac = float(ds["gap_fraction"].values[-1])
+    cap = (f"Li creeping into the gap beside the pellet while it plates at "
+           f"{float(a.get('current_ma_cm2', float('nan'))):g} mA cm⁻² (reduced model of Cao et al. "
+           f"2023, Fig. 6: power-law squeeze flow of a {float(a.get('thickness_um', 0)):g} µm foil "
+           f"of radius {float(a.get('radius_um', 0)):g} µm into a {float(a.get('gap_um', 0)):g} µm "
+           f"gap, framework stiffness {float(a.get('frame_stiffness_mpa_um', 0)):g} MPa µm⁻¹, "
+           f"stack pressure {float(a.get('stack_pressure_mpa', 0)):g} MPa).  At the end "
+           f"{100 * frac:.0f} % of the plated Li is in the gap and the pressure is "
+           f"{float(ds['pressure_mpa'].values[-1]):.1f} MPa.  Foil thickness, gap width and frame "
+           "stiffness are assumptions (the paper's values are in a supplement not available).")
+    return figure_html(fig, cap), [("gap creep: plated Li in the gap", f"{100 * frac:.0f} %")]
 
 
 def _parameters_part(a):
