@@ -17,6 +17,7 @@ halfspace_surface_stress  normal traction / mean stress of creeping Li behind an
 monroe_newman_coupling pressure shift of the deposition kinetics, solved by iteration
 surface_current        local current on a measured (CT) height map, mirror sides
 hot_spot_overlap       predicted vs measured current maps: correlation, top-decile overlap
+phase_field_growth     Li growth into porous Li6PS5Cl under stack pressure (Cao et al. 2023)
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ __getattr__, __dir__, __all__ = attach(
         "surface_current": "topography",
         "HotSpotComparison": "topography",
         "hot_spot_overlap": "topography",
+        "PhaseFieldGrowth": "phase_field",
+        "phase_field_growth": "phase_field",
     },
 )
 

@@ -1,0 +1,48 @@
+"""Benchmark: runtime of the phase-field growth model (Cao et al. 2023, Fig. 4) for the
+0 / 5 / 10 MPa set, one run after another on this machine, with the trend numbers beside.
+
+Usage::
+
+    python benchmarks/bench_phase_field.py [--size tiny|small|paper] [--pressures 0 5 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _machine import machine
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default="small", choices=("tiny", "small", "paper"))
+    ap.add_argument("--pressures", type=float, nargs="+", default=[0.0, 5.0, 10.0])
+    args = ap.parse_args(argv)
+
+    from ssbscope.interface.phase_field import SIZE_NOTES, SIZES, phase_field_growth
+
+    pre = SIZES[args.size]
+    nx = round((pre["li_thickness_um"] + pre["se_thickness_um"]) / pre["cell_um"])
+    ny = round(pre["height_um"] / pre["cell_um"])
+    print(f"machine: {machine()}")
+    print(f"size {args.size}: {SIZE_NOTES[args.size]}; grid {nx} x {ny} = {nx * ny} cells, "
+          f"{round(500 / pre['dt_s'])} steps")
+    print(f"{'p (MPa)':>8} {'time (s)':>9} {'Li frac 0':>10} {'Li frac end':>12} "
+          f"{'peak P_m (MPa)':>15} {'leak end (A)':>13} {'connected':>10}")
+    total = 0.0
+    for p in args.pressures:
+        t0 = time.perf_counter()
+        r = phase_field_growth(p, size=args.size)
+        dt = time.perf_counter() - t0
+        total += dt
+        print(f"{p:8.1f} {dt:9.1f} {r.li_area_fraction[0]:10.5f} {r.li_area_fraction[-1]:12.5f} "
+              f"{r.peak_stress_mpa:15.2f} {r.leakage_current_a[-1]:13.3e} "
+              f"{str(bool(r.connected.any())):>10}")
+    print(f"total {total:.1f} s for {len(args.pressures)} pressures "
+          f"({total / len(args.pressures) / (nx * ny * round(500 / pre['dt_s'])) * 1e6:.2f} "
+          "us per cell-step)")
+
+
+if __name__ == "__main__":
+    main()
