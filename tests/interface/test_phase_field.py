@@ -33,14 +33,31 @@ def test_result_shape_and_mass_conservation(runs):
     assert r.li_area_fraction[-1] > r.li_area_fraction[0] + 0.01
 
 
+def test_plated_li_obeys_faraday(runs):
+    """Li area grown in the electrolyte region = charge through the cell / (F c_s depth)."""
+    from ssbscope.interface.phase_field import DEFAULTS, F_CONST, SIZES
+
+    r = runs[0.0]
+    pre = SIZES["tiny"]
+    charge_c = float(np.sum(np.diff(r.time_s) * 0.5 * (r.ionic_current_a[1:]
+                                                         + r.ionic_current_a[:-1])))
+    plated_um2 = charge_c / (F_CONST * DEFAULTS["li_site_density_mol_m3"]
+                             * pre["height_um"] * 1e-6) * 1e12
+    grown_um2 = ((r.li_area_fraction[-1] - r.li_area_fraction[0])
+                 * pre["se_thickness_um"] * pre["height_um"])
+    # measured 1.10: the trapezoid over 10 s saves and the protrusion tip blunting in the
+    # first ~10 s (capillarity of the one-cell interface) account for the excess
+    assert 0.9 < grown_um2 / plated_um2 < 1.2
+
+
 def test_pressure_suppresses_growth(runs):
     frac = [runs[p].li_area_fraction[-1] for p in (0.0, 5.0, 10.0)]
     assert frac[0] > frac[1] > frac[2]
     growth = [f - runs[0.0].li_area_fraction[0] for f in frac]
-    # measured: 10 MPa removes about 1 % of the growth (Omega P_m / F ~ 1 mV against a local
+    # measured: 10 MPa removes 1.4 % of the growth (Omega P_m / F ~ 1 mV against a local
     # overpotential of ~0.1-0.2 V); the paper's strong suppression is NOT reproduced
     rel = 1 - growth[2] / growth[0]
-    assert 0.001 < rel < 0.05
+    assert 0.005 < rel < 0.05
 
 
 def test_peak_hydrostatic_pressure_rises_with_stack_pressure(runs):
@@ -78,15 +95,18 @@ def test_deterministic_for_a_seed():
 
 
 def test_time_step_and_grid_convergence():
-    """Li growth over 200 s at 0 MPa: dt 1 vs 0.5 s and 4 vs 2 um cells.
+    """Li growth between t = 50 and 150 s at 0 MPa: dt 1 vs 0.5 s and 4 vs 2 um cells.
 
-    Measured (500 s, 0 MPa): dt 1 -> 0.5 s changes the growth by ~64 %, 4 -> 2 um by ~27 %;
-    the lagged one-Picard-step interfacial overpotential is the main time-step error. The
-    tolerances below are the measured changes with margin, not a claim of convergence.
+    The first ~20 s are a transient that depends on the grid: the one-cell interface's
+    capillarity (L_xi kappa / R, kappa ~ h^2) blunts the protrusion tip and the current drops
+    by ~20 %, so the comparison starts at 50 s. Measured: dt 0.5 %, grid 1.1 % over 50-150 s;
+    over the whole 500 s 0.8 % (dt) and 1.9 % (grid); including 0-100 s the grid changes the
+    growth by 26 %. Tolerance 3 %.
     """
     def growth(**kw):
-        r = iface.phase_field_growth(0.0, size="tiny", duration_s=200.0, **kw)
-        return r.li_area_fraction[-1] - r.li_area_fraction[0]
+        r = iface.phase_field_growth(0.0, size="tiny", duration_s=150.0, n_saves=4, **kw)
+        assert r.time_s[1] == pytest.approx(50.0)
+        return r.li_area_fraction[-1] - r.li_area_fraction[1]
 
     g = growth()
     g_dt = growth(dt_s=0.5)
@@ -94,6 +114,7 @@ def test_time_step_and_grid_convergence():
     assert g > 0 and g_dt > 0 and g_h > 0
     rel_dt = abs(g_dt - g) / g_dt
     rel_h = abs(g_h - g) / g_h
-    print(f"growth 200 s: base {g:.4g}, dt/2 {g_dt:.4g} ({rel_dt:.1%}), h/2 {g_h:.4g} ({rel_h:.1%})")
-    assert rel_dt < 0.8
-    assert rel_h < 0.5
+    print(f"growth 50-150 s: base {g:.4g}, dt/2 {g_dt:.4g} ({rel_dt:.1%}), "
+          f"h/2 {g_h:.4g} ({rel_h:.1%})")
+    assert rel_dt < 0.03
+    assert rel_h < 0.03
