@@ -6,10 +6,14 @@ Usage::
     python benchmarks/bench_phase_field.py [--size tiny|small|paper] [--pressures 0 5 10]
 
 Measured 2026-12-06 on the 2-CPU Intel Xeon development machine shared with other jobs (load
-average 6.5): size small (13 020 cells, 250 steps) 21 / 61 / 54 s for 0 / 5 / 10 MPa, 136 s
-for the set (0 MPa skips the elasticity solve); size tiny 11 / 15 / 12 s. Cost is dominated by
-one sparse LU of the potential per step and, under pressure, one of the elasticity every 10 s
-of model time. The paper size (125 000 cells, 1000 steps) was not run here.
+average 4-7, so the timings vary by up to 2x between runs): size small (13 020 cells, 500 steps)
+92 / 46 / 74 s for 0 / 5 / 10 MPa, 212 s for the set (the fastest, 46 s, is the unloaded
+figure); size tiny (1 705 cells) about 8 s each. Per step: one or two sparse LU solves of the
+potential (the cost), a conjugate-gradient Allen-Cahn step, and an elasticity solve every 25 s
+(small) / 10 s (paper) of model time. Paper size (125 000 cells, 1000 steps at dt 0.5 s):
+``--duration 5`` took 250 s for 10 steps, most of it the start-up Picard iterations; one
+potential solve takes 1.25 s and one elasticity solve 15.5 s there, so a 500 s run costs about
+2 x 1000 x 1.25 + 50 x 15.5 = 3300 s (~55 min) per pressure, ~2.7 h for the set: not run.
 """
 
 from __future__ import annotations

@@ -118,3 +118,15 @@ def test_time_step_and_grid_convergence():
           f"h/2 {g_h:.4g} ({rel_h:.1%})")
     assert rel_dt < 0.03
     assert rel_h < 0.03
+
+
+def test_elasticity_uniaxial_block_against_analytic():
+    """Homogeneous plane-strain block, x = 0 clamped, pressure p on x = L, sides free: away
+    from the clamped edge s_xx = -p, s_yy = 0, s_zz = -nu p, so P_m = p (1 + nu) / 3."""
+    from ssbscope.interface.phase_field import _Elasticity, _lame
+
+    nx, ny, h = 60, 20, 2e-6
+    lam, mu = _lame(22e9, 0.29)
+    pm = _Elasticity(nx, ny, h).solve(np.full((ny, nx), lam), np.full((ny, nx), mu), 10e6)
+    interior = pm[:, nx // 2:]
+    assert np.allclose(interior, 10e6 * 1.29 / 3, rtol=0.02)
