@@ -92,9 +92,10 @@ PICARD_TOL = 0.02
 PICARD_MAX = 2
 R_GAS = 8.314462618  # J/(mol K)
 
-_CHEN = ("Chen, Hong, Li, Chen, Shi, Chen, J. Power Sources 300, 376 (2015), "
-         "doi:10.1016/j.jpowsour.2015.09.055")
-_HONG = ("Hong and Viswanathan, ACS Energy Lett. 3, 1737 (2018), doi:10.1021/acsenergylett.8b01009")
+_CHEN = ("Chen et al., 'Modulation of dendritic patterns during electrodeposition: a nonlinear "
+         "phase-field model', J. Power Sources (2015) (volume, pages and DOI not verified here)")
+_HONG = ("Hong and Viswanathan, 'Phase-field simulations of lithium dendrite growth with "
+         "open-source software', ACS Energy Lett. (2018) (volume, pages and DOI not verified here)")
 _CAO = "Cao et al. 2023, doi:10.1002/adfm.202307998"
 
 #: defaults of the model (SI unless the name says otherwise)
@@ -157,18 +158,18 @@ PARAMETERS = (
      "M_Li / rho_Li = 6.94 g/mol / 0.534 g/cm3"),
     ("Li electronic conductivity", DEFAULTS["sigma_li_s_m"], "S/m", "handbook value for Li, 298 K"),
     ("Li6PS5Cl ionic conductivity", DEFAULTS["sigma_se_ionic_s_m"], "S/m",
-     "2.5 mS/cm, the order of cold-pressed Li6PS5Cl (e.g. Kraft et al., JACS 139, 10909 "
-     "(2017), doi:10.1021/jacs.7b06327)"),
+     "2.5 mS/cm, the order of cold-pressed Li6PS5Cl (reference values 1-3 mS/cm; "
+     "literature source not verified here)"),
     ("Li6PS5Cl electronic conductivity", DEFAULTS["sigma_se_electronic_s_m"], "S/m",
      "1e-9 S/cm, the order of sulfide electrolytes by DC polarisation (Han et al., Nat. Energy "
-     "4, 187 (2019), doi:10.1038/s41560-019-0387-5); Cao et al. measured theirs but the value "
-     "is in the supplement"),
+     "(2019), neutron depth profiling of Li dendrites; DOI not verified here); Cao et al. "
+     "measured theirs but the value is in the supplement"),
     ("Li Young's modulus", DEFAULTS["e_li_pa"] / 1e9, "GPa", f"{_CAO} (quoting 7.82 GPa)"),
     ("Li Poisson ratio", DEFAULTS["nu_li"], "1", "polycrystalline Li, 0.36-0.38 (handbook)"),
     ("Li6PS5Cl Young's modulus", DEFAULTS["e_se_pa"] / 1e9, "GPa",
-     "Deng et al., J. Electrochem. Soc. 163, A67 (2016), doi:10.1149/2.0061602jes "
-     "(DFT, about 22 GPa)"),
-    ("Li6PS5Cl Poisson ratio", DEFAULTS["nu_se"], "1", "Deng et al. 2016 (about 0.29)"),
+     "DFT elastic constants of argyrodites, about 22 GPa (recalled: Deng et al. 2016; "
+     "not verified here)"),
+    ("Li6PS5Cl Poisson ratio", DEFAULTS["nu_se"], "1", "as above (about 0.29; not verified)"),
     ("pore stiffness / electrolyte stiffness", DEFAULTS["pore_stiffness_ratio"], "1",
      "numerical: air pores as a near-void (keeps the stiffness matrix regular)"),
     ("Cahn-Hilliard mobility M (rho)", DEFAULTS["m_rho_m5_j_s"], "m5/(J s)",
