@@ -1,0 +1,132 @@
+"""Phase-field Li growth in porous Li6PS5Cl under stack pressure (Cao et al. 2023,
+doi:10.1002/adfm.202307998, Fig. 4): the trends the paper reports, checked on the ``tiny`` crop.
+
+What the model reproduces and what it does not is asserted as measured (no parameter is tuned
+to the paper's figure): pressure suppresses growth monotonically but weakly (the elastic driving
+force Omega P_m is ~1 mV at 10 MPa); no dendrite crosses the electrolyte in 500 s with
+literature kinetics and conductivities, so the 0 MPa leakage jump is not reproduced (xfail).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ssbscope.interface as iface
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {p: iface.phase_field_growth(p, size="tiny", seed=0) for p in (0.0, 5.0, 10.0)}
+
+
+def test_result_shape_and_mass_conservation(runs):
+    r = runs[0.0]
+    n = r.time_s.size
+    assert n > 10 and r.time_s[0] == 0.0 and r.time_s[-1] == pytest.approx(500.0)
+    for a in (r.li_area_fraction, r.leakage_current_a, r.peak_stress_mpa_t):
+        assert a.shape == (n,) and np.all(np.isfinite(a))
+    # rho's Cahn-Hilliard step is conservative: sum(rho) constant to round-off
+    assert r.mass_error < 1e-6
+    assert np.abs(r.rho).max() <= 1.05
+    # Li grows (Faradaic plating at -0.35 V)
+    assert r.li_area_fraction[-1] > r.li_area_fraction[0] + 0.01
+
+
+def test_plated_li_obeys_faraday(runs):
+    """Li area grown in the electrolyte region = charge through the cell / (F c_s depth)."""
+    from ssbscope.interface.phase_field import DEFAULTS, F_CONST, SIZES
+
+    r = runs[0.0]
+    pre = SIZES["tiny"]
+    charge_c = float(np.sum(np.diff(r.time_s) * 0.5 * (r.ionic_current_a[1:]
+                                                         + r.ionic_current_a[:-1])))
+    plated_um2 = charge_c / (F_CONST * DEFAULTS["li_site_density_mol_m3"]
+                             * pre["height_um"] * 1e-6) * 1e12
+    grown_um2 = ((r.li_area_fraction[-1] - r.li_area_fraction[0])
+                 * pre["se_thickness_um"] * pre["height_um"])
+    # measured 1.10: the trapezoid over 10 s saves and the protrusion tip blunting in the
+    # first ~10 s (capillarity of the one-cell interface) account for the excess
+    assert 0.9 < grown_um2 / plated_um2 < 1.2
+
+
+def test_pressure_suppresses_growth(runs):
+    frac = [runs[p].li_area_fraction[-1] for p in (0.0, 5.0, 10.0)]
+    assert frac[0] > frac[1] > frac[2]
+    growth = [f - runs[0.0].li_area_fraction[0] for f in frac]
+    # measured: 10 MPa removes 1.4 % of the growth (Omega P_m / F ~ 1 mV against a local
+    # overpotential of ~0.1-0.2 V); the paper's strong suppression is NOT reproduced
+    rel = 1 - growth[2] / growth[0]
+    assert 0.005 < rel < 0.05
+
+
+def test_peak_hydrostatic_pressure_rises_with_stack_pressure(runs):
+    peak = [runs[p].peak_stress_mpa for p in (0.0, 5.0, 10.0)]
+    assert peak[0] < peak[1] < peak[2]
+    # paper: ~2 -> ~12 MPa. Here the order of magnitude at 10 MPa is right; at 0 MPa the model
+    # has no plating eigenstrain, so P_m in Li is zero (the paper's ~2 MPa is not reproduced)
+    assert 3.0 < peak[2] < 30.0
+    assert abs(peak[0]) < 0.1
+
+
+def test_no_penetration_in_500_s(runs):
+    for r in runs.values():
+        assert not r.connected.any()
+        # leakage: electronic current through the counter electrode, no jump above 1 %/save
+        jumps = np.diff(r.leakage_current_a) / r.leakage_current_a[:-1]
+        assert np.max(jumps) < 0.01
+
+
+@pytest.mark.xfail(strict=True, reason="no dendrite crosses the electrolyte in 500 s with "
+                   "literature kinetics (Faradaic growth ~10 um); the paper's 0 MPa hard short "
+                   "at ~400 s is not reproduced")
+def test_leakage_jump_at_0_mpa(runs):
+    r = runs[0.0]
+    assert r.connected[-1]
+    assert np.max(r.leakage_current_a) > 100 * r.leakage_current_a[0]
+
+
+def test_deterministic_for_a_seed():
+    a = iface.phase_field_growth(10.0, size="tiny", seed=3, duration_s=20.0)
+    b = iface.phase_field_growth(10.0, size="tiny", seed=3, duration_s=20.0)
+    c = iface.phase_field_growth(10.0, size="tiny", seed=4, duration_s=20.0)
+    assert np.array_equal(a.li_area_fraction, b.li_area_fraction)
+    assert not np.array_equal(a.rho, c.rho)
+
+
+def test_time_step_and_grid_convergence():
+    """Li growth between t = 50 and 150 s at 0 MPa: dt 1 vs 0.5 s and 4 vs 2 um cells.
+
+    The first ~20 s are a transient that depends on the grid: the one-cell interface's
+    capillarity (L_xi kappa / R, kappa ~ h^2) blunts the protrusion tip and the current drops
+    by ~20 %, so the comparison starts at 50 s. Measured: dt 0.5 %, grid 1.1 % over 50-150 s;
+    over the whole 500 s 0.8 % (dt) and 1.9 % (grid); including 0-100 s the grid changes the
+    growth by 26 %. Tolerance 3 %.
+    """
+    def growth(**kw):
+        r = iface.phase_field_growth(0.0, size="tiny", duration_s=150.0, n_saves=4, **kw)
+        assert r.time_s[1] == pytest.approx(50.0)
+        return r.li_area_fraction[-1] - r.li_area_fraction[1]
+
+    g = growth()
+    g_dt = growth(dt_s=0.5)
+    g_h = growth(cell_um=2.0)
+    assert g > 0 and g_dt > 0 and g_h > 0
+    rel_dt = abs(g_dt - g) / g_dt
+    rel_h = abs(g_h - g) / g_h
+    print(f"growth 50-150 s: base {g:.4g}, dt/2 {g_dt:.4g} ({rel_dt:.1%}), "
+          f"h/2 {g_h:.4g} ({rel_h:.1%})")
+    assert rel_dt < 0.03
+    assert rel_h < 0.03
+
+
+def test_elasticity_uniaxial_block_against_analytic():
+    """Homogeneous plane-strain block, x = 0 clamped, pressure p on x = L, sides free: away
+    from the clamped edge s_xx = -p, s_yy = 0, s_zz = -nu p, so P_m = p (1 + nu) / 3."""
+    from ssbscope.interface.phase_field import _Elasticity, _lame
+
+    nx, ny, h = 60, 20, 2e-6
+    lam, mu = _lame(22e9, 0.29)
+    pm = _Elasticity(nx, ny, h).solve(np.full((ny, nx), lam), np.full((ny, nx), mu), 10e6)
+    interior = pm[:, nx // 2:]
+    assert np.allclose(interior, 10e6 * 1.29 / 3, rtol=0.02)
