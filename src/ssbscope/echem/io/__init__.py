@@ -52,7 +52,8 @@ from pathlib import Path
 import pandas as pd
 
 from ssbscope.errors import FileFormatError, ParameterError, UnsupportedFormatError
-from ssbscope.echem.io.common import CORE_COLUMNS, MODES, check_file, reader_boundary
+from ssbscope.echem.io.common import CORE_COLUMNS, MODES, check_file, reader_boundary, utf16_text
+from ssbscope.echem.io.eis_text import EIS_TEXT_FORMATS
 
 __all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES"]
 
@@ -107,6 +108,9 @@ def sniff_format(path) -> str:
             return "neware-ndax"
         raise FileFormatError(p, f"is a zip archive ({sorted(names)[:5]}) of no known potentiostat "
                               "format", f"unpack it and read the data file; formats: {list(FORMATS)}")
+    utf16 = utf16_text(head)
+    if utf16 is not None:
+        head = utf16.encode("utf-8", errors="replace")
     if b"\x00" in head:
         ext = _EXT.get(p.suffix.lower())
         if ext in _UNSUPPORTED:
@@ -116,6 +120,11 @@ def sniff_format(path) -> str:
     text = head.decode("latin-1")
     lines = text.splitlines()
     first = lines[0] if lines else ""
+    from ssbscope.echem.io.eis_text import sniff_eis_text
+
+    eis_fmt = sniff_eis_text(lines)
+    if eis_fmt is not None:
+        return eis_fmt
     if first.strip() == "EXPLAIN":
         return "gamry-dta"
     if first.strip().startswith("EC-Lab ASCII") or first.strip().startswith("BT-Lab ASCII"):
@@ -147,7 +156,7 @@ def _resolve(path, format: str | None) -> tuple[Path, str]:
                                   "the file may be truncated/corrupt, or pass format= explicitly")
     else:
         fmt = format.lower()
-        if fmt not in FORMATS and fmt not in _UNSUPPORTED:
+        if fmt not in FORMATS and fmt not in _UNSUPPORTED and fmt not in EIS_TEXT_FORMATS:
             raise ParameterError("format", format, "unknown format", f"use one of {list(FORMATS)}")
     if fmt in _UNSUPPORTED:
         what, fix = _UNSUPPORTED[fmt]
@@ -214,6 +223,9 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
     """
     p, fmt = _resolve(path, format)
     kw = dict(nan_policy=nan_policy, invert_current=invert_current)
+    if fmt in EIS_TEXT_FORMATS:
+        raise FileFormatError(p, f"is an impedance export ({fmt}), not a time series",
+                              "read it with read_eis() (in an experiment: kind: eis)")
     if fmt in ("biologic-mpr", "biologic-mpt", "gamry-dta") and column_mapping:
         raise ParameterError("column_mapping", sorted(column_mapping),
                              f"column mapping applies to text tables, not to {fmt}",
@@ -238,7 +250,9 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
 
 @reader_boundary
 def read_eis(path, *, format: str | None = None) -> pd.DataFrame:
-    """Read an impedance spectrum (BioLogic PEIS/GEIS ``.mpr``/``.mpt``, Gamry ``ZCURVE``).
+    """Read an impedance spectrum (BioLogic PEIS/GEIS ``.mpr``/``.mpt``, Gamry ``ZCURVE``, and
+    the text exports of ZPlot/Z60W (Autolab), CH Instruments, Parstat and PowerSuite: see
+    :mod:`ssbscope.echem.io.eis_text`).
 
     Returns
     -------
@@ -266,5 +280,10 @@ def read_eis(path, *, format: str | None = None) -> pd.DataFrame:
         from ssbscope.echem.io.gamry import read_dta_eis
 
         return read_dta_eis(p)
+    if fmt in EIS_TEXT_FORMATS:
+        from ssbscope.echem.io.eis_text import read_eis_text
+
+        return read_eis_text(p, fmt)
     raise FileFormatError(p, f"format {fmt} holds no impedance spectra that ssbscope reads",
-                          "read_eis() takes BioLogic PEIS/GEIS (.mpr/.mpt) and Gamry EIS (.DTA) files")
+                          "read_eis() takes BioLogic PEIS/GEIS (.mpr/.mpt), Gamry EIS (.DTA) and "
+                          f"{', '.join(EIS_TEXT_FORMATS)} text exports")
