@@ -190,3 +190,114 @@ def test_stage_stores_failed_fit_as_failed_and_report_says_so(tmp_path):
     html, summary = _eis_figures(eis)
     assert "fit failed: R_s" in html
     assert ("EIS fits failed", "1 of 2") in summary
+
+
+# ------------------------------------------------------------------ cycler text exports
+def _counter_check(df, counter, sign, scale, key="step"):
+    """Charge integrated from current_A over each same-sign run of a step, against the
+    increase of the instrument's own charge counter over that run (mAh, Faraday)."""
+    t, i = df["time_s"].to_numpy(), df["current_A"].to_numpy()
+    q = df[counter].to_numpy() * scale
+    s = np.sign(np.where(np.abs(i) < 1e-9, 0, i))
+    k = df[key].to_numpy()
+    tot_i = tot_q = 0.0
+    start = 0
+    for j in range(1, len(t) + 1):
+        if j == len(t) or k[j] != k[j - 1] or s[j] != s[j - 1]:
+            if s[start] == sign and j - start > 2:
+                seg = slice(start, j)
+                tot_i += abs(np.sum(i[seg][1:] * np.diff(t[seg]))) / 3.6
+                tot_q += q[j - 1] - q[start]
+            start = j
+    return tot_i, tot_q
+
+
+def test_neware_regular_export_auto_detected_and_charge_matches_step_counter():
+    p = HERE / "neware" / "cellpy_nw_regular_export_first2900lines.csv"
+    assert sniff_format(p) == "neware-regular"
+    df = echem.read(p)
+    assert df.attrs["format"] == "neware-regular"
+    # record rows only: lines starting with two commas (independent count)
+    n_rec = sum(1 for ln in p.read_text(encoding="latin-1").splitlines() if ln.startswith(",,")) - 1
+    assert len(df) == n_rec
+    assert set(df["mode"]) >= {"CC", "rest"}
+    q_i, q_c = _counter_check(df, "capacity_Ah", +1, 1000.0, key="cycle")
+    assert q_c > 100 and q_i == pytest.approx(q_c, rel=1e-3)
+    # discharge steps (CC DChg) carry negative current
+    assert (df.loc[df["instrument_state"] == "CC DChg", "current_A"] < 0).all()
+
+
+@pytest.mark.parametrize("name,preamble", [("cellpy_pec_first3000lines.csv", 32),
+                                           ("cellpy_pec_Test25209.csv", 45)])
+def test_pec_export_with_preamble_auto_detected(name, preamble):
+    p = HERE / "pec" / name
+    assert sniff_format(p) == "pec"
+    df = echem.read(p)
+    assert df.attrs["format"] == "pec" and df.attrs["preamble_lines"] == preamble
+    n = sum(1 for ln in p.read_text(encoding="latin-1").splitlines()[preamble + 1:] if ln.strip())
+    assert len(df) == n
+    assert 2.4 < df["voltage_V"].min() and df["voltage_V"].max() < 4.3  # mV column -> V
+    if name.startswith("cellpy_pec_first"):
+        for counter, sign in (("charge_capacity_mAh", +1), ("discharge_capacity_mAh", -1)):
+            q_i, q_c = _counter_check(df, counter, sign, 1.0)
+            assert q_c > 1000 and q_i == pytest.approx(q_c, rel=1e-3)
+
+
+def test_landt_export_with_preamble_and_its_bdf_conversion_agree():
+    """The same Landt measurement as exported (6-line preamble) and converted to the Battery
+    Data Format by its authors: both auto-detected, identical samples."""
+    raw = HERE / "landt" / "bdfrepo_SINTEF_LiGrR2032_Landt_first4000lines.csv"
+    bdf = HERE / "bdf" / "bdfrepo_SINTEF_LiGrR2032_Landt_first8000lines.bdf.csv"
+    assert sniff_format(bdf) == "bdf"
+    a, b = echem.read(bdf), echem.read(raw)
+    assert b.attrs["preamble_lines"] == 6
+    assert len(b) == 4000 - 7 and len(a) == 8000 - 1
+    n = len(b)
+    for c in ("time_s", "voltage_V", "current_A"):
+        np.testing.assert_array_equal(a[c].to_numpy()[:n], b[c].to_numpy())
+    # Faraday: the Landt discharge counter (0.1 mAh resolution) against the integrated current
+    t, i = b["time_s"].to_numpy(), b["current_A"].to_numpy()
+    q = np.concatenate(([0.0], np.cumsum(-i[1:] * np.diff(t)))) / 3.6
+    cnt = b["discharge_capacity_ah"].to_numpy() * 1000
+    k = int(np.argmax(cnt))
+    assert abs(q[k] - cnt[k]) <= 0.1 + 0.02 * cnt[k]
+
+
+def test_bdf_human_headers():
+    df = echem.read(HERE / "bdf" / "bdfrepo_sample.bdf.csv")
+    assert df.attrs["format"] == "bdf"
+    assert df["time_s"].tolist() == [0.0, 1.0, 2.0]
+    assert df["voltage_V"].tolist() == [3.7, 3.6, 3.5]
+    assert df["current_A"].tolist() == [0.1, 0.1, 0.1]
+
+
+def test_bdf_units_in_names_are_applied(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("Test Time / h,Voltage / mV,Current / mA\n0,3700,100\n0.5,3710,100\n1,3720,100\n")
+    df = echem.read(p)
+    assert df["time_s"].tolist() == [0.0, 1800.0, 3600.0]
+    assert df["voltage_V"].tolist() == pytest.approx([3.7, 3.71, 3.72])
+    assert df["current_A"].tolist() == pytest.approx([0.1] * 3)
+
+
+@pytest.mark.parametrize("enc", ["utf-16", "utf-16-le"])
+def test_utf16_cycler_export_reads_like_the_original(tmp_path, enc):
+    """UTF-16 (PalmSens and other Windows exports; here a real PEC file re-encoded, synthetic
+    encoding of a real table)."""
+    src = HERE / "pec" / "cellpy_pec_Test25209.csv"
+    u = tmp_path / "u16.csv"
+    u.write_bytes(src.read_text(encoding="latin-1").encode(enc))
+    a, b = echem.read(src), echem.read(u)
+    assert b.attrs["format"] == "pec"
+    for c in ("time_s", "voltage_V", "current_A"):
+        np.testing.assert_array_equal(a[c], b[c])
+
+
+def test_generic_preamble_found_by_content(tmp_path):
+    """A preamble of free text and key: value lines of any length before the header."""
+    p = tmp_path / "log.csv"
+    p.write_text("My cycler v2\nOperator:,someone\nNotes: a, b, c\n\n"
+                 "Time (s),Voltage (V),Current (A)\n0,3.0,0.001\n10,3.1,0.001\n20,3.2,0.001\n")
+    df = echem.read(p)
+    assert df.attrs["preamble_lines"] == 4
+    assert df["voltage_V"].tolist() == [3.0, 3.1, 3.2]

@@ -247,7 +247,7 @@ def _fit_curve(fit, f):
 # --------------------------------------------------------------------------------------
 _FORMATS = {"auto": None, "mpr": "biologic-mpr", "mpt": "biologic-mpt", "gamry": "gamry-dta",
             "csv": "csv", "neware": "neware", "arbin": "arbin", "maccor": "maccor",
-            "novonix": "novonix"}
+            "novonix": "novonix", "neware-regular": "neware-regular", "pec": "pec", "bdf": "bdf"}
 
 
 def _slug(text: str) -> str:

@@ -59,8 +59,8 @@ __all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "maccor",
-           "maccor-raw", "novonix", "csv")
+FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "neware-regular",
+           "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv")
 _UNSUPPORTED = {
     "neware-nda": ("a Neware BTS binary .nda file",
                    "export it as CSV/Excel from Neware BTS Client (or convert it with the "
@@ -135,13 +135,28 @@ def sniff_format(path) -> str:
         return "maccor-raw"
     if any(ln.startswith(("Rec\t", "Rec#\t")) for ln in lines[:40]):
         return "maccor"
-    if "Data_Point" in first and ("Test_Time" in first):
-        return "arbin"
+    if first.startswith("Cycle Index,") and len(lines) > 2 and lines[1].startswith(",Step Index") \
+            and lines[2].startswith(",,"):
+        return "neware-regular"
     low = first.lower()
     if ("test_id" in low and "schedule_file_name" in low) or p.name.endswith("_Metadata.csv"):
         return "arbin-metadata"
-    if ("Step Type" in first or "Step Name" in first) and "Current(" in first:
+    # the column header, wherever a preamble puts it (found by content, not by a flag)
+    from ssbscope.echem.io.tabular import header_line
+
+    k = header_line(lines[:-1] if len(head) == 8192 else lines)
+    hdr = lines[k] if lines else ""
+    if "Data_Point" in hdr and ("Test_Time" in hdr):
+        return "arbin"
+    if ("Step Type" in hdr or "Step Name" in hdr) and "Current(" in hdr:
         return "neware"
+    if hdr.startswith("Test,Cell,Rack") or ("Total Time (Seconds)" in hdr and "Real Time" in hdr):
+        return "pec"
+    import re
+
+    if re.search(r"Test Time / (s|min|h)\b|test_time_second", hdr) and \
+            re.search(r"Voltage / m?V\b|voltage_volt", hdr):
+        return "bdf"
     return "csv"
 
 
