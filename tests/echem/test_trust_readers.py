@@ -301,3 +301,34 @@ def test_generic_preamble_found_by_content(tmp_path):
     df = echem.read(p)
     assert df.attrs["preamble_lines"] == 4
     assert df["voltage_V"].tolist() == [3.0, 3.1, 3.2]
+
+
+def test_excel_workbook_detected_and_read_or_refused_clearly(tmp_path):
+    """An .xlsx workbook (a zip with xl/workbook.xml): read through the optional openpyxl, or
+    refused with an ssbscope error naming the extra (synthetic minimal workbook)."""
+    import zipfile
+
+    from ssbscope.errors import UnsupportedFormatError
+
+    p = tmp_path / "log.xlsx"
+    try:
+        import openpyxl
+    except ImportError:
+        openpyxl = None
+    if openpyxl is None:
+        with zipfile.ZipFile(p, "w") as z:
+            z.writestr("xl/workbook.xml", "<workbook/>")
+            z.writestr("[Content_Types].xml", "<Types/>")
+        assert sniff_format(p) == "excel"
+        with pytest.raises(UnsupportedFormatError, match="ssbscope\\[excel\\]"):
+            echem.read(p)
+        return
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Test Time / s", "Voltage / V", "Current / A"])
+    for k in range(5):
+        ws.append([k * 10.0, 3.0 + 0.1 * k, 0.001])
+    wb.save(p)
+    assert sniff_format(p) == "excel"
+    df = echem.read(p)
+    assert df["voltage_V"].tolist() == pytest.approx([3.0, 3.1, 3.2, 3.3, 3.4])

@@ -60,7 +60,7 @@ __all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES
 log = logging.getLogger(__name__)
 
 FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "neware-regular",
-           "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv")
+           "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv", "excel")
 _UNSUPPORTED = {
     "neware-nda": ("a Neware BTS binary .nda file",
                    "export it as CSV/Excel from Neware BTS Client (or convert it with the "
@@ -106,6 +106,8 @@ def sniff_format(path) -> str:
             names = set()
         if any(n.endswith(".ndc") for n in names) or "TestInfo.xml" in names:
             return "neware-ndax"
+        if "xl/workbook.xml" in names:
+            return "excel"
         raise FileFormatError(p, f"is a zip archive ({sorted(names)[:5]}) of no known potentiostat "
                               "format", f"unpack it and read the data file; formats: {list(FORMATS)}")
     utf16 = utf16_text(head)
@@ -259,8 +261,44 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
         return read_dta(p, **kw)
     from ssbscope.echem.io.tabular import read_table
 
+    raw = None
+    if fmt == "excel":
+        raw = _excel_as_csv(p)
+        fmt = sniff_text_format(raw, p)
     return read_table(p, fmt, column_mapping=column_mapping, time_unit=time_unit,
-                      voltage_unit=voltage_unit, current_unit=current_unit, **kw)
+                      voltage_unit=voltage_unit, current_unit=current_unit, raw=raw, **kw)
+
+
+def _excel_as_csv(p: Path) -> bytes:
+    """The data sheet of an .xlsx workbook (the sheet with the most rows) as CSV bytes, read
+    through the optional ``openpyxl`` (``pip install ssbscope[excel]``)."""
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise UnsupportedFormatError(p, "is an Excel workbook; reading .xlsx needs the optional "
+                                     "'openpyxl' package",
+                                     "pip install 'ssbscope[excel]', or export the sheet as CSV") from None
+    try:
+        sheets = pd.read_excel(p, sheet_name=None, header=None, engine="openpyxl", dtype=str)
+    except Exception as e:  # noqa: BLE001 - openpyxl/zipfile raise many types on bad workbooks
+        raise FileFormatError(p, f"Excel workbook cannot be read ({type(e).__name__})",
+                              "open and re-save it, or export the data sheet as CSV") from None
+    if not sheets:
+        raise FileFormatError(p, "Excel workbook has no sheet", "export the data as CSV")
+    name, df = max(sheets.items(), key=lambda kv: kv[1].shape[0])
+    log.info("%s: reading sheet %r (%d rows)", p, name, df.shape[0])
+    return df.to_csv(index=False, header=False).encode("utf-8")
+
+
+def sniff_text_format(raw: bytes, p: Path) -> str:
+    """Format name of text content already in memory (an Excel sheet turned into CSV)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        q = Path(d) / (p.stem + ".csv")
+        q.write_bytes(raw)
+        fmt = sniff_format(q)
+    return fmt if fmt in FORMATS and fmt not in ("excel", "biologic-mpr", "biologic-mpt", "gamry-dta") else "csv"
 
 
 @reader_boundary
