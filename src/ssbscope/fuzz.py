@@ -111,7 +111,16 @@ def targets() -> dict[str, Target]:
     bin_names = ("navani_00_test_01_OCV_C01.mpr", "hybriddrt_PEIS_SSB.mpr", "navani_00_test_04_MB_C01.mpr")
     eis_text = _files(_REPO_DATA / "eis", sorted(p.name for p in (_REPO_DATA / "eis").glob("*"))) \
         if (_REPO_DATA / "eis").is_dir() else []
-    text_seeds = tuple(_twin_seeds() + _files(shared, text_names))
+    repo_text = []
+    for sub in ("pec", "bdf", "landt", "neware"):
+        d = _REPO_DATA / sub
+        if d.is_dir():
+            for f in sorted(d.iterdir()):
+                b = f.read_bytes()
+                if len(b) > 40_000:  # keep examples fast: the head of the file, whole lines
+                    b = b[: b.rfind(b"\n", 0, 40_000) + 1]
+                repo_text.append((f.name, b))
+    text_seeds = tuple(_twin_seeds() + repo_text + _files(shared, text_names))
     mpr_seeds = tuple(_files(shared, bin_names))
 
     def read_any(p):
