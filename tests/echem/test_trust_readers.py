@@ -332,3 +332,27 @@ def test_excel_workbook_detected_and_read_or_refused_clearly(tmp_path):
     assert sniff_format(p) == "excel"
     df = echem.read(p)
     assert df["voltage_V"].tolist() == pytest.approx([3.0, 3.1, 3.2, 3.3, 3.4])
+
+
+def test_mb_without_i_column_prefers_measured_charge_over_set_point(monkeypatch):
+    """Real EC-Lab MB file (BDF test data) with no I/mA: the measured dq/dt is used (here
+    ~0: the set point of 0.513 mA did not flow, which is why the set point is only the last
+    resort); without dq and (Q-Qo) the set point of the galvanostatic points is used, 0 at rest."""
+    from ssbscope.echem.io import biologic as B
+
+    p = HERE / "biologic" / "bdfrepo_MB-1.mpr"
+    df = echem.read(p)
+    assert df.attrs["current_source"].startswith("derived: dq/mA.h")
+    assert np.abs(df["current_A"]).max() < 0.1 * 0.513e-3  # far below the set point
+    real_load = B._load_mpr
+
+    def fake(path, raw=None):
+        q, cols, mode, meta, sha = real_load(path, raw)
+        return q, {k: v for k, v in cols.items() if k not in ("dq/mA.h", "(Q-Qo)/mA.h")}, mode, meta, sha
+
+    monkeypatch.setattr(B, "_load_mpr", fake)
+    df = echem.read(p)
+    assert "control/V/mA" in df.attrs["current_source"]
+    i_ma = df["current_A"].to_numpy() * 1e3
+    assert i_ma[-2:] == pytest.approx([0.513, 0.513], rel=1e-6)
+    assert np.all(i_ma[:-2] == 0)
