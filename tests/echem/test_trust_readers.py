@@ -356,3 +356,17 @@ def test_mb_without_i_column_prefers_measured_charge_over_set_point(monkeypatch)
     i_ma = df["current_A"].to_numpy() * 1e3
     assert i_ma[-2:] == pytest.approx([0.513, 0.513], rel=1e-6)
     assert np.all(i_ma[:-2] == 0)
+
+
+@needs_real
+def test_maccor_comma_separated_export_detected_without_format(tmp_path):
+    """The real Maccor text export re-written with commas (synthetic re-encoding of a real
+    file: some Maccor export settings write CSV): detected by content, read identically."""
+    src = REAL / "cellpy_maccor_002.txt"
+    text = src.read_bytes().decode("latin-1")
+    p = tmp_path / "maccor_export.csv"
+    p.write_bytes(text.replace("\t", ",").encode("latin-1"))
+    assert sniff_format(p) == "maccor"
+    a, b = echem.read(src), echem.read(p)
+    for c in ("time_s", "voltage_V", "current_A"):
+        np.testing.assert_array_equal(a[c], b[c])

@@ -135,7 +135,7 @@ def sniff_format(path) -> str:
         return "novonix"
     if first.startswith("Today's Date") or (len(lines) > 1 and lines[1].startswith("Rec#\t")):
         return "maccor-raw"
-    if any(ln.startswith(("Rec\t", "Rec#\t")) for ln in lines[:40]):
+    if any(ln.startswith(("Rec\t", "Rec#\t", "Rec,", "Rec#,", "Rec;", "Rec#;")) for ln in lines[:60]):
         return "maccor"
     if first.startswith("Cycle Index,") and len(lines) > 2 and lines[1].startswith(",Step Index") \
             and lines[2].startswith(",,"):

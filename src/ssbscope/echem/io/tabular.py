@@ -427,9 +427,9 @@ def _locate(fmt: str, lines: list[str], path, wanted: list[str]) -> tuple[int, d
         return 1, meta, lines
     if fmt == "maccor":
         for k, ln in enumerate(lines[:200]):
-            if re.match(r"^Rec#?\t", ln):
+            if re.match(r"^Rec#?[\t,;]", ln):
                 for pl in lines[:k]:
-                    parts = [x.strip() for x in re.split(r"\t|:\t", pl) if x.strip()]
+                    parts = [x.strip() for x in re.split(r"\t|:\t|,", pl) if x.strip()]
                     if len(parts) >= 2:
                         key = parts[0].rstrip(":")
                         if key in ("Started", "Tester", "Procedure", "Channel", "Name"):
