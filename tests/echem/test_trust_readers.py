@@ -31,6 +31,7 @@ EIS_FILES = {
     "impedancepy_exampleDataCHInstruments.txt": ("chi", 99610.0, 98.91, -2.748),
     "impedancepy_exampleDataParstat.txt": ("parstat", 10000.0, -0.00049816280376104, 0.0175143479976367),
     "impedancepy_exampleDataPowersuite.txt": ("powersuite", 0.1, 423929.46, -49014.063),
+    "impedancepy_exampleDataVersaStudio.par": ("versastudio", 100000.0, 55.31571, 4.575431),
 }
 
 
@@ -39,6 +40,8 @@ def _count_numeric_rows(path: Path, fmt: str) -> int:
     Parstat DC rows (frequency 0) and the ZPlot settings line ('0,2,0,1,...' before the count)."""
     n = 0
     lines = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
+    if fmt == "versastudio":  # data rows of the segments: 24 comma-separated numbers
+        return sum(1 for ln in lines if ln[:1].isdigit() and ln.count(",") >= 20)
     for k, ln in enumerate(lines):
         parts = [x for x in ln.replace(",", " ").replace("\t", " ").split() if x]
         try:

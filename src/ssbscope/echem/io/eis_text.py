@@ -15,6 +15,10 @@ format             recognised by                                   columns used
 ``parstat``        tab header with ``Frequency (Hz)``, ``Zre       rows with a frequency > 0
                    (ohms)``, ``Zim (ohms)`` (Parstat / PMC)         (the DC rows before are dropped)
 ``powersuite``     header ``Frequency  Zre  Zimg`` (PowerSuite)    the three columns
+``versastudio``    ``<Application>`` block naming VersaStudio      ``<SegmentN>`` blocks:
+                   (``.par``)                                      ``Definition=`` names the
+                                                                   columns; Frequency(Hz), Z Real,
+                                                                   Z Imag, Elapsed Time(s), E, I
 =================  ==============================================  ===============================
 
 All write the imaginary part signed (capacitive arcs negative), as ssbscope does: it is kept.
@@ -36,7 +40,7 @@ from ssbscope.echem.io.common import check_file, drop_truncated_last_row, finali
 
 __all__ = ["EIS_TEXT_FORMATS", "sniff_eis_text", "read_eis_text"]
 
-EIS_TEXT_FORMATS = ("zplot", "chi", "parstat", "powersuite")
+EIS_TEXT_FORMATS = ("zplot", "chi", "parstat", "powersuite", "versastudio")
 
 
 def _text(raw: bytes) -> str:
@@ -58,6 +62,8 @@ def sniff_eis_text(lines: list[str]) -> str | None:
     head = "\n".join(lines[:60])
     if "A.C. Impedance" in head and re.search(r"^Freq/Hz,\s*Z'/ohm", head, re.M):
         return "chi"
+    if first.startswith("<Application>") and "VersaStudio" in head:
+        return "versastudio"
     h0 = lines[0]
     if "Frequency (Hz)" in h0 and "Zre (ohms)" in h0 and "Zim (ohms)" in h0:
         return "parstat"
@@ -180,6 +186,42 @@ def read_eis_text(path, fmt: str | None = None, raw: bytes | None = None) -> pd.
                                       "use read() for the time series; read_eis() needs the EIS part")
             meta["dropped_dc_rows"] = int((~keep).sum())
             df = df.loc[keep].reset_index(drop=True)
+    elif fmt == "versastudio":
+        meta["instrument"] = "Princeton Applied Research VersaSTAT (VersaStudio .par)"
+        blocks, cut = [], None
+        k = 0
+        while k < len(lines):
+            m = re.match(r"^<Segment(\d+)>\s*$", lines[k].strip())
+            if not m:
+                k += 1
+                continue
+            end = next((j for j in range(k + 1, len(lines))
+                        if lines[j].strip() == f"</Segment{m.group(1)}>"), len(lines))
+            seg = lines[k + 1:end]
+            dfn = next((ln for ln in seg if ln.startswith("Definition=")), None)
+            if dfn is not None:
+                names = [c.strip() for c in dfn.split("=", 1)[1].split(",")]
+                rows = [ln for ln in seg if ln.strip() and re.match(r"^[-+\d.]", ln)]
+                if rows and "Frequency(Hz)" in names and "Z Real" in names and "Z Imag" in names:
+                    arr, c = _numeric_rows(rows, ",", len(names) - 1, p, len(names) - 1,
+                                           end < len(lines) or ends_nl)
+                    cut = cut or c
+                    cols = {"frequency_Hz": arr[:, names.index("Frequency(Hz)")],
+                            "z_real_ohm": arr[:, names.index("Z Real")],
+                            "z_imag_ohm": arr[:, names.index("Z Imag")]}
+                    for name, cn in (("time_s", "Elapsed Time(s)"), ("voltage_V", "E(V)"),
+                                     ("current_A", "I(A)")):
+                        if cn in names and names.index(cn) < arr.shape[1]:
+                            cols[name] = arr[:, names.index(cn)]
+                    part = pd.DataFrame(cols)
+                    part["spectrum"] = len(blocks)
+                    blocks.append(part)
+            k = end + 1
+        if not blocks:
+            raise FileFormatError(p, "VersaStudio file without a segment of impedance data "
+                                  "(Frequency(Hz), Z Real, Z Imag)", "export the EIS action's data")
+        df = pd.concat(blocks, ignore_index=True)
+        df = df.loc[df["frequency_Hz"] > 0].reset_index(drop=True)
     else:
         raise FileFormatError(p, "is not an impedance text export ssbscope recognises",
                               f"impedance text formats read: {list(EIS_TEXT_FORMATS)}")
