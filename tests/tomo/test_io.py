@@ -296,3 +296,17 @@ def test_tiff_series_reconstructs_like_the_hdf5_in_a_run(tmp_path):
     b = st["tomo/b/scans/h5"].load()
     np.testing.assert_allclose(a["sinogram"].values, b["sinogram"].values, rtol=1e-6, atol=1e-6)
     assert float(a.attrs["center_px"]) == pytest.approx(float(b.attrs["center_px"]), abs=0.5)
+
+
+def test_volume_glob_pattern(tmp_path):
+    import tifffile
+
+    from ssbscope.tomo import read_volume
+
+    vol = np.arange(4 * 5 * 6, dtype=np.uint16).reshape(4, 5, 6)
+    (tmp_path / "v").mkdir()
+    for k, sl in enumerate(vol):
+        tifffile.imwrite(tmp_path / "v" / f"slice_{k}.tif", sl)
+    tifffile.imwrite(tmp_path / "v" / "other_0.tif", vol[0] * 0)  # not matched by the pattern
+    vd = read_volume(str(tmp_path / "v" / "slice_*.tif"))
+    np.testing.assert_array_equal(np.asarray(vd.data), vol)

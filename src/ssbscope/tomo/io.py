@@ -158,8 +158,9 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
     Parameters
     ----------
     path : str or Path
-        A folder of 2-D TIFF slices (sorted by the numbers in their names), a multi-page
-        (or 3-D) TIFF, a single 2-D TIFF (a one-slice volume), or an HDF5 file.
+        A folder of 2-D TIFF slices (sorted by the numbers in their names), a glob pattern of
+        slice files (``vol/slice_*.tif``), a multi-page (or 3-D) TIFF, a single 2-D TIFF (a
+        one-slice volume), or an HDF5 file.
     dataset : str, optional
         HDF5 dataset path; default: the only 3-D dataset in the file (or ``/exchange/data``,
         ``/entry/data/data``, ``/data``).
@@ -182,7 +183,11 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
     import dask
     import dask.array as da
 
+    from ssbscope.paths import is_pattern
+
     p = Path(path)
+    if is_pattern(path) and pattern is None and not is_pattern(p.parent):
+        p, pattern = p.parent, p.name  # "vol/slice_*.tif": the folder's files matching it
     if not p.exists():
         raise FileFormatError(p, "does not exist", "check the path")
     if voxel_size_um is not None and not (np.isfinite(voxel_size_um) and voxel_size_um > 0):

@@ -29,8 +29,6 @@ import numpy as np
 
 __all__ = ["input_stages", "scan_times", "series_datasets"]
 
-from ssbscope.errors import InputError  # noqa: E402
-
 log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- real inputs
@@ -55,9 +53,6 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
     separate = kind == "projections" and (
         flats is not None or darks is not None or angles is not None or is_pattern(path)
         or Path(path).is_dir() or str(path).lower().endswith((".tif", ".tiff")))
-    if kind == "volume" and is_pattern(path):
-        raise InputError(f"tomo input {path}: a glob pattern is read as a projection series; "
-                         "give a volume as a folder of slices, a TIFF stack or an HDF5 file")
     if separate:
         # TIFF series / separate flat, dark and angle files: every file is a raw input; they
         # are gathered into one Data Exchange file in the run's scratch folder, which the
@@ -76,6 +71,9 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
         path = write_dxchange(pdat, Path(ctx.work_dir) / "tomo_inputs" / f"{label}.h5")
         log.info("tomo: %s gathered into %s (%d projections, %d flats, %d darks)", src_path,
                  path, pdat.projections.shape[0], pdat.flats.shape[0], pdat.darks.shape[0])
+    elif is_pattern(path):
+        for f in expand_inputs(path, what="tomography file"):
+            ctx.record_input(f)
     else:
         ctx.record_input(path)
     attrs = {"label": label, "source": str(path)}
