@@ -72,3 +72,26 @@ def test_single_charge_keeps_voltage_only_decision():
     tw = E.sulfide_charge("soft")
     ev = detect_shorts(tw.df if hasattr(tw, "df") else tw.data)
     assert any(e.kind == "soft" for e in ev)
+
+
+REAL_LOGS = ("navani_gcpl_5cycles_C09.mpr", "cellpy_biol.mpr", "cellpy_maccor_002.txt",
+             "cellpy_neware_uio.csv", "beep_novonix_test_Nova_Form-CH01-01_short.csv",
+             "beep_arbin_2017-05-09_test-TC-contact_CH33.csv", "hybriddrt_CP_SSB.mpr")
+
+
+def test_false_alarm_rate_on_real_cycling_logs_is_zero():
+    """Real logs without shorts (../shared/realdata: 374 h, 38 charge half-cycles): no event.
+    The number stated in ssbscope.echem.shorts' docstring."""
+    from ssbscope import echem
+    from ssbscope.testing import realdata_dir
+
+    real = realdata_dir("potentiostat")
+    if not real.is_dir():
+        pytest.skip("shared/realdata not present")
+    hours, events = 0.0, []
+    for name in REAL_LOGS:
+        df = echem.read(real / name, nan_policy="drop")
+        hours += (df["time_s"].iloc[-1] - df["time_s"].iloc[0]) / 3600
+        events += [(name, e.kind, e.onset_s) for e in detect_shorts(df)]
+    assert hours > 350
+    assert events == []
