@@ -122,7 +122,7 @@ class _Input(_Model):
 
 
 class EchemInput(_Input):
-    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "arbin", "maccor", "novonix"] = Field(default="auto", description="file format; auto: from the content and suffix")
+    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "neware-regular", "arbin", "maccor", "novonix", "pec", "bdf"] = Field(default="auto", description="file format; auto: from the content and suffix (also for ZPlot/Autolab, CHI, Parstat, PowerSuite impedance text exports)")
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping for CSV/TSV, e.g. {time_s: 'Time (s)'}")
     kind: Literal["cycling", "eis"] = Field(default="cycling", description="cycling: a potentiostat log (the clock of the imaging inputs); eis: one impedance spectrum (give its time_s)")
     invert_current: bool = Field(default=False, description="flip the current sign (cells wired with the negative electrode, e.g. Cu, as working electrode) so charge is positive")
@@ -140,6 +140,9 @@ class TomoInput(_Input):
     angle_range_deg: Optional[tuple[float, float]] = Field(default=None, description="(start, stop) when the file has no readable angles")
     scan: Literal["180", "360-offset"] = Field(default="180", description="180-degree scan, or 360-degree with the rotation axis off-centre (half-acquisition, stitched)")
     rows: Optional[tuple[int, int]] = Field(default=None, description="detector rows [start, stop) to reconstruct (default: all)")
+    flats: Optional[str] = Field(default=None, description="open-beam (flat) frames in separate files: a TIFF folder/glob (e.g. 'flats/*.tif') or HDF5 file(s); required when path is a TIFF projection series")
+    darks: Optional[str] = Field(default=None, description="dark frames in separate files (as flats:)")
+    angles: Optional[str] = Field(default=None, description="text file of rotation angles, one per projection (degrees unless its header says rad); else angle_range_deg")
 
 
 class ComptonInput(_Input):
@@ -719,7 +722,8 @@ def validate_file(path) -> list[tuple[str, str]]:
                 problems.append((f"inputs.{modality}[{i}].path",
                                  f"{item.path!r} is a FIFO, device or special file, not a data file"))
             # side files named by the input (calibration tables, floods, open beams, ...)
-            for key in ("calibration", "flood", "angle_map", "open_beam", "dark"):
+            for key in ("calibration", "flood", "angle_map", "open_beam", "dark", "flats", "darks",
+                        "angles"):
                 side = getattr(item, key, None)
                 if isinstance(side, str) and missing(side):
                     problems.append((f"inputs.{modality}[{i}].{key}", f"{side!r} does not exist"))

@@ -95,9 +95,10 @@ def test_neware_and_arbin_binaries_refused_by_content(tmp_path):
 
 def test_csv_missing_columns_lists_found_columns_and_keys(tmp_path):
     p = _csv(tmp_path / "r.csv", [(0, 3.0, 0.1), (1, 3.1, 0.1)], header="Time (s),Ecell (V),Current (A)")
+    # "Time (s)" and "Current (A)" are recognised by name (generic aliases); "Ecell (V)" is not
     with pytest.raises(MissingColumnError,
-                       match=r"r\.csv: table lacks column\(s\) for \['time_s', 'voltage_V', 'current_A'\]; "
-                             r"columns found: \['Time \(s\)', 'Ecell \(V\)', 'Current \(A\)'\].*time_s='<column>'"):
+                       match=r"r\.csv: table lacks column\(s\) for \['voltage_V'\]; "
+                             r"columns found: \['Time \(s\)', 'Ecell \(V\)', 'Current \(A\)'\].*voltage_V='<column>'"):
         echem.read(p)
     df = echem.read(p, time_s="Time (s)", voltage_V="Ecell (V)", current_A="Current (A)")
     assert df["voltage_V"].tolist() == [3.0, 3.1]

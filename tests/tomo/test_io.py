@@ -194,3 +194,119 @@ def test_dxchange_scan_times_are_read(tmp_path):
     assert pd_.metadata["start_time"] == "2024-03-01T10:00:00+00:00"
     assert pd_.metadata["end_time"] == "2024-03-01T10:12:30+00:00"
     assert pd_.metadata["count_time_s"] == pytest.approx(0.05)
+
+
+# --------------------------------------------------------------------- separate-file layouts
+def _tooth():
+    from ssbscope.testing import realdata_dir
+
+    p = realdata_dir("xray_tomo", "tomopy_tooth.h5")
+    if not p.exists():
+        pytest.skip("shared/realdata/xray_tomo not present")
+    return p
+
+
+def _as_tiff_series(tmp_path, pdat, n_proj=None):
+    """The real tooth scan re-packaged the way lab CT writes it: one TIFF per projection,
+    flats/ and darks/ folders, angles.txt (a header line, then index and angle in degrees)."""
+    import tifffile
+
+    proj = np.asarray(pdat.projections)
+    n = proj.shape[0] if n_proj is None else n_proj
+    for sub, frames in (("proj", proj[:n]), ("flats", pdat.flats), ("darks", pdat.darks)):
+        (tmp_path / sub).mkdir()
+        for k, fr in enumerate(frames):
+            tifffile.imwrite(tmp_path / sub / f"img_{k}.tif", fr)  # natural order: img_2 < img_10
+    ang = np.rad2deg(pdat.angles_rad[:n])
+    (tmp_path / "angles.txt").write_text("# index angle(deg)\n" +
+                                         "".join(f"{k} {a:.10f}\n" for k, a in enumerate(ang)))
+    return proj[:n]
+
+
+def test_tiff_series_with_flats_darks_and_angles_file(tmp_path):
+    from ssbscope.tomo import read_projections
+
+    ref = read_projections(_tooth())
+    proj = _as_tiff_series(tmp_path, ref)
+    pd_ = read_projections(str(tmp_path / "proj" / "*.tif"), flats=str(tmp_path / "flats"),
+                           darks=str(tmp_path / "darks" / "*.tif"), angles=tmp_path / "angles.txt")
+    assert pd_.format == "tiff-series"
+    np.testing.assert_array_equal(np.asarray(pd_.projections), proj)  # natural file order kept
+    np.testing.assert_array_equal(pd_.flats, ref.flats)
+    np.testing.assert_array_equal(pd_.darks, ref.darks)
+    np.testing.assert_allclose(pd_.angles_rad, ref.angles_rad, atol=1e-9)
+    assert pd_.metadata["n_flats"] == ref.flats.shape[0]
+
+
+def test_tiff_series_needs_flats_and_angles(tmp_path):
+    from ssbscope.errors import FileFormatError
+    from ssbscope.tomo import read_projections
+
+    ref = read_projections(_tooth())
+    _as_tiff_series(tmp_path, ref, n_proj=12)
+    with pytest.raises(FileFormatError, match="needs flats and darks"):
+        read_projections(tmp_path / "proj")
+    with pytest.raises(FileFormatError, match="181 angles for 12 projections"):
+        (tmp_path / "angles_all.txt").write_text("\n".join(str(a) for a in np.rad2deg(ref.angles_rad)))
+        read_projections(tmp_path / "proj", flats=tmp_path / "flats", darks=tmp_path / "darks",
+                         angles=tmp_path / "angles_all.txt")
+    with pytest.raises(FileFormatError, match="matches no"):
+        read_projections(str(tmp_path / "nope" / "*.tif"), flats=tmp_path / "flats",
+                         darks=tmp_path / "darks", angles=tmp_path / "angles.txt")
+
+
+def test_hdf5_flats_and_darks_in_separate_files(tmp_path):
+    import h5py
+
+    from ssbscope.tomo import read_projections
+
+    ref = read_projections(_tooth())
+    with h5py.File(tmp_path / "flats.h5", "w") as h:
+        h["exchange/data_white"] = ref.flats[:4] * 2
+    with h5py.File(tmp_path / "dark_only.h5", "w") as h:
+        h["entry/frames"] = ref.darks[:3]
+    pd_ = read_projections(_tooth(), flats=tmp_path / "flats.h5", darks=tmp_path / "dark_only.h5")
+    np.testing.assert_array_equal(pd_.flats, ref.flats[:4] * 2)
+    np.testing.assert_array_equal(pd_.darks, ref.darks[:3])
+    assert pd_.format == "dxchange" and pd_.metadata["flats_files"]
+
+
+def test_tiff_series_reconstructs_like_the_hdf5_in_a_run(tmp_path):
+    """ssbscope run path: a TIFF series with flats/darks/angles gives the same sinogram as the
+    original HDF5 file (same real counts, same angles)."""
+    from ssbscope.config import Experiment, Inputs, TomoInput
+    from ssbscope.pipeline import run
+    from ssbscope.store import Store
+    from ssbscope.tomo import read_projections
+    from ssbscope.tomo import stages as S
+
+    ref = read_projections(_tooth())
+    _as_tiff_series(tmp_path, ref)
+    import shutil
+
+    shutil.copy(_tooth(), tmp_path / "tooth.h5")
+    exp = Experiment(inputs=Inputs(tomo=[
+        TomoInput(path="proj/*.tif", flats="flats/*.tif", darks="darks", angles="angles.txt",
+                  label="tiff", time_s=0.0, series="a"),
+        TomoInput(path="tooth.h5", label="h5", time_s=0.0, series="b")]), base_dir=str(tmp_path))
+    stages = [s for s in S.input_stages(exp) if ".scan." in s.name]
+    st = Store.create(tmp_path / "store.zarr")
+    run(stages, st, raw_dir=tmp_path, quiet=True)
+    a = st["tomo/a/scans/tiff"].load()
+    b = st["tomo/b/scans/h5"].load()
+    np.testing.assert_allclose(a["sinogram"].values, b["sinogram"].values, rtol=1e-6, atol=1e-6)
+    assert float(a.attrs["center_px"]) == pytest.approx(float(b.attrs["center_px"]), abs=0.5)
+
+
+def test_volume_glob_pattern(tmp_path):
+    import tifffile
+
+    from ssbscope.tomo import read_volume
+
+    vol = np.arange(4 * 5 * 6, dtype=np.uint16).reshape(4, 5, 6)
+    (tmp_path / "v").mkdir()
+    for k, sl in enumerate(vol):
+        tifffile.imwrite(tmp_path / "v" / f"slice_{k}.tif", sl)
+    tifffile.imwrite(tmp_path / "v" / "other_0.tif", vol[0] * 0)  # not matched by the pattern
+    vd = read_volume(str(tmp_path / "v" / "slice_*.tif"))
+    np.testing.assert_array_equal(np.asarray(vd.data), vol)

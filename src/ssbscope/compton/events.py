@@ -231,6 +231,24 @@ def read_event_header(path) -> EventFileHeader:
         head = json.loads(js.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise FileFormatError(path, f"JSON header does not parse ({err})") from None
+    if not isinstance(head, dict):
+        raise FileFormatError(path, f"JSON header is a {type(head).__name__}, not an object",
+                              "not an ssbscope event file, or a corrupt one; re-write it")
+    for key, lo, hi in (("n_rows", 1, 4096), ("n_cols", 1, 4096)):
+        val = head.get(key, 80)
+        if isinstance(val, bool) or not isinstance(val, int) or not lo <= val <= hi:
+            raise FileFormatError(path, f"header field {key} = {str(val)[:40]!r} is not an integer "
+                                  f"in [{lo}, {hi}]", "re-write the file with a valid detector geometry")
+    if head.get("value_unit", "keV") not in ("keV", "adu"):
+        raise FileFormatError(path, f"header field value_unit = {str(head.get('value_unit'))[:40]!r} "
+                              "is not 'keV' or 'adu'", "re-write the file")
+    fr = head.get("frame_rate_hz")
+    if fr is not None and (isinstance(fr, bool) or not isinstance(fr, (int, float))
+                           or not np.isfinite(fr) or fr <= 0):
+        raise FileFormatError(path, f"header field frame_rate_hz = {str(fr)[:40]!r} is not a "
+                              "positive number", "re-write the file")
+    if not isinstance(head.get("metadata", {}), dict):
+        raise FileFormatError(path, "header field metadata is not an object", "re-write the file")
     off = _PRE.size + jl
     expect = off + n * EVENT_DTYPE.itemsize
     if size != expect:

@@ -33,7 +33,14 @@ import pandas as pd
 
 from ssbscope.errors import ConvergenceError, InputError, MissingColumnError, ParameterError
 
-__all__ = ["randles_impedance", "fit_eis", "EISFit", "track_eis"]
+__all__ = ["randles_impedance", "fit_eis", "EISFit", "track_eis", "fit_quality",
+           "MAX_RELATIVE_RESIDUAL"]
+
+#: A fit whose RMS relative residual |Z_model - Z|/|Z| exceeds this is failed (10 %).
+MAX_RELATIVE_RESIDUAL = 0.10
+#: R_s may sit below the highest-frequency Re(Z) (the arc is not closed there) but not by more
+#: than this factor: a smaller R_s is not resolved by the spectrum.
+RS_HF_MIN_FRACTION = 0.2
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +136,13 @@ class EISFit:
         The optimiser converged.
     message : str
         The optimiser's message.
+    fit_ok : bool
+        The fit passes its own quality test (:func:`fit_quality`); when False the values are
+        not a measurement and must not be reported as one.
+    fit_problem : str
+        Why the fit failed its quality test ("" when ``fit_ok``).
+    relative_residual : float
+        RMS of ``|Z_model − Z_data| / |Z_data|`` over the frequencies (0.01 = 1 %).
     """
 
     r_s_ohm: float
@@ -146,6 +160,9 @@ class EISFit:
     n_points: int
     success: bool
     message: str
+    fit_ok: bool = True
+    fit_problem: str = ""
+    relative_residual: float = float("nan")
 
     def impedance(self, freq_hz) -> np.ndarray:
         """Model impedance (ohm, complex) at ``freq_hz`` with the fitted values."""
@@ -193,7 +210,9 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EIS
     Returns
     -------
     EISFit
-        Values, standard errors, chi-square and convergence flag.
+        Values, standard errors, chi-square, convergence flag, and the verdict of the fit's own
+        quality test (``fit_ok``, ``fit_problem``; see :func:`fit_quality`). A failed fit keeps
+        the optimiser's values for diagnosis; callers storing results store NaN instead.
 
     Raises
     ------
@@ -270,6 +289,10 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EIS
         errs = np.where(d >= 0, np.sqrt(np.abs(d)), np.nan)
     except np.linalg.LinAlgError:
         log.warning("fit_eis: singular Jacobian, standard errors unavailable")
+    ok, problem, rel = fit_quality(p, errs, f, z, success=bool(best.success),
+                                   message=str(best.message), lo=lo, hi=hi)
+    if not ok:
+        log.warning("fit_eis: fit failed its quality test: %s", problem)
     q = 10.0 ** p[2]
     return EISFit(
         r_s_ohm=float(p[0]), r_ct_ohm=float(p[1]), q_cpe=float(q), n_cpe=float(p[3]),
@@ -278,7 +301,60 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EIS
         q_cpe_err=float(q * np.log(10.0) * errs[2]), n_cpe_err=float(errs[3]),
         sigma_w_err_ohm_s05=float(errs[4]),
         chi_square=chi2, reduced_chi_square=float(s2), n_points=int(f.size),
-        success=bool(best.success), message=str(best.message))
+        success=bool(best.success), message=str(best.message), fit_ok=ok, fit_problem=problem,
+        relative_residual=rel)
+
+
+def fit_quality(p: np.ndarray, errs: np.ndarray, f: np.ndarray, z: np.ndarray, *, success: bool,
+                message: str, lo, hi,
+                max_relative_residual: float = MAX_RELATIVE_RESIDUAL) -> tuple[bool, str, float]:
+    """Quality test of a Randles fit: ``(fit_ok, fit_problem, relative_residual)``.
+
+    A fit fails (with the first reason found) when
+    * the optimiser did not converge;
+    * the RMS relative residual ``|Z_model − Z| / |Z|`` exceeds ``max_relative_residual``
+      (the circuit does not describe the spectrum);
+    * R_s or R_ct (or the CPE's Q, n) sits at a bound of the fit (R = 0, n = 0.3, Q at 1e-15 or
+      1e3): the optimum was pushed outside the physical range;
+    * R_s lies above the high-frequency Re(Z) by more than 5 % (+ the residual), or below
+      ``RS_HF_MIN_FRACTION`` × that value (R_s ≈ 1e-16 Ω for a spectrum starting at 826 Ω: the
+      series resistance is not resolved);
+    * the standard error of R_s or R_ct is NaN/inf (singular Jacobian: undetermined).
+
+    Parameters
+    ----------
+    p : (5,) array
+        ``r_s, r_ct, log10 q, n, sigma`` at the optimum.
+    errs : (5,) array
+        Their standard errors.
+    f, z : (N,) arrays
+        Frequencies (Hz) and measured complex impedance (ohm).
+    """
+    zm = _z_model(f, p[0], p[1], 10.0 ** p[2], p[3], p[4])
+    rel = float(np.sqrt(np.mean(np.abs(zm - z) ** 2 / np.abs(z) ** 2)))
+    if not success:
+        return False, f"the optimiser did not converge ({message})", rel
+    if not np.isfinite(rel) or rel > max_relative_residual:
+        return False, (f"relative residual {100 * rel:.1f} % > {100 * max_relative_residual:.0f} %: "
+                       "the circuit does not describe this spectrum"), rel
+    scale = float(np.max(np.abs(z)))
+    names = ("R_s", "R_ct", "log10 Q", "n")
+    for k in range(4):
+        lo_k, hi_k = lo[k], hi[k]
+        tol = 1e-9 * scale if k < 2 else 1e-6
+        if p[k] - lo_k <= tol or (np.isfinite(hi_k) and hi_k - p[k] <= tol and k != 3):
+            at = lo_k if p[k] - lo_k <= tol else hi_k
+            return False, f"{names[k]} = {p[k]:.3g} is at the bound {at:g} of the fit", rel
+    hf = np.argsort(f)[::-1][: max(1, f.size // 20)]
+    re_hf = float(np.min(z.real[hf]))
+    if re_hf > 0 and (p[0] < RS_HF_MIN_FRACTION * re_hf
+                      or p[0] > re_hf * (1.05 + rel) + 1e-12):
+        return False, (f"R_s = {p[0]:.3g} Ω is far from the high-frequency Re(Z) = {re_hf:.4g} Ω: "
+                       "the series resistance is not resolved"), rel
+    for k, nm in ((0, "R_s"), (1, "R_ct")):
+        if not np.isfinite(errs[k]):
+            return False, f"the standard error of {nm} is undefined (singular Jacobian)", rel
+    return True, "", rel
 
 
 def track_eis(spectra, states=None) -> pd.DataFrame:

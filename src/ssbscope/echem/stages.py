@@ -184,7 +184,10 @@ def eis_dataset(spectra: list[dict]):
     spectra : list of dict
         Keys: ``label``, ``time_s``, ``frequency_Hz``, ``z_real_ohm``, ``z_imag_ohm`` (arrays of
         one length), fitted ``r_s_ohm``, ``r_ct_ohm``, ``r_s_err_ohm``, ``r_ct_err_ohm`` and the
-        fitted curve ``z_fit_real_ohm``, ``z_fit_imag_ohm`` (NaN when no fit), ``source``.
+        fitted curve ``z_fit_real_ohm``, ``z_fit_imag_ohm`` (NaN when no fit), ``source``,
+        and the fit's verdict ``fit_ok`` (bool), ``fit_problem`` (str, "" when ok),
+        ``relative_residual``. A failed fit has NaN values: it is stored as failed, not as
+        numbers.
 
     Returns
     -------
@@ -202,9 +205,15 @@ def eis_dataset(spectra: list[dict]):
     for k in ("frequency_Hz", "z_real_ohm", "z_imag_ohm", "z_fit_real_ohm", "z_fit_imag_ohm"):
         data[k] = (("state", "point"), np.stack([pad(s.get(k, np.full(n, np.nan))) for s in spectra])
                    if spectra else np.zeros((0, n)))
-    for k in ("time_s", "r_s_ohm", "r_ct_ohm", "r_s_err_ohm", "r_ct_err_ohm"):
+    for k in ("time_s", "r_s_ohm", "r_ct_ohm", "r_s_err_ohm", "r_ct_err_ohm", "relative_residual"):
         data[k] = ("state", np.array([np.nan if s.get(k) is None else float(s.get(k))
                                       for s in spectra], dtype=np.float64))
+    # fit verdict: fit_ok False -> the values above are NaN and fit_problem says why
+    data["fit_ok"] = ("state", np.array([bool(s.get("fit_ok", s.get("r_s_ohm") is not None))
+                                         for s in spectra], dtype=bool))
+    data["fit_problem"] = ("state", np.array([str(s.get("fit_problem", "") or "") for s in spectra],
+                                             dtype=object))
+    data["relative_residual"] = (("state",), data["relative_residual"][1], {"units": "1"})
     for k in ("label", "source"):
         data[k] = ("state", np.array([str(s.get(k, "")) for s in spectra], dtype=object))
     ds = xr.Dataset(data)
@@ -238,7 +247,7 @@ def _fit_curve(fit, f):
 # --------------------------------------------------------------------------------------
 _FORMATS = {"auto": None, "mpr": "biologic-mpr", "mpt": "biologic-mpt", "gamry": "gamry-dta",
             "csv": "csv", "neware": "neware", "arbin": "arbin", "maccor": "maccor",
-            "novonix": "novonix"}
+            "novonix": "novonix", "neware-regular": "neware-regular", "pec": "pec", "bdf": "bdf"}
 
 
 def _slug(text: str) -> str:
@@ -363,15 +372,21 @@ def _inputs_eis_stage(ctx, inputs, *, spectra: list):
         zr = z["z_real_ohm"].to_numpy(dtype=float)
         zi = z["z_imag_ohm"].to_numpy(dtype=float)
         fit = fit_eis(f, zr, zi)
-        zf = _fit_curve(fit, f)
         t = rec["time_s"]
         if t is None and "time_s" in z.columns:
             t = float(z["time_s"].iloc[0])
         item = dict(label=rec["label"], time_s=t, frequency_Hz=f, z_real_ohm=zr, z_imag_ohm=zi,
-                    source=path.name, r_s_ohm=fit.r_s_ohm, r_ct_ohm=fit.r_ct_ohm,
-                    r_s_err_ohm=fit.r_s_err_ohm, r_ct_err_ohm=fit.r_ct_err_ohm)
-        if zf is not None:
-            item.update(z_fit_real_ohm=zf.real, z_fit_imag_ohm=zf.imag)
+                    source=path.name, fit_ok=fit.fit_ok, fit_problem=fit.fit_problem,
+                    relative_residual=fit.relative_residual)
+        if fit.fit_ok:  # a failed fit is stored as failed (NaN values), never as numbers
+            item.update(r_s_ohm=fit.r_s_ohm, r_ct_ohm=fit.r_ct_ohm,
+                        r_s_err_ohm=fit.r_s_err_ohm, r_ct_err_ohm=fit.r_ct_err_ohm)
+            zf = _fit_curve(fit, f)
+            if zf is not None:
+                item.update(z_fit_real_ohm=zf.real, z_fit_imag_ohm=zf.imag)
+        else:
+            log.warning("echem: EIS fit of %s (%s) failed: %s", path.name, rec["label"],
+                        fit.fit_problem)
         out.append(item)
     return {"echem/eis": eis_dataset(out)}
 

@@ -315,24 +315,9 @@ def _natural_key(p: Path):
 
 
 def _expand(paths, sort: bool) -> list[Path]:
-    import glob
+    from ssbscope.paths import expand_inputs  # the one expansion every modality shares
 
-    if isinstance(paths, (str, os.PathLike)):
-        p = Path(paths)
-        if p.is_dir():
-            files = [q for q in p.iterdir() if q.is_file() and q.name.lower().endswith(_FITS_EXT + _TIFF_EXT)]
-        elif any(ch in str(paths) for ch in "*?["):
-            files = [Path(q) for q in glob.glob(str(paths))]
-        else:
-            files = [p]
-    else:
-        files = [Path(q) for q in paths]
-    if not files:
-        raise FileFormatError(paths, "matches no FITS/TIFF file", "check the path or pattern")
-    for f in files:
-        if not f.is_file():
-            raise FileFormatError(f, "does not exist", "check the path")
-    return sorted(files, key=_natural_key) if sort else files
+    return expand_inputs(paths, exts=_FITS_EXT + _TIFF_EXT, sort=sort, what="FITS/TIFF file")
 
 
 def read_tof_spectra(path) -> pd.DataFrame:

@@ -257,18 +257,34 @@ def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
         fig.tight_layout()
         parts.append(figure_html(fig, "R_s and R_ct vs state (R_ct falls on charge, rises on "
                                       "discharge in Huang et al. 2024)."))
-        cols = {"state": labels, "R_s (Ω)": r_s, "R_ct (Ω)": r_ct}
+        cols = {"state": labels, "R_s (Ω)": _fit_cells(eis, r_s), "R_ct (Ω)": _fit_cells(eis, r_ct)}
         if np.any(np.isfinite(t_rct)):
             cols.update({"R_s truth (Ω)": t_rs, "R_ct truth (Ω)": t_rct})
         tab = pd.DataFrame(cols)
         parts.append(table_html(tab, caption="EIS fits", float_format="{:.1f}"))
         k_full = labels.index("fully charged") if "fully charged" in labels else 0
         summary.append(("R_ct range over the cycle", f"{np.nanmin(r_ct):.0f}–{np.nanmax(r_ct):.0f} Ω"))
-        summary.append((f"R_s at {labels[k_full]}", f"{r_s[k_full]:.1f} Ω"))
+        summary.append((f"R_s at {labels[k_full]}", _fit_cells(eis, r_s)[k_full]
+                        if not np.isfinite(r_s[k_full]) else f"{r_s[k_full]:.1f} Ω"))
+    elif "fit_ok" in eis and eis.sizes["state"] > 0:
+        tab = pd.DataFrame({"state": labels, "R_s (Ω)": _fit_cells(eis, r_s),
+                            "R_ct (Ω)": _fit_cells(eis, r_ct)})
+        parts.append(table_html(tab, caption="EIS fits (every fit failed its quality test)"))
     else:
         parts.append('<p class="note">No EIS fit in the store (ssbscope.echem.fit_eis was not '
                      "available when the stage ran).</p>")
+    n_failed = int((~eis["fit_ok"].values.astype(bool)).sum()) if "fit_ok" in eis else 0
+    if n_failed:
+        summary.append(("EIS fits failed", f"{n_failed} of {n}"))
     return "".join(parts), summary
+
+
+def _fit_cells(eis, values) -> list[str]:
+    """One table cell per spectrum: the value, or "fit failed: <reason>" for a failed fit."""
+    ok = eis["fit_ok"].values.astype(bool) if "fit_ok" in eis else np.isfinite(values)
+    why = eis["fit_problem"].values if "fit_problem" in eis else [""] * len(values)
+    return [f"{v:.1f}" if o and np.isfinite(v) else f"fit failed: {w or 'no fit'}"
+            for v, o, w in zip(values, ok, why)]
 
 
 def section(store) -> Section | None:

@@ -23,7 +23,7 @@ import numpy as np
 from ssbscope.errors import FileFormatError, InputError, ParameterError, UnsupportedFormatError
 
 __all__ = ["VolumeData", "ProjectionData", "read_volume", "read_projections",
-           "read_projection_rows"]
+           "read_projection_rows", "read_angles_file", "write_dxchange"]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class ProjectionData:
         Paths of the datasets used, units, pixel size when present, image_key counts, ...
     path : str
     format : str
-        ``"dxchange"`` or ``"nxtomo"``.
+        ``"dxchange"``, ``"nxtomo"`` or ``"tiff-series"``.
     """
 
     projections: object
@@ -158,8 +158,9 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
     Parameters
     ----------
     path : str or Path
-        A folder of 2-D TIFF slices (sorted by the numbers in their names), a multi-page
-        (or 3-D) TIFF, a single 2-D TIFF (a one-slice volume), or an HDF5 file.
+        A folder of 2-D TIFF slices (sorted by the numbers in their names), a glob pattern of
+        slice files (``vol/slice_*.tif``), a multi-page (or 3-D) TIFF, a single 2-D TIFF (a
+        one-slice volume), or an HDF5 file.
     dataset : str, optional
         HDF5 dataset path; default: the only 3-D dataset in the file (or ``/exchange/data``,
         ``/entry/data/data``, ``/data``).
@@ -182,7 +183,11 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
     import dask
     import dask.array as da
 
+    from ssbscope.paths import is_pattern
+
     p = Path(path)
+    if is_pattern(path) and pattern is None and not is_pattern(p.parent):
+        p, pattern = p.parent, p.name  # "vol/slice_*.tif": the folder's files matching it
     if not p.exists():
         raise FileFormatError(p, "does not exist", "check the path")
     if voxel_size_um is not None and not (np.isfinite(voxel_size_um) and voxel_size_um > 0):
@@ -325,8 +330,26 @@ def _attr_str(v):
 
 
 def read_projections(path, *, angles_deg=None, data_path: str | None = None,
-                     load_fields: bool = True) -> ProjectionData:
+                     load_fields: bool = True, flats=None, darks=None,
+                     angles=None) -> ProjectionData:
     """Read raw projections, flats, darks and rotation angles.
+
+    Two layouts: one HDF5 file holding everything (Data Exchange, NXtomo), or separate files
+    as lab CT and several beamlines write them: a TIFF projection series (a folder, a glob
+    such as ``proj/*.tif``, or one multi-page TIFF) with ``flats=``, ``darks=`` (TIFF series
+    or HDF5 files) and ``angles=`` (a text file). ``flats``/``darks`` given with an HDF5 file
+    replace the file's own (flats and darks in separate HDF5 files).
+
+    Parameters (besides those below)
+    --------------------------------
+    flats, darks : path, glob or sequence, optional
+        Open-beam and dark frames: TIFF files (one frame or a multi-page stack each) or HDF5
+        files (their ``/exchange/data_white`` / ``data_dark`` / ``data``, or their only 2-D/3-D
+        dataset). Required with a TIFF projection series.
+    angles : path, optional
+        Text file of rotation angles, one per projection (the last number of each line;
+        lines without a number are skipped), in degrees unless a header line says ``rad``.
+        Otherwise ``angles_deg``.
 
     Parameters
     ----------
@@ -356,6 +379,31 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None,
         Missing datasets, unreadable external link, angle count not matching the
         projections, flats/darks of the wrong shape.
     """
+    from ssbscope.paths import is_pattern
+
+    if is_pattern(path) or Path(path).is_dir() or str(path).lower().endswith(_TIFF_EXT):
+        return _read_tiff_projections(path, flats=flats, darks=darks, angles=angles,
+                                      angles_deg=angles_deg)
+    pdat = _read_projections_h5(path, angles_deg=angles_deg if angles is None else None,
+                                data_path=data_path, load_fields=load_fields,
+                                angles_override=None if angles is None else read_angles_file(angles))
+    if flats is None and darks is None:
+        return pdat
+    import dataclasses
+
+    n_r, n_d = pdat.projections.shape[1:]
+    meta = dict(pdat.metadata)
+    new = {}
+    for name, spec in (("flats", flats), ("darks", darks)):
+        if spec is not None:
+            arr, files = _read_field_frames(spec, name, (n_r, n_d))
+            new[name] = arr
+            meta[f"{name}_files"] = [str(f) for f in files]
+    return dataclasses.replace(pdat, metadata=meta, **new)
+
+
+def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=True,
+                         angles_override=None) -> ProjectionData:
     import dask.array as da
     import h5py
 
@@ -368,6 +416,8 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None,
         raise FileFormatError(p, f"is not a readable HDF5 file ({exc})") from exc
 
     def fallback_angles(n, why):
+        if angles_override is not None:
+            return angles_override, "angles file"
         if angles_deg is None:
             raise FileFormatError(p, why, "pass angles_deg=(start, stop) or one angle per "
                                   "projection if you know the scan's angles")
@@ -541,6 +591,8 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None,
                 break
         fmt = "nxtomo"
     n_a, n_r, n_d = proj.shape
+    if angles_override is not None:
+        ang, meta["angles"] = angles_override, "angles file"
     if ang.size != n_a:
         raise FileFormatError(p, f"{ang.size} angles for {n_a} projections",
                               "the angle dataset does not match the data")
@@ -555,6 +607,162 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None,
     darks = darks[None] if darks.ndim == 2 else darks
     return ProjectionData(projections=proj, flats=flats, darks=darks, angles_rad=ang,
                           metadata=meta, path=str(p), format=fmt)
+
+
+def read_angles_file(path) -> np.ndarray:
+    """Rotation angles (rad) from a text file: the last number of each line that has one
+    (``index angle`` or ``angle`` columns, comma/space/tab separated); degrees unless a
+    non-numeric header line mentions ``rad``."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileFormatError(p, "angles file does not exist", "check angles:")
+    raw = p.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise FileFormatError(p, "angles file is binary, not text", "give one angle per line")
+    text = raw.decode("utf-8", errors="replace")
+    vals, rad = [], False
+    for ln in text.splitlines():
+        parts = [x for x in re.split(r"[\s,;]+", ln.strip()) if x]
+        nums = []
+        for x in parts:
+            try:
+                nums.append(float(x))
+            except ValueError:
+                nums = None
+                break
+        if nums:
+            vals.append(nums[-1])
+        elif ln.strip() and re.search(r"\brad", ln.lower()) and not vals:
+            rad = True
+    if not vals:
+        raise FileFormatError(p, "angles file holds no numbers", "give one angle per line")
+    a = np.asarray(vals, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        raise FileFormatError(p, "angles file holds NaN/inf", "fix the angles")
+    return a if rad else np.deg2rad(a)
+
+
+def _h5_frames(f: Path, name: str) -> np.ndarray:
+    import h5py
+
+    try:
+        h = h5py.File(f, "r")
+    except OSError as exc:
+        raise FileFormatError(f, f"is not a readable HDF5 file ({exc})") from exc
+    with h:
+        pref = {"flats": ("exchange/data_white", "exchange/data", "data"),
+                "darks": ("exchange/data_dark", "exchange/data", "data")}[name]
+        for k in pref:
+            if k in h and isinstance(h[k], h5py.Dataset):
+                return np.asarray(h[k])
+        found = []
+        h.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) and o.ndim in (2, 3) else None)
+        if len(found) != 1:
+            raise FileFormatError(f, f"holds {len(found)} 2-D/3-D datasets ({found[:5]}); cannot "
+                                  f"tell which are the {name}", "store them as /exchange/data_white "
+                                  "(flats) or /exchange/data_dark (darks), or as the file's only dataset")
+        return np.asarray(h[found[0]])
+
+
+def _read_field_frames(spec, name: str, frame_shape) -> tuple[np.ndarray, list[Path]]:
+    """Flat or dark frames (n, rows, cols) from TIFF and/or HDF5 files."""
+    import tifffile
+
+    from ssbscope.paths import expand_inputs
+
+    files = expand_inputs(spec, exts=_TIFF_EXT + _H5_EXT, what=f"{name} file")
+    frames = []
+    for f in files:
+        if f.name.lower().endswith(_H5_EXT):
+            a = _h5_frames(f, name)
+        else:
+            try:
+                a = tifffile.imread(f)
+            except Exception as exc:  # noqa: BLE001 - tifffile raises many types
+                raise FileFormatError(f, f"is not a readable TIFF ({type(exc).__name__})") from None
+        a = np.asarray(a)
+        if a.ndim == 2:
+            a = a[None]
+        if a.ndim != 3 or a.shape[1:] != tuple(frame_shape):
+            raise FileFormatError(f, f"{name} frame shape {a.shape[1:] if a.ndim == 3 else a.shape} "
+                                  f"does not match the projections {tuple(frame_shape)}")
+        frames.append(a)
+    return np.concatenate(frames, axis=0), files
+
+
+def _read_tiff_projections(path, *, flats, darks, angles, angles_deg) -> ProjectionData:
+    """A TIFF projection series with separate flat, dark and angle files."""
+    import dask
+    import dask.array as da
+    import tifffile
+
+    from ssbscope.paths import expand_inputs
+
+    files = expand_inputs(path, exts=_TIFF_EXT, what="TIFF projection")
+    try:
+        with tifffile.TiffFile(files[0]) as tf:
+            n_pages = len(tf.pages)
+            shape, dtype = tf.pages[0].shape, tf.pages[0].dtype
+    except Exception as exc:  # noqa: BLE001
+        raise FileFormatError(files[0], f"is not a readable TIFF ({type(exc).__name__})") from None
+    if len(shape) != 2:
+        raise FileFormatError(files[0], f"TIFF page of shape {shape}; expected 2-D projections")
+    if len(files) == 1 and n_pages > 1:
+        parts = [da.from_delayed(dask.delayed(_read_tiff_page)(str(files[0]), k), shape, dtype)
+                 for k in range(n_pages)]
+    else:
+        parts = [da.from_delayed(dask.delayed(_read_tiff_file)(str(f)), shape, dtype) for f in files]
+    proj = da.stack(parts)
+    n_a = proj.shape[0]
+    missing = [n for n, v in (("flats", flats), ("darks", darks)) if v is None]
+    if missing:
+        raise FileFormatError(path, f"a TIFF projection series needs {' and '.join(missing)} "
+                              "files", "give flats: and darks: (TIFF series or HDF5 files)")
+    fl, fl_files = _read_field_frames(flats, "flats", shape)
+    dk, dk_files = _read_field_frames(darks, "darks", shape)
+    if angles is not None:
+        ang, src = read_angles_file(angles), str(angles)
+    elif angles_deg is not None:
+        a = np.asarray(angles_deg, dtype=np.float64).ravel()
+        if a.size == 2 and n_a != 2:
+            a = np.linspace(a[0], a[1], n_a)
+        ang, src = np.deg2rad(a), "caller"
+    else:
+        raise FileFormatError(path, "a TIFF projection series has no angles",
+                              "give angles: (a text file) or angle_range_deg")
+    if ang.size != n_a:
+        raise FileFormatError(angles if angles is not None else path,
+                              f"{ang.size} angles for {n_a} projections",
+                              "give one angle per projection")
+    meta = {"data": f"{len(files)} TIFF file(s)", "angles": src, "dtype": str(dtype),
+            "n_projections": int(n_a), "n_flats": int(fl.shape[0]), "n_darks": int(dk.shape[0]),
+            "projection_files": [str(f) for f in files[:3]] + (["..."] if len(files) > 3 else []),
+            "flats_files": [str(f) for f in fl_files], "darks_files": [str(f) for f in dk_files],
+            "shape": (int(n_a), int(shape[0]), int(shape[1]))}
+    return ProjectionData(projections=proj, flats=fl, darks=dk, angles_rad=ang, metadata=meta,
+                          path=str(path), format="tiff-series")
+
+
+def write_dxchange(pd_: ProjectionData, out_path) -> Path:
+    """Write projections, flats, darks and angles as one Data Exchange HDF5 file (the layout
+    the streamed reconstruction reads by blocks of rows)."""
+    import h5py
+
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    with h5py.File(tmp, "w") as h:
+        n_a, n_r, n_d = pd_.projections.shape
+        d = h.create_dataset("exchange/data", shape=(n_a, n_r, n_d), dtype=pd_.projections.dtype,
+                             chunks=(1, n_r, n_d))
+        for k in range(n_a):
+            d[k] = np.asarray(pd_.projections[k])
+        h["exchange/data_white"] = np.asarray(pd_.flats)
+        h["exchange/data_dark"] = np.asarray(pd_.darks)
+        th = h.create_dataset("exchange/theta", data=np.rad2deg(pd_.angles_rad))
+        th.attrs["units"] = "degrees"
+    tmp.replace(out)
+    return out
 
 
 def read_projection_rows(path, row_start: int, row_stop: int, *, data_path: str | None = None,

@@ -23,6 +23,7 @@ Li/LPSCl contrast.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -41,13 +42,40 @@ def _slug(text: str) -> str:
 
 def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_size_um=None,
                        center_px=None, angle_range_deg=None, scan="180", rows=None, dataset=None,
-                       energy_kev=None, key, series=None, state=None):
+                       energy_kev=None, key, series=None, state=None, flats=None, darks=None,
+                       angles=None):
     """Read one real tomography input: projections are reconstructed, volumes stored lazily."""
     import xarray as xr
 
     import ssbscope.tomo as tomo
+    from ssbscope.paths import expand_inputs, is_pattern
 
-    ctx.record_input(path)
+    separate = kind == "projections" and (
+        flats is not None or darks is not None or angles is not None or is_pattern(path)
+        or Path(path).is_dir() or str(path).lower().endswith((".tif", ".tiff")))
+    if separate:
+        # TIFF series / separate flat, dark and angle files: every file is a raw input; they
+        # are gathered into one Data Exchange file in the run's scratch folder, which the
+        # streamed reconstruction reads by blocks of rows
+        for spec in (path, flats, darks):
+            if spec is not None:
+                for f in expand_inputs(spec, what="tomography file"):
+                    ctx.record_input(f)
+        if angles is not None:
+            ctx.record_input(angles)
+        pdat = tomo.read_projections(path, flats=flats, darks=darks, angles=angles,
+                                     angles_deg=angle_range_deg)
+        from ssbscope.tomo.io import write_dxchange
+
+        src_path = path
+        path = write_dxchange(pdat, Path(ctx.work_dir) / "tomo_inputs" / f"{label}.h5")
+        log.info("tomo: %s gathered into %s (%d projections, %d flats, %d darks)", src_path,
+                 path, pdat.projections.shape[0], pdat.flats.shape[0], pdat.darks.shape[0])
+    elif is_pattern(path):
+        for f in expand_inputs(path, what="tomography file"):
+            ctx.record_input(f)
+    else:
+        ctx.record_input(path)
     attrs = {"label": label, "source": str(path)}
     if series is not None:
         attrs["series"] = str(series)
@@ -183,8 +211,10 @@ def scan_times(exp, series: str) -> list:
                 try:
                     import ssbscope.tomo as tomo
 
-                    md = tomo.read_projections(exp.resolve(item.path),
-                                               angles_deg=item.angle_range_deg).metadata
+                    md = tomo.read_projections(
+                        exp.resolve(item.path), angles_deg=item.angle_range_deg,
+                        **{f: str(exp.resolve(getattr(item, f))) for f in ("flats", "darks", "angles")
+                           if getattr(item, f, None) is not None}).metadata
                     start = _parse_time((md or {}).get("start_time"))
                 except Exception as exc:
                     log.info("tomo: %s: acquisition time unreadable (%s)", item.path, exc)
@@ -511,6 +541,9 @@ def input_stages(exp) -> list:
                       "scan": item.scan, "rows": list(item.rows) if item.rows else None,
                       "dataset": item.dataset, "energy_kev": item.energy_kev, "key": key,
                       "series": series, "state": item.state}
+            for fld in ("flats", "darks", "angles"):
+                if getattr(item, fld, None) is not None:
+                    params[fld] = str(exp.resolve(getattr(item, fld)))
             stages.append(Stage(f"tomo.{sname}.scan.{name}", _input_recon_stage,
                                 outputs=(key,), params=params, long=True))
             keys.append(key)

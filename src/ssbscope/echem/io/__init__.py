@@ -52,14 +52,15 @@ from pathlib import Path
 import pandas as pd
 
 from ssbscope.errors import FileFormatError, ParameterError, UnsupportedFormatError
-from ssbscope.echem.io.common import CORE_COLUMNS, MODES, check_file, reader_boundary
+from ssbscope.echem.io.common import CORE_COLUMNS, MODES, check_file, reader_boundary, utf16_text
+from ssbscope.echem.io.eis_text import EIS_TEXT_FORMATS
 
 __all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES"]
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "maccor",
-           "maccor-raw", "novonix", "csv")
+FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "neware-regular",
+           "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv", "excel")
 _UNSUPPORTED = {
     "neware-nda": ("a Neware BTS binary .nda file",
                    "export it as CSV/Excel from Neware BTS Client (or convert it with the "
@@ -105,8 +106,13 @@ def sniff_format(path) -> str:
             names = set()
         if any(n.endswith(".ndc") for n in names) or "TestInfo.xml" in names:
             return "neware-ndax"
+        if "xl/workbook.xml" in names:
+            return "excel"
         raise FileFormatError(p, f"is a zip archive ({sorted(names)[:5]}) of no known potentiostat "
                               "format", f"unpack it and read the data file; formats: {list(FORMATS)}")
+    utf16 = utf16_text(head)
+    if utf16 is not None:
+        head = utf16.encode("utf-8", errors="replace")
     if b"\x00" in head:
         ext = _EXT.get(p.suffix.lower())
         if ext in _UNSUPPORTED:
@@ -116,6 +122,11 @@ def sniff_format(path) -> str:
     text = head.decode("latin-1")
     lines = text.splitlines()
     first = lines[0] if lines else ""
+    from ssbscope.echem.io.eis_text import sniff_eis_text
+
+    eis_fmt = sniff_eis_text(lines)
+    if eis_fmt is not None:
+        return eis_fmt
     if first.strip() == "EXPLAIN":
         return "gamry-dta"
     if first.strip().startswith("EC-Lab ASCII") or first.strip().startswith("BT-Lab ASCII"):
@@ -124,15 +135,30 @@ def sniff_format(path) -> str:
         return "novonix"
     if first.startswith("Today's Date") or (len(lines) > 1 and lines[1].startswith("Rec#\t")):
         return "maccor-raw"
-    if any(ln.startswith(("Rec\t", "Rec#\t")) for ln in lines[:40]):
+    if any(ln.startswith(("Rec\t", "Rec#\t", "Rec,", "Rec#,", "Rec;", "Rec#;")) for ln in lines[:60]):
         return "maccor"
-    if "Data_Point" in first and ("Test_Time" in first):
-        return "arbin"
+    if first.startswith("Cycle Index,") and len(lines) > 2 and lines[1].startswith(",Step Index") \
+            and lines[2].startswith(",,"):
+        return "neware-regular"
     low = first.lower()
     if ("test_id" in low and "schedule_file_name" in low) or p.name.endswith("_Metadata.csv"):
         return "arbin-metadata"
-    if ("Step Type" in first or "Step Name" in first) and "Current(" in first:
+    # the column header, wherever a preamble puts it (found by content, not by a flag)
+    from ssbscope.echem.io.tabular import header_line
+
+    k = header_line(lines[:-1] if len(head) == 8192 else lines)
+    hdr = lines[k] if lines else ""
+    if "Data_Point" in hdr and ("Test_Time" in hdr):
+        return "arbin"
+    if ("Step Type" in hdr or "Step Name" in hdr) and "Current(" in hdr:
         return "neware"
+    if hdr.startswith("Test,Cell,Rack") or ("Total Time (Seconds)" in hdr and "Real Time" in hdr):
+        return "pec"
+    import re
+
+    if re.search(r"Test Time / (s|min|h)\b|test_time_second", hdr) and \
+            re.search(r"Voltage / m?V\b|voltage_volt", hdr):
+        return "bdf"
     return "csv"
 
 
@@ -147,7 +173,7 @@ def _resolve(path, format: str | None) -> tuple[Path, str]:
                                   "the file may be truncated/corrupt, or pass format= explicitly")
     else:
         fmt = format.lower()
-        if fmt not in FORMATS and fmt not in _UNSUPPORTED:
+        if fmt not in FORMATS and fmt not in _UNSUPPORTED and fmt not in EIS_TEXT_FORMATS:
             raise ParameterError("format", format, "unknown format", f"use one of {list(FORMATS)}")
     if fmt in _UNSUPPORTED:
         what, fix = _UNSUPPORTED[fmt]
@@ -214,6 +240,9 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
     """
     p, fmt = _resolve(path, format)
     kw = dict(nan_policy=nan_policy, invert_current=invert_current)
+    if fmt in EIS_TEXT_FORMATS:
+        raise FileFormatError(p, f"is an impedance export ({fmt}), not a time series",
+                              "read it with read_eis() (in an experiment: kind: eis)")
     if fmt in ("biologic-mpr", "biologic-mpt", "gamry-dta") and column_mapping:
         raise ParameterError("column_mapping", sorted(column_mapping),
                              f"column mapping applies to text tables, not to {fmt}",
@@ -232,13 +261,51 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
         return read_dta(p, **kw)
     from ssbscope.echem.io.tabular import read_table
 
+    raw = None
+    if fmt == "excel":
+        raw = _excel_as_csv(p)
+        fmt = sniff_text_format(raw, p)
     return read_table(p, fmt, column_mapping=column_mapping, time_unit=time_unit,
-                      voltage_unit=voltage_unit, current_unit=current_unit, **kw)
+                      voltage_unit=voltage_unit, current_unit=current_unit, raw=raw, **kw)
+
+
+def _excel_as_csv(p: Path) -> bytes:
+    """The data sheet of an .xlsx workbook (the sheet with the most rows) as CSV bytes, read
+    through the optional ``openpyxl`` (``pip install ssbscope[excel]``)."""
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise UnsupportedFormatError(p, "is an Excel workbook; reading .xlsx needs the optional "
+                                     "'openpyxl' package",
+                                     "pip install 'ssbscope[excel]', or export the sheet as CSV") from None
+    try:
+        sheets = pd.read_excel(p, sheet_name=None, header=None, engine="openpyxl", dtype=str)
+    except Exception as e:  # noqa: BLE001 - openpyxl/zipfile raise many types on bad workbooks
+        raise FileFormatError(p, f"Excel workbook cannot be read ({type(e).__name__})",
+                              "open and re-save it, or export the data sheet as CSV") from None
+    if not sheets:
+        raise FileFormatError(p, "Excel workbook has no sheet", "export the data as CSV")
+    name, df = max(sheets.items(), key=lambda kv: kv[1].shape[0])
+    log.info("%s: reading sheet %r (%d rows)", p, name, df.shape[0])
+    return df.to_csv(index=False, header=False).encode("utf-8")
+
+
+def sniff_text_format(raw: bytes, p: Path) -> str:
+    """Format name of text content already in memory (an Excel sheet turned into CSV)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        q = Path(d) / (p.stem + ".csv")
+        q.write_bytes(raw)
+        fmt = sniff_format(q)
+    return fmt if fmt in FORMATS and fmt not in ("excel", "biologic-mpr", "biologic-mpt", "gamry-dta") else "csv"
 
 
 @reader_boundary
 def read_eis(path, *, format: str | None = None) -> pd.DataFrame:
-    """Read an impedance spectrum (BioLogic PEIS/GEIS ``.mpr``/``.mpt``, Gamry ``ZCURVE``).
+    """Read an impedance spectrum (BioLogic PEIS/GEIS ``.mpr``/``.mpt``, Gamry ``ZCURVE``, and
+    the text exports of ZPlot/Z60W (Autolab), CH Instruments, Parstat and PowerSuite: see
+    :mod:`ssbscope.echem.io.eis_text`).
 
     Returns
     -------
@@ -266,5 +333,10 @@ def read_eis(path, *, format: str | None = None) -> pd.DataFrame:
         from ssbscope.echem.io.gamry import read_dta_eis
 
         return read_dta_eis(p)
+    if fmt in EIS_TEXT_FORMATS:
+        from ssbscope.echem.io.eis_text import read_eis_text
+
+        return read_eis_text(p, fmt)
     raise FileFormatError(p, f"format {fmt} holds no impedance spectra that ssbscope reads",
-                          "read_eis() takes BioLogic PEIS/GEIS (.mpr/.mpt) and Gamry EIS (.DTA) files")
+                          "read_eis() takes BioLogic PEIS/GEIS (.mpr/.mpt), Gamry EIS (.DTA) and "
+                          f"{', '.join(EIS_TEXT_FORMATS)} text exports")

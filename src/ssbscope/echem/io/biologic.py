@@ -80,6 +80,52 @@ def _split_unit(col: str) -> tuple[str, str | None]:
     return col, None
 
 
+def _dq_dt_mA(cols: dict, t: np.ndarray) -> tuple[np.ndarray, str] | None:
+    """Current in mA from the charge columns: ``dq/dt`` (lower-case dq: the increment of each
+    interval), or ``d(Q-Qo)/dt`` (the running charge, differenced); 0 where dt == 0."""
+    dt_h = np.diff(t, prepend=t[:1]) / 3600.0
+    if "dq/mA.h" in cols:
+        dq = np.asarray(cols["dq/mA.h"], dtype=float)
+        src = "dq/mA.h"
+    else:
+        qc = next((c for c in ("(Q-Qo)/mA.h", "(Q-Qo)/C") if c in cols), None)
+        if qc is None:
+            return None
+        q = np.asarray(cols[qc], dtype=float) * (1.0 / 3.6 if qc.endswith("/C") else 1.0)
+        dq = np.diff(q, prepend=q[:1])
+        src = f"d{qc}"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        i_ma = np.where(dt_h > 0, dq / dt_h, 0.0)
+    return i_ma, src
+
+
+def _current_without_i(cols: dict, mode_raw, t: np.ndarray) -> tuple[np.ndarray, str] | None:
+    """Current (A) of a file with no ``I/mA`` column (EC-Lab GCPL with "record I" off).
+
+    EC-Lab's ``control/V/mA`` holds the set point of each point: a current in mA where the
+    point is galvanostatic (``mode`` 1), a voltage where it is potentiostatic (2); rest points
+    (3) carry no current. Galvanostatic points take the set current (what the instrument
+    regulated), rest points 0, and potentiostatic points ``dq/dt`` (or ``d(Q-Qo)/dt``).
+    Returns ``(current_A, source description)`` or None when neither source exists.
+    """
+    if "control/V/mA" not in cols or mode_raw is None:
+        return None
+    mode = np.asarray(mode_raw)
+    if mode.shape != t.shape:
+        return None
+    ctrl = np.asarray(cols["control/V/mA"], dtype=float)
+    i_ma = np.where(mode == 1, ctrl, 0.0)
+    src = "control/V/mA (set current of galvanostatic points; 0 at rest)"
+    pot = mode == 2
+    if pot.any():
+        dq = _dq_dt_mA(cols, t)
+        if dq is None:
+            return None
+        i_ma = np.where(pot, dq[0], i_ma)
+        src += f"; {dq[1]}/dt at potentiostatic points"
+    return i_ma * 1e-3, src + " (file records no I/mA column)"
+
+
 def _build(cols: dict[str, np.ndarray], mode_raw, path: Path) -> tuple[pd.DataFrame, dict]:
     """Map EC-Lab columns (raw header names) to ssbscope names; derive current if needed."""
     out: dict[str, np.ndarray] = {}
@@ -115,12 +161,19 @@ def _build(cols: dict[str, np.ndarray], mode_raw, path: Path) -> tuple[pd.DataFr
                 i_ma = np.where(dt_h > 0, dq_mah / dt_h, 0.0)
             out["current_A"] = i_ma * 1e-3
             notes["current_source"] = f"derived: {dq_col} / dt (file records no I/mA column)"
+        elif (dq := _dq_dt_mA(cols, t)) is not None:
+            out["current_A"] = dq[0] * 1e-3
+            notes["current_source"] = f"derived: {dq[1]} / dt (file records no I/mA column)"
+        elif (derived := _current_without_i(cols, mode_raw, t)) is not None:
+            out["current_A"] = derived[0]
+            notes["current_source"] = derived[1]
         elif mode_raw is not None and np.all(np.asarray(mode_raw) == 3):
             out["current_A"] = np.zeros_like(t)
             notes["current_source"] = "zero: open-circuit (rest) technique without a current column"
         elif not any(c in cols for c in ("freq/Hz",)):
             raise MissingColumnError(
-                path, f"no current column (I/mA, <I>/mA, dq/mA.h, dQ/C); columns found: {list(cols)}",
+                path, f"no current column (I/mA, <I>/mA, dq/mA.h, dQ/C, (Q-Qo), control/V/mA); "
+                  f"columns found: {list(cols)}",
                 "record I or dq in the EC-Lab technique settings and re-export")
     for col, values in cols.items():
         if col in _VOLTAGE and notes.get("voltage_source") == col:
@@ -237,7 +290,9 @@ def read_mpr(path, *, nan_policy: str = "raise", invert_current: bool = False) -
     pandas.DataFrame
         ``time_s``, ``voltage_V``, ``current_A`` (+ ``step`` from ``Ns``, ``mode``, ``cycle``,
         ``half_cycle``, ``capacity_mAh`` ... where recorded). Where the file records no
-        ``I/mA`` (some GCPL settings) the current is ``dq/dt`` (``attrs["current_source"]``).
+        ``I/mA`` (some GCPL settings) the current is ``dq/dt``, else ``d(Q-Qo)/dt``, else the set
+        point ``control/V/mA`` of the galvanostatic points (0 at rest); ``attrs["current_source"]``
+        says which.
     """
     p, cols, mode_raw, meta, sha = _load_mpr(path)
     df, notes = _build(cols, mode_raw, p)

@@ -48,6 +48,7 @@ __all__ = [
     "finalize_timeseries",
     "finalize_eis",
     "parse_duration_s",
+    "utf16_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,27 @@ MODES = ("CC", "CV", "CCCV", "rest", "EIS", "other")
 SIGNED_EXTRAS = ("capacity_mAh", "dq_mAh", "step_capacity_mAh", "half_cycle_capacity_mAh",
                  "power_W", "control_A")
 
+
+
+def utf16_text(raw: bytes) -> str | None:
+    """The text of a UTF-16 file (byte-order mark, or ASCII text with every other byte 0, as
+    PalmSens and some Windows exports write), else None (binary or another encoding)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw[: len(raw) - len(raw) % 2].decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    head = raw[:4096]
+    if len(head) >= 8:
+        for enc, zeros, text in (("utf-16-le", head[1::2], head[0::2]),
+                                 ("utf-16-be", head[0::2], head[1::2])):
+            if zeros.count(0) >= 0.95 * len(zeros) and text.count(0) == 0 and \
+                    sum(32 <= b < 127 or b in (9, 10, 13) for b in text) >= 0.95 * len(text):
+                try:
+                    return raw[: len(raw) - len(raw) % 2].decode(enc)
+                except UnicodeDecodeError:
+                    return None
+    return None
 
 
 def check_file(path) -> Path:

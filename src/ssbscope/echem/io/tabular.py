@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.errors import FileFormatError, MissingColumnError, ParameterError
-from ssbscope.echem.io.common import check_file, drop_truncated_last_row, finalize_timeseries, parse_duration_s, snake_name
+from ssbscope.echem.io.common import (check_file, drop_truncated_last_row, finalize_timeseries,
+                                      parse_duration_s, snake_name, utf16_text)
 
 __all__ = ["read_table", "PRESETS", "MAPPING_KEYS", "split_name_unit"]
 
@@ -66,9 +67,11 @@ def split_name_unit(col: str) -> tuple[str, str | None]:
     m = _UNIT_RE.match(col)
     if m:
         return m.group("name"), m.group("unit")
-    if col.count("/") == 1 and not col.startswith("dV") and " " not in col.split("/")[1]:
+    if col.count("/") == 1 and not col.startswith("dV"):
         a, b = col.split("/")
-        if a and b:
+        if " / " in col:  # Battery Data Format: "Test Time / s", "Voltage / V"
+            a, b = a.strip(), b.strip()
+        if a and b and " " not in b:
             return a, b
     return col, None
 
@@ -196,6 +199,52 @@ PRESETS: dict[str, dict] = {
     },
 }
 PRESETS["maccor-raw"] = dict(PRESETS["maccor"], drop_states={"FRA"})
+PRESETS["neware-regular"] = dict(PRESETS["neware"], time_s=["Total Time"] + PRESETS["neware"]["time_s"])
+# Battery Data Format (battery-data-alliance): human "Name / unit" headers or machine names;
+# current positive on charge (the BDF convention, kept).
+PRESETS["bdf"] = {
+    "instrument": "Battery Data Format",
+    "time_s": ["Test Time / s", "test_time_second", "Test Time / h", "Test Time / min"],
+    "voltage_V": ["Voltage / V", "voltage_volt", "Voltage / mV"],
+    "current_A": ["Current / A", "current_ampere", "Current / mA"],
+    "cycle": ["Cycle Count / 1", "cycle_count", "Cycle Count"],
+    "step": ["Step Index / 1", "step_index", "Step Count / 1", "step_count"],
+    "clock": [],
+    "drop": {"Unix Time / s", "unix_time_second", "Date Time", "date_time"},
+}
+# PEC cycler CSV export: a "Key:,value" preamble, then Test,Cell,Rack,...; current signed,
+# charge > 0 (kept); times in s or hh:mm:ss.xxx hours.
+PRESETS["pec"] = {
+    "instrument": "PEC",
+    "time_s": ["Total Time (Seconds)", "Total Time (Hours in hh:mm:ss.xxx)", "Total_Time_Seconds"],
+    "voltage_V": ["Voltage (V)", "Voltage (mV)", "Voltage_mV"],
+    "current_A": ["Current (A)", "Current (mA)", "Current_mA"],
+    "cycle": ["Cycle"],
+    "step": ["Step"],
+    "mode_col": ["Instruction Name"],
+    "mode_map": lambda v: ("rest" if str(v).strip().lower() in ("idle", "rest", "pause")
+                           else "other"),
+    "clock": ["Real Time"],
+    "drop": {"Test", "Cell", "Rack", "Shelf", "Position", "Cell ID", "Real Time",
+             "Position Start Time", "Load On Time (Seconds)", "Load On Time (Hours in hh:mm:ss.xxx)",
+             "Cycle Charge Time (Seconds)", "Cycle Discharge Time (Seconds)",
+             "Cycle Charge Time (Hours in hh:mm:ss.xxx)", "Cycle Discharge Time (Hours in hh:mm:ss.xxx)",
+             "ReasonCode"},
+    "step_time": ["Step Time (Seconds)"],
+}
+# Generic tables (Landt/Lanhe exports, cellpy/BDF-like snake_case, "Time (s)" ...): aliases tried
+# when no mapping names a column and the canonical name is absent.
+GENERIC_ALIASES = {
+    "time_s": ["test_time_s", "Test Time / s", "test_time_second", "TestTime/Sec", "Test Time (s)",
+               "Test Time(s)", "Time (s)", "Time(s)", "Time / s", "time/s", "Total Time (s)"],
+    "voltage_V": ["Voltage / V", "voltage_volt", "Voltage (V)", "Voltage(V)", "Voltage/V",
+                  "Ewe/V", "voltage", "Voltage"],
+    "current_A": ["Current / A", "current_ampere", "Current (A)", "Current(A)", "Current/A",
+                  "Current (mA)", "Current(mA)", "Current/mA", "I/mA", "current", "Current"],
+    "cycle": ["cycle_index", "Cycle Index", "cycle_count", "Cycle Count / 1", "Cycle", "cycle"],
+    "step": ["step_index", "Step Index", "Step Index / 1", "Step", "step"],
+    "mode": ["step_name", "Step Name", "Step Type", "State"],
+}
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -378,9 +427,9 @@ def _locate(fmt: str, lines: list[str], path, wanted: list[str]) -> tuple[int, d
         return 1, meta, lines
     if fmt == "maccor":
         for k, ln in enumerate(lines[:200]):
-            if re.match(r"^Rec#?\t", ln):
+            if re.match(r"^Rec#?[\t,;]", ln):
                 for pl in lines[:k]:
-                    parts = [x.strip() for x in re.split(r"\t|:\t", pl) if x.strip()]
+                    parts = [x.strip() for x in re.split(r"\t|:\t|,", pl) if x.strip()]
                     if len(parts) >= 2:
                         key = parts[0].rstrip(":")
                         if key in ("Started", "Tester", "Procedure", "Channel", "Name"):
@@ -395,12 +444,103 @@ def _locate(fmt: str, lines: list[str], path, wanted: list[str]) -> tuple[int, d
                 return k, meta, lines
         raise FileFormatError(path, "Maccor text export without a 'Rec' column header line",
                               "export the data with column headers")
+    if fmt == "neware-regular":
+        return 0, {"export": "Neware BTS regular (cycle / step / record) export"}, \
+            _flatten_neware_regular(lines, path)
     # arbin / neware / generic csv: the first line holding the wanted column names
-    for k, ln in enumerate(lines[:200]):
-        if ln.strip() and all(w in ln for w in wanted):
-            return k, meta, lines
-    k = next((k for k, ln in enumerate(lines) if ln.strip()), 0)
+    if wanted:
+        for k, ln in enumerate(lines[:200]):
+            if ln.strip() and all(w in ln for w in wanted):
+                return k, meta, lines
+    k = header_line(lines)
+    if k > 0:
+        pre = {}
+        for ln in lines[:k]:
+            parts = [x.strip() for x in re.split(r"[,;\t]", ln) if x.strip()]
+            if len(parts) >= 2 and parts[0].endswith(":"):
+                pre[parts[0].rstrip(":").strip()[:60]] = parts[1][:200]
+        meta["preamble_lines"] = k
+        if pre:
+            meta["preamble"] = pre
     return k, meta, lines
+
+
+def _fields(line: str) -> list[str]:
+    return line.rstrip("\r\n").split(_sep_of(line))
+
+
+def _is_num(x: str) -> bool:
+    x = x.strip().strip('"')
+    if not x:
+        return False
+    try:
+        float(x.replace(",", ".") if x.count(",") == 1 and "." not in x else x)
+        return True
+    except ValueError:
+        return bool(re.fullmatch(r"\d+(:\d+)+(\.\d+)?|\d+[-/]\d+[-/]\d+.*", x))
+
+
+def header_line(lines: list[str], scan: int = 300) -> int:
+    """Index of the column-header line of a delimited table, found by content.
+
+    The header is the first line with >= 3 fields, most of them non-numeric, followed by
+    (up to) 3 lines with the same separator and at least as many fields, most of them numbers
+    (dates and durations count). Preambles of any length and wording (Maccor, PEC, Landt,
+    Neware detailed exports, instrument metadata) are skipped this way. 0 when none is found.
+    """
+    n = min(len(lines), scan)
+    for k in range(n):
+        ln = lines[k]
+        if not ln.strip():
+            continue
+        sep = _sep_of(ln)
+        head = [x for x in ln.rstrip("\r\n").split(sep)]
+        named = [x for x in head if x.strip()]
+        if len(named) < 3 or sum(_is_num(x) for x in named) > len(named) // 3:
+            continue
+        body = [b for b in lines[k + 1:k + 6] if b.strip()][:3]
+        if not body:
+            continue
+        ok = True
+        for b in body:
+            f = b.rstrip("\r\n").split(sep)
+            vals = [x for x in f if x.strip()]
+            if len(f) < len(named) or not vals or sum(_is_num(x) for x in vals) < 0.5 * len(vals):
+                ok = False
+                break
+        if ok:
+            return k
+    return 0
+
+
+def _flatten_neware_regular(lines: list[str], path) -> list[str]:
+    """Neware BTS "regular" export (three interleaved tables: cycle rows, step rows starting
+    with one comma, record rows starting with two) -> one record table with the cycle index,
+    step index and step type of each record's parents."""
+    if len(lines) < 4:
+        raise FileFormatError(path, "Neware regular export with fewer than 4 lines",
+                              "export the complete file again")
+    step_head = lines[1].split(",")
+    rec_head = lines[2].split(",")
+    try:
+        i_step_no, i_step_type = step_head.index("Step Number"), step_head.index("Step Type")
+    except ValueError:
+        raise FileFormatError(path, "Neware regular export without 'Step Number'/'Step Type' in "
+                              "its second header line", "export with the default columns") from None
+    out = [",".join(["Cycle Index", "Step Index", "Step Type"] + rec_head[2:])]
+    cyc, step, stype = "", "", ""
+    for ln in lines[3:]:
+        if not ln.strip():
+            continue
+        if ln.startswith(",,"):
+            out.append(",".join([cyc, step, stype]) + "," + ln[2:])
+        elif ln.startswith(","):
+            f = ln.split(",")
+            step = f[i_step_no] if len(f) > i_step_no else ""
+            stype = f[i_step_type] if len(f) > i_step_type else ""
+        else:
+            cyc = ln.split(",")[0]
+    return out
 
 
 def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, dict]:
@@ -463,10 +603,14 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
         with open(p, "rb") as fh:
             raw = fh.read()
     sha = hashlib.sha256(raw).hexdigest()
-    if b"\x00" in raw[:4096]:
-        raise FileFormatError(p, "is a binary file, not a delimited text table",
-                              "pass format= for the instrument's binary reader, or export CSV")
-    text = _decode(raw)
+    text = utf16_text(raw)  # UTF-16 exports (PalmSens, some Windows tools) are text, not binary
+    if text is None:
+        if b"\x00" in raw[:4096]:
+            raise FileFormatError(p, "is a binary file, not a delimited text table",
+                                  "pass format= for the instrument's binary reader, or export CSV")
+        text = _decode(raw)
+    else:
+        text = text.lstrip("\ufeff")
     preset = PRESETS.get(fmt, {})
     if fmt != "csv" and not preset:
         raise ParameterError("format", fmt, "unknown text format", f"use one of {['csv', *PRESETS]}")
@@ -492,6 +636,8 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
             chosen[key] = key
             continue
         cands = preset.get(key) if key != "mode" else preset.get("mode_col")
+        if not cands and fmt == "csv":
+            cands = GENERIC_ALIASES.get(key)
         if cands:
             c = _first(cands, cols)
             if c is not None:

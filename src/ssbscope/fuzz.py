@@ -1,0 +1,220 @@
+"""Fuzz targets for every file parser: the contract each must keep on hostile input.
+
+Contract (issue 14): any bytes given to a reader give either a valid result or an exception of
+:mod:`ssbscope.errors` — never another exception, never a hang. This module names the targets,
+the seed files they are mutated from, and the mutations; the property tests
+(``tests/*/test_fuzz_*.py``, hypothesis, bounded to seconds) and the longer campaign
+(``tools/fuzz_readers.py``) share it.
+
+Seeds are real instrument files where the repository ships them (``tests/data/realdata``) or
+the shared real-data folder has them (used when present), plus files the twin writes, so the
+targets work in a bare checkout.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ssbscope.errors import SsbscopeError
+
+__all__ = ["Target", "targets", "mutate", "run_one", "OUTCOMES", "hexitec_stream"]
+
+OUTCOMES = ("ok", "refused", "bug")
+_REPO_DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "realdata"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parser under test: ``call(path)`` must return or raise an ssbscope error."""
+
+    name: str
+    call: Callable
+    seeds: tuple  # (file name, bytes) pairs
+    suffix: str
+
+
+def hexitec_stream(n_frames: int = 2, seed: int = 0) -> bytes:
+    """A small valid raw HEXITEC 80 x 80 stream (sync 0xFE6B, 4 timestamp-ish words, 80 rows
+    of header + 8 mask words + the present pixels, end word 0xFADE), all pixels present."""
+    rng = np.random.default_rng(seed)
+    words: list[int] = []
+    full_mask = [0x3F, 0x3FFF] * 4
+    for f in range(n_frames):
+        words += [0xFE6B, 0, 0, f + 1]
+        for r in range(80):
+            words.append(r | (1 << 8))
+            words += full_mask
+            words += [int(x) for x in rng.integers(990, 1020, 80)]
+        words.append(0xFADE)
+    return struct.pack(f"<{len(words)}i", *words)
+
+
+def _events_seed() -> bytes:
+    import tempfile
+
+    from ssbscope.compton.events import make_events, write_events
+
+    rng = np.random.default_rng(0)
+    n = 300
+    ev = make_events(np.sort(rng.integers(0, 40, n)), rng.integers(0, 80, n), rng.integers(0, 80, n),
+                     rng.uniform(5, 100, n).astype(np.float32))
+    with tempfile.TemporaryDirectory() as d:
+        p = write_events(Path(d) / "seed.ssbevt", ev, frame_rate_hz=1000.0)
+        return Path(p).read_bytes()
+
+
+def _twin_seeds() -> list[tuple[str, bytes]]:
+    """Files the twin writes in the formats it knows (BioLogic .mpt, Neware CSV ...)."""
+    import tempfile
+
+    from ssbscope.twin import echem as E
+    from ssbscope.twin import formats as F
+
+    cyc = E.nmc622_first_cycle(dt_s=1200.0)
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        for name in ("twin.mpt", "twin_neware.csv", "twin.csv"):
+            try:
+                F.write_twin(cyc, Path(d) / name)
+                out.append((name, (Path(d) / name).read_bytes()))
+            except Exception:  # noqa: BLE001 - a writer the twin lacks: fewer seeds
+                continue
+    return out
+
+
+def _files(folder: Path, names) -> list[tuple[str, bytes]]:
+    out = []
+    for n in names:
+        p = folder / n
+        if p.is_file() and p.stat().st_size <= 600_000:
+            out.append((n, p.read_bytes()))
+    return out
+
+
+def targets() -> dict[str, Target]:
+    """The fuzz targets by name (echem readers, EIS readers, event file, HEXITEC stream/table)."""
+    from ssbscope import echem
+    from ssbscope.compton.events import events_to_cube, read_events
+    from ssbscope.compton.hexitec import read_hexitec_caltable, read_hexitec_raw
+    from ssbscope.testing import realdata_dir
+
+    shared = realdata_dir("potentiostat")
+    text_names = ("beep_maccor_test_file_4267-66-6519.041", "beep_arbin_2017-05-09_test-TC-contact_CH33.csv",
+                  "beep_arbin_FastCharge_000025_CH8.csv", "ixdat_multiple_techniques_dataset_01_03_CP_C01.mpt",
+                  "impedancepy_exampleDataGamry.DTA", "hybriddrt_EISGALV_EISTest3.DTA")
+    bin_names = ("navani_00_test_01_OCV_C01.mpr", "hybriddrt_PEIS_SSB.mpr", "navani_00_test_04_MB_C01.mpr")
+    eis_text = _files(_REPO_DATA / "eis", sorted(p.name for p in (_REPO_DATA / "eis").glob("*"))) \
+        if (_REPO_DATA / "eis").is_dir() else []
+    repo_text = []
+    for sub in ("pec", "bdf", "landt", "neware"):
+        d = _REPO_DATA / sub
+        if d.is_dir():
+            for f in sorted(d.iterdir()):
+                b = f.read_bytes()
+                if len(b) > 40_000:  # keep examples fast: the head of the file, whole lines
+                    b = b[: b.rfind(b"\n", 0, 40_000) + 1]
+                repo_text.append((f.name, b))
+    text_seeds = tuple(_twin_seeds() + repo_text + _files(shared, text_names))
+    mpr_seeds = tuple(_files(shared, bin_names))
+
+    def read_any(p):
+        return echem.read(p)
+
+    def read_eis_any(p):
+        return echem.read_eis(p)
+
+    def events(p):
+        ev, h = read_events(p)
+        return events_to_cube(ev, n_rows=h.n_rows, n_cols=h.n_cols, e_max_kev=120.0,
+                              bin_width_kev=5.0, charge_sharing="discard")
+
+    hexdir = realdata_dir("hexitec")
+    raw = hexdir / "hexitecgse_Science_Output-RawMode+hits.dat"
+    hex_seeds = [("synthetic_2frames.dat", hexitec_stream())]
+    if raw.is_file():
+        b = raw.read_bytes()
+        hex_seeds.append(("real_first_frames.dat", b[: 4 * 3 * (4 + 80 * 89 + 1)]))
+    cal = hexdir / "hexitecgse_HEXITEC_CalTable_80x80.dat"
+    cal_seeds = [("synthetic_cal.dat", struct.pack("<6401i", *([7] + [1] * 6400)))]
+    if cal.is_file():
+        cal_seeds.append((cal.name, cal.read_bytes()))
+
+    out = {
+        "echem.read/text": Target("echem.read/text", read_any, text_seeds, ".csv"),
+        "echem.read_eis/text": Target("echem.read_eis/text", read_eis_any,
+                                      tuple(eis_text) + tuple(s for s in text_seeds if s[0].endswith((".mpt", ".DTA"))),
+                                      ".txt"),
+        "compton.events": Target("compton.events", events, (("seed.ssbevt", _events_seed()),), ".ssbevt"),
+        "compton.hexitec_raw": Target("compton.hexitec_raw", read_hexitec_raw, tuple(hex_seeds), ".dat"),
+        "compton.hexitec_caltable": Target("compton.hexitec_caltable", read_hexitec_caltable,
+                                           tuple(cal_seeds), ".dat"),
+    }
+    if mpr_seeds:
+        out["echem.read/mpr"] = Target("echem.read/mpr", read_any, mpr_seeds, ".mpr")
+    return out
+
+
+_NASTY = (b"nan", b"inf", b"-inf", b"1e308", b"-1e308", b"", b"\x00", b"\xff\xfe", b"\"", b",",
+          b"\t", b";", b"\n", b"\r", b"-", b"0", b"99999999999999999999", b"\xc3(")
+
+
+def mutate(data: bytes, ops) -> bytes:
+    """Apply mutation ops ``(kind, a, b)`` (ints) to ``data``: truncate, flip bytes, delete or
+    duplicate a chunk, insert a nasty token, drop or repeat a line."""
+    b = bytearray(data)
+    for kind, a, c in ops:
+        n = len(b)
+        kind %= 7
+        if kind == 0:  # truncate
+            del b[(a % (n + 1)):]
+        elif kind == 1 and n:  # overwrite bytes
+            i = a % n
+            for k in range(1 + c % 8):
+                if i + k < n:
+                    b[i + k] = (c * 31 + k * 17) & 0xFF
+        elif kind == 2 and n:  # delete a chunk
+            i = a % n
+            del b[i:i + 1 + c % 64]
+        elif kind == 3 and n:  # duplicate a chunk
+            i = a % n
+            b[i:i] = b[i:i + 1 + c % 256]
+        elif kind == 4:  # insert a nasty token
+            b[a % (n + 1):a % (n + 1)] = _NASTY[c % len(_NASTY)]
+        elif kind in (5, 6):  # drop / repeat a line
+            lines = bytes(b).split(b"\n")
+            j = a % len(lines)
+            if kind == 5:
+                del lines[j]
+            else:
+                lines.insert(j, lines[j])
+            b = bytearray(b"\n".join(lines))
+    return bytes(b)
+
+
+def run_one(target: Target, data: bytes, folder: Path, name: str = "fuzz") -> tuple[str, str]:
+    """Write ``data`` to ``folder/name<suffix>``, call the target: ``("ok"|"refused"|"bug", detail)``."""
+    import warnings
+
+    p = Path(folder) / f"{name}{target.suffix}"
+    p.write_bytes(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            target.call(p)
+    except SsbscopeError as e:
+        return "refused", type(e).__name__
+    except Exception as e:  # noqa: BLE001 - this is what the fuzzer looks for
+        return "bug", f"{type(e).__name__}: {str(e)[:200]}"
+    return "ok", ""
+
+
+def random_ops(rng: random.Random, k: int | None = None) -> list[tuple[int, int, int]]:
+    """Random mutation ops for the campaign (same form as the hypothesis strategy)."""
+    k = rng.randint(1, 4) if k is None else k
+    return [(rng.randrange(7), rng.randrange(1 << 24), rng.randrange(1 << 16)) for _ in range(k)]

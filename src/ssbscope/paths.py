@@ -1,0 +1,74 @@
+"""Input paths of every modality: a file, a folder, or a glob pattern, expanded one way.
+
+Tomography, neutron and any other multi-file input share :func:`expand_inputs`, so that
+``proj/*.tif``, ``flats/`` and ``scan.h5`` mean the same everywhere: a folder gives its files
+with the wanted extensions, a pattern (``*``, ``?``, ``[``) its matches, in natural order
+(``img2`` before ``img10``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from pathlib import Path
+
+from ssbscope.errors import FileFormatError
+
+__all__ = ["expand_inputs", "is_pattern", "natural_key"]
+
+
+def natural_key(p: Path):
+    """Sort key: digit runs compared as numbers (``a2`` < ``a10``)."""
+    return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", Path(p).name)]
+
+
+def is_pattern(spec) -> bool:
+    """Whether ``spec`` is a glob pattern."""
+    return isinstance(spec, (str, os.PathLike)) and any(ch in str(spec) for ch in "*?[")
+
+
+def expand_inputs(spec, *, exts: tuple[str, ...] | None = None, base=None, sort: bool = True,
+                  what: str = "file") -> list[Path]:
+    """Files named by ``spec``: a path, a folder, a glob pattern, or a sequence of paths.
+
+    Parameters
+    ----------
+    spec : path-like, str or sequence
+        File, folder (its files ending in ``exts``), glob pattern, or explicit list.
+    exts : tuple of str, optional
+        Lower-case suffixes a folder's files must have (default: every file).
+    base : path-like, optional
+        Folder relative paths and patterns are taken from.
+    sort : bool
+        Natural sort (default); False keeps the order of an explicit list / the glob.
+    what : str
+        What the files are, for the messages (e.g. "FITS/TIFF file").
+
+    Raises
+    ------
+    FileFormatError
+        Nothing matches, or a named file does not exist / is not a regular file.
+    """
+    def rel(s):
+        q = Path(s)
+        return q if base is None or q.is_absolute() else Path(base) / q
+
+    if isinstance(spec, (str, os.PathLike)):
+        p = rel(spec)
+        if is_pattern(spec):
+            files = [Path(q) for q in glob.glob(str(p)) if Path(q).is_file()]
+        elif p.is_dir():
+            files = [q for q in p.iterdir() if q.is_file()
+                     and (exts is None or q.name.lower().endswith(exts))]
+        else:
+            files = [p]
+    else:
+        files = [rel(q) for q in spec]
+    if not files:
+        raise FileFormatError(spec, f"matches no {what}", "check the path or pattern")
+    for f in files:
+        if not f.is_file():
+            raise FileFormatError(f, "does not exist" if not f.exists() else "is not a regular file",
+                                  "check the path")
+    return sorted(files, key=natural_key) if sort else files
