@@ -107,7 +107,7 @@ def test_contours_example_file_gives_the_interface_stage():
 
     exp = load(Path(__file__).resolve().parents[2] / "examples" / "contours.yaml")
     stages = stages_for(exp)
-    assert [s.name for s in stages] == ["interface.contour_study"]
+    assert [s.name for s in stages] == ["interface.contour_study", "interface.gap_creep"]
     assert stages[0].params["cases"][1] == [25.0, 150.0]
     assert stages[0].params["kinetics_r_ct_ohm_cm2"] == [40.0, 150.0]
 
@@ -125,7 +125,8 @@ def test_contour_study_takes_r_ct_from_the_eis_fit_of_a_real_spectrum(tmp_path):
 
     exp = from_dict({"name": "eis", "cell": {"diameter_mm": 10.0}, "inputs": {"echem": [
         {"path": str(_POT / "navani_gcpl_5cycles_C09.mpr")},
-        {"path": str(_POT / "hybriddrt_PEIS_SSB.mpr"), "kind": "eis", "label": "peis"}]},
+        {"path": str(_POT / "impedancepy_exampleDataBioLogic.mpt"), "kind": "eis",
+         "label": "peis"}]},
         "analysis": {"interface": {"cases": [[25, 150]], "r_ct_ohm_cm2": "eis",
                                    "eis_spectrum": "peis", "eis_interfaces": 1,
                                    "pressure_model": "small-slope", "n_xy": 8}}},
@@ -137,10 +138,30 @@ def test_contour_study_takes_r_ct_from_the_eis_fit_of_a_real_spectrum(tmp_path):
     area = np.pi * 0.5 ** 2
     assert study.attrs["r_ct_ohm_cm2"] == pytest.approx(fit * area, rel=1e-12)
     assert study.attrs["r_ct_source"].startswith("EIS fit of spectrum 0 (peis")
-    ref = contour_sweep([(25, 150)], r_ct_ohm_cm2=fit * area, n_xy=8)
+    ref = contour_sweep([(25, 150)], r_ct_ohm_cm2=fit * area, n_xy=8,
+                        pressure_model="small-slope", stack_pressure_mpa=7.0)
     assert float(study["gain_over_flat"].values[0]) == pytest.approx(
         ref["gain_over_flat"].iloc[0], rel=1e-12)
     assert "from the EIS fit of spectrum 0" in out.report_path.read_text()
+
+
+@pytest.mark.skipif(not (_POT / "hybriddrt_PEIS_SSB.mpr").exists(),
+                    reason="shared/realdata/potentiostat not present")
+def test_contour_study_refuses_an_eis_fit_that_failed(tmp_path):
+    # the SSB spectrum is not a Randles circuit: its fit is stored as failed (NaN R_ct) and the
+    # contour study says so instead of using a number
+    from ssbscope.config import from_dict
+    from ssbscope.errors import SsbscopeError
+    from ssbscope.workflow import run_experiment
+
+    exp = from_dict({"name": "eis", "cell": {"diameter_mm": 10.0}, "inputs": {"echem": [
+        {"path": str(_POT / "navani_gcpl_5cycles_C09.mpr")},
+        {"path": str(_POT / "hybriddrt_PEIS_SSB.mpr"), "kind": "eis", "label": "peis"}]},
+        "analysis": {"interface": {"cases": [[25, 150]], "r_ct_ohm_cm2": "eis",
+                                   "eis_spectrum": "peis", "pressure_model": "small-slope",
+                                   "n_xy": 8}}}, base_dir=tmp_path)
+    with pytest.raises(SsbscopeError, match="gave no positive R_ct"):
+        run_experiment(exp, tmp_path / "out", quiet=True)
 
 
 def test_r_ct_from_eis_needs_a_spectrum_and_the_cell_area(tmp_path):
