@@ -10,7 +10,8 @@ temporary Zarr array under ``work_dir`` (z-slab chunks), from which the later st
 step           how                                                                    equal to
 ============== ====================================================================== =========
 cell region    mean along z accumulated slice by slice in float32 (numpy's order)     bit-exact
-registration   shift from the ``register_on`` slab only (a few slices loaded); the    <= 1 ulp
+registration   shift from the ``register_on`` slab only (a few slices loaded; block-  <= 1 ulp
+               averaged in (y, x) when it would exceed half the memory budget); the
                resampling (``affine_transform``, order 1, ``mode='nearest'``) per
                z-slab, each slab reading ``ceil(|dz|) + 2`` halo slices
 median 3x3x3   per z-slab with a 1-slice halo, edges replicated                       bit-exact
@@ -740,7 +741,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         aligned = _new_zarr(work, f"aligned_{k}", shape, cz, np.float32)
         if k:
             a, b = slab
-            t = tomo.register_rigid(vols[0].read(a, b), v.read(a, b), upsample_factor=10)
+            t = _register_slab(vols[0], v, a, b, memory_limit_bytes)
             sh = tuple(float(s) for s in t.shift_vox)
             _write_map(aligned, cz, lambda z0, z1, t=t, v=v: _shift_slab(v, t, z0, z1))
         else:
@@ -843,6 +844,44 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         new_filament_volume_um3=nf[3], new_crack_volume_um3=pcv - pcv[0],
         pore_crack_grey_overlap=overlap, register_on=reg_name,
         slab_order=electrolyte_slab_order(lay, order, el))
+
+
+#: Bytes of work memory per voxel of the registration slab (two float64 copies, complex
+#: FFTs and spline coefficients of register_rigid), measured at 160^3.
+REGISTER_BYTES_PER_VOXEL = 200
+
+
+def _register_slab(ref: _Vol, mov: _Vol, a: int, b: int, memory_limit_bytes=None):
+    """:func:`ssbscope.tomo.register_rigid` on the slab ``[a, b)`` of both scans.
+
+    The slab is what the in-memory path registers on (same shift).  When it would take more
+    than half the memory budget, it is block-averaged in (y, x) by the smallest factor that
+    fits and the (y, x) shift scaled back (precision ``factor / 10`` voxel instead of 0.1).
+    """
+    import ssbscope.tomo as tomo
+    from ssbscope.tomo.register import RigidTransform
+
+    budget = int(memory_limit_bytes) if memory_limit_bytes else DEFAULT_BUDGET
+    ny, nx = ref.shape[1:]
+    need = (b - a) * ny * nx * REGISTER_BYTES_PER_VOXEL
+    f = 1
+    while need / (f * f) > budget / 2 and min(ny, nx) // (2 * f) >= 16:
+        f *= 2
+    if f == 1:
+        return tomo.register_rigid(ref.read(a, b), mov.read(a, b), upsample_factor=10)
+
+    def down(x):
+        z, y, w = x.shape
+        x = x[:, :y - y % f, :w - w % f]
+        return x.reshape(z, y // f, f, w // f, f).mean(axis=(2, 4), dtype=np.float64)
+
+    log.info("registration slab %d..%d (%d MB of work) block-averaged by %d in (y, x) to fit "
+             "the memory budget", a, b, need // 2**20, f)
+    t = tomo.register_rigid(down(ref.read(a, b)), down(mov.read(a, b)), upsample_factor=10)
+    s = np.asarray(t.shift_vox, float) * np.array([1.0, f, f])
+    # block means are centred at (i + 0.5) f - 0.5: a shift scales by f exactly
+    return RigidTransform(shift_vox=tuple(float(x) for x in s),
+                          rotation_deg=float(t.rotation_deg), error=float(t.error))
 
 
 def _new_filaments_chunked(mask_fn, shape, z_range, cz, vs, min_volume_um3, creg):
