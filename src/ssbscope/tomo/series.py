@@ -27,6 +27,11 @@ reconstructed scans of that cell into the morphology the papers report, from the
 7. :func:`analyse_series`: all of it over a registered series, with new filaments between
    consecutive scans and the pore-vs-crack grey-value overlap.
 
+These functions hold whole volumes in memory (``np.asarray`` of Dask input too).  The
+pipeline's series stage runs the same analysis on z-slabs of the store's lazy volumes,
+:func:`ssbscope.tomo.series_chunked.analyse_series_chunked` (equal results, memory set by
+the slab size).
+
 Volumes are ``(z, y, x)`` with ``z`` the stacking axis; heights are measured from the face of
 slice 0 (µm).  Layer-fraction slabs follow Cao et al., Adv. Funct. Mater. 2023
 (doi:10.1002/adfm.202307998), Fig. 3J: layer 1 at the electrolyte face away from the Li

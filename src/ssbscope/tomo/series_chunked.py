@@ -777,6 +777,10 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                                       frac_inner=fracs[k])
         scans.append(m)
         rngs.append((el_rng, raw_rng))
+        if median:  # the median is not part of the result: free its disk space now
+            import shutil
+
+            shutil.rmtree(work / f"median_{k}.zarr", ignore_errors=True)
     nt = len(vols)
     nf = np.full((4, nt), np.nan)
     overlap = np.full(nt, np.nan)
