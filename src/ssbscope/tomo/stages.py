@@ -239,8 +239,14 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
         vols.append(v.data)  # Dask-backed: read slab by slab, never whole
         if vs is None:
             vs = float(ds.attrs.get("voxel_size_um", float("nan")))
+    # intermediates of this series' previous run (already written to the store) go now; this
+    # run's stay until the next, as the returned datasets read from them
+    import shutil
+
+    work = Path(ctx.work_dir) / "tomo-series" / str(series).replace("/", "_")
+    shutil.rmtree(work, ignore_errors=True)
     res = analyse_series_chunked(
-        vols, layers, vs, work_dir=Path(ctx.work_dir) / "tomo-series",
+        vols, layers, vs, work_dir=work,
         memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None), energy_kev=energy_kev,
         interfaces=interfaces, thickness=thickness, central_fraction=central_fraction,
         register_on=register_on, median=median, opening_radius_vox=opening_radius_vox,
