@@ -514,11 +514,9 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                     yield raw[lab == ph]
             return gen
 
-        n0 = sum(x.size for x in stack_vals(0)())
-        ne = sum(x.size for x in stack_vals(e_phase)())
-        if n0 and ne:
-            lo_lv = _masked_median(stack_vals(0))
-            hi_lv = _masked_median(stack_vals(e_phase))
+        lo_lv = _masked_median(stack_vals(0))  # NaN when the stack holds no such voxel
+        hi_lv = _masked_median(stack_vals(e_phase)) if np.isfinite(lo_lv) else float("nan")
+        if np.isfinite(lo_lv) and np.isfinite(hi_lv):
             if e1 - e0 > 4:
                 if not math.isfinite(lo_lv - hi_lv) or lo_lv == hi_lv:
                     raise ParameterError("level_phase", lo_lv,
