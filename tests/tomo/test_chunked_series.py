@@ -284,3 +284,14 @@ def test_chunked_series_peak_rss_well_below_in_memory(tmp_path):
     assert grow["chunked"] < grow["memory"] / 3, grow
     np.testing.assert_allclose(out["chunked"]["ra"], out["memory"]["ra"], rtol=1e-12)
     np.testing.assert_allclose(out["chunked"]["li"], out["memory"]["li"], rtol=1e-12)
+
+
+def test_first_index_numba_and_numpy_agree():
+    from ssbscope.tomo.chunked import _first_index_nb, _first_index_py
+
+    lab = np.random.default_rng(3).integers(0, 50, 5000).astype(np.int32)
+    n = int(lab.max())
+    ref = np.array([np.flatnonzero(lab == k)[0] for k in range(1, n + 1)])
+    np.testing.assert_array_equal(_first_index_py(lab, n), ref)
+    if _first_index_nb is not None:
+        np.testing.assert_array_equal(_first_index_nb(lab, n), ref)

@@ -337,8 +337,8 @@ def _fractions(sc: _Scan, n, footprint):
 
 def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False):
     """Label the mask (26-connected, exact across slabs) on ``z_range`` and return
-    ``(n, sizes, sum_y, sum_x, labels_lazy, z0)``; ``mask_slab_fn(z0, z1)`` gives the mask's
-    rows (global indices)."""
+    ``(n, labels, z0)``: ``labels`` lazy (rows from ``z0``), None when the range is empty;
+    ``mask_slab_fn(z0, z1)`` gives the mask's rows (global indices)."""
     import dask
     import dask.array as da
 
@@ -377,7 +377,6 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     """:func:`ssbscope.tomo.series.measure_scan` on the Zarr intermediates of one scan."""
     import scipy.ndimage as ndi
 
-    import ssbscope.tomo as tomo
     from ssbscope.tomo import metrics as M
     from ssbscope.tomo.filters import check_finite
     from ssbscope.tomo.series import (PhaseOrder, ScanMeasurement, _height, as_layers,
@@ -495,7 +494,6 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     pcv = conn = iso = float("nan")
     frac = np.full(int(n_layers), np.nan)
     thr = seg.threshold_below(0)
-    empty = np.zeros(0, bool)
     el_rng = raw_rng = (0, 0)
     if eb is None:
         log.warning("measure_scan: electrolyte %r not found; no pore/crack volume", el)
@@ -695,11 +693,8 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
     import dask.array as da
 
     from ssbscope.tomo import metrics as M
-    from ssbscope.tomo.register import RigidTransform  # noqa: F401  (type of shifts)
     from ssbscope.tomo.series import (SeriesResult, as_layers, electrolyte_layer,
                                       electrolyte_slab_order, phase_order)
-
-    import ssbscope.tomo as tomo
 
     lay = as_layers(layers)
     vols = [_Vol(v) for v in volumes]
@@ -729,7 +724,6 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         raise InputError(f"analysis.tomo.register_on: {reg_name!r} is not a declared layer")
     el = electrolyte_layer(lay, order, electrolyte)
     region = _cell_region(vols[0], cz)
-    n_ph = len(order.phases)
     it = range(len(vols)) if progress is None else progress(range(len(vols)))
     scans_z, segs, th, shifts, fracs = [], [], [], [], []
     cmap = None
@@ -827,8 +821,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
 
     first = mean_std(values(0, False))
     for k in range(1, nt):
-        (p0, p1), (c0, c1) = rngs[k - 1][0], rngs[k][0]
-        za, zb = (c0, c1)
+        za, zb = rngs[k][0]  # current & ~previous lies in the current's range
         nf[:, k] = _new_filaments_chunked(
             lambda z0, z1, k=k: el_low(k, z0, z1) & ~el_low(k - 1, z0, z1), shape, (za, zb),
             cz, vs, min_filament_volume_um3, creg)
