@@ -27,6 +27,11 @@ reconstructed scans of that cell into the morphology the papers report, from the
 7. :func:`analyse_series`: all of it over a registered series, with new filaments between
    consecutive scans and the pore-vs-crack grey-value overlap.
 
+These functions hold whole volumes in memory (``np.asarray`` of Dask input too).  The
+pipeline's series stage runs the same analysis on z-slabs of the store's lazy volumes,
+:func:`ssbscope.tomo.series_chunked.analyse_series_chunked` (equal results, memory set by
+the slab size).
+
 Volumes are ``(z, y, x)`` with ``z`` the stacking axis; heights are measured from the face of
 slice 0 (µm).  Layer-fraction slabs follow Cao et al., Adv. Funct. Mater. 2023
 (doi:10.1002/adfm.202307998), Fig. 3J: layer 1 at the electrolyte face away from the Li
@@ -505,6 +510,36 @@ def _slice_fractions(cls_of_slice: np.ndarray, cmap, n: int) -> np.ndarray:
     return frac
 
 
+def _choose_levels(prof, layers, order: PhaseOrder, voxel_size_um: float, class_phase=None):
+    """Grey levels from the slices' median profile and the best level -> phase map
+    (:func:`segment_scan`); returns ``(location, cmap, centers, edges)``."""
+    n = len(order.phases)
+    good = np.isfinite(prof)
+    if good.sum() < n:
+        raise EmptyResultError(f"segment_scan: {good.sum()} slice(s) with finite grey values "
+                               f"for {n} declared phases")
+    ks = [len(class_phase)] if class_phase is not None else \
+        [k for k in range(n, n + 3) if k <= good.sum()]
+    best = None
+    errors = []
+    for k in ks:
+        centers, edges = kmeans_1d(prof[good], k)
+        cls_slice = np.digitize(np.where(good, prof, centers[0]), edges)
+        maps = [tuple(class_phase)] if class_phase is not None else _cluster_maps(k, n)
+        for cmap in maps:
+            try:
+                loc = _locate_from_fractions(_slice_fractions(cls_slice, cmap, n), layers,
+                                             order, voxel_size_um)
+            except EmptyResultError as exc:
+                errors.append(str(exc))
+                continue
+            if best is None or loc.score < best[0].score - 1e-9:
+                best = (loc, cmap, centers, edges)
+    if best is None:
+        raise EmptyResultError(errors[-1] if errors else "segment_scan: no map of grey levels")
+    return best
+
+
 def segment_scan(volume, layers, order: PhaseOrder, region: CellRegion, voxel_size_um: float, *,
                  median: bool = True, opening_radius_vox: int = 0,
                  class_phase: Sequence[int] | None = None) -> PhaseSegmentation:
@@ -555,29 +590,7 @@ def segment_scan(volume, layers, order: PhaseOrder, region: CellRegion, voxel_si
         v = median3(v)
     n = len(order.phases)
     prof = np.median(v[:, region.inner], axis=1)
-    good = np.isfinite(prof)
-    if good.sum() < n:
-        raise EmptyResultError(f"segment_scan: {good.sum()} slice(s) with finite grey values "
-                               f"for {n} declared phases")
-    ks = [len(class_phase)] if class_phase is not None else \
-        [k for k in range(n, n + 3) if k <= good.sum()]
-    best = None
-    errors = []
-    for k in ks:
-        centers, edges = kmeans_1d(prof[good], k)
-        cls_slice = np.digitize(np.where(good, prof, centers[0]), edges)
-        maps = [tuple(class_phase)] if class_phase is not None else _cluster_maps(k, n)
-        for cmap in maps:
-            try:
-                loc = _locate_from_fractions(_slice_fractions(cls_slice, cmap, n), layers,
-                                             order, voxel_size_um)
-            except EmptyResultError as exc:
-                errors.append(str(exc))
-                continue
-            if best is None or loc.score < best[0].score - 1e-9:
-                best = (loc, cmap, centers, edges)
-    if best is None:
-        raise EmptyResultError(errors[-1] if errors else "segment_scan: no map of grey levels")
+    best = _choose_levels(prof, layers, order, voxel_size_um, class_phase)
     _, cmap, centers, edges = best
     cls = np.digitize(v, edges).astype(np.uint8)
     lut = np.array(cmap, np.uint8)

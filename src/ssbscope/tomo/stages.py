@@ -250,8 +250,14 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
                   interfaces=None, thickness=None, central_fraction=0.75, register_on=None,
                   median=True, opening_radius_vox=0, min_filament_volume_um3=0.0, n_layers=10,
                   electrolyte=None):
-    """Register, segment and measure one CT series against the declared layers."""
-    from ssbscope.tomo.series import analyse_series
+    """Register, segment and measure one CT series against the declared layers.
+
+    The scans are read lazily from the store and analysed in z-slabs sized from
+    ``ctx.memory_limit_bytes`` (:func:`ssbscope.tomo.series_chunked.analyse_series_chunked`,
+    equal to the in-memory :func:`~ssbscope.tomo.series.analyse_series`); intermediates go
+    to temporary Zarr arrays under ``ctx.work_dir``.
+    """
+    from ssbscope.tomo.series_chunked import analyse_series_chunked
 
     vols, vs = [], None
     for key in scan_keys:
@@ -259,16 +265,22 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
         v = ds["volume"]
         if "time_s" in v.dims:
             v = v.isel(time_s=0)
-        vols.append(np.asarray(v.values, np.float32))
+        vols.append(v.data)  # Dask-backed: read slab by slab, never whole
         if vs is None:
             vs = float(ds.attrs.get("voxel_size_um", float("nan")))
-    res = analyse_series(vols, layers, vs, energy_kev=energy_kev, interfaces=interfaces,
-                         thickness=thickness, central_fraction=central_fraction,
-                         register_on=register_on, median=median,
-                         opening_radius_vox=opening_radius_vox,
-                         min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
-                         electrolyte=electrolyte,
-                         progress=lambda it: ctx.progress(it, desc=f"tomo {series}"))
+    # intermediates of this series' previous run (already written to the store) go now; this
+    # run's stay until the next, as the returned datasets read from them
+    import shutil
+
+    work = Path(ctx.work_dir) / "tomo-series" / str(series).replace("/", "_")
+    shutil.rmtree(work, ignore_errors=True)
+    res = analyse_series_chunked(
+        vols, layers, vs, work_dir=work,
+        memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None), energy_kev=energy_kev,
+        interfaces=interfaces, thickness=thickness, central_fraction=central_fraction,
+        register_on=register_on, median=median, opening_radius_vox=opening_radius_vox,
+        min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
+        electrolyte=electrolyte, progress=lambda it: ctx.progress(it, desc=f"tomo {series}"))
     return series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
                            series=series)
 

@@ -1,0 +1,238 @@
+"""Benchmark: a 4-D CT series through segmentation and metrics in bounded memory (issue 13).
+
+Writes a synthetic operando series (``--scans`` volumes of ``--size``^3 voxels, float32:
+Cu | plated Li (rough, growing) | Li6PS5Cl with pores and Li filaments | Li counter, a
+cylindrical cell in air, noise, a sub-voxel (y, x) drift between scans) to an ssbscope
+store slab by slab, then runs the series analysis on the store's lazy volumes:
+
+* ``chunked`` (default): :func:`ssbscope.tomo.series_chunked.analyse_series_chunked` under
+  ``--memory-limit`` (the stage's path), then the stage's datasets written to the store;
+* ``memory``: the in-memory :func:`ssbscope.tomo.series.analyse_series` on ``np.asarray`` of
+  every volume (today's path before issue 13; needs ~30-40 bytes per voxel of the series).
+
+Prints wall time and peak RSS (psutil, polled every 20 ms) per step and for the whole run,
+with the machine.  Run each mode in its own process (``--mode``) for a clean peak.
+
+Usage::
+
+    python benchmarks/bench_series_memory.py [--size 256] [--scans 4] [--mode chunked|memory]
+        [--memory-limit 2GB] [--dir DIR]
+    python benchmarks/bench_series_memory.py --size 1024      # the issue's 4 x 1024^3 case
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from _machine import machine
+
+LAYERS = [{"name": "Cu", "material": "Cu", "thickness_um": 0.1},
+          {"name": "Li", "material": "Li", "thickness_um": 0},
+          {"name": "LPSCl", "material": "Li6PS5Cl", "thickness_um": 0.44},
+          {"name": "counter", "material": "Li", "thickness_um": 0.4}]
+GREY = {"air": 0.0, "Li": 1.0, "LPSCl": 2.0, "Cu": 4.0}
+NOISE = 0.25
+
+
+def layers_for(n: int, vs: float):
+    """Declared layers with thicknesses in µm for an ``n``-slice stack of voxel ``vs``."""
+    out = []
+    for la in LAYERS:
+        out.append(dict(la, thickness_um=la["thickness_um"] * n * vs))
+    return out
+
+
+def _field(n, seed, amp):
+    import scipy.ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    c = rng.normal(0, 1, (9, 9))
+    f = ndi.zoom(c, n / 9, order=3, grid_mode=True, mode="grid-wrap")[:n, :n]
+    return amp * f / (np.abs(f).max() + 1e-12)
+
+
+def scan_slab(n: int, k: int, z0: int, z1: int) -> np.ndarray:
+    """Rows ``[z0, z1)`` of scan ``k`` (float32), generated independently of the slab."""
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    dy, dx = 0.6 * k, -0.4 * k  # drift between scans (registration)
+    r = np.hypot(yy - (n - 1) / 2 - dy, xx - (n - 1) / 2 - dx)
+    cell = r < 0.42 * n
+    z_cu = 0.1 * n
+    h_li = z_cu + (0.03 + 0.03 * k) * n + _field(n, 1 + k, 0.02 * n)  # rough plated Li
+    z_el = 0.6 * n + 0.0 * k
+    z = np.arange(z0, z1, dtype=np.float32)[:, None, None] + 0.5
+    v = np.full((z1 - z0, n, n), GREY["air"], np.float32)
+    lay = np.where(z < z_cu, GREY["Cu"], np.where(z < h_li[None], GREY["Li"],
+                   np.where(z < z_el, GREY["LPSCl"], GREY["Li"])))
+    v = np.where(cell[None], lay, v).astype(np.float32)
+    # pores (fixed) and Li filaments growing from the plated Li (more in later scans)
+    rng = np.random.default_rng(100)
+    pores = rng.uniform([0.3 * n, 0.3 * n, 0.3 * n], [0.55 * n, 0.7 * n, 0.7 * n], (60, 3))
+    rad = rng.uniform(1.5, 0.015 * n + 2, 60)
+    fil = rng.uniform([0.3 * n, 0.3 * n], [0.7 * n, 0.7 * n], (8 * (k + 1), 2))
+    for (pz, py, px), pr in zip(pores, rad):
+        if pz + pr < z0 or pz - pr > z1:
+            continue
+        m = (z - pz) ** 2 + (yy[None] - py) ** 2 + (xx[None] - px) ** 2 < pr ** 2
+        v[m] = GREY["Li"]
+    top = z_cu + 0.06 * n + (0.05 + 0.05 * k) * n
+    for fy, fx in fil:
+        m = ((yy - fy) ** 2 + (xx - fx) ** 2 < 4.0)[None] & (z < top) & (z > z_cu)
+        v[m & cell[None]] = GREY["Li"]
+    noise = np.random.default_rng([k, z0]).normal(0, NOISE, v.shape).astype(np.float32)
+    return v + noise
+
+
+def write_series(store, n: int, scans: int, vs: float, slab: int = 32):
+    """Write ``scans`` volumes to ``store`` as ``tomo/s{k}/volume`` (slab by slab)."""
+    import dask
+    import dask.array as da
+    import xarray as xr
+
+    keys = []
+    for k in range(scans):
+        blocks = [da.from_delayed(dask.delayed(scan_slab)(n, k, z0, min(n, z0 + slab)),
+                                  shape=(min(n, z0 + slab) - z0, n, n), dtype=np.float32)
+                  for z0 in range(0, n, slab)]
+        vol = da.concatenate(blocks, axis=0)
+        ds = xr.Dataset({"volume": (("z", "y", "x"), vol)}, attrs={"voxel_size_um": vs})
+        ds["volume"].attrs["units"] = "1/pixel"
+        key = f"tomo/s{k}/recon"
+        store.write(key, ds)
+        keys.append(key)
+    return keys
+
+
+class _Peak:
+    """Peak RSS (bytes) of this process, polled in a thread, per nested step."""
+
+    def __init__(self):
+        import psutil
+
+        self.proc = psutil.Process()
+        self.active: list[list] = []
+        self.rows: list[tuple] = []
+        self.stop = False
+        self.total = 0
+        self.t = threading.Thread(target=self._poll, daemon=True)
+        self.t.start()
+
+    def _poll(self):
+        while not self.stop:
+            rss = self.proc.memory_info().rss
+            self.total = max(self.total, rss)
+            for a in self.active:
+                a[1] = max(a[1], rss)
+            time.sleep(0.02)
+
+    @contextlib.contextmanager
+    def step(self, name):
+        entry = [name, self.proc.memory_info().rss, time.perf_counter()]
+        self.active.append(entry)
+        try:
+            yield
+        finally:
+            self.active.remove(entry)
+            self.rows.append((name, time.perf_counter() - entry[2], entry[1]))
+
+
+def _instrument(peak):
+    """Wrap the chunked analysis' steps so that each reports wall time and peak RSS."""
+    from ssbscope.tomo import series_chunked as SC
+
+    def wrap(name, fn, namer=None):
+        def inner(*a, **kw):
+            with peak.step(namer(*a) if namer else name):
+                return fn(*a, **kw)
+        return inner
+
+    SC._cell_region = wrap("cell region", SC._cell_region)
+    SC._write_map = wrap("map", SC._write_map,
+                         lambda dst, *a: f"  {Path(str(dst.store.root)).name.split('_')[0]}"
+                         if hasattr(dst.store, "root") else "  map")
+    SC._segment = wrap("segment (levels, labels, fractions)", SC._segment)
+    SC._measure = wrap("measure (heights, thickness, volumes, regions)", SC._measure)
+    SC._new_filaments_chunked = wrap("new filaments", SC._new_filaments_chunked)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--scans", type=int, default=4)
+    ap.add_argument("--mode", choices=["chunked", "memory"], default="chunked")
+    ap.add_argument("--memory-limit", default="2GB")
+    ap.add_argument("--dir", default=None, help="work folder (default a temporary one)")
+    args = ap.parse_args(argv)
+
+    from ssbscope.pipeline import parse_memory
+    from ssbscope.store import Store
+    from ssbscope.tomo.stages import series_datasets
+
+    n, vs = args.size, 1.0
+    limit = parse_memory(args.memory_limit)
+    root = Path(args.dir or tempfile.mkdtemp(prefix="bench-series-"))
+    root.mkdir(parents=True, exist_ok=True)
+    peak = _Peak()
+    print(machine())
+    print(f"series of {args.scans} x {n}^3 float32 ({args.scans * n**3 * 4 / 1e9:.2f} GB), "
+          f"mode {args.mode}, memory limit {args.memory_limit}")
+    store = Store.create(root / "store.zarr")
+    t_all = time.perf_counter()
+    with peak.step("write the series to the store"):
+        keys = write_series(store, n, args.scans, vs)
+    lay = layers_for(n, vs)
+    kw = dict(energy_kev=22.0, interfaces=["Li|LPSCl"], thickness=["Li", "counter"],
+              central_fraction=0.5625)
+    vols = [store.read(k)["volume"].data for k in keys]
+    base = peak.proc.memory_info().rss
+    if args.mode == "chunked":
+        from ssbscope.tomo.series_chunked import analyse_series_chunked
+
+        _instrument(peak)
+        with peak.step("analysis (chunked)"):
+            res = analyse_series_chunked(vols, lay, vs, work_dir=root / "work",
+                                         memory_limit_bytes=limit, **kw)
+    else:
+        from ssbscope.tomo.series import analyse_series
+
+        with peak.step("read np.asarray"):
+            arrs = [np.asarray(v.compute(), np.float32) for v in vols]
+        with peak.step("analysis (in memory)"):
+            res = analyse_series(arrs, lay, vs, **kw)
+    with peak.step("write labels/metrics/maps to the store"):
+        out = series_datasets(res, np.arange(args.scans) * 3600.0,
+                              [f"s{k}" for k in range(args.scans)], vs,
+                              central_fraction=kw["central_fraction"], series="bench")
+        for key, ds in out.items():
+            store.write(key, ds)
+    wall = time.perf_counter() - t_all
+    peak.stop = True
+    print(f"\nRSS before the analysis {base / 1e9:.2f} GB")
+    print(f"{'step':<52} {'wall s':>8} {'peak RSS GB':>12}")
+    agg: dict = {}
+    for name, t, p in peak.rows:  # steps repeated per scan: summed time, largest peak
+        a = agg.setdefault(name, [0, 0.0, 0])
+        a[0] += 1
+        a[1] += t
+        a[2] = max(a[2], p)
+    for name, (cnt, t, p) in agg.items():
+        print(f"{name + (f' (x{cnt})' if cnt > 1 else ''):<52} {t:8.1f} {p / 1e9:12.2f}")
+    print(f"{'total':<52} {wall:8.1f} {peak.total / 1e9:12.2f}")
+    print("results: shifts", np.round(res.shift_vox, 2).tolist())
+    print("  Li|LPSCl Ra um", [round(s.ra_um["Li|LPSCl"], 3) for s in res.scans],
+          " Li thickness centre um", [round(s.thickness_center_um["Li"], 2) for s in res.scans])
+    print("  new filaments", res.new_filaments.tolist(), " pore+crack um3",
+          [round(s.pore_crack_volume_um3, 1) for s in res.scans])
+    if args.dir is None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,911 @@
+"""The CT series analysis of :mod:`ssbscope.tomo.series` on chunked, lazily read volumes.
+
+:func:`analyse_series_chunked` gives the same :class:`~ssbscope.tomo.series.SeriesResult` as
+:func:`~ssbscope.tomo.series.analyse_series` while holding only z-slabs of the volumes (plus
+their halos) in memory; the volumes may be Dask arrays (e.g. ``store.read(key)["volume"]``),
+Zarr arrays or NumPy arrays.  Every volume intermediate is computed once and written to a
+temporary Zarr array under ``work_dir`` (z-slab chunks), from which the later steps read:
+
+============== ====================================================================== =========
+step           how                                                                    equal to
+============== ====================================================================== =========
+cell region    mean along z accumulated slice by slice in float32 (numpy's order)     bit-exact
+registration   shift from the ``register_on`` slab only (a few slices loaded; block-  <= 1 ulp
+               averaged in (y, x) when it would exceed half the memory budget); the
+               resampling (``affine_transform``, order 1, ``mode='nearest'``) per
+               z-slab, each slab reading ``ceil(|dz|) + 2`` halo slices
+median 3x3x3   per z-slab with a 1-slice halo, edges replicated                       bit-exact
+levels         per-slice medians over the cell (one pass over the median) -> the      exact
+               same exact 1-D k-means and level map (``series._choose_levels``)
+labels         ``digitize`` per slab (elementwise); opening per slab with a ``4 r``   exact [1]_
+               halo
+layer location per-slice phase fractions, one pass over the labels                    exact
+heights        ``interface_height_map`` on the crop ``[lo, hi)`` of the median/raw    exact
+               (a few slices around each interface)
+thickness      per-column voxel counts, slab by slab                                  exact
+volumes        per-phase counts, slab by slab                                         exact
+pore + crack   class medians: exact order statistic in two passes (65536-bin          1e-12
+               histogram, then the values of the one bin); partial volume summed per
+               slab
+low-attenuation  :func:`~ssbscope.tomo.chunked.label_chunked` (26-connected, merged   exact
+regions        exactly across slab faces) on the z-range of the electrolyte and the
+               Li electrodes; sizes and contacts per slab
+new filaments  the same labelling of ``current & ~previous``; sizes and centroids     exact
+               from per-slab ``bincount``
+grey overlap   sample mean and std in two passes                                      1e-12
+============== ====================================================================== =========
+
+.. [1] The opening fills voxels that no phase's opening keeps from the nearest kept voxel;
+   the slab sees ``4 r`` slices beyond its faces, so the fill is exact when the nearest kept
+   voxel lies within that distance (always for the twin's volumes; a gap wider than ``4 r``
+   voxels along z in every phase would differ).
+
+The volumes (``SeriesResult.volumes``/``labels``) and the masks of the scans are lazy Dask
+arrays backed by those Zarr arrays: the store writes them chunk by chunk.  The slab
+thickness comes from ``memory_limit_bytes`` (:func:`slab_slices`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ssbscope.errors import EmptyResultError, InputError, ParameterError
+
+__all__ = ["slab_slices", "analyse_series_chunked"]
+
+log = logging.getLogger(__name__)
+
+#: Bytes of work memory per voxel of a slab (float32 input + halo, float64 resampling and
+#: median temporaries, labels) -- measured on the 256^3 benchmark, rounded up.
+BYTES_PER_VOXEL = 64
+#: Default budget when none is given (bytes).
+DEFAULT_BUDGET = 2 * 1024**3
+
+
+def slab_slices(shape, memory_limit_bytes: int | None = None, n_threads: int | None = None,
+                ) -> int:
+    """Slices per z-slab so that ``n_threads`` slabs in flight fit ``memory_limit_bytes``.
+
+    Parameters
+    ----------
+    shape : (Z, Y, X)
+    memory_limit_bytes : int, optional
+        Default 2 GiB.
+    n_threads : int, optional
+        Default the CPU count.
+
+    Returns
+    -------
+    int
+        Between 4 and Z.
+    """
+    nz, ny, nx = (int(s) for s in shape)
+    budget = int(memory_limit_bytes) if memory_limit_bytes else DEFAULT_BUDGET
+    nt = int(n_threads or os.cpu_count() or 1)
+    # half the budget for slabs in flight; the rest for the interpreter, maps and tables
+    per = max(1, budget // 2 // (nt * BYTES_PER_VOXEL * ny * nx))
+    return int(min(nz, max(4, per)))
+
+
+# --------------------------------------------------------------------------- slab helpers
+
+class _Vol:
+    """A (Z, Y, X) volume read slab by slab (Dask, Zarr or NumPy)."""
+
+    def __init__(self, v):
+        import dask.array as da
+
+        if hasattr(v, "data") and hasattr(v, "dims"):  # xarray.DataArray
+            v = v.data
+        self.src = v
+        self.shape = tuple(int(s) for s in v.shape)
+        self.is_dask = isinstance(v, da.Array)
+
+    def read(self, z0, z1):
+        z0, z1 = max(0, int(z0)), min(self.shape[0], int(z1))
+        out = self.src[z0:z1]
+        if self.is_dask:
+            out = out.compute(scheduler="threads")
+        return np.asarray(out, np.float32) if np.asarray(out).dtype.kind == "f" \
+            else np.asarray(out)
+
+
+def _bounds(nz, cz):
+    return [(z, min(nz, z + cz)) for z in range(0, nz, cz)]
+
+
+def _new_zarr(work: Path, name: str, shape, cz: int, dtype):
+    import zarr
+
+    return zarr.create_array(store=str(work / f"{name}.zarr"), shape=shape,
+                             chunks=(cz,) + tuple(shape[1:]), dtype=dtype, overwrite=True,
+                             fill_value=0)
+
+
+def _write_map(dst, cz, func):
+    """Fill ``dst`` slab by slab with ``func(z0, z1)``, the slabs as Dask tasks (threads)."""
+    import dask
+
+    tasks = [dask.delayed(_write_slab)(dst, z0, z1, func) for z0, z1 in _bounds(dst.shape[0], cz)]
+    dask.compute(*tasks, scheduler="threads")
+    return dst
+
+
+def _write_slab(dst, z0, z1, func):
+    dst[z0:z1] = func(z0, z1)
+
+
+def _lazy(z, cz):
+    import dask.array as da
+
+    return da.from_zarr(z, chunks=(cz,) + tuple(z.shape[1:]))
+
+
+def _cell_region(vol: _Vol, cz: int):
+    """:func:`ssbscope.tomo.series.cell_region` of a slab-read volume (same float32 sum)."""
+    import scipy.ndimage as ndi
+
+    from ssbscope.tomo.filters import threshold_otsu
+    from ssbscope.tomo.series import CellRegion
+
+    nz = vol.shape[0]
+    acc = np.zeros(vol.shape[1:], np.float32)
+    cnt = np.zeros(vol.shape[1:], np.intp)
+    for z0, z1 in _bounds(nz, cz):
+        s = vol.read(z0, z1)
+        for sl in s:
+            ok = ~np.isnan(sl)
+            acc += np.where(ok, sl, np.float32(0))
+            cnt += ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # numpy's nanmean: float32 sum / count, divided in float64 into float32
+        img = (acc / cnt).astype(np.float32).astype(np.float64)
+    img = ndi.median_filter(img, size=3, mode="nearest")
+    t = float(threshold_otsu(img))
+    lab, n = ndi.label(img > t)
+    if n == 0:
+        raise EmptyResultError("volume: no column stands out from the background; the cell "
+                               "is not found (check the reconstruction)")
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    mask = ndi.binary_fill_holes(lab == int(np.argmax(sizes)))
+    inner = ndi.binary_erosion(mask, iterations=1)
+    if not inner.any():
+        inner = mask
+    return CellRegion(mask=mask, inner=inner, threshold=t)
+
+
+def _shift_slab(vol: _Vol, transform, z0, z1):
+    """Rows ``[z0, z1)`` of ``apply_rigid(volume, transform, order=1)``."""
+    import scipy.ndimage as ndi
+
+    from ssbscope.tomo.register import _matrix
+
+    nz = vol.shape[0]
+    dz = float(transform.shift_vox[0])
+    m = int(math.ceil(abs(dz))) + 2
+    c0, c1 = max(0, z0 - m), min(nz, z1 + m)
+    from ssbscope.tomo.filters import check_finite
+
+    crop = vol.read(c0, c1).astype(np.float64)
+    check_finite(crop)
+    rot = _matrix(transform.rotation_deg)
+    c = (np.array(vol.shape, float) - 1) / 2
+    offset = c - rot @ (c + np.asarray(transform.shift_vox, float))
+    # output row j of the slab is global row z0 + j; the crop's row i is global row c0 + i
+    offset = offset.copy()
+    offset[0] += z0 - c0
+    return ndi.affine_transform(crop, rot, offset=offset, order=1, mode="nearest",
+                                output_shape=(z1 - z0,) + crop.shape[1:]).astype(np.float32)
+
+
+def _median_slab(src, z0, z1):
+    from ssbscope.tomo.filters import median3
+
+    nz = src.shape[0]
+    a, b = max(0, z0 - 1), min(nz, z1 + 1)
+    d = np.asarray(src[a:b])
+    d = np.pad(d, ((1 - (z0 - a), 1 - (b - z1)), (1, 1), (1, 1)), mode="edge")
+    return median3(d)[1:-1, 1:-1, 1:-1]
+
+
+def _label_slab(med, edges, lut, n, radius, z0, z1):
+    from ssbscope.tomo.segment import _open_phases
+    from ssbscope.tomo.series import UNDECLARED
+
+    nz = med.shape[0]
+    h = 4 * int(radius) if radius else 0
+    a, b = max(0, z0 - h), min(nz, z1 + h)
+    v = np.asarray(med[a:b])
+    lab = lut[np.digitize(v, edges).astype(np.uint8)]
+    if radius:
+        und = lab == UNDECLARED
+        lab = np.where(und, UNDECLARED, _open_phases(np.where(und, 0, lab), n,
+                                                     int(radius))).astype(np.uint8)
+    return lab[z0 - a:z0 - a + (z1 - z0)]
+
+
+def _masked_stats(chunks_fn):
+    """Count, sum, min, max of the values ``chunks_fn()`` yields (float64)."""
+    n, s, lo, hi = 0, 0.0, np.inf, -np.inf
+    for x in chunks_fn():
+        if x.size:
+            n += x.size
+            s += float(np.sum(x, dtype=np.float64))
+            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+    return n, s, lo, hi
+
+
+def _masked_median(chunks_fn, dtype=np.float32, nbins: int = 65536) -> float:
+    """``np.median`` of the concatenated values ``chunks_fn()`` yields, in two passes.
+
+    Pass 1 counts the values per bin of a fine histogram; pass 2 keeps only the bin(s)
+    holding the middle rank(s) and selects there (exact, NumPy's mean of the two middle
+    values for an even count)."""
+    n, _, lo, hi = _masked_stats(chunks_fn)
+    if n == 0:
+        return float("nan")
+    if hi == lo:
+        return float(np.asarray([lo], dtype)[0])
+    scale = nbins / (hi - lo)
+
+    def binof(x):
+        return np.clip(((x.astype(np.float64) - lo) * scale).astype(np.int64), 0, nbins - 1)
+
+    counts = np.zeros(nbins, np.int64)
+    for x in chunks_fn():
+        if x.size:
+            counts += np.bincount(binof(x), minlength=nbins)
+    cum = np.cumsum(counts)
+    ranks = [(n - 1) // 2, n // 2]
+    bins = sorted({int(np.searchsorted(cum, r, side="right")) for r in ranks})
+    keep = {b: [] for b in bins}
+    for x in chunks_fn():
+        if x.size:
+            bx = binof(x)
+            for b in bins:
+                keep[b].append(x[bx == b])
+    vals = []
+    for r in ranks:
+        b = int(np.searchsorted(cum, r, side="right"))
+        before = int(cum[b - 1]) if b else 0
+        arr = np.sort(np.concatenate(keep[b]))
+        vals.append(arr[r - before])
+    return float(np.mean(np.asarray(vals, dtype=dtype)))
+
+
+# --------------------------------------------------------------------------- one scan
+
+class _Scan:
+    """Zarr intermediates of one scan: aligned grey values, median, labels."""
+
+    def __init__(self, aligned, med, labels, cz):
+        self.aligned, self.med, self.labels, self.cz = aligned, med, labels, cz
+        self.shape = tuple(aligned.shape)
+
+    def slabs(self):
+        return _bounds(self.shape[0], self.cz)
+
+
+def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
+    from ssbscope.tomo.series import (UNDECLARED, PhaseSegmentation, _choose_levels,
+                                      _locate_from_fractions)
+
+    n = len(order.phases)
+    inner = region.inner
+    prof = np.empty(sc.shape[0])
+    for z0, z1 in sc.slabs():
+        prof[z0:z1] = np.median(np.asarray(sc.med[z0:z1])[:, inner], axis=1)
+    best = _choose_levels(prof, layers, order, vs, class_phase)
+    _, cmap, centers, edges = best
+    lut = np.array(cmap, np.uint8)
+    _write_map(sc.labels, sc.cz,
+               lambda z0, z1: _label_slab(sc.med, edges, lut, n, radius, z0, z1))
+    frac = _fractions(sc, n, inner)
+    try:
+        loc = _locate_from_fractions(frac, layers, order, vs)
+    except EmptyResultError:
+        loc = best[0]
+    log.info("segment (chunked): thresholds %s -> %s; layers %s", np.round(edges, 6).tolist(),
+             [order.phases[p] if p != UNDECLARED else "undeclared" for p in cmap],
+             {nm: (a, b) for nm, a, b, ok in zip(loc.names, loc.z0_vox, loc.z1_vox, loc.present)
+              if ok})
+    seg = PhaseSegmentation(labels=None, phases=order.phases,
+                            class_thresholds=tuple(float(e) for e in edges),
+                            class_phase=tuple(cmap), location=loc)
+    return seg, frac
+
+
+def _fractions(sc: _Scan, n, footprint):
+    """``series._phase_fractions`` of the label Zarr, slab by slab."""
+    from ssbscope.tomo.series import UNDECLARED
+
+    frac = np.empty((n + 1, sc.shape[0]))
+    for z0, z1 in sc.slabs():
+        cols = np.asarray(sc.labels[z0:z1])[:, footprint]
+        for p in range(n):
+            frac[p, z0:z1] = (cols == p).mean(axis=1)
+        frac[n, z0:z1] = (cols == UNDECLARED).mean(axis=1)
+    return frac
+
+
+def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False):
+    """Label the mask (26-connected, exact across slabs) on ``z_range`` and return
+    ``(n, labels, z0)``: ``labels`` lazy (rows from ``z0``), None when the range is empty;
+    ``mask_slab_fn(z0, z1)`` gives the mask's rows (global indices)."""
+    import dask
+    import dask.array as da
+
+    from ssbscope.tomo.chunked import label_chunked
+
+    za, zb = z_range
+    if zb <= za:
+        return 0, None, za
+    bnds = _bounds(zb - za, cz)
+    blocks = [da.from_delayed(dask.delayed(mask_slab_fn)(za + a, za + b),
+                              shape=(b - a,) + tuple(shape[1:]), dtype=bool) for a, b in bnds]
+    mask = da.concatenate(blocks, axis=0)
+    lab, n = label_chunked(mask, 26)
+    return n, lab, za
+
+
+def _bincount_slabs(lab, n, cz, weights_fn=None):
+    """Per-label voxel counts (and weighted sums) of a lazy label volume, slab by slab."""
+    nz = lab.shape[0]
+    sizes = np.zeros(n + 1, np.int64)
+    wsum = None
+    for z0, z1 in _bounds(nz, cz):
+        l = np.asarray(lab[z0:z1].compute(scheduler="threads"))
+        sizes += np.bincount(l.ravel(), minlength=n + 1)
+        if weights_fn is not None:
+            ws = weights_fn(l, z0, z1)
+            if wsum is None:
+                wsum = [np.zeros(n + 1) for _ in ws]
+            for acc, (ll, w) in zip(wsum, ws):
+                acc += np.bincount(ll, weights=w, minlength=n + 1)
+    return sizes, wsum
+
+
+def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
+             electrolyte, n_layers, min_volume_um3, frac_inner):
+    """:func:`ssbscope.tomo.series.measure_scan` on the Zarr intermediates of one scan."""
+    import scipy.ndimage as ndi
+
+    from ssbscope.tomo import metrics as M
+    from ssbscope.tomo.filters import check_finite
+    from ssbscope.tomo.series import (PhaseOrder, ScanMeasurement, _height, as_layers,
+                                      electrolyte_layer, electrolyte_slab_order,
+                                      interface_pairs)
+
+    lay = as_layers(layers)
+    names = [la.name for la in lay]
+    loc = seg.location
+    order_phases = seg.phases
+    n_ph = len(order_phases)
+    inner, cell = region.inner, region.mask
+    nz = sc.shape[0]
+    cz = sc.cz
+    pidx = {la.name: order_phases.index(la.material) for la in lay}
+    present = [nm for nm, ok in zip(names, loc.present) if ok]
+    band = {nm: loc.band(nm) for nm in present}
+
+    heights = {}
+    for a, b in zip(present[:-1], present[1:]):
+        (a0, a1), (b0, b1) = band[a], band[b]
+        pa, pb = pidx[a], pidx[b]
+        ia, ib = present.index(a), present.index(b)
+        lo = max(a0 + (1 if ia > 0 else 0), a1 - 5)
+        hi = min(b1 - (1 if ib < len(present) - 1 else 0), b0 + 5)
+        lo_min = a0 + (1 if ia > 0 else 0)
+        hi_max = b1 - (1 if ib < len(present) - 1 else 0)
+        frac_b, frac_a = frac_inner[pb], frac_inner[pa]
+
+        def mixing(f, k, prev):
+            return f[k] > 0.02 and (f[k] >= 0.5 or f[k] < f[prev] - 0.01)
+
+        while lo > lo_min and mixing(frac_b, lo - 1, lo):
+            lo -= 1
+        while hi < hi_max and mixing(frac_a, hi, hi - 1):
+            hi += 1
+        # only the crop [lo, hi) is read; _height indexes [lo:hi] of its arrays
+        c0, c1 = max(0, lo), max(max(0, lo), hi)
+        med_c = _Crop(np.asarray(sc.med[c0:c1]), c0)
+        raw_c = _Crop(np.asarray(sc.aligned[c0:c1]), c0)
+        heights[(a, b)] = _height(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c)
+
+    pairs = interface_pairs(lay, interfaces)
+    h_out, ra, rq = {}, {}, {}
+    for a, b in pairs:
+        key = f"{a}|{b}"
+        h = heights.get((a, b))
+        if h is None:
+            h = np.full(inner.shape, np.nan)
+        h_out[key] = h
+        try:
+            r = M.roughness(h)
+            ra[key], rq[key] = r.ra_um, r.rq_um
+        except EmptyResultError:
+            ra[key] = rq[key] = float("nan")
+
+    want_t = list(names) if thickness is None else list(thickness)
+    for t in want_t:
+        if t not in names:
+            raise InputError(f"analysis.tomo.thickness: {t!r} is not a declared layer {names}")
+    # one pass over the labels: per-column counts of the bands' phases, phase volumes
+    need_count = {}
+    tmaps = {}
+    for nm in names:
+        if nm not in present:
+            tmaps[nm] = np.where(inner, 0.0, np.nan)
+            continue
+        k = present.index(nm)
+        below = heights.get((present[k - 1], nm)) if k > 0 else None
+        above = heights.get((nm, present[k + 1])) if k < len(present) - 1 else None
+        if below is not None and above is not None:
+            tmaps[nm] = np.where(inner, above - below, np.nan)
+        else:
+            need_count[nm] = np.zeros(inner.shape, np.int64)
+    z0s, z1s = loc.stack_vox
+    phase_cnt = np.zeros(n_ph, np.int64)
+    for z0, z1 in sc.slabs():
+        lab = np.asarray(sc.labels[z0:z1])
+        for nm, acc in need_count.items():
+            a, b = band[nm]
+            a, b = max(a, z0), min(b, z1)
+            if b > a:
+                acc += (lab[a - z0:b - z0] == pidx[nm]).sum(axis=0)
+        a, b = max(z0s, z0), min(z1s, z1)
+        if b > a:
+            st = lab[a - z0:b - z0][:, cell]
+            phase_cnt += np.bincount(st.ravel(), minlength=256)[:n_ph]
+    for nm, acc in need_count.items():
+        tmaps[nm] = np.where(inner, acc.astype(float) * vs, np.nan)
+
+    stats = {k: {} for k in ("c", "cs", "e", "es", "m")}
+    for nm in want_t:
+        tm = tmaps[nm]
+        ok = inner & np.isfinite(tm)
+        if ok.any():
+            st = M.thickness_stats(tm, central_fraction, footprint=ok)
+            vals = (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um,
+                    float(np.mean(tm[ok])))
+        else:
+            vals = (float("nan"),) * 5
+        for kk, v in zip(("c", "cs", "e", "es", "m"), vals):
+            stats[kk][nm] = v
+    v3 = vs ** 3
+    phase_vol = {p: float(phase_cnt[i]) * v3 for i, p in enumerate(order_phases)}
+    area_um2 = float(cell.sum()) * vs ** 2
+    layer_vol = {}
+    for nm in names:
+        tm = tmaps[nm]
+        layer_vol[nm] = float(np.nanmean(tm[inner])) * area_um2 if np.isfinite(tm[inner]).any() \
+            else float("nan")
+
+    porder = PhaseOrder(tuple(order_phases), (float("nan"),) * n_ph, float("nan"))
+    el = electrolyte_layer(lay, porder, electrolyte)
+    eb = band.get(el)
+    pcv = conn = iso = float("nan")
+    frac = np.full(int(n_layers), np.nan)
+    thr = seg.threshold_below(0)
+    el_rng = raw_rng = (0, 0)
+    if eb is None:
+        log.warning("measure_scan: electrolyte %r not found; no pore/crack volume", el)
+    else:
+        e0, e1 = eb
+        e_phase = pidx[el]
+
+        def stack_vals(ph):
+            def gen():
+                for z0, z1 in sc.slabs():
+                    a, b = max(z0s, z0), min(z1s, z1)
+                    if b <= a:
+                        continue
+                    lab = np.asarray(sc.labels[a:b])[:, inner]
+                    raw = np.asarray(sc.aligned[a:b])[:, inner]
+                    yield raw[lab == ph]
+            return gen
+
+        lo_lv = _masked_median(stack_vals(0))  # NaN when the stack holds no such voxel
+        hi_lv = _masked_median(stack_vals(e_phase)) if np.isfinite(lo_lv) else float("nan")
+        if np.isfinite(lo_lv) and np.isfinite(hi_lv):
+            if e1 - e0 > 4:
+                if not math.isfinite(lo_lv - hi_lv) or lo_lv == hi_lv:
+                    raise ParameterError("level_phase", lo_lv,
+                                         f"must differ from level_other={hi_lv!r}")
+                tot = 0.0
+                for z0, z1 in sc.slabs():
+                    check_finite(np.asarray(sc.aligned[z0:z1]))
+                    a, b = max(e0 + 2, z0), min(e1 - 2, z1)
+                    if b > a:
+                        v = np.asarray(sc.aligned[a:b])[:, inner].astype(np.float64)
+                        tot += float(((v - hi_lv) / (lo_lv - hi_lv)).sum())
+                pcv = tot * vs ** 3
+        if e1 - e0 > 4:
+            el_rng = (e0 + 2, e1 - 2)
+            if np.isfinite(thr):
+                raw_rng = (e0 + 2, e1 - 2)
+        rlow_thr = thr
+
+        def rlow(z0, z1):
+            if np.isfinite(rlow_thr):
+                return np.asarray(sc.aligned[z0:z1]) <= rlow_thr
+            return np.asarray(sc.labels[z0:z1]) == 0
+
+        el_bands = [band[nm] for nm in present if pidx[nm] == 0 and nm != el]
+
+        def region_low(z0, z1):
+            m = np.zeros((z1 - z0,) + sc.shape[1:], bool)
+            a, b = max(e0, z0), min(e1, z1)
+            if b > a:
+                m[a - z0:b - z0] = rlow(a, b) & inner[None]
+            return m
+
+        def electrode(z0, z1):
+            m = np.zeros((z1 - z0,) + sc.shape[1:], bool)
+            for (p0, p1) in el_bands:
+                a, b = max(p0, z0), min(p1, z1)
+                if b > a:
+                    m[a - z0:b - z0] = rlow(a, b) & inner[None]
+            return m
+
+        if el_bands:
+            za = max(0, min([e0] + [p0 for p0, _ in el_bands]) - 1)
+            zb = min(nz, max([e1] + [p1 for _, p1 in el_bands]) + 1)
+
+            def low_only(z0, z1):
+                return region_low(z0, z1) & ~electrode(z0, z1)
+
+            def near(z0, z1):  # electrode dilated by the 3x3x3 cube (zero outside)
+                a, b = max(0, z0 - 1), min(nz, z1 + 1)
+                d = ndi.binary_dilation(electrode(a, b), structure=np.ones((3, 3, 3), bool))
+                return d[z0 - a:z1 - a]
+
+            any_el = any(electrode(z0, z1).any() for z0, z1 in _bounds(nz, cz)
+                         if z1 > za and z0 < zb)
+        else:
+            any_el = False
+        if any_el:  # as measure_scan: regions only where the Li electrode has voxels
+            n, lab, off = _label_stats(low_only, sc.shape, (za, zb), cz)
+            sizes = np.zeros(n + 1, np.int64)
+            touch = np.zeros(n + 1, bool)
+            if n:
+                for a, b in _bounds(zb - za, cz):
+                    l = np.asarray(lab[a:b].compute(scheduler="threads"))
+                    sizes += np.bincount(l.ravel(), minlength=n + 1)
+                    nr = near(za + a, za + b) & (l > 0)
+                    touch[np.unique(l[nr])] = True
+            touch[0] = False
+            big = sizes * v3 > min_volume_um3
+            big[0] = False
+            iso_keep = big & ~touch
+            conn = float(sizes[touch].sum() * v3)
+            iso = float(sizes[iso_keep].sum() * v3)
+        side = electrolyte_slab_order(lay, porder, el)
+        start, stop = (e1, e0) if side == "bottom" else (e0, e1)
+        try:
+            per_slice = np.zeros(nz)
+            for z0, z1 in _bounds(nz, cz):
+                per_slice[z0:z1] = region_low(z0, z1)[:, inner].sum(axis=1)
+            frac = _layer_fractions(per_slice, start, stop, int(n_layers), float(inner.sum()),
+                                    nz)
+        except ParameterError as exc:
+            log.warning("measure_scan: layer fractions undefined (%s)", exc)
+    import dask.array as da
+
+    labz = _lazy(sc.labels, cz)
+    rawz = _lazy(sc.aligned, cz)
+    zidx = da.arange(nz, chunks=cz)[:, None, None]
+    inner_d = da.from_array(inner[None], chunks=(1,) + inner.shape)
+    el_low = (labz == 0) & inner_d & (zidx >= el_rng[0]) & (zidx < el_rng[1])
+    raw_low = (rawz <= (thr if np.isfinite(thr) else -np.inf)) & inner_d & \
+        (zidx >= raw_rng[0]) & (zidx < raw_rng[1])
+    sm = ScanMeasurement(
+        location=loc, interfaces=tuple(f"{a}|{b}" for a, b in pairs), height_um=h_out,
+        ra_um=ra, rq_um=rq, layers=tuple(want_t), thickness_um={k: tmaps[k] for k in want_t},
+        thickness_center_um=stats["c"], thickness_center_std_um=stats["cs"],
+        thickness_edge_um=stats["e"], thickness_edge_std_um=stats["es"],
+        thickness_mean_um=stats["m"], phase_volume_um3=phase_vol, layer_volume_um3=layer_vol,
+        electrolyte=el, pore_crack_volume_um3=float(pcv),
+        low_attenuation_connected_um3=float(conn), low_attenuation_isolated_um3=float(iso),
+        layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
+        electrolyte_raw_low=raw_low)
+    return sm, el_rng, raw_rng
+
+
+def _layer_fractions(per_slice, start_vox, stop_vox, n_layers, area, nz):
+    """:func:`ssbscope.tomo.metrics.layer_volume_fractions` from per-slice counts."""
+    if n_layers < 1:
+        raise ParameterError("n_layers", n_layers, "must be >= 1")
+    if not 0 <= min(start_vox, stop_vox) and max(start_vox, stop_vox) <= nz:
+        raise ParameterError("start_vox/stop_vox", (start_vox, stop_vox),
+                             f"must lie in 0..{nz} along axis 0")
+    if start_vox == stop_vox:
+        raise ParameterError("stop_vox", stop_vox, "equals start_vox; no thickness")
+    centres = np.arange(nz) + 0.5
+    edges = np.linspace(start_vox, stop_vox, n_layers + 1)
+    lo_e, hi_e = np.minimum(edges[:-1], edges[1:]), np.maximum(edges[:-1], edges[1:])
+    out = np.empty(n_layers)
+    for k in range(n_layers):
+        sel = (centres >= lo_e[k]) & (centres < hi_e[k])
+        nsl = int(sel.sum())
+        if nsl == 0:
+            raise ParameterError("n_layers", n_layers, f"layer {k + 1} holds no whole slice",
+                                 "use fewer layers or a thicker range")
+        out[k] = per_slice[sel].sum() / (nsl * area)
+    return out
+
+
+class _Crop:
+    """A z-crop of a volume indexed with global slice numbers (``crop[lo:hi]``)."""
+
+    def __init__(self, data, z0):
+        self.data, self.z0 = data, z0
+
+    def __getitem__(self, key):
+        if isinstance(key, slice) and key.step is None:
+            a = (key.start or 0) - self.z0
+            b = (key.stop if key.stop is not None else self.z0 + len(self.data)) - self.z0
+            if a < 0 or b > len(self.data):
+                raise IndexError(f"crop {self.z0}..{self.z0 + len(self.data)}: {key}")
+            return self.data[a:b]
+        raise IndexError(key)
+
+
+# --------------------------------------------------------------------------- series
+
+def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=None,
+                           memory_limit_bytes: int | None = None, chunk_slices: int | None = None,
+                           energy_kev: float | None = None, interfaces=None, thickness=None,
+                           central_fraction: float = 0.75, register_on: str | None = None,
+                           median: bool = True, opening_radius_vox: int = 0,
+                           min_filament_volume_um3: float = 0.0, n_layers: int = 10,
+                           electrolyte: str | None = None, progress=None):
+    """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
+
+    Parameters
+    ----------
+    volumes : sequence of (Z, Y, X) dask arrays, xarray DataArrays, Zarr or NumPy arrays
+        Reconstructed scans in time order on one grid (read slab by slab, never whole).
+    layers, voxel_size_um, energy_kev, interfaces, thickness, central_fraction, register_on,
+    median, opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress
+        As :func:`~ssbscope.tomo.series.analyse_series`.
+    work_dir : path, optional
+        Where the temporary Zarr intermediates go (default a new temporary directory, kept
+        while the result's lazy arrays are in use).
+    memory_limit_bytes : int, optional
+        Sizes the z-slabs (:func:`slab_slices`).
+    chunk_slices : int, optional
+        Slices per slab (overrides ``memory_limit_bytes``).
+
+    Returns
+    -------
+    SeriesResult
+        ``volumes`` and ``labels`` (and the scans' masks) are lazy Dask arrays read from
+        ``work_dir``; the numbers equal the in-memory path's (see the module docstring).
+    """
+    import dask.array as da
+
+    from ssbscope.tomo import metrics as M
+    from ssbscope.tomo.series import (SeriesResult, as_layers, electrolyte_layer,
+                                      electrolyte_slab_order, phase_order)
+
+    lay = as_layers(layers)
+    vols = [_Vol(v) for v in volumes]
+    if not vols:
+        raise InputError("volumes: the series holds no scan")
+    shapes = {v.shape for v in vols}
+    if len(shapes) != 1 or len(vols[0].shape) != 3:
+        raise InputError(f"volumes: the scans of a series must share one (z, y, x) grid, got "
+                         f"{sorted(shapes)}; reconstruct them with the same rows/size")
+    vs = float(voxel_size_um)
+    if not (vs > 0 and math.isfinite(vs)):
+        raise InputError(f"voxel_size_um: {voxel_size_um!r}; give voxel_size_um for the scans "
+                         "(inputs.tomo[i].voxel_size_um) when the files do not record it")
+    shape = vols[0].shape
+    cz = int(chunk_slices) if chunk_slices else slab_slices(shape, memory_limit_bytes)
+    cz = max(1, min(cz, shape[0]))
+    if work_dir is None:
+        work = Path(tempfile.mkdtemp(prefix="ssbscope-series-"))
+    else:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="series-", dir=str(work_dir)))
+    log.info("analyse_series_chunked: %s voxels per scan, %d scans, slabs of %d slices in %s",
+             shape, len(vols), cz, work)
+    order = phase_order(lay, energy_kev)
+    reg_name = register_on or lay[0].name
+    if reg_name not in [la.name for la in lay]:
+        raise InputError(f"analysis.tomo.register_on: {reg_name!r} is not a declared layer")
+    el = electrolyte_layer(lay, order, electrolyte)
+    region = _cell_region(vols[0], cz)
+    it = range(len(vols)) if progress is None else progress(range(len(vols)))
+    scans_z, segs, th, shifts, fracs = [], [], [], [], []
+    cmap = None
+    slab = None
+    for k in it:
+        v = vols[k]
+        aligned = _new_zarr(work, f"aligned_{k}", shape, cz, np.float32)
+        if k:
+            a, b = slab
+            t = _register_slab(vols[0], v, a, b, memory_limit_bytes)
+            sh = tuple(float(s) for s in t.shift_vox)
+            _write_map(aligned, cz, lambda z0, z1, t=t, v=v: _shift_slab(v, t, z0, z1))
+        else:
+            sh = (0.0, 0.0, 0.0)
+            _write_map(aligned, cz, lambda z0, z1, v=v: v.read(z0, z1).astype(np.float32))
+        if median:
+            med = _new_zarr(work, f"median_{k}", shape, cz, np.float32)
+            _write_map(med, cz, lambda z0, z1, s=aligned: _median_slab(s, z0, z1))
+        else:
+            med = aligned
+        labels = _new_zarr(work, f"labels_{k}", shape, cz, np.uint8)
+        sc = _Scan(aligned, med, labels, cz)
+        seg, frac = _segment(sc, lay, order, region, vs, int(opening_radius_vox), cmap)
+        if k == 0:
+            cmap = seg.class_phase
+            bnd = seg.location.band(reg_name)
+            if bnd is None:
+                raise EmptyResultError(f"analysis.tomo.register_on: layer {reg_name!r} is not "
+                                       "found in the first scan; register on a layer present "
+                                       "from the start (e.g. the current collector)")
+            slab = (max(0, bnd[0] - 3), min(shape[0], bnd[1] + 3))
+        scans_z.append(sc)
+        segs.append(seg)
+        th.append(seg.class_thresholds)
+        shifts.append(sh)
+        fracs.append(frac)
+    scans, rngs = [], []
+    for k, sc in enumerate(scans_z):
+        m, el_rng, raw_rng = _measure(sc, segs[k], region, lay, vs, interfaces=interfaces,
+                                      thickness=thickness, central_fraction=central_fraction,
+                                      electrolyte=el, n_layers=n_layers,
+                                      min_volume_um3=min_filament_volume_um3,
+                                      frac_inner=fracs[k])
+        scans.append(m)
+        rngs.append((el_rng, raw_rng))
+        if median:  # the median is not part of the result: free its disk space now
+            import shutil
+
+            shutil.rmtree(work / f"median_{k}.zarr", ignore_errors=True)
+    nt = len(vols)
+    nf = np.full((4, nt), np.nan)
+    overlap = np.full(nt, np.nan)
+    pcv = np.array([s.pore_crack_volume_um3 for s in scans])
+    inner = region.inner
+    creg = M.central_region(inner.shape, central_fraction, inner)
+
+    def el_low(k, z0, z1):
+        a, b = rngs[k][0]
+        m = np.zeros((z1 - z0,) + shape[1:], bool)
+        a, b = max(a, z0), min(b, z1)
+        if b > a:
+            m[a - z0:b - z0] = (np.asarray(scans_z[k].labels[a:b]) == 0) & inner[None]
+        return m
+
+    def raw_low(k, z0, z1):
+        a, b = rngs[k][1]
+        m = np.zeros((z1 - z0,) + shape[1:], bool)
+        a, b = max(a, z0), min(b, z1)
+        if b > a:
+            thr = segs[k].threshold_below(0)
+            m[a - z0:b - z0] = (np.asarray(scans_z[k].aligned[a:b]) <= thr) & inner[None]
+        return m
+
+    def values(k, new):
+        def gen():
+            lo = rngs[k][1][0] if not new else min(rngs[k][1][0], rngs[0][1][0])
+            hi = rngs[k][1][1] if not new else max(rngs[k][1][1], rngs[0][1][1])
+            for z0, z1 in _bounds(shape[0], cz):
+                a, b = max(lo, z0), min(hi, z1)
+                if b <= a:
+                    continue
+                m = raw_low(k, a, b)
+                if new:
+                    m &= ~raw_low(0, a, b)
+                yield np.asarray(scans_z[k].aligned[a:b])[m].astype(np.float64)
+        return gen
+
+    def mean_std(gen):
+        n, s, _, _ = _masked_stats(gen)
+        if n == 0:
+            return 0, float("nan"), float("nan")
+        mu = s / n
+        ss = sum(float(((x - mu) ** 2).sum()) for x in gen())
+        return n, mu, math.sqrt(ss / n)
+
+    first = mean_std(values(0, False))
+    for k in range(1, nt):
+        za, zb = rngs[k][0]  # current & ~previous lies in the current's range
+        nf[:, k] = _new_filaments_chunked(
+            lambda z0, z1, k=k: el_low(k, z0, z1) & ~el_low(k - 1, z0, z1), shape, (za, zb),
+            cz, vs, min_filament_volume_um3, creg)
+        new = mean_std(values(k, True))
+        if new[0] >= 2 and first[0] >= 2:
+            overlap[k] = M.overlap_coefficient(first[1], first[2], new[1], new[2])
+    zchunks = (cz,) + tuple(shape[1:])
+    vol_d = da.stack([_lazy(s.aligned, cz) for s in scans_z]).rechunk((1,) + zchunks)
+    lab_d = da.stack([_lazy(s.labels, cz) for s in scans_z]).rechunk((1,) + zchunks)
+    return SeriesResult(
+        volumes=vol_d, labels=lab_d,
+        class_thresholds=np.array(th, float), class_names=segs[0].class_names,
+        shift_vox=np.array(shifts, float), region=region, order=order, scans=tuple(scans),
+        new_filaments=nf[0], new_filaments_center=nf[1], new_filaments_edge=nf[2],
+        new_filament_volume_um3=nf[3], new_crack_volume_um3=pcv - pcv[0],
+        pore_crack_grey_overlap=overlap, register_on=reg_name,
+        slab_order=electrolyte_slab_order(lay, order, el))
+
+
+#: Bytes of work memory per voxel of the registration slab (two float64 copies, complex
+#: FFTs and spline coefficients of register_rigid), measured at 160^3.
+REGISTER_BYTES_PER_VOXEL = 200
+
+
+def _register_slab(ref: _Vol, mov: _Vol, a: int, b: int, memory_limit_bytes=None):
+    """:func:`ssbscope.tomo.register_rigid` on the slab ``[a, b)`` of both scans.
+
+    The slab is what the in-memory path registers on (same shift).  When it would take more
+    than half the memory budget, it is block-averaged in (y, x) by the smallest factor that
+    fits and the (y, x) shift scaled back (precision ``factor / 10`` voxel instead of 0.1).
+    """
+    import ssbscope.tomo as tomo
+    from ssbscope.tomo.register import RigidTransform
+
+    budget = int(memory_limit_bytes) if memory_limit_bytes else DEFAULT_BUDGET
+    ny, nx = ref.shape[1:]
+    need = (b - a) * ny * nx * REGISTER_BYTES_PER_VOXEL
+    f = 1
+    while need / (f * f) > budget / 2 and min(ny, nx) // (2 * f) >= 16:
+        f *= 2
+    if f == 1:
+        return tomo.register_rigid(ref.read(a, b), mov.read(a, b), upsample_factor=10)
+
+    def down(x):
+        z, y, w = x.shape
+        x = x[:, :y - y % f, :w - w % f]
+        return x.reshape(z, y // f, f, w // f, f).mean(axis=(2, 4), dtype=np.float64)
+
+    log.info("registration slab %d..%d (%d MB of work) block-averaged by %d in (y, x) to fit "
+             "the memory budget", a, b, need // 2**20, f)
+    t = tomo.register_rigid(down(ref.read(a, b)), down(mov.read(a, b)), upsample_factor=10)
+    s = np.asarray(t.shift_vox, float) * np.array([1.0, f, f])
+    # block means are centred at (i + 0.5) f - 0.5: a shift scales by f exactly
+    return RigidTransform(shift_vox=tuple(float(x) for x in s),
+                          rotation_deg=float(t.rotation_deg), error=float(t.error))
+
+
+def _new_filaments_chunked(mask_fn, shape, z_range, cz, vs, min_volume_um3, creg):
+    """(count, count_center, count_edge, volume_um3) of
+    :func:`ssbscope.tomo.metrics.new_filaments` from a chunked labelling."""
+    n, lab, za = _label_stats(mask_fn, shape, z_range, cz)
+    if n == 0:
+        return (0, 0, 0, 0.0)
+    sizes = np.zeros(n + 1, np.int64)
+    sy = np.zeros(n + 1)
+    sx = np.zeros(n + 1)
+    yy, xx = np.indices(shape[1:])
+    for a, b in _bounds(z_range[1] - za, cz):
+        l = np.asarray(lab[a:b].compute(scheduler="threads"))
+        fl = l.reshape(l.shape[0], -1)
+        sizes += np.bincount(l.ravel(), minlength=n + 1)
+        sy += np.bincount(fl.ravel(), weights=np.broadcast_to(yy.ravel(), fl.shape).ravel(),
+                          minlength=n + 1)
+        sx += np.bincount(fl.ravel(), weights=np.broadcast_to(xx.ravel(), fl.shape).ravel(),
+                          minlength=n + 1)
+    v3 = vs ** 3
+    vol = sizes[1:] * v3
+    keep = np.flatnonzero(vol > min_volume_um3) + 1
+    if keep.size == 0:
+        return (0, 0, 0, 0.0)
+    cy = sy[keep] / sizes[keep]
+    cx = sx[keep] / sizes[keep]
+    yi = np.clip(np.round(cy).astype(int), 0, shape[1] - 1)
+    xi = np.clip(np.round(cx).astype(int), 0, shape[2] - 1)
+    is_c = creg[yi, xi]
+    vols = vol[keep - 1]
+    return (int(keep.size), int(is_c.sum()), int((~is_c).sum()), float(vols.sum()))
