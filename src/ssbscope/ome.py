@@ -15,7 +15,7 @@ attribute, so readers of the dataset see what they saw before.
 Axes: ``time_s`` -> ``t`` (time, second); ``z``, ``y``, ``x`` -> space axes in micrometer
 with the scale of the voxel size (from a coordinate on the dimension in um, a ``<dim>_um``
 coordinate along it, or ``voxel_size_um`` in the variable's or dataset's attributes) and the
-translation of the first voxel centre; any other dimension (e.g. ``interface``) -> ``c``
+translation of the first voxel centre (the coordinate's first value, else half a voxel); any other dimension (e.g. ``interface``) -> ``c``
 (channel).  A label image group also carries ``image-label`` (NGFF labels), with
 ``source.image`` pointing to a sibling dataset given by ``attrs["ome_source"]`` if any.
 
@@ -102,7 +102,8 @@ def _spacing(ds, var, dim):
             if vs is not None:
                 return vs, float(v[0])
     vs = _voxel_size(ds, var)
-    return (vs, 0.0) if vs is not None else (None, 0.0)
+    # ssbscope's convention: voxel i spans [i, i + 1) voxel sizes, its centre at (i + 0.5) * vs
+    return (vs, vs / 2) if vs is not None else (None, 0.0)
 
 
 def _voxel_size(ds, var):
@@ -168,7 +169,7 @@ def write_ome(group_dir, ds) -> dict | None:
     if not declared:
         return None
     g = zarr.open_group(str(group_dir), mode="r+", zarr_format=3)
-    multiscales, label = [], None
+    multiscales, label, label_var = [], None, None
     for vname, kind in declared:
         if kind not in ("image", "label"):
             raise ValueError(f"variable {vname!r}: attrs[{OME_ATTR!r}] is {kind!r}; use 'image' or 'label'")
@@ -217,8 +218,11 @@ def write_ome(group_dir, ds) -> dict | None:
                     for i, (s, t, f) in enumerate(zip(scale0, trans0, total))]}]})
             cur = da.from_zarr(out)
         ms = {"name": vname, "axes": axes, "datasets": datasets,
-              "type": "mean" if kind == "image" else "nearest",
-              "metadata": {"description": "pyramid levels computed by ssbscope (Dask coarsen)",
+              "type": "mean" if kind == "image" and var.dtype.kind in "fc" else "nearest",
+              "metadata": {"description": "each level halves the spatial axes of the one above: "
+                                          + ("mean of 2x2(x2) blocks" if kind == "image" and
+                                             var.dtype.kind in "fc" else "every second voxel")
+                                          + " (ssbscope.ome, Dask)",
                            "long_name": str(var.attrs.get("long_name", vname)),
                            "units": str(var.attrs.get("units", ""))}}
         multiscales.append(ms)
@@ -226,7 +230,7 @@ def write_ome(group_dir, ds) -> dict | None:
             vals = None
             if var.size <= 2 ** 26:
                 vals = np.unique(np.asarray(cur))  # the coarsest level: small
-            label = {}
+            label, label_var = {}, vname
             src = ds[vname].attrs.get("ome_source") or ds.attrs.get("ome_source")
             if src:
                 label["source"] = {"image": str(src)}
@@ -234,7 +238,7 @@ def write_ome(group_dir, ds) -> dict | None:
                 label["colors"] = [{"label-value": int(v)} for v in vals if v.dtype.kind in "iub"]
     # the first declared label, if any, is what a label reader shows: put it first
     if label is not None:
-        multiscales.sort(key=lambda m: m["type"] != "nearest")
+        multiscales.sort(key=lambda m: m["name"] != label_var)
     meta = {"version": "0.5", "multiscales": multiscales}
     if label is not None:
         meta["image-label"] = label
