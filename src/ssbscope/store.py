@@ -605,7 +605,7 @@ class Store:
             if trash is not None:
                 shutil.rmtree(trash, ignore_errors=True)
             _write_json_atomic(self._manifest_path(name), {"dataset": name, "files": manifest})
-            self._consolidate()
+            self._consolidate(name)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise StoreError(f"{self.path}: writing dataset {name!r} failed ({e}); "
@@ -634,12 +634,45 @@ class Store:
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(target, trash)
         shutil.rmtree(trash, ignore_errors=True)
-        self._consolidate()
+        self._consolidate(name)
 
-    def _consolidate(self) -> None:
+    def _consolidate(self, name: str | None = None) -> None:
         """Refresh the consolidated metadata in the root ``zarr.json`` (so that Zarr and
-        xarray open the store, or any group by path from the root, without listing it)."""
-        _consolidate_quietly(self.path)
+        xarray open the store, or any group by path from the root, without listing it).
+
+        With ``name``, only that dataset's entries (and its parent groups') are replaced, in
+        the layout ``zarr.consolidate_metadata`` writes (one flat ``metadata`` dict keyed by
+        path; groups with empty inline metadata of their own): a write costs the size of
+        its dataset, not of the store.  Without it (or when the root has none yet), Zarr
+        consolidates the whole hierarchy.
+        """
+        root = self.path / "zarr.json"
+        meta = json.loads(root.read_text(encoding="utf-8"))
+        cm = meta.get("consolidated_metadata")
+        if name is None or not isinstance(cm, dict) or not isinstance(cm.get("metadata"), dict):
+            _consolidate_quietly(self.path)
+            return
+        empty = {"kind": "inline", "must_understand": False, "metadata": {}}
+
+        def node(zj: Path) -> dict:
+            m = json.loads(zj.read_text(encoding="utf-8"))
+            if m.get("node_type") == "group":
+                m["consolidated_metadata"] = dict(empty)
+            return m
+
+        md = {k: v for k, v in cm["metadata"].items() if k != name and not k.startswith(name + "/")}
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            key = "/".join(parts[:i])
+            zj = self.path.joinpath(*parts[:i], "zarr.json")
+            if key not in md and zj.is_file():
+                md[key] = node(zj)
+        d = self._dir(name)
+        if d.is_dir():
+            for zj in sorted(d.rglob("zarr.json")):
+                md[zj.parent.relative_to(self.path).as_posix()] = node(zj)
+        meta["consolidated_metadata"] = {**empty, "metadata": dict(sorted(md.items()))}
+        _write_json_atomic(root, meta)
 
     def ome_images(self) -> list[str]:
         """Names of the datasets that are OME-Zarr (NGFF 0.5) images or label images

@@ -135,6 +135,27 @@ def test_consolidated_metadata_and_no_bookkeeping_in_the_hierarchy(store):
                    if "tmp" not in p.parts)
 
 
+def test_incremental_consolidation_equals_zarrs(store, tmp_path):
+    """Store.write updates the root's consolidated metadata for its dataset only; the result
+    is what zarr.consolidate_metadata writes for the whole hierarchy (also after a delete)."""
+    import shutil
+
+    from ssbscope.store import _consolidate_quietly
+
+    st = store.st
+    st.write("echem/extra", xr.Dataset({"current_mA": ("time_s", [1.0])}, coords={"time_s": [0.0]}))
+    st.delete("echem/extra")
+    st.write("echem/other/deep", xr.Dataset({"current_mA": ("time_s", [1.0])}, coords={"time_s": [0.0]}))
+    mine = json.loads((st.path / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    ref_dir = tmp_path / "ref.zarr"
+    shutil.copytree(st.path, ref_dir)
+    _consolidate_quietly(ref_dir)
+    ref = json.loads((ref_dir / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    assert sorted(mine) == sorted(ref)
+    assert mine == json.loads(json.dumps(ref))
+    st.delete("echem/other/deep")
+
+
 def test_large_volume_gets_more_levels_and_unknown_voxel_size_no_unit(tmp_path):
     pytest.importorskip("ome_zarr")
     st = Store.create(tmp_path / "s.zarr")
