@@ -646,6 +646,13 @@ class Store:
         its dataset, not of the store.  Without it (or when the root has none yet), Zarr
         consolidates the whole hierarchy.
         """
+        try:
+            self._consolidate_inner(name)
+        except (OSError, ValueError) as e:  # a convenience for readers: never fails a write
+            log.warning("%s: consolidated metadata not refreshed (%s); readers list the "
+                        "hierarchy instead", self.path, e)
+
+    def _consolidate_inner(self, name: str | None) -> None:
         root = self.path / "zarr.json"
         meta = json.loads(root.read_text(encoding="utf-8"))
         cm = meta.get("consolidated_metadata")
