@@ -10,6 +10,13 @@ Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
       .ssbscope/checksums/<name>.json  manifest of each dataset's files (path, size, sha256)
       .ssbscope/lock               held (fcntl) by the run writing the store: pid and host
       .ssbscope/tmp/               scratch for atomic writes (names start with the writer's pid)
+      tomo/<series>/volumes/volume_s1  OME-Zarr pyramid level of a declared image (ssbscope.ome)
+
+The root ``zarr.json`` and every dataset's ``zarr.json`` carry consolidated metadata
+(refreshed after each write).  A variable with ``attrs["ome_image"] = "image"`` or
+``"label"`` makes its dataset group an OME-Zarr (NGFF 0.5) image that ome-zarr-py and
+napari open with the physical scale (:mod:`ssbscope.ome`, :meth:`Store.ome_images`); its
+pyramid levels are hidden by :meth:`Store.read`.
 
 Every dataset shares the time axis ``time_s`` (seconds since the start of the
 electrochemical test) where it has one, carries ``units`` on every variable and
@@ -147,6 +154,32 @@ def _in_name_order(ds):
     out = xr.Dataset({k: ds.variables[k] for k in order}, coords=ds.coords, attrs=ds.attrs)
     out.encoding = ds.encoding
     return out
+
+
+def _finish_group(name: str, group_dir: Path, ds) -> None:
+    """After ``to_zarr``: NGFF metadata and pyramid levels of the declared images
+    (:func:`ssbscope.ome.write_ome`), then the group's consolidated metadata."""
+    from ssbscope.ome import write_ome
+
+    try:
+        write_ome(group_dir, ds)
+    except ValueError as e:
+        raise StoreError(f"dataset {name!r}: OME-Zarr image: {e}") from None
+    _consolidate_quietly(group_dir)
+
+
+def _consolidate_quietly(path) -> None:
+    """``zarr.consolidate_metadata`` without its notes that consolidated metadata is not
+    in the v3 spec yet and that ``.ssbscope/`` (bookkeeping, deliberately not Zarr) is no
+    Zarr node."""
+    import warnings
+
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        warnings.filterwarnings("ignore", message=r".*\.ssbscope is not recognized.*")
+        zarr.consolidate_metadata(str(path), zarr_format=3)
 
 
 def check_regular_file(path) -> os.stat_result:
@@ -454,6 +487,13 @@ class Store:
     def __repr__(self) -> str:
         return f"<ssbscope.Store {self.path} datasets={self.names()}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter view: datasets with their variables (dims, shapes, units), sizes on disk
+        and the stage that wrote each (:mod:`ssbscope.store_repr`)."""
+        from ssbscope.store_repr import store_html
+
+        return store_html(self)
+
     def read(self, name: str, *, chunks=None):
         """Open a dataset lazily (Dask-backed) as an :class:`xarray.Dataset`.
 
@@ -468,7 +508,12 @@ class Store:
         if name not in self.names():
             raise StoreError(f"{self.path}: no dataset {name!r}; it has: {', '.join(self.names()) or 'none'}")
         # default: the chunks on disk (dask's "auto" cannot size object/string variables)
-        ds = xr.open_zarr(str(d), consolidated=False, chunks={} if chunks is None else chunks, zarr_format=3)
+        from ssbscope.ome import ome_metadata, pyramid_paths
+
+        # OME-Zarr pyramid levels (ssbscope.ome) are for viewers: not part of the dataset
+        ds = xr.open_zarr(str(d), consolidated=False, chunks={} if chunks is None else chunks,
+                          zarr_format=3, drop_variables=pyramid_paths(ome_metadata(d)) or None)
+        ds.attrs.pop("ome", None)
         # Zarr lists a group's arrays in directory order, which differs between runs and
         # file systems: variables in name order instead, the same on every read
         return _in_name_order(ds)
@@ -526,6 +571,7 @@ class Store:
             if ds[vname].dtype.kind == "U":  # variable-length UTF-8 has a Zarr v3 spec; fixed-width has not
                 ds[vname] = ds[vname].astype(object)
         attrs = dict(ds.attrs)
+        attrs.pop("ome", None)  # written afresh from the declared images (ssbscope.ome)
         attrs["_ssbscope_dataset"] = True
         if provenance is not None:
             attrs["provenance"] = json.dumps(_jsonable(dict(provenance)), sort_keys=True)
@@ -546,6 +592,7 @@ class Store:
         tmp = tmp_root / _tmp_name()
         try:
             ds.to_zarr(str(tmp), mode="w", consolidated=False, zarr_format=3)
+            _finish_group(name, tmp, ds)  # OME-Zarr metadata and pyramid, consolidated metadata
             _fsync_tree(tmp)
             manifest = _manifest(tmp)
             self._ensure_parent_groups(name)
@@ -558,6 +605,7 @@ class Store:
             if trash is not None:
                 shutil.rmtree(trash, ignore_errors=True)
             _write_json_atomic(self._manifest_path(name), {"dataset": name, "files": manifest})
+            self._consolidate(name)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise StoreError(f"{self.path}: writing dataset {name!r} failed ({e}); "
@@ -586,6 +634,59 @@ class Store:
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(target, trash)
         shutil.rmtree(trash, ignore_errors=True)
+        self._consolidate(name)
+
+    def _consolidate(self, name: str | None = None) -> None:
+        """Refresh the consolidated metadata in the root ``zarr.json`` (so that Zarr and
+        xarray open the store, or any group by path from the root, without listing it).
+
+        With ``name``, only that dataset's entries (and its parent groups') are replaced, in
+        the layout ``zarr.consolidate_metadata`` writes (one flat ``metadata`` dict keyed by
+        path; groups with empty inline metadata of their own): a write costs the size of
+        its dataset, not of the store.  Without it (or when the root has none yet), Zarr
+        consolidates the whole hierarchy.
+        """
+        try:
+            self._consolidate_inner(name)
+        except (OSError, ValueError) as e:  # a convenience for readers: never fails a write
+            log.warning("%s: consolidated metadata not refreshed (%s); readers list the "
+                        "hierarchy instead", self.path, e)
+
+    def _consolidate_inner(self, name: str | None) -> None:
+        root = self.path / "zarr.json"
+        meta = json.loads(root.read_text(encoding="utf-8"))
+        cm = meta.get("consolidated_metadata")
+        if name is None or not isinstance(cm, dict) or not isinstance(cm.get("metadata"), dict):
+            _consolidate_quietly(self.path)
+            return
+        empty = {"kind": "inline", "must_understand": False, "metadata": {}}
+
+        def node(zj: Path) -> dict:
+            m = json.loads(zj.read_text(encoding="utf-8"))
+            if m.get("node_type") == "group":
+                m["consolidated_metadata"] = dict(empty)
+            return m
+
+        md = {k: v for k, v in cm["metadata"].items() if k != name and not k.startswith(name + "/")}
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            key = "/".join(parts[:i])
+            zj = self.path.joinpath(*parts[:i], "zarr.json")
+            if key not in md and zj.is_file():
+                md[key] = node(zj)
+        d = self._dir(name)
+        if d.is_dir():
+            for zj in sorted(d.rglob("zarr.json")):
+                md[zj.parent.relative_to(self.path).as_posix()] = node(zj)
+        meta["consolidated_metadata"] = {**empty, "metadata": dict(sorted(md.items()))}
+        _write_json_atomic(root, meta)
+
+    def ome_images(self) -> list[str]:
+        """Names of the datasets that are OME-Zarr (NGFF 0.5) images or label images
+        (open ``store.path / name`` with ``ome_zarr.reader.Reader`` or napari)."""
+        from ssbscope.ome import ome_metadata
+
+        return [n for n in self.names() if (ome_metadata(self._dir(n)) or {}).get("multiscales")]
 
     # ------------------------------------------------------------------ integrity
     def _manifest_path(self, name: str) -> Path:

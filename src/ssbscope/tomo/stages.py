@@ -86,7 +86,8 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
     if kind == "volume":
         vd = tomo.read_volume(path, dataset=dataset, voxel_size_um=voxel_size_um)
         vs = vd.voxel_size_um
-        ds = xr.Dataset({"volume": (("z", "y", "x"), vd.data, {"units": "1", "long_name": "grey value"})},
+        ds = xr.Dataset({"volume": (("z", "y", "x"), vd.data, {"units": "1", "long_name": "grey value",
+                                                                "ome_image": "image"})},
                         attrs={**attrs, "format": vd.format,
                                "voxel_size_um": float(vs) if vs is not None else float("nan")})
     else:
@@ -102,7 +103,7 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
         center = sr.center_px
         extra = ({"center_rows": [int(sr.center_rows[0]), int(sr.center_rows[1])]}
                  if sr.center_rows is not None else {})
-        ds = xr.Dataset({"volume": (("z", "y", "x"), sr.volume, {"units": "1/pixel"}),
+        ds = xr.Dataset({"volume": (("z", "y", "x"), sr.volume, {"units": "1/pixel", "ome_image": "image"}),
                          "sinogram": (("angle", "detector"), sr.sinogram,
                                       {"units": "1", "description": "-ln(I/I0) of the middle row, after cleaning"}),
                          "angles_rad": ("angle", np.asarray(sr.angles_rad, float))},
@@ -307,7 +308,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                             "register_on": res.register_on,
                             "description": "scans registered to the first on the register_on "
                                            "layer's slab"})
-    vol["volume"].attrs["units"] = "1/pixel"
+    vol["volume"].attrs.update({"units": "1/pixel", "ome_image": "image"})  # OME-Zarr (ssbscope.ome)
     phases = list(res.order.phases)
     lab = xr.Dataset(
         {"labels": (("time_s", "z", "y", "x"), res.labels.astype(np.uint8)),
@@ -323,6 +324,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                "description": "labels index into phases (darkest first); undeclared_label marks "
                               "material the cell does not declare"})
     lab["thresholds"].attrs["units"] = "1/pixel"
+    lab["labels"].attrs.update({"ome_image": "label", "ome_source": "../volumes"})
     # where each declared layer lies along z (majority bands of locate_layers; -1: absent)
     loc_names = list(res.scans[0].location.names)
     lab["layer_z_vox"] = (("time_s", "layer", "bound"), np.array(
@@ -425,6 +427,8 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                     attrs={"voxel_size_um": vs, "series": series})
     mp["height_um"].attrs["units"] = "um"
     mp["thickness_um"].attrs["units"] = "um"
+    for v in ("height_um", "thickness_um"):
+        mp[v].attrs["ome_image"] = "image"
     mp["y"].attrs["units"] = "um"
     mp["x"].attrs["units"] = "um"
     for d in (vol, lab):
