@@ -359,6 +359,22 @@ class GapCreepAnalysis(_Model):
     frame_stiffness_mpa_um: float = Field(default=1.0, gt=0, allow_inf_nan=False, description="framework stiffness: pressure rise per um of stack growth (MPa/um)")
 
 
+class PhaseFieldAnalysis(_Model):
+    """Phase-field Li growth into porous Li6PS5Cl under stack pressure (Cao et al. 2023, Fig. 4)."""
+
+    pressures_mpa: list[float] = Field(default_factory=lambda: [0.0, 5.0, 10.0], min_length=1, description="external pressures (MPa, each >= 0) to run")
+    size: Literal["tiny", "small", "paper"] = Field(default="tiny", description="grid/crop preset: tiny (~10 s per pressure), small (~1-2 min, the full 800 um electrolyte), paper (the full domain, hours)")
+    duration_s: float = Field(default=500.0, gt=0, allow_inf_nan=False, description="simulated time (s)")
+
+    @field_validator("pressures_mpa")
+    @classmethod
+    def _nonneg(cls, v):
+        for p in v:
+            if not (0 <= p < float("inf")):
+                raise ValueError(f"{p}: pressures must be finite and >= 0 (MPa)")
+        return v
+
+
 class InterfaceAnalysis(_Model):
     """Contoured Li|electrolyte interfaces (Zhang et al. 2024): ``ssbscope run`` studies
     ``cases`` with these parameters (``ssbscope.interface.contour_sweep``); none by default."""
@@ -381,6 +397,7 @@ class InterfaceAnalysis(_Model):
     stack_pressure_mpa: float = Field(default=7.0, ge=0, allow_inf_nan=False, description="stack pressure on the cell in the fracture criterion (MPa; 7 MPa in Zhang et al. 2024)")
     lateral_stress_ratio: float = Field(default=0.0, ge=0, le=1, description="lateral over axial stress of the electrolyte under the stack pressure: 0 free sides, about 0.4 in a rigid die, 1 hydrostatic")
     flat_critical_current_ma_cm2: float | Literal["ccd"] = Field(default=1.0, description="critical current of a flat interface i_g0 (mA/cm2), > 0, or 'ccd': the critical current density the echem analysis found in a stepped log (ccd_log)")
+    phase_field: Optional[PhaseFieldAnalysis] = Field(default=None, description="phase-field growth of Li into the porous electrolyte at each pressure (interface/phase_field); default: none")
     gap_creep: Optional[GapCreepAnalysis] = Field(default=None, description="Li creep into the gap beside the pellet during plating (interface/gap_creep); default: none")
     topography: Optional[TopographyAnalysis] = Field(default=None, description="current distribution on the CT-measured Li surface of every scan, compared with the measured current-density maps between scans; default: none")
     ccd_log: Optional[str] = Field(default=None, description="with flat_critical_current_ma_cm2: ccd, the echem input (name) whose critical current density to use; default the only one found")

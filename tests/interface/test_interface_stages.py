@@ -107,7 +107,8 @@ def test_contours_example_file_gives_the_interface_stage():
 
     exp = load(Path(__file__).resolve().parents[2] / "examples" / "contours.yaml")
     stages = stages_for(exp)
-    assert [s.name for s in stages] == ["interface.contour_study", "interface.gap_creep"]
+    assert [s.name for s in stages] == ["interface.contour_study", "interface.phase_field",
+                                        "interface.gap_creep"]
     assert stages[0].params["cases"][1] == [25.0, 150.0]
     assert stages[0].params["kinetics_r_ct_ohm_cm2"] == [40.0, 150.0]
 
@@ -237,8 +238,8 @@ def test_interface_area_declares_its_stages_and_report():
     # the demo study writes exactly the keys the area declares, besides the per-series
     # surface current of the user's path (analysis.interface.topography)
     keys = [k for s in stages.demo_stages(None) for k in s.outputs]
-    assert sorted(keys + ["interface/<series>/surface_current", "interface/gap_creep"]) == \
-        sorted(a.store_keys)
+    assert sorted(keys + ["interface/<series>/surface_current", "interface/gap_creep",
+                          "interface/phase_field"]) == sorted(a.store_keys)
     assert [s.name for s in stages.demo_stages(None)] == ["interface.contour_study"]
 
 
@@ -309,3 +310,23 @@ def test_gap_creep_runs_from_the_experiment_file_and_is_reported(tmp_path):
     assert ds.attrs["conservation_error"] < 1e-9
     html = build_report(st, tmp_path / "r.html").read_text()
     assert "Li creeping into the gap beside the pellet" in html
+
+
+def test_phase_field_runs_from_the_experiment_file_and_is_reported(tmp_path):
+    from ssbscope.cli import main
+    from ssbscope.report import build_report
+    from ssbscope.store import Store
+
+    y = tmp_path / "pf.yaml"
+    y.write_text("name: phase field\nanalysis:\n  interface:\n    phase_field: "
+                 "{pressures_mpa: [0, 10], size: tiny, duration_s: 60}\n")
+    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    st = Store.open(tmp_path / "out" / "store.zarr")
+    ds = st.read("interface/phase_field").load()
+    assert list(ds["pressure_mpa"].values) == [0.0, 10.0]
+    assert ds["li_area_fraction"].dims == ("pressure_mpa", "time_s")
+    assert np.all(ds["mass_error"].values < 1e-6)
+    # pressure raises the peak hydrostatic pressure in Li
+    assert ds["peak_stress_mpa"].values[1, -1] > ds["peak_stress_mpa"].values[0, -1]
+    html = build_report(st, tmp_path / "r.html").read_text()
+    assert "Phase-field growth of Li from the anode" in html

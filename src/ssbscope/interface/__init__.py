@@ -73,6 +73,7 @@ AREA = Area("interface", "Interfaces", stages="ssbscope.interface.stages",
                      "interface/grid_convergence",
                      "interface/surface_fields",
                      "interface/<series>/surface_current",
-                     "interface/gap_creep",),
+                     "interface/gap_creep",
+                     "interface/phase_field",),
             analysis_model="ssbscope.config:InterfaceAnalysis",
             analysis_description="contoured-interface study")

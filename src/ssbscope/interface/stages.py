@@ -328,6 +328,11 @@ def input_stages(exp) -> list:
     if cfg is None:
         return []
     stages = _topography_stages(exp, cfg)
+    if cfg.phase_field is not None:
+        stages.append(Stage("interface.phase_field", _phase_field_stage,
+                            outputs=("interface/phase_field",),
+                            params={**cfg.phase_field.model_dump(mode="json"),
+                                    "seed": int(getattr(exp, "seed", 0) or 0)}, long=True))
     if cfg.gap_creep is not None:
         stages.append(Stage("interface.gap_creep", _gap_creep_stage, outputs=("interface/gap_creep",),
                             params=cfg.gap_creep.model_dump(mode="json")))
@@ -336,6 +341,7 @@ def input_stages(exp) -> list:
     params = cfg.model_dump(mode="json")
     params.pop("topography", None)
     params.pop("gap_creep", None)
+    params.pop("phase_field", None)
     params["cases"] = [list(c) for c in cfg.cases]
     needs = ()
     if cfg.flat_critical_current_ma_cm2 == "ccd":
@@ -359,6 +365,40 @@ def input_stages(exp) -> list:
         needs = needs + ("echem/eis",)
     return [Stage("interface.contour_study", _user_contour_stage, inputs=needs,
                   outputs=("interface/contour_study",), params=params)] + stages
+
+
+def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0):
+    """The phase-field model of Cao et al. 2023 (Fig. 4) at each pressure (``interface/phase_field``)."""
+    import dask
+    import xarray as xr
+
+    from ssbscope.interface.phase_field import phase_field_growth
+
+    runs = dask.compute(*[dask.delayed(phase_field_growth, pure=True)(
+        float(p), size=size, seed=seed, duration_s=float(duration_s)) for p in pressures_mpa])
+    t = runs[0].time_s
+    ds = xr.Dataset(
+        {"li_area_fraction": (("pressure_mpa", "time_s"), np.stack([r.li_area_fraction for r in runs]),
+                              {"units": "1", "long_name": "Li area fraction of the electrolyte region"}),
+         "peak_stress_mpa": (("pressure_mpa", "time_s"), np.stack([r.peak_stress_mpa_t for r in runs]),
+                             {"units": "MPa", "long_name": "peak hydrostatic pressure in Li"}),
+         "leakage_current_a": (("pressure_mpa", "time_s"), np.stack([r.leakage_current_a for r in runs]),
+                               {"units": "A", "long_name": "electronic current through the counter electrode"}),
+         "connected": (("pressure_mpa", "time_s"), np.stack([np.asarray(r.connected, bool) for r in runs])),
+         "mass_error": ("pressure_mpa", np.array([r.mass_error for r in runs]), {"units": "1"}),
+         "xi_final": (("pressure_mpa", "y_um", "x_um"), np.stack([r.xi for r in runs]).astype(np.float32),
+                      {"units": "1", "long_name": "Li order parameter at the end"}),
+         "rho_final": (("pressure_mpa", "y_um", "x_um"), np.stack([r.rho for r in runs]).astype(np.float32),
+                       {"units": "1", "long_name": "solid (1) / pore (-1) order parameter at the end"})},
+        coords={"pressure_mpa": ("pressure_mpa", np.asarray(pressures_mpa, float), {"units": "MPa"}),
+                "time_s": ("time_s", t, {"units": "s"}),
+                "y_um": ("y_um", runs[0].y_um, {"units": "um"}),
+                "x_um": ("x_um", runs[0].x_um, {"units": "um"})},
+        attrs={"model": "phase field (Allen-Cahn with Butler-Volmer, Cahn-Hilliard, potential, "
+                        "plane-strain elasticity) after Cao et al. 2023, Eqs. 2-3 "
+                        "(ssbscope.interface.phase_field)",
+               "size": size, "notes": runs[0].notes})
+    return {"interface/phase_field": ds}
 
 
 def _gap_creep_stage(ctx, inputs, **params):
