@@ -95,6 +95,10 @@ def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -
     """
     import matplotlib.pyplot as plt
 
+    from ssbscope.report import layout
+
+    if layout.is_recording():  # the report tests: check the layout before rasterising
+        layout.RECORD.append((caption, layout.text_overlaps(fig)))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight",
                 metadata={"Software": None})  # no timestamps/version: same input, same bytes
