@@ -202,9 +202,11 @@ def test_text_overlaps_finds_overlapping_labels_and_a_legend_over_data():
     ax.text(0.5, 0.5, "first label", transform=ax.transAxes)
     ax.text(0.52, 0.5, "second label", transform=ax.transAxes)
     ax.plot(np.full(50, 8.0), np.linspace(8, 9, 50), "o", label="points under the legend")
+    ax.text(0.97, 0.97, "note under the legend", transform=ax.transAxes, ha="right", va="top")
     ax.legend(loc="upper right")
     found = text_overlaps(fig)
     plt.close(fig)
+    assert any(f.startswith("legend") and "'note under the legend'" in f for f in found), found
     assert any("'first label'" in f and "'second label'" in f for f in found), found
     assert any(f.startswith("legend of") for f in found), found
     # crowded tick labels overlap each other

@@ -77,20 +77,54 @@ def _texts(fig, renderer):
             clip = t.get_clip_box()
             if clip is not None and not clip.overlaps(bb):
                 continue
-        owner = ax.get_title() or ax.get_label() if ax is not None else ""
+        owner = (ax.get_title() or ax.get_label()) if ax is not None else ""
         out.append((f"{t.get_text()!r}" + (f" (axes {owner!r})" if owner else ""), bb, t))
     return out
 
 
-def _drawn_ticklabels(fig):
-    """ids of tick labels matplotlib actually draws (those of ticks inside the view limits)."""
-    ids = set()
+def _ticklabels(fig):
+    """(ids of all tick labels, ids of those matplotlib draws: ticks inside the view limits)."""
+    every, drawn = set(), set()
     for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
+        for axis in ax._axis_map.values():  # noqa: SLF001 - x, y (and z) axes
+            for tick in axis.majorTicks + axis.minorTicks:
+                every.update((id(tick.label1), id(tick.label2)))
             for tick in axis._update_ticks():  # noqa: SLF001 - the ticks drawn at this view
-                ids.add(id(tick.label1))
-                ids.add(id(tick.label2))
-    return ids
+                drawn.update((id(tick.label1), id(tick.label2)))
+    return every, drawn
+
+
+def _corners(t, bb):
+    """The 4 corners (display px) of the text's own rectangle, rotated as drawn."""
+    import numpy as np
+
+    ang = np.deg2rad(t.get_rotation() % 180.0)
+    if abs(np.sin(2 * ang)) < 1e-6:  # 0 or 90 degrees: the window extent is the rectangle
+        return np.array([[bb.x0, bb.y0], [bb.x1, bb.y0], [bb.x1, bb.y1], [bb.x0, bb.y1]])
+    rot = t.get_rotation()
+    try:  # unrotated size of the same text
+        t.set_rotation(0)
+        b0 = t.get_window_extent(t.figure.canvas.get_renderer())
+    finally:
+        t.set_rotation(rot)
+    w, h = b0.width, b0.height
+    c, s = np.cos(ang), np.sin(ang)
+    local = np.array([[-w, -h], [w, -h], [w, h], [-w, h]]) / 2
+    return local @ np.array([[c, s], [-s, c]]) + [(bb.x0 + bb.x1) / 2, (bb.y0 + bb.y1) / 2]
+
+
+def _overlap_px(pa, pb) -> float:
+    """Penetration depth (px) of two convex polygons (separating axis theorem); <= 0: apart."""
+    import numpy as np
+
+    depth = np.inf
+    for poly in (pa, pb):
+        for k in range(len(poly)):
+            e = poly[(k + 1) % len(poly)] - poly[k]
+            n = np.array([-e[1], e[0]]) / (np.hypot(*e) or 1.0)
+            a, b = pa @ n, pb @ n
+            depth = min(depth, min(a.max(), b.max()) - max(a.min(), b.min()))
+    return float(depth)
 
 
 def text_overlaps(fig, *, tol_px: float = 1.5) -> list[str]:
@@ -112,35 +146,39 @@ def text_overlaps(fig, *, tol_px: float = 1.5) -> list[str]:
     """
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    drawn = _drawn_ticklabels(fig)
-    items = []
+    every, drawn = _ticklabels(fig)
+    items, items4 = [], []
     for label, bb, t in _texts(fig, renderer):
-        # a tick label of a tick outside the view limits is not drawn
-        if _is_ticklabel(fig, t) and id(t) not in drawn:
+        if id(t) in every and id(t) not in drawn:  # tick outside the view limits: not drawn
             continue
-        items.append((label, bb))
+        items.append((label, bb, _corners(t, bb)))
+        items4.append((label, bb, None, id(t)))
     out = []
     for i in range(len(items)):
-        la, a = items[i]
+        la, a, pa = items[i]
         for j in range(i + 1, len(items)):
-            lb, b = items[j]
+            lb, b, pb = items[j]
             w = min(a.x1, b.x1) - max(a.x0, b.x0)
             h = min(a.y1, b.y1) - max(a.y0, b.y0)
-            if w > tol_px and h > tol_px:
+            if w > tol_px and h > tol_px and _overlap_px(pa, pb) > tol_px:
                 out.append(f"{la} overlaps {lb} by {w:.0f}x{h:.0f} px")
+    # a legend box hides any other text under it
+    legends = [ax.get_legend() for ax in fig.axes] + list(fig.legends)
+    for leg in legends:
+        if leg is None or not leg.get_visible():
+            continue
+        own = {id(t) for t in leg.get_texts()} | {id(leg.get_title())}
+        lb = leg.get_window_extent(renderer)
+        for label, bb, t_id in ((la, b, tid) for la, b, _, tid in items4):
+            if t_id in own:
+                continue
+            w = min(lb.x1, bb.x1) - max(lb.x0, bb.x0)
+            h = min(lb.y1, bb.y1) - max(lb.y0, bb.y0)
+            if w > tol_px and h > tol_px:
+                out.append(f"legend {[t.get_text() for t in leg.get_texts()][:3]} covers {label} "
+                           f"by {w:.0f}x{h:.0f} px")
     out.extend(legend_covers_data(fig, renderer=renderer))
     return out
-
-
-def _is_ticklabel(fig, t) -> bool:
-    ax = t.axes
-    if ax is None:
-        return False
-    for axis in (ax.xaxis, ax.yaxis):
-        for tick in axis.majorTicks + axis.minorTicks:
-            if t is tick.label1 or t is tick.label2:
-                return True
-    return False
 
 
 def legend_covers_data(fig, *, renderer=None, max_fraction: float = 0.05) -> list[str]:
