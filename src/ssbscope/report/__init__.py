@@ -111,8 +111,9 @@ def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -
 
 
 def _head(c) -> str:
-    """A header cell's text, escaped, with line-break opportunities after ``_`` and ``/``."""
-    return esc(str(c)).replace("_", "_<wbr>").replace("/", "/<wbr>")
+    """A header cell's text, escaped; a long one may break after ``_`` and ``/``."""
+    s = esc(str(c))
+    return s if len(s) <= 12 else s.replace("_", "_<wbr>").replace("/", "/<wbr>")
 
 
 def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bool = False,
