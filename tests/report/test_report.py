@@ -251,3 +251,33 @@ def test_report_html_has_no_overlapping_or_clipped_text_in_headless_chromium(dem
     assert res["overlaps"] == [], "\n".join(res["overlaps"])
     assert res["clipped"] == [], "\n".join(res["clipped"])
     assert res["wide"] == [], "\n".join(res["wide"])
+
+
+@pytest.mark.chromium
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_chromium_layout_probe_finds_overlaps_and_clipped_headers(tmp_path):
+    """Negative control of the probe: overlapping headings and a clipped header are reported."""
+    import html as html_
+    import json
+
+    from ssbscope.report.layout import PROBE_JS
+
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!DOCTYPE html><html><body>"
+        "<h3 style='position:absolute;top:10px;left:10px'>first heading</h3>"
+        "<h3 style='position:absolute;top:14px;left:30px'>second heading</h3>"
+        "<table style='margin-top:120px;table-layout:fixed;width:60px'><thead><tr>"
+        "<th style='width:60px;overflow:hidden;white-space:nowrap'>a_very_long_header_name</th>"
+        "</tr></thead><tbody><tr><td>1</td></tr></tbody></table>"
+        f"<script>{PROBE_JS}</script></body></html>")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000"]
+    r = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                       timeout=120)
+    m = re.search(r'<pre id="overlaps">(.*?)</pre>', r.stdout, re.S)
+    assert m, f"the layout probe did not run: {r.stderr[-2000:]}"
+    res = json.loads(html_.unescape(m.group(1)))
+    assert any("first heading" in o and "second heading" in o for o in res["overlaps"]), res
+    assert any("a_very_long_header_name" in c for c in res["clipped"]), res

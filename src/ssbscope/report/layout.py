@@ -56,7 +56,7 @@ def is_recording() -> bool:
 
 
 def _texts(fig, renderer):
-    """(label, bbox) of every visible, non-empty Text artist of ``fig`` in display pixels."""
+    """(label, bbox, artist) of every visible, non-empty Text of ``fig`` (display pixels)."""
     from matplotlib.text import Text
 
     out = []
@@ -66,7 +66,6 @@ def _texts(fig, renderer):
         ax = t.axes
         if ax is not None and not ax.get_visible():
             continue
-        # tick labels outside the axis view limits are not drawn
         try:
             bb = t.get_window_extent(renderer)
         except Exception:  # noqa: BLE001 - a text that cannot be laid out is not drawn
@@ -141,23 +140,24 @@ def text_overlaps(fig, *, tol_px: float = 1.5) -> list[str]:
     Returns
     -------
     list of str
-        One line per overlapping pair ("'a' overlaps 'b' by 3x5 px"), plus legends that cover
-        plotted data (:func:`legend_covers_data`); empty when the layout is clean.
+        One line per overlapping pair ("'a' overlaps 'b' by 3x5 px"; rotated labels are
+        compared as rotated rectangles, tick labels outside the view limits are skipped),
+        legends that cover another text, and legends that cover plotted data
+        (:func:`legend_covers_data`); empty when the layout is clean.
     """
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     every, drawn = _ticklabels(fig)
-    items, items4 = [], []
+    items = []  # (label, axis-aligned box, rotated corners, id of the artist)
     for label, bb, t in _texts(fig, renderer):
         if id(t) in every and id(t) not in drawn:  # tick outside the view limits: not drawn
             continue
-        items.append((label, bb, _corners(t, bb)))
-        items4.append((label, bb, None, id(t)))
+        items.append((label, bb, _corners(t, bb), id(t)))
     out = []
     for i in range(len(items)):
-        la, a, pa = items[i]
+        la, a, pa, _ = items[i]
         for j in range(i + 1, len(items)):
-            lb, b, pb = items[j]
+            lb, b, pb, _ = items[j]
             w = min(a.x1, b.x1) - max(a.x0, b.x0)
             h = min(a.y1, b.y1) - max(a.y0, b.y0)
             if w > tol_px and h > tol_px and _overlap_px(pa, pb) > tol_px:
@@ -169,7 +169,7 @@ def text_overlaps(fig, *, tol_px: float = 1.5) -> list[str]:
             continue
         own = {id(t) for t in leg.get_texts()} | {id(leg.get_title())}
         lb = leg.get_window_extent(renderer)
-        for label, bb, t_id in ((la, b, tid) for la, b, _, tid in items4):
+        for label, bb, _, t_id in items:
             if t_id in own:
                 continue
             w = min(lb.x1, bb.x1) - max(lb.x0, bb.x0)
