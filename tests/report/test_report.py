@@ -184,3 +184,100 @@ def test_every_units_attribute_of_the_tiny_demo_parses(demo_dir, tmp_path):
         _df, units = read_csv_table(f)
         for u in units.values():
             ureg.parse_units(u)
+
+
+def test_text_overlaps_finds_overlapping_labels_and_a_legend_over_data():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ssbscope.report.layout import text_overlaps
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot(np.arange(10), np.arange(10), label="line")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("voltage (V)")
+    assert text_overlaps(fig) == []
+    ax.text(0.5, 0.5, "first label", transform=ax.transAxes)
+    ax.text(0.52, 0.5, "second label", transform=ax.transAxes)
+    ax.plot(np.full(50, 8.0), np.linspace(8, 9, 50), "o", label="points under the legend")
+    ax.text(0.97, 0.97, "note under the legend", transform=ax.transAxes, ha="right", va="top")
+    ax.legend(loc="upper right")
+    found = text_overlaps(fig)
+    plt.close(fig)
+    assert any(f.startswith("legend") and "'note under the legend'" in f for f in found), found
+    assert any("'first label'" in f and "'second label'" in f for f in found), found
+    assert any(f.startswith("legend of") for f in found), found
+    # crowded tick labels overlap each other
+    fig, ax = plt.subplots(figsize=(1.5, 1.5))
+    ax.set_xticks(np.arange(20), [f"label {i}" for i in range(20)])
+    assert any("'label 0'" in f and "'label 1'" in f for f in text_overlaps(fig))
+    plt.close(fig)
+
+
+def test_no_figure_of_the_demo_report_has_overlapping_text(demo_dir, tmp_path):
+    from ssbscope.report.layout import recording
+
+    with recording() as rec:
+        build_report(Store.open(demo_dir / "store.zarr"), tmp_path / "report.html")
+    assert len(rec) >= 5, "the demo report embeds figures"
+    bad = [f"{cap[:70]!r}: {p}" for cap, probs in rec for p in probs]
+    assert bad == [], f"{len(bad)} layout problems in {len(rec)} figures:\n" + "\n".join(bad)
+
+
+@pytest.mark.chromium
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_report_html_has_no_overlapping_or_clipped_text_in_headless_chromium(demo_dir, tmp_path):
+    """Headings, captions, table headers and nav links laid out by Chromium do not overlap;
+    no table header is clipped and no table needs a sideways scroll at 1280 px."""
+    import html as html_
+    import json
+
+    from ssbscope.report.layout import PROBE_JS as js
+
+    page = tmp_path / "probe.html"
+    page.write_text((demo_dir / "report.html").read_text().replace("</body>", f"<script>{js}</script></body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+             "--window-size=1280,2000"]
+    r = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                       timeout=120)
+    m = re.search(r'<pre id="overlaps">(.*?)</pre>', r.stdout, re.S)
+    assert m, f"the layout probe did not run: {r.stderr[-2000:]}"
+    res = json.loads(html_.unescape(m.group(1)))
+    assert res["n"] >= 10, res  # headings, captions, headers were measured
+    assert res["overlaps"] == [], "\n".join(res["overlaps"])
+    assert res["clipped"] == [], "\n".join(res["clipped"])
+    assert res["wide"] == [], "\n".join(res["wide"])
+
+
+@pytest.mark.chromium
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_chromium_layout_probe_finds_overlaps_and_clipped_headers(tmp_path):
+    """Negative control of the probe: overlapping headings and a clipped header are reported."""
+    import html as html_
+    import json
+
+    from ssbscope.report.layout import PROBE_JS
+
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!DOCTYPE html><html><body>"
+        "<h3 style='position:absolute;top:10px;left:10px'>first heading</h3>"
+        "<h3 style='position:absolute;top:14px;left:30px'>second heading</h3>"
+        "<table style='margin-top:120px;table-layout:fixed;width:60px'><thead><tr>"
+        "<th style='width:60px;overflow:hidden;white-space:nowrap'>a_very_long_header_name</th>"
+        "</tr></thead><tbody><tr><td>1</td></tr></tbody></table>"
+        f"<script>{PROBE_JS}</script></body></html>")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000"]
+    r = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                       timeout=120)
+    m = re.search(r'<pre id="overlaps">(.*?)</pre>', r.stdout, re.S)
+    assert m, f"the layout probe did not run: {r.stderr[-2000:]}"
+    res = json.loads(html_.unescape(m.group(1)))
+    assert any("first heading" in o and "second heading" in o for o in res["overlaps"]), res
+    assert any("a_very_long_header_name" in c for c in res["clipped"]), res

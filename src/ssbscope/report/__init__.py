@@ -95,6 +95,10 @@ def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -
     """
     import matplotlib.pyplot as plt
 
+    from ssbscope.report import layout
+
+    if layout.is_recording():  # the report tests: check the layout before rasterising
+        layout.RECORD.append((caption, layout.text_overlaps(fig)))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight",
                 metadata={"Software": None})  # no timestamps/version: same input, same bytes
@@ -106,26 +110,45 @@ def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -
             f'src="data:image/png;base64,{data}">{cap}</figure>')
 
 
-def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bool = False) -> str:
-    """A pandas DataFrame as an HTML table (values escaped, floats formatted)."""
+def _head(c) -> str:
+    """A header cell's text, escaped; a long one may break after ``_`` and ``/``."""
+    s = esc(str(c))
+    return s if len(s) <= 12 else s.replace("_", "_<wbr>").replace("/", "/<wbr>")
+
+
+def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bool = False,
+               max_columns: int = 10) -> str:
+    """A pandas DataFrame as an HTML table (values escaped, floats formatted).
+
+    A table with more than ``max_columns`` columns and fewer rows than columns is shown
+    transposed (one row per column, headed by the first column's values), so that it fits the
+    page width instead of scrolling its headers out of view.
+    """
     import numpy as np
 
+    def fmt(v):
+        if isinstance(v, (float, np.floating)):
+            return "—" if not np.isfinite(v) else float_format.format(v)
+        return str(v)
+
     cols = list(df.columns)
-    head = "".join(f"<th>{esc(str(c))}</th>" for c in ([df.index.name or ""] if index else []) + cols)
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    if not index and len(cols) > max_columns and len(df) < len(cols) and len(df):
+        key = cols[0]
+        head = f"<th>{_head(key)}</th>" + "".join(f"<th>{_head(fmt(v))}</th>" for v in df[key])
+        rows = ["<tr><th>" + _head(c) + "</th>" + "".join(f"<td>{esc(fmt(v))}</td>" for v in df[c])
+                + "</tr>" for c in cols[1:]]
+        return (f'<table class="transposed">{cap}<thead><tr>{head}</tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody></table>')
+    head = "".join(f"<th>{_head(c)}</th>" for c in ([df.index.name or ""] if index else []) + cols)
     rows = []
     for idx, row in df.iterrows():
         cells = []
         if index:
             cells.append(f"<td>{esc(str(idx))}</td>")
         for c in cols:
-            v = row[c]
-            if isinstance(v, (float, np.floating)):
-                s = "—" if not np.isfinite(v) else float_format.format(v)
-            else:
-                s = str(v)
-            cells.append(f"<td>{esc(s)}</td>")
+            cells.append(f"<td>{esc(fmt(row[c]))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -135,14 +158,16 @@ color:#1d2330;background:#f6f7f9;line-height:1.45}
 header{background:#1d2b45;color:#fff;padding:18px 32px}header h1{margin:0;font-size:1.6em}
 header p{margin:4px 0 0;color:#c9d3e6}
 nav{background:#fff;border-bottom:1px solid #dde2ea;padding:8px 32px;position:sticky;top:0}
-nav a{margin-right:18px;color:#1d4e89;text-decoration:none;font-weight:600}
+nav a{margin-right:18px;color:#1d4e89;text-decoration:none;font-weight:600;white-space:nowrap;
+display:inline-block}
 main{max-width:1200px;margin:0 auto;padding:16px 32px 48px}
 section{background:#fff;border:1px solid #dde2ea;border-radius:6px;padding:8px 24px 20px;margin:18px 0}
 h2{border-bottom:2px solid #1d4e89;padding-bottom:4px}h3{color:#1d4e89}
 figure{margin:12px 0;display:inline-block;max-width:100%}img.fig{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555;max-width:900px}
 table{border-collapse:collapse;margin:10px 0;font-size:.92em;display:block;max-width:100%;overflow-x:auto}caption{text-align:left;font-weight:600;padding:4px 0}
-th,td{border:1px solid #d5dae2;padding:4px 10px;text-align:right}th{background:#eef1f6}
+th,td{border:1px solid #d5dae2;padding:4px 10px;text-align:right}th{background:#eef1f6;vertical-align:bottom}
+table.transposed tbody th{text-align:left;font-weight:600}
 td:first-child,th:first-child{text-align:left}#summary td,#summary th{text-align:left}
 .note{color:#666;font-size:.9em}.warn{color:#9a3b00}
 footer{color:#777;font-size:.85em;padding:0 32px 24px;max-width:1200px;margin:0 auto}

@@ -79,7 +79,8 @@ def _spectra_figure(sp) -> str:
                 if ri == 0:
                     ax.text(le, top * (2.0 if k % 2 else 0.6), lab, fontsize=7, rotation=90,
                             ha="right", va="top")
-    axes[0, 0].legend(fontsize=7, ncol=3, loc="upper left")
+    # in the last panel, whose upper left is empty (the line labels sit in the first panel)
+    axes[-1, 0].legend(fontsize=7, ncol=3, loc="upper left")
     axes[-1, 0].set_xlabel("energy (keV)")
     axes[-1, 0].set_xlim(15, 120)
     fig.tight_layout()

@@ -71,12 +71,23 @@ def _main_figures(ts, states) -> str:
             if m.any():
                 ax.plot(cap[m], v[m], lw=1.2, color=color, label=kind)
         if states is not None:
+            pts = []  # [(capacity, voltage, [state numbers])]: states at one point share a label
+            span_c = float(np.nanmax(cap) - np.nanmin(cap)) or 1.0
+            span_v = float(np.nanmax(v) - np.nanmin(v)) or 1.0
             for k in range(states.sizes["state"]):
                 ts_s = float(states["time_s"].values[k])
                 j = int(np.clip(np.searchsorted(ts["time_s"].values, ts_s), 0, t_h.size - 1))
                 c = cap[j] if np.isfinite(cap[j]) else 0.0
-                ax.plot(c, np.interp(ts_s, ts["time_s"].values, v), "o", color="k", ms=5)
-                ax.annotate(str(k + 1), (c, np.interp(ts_s, ts["time_s"].values, v)),
+                vv = float(np.interp(ts_s, ts["time_s"].values, v))
+                for p in pts:
+                    if abs(p[0] - c) < 0.02 * span_c and abs(p[1] - vv) < 0.02 * span_v:
+                        p[2].append(k + 1)
+                        break
+                else:
+                    pts.append((c, vv, [k + 1]))
+            for c, vv, ks in pts:
+                ax.plot(c, vv, "o", color="k", ms=5)
+                ax.annotate(", ".join(map(str, ks)), (c, vv),
                             textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xlabel(f"capacity in the half-cycle ({unit})")
         ax.set_ylabel("voltage (V)")
@@ -115,7 +126,10 @@ def _other_logs_figure(logs: dict, events, true_logs=None) -> str:
             h, lab = ax.get_legend_handles_labels()
             if h:
                 uniq = dict(zip(lab, h))
-                ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower left")
+                # above the axes, right of the left-aligned title: it hides no data
+                ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right",
+                          bbox_to_anchor=(1.0, 1.0), ncol=len(uniq), frameon=False,
+                          borderaxespad=0.1)
     axes[-1, 0].set_xlabel("time (h)")
     fig.tight_layout()
     return figure_html(fig, "Other logs: dashed lines are events found by ssbscope.echem "
