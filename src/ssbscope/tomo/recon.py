@@ -317,7 +317,7 @@ def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers, interpo
         k = np.arange(kmax)
         # the interpolated projection's spectrum: the periodic DTFT times the kernel's FT
         Hk = H[k % n_pad] * _interp_transfer(k / n_pad, interpolation)
-        spec_k = spec[:, k % n_pad]
+        spec_k = spec[:, :kmax] if kmax <= n_pad else spec[:, k % n_pad]
     # coefficients: Hermitian half-plane, doubled except k = 0; phase moves the axis to 0
     kw = (Hk * np.where(k == 0, 1.0, 2.0) / n_pad) * np.exp(2j * np.pi * k * (center / n_pad))
     coef = spec_k * kw[None, :]
@@ -612,7 +612,7 @@ def _interp_rows(rows, coord, valid):
 
 def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = "180",
                 filter_name: str = "ramp", output_size=None, circle: bool = True,
-                engine: str = "ssbscope") -> np.ndarray:
+                engine: str = "ssbscope", interpolation: str = "cubic") -> np.ndarray:
     """Reconstruct a stack of slices from (corrected, -log) projections.
 
     Parameters
@@ -630,7 +630,7 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
         ``"360-offset"`` stitches opposite projections first (:func:`stitch_360`); slices
         are then ``2 floor(max(center, n - 1 - center)) + 1`` pixels wide unless
         ``output_size`` is given.
-    filter_name, output_size, circle, engine
+    filter_name, output_size, circle, engine, interpolation
         As in :func:`fbp`.
 
     Returns
@@ -665,7 +665,7 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
         if scan == "360-offset":
             sino, ang, c = stitch_360(sino, ang, center)
         img = fbp(sino, ang, c, filter_name=filter_name, output_size=output_size, circle=circle,
-                  engine=engine)
+                  engine=engine, interpolation=interpolation)
         if out is None:
             out = np.empty((sel.size,) + img.shape, dtype=np.float32)
         out[i] = img
