@@ -15,9 +15,12 @@ Geometry convention (used by every function of ``ssbscope.tomo`` and by ``ssbsco
 * Output is in units of attenuation per pixel: a disk of ``mu = 0.01`` per pixel reconstructs to
   0.01 (multiply by ``1e4 / pixel_size_um`` for 1/cm).
 
-The default engine ``"ssbscope"`` evaluates the exact discrete FBP sum with band-limited (sinc)
-interpolation of the filtered projections by the Fourier-slice theorem: the ramp-filtered
-projection spectra are spread on a 2x-oversampled Cartesian frequency grid with an
+The default engine ``"ssbscope"`` evaluates the discrete FBP sum, with the filtered projections
+interpolated between detector pixels by Keys' cubic convolution (default), linearly, or
+band-limited (sinc), by the Fourier-slice theorem: the spectrum of the interpolated projection
+(periodic spectrum of the samples times the interpolation kernel's transfer function; the
+output is sampled at integer pixels, so frequencies above 0.5 cycles/px alias exactly as a
+pixel-driven back-projector's do) is spread on a 2x-oversampled Cartesian frequency grid with an
 "exponential of semicircle" kernel (non-uniform FFT of type 1, Barnett et al., SIAM J. Sci.
 Comput. 41, C479 (2019)), inverse-FFT'd and deapodised.  Its cost is O(N^2 log N + n_angles N W^2)
 instead of the O(n_angles N^2) of a pixel-driven back-projector.  The spreading is parallel over
@@ -53,12 +56,14 @@ __all__ = [
     "stitch_360",
     "FILTERS",
     "ENGINES",
+    "INTERPOLATIONS",
 ]
 
 log = logging.getLogger(__name__)
 
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann")
 ENGINES = ("ssbscope", "skimage", "algotom")
+INTERPOLATIONS = ("cubic", "linear", "sinc")
 
 # ----------------------------------------------------------------------------------------------
 # validation helpers
@@ -211,7 +216,7 @@ def _numba_spread():
         half = width / 2.0
         for b in prange(nb):
             r0 = row_min + b * band_rows
-            r1 = r0 + band_rows
+            r1 = min(r0 + band_rows, row_min + grid)
             wy = np.empty(width)
             wx = np.empty(width)
             cols = np.empty(width, dtype=np.int64)
@@ -261,7 +266,38 @@ def _get_spread():
     return _SPREAD
 
 
-def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers):
+def _interp_transfer(nu, interpolation):
+    """Fourier transform of the detector interpolation kernel at frequency ``nu`` (cycles/px)."""
+    if interpolation == "sinc":
+        return np.where(np.abs(nu) < 0.5, 1.0, 0.0)
+    if interpolation == "linear":
+        return np.sinc(nu) ** 2
+    if interpolation == "cubic":  # Keys (a = -0.5), Catmull-Rom
+        return _keys_ft(np.asarray(nu, dtype=np.float64), -0.5)
+    raise ParameterError("interpolation", interpolation, f"must be one of {INTERPOLATIONS}")
+
+
+def _keys_kernel(x, a=-0.5):
+    """Keys' cubic convolution kernel, support |x| < 2 (R. G. Keys, IEEE Trans. ASSP 29,
+    1153 (1981); a = -0.5: Catmull-Rom, third-order accurate)."""
+    ax = np.abs(x)
+    return np.where(ax <= 1, (a + 2) * ax**3 - (a + 3) * ax**2 + 1,
+                    np.where(ax < 2, a * ax**3 - 5 * a * ax**2 + 8 * a * ax - 4 * a, 0.0))
+
+
+def _keys_ft(nu, a=-0.5):
+    """Fourier transform of :func:`_keys_kernel` (Gauss-Legendre on each cubic piece; the
+    integrand oscillates < 2 periods per piece for |nu| <= 2, 24 nodes give ~1e-15)."""
+    g, wg = np.polynomial.legendre.leggauss(24)
+    xs = np.concatenate([0.5 * (g + 1), 1.5 + 0.5 * g])  # nodes on [0, 1] and [1, 2]
+    ws = np.concatenate([0.5 * wg, 0.5 * wg])
+    return 2 * (np.cos(2 * np.pi * np.multiply.outer(nu, xs)) @ (_keys_kernel(xs, a) * ws))
+
+
+
+
+def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers, interpolation="sinc",
+                  nu_max=1.0):
     import scipy.fft as sfft
     import numba
 
@@ -269,12 +305,22 @@ def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers):
     n_pad = 2 * sfft.next_fast_len(max(32, n_d))  # even, >= 2 n_d (no wrap-around)
     w_ang = angular_weights(ang)
     H = ramp_filter(n_pad, filter_name)
-    spec = sfft.rfft(sino.astype(np.float64, copy=False), n=n_pad, axis=1, workers=workers)
-    kmax = n_pad // 2  # keep k = 0 .. kmax-1 (drop the Nyquist term)
-    k = np.arange(kmax)
+    if interpolation == "sinc":
+        spec = sfft.rfft(sino.astype(np.float64, copy=False), n=n_pad, axis=1, workers=workers)
+        kmax = n_pad // 2  # keep k = 0 .. kmax-1 (drop the Nyquist term)
+        k = np.arange(kmax)
+        Hk = H[:kmax]
+        spec_k = spec[:, :kmax]
+    else:
+        spec = sfft.fft(sino.astype(np.float64, copy=False), n=n_pad, axis=1, workers=workers)
+        kmax = int(round(nu_max * n_pad))
+        k = np.arange(kmax)
+        # the interpolated projection's spectrum: the periodic DTFT times the kernel's FT
+        Hk = H[k % n_pad] * _interp_transfer(k / n_pad, interpolation)
+        spec_k = spec[:, :kmax] if kmax <= n_pad else spec[:, k % n_pad]
     # coefficients: Hermitian half-plane, doubled except k = 0; phase moves the axis to 0
-    kw = (H[:kmax] * np.where(k == 0, 1.0, 2.0) / n_pad) * np.exp(2j * np.pi * k * (center / n_pad))
-    coef = spec[:, :kmax] * kw[None, :]
+    kw = (Hk * np.where(k == 0, 1.0, 2.0) / n_pad) * np.exp(2j * np.pi * k * (center / n_pad))
+    coef = spec_k * kw[None, :]
     coef *= w_ang[:, None]
     # frequencies (cycles/pixel) nu_x = (k/n_pad) cos, nu_y = -(k/n_pad) sin  (t = x c - y s)
     grid = sfft.next_fast_len(2 * n_out)
@@ -282,16 +328,32 @@ def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers):
     nu = k / n_pad
     ux = (np.cos(ang)[:, None] * nu[None, :] * grid).ravel()
     uy = (-np.sin(ang)[:, None] * nu[None, :] * grid).ravel()
+    if interpolation != "sinc":
+        # the output is sampled at integer pixels: frequencies alias with period 1 cycle/px
+        ux = (ux + grid / 2) % grid - grid / 2
+        uy = (uy + grid / 2) % grid - grid / 2
     cre = coef.real.ravel()
     cim = coef.imag.ravel()
     beta = _es_beta(width)
-    # sort by first kernel row (stable -> deterministic), cut into row bands
+    # Rows wrap with period `grid`.  Bands own the wrapped rows [-grid/2, grid/2) exactly once:
+    # a point whose kernel crosses -grid/2 or grid/2 gets a copy shifted by +-grid, and each
+    # copy adds only its rows inside the band range, so no two bands touch the same row (no
+    # race between threads) and every cell receives its terms in one fixed order.
+    half_g = grid // 2
     iy0 = np.ceil(uy - width / 2.0).astype(np.int64)
+    low = np.nonzero(iy0 < -half_g)[0]
+    high = np.nonzero(iy0 + width > half_g)[0]
+    if low.size or high.size:
+        idx = np.concatenate([np.arange(uy.size), low, high])
+        uy = np.concatenate([uy, uy[low] + grid, uy[high] - grid])
+        ux, cre, cim = ux[idx], cre[idx], cim[idx]
+        iy0 = np.ceil(uy - width / 2.0).astype(np.int64)
+    # sort by first kernel row (stable -> deterministic), cut into row bands
     # stable sort (radix sort for 16-bit keys: O(n)); rows span less than 2**15
     key = (iy0 - iy0.min()).astype(np.int16 if iy0.max() - iy0.min() < 2**15 else np.int64)
     order = np.argsort(key, kind="stable")
-    row_min = int(iy0.min())
-    row_max = int(iy0.max()) + width
+    row_min = -half_g
+    row_max = half_g
     n_bands = max(1, min(64, 4 * numba.get_num_threads()))
     band_rows = max(width, -(-(row_max - row_min) // n_bands))
     n_bands = -(-(row_max - row_min) // band_rows)
@@ -335,7 +397,7 @@ def _circle_mask(n_out: int, radius: float) -> np.ndarray:
 
 def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_size=None,
         circle: bool = True, engine: str = "ssbscope", kernel_width: int = 6,
-        workers: int | None = None) -> np.ndarray:
+        interpolation: str = "cubic", workers: int | None = None) -> np.ndarray:
     """Filtered back-projection of one parallel-beam sinogram.
 
     Parameters
@@ -363,6 +425,16 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
     kernel_width : int
         Width (grid points) of the gridding kernel, 4-12; 6 gives ~1e-5 relative accuracy
         against the exact FBP sum.
+    interpolation : {"cubic", "linear", "sinc"}
+        How the filtered projections are interpolated between detector pixels (engine
+        ``"ssbscope"``).  ``"sinc"``: band-limited (the exact discrete FBP sum; its slowly
+        decaying tails carry the ringing of sharp edges across the slice); ``"linear"``: the
+        pixel-driven back-projector of most packages (algotom, ASTRA); ``"cubic"`` (default):
+        Keys' cubic convolution (a = -0.5), the most accurate on a Shepp-Logan phantom
+        (RMSE 6 % below sinc, 3 % below linear at 2048 px x 1800 angles; see
+        ``benchmarks/README.md``).  Linear and cubic are evaluated exactly in Fourier space:
+        the periodic spectrum of the sampled projection times the kernel's transfer function,
+        kept up to 0.75 (cubic) or 1.0 (linear) cycles/pixel.
     workers : int, optional
         Threads for scipy.fft (default: all).
 
@@ -407,8 +479,11 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
     if not (2 <= int(kernel_width) <= 16):
         raise ParameterError("kernel_width", kernel_width, "must be within 2-16 (6 is default)")
 
+    if interpolation not in INTERPOLATIONS:
+        raise ParameterError("interpolation", interpolation, f"must be one of {INTERPOLATIONS}")
     if engine == "ssbscope":
-        img = _fbp_gridding(sino, ang, c, n_out, filter_name, int(kernel_width), workers)
+        img = _fbp_gridding(sino, ang, c, n_out, filter_name, int(kernel_width), workers,
+                            interpolation, 0.75 if interpolation == "cubic" else 1.0)
     elif engine == "skimage":
         from skimage.transform import iradon
 
@@ -537,7 +612,7 @@ def _interp_rows(rows, coord, valid):
 
 def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = "180",
                 filter_name: str = "ramp", output_size=None, circle: bool = True,
-                engine: str = "ssbscope") -> np.ndarray:
+                engine: str = "ssbscope", interpolation: str = "cubic") -> np.ndarray:
     """Reconstruct a stack of slices from (corrected, -log) projections.
 
     Parameters
@@ -555,7 +630,7 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
         ``"360-offset"`` stitches opposite projections first (:func:`stitch_360`); slices
         are then ``2 floor(max(center, n - 1 - center)) + 1`` pixels wide unless
         ``output_size`` is given.
-    filter_name, output_size, circle, engine
+    filter_name, output_size, circle, engine, interpolation
         As in :func:`fbp`.
 
     Returns
@@ -590,7 +665,7 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
         if scan == "360-offset":
             sino, ang, c = stitch_360(sino, ang, center)
         img = fbp(sino, ang, c, filter_name=filter_name, output_size=output_size, circle=circle,
-                  engine=engine)
+                  engine=engine, interpolation=interpolation)
         if out is None:
             out = np.empty((sel.size,) + img.shape, dtype=np.float32)
         out[i] = img
