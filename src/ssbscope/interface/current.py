@@ -125,13 +125,17 @@ class CurrentDistribution:
         x_um, y_um : (2n,) ndarray
         current_ma_cm2, height_um : (2n, 2n) ndarray
         """
-        def mirror(a):
-            a = np.concatenate([a, a[-2:0:-1]], axis=0)
-            return np.concatenate([a, a[:, -2:0:-1]], axis=1)
-
         n = self.x_um.size - 1
         x = np.arange(2 * n) * (self.x_um[1] - self.x_um[0])
-        return x, x.copy(), mirror(self.local_current_ma_cm2), mirror(self.li_height_um)
+        return (x, x.copy(), mirror_cell(self.local_current_ma_cm2),
+                mirror_cell(self.li_height_um))
+
+
+def mirror_cell(a):
+    """A 2-D field on nodes ``0..n`` of a mirror-symmetric box extended to the whole periodic
+    cell ``(2n, 2n)`` by its mirror images (the end nodes are not repeated)."""
+    a = np.concatenate([a, a[-2:0:-1]], axis=0)
+    return np.concatenate([a, a[:, -2:0:-1]], axis=1)
 
 
 def _finite_pos(name, v, allow_none=False):

@@ -49,7 +49,8 @@ import numpy as np
 from ssbscope.errors import ParameterError
 from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
 
-from .creep import LI_CREEP_EXPONENT, LI_CREEP_REFERENCE_STRAIN_RATE_1_S, LI_CREEP_REFERENCE_STRESS_MPA
+from .creep import (LI_CREEP_EXPONENT, LI_CREEP_REFERENCE_STRAIN_RATE_1_S,
+                    LI_CREEP_REFERENCE_STRESS_MPA, _pos)
 
 __all__ = ["GAP_CREEP_DEFAULTS", "GapCreep", "gap_creep", "compare_gap_volume",
            "squeeze_outflow_um_s"]
@@ -113,14 +114,13 @@ def _shear_coefficient(n, sigma_ref_mpa, eps_ref_1_s):
     return math.sqrt(3.0) * eps_ref_1_s * (math.sqrt(3.0) / sigma_ref_mpa) ** n
 
 
-def _pos(name, v):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ParameterError(name, v, "must be a number") from None
-    if not (math.isfinite(f) and f > 0):
-        raise ParameterError(name, v, "must be finite and > 0")
-    return f
+def _resistance(n, A, R, t, g, fill_um):
+    """``(disc, disc + slot)`` parts of ``B(l)`` (module docstring): ``p = s^(1/n) B``."""
+    inv = 1.0 / n
+    c = ((n + 2.0) / (4.0 * A * (t / 2.0) ** (n + 2.0))) ** inv
+    disc = c * R ** (1.0 + inv) / (3.0 + inv)
+    slot = float(fill_um) * ((n + 2.0) * R / (4.0 * A * (g / 2.0) ** (n + 2.0))) ** inv
+    return disc, disc + slot
 
 
 def squeeze_outflow_um_s(mean_pressure_mpa: float, *, radius_um: float, thickness_um: float,
@@ -141,12 +141,7 @@ def squeeze_outflow_um_s(mean_pressure_mpa: float, *, radius_um: float, thicknes
     p = float(mean_pressure_mpa)
     if not p > 0:
         return 0.0
-    inv = 1.0 / n
-    b = t / 2.0
-    c = ((n + 2.0) / (4.0 * A * b ** (n + 2.0))) ** inv
-    B = c * R ** (1.0 + inv) / (3.0 + inv) + float(gap_fill_um) * (
-        (n + 2.0) * R / (4.0 * A * (g / 2.0) ** (n + 2.0))) ** inv
-    return (p / B) ** n
+    return (p / _resistance(n, A, R, t, g, gap_fill_um)[1]) ** n
 
 
 def gap_creep(duration_s: float, *, current_ma_cm2: float = 0.25, radius_um: float = 3175.0,
@@ -206,11 +201,7 @@ def gap_creep(duration_s: float, *, current_ma_cm2: float = 0.25, radius_um: flo
     inv = 1.0 / n
 
     def B(l, t):
-        b = t / 2.0
-        c = ((n + 2.0) / (4.0 * A * b ** (n + 2.0))) ** inv
-        disc = c * R ** (1.0 + inv) / (3.0 + inv)
-        slot = l * ((n + 2.0) * R / (4.0 * A * (g / 2.0) ** (n + 2.0))) ** inv
-        return disc, disc + slot
+        return _resistance(n, A, R, t, g, l)
 
     def outflow(dh, l):
         p = p_s + k * dh

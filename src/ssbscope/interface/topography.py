@@ -35,7 +35,7 @@ import numpy as np
 
 from ssbscope.errors import ParameterError
 
-from .current import _finite_pos, _solve_field
+from .current import _finite_pos, _solve_field, mirror_cell
 
 __all__ = ["SurfaceCurrent", "SurfaceCreep", "HotSpotComparison", "surface_current",
            "surface_creep_pressure", "hot_spot_overlap"]
@@ -402,13 +402,9 @@ def surface_creep_pressure(result: SurfaceCurrent, *, law=None, stress: str = "n
     j = np.where(valid, result.current_ma_cm2, np.nanmean(result.current_ma_cm2))
     h = result.height_um
 
-    def mirror(a):
-        a = np.concatenate([a, a[-2:0:-1]], axis=0)
-        return np.concatenate([a, a[:, -2:0:-1]], axis=1)
-
     dy = float(result.y_um[1] - result.y_um[0]) if result.y_um.size > 1 else 1.0
     dx = float(result.x_um[1] - result.x_um[0]) if result.x_um.size > 1 else 1.0
-    he, je = mirror(h), mirror(j)
+    he, je = mirror_cell(h), mirror_cell(j)
     gy, gx = np.gradient(np.pad(he, 1, mode="wrap"), dy, dx)
     gy, gx = gy[1:-1, 1:-1], gx[1:-1, 1:-1]
     norm = np.sqrt(1.0 + gx ** 2 + gy ** 2)
