@@ -281,3 +281,23 @@ def test_chromium_layout_probe_finds_overlaps_and_clipped_headers(tmp_path):
     res = json.loads(html_.unescape(m.group(1)))
     assert any("first heading" in o and "second heading" in o for o in res["overlaps"]), res
     assert any("a_very_long_header_name" in c for c in res["clipped"]), res
+
+
+def test_demo_report_has_the_accuracy_table_against_truth(demo_dir):
+    """The accuracy table covers every area the twin knows the truth of, and its verdicts are
+    what its tolerances say (issue: accuracy through the chain)."""
+    from ssbscope.report.accuracy import accuracy_table
+    from ssbscope.store import Store
+
+    df = accuracy_table(Store.open(demo_dir / "store.zarr"))
+    assert set(df["paper"]) >= {"Huang et al. 2024", "Sandoval et al. 2025", "Cao et al. 2023",
+                                "Zhang et al. 2024"}
+    q = set(df["quantity"])
+    assert {"plated Li mean thickness", "pore + crack volume", "EIS R_ct",
+            "Faraday residual of the plated Li thickness"} <= q
+    assert any(s.startswith("EMF of the") for s in q)
+    judged = df[df["within"].notna()]
+    err_ok = [abs(e) <= t + 1e-12 for e, t in zip(judged["error"], judged["tolerance"])]
+    assert list(judged["within"].astype(bool)) == err_ok
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
+    assert "Accuracy against the twin" in html and "within tolerance" in html

@@ -185,6 +185,11 @@ def _sections(store) -> list[Section]:
         sec = mod.section(store)
         if sec is not None:
             out.append(sec)
+    from ssbscope.report import accuracy  # the twin's truth beside every measured quantity
+
+    sec = accuracy.section(store)
+    if sec is not None:
+        out.append(sec)
     return out
 
 

@@ -1,0 +1,559 @@
+"""Accuracy table: every measured quantity beside the twin's truth and the paper's value.
+
+The table is built only where the store keeps a ``truth.json`` (the twin's experiments; see
+:func:`ssbscope.report.truth`): a user's own data has no truth and gets no accuracy section.
+Nothing here feeds back into an analysis: the measured values are read from the store the
+pipeline wrote, the truth from the twin's file, and the two meet only in this table.
+
+Each row names the paper whose experiment the twin encodes (authors, year), the quantity
+with its unit, where (series and state), the measured value, the truth, the paper's reported
+value when it reports one, the error (relative in %, or absolute in the quantity's unit or in
+percentage points), the tolerance the project's acceptance criteria set, the verdict, and a
+note where a check is partly circular (the twin and the measurement share a function, e.g.
+Faraday's law or the log's own coulombic efficiency).
+
+Tolerances (issues "accuracy through the chain" and "one path"): plated Li thickness 5 %;
+other layer thicknesses one voxel; interface Ra 10 %; pore + crack volume 10 %; Li-connected
+and isolated low-attenuation volumes 15 %; electrolyte layer fractions 3 percentage points;
+phase volume change max(1 pp, 10 % of the true change); Faraday residual 10 pp; XCS EMF
+2 standard uncertainties (the stored ``emf_unc``); coulombic efficiency 1 pp; critical current
+10 %; short onsets 15 min; EIS R_ct 5 %.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+__all__ = ["AccuracyRow", "accuracy_rows", "accuracy_table", "section", "PAPER_VALUES"]
+
+log = logging.getLogger(__name__)
+
+_HUANG = "Huang et al. 2024"
+_SANDOVAL = "Sandoval et al. 2025"
+_CAO = "Cao et al. 2023"
+_ZHANG = "Zhang et al. 2024"
+
+#: values the papers report, for the "paper" column (source in the second element)
+PAPER_VALUES = {
+    ("000", "emf", "pristine"): (1.28, "Table 1 (a.u., another EMF window)"),
+    ("000", "emf", "fully charged"): (1.73, "Table 1 (a.u., another EMF window)"),
+    ("000", "emf", "fully discharged"): (1.41, "Table 1 (a.u., another EMF window)"),
+    ("000", "ra", "pristine"): (5.1, "Table 1"),
+    ("000", "ra", "fully charged"): (5.4, "Table 1"),
+    ("000", "ra", "fully discharged"): (6.1, "Table 1"),
+    ("001", "plated_3"): (14.2, "Fig. 5: 14.2 ± 2.4 µm at 3 mAh cm⁻²"),
+    ("002", "layer_1"): (9.91, "Fig. 3J, layer 1 (cathode side)"),
+    ("002", "layer_10"): (30.65, "Fig. 3J, layer 10 (Li side)"),
+}
+
+_PAPER_OF_DESIGN = {"anode_free": ("001", _SANDOVAL), "anode_free_001": ("001", _SANDOVAL),
+                    "soft_short_002": ("002", _CAO), "soft_short": ("002", _CAO),
+                    "coin_cell_000": ("000", _HUANG), "coin": ("000", _HUANG),
+                    "symmetric": ("—", "twin (no paper)"),
+                    "symmetric_li_lpscl": ("—", "twin (no paper)")}
+
+#: truth.json phase key of each declared material
+_PHASE_KEY = {"li": "li", "li6ps5cl": "lpscl", "cu": "cu", "steel": "steel", "nmc811": "cathode",
+              "nmc622": "cathode", "peo-litfsi": "spe", "al": "al"}
+
+
+@dataclass(frozen=True)
+class AccuracyRow:
+    """One measured quantity beside the twin's truth.
+
+    Attributes
+    ----------
+    paper : str
+        Authors and year of the paper whose experiment the twin encodes.
+    quantity : str
+    where : str
+        Series / state / component.
+    unit : str
+        Unit of ``measured``, ``truth`` and ``paper_value``.
+    measured, truth : float
+    paper_value : float
+        NaN where the paper reports none.
+    error : float
+        In ``error_unit``: ``"%"`` = 100 (measured − truth) / truth, else measured − truth.
+    error_unit : str
+    tolerance : float
+        Largest accepted ``|error|`` (same unit); NaN for a row that only reports.
+    within : bool or None
+        None where no verdict applies.
+    note : str
+        Paper source of the paper value, how the truth is defined, circularity.
+    """
+
+    paper: str
+    quantity: str
+    where: str
+    unit: str
+    measured: float
+    truth: float
+    paper_value: float
+    error: float
+    error_unit: str
+    tolerance: float
+    within: object
+    note: str = ""
+
+
+def _f(x) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v
+
+
+def _row(paper, quantity, where, unit, measured, truth, *, kind="%", tol=float("nan"),
+         paper_value=float("nan"), note="") -> AccuracyRow | None:
+    m, t = _f(measured), _f(truth)
+    if not (math.isfinite(m) and math.isfinite(t)):
+        return None
+    if kind == "%":
+        err = 100.0 * (m - t) / t if t != 0 else float("nan")
+    else:
+        err = m - t
+    tol = _f(tol)
+    within = bool(abs(err) <= tol + 1e-12) if (math.isfinite(err) and math.isfinite(tol)) else None
+    return AccuracyRow(paper, quantity, where, unit, m, t, _f(paper_value), err,
+                       "%" if kind == "%" else kind, tol, within, note)
+
+
+def _load(store, name):
+    if name not in store.names():
+        return None
+    return store.read(name).load()
+
+
+def _nearest(times, t, tol_s=1.0):
+    times = np.asarray(times, float)
+    if times.size == 0:
+        return None
+    i = int(np.argmin(np.abs(times - float(t))))
+    return i if abs(times[i] - float(t)) <= tol_s else None
+
+
+def _strs(a):
+    return [str(x) for x in np.asarray(a).tolist()]
+
+
+# --------------------------------------------------------------------------- tomo
+
+
+def _tomo_rows(store, truth) -> list[AccuracyRow]:
+    rows: list[AccuracyRow] = []
+    for series, tser in (truth.get("tomo") or {}).items():
+        if not isinstance(tser, dict):
+            continue
+        met = _load(store, f"tomo/{series}/metrics")
+        if met is None or "time_s" not in met.dims:
+            continue
+        key, paper = _PAPER_OF_DESIGN.get(str(tser.get("design", series)), ("—", "twin"))
+        vs = _f(tser.get("voxel_size_um"))
+        scans = [s for s in (tser.get("scans") or []) if isinstance(s, dict)]
+        times = met["time_s"].values
+        first = None
+        for sc in scans:
+            i = _nearest(times, sc.get("time_s", np.nan))
+            if i is None:
+                continue
+            if first is None:
+                first = (i, sc)
+            where = f"{series}: {sc.get('state') or f't = {times[i]:.0f} s'}"
+            at = met.isel(time_s=i)
+            rows += _thickness_rows(at, sc, where, key, paper, vs, series)
+            rows += _roughness_rows(at, sc, where, key, paper)
+            rows += _electrolyte_rows(at, sc, where, key, paper)
+            if first[0] != i:
+                rows += _volume_change_rows(met, first, i, sc, where, key, paper)
+    return [r for r in rows if r is not None]
+
+
+def _thickness_rows(at, sc, where, key, paper, vs, series):
+    out = []
+    if "thickness_mean_um" not in at or "layer" not in at.dims:
+        return out
+    true_t = sc.get("mean_thickness_um") or {}
+    plated = _f(sc.get("plated_mah_cm2")) > 0 or _f(sc.get("charge_mah_cm2")) > 0
+    for lay in _strs(at["layer"].values):
+        t = _f(true_t.get(lay))
+        m = _f(at["thickness_mean_um"].sel(layer=lay).values)
+        if not math.isfinite(t):
+            continue
+        if key == "001" and lay == "Li" and plated and t > 0:
+            pv = (PAPER_VALUES[("001", "plated_3")][0]
+                  if abs(_f(sc.get("charge_mah_cm2")) - 3.0) < 1e-6 else float("nan"))
+            out.append(_row(paper, "plated Li mean thickness", where, "um", m, t, tol=5.0,
+                            paper_value=pv, note="truth: Li voxels over the cell area outside "
+                            "cracks; paper: Fig. 5, 14.2 ± 2.4 µm at 3 mAh cm⁻²"))
+        elif math.isfinite(vs) and (t > 0 or math.isfinite(m)):
+            out.append(_row(paper, f"{lay} mean thickness", where, "um", m, t, kind="um",
+                            tol=vs, note="tolerance one voxel"))
+    # centre vs edge (Sandoval et al. 2025, Fig. 5e) where the truth gives both
+    tc, te = sc.get("thickness_center_um") or {}, sc.get("thickness_edge_um") or {}
+    for lay in set(tc) & set(te):
+        if lay not in _strs(at["layer"].values) or "thickness_center_um" not in at:
+            continue
+        mc = _f(at["thickness_center_um"].sel(layer=lay).values)
+        me = _f(at["thickness_edge_um"].sel(layer=lay).values)
+        d_t, d_m = _f(tc[lay]) - _f(te[lay]), mc - me
+        out.append(_row(paper, f"{lay} centre − edge thickness", where, "um", d_m, d_t, kind="um",
+                        tol=max(abs(d_t), vs if math.isfinite(vs) else 0.0),
+                        note="within when the measured difference has the truth's sign "
+                        "and is off by less than the true difference (or one voxel)"))
+    return out
+
+
+def _roughness_rows(at, sc, where, key, paper):
+    out = []
+    if "ra_um" not in at or "interface" not in at.dims:
+        return out
+    rt = sc.get("roughness_um") or {}
+    for iface in _strs(at["interface"].values):
+        t = _f((rt.get(iface) or {}).get("ra_um"))
+        if not (math.isfinite(t) and t > 0):
+            continue
+        m = _f(at["ra_um"].sel(interface=iface).values)
+        pv = PAPER_VALUES.get((key, "ra", str(sc.get("state"))), (float("nan"),))[0]
+        out.append(_row(paper, f"Ra {iface}", where, "um", m, t, tol=10.0, paper_value=pv,
+                        note="Eq. 6 of Huang et al. 2024 on the plane-detrended height map"))
+    return out
+
+
+def _electrolyte_rows(at, sc, where, key, paper):
+    out = []
+    t_pc = sc.get("pore_crack_volume_um3")
+    if t_pc is None and sc.get("pore_volume_um3") is not None:
+        t_pc = _f(sc.get("pore_volume_um3")) + _f(sc.get("crack_volume_um3") or 0.0)
+    if "pore_crack_volume_um3" in at and _f(t_pc) > 0:
+        out.append(_row(paper, "pore + crack volume", where, "um3",
+                        at["pore_crack_volume_um3"].values, t_pc, tol=10.0,
+                        note="partial-volume estimate inside the electrolyte band; truth: "
+                        "pore + crack voxels of the phantom (Li-filled cracks included)"))
+    for var, label in (("low_attenuation_connected_um3", "Li-connected low-attenuation volume"),
+                       ("low_attenuation_isolated_um3", "isolated low-attenuation volume")):
+        t = _f(sc.get(var))
+        if var in at and t > 0:
+            out.append(_row(paper, label, where, "um3", at[var].values, t, tol=15.0,
+                            note="26-connected regions of the electrolyte below the darkest "
+                            "class's threshold (Cao et al. 2023, Fig. 3I)"))
+    out += _layer_fraction_rows(at, sc, where, key, paper)
+    return out
+
+
+def _layer_fraction_rows(at, sc, where, key, paper):
+    """Layer fractions in the paper's convention (layer 1 at the cathode side)."""
+    out = []
+    if "layer_fraction" not in at:
+        return out
+    meas = np.asarray(at["layer_fraction"].values, float)
+    dim = at["layer_fraction"].dims[0] if at["layer_fraction"].dims else None
+    paper_order = dim == "layer_index" or "paper" in str(at["layer_fraction"].attrs.get(
+        "convention", "")).lower()
+    tru = None
+    for k in ("layer_fraction_paper", "layer_fraction_from_cathode"):
+        if sc.get(k) is not None:
+            tru = np.asarray(sc[k], float)
+            t_paper = True
+            break
+    if tru is None and sc.get("layer_fraction") is not None:
+        tru = np.asarray(sc["layer_fraction"], float)
+        t_paper = str(sc.get("slab_numbering", "")).lower().startswith(("cathode", "layer 1"))
+    if tru is None or tru.shape != meas.shape or not np.isfinite(meas).any():
+        return out
+    if paper_order != t_paper:  # bring both to the same order
+        tru = tru[::-1]
+    label = "layer 1 = cathode side" if paper_order else "slab in z order"
+    for k, (m, t) in enumerate(zip(meas, tru), start=1):
+        pv = float("nan")
+        if paper_order and key == "002" and k in (1, len(meas)):
+            pv = PAPER_VALUES[("002", "layer_1" if k == 1 else "layer_10")][0]
+        out.append(_row(paper, f"low-attenuation fraction, layer {k}", f"{where} ({label})",
+                        "percent", 100 * m, 100 * t, kind="pp", tol=3.0, paper_value=pv))
+    return out
+
+
+def _volume_change_rows(met, first, i, sc, where, key, paper):
+    out = []
+    if "volume_change_pct" not in met or "phase" not in met.dims:
+        return out
+    i0, sc0 = first
+    v0, v1 = sc0.get("phase_volumes_um3") or {}, sc.get("phase_volumes_um3") or {}
+    for ph in _strs(met["phase"].values):
+        tk = _PHASE_KEY.get(ph.lower(), ph.lower())
+        if tk not in v0 or tk not in v1 or _f(v0[tk]) <= 0:
+            continue
+        t = 100.0 * (_f(v1[tk]) - _f(v0[tk])) / _f(v0[tk])
+        if tk == "li" and "li_volume_um3" in sc and "li_volume_um3" in sc0:
+            # all Li, including Li in cracks/filaments the phantom keeps apart
+            t = 100.0 * (_f(sc["li_volume_um3"]) - _f(sc0["li_volume_um3"])) / _f(sc0["li_volume_um3"])
+        m = _f(met["volume_change_pct"].isel(time_s=i).sel(phase=ph).values)
+        out.append(_row(paper, f"{ph} volume change", where, "percent", m, t, kind="pp",
+                        tol=max(1.0, 0.1 * abs(t)),
+                        note="since the series' first scan, inside the stack"))
+    return out
+
+
+# --------------------------------------------------------------------------- correlate
+
+
+def _faraday_rows(store, truth) -> list[AccuracyRow]:
+    rows = []
+    cs = _load(store, "correlate/states")
+    if cs is None or "faraday_residual_pct" not in cs:
+        return rows
+    series_of = _strs(cs["series"].values) if "series" in cs else [""] * cs.sizes["time_s"]
+    for series, tser in (truth.get("tomo") or {}).items():
+        key, paper = _PAPER_OF_DESIGN.get(str(tser.get("design", series)), ("—", "twin"))
+        scans = [s for s in (tser.get("scans") or []) if isinstance(s, dict)]
+        if not scans:
+            continue
+        s0 = scans[0]
+        layer = "Li"
+        t0 = _f((s0.get("mean_thickness_um") or {}).get(layer))
+        for sc in scans[1:]:
+            i = _nearest(cs["time_s"].values, sc.get("time_s", np.nan))
+            if i is None or series_of[i] != series:
+                continue
+            f_um = _f(sc.get("faraday_thickness_um")) - _f(s0.get("faraday_thickness_um") or 0.0)
+            t_um = _f((sc.get("mean_thickness_um") or {}).get(layer)) - t0
+            if not (math.isfinite(f_um) and abs(f_um) > 1e-9 and math.isfinite(t_um)):
+                continue
+            t_res = 100.0 * (t_um - f_um) / f_um
+            rows.append(_row(paper, "Faraday residual of the plated Li thickness",
+                             f"{series}: {sc.get('state', '')}", "percent",
+                             cs["faraday_residual_pct"].values[i], t_res, kind="pp", tol=10.0,
+                             note="partly circular: both sides use one Faraday function "
+                             "(ssbscope.echem.faraday) on the log's charge; the thickness "
+                             "change is measured through the CT chain"))
+    return [r for r in rows if r is not None]
+
+
+# --------------------------------------------------------------------------- compton
+
+
+def _compton_rows(store, truth) -> list[AccuracyRow]:
+    rows = []
+    tc = truth.get("compton") or {}
+    series = tc.get("series")
+    states = tc.get("states") or []
+    comps = tc.get("components") or []
+    tru = tc.get("true_emf_resolution") or tc.get("true_emf")
+    if not series or tru is None:
+        return rows
+    ds = _load(store, f"compton/{series}/emf")
+    if ds is None or "emf" not in ds:
+        return rows
+    tru = np.asarray(tru, float)
+    m_states = _strs(ds["state"].values)
+    m_comps = _strs(ds["component"].values)
+    for si, st in enumerate(states):
+        if st not in m_states:
+            continue
+        for ci, comp in enumerate(comps):
+            if comp not in m_comps or si >= tru.shape[0] or ci >= tru.shape[1]:
+                continue
+            sel = ds.sel(state=st, component=comp)
+            u = _f(sel["emf_unc"].values) if "emf_unc" in sel else float("nan")
+            pv = (PAPER_VALUES.get(("000", "emf", st), (float("nan"),))[0]
+                  if comp in ("anode", "interphase") else float("nan"))
+            rows.append(_row(_HUANG, f"EMF of the {comp} component", f"{series}: {st}", "1",
+                             sel["emf"].values, tru[si, ci], kind="abs", tol=2.0 * u,
+                             paper_value=pv,
+                             note="truth: the true composition's EMF after the detector "
+                             "resolution; tolerance 2 × emf_unc; the paper's EMF scale "
+                             "differs (its windows), compare trends"))
+    return [r for r in rows if r is not None]
+
+
+# --------------------------------------------------------------------------- echem
+
+
+def _echem_rows(store, truth) -> list[AccuracyRow]:
+    rows = []
+    te = truth.get("echem") or {}
+    logs = te.get("logs") or {}
+    cyc = _load(store, "echem/cycles")
+    if cyc is not None and "coulombic_efficiency" in cyc:
+        df = cyc.to_dataframe()
+        for label, tl in logs.items():
+            ce = _f((tl or {}).get("ce_fraction"))
+            if not math.isfinite(ce):
+                continue
+            sub = df[df["log"].astype(str) == label] if "log" in df else df.iloc[0:0]
+            if sub.empty:
+                continue
+            rows.append(_row(_paper_of_log(label), "first-cycle coulombic efficiency", label,
+                             "percent", 100 * _f(sub["coulombic_efficiency"].iloc[0]),
+                             100 * ce, kind="pp", tol=1.0,
+                             note="circular in part: the twin wrote the log with this CE; "
+                             "checks reading, sign and charge integration"))
+    ev = _load(store, "echem/events")
+    if ev is not None and "log" in ev:
+        df = ev.to_dataframe()
+        for label, tl in logs.items():
+            sub = df[df["log"].astype(str) == label]
+            if sub.empty:
+                continue
+            ccd = _f((tl or {}).get("ccd_ma_cm2"))
+            if math.isfinite(ccd) and "ccd_ma_cm2" in sub:
+                rows.append(_row(_ZHANG, "critical current density", label, "mA/cm**2",
+                                 sub["ccd_ma_cm2"].dropna().iloc[0] if sub["ccd_ma_cm2"].notna().any()
+                                 else float("nan"), ccd, tol=10.0,
+                                 note="first step whose voltage drops 2 mV (Zhang et al. 2024)"))
+            on = _f((tl or {}).get("short_onset_s"))
+            if math.isfinite(on) and "onset_s" in sub and sub["onset_s"].notna().any():
+                rows.append(_row(_paper_of_log(label), f"{(tl or {}).get('short_kind', '')} "
+                                 "short onset".strip(), label, "h",
+                                 sub["onset_s"].dropna().iloc[0] / 3600.0, on / 3600.0, kind="h",
+                                 tol=0.25))
+    eis = _load(store, "echem/eis")
+    for e in te.get("eis") or []:
+        if eis is None or "r_ct_ohm" not in eis or not isinstance(e, dict):
+            continue
+        labels = _strs(eis["label"].values) if "label" in eis else []
+        if e.get("label") not in labels:
+            continue
+        j = labels.index(e["label"])
+        ok = bool(eis["fit_ok"].values[j]) if "fit_ok" in eis else True
+        if not ok:
+            continue
+        rows.append(_row(_HUANG, "EIS R_ct", str(e["label"]), "ohm", eis["r_ct_ohm"].values[j],
+                         e.get("r_ct_ohm"), tol=5.0, note="Randles fit of the PEIS file"))
+    return [r for r in rows if r is not None]
+
+
+def _paper_of_log(label: str) -> str:
+    if label.startswith("short"):
+        return _CAO
+    if label.startswith("anode_free"):
+        return _SANDOVAL
+    if label.startswith("ccd"):
+        return _ZHANG
+    return _HUANG
+
+
+# --------------------------------------------------------------------------- table
+
+
+def accuracy_rows(store, truth: dict | None = None) -> list[AccuracyRow]:
+    """Every measured quantity of ``store`` that the twin's truth covers.
+
+    Parameters
+    ----------
+    store : ssbscope.store.Store
+    truth : dict, optional
+        The twin's ``truth.json`` (default: the copy in the store's attributes).
+
+    Returns
+    -------
+    list of AccuracyRow
+        Empty for a store without truth (a user's data).
+    """
+    if truth is None:
+        truth = store.attrs.get("truth")
+    if not isinstance(truth, dict):
+        return []
+    rows = []
+    for fn in (_echem_rows, _tomo_rows, _faraday_rows, _compton_rows):
+        try:
+            rows += fn(store, truth)
+        except Exception as exc:  # noqa: BLE001 - a report table must not stop the report
+            log.warning("accuracy table: %s skipped (%s: %s)", fn.__name__.strip("_"),
+                        type(exc).__name__, exc)
+    return rows
+
+
+def accuracy_table(store, truth: dict | None = None):
+    """:func:`accuracy_rows` as a :class:`pandas.DataFrame` (one row per quantity)."""
+    import pandas as pd
+
+    rows = accuracy_rows(store, truth)
+    cols = [f.name for f in AccuracyRow.__dataclass_fields__.values()]
+    df = pd.DataFrame([asdict(r) for r in rows], columns=cols)
+    df["within"] = pd.Series([r.within for r in rows], dtype=object)  # True/False/None
+    return df
+
+
+_UNIT_TEXT = {"um": "µm", "um3": "µm³", "mA/cm**2": "mA cm⁻²", "percent": "%", "ohm": "Ω",
+              "1": "", "abs": "", "%": "%", "pp": "pp", "h": "h"}
+
+
+def _unit(u) -> str:
+    """A unit as readers write it (µm³, mA cm⁻²); the table's data keeps pint spellings."""
+    return _UNIT_TEXT.get(str(u), str(u))
+
+
+def _verdict(w) -> str:
+    return "—" if w is None else ("yes" if w else "NO")
+
+
+def section(store):
+    """The report's accuracy section, or None for a store without the twin's truth."""
+    import pandas as pd
+
+    from ssbscope.report import Section, esc, table_html
+
+    df = accuracy_table(store)
+    if df.empty:
+        return None
+    judged = df[df["within"].notna()]
+    n_ok = int(judged["within"].astype(bool).sum())
+    parts = ['<style>.acc td:nth-child(-n+2),.acc th:nth-child(-n+2){text-align:left}'
+             '.acc td:nth-child(n+3){white-space:nowrap}</style>',
+             f'<p class="note">Every quantity the twin knows the truth of, measured through the '
+             f"chain (raw files → reconstruction → segmentation → metric) by the same "
+             f"<code>ssbscope run</code> a user runs; the truth is read from the twin's "
+             f"<code>truth.json</code> only here. {n_ok} of {len(judged)} within their "
+             f"tolerance. Error: % of truth, or the difference in the unit shown (pp: "
+             f"percentage points). The paper column is what the paper reports for its own "
+             f"cell; a twin at demo size need not reach it.</p>"]
+    for paper, sub in df.groupby("paper", sort=False):
+        j = sub[sub["within"].notna()]
+        ok = int(j["within"].astype(bool).sum())
+        show = pd.DataFrame({
+            "quantity": sub["quantity"], "where": sub["where"],
+            "measured": sub["measured"], "truth": sub["truth"],
+            "paper value": sub["paper_value"], "unit": [_unit(u) for u in sub["unit"]],
+            "error": [f"{e:+.3g} {_unit(u)}" if np.isfinite(e) else "—"
+                      for e, u in zip(sub["error"], sub["error_unit"])],
+            "tolerance": [f"{t:.3g} {_unit(u)}" if np.isfinite(t) else "—"
+                          for t, u in zip(sub["tolerance"], sub["error_unit"])],
+            "within": [_verdict(w) for w in sub["within"]]})
+        parts.append(f"<h3>{esc(paper)}: {ok} of {len(j)} within tolerance</h3>"
+                     f'<div class="acc">{table_html(show)}</div>')
+    notes = sorted({(q, n) for q, n in zip(df["quantity"], df["note"]) if n})
+    if notes:
+        parts.append("<details><summary>How each truth is defined, and which checks are "
+                     "circular</summary><ul>" + "".join(
+                         f"<li><b>{esc(q)}</b>: {esc(n)}</li>" for q, n in notes)
+                     + "</ul></details>")
+    parts.append(_parameter_tables_html())
+    bad = df[df["within"].apply(lambda w: w is False)]
+    summary = (("within tolerance", f"{n_ok} of {len(judged)}"),)
+    if len(bad):
+        summary += (("outside", ", ".join(sorted(set(bad["quantity"])))[:160]),)
+    return Section("Accuracy against the twin", "".join(parts), summary)
+
+
+def _parameter_tables_html() -> str:
+    from ssbscope.report import esc, table_html
+    from ssbscope.twin import paper_parameters as pp
+
+    out = []
+    for key, (citation, rows) in sorted(pp.tables().items()):
+        if not rows:
+            continue
+        df = pp.table(key)
+        df["value"] = [", ".join(f"{x:g}" if isinstance(x, (int, float)) else str(x) for x in v)
+                       if isinstance(v, (tuple, list)) else
+                       (f"{v:g}" if isinstance(v, (int, float)) else str(v)) for v in df["value"]]
+        out.append(f"<details><summary>Twin parameters of {esc(citation)}</summary>"
+                   + table_html(df) + "</details>")
+    return "".join(out)
