@@ -158,3 +158,17 @@ def test_internal_error_is_one_line(monkeypatch, capsys):
     assert main(["validate", "x.yaml"]) == 2
     line = _one_error_line(capsys)
     assert "internal error AttributeError" in line and "--debug" in line
+
+
+def test_absurd_current_density_on_the_declared_area_is_refused(tmp_path, capsys):
+    """1 A on a 2 mm cell (0.0314 cm2) is 31,800 mA/cm2: a log in mA read as A, refused with
+    the file, the value, the area and what to check; the same log on a 100 cm2 area passes."""
+    p = tmp_path / "amps.csv"
+    p.write_bytes(_csv([(60.0 * k, f"{3.5 + 0.001 * k:.4f}", "1.0") for k in range(40)]))
+    y = tmp_path / "exp.yaml"
+    y.write_text(f"name: j\ncell:\n  diameter_mm: 2\ninputs:\n  echem:\n    - {{path: '{p}', label: x}}\n")
+    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    line = _one_error_line(capsys)
+    assert "amps.csv" in line and "mA/cm2" in line and "0.03142 cm2" in line and "unit" in line
+    y.write_text(f"name: j\ncell:\n  area_cm2: 100\ninputs:\n  echem:\n    - {{path: '{p}', label: x}}\n")
+    assert main(["run", str(y), "--out", str(tmp_path / "out2"), "--quiet"]) == 0

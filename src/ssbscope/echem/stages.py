@@ -312,11 +312,14 @@ def _scan_times(exp, cell=None) -> list[tuple[str, float]]:
 
 def _inputs_read_stage(ctx, inputs, *, logs: list):
     from ssbscope.echem import read
+    from ssbscope.echem.io.common import check_current_density
 
     out = {}
     for rec in logs:
         path = ctx.record_input(rec["path"])
         df = read(path, format=rec["format"], invert_current=rec.get("invert_current", False), **rec["columns"])
+        check_current_density(df, rec.get("area_cm2"), path,
+                              field=f"cell {rec['cell']!r}" if rec.get("cell") else "the cell")
         ds = timeseries_dataset(df, area_cm2=rec.get("area_cm2"), mass_mg=rec.get("mass_mg"),
                                 name=rec["name"], source=path.name)
         if rec.get("cell"):

@@ -42,6 +42,8 @@ __all__ = [
     "drop_truncated_last_row",
     "VOLTAGE_LIMIT_V",
     "CHARGE_LIMIT_MAH",
+    "CURRENT_DENSITY_LIMIT_MA_CM2",
+    "check_current_density",
     "reader_boundary",
     "sha256_file",
     "snake_name",
@@ -259,6 +261,48 @@ def check_values(out: pd.DataFrame, path, warnings: list) -> None:
                 f"{path}: column current_A passes a total charge of {q_mah:.4g} mAh (limit "
                 f"{CHARGE_LIMIT_MAH:g} mAh; largest |current| {float(np.abs(i[k])):.4g} A at row {k}); "
                 "check the current column and its unit, or remove the corrupt rows")
+
+
+#: Largest |current density| accepted once the cell's electrode area is known (mA/cm2):
+#: solid-state cells run at 0.01-10 mA/cm2 and fast-charge studies reach ~100; a value a
+#: thousand times a real one is a unit mix-up (mA logged as A) or a wrong area.
+CURRENT_DENSITY_LIMIT_MA_CM2 = 1000.0
+
+
+def check_current_density(out: pd.DataFrame, area_cm2, path, *, field: str = "cell area_cm2") -> None:
+    """Refuse a log whose current density on the declared electrode area is absurd.
+
+    Parameters
+    ----------
+    out : pandas.DataFrame
+        Canonical table (``current_A``).
+    area_cm2 : float or None
+        Electrode area the experiment declares (nothing is checked without one).
+    path : path-like
+        The log, named in the error.
+    field : str
+        Where the area came from, named in the error.
+
+    Raises
+    ------
+    DataQualityError
+        ``max |current_A| / area_cm2 > CURRENT_DENSITY_LIMIT_MA_CM2`` (in mA/cm2).
+    """
+    if area_cm2 is None or not np.isfinite(area_cm2) or area_cm2 <= 0 or "current_A" not in out:
+        return
+    i = np.abs(out["current_A"].to_numpy(dtype=float))
+    if "mode" in out.columns:  # impedance points carry the AC perturbation, not a DC current
+        i = np.where(out["mode"].astype(str).str.upper().to_numpy() == "EIS", 0.0, i)
+    if not i.size:
+        return
+    k = int(np.nanargmax(i)) if np.isfinite(i).any() else 0
+    j = 1e3 * float(i[k]) / float(area_cm2)
+    if j > CURRENT_DENSITY_LIMIT_MA_CM2:
+        raise DataQualityError(
+            f"{path}: current_A reaches {float(i[k]):.4g} A at row {k}, {j:.4g} mA/cm2 on the "
+            f"{float(area_cm2):.4g} cm2 of {field} (limit {CURRENT_DENSITY_LIMIT_MA_CM2:g} mA/cm2); "
+            "check the current column's unit (mA logged as A?) and the electrode area in the "
+            "experiment file")
 
 
 _UNIT_FIX = {"µ": "u", "μ": "u", "°": "", "%": "pct", "Ω": "ohm", "Ohm-1": "S", "Ohm": "ohm"}
