@@ -20,13 +20,15 @@ Examples
 'mA*h/cm^2'
 >>> long_name_from("thickness_mean_um")
 'thickness mean'
+>>> pretty("mA*h/cm^2")
+'mA h cm⁻²'
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-__all__ = ["ALIASES", "CANONICAL", "normalize_units", "is_parseable", "long_name_from"]
+__all__ = ["ALIASES", "CANONICAL", "normalize_units", "is_parseable", "long_name_from", "pretty"]
 
 #: Known variant spellings -> the canonical one.
 ALIASES: dict[str, str] = {
@@ -122,3 +124,50 @@ def long_name_from(name: str) -> str:
             n = n[: -len(suffix)]
             break
     return n.replace("_", " ").strip() or str(name)
+
+
+_SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+_WORD = {"um": "µm", "ohm": "Ω", "degree": "°", "percent": "%", "angstrom": "Å",
+         "degC": "°C", "count": "counts", "pixel": "px", "hbar/bohr": "a.u."}
+
+
+def pretty(unit) -> str:
+    """A unit as readers see it in figure labels and tables (one typography for the report).
+
+    ``"um^3"`` -> ``"µm³"``, ``"mA*h/cm^2"`` -> ``"mA h cm⁻²"``, ``"1/cm"`` -> ``"cm⁻¹"``,
+    ``"percent"`` -> ``"%"``, ``"1"`` -> ``""``; the stored attribute keeps its pint spelling
+    (:func:`normalize_units`), this is for display only.
+
+    Parameters
+    ----------
+    unit : str
+        Any spelling :func:`normalize_units` accepts.
+
+    Returns
+    -------
+    str
+    """
+    try:
+        u = normalize_units(str(unit))
+    except ValueError:
+        return str(unit)
+    if u in ("1", ""):
+        return ""
+    if u in _WORD:
+        return _WORD[u]
+    num, _, den = u.partition("/")
+
+    def factors(part, sign):
+        out = []
+        for f in part.split("*"):
+            base, _, exp = f.partition("^")
+            base = _WORD.get(base, base)
+            e = int(exp) if exp.lstrip("-").isdigit() else 1
+            e *= sign
+            out.append(base if e == 1 else base + str(e).translate(_SUP))
+        return out
+
+    parts = [] if num in ("1", "") else factors(num, 1)
+    if den:
+        parts += factors(den, -1)
+    return " ".join(parts)

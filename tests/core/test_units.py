@@ -72,3 +72,30 @@ def test_variable_order_is_name_order_on_every_read(tmp_path):
     r = st["x/y"]
     assert list(r.data_vars) == sorted(names)
     assert "layer" in r.coords  # a coordinate no variable uses is kept
+
+
+@pytest.mark.parametrize("unit, shown", [
+    ("um^3", "µm³"), ("mA*h/cm^2", "mA h cm⁻²"), ("mAh cm-2", "mA h cm⁻²"), ("1/cm", "cm⁻¹"),
+    ("percent", "%"), ("1", ""), ("ohm*cm^2", "Ω cm²"), ("MPa", "MPa"), ("um", "µm"),
+    ("mA/cm^2", "mA cm⁻²"), ("count/mm^3", "counts mm⁻³")])
+def test_pretty_units_one_typography(unit, shown):
+    from ssbscope.units import pretty
+
+    assert pretty(unit) == shown
+
+
+def test_report_figure_labels_use_the_report_typography():
+    """No raw pint/ASCII spelling in the report modules' axis labels (issue 15: one unit
+    typography in figures)."""
+    import re
+    from pathlib import Path
+
+    import ssbscope.report as rep
+
+    bad = []
+    for f in Path(rep.__file__).parent.glob("*.py"):
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"set_[xy]label|set_title|colorbar\(.*label=", line) and re.search(
+                    r"\((um|um\^?[23]|mA/cm\^?2|1/cm|mAh/cm2)\)", line):
+                bad.append(f"{f.name}:{n}: {line.strip()}")
+    assert not bad, "\n".join(bad)

@@ -481,13 +481,12 @@ def accuracy_table(store, truth: dict | None = None):
     return df
 
 
-_UNIT_TEXT = {"um": "µm", "um3": "µm³", "mA/cm**2": "mA cm⁻²", "percent": "%", "ohm": "Ω",
-              "1": "", "abs": "", "%": "%", "pp": "pp", "h": "h"}
-
-
 def _unit(u) -> str:
     """A unit as readers write it (µm³, mA cm⁻²); the table's data keeps pint spellings."""
-    return _UNIT_TEXT.get(str(u), str(u))
+    from ssbscope.units import pretty
+
+    u = str(u)
+    return u if u in ("%", "pp", "h") else ("" if u == "abs" else pretty(u))
 
 
 def _verdict(w) -> str:

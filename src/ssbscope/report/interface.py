@@ -37,9 +37,9 @@ def _contour_part(study, gc, fields):
     df = study.to_dataframe()
     html = "<h3>Contoured Li|electrolyte interfaces</h3>"
     summary = []
-    series = [("constant_S", "height_um", "H (um), S = 150 um"),
-              ("constant_H", "separation_um", "S (um), H = 25 um"),
-              ("constant_ratio", "separation_um", "S (um), H/S = 1/6"),
+    series = [("constant_S", "height_um", "H (µm), S = 150 µm"),
+              ("constant_H", "separation_um", "S (µm), H = 25 µm"),
+              ("constant_ratio", "separation_um", "S (µm), H/S = 1/6"),
               ("cases", "h_over_s", "H/S (analysis.interface cases)")]
     present = [s for s in series if (df["series"] == s[0]).any()]
     if present:
@@ -47,8 +47,8 @@ def _contour_part(study, gc, fields):
         user = df[df["series"] == "cases"]
         shapes_h = df[df["series"] == "shapes_H"]
         curves, curves_title = None, ""
-        if shapes_h["shape"].nunique() > 1:  # medium demo: every shape along H at S = 150 um
-            curves, curves_title = shapes_h, "shapes along H, S = 150 um"
+        if shapes_h["shape"].nunique() > 1:  # medium demo: every shape along H at S = 150 µm
+            curves, curves_title = shapes_h, "shapes along H, S = 150 µm"
         elif len(sh) == 0 and user["shape"].nunique() > 1:
             curves, curves_title = user, "cases by shape"
         ncol = len(present) + (1 if len(sh) or curves is not None else 0)
@@ -82,7 +82,7 @@ def _contour_part(study, gc, fields):
             ax.plot(d[xcol], d["max_excess_pressure_mpa"], "d--", color="0.5",
                     label="max |p - p_stack|")
             ax.set_xlabel(xlabel)
-            ax.set_ylabel("excess pressure at 1 mA/cm2 (MPa)")
+            ax.set_ylabel("excess pressure at 1 mA cm⁻² (MPa)")
             ax.legend(fontsize=7)
         ax = axes[0, -1]
         if curves is not None:  # every shape: critical current and area against H/S
@@ -108,7 +108,7 @@ def _contour_part(study, gc, fields):
             ax.legend(fontsize=7)
             ax.set_ylim(0.9 * float(sh["critical_current_ma_cm2"].min()),
                         max(1.02, 1.02 * float(sh["critical_current_ma_cm2"].max())))
-            ax.set_ylabel("critical current (mA/cm2), flat = 1")
+            ax.set_ylabel("critical current (mA cm⁻²), flat = 1")
             ax.set_title("H25S150 by shape" + (
                 " (finite-slope)" if "pressure_model" in sh
                 and (sh["pressure_model"] == "finite-slope").all() else ""))
@@ -118,17 +118,17 @@ def _contour_part(study, gc, fields):
         if len(sh):
             best = sh.loc[sh["critical_current_ma_cm2"].idxmax()]
             summary.append(("best shape at H25S150", f"{best['shape']} "
-                            f"({best['critical_current_ma_cm2']:.3f} mA/cm2 vs flat 1)"))
+                            f"({best['critical_current_ma_cm2']:.3f} mA cm⁻² vs flat 1)"))
         fig.tight_layout()
         a = study.attrs
         cap = ("Maximum local current over the geometric current without and with linearised "
                f"Butler-Volmer kinetics (R_ct = {float(a.get('r_ct_ohm_cm2', float('nan'))):.4g} Ohm cm2"
                + (f" from the {a['r_ct_source']}" if str(a.get("r_ct_source", "")).startswith("EIS")
                   else "") + ", sigma = "
-               f"{a.get('conductivity_s_cm')} S/cm); creep excess pressure at 1 mA/cm2 at the "
+               f"{a.get('conductivity_s_cm')} S/cm); creep excess pressure at 1 mA cm⁻² at the "
                "site of maximum current (compressive, enters the criterion) and its largest "
                "magnitude (Li creep: diffusional, grain size "
-               f"{a.get('grain_size_um', float('nan')):g} um, plus power law n = 6.56); "
+               f"{a.get('grain_size_um', float('nan')):g} µm, plus power law n = 6.56); "
                "critical current of the self-consistent dendrite criterion relative to a flat "
                "interface (dotted line = flat; p_c = "
                f"{a.get('critical_pressure_mpa', float('nan')):.1f} MPa from K_Ic = "
@@ -153,7 +153,7 @@ def _contour_part(study, gc, fields):
         html += h
         summary.extend(s_)
     main = df[df["series"] != "kinetics"] if "series" in df else df
-    html += table_html(_ordered(main.reset_index(drop=True)), caption="Contour study (1 mA/cm2)")
+    html += table_html(_ordered(main.reset_index(drop=True)), caption="Contour study (1 mA cm⁻²)")
     if len(kin):
         cols = [c for c in ("r_ct_ohm_cm2", "kinetic_length_um", "height_um", "separation_um",
                             "h_over_s", "area_ratio", "max_kinetic_over_geometric",
@@ -241,7 +241,7 @@ def _kinetics_axis(kin):
     """(column, axis label, summary label) of the kinetics study: H at one S, else H/S."""
     sep = kin["separation_um"].unique()
     if len(sep) == 1:
-        return "height_um", f"H (um), S = {sep[0]:g} um", f"H (S = {sep[0]:g} um)"
+        return "height_um", f"H (µm), S = {sep[0]:g} µm", f"H (S = {sep[0]:g} µm)"
     return "h_over_s", "H/S", "H/S"
 
 
@@ -264,7 +264,7 @@ def _maximum_sentence(df, attrs):
                 f"H/S.  At R_ct = {rct:g} Ohm cm2 the {d['pressure_model'].iloc[0]} critical "
                 "current " + (f"peaks inside H = {lo:g}-{hi:g} um at H = {m['x_at_max']:.0f} um. "
                               if m["interior"] else
-                              f"has no maximum inside H = {lo:g}-{hi:g} um at S = 150 um. "))
+                              f"has no maximum inside H = {lo:g}-{hi:g} µm at S = 150 µm. "))
     if len(kin):
         text += ("The kinetics study below shows how the maximum depends on the kinetic "
                  "length sigma R_ct.")
@@ -296,7 +296,7 @@ def _kinetics_part(kin, attrs):
     axes[0].axhline(1.0, color="k", ls=":", lw=1)
     axes[0].set_ylabel("critical current / flat")
     axes[1].set_ylabel("max local / geometric current")
-    axes[2].set_ylabel("site excess pressure at 1 mA/cm2 (MPa)")
+    axes[2].set_ylabel("site excess pressure at 1 mA cm⁻² (MPa)")
     for ax in axes:
         ax.set_xlabel(xlabel)
         ax.legend(fontsize=7)

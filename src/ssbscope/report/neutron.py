@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.report import Section, figure_html, table_html, load_dataset
+from ssbscope.units import pretty
 
 __all__ = ["section"]
 
@@ -218,7 +219,7 @@ def _ct_figure(ct) -> str:
     axes[0].set_title(f"slice z = {z}", fontsize=9)
     axes[1].imshow(inc[:, y, :], cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     axes[1].set_title(f"section y = {y} (z down)", fontsize=9)
-    fig.colorbar(im, ax=axes.tolist(), label="attenuation increment (1/cm)")
+    fig.colorbar(im, ax=axes.tolist(), label="attenuation increment (cm⁻¹)")
     shift = json.loads(ct.attrs["shift_zyx_vox"]) if isinstance(ct.attrs["shift_zyx_vox"], str) \
         else ct.attrs["shift_zyx_vox"]
     return figure_html(fig, "Neutron-CT attenuation increment after − before, aligned by phase "
@@ -236,7 +237,7 @@ def _input_figure(ds, label) -> str:
     import matplotlib.pyplot as plt
 
     var = "transmission" if "transmission" in ds else "counts"
-    unit = ds[var].attrs.get("units", "")
+    unit = ds[var].attrs.get("units", "")  # shown with the report's typography (units.pretty)
     first = ds[var].isel(frame=0).values
     fin = first[np.isfinite(first)]
     lo, hi = (np.percentile(fin, [1, 99]) if fin.size else (0.0, 1.0))
@@ -244,7 +245,7 @@ def _input_figure(ds, label) -> str:
     im = ax.imshow(first, cmap="gray", vmin=lo, vmax=hi, origin="upper")
     ax.set_xlabel("x (px)")
     ax.set_ylabel("y (px)")
-    fig.colorbar(im, ax=ax, label=f"{var} ({unit})")
+    fig.colorbar(im, ax=ax, label=f"{var} ({pretty(unit)})" if pretty(unit) else var)
     mean = ds[f"mean_{var}"].values
     if "time_s" in ds.coords:
         x, xl = ds["time_s"].values, "time (s)"

@@ -76,8 +76,8 @@ def _current_density_part(ds):
     unreg = "current_unregistered_ma_cm2" in ds
     fig, axes = plt.subplots(1, 4 if unreg else 3, figsize=(16 if unreg else 12, 3.8))
     ext = None
-    for ax, var, title in ((axes[0], "thickness_before_um", "Li thickness before (um)"),
-                           (axes[1], "thickness_after_um", "Li thickness after (um)")):
+    for ax, var, title in ((axes[0], "thickness_before_um", "Li thickness before (µm)"),
+                           (axes[1], "thickness_after_um", "Li thickness after (µm)")):
         im = ax.imshow(ds[var].values, origin="lower", cmap="magma", extent=ext)
         ax.set_title(title)
         fig.colorbar(im, ax=ax, shrink=0.8)
@@ -87,12 +87,12 @@ def _current_density_part(ds):
     hs = ds["plating_hotspots"].values
     if hs.any():
         axes[2].contour(hs.astype(float), levels=[0.5], colors="k", linewidths=0.8)
-    axes[2].set_title("local current (mA/cm2), hot-spots outlined", fontsize=9)
+    axes[2].set_title("local current (mA cm⁻²), hot-spots outlined", fontsize=9)
     fig.colorbar(im, ax=axes[2], shrink=0.8)
     if unreg:
         im = axes[3].imshow(ds["current_unregistered_ma_cm2"].values, origin="lower",
                             cmap="RdBu_r", vmin=-lim, vmax=lim)
-        axes[3].set_title("without registration (mA/cm2)", fontsize=9)
+        axes[3].set_title("without registration (mA cm⁻²)", fontsize=9)
         fig.colorbar(im, ax=axes[3], shrink=0.8)
     for ax in axes:
         ax.set_xticks([])
@@ -100,7 +100,7 @@ def _current_density_part(ds):
     a = ds.attrs
     cap = (f"Current density j = rho F dh / (M dt) between two Li thickness maps of the twin "
            f"({a.get('twin', '')}); mean {a.get('mean_current_ma_cm2', float('nan')):.4f} "
-           f"mA/cm2 vs imposed {a.get('imposed_current_ma_cm2', float('nan')):.4f} mA/cm2, "
+           f"mA cm⁻² vs imposed {a.get('imposed_current_ma_cm2', float('nan')):.4f} mA cm⁻², "
            f"{a.get('n_hotspots', 0)} hot-spots (> mean + 2 std).")
     if "registration_shift_yx_vox" in a:
         sy, sx = (float(v) for v in _list_attr(a["registration_shift_yx_vox"]))
@@ -108,18 +108,18 @@ def _current_density_part(ds):
         cap += (f"  The second scan was displaced in-plane by ({dy:g}, {dx:g}) voxels; "
                 f"registration ({a.get('registration', '')}) found ({sy:.3f}, {sx:.3f}) to apply. "
                 "RMS error of the local current against the twin's undisplaced map: "
-                f"{float(a.get('rms_error_registered_ma_cm2', float('nan'))):.3g} mA/cm2 "
+                f"{float(a.get('rms_error_registered_ma_cm2', float('nan'))):.3g} mA cm⁻² "
                 "registered, "
-                f"{float(a.get('rms_error_unregistered_ma_cm2', float('nan'))):.3g} mA/cm2 "
+                f"{float(a.get('rms_error_unregistered_ma_cm2', float('nan'))):.3g} mA cm⁻² "
                 "without registration (right).")
     html = "<h3>Current-density map from thickness maps</h3>" + figure_html(fig, cap)
     summary = (("current from thickness maps",
-                f"{a.get('mean_current_ma_cm2', float('nan')):.4f} mA/cm2 "
+                f"{a.get('mean_current_ma_cm2', float('nan')):.4f} mA cm⁻² "
                 f"(imposed {a.get('imposed_current_ma_cm2', float('nan')):.3g})"),)
     if "rms_error_registered_ma_cm2" in a:
         summary += (("current map error, registered / not",
                      f"{float(a['rms_error_registered_ma_cm2']):.3g} / "
-                     f"{float(a['rms_error_unregistered_ma_cm2']):.3g} mA/cm2 RMS"),)
+                     f"{float(a['rms_error_unregistered_ma_cm2']):.3g} mA cm⁻² RMS"),)
     return html, summary
 
 
@@ -159,7 +159,7 @@ def _series_tortuosity_part(ds, name: str):
         c = sb[k].mean(axis=1)
         if np.isfinite(slab[k]).any():
             ax.plot(c, slab[k], "o-", label=f"t = {t_h[k]:.2f} h")
-    ax.set_xlabel(f"slab centre along {a.get('axis_name', 'z')} (um)")
+    ax.set_xlabel(f"slab centre along {a.get('axis_name', 'z')} (µm)")
     ax.set_ylabel("slab tau")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -170,9 +170,9 @@ def _series_tortuosity_part(ds, name: str):
     vmax = float(np.nanmax(fm)) if np.isfinite(fm).any() else 1.0
     im = ax.imshow(fm, origin="lower", cmap="inferno", vmin=0, vmax=vmax or 1.0,
                    extent=_extent_um(ds), interpolation="nearest")
-    ax.set_xlabel("x (um)")
-    ax.set_ylabel("y (um)")
-    ax.set_title(f"flux at z = {float(ds['flux_plane_z_um'].values[k]):.1f} um, "
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    ax.set_title(f"flux at z = {float(ds['flux_plane_z_um'].values[k]):.1f} µm, "
                  f"t = {t_h[k]:.2f} h", fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.8, label="axial flux (D dc / L)")
     fig.tight_layout()
@@ -190,7 +190,7 @@ def _series_tortuosity_part(ds, name: str):
         rows.append({"time (h)": t_h[k], "state": st[k], "tau": tau[k],
                      "volume fraction": float(ds["volume_fraction"].values[k]),
                      "D_eff/D": float(ds["d_eff_ratio"].values[k]),
-                     "core z (um)": f"{cz[0]:.0f}-{cz[1]:.0f}",
+                     "core z (µm)": f"{cz[0]:.0f}-{cz[1]:.0f}",
                      "slab tau": ", ".join(f"{v:.3f}" for v in slab[k] if np.isfinite(v)),
                      "flux spread": float(ds["flux_imbalance"].values[k]),
                      "note": str(ds["reason"].values[k])})
@@ -225,24 +225,24 @@ def _series_current_part(ds, name: str, truth_scans=None):
         im = ax.imshow(j[k], origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
                        extent=_extent_um(ds), interpolation="nearest")
         ax.set_title(f"{t0[k]:.2f} -> {t1[k]:.2f} h: mean {mean[k]:.3f}\n"
-                     f"cycler {cyc[k]:.3f} mA/cm2", fontsize=9)
-        ax.set_xlabel("x (um)")
-        ax.set_ylabel("y (um)")
-    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="current density (mA/cm2)")
+                     f"cycler {cyc[k]:.3f} mA cm⁻²", fontsize=9)
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
+    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="current density (mA cm⁻²)")
     cap = (f"Series {name}: local current density of layer {a.get('layer')} "
            f"({a.get('layer_choice')}) between consecutive registered scans, "
            "j = rho_Li F dh / (M_Li dt) (positive: the layer thickens).  The mean over the cell "
            "must match the cycler's mean current density over the same interval (net charge "
            f"of {a.get('echem_log') or 'no log'} between the two scan times / dt / cell area): "
-           + "; ".join(f"{mean[k]:.4f} vs {cyc[k]:.4f} mA/cm2" for k in range(n)) + ".")
+           + "; ".join(f"{mean[k]:.4f} vs {cyc[k]:.4f} mA cm⁻²" for k in range(n)) + ".")
     rows = []
     for k in range(n):
         row = {"from (h)": t0[k], "to (h)": t1[k],
                "states": f"{ds['state_start'].values[k]} -> {ds['state_end'].values[k]}",
-               "mean j CT (mA/cm2)": mean[k],
-               "std j CT (mA/cm2)": float(ds["std_current_density_ma_cm2"].values[k]),
+               "mean j CT (mA cm⁻²)": mean[k],
+               "std j CT (mA cm⁻²)": float(ds["std_current_density_ma_cm2"].values[k]),
                "cycler charge (mAh/cm2)": float(ds["cycler_charge_mah_cm2"].values[k]),
-               "cycler j (mA/cm2)": cyc[k],
+               "cycler j (mA cm⁻²)": cyc[k],
                "CT / cycler": float(ds["ratio"].values[k]),
                "residual (%)": float(ds["residual_pct"].values[k]),
                "hot-spots": int(ds["n_hotspots"].values[k])}
@@ -251,7 +251,7 @@ def _series_current_part(ds, name: str, truth_scans=None):
                 from ssbscope.transport.current_density import thickness_change_to_current_ma_cm2
 
                 th = [float(s["mean_thickness_um"][a.get("layer")]) for s in truth_scans]
-                row["twin truth j (mA/cm2)"] = float(thickness_change_to_current_ma_cm2(
+                row["twin truth j (mA cm⁻²)"] = float(thickness_change_to_current_ma_cm2(
                     th[k + 1] - th[k], (t1[k] - t0[k]) * 3600.0))
             except (KeyError, IndexError, TypeError, ValueError):
                 pass
