@@ -232,6 +232,10 @@ class NeutronLiRegion(NeutronRegion):
 
 class NeutronInput(_Input):
     format: Literal["auto", "fits", "tiff"] = Field(default="auto", description="FITS or TIFF frames; auto: from the suffix")
+    kind: Literal["radiography", "projections"] = Field(default="radiography", description="radiography: a time series of frames (operando); projections: one neutron CT scan, a frame per rotation angle (give angles or angle_range_deg, open_beam, pixel_size_um), reconstructed into neutron/<label>/volume")
+    angles: Optional[str] = Field(default=None, description="kind projections: text file of rotation angles, one per frame in file order (degrees unless its header says rad)")
+    angle_range_deg: Optional[tuple[float, float]] = Field(default=None, description="kind projections without an angles file: [start, stop) of evenly spaced angles (degrees), one per frame")
+    center_px: Optional[float] = Field(default=None, description="kind projections: rotation axis on the detector (px); searched on the middle rows if absent")
     open_beam: Optional[str] = Field(default=None, description="open-beam frames (file, folder or glob) for the normalised transmission")
     dark: Optional[str] = Field(default=None, description="dark frames (file, folder or glob) subtracted before normalisation")
     frame_interval_s: Optional[float] = Field(default=None, gt=0, description="time between frames (s) when the headers give none")
@@ -309,7 +313,16 @@ class ComptonAnalysis(_Model):
         return v
 
 
+class NeutronCTDifference(_Model):
+    before: str = Field(min_length=1, description="label of the inputs.neutron scan (kind projections) before cycling")
+    after: str = Field(min_length=1, description="label of the scan after (re-mounted: it is registered onto before)")
+    threshold_sigma: float = Field(default=3.0, gt=0, description="increase/decrease masks: |after - before| beyond this many robust noise standard deviations (after the common low-pass)")
+    smooth_sigma_vox: float = Field(default=0.7, ge=0, description="Gaussian low-pass (voxels) of both aligned volumes before the subtraction, so that the registration's resampling does not leave +/- rims at sharp edges; 0: none")
+    min_component_vox: int = Field(default=20, ge=1, description="smallest connected region (voxels) of the masks counted in the Li volume gained/lost")
+
+
 class NeutronAnalysis(_Model):
+    ct_difference: Optional[NeutronCTDifference] = Field(default=None, description="register two neutron CT scans of one cell (inputs of kind projections) and map the attenuation increment and the Li volume gained/lost (Cao et al. 2023, Fig. 5B): neutron/ct; default: none")
     bin_frames: int = Field(default=30, ge=1, description="frames per median bin of a time series (Cao et al. 2023: 30)")
     reference_index: int = Field(default=0, ge=0, description="bin whose transmission is Tr_0 of the ratio Tr_t/Tr_0")
     ratio_half_range: Optional[float] = Field(default=None, gt=0, lt=1, description="fixed colour range 1 ± this of the real-input space-time maps, so that reports compare; default: each map's own largest deviation")

@@ -72,6 +72,8 @@ _MAP = {
     # tomography
     "CTDifference": "ct",
     "ct_difference": "ct",
+    "reconstruct_ct": "ct",
+    "li_volume_change_mm3": "ct",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _MAP)
@@ -82,7 +84,7 @@ AREA = Area("neutron", "Neutron imaging", stages="ssbscope.neutron.stages", repo
                      "neutron/<label>/spacetime",
                      "neutron/<label>/bands",
                      "neutron/<label>/boundaries",
-                     "neutron/twin/ct",
+                     "neutron/<label>/volume",
                      "neutron/ct",),
             input_model="ssbscope.config:NeutronInput",
             input_description="neutron radiographs (FITS/TIFF series)",

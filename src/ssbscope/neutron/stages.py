@@ -1,11 +1,11 @@
-"""Pipeline stages of the neutron area (``ssbscope demo``), 002_3ee4edf529433f9c.
+"""Pipeline stages of the neutron area, Cao et al. 2023 (doi:10.1002/adfm.202307998).
 
-:func:`demo_stages` runs the one neutron study still in memory in ``ssbscope demo``: the
-neutron-CT pair of 002_ (``neutron.twin`` writes the before/after volumes into
-``ctx.raw_dir/neutron/ct`` with their truth ``neutron/twin/ct``; ``neutron.ct`` registers them
-and maps the attenuation increment, ``neutron/ct``).  The operando radiography of the
-soft-shorting cell is written as files by the demo folder
-(:func:`ssbscope.twin.neutron_folder.neutron_part`) and analysed by :func:`input_stages`.
+Every neutron result comes from an experiment's files (:func:`input_stages`); the demo writes
+its radiographs and its CT pair as files too (:mod:`ssbscope.twin.neutron_folder`), so
+:func:`demo_stages` is empty.  A CT scan (``inputs.neutron`` with ``kind: projections``: a
+frame per rotation angle) becomes ``neutron/<label>/volume`` (attenuation, 1/cm, reconstructed
+by detector-row blocks, :func:`ssbscope.neutron.reconstruct_ct`); ``analysis.neutron.ct_difference``
+registers two scans of the cell and writes ``neutron/ct`` (increment, masks, Li gained/lost).
 
 :func:`input_stages` reads an experiment's real radiograph series (``ssbscope run``), one
 stage ``neutron.input.<label>`` per ``inputs.neutron`` entry writing
@@ -48,68 +48,113 @@ TWIN_SIZES = {
 }
 
 
-def _twin_ct_stage(ctx, inputs):
-    """The neutron-CT pair of the twin (before/after TIFF stacks in raw_dir) and its truth."""
-    import xarray as xr
-
-    from ssbscope.twin.neutron import simulate_ct, write_ct
-
-    ct = simulate_ct(seed=int(ctx.seed))
-    ct_files = write_ct(ct, Path(ctx.raw_dir) / "neutron" / "ct")
-    dims = ("z", "y", "x")
-    ctds = xr.Dataset({"increment_true_1_cm": (dims, ct.increment_true)})
-    ctds.attrs.update({"voxel_size_um": ct.voxel_size_um, "shift_zyx_vox": list(ct.shift_zyx_vox),
-                       "before_file": ct_files["before"], "after_file": ct_files["after"],
-                       "paper": "002_3ee4edf529433f9c"})
-    return {"neutron/twin/ct": ctds}
-
-
-def _ct_stage(ctx, inputs):
-    import xarray as xr
-
-    from ssbscope.neutron import ct_difference
-
-    import tifffile
-
-    ct = inputs["neutron/twin/ct"]
-    vols = []
-    for key in ("before_file", "after_file"):
-        path = ctx.record_input(ct.attrs[key])
-        vols.append(tifffile.imread(path))
-    res = ct_difference(vols[0], vols[1])
-    dims = ("z", "y", "x")
-    ds = xr.Dataset({"increment_1_cm": (dims, res.increment),
-                     "increase_mask": (dims, res.increase_mask),
-                     "decrease_mask": (dims, res.decrease_mask)})
-    ds.attrs.update({"shift_zyx_vox": list(res.shift_zyx_vox), "noise_1_cm": res.noise,
-                     "method": res.method, "voxel_size_um": float(ct.attrs["voxel_size_um"])})
-    return {"neutron/ct": ds}
-
-
 def demo_stages(config=None) -> list:
-    """The neutron study that still runs in memory in ``ssbscope demo``: the CT pair.
-
-    The radiography of the soft-shorting cell is no longer a twin study: the demo folder
-    writes its files (:func:`ssbscope.twin.neutron_folder.neutron_part`) and ``ssbscope run``
-    analyses them like a user's (:func:`input_stages`).
-
-    Parameters
-    ----------
-    config : ssbscope.config.Experiment, optional
-        Unused (the CT pair has one size).
+    """No neutron study runs in memory any more: the demo folder writes the radiographs
+    (:func:`ssbscope.twin.neutron_folder.neutron_part`) and the CT pair's frames
+    (:func:`ssbscope.twin.neutron_folder.neutron_ct_part`), and :func:`input_stages` analyses
+    them like a user's.
 
     Returns
     -------
-    list of ssbscope.pipeline.Stage
-        ``neutron.twin`` (CT volumes into ``raw_dir/neutron/ct``, truth ``neutron/twin/ct``) and
-        ``neutron.ct`` (registration and attenuation increment, ``neutron/ct``).
+    list
+        Empty.
     """
-    from ssbscope.pipeline import Stage
+    return []
 
-    return [
-        Stage("neutron.twin", _twin_ct_stage, outputs=("neutron/twin/ct",)),
-        Stage("neutron.ct", _ct_stage, inputs=("neutron/twin/ct",), outputs=("neutron/ct",)),
-    ]
+
+def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, angles=None,
+                   angle_range_deg=None, center_px=None, block_rows=8):
+    """One neutron CT scan (frame per angle) -> ``neutron/<label>/volume`` (1/cm)."""
+    import dask.array as da
+    import xarray as xr
+
+    from ssbscope.errors import ParameterError
+    from ssbscope.neutron.ct import reconstruct_ct
+    from ssbscope.neutron.io import read_series
+    from ssbscope.paths import expand_inputs
+
+    for p in expand_inputs(path):
+        ctx.record_input(p)
+    frames = read_series(path, time_source="interval", frame_interval_s=1.0)
+    n = int(frames.images.shape[0])
+    if angles is not None:
+        from ssbscope.tomo.io import read_angles_file
+
+        ang = read_angles_file(ctx.record_input(angles))
+    elif angle_range_deg is not None:
+        a0, a1 = (float(x) for x in angle_range_deg)
+        ang = np.deg2rad(a0 + (a1 - a0) * np.arange(n) / n)
+    else:
+        raise ParameterError(f"inputs.neutron[{label}].angles", None,
+                             f"the CT scan {path} needs its rotation angles",
+                             "give angles: (a text file) or angle_range_deg: [0, 180]")
+    if ang.size != n:
+        raise ParameterError(f"inputs.neutron[{label}].angles", f"{ang.size} angles",
+                             f"the scan {path} has {n} frames", "give one angle per frame")
+
+    def mean_field(spec, what):
+        for p in expand_inputs(spec):
+            ctx.record_input(p)
+        return np.asarray(read_series(spec, time_source="interval", frame_interval_s=1.0).images,
+                          dtype=np.float32).mean(axis=0)
+
+    ob = mean_field(open_beam, "open_beam")
+    dk = mean_field(dark, "dark") if dark else np.zeros_like(ob)
+    den = ob - dk
+    if not np.all(den > 0):
+        raise ParameterError(f"inputs.neutron[{label}].open_beam", open_beam,
+                             f"open beam minus dark is <= 0 at {int((den <= 0).sum())} pixel(s)",
+                             "check the open-beam and dark frames")
+    t = (da.asarray(frames.images).astype(np.float32) - dk) / den
+    vol, c = reconstruct_ct(t, ang, float(pixel_size_um), center_px=center_px,
+                            block_rows=block_rows)
+    vs = float(pixel_size_um)
+    nz, ny, nx = vol.shape
+    coords = {d: (d, (np.arange(k) + 0.5) * vs, {"units": "um", "long_name": f"{d} position"})
+              for d, k in (("z", nz), ("y", ny), ("x", nx))}
+    ds = xr.Dataset({"attenuation_1_cm": (("z", "y", "x"), vol,
+                                          {"units": "1/cm", "long_name": "attenuation coefficient"})},
+                    coords=coords)
+    ds.attrs.update({"label": label, "voxel_size_um": vs, "center_px": float(c),
+                     "n_angles": int(n), "source": str(path),
+                     "method": "Eq. 1 normalisation, -ln T, FBP per detector row "
+                               "(ssbscope.neutron.reconstruct_ct)"})
+    return {f"neutron/{label}/volume": ds}
+
+
+def _ct_difference_stage(ctx, inputs, *, before, after, threshold_sigma=3.0,
+                         min_component_vox=20, smooth_sigma_vox=0.7):
+    """Register two neutron CT volumes, map the attenuation increment and the Li moved."""
+    import xarray as xr
+
+    from ssbscope.materials import get
+    from ssbscope.neutron import ct_difference
+    from ssbscope.neutron.attenuation import cold_spectrum, macroscopic_cross_section_1_cm
+    from ssbscope.neutron.ct import li_volume_change_mm3
+
+    b = inputs[f"neutron/{before}/volume"]
+    a = inputs[f"neutron/{after}/volume"]
+    vs = float(b.attrs["voxel_size_um"])
+    res = ct_difference(b["attenuation_1_cm"].values, a["attenuation_1_cm"].values,
+                        threshold_sigma=threshold_sigma, smooth_sigma_vox=smooth_sigma_vox)
+    sp = cold_spectrum(n=32)
+    mu_li = float(np.sum(sp.weight * macroscopic_cross_section_1_cm(get("Li"), sp.wavelength_a)))
+    gained, lost = li_volume_change_mm3(res, vs, mu_li, min_component_vox=min_component_vox)
+    dims = ("z", "y", "x")
+    ds = xr.Dataset({"increment_1_cm": (dims, res.increment, {"units": "1/cm"}),
+                     "increase_mask": (dims, res.increase_mask),
+                     "decrease_mask": (dims, res.decrease_mask),
+                     "li_gained_mm3": ((), gained, {"units": "mm^3", "long_name": "Li volume gained"}),
+                     "li_lost_mm3": ((), lost, {"units": "mm^3", "long_name": "Li volume lost"})},
+                    coords={d: b[d] for d in dims})
+    ds.attrs.update({"shift_zyx_vox": list(res.shift_zyx_vox), "noise_1_cm": res.noise,
+                     "method": res.method, "voxel_size_um": vs, "before": before, "after": after,
+                     "mu_li_1_cm": mu_li,
+                     "smooth_sigma_vox": float(smooth_sigma_vox),
+                     "li_rule": f"sum of the increment / mu_Li x voxel volume over connected "
+                                f"regions of the masks of >= {int(min_component_vox)} voxels; "
+                                "mu_Li of the cold CG-1D spectrum"})
+    return {"neutron/ct": ds}
 
 
 # --------------------------------------------------------------------------- real inputs
@@ -766,6 +811,9 @@ def input_stages(exp) -> list:
             k += 1
             name = f"{base}_{k}"
         used.add(name)
+        if getattr(item, "kind", "radiography") == "projections":
+            stages.append(_ct_scan_stage_of(exp, item, name))
+            continue
         params = {"path": str(exp.resolve(item.path)), "fmt": item.format, "label": name,
                   "time_s": item.time_s,
                   "open_beam": str(exp.resolve(item.open_beam)) if item.open_beam else None,
@@ -797,7 +845,54 @@ def input_stages(exp) -> list:
                             params=params, long=True))
         if regions:
             stages.append(_analysis_stage(exp, item, name))
+    cd = getattr(exp.analysis.neutron, "ct_difference", None)
+    if cd is not None:
+        stages.append(_ct_difference_stage_of(exp, cd, stages))
     return stages
+
+
+def _ct_scan_stage_of(exp, item, name):
+    """The reconstruction stage of one neutron CT scan (``kind: projections``)."""
+    from ssbscope.errors import ConfigError
+    from ssbscope.pipeline import Stage
+
+    src = getattr(exp, "base_dir", None) or "experiment"
+    if name in _RESERVED:
+        raise ConfigError(src, [("inputs.neutron[].label", f"{name!r} (CT scan {item.path}) clashes "
+                                 f"with the store keys neutron/{name}/...; give the scan another label")])
+    if item.open_beam is None or item.pixel_size_um is None:
+        raise ConfigError(src, [("inputs.neutron[]", f"the CT scan {item.path} (kind projections) "
+                                 "needs open_beam (and dark) frames and pixel_size_um")])
+    params = {"path": str(exp.resolve(item.path)), "label": name,
+              "open_beam": str(exp.resolve(item.open_beam)),
+              "dark": str(exp.resolve(item.dark)) if item.dark else None,
+              "pixel_size_um": float(item.pixel_size_um),
+              "angles": str(exp.resolve(item.angles)) if item.angles else None,
+              "angle_range_deg": list(item.angle_range_deg) if item.angle_range_deg else None,
+              "center_px": item.center_px}
+    return Stage(f"neutron.ct.{name}", _ct_scan_stage, outputs=(f"neutron/{name}/volume",),
+                 params=params, long=True)
+
+
+def _ct_difference_stage_of(exp, cd, stages):
+    """The before/after difference stage (``analysis.neutron.ct_difference``)."""
+    from ssbscope.errors import ConfigError
+    from ssbscope.pipeline import Stage
+
+    src = getattr(exp, "base_dir", None) or "experiment"
+    have = {st.outputs[0].split("/")[1] for st in stages if st.name.startswith("neutron.ct.")}
+    for key, lab in (("before", cd.before), ("after", cd.after)):
+        if lab not in have:
+            raise ConfigError(src, [(f"analysis.neutron.ct_difference.{key}",
+                                     f"{lab!r} is not the label of a neutron CT scan (inputs.neutron "
+                                     f"with kind: projections; have {sorted(have) or 'none'})")])
+    return Stage("neutron.ct_difference", _ct_difference_stage,
+                 inputs=(f"neutron/{cd.before}/volume", f"neutron/{cd.after}/volume"),
+                 outputs=("neutron/ct",),
+                 params={"before": cd.before, "after": cd.after,
+                         "threshold_sigma": float(cd.threshold_sigma),
+                         "smooth_sigma_vox": float(cd.smooth_sigma_vox),
+                         "min_component_vox": int(cd.min_component_vox)})
 
 
 #: Labels that cannot name an input with regions (their keys neutron/<label>/... are taken).

@@ -14,7 +14,7 @@ Reads the datasets of :mod:`ssbscope.neutron.stages` and renders:
   with the soft-short onset (Cao et al. 2023, Fig. 2B,D,E), the band time series and tables of bands and
   boundaries; the twin's truth beside them when ``truth.json`` was kept
   (:func:`ssbscope.report.truth`, key ``neutron.<label>``);
-* the neutron-CT attenuation increment of the in-memory twin study (``neutron/ct``, Cao et al. 2023, Fig. 5B).
+* the neutron-CT attenuation increment between two scans of the cell and the Li moved (``neutron/ct``, Cao et al. 2023, Fig. 5B).
 """
 
 from __future__ import annotations
@@ -225,6 +225,28 @@ def _ct_figure(ct) -> str:
     return figure_html(fig, "Neutron-CT attenuation increment after − before, aligned by phase "
                             f"correlation (shift found {np.round(shift, 2).tolist()} voxels): red = "
                             "Li gained (creep into the rod–tube gap), blue = lost (Cao et al. 2023, Fig. 5B).")
+
+
+def _ct_table(store, ct) -> str:
+    """Shift, noise and Li moved between the two CT scans, beside the twin's truth if kept."""
+    from ssbscope.report import truth as _truth
+
+    shift = ct.attrs.get("shift_zyx_vox")
+    shift = json.loads(shift) if isinstance(shift, str) else shift
+    tru = _truth(store, "neutron", "ct") or {}
+    rows = [{"quantity": "re-mounting shift z, y, x (voxels)",
+             "measured": ", ".join(f"{v:.2f}" for v in shift or []),
+             "twin truth": ", ".join(f"{v:.2f}" for v in tru.get("shift_zyx_vox", [])) or "—"},
+            {"quantity": "increment noise (cm⁻¹)", "measured": f"{float(ct.attrs.get('noise_1_cm', np.nan)):.3g}",
+             "twin truth": "—"}]
+    for var, what in (("li_gained_mm3", "Li gained (mm³)"), ("li_lost_mm3", "Li lost (mm³)")):
+        if var in ct:
+            t = tru.get(var.replace("_mm3", "_mm3"))
+            rows.append({"quantity": what, "measured": f"{float(ct[var].values):.3g}",
+                         "twin truth": f"{float(t):.3g}" if t is not None else "—"})
+    return table_html(pd.DataFrame(rows), caption=(
+        f"Neutron CT {ct.attrs.get('before', 'before')} → {ct.attrs.get('after', 'after')}: "
+        f"{ct.attrs.get('li_rule', '')}"))
 
 
 def _input_labels(store) -> list[str]:
@@ -445,6 +467,10 @@ def section(store) -> Section | None:
         html, summary = _inputs_html(store, labels)
         parts.append(html)
     if ct is not None:
-        parts.append("<h3>Neutron CT before / after (twin study)</h3>")
+        parts.append("<h3>Neutron CT before / after</h3>")
         parts.append(_ct_figure(ct))
+        parts.append(_ct_table(store, ct))
+        if "li_gained_mm3" in ct:
+            summary.append(("neutron CT: Li moved", f"{float(ct['li_gained_mm3'].values):.3g} mm³ "
+                            f"gained, {float(ct['li_lost_mm3'].values):.3g} mm³ lost"))
     return Section("Neutron imaging", "\n".join(parts), tuple(summary))

@@ -8,6 +8,7 @@
    Data Exchange HDF5 files (:mod:`ssbscope.twin.folder`); the coin cell's XCS series as event
    files with its flood and calibration (:mod:`ssbscope.twin.xcs_series`); the soft-short
    cell's neutron radiographs as FITS frames with open beam and dark
+   and its neutron CT pair before/after the charge as FITS frames per rotation angle
    (:mod:`ssbscope.twin.neutron_folder`); an ``experiment.yaml`` a user could have written
    (cells, inputs, analysis keys of :mod:`ssbscope.config`); the ground truth in
    ``truth.json`` beside it.
@@ -16,7 +17,7 @@
 
 What still runs as in-memory twin studies (named in the YAML's ``twin:`` section, run by the
 same ``ssbscope run``): the XCS study of the coin cell with its CT correlation and Compton
-profiles (``compton``), the neutron CT pair (``neutron``), the interphase flux and the
+profiles (``compton``), the interphase flux and the
 registered current-density maps (``transport``) and the contoured-interface study
 (``interface``, which needs no files).
 
@@ -39,7 +40,7 @@ __all__ = ["write_demo_folder", "echem_part", "TWIN_STUDIES", "MODALITIES"]
 MODALITIES = ("echem", "tomo", "compton", "neutron", "transport", "interface")
 
 #: Areas whose demo still runs (partly) as an in-memory twin study (``twin.modalities``).
-TWIN_STUDIES = ("compton", "neutron", "transport", "interface")
+TWIN_STUDIES = ("compton", "transport", "interface")
 
 #: Echem twin logs: name -> (file, cell key or None for the main cell, description).
 _ECHEM_LOGS = {
@@ -253,9 +254,18 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
     if "neutron" in wanted:  # the radiography of the soft-shorting cell (Cao et al. 2023)
         from ssbscope.twin.neutron_folder import NEUTRON_CELL, neutron_part
 
+        from ssbscope.twin.neutron_folder import neutron_ct_part
+
         npart = neutron_part(root, size=size, seed=seed)
         if "echem" in wanted:  # the cell (and its charge log) come with the echem part
             npart.cells.pop(NEUTRON_CELL, None)
+        # the same cell's neutron CT before the charge and after the soft short
+        ctp = neutron_ct_part(root, size=size, seed=seed)
+        npart.files += ctp.files
+        npart.inputs["neutron"] += ctp.inputs["neutron"]
+        npart.analysis["neutron"].update(ctp.analysis["neutron"])
+        npart.truth["neutron"].update(ctp.truth["neutron"])
+        npart.comments += ctp.comments
         parts.append(npart)
     studies = [m for m in TWIN_STUDIES if m in wanted]
     cell = {"name": "CR2032 NMC622 | PEO-LiTFSI | Li", "diameter_mm": CATHODE_DIAMETER_MM,

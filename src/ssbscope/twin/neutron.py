@@ -59,6 +59,7 @@ __all__ = [
     "simulate_ct",
     "write_series",
     "write_ct",
+    "write_ct_projections",
     "cathode_composite",
     "BAND_NAMES",
 ]
@@ -692,4 +693,64 @@ def write_ct(ct: CTTwin, directory) -> dict:
                          description=json.dumps({"voxel_size_um": ct.voxel_size_um, "units": "1/cm"}))
         os.replace(tmp, p)
         out[name] = str(p)
+    return out
+
+
+def write_ct_projections(ct: CTTwin, directory, *, n_angles: int = 120, open_beam_counts: float = 2e4,
+                         dark_counts: float = 100.0, n_open_beam: int = 5, n_dark: int = 5,
+                         seed: int = 0) -> dict:
+    """Write the before/after scans as the frames a neutron CT leaves: one FITS per angle.
+
+    Each z slice of a volume (attenuation, 1/cm) is projected along the beam at ``n_angles``
+    angles over 180 degrees (parallel beam, :func:`skimage.transform.radon`); the frames hold
+    ``dark + open_beam_counts × exp(−∫µ dl)`` with Poisson counting noise (float32 FITS, rows
+    along the rotation axis z). Open-beam and dark frames are written once for both scans, and
+    ``angles.txt`` (degrees, one per frame).
+
+    Returns
+    -------
+    dict
+        ``{"before": [paths], "after": [paths], "open_beam": [paths], "dark": [paths],
+        "angles": path}``
+    """
+    import os
+    from pathlib import Path
+
+    from skimage.transform import radon
+
+    from ssbscope.neutron.io import write_fits_series
+
+    if n_angles < 8:
+        raise ParameterError("n_angles", n_angles, "must be at least 8")
+    rng = np.random.default_rng(seed)
+    d = Path(directory)
+    theta = np.arange(n_angles) * 180.0 / n_angles
+    px_cm = ct.voxel_size_um * 1e-4
+    out = {}
+    for name, vol in (("before", ct.before), ("after", ct.after)):
+        nz, ny, nx = vol.shape
+        frames = np.empty((n_angles, nz, nx), dtype=np.float32)
+        yy, xx = np.mgrid[:ny, :nx]
+        c = (min(ny, nx) // 2)
+        outside = (yy - ny // 2) ** 2 + (xx - nx // 2) ** 2 > c * c  # spline-shift ripples only
+        for k in range(nz):
+            sl = np.where(outside, 0.0, np.asarray(vol[k], dtype=np.float64))
+            sino = radon(sl, theta=theta, circle=True)  # (x, angle)
+            frames[:, k, :] = np.exp(-sino.T * px_cm)
+        counts = rng.poisson(open_beam_counts * frames) + rng.poisson(dark_counts, frames.shape)
+        out[name] = write_fits_series(d / name, counts.astype(np.float32), np.arange(n_angles, dtype=float),
+                                      prefix="proj", extra_header={"BUNIT": "counts"})
+    shape = (ct.before.shape[0], ct.before.shape[2])
+    ob = rng.poisson(open_beam_counts, (n_open_beam,) + shape) + rng.poisson(dark_counts, (n_open_beam,) + shape)
+    out["open_beam"] = write_fits_series(d / "open_beam", ob.astype(np.float32),
+                                         np.arange(n_open_beam, dtype=float), prefix="ob")
+    df = rng.poisson(dark_counts, (n_dark,) + shape)
+    out["dark"] = write_fits_series(d / "dark", df.astype(np.float32), np.arange(n_dark, dtype=float),
+                                    prefix="df")
+    ang = d / "angles.txt"
+    tmp = ang.with_name(ang.name + ".part")
+    tmp.write_text("# rotation angle (degrees) of each projection, in file order\n"
+                   + "".join(f"{a:.6f}\n" for a in theta), encoding="utf-8")
+    os.replace(tmp, ang)
+    out["angles"] = str(ang)
     return out

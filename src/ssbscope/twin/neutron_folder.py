@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ssbscope.twin.folder import FolderPart
 
-__all__ = ["neutron_part", "NEUTRON_LABEL", "NEUTRON_CELL"]
+__all__ = ["neutron_part", "neutron_ct_part", "NEUTRON_LABEL", "NEUTRON_CELL", "CT_LABELS"]
 
 #: Label of the radiograph series (store keys ``neutron/input/<label>``, ``neutron/<label>/...``).
 NEUTRON_LABEL = "soft_short"
@@ -96,4 +96,68 @@ def neutron_part(root, *, size: str = "small", seed: int = 0) -> FolderPart:
         "frame_interval_s": float(cfg.frame_interval_s)}}}
     part.comments.append("neutron: operando radiography of the soft-shorting sulfide cell "
                          "(Cao et al. 2023) on the clock of its charge log (short_soft).")
+    return part
+
+
+#: Labels of the neutron CT scans before and after the charge (``neutron/<label>/volume``).
+CT_LABELS = ("ct_before", "ct_after")
+
+#: Projections per scan and open-beam counts per pixel, per twin size.
+_CT_SIZES = {"tiny": (72, 1e4), "small": (120, 2e4), "medium": (240, 4e4)}
+
+
+def neutron_ct_part(root, *, size: str = "small", seed: int = 0) -> FolderPart:
+    """Write the neutron CT pair of the soft-shorting cell (Cao et al. 2023, Fig. 5B) as frames.
+
+    The cell is scanned before the charge and after the soft short (re-mounted, so shifted):
+    :func:`ssbscope.twin.neutron.simulate_ct` (Li creeps from the foil into the rod–tube gap)
+    projected at each angle (:func:`ssbscope.twin.neutron.write_ct_projections`), FITS frames
+    in ``neutron_ct/before`` and ``neutron_ct/after`` with open beam, dark and ``angles.txt``.
+
+    Returns
+    -------
+    FolderPart
+        Two ``inputs.neutron`` entries (``kind: projections``, labels :data:`CT_LABELS`),
+        ``analysis.neutron.ct_difference`` and truth ``neutron.ct``: the re-mounting shift, the
+        Li volume gained in the gap and lost from the foil (mm³), the Li attenuation coefficient
+        and the voxel size.
+    """
+    from ssbscope.neutron.attenuation import cold_spectrum, macroscopic_cross_section_1_cm
+    from ssbscope.materials import get
+    from ssbscope.twin.neutron import simulate_ct, write_ct_projections
+
+    import numpy as np
+
+    if size not in _CT_SIZES:
+        raise ValueError(f"size {size!r}: must be one of {', '.join(_CT_SIZES)}")
+    n_angles, counts = _CT_SIZES[size]
+    root = Path(root)
+    ct = simulate_ct(seed=seed, noise_1_cm=0.0)
+    files = write_ct_projections(ct, root / "neutron_ct", n_angles=n_angles, open_beam_counts=counts,
+                                 seed=seed + 11)
+    part = FolderPart()
+    part.files += [str(Path(p).relative_to(root)) for k in ("before", "after", "open_beam", "dark")
+                   for p in files[k]] + ["neutron_ct/angles.txt"]
+    common = {"kind": "projections", "cell": NEUTRON_CELL, "open_beam": "neutron_ct/open_beam/*.fits",
+              "dark": "neutron_ct/dark/*.fits", "angles": "neutron_ct/angles.txt",
+              "pixel_size_um": float(ct.voxel_size_um)}
+    part.inputs["neutron"] = [
+        ({"path": "neutron_ct/before/*.fits", "label": CT_LABELS[0], **common},
+         "neutron CT of the same cell before the charge and after the soft short (one FITS per "
+         "rotation angle, angles.txt), re-mounted between the two"),
+        ({"path": "neutron_ct/after/*.fits", "label": CT_LABELS[1], **common}, None)]
+    part.analysis["neutron"] = {"ct_difference": {"before": CT_LABELS[0], "after": CT_LABELS[1]}}
+    sp = cold_spectrum(n=32)
+    mu_li = float(np.sum(sp.weight * macroscopic_cross_section_1_cm(get("Li"), sp.wavelength_a)))
+    v_mm3 = (ct.voxel_size_um * 1e-3) ** 3
+    inc = np.asarray(ct.increment_true, dtype=np.float64)
+    part.truth = {"neutron": {"ct": {
+        "description": "neutron CT before/after the charge of the soft-shorting cell: Li creeps "
+                       "from the foil into the rod-tube gap (Cao et al. 2023, Fig. 5B)",
+        "shift_zyx_vox": [float(x) for x in ct.shift_zyx_vox],
+        "li_gained_mm3": float(np.clip(inc, 0, None).sum() / mu_li * v_mm3),
+        "li_lost_mm3": float(np.clip(-inc, 0, None).sum() / mu_li * v_mm3),
+        "mu_li_1_cm": mu_li, "voxel_size_um": float(ct.voxel_size_um), "n_angles": int(n_angles)}}}
+    part.comments.append("neutron CT: the soft-shorting cell scanned before the charge and after "
+                         "the soft short, frames per angle (Cao et al. 2023, Fig. 5B).")
     return part
