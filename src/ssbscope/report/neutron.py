@@ -214,11 +214,19 @@ def _ct_figure(ct) -> str:
     z = int(np.argmax(ct["increase_mask"].values.sum(axis=(1, 2))))
     y = inc.shape[1] // 2
     lim = float(np.percentile(np.abs(inc), 99.9)) or 1.0
+    vs_mm = float(ct.attrs.get("voxel_size_um", 1000.0)) / 1000.0
+    nz, ny, nx = inc.shape
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
-    im = axes[0].imshow(inc[z], cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[0].set_title(f"slice z = {z}", fontsize=9)
-    axes[1].imshow(inc[:, y, :], cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    axes[1].set_title(f"section y = {y} (z down)", fontsize=9)
+    im = axes[0].imshow(inc[z], cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower",
+                        extent=(0, nx * vs_mm, 0, ny * vs_mm))
+    axes[0].set_title(f"slice z = {(z + 0.5) * vs_mm:.1f} mm", fontsize=9)
+    axes[0].set_xlabel("x (mm)")
+    axes[0].set_ylabel("y (mm)")
+    axes[1].imshow(inc[:, y, :], cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto",
+                   extent=(0, nx * vs_mm, nz * vs_mm, 0))
+    axes[1].set_title(f"section y = {(y + 0.5) * vs_mm:.1f} mm (z down)", fontsize=9)
+    axes[1].set_xlabel("x (mm)")
+    axes[1].set_ylabel("z (mm)")
     fig.colorbar(im, ax=axes.tolist(), label="attenuation increment (cm⁻¹)")
     shift = json.loads(ct.attrs["shift_zyx_vox"]) if isinstance(ct.attrs["shift_zyx_vox"], str) \
         else ct.attrs["shift_zyx_vox"]
