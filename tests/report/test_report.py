@@ -301,3 +301,31 @@ def test_demo_report_has_the_accuracy_table_against_truth(demo_dir):
     assert list(judged["within"].astype(bool)) == err_ok
     html = (demo_dir / "report.html").read_text(encoding="utf-8")
     assert "Accuracy against the twin" in html and "within tolerance" in html
+
+
+def test_docs_site_builds_offline_with_the_demo_gallery(demo_dir, tmp_path):
+    """The documentation (mkdocs, issue 15): the gallery is built from the demo's report and
+    `mkdocs build --strict` succeeds without network, in a copy (the repository is not touched)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("mkdocs")
+    repo = Path(__file__).resolve().parents[2]
+    work = tmp_path / "repo"
+    shutil.copytree(repo / "docs", work / "docs", ignore=shutil.ignore_patterns("gallery"))
+    shutil.copy(repo / "mkdocs.yml", work / "mkdocs.yml")
+    shutil.copy(repo / "README.md", work / "README.md")
+    r = subprocess.run([sys.executable, str(work / "docs" / "build_gallery.py"), str(demo_dir),
+                        "--docs", str(work / "docs")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    n_fig = len(list((work / "docs" / "gallery").iterdir()))
+    assert n_fig >= 10
+    r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f",
+                        str(work / "mkdocs.yml"), "-d", str(work / "site")],
+                       capture_output=True, text=True, timeout=300, cwd=work)
+    assert r.returncode == 0, r.stderr[-2000:]
+    gallery = (work / "site" / "gallery" / "index.html").read_text(encoding="utf-8")
+    assert gallery.count("<img") == n_fig
+    assert "ssbscope" in (work / "site" / "index.html").read_text(encoding="utf-8")
