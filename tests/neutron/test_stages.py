@@ -83,6 +83,14 @@ def test_ct_pair_from_frames_recovers_the_shift_and_the_li_moved(demo):
     np.testing.assert_allclose(json.loads(ct.attrs["shift_zyx_vox"]), tru["shift_zyx_vox"], atol=0.15)
     vol = store.read("neutron/ct_before/volume")
     assert vol["attenuation_1_cm"].attrs["units"] == "1/cm" and vol.attrs["voxel_size_um"] == 200.0
+    # OME-Zarr images with the physical scale (issue 15: viewers open them without ssbscope)
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    assert {"neutron/ct_before/volume", "neutron/ct_after/volume", "neutron/ct"} <= set(store.ome_images())
+    node = next(iter(Reader(parse_url(store.path / "neutron/ct_before/volume"))()))
+    scale = node.metadata["coordinateTransformations"][0][0]["scale"]
+    assert scale == [200.0, 200.0, 200.0]
     for var in ("li_gained_mm3", "li_lost_mm3"):
         m, t = float(ct[var].values), tru[var]
         assert t > 0.3 and abs(m - t) / t < 0.15, (var, m, t)

@@ -113,7 +113,8 @@ def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, 
     coords = {d: (d, (np.arange(k) + 0.5) * vs, {"units": "um", "long_name": f"{d} position"})
               for d, k in (("z", nz), ("y", ny), ("x", nx))}
     ds = xr.Dataset({"attenuation_1_cm": (("z", "y", "x"), vol,
-                                          {"units": "1/cm", "long_name": "attenuation coefficient"})},
+                                          {"units": "1/cm", "long_name": "attenuation coefficient",
+                                           "ome_image": "image"})},  # OME-Zarr for viewers
                     coords=coords)
     ds.attrs.update({"label": label, "voxel_size_um": vs, "center_px": float(c),
                      "n_angles": int(n), "source": str(path),
@@ -141,7 +142,7 @@ def _ct_difference_stage(ctx, inputs, *, before, after, threshold_sigma=3.0,
     mu_li = float(np.sum(sp.weight * macroscopic_cross_section_1_cm(get("Li"), sp.wavelength_a)))
     gained, lost = li_volume_change_mm3(res, vs, mu_li, min_component_vox=min_component_vox)
     dims = ("z", "y", "x")
-    ds = xr.Dataset({"increment_1_cm": (dims, res.increment, {"units": "1/cm"}),
+    ds = xr.Dataset({"increment_1_cm": (dims, res.increment, {"units": "1/cm", "ome_image": "image"}),
                      "increase_mask": (dims, res.increase_mask),
                      "decrease_mask": (dims, res.decrease_mask),
                      "li_gained_mm3": ((), gained, {"units": "mm^3", "long_name": "Li volume gained"}),
