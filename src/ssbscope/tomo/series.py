@@ -22,8 +22,9 @@ reconstructed scans of that cell into the morphology the papers report, from the
    layer (:func:`ssbscope.tomo.register_rigid`).
 6. :func:`measure_scan`: sub-voxel interface height maps, Ra/Rq, thickness maps with
    centre/edge statistics, phase and layer volumes, pore + crack volume of the electrolyte
-   (partial volume), Li-connected vs isolated low-attenuation regions and their volume
-   fraction per slab of the electrolyte (on the unfiltered grey values).
+   (partial volume), Li-connected vs isolated low-attenuation regions (unfiltered grey
+   values at the midpoint of the measured pure levels) and their volume fraction per layer
+   of the electrolyte (partial volume), :mod:`ssbscope.tomo.low_attenuation`.
 7. :func:`analyse_series`: all of it over a registered series, with new filaments between
    consecutive scans and the pore-vs-crack grey-value overlap.
 
