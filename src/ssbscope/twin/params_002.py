@@ -64,13 +64,14 @@ ROWS = register("002", CITATION, [
       "monochromatic stand-in for the 60 kV tube spectrum behind the PEEK cell"),
     P("SE pellet thickness", 3.0, "mm", "Sect. 2.3", "'around 3 mm' (15 mg Li6PS5Cl-type SE, "
       "2 mm diameter: 15 mg / (1.64 g cm^-3 x 3.14 mm^2) = 2.9 mm)"),
-    P("SE pellet thickness (twin demo)", "40 voxels (120 um)", "um", "assumption: crop",
-      "the demo scans a 64-slice crop: steel | Li | SE | cathode | steel; the SE is "
-      "thinned so that its 10 layers fit (4 slices each)"),
+    P("SE pellet thickness (twin demo)", 120.0, "um", "assumption: crop",
+      "40 voxels of 3 um: the demo scans a 64-slice crop, steel | Li | SE | cathode | steel; "
+      "the SE is thinned so that its 10 layers fit (4 slices each)"),
     P("cell diameter", 2.0, "mm", "Sect. 2.3; Experimental Section, XCT",
       "PEEK tube of 2 mm inner diameter"),
-    P("cell diameter (twin demo)", "0.9 x n_xy voxels", "1", "assumption: crop",
-      "a 2 mm cell at 3 um voxels would need ~670 pixels across"),
+    P("cell diameter (twin demo)", (86.4, 108.0, 172.8), "um", "assumption: crop",
+      "tiny / small / medium: 0.9 x n_xy voxels of 3 um (n_xy 32 / 40 / 64); a 2 mm cell at "
+      "3 um voxels would need ~670 pixels across"),
     P("SE mass", 15, "mg", "Experimental Section, XCT", ""),
     P("cathode mass", 1, "mg", "Experimental Section, XCT", "NMC811 composite"),
     P("Li anode thickness (twin)", 16.0, "um", "assumption: twin",
