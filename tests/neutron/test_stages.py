@@ -61,6 +61,14 @@ def test_bands_onset_and_boundaries_match_the_truth(demo):
                if bands["region"].values[k] == tb["region"] and int(bands["sign"].values[k]) == tb["sign"]
                and tb["rows"][0] - 1 <= bands["position_px"].values[k] <= tb["rows"][1]]
         assert hit, f"band {name} ({tb}) not found"
+    # ... and named from the data (position against the Li foil, sign), not from the truth
+    got = {str(n): k for k, n in enumerate(bands["name"].values) if n}
+    assert set(got) == set(truth["bands"]), got
+    for name, tb in truth["bands"].items():
+        k = got[name]
+        assert bands["region"].values[k] == tb["region"], name
+        assert tb["rows"][0] - 1 <= bands["position_px"].values[k] <= tb["rows"][1], name
+        assert int(bands["sign"].values[k]) == tb["sign"], name
     # layer boundaries of region I within 0.75 px of the true interfaces
     bnd = store.read("neutron/soft_short/boundaries").load()
     found = bnd["position_px"].values[bnd["boundary_region"].values == "I"]

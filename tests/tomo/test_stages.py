@@ -44,8 +44,8 @@ def test_demo_series_recovers_the_twin_through_the_chain(series_store):
 
 def test_demo_soft_short_profile_and_regions(series_store):
     """Soft-short pellet: Data Exchange file -> FBP -> segmentation by the declared stack ->
-    low-attenuation regions and slab fractions, against the phantom's truth.  Slab 1 lies at
-    the electrolyte face away from the Li anode (the cathode side), slab 10 at the anode."""
+    low-attenuation regions and layer fractions, against the phantom's truth.  Layer 1 lies at
+    the electrolyte face away from the Li anode (the cathode side), layer 10 at the anode."""
     st, truth = series_store
     met = st["tomo/soft_short/metrics"].load()
     tr = truth["tomo"]["soft_short"]["scans"]
@@ -53,9 +53,11 @@ def test_demo_soft_short_profile_and_regions(series_store):
     tr = tr[0]
     assert met.attrs["electrolyte"] == "LPSCl"
     frac = met["layer_fraction"].values[0]
+    assert met["layer_fraction"].dims == ("time_s", "layer_index")
+    assert met["layer_fraction"].attrs["layer_1_next_to"] == "cathode"
     want = np.asarray(tr["layer_fraction"], float)
     assert frac.shape == want.shape == (10,)
-    assert want[-1] > want[0]          # truth: ~30 % at the anode (slab 10), ~10 % far side
+    assert want[-1] > want[0]          # truth: 30.65 % at the anode (layer 10), 9.91 % at layer 1
     # more low-attenuation volume at the anode side than the far side (002_ Fig. 3J)
     assert frac[-1] > 2 * frac[0]
     assert frac[-1] == pytest.approx(want[-1], abs=0.05)

@@ -124,9 +124,16 @@ def test_soft_short_layers_and_connectivity():
     from scipy.ndimage import label
 
     p = ct.soft_short_002(n_xy=48, n_z=96, seed=0)
-    lf = p.truth["layer_fraction_connected"]
-    assert lf[0] == pytest.approx(0.30, abs=0.03) and lf[-1] == pytest.approx(0.10, abs=0.03)
-    assert np.all(np.diff(lf) < 0.01)  # rising toward the anode
+    # Cao et al. 2023 Fig. 3J: 30.65 % at the Li anode (their layer 10) to 9.91 % at the
+    # cathode side (their layer 1), counted on the phantom's labels
+    lf = p.truth["layer_fraction_low_attenuation"]
+    assert lf[0] == pytest.approx(0.3065, abs=0.01) and lf[-1] == pytest.approx(0.0991, abs=0.01)
+    np.testing.assert_allclose(lf, np.linspace(0.3065, 0.0991, 10), atol=0.01)
+    np.testing.assert_array_equal(p.truth["layer_fraction_paper_order"], lf[::-1])
+    np.testing.assert_array_equal(p.truth["layer_fraction_from_anode"], lf)
+    lc = p.truth["layer_fraction_connected"]
+    assert np.all(np.diff(lc) < 0.01)  # rising toward the anode
+    assert np.all(lc <= lf) and p.truth["isolated_mask"].any()
     conn, iso = p.truth["connected_mask"], p.truth["isolated_mask"]
     anode = p.labels == ct.CODES["li"]
     assert np.array_equal(conn, p.labels == ct.CODES["li_filament"])

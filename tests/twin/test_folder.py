@@ -274,7 +274,10 @@ def test_soft_short_part_truth_in_series_slab_order(tmp_path):
     row = part.truth["tomo"]["soft_short"]["scans"][0]
     from_anode = ph.truth["layer_fraction_low_attenuation"]
     np.testing.assert_allclose(row["layer_fraction"], from_anode[::-1], rtol=1e-8)
-    assert row["layer_fraction"][-1] > row["layer_fraction"][0]   # slab 10 at the anode
+    assert row["layer_fraction"][-1] > row["layer_fraction"][0]   # layer 10 at the anode
+    assert row["layer_fraction_paper_order"] == row["layer_fraction"]
+    assert row["layer_fraction"][0] == pytest.approx(0.0991, abs=0.01)  # Cao et al. Fig. 3J
+    assert row["layer_fraction"][-1] == pytest.approx(0.3065, abs=0.01)
     assert row["interface_z_um"]["Li|LPSCl"] == pytest.approx(ph.interfaces_z_vox["li|lpscl"] * 3.0)
     # two parts' analysis.tomo lists merge (union), the YAML validates
     af = FolderPart(analysis={"tomo": {"interfaces": ["Li|LPSCl"], "thickness": ["Li", "counter"]}})

@@ -1007,6 +1007,20 @@ def _analyse_input_stage(ctx, inputs, *, label, regions, onset_region, pixel_siz
                          f"the region's bands ({onset_threshold_sigma:g} sigma)"),
         "paper": "002_3ee4edf529433f9c"})
     nb = len(rows)
+    # P1-P4 from the data: position against the Li foil of the onset (middle) region's
+    # reference profile, sign of the change (ssbscope.neutron.band_names)
+    from ssbscope.errors import InputError
+    from ssbscope.neutron.band_names import name_bands
+
+    band_names, geom = [""] * nb, None
+    if nb:
+        try:
+            band_names, geom = name_bands([r["position_px"] for r in rows],
+                                          [r["sign"] for r in rows],
+                                          [r["final_ratio"] for r in rows],
+                                          tprof[names.index(onset_region)])
+        except InputError as exc:
+            log.warning("%s: bands not named (%s)", where, exc)
     bands_ds = xr.Dataset(
         {"region": ("band", np.array([r["region"] for r in rows], dtype=object)),
          "position_px": ("band", np.array([r["position_px"] for r in rows], float),
@@ -1017,6 +1031,11 @@ def _analyse_input_stage(ctx, inputs, *, label, regions, onset_region, pixel_siz
          "sign": ("band", np.array([r["sign"] for r in rows], np.int64),
                   {"description": "+1 enrichment (Tr_t/Tr_0 < 1), -1 depletion"}),
          "kind": ("band", np.array([r["kind"] for r in rows], dtype=object)),
+         "name": ("band", np.array(band_names, dtype=object), {
+             "description": "Cao et al. 2023 Fig. 2D-E band from position and sign "
+             "(ssbscope.neutron.band_names.name_bands): P1 cathode depletion, P2 SE|Li "
+             "enrichment, P3 Li-foil depletion, P4 enrichment beyond the foil (collector "
+             "side); '' none"}),
          "final_ratio": ("band", np.array([r["final_ratio"] for r in rows], float), {"units": "1"}),
          "onset_s": ("band", np.array([r["onset_s"] for r in rows], float), {"units": "s"}),
          "series_ratio": (("band", "bin"), np.array([r["series"] for r in rows], float).reshape(nb, t.size),
@@ -1026,6 +1045,11 @@ def _analyse_input_stage(ctx, inputs, *, label, regions, onset_region, pixel_siz
         coords={"bin": np.arange(t.size), **tc})
     bands_ds.attrs.update({"label": label, "threshold_sigma": float(band_threshold_sigma),
                            "min_change": float(band_min_change)})
+    if geom is not None:
+        bands_ds.attrs.update({"li_foil_rows_px": list(geom.li_rows),
+                               "se_li_interface_px": geom.se_face_px,
+                               "li_collector_face_px": geom.cc_face_px,
+                               "naming_region": onset_region})
     bnd = xr.Dataset(
         {"boundary_region": ("boundary", np.array([b[0] for b in bnd_rows], dtype=object),
                              {"description": "region whose profile has the boundary"}),

@@ -183,6 +183,8 @@ def _analysis_html(store, label, ds) -> tuple[str, list]:
             f"{a}-{b}" for a, b in zip(bands["row0_px"].values, bands["row1_px"].values)],
             "position (px)": bands["position_px"].values, "kind": bands["kind"].values,
             "final Tr_t/Tr_0": bands["final_ratio"].values, "onset (h)": bands["onset_s"].values / 3600.0})
+        if "name" in bands:  # named from the data (ssbscope.neutron.band_names)
+            df.insert(0, "band (rule)", [str(n) or "—" for n in bands["name"].values])
         if tru is not None and tru.get("bands"):
             names = []
             for k in range(len(df)):

@@ -15,7 +15,7 @@ and renders:
 * a Table-1-like summary: value per state and % change from the first (pristine) scan, with
   the twin's ground truth beside it when present;
 * for a series with a measured electrolyte: the volume fraction of its low-attenuation
-  regions per slab and the Li-connected vs isolated volumes (Cao et al. 2023,
+  regions per layer and the Li-connected vs isolated volumes (Cao et al. 2023,
   doi:10.1002/adfm.202307998, Fig. 3I-J; the demo's soft-short pellet), beside the truth
   when present.
 """
@@ -61,7 +61,9 @@ def _low_attenuation_html(store, series, met) -> str:
     labels = _time_labels(met)
     nt = met.sizes["time_s"]
     picks = [0] if nt == 1 else [0, nt - 1]
-    slab = met["slab"].values.astype(float)
+    dim = "layer_index" if "layer_index" in met.dims else "slab"
+    slab = met[dim].values.astype(float)
+    l1 = met["layer_fraction"].attrs.get("layer_1_next_to", "the face away from the Li electrode")
     el = str(met.attrs.get("electrolyte", "electrolyte"))
     fig, axes = plt.subplots(1, len(picks), figsize=(5.0 * len(picks), 3.4), squeeze=False)
     fig.subplots_adjust(wspace=0.3, bottom=0.18)
@@ -74,14 +76,14 @@ def _low_attenuation_html(store, series, met) -> str:
         if want is not None and len(want) == slab.size:
             ax.bar(slab + 0.2, 100 * np.array([np.nan if v is None else v for v in want], float),
                    width=w, color="#bbb", label="twin truth")
-        ax.set_xlabel(f"slab of {el} (1: face away from the Li electrode)")
+        ax.set_xlabel(f"layer of {el} (1: next to {l1}, away from the Li electrode)")
         ax.set_ylabel("low-attenuation volume fraction (%)")
         ax.set_title(labels[k], fontsize=8)
         ax.set_xticks(slab)
         ax.legend(fontsize=8)
     html = figure_html(fig, f"Series {series}: volume fraction of the darkest phase (Li, pores, "
-                            f"cracks) per slab of the {el}, slab 1 at its face away from the Li "
-                            "electrode (Cao et al. 2023, doi:10.1002/adfm.202307998, Fig. 3J "
+                            f"cracks) per layer of the {el}, layer 1 at its face away from the Li "
+                            f"electrode (next to {l1}) (Cao et al. 2023, doi:10.1002/adfm.202307998, Fig. 3J "
                             "numbering)" + ("; grey: twin truth from truth.json" if scans else "")
                        + ".")
     rows = []

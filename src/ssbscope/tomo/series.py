@@ -22,8 +22,9 @@ reconstructed scans of that cell into the morphology the papers report, from the
    layer (:func:`ssbscope.tomo.register_rigid`).
 6. :func:`measure_scan`: sub-voxel interface height maps, Ra/Rq, thickness maps with
    centre/edge statistics, phase and layer volumes, pore + crack volume of the electrolyte
-   (partial volume), Li-connected vs isolated low-attenuation regions and their volume
-   fraction per slab of the electrolyte (on the unfiltered grey values).
+   (partial volume), Li-connected vs isolated low-attenuation regions (unfiltered grey
+   values at the midpoint of the measured pure levels) and their volume fraction per layer
+   of the electrolyte (partial volume), :mod:`ssbscope.tomo.low_attenuation`.
 7. :func:`analyse_series`: all of it over a registered series, with new filaments between
    consecutive scans and the pore-vs-crack grey-value overlap.
 
@@ -741,17 +742,25 @@ class ScanMeasurement:
         Partial-volume estimate of the darkest phase inside the electrolyte (2 slices from its
         faces).
     low_attenuation_connected_um3, low_attenuation_isolated_um3 : float
-        Darkest-phase regions of the electrolyte touching a declared layer of the darkest
-        material vs not; voxels whose unfiltered grey value lies below the darkest class's
-        threshold (a 3x3x3 median would erase 1-2-voxel filaments).
+        Low-attenuation regions of the electrolyte (26-connected, inside the cell region)
+        touching a declared layer of the darkest material vs not; voxels whose unfiltered
+        grey value lies at or below the midpoint of the pure levels (a 3x3x3 median would
+        erase 1-2-voxel filaments), :mod:`ssbscope.tomo.low_attenuation`.
     layer_fraction : (n_layers,) ndarray
-        Volume fraction of the same voxels per slab of the electrolyte (slab 1 away from the
-        Li electrode, see :func:`electrolyte_slab_order`); NaN when the electrolyte is too
-        thin.
+        Low-attenuation volume fraction per layer of the electrolyte, partial-volume
+        estimate from the mean grey value and the pure levels (voxel counts when no Li
+        electrode gives the low level); layer 1 at the face away from the Li electrode (the
+        cathode side), layer ``n_layers`` at the Li (Cao et al. 2023 Fig. 3J numbering, see
+        :func:`electrolyte_slab_order`); NaN when the electrolyte is too thin.
     electrolyte_low : (Z, Y, X) ndarray of bool
         Darkest-phase voxels inside the electrolyte (2 slices from its faces; filaments).
     electrolyte_raw_low : (Z, Y, X) ndarray of bool
         The same from the unfiltered grey values (grey-value overlap of pores vs cracks).
+    low_attenuation_levels : (float, float, float)
+        Grey level of the Li electrode's interior, of the electrolyte matrix, and the
+        threshold of the low-attenuation regions
+        (:func:`ssbscope.tomo.low_attenuation.measure_levels`); NaN levels when they could
+        not be measured (the threshold is then the darkest class's).
     """
 
     location: LayerLocation
@@ -775,6 +784,7 @@ class ScanMeasurement:
     layer_fraction: np.ndarray
     electrolyte_low: np.ndarray = field(repr=False)
     electrolyte_raw_low: np.ndarray = field(repr=False)
+    low_attenuation_levels: tuple = (float("nan"),) * 3
 
 
 #: Contrast-to-noise ratio (per voxel) from which interface heights are taken on the
@@ -977,6 +987,7 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
     raw_low = np.zeros(lab.shape, bool)
     pcv = conn = iso = float("nan")
     frac = np.full(int(n_layers), np.nan)
+    la_levels = (float("nan"),) * 3
     eb = band.get(el)
     if eb is None:
         log.warning("measure_scan: electrolyte %r not found; no pore/crack volume", el)
@@ -996,17 +1007,28 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
             thr = seg.threshold_below(0)
             if np.isfinite(thr):
                 raw_low[e0 + 2:e1 - 2] = (raw[e0 + 2:e1 - 2] <= thr) & inner[None]
-        # regions and slab fractions on the unfiltered values below the darkest class's
-        # threshold: a 3x3x3 median erases the 1-2-voxel filaments a soft short grows
-        thr0 = seg.threshold_below(0)
+        # regions on the unfiltered values (a 3x3x3 median erases the 1-2-voxel filaments a
+        # soft short grows) at the midpoint of the pure levels (Li electrode interior, the
+        # electrolyte matrix's histogram above its peak); without a Li electrode, below the
+        # darkest class's threshold (ssbscope.tomo.low_attenuation)
+        from ssbscope.tomo import low_attenuation as LA
+
+        el_bands = [band[nm] for nm in present if pidx[nm] == 0 and nm != el]
+        lv = LA.measure_levels(lambda a, b: raw[a:b], inner, el_bands, e0, e1)
+        thr0 = lv.threshold if lv is not None else seg.threshold_below(0)
+        la_levels = ((lv.level_low, lv.level_matrix) if lv is not None
+                     else (float("nan"),) * 2) + (float(thr0),)
         rlow = (raw <= thr0) if np.isfinite(thr0) else low
+        # regions and fractions over the whole cell region: its 1-voxel erosion (inner) left
+        # out 13 % of the small twin's cell area and the filaments there
+        fp = cell if lv is not None else inner
         region_low = np.zeros(lab.shape, bool)
-        region_low[e0:e1] = rlow[e0:e1] & inner[None]
+        region_low[e0:e1] = rlow[e0:e1] & fp[None]
         electrode = np.zeros(lab.shape, bool)
         for nm in present:
             if pidx[nm] == 0 and nm != el:
                 z0, z1 = band[nm]
-                electrode[z0:z1] = rlow[z0:z1] & inner[None]
+                electrode[z0:z1] = rlow[z0:z1] & fp[None]
         if electrode.any():
             reg = M.classify_low_attenuation(region_low, electrode, vs,
                                              min_volume_um3=min_volume_um3)
@@ -1014,8 +1036,14 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
         side = electrolyte_slab_order(lay, porder, el)
         start, stop = (e1, e0) if side == "bottom" else (e0, e1)
         try:
-            frac = M.layer_volume_fractions(region_low, start, stop, int(n_layers),
-                                            footprint=inner)
+            # partial-volume fractions with the pure levels; else voxel counts
+            per_slice = np.zeros(nz)
+            if lv is not None:
+                per_slice[e0:e1] = LA.slice_fraction_sums(raw[e0:e1][:, fp], lv)
+            else:
+                per_slice[e0:e1] = region_low[e0:e1][:, fp].sum(axis=1)
+            frac = LA.layer_fractions_from_slices(per_slice, start, stop, int(n_layers),
+                                                  float(fp.sum()), nz)
         except ParameterError as exc:
             log.warning("measure_scan: layer fractions undefined (%s)", exc)
     return ScanMeasurement(
@@ -1027,7 +1055,7 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
         electrolyte=el, pore_crack_volume_um3=float(pcv),
         low_attenuation_connected_um3=float(conn), low_attenuation_isolated_um3=float(iso),
         layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
-        electrolyte_raw_low=raw_low)
+        electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels)
 
 
 # --------------------------------------------------------------------------- series

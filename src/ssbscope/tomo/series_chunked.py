@@ -493,6 +493,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     eb = band.get(el)
     pcv = conn = iso = float("nan")
     frac = np.full(int(n_layers), np.nan)
+    la_levels = (float("nan"),) * 3
     thr = seg.threshold_below(0)
     el_rng = raw_rng = (0, 0)
     if eb is None:
@@ -531,20 +532,28 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             el_rng = (e0 + 2, e1 - 2)
             if np.isfinite(thr):
                 raw_rng = (e0 + 2, e1 - 2)
-        rlow_thr = thr
+        # as measure_scan: the midpoint of the pure levels (ssbscope.tomo.low_attenuation)
+        from ssbscope.tomo import low_attenuation as LA
+
+        el_bands = [band[nm] for nm in present if pidx[nm] == 0 and nm != el]
+        lv = LA.measure_levels(lambda a, b: np.asarray(sc.aligned[a:b]), inner, el_bands,
+                               e0, e1, bounds=list(_bounds(nz, cz)))
+        rlow_thr = lv.threshold if lv is not None else thr
+        la_levels = ((lv.level_low, lv.level_matrix) if lv is not None
+                     else (float("nan"),) * 2) + (float(rlow_thr),)
+        fp = cell if lv is not None else inner  # as measure_scan: the whole cell region
 
         def rlow(z0, z1):
             if np.isfinite(rlow_thr):
                 return np.asarray(sc.aligned[z0:z1]) <= rlow_thr
             return np.asarray(sc.labels[z0:z1]) == 0
 
-        el_bands = [band[nm] for nm in present if pidx[nm] == 0 and nm != el]
 
         def region_low(z0, z1):
             m = np.zeros((z1 - z0,) + sc.shape[1:], bool)
             a, b = max(e0, z0), min(e1, z1)
             if b > a:
-                m[a - z0:b - z0] = rlow(a, b) & inner[None]
+                m[a - z0:b - z0] = rlow(a, b) & fp[None]
             return m
 
         def electrode(z0, z1):
@@ -552,7 +561,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             for (p0, p1) in el_bands:
                 a, b = max(p0, z0), min(p1, z1)
                 if b > a:
-                    m[a - z0:b - z0] = rlow(a, b) & inner[None]
+                    m[a - z0:b - z0] = rlow(a, b) & fp[None]
             return m
 
         if el_bands:
@@ -592,8 +601,15 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         try:
             per_slice = np.zeros(nz)
             for z0, z1 in _bounds(nz, cz):
-                per_slice[z0:z1] = region_low(z0, z1)[:, inner].sum(axis=1)
-            frac = _layer_fractions(per_slice, start, stop, int(n_layers), float(inner.sum()),
+                a, b = max(e0, z0), min(e1, z1)
+                if b <= a:
+                    continue
+                if lv is not None:  # partial-volume fractions with the pure levels
+                    per_slice[a:b] = LA.slice_fraction_sums(
+                        np.asarray(sc.aligned[a:b])[:, fp], lv)
+                else:
+                    per_slice[a:b] = region_low(a, b)[:, fp].sum(axis=1)
+            frac = _layer_fractions(per_slice, start, stop, int(n_layers), float(fp.sum()),
                                     nz)
         except ParameterError as exc:
             log.warning("measure_scan: layer fractions undefined (%s)", exc)
@@ -615,31 +631,15 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         electrolyte=el, pore_crack_volume_um3=float(pcv),
         low_attenuation_connected_um3=float(conn), low_attenuation_isolated_um3=float(iso),
         layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
-        electrolyte_raw_low=raw_low)
+        electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels)
     return sm, el_rng, raw_rng
 
 
 def _layer_fractions(per_slice, start_vox, stop_vox, n_layers, area, nz):
-    """:func:`ssbscope.tomo.metrics.layer_volume_fractions` from per-slice counts."""
-    if n_layers < 1:
-        raise ParameterError("n_layers", n_layers, "must be >= 1")
-    if not 0 <= min(start_vox, stop_vox) and max(start_vox, stop_vox) <= nz:
-        raise ParameterError("start_vox/stop_vox", (start_vox, stop_vox),
-                             f"must lie in 0..{nz} along axis 0")
-    if start_vox == stop_vox:
-        raise ParameterError("stop_vox", stop_vox, "equals start_vox; no thickness")
-    centres = np.arange(nz) + 0.5
-    edges = np.linspace(start_vox, stop_vox, n_layers + 1)
-    lo_e, hi_e = np.minimum(edges[:-1], edges[1:]), np.maximum(edges[:-1], edges[1:])
-    out = np.empty(n_layers)
-    for k in range(n_layers):
-        sel = (centres >= lo_e[k]) & (centres < hi_e[k])
-        nsl = int(sel.sum())
-        if nsl == 0:
-            raise ParameterError("n_layers", n_layers, f"layer {k + 1} holds no whole slice",
-                                 "use fewer layers or a thicker range")
-        out[k] = per_slice[sel].sum() / (nsl * area)
-    return out
+    """:func:`ssbscope.tomo.low_attenuation.layer_fractions_from_slices` (per-slice sums)."""
+    from ssbscope.tomo.low_attenuation import layer_fractions_from_slices
+
+    return layer_fractions_from_slices(per_slice, start_vox, stop_vox, n_layers, area, nz)
 
 
 class _Crop:

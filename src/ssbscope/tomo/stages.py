@@ -365,7 +365,14 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             [s.low_attenuation_connected_um3 for s in scans])),
         "low_attenuation_isolated_um3": ("time_s", np.array(
             [s.low_attenuation_isolated_um3 for s in scans])),
-        "layer_fraction": (("time_s", "slab"), np.stack([s.layer_fraction for s in scans])),
+        "layer_fraction": (("time_s", "layer_index"),
+                           np.stack([s.layer_fraction for s in scans])),
+        "low_attenuation_level_low": ("time_s", np.array(
+            [s.low_attenuation_levels[0] for s in scans], float)),
+        "low_attenuation_level_matrix": ("time_s", np.array(
+            [s.low_attenuation_levels[1] for s in scans], float)),
+        "low_attenuation_threshold": ("time_s", np.array(
+            [s.low_attenuation_levels[2] for s in scans], float)),
         "state": ("time_s", st),
     }
     for name, attr in (("thickness_center_um", "thickness_center_um"),
@@ -377,9 +384,15 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
         vals = np.array([[getattr(sc, attr).get(k, np.nan) for k in all_layers] for sc in scans], float)
         data[name] = (("time_s", "layer"), vals.reshape(nt, len(all_layers)))
     el = scans[0].electrolyte
+    # the declared layers at the electrolyte's faces: layer n of layer_fraction at the Li
+    # electrode (res.slab_order face), layer 1 at the other (the cathode side)
+    i_el = all_layers.index(el) if el in all_layers else -1
+    below = all_layers[i_el - 1] if i_el > 0 else "none"
+    above = all_layers[i_el + 1] if 0 <= i_el < len(all_layers) - 1 else "none"
+    l1_name, ln_name = (above, below) if res.slab_order == "bottom" else (below, above)
     met = xr.Dataset(data, coords={"time_s": t, "interface": ifaces, "layer": all_layers,
                                    "phase": phases,
-                                   "slab": np.arange(1, nl + 1)},
+                                   "layer_index": np.arange(1, nl + 1)},
                      attrs={"voxel_size_um": vs, "central_fraction": float(central_fraction),
                             "series": series, "electrolyte": el,
                             "conventions": (
@@ -392,12 +405,28 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                 "rest; volumes inside the cell region and the declared stack's "
                                 "z range; volume_change_pct against the first scan; phase "
                                 f"{phases[0]} holds pores/cracks/void; pore/crack volume and "
-                                f"layer fractions inside the electrolyte ({el}); slab 1 of "
-                                "layer_fraction at the electrolyte face away from the Li "
-                                f"electrode, slab n at its {res.slab_order} face (Cao et al. "
-                                "2023, doi:10.1002/adfm.202307998, Fig. 3J numbering); "
+                                f"layer fractions inside the electrolyte ({el}); layer_index 1 "
+                                "of layer_fraction at the electrolyte face away from the Li "
+                                f"electrode ({l1_name}), layer n at its {res.slab_order} face "
+                                f"({ln_name}) (Cao et al. 2023, doi:10.1002/adfm.202307998, "
+                                "Fig. 3J numbering); "
                                 "new_* against the previous scan (filaments) or the first "
                                 "(cracks, grey overlap)")})
+    met["layer_fraction"].attrs.update({
+        "long_name": "low-attenuation volume fraction per layer of the electrolyte",
+        "electrolyte": el, "layer_1_next_to": l1_name, "layer_n_next_to": ln_name,
+        "numbering": (f"layer_index 1 at the {el} face next to {l1_name} (away from the Li "
+                      f"electrode: the cathode side), layer_index n at the face next to "
+                      f"{ln_name} (the Li the filaments grow from); Cao et al. 2023, "
+                      "doi:10.1002/adfm.202307998, Fig. 3J: layer 1 at the cathode, layer 10 "
+                      "at the Li metal anode"),
+        "method": ("partial volume: (level_matrix - mean grey) / (level_matrix - level_low) "
+                   "per layer over the cell region, pure levels from the Li electrode's "
+                   "interior and the electrolyte histogram above its peak "
+                   "(ssbscope.tomo.low_attenuation); voxel counts at the darkest class's "
+                   "threshold when no Li electrode is found")})
+    met["layer_index"].attrs["description"] = (
+        f"layer of the {el} in n equal layers, 1 next to {l1_name}, n next to {ln_name}")
     met["layer"].attrs["description"] = ("every declared layer, bottom to top; thickness "
                                          "statistics NaN for layers analysis.tomo.thickness "
                                          "does not list")

@@ -737,8 +737,8 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
 
 
 def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62,
-                   e_kev: float = 40.0, n_layers: int = 10, fraction_near: float = 0.30,
-                   fraction_far: float = 0.10, isolated_fraction: float = 0.02,
+                   e_kev: float = 40.0, n_layers: int = 10, fraction_near: float = 0.3065,
+                   fraction_far: float = 0.0991, isolated_fraction: float = 0.02,
                    li_thickness_um: float = 16.0, cathode_thickness_um: float = 16.0,
                    seed: int = 0) -> CTPhantom:
     """Phantom of the sulfide pellet behind a soft short (002_3ee4edf529433f9c, Fig. 3I-J).
@@ -747,12 +747,17 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
     equal slabs, NMC811 composite cathode, steel (3 voxels).  Low-attenuation filaments (Li,
     code 10) grow from the anode into the electrolyte: a column-like Gaussian random field
     (correlation 1.2 voxels across, 4 voxels along z) is thresholded layer by layer from the
-    anode (bisection on each layer's threshold) so that, keeping only the parts
-    face-connected to the anode, the filament volume fraction of each layer follows a
-    straight line from ``fraction_near`` (layer 0, at the anode) to ``fraction_far`` (last
-    layer), within about 0.03 (loops through upper layers add a little).  Isolated pores (code 8, empty) fill
-    ``isolated_fraction`` of the electrolyte, at least one voxel (26-neighbourhood) away from
-    any filament so that 6- and 26-connectivity classify them alike.
+    anode (bisection on each layer's threshold, a second sweep with every layer present so
+    that loops through upper layers are counted) so that, keeping only the parts
+    face-connected to the anode, the filament fraction of each layer is its target minus
+    ``isolated_fraction``.  Isolated pores (code 8, empty; balls clipped to their layer) then
+    fill each layer up to its target, at least one voxel (26-neighbourhood) away from any
+    filament so that 6- and 26-connectivity classify them alike.  The low-attenuation
+    (filament + pore) volume fraction of each layer follows a straight line from
+    ``fraction_near`` (layer 0, at the anode) to ``fraction_far`` (last layer, at the
+    cathode) within about 0.01: the defaults are Cao et al. 2023 (doi:10.1002/adfm.202307998)
+    Fig. 3J, 30.65 % in their layer 10 (at the Li anode) to 9.91 % in their layer 1 (cathode
+    side); :mod:`ssbscope.twin.params_002` holds the table.
 
     Returns
     -------
@@ -760,7 +765,10 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
         ``truth``: ``connected_mask`` (filaments, connected to the anode through faces),
         ``isolated_mask`` (pores), ``layer_edges_z_vox`` (n_layers + 1,),
         ``layer_fraction_connected`` and ``layer_fraction_low_attenuation`` (n_layers,)
-        volume fractions of each layer's cell volume, ``target_layer_fraction``;
+        volume fractions of each layer's cell volume, numbered from the anode (layer 0 at
+        the Li), ``target_layer_fraction`` (same order); the same low-attenuation fractions
+        under explicit names: ``layer_fraction_from_anode`` and ``layer_fraction_paper_order``
+        (Cao et al.'s numbering: layer 1 at the cathode side, layer n at the Li anode);
         ``interfaces_z_vox["li|lpscl"]``, ``["lpscl|cathode"]``.
     """
     from scipy.ndimage import binary_dilation, gaussian_filter, label
@@ -789,6 +797,10 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
     layer_of_z = np.arange(se_vox) * n_layers // se_vox
     target = np.linspace(fraction_near, fraction_far, n_layers) if n_layers > 1 \
         else np.array([fraction_near])
+    if isolated_fraction < 0 or isolated_fraction > fraction_far:
+        raise ParameterError("isolated_fraction", isolated_fraction,
+                             f"need 0 <= isolated_fraction <= fraction_far ({fraction_far})")
+    target_conn = target - isolated_fraction
     n_cell = cell.sum()
     anode_face = np.zeros((1, n_xy, n_xy), bool)
     anode_face[0] = cell
@@ -813,20 +825,21 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
     # its anode-connected fraction meets the target (monotone in the fraction); layers above
     # are empty meanwhile, so connections run through the layers below
     sel = np.zeros_like(g, dtype=bool)
-    for k in range(n_layers):
-        zs = np.nonzero(layer_of_z == k)[0]
-        lo, hi = 0.0, 0.95
-        for _ in range(14):
-            f = 0.5 * (lo + hi)
+    for sweep in range(2):  # the second sweep counts connections through the layers above
+        for k in range(n_layers):
+            zs = np.nonzero(layer_of_z == k)[0]
+            lo, hi = 0.0, 0.95
+            for _ in range(14):
+                f = 0.5 * (lo + hi)
+                for z in zs:
+                    sel[z] = select(z, f)
+                got = connected(sel)[zs].sum() / (zs.size * n_cell)
+                if got < target_conn[k]:
+                    lo = f
+                else:
+                    hi = f
             for z in zs:
-                sel[z] = select(z, f)
-            got = connected(sel)[zs].sum() / (zs.size * n_cell)
-            if got < target[k]:
-                lo = f
-            else:
-                hi = f
-        for z in zs:
-            sel[z] = select(z, hi)
+                sel[z] = select(z, hi)
     conn = connected(sel)
     # isolated pores: random balls away from the filaments
     forbidden = binary_dilation(np.concatenate([anode_face, conn], axis=0),
@@ -834,23 +847,37 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
     iso = np.zeros_like(conn)
     pr = np.random.default_rng([seed, 5])
     zi, yi, xi = np.ogrid[:se_vox, :n_xy, :n_xy]
-    target_iso = isolated_fraction * se_vox * n_cell
-    tries = 0
-    while iso.sum() < target_iso and tries < 5000:
-        tries += 1
-        rad = pr.uniform(0.9, 1.8)
-        ang = pr.uniform(0, 2 * np.pi)
-        rr = (r_cell - 2) * np.sqrt(pr.uniform())
-        cz, cy, cx = pr.uniform(1, se_vox - 1), n_xy // 2 + rr * np.sin(ang), n_xy // 2 + rr * np.cos(ang)
-        z0b, z1b = max(0, int(cz - rad - 1)), min(se_vox, int(cz + rad + 2))
-        y0b, y1b = max(0, int(cy - rad - 1)), min(n_xy, int(cy + rad + 2))
-        x0b, x1b = max(0, int(cx - rad - 1)), min(n_xy, int(cx + rad + 2))
-        ball = (((zi[z0b:z1b] + 0.5 - cz) ** 2 + (yi[:, y0b:y1b] - cy) ** 2
-                 + (xi[:, :, x0b:x1b] - cx) ** 2) <= rad ** 2)
-        ball &= cell[None, y0b:y1b, x0b:x1b]
-        if (ball & forbidden[z0b:z1b, y0b:y1b, x0b:x1b]).any():
-            continue
-        iso[z0b:z1b, y0b:y1b, x0b:x1b] |= ball
+    # per layer: pores up to the layer's low-attenuation target (a ball is kept only if it
+    # brings the layer's count closer to the target)
+    for k in range(n_layers):
+        zs = np.nonzero(layer_of_z == k)[0]
+        za, zb = int(zs[0]), int(zs[-1]) + 1
+        want = target[k] * zs.size * n_cell - conn[za:zb].sum()
+        have, tries = 0, 0
+        while have < want and tries < 3000:
+            tries += 1
+            rad = pr.uniform(0.9, 1.8)
+            ang = pr.uniform(0, 2 * np.pi)
+            rr = (r_cell - 2) * np.sqrt(pr.uniform())
+            cz = pr.uniform(za, zb)
+            cy, cx = n_xy // 2 + rr * np.sin(ang), n_xy // 2 + rr * np.cos(ang)
+            z0b, z1b = max(za, int(cz - rad - 1)), min(zb, int(cz + rad + 2))
+            y0b, y1b = max(0, int(cy - rad - 1)), min(n_xy, int(cy + rad + 2))
+            x0b, x1b = max(0, int(cx - rad - 1)), min(n_xy, int(cx + rad + 2))
+            ball = (((zi[z0b:z1b] + 0.5 - cz) ** 2 + (yi[:, y0b:y1b] - cy) ** 2
+                     + (xi[:, :, x0b:x1b] - cx) ** 2) <= rad ** 2)
+            ball &= cell[None, y0b:y1b, x0b:x1b]
+            if (ball & forbidden[z0b:z1b, y0b:y1b, x0b:x1b]).any():
+                continue
+            new = int((ball & ~iso[z0b:z1b, y0b:y1b, x0b:x1b]).sum())
+            if new == 0 or abs(have + new - want) >= abs(have - want):
+                if new > 0 and rad > 1.0:
+                    continue  # try a smaller ball
+                if new > 0:
+                    break
+                continue
+            iso[z0b:z1b, y0b:y1b, x0b:x1b] |= ball
+            have += new
     labels = np.zeros((n_z, n_xy, n_xy), dtype=np.uint8)
     labels[:steel][:, cell] = CODES["steel"]
     labels[steel:z_se0][:, cell] = CODES["li"]
@@ -877,6 +904,8 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
         "layer_fraction_connected": lf_c,
         "layer_fraction_low_attenuation": lf_l,
         "target_layer_fraction": target,
+        "layer_fraction_from_anode": lf_l,
+        "layer_fraction_paper_order": lf_l[::-1].copy(),
         "connected_volume_um3": float(conn.sum() * vs ** 3),
         "isolated_volume_um3": float(iso.sum() * vs ** 3),
         "paper": "002_3ee4edf529433f9c",

@@ -478,9 +478,11 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
     counted).
 
     The truth (``truth.json`` ``tomo.<series>.scans[0]``) numbers the layer fractions as the
-    series' metrics do (``tomo/<series>/metrics`` ``layer_fraction`` on ``slab``): slab 1 at
-    the electrolyte face away from the Li anode (the cathode side), slab ``n_layers`` at the
-    anode; the phantom numbers them from the anode (``layer_fraction_from_anode``).
+    paper and the series' metrics do (``tomo/<series>/metrics`` ``layer_fraction`` on
+    ``layer_index``): layer 1 at the electrolyte face away from the Li anode (the cathode
+    side), layer ``n_layers`` at the anode (``layer_fraction`` =
+    ``layer_fraction_paper_order``, 9.91 -> 30.65 %, :mod:`ssbscope.twin.params_002`); the
+    phantom's own order, from the anode, is ``layer_fraction_from_anode``.
 
     Parameters
     ----------
@@ -505,8 +507,13 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
         raise ParameterError("seed", seed, "must be >= 0")
     root = Path(root)
     n_xy, n_angles = SOFT_SHORT_SIZES[size]
+    from ssbscope.twin import params_002 as p002
+
+    # the paper's Fig. 3J: 30.65 % at the Li anode (its layer 10) to 9.91 % at the cathode
     ph = ct.soft_short_002(n_xy=n_xy, n_z=_SS_NZ, voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
-                           n_layers=_SS_N_LAYERS, seed=seed)
+                           n_layers=_SS_N_LAYERS, seed=seed,
+                           fraction_near=p002.LAYER_FRACTION_LAYER10,
+                           fraction_far=p002.LAYER_FRACTION_LAYER1)
     sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=seed * 100 + 99)
     vs = ph.voxel_size_um
     n_frames = n_angles + sc.flats.shape[0] + sc.darks.shape[0]
@@ -555,11 +562,17 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
         "low_attenuation_connected_um3": _num(tr["connected_volume_um3"]),
         "low_attenuation_isolated_um3": _num(tr["isolated_volume_um3"]),
         "layer_fraction": [_num(v) for v in from_anode[::-1]],
+        "layer_fraction_paper_order": [_num(v) for v in from_anode[::-1]],
         "layer_fraction_from_anode": [_num(v) for v in from_anode],
         "layer_fraction_connected": [_num(v) for v in np.asarray(
             tr["layer_fraction_connected"], float)[::-1]],
-        "slab_numbering": ("slab 1 at the electrolyte face away from the Li anode (cathode "
-                           "side), slab n at the anode, as tomo/<series>/metrics"),
+        "layer_fraction_paper_target": [_num(v) for v in np.asarray(
+            tr["target_layer_fraction"], float)[::-1]],
+        "layer_numbering": ("layer_fraction, layer_fraction_paper_order, "
+                            "layer_fraction_connected: layer 1 at the electrolyte face away "
+                            "from the Li anode (cathode side), layer n at the anode, as Cao et "
+                            "al. 2023 Fig. 3J and tomo/<series>/metrics layer_index; "
+                            "layer_fraction_from_anode: layer 1 at the Li anode"),
         "interface_z_um": {k: _num(ph.interfaces_z_vox[v] * vs) for k, v in _SS_IFACE.items()},
         "mean_thickness_um": {"Li": _num(li_um), "LPSCl": _num(pellet_um)},
         "phase_volumes_um3": {k: _num(v) for k, v in ph.phase_volumes_um3.items() if v > 0},
