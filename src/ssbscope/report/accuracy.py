@@ -257,7 +257,7 @@ def _layer_fraction_rows(at, sc, where, key, paper):
     paper_order = dim == "layer_index" or "paper" in str(at["layer_fraction"].attrs.get(
         "convention", "")).lower()
     tru = None
-    for k in ("layer_fraction_paper", "layer_fraction_from_cathode"):
+    for k in ("layer_fraction_paper_order", "layer_fraction_paper", "layer_fraction_from_cathode"):
         if sc.get(k) is not None:
             tru = np.asarray(sc[k], float)
             t_paper = True
