@@ -68,9 +68,10 @@ def test_training_and_prediction_are_deterministic_and_chunk_free(two_phase):
     import dask.array as da
 
     vol, truth, lab, _ = two_phase
-    a, b = _train(vol, lab), _train(vol, lab, n_jobs=2, slab_slices=5)
-    pa = T.predict_proba(a, vol)
-    pb = T.predict_proba(b, vol, chunk_slices=7)
+    a = _train(vol, lab)
+    b = _train(vol, lab, n_jobs=2, slab_slices=10, tile_px=20)  # feature blocks: no matter
+    pa = T.predict_proba(a, vol, tile_px=None)
+    pb = T.predict_proba(b, vol, chunk_slices=10, tile_px=20)
     assert pa.probability.tobytes() == pb.probability.tobytes()
     assert pa.labels.tobytes() == pb.labels.tobytes()
     lazy = T.predict_dask(a, da.from_array(vol, chunks=(12, 32, 32)))
@@ -213,7 +214,8 @@ def test_pipeline_writes_forest_labels_and_uncertainties(chain):
     d, phantoms, store = chain
     met = store.read("tomo/cell/metrics")
     assert met.attrs["segmentation"] == "random_forest"
-    for v in ("volume_unc_um3", "volume_expected_um3", "thickness_mean_unc_um"):
+    for v in ("volume_unc_um3", "volume_expected_um3", "thickness_mean_unc_um",
+              "thickness_mean_expected_um"):
         assert v in met, v
         assert "description" in met[v].attrs
     assert met["volume_unc_um3"].dims == ("time_s", "phase")
@@ -281,6 +283,23 @@ def test_forest_beats_threshold_through_the_chain(chain):
             assert abs(meas - true_v) <= unc, (k, p, meas - true_v, unc)
         # of the order of the threshold segmentation's Li error (no blanket)
         assert float(met["volume_unc_um3"].isel(time_s=k).sel(phase="Li")) < 1.5 * abs(err_thr)
+        # mean thickness of each layer counted in its band widened by 2 slices (the window of
+        # thickness_mean_*): forest labels and their expectation within U_t of the truth;
+        # measured e.g. plated Li 5.77 / 11.04 um against 5.71 / 11.06, U_t 0.43 / 0.87
+        lab_ds = store.read("tomo/cell/labels")
+        inner = thr.region.inner
+        for li, (name, mat) in enumerate([("Cu", "Cu"), ("Li", "Li"), ("LPSCl", "Li6PS5Cl"),
+                                          ("counter", "Li")]):
+            b0, b1 = (int(x) for x in lab_ds["layer_z_vox"].values[k, li])
+            w = np.s_[max(0, b0 - 2):b1 + 2]
+            i = phases.index(mat)
+            t_true = float((truth[w][:, inner] == i).sum()) / inner.sum() * VS
+            t_rf = float((rf[k][w][:, inner] == i).sum()) / inner.sum() * VS
+            u_t = float(met["thickness_mean_unc_um"].isel(time_s=k).sel(layer=name))
+            e_t = float(met["thickness_mean_expected_um"].isel(time_s=k).sel(layer=name))
+            assert abs(t_rf - t_true) <= u_t and abs(e_t - t_true) <= u_t, \
+                (k, name, t_rf, e_t, t_true, u_t)
+            assert u_t < 0.1 * t_true + 0.5  # informative: a tenth of the layer + 1/6 voxel
         # dark voxels inside the electrolyte (2 slices in from its faces), held-out rows
         e0, e1 = thr.scans[k].location.band("LPSCl")
         me = np.zeros(truth.shape, bool)
@@ -315,7 +334,8 @@ def test_forest_series_chunked_equals_in_memory(chain, tmp_path):
     assert a.segmentation == b.segmentation == "random_forest"
     np.testing.assert_array_equal(np.asarray(b.labels), a.labels)
     for ua, ub in zip(a.uncertainty, b.uncertainty):
-        for f in ("volume_expected_um3", "volume_unc_um3", "thickness_mean_unc_um"):
+        for f in ("volume_expected_um3", "volume_unc_um3", "thickness_mean_expected_um",
+                  "thickness_mean_unc_um"):
             for key, v in getattr(ua, f).items():
                 np.testing.assert_allclose(getattr(ub, f)[key], v, rtol=1e-12)
     for sa, sb in zip(a.scans, b.scans):

@@ -449,6 +449,9 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             [[u.volume_expected_um3[p] for p in phases] for u in unc], float))
         data["volume_unc_um3"] = (("time_s", "phase"), np.array(
             [[u.volume_unc_um3[p] for p in phases] for u in unc], float))
+        data["thickness_mean_expected_um"] = (("time_s", "layer"), np.array(
+            [[u.thickness_mean_expected_um.get(k, np.nan) for k in all_layers] for u in unc],
+            float).reshape(nt, len(all_layers)))
         data["thickness_mean_unc_um"] = (("time_s", "layer"), np.array(
             [[u.thickness_mean_unc_um.get(k, np.nan) for k in all_layers] for u in unc],
             float).reshape(nt, len(all_layers)))
@@ -489,6 +492,11 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             "others), the expected misassigned volume if p is calibrated, a bound on the "
             "expected error whatever the errors' correlation; "
             "ssbscope.tomo.trainable.SegmentationUncertainty")
+        met["thickness_mean_expected_um"].attrs["description"] = (
+            "probability-weighted mean thickness of a layer: voxel size x sum of the forest's "
+            "probability of its phase over its band widened by 2 slices and the inner "
+            "columns, divided by their number (a voxel-count thickness; thickness_mean_um "
+            "comes from the interface heights where both exist)")
         met["thickness_mean_unc_um"].attrs["description"] = (
             "uncertainty of a layer's mean thickness from the forest's probabilities: as "
             "volume_unc_um3 over the layer's band widened by 2 slices and the inner columns, "

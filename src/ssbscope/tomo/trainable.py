@@ -44,7 +44,7 @@ from ssbscope.errors import InputError, ParameterError
 __all__ = [
     "DEFAULT_SIGMAS", "VOID", "UNDECLARED_CLASS", "feature_halo", "voxel_features",
     "TrainedSegmenter", "train_segmenter", "ForestPrediction", "predict_slab", "predict_proba",
-    "predict_dask", "save_segmenter", "load_segmenter", "read_label_volume",
+    "predict_dask", "block_features", "save_segmenter", "load_segmenter", "read_label_volume",
     "ProbabilitySums", "probability_sums", "SegmentationUncertainty",
     "segmentation_uncertainty", "phase_map", "phase_probability", "concat_sums",
     "forest_segmentation", "forest_segment_scan",
@@ -169,24 +169,38 @@ class TrainedSegmenter:
                               texture=self.texture)
 
 
-def _labelled_runs(lab_src, nz):
-    """Runs ``[z0, z1)`` of consecutive slices holding labelled voxels (> 0)."""
-    has = np.zeros(nz, bool)
-    for z in range(nz):
-        sl = np.asarray(lab_src[z])
-        has[z] = bool((sl > 0).any())
-    runs = []
-    z = 0
-    while z < nz:
-        if has[z]:
-            z1 = z
-            while z1 < nz and has[z1]:
-                z1 += 1
-            runs.append((z, z1))
-            z = z1
-        else:
-            z += 1
-    return runs
+def _tiles(n: int, size: int):
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+def _read(volume, z0, z1, y0, y1, x0, x1) -> np.ndarray:
+    crop = volume[z0:z1, y0:y1, x0:x1]
+    if hasattr(crop, "compute"):
+        crop = crop.compute(scheduler="threads")
+    return np.asarray(crop)
+
+
+def block_features(segmenter_or_settings, volume, z0, z1, y0, y1, x0, x1) -> np.ndarray:
+    """Features of the block ``[z0:z1, y0:y1, x0:x1]`` of a volume, read with the halo.
+
+    Equal to the same block of the whole volume's :func:`voxel_features` (the filters see
+    the volume's own faces where the halo is cut off)."""
+    seg = segmenter_or_settings
+    h = feature_halo(seg.sigmas)
+    nz, ny, nx = (int(s) for s in volume.shape)
+    a = (max(0, z0 - h), max(0, y0 - h), max(0, x0 - h))
+    b = (min(nz, z1 + h), min(ny, y1 + h), min(nx, x1 + h))
+    f = voxel_features(_read(volume, a[0], b[0], a[1], b[1], a[2], b[2]), seg.sigmas,
+                       intensity=seg.intensity, edges=seg.edges, texture=seg.texture)
+    return f[z0 - a[0]:z1 - a[0], y0 - a[1]:y1 - a[1], x0 - a[2]:x1 - a[2]]
+
+
+@dataclass(frozen=True)
+class _Settings:
+    sigmas: tuple
+    intensity: bool
+    edges: bool
+    texture: bool
 
 
 def train_segmenter(volumes, label_volumes, classes: Sequence[str], *,
@@ -194,19 +208,22 @@ def train_segmenter(volumes, label_volumes, classes: Sequence[str], *,
                     edges: bool = True, texture: bool = True, n_estimators: int = 50,
                     max_depth: int | None = 12, min_samples_leaf: int = 2,
                     max_samples: int = 200_000, random_state: int = 0,
-                    n_jobs: int = 1, slab_slices: int = 32) -> TrainedSegmenter:
+                    n_jobs: int = 1, slab_slices: int = 64, tile_px: int = 256,
+                    ) -> TrainedSegmenter:
     """Train a random forest on the labelled voxels of one or more volumes.
 
-    Only the slices that hold labelled voxels are read (with the features' halo), in slabs
-    of ``slab_slices``, so a few labelled z-slices of a large, lazily read volume cost a few
-    slabs.  In a layered cell, planes across the layers (a few ``y`` or ``x`` = const
-    planes) teach the forest every phase and interface; z-slices parallel to the layers miss
-    the interfaces' mixed voxels.
+    The labelled voxels (value >= 1) are listed in C order over all volumes, and
+    ``max_samples`` of them drawn (seeded) when there are more; only the blocks of
+    ``slab_slices`` x ``tile_px`` x ``tile_px`` voxels holding a drawn voxel have their
+    features computed (read with the features' halo), so a few labelled planes of a large,
+    lazily read volume cost little memory.  In a layered cell, planes across the layers (a
+    few ``y`` or ``x`` = const planes) teach the forest every phase and interface; z-slices
+    parallel to the layers miss the interfaces' mixed voxels.
 
     Parameters
     ----------
     volumes : sequence of (Z, Y, X) array_like, or one array
-        Grey values (NumPy, Dask, Zarr: indexed by z-slices).
+        Grey values (NumPy, Dask, Zarr: indexed by 3-D slices).
     label_volumes : sequence of (Z, Y, X) integer array_like, or one array
         Same grids; ``0`` (or negative) = unlabelled, ``k >= 1`` = ``classes[k - 1]``.
     classes : sequence of str
@@ -222,8 +239,8 @@ def train_segmenter(volumes, label_volumes, classes: Sequence[str], *,
         Seeds the subsample and the forest (same seed, same forest).
     n_jobs : int
         Threads fitting the trees (the fitted forest does not depend on it).
-    slab_slices : int
-        Slices of a feature slab (memory; the result does not depend on it).
+    slab_slices, tile_px : int
+        Feature blocks (memory; the result does not depend on them).
 
     Returns
     -------
@@ -250,46 +267,61 @@ def train_segmenter(volumes, label_volumes, classes: Sequence[str], *,
                          "value k is classes[k - 1])")
     if len(classes) > 254:
         raise InputError(f"classes: {len(classes)} classes; at most 254")
-    sig = tuple(float(s) for s in sigmas)
-    halo = feature_halo(sig)
-    xs, ys = [], []
+    settings = _Settings(tuple(float(s) for s in sigmas), bool(intensity), bool(edges),
+                         bool(texture))
+    # 1. every labelled voxel: (volume, flat index) in C order, and its class
+    where, ys = [], []
     for i, (v, l) in enumerate(zip(vols, labs)):
         vshape, lshape = tuple(v.shape), tuple(l.shape)
         if len(vshape) != 3 or vshape != lshape:
             raise InputError(f"label volume {i}: shape {lshape} differs from its volume's "
                              f"{vshape}; label the scan's own (z, y, x) grid")
-        nz = vshape[0]
-        # runs of labelled slices, cut into slabs of at most slab_slices (bounded memory: a
-        # few labelled planes across the layers label every slice)
-        slabs = [(z, min(b, z + int(slab_slices))) for a, b in _labelled_runs(l, nz)
-                 for z in range(a, b, int(slab_slices))]
-        for z0, z1 in slabs:
-            a, b = max(0, z0 - halo), min(nz, z1 + halo)
-            f = voxel_features(np.asarray(v[a:b]), sig, intensity=intensity, edges=edges,
-                               texture=texture)[z0 - a:z1 - a]
-            lab = np.asarray(l[z0:z1]).astype(np.int64)
-            if lab.max() > len(classes):
-                raise InputError(f"label volume {i}: value {int(lab.max())} in slices "
-                                 f"{z0}..{z1} but only {len(classes)} classes {list(classes)} "
-                                 "(0 = unlabelled, k = classes[k - 1])")
-            sel = lab > 0
-            xs.append(f[sel])
-            ys.append(lab[sel] - 1)
-    if not xs:
+        plane = vshape[1] * vshape[2]
+        for z in range(vshape[0]):
+            sl = np.asarray(l[z]).astype(np.int64).ravel()
+            idx = np.flatnonzero(sl > 0)
+            if idx.size == 0:
+                continue
+            if sl[idx].max() > len(classes):
+                raise InputError(f"label volume {i}: value {int(sl[idx].max())} in slice {z} "
+                                 f"but only {len(classes)} classes {list(classes)} (0 = "
+                                 "unlabelled, k = classes[k - 1])")
+            where.append(np.stack([np.full(idx.size, i), idx + z * plane], axis=1))
+            ys.append(sl[idx] - 1)
+    if not where:
         raise InputError("train_segmenter: the label volumes hold no labelled voxel (values "
                          ">= 1); label a few slices of every class")
-    x = np.concatenate(xs)
+    where = np.concatenate(where)
     y = np.concatenate(ys)
     counts = np.bincount(y, minlength=len(classes))
     missing = [c for c, n in zip(classes, counts) if n == 0]
     if missing:
         raise InputError(f"train_segmenter: class(es) {missing} have no labelled voxel; "
                          "label some voxels of every class, or drop the class")
+    # 2. the seeded subsample
     rng = np.random.default_rng(int(random_state))
     if y.size > int(max_samples):
         keep = np.sort(rng.choice(y.size, int(max_samples), replace=False))
-        x, y = x[keep], y[keep]
+        where, y = where[keep], y[keep]
     counts = np.bincount(y, minlength=len(classes))
+    # 3. features of the drawn voxels, block by block
+    nf = len(settings.sigmas) * (int(intensity) + int(edges) + 3 * int(texture))
+    x = np.empty((y.size, nf), np.float32)
+    cz, t = max(1, int(slab_slices)), max(1, int(tile_px))
+    for i, v in enumerate(vols):
+        nz, ny, nx = (int(s) for s in v.shape)
+        sel = np.flatnonzero(where[:, 0] == i)
+        if sel.size == 0:
+            continue
+        zz, rem = np.divmod(where[sel, 1], ny * nx)
+        yy, xx = np.divmod(rem, nx)
+        block = (zz // cz) * 10**12 + (yy // t) * 10**6 + (xx // t)
+        for b in np.unique(block):
+            m = block == b
+            z0, y0, x0 = int(zz[m][0] // cz * cz), int(yy[m][0] // t * t), int(xx[m][0] // t * t)
+            f = block_features(settings, v, z0, min(nz, z0 + cz), y0, min(ny, y0 + t), x0,
+                               min(nx, x0 + t))
+            x[sel[m]] = f[zz[m] - z0, yy[m] - y0, xx[m] - x0]
     forest = RandomForestClassifier(n_estimators=int(n_estimators), max_depth=max_depth,
                                     min_samples_leaf=int(min_samples_leaf),
                                     random_state=int(random_state), n_jobs=int(n_jobs))
@@ -297,8 +329,8 @@ def train_segmenter(volumes, label_volumes, classes: Sequence[str], *,
     forest.n_jobs = 1  # deterministic sums of the trees' probabilities
     log.info("train_segmenter: %d voxels (%s), %d features, %d trees", y.size,
              dict(zip(classes, counts.tolist())), x.shape[1], n_estimators)
-    return TrainedSegmenter(forest=forest, classes=classes, sigmas=sig, intensity=intensity,
-                            edges=edges, texture=texture,
+    return TrainedSegmenter(forest=forest, classes=classes, sigmas=settings.sigmas,
+                            intensity=intensity, edges=edges, texture=texture,
                             n_training_voxels=tuple(int(c) for c in counts),
                             random_state=int(random_state), sklearn_version=sklearn.__version__)
 
@@ -330,33 +362,38 @@ def _proba(seg: TrainedSegmenter, feats: np.ndarray) -> np.ndarray:
     return out
 
 
-def predict_slab(segmenter: TrainedSegmenter, volume, z0: int, z1: int) -> np.ndarray:
-    """Class probabilities of slices ``[z0, z1)``, reading ``halo_vox`` slices each side.
+def predict_slab(segmenter: TrainedSegmenter, volume, z0: int, z1: int, *,
+                 tile_px: int | None = 256) -> np.ndarray:
+    """Class probabilities of slices ``[z0, z1)``, in (y, x) tiles read with the halo.
 
     Parameters
     ----------
     segmenter : TrainedSegmenter
     volume : (Z, Y, X) array_like
-        Indexed ``volume[a:b]`` (NumPy, Zarr, Dask).
+        Indexed by 3-D slices (NumPy, Zarr, Dask).
     z0, z1 : int
+    tile_px : int, optional
+        (y, x) tile edge (memory: about ``200 (z1 - z0 + 2 halo) (tile_px + 2 halo)^2``
+        bytes per tile); None: whole planes.  The result does not depend on it.
 
     Returns
     -------
     (C, z1 - z0, Y, X) ndarray of float32
     """
-    nz = int(volume.shape[0])
+    nz, ny, nx = (int(s) for s in volume.shape)
     z0, z1 = max(0, int(z0)), min(nz, int(z1))
-    h = segmenter.halo_vox
-    a, b = max(0, z0 - h), min(nz, z1 + h)
-    crop = volume[a:b]
-    if hasattr(crop, "compute"):
-        crop = crop.compute(scheduler="threads")
-    f = segmenter.features(np.asarray(crop))[z0 - a:z1 - a]
-    return _proba(segmenter, f)
+    out = np.zeros((len(segmenter.classes), z1 - z0, ny, nx), np.float32)
+    ty = ny if not tile_px else int(tile_px)
+    tx = nx if not tile_px else int(tile_px)
+    for y0, y1 in _tiles(ny, ty):
+        for x0, x1 in _tiles(nx, tx):
+            out[:, :, y0:y1, x0:x1] = _proba(
+                segmenter, block_features(segmenter, volume, z0, z1, y0, y1, x0, x1))
+    return out
 
 
 def predict_proba(segmenter: TrainedSegmenter, volume, *, chunk_slices: int | None = None,
-                  ) -> ForestPrediction:
+                  tile_px: int | None = 256) -> ForestPrediction:
     """Class probabilities and labels of a whole volume, computed slab by slab.
 
     Parameters
@@ -365,7 +402,8 @@ def predict_proba(segmenter: TrainedSegmenter, volume, *, chunk_slices: int | No
     volume : (Z, Y, X) array_like
     chunk_slices : int, optional
         Slices per slab (each read with ``halo_vox`` more on both sides); default all.
-        The result does not depend on it.
+    tile_px : int, optional
+        (y, x) tiles of a slab (:func:`predict_slab`).  The result depends on neither.
 
     Returns
     -------
@@ -376,7 +414,7 @@ def predict_proba(segmenter: TrainedSegmenter, volume, *, chunk_slices: int | No
     nz = int(volume.shape[0])
     cz = nz if not chunk_slices else max(1, min(nz, int(chunk_slices)))
     bounds = [(z, min(nz, z + cz)) for z in range(0, nz, cz)]
-    parts = dask.compute(*[dask.delayed(predict_slab)(segmenter, volume, a, b)
+    parts = dask.compute(*[dask.delayed(predict_slab)(segmenter, volume, a, b, tile_px=tile_px)
                            for a, b in bounds], scheduler="threads")
     p = np.concatenate(parts, axis=1)
     return ForestPrediction(probability=p, labels=np.argmax(p, axis=0).astype(np.uint8))
@@ -668,19 +706,22 @@ class SegmentationUncertainty:
       ``v sqrt(sum p (1 - p))``, which the twin's errors exceed).  ``U >= |V - E|``.
 
     For each layer the same over its majority band widened by ``margin_vox`` slices each side
-    and the inner columns, divided by their area: ``U_t`` of the mean thickness (µm), the
-    segmentation's part (the interface heights' sub-voxel interpolation is not in it).
+    and the inner columns, divided by their area: the probability-weighted mean thickness
+    ``E_t = s sum p / A`` (columns' expected voxel counts) and ``U_t`` of the mean thickness
+    (µm), the segmentation's part (the interface heights' sub-voxel interpolation, which
+    gives ``thickness_mean_um`` where both bounding interfaces exist, is not in it).
 
     Attributes
     ----------
     volume_expected_um3, volume_unc_um3 : dict
         Phase -> ``E``, ``U`` (µm^3).
-    thickness_mean_unc_um : dict
-        Layer -> ``U_t`` (µm); NaN for an absent layer.
+    thickness_mean_expected_um, thickness_mean_unc_um : dict
+        Layer -> ``E_t``, ``U_t`` (µm); NaN for an absent layer.
     """
 
     volume_expected_um3: dict
     volume_unc_um3: dict
+    thickness_mean_expected_um: dict
     thickness_mean_unc_um: dict
 
 
@@ -718,18 +759,19 @@ def segmentation_uncertainty(sums: ProbabilitySums, location, layers, phases: Se
         uv[ph] = _misassigned(sums.n_cell[sl].sum(), e, sums.pl_cell[sl].sum()) * v3
     nz = sums.p_inner.shape[1]
     area = float(sums.inner_columns)
-    ts = {}
+    te, ts = {}, {}
     for la in as_layers(layers):
         b = location.band(la.name)
         if b is None or area <= 0:
-            ts[la.name] = float("nan")
+            te[la.name] = ts[la.name] = float("nan")
             continue
         i = list(phases).index(la.material)
         sl = np.s_[i, max(0, b[0] - margin_vox):min(nz, b[1] + margin_vox)]
-        ts[la.name] = _misassigned(sums.n_inner[sl].sum(), sums.p_inner[sl].sum(),
-                                   sums.pl_inner[sl].sum()) * vs / area
+        e = float(sums.p_inner[sl].sum())
+        te[la.name] = e * vs / area
+        ts[la.name] = _misassigned(sums.n_inner[sl].sum(), e, sums.pl_inner[sl].sum()) * vs / area
     return SegmentationUncertainty(volume_expected_um3=ev, volume_unc_um3=uv,
-                                   thickness_mean_unc_um=ts)
+                                   thickness_mean_expected_um=te, thickness_mean_unc_um=ts)
 
 
 # --------------------------------------------------------------------------- series scans
