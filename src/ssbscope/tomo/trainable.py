@@ -13,11 +13,18 @@ analysis carries it into volume and thickness uncertainties
 (:func:`probability_sums`, :func:`segmentation_uncertainty`: the expected misassigned
 volume, a bound on the error when the probabilities are calibrated).
 
-Chunking: the features of a voxel depend on the grey values within :attr:`TrainedSegmenter.
-halo_vox` slices (the Gaussian's truncation radius at the largest scale plus the gradient and
-Hessian stencils), so the prediction runs on z-slabs read with that halo
-(:func:`predict_slab`); a slabbed prediction equals the whole-volume one bit for bit (the
-filters at the volume's faces see the same edges).
+Chunking: the features of a voxel depend on the grey values within
+:attr:`TrainedSegmenter.halo_vox` voxels (the Gaussian's truncation radius at the largest
+scale plus the gradient and Hessian stencils), so training and prediction run on blocks
+(z-slabs cut into (y, x) tiles) read with that halo (:func:`block_features`,
+:func:`predict_slab`); the result equals the whole-volume one bit for bit (the filters at the
+volume's faces see the same edges).  A block costs about 200 bytes per voxel read (20
+features in float32 plus the filters' and the forest's temporaries).
+
+Training labels: in a layered cell, label a few planes *across* the layers (``y`` or ``x`` =
+const): each holds every phase and the interfaces' mixed voxels.  z-slices parallel to the
+layers miss them (on the anode-free twin, a forest trained on 8 z-slices mislabelled the
+plated-Li | electrolyte interface; on 4 y-planes it halved the threshold's errors).
 
 Saved models (:func:`save_segmenter`, :func:`load_segmenter`) are pickles (joblib): loading
 one runs code from the file, so load only files you made or trust; the scikit-learn version
