@@ -354,3 +354,22 @@ def test_config_requires_training_for_the_forest():
     with pytest.raises(ValidationError, match="classes"):
         TomoSegmentation(method="random_forest", training={"labels": "l.npy"})
     TomoSegmentation(method="random_forest", training={"model": "m.joblib"})
+
+
+def test_forest_goes_to_the_series_of_its_training_scan(tmp_path):
+    from ssbscope.config import load
+    from ssbscope.errors import ConfigError
+    from ssbscope.tomo.stages import input_stages
+
+    text = YAML.replace("scan: s000", "scan: s001")
+    (tmp_path / "exp.yaml").write_text(text)
+    stages = {s.name: s for s in input_stages(load(tmp_path / "exp.yaml"))}
+    p = stages["tomo.cell.series"].params["segmentation"]
+    assert p["scan_key"] == "tomo/cell/scans/s001" and p["seed"] == 3
+    assert p["classes"] == CLASSES and p["labels"].endswith("labels/s000_planes.npy")
+    (tmp_path / "exp.yaml").write_text(YAML.replace("scan: s000", "scan: nope"))
+    with pytest.raises(ConfigError, match="training.scan"):
+        input_stages(load(tmp_path / "exp.yaml"))
+    (tmp_path / "exp.yaml").write_text(YAML.replace("method: random_forest", "method: threshold"))
+    stages = {s.name: s for s in input_stages(load(tmp_path / "exp.yaml"))}
+    assert stages["tomo.cell.series"].params["segmentation"] is None
