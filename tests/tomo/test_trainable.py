@@ -13,7 +13,6 @@ planes: the second scan (another cell state, another noise draw, no label at all
 out whole, the first scan on its other rows.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -26,6 +26,13 @@ const): each holds every phase and the interfaces' mixed voxels.  z-slices paral
 layers miss them (on the anode-free twin, a forest trained on 8 z-slices mislabelled the
 plated-Li | electrolyte interface; on 4 y-planes it halved the threshold's errors).
 
+In a CT series (``analysis.tomo.segmentation: {method: random_forest}``,
+:func:`forest_segment_scan`, ``analyse_series(..., segmenter=...)`` and its chunked twin) the
+forest's labels replace the grey-level ones everywhere: layer location, phase volumes,
+thickness counts, the pore + crack partial volume's class levels and the low-attenuation
+regions (taken from the labels' darkest phase, as there are no grey thresholds:
+``class_thresholds`` are NaN and ``pore_crack_grey_overlap`` is NaN).
+
 Saved models (:func:`save_segmenter`, :func:`load_segmenter`) are pickles (joblib): loading
 one runs code from the file, so load only files you made or trust; the scikit-learn version
 that wrote it is checked (a forest unpickled by another version may predict differently).
@@ -39,7 +46,6 @@ inputs and seed, same bytes.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
