@@ -311,9 +311,10 @@ def test_forest_beats_threshold_through_the_chain(chain):
         assert abs(n_rf - n_true) < 0.5 * abs(n_thr - n_true), (k, n_true, n_thr, n_rf)
 
 
-def test_forest_series_chunked_equals_in_memory(chain, tmp_path):
+@pytest.mark.parametrize("opening", [0, 1])
+def test_forest_series_chunked_equals_in_memory(chain, tmp_path, opening):
     """The chunked series path (slabs of 9 slices through the layers) gives the in-memory
-    forest segmentation bit for bit and the same uncertainties."""
+    forest segmentation bit for bit and the same uncertainties (with an opening too)."""
     d, phantoms, store = chain
     from ssbscope.tomo import series as S
     from ssbscope.tomo import series_chunked as SC
@@ -327,7 +328,7 @@ def test_forest_series_chunked_equals_in_memory(chain, tmp_path):
               {"name": "LPSCl", "material": "Li6PS5Cl", "thickness_um": 63},
               {"name": "counter", "material": "Li", "thickness_um": 40}]
     kw = dict(energy_kev=E_KEV, interfaces=["Li|LPSCl"], thickness=["Li", "counter"],
-              segmenter=seg)
+              segmenter=seg, opening_radius_vox=opening)
     a = S.analyse_series(vols, layers, VS, **kw)
     b = SC.analyse_series_chunked(vols, layers, VS, work_dir=tmp_path, chunk_slices=9, **kw)
     assert a.segmentation == b.segmentation == "random_forest"
