@@ -264,8 +264,41 @@ class EchemAnalysis(_Model):
     states: list[NamedState] = Field(default_factory=list, description="extra named moments of the main log whose state of charge is reported (echem/states) beside those of the imaging inputs")
 
 
+class TomoTraining(_Model):
+    """Training data of the random-forest segmentation (ssbscope.tomo.trainable)."""
+
+    labels: Optional[str] = Field(default=None, description="label volume of user-labelled voxels on the (z, y, x) grid of one scan (.npy, .tif/.tiff stack or folder of slices, .zarr, .h5): 0 = unlabelled, k = classes[k-1]; a few planes across the layers (y or x = const) suffice")
+    dataset: Optional[str] = Field(default=None, description="array inside a .zarr group or .h5 file of labels (default: the first 3-D array)")
+    scan: Optional[str] = Field(default=None, description="the scan the labels belong to: its label (inputs.tomo[].label, else the file name's stem); the forest segments that scan's series; default: the first scan of the first series")
+    classes: list[str] = Field(default_factory=list, description="class of each label value 1, 2, ...: a declared material (cell.layers[].material), 'void' (pores, cracks, air: the darkest phase) or 'undeclared' (material the cell does not declare, e.g. a steel plunger)")
+    model: Optional[str] = Field(default=None, description="a segmenter saved with ssbscope.tomo.trainable.save_segmenter, used instead of labels (a pickle: load only files you trust; same scikit-learn version)")
+    sigmas: list[float] = Field(default=[0.5, 1.0, 2.0, 4.0], min_length=1, description="Gaussian scales (voxels) of the features: smoothed intensity, gradient magnitude, Hessian eigenvalues")
+    n_estimators: int = Field(default=50, ge=1, description="trees of the random forest")
+    max_depth: Optional[int] = Field(default=12, ge=1, description="depth limit of the trees (None: unlimited)")
+    max_samples: int = Field(default=200000, ge=100, description="labelled voxels used at most (seeded uniform subsample beyond)")
+
+
+class TomoSegmentation(_Model):
+    """How the CT series are segmented into the declared phases."""
+
+    method: Literal["threshold", "random_forest"] = Field(default="threshold", description="threshold: grey levels of the declared stack (1-D k-means after the median); random_forest: a forest on multiscale features trained on labelled voxels, with per-voxel probabilities carried into volume_unc_um3 and thickness_mean_unc_um of tomo/<series>/metrics")
+    training: Optional[TomoTraining] = Field(default=None, description="labels (or a saved model) of the random forest; required for method random_forest")
+
+    @model_validator(mode="after")
+    def _training_given(self):
+        if self.method == "random_forest":
+            t = self.training
+            if t is None or (t.labels is None and t.model is None):
+                raise ValueError("method random_forest needs training.labels (with classes) or training.model")
+            if t.labels is not None and t.model is None and len(t.classes) < 2:
+                raise ValueError("training.classes: name the class of each label value 1, 2, ... (at least 2)")
+        return self
+
+
 class TomoAnalysis(_Model):
     """Analysis of every CT series (``tomo/<series>/...``) against the cell's declared layers."""
+
+    segmentation: TomoSegmentation = Field(default_factory=TomoSegmentation, description="segmentation method of the series: grey thresholds or a trained random forest")
 
     median: bool = Field(default=True, description="3x3x3 median before segmentation")
     opening_radius_vox: int = Field(default=0, ge=0, description="morphological opening of each phase after thresholding (voxels); 0: none (keeps layers a few voxels thin)")

@@ -1087,6 +1087,12 @@ class SeriesResult:
     register_on : str
     slab_order : str
         Face of the electrolyte holding slab ``n`` ("bottom" or "top").
+    segmentation : str
+        "threshold" (grey levels, :func:`segment_scan`) or "random_forest"
+        (:func:`ssbscope.tomo.trainable.forest_segment_scan`).
+    uncertainty : tuple of SegmentationUncertainty
+        Per scan, from the forest's probabilities (empty for thresholds):
+        :class:`ssbscope.tomo.trainable.SegmentationUncertainty`.
     """
 
     volumes: np.ndarray
@@ -1105,6 +1111,8 @@ class SeriesResult:
     pore_crack_grey_overlap: np.ndarray
     register_on: str
     slab_order: str
+    segmentation: str = "threshold"
+    uncertainty: tuple = ()
 
 
 def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float | None = None,
@@ -1112,7 +1120,7 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
                    register_on: str | None = None, median: bool = True,
                    opening_radius_vox: int = 0, min_filament_volume_um3: float = 0.0,
                    n_layers: int = 10, electrolyte: str | None = None,
-                   progress=None) -> SeriesResult:
+                   progress=None, segmenter=None) -> SeriesResult:
     """Register, segment and measure a time-ordered series of scans of one cell.
 
     1. Phases from the declared layers (:func:`phase_order`), the cell's columns from the
@@ -1141,6 +1149,9 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
         Smallest new region counted as a filament, and smallest isolated region.
     progress : callable, optional
         Wraps the loop over scans (e.g. ``ctx.progress``).
+    segmenter : ssbscope.tomo.trainable.TrainedSegmenter, optional
+        Segment with this random forest (on the registered, unfiltered grey values) instead
+        of grey thresholds; the result then carries the probability's uncertainties.
 
     Returns
     -------
@@ -1168,7 +1179,7 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
     el = electrolyte_layer(lay, order, electrolyte)
     region = cell_region(vols[0])
     it = range(len(vols)) if progress is None else progress(range(len(vols)))
-    aligned, labels, th, shifts, segs, meds = [], [], [], [], [], []
+    aligned, labels, th, shifts, segs, meds, psums = [], [], [], [], [], [], []
     cmap = None
     slab = None
     for k in it:
@@ -1178,8 +1189,15 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
         else:
             sh = (0.0, 0.0, 0.0)
         med = tomo.median3(v) if median else v
-        seg = segment_scan(med, lay, order, region, vs, median=False,
-                           opening_radius_vox=opening_radius_vox, class_phase=cmap)
+        if segmenter is not None:
+            from ssbscope.tomo.trainable import forest_segment_scan
+
+            seg, sums = forest_segment_scan(v, segmenter, lay, order, region, vs,
+                                            opening_radius_vox=opening_radius_vox)
+            psums.append(sums)
+        else:
+            seg = segment_scan(med, lay, order, region, vs, median=False,
+                               opening_radius_vox=opening_radius_vox, class_phase=cmap)
         if k == 0:
             cmap = seg.class_phase
             b = seg.location.band(reg_name)
@@ -1213,6 +1231,12 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
         new_vals = aligned[k][scans[k].electrolyte_raw_low & ~scans[0].electrolyte_raw_low]
         if new_vals.size >= 2 and first_vals.size >= 2:
             overlap[k] = M.gaussian_overlap(first_vals, new_vals).overlap
+    unc = ()
+    if segmenter is not None:
+        from ssbscope.tomo.trainable import segmentation_uncertainty
+
+        unc = tuple(segmentation_uncertainty(ps, sg.location, lay, order.phases, vs)
+                    for ps, sg in zip(psums, segs))
     return SeriesResult(
         volumes=np.stack(aligned).astype(np.float32), labels=np.stack(labels),
         class_thresholds=np.array(th, float), class_names=segs[0].class_names,
@@ -1220,4 +1244,5 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
         new_filaments=nf[0], new_filaments_center=nf[1], new_filaments_edge=nf[2],
         new_filament_volume_um3=nf[3], new_crack_volume_um3=pcv - pcv[0],
         pore_crack_grey_overlap=overlap, register_on=reg_name,
-        slab_order=electrolyte_slab_order(lay, order, el))
+        slab_order=electrolyte_slab_order(lay, order, el),
+        segmentation="threshold" if segmenter is None else "random_forest", uncertainty=unc)

@@ -18,7 +18,10 @@ median 3x3x3   per z-slab with a 1-slice halo, edges replicated                 
 levels         per-slice medians over the cell (one pass over the median) -> the      exact
                same exact 1-D k-means and level map (``series._choose_levels``)
 labels         ``digitize`` per slab (elementwise); opening per slab with a ``4 r``   exact [1]_
-               halo
+               halo.  Random forest (``segmenter``): features and prediction per
+               slab read with the features' halo (``TrainedSegmenter.halo_vox``),
+               the opening on a slab predicted ``4 r`` further; probability sums
+               per slice
 layer location per-slice phase fractions, one pass over the labels                    exact
 heights        ``interface_height_map`` on the crop ``[lo, hi)`` of the median/raw    exact
                (a few slices around each interface)
@@ -320,6 +323,52 @@ def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
                             class_thresholds=tuple(float(e) for e in edges),
                             class_phase=tuple(cmap), location=loc)
     return seg, frac
+
+
+def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
+    """:func:`ssbscope.tomo.trainable.forest_segment_scan` on the Zarr intermediates: the
+    forest predicts every z-slab from the aligned grey values read with the features' halo
+    (equal to the whole-volume prediction); with an opening, the slab's labels are predicted
+    ``4 r`` slices further each side and opened there (exact as :func:`_label_slab`); the
+    per-slice probability sums are gathered on the way."""
+    import dataclasses
+
+    from ssbscope.tomo.series import UNDECLARED, _locate_from_fractions
+    from ssbscope.tomo.trainable import (_phase_labels, concat_sums, forest_segmentation,
+                                         predict_slab, probability_sums)
+
+    n = len(order.phases)
+    nz = sc.shape[0]
+    rec = forest_segmentation(segmenter, order, None)
+    cmap = np.asarray(rec.class_phase)
+    h = 4 * int(radius) if radius else 0
+    parts = {}
+
+    def slab(z0, z1):
+        a, b = max(0, z0 - h), min(nz, z1 + h)
+        pp, lab = _phase_labels(predict_slab(segmenter, sc.aligned, a, b), cmap, n)
+        if radius:
+            from ssbscope.tomo.segment import _open_phases
+
+            und = lab == UNDECLARED
+            lab = np.where(und, UNDECLARED, _open_phases(np.where(und, 0, lab), n,
+                                                         int(radius))).astype(np.uint8)
+        pp, lab = pp[:, z0 - a:z1 - a], lab[z0 - a:z1 - a]
+        parts[z0] = probability_sums(pp, lab, region.mask, region.inner)
+        return lab
+
+    _write_map(sc.labels, sc.cz, slab)
+    sums = concat_sums([parts[z0] for z0, _ in sc.slabs()])
+    frac = _fractions(sc, n, region.inner)
+    try:
+        loc = _locate_from_fractions(frac, layers, order, vs)
+    except EmptyResultError as exc:
+        raise EmptyResultError(f"random-forest segmentation: {exc}; check the training "
+                               "labels (classes and slices) against cell.layers") from None
+    log.info("segment (chunked, random forest): layers %s",
+             {nm: (a, b) for nm, a, b, ok in zip(loc.names, loc.z0_vox, loc.z1_vox, loc.present)
+              if ok})
+    return dataclasses.replace(rec, location=loc), frac, sums
 
 
 def _fractions(sc: _Scan, n, footprint):
@@ -666,7 +715,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                            central_fraction: float = 0.75, register_on: str | None = None,
                            median: bool = True, opening_radius_vox: int = 0,
                            min_filament_volume_um3: float = 0.0, n_layers: int = 10,
-                           electrolyte: str | None = None, progress=None):
+                           electrolyte: str | None = None, progress=None, segmenter=None):
     """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
 
     Parameters
@@ -683,6 +732,9 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         Sizes the z-slabs (:func:`slab_slices`).
     chunk_slices : int, optional
         Slices per slab (overrides ``memory_limit_bytes``).
+    segmenter : ssbscope.tomo.trainable.TrainedSegmenter, optional
+        Random-forest segmentation instead of grey thresholds (as
+        :func:`~ssbscope.tomo.series.analyse_series`); predicted slab by slab.
 
     Returns
     -------
@@ -725,7 +777,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
     el = electrolyte_layer(lay, order, electrolyte)
     region = _cell_region(vols[0], cz)
     it = range(len(vols)) if progress is None else progress(range(len(vols)))
-    scans_z, segs, th, shifts, fracs = [], [], [], [], []
+    scans_z, segs, th, shifts, fracs, psums = [], [], [], [], [], []
     cmap = None
     slab = None
     for k in it:
@@ -746,7 +798,12 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
             med = aligned
         labels = _new_zarr(work, f"labels_{k}", shape, cz, np.uint8)
         sc = _Scan(aligned, med, labels, cz)
-        seg, frac = _segment(sc, lay, order, region, vs, int(opening_radius_vox), cmap)
+        if segmenter is not None:
+            seg, frac, sums = _segment_forest(sc, segmenter, lay, order, region, vs,
+                                              int(opening_radius_vox))
+            psums.append(sums)
+        else:
+            seg, frac = _segment(sc, lay, order, region, vs, int(opening_radius_vox), cmap)
         if k == 0:
             cmap = seg.class_phase
             bnd = seg.location.band(reg_name)
@@ -831,6 +888,12 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
     zchunks = (cz,) + tuple(shape[1:])
     vol_d = da.stack([_lazy(s.aligned, cz) for s in scans_z]).rechunk((1,) + zchunks)
     lab_d = da.stack([_lazy(s.labels, cz) for s in scans_z]).rechunk((1,) + zchunks)
+    unc = ()
+    if segmenter is not None:
+        from ssbscope.tomo.trainable import segmentation_uncertainty
+
+        unc = tuple(segmentation_uncertainty(ps, sg.location, lay, order.phases, vs)
+                    for ps, sg in zip(psums, segs))
     return SeriesResult(
         volumes=vol_d, labels=lab_d,
         class_thresholds=np.array(th, float), class_names=segs[0].class_names,
@@ -838,7 +901,8 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         new_filaments=nf[0], new_filaments_center=nf[1], new_filaments_edge=nf[2],
         new_filament_volume_um3=nf[3], new_crack_volume_um3=pcv - pcv[0],
         pore_crack_grey_overlap=overlap, register_on=reg_name,
-        slab_order=electrolyte_slab_order(lay, order, el))
+        slab_order=electrolyte_slab_order(lay, order, el),
+        segmentation="threshold" if segmenter is None else "random_forest", uncertainty=unc)
 
 
 #: Bytes of work memory per voxel of the registration slab (two float64 copies, complex

@@ -250,13 +250,15 @@ def scan_times(exp, series: str) -> list:
 def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, energy_kev=None,
                   interfaces=None, thickness=None, central_fraction=0.75, register_on=None,
                   median=True, opening_radius_vox=0, min_filament_volume_um3=0.0, n_layers=10,
-                  electrolyte=None):
+                  electrolyte=None, segmentation=None):
     """Register, segment and measure one CT series against the declared layers.
 
     The scans are read lazily from the store and analysed in z-slabs sized from
     ``ctx.memory_limit_bytes`` (:func:`ssbscope.tomo.series_chunked.analyse_series_chunked`,
     equal to the in-memory :func:`~ssbscope.tomo.series.analyse_series`); intermediates go
-    to temporary Zarr arrays under ``ctx.work_dir``.
+    to temporary Zarr arrays under ``ctx.work_dir``.  ``segmentation`` (from
+    ``analysis.tomo.segmentation``, :func:`_forest_params`) selects a random forest trained
+    here on the labelled voxels of one scan, or loaded (:func:`_segmenter`).
     """
     from ssbscope.tomo.series_chunked import analyse_series_chunked
 
@@ -275,8 +277,9 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
 
     work = Path(ctx.work_dir) / "tomo-series" / str(series).replace("/", "_")
     shutil.rmtree(work, ignore_errors=True)
+    segmenter = _segmenter(ctx, inputs, segmentation) if segmentation else None
     res = analyse_series_chunked(
-        vols, layers, vs, work_dir=work,
+        vols, layers, vs, work_dir=work, segmenter=segmenter,
         memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None), energy_kev=energy_kev,
         interfaces=interfaces, thickness=thickness, central_fraction=central_fraction,
         register_on=register_on, median=median, opening_radius_vox=opening_radius_vox,
@@ -284,6 +287,70 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
         electrolyte=electrolyte, progress=lambda it: ctx.progress(it, desc=f"tomo {series}"))
     return series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
                            series=series)
+
+
+def _segmenter(ctx, inputs, p):
+    """The random forest of a series stage: loaded from ``p["model"]`` or trained on the
+    labels ``p["labels"]`` of the scan ``p["scan_key"]`` (its stored, unregistered volume).
+    Every file read is a raw input of the stage."""
+    import os
+
+    from ssbscope.tomo import trainable as T
+
+    if p.get("model"):
+        ctx.record_input(p["model"])
+        seg = T.load_segmenter(p["model"])
+        log.info("tomo: random forest loaded from %s (classes %s)", p["model"], seg.classes)
+        return seg
+    lp = Path(p["labels"])
+    for f in ([lp] if lp.is_file() else sorted(Path(r) / n for r, _, fs in os.walk(lp)
+                                                for n in fs)):
+        ctx.record_input(f)
+    lab = T.read_label_volume(lp, dataset=p.get("dataset"))
+    v = inputs[p["scan_key"]]["volume"]
+    if "time_s" in v.dims:
+        v = v.isel(time_s=0)
+    from ssbscope.errors import InputError
+
+    if tuple(v.shape) != tuple(lab.shape):
+        raise InputError(f"analysis.tomo.segmentation.training.labels: {lp} has shape "
+                         f"{tuple(lab.shape)} but scan {p['scan_key']} is {tuple(v.shape)} "
+                         "(z, y, x); label the reconstructed scan's own grid")
+    seg = T.train_segmenter(v.data, lab, p["classes"], sigmas=p["sigmas"],
+                            n_estimators=p["n_estimators"], max_depth=p["max_depth"],
+                            max_samples=p["max_samples"], random_state=p["seed"])
+    log.info("tomo: random forest trained on %s (scan %s): %s voxels per class", lp,
+             p["scan_key"], dict(zip(seg.classes, seg.n_training_voxels)))
+    return seg
+
+
+def _forest_params(exp, an, series, rows) -> dict | None:
+    """``segmentation`` parameter of a series stage (None: thresholds).
+
+    ``rows``: ``(input index, TomoInput, store key)`` of the series' scans, time order.  The
+    forest segments the series holding ``training.scan`` (default: the first measured
+    series)."""
+    seg = an.segmentation
+    if seg.method != "random_forest":
+        return None
+    tr = seg.training
+    key = None
+    for _, item, k in rows:
+        names = {item.label, Path(item.path).stem, k.rsplit("/", 1)[-1]}
+        if tr.scan is None or tr.scan in names:
+            key = k
+            break
+    if key is None:
+        return None
+    out = {"method": "random_forest", "scan_key": key, "classes": list(tr.classes),
+           "sigmas": [float(x) for x in tr.sigmas], "n_estimators": int(tr.n_estimators),
+           "max_depth": tr.max_depth, "max_samples": int(tr.max_samples),
+           "seed": int(exp.seed), "dataset": tr.dataset, "labels": None, "model": None}
+    if tr.model is not None:
+        out["model"] = str(exp.resolve(tr.model))
+    else:
+        out["labels"] = str(exp.resolve(tr.labels))
+    return out
 
 
 def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, series) -> dict:
@@ -383,6 +450,18 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
         # every declared layer; NaN for those analysis.tomo.thickness does not ask for
         vals = np.array([[getattr(sc, attr).get(k, np.nan) for k in all_layers] for sc in scans], float)
         data[name] = (("time_s", "layer"), vals.reshape(nt, len(all_layers)))
+    unc = getattr(res, "uncertainty", ())
+    if unc:  # random forest: uncertainties from the voxels' class probabilities
+        data["volume_expected_um3"] = (("time_s", "phase"), np.array(
+            [[u.volume_expected_um3[p] for p in phases] for u in unc], float))
+        data["volume_unc_um3"] = (("time_s", "phase"), np.array(
+            [[u.volume_unc_um3[p] for p in phases] for u in unc], float))
+        data["thickness_mean_expected_um"] = (("time_s", "layer"), np.array(
+            [[u.thickness_mean_expected_um.get(k, np.nan) for k in all_layers] for u in unc],
+            float).reshape(nt, len(all_layers)))
+        data["thickness_mean_unc_um"] = (("time_s", "layer"), np.array(
+            [[u.thickness_mean_unc_um.get(k, np.nan) for k in all_layers] for u in unc],
+            float).reshape(nt, len(all_layers)))
     el = scans[0].electrolyte
     # the declared layers at the electrolyte's faces: layer n of layer_fraction at the Li
     # electrode (res.slab_order face), layer 1 at the other (the cathode side)
@@ -431,6 +510,27 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                          "statistics NaN for layers analysis.tomo.thickness "
                                          "does not list")
     met.attrs["thickness_layers"] = list(tlayers)
+    met.attrs["segmentation"] = str(getattr(res, "segmentation", "threshold"))
+    if unc:
+        met["volume_expected_um3"].attrs["description"] = (
+            "expected phase volume: voxel volume x sum of the forest's phase probability over "
+            "the cell and the declared stack (volume_um3 counts the most probable phase)")
+        met["volume_unc_um3"].attrs["description"] = (
+            "uncertainty of volume_um3 from the forest's probabilities p: voxel volume x "
+            "(sum of 1 - p over the voxels labelled with the phase + sum of p over the "
+            "others), the expected misassigned volume if p is calibrated, a bound on the "
+            "expected error whatever the errors' correlation; "
+            "ssbscope.tomo.trainable.SegmentationUncertainty")
+        met["thickness_mean_expected_um"].attrs["description"] = (
+            "probability-weighted mean thickness of a layer: voxel size x sum of the forest's "
+            "probability of its phase over its band widened by 2 slices and the inner "
+            "columns, divided by their number (a voxel-count thickness; thickness_mean_um "
+            "comes from the interface heights where both exist)")
+        met["thickness_mean_unc_um"].attrs["description"] = (
+            "uncertainty of a layer's mean thickness from the forest's probabilities: as "
+            "volume_unc_um3 over the layer's band widened by 2 slices and the inner columns, "
+            "divided by their area (segmentation only; the interface heights' sub-voxel "
+            "interpolation is not in it)")
     # the CT footprint: volumes per area compare with Faraday's law (correlate/states)
     met.attrs["footprint_area_um2"] = float(np.count_nonzero(res.region.mask)) * vs ** 2
     for k in met.data_vars:
@@ -547,6 +647,7 @@ def input_stages(exp) -> list:
         if item.series not in series_names:
             series_names.append(item.series)
     an = exp.analysis.tomo
+    forest_done = False
     # layer names declared by the cell of any measured series (analysis.tomo is one section
     # for all series: a name another series' cell declares is skipped where it is missing)
     cell_names = {}
@@ -603,6 +704,16 @@ def input_stages(exp) -> list:
             continue
         layers = [{"name": la.name, "material": la.material, "thickness_um": la.thickness_um}
                   for la in cell.layers]
+        forest = None
+        if not (forest_done and an.segmentation.training is not None
+                and an.segmentation.training.scan is None):
+            forest = _forest_params(exp, an, series, [(i, it, k) for (i, it, _), k in
+                                                      zip(rows, keys)])
+        if forest is not None:
+            forest_done = True
+        elif an.segmentation.method == "random_forest":
+            log.info("tomo: series %r segmented by grey thresholds (the random forest's "
+                     "training scan is in another series)", series)
         own = _series_settings(an, series, [la.name for la in cell.layers], other_names)
         base = f"tomo/{sname}"
         stages.append(Stage(
@@ -616,6 +727,14 @@ def input_stages(exp) -> list:
                     "opening_radius_vox": int(an.opening_radius_vox),
                     "min_filament_volume_um3": float(an.min_filament_volume_um3),
                     "n_layers": int(an.n_layers),
-                    "electrolyte": own["electrolyte"]},
+                    "electrolyte": own["electrolyte"], "segmentation": forest},
             long=True))
+    tr = an.segmentation.training
+    if an.segmentation.method == "random_forest" and not forest_done and tr.scan is not None:
+        from ssbscope.errors import ConfigError
+
+        raise ConfigError(exp.base_dir or "experiment", [(
+            "analysis.tomo.segmentation.training.scan",
+            f"{tr.scan!r} is not the label (or file stem) of a scan of a measured CT series; "
+            "name the scan the training labels belong to")])
     return stages
