@@ -799,8 +799,9 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
         n_full = int(round(f * far_vox(q_high_full)))
         roots = int(p("edge_filament_roots_B")) if n_cracks is None else int(n_cracks)
         if n_full > 0:
+            ring = allowed & ~creg[None]  # no filament in the central region (Fig. 5e)
             arr = _grown_network(np.random.default_rng([seed, 11]), int(1.05 * n_full),
-                                 pel.shape, r_cell, n_xy, max_len, allowed, radius, roots,
+                                 pel.shape, r_cell, n_xy, max_len, ring, radius, roots,
                                  branch_prob=0.15, root_frac=tuple(p("edge_ring_B")),
                                  tilt=(0.6, 0.95))
     else:

@@ -135,15 +135,18 @@ ROWS = register("001", CITATION, [
       "(area mean 1); its std is a / sqrt(3) of the increment; the std growth over the 3.6 and "
       "7.5 µm increments gives a = 0.50 and 0.47 if all the added spread is radial"),
     P("centre_profile_amplitude_AC", 0.0, "1",
-      "assumption: the paper reports no centre/edge trend for cases A and C", ""),
+      "assumption: the paper reports no centre/edge trend for cases A and C",
+      "their layers are described as uniform (Fig. 1c, e; Fig. 6a(i)); no profile is imposed"),
     P("edge_filament_fraction_B", 0.10, "1",
       "assumption: share of the >= 1.5 mA cm^-2 charge in edge filaments",
       "Fig. 5e text / Fig. S7: fracture and filaments at the edges only, outside the central "
       "75 %; the paper gives no volume"),
-    P("edge_filament_roots_B", 4, "1", "assumption: edge filament networks", ""),
+    P("edge_filament_roots_B", 4, "1", "assumption: edge filament networks",
+      "a few initiation sites around the rim (Fig. S7 is not quantified); more roots are "
+      "added when they cannot hold the table's filament volume"),
     P("edge_ring_B", (0.88, 0.97), "1", "Fig. 5e text, Fig. S7 (filaments at the cell edges)",
-      "radius range of the filament roots, as a fraction of the cell radius (outside the "
-      "central 75 %, r > 0.866 R)"),
+      "radius range of the filament roots, as a fraction of the cell radius; the filaments stay "
+      "outside the central 75 % (r > 0.866 R), where the paper saw none"),
     # ---------------------------------------------------------------- case C: one filament
     P("crack_li_fraction_C", 0.0, "1", "Fig. 6a(i) (uniform layer at 0.5 mA cm^-2)", ""),
     P("filament_fraction_C", 0.05, "1",
