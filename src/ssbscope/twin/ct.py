@@ -7,11 +7,14 @@ the ground-truth numbers a measurement must recover):
   the states ``"pristine"``, ``"charged"``, ``"discharged"``: Li|SPE interface height field with
   Ra 5.1 -> 5.4 -> 6.1 µm (Table 1), anode volume +3.7 % on charge and -1.4 % on discharge,
   sideways dendrites, subsurface pores formed on stripping.
-* :func:`anode_free_001` - the anode-free Cu | Li6PS5Cl | Li cell of 001_a2c994afa3295f29: a
-  plated Li layer whose mean thickness follows Faraday's law (3 mAh cm^-2 = 14.5 µm), with a
-  thickness non-uniformity; pellet porosity (fine or coarse grained); branching Li-filled
-  filament cracks that grow with the deposited charge, shrink on stripping and leave residual
-  (empty) crack volume; extra filaments near the edge at high current density.
+* :func:`anode_free_001` - the anode-free Cu | Li6PS5Cl | Li cell of Sandoval et al. 2025
+  (doi:10.1039/d5eb00111k), cases A, B, C with the numbers of its table
+  (:mod:`ssbscope.twin.params_001`): one pellet per series (pores, pre-existing cracks), Li and
+  Li6PS5Cl conserved voxel by voxel (plating shifts each pellet column, the counter thins in the
+  same column; a new crack is inserted as a displacement); case A: no new crack for the first
+  ~1 mAh cm^-2, then 49 % of the Li in branching cracks, 20 % of them left after stripping;
+  case B: a planar layer (14.5 µm at 3 mAh cm^-2), thicker in the centre and with edge filaments
+  at >= 1.5 mA cm^-2; case C: one filament near the edge beyond 3 mAh cm^-2.
 * :func:`soft_short_002` - the sulfide pellet of 002_3ee4edf529433f9c with low-attenuation
   filaments connected to the Li anode whose volume fraction rises toward the anode
   (about 10 % -> 30 % over 10 layers), plus isolated pores.
@@ -666,8 +669,9 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
         ``pore_crack_volume_um3`` (pores + all cracks), ``li_in_cracks_fraction`` (of the Li on
         the Cu side), ``crack_li_capacity_fraction`` (new cracks / deposited Li),
         ``plated_thickness_um`` (mean of the layer), ``plated_thickness_center_um`` /
-        ``plated_thickness_edge_um`` (central disk of ``central_fraction`` of the cell and the
-        ring outside, as :func:`ssbscope.tomo.metrics.thickness_stats`), ``central_fraction``,
+        ``plated_thickness_edge_um`` (central disk of ``central_fraction`` of the cell eroded by
+        one voxel - the analysis' ``inner`` footprint - and the ring outside it, as
+        :func:`ssbscope.tomo.metrics.thickness_stats`), ``central_fraction``,
         ``lpscl_volume_um3``, ``li_total_volume_um3``, ``high_current_mah_cm2``,
         ``crack_mask``, ``pore_mask``, ``edge_filament_mask``, ``n_edge_filaments``,
         ``pellet_z_vox`` (slab where every column is pellet: top of the highest plated column,
@@ -732,12 +736,21 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     # (same mean in the central disk and the edge ring: near-uniform at low current)
     from ssbscope.tomo.metrics import central_region
 
+    import scipy.ndimage as ndi
+
     fld = _grf2((n_xy, n_xy), float(p("thickness_corr_length")), rng)
     cf = float(p("central_fraction"))
-    creg = central_region(cell.shape, cf, footprint=cell)
-    for m in (creg, cell & ~creg):
+    # radially detrended: every ring of one voxel has mean 0, so no central disk / edge ring
+    # split (whatever footprint the analysis finds) sees a trend
+    yy, xx = np.mgrid[:n_xy, :n_xy]
+    rbin = np.floor(np.hypot(yy - n_xy // 2, xx - n_xy // 2)).astype(int)
+    for rb in np.unique(rbin[cell]):
+        m = cell & (rbin == rb)
         fld[m] -= fld[m].mean()
     fld = np.where(cell, fld / fld[cell].std(), 0.0)
+    # the analysis' footprint: the cell eroded by one voxel (tomo.series.cell_region)
+    inner = ndi.binary_erosion(cell, iterations=1)
+    creg = central_region(cell.shape, cf, footprint=inner)
     # ---- the pellet in its own frame (one geometry for the series)
     pel = np.zeros((n_pel, n_xy, n_xy), dtype=np.uint8)
     pel[:, cell] = CODES["lpscl"]
@@ -803,7 +816,7 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
             arr = _grown_network(np.random.default_rng([seed, 11]), int(1.05 * n_full),
                                  pel.shape, r_cell, n_xy, max_len, ring, radius, roots,
                                  branch_prob=0.15, root_frac=tuple(p("edge_ring_B")),
-                                 tilt=(0.6, 0.95))
+                                 tilt=(0.35, 0.8))
     else:
         f = float(p("filament_fraction_C"))
         q0 = float(p("plate_capacity"))
@@ -825,7 +838,6 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
                              "hold (check the table's crack fractions)")
     # low-current part (stripping removes from it) and high-current part (radial profile)
     q_strip_layer = float(stripped_mah_cm2)  # the layer's shape; its size is n_layer
-    yy, xx = np.mgrid[:n_xy, :n_xy]
     rho2 = ((yy - n_xy // 2) ** 2 + (xx - n_xy // 2) ** 2) / r_cell ** 2
     g = 1.0 - 2.0 * rho2
     g = g - g[cell].mean()
@@ -887,7 +899,7 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     plated_t = n_map.astype(float)
     counter_f = counter_t.astype(float)
     tmap_um = np.where(cell, plated_t * vs, np.nan)
-    st = thickness_stats(tmap_um, cf, footprint=cell)
+    st = thickness_stats(tmap_um, cf, footprint=inner)
     li_side = float(n_map.sum() * vv) + crack_li
     t_far = faraday_thickness_um(float(charge_mah_cm2) - float(stripped_mah_cm2))
     v_dep = faraday_thickness_um(float(charge_mah_cm2)) * area_um2

@@ -67,6 +67,8 @@ __all__ = ["ExperimentFolder", "FolderPart", "ct_series_part", "soft_short_part"
 CT_SIZES = {"tiny": (32, 48, 60), "small": (40, 56, 90), "medium": (64, 72, 150)}
 #: Anode-free scan states used per size (indices into the five case-B states).
 _AF_STATES = {"tiny": (0, 2, 3), "small": (0, 1, 2, 3, 4), "medium": (0, 1, 2, 3, 4)}
+#: Case-A scan states per size (indices into :func:`_anode_free_states_a`).
+_AF_STATES_A = {"tiny": (0, 1, 3), "small": (0, 1, 2, 3, 4), "medium": (0, 1, 2, 3, 4)}
 DESIGNS = ("anode_free", "symmetric")
 
 _VOXEL_UM = 3.0
@@ -229,6 +231,22 @@ _SYM_IFACE = {"plunger_bottom|Li": "steel|li", "Li|LPSCl": "li|lpscl",
               "LPSCl|counter": "lpscl|counter", "counter|plunger_top": "counter|steel"}
 
 
+def _anode_free_states_a(tw):
+    """Case-A scan states: pristine, the end of the crack plateau, 2 and 3 mAh cm^-2 plated,
+    the end of the strip: (label, plated, stripped, current, t)."""
+    from ssbscope.twin.params_001 import p
+
+    plate0, strip = tw.steps[0], tw.steps[1]
+    j0, q_pl = plate0[1], float(p("crack_plateau_A"))
+    return (
+        ("pristine", 0.0, 0.0, j0, plate0[2]),
+        (f"plated {q_pl:.1f} mAh/cm2", q_pl, 0.0, j0, plate0[2] + q_pl / j0 * 3600.0),
+        ("plated 2.0 mAh/cm2", 2.0, 0.0, j0, plate0[2] + 2.0 / j0 * 3600.0),
+        ("plated 3.0 mAh/cm2", tw.plated_mah_cm2, 0.0, j0, plate0[3]),
+        ("stripped", tw.plated_mah_cm2, tw.stripped_mah_cm2, strip[1], strip[3]),
+    )
+
+
 def _anode_free_states(tw):
     """Case-B scan states from the log's own protocol: (label, plated, stripped, current, t)."""
     st = [s for s in tw.steps]
@@ -303,7 +321,7 @@ def _scan_truth(ph, design: str, layer_names, label, time_s, start, plated, stri
 
 def ct_series_part(root, *, design: str = "anode_free", size: str = "small", seed: int = 0,
                    series: str | None = None, echem_label: str | None = None,
-                   progress=None) -> FolderPart:
+                   progress=None, case: str = "B") -> FolderPart:
     """Write one cell's operando CT series and its potentiostat log into ``root``.
 
     Files: ``echem/<series>_<protocol>.mpt`` and ``scans/<series>/sNNN.h5``.  The cell is
@@ -325,6 +343,10 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         the file name.
     progress : callable, optional
         ``progress(iterable, desc=...)`` wrapper (e.g. a pipeline context's).
+    case : {"B", "A"}
+        Anode-free design only: the paper's case (B, the demo's: planar plating, strip,
+        re-plate, 1.5 mA cm^-2 step; A: filament cracks after a ~1 mAh cm^-2 plateau, then a
+        strip at 79.9 % CE; scans at 0, 1, 2, 3 mAh cm^-2 and after the strip).
 
     Returns
     -------
@@ -356,13 +378,20 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
     part = FolderPart()
 
     # --- potentiostat log
+    case = str(case).upper()
+    if design == "anode_free" and case not in ("A", "B"):
+        raise ParameterError("case", case, "must be 'A' or 'B' for the anode-free series")
     if design == "anode_free":
-        tw = twin_echem.anode_free_cell("B", seed=seed)
-        states = [_anode_free_states(tw)[i] for i in _AF_STATES[size]]
-        log_name = f"echem/{series}_caseB.mpt"
+        tw = twin_echem.anode_free_cell(case, seed=seed)
+        if case == "B":
+            states = [_anode_free_states(tw)[i] for i in _AF_STATES[size]]
+            protocol = ("plate 3 mAh/cm2 at 0.5 mA/cm2, strip to 1 V, re-plate 3 mAh/cm2, "
+                        "0.75 mAh/cm2 at 1.5 mA/cm2, 3.0 mA/cm2 to a short")
+        else:
+            states = [_anode_free_states_a(tw)[i] for i in _AF_STATES_A[size]]
+            protocol = "plate 3 mAh/cm2 at 0.5 mA/cm2, strip at 0.5 mA/cm2 to 1 V"
+        log_name = f"echem/{series}_case{case}.mpt"
         material, electrolyte = "Cu (working) | Li (counter)", "Li6PS5Cl"
-        protocol = ("plate 3 mAh/cm2 at 0.5 mA/cm2, strip to 1 V, re-plate 3 mAh/cm2, "
-                    "0.75 mAh/cm2 at 1.5 mA/cm2, 3.0 mA/cm2 to a short")
     else:
         tw = twin_echem.symmetric_plating(_SYM_CHARGES, seed=seed)
         states = [(lab, q, 0.0, tw.current_ma_cm2, t) for lab, q, t in
@@ -388,8 +417,8 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         it = progress(list(it), desc=f"twin CT series {series}")
     for k, (label, plated, stripped, cur, t) in it:
         if design == "anode_free":
-            # case B of the paper; one pellet (same seed) for the whole series
-            ph = ct.anode_free_001(plated, stripped, case="B", current_ma_cm2=cur, n_xy=n_xy,
+            # the paper's case; one pellet (same seed) for the whole series
+            ph = ct.anode_free_001(plated, stripped, case=case, current_ma_cm2=cur, n_xy=n_xy,
                                    n_z=n_z, voxel_size_um=vox, e_kev=e_kev,
                                    max_charge_mah_cm2=q_max, seed=seed)
             steel = ph.phase_volumes_um3["steel"] / ph.voxel_volume_um3
@@ -427,7 +456,7 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
 
     cell = {"diameter_mm": diameter_mm,
             "layers": [la for la, _ in layers]}
-    what = ("anode-free Cu | Li6PS5Cl | Li cell (001_a2c994afa3295f29 case B)"
+    what = (f"anode-free Cu | Li6PS5Cl | Li cell (Sandoval et al. 2025 case {case})"
             if design == "anode_free" else "symmetric Li | Li6PS5Cl | Li cell")
     part.cells[series] = (cell, what, [c for _, c in layers])
     we = "the Cu" if design == "anode_free" else "the bottom Li electrode"
@@ -735,7 +764,7 @@ def write_truth_json(path, parts, **meta) -> Path:
 
 
 def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "small",
-                        seed: int = 0, progress=None) -> ExperimentFolder:
+                        seed: int = 0, progress=None, case: str = "B") -> ExperimentFolder:
     """Write an operando CT experiment folder of one cell (see the module docstring).
 
     Parameters
@@ -747,6 +776,8 @@ def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "sma
     seed : int
     progress : callable, optional
         ``progress(iterable, desc=...)``.
+    case : {"B", "A"}
+        Anode-free design: the paper's case (see :func:`ct_series_part`).
 
     Returns
     -------
@@ -754,8 +785,9 @@ def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "sma
     """
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    part = ct_series_part(root, design=design, size=size, seed=seed, progress=progress)
-    title = {"anode_free": "Anode-free Cu | Li6PS5Cl | Li, operando CT (case B)",
+    part = ct_series_part(root, design=design, size=size, seed=seed, progress=progress,
+                          case=case)
+    title = {"anode_free": f"Anode-free Cu | Li6PS5Cl | Li, operando CT (case {str(case).upper()})",
              "symmetric": "Symmetric Li | Li6PS5Cl | Li, CT during plating"}[design]
     truth = write_truth_json(root / "truth.json", [part], design=design, size=size, seed=seed)
     yml = write_experiment_yaml(root / "experiment.yaml", [part], name=title, seed=seed)

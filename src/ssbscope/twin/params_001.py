@@ -46,9 +46,9 @@ ROWS = register("001", CITATION, [
       "the demo's noise level (the paper does not give a flux)"),
     P("cu_voxels", 4, "1", "assumption: Cu current collector in the phantom",
       "4 voxels of 3 µm (12 µm) is the nearest voxel count to the 10 µm foil"),
-    P("counter_li_thickness", 51.0, "um",
+    P("counter_li_thickness", 57.0, "um",
       "assumption: cropped Li counter electrode",
-      "the counter is much thicker in the cell; 51 µm (17 voxels of 3 µm) is the crop the "
+      "the counter is much thicker in the cell; 57 µm (19 voxels of 3 µm) is the crop the "
       "demo volume holds and still exceeds the largest Li moved in one column (case B: ~19 µm "
       "mean + layer non-uniformity + edge filaments inserted in the column)"),
     P("central_fraction", 0.75, "1", "Case B, segmentation (~75 % of the area, 1.5 mm)",
