@@ -15,6 +15,13 @@ within 0.6 % of the first scan (truth: the same voxels); CE 92.90 %.  One check 
 of the measurement, not the twin, and is xfail with its numbers: the grey-level pore + crack
 volume falls as Li is plated (new-crack volume reads -2.5e3 ... -3.9e3 µm^3 where the truth is
 0) at this pellet's 0.5 % porosity of ~1-voxel pores.
+
+A second fixture runs case A (filament cracks after a ~1 mAh cm^-2 plateau) through the same
+chain for the crack plateau, which case B (no crack at 0.5 mA cm^-2) cannot show.
+
+Circular checks, kept on purpose: the truth-side checks (plateau, fractions, residual) read the
+table's values back from the phantom's voxel counts; they pin the folder's truth.json to the
+paper's table.  Every measured check compares the store with truth.json or the paper.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import pytest
 from ssbscope.echem.faraday import lithium_thickness_um
 from ssbscope.twin.params_001 import p
 
-pytestmark = pytest.mark.slow  # one ~50 s chain run shared by the module
+pytestmark = pytest.mark.slow  # two ~50 s chain runs (case B, case A), each shared
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +151,80 @@ def test_coulombic_efficiency_is_the_papers(run):
     st, _met, _scans = run
     ce = st["echem/cycles"].load()["coulombic_efficiency"].values
     assert ce[0] == pytest.approx(p("ce_B"), abs=2e-3)
+
+
+# ------------------------------------------------------------------------------ case A
+# Sandoval et al. 2025 case A: filament cracks after a ~1 mAh cm^-2 plateau (Fig. 3c), 49 % of
+# the Li deposited after it in cracks, ~20 % of the crack volume left after the strip (79.9 %
+# CE).  Measured on this fixture (seed 0, small): new-crack volume 0 / -2845 / 2533 / 18821 /
+# -4765 µm^3 against truth 0 / 0 / 21573 / 43173 / 8640 at 0 / 1 / 2 / 3 mAh cm^-2 / stripped.
+
+
+@pytest.fixture(scope="module")
+def run_a(tmp_path_factory):
+    from ssbscope.config import load
+    from ssbscope.store import Store
+    from ssbscope.twin.folder import write_ct_experiment
+    from ssbscope.workflow import run_experiment
+
+    root = tmp_path_factory.mktemp("anode_free_a")
+    folder = write_ct_experiment(root / "experiment", design="anode_free", size="small",
+                                 seed=0, case="A")
+    run_experiment(load(folder.yaml_path), root / "out", quiet=True)
+    truth = json.loads(folder.truth_path.read_text())
+    st = Store.open(root / "out" / "store.zarr")
+    return st, st["tomo/anode_free/metrics"].load(), truth["tomo"]["anode_free"]["scans"]
+
+
+def test_case_a_plateau_fraction_residual_in_truth(run_a):
+    _st, _met, scans = run_a
+    q = np.array([r["plated_mah_cm2"] for r in scans])
+    new = np.array([r["new_crack_volume_um3"] for r in scans])
+    plateau = (q <= p("crack_plateau_A") + 1e-9) & (np.array([r["stripped_mah_cm2"]
+                                                             for r in scans]) == 0)
+    assert plateau.sum() == 2 and np.all(new[plateau] == 0)
+    k3 = _k(scans, "plated 3.0 mAh/cm2")
+    assert new[k3] > new[_k(scans, "plated 2.0 mAh/cm2")] > 0
+    # Li in cracks at 3 mAh cm^-2: 49 % of the Li deposited after the plateau
+    area = scans[k3]["cell_area_um2"]
+    assert new[k3] == pytest.approx(
+        p("crack_li_fraction_A") * lithium_thickness_um(3.0 - p("crack_plateau_A")) * area,
+        rel=0.01)
+    # the plated layer is Faraday x (1 - fraction in cracks)
+    t = scans[k3]
+    assert t["plated_li_thickness_um"]["mean"] == pytest.approx(
+        lithium_thickness_um(3.0) * (1 - t["li_in_cracks_fraction"]), rel=0.01)
+    assert new[_k(scans, "stripped")] / new[k3] == pytest.approx(p("crack_residual_A"), abs=0.01)
+
+
+def test_case_a_plateau_in_measured_new_crack_volume(run_a):
+    """The measured new-crack volume stays flat to ~1 mAh cm^-2, then grows.
+
+    Tolerance: at the plateau scan its magnitude is below 20 % of the measured growth at
+    3 mAh cm^-2 (measured 2845 vs 18821 µm^3: 15 %), and it rises from 1 to 2 to 3 mAh cm^-2.
+    """
+    _st, met, scans = run_a
+    new = met["new_crack_volume_um3"].values
+    k1 = _k(scans, f"plated {p('crack_plateau_A'):.1f} mAh/cm2")
+    k2, k3 = _k(scans, "plated 2.0 mAh/cm2"), _k(scans, "plated 3.0 mAh/cm2")
+    assert abs(new[k1]) < 0.2 * new[k3]
+    assert new[k1] < new[k2] < new[k3]
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "measurement: cracks are 1-voxel-radius tubes at 3 µm voxels, which the 3x3x3 median "
+    "partly erases, and the grey-level pore + crack volume drops as Li plates: new-crack "
+    "volume measured 2533 / 18821 µm^3 against truth 21573 / 43173 at 2 / 3 mAh cm^-2 "
+    "(12 % / 44 %), -4765 against 8640 after the strip"))
+def test_case_a_new_crack_volume_within_10_percent(run_a):
+    _st, met, scans = run_a
+    new = met["new_crack_volume_um3"].values
+    for j, r in enumerate(scans):
+        assert new[j] == pytest.approx(r["new_crack_volume_um3"],
+                                       abs=0.10 * r["pore_crack_volume_um3"]), r["state"]
+
+
+def test_case_a_coulombic_efficiency_is_the_papers(run_a):
+    st, _met, _scans = run_a
+    ce = st["echem/cycles"].load()["coulombic_efficiency"].values
+    assert ce[0] == pytest.approx(p("ce_A"), abs=2e-3)
