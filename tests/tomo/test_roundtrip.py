@@ -20,7 +20,9 @@ twin_ct = pytest.importorskip("ssbscope.twin.ct")
 
 @pytest.fixture(scope="module")
 def cell001():
-    ph = twin_ct.anode_free_001(3.0, n_xy=48, n_z=80, seed=0)
+    # case B: a planar rough layer (case A's Li-filled cracks rise from the interface and
+    # make the per-column Li|LPSCl height ambiguous where a crack meets the layer)
+    ph = twin_ct.anode_free_001(3.0, case="B", n_xy=48, n_z=80, seed=0)
     sc = ph.scan(n_angles=120, seed=1)
     rec = tomo.reconstruct(sc.line_integrals, sc.angles_rad, sc.center_px)
     assert rec.shape == ph.labels.shape

@@ -7,11 +7,14 @@ the ground-truth numbers a measurement must recover):
   the states ``"pristine"``, ``"charged"``, ``"discharged"``: Li|SPE interface height field with
   Ra 5.1 -> 5.4 -> 6.1 µm (Table 1), anode volume +3.7 % on charge and -1.4 % on discharge,
   sideways dendrites, subsurface pores formed on stripping.
-* :func:`anode_free_001` - the anode-free Cu | Li6PS5Cl | Li cell of 001_a2c994afa3295f29: a
-  plated Li layer whose mean thickness follows Faraday's law (3 mAh cm^-2 = 14.5 µm), with a
-  thickness non-uniformity; pellet porosity (fine or coarse grained); branching Li-filled
-  filament cracks that grow with the deposited charge, shrink on stripping and leave residual
-  (empty) crack volume; extra filaments near the edge at high current density.
+* :func:`anode_free_001` - the anode-free Cu | Li6PS5Cl | Li cell of Sandoval et al. 2025
+  (doi:10.1039/d5eb00111k), cases A, B, C with the numbers of its table
+  (:mod:`ssbscope.twin.params_001`): one pellet per series (pores, pre-existing cracks), Li and
+  Li6PS5Cl conserved voxel by voxel (plating shifts each pellet column, the counter thins in the
+  same column; a new crack is inserted as a displacement); case A: no new crack for the first
+  ~1 mAh cm^-2, then 49 % of the Li in branching cracks, 20 % of them left after stripping;
+  case B: a planar layer (14.5 µm at 3 mAh cm^-2), thicker in the centre and with edge filaments
+  at >= 1.5 mA cm^-2; case C: one filament near the edge beyond 3 mAh cm^-2.
 * :func:`soft_short_002` - the sulfide pellet of 002_3ee4edf529433f9c with low-attenuation
   filaments connected to the Li anode whose volume fraction rises toward the anode
   (about 10 % -> 30 % over 10 layers), plus isolated pores.
@@ -465,15 +468,18 @@ def coin_cell_000(state: str = "pristine", *, n_xy: int = 64, n_z: int = 96,
 # (b) anode-free cell of 001_a2c994afa3295f29
 
 
-def _crack_network(rng, n_roots, r_cell, n_xy, z_base, max_len, branch_prob=0.25):
-    """Branching random walks rising from the interface: list of (points, s_start) segments.
+def _crack_network(rng, n_roots, r_cell, n_xy, z_base, max_len, branch_prob=0.25,
+                   root_frac=(0.0, 0.74), tilt=(0.35, 0.9)):
+    """Branching random walks rising from ``z_base``: list of (start, end, s_start) segments.
 
-    Each segment is a short straight piece; ``s`` is the path length from the root (voxels).
+    Each segment is a straight piece of 2 voxels; ``s`` is the path length from the root
+    (voxels).  Roots lie at radii ``root_frac`` x ``r_cell`` (uniform in area).
     """
     segs = []
+    lo2, hi2 = root_frac[0] ** 2, root_frac[1] ** 2
     for _ in range(n_roots):
         ang = rng.uniform(0, 2 * np.pi)
-        rr = r_cell * np.sqrt(rng.uniform(0, 0.55))
+        rr = r_cell * np.sqrt(rng.uniform(lo2, hi2))
         stack = [((z_base, n_xy // 2 + rr * np.sin(ang), n_xy // 2 + rr * np.cos(ang)), 0.0,
                   rng.uniform(0, 2 * np.pi))]
         while stack:
@@ -481,9 +487,9 @@ def _crack_network(rng, n_roots, r_cell, n_xy, z_base, max_len, branch_prob=0.25
             while s < max_len:
                 step = 2.0
                 heading += rng.normal(0, 0.5)
-                tilt = rng.uniform(0.35, 0.9)  # mostly upward
-                q = (p[0] + step * tilt, p[1] + step * np.sqrt(1 - tilt ** 2) * np.sin(heading),
-                     p[2] + step * np.sqrt(1 - tilt ** 2) * np.cos(heading))
+                t = rng.uniform(*tilt)  # mostly upward
+                q = (p[0] + step * t, p[1] + step * np.sqrt(1 - t ** 2) * np.sin(heading),
+                     p[2] + step * np.sqrt(1 - t ** 2) * np.cos(heading))
                 segs.append((p, q, s))
                 if rng.random() < branch_prob and s > 2:
                     stack.append((q, s + step, heading + rng.choice([-1, 1]) * 1.2))
@@ -491,245 +497,452 @@ def _crack_network(rng, n_roots, r_cell, n_xy, z_base, max_len, branch_prob=0.25
     return segs
 
 
-def _paint_segments(shape, segs, s_lo, s_hi, radius, allowed):
-    """Mask of tubes along the segments whose path length s lies in [s_lo, s_hi)."""
-    lab = np.zeros(shape, dtype=np.uint8)
+def _ball_offsets(radius):
+    r = int(np.ceil(radius))
+    return np.array([(dz, dy, dx) for dz in range(-r, r + 1) for dy in range(-r, r + 1)
+                     for dx in range(-r, r + 1)
+                     if dz * dz + dy * dy + dx * dx <= radius ** 2 + 1e-9])
+
+
+def _arrival(shape, segs, radius, allowed):
+    """Path length (voxels) at which a growing crack network first reaches each voxel.
+
+    Tubes of ``radius`` along the segments, only where ``allowed``; ``inf`` where never
+    reached.  A network grown to path length ``s`` is ``arrival <= s``.
+    """
+    arr = np.full(shape, np.inf)
+    offs = _ball_offsets(radius)
+    lim = np.asarray(shape)
     for p, q, s in segs:
-        if s_lo <= s < s_hi:
-            _tube(lab, 1, [p, q], radius, allowed)
-    return lab.astype(bool)
+        p, q = np.asarray(p, float), np.asarray(q, float)
+        seg_len = float(np.linalg.norm(q - p))
+        ts = np.linspace(0.0, 1.0, int(np.ceil(seg_len * 2)) + 1)
+        c = np.rint(p[None] + ts[:, None] * (q - p)[None]).astype(int)
+        pts = (c[:, None, :] + offs[None]).reshape(-1, 3)
+        val = np.repeat(s + ts * seg_len, len(offs))
+        ok = np.all((pts >= 0) & (pts < lim), axis=1)
+        pts, val = pts[ok], val[ok]
+        ok = allowed[pts[:, 0], pts[:, 1], pts[:, 2]]
+        pts, val = pts[ok], val[ok]
+        np.minimum.at(arr, (pts[:, 0], pts[:, 1], pts[:, 2]), val)
+    return arr
+
+
+def _first_n(arrival, n):
+    """Mask of the ``n`` voxels a network reaches first (ties in index order)."""
+    out = np.zeros(arrival.shape, bool)
+    if n <= 0:
+        return out
+    flat = arrival.ravel()
+    idx = np.flatnonzero(np.isfinite(flat))
+    if n > idx.size:
+        raise ParameterError("n_xy", arrival.shape[1], f"the crack network holds {idx.size} "
+                             f"voxels, fewer than the {n} the state needs",
+                             "raise n_z (a thicker pellet) or the crack roots")
+    sel = idx[np.argsort(flat[idx], kind="stable")[:n]]
+    out.ravel()[sel] = True
+    return out
+
+
+def _grown_network(rng, n_min, shape, r_cell, n_xy, max_len, allowed, radius, n_roots,
+                   **kw):
+    """Arrival map of a network with at least ``n_min`` reachable voxels (adds roots)."""
+    segs = []
+    for _ in range(64):
+        segs += _crack_network(rng, n_roots, r_cell, n_xy, 0.0, max_len, **kw)
+        arr = _arrival(shape, segs, radius, allowed)
+        if np.isfinite(arr).sum() >= n_min:
+            return arr
+    return arr
+
+
+def _plating_pieces(case, charge_mah_cm2, stripped_mah_cm2):
+    """Split a state of the case's protocol into charge per plating current.
+
+    Returns ``(pieces, q_first_plate)``: ``pieces`` is a list of (current mA cm^-2,
+    charge mAh cm^-2) of the plating done so far, in order.
+    """
+    from ssbscope.twin.params_001 import protocol
+
+    steps = protocol(case)
+    plates = [(j, q) for kind, j, q in steps if kind == "plate"]
+    strip_cap = sum(q for kind, _, q in steps if kind == "strip")
+    total = sum(q for _, q in plates)
+    if charge_mah_cm2 > total + 1e-9:
+        raise ParameterError("charge_mah_cm2", charge_mah_cm2,
+                             f"exceeds the {total:g} mAh cm^-2 case {case}'s protocol plates")
+    if stripped_mah_cm2 > strip_cap + 1e-9:
+        raise ParameterError("stripped_mah_cm2", stripped_mah_cm2,
+                             f"exceeds the {strip_cap:g} mAh cm^-2 case {case}'s protocol "
+                             "strips (its first-cycle CE)")
+    if stripped_mah_cm2 > 0 and charge_mah_cm2 > plates[0][1] + 1e-9 \
+            and stripped_mah_cm2 < strip_cap - 1e-9:
+        raise ParameterError("stripped_mah_cm2", stripped_mah_cm2,
+                             f"case {case} re-plates only after the full strip ({strip_cap:g})")
+    pieces, left = [], float(charge_mah_cm2)
+    for j, q in plates:
+        take = min(left, q)
+        if take > 0:
+            pieces.append((float(j), float(take)))
+        left -= take
+    return pieces
 
 
 def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *,
-                   current_ma_cm2: float = 0.5, grain: str = "fine", porosity: float | None = None,
-                   thickness_cv: float = 0.17, n_xy: int = 64, n_z: int = 80,
+                   case: str = "A", current_ma_cm2: float | None = None,
+                   grain: str | None = None, porosity: float | None = None,
+                   thickness_cv: float | None = None, n_xy: int = 64, n_z: int = 80,
                    voxel_size_um: float = 1.8, e_kev: float = 40.0,
-                   counter_li_um: float = 40.0, pellet_um: float | None = None,
-                   n_cracks: int = 8, max_charge_mah_cm2: float = 4.0,
+                   counter_li_um: float | None = None, pellet_um: float | None = None,
+                   n_cracks: int | None = None, max_charge_mah_cm2: float | None = None,
                    seed: int = 0) -> CTPhantom:
-    """Phantom of the anode-free Cu | Li6PS5Cl | Li cell (001_a2c994afa3295f29).
+    """Phantom of the anode-free Cu | Li6PS5Cl | Li cell of Sandoval et al. 2025 (cases A, B, C).
 
-    Stack from z = 0 upward: Cu current collector (4 voxels), plated Li layer, Li6PS5Cl pellet
-    with pores, Li counter electrode, steel plunger (3 voxels).  The deposited Li splits
-    between the plated layer and Li-filled filament cracks in the pellet:
+    Every number comes from the paper's table (:mod:`ssbscope.twin.params_001`; doi
+    10.1039/d5eb00111k).  The state is a point of the case's protocol: ``charge_mah_cm2``
+    deposited on the Cu so far and ``stripped_mah_cm2`` stripped back; the protocol says at
+    which current each part was deposited.
 
-    * Faraday's law gives the volume of Li per area from the net charge
-      (``charge - stripped``): ``faraday_thickness_um`` (3 mAh cm^-2 = 14.5 µm).
-    * Cracks: a seeded branching network rises from the Li|pellet interface; its Li-filled
-      extent grows in proportion to the deposited charge (full length at 3 mAh cm^-2); on
-      stripping the Li-filled extent shrinks with the net charge and half of the emptied path
-      stays open as empty crack (residual crack volume), the rest closes.
-    * The plated layer holds the rest of the Li; its thickness map is a Gaussian random field
-      with relative std ``thickness_cv`` (Fig. 4d: 15.0 ± 2.6 µm) about the mean.
-    * The counter electrode loses the net charge's Li thickness.
-    * At ``current_ma_cm2 >= 1.5`` extra filaments grow near the edge (outer 20 % of the
-      radius), their extent rising with the current (Fig. 5).
+    Geometry (z upward): Cu (``cu_voxels``), plated Li, Li6PS5Cl pellet, Li counter electrode,
+    steel plunger (3 voxels).  **One pellet across a series**: the pellet is built once in its
+    own frame (same seed: same pores, pre-existing empty cracks and crack paths) and each state
+    places it; only plating/stripping and new cracks change the stack.
+
+    Conservation rules (voxel-exact, per column of the cell):
+
+    * Li: the Li that reaches the Cu side (plated layer + Li in new cracks) leaves the counter
+      electrode in the same column (the counter thins by the Faraday amount on average).
+    * The pellet does not grow or shrink except by new cracks: each pellet column is shifted up
+      by the plated Li under it (the Li plates between the Cu and the pellet) and the Li6PS5Cl
+      and pore voxels are kept, so the Li6PS5Cl and pore volumes are the same in every state.
+    * A new crack is a displacement: a Li-filled crack voxel is *inserted* into the pellet
+      column where the network reaches (the Li6PS5Cl above is pushed up, the counter above
+      thins by the same Li); no Li6PS5Cl or pore voxel is turned into Li.  Cracks grow around
+      pores (Fig. 2e), not into them.  The stack height (plunger) therefore never changes.
+
+    Li partition (Faraday: plated layer + Li in cracks = net charge x M / (rho F) x area):
+
+    * case A: no new crack up to ``crack_plateau_A`` (~1 mAh cm^-2, Fig. 3c); after it
+      ``crack_li_fraction_A`` (49 %) of the deposited Li fills a branching network (tips last);
+      on stripping the crack Li is stripped first (tips first) down to ``crack_residual_A``
+      (20 %) of the peak crack volume, which stays as inactive Li, then the layer.
+    * case B: a planar layer at 0.5 mA cm^-2 (no Li in the pellet, Fig. 1d); at >= 1.5
+      mA cm^-2 ``edge_filament_fraction_B`` of that charge goes into filaments rooted in the
+      edge ring (outside the central 75 %) and the layer increment is thicker in the centre,
+      ``1 + a (1 - 2 r^2/R^2)`` (Fig. 5e).
+    * case C: a planar layer; beyond 3 mAh cm^-2 ``filament_fraction_C`` of the charge grows one
+      branching filament near the edge (Fig. 6).
+    * The plated layer's low-current part is a Gaussian random field of relative std
+      ``thickness_cv`` (Fig. 4b: 14.2 ± 2.4 µm).
 
     Parameters
     ----------
     charge_mah_cm2 : float
-        Total charge deposited on the Cu so far (mAh cm^-2).
+        Charge deposited on the Cu so far (mAh cm^-2), along the case's protocol.
     stripped_mah_cm2 : float
-        Charge stripped back afterwards (mAh cm^-2), <= charge.
-    current_ma_cm2 : float
-        Current density of the latest deposition step.
-    grain : {"fine", "coarse"}
-        Pellet microstructure: fine (small pores, 2 % porosity) or coarse (larger pores, 8 %).
-    porosity : float, optional
-        Overrides the pellet's pore volume fraction.
-    thickness_cv : float
-        Relative std of the plated thickness.
-    n_xy, n_z, voxel_size_um, e_kev : as in :func:`coin_cell_000` (1.8 µm, 40 keV defaults).
-    counter_li_um : float
-        Pristine Li counter electrode thickness (µm).
+        Charge stripped back (mAh cm^-2), at most the protocol's strip (CE x 3 mAh cm^-2).
+    case : {"A", "B", "C"}
+        The paper's cell.
+    current_ma_cm2 : float, optional
+        Current of the latest step; only checked against the protocol (kept for callers that
+        name it).
+    grain, porosity, thickness_cv, counter_li_um, n_cracks : optional
+        Override the table's values (grain "fine"/"coarse", pore volume fraction, relative std
+        of the plated layer, counter Li thickness µm, crack roots).
+    n_xy, n_z, voxel_size_um, e_kev : int, int, float, float
+        Volume size (voxels), voxel edge (µm) and beam energy (keV).
     pellet_um : float, optional
-        Pellet thickness (µm); default fills the remaining height.
-    n_cracks : int
-        Crack networks (roots).
-    max_charge_mah_cm2 : float
-        Largest charge of the series: fixes the pellet's position and thickness so that every
-        state of a series shares one geometry (same seed, same pores and crack paths).
+        Pellet thickness (µm); default fills the height left by Cu, counter and plunger.
+    max_charge_mah_cm2 : float, optional
+        Largest charge of the series (checked >= charge; the geometry does not depend on it).
     seed : int
 
     Returns
     -------
     CTPhantom
-        ``thickness_maps_um["plated_li"]``, ``["counter_li"]``; ``height_maps_um["li|lpscl"]``
-        (top of the plated layer), ``interfaces_z_vox["cu|li"]``, ``["lpscl|counter"]``;
-        ``truth``: ``faraday_thickness_um``, ``deposited_li_volume_um3`` (Faraday, over the
-        cell area), ``pore_volume_um3``, ``crack_li_volume_um3``, ``crack_empty_volume_um3``,
-        ``crack_volume_um3`` (both), ``pore_crack_volume_um3``, ``crack_li_capacity_fraction``
-        (crack volume / deposited Li volume), ``edge_filament_mask``, ``crack_mask``,
-        ``pore_mask``, ``n_edge_filaments``.
+        ``thickness_maps_um["plated_li"]``, ``["counter_li"]``; ``height_maps_um["li|lpscl"]``;
+        ``interfaces_z_vox["cu|li"]``, ``["li|lpscl"]``, ``["lpscl|counter"]``; ``truth``:
+        ``case``, ``faraday_thickness_um`` (net charge), ``deposited_li_volume_um3``,
+        ``cell_area_um2``, ``pore_volume_um3`` (pores), ``preexisting_crack_volume_um3``,
+        ``crack_li_volume_um3`` (Li in new cracks), ``crack_empty_volume_um3`` (empty cracks:
+        the pre-existing ones), ``crack_volume_um3``, ``new_crack_volume_um3``,
+        ``pore_crack_volume_um3`` (pores + all cracks), ``li_in_cracks_fraction`` (of the Li on
+        the Cu side), ``crack_li_capacity_fraction`` (new cracks / deposited Li),
+        ``plated_thickness_um`` (mean of the layer), ``plated_thickness_center_um`` /
+        ``plated_thickness_edge_um`` (central disk of ``central_fraction`` of the cell eroded by
+        one voxel - the analysis' ``inner`` footprint - and the ring outside it, as
+        :func:`ssbscope.tomo.metrics.thickness_stats`), ``central_fraction``,
+        ``lpscl_volume_um3``, ``li_total_volume_um3``, ``high_current_mah_cm2``,
+        ``crack_mask``, ``pore_mask``, ``edge_filament_mask``, ``n_edge_filaments``,
+        ``pellet_z_vox`` (slab where every column is pellet: top of the highest plated column,
+        bottom of the lowest counter column).
     """
+    from ssbscope.tomo.metrics import thickness_stats
+    from ssbscope.twin.params_001 import case_value, p
+
+    case = str(case).upper()
+    if case not in ("A", "B", "C"):
+        raise ParameterError("case", case, "must be 'A', 'B' or 'C'",
+                             "see Sandoval et al. 2025 (doi:10.1039/d5eb00111k), Fig. 1")
+    grain = case_value("grain", case) if grain is None else grain
     if grain not in ("fine", "coarse"):
         raise ParameterError("grain", grain, "must be 'fine' or 'coarse'")
     if charge_mah_cm2 < 0 or stripped_mah_cm2 < 0 or stripped_mah_cm2 > charge_mah_cm2:
         raise ParameterError("stripped_mah_cm2", stripped_mah_cm2,
                              f"must be within 0 ... charge_mah_cm2 ({charge_mah_cm2})")
-    if not (0 <= thickness_cv < 0.5):
+    cv = p("thickness_cv") if thickness_cv is None else float(thickness_cv)
+    if not (0 <= cv < 0.5):
         raise ParameterError("thickness_cv", thickness_cv, "must be within [0, 0.5)")
+    if max_charge_mah_cm2 is not None and max_charge_mah_cm2 < charge_mah_cm2:
+        raise ParameterError("max_charge_mah_cm2", max_charge_mah_cm2,
+                             f"must be >= charge_mah_cm2 ({charge_mah_cm2})")
     _check_sizes(n_xy, n_z, voxel_size_um)
-    por = (0.02 if grain == "fine" else 0.08) if porosity is None else float(porosity)
+    por = case_value("porosity", case) if porosity is None else float(porosity)
     if not (0 <= por < 0.4):
         raise ParameterError("porosity", porosity, "must be within [0, 0.4)")
+    pieces = _plating_pieces(case, float(charge_mah_cm2), float(stripped_mah_cm2))
+    j_last = pieces[-1][0] if pieces else float(p("plate_current"))
+    if current_ma_cm2 is not None and not np.isclose(current_ma_cm2, j_last):
+        raise ParameterError("current_ma_cm2", current_ma_cm2,
+                             f"case {case}'s protocol plates at {j_last:g} mA cm^-2 at "
+                             f"{charge_mah_cm2:g} mAh cm^-2", "leave it out")
+    thr = float(p("high_current_threshold"))
+    q_high = sum(q for j, q in pieces if j >= thr)
+    q_low = float(charge_mah_cm2) - q_high
     vs = float(voxel_size_um)
+    vv = vs ** 3
     rng = np.random.default_rng(seed)
     r_cell = 0.45 * n_xy
     cell = _disk(n_xy, n_xy, r_cell)
-    area_um2 = float(cell.sum()) * vs ** 2
-    cu_vox, steel_vox = 4, 3
-    q_net = charge_mah_cm2 - stripped_mah_cm2
-    t_far = faraday_thickness_um(q_net)
-    v_dep = faraday_thickness_um(charge_mah_cm2) * area_um2
-    counter_vox = max(2.0, (counter_li_um - t_far) / vs)
-    if max_charge_mah_cm2 < charge_mah_cm2:
-        raise ParameterError("max_charge_mah_cm2", max_charge_mah_cm2,
-                             f"must be >= charge_mah_cm2 ({charge_mah_cm2})")
-    max_plated_vox = faraday_thickness_um(max_charge_mah_cm2) / vs * (1 + 4 * thickness_cv) + 2
-    z_pel0_nominal = cu_vox + int(np.ceil(max_plated_vox))
+    n_cell = int(cell.sum())
+    area_um2 = n_cell * vs ** 2
+    cu_vox, steel_vox = int(p("cu_voxels")), 3
+    counter_um = p("counter_li_thickness") if counter_li_um is None else float(counter_li_um)
+    c0 = int(round(counter_um / vs))
     if pellet_um is None:
-        pel_vox = n_z - z_pel0_nominal - int(np.ceil(counter_li_um / vs)) - steel_vox - 1
+        n_pel = n_z - cu_vox - c0 - steel_vox - 1
     else:
-        pel_vox = int(round(pellet_um / vs))
-    if pel_vox < 12:
+        n_pel = int(round(pellet_um / vs))
+        if cu_vox + n_pel + c0 + steel_vox > n_z:
+            raise ParameterError("pellet_um", pellet_um, f"does not fit n_z = {n_z} voxels")
+    if n_pel < 12:
         raise ParameterError("n_z", n_z, "leaves fewer than 12 voxels for the pellet",
                              "raise n_z or voxel_size_um")
-    # the pellet sits on top of the plated layer: it is displaced upward by the layer
-    # (operando cells expand); the crack network moves with the pellet
-    zz = np.arange(n_z)[:, None, None] + 0.5
-    fld = _grf2((n_xy, n_xy), 4.0, rng)
-    segs_rng = np.random.default_rng([seed, 7])
-    max_len = 0.8 * pel_vox
-    segs = _crack_network(segs_rng, n_cracks, r_cell, n_xy, 0.0, max_len)
-    edge_rng = np.random.default_rng([seed, 11])
-    n_edge = 0
-    edge_segs = []
-    if current_ma_cm2 >= 1.5:
-        n_edge = int(round(2 + 2 * (current_ma_cm2 - 1.5)))
-        for _ in range(n_edge):
-            ang = edge_rng.uniform(0, 2 * np.pi)
-            rr = r_cell * edge_rng.uniform(0.8, 0.9)
-            p = (0.0, n_xy // 2 + rr * np.sin(ang), n_xy // 2 + rr * np.cos(ang))
-            length = min(0.8 * pel_vox, 4.0 * current_ma_cm2)
-            q = (p[0] + length, p[1] + edge_rng.normal(0, 1.5), p[2] + edge_rng.normal(0, 1.5))
-            edge_segs.append((p, q, 0.0))
-    frac_peak = min(1.0, charge_mah_cm2 / 3.0)
-    frac_li = min(1.0, q_net / 3.0)
-    s_li = frac_li * max_len
-    s_peak = frac_peak * max_len
-    s_empty = s_li + 0.5 * (s_peak - s_li)
 
-    def layout(mean_plated_vox):
-        t = np.clip(mean_plated_vox * (1 + thickness_cv * fld), 0, None) if mean_plated_vox > 0 \
-            else np.zeros((n_xy, n_xy))
-        top_li = cu_vox + t
-        z_pel0 = cu_vox + int(np.ceil(mean_plated_vox * (1 + 4 * thickness_cv))) + 1 \
-            if mean_plated_vox > 0 else cu_vox
-        lab = np.zeros((n_z, n_xy, n_xy), dtype=np.uint8)
-        lab[:cu_vox][:, cell] = CODES["cu"]
-        li = (zz >= cu_vox) & (zz < top_li[None])
-        lab[li & cell[None]] = CODES["li"]
-        # pellet fills from the plated surface up to z_pel0 + pel_vox (it conforms below)
-        pel = (zz >= top_li[None]) & (zz < z_pel0 + pel_vox) & (zz >= cu_vox)
-        lab[pel & cell[None]] = CODES["lpscl"]
-        z_cnt0 = z_pel0 + pel_vox
-        z_cnt1 = int(round(z_cnt0 + counter_vox))
-        lab[z_cnt0:z_cnt1][:, cell] = CODES["li"]
-        lab[z_cnt1:z_cnt1 + steel_vox][:, cell] = CODES["steel"]
-        return lab, top_li, z_pel0, z_cnt0, z_cnt1
+    def far_vox(q):
+        return faraday_thickness_um(q) * area_um2 / vv
 
-    # pores (fixed in the pellet's frame)
+    # ---- the low-current thickness texture: a random field with no centre/edge trend
+    # (same mean in the central disk and the edge ring: near-uniform at low current)
+    from ssbscope.tomo.metrics import central_region
+
+    import scipy.ndimage as ndi
+
+    fld = _grf2((n_xy, n_xy), float(p("thickness_corr_length")), rng)
+    cf = float(p("central_fraction"))
+    # radially detrended: every ring of one voxel has mean 0, so no central disk / edge ring
+    # split (whatever footprint the analysis finds) sees a trend
+    yy, xx = np.mgrid[:n_xy, :n_xy]
+    rbin = np.floor(np.hypot(yy - n_xy // 2, xx - n_xy // 2)).astype(int)
+    for rb in np.unique(rbin[cell]):
+        m = cell & (rbin == rb)
+        fld[m] -= fld[m].mean()
+    fld = np.where(cell, fld / fld[cell].std(), 0.0)
+    # the analysis' footprint: the cell eroded by one voxel (tomo.series.cell_region)
+    inner = ndi.binary_erosion(cell, iterations=1)
+    creg = central_region(cell.shape, cf, footprint=inner)
+    # ---- the pellet in its own frame (one geometry for the series)
+    pel = np.zeros((n_pel, n_xy, n_xy), dtype=np.uint8)
+    pel[:, cell] = CODES["lpscl"]
     pore_rng = np.random.default_rng([seed, 3])
-    pr = (0.8, 1.3) if grain == "fine" else (1.5, 2.6)
-    pores = []
-    pel_volume = pel_vox * cell.sum()
-    acc = 0.0
-    while acc < por * pel_volume and len(pores) < 20000:
+    pr = p("pore_radius_fine") if grain == "fine" else p("pore_radius_coarse")
+    zi, yi, xi = np.ogrid[:n_pel, :n_xy, :n_xy]
+    pmask = np.zeros(pel.shape, bool)
+    target = por * n_pel * n_cell
+    for _ in range(20000):
+        if pmask.sum() >= target:
+            break
         rad = pore_rng.uniform(*pr)
         ang = pore_rng.uniform(0, 2 * np.pi)
         rr = (r_cell - rad - 1) * np.sqrt(pore_rng.uniform())
-        pores.append((pore_rng.uniform(2, pel_vox - 2), n_xy // 2 + rr * np.sin(ang),
-                      n_xy // 2 + rr * np.cos(ang), rad))
-        acc += 4.0 / 3.0 * np.pi * rad ** 3
+        zc = pore_rng.uniform(2, n_pel - 2)
+        cy, cx = n_xy // 2 + rr * np.sin(ang), n_xy // 2 + rr * np.cos(ang)
+        lo, hi = int(max(0, zc - rad - 1)), int(min(n_pel, zc + rad + 2))
+        pmask[lo:hi] |= ((zi[lo:hi] + 0.5 - zc) ** 2 + (yi - cy) ** 2 + (xi - cx) ** 2
+                         <= rad ** 2) & cell[None]
+    pel[pmask] = CODES["pore"]
+    # pre-existing empty cracks (short, mostly lateral), in the pellet's frame
+    pre_rng = np.random.default_rng([seed, 5])
+    pre = np.zeros(pel.shape, bool)
+    for _ in range(int(case_value("preexisting_cracks", case))):
+        ang = pre_rng.uniform(0, 2 * np.pi)
+        rr = 0.6 * r_cell * np.sqrt(pre_rng.uniform())
+        z = pre_rng.uniform(4, n_pel - 4)
+        y, x = n_xy // 2 + rr * np.sin(ang), n_xy // 2 + rr * np.cos(ang)
+        h = pre_rng.uniform(0, 2 * np.pi)
+        pts = [(z + k * 0.3, y + k * 1.5 * np.sin(h), x + k * 1.5 * np.cos(h)) for k in range(5)]
+        m = np.zeros(pel.shape, np.uint8)
+        _tube(m, 1, pts, 1.0, pel == CODES["lpscl"])
+        pre |= m.astype(bool)
+    pel[pre] = CODES["crack"]
+    allowed = pel == CODES["lpscl"]
+    radius = float(p("crack_radius"))
+    max_len = 0.8 * n_pel
 
-    def decorate(lab, z_pel0, z_cnt0):
-        pel_mask = lab == CODES["lpscl"]
-        pmask = np.zeros(lab.shape, bool)
-        zi, yi, xi = np.ogrid[:n_z, :n_xy, :n_xy]
-        for zc, cy, cx, rad in pores:
-            lo = int(max(0, z_pel0 + zc - rad - 1))
-            hi = int(min(n_z, z_pel0 + zc + rad + 2))
-            sub = ((zi[lo:hi] + 0.5 - z_pel0 - zc) ** 2 + (yi - cy) ** 2 + (xi - cx) ** 2) <= rad ** 2
-            pmask[lo:hi] |= sub & pel_mask[lo:hi]
-        lab[pmask] = CODES["pore"]
-        allowed = lab == CODES["lpscl"]
-        shifted = [((p[0] + z_pel0, p[1], p[2]), (q[0] + z_pel0, q[1], q[2]), s) for p, q, s in segs]
-        li_c = _paint_segments(lab.shape, shifted, 0.0, s_li, 1.0, allowed) if s_li > 0 else \
-            np.zeros(lab.shape, bool)
-        empty_c = _paint_segments(lab.shape, shifted, s_li, s_empty, 1.0, allowed & ~li_c) \
-            if s_empty > s_li else np.zeros(lab.shape, bool)
-        edge = np.zeros(lab.shape, bool)
-        if edge_segs:
-            e_sh = [((p[0] + z_pel0 - 1, p[1], p[2]), (q[0] + z_pel0, q[1], q[2]), s)
-                    for p, q, s in edge_segs]
-            edge = _paint_segments(lab.shape, e_sh, 0.0, 1.0, 1.0, allowed & ~li_c & ~empty_c)
-        lab[li_c | edge] = CODES["li_filament"]
-        lab[empty_c] = CODES["crack"]
-        return lab, pmask, li_c | edge, empty_c, edge
+    # ---- Li-filled new cracks: how many voxels this state holds (from the table)
+    n_crack, arr = 0, None
+    if case == "A":
+        q_pl = float(p("crack_plateau_A"))
+        f = float(p("crack_li_fraction_A"))
+        res = float(p("crack_residual_A"))
+        q_peak = min(float(charge_mah_cm2), float(p("plate_capacity")))
+        n_peak = int(round(f * far_vox(max(0.0, q_peak - q_pl))))
+        n_full = int(round(f * far_vox(max(0.0, float(p("plate_capacity")) - q_pl))))
+        n_strip = min(far_vox(stripped_mah_cm2), (1.0 - res) * n_peak)
+        n_crack = int(round(n_peak - n_strip))
+        roots = int(case_value("crack_roots", case)) if n_cracks is None else int(n_cracks)
+        if n_full > 0:
+            arr = _grown_network(np.random.default_rng([seed, 7]), int(1.05 * n_full),
+                                 pel.shape, r_cell, n_xy, max_len, allowed, radius, roots,
+                                 root_frac=(0.0, 0.95))
+    elif case == "B":
+        f = float(p("edge_filament_fraction_B"))
+        n_crack = int(round(f * far_vox(q_high)))
+        q_high_full = sum(q for j, q in p("ramp_B") if j >= thr)
+        n_full = int(round(f * far_vox(q_high_full)))
+        roots = int(p("edge_filament_roots_B")) if n_cracks is None else int(n_cracks)
+        if n_full > 0:
+            ring = allowed & ~creg[None]  # no filament in the central region (Fig. 5e)
+            arr = _grown_network(np.random.default_rng([seed, 11]), int(1.05 * n_full),
+                                 pel.shape, r_cell, n_xy, max_len, ring, radius, roots,
+                                 branch_prob=0.15, root_frac=tuple(p("edge_ring_B")),
+                                 tilt=(0.35, 0.8))
+    else:
+        f = float(p("filament_fraction_C"))
+        q0 = float(p("plate_capacity"))
+        n_crack = int(round(f * far_vox(max(0.0, float(charge_mah_cm2) - q0))))
+        n_full = int(round(f * far_vox(float(p("short_total_C")) - q0)))
+        rf = float(p("filament_root_radius_C"))
+        if n_full > 0:
+            arr = _grown_network(np.random.default_rng([seed, 13]), int(1.05 * n_full),
+                                 pel.shape, r_cell, n_xy, float(n_pel), allowed, radius,
+                                 1 if n_cracks is None else int(n_cracks), branch_prob=0.3,
+                                 root_frac=(rf, rf + 0.05), tilt=(0.6, 0.95))
+    new_c = _first_n(arr, n_crack) if arr is not None else np.zeros(pel.shape, bool)
 
-    # Li in cracks is taken from the Faraday volume; the layer gets the rest (bisection)
-    v_far = t_far * area_um2 / vs ** 3  # voxels of Li from the net charge
-    lo, hi = 0.0, max(1.0, t_far / vs * 1.2)
-    best = None
-    for _ in range(40):
-        mid = 0.5 * (lo + hi) if v_far > 0 else 0.0
-        lab, top_li, z_pel0, z_cnt0, z_cnt1 = layout(mid)
-        lab, pmask, li_c, empty_c, edge = decorate(lab, z_pel0, z_cnt0)
-        plated = np.count_nonzero(lab[:z_pel0 + 1] == CODES["li"])
-        v = plated + np.count_nonzero(li_c)
-        best = (lab, top_li, z_pel0, z_cnt0, z_cnt1, pmask, li_c, empty_c, edge)
-        if v_far <= 0:
-            break
-        if v < v_far:
-            lo = mid
-        else:
-            hi = mid
-        if abs(v - v_far) <= max(1.0, 1e-4 * v_far):
-            break
-    lab, top_li, z_pel0, z_cnt0, z_cnt1, pmask, li_c, empty_c, edge = best
-    plated_t = (lab[:z_pel0 + 1] == CODES["li"]).sum(axis=0).astype(float)
-    counter_t = (lab[z_cnt0:] == CODES["li"]).sum(axis=0).astype(float)
-    vv = vs ** 3
-    crack_li = float(np.count_nonzero(li_c) * vv)
-    crack_empty = float(np.count_nonzero(empty_c) * vv)
-    pore_v = float(np.count_nonzero(pmask) * vv)
+    # ---- the plated layer: Faraday's net Li minus the Li in the new cracks
+    n_far = int(round(far_vox(float(charge_mah_cm2) - float(stripped_mah_cm2))))
+    n_layer = n_far - int(new_c.sum())
+    if n_layer < 0:
+        raise ParameterError("charge_mah_cm2", charge_mah_cm2, "leaves less Li than the cracks "
+                             "hold (check the table's crack fractions)")
+    # low-current part (stripping removes from it) and high-current part (radial profile)
+    q_strip_layer = float(stripped_mah_cm2)  # the layer's shape; its size is n_layer
+    rho2 = ((yy - n_xy // 2) ** 2 + (xx - n_xy // 2) ** 2) / r_cell ** 2
+    g = 1.0 - 2.0 * rho2
+    g = g - g[cell].mean()
+    a = float(case_value("centre_profile_amplitude", case))
+    t_high = faraday_thickness_um(q_high)
+    t_low = max(0.0, faraday_thickness_um(q_low - q_strip_layer))
+    t = t_low * np.clip(1.0 + cv * fld, 0, None) + t_high * np.clip(1.0 + a * g, 0, None)
+    t = np.where(cell, t, 0.0)
+    tv = t / vs
+    n_map = np.zeros((n_xy, n_xy), np.int64)
+    if n_layer > 0:
+        tv = tv * (n_layer / tv[cell].sum())
+        n_map = np.floor(tv).astype(np.int64)
+        n_map[~cell] = 0
+        rem = n_layer - int(n_map.sum())
+        frac = np.where(cell, tv - np.floor(tv), -1.0).ravel()
+        if rem > 0:
+            top = np.argsort(-frac, kind="stable")[:rem]
+            n_map.ravel()[top] += 1
+    # ---- stack the columns
+    k_map = new_c.sum(axis=0).astype(np.int64)          # crack voxels inserted per column
+    counter_t = c0 - n_map - k_map
+    if np.any(counter_t[cell] < 1):
+        raise ParameterError("counter_li_um", counter_um, "is thinner than the Li this state "
+                             "moves to the Cu side in some column", "raise counter_li_um")
+    n_out = n_pel + int(k_map.max())
+    ext = np.zeros((n_out,) + pel.shape[1:], bool)
+    ext[:n_pel] = new_c
+    cum = np.cumsum(ext, axis=0)
+    ref = np.arange(n_out)[:, None, None] - cum
+    ref_c = np.clip(ref, 0, n_pel - 1)
+    body = np.take_along_axis(pel, ref_c, axis=0)
+    body = np.where(ext, CODES["li_filament"], body)
+    zz = np.arange(n_z)[:, None, None]
+    b2 = cu_vox + n_map[None]
+    b3 = b2 + n_pel + k_map[None]
+    b4 = b3 + counter_t[None]
+    b5 = b4 + steel_vox
+    if int(b5[0][cell].max()) > n_z:
+        raise ParameterError("n_z", n_z, "is too small for the stack")
+    jpel = np.clip(zz - b2, 0, n_out - 1)
+    pel_z = np.take_along_axis(np.broadcast_to(body, (n_out, n_xy, n_xy)),
+                               np.broadcast_to(jpel, (n_z, n_xy, n_xy)).copy(), axis=0)
+    u8 = np.uint8
+    lab = np.select([zz < cu_vox, zz < b2, zz < b3, zz < b4, zz < b5],
+                    [u8(CODES["cu"]), u8(CODES["li"]), pel_z, u8(CODES["li"]),
+                     u8(CODES["steel"])], u8(CODES["void"])).astype(np.uint8)
+    lab[:, ~cell] = CODES["void"]
+    # masks of this state in the lab frame
+    is_pel = (zz >= b2) & (zz < b3) & cell[None]
+    crack_mask = is_pel & (lab == CODES["li_filament"])
+    pore_mask = lab == CODES["pore"]
+    pre_mask = lab == CODES["crack"]
+    edge = crack_mask if case in ("B", "C") else np.zeros(lab.shape, bool)
+
+    crack_li = float(crack_mask.sum() * vv)
+    crack_empty = float(pre_mask.sum() * vv)
+    pore_v = float(pore_mask.sum() * vv)
+    plated_t = n_map.astype(float)
+    counter_f = counter_t.astype(float)
+    tmap_um = np.where(cell, plated_t * vs, np.nan)
+    st = thickness_stats(tmap_um, cf, footprint=inner)
+    li_side = float(n_map.sum() * vv) + crack_li
+    t_far = faraday_thickness_um(float(charge_mah_cm2) - float(stripped_mah_cm2))
+    v_dep = faraday_thickness_um(float(charge_mah_cm2)) * area_um2
+    top_plated = cu_vox + int(n_map[cell].max())
+    bottom_counter = int(b3[0][cell].min())
     truth = {
+        "case": case,
         "charge_mah_cm2": float(charge_mah_cm2),
         "stripped_mah_cm2": float(stripped_mah_cm2),
-        "current_ma_cm2": float(current_ma_cm2),
+        "current_ma_cm2": float(j_last),
+        "high_current_mah_cm2": float(q_high),
         "grain": grain,
         "faraday_thickness_um": t_far,
         "deposited_li_volume_um3": v_dep,
         "cell_area_um2": area_um2,
         "pore_volume_um3": pore_v,
+        "preexisting_crack_volume_um3": crack_empty,
         "crack_li_volume_um3": crack_li,
         "crack_empty_volume_um3": crack_empty,
         "crack_volume_um3": crack_li + crack_empty,
+        "new_crack_volume_um3": crack_li,
         "pore_crack_volume_um3": pore_v + crack_li + crack_empty,
-        "crack_li_capacity_fraction": (crack_li + crack_empty) / v_dep if v_dep > 0 else 0.0,
-        "crack_mask": li_c | empty_c,
-        "pore_mask": pmask,
+        "li_in_cracks_fraction": crack_li / li_side if li_side > 0 else 0.0,
+        "crack_li_capacity_fraction": crack_li / v_dep if v_dep > 0 else 0.0,
+        "plated_thickness_um": float(np.mean(plated_t[cell]) * vs),
+        "plated_thickness_center_um": st.mean_center_um,
+        "plated_thickness_edge_um": st.mean_edge_um,
+        "central_fraction": cf,
+        "lpscl_volume_um3": float((lab == CODES["lpscl"]).sum() * vv),
+        "li_total_volume_um3": float(np.isin(lab, [CODES["li"], CODES["li_filament"]]).sum() * vv),
+        "crack_mask": crack_mask,
+        "pore_mask": pore_mask,
         "edge_filament_mask": edge,
-        "n_edge_filaments": int(n_edge),
-        "pellet_z_vox": (float(z_pel0), float(z_cnt0)),
+        "n_edge_filaments": int(p("edge_filament_roots_B")) if (case == "B" and crack_li > 0)
+        else int(case == "C" and crack_li > 0),
+        "pellet_z_vox": (float(top_plated), float(bottom_counter)),
         "paper": "001_a2c994afa3295f29",
     }
     interfaces = {"li|lpscl": cu_vox + plated_t, "cu|li": np.full((n_xy, n_xy), float(cu_vox)),
-                  "lpscl|counter": np.full((n_xy, n_xy), float(z_cnt0))}
-    name = f"anode_free_001/q{charge_mah_cm2:g}-s{stripped_mah_cm2:g}"
+                  "lpscl|counter": (b3[0]).astype(float)}
+    name = f"anode_free_001/{case}/q{charge_mah_cm2:g}-s{stripped_mah_cm2:g}"
     return _finish(name, lab, vs, e_kev, cell, interfaces,
-                   {"plated_li": plated_t, "counter_li": counter_t}, truth)
+                   {"plated_li": plated_t, "counter_li": counter_f}, truth)
 
 
 # ----------------------------------------------------------------------------------------------

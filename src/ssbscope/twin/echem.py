@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.errors import ParameterError
+from ssbscope.twin.params_001 import p as _p001
 
 __all__ = [
     "ScanState",
@@ -86,8 +87,8 @@ AREA_000_CM2 = math.pi * 0.7 ** 2
 #: 000_: NMC622 loading from the paper's 170.3 mAh g⁻¹ = 3.29 mAh cm⁻² at 0.07 C
 #: (3.29 / 170.3 = 19.32 mg cm⁻²) times the cathode area, mg.
 ACTIVE_MASS_000_MG = 3.29 / 170.3 * 1e3 * AREA_000_CM2
-#: 001_: 2 mm diameter tomography cells, cm².
-AREA_001_CM2 = math.pi * 0.1 ** 2
+#: 001_: 2 mm diameter tomography cells (its parameter table), cm².
+AREA_001_CM2 = math.pi * (_p001("cell_diameter") / 20.0) ** 2
 #: 002_: 1/4 inch PTFE cell for neutron imaging, cm².
 AREA_002_CM2 = math.pi * (0.25 * 2.54 / 2.0) ** 2
 #: 002_: 8 mg of cathode powder, NMC811 : LPSCl : VGCF = 80 : 20 : 2 by weight, mg of NMC811.
@@ -690,22 +691,31 @@ def nmc622_first_cycle(*, seed: int = 0, dt_s: float = 10.0, area_cm2: float = A
 # ----------------------------------------------------------------------------------------
 # (2) 001_: anode-free Cu | Li6PS5Cl | Li
 # ----------------------------------------------------------------------------------------
-_CASES_001 = {
-    # ce: first-cycle CE (None: no stripping); asr: area-specific resistance (ohm cm2);
-    # feature: start of the first plating ("high" overpotential, Au "alloy" plateau, "none");
-    # replate: plate 3 mAh cm-2 again after the stripping; ramp: later plating steps
-    # (j mA cm-2, capacity mAh cm-2), the cell shorts at the end of the last one.
-    "A": dict(ce=0.799, asr=600.0, feature="high", replate=False, ramp=()),
-    "B": dict(ce=0.929, asr=80.0, feature="none", replate=True,
-              ramp=((1.5, 0.75), (3.0, 0.81))),
-    "C": dict(ce=None, asr=80.0, feature="alloy", replate=False,
-              ramp=((0.75, 0.75), (1.0, 1.0), (2.0, 1.62))),
-}
+def _cases_001():
+    """Case specs of 001_ read from its parameter table (:mod:`ssbscope.twin.params_001`).
+
+    ce: first-cycle CE (None: no stripping); asr: area-specific resistance (ohm cm2);
+    feature: start of the first plating ("high" overpotential, Au "alloy" plateau, "none");
+    replate: plate again after the stripping; ramp: later plating steps (j mA cm-2,
+    capacity mAh cm-2), the cell shorts at the end of the last one.
+    """
+    from ssbscope.twin.params_001 import p
+
+    return {
+        "A": dict(ce=p("ce_A"), asr=p("asr_A"), feature="high", replate=False, ramp=()),
+        "B": dict(ce=p("ce_B"), asr=p("asr_BC"), feature="none", replate=True,
+                  ramp=tuple(p("ramp_B"))),
+        "C": dict(ce=None, asr=p("asr_BC"), feature="alloy", replate=False,
+                  ramp=tuple(p("ramp_C"))),
+    }
+
+
+_CASES_001 = _cases_001()
 
 
 def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
-                    area_cm2: float = AREA_001_CM2, plate_ma_cm2: float = 0.5,
-                    plate_mah_cm2: float = 3.0, coulombic_efficiency: float | None = None,
+                    area_cm2: float = AREA_001_CM2, plate_ma_cm2: float | None = None,
+                    plate_mah_cm2: float | None = None, coulombic_efficiency: float | None = None,
                     strip_cutoff_V: float = 1.0, after_short_s: float = 600.0,
                     noise_V: float = 3e-4, noise_rel_I: float = 1e-4) -> AnodeFreeTwin:
     """Lithium plating/stripping on Cu in an anode-free Li6PS5Cl cell (001_a2c994afa3295f29).
@@ -733,8 +743,8 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
         Logging interval, s.
     area_cm2 : float
         Electrode area (2 mm diameter cells: 0.0314 cm²).
-    plate_ma_cm2, plate_mah_cm2 : float
-        First deposition (0.5 mA cm⁻², 3 mAh cm⁻²).
+    plate_ma_cm2, plate_mah_cm2 : float, optional
+        First deposition (default from the paper's table: 0.5 mA cm⁻², 3 mAh cm⁻²).
     coulombic_efficiency : float, optional
         Ground-truth first-cycle CE (default: the paper's value for the case).
     strip_cutoff_V : float
@@ -753,8 +763,10 @@ def anode_free_cell(case: str = "B", *, seed: int = 0, dt_s: float = 30.0,
     spec = _CASES_001[key]
     dt = _check_pos("dt_s", dt_s)
     area = _check_pos("area_cm2", area_cm2)
-    jp = _check_pos("plate_ma_cm2", plate_ma_cm2)
-    qp = _check_pos("plate_mah_cm2", plate_mah_cm2)
+    jp = _check_pos("plate_ma_cm2", _p001("plate_current") if plate_ma_cm2 is None
+                    else plate_ma_cm2)
+    qp = _check_pos("plate_mah_cm2", _p001("plate_capacity") if plate_mah_cm2 is None
+                    else plate_mah_cm2)
     ce = spec["ce"] if coulombic_efficiency is None else _check_frac("coulombic_efficiency",
                                                                      coulombic_efficiency)
     if key == "C" and coulombic_efficiency is not None:

@@ -67,6 +67,8 @@ __all__ = ["ExperimentFolder", "FolderPart", "ct_series_part", "soft_short_part"
 CT_SIZES = {"tiny": (32, 48, 60), "small": (40, 56, 90), "medium": (64, 72, 150)}
 #: Anode-free scan states used per size (indices into the five case-B states).
 _AF_STATES = {"tiny": (0, 2, 3), "small": (0, 1, 2, 3, 4), "medium": (0, 1, 2, 3, 4)}
+#: Case-A scan states per size (indices into :func:`_anode_free_states_a`).
+_AF_STATES_A = {"tiny": (0, 1, 3), "small": (0, 1, 2, 3, 4), "medium": (0, 1, 2, 3, 4)}
 DESIGNS = ("anode_free", "symmetric")
 
 _VOXEL_UM = 3.0
@@ -202,11 +204,15 @@ def _flow(d: dict) -> str:
 def _layers(design: str, pellet_um: float):
     """YAML layers (bottom to top) and the phantom's names behind them."""
     if design == "anode_free":
+        from ssbscope.twin.params_001 import p
+
+        cu_um = round(p("cu_voxels") * p("demo_voxel_size"))
         return [
-            ({"name": "Cu", "material": "Cu", "thickness_um": 12}, "current collector (bottom, z = 0)"),
+            ({"name": "Cu", "material": "Cu", "thickness_um": cu_um}, "current collector (bottom, z = 0)"),
             ({"name": "Li", "material": "Li", "thickness_um": 0}, "plated during the experiment"),
             ({"name": "LPSCl", "material": "Li6PS5Cl", "thickness_um": round(pellet_um)}, "pressed pellet"),
-            ({"name": "counter", "material": "Li", "thickness_um": 40}, "Li counter electrode (a steel plunger sits on it)"),
+            ({"name": "counter", "material": "Li", "thickness_um": round(p("counter_li_thickness"))},
+             "Li counter electrode (a steel plunger sits on it)"),
         ]
     return [
         ({"name": "plunger_bottom", "material": "steel", "thickness_um": 9}, "steel plunger, its face in the field of view (static)"),
@@ -223,6 +229,22 @@ _AF_IFACE = {"Cu|Li": "cu|li", "Li|LPSCl": "li|lpscl", "LPSCl|counter": "lpscl|c
 _SYM_THICK = {"Li": "li", "LPSCl": "pellet", "counter": "counter_li"}
 _SYM_IFACE = {"plunger_bottom|Li": "steel|li", "Li|LPSCl": "li|lpscl",
               "LPSCl|counter": "lpscl|counter", "counter|plunger_top": "counter|steel"}
+
+
+def _anode_free_states_a(tw):
+    """Case-A scan states: pristine, the end of the crack plateau, 2 and 3 mAh cm^-2 plated,
+    the end of the strip: (label, plated, stripped, current, t)."""
+    from ssbscope.twin.params_001 import p
+
+    plate0, strip = tw.steps[0], tw.steps[1]
+    j0, q_pl = plate0[1], float(p("crack_plateau_A"))
+    return (
+        ("pristine", 0.0, 0.0, j0, plate0[2]),
+        (f"plated {q_pl:.1f} mAh/cm2", q_pl, 0.0, j0, plate0[2] + q_pl / j0 * 3600.0),
+        ("plated 2.0 mAh/cm2", 2.0, 0.0, j0, plate0[2] + 2.0 / j0 * 3600.0),
+        ("plated 3.0 mAh/cm2", tw.plated_mah_cm2, 0.0, j0, plate0[3]),
+        ("stripped", tw.plated_mah_cm2, tw.stripped_mah_cm2, strip[1], strip[3]),
+    )
 
 
 def _anode_free_states(tw):
@@ -247,7 +269,7 @@ def _scan_truth(ph, design: str, layer_names, label, time_s, start, plated, stri
     vs = ph.voxel_size_um
     if design == "anode_free":
         thick = {k: ph.mean_thickness_um[v] for k, v in _AF_THICK.items()}
-        thick["Cu"] = 4 * vs
+        thick["Cu"] = ph.interfaces_z_vox["cu|li"] * vs
         pel = np.where(ph.cell_mask, ph.height_maps_um["lpscl|counter"]
                        - ph.height_maps_um["li|lpscl"], np.nan)
         thick["LPSCl"] = float(np.nanmean(pel))
@@ -278,9 +300,19 @@ def _scan_truth(ph, design: str, layer_names, label, time_s, start, plated, stri
         "cell_area_um2": _num(float(ph.cell_mask.sum()) * vs ** 2),
     }
     if design == "anode_free":
-        out.update({k: _num(tr[k]) for k in ("crack_li_volume_um3", "crack_empty_volume_um3",
-                                              "crack_li_capacity_fraction", "current_ma_cm2")})
+        out.update({k: _num(tr[k]) for k in (
+            "crack_li_volume_um3", "crack_empty_volume_um3", "crack_li_capacity_fraction",
+            "current_ma_cm2", "new_crack_volume_um3", "preexisting_crack_volume_um3",
+            "li_in_cracks_fraction", "lpscl_volume_um3", "li_total_volume_um3",
+            "high_current_mah_cm2", "central_fraction")})
+        out["case"] = tr["case"]
         out["n_edge_filaments"] = int(tr["n_edge_filaments"])
+        # plated layer: mean over the cell, central disk / edge ring as the analysis splits it
+        out["plated_li_thickness_um"] = {
+            "mean": _num(tr["plated_thickness_um"]),
+            "center": _num(tr["plated_thickness_center_um"]),
+            "edge": _num(tr["plated_thickness_edge_um"])}
+        out["li_in_cracks_volume_um3"] = _num(tr["crack_li_volume_um3"])
     else:
         out["pellet_shift_um"] = _num(tr["pellet_shift_um"])
         out["target_ra_um"] = _num(tr["target_ra_um"])
@@ -289,7 +321,7 @@ def _scan_truth(ph, design: str, layer_names, label, time_s, start, plated, stri
 
 def ct_series_part(root, *, design: str = "anode_free", size: str = "small", seed: int = 0,
                    series: str | None = None, echem_label: str | None = None,
-                   progress=None) -> FolderPart:
+                   progress=None, case: str = "B") -> FolderPart:
     """Write one cell's operando CT series and its potentiostat log into ``root``.
 
     Files: ``echem/<series>_<protocol>.mpt`` and ``scans/<series>/sNNN.h5``.  The cell is
@@ -311,6 +343,10 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         the file name.
     progress : callable, optional
         ``progress(iterable, desc=...)`` wrapper (e.g. a pipeline context's).
+    case : {"B", "A"}
+        Anode-free design only: the paper's case (B, the demo's: planar plating, strip,
+        re-plate, 1.5 mA cm^-2 step; A: filament cracks after a ~1 mAh cm^-2 plateau, then a
+        strip at 79.9 % CE; scans at 0, 1, 2, 3 mAh cm^-2 and after the strip).
 
     Returns
     -------
@@ -332,16 +368,30 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
     series = series or design
     n_xy, n_z, n_angles = CT_SIZES[size]
     t0 = _LOG_START[design]
+    if design == "anode_free":  # acquisition from the paper's table (Sandoval et al. 2025)
+        from ssbscope.twin.params_001 import p as p001
+
+        vox, e_kev, flux = (float(p001(k)) for k in ("demo_voxel_size", "demo_energy",
+                                                      "demo_flux"))
+    else:
+        vox, e_kev, flux = _VOXEL_UM, _E_KEV, _FLUX
     part = FolderPart()
 
     # --- potentiostat log
+    case = str(case).upper()
+    if design == "anode_free" and case not in ("A", "B"):
+        raise ParameterError("case", case, "must be 'A' or 'B' for the anode-free series")
     if design == "anode_free":
-        tw = twin_echem.anode_free_cell("B", seed=seed)
-        states = [_anode_free_states(tw)[i] for i in _AF_STATES[size]]
-        log_name = f"echem/{series}_caseB.mpt"
+        tw = twin_echem.anode_free_cell(case, seed=seed)
+        if case == "B":
+            states = [_anode_free_states(tw)[i] for i in _AF_STATES[size]]
+            protocol = ("plate 3 mAh/cm2 at 0.5 mA/cm2, strip to 1 V, re-plate 3 mAh/cm2, "
+                        "0.75 mAh/cm2 at 1.5 mA/cm2, 3.0 mA/cm2 to a short")
+        else:
+            states = [_anode_free_states_a(tw)[i] for i in _AF_STATES_A[size]]
+            protocol = "plate 3 mAh/cm2 at 0.5 mA/cm2, strip at 0.5 mA/cm2 to 1 V"
+        log_name = f"echem/{series}_case{case}.mpt"
         material, electrolyte = "Cu (working) | Li (counter)", "Li6PS5Cl"
-        protocol = ("plate 3 mAh/cm2 at 0.5 mA/cm2, strip to 1 V, re-plate 3 mAh/cm2, "
-                    "0.75 mAh/cm2 at 1.5 mA/cm2, 3.0 mA/cm2 to a short")
     else:
         tw = twin_echem.symmetric_plating(_SYM_CHARGES, seed=seed)
         states = [(lab, q, 0.0, tw.current_ma_cm2, t) for lab, q, t in
@@ -365,33 +415,26 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
     it = enumerate(states)
     if progress is not None:
         it = progress(list(it), desc=f"twin CT series {series}")
-    if design == "anode_free":
-        # one geometry for the whole series: the pellet of the CT demo's sizing (room for
-        # 4 mAh/cm2 plated), the largest plated charge of the series allowed
-        z_pel0, z_cnt0 = ct.anode_free_001(0.0, n_xy=n_xy, n_z=n_z, voxel_size_um=_VOXEL_UM,
-                                           e_kev=_E_KEV, max_charge_mah_cm2=4.0,
-                                           seed=seed).truth["pellet_z_vox"]
-        af_pellet_um = (z_cnt0 - z_pel0) * _VOXEL_UM
     for k, (label, plated, stripped, cur, t) in it:
         if design == "anode_free":
-            ph = ct.anode_free_001(plated, stripped, current_ma_cm2=cur, n_xy=n_xy, n_z=n_z,
-                                   voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
-                                   pellet_um=af_pellet_um, max_charge_mah_cm2=max(4.0, q_max),
-                                   seed=seed)
+            # the paper's case; one pellet (same seed) for the whole series
+            ph = ct.anode_free_001(plated, stripped, case=case, current_ma_cm2=cur, n_xy=n_xy,
+                                   n_z=n_z, voxel_size_um=vox, e_kev=e_kev,
+                                   max_charge_mah_cm2=q_max, seed=seed)
             steel = ph.phase_volumes_um3["steel"] / ph.voxel_volume_um3
             if steel != 3 * ph.cell_mask.sum():
                 raise ParameterError("size", size, f"the n_z = {n_z} volume cuts the top "
                                      f"plunger at state {label!r}", "use a larger size")
         else:
-            ph = ct.symmetric_li_lpscl(plated, n_xy=n_xy, n_z=n_z, voxel_size_um=_VOXEL_UM,
-                                       e_kev=_E_KEV, max_charge_mah_cm2=max(_SYM_CHARGES),
+            ph = ct.symmetric_li_lpscl(plated, n_xy=n_xy, n_z=n_z, voxel_size_um=vox,
+                                       e_kev=e_kev, max_charge_mah_cm2=max(_SYM_CHARGES),
                                        seed=seed)
         if pellet_um is None:  # nominal thickness a user measures before assembling
             hm = ph.height_maps_um
             pellet_um = float(np.nanmean(hm["lpscl|counter"] - hm["li|lpscl"]))
             layers = _layers(design, pellet_um)
             layer_names = [la["name"] for la, _ in layers]
-        sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=seed * 100 + k)
+        sc = ph.scan(n_angles=n_angles, flux_photons=flux, seed=seed * 100 + k)
         start = t0 + timedelta(seconds=float(t))
         n_frames = n_angles + sc.flats.shape[0] + sc.darks.shape[0]
         end = start + timedelta(seconds=n_frames * _EXPOSURE_S)
@@ -400,12 +443,12 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
                                  f"the {tw.rest_s:g} s rest it is taken in")
         rel = f"scans/{series}/s{k:03d}.h5"
         write_dxchange(root / rel, sc, sample_name=f"{series}: {label}", start_date=_iso(start),
-                       end_date=_iso(end), exposure_time_s=_EXPOSURE_S, energy_kev=_E_KEV,
+                       end_date=_iso(end), exposure_time_s=_EXPOSURE_S, energy_kev=e_kev,
                        truth_center=False)
         part.files.append(rel)
         entries.append(({"path": rel, "kind": "projections", "series": series,
                          "time_s": _num(round(float(t), 3)), "state": label,
-                         "energy_kev": _E_KEV}, None))
+                         "energy_kev": e_kev}, None))
         tr = _scan_truth(ph, design, layer_names, label, t, start, plated, stripped)
         tr["path"] = rel
         tr["end_date"] = _iso(end)
@@ -413,7 +456,7 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
 
     cell = {"diameter_mm": diameter_mm,
             "layers": [la for la, _ in layers]}
-    what = ("anode-free Cu | Li6PS5Cl | Li cell (001_a2c994afa3295f29 case B)"
+    what = (f"anode-free Cu | Li6PS5Cl | Li cell (Sandoval et al. 2025 case {case})"
             if design == "anode_free" else "symmetric Li | Li6PS5Cl | Li cell")
     part.cells[series] = (cell, what, [c for _, c in layers])
     we = "the Cu" if design == "anode_free" else "the bottom Li electrode"
@@ -424,8 +467,14 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
                              f"{we} is the working electrode: plating onto it is a "
                              "reduction, logged negative")]
     part.inputs["tomo"] = entries
+    if design == "anode_free":
+        from ssbscope.twin.params_001 import p as p001
+
+        cfrac = float(p001("central_fraction"))
+    else:
+        cfrac = 0.75
     part.analysis["tomo"] = {"interfaces": ["Li|LPSCl"], "thickness": ["Li", "counter"],
-                             "central_fraction": 0.75}
+                             "central_fraction": cfrac}
     # the current distribution on each scan's measured Li surface vs the measured maps
     part.analysis["interface"] = {"topography": {"series": [series]}}
     part.comments.append(f"{series}: {what}; log: {protocol}.")
@@ -442,7 +491,7 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         }},
         "tomo": {series: {
             "cell": series, "design": design, "size": size,
-            "voxel_size_um": _VOXEL_UM, "e_kev": _E_KEV, "flux_photons": _FLUX,
+            "voxel_size_um": vox, "e_kev": e_kev, "flux_photons": flux,
             "n_angles": n_angles, "shape_zyx": [n_z, n_xy, n_xy],
             "center_px": _num(sc.center_px), "layers": layer_names,
             "cell_center_yx_vox": [n_xy // 2, n_xy // 2], "cell_radius_vox": _num(0.45 * n_xy),
@@ -728,7 +777,7 @@ def write_truth_json(path, parts, **meta) -> Path:
 
 
 def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "small",
-                        seed: int = 0, progress=None) -> ExperimentFolder:
+                        seed: int = 0, progress=None, case: str = "B") -> ExperimentFolder:
     """Write an operando CT experiment folder of one cell (see the module docstring).
 
     Parameters
@@ -740,6 +789,8 @@ def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "sma
     seed : int
     progress : callable, optional
         ``progress(iterable, desc=...)``.
+    case : {"B", "A"}
+        Anode-free design: the paper's case (see :func:`ct_series_part`).
 
     Returns
     -------
@@ -747,8 +798,9 @@ def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "sma
     """
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    part = ct_series_part(root, design=design, size=size, seed=seed, progress=progress)
-    title = {"anode_free": "Anode-free Cu | Li6PS5Cl | Li, operando CT (case B)",
+    part = ct_series_part(root, design=design, size=size, seed=seed, progress=progress,
+                          case=case)
+    title = {"anode_free": f"Anode-free Cu | Li6PS5Cl | Li, operando CT (case {str(case).upper()})",
              "symmetric": "Symmetric Li | Li6PS5Cl | Li, CT during plating"}[design]
     truth = write_truth_json(root / "truth.json", [part], design=design, size=size, seed=seed)
     yml = write_experiment_yaml(root / "experiment.yaml", [part], name=title, seed=seed)
