@@ -196,7 +196,11 @@ def _thickness_rows(at, sc, where, key, paper, vs, series):
             out.append(_row(paper, f"{lay} mean thickness", where, "um", m, t, kind="um",
                             tol=vs, note="tolerance one voxel"))
     # centre vs edge (Sandoval et al. 2025, Fig. 5e) where the truth gives both
-    tc, te = sc.get("thickness_center_um") or {}, sc.get("thickness_edge_um") or {}
+    tc, te = dict(sc.get("thickness_center_um") or {}), dict(sc.get("thickness_edge_um") or {})
+    pl = sc.get("plated_li_thickness_um")
+    if isinstance(pl, dict) and pl.get("center") is not None and _f(pl.get("mean")) > 0:
+        tc.setdefault("Li", pl["center"])  # the plated layer (Sandoval et al. 2025, Fig. 5e)
+        te.setdefault("Li", pl["edge"])
     for lay in set(tc) & set(te):
         if lay not in _strs(at["layer"].values) or "thickness_center_um" not in at:
             continue
@@ -236,6 +240,13 @@ def _electrolyte_rows(at, sc, where, key, paper):
                         at["pore_crack_volume_um3"].values, t_pc, tol=10.0,
                         note="partial-volume estimate inside the electrolyte band; truth: "
                         "pore + crack voxels of the phantom (Li-filled cracks included)"))
+    t_new = sc.get("new_crack_volume_um3")
+    if "new_crack_volume_um3" in at and t_new is not None and _f(t_pc) > 0 \
+            and _f(sc.get("plated_mah_cm2")) > 0:
+        out.append(_row(paper, "new crack volume", where, "um3", at["new_crack_volume_um3"].values,
+                        t_new, kind="um3", tol=0.1 * _f(t_pc),
+                        note="pore + crack volume minus the first scan's; tolerance 10 % of the "
+                        "true pore + crack volume"))
     for var, label in (("low_attenuation_connected_um3", "Li-connected low-attenuation volume"),
                        ("low_attenuation_isolated_um3", "isolated low-attenuation volume")):
         t = _f(sc.get(var))
