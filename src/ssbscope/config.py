@@ -287,7 +287,7 @@ class ComptonAnalysis(_Model):
     valence_window_au: float = Field(default=1.0, gt=0, description="upper edge of the valence window of the EMF (atomic units of p_z)")
     core_window_au: tuple[float, float] = Field(default=(1.0, 5.0), description="(low, high) core window of the EMF (atomic units of p_z)")
     components: Optional[list[str]] = Field(default=None, description="layers (names in cell.layers) the exposures of a series are unmixed into; default: every layer the sheet beam crosses at some beam height and state")
-    emf_map_block_px: int = Field(default=4, ge=1, description="block size (detector pixels) of the EMF maps compton/<series>/maps")
+    emf_map_block_px: int = Field(default=4, ge=1, description="block size (detector pixels) of the EMF maps compton/<series>/maps (emf on state x component x block_row x block_col; y_mm/x_mm block centres in the sheet and block_size_mm with the pinhole geometry)")
     min_block_counts: float = Field(default=100.0, ge=0, description="fewest counts per block and beam position for a map value (else NaN)")
     mask_radius_mm: Optional[float] = Field(default=None, gt=0, description="only pixels imaging object points within this radius of the cell axis are summed (needs the pinhole distances); default: 0.85 x the smallest radius of the components' layers (diameter_mm, else the cell's), all good pixels when neither is known")
     reference_points: list[EmfReferencePoint] = Field(default_factory=list, description="reference states {emf, x} of the linear EMF <-> Li content calibration of reference_component (at least 2); none: no x is computed")

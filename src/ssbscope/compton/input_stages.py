@@ -83,7 +83,9 @@ volume) become one more stage ``compton.series.<series>`` reading their cubes an
 
 It writes ``compton/<series>/emf`` (``emf``, ``emf_unc`` on state x component, ``time_s`` a
 coordinate of ``state``; ``emf_position``, ``fraction``, ``beam_height_um``, ``x``/``x_unc``),
-``compton/<series>/maps`` (``emf``, ``emf_unc`` on state x component x block_row x block_col)
+``compton/<series>/maps`` (``emf``, ``emf_unc`` on state x component x block_row x block_col;
+with the pinhole geometry ``y_mm``/``x_mm``, the block centres in the sheet from the cell axis,
+and ``block_size_mm``)
 and ``compton/<series>/spectra`` (aligned exposure spectra, unmixed component spectra).  On
 the twin's series (:func:`ssbscope.twin.xcs_series.write_xcs_series`, full HEXITEC model,
 3 states x 3 heights, 6e5 photons per exposure) every component EMF is within 0.9 sigma of
@@ -1150,12 +1152,24 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
                       "calibration_intercept": float(cal.intercept),
                       "reference_points": json.dumps([list(p) for p in reference_points])})
     em = xr.Dataset(data, coords=coords, attrs=attrs)
+    map_coords, map_attrs = {}, {}
+    geo = members[0]["geometry"]
+    if geo is not None:
+        # object-plane (sheet) position of each block's centre: the pinhole inverts the image
+        obj = geo["pixel_pitch_mm"] * geo["sample_to_pinhole_mm"] / geo["pinhole_to_detector_mm"]
+        rc = np.arange(nbr) * nb + (nb - 1) / 2
+        cc = np.arange(nbc) * nb + (nb - 1) / 2
+        map_coords = {"y_mm": ("block_row", ((n_rows - 1) / 2 - rc) * obj,
+                               {"units": "mm", "description": "block centre in the sheet, from the cell axis"}),
+                      "x_mm": ("block_col", ((n_cols - 1) / 2 - cc) * obj,
+                               {"units": "mm", "description": "block centre in the sheet, from the cell axis"})}
+        map_attrs = {"block_size_mm": float(nb * obj), "pixel_size_mm": float(obj)}
     mp = xr.Dataset({"emf": (("state", "component", "block_row", "block_col"), maps, {"units": "1"}),
                      "emf_unc": (("state", "component", "block_row", "block_col"), maps_u, {"units": "1"}),
                      "block_inside": (("block_row", "block_col"), bmask, {"units": "1"})},
                     coords={"state": list(states), "component": comps, "time_s": ("state", t_state),
-                            "block_row": np.arange(nbr), "block_col": np.arange(nbc)},
-                    attrs={"series": series, "block_px": nb, "min_block_counts": float(min_block_counts),
+                            "block_row": np.arange(nbr), "block_col": np.arange(nbc), **map_coords},
+                    attrs={"series": series, "block_px": nb, "min_block_counts": float(min_block_counts), **map_attrs,
                            "description": "EMF of each component unmixed block by block (the series' "
                                           "sheet fractions for every block); NaN outside the analysed "
                                           "pixels or with too few counts"})

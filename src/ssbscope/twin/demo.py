@@ -199,8 +199,9 @@ def xcs_part(root, *, size: str = "small", seed: int = 0) -> tuple[FolderPart, d
     part.inputs["compton"] = entries
     part.analysis["compton"] = dict(xs.experiment["analysis"]["compton"])
     part.truth = {"compton": xs.truth}
-    part.comments.append("compton: operando XCS series of the coin cell at three states and the "
-                         "paper's three sheet heights (Huang et al. 2024).")
+    part.comments.append("compton: operando XCS series of the coin cell at three states, the "
+                         "paper's three sheet heights and one in the bulk Li (Huang et al. 2024); "
+                         "the anode/SPE interphase is its own layer (Li0 + Li-salt-rich PEO + SEI).")
     return part, dict(xs.experiment["cell"])
 
 
