@@ -103,20 +103,21 @@ def twin_run(tmp_path_factory):
     from ssbscope.twin.xcs_series import write_xcs_series
 
     tmp = tmp_path_factory.mktemp("xcs_series")
-    tw = write_xcs_series(tmp / "exp", n_photons=100_000, flood_photons=200_000, seed=0)
+    tw = write_xcs_series(tmp / "exp", n_photons=160_000, flood_photons=200_000, seed=0)
     out = tmp / "out"
     assert main(["run", str(tw.yaml_path), "--out", str(out), "--quiet"]) in (0, None)
     return tw, out
 
 
 def test_twin_series_through_run(twin_run):
-    """The twin's operando series (3 states x 3 sheet heights, full HEXITEC model, 1e5 photons per
-    exposure) as a user's files -> ssbscope run -> compton/xcs/emf.
+    """The twin's operando series (3 states x 4 sheet heights, 4 components with the anode/SPE
+    interphase, full HEXITEC model, 1.6e5 photons per exposure in the simulated 8.4 mm disc) as a
+    user's files -> ssbscope run -> compton/xcs/emf.
 
-    Each component's EMF lies within 2 sigma of the twin's resolution-broadened truth at every
-    state (2 sigma: 9 values, of which about 3 would miss 1 sigma by chance; measured |z| <= 1.5
-    with this seed, <= 0.9 with 6e5 photons), and the anode's EMF change between states matches
-    the truth's (none: the twin's anode is Li metal at every state) within 2 combined sigma.
+    Each component's EMF lies within 2.5 sigma of the twin's resolution-broadened truth at every
+    state (12 values: about 4 miss 1 sigma and 0.5 miss 2 sigma by chance; measured |z| <= 2.1
+    with this seed, <= 1.7 with 1e6 photons), and the bulk anode's EMF change between states
+    matches the truth's (none: the bulk is Li metal at every state) within 2 combined sigma.
     The EMF of the cathode-dominant exposure itself (a mixture) is far from the cathode's: the
     unmixing is what recovers it."""
     from ssbscope.store import Store
@@ -132,7 +133,7 @@ def test_twin_series_through_run(twin_run):
     ref = np.array(tr["true_emf_resolution"])
     assert np.all(np.isfinite(v)) and np.all(u > 0)
     z = (v - ref) / u
-    assert np.all(np.abs(z) < 2.0), z
+    assert np.all(np.abs(z) < 2.5), z
     # stated precision (an arbitrary EMF with a huge uncertainty would pass the z test): bulk
     # anode 2-3 %, interphase (12-20 % of the sheets) 12-25 %, cathode 4-30 %, SPE (4-12 % of
     # one sheet) 15-70 % at 1e5 photons
@@ -213,6 +214,24 @@ def test_interphase_emf_and_maps_through_run(twin_run):
         assert abs(mean - ref[k]) < 3 * np.hypot(mean_u, u[k]) + 0.05 * ref[k], (k, mean, mean_u, ref[k])
     # the truth's lateral contrast (Fig. 3A): centre > edge of the analysed disc once charged
     assert tr["centre_emf"][1] > tr["edge_emf"][1] and tr["centre_emf"][0] == pytest.approx(tr["edge_emf"][0])
+    # radial profile out to the anode's rim (7-8 mm, beyond the 14 mm cathode): the cathode's
+    # fraction is zero there (declared diameters), the interphase follows the truth per ring
+    ra = st["compton/xcs/radial"].load()
+    assert list(ra["r_outer_mm"].values) == [3.0, 6.0, 7.0, 8.0]
+    ci = list(ra["component"].values).index("cathode")
+    np.testing.assert_allclose(ra["layer_area_fraction"].values[:, ci], [1, 1, 1, 0], atol=1e-12)
+    assert np.all(np.isnan(ra["emf"].sel(component="cathode").values[:, 3]))
+    rv = ra["emf"].sel(component="interphase").values
+    ru = ra["emf_unc"].sel(component="interphase").values
+    rt = np.array(tr["radial_emf"])
+    assert np.all(np.isfinite(rv)) and np.all(np.abs(rv - rt) < 2.5 * ru), (rv, ru, rt)
+    assert np.all(ru < 0.5 * rv)
+    # truth: charged centre ring above the rim (Fig. 3A); the measured centre - rim difference
+    # agrees with it within 2 combined sigma (not resolved at 1.6e5 photons: sigma ~ 0.3)
+    assert rt[1, 0] > rt[1, 3] + 0.1 and abs(rt[0, 0] - rt[0, 3]) < 1e-9
+    for k in range(3):
+        d, dt = rv[k, 0] - rv[k, 3], rt[k, 0] - rt[k, 3]
+        assert abs(d - dt) < 2 * np.hypot(ru[k, 0], ru[k, 3]), (k, d, dt)
 
 
 def _stack_labels(layers_um, phases, materials, voxel_um=1.0, n_xy=6):
@@ -231,7 +250,7 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
     the twin's stack at each state voxelised at 1 um, phases darkest first, written into the
     store before the run; the scan times differ from the XCS times so states are matched by
     name): the fractions equal the declared-layer ones within the voxel size and the EMFs
-    agree with the truth as before (2 sigma); only the series stage runs again (resume)."""
+    agree with the truth as before (2.5 sigma); only the series stage runs again (resume)."""
     import shutil
 
     import xarray as xr
@@ -279,7 +298,7 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
     np.testing.assert_allclose(em_ct["ct_time_s"].values[:, 0], np.array(tw.truth["time_s"]) + 1000.0)
     ref = np.array(tw.truth["true_emf_resolution"])
     z = (em_ct["emf"].values - ref) / em_ct["emf_unc"].values
-    assert np.all(np.abs(z) < 2.0), z
+    assert np.all(np.abs(z) < 2.5), z  # 12 values, as above
     cc = list(em_ct["component"].values).index("cathode")
     assert em_ct.attrs["x_component"] == "cathode"
     np.testing.assert_allclose(em_ct["x"].values, 1.0 + (em_ct["emf"].values[:, cc] - 1.08) / (0.04 / 0.7), rtol=1e-9)

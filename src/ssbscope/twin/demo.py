@@ -165,7 +165,9 @@ def echem_part(root, *, size: str = "small", seed: int = 0, skip=()) -> FolderPa
 
 
 #: XCS photons per exposure and flood photons per twin size.
-_XCS_PHOTONS = {"tiny": (30_000, 100_000), "small": (100_000, 200_000), "medium": (300_000, 400_000)}
+#: (photons within the simulated 8.4 mm disc: 1.6 x those of the analysed 6.6 mm disc before
+#: the radial profile reached the anode's rim)
+_XCS_PHOTONS = {"tiny": (50_000, 100_000), "small": (160_000, 200_000), "medium": (480_000, 400_000)}
 
 
 def xcs_part(root, *, size: str = "small", seed: int = 0) -> tuple[FolderPart, dict]:

@@ -487,17 +487,19 @@ def interphase_states(states, cell: "CoinCell | None" = None, *, all_states=None
     return out
 
 
-def disc_components(layer: Layer, radius_mm: float) -> tuple:
-    """Area-weighted (Material, volume fraction) of a ringed layer over the disc ``r < radius_mm``.
+def disc_components(layer: Layer, radius_mm: float, inner_mm: float = 0.0) -> tuple:
+    """Area-weighted (Material, volume fraction) of a ringed layer over ``inner_mm <= r < radius_mm``.
 
-    Spectra are linear in the volume fractions, so this mixture's spectrum is the disc's sum.
+    Spectra are linear in the volume fractions, so this mixture's spectrum is the disc's
+    (annulus') sum.
     """
     if not layer.rings:
         return layer.components
     acc: dict = {}
     r0, tot = 0.0, 0.0
     for r1, comps in layer.rings:
-        a = max(0.0, min(r1, radius_mm) ** 2 - min(r0, radius_mm) ** 2)
+        lo, hi = max(r0, inner_mm), min(r1, radius_mm)
+        a = max(0.0, hi * hi - lo * lo) if hi > lo else 0.0
         tot += a
         for mat, f in comps:
             key = (mat.name, tuple(sorted(mat.composition.items())), mat.density_g_cm3)

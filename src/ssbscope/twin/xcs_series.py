@@ -70,7 +70,8 @@ class XcsSeriesFolder:
 def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully discharged"),
                      n_photons: int = 100_000, flood_photons: int = 200_000, seed: int = 0,
                      series: str = "xcs", low_au=(0.0, 1.0), high_au=(1.0, 5.0),
-                     roi_radius_mm: float = 6.6, mask_radius_mm: float = 6.0) -> XcsSeriesFolder:
+                     roi_radius_mm: float | None = None, mask_radius_mm: float = 6.0,
+                     radial_edges_mm=(0.0, 3.0, 6.0, 7.0, 8.0)) -> XcsSeriesFolder:
     """Write an operando XCS series of the twin's coin cell as event files + experiment.yaml.
 
     Parameters
@@ -90,7 +91,11 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
     low_au, high_au : (float, float)
         EMF windows (a.u.) of the truth and of ``analysis.compton``.
     roi_radius_mm, mask_radius_mm : float
-        Simulated disc and the analysed disc (``analysis.compton.mask_radius_mm``).
+        Simulated disc (default 0.4 mm beyond the last radial edge, else 6.6 mm) and the
+        analysed disc (``analysis.compton.mask_radius_mm``).
+    radial_edges_mm : sequence of float or None
+        Ring edges of the radial EMF profile (``analysis.compton.radial_edges_mm``); the
+        default's last ring, 7-8 mm, is the anode's rim beyond the 14 mm cathode (Fig. 3A).
 
     Returns
     -------
@@ -105,6 +110,8 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    if roi_radius_mm is None:
+        roi_radius_mm = max(6.6, float(radial_edges_mm[-1]) + 0.4) if radial_edges_mm else 6.6
     geom = xcs.XcsGeometry()
     det = xcs.DetectorModel(hits_per_frame=4.0)
     cell = xcs.CoinCell()
@@ -151,6 +158,8 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
                                     "core_window_au": [float(high_au[0]), float(high_au[1])],
                                     "components": list(COMPONENTS), "emf_map_block_px": 8,
                                     "mask_radius_mm": float(mask_radius_mm),
+                                    **({"radial_edges_mm": [float(v) for v in radial_edges_mm]}
+                                       if radial_edges_mm else {}),
                                     "phase_fractions_from": "layers"}}}
     yaml_path = out / "experiment.yaml"
     yaml_path.write_text(yaml.safe_dump(exp, sort_keys=False), encoding="utf-8")
@@ -164,7 +173,7 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
              for comp in COMPONENTS] for st in sts]
     true_res = [[_resolved_emf(disc_layers(st, mask_radius_mm), comp, det, lo, hi) for comp in COMPONENTS]
                 for st in sts]
-    inter = _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm)
+    inter = _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm, radial_edges_mm)
     truth = {"paper": "000_290f30815ae66793", "series": series, "states": [s.name for s in sts],
              "time_s": [float(s.time_s) for s in sts], "components": list(COMPONENTS),
              "true_emf": true, "true_emf_resolution": true_res,
@@ -179,7 +188,7 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
     return XcsSeriesFolder(folder=out, yaml_path=yaml_path, truth_path=truth_path, experiment=exp, truth=truth)
 
 
-def _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm) -> dict:
+def _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm, radial_edges_mm=None) -> dict:
     """Truth of the anode/SPE interphase: EMF per state over the analysed disc and per ring.
 
     Each EMF is that of the true composition's spectrum (impulse approximation, xraylib
@@ -203,6 +212,13 @@ def _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm) -> dict:
         rings_out.append([_resolved_emf([xcs.Layer("interphase", 1.0, 1.0, comps)], "interphase", det, lo, hi)
                           for _, comps in lay.rings])
         radii = [float(r) for r, _ in lay.rings]
+    radial = []
+    if radial_edges_mm:
+        ed = [float(v) for v in radial_edges_mm]
+        for st in sts:
+            lay = [ly for ly in cell.with_state(st).layers() if ly.name == "interphase"][0]
+            radial.append([_resolved_emf([xcs.Layer("interphase", 1.0, 1.0, xcs.disc_components(lay, r1, r0))],
+                                         "interphase", det, lo, hi) for r0, r1 in zip(ed, ed[1:])])
     i_edge = next(k for k, r in enumerate(radii) if r >= mask_radius_mm - 1e-9)
     rel = [100.0 * (e / emf[0] - 1.0) for e in emf]
     comp = []
@@ -213,6 +229,8 @@ def _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm) -> dict:
             "centre_emf": [r[0] for r in rings_out], "edge_emf": [r[i_edge] for r in rings_out],
             "edge_ring_mm": [radii[i_edge - 1] if i_edge else 0.0, radii[i_edge]],
             "rim_emf": [r[-1] for r in rings_out], "disc_radius_mm": float(mask_radius_mm),
+            "radial_edges_mm": [float(v) for v in radial_edges_mm] if radial_edges_mm else None,
+            "radial_emf": radial,
             "volume_fractions": comp,
             "paper_emf": list(value("000", "EMF anode at anode/SPE interphase (pristine, charged, discharged)")),
             "paper_relative_change_pct": list(value("000", "EMF change vs pristine (charged, discharged)")),
