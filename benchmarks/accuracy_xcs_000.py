@@ -7,11 +7,13 @@ x 4 sheet heights, event files in ADU with flood and calibration, anode/SPE inte
 * every component's EMF per state beside the twin's truth (resolution-broadened, Eqs. 3-5)
   with the stated uncertainty and z = (measured - truth) / emf_unc;
 * the interphase's relative changes vs pristine: measured +- propagated sigma, truth, paper;
-* the EMF maps' centre (block centres r < 2.5 mm) and edge (2.5-6 mm) means (inverse-variance)
-  beside the truth's centre and edge rings.
+* the EMF maps' centre (block centres r < 2.5 mm) and edge (2.5-6 mm) means (inverse-variance
+  weighted, so biased low where blocks have few counts) beside the truth's centre and edge rings;
+* the radial profile (``compton/xcs/radial``: rings summed before unmixing, out to the anode's
+  rim beyond the cathode) beside the truth per ring.
 
-Run ``python benchmarks/accuracy_xcs_000.py --photons 1000000`` (about 2 minutes on 2 cores)
-or ``--photons 100000`` (the demo's "small" size).
+Run ``python benchmarks/accuracy_xcs_000.py --photons 1600000`` (about 3 minutes on 2 cores;
+photons within the simulated 8.4 mm disc) or ``--photons 160000`` (the demo's "small" size).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def main(argv=None):
     from ssbscope.twin.xcs_series import write_xcs_series
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--photons", type=int, default=1_000_000, help="scattered photons per exposure")
+    ap.add_argument("--photons", type=int, default=1_600_000, help="scattered photons per exposure")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="folder to keep (default: a temporary one)")
     a = ap.parse_args(argv)
@@ -78,6 +80,17 @@ def main(argv=None):
         c, cu = _wmean(m[i][inside & (r < 2.5)], mu[i][inside & (r < 2.5)])
         e, eu = _wmean(m[i][inside & (r >= 2.5)], mu[i][inside & (r >= 2.5)])
         print(f"| {s} | {c:.3f} +- {cu:.3f} | {e:.3f} +- {eu:.3f} | {it['centre_emf'][i]:.3f} | {it['edge_emf'][i]:.3f} |")
+    if "compton/xcs/radial" in st.names():
+        ra = st["compton/xcs/radial"].load()
+        rv = ra["emf"].sel(component="interphase").values
+        ru = ra["emf_unc"].sel(component="interphase").values
+        rt = np.array(it["radial_emf"])
+        rings = [f"{a_:g}-{b_:g} mm" for a_, b_ in zip(ra["r_inner_mm"].values, ra["r_outer_mm"].values)]
+        print("\n| radial (interphase): state | " + " | ".join(rings) + " |")
+        print("|---" * (len(rings) + 1) + "|")
+        for i, s in enumerate(tr["states"]):
+            print(f"| {s} measured | " + " | ".join(f"{x:.3f} +- {y:.3f}" for x, y in zip(rv[i], ru[i])) + " |")
+            print(f"| {s} truth | " + " | ".join(f"{x:.3f}" for x in rt[i]) + " |")
     print("\ntruth interphase composition (volume fractions over the analysed disc):")
     print(json.dumps(dict(zip(tr["states"], it["volume_fractions"])), indent=1))
 
