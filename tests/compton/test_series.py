@@ -103,20 +103,21 @@ def twin_run(tmp_path_factory):
     from ssbscope.twin.xcs_series import write_xcs_series
 
     tmp = tmp_path_factory.mktemp("xcs_series")
-    tw = write_xcs_series(tmp / "exp", n_photons=100_000, flood_photons=200_000, seed=0)
+    tw = write_xcs_series(tmp / "exp", n_photons=160_000, flood_photons=200_000, seed=0)
     out = tmp / "out"
     assert main(["run", str(tw.yaml_path), "--out", str(out), "--quiet"]) in (0, None)
     return tw, out
 
 
 def test_twin_series_through_run(twin_run):
-    """The twin's operando series (3 states x 3 sheet heights, full HEXITEC model, 1e5 photons per
-    exposure) as a user's files -> ssbscope run -> compton/xcs/emf.
+    """The twin's operando series (3 states x 4 sheet heights, 4 components with the anode/SPE
+    interphase, full HEXITEC model, 1.6e5 photons per exposure in the simulated 8.4 mm disc) as a
+    user's files -> ssbscope run -> compton/xcs/emf.
 
-    Each component's EMF lies within 2 sigma of the twin's resolution-broadened truth at every
-    state (2 sigma: 9 values, of which about 3 would miss 1 sigma by chance; measured |z| <= 1.5
-    with this seed, <= 0.9 with 6e5 photons), and the anode's EMF change between states matches
-    the truth's (none: the twin's anode is Li metal at every state) within 2 combined sigma.
+    Each component's EMF lies within 2.5 sigma of the twin's resolution-broadened truth at every
+    state (12 values: about 4 miss 1 sigma and 0.5 miss 2 sigma by chance; measured |z| <= 2.1
+    with this seed, <= 2.9 with 1.6e6 photons and two seeds), and the bulk anode's EMF change between states
+    matches the truth's (none: the bulk is Li metal at every state) within 2 combined sigma.
     The EMF of the cathode-dominant exposure itself (a mixture) is far from the cathode's: the
     unmixing is what recovers it."""
     from ssbscope.store import Store
@@ -132,11 +133,14 @@ def test_twin_series_through_run(twin_run):
     ref = np.array(tr["true_emf_resolution"])
     assert np.all(np.isfinite(v)) and np.all(u > 0)
     z = (v - ref) / u
-    assert np.all(np.abs(z) < 2.0), z
-    # stated precision (an arbitrary EMF with a huge uncertainty would pass the z test): anode
-    # 2-3 %, cathode 3-11 %, SPE (4-11 % of one sheet) 10-35 % at 1e5 photons
+    assert np.all(np.abs(z) < 2.5), z
+    # stated precision (an arbitrary EMF with a huge uncertainty would pass the z test): bulk
+    # anode 2-3 %, interphase (12-20 % of the sheets) 12-25 %, cathode 4-30 %, SPE (4-12 % of
+    # one sheet) 15-70 % at 1e5 photons
     rel = u / v
-    assert np.all(rel[:, 0] < 0.03) and np.all(rel[:, 2] < 0.15) and np.all(rel[:, 1] < 0.5), rel
+    comps = tr["components"]
+    assert comps == ["anode", "interphase", "SPE", "cathode"]
+    assert np.all(rel[:, 0] < 0.035) and np.all(rel[:, 1] < 0.35) and np.all(rel[:, 3] < 0.4), rel
     ci = tr["components"].index(em.attrs["anode_component"])
     assert em.attrs["anode_component"] == "anode"
     for s0, s1 in ((0, 1), (1, 2), (0, 2)):
@@ -151,7 +155,11 @@ def test_twin_series_through_run(twin_run):
     np.testing.assert_allclose(em["fraction"].values[0].sum(axis=1), 1.0, atol=1e-9)
     # maps on 8 x 8 blocks; the per-file products still there
     mp = st["compton/xcs/maps"].load()
-    assert mp.attrs["block_px"] == 8 and mp["emf"].shape == (3, 3, 10, 10)
+    assert mp.attrs["block_px"] == 8 and mp["emf"].shape == (3, 4, 10, 10)
+    # physical block centres in the sheet (object pixel 0.25 * 160 / 150 mm; image inverted)
+    assert mp.attrs["block_size_mm"] == pytest.approx(8 * 0.25 * 160 / 150)
+    assert mp["y_mm"].values[0] > 0 > mp["y_mm"].values[-1]
+    np.testing.assert_allclose(mp["x_mm"].values, -(np.arange(10) - 4.5) * 8 * 0.25 * 160 / 150)
     ok = np.isfinite(mp["emf"].values[0, ci])
     assert ok.sum() >= 4
     assert "compton/input/pristine_z1/spectrum" in st.names()
@@ -159,6 +167,71 @@ def test_twin_series_through_run(twin_run):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Operando series xcs" in html
     json.dumps(tw.truth)
+
+
+def test_interphase_emf_and_maps_through_run(twin_run):
+    """000_ Table 1 / Fig. 3A through the chain: the anode/SPE interphase (the twin's Li0 +
+    Li-salt-rich PEO + SEI layer, :func:`ssbscope.twin.xcs.interphase_states`) unmixed from the
+    four sheet heights of the event files.
+
+    Reference: the twin's truth (``compton.interphase``: EMF of the true composition's spectrum
+    over the analysed disc, resolution-broadened, Eqs. 3-5), computed from the composition, not
+    from any number the analysis produced.  Checked: each state within 2 sigma of truth; the
+    relative changes vs pristine within 2 propagated sigma of the truth's (+7.0 %, +3.4 %;
+    the paper's +35.2 %, +10.2 % are out of reach of a physical composition at Eqs. 3-5, see
+    ssbscope.twin.params_000); the stated precision (emf_unc/emf < 35 % at 1.6e5 photons), so
+    that a huge uncertainty cannot pass.  Not checked here because 1.6e5 photons per exposure do
+    not resolve them (the test would only pass by chance): the sign of the +7 % rise
+    (sigma 15-20 %) and the maps' centre-edge contrast (truth 1.685 vs 1.655 at full charge,
+    block sigma > 50 %); the maps' block-weighted mean must agree with the whole-disc EMF."""
+    from ssbscope.store import Store
+
+    tw, out = twin_run
+    st = Store.open(out / "store.zarr")
+    em = st["compton/xcs/emf"].load()
+    tr = tw.truth["interphase"]
+    v = em["emf"].sel(component="interphase").values
+    u = em["emf_unc"].sel(component="interphase").values
+    ref = np.array(tr["emf"])
+    assert ref[1] > ref[0] and ref[0] < ref[2] < ref[1]  # the truth carries the paper's signs
+    assert np.all(np.abs(v - ref) < 2 * u), (v, u, ref)
+    assert np.all(u / v < 0.35), u / v
+    rel = v[1:] / v[0] - 1
+    rel_u = np.hypot(u[1:] / v[0], v[1:] * u[0] / v[0] ** 2)
+    rel_t = np.array(tr["relative_change_pct"][1:]) / 100
+    assert np.all(np.abs(rel - rel_t) < 2 * rel_u), (rel, rel_u, rel_t)
+    # maps: physical block centres; inside blocks consistent with the disc value
+    mp = st["compton/xcs/maps"].load()
+    m = mp["emf"].sel(component="interphase").values
+    mu = mp["emf_unc"].sel(component="interphase").values
+    r = np.hypot(mp["y_mm"].values[:, None], mp["x_mm"].values[None, :])
+    inside = mp["block_inside"].values
+    assert np.all(r[inside] < 6.0 + mp.attrs["block_size_mm"] / np.sqrt(2))
+    for k in range(3):
+        ok = inside & np.isfinite(m[k]) & (mu[k] > 0)
+        w = 1 / mu[k][ok] ** 2
+        mean, mean_u = (w * m[k][ok]).sum() / w.sum(), 1 / np.sqrt(w.sum())
+        assert abs(mean - ref[k]) < 3 * np.hypot(mean_u, u[k]) + 0.05 * ref[k], (k, mean, mean_u, ref[k])
+    # the truth's lateral contrast (Fig. 3A): centre > edge of the analysed disc once charged
+    assert tr["centre_emf"][1] > tr["edge_emf"][1] and tr["centre_emf"][0] == pytest.approx(tr["edge_emf"][0])
+    # radial profile out to the anode's rim (7-8 mm, beyond the 14 mm cathode): the cathode's
+    # fraction is zero there (declared diameters), the interphase follows the truth per ring
+    ra = st["compton/xcs/radial"].load()
+    assert list(ra["r_outer_mm"].values) == [3.0, 6.0, 7.0, 8.0]
+    ci = list(ra["component"].values).index("cathode")
+    np.testing.assert_allclose(ra["layer_area_fraction"].values[:, ci], [1, 1, 1, 0], atol=1e-12)
+    assert np.all(np.isnan(ra["emf"].sel(component="cathode").values[:, 3]))
+    rv = ra["emf"].sel(component="interphase").values
+    ru = ra["emf_unc"].sel(component="interphase").values
+    rt = np.array(tr["radial_emf"])
+    assert np.all(np.isfinite(rv)) and np.all(np.abs(rv - rt) < 2.5 * ru), (rv, ru, rt)
+    assert np.all(ru < 0.5 * rv)
+    # truth: charged centre ring above the rim (Fig. 3A); the measured centre - rim difference
+    # agrees with it within 2 combined sigma (not resolved at 1.6e5 photons: sigma ~ 0.3)
+    assert rt[1, 0] > rt[1, 3] + 0.1 and abs(rt[0, 0] - rt[0, 3]) < 1e-9
+    for k in range(3):
+        d, dt = rv[k, 0] - rv[k, 3], rt[k, 0] - rt[k, 3]
+        assert abs(d - dt) < 2 * np.hypot(ru[k, 0], ru[k, 3]), (k, d, dt)
 
 
 def _stack_labels(layers_um, phases, materials, voxel_um=1.0, n_xy=6):
@@ -177,7 +250,7 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
     the twin's stack at each state voxelised at 1 um, phases darkest first, written into the
     store before the run; the scan times differ from the XCS times so states are matched by
     name): the fractions equal the declared-layer ones within the voxel size and the EMFs
-    agree with the truth as before (2 sigma); only the series stage runs again (resume)."""
+    agree with the truth as before (2.5 sigma); only the series stage runs again (resume)."""
     import shutil
 
     import xarray as xr
@@ -190,12 +263,13 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
     exp = yaml.safe_load(tw.yaml_path.read_text())
     layers = exp["cell"]["layers"]
     mats = [ly["material"] for ly in layers]
-    phases = ["Li", "PEO-LiTFSI", "NMC622", "Al", "steel"]
+    phases = ["Li", "PEO-LiTFSI", "Li2CO3", "NMC622", "Al", "steel"]
     vols = []
     for st_name in tw.truth["states"]:
         th = [ly["thickness_um"] for ly in layers]
-        th[[ly["name"] for ly in layers].index("anode")] = tw.truth["anode_thickness_um"][
-            tw.truth["states"].index(st_name)]
+        k = tw.truth["states"].index(st_name)
+        th[[ly["name"] for ly in layers].index("anode")] = tw.truth["anode_thickness_um"][k]
+        th[[ly["name"] for ly in layers].index("interphase")] = tw.truth["interphase_thickness_um"][k]
         vols.append(_stack_labels(th, phases, mats))
     nz = max(v.shape[0] for v in vols)
     lab = np.full((len(vols), nz, 6, 6), 255, np.uint8)
@@ -224,7 +298,7 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
     np.testing.assert_allclose(em_ct["ct_time_s"].values[:, 0], np.array(tw.truth["time_s"]) + 1000.0)
     ref = np.array(tw.truth["true_emf_resolution"])
     z = (em_ct["emf"].values - ref) / em_ct["emf_unc"].values
-    assert np.all(np.abs(z) < 2.0), z
+    assert np.all(np.abs(z) < 2.5), z  # 12 values, as above
     cc = list(em_ct["component"].values).index("cathode")
     assert em_ct.attrs["x_component"] == "cathode"
     np.testing.assert_allclose(em_ct["x"].values, 1.0 + (em_ct["emf"].values[:, cc] - 1.08) / (0.04 / 0.7), rtol=1e-9)

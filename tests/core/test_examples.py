@@ -76,7 +76,7 @@ def test_xcs_series_example_runs_on_the_twin_coin_cell(tmp_path):
                  "--quiet"]) == 0
     emf = Store.open(tmp_path / "run" / "store.zarr")["compton/xcs/emf"]
     assert emf["emf"].dims == ("state", "component")
-    assert list(emf["component"].values) == ["anode", "SPE", "cathode"]
+    assert list(emf["component"].values) == ["anode", "interphase", "SPE", "cathode"]
     assert list(emf["state"].values) == ["pristine", "fully charged"]
     # the anode's EMF (pure Li in the twin) within 3 sigma of lithium's at both states
     an = emf["emf"].sel(component="anode").values

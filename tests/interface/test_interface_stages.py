@@ -55,7 +55,7 @@ def test_report_kinetics_study_marks_the_maximum(store):
     ds = xr.Dataset.from_dataframe(full.rename_axis("case"))
     ds.attrs.update(study.attrs)
     html, summary = _contour_part(ds, None, None)
-    text = dict(summary)["critical-current maximum vs H (S = 150 um)"]
+    text = dict(summary)["critical-current maximum vs H (S = 150 µm)"]
     assert "R_ct 10: no maximum, falls with H" in text
     assert "R_ct 40: maximum at H = 60 um (H/S = 0.40), 1.100 x flat" in text, text
     assert "Kinetics study" in html and html.count("<img") == 2
@@ -86,7 +86,7 @@ def test_run_contour_study_from_experiment_file(tmp_path):
     assert got["gain_over_flat"].iloc[0] == pytest.approx(ref["gain_over_flat"].iloc[0], rel=1e-12)
     html = out.report_path.read_text()
     assert "Kinetics study" in html
-    assert "critical-current maximum vs H (S = 150 um)" in html
+    assert "critical-current maximum vs H (S = 150 µm)" in html
 
 
 def test_bad_contour_cases_are_config_errors(tmp_path):

@@ -166,7 +166,9 @@ def echem_part(root, *, size: str = "small", seed: int = 0, skip=()) -> FolderPa
 
 
 #: XCS photons per exposure and flood photons per twin size.
-_XCS_PHOTONS = {"tiny": (30_000, 100_000), "small": (100_000, 200_000), "medium": (300_000, 400_000)}
+#: (photons within the simulated 8.4 mm disc: 1.6 x those of the analysed 6.6 mm disc before
+#: the radial profile reached the anode's rim)
+_XCS_PHOTONS = {"tiny": (50_000, 100_000), "small": (160_000, 200_000), "medium": (480_000, 400_000)}
 
 
 def xcs_part(root, *, size: str = "small", seed: int = 0) -> tuple[FolderPart, dict]:
@@ -200,8 +202,9 @@ def xcs_part(root, *, size: str = "small", seed: int = 0) -> tuple[FolderPart, d
     part.inputs["compton"] = entries
     part.analysis["compton"] = dict(xs.experiment["analysis"]["compton"])
     part.truth = {"compton": xs.truth}
-    part.comments.append("compton: operando XCS series of the coin cell at three states and the "
-                         "paper's three sheet heights (Huang et al. 2024).")
+    part.comments.append("compton: operando XCS series of the coin cell at three states, the "
+                         "paper's three sheet heights and one in the bulk Li (Huang et al. 2024); "
+                         "the anode/SPE interphase is its own layer (Li0 + Li-salt-rich PEO + SEI).")
     return part, dict(xs.experiment["cell"])
 
 

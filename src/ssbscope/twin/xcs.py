@@ -23,7 +23,9 @@ resolution (0.79 keV FWHM at 59.5 keV); a low-energy threshold; W (pinhole) and 
 
 Cell (:class:`CoinCell`): steel can / Li anode / PEO-LiTFSI SPE / NMC622 + SPE composite
 cathode / Al foil / steel spacer and cap, with a steel side wall; the state of charge sets
-the cathode's Li content x and the anode thickness (Faraday's law).
+the cathode's Li content x and the anode thickness (Faraday's law).  Optionally an anode/SPE
+interphase layer with a radial composition (:func:`interphase_states`, paper-000 table in
+:mod:`ssbscope.twin.params_000`).
 
 Examples
 --------
@@ -54,6 +56,10 @@ __all__ = [
     "CellState",
     "first_cycle_states",
     "states_from_echem",
+    "interphase_states",
+    "interphase_materials",
+    "plating_weights",
+    "disc_components",
     "XcsExposure",
     "simulate_exposure",
     "simulate_states",
@@ -165,12 +171,25 @@ class DetectorModel:
 # ----------------------------------------------------------------------------- cell
 @dataclass(frozen=True)
 class Layer:
-    """A disc of material: ``components`` is a tuple of (Material, volume fraction)."""
+    """A disc of material: ``components`` is a tuple of (Material, volume fraction).
+
+    ``rings`` (optional) gives a radial composition: ``((outer_radius_mm, components), ...)``
+    with increasing radii; a point at radius r takes the first ring with ``r < outer_radius``
+    (``components`` beyond the last ring).
+    """
 
     name: str
     thickness_mm: float
     radius_mm: float
     components: tuple = field(repr=False)
+    rings: tuple = field(default=(), repr=False)
+
+    def components_at(self, r_mm: float) -> tuple:
+        """The (Material, volume fraction) tuple at radius ``r_mm``."""
+        for r_out, comps in self.rings:
+            if r_mm < r_out:
+                return comps
+        return self.components
 
 
 @dataclass(frozen=True)
@@ -184,6 +203,8 @@ class CellState:
     x_cathode: float
     anode_thickness_mm: float
     time_s: float = float("nan")
+    interphase_thickness_mm: float = 0.0
+    interphase_rings: tuple = field(default=(), repr=False)
 
 
 def _cathode_li_per_area_mol_cm2(thickness_mm, nmc_fraction, x_from, x_to):
@@ -219,6 +240,8 @@ class CoinCell:
     spe_radius_mm: float = 9.0
     wall_inner_radius_mm: float = 9.7
     wall_thickness_mm: float = 0.3
+    interphase_thickness_mm: float = 0.0
+    interphase_rings: tuple = field(default=(), repr=False)
 
     def layers(self) -> list[Layer]:
         """Layers from the bottom up."""
@@ -227,9 +250,16 @@ class CoinCell:
         steel, li, al = m.get("steel"), m.get("Li"), m.get("Al")
         spe = m.peo_litfsi(15.0)
         f = self.cathode_nmc_fraction
+        inter = []
+        if self.interphase_thickness_mm > 0:
+            if not self.interphase_rings:
+                raise ParameterError("interphase_rings", (), "are needed with an interphase thickness > 0")
+            inter = [Layer("interphase", self.interphase_thickness_mm, self.anode_radius_mm,
+                           self.interphase_rings[-1][1], rings=tuple(self.interphase_rings))]
         return [
             Layer("can", self.can_thickness_mm, self.wall_inner_radius_mm, ((steel, 1.0),)),
             Layer("anode", self.anode_thickness_mm, self.anode_radius_mm, ((li, 1.0),)),
+            *inter,
             Layer("SPE", self.spe_thickness_mm, self.spe_radius_mm, ((spe, 1.0),)),
             Layer("cathode", self.cathode_thickness_mm, self.cathode_radius_mm,
                   ((m.nmc(self.x_cathode), f), (spe, 1.0 - f))),
@@ -255,18 +285,26 @@ class CoinCell:
 
         region 1 (cathode-dominant): sheet top at the top of the cathode; region 2
         (interphase-dominant): 89 % of the 250 um sheet in the Li anode, the rest in the
-        SPE (Fig. 1D); region 3 (Li anode): sheet 5 um below the anode surface.
+        SPE (Fig. 1D); region 3 (Li anode): sheet 5 um below the anode surface.  With an
+        anode/SPE interphase layer (the anode's surface is its top) a fourth height,
+        ``"region 4"``, centres the sheet in the bulk Li below it (not in the paper: without
+        it the bulk Li and the interphase share every sheet and cannot be unmixed).
         """
         ref = reference or self
         zi = ref.interfaces_mm()
         h = 0.25
-        li_top = zi["anode"][1]
-        return {"region 1": zi["cathode"][1] - h / 2,
-                "region 2": li_top - 0.89 * h + h / 2,
-                "region 3": li_top - 0.005 - h / 2}
+        li_top = zi["interphase"][1] if "interphase" in zi else zi["anode"][1]
+        out = {"region 1": zi["cathode"][1] - h / 2,
+               "region 2": li_top - 0.89 * h + h / 2,
+               "region 3": li_top - 0.005 - h / 2}
+        if "interphase" in zi:
+            out["region 4"] = 0.5 * (zi["anode"][0] + zi["anode"][1])
+        return out
 
     def with_state(self, state: CellState) -> "CoinCell":
-        return replace(self, x_cathode=state.x_cathode, anode_thickness_mm=state.anode_thickness_mm)
+        return replace(self, x_cathode=state.x_cathode, anode_thickness_mm=state.anode_thickness_mm,
+                       interphase_thickness_mm=state.interphase_thickness_mm,
+                       interphase_rings=tuple(state.interphase_rings))
 
     def component_volumes_mm3(self, beam_centre_mm: float, beam_height_mm: float = 0.25,
                               area_mm2: float = 1.0) -> dict[str, float]:
@@ -338,6 +376,136 @@ def states_from_echem(cycle=None, cell: CoinCell | None = None, labels=None) -> 
         raise ParameterError("labels", labels, "select no scan state of the electrochemistry twin",
                              f"use some of {[s.label for s in cycle.states]}")
     return out
+
+
+# ----------------------------------------------------------------------------- interphase
+def interphase_materials():
+    """The interphase's species (Materials): Li metal, Li-salt-rich PEO and the three SEI phases."""
+    from ssbscope import materials as m
+    from ssbscope.twin.paper_parameters import value
+
+    eo = float(value("000", "twin interphase Li-salt-rich PEO [EO]/[Li]"))
+    return {"Li0": m.get("Li"), "Li-salt-rich PEO": m.peo_litfsi(eo, 1.5),
+            "Li2O": m.get("Li2O", 2.013), "LiF": m.get("LiF", 2.635), "Li2CO3": m.get("Li2CO3", 2.11)}
+
+
+def plating_weights(ring_radii_mm, cathode_radius_mm: float, contrast: float):
+    """Plated Li per area of each ring relative to the Faraday mean (1 over the cathode's disc).
+
+    ``1 + a (1 - 2 r^2 / R_c^2)`` averaged over each ring's area (``1 + a (1 - (r0^2 + r1^2) / R_c^2)``);
+    0 for rings beyond the cathode (the anode's rim faces no cathode).
+    """
+    out, r0 = [], 0.0
+    for r1 in ring_radii_mm:
+        if r1 <= cathode_radius_mm + 1e-9:
+            out.append(1.0 + contrast * (1.0 - (r0 * r0 + r1 * r1) / cathode_radius_mm ** 2))
+        else:
+            out.append(0.0)
+        r0 = r1
+    return np.array(out)
+
+
+def interphase_states(states, cell: "CoinCell | None" = None, *, all_states=None) -> list[CellState]:
+    """States with the anode/SPE interphase of the paper-000 table (:mod:`ssbscope.twin.params_000`).
+
+    The anode of each state (``anode_thickness_mm`` = pristine + Faraday's net plated Li, from
+    :func:`states_from_echem`) becomes bulk Li plus an interphase layer on top of it:
+
+    * pristine interphase (per unit area): Li0 ``L0``, Li-salt-rich PEO ``P``, SEI ``S0``
+      (Li2O/LiF/Li2CO3, equal volumes) and pores ``v0``;
+    * charge: the plated Li goes into the interphase, ``w(r) x`` Faraday's thickness per ring
+      (:func:`plating_weights`), filling its pores first; SEI grows;
+    * discharge: a share ``f_b`` of the stripped Li leaves the bulk (the bulk thins: the
+      paper's -1.4 % anode volume), the rest leaves the interphase as pores (its thickness
+      stays), so Li0 that was plated stays behind (dead/irregular Li);
+    * the interphase is flat (one thickness, set by its thickest ring); thinner rings hold
+      more pores.
+
+    Parameters
+    ----------
+    states : sequence of CellState
+        From :func:`states_from_echem` (their ``anode_thickness_mm`` is the whole anode).
+    cell : CoinCell, optional
+        Pristine cell (its ``anode_thickness_mm`` is the whole pristine anode).
+    all_states : sequence of CellState, optional
+        Every state of the cycle (for the peak plated and final stripped thickness); default
+        ``states_from_echem(cell=cell)``.
+
+    Returns
+    -------
+    list of CellState
+        ``anode_thickness_mm`` is the bulk Li; ``interphase_thickness_mm`` and
+        ``interphase_rings`` ((outer radius mm, ((Material, volume fraction), ...)), ...) added.
+    """
+    from ssbscope.twin.paper_parameters import value
+
+    c = cell or CoinCell()
+    allst = list(all_states) if all_states is not None else states_from_echem(cell=c)
+    t0_anode_um = 1000.0 * c.anode_thickness_mm
+    net = {s.name: 1000.0 * s.anode_thickness_mm - t0_anode_um for s in allst}
+    k_peak = int(np.argmax([net[s.name] for s in allst]))
+    peak, t_peak = net[allst[k_peak].name], allst[k_peak].time_s
+    stripped_total = max(peak - net[allst[-1].name], 1e-9)
+    L0 = float(value("000", "twin interphase Li0 (pristine)"))
+    P = float(value("000", "twin interphase Li-salt-rich PEO"))
+    S0 = float(value("000", "twin interphase SEI"))
+    gc, gd = (float(v) for v in value("000", "twin interphase SEI growth (charged, discharged)"))
+    v0 = float(value("000", "twin interphase pores (pristine)"))
+    dv_c, dv_d = (float(v) / 100 for v in value("000", "anode volume change (charge, discharge)"))
+    # the interphase keeps its thickness on stripping (pores) but its SEI grows by gd - gc: the
+    # bulk gives the rest of the paper's anode shrinkage
+    f_b = float(np.clip((-dv_d * (1 + dv_c) * t0_anode_um + (gd - gc)) / stripped_total, 0.0, 1.0))
+    radii = tuple(float(r) for r in value("000", "twin interphase rings"))
+    w = plating_weights(radii, c.cathode_radius_mm, float(value("000", "twin lateral plating contrast a")))
+    mats = interphase_materials()
+    t_inter0 = L0 + P + S0 + v0
+    bulk0 = t0_anode_um - t_inter0
+    if bulk0 <= 0:
+        raise ParameterError("anode_thickness_mm", c.anode_thickness_mm,
+                             f"must exceed the interphase's {t_inter0:g} um")
+    out = []
+    for st in states:
+        n = net[st.name] if st.name in net else 1000.0 * st.anode_thickness_mm - t0_anode_um
+        after = np.isfinite(st.time_s) and np.isfinite(t_peak) and st.time_s > t_peak
+        plated = peak if after else max(n, 0.0)
+        stripped = max(peak - n, 0.0) if after else 0.0
+        sei = S0 + gc * plated / max(peak, 1e-9) + (gd - gc) * stripped / stripped_total
+        li = L0 + w * (plated - (1.0 - f_b) * stripped)
+        pores = np.maximum(v0 - w * plated, 0.0) + w * (1.0 - f_b) * stripped
+        t_r = li + P + sei + pores
+        t_int = float(t_r.max())
+        pores = pores + (t_int - t_r)
+        rings = []
+        for k, r in enumerate(radii):
+            comps = ((mats["Li0"], li[k] / t_int), (mats["Li-salt-rich PEO"], P / t_int),
+                     (mats["Li2O"], sei / 3 / t_int), (mats["LiF"], sei / 3 / t_int),
+                     (mats["Li2CO3"], sei / 3 / t_int))
+            rings.append((r, comps))
+        bulk = bulk0 - f_b * stripped
+        out.append(replace(st, anode_thickness_mm=bulk / 1000.0, interphase_thickness_mm=t_int / 1000.0,
+                           interphase_rings=tuple(rings)))
+    return out
+
+
+def disc_components(layer: Layer, radius_mm: float, inner_mm: float = 0.0) -> tuple:
+    """Area-weighted (Material, volume fraction) of a ringed layer over ``inner_mm <= r < radius_mm``.
+
+    Spectra are linear in the volume fractions, so this mixture's spectrum is the disc's
+    (annulus') sum.
+    """
+    if not layer.rings:
+        return layer.components
+    acc: dict = {}
+    r0, tot = 0.0, 0.0
+    for r1, comps in layer.rings:
+        lo, hi = max(r0, inner_mm), min(r1, radius_mm)
+        a = max(0.0, hi * hi - lo * lo) if hi > lo else 0.0
+        tot += a
+        for mat, f in comps:
+            key = (mat.name, tuple(sorted(mat.composition.items())), mat.density_g_cm3)
+            acc[key] = (mat, acc.get(key, (mat, 0.0))[1] + a * f)
+        r0 = r1
+    return tuple((mat, f / tot) for mat, f in acc.values())
 
 
 # ----------------------------------------------------------------------------- spectra
@@ -453,11 +621,12 @@ def _voxel_classes(cell: CoinCell, geom: XcsGeometry, beam_centre_mm: float, nz:
         for lay in layers:
             a0, a1 = zi[lay.name]
             if a0 <= z < a1 and r < lay.radius_mm:
-                return lay.components, lay.name
+                return lay.components_at(r), lay.name
         return (), "void"
 
     # radial zones: pixels with the same set of layers at every z
-    bounds = sorted({lay.radius_mm for lay in layers} | {r_in, r_out})
+    bounds = sorted({lay.radius_mm for lay in layers} | {r_in, r_out}
+                    | {float(r) for lay in layers for r, _ in lay.rings})
     zone = np.searchsorted(bounds, rr, side="right")
     zone_r = {int(k): float(np.median(rr[zone == k])) for k in np.unique(zone)}
     # incident attenuation: cumulative mu(E1) along +x from the left edge of the grid
@@ -487,7 +656,7 @@ def _voxel_classes(cell: CoinCell, geom: XcsGeometry, beam_centre_mm: float, nz:
             for lay in layers:
                 a0, a1 = zi[lay.name]
                 if a1 > z and r0 < lay.radius_mm and not (r_in <= r0 < r_out):
-                    above.append((lay.components, a1 - max(a0, z)))
+                    above.append((lay.components_at(r0), a1 - max(a0, z)))
             if r_in <= r0 < r_out:
                 above.append((steel, max(z_top - z, 0.0)))
             sel = zone == zk
@@ -507,15 +676,61 @@ def _class_key(cls):
     return (_comp_key(cls["components"]), tuple((_comp_key(c), round(float(t), 9)) for c, t in cls["above"]))
 
 
-@lru_cache(maxsize=512)
-def _class_sampler_cached(key, e1):
+def _comps_of_key(k):
     from ssbscope.materials import Material
 
-    def comps(k):
-        return tuple((Material(n, dict(c), d), f) for n, c, d, f in k)
+    return tuple((Material(n, dict(c), d), f) for n, c, d, f in k)
 
-    cls = {"components": comps(key[0]), "above": [(comps(c), t) for c, t in key[1]]}
-    return _class_sampler(cls, e1)
+
+@lru_cache(maxsize=None)
+def _e2_grid(e1, ang0):
+    from ssbscope.compton.physics import energy_from_momentum_kev, klein_nishina_cm2_sr
+
+    e2 = energy_from_momentum_kev(_PZ_GRID, e1, ang0)
+    ec = e1 / (1 + e1 / 510.99895)
+    return e2, (e2 / ec) * klein_nishina_cm2_sr(e1, ang0)
+
+
+@lru_cache(maxsize=256)
+def _jv_grid(comp_key):
+    """J_vol on _PZ_GRID of a mixture (by its key): one per composition, shared by its classes."""
+    return _volume_profile(_comps_of_key(comp_key), _PZ_GRID)
+
+
+@lru_cache(maxsize=256)
+def _mu_grid(comp_key, e1, ang0):
+    """mu (1/cm) of a mixture at the scattered energies E_2(p_z) and at E_1."""
+    comps = _comps_of_key(comp_key)
+    e2, _ = _e2_grid(e1, ang0)
+    return _mu_1_cm(comps, e2), float(_mu_1_cm(comps, e1)[0])
+
+
+@lru_cache(maxsize=2048)
+def _class_sampler_cached(key, e1, ang0=90.0):
+    """:func:`_class_sampler` from cached per-composition tables (same numbers, far fewer calls)."""
+    _, w = _e2_grid(e1, ang0)
+    tau2 = np.zeros_like(_PZ_GRID)
+    tau2_e1 = 0.0
+    for ck, thick in key[1]:
+        mu2, mu1 = _mu_grid(ck, e1, ang0)
+        tau2 += mu2 * thick * 0.1
+        tau2_e1 += mu1 * thick * 0.1
+    dens = _jv_grid(key[0]) * w * np.exp(-tau2)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(_PZ_GRID))])
+    rate = float(cdf[-1])
+    return rate, cdf / max(rate, 1e-300), _rayleigh_rate(key[0], e1, ang0) * math.exp(-tau2_e1)
+
+
+@lru_cache(maxsize=256)
+def _rayleigh_rate(comp_key, e1, ang0):
+    import xraylib
+
+    ray = 0.0
+    for mat, frac in _comps_of_key(comp_key):
+        for el, wf in mat.mass_fractions.items():
+            z = xraylib.SymbolToAtomicNumber(el)
+            ray += frac * mat.density_g_cm3 * wf * xraylib.DCS_Rayl(z, e1, math.radians(ang0))
+    return ray
 
 
 def _class_sampler(cls, e1, ang0=90.0):

@@ -4,9 +4,13 @@
 model, ADU with per-pixel gains), the exposures of the coin cell of Huang et al., Cell Rep.
 Phys. Sci. 5, 101995 (2024), doi:10.1016/j.xcrp.2024.101995, at several electrochemical
 states (Li content of the cathode and plated Li from the electrochemistry twin by Faraday's
-law, :func:`ssbscope.twin.xcs.states_from_echem`) and at the three sheet heights of the paper
-(cathode-, interphase- and anode-dominant; fixed at the pristine cell's heights, the stage
-does not follow the growing anode), and writes them as a user would have them:
+law, :func:`ssbscope.twin.xcs.states_from_echem`), with the anode/SPE interphase of the
+paper-000 table (:mod:`ssbscope.twin.params_000`, :func:`ssbscope.twin.xcs.interphase_states`:
+Li0 + Li-salt-rich PEO + SEI whose plated Li0 rises on charge and partly stays after discharge,
+more under the cathode's centre than at its edge, none on the anode's rim), at the three sheet
+heights of the paper (cathode-, interphase- and anode-dominant) plus one in the bulk Li (four
+components need four heights; fixed at the pristine cell's heights, the stage does not follow
+the growing anode), and writes them as a user would have them:
 
 * one ``.ssbevt`` event file per state and beam height (pulse heights in ADU);
 * an Am-241 flood of the same detector (``am241_flood.ssbevt``) for the tail correction;
@@ -19,7 +23,9 @@ does not follow the growing anode), and writes them as a user would have them:
 * ``truth.json`` apart (never read by the analysis): the EMF of each layer's true spectrum
   broadened by the detector's Gaussian resolution (``true_emf_resolution``, the reference of
   a measurement corrected for the tail, efficiency and angles) and of its true profile
-  (``true_emf``), per state.
+  (``true_emf``), per state (ringed layers as their mixture over the analysed disc), and
+  ``interphase``: the interphase's EMF per state, relative changes, per-ring, centre, edge and
+  rim values, composition, and the paper's Table 1 values beside them.
 """
 
 from __future__ import annotations
@@ -32,9 +38,12 @@ import numpy as np
 
 __all__ = ["XcsSeriesFolder", "write_xcs_series", "COMPONENTS"]
 
-#: Layers of the twin's coin cell that the three sheet heights cross (bottom to top).
-COMPONENTS = ("anode", "SPE", "cathode")
-_MATERIALS = {"can": "steel", "anode": "Li", "SPE": "PEO-LiTFSI", "cathode": "NMC622", "Al": "Al", "cap": "steel"}
+#: Layers of the twin's coin cell that the four sheet heights cross (bottom to top).
+COMPONENTS = ("anode", "interphase", "SPE", "cathode")
+#: Declared materials; the interphase (Li0 + Li-salt-rich PEO + SEI, see params_000) is declared by
+#: its SEI's carbonate, which tells it from the bulk Li where CT phases give the sheet fractions.
+_MATERIALS = {"can": "steel", "anode": "Li", "interphase": "Li2CO3", "SPE": "PEO-LiTFSI", "cathode": "NMC622",
+              "Al": "Al", "cap": "steel"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,8 @@ class XcsSeriesFolder:
 def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully discharged"),
                      n_photons: int = 100_000, flood_photons: int = 200_000, seed: int = 0,
                      series: str = "xcs", low_au=(0.0, 1.0), high_au=(1.0, 5.0),
-                     roi_radius_mm: float = 6.6, mask_radius_mm: float = 6.0) -> XcsSeriesFolder:
+                     roi_radius_mm: float | None = None, mask_radius_mm: float = 6.0,
+                     radial_edges_mm=(0.0, 3.0, 6.0, 7.0, 8.0)) -> XcsSeriesFolder:
     """Write an operando XCS series of the twin's coin cell as event files + experiment.yaml.
 
     Parameters
@@ -81,7 +91,11 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
     low_au, high_au : (float, float)
         EMF windows (a.u.) of the truth and of ``analysis.compton``.
     roi_radius_mm, mask_radius_mm : float
-        Simulated disc and the analysed disc (``analysis.compton.mask_radius_mm``).
+        Simulated disc (default 0.4 mm beyond the last radial edge, else 6.6 mm) and the
+        analysed disc (``analysis.compton.mask_radius_mm``).
+    radial_edges_mm : sequence of float or None
+        Ring edges of the radial EMF profile (``analysis.compton.radial_edges_mm``); the
+        default's last ring, 7-8 mm, is the anode's rim beyond the 14 mm cathode (Fig. 3A).
 
     Returns
     -------
@@ -96,10 +110,13 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    if roi_radius_mm is None:
+        roi_radius_mm = max(6.6, float(radial_edges_mm[-1]) + 0.4) if radial_edges_mm else 6.6
     geom = xcs.XcsGeometry()
     det = xcs.DetectorModel(hits_per_frame=4.0)
     cell = xcs.CoinCell()
-    sts = xcs.states_from_echem(cell=cell, labels=tuple(states))
+    sts = xcs.interphase_states(xcs.states_from_echem(cell=cell, labels=tuple(states)), cell)
+    cell = cell.with_state(sts[0])  # bulk Li + anode/SPE interphase (paper-000 table)
     heights_mm = cell.beam_centres_mm()  # pristine cell: the stage does not move
     fl = xcs.calibration_flood(int(flood_photons), geometry=geom, detector=det, seed=seed + 7)
     write_events(out / "am241_flood.ssbevt", fl.events, value_unit="adu", frame_rate_hz=geom.frame_rate_hz,
@@ -121,16 +138,19 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
             items.append({"path": f"{name}.ssbevt", "label": name, "series": series, "state": st.name,
                           "time_s": round(float(st.time_s), 3), "beam_height_um": round(1000.0 * h, 3),
                           "beam_thickness_um": 1000.0 * geom.beam_height_mm,
-                          "layer_thickness_um": {"anode": round(1000.0 * st.anode_thickness_mm, 4)},
+                          "layer_thickness_um": {"anode": round(1000.0 * st.anode_thickness_mm, 4),
+                                                 "interphase": round(1000.0 * st.interphase_thickness_mm, 4)},
                           "calibration": "calibration.npz", "flood": "am241_flood.ssbevt",
                           "sample_to_pinhole_mm": geom.sample_to_pinhole_mm,
                           "pinhole_to_detector_mm": geom.pinhole_to_detector_mm,
                           "pixel_pitch_mm": geom.pixel_pitch_mm,
                           "sensor_thickness_mm": geom.sensor_thickness_mm})
-    radius = {"can": cell.wall_inner_radius_mm, "anode": cell.anode_radius_mm, "SPE": cell.spe_radius_mm,
+    radius = {"can": cell.wall_inner_radius_mm, "anode": cell.anode_radius_mm,
+              "interphase": cell.anode_radius_mm, "SPE": cell.spe_radius_mm,
               "cathode": cell.cathode_radius_mm, "Al": cell.cathode_radius_mm, "cap": cell.wall_inner_radius_mm}
     layers = [{"name": ly.name, "material": _MATERIALS[ly.name], "thickness_um": round(1000.0 * ly.thickness_mm, 4),
-               "diameter_mm": 2 * radius[ly.name]} for ly in cell.layers()]
+               "diameter_mm": 2 * radius[ly.name], **({"density_g_cm3": 2.11} if ly.name == "interphase" else {})}
+              for ly in cell.layers()]
     exp = {"name": "XCS operando series of the 000_ coin cell (twin)", "seed": int(seed),
            "cell": {"name": "coin cell", "diameter_mm": 2 * cell.cathode_radius_mm, "layers": layers},
            "inputs": {"compton": items},
@@ -138,21 +158,83 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
                                     "core_window_au": [float(high_au[0]), float(high_au[1])],
                                     "components": list(COMPONENTS), "emf_map_block_px": 8,
                                     "mask_radius_mm": float(mask_radius_mm),
+                                    **({"radial_edges_mm": [float(v) for v in radial_edges_mm]}
+                                       if radial_edges_mm else {}),
                                     "phase_fractions_from": "layers"}}}
     yaml_path = out / "experiment.yaml"
     yaml_path.write_text(yaml.safe_dump(exp, sort_keys=False), encoding="utf-8")
     lo, hi = tuple(float(v) for v in low_au), tuple(float(v) for v in high_au)
-    true = [[window_ratio(dict(_mix_composition(cell.with_state(st).layers(), comp)), low_au=lo, high_au=hi)
+    def disc_layers(st, radius_mm):
+        # ringed layers (the interphase) as their area-weighted mixture over the analysed disc
+        return [xcs.Layer(ly.name, ly.thickness_mm, ly.radius_mm, xcs.disc_components(ly, radius_mm))
+                for ly in cell.with_state(st).layers()]
+
+    true = [[window_ratio(dict(_mix_composition(disc_layers(st, mask_radius_mm), comp)), low_au=lo, high_au=hi)
              for comp in COMPONENTS] for st in sts]
-    true_res = [[_resolved_emf(cell.with_state(st).layers(), comp, det, lo, hi) for comp in COMPONENTS]
+    true_res = [[_resolved_emf(disc_layers(st, mask_radius_mm), comp, det, lo, hi) for comp in COMPONENTS]
                 for st in sts]
+    inter = _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm, radial_edges_mm)
     truth = {"paper": "000_290f30815ae66793", "series": series, "states": [s.name for s in sts],
              "time_s": [float(s.time_s) for s in sts], "components": list(COMPONENTS),
              "true_emf": true, "true_emf_resolution": true_res,
              "x_cathode": [float(s.x_cathode) for s in sts],
              "anode_thickness_um": [1000.0 * s.anode_thickness_mm for s in sts],
              "beam_height_um": {k: 1000.0 * v for k, v in heights_mm.items()},
+             "interphase_thickness_um": [1000.0 * s.interphase_thickness_mm for s in sts],
+             "interphase": inter,
              "n_photons": int(n_photons), "flood_photons": int(flood_photons)}
     truth_path = out / "truth.json"
     truth_path.write_text(json.dumps({"compton": truth}, indent=1), encoding="utf-8")
     return XcsSeriesFolder(folder=out, yaml_path=yaml_path, truth_path=truth_path, experiment=exp, truth=truth)
+
+
+def _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm, radial_edges_mm=None) -> dict:
+    """Truth of the anode/SPE interphase: EMF per state over the analysed disc and per ring.
+
+    Each EMF is that of the true composition's spectrum (impulse approximation, xraylib
+    profiles; :func:`ssbscope.twin.xcs.true_spectrum`) broadened by the detector's Gaussian
+    resolution, through the same Eqs. 3-5 windows as the analysis
+    (:func:`ssbscope.compton.stages._resolved_emf`).  ``emf`` is the area-weighted mixture over
+    ``r < mask_radius_mm`` (the pixels the series sums); ``ring_emf`` per ring of constant
+    composition (outer radii ``ring_radius_mm``); ``centre_emf`` the innermost ring,
+    ``edge_emf`` the ring at the analysed disc's edge, ``rim_emf`` the anode's rim beyond the
+    cathode (not analysed by the demo's mask).
+    """
+    from ssbscope.compton.stages import _resolved_emf
+    from ssbscope.twin import xcs
+    from ssbscope.twin.paper_parameters import value
+
+    emf, rings_out, radii = [], [], None
+    for st in sts:
+        lay = [ly for ly in cell.with_state(st).layers() if ly.name == "interphase"][0]
+        disc = xcs.Layer("interphase", lay.thickness_mm, lay.radius_mm, xcs.disc_components(lay, mask_radius_mm))
+        emf.append(_resolved_emf([disc], "interphase", det, lo, hi))
+        rings_out.append([_resolved_emf([xcs.Layer("interphase", 1.0, 1.0, comps)], "interphase", det, lo, hi)
+                          for _, comps in lay.rings])
+        radii = [float(r) for r, _ in lay.rings]
+    radial = []
+    if radial_edges_mm:
+        ed = [float(v) for v in radial_edges_mm]
+        for st in sts:
+            lay = [ly for ly in cell.with_state(st).layers() if ly.name == "interphase"][0]
+            radial.append([_resolved_emf([xcs.Layer("interphase", 1.0, 1.0, xcs.disc_components(lay, r1, r0))],
+                                         "interphase", det, lo, hi) for r0, r1 in zip(ed, ed[1:])])
+    i_edge = next(k for k, r in enumerate(radii) if r >= mask_radius_mm - 1e-9)
+    rel = [100.0 * (e / emf[0] - 1.0) for e in emf]
+    comp = []
+    for st in sts:
+        lay = [ly for ly in cell.with_state(st).layers() if ly.name == "interphase"][0]
+        comp.append({m.name: round(float(f), 5) for m, f in xcs.disc_components(lay, mask_radius_mm)})
+    return {"emf": emf, "relative_change_pct": rel, "ring_radius_mm": radii, "ring_emf": rings_out,
+            "centre_emf": [r[0] for r in rings_out], "edge_emf": [r[i_edge] for r in rings_out],
+            "edge_ring_mm": [radii[i_edge - 1] if i_edge else 0.0, radii[i_edge]],
+            "rim_emf": [r[-1] for r in rings_out], "disc_radius_mm": float(mask_radius_mm),
+            "radial_edges_mm": [float(v) for v in radial_edges_mm] if radial_edges_mm else None,
+            "radial_emf": radial,
+            "volume_fractions": comp,
+            "paper_emf": list(value("000", "EMF anode at anode/SPE interphase (pristine, charged, discharged)")),
+            "paper_relative_change_pct": list(value("000", "EMF change vs pristine (charged, discharged)")),
+            "how": "EMF (Eqs. 3-5, windows of analysis.compton) of the true interphase composition's "
+                   "spectrum (xraylib Compton profiles, impulse approximation) broadened by the "
+                   "detector's Gaussian resolution; disc value = area-weighted composition within "
+                   "the analysed radius"}
