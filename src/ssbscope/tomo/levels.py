@@ -97,7 +97,8 @@ class PhaseLevels:
 
 # --------------------------------------------------------------------------- mode of a histogram
 
-def histogram_mode(counts, lo: float, hi: float) -> tuple[float, float]:
+def histogram_mode(counts, lo: float, hi: float, *, window_sigma=(1.0, 1.0),
+                   trim_sigma: float | None = 2.0) -> tuple[float, float]:
     """Mode of a distribution given as a fine histogram, and its standard error.
 
     1. A robust width ``s`` from the histogram's interquartile range (``IQR / 1.349``).
@@ -155,9 +156,12 @@ def histogram_mode(counts, lo: float, hi: float) -> tuple[float, float]:
     half = 0.5 * (b - a + 1) * wc
     sig = math.sqrt(max(half ** 2 - (s / 4) ** 2, 0.0))
     w = min(max(sig, s / 4), s)
+    wl, wh = (window_sigma, window_sigma) if np.ndim(window_sigma) == 0 else window_sigma
+    wl, wh = float(wl), float(wh)
     mode, err = m, float("nan")
+    peak_sigma = sig if sig > 0 else s
     for _ in range(2):
-        sel = (np.abs(xc - m) <= w) & (cc > 0)
+        sel = (xc - m >= -wl * w) & (xc - m <= wh * w) & (cc > 0)
         if sel.sum() < 3:
             break
         x = (xc[sel] - m) / w
@@ -173,16 +177,42 @@ def histogram_mode(counts, lo: float, hi: float) -> tuple[float, float]:
         if not p[2] < 0:
             break
         v = -p[1] / (2 * p[2])
-        if abs(v) > 1.0:  # vertex outside the fitted window: keep the smoothed peak
+        if not -wl <= v <= wh:  # vertex outside the fitted window: keep the smoothed peak
             break
         # delta method: d v / d p1 = -1 / (2 p2), d v / d p2 = p1 / (2 p2^2)
         g = np.array([0.0, -1.0 / (2 * p[2]), p[1] / (2 * p[2] ** 2)])
         mode = m + v * w
         err = float(math.sqrt(max(g @ cov @ g, 0.0))) * w
+        peak_sigma = w * math.sqrt(-1.0 / (2.0 * p[2]))
         m = mode
     if not np.isfinite(err):
         err = s / math.sqrt(n)
+    if trim_sigma:
+        mode, err = _skipped_mean(c, lo, width, mode, peak_sigma, float(trim_sigma), err)
     return float(mode), float(err)
+
+
+def _skipped_mean(c, lo, width, centre, sigma, trim, err0):
+    """Mean of the histogram's values within ``centre +- trim sigma``, re-centred on that
+    mean until it stops moving; standard error ``std / sqrt(n)`` of the kept values."""
+    if not (sigma > 0 and np.isfinite(sigma)):
+        return centre, err0
+    x = lo + (np.arange(c.size) + 0.5) * width
+    m = centre
+    for _ in range(50):
+        sel = np.abs(x - m) <= trim * sigma
+        n = c[sel].sum()
+        if n < 10:
+            return centre, err0
+        new = float((c[sel] * x[sel]).sum() / n)
+        if abs(new - m) <= 1e-6 * sigma:
+            m = new
+            break
+        m = new
+    sel = np.abs(x - m) <= trim * sigma
+    n = c[sel].sum()
+    var = float((c[sel] * (x[sel] - m) ** 2).sum() / n)
+    return m, math.sqrt(var / n)
 
 
 # --------------------------------------------------------------------------- interior voxels
