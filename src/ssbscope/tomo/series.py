@@ -1143,7 +1143,6 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
     -------
     SeriesResult
     """
-    import ssbscope.tomo as tomo
     from ssbscope.tomo import metrics as M
 
     lay = as_layers(layers)
