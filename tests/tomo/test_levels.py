@@ -149,3 +149,30 @@ def test_denoise_rows_equal_the_volume(method, params):
     # it denoises: the noise in the flat part drops, the step stays
     assert full[12:20].std() < 0.6 * v[12:20].std()
     assert full[15:20].mean() - full[2:6].mean() > 0.8
+
+
+def test_yaml_settings_reach_the_series_stage(tmp_path):
+    """analysis.tomo.denoise / phase_levels / level_erode_vox are validated and passed to the
+    series stage as plain parameters (part of its fingerprint)."""
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError
+    from ssbscope.tomo.stages import input_stages
+
+    cell = {"layers": [{"name": "Cu", "material": "Cu", "thickness_um": 12},
+                       {"name": "LPSCl", "material": "Li6PS5Cl", "thickness_um": 60},
+                       {"name": "Li", "material": "Li", "thickness_um": 40}]}
+    tomo = {"denoise": {"method": "nlm", "h_sigma": 0.6},
+            "phase_levels": {"Li6PS5Cl": {"z_vox": [10, 20], "y_vox": [5, 15]}, "Li": 1e-5},
+            "level_erode_vox": 3}
+    exp = from_dict({"cell": cell, "inputs": {"tomo": [{"path": "a.h5", "kind": "volume",
+                                                         "series": "s", "time_s": 0}]},
+                     "analysis": {"tomo": tomo}})
+    st = [s for s in input_stages(exp) if s.name.endswith(".series")][0]
+    assert st.params["denoise"]["method"] == "nlm" and st.params["denoise"]["h_sigma"] == 0.6
+    assert st.params["phase_levels"] == {"Li6PS5Cl": {"z_vox": [10, 20], "y_vox": [5, 15]},
+                                         "Li": 1e-5}
+    assert st.params["level_erode_vox"] == 3
+    with pytest.raises(ConfigError):
+        from_dict({"cell": cell, "analysis": {"tomo": {"denoise": {"method": "bilateral"}}}})
+    with pytest.raises(ConfigError):
+        from_dict({"cell": cell, "analysis": {"tomo": {"phase_levels": {"Li": {"z": [1, 2]}}}}})
