@@ -264,8 +264,8 @@ class TomoDenoise(_Model):
     """Denoising of each scan before segmentation (ssbscope.tomo.denoise)."""
 
     method: Literal["none", "median", "tv", "nlm"] = Field(default="median", description="none; median (3x3x3); tv (total variation, Chambolle); nlm (non-local means)")
-    weight_sigma: float = Field(default=1.0, gt=0, description="tv: weight in units of the noise sigma estimated from the data")
-    h_sigma: float = Field(default=0.8, gt=0, description="nlm: filter strength h in units of the noise sigma estimated from the data")
+    weight_sigma: float = Field(default=0.5, gt=0, description="tv: weight in units of the noise sigma estimated from the data (0.5: best pore/crack volume on the anode-free twin)")
+    h_sigma: float = Field(default=0.6, gt=0, description="nlm: filter strength h in units of the noise sigma estimated from the data")
     patch_size: int = Field(default=3, ge=1, description="nlm: patch side (voxels)")
     patch_distance: int = Field(default=3, ge=1, description="nlm: search radius (voxels)")
     block_slices: int = Field(default=32, ge=4, description="tv/nlm: z-blocks the volume is denoised in (each with a halo); the result does not depend on the memory slabs")
