@@ -388,18 +388,18 @@ def pure_phase_levels(volume, labels, phases: Sequence, *, erode_vox: int = 2,
     ks = list(range(erode_vox + 1))
     bounds = [(z, min(nz, z + cz)) for z in range(zr[0], zr[1], cz)]
 
-    def slabs():
+    def slabs(keys):
         for z0, z1 in bounds:
             v = np.asarray(volume[z0:z1])
             masks = {(i, k): _interior_slab(labels, phases[i], k, fp, zr, z0, z1)
-                     for i in todo for k in ks}
+                     for i, k in keys}
             yield v, masks
 
     # pass 1: counts per erosion, range of the un-eroded class (a superset)
     cnt = {(i, k): 0 for i in todo for k in ks}
     lo = {i: np.inf for i in todo}
     hi = {i: -np.inf for i in todo}
-    for v, masks in slabs():
+    for v, masks in slabs([(i, k) for i in todo for k in ks]):
         for (i, k), m in masks.items():
             x = v[m]
             x = x[np.isfinite(x)]
@@ -421,7 +421,7 @@ def pure_phase_levels(volume, labels, phases: Sequence, *, erode_vox: int = 2,
                         names[i], cnt[(i, erode_vox)], erode_vox, k, cnt[(i, k)])
     # pass 2: fine histograms at the erosion used
     hist = {i: np.zeros(N_BINS, np.int64) for i in todo if use_k[i] is not None}
-    for v, masks in slabs():
+    for v, masks in slabs([(i, use_k[i]) for i in hist]):
         for i in hist:
             x = v[masks[(i, use_k[i])]].astype(np.float64)
             x = x[np.isfinite(x)]
