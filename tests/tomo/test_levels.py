@@ -133,8 +133,8 @@ def test_histogram_mode_of_a_gaussian():
 
 # --------------------------------------------------------------------------- denoising
 
-@pytest.mark.parametrize("method, params", [("tv", {}), ("nlm", {"patch_distance": 2}),
-                                            ("median", {})])
+@pytest.mark.parametrize("method, params", [("tv", {}), ("tv2d", {}),
+                                            ("nlm", {"patch_distance": 2}), ("median", {})])
 def test_denoise_rows_equal_the_volume(method, params):
     rng = np.random.default_rng(2)
     v = (np.repeat([0.0, 1.0], [9, 13])[:, None, None] + rng.normal(0, 0.3, (22, 16, 16))
@@ -172,6 +172,12 @@ def test_yaml_settings_reach_the_series_stage(tmp_path):
     assert st.params["phase_levels"] == {"Li6PS5Cl": {"z_vox": [10, 20], "y_vox": [5, 15]},
                                          "Li": 1e-5}
     assert st.params["level_erode_vox"] == 3
+    assert st.params["level_denoise"] == "default"  # tomo.levels.DEFAULT_LEVEL_DENOISE
+    exp = from_dict({"cell": cell, "inputs": {"tomo": [{"path": "a.h5", "kind": "volume",
+                                                         "series": "s", "time_s": 0}]},
+                     "analysis": {"tomo": {"level_denoise": {"method": "median"}}}})
+    st = [s for s in input_stages(exp) if s.name.endswith(".series")][0]
+    assert st.params["level_denoise"]["method"] == "median"
     with pytest.raises(ConfigError):
         from_dict({"cell": cell, "analysis": {"tomo": {"denoise": {"method": "bilateral"}}}})
     with pytest.raises(ConfigError):

@@ -10,6 +10,9 @@ Methods (YAML ``analysis.tomo.denoise.method``):
     Total-variation denoising (Chambolle, :func:`skimage.restoration.denoise_tv_chambolle`)
     with weight ``weight_sigma x sigma``, ``sigma`` the noise estimated from the data
     (:func:`skimage.restoration.estimate_sigma`, wavelet MAD).
+``tv2d``
+    The same, slice by slice in (y, x) (no halo along z, the memory of one slice; the
+    default for the interiors of the pure-phase levels, :mod:`ssbscope.tomo.levels`).
 ``nlm``
     Non-local means (:func:`skimage.restoration.denoise_nl_means`, ``fast_mode``) with
     ``h = h_sigma x sigma`` and the same ``sigma``.
@@ -44,7 +47,7 @@ from ssbscope.errors import ParameterError
 __all__ = ["METHODS", "DenoiseSettings", "as_settings", "halo_slices", "denoise_rows",
            "denoise_volume"]
 
-METHODS = ("none", "median", "tv", "nlm")
+METHODS = ("none", "median", "tv", "tv2d", "nlm")
 
 
 @dataclass(frozen=True)
@@ -53,15 +56,16 @@ class DenoiseSettings:
 
     Attributes
     ----------
-    method : {"none", "median", "tv", "nlm"}
+    method : {"none", "median", "tv", "tv2d", "nlm"}
     weight_sigma : float
-        ``tv``: weight in units of the estimated noise sigma.
+        ``tv``/``tv2d``: weight in units of the estimated noise sigma.
     h_sigma : float
         ``nlm``: filter strength ``h`` in units of the estimated noise sigma.
     patch_size, patch_distance : int
         ``nlm``: patch side and search radius (voxels).
     block_slices : int
-        ``tv``/``nlm``: z-block size of the fixed block grid.
+        ``tv``/``tv2d``/``nlm``: z-block size of the fixed block grid (``tv2d``: the blocks
+        only share a noise estimate).
     """
 
     method: str = "median"
@@ -69,7 +73,7 @@ class DenoiseSettings:
     h_sigma: float = 0.6
     patch_size: int = 3
     patch_distance: int = 3
-    block_slices: int = 32
+    block_slices: int = 8
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -99,14 +103,14 @@ def as_settings(denoise=None, median: bool = True) -> DenoiseSettings:
 
 
 def halo_slices(settings: DenoiseSettings) -> int:
-    """Slices read beyond a block (``tv``: 8; ``nlm``: patch radius + search distance + 2)."""
+    """Slices read beyond a block (``tv``: 4; ``nlm``: patch radius + search distance + 2)."""
     if settings.method == "tv":
-        return 8
+        return 4
     if settings.method == "nlm":
         return settings.patch_size // 2 + settings.patch_distance + 2
     if settings.method == "median":
         return 1
-    return 0
+    return 0  # none, tv2d
 
 
 def _sigma(v) -> float:
@@ -121,13 +125,20 @@ def _block(src, z0, z1, st: DenoiseSettings):
     nz = src.shape[0]
     h = halo_slices(st)
     a, b = max(0, z0 - h), min(nz, z1 + h)
-    d = np.asarray(src[a:b], np.float64)
+    d = np.asarray(src[a:b], np.float32)
     d = np.pad(d, ((h - (z0 - a), h - (b - z1)), (0, 0), (0, 0)), mode="edge")
     sig = _sigma(d[h:h + (z1 - z0)])
     if st.method == "tv":
         from skimage.restoration import denoise_tv_chambolle
 
         out = denoise_tv_chambolle(d, weight=st.weight_sigma * sig, channel_axis=None)
+    elif st.method == "tv2d":
+        from skimage.restoration import denoise_tv_chambolle
+
+        out = np.empty_like(d)
+        for i in range(d.shape[0]):
+            out[i] = denoise_tv_chambolle(d[i], weight=st.weight_sigma * sig,
+                                          channel_axis=None)
     else:
         from skimage.restoration import denoise_nl_means
 
@@ -179,7 +190,7 @@ def denoise_volume(volume, method: str = "median", **params) -> np.ndarray:
     ----------
     volume : (Z, Y, X) array_like
         Grey values (finite).
-    method : {"none", "median", "tv", "nlm"}
+    method : {"none", "median", "tv", "tv2d", "nlm"}
     **params
         ``weight_sigma``, ``h_sigma``, ``patch_size``, ``patch_distance``, ``block_slices``
         (:class:`DenoiseSettings`).

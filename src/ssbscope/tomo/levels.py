@@ -44,8 +44,8 @@ import numpy as np
 
 from ssbscope.errors import InputError, ParameterError
 
-__all__ = ["N_BINS", "PhaseLevel", "PhaseLevels", "histogram_mode", "pure_phase_levels",
-           "box_level"]
+__all__ = ["N_BINS", "DEFAULT_LEVEL_DENOISE", "PhaseLevel", "PhaseLevels", "histogram_mode",
+           "pure_phase_levels", "box_level", "interior_labels"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,14 @@ log = logging.getLogger(__name__)
 N_BINS = 16384
 #: Fewest interior voxels for a mode; fewer: the erosion is reduced (logged).
 MIN_VOXELS = 2000
+#: Denoising whose thresholded labels define the interiors (:func:`interior_labels`): total
+#: variation at 0.5 noise sigma, slice by slice, segments more of the small pores than the
+#: 3x3x3 median, so the matrix interior is purer.  On the demo's anode-free series (90
+#: projections, fine pores) the pore + crack volume reads 0.79 / 0.84 / 0.89 / 0.86 / 0.88 of
+#: truth with it (3-D tv: 0.81 / 0.82 / 0.89 / 0.87 / 0.89, at several times the memory;
+#: Gaussian 0.7 voxel: 0.65 / 0.79 / 0.85 / 0.84 / 0.87) against 0.58 / 0.66 / 0.79 / 0.75 /
+#: 0.78 with the segmentation's (median) labels.
+DEFAULT_LEVEL_DENOISE = {"method": "tv2d", "weight_sigma": 0.5}
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,35 @@ def _interior_slab(labels, phase: int, erode: int, footprint, zrange, z0: int, z
     return m
 
 
+def interior_labels(volume, thresholds, class_phase, denoise, z0: int = 0,
+                    z1: int | None = None) -> np.ndarray:
+    """Phase labels of rows ``[z0, z1)`` from a denoised copy of ``volume`` and the
+    segmentation's grey classes: the labels whose eroded interiors give the levels.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) array sliced along z
+        Unfiltered grey values.
+    thresholds : sequence of float
+        Class boundaries (:attr:`ssbscope.tomo.series.PhaseSegmentation.class_thresholds`).
+    class_phase : sequence of int
+        Phase of each class (255: undeclared).
+    denoise : mapping or ssbscope.tomo.denoise.DenoiseSettings
+        :func:`ssbscope.tomo.denoise.denoise_rows` settings (its fixed block grid: the labels
+        do not depend on how a caller slabs the rows).
+
+    Returns
+    -------
+    (z1 - z0, Y, X) ndarray of uint8
+    """
+    from ssbscope.tomo.denoise import denoise_rows
+
+    z1 = int(volume.shape[0]) if z1 is None else int(z1)
+    d = denoise_rows(volume, int(z0), z1, denoise)
+    lut = np.asarray(class_phase, np.uint8)
+    return lut[np.digitize(d, np.asarray(thresholds, np.float64)).astype(np.uint8)]
+
+
 def box_level(volume, box: Mapping) -> tuple[float, float, int]:
     """Median grey value of a box of ``volume`` (user-given pure-phase region).
 
@@ -389,23 +426,22 @@ def pure_phase_levels(volume, labels, phases: Sequence, *, erode_vox: int = 2,
     bounds = [(z, min(nz, z + cz)) for z in range(zr[0], zr[1], cz)]
 
     def slabs(keys):
+        # one mask at a time (memory: a slab of values plus one boolean slab)
         for z0, z1 in bounds:
             v = np.asarray(volume[z0:z1])
-            masks = {(i, k): _interior_slab(labels, phases[i], k, fp, zr, z0, z1)
-                     for i, k in keys}
-            yield v, masks
+            for i, k in keys:
+                yield v, (i, k), _interior_slab(labels, phases[i], k, fp, zr, z0, z1)
 
     # pass 1: counts per erosion, range of the un-eroded class (a superset)
     cnt = {(i, k): 0 for i in todo for k in ks}
     lo = {i: np.inf for i in todo}
     hi = {i: -np.inf for i in todo}
-    for v, masks in slabs([(i, k) for i in todo for k in ks]):
-        for (i, k), m in masks.items():
-            x = v[m]
-            x = x[np.isfinite(x)]
-            cnt[(i, k)] += int(x.size)
-            if k == 0 and x.size:
-                lo[i], hi[i] = min(lo[i], float(x.min())), max(hi[i], float(x.max()))
+    for v, (i, k), m in slabs([(i, k) for i in todo for k in ks]):
+        x = v[m]
+        x = x[np.isfinite(x)]
+        cnt[(i, k)] += int(x.size)
+        if k == 0 and x.size:
+            lo[i], hi[i] = min(lo[i], float(x.min())), max(hi[i], float(x.max()))
     use_k = {}
     for i in todo:
         k = next((k for k in reversed(ks) if cnt[(i, k)] >= min_voxels), None)
@@ -421,16 +457,15 @@ def pure_phase_levels(volume, labels, phases: Sequence, *, erode_vox: int = 2,
                         names[i], cnt[(i, erode_vox)], erode_vox, k, cnt[(i, k)])
     # pass 2: fine histograms at the erosion used
     hist = {i: np.zeros(N_BINS, np.int64) for i in todo if use_k[i] is not None}
-    for v, masks in slabs([(i, use_k[i]) for i in hist]):
-        for i in hist:
-            x = v[masks[(i, use_k[i])]].astype(np.float64)
-            x = x[np.isfinite(x)]
-            if x.size and hi[i] > lo[i]:
-                b = np.clip(((x - lo[i]) * (N_BINS / (hi[i] - lo[i]))).astype(np.int64), 0,
-                            N_BINS - 1)
-                hist[i] += np.bincount(b, minlength=N_BINS)
-            elif x.size:
-                hist[i][0] += x.size
+    for v, (i, _), m in slabs([(i, use_k[i]) for i in hist]):
+        x = v[m].astype(np.float64)
+        x = x[np.isfinite(x)]
+        if x.size and hi[i] > lo[i]:
+            b = np.clip(((x - lo[i]) * (N_BINS / (hi[i] - lo[i]))).astype(np.int64), 0,
+                        N_BINS - 1)
+            hist[i] += np.bincount(b, minlength=N_BINS)
+        elif x.size:
+            hist[i][0] += x.size
     out = []
     for i, (p, nm) in enumerate(zip(phases, names)):
         spec = ov.get(nm)

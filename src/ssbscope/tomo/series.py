@@ -838,7 +838,7 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
                  electrolyte: str | None = None, n_layers: int = 10,
                  min_volume_um3: float = 0.0, median: bool = True,
                  filtered=None, phase_levels=None, level_erode_vox: int = 2,
-                 ) -> ScanMeasurement:
+                 level_denoise=None) -> ScanMeasurement:
     """Measure one (registered, segmented) scan against the declared layers.
 
     Parameters
@@ -871,6 +871,10 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
         ``analysis.tomo.phase_levels``, :func:`ssbscope.tomo.levels.pure_phase_levels`).
     level_erode_vox : int, default 2
         Erosion of each phase's label before the mode of its interior.
+    level_denoise : mapping, optional
+        Denoising whose thresholded labels (the segmentation's grey classes) define the
+        interiors (:func:`ssbscope.tomo.levels.interior_labels`); None: the segmentation's
+        labels.
 
     Returns
     -------
@@ -987,7 +991,11 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
     # ---- pure-phase levels (mode of each phase's eroded interior, or the user's)
     from ssbscope.tomo.levels import pure_phase_levels
 
-    levels = pure_phase_levels(raw, lab, range(n_ph), phase_names=order_phases,
+    from ssbscope.tomo.levels import interior_labels
+
+    lv_lab = lab if level_denoise is None else interior_labels(
+        raw, seg.class_thresholds, seg.class_phase, level_denoise)
+    levels = pure_phase_levels(raw, lv_lab, range(n_ph), phase_names=order_phases,
                                footprint=inner, z_range=(z0s, z1s), overrides=phase_levels,
                                erode_vox=level_erode_vox)
 
@@ -1050,6 +1058,19 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
 
 # --------------------------------------------------------------------------- series
 
+def _level_denoise(level_denoise, dn):
+    """Settings of the levels' interior labels (None: the segmentation's labels)."""
+    from ssbscope.tomo.denoise import as_settings
+    from ssbscope.tomo.levels import DEFAULT_LEVEL_DENOISE
+
+    if level_denoise is None:
+        return None
+    if isinstance(level_denoise, str) and level_denoise == "default":
+        level_denoise = DEFAULT_LEVEL_DENOISE
+    ld = as_settings(level_denoise)
+    return None if ld == dn else ld
+
+
 @dataclass(frozen=True)
 class SeriesResult:
     """A registered, segmented and measured CT series (scans sorted by time).
@@ -1103,7 +1124,7 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
                    opening_radius_vox: int = 0, min_filament_volume_um3: float = 0.0,
                    n_layers: int = 10, electrolyte: str | None = None,
                    progress=None, denoise=None, phase_levels=None,
-                   level_erode_vox: int = 2) -> SeriesResult:
+                   level_erode_vox: int = 2, level_denoise="default") -> SeriesResult:
     """Register, segment and measure a time-ordered series of scans of one cell.
 
     1. Phases from the declared layers (:func:`phase_order`), the cell's columns from the
@@ -1138,6 +1159,10 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
         ``median`` is True, else none.
     phase_levels, level_erode_vox
         Pure-phase levels of the partial volume (see :func:`measure_scan`).
+    level_denoise : mapping or None, default ``"default"``
+        Denoising whose labels define the interiors of the levels;
+        ``"default"``: :data:`ssbscope.tomo.levels.DEFAULT_LEVEL_DENOISE`; None or the same
+        settings as ``denoise``: the segmentation's labels.
 
     Returns
     -------
@@ -1165,6 +1190,7 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
     from ssbscope.tomo.denoise import as_settings, denoise_volume
 
     dn = as_settings(denoise, median)
+    ld = _level_denoise(level_denoise, dn)
     region = cell_region(vols[0])
     it = range(len(vols)) if progress is None else progress(range(len(vols)))
     aligned, labels, th, shifts, segs, meds = [], [], [], [], [], []
@@ -1199,7 +1225,8 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
                                   thickness=thickness, central_fraction=central_fraction,
                                   electrolyte=el, n_layers=n_layers,
                                   min_volume_um3=min_filament_volume_um3, filtered=meds[k],
-                                  phase_levels=phase_levels, level_erode_vox=level_erode_vox))
+                                  phase_levels=phase_levels, level_erode_vox=level_erode_vox,
+                                  level_denoise=ld))
     nt = len(vols)
     nf = np.full((4, nt), np.nan)
     overlap = np.full(nt, np.nan)

@@ -377,7 +377,7 @@ def _bincount_slabs(lab, n, cz, weights_fn=None):
 
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
              electrolyte, n_layers, min_volume_um3, frac_inner, phase_levels=None,
-             level_erode_vox=2):
+             level_erode_vox=2, level_labels=None):
     """:func:`ssbscope.tomo.series.measure_scan` on the Zarr intermediates of one scan."""
     import scipy.ndimage as ndi
 
@@ -495,7 +495,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     # pure-phase levels: histograms of the eroded interiors per slab (equal to measure_scan's)
     from ssbscope.tomo.levels import pure_phase_levels
 
-    levels = pure_phase_levels(sc.aligned, sc.labels, range(n_ph), phase_names=order_phases,
+    levels = pure_phase_levels(sc.aligned, sc.labels if level_labels is None else level_labels,
+                               range(n_ph), phase_names=order_phases,
                                footprint=inner, z_range=(z0s, z1s), overrides=phase_levels,
                                erode_vox=level_erode_vox, chunk_slices=cz)
 
@@ -667,7 +668,8 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                            median: bool = True, opening_radius_vox: int = 0,
                            min_filament_volume_um3: float = 0.0, n_layers: int = 10,
                            electrolyte: str | None = None, progress=None, denoise=None,
-                           phase_levels=None, level_erode_vox: int = 2):
+                           phase_levels=None, level_erode_vox: int = 2,
+                           level_denoise="default"):
     """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
 
     Parameters
@@ -676,7 +678,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         Reconstructed scans in time order on one grid (read slab by slab, never whole).
     layers, voxel_size_um, energy_kev, interfaces, thickness, central_fraction, register_on,
     median, opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
-    denoise, phase_levels, level_erode_vox
+    denoise, phase_levels, level_erode_vox, level_denoise
         As :func:`~ssbscope.tomo.series.analyse_series` (``tv``/``nlm`` denoising on its
         fixed z-block grid, :func:`ssbscope.tomo.denoise.denoise_rows`; pure-phase levels from
         per-slab histograms, :func:`ssbscope.tomo.levels.pure_phase_levels`).
@@ -729,7 +731,10 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
     el = electrolyte_layer(lay, order, electrolyte)
     from ssbscope.tomo.denoise import as_settings
 
+    from ssbscope.tomo.series import _level_denoise
+
     dn = as_settings(denoise, median)
+    ld = _level_denoise(level_denoise, dn)
     region = _cell_region(vols[0], cz)
     it = range(len(vols)) if progress is None else progress(range(len(vols)))
     scans_z, segs, th, shifts, fracs = [], [], [], [], []
@@ -778,14 +783,27 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         fracs.append(frac)
     scans, rngs = [], []
     for k, sc in enumerate(scans_z):
+        lv_lab = None
+        if ld is not None:  # the levels' interior labels, on the fixed denoising block grid
+            from ssbscope.tomo.levels import interior_labels
+
+            lv_lab = _new_zarr(work, f"level_labels_{k}", shape, cz, np.uint8)
+            for z0 in range(0, shape[0], ld.block_slices):
+                z1 = min(shape[0], z0 + ld.block_slices)
+                lv_lab[z0:z1] = interior_labels(sc.aligned, segs[k].class_thresholds,
+                                                segs[k].class_phase, ld, z0, z1)
         m, el_rng, raw_rng = _measure(sc, segs[k], region, lay, vs, interfaces=interfaces,
                                       thickness=thickness, central_fraction=central_fraction,
                                       electrolyte=el, n_layers=n_layers,
                                       min_volume_um3=min_filament_volume_um3,
                                       frac_inner=fracs[k], phase_levels=phase_levels,
-                                      level_erode_vox=level_erode_vox)
+                                      level_erode_vox=level_erode_vox, level_labels=lv_lab)
         scans.append(m)
         rngs.append((el_rng, raw_rng))
+        if lv_lab is not None:
+            import shutil
+
+            shutil.rmtree(work / f"level_labels_{k}.zarr", ignore_errors=True)
         if dn.method != "none":  # the median is not part of the result: free its disk space now
             import shutil
 

@@ -250,7 +250,8 @@ def scan_times(exp, series: str) -> list:
 def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, energy_kev=None,
                   interfaces=None, thickness=None, central_fraction=0.75, register_on=None,
                   median=True, opening_radius_vox=0, min_filament_volume_um3=0.0, n_layers=10,
-                  electrolyte=None, denoise=None, phase_levels=None, level_erode_vox=2):
+                  electrolyte=None, denoise=None, phase_levels=None, level_erode_vox=2,
+                  level_denoise="default"):
     """Register, segment and measure one CT series against the declared layers.
 
     The scans are read lazily from the store and analysed in z-slabs sized from
@@ -282,7 +283,8 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
         register_on=register_on, median=median, opening_radius_vox=opening_radius_vox,
         min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
         electrolyte=electrolyte, progress=lambda it: ctx.progress(it, desc=f"tomo {series}"),
-        denoise=denoise, phase_levels=phase_levels, level_erode_vox=level_erode_vox)
+        denoise=denoise, phase_levels=phase_levels, level_erode_vox=level_erode_vox,
+        level_denoise=level_denoise)
     return series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
                            series=series)
 
@@ -614,6 +616,8 @@ def input_stages(exp) -> list:
                                          {kk: list(vv) for kk, vv in v.model_dump().items()
                                           if vv is not None})
                                      for k, v in an.phase_levels.items()} or None,
-                    "level_erode_vox": int(an.level_erode_vox)},
+                    "level_erode_vox": int(an.level_erode_vox),
+                    "level_denoise": (an.level_denoise.model_dump()
+                                      if an.level_denoise is not None else "default")},
             long=True))
     return stages
