@@ -26,13 +26,15 @@ The noise estimate assumes white noise; FBP noise is correlated (ramp-filtered),
 
 Through the chain on the demo's anode-free series (``ssbscope demo``, 40 x 40 x 56 voxels,
 90 projections; pore + crack volume / truth at the 5 scans, with the pure-phase levels of
-:mod:`ssbscope.tomo.levels`): median 0.58 / 0.66 / 0.79 / 0.75 / 0.78; tv (weight 0.5 sigma)
+:mod:`ssbscope.tomo.levels` (interiors from the segmentation's labels; tv on blocks of 32
+slices with a halo of 8): median 0.58 / 0.66 / 0.79 / 0.75 / 0.78; tv (weight 0.5 sigma)
 0.79 / 0.82 / 0.87 / 0.87 / 0.87; tv 1.0: 0.58 / 0.67 / 0.80 / 0.78 / 0.80; tv 1.5: 0.58 /
 0.57 / 0.70 / 0.68 / 0.68; nlm (h 0.6 sigma) 0.73 / 0.78 / 0.87 / 0.85 / 0.85.  TV and NLM
 segment more of the small pores, so the matrix interior is purer; but the plated Li thickness
 (heights on the filtered values) reads 7.21 / 11.29 / 6.81 / 15.58 um with tv 0.5 against
 6.47 / 11.29 / 6.43 / 15.58 with the median (truth 5.76 / 11.23 / 5.76 / 15.69), so the
-median stays the default.
+median stays the default for segmentation, and ``tv2d`` defines only the interiors of the
+pure-phase levels (:data:`ssbscope.tomo.levels.DEFAULT_LEVEL_DENOISE`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,12 @@ inherits a relative error of about ``level error / (contrast x p)``: with ~2000 
 3 % porosity that is 10-30 %, so small or noisy scans need more projections, a larger region
 or a user-given level.
 
+The series analysis (:func:`ssbscope.tomo.series.measure_scan` and its chunked twin) takes
+the labels of the interiors from a denoised copy thresholded at the segmentation's grey
+classes (:func:`interior_labels`, by default slice-wise total variation,
+:data:`DEFAULT_LEVEL_DENOISE`): it finds more of the small pores than the 3x3x3 median the
+segmentation uses, so fewer of them hide in the interiors.
+
 The algorithm runs on z-slabs (``chunk_slices``): pass 1 gathers each phase's count, minimum
 and maximum, pass 2 a histogram of :data:`N_BINS` bins between them; erosion reads
 ``erode_vox`` slices beyond each slab.  The counts are integers, so the levels do not depend
