@@ -295,6 +295,25 @@ class TomoSegmentation(_Model):
         return self
 
 
+class TomoDenoise(_Model):
+    """Denoising of each scan before segmentation (ssbscope.tomo.denoise)."""
+
+    method: Literal["none", "median", "tv", "tv2d", "nlm"] = Field(default="median", description="none; median (3x3x3); tv (total variation, Chambolle, 3-D); tv2d (the same slice by slice); nlm (non-local means)")
+    weight_sigma: float = Field(default=0.5, gt=0, description="tv/tv2d: weight in units of the noise sigma estimated from the data (0.5: best pore/crack volume on the anode-free twin)")
+    h_sigma: float = Field(default=0.6, gt=0, description="nlm: filter strength h in units of the noise sigma estimated from the data")
+    patch_size: int = Field(default=3, ge=1, description="nlm: patch side (voxels)")
+    patch_distance: int = Field(default=3, ge=1, description="nlm: search radius (voxels)")
+    block_slices: int = Field(default=8, ge=4, description="tv/tv2d/nlm: z-blocks the volume is denoised in (each with a halo); the result does not depend on the memory slabs")
+
+
+class PhaseLevelBox(_Model):
+    """A box of the registered volume holding only one phase; its median grey value is the phase's level."""
+
+    z_vox: Optional[tuple[int, int]] = Field(default=None, description="[start, stop) slice indices; default: every slice")
+    y_vox: Optional[tuple[int, int]] = Field(default=None, description="[start, stop) row indices; default: every row")
+    x_vox: Optional[tuple[int, int]] = Field(default=None, description="[start, stop) column indices; default: every column")
+
+
 class TomoAnalysis(_Model):
     """Analysis of every CT series (``tomo/<series>/...``) against the cell's declared layers."""
 
@@ -310,6 +329,10 @@ class TomoAnalysis(_Model):
     min_filament_volume_um3: float = Field(default=3.4e5, ge=0, description="smallest new low-attenuation region counted as a filament (um3); Cao et al. 2023: 3.4e5")
     n_layers: int = Field(default=10, ge=1, description="slabs of the electrolyte in the layer volume-fraction profile")
     electrolyte: Optional[str] = Field(default=None, description="layer holding the pore/crack volume, filaments and layer fractions; default: the thickest declared layer whose material is not the darkest phase")
+    denoise: Optional[TomoDenoise] = Field(default=None, description="denoising before segmentation {method: none|median|tv|nlm, ...}; default: the 3x3x3 median when `median` is true, else none")
+    phase_levels: dict[str, float | PhaseLevelBox] = Field(default_factory=dict, description="pure-phase grey levels of the partial-volume pore/crack volume, per material (as in cell.layers): a grey value, or a box {z_vox, y_vox, x_vox} of the registered volume whose median is the level; a material not listed: the mode of its segmented interior eroded by level_erode_vox")
+    level_erode_vox: int = Field(default=2, ge=0, description="erosion (voxels) of each phase's segmented label before the mode of its grey values (pure-phase level)")
+    level_denoise: Optional[TomoDenoise] = Field(default=None, description="denoising whose labels (the segmentation's grey classes) define the phases' interiors for the pure-phase levels; default: tv2d at 0.5 noise sigma (segments more of the small pores than the median, so the interiors are purer); the same settings as denoise: the segmentation's labels")
 
 
 class EmfReferencePoint(_Model):

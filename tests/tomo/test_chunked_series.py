@@ -116,6 +116,32 @@ def test_series_chunked_reads_dask_and_zarr(recon, tmp_path):
     _assert_same(a, b)
 
 
+@pytest.mark.parametrize("denoise, levels", [
+    ({"method": "tv", "block_slices": 16}, None),
+    ({"method": "nlm", "block_slices": 12, "patch_distance": 2}, {"Li": 0.0}),
+    (None, {"Li6PS5Cl": {"z_vox": [20, 30], "y_vox": [15, 25], "x_vox": [15, 25]}}),
+])
+def test_series_chunked_equals_in_memory_denoise_and_levels(recon, tmp_path, denoise, levels):
+    """TV / NLM denoising (fixed block grid) and user levels: the chunked path equals the
+    in-memory one; the levels are the ones measure_scan reports."""
+    kw = dict(KW, denoise=denoise, phase_levels=levels)
+    a = S.analyse_series(recon[:2], LAYERS, VS, **kw)
+    b = SC.analyse_series_chunked(recon[:2], LAYERS, VS, chunk_slices=7, work_dir=tmp_path, **kw)
+    _assert_same(a, b)
+    for sa, sb in zip(a.scans, b.scans):
+        assert sa.phase_levels == sb.phase_levels
+        assert np.isfinite(sa.pore_crack_volume_um3)
+    pl = a.scans[0].phase_levels
+    if levels and "Li" in levels:
+        assert pl["Li"].method == "user_value" and pl["Li"].level == 0.0
+    if levels and "Li6PS5Cl" in levels:
+        assert pl["Li6PS5Cl"].method == "user_box"
+        assert pl["Li6PS5Cl"].level == pytest.approx(float(np.median(
+            a.volumes[0][20:30, 15:25, 15:25])))
+    else:
+        assert pl["Li6PS5Cl"].method == "mode"
+
+
 def test_shift_slab_equals_apply_rigid_with_z_shift():
     from ssbscope.tomo.register import RigidTransform, apply_rigid
 

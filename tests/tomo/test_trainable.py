@@ -280,8 +280,9 @@ def test_forest_beats_threshold_through_the_chain(chain):
             meas = float(met["volume_um3"].isel(time_s=k).sel(phase=p))
             unc = float(met["volume_unc_um3"].isel(time_s=k).sel(phase=p))
             assert abs(meas - true_v) <= unc, (k, p, meas - true_v, unc)
-        # of the order of the threshold segmentation's Li error (no blanket)
-        assert float(met["volume_unc_um3"].isel(time_s=k).sel(phase="Li")) < 1.5 * abs(err_thr)
+        # no blanket: a few per cent of the Li volume (measured 2.7 % on scan 0 of the
+        # per-paper anode-free twin; the benchmark's noisier scans give 5-12 %)
+        assert float(met["volume_unc_um3"].isel(time_s=k).sel(phase="Li")) < 0.1 * li_true
         # mean thickness of each layer counted in its band widened by 2 slices (the window of
         # thickness_mean_*): forest labels and their expectation within U_t of the truth;
         # measured e.g. plated Li 5.77 / 11.04 um against 5.71 / 11.06, U_t 0.43 / 0.87

@@ -27,9 +27,12 @@ heights        ``interface_height_map`` on the crop ``[lo, hi)`` of the median/r
                (a few slices around each interface)
 thickness      per-column voxel counts, slab by slab                                  exact
 volumes        per-phase counts, slab by slab                                         exact
-pore + crack   class medians: exact order statistic in two passes (65536-bin          1e-12
-               histogram, then the values of the one bin); partial volume summed per
-               slab
+pore + crack   pure-phase levels: per-phase count/min/max, then a 16384-bin histogram  1e-12
+               of the eroded interiors (erosion reads ``erode_vox`` halo slices),
+               integer counts -> the same mode (:mod:`ssbscope.tomo.levels`);
+               partial volume summed per slab
+denoise        median as above; tv/nlm on the fixed z-block grid of                   exact
+               :func:`ssbscope.tomo.denoise.denoise_rows` (block + halo)
 low-attenuation  :func:`~ssbscope.tomo.chunked.label_chunked` (26-connected, merged   exact
 regions        exactly across slab faces) on the z-range of the electrolyte and the
                Li electrodes; sizes and contacts per slab
@@ -422,7 +425,8 @@ def _bincount_slabs(lab, n, cz, weights_fn=None):
 
 
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
-             electrolyte, n_layers, min_volume_um3, frac_inner):
+             electrolyte, n_layers, min_volume_um3, frac_inner, phase_levels=None,
+             level_erode_vox=2, level_labels=None):
     """:func:`ssbscope.tomo.series.measure_scan` on the Zarr intermediates of one scan."""
     import scipy.ndimage as ndi
 
@@ -537,6 +541,14 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         layer_vol[nm] = float(np.nanmean(tm[inner])) * area_um2 if np.isfinite(tm[inner]).any() \
             else float("nan")
 
+    # pure-phase levels: histograms of the eroded interiors per slab (equal to measure_scan's)
+    from ssbscope.tomo.levels import pure_phase_levels
+
+    levels = pure_phase_levels(sc.aligned, sc.labels if level_labels is None else level_labels,
+                               range(n_ph), phase_names=order_phases,
+                               footprint=inner, z_range=(z0s, z1s), overrides=phase_levels,
+                               erode_vox=level_erode_vox, chunk_slices=cz)
+
     porder = PhaseOrder(tuple(order_phases), (float("nan"),) * n_ph, float("nan"))
     el = electrolyte_layer(lay, porder, electrolyte)
     eb = band.get(el)
@@ -551,19 +563,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         e0, e1 = eb
         e_phase = pidx[el]
 
-        def stack_vals(ph):
-            def gen():
-                for z0, z1 in sc.slabs():
-                    a, b = max(z0s, z0), min(z1s, z1)
-                    if b <= a:
-                        continue
-                    lab = np.asarray(sc.labels[a:b])[:, inner]
-                    raw = np.asarray(sc.aligned[a:b])[:, inner]
-                    yield raw[lab == ph]
-            return gen
-
-        lo_lv = _masked_median(stack_vals(0))  # NaN when the stack holds no such voxel
-        hi_lv = _masked_median(stack_vals(e_phase)) if np.isfinite(lo_lv) else float("nan")
+        lo_lv = levels.level(order_phases[0])  # NaN when the stack holds no such voxel
+        hi_lv = levels.level(order_phases[e_phase])
         if np.isfinite(lo_lv) and np.isfinite(hi_lv):
             if e1 - e0 > 4:
                 if not math.isfinite(lo_lv - hi_lv) or lo_lv == hi_lv:
@@ -680,7 +681,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         electrolyte=el, pore_crack_volume_um3=float(pcv),
         low_attenuation_connected_um3=float(conn), low_attenuation_isolated_um3=float(iso),
         layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
-        electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels)
+        electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels,
+        phase_levels=levels)
     return sm, el_rng, raw_rng
 
 
@@ -715,7 +717,9 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                            central_fraction: float = 0.75, register_on: str | None = None,
                            median: bool = True, opening_radius_vox: int = 0,
                            min_filament_volume_um3: float = 0.0, n_layers: int = 10,
-                           electrolyte: str | None = None, progress=None, segmenter=None):
+                           electrolyte: str | None = None, progress=None, segmenter=None,
+                           denoise=None, phase_levels=None, level_erode_vox: int = 2,
+                           level_denoise="default"):
     """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
 
     Parameters
@@ -723,8 +727,11 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
     volumes : sequence of (Z, Y, X) dask arrays, xarray DataArrays, Zarr or NumPy arrays
         Reconstructed scans in time order on one grid (read slab by slab, never whole).
     layers, voxel_size_um, energy_kev, interfaces, thickness, central_fraction, register_on,
-    median, opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress
-        As :func:`~ssbscope.tomo.series.analyse_series`.
+    median, opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
+    denoise, phase_levels, level_erode_vox, level_denoise
+        As :func:`~ssbscope.tomo.series.analyse_series` (``tv``/``nlm`` denoising on its
+        fixed z-block grid, :func:`ssbscope.tomo.denoise.denoise_rows`; pure-phase levels from
+        per-slab histograms, :func:`ssbscope.tomo.levels.pure_phase_levels`).
     work_dir : path, optional
         Where the temporary Zarr intermediates go (default a new temporary directory, kept
         while the result's lazy arrays are in use).
@@ -775,6 +782,12 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
     if reg_name not in [la.name for la in lay]:
         raise InputError(f"analysis.tomo.register_on: {reg_name!r} is not a declared layer")
     el = electrolyte_layer(lay, order, electrolyte)
+    from ssbscope.tomo.denoise import as_settings
+
+    from ssbscope.tomo.series import _level_denoise
+
+    dn = as_settings(denoise, median)
+    ld = _level_denoise(level_denoise, dn)
     region = _cell_region(vols[0], cz)
     it = range(len(vols)) if progress is None else progress(range(len(vols)))
     scans_z, segs, th, shifts, fracs, psums = [], [], [], [], [], []
@@ -791,9 +804,18 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         else:
             sh = (0.0, 0.0, 0.0)
             _write_map(aligned, cz, lambda z0, z1, v=v: v.read(z0, z1).astype(np.float32))
-        if median:
+        if dn.method == "median":
             med = _new_zarr(work, f"median_{k}", shape, cz, np.float32)
             _write_map(med, cz, lambda z0, z1, s=aligned: _median_slab(s, z0, z1))
+        elif dn.method != "none":
+            # the fixed block grid of denoise_rows, written block by block (one writer)
+            from ssbscope.tomo.denoise import denoise_rows
+
+            med = _new_zarr(work, f"median_{k}", shape, cz, np.float32)
+            bs = dn.block_slices
+            for z0 in range(0, shape[0], bs):
+                z1 = min(shape[0], z0 + bs)
+                med[z0:z1] = denoise_rows(aligned, z0, z1, dn)
         else:
             med = aligned
         labels = _new_zarr(work, f"labels_{k}", shape, cz, np.uint8)
@@ -819,14 +841,28 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         fracs.append(frac)
     scans, rngs = [], []
     for k, sc in enumerate(scans_z):
+        lv_lab = None
+        if ld is not None:  # the levels' interior labels, on the fixed denoising block grid
+            from ssbscope.tomo.levels import interior_labels
+
+            lv_lab = _new_zarr(work, f"level_labels_{k}", shape, cz, np.uint8)
+            for z0 in range(0, shape[0], ld.block_slices):
+                z1 = min(shape[0], z0 + ld.block_slices)
+                lv_lab[z0:z1] = interior_labels(sc.aligned, segs[k].class_thresholds,
+                                                segs[k].class_phase, ld, z0, z1)
         m, el_rng, raw_rng = _measure(sc, segs[k], region, lay, vs, interfaces=interfaces,
                                       thickness=thickness, central_fraction=central_fraction,
                                       electrolyte=el, n_layers=n_layers,
                                       min_volume_um3=min_filament_volume_um3,
-                                      frac_inner=fracs[k])
+                                      frac_inner=fracs[k], phase_levels=phase_levels,
+                                      level_erode_vox=level_erode_vox, level_labels=lv_lab)
         scans.append(m)
         rngs.append((el_rng, raw_rng))
-        if median:  # the median is not part of the result: free its disk space now
+        if lv_lab is not None:
+            import shutil
+
+            shutil.rmtree(work / f"level_labels_{k}.zarr", ignore_errors=True)
+        if dn.method != "none":  # the median is not part of the result: free its disk space now
             import shutil
 
             shutil.rmtree(work / f"median_{k}.zarr", ignore_errors=True)

@@ -250,7 +250,8 @@ def scan_times(exp, series: str) -> list:
 def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, energy_kev=None,
                   interfaces=None, thickness=None, central_fraction=0.75, register_on=None,
                   median=True, opening_radius_vox=0, min_filament_volume_um3=0.0, n_layers=10,
-                  electrolyte=None, segmentation=None):
+                  electrolyte=None, segmentation=None, denoise=None, phase_levels=None,
+                  level_erode_vox=2, level_denoise="default"):
     """Register, segment and measure one CT series against the declared layers.
 
     The scans are read lazily from the store and analysed in z-slabs sized from
@@ -284,7 +285,9 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
         interfaces=interfaces, thickness=thickness, central_fraction=central_fraction,
         register_on=register_on, median=median, opening_radius_vox=opening_radius_vox,
         min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
-        electrolyte=electrolyte, progress=lambda it: ctx.progress(it, desc=f"tomo {series}"))
+        electrolyte=electrolyte, progress=lambda it: ctx.progress(it, desc=f"tomo {series}"),
+        denoise=denoise, phase_levels=phase_levels, level_erode_vox=level_erode_vox,
+        level_denoise=level_denoise)
     return series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
                            series=series)
 
@@ -442,6 +445,15 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             [s.low_attenuation_levels[2] for s in scans], float)),
         "state": ("time_s", st),
     }
+    if all(getattr(s, "phase_levels", None) is not None for s in scans):
+        # the pure-phase grey levels of the partial volume (ssbscope.tomo.levels)
+        def lv(attr):
+            return np.array([[getattr(s.phase_levels[p], attr) for p in phases] for s in scans])
+
+        data["phase_level"] = (("time_s", "phase"), lv("level").astype(float))
+        data["phase_level_unc"] = (("time_s", "phase"), lv("uncertainty").astype(float))
+        data["phase_level_voxels"] = (("time_s", "phase"), lv("n_voxels").astype(np.int64))
+        data["phase_level_method"] = (("time_s", "phase"), lv("method").astype(str))
     for name, attr in (("thickness_center_um", "thickness_center_um"),
                        ("thickness_edge_um", "thickness_edge_um"),
                        ("thickness_center_std_um", "thickness_center_std_um"),
@@ -533,8 +545,19 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             "interpolation is not in it)")
     # the CT footprint: volumes per area compare with Faraday's law (correlate/states)
     met.attrs["footprint_area_um2"] = float(np.count_nonzero(res.region.mask)) * vs ** 2
+    if "phase_level" in met:
+        met["phase_level"].attrs["description"] = (
+            "grey value of each phase's pure material used by the partial-volume pore/crack "
+            "volume: mode of the phase's segmented interior (eroded; histogram peak refined by "
+            "a Gaussian fit, ssbscope.tomo.levels.pure_phase_levels) or the user's "
+            "analysis.tomo.phase_levels; phase_level_method says which per scan")
+        met["phase_level_unc"].attrs["description"] = "standard error of phase_level"
+        met["phase_level_voxels"].attrs["description"] = "voxels the level comes from"
     for k in met.data_vars:
-        if k == "state":
+        if k in ("state", "phase_level_method"):
+            continue
+        if k in ("phase_level", "phase_level_unc"):
+            met[k].attrs["units"] = "1/pixel"
             continue
         if k.endswith("_um3"):
             met[k].attrs["units"] = "um^3"
@@ -727,7 +750,15 @@ def input_stages(exp) -> list:
                     "opening_radius_vox": int(an.opening_radius_vox),
                     "min_filament_volume_um3": float(an.min_filament_volume_um3),
                     "n_layers": int(an.n_layers),
-                    "electrolyte": own["electrolyte"], "segmentation": forest},
+                    "electrolyte": own["electrolyte"], "segmentation": forest,
+                    "denoise": an.denoise.model_dump() if an.denoise is not None else None,
+                    "phase_levels": {k: (v if isinstance(v, (int, float)) else
+                                         {kk: list(vv) for kk, vv in v.model_dump().items()
+                                          if vv is not None})
+                                     for k, v in an.phase_levels.items()} or None,
+                    "level_erode_vox": int(an.level_erode_vox),
+                    "level_denoise": (an.level_denoise.model_dump()
+                                      if an.level_denoise is not None else "default")},
             long=True))
     tr = an.segmentation.training
     if an.segmentation.method == "random_forest" and not forest_done and tr.scan is not None:
