@@ -182,7 +182,7 @@ def layer_fractions_from_slices(per_slice, start_vox: float, stop_vox: float, n_
     """Mean of per-slice sums over ``n_layers`` equal layers between two positions.
 
     Layer 1 starts at ``start_vox`` (a slice belongs to the layer holding its centre,
-    ``index + 0.5``), as :func:`ssbscope.tomo.metrics.layer_volume_fractions`.
+    ``index + 0.5``); :func:`ssbscope.tomo.metrics.layer_volume_fractions` bins its mask with it.
 
     Parameters
     ----------

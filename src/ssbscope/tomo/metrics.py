@@ -894,31 +894,16 @@ def layer_volume_fractions(mask, start_vox: float, stop_vox: float, n_layers: in
     -------
     (n_layers,) ndarray of float
     """
+    from ssbscope.tomo.low_attenuation import layer_fractions_from_slices
+
     m = _mask3(mask)
     ax = _check_axis(axis)
     mm = np.moveaxis(m, ax, 0)
-    if n_layers < 1:
-        raise ParameterError("n_layers", n_layers, "must be >= 1")
-    if not 0 <= min(start_vox, stop_vox) and max(start_vox, stop_vox) <= mm.shape[0]:
-        raise ParameterError("start_vox/stop_vox", (start_vox, stop_vox),
-                             f"must lie in 0..{mm.shape[0]} along axis {axis}")
-    if start_vox == stop_vox:
-        raise ParameterError("stop_vox", stop_vox, "equals start_vox; no thickness")
     fp = np.ones(mm.shape[1:], bool) if footprint is None else np.asarray(footprint, bool)
-    centres = np.arange(mm.shape[0]) + 0.5
-    edges = np.linspace(start_vox, stop_vox, n_layers + 1)
-    lo_e, hi_e = np.minimum(edges[:-1], edges[1:]), np.maximum(edges[:-1], edges[1:])
     per_slice = (mm & fp).sum(axis=(1, 2)).astype(float)
-    area = float(fp.sum())
-    out = np.empty(n_layers)
-    for k in range(n_layers):
-        sel = (centres >= lo_e[k]) & (centres < hi_e[k])
-        nsl = int(sel.sum())
-        if nsl == 0:
-            raise ParameterError("n_layers", n_layers, f"layer {k + 1} holds no whole slice",
-                                 "use fewer layers or a thicker range")
-        out[k] = per_slice[sel].sum() / (nsl * area)
-    return out
+    # the binning (and its checks) is shared with the chunked low-attenuation measurement
+    return layer_fractions_from_slices(per_slice, start_vox, stop_vox, int(n_layers),
+                                       float(fp.sum()), mm.shape[0])
 
 
 @dataclass(frozen=True)

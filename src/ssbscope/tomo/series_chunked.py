@@ -336,9 +336,9 @@ def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
     per-slice probability sums are gathered on the way."""
     import dataclasses
 
-    from ssbscope.tomo.series import UNDECLARED, _locate_from_fractions
+    from ssbscope.tomo.series import UNDECLARED
     from ssbscope.tomo.trainable import (_phase_labels, concat_sums, forest_segmentation,
-                                         predict_slab, probability_sums)
+                                         locate_forest_layers, predict_slab, probability_sums)
 
     n = len(order.phases)
     nz = sc.shape[0]
@@ -363,14 +363,7 @@ def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
     _write_map(sc.labels, sc.cz, slab)
     sums = concat_sums([parts[z0] for z0, _ in sc.slabs()])
     frac = _fractions(sc, n, region.inner)
-    try:
-        loc = _locate_from_fractions(frac, layers, order, vs)
-    except EmptyResultError as exc:
-        raise EmptyResultError(f"random-forest segmentation: {exc}; check the training "
-                               "labels (classes and slices) against cell.layers") from None
-    log.info("segment (chunked, random forest): layers %s",
-             {nm: (a, b) for nm, a, b, ok in zip(loc.names, loc.z0_vox, loc.z1_vox, loc.present)
-              if ok})
+    loc = locate_forest_layers(frac, layers, order, vs, "segment (chunked, random forest)")
     return dataclasses.replace(rec, location=loc), frac, sums
 
 

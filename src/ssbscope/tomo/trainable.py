@@ -846,7 +846,7 @@ def forest_segment_scan(volume, segmenter: TrainedSegmenter, layers, order, regi
 
     from ssbscope.errors import EmptyResultError
     from ssbscope.tomo.segment import _open_phases
-    from ssbscope.tomo.series import UNDECLARED, _locate_from_fractions, _phase_fractions
+    from ssbscope.tomo.series import UNDECLARED, _phase_fractions
 
     n = len(order.phases)
     rec = forest_segmentation(segmenter, order, None)
@@ -859,12 +859,23 @@ def forest_segment_scan(volume, segmenter: TrainedSegmenter, layers, order, regi
                                                         int(opening_radius_vox))).astype(np.uint8)
     sums = probability_sums(pp, labels, region.mask, region.inner)
     frac = _phase_fractions(labels, n, region.inner)
+    loc = locate_forest_layers(frac, layers, order, voxel_size_um, "forest_segment_scan")
+    return dataclasses.replace(rec, labels=labels, location=loc), sums
+
+
+def locate_forest_layers(frac, layers, order, voxel_size_um: float, who: str):
+    """The declared layers along z from the forest's phase fractions per slice (the threshold
+    path's :func:`ssbscope.tomo.series._locate_from_fractions`), with an error that points at
+    the training labels."""
+    from ssbscope.errors import EmptyResultError
+    from ssbscope.tomo.series import _locate_from_fractions
+
     try:
         loc = _locate_from_fractions(frac, layers, order, voxel_size_um)
     except EmptyResultError as exc:
         raise EmptyResultError(f"random-forest segmentation: {exc}; check the training "
                                "labels (classes and slices) against cell.layers") from None
-    log.info("forest_segment_scan: layers %s",
+    log.info("%s: layers %s", who,
              {nm: (a, b) for nm, a, b, ok in zip(loc.names, loc.z0_vox, loc.z1_vox, loc.present)
               if ok})
-    return dataclasses.replace(rec, labels=labels, location=loc), sums
+    return loc
