@@ -148,7 +148,7 @@ def pretty(unit) -> str:
     str
     """
     try:
-        u = normalize_units(str(unit))
+        u = normalize_units(str(unit)).replace("**", "^")
     except ValueError:
         return str(unit)
     if u in ("1", ""):

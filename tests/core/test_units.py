@@ -77,7 +77,7 @@ def test_variable_order_is_name_order_on_every_read(tmp_path):
 @pytest.mark.parametrize("unit, shown", [
     ("um^3", "µm³"), ("mA*h/cm^2", "mA h cm⁻²"), ("mAh cm-2", "mA h cm⁻²"), ("1/cm", "cm⁻¹"),
     ("percent", "%"), ("1", ""), ("ohm*cm^2", "Ω cm²"), ("MPa", "MPa"), ("um", "µm"),
-    ("mA/cm^2", "mA cm⁻²"), ("count/mm^3", "counts mm⁻³")])
+    ("mA/cm^2", "mA cm⁻²"), ("mA/cm**2", "mA cm⁻²"), ("count/mm^3", "counts mm⁻³")])
 def test_pretty_units_one_typography(unit, shown):
     from ssbscope.units import pretty
 

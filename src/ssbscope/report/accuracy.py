@@ -372,8 +372,10 @@ def _compton_rows(store, truth) -> list[AccuracyRow]:
                 continue
             sel = ds.sel(state=st, component=comp)
             u = _f(sel["emf_unc"].values) if "emf_unc" in sel else float("nan")
+            # Table 1's EMF is the anode's at the buried anode/SPE interphase
             pv = (PAPER_VALUES.get(("000", "emf", st), (float("nan"),))[0]
-                  if comp in ("anode", "interphase") else float("nan"))
+                  if comp == ("interphase" if "interphase" in comps else "anode")
+                  else float("nan"))
             rows.append(_row(_HUANG, f"EMF of the {comp} component", f"{series}: {st}", "1",
                              sel["emf"].values, tru[si, ci], kind="abs", tol=2.0 * u,
                              paper_value=pv,
@@ -455,7 +457,7 @@ def _echem_rows(store, truth) -> list[AccuracyRow]:
                 continue
             ccd = _f((tl or {}).get("ccd_ma_cm2"))
             if math.isfinite(ccd) and "ccd_ma_cm2" in sub:
-                rows.append(_row(_ZHANG, "critical current density", label, "mA/cm**2",
+                rows.append(_row(_ZHANG, "critical current density", label, "mA/cm^2",
                                  sub["ccd_ma_cm2"].dropna().iloc[0] if sub["ccd_ma_cm2"].notna().any()
                                  else float("nan"), ccd, tol=10.0,
                                  note="first step whose voltage drops 2 mV (Zhang et al. 2024)"))
