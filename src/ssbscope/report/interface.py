@@ -133,7 +133,7 @@ def _contour_part(study, gc, fields):
                "interface (dotted line = flat; p_c = "
                f"{a.get('critical_pressure_mpa', float('nan')):.1f} MPa from K_Ic = "
                f"{a.get('fracture_toughness_mpa_m05', float('nan')):g} MPa m^0.5 and a "
-               f"{a.get('flaw_depth_um', float('nan')):g} um flaw).  Trends only, as in "
+               f"{a.get('flaw_depth_um', float('nan')):g} µm flaw).  Trends only, as in "
                "Zhang et al. 2024, Figs. 2-4.  " + _model_sentence(df, a)
                + _maximum_sentence(df, a))
         html += figure_html(fig, cap)
@@ -262,7 +262,7 @@ def _maximum_sentence(df, attrs):
         lo, hi = float(d["height_um"].min()), float(d["height_um"].max())
         text = ("Zhang et al. 2024, Figs. 3b,e show the critical current passing through a maximum against "
                 f"H/S.  At R_ct = {rct:g} Ohm cm2 the {d['pressure_model'].iloc[0]} critical "
-                "current " + (f"peaks inside H = {lo:g}-{hi:g} um at H = {m['x_at_max']:.0f} um. "
+                "current " + (f"peaks inside H = {lo:g}-{hi:g} µm at H = {m['x_at_max']:.0f} µm. "
                               if m["interior"] else
                               f"has no maximum inside H = {lo:g}-{hi:g} µm at S = 150 µm. "))
     if len(kin):
@@ -305,7 +305,7 @@ def _kinetics_part(kin, attrs):
     parts = []
     for _, m in mx.iterrows():
         sep = float(kin["separation_um"].iloc[0])
-        at = ((lambda v: f"H = {v:.0f} um (H/S = {v / sep:.2f})") if xcol == "height_um"
+        at = ((lambda v: f"H = {v:.0f} µm (H/S = {v / sep:.2f})") if xcol == "height_um"
               else (lambda v: f"H/S = {v:.2f}"))
         if m["interior"]:
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: maximum at {at(m['x_at_max'])}, "
