@@ -498,6 +498,12 @@ def _series_html(store, names) -> tuple[str, list]:
             a0, a1 = em["emf"].values[0, ci], em["emf"].values[-1, ci]
             summary.append((f"XCS {series}: {an} EMF, {states[0]} → {states[-1]}",
                             f"{a0:.3f} → {a1:.3f} ({100 * (a1 - a0) / a0:+.1f} %)"))
+        if "interphase" in comps and an != "interphase" and len(states) > 1:
+            # the anode/SPE interphase of Huang et al. 2024, Table 1: every state
+            ci = comps.index("interphase")
+            v, u = em["emf"].values[:, ci], em["emf_unc"].values[:, ci]
+            summary.append((f"XCS {series}: interphase EMF, " + " → ".join(states),
+                            " → ".join(f"{a:.2f} ± {b:.2f}" for a, b in zip(v, u))))
     return "".join(parts), summary
 
 
