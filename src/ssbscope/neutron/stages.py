@@ -71,6 +71,7 @@ def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, 
     from ssbscope.errors import ParameterError
     from ssbscope.neutron.ct import reconstruct_ct
     from ssbscope.neutron.io import read_series
+    from ssbscope.neutron.normalization import normalize
     from ssbscope.paths import expand_inputs
 
     for p in expand_inputs(path):
@@ -92,20 +93,15 @@ def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, 
         raise ParameterError(f"inputs.neutron[{label}].angles", f"{ang.size} angles",
                              f"the scan {path} has {n} frames", "give one angle per frame")
 
-    def mean_field(spec, what):
+    def frames_of(spec):
         for p in expand_inputs(spec):
             ctx.record_input(p)
         return np.asarray(read_series(spec, time_source="interval", frame_interval_s=1.0).images,
-                          dtype=np.float32).mean(axis=0)
+                          dtype=np.float32)
 
-    ob = mean_field(open_beam, "open_beam")
-    dk = mean_field(dark, "dark") if dark else np.zeros_like(ob)
-    den = ob - dk
-    if not np.all(den > 0):
-        raise ParameterError(f"inputs.neutron[{label}].open_beam", open_beam,
-                             f"open beam minus dark is <= 0 at {int((den <= 0).sum())} pixel(s)",
-                             "check the open-beam and dark frames")
-    t = (da.asarray(frames.images).astype(np.float32) - dk) / den
+    ob = frames_of(open_beam)
+    dk = frames_of(dark) if dark else np.zeros_like(ob[:1])
+    t = normalize(da.asarray(frames.images), ob, dk)  # Eq. 1 (one implementation, checks OB > DF)
     vol, c = reconstruct_ct(t, ang, float(pixel_size_um), center_px=center_px,
                             block_rows=block_rows)
     vs = float(pixel_size_um)
