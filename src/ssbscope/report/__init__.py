@@ -171,6 +171,9 @@ table.transposed tbody th{text-align:left;font-weight:600}
 td:first-child,th:first-child{text-align:left}#summary td,#summary th{text-align:left}
 .note{color:#666;font-size:.9em}.warn{color:#9a3b00}
 footer{color:#777;font-size:.85em;padding:0 32px 24px;max-width:1200px;margin:0 auto}
+@media (max-width:1000px){main{padding:8px 10px 32px}section{padding:6px 10px 14px}
+header,nav{padding-left:12px;padding-right:12px}table{font-size:.8em}th,td{padding:3px 5px}
+th{overflow-wrap:anywhere}}
 """
 
 
