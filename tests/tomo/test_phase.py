@@ -276,6 +276,24 @@ def test_truncated_sinogram_extension_removes_cupping(r_big, min_gain):
     assert edge1 == pytest.approx(ri, abs=0.3)
 
 
+def test_auto_truncation_of_a_360_offset_scan():
+    """A half-acquisition (360-offset) scan ends at the rotation axis on one side: its raw
+    sinogram's edge attenuates, but the stitched one's do not, so auto does not extend it;
+    a disk wider than the stitched field is detected."""
+    from ssbscope.tomo.roi import detect_truncation
+    from ssbscope.tomo.stream import auto_truncated
+
+    n_d, center = 48, 6.0
+    ang = np.linspace(0, 2 * np.pi, 240, endpoint=False)
+    t = np.arange(n_d) - center
+    inside = 0.01 * _chords(ang, t, 30.0)
+    assert detect_truncation(inside)  # the raw half-acquisition looks truncated
+    assert not auto_truncated(inside, ang, center, "360-offset")
+    assert auto_truncated(0.01 * _chords(ang, t, 80.0), ang, center, "360-offset")
+    assert not auto_truncated(0.01 * _chords(ang[:120], np.arange(n_d) - 24.0, 20.0),
+                              ang[:120], 24.0)
+
+
 def test_extend_sinogram_shape_and_taper():
     """The extension keeps the detector columns, starts at the edge means and falls to
     zero smoothly (monotonic, last value ~0)."""

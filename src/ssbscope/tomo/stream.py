@@ -45,7 +45,8 @@ import numpy as np
 from ssbscope.errors import InputError, ParameterError
 
 __all__ = ["StreamPlan", "StreamedScan", "block_bytes", "plan_blocks", "scheduler_resources",
-           "clean_rows", "reconstruct_rows", "center_and_sinogram", "stream_reconstruct"]
+           "clean_rows", "reconstruct_rows", "center_and_sinogram", "stream_reconstruct",
+           "auto_truncated"]
 
 log = logging.getLogger(__name__)
 
@@ -573,9 +574,7 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     c_found, sino = dask.compute(task)[0]
     center = float(center_px) if center_px is not None else float(c_found)
     if truncated == "auto":
-        from ssbscope.tomo.roi import detect_truncation
-
-        trunc = detect_truncation(sino)
+        trunc = auto_truncated(sino, ang, center, scan)
         if trunc:
             log.info("tomo stream %s: the middle sinogram's edges attenuate (truncated "
                      "scan): sinograms are extended before the ramp filter", path)
@@ -605,6 +604,22 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
                         phase=None if phase is None else {
                             **phase, "halo_px": ph, "kernel_width_px": _kernel_px(phase)},
                         truncated=trunc)
+
+
+def auto_truncated(sinogram, angles_rad, center: float, scan: str = "180") -> bool:
+    """``truncated: auto``: do the sinogram's edges attenuate?
+
+    :func:`ssbscope.tomo.roi.detect_truncation` on the sinogram, stitched first for a
+    ``"360-offset"`` scan (whose raw projections end at the rotation axis on one side).
+    """
+    from ssbscope.tomo.roi import detect_truncation
+
+    s = np.asarray(sinogram, np.float32)
+    if scan == "360-offset":
+        from ssbscope.tomo.recon import stitch_360
+
+        s = stitch_360(s, np.asarray(angles_rad, float), float(center))[0]
+    return detect_truncation(s)
 
 
 def _kernel_px(phase) -> float:
