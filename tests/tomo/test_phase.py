@@ -112,6 +112,56 @@ def test_paganin_raises_contrast_to_noise_of_li_polymer_edge():
     assert cnr(pg) / cnr(raw) > 8.0
 
 
+def test_paganin_makes_li_in_polymer_segmentable_through_fbp():
+    """Through reconstruction and segmentation: a Li rod (radius 18 px) in a PEO-like
+    cylinder (radius 56 px), 115 keV, 3.24 um pixels, z = 100 mm, 180 angles, 10^5
+    photons/pixel; each projection propagated by the Fresnel kernel.  Their attenuation
+    differs by 3.5e-5 /voxel.  Without retrieval the slice's CNR is 0.15 and Otsu inside the
+    cylinder finds the rod with Dice 0.23; with Paganin (Li's delta/beta) the contrast is
+    kept (within 10 %), CNR 6.2 and Dice 0.98 (asserted: CNR x > 20, Dice > 0.9 vs < 0.5)."""
+    import xraylib
+
+    from ssbscope.tomo import fbp
+    from ssbscope.tomo.filters import threshold_otsu
+
+    e, px_um, z_mm = 115.0, 3.24, 100.0
+    lam, px = wavelength_m(e), px_um * 1e-6
+    n_d, n_a = 128, 180
+    c = n_d // 2
+    ang = np.linspace(0, np.pi, n_a, endpoint=False)
+    t = np.arange(n_d) - c
+    Rp, Rl, xl, yl = 56.0, 18.0, 16.0, -12.0
+    tl = _chords(ang, t, Rl, xl, yl)
+    tp = _chords(ang, t, Rp) - tl
+    (dl, bl), (dp, bp) = _index("Li", 0.534, e), _index("C2H4O", 1.1, e)
+    k = 2 * np.pi / lam
+    pad = 192  # air around the detector for the periodic propagator
+    psi = np.pad(np.exp((-1j * k * dl - k * bl) * tl * px + (-1j * k * dp - k * bp) * tp * px),
+                 ((0, 0), (pad, pad)), constant_values=1)
+    u = np.fft.fftfreq(psi.shape[1], d=px)
+    inten = np.abs(np.fft.ifft(np.fft.fft(psi, axis=1)
+                               * np.exp(-1j * np.pi * lam * z_mm * 1e-3 * u ** 2)[None],
+                               axis=1)) ** 2
+    inten = np.repeat(inten[:, None, pad:pad + n_d], 4, axis=1)  # 4 detector rows
+    noisy = np.random.default_rng(0).poisson(1e5 * inten) / 1e5
+    pg = paganin_filter(noisy.astype(np.float32), pixel_size_um=px_um, distance_mm=z_mm,
+                        energy_kev=e, delta_beta=delta_beta("Li", 0.534, e))
+    yy, xx = np.mgrid[:n_d, :n_d] - c
+    d_rod = np.hypot(xx - xl, yy - yl)
+    rod, cyl = d_rod < Rl, np.hypot(xx, yy) < Rp - 3
+    truth = 4 * np.pi * (bp - bl) / lam * px
+    out = {}
+    for name, proj in (("raw", -np.log(noisy)), ("paganin", pg)):
+        img = fbp(proj[:, 1], ang, c)
+        seg = (img < threshold_otsu(img[cyl])) & cyl
+        a, b = img[d_rod < Rl - 4], img[cyl & (d_rod > Rl + 4)]
+        out[name] = (b.mean() - a.mean(), (b.mean() - a.mean()) / math.sqrt(0.5 * (a.var() + b.var())),
+                     2 * (seg & rod).sum() / (seg.sum() + rod.sum()))
+    assert out["paganin"][0] == pytest.approx(truth, rel=0.1)
+    assert out["paganin"][1] > 20 * out["raw"][1] and out["raw"][1] < 0.5
+    assert out["paganin"][2] > 0.9 and out["raw"][2] < 0.5
+
+
 def test_delta_beta_from_xraylib_and_parameters():
     """delta/beta of Li at 115 keV (1271) and of iron (589) from xraylib; the kernel width
     and halo of the Huang et al. 2024 set-up (L = 3.2 px, halo 37 px); distance 0 leaves
