@@ -182,7 +182,7 @@ class TomoInput(_Input):
     darks: Optional[str] = Field(default=None, description="dark frames in separate files (as flats:)")
     angles: Optional[str] = Field(default=None, description="text file of rotation angles, one per projection (degrees unless its header says rad); else angle_range_deg")
     phase_retrieval: Optional[PhaseRetrieval] = Field(default=None, description="Paganin phase retrieval of each projection before reconstruction (low-contrast Li with a coherent beam), e.g. {delta_beta: {material: Li, density_g_cm3: 0.534}, distance_mm: 100}; default: none (absorption contrast)")
-    truncated: Literal["auto"] | bool = Field(default="auto", description="the sample is wider than the field of view (region-of-interest scan, e.g. a steel casing): each sinogram row is extended by its edge value tapered to zero before the ramp filter (no bright rim, less cupping); auto: when the middle sinogram's edges attenuate")
+    truncated: Literal["auto"] | bool = Field(default="auto", description="the sample is wider than the field of view (region-of-interest scan, e.g. a steel casing): each sinogram row is extended by its edge value tapered to zero before the ramp filter (taper length from the edge profile; no bright rim, less cupping); auto: when the middle sinogram's edges attenuate")
 
 
 class ComptonInput(_Input):

@@ -443,8 +443,9 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
         Threads for scipy.fft (default: all).
     truncated : bool
         The sample is wider than the detector (region-of-interest scan): each row is extended
-        on both sides by ``n_detector`` pixels, its edge value tapered to zero
-        (:func:`ssbscope.tomo.roi.extend_sinogram`), before filtering, so the ramp filter
+        on both sides by ``n_detector`` pixels, its edge value tapered to zero over a length
+        estimated from the edge profile (:func:`ssbscope.tomo.roi.taper_lengths`,
+        :func:`ssbscope.tomo.roi.extend_sinogram`), before filtering, so the ramp filter
         sees no step at the detector edges (no bright rim, less cupping).  The output grid,
         centre and circle stay those of the original detector.
 
@@ -493,9 +494,9 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
         raise ParameterError("interpolation", interpolation, f"must be one of {INTERPOLATIONS}")
     n_fov = n_d
     if truncated:
-        from ssbscope.tomo.roi import extend_sinogram
+        from ssbscope.tomo.roi import extend_sinogram, taper_lengths
 
-        sino = extend_sinogram(sino, n_d)
+        sino = extend_sinogram(sino, n_d, taper_px=taper_lengths(sino, c))
         c += n_d
         n_d = sino.shape[1]
     if engine == "ssbscope":
