@@ -184,6 +184,13 @@ class TomoInput(_Input):
     phase_retrieval: Optional[PhaseRetrieval] = Field(default=None, description="Paganin phase retrieval of each projection before reconstruction (low-contrast Li with a coherent beam), e.g. {delta_beta: {material: Li, density_g_cm3: 0.534}, distance_mm: 100}; default: none (absorption contrast)")
     truncated: Literal["auto"] | bool = Field(default="auto", description="the sample is wider than the field of view (region-of-interest scan, e.g. a steel casing): each sinogram row is extended by its edge value tapered to zero before the ramp filter (taper length from the edge profile; no bright rim, less cupping); auto: when the middle sinogram's edges attenuate")
 
+    @model_validator(mode="after")
+    def _phase_on_projections(self):
+        if self.phase_retrieval is not None and self.kind != "projections":
+            raise ValueError("phase_retrieval: applies to projections before reconstruction; "
+                             f"this input is a {self.kind} (remove phase_retrieval or give the projections)")
+        return self
+
 
 class ComptonInput(_Input):
     format: Literal["auto", "events", "hexitec-raw", "cube"] = Field(default="auto", description="events (.ssbevt), a raw HEXITEC stream, or a binned spectral cube; auto: from the content")

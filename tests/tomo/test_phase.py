@@ -174,6 +174,19 @@ def test_delta_beta_from_xraylib_and_parameters():
     assert resolve_delta_beta({"material": "Li", "density_g_cm3": 0.534}, 115.0) == \
         pytest.approx(1270.6, rel=1e-3)
     assert resolve_delta_beta(500, 20.0) == 500.0
+    from ssbscope.config import TomoInput
+
+    ti = TomoInput(path="a.h5", phase_retrieval={
+        "delta_beta": {"material": "Li", "density_g_cm3": 0.534}, "distance_mm": 100})
+    assert ti.truncated == "auto" and ti.phase_retrieval.method == "paganin"
+    assert TomoInput(path="a.h5", truncated=False).truncated is False
+    for bad in ({"delta_beta": {"material": "Qq", "density_g_cm3": 1.0}, "distance_mm": 1},
+                {"delta_beta": -3.0, "distance_mm": 1}, {"delta_beta": 10.0, "distance_mm": 0}):
+        with pytest.raises(ValueError):
+            TomoInput(path="a.h5", phase_retrieval=bad)
+    with pytest.raises(ValueError, match="phase_retrieval: applies to projections"):
+        TomoInput(path="a.h5", kind="volume", phase_retrieval={"delta_beta": 10.0,
+                                                              "distance_mm": 1})
     kw = dict(pixel_size_um=3.24, distance_mm=100.0, energy_kev=115.0, delta_beta=1270.6)
     assert paganin_kernel_width_px(**kw) == pytest.approx(3.22, abs=0.01)
     assert paganin_halo_px(**kw) == 37
