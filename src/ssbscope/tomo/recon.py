@@ -443,8 +443,8 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
         Threads for scipy.fft (default: all).
     truncated : bool
         The sample is wider than the detector (region-of-interest scan): each row is extended
-        on both sides by ``n_detector`` pixels, its edge value tapered to zero over a length
-        estimated from the edge profile (:func:`ssbscope.tomo.roi.taper_lengths`,
+        on both sides by its edge value tapered to zero over a length (at most
+        ``n_detector`` px) estimated from the edge profile (:func:`ssbscope.tomo.roi.taper_lengths`,
         :func:`ssbscope.tomo.roi.extend_sinogram`), before filtering, so the ramp filter
         sees no step at the detector edges (no bright rim, less cupping).  The output grid,
         centre and circle stay those of the original detector.
@@ -496,8 +496,10 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
     if truncated:
         from ssbscope.tomo.roi import extend_sinogram, taper_lengths
 
-        sino = extend_sinogram(sino, n_d, taper_px=taper_lengths(sino, c))
-        c += n_d
+        # the taper ends within max(taper) px; the FFT's own zero padding does the rest
+        tapers = taper_lengths(sino, c)
+        sino = extend_sinogram(sino, max(tapers), taper_px=tapers)
+        c += max(tapers)
         n_d = sino.shape[1]
     if engine == "ssbscope":
         img = _fbp_gridding(sino, ang, c, n_out, filter_name, int(kernel_width), workers,

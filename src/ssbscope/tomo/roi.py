@@ -115,8 +115,7 @@ def extend_sinogram(sinogram, width_px: int, *, edge_px: int = EDGE_PX,
     sinogram : (n_angles, n_detector) array
         Line integrals.
     width_px : int
-        Pixels added on each side (the detector width keeps the ramp filter's response to
-        the extension's far end out of the field of view).
+        Pixels added on each side (at least the taper lengths; zeros beyond them).
     edge_px : int
         Pixels averaged for each edge value.
     taper_px : int or (int, int), optional
