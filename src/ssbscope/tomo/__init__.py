@@ -23,6 +23,9 @@ _MAP = {
     "angular_weights": "recon",
     "stripe_offsets": "prep",
     "minus_log": "prep",
+    "paganin_filter": "phase",
+    "extend_sinogram": "roi",
+    "detect_truncation": "roi",
     "VolumeData": "io",
     "ProjectionData": "io",
     # image processing
