@@ -116,6 +116,8 @@ def targets() -> dict[str, Target]:
         d = _REPO_DATA / sub
         if d.is_dir():
             for f in sorted(d.iterdir()):
+                if f.suffix.lower() not in (".csv", ".txt", ".tsv"):
+                    continue  # binaries beside the text exports have targets of their own
                 b = f.read_bytes()
                 if len(b) > 40_000:  # keep examples fast: the head of the file, whole lines
                     b = b[: b.rfind(b"\n", 0, 40_000) + 1]
@@ -157,6 +159,24 @@ def targets() -> dict[str, Target]:
     }
     if mpr_seeds:
         out["echem.read/mpr"] = Target("echem.read/mpr", read_any, mpr_seeds, ".mpr")
+    # cycler binaries read through optional extras (NewareNDA, access-parser): targets only
+    # where the extra is installed (without it every input is refused, which tests nothing)
+    import importlib.util
+
+    if importlib.util.find_spec("NewareNDA") is not None:
+        nw = _REPO_DATA / "neware"
+        nd_seeds = tuple(_files(nw, sorted(f.name for f in nw.glob("*.nda*")))) if nw.is_dir() else ()
+        nd_seeds += tuple(_files(shared, ("navani_test.nda", "navani_test.ndax")))
+        nda = tuple(s for s in nd_seeds if s[0].endswith(".nda"))
+        ndax = tuple(s for s in nd_seeds if s[0].endswith(".ndax"))
+        if nda:
+            out["echem.read/neware-nda"] = Target("echem.read/neware-nda", read_any, nda, ".nda")
+        if ndax:
+            out["echem.read/neware-ndax"] = Target("echem.read/neware-ndax", read_any, ndax, ".ndax")
+    if importlib.util.find_spec("access_parser") is not None:
+        res = tuple(_files(shared, ("navani_arbin_example.res",)))
+        if res:
+            out["echem.read/arbin-res"] = Target("echem.read/arbin-res", read_any, res, ".res")
     return out
 
 
