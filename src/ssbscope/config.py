@@ -143,6 +143,7 @@ class TomoInput(_Input):
     flats: Optional[str] = Field(default=None, description="open-beam (flat) frames in separate files: a TIFF folder/glob (e.g. 'flats/*.tif') or HDF5 file(s); required when path is a TIFF projection series")
     darks: Optional[str] = Field(default=None, description="dark frames in separate files (as flats:)")
     angles: Optional[str] = Field(default=None, description="text file of rotation angles, one per projection (degrees unless its header says rad); else angle_range_deg")
+    bad_pixels: Literal["raise", "mask"] = Field(default="raise", description="detector pixels whose flat is not above their dark (dead pixels): raise (refuse the scan, naming them) or mask (interpolate them from their row neighbours; logged and recorded in the scan's attrs)")
 
 
 class ComptonInput(_Input):

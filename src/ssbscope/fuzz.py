@@ -173,6 +173,18 @@ def targets() -> dict[str, Target]:
             out["echem.read/neware-nda"] = Target("echem.read/neware-nda", read_any, nda, ".nda")
         if ndax:
             out["echem.read/neware-ndax"] = Target("echem.read/neware-ndax", read_any, ndax, ".ndax")
+    savu = _REPO_DATA / "tomo_tiff" / "savu_image_test"
+    if savu.is_dir():
+        # a projection of a real TIFF series, read with the series' real flat and dark
+        from ssbscope.tomo import read_projections
+
+        def tiff_projection(p):
+            pd_ = read_projections(p, flats=str(savu / "flat_00001.tiff"),
+                                   darks=str(savu / "dark_00001.tiff"), angles_deg=(0.0, 180.0))
+            return np.asarray(pd_.projections)
+
+        out["tomo.tiff_series"] = Target("tomo.tiff_series", tiff_projection, tuple(
+            _files(savu / "tiffs", ("raw_00000.tiff", "raw_00045.tiff"))), ".tiff")
     if importlib.util.find_spec("access_parser") is not None:
         res = tuple(_files(shared, ("navani_arbin_example.res",)))
         if res:

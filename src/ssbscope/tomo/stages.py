@@ -43,7 +43,7 @@ def _slug(text: str) -> str:
 def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_size_um=None,
                        center_px=None, angle_range_deg=None, scan="180", rows=None, dataset=None,
                        energy_kev=None, key, series=None, state=None, flats=None, darks=None,
-                       angles=None):
+                       angles=None, bad_pixels="raise"):
     """Read one real tomography input: projections are reconstructed, volumes stored lazily."""
     import xarray as xr
 
@@ -96,8 +96,10 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
         from ssbscope.tomo.stream import stream_reconstruct
 
         sr = stream_reconstruct(path, angles_deg=angle_range_deg, rows=rows,
-                                center_px=center_px, scan=scan,
+                                center_px=center_px, scan=scan, bad_pixels=bad_pixels,
                                 memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None))
+        if bad_pixels != "raise":
+            attrs["bad_pixels"] = bad_pixels  # dead detector pixels interpolated (provenance)
         md = sr.metadata
         vs = voxel_size_um if voxel_size_um is not None else md.get("pixel_size_um")
         center = sr.center_px
@@ -713,6 +715,8 @@ def input_stages(exp) -> list:
             for fld in ("flats", "darks", "angles"):
                 if getattr(item, fld, None) is not None:
                     params[fld] = str(exp.resolve(getattr(item, fld)))
+            if getattr(item, "bad_pixels", "raise") != "raise":  # default: fingerprint unchanged
+                params["bad_pixels"] = item.bad_pixels
             stages.append(Stage(f"tomo.{sname}.scan.{name}", _input_recon_stage,
                                 outputs=(key,), params=params, long=True))
             keys.append(key)
