@@ -173,6 +173,12 @@ def targets() -> dict[str, Target]:
             out["echem.read/neware-nda"] = Target("echem.read/neware-nda", read_any, nda, ".nda")
         if ndax:
             out["echem.read/neware-ndax"] = Target("echem.read/neware-ndax", read_any, ndax, ".ndax")
+    ps = _REPO_DATA / "palmsens"
+    if ps.is_dir():  # PalmSens sessions: UTF-16 JSON (a time series, an impedance spectrum)
+        out["echem.read/pssession"] = Target("echem.read/pssession", read_any, tuple(
+            _files(ps, ("palmsens-sdk_cv_1scan.pssession",))), ".pssession")
+        out["echem.read_eis/pssession"] = Target("echem.read_eis/pssession", read_eis_any, tuple(
+            _files(ps, ("palmsens-sdk_BatteryCurve.pssession",))), ".pssession")
     savu = _REPO_DATA / "tomo_tiff" / "savu_image_test"
     if savu.is_dir():
         # a projection of a real TIFF series, read with the series' real flat and dark

@@ -34,7 +34,8 @@ with ``format=``: ``biologic-mpr``, ``biologic-mpt``, ``gamry-dta``, ``arbin``, 
 ``maccor``, ``maccor-raw``, ``novonix``, ``csv`` (generic, with a column mapping), and the
 cycler binaries ``neware-nda``, ``neware-ndax`` (through NewareNDA, extra ``neware``) and
 ``arbin-res`` (through access-parser or mdbtools, extra ``arbin``): see
-:mod:`ssbscope.echem.io.binary_cyclers`. Without the extra such a file is refused with
+:mod:`ssbscope.echem.io.binary_cyclers`; PalmSens ``.pssession`` (UTF-16 JSON, time series and
+impedance): :mod:`ssbscope.echem.io.palmsens`. Without the extra such a file is refused with
 :class:`~ssbscope.errors.UnsupportedFormatError` naming it.
 
 Provenance
@@ -63,8 +64,9 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "neware-regular",
            "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv", "excel",
-           "neware-nda", "neware-ndax", "arbin-res")
-_BINARY = ("biologic-mpr", "biologic-mpt", "gamry-dta", "neware-nda", "neware-ndax", "arbin-res")
+           "neware-nda", "neware-ndax", "arbin-res", "palmsens-pssession")
+_BINARY = ("biologic-mpr", "biologic-mpt", "gamry-dta", "neware-nda", "neware-ndax", "arbin-res",
+           "palmsens-pssession")
 _UNSUPPORTED: dict = {}  # recognised formats refused outright (none at present)
 _EXT = {".mpr": "biologic-mpr", ".mpt": "biologic-mpt", ".dta": "gamry-dta", ".nda": "neware-nda",
         ".ndax": "neware-ndax", ".res": "arbin-res", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
@@ -111,6 +113,10 @@ def sniff_format(path) -> str:
                               "format", f"unpack it and read the data file; formats: {list(FORMATS)}")
     utf16 = utf16_text(head)
     if utf16 is not None:
+        from ssbscope.echem.io.palmsens import is_pssession_text
+
+        if is_pssession_text(utf16):
+            return "palmsens-pssession"
         head = utf16.encode("utf-8", errors="replace")
     if b"\x00" in head:
         ext = _EXT.get(p.suffix.lower())
@@ -268,6 +274,10 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
         from ssbscope.echem.io.binary_cyclers import read_arbin_res
 
         return read_arbin_res(p, **kw)
+    if fmt == "palmsens-pssession":
+        from ssbscope.echem.io.palmsens import read_pssession
+
+        return read_pssession(p, **kw)
     from ssbscope.echem.io.tabular import read_table
 
     raw = None
@@ -346,6 +356,10 @@ def read_eis(path, *, format: str | None = None) -> pd.DataFrame:
         from ssbscope.echem.io.eis_text import read_eis_text
 
         return read_eis_text(p, fmt)
+    if fmt == "palmsens-pssession":
+        from ssbscope.echem.io.palmsens import read_pssession_eis
+
+        return read_pssession_eis(p)
     raise FileFormatError(p, f"format {fmt} holds no impedance spectra that ssbscope reads",
                           "read_eis() takes BioLogic PEIS/GEIS (.mpr/.mpt), Gamry EIS (.DTA) and "
                           f"{', '.join(EIS_TEXT_FORMATS)} text exports")
