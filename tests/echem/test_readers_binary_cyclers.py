@@ -266,3 +266,17 @@ def test_validate_and_run_detect_binaries_by_content(tmp_path):
     nw = cyc[cyc["log"] != "arbin_res"]
     # cycle 1 charge = CC 5655.09 + CV 155.94 mAh (the .nda's own counters)
     assert float(nw["charge_capacity_mAh"].iloc[0]) == pytest.approx(5655.09 + 155.94, rel=0.005)
+
+
+def test_ndax_declaring_huge_members_is_refused_before_unpacking(tmp_path, monkeypatch):
+    """A zip whose members declare far more than it can hold (a damaged or hostile .ndax)."""
+    from ssbscope.echem.io import binary_cyclers as bc
+
+    q = tmp_path / "big.ndax"
+    shutil.copyfile(NW / "newarenda_TESTCELL0001-Test_Data_Collection_Ndc17.ndax", q)
+    monkeypatch.setattr(bc, "_ZIP_MAX_BYTES", 1000)  # the real file's members exceed this ...
+    monkeypatch.setattr(bc, "_ZIP_MAX_RATIO", 1)     # ... and expand more than 1-fold
+    with pytest.raises(FileFormatError, match=r"big\.ndax: Neware \.ndax archive declares"):
+        echem.read(q)
+    monkeypatch.setattr(bc, "_ZIP_MAX_RATIO", 200)   # the real ratio passes
+    assert len(echem.read(q)) == 80

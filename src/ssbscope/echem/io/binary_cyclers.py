@@ -110,6 +110,27 @@ def neware_test_time_s(time: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, 
     return offsets[seg] + t, t.copy(), "step times added up"
 
 
+#: An .ndax whose members declare more than this many bytes (and expand more than
+#: _ZIP_MAX_RATIO-fold) is refused before NewareNDA unpacks it: a damaged or hostile archive.
+_ZIP_MAX_BYTES = 4 * 1024**3
+_ZIP_MAX_RATIO = 200
+
+
+def _check_zip_size(p: Path) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(p) as z:
+            total = sum(max(0, i.file_size) for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # NewareNDA reports the damage
+    size = max(1, p.stat().st_size)
+    if total > _ZIP_MAX_BYTES and total > _ZIP_MAX_RATIO * size:
+        raise FileFormatError(p, f"Neware .ndax archive declares {total / 1e9:.3g} GB of members "
+                              f"from {size / 1e6:.3g} MB (a damaged or hostile archive)",
+                              "copy the file again, or export CSV from Neware BTS")
+
+
 _AUX = {"V": ("aux_voltage", "V"), "T": ("aux_temperature", "C"), "H": ("aux_humidity", "pct")}
 
 
@@ -152,6 +173,8 @@ def read_neware_binary(path, fmt: str, *, nan_policy: str = "raise",
             "pip install 'ssbscope[neware]', or export CSV from Neware BTS and read the CSV") from None
     version = _dist_version("NewareNDA")
     sha = sha256_file(p)
+    if fmt == "neware-ndax":
+        _check_zip_size(p)
     reader = read_ndax if fmt == "neware-ndax" else read_nda
     lg = logging.getLogger("newarenda")
     cap = _Capture()
