@@ -122,7 +122,7 @@ class _Input(_Model):
 
 
 class EchemInput(_Input):
-    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "neware-regular", "arbin", "maccor", "novonix", "pec", "bdf"] = Field(default="auto", description="file format; auto: from the content and suffix (also for ZPlot/Autolab, CHI, Parstat, PowerSuite impedance text exports)")
+    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "neware-regular", "arbin", "maccor", "novonix", "pec", "bdf", "nda", "ndax", "res", "pssession"] = Field(default="auto", description="file format; auto: from the content and suffix (also for ZPlot/Autolab, CHI, Parstat, PowerSuite impedance text exports and PalmSens .pssession sessions; Neware .nda/.ndax and Arbin .res need the extras 'neware' / 'arbin')")
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping for CSV/TSV, e.g. {time_s: 'Time (s)'}")
     kind: Literal["cycling", "eis"] = Field(default="cycling", description="cycling: a potentiostat log (the clock of the imaging inputs); eis: one impedance spectrum (give its time_s)")
     invert_current: bool = Field(default=False, description="flip the current sign (cells wired with the negative electrode, e.g. Cu, as working electrode) so charge is positive")
@@ -183,6 +183,7 @@ class TomoInput(_Input):
     angles: Optional[str] = Field(default=None, description="text file of rotation angles, one per projection (degrees unless its header says rad); else angle_range_deg")
     phase_retrieval: Optional[PhaseRetrieval] = Field(default=None, description="Paganin phase retrieval of each projection before reconstruction (low-contrast Li with a coherent beam), e.g. {delta_beta: {material: Li, density_g_cm3: 0.534}, distance_mm: 100}; default: none (absorption contrast)")
     truncated: Literal["auto"] | bool = Field(default="auto", description="the sample is wider than the field of view (region-of-interest scan, e.g. a steel casing): each sinogram row is extended by its edge value tapered to zero before the ramp filter (taper length from the edge profile; no bright rim, less cupping); auto: when the middle sinogram's edges attenuate")
+    bad_pixels: Literal["raise", "mask"] = Field(default="raise", description="detector pixels whose flat is not above their dark (dead pixels): raise (refuse the scan, naming them) or mask (interpolate them from their row neighbours; logged and recorded in the scan's attrs)")
 
     @model_validator(mode="after")
     def _phase_on_projections(self):

@@ -116,6 +116,8 @@ def targets() -> dict[str, Target]:
         d = _REPO_DATA / sub
         if d.is_dir():
             for f in sorted(d.iterdir()):
+                if f.suffix.lower() not in (".csv", ".txt", ".tsv"):
+                    continue  # binaries beside the text exports have targets of their own
                 b = f.read_bytes()
                 if len(b) > 40_000:  # keep examples fast: the head of the file, whole lines
                     b = b[: b.rfind(b"\n", 0, 40_000) + 1]
@@ -157,6 +159,42 @@ def targets() -> dict[str, Target]:
     }
     if mpr_seeds:
         out["echem.read/mpr"] = Target("echem.read/mpr", read_any, mpr_seeds, ".mpr")
+    # cycler binaries read through optional extras (NewareNDA, access-parser): targets only
+    # where the extra is installed (without it every input is refused, which tests nothing)
+    import importlib.util
+
+    if importlib.util.find_spec("NewareNDA") is not None:
+        nw = _REPO_DATA / "neware"
+        nd_seeds = tuple(_files(nw, sorted(f.name for f in nw.glob("*.nda*")))) if nw.is_dir() else ()
+        nd_seeds += tuple(_files(shared, ("navani_test.nda", "navani_test.ndax")))
+        nda = tuple(s for s in nd_seeds if s[0].endswith(".nda"))
+        ndax = tuple(s for s in nd_seeds if s[0].endswith(".ndax"))
+        if nda:
+            out["echem.read/neware-nda"] = Target("echem.read/neware-nda", read_any, nda, ".nda")
+        if ndax:
+            out["echem.read/neware-ndax"] = Target("echem.read/neware-ndax", read_any, ndax, ".ndax")
+    ps = _REPO_DATA / "palmsens"
+    if ps.is_dir():  # PalmSens sessions: UTF-16 JSON (a time series, an impedance spectrum)
+        out["echem.read/pssession"] = Target("echem.read/pssession", read_any, tuple(
+            _files(ps, ("palmsens-sdk_cv_1scan.pssession",))), ".pssession")
+        out["echem.read_eis/pssession"] = Target("echem.read_eis/pssession", read_eis_any, tuple(
+            _files(ps, ("palmsens-sdk_BatteryCurve.pssession",))), ".pssession")
+    savu = _REPO_DATA / "tomo_tiff" / "savu_image_test"
+    if savu.is_dir():
+        # a projection of a real TIFF series, read with the series' real flat and dark
+        from ssbscope.tomo import read_projections
+
+        def tiff_projection(p):
+            pd_ = read_projections(p, flats=str(savu / "flat_00001.tiff"),
+                                   darks=str(savu / "dark_00001.tiff"), angles_deg=(0.0, 180.0))
+            return np.asarray(pd_.projections)
+
+        out["tomo.tiff_series"] = Target("tomo.tiff_series", tiff_projection, tuple(
+            _files(savu / "tiffs", ("raw_00000.tiff", "raw_00045.tiff"))), ".tiff")
+    if importlib.util.find_spec("access_parser") is not None:
+        res = tuple(_files(shared, ("navani_arbin_example.res",)))
+        if res:
+            out["echem.read/arbin-res"] = Target("echem.read/arbin-res", read_any, res, ".res")
     return out
 
 

@@ -84,12 +84,21 @@ def test_unknown_binary_and_unknown_format_name(tmp_path):
         echem.read(q, format="xlsx")
 
 
-def test_neware_and_arbin_binaries_refused_by_content(tmp_path):
+def test_neware_and_arbin_binary_stubs_detected_by_content_and_refused(tmp_path):
+    """Only the magic bytes of a Neware .nda / an Access (Arbin .res) file: recognised by
+    content, then refused naming the file and the way out (the readers of the extras find no
+    data; without the extras, the extra to install)."""
+    from ssbscope.echem.io import sniff_format
+
     (tmp_path / "run.nda").write_bytes(b"NEWARE20200325" + b"\x00" * 64)
-    with pytest.raises(UnsupportedFormatError, match=r"run\.nda: is a Neware.*export it as CSV"):
+    assert sniff_format(tmp_path / "run.nda") == "neware-nda"
+    with pytest.raises((UnsupportedFormatError, FileFormatError),
+                       match=r"run\.nda: .*Neware.*(export CSV|ssbscope\[neware\])"):
         echem.read(tmp_path / "run.nda")
     (tmp_path / "run.dat").write_bytes(b"\x00\x01\x00\x00Standard Jet DB\x00" + b"\x00" * 64)
-    with pytest.raises(UnsupportedFormatError, match=r"run\.dat: is an Arbin \.res.*CSV"):
+    assert sniff_format(tmp_path / "run.dat") == "arbin-res"
+    with pytest.raises((UnsupportedFormatError, FileFormatError),
+                       match=r"run\.dat: .*Arbin \.res.*(export CSV|ssbscope\[arbin\])"):
         echem.read(tmp_path / "run.dat")
 
 

@@ -9,6 +9,8 @@ file's own |Z| / phase columns (impedance sign convention).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,16 +55,26 @@ TIMESERIES = {
     "beep_maccor_PredictionDiagnostics_000151_test.052": (333, (3.86, 3.87), "maccor-raw"),
     "beep_novonix_test_Nova_Form-CH01-01_short.csv": (3942, (0.13, 4.41), "novonix"),
 }
-REFUSED = {
-    "navani_test.nda": (UnsupportedFormatError, r"navani_test\.nda.*Neware.*export it as CSV"),
-    "navani_test.ndax": (UnsupportedFormatError, r"navani_test\.ndax.*Neware.*export it as CSV"),
-    "navani_arbin_example.res": (UnsupportedFormatError, r"navani_arbin_example\.res.*Arbin.*CSV"),
+# cycler binaries: read through the optional extras (in the test extra), refused without them
+_HAS_NEWARE = importlib.util.find_spec("NewareNDA") is not None
+_HAS_ARBIN = importlib.util.find_spec("access_parser") is not None or shutil.which("mdb-export")
+BINARIES = {
+    "navani_test.nda": ((439, (-0.102, -0.084), "neware-nda"), _HAS_NEWARE,
+                        (UnsupportedFormatError, r"navani_test\.nda.*Neware.*ssbscope\[neware\]")),
+    "navani_test.ndax": ((1464, (1.49, 4.41), "neware-ndax"), _HAS_NEWARE,
+                         (UnsupportedFormatError, r"navani_test\.ndax.*Neware.*ssbscope\[neware\]")),
+    "navani_arbin_example.res": ((2150, (2.99, 4.31), "arbin-res"), _HAS_ARBIN,
+                                 (UnsupportedFormatError, r"navani_arbin_example\.res.*Arbin.*ssbscope\[arbin\]")),
+}
+TIMESERIES.update({k: v[0] for k, v in BINARIES.items() if v[1]})
+REFUSED = {k: v[2] for k, v in BINARIES.items() if not v[1]}
+REFUSED.update({
     "hybriddrt_EISGALV_EISTest3.DTA": (FileFormatError, r"EISGALV.*only an impedance table.*read_eis"),
     "beep_arbin_2017-05-09_test-TC-contact_CH33_Metadata.csv":
         (FileFormatError, r"Arbin metadata file.*read the data file beep_arbin_2017-05-09_test-TC-contact_CH33\.csv"),
     "beep_arbin_FastCharge_000025_CH8_Metadata.csv":
         (FileFormatError, r"metadata.*FastCharge_000025_CH8\.csv"),
-}
+})
 EIS = {  # name -> number of frequencies
     "hybriddrt_PEIS_SSB.mpr": 89,
     "hybriddrt_PEIS_LPSCl_IonBlocking_-25C.mpr": 79,

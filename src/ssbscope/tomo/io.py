@@ -138,13 +138,25 @@ def _tiff_voxel_size_um(tf) -> float | None:
 def _read_tiff_page(path, key):
     import tifffile
 
-    return tifffile.imread(path, key=key)
+    try:
+        return tifffile.imread(path, key=key)
+    except Exception as exc:  # noqa: BLE001 - read lazily (a Dask task): name the file
+        raise FileFormatError(path, f"page {key} is not a readable TIFF image "
+                              f"({type(exc).__name__})", "check the file (copied whole?)") from None
 
 
-def _read_tiff_file(path):
+def _read_tiff_file(path, shape=None):
     import tifffile
 
-    return tifffile.imread(path)
+    try:
+        a = tifffile.imread(path)
+    except Exception as exc:  # noqa: BLE001 - read lazily (a Dask task): name the file
+        raise FileFormatError(path, f"is not a readable TIFF image ({type(exc).__name__})",
+                              "check the file (copied whole?)") from None
+    if shape is not None and tuple(a.shape) != tuple(shape):
+        raise FileFormatError(path, f"holds an image of shape {tuple(a.shape)}; the series' first "
+                              f"file has {tuple(shape)}", "give files of one detector region")
+    return a
 
 
 def _natural_key(p: Path):
@@ -717,7 +729,8 @@ def _read_tiff_projections(path, *, flats, darks, angles, angles_deg) -> Project
         parts = [da.from_delayed(dask.delayed(_read_tiff_page)(str(files[0]), k), shape, dtype)
                  for k in range(n_pages)]
     else:
-        parts = [da.from_delayed(dask.delayed(_read_tiff_file)(str(f)), shape, dtype) for f in files]
+        parts = [da.from_delayed(dask.delayed(_read_tiff_file)(str(f), shape), shape, dtype)
+                 for f in files]
     proj = da.stack(parts)
     n_a = proj.shape[0]
     missing = [n for n, v in (("flats", flats), ("darks", darks)) if v is None]

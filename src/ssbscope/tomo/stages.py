@@ -44,7 +44,7 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                        center_px=None, angle_range_deg=None, scan="180", rows=None, dataset=None,
                        energy_kev=None, key, series=None, state=None, flats=None, darks=None,
                        angles=None, phase_retrieval=None, truncated="auto", config_field=None,
-                       config_path=None):
+                       config_path=None, bad_pixels="raise"):
     """Read one real tomography input: projections are reconstructed, volumes stored lazily."""
     import xarray as xr
 
@@ -106,7 +106,8 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
             sr = stream_reconstruct(path, angles_deg=angle_range_deg, rows=rows,
                                     center_px=center_px, scan=scan,
                                     memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None),
-                                    phase=phase, truncated=truncated)
+                                    phase=phase, truncated=truncated,
+                                    bad_pixels=bad_pixels)
         except Exception as exc:
             from ssbscope.errors import InputError
 
@@ -117,6 +118,8 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
             fld = (f"{config_field}.phase_retrieval.energy_kev" if "energy" in str(exc)
                    else f"{config_field}.voxel_size_um")
             raise ConfigError(config_path or "experiment", [(fld, str(exc))]) from None
+        if bad_pixels != "raise":
+            attrs["bad_pixels"] = bad_pixels  # dead detector pixels interpolated (provenance)
         md = sr.metadata
         vs = voxel_size_um if voxel_size_um is not None else md.get("pixel_size_um")
         center = sr.center_px
@@ -741,6 +744,8 @@ def input_stages(exp) -> list:
             for fld in ("flats", "darks", "angles"):
                 if getattr(item, fld, None) is not None:
                     params[fld] = str(exp.resolve(getattr(item, fld)))
+            if getattr(item, "bad_pixels", "raise") != "raise":  # default: fingerprint unchanged
+                params["bad_pixels"] = item.bad_pixels
             stages.append(Stage(f"tomo.{sname}.scan.{name}", _input_recon_stage,
                                 outputs=(key,), params=params, long=True))
             keys.append(key)

@@ -298,6 +298,7 @@ def _halo_rows(r0, r1, n_rows, halo):
 
 def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
                zinger_threshold: float = 0.1, zinger_size: int = ZINGER_SIZE,
+               bad_pixels: str = "raise",
                angle_block: int = 64, phase: dict | None = None) -> np.ndarray:
     """Read, flat/dark-correct and de-zinger detector rows ``[row_start, row_stop)``.
 
@@ -340,7 +341,7 @@ def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
     halo = zh + ph
     a0, a1, off = _halo_rows(int(row_start), int(row_stop), int(n_rows), halo)
     raw, fl, dk = read_projection_rows(path, a0, a1, **(layout or {}))
-    p = flat_dark_correct(raw, fl, dk, dtype=np.float32)
+    p = flat_dark_correct(raw, fl, dk, dtype=np.float32, bad_pixels=bad_pixels)
     del raw, fl, dk
     if ph:
         from ssbscope.tomo.phase import paganin_filter
@@ -373,7 +374,7 @@ def _remove_rings_rows(p):
 def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles_rad,
                      center: float, scan: str = "180", layout=None,
                      zinger_threshold: float = 0.1, phase: dict | None = None,
-                     truncated: bool = False) -> np.ndarray:
+                     truncated: bool = False, bad_pixels: str = "raise") -> np.ndarray:
     """One block task: rows ``[row_start, row_stop)`` of a projection file -> slices.
 
     Reads (with a halo), corrects, removes zingers, optionally retrieves the phase
@@ -388,7 +389,7 @@ def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles
     from ssbscope.tomo.recon import reconstruct
 
     p = clean_rows(path, row_start, row_stop, n_rows=n_rows, layout=layout,
-                   zinger_threshold=zinger_threshold, phase=phase)
+                   zinger_threshold=zinger_threshold, phase=phase, bad_pixels=bad_pixels)
     _remove_rings_rows(p)
     return reconstruct(p, np.asarray(angles_rad, float), float(center), scan=scan,
                        truncated=bool(truncated))
@@ -396,7 +397,8 @@ def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles
 
 def center_and_sinogram(path, row_start: int, row_stop: int, *, n_rows: int, angles_rad,
                         scan: str = "180", middle: int, layout=None, search: bool = True,
-                        zinger_threshold: float = 0.1, phase: dict | None = None):
+                        zinger_threshold: float = 0.1, phase: dict | None = None,
+                        bad_pixels: str = "raise"):
     """Centre search on rows ``[row_start, row_stop)`` and the cleaned sinogram of ``middle``.
 
     Parameters
@@ -418,7 +420,7 @@ def center_and_sinogram(path, row_start: int, row_stop: int, *, n_rows: int, ang
     from ssbscope.tomo.prep import remove_rings
 
     p = clean_rows(path, row_start, row_stop, n_rows=n_rows, layout=layout,
-                   zinger_threshold=zinger_threshold, phase=phase)
+                   zinger_threshold=zinger_threshold, phase=phase, bad_pixels=bad_pixels)
     c = float(find_center(p, np.asarray(angles_rad, float), scan=scan)) if search else None
     sino = remove_rings(p[:, int(middle) - int(row_start), :])
     return c, np.asarray(sino, np.float32)
@@ -474,7 +476,7 @@ def _out_side(n_d, center, scan):
 def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan: str = "180",
                        memory_limit_bytes=None, threads=None, block_rows=None,
                        center_rows: int = 16, fraction=None, phase: dict | None = None,
-                       truncated="auto") -> StreamedScan:
+                       truncated="auto", bad_pixels: str = "raise") -> StreamedScan:
     """Reconstruct a projection file lazily, in blocks of detector rows (see the module doc).
 
     Parameters
@@ -511,6 +513,9 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     truncated : {"auto", True, False}
         Extend the sinograms before the ramp filter (region-of-interest scan); ``"auto"``:
         when the middle sinogram's edges attenuate (:func:`ssbscope.tomo.roi.detect_truncation`).
+    bad_pixels : {"raise", "mask"}
+        Detector pixels with flat <= dark (dead pixels): refused, or interpolated from their
+        row neighbours (:func:`ssbscope.tomo.flat_dark_correct`).
 
     Returns
     -------
@@ -570,7 +575,7 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
         c_rows = (mid, mid + 1)
     task = dask.delayed(center_and_sinogram, pure=True)(
         path, c_rows[0], c_rows[1], n_rows=n_r_all, angles_rad=ang, scan=scan, middle=mid,
-        layout=layout, search=search, phase=phase)
+        layout=layout, search=search, phase=phase, bad_pixels=bad_pixels)
     c_found, sino = dask.compute(task)[0]
     center = float(center_px) if center_px is not None else float(c_found)
     if truncated == "auto":
@@ -590,10 +595,11 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     for b0 in range(r_start, r_stop, plan.block_rows):
         b1 = min(r_stop, b0 + plan.block_rows)
         name = "ssbscope-recon-" + dask.base.tokenize(path, mtime, b0, b1, ang, center, scan,
-                                                      layout, phase, trunc)
+                                                      layout, phase, trunc, bad_pixels)
         d = dask.delayed(reconstruct_rows, pure=True)(
             path, b0, b1, n_rows=n_r_all, angles_rad=ang, center=center, scan=scan,
-            layout=layout, phase=phase, truncated=trunc, dask_key_name=name)
+            layout=layout, phase=phase, truncated=trunc, bad_pixels=bad_pixels,
+            dask_key_name=name)
         blocks.append(da.from_delayed(d, shape=(b1 - b0, n_out, n_out), dtype=np.float32))
     vol = da.concatenate(blocks, axis=0)
     if plan.chunk_rows < plan.block_rows:

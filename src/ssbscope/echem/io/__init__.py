@@ -31,9 +31,12 @@ Formats
 -------
 Detected from the content (magic bytes / header lines), the extension breaking ties, or forced
 with ``format=``: ``biologic-mpr``, ``biologic-mpt``, ``gamry-dta``, ``arbin``, ``neware``,
-``maccor``, ``maccor-raw``, ``novonix``, ``csv`` (generic, with a column mapping). Neware
-``.nda``/``.ndax`` and Arbin ``.res`` binaries are recognised and refused with
-:class:`~ssbscope.errors.UnsupportedFormatError` (export CSV from the vendor software).
+``maccor``, ``maccor-raw``, ``novonix``, ``csv`` (generic, with a column mapping), and the
+cycler binaries ``neware-nda``, ``neware-ndax`` (through NewareNDA, extra ``neware``) and
+``arbin-res`` (through access-parser or mdbtools, extra ``arbin``): see
+:mod:`ssbscope.echem.io.binary_cyclers`; PalmSens ``.pssession`` (UTF-16 JSON, time series and
+impedance): :mod:`ssbscope.echem.io.palmsens`. Without the extra such a file is refused with
+:class:`~ssbscope.errors.UnsupportedFormatError` naming it.
 
 Provenance
 ----------
@@ -60,16 +63,11 @@ __all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES
 log = logging.getLogger(__name__)
 
 FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "neware-regular",
-           "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv", "excel")
-_UNSUPPORTED = {
-    "neware-nda": ("a Neware BTS binary .nda file",
-                   "export it as CSV/Excel from Neware BTS Client (or convert it with the "
-                   "'NewareNDA' package) and read the CSV"),
-    "neware-ndax": ("a Neware BTS binary .ndax file (zip archive)",
-                    "export it as CSV from Neware BTS Client 8 and read the CSV"),
-    "arbin-res": ("an Arbin .res file (MS Access / Jet database)",
-                  "export it as CSV from Arbin MITS Pro / Data Watcher and read the CSV"),
-}
+           "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv", "excel",
+           "neware-nda", "neware-ndax", "arbin-res", "palmsens-pssession")
+_BINARY = ("biologic-mpr", "biologic-mpt", "gamry-dta", "neware-nda", "neware-ndax", "arbin-res",
+           "palmsens-pssession")
+_UNSUPPORTED: dict = {}  # recognised formats refused outright (none at present)
 _EXT = {".mpr": "biologic-mpr", ".mpt": "biologic-mpt", ".dta": "gamry-dta", ".nda": "neware-nda",
         ".ndax": "neware-ndax", ".res": "arbin-res", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
 
@@ -102,8 +100,11 @@ def sniff_format(path) -> str:
         try:
             with zipfile.ZipFile(p) as z:
                 names = set(z.namelist())
-        except zipfile.BadZipFile:
-            names = set()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            if p.suffix.lower() == ".ndax":
+                return "neware-ndax"  # its reader says the archive is damaged
+            raise FileFormatError(p, "is a damaged or truncated zip archive",
+                                  "copy the file again from the instrument computer") from None
         if any(n.endswith(".ndc") for n in names) or "TestInfo.xml" in names:
             return "neware-ndax"
         if "xl/workbook.xml" in names:
@@ -112,11 +113,15 @@ def sniff_format(path) -> str:
                               "format", f"unpack it and read the data file; formats: {list(FORMATS)}")
     utf16 = utf16_text(head)
     if utf16 is not None:
+        from ssbscope.echem.io.palmsens import is_pssession_text
+
+        if is_pssession_text(utf16):
+            return "palmsens-pssession"
         head = utf16.encode("utf-8", errors="replace")
     if b"\x00" in head:
         ext = _EXT.get(p.suffix.lower())
-        if ext in _UNSUPPORTED:
-            return ext
+        if ext in ("neware-nda", "neware-ndax", "arbin-res"):
+            return ext  # the binary reader says what is wrong with it
         raise FileFormatError(p, "binary file of unknown format (no known signature in its first bytes)",
                               f"export the data as text/CSV; formats read: {list(FORMATS)}")
     text = head.decode("latin-1")
@@ -225,7 +230,9 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
     FileFormatError
         Missing, empty, truncated or unrecognised file.
     UnsupportedFormatError
-        Neware ``.nda``/``.ndax``, Arbin ``.res``.
+        Neware ``.nda``/``.ndax`` without the ``neware`` extra (NewareNDA), Arbin ``.res``
+        without the ``arbin`` extra (access-parser) or mdbtools; a file version the reader
+        does not know.
     MissingColumnError
         A text table lacks (or the mapping names a missing) time/voltage/current column; the
         message lists the columns found and the mapping keys to pass.
@@ -243,7 +250,7 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
     if fmt in EIS_TEXT_FORMATS:
         raise FileFormatError(p, f"is an impedance export ({fmt}), not a time series",
                               "read it with read_eis() (in an experiment: kind: eis)")
-    if fmt in ("biologic-mpr", "biologic-mpt", "gamry-dta") and column_mapping:
+    if fmt in _BINARY and column_mapping:
         raise ParameterError("column_mapping", sorted(column_mapping),
                              f"column mapping applies to text tables, not to {fmt}",
                              "drop the keyword arguments; the reader knows this format's columns")
@@ -259,6 +266,18 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
         from ssbscope.echem.io.gamry import read_dta
 
         return read_dta(p, **kw)
+    if fmt in ("neware-nda", "neware-ndax"):
+        from ssbscope.echem.io.binary_cyclers import read_neware_binary
+
+        return read_neware_binary(p, fmt, **kw)
+    if fmt == "arbin-res":
+        from ssbscope.echem.io.binary_cyclers import read_arbin_res
+
+        return read_arbin_res(p, **kw)
+    if fmt == "palmsens-pssession":
+        from ssbscope.echem.io.palmsens import read_pssession
+
+        return read_pssession(p, **kw)
     from ssbscope.echem.io.tabular import read_table
 
     raw = None
@@ -298,7 +317,7 @@ def sniff_text_format(raw: bytes, p: Path) -> str:
         q = Path(d) / (p.stem + ".csv")
         q.write_bytes(raw)
         fmt = sniff_format(q)
-    return fmt if fmt in FORMATS and fmt not in ("excel", "biologic-mpr", "biologic-mpt", "gamry-dta") else "csv"
+    return fmt if fmt in FORMATS and fmt != "excel" and fmt not in _BINARY else "csv"
 
 
 @reader_boundary
@@ -337,6 +356,10 @@ def read_eis(path, *, format: str | None = None) -> pd.DataFrame:
         from ssbscope.echem.io.eis_text import read_eis_text
 
         return read_eis_text(p, fmt)
+    if fmt == "palmsens-pssession":
+        from ssbscope.echem.io.palmsens import read_pssession_eis
+
+        return read_pssession_eis(p)
     raise FileFormatError(p, f"format {fmt} holds no impedance spectra that ssbscope reads",
                           "read_eis() takes BioLogic PEIS/GEIS (.mpr/.mpt), Gamry EIS (.DTA) and "
                           f"{', '.join(EIS_TEXT_FORMATS)} text exports")
