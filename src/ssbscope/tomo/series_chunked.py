@@ -150,41 +150,25 @@ def _write_slab(dst, z0, z1, func):
 def _lazy(z, cz):
     import dask.array as da
 
-    return da.from_zarr(z, chunks=(cz,) + tuple(z.shape[1:]))
+    chunks = (cz,) + tuple(z.shape[1:])
+    return da.from_array(z, chunks=chunks) if isinstance(z, np.ndarray) \
+        else da.from_zarr(z, chunks=chunks)
 
 
 def _cell_region(vol: _Vol, cz: int):
     """:func:`ssbscope.tomo.series.cell_region` of a slab-read volume (same float32 sum)."""
-    import scipy.ndimage as ndi
+    from ssbscope.tomo.series import _region_from_mean
 
-    from ssbscope.tomo.filters import threshold_otsu
-    from ssbscope.tomo.series import CellRegion
-
-    nz = vol.shape[0]
     acc = np.zeros(vol.shape[1:], np.float32)
     cnt = np.zeros(vol.shape[1:], np.intp)
-    for z0, z1 in _bounds(nz, cz):
-        s = vol.read(z0, z1)
-        for sl in s:
+    for z0, z1 in _bounds(vol.shape[0], cz):
+        for sl in vol.read(z0, z1):
             ok = ~np.isnan(sl)
             acc += np.where(ok, sl, np.float32(0))
             cnt += ok
     with np.errstate(invalid="ignore", divide="ignore"):
         # numpy's nanmean: float32 sum / count, divided in float64 into float32
-        img = (acc / cnt).astype(np.float32).astype(np.float64)
-    img = ndi.median_filter(img, size=3, mode="nearest")
-    t = float(threshold_otsu(img))
-    lab, n = ndi.label(img > t)
-    if n == 0:
-        raise EmptyResultError("volume: no column stands out from the background; the cell "
-                               "is not found (check the reconstruction)")
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    mask = ndi.binary_fill_holes(lab == int(np.argmax(sizes)))
-    inner = ndi.binary_erosion(mask, iterations=1)
-    if not inner.any():
-        inner = mask
-    return CellRegion(mask=mask, inner=inner, threshold=t)
+        return _region_from_mean((acc / cnt).astype(np.float32).astype(np.float64), 1)
 
 
 def _shift_slab(vol: _Vol, transform, z0, z1):
@@ -368,15 +352,12 @@ def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
 
 
 def _fractions(sc: _Scan, n, footprint):
-    """``series._phase_fractions`` of the label Zarr, slab by slab."""
-    from ssbscope.tomo.series import UNDECLARED
+    """``series._phase_fractions`` of the label array, slab by slab."""
+    from ssbscope.tomo.series import _phase_fractions
 
     frac = np.empty((n + 1, sc.shape[0]))
     for z0, z1 in sc.slabs():
-        cols = np.asarray(sc.labels[z0:z1])[:, footprint]
-        for p in range(n):
-            frac[p, z0:z1] = (cols == p).mean(axis=1)
-        frac[n, z0:z1] = (cols == UNDECLARED).mean(axis=1)
+        frac[:, z0:z1] = _phase_fractions(np.asarray(sc.labels[z0:z1]), n, footprint)
     return frac
 
 
@@ -398,23 +379,6 @@ def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False):
     mask = da.concatenate(blocks, axis=0)
     lab, n = label_chunked(mask, 26)
     return n, lab, za
-
-
-def _bincount_slabs(lab, n, cz, weights_fn=None):
-    """Per-label voxel counts (and weighted sums) of a lazy label volume, slab by slab."""
-    nz = lab.shape[0]
-    sizes = np.zeros(n + 1, np.int64)
-    wsum = None
-    for z0, z1 in _bounds(nz, cz):
-        l = np.asarray(lab[z0:z1].compute(scheduler="threads"))
-        sizes += np.bincount(l.ravel(), minlength=n + 1)
-        if weights_fn is not None:
-            ws = weights_fn(l, z0, z1)
-            if wsum is None:
-                wsum = [np.zeros(n + 1) for _ in ws]
-            for acc, (ll, w) in zip(wsum, ws):
-                acc += np.bincount(ll, weights=w, minlength=n + 1)
-    return sizes, wsum
 
 
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
@@ -652,8 +616,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                         np.asarray(sc.aligned[a:b])[:, fp], lv)
                 else:
                     per_slice[a:b] = region_low(a, b)[:, fp].sum(axis=1)
-            frac = _layer_fractions(per_slice, start, stop, int(n_layers), float(fp.sum()),
-                                    nz)
+            frac = LA.layer_fractions_from_slices(per_slice, start, stop, int(n_layers),
+                                                  float(fp.sum()), nz)
         except ParameterError as exc:
             log.warning("measure_scan: layer fractions undefined (%s)", exc)
     import dask.array as da
@@ -679,13 +643,6 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     return sm, el_rng, raw_rng
 
 
-def _layer_fractions(per_slice, start_vox, stop_vox, n_layers, area, nz):
-    """:func:`ssbscope.tomo.low_attenuation.layer_fractions_from_slices` (per-slice sums)."""
-    from ssbscope.tomo.low_attenuation import layer_fractions_from_slices
-
-    return layer_fractions_from_slices(per_slice, start_vox, stop_vox, n_layers, area, nz)
-
-
 class _Crop:
     """A z-crop of a volume indexed with global slice numbers (``crop[lo:hi]``)."""
 
@@ -704,49 +661,74 @@ class _Crop:
 
 # --------------------------------------------------------------------------- series
 
-def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=None,
-                           memory_limit_bytes: int | None = None, chunk_slices: int | None = None,
-                           energy_kev: float | None = None, interfaces=None, thickness=None,
-                           central_fraction: float = 0.75, register_on: str | None = None,
-                           median: bool = True, opening_radius_vox: int = 0,
-                           min_filament_volume_um3: float = 0.0, n_layers: int = 10,
-                           electrolyte: str | None = None, progress=None, segmenter=None,
-                           denoise=None, phase_levels=None, level_erode_vox: int = 2,
-                           level_denoise="default"):
-    """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
+class _Work:
+    """Where the volume intermediates of a series live: Zarr arrays with z-slab chunks in a
+    temporary directory under ``work_dir`` (chunked), or NumPy arrays when ``path`` is None
+    (in memory, one slab: :func:`ssbscope.tomo.series.analyse_series`)."""
 
-    Parameters
-    ----------
-    volumes : sequence of (Z, Y, X) dask arrays, xarray DataArrays, Zarr or NumPy arrays
-        Reconstructed scans in time order on one grid (read slab by slab, never whole).
-    layers, voxel_size_um, energy_kev, interfaces, thickness, central_fraction, register_on,
-    median, opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
-    denoise, phase_levels, level_erode_vox, level_denoise
-        As :func:`~ssbscope.tomo.series.analyse_series` (``tv``/``nlm`` denoising on its
-        fixed z-block grid, :func:`ssbscope.tomo.denoise.denoise_rows`; pure-phase levels from
-        per-slab histograms, :func:`ssbscope.tomo.levels.pure_phase_levels`).
-    work_dir : path, optional
-        Where the temporary Zarr intermediates go (default a new temporary directory, kept
-        while the result's lazy arrays are in use).
-    memory_limit_bytes : int, optional
-        Sizes the z-slabs (:func:`slab_slices`).
-    chunk_slices : int, optional
-        Slices per slab (overrides ``memory_limit_bytes``).
-    segmenter : ssbscope.tomo.trainable.TrainedSegmenter, optional
-        Random-forest segmentation instead of grey thresholds (as
-        :func:`~ssbscope.tomo.series.analyse_series`); predicted slab by slab.
+    def __init__(self, path, cz):
+        self.path, self.cz = path, cz
 
-    Returns
-    -------
-    SeriesResult
-        ``volumes`` and ``labels`` (and the scans' masks) are lazy Dask arrays read from
-        ``work_dir``; the numbers equal the in-memory path's (see the module docstring).
-    """
-    import dask.array as da
+    def new(self, name, shape, dtype):
+        if self.path is None:
+            return np.zeros(shape, dtype)
+        return _new_zarr(self.path, name, shape, self.cz, dtype)
 
+    def drop(self, name):
+        if self.path is not None:  # free the disk space of an intermediate not in the result
+            import shutil
+
+            shutil.rmtree(self.path / f"{name}.zarr", ignore_errors=True)
+
+    def stack(self, arrays):
+        """(T, Z, Y, X) of the scans' arrays: NumPy in memory, else lazy (one chunk a slab)."""
+        import dask.array as da
+
+        if self.path is None:
+            return np.stack(arrays)
+        zchunks = (self.cz,) + tuple(arrays[0].shape[1:])
+        return da.stack([_lazy(a, self.cz) for a in arrays]).rechunk((1,) + zchunks)
+
+
+def _scan_intermediates(work: _Work, k, v: _Vol, ref: _Vol, slab, dn, memory_limit_bytes):
+    """Aligned grey values (registered to ``ref`` on ``slab`` for a later scan), denoised
+    values and an empty label array of scan ``k``; returns ``(_Scan, shift_vox)``."""
+    shape, cz = v.shape, work.cz
+    aligned = work.new(f"aligned_{k}", shape, np.float32)
+    if k:
+        t = _register_slab(ref, v, slab[0], slab[1], memory_limit_bytes)
+        sh = tuple(float(s) for s in t.shift_vox)
+        _write_map(aligned, cz, lambda z0, z1: _shift_slab(v, t, z0, z1))
+    else:
+        sh = (0.0, 0.0, 0.0)
+        _write_map(aligned, cz, lambda z0, z1: v.read(z0, z1).astype(np.float32))
+    if dn.method == "median":
+        med = work.new(f"median_{k}", shape, np.float32)
+        _write_map(med, cz, lambda z0, z1: _median_slab(aligned, z0, z1))
+    elif dn.method != "none":
+        # the fixed block grid of denoise_rows, written block by block (one writer)
+        from ssbscope.tomo.denoise import denoise_rows
+
+        med = work.new(f"median_{k}", shape, np.float32)
+        for z0 in range(0, shape[0], dn.block_slices):
+            z1 = min(shape[0], z0 + dn.block_slices)
+            med[z0:z1] = denoise_rows(aligned, z0, z1, dn)
+    else:
+        med = aligned
+    return _Scan(aligned, med, work.new(f"labels_{k}", shape, np.uint8), cz), sh
+
+
+def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk_slices, *,
+             energy_kev, interfaces, thickness, central_fraction, register_on, median,
+             opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
+             segmenter, denoise, phase_levels, level_erode_vox, level_denoise):
+    """The series analysis on z-slabs; ``work_dir`` False: in memory, one slab (the result's
+    arrays NumPy), else Zarr intermediates under ``work_dir`` (None: a temporary directory)
+    and lazy arrays in the result."""
     from ssbscope.tomo import metrics as M
-    from ssbscope.tomo.series import (SeriesResult, as_layers, electrolyte_layer,
-                                      electrolyte_slab_order, phase_order)
+    from ssbscope.tomo.denoise import as_settings
+    from ssbscope.tomo.series import (SeriesResult, _level_denoise, as_layers,
+                                      electrolyte_layer, electrolyte_slab_order, phase_order)
 
     lay = as_layers(layers)
     vols = [_Vol(v) for v in volumes]
@@ -761,58 +743,33 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         raise InputError(f"voxel_size_um: {voxel_size_um!r}; give voxel_size_um for the scans "
                          "(inputs.tomo[i].voxel_size_um) when the files do not record it")
     shape = vols[0].shape
-    cz = int(chunk_slices) if chunk_slices else slab_slices(shape, memory_limit_bytes)
-    cz = max(1, min(cz, shape[0]))
-    if work_dir is None:
-        work = Path(tempfile.mkdtemp(prefix="ssbscope-series-"))
+    if work_dir is False:  # in memory: one slab, registration never block-averaged
+        cz, memory_limit_bytes, work = shape[0], 2**62, _Work(None, shape[0])
     else:
-        Path(work_dir).mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="series-", dir=str(work_dir)))
-    log.info("analyse_series_chunked: %s voxels per scan, %d scans, slabs of %d slices in %s",
-             shape, len(vols), cz, work)
+        cz = int(chunk_slices) if chunk_slices else slab_slices(shape, memory_limit_bytes)
+        cz = max(1, min(cz, shape[0]))
+        if work_dir is None:
+            path = Path(tempfile.mkdtemp(prefix="ssbscope-series-"))
+        else:
+            Path(work_dir).mkdir(parents=True, exist_ok=True)
+            path = Path(tempfile.mkdtemp(prefix="series-", dir=str(work_dir)))
+        work = _Work(path, cz)
+        log.info("analyse_series_chunked: %s voxels per scan, %d scans, slabs of %d slices in "
+                 "%s", shape, len(vols), cz, path)
     order = phase_order(lay, energy_kev)
     reg_name = register_on or lay[0].name
     if reg_name not in [la.name for la in lay]:
         raise InputError(f"analysis.tomo.register_on: {reg_name!r} is not a declared layer")
     el = electrolyte_layer(lay, order, electrolyte)
-    from ssbscope.tomo.denoise import as_settings
-
-    from ssbscope.tomo.series import _level_denoise
-
     dn = as_settings(denoise, median)
     ld = _level_denoise(level_denoise, dn)
     region = _cell_region(vols[0], cz)
     it = range(len(vols)) if progress is None else progress(range(len(vols)))
-    scans_z, segs, th, shifts, fracs, psums = [], [], [], [], [], []
+    scans_z, segs, shifts, fracs, psums = [], [], [], [], []
     cmap = None
     slab = None
     for k in it:
-        v = vols[k]
-        aligned = _new_zarr(work, f"aligned_{k}", shape, cz, np.float32)
-        if k:
-            a, b = slab
-            t = _register_slab(vols[0], v, a, b, memory_limit_bytes)
-            sh = tuple(float(s) for s in t.shift_vox)
-            _write_map(aligned, cz, lambda z0, z1, t=t, v=v: _shift_slab(v, t, z0, z1))
-        else:
-            sh = (0.0, 0.0, 0.0)
-            _write_map(aligned, cz, lambda z0, z1, v=v: v.read(z0, z1).astype(np.float32))
-        if dn.method == "median":
-            med = _new_zarr(work, f"median_{k}", shape, cz, np.float32)
-            _write_map(med, cz, lambda z0, z1, s=aligned: _median_slab(s, z0, z1))
-        elif dn.method != "none":
-            # the fixed block grid of denoise_rows, written block by block (one writer)
-            from ssbscope.tomo.denoise import denoise_rows
-
-            med = _new_zarr(work, f"median_{k}", shape, cz, np.float32)
-            bs = dn.block_slices
-            for z0 in range(0, shape[0], bs):
-                z1 = min(shape[0], z0 + bs)
-                med[z0:z1] = denoise_rows(aligned, z0, z1, dn)
-        else:
-            med = aligned
-        labels = _new_zarr(work, f"labels_{k}", shape, cz, np.uint8)
-        sc = _Scan(aligned, med, labels, cz)
+        sc, sh = _scan_intermediates(work, k, vols[k], vols[0], slab, dn, memory_limit_bytes)
         if segmenter is not None:
             seg, frac, sums = _segment_forest(sc, segmenter, lay, order, region, vs,
                                               int(opening_radius_vox))
@@ -829,7 +786,6 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
             slab = (max(0, bnd[0] - 3), min(shape[0], bnd[1] + 3))
         scans_z.append(sc)
         segs.append(seg)
-        th.append(seg.class_thresholds)
         shifts.append(sh)
         fracs.append(frac)
     scans, rngs = [], []
@@ -838,7 +794,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         if ld is not None:  # the levels' interior labels, on the fixed denoising block grid
             from ssbscope.tomo.levels import interior_labels
 
-            lv_lab = _new_zarr(work, f"level_labels_{k}", shape, cz, np.uint8)
+            lv_lab = work.new(f"level_labels_{k}", shape, np.uint8)
             for z0 in range(0, shape[0], ld.block_slices):
                 z1 = min(shape[0], z0 + ld.block_slices)
                 lv_lab[z0:z1] = interior_labels(sc.aligned, segs[k].class_thresholds,
@@ -851,14 +807,9 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                                       level_erode_vox=level_erode_vox, level_labels=lv_lab)
         scans.append(m)
         rngs.append((el_rng, raw_rng))
-        if lv_lab is not None:
-            import shutil
-
-            shutil.rmtree(work / f"level_labels_{k}.zarr", ignore_errors=True)
-        if dn.method != "none":  # the median is not part of the result: free its disk space now
-            import shutil
-
-            shutil.rmtree(work / f"median_{k}.zarr", ignore_errors=True)
+        work.drop(f"level_labels_{k}")
+        if dn.method != "none":  # the median is not part of the result
+            work.drop(f"median_{k}")
     nt = len(vols)
     nf = np.full((4, nt), np.nan)
     overlap = np.full(nt, np.nan)
@@ -914,24 +865,78 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         new = mean_std(values(k, True))
         if new[0] >= 2 and first[0] >= 2:
             overlap[k] = M.overlap_coefficient(first[1], first[2], new[1], new[2])
-    zchunks = (cz,) + tuple(shape[1:])
-    vol_d = da.stack([_lazy(s.aligned, cz) for s in scans_z]).rechunk((1,) + zchunks)
-    lab_d = da.stack([_lazy(s.labels, cz) for s in scans_z]).rechunk((1,) + zchunks)
     unc = ()
     if segmenter is not None:
         from ssbscope.tomo.trainable import segmentation_uncertainty
 
         unc = tuple(segmentation_uncertainty(ps, sg.location, lay, order.phases, vs)
                     for ps, sg in zip(psums, segs))
+    if work.path is None:  # in memory: the scans' masks as NumPy arrays
+        import dataclasses
+
+        scans = [dataclasses.replace(m, electrolyte_low=np.asarray(m.electrolyte_low),
+                                     electrolyte_raw_low=np.asarray(m.electrolyte_raw_low))
+                 for m in scans]
     return SeriesResult(
-        volumes=vol_d, labels=lab_d,
-        class_thresholds=np.array(th, float), class_names=segs[0].class_names,
+        volumes=work.stack([s.aligned for s in scans_z]),
+        labels=work.stack([s.labels for s in scans_z]),
+        class_thresholds=np.array([s.class_thresholds for s in segs], float),
+        class_names=segs[0].class_names,
         shift_vox=np.array(shifts, float), region=region, order=order, scans=tuple(scans),
         new_filaments=nf[0], new_filaments_center=nf[1], new_filaments_edge=nf[2],
         new_filament_volume_um3=nf[3], new_crack_volume_um3=pcv - pcv[0],
         pore_crack_grey_overlap=overlap, register_on=reg_name,
         slab_order=electrolyte_slab_order(lay, order, el),
         segmentation="threshold" if segmenter is None else "random_forest", uncertainty=unc)
+
+
+def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=None,
+                           memory_limit_bytes: int | None = None, chunk_slices: int | None = None,
+                           energy_kev: float | None = None, interfaces=None, thickness=None,
+                           central_fraction: float = 0.75, register_on: str | None = None,
+                           median: bool = True, opening_radius_vox: int = 0,
+                           min_filament_volume_um3: float = 0.0, n_layers: int = 10,
+                           electrolyte: str | None = None, progress=None, segmenter=None,
+                           denoise=None, phase_levels=None, level_erode_vox: int = 2,
+                           level_denoise="default"):
+    """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
+
+    Parameters
+    ----------
+    volumes : sequence of (Z, Y, X) dask arrays, xarray DataArrays, Zarr or NumPy arrays
+        Reconstructed scans in time order on one grid (read slab by slab, never whole).
+    layers, voxel_size_um, energy_kev, interfaces, thickness, central_fraction, register_on,
+    median, opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
+    denoise, phase_levels, level_erode_vox, level_denoise
+        As :func:`~ssbscope.tomo.series.analyse_series` (``tv``/``nlm`` denoising on its
+        fixed z-block grid, :func:`ssbscope.tomo.denoise.denoise_rows`; pure-phase levels from
+        per-slab histograms, :func:`ssbscope.tomo.levels.pure_phase_levels`).
+    work_dir : path, optional
+        Where the temporary Zarr intermediates go (default a new temporary directory, kept
+        while the result's lazy arrays are in use).
+    memory_limit_bytes : int, optional
+        Sizes the z-slabs (:func:`slab_slices`).
+    chunk_slices : int, optional
+        Slices per slab (overrides ``memory_limit_bytes``).
+    segmenter : ssbscope.tomo.trainable.TrainedSegmenter, optional
+        Random-forest segmentation instead of grey thresholds (as
+        :func:`~ssbscope.tomo.series.analyse_series`); predicted slab by slab.
+
+    Returns
+    -------
+    SeriesResult
+        ``volumes`` and ``labels`` (and the scans' masks) are lazy Dask arrays read from
+        ``work_dir``; the numbers equal the in-memory path's (see the module docstring).
+    """
+    return _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes,
+                    chunk_slices, energy_kev=energy_kev, interfaces=interfaces,
+                    thickness=thickness, central_fraction=central_fraction,
+                    register_on=register_on, median=median,
+                    opening_radius_vox=opening_radius_vox,
+                    min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
+                    electrolyte=electrolyte, progress=progress, segmenter=segmenter,
+                    denoise=denoise, phase_levels=phase_levels,
+                    level_erode_vox=level_erode_vox, level_denoise=level_denoise)
 
 
 #: Bytes of work memory per voxel of the registration slab (two float64 copies, complex
