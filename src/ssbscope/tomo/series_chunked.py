@@ -53,6 +53,7 @@ thickness comes from ``memory_limit_bytes`` (:func:`slab_slices`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -205,19 +206,22 @@ def _median_slab(src, z0, z1):
     return median3(d)[1:-1, 1:-1, 1:-1]
 
 
-def _label_slab(med, edges, lut, n, radius, z0, z1):
+def _open(lab, n, radius):
+    """Opening of every declared phase of ``lab`` (undeclared voxels kept); none at 0."""
     from ssbscope.tomo.segment import _open_phases
     from ssbscope.tomo.series import UNDECLARED
 
-    nz = med.shape[0]
+    if not radius:
+        return lab
+    und = lab == UNDECLARED
+    return np.where(und, UNDECLARED, _open_phases(np.where(und, 0, lab), n,
+                                                  int(radius))).astype(np.uint8)
+
+
+def _label_slab(med, edges, lut, n, radius, z0, z1):
     h = 4 * int(radius) if radius else 0
-    a, b = max(0, z0 - h), min(nz, z1 + h)
-    v = np.asarray(med[a:b])
-    lab = lut[np.digitize(v, edges).astype(np.uint8)]
-    if radius:
-        und = lab == UNDECLARED
-        lab = np.where(und, UNDECLARED, _open_phases(np.where(und, 0, lab), n,
-                                                     int(radius))).astype(np.uint8)
+    a, b = max(0, z0 - h), min(med.shape[0], z1 + h)
+    lab = _open(lut[np.digitize(np.asarray(med[a:b]), edges).astype(np.uint8)], n, radius)
     return lab[z0 - a:z0 - a + (z1 - z0)]
 
 
@@ -320,7 +324,6 @@ def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
     per-slice probability sums are gathered on the way."""
     import dataclasses
 
-    from ssbscope.tomo.series import UNDECLARED
     from ssbscope.tomo.trainable import (_phase_labels, concat_sums, forest_segmentation,
                                          locate_forest_layers, predict_slab, probability_sums)
 
@@ -334,13 +337,7 @@ def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
     def slab(z0, z1):
         a, b = max(0, z0 - h), min(nz, z1 + h)
         pp, lab = _phase_labels(predict_slab(segmenter, sc.aligned, a, b), cmap, n)
-        if radius:
-            from ssbscope.tomo.segment import _open_phases
-
-            und = lab == UNDECLARED
-            lab = np.where(und, UNDECLARED, _open_phases(np.where(und, 0, lab), n,
-                                                         int(radius))).astype(np.uint8)
-        pp, lab = pp[:, z0 - a:z1 - a], lab[z0 - a:z1 - a]
+        pp, lab = pp[:, z0 - a:z1 - a], _open(lab, n, radius)[z0 - a:z1 - a]
         parts[z0] = probability_sums(pp, lab, region.mask, region.inner)
         return lab
 
@@ -365,20 +362,36 @@ def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False):
     """Label the mask (26-connected, exact across slabs) on ``z_range`` and return
     ``(n, labels, z0)``: ``labels`` lazy (rows from ``z0``), None when the range is empty;
     ``mask_slab_fn(z0, z1)`` gives the mask's rows (global indices)."""
-    import dask
-    import dask.array as da
-
     from ssbscope.tomo.chunked import label_chunked
 
     za, zb = z_range
     if zb <= za:
         return 0, None, za
-    bnds = _bounds(zb - za, cz)
-    blocks = [da.from_delayed(dask.delayed(mask_slab_fn)(za + a, za + b),
-                              shape=(b - a,) + tuple(shape[1:]), dtype=bool) for a, b in bnds]
-    mask = da.concatenate(blocks, axis=0)
-    lab, n = label_chunked(mask, 26)
+    lab, n = label_chunked(_lazy_fn(mask_slab_fn, shape, z_range, cz), 26)
     return n, lab, za
+
+
+def _range_mask(src, z_range, inner, thr, z0, z1):
+    """Rows ``[z0, z1)`` of the mask ``src <= thr`` inside the cell's columns ``inner`` and
+    the slices ``z_range``, False elsewhere."""
+    m = np.zeros((z1 - z0,) + inner.shape, bool)
+    a, b = max(z_range[0], z0), min(z_range[1], z1)
+    if b > a:
+        m[a - z0:b - z0] = (np.asarray(src[a:b]) <= thr) & inner[None]
+    return m
+
+
+def _lazy_fn(slab_fn, shape, z_range, cz, dtype=bool):
+    """Lazy rows ``z_range`` of a volume whose rows ``slab_fn(z0, z1)`` gives (one chunk a
+    slab)."""
+    import dask
+    import dask.array as da
+
+    za, zb = z_range
+    return da.concatenate([
+        da.from_delayed(dask.delayed(slab_fn)(za + a, za + b),
+                        shape=(b - a,) + tuple(shape[1:]), dtype=dtype)
+        for a, b in _bounds(zb - za, cz)], axis=0)
 
 
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
@@ -620,15 +633,10 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                                                   float(fp.sum()), nz)
         except ParameterError as exc:
             log.warning("measure_scan: layer fractions undefined (%s)", exc)
-    import dask.array as da
-
-    labz = _lazy(sc.labels, cz)
-    rawz = _lazy(sc.aligned, cz)
-    zidx = da.arange(nz, chunks=cz)[:, None, None]
-    inner_d = da.from_array(inner[None], chunks=(1,) + inner.shape)
-    el_low = (labz == 0) & inner_d & (zidx >= el_rng[0]) & (zidx < el_rng[1])
-    raw_low = (rawz <= (thr if np.isfinite(thr) else -np.inf)) & inner_d & \
-        (zidx >= raw_rng[0]) & (zidx < raw_rng[1])
+    # the masks of the scan, slab by slab (labels == 0, grey value <= the darkest threshold)
+    el_fn = functools.partial(_range_mask, sc.labels, el_rng, inner, 0)
+    raw_fn = functools.partial(_range_mask, sc.aligned, raw_rng, inner, thr)
+    el_low, raw_low = (_lazy_fn(f, sc.shape, (0, nz), cz) for f in (el_fn, raw_fn))
     sm = ScanMeasurement(
         location=loc, interfaces=tuple(f"{a}|{b}" for a, b in pairs), height_um=h_out,
         ra_um=ra, rq_um=rq, layers=tuple(want_t), thickness_um={k: tmaps[k] for k in want_t},
@@ -640,7 +648,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
         electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels,
         phase_levels=levels)
-    return sm, el_rng, raw_rng
+    return sm, el_fn, raw_fn
 
 
 class _Crop:
@@ -788,7 +796,7 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
         segs.append(seg)
         shifts.append(sh)
         fracs.append(frac)
-    scans, rngs = [], []
+    scans, masks = [], []
     for k, sc in enumerate(scans_z):
         lv_lab = None
         if ld is not None:  # the levels' interior labels, on the fixed denoising block grid
@@ -799,14 +807,14 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
                 z1 = min(shape[0], z0 + ld.block_slices)
                 lv_lab[z0:z1] = interior_labels(sc.aligned, segs[k].class_thresholds,
                                                 segs[k].class_phase, ld, z0, z1)
-        m, el_rng, raw_rng = _measure(sc, segs[k], region, lay, vs, interfaces=interfaces,
+        m, el_fn, raw_fn = _measure(sc, segs[k], region, lay, vs, interfaces=interfaces,
                                       thickness=thickness, central_fraction=central_fraction,
                                       electrolyte=el, n_layers=n_layers,
                                       min_volume_um3=min_filament_volume_um3,
                                       frac_inner=fracs[k], phase_levels=phase_levels,
                                       level_erode_vox=level_erode_vox, level_labels=lv_lab)
         scans.append(m)
-        rngs.append((el_rng, raw_rng))
+        masks.append((el_fn, raw_fn))
         work.drop(f"level_labels_{k}")
         if dn.method != "none":  # the median is not part of the result
             work.drop(f"median_{k}")
@@ -817,34 +825,17 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
     inner = region.inner
     creg = M.central_region(inner.shape, central_fraction, inner)
 
-    def el_low(k, z0, z1):
-        a, b = rngs[k][0]
-        m = np.zeros((z1 - z0,) + shape[1:], bool)
-        a, b = max(a, z0), min(b, z1)
-        if b > a:
-            m[a - z0:b - z0] = (np.asarray(scans_z[k].labels[a:b]) == 0) & inner[None]
-        return m
-
-    def raw_low(k, z0, z1):
-        a, b = rngs[k][1]
-        m = np.zeros((z1 - z0,) + shape[1:], bool)
-        a, b = max(a, z0), min(b, z1)
-        if b > a:
-            thr = segs[k].threshold_below(0)
-            m[a - z0:b - z0] = (np.asarray(scans_z[k].aligned[a:b]) <= thr) & inner[None]
-        return m
-
     def values(k, new):
         def gen():
-            lo = rngs[k][1][0] if not new else min(rngs[k][1][0], rngs[0][1][0])
-            hi = rngs[k][1][1] if not new else max(rngs[k][1][1], rngs[0][1][1])
+            rk, r0 = masks[k][1].args[1], masks[0][1].args[1]  # the masks' z ranges
+            lo, hi = (min(rk[0], r0[0]), max(rk[1], r0[1])) if new else rk
             for z0, z1 in _bounds(shape[0], cz):
                 a, b = max(lo, z0), min(hi, z1)
                 if b <= a:
                     continue
-                m = raw_low(k, a, b)
+                m = masks[k][1](a, b)
                 if new:
-                    m &= ~raw_low(0, a, b)
+                    m &= ~masks[0][1](a, b)
                 yield np.asarray(scans_z[k].aligned[a:b])[m].astype(np.float64)
         return gen
 
@@ -858,10 +849,9 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
 
     first = mean_std(values(0, False))
     for k in range(1, nt):
-        za, zb = rngs[k][0]  # current & ~previous lies in the current's range
-        nf[:, k] = _new_filaments_chunked(
-            lambda z0, z1, k=k: el_low(k, z0, z1) & ~el_low(k - 1, z0, z1), shape, (za, zb),
-            cz, vs, min_filament_volume_um3, creg)
+        nf[:, k] = _new_filaments_chunked(  # current & ~previous: in the current's range
+            lambda z0, z1, k=k: masks[k][0](z0, z1) & ~masks[k - 1][0](z0, z1), shape,
+            masks[k][0].args[1], cz, vs, min_filament_volume_um3, creg)
         new = mean_std(values(k, True))
         if new[0] >= 2 and first[0] >= 2:
             overlap[k] = M.overlap_coefficient(first[1], first[2], new[1], new[2])
