@@ -49,6 +49,15 @@ grey overlap   sample mean and std in two passes                                
 The volumes (``SeriesResult.volumes``/``labels``) and the masks of the scans are lazy Dask
 arrays backed by those Zarr arrays: the store writes them chunk by chunk.  The slab
 thickness comes from ``memory_limit_bytes`` (:func:`slab_slices`).
+
+The slabs that write a volume intermediate (registration resampling, median or TV/NLM
+blocks, labels or the forest's prediction, the levels' interior labels) are Dask tasks on
+the active scheduler: under ``ssbscope run --workers N`` or ``--scheduler ADDRESS`` they run
+on the cluster's workers and the client keeps only per-slice reductions.
+
+This is the one implementation of the series analysis: the in-memory
+:func:`~ssbscope.tomo.series.segment_scan`, :func:`~ssbscope.tomo.series.measure_scan` and
+:func:`~ssbscope.tomo.series.analyse_series` run it on a single slab of NumPy arrays.
 """
 
 from __future__ import annotations
@@ -113,6 +122,7 @@ class _Vol:
         self.src = v
         self.shape = tuple(int(s) for s in v.shape)
         self.is_dask = isinstance(v, da.Array)
+        self.in_memory = isinstance(v, np.ndarray)
 
     def read(self, z0, z1):
         z0, z1 = max(0, int(z0)), min(self.shape[0], int(z1))
@@ -135,17 +145,24 @@ def _new_zarr(work: Path, name: str, shape, cz: int, dtype):
                              fill_value=0)
 
 
-def _write_map(dst, cz, func):
-    """Fill ``dst`` slab by slab with ``func(z0, z1)``, the slabs as Dask tasks (threads)."""
+def _write_map(dst, cz, func, local=False):
+    """Fill ``dst`` slab by slab with ``func(z0, z1)`` (the rows, or ``(rows, extra)``); the
+    slabs are Dask tasks on the active scheduler (the workers of a ``dask.distributed``
+    client, e.g. ``ssbscope run --workers N`` / ``--scheduler``; else local threads), on local
+    threads for a NumPy ``dst`` or when ``local`` (``func`` reads a NumPy volume, which every
+    task would carry).  Returns the extras in slab order (None without)."""
     import dask
 
     tasks = [dask.delayed(_write_slab)(dst, z0, z1, func) for z0, z1 in _bounds(dst.shape[0], cz)]
-    dask.compute(*tasks, scheduler="threads")
-    return dst
+    local = local or isinstance(dst, np.ndarray)
+    return list(dask.compute(*tasks, scheduler="threads" if local else None))
 
 
 def _write_slab(dst, z0, z1, func):
-    dst[z0:z1] = func(z0, z1)
+    out = func(z0, z1)
+    rows, extra = out if isinstance(out, tuple) else (out, None)
+    dst[z0:z1] = rows
+    return extra
 
 
 def _lazy(z, cz):
@@ -332,17 +349,15 @@ def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
     rec = forest_segmentation(segmenter, order, None)
     cmap = np.asarray(rec.class_phase)
     h = 4 * int(radius) if radius else 0
-    parts = {}
+    aligned, mask, inner = sc.aligned, region.mask, region.inner
 
-    def slab(z0, z1):
+    def slab(z0, z1):  # a task: labels and probability sums of the slab
         a, b = max(0, z0 - h), min(nz, z1 + h)
-        pp, lab = _phase_labels(predict_slab(segmenter, sc.aligned, a, b), cmap, n)
+        pp, lab = _phase_labels(predict_slab(segmenter, aligned, a, b), cmap, n)
         pp, lab = pp[:, z0 - a:z1 - a], _open(lab, n, radius)[z0 - a:z1 - a]
-        parts[z0] = probability_sums(pp, lab, region.mask, region.inner)
-        return lab
+        return lab, probability_sums(pp, lab, mask, inner)
 
-    _write_map(sc.labels, sc.cz, slab)
-    sums = concat_sums([parts[z0] for z0, _ in sc.slabs()])
+    sums = concat_sums(_write_map(sc.labels, sc.cz, slab))
     frac = _fractions(sc, n, region.inner)
     loc = locate_forest_layers(frac, layers, order, vs, "segment (chunked, random forest)")
     return dataclasses.replace(rec, location=loc), frac, sums
@@ -677,10 +692,11 @@ class _Work:
     def __init__(self, path, cz):
         self.path, self.cz = path, cz
 
-    def new(self, name, shape, dtype):
+    def new(self, name, shape, dtype, cz=None):
+        """An array of zeros; Zarr chunks of ``cz`` slices (default the slab)."""
         if self.path is None:
             return np.zeros(shape, dtype)
-        return _new_zarr(self.path, name, shape, self.cz, dtype)
+        return _new_zarr(self.path, name, shape, cz or self.cz, dtype)
 
     def drop(self, name):
         if self.path is not None:  # free the disk space of an intermediate not in the result
@@ -706,21 +722,19 @@ def _scan_intermediates(work: _Work, k, v: _Vol, ref: _Vol, slab, dn, memory_lim
     if k:
         t = _register_slab(ref, v, slab[0], slab[1], memory_limit_bytes)
         sh = tuple(float(s) for s in t.shift_vox)
-        _write_map(aligned, cz, lambda z0, z1: _shift_slab(v, t, z0, z1))
+        _write_map(aligned, cz, lambda z0, z1: _shift_slab(v, t, z0, z1), v.in_memory)
     else:
         sh = (0.0, 0.0, 0.0)
-        _write_map(aligned, cz, lambda z0, z1: v.read(z0, z1).astype(np.float32))
+        _write_map(aligned, cz, lambda z0, z1: v.read(z0, z1).astype(np.float32), v.in_memory)
     if dn.method == "median":
         med = work.new(f"median_{k}", shape, np.float32)
         _write_map(med, cz, lambda z0, z1: _median_slab(aligned, z0, z1))
     elif dn.method != "none":
-        # the fixed block grid of denoise_rows, written block by block (one writer)
+        # the fixed block grid of denoise_rows, one chunk a block (tasks write apart)
         from ssbscope.tomo.denoise import denoise_rows
 
-        med = work.new(f"median_{k}", shape, np.float32)
-        for z0 in range(0, shape[0], dn.block_slices):
-            z1 = min(shape[0], z0 + dn.block_slices)
-            med[z0:z1] = denoise_rows(aligned, z0, z1, dn)
+        med = work.new(f"median_{k}", shape, np.float32, dn.block_slices)
+        _write_map(med, dn.block_slices, lambda z0, z1: denoise_rows(aligned, z0, z1, dn))
     else:
         med = aligned
     return _Scan(aligned, med, work.new(f"labels_{k}", shape, np.uint8), cz), sh
@@ -802,11 +816,9 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
         if ld is not None:  # the levels' interior labels, on the fixed denoising block grid
             from ssbscope.tomo.levels import interior_labels
 
-            lv_lab = work.new(f"level_labels_{k}", shape, np.uint8)
-            for z0 in range(0, shape[0], ld.block_slices):
-                z1 = min(shape[0], z0 + ld.block_slices)
-                lv_lab[z0:z1] = interior_labels(sc.aligned, segs[k].class_thresholds,
-                                                segs[k].class_phase, ld, z0, z1)
+            lv_lab = work.new(f"level_labels_{k}", shape, np.uint8, ld.block_slices)
+            _write_map(lv_lab, ld.block_slices, functools.partial(
+                interior_labels, sc.aligned, segs[k].class_thresholds, segs[k].class_phase, ld))
         m, el_fn, raw_fn = _measure(sc, segs[k], region, lay, vs, interfaces=interfaces,
                                       thickness=thickness, central_fraction=central_fraction,
                                       electrolyte=el, n_layers=n_layers,
