@@ -145,20 +145,26 @@ def _new_zarr(work: Path, name: str, shape, cz: int, dtype):
                              fill_value=0)
 
 
-def _write_map(dst, cz, func, local=False):
-    """Fill ``dst`` slab by slab with ``func(z0, z1)`` (the rows, or ``(rows, extra)``); the
-    slabs are Dask tasks on the active scheduler (the workers of a ``dask.distributed``
-    client, e.g. ``ssbscope run --workers N`` / ``--scheduler``; else local threads), on local
-    threads for a NumPy ``dst`` or when ``local`` (``func`` reads a NumPy volume, which every
-    task would carry).  Returns the extras in slab order (None without)."""
+def _map_slabs(bounds, func, local=False):
+    """``[func(z0, z1) for z0, z1 in bounds]``, each a Dask task on the active scheduler (the
+    workers of a ``dask.distributed`` client, e.g. ``ssbscope run --workers N`` /
+    ``--scheduler``; else local threads); on local threads when ``local`` (``func`` reads
+    NumPy arrays, which every task would carry)."""
     import dask
 
-    tasks = [dask.delayed(_write_slab)(dst, z0, z1, func) for z0, z1 in _bounds(dst.shape[0], cz)]
-    local = local or isinstance(dst, np.ndarray)
+    tasks = [dask.delayed(func)(z0, z1) for z0, z1 in bounds]
     return list(dask.compute(*tasks, scheduler="threads" if local else None))
 
 
-def _write_slab(dst, z0, z1, func):
+def _write_map(dst, cz, func, local=False):
+    """Fill ``dst`` slab by slab with ``func(z0, z1)`` (the rows, or ``(rows, extra)``), the
+    slabs as tasks (:func:`_map_slabs`; local threads for a NumPy ``dst``); returns the
+    extras in slab order (None without)."""
+    return _map_slabs(_bounds(dst.shape[0], cz), functools.partial(_write_slab, dst, func),
+                      local or isinstance(dst, np.ndarray))
+
+
+def _write_slab(dst, func, z0, z1):
     out = func(z0, z1)
     rows, extra = out if isinstance(out, tuple) else (out, None)
     dst[z0:z1] = rows
@@ -303,6 +309,10 @@ class _Scan:
     def slabs(self):
         return _bounds(self.shape[0], self.cz)
 
+    def map(self, func):
+        """``func(z0, z1)`` of every slab, as tasks (:func:`_map_slabs`)."""
+        return _map_slabs(self.slabs(), func, isinstance(self.labels, np.ndarray))
+
 
 def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
     from ssbscope.tomo.series import (UNDECLARED, PhaseSegmentation, _choose_levels,
@@ -310,9 +320,9 @@ def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
 
     n = len(order.phases)
     inner = region.inner
-    prof = np.empty(sc.shape[0])
-    for z0, z1 in sc.slabs():
-        prof[z0:z1] = np.median(np.asarray(sc.med[z0:z1])[:, inner], axis=1)
+    med = sc.med
+    prof = np.concatenate(sc.map(lambda z0, z1: np.median(np.asarray(med[z0:z1])[:, inner],
+                                                          axis=1)))
     best = _choose_levels(prof, layers, order, vs, class_phase)
     _, cmap, centers, edges = best
     lut = np.array(cmap, np.uint8)
@@ -367,10 +377,9 @@ def _fractions(sc: _Scan, n, footprint):
     """``series._phase_fractions`` of the label array, slab by slab."""
     from ssbscope.tomo.series import _phase_fractions
 
-    frac = np.empty((n + 1, sc.shape[0]))
-    for z0, z1 in sc.slabs():
-        frac[:, z0:z1] = _phase_fractions(np.asarray(sc.labels[z0:z1]), n, footprint)
-    return frac
+    labels = sc.labels
+    return np.concatenate(sc.map(lambda z0, z1: _phase_fractions(np.asarray(labels[z0:z1]), n,
+                                                                 footprint)), axis=1)
 
 
 def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False):
@@ -491,17 +500,19 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             need_count[nm] = np.zeros(inner.shape, np.int64)
     z0s, z1s = loc.stack_vox
     phase_cnt = np.zeros(n_ph, np.int64)
-    for z0, z1 in sc.slabs():
-        lab = np.asarray(sc.labels[z0:z1])
-        for nm, acc in need_count.items():
-            a, b = band[nm]
-            a, b = max(a, z0), min(b, z1)
-            if b > a:
-                acc += (lab[a - z0:b - z0] == pidx[nm]).sum(axis=0)
-        a, b = max(z0s, z0), min(z1s, z1)
-        if b > a:
-            st = lab[a - z0:b - z0][:, cell]
-            phase_cnt += np.bincount(st.ravel(), minlength=256)[:n_ph]
+    labels, need = sc.labels, {nm: (band[nm], pidx[nm]) for nm in need_count}
+
+    def counts(z0, z1):  # a task: the slab's per-column counts and phase counts
+        lab = np.asarray(labels[z0:z1])
+        cols = {nm: (lab[max(a, z0) - z0:max(min(b, z1) - z0, 0)] == p).sum(axis=0)
+                for nm, ((a, b), p) in need.items()}
+        a, b = max(z0s, z0), max(min(z1s, z1), z0)
+        return cols, np.bincount(lab[a - z0:b - z0][:, cell].ravel(), minlength=256)[:n_ph]
+
+    for cols, pc in sc.map(counts):
+        phase_cnt += pc
+        for nm, c in cols.items():
+            need_count[nm] += c
     for nm, acc in need_count.items():
         tmaps[nm] = np.where(inner, acc.astype(float) * vs, np.nan)
 
@@ -555,13 +566,20 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                 if not math.isfinite(lo_lv - hi_lv) or lo_lv == hi_lv:
                     raise ParameterError("level_phase", lo_lv,
                                          f"must differ from level_other={hi_lv!r}")
-                tot = 0.0
-                for z0, z1 in sc.slabs():
-                    check_finite(np.asarray(sc.aligned[z0:z1]))
+                aligned = sc.aligned
+
+                def pv(z0, z1):  # a task: the slab's partial volume (voxels)
+                    check_finite(np.asarray(aligned[z0:z1]))
                     a, b = max(e0 + 2, z0), min(e1 - 2, z1)
-                    if b > a:
-                        v = np.asarray(sc.aligned[a:b])[:, inner].astype(np.float64)
-                        tot += float(((v - hi_lv) / (lo_lv - hi_lv)).sum())
+                    if b <= a:
+                        return None
+                    v = np.asarray(aligned[a:b])[:, inner].astype(np.float64)
+                    return float(((v - hi_lv) / (lo_lv - hi_lv)).sum())
+
+                tot = 0.0
+                for x in sc.map(pv):
+                    if x is not None:  # summed in slab order, as one loop would
+                        tot += x
                 pcv = tot * vs ** 3
         if e1 - e0 > 4:
             el_rng = (e0 + 2, e1 - 2)
