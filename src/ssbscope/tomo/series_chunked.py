@@ -259,44 +259,6 @@ def _masked_stats(chunks_fn):
     return n, s, lo, hi
 
 
-def _masked_median(chunks_fn, dtype=np.float32, nbins: int = 65536) -> float:
-    """``np.median`` of the concatenated values ``chunks_fn()`` yields, in two passes.
-
-    Pass 1 counts the values per bin of a fine histogram; pass 2 keeps only the bin(s)
-    holding the middle rank(s) and selects there (exact, NumPy's mean of the two middle
-    values for an even count)."""
-    n, _, lo, hi = _masked_stats(chunks_fn)
-    if n == 0:
-        return float("nan")
-    if hi == lo:
-        return float(np.asarray([lo], dtype)[0])
-    scale = nbins / (hi - lo)
-
-    def binof(x):
-        return np.clip(((x.astype(np.float64) - lo) * scale).astype(np.int64), 0, nbins - 1)
-
-    counts = np.zeros(nbins, np.int64)
-    for x in chunks_fn():
-        if x.size:
-            counts += np.bincount(binof(x), minlength=nbins)
-    cum = np.cumsum(counts)
-    ranks = [(n - 1) // 2, n // 2]
-    bins = sorted({int(np.searchsorted(cum, r, side="right")) for r in ranks})
-    keep = {b: [] for b in bins}
-    for x in chunks_fn():
-        if x.size:
-            bx = binof(x)
-            for b in bins:
-                keep[b].append(x[bx == b])
-    vals = []
-    for r in ranks:
-        b = int(np.searchsorted(cum, r, side="right"))
-        before = int(cum[b - 1]) if b else 0
-        arr = np.sort(np.concatenate(keep[b]))
-        vals.append(arr[r - before])
-    return float(np.mean(np.asarray(vals, dtype=dtype)))
-
-
 # --------------------------------------------------------------------------- one scan
 
 class _Scan:
