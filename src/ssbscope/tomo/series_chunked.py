@@ -262,7 +262,8 @@ def _masked_stats(chunks_fn):
 # --------------------------------------------------------------------------- one scan
 
 class _Scan:
-    """Zarr intermediates of one scan: aligned grey values, median, labels."""
+    """Intermediates of one scan, read and written by z-slab: aligned grey values, median,
+    labels (Zarr arrays, or NumPy arrays as one slab in memory)."""
 
     def __init__(self, aligned, med, labels, cz):
         self.aligned, self.med, self.labels, self.cz = aligned, med, labels, cz
@@ -277,6 +278,10 @@ class _Scan:
 
 
 def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
+    """Grey levels, labels (written to ``sc.labels``) and layers of one scan, slab by slab
+    (:func:`ssbscope.tomo.series.segment_scan` is one slab); returns the
+    :class:`~ssbscope.tomo.series.PhaseSegmentation` (``labels`` None) and the per-slice
+    phase fractions of the cell's inner columns."""
     from ssbscope.tomo.series import (UNDECLARED, PhaseSegmentation, _choose_levels,
                                       _locate_from_fractions)
 
@@ -306,7 +311,7 @@ def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
 
 
 def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
-    """:func:`ssbscope.tomo.trainable.forest_segment_scan` on the Zarr intermediates: the
+    """:func:`ssbscope.tomo.trainable.forest_segment_scan` on the scan's intermediates: the
     forest predicts every z-slab from the aligned grey values read with the features' halo
     (equal to the whole-volume prediction); with an opening, the slab's labels are predicted
     ``4 r`` slices further each side and opened there (exact as :func:`_label_slab`); the
@@ -383,7 +388,10 @@ def _lazy_fn(slab_fn, shape, z_range, cz, dtype=bool):
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
              electrolyte, n_layers, min_volume_um3, frac_inner, phase_levels=None,
              level_erode_vox=2, level_labels=None):
-    """:func:`ssbscope.tomo.series.measure_scan` on the Zarr intermediates of one scan."""
+    """The measurement of one scan from its intermediates, slab by slab (the one
+    implementation: :func:`ssbscope.tomo.series.measure_scan` is one slab); returns the
+    :class:`~ssbscope.tomo.series.ScanMeasurement` and the per-slab functions of its masks
+    ``electrolyte_low`` and ``electrolyte_raw_low`` (:func:`_range_mask`)."""
     import scipy.ndimage as ndi
 
     from ssbscope.tomo import metrics as M
