@@ -142,6 +142,41 @@ def test_series_chunked_equals_in_memory_denoise_and_levels(recon, tmp_path, den
         assert pl["Li6PS5Cl"].method == "mode"
 
 
+def test_series_chunked_slabs_run_on_dask_workers(recon, tmp_path):
+    """Under a ``dask.distributed`` client (as ``ssbscope run --workers 2``), the per-slab
+    work of each scan (registration resampling, median, labels with the opening, the
+    per-slab counts) runs as tasks on the two worker processes, and the result equals the
+    in-memory path's."""
+    distributed = pytest.importorskip("distributed")
+    import zarr
+
+    vols = []
+    for k, v in enumerate(recon[:2]):  # Zarr scans, as the store's
+        z = zarr.create_array(store=str(tmp_path / f"s{k}.zarr"), shape=v.shape,
+                              chunks=(8,) + v.shape[1:], dtype=np.float32)
+        z[:] = v
+        vols.append(z)
+    a = S.analyse_series(recon[:2], LAYERS, VS, opening_radius_vox=1, **KW)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=True) as client:
+        with distributed.get_task_stream(client) as ts:
+            b = SC.analyse_series_chunked(vols, LAYERS, VS, chunk_slices=9,
+                                          work_dir=tmp_path / "w", opening_radius_vox=1, **KW)
+        _assert_same(a, b)
+    from ssbscope.tomo.denoise import as_settings
+    from ssbscope.tomo.levels import DEFAULT_LEVEL_DENOISE
+
+    slabs = [t for t in ts.data if "_write_slab" in str(t["key"])]
+    # 2 scans x ((aligned, median, labels) x 7 slabs of 9 of the 56 slices + the blocks of
+    # the levels' interior labels)
+    n_lv = -(-56 // as_settings(DEFAULT_LEVEL_DENOISE).block_slices)
+    assert len(slabs) == 2 * (3 * 7 + n_lv)
+    assert len({t["worker"] for t in slabs}) == 2
+    # the per-slab reductions too: column and phase counts, 7 slabs per scan
+    assert sum(str(t["key"]).startswith("counts-") for t in ts.data) == 2 * 7
+
+
 def test_shift_slab_equals_apply_rigid_with_z_shift():
     from ssbscope.tomo.register import RigidTransform, apply_rigid
 
@@ -164,15 +199,6 @@ def test_median_slab_equals_median3():
     v = np.random.default_rng(1).random((23, 9, 11)).astype(np.float32)
     got = np.concatenate([SC._median_slab(v, z0, z1) for z0, z1 in SC._bounds(23, 4)])
     np.testing.assert_array_equal(got, median3(v))
-
-
-@pytest.mark.parametrize("n", [1, 2, 7, 1000, 1001])
-def test_masked_median_exact(n):
-    rng = np.random.default_rng(n)
-    x = np.round(rng.normal(0, 1, n), 2).astype(np.float32)  # ties
-    parts = np.array_split(x, 5)
-    got = SC._masked_median(lambda: iter(parts))
-    assert got == float(np.median(x))
 
 
 def _helix_mask():

@@ -28,8 +28,10 @@ reconstructed scans of that cell into the morphology the papers report, from the
 7. :func:`analyse_series`: all of it over a registered series, with new filaments between
    consecutive scans and the pore-vs-crack grey-value overlap.
 
-These functions hold whole volumes in memory (``np.asarray`` of Dask input too).  The
-pipeline's series stage runs the same analysis on z-slabs of the store's lazy volumes,
+One implementation serves both memory models: :func:`segment_scan`, :func:`measure_scan`
+and :func:`analyse_series` hold whole volumes in memory (``np.asarray`` of Dask input too)
+and run the z-slab code of :mod:`ssbscope.tomo.series_chunked` on a single slab; the
+pipeline's series stage runs it on z-slabs of the store's lazy volumes,
 :func:`ssbscope.tomo.series_chunked.analyse_series_chunked` (equal results, memory set by
 the slab size).
 
@@ -222,14 +224,18 @@ def cell_region(volume, *, erode_vox: int = 1) -> CellRegion:
     EmptyResultError
         No column stands out from the background.
     """
+    v = np.asarray(volume)
+    if v.ndim != 3:
+        raise InputError(f"volume: expected (z, y, x), got shape {v.shape}")
+    return _region_from_mean(np.nanmean(v, axis=0).astype(np.float64), erode_vox)
+
+
+def _region_from_mean(img: np.ndarray, erode_vox: int) -> CellRegion:
+    """:func:`cell_region` from the mean image along z (also the chunked path's)."""
     import scipy.ndimage as ndi
 
     from ssbscope.tomo.filters import threshold_otsu
 
-    v = np.asarray(volume)
-    if v.ndim != 3:
-        raise InputError(f"volume: expected (z, y, x), got shape {v.shape}")
-    img = np.nanmean(v, axis=0).astype(np.float64)
     img = ndi.median_filter(img, size=3, mode="nearest")
     t = float(threshold_otsu(img))
     fg = img > t
@@ -588,38 +594,17 @@ def segment_scan(volume, layers, order: PhaseOrder, region: CellRegion, voxel_si
     EmptyResultError
         No map of levels lets the declared layers be found.
     """
+    import dataclasses
+
     from ssbscope.tomo.filters import median3
-    from ssbscope.tomo.segment import _open_phases
+    from ssbscope.tomo.series_chunked import _Scan, _segment
 
     v = np.asarray(volume, np.float32)
-    if median:
-        v = median3(v)
-    n = len(order.phases)
-    prof = np.median(v[:, region.inner], axis=1)
-    best = _choose_levels(prof, layers, order, voxel_size_um, class_phase)
-    _, cmap, centers, edges = best
-    cls = np.digitize(v, edges).astype(np.uint8)
-    lut = np.array(cmap, np.uint8)
-    labels = lut[cls]
-    if opening_radius_vox:
-        und = labels == UNDECLARED
-        labels = np.where(und, UNDECLARED, _open_phases(np.where(und, 0, labels), n,
-                                                        int(opening_radius_vox))).astype(np.uint8)
-    try:  # the layers as the voxels place them (majority of the cell's columns per slice)
-        loc = _locate_from_fractions(_phase_fractions(labels, n, region.inner), layers, order,
-                                     voxel_size_um)
-    except EmptyResultError:
-        loc = best[0]
-    log.info("segment_scan: grey levels %s -> %s, thresholds %s; layers %s",
-             np.round(centers, 6).tolist(),
-             [order.phases[p] if p != UNDECLARED else "undeclared" for p in cmap],
-             np.round(edges, 6).tolist(),
-             {nm: (a, b) for nm, a, b, ok in zip(loc.names, loc.z0_vox, loc.z1_vox, loc.present) if ok})
-    if loc.ignored:
-        log.info("segment_scan: bands outside the declared stack ignored: %s", loc.ignored)
-    return PhaseSegmentation(labels=labels, phases=order.phases,
-                             class_thresholds=tuple(float(e) for e in edges),
-                             class_phase=tuple(cmap), location=loc)
+    med = median3(v) if median else v
+    labels = np.zeros(v.shape, np.uint8)  # one slab of the chunked path's segmentation
+    seg, _ = _segment(_Scan(v, med, labels, v.shape[0]), layers, order, region,
+                      float(voxel_size_um), int(opening_radius_vox), class_phase)
+    return dataclasses.replace(seg, labels=labels)
 
 
 def register_scan(reference, moving, z_slab: tuple[int, int], *, upsample_factor: int = 10):
@@ -898,196 +883,27 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
         levels of the darkest phase and the electrolyte's (not the class medians, which the
         blurred rims of the other phase bias by 1-2 % on noisy scans).
     """
-    import ssbscope.tomo as tomo
-    from ssbscope.tomo import metrics as M
+    import dataclasses
 
-    lay = as_layers(layers)
-    names = [la.name for la in lay]
-    vs = float(voxel_size_um)
-    raw = np.asarray(volume)
-    med = filtered if filtered is not None else (tomo.median3(raw) if median else raw)
-    lab = seg.labels
-    loc = seg.location
-    order_phases = seg.phases
-    n_ph = len(order_phases)
-    inner, cell = region.inner, region.mask
-    nz = raw.shape[0]
-    pidx = {la.name: order_phases.index(la.material) for la in lay}
-    present = [nm for nm, ok in zip(names, loc.present) if ok]
-    band = {nm: loc.band(nm) for nm in present}
-
-    # ---- interfaces between consecutive present layers (sub-voxel height maps)
-    heights: dict[tuple[str, str], np.ndarray] = {}
-    for a, b in zip(present[:-1], present[1:]):
-        (a0, a1), (b0, b1) = band[a], band[b]
-        pa, pb = pidx[a], pidx[b]
-        ia, ib = present.index(a), present.index(b)
-        lo = max(a0 + (1 if ia > 0 else 0), a1 - 5)
-        hi = min(b1 - (1 if ib < len(present) - 1 else 0), b0 + 5)
-        # reach the whole mixing zone of a rough interface: slices where the other layer's
-        # phase is still present (> 2 %) and still thinning out away from the interface; a
-        # level that stops falling is phase spread through the layer (Li filaments or pores
-        # in an electrolyte), not the interface
-        cols = lab[:, inner]
-        lo_min = a0 + (1 if ia > 0 else 0)
-        hi_max = b1 - (1 if ib < len(present) - 1 else 0)
-        frac_b = (cols == pb).mean(axis=1)
-        frac_a = (cols == pa).mean(axis=1)
-
-        def mixing(f, k, prev):
-            return f[k] > 0.02 and (f[k] >= 0.5 or f[k] < f[prev] - 0.01)
-
-        while lo > lo_min and mixing(frac_b, lo - 1, lo):
-            lo -= 1
-        while hi < hi_max and mixing(frac_a, hi, hi - 1):
-            hi += 1
-        heights[(a, b)] = _height(med, lo, hi, vs, inner, f"{a}|{b}", raw=raw)
-
-    pairs = interface_pairs(lay, interfaces)
-    h_out, ra, rq = {}, {}, {}
-    for a, b in pairs:
-        key = f"{a}|{b}"
-        h = heights.get((a, b))
-        if h is None:
-            log.info("measure_scan: interface %s not present in this scan (layer absent); NaN",
-                     key)
-            h = np.full(inner.shape, np.nan)
-        h_out[key] = h
-        try:
-            r = M.roughness(h)
-            ra[key], rq[key] = r.ra_um, r.rq_um
-        except EmptyResultError:
-            ra[key] = rq[key] = float("nan")
-
-    # ---- thickness maps
-    want_t = list(names) if thickness is None else list(thickness)
-    for t in want_t:
-        if t not in names:
-            raise InputError(f"analysis.tomo.thickness: {t!r} is not a declared layer {names}")
-    tmaps = {}
-    for nm in names:
-        if nm not in present:
-            tmaps[nm] = np.where(inner, 0.0, np.nan)
-            continue
-        k = present.index(nm)
-        below = heights.get((present[k - 1], nm)) if k > 0 else None
-        above = heights.get((nm, present[k + 1])) if k < len(present) - 1 else None
-        if below is not None and above is not None:
-            tm = above - below
-        else:
-            z0, z1 = band[nm]
-            tm = tomo.thickness_map(lab[z0:z1] == pidx[nm], vs)
-        tmaps[nm] = np.where(inner, tm, np.nan)
-    stats = {k: {} for k in ("c", "cs", "e", "es", "m")}
-    for nm in want_t:
-        tm = tmaps[nm]
-        ok = inner & np.isfinite(tm)
-        if ok.any():
-            st = M.thickness_stats(tm, central_fraction, footprint=ok)
-            vals = (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um,
-                    float(np.mean(tm[ok])))
-        else:
-            vals = (float("nan"),) * 5
-        for kk, v in zip(("c", "cs", "e", "es", "m"), vals):
-            stats[kk][nm] = v
-
-    # ---- volumes
-    z0s, z1s = loc.stack_vox
-    stack = lab[z0s:z1s][:, cell]
-    v3 = vs ** 3
-    phase_vol = {p: float((stack == i).sum()) * v3 for i, p in enumerate(order_phases)}
-    area_um2 = float(cell.sum()) * vs ** 2
-    layer_vol = {}
-    for nm in names:
-        tm = tmaps[nm]
-        layer_vol[nm] = float(np.nanmean(tm[inner])) * area_um2 if np.isfinite(tm[inner]).any() \
-            else float("nan")
-
-    # ---- pure-phase levels (mode of each phase's eroded interior, or the user's)
-    from ssbscope.tomo.levels import pure_phase_levels
-
+    from ssbscope.tomo.filters import median3
     from ssbscope.tomo.levels import interior_labels
+    from ssbscope.tomo.series_chunked import _measure, _Scan
 
-    lv_lab = lab if level_denoise is None else interior_labels(
+    raw = np.asarray(volume)
+    med = filtered if filtered is not None else (median3(raw) if median else raw)
+    lab = np.asarray(seg.labels)
+    lv_lab = None if level_denoise is None else interior_labels(
         raw, seg.class_thresholds, seg.class_phase, level_denoise)
-    levels = pure_phase_levels(raw, lv_lab, range(n_ph), phase_names=order_phases,
-                               footprint=inner, z_range=(z0s, z1s), overrides=phase_levels,
-                               erode_vox=level_erode_vox)
-
-    # ---- electrolyte: pores + cracks, low-attenuation regions, slabs
-    porder = PhaseOrder(tuple(order_phases), (float("nan"),) * n_ph, float("nan"))
-    el = electrolyte_layer(lay, porder, electrolyte)
-    el_low = np.zeros(lab.shape, bool)
-    raw_low = np.zeros(lab.shape, bool)
-    pcv = conn = iso = float("nan")
-    frac = np.full(int(n_layers), np.nan)
-    la_levels = (float("nan"),) * 3
-    eb = band.get(el)
-    if eb is None:
-        log.warning("measure_scan: electrolyte %r not found; no pore/crack volume", el)
-    else:
-        e0, e1 = eb
-        low = lab == 0
-        e_phase = pidx[el]
-        lo_lv, hi_lv = levels.level(order_phases[0]), levels.level(order_phases[e_phase])
-        if np.isfinite(lo_lv) and np.isfinite(hi_lv):
-            if e1 - e0 > 4:
-                pcv = M.partial_volume(raw, lo_lv, hi_lv, vs, np.s_[e0 + 2:e1 - 2, :, :], inner)
-        if e1 - e0 > 4:
-            el_low[e0 + 2:e1 - 2] = low[e0 + 2:e1 - 2] & inner[None]
-            thr = seg.threshold_below(0)
-            if np.isfinite(thr):
-                raw_low[e0 + 2:e1 - 2] = (raw[e0 + 2:e1 - 2] <= thr) & inner[None]
-        # regions on the unfiltered values (a 3x3x3 median erases the 1-2-voxel filaments a
-        # soft short grows) at the midpoint of the pure levels (Li electrode interior, the
-        # electrolyte matrix's histogram above its peak); without a Li electrode, below the
-        # darkest class's threshold (ssbscope.tomo.low_attenuation)
-        from ssbscope.tomo import low_attenuation as LA
-
-        el_bands = [band[nm] for nm in present if pidx[nm] == 0 and nm != el]
-        lv = LA.measure_levels(lambda a, b: raw[a:b], inner, el_bands, e0, e1)
-        thr0 = lv.threshold if lv is not None else seg.threshold_below(0)
-        la_levels = ((lv.level_low, lv.level_matrix) if lv is not None
-                     else (float("nan"),) * 2) + (float(thr0),)
-        rlow = (raw <= thr0) if np.isfinite(thr0) else low
-        # regions and fractions over the whole cell region: its 1-voxel erosion (inner) left
-        # out 13 % of the small twin's cell area and the filaments there
-        fp = cell if lv is not None else inner
-        region_low = np.zeros(lab.shape, bool)
-        region_low[e0:e1] = rlow[e0:e1] & fp[None]
-        electrode = np.zeros(lab.shape, bool)
-        for nm in present:
-            if pidx[nm] == 0 and nm != el:
-                z0, z1 = band[nm]
-                electrode[z0:z1] = rlow[z0:z1] & fp[None]
-        if electrode.any():
-            reg = M.classify_low_attenuation(region_low, electrode, vs,
-                                             min_volume_um3=min_volume_um3)
-            conn, iso = reg.volume_connected_um3, reg.volume_isolated_um3
-        side = electrolyte_slab_order(lay, porder, el)
-        start, stop = (e1, e0) if side == "bottom" else (e0, e1)
-        try:
-            # partial-volume fractions with the pure levels; else voxel counts
-            per_slice = np.zeros(nz)
-            if lv is not None:
-                per_slice[e0:e1] = LA.slice_fraction_sums(raw[e0:e1][:, fp], lv)
-            else:
-                per_slice[e0:e1] = region_low[e0:e1][:, fp].sum(axis=1)
-            frac = LA.layer_fractions_from_slices(per_slice, start, stop, int(n_layers),
-                                                  float(fp.sum()), nz)
-        except ParameterError as exc:
-            log.warning("measure_scan: layer fractions undefined (%s)", exc)
-    return ScanMeasurement(
-        location=loc, interfaces=tuple(f"{a}|{b}" for a, b in pairs), height_um=h_out,
-        ra_um=ra, rq_um=rq, layers=tuple(want_t), thickness_um={k: tmaps[k] for k in want_t},
-        thickness_center_um=stats["c"], thickness_center_std_um=stats["cs"],
-        thickness_edge_um=stats["e"], thickness_edge_std_um=stats["es"],
-        thickness_mean_um=stats["m"], phase_volume_um3=phase_vol, layer_volume_um3=layer_vol,
-        electrolyte=el, pore_crack_volume_um3=float(pcv),
-        low_attenuation_connected_um3=float(conn), low_attenuation_isolated_um3=float(iso),
-        layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
-        electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels,
-        phase_levels=levels)
+    # one slab of the chunked path's measurement
+    m, _, _ = _measure(_Scan(raw, np.asarray(med), lab, raw.shape[0]), seg, region, layers,
+                       float(voxel_size_um), interfaces=interfaces, thickness=thickness,
+                       central_fraction=central_fraction, electrolyte=electrolyte,
+                       n_layers=n_layers, min_volume_um3=min_volume_um3,
+                       frac_inner=_phase_fractions(lab, len(seg.phases), region.inner),
+                       phase_levels=phase_levels, level_erode_vox=level_erode_vox,
+                       level_labels=lv_lab)
+    return dataclasses.replace(m, electrolyte_low=np.asarray(m.electrolyte_low),
+                               electrolyte_raw_low=np.asarray(m.electrolyte_raw_low))
 
 
 # --------------------------------------------------------------------------- series
@@ -1213,97 +1029,14 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
     -------
     SeriesResult
     """
-    from ssbscope.tomo import metrics as M
+    from ssbscope.tomo.series_chunked import _analyse
 
-    lay = as_layers(layers)
-    vols = [np.asarray(v, np.float32) for v in volumes]
-    if not vols:
-        raise InputError("volumes: the series holds no scan")
-    shapes = {v.shape for v in vols}
-    if len(shapes) != 1 or vols[0].ndim != 3:
-        raise InputError(f"volumes: the scans of a series must share one (z, y, x) grid, got "
-                         f"{sorted(shapes)}; reconstruct them with the same rows/size")
-    vs = float(voxel_size_um)
-    if not (vs > 0 and math.isfinite(vs)):
-        raise InputError(f"voxel_size_um: {voxel_size_um!r}; give voxel_size_um for the scans "
-                         "(inputs.tomo[i].voxel_size_um) when the files do not record it")
-    order = phase_order(lay, energy_kev)
-    reg_name = register_on or lay[0].name
-    if reg_name not in [la.name for la in lay]:
-        raise InputError(f"analysis.tomo.register_on: {reg_name!r} is not a declared layer")
-    el = electrolyte_layer(lay, order, electrolyte)
-    from ssbscope.tomo.denoise import as_settings, denoise_volume
-
-    dn = as_settings(denoise, median)
-    ld = _level_denoise(level_denoise, dn)
-    region = cell_region(vols[0])
-    it = range(len(vols)) if progress is None else progress(range(len(vols)))
-    aligned, labels, th, shifts, segs, meds, psums = [], [], [], [], [], [], []
-    cmap = None
-    slab = None
-    for k in it:
-        v = vols[k]
-        if k:
-            v, sh = register_scan(vols[0], v, slab)
-        else:
-            sh = (0.0, 0.0, 0.0)
-        med = denoise_volume(v, **vars(dn)) if dn.method != "none" else v
-        if segmenter is not None:
-            from ssbscope.tomo.trainable import forest_segment_scan
-
-            seg, sums = forest_segment_scan(v, segmenter, lay, order, region, vs,
-                                            opening_radius_vox=opening_radius_vox)
-            psums.append(sums)
-        else:
-            seg = segment_scan(med, lay, order, region, vs, median=False,
-                               opening_radius_vox=opening_radius_vox, class_phase=cmap)
-        if k == 0:
-            cmap = seg.class_phase
-            b = seg.location.band(reg_name)
-            if b is None:
-                raise EmptyResultError(f"analysis.tomo.register_on: layer {reg_name!r} is not "
-                                       "found in the first scan; register on a layer present "
-                                       "from the start (e.g. the current collector)")
-            slab = (max(0, b[0] - 3), min(v.shape[0], b[1] + 3))
-        aligned.append(v)
-        meds.append(med)
-        labels.append(seg.labels)
-        th.append(seg.class_thresholds)
-        shifts.append(sh)
-        segs.append(seg)
-    scans = []
-    for k in range(len(vols)):
-        scans.append(measure_scan(aligned[k], segs[k], region, lay, vs, interfaces=interfaces,
-                                  thickness=thickness, central_fraction=central_fraction,
-                                  electrolyte=el, n_layers=n_layers,
-                                  min_volume_um3=min_filament_volume_um3, filtered=meds[k],
-                                  phase_levels=phase_levels, level_erode_vox=level_erode_vox,
-                                  level_denoise=ld))
-    nt = len(vols)
-    nf = np.full((4, nt), np.nan)
-    overlap = np.full(nt, np.nan)
-    pcv = np.array([s.pore_crack_volume_um3 for s in scans])
-    first_vals = aligned[0][scans[0].electrolyte_raw_low]
-    for k in range(1, nt):
-        f = M.new_filaments(scans[k - 1].electrolyte_low, scans[k].electrolyte_low, vs,
-                            min_volume_um3=min_filament_volume_um3,
-                            central_fraction=central_fraction, footprint=region.inner)
-        nf[:, k] = (f.count, f.count_center, f.count_edge, f.volume_um3)
-        new_vals = aligned[k][scans[k].electrolyte_raw_low & ~scans[0].electrolyte_raw_low]
-        if new_vals.size >= 2 and first_vals.size >= 2:
-            overlap[k] = M.gaussian_overlap(first_vals, new_vals).overlap
-    unc = ()
-    if segmenter is not None:
-        from ssbscope.tomo.trainable import segmentation_uncertainty
-
-        unc = tuple(segmentation_uncertainty(ps, sg.location, lay, order.phases, vs)
-                    for ps, sg in zip(psums, segs))
-    return SeriesResult(
-        volumes=np.stack(aligned).astype(np.float32), labels=np.stack(labels),
-        class_thresholds=np.array(th, float), class_names=segs[0].class_names,
-        shift_vox=np.array(shifts, float), region=region, order=order, scans=tuple(scans),
-        new_filaments=nf[0], new_filaments_center=nf[1], new_filaments_edge=nf[2],
-        new_filament_volume_um3=nf[3], new_crack_volume_um3=pcv - pcv[0],
-        pore_crack_grey_overlap=overlap, register_on=reg_name,
-        slab_order=electrolyte_slab_order(lay, order, el),
-        segmentation="threshold" if segmenter is None else "random_forest", uncertainty=unc)
+    # the chunked path's analysis on one slab, the intermediates NumPy arrays
+    return _analyse(volumes, layers, voxel_size_um, False, None, None, energy_kev=energy_kev,
+                    interfaces=interfaces, thickness=thickness,
+                    central_fraction=central_fraction, register_on=register_on, median=median,
+                    opening_radius_vox=opening_radius_vox,
+                    min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
+                    electrolyte=electrolyte, progress=progress, segmenter=segmenter,
+                    denoise=denoise, phase_levels=phase_levels,
+                    level_erode_vox=level_erode_vox, level_denoise=level_denoise)

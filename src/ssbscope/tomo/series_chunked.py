@@ -49,10 +49,20 @@ grey overlap   sample mean and std in two passes                                
 The volumes (``SeriesResult.volumes``/``labels``) and the masks of the scans are lazy Dask
 arrays backed by those Zarr arrays: the store writes them chunk by chunk.  The slab
 thickness comes from ``memory_limit_bytes`` (:func:`slab_slices`).
+
+The slabs that write a volume intermediate (registration resampling, median or TV/NLM
+blocks, labels or the forest's prediction, the levels' interior labels) are Dask tasks on
+the active scheduler: under ``ssbscope run --workers N`` or ``--scheduler ADDRESS`` they run
+on the cluster's workers and the client keeps only per-slice reductions.
+
+This is the one implementation of the series analysis: the in-memory
+:func:`~ssbscope.tomo.series.segment_scan`, :func:`~ssbscope.tomo.series.measure_scan` and
+:func:`~ssbscope.tomo.series.analyse_series` run it on a single slab of NumPy arrays.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -112,6 +122,7 @@ class _Vol:
         self.src = v
         self.shape = tuple(int(s) for s in v.shape)
         self.is_dask = isinstance(v, da.Array)
+        self.in_memory = isinstance(v, np.ndarray)
 
     def read(self, z0, z1):
         z0, z1 = max(0, int(z0)), min(self.shape[0], int(z1))
@@ -134,57 +145,54 @@ def _new_zarr(work: Path, name: str, shape, cz: int, dtype):
                              fill_value=0)
 
 
-def _write_map(dst, cz, func):
-    """Fill ``dst`` slab by slab with ``func(z0, z1)``, the slabs as Dask tasks (threads)."""
+def _map_slabs(bounds, func, local=False):
+    """``[func(z0, z1) for z0, z1 in bounds]``, each a Dask task on the active scheduler (the
+    workers of a ``dask.distributed`` client, e.g. ``ssbscope run --workers N`` /
+    ``--scheduler``; else local threads); on local threads when ``local`` (``func`` reads
+    NumPy arrays, which every task would carry)."""
     import dask
 
-    tasks = [dask.delayed(_write_slab)(dst, z0, z1, func) for z0, z1 in _bounds(dst.shape[0], cz)]
-    dask.compute(*tasks, scheduler="threads")
-    return dst
+    tasks = [dask.delayed(func)(z0, z1) for z0, z1 in bounds]
+    return list(dask.compute(*tasks, scheduler="threads" if local else None))
 
 
-def _write_slab(dst, z0, z1, func):
-    dst[z0:z1] = func(z0, z1)
+def _write_map(dst, cz, func, local=False):
+    """Fill ``dst`` slab by slab with ``func(z0, z1)`` (the rows, or ``(rows, extra)``), the
+    slabs as tasks (:func:`_map_slabs`; local threads for a NumPy ``dst``); returns the
+    extras in slab order (None without)."""
+    return _map_slabs(_bounds(dst.shape[0], cz), functools.partial(_write_slab, dst, func),
+                      local or isinstance(dst, np.ndarray))
+
+
+def _write_slab(dst, func, z0, z1):
+    out = func(z0, z1)
+    rows, extra = out if isinstance(out, tuple) else (out, None)
+    dst[z0:z1] = rows
+    return extra
 
 
 def _lazy(z, cz):
     import dask.array as da
 
-    return da.from_zarr(z, chunks=(cz,) + tuple(z.shape[1:]))
+    chunks = (cz,) + tuple(z.shape[1:])
+    return da.from_array(z, chunks=chunks) if isinstance(z, np.ndarray) \
+        else da.from_zarr(z, chunks=chunks)
 
 
 def _cell_region(vol: _Vol, cz: int):
     """:func:`ssbscope.tomo.series.cell_region` of a slab-read volume (same float32 sum)."""
-    import scipy.ndimage as ndi
+    from ssbscope.tomo.series import _region_from_mean
 
-    from ssbscope.tomo.filters import threshold_otsu
-    from ssbscope.tomo.series import CellRegion
-
-    nz = vol.shape[0]
     acc = np.zeros(vol.shape[1:], np.float32)
     cnt = np.zeros(vol.shape[1:], np.intp)
-    for z0, z1 in _bounds(nz, cz):
-        s = vol.read(z0, z1)
-        for sl in s:
+    for z0, z1 in _bounds(vol.shape[0], cz):
+        for sl in vol.read(z0, z1):
             ok = ~np.isnan(sl)
             acc += np.where(ok, sl, np.float32(0))
             cnt += ok
     with np.errstate(invalid="ignore", divide="ignore"):
         # numpy's nanmean: float32 sum / count, divided in float64 into float32
-        img = (acc / cnt).astype(np.float32).astype(np.float64)
-    img = ndi.median_filter(img, size=3, mode="nearest")
-    t = float(threshold_otsu(img))
-    lab, n = ndi.label(img > t)
-    if n == 0:
-        raise EmptyResultError("volume: no column stands out from the background; the cell "
-                               "is not found (check the reconstruction)")
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    mask = ndi.binary_fill_holes(lab == int(np.argmax(sizes)))
-    inner = ndi.binary_erosion(mask, iterations=1)
-    if not inner.any():
-        inner = mask
-    return CellRegion(mask=mask, inner=inner, threshold=t)
+        return _region_from_mean((acc / cnt).astype(np.float32).astype(np.float64), 1)
 
 
 def _shift_slab(vol: _Vol, transform, z0, z1):
@@ -221,19 +229,22 @@ def _median_slab(src, z0, z1):
     return median3(d)[1:-1, 1:-1, 1:-1]
 
 
-def _label_slab(med, edges, lut, n, radius, z0, z1):
+def _open(lab, n, radius):
+    """Opening of every declared phase of ``lab`` (undeclared voxels kept); none at 0."""
     from ssbscope.tomo.segment import _open_phases
     from ssbscope.tomo.series import UNDECLARED
 
-    nz = med.shape[0]
+    if not radius:
+        return lab
+    und = lab == UNDECLARED
+    return np.where(und, UNDECLARED, _open_phases(np.where(und, 0, lab), n,
+                                                  int(radius))).astype(np.uint8)
+
+
+def _label_slab(med, edges, lut, n, radius, z0, z1):
     h = 4 * int(radius) if radius else 0
-    a, b = max(0, z0 - h), min(nz, z1 + h)
-    v = np.asarray(med[a:b])
-    lab = lut[np.digitize(v, edges).astype(np.uint8)]
-    if radius:
-        und = lab == UNDECLARED
-        lab = np.where(und, UNDECLARED, _open_phases(np.where(und, 0, lab), n,
-                                                     int(radius))).astype(np.uint8)
+    a, b = max(0, z0 - h), min(med.shape[0], z1 + h)
+    lab = _open(lut[np.digitize(np.asarray(med[a:b]), edges).astype(np.uint8)], n, radius)
     return lab[z0 - a:z0 - a + (z1 - z0)]
 
 
@@ -248,48 +259,11 @@ def _masked_stats(chunks_fn):
     return n, s, lo, hi
 
 
-def _masked_median(chunks_fn, dtype=np.float32, nbins: int = 65536) -> float:
-    """``np.median`` of the concatenated values ``chunks_fn()`` yields, in two passes.
-
-    Pass 1 counts the values per bin of a fine histogram; pass 2 keeps only the bin(s)
-    holding the middle rank(s) and selects there (exact, NumPy's mean of the two middle
-    values for an even count)."""
-    n, _, lo, hi = _masked_stats(chunks_fn)
-    if n == 0:
-        return float("nan")
-    if hi == lo:
-        return float(np.asarray([lo], dtype)[0])
-    scale = nbins / (hi - lo)
-
-    def binof(x):
-        return np.clip(((x.astype(np.float64) - lo) * scale).astype(np.int64), 0, nbins - 1)
-
-    counts = np.zeros(nbins, np.int64)
-    for x in chunks_fn():
-        if x.size:
-            counts += np.bincount(binof(x), minlength=nbins)
-    cum = np.cumsum(counts)
-    ranks = [(n - 1) // 2, n // 2]
-    bins = sorted({int(np.searchsorted(cum, r, side="right")) for r in ranks})
-    keep = {b: [] for b in bins}
-    for x in chunks_fn():
-        if x.size:
-            bx = binof(x)
-            for b in bins:
-                keep[b].append(x[bx == b])
-    vals = []
-    for r in ranks:
-        b = int(np.searchsorted(cum, r, side="right"))
-        before = int(cum[b - 1]) if b else 0
-        arr = np.sort(np.concatenate(keep[b]))
-        vals.append(arr[r - before])
-    return float(np.mean(np.asarray(vals, dtype=dtype)))
-
-
 # --------------------------------------------------------------------------- one scan
 
 class _Scan:
-    """Zarr intermediates of one scan: aligned grey values, median, labels."""
+    """Intermediates of one scan, read and written by z-slab: aligned grey values, median,
+    labels (Zarr arrays, or NumPy arrays as one slab in memory)."""
 
     def __init__(self, aligned, med, labels, cz):
         self.aligned, self.med, self.labels, self.cz = aligned, med, labels, cz
@@ -298,16 +272,24 @@ class _Scan:
     def slabs(self):
         return _bounds(self.shape[0], self.cz)
 
+    def map(self, func):
+        """``func(z0, z1)`` of every slab, as tasks (:func:`_map_slabs`)."""
+        return _map_slabs(self.slabs(), func, isinstance(self.labels, np.ndarray))
+
 
 def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
+    """Grey levels, labels (written to ``sc.labels``) and layers of one scan, slab by slab
+    (:func:`ssbscope.tomo.series.segment_scan` is one slab); returns the
+    :class:`~ssbscope.tomo.series.PhaseSegmentation` (``labels`` None) and the per-slice
+    phase fractions of the cell's inner columns."""
     from ssbscope.tomo.series import (UNDECLARED, PhaseSegmentation, _choose_levels,
                                       _locate_from_fractions)
 
     n = len(order.phases)
     inner = region.inner
-    prof = np.empty(sc.shape[0])
-    for z0, z1 in sc.slabs():
-        prof[z0:z1] = np.median(np.asarray(sc.med[z0:z1])[:, inner], axis=1)
+    med = sc.med
+    prof = np.concatenate(sc.map(lambda z0, z1: np.median(np.asarray(med[z0:z1])[:, inner],
+                                                          axis=1)))
     best = _choose_levels(prof, layers, order, vs, class_phase)
     _, cmap, centers, edges = best
     lut = np.array(cmap, np.uint8)
@@ -329,14 +311,13 @@ def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
 
 
 def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
-    """:func:`ssbscope.tomo.trainable.forest_segment_scan` on the Zarr intermediates: the
+    """:func:`ssbscope.tomo.trainable.forest_segment_scan` on the scan's intermediates: the
     forest predicts every z-slab from the aligned grey values read with the features' halo
     (equal to the whole-volume prediction); with an opening, the slab's labels are predicted
     ``4 r`` slices further each side and opened there (exact as :func:`_label_slab`); the
     per-slice probability sums are gathered on the way."""
     import dataclasses
 
-    from ssbscope.tomo.series import UNDECLARED
     from ssbscope.tomo.trainable import (_phase_labels, concat_sums, forest_segmentation,
                                          locate_forest_layers, predict_slab, probability_sums)
 
@@ -345,82 +326,72 @@ def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
     rec = forest_segmentation(segmenter, order, None)
     cmap = np.asarray(rec.class_phase)
     h = 4 * int(radius) if radius else 0
-    parts = {}
+    aligned, mask, inner = sc.aligned, region.mask, region.inner
 
-    def slab(z0, z1):
+    def slab(z0, z1):  # a task: labels and probability sums of the slab
         a, b = max(0, z0 - h), min(nz, z1 + h)
-        pp, lab = _phase_labels(predict_slab(segmenter, sc.aligned, a, b), cmap, n)
-        if radius:
-            from ssbscope.tomo.segment import _open_phases
+        pp, lab = _phase_labels(predict_slab(segmenter, aligned, a, b), cmap, n)
+        pp, lab = pp[:, z0 - a:z1 - a], _open(lab, n, radius)[z0 - a:z1 - a]
+        return lab, probability_sums(pp, lab, mask, inner)
 
-            und = lab == UNDECLARED
-            lab = np.where(und, UNDECLARED, _open_phases(np.where(und, 0, lab), n,
-                                                         int(radius))).astype(np.uint8)
-        pp, lab = pp[:, z0 - a:z1 - a], lab[z0 - a:z1 - a]
-        parts[z0] = probability_sums(pp, lab, region.mask, region.inner)
-        return lab
-
-    _write_map(sc.labels, sc.cz, slab)
-    sums = concat_sums([parts[z0] for z0, _ in sc.slabs()])
+    sums = concat_sums(_write_map(sc.labels, sc.cz, slab))
     frac = _fractions(sc, n, region.inner)
     loc = locate_forest_layers(frac, layers, order, vs, "segment (chunked, random forest)")
     return dataclasses.replace(rec, location=loc), frac, sums
 
 
 def _fractions(sc: _Scan, n, footprint):
-    """``series._phase_fractions`` of the label Zarr, slab by slab."""
-    from ssbscope.tomo.series import UNDECLARED
+    """``series._phase_fractions`` of the label array, slab by slab."""
+    from ssbscope.tomo.series import _phase_fractions
 
-    frac = np.empty((n + 1, sc.shape[0]))
-    for z0, z1 in sc.slabs():
-        cols = np.asarray(sc.labels[z0:z1])[:, footprint]
-        for p in range(n):
-            frac[p, z0:z1] = (cols == p).mean(axis=1)
-        frac[n, z0:z1] = (cols == UNDECLARED).mean(axis=1)
-    return frac
+    labels = sc.labels
+    return np.concatenate(sc.map(lambda z0, z1: _phase_fractions(np.asarray(labels[z0:z1]), n,
+                                                                 footprint)), axis=1)
 
 
 def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False):
     """Label the mask (26-connected, exact across slabs) on ``z_range`` and return
     ``(n, labels, z0)``: ``labels`` lazy (rows from ``z0``), None when the range is empty;
     ``mask_slab_fn(z0, z1)`` gives the mask's rows (global indices)."""
-    import dask
-    import dask.array as da
-
     from ssbscope.tomo.chunked import label_chunked
 
     za, zb = z_range
     if zb <= za:
         return 0, None, za
-    bnds = _bounds(zb - za, cz)
-    blocks = [da.from_delayed(dask.delayed(mask_slab_fn)(za + a, za + b),
-                              shape=(b - a,) + tuple(shape[1:]), dtype=bool) for a, b in bnds]
-    mask = da.concatenate(blocks, axis=0)
-    lab, n = label_chunked(mask, 26)
+    lab, n = label_chunked(_lazy_fn(mask_slab_fn, shape, z_range, cz), 26)
     return n, lab, za
 
 
-def _bincount_slabs(lab, n, cz, weights_fn=None):
-    """Per-label voxel counts (and weighted sums) of a lazy label volume, slab by slab."""
-    nz = lab.shape[0]
-    sizes = np.zeros(n + 1, np.int64)
-    wsum = None
-    for z0, z1 in _bounds(nz, cz):
-        l = np.asarray(lab[z0:z1].compute(scheduler="threads"))
-        sizes += np.bincount(l.ravel(), minlength=n + 1)
-        if weights_fn is not None:
-            ws = weights_fn(l, z0, z1)
-            if wsum is None:
-                wsum = [np.zeros(n + 1) for _ in ws]
-            for acc, (ll, w) in zip(wsum, ws):
-                acc += np.bincount(ll, weights=w, minlength=n + 1)
-    return sizes, wsum
+def _range_mask(src, z_range, inner, thr, z0, z1):
+    """Rows ``[z0, z1)`` of the mask ``src <= thr`` inside the cell's columns ``inner`` and
+    the slices ``z_range``, False elsewhere."""
+    m = np.zeros((z1 - z0,) + inner.shape, bool)
+    a, b = max(z_range[0], z0), min(z_range[1], z1)
+    if b > a:
+        m[a - z0:b - z0] = (np.asarray(src[a:b]) <= thr) & inner[None]
+    return m
+
+
+def _lazy_fn(slab_fn, shape, z_range, cz, dtype=bool):
+    """Lazy rows ``z_range`` of a volume whose rows ``slab_fn(z0, z1)`` gives (one chunk a
+    slab)."""
+    import dask
+    import dask.array as da
+
+    za, zb = z_range
+    return da.concatenate([
+        da.from_delayed(dask.delayed(slab_fn)(za + a, za + b),
+                        shape=(b - a,) + tuple(shape[1:]), dtype=dtype)
+        for a, b in _bounds(zb - za, cz)], axis=0)
 
 
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
              electrolyte, n_layers, min_volume_um3, frac_inner, phase_levels=None,
              level_erode_vox=2, level_labels=None):
-    """:func:`ssbscope.tomo.series.measure_scan` on the Zarr intermediates of one scan."""
+    """The measurement of one scan from its intermediates, slab by slab (the one
+    implementation: :func:`ssbscope.tomo.series.measure_scan` is one slab); returns the
+    :class:`~ssbscope.tomo.series.ScanMeasurement` and the per-slab functions of its masks
+    ``electrolyte_low`` and ``electrolyte_raw_low`` (:func:`_range_mask`)."""
     import scipy.ndimage as ndi
 
     from ssbscope.tomo import metrics as M
@@ -499,17 +470,19 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             need_count[nm] = np.zeros(inner.shape, np.int64)
     z0s, z1s = loc.stack_vox
     phase_cnt = np.zeros(n_ph, np.int64)
-    for z0, z1 in sc.slabs():
-        lab = np.asarray(sc.labels[z0:z1])
-        for nm, acc in need_count.items():
-            a, b = band[nm]
-            a, b = max(a, z0), min(b, z1)
-            if b > a:
-                acc += (lab[a - z0:b - z0] == pidx[nm]).sum(axis=0)
-        a, b = max(z0s, z0), min(z1s, z1)
-        if b > a:
-            st = lab[a - z0:b - z0][:, cell]
-            phase_cnt += np.bincount(st.ravel(), minlength=256)[:n_ph]
+    labels, need = sc.labels, {nm: (band[nm], pidx[nm]) for nm in need_count}
+
+    def counts(z0, z1):  # a task: the slab's per-column counts and phase counts
+        lab = np.asarray(labels[z0:z1])
+        cols = {nm: (lab[max(a, z0) - z0:max(min(b, z1) - z0, 0)] == p).sum(axis=0)
+                for nm, ((a, b), p) in need.items()}
+        a, b = max(z0s, z0), max(min(z1s, z1), z0)
+        return cols, np.bincount(lab[a - z0:b - z0][:, cell].ravel(), minlength=256)[:n_ph]
+
+    for cols, pc in sc.map(counts):
+        phase_cnt += pc
+        for nm, c in cols.items():
+            need_count[nm] += c
     for nm, acc in need_count.items():
         tmaps[nm] = np.where(inner, acc.astype(float) * vs, np.nan)
 
@@ -563,13 +536,20 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                 if not math.isfinite(lo_lv - hi_lv) or lo_lv == hi_lv:
                     raise ParameterError("level_phase", lo_lv,
                                          f"must differ from level_other={hi_lv!r}")
-                tot = 0.0
-                for z0, z1 in sc.slabs():
-                    check_finite(np.asarray(sc.aligned[z0:z1]))
+                aligned = sc.aligned
+
+                def pv(z0, z1):  # a task: the slab's partial volume (voxels)
+                    check_finite(np.asarray(aligned[z0:z1]))
                     a, b = max(e0 + 2, z0), min(e1 - 2, z1)
-                    if b > a:
-                        v = np.asarray(sc.aligned[a:b])[:, inner].astype(np.float64)
-                        tot += float(((v - hi_lv) / (lo_lv - hi_lv)).sum())
+                    if b <= a:
+                        return None
+                    v = np.asarray(aligned[a:b])[:, inner].astype(np.float64)
+                    return float(((v - hi_lv) / (lo_lv - hi_lv)).sum())
+
+                tot = 0.0
+                for x in sc.map(pv):
+                    if x is not None:  # summed in slab order, as one loop would
+                        tot += x
                 pcv = tot * vs ** 3
         if e1 - e0 > 4:
             el_rng = (e0 + 2, e1 - 2)
@@ -652,19 +632,14 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                         np.asarray(sc.aligned[a:b])[:, fp], lv)
                 else:
                     per_slice[a:b] = region_low(a, b)[:, fp].sum(axis=1)
-            frac = _layer_fractions(per_slice, start, stop, int(n_layers), float(fp.sum()),
-                                    nz)
+            frac = LA.layer_fractions_from_slices(per_slice, start, stop, int(n_layers),
+                                                  float(fp.sum()), nz)
         except ParameterError as exc:
             log.warning("measure_scan: layer fractions undefined (%s)", exc)
-    import dask.array as da
-
-    labz = _lazy(sc.labels, cz)
-    rawz = _lazy(sc.aligned, cz)
-    zidx = da.arange(nz, chunks=cz)[:, None, None]
-    inner_d = da.from_array(inner[None], chunks=(1,) + inner.shape)
-    el_low = (labz == 0) & inner_d & (zidx >= el_rng[0]) & (zidx < el_rng[1])
-    raw_low = (rawz <= (thr if np.isfinite(thr) else -np.inf)) & inner_d & \
-        (zidx >= raw_rng[0]) & (zidx < raw_rng[1])
+    # the masks of the scan, slab by slab (labels == 0, grey value <= the darkest threshold)
+    el_fn = functools.partial(_range_mask, sc.labels, el_rng, inner, 0)
+    raw_fn = functools.partial(_range_mask, sc.aligned, raw_rng, inner, thr)
+    el_low, raw_low = (_lazy_fn(f, sc.shape, (0, nz), cz) for f in (el_fn, raw_fn))
     sm = ScanMeasurement(
         location=loc, interfaces=tuple(f"{a}|{b}" for a, b in pairs), height_um=h_out,
         ra_um=ra, rq_um=rq, layers=tuple(want_t), thickness_um={k: tmaps[k] for k in want_t},
@@ -676,14 +651,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
         electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels,
         phase_levels=levels)
-    return sm, el_rng, raw_rng
-
-
-def _layer_fractions(per_slice, start_vox, stop_vox, n_layers, area, nz):
-    """:func:`ssbscope.tomo.low_attenuation.layer_fractions_from_slices` (per-slice sums)."""
-    from ssbscope.tomo.low_attenuation import layer_fractions_from_slices
-
-    return layer_fractions_from_slices(per_slice, start_vox, stop_vox, n_layers, area, nz)
+    return sm, el_fn, raw_fn
 
 
 class _Crop:
@@ -703,6 +671,214 @@ class _Crop:
 
 
 # --------------------------------------------------------------------------- series
+
+class _Work:
+    """Where the volume intermediates of a series live: Zarr arrays with z-slab chunks in a
+    temporary directory under ``work_dir`` (chunked), or NumPy arrays when ``path`` is None
+    (in memory, one slab: :func:`ssbscope.tomo.series.analyse_series`)."""
+
+    def __init__(self, path, cz):
+        self.path, self.cz = path, cz
+
+    def new(self, name, shape, dtype, cz=None):
+        """An array of zeros; Zarr chunks of ``cz`` slices (default the slab)."""
+        if self.path is None:
+            return np.zeros(shape, dtype)
+        return _new_zarr(self.path, name, shape, cz or self.cz, dtype)
+
+    def drop(self, name):
+        if self.path is not None:  # free the disk space of an intermediate not in the result
+            import shutil
+
+            shutil.rmtree(self.path / f"{name}.zarr", ignore_errors=True)
+
+    def stack(self, arrays):
+        """(T, Z, Y, X) of the scans' arrays: NumPy in memory, else lazy (one chunk a slab)."""
+        import dask.array as da
+
+        if self.path is None:
+            return np.stack(arrays)
+        zchunks = (self.cz,) + tuple(arrays[0].shape[1:])
+        return da.stack([_lazy(a, self.cz) for a in arrays]).rechunk((1,) + zchunks)
+
+
+def _scan_intermediates(work: _Work, k, v: _Vol, ref: _Vol, slab, dn, memory_limit_bytes):
+    """Aligned grey values (registered to ``ref`` on ``slab`` for a later scan), denoised
+    values and an empty label array of scan ``k``; returns ``(_Scan, shift_vox)``."""
+    shape, cz = v.shape, work.cz
+    aligned = work.new(f"aligned_{k}", shape, np.float32)
+    if k:
+        t = _register_slab(ref, v, slab[0], slab[1], memory_limit_bytes)
+        sh = tuple(float(s) for s in t.shift_vox)
+        _write_map(aligned, cz, lambda z0, z1: _shift_slab(v, t, z0, z1), v.in_memory)
+    else:
+        sh = (0.0, 0.0, 0.0)
+        _write_map(aligned, cz, lambda z0, z1: v.read(z0, z1).astype(np.float32), v.in_memory)
+    if dn.method == "median":
+        med = work.new(f"median_{k}", shape, np.float32)
+        _write_map(med, cz, lambda z0, z1: _median_slab(aligned, z0, z1))
+    elif dn.method != "none":
+        # the fixed block grid of denoise_rows, one chunk a block (tasks write apart)
+        from ssbscope.tomo.denoise import denoise_rows
+
+        med = work.new(f"median_{k}", shape, np.float32, dn.block_slices)
+        _write_map(med, dn.block_slices, lambda z0, z1: denoise_rows(aligned, z0, z1, dn))
+    else:
+        med = aligned
+    return _Scan(aligned, med, work.new(f"labels_{k}", shape, np.uint8), cz), sh
+
+
+def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk_slices, *,
+             energy_kev, interfaces, thickness, central_fraction, register_on, median,
+             opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
+             segmenter, denoise, phase_levels, level_erode_vox, level_denoise):
+    """The series analysis on z-slabs; ``work_dir`` False: in memory, one slab (the result's
+    arrays NumPy), else Zarr intermediates under ``work_dir`` (None: a temporary directory)
+    and lazy arrays in the result."""
+    from ssbscope.tomo import metrics as M
+    from ssbscope.tomo.denoise import as_settings
+    from ssbscope.tomo.series import (SeriesResult, _level_denoise, as_layers,
+                                      electrolyte_layer, electrolyte_slab_order, phase_order)
+
+    lay = as_layers(layers)
+    vols = [_Vol(v) for v in volumes]
+    if not vols:
+        raise InputError("volumes: the series holds no scan")
+    shapes = {v.shape for v in vols}
+    if len(shapes) != 1 or len(vols[0].shape) != 3:
+        raise InputError(f"volumes: the scans of a series must share one (z, y, x) grid, got "
+                         f"{sorted(shapes)}; reconstruct them with the same rows/size")
+    vs = float(voxel_size_um)
+    if not (vs > 0 and math.isfinite(vs)):
+        raise InputError(f"voxel_size_um: {voxel_size_um!r}; give voxel_size_um for the scans "
+                         "(inputs.tomo[i].voxel_size_um) when the files do not record it")
+    shape = vols[0].shape
+    if work_dir is False:  # in memory: one slab, registration never block-averaged
+        cz, memory_limit_bytes, work = shape[0], 2**62, _Work(None, shape[0])
+    else:
+        cz = int(chunk_slices) if chunk_slices else slab_slices(shape, memory_limit_bytes)
+        cz = max(1, min(cz, shape[0]))
+        if work_dir is None:
+            path = Path(tempfile.mkdtemp(prefix="ssbscope-series-"))
+        else:
+            Path(work_dir).mkdir(parents=True, exist_ok=True)
+            path = Path(tempfile.mkdtemp(prefix="series-", dir=str(work_dir)))
+        work = _Work(path, cz)
+        log.info("analyse_series_chunked: %s voxels per scan, %d scans, slabs of %d slices in "
+                 "%s", shape, len(vols), cz, path)
+    order = phase_order(lay, energy_kev)
+    reg_name = register_on or lay[0].name
+    if reg_name not in [la.name for la in lay]:
+        raise InputError(f"analysis.tomo.register_on: {reg_name!r} is not a declared layer")
+    el = electrolyte_layer(lay, order, electrolyte)
+    dn = as_settings(denoise, median)
+    ld = _level_denoise(level_denoise, dn)
+    region = _cell_region(vols[0], cz)
+    it = range(len(vols)) if progress is None else progress(range(len(vols)))
+    scans_z, segs, shifts, fracs, psums = [], [], [], [], []
+    cmap = None
+    slab = None
+    for k in it:
+        sc, sh = _scan_intermediates(work, k, vols[k], vols[0], slab, dn, memory_limit_bytes)
+        if segmenter is not None:
+            seg, frac, sums = _segment_forest(sc, segmenter, lay, order, region, vs,
+                                              int(opening_radius_vox))
+            psums.append(sums)
+        else:
+            seg, frac = _segment(sc, lay, order, region, vs, int(opening_radius_vox), cmap)
+        if k == 0:
+            cmap = seg.class_phase
+            bnd = seg.location.band(reg_name)
+            if bnd is None:
+                raise EmptyResultError(f"analysis.tomo.register_on: layer {reg_name!r} is not "
+                                       "found in the first scan; register on a layer present "
+                                       "from the start (e.g. the current collector)")
+            slab = (max(0, bnd[0] - 3), min(shape[0], bnd[1] + 3))
+        scans_z.append(sc)
+        segs.append(seg)
+        shifts.append(sh)
+        fracs.append(frac)
+    scans, masks = [], []
+    for k, sc in enumerate(scans_z):
+        lv_lab = None
+        if ld is not None:  # the levels' interior labels, on the fixed denoising block grid
+            from ssbscope.tomo.levels import interior_labels
+
+            lv_lab = work.new(f"level_labels_{k}", shape, np.uint8, ld.block_slices)
+            _write_map(lv_lab, ld.block_slices, functools.partial(
+                interior_labels, sc.aligned, segs[k].class_thresholds, segs[k].class_phase, ld))
+        m, el_fn, raw_fn = _measure(sc, segs[k], region, lay, vs, interfaces=interfaces,
+                                      thickness=thickness, central_fraction=central_fraction,
+                                      electrolyte=el, n_layers=n_layers,
+                                      min_volume_um3=min_filament_volume_um3,
+                                      frac_inner=fracs[k], phase_levels=phase_levels,
+                                      level_erode_vox=level_erode_vox, level_labels=lv_lab)
+        scans.append(m)
+        masks.append((el_fn, raw_fn))
+        work.drop(f"level_labels_{k}")
+        if dn.method != "none":  # the median is not part of the result
+            work.drop(f"median_{k}")
+    nt = len(vols)
+    nf = np.full((4, nt), np.nan)
+    overlap = np.full(nt, np.nan)
+    pcv = np.array([s.pore_crack_volume_um3 for s in scans])
+    inner = region.inner
+    creg = M.central_region(inner.shape, central_fraction, inner)
+
+    def values(k, new):
+        def gen():
+            rk, r0 = masks[k][1].args[1], masks[0][1].args[1]  # the masks' z ranges
+            lo, hi = (min(rk[0], r0[0]), max(rk[1], r0[1])) if new else rk
+            for z0, z1 in _bounds(shape[0], cz):
+                a, b = max(lo, z0), min(hi, z1)
+                if b <= a:
+                    continue
+                m = masks[k][1](a, b)
+                if new:
+                    m &= ~masks[0][1](a, b)
+                yield np.asarray(scans_z[k].aligned[a:b])[m].astype(np.float64)
+        return gen
+
+    def mean_std(gen):
+        n, s, _, _ = _masked_stats(gen)
+        if n == 0:
+            return 0, float("nan"), float("nan")
+        mu = s / n
+        ss = sum(float(((x - mu) ** 2).sum()) for x in gen())
+        return n, mu, math.sqrt(ss / n)
+
+    first = mean_std(values(0, False))
+    for k in range(1, nt):
+        nf[:, k] = _new_filaments_chunked(  # current & ~previous: in the current's range
+            lambda z0, z1, k=k: masks[k][0](z0, z1) & ~masks[k - 1][0](z0, z1), shape,
+            masks[k][0].args[1], cz, vs, min_filament_volume_um3, creg)
+        new = mean_std(values(k, True))
+        if new[0] >= 2 and first[0] >= 2:
+            overlap[k] = M.overlap_coefficient(first[1], first[2], new[1], new[2])
+    unc = ()
+    if segmenter is not None:
+        from ssbscope.tomo.trainable import segmentation_uncertainty
+
+        unc = tuple(segmentation_uncertainty(ps, sg.location, lay, order.phases, vs)
+                    for ps, sg in zip(psums, segs))
+    if work.path is None:  # in memory: the scans' masks as NumPy arrays
+        import dataclasses
+
+        scans = [dataclasses.replace(m, electrolyte_low=np.asarray(m.electrolyte_low),
+                                     electrolyte_raw_low=np.asarray(m.electrolyte_raw_low))
+                 for m in scans]
+    return SeriesResult(
+        volumes=work.stack([s.aligned for s in scans_z]),
+        labels=work.stack([s.labels for s in scans_z]),
+        class_thresholds=np.array([s.class_thresholds for s in segs], float),
+        class_names=segs[0].class_names,
+        shift_vox=np.array(shifts, float), region=region, order=order, scans=tuple(scans),
+        new_filaments=nf[0], new_filaments_center=nf[1], new_filaments_edge=nf[2],
+        new_filament_volume_um3=nf[3], new_crack_volume_um3=pcv - pcv[0],
+        pore_crack_grey_overlap=overlap, register_on=reg_name,
+        slab_order=electrolyte_slab_order(lay, order, el),
+        segmentation="threshold" if segmenter is None else "random_forest", uncertainty=unc)
+
 
 def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=None,
                            memory_limit_bytes: int | None = None, chunk_slices: int | None = None,
@@ -742,196 +918,15 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         ``volumes`` and ``labels`` (and the scans' masks) are lazy Dask arrays read from
         ``work_dir``; the numbers equal the in-memory path's (see the module docstring).
     """
-    import dask.array as da
-
-    from ssbscope.tomo import metrics as M
-    from ssbscope.tomo.series import (SeriesResult, as_layers, electrolyte_layer,
-                                      electrolyte_slab_order, phase_order)
-
-    lay = as_layers(layers)
-    vols = [_Vol(v) for v in volumes]
-    if not vols:
-        raise InputError("volumes: the series holds no scan")
-    shapes = {v.shape for v in vols}
-    if len(shapes) != 1 or len(vols[0].shape) != 3:
-        raise InputError(f"volumes: the scans of a series must share one (z, y, x) grid, got "
-                         f"{sorted(shapes)}; reconstruct them with the same rows/size")
-    vs = float(voxel_size_um)
-    if not (vs > 0 and math.isfinite(vs)):
-        raise InputError(f"voxel_size_um: {voxel_size_um!r}; give voxel_size_um for the scans "
-                         "(inputs.tomo[i].voxel_size_um) when the files do not record it")
-    shape = vols[0].shape
-    cz = int(chunk_slices) if chunk_slices else slab_slices(shape, memory_limit_bytes)
-    cz = max(1, min(cz, shape[0]))
-    if work_dir is None:
-        work = Path(tempfile.mkdtemp(prefix="ssbscope-series-"))
-    else:
-        Path(work_dir).mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="series-", dir=str(work_dir)))
-    log.info("analyse_series_chunked: %s voxels per scan, %d scans, slabs of %d slices in %s",
-             shape, len(vols), cz, work)
-    order = phase_order(lay, energy_kev)
-    reg_name = register_on or lay[0].name
-    if reg_name not in [la.name for la in lay]:
-        raise InputError(f"analysis.tomo.register_on: {reg_name!r} is not a declared layer")
-    el = electrolyte_layer(lay, order, electrolyte)
-    from ssbscope.tomo.denoise import as_settings
-
-    from ssbscope.tomo.series import _level_denoise
-
-    dn = as_settings(denoise, median)
-    ld = _level_denoise(level_denoise, dn)
-    region = _cell_region(vols[0], cz)
-    it = range(len(vols)) if progress is None else progress(range(len(vols)))
-    scans_z, segs, th, shifts, fracs, psums = [], [], [], [], [], []
-    cmap = None
-    slab = None
-    for k in it:
-        v = vols[k]
-        aligned = _new_zarr(work, f"aligned_{k}", shape, cz, np.float32)
-        if k:
-            a, b = slab
-            t = _register_slab(vols[0], v, a, b, memory_limit_bytes)
-            sh = tuple(float(s) for s in t.shift_vox)
-            _write_map(aligned, cz, lambda z0, z1, t=t, v=v: _shift_slab(v, t, z0, z1))
-        else:
-            sh = (0.0, 0.0, 0.0)
-            _write_map(aligned, cz, lambda z0, z1, v=v: v.read(z0, z1).astype(np.float32))
-        if dn.method == "median":
-            med = _new_zarr(work, f"median_{k}", shape, cz, np.float32)
-            _write_map(med, cz, lambda z0, z1, s=aligned: _median_slab(s, z0, z1))
-        elif dn.method != "none":
-            # the fixed block grid of denoise_rows, written block by block (one writer)
-            from ssbscope.tomo.denoise import denoise_rows
-
-            med = _new_zarr(work, f"median_{k}", shape, cz, np.float32)
-            bs = dn.block_slices
-            for z0 in range(0, shape[0], bs):
-                z1 = min(shape[0], z0 + bs)
-                med[z0:z1] = denoise_rows(aligned, z0, z1, dn)
-        else:
-            med = aligned
-        labels = _new_zarr(work, f"labels_{k}", shape, cz, np.uint8)
-        sc = _Scan(aligned, med, labels, cz)
-        if segmenter is not None:
-            seg, frac, sums = _segment_forest(sc, segmenter, lay, order, region, vs,
-                                              int(opening_radius_vox))
-            psums.append(sums)
-        else:
-            seg, frac = _segment(sc, lay, order, region, vs, int(opening_radius_vox), cmap)
-        if k == 0:
-            cmap = seg.class_phase
-            bnd = seg.location.band(reg_name)
-            if bnd is None:
-                raise EmptyResultError(f"analysis.tomo.register_on: layer {reg_name!r} is not "
-                                       "found in the first scan; register on a layer present "
-                                       "from the start (e.g. the current collector)")
-            slab = (max(0, bnd[0] - 3), min(shape[0], bnd[1] + 3))
-        scans_z.append(sc)
-        segs.append(seg)
-        th.append(seg.class_thresholds)
-        shifts.append(sh)
-        fracs.append(frac)
-    scans, rngs = [], []
-    for k, sc in enumerate(scans_z):
-        lv_lab = None
-        if ld is not None:  # the levels' interior labels, on the fixed denoising block grid
-            from ssbscope.tomo.levels import interior_labels
-
-            lv_lab = _new_zarr(work, f"level_labels_{k}", shape, cz, np.uint8)
-            for z0 in range(0, shape[0], ld.block_slices):
-                z1 = min(shape[0], z0 + ld.block_slices)
-                lv_lab[z0:z1] = interior_labels(sc.aligned, segs[k].class_thresholds,
-                                                segs[k].class_phase, ld, z0, z1)
-        m, el_rng, raw_rng = _measure(sc, segs[k], region, lay, vs, interfaces=interfaces,
-                                      thickness=thickness, central_fraction=central_fraction,
-                                      electrolyte=el, n_layers=n_layers,
-                                      min_volume_um3=min_filament_volume_um3,
-                                      frac_inner=fracs[k], phase_levels=phase_levels,
-                                      level_erode_vox=level_erode_vox, level_labels=lv_lab)
-        scans.append(m)
-        rngs.append((el_rng, raw_rng))
-        if lv_lab is not None:
-            import shutil
-
-            shutil.rmtree(work / f"level_labels_{k}.zarr", ignore_errors=True)
-        if dn.method != "none":  # the median is not part of the result: free its disk space now
-            import shutil
-
-            shutil.rmtree(work / f"median_{k}.zarr", ignore_errors=True)
-    nt = len(vols)
-    nf = np.full((4, nt), np.nan)
-    overlap = np.full(nt, np.nan)
-    pcv = np.array([s.pore_crack_volume_um3 for s in scans])
-    inner = region.inner
-    creg = M.central_region(inner.shape, central_fraction, inner)
-
-    def el_low(k, z0, z1):
-        a, b = rngs[k][0]
-        m = np.zeros((z1 - z0,) + shape[1:], bool)
-        a, b = max(a, z0), min(b, z1)
-        if b > a:
-            m[a - z0:b - z0] = (np.asarray(scans_z[k].labels[a:b]) == 0) & inner[None]
-        return m
-
-    def raw_low(k, z0, z1):
-        a, b = rngs[k][1]
-        m = np.zeros((z1 - z0,) + shape[1:], bool)
-        a, b = max(a, z0), min(b, z1)
-        if b > a:
-            thr = segs[k].threshold_below(0)
-            m[a - z0:b - z0] = (np.asarray(scans_z[k].aligned[a:b]) <= thr) & inner[None]
-        return m
-
-    def values(k, new):
-        def gen():
-            lo = rngs[k][1][0] if not new else min(rngs[k][1][0], rngs[0][1][0])
-            hi = rngs[k][1][1] if not new else max(rngs[k][1][1], rngs[0][1][1])
-            for z0, z1 in _bounds(shape[0], cz):
-                a, b = max(lo, z0), min(hi, z1)
-                if b <= a:
-                    continue
-                m = raw_low(k, a, b)
-                if new:
-                    m &= ~raw_low(0, a, b)
-                yield np.asarray(scans_z[k].aligned[a:b])[m].astype(np.float64)
-        return gen
-
-    def mean_std(gen):
-        n, s, _, _ = _masked_stats(gen)
-        if n == 0:
-            return 0, float("nan"), float("nan")
-        mu = s / n
-        ss = sum(float(((x - mu) ** 2).sum()) for x in gen())
-        return n, mu, math.sqrt(ss / n)
-
-    first = mean_std(values(0, False))
-    for k in range(1, nt):
-        za, zb = rngs[k][0]  # current & ~previous lies in the current's range
-        nf[:, k] = _new_filaments_chunked(
-            lambda z0, z1, k=k: el_low(k, z0, z1) & ~el_low(k - 1, z0, z1), shape, (za, zb),
-            cz, vs, min_filament_volume_um3, creg)
-        new = mean_std(values(k, True))
-        if new[0] >= 2 and first[0] >= 2:
-            overlap[k] = M.overlap_coefficient(first[1], first[2], new[1], new[2])
-    zchunks = (cz,) + tuple(shape[1:])
-    vol_d = da.stack([_lazy(s.aligned, cz) for s in scans_z]).rechunk((1,) + zchunks)
-    lab_d = da.stack([_lazy(s.labels, cz) for s in scans_z]).rechunk((1,) + zchunks)
-    unc = ()
-    if segmenter is not None:
-        from ssbscope.tomo.trainable import segmentation_uncertainty
-
-        unc = tuple(segmentation_uncertainty(ps, sg.location, lay, order.phases, vs)
-                    for ps, sg in zip(psums, segs))
-    return SeriesResult(
-        volumes=vol_d, labels=lab_d,
-        class_thresholds=np.array(th, float), class_names=segs[0].class_names,
-        shift_vox=np.array(shifts, float), region=region, order=order, scans=tuple(scans),
-        new_filaments=nf[0], new_filaments_center=nf[1], new_filaments_edge=nf[2],
-        new_filament_volume_um3=nf[3], new_crack_volume_um3=pcv - pcv[0],
-        pore_crack_grey_overlap=overlap, register_on=reg_name,
-        slab_order=electrolyte_slab_order(lay, order, el),
-        segmentation="threshold" if segmenter is None else "random_forest", uncertainty=unc)
+    return _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes,
+                    chunk_slices, energy_kev=energy_kev, interfaces=interfaces,
+                    thickness=thickness, central_fraction=central_fraction,
+                    register_on=register_on, median=median,
+                    opening_radius_vox=opening_radius_vox,
+                    min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
+                    electrolyte=electrolyte, progress=progress, segmenter=segmenter,
+                    denoise=denoise, phase_levels=phase_levels,
+                    level_erode_vox=level_erode_vox, level_denoise=level_denoise)
 
 
 #: Bytes of work memory per voxel of the registration slab (two float64 copies, complex
