@@ -445,6 +445,9 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             [s.low_attenuation_levels[2] for s in scans], float)),
         "state": ("time_s", st),
     }
+    # roughness with the height noise removed (nugget of the height map's lag covariance,
+    # ssbscope.tomo.metrics.roughness_noise_corrected); ra_um / rq_um stay the raw values
+    data.update(_noise_corrected_roughness(scans, ifaces))
     if all(getattr(s, "phase_levels", None) is not None for s in scans):
         # the pure-phase grey levels of the partial volume (ssbscope.tomo.levels)
         def lv(attr):
@@ -503,6 +506,12 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                 "Fig. 3J numbering); "
                                 "new_* against the previous scan (filaments) or the first "
                                 "(cracks, grey overlap)")})
+    for v in ("ra_noise_corrected_um", "rq_noise_corrected_um", "height_noise_um"):
+        met[v].attrs.update({"units": "um", "method": (
+            "height noise = nugget of the plane-detrended height map's lag covariance "
+            "(C(0) - [C(1) + (C(1) - C(2)) / 3]); Rq = sqrt(rq_um^2 - noise^2), Ra = ra_um x "
+            "Rq / rq_um; assumes height errors uncorrelated between columns and a surface "
+            "smooth over 1-2 columns (ssbscope.tomo.metrics.roughness_noise_corrected)")})
     met["layer_fraction"].attrs.update({
         "long_name": "low-attenuation volume fraction per layer of the electrolyte",
         "electrolyte": el, "layer_1_next_to": l1_name, "layer_n_next_to": ln_name,
@@ -769,3 +778,25 @@ def input_stages(exp) -> list:
             f"{tr.scan!r} is not the label (or file stem) of a scan of a measured CT series; "
             "name the scan the training labels belong to")])
     return stages
+
+
+def _noise_corrected_roughness(scans, ifaces) -> dict:
+    """``ra_noise_corrected_um``, ``rq_noise_corrected_um``, ``height_noise_um`` on
+    (time_s, interface) from each scan's height map (NaN where the map holds < 3 heights)."""
+    from ssbscope.errors import EmptyResultError
+    from ssbscope.tomo.metrics import roughness_noise_corrected
+
+    out = np.full((3, len(scans), len(ifaces)), np.nan)
+    for i, s in enumerate(scans):
+        for j, k in enumerate(ifaces):
+            h = s.height_um.get(k)
+            if h is None or np.isfinite(h).sum() < 3:
+                continue
+            try:
+                r = roughness_noise_corrected(h)
+            except EmptyResultError:
+                continue
+            out[:, i, j] = r.ra_um, r.rq_um, r.noise_um
+    dims = ("time_s", "interface")
+    return {"ra_noise_corrected_um": (dims, out[0]), "rq_noise_corrected_um": (dims, out[1]),
+            "height_noise_um": (dims, out[2])}
