@@ -13,7 +13,8 @@ strip) mean 7.17 / 7.27 (they read 7.62 / 7.67, +5.4 %, while the interface heig
 crop's plain class medians as pure levels; now each class eroded by one voxel along z); after
 the 1.5 mA cm^-2 step centre 19.46 / edge 18.75 µm vs truth 19.39 / 17.89 (the measured
 centre - edge, 0.7 µm, is half the truth's 1.50, but its sign is kept); LPSCl volume within
-0.6 % of the first scan (truth: the same voxels); CE 92.90 %.  Ra of the Li | LPSCl interface: the raw Ra (Eq. 6 on the measured height map) reads
+0.6 % of the first scan (truth: the same voxels); CE 92.90 %.  Ra of the Li | LPSCl interface:
+the raw Ra (Eq. 6 on the measured height map) reads
 0.97 / 2.08 / 1.73 / 2.26 µm against truth 0.92 / 1.31 / 0.92 / 1.67 (+5 / +59 / +88 / +35 %:
 the height noise, ~2 µm on the unfiltered grey values, is larger than the roughness); the
 noise-corrected Ra 0.91 / 1.29 / 0.98 / 1.50 (-1 / -2 / +7 / -10 %).  One check misses because
