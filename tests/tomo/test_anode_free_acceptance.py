@@ -110,9 +110,10 @@ def test_ra_noise_corrected_against_truth(run):
     is within 12 % of the truth at every plated scan (measured -1 / -2 / +7 / -10.2 % against
     the whole cell's truth; the metric integrates the cell minus its outer ring, whose own
     truth is 3-7 % lower), and closer to the truth than the raw Ra wherever that reads more
-    than 20 % high.  The issue's 10 % is not reached on every noise realisation: seeds 1 and
-    2 read about -13 / -12 / -7 / -7 % and -22 / -4 / -20 / -9 % (the 1.5 mAh cm^-2 layers of
-    seed 2 take their heights from the 3x3x3 median, whose blur is not corrected).
+    than 20 % high.  The issue's 10 % is not reached on every twin seed: seeds 1 and 2 read
+    -11 / -12 / -8 / -7 % and -21 / -4 / -18 / -9 % (the 1.5 mAh cm^-2 layers of seed 2 take
+    their heights from the 3x3x3 median, whose blur is not corrected, and their truth is a
+    voxel staircase of 2 or 3 voxels, Ra / Rq = 0.94 against a blurred measurement's ~0.8).
     """
     _st, met, scans = run
     raw = met["ra_um"].sel(interface="Li|LPSCl").values
