@@ -86,3 +86,16 @@ def test_section_html_counts(tmp_path):
     assert f"{ok} of {n} within" in sec.html
     assert dict(sec.summary)["within tolerance"] == f"{ok} of {n}"
     assert "Ra Li|LPSCl" in dict(sec.summary)["outside"]
+
+
+def test_noise_corrected_ra_row(tmp_path):
+    st = _store(tmp_path)
+    ds = st["tomo/cell/metrics"].load()
+    ds["ra_noise_corrected_um"] = (("time_s", "interface"), [[np.nan], [2.1]])
+    ds["ra_noise_corrected_um"].attrs["long_name"] = "x"
+    st.write("tomo/cell/metrics", ds)
+    df = accuracy.accuracy_table(st)
+    raw = _by(df, "Ra Li|LPSCl", "plated")
+    cor = _by(df, "Ra Li|LPSCl (noise-corrected)", "plated")
+    assert raw["error"] == pytest.approx(25.0) and raw["within"] is False
+    assert cor["error"] == pytest.approx(5.0) and cor["within"] is True

@@ -227,6 +227,13 @@ def _roughness_rows(at, sc, where, key, paper):
         pv = PAPER_VALUES.get((key, "ra", str(sc.get("state"))), (float("nan"),))[0]
         out.append(_row(paper, f"Ra {iface}", where, "um", m, t, tol=10.0, paper_value=pv,
                         note="Eq. 6 of Huang et al. 2024 on the plane-detrended height map"))
+        if "ra_noise_corrected_um" in at:
+            mc = _f(at["ra_noise_corrected_um"].sel(interface=iface).values)
+            out.append(_row(paper, f"Ra {iface} (noise-corrected)", where, "um", mc, t,
+                            tol=10.0, paper_value=pv,
+                            note="height noise (nugget of the height map's lag covariance) "
+                            "removed in quadrature, ssbscope.tomo.metrics."
+                            "roughness_noise_corrected"))
     return out
 
 

@@ -45,6 +45,7 @@ _MAP = {
     "apply_rigid": "register",
     # metrics
     "roughness": "metrics",
+    "roughness_noise_corrected": "metrics",
     "thickness_map": "metrics",
     "interface_height_map": "metrics",
     "thickness_stats": "metrics",

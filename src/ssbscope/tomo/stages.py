@@ -470,6 +470,9 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             [s.low_attenuation_levels[2] for s in scans], float)),
         "state": ("time_s", st),
     }
+    # roughness with the height noise removed (nugget of the height map's lag covariance,
+    # ssbscope.tomo.metrics.roughness_noise_corrected); ra_um / rq_um stay the raw values
+    data.update(_noise_corrected_roughness(scans, ifaces))
     if all(getattr(s, "phase_levels", None) is not None for s in scans):
         # the pure-phase grey levels of the partial volume (ssbscope.tomo.levels)
         def lv(attr):
@@ -479,6 +482,11 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
         data["phase_level_unc"] = (("time_s", "phase"), lv("uncertainty").astype(float))
         data["phase_level_voxels"] = (("time_s", "phase"), lv("n_voxels").astype(np.int64))
         data["phase_level_method"] = (("time_s", "phase"), lv("method").astype(str))
+        # 1-sigma of the pore + crack volume from the levels' standard errors
+        pc_unc = _pore_crack_unc(res, scans, phases, vs)
+        data["pore_crack_volume_unc_um3"] = ("time_s", pc_unc)
+        data["new_crack_volume_unc_um3"] = ("time_s", np.where(
+            np.arange(nt) == 0, 0.0, np.hypot(pc_unc, pc_unc[0])))
     for name, attr in (("thickness_center_um", "thickness_center_um"),
                        ("thickness_edge_um", "thickness_edge_um"),
                        ("thickness_center_std_um", "thickness_center_std_um"),
@@ -528,6 +536,20 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                 "Fig. 3J numbering); "
                                 "new_* against the previous scan (filaments) or the first "
                                 "(cracks, grey overlap)")})
+    for v in ("pore_crack_volume_unc_um3", "new_crack_volume_unc_um3"):
+        if v in met:
+            met[v].attrs.update({"units": "um3", "method": (
+                "1 sigma from the standard errors of the matrix and pore levels: the partial "
+                "volume sum_R (hi - v) / (hi - lo) moves by (V_R - V_pc) d_hi / (hi - lo) and "
+                "V_pc d_lo / (hi - lo) (V_R: the integrated electrolyte band); the noise of the "
+                "sum itself and unresolved pores in the matrix interior are not included; "
+                "new_crack: both scans' in quadrature")})
+    for v in ("ra_noise_corrected_um", "rq_noise_corrected_um", "height_noise_um"):
+        met[v].attrs.update({"units": "um", "method": (
+            "height noise = nugget of the plane-detrended height map's lag covariance "
+            "(C(0) - [C(1) + (C(1) - C(2)) / 3]); Rq = sqrt(rq_um^2 - noise^2), Ra = ra_um x "
+            "Rq / rq_um; assumes height errors uncorrelated between columns and a surface "
+            "smooth over 1-2 columns (ssbscope.tomo.metrics.roughness_noise_corrected)")})
     met["layer_fraction"].attrs.update({
         "long_name": "low-attenuation volume fraction per layer of the electrolyte",
         "electrolyte": el, "layer_1_next_to": l1_name, "layer_n_next_to": ln_name,
@@ -802,3 +824,55 @@ def input_stages(exp) -> list:
             f"{tr.scan!r} is not the label (or file stem) of a scan of a measured CT series; "
             "name the scan the training labels belong to")])
     return stages
+
+
+def _noise_corrected_roughness(scans, ifaces) -> dict:
+    """``ra_noise_corrected_um``, ``rq_noise_corrected_um``, ``height_noise_um`` on
+    (time_s, interface) from each scan's height map (NaN where the map holds < 3 heights)."""
+    from ssbscope.errors import EmptyResultError
+    from ssbscope.tomo.metrics import roughness_noise_corrected
+
+    out = np.full((3, len(scans), len(ifaces)), np.nan)
+    for i, s in enumerate(scans):
+        for j, k in enumerate(ifaces):
+            h = s.height_um.get(k)
+            if h is None or np.isfinite(h).sum() < 3:
+                continue
+            try:
+                r = roughness_noise_corrected(h)
+            except EmptyResultError:
+                continue
+            out[:, i, j] = r.ra_um, r.rq_um, r.noise_um
+    dims = ("time_s", "interface")
+    return {"ra_noise_corrected_um": (dims, out[0]), "rq_noise_corrected_um": (dims, out[1]),
+            "height_noise_um": (dims, out[2])}
+
+
+def _pore_crack_unc(res, scans, phases, vs) -> np.ndarray:
+    """1-sigma of each scan's pore + crack volume (µm^3) from the pure levels' standard
+    errors (:func:`ssbscope.tomo.series.measure_scan` integrates ``(hi - v) / (hi - lo)`` over
+    the electrolyte band less 2 slices at each face, on the cell's inner columns; ``hi`` the
+    electrolyte phase's level, the phase holding the band's majority, ``lo`` the darkest
+    phase's).  A 0.2 % error of the matrix level is ~20 % of a 0.6 % porosity."""
+    inner = np.asarray(res.region.inner, bool)
+    n_in = int(inner.sum())
+    out = np.full(len(scans), np.nan)
+    for k, s in enumerate(scans):
+        pc = float(s.pore_crack_volume_um3)
+        try:
+            b = s.location.band(s.electrolyte) if s.electrolyte else None
+        except ValueError:  # not a declared layer name
+            b = None
+        if b is None or not np.isfinite(pc) or b[1] - b[0] <= 4:
+            continue
+        e0, e1 = int(b[0]), int(b[1])
+        lab = np.asarray(res.labels[k, e0:e1])[:, inner]
+        cnt = np.bincount(lab[lab < len(phases)].ravel(), minlength=len(phases))
+        hi = s.phase_levels[phases[int(np.argmax(cnt))]]
+        lo = s.phase_levels[phases[0]]
+        d = hi.level - lo.level
+        if not (np.isfinite(d) and d != 0):
+            continue
+        v_r = (e1 - e0 - 4) * n_in * vs ** 3
+        out[k] = float(np.hypot((v_r - pc) * hi.uncertainty / d, pc * lo.uncertainty / d))
+    return out
