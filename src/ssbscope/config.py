@@ -408,13 +408,20 @@ class TopographyAnalysis(_Model):
     series: Optional[list[str]] = Field(default=None, description="CT series (inputs.tomo[].series) to compute it for; default: every measured series")
     interface: Optional[str] = Field(default=None, description="interface 'lower|upper' (names in cell.layers, as in analysis.tomo.interfaces) whose height map is the Li surface; default: the first interface between a Li layer and another material")
     r_ct_ohm_cm2: Optional[float] = Field(default=10.0, gt=0, allow_inf_nan=False, description="charge-transfer resistance per true area (Ohm cm2) of the linearised Butler-Volmer kinetics; null: primary distribution (equipotential Li)")
-    conductivity_s_cm: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="electrolyte conductivity (S/cm); default analysis.interface.conductivity_s_cm")
+    conductivity_s_cm: Optional[float | Literal["from_ct"]] = Field(default=None, description="electrolyte conductivity (S/cm), > 0; 'from_ct': analysis.interface.conductivity_s_cm (the dense electrolyte's) times eps/tau of the electrolyte layer's material in that layer per scan, from transport/<series>/tortuosity when the transport stage solved that material and layer along z, else from tomo/<series>/labels; default analysis.interface.conductivity_s_cm")
     thickness_um: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="electrolyte thickness above the interface (um); default: the declared thickness of the layer on the electrolyte side")
     current_ma_cm2: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="geometric current density of the prediction (mA/cm2); default: the cycler's mean over the following interval where known, else 1 (the map scales linearly)")
     smooth_um: Optional[float] = Field(default=None, ge=0, allow_inf_nan=False, description="Gaussian smoothing (um) of the height map before the solve; default one map pixel")
     max_nodes: int = Field(default=64, ge=8, le=256, description="largest number of solve nodes per map side (larger maps are block-averaged)")
     top_fraction: float = Field(default=0.1, gt=0, lt=0.5, description="hot-spot region of each map: its highest fraction of pixels (0.1: top decile)")
     n_shuffle: int = Field(default=200, ge=10, description="shifted copies of the measured map for the baseline of the hot-spot comparison")
+
+    @field_validator("conductivity_s_cm")
+    @classmethod
+    def _positive_sigma(cls, v):
+        if v is not None and v != "from_ct" and not (0 < v < float("inf")):
+            raise ValueError(f"{v}: must be finite and > 0 (S/cm), or 'from_ct'")
+        return v
 
 
 class GapCreepAnalysis(_Model):

@@ -19,6 +19,7 @@ gap_creep              Li creeping into the gap beside the pellet while it plate
 surface_current        local current on a measured (CT) height map, mirror sides
 surface_creep_pressure creep pressure of the Li plated on a measured surface
 hot_spot_overlap       predicted vs measured current maps: correlation, top-decile overlap
+effective_conductivity electrolyte conductivity sigma eps/tau of a layer of a labelled CT scan
 phase_field_growth     Li growth into porous Li6PS5Cl under stack pressure (Cao et al. 2023)
 """
 
@@ -57,6 +58,8 @@ __getattr__, __dir__, __all__ = attach(
         "CoupledInterface": "creep",
         "SurfaceCurrent": "topography",
         "surface_current": "topography",
+        "EffectiveConductivity": "topography",
+        "effective_conductivity": "topography",
         "SurfaceCreep": "topography",
         "surface_creep_pressure": "topography",
         "HotSpotComparison": "topography",

@@ -488,6 +488,19 @@ def _topography_stages(exp, cfg) -> list:
         sname = _slug(series)
         cd_key = f"transport/{sname}/current_density"
         ins = (f"tomo/{sname}/maps",) + ((cd_key,) if cd_key in produced else ())
+        from_ct = None
+        if topo.conductivity_s_cm == "from_ct":
+            # eps/tau of the electrolyte layer's material in that layer: the transport stage's
+            # result when it solves it (checked on its attrs at run time), else the labels
+            tk = f"transport/{sname}/tortuosity"
+            from_ct = {"labels_key": f"tomo/{sname}/labels", "layer": elec,
+                       "phase": materials.get(elec),
+                       "tortuosity_key": tk if tk in produced else None,
+                       "layers": [{"name": la.name, "material": la.material,
+                                   "thickness_um": la.thickness_um} for la in cell.layers]}
+            ins = ins + (from_ct["labels_key"],) + ((tk,) if tk in produced else ())
+        sigma = (cfg.conductivity_s_cm if topo.conductivity_s_cm in (None, "from_ct")
+                 else topo.conductivity_s_cm)
         stages.append(Stage(
             f"interface.{sname}.surface_current", _surface_current_stage, inputs=ins,
             outputs=(f"interface/{sname}/surface_current",),
@@ -496,7 +509,7 @@ def _topography_stages(exp, cfg) -> list:
                     "sign": int(sign),
                     "thickness_um": float(topo.thickness_um if topo.thickness_um is not None
                                           else (thick.get(elec) or cfg.thickness_um)),
-                    "conductivity_s_cm": float(topo.conductivity_s_cm or cfg.conductivity_s_cm),
+                    "conductivity_s_cm": float(sigma), "conductivity_from_ct": from_ct,
                     "r_ct_ohm_cm2": topo.r_ct_ohm_cm2, "current_ma_cm2": topo.current_ma_cm2,
                     "smooth_um": topo.smooth_um, "max_nodes": int(topo.max_nodes),
                     "top_fraction": float(topo.top_fraction), "n_shuffle": int(topo.n_shuffle),
@@ -509,8 +522,12 @@ def _topography_stages(exp, cfg) -> list:
 def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, sign,
                            thickness_um, conductivity_s_cm, r_ct_ohm_cm2, current_ma_cm2,
                            smooth_um, max_nodes, top_fraction, n_shuffle, seed=0,
-                           stress="normal", grain_size_um=2.0):
-    """Predicted current on each scan's measured Li surface vs the measured current maps."""
+                           stress="normal", grain_size_um=2.0, conductivity_from_ct=None):
+    """Predicted current on each scan's measured Li surface vs the measured current maps.
+
+    ``conductivity_from_ct`` (``analysis.interface.topography.conductivity_s_cm: from_ct``):
+    the bulk ``conductivity_s_cm`` times ``eps / tau`` of the electrolyte layer per scan
+    (:func:`_ct_conductivity`)."""
     import xarray as xr
 
     from ssbscope.errors import InputError
@@ -534,6 +551,14 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
            else np.full(max(t.size - 1, 0), np.nan))
     smooth = px if smooth_um is None else float(smooth_um)
     maps, ratios, maxr, used_i, notes = [], [], [], [], []
+    nt = t.size
+    sig = np.full(nt, float(conductivity_s_cm))
+    eps_tau = np.full((nt, 2), np.nan)
+    sig_src = np.full(nt, "analysis.interface.conductivity_s_cm", dtype=object)
+    if conductivity_from_ct is not None:
+        sig, eps_tau, sig_src, more = _ct_conductivity(inputs, t, float(conductivity_s_cm),
+                                                       **conductivity_from_ct)
+        notes.extend(more)
     pmaps, psite = [], []
     for k in range(t.size):
         i_k = current_ma_cm2
@@ -541,16 +566,17 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
             c = cyc[k] if k < cyc.size else np.nan
             i_k = abs(float(c)) if np.isfinite(c) and abs(c) > 0 else 1.0
         h = h_all[k]
-        if np.isfinite(h).sum() < 9:
+        if np.isfinite(h).sum() < 9 or not sig[k] > 0:
             maps.append(np.full(h.shape, np.nan))
             pmaps.append(np.full(h.shape, np.nan))
             psite.append(np.nan)
             ratios.append(np.nan)
             maxr.append(np.nan)
             used_i.append(i_k)
-            notes.append(f"scan {k}: no interface found")
+            notes.append(f"scan {k}: no interface found" if np.isfinite(h).sum() < 9 else
+                         f"scan {k}: no electrolyte conductivity from CT ({sig_src[k]})")
             continue
-        res = surface_current(h, (py, px), conductivity_s_cm=conductivity_s_cm,
+        res = surface_current(h, (py, px), conductivity_s_cm=float(sig[k]),
                               thickness_um=thickness_um, current_ma_cm2=i_k,
                               r_ct_ohm_cm2=r_ct_ohm_cm2, max_nodes=max_nodes,
                               smooth_um=smooth or None)
@@ -588,7 +614,12 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
             "site_excess_pressure_mpa": ("time_s", np.asarray(psite, float), {"units": "MPa"}),
             "area_ratio": ("time_s", np.asarray(ratios, float), {"units": "1"}),
             "max_over_geometric": ("time_s", np.asarray(maxr, float), {"units": "1"}),
-            "geometric_current_ma_cm2": ("time_s", np.asarray(used_i, float), {"units": "mA/cm2"})}
+            "geometric_current_ma_cm2": ("time_s", np.asarray(used_i, float), {"units": "mA/cm2"}),
+            "conductivity_s_cm": ("time_s", sig, {"units": "S/cm",
+                                                  "long_name": "electrolyte conductivity of the solve"}),
+            "conductivity_source": ("time_s", np.asarray([str(v) for v in sig_src], dtype=str)),
+            "electrolyte_volume_fraction": ("time_s", eps_tau[:, 0], {"units": "1"}),
+            "electrolyte_tau": ("time_s", eps_tau[:, 1], {"units": "1"})}
     for key, v in cols.items():
         data[key] = ("interval", np.asarray(v, float), {"units": "1"})
     coords = {"time_s": ("time_s", t, {"units": "s"}), "y": ("y", y, {"units": "um"}),
@@ -602,13 +633,78 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                  + " current distribution (Zhang et al. 2024, doi:10.1039/d3ee03322h) on the "
                    "measured surface; mirror sides",
         "r_ct_ohm_cm2": float("nan") if r_ct_ohm_cm2 is None else float(r_ct_ohm_cm2),
-        "conductivity_s_cm": conductivity_s_cm, "thickness_um": thickness_um,
+        "conductivity_s_cm": conductivity_s_cm,
+        "conductivity_model": ("from_ct: bulk conductivity_s_cm x eps/tau of the electrolyte "
+                               f"layer {conductivity_from_ct['layer']!r} per scan "
+                               "(conductivity_source per scan)" if conductivity_from_ct
+                               else "uniform: analysis.interface conductivity_s_cm"),
+        "thickness_um": thickness_um,
         "smooth_um": smooth, "top_fraction": top_fraction, "n_shuffle": n_shuffle,
         "stress": stress,
         "baseline": "random circular shifts and flips of the measured map",
         "pairing": "prediction on the surface of scan k vs the map of interval k (scan k -> k+1)",
         "notes": notes})
     return {f"interface/{series}/surface_current": ds}
+
+def _ct_conductivity(inputs, t, bulk, *, labels_key, layer, phase, tortuosity_key, layers):
+    """Per-scan ``bulk * eps / tau`` of ``phase`` in ``layer`` for the scans at times ``t``.
+
+    From ``transport/<series>/tortuosity`` when it solved the same material and layer along z
+    (its ``d_eff_ratio``), else from the labels (:func:`ssbscope.interface.effective_conductivity`
+    on the layer's band ``layer_z_vox``).  Returns ``(sigma, (eps, tau), source, notes)``.
+    """
+    from ssbscope.errors import EmptyResultError, InputError
+    from ssbscope.interface.topography import effective_conductivity
+    from ssbscope.store import attr_list
+    from ssbscope.transport.stages import _layer_bands
+
+    nt = t.size
+    sig = np.full(nt, np.nan)
+    et = np.full((nt, 2), np.nan)
+    src = np.full(nt, "", dtype=object)
+    notes = []
+    tr = inputs[tortuosity_key].load() if tortuosity_key else None
+    use_tr = (tr is not None and str(tr.attrs.get("layer")) == layer
+              and str(tr.attrs.get("phase")) == str(phase)
+              and int(tr.attrs.get("transport_axis", -1)) == 0
+              and tr.sizes.get("time_s") == nt)
+    if tr is not None and not use_tr:
+        notes.append(f"{tortuosity_key} solved {tr.attrs.get('phase')!r} in layer "
+                     f"{tr.attrs.get('layer')!r} along axis {tr.attrs.get('transport_axis')}, "
+                     f"not {phase!r} in {layer!r} along z: eps/tau from the labels")
+    lab = None
+    for k in range(nt):
+        if use_tr:
+            d = float(tr["d_eff_ratio"].values[k])
+            if np.isfinite(d):
+                sig[k] = bulk * d
+                et[k] = float(tr["volume_fraction"].values[k]), float(tr["tau"].values[k])
+                src[k] = f"{tortuosity_key} d_eff_ratio (eps/tau)"
+                continue
+        if lab is None:
+            lab = inputs[labels_key].load()
+            phases = [str(p) for p in attr_list(lab.attrs["phases"])]
+            if phase not in phases:
+                raise InputError(f"{labels_key}: the electrolyte layer {layer!r} is of material "
+                                 f"{phase!r}, which is not a segmented phase (phases: "
+                                 f"{', '.join(phases)}); give analysis.interface.topography."
+                                 "conductivity_s_cm as a number")
+            pidx = phases.index(phase)
+            fp = np.asarray(lab["cell_mask"].values, bool)
+        band = _layer_bands(lab, layers, k).get(layer)
+        try:
+            if band is None:
+                raise EmptyResultError(f"layer {layer!r} absent in this scan")
+            r = effective_conductivity(lab["labels"].values[k], pidx, band, fp,
+                                       bulk_conductivity_s_cm=bulk)
+        except EmptyResultError as e:
+            src[k] = f"labels: none ({e})"
+            continue
+        sig[k] = r.conductivity_s_cm
+        et[k] = r.volume_fraction, r.tau
+        src[k] = f"{labels_key}: {r.source}"
+    return sig, et, src, notes
+
 
 def demo_stages(config) -> list:
     """The twin's contour study (see the module docstring).

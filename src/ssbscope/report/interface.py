@@ -519,10 +519,19 @@ def _topography_part(store, name):
     t = float(ds["time_s"].values[k])
     model = a.get("model", "current distribution")
     rct = a.get("r_ct_ohm_cm2")
+    sig = a.get("conductivity_s_cm", float("nan"))
+    sig_txt = f"σ {sig:g} S cm⁻¹"
+    if str(a.get("conductivity_model", "")).startswith("from_ct") and "conductivity_s_cm" in ds:
+        sk = float(ds["conductivity_s_cm"].values[k])
+        eps = float(ds["electrolyte_volume_fraction"].values[k])
+        tau = float(ds["electrolyte_tau"].values[k])
+        src = str(ds["conductivity_source"].values[k]).split(":")[0]
+        sig_txt = (f"σ {sk:.3g} S cm⁻¹ = {sig:g} S cm⁻¹ × ε/τ with ε {eps:.3f}, τ {tau:.3f} of "
+                   f"the electrolyte phase from {src}")
     cap = (f"Series {series}, interface {a.get('interface')}: {model}, on the surface CT "
            f"measured at t = {t:g} s"
            + (f" (R_ct {rct:g} Ω cm², " if rct == rct else " (")
-           + f"σ {a.get('conductivity_s_cm', float('nan')):g} S cm⁻¹, electrolyte "
+           + f"{sig_txt}, electrolyte "
            f"{a.get('thickness_um', float('nan')):g} µm, heights smoothed over "
            f"{a.get('smooth_um', 0):g} µm).  Sides: mirror planes through the outermost pixels "
            "(the map as one cell of its mirror images).  The creep stress is the small-slope "
