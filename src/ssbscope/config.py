@@ -424,6 +424,15 @@ class TopographyAnalysis(_Model):
         return v
 
 
+class GapCreepNeutron(_Model):
+    """The neutron band that the gap-creep model is compared with (Cao et al. 2023: P4)."""
+
+    label: str = Field(description="label of the inputs.neutron radiograph series (with regions and open_beam) whose bands (neutron/<label>/bands) hold the band")
+    band: Literal["P1", "P2", "P3", "P4"] = Field(default="P4", description="band name (neutron.band_names): P4, Li enrichment beyond the foil on the collector side (creep into the rod-tube gap)")
+    axis_x_um: float = Field(allow_inf_nan=False, description="cell axis in the radiograph: distance from the left edge of frame column 0 (um); the band's columns see part of the gap annulus, whose share follows from it")
+    time_offset_s: float = Field(default=0.0, allow_inf_nan=False, description="start of plating on the neutron series' clock (s): model time = neutron bin time - time_offset_s")
+
+
 class GapCreepAnalysis(_Model):
     """Li creeping into the gap beside the pellet while it plates (reduced model of Cao et al. 2023, Fig. 6)."""
 
@@ -434,6 +443,7 @@ class GapCreepAnalysis(_Model):
     gap_um: float = Field(default=50.0, gt=0, allow_inf_nan=False, description="radial width of the gap between rod and tube (um)")
     stack_pressure_mpa: float = Field(default=10.0, gt=0, allow_inf_nan=False, description="stack pressure at assembly (MPa)")
     frame_stiffness_mpa_um: float = Field(default=1.0, gt=0, allow_inf_nan=False, description="framework stiffness: pressure rise per um of stack growth (MPa/um)")
+    neutron: Optional[GapCreepNeutron] = Field(default=None, description="compare the Li volume crept into the gap with the Li volume gained in a neutron band (P4): the measured band volume, de-projected to the whole gap annulus, its ratio to the model and their correlation in interface/gap_creep; default: no comparison")
 
 
 class PhaseFieldAnalysis(_Model):

@@ -334,8 +334,14 @@ def input_stages(exp) -> list:
                             params={**cfg.phase_field.model_dump(mode="json"),
                                     "seed": int(getattr(exp, "seed", 0) or 0)}, long=True))
     if cfg.gap_creep is not None:
-        stages.append(Stage("interface.gap_creep", _gap_creep_stage, outputs=("interface/gap_creep",),
-                            params=cfg.gap_creep.model_dump(mode="json")))
+        gp = cfg.gap_creep.model_dump(mode="json")
+        nin = gp.pop("neutron", None)
+        ins = ()
+        if nin is not None:
+            nin, ins = _gap_neutron_params(exp, nin)
+            gp["neutron"] = nin
+        stages.append(Stage("interface.gap_creep", _gap_creep_stage, inputs=ins,
+                            outputs=("interface/gap_creep",), params=gp))
     if not cfg.cases:
         return stages
     params = cfg.model_dump(mode="json")
@@ -401,13 +407,119 @@ def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0):
     return {"interface/phase_field": ds}
 
 
+def _gap_neutron_params(exp, nin):
+    """Stage parameters and inputs of ``analysis.interface.gap_creep.neutron``."""
+    from ssbscope.errors import ConfigError
+    from ssbscope.neutron.stages import input_labels
+
+    where = exp.base_dir or "experiment"
+    found = [(it, nm) for it, nm in input_labels(exp) if nm == nin["label"]]
+    if not found:
+        have = [nm for _, nm in input_labels(exp)]
+        raise ConfigError(where, [("analysis.interface.gap_creep.neutron.label", (
+            f"{nin['label']!r} is not the label of a neutron input (have "
+            f"{', '.join(map(repr, have)) or 'none'})"))])
+    item, name = found[0]
+    problems = []
+    if getattr(item, "kind", "radiography") != "radiography" or not getattr(item, "regions", None):
+        problems.append("needs a radiograph series with regions (its bands P1-P4)")
+    if item.pixel_size_um is None:
+        problems.append("needs the input's pixel_size_um for the band's Li volume")
+    if problems:
+        raise ConfigError(where, [("analysis.interface.gap_creep.neutron.label",
+                                   f"neutron input {name!r}: {p}") for p in problems])
+    nin = {**nin, "pixel_size_um": float(item.pixel_size_um),
+           "li6_fraction": float(item.li6_fraction),
+           "wavelength_a": None if item.wavelength_a is None else float(item.wavelength_a)}
+    return nin, (f"neutron/input/{name}", f"neutron/{name}/bands", f"neutron/{name}/spacetime")
+
+
+def _gap_neutron_compare(inputs, model, *, label, band, axis_x_um, time_offset_s, pixel_size_um,
+                         li6_fraction, wavelength_a):
+    """Measured band volume (de-projected to the gap) vs the model: data vars and attrs."""
+    from ssbscope.interface.gap_creep import band_gap_volume, compare_gap_volume
+    from ssbscope.neutron.attenuation import cold_spectrum
+    from ssbscope.neutron.lithium import monochromatic
+
+    bands = inputs[f"neutron/{label}/bands"].load()
+    st = inputs[f"neutron/{label}/spacetime"]
+    names = [str(v) for v in bands["name"].values] if "name" in bands else []
+    attrs = {"neutron_label": label, "neutron_band": band, "neutron_axis_x_um": float(axis_x_um),
+             "neutron_time_offset_s": float(time_offset_s)}
+    if band not in names:
+        attrs["neutron_note"] = (f"no band {band} in neutron/{label}/bands (named: "
+                                 f"{', '.join(n for n in names if n) or 'none'}): no comparison")
+        return {}, attrs
+    i = names.index(band)
+    region = str(bands["region"].values[i])
+    regions = [str(v) for v in st["region"].values]
+    y0, y1 = int(bands["row0_px"].values[i]), int(bands["row1_px"].values[i])
+    _, _, x0, x1 = (int(v) for v in st["region_px"].values[regions.index(region)])
+    nin = inputs[f"neutron/input/{label}"]
+    ref = int(nin.attrs.get("reference_bin", 0))
+    ratio = nin["transmission_ratio"].values.astype(np.float64)
+    sig = (nin["transmission_ratio_sigma"].values.astype(np.float64)
+           if "transmission_ratio_sigma" in nin else None)
+    tr0 = nin["transmission_binned"].values[ref].astype(np.float64)
+    t = np.asarray(nin["time_s_bin"].values, float) - float(time_offset_s)
+    spectrum = monochromatic(float(wavelength_a)) if wavelength_a is not None else cold_spectrum()
+    g = band_gap_volume(ratio, tr0, sig, roi_px=(y0, y1, x0, x1), pixel_size_um=pixel_size_um,
+                        axis_x_um=axis_x_um, inner_radius_um=model.parameters["radius_um"],
+                        gap_um=model.parameters["gap_um"], spectrum=spectrum,
+                        li6_fraction=li6_fraction)
+    inside = (t >= 0) & (t <= model.time_s[-1])
+    meas = np.where(inside, g.gap_volume_um3, np.nan)
+    ok = np.isfinite(meas)
+    if ok.sum() < 3:
+        attrs["neutron_note"] = (f"band {band}: {int(ok.sum())} bin(s) with a finite volume "
+                                 "inside the model's time span (needs 3): no comparison; check "
+                                 "time_offset_s and duration_s")
+        return {}, attrs
+    cmp = compare_gap_volume(model, t, meas)
+    t_ok = t[ok]
+    mod = np.full(t.size, np.nan)
+    mod[ok] = (np.interp(t_ok, model.time_s, model.gap_volume_um3)
+               - np.interp(t_ok[0], model.time_s, model.gap_volume_um3))
+    meas_inc = meas - meas[ok][0]
+    last = np.flatnonzero(ok)[-1]
+    data = {
+        "neutron_time_s": ("bin", t, {"units": "s", "long_name": "neutron bin time - time_offset_s"}),
+        "measured_band_volume_um3": ("bin", g.band_volume_um3, {
+            "units": "um^3", "long_name": f"Li volume change in band {band} (its pixels)"}),
+        "measured_band_volume_sigma_um3": ("bin", g.band_volume_sigma_um3, {"units": "um^3"}),
+        "measured_gap_volume_um3": ("bin", meas_inc, {
+            "units": "um^3", "long_name": f"Li gained in the gap from band {band} (band volume / "
+                                          "projected share of the annulus), from the first bin"}),
+        "measured_gap_volume_sigma_um3": ("bin", g.gap_volume_sigma_um3, {"units": "um^3"}),
+        "model_gap_volume_at_bin_um3": ("bin", mod, {
+            "units": "um^3", "long_name": "model gap volume at the bin times, from the first bin"})}
+    attrs.update({
+        "neutron_region": region, "neutron_band_roi_px": [y0, y1, x0, x1],
+        "neutron_band_u_um": list(g.u_um), "neutron_projected_fraction": g.projected_fraction,
+        "neutron_spectrum": (f"monochromatic {wavelength_a:g} A" if wavelength_a is not None
+                             else "cold CG-1D spectrum (Cao et al. 2023)"),
+        "neutron_li_cross_section": "Sears 1992 bound-atom cross-sections, natural Li unless "
+                                    f"li6_fraction ({li6_fraction:g})",
+        "volume_ratio": cmp["ratio"], "volume_rms_um3": cmp["rms_um3"],
+        "volume_correlation": cmp["correlation"],
+        "measured_final_gap_volume_um3": float(meas_inc[last]),
+        "model_final_gap_volume_um3": float(mod[last]),
+        "final_volume_ratio": (float(meas_inc[last] / mod[last]) if mod[last] != 0
+                               else float("nan")),
+        "neutron_assumption": "the band's change is Li entering the annular gap "
+                              "radius_um..radius_um + gap_um, coaxial with the cell"})
+    return data, attrs
+
+
 def _gap_creep_stage(ctx, inputs, **params):
-    """The reduced gap-creep model of Cao et al. 2023, Fig. 6 (``interface/gap_creep``)."""
+    """The reduced gap-creep model of Cao et al. 2023, Fig. 6 (``interface/gap_creep``), and
+    with ``neutron`` its gap volume against the neutron band's (:func:`_gap_neutron_compare`)."""
     import xarray as xr
 
     from ssbscope.interface.gap_creep import gap_creep
 
     duration = params.pop("duration_s")
+    neutron = params.pop("neutron", None)
     r = gap_creep(duration, **params)
     ds = xr.Dataset(
         {"pressure_mpa": ("time_s", r.pressure_mpa, {"units": "MPa",
@@ -422,6 +534,11 @@ def _gap_creep_stage(ctx, inputs, **params):
         attrs={"model": "reduced axisymmetric power-law squeeze flow into the rod-tube gap, "
                         "framework spring (Cao et al. 2023, Fig. 6; ssbscope.interface.gap_creep)",
                "conservation_error": r.conservation_error, **r.parameters})
+    if neutron is not None:
+        data, attrs = _gap_neutron_compare(inputs, r, **neutron)
+        if data:
+            ds = ds.assign(data)
+        ds.attrs.update(attrs)
     return {"interface/gap_creep": ds}
 
 

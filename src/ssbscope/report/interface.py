@@ -425,8 +425,10 @@ def _phase_field_part(ds):
 
 
 def _gap_creep_part(ds):
-    """Pressure and gap volume of the reduced gap-creep model (Cao et al. 2023, Fig. 6)."""
+    """Pressure and gap volume of the reduced gap-creep model (Cao et al. 2023, Fig. 6), with
+    the neutron band's Li volume when measured."""
     import matplotlib.pyplot as plt
+    import numpy as np
 
     a = ds.attrs
     t_h = ds["time_s"].values / 3600.0
@@ -437,6 +439,14 @@ def _gap_creep_part(ds):
     ax1.plot(t_h, ds["plated_volume_um3"].values * 1e-9, label="plated (Faraday)", color="#888")
     ax1.plot(t_h, (ds["gap_volume_um3"].values - ds["gap_volume_um3"].values[0]) * 1e-9,
              label="crept into the gap", color="#c0392b")
+    has_n = "measured_gap_volume_um3" in ds
+    if has_n:
+        tn = ds["neutron_time_s"].values / 3600.0
+        v0 = float(np.interp(tn[0] * 3600.0, ds["time_s"].values, ds["gap_volume_um3"].values))
+        ax1.errorbar(tn, (ds["measured_gap_volume_um3"].values + v0
+                          - ds["gap_volume_um3"].values[0]) * 1e-9,
+                     yerr=ds["measured_gap_volume_sigma_um3"].values * 1e-9, fmt="o", ms=3,
+                     color="#1f3b73", label=f"neutron band {a.get('neutron_band')} (de-projected)")
     ax1.set_xlabel("time (h)")
     ax1.set_ylabel("Li volume (mm³)")
     ax1.legend(fontsize=8, loc="upper left")
@@ -450,7 +460,25 @@ def _gap_creep_part(ds):
            f"{100 * frac:.0f} % of the plated Li is in the gap and the pressure is "
            f"{float(ds['pressure_mpa'].values[-1]):.1f} MPa.  Foil thickness, gap width and frame "
            "stiffness are assumptions (the paper's values are in a supplement not available).")
-    return figure_html(fig, cap), [("gap creep: plated Li in the gap", f"{100 * frac:.0f} %")]
+    summary = [("gap creep: plated Li in the gap", f"{100 * frac:.0f} %")]
+    if has_n:
+        cap += (f"  Points: the Li gained in band {a.get('neutron_band')} of the neutron series "
+                f"{a.get('neutron_label')!r} (rows × columns {a.get('neutron_band_roi_px')} of "
+                f"region {a.get('neutron_region')}; Beer–Lambert with the Li cross-section of "
+                "Sears 1992), divided by the share of the gap annulus its columns see "
+                f"({float(a.get('neutron_projected_fraction', float('nan'))):.3f}, cell axis at "
+                f"{float(a.get('neutron_axis_x_um', float('nan'))):g} µm), from the first bin.  "
+                f"Measured / model: {float(a.get('volume_ratio', float('nan'))):.2f} "
+                f"(least squares over the bins; at the end "
+                f"{float(a.get('final_volume_ratio', float('nan'))):.2f}), correlation "
+                f"{float(a.get('volume_correlation', float('nan'))):.3f}.")
+        summary.append((f"gap creep vs neutron {a.get('neutron_band')}",
+                        f"measured {float(a.get('measured_final_gap_volume_um3', float('nan'))) * 1e-9:.3f}"
+                        f" mm³ vs model {float(a.get('model_final_gap_volume_um3', float('nan'))) * 1e-9:.3f}"
+                        f" mm³ (ratio {float(a.get('volume_ratio', float('nan'))):.2f})"))
+    elif a.get("neutron_note"):
+        cap += f"  Neutron comparison: {a.get('neutron_note')}."
+    return figure_html(fig, cap), summary
 
 
 def _parameters_part(a):
