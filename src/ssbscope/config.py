@@ -452,6 +452,7 @@ class PhaseFieldAnalysis(_Model):
     pressures_mpa: list[float] = Field(default_factory=lambda: [0.0, 5.0, 10.0], min_length=1, description="external pressures (MPa, each >= 0) to run")
     size: Literal["tiny", "small", "paper"] = Field(default="tiny", description="grid/crop preset: tiny (~10 s per pressure), small (~1-2 min, the full 800 um electrolyte), paper (the full domain, hours)")
     duration_s: float = Field(default=500.0, gt=0, allow_inf_nan=False, description="simulated time (s)")
+    plating_eigenstrain: bool = Field(default=False, description="add the volumetric eigenstrain of Li plated into solid electrolyte (molar volume x site density per unit of new Li; none in pores): with elastic Li it gives GPa-level pressures, not the paper's ~2 MPa (ssbscope.interface.phase_field)")
 
     @field_validator("pressures_mpa")
     @classmethod

@@ -329,10 +329,12 @@ def input_stages(exp) -> list:
         return []
     stages = _topography_stages(exp, cfg)
     if cfg.phase_field is not None:
+        pf = cfg.phase_field.model_dump(mode="json")
+        if not pf.get("plating_eigenstrain"):  # new key only when set: earlier runs keep theirs
+            pf.pop("plating_eigenstrain", None)
         stages.append(Stage("interface.phase_field", _phase_field_stage,
                             outputs=("interface/phase_field",),
-                            params={**cfg.phase_field.model_dump(mode="json"),
-                                    "seed": int(getattr(exp, "seed", 0) or 0)}, long=True))
+                            params={**pf, "seed": int(getattr(exp, "seed", 0) or 0)}, long=True))
     if cfg.gap_creep is not None:
         gp = cfg.gap_creep.model_dump(mode="json")
         nin = gp.pop("neutron", None)
@@ -373,7 +375,8 @@ def input_stages(exp) -> list:
                   outputs=("interface/contour_study",), params=params)] + stages
 
 
-def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0):
+def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0,
+                       plating_eigenstrain=False):
     """The phase-field model of Cao et al. 2023 (Fig. 4) at each pressure (``interface/phase_field``)."""
     import dask
     import xarray as xr
@@ -381,7 +384,8 @@ def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0):
     from ssbscope.interface.phase_field import phase_field_growth
 
     runs = dask.compute(*[dask.delayed(phase_field_growth, pure=True)(
-        float(p), size=size, seed=seed, duration_s=float(duration_s)) for p in pressures_mpa])
+        float(p), size=size, seed=seed, duration_s=float(duration_s),
+        plating_eigenstrain=bool(plating_eigenstrain)) for p in pressures_mpa])
     t = runs[0].time_s
     ds = xr.Dataset(
         {"li_area_fraction": (("pressure_mpa", "time_s"), np.stack([r.li_area_fraction for r in runs]),
@@ -403,7 +407,8 @@ def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0):
         attrs={"model": "phase field (Allen-Cahn with Butler-Volmer, Cahn-Hilliard, potential, "
                         "plane-strain elasticity) after Cao et al. 2023, Eqs. 2-3 "
                         "(ssbscope.interface.phase_field)",
-               "size": size, "notes": runs[0].notes})
+               "size": size, "notes": runs[0].notes,
+               "plating_eigenstrain": bool(plating_eigenstrain)})
     return {"interface/phase_field": ds}
 
 
