@@ -179,3 +179,23 @@ def test_plating_eigenstrain_gives_gpa_not_the_papers_2_mpa():
     assert off.peak_stress_mpa == pytest.approx(0.0, abs=1e-9)
     assert esh / 3 < r.peak_stress_mpa < k_li
     assert r.mass_error < 1e-6
+
+
+def test_report_states_whether_the_eigenstrain_was_on():
+    import xarray as xr
+
+    from ssbscope.report.interface import _phase_field_part
+
+    r = iface.phase_field_growth(10.0, size="tiny", duration_s=4.0, n_saves=3)
+    ds = xr.Dataset(
+        {"li_area_fraction": (("pressure_mpa", "time_s"), r.li_area_fraction[None]),
+         "peak_stress_mpa": (("pressure_mpa", "time_s"), r.peak_stress_mpa_t[None]),
+         "leakage_current_a": (("pressure_mpa", "time_s"), r.leakage_current_a[None]),
+         "connected": (("pressure_mpa", "time_s"), r.connected[None]),
+         "xi_final": (("pressure_mpa", "y_um", "x_um"), r.xi[None]),
+         "rho_final": (("pressure_mpa", "y_um", "x_um"), r.rho[None])},
+        coords={"pressure_mpa": [10.0], "time_s": r.time_s, "y_um": r.y_um, "x_um": r.x_um},
+        attrs={"size": "tiny"})
+    assert "No eigenstrain of the plated Li" in _phase_field_part(ds)[0]
+    ds.attrs["plating_eigenstrain"] = True
+    assert "GPa-level" in _phase_field_part(ds)[0]
