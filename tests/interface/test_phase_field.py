@@ -95,29 +95,39 @@ def test_deterministic_for_a_seed():
 
 
 def test_time_step_and_grid_convergence():
-    """Li growth between t = 50 and 150 s at 0 MPa: dt 1 vs 0.5 s and 4 vs 2 um cells.
+    """Li growth between t = 50 and 150 s and the pressure in Li at 150 s, 10 MPa: dt 1 vs 0.5 s
+    and 4 vs 2 um cells (benchmarks/bench_phase_field_convergence.py adds dt 0.25 s and 1 um).
 
     The first ~20 s are a transient that depends on the grid: the one-cell interface's
     capillarity (L_xi kappa / R, kappa ~ h^2) blunts the protrusion tip and the current drops
-    by ~20 %, so the comparison starts at 50 s. Measured: dt 0.5 %, grid 1.1 % over 50-150 s;
-    over the whole 500 s 0.8 % (dt) and 1.9 % (grid); including 0-100 s the grid changes the
-    growth by 26 %. Tolerance 3 %.
+    by ~20 %, so the comparison starts at 50 s. Measured (10 MPa): growth dt 1 -> 0.5 -> 0.25 s
+    +0.57 %, +0.03 %; cells 4 -> 2 -> 1 um -0.9 %, +5.1 % (the interface width is one cell, so
+    the diffuse-interface model itself changes with h). Peak P_m in Li: dt +0.03 %; cells
+    9.3, 12.0, 16.7 MPa (+22 %, +28 %): the maximum over cells sits at a pixelated pore corner
+    against Li and grows under refinement, it is not a converging quantity; the mean P_m over
+    the Li cells converges (5.98, 6.01, 5.89 MPa) and the 99th percentile to 5 %.
+    Tolerances: growth 3 %, peak P_m under dt 1 %, mean P_m under the grid 3 %.
     """
-    def growth(**kw):
-        r = iface.phase_field_growth(0.0, size="tiny", duration_s=150.0, n_saves=4, **kw)
+    def run(**kw):
+        r = iface.phase_field_growth(10.0, size="tiny", duration_s=150.0, n_saves=4, **kw)
         assert r.time_s[1] == pytest.approx(50.0)
-        return r.li_area_fraction[-1] - r.li_area_fraction[1]
+        return (r.li_area_fraction[-1] - r.li_area_fraction[1], r.peak_stress_mpa,
+                float(r.pressure_mpa_field[r.xi > 0.5].mean()))
 
-    g = growth()
-    g_dt = growth(dt_s=0.5)
-    g_h = growth(cell_um=2.0)
+    g, pk, pm = run()
+    g_dt, pk_dt, pm_dt = run(dt_s=0.5)
+    g_h, pk_h, pm_h = run(cell_um=2.0)
     assert g > 0 and g_dt > 0 and g_h > 0
     rel_dt = abs(g_dt - g) / g_dt
     rel_h = abs(g_h - g) / g_h
     print(f"growth 50-150 s: base {g:.4g}, dt/2 {g_dt:.4g} ({rel_dt:.1%}), "
-          f"h/2 {g_h:.4g} ({rel_h:.1%})")
+          f"h/2 {g_h:.4g} ({rel_h:.1%}); peak P_m {pk:.3f} / {pk_dt:.3f} / {pk_h:.3f} MPa; "
+          f"mean P_m in Li {pm:.3f} / {pm_dt:.3f} / {pm_h:.3f} MPa")
     assert rel_dt < 0.03
     assert rel_h < 0.03
+    assert pk_dt == pytest.approx(pk, rel=0.01)
+    assert pm_h == pytest.approx(pm, rel=0.03)
+    assert pk > 9.0  # the stack pressure reaches the Li
 
 
 def test_elasticity_uniaxial_block_against_analytic():
