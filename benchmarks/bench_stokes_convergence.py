@@ -14,6 +14,15 @@ for ``r``.  Both are printed; the study's 6-element value is compared with them.
 Usage::
 
     python benchmarks/bench_stokes_convergence.py [--grids 6 8 10 12] [--shapes pyramid frustum]
+
+Measured 2026-12-07 on the shared 2-CPU development machine (load ~10; CPU s per solve)::
+
+    pyramid   n=6 0.3062 (4.4 s)  8 0.2826 (-7.7 %, 16 s)  10 0.2634 (-6.8 %, 25 s)
+              12 0.2558 (-2.9 %, 40 s); Aitken 0.2510, Richardson 0.2476 MPa (order 3.6);
+              6 elements +22 % / +24 % over them
+    frustum   n=6 0.4188 (5.9 s)  8 0.3796 (-9.4 %, 24 s)  10 0.3559 (-6.3 %, 33 s)
+              12 0.3488 (-2.0 %, 54 s); Aitken 0.3459, Richardson 0.3440 MPa (order 4.9);
+              6 elements +21 % / +22 % over them
 """
 
 from __future__ import annotations
