@@ -186,7 +186,7 @@ def effective_conductivity(labels, phase: int, band_z_vox, footprint, *,
     d = float(r.d_eff_ratio) if np.isfinite(r.tau) else 0.0
     return EffectiveConductivity(bulk * d, bulk, float(r.volume_fraction), float(r.tau), d,
                                  tuple(int(v) for v in r.core_z_vox),
-                                 "labels: tortuosity along z of the layer's core "
+                                 "tortuosity along z of the layer's core in the labels "
                                  "(ssbscope.transport.layer.layer_tortuosity)")
 
 
