@@ -456,13 +456,29 @@ class TopographyAnalysis(_Model):
     series: Optional[list[str]] = Field(default=None, description="CT series (inputs.tomo[].series) to compute it for; default: every measured series")
     interface: Optional[str] = Field(default=None, description="interface 'lower|upper' (names in cell.layers, as in analysis.tomo.interfaces) whose height map is the Li surface; default: the first interface between a Li layer and another material")
     r_ct_ohm_cm2: Optional[float] = Field(default=10.0, gt=0, allow_inf_nan=False, description="charge-transfer resistance per true area (Ohm cm2) of the linearised Butler-Volmer kinetics; null: primary distribution (equipotential Li)")
-    conductivity_s_cm: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="electrolyte conductivity (S/cm); default analysis.interface.conductivity_s_cm")
+    conductivity_s_cm: Optional[float | Literal["from_ct"]] = Field(default=None, description="electrolyte conductivity (S/cm), > 0; 'from_ct': analysis.interface.conductivity_s_cm (the dense electrolyte's) times eps/tau of the electrolyte layer's material in that layer per scan, from transport/<series>/tortuosity when the transport stage solved that material and layer along z, else from tomo/<series>/labels; default analysis.interface.conductivity_s_cm")
     thickness_um: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="electrolyte thickness above the interface (um); default: the declared thickness of the layer on the electrolyte side")
     current_ma_cm2: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False, description="geometric current density of the prediction (mA/cm2); default: the cycler's mean over the following interval where known, else 1 (the map scales linearly)")
     smooth_um: Optional[float] = Field(default=None, ge=0, allow_inf_nan=False, description="Gaussian smoothing (um) of the height map before the solve; default one map pixel")
     max_nodes: int = Field(default=64, ge=8, le=256, description="largest number of solve nodes per map side (larger maps are block-averaged)")
     top_fraction: float = Field(default=0.1, gt=0, lt=0.5, description="hot-spot region of each map: its highest fraction of pixels (0.1: top decile)")
     n_shuffle: int = Field(default=200, ge=10, description="shifted copies of the measured map for the baseline of the hot-spot comparison")
+
+    @field_validator("conductivity_s_cm")
+    @classmethod
+    def _positive_sigma(cls, v):
+        if v is not None and v != "from_ct" and not (0 < v < float("inf")):
+            raise ValueError(f"{v}: must be finite and > 0 (S/cm), or 'from_ct'")
+        return v
+
+
+class GapCreepNeutron(_Model):
+    """The neutron band that the gap-creep model is compared with (Cao et al. 2023: P4)."""
+
+    label: str = Field(description="label of the inputs.neutron radiograph series (with regions and open_beam) whose bands (neutron/<label>/bands) hold the band")
+    band: Literal["P1", "P2", "P3", "P4"] = Field(default="P4", description="band name (neutron.band_names): P4, Li enrichment beyond the foil on the collector side (creep into the rod-tube gap)")
+    axis_x_um: float = Field(allow_inf_nan=False, description="cell axis in the radiograph: distance from the left edge of frame column 0 (um); the band's columns see part of the gap annulus, whose share follows from it")
+    time_offset_s: float = Field(default=0.0, allow_inf_nan=False, description="start of plating on the neutron series' clock (s): model time = neutron bin time - time_offset_s")
 
 
 class GapCreepAnalysis(_Model):
@@ -475,6 +491,7 @@ class GapCreepAnalysis(_Model):
     gap_um: float = Field(default=50.0, gt=0, allow_inf_nan=False, description="radial width of the gap between rod and tube (um)")
     stack_pressure_mpa: float = Field(default=10.0, gt=0, allow_inf_nan=False, description="stack pressure at assembly (MPa)")
     frame_stiffness_mpa_um: float = Field(default=1.0, gt=0, allow_inf_nan=False, description="framework stiffness: pressure rise per um of stack growth (MPa/um)")
+    neutron: Optional[GapCreepNeutron] = Field(default=None, description="compare the Li volume crept into the gap with the Li volume gained in a neutron band (P4): the measured band volume, de-projected to the whole gap annulus, its ratio to the model and their correlation in interface/gap_creep; default: no comparison")
 
 
 class PhaseFieldAnalysis(_Model):
@@ -483,6 +500,7 @@ class PhaseFieldAnalysis(_Model):
     pressures_mpa: list[float] = Field(default_factory=lambda: [0.0, 5.0, 10.0], min_length=1, description="external pressures (MPa, each >= 0) to run")
     size: Literal["tiny", "small", "paper"] = Field(default="tiny", description="grid/crop preset: tiny (~10 s per pressure), small (~1-2 min, the full 800 um electrolyte), paper (the full domain, hours)")
     duration_s: float = Field(default=500.0, gt=0, allow_inf_nan=False, description="simulated time (s)")
+    plating_eigenstrain: bool = Field(default=False, description="add the volumetric eigenstrain of Li plated into solid electrolyte (molar volume x site density per unit of new Li; none in pores): with elastic Li it gives GPa-level pressures, not the paper's ~2 MPa (ssbscope.interface.phase_field)")
 
     @field_validator("pressures_mpa")
     @classmethod

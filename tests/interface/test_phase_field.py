@@ -95,29 +95,39 @@ def test_deterministic_for_a_seed():
 
 
 def test_time_step_and_grid_convergence():
-    """Li growth between t = 50 and 150 s at 0 MPa: dt 1 vs 0.5 s and 4 vs 2 um cells.
+    """Li growth between t = 50 and 150 s and the pressure in Li at 150 s, 10 MPa: dt 1 vs 0.5 s
+    and 4 vs 2 um cells (benchmarks/bench_phase_field_convergence.py adds dt 0.25 s and 1 um).
 
     The first ~20 s are a transient that depends on the grid: the one-cell interface's
     capillarity (L_xi kappa / R, kappa ~ h^2) blunts the protrusion tip and the current drops
-    by ~20 %, so the comparison starts at 50 s. Measured: dt 0.5 %, grid 1.1 % over 50-150 s;
-    over the whole 500 s 0.8 % (dt) and 1.9 % (grid); including 0-100 s the grid changes the
-    growth by 26 %. Tolerance 3 %.
+    by ~20 %, so the comparison starts at 50 s. Measured (10 MPa): growth dt 1 -> 0.5 -> 0.25 s
+    +0.57 %, +0.03 %; cells 4 -> 2 -> 1 um -0.9 %, +5.1 % (the interface width is one cell, so
+    the diffuse-interface model itself changes with h). Peak P_m in Li: dt +0.03 %; cells
+    9.3, 12.0, 16.7 MPa (+22 %, +28 %): the maximum over cells sits at a pixelated pore corner
+    against Li and grows under refinement, it is not a converging quantity; the mean P_m over
+    the Li cells converges (5.98, 6.01, 5.89 MPa) and the 99th percentile to 5 %.
+    Tolerances: growth 3 %, peak P_m under dt 1 %, mean P_m under the grid 3 %.
     """
-    def growth(**kw):
-        r = iface.phase_field_growth(0.0, size="tiny", duration_s=150.0, n_saves=4, **kw)
+    def run(**kw):
+        r = iface.phase_field_growth(10.0, size="tiny", duration_s=150.0, n_saves=4, **kw)
         assert r.time_s[1] == pytest.approx(50.0)
-        return r.li_area_fraction[-1] - r.li_area_fraction[1]
+        return (r.li_area_fraction[-1] - r.li_area_fraction[1], r.peak_stress_mpa,
+                float(r.pressure_mpa_field[r.xi > 0.5].mean()))
 
-    g = growth()
-    g_dt = growth(dt_s=0.5)
-    g_h = growth(cell_um=2.0)
+    g, pk, pm = run()
+    g_dt, pk_dt, pm_dt = run(dt_s=0.5)
+    g_h, pk_h, pm_h = run(cell_um=2.0)
     assert g > 0 and g_dt > 0 and g_h > 0
     rel_dt = abs(g_dt - g) / g_dt
     rel_h = abs(g_h - g) / g_h
     print(f"growth 50-150 s: base {g:.4g}, dt/2 {g_dt:.4g} ({rel_dt:.1%}), "
-          f"h/2 {g_h:.4g} ({rel_h:.1%})")
+          f"h/2 {g_h:.4g} ({rel_h:.1%}); peak P_m {pk:.3f} / {pk_dt:.3f} / {pk_h:.3f} MPa; "
+          f"mean P_m in Li {pm:.3f} / {pm_dt:.3f} / {pm_h:.3f} MPa")
     assert rel_dt < 0.03
     assert rel_h < 0.03
+    assert pk_dt == pytest.approx(pk, rel=0.01)
+    assert pm_h == pytest.approx(pm, rel=0.03)
+    assert pk > 9.0  # the stack pressure reaches the Li
 
 
 def test_elasticity_uniaxial_block_against_analytic():
@@ -130,3 +140,72 @@ def test_elasticity_uniaxial_block_against_analytic():
     pm = _Elasticity(nx, ny, h).solve(np.full((ny, nx), lam), np.full((ny, nx), mu), 10e6)
     interior = pm[:, nx // 2:]
     assert np.allclose(interior, 10e6 * 1.29 / 3, rtol=0.02)
+
+
+def _eshelby_cylinder_pm(lam, mu, nu, e0):
+    """P_m inside a circular cylinder with isotropic eigenstrain e0 in an infinite matrix of
+    the same material, plane strain: in-plane eigenstrain (1 + nu) e0, inside displacement
+    A r with A = (lam + mu) / (lam + 2 mu) (1 + nu) e0, s_rr = s_tt = -2 mu A,
+    s_zz = 2 lam A - (3 lam + 2 mu) e0 (Mura 1987, Micromechanics of Defects in Solids, sec. 11)."""
+    A = (lam + mu) / (lam + 2 * mu) * (1 + nu) * e0
+    return -(2 * (-2 * mu * A) + 2 * lam * A - (3 * lam + 2 * mu) * e0) / 3
+
+
+def test_eigenstrain_cylinder_against_eshelby():
+    """The plating eigenstrain's load: a dilating cylinder inside a large free block has the
+    uniform inside pressure of the infinite-matrix solution (FE 0.9 % low, pixelated circle)
+    and ~0 pressure outside (the matrix is in pure shear)."""
+    from ssbscope.interface.phase_field import _Elasticity, _lame
+
+    n, a, e0 = 121, 8.0, 0.01
+    lam, mu = _lame(7.82e9, 0.38)
+    y, x = np.mgrid[:n, :n] + 0.5
+    r = np.hypot(x - n / 2, y - n / 2)
+    pm = _Elasticity(n, n, 1e-6).solve(np.full((n, n), lam), np.full((n, n), mu), 0.0,
+                                       np.where(r < a, e0, 0.0))
+    ref = _eshelby_cylinder_pm(lam, mu, 0.38, e0)
+    assert pm[r < a / 2].mean() == pytest.approx(ref, rel=0.02)
+    assert abs(pm[(r > 2 * a) & (r < 3 * a)].mean()) < 0.02 * ref
+
+
+def test_plating_eigenstrain_gives_gpa_not_the_papers_2_mpa():
+    """With the molar-volume eigenstrain of Li plated into solid electrolyte (Omega_Li c_s = 1 per
+    unit of new h(xi)) and elastic Li, as the paper assumes, the peak pressure in Li at 0 MPa is
+    GPa-level, between the Eshelby value of a Li cylinder in Li with the eigenstrain of the
+    partly transformed interface cells (>= a third of full) and the bulk modulus of Li times the
+    volume change (a rigid surrounding): the paper's 2 MPa needs a plated-volume change ~1000x
+    smaller (or Li plasticity), neither of which the text gives, so the option stays off."""
+    from ssbscope.interface.phase_field import DEFAULTS, _lame
+
+    r = iface.phase_field_growth(0.0, size="tiny", duration_s=30.0, n_saves=4,
+                                 plating_eigenstrain=True)
+    off = iface.phase_field_growth(0.0, size="tiny", duration_s=30.0, n_saves=4)
+    E, nu = DEFAULTS["e_li_pa"], DEFAULTS["nu_li"]
+    lam, mu = _lame(E, nu)
+    beta = DEFAULTS["li_molar_volume_m3_mol"] * DEFAULTS["li_site_density_mol_m3"]
+    esh = _eshelby_cylinder_pm(lam, mu, nu, beta / 3) / 1e6
+    k_li = (lam + 2 * mu / 3) * beta / 1e6
+    print(f"peak P_m with eigenstrain {r.peak_stress_mpa:.0f} MPa; Eshelby {esh:.0f}, K dV {k_li:.0f}")
+    assert off.peak_stress_mpa == pytest.approx(0.0, abs=1e-9)
+    assert esh / 3 < r.peak_stress_mpa < k_li
+    assert r.mass_error < 1e-6
+
+
+def test_report_states_whether_the_eigenstrain_was_on():
+    import xarray as xr
+
+    from ssbscope.report.interface import _phase_field_part
+
+    r = iface.phase_field_growth(10.0, size="tiny", duration_s=4.0, n_saves=3)
+    ds = xr.Dataset(
+        {"li_area_fraction": (("pressure_mpa", "time_s"), r.li_area_fraction[None]),
+         "peak_stress_mpa": (("pressure_mpa", "time_s"), r.peak_stress_mpa_t[None]),
+         "leakage_current_a": (("pressure_mpa", "time_s"), r.leakage_current_a[None]),
+         "connected": (("pressure_mpa", "time_s"), r.connected[None]),
+         "xi_final": (("pressure_mpa", "y_um", "x_um"), r.xi[None]),
+         "rho_final": (("pressure_mpa", "y_um", "x_um"), r.rho[None])},
+        coords={"pressure_mpa": [10.0], "time_s": r.time_s, "y_um": r.y_um, "x_um": r.x_um},
+        attrs={"size": "tiny"})
+    assert "No eigenstrain of the plated Li" in _phase_field_part(ds)[0]
+    ds.attrs["plating_eigenstrain"] = True
+    assert "GPa-level" in _phase_field_part(ds)[0]

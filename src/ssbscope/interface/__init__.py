@@ -16,9 +16,11 @@ gain_maximum           where the critical-current gain peaks along a sweep
 halfspace_surface_stress  normal traction / mean stress of creeping Li behind an interface
 monroe_newman_coupling pressure shift of the deposition kinetics, solved by iteration
 gap_creep              Li creeping into the gap beside the pellet while it plates (Cao 2023)
+band_gap_volume        Li volume in the rod-tube gap from a neutron band (P4), de-projected
 surface_current        local current on a measured (CT) height map, mirror sides
 surface_creep_pressure creep pressure of the Li plated on a measured surface
 hot_spot_overlap       predicted vs measured current maps: correlation, top-decile overlap
+effective_conductivity electrolyte conductivity sigma eps/tau of a layer of a labelled CT scan
 phase_field_growth     Li growth into porous Li6PS5Cl under stack pressure (Cao et al. 2023)
 """
 
@@ -54,9 +56,14 @@ __getattr__, __dir__, __all__ = attach(
         "gap_creep": "gap_creep",
         "GapCreep": "gap_creep",
         "compare_gap_volume": "gap_creep",
+        "annulus_projected_fraction": "gap_creep",
+        "band_gap_volume": "gap_creep",
+        "BandGapVolume": "gap_creep",
         "CoupledInterface": "creep",
         "SurfaceCurrent": "topography",
         "surface_current": "topography",
+        "EffectiveConductivity": "topography",
+        "effective_conductivity": "topography",
         "SurfaceCreep": "topography",
         "surface_creep_pressure": "topography",
         "HotSpotComparison": "topography",

@@ -53,7 +53,8 @@ from .creep import (LI_CREEP_EXPONENT, LI_CREEP_REFERENCE_STRAIN_RATE_1_S,
                     LI_CREEP_REFERENCE_STRESS_MPA, _pos)
 
 __all__ = ["GAP_CREEP_DEFAULTS", "GapCreep", "gap_creep", "compare_gap_volume",
-           "squeeze_outflow_um_s"]
+           "squeeze_outflow_um_s", "annulus_projected_fraction", "BandGapVolume",
+           "band_gap_volume"]
 
 #: Defaults and their sources (value, unit, source).
 GAP_CREEP_DEFAULTS = {
@@ -268,3 +269,129 @@ def compare_gap_volume(model: GapCreep, time_s, measured_volume_um3) -> dict:
     res = m - ratio * v if denom > 0 else m
     corr = float(np.corrcoef(v, m)[0, 1]) if v.std() > 0 and m.std() > 0 else float("nan")
     return {"ratio": ratio, "rms_um3": float(np.sqrt(np.mean(res ** 2))), "correlation": corr}
+
+
+# --------------------------------------------------------------------------- neutron check
+def annulus_projected_fraction(inner_radius_um: float, outer_radius_um: float, u0_um: float,
+                               u1_um: float) -> float:
+    """Share of a coaxial annulus' volume whose projection along the beam lies in ``[u0, u1]``.
+
+    A radiograph of the cylindrical cell sees the Li of an annulus ``R_i <= r < R_o`` (per
+    unit height) with the path length ``2 sqrt(R_o^2 - u^2) - 2 sqrt(R_i^2 - u^2)`` at lateral
+    position ``u`` from the cell axis (each root 0 beyond its radius); the integral of a chord
+    ``2 sqrt(r^2 - u^2)`` is ``F(r, u) = u sqrt(r^2 - u^2) + r^2 asin(u / r)`` and over
+    ``[-r, r]`` it is ``pi r^2``, so the share is
+    ``[F(R_o, u) - F(R_i, u)]_{u0}^{u1} / (pi (R_o^2 - R_i^2))``.
+
+    Parameters
+    ----------
+    inner_radius_um, outer_radius_um : float
+        The annulus (the rod radius and the rod radius plus the gap width), um.
+    u0_um, u1_um : float
+        Lateral window (signed, um from the cell axis; ``u1 > u0``), e.g. the columns of the
+        neutron region that holds the band.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; 0.5 for ``[0, inf)``.
+
+    Examples
+    --------
+    >>> round(annulus_projected_fraction(3175.0, 3325.0, 0.0, 1e9), 12)
+    0.5
+    """
+    ri, ro = _pos("inner_radius_um", inner_radius_um), _pos("outer_radius_um", outer_radius_um)
+    if not ro > ri:
+        raise ParameterError("outer_radius_um", outer_radius_um, f"must exceed inner_radius_um ({ri:g})")
+    u0, u1 = float(u0_um), float(u1_um)
+    if not (np.isfinite(u0) and np.isfinite(u1) and u1 > u0):
+        raise ParameterError("u1_um", u1_um, f"must be finite and > u0_um ({u0_um})")
+
+    def F(r, u):
+        u = min(max(u, -r), r)
+        return u * math.sqrt(max(r * r - u * u, 0.0)) + r * r * math.asin(u / r)
+
+    return float((F(ro, u1) - F(ro, u0) - F(ri, u1) + F(ri, u0)) / (math.pi * (ro * ro - ri * ri)))
+
+
+@dataclass(frozen=True)
+class BandGapVolume:
+    """Li volume of a neutron band and the gap volume it implies (:func:`band_gap_volume`).
+
+    Attributes
+    ----------
+    band_volume_um3, band_volume_sigma_um3 : (t,) ndarray
+        Li volume change in the band's pixels (rows x region columns) per bin and its counting
+        sigma (um^3), from the reference bin.
+    gap_volume_um3, gap_volume_sigma_um3 : (t,) ndarray
+        ``band_volume / projected_fraction``: the Li gained in the whole annular gap.
+    projected_fraction : float
+        Share of the annulus seen by the band's columns (:func:`annulus_projected_fraction`).
+    u_um : (float, float)
+        The columns' lateral window from the cell axis (um).
+    roi_px : (int, int, int, int)
+        ``(y0, y1, x0, x1)`` of the band's pixels.
+    """
+
+    band_volume_um3: np.ndarray = field(repr=False)
+    band_volume_sigma_um3: np.ndarray = field(repr=False)
+    gap_volume_um3: np.ndarray = field(repr=False)
+    gap_volume_sigma_um3: np.ndarray = field(repr=False)
+    projected_fraction: float
+    u_um: tuple
+    roi_px: tuple
+
+
+def band_gap_volume(ratio, reference_transmission, ratio_sigma=None, *, roi_px, pixel_size_um: float,
+                    axis_x_um: float, inner_radius_um: float, gap_um: float, spectrum=None,
+                    li6_fraction: float | None = None) -> BandGapVolume:
+    """Li volume in the rod-tube gap from a neutron band (P4 of Cao et al. 2023, Fig. 2D-E).
+
+    The band's Li volume change is the sum over its pixels of the Li path-length change
+    (Beer-Lambert with the Li macroscopic cross-section of Sears 1992 cross-sections,
+    :func:`ssbscope.neutron.lithium.region_li_change`) times the pixel area; the band's
+    columns see only part of the annulus, so the gap volume is that over
+    :func:`annulus_projected_fraction` of the columns' window.  Assumes that the band's
+    change is Li entering the annular gap ``inner_radius <= r < inner_radius + gap`` coaxial
+    with the cell, and nothing else in those pixels.
+
+    Parameters
+    ----------
+    ratio : (t, y, x) ndarray
+        Tr_t/Tr_0 per bin (``neutron/input/<label>`` ``transmission_ratio``).
+    reference_transmission : (y, x) ndarray
+        Transmission of the reference bin.
+    ratio_sigma : (t, y, x) ndarray, optional
+    roi_px : (int, int, int, int)
+        ``(y0, y1, x0, x1)``: the band's rows and its region's columns.
+    pixel_size_um : float
+    axis_x_um : float
+        Cell axis: distance from the left edge of column 0 (um).
+    inner_radius_um, gap_um : float
+        Rod radius and radial gap width (um).
+    spectrum : ssbscope.neutron.attenuation.Spectrum, optional
+        Default the cold CG-1D spectrum (as the neutron stages).
+    li6_fraction : float, optional
+        6Li atom fraction (default natural, 0.0759).
+
+    Returns
+    -------
+    BandGapVolume
+    """
+    from ssbscope.neutron.attenuation import LI6_NATURAL
+    from ssbscope.neutron.lithium import region_li_change
+
+    p = _pos("pixel_size_um", pixel_size_um)
+    y0, y1, x0, x1 = (int(v) for v in roi_px)
+    u0, u1 = x0 * p - float(axis_x_um), x1 * p - float(axis_x_um)
+    ri = _pos("inner_radius_um", inner_radius_um)
+    frac = annulus_projected_fraction(ri, ri + _pos("gap_um", gap_um), u0, u1)
+    if not frac > 0:
+        raise ParameterError("roi_px", roi_px, f"its columns (u {u0:g} to {u1:g} um from the cell "
+                             "axis) see none of the gap annulus", "check axis_x_um and the region")
+    r = region_li_change(ratio, reference_transmission, ratio_sigma, roi=(y0, y1, x0, x1),
+                         pixel_size_um=p, spectrum=spectrum,
+                         li6_fraction=LI6_NATURAL if li6_fraction is None else float(li6_fraction))
+    vol, sig = np.asarray(r.volume_um3, float), np.asarray(r.volume_sigma_um3, float)
+    return BandGapVolume(vol, sig, vol / frac, sig / frac, frac, (u0, u1), (y0, y1, x0, x1))

@@ -51,9 +51,16 @@ xi = 0, rho = 1; pore: xi = 0, rho = -1; Li-filled pore: xi = 1, rho = -1 (the p
 4. Linear elasticity, plane strain, Q1 finite elements on the same grid (one element per cell):
    Young's modulus and Poisson ratio interpolated between Li, Li6PS5Cl and the (nearly void) pores;
    x = 0 fixed, the stack pressure as a normal traction on x = L, top and bottom free. The
-   hydrostatic pressure P_m = -(s_xx + s_yy + s_zz)/3 with s_zz = lambda (e_xx + e_yy). No
-   eigenstrain enters the stress (see "what is missing" in the docstring of
-   :func:`phase_field_growth`).
+   hydrostatic pressure P_m = -(s_xx + s_yy + s_zz)/3 with s_zz = lambda (e_xx + e_yy). By
+   default no eigenstrain enters the stress (see "what is missing" in the docstring of
+   :func:`phase_field_growth`). ``plating_eigenstrain=True`` adds the volume of the plated Li:
+   an isotropic eigenstrain e0 = Omega_Li c_s s max(h(xi) - h(xi_0), 0) / 3 (volume change
+   Omega_Li c_s = 0.99, the Li molar volume M_Li / rho_Li times the Li site density, per unit
+   of new Li; s = (1 + rho)/2 the solid fraction: Li filling a pore has room, Li replacing
+   solid electrolyte has to make its own), sigma = C (e - e0 I) with e_zz = 0 (plane strain;
+   checked against Eshelby's cylinder, Mura 1987).  With elastic Li it gives GPa-level
+   pressures (2.3-2.8 GPa at 0 MPa on the tiny crop), not the paper's ~2 MPa: see
+   :func:`phase_field_growth`.
 
 Scheme (first order, Lie splitting per step dt): (a) the elasticity every ``mech_every_s`` of
 model time (sparse direct solve); (b) the potential (sparse LU), repeated with the updated secant
@@ -69,6 +76,13 @@ physical one (velocity L_xi kappa / R ~ 1 um/s at R = 10 um, 4 um cells), which 
 protrusion tips in the first ~10-20 s (the current drops ~20 %); with delta = 2 cells 40 um
 protrusions lost a fifth of their area in 5 s, so delta = 1 cell. Faraday's law holds to
 ~10 % (test); dt 1 -> 0.5 s changes the growth by 0.8 %, 4 -> 2 um cells by 1.9 % (500 s).
+Over 50-150 s at 10 MPa (benchmarks/bench_phase_field_convergence.py): growth dt 1 -> 0.5 ->
+0.25 s +0.57 %, +0.03 %; cells 4 -> 2 -> 1 um -0.9 %, +5.1 % (the interface width is one cell,
+so the model changes with h: grid convergence to ~5 %).  The peak P_m in Li (a maximum over
+cells) is 9.3, 12.0, 16.7 MPa on 4, 2, 1 um cells: it sits at a pixelated pore corner against
+Li and grows under refinement, so it is a grid-dependent figure, not a converged one; the mean
+P_m over the Li cells converges (5.98, 6.01, 5.89 MPa), its 99th percentile to 5 %; dt changes
+the peak by 0.03 %.
 """
 
 from __future__ import annotations
@@ -156,6 +170,9 @@ PARAMETERS = (
     ("Li site density c_s", DEFAULTS["li_site_density_mol_m3"], "mol/m3", _CHEN),
     ("Li molar volume Omega", DEFAULTS["li_molar_volume_m3_mol"], "m3/mol",
      "M_Li / rho_Li = 6.94 g/mol / 0.534 g/cm3"),
+    ("plating eigenstrain (optional, off)", "Omega c_s s dh(xi) / 3", "1",
+     "volume of the plated Li (molar volume x site density = 0.99) where it replaces solid "
+     "electrolyte (s = solid fraction); none in pores"),
     ("Li electronic conductivity", DEFAULTS["sigma_li_s_m"], "S/m", "handbook value for Li, 298 K"),
     ("Li6PS5Cl ionic conductivity", DEFAULTS["sigma_se_ionic_s_m"], "S/m",
      "2.5 mS/cm, the order of cold-pressed Li6PS5Cl (reference values 1-3 mS/cm; "
@@ -396,10 +413,12 @@ def _q1_reference():
             B = B_at(s, t)
             K_lam += B.T @ np.outer(m, m) @ B
             K_mu += B.T @ Dmu @ B
-    return K_lam, K_mu, B_at(0.0, 0.0)
+    # load of a unit isotropic stress m = (1, 1, 0): sum over Gauss points of B^T m (h = 2)
+    f_m = sum(B_at(s, t).T @ m for s in g for t in g)
+    return K_lam, K_mu, B_at(0.0, 0.0), f_m
 
 
-_KLAM, _KMU, _BC = _q1_reference()
+_KLAM, _KMU, _BC, _FM = _q1_reference()
 
 
 class _Elasticity:
@@ -428,21 +447,33 @@ class _Elasticity:
         w[0] = w[-1] = h / 2
         self.f_unit[2 * right] = -w  # unit compressive traction on x = L (per unit depth)
 
-    def solve(self, lam, mu, pressure_pa):
-        """Hydrostatic pressure P_m (Pa, compressive positive), shape (ny, nx)."""
+    def solve(self, lam, mu, pressure_pa, eigenstrain=None):
+        """Hydrostatic pressure P_m (Pa, compressive positive), shape (ny, nx).
+
+        ``eigenstrain`` (ny, nx): isotropic eigenstrain e0 per cell (each normal component,
+        out of plane included: plane strain holds the total e_zz at 0), stress
+        ``sigma = C (e - e0 I)``; element-constant, entering as the load ``int B^T m s0``
+        with ``s0 = (3 lam + 2 mu) e0``.
+        """
         ke = lam.ravel()[:, None, None] * _KLAM + mu.ravel()[:, None, None] * _KMU
         K = sp.csc_matrix((ke.ravel(), (self.rows, self.cols)), shape=(self.ndof, self.ndof))
         u = np.zeros(self.ndof)
-        if pressure_pa != 0.0:
+        lam_f, mu_f = lam.ravel(), mu.ravel()
+        s0 = np.zeros(lam_f.shape) if eigenstrain is None else \
+            (3 * lam_f + 2 * mu_f) * np.asarray(eigenstrain, float).ravel()
+        load = self.f_unit * pressure_pa
+        if s0.any():
+            fe = (self.h / 2) * s0[:, None] * _FM[None, :]  # (ne, 8), per unit depth
+            load = load + np.bincount(self.dofs.ravel(), fe.ravel(), minlength=self.ndof)
+        if load.any():
             Kf = K[self.free][:, self.free]
-            u[self.free] = spla.spsolve(Kf, self.f_unit[self.free] * pressure_pa)
+            u[self.free] = spla.spsolve(Kf, load[self.free])
         ue = u[self.dofs]  # (ne, 8)
         eps = ue @ (_BC * (2.0 / self.h)).T  # (ne, 3): exx, eyy, gxy
         tr = eps[:, 0] + eps[:, 1]
-        lam_f, mu_f = lam.ravel(), mu.ravel()
-        sxx = lam_f * tr + 2 * mu_f * eps[:, 0]
-        syy = lam_f * tr + 2 * mu_f * eps[:, 1]
-        szz = lam_f * tr
+        sxx = lam_f * tr + 2 * mu_f * eps[:, 0] - s0
+        syy = lam_f * tr + 2 * mu_f * eps[:, 1] - s0
+        szz = lam_f * tr - s0
         return (-(sxx + syy + szz) / 3).reshape(self.ny, self.nx)
 
 
@@ -451,7 +482,8 @@ def _lame(E, nu):
 
 
 def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, cell_um=None,
-                       dt_s=None, n_saves=51, voltage_v=DEFAULTS["voltage_v"]):
+                       dt_s=None, n_saves=51, voltage_v=DEFAULTS["voltage_v"],
+                       plating_eigenstrain=False):
     """Li growth into porous Li6PS5Cl under a stack pressure (Cao et al. 2023, Fig. 4).
 
     Parameters
@@ -471,6 +503,15 @@ def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, c
         Number of saved times (including t = 0).
     voltage_v : float
         Potential of the Li current collector against the counter electrode.
+    plating_eigenstrain : bool
+        Add the volumetric eigenstrain of Li plated into solid electrolyte (module docstring,
+        item 4).  Off by default: with the molar-volume expansion and elastic Li (the paper's
+        assumption) the peak pressure in Li at 0 MPa is 2.3-2.8 GPa on the tiny crop (between
+        Eshelby's value for a Li cylinder, 2.8 GPa, and K_Li dV = 10.8 GPa), three orders above
+        the paper's ~2 MPa; reaching 2 MPa would need a volume change ~1000x smaller or Li
+        plasticity/creep relaxation, which the text does not give (not tuned).  The
+        Omega P_m / F shift of the driving force then reaches ~0.4 V, as large as the applied
+        voltage, so the growth with the option on is not a model of the paper's Fig. 4.
 
     Returns
     -------
@@ -480,9 +521,10 @@ def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, c
     -----
     What this model does not contain: Li plasticity/creep (the paper also treats Li as elastic
     at this scale), fracture of the electrolyte, Li creeping into pores without deposition, and
-    a stress-generating eigenstrain of plated Li (the pressure acts on growth through the
-    driving force Omega P_m, but the stress field itself is that of the stack pressure on the
-    current Li/electrolyte/pore stiffness map, so P_m in Li is zero at 0 MPa).
+    by default a stress-generating eigenstrain of plated Li (the pressure acts on growth through
+    the driving force Omega P_m, but the stress field itself is that of the stack pressure on
+    the current Li/electrolyte/pore stiffness map, so P_m in Li is zero at 0 MPa;
+    ``plating_eigenstrain`` adds it, with the consequences stated above).
     """
     from ssbscope.errors import ConfigError
 
@@ -543,6 +585,7 @@ def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, c
     lam_se, mu_se = _lame(p["e_se_pa"], p["nu_se"])
 
     r_lin = 1.0 / (i0 * f)  # linear charge-transfer resistance (Ohm m2)
+    h0 = _h(np.clip(xi, 0, 1))  # Li present at t = 0 (no eigenstrain)
     rho0_sum = rho.sum()
     rho0_abs = np.abs(rho).sum()
     save_steps = set(np.unique(np.linspace(0, n_steps, n_saves).round().astype(int)).tolist())
@@ -602,7 +645,13 @@ def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, c
             s_eff = s + (1 - s) * p["pore_stiffness_ratio"]
             lam = hx * lam_li + (1 - hx) * s_eff * lam_se
             mu = hx * mu_li + (1 - hx) * s_eff * mu_se
-            pm = elas.solve(lam, mu, p_pa)
+            e0 = None
+            if plating_eigenstrain:
+                # Li plated where the electrolyte was solid must make its own room: isotropic
+                # eigenstrain of volume Omega_Li c_s (= 1 for Li metal) per unit of new h(xi),
+                # none where it fills a pore (the void gives the room)
+                e0 = (omega * c_s / 3.0) * s * np.clip(hx - h0, 0.0, None)
+            pm = elas.solve(lam, mu, p_pa, e0)
         # Picard on the secant resistance until the interfacial Butler-Volmer law holds to
         # PICARD_TOL (log of the resistance) in every interface cell, at most PICARD_MAX solves
         for _ in range(PICARD_MAX):

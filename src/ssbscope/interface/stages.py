@@ -329,13 +329,21 @@ def input_stages(exp) -> list:
         return []
     stages = _topography_stages(exp, cfg)
     if cfg.phase_field is not None:
+        pf = cfg.phase_field.model_dump(mode="json")
+        if not pf.get("plating_eigenstrain"):  # new key only when set: earlier runs keep theirs
+            pf.pop("plating_eigenstrain", None)
         stages.append(Stage("interface.phase_field", _phase_field_stage,
                             outputs=("interface/phase_field",),
-                            params={**cfg.phase_field.model_dump(mode="json"),
-                                    "seed": int(getattr(exp, "seed", 0) or 0)}, long=True))
+                            params={**pf, "seed": int(getattr(exp, "seed", 0) or 0)}, long=True))
     if cfg.gap_creep is not None:
-        stages.append(Stage("interface.gap_creep", _gap_creep_stage, outputs=("interface/gap_creep",),
-                            params=cfg.gap_creep.model_dump(mode="json")))
+        gp = cfg.gap_creep.model_dump(mode="json")
+        nin = gp.pop("neutron", None)
+        ins = ()
+        if nin is not None:
+            nin, ins = _gap_neutron_params(exp, nin)
+            gp["neutron"] = nin
+        stages.append(Stage("interface.gap_creep", _gap_creep_stage, inputs=ins,
+                            outputs=("interface/gap_creep",), params=gp))
     if not cfg.cases:
         return stages
     params = cfg.model_dump(mode="json")
@@ -367,7 +375,8 @@ def input_stages(exp) -> list:
                   outputs=("interface/contour_study",), params=params)] + stages
 
 
-def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0):
+def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0,
+                       plating_eigenstrain=False):
     """The phase-field model of Cao et al. 2023 (Fig. 4) at each pressure (``interface/phase_field``)."""
     import dask
     import xarray as xr
@@ -375,7 +384,8 @@ def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0):
     from ssbscope.interface.phase_field import phase_field_growth
 
     runs = dask.compute(*[dask.delayed(phase_field_growth, pure=True)(
-        float(p), size=size, seed=seed, duration_s=float(duration_s)) for p in pressures_mpa])
+        float(p), size=size, seed=seed, duration_s=float(duration_s),
+        plating_eigenstrain=bool(plating_eigenstrain)) for p in pressures_mpa])
     t = runs[0].time_s
     ds = xr.Dataset(
         {"li_area_fraction": (("pressure_mpa", "time_s"), np.stack([r.li_area_fraction for r in runs]),
@@ -397,17 +407,124 @@ def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0):
         attrs={"model": "phase field (Allen-Cahn with Butler-Volmer, Cahn-Hilliard, potential, "
                         "plane-strain elasticity) after Cao et al. 2023, Eqs. 2-3 "
                         "(ssbscope.interface.phase_field)",
-               "size": size, "notes": runs[0].notes})
+               "size": size, "notes": runs[0].notes,
+               "plating_eigenstrain": bool(plating_eigenstrain)})
     return {"interface/phase_field": ds}
 
 
+def _gap_neutron_params(exp, nin):
+    """Stage parameters and inputs of ``analysis.interface.gap_creep.neutron``."""
+    from ssbscope.errors import ConfigError
+    from ssbscope.neutron.stages import input_labels
+
+    where = exp.base_dir or "experiment"
+    found = [(it, nm) for it, nm in input_labels(exp) if nm == nin["label"]]
+    if not found:
+        have = [nm for _, nm in input_labels(exp)]
+        raise ConfigError(where, [("analysis.interface.gap_creep.neutron.label", (
+            f"{nin['label']!r} is not the label of a neutron input (have "
+            f"{', '.join(map(repr, have)) or 'none'})"))])
+    item, name = found[0]
+    problems = []
+    if getattr(item, "kind", "radiography") != "radiography" or not getattr(item, "regions", None):
+        problems.append("needs a radiograph series with regions (its bands P1-P4)")
+    if item.pixel_size_um is None:
+        problems.append("needs the input's pixel_size_um for the band's Li volume")
+    if problems:
+        raise ConfigError(where, [("analysis.interface.gap_creep.neutron.label",
+                                   f"neutron input {name!r}: {p}") for p in problems])
+    nin = {**nin, "pixel_size_um": float(item.pixel_size_um),
+           "li6_fraction": float(item.li6_fraction),
+           "wavelength_a": None if item.wavelength_a is None else float(item.wavelength_a)}
+    return nin, (f"neutron/input/{name}", f"neutron/{name}/bands", f"neutron/{name}/spacetime")
+
+
+def _gap_neutron_compare(inputs, model, *, label, band, axis_x_um, time_offset_s, pixel_size_um,
+                         li6_fraction, wavelength_a):
+    """Measured band volume (de-projected to the gap) vs the model: data vars and attrs."""
+    from ssbscope.interface.gap_creep import band_gap_volume, compare_gap_volume
+    from ssbscope.neutron.attenuation import cold_spectrum
+    from ssbscope.neutron.lithium import monochromatic
+
+    bands = inputs[f"neutron/{label}/bands"].load()
+    st = inputs[f"neutron/{label}/spacetime"]
+    names = [str(v) for v in bands["name"].values] if "name" in bands else []
+    attrs = {"neutron_label": label, "neutron_band": band, "neutron_axis_x_um": float(axis_x_um),
+             "neutron_time_offset_s": float(time_offset_s)}
+    if band not in names:
+        attrs["neutron_note"] = (f"no band {band} in neutron/{label}/bands (named: "
+                                 f"{', '.join(n for n in names if n) or 'none'}): no comparison")
+        return {}, attrs
+    i = names.index(band)
+    region = str(bands["region"].values[i])
+    regions = [str(v) for v in st["region"].values]
+    y0, y1 = int(bands["row0_px"].values[i]), int(bands["row1_px"].values[i])
+    _, _, x0, x1 = (int(v) for v in st["region_px"].values[regions.index(region)])
+    nin = inputs[f"neutron/input/{label}"]
+    ref = int(nin.attrs.get("reference_bin", 0))
+    ratio = nin["transmission_ratio"].values.astype(np.float64)
+    sig = (nin["transmission_ratio_sigma"].values.astype(np.float64)
+           if "transmission_ratio_sigma" in nin else None)
+    tr0 = nin["transmission_binned"].values[ref].astype(np.float64)
+    t = np.asarray(nin["time_s_bin"].values, float) - float(time_offset_s)
+    spectrum = monochromatic(float(wavelength_a)) if wavelength_a is not None else cold_spectrum()
+    g = band_gap_volume(ratio, tr0, sig, roi_px=(y0, y1, x0, x1), pixel_size_um=pixel_size_um,
+                        axis_x_um=axis_x_um, inner_radius_um=model.parameters["radius_um"],
+                        gap_um=model.parameters["gap_um"], spectrum=spectrum,
+                        li6_fraction=li6_fraction)
+    inside = (t >= 0) & (t <= model.time_s[-1])
+    meas = np.where(inside, g.gap_volume_um3, np.nan)
+    ok = np.isfinite(meas)
+    if ok.sum() < 3:
+        attrs["neutron_note"] = (f"band {band}: {int(ok.sum())} bin(s) with a finite volume "
+                                 "inside the model's time span (needs 3): no comparison; check "
+                                 "time_offset_s and duration_s")
+        return {}, attrs
+    cmp = compare_gap_volume(model, t, meas)
+    t_ok = t[ok]
+    mod = np.full(t.size, np.nan)
+    mod[ok] = (np.interp(t_ok, model.time_s, model.gap_volume_um3)
+               - np.interp(t_ok[0], model.time_s, model.gap_volume_um3))
+    meas_inc = meas - meas[ok][0]
+    last = np.flatnonzero(ok)[-1]
+    data = {
+        "neutron_time_s": ("bin", t, {"units": "s", "long_name": "neutron bin time - time_offset_s"}),
+        "measured_band_volume_um3": ("bin", g.band_volume_um3, {
+            "units": "um^3", "long_name": f"Li volume change in band {band} (its pixels)"}),
+        "measured_band_volume_sigma_um3": ("bin", g.band_volume_sigma_um3, {"units": "um^3"}),
+        "measured_gap_volume_um3": ("bin", meas_inc, {
+            "units": "um^3", "long_name": f"Li gained in the gap from band {band} (band volume / "
+                                          "projected share of the annulus), from the first bin"}),
+        "measured_gap_volume_sigma_um3": ("bin", g.gap_volume_sigma_um3, {"units": "um^3"}),
+        "model_gap_volume_at_bin_um3": ("bin", mod, {
+            "units": "um^3", "long_name": "model gap volume at the bin times, from the first bin"})}
+    attrs.update({
+        "neutron_region": region, "neutron_band_roi_px": [y0, y1, x0, x1],
+        "neutron_band_u_um": list(g.u_um), "neutron_projected_fraction": g.projected_fraction,
+        "neutron_spectrum": (f"monochromatic {wavelength_a:g} A" if wavelength_a is not None
+                             else "cold CG-1D spectrum (Cao et al. 2023)"),
+        "neutron_li_cross_section": "Sears 1992 bound-atom cross-sections, natural Li unless "
+                                    f"li6_fraction ({li6_fraction:g})",
+        "volume_ratio": cmp["ratio"], "volume_rms_um3": cmp["rms_um3"],
+        "volume_correlation": cmp["correlation"],
+        "measured_final_gap_volume_um3": float(meas_inc[last]),
+        "model_final_gap_volume_um3": float(mod[last]),
+        "final_volume_ratio": (float(meas_inc[last] / mod[last]) if mod[last] != 0
+                               else float("nan")),
+        "neutron_assumption": "the band's change is Li entering the annular gap "
+                              "radius_um..radius_um + gap_um, coaxial with the cell"})
+    return data, attrs
+
+
 def _gap_creep_stage(ctx, inputs, **params):
-    """The reduced gap-creep model of Cao et al. 2023, Fig. 6 (``interface/gap_creep``)."""
+    """The reduced gap-creep model of Cao et al. 2023, Fig. 6 (``interface/gap_creep``), and
+    with ``neutron`` its gap volume against the neutron band's (:func:`_gap_neutron_compare`)."""
     import xarray as xr
 
     from ssbscope.interface.gap_creep import gap_creep
 
     duration = params.pop("duration_s")
+    neutron = params.pop("neutron", None)
     r = gap_creep(duration, **params)
     ds = xr.Dataset(
         {"pressure_mpa": ("time_s", r.pressure_mpa, {"units": "MPa",
@@ -422,6 +539,11 @@ def _gap_creep_stage(ctx, inputs, **params):
         attrs={"model": "reduced axisymmetric power-law squeeze flow into the rod-tube gap, "
                         "framework spring (Cao et al. 2023, Fig. 6; ssbscope.interface.gap_creep)",
                "conservation_error": r.conservation_error, **r.parameters})
+    if neutron is not None:
+        data, attrs = _gap_neutron_compare(inputs, r, **neutron)
+        if data:
+            ds = ds.assign(data)
+        ds.attrs.update(attrs)
     return {"interface/gap_creep": ds}
 
 
@@ -488,6 +610,19 @@ def _topography_stages(exp, cfg) -> list:
         sname = _slug(series)
         cd_key = f"transport/{sname}/current_density"
         ins = (f"tomo/{sname}/maps",) + ((cd_key,) if cd_key in produced else ())
+        from_ct = None
+        if topo.conductivity_s_cm == "from_ct":
+            # eps/tau of the electrolyte layer's material in that layer: the transport stage's
+            # result when it solves it (checked on its attrs at run time), else the labels
+            tk = f"transport/{sname}/tortuosity"
+            from_ct = {"labels_key": f"tomo/{sname}/labels", "layer": elec,
+                       "phase": materials.get(elec),
+                       "tortuosity_key": tk if tk in produced else None,
+                       "layers": [{"name": la.name, "material": la.material,
+                                   "thickness_um": la.thickness_um} for la in cell.layers]}
+            ins = ins + (from_ct["labels_key"],) + ((tk,) if tk in produced else ())
+        sigma = (cfg.conductivity_s_cm if topo.conductivity_s_cm in (None, "from_ct")
+                 else topo.conductivity_s_cm)
         stages.append(Stage(
             f"interface.{sname}.surface_current", _surface_current_stage, inputs=ins,
             outputs=(f"interface/{sname}/surface_current",),
@@ -496,7 +631,7 @@ def _topography_stages(exp, cfg) -> list:
                     "sign": int(sign),
                     "thickness_um": float(topo.thickness_um if topo.thickness_um is not None
                                           else (thick.get(elec) or cfg.thickness_um)),
-                    "conductivity_s_cm": float(topo.conductivity_s_cm or cfg.conductivity_s_cm),
+                    "conductivity_s_cm": float(sigma), "conductivity_from_ct": from_ct,
                     "r_ct_ohm_cm2": topo.r_ct_ohm_cm2, "current_ma_cm2": topo.current_ma_cm2,
                     "smooth_um": topo.smooth_um, "max_nodes": int(topo.max_nodes),
                     "top_fraction": float(topo.top_fraction), "n_shuffle": int(topo.n_shuffle),
@@ -509,8 +644,12 @@ def _topography_stages(exp, cfg) -> list:
 def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, sign,
                            thickness_um, conductivity_s_cm, r_ct_ohm_cm2, current_ma_cm2,
                            smooth_um, max_nodes, top_fraction, n_shuffle, seed=0,
-                           stress="normal", grain_size_um=2.0):
-    """Predicted current on each scan's measured Li surface vs the measured current maps."""
+                           stress="normal", grain_size_um=2.0, conductivity_from_ct=None):
+    """Predicted current on each scan's measured Li surface vs the measured current maps.
+
+    ``conductivity_from_ct`` (``analysis.interface.topography.conductivity_s_cm: from_ct``):
+    the bulk ``conductivity_s_cm`` times ``eps / tau`` of the electrolyte layer per scan
+    (:func:`_ct_conductivity`)."""
     import xarray as xr
 
     from ssbscope.errors import InputError
@@ -534,6 +673,14 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
            else np.full(max(t.size - 1, 0), np.nan))
     smooth = px if smooth_um is None else float(smooth_um)
     maps, ratios, maxr, used_i, notes = [], [], [], [], []
+    nt = t.size
+    sig = np.full(nt, float(conductivity_s_cm))
+    eps_tau = np.full((nt, 2), np.nan)
+    sig_src = np.full(nt, "analysis.interface.conductivity_s_cm", dtype=object)
+    if conductivity_from_ct is not None:
+        sig, eps_tau, sig_src, more = _ct_conductivity(inputs, t, float(conductivity_s_cm),
+                                                       **conductivity_from_ct)
+        notes.extend(more)
     pmaps, psite = [], []
     for k in range(t.size):
         i_k = current_ma_cm2
@@ -541,16 +688,17 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
             c = cyc[k] if k < cyc.size else np.nan
             i_k = abs(float(c)) if np.isfinite(c) and abs(c) > 0 else 1.0
         h = h_all[k]
-        if np.isfinite(h).sum() < 9:
+        if np.isfinite(h).sum() < 9 or not sig[k] > 0:
             maps.append(np.full(h.shape, np.nan))
             pmaps.append(np.full(h.shape, np.nan))
             psite.append(np.nan)
             ratios.append(np.nan)
             maxr.append(np.nan)
             used_i.append(i_k)
-            notes.append(f"scan {k}: no interface found")
+            notes.append(f"scan {k}: no interface found" if np.isfinite(h).sum() < 9 else
+                         f"scan {k}: no electrolyte conductivity from CT ({sig_src[k]})")
             continue
-        res = surface_current(h, (py, px), conductivity_s_cm=conductivity_s_cm,
+        res = surface_current(h, (py, px), conductivity_s_cm=float(sig[k]),
                               thickness_um=thickness_um, current_ma_cm2=i_k,
                               r_ct_ohm_cm2=r_ct_ohm_cm2, max_nodes=max_nodes,
                               smooth_um=smooth or None)
@@ -588,7 +736,12 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
             "site_excess_pressure_mpa": ("time_s", np.asarray(psite, float), {"units": "MPa"}),
             "area_ratio": ("time_s", np.asarray(ratios, float), {"units": "1"}),
             "max_over_geometric": ("time_s", np.asarray(maxr, float), {"units": "1"}),
-            "geometric_current_ma_cm2": ("time_s", np.asarray(used_i, float), {"units": "mA/cm2"})}
+            "geometric_current_ma_cm2": ("time_s", np.asarray(used_i, float), {"units": "mA/cm2"}),
+            "conductivity_s_cm": ("time_s", sig, {"units": "S/cm",
+                                                  "long_name": "electrolyte conductivity of the solve"}),
+            "conductivity_source": ("time_s", np.asarray([str(v) for v in sig_src], dtype=str)),
+            "electrolyte_volume_fraction": ("time_s", eps_tau[:, 0], {"units": "1"}),
+            "electrolyte_tau": ("time_s", eps_tau[:, 1], {"units": "1"})}
     for key, v in cols.items():
         data[key] = ("interval", np.asarray(v, float), {"units": "1"})
     coords = {"time_s": ("time_s", t, {"units": "s"}), "y": ("y", y, {"units": "um"}),
@@ -602,13 +755,78 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                  + " current distribution (Zhang et al. 2024, doi:10.1039/d3ee03322h) on the "
                    "measured surface; mirror sides",
         "r_ct_ohm_cm2": float("nan") if r_ct_ohm_cm2 is None else float(r_ct_ohm_cm2),
-        "conductivity_s_cm": conductivity_s_cm, "thickness_um": thickness_um,
+        "conductivity_s_cm": conductivity_s_cm,
+        "conductivity_model": ("from_ct: bulk conductivity_s_cm x eps/tau of the electrolyte "
+                               f"layer {conductivity_from_ct['layer']!r} per scan "
+                               "(conductivity_source per scan)" if conductivity_from_ct
+                               else "uniform: analysis.interface conductivity_s_cm"),
+        "thickness_um": thickness_um,
         "smooth_um": smooth, "top_fraction": top_fraction, "n_shuffle": n_shuffle,
         "stress": stress,
         "baseline": "random circular shifts and flips of the measured map",
         "pairing": "prediction on the surface of scan k vs the map of interval k (scan k -> k+1)",
         "notes": notes})
     return {f"interface/{series}/surface_current": ds}
+
+def _ct_conductivity(inputs, t, bulk, *, labels_key, layer, phase, tortuosity_key, layers):
+    """Per-scan ``bulk * eps / tau`` of ``phase`` in ``layer`` for the scans at times ``t``.
+
+    From ``transport/<series>/tortuosity`` when it solved the same material and layer along z
+    (its ``d_eff_ratio``), else from the labels (:func:`ssbscope.interface.effective_conductivity`
+    on the layer's band ``layer_z_vox``).  Returns ``(sigma, (eps, tau), source, notes)``.
+    """
+    from ssbscope.errors import EmptyResultError, InputError
+    from ssbscope.interface.topography import effective_conductivity
+    from ssbscope.store import attr_list
+    from ssbscope.transport.stages import _layer_bands
+
+    nt = t.size
+    sig = np.full(nt, np.nan)
+    et = np.full((nt, 2), np.nan)
+    src = np.full(nt, "", dtype=object)
+    notes = []
+    tr = inputs[tortuosity_key].load() if tortuosity_key else None
+    use_tr = (tr is not None and str(tr.attrs.get("layer")) == layer
+              and str(tr.attrs.get("phase")) == str(phase)
+              and int(tr.attrs.get("transport_axis", -1)) == 0
+              and tr.sizes.get("time_s") == nt)
+    if tr is not None and not use_tr:
+        notes.append(f"{tortuosity_key} solved {tr.attrs.get('phase')!r} in layer "
+                     f"{tr.attrs.get('layer')!r} along axis {tr.attrs.get('transport_axis')}, "
+                     f"not {phase!r} in {layer!r} along z: eps/tau from the labels")
+    lab = None
+    for k in range(nt):
+        if use_tr:
+            d = float(tr["d_eff_ratio"].values[k])
+            if np.isfinite(d):
+                sig[k] = bulk * d
+                et[k] = float(tr["volume_fraction"].values[k]), float(tr["tau"].values[k])
+                src[k] = f"{tortuosity_key} d_eff_ratio (eps/tau)"
+                continue
+        if lab is None:
+            lab = inputs[labels_key].load()
+            phases = [str(p) for p in attr_list(lab.attrs["phases"])]
+            if phase not in phases:
+                raise InputError(f"{labels_key}: the electrolyte layer {layer!r} is of material "
+                                 f"{phase!r}, which is not a segmented phase (phases: "
+                                 f"{', '.join(phases)}); give analysis.interface.topography."
+                                 "conductivity_s_cm as a number")
+            pidx = phases.index(phase)
+            fp = np.asarray(lab["cell_mask"].values, bool)
+        band = _layer_bands(lab, layers, k).get(layer)
+        try:
+            if band is None:
+                raise EmptyResultError(f"layer {layer!r} absent in this scan")
+            r = effective_conductivity(lab["labels"].values[k], pidx, band, fp,
+                                       bulk_conductivity_s_cm=bulk)
+        except EmptyResultError as e:
+            src[k] = f"labels: none ({e})"
+            continue
+        sig[k] = r.conductivity_s_cm
+        et[k] = r.volume_fraction, r.tau
+        src[k] = f"{labels_key}: {r.source}"
+    return sig, et, src, notes
+
 
 def demo_stages(config) -> list:
     """The twin's contour study (see the module docstring).

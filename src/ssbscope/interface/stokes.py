@@ -83,6 +83,15 @@ fixed map; frustum 0.891, 0.898 MPa on 6 and 8 layers against 0.905 with 24.  La
 site pressure then drifts as with one viscosity (pyramid 0.761, 0.766, 0.744, 0.727 MPa on 6,
 8, 10, 12 elements with 8 layers; about 2.5 % per step beyond 8), so 6 elements may read up to
 about 10 % high for both viscosity models.  CPU: 4-5 s per pyramid/frustum solve at 6 x 6.
+The normal traction (the default ``stress``) drifts more (benchmarks/bench_stokes_convergence.py,
+H25S150, R_ct 10 Ohm cm2, local viscosity, 8 layers; 2026-12-07): pyramid 0.3062, 0.2826,
+0.2634, 0.2558 MPa on 6, 8, 10, 12 elements, frustum 0.4188, 0.3796, 0.3559, 0.3488 MPa;
+Richardson extrapolation of the last three grids (``p = p_0 + C n^-r`` solved for ``r``):
+pyramid 0.248 MPa (r = 3.6; geometric/Aitken limit 0.251), frustum 0.344 MPa (r = 4.9;
+Aitken 0.346), so the 6-element values the study uses are 22-24 % (pyramid) and 21-22 %
+(frustum) above the extrapolated limit; 12 elements are within 3 % and 1.4 % of it (CPU 40-54 s
+per solve under load).  The extrapolation rests on three grids whose successive changes fall
+from 7-9 % to 2-3 %: read its limit to a few per cent.
 
 The viscosity is updated by Picard iterations: start from the uniform viscosity at the
 characteristic strain rate of the small-slope model, then ``eta`` at every quadrature point

@@ -24,6 +24,17 @@ grid coarsened by block means (stride ``s``); the current is interpolated back t
 (bilinear).  The height map is interpolated by a bicubic spline; ``smooth_um`` applies a
 Gaussian filter first (CT height maps carry voxel-scale noise whose slopes the current
 would follow).
+
+Electrolyte conductivity from the CT phase map
+----------------------------------------------
+A porous or partly decomposed electrolyte conducts ions only through its solid phase:
+``sigma_eff = sigma_bulk * eps / tau`` (the TauFactor definition ``D_eff = D eps / tau``; Cooper
+et al. 2016, doi:10.1016/j.softx.2016.09.002), with ``eps`` the phase's volume fraction and
+``tau`` its tortuosity factor through the layer (along z, the current's direction).
+:func:`effective_conductivity` computes it on one scan's labels (the core of the electrolyte
+layer, interface mixing zones trimmed, :func:`ssbscope.transport.layer.layer_tortuosity`); the
+pipeline takes ``eps / tau`` from ``transport/<series>/tortuosity`` when the transport stage
+solved the same phase, layer and axis, and computes it from ``tomo/<series>/labels`` otherwise.
 """
 
 from __future__ import annotations
@@ -37,8 +48,9 @@ from ssbscope.errors import ParameterError
 
 from .current import _finite_pos, _solve_field, mirror_cell
 
-__all__ = ["SurfaceCurrent", "SurfaceCreep", "HotSpotComparison", "surface_current",
-           "surface_creep_pressure", "hot_spot_overlap"]
+__all__ = ["SurfaceCurrent", "SurfaceCreep", "HotSpotComparison", "EffectiveConductivity",
+           "surface_current", "surface_creep_pressure", "hot_spot_overlap",
+           "effective_conductivity"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,94 @@ class SurfaceCurrent:
     flux_balance: float
     filled_fraction: float = 0.0
     boundary: str = "mirror"
+
+
+@dataclass(frozen=True)
+class EffectiveConductivity:
+    """Effective ionic conductivity of a CT-segmented electrolyte layer (:func:`effective_conductivity`).
+
+    Attributes
+    ----------
+    conductivity_s_cm : float
+        ``bulk_conductivity_s_cm * volume_fraction / tau`` (S/cm); 0 when the phase does not
+        percolate through the layer.
+    bulk_conductivity_s_cm : float
+        Conductivity of the dense electrolyte (S/cm).
+    volume_fraction : float
+        Volume fraction ``eps`` of the conducting phase in the layer's core (cell footprint).
+    tau : float
+        Tortuosity factor along z (inf when the phase does not percolate).
+    d_eff_ratio : float
+        ``eps / tau``.
+    core_z_vox : (int, int)
+        Slices ``[z0, z1)`` of the layer's core that were solved.
+    source : str
+        Where ``eps / tau`` came from.
+    """
+
+    conductivity_s_cm: float
+    bulk_conductivity_s_cm: float
+    volume_fraction: float
+    tau: float
+    d_eff_ratio: float
+    core_z_vox: tuple
+    source: str
+
+
+def effective_conductivity(labels, phase: int, band_z_vox, footprint, *,
+                           bulk_conductivity_s_cm: float, mixing_tol: float = 0.05,
+                           rtol: float = 1e-6) -> EffectiveConductivity:
+    """Electrolyte conductivity ``sigma_bulk * eps / tau`` of one layer of a labelled CT scan.
+
+    Parameters
+    ----------
+    labels : (Z, Y, X) integer array_like
+        Phase labels of one scan (e.g. one time of ``tomo/<series>/labels``).
+    phase : int
+        Label of the ion-conducting electrolyte phase.
+    band_z_vox : (int, int)
+        The electrolyte layer's band ``[z0, z1)`` along z (``layer_z_vox``).
+    footprint : (Y, X) bool array_like
+        The cell's columns (``cell_mask``).
+    bulk_conductivity_s_cm : float
+        Conductivity of the dense electrolyte (S/cm).
+    mixing_tol : float
+        Interface mixing zones trimmed from the band
+        (:func:`ssbscope.transport.layer.layer_core`).
+    rtol : float
+        Relative residual of the diffusion solve.
+
+    Returns
+    -------
+    EffectiveConductivity
+
+    Raises
+    ------
+    ParameterError
+        A non-finite or non-positive bulk conductivity.
+    EmptyResultError
+        No voxel of the phase in the layer's core, or an empty band/footprint.
+
+    Examples
+    --------
+    Straight z channels holding 25 % of the columns: ``tau = 1``, ``sigma_eff = 0.25 sigma``.
+
+    >>> lab = np.zeros((8, 8, 8), np.uint8); lab[:, ::2, ::2] = 1
+    >>> r = effective_conductivity(lab, 1, (0, 8), np.ones((8, 8), bool),
+    ...                            bulk_conductivity_s_cm=2e-3)
+    >>> round(r.tau, 6), round(r.conductivity_s_cm / 2e-3, 6)
+    (1.0, 0.25)
+    """
+    from ssbscope.transport.layer import layer_tortuosity
+
+    bulk = _finite_pos("bulk_conductivity_s_cm", bulk_conductivity_s_cm)
+    r = layer_tortuosity(labels, int(phase), band_z_vox, footprint, axis=0, n_slabs=1,
+                         mixing_tol=mixing_tol, rtol=rtol)
+    d = float(r.d_eff_ratio) if np.isfinite(r.tau) else 0.0
+    return EffectiveConductivity(bulk * d, bulk, float(r.volume_fraction), float(r.tau), d,
+                                 tuple(int(v) for v in r.core_z_vox),
+                                 "tortuosity along z of the layer's core in the labels "
+                                 "(ssbscope.transport.layer.layer_tortuosity)")
 
 
 def _fill_gaps(h):

@@ -799,15 +799,8 @@ def input_stages(exp) -> list:
     """
     from ssbscope.pipeline import Stage
 
-    stages, used = [], set()
-    for item in getattr(exp.inputs, "neutron", []) or []:
-        stem = Path(item.path).name.split("*")[0].rstrip("_-.") or Path(item.path).stem
-        base = _slug(item.label or stem)
-        name, k = base, 1
-        while name in used:
-            k += 1
-            name = f"{base}_{k}"
-        used.add(name)
+    stages = []
+    for item, name in input_labels(exp):
         if getattr(item, "kind", "radiography") == "projections":
             stages.append(_ct_scan_stage_of(exp, item, name))
             continue
@@ -846,6 +839,24 @@ def input_stages(exp) -> list:
     if cd is not None:
         stages.append(_ct_difference_stage_of(exp, cd, stages))
     return stages
+
+
+def input_labels(exp) -> list:
+    """``(item, label)`` of every ``inputs.neutron`` entry: the label of its store keys
+    (``neutron/input/<label>``, ``neutron/<label>/...``): the item's label, else its file stem,
+    made unique by ``_2``, ``_3`` ...  """
+
+    out, used = [], set()
+    for item in getattr(exp.inputs, "neutron", []) or []:
+        stem = Path(item.path).name.split("*")[0].rstrip("_-.") or Path(item.path).stem
+        base = _slug(item.label or stem)
+        name, k = base, 1
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        out.append((item, name))
+    return out
 
 
 def _ct_scan_stage_of(exp, item, name):
