@@ -272,7 +272,7 @@ def coin_roi_phantom(state: str, *, n_xy: int = 48, cfg: CoinCTConfig | None = N
         target = pore_um / vs * area
         zi, yi, xi = np.ogrid[:n_z, :n_xy, :n_xy]
         for _ in range(10000):
-            if pmask.sum() >= target:
+            if (pmask & roi[None]).sum() >= target:
                 break
             cy, cx = rfeat.uniform(0, n_xy, 2)
             rad = rfeat.uniform(1.5, 3.0)
