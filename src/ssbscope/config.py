@@ -128,6 +128,44 @@ class EchemInput(_Input):
     invert_current: bool = Field(default=False, description="flip the current sign (cells wired with the negative electrode, e.g. Cu, as working electrode) so charge is positive")
 
 
+class DeltaBetaMaterial(_Model):
+    """delta/beta of a material at the beam energy, from xraylib's refractive index."""
+
+    material: str = Field(min_length=1, description="chemical formula xraylib parses (e.g. 'Li', 'Li6PS5Cl', 'C2H4O') or a NIST compound name")
+    density_g_cm3: float = Field(gt=0, description="mass density (g/cm3), e.g. 0.534 for Li")
+
+    @field_validator("material")
+    @classmethod
+    def _known(cls, v):
+        import xraylib
+
+        try:
+            xraylib.CompoundParser(v)
+        except ValueError:
+            try:
+                xraylib.GetCompoundDataNISTByName(v)
+            except ValueError:
+                raise ValueError(f"{v!r} is neither a chemical formula nor a NIST compound name "
+                                 "xraylib knows; write it as a formula, e.g. 'Li'") from None
+        return v
+
+
+class PhaseRetrieval(_Model):
+    """Single-distance propagation-based phase retrieval of the projections before FBP."""
+
+    method: Literal["paganin"] = Field(default="paganin", description="paganin: homogeneous-object phase retrieval (Paganin et al. 2002, doi:10.1046/j.1365-2818.2002.01010.x), applied to each flat/dark-corrected, de-zingered projection before -ln")
+    delta_beta: float | DeltaBetaMaterial = Field(description="delta/beta of the material whose edges matter (e.g. 1271 for Li at 115 keV), or {material, density_g_cm3} to compute it with xraylib at the energy")
+    distance_mm: float = Field(gt=0, description="sample-detector propagation distance (mm)")
+    energy_kev: Optional[float] = Field(default=None, gt=0, description="photon energy (keV); default: the file's Data Exchange /measurement/instrument/monochromator/energy, else the input's energy_kev")
+
+    @field_validator("delta_beta")
+    @classmethod
+    def _positive(cls, v):
+        if isinstance(v, (int, float)) and not (v > 0 and v != float("inf")):
+            raise ValueError("must be a positive number (delta/beta) or {material, density_g_cm3}")
+        return v
+
+
 class TomoInput(_Input):
     format: Literal["auto", "dxchange", "nxtomo", "tiff", "hdf5"] = Field(default="auto", description="file format; auto: from the content and suffix")
     kind: Literal["projections", "volume"] = Field(default="projections", description="projections (with flats, darks and angles) to reconstruct, or a reconstructed volume")
@@ -143,6 +181,8 @@ class TomoInput(_Input):
     flats: Optional[str] = Field(default=None, description="open-beam (flat) frames in separate files: a TIFF folder/glob (e.g. 'flats/*.tif') or HDF5 file(s); required when path is a TIFF projection series")
     darks: Optional[str] = Field(default=None, description="dark frames in separate files (as flats:)")
     angles: Optional[str] = Field(default=None, description="text file of rotation angles, one per projection (degrees unless its header says rad); else angle_range_deg")
+    phase_retrieval: Optional[PhaseRetrieval] = Field(default=None, description="Paganin phase retrieval of each projection before reconstruction (low-contrast Li with a coherent beam), e.g. {delta_beta: {material: Li, density_g_cm3: 0.534}, distance_mm: 100}; default: none (absorption contrast)")
+    truncated: Literal["auto"] | bool = Field(default="auto", description="the sample is wider than the field of view (region-of-interest scan, e.g. a steel casing): each sinogram row is extended by its edge value tapered to zero before the ramp filter (no bright rim, less cupping); auto: when the middle sinogram's edges attenuate")
 
 
 class ComptonInput(_Input):

@@ -458,6 +458,12 @@ def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=T
                     "measurement/instrument/detector/pixel_size_x"):
             if key in h:
                 meta["pixel_size_um"] = float(np.asarray(h[key]).ravel()[0])
+        if "measurement/instrument/monochromator/energy" in h:  # keV (Data Exchange)
+            e = h["measurement/instrument/monochromator/energy"]
+            units = (_attr_str(e.attrs.get("units")) or "keV").strip().lower()
+            scale = {"kev": 1.0, "ev": 1e-3, "mev": 1e3}.get(units)
+            if scale is not None:
+                meta["energy_kev"] = float(np.asarray(e[()]).ravel()[0]) * scale
         if "measurement/sample/rotation_center_px" in h:
             meta["rotation_center_px"] = float(h["measurement/sample/rotation_center_px"][()])
         # scan times when recorded (Data Exchange: /process/acquisition/start_date, end_date;

@@ -397,7 +397,8 @@ def _circle_mask(n_out: int, radius: float) -> np.ndarray:
 
 def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_size=None,
         circle: bool = True, engine: str = "ssbscope", kernel_width: int = 6,
-        interpolation: str = "sinc", workers: int | None = None) -> np.ndarray:
+        interpolation: str = "sinc", workers: int | None = None,
+        truncated: bool = False) -> np.ndarray:
     """Filtered back-projection of one parallel-beam sinogram.
 
     Parameters
@@ -440,6 +441,12 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
         kept up to 0.75 (cubic) or 1.0 (linear) cycles/pixel.
     workers : int, optional
         Threads for scipy.fft (default: all).
+    truncated : bool
+        The sample is wider than the detector (region-of-interest scan): each row is extended
+        on both sides by ``n_detector`` pixels, its edge value tapered to zero
+        (:func:`ssbscope.tomo.roi.extend_sinogram`), before filtering, so the ramp filter
+        sees no step at the detector edges (no bright rim, less cupping).  The output grid,
+        centre and circle stay those of the original detector.
 
     Returns
     -------
@@ -484,6 +491,13 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
 
     if interpolation not in INTERPOLATIONS:
         raise ParameterError("interpolation", interpolation, f"must be one of {INTERPOLATIONS}")
+    n_fov = n_d
+    if truncated:
+        from ssbscope.tomo.roi import extend_sinogram
+
+        sino = extend_sinogram(sino, n_d)
+        c += n_d
+        n_d = sino.shape[1]
     if engine == "ssbscope":
         img = _fbp_gridding(sino, ang, c, n_out, filter_name, int(kernel_width), workers,
                             interpolation, 0.75 if interpolation == "cubic" else 1.0)
@@ -512,7 +526,7 @@ def fbp(sinogram, angles_rad, center=None, *, filter_name: str = "ramp", output_
         img = _recentre_algotom(rec, n_out)
     img = np.asarray(img, dtype=np.float32)
     if circle:
-        img[~_circle_mask(n_out, n_d / 2.0)] = 0.0
+        img[~_circle_mask(n_out, n_fov / 2.0)] = 0.0
     return img
 
 
@@ -615,7 +629,8 @@ def _interp_rows(rows, coord, valid):
 
 def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = "180",
                 filter_name: str = "ramp", output_size=None, circle: bool = True,
-                engine: str = "ssbscope", interpolation: str = "sinc") -> np.ndarray:
+                engine: str = "ssbscope", interpolation: str = "sinc",
+                truncated: bool = False) -> np.ndarray:
     """Reconstruct a stack of slices from (corrected, -log) projections.
 
     Parameters
@@ -633,8 +648,9 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
         ``"360-offset"`` stitches opposite projections first (:func:`stitch_360`); slices
         are then ``2 floor(max(center, n - 1 - center)) + 1`` pixels wide unless
         ``output_size`` is given.
-    filter_name, output_size, circle, engine, interpolation
-        As in :func:`fbp`.
+    filter_name, output_size, circle, engine, interpolation, truncated
+        As in :func:`fbp` (``truncated`` extends each sinogram, after stitching for
+        ``"360-offset"``).
 
     Returns
     -------
@@ -668,7 +684,7 @@ def reconstruct(projections, angles_rad, center=None, *, rows=None, scan: str = 
         if scan == "360-offset":
             sino, ang, c = stitch_360(sino, ang, center)
         img = fbp(sino, ang, c, filter_name=filter_name, output_size=output_size, circle=circle,
-                  engine=engine, interpolation=interpolation)
+                  engine=engine, interpolation=interpolation, truncated=truncated)
         if out is None:
             out = np.empty((sel.size,) + img.shape, dtype=np.float32)
         out[i] = img

@@ -43,7 +43,8 @@ def _slug(text: str) -> str:
 def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_size_um=None,
                        center_px=None, angle_range_deg=None, scan="180", rows=None, dataset=None,
                        energy_kev=None, key, series=None, state=None, flats=None, darks=None,
-                       angles=None):
+                       angles=None, phase_retrieval=None, truncated="auto", config_field=None,
+                       config_path=None):
     """Read one real tomography input: projections are reconstructed, volumes stored lazily."""
     import xarray as xr
 
@@ -95,9 +96,27 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
         # the volume (ssbscope.tomo.stream); only the centre search runs here
         from ssbscope.tomo.stream import stream_reconstruct
 
-        sr = stream_reconstruct(path, angles_deg=angle_range_deg, rows=rows,
-                                center_px=center_px, scan=scan,
-                                memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None))
+        phase = None
+        if phase_retrieval is not None:
+            phase = {"delta_beta": phase_retrieval["delta_beta"],
+                     "distance_mm": phase_retrieval["distance_mm"],
+                     "energy_kev": phase_retrieval.get("energy_kev"),
+                     "energy_kev_default": energy_kev, "pixel_size_um": voxel_size_um}
+        try:
+            sr = stream_reconstruct(path, angles_deg=angle_range_deg, rows=rows,
+                                    center_px=center_px, scan=scan,
+                                    memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None),
+                                    phase=phase, truncated=truncated)
+        except Exception as exc:
+            from ssbscope.errors import InputError
+
+            if not isinstance(exc, InputError) or phase is None or not str(exc).startswith("phase retrieval:"):
+                raise
+            from ssbscope.errors import ConfigError
+
+            fld = (f"{config_field}.phase_retrieval.energy_kev" if "energy" in str(exc)
+                   else f"{config_field}.voxel_size_um")
+            raise ConfigError(config_path or "experiment", [(fld, str(exc))]) from None
         md = sr.metadata
         vs = voxel_size_um if voxel_size_um is not None else md.get("pixel_size_um")
         center = sr.center_px
@@ -110,6 +129,9 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                         attrs={**attrs, **{k: md[k] for k in ("start_time", "end_time", "count_time_s")
                                            if md.get(k) is not None},
                                "format": sr.format, "center_px": center, **extra,
+                               "truncated": int(sr.truncated),
+                               **({f"paganin_{k}": float(v) for k, v in sr.phase.items()}
+                                  if sr.phase else {}),
                                "n_projections": int(sr.angles_rad.size),
                                "voxel_size_um": float(vs) if vs is not None else float("nan")})
     if time_s is not None:
@@ -710,6 +732,12 @@ def input_stages(exp) -> list:
                       "scan": item.scan, "rows": list(item.rows) if item.rows else None,
                       "dataset": item.dataset, "energy_kev": item.energy_kev, "key": key,
                       "series": series, "state": item.state}
+            if item.phase_retrieval is not None:
+                params["phase_retrieval"] = item.phase_retrieval.model_dump()
+                params["config_field"] = f"inputs.tomo[{i}]"
+                params["config_path"] = str(exp.base_dir or "experiment")
+            if item.truncated != "auto":
+                params["truncated"] = item.truncated
             for fld in ("flats", "darks", "angles"):
                 if getattr(item, fld, None) is not None:
                     params[fld] = str(exp.resolve(getattr(item, fld)))

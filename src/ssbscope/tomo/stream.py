@@ -13,11 +13,19 @@ hyperslab each), and then, on that block only:
 2. zinger removal (:func:`ssbscope.tomo.remove_zingers`, a 3 x 3 median in each
    projection: it reaches one detector row up and down, so each block is read with a halo
    of ``size // 2`` rows and cropped afterwards; exact);
+2b. optionally, Paganin phase retrieval (:func:`ssbscope.tomo.phase.paganin_filter` on the
+   transmission ``exp(-p)``, giving ``-ln`` of the filtered transmission): a 2-D filter in each
+   projection, so the block is read with :func:`ssbscope.tomo.phase.paganin_halo_px` more
+   halo rows on each side (the rows beyond which 1e-5 of the kernel's weight lies); the block
+   then gives the whole projection's result to that fraction of the transmission's variation;
 3. ring removal per sinogram (:func:`ssbscope.tomo.remove_rings`; the default
    ``"normalize"`` method, sorting and column-mean normalisation, works on each row's
    sinogram alone, so a block gives the whole stack's result.  The ``"fit"`` method on 3-D
    input also compares neighbouring rows and is not used here);
-4. FBP of its rows (:func:`ssbscope.tomo.reconstruct`).
+4. FBP of its rows (:func:`ssbscope.tomo.reconstruct`); for a truncated scan (sample wider
+   than the detector: ``truncated=True``, or ``"auto"`` when the middle sinogram's edges
+   attenuate, :func:`ssbscope.tomo.roi.detect_truncation`) each sinogram row is extended by
+   its tapered edge value before the ramp filter (:func:`ssbscope.tomo.roi.extend_sinogram`).
 
 Peak memory is set by the block size (:func:`plan_blocks`, from a memory limit, the
 detector width, the number of angles and the number of threads that run blocks at once),
@@ -81,6 +89,19 @@ class StreamPlan:
     block_bytes: int
 
 
+def _paganin_halo(phase) -> int:
+    if not phase:
+        return 0
+    from ssbscope.tomo.phase import paganin_halo_px
+
+    return int(paganin_halo_px(**_phase_args(phase)))
+
+
+def _phase_args(phase) -> dict:
+    return {k: float(phase[k]) for k in ("pixel_size_um", "distance_mm", "energy_kev",
+                                         "delta_beta")}
+
+
 def _fbp_bytes(n_angles, n_detector, n_out):
     """Transient memory of one FBP call: numpy arrays measured at 197 bytes per sinogram
     value (tracemalloc, 0.60 GB at 1500 angles x 2048 px) plus the numba-allocated complex64
@@ -91,7 +112,8 @@ def _fbp_bytes(n_angles, n_detector, n_out):
 
 
 def block_bytes(rows: int, n_angles: int, n_detector: int, *, n_out: int | None = None,
-                itemsize: int = 2, n_frames: int = 0, halo: int = ZINGER_SIZE // 2) -> int:
+                itemsize: int = 2, n_frames: int = 0, halo: int = ZINGER_SIZE // 2,
+                phase_pad: int = 0, extend_px: int = 0) -> int:
     """Estimated peak memory (bytes) of one block task.
 
     While correcting: raw counts (``itemsize``), the float32 line integrals and a byte mask
@@ -111,14 +133,25 @@ def block_bytes(rows: int, n_angles: int, n_detector: int, *, n_out: int | None 
     n_frames : int
         Flats + darks (read for the block's rows too, medians in float64).
     halo : int
-        Extra rows read on each side (zinger window).
+        Extra rows read on each side (zinger window, plus the Paganin halo when phase
+        retrieval is on).
+    phase_pad : int
+        Paganin padding (px) of each projection's FFT (0: no phase retrieval): adds the
+        work arrays of one batch of 16 padded projections (float32 + complex64 + float64).
+    extend_px : int
+        Pixels each sinogram row is extended by on each side before the ramp filter
+        (truncated scans: ``n_detector``); FBP's work arrays grow with the extended width.
     """
     n_out = int(n_detector if n_out is None else n_out)
     r = int(rows) + 2 * int(halo)
     plane = int(n_angles) * int(n_detector)
     reading = r * plane * (itemsize + 4 + 1) + r * n_frames * n_detector * (itemsize + 8)
+    if phase_pad:
+        pr, pc = r + 2 * int(phase_pad), int(n_detector) + 2 * int(phase_pad)
+        reading = max(reading, r * plane * 4 + 16 * pr * pc * (4 + 8 + 8) + r * plane * 4)
+    n_fbp = int(n_detector) + 2 * int(extend_px)
     recon = (r * plane * 4 + int(rows) * n_out * n_out * 4
-             + max(_fbp_bytes(n_angles, n_detector, n_out), 28 * plane))
+             + max(_fbp_bytes(n_angles, n_fbp, n_out), 28 * plane))
     return int(max(reading, recon))
 
 
@@ -171,7 +204,8 @@ def scheduler_resources():
 def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_bytes=None,
                 threads: int = 1, n_out: int | None = None, itemsize: int = 2,
                 n_frames: int = 0, center_rows: int = 16, block_rows: int | None = None,
-                base_bytes: int = BASE_BYTES, fraction: float = 0.8) -> StreamPlan:
+                base_bytes: int = BASE_BYTES, fraction: float = 0.8, phase_halo: int = 0,
+                extend_px: int = 0) -> StreamPlan:
     """Choose the rows per task so that ``threads`` tasks at once stay under a memory limit.
 
     ``block_rows`` is the largest ``b <= MAX_BLOCK_ROWS`` with ``threads *
@@ -200,6 +234,10 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
     fraction : float
         Part of the limit the blocks may fill (Dask workers pause at 80 % of their limit:
         :func:`stream_reconstruct` passes 0.7 for them).
+    phase_halo : int
+        Paganin halo rows (and FFT padding) per side (0: no phase retrieval).
+    extend_px : int
+        Sinogram extension per side for truncated scans (:func:`block_bytes`).
 
     Returns
     -------
@@ -219,7 +257,8 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
 
     def cost(b):
         return block_bytes(b, n_angles, n_detector, n_out=n_out, itemsize=itemsize,
-                           n_frames=n_frames)
+                           n_frames=n_frames, halo=ZINGER_SIZE // 2 + int(phase_halo),
+                           phase_pad=int(phase_halo), extend_px=extend_px)
 
     if block_rows is not None:
         b = max(1, min(int(block_rows), n_rows))
@@ -240,7 +279,7 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
     plane = n_angles * n_detector
 
     def center_cost(r):  # read + correct (r + halo rows), find_center on 2 x 16 projections
-        return (r + 2) * plane * (itemsize + 4 + 1) + 28 * plane + 32 * 2**20
+        return (r + 2 + 2 * int(phase_halo)) * plane * (itemsize + 4 + 1) + 28 * plane + 32 * 2**20
 
     while limit is not None and cr > min(4, n_rows) and center_cost(cr) > budget_total:
         cr -= 1
@@ -258,7 +297,7 @@ def _halo_rows(r0, r1, n_rows, halo):
 
 def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
                zinger_threshold: float = 0.1, zinger_size: int = ZINGER_SIZE,
-               angle_block: int = 64) -> np.ndarray:
+               angle_block: int = 64, phase: dict | None = None) -> np.ndarray:
     """Read, flat/dark-correct and de-zinger detector rows ``[row_start, row_stop)``.
 
     The rows are read with a halo of ``zinger_size // 2`` rows on each side (within the
@@ -278,23 +317,43 @@ def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
     layout : dict, optional
         ``{"data_path": ..., "image_key_path": ...}`` for NXtomo
         (:func:`ssbscope.tomo.io.read_projection_rows`); None for Data Exchange.
+    phase : dict, optional
+        Paganin phase retrieval after zinger removal: ``{"pixel_size_um", "distance_mm",
+        "energy_kev", "delta_beta"}`` (numbers; :func:`ssbscope.tomo.phase.paganin_filter`).
+        The rows are then read with :func:`ssbscope.tomo.phase.paganin_halo_px` more halo
+        rows on each side (fewer at the detector's top and bottom, where the filter pads by
+        reflection as on the whole projection).
 
     Returns
     -------
     (n_angles, row_stop - row_start, n_detector) ndarray of float32
-        Line integrals ``-ln(I/I0)``, zingers replaced.
+        Line integrals ``-ln(I/I0)`` (with ``phase``: of the phase-retrieved transmission),
+        zingers replaced.
     """
     from ssbscope.tomo.io import read_projection_rows
     from ssbscope.tomo.prep import flat_dark_correct, remove_zingers
 
-    halo = int(zinger_size) // 2
+    zh = int(zinger_size) // 2
+    ph = _paganin_halo(phase)
+    # the zinger median's halo rows beyond the Paganin halo keep the filter's input exact
+    halo = zh + ph
     a0, a1, off = _halo_rows(int(row_start), int(row_stop), int(n_rows), halo)
     raw, fl, dk = read_projection_rows(path, a0, a1, **(layout or {}))
     p = flat_dark_correct(raw, fl, dk, dtype=np.float32)
     del raw, fl, dk
+    if ph:
+        from ssbscope.tomo.phase import paganin_filter
+
+        # rows the filter sees: the Paganin halo around the block (the outer zinger halo rows
+        # only served the median); at the detector's edges the filter pads as on the whole
+        f0 = max(0, int(row_start) - ph) - a0
+        f1 = min(int(n_rows), int(row_stop) + ph) - a0
     for s in range(0, p.shape[0], int(angle_block)):
-        p[s:s + angle_block] = remove_zingers(p[s:s + angle_block], threshold=zinger_threshold,
-                                              size=zinger_size)
+        blk = remove_zingers(p[s:s + angle_block], threshold=zinger_threshold, size=zinger_size)
+        if ph:
+            t = np.exp(-blk[:, f0:f1, :])
+            blk[:, f0:f1, :] = paganin_filter(t, pad_px=ph, **_phase_args(phase))
+        p[s:s + angle_block] = blk
     n = int(row_stop) - int(row_start)
     if off == 0 and n == p.shape[1]:
         return p
@@ -312,11 +371,13 @@ def _remove_rings_rows(p):
 
 def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles_rad,
                      center: float, scan: str = "180", layout=None,
-                     zinger_threshold: float = 0.1) -> np.ndarray:
+                     zinger_threshold: float = 0.1, phase: dict | None = None,
+                     truncated: bool = False) -> np.ndarray:
     """One block task: rows ``[row_start, row_stop)`` of a projection file -> slices.
 
-    Reads (with a halo), corrects, removes zingers (:func:`clean_rows`), removes rings per
-    sinogram and reconstructs (:func:`ssbscope.tomo.reconstruct`).
+    Reads (with a halo), corrects, removes zingers, optionally retrieves the phase
+    (:func:`clean_rows`, ``phase``), removes rings per sinogram and reconstructs
+    (:func:`ssbscope.tomo.reconstruct`; ``truncated``: sinograms extended before the ramp).
 
     Returns
     -------
@@ -326,14 +387,15 @@ def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles
     from ssbscope.tomo.recon import reconstruct
 
     p = clean_rows(path, row_start, row_stop, n_rows=n_rows, layout=layout,
-                   zinger_threshold=zinger_threshold)
+                   zinger_threshold=zinger_threshold, phase=phase)
     _remove_rings_rows(p)
-    return reconstruct(p, np.asarray(angles_rad, float), float(center), scan=scan)
+    return reconstruct(p, np.asarray(angles_rad, float), float(center), scan=scan,
+                       truncated=bool(truncated))
 
 
 def center_and_sinogram(path, row_start: int, row_stop: int, *, n_rows: int, angles_rad,
                         scan: str = "180", middle: int, layout=None, search: bool = True,
-                        zinger_threshold: float = 0.1):
+                        zinger_threshold: float = 0.1, phase: dict | None = None):
     """Centre search on rows ``[row_start, row_stop)`` and the cleaned sinogram of ``middle``.
 
     Parameters
@@ -355,7 +417,7 @@ def center_and_sinogram(path, row_start: int, row_stop: int, *, n_rows: int, ang
     from ssbscope.tomo.prep import remove_rings
 
     p = clean_rows(path, row_start, row_stop, n_rows=n_rows, layout=layout,
-                   zinger_threshold=zinger_threshold)
+                   zinger_threshold=zinger_threshold, phase=phase)
     c = float(find_center(p, np.asarray(angles_rad, float), scan=scan)) if search else None
     sino = remove_rings(p[:, int(middle) - int(row_start), :])
     return c, np.asarray(sino, np.float32)
@@ -383,6 +445,11 @@ class StreamedScan:
     metadata : dict
         From :func:`ssbscope.tomo.read_projections`.
     format : str
+    phase : dict or None
+        The Paganin parameters applied (numbers: pixel_size_um, distance_mm, energy_kev,
+        delta_beta, and halo_px, kernel_width_px), or None.
+    truncated : bool
+        Whether the sinograms were extended before the ramp filter (truncated scan).
     """
 
     volume: object
@@ -393,6 +460,8 @@ class StreamedScan:
     plan: StreamPlan
     metadata: dict = field(default_factory=dict)
     format: str = ""
+    phase: dict | None = None
+    truncated: bool = False
 
 
 def _out_side(n_d, center, scan):
@@ -403,7 +472,8 @@ def _out_side(n_d, center, scan):
 
 def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan: str = "180",
                        memory_limit_bytes=None, threads=None, block_rows=None,
-                       center_rows: int = 16, fraction=None) -> StreamedScan:
+                       center_rows: int = 16, fraction=None, phase: dict | None = None,
+                       truncated="auto") -> StreamedScan:
     """Reconstruct a projection file lazily, in blocks of detector rows (see the module doc).
 
     Parameters
@@ -429,6 +499,17 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     fraction : float, optional
         Part of the limit the blocks may fill (default 0.8 locally, 0.7 on Dask workers,
         which pause at 80 % of their limit).
+    phase : dict, optional
+        Paganin phase retrieval (:func:`clean_rows`): ``{"distance_mm", "delta_beta",
+        "energy_kev", "pixel_size_um"}`` as numbers; ``energy_kev`` / ``pixel_size_um`` may
+        be None or absent, then they come from the file's metadata (Data Exchange
+        ``/measurement/instrument/monochromator/energy``, the detector pixel size), else an
+        InputError (``energy_kev_default``, if given, is used before that error: the input's
+        own energy).  ``delta_beta`` may be ``{"material", "density_g_cm3"}``
+        (:func:`ssbscope.tomo.phase.resolve_delta_beta` at the energy).
+    truncated : {"auto", True, False}
+        Extend the sinograms before the ramp filter (region-of-interest scan); ``"auto"``:
+        when the middle sinogram's edges attenuate (:func:`ssbscope.tomo.roi.detect_truncation`).
 
     Returns
     -------
@@ -467,11 +548,18 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
         limit = min(int(memory_limit_bytes), int(mem_w))
     thr = int(threads) if threads is not None else thr_w
     frac = fraction if fraction is not None else (0.7 if mem_w is not None else 0.8)
+    phase = _resolve_phase(phase, md, path)
+    ph = _paganin_halo(phase)
+    if truncated not in ("auto", True, False):
+        raise ParameterError("truncated", truncated, "must be 'auto', True or False")
+    may_extend = truncated is True or truncated == "auto"
     # the output side depends on the centre only for 360-offset scans (plan with the widest)
     plan = plan_blocks(n_rows, n_a, n_d, memory_limit_bytes=limit, threads=thr,
                        n_out=(2 * n_d - 1) if scan == "360-offset" else n_d, itemsize=itemsize,
                        n_frames=n_frames, center_rows=center_rows, block_rows=block_rows,
-                       fraction=frac)
+                       fraction=frac, phase_halo=ph,
+                       extend_px=((2 * n_d - 1) if scan == "360-offset" else n_d)
+                       if may_extend else 0)
     mid = r_start + n_rows // 2
     search = center_px is None
     if search:
@@ -481,9 +569,18 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
         c_rows = (mid, mid + 1)
     task = dask.delayed(center_and_sinogram, pure=True)(
         path, c_rows[0], c_rows[1], n_rows=n_r_all, angles_rad=ang, scan=scan, middle=mid,
-        layout=layout, search=search)
+        layout=layout, search=search, phase=phase)
     c_found, sino = dask.compute(task)[0]
     center = float(center_px) if center_px is not None else float(c_found)
+    if truncated == "auto":
+        from ssbscope.tomo.roi import detect_truncation
+
+        trunc = detect_truncation(sino)
+        if trunc:
+            log.info("tomo stream %s: the middle sinogram's edges attenuate (truncated "
+                     "scan): sinograms are extended before the ramp filter", path)
+    else:
+        trunc = bool(truncated)
     n_out = _out_side(n_d, center, scan)
     log.info("tomo stream %s: %d rows in blocks of %d (%d thread(s)%s, ~%.2f GB per block), "
              "centre %.2f px%s", path, n_rows, plan.block_rows, plan.threads,
@@ -494,14 +591,48 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     for b0 in range(r_start, r_stop, plan.block_rows):
         b1 = min(r_stop, b0 + plan.block_rows)
         name = "ssbscope-recon-" + dask.base.tokenize(path, mtime, b0, b1, ang, center, scan,
-                                                      layout)
+                                                      layout, phase, trunc)
         d = dask.delayed(reconstruct_rows, pure=True)(
             path, b0, b1, n_rows=n_r_all, angles_rad=ang, center=center, scan=scan,
-            layout=layout, dask_key_name=name)
+            layout=layout, phase=phase, truncated=trunc, dask_key_name=name)
         blocks.append(da.from_delayed(d, shape=(b1 - b0, n_out, n_out), dtype=np.float32))
     vol = da.concatenate(blocks, axis=0)
     if plan.chunk_rows < plan.block_rows:
         vol = vol.rechunk((plan.chunk_rows, n_out, n_out))
     return StreamedScan(volume=vol, sinogram=sino, angles_rad=ang, center_px=center,
                         center_rows=c_rows if search else None, plan=plan, metadata=md,
-                        format=pd_.format)
+                        format=pd_.format,
+                        phase=None if phase is None else {
+                            **phase, "halo_px": ph, "kernel_width_px": _kernel_px(phase)},
+                        truncated=trunc)
+
+
+def _kernel_px(phase) -> float:
+    from ssbscope.tomo.phase import paganin_kernel_width_px
+
+    return float(paganin_kernel_width_px(**_phase_args(phase)))
+
+
+def _resolve_phase(phase, md, path):
+    """Numbers for the Paganin filter: energy and pixel size from the file when not given."""
+    if phase is None:
+        return None
+    from ssbscope.tomo.phase import resolve_delta_beta
+
+    e = phase.get("energy_kev")
+    if e is None:
+        e = md.get("energy_kev")
+    if e is None:
+        e = phase.get("energy_kev_default")
+    if e is None:
+        raise InputError(f"phase retrieval: {path} records no beam energy (Data Exchange "
+                         "/measurement/instrument/monochromator/energy) and none is given; "
+                         "give phase_retrieval.energy_kev (keV)")
+    px = phase.get("pixel_size_um")
+    if px is None:
+        px = md.get("pixel_size_um")
+    if px is None:
+        raise InputError(f"phase retrieval: {path} records no pixel size; give voxel_size_um")
+    db = resolve_delta_beta(phase["delta_beta"], float(e))
+    return {"pixel_size_um": float(px), "distance_mm": float(phase["distance_mm"]),
+            "energy_kev": float(e), "delta_beta": float(db)}
