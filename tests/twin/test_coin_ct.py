@@ -119,26 +119,25 @@ def test_twin_truth_follows_table1_and_faraday():
 
 
 @pytest.fixture(scope="module")
-def coin_run(tmp_path_factory):
-    from ssbscope.config import load
-    from ssbscope.store import Store
-    from ssbscope.twin.folder import write_experiment_yaml, write_truth_json
-    from ssbscope.workflow import run_experiment
+def coin_folder(tmp_path_factory):
+    from ssbscope.twin.folder import write_truth_json
 
-    root = tmp_path_factory.mktemp("coin_ct")
-    exp = root / "experiment"
-    part = cc.coin_ct_part(exp, size="tiny", seed=0)
+    exp = tmp_path_factory.mktemp("coin_ct") / "experiment"
+    part = cc.coin_ct_part(exp, size="tiny", seed=0, n_angles=300)
     t = write_truth_json(exp / "truth.json", [part])
-    try:
-        y = write_experiment_yaml(exp / "experiment.yaml", [part], name="coin CT")
-        res = run_experiment(load(y), root, quiet=True)
-    except Exception as e:  # noqa: BLE001 - reported by the acceptance test
-        return part, None, json.loads(t.read_text())["tomo"]["coin"], e
-    return part, Store.open(res.store_path), json.loads(t.read_text())["tomo"]["coin"], None
+    return exp, part, json.loads(t.read_text())["tomo"]["coin"]
 
 
-def test_coin_part_files_yaml_truth(coin_run):
-    part, _, truth, _ = coin_run
+def test_coin_part_files_yaml_truth(coin_folder):
+    exp, part, truth = coin_folder
+    from ssbscope.config import load
+    from ssbscope.twin.folder import write_experiment_yaml
+
+    y = write_experiment_yaml(exp / "experiment.yaml", [part], name="coin CT")
+    cfg = load(y)  # the YAML a user could write validates
+    tomo = cfg.inputs.tomo
+    assert [t.phase_retrieval.distance_mm for t in tomo] == [300.0] * 3
+    assert cfg.cells["coin"].layers[1].name == "anode"
     assert part.files == [f"scans/coin/s00{k}.h5" for k in range(3)]
     items = [d for d, _ in part.inputs["tomo"]]
     assert [d["state"] for d in items] == list(cc.STATES)
@@ -152,18 +151,31 @@ def test_coin_part_files_yaml_truth(coin_run):
     assert (1 + chg[2] / 100) / (1 + chg[1] / 100) - 1 == pytest.approx(-0.014, abs=0.0015)
 
 
-@pytest.mark.xfail(reason="measured 2026-12-07 (tiny, seed 0): without Paganin phase retrieval "
-                   "and truncated-sinogram handling (branch h-pag, not merged yet) the YAML's "
-                   "phase_retrieval/truncated keys are rejected and, without them, the chain "
-                   "finds no declared layer order (edge fringes make 1-2-slice false bands: "
-                   "steel 0..4, PEO 4..5, Li 5..129, PEO 129..140, Al 140..142, NMC622 142..161); "
-                   "Ra and the anode volume change are not measured", strict=False)
-def test_acceptance_ra_and_anode_volume_through_the_chain(coin_run):
+@pytest.mark.xfail(reason=(
+    "measured 2026-12-07, size tiny, seed 0, with h-pag's Paganin (delta/beta 1271, 300 mm, "
+    "kernel 5.6 px) and truncated: auto (edge-value extension): ssbscope run stops in "
+    "segmentation, the declared stack is not found (bands Al 0..4, PEO 4..10, Li 10..127, "
+    "PEO 127..136, Al 136..144, NMC622 144..162, steel 162..180 for steel 0..4, Li 4..127, "
+    "PEO 127..137, cathode 137..157, Al 157..162, steel 162..180): the 16-20 mm chords outside "
+    "the 130 um ROI set each slice's level (edge-value extension: Li -> SPE step ~170x the "
+    "local Li|PEO contrast, spread over ~25 slices by Paganin of the non-TIE outside "
+    "profile), so no Ra or anode volume is measured; noise-free, the local contrast inside "
+    "the ROI is recovered (Li - PEO = -0.9 to -1.0 of the xraylib contrast), and an ellipse "
+    "extension to the declared 16 mm anode brings the slice levels to the contrast's scale"),
+    strict=False)
+@pytest.mark.slow
+def test_acceptance_ra_and_anode_volume_through_the_chain(coin_folder):
     """Issue 16: anode|SPE Ra within 10 % of truth at each state, order kept; anode volume
-    change within 1 percentage point."""
-    _, st, truth, err = coin_run
-    assert err is None, repr(err)
-    met = st.read("tomo/coin/metrics").load()
+    change within 1 percentage point (tiny: 40 px ROI, 300 projections)."""
+    from ssbscope.config import load
+    from ssbscope.store import Store
+    from ssbscope.twin.folder import write_experiment_yaml
+    from ssbscope.workflow import run_experiment
+
+    exp, part, truth = coin_folder
+    y = write_experiment_yaml(exp / "experiment.yaml", [part], name="coin CT")
+    res = run_experiment(load(y), exp.parent, quiet=True)
+    met = Store.open(res.store_path).read("tomo/coin/metrics").load()
     ra = met["ra_um"].sel(interface="anode|SPE").values
     ra_t = [s["roughness_um"]["anode|SPE"]["ra_um"] for s in truth["scans"]]
     for m, t in zip(ra, ra_t):

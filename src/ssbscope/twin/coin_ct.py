@@ -137,6 +137,8 @@ class CoinCTConfig:
         "steel": 7.75, "Li": 8.0, "PEO-LiTFSI": 9.0, "cathode": 7.0, "Al": 7.0, "void": 0.0})
     casing_mm: tuple = (9.7, 10.0)
     corr_len_um: float = 13.0
+    n_flats: int = 20
+    n_darks: int = 10
 
 
 @dataclass(frozen=True)
@@ -382,7 +384,7 @@ def _fractions(labels, roi):
 
 
 def simulate_coin_scan(ph: CoinROIPhantom, *, cfg: CoinCTConfig | None = None, seed: int = 0,
-                       n_flats: int = 20, n_darks: int = 10, return_intensity: bool = False):
+                       return_intensity: bool = False):
     """Projections of the coin cell at one state, as a beamline records them.
 
     Returns a :class:`ssbscope.twin.ct_project.CTScan` (counts, flats, darks, angles; its
@@ -440,6 +442,7 @@ def simulate_coin_scan(ph: CoinROIPhantom, *, cfg: CoinCTConfig | None = None, s
         I[:, sl] *= Id.astype(np.float32)
     if cfg.psf_sigma_px > 0:
         I = gaussian_filter(I, (0, cfg.psf_sigma_px, cfg.psf_sigma_px), mode="nearest")
+    n_flats, n_darks = int(cfg.n_flats), int(cfg.n_darks)
     rg, rp, rf, rd = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
     gain = np.clip(1.0 + 0.05 * rg.standard_normal((n_z, n_det)), 0.5, 1.5)
     flux = cfg.flux_photons
@@ -469,7 +472,8 @@ COIN_CT_LAYERS = ("spacer", "anode", "SPE", "cathode", "Al", "cap")
 
 
 def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coin",
-                 phase_retrieval: bool = True, cfg: CoinCTConfig | None = None):
+                 phase_retrieval: bool = True, cfg: CoinCTConfig | None = None,
+                 n_angles: int | None = None):
     """Write the coin cell's CT series at pristine / fully charged / fully discharged.
 
     One Data Exchange HDF5 per state (``scans/<series>/s00k.h5``: counts, flats, darks, theta,
@@ -486,6 +490,10 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
     phase_retrieval : bool
         Ask for Paganin phase retrieval in the YAML (``inputs.tomo[].phase_retrieval``) with
         the Li's δ/β from its material and the stated distance, and ``truncated: auto``.
+    cfg : CoinCTConfig, optional
+        Acquisition and geometry (default :class:`CoinCTConfig`).
+    n_angles : int, optional
+        Projections over 180° (default: the size's, :data:`COIN_CT_SIZES`).
 
     Returns
     -------
@@ -499,7 +507,8 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
 
     if size not in COIN_CT_SIZES:
         raise ParameterError("size", size, f"must be one of {list(COIN_CT_SIZES)}")
-    n_xy, n_angles = COIN_CT_SIZES[size]
+    n_xy, n_default = COIN_CT_SIZES[size]
+    n_angles = int(n_angles) if n_angles is not None else n_default
     base = cfg or CoinCTConfig()
     cfg = CoinCTConfig(**{**base.__dict__, "n_angles": n_angles})
     root = Path(root)
@@ -522,7 +531,11 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
                        exposure_time_s=exposure_s, energy_kev=cfg.e_kev, truth_center=False)
         part.files.append(rel)
         entry = {"path": rel, "kind": "projections", "series": series, "cell": series,
-                 "time_s": round(float(t), 3), "state": ph.state, "energy_kev": cfg.e_kev}
+                 "time_s": round(float(t), 3), "state": ph.state, "energy_kev": cfg.e_kev,
+                 # the ROI is centred on the rotation axis by the alignment (a beamline
+                 # records it); the centre search has no feature to lock on in a truncated,
+                 # nearly uniform ROI (it found 29.5 for 20 on the tiny scans)
+                 "center_px": float(sc.center_px)}
         if phase_retrieval:
             entry["phase_retrieval"] = {"method": "paganin",
                                         "delta_beta": {"material": "Li", "density_g_cm3": 0.534},
