@@ -151,22 +151,9 @@ def test_coin_part_files_yaml_truth(coin_folder):
     assert (1 + chg[2] / 100) / (1 + chg[1] / 100) - 1 == pytest.approx(-0.014, abs=0.0015)
 
 
-@pytest.mark.xfail(reason=(
-    "measured 2026-12-07, size tiny, seed 0, with h-pag's Paganin (delta/beta 1271, 300 mm, "
-    "kernel 5.6 px) and truncated: auto (edge-value extension): ssbscope run stops in "
-    "segmentation, the declared stack is not found (bands Al 0..4, PEO 4..10, Li 10..127, "
-    "PEO 127..136, Al 136..144, NMC622 144..162, steel 162..180 for steel 0..4, Li 4..127, "
-    "PEO 127..137, cathode 137..157, Al 157..162, steel 162..180): the 16-20 mm chords outside "
-    "the 130 um ROI set each slice's level (edge-value extension: Li -> SPE step ~170x the "
-    "local Li|PEO contrast, spread over ~25 slices by Paganin of the non-TIE outside "
-    "profile), so no Ra or anode volume is measured; noise-free, the local contrast inside "
-    "the ROI is recovered (Li - PEO = -0.9 to -1.0 of the xraylib contrast), and an ellipse "
-    "extension to the declared 16 mm anode brings the slice levels to the contrast's scale"),
-    strict=False)
-@pytest.mark.slow
-def test_acceptance_ra_and_anode_volume_through_the_chain(coin_folder):
-    """Issue 16: anode|SPE Ra within 10 % of truth at each state, order kept; anode volume
-    change within 1 percentage point (tiny: 40 px ROI, 300 projections)."""
+@pytest.fixture(scope="module")
+def coin_metrics(coin_folder):
+    """``ssbscope run`` on the tiny series (40 px ROI, 300 projections; ~30 s)."""
     from ssbscope.config import load
     from ssbscope.store import Store
     from ssbscope.twin.folder import write_experiment_yaml
@@ -175,12 +162,40 @@ def test_acceptance_ra_and_anode_volume_through_the_chain(coin_folder):
     exp, part, truth = coin_folder
     y = write_experiment_yaml(exp / "experiment.yaml", [part], name="coin CT")
     res = run_experiment(load(y), exp.parent, quiet=True)
-    met = Store.open(res.store_path).read("tomo/coin/metrics").load()
+    return Store.open(res.store_path).read("tomo/coin/metrics").load(), truth
+
+
+@pytest.mark.slow
+def test_acceptance_anode_volume_change_through_the_chain(coin_metrics):
+    """Issue 16: the anode's volume change within 1 percentage point of the twin's truth
+    (Faraday at 0.3 mA cm^-2 in the ROI: +3.69 % charged, +2.24 % discharged against the
+    pristine scan, i.e. the paper's +3.7 % then -1.4 %).  Measured (tiny, seed 0): +2.98 and
+    +2.73 % (-0.71 and +0.49 pp).  The anode is the Li phase of the segmentation (the
+    subsurface pores read as Li's class: the envelope)."""
+    met, truth = coin_metrics
+    vc = met["volume_change_pct"].sel(phase="Li").values
+    vc_t = [s["anode_volume_change_pct"] for s in truth["scans"]]
+    assert vc[0] == 0.0
+    assert np.abs(np.asarray(vc) - np.asarray(vc_t)).max() < 1.0, (vc, vc_t)
+    assert vc[1] > 0 and vc[2] > 0  # grown on charge, still above pristine after discharge
+
+
+@pytest.mark.xfail(reason=(
+    "measured 2026-12-07, size tiny, seed 0, Paganin (Li delta/beta 1271, 300 mm) and "
+    "truncated: auto (edge-value extension): Ra of anode|SPE 3.45 / 3.60 / 3.42 um for truth "
+    "5.10 / 5.40 / 6.10 (-32 / -33 / -44 %), order not kept.  The 16-20 mm chords outside "
+    "the ROI set each slice's level (Li -> SPE ramp ~170x the local Li|PEO contrast, over "
+    "~25 slices after Paganin of the non-TIE outside profile), which pulls every column's "
+    "threshold crossing to the mean height; noise-free, the local contrast inside the ROI "
+    "is recovered (-0.9 to -1.0 of xraylib's), and an ellipse extension of each sinogram row "
+    "to the 16 mm anode brings the slice levels to the contrast's scale (diagnostic only)"),
+    strict=False)
+@pytest.mark.slow
+def test_acceptance_ra_through_the_chain(coin_metrics):
+    """Issue 16: anode|SPE Ra within 10 % of truth at each state, order kept."""
+    met, truth = coin_metrics
     ra = met["ra_um"].sel(interface="anode|SPE").values
     ra_t = [s["roughness_um"]["anode|SPE"]["ra_um"] for s in truth["scans"]]
     for m, t in zip(ra, ra_t):
         assert m == pytest.approx(t, rel=0.10)
     assert ra[0] < ra[1] < ra[2]
-    vc = met["volume_change_pct"].sel(phase="anode").values
-    vc_t = [s["anode_volume_change_pct"] for s in truth["scans"]]
-    assert np.abs(np.asarray(vc) - np.asarray(vc_t)).max() < 1.0

@@ -127,7 +127,7 @@ class CoinCTConfig:
     n_angles: int = 900
     psf_sigma_px: float = 0.5
     z_oversample: int = 64
-    spacer_vox: int = 4
+    spacer_vox: int = 12
     cap_vox: int = 4
     anode_um: float = 400.0
     spe_um: float = 30.0
@@ -473,7 +473,7 @@ COIN_CT_LAYERS = ("spacer", "anode", "SPE", "cathode", "Al", "cap")
 
 def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coin",
                  phase_retrieval: bool = True, cfg: CoinCTConfig | None = None,
-                 n_angles: int | None = None):
+                 n_angles: int | None = None, crop_rows: bool = True):
     """Write the coin cell's CT series at pristine / fully charged / fully discharged.
 
     One Data Exchange HDF5 per state (``scans/<series>/s00k.h5``: counts, flats, darks, theta,
@@ -494,6 +494,11 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
         Acquisition and geometry (default :class:`CoinCTConfig`).
     n_angles : int, optional
         Projections over 180° (default: the size's, :data:`COIN_CT_SIZES`).
+    crop_rows : bool
+        Reconstruct only the detector rows from the spacer to 10 slices into the cathode
+        (``inputs.tomo[].rows``, one range for the series; the cell declares spacer, anode,
+        SPE, cathode): the 15 µm Al foil under the steel cap is not resolvable after
+        Paganin with Li's δ/β (the steel's edge spreads over ~20 slices).
 
     Returns
     -------
@@ -519,6 +524,7 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
     phs = [coin_roi_phantom(st, n_xy=n_xy, cfg=cfg, seed=seed) for st in STATES]
     v0 = phs[0].anode_volume_um3
     vs = cfg.voxel_size_um
+    row_stop = max(p.truth["spe_top_z_vox"] for p in phs) + 10
     for k, ph in enumerate(phs):
         sc = simulate_coin_scan(ph, cfg=cfg, seed=1000 * seed + 60 + k)
         t = ph.truth["time_s"]
@@ -536,6 +542,8 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
                  # records it); the centre search has no feature to lock on in a truncated,
                  # nearly uniform ROI (it found 29.5 for 20 on the tiny scans)
                  "center_px": float(sc.center_px)}
+        if crop_rows:
+            entry["rows"] = [0, row_stop]
         if phase_retrieval:
             entry["phase_retrieval"] = {"method": "paganin",
                                         "delta_beta": {"material": "Li", "density_g_cm3": 0.534},
@@ -566,8 +574,9 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
                "cap": float(lab.shape[0] - 1 - z_of[5].max()) * vs}
     mats = {"spacer": "steel", "anode": "Li", "SPE": "PEO-LiTFSI", "cathode": "NMC622",
             "Al": "Al", "cap": "steel"}
+    names = COIN_CT_LAYERS[:4] if crop_rows else COIN_CT_LAYERS
     layers = [({"name": n, "material": mats[n], "thickness_um": round(nominal[n], 3)},
-               None) for n in COIN_CT_LAYERS]
+               None) for n in names]
     cell = {"name": "coin cell ROI (CT)", "diameter_mm": round(n_xy * vs / 1000.0, 6),
             "layers": [la for la, _ in layers]}
     part.cells[series] = (cell, "the coin cell's CT region of interest: steel spacer to "
@@ -581,7 +590,8 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
     part.truth = {"tomo": {series: {
         "cell": series, "design": "coin_ct", "size": size, "voxel_size_um": vs,
         "e_kev": cfg.e_kev, "distance_mm": cfg.distance_mm, "flux_photons": cfg.flux_photons,
-        "n_angles": n_angles, "shape_zyx": list(lab.shape), "layers": list(COIN_CT_LAYERS),
+        "n_angles": n_angles, "shape_zyx": list(lab.shape), "layers": list(names),
+        "rows": [0, row_stop] if crop_rows else None,
         "paper_ra_um": {"pristine": 5.1, "fully charged": 5.4, "fully discharged": 6.1},
         "paper_anode_volume_change_pct": {"fully charged": 3.7, "fully discharged": -1.4},
         "scans": rows}}}
