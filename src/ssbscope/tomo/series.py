@@ -332,11 +332,11 @@ def _locate_from_fractions(frac: np.ndarray, layers, order: PhaseOrder, voxel_si
                 # a one-slice band of another class between two layers: the interface's
                 # partial-volume slice (a denoised interface may be classed apart), skipped
                 j += 1
-            elif match and match[-1] is not None and _ramp(runs, j, runs[match[-1]][0], want[i]):
-                j += _ramp(runs, j, runs[match[-1]][0], want[i])  # a blurred edge's grey ramp
             elif lay[i].thickness_um == 0:
                 match.append(None)
                 i += 1
+            elif match and match[-1] is not None and _ramp(runs, j, runs[match[-1]][0], want[i]):
+                j += _ramp(runs, j, runs[match[-1]][0], want[i])  # a blurred edge's grey ramp
             else:
                 break
         if i < len(lay) or all(m is None for m in match):
