@@ -199,3 +199,18 @@ def test_acceptance_ra_through_the_chain(coin_metrics):
     for m, t in zip(ra, ra_t):
         assert m == pytest.approx(t, rel=0.10)
     assert ra[0] < ra[1] < ra[2]
+
+
+def test_demo_folder_opt_in(tmp_path):
+    """``write_demo_folder(coin_ct=True)`` (CLI ``ssbscope demo --coin-ct``) adds the series
+    with its own cell to the demo's YAML, which validates; the default demo leaves it out."""
+    from ssbscope.config import load
+    from ssbscope.twin.demo import write_demo_folder
+
+    f = write_demo_folder(tmp_path / "e", size="tiny", modalities=["tomo"], coin_ct=True)
+    cfg = load(f.yaml_path)
+    coin = [t for t in cfg.inputs.tomo if t.series == "coin"]
+    assert len(coin) == 3 and all(t.cell == "coin" for t in coin)
+    assert [la.name for la in cfg.cells["coin"].layers] == ["spacer", "anode", "SPE", "cathode"]
+    truth = json.loads(f.truth_path.read_text())
+    assert "coin" in truth["tomo"]
