@@ -299,6 +299,23 @@ def _runs(maj: np.ndarray) -> list[tuple[int, int, int]]:
     return out
 
 
+def _ramp(runs, j, prev: int, nxt: int, max_slices: int = 16) -> int:
+    """Bands ``runs[j:j+k]`` between a layer of class ``prev`` and one of class ``nxt`` (at
+    ``runs[j+k]``) whose classes lie strictly between the two, in order (a blurred edge, e.g.
+    a steel|Li edge after Paganin retrieval, passes through the intermediate grey levels),
+    spanning at most ``max_slices``: returns ``k`` (0 if they are not such a ramp)."""
+    lo, hi = min(prev, nxt), max(prev, nxt)
+    sign = 1 if nxt > prev else -1
+    k, last, n = 0, prev, 0
+    while j + k < len(runs) and runs[j + k][0] != nxt:
+        c = runs[j + k][0]
+        n += runs[j + k][2] - runs[j + k][1]
+        if not (lo < c < hi) or sign * (c - last) <= 0 or n > max_slices:
+            return 0
+        last, k = c, k + 1
+    return k if (j + k < len(runs) and k > 0) else 0
+
+
 def _locate_from_fractions(frac: np.ndarray, layers, order: PhaseOrder, voxel_size_um: float,
                            ) -> LayerLocation:
     """``frac``: (n_phases + 1, Z) fraction of the cell's columns per phase (last: undeclared)."""
@@ -324,6 +341,8 @@ def _locate_from_fractions(frac: np.ndarray, layers, order: PhaseOrder, voxel_si
             elif lay[i].thickness_um == 0:
                 match.append(None)
                 i += 1
+            elif match and match[-1] is not None and _ramp(runs, j, runs[match[-1]][0], want[i]):
+                j += _ramp(runs, j, runs[match[-1]][0], want[i])  # a blurred edge's grey ramp
             else:
                 break
         if i < len(lay) or all(m is None for m in match):

@@ -209,7 +209,7 @@ def xcs_part(root, *, size: str = "small", seed: int = 0) -> tuple[FolderPart, d
 
 
 def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
-                      modalities=None) -> ExperimentFolder:
+                      modalities=None, coin_ct: bool = False) -> ExperimentFolder:
     """Write the demo's experiment folder (raw files, ``experiment.yaml``, ``truth.json``).
 
     Parameters
@@ -222,6 +222,11 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
         Seed of every random draw; the same seed writes the same bytes.
     modalities : list of str, optional
         Restrict to these areas (:data:`MODALITIES`); default all.
+    coin_ct : bool
+        With ``tomo``, also write the coin cell's 115 keV phase-contrast CT series of its
+        anode|SPE region (:func:`ssbscope.twin.coin_ct.coin_ct_part`, series ``coin``; ~20 s
+        and 47 MB at size small).  Off by default: ``ssbscope run`` does not yet segment this
+        truncated region-of-interest series (see that module's docstring).
 
     Returns
     -------
@@ -240,6 +245,10 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
         parts.append(ct)
         # the sulfide pellet behind a soft short, one scan of its own cell (Cao et al. 2023)
         parts.append(soft_short_part(root, size=size, seed=seed, series="soft_short"))
+    if coin_ct and "tomo" in wanted:
+        from ssbscope.twin.coin_ct import coin_ct_part
+
+        parts.append(coin_ct_part(root, size=size, seed=seed, series="coin"))
     if "echem" in wanted:
         ech = echem_part(root, size=size, seed=seed,
                          skip=("anode_free",) if "tomo" in wanted else ())

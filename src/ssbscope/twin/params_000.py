@@ -98,6 +98,38 @@ ROWS = register("000", CITATION, [
     P("twin lateral plating contrast a", 0.3, "1", "assumption: Fig. 3A (centre > edge)",
       "plated Li per area under the cathode = Faraday x (1 + a (1 - 2 r^2 / R_c^2)), mean 1 over "
       "the 14 mm cathode; none beyond it (the 16 mm anode's rim faces no cathode)"),
+    # ---- CT (the twin's propagation-phase-contrast scans of the ROI, twin/coin_ct.py)
+    P("CT beam energy", 115.0, "keV", "Experimental procedures (bent Laue DCM, highly coherent)"),
+    P("CT pixel size", 3.24, "um", "Results / Experimental procedures"),
+    P("CT projections over 180 deg", 3600, "1", "Experimental procedures",
+      "the demo writes 900 (small) / 600 (tiny): the per-projection noise is the paper's, the "
+      "angular sampling of a 48-64 px ROI needs ~ pi/2 n_xy"),
+    P("CT exposure per projection", 9.0, "ms", "Experimental procedures (PCO.Edge 5.5 + 100 um LYSO)"),
+    P("CT flat-field counts per pixel", 2.0e4, "1", "assumption: not reported",
+      "a 9 ms exposure of an sCMOS (30 ke- full well, 16 bit) at a bright 115 keV beam is "
+      "set to ~2/3 of full well; Poisson noise at that level (0.7 % per pixel)"),
+    P("CT sample-to-scintillator distance", 300.0, "mm", "assumption: not reported",
+      "the paper calls the beam highly coherent and the Li|PEO edge visible, which at 115 keV "
+      "needs propagation: 300 mm gives a Fresnel number p^2/(lambda d) = 3.2 at the 3.24 um "
+      "pixel (edge-enhancement regime, fringe width sqrt(lambda d) = 1.8 um) and keeps the "
+      "refraction of the 16 mm Li|SPE chords to ~1-3 px"),
+    P("CT scintillator + optics blur sigma", 0.5, "px", "assumption: 100 um LYSO, 0.82x lens",
+      "Gaussian PSF of ~1.2 px FWHM"),
+    P("CT ROI (region of interest) position", "where plated Li per area = roi weight x Faraday", "1",
+      "assumption: ROI of n_xy x 3.24 um on the 14 mm cathode's footprint",
+      "the ROI's CT is truncated (the 20 mm casing is ~100x wider than the detector); the cell "
+      "outside the ROI continues its slices as discs: anode 16 mm, SPE 18 mm, cathode/Al 14 mm, "
+      "spacer 15.5 mm, casing 20 mm (0.3 mm steel wall)"),
+    P("twin CT ROI plating weight", 0.8, "1", "derived from Fig. 3C text (+3.7 %) and Faraday",
+      "plated Li per area in the ROI relative to Faraday's mean: 0.8 x 18.46 um (the first-cycle "
+      "twin's charge) on the 400 um anode is the paper's +3.7 %; with the lateral plating "
+      "contrast a = 0.3 this is r ~ 6.4 mm, inside the cathode's rim"),
+    P("twin CT Li surface correlation length", 13.0, "um", "assumption: Fig. 3B-C, Fig. S26",
+      "lateral scale of the Li surface's hills (~4 px); Gaussian random field"),
+    P("twin CT subsurface pores on discharge", "stripped Li beyond the -1.4 % envelope", "um",
+      "derived from Fig. 3C text ('more large subsurface pores at first discharging')",
+      "voids 3-9 voxels below the surface hold the stripped Li (Faraday x roi weight) that the "
+      "anode's envelope did not lose"),
     P("twin interphase rings", (2.0, 4.0, 6.0, 7.0, 8.0), "mm", "assumption: discretisation",
       "outer radii of the rings of constant composition (the last, 7-8 mm, is the anode's rim)"),
 ])
