@@ -39,6 +39,18 @@ attribute ``ome_default``, else the first by name.  A label image group also car
 ``image-label`` (NGFF labels), with ``source.image`` pointing to a sibling dataset given by
 ``attrs["ome_source"]`` if any.
 
+Images of the areas: tomo volumes, labels and height/thickness maps (``time_s`` -> t,
+``interface``/``layer`` -> c); neutron CT volumes; the XCS EMF maps ``compton/<series>/maps``
+(``emf`` shown first, ``emf_unc``; state -> t by its ``time_s``, an index when the states' times
+are uneven or unknown, component -> c, block_row/block_col -> y/x by ``y_mm``/``x_mm``: one
+image per variable, since (state x component) fills NGFF's one time and one channel axis; only
+with the pinhole geometry, without which the blocks have no size in the sheet); the neutron
+radiograph series ``neutron/input/<label>`` (``transmission_ratio`` or ``count_ratio`` shown
+first, ``<var>_binned``, ``li_thickness_change_um``; bin -> t by ``time_s_bin``, y/x by
+``pixel_size_um``).  Not images: the unbinned frames (left out so as not to write a pyramid of
+every frame), the XCS cubes (row x col x energy: energy would have to come before the space
+axes) and the space-time maps (bin x y: one spatial axis, NGFF needs two or three).
+
 The store's root is a plain Zarr group: NGFF 0.5 has no collection of images at arbitrary
 paths that ome-zarr-py's ``Reader`` follows (the bioformats2raw layout wants images at ``0/``,
 ``1/``, ... and only ome-zarr-py's ``find_multiscales`` reads it), so images are listed with
