@@ -12,12 +12,49 @@ and the coarser levels are extra arrays ``<var>_s1``, ``<var>_s2``, ... next to 
 group stays an xarray dataset: :meth:`Store.read` hides the pyramid arrays and the ``ome``
 attribute, so readers of the dataset see what they saw before.
 
-Axes: ``time_s`` -> ``t`` (time, second); ``z``, ``y``, ``x`` -> space axes in micrometer
-with the scale of the voxel size (from a coordinate on the dimension in um, a ``<dim>_um``
-coordinate along it, or ``voxel_size_um`` in the variable's or dataset's attributes) and the
-translation of the first voxel centre (the coordinate's first value, else half a voxel); any other dimension (e.g. ``interface``) -> ``c``
-(channel).  A label image group also carries ``image-label`` (NGFF labels), with
-``source.image`` pointing to a sibling dataset given by ``attrs["ome_source"]`` if any.
+Axes (:func:`axes_of`), in NGFF order (time, channel, space):
+
+* time ``t``: the dimension ``time_s``, or a dimension along which a numeric coordinate named
+  ``time_s`` or ``time_s_<...>`` runs (``state`` with ``time_s`` of the XCS maps, ``bin`` with
+  ``time_s_bin`` of a neutron radiograph series).  Its scale is the time step in seconds and its
+  translation the first time when the times are finite and evenly spaced (within 0.1 %); else
+  the axis is an index (scale 1, no unit).  The times themselves are listed in the multiscale's
+  ``metadata["time_s"]`` either way.
+* space ``z``, ``y``, ``x``: dimensions of those names, or a dimension along which a numeric
+  coordinate named ``z_<unit>``, ``y_<unit>`` or ``x_<unit>`` runs (``y_mm`` along
+  ``block_row`` of the XCS maps).  Unit micrometer; scale and translation from a coordinate in
+  um/mm/nm (the dimension's own, or ``<dim>_<unit>`` / ``<axis>_<unit>`` along it; a decreasing
+  coordinate, such as the pinhole-inverted ``y_mm`` of the XCS maps, gives a negative scale, so
+  that the image's physical coordinates are the dataset's), else ``voxel_size_um`` or
+  ``pixel_size_um`` of the variable or dataset (translation: half a voxel, the centre of the
+  first); with neither, scale 1 and no unit.
+* channel ``c``: any other dimension (``interface`` of the tomo maps, ``component`` of the XCS
+  maps).  NGFF allows one time and one channel axis, so an image has at most one dimension of
+  each; the labels of the channel and time dimensions (their coordinate values) are listed in
+  ``metadata["axis_labels"]``.
+
+A dataset with several declared images lists them all in ``multiscales``; readers (ome-zarr-py,
+napari) show the first: the first label image, else the variable named by the dataset
+attribute ``ome_default``, else the first by name.  A label image group also carries
+``image-label`` (NGFF labels), with ``source.image`` pointing to a sibling dataset given by
+``attrs["ome_source"]`` if any.
+
+Images of the areas: tomo volumes, labels and height/thickness maps (``time_s`` -> t,
+``interface``/``layer`` -> c); neutron CT volumes; the XCS EMF maps ``compton/<series>/maps``
+(``emf`` shown first, ``emf_unc``; state -> t by its ``time_s``, an index when the states' times
+are uneven or unknown, component -> c, block_row/block_col -> y/x by ``y_mm``/``x_mm``: one
+image per variable, since (state x component) fills NGFF's one time and one channel axis; only
+with the pinhole geometry, without which the blocks have no size in the sheet); the neutron
+radiograph series ``neutron/input/<label>`` (``transmission_ratio`` or ``count_ratio`` shown
+first, ``<var>_binned``, ``li_thickness_change_um``; bin -> t by ``time_s_bin``, y/x by
+``pixel_size_um``).  Not images: the unbinned frames (left out so as not to write a pyramid of
+every frame), the XCS cubes (row x col x energy: energy would have to come before the space
+axes) and the space-time maps (bin x y: one spatial axis, NGFF needs two or three).
+
+The store's root is a plain Zarr group: NGFF 0.5 has no collection of images at arbitrary
+paths that ome-zarr-py's ``Reader`` follows (the bioformats2raw layout wants images at ``0/``,
+``1/``, ... and only ome-zarr-py's ``find_multiscales`` reads it), so images are listed with
+:meth:`ssbscope.store.Store.ome_images` and opened one by one.
 
 Every image gets at least one coarser level (so that viewers always see a pyramid) and more
 until the largest spatial extent is at most :data:`PYRAMID_MAX_EXTENT` voxels; each level
@@ -57,45 +94,113 @@ _SPACE = ("z", "y", "x")
 _LENGTH_UNITS = {"um": 1.0, "micrometer": 1.0, "µm": 1.0, "mm": 1e3, "nm": 1e-3}
 
 
-def axes_of(dims) -> list[dict]:
+_TIME_TOL = 1e-3
+
+
+def _numeric_1d(ds, name, dim) -> bool:
+    c = ds.coords.get(name) if ds is not None else None
+    return c is not None and c.dims == (dim,) and c.dtype.kind in "fiu"
+
+
+def _time_coord(ds, dim):
+    """The coordinate giving the times (s) of ``dim``, or None when ``dim`` is not time-like."""
+    if ds is None:
+        return None
+    names = [dim] if dim == "time_s" else []
+    names += ["time_s"] + sorted(str(n) for n in ds.coords if str(n).startswith("time_s_"))
+    for n in names:
+        if _numeric_1d(ds, n, dim):
+            return ds.coords[n]
+    return None
+
+
+def _space_name(ds, dim):
+    """``z``/``y``/``x`` for a spatial dimension (by name, or by a ``<axis>_<unit>``
+    coordinate along it), else None."""
+    if dim in _SPACE:
+        return dim
+    if ds is None:
+        return None
+    for a in _SPACE:
+        for n in ds.coords:
+            n = str(n)
+            if n.startswith(a + "_") and n[2:] in _LENGTH_UNITS and _numeric_1d(ds, n, dim):
+                return a
+    return None
+
+
+def axes_of(dims, ds=None) -> list[dict]:
     """NGFF axes of a variable's dimensions (see the module docstring).
+
+    Parameters
+    ----------
+    dims : sequence of str
+        The variable's dimensions.
+    ds : xarray.Dataset, optional
+        Its dataset: coordinates make a dimension time-like (a ``time_s``/``time_s_<...>``
+        coordinate along it) or spatial (a ``z_/y_/x_<length unit>`` coordinate along it).
+        Without it, only the names ``time_s`` and ``z``, ``y``, ``x`` count.
 
     Raises
     ------
     ValueError
-        If the dimensions are not in NGFF order (time, channel, space) or have not two or
-        three spatial axes.
+        If the dimensions are not in NGFF order (time, channel, space), have more than one
+        time or channel dimension, repeat a spatial axis, or have not two or three spatial axes.
     """
     axes, kinds = [], []
     for d in dims:
-        if d == "time_s":
-            axes.append({"name": "t", "type": "time", "unit": "second"}); kinds.append(0)
-        elif d in _SPACE:
-            axes.append({"name": d, "type": "space"}); kinds.append(2)
+        sp = _space_name(ds, d)
+        if sp is not None:
+            axes.append({"name": sp, "type": "space"}); kinds.append(2)
+        elif d == "time_s" or _time_coord(ds, d) is not None:
+            axes.append({"name": "t", "type": "time"}); kinds.append(0)
         else:
             axes.append({"name": "c", "type": "channel"}); kinds.append(1)
-    if kinds != sorted(kinds) or kinds.count(0) > 1 or kinds.count(1) > 1 or kinds.count(2) not in (2, 3):
-        raise ValueError(f"dimensions {tuple(dims)} are not (time_s?, channel?, [z,] y, x)")
+    names = [a["name"] for a in axes if a["type"] == "space"]
+    if (kinds != sorted(kinds) or kinds.count(0) > 1 or kinds.count(1) > 1
+            or kinds.count(2) not in (2, 3) or len(set(names)) != len(names)):
+        raise ValueError(f"dimensions {tuple(dims)} (axes {[a['name'] for a in axes]}) are not "
+                         "(time?, channel?, [z,] y, x)")
     return axes
 
 
-def _spacing(ds, var, dim):
-    """(scale_um, translation_um) of spatial ``dim`` or (None, 0.0) when unknown."""
+def _time_spacing(c):
+    """(scale_s, translation_s, known) of a time coordinate: known when the times are finite
+    and evenly spaced (see the module docstring)."""
+    if c is None:
+        return 1.0, 0.0, False
+    v = np.asarray(c.values, float)
+    if v.size < 1 or not np.all(np.isfinite(v)):
+        return 1.0, 0.0, False
+    if v.size == 1:
+        return 1.0, float(v[0]), True
+    d = np.diff(v)
+    step = float(np.median(d))
+    if step > 0 and np.all(np.abs(d - step) <= _TIME_TOL * step):
+        return step, float(v[0]), True
+    return 1.0, 0.0, False
+
+
+def _spacing(ds, var, dim, axis=None):
+    """(scale_um, translation_um) of spatial ``dim`` (NGFF axis ``axis``) or (None, 0.0)."""
+    axis = axis or dim
     cands = []
     if dim in ds.coords and ds[dim].dims == (dim,):
         cands.append(ds[dim])
     for name, c in ds.coords.items():
-        if name != dim and c.dims == (dim,) and str(name).startswith(dim + "_"):
+        if (name != dim and c.dims == (dim,)
+                and (str(name).startswith(dim + "_") or str(name).startswith(axis + "_"))):
             cands.append(c)
     for c in cands:
-        unit = str(c.attrs.get("units", "um" if str(c.name).endswith("_um") else ""))
+        suffix = str(c.name).rsplit("_", 1)[-1]
+        unit = str(c.attrs.get("units", suffix if suffix in _LENGTH_UNITS else ""))
         f = _LENGTH_UNITS.get(unit)
         if f is None or c.dtype.kind not in "fiu" or c.size < 1:
             continue
         v = np.asarray(c.values, float) * f
         if v.size >= 2:
             step = float(np.median(np.diff(v)))
-            if np.isfinite(step) and step > 0:
+            if np.isfinite(step) and step != 0 and np.isfinite(v[0]):
                 return step, float(v[0])
         elif v.size == 1:
             vs = _voxel_size(ds, var)
@@ -108,12 +213,13 @@ def _spacing(ds, var, dim):
 
 def _voxel_size(ds, var):
     for attrs in (var.attrs, ds.attrs):
-        try:
-            vs = float(attrs.get("voxel_size_um"))
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(vs) and vs > 0:
-            return vs
+        for key in ("voxel_size_um", "pixel_size_um"):
+            try:
+                vs = float(attrs.get(key))
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(vs) and vs > 0:
+                return vs
     return None
 
 
@@ -174,12 +280,12 @@ def write_ome(group_dir, ds) -> dict | None:
         if kind not in ("image", "label"):
             raise ValueError(f"variable {vname!r}: attrs[{OME_ATTR!r}] is {kind!r}; use 'image' or 'label'")
         var = ds[vname]
-        axes = axes_of(var.dims)
-        space_idx = [i for i, d in enumerate(var.dims) if d in _SPACE]
+        axes = axes_of(var.dims, ds)
+        space_idx = [i for i, a in enumerate(axes) if a["type"] == "space"]
         scale0, trans0 = [1.0] * var.ndim, [0.0] * var.ndim
         known = True
         for i in space_idx:
-            s, t = _spacing(ds, var, var.dims[i])
+            s, t = _spacing(ds, var, var.dims[i], axes[i]["name"])
             if s is None:
                 known = False
                 s, t = 1.0, 0.0
@@ -187,6 +293,20 @@ def write_ome(group_dir, ds) -> dict | None:
         if known:
             for i in space_idx:
                 axes[i]["unit"] = "micrometer"
+        extra = {}
+        for i, a in enumerate(axes):
+            d = var.dims[i]
+            if a["type"] == "time":
+                tc = _time_coord(ds, d)
+                scale0[i], trans0[i], t_known = _time_spacing(tc)
+                if t_known:
+                    a["unit"] = "second"
+                if tc is not None:
+                    extra["time_s"] = [float(x) if np.isfinite(x) else None
+                                       for x in np.asarray(tc.values, float)]
+            if (a["type"] in ("time", "channel") and d in ds.coords and ds[d].dims == (d,)
+                    and ds[d].dtype.kind in "OUST"):
+                extra.setdefault("axis_labels", {})[a["name"]] = [str(v) for v in ds[d].values]
         arr0 = g[vname]
         chunks = arr0.chunks
         datasets = [{"path": vname, "coordinateTransformations": [
@@ -202,7 +322,7 @@ def write_ome(group_dir, ds) -> dict | None:
             if path in ds.variables:
                 raise ValueError(f"variable {vname!r}: pyramid level name {path!r} is taken by a variable")
             cks = tuple(min(c, n) for c, n in zip(chunks, nxt.shape))
-            dims = [d if d not in _SPACE else f"{d}_s{level}" for d in var.dims]
+            dims = [d if i not in space_idx else f"{d}_s{level}" for i, d in enumerate(var.dims)]
             out = g.create_array(path, shape=nxt.shape, dtype=nxt.dtype, chunks=cks,
                                  dimension_names=dims, fill_value=0,
                                  attributes={"units": var.attrs.get("units", ""),
@@ -224,7 +344,7 @@ def write_ome(group_dir, ds) -> dict | None:
                                              var.dtype.kind in "fc" else "every second voxel")
                                           + " (ssbscope.ome, Dask)",
                            "long_name": str(var.attrs.get("long_name", vname)),
-                           "units": str(var.attrs.get("units", ""))}}
+                           "units": str(var.attrs.get("units", "")), **extra}}
         multiscales.append(ms)
         if kind == "label" and label is None:
             vals = None
@@ -236,9 +356,9 @@ def write_ome(group_dir, ds) -> dict | None:
                 label["source"] = {"image": str(src)}
             if vals is not None:
                 label["colors"] = [{"label-value": int(v)} for v in vals if v.dtype.kind in "iub"]
-    # the first declared label, if any, is what a label reader shows: put it first
-    if label is not None:
-        multiscales.sort(key=lambda m: m["name"] != label_var)
+    # readers show the first: the first declared label, if any, else ds.attrs["ome_default"]
+    first = label_var if label is not None else ds.attrs.get("ome_default")
+    multiscales.sort(key=lambda m: m["name"] != first)
     meta = {"version": "0.5", "multiscales": multiscales}
     if label is not None:
         meta["image-label"] = label

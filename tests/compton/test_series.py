@@ -169,6 +169,39 @@ def test_twin_series_through_run(twin_run):
     json.dumps(tw.truth)
 
 
+def test_series_maps_are_ome_zarr_images_with_the_block_size(twin_run):
+    """compton/<series>/maps through ``ssbscope run`` open in ome-zarr-py: state -> t
+    (time_s), component -> c, blocks -> y/x with the block size in the sheet (um; negative:
+    the pinhole inverts the image) from the first block's centre; emf first."""
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    from ssbscope.store import Store
+
+    tw, out = twin_run
+    st = Store.open(out / "store.zarr")
+    assert "compton/xcs/maps" in st.ome_images()
+    mp = st["compton/xcs/maps"].load()
+    node = [n for n in Reader(parse_url(st.path / "compton/xcs/maps"))()
+            if n.zarr.path.rstrip("/").endswith("compton/xcs/maps")][0]
+    assert node.metadata["name"] == "emf"
+    assert [(a["name"], a["type"]) for a in node.metadata["axes"]] == [
+        ("t", "time"), ("c", "channel"), ("y", "space"), ("x", "space")]
+    b_um = 8 * 0.25 * 160 / 150 * 1000  # 8 detector pixels, object-plane pixel 0.25 * 160 / 150 mm
+    ct = node.metadata["coordinateTransformations"][0]
+    np.testing.assert_allclose(ct[0]["scale"][2:], [-b_um, -b_um])
+    np.testing.assert_allclose(ct[1]["translation"][2:], [4.5 * b_um, 4.5 * b_um])
+    t = np.asarray(tw.truth["time_s"], float)
+    if np.allclose(np.diff(t), np.diff(t)[0], rtol=1e-3):
+        assert ct[0]["scale"][0] == pytest.approx(np.diff(t)[0])
+    else:  # uneven state times: an index axis, the times in the metadata
+        assert ct[0]["scale"][0] == 1.0 and "unit" not in node.metadata["axes"][0]
+    ome = json.loads((st.path / "compton/xcs/maps/zarr.json").read_text())["attributes"]["ome"]
+    np.testing.assert_allclose(ome["multiscales"][0]["metadata"]["time_s"], t, atol=1e-3)
+    np.testing.assert_array_equal(np.asarray(node.data[0]), mp["emf"].values)
+
+
 def test_interphase_emf_and_maps_through_run(twin_run):
     """000_ Table 1 / Fig. 3A through the chain: the anode/SPE interphase (the twin's Li0 +
     Li-salt-rich PEO + SEI layer, :func:`ssbscope.twin.xcs.interphase_states`) unmixed from the

@@ -68,11 +68,12 @@ def test_ome_zarr_reader_finds_the_images_with_the_voxel_size(store):
     assert [a["name"] for a in node.metadata["axes"]] == ["t", "z", "y", "x"]
     assert [a.get("unit") for a in node.metadata["axes"]] == ["second"] + ["micrometer"] * 3
     ct = node.metadata["coordinateTransformations"]
-    # level 0: scale = voxel size, translation = first voxel centre (the z_um/y_um/x_um coords)
-    assert ct[0][0] == {"type": "scale", "scale": [1.0, VS, VS, VS]}
+    # level 0: scale = voxel size, translation = first voxel centre (the z_um/y_um/x_um coords);
+    # time: the step of the (evenly spaced) time_s, from its first value
+    assert ct[0][0] == {"type": "scale", "scale": [600.0, VS, VS, VS]}
     assert ct[0][1]["translation"] == [0.0, VS / 2, VS / 2, VS / 2]
     # level 1: twice the voxel size; its voxel centres are the means of the 2x2x2 blocks'
-    assert ct[1][0]["scale"] == [1.0, 2 * VS, 2 * VS, 2 * VS]
+    assert ct[1][0]["scale"] == [600.0, 2 * VS, 2 * VS, 2 * VS]
     assert ct[1][1]["translation"] == [0.0, VS, VS, VS]
     assert len(node.data) == 2
     np.testing.assert_array_equal(np.asarray(node.data[0]), store.vol)
@@ -100,7 +101,7 @@ def test_map_with_a_channel_axis(store):
     pytest.importorskip("ome_zarr")
     node = _node(store.st.path / "tomo/cell/maps")
     assert [a["type"] for a in node.metadata["axes"]] == ["time", "channel", "space", "space"]
-    assert node.metadata["coordinateTransformations"][0][0]["scale"] == [1.0, 1.0, VS, VS]
+    assert node.metadata["coordinateTransformations"][0][0]["scale"] == [600.0, 1.0, VS, VS]
     assert np.asarray(node.data[1]).shape == (2, 2, 12, 9)
 
 
@@ -217,9 +218,196 @@ def test_napari_reader_opens_the_volume_with_its_scale(store):
     layers = [Layer.create(d, kw, t) for d, kw, t in read(path)]
     img = [la for la in layers if la.__class__.__name__ == "Image"]
     assert len(img) == 1 and img[0].multiscale
-    np.testing.assert_allclose(img[0].scale, [1.0, VS, VS, VS])
+    np.testing.assert_allclose(img[0].scale, [600.0, VS, VS, VS])
     assert [tuple(s) for s in img[0].level_shapes] == [(2, 10, 24, 18), (2, 5, 12, 9)]
     lpath = str(store.st.path / "tomo/cell/labels")
     lab = [Layer.create(d, kw, t) for d, kw, t in reader_mod.napari_get_reader(lpath)(lpath)]
-    assert any(la.__class__.__name__ == "Labels" and np.allclose(la.scale, [1.0, VS, VS, VS])
+    assert any(la.__class__.__name__ == "Labels" and np.allclose(la.scale, [600.0, VS, VS, VS])
                for la in lab)
+
+
+# ---------------------------------------------------------------- XCS maps and neutron series
+
+BLOCK_MM = 2.0  # XCS block size in the sheet (mm)
+PX_UM = 50.0  # neutron pixel size (um)
+
+
+def _xcs_maps(times):
+    """A dataset shaped like compton/<series>/maps (ssbscope.compton.input_stages): the pinhole
+    inverts the image, so y_mm and x_mm decrease along block_row and block_col."""
+    rng = np.random.default_rng(3)
+    ns, nc, nb = len(times), 3, 6
+    emf = rng.normal(1.6, 0.05, (ns, nc, nb, nb))
+    cen = ((nb - 1) / 2 - np.arange(nb)) * BLOCK_MM
+    ome = {"ome_image": "image"}
+    return xr.Dataset(
+        {"emf": (("state", "component", "block_row", "block_col"), emf, {"units": "1", **ome}),
+         "emf_unc": (("state", "component", "block_row", "block_col"), emf * 0.01, {"units": "1", **ome}),
+         "block_inside": (("block_row", "block_col"), np.ones((nb, nb), bool))},
+        coords={"state": [f"s{k}" for k in range(ns)], "component": ["anode", "SPE", "cathode"],
+                "time_s": ("state", np.asarray(times, float)),
+                "block_row": np.arange(nb), "block_col": np.arange(nb),
+                "y_mm": ("block_row", cen, {"units": "mm"}), "x_mm": ("block_col", cen, {"units": "mm"})},
+        attrs={"block_size_mm": BLOCK_MM, "ome_default": "emf"})
+
+
+def _neutron_series(n_bin=4, bin_s=1800.0):
+    """A dataset shaped like neutron/input/<label> (ssbscope.neutron.stages): frames with
+    time_s, bins with time_s_bin, integer y/x pixel indices and pixel_size_um."""
+    rng = np.random.default_rng(4)
+    nf, ny, nx = 3 * n_bin, 8, 12
+    tr = rng.uniform(0.5, 0.9, (n_bin, ny, nx)).astype(np.float32)
+    ome = {"ome_image": "image"}
+    return xr.Dataset(
+        {"transmission": (("frame", "y", "x"), np.repeat(tr, 3, axis=0), {"units": "1"}),
+         "transmission_binned": (("bin", "y", "x"), tr, {"units": "1", **ome}),
+         "transmission_ratio": (("bin", "y", "x"), tr / tr[0], {"units": "1", **ome}),
+         "ratio_profile": (("bin", "y"), (tr / tr[0]).mean(axis=2), {"units": "1"})},
+        coords={"frame": np.arange(nf), "time_s": ("frame", 600.0 * np.arange(nf) + 60.0),
+                "bin": np.arange(n_bin), "time_s_bin": ("bin", 60.0 + 600.0 + bin_s * np.arange(n_bin),
+                                                        {"units": "s"}),
+                "y": np.arange(ny), "x": np.arange(nx)},
+        attrs={"pixel_size_um": PX_UM, "ome_default": "transmission_ratio"})
+
+
+def _ome_of(st, name):
+    return json.loads((st.path / name / "zarr.json").read_text())["attributes"]["ome"]
+
+
+def _without_ome(ds):
+    ds = ds.copy()
+    for v in ds.variables.values():
+        v.attrs.pop("ome_image", None)
+    return ds
+
+
+@pytest.fixture(scope="module")
+def series_store(tmp_path_factory):
+    st = Store.create(tmp_path_factory.mktemp("ome_series") / "s.zarr")
+    even = _xcs_maps([600.0, 4200.0, 7800.0])
+    uneven = _xcs_maps([600.0, 51963.6, float("nan")])
+    nt = _neutron_series()
+    st.write("compton/xcs/maps", even)
+    st.write("compton/uneven/maps", uneven)
+    st.write("neutron/input/cell", nt)
+    # the same datasets without the declaration: what Store.read returned before
+    st.write("plain/xcs", _without_ome(even))
+    st.write("plain/neutron", _without_ome(nt))
+    return SimpleNamespace(st=st, even=even, uneven=uneven, nt=nt)
+
+
+def test_xcs_maps_open_with_the_block_size_and_the_state_times(series_store):
+    """state -> t (time_s evenly spaced: its step in s), component -> c, block_row/block_col ->
+    y/x by their y_mm/x_mm coordinates: scale = block size in um, negative because the pinhole
+    inverts the image, translation = the first block's centre; the first image is emf."""
+    pytest.importorskip("ome_zarr")
+    st, ds = series_store.st, series_store.even
+    assert {"compton/xcs/maps", "compton/uneven/maps", "neutron/input/cell"} <= set(st.ome_images())
+    node = _node(st.path / "compton/xcs/maps")
+    axes = node.metadata["axes"]
+    assert [(a["name"], a["type"]) for a in axes] == [("t", "time"), ("c", "channel"),
+                                                      ("y", "space"), ("x", "space")]
+    assert [a.get("unit") for a in axes] == ["second", None, "micrometer", "micrometer"]
+    ct = node.metadata["coordinateTransformations"]
+    b_um = BLOCK_MM * 1000.0
+    assert ct[0][0]["scale"] == [3600.0, 1.0, -b_um, -b_um]
+    assert ct[0][1]["translation"] == [600.0, 0.0, 2.5 * b_um, 2.5 * b_um]
+    # level 1: 2 x 2 blocks; its first centre is the mean of the first two blocks' centres
+    assert ct[1][0]["scale"] == [3600.0, 1.0, -2 * b_um, -2 * b_um]
+    assert ct[1][1]["translation"] == [600.0, 0.0, 2.0 * b_um, 2.0 * b_um]
+    np.testing.assert_array_equal(np.asarray(node.data[0]), ds["emf"].values)
+    ref = ds["emf"].values.reshape(3, 3, 3, 2, 3, 2).mean(axis=(3, 5))
+    np.testing.assert_allclose(np.asarray(node.data[1]), ref, rtol=1e-12)
+    ome = _ome_of(st, "compton/xcs/maps")
+    assert [m["name"] for m in ome["multiscales"]] == ["emf", "emf_unc"]
+    md = ome["multiscales"][0]["metadata"]
+    assert md["time_s"] == [600.0, 4200.0, 7800.0]
+    assert md["axis_labels"] == {"t": ["s0", "s1", "s2"], "c": ["anode", "SPE", "cathode"]}
+    # physical position of block (row 4, col 1) from the image's transform = its y_mm/x_mm
+    y_um = ct[0][1]["translation"][2] + 4 * ct[0][0]["scale"][2]
+    x_um = ct[0][1]["translation"][3] + 1 * ct[0][0]["scale"][3]
+    assert (y_um, x_um) == pytest.approx((ds["y_mm"].values[4] * 1e3, ds["x_mm"].values[1] * 1e3))
+
+
+def test_xcs_maps_with_uneven_or_unknown_times_have_an_index_time_axis(series_store):
+    pytest.importorskip("ome_zarr")
+    node = _node(series_store.st.path / "compton/uneven/maps")
+    t = node.metadata["axes"][0]
+    assert t["type"] == "time" and "unit" not in t
+    assert node.metadata["coordinateTransformations"][0][0]["scale"][0] == 1.0
+    md = _ome_of(series_store.st, "compton/uneven/maps")["multiscales"][0]["metadata"]
+    assert md["time_s"] == [600.0, 51963.6, None]
+
+
+def test_neutron_ratio_movie_opens_with_the_bin_time_and_pixel_size(series_store):
+    """bin -> t (time_s_bin: the bin interval, from the first bin's time), y/x from
+    pixel_size_um (translation: the first pixel's centre); the ratio is the first image."""
+    pytest.importorskip("ome_zarr")
+    st, ds = series_store.st, series_store.nt
+    node = _node(st.path / "neutron/input/cell")
+    assert [(a["name"], a.get("unit")) for a in node.metadata["axes"]] == [
+        ("t", "second"), ("y", "micrometer"), ("x", "micrometer")]
+    ct = node.metadata["coordinateTransformations"]
+    assert ct[0][0]["scale"] == [1800.0, PX_UM, PX_UM]
+    assert ct[0][1]["translation"] == [660.0, PX_UM / 2, PX_UM / 2]
+    assert ct[1][0]["scale"] == [1800.0, 2 * PX_UM, 2 * PX_UM]
+    assert node.metadata["name"] == "transmission_ratio"
+    np.testing.assert_array_equal(np.asarray(node.data[0]), ds["transmission_ratio"].values)
+    assert np.asarray(node.data[1]).shape == (4, 4, 6)
+    ome = _ome_of(st, "neutron/input/cell")
+    assert sorted(m["name"] for m in ome["multiscales"]) == ["transmission_binned", "transmission_ratio"]
+
+
+def test_store_read_of_the_series_is_what_it_was_without_the_declaration(series_store):
+    st = series_store.st
+    for name, plain in (("compton/xcs/maps", "plain/xcs"), ("neutron/input/cell", "plain/neutron")):
+        got = _without_ome(st.read(name).load())
+        ref = st.read(plain).load()
+        assert sorted(got.variables) == sorted(ref.variables), name
+        xr.testing.assert_identical(got, ref)
+    # and the dataset as the stage built it (values, coordinates)
+    xr.testing.assert_equal(st.read("neutron/input/cell").load(), series_store.nt)
+    assert st.check() == []
+
+
+def test_axes_rules_refuse_two_y_dimensions_and_time_after_channel():
+    from ssbscope.ome import axes_of
+
+    ds = xr.Dataset(coords={"y_mm": ("block_row", [1.0, 0.0]), "y2": ("a", [0, 1])})
+    with pytest.raises(ValueError, match="not"):
+        axes_of(("block_row", "y", "x"), ds)
+    ds = xr.Dataset(coords={"time_s": ("state", [0.0, 1.0])})
+    with pytest.raises(ValueError, match="not"):
+        axes_of(("component", "state", "y", "x"), ds)
+    assert [a["name"] for a in axes_of(("state", "component", "y", "x"), ds)] == ["t", "c", "y", "x"]
+    # without the dataset only the names count: state is then a channel
+    assert [a["name"] for a in axes_of(("state", "y", "x"))] == ["c", "y", "x"]
+
+
+def test_napari_reader_opens_the_xcs_maps_and_the_ratio_movie(series_store):
+    reader_mod = pytest.importorskip("napari_ome_zarr", reason="napari-ome-zarr not installed "
+                                     "(pip install 'ssbscope[viewer]')")
+    try:
+        from napari.layers import Layer
+    except Exception as e:  # noqa: BLE001 - any import failure means no headless napari here
+        pytest.skip(f"napari cannot be imported headless here: {e}")
+    from napari.layers.utils.stack_utils import split_channels
+
+    b_um = BLOCK_MM * 1000.0
+    for name, scale in (("neutron/input/cell", [1800.0, PX_UM, PX_UM]),
+                        ("compton/xcs/maps", [3600.0, -b_um, -b_um])):
+        path = str(series_store.st.path / name)
+        layers = []
+        for d, kw, t in reader_mod.napari_get_reader(path)(path):
+            if "channel_axis" in kw:  # what viewer.add_image does with a channel axis
+                kw = dict(kw)
+                parts = split_channels(d, kw.pop("channel_axis"), **kw)
+            else:
+                parts = [(d, kw, t)]
+            layers += [Layer.create(*part) for part in parts]
+        img = [la for la in layers if la.__class__.__name__ == "Image"]
+        assert img and all(la.multiscale for la in img), name
+        # the channel axis (component) becomes one layer per channel
+        for la in img:
+            np.testing.assert_allclose(la.scale, scale, err_msg=name)
+    assert len(img) == 3  # anode, SPE, cathode

@@ -104,6 +104,33 @@ def test_ct_pair_from_frames_recovers_the_shift_and_the_li_moved(demo):
         assert t > 0.3 and abs(m - t) / t < 0.15, (var, m, t)
 
 
+def test_radiograph_series_is_an_ome_zarr_movie_with_the_bin_times_and_pixel_size(demo):
+    """neutron/input/<label> through the user's path: the ratio movie (Tr_t/Tr_0) and the
+    binned transmission open in ome-zarr-py with t = the bins' mean frame times (s) and y/x =
+    the input's pixel size (um), the ratio first (what napari shows)."""
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    store, _, folder = demo
+    name = "neutron/input/soft_short"
+    assert name in store.ome_images()
+    ds = store.read(name)
+    px = float(ds.attrs["pixel_size_um"])
+    tb = ds["time_s_bin"].values
+    bin_s = 30 * float(np.diff(ds["time_s"].values)[0])  # 30 frames per bin, from the frames
+    node = [n for n in Reader(parse_url(store.path / name))()
+            if n.zarr.path.rstrip("/").endswith(name)][0]
+    assert node.metadata["name"] == "transmission_ratio"
+    assert [(a["name"], a.get("unit")) for a in node.metadata["axes"]] == [
+        ("t", "second"), ("y", "micrometer"), ("x", "micrometer")]
+    ct = node.metadata["coordinateTransformations"][0]
+    np.testing.assert_allclose(ct[0]["scale"], [bin_s, px, px])
+    np.testing.assert_allclose(ct[1]["translation"], [tb[0], px / 2, px / 2])
+    np.testing.assert_array_equal(np.asarray(node.data[0]), ds["transmission_ratio"].values)
+    assert "ome_image" in ds["transmission_binned"].attrs
+
+
 def test_report_section_shows_the_analysis_with_truth(demo):
     from ssbscope.report.neutron import section
 

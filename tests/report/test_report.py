@@ -1,5 +1,6 @@
 """The self-contained HTML report: offline, figures embedded, renders in headless Chromium."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -184,6 +185,45 @@ def test_every_units_attribute_of_the_tiny_demo_parses(demo_dir, tmp_path):
         _df, units = read_csv_table(f)
         for u in units.values():
             ureg.parse_units(u)
+
+
+def test_ome_zarr_reader_opens_every_image_of_the_tiny_demo_with_its_scale(demo_dir):
+    """Issue 15 on the demo store: ome-zarr-py's Reader opens every declared image (CT volumes
+    and labels, XCS EMF maps, neutron CT and radiograph movies) with physical space axes; the
+    XCS maps' scale is their block size in the sheet, the radiograph movie's its pixel size
+    and bin interval."""
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    st = Store.open(demo_dir / "store.zarr")
+    images = st.ome_images()
+    assert "compton/xcs/maps" in images
+    movies = [n for n in images if n.startswith("neutron/input/")]
+    assert movies
+    for name in images:
+        node = [n for n in Reader(parse_url(st.path / name))()
+                if n.zarr.path.rstrip("/").endswith(name)][0]
+        axes = node.metadata["axes"]
+        space = [a for a in axes if a["type"] == "space"]
+        assert len(space) in (2, 3) and all(a.get("unit") == "micrometer" for a in space), (name, axes)
+        assert len(node.data) >= 2, name
+        ds = st.read(name)
+        assert np.asarray(node.data[0]).shape == ds[node.metadata["name"]].shape, name
+    mp = st.read("compton/xcs/maps")
+    ct = json.loads((st.path / "compton/xcs/maps/zarr.json").read_text())["attributes"]["ome"][
+        "multiscales"][0]["datasets"][0]["coordinateTransformations"]
+    b_um = mp.attrs["block_size_mm"] * 1000
+    np.testing.assert_allclose(ct[0]["scale"][2:], [-b_um, -b_um])
+    np.testing.assert_allclose(ct[1]["translation"][2:], [mp["y_mm"].values[0] * 1000,
+                                                          mp["x_mm"].values[0] * 1000])
+    nt = st.read(movies[0])
+    ct = json.loads((st.path / movies[0] / "zarr.json").read_text())["attributes"]["ome"][
+        "multiscales"][0]["datasets"][0]["coordinateTransformations"]
+    px = nt.attrs["pixel_size_um"]
+    dt = nt.attrs["bin_frames"] * float(np.diff(nt["time_s"].values)[0])
+    np.testing.assert_allclose(ct[0]["scale"], [dt, px, px])
+    np.testing.assert_allclose(ct[1]["translation"], [nt["time_s_bin"].values[0], px / 2, px / 2])
 
 
 def test_text_overlaps_finds_overlapping_labels_and_a_legend_over_data():

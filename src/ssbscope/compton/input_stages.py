@@ -85,7 +85,8 @@ It writes ``compton/<series>/emf`` (``emf``, ``emf_unc`` on state x component, `
 coordinate of ``state``; ``emf_position``, ``fraction``, ``beam_height_um``, ``x``/``x_unc``),
 ``compton/<series>/maps`` (``emf``, ``emf_unc`` on state x component x block_row x block_col;
 with the pinhole geometry ``y_mm``/``x_mm``, the block centres in the sheet from the cell axis,
-and ``block_size_mm``)
+and ``block_size_mm``; with the geometry ``emf`` and ``emf_unc`` are OME-Zarr images that
+napari opens with the block size as scale: state -> t (``time_s``), component -> c)
 and ``compton/<series>/spectra`` (aligned exposure spectra, unmixed component spectra).  On
 the twin's series (:func:`ssbscope.twin.xcs_series.write_xcs_series`, full HEXITEC model,
 3 states x 4 heights, 4 components with the anode/SPE interphase, 1.6e6 photons per exposure,
@@ -1203,9 +1204,14 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
                                {"units": "mm", "description": "block centre in the sheet, from the cell axis"}),
                       "x_mm": ("block_col", ((n_cols - 1) / 2 - cc) * obj,
                                {"units": "mm", "description": "block centre in the sheet, from the cell axis"})}
-        map_attrs = {"block_size_mm": float(nb * obj), "pixel_size_mm": float(obj)}
-    mp = xr.Dataset({"emf": (("state", "component", "block_row", "block_col"), maps, {"units": "1"}),
-                     "emf_unc": (("state", "component", "block_row", "block_col"), maps_u, {"units": "1"}),
+        map_attrs = {"block_size_mm": float(nb * obj), "pixel_size_mm": float(obj),
+                     "ome_default": "emf"}
+    # with the geometry the maps are OME-Zarr images (ssbscope.ome: state -> t by time_s,
+    # component -> c, block_row/block_col -> y/x by y_mm/x_mm); without it they have no scale
+    ome = {"ome_image": "image"} if map_coords else {}
+    mp = xr.Dataset({"emf": (("state", "component", "block_row", "block_col"), maps, {"units": "1", **ome}),
+                     "emf_unc": (("state", "component", "block_row", "block_col"), maps_u,
+                                 {"units": "1", **ome}),
                      "block_inside": (("block_row", "block_col"), bmask, {"units": "1"})},
                     coords={"state": list(states), "component": comps, "time_s": ("state", t_state),
                             "block_row": np.arange(nbr), "block_col": np.arange(nbc), **map_coords},

@@ -423,7 +423,7 @@ def _li_vars(a, binned, ratio, ref_idx, g, li, where):
             "units": "um", "reference_bin": int(ref_idx), "description":
             "change of the lithium-metal-equivalent path length along the beam through the pixel "
             f"since the reference bin ({sign.replace('region', 'pixel')}); NaN where the ratio or Tr_0 is "
-            "invalid; see li_geometry"}),
+            "invalid; see li_geometry", "ome_image": "image"}),
         "li_thickness_change_roi_um": ("bin", stats[:, 0], {
             "units": "um", "roi_px": json.dumps(roi_desc), "description":
             f"mean of li_thickness_change_um over li_roi: Li volume change per projected area of the "
@@ -523,9 +523,12 @@ def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, d
                "pulls the ratio towards 1") + "); NaN where the reference is <= 0 or not finite")
     bin_desc = (f"pixel-wise median of {n_bin} consecutive frames (002_ Methods); {drop_note}; "
                 "pixels with no finite value in a bin are NaN (masked pixels; others counted in empty_pixels)")
+    # OME-Zarr images (ssbscope.ome): bin -> t by time_s_bin, y/x in um by pixel_size_um
     data = {
-        f"{var}_binned": (("bin", "y", "x"), binned, {"units": unit, "description": bin_desc}),
-        rname: (("bin", "y", "x"), ratio, {"units": "1", "reference_bin": ref_idx, "description": rdesc}),
+        f"{var}_binned": (("bin", "y", "x"), binned, {"units": unit, "description": bin_desc,
+                                                      "ome_image": "image"}),
+        rname: (("bin", "y", "x"), ratio, {"units": "1", "reference_bin": ref_idx, "description": rdesc,
+                                           "ome_image": "image"}),
         "empty_pixels": ("bin", empty, {
             "units": "1", "description": "pixels with no finite value in the bin although finite "
             "in some other frame of the series (pixels masked in every frame not counted): NaN "
@@ -535,7 +538,8 @@ def _binned_vars(values, var, unit, n_bin, reference_index, times, normalised, d
             "per row and bin (rows along the stacking axis; NaN pixels left out)"}),
     }
     attrs = {"binning": f"{g} bin(s); {drop_note}",
-             "bin_frames": int(n_bin), "reference_bin": ref_idx, "frames_dropped": int(dropped)}
+             "bin_frames": int(n_bin), "reference_bin": ref_idx, "frames_dropped": int(dropped),
+             "ome_default": rname}
     if sigma_model is not None and normalised:
         if sigma_model.get("gain") is not None:
             sig = da.map_blocks(_counting_se_block, binned, dtype=np.float32,
@@ -755,7 +759,9 @@ def input_stages(exp) -> list:
     ``frame_first``, ``frame_last`` and ``time_s_bin``, the mean frame time per bin), the ratio
     to bin ``analysis.neutron.reference_index`` (``transmission_ratio`` = Tr_t/Tr_0, or
     ``count_ratio`` for raw counts, NaN where the reference is invalid) and the space–time map
-    ``ratio_profile`` (mean over x per row and bin).  The attribute ``binning`` says what was
+    ``ratio_profile`` (mean over x per row and bin).  ``<var>_binned`` and the ratio are
+    OME-Zarr images (:mod:`ssbscope.ome`; napari shows the ratio movie): t from
+    ``time_s_bin`` (s), y/x in um from ``pixel_size_um``.  The attribute ``binning`` says what was
     done or why not.  Everything stays a dask graph until the store writes it (one bin of
     frames in memory at a time, plus the reference bin).
 
