@@ -113,7 +113,7 @@ def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -
 def _head(c) -> str:
     """A header cell's text, escaped; a long one may break after ``_`` and ``/``."""
     s = esc(str(c))
-    return s if len(s) <= 12 else s.replace("_", "_<wbr>").replace("/", "/<wbr>")
+    return s if len(s) <= 8 else s.replace("_", "_<wbr>").replace("/", "/<wbr>")
 
 
 def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bool = False,
@@ -168,12 +168,13 @@ figcaption{font-size:.9em;color:#555;max-width:900px}
 table{border-collapse:collapse;margin:10px 0;font-size:.92em;display:block;max-width:100%;overflow-x:auto}caption{text-align:left;font-weight:600;padding:4px 0}
 th,td{border:1px solid #d5dae2;padding:4px 10px;text-align:right}th{background:#eef1f6;vertical-align:bottom}
 table.transposed tbody th{text-align:left;font-weight:600}
+table.transposed th,table.transposed td{overflow-wrap:anywhere}
 td:first-child,th:first-child{text-align:left}#summary td,#summary th{text-align:left}
 .note{color:#666;font-size:.9em}.warn{color:#9a3b00}
 footer{color:#777;font-size:.85em;padding:0 32px 24px;max-width:1200px;margin:0 auto}
 @media (max-width:1000px){main{padding:8px 10px 32px}section{padding:6px 10px 14px}
 header,nav{padding-left:12px;padding-right:12px}table{font-size:.8em}th,td{padding:3px 5px}
-th{overflow-wrap:anywhere}}
+th{overflow-wrap:break-word}}
 """
 
 
