@@ -197,6 +197,9 @@ def _series_table(met) -> str:
     for it in (met["interface"].values if "ra_um" in met else ()):
         add(f"Ra {it} (µm)", met["ra_um"].sel(interface=it).values)
         add(f"Rq {it} (µm)", met["rq_um"].sel(interface=it).values)
+        if "ra_noise_corrected_um" in met:  # Rq^2 - height-noise variance (tomo.metrics)
+            add(f"Ra {it}, noise-corrected (µm)", met["ra_noise_corrected_um"].sel(interface=it).values)
+            add(f"height noise {it} (µm)", met["height_noise_um"].sel(interface=it).values)
     for la in _thickness_layers(met):
         for key, what in (("thickness_center_um", "centre"), ("thickness_center_std_um",
                                                                "centre std"),
@@ -245,6 +248,9 @@ def _truth_table(store, series, met) -> str:
         tv = [(sc.get("roughness_um", {}).get(str(it)) or {}).get("ra_um") for sc in scans]
         if all(v is not None for v in tv):
             rows.append((f"Ra {it} (µm)", met["ra_um"].sel(interface=it).values, tv))
+            if "ra_noise_corrected_um" in met:
+                rows.append((f"Ra {it}, noise-corrected (µm)",
+                             met["ra_noise_corrected_um"].sel(interface=it).values, tv))
     if not rows:
         return ""
     labels = _time_labels(met)
@@ -268,6 +274,9 @@ def _series_trend_figure(met) -> str:
     fig.subplots_adjust(wspace=0.3, bottom=0.16)
     for it in (met["interface"].values if "ra_um" in met else ()):
         ax0.plot(t_h, met["ra_um"].sel(interface=it).values, "o-", label=f"Ra {it}")
+        if "ra_noise_corrected_um" in met:
+            ax0.plot(t_h, met["ra_noise_corrected_um"].sel(interface=it).values, "o--",
+                     label=f"Ra {it}, noise-corrected")
     ax0.set_xlabel("time (h)")
     ax0.set_ylabel("Ra (µm)")
     ax0.legend(fontsize=8)
@@ -275,10 +284,13 @@ def _series_trend_figure(met) -> str:
         ax1.plot(t_h, met["thickness_mean_um"].sel(layer=la).values, "s-", label=str(la))
     ax1.set_xlabel("time (h)")
     ax1.set_ylabel("mean thickness (µm)")
-    ax1.legend(fontsize=8)
+    ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.subplots_adjust(right=0.86)
     return figure_html(fig, "Roughness Ra of each mapped interface (plane detrended, Eq. 6 of "
-                            "Huang et al. 2024, doi:10.1016/j.xcrp.2024.101995) and mean "
-                            "thickness of each mapped layer vs time.")
+                            "Huang et al. 2024, doi:10.1016/j.xcrp.2024.101995; dashed: with the "
+                            "height-map noise variance removed, tomo.metrics."
+                            "roughness_noise_corrected) and mean thickness of each mapped layer "
+                            "vs time.")
 
 
 def _series_maps_figure(mp, var, dim, unit_label, caption) -> str:
