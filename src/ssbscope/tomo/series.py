@@ -799,6 +799,10 @@ class ScanMeasurement:
     low_attenuation_levels: tuple = (float("nan"),) * 3
     #: Pure-phase grey levels of the partial volume (:mod:`ssbscope.tomo.levels`).
     phase_levels: object = None
+    #: Interface -> (contrast measured from the data, contrast from the materials) of the
+    #: truncated-scan height maps (:func:`ssbscope.tomo.metrics.interface_height_map_truncated`;
+    #: grey units per voxel, lower minus upper layer); empty for other scans.
+    interface_contrast: dict = field(default_factory=dict)
 
 
 #: Contrast-to-noise ratio (per voxel) from which interface heights are taken on the

@@ -24,7 +24,9 @@ labels         ``digitize`` per slab (elementwise); opening per slab with a ``4 
                per slice
 layer location per-slice phase fractions, one pass over the labels                    exact
 heights        ``interface_height_map`` on the crop ``[lo, hi)`` of the median/raw    exact
-               (a few slices around each interface)
+               (a few slices around each interface); truncated scans: slice means
+               and the exterior's reference sums per slab, then the window
+               (:func:`_truncated_heights`)
 thickness      per-column voxel counts, slab by slab                                  exact
 volumes        per-phase counts, slab by slab                                         exact
 pore + crack   pure-phase levels: per-phase count/min/max, then a 16384-bin histogram  1e-12
@@ -387,7 +389,7 @@ def _lazy_fn(slab_fn, shape, z_range, cz, dtype=bool):
 
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
              electrolyte, n_layers, min_volume_um3, frac_inner, phase_levels=None,
-             level_erode_vox=2, level_labels=None):
+             level_erode_vox=2, level_labels=None, truncated=None):
     """The measurement of one scan from its intermediates, slab by slab (the one
     implementation: :func:`ssbscope.tomo.series.measure_scan` is one slab); returns the
     :class:`~ssbscope.tomo.series.ScanMeasurement` and the per-slab functions of its masks
@@ -437,6 +439,17 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         heights[(a, b)] = _height(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c)
 
     pairs = interface_pairs(lay, interfaces)
+    contrast = {}
+    if truncated is not None:  # region-of-interest scan: heights from the local contrast
+        mats = {la.name: la.material for la in lay}
+        for a, b in pairs:
+            h0 = heights.get((a, b))
+            if h0 is None or not np.isfinite(h0).any() or a not in band:
+                continue
+            got = _truncated_heights(sc, h0, band[a], mats[a], mats[b], vs, inner,
+                                     truncated, f"{a}|{b}")
+            if got is not None:
+                heights[(a, b)], contrast[f"{a}|{b}"] = got
     h_out, ra, rq = {}, {}, {}
     for a, b in pairs:
         key = f"{a}|{b}"
@@ -650,8 +663,78 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         low_attenuation_connected_um3=float(conn), low_attenuation_isolated_um3=float(iso),
         layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
         electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels,
-        phase_levels=levels)
+        phase_levels=levels, interface_contrast=contrast)
     return sm, el_fn, raw_fn
+
+
+#: Half-width (slices) of the window of :func:`_truncated_heights` at least; the reference
+#: slices of the exterior's shading start 2 slices beyond it and reach
+#: :data:`TRUNCATED_REF_SLICES` further.
+TRUNCATED_WINDOW_VOX = 8
+TRUNCATED_REF_SLICES = 40
+
+
+def _truncated_heights(sc, h0, band_a, mat_a, mat_b, vs, inner, truncated, what):
+    """Heights of interface ``what`` of a truncated scan
+    (:func:`ssbscope.tomo.metrics.interface_height_map_truncated`): window of
+    ``2 TRUNCATED_WINDOW_VOX`` slices (or the spread of the threshold heights ``h0``) around
+    ``h0``'s mean, the exterior's shading (:func:`ssbscope.tomo.metrics.exterior_shading`)
+    from the slices below it in layer ``a`` and above it (sums per z-slab, so memory stays
+    one slab and a few (Y, X) maps); returns ``(heights, (contrast_data,
+    contrast_materials))`` or None (logged) when the window or references do not fit."""
+    from ssbscope.tomo import metrics as M
+
+    nz = sc.shape[0]
+    zc = float(np.nanmean(h0[inner])) / vs
+    spread = float(np.nanmax(h0[inner]) - np.nanmin(h0[inner])) / vs
+    W = int(max(TRUNCATED_WINDOW_VOX, math.ceil(spread / 2) + 3))
+    w0, w1 = int(round(zc)) - W, int(round(zc)) + W
+    r0, r1 = max(band_a[0], w0 - 2 - TRUNCATED_REF_SLICES), w0 - 2
+    u0, u1 = w1 + 2, min(nz, w1 + 2 + TRUNCATED_REF_SLICES)
+    if w0 < 0 or w1 > nz or (r1 - r0) + (u1 - u0) < 8 or r1 - r0 < 2:
+        log.warning("measure_scan: %s: no room for the truncated-scan window %d..%d with "
+                    "reference slices; threshold heights kept", what, w0, w1)
+        return None
+    aligned = sc.aligned
+    ref = [(r0, r1), (u0, u1)]
+
+    def sums(z0, z1):  # a task: slice means, and the reference sums of the slab
+        v = np.asarray(aligned[z0:z1]).astype(np.float64)
+        a = v[:, inner].mean(axis=1)
+        keep = np.zeros(z1 - z0, bool)
+        for p0, p1 in ref:
+            keep[max(p0, z0) - z0:max(min(p1, z1) - z0, 0)] = True
+        ak, vk = a[keep], v[keep]
+        return a, (ak.sum(), (ak * ak).sum(), np.tensordot(ak, vk, 1), vk.sum(axis=0),
+                   int(keep.sum()))
+
+    out = sc.map(sums)
+    a = np.concatenate([o[0] for o in out])
+    tot = [sum(o[1][i] for o in out) for i in range(5)]
+    try:
+        G, C = M.exterior_shading(tot[0], tot[2], tot[3], tot[1], tot[4])
+        c_mat = None
+        if "delta_beta" in truncated:
+            c_mat = M.phase_retrieved_contrast(mat_a, mat_b, delta_beta=truncated["delta_beta"],
+                                               energy_kev=truncated["energy_kev"],
+                                               voxel_size_um=vs)
+        elif "energy_kev" in truncated:
+            from ssbscope import materials
+
+            mu = [materials.get(m).linear_attenuation_1_cm(truncated["energy_kev"])
+                  for m in (mat_a, mat_b)]
+            c_mat = float(mu[0] - mu[1]) * vs * 1e-4
+        r = M.interface_height_map_truncated(np.asarray(aligned[w0:w1]), a[w0:w1], G, C, vs,
+                                             footprint=inner, contrast_materials=c_mat)
+    except EmptyResultError as exc:
+        log.warning("measure_scan: %s: truncated-scan heights failed (%s); threshold heights "
+                    "kept", what, exc)
+        return None
+    log.info("measure_scan: %s: truncated scan: heights from the local contrast %.3g (data; "
+             "materials %.3g, %d two-phase slices) in slices %d..%d", what, r.contrast_used,
+             r.contrast_materials, r.n_bimodal, w0, w1)
+    return (np.where(inner, r.height_um + w0 * vs, np.nan),
+            (r.contrast_data, r.contrast_materials))
 
 
 class _Crop:
@@ -731,7 +814,8 @@ def _scan_intermediates(work: _Work, k, v: _Vol, ref: _Vol, slab, dn, memory_lim
 def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk_slices, *,
              energy_kev, interfaces, thickness, central_fraction, register_on, median,
              opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
-             segmenter, denoise, phase_levels, level_erode_vox, level_denoise):
+             segmenter, denoise, phase_levels, level_erode_vox, level_denoise,
+             truncated=None):
     """The series analysis on z-slabs; ``work_dir`` False: in memory, one slab (the result's
     arrays NumPy), else Zarr intermediates under ``work_dir`` (None: a temporary directory)
     and lazy arrays in the result."""
@@ -812,7 +896,8 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
                                       electrolyte=el, n_layers=n_layers,
                                       min_volume_um3=min_filament_volume_um3,
                                       frac_inner=fracs[k], phase_levels=phase_levels,
-                                      level_erode_vox=level_erode_vox, level_labels=lv_lab)
+                                      level_erode_vox=level_erode_vox, level_labels=lv_lab,
+                                      truncated=truncated)
         scans.append(m)
         masks.append((el_fn, raw_fn))
         work.drop(f"level_labels_{k}")
@@ -888,7 +973,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                            min_filament_volume_um3: float = 0.0, n_layers: int = 10,
                            electrolyte: str | None = None, progress=None, segmenter=None,
                            denoise=None, phase_levels=None, level_erode_vox: int = 2,
-                           level_denoise="default"):
+                           level_denoise="default", truncated=None):
     """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
 
     Parameters
@@ -911,6 +996,12 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
     segmenter : ssbscope.tomo.trainable.TrainedSegmenter, optional
         Random-forest segmentation instead of grey thresholds (as
         :func:`~ssbscope.tomo.series.analyse_series`); predicted slab by slab.
+    truncated : mapping, optional
+        The scans were reconstructed from truncated projections (region of interest): the
+        requested interfaces' heights then come from the local contrast after removing the
+        exterior's per-slice shading (:func:`_truncated_heights`); ``{"delta_beta",
+        "energy_kev"}`` of the Paganin retrieval (or ``{"energy_kev"}`` without) give the
+        materials' contrast the measured one is stored beside.
 
     Returns
     -------
@@ -926,7 +1017,8 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                     min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
                     electrolyte=electrolyte, progress=progress, segmenter=segmenter,
                     denoise=denoise, phase_levels=phase_levels,
-                    level_erode_vox=level_erode_vox, level_denoise=level_denoise)
+                    level_erode_vox=level_erode_vox, level_denoise=level_denoise,
+                    truncated=truncated)
 
 
 #: Bytes of work memory per voxel of the registration slab (two float64 copies, complex

@@ -289,8 +289,10 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
     from ssbscope.tomo.series_chunked import analyse_series_chunked
 
     vols, vs = [], None
+    trunc = []
     for key in scan_keys:
         ds = inputs[key]
+        trunc.append(_truncated_phase(ds.attrs))
         v = ds["volume"]
         if "time_s" in v.dims:
             v = v.isel(time_s=0)
@@ -312,9 +314,24 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
         min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
         electrolyte=electrolyte, progress=lambda it: ctx.progress(it, desc=f"tomo {series}"),
         denoise=denoise, phase_levels=phase_levels, level_erode_vox=level_erode_vox,
-        level_denoise=level_denoise)
+        level_denoise=level_denoise,
+        truncated=trunc[0] if trunc and all(t is not None for t in trunc) else None)
     return series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
                            series=series)
+
+
+def _truncated_phase(attrs):
+    """``{"delta_beta", "energy_kev"}`` (Paganin's; empty without) of a scan reconstructed
+    from truncated projections (its stored ``truncated`` attribute), else None."""
+    if not int(attrs.get("truncated", 0) or 0):
+        return None
+    out = {}
+    if attrs.get("paganin_delta_beta") is not None:
+        out = {"delta_beta": float(attrs["paganin_delta_beta"]),
+               "energy_kev": float(attrs.get("paganin_energy_kev", attrs.get("energy_kev")))}
+    elif attrs.get("energy_kev") is not None:
+        out = {"energy_kev": float(attrs["energy_kev"])}
+    return out
 
 
 def _segmenter(ctx, inputs, p):
@@ -446,6 +463,13 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
     data = {
         "ra_um": (("time_s", "interface"), arr("ra_um", ifaces).reshape(nt, len(ifaces))),
         "rq_um": (("time_s", "interface"), arr("rq_um", ifaces).reshape(nt, len(ifaces))),
+        **({"interface_contrast_data": (("time_s", "interface"), np.array(
+                [[s.interface_contrast.get(k, (np.nan, np.nan))[0] for k in ifaces]
+                 for s in scans], float).reshape(nt, len(ifaces))),
+            "interface_contrast_materials": (("time_s", "interface"), np.array(
+                [[s.interface_contrast.get(k, (np.nan, np.nan))[1] for k in ifaces]
+                 for s in scans], float).reshape(nt, len(ifaces)))}
+           if any(s.interface_contrast for s in scans) else {}),
         "volume_um3": (("time_s", "phase"), pv),
         "volume_change_pct": (("time_s", "phase"), pct),
         "layer_volume_um3": (("time_s", "layer"), arr("layer_volume_um3", all_layers)),

@@ -41,18 +41,20 @@ volume change +3.7 / +2.2 % against the pristine scan, i.e. +3.7 % then -1.4 %):
 ========  ==========================  ===============================
 size      Ra anode|SPE (µm)           anode (Li phase) volume change
 ========  ==========================  ===============================
-tiny/300  3.45 / 3.60 / 3.42          +2.98 / +2.73 %
-small     3.70 / 3.48 / 3.11          +4.08 / +2.97 %
+tiny/300  7.30 / 7.98 / 11.28         +2.98 / +2.73 %
 ========  ==========================  ===============================
 
-The volume change is within 1 percentage point; Ra reads 30-50 % low and its order is not
-kept.  The cause is the truncation: every slice's grey level is set by the 16-20 mm chords
-outside the ROI (the edge-value sinogram extension turns them into a Li -> SPE step ~170x
-the local Li|PEO contrast, spread over ~25 slices by Paganin of the outside's non-TIE
-profile), so each column's threshold crossing is pulled to the slice ramp's mid-height.
-Noise-free, the local contrast inside the ROI is recovered (-0.9 to -1.0 of xraylib's Δμ),
-and extending each sinogram row as the chord of the declared 16 mm anode (an ellipse) instead
-of the edge-value taper brings the slice levels to the contrast's scale (diagnostic run).
+The volume change is within 1 percentage point; Ra reads 40-90 % high (seeds 1, 2: 9.51 /
+7.90 / 10.01 and 8.78 / 8.16 / 9.30; the order is kept at seed 0 only).  Every slice's grey
+level is set by the 16-20 mm chords outside the ROI (the Li -> SPE step is ~170x the local
+Li|PEO contrast), so the threshold heights of the raw grey values read that ramp (before:
+3.23 / 3.40 / 3.21 at tiny, 3.70 / 3.48 / 3.11 at small, a bowl anticorrelated with the
+surface).  The chain now removes the exterior's part ``a(z) G + C`` of each slice and takes the
+heights from the local contrast (:func:`ssbscope.tomo.metrics.interface_height_map_truncated`,
+measured -3.4 to -4.2e-5 per voxel against the materials' -4.0e-5 after Paganin); the height
+maps then follow the surface (correlation 0.84 / 0.82 / 0.36 at seed 0) but a laterally smooth,
+interface-localised residual (deterministic; not Paganin's padding or coupling, not the
+sinogram extension) adds to them, most at the ROI's rim and after discharge.
 Without ``center_px`` the centre search finds 29.5 px for 20 (nothing to lock on).
 """
 
