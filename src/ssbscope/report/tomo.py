@@ -166,6 +166,17 @@ def _series_summary(store) -> list:
     return out
 
 
+def _truncated_series(store, series: str) -> bool:
+    """Were the scans of ``series`` reconstructed as truncated (``truncated`` attr of
+    ``tomo/<series>/scans/<label>``)?"""
+    pre = f"tomo/{series}/scans/"
+    for n in store.names():
+        if n.startswith(pre):
+            if int(store.read(n).attrs.get("truncated", 0) or 0):  # lazy: attributes only
+                return True
+    return False
+
+
 def _series_names(store) -> list[str]:
     """Series measured by ``ssbscope run`` (``tomo/<series>/metrics``)."""
     out = []
@@ -370,6 +381,13 @@ def _series_html(store) -> str:
             "the declared stack, sub-voxel interface heights (refined on the unfiltered values "
             "where the contrast allows).  "
             f"{esc(str(met.attrs.get('conventions', '')))}</p>")
+        if _truncated_series(store, s):
+            parts.append(
+                '<p class="warn">The scans of this series are truncated (the sample is wider than '
+                "the field of view): the cell outside it adds a per-slice shading to the grey "
+                "values.  The interface heights (Ra/Rq) remove it; the grey-level quantities "
+                "(pore + crack volume, layer volumes and fractions, voxel-count thickness) do "
+                "not, so read them as indicative only.</p>")
         parts.append(_series_table(met))
         parts.append(_truth_table(store, s, met))
         parts.append(_series_trend_figure(met))

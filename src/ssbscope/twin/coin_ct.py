@@ -606,7 +606,9 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
                           "steel cap on the cell axis (the scans are truncated: the cell is "
                           "20 mm wide)", [c for _, c in layers])
     part.inputs["tomo"] = entries
-    part.analysis["tomo"] = {"interfaces": ["anode|SPE"], "thickness": ["anode"]}
+    # the SPE holds the pores (by default the thickest non-Li layer, the cathode, would)
+    part.analysis["tomo"] = {"interfaces": ["anode|SPE"], "thickness": ["anode"],
+                             "electrolyte": "SPE"}
     part.comments.append(f"{series}: CT of the coin cell's anode|SPE ROI (pristine, fully "
                          f"charged, fully discharged; Huang et al. 2024 Table 1) at "
                          f"{cfg.e_kev:g} keV, {cfg.distance_mm:g} mm propagation.")
