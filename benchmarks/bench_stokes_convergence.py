@@ -11,6 +11,13 @@ differences (geometric convergence in the refinement step) the limit is
 algebraic rate ``p_h = p_0 + C h^r`` (h = 1/n) the Richardson value solves the last three grids
 for ``r``.  Both are printed; the study's 6-element value is compared with them.
 
+The values below are ``ssbscope.interface.stokes.GRID_CONVERGENCE`` (rerun this benchmark
+and update that table when the solver changes; tests/interface/test_stokes.py recomputes its
+6-element pyramid value), from which the contour study extrapolates its 6-element
+pyramid/frustum pressures (``site_excess_pressure_extrapolated_mpa``, ``stokes_grid_drift``).
+Cost of converging instead: 6 -> 12 elements is about 9 times the CPU per solve (two solves
+per contour), e.g. the tiny demo's two shape contours from about 20 s to about 190 s CPU.
+
 Usage::
 
     python benchmarks/bench_stokes_convergence.py [--grids 6 8 10 12] [--shapes pyramid frustum]

@@ -26,6 +26,17 @@ def test_contour_study_tables(store):
     sh = df[df["series"] == "shapes"].set_index("shape")
     assert set(sh.index) == {"egg-box", "pyramid", "frustum"}
     assert np.all(df["gain_over_flat"] <= df["area_ratio"] + 1e-9)
+    # pyramid/frustum (6 elements): the grid-extrapolated site pressure 18-20 % below the
+    # computed one (drift 22-24 %), the criterion with it slightly higher; none for the egg-box
+    x = sh["site_excess_pressure_extrapolated_mpa"]
+    assert np.isnan(x["egg-box"])
+    for shape in ("pyramid", "frustum"):
+        ratio = x[shape] / sh.loc[shape, "site_excess_pressure_mpa"]
+        assert 0.78 < ratio < 0.84, (shape, ratio)
+        assert sh.loc[shape, "stokes_grid_drift"] == pytest.approx(1 / ratio - 1, rel=1e-9)
+        assert (sh.loc[shape, "critical_current_extrapolated_ma_cm2"]
+                > sh.loc[shape, "critical_current_ma_cm2"])
+    assert "Richardson" in store.read("interface/contour_study").attrs["stokes_grid_extrapolation"]
     gc = store.read("interface/grid_convergence").to_dataframe()
     assert gc["rel_change_vs_finest"].max() < 0.02
     sf = store.read("interface/surface_fields")
@@ -254,6 +265,14 @@ def test_report_has_an_interfaces_section(store, tmp_path):
     labels = [k for k, _ in sec.summary]
     assert "best shape at H25S150" in labels
     assert "best contour gain over flat (small-slope pressure)" in labels
+    # the computed and the grid-extrapolated pyramid/frustum pressures, from the table
+    df = store.read("interface/contour_study").to_dataframe()
+    row = df[(df["series"] == "shapes") & (df["shape"] == "pyramid")].iloc[0]
+    drift = dict(sec.summary)["site pressure at H25S150, computed → grid-extrapolated"]
+    assert (f"pyramid {row['site_excess_pressure_mpa']:.3f} → "
+            f"{row['site_excess_pressure_extrapolated_mpa']:.3f} MPa") in drift, drift
+    assert "Richardson limit of 6-12 elements" in sec.html
+    assert f"critical current {row['critical_current_ma_cm2']:.3f} → " in sec.html
     html = build_report(store, tmp_path / "report.html").read_text()
     assert "<h2>Interfaces</h2>" in html and "Transport</h2>" not in html
     assert "Grid convergence of the maximum local current" in html

@@ -41,6 +41,15 @@ _SIZES = {  # contour grid, sweep subset
 }
 
 
+_GRID_EXTRAPOLATION_NOTE = (
+    "pyramid/frustum finite-slope rows: site_excess_pressure_extrapolated_mpa = the computed "
+    "site normal traction times the ratio of the Richardson limit (6-12 elements) to the value "
+    "on the solve's grid, measured at H25S150 (interface.stokes.GRID_CONVERGENCE, "
+    "benchmarks/bench_stokes_convergence.py); stokes_grid_drift = computed / extrapolated - 1; "
+    "critical_current_extrapolated_ma_cm2 and gain_over_flat_extrapolated: the criterion with "
+    "the pressure scaled to the limit")
+
+
 def _with_units(ds):
     from ssbscope.store import with_default_units
 
@@ -104,8 +113,11 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
     # finite-slope creep pressure, Q2 elements per quarter-cell side.  Egg-box series (local
     # viscosity): the site pressure on 4 elements is 10-15 % above that on 8, on 6 within 4 %.
     # Shapes (local viscosity, mesh graded to the 2 um ridge rounding, interface layer of an
-    # eighth of it): 6 elements are within 2 % of 8 laterally and of 24 layers; 4 elements
-    # about 35 % low, so the shapes always use 6 (whole shapes series about 30 s CPU)
+    # eighth of it): layers converged; laterally the site normal traction on 6 elements is
+    # 22-24 % above the Richardson limit of 6-12 elements, and 12 elements cost about 9 times
+    # the CPU (pyramid 3-5 s -> 43 s per solve, two solves per contour), so the shapes use 6 and
+    # the table carries the grid-extrapolated pressure and critical current beside the computed
+    # ones (interface.stokes.grid_extrapolation); 4 elements are about 35 % low
     stokes_n = 6 if size == "medium" else 4
     stokes_n_shapes = 6
     common = {"conductivity_s_cm": conductivity_s_cm, "critical_pressure_mpa": critical_pressure_mpa,
@@ -145,6 +157,7 @@ def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity
                         "geometric_current_ma_cm2": 1.0, "grid_n_xy": n_grid,
                         "pressure_model": "finite-slope (local secant viscosity)",
                         "stokes_n_xy": stokes_n, "stokes_n_xy_shapes": stokes_n_shapes,
+                        "stokes_grid_extrapolation": _GRID_EXTRAPOLATION_NOTE,
                         "kinetics_r_ct_ohm_cm2": list(kinetics_rct),
                         "series_kinetics": "the H series at S = 150 um to H/S = 1 at each of "
                                            "kinetics_r_ct_ohm_cm2 (interface.kinetics_sweep)",
@@ -304,6 +317,7 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
                         "lateral_stress_ratio": float(lateral_stress_ratio),
                         "r_ct_source": r_ct_source,
                         "stokes_n_xy": stokes_n_xy, "stokes_n_xy_shapes": stokes_n_xy,
+                        "stokes_grid_extrapolation": _GRID_EXTRAPOLATION_NOTE,
                         "kinetics_r_ct_ohm_cm2": [float(r_ct_ohm_cm2), *extra] if extra else []})
     study.attrs.update(_coupling_check(r_ct_ohm_cm2, conductivity_s_cm, thickness_um,
                                        next((c for c in cases if c[0] < c[1]), cases[0])))
@@ -676,9 +690,10 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
     nt = t.size
     sig = np.full(nt, float(conductivity_s_cm))
     eps_tau = np.full((nt, 2), np.nan)
+    core = np.full((nt, 2), -1, np.int64)
     sig_src = np.full(nt, "analysis.interface.conductivity_s_cm", dtype=object)
     if conductivity_from_ct is not None:
-        sig, eps_tau, sig_src, more = _ct_conductivity(inputs, t, float(conductivity_s_cm),
+        sig, eps_tau, sig_src, more, core = _ct_conductivity(inputs, t, float(conductivity_s_cm),
                                                        **conductivity_from_ct)
         notes.extend(more)
     pmaps, psite = [], []
@@ -741,11 +756,15 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                                                   "long_name": "electrolyte conductivity of the solve"}),
             "conductivity_source": ("time_s", np.asarray([str(v) for v in sig_src], dtype=str)),
             "electrolyte_volume_fraction": ("time_s", eps_tau[:, 0], {"units": "1"}),
-            "electrolyte_tau": ("time_s", eps_tau[:, 1], {"units": "1"})}
+            "electrolyte_tau": ("time_s", eps_tau[:, 1], {"units": "1"}),
+            "electrolyte_core_z_vox": (("time_s", "bound"), core, {
+                "units": "1", "long_name": "[z0, z1) of the labels' slices in the eps/tau solve "
+                "(the electrolyte layer's band less its interface mixing zones); -1: not from "
+                "the labels"})}
     for key, v in cols.items():
         data[key] = ("interval", np.asarray(v, float), {"units": "1"})
     coords = {"time_s": ("time_s", t, {"units": "s"}), "y": ("y", y, {"units": "um"}),
-              "x": ("x", x, {"units": "um"})}
+              "x": ("x", x, {"units": "um"}), "bound": ["z0", "z1"]}
     if n_int:
         coords["interval"] = np.arange(n_int)
     ds = xr.Dataset(data, coords=coords, attrs={
@@ -773,7 +792,9 @@ def _ct_conductivity(inputs, t, bulk, *, labels_key, layer, phase, tortuosity_ke
 
     From ``transport/<series>/tortuosity`` when it solved the same material and layer along z
     (its ``d_eff_ratio``), else from the labels (:func:`ssbscope.interface.effective_conductivity`
-    on the layer's band ``layer_z_vox``).  Returns ``(sigma, (eps, tau), source, notes)``.
+    on the layer's band ``layer_z_vox``).  Returns ``(sigma, (eps, tau), source, notes, core)``
+    with ``core`` the ``[z0, z1)`` slices of each scan's labels solved (-1 where the value came
+    from the transport stage or none was found).
     """
     from ssbscope.errors import EmptyResultError, InputError
     from ssbscope.interface.topography import effective_conductivity
@@ -783,6 +804,7 @@ def _ct_conductivity(inputs, t, bulk, *, labels_key, layer, phase, tortuosity_ke
     nt = t.size
     sig = np.full(nt, np.nan)
     et = np.full((nt, 2), np.nan)
+    core = np.full((nt, 2), -1, np.int64)
     src = np.full(nt, "", dtype=object)
     notes = []
     tr = inputs[tortuosity_key].load() if tortuosity_key else None
@@ -824,8 +846,9 @@ def _ct_conductivity(inputs, t, bulk, *, labels_key, layer, phase, tortuosity_ke
             continue
         sig[k] = r.conductivity_s_cm
         et[k] = r.volume_fraction, r.tau
+        core[k] = r.core_z_vox
         src[k] = f"{labels_key}: {r.source}"
-    return sig, et, src, notes
+    return sig, et, src, notes, core
 
 
 def demo_stages(config) -> list:

@@ -91,7 +91,11 @@ pyramid 0.248 MPa (r = 3.6; geometric/Aitken limit 0.251), frustum 0.344 MPa (r 
 Aitken 0.346), so the 6-element values the study uses are 22-24 % (pyramid) and 21-22 %
 (frustum) above the extrapolated limit; 12 elements are within 3 % and 1.4 % of it (CPU 40-54 s
 per solve under load).  The extrapolation rests on three grids whose successive changes fall
-from 7-9 % to 2-3 %: read its limit to a few per cent.
+from 7-9 % to 2-3 %: read its limit to a few per cent.  These numbers are
+:data:`GRID_CONVERGENCE`; :func:`grid_extrapolation` turns them into the factor by which the
+contour study (:func:`ssbscope.interface.contour_sweep`) extrapolates a 6-12 element value
+to the limit, stored beside the computed one with the remaining drift (the converged grid
+would cost about 9 times the CPU of the default 6 elements).
 
 The viscosity is updated by Picard iterations: start from the uniform viscosity at the
 characteristic strain rate of the small-slope model, then ``eta`` at every quadrature point
@@ -137,7 +141,8 @@ from .creep import (
 )
 from .current import CurrentDistribution
 
-__all__ = ["InterfaceStokes", "solve_interface_stokes", "stokes_creep_pressure", "with_stress"]
+__all__ = ["GRID_CONVERGENCE", "GridExtrapolation", "InterfaceStokes", "grid_extrapolation",
+           "solve_interface_stokes", "stokes_creep_pressure", "with_stress"]
 
 _BETA = 3.0
 # ridge grading (pyramids, frustums): one fixed exponential map per direction, chosen so that
@@ -145,6 +150,80 @@ _BETA = 3.0
 # `first` tip radii wide (refining n refines the whole map)
 _RIDGE = {"first": 0.5, "n0_xy": 8, "n0_z": 8, "local_layer": 0.125}
 GRADINGS = ("mirror", "ridge")
+
+#: Lateral grid convergence of the finite-slope site normal traction of pyramids and
+#: frustums, measured by benchmarks/bench_stokes_convergence.py (2026-12-07): H25S150,
+#: linearised Butler-Volmer current (R_ct 10 Ohm cm2, 2 mS/cm, 1 mm, 12 x 12 current grid),
+#: default creep law (2 um grains), local viscosity, 8 layers, 1 mA/cm2.  ``site_mpa`` on the
+#: ``n_xy`` elements per quarter-cell side; ``richardson_mpa`` solves ``p = p_0 + C n^-r`` on
+#: the last three grids (order ``order``), ``aitken_mpa`` the geometric (Aitken) limit.  The
+#: layers are converged (6 vs 8 layers: within 0.2 %), and so is the current grid (10, 12, 16
+#: intervals: within 1 %), so the ratio applies to the study's 6 x 6 grid.
+GRID_CONVERGENCE = {
+    "pyramid": {"n_xy": (6, 8, 10, 12), "site_mpa": (0.3062, 0.2826, 0.2634, 0.2558),
+                "richardson_mpa": 0.2476, "order": 3.57, "aitken_mpa": 0.2510},
+    "frustum": {"n_xy": (6, 8, 10, 12), "site_mpa": (0.4188, 0.3796, 0.3559, 0.3488),
+                "richardson_mpa": 0.3440, "order": 4.9, "aitken_mpa": 0.3459},
+}
+GRID_CONVERGENCE_CASE = ("H25S150, R_ct 10 Ohm cm2, 2 mS/cm, default creep law, local "
+                         "viscosity, normal traction (benchmarks/bench_stokes_convergence.py)")
+
+
+@dataclass(frozen=True)
+class GridExtrapolation:
+    """Grid-converged estimate of a finite-slope site pressure (:func:`grid_extrapolation`).
+
+    Attributes
+    ----------
+    factor : float
+        Richardson limit over the value on the solve's grid, at the measured case.
+    drift : float
+        Remaining drift: the value on the solve's grid over the limit, minus one.
+    spread : float
+        Relative difference of the geometric (Aitken) and algebraic (Richardson) limits: how
+        far the extrapolation itself can be trusted.
+    case : str
+        Where the ratio was measured.
+    """
+
+    factor: float
+    drift: float
+    spread: float
+    case: str = GRID_CONVERGENCE_CASE
+
+
+def grid_extrapolation(shape: str, n_xy: int, *, stress: str = "normal"
+                       ) -> GridExtrapolation | None:
+    """The measured grid drift of a pyramid/frustum site normal traction on ``n_xy`` elements.
+
+    The lateral refinement that would converge the finite-slope site pressure of pyramids and
+    frustums costs about 9 times the CPU of the default 6 elements at 12 (40-54 s per solve,
+    two solves per contour); instead the ratio of the Richardson limit to the value on the
+    solve's grid, measured at H25S150 (``GRID_CONVERGENCE``), extrapolates the computed value.
+    At other contours and parameters it is an estimate (the drift comes from the resolution
+    of the rounded ridge crossing, which the ridge grading scales with the tip radius).
+
+    Parameters
+    ----------
+    shape : str
+        Contour shape.
+    n_xy : int
+        Elements per quarter-cell side of the solve.
+    stress : {"normal", "mean"}
+        Interface stress; the table holds the normal traction only.
+
+    Returns
+    -------
+    GridExtrapolation or None
+        None for shapes, grids or stresses the table does not hold (egg-box: converged to a few
+        per cent, module docstring).
+    """
+    tab = GRID_CONVERGENCE.get(shape)
+    if tab is None or stress != "normal" or int(n_xy) not in tab["n_xy"]:
+        return None
+    p = tab["site_mpa"][tab["n_xy"].index(int(n_xy))]
+    lim = tab["richardson_mpa"]
+    return GridExtrapolation(lim / p, p / lim - 1.0, abs(tab["aitken_mpa"] - lim) / lim)
 
 
 @dataclass(frozen=True)

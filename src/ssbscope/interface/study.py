@@ -57,6 +57,7 @@ figures.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pandas as pd
 
@@ -72,7 +73,7 @@ from .creep import (
 )
 from .current import current_distribution
 from .shapes import DEFAULT_TIP_RADIUS_UM
-from .stokes import stokes_critical_current, with_stress
+from .stokes import grid_extrapolation, stokes_critical_current, with_stress
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
     stokes_n_xy : int
         Q2 elements per quarter-cell side of the finite-slope solve (egg-box: 6 within about
         5 % of the finest grid checked, 4 within about 15 %, too high; pyramid and frustum:
-        6 within 2 % of 7 and 8 and 5 % of 10, 4 about 35 % too low, so use at least 6).
+        4 about 35 % too low, so use at least 6; their site normal traction on 6 elements is
+        22-24 % above the Richardson limit of 6-12 elements, 3 % on 12, and the rows carry the
+        grid-extrapolated values for 6, 8, 10 and 12 elements).
     stokes_viscosity : {"local", "global"}, optional
         Local (Picard) or one secant viscosity in the finite-slope solve; default "local"
         (module docstring).
@@ -163,7 +166,14 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
         ``gain_over_flat_small_slope`` (the criterion with the small-slope pressure; equal to
         ``gain_over_flat`` for that model) and, for the finite-slope model, ``stokes_flux_balance``,
         ``stokes_picard_iterations`` and ``stokes_viscosity`` (run times are logged, not stored:
-        the same inputs give the same table).
+        the same inputs give the same table).  Finite-slope pyramids and frustums with the
+        normal traction on a grid of :data:`.stokes.GRID_CONVERGENCE` also carry the
+        grid-extrapolated values (:func:`.stokes.grid_extrapolation`, the Richardson limit over
+        the computed value measured at H25S150): ``site_excess_pressure_extrapolated_mpa``,
+        ``stokes_grid_drift`` (computed over extrapolated, minus one),
+        ``stokes_grid_extrapolation_spread`` (Aitken vs Richardson limit),
+        ``critical_current_extrapolated_ma_cm2`` and ``gain_over_flat_extrapolated`` (the
+        criterion with the pressure scaled to the limit at every current); other rows NaN.
     """
     if pressure_model not in PRESSURE_MODELS:
         raise ParameterError("pressure_model", pressure_model,
@@ -208,6 +218,23 @@ def contour_sweep(cases, *, shapes=("egg-box",), r_ct_ohm_cm2: float = 10.0,
                          "stokes_viscosity": stokes_viscosity}
                 log.debug("contour %s H%g S%g: Stokes solve %.2f s CPU", shape, H, S, res.runtime_s)
                 cc_ss = critical_current_from(kin, pr_ss, **crit_kw)
+                ext = grid_extrapolation(shape, stokes_n_xy, stress=stress)
+                if ext is not None:
+                    # the measured lateral grid drift (pyramid/frustum): the pressure scaled to
+                    # the Richardson limit at every current, and the criterion with it
+                    f = ext.factor
+                    pr_x = replace(pr, excess_pressure_mpa=pr.excess_pressure_mpa * f,
+                                   max_excess_pressure_mpa=pr.max_excess_pressure_mpa * f,
+                                   max_compressive_excess_pressure_mpa=(
+                                       pr.max_compressive_excess_pressure_mpa * f),
+                                   site_excess_pressure_mpa=pr.site_excess_pressure_mpa * f)
+                    cc_x = critical_current_from(kin, pr_x, **crit_kw)
+                    extra.update({
+                        "site_excess_pressure_extrapolated_mpa": pr_x.site_excess_pressure_mpa,
+                        "stokes_grid_drift": ext.drift,
+                        "stokes_grid_extrapolation_spread": ext.spread,
+                        "critical_current_extrapolated_ma_cm2": cc_x.critical_current_ma_cm2,
+                        "gain_over_flat_extrapolated": cc_x.gain_over_flat})
             else:
                 pr = pr_ss
                 cc = cc_ss = critical_current_from(kin, pr, **crit_kw)
