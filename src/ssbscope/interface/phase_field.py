@@ -83,6 +83,35 @@ cells) is 9.3, 12.0, 16.7 MPa on 4, 2, 1 um cells: it sits at a pixelated pore c
 Li and grows under refinement, so it is a grid-dependent figure, not a converged one; the mean
 P_m over the Li cells converges (5.98, 6.01, 5.89 MPa), its 99th percentile to 5 %; dt changes
 the peak by 0.03 %.
+
+Why the 0 MPa leakage-current jump (Cao et al. 2023, Fig. 4D: a hard short at ~400 s) is not
+reproduced (investigated 2026-12-07; see tests/interface/test_phase_field.py)
+-----------------------------------------------------------------------------------------------
+1. Faraday's law bounds the tip speed.  The paper's text states plating (Li+ + e- = Li) with
+   Butler-Volmer kinetics at -0.35 V, elastic Li and no pore evolution, and nothing that adds
+   Li without charge.  Crossing the 800 um electrolyte from a 60 um protrusion in ~400 s needs
+   a mean tip speed of (800 - 60) / 400 = 1.85 um/s, i.e. a tip current v F c_s = 1.36 A/cm2
+   held for 400 s.  The most a tip can draw through Li6PS5Cl of 2.5 mS/cm (the order of
+   cold-pressed argyrodite, 1-3 mS/cm) is that of a cylinder of radius r at distance d from
+   the counter electrode with all 0.35 V across the electrolyte and no kinetic loss,
+   i = sigma V / (r ln(2 d / r)): 0.35 A/cm2 (0.47 um/s) for r = 5 um (a pore radius) half
+   way across (d = 370 um), four times too slow; at that current an exchange current of
+   1 mA/cm2 would take 0.30 V of the 0.35 V as overpotential.  A hard short in 400 s needs
+   a conductivity about ten times higher with fast kinetics, or a growth rate that is not
+   tied to the current (a free L_eta, as in phase-field models of liquid electrolytes whose
+   Li+ concentration field supplies the ions); the paper's Table S2 is not available, and
+   the project does not tune to the figure.  Pore filling does not close the gap: pores are
+   16 % of the path.  The electronic conduction of the electrolyte (3.2e-9 S/cm, the paper's
+   measurement) carries a leakage of ~1e-12 A, which falls slowly as Li displaces electrolyte.
+2. Numerically, the one-cell diffuse interface moves by curvature at L_xi kappa / R (kappa =
+   2 W delta^2): ~1.5 um/s for the 20 um protrusion tip on 4 um cells, 25 times the Faradaic
+   speed there (~0.06 um/s).  The protrusions therefore retreat before they grow (tiny, 0 MPa:
+   tip from x = 80 um to 44 um in 20 s on 4 um cells, to 66 um on 2 um cells; back to 50 um
+   at 500 s); this non-Faradaic retreat scales with the cell size and vanishes only on
+   sub-micrometre cells (the paper's "extremely fine mesh").  A counter-term that removes
+   the curvature motion of the widened interface (Sun and Beckermann, J. Comput. Phys. 2007)
+   is not implemented.  Removing it would let the tips grow by Faraday's law, but by point 1
+   not across the electrolyte in 500 s, so the jump would still be absent.
 """
 
 from __future__ import annotations
@@ -133,7 +162,7 @@ DEFAULTS = dict(
     li_molar_volume_m3_mol=1.30e-5,
     sigma_li_s_m=1.1e7,
     sigma_se_ionic_s_m=0.25,
-    sigma_se_electronic_s_m=1e-7,
+    sigma_se_electronic_s_m=3.2e-7,
     e_li_pa=7.82e9,
     nu_li=0.38,
     e_se_pa=22.0e9,
@@ -178,9 +207,7 @@ PARAMETERS = (
      "2.5 mS/cm, the order of cold-pressed Li6PS5Cl (reference values 1-3 mS/cm; "
      "literature source not verified here)"),
     ("Li6PS5Cl electronic conductivity", DEFAULTS["sigma_se_electronic_s_m"], "S/m",
-     "1e-9 S/cm, the order of sulfide electrolytes by DC polarisation (Han et al., Nat. Energy "
-     "(2019), neutron depth profiling of Li dendrites; DOI not verified here); Cao et al. "
-     "measured theirs but the value is in the supplement"),
+     f"{_CAO}, sec. 2.4: 3.2e-9 S/cm measured by a direct-current method on their electrolyte"),
     ("Li Young's modulus", DEFAULTS["e_li_pa"] / 1e9, "GPa", f"{_CAO} (quoting 7.82 GPa)"),
     ("Li Poisson ratio", DEFAULTS["nu_li"], "1", "polycrystalline Li, 0.36-0.38 (handbook)"),
     ("Li6PS5Cl Young's modulus", DEFAULTS["e_se_pa"] / 1e9, "GPa",
