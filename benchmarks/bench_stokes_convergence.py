@@ -30,6 +30,11 @@ Measured 2026-12-07 on the shared 2-CPU development machine (load ~10; CPU s per
     frustum   n=6 0.4188 (5.9 s)  8 0.3796 (-9.4 %, 24 s)  10 0.3559 (-6.3 %, 33 s)
               12 0.3488 (-2.0 %, 54 s); Aitken 0.3459, Richardson 0.3440 MPa (order 4.9);
               6 elements +21 % / +22 % over them
+    egg-box   (--shapes egg-box --grids 4 6 8 10 12) 0.2487, 0.2283, 0.2285, 0.2281, 0.2277 MPa
+              (1.3, 2.5, 7.1, 15, 27 s): converged from 6 elements, no extrapolation needed
+
+Rerun in this session (load 7-15): pyramid 0.3062 / 0.2826 / 0.2634 / 0.2558 MPa (4.8, 16, 26,
+43 s CPU), frustum 0.4188 / 0.3796 / 0.3559 (7.2, 23, 37 s CPU): the table reproduced.
 """
 
 from __future__ import annotations

@@ -272,6 +272,10 @@ def test_report_has_an_interfaces_section(store, tmp_path):
     assert (f"pyramid {row['site_excess_pressure_mpa']:.3f} → "
             f"{row['site_excess_pressure_extrapolated_mpa']:.3f} MPa") in drift, drift
     assert "Richardson limit of 6-12 elements" in sec.html
+    # with the extrapolated pressures the shapes' critical currents at H25S150 lie within a
+    # few tenths of a per cent (measured 0.957, 0.956, 0.956): the order is stated as such
+    order = dict(sec.summary)["shape order at H25S150 with grid-extrapolated pressures"]
+    assert "not resolved by this model" in order, order
     assert f"critical current {row['critical_current_ma_cm2']:.3f} → " in sec.html
     html = build_report(store, tmp_path / "report.html").read_text()
     assert "<h2>Interfaces</h2>" in html and "Transport</h2>" not in html
