@@ -41,19 +41,21 @@ What ``ssbscope run`` measures on it (Paganin with Li's δ/β = 1271 at 300 mm, 
 auto``, the centre given in the YAML; truth: Ra 5.10 / 5.40 / 6.10 µm, anode volume change
 +3.69 / +2.24 % against the pristine scan, i.e. +3.7 % then -1.4 %):
 
-==============  =======================  =================  ==================  ==============
+==============  =======================  =================  ==================  ==================
 size / seed     Ra anode|SPE (µm)        anode (Li) volume  mean thickness      pore + crack
                                          change (%)         change (%)          in SPE (µm³)
-==============  =======================  =================  ==================  ==============
+==============  =======================  =================  ==================  ==================
 tiny/300, 0     5.28 / 5.59 / 6.30       +3.72 / +2.18      +3.64 / +2.14       765/128/-747
 tiny/600, 0     5.24 / 5.47 / 6.25       +3.77 / +2.26      +3.68 / +2.21       -1296/311/-917
 tiny/600, 1     5.15 / 5.38 / 6.26       +4.08 / +2.23      +3.62 / +2.12       559/86/-345
 tiny/600, 2     5.26 / 5.42 / 6.11       +4.20 / +2.29      +3.73 / +2.19       105/1788/-174
-==============  =======================  =================  ==================  ==============
+small/900, 0    5.14 / 5.38 / 6.17       +3.89 / +2.27      +3.76 / +2.23       -1052/-1003/1455
+==============  =======================  =================  ==================  ==================
 
 (truth: mean thickness change +3.69 / +2.24 %, pore + crack 0).  Still off: the SPE layer
-volume, 2.7-3.1e5 against 3.7e5 µm³ (-18 to -27 %): its top, the flat SPE | cathode
-interface, comes from the grey-level threshold heights, which read the exterior's ramp.
+volume, 2.7-3.1e5 against 3.7e5 µm³ at tiny (-18 to -27 %; small 3.9-4.4e5 against 5.4e5):
+its top, the flat SPE | cathode interface, comes from the grey-level threshold heights,
+which read the exterior's ramp.
 With ``coupled=True`` (tiny/600, seed 0) the chain reads Ra 5.39 / 8.26 / 9.33 µm, anode
 volume change +2.92 / +1.27 %, the local contrast -2.8 / -1.6 / -2.3e-5 (materials -4.0e-5):
 the outside's refraction and the finer z sampling of the ROI's voxel steps (the decoupled
