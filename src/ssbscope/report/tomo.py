@@ -384,10 +384,14 @@ def _series_html(store) -> str:
         if _truncated_series(store, s):
             parts.append(
                 '<p class="warn">The scans of this series are truncated (the sample is wider than '
-                "the field of view): the cell outside it adds a per-slice shading to the grey "
-                "values.  The interface heights (Ra/Rq) remove it; the grey-level quantities "
-                "(pore + crack volume, layer volumes and fractions, voxel-count thickness) do "
-                "not, so read them as indicative only.</p>")
+                "the field of view): the cell outside it sets each slice's grey level.  The "
+                "requested interfaces' heights (Ra/Rq, the thickness between them), the labels "
+                "around those interfaces, the phase volumes counted from them and the pore + "
+                "crack volume are measured from each slice's local contrast after removing "
+                "the exterior's shading.  The other interfaces' heights (and the layer volumes "
+                "between them, e.g. an electrolyte bounded by a flat interface), the "
+                "low-attenuation regions and the layer fractions still come from the grey "
+                "levels that carry the exterior: read them as indicative only.</p>")
         parts.append(_series_table(met))
         parts.append(_truth_table(store, s, met))
         parts.append(_series_trend_figure(met))

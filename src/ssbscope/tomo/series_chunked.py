@@ -26,13 +26,16 @@ layer location per-slice phase fractions, one pass over the labels              
 heights        ``interface_height_map`` on the crop ``[lo, hi)`` of the median/raw    exact
                (a few slices around each interface); truncated scans: slice means
                and the exterior's reference sums per slab, then the window
-               (:func:`_truncated_heights`)
+               (:func:`_truncated_heights`); the window's labels are rewritten
+               from those heights (:func:`_relabel_window`)
 thickness      per-column voxel counts, slab by slab                                  exact
 volumes        per-phase counts, slab by slab                                         exact
 pore + crack   pure-phase levels: per-phase count/min/max, then a 16384-bin histogram  1e-12
                of the eroded interiors (erosion reads ``erode_vox`` halo slices),
                integer counts -> the same mode (:mod:`ssbscope.tomo.levels`);
-               partial volume summed per slab
+               partial volume summed per slab; truncated scans: each slice's
+               median - mean after removing the exterior's shading
+               (:func:`_truncated_pore_volume`)
 denoise        median as above; tv/nlm on the fixed z-block grid of                   exact
                :func:`ssbscope.tomo.denoise.denoise_rows` (block + halo)
 low-attenuation  :func:`~ssbscope.tomo.chunked.label_chunked` (26-connected, merged   exact
@@ -439,7 +442,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         heights[(a, b)] = _height(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c)
 
     pairs = interface_pairs(lay, interfaces)
-    contrast = {}
+    contrast, shading = {}, {}
     if truncated is not None:  # region-of-interest scan: heights from the local contrast
         mats = {la.name: la.material for la in lay}
         for a, b in pairs:
@@ -449,7 +452,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             got = _truncated_heights(sc, h0, band[a], mats[a], mats[b], vs, inner,
                                      truncated, f"{a}|{b}")
             if got is not None:
-                heights[(a, b)], contrast[f"{a}|{b}"] = got
+                heights[(a, b)], contrast[f"{a}|{b}"], shading[(a, b)], win = got
+                _relabel_window(sc, win, heights[(a, b)], inner, pidx[a], pidx[b], vs)
     h_out, ra, rq = {}, {}, {}
     for a, b in pairs:
         key = f"{a}|{b}"
@@ -544,7 +548,15 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
 
         lo_lv = levels.level(order_phases[0])  # NaN when the stack holds no such voxel
         hi_lv = levels.level(order_phases[e_phase])
-        if np.isfinite(lo_lv) and np.isfinite(hi_lv):
+        shade = next((g for (a, b), g in shading.items() if el in (a, b)), None)
+        if truncated is not None:
+            # a truncated scan's grey levels carry the exterior's per-slice level: the
+            # partial volume from each slice's local deviation (_truncated_pore_volume)
+            if e1 - e0 > 4:
+                below = next((heights[(a, b)] for (a, b) in heights if b == el), None)
+                pcv = _truncated_pore_volume(sc, (e0 + 2, e1 - 2), inner, shade, truncated,
+                                             order_phases[0], lay, el, vs, below)
+        elif np.isfinite(lo_lv) and np.isfinite(hi_lv):
             if e1 - e0 > 4:
                 if not math.isfinite(lo_lv - hi_lv) or lo_lv == hi_lv:
                     raise ParameterError("level_phase", lo_lv,
@@ -734,7 +746,93 @@ def _truncated_heights(sc, h0, band_a, mat_a, mat_b, vs, inner, truncated, what)
              "materials %.3g, %d two-phase slices) in slices %d..%d", what, r.contrast_used,
              r.contrast_materials, r.n_bimodal, w0, w1)
     return (np.where(inner, r.height_um + w0 * vs, np.nan),
-            (r.contrast_data, r.contrast_materials))
+            (r.contrast_data, r.contrast_materials), (G, C), (w0, w1))
+
+
+def _relabel_window(sc, window, height_um, inner, lower, upper, vs):
+    """Labels of a truncated scan's interface window from its local-contrast heights.
+
+    The grey-level segmentation of a truncated scan labels the slices of a rough interface
+    whole (each slice's level is the exterior's); in the window ``[w0, w1)`` of
+    :func:`_truncated_heights` the voxels of the footprint ``inner`` below each column's
+    height become the lower layer's phase and those above the upper layer's (the phase
+    indices are unchanged, so the labels keep their meaning; voids below the surface are
+    the lower phase's, the envelope, as the grey-level classes read them).
+    """
+    w0, w1 = window
+    h = np.asarray(height_um, float) / vs
+    zz = np.arange(w0, w1)[:, None, None]
+    lab = np.asarray(sc.labels[w0:w1]).copy()
+    ok = inner & np.isfinite(h)
+    new = np.where(zz < h[None], np.uint8(lower), np.uint8(upper))
+    lab[:, ok] = new[:, ok]
+    sc.labels[w0:w1] = lab
+
+
+def _truncated_pore_volume(sc, z_range, inner, shade, truncated, dark_material, lay, el, vs,
+                           below=None):
+    """Pore + crack volume (µm³) of the electrolyte slices ``z_range`` of a truncated scan.
+
+    Each slice's level is set by the cell outside the field of view, so the pure-phase levels
+    of the whole stack do not apply.  In each slice the exterior's shading ``a(z) G + C``
+    (``shade``, fitted for the electrolyte's interface by :func:`_truncated_heights`) is
+    removed; the electrolyte's own level is the slice's median (the matrix fills most of it)
+    and the pores' partial volume is ``N (median - mean) / (L_el - L_dark)`` (``N`` voxels,
+    the darkest declared phase as the pores' content as in the untruncated measurement),
+    with the two materials' contrast from the retrieval's delta/beta and energy
+    (:func:`ssbscope.tomo.metrics.phase_retrieved_contrast`) or the materials' attenuation.
+    With ``below`` (the heights of the electrolyte's lower interface, µm, as measured) only
+    the voxels at least 2 voxels above it count (the rough layer below reaches into the
+    electrolyte's first slices).  NaN (logged) without a shading fit or the materials'
+    contrast.
+    """
+    from ssbscope import materials
+    from ssbscope.tomo import metrics as M
+
+    el_mat = next(la.material for la in lay if la.name == el)
+    try:
+        if "delta_beta" in truncated:
+            step = M.phase_retrieved_contrast(el_mat, dark_material,
+                                              delta_beta=truncated["delta_beta"],
+                                              energy_kev=truncated["energy_kev"],
+                                              voxel_size_um=vs)
+        elif "energy_kev" in truncated:
+            mu = [materials.get(m).linear_attenuation_1_cm(truncated["energy_kev"])
+                  for m in (el_mat, dark_material)]
+            step = float(mu[0] - mu[1]) * vs * 1e-4
+        else:
+            step = float("nan")
+    except Exception as exc:  # an unknown material: no contrast
+        log.warning("measure_scan: truncated scan: no contrast %s | %s (%s); no pore/crack "
+                    "volume", el_mat, dark_material, exc)
+        return float("nan")
+    if shade is None or not (math.isfinite(step) and step != 0):
+        log.warning("measure_scan: truncated scan: no exterior shading fit at the electrolyte "
+                    "%r or no materials' contrast; no pore/crack volume", el)
+        return float("nan")
+    G, C = (np.asarray(x, float)[inner] for x in shade)
+    z0, z1 = z_range
+    aligned = sc.aligned
+    first = np.zeros(int(inner.sum()))
+    if below is not None:  # first electrolyte voxel of each column + 2
+        hb = np.asarray(below, float)[inner] / vs
+        first = np.where(np.isfinite(hb), np.ceil(hb - 1e-9) + 2, 0.0)
+
+    def part(a, b):  # a task: the slab's sum of N (median - mean) over its slices
+        a, b = max(a, z0), min(b, z1)
+        if b <= a:
+            return 0.0
+        v = np.asarray(aligned[a:b])[:, inner].astype(np.float64)
+        lv = v.mean(axis=1)  # a(z): the slice's mean over the footprint, as fitted
+        d = v - lv[:, None] * G[None] - C[None]
+        tot = 0.0
+        for i in range(d.shape[0]):
+            x = d[i][a + i >= first]
+            if x.size:
+                tot += float(np.median(x) - x.mean()) * x.size
+        return tot
+
+    return float(sum(sc.map(part))) / step * vs ** 3
 
 
 class _Crop:
