@@ -212,6 +212,11 @@ def _cmd_validate(args) -> int:
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return 2
     if not args.quiet:
+        from ssbscope.config import load
+        from ssbscope.schema import input_formats
+
+        for loc, desc in input_formats(load(args.experiment)):
+            print(f"  {loc}: {desc}")
         print(f"{args.experiment}: valid")
     return 0
 
