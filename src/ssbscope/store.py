@@ -634,6 +634,12 @@ class Store:
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(target, trash)
         shutil.rmtree(trash, ignore_errors=True)
+        parent = target.parent  # parent groups left empty (only their zarr.json) go too
+        while parent != self.path and parent.is_dir() and \
+                [c.name for c in parent.iterdir()] == ["zarr.json"]:
+            (parent / "zarr.json").unlink(missing_ok=True)
+            parent.rmdir()
+            parent = parent.parent
         self._consolidate(name)
 
     def _consolidate(self, name: str | None = None) -> None:
@@ -668,6 +674,10 @@ class Store:
             return m
 
         md = {k: v for k, v in cm["metadata"].items() if k != name and not k.startswith(name + "/")}
+        for i in range(1, len(name.split("/"))):  # parent groups removed with the dataset
+            key = "/".join(name.split("/")[:i])
+            if key in md and not self.path.joinpath(key, "zarr.json").is_file():
+                md = {k: v for k, v in md.items() if k != key and not k.startswith(key + "/")}
         parts = name.split("/")
         for i in range(1, len(parts)):
             key = "/".join(parts[:i])

@@ -154,6 +154,13 @@ def test_removed_input_removes_its_dataset(tmp_path, caplog):
     assert any("dataset echem/b/timeseries" in m and "deleted" in m for m in _stages_ran(caplog))
     assert "echem/timeseries" in st.names() and main(["check", str(tmp_path / "out")]) == 0
     assert "echem/b/" not in (tmp_path / "out" / "report.html").read_text()
+    # no empty group echem/b is left behind, on disk or in the consolidated metadata
+    assert not (st.path / "echem" / "b").exists()
+    import json as _json
+
+    cm = _json.loads((st.path / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    assert not [k for k in cm if k == "echem/b" or k.startswith("echem/b/")]
+    assert "echem/timeseries" in cm and "echem" in cm
 
 
 _HOLDER = textwrap.dedent('''
