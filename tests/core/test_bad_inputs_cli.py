@@ -91,11 +91,12 @@ def test_validate_refuses_special_and_missing_inputs_without_reading(tmp_path, c
     fifo = _make(tmp_path, "fifo", "fifo")
     y = tmp_path / "exp.yaml"
     y.write_text(f"name: bad\ninputs:\n  echem:\n    - {{path: '{fifo}'}}\n    - {{path: /dev/zero}}\n"
-                 f"    - {{path: '{tmp_path / 'missing.csv'}'}}\n")
+                 f"    - {{path: '{tmp_path / 'missing.csv'}'}}\n    - {{path: '{tmp_path}'}}\n")
     assert main(["validate", str(y)]) == 2
     out = capsys.readouterr().out
     assert "inputs.echem[0].path" in out and "FIFO" in out
     assert "inputs.echem[1].path" in out and "inputs.echem[2].path" in out and "does not exist" in out
+    assert "inputs.echem[3].path" in out and "is a folder; an echem input is one file" in out
 
 
 YAMLS = {
