@@ -327,3 +327,24 @@ def test_absurd_active_mass_is_refused_by_the_analysis(tmp_path):
     with pytest.raises(ParameterError, match=r"mass_mg=1e-308: must be more than 1e-09 mg"):
         echem.summarize(df, mass_mg=1e-308)
     assert np.isfinite(echem.add_capacity(df, mass_mg=1e-3)["charge_mAh_g"]).all()
+
+
+def test_maccor_preamble_over_several_lines_header_only_and_with_data(tmp_path, recwarn):
+    """A Maccor export whose 'Today's Date' / 'Date of Test' preamble spans several lines: read
+    by content (header found at its 'Rec#' line, test date kept); cut after its header: the
+    error says there are no data rows and names the real columns (not a preamble line), and
+    no pandas ParserWarning reaches the user."""
+    head = "Rec#\tCyc#\tStep\tTest Time\tStep Time\tCapacity\tWatt-hr\tAmps\tVolts\tState\tES\tDPt Time\n"
+    rows = [f"{k + 1}\t0\t1\t{60.0 * k:.1f}\t{60.0 * k:.1f}\t0.0\t0.0\t0.001000\t{3.5 + 0.001 * k:.4f}"
+            "\tC\t0\t01/01/2020 10:00:00" for k in range(10)]
+    pre = "Today's Date\t01/02/2020\nDate of Test:\t01/01/2020\n\n"
+    p = tmp_path / "m.txt"
+    p.write_text(pre + head + "\n".join(rows) + "\n")
+    df = echem.read(p)
+    assert len(df) == 10 and df.attrs["test_date"] == "01/01/2020"
+    np.testing.assert_allclose(df["voltage_V"], 3.5 + 0.001 * np.arange(10))
+    p.write_text(pre + head)
+    with pytest.raises(FileFormatError, match=r"m\.txt: contains a header but no data rows "
+                                              r"\(columns: \['Rec#', 'Cyc#'"):
+        echem.read(p)
+    assert not [w for w in recwarn if "ParserWarning" in type(w.message).__name__]
