@@ -348,3 +348,16 @@ def test_maccor_preamble_over_several_lines_header_only_and_with_data(tmp_path, 
                                               r"\(columns: \['Rec#', 'Cyc#'"):
         echem.read(p)
     assert not [w for w in recwarn if "ParserWarning" in type(w.message).__name__]
+
+
+def test_repeated_column_name_is_refused_not_guessed(tmp_path):
+    """Two 'voltage_V' columns with different values: the reader does not silently take the
+    first (pandas renames the second 'voltage_V.1'); it says which name is repeated and how to
+    choose one."""
+    p = tmp_path / "dup.csv"
+    p.write_text("time_s,voltage_V,voltage_V,current_A\n0,3.5,1.0,0.001\n1,3.6,1.1,0.001\n")
+    with pytest.raises(FileFormatError, match=r"dup\.csv: column name 'voltage_V' appears more "
+                                              r"than once .*voltage_V='voltage_V\.1'"):
+        echem.read(p)
+    df = echem.read(p, voltage_V="voltage_V.1")
+    np.testing.assert_allclose(df["voltage_V"], [1.0, 1.1])

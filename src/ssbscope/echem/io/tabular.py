@@ -701,6 +701,12 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
                                   "fix the value or map another column")
         out[key] = v.to_numpy(dtype=float) * scale
     meta["columns_used"] = dict(chosen)
+    for key, col in chosen.items():  # pandas renames a repeated header name to 'name.1', ...
+        if key not in mapping and f"{col}.1" in cols and key in ("time_s", "voltage_V", "current_A"):
+            raise FileFormatError(p, f"column name {col!r} appears more than once in the header; "
+                                  f"which one is {key} is ambiguous",
+                                  f"rename the columns, or map one: read(path, {key}='{col}.1') "
+                                  "for the second")
 
     sc = _first(preset.get("sign_col", []), cols) if preset.get("sign_map") else None
     if sc is not None and "current_A" not in mapping:
