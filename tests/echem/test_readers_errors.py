@@ -361,3 +361,21 @@ def test_repeated_column_name_is_refused_not_guessed(tmp_path):
         echem.read(p)
     df = echem.read(p, voltage_V="voltage_V.1")
     np.testing.assert_allclose(df["voltage_V"], [1.0, 1.1])
+
+
+def test_non_table_text_is_refused_without_quoting_it(tmp_path):
+    """A text file that is no table (one field per line, like a system file): the error says
+    so and does not echo its first line; ragged rows give the line and field counts, not the
+    pandas tokenizer's text."""
+    p = tmp_path / "os-release"
+    p.write_text('PRETTY_NAME="Secret OS 1"\nNAME="Secret"\n')
+    with pytest.raises(FileFormatError, match=r"os-release: is not a delimited table") as e:
+        echem.read(p)
+    assert "Secret" not in str(e.value).replace(str(p), "")
+    p = tmp_path / "ragged.csv"
+    p.write_text("root:x:0:0\n" * 5 + "1,2,3,4\n")
+    with pytest.raises(FileFormatError, match=r"ragged\.csv: cannot parse the table \(separator "
+                                              r"','\): line 6 of the file has 4 fields, the header 1") as e:
+        echem.read(p)
+    msg = str(e.value).replace(str(p), "")
+    assert "tokenizing" not in msg and "root" not in msg

@@ -574,8 +574,11 @@ def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, d
                              index_col=False, skip_blank_lines=True, low_memory=False,
                              skipinitialspace=False)
     except (ValueError, pd.errors.ParserError) as e:
-        raise FileFormatError(path, f"cannot parse the table (separator {sep!r}): {e}",
-                              "check it is a delimited text export") from e
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        why = (f"line {int(m.group(2)) + k} of the file has {m.group(3)} fields, the header "
+               f"{m.group(1)}") if m else "rows of uneven length or unbalanced quotes"
+        raise FileFormatError(path, f"cannot parse the table (separator {sep!r}): {why}",
+                              "check it is a delimited text export") from None
     df.columns = [str(c).strip() for c in df.columns]
     df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed:")]]
     meta["separator"] = sep
@@ -632,6 +635,10 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
     if preset:
         meta["instrument"] = preset["instrument"]
     cols = list(df.columns)
+    if len(cols) < 2:  # not a table: its text is not quoted back (it may be any file)
+        raise FileFormatError(p, "is not a delimited table: its header line has a single field "
+                              "(no ',', ';' or tab separator)",
+                              "pass a potentiostat export (CSV/TSV/TXT) or an instrument file")
     if len(df) == 0:
         raise FileFormatError(p, f"contains a header but no data rows (columns: {cols})",
                               "check the export finished (the file may be truncated)")
