@@ -288,7 +288,7 @@ def _cmd_check(args) -> int:
     st = Store.open(args.store)
     try:
         with st.lock():  # not while a run writes it (that run's in-flight state is no problem)
-            problems = st.check()
+            problems = st.check(mark=True)  # the next run recomputes what is damaged
     except StoreLockedError:
         raise
     except OSError:  # a read-only store (no lock file can be written): check without the lock

@@ -731,6 +731,9 @@ class Store:
                     "interrupted); re-run the experiment to rewrite it"]
         if not d.is_dir():
             return [f"{name}: dataset directory is missing"]
+        if man.get("damaged"):  # found by `ssbscope check` (e.g. a same-size change that a
+            # resume, comparing sizes only for a large dataset, would not see)
+            return [f"{name}: marked damaged by ssbscope check ({man['damaged'][0]})"]
         rec = man["files"]
         have = _manifest(d, hashes=False)
         if full == "auto":
@@ -748,17 +751,29 @@ class Store:
                 out.append(f"{name}: file {rel} content changed (sha256 differs from the manifest)")
         return out
 
-    def check(self) -> list[str]:
+    def check(self, *, mark: bool = False) -> list[str]:
         """Every integrity problem of the store (empty list: it verifies).
 
         Each dataset is compared with its manifest (missing, extra and resized files,
         sha256); each finished stage's outputs must exist; each manifest must have its
         dataset.  Used by ``ssbscope check STORE``.
+
+        Parameters
+        ----------
+        mark : bool
+            Record each damaged dataset in its manifest (``"damaged"``), so that the next run
+            recomputes it even where a resume compares sizes only (datasets above
+            :data:`AUTO_HASH_BYTES`). The caller holds the store's lock.
         """
         problems: list[str] = []
         names = self.names()
         for name in names:
-            problems += self.verify(name, full=True)
+            bad = self.verify(name, full=True)
+            problems += bad
+            man = self.manifest(name) if (mark and bad) else None
+            if man is not None and isinstance(man.get("files"), dict) and not man.get("damaged"):
+                man["damaged"] = [b.split(": ", 1)[-1] for b in bad][:5]
+                _write_json_atomic(self._manifest_path(name), man)
         croot = self.path / _META / "checksums"
         if croot.is_dir():
             for f in sorted(croot.rglob("*.json")):
