@@ -214,6 +214,24 @@ def test_nda_cut_short_is_flagged(tmp_path, cut, what):
     assert len(df) <= min(6670, (cut - 1024) // 56)
 
 
+@needs_real
+@pytest.mark.parametrize("records,extra,what", [
+    (222, 0, "its header records 123655 bytes, the file has 104563"),   # at a record boundary
+    (222, 40, "the last 40 byte(s) are part of a Neware record"),        # inside a record
+    (443, 0, "its header records 123655 bytes, the file has 123569"),   # only the last record
+])
+def test_nda_v29_cut_short_is_flagged(tmp_path, records, extra, what):
+    """A BTS 7 .nda (version 29: 86-byte records from byte 85471, the file size in its header
+    at bytes 72 and 80) cut short reads as a shorter log with a warning; intact, none."""
+    src = REAL / "navani_test.nda"
+    assert not any("incomplete" in w or "part of a Neware record" in w
+                   for w in echem.read(src).attrs.get("warnings", []))
+    q = tmp_path / "cut.nda"
+    q.write_bytes(src.read_bytes()[:85471 + 86 * records + extra])
+    ws = echem.read(q).attrs["warnings"]
+    assert any(what in w and str(q) in w and "copy the file again" in w for w in ws)
+
+
 def test_column_mapping_is_refused_for_binaries():
     from ssbscope.errors import ParameterError
 

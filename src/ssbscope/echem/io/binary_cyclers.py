@@ -150,11 +150,13 @@ def nda_completeness(path) -> list[str]:
     * version 130 (BTS 9): the record block must be followed by the end-of-data block (type
       byte ``0x81``) and the step/footer sections the header's (offset, length) table lists
       must lie inside the file;
+    * version 29 (BTS 7/8): the file size its header records (bytes 72-87: the same 64-bit
+      size twice) must not exceed the file's size;
     * every version: the bytes after the first record are a whole number of records
       (a cut inside a record).
 
-    A cut at a record boundary of a version 29 (BTS 7/8) file leaves no trace that can be
-    checked (no record count in its header) and is not detected.
+    Layouts as in the two real files of the tests (a BTS 9.1 and a BTS 7 file); a file whose
+    header lacks these fields is checked for a partial record only.
 
     Parameters
     ----------
@@ -182,11 +184,24 @@ def nda_completeness(path) -> list[str]:
                 h = buf.find(b"\x00\x00\x00\x00\x55\x00")
                 if h == -1:
                     return []
+                out = []
                 rest = (size - (h + 4)) % 86
                 if rest:
-                    return [f"{p}: the last {rest} byte(s) are part of a Neware record (86 bytes): "
-                            "the file was cut inside a record (copied while the test was running?); "
-                            "NewareNDA dropped that record; copy the file again after the test ends"]
+                    out.append(f"{p}: the last {rest} byte(s) are part of a Neware record (86 "
+                               "bytes): the file was cut inside a record (copied while the test "
+                               "was running?); NewareNDA dropped that record; copy the file again "
+                               "after the test ends")
+                # the header records the file's size (u64 at bytes 72 and 80, equal)
+                import struct
+
+                a, b = struct.unpack("<QQ", buf[72:88]) if len(buf) >= 88 else (0, 0)
+                if a == b and h < a < 2**40 and a > size:
+                    out.append(f"{p}: Neware .nda is incomplete: its header records {a} bytes, "
+                               f"the file has {size} (cut while copying, or copied while the "
+                               "test was running); the records after the cut are missing and "
+                               "NewareNDA read the rest as a shorter log; copy the file again "
+                               "after the test ends")
+                return out
     except OSError:
         return []
     return []
