@@ -212,6 +212,11 @@ def _cmd_validate(args) -> int:
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return 2
     if not args.quiet:
+        from ssbscope.config import load
+        from ssbscope.schema import input_formats
+
+        for loc, desc in input_formats(load(args.experiment)):
+            print(f"  {loc}: {desc}")
         print(f"{args.experiment}: valid")
     return 0
 
@@ -283,7 +288,7 @@ def _cmd_check(args) -> int:
     st = Store.open(args.store)
     try:
         with st.lock():  # not while a run writes it (that run's in-flight state is no problem)
-            problems = st.check()
+            problems = st.check(mark=True)  # the next run recomputes what is damaged
     except StoreLockedError:
         raise
     except OSError:  # a read-only store (no lock file can be written): check without the lock

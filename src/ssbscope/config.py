@@ -874,6 +874,17 @@ def validate_file(path) -> list[tuple[str, str]]:
             elif special(item.path):
                 problems.append((f"inputs.{modality}[{i}].path",
                                  f"{item.path!r} is a FIFO, device or special file, not a data file"))
+            elif modality == "compton" and any(ch in item.path for ch in "*?[") \
+                    and len(glob.glob(str(exp.resolve(item.path)))) > 1:  # one exposure each
+                problems.append((f"inputs.compton[{i}].path",
+                                 f"{item.path!r} matches {len(glob.glob(str(exp.resolve(item.path))))} "
+                                 "files; an XCS input is one exposure: list each file as its own "
+                                 "input (with its beam_height_um / time_s)"))
+            elif modality == "echem" and not any(ch in item.path for ch in "*?[") \
+                    and exp.resolve(item.path).is_dir():  # one file per log (or a glob)
+                problems.append((f"inputs.echem[{i}].path",
+                                 f"{item.path!r} is a folder; an echem input is one file: name "
+                                 "the file, or a glob such as 'folder/*.mpr' for one input per file"))
             # side files named by the input (calibration tables, floods, open beams, ...)
             for key in ("calibration", "flood", "angle_map", "open_beam", "dark", "flats", "darks",
                         "angles"):

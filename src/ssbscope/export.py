@@ -290,7 +290,13 @@ def export_store(store, out=None, *, format: str = "csv", volumes: bool = False,
         raise ParameterError("format", format, "must be csv, parquet or bdf")
     st = store if isinstance(store, Store) else Store.open(store)
     out = Path(out) if out is not None else st.path.parent / f"export-{format}"
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        what = "is a file, not a folder" if out.exists() and not out.is_dir() else \
+            f"cannot be created ({e.strerror or type(e).__name__})"
+        raise StoreError(f"{out}: export folder {what}; pass --out a new or existing "
+                         "writable folder") from None
     wanted = list(names) if names is not None else st.names()
     written: list[Path] = []
     for name in wanted:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ssbscope.errors import FileFormatError
 
-__all__ = ["expand_inputs", "is_pattern", "natural_key"]
+__all__ = ["expand_inputs", "is_pattern", "natural_key", "single_match"]
 
 
 def natural_key(p: Path):
@@ -72,3 +72,16 @@ def expand_inputs(spec, *, exts: tuple[str, ...] | None = None, base=None, sort:
             raise FileFormatError(f, "does not exist" if not f.exists() else "is not a regular file",
                                   "check the path")
     return sorted(files, key=natural_key) if sort else files
+
+
+def single_match(resolved) -> str:
+    """A resolved input path; a glob pattern that matches exactly one file becomes that file
+    (inputs read as one file, e.g. one XCS exposure). Anything else is returned unchanged, for
+    the reader to report (``ssbscope validate`` refuses a pattern matching several files
+    where one file is read)."""
+    s = str(resolved)
+    if is_pattern(s):
+        hits = [q for q in glob.glob(s) if os.path.isfile(q)]
+        if len(hits) == 1:
+            return hits[0]
+    return s

@@ -276,10 +276,19 @@ def sniff(path) -> Sniffed | None:
         return Sniffed("a BioLogic .mpt text file", ("echem",))
     if head.startswith(MAGIC):
         return Sniffed("an ssbscope event file", ("compton",))
+    if head.startswith(b"NEWARE"):
+        return Sniffed("a Neware .nda file", ("echem",))
+    if head[4:19] in (b"Standard Jet DB", b"Standard ACE DB"):
+        return Sniffed("an MS Access database (Arbin .res)", ("echem",))
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) and p.suffix.lower() in (
+            ".csv", ".tsv", ".txt", ".pssession"):
+        return Sniffed("a UTF-16 text export", ("echem",))
     if head.startswith(b"PK\x03\x04"):
         if p.suffix.lower() == ".npz":
             return Sniffed("a NumPy .npz archive", ("compton",))
-        return None  # zip: a Neware .ndax, an .npz ... the readers decide
+        if p.suffix.lower() == ".ndax":
+            return Sniffed("a Neware .ndax archive", ("echem",))
+        return None  # zip: an .npz, an .xlsx ... the readers decide
     if head.startswith(b"\x93NUMPY"):
         return Sniffed("a NumPy .npy array", ("compton",))
     if head.lstrip().startswith(b"EXPLAIN"):
@@ -306,6 +315,25 @@ def _first_file(exp, path: str) -> Path | None:
         files = sorted(q for q in r.iterdir() if q.is_file() and not q.name.startswith("."))
         r = files[0] if files else None
     return r if r is not None and r.is_file() else None
+
+
+def input_formats(exp) -> list[tuple[str, str]]:
+    """``(location, description)`` of every input: its (first) file, the format found from its
+    content, and the modalities that read it (``"format not recognised"`` when unknown)."""
+    from ssbscope.areas import registry
+
+    out = []
+    for area in registry():
+        if not area.inputs:
+            continue
+        for i, item in enumerate(getattr(exp.inputs, area.name, None) or []):
+            f = _first_file(exp, item.path)
+            s = sniff(f) if f is not None else None
+            desc = (f"{f.name if f is not None else item.path}: "
+                    + (f"{s.what} ({' or '.join(s.modalities)})" if s is not None
+                       else "format not recognised from its first bytes; the reader decides"))
+            out.append((f"inputs.{area.name}[{i}]", desc))
+    return out
 
 
 def modality_problems(exp) -> list[tuple[str, str]]:

@@ -634,6 +634,12 @@ class Store:
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(target, trash)
         shutil.rmtree(trash, ignore_errors=True)
+        parent = target.parent  # parent groups left empty (only their zarr.json) go too
+        while parent != self.path and parent.is_dir() and \
+                [c.name for c in parent.iterdir()] == ["zarr.json"]:
+            (parent / "zarr.json").unlink(missing_ok=True)
+            parent.rmdir()
+            parent = parent.parent
         self._consolidate(name)
 
     def _consolidate(self, name: str | None = None) -> None:
@@ -668,6 +674,10 @@ class Store:
             return m
 
         md = {k: v for k, v in cm["metadata"].items() if k != name and not k.startswith(name + "/")}
+        for i in range(1, len(name.split("/"))):  # parent groups removed with the dataset
+            key = "/".join(name.split("/")[:i])
+            if key in md and not self.path.joinpath(key, "zarr.json").is_file():
+                md = {k: v for k, v in md.items() if k != key and not k.startswith(key + "/")}
         parts = name.split("/")
         for i in range(1, len(parts)):
             key = "/".join(parts[:i])
@@ -721,6 +731,9 @@ class Store:
                     "interrupted); re-run the experiment to rewrite it"]
         if not d.is_dir():
             return [f"{name}: dataset directory is missing"]
+        if man.get("damaged"):  # found by `ssbscope check` (e.g. a same-size change that a
+            # resume, comparing sizes only for a large dataset, would not see)
+            return [f"{name}: marked damaged by ssbscope check ({man['damaged'][0]})"]
         rec = man["files"]
         have = _manifest(d, hashes=False)
         if full == "auto":
@@ -738,17 +751,29 @@ class Store:
                 out.append(f"{name}: file {rel} content changed (sha256 differs from the manifest)")
         return out
 
-    def check(self) -> list[str]:
+    def check(self, *, mark: bool = False) -> list[str]:
         """Every integrity problem of the store (empty list: it verifies).
 
         Each dataset is compared with its manifest (missing, extra and resized files,
         sha256); each finished stage's outputs must exist; each manifest must have its
         dataset.  Used by ``ssbscope check STORE``.
+
+        Parameters
+        ----------
+        mark : bool
+            Record each damaged dataset in its manifest (``"damaged"``), so that the next run
+            recomputes it even where a resume compares sizes only (datasets above
+            :data:`AUTO_HASH_BYTES`). The caller holds the store's lock.
         """
         problems: list[str] = []
         names = self.names()
         for name in names:
-            problems += self.verify(name, full=True)
+            bad = self.verify(name, full=True)
+            problems += bad
+            man = self.manifest(name) if (mark and bad) else None
+            if man is not None and isinstance(man.get("files"), dict) and not man.get("damaged"):
+                man["damaged"] = [b.split(": ", 1)[-1] for b in bad][:5]
+                _write_json_atomic(self._manifest_path(name), man)
         croot = self.path / _META / "checksums"
         if croot.is_dir():
             for f in sorted(croot.rglob("*.json")):

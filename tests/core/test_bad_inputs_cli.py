@@ -91,11 +91,12 @@ def test_validate_refuses_special_and_missing_inputs_without_reading(tmp_path, c
     fifo = _make(tmp_path, "fifo", "fifo")
     y = tmp_path / "exp.yaml"
     y.write_text(f"name: bad\ninputs:\n  echem:\n    - {{path: '{fifo}'}}\n    - {{path: /dev/zero}}\n"
-                 f"    - {{path: '{tmp_path / 'missing.csv'}'}}\n")
+                 f"    - {{path: '{tmp_path / 'missing.csv'}'}}\n    - {{path: '{tmp_path}'}}\n")
     assert main(["validate", str(y)]) == 2
     out = capsys.readouterr().out
     assert "inputs.echem[0].path" in out and "FIFO" in out
     assert "inputs.echem[1].path" in out and "inputs.echem[2].path" in out and "does not exist" in out
+    assert "inputs.echem[3].path" in out and "is a folder; an echem input is one file" in out
 
 
 YAMLS = {
@@ -172,3 +173,20 @@ def test_absurd_current_density_on_the_declared_area_is_refused(tmp_path, capsys
     assert "amps.csv" in line and "mA/cm2" in line and "0.03142 cm2" in line and "unit" in line
     y.write_text(f"name: j\ncell:\n  area_cm2: 100\ninputs:\n  echem:\n    - {{path: '{p}', label: x}}\n")
     assert main(["run", str(y), "--out", str(tmp_path / "out2"), "--quiet"]) == 0
+
+
+def test_compton_glob_is_one_exposure(tmp_path, capsys):
+    """issue 14 item 4 (globs for every modality), XCS: a pattern matching one file reads that
+    file; one matching several is refused by validate (one exposure per input), naming the
+    field and the count."""
+    from ssbscope.paths import single_match
+
+    (tmp_path / "a1.ssbevt").write_bytes(b"SSBEVT" + bytes(16))
+    assert single_match(tmp_path / "a*.ssbevt") == str(tmp_path / "a1.ssbevt")
+    assert single_match(tmp_path / "b*.ssbevt") == str(tmp_path / "b*.ssbevt")
+    (tmp_path / "a2.ssbevt").write_bytes(b"SSBEVT" + bytes(16))
+    y = tmp_path / "x.yaml"
+    y.write_text("name: x\ninputs:\n  compton:\n    - {path: 'a*.ssbevt'}\n")
+    assert main(["validate", str(y)]) == 2
+    out = capsys.readouterr().out
+    assert "inputs.compton[0].path: 'a*.ssbevt' matches 2 files; an XCS input is one exposure" in out

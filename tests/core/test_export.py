@@ -120,3 +120,13 @@ def test_volumes_as_tiff_stacks_on_request(store, tmp_path):
             np.testing.assert_array_equal(tf.asarray(), vol[k])
             assert tf.imagej_metadata["spacing"] == pytest.approx(0.65)
             assert tf.imagej_metadata["unit"] == "um"
+
+
+def test_export_to_a_file_is_one_line_naming_the_folder(store, tmp_path, capsys):
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    for out in (f, f / "sub"):
+        assert main(["export", str(store.path), "--format", "csv", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"{out}: export folder" in err and "--out" in err
+    assert f.read_text() == "x"

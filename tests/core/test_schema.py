@@ -135,3 +135,29 @@ def test_readme_names_every_store_key_of_every_area():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     missing = [k for a in registry() for k in a.store_keys if f"`{k}`" not in readme]
     assert not missing, f"README does not document {missing}"
+
+
+RD = Path(__file__).resolve().parents[1] / "data" / "realdata"
+
+
+@pytest.mark.parametrize("rel,what", [
+    ("neware/newarenda_TestFile.nda", "a Neware .nda file"),
+    ("neware/newarenda_TESTCELL0001-Test_Data_Collection_Ndc17.ndax", "a Neware .ndax archive"),
+    ("arbin/cellpy_20160805_test001_45_cc_01.res", "an MS Access database (Arbin .res)"),
+    ("palmsens/palmsens-sdk_cv_1scan.pssession", "a UTF-16 text export"),
+])
+def test_cycler_binaries_under_the_wrong_modality_are_named(tmp_path, capsys, rel, what):
+    """Real cycler files (Neware .nda/.ndax, Arbin .res, PalmSens UTF-16 session) under
+    inputs.neutron: validate names the file, what it is and where it belongs (exit 2); under
+    inputs.echem, validate lists the input with its format and passes."""
+    src = RD / rel
+    assert sniff(src).what == what and sniff(src).modalities == ("echem",)
+    f = tmp_path / "wrong.yaml"
+    f.write_text(yaml.safe_dump({"inputs": {"neutron": [{"path": str(src)}]}}), encoding="utf-8")
+    assert main(["validate", str(f)]) == 2
+    out = capsys.readouterr().out
+    assert f"inputs.neutron[0].path: {src.name} is {what} (echem); move it under inputs.echem" in out
+    f.write_text(yaml.safe_dump({"inputs": {"echem": [{"path": str(src)}]}}), encoding="utf-8")
+    assert main(["validate", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert f"inputs.echem[0]: {src.name}: {what} (echem)" in out and out.rstrip().endswith("valid")

@@ -118,6 +118,28 @@ def test_resume_of_large_dataset_checks_sizes_only(tmp_path, monkeypatch):
     assert len(st.verify("echem/timeseries", full="auto")) == 1
 
 
+def test_damage_found_by_check_is_recomputed_by_the_next_run(tmp_path, monkeypatch, capsys):
+    """`ssbscope check` says "re-run to recompute"; for a dataset above AUTO_HASH_BYTES (a
+    resume compares sizes only) a same-size change is recorded by check in the manifest, so
+    the rerun recomputes it and the store verifies again with the original values."""
+    import ssbscope.store as store_mod
+
+    y = _experiment(tmp_path)
+    assert _run(y, tmp_path / "out") == 0
+    st = Store.open(tmp_path / "out")
+    before = st.read("echem/timeseries")["current_A"].values.copy()
+    chunk = tmp_path / "out" / "store.zarr" / "echem" / "timeseries" / "current_A" / "c" / "0"
+    raw = bytearray(chunk.read_bytes())
+    raw[-1] ^= 0xFF
+    chunk.write_bytes(bytes(raw))
+    monkeypatch.setattr(store_mod, "AUTO_HASH_BYTES", 0)  # every dataset counts as large
+    assert main(["check", str(tmp_path / "out")]) == 2
+    assert "current_A/c/0 content changed" in capsys.readouterr().out
+    assert _run(y, tmp_path / "out") == 0
+    assert main(["check", str(tmp_path / "out")]) == 0
+    np.testing.assert_array_equal(st.read("echem/timeseries")["current_A"].values, before)
+
+
 def test_edited_potentiostat_file_is_recomputed(tmp_path, caplog):
     """Reproduction: a potentiostat file edited in place, then the same `ssbscope run`: the
     store used to keep the old charge.  Also with the size kept and the mtime set back."""
@@ -154,6 +176,13 @@ def test_removed_input_removes_its_dataset(tmp_path, caplog):
     assert any("dataset echem/b/timeseries" in m and "deleted" in m for m in _stages_ran(caplog))
     assert "echem/timeseries" in st.names() and main(["check", str(tmp_path / "out")]) == 0
     assert "echem/b/" not in (tmp_path / "out" / "report.html").read_text()
+    # no empty group echem/b is left behind, on disk or in the consolidated metadata
+    assert not (st.path / "echem" / "b").exists()
+    import json as _json
+
+    cm = _json.loads((st.path / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    assert not [k for k in cm if k == "echem/b" or k.startswith("echem/b/")]
+    assert "echem/timeseries" in cm and "echem" in cm
 
 
 _HOLDER = textwrap.dedent('''

@@ -187,8 +187,49 @@ def test_truncated_binaries_are_refused_clearly(tmp_path, src):
         except SsbscopeError as e:
             assert str(q) in str(e)
             continue
-        # a .nda cut at a record boundary is a shorter, valid log
+        # a .nda cut at a record boundary reads as a shorter log, with a warning
         assert len(df) > 0 and np.isfinite(df["voltage_V"]).all()
+        if src.suffix == ".nda":
+            assert any("incomplete" in w for w in df.attrs.get("warnings", []))
+
+
+@pytest.mark.parametrize("cut,what", [
+    (1024 + 56 * 3000, "without the end-of-data block"),          # at a record boundary
+    (1024 + 56 * 3000 + 20, "last 20 byte(s) are a partial record"),  # inside a record
+    (1024 + 56 * 6670, "without the end-of-data block"),          # every record, no trailer
+    (393760 - 1, "header lists sections up to byte 393760, the file has 393759 bytes"),
+])
+def test_nda_cut_short_is_flagged(tmp_path, cut, what):
+    """issue 14 item 2: NewareNDA reads a .nda cut at (or inside) a record as a shorter valid
+    log; the reader records a warning naming the file, what is missing and what to do. The
+    intact file (6670 records of 56 bytes from byte 1024, end-of-data block at 374544, header
+    sections to 393760 = its size) carries none."""
+    src = NW / "newarenda_TestFile.nda"
+    assert not any("incomplete" in w for w in echem.read(src).attrs.get("warnings", []))
+    q = tmp_path / "cut.nda"
+    q.write_bytes(src.read_bytes()[:cut])
+    df = echem.read(q)
+    w = [x for x in df.attrs["warnings"] if "incomplete" in x]
+    assert len(w) == 1 and str(q) in w[0] and what in w[0] and "copy the file again" in w[0]
+    assert len(df) <= min(6670, (cut - 1024) // 56)
+
+
+@needs_real
+@pytest.mark.parametrize("records,extra,what", [
+    (222, 0, "its header records 123655 bytes, the file has 104563"),   # at a record boundary
+    (222, 40, "the last 40 byte(s) are part of a Neware record"),        # inside a record
+    (443, 0, "its header records 123655 bytes, the file has 123569"),   # only the last record
+])
+def test_nda_v29_cut_short_is_flagged(tmp_path, records, extra, what):
+    """A BTS 7 .nda (version 29: 86-byte records from byte 85471, the file size in its header
+    at bytes 72 and 80) cut short reads as a shorter log with a warning; intact, none."""
+    src = REAL / "navani_test.nda"
+    assert not any("incomplete" in w or "part of a Neware record" in w
+                   for w in echem.read(src).attrs.get("warnings", []))
+    q = tmp_path / "cut.nda"
+    q.write_bytes(src.read_bytes()[:85471 + 86 * records + extra])
+    ws = echem.read(q).attrs["warnings"]
+    assert any(what in w and str(q) in w and "copy the file again" in w for w in ws)
 
 
 def test_column_mapping_is_refused_for_binaries():

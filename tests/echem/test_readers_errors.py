@@ -327,3 +327,55 @@ def test_absurd_active_mass_is_refused_by_the_analysis(tmp_path):
     with pytest.raises(ParameterError, match=r"mass_mg=1e-308: must be more than 1e-09 mg"):
         echem.summarize(df, mass_mg=1e-308)
     assert np.isfinite(echem.add_capacity(df, mass_mg=1e-3)["charge_mAh_g"]).all()
+
+
+def test_maccor_preamble_over_several_lines_header_only_and_with_data(tmp_path, recwarn):
+    """A Maccor export whose 'Today's Date' / 'Date of Test' preamble spans several lines: read
+    by content (header found at its 'Rec#' line, test date kept); cut after its header: the
+    error says there are no data rows and names the real columns (not a preamble line), and
+    no pandas ParserWarning reaches the user."""
+    head = "Rec#\tCyc#\tStep\tTest Time\tStep Time\tCapacity\tWatt-hr\tAmps\tVolts\tState\tES\tDPt Time\n"
+    rows = [f"{k + 1}\t0\t1\t{60.0 * k:.1f}\t{60.0 * k:.1f}\t0.0\t0.0\t0.001000\t{3.5 + 0.001 * k:.4f}"
+            "\tC\t0\t01/01/2020 10:00:00" for k in range(10)]
+    pre = "Today's Date\t01/02/2020\nDate of Test:\t01/01/2020\n\n"
+    p = tmp_path / "m.txt"
+    p.write_text(pre + head + "\n".join(rows) + "\n")
+    df = echem.read(p)
+    assert len(df) == 10 and df.attrs["test_date"] == "01/01/2020"
+    np.testing.assert_allclose(df["voltage_V"], 3.5 + 0.001 * np.arange(10))
+    p.write_text(pre + head)
+    with pytest.raises(FileFormatError, match=r"m\.txt: contains a header but no data rows "
+                                              r"\(columns: \['Rec#', 'Cyc#'"):
+        echem.read(p)
+    assert not [w for w in recwarn if "ParserWarning" in type(w.message).__name__]
+
+
+def test_repeated_column_name_is_refused_not_guessed(tmp_path):
+    """Two 'voltage_V' columns with different values: the reader does not silently take the
+    first (pandas renames the second 'voltage_V.1'); it says which name is repeated and how to
+    choose one."""
+    p = tmp_path / "dup.csv"
+    p.write_text("time_s,voltage_V,voltage_V,current_A\n0,3.5,1.0,0.001\n1,3.6,1.1,0.001\n")
+    with pytest.raises(FileFormatError, match=r"dup\.csv: column name 'voltage_V' appears more "
+                                              r"than once .*voltage_V='voltage_V\.1'"):
+        echem.read(p)
+    df = echem.read(p, voltage_V="voltage_V.1")
+    np.testing.assert_allclose(df["voltage_V"], [1.0, 1.1])
+
+
+def test_non_table_text_is_refused_without_quoting_it(tmp_path):
+    """A text file that is no table (one field per line, like a system file): the error says
+    so and does not echo its first line; ragged rows give the line and field counts, not the
+    pandas tokenizer's text."""
+    p = tmp_path / "os-release"
+    p.write_text('PRETTY_NAME="Secret OS 1"\nNAME="Secret"\n')
+    with pytest.raises(FileFormatError, match=r"os-release: is not a delimited table") as e:
+        echem.read(p)
+    assert "Secret" not in str(e.value).replace(str(p), "")
+    p = tmp_path / "ragged.csv"
+    p.write_text("root:x:0:0\n" * 5 + "1,2,3,4\n")
+    with pytest.raises(FileFormatError, match=r"ragged\.csv: cannot parse the table \(separator "
+                                              r"','\): line 6 of the file has 4 fields, the header 1") as e:
+        echem.read(p)
+    msg = str(e.value).replace(str(p), "")
+    assert "tokenizing" not in msg and "root" not in msg

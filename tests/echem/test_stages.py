@@ -181,3 +181,32 @@ def test_input_stages_find_the_ccd(tmp_path, sign):
 
 def test_input_stages_without_echem_inputs_is_empty():
     assert S.input_stages(Experiment()) == []
+
+
+def test_echem_glob_gives_one_input_per_file_through_run(tmp_path, capsys):
+    """issue 14 item 4 (globs for every modality): an echem path with a pattern reads each
+    matching file as its own log (label_<stem>); a pattern with one match is that file; a
+    pattern that matches nothing is refused by validate (exit 2, the field named)."""
+    import shutil
+    from pathlib import Path
+
+    import yaml
+
+    from ssbscope.cli import main
+    from ssbscope.store import Store
+
+    src = Path(__file__).resolve().parents[1] / "data" / "realdata" / "biologic"
+    for f in ("bdfrepo_GCPL-0.mpr", "bdfrepo_MB-1.mpr"):
+        shutil.copyfile(src / f, tmp_path / f)
+    y = tmp_path / "e.yaml"
+    y.write_text(yaml.safe_dump({"cell": {"name": "c", "area_cm2": 1.0},
+                                 "inputs": {"echem": [{"path": "bdfrepo_*.mpr", "label": "gc"}]}}))
+    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    names = Store.open(tmp_path / "out").names()
+    assert "echem/timeseries" in names and "echem/gc_bdfrepo_mb_1/timeseries" in names
+    assert "GCPL-0.mpr" in str(Store.open(tmp_path / "out").read("echem/timeseries").attrs)
+    y.write_text(yaml.safe_dump({"cell": {"name": "c", "area_cm2": 1.0},
+                                 "inputs": {"echem": [{"path": "nothing_*.mpr"}]}}))
+    capsys.readouterr()
+    assert main(["validate", str(y)]) == 2
+    assert "inputs.echem[0].path: 'nothing_*.mpr' matches no file" in capsys.readouterr().out

@@ -94,6 +94,13 @@ def test_unsupported_and_missing_files(tmp_path):
     (tmp_path / "broken.fits").write_bytes(b"SIMPLE  = T" + b" " * 50)
     with pytest.raises(FileFormatError, match="broken.fits"):
         read_series(tmp_path / "broken.fits", time_source="interval", frame_interval_s=1.0)
+    # a TIFF header with no image (pages): an error naming the file, not an IndexError
+    (tmp_path / "empty.tif").write_bytes(b"II*\x00" + bytes(8))
+    with pytest.raises(FileFormatError, match=r"empty\.tif: is a TIFF file with no image"):
+        read_series(tmp_path / "empty.tif", time_source="interval", frame_interval_s=1.0)
+    (tmp_path / "cut.tif").write_bytes(b"II*\x00\x08\x00\x00\x00\x05\x00")
+    with pytest.raises(FileFormatError, match=r"cut\.tif: "):
+        read_series(tmp_path / "cut.tif", time_source="interval", frame_interval_s=1.0)
 
 
 @pytest.mark.skipif(not NEUTRON.is_dir(), reason="shared/realdata/neutron not present")

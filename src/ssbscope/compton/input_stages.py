@@ -796,7 +796,9 @@ def input_stages(exp) -> list:
                         "pixel_pitch_mm": float(0.25 if pitch is None else pitch)}
         amap = getattr(item, "angle_map", None)
         flood = getattr(item, "flood", None)
-        params = {"path": str(exp.resolve(item.path)), "fmt": item.format, "label": name,
+        from ssbscope.paths import single_match  # a glob of one exposure: that file
+
+        params = {"path": single_match(exp.resolve(item.path)), "fmt": item.format, "label": name,
                   "time_s": item.time_s, "e_incident_kev": float(item.e_incident_kev),
                   "angle_deg": float(item.angle_deg),
                   "calibration": str(exp.resolve(item.calibration)) if item.calibration else None,

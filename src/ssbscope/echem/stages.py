@@ -263,10 +263,25 @@ def _input_items(exp) -> tuple[list[dict], list[dict]]:
     """(cycling, eis) input records with resolved paths and unique dataset names."""
     cyc, eis = [], []
     used = set()
+    import glob
+
+    from ssbscope.paths import is_pattern, natural_key
+
+    expanded = []  # a glob gives one input per matching file (label: its stem, after label_)
     for item in getattr(getattr(exp, "inputs", None), "echem", []) or []:
+        files = sorted((Path(q) for q in glob.glob(str(exp.resolve(item.path)))
+                        if Path(q).is_file()), key=natural_key) if is_pattern(item.path) else []
+        if len(files) == 1:
+            expanded.append((item, files[0], item.label or files[0].stem))
+        elif files:
+            expanded.extend((item, f, f"{item.label}_{f.stem}" if item.label else f.stem)
+                            for f in files)
+        else:
+            expanded.append((item, exp.resolve(item.path), item.label or Path(item.path).stem))
+    for item, path, label in expanded:
         cell = exp.cell_of(item) if hasattr(exp, "cell_of") else getattr(exp, "cell", None)
-        rec = {"path": str(exp.resolve(item.path)), "format": _FORMATS.get(item.format),
-               "columns": dict(item.columns), "label": item.label or Path(item.path).stem,
+        rec = {"path": str(path), "format": _FORMATS.get(item.format),
+               "columns": dict(item.columns), "label": label,
                "time_s": item.time_s, "invert_current": bool(getattr(item, "invert_current", False)),
                "cell": getattr(item, "cell", None),
                "area_cm2": cell.electrode_area_cm2 if cell is not None else None,

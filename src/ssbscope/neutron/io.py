@@ -157,6 +157,9 @@ def _tiff_header(path: Path) -> tuple[dict, tuple, np.dtype, int]:
     try:
         with tifffile.TiffFile(path) as tf:
             pages = tf.pages
+            if len(pages) == 0:
+                raise FileFormatError(path, "is a TIFF file with no image (no pages)",
+                                      "check that the file is complete; copy it again")
             p0 = pages[0]
             meta: dict = {}
             desc = p0.description or ""
@@ -171,8 +174,11 @@ def _tiff_header(path: Path) -> tuple[dict, tuple, np.dtype, int]:
             if dt is not None:
                 meta["DateTime"] = dt.value
             return meta, tuple(p0.shape), np.dtype(p0.dtype), len(pages)
-    except (tifffile.TiffFileError, OSError, ValueError) as e:
-        raise FileFormatError(path, f"cannot be read as TIFF ({e})", "check that the file is complete") from e
+    except FileFormatError:
+        raise
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError) as e:
+        raise FileFormatError(path, f"cannot be read as TIFF ({type(e).__name__})",
+                              "check that the file is complete") from e
 
 
 def _tiff_data(path: str, page: int) -> np.ndarray:

@@ -72,8 +72,9 @@ def _main_figures(ts, states) -> str:
                 ax.plot(cap[m], v[m], lw=1.2, color=color, label=kind)
         if states is not None:
             pts = []  # [(capacity, voltage, [state numbers])]: states at one point share a label
-            span_c = float(np.nanmax(cap) - np.nanmin(cap)) or 1.0
-            span_v = float(np.nanmax(v) - np.nanmin(v)) or 1.0
+            fc, fv = cap[np.isfinite(cap)], v[np.isfinite(v)]  # no capacity: no NaN warning
+            span_c = (float(np.ptp(fc)) if fc.size else 0.0) or 1.0
+            span_v = (float(np.ptp(fv)) if fv.size else 0.0) or 1.0
             for k in range(states.sizes["state"]):
                 ts_s = float(states["time_s"].values[k])
                 j = int(np.clip(np.searchsorted(ts["time_s"].values, ts_s), 0, t_h.size - 1))
@@ -91,7 +92,8 @@ def _main_figures(ts, states) -> str:
                             textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xlabel(f"capacity in the half-cycle ({unit})")
         ax.set_ylabel("voltage (V)")
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
         ax.grid(alpha=0.3)
         parts.append(figure_html(fig, "Main cell: voltage vs capacity, charge and discharge, "
                                       "with the scan states."))

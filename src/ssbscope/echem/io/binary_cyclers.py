@@ -48,7 +48,8 @@ import pandas as pd
 from ssbscope.errors import FileFormatError, SsbscopeError, UnsupportedFormatError
 from ssbscope.echem.io.common import finalize_timeseries, sha256_file, snake_name
 
-__all__ = ["read_neware_binary", "read_arbin_res", "ARBIN_BACKENDS", "neware_test_time_s"]
+__all__ = ["read_neware_binary", "read_arbin_res", "ARBIN_BACKENDS", "neware_test_time_s",
+           "nda_completeness"]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,124 @@ def _check_zip_size(p: Path) -> None:
 
 
 _AUX = {"V": ("aux_voltage", "V"), "T": ("aux_temperature", "C"), "H": ("aux_humidity", "pct")}
+
+#: Start of the record block of an .nda version 130 (BTS 9) file, and the type byte of the
+#: block that follows the last record (NewareNDA stops reading there).
+_NDA130_DATA = 1024
+_NDA130_END = 0x81
+
+
+def nda_completeness(path) -> list[str]:
+    """Signs that a Neware ``.nda`` file was cut short, which NewareNDA itself ignores.
+
+    NewareNDA reads whole records until the end of the file and drops a partial last record
+    without a word, so a file cut at (or inside) a record reads as a shorter, valid log. This
+    checks what the file layout allows:
+
+    * version 130 (BTS 9): the record block must be followed by the end-of-data block (type
+      byte ``0x81``) and the step/footer sections the header's (offset, length) table lists
+      must lie inside the file;
+    * version 29 (BTS 7/8): the file size its header records (bytes 72-87: the same 64-bit
+      size twice) must not exceed the file's size;
+    * every version: the bytes after the first record are a whole number of records
+      (a cut inside a record).
+
+    Layouts as in the two real files of the tests (a BTS 9.1 and a BTS 7 file); a file whose
+    header lacks these fields is checked for a partial record only.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.nda`` file.
+
+    Returns
+    -------
+    list of str
+        Warnings (empty when the file looks complete), each naming the file.
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(_NDA130_DATA + 2)
+            size = p.stat().st_size
+            if head[:6] != b"NEWARE" or len(head) < 15:
+                return []
+            version = head[14]
+            if version == 130 and len(head) >= _NDA130_DATA + 2:
+                return _nda130_completeness(p, f, head, size)
+            if version == 29:
+                f.seek(0)
+                buf = f.read(min(size, 1 << 20))
+                h = buf.find(b"\x00\x00\x00\x00\x55\x00")
+                if h == -1:
+                    return []
+                out = []
+                rest = (size - (h + 4)) % 86
+                if rest:
+                    out.append(f"{p}: the last {rest} byte(s) are part of a Neware record (86 "
+                               "bytes): the file was cut inside a record (copied while the test "
+                               "was running?); NewareNDA dropped that record; copy the file again "
+                               "after the test ends")
+                # the header records the file's size (u64 at bytes 72 and 80, equal)
+                import struct
+
+                a, b = struct.unpack("<QQ", buf[72:88]) if len(buf) >= 88 else (0, 0)
+                if a == b and h < a < 2**40 and a > size:
+                    out.append(f"{p}: Neware .nda is incomplete: its header records {a} bytes, "
+                               f"the file has {size} (cut while copying, or copied while the "
+                               "test was running); the records after the cut are missing and "
+                               "NewareNDA read the rest as a shorter log; copy the file again "
+                               "after the test ends")
+                return out
+    except OSError:
+        return []
+    return []
+
+
+def _nda130_completeness(p: Path, f, head: bytes, size: int) -> list[str]:
+    import struct
+
+    rl = 88  # BTS 9.0; BTS 9.1 (first byte 0x55): up to the next record's first two bytes
+    if head[_NDA130_DATA] == 0x55:
+        f.seek(_NDA130_DATA)
+        probe = f.read(4096)
+        k = probe.find(probe[:2], 2)
+        rl = k if k > 0 else rl
+    # header (offset, length) table: follow the chain of contiguous sections from the data block
+    # (the table's entries are not all 8-byte aligned: every byte offset is tried)
+    pairs = [struct.unpack("<QQ", head[o:o + 16]) for o in range(16, _NDA130_DATA - 15)]
+    pairs = [(o, ln) for o, ln in pairs if _NDA130_DATA <= o < 2**40 and 0 < ln < 2**32
+             and (o != _NDA130_DATA or ln % rl == 0)]  # the record block: whole records
+    ends, grew = {_NDA130_DATA}, True
+    chain_end = None
+    while grew:
+        grew = False
+        for o, ln in pairs:
+            if o in ends and o + ln not in ends:
+                ends.add(o + ln)
+                grew = True
+    if len(ends) > 1:
+        chain_end = max(ends)
+    # end-of-data block after the last whole record
+    f.seek(_NDA130_DATA)
+    data = f.read(max(0, size - _NDA130_DATA))
+    n = len(data) // rl
+    first = np.frombuffer(data, dtype=np.uint8, count=n * rl).reshape(n, rl)[:, 0] if n else \
+        np.zeros(0, dtype=np.uint8)
+    stop = np.flatnonzero(first == _NDA130_END)
+    problems = []
+    if stop.size == 0:
+        rest = len(data) - n * rl
+        problems.append(f"its records run to the end of the file without the end-of-data block "
+                        f"Neware writes after the last record"
+                        + (f", and the last {rest} byte(s) are a partial record" if rest else ""))
+    if chain_end is not None and chain_end > size:
+        problems.append(f"its header lists sections up to byte {chain_end}, the file has {size} bytes")
+    if not problems:
+        return []
+    return [f"{p}: Neware .nda is incomplete: " + "; ".join(problems) + " (cut while copying, or "
+            "copied while the test was running); the records after the cut are missing and "
+            "NewareNDA read the rest as a shorter log; copy the file again after the test ends"]
 
 
 def read_neware_binary(path, fmt: str, *, nan_policy: str = "raise",
@@ -286,6 +405,8 @@ def read_neware_binary(path, fmt: str, *, nan_policy: str = "raise",
                          "not measured")
         elif level >= logging.WARNING:
             warns.append(f"{p}: NewareNDA: {msg[:200]}")
+    if fmt == "neware-nda":
+        warns.extend(nda_completeness(p))
     if warns:
         meta["warnings"] = warns
     rec = pd.to_numeric(raw["Index"], errors="coerce").to_numpy(dtype=float) \

@@ -35,6 +35,7 @@ import hashlib
 import io
 import logging
 import re
+import warnings
 from datetime import datetime, timezone
 
 import numpy as np
@@ -424,7 +425,13 @@ def _locate(fmt: str, lines: list[str], path, wanted: list[str]) -> tuple[int, d
         m = re.search(r"Procedure:\s*(.*?)\s*(?:\t|Comment|$)", first)
         if m:
             meta["procedure"] = m.group(1)
-        return 1, meta, lines
+        # the 'Rec#' header is the second line; some exports spread the preamble over lines
+        k = next((k for k, ln in enumerate(lines[1:200], 1) if re.match(r"^Rec#?[\t,;]", ln)), 1)
+        for ln in lines[1:k]:
+            m = re.search(r"Date of Test:\s*([\d/]+)", ln)
+            if m and "test_date" not in meta:
+                meta["test_date"] = m.group(1)
+        return k, meta, lines
     if fmt == "maccor":
         for k, ln in enumerate(lines[:200]):
             if re.match(r"^Rec#?[\t,;]", ln):
@@ -489,6 +496,7 @@ def header_line(lines: list[str], scan: int = 300) -> int:
     Neware detailed exports, instrument metadata) are skipped this way. 0 when none is found.
     """
     n = min(len(lines), scan)
+    last = None  # a header line with nothing after it (a table cut after its header)
     for k in range(n):
         ln = lines[k]
         if not ln.strip():
@@ -500,6 +508,8 @@ def header_line(lines: list[str], scan: int = 300) -> int:
             continue
         body = [b for b in lines[k + 1:k + 6] if b.strip()][:3]
         if not body:
+            if not any(b.strip() for b in lines[k + 1:]):
+                last = k
             continue
         ok = True
         for b in body:
@@ -510,7 +520,7 @@ def header_line(lines: list[str], scan: int = 300) -> int:
                 break
         if ok:
             return k
-    return 0
+    return last if last is not None else 0
 
 
 def _flatten_neware_regular(lines: list[str], path) -> list[str]:
@@ -558,11 +568,17 @@ def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, d
     if sep in (";", "\t") and re.search(r"\d,\d", data_line) and not re.search(r"\d\.\d", data_line):
         decimal = ","
     try:
-        df = pd.read_csv(io.StringIO("\n".join(body)), sep=sep, decimal=decimal, index_col=False,
-                         skip_blank_lines=True, low_memory=False, skipinitialspace=False)
+        with warnings.catch_warnings():  # ragged rows are checked below, not printed by pandas
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            df = pd.read_csv(io.StringIO("\n".join(body)), sep=sep, decimal=decimal,
+                             index_col=False, skip_blank_lines=True, low_memory=False,
+                             skipinitialspace=False)
     except (ValueError, pd.errors.ParserError) as e:
-        raise FileFormatError(path, f"cannot parse the table (separator {sep!r}): {e}",
-                              "check it is a delimited text export") from e
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        why = (f"line {int(m.group(2)) + k} of the file has {m.group(3)} fields, the header "
+               f"{m.group(1)}") if m else "rows of uneven length or unbalanced quotes"
+        raise FileFormatError(path, f"cannot parse the table (separator {sep!r}): {why}",
+                              "check it is a delimited text export") from None
     df.columns = [str(c).strip() for c in df.columns]
     df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed:")]]
     meta["separator"] = sep
@@ -619,6 +635,10 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
     if preset:
         meta["instrument"] = preset["instrument"]
     cols = list(df.columns)
+    if len(cols) < 2:  # not a table: its text is not quoted back (it may be any file)
+        raise FileFormatError(p, "is not a delimited table: its header line has a single field "
+                              "(no ',', ';' or tab separator)",
+                              "pass a potentiostat export (CSV/TSV/TXT) or an instrument file")
     if len(df) == 0:
         raise FileFormatError(p, f"contains a header but no data rows (columns: {cols})",
                               "check the export finished (the file may be truncated)")
@@ -688,6 +708,12 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
                                   "fix the value or map another column")
         out[key] = v.to_numpy(dtype=float) * scale
     meta["columns_used"] = dict(chosen)
+    for key, col in chosen.items():  # pandas renames a repeated header name to 'name.1', ...
+        if key not in mapping and f"{col}.1" in cols and key in ("time_s", "voltage_V", "current_A"):
+            raise FileFormatError(p, f"column name {col!r} appears more than once in the header; "
+                                  f"which one is {key} is ambiguous",
+                                  f"rename the columns, or map one: read(path, {key}='{col}.1') "
+                                  "for the second")
 
     sc = _first(preset.get("sign_col", []), cols) if preset.get("sign_map") else None
     if sc is not None and "current_A" not in mapping:
