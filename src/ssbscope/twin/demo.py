@@ -15,11 +15,13 @@
 2. ``ssbscope run DIR/experiment/experiment.yaml --out DIR``: the user's pipeline, which reads
    no truth (the report shows ``truth.json`` beside the measured values).
 
-What still runs as in-memory twin studies (named in the YAML's ``twin:`` section, run by the
-same ``ssbscope run``): the XCS study of the coin cell with its CT correlation and Compton
-profiles (``compton``), the interphase flux and the
-registered current-density maps (``transport``) and the contoured-interface study
-(``interface``, which needs no files).
+The coin cell's XCS series is unmixed with the phase fractions of its segmented CT series
+(``coin``, :mod:`ssbscope.twin.coin_ct`; ``analysis.compton.ct_series``): the XCS-CT
+correlation and the Compton profiles are run-path products (``compton/xcs/ct_fractions``,
+``compton/xcs/profiles``).  What still runs as in-memory twin studies (named in the YAML's
+``twin:`` section, run by the same ``ssbscope run``): the interphase flux and the registered
+current-density maps (``transport``) and the contoured-interface study (``interface``, which
+needs no files).
 
 Papers: Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995), Sandoval et al. 2025
 (doi:10.1039/d5eb00111k), Cao et al. 2023 (doi:10.1002/adfm.202307998), Zhang et al. 2024
@@ -40,7 +42,7 @@ __all__ = ["write_demo_folder", "echem_part", "TWIN_STUDIES", "MODALITIES"]
 MODALITIES = ("echem", "tomo", "compton", "neutron", "transport", "interface")
 
 #: Areas whose demo still runs (partly) as an in-memory twin study (``twin.modalities``).
-TWIN_STUDIES = ("compton", "transport", "interface")
+TWIN_STUDIES = ("transport", "interface")
 
 #: Echem twin logs: name -> (file, cell key or None for the main cell, description).
 _ECHEM_LOGS = {
@@ -171,8 +173,12 @@ def echem_part(root, *, size: str = "small", seed: int = 0, skip=()) -> FolderPa
 _XCS_PHOTONS = {"tiny": (50_000, 100_000), "small": (160_000, 200_000), "medium": (480_000, 400_000)}
 
 
-def xcs_part(root, *, size: str = "small", seed: int = 0) -> tuple[FolderPart, dict]:
+def xcs_part(root, *, size: str = "small", seed: int = 0,
+             ct_series: str | None = None) -> tuple[FolderPart, dict]:
     """The coin cell's operando XCS series (Huang et al. 2024) as event files in ``root/xcs``.
+
+    With ``ct_series`` (the coin cell's CT series in the same folder) the YAML asks for the
+    XCS-CT correlation: the sheet fractions come from the segmented CT of each state.
 
     Returns
     -------
@@ -185,7 +191,7 @@ def xcs_part(root, *, size: str = "small", seed: int = 0) -> tuple[FolderPart, d
 
     root = Path(root)
     n_ph, n_fl = _XCS_PHOTONS[size]
-    xs = write_xcs_series(root / "xcs", n_photons=n_ph, flood_photons=n_fl, seed=seed)
+    xs = write_xcs_series(root / "xcs", n_photons=n_ph, flood_photons=n_fl, seed=seed, ct_series=ct_series)
     for stray in (xs.yaml_path, xs.truth_path):  # the demo folder has one YAML and one truth
         stray.unlink(missing_ok=True)
     part = FolderPart()
@@ -289,7 +295,8 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
                  "diameter_mm": 14.0},
                 {"name": "Al current collector", "material": "Al", "thickness_um": 15.0}]}
     if "compton" in wanted:
-        xpart, xcell = xcs_part(root, size=size, seed=seed)
+        xpart, xcell = xcs_part(root, size=size, seed=seed,
+                                ct_series="coin" if coin_ct and "tomo" in wanted else None)
         parts.append(xpart)
         # the XCS twin's coin cell, as its series declares it (same cell as the first-cycle log)
         cell = {"name": cell["name"], "diameter_mm": xcell.get("diameter_mm", CATHODE_DIAMETER_MM),
