@@ -167,6 +167,9 @@ def echem_part(root, *, size: str = "small", seed: int = 0, skip=()) -> FolderPa
     return part
 
 
+#: Projections of the coin cell's CT at size tiny (the tests' demo; the physics is the same).
+COIN_CT_TINY_ANGLES = 300
+
 #: XCS photons per exposure and flood photons per twin size.
 #: (photons within the simulated 8.4 mm disc: 1.6 x those of the analysed 6.6 mm disc before
 #: the radial profile reached the anode's rim)
@@ -215,7 +218,7 @@ def xcs_part(root, *, size: str = "small", seed: int = 0,
 
 
 def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
-                      modalities=None, coin_ct: bool = False) -> ExperimentFolder:
+                      modalities=None, coin_ct: bool = True) -> ExperimentFolder:
     """Write the demo's experiment folder (raw files, ``experiment.yaml``, ``truth.json``).
 
     Parameters
@@ -230,9 +233,10 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
         Restrict to these areas (:data:`MODALITIES`); default all.
     coin_ct : bool
         With ``tomo``, also write the coin cell's 115 keV phase-contrast CT series of its
-        anode|SPE region (:func:`ssbscope.twin.coin_ct.coin_ct_part`, series ``coin``; ~20 s
-        and 47 MB at size small).  Off by default: ``ssbscope run`` does not yet segment this
-        truncated region-of-interest series (see that module's docstring).
+        anode|SPE region (:func:`ssbscope.twin.coin_ct.coin_ct_part`, series ``coin``; at size
+        tiny with 300 projections instead of 600, :data:`COIN_CT_TINY_ANGLES`), whose segmented
+        labels give the XCS series' sheet fractions (``analysis.compton.ct_series``).  On by
+        default; without it the XCS series is unmixed with the declared layers.
 
     Returns
     -------
@@ -254,7 +258,8 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
     if coin_ct and "tomo" in wanted:
         from ssbscope.twin.coin_ct import coin_ct_part
 
-        parts.append(coin_ct_part(root, size=size, seed=seed, series="coin"))
+        parts.append(coin_ct_part(root, size=size, seed=seed, series="coin",
+                                  n_angles=COIN_CT_TINY_ANGLES if size == "tiny" else None))
     if "echem" in wanted:
         ech = echem_part(root, size=size, seed=seed,
                          skip=("anode_free",) if "tomo" in wanted else ())

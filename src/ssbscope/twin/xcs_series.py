@@ -100,8 +100,10 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
     ct_series : str, optional
         Name of a CT series of the same cell in the experiment (the coin cell's CT,
         :func:`ssbscope.twin.coin_ct.coin_ct_part`): ``analysis.compton`` then asks for the
-        XCS-CT correlation (``ct_series``, registered on the anode's bottom, the interphase
-        inside the CT's anode, ``ct_phases``).
+        XCS-CT correlation (``ct_series``, the interphase
+        inside the CT's anode, ``ct_phases``; ``ct_z_offset_um``: the CT region of interest's
+        lowest slice above the bottom of the can, a geometry the user gives like the beam
+        heights).
     ct_phases : mapping, optional
         ``analysis.compton.ct_phases`` written with ``ct_series``.
 
@@ -174,7 +176,7 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
                                     "mask_radius_mm": float(mask_radius_mm),
                                     **({"radial_edges_mm": [float(v) for v in radial_edges_mm]}
                                        if radial_edges_mm else {}),
-                                    **({"ct_series": ct_series, "ct_register_layer": "anode",
+                                    **({"ct_series": ct_series, "ct_z_offset_um": _ct_z_offset_um(cell),
                                         "ct_within": {"interphase": "anode"},
                                         **({"ct_phases": {k: list(v) for k, v in ct_phases.items()}}
                                            if ct_phases else {})}
@@ -204,6 +206,15 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
     truth_path = out / "truth.json"
     truth_path.write_text(json.dumps({"compton": truth}, indent=1), encoding="utf-8")
     return XcsSeriesFolder(folder=out, yaml_path=yaml_path, truth_path=truth_path, experiment=exp, truth=truth)
+
+
+def _ct_z_offset_um(cell) -> float:
+    """Height of the coin CT's region of interest above the bottom of the can (the user's
+    geometry: the ROI's lowest slice lies ``spacer_vox`` voxels below the anode's bottom)."""
+    from ssbscope.twin.coin_ct import CoinCTConfig
+
+    cfg = CoinCTConfig()
+    return round(1000.0 * cell.can_thickness_mm - cfg.spacer_vox * cfg.voxel_size_um, 3)
 
 
 def _ct_envelope(sts, cell, seed: int = 0):
