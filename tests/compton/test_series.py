@@ -373,3 +373,19 @@ def test_series_configuration_errors(tmp_path):
     ok = [s.name for s in stages_for(from_dict({"cell": cell, "inputs": {"compton": [
         dict(two[0], label="a"), dict(two[0], label="b", beam_height_um=420)]}}, base_dir=tmp_path))]
     assert "compton.series.xcs" in ok
+    # the XCS-CT correlation: the CT's labels are a stage input (fingerprint, resume); without a
+    # z offset the register layer must be a layer of the cell; components of ct_within too
+    both = [dict(two[0], label="a"), dict(two[0], label="b", beam_height_um=420)]
+    ct = {"ct_series": "coin", "ct_z_offset_um": 10.0, "ct_within": {"SPE": "Li"}}
+    st = [s for s in stages_for(from_dict({"cell": cell, "inputs": {"compton": both},
+                                           "analysis": {"compton": ct}}, base_dir=tmp_path))
+          if s.name == "compton.series.xcs"][0]
+    assert "tomo/coin/labels" in st.inputs and "compton/xcs/ct_fractions" in st.outputs
+    with pytest.raises(ConfigError, match="ct_register_layer"):
+        stages_for(from_dict({"cell": cell, "inputs": {"compton": both},
+                              "analysis": {"compton": {"ct_series": "coin", "ct_register_layer": "Cu"}}},
+                             base_dir=tmp_path))
+    with pytest.raises(ConfigError, match="ct_within"):
+        stages_for(from_dict({"cell": cell, "inputs": {"compton": both},
+                              "analysis": {"compton": {"ct_series": "coin", "ct_z_offset_um": 0.0,
+                                                       "ct_within": {"SEI": "Li"}}}}, base_dir=tmp_path))

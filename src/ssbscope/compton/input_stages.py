@@ -36,8 +36,7 @@ Each ``inputs.compton`` entry of the experiment file becomes one stage
    ``E_C(e_incident_kev, angle_deg)``; otherwise the EMF is NaN and the reason is stored
    (``compton/input/<label>/spectrum``).  The windows are ``analysis.compton``'s;
 
-5. optionally corrects the detector, as the demo's processing does
-   (:mod:`ssbscope.compton.stages`):
+5. optionally corrects the detector:
 
    * per-pixel scattering angle: with the pinhole geometry (``sample_to_pinhole_mm``,
      ``pinhole_to_detector_mm``, ``pixel_pitch_mm``; :func:`pinhole_angle_map_deg`) or an
@@ -73,9 +72,16 @@ volume) become one more stage ``compton.series.<series>`` reading their cubes an
   coefficients (:func:`ssbscope.compton.series.window_coefficients`);
 * the sheet fractions of the components (``analysis.compton.components``, default the layers
   the sheet crosses) come from the declared layer thicknesses (with each input's
-  ``layer_thickness_um``; ``beam_thickness_um`` top hat) or, with
-  ``phase_fractions_from: tomo/<ct>/labels``, from the segmented CT scan of the same state
-  (else the nearest ``time_s``);
+  ``layer_thickness_um``; ``beam_thickness_um`` top hat) or, with ``ct_series: <ct>`` (the
+  XCS-CT correlation), from the segmented CT scan of the same state (``tomo/<ct>/labels``, a
+  stage input; matched by ``state`` name, else the nearest ``time_s``): its volume, placed
+  ``ct_z_offset_um`` above z = 0 of the cell (or registered on ``ct_register_layer``), is seen
+  through the pinhole camera at each sheet height
+  (:func:`ssbscope.compton.correlate.ct_component_fractions`, :func:`ct_to_detector`); each
+  component is its CT phases (``ct_phases``, default its layer's material), a layer the CT
+  does not resolve is carved out of its host (``ct_within``), and the sheet outside a
+  region-of-interest CT takes the declared layers (``compton/<series>/ct_fractions``: CT and
+  declared fractions, phase fractions, per-pixel fractions, coverage, z offset, scan time);
 * per state, the exposures at the different heights are unmixed and the EMF of each component
   computed with its exactly propagated counting uncertainty
   (:func:`ssbscope.compton.series.unmix_emf`), block by block for the maps, and converted to
@@ -87,7 +93,8 @@ coordinate of ``state``; ``emf_position``, ``fraction``, ``beam_height_um``, ``x
 with the pinhole geometry ``y_mm``/``x_mm``, the block centres in the sheet from the cell axis,
 and ``block_size_mm``; with the geometry ``emf`` and ``emf_unc`` are OME-Zarr images that
 napari opens with the block size as scale: state -> t (``time_s``), component -> c)
-and ``compton/<series>/spectra`` (aligned exposure spectra, unmixed component spectra).  On
+``compton/<series>/spectra`` (aligned exposure spectra, unmixed component spectra) and
+``compton/<series>/profiles`` (Compton profiles J(p_z) of the unmixed components).  On
 the twin's series (:func:`ssbscope.twin.xcs_series.write_xcs_series`, full HEXITEC model,
 3 states x 4 heights, 4 components with the anode/SPE interphase, 1.6e6 photons per exposure,
 two seeds) every component EMF is within 2.9 sigma of the resolution-broadened truth (bulk
