@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler (default: local)")
     d.add_argument("--size", choices=["tiny", "small", "medium"], default="small", help="twin size (default: small)")
     d.add_argument("--only", default=None, help="comma-separated modalities (echem,tomo,compton,neutron,transport,interface)")
-    d.add_argument("--coin-ct", action="store_true", help="with tomo: also the coin cell's 115 keV phase-contrast CT series (Huang et al. 2024; ~1.5-2 min more at size small)")
+    d.add_argument("--coin-ct", action=argparse.BooleanOptionalAction, default=True, help="with tomo: also the coin cell's 115 keV phase-contrast CT series (Huang et al. 2024), whose segmentation gives the XCS series' sheet fractions (on by default; --no-coin-ct: the XCS unmixing uses the declared layers)")
     d.add_argument("--seed", type=int, default=0, help="twin seed (default 0)")
 
     r = sub.add_parser("run", parents=[common], help="run an experiment file")
@@ -138,7 +138,7 @@ def _cmd_demo(args) -> int:
     t0 = time.perf_counter()
     out = Path(args.out)
     folder = write_demo_folder(out / "experiment", size=args.size, seed=args.seed, modalities=only,
-                               coin_ct=getattr(args, "coin_ct", False))
+                               coin_ct=getattr(args, "coin_ct", True))
     if not args.quiet:
         print(f"twin experiment folder: {folder.root} ({len(folder.files)} raw files, "
               f"{folder.yaml_path.name}, truth in {folder.truth_path.name})")

@@ -175,107 +175,33 @@ def test_bad_inputs():
         ct_to_detector(lab, 10.0, [225.0], tile_radius_mm=-1.0)
 
 
-def _truth_for_demo():
-    """A compton/twin/truth-like dataset of the layered XCS cell (no photons simulated)."""
-    import xarray as xr
+def test_ct_component_fractions_of_a_roi_ct_match_the_declared_stack():
+    """A region-of-interest CT (part of a flat stack, pores in the Li counted as Li like phase 0
+    of a segmentation) seen through the camera: inside the CT the components' fractions are the
+    CT's, outside the declared layers'; an interphase inside the Li is carved from the anode."""
+    from ssbscope.compton.correlate import ct_component_fractions
+    from ssbscope.compton.series import sheet_layer_fractions
 
-    from ssbscope.compton.stages import COMPONENTS, REGIONS
-    from ssbscope.twin.xcs import first_cycle_states
-
-    cell = CoinCell()
-    states = [s for s in first_cycle_states(cell) if s.name in ("pristine", "fully charged")]
-    heights = cell.beam_centres_mm()
-    g = XcsGeometry()
-    yy, xx = g.object_centres_mm()
-    area = g.object_pixel_mm ** 2 * int((np.hypot(yy, xx) < 6.0).sum())
-    vols = np.array([[[cell.with_state(s).component_volumes_mm3(heights[r], 0.25, area)[c]
-                       for c in COMPONENTS] for r in REGIONS] for s in states])
-    return xr.Dataset({"x_cathode": ("state", [s.x_cathode for s in states]),
-                       "anode_thickness_mm": ("state", [s.anode_thickness_mm for s in states]),
-                       "volume_mm3": (("state", "region", "component"), vols),
-                       "beam_centre_mm": ("region", [heights[r] for r in REGIONS])},
-                      coords={"state": [s.name for s in states], "region": list(REGIONS),
-                              "component": list(COMPONENTS)},
-                      attrs={"mask_radius_mm": 6.0})
-
-
-@pytest.fixture(scope="module")
-def demo_emf():
-    """The EMF stage with the XCS-CT correlation on spectra mixed with the CT volumes."""
-    import xarray as xr
-
-    from ssbscope.compton import ddcs_cm2_sr_kev, profile, window_ratio
-    from ssbscope.compton.stages import COMPONENTS, REGIONS, _emf_stage, ct_fractions
-
-    mats = {"cathode": "NMC622", "SPE": "PEO-LiTFSI", "anode": "Li"}
-    truth = _truth_for_demo()
-    truth["true_emf"] = (("state", "component"),
-                         np.array([[window_ratio(mats[c]) for c in COMPONENTS]] * truth.sizes["state"]))
-    ct = ct_fractions(truth, seed=0)  # what the stage computes with ctx None
-    e = np.arange(0.1, 120.0, 0.2)
-    comp = np.stack([ddcs_cm2_sr_kev(e, 115.0, 90.0, lambda p, m=mats[c]: profile(m, p)) * (e < 115)
-                     for c in COMPONENTS])
-    comp = comp / comp.max() * 1e6
-    spectra = np.einsum("src,ce->sre", ct["volume_mm3"].values, comp)
-    sp = xr.Dataset({"counts": (("state", "region", "energy_kev"), spectra)},
-                    coords={"state": truth["state"].values, "region": list(REGIONS), "energy_kev": e},
-                    attrs={"bin_kev": 0.2})
-    return _emf_stage(None, {"compton/twin/truth": truth, "compton/spectra": sp}, ct_correlation=True)
-
-
-def test_emf_stage_unmixes_with_the_ct_volumes(demo_emf):
-    em = demo_emf["compton/emf"]
-    assert em.attrs["unmixing_volumes"].startswith("XCS-CT")
-    # spectra mixed with the CT volumes: unmixing with them recovers the true component EMF
-    assert np.allclose(em["emf"].values, em["true_emf"].values, rtol=0.02)
-    # ... while the layered model's volumes (a few % off for cathode and SPE) do not exactly
-    assert np.all(np.isfinite(em["emf_layered"].values))
-    assert np.max(np.abs(em["emf"].values - em["emf_layered"].values)) > 1e-4
-    assert "compton/ct_fractions" in demo_emf
-
-
-def test_report_section_shows_ct_fractions(demo_emf, tmp_path):
-    import xarray as xr
-
-    from ssbscope.compton.stages import REGIONS
-    from ssbscope.report.compton import section
-    from ssbscope.store import Store
-
-    store = Store.create(tmp_path / "s.zarr")
-    em = demo_emf["compton/emf"]
-    sp = xr.Dataset({"counts": (("state", "region", "energy_kev"),
-                                demo_emf["compton/profiles"]["spectrum"].values)},
-                    coords={"state": em["state"].values, "region": list(REGIONS),
-                            "energy_kev": demo_emf["compton/profiles"]["energy_kev"].values})
-    store.write("compton/spectra", sp)
-    for k, v in demo_emf.items():
-        store.write(k, v)
-    sec = section(store)
-    assert sec.html.count("<figure>") == 5  # spectra, components, profiles, EMF, CT fractions
-    assert "XCS-CT correlation" in sec.html and "layered" in sec.html
-
-
-def test_demo_ct_fractions_of_the_ct_twin_match_the_layered_cell(tmp_path):
-    from ssbscope.compton.stages import ct_fractions
-    from ssbscope.report.compton import _ct_figure, _ct_table
-
-    truth = _truth_for_demo()
-    ct = ct_fractions(truth, seed=0, n_xy=40)
-    f = ct["fractions"].values
-    s = f.sum(axis=2)
-    assert np.allclose(s[s > 0], 1.0, atol=1e-5)
-    # the CT twin is the same cell (rough Li|SPE, dendrites): the unmixing volumes agree with
-    # the layered model's within 2 % of the region's volume, the anode's within 1 % of its own,
-    # and the SPE is seen where the layered model has none only through the interface
-    # roughness (< 1 % of region 3)
-    v, lay = ct["volume_mm3"].values, ct["volume_mm3_layered"].values
-    assert np.max(np.abs(v - lay) / lay.sum(axis=2, keepdims=True)) < 0.02
-    assert np.nanmax(np.abs(ct["volume_rel_diff"].values[:, :, 2])) < 0.01
-    assert np.all(ct["volume_fraction"].sel(region="region 3", phase="spe").values < 0.01)
-    # region 2 of the pristine cell: 89 % Li (Fig. 1D of 000_), within the roughness
-    assert float(ct["volume_fraction"].sel(state="pristine", region="region 2", phase="li")) == \
-        pytest.approx(0.89, abs=0.02)
-    # the SPE's mean thickness was matched to the XCS cell's 30 µm (within one voxel)
-    assert np.all(np.abs(ct["spe_thickness_um_ct"].values - 30.0) < 3.24)
-    html = _ct_figure(ct) + _ct_table(ct, None)
-    assert "<figure>" in html and "layered" in html
+    names = ["can", "anode", "interphase", "SPE", "cathode", "cap"]
+    t = np.array([250.0, 370.0, 30.0, 30.0, 65.0, 300.0])
+    phases = ["Li", "PEO-LiTFSI", "NMC622", "steel"]
+    mat = {"can": 3, "anode": 0, "interphase": 0, "SPE": 1, "cathode": 2, "cap": 3}
+    vs, z_off = 2.0, 210.0  # the CT spans 210-740 um: the cathode's top 5 um and the cap lie outside
+    zc = z_off + (np.arange(265) + 0.5) * vs
+    tops = np.cumsum(t)
+    col = np.array([mat[names[int(np.searchsorted(tops, z, side="right"))]] for z in zc], np.uint8)
+    lab = np.broadcast_to(col[:, None, None], (265, 12, 12)).copy()
+    heights = [435.0, 520.0, 552.5, 620.0]
+    comps = ["anode", "interphase", "SPE", "cathode"]
+    r = ct_component_fractions(lab, vs, phases, heights, 250.0, z_offset_um=z_off, components=comps,
+                               layer_thickness_um=t, layer_names=names, component_phases={
+                                   "anode": ["Li"], "SPE": ["PEO-LiTFSI"], "cathode": ["NMC622"]},
+                               within={"interphase": "anode"}, tile_radius_mm=6.0)
+    ref = np.array([sheet_layer_fractions(t, h, 250.0)[[1, 2, 3, 4]] for h in heights])
+    np.testing.assert_allclose(r.fractions, ref, atol=vs / 250 + 1e-9)
+    assert r.coverage[-1] < 1.0 and np.all(r.coverage[:-1] == 1.0)
+    assert "within" in r.how["interphase"] or "inside" in r.how["interphase"]
+    # a component phase the CT does not have is refused
+    with pytest.raises(InputError, match="not a phase"):
+        ct_component_fractions(lab, vs, phases, heights, 250.0, z_offset_um=z_off, components=comps,
+                               layer_thickness_um=t, layer_names=names, component_phases={"anode": ["Cu"]})

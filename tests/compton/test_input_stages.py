@@ -163,7 +163,7 @@ def test_twin_full_detector_with_geometry_and_flood(tmp_path):
     +0.3 %), without them 37 % low (the sub-threshold charge-sharing tail and the unaligned
     pixels)."""
     from ssbscope.compton import find_bad_pixels
-    from ssbscope.compton.stages import _resolved_emf
+    from ssbscope.twin.xcs_series import resolved_emf as _resolved_emf
     from ssbscope.twin import xcs
 
     cell = xcs.CoinCell()

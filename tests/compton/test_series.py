@@ -304,10 +304,13 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
         th[[ly["name"] for ly in layers].index("anode")] = tw.truth["anode_thickness_um"][k]
         th[[ly["name"] for ly in layers].index("interphase")] = tw.truth["interphase_thickness_um"][k]
         vols.append(_stack_labels(th, phases, mats))
-    nz = max(v.shape[0] for v in vols)
+    # a region-of-interest CT: from 200 um above the can's bottom to 100 um into the cap; the
+    # sheet parts outside it take the declared layers
+    z0 = 200
+    nz = 520  # 200-720 um: the cathode-dominant sheet (up to 745 um) leaves it
     lab = np.full((len(vols), nz, 6, 6), 255, np.uint8)
     for k, v in enumerate(vols):
-        lab[k, :v.shape[0]] = v
+        lab[k] = v[z0:z0 + nz]
     mask = np.ones((6, 6), bool)
     ds = xr.Dataset({"labels": (("time_s", "z", "y", "x"), lab, {"units": "1"}),
                      "cell_mask": (("y", "x"), mask, {"units": "1"}),
@@ -317,7 +320,8 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
     out_ct = tmp_path / "out_ct"
     shutil.copytree(out, out_ct)
     Store.open(out_ct / "store.zarr").write("tomo/ct/labels", ds)
-    exp["analysis"]["compton"]["phase_fractions_from"] = "tomo/ct/labels"
+    exp["analysis"]["compton"].pop("phase_fractions_from", None)
+    exp["analysis"]["compton"].update({"ct_series": "tomo/ct/labels", "ct_z_offset_um": float(z0)})
     # EMF <-> x calibration on two reference states (stand-ins for ICP-OES standards)
     exp["analysis"]["compton"]["reference_points"] = [{"emf": 1.08, "x": 1.0}, {"emf": 1.04, "x": 0.3}]
     ypath = tw.folder / "experiment_ct.yaml"
@@ -326,9 +330,13 @@ def test_twin_series_with_ct_phase_fractions(twin_run, tmp_path):
     st = Store.open(out_ct / "store.zarr")
     em_ct = st["compton/xcs/emf"].load()
     em = Store.open(out / "store.zarr")["compton/xcs/emf"].load()
-    assert "segmented CT" in em_ct.attrs["phase_fractions"]
+    assert "XCS-CT correlation" in em_ct.attrs["phase_fractions"]
     np.testing.assert_allclose(em_ct["fraction"].values, em["fraction"].values, atol=1.0 / 250 + 1e-9)
     np.testing.assert_allclose(em_ct["ct_time_s"].values[:, 0], np.array(tw.truth["time_s"]) + 1000.0)
+    ctf = st["compton/xcs/ct_fractions"].load()
+    assert np.all(ctf["coverage"].values > 0) and np.any(ctf["coverage"].values < 1)  # region 1 leaves the ROI
+    np.testing.assert_allclose(ctf["fraction"].values, ctf["fraction_layers"].values, atol=1.0 / 250 + 1e-9)
+    assert np.all(np.isfinite(st["compton/xcs/profiles"]["j"].values[:, :, 100:141]))
     ref = np.array(tw.truth["true_emf_resolution"])
     z = (em_ct["emf"].values - ref) / em_ct["emf_unc"].values
     assert np.all(np.abs(z) < 2.5), z  # 12 values, as above
@@ -365,3 +373,19 @@ def test_series_configuration_errors(tmp_path):
     ok = [s.name for s in stages_for(from_dict({"cell": cell, "inputs": {"compton": [
         dict(two[0], label="a"), dict(two[0], label="b", beam_height_um=420)]}}, base_dir=tmp_path))]
     assert "compton.series.xcs" in ok
+    # the XCS-CT correlation: the CT's labels are a stage input (fingerprint, resume); without a
+    # z offset the register layer must be a layer of the cell; components of ct_within too
+    both = [dict(two[0], label="a"), dict(two[0], label="b", beam_height_um=420)]
+    ct = {"ct_series": "coin", "ct_z_offset_um": 10.0, "ct_within": {"SPE": "Li"}}
+    st = [s for s in stages_for(from_dict({"cell": cell, "inputs": {"compton": both},
+                                           "analysis": {"compton": ct}}, base_dir=tmp_path))
+          if s.name == "compton.series.xcs"][0]
+    assert "tomo/coin/labels" in st.inputs and "compton/xcs/ct_fractions" in st.outputs
+    with pytest.raises(ConfigError, match="ct_register_layer"):
+        stages_for(from_dict({"cell": cell, "inputs": {"compton": both},
+                              "analysis": {"compton": {"ct_series": "coin", "ct_register_layer": "Cu"}}},
+                             base_dir=tmp_path))
+    with pytest.raises(ConfigError, match="ct_within"):
+        stages_for(from_dict({"cell": cell, "inputs": {"compton": both},
+                              "analysis": {"compton": {"ct_series": "coin", "ct_z_offset_um": 0.0,
+                                                       "ct_within": {"SEI": "Li"}}}}, base_dir=tmp_path))

@@ -71,7 +71,7 @@ def test_interphase_emf_truth_trend_and_lateral(states):
     assert rel[0] == 0 and 5 < rel[1] < 10 and 1 < rel[2] < rel[1] / 1.5
     # the EMF range of Eqs. 3-5 at the interphase: Li metal is the ceiling
     li = xcs.Layer("x", 1, 1, ((xcs.interphase_materials()["Li0"], 1.0),))
-    from ssbscope.compton.stages import _resolved_emf
+    from ssbscope.twin.xcs_series import resolved_emf as _resolved_emf
 
     assert e.max() < _resolved_emf([li], "x", xcs.DetectorModel())
     # Fig. 3A: centre > edge > rim once charged; uniform when pristine

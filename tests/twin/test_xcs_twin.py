@@ -108,7 +108,7 @@ def test_region_volumes_match_paper_fractions():
 
 def test_unmixing_twin_regions_recovers_component_emf():
     """Three beam heights at one incident flux -> NNLS with the sheet volumes -> component EMF."""
-    from ssbscope.compton.stages import _mix_composition
+    from ssbscope.twin.xcs_series import mix_composition as _mix_composition
 
     edges = c.energy_edges_kev(60.0, 120.0, 0.2)
     mask = central_mask()

@@ -47,7 +47,8 @@ import numpy as np
 
 from ssbscope.errors import EmptyResultError, InputError, ParameterError
 
-__all__ = ["DetectorPhaseFractions", "ct_to_detector", "inscribed_patch"]
+__all__ = ["DetectorPhaseFractions", "SheetComponentFractions", "SheetGeometry", "ct_component_fractions",
+           "ct_to_detector", "inscribed_patch"]
 
 log = logging.getLogger(__name__)
 
@@ -345,3 +346,216 @@ def ct_to_detector(labels, voxel_size_um: float, beam_centres_um, *, geometry=No
                           coords={"position": names, "row": np.arange(n), "col": np.arange(n)}),
         beam_centres_um=tuple(float(c) for c in centres), beam_height_um=h_um, voxel_size_um=vs,
         object_pixel_um=a_um)
+
+
+@dataclass(frozen=True)
+class SheetGeometry:
+    """The sheet and camera of an XCS series, as :func:`ct_to_detector` needs them.
+
+    Attributes
+    ----------
+    beam_height_mm : float
+        Sheet height along the stacking axis (top hat).
+    beam_width_mm : float
+        Sheet width across the beam (along y).
+    n_pixels : int
+        Detector pixels per side.
+    object_pixel_mm : float
+        Object-plane size of one detector pixel (pitch x sample-to-pinhole / pinhole-to-detector).
+    """
+
+    beam_height_mm: float
+    beam_width_mm: float
+    n_pixels: int
+    object_pixel_mm: float
+
+
+@dataclass(frozen=True)
+class SheetComponentFractions:
+    """Sheet fractions of the unmixing components from a segmented CT of the same cell.
+
+    Attributes
+    ----------
+    fractions : (n_positions, n_components) ndarray
+        Fraction of each sheet filled by each component (the unmixing matrix ``f``).
+    phase_fractions : (n_positions, n_phases) ndarray
+        Fraction of each sheet's part inside the CT volume filled by each phase (all label
+        values inside the cell mask, undeclared material and pores included, sum 1).
+    coverage : (n_positions,) ndarray
+        Fraction of each sheet's height inside the CT volume.
+    phases : tuple of str
+        Phase names of ``phase_fractions``.
+    detector : DetectorPhaseFractions
+        Per-pixel phase fractions of the CT in the detector grid (:func:`ct_to_detector`).
+    how : dict
+        Component -> where its fraction came from ("ct: phases", "within host", "layers").
+    """
+
+    fractions: np.ndarray
+    phase_fractions: np.ndarray
+    coverage: np.ndarray
+    phases: tuple
+    detector: DetectorPhaseFractions
+    how: dict
+
+
+def _interval_layer_fractions(thickness_um, lo_um: float, hi_um: float, beam_thickness_um: float):
+    """Overlap of [lo, hi] with each declared layer, divided by the sheet height."""
+    from ssbscope.compton.series import sheet_layer_fractions
+
+    if hi_um <= lo_um:
+        return np.zeros(len(thickness_um))
+    return sheet_layer_fractions(thickness_um, 0.5 * (lo_um + hi_um), hi_um - lo_um) * (hi_um - lo_um) \
+        / beam_thickness_um
+
+
+def ct_component_fractions(labels, voxel_size_um: float, phases, beam_centres_um, beam_thickness_um: float,
+                           *, z_offset_um: float, components, layer_thickness_um, layer_names,
+                           component_phases=None, within=None, cell_mask=None, geometry=None,
+                           detector_mask=None, tile_radius_mm: float | None = None,
+                           position_names=None) -> SheetComponentFractions:
+    """Unmixing fractions of an XCS series' sheets from a segmented CT scan of the same cell.
+
+    The CT volume ``labels`` (z up, slice 0 at ``z_offset_um`` above z = 0 of the declared
+    layers) is cut into the inscribed square of its cell mask (:func:`inscribed_patch`), tiled
+    over ``tile_radius_mm`` and seen through the pinhole camera at each sheet position by
+    :func:`ct_to_detector`; the phase volumes of the detector pixels of ``detector_mask`` give
+    each sheet's phase fractions.  Per component:
+
+    * with CT phases (``component_phases[c]``): the summed fractions of its phases in the part
+      of the sheet inside the CT volume, plus the declared layer's fraction in the part of the
+      sheet outside it (a region-of-interest CT covers part of the stack only);
+    * ``within[c] = host`` (a layer the CT does not resolve, e.g. an interphase segmented as
+      the host's phase): the declared layer's fraction over the whole sheet, taken out of the
+      host's CT fraction (clipped at 0);
+    * otherwise: the declared layer's fraction.
+
+    Parameters
+    ----------
+    labels : (z, y, x) integer ndarray
+        Phase index per voxel (into ``phases``; other values: undeclared material).
+    voxel_size_um : float
+    phases : sequence of str
+        Names of the label values 0, 1, ...
+    beam_centres_um : (n_positions,) array
+        Sheet centres above z = 0 of the declared layers (µm).
+    beam_thickness_um : float
+        Sheet height (µm), a top hat.
+    z_offset_um : float
+        Height of the CT volume's bottom above z = 0 of the declared layers (µm).
+    components : sequence of str
+        Unmixing components (names of declared layers).
+    layer_thickness_um : (n_layers,) array
+        Declared thicknesses of this state, bottom to top.
+    layer_names : sequence of str
+        Names of the declared layers.
+    component_phases : mapping str -> sequence of str, optional
+        CT phases making up each component.
+    within : mapping str -> str, optional
+        Component -> host component (see above).
+    cell_mask : (y, x) bool ndarray, optional
+        Columns inside the cell (default: all).
+    geometry : SheetGeometry, optional
+        Default: the XCS twin's camera (80 pixels of 0.267 mm) with this sheet height.
+    detector_mask : (n, n) bool ndarray, optional
+        Detector pixels summed by the series (default all).
+    tile_radius_mm : float, optional
+        Disc over which the CT patch is tiled (default: the whole field of view).
+    position_names : sequence of str, optional
+
+    Returns
+    -------
+    SheetComponentFractions
+
+    Raises
+    ------
+    InputError
+        A component's phase is not a CT phase, a host is not a component with CT phases, or a
+        component is not a declared layer.
+    EmptyResultError
+        A sheet misses the CT volume and the declared layers.
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 3:
+        raise InputError(f"labels: need a (z, y, x) volume, got shape {lab.shape}")
+    phases = [str(p) for p in phases]
+    comps = [str(c) for c in components]
+    names = [str(n) for n in layer_names]
+    t = np.asarray(layer_thickness_um, float)
+    cphases = {str(k): [str(p) for p in v] for k, v in (component_phases or {}).items()}
+    within = {str(k): str(v) for k, v in (within or {}).items()}
+    for c in comps:
+        if c not in names:
+            raise InputError(f"components: {c!r} is not a declared layer ({names})")
+        for p in cphases.get(c, []):
+            if p not in phases:
+                raise InputError(f"CT phases of {c!r}: {p!r} is not a phase of the segmented CT ({phases})")
+    for c, host in within.items():
+        if c not in comps or host not in comps or not cphases.get(host):
+            raise InputError(f"within: {c!r} -> {host!r}: both must be components and {host!r} must have "
+                             "CT phases")
+        if cphases.get(c):
+            raise InputError(f"within: {c!r} has CT phases of its own; give it either phases or a host")
+    if geometry is None:
+        geometry = SheetGeometry(beam_thickness_um / 1000.0, 25.0, 80, 0.25 * 160.0 / 150.0)
+    n = int(geometry.n_pixels)
+    dmask = np.ones((n, n), bool) if detector_mask is None else np.asarray(detector_mask, bool)
+    if dmask.shape != (n, n) or not dmask.any():
+        raise InputError(f"detector_mask: shape {dmask.shape} (need {(n, n)}) or empty")
+    cm = None if cell_mask is None else np.asarray(cell_mask, bool)
+    patch = inscribed_patch(lab, cm) if cm is not None else lab
+    patch = np.ascontiguousarray(patch).astype(np.int64)
+    codes = {i: p for i, p in enumerate(phases)}
+    extra = [int(v) for v in np.unique(patch) if int(v) not in codes]
+    for v in extra:
+        codes[v] = f"undeclared ({v})"
+    centres = np.atleast_1d(np.asarray(beam_centres_um, float))
+    h = float(beam_thickness_um)
+    vs = float(voxel_size_um)
+    z0, z1 = float(z_offset_um), float(z_offset_um) + lab.shape[0] * vs
+    if tile_radius_mm is None:
+        tile_radius_mm = n * geometry.object_pixel_mm
+    geo = SheetGeometry(h / 1000.0, geometry.beam_width_mm, n, geometry.object_pixel_mm)
+    inside = [(max(c - h / 2, z0), min(c + h / 2, z1)) for c in centres]
+    cover = np.array([max(b - a, 0.0) / h for a, b in inside])
+    # positions whose sheet misses the CT: phase fractions 0, declared layers only
+    hit = cover > 0
+    all_phases = [codes[k] for k in sorted(codes)]
+    pf = np.zeros((centres.size, len(all_phases)))
+    det = None
+    if hit.any():
+        pos = ([f"position {i + 1}" for i in range(centres.size)] if position_names is None
+               else [str(p) for p in position_names])
+        det = ct_to_detector(patch, vs, centres[hit] - z0, geometry=geo, phase_names=codes, outside_codes=(),
+                             tile_radius_mm=tile_radius_mm, position_names=[p for p, k in zip(pos, hit) if k])
+        v = det.volumes_mm3(dmask)
+        have = [str(p) for p in v["phase"].values]
+        tot = v.values.sum(axis=1, keepdims=True)
+        vf = np.divide(v.values, tot, out=np.zeros_like(v.values), where=tot > 0)
+        for j, p in enumerate(have):
+            pf[hit, all_phases.index(p)] = vf[:, j]
+    frac = np.zeros((centres.size, len(comps)))
+    how = {}
+    for i, c in enumerate(centres):
+        lo, hi = c - h / 2, c + h / 2
+        full = _interval_layer_fractions(t, lo, hi, h)
+        out = (_interval_layer_fractions(t, lo, min(hi, z0), h)
+               + _interval_layer_fractions(t, max(lo, z1), hi, h))
+        ins = full - out
+        for j, comp in enumerate(comps):
+            k = names.index(comp)
+            if cphases.get(comp):
+                frac[i, j] = cover[i] * sum(pf[i, all_phases.index(p)] for p in cphases[comp]) + out[k]
+                how[comp] = "CT phases " + ", ".join(cphases[comp]) + " (declared layer outside the CT)"
+            else:
+                frac[i, j] = full[k]
+                how[comp] = (f"declared layer, inside {within[comp]}'s CT phases" if comp in within
+                             else "declared layer")
+        for comp, host in within.items():
+            j, jh = comps.index(comp), comps.index(host)
+            frac[i, jh] = max(frac[i, jh] - ins[names.index(comp)], 0.0)
+    if not np.all(frac.sum(axis=1) > 0):
+        raise EmptyResultError("a sheet sees none of the components in the CT or the declared layers; "
+                               "check the beam heights and the CT's z offset")
+    return SheetComponentFractions(fractions=frac, phase_fractions=pf, coverage=cover, phases=tuple(all_phases),
+                                   detector=det, how=how)

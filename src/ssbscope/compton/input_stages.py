@@ -36,8 +36,7 @@ Each ``inputs.compton`` entry of the experiment file becomes one stage
    ``E_C(e_incident_kev, angle_deg)``; otherwise the EMF is NaN and the reason is stored
    (``compton/input/<label>/spectrum``).  The windows are ``analysis.compton``'s;
 
-5. optionally corrects the detector, as the demo's processing does
-   (:mod:`ssbscope.compton.stages`):
+5. optionally corrects the detector:
 
    * per-pixel scattering angle: with the pinhole geometry (``sample_to_pinhole_mm``,
      ``pinhole_to_detector_mm``, ``pixel_pitch_mm``; :func:`pinhole_angle_map_deg`) or an
@@ -73,9 +72,16 @@ volume) become one more stage ``compton.series.<series>`` reading their cubes an
   coefficients (:func:`ssbscope.compton.series.window_coefficients`);
 * the sheet fractions of the components (``analysis.compton.components``, default the layers
   the sheet crosses) come from the declared layer thicknesses (with each input's
-  ``layer_thickness_um``; ``beam_thickness_um`` top hat) or, with
-  ``phase_fractions_from: tomo/<ct>/labels``, from the segmented CT scan of the same state
-  (else the nearest ``time_s``);
+  ``layer_thickness_um``; ``beam_thickness_um`` top hat) or, with ``ct_series: <ct>`` (the
+  XCS-CT correlation), from the segmented CT scan of the same state (``tomo/<ct>/labels``, a
+  stage input; matched by ``state`` name, else the nearest ``time_s``): its volume, placed
+  ``ct_z_offset_um`` above z = 0 of the cell (or registered on ``ct_register_layer``), is seen
+  through the pinhole camera at each sheet height
+  (:func:`ssbscope.compton.correlate.ct_component_fractions`, :func:`ct_to_detector`); each
+  component is its CT phases (``ct_phases``, default its layer's material), a layer the CT
+  does not resolve is carved out of its host (``ct_within``), and the sheet outside a
+  region-of-interest CT takes the declared layers (``compton/<series>/ct_fractions``: CT and
+  declared fractions, phase fractions, per-pixel fractions, coverage, z offset, scan time);
 * per state, the exposures at the different heights are unmixed and the EMF of each component
   computed with its exactly propagated counting uncertainty
   (:func:`ssbscope.compton.series.unmix_emf`), block by block for the maps, and converted to
@@ -87,7 +93,8 @@ coordinate of ``state``; ``emf_position``, ``fraction``, ``beam_height_um``, ``x
 with the pinhole geometry ``y_mm``/``x_mm``, the block centres in the sheet from the cell axis,
 and ``block_size_mm``; with the geometry ``emf`` and ``emf_unc`` are OME-Zarr images that
 napari opens with the block size as scale: state -> t (``time_s``), component -> c)
-and ``compton/<series>/spectra`` (aligned exposure spectra, unmixed component spectra).  On
+``compton/<series>/spectra`` (aligned exposure spectra, unmixed component spectra) and
+``compton/<series>/profiles`` (Compton profiles J(p_z) of the unmixed components).  On
 the twin's series (:func:`ssbscope.twin.xcs_series.write_xcs_series`, full HEXITEC model,
 3 states x 4 heights, 4 components with the anode/SPE interphase, 1.6e6 photons per exposure,
 two seeds) every component EMF is within 2.9 sigma of the resolution-broadened truth (bulk
@@ -870,12 +877,16 @@ def _series_stages(exp, an, members, low, high) -> list:
             if not radii and cell.diameter_mm:
                 radii = [cell.diameter_mm / 2]
             radius = 0.85 * min(radii) if radii else None
-        src = getattr(an, "phase_fractions_from", "layers") if an is not None else "layers"
+        src = getattr(an, "ct_series", None) if an is not None else None
         inputs = [f"compton/input/{m['label']}/{k}" for m in mem for k in ("cube", "spectrum")]
-        if src != "layers":
+        ct = None
+        if src:
             src = src[len("tomo/"):] if src.startswith("tomo/") else src
             src = src[:-len("/labels")] if src.endswith("/labels") else src
+            ct = _ct_params(exp, an, src, cell, where)
             inputs.append(f"tomo/{src}/labels")
+        else:
+            src = "layers"
         refs = [(float(r.emf), float(r.x)) for r in (an.reference_points if an is not None else [])]
         redges = getattr(an, "radial_edges_mm", None) if an is not None else None
         if redges is not None:
@@ -889,13 +900,15 @@ def _series_stages(exp, an, members, low, high) -> list:
                                            "(sample_to_pinhole_mm, pinhole_to_detector_mm) of the exposures")])
         diam = {ly.name: (ly.diameter_mm or cell.diameter_mm) for ly in cell.layers}
         params = {"series": series, "members": mem, "layers": layers, "components": comps,
-                  "phase_source": src, "radius_mm": radius,
+                  "phase_source": src, "ct": ct, "radius_mm": radius,
                   "block_px": int(getattr(an, "emf_map_block_px", 4)) if an is not None else 4,
                   "min_block_counts": float(getattr(an, "min_block_counts", 100.0)) if an is not None else 100.0,
                   "low_au": list(low), "high_au": list(high), "reference_points": refs,
                   "reference_component": getattr(an, "reference_component", None) if an is not None else None}
         base = f"compton/{series}"
-        outs = (f"{base}/emf", f"{base}/maps", f"{base}/spectra")
+        outs = (f"{base}/emf", f"{base}/maps", f"{base}/spectra", f"{base}/profiles")
+        if ct is not None:
+            outs = outs + (f"{base}/ct_fractions",)
         if redges is not None:
             params["radial_edges_mm"] = redges
             params["layer_diameters_mm"] = {k: (None if v is None else float(v)) for k, v in diam.items()}
@@ -903,6 +916,42 @@ def _series_stages(exp, an, members, low, high) -> list:
         out.append(Stage(f"compton.series.{series}", _series_stage, inputs=tuple(inputs),
                          outputs=outs, params=params, long=True))
     return out
+
+
+def _ct_params(exp, an, ct_series, cell, where) -> dict:
+    """The XCS-CT correlation's parameters from ``analysis.compton.ct_*`` (checked against the cells)."""
+    from ssbscope.errors import ConfigError
+
+    src = getattr(exp, "source", None) or "experiment"
+    # the CT series' scans (absent when tomo/<series>/labels is in the store from an earlier run)
+    tomo = [t for t in (getattr(exp.inputs, "tomo", []) or []) if getattr(t, "series", None) == ct_series]
+    names = [ly.name for ly in cell.layers]
+    z_off = getattr(an, "ct_z_offset_um", None)
+    reg = getattr(an, "ct_register_layer", None)
+    if z_off is None:
+        ct_cell = exp.cell_of(tomo[0]) if tomo else None
+        ct_names = [ly.name for ly in ct_cell.layers] if ct_cell is not None and ct_cell.layers else []
+        if reg is None:
+            reg = next((n for n in names if n in ct_names), None)
+        if reg is None or reg not in names or (tomo and reg not in ct_names):
+            raise ConfigError(src, [("analysis.compton.ct_register_layer",
+                                     f"{reg!r}: give a layer declared by both the XCS cell ({names}) and the CT "
+                                     f"series' cell ({ct_names}), or the CT's height ct_z_offset_um")])
+    bottoms = {}
+    z = 0.0
+    for ly in cell.layers:
+        bottoms[ly.name] = z
+        z += float(ly.thickness_um)
+    phases = {str(k): [str(p) for p in v] for k, v in (getattr(an, "ct_phases", {}) or {}).items()}
+    within = {str(k): str(v) for k, v in (getattr(an, "ct_within", {}) or {}).items()}
+    bad = [k for k in list(phases) + list(within) + list(within.values()) if k not in names]
+    if bad:
+        raise ConfigError(src, [(where, f"analysis.compton.ct_phases/ct_within name {sorted(set(bad))}, not layers "
+                                        f"of the cell ({names})")])
+    return {"series": ct_series, "z_offset_um": None if z_off is None else float(z_off),
+            "register_layer": reg, "register_bottom_um": None if reg is None else float(bottoms[reg]),
+            "phases": phases, "within": within,
+            "materials": {ly.name: ly.material for ly in cell.layers}}
 
 
 # ----------------------------------------------------------------------------- series
@@ -921,37 +970,81 @@ def _series_pixels(good, geometry, radius_mm):
     return mask, desc
 
 
-def _ct_fractions(labels_ds, series_ct, state, time_s, centre_um, thickness_um, materials):
-    """Component fractions of one sheet from the CT scan of the same state (else nearest time)."""
-    from ssbscope.compton.series import ct_sheet_fractions
-
-    phases = [str(p) for p in _as_list(labels_ds.attrs.get("phases", []))]
+def _ct_scan_index(labels_ds, series_ct, state, time_s) -> int:
+    """Index of the CT scan of the same state (by name), else the nearest ``time_s``."""
     t = np.asarray(labels_ds["time_s"].values, float)
-    k = None
     if "state" in labels_ds and state is not None:
-        names = [str(s) for s in labels_ds["state"].values]
+        names = [str(s) for s in np.atleast_1d(labels_ds["state"].values)]
         if state in names:
-            k = names.index(state)
-    if k is None:
-        if time_s is None or not np.isfinite(time_s):
-            raise InputError(f"XCS state {state!r}: no CT scan of tomo/{series_ct}/labels has this state and "
-                             "the exposure has no time_s to take the nearest scan; set state: or time_s:")
-        k = int(np.argmin(np.abs(t - float(time_s))))
+            return names.index(state)
+    if time_s is None or not np.isfinite(time_s):
+        raise InputError(f"XCS state {state!r}: no CT scan of tomo/{series_ct}/labels has this state and "
+                         "the exposure has no time_s to take the nearest scan; set state: or time_s:")
+    return int(np.argmin(np.abs(t - float(time_s))))
+
+
+def _ct_fractions(labels_ds, ct, members, ks, layers, comps, geometry, mask, radius_mm):
+    """Sheet fractions of the exposures ``ks`` (one state) from its CT scan (XCS-CT correlation).
+
+    Returns (fractions (len(ks), n_comp), SheetComponentFractions per exposure, scan index,
+    z offset used (um), declared-layer fractions (len(ks), n_comp)).
+    """
+    from ssbscope.compton.correlate import SheetGeometry, ct_component_fractions
+    from ssbscope.compton.series import sheet_layer_fractions
+
+    series_ct = ct["series"]
+    phases = [str(p) for p in _as_list(labels_ds.attrs.get("phases", []))]
+    vs = float(labels_ds.attrs["voxel_size_um"])
+    m0 = members[ks[0]]
+    k = _ct_scan_index(labels_ds, series_ct, m0["state"], m0["time_s"])
     lab = np.asarray(labels_ds["labels"].isel(time_s=k).values)
-    mask = np.asarray(labels_ds["cell_mask"].values, bool) if "cell_mask" in labels_ds else None
-    f = ct_sheet_fractions(lab, float(labels_ds.attrs["voxel_size_um"]), centre_um, thickness_um,
-                           len(phases), mask)
-    out = []
-    for mat in materials:
-        if mat not in phases:
-            raise InputError(f"tomo/{series_ct}/labels: no phase {mat!r} (phases {phases}); the component "
-                             "layers' materials must be segmented phases of the CT")
-        out.append(f[phases.index(mat)])
-    return np.array(out), float(t[k])
+    cm = np.asarray(labels_ds["cell_mask"].values, bool) if "cell_mask" in labels_ds else None
+    names = [ly[0] for ly in layers]
+    if ct["z_offset_um"] is not None:
+        z_off = float(ct["z_offset_um"])
+    else:
+        reg = ct["register_layer"]
+        have = [str(v) for v in labels_ds["layer"].values] if "layer_z_vox" in labels_ds else []
+        if reg not in have:
+            raise InputError(f"tomo/{series_ct}/labels locates no layer {reg!r} (layers {have}); set "
+                             "analysis.compton.ct_z_offset_um (the CT's height in the XCS cell)")
+        z0_vox = int(labels_ds["layer_z_vox"].isel(time_s=k).sel(layer=reg, bound="z0"))
+        if z0_vox < 0:
+            raise InputError(f"tomo/{series_ct}/labels: layer {reg!r} was not found in scan {k}; set "
+                             "analysis.compton.ct_z_offset_um")
+        z_off = ct["register_bottom_um"] - z0_vox * vs
+    mats = ct["materials"]
+    cph = dict(ct["phases"])
+    for c in comps:  # default: the component's material when the CT segmented it
+        if c not in cph and c not in ct["within"] and mats.get(c) in phases:
+            cph[c] = [mats[c]]
+    if not any(cph.get(c) for c in comps):
+        raise InputError(f"tomo/{series_ct}/labels: none of the components {comps} is a CT phase ({phases}); "
+                         "map them with analysis.compton.ct_phases")
+    geo = None
+    if geometry is not None:
+        geo = SheetGeometry(0.25, 25.0, int(mask.shape[0]), geometry["pixel_pitch_mm"]
+                            * geometry["sample_to_pinhole_mm"] / geometry["pinhole_to_detector_mm"])
+    elif mask.shape[0] != 80:
+        geo = SheetGeometry(0.25, 25.0, int(mask.shape[0]), 0.25 * 160.0 / 150.0)
+    f = np.zeros((len(ks), len(comps)))
+    fl = np.zeros((len(ks), len(comps)))
+    res = []
+    for i, kk in enumerate(ks):
+        m = members[kk]
+        t = [m["layer_thickness_um"].get(n, ly[2]) for n, ly in zip(names, layers)]
+        r = ct_component_fractions(lab, vs, phases, [m["beam_height_um"]], m["beam_thickness_um"], z_offset_um=z_off,
+                                   components=comps, layer_thickness_um=t, layer_names=names,
+                                   component_phases=cph, within=ct["within"], cell_mask=cm, geometry=geo,
+                                   detector_mask=mask if (geometry is not None or mask.shape[0] == 80) else None,
+                                   tile_radius_mm=radius_mm, position_names=[m["label"]])
+        f[i] = r.fractions[0]
+        fl[i] = sheet_layer_fractions(t, m["beam_height_um"], m["beam_thickness_um"])[[names.index(c) for c in comps]]
+        res.append(r)
+    return f, res, k, z_off, fl
 
 
-
-def _series_stage(ctx, inputs, *, series, members, layers, components, phase_source="layers",
+def _series_stage(ctx, inputs, *, series, members, layers, components, phase_source="layers", ct=None,
                   radius_mm=None, block_px=4, min_block_counts=100.0, low_au=(0.0, 1.0),
                   high_au=(1.0, 5.0), reference_points=(), reference_component=None,
                   radial_edges_mm=None, layer_diameters_mm=None):
@@ -1074,7 +1167,7 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     npos = max(len(v) for v in by_state.values())
     ns = len(states)
     labels_ds = None
-    if phase_source != "layers":
+    if ct is not None:
         labels_ds = inputs[f"tomo/{phase_source}/labels"]
     # sheet fractions of every layer (declared) or component (CT) at each exposure
     frac_all = np.zeros((len(members), len(names)))
@@ -1094,19 +1187,24 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     comps = list(components)
     nc = len(comps)
     cidx = [names.index(c) for c in comps]
-    if phase_source == "layers":
+    ct_out = None
+    if ct is None:
         frac = frac_all[:, cidx]
         how = "declared cell.layers thicknesses (with each exposure's layer_thickness_um), top-hat sheet"
     else:
-        cm = [mats[c] for c in comps]
-        if len(set(cm)) < len(cm):
-            raise InputError(f"analysis.compton.components {comps}: materials {cm} repeat; the CT phases "
-                             "cannot tell these layers apart")
         frac = np.zeros((len(members), nc))
-        for k, m in enumerate(members):
-            frac[k], ct_time[k] = _ct_fractions(labels_ds, phase_source, m["state"], m["time_s"],
-                                                m["beam_height_um"], m["beam_thickness_um"], cm)
-        how = f"segmented CT tomo/{phase_source}/labels (same state, else nearest time_s), top-hat sheet"
+        ct_out = {"scan": {}, "z_offset_um": {}, "res": {}, "layers": {}}
+        for s in states:
+            ks = by_state[s]
+            f, res, kscan, z_off, fl = _ct_fractions(labels_ds, ct, members, ks, layers, comps,
+                                                     members[0]["geometry"], mask, radius_mm)
+            frac[ks] = f
+            ct_time[ks] = float(np.asarray(labels_ds["time_s"].values, float)[kscan])
+            ct_out["scan"][s], ct_out["z_offset_um"][s] = kscan, z_off
+            ct_out["res"][s], ct_out["layers"][s] = res, fl
+        how = (f"XCS-CT correlation: segmented CT tomo/{phase_source}/labels (same state, else nearest time_s) "
+               "seen through the pinhole camera (ssbscope.compton.correlate.ct_component_fractions), "
+               "declared layers outside the CT volume")
     # ---- unmixing per state
     emf = np.full((ns, nc), np.nan)
     emf_u = np.full((ns, nc), np.nan)
@@ -1176,7 +1274,7 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
                        "monitor; EMF windows with each exposure's detector correction; Poisson "
                        "variances propagated exactly (ssbscope.compton.series)",
              "paper": "000_290f30815ae66793"}
-    if phase_source != "layers":
+    if ct is not None:
         data["ct_time_s"] = (("state", "position"), np.array(
             [[ct_time[by_state[s][p]] if p < len(by_state[s]) else np.nan for p in range(npos)]
              for s in states]), {"units": "s", "description": "time_s of the CT scan giving the fractions"})
@@ -1230,10 +1328,107 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
                              "time_s": ("state", t_state)},
                      attrs={"series": series, "bin_kev": float(edges[1] - edges[0])})
     base = f"compton/{series}"
-    out = {f"{base}/emf": em, f"{base}/maps": mp, f"{base}/spectra": spd}
+    out = {f"{base}/emf": em, f"{base}/maps": mp, f"{base}/spectra": spd,
+           f"{base}/profiles": _profiles(comp_spec, e, comps, states, t_state, members[0], series, low_au, high_au)}
+    if ct_out is not None:
+        out[f"{base}/ct_fractions"] = _ct_dataset(ct_out, states, by_state, members, comps, npos, frac, ct_time,
+                                                  phase_source, ct, series)
     if radial is not None:
         out[f"{base}/radial"] = radial
     return out
+
+
+def _profiles(comp_spec, e, comps, states, t_state, m0, series, low_au, high_au):
+    """Compton profiles J(p_z) of the unmixed, detector-corrected component spectra."""
+    import xarray as xr
+
+    from ssbscope.compton.electron_momentum import spectrum_to_profile
+
+    pz = np.linspace(-6.0, 6.0, 241)
+    de = float(e[1] - e[0])
+    edges = np.concatenate([e - de / 2, [e[-1] + de / 2]])
+    j = np.full((len(states), len(comps), pz.size), np.nan)
+    for si in range(len(states)):
+        for ci in range(len(comps)):
+            sp = comp_spec[si, ci]
+            if not np.all(np.isfinite(sp)) or sp.sum() <= 0:
+                continue
+            try:
+                pr = spectrum_to_profile(edges, np.clip(sp, 0.0, None), m0["e_incident_kev"], m0["angle_deg"],
+                                         normalise="area", norm_range_au=5.0)
+            except Exception as err:  # noqa: BLE001 - named per component, never silent
+                log.warning("series %s, %s at %s: no Compton profile (%s)", series, comps[ci], states[si], err)
+                continue
+            j[si, ci] = np.interp(pz, pr.pz_au, pr.j, left=np.nan, right=np.nan)
+    return xr.Dataset({"j": (("state", "component", "pz_au"), j, {"units": "1", "long_name": "J(p_z)",
+                             "description": "Compton profile of each unmixed component (impulse approximation, "
+                                            "area 1 over |p_z| < 5 atomic units), from its detector-corrected "
+                                            "spectrum (compton/<series>/spectra component_spectrum)"})},
+                      coords={"state": list(states), "component": list(comps), "pz_au": pz,
+                              "time_s": ("state", t_state)},
+                      attrs={"series": series, "low_au": list(low_au), "high_au": list(high_au),
+                             "paper": "000_290f30815ae66793"})
+
+
+def _ct_dataset(ct_out, states, by_state, members, comps, npos, frac, ct_time, ct_series, ct, series):
+    """``compton/<series>/ct_fractions``: the XCS-CT correlation of every state and position."""
+    import xarray as xr
+
+    phases: list = []
+    for s in states:
+        for r in ct_out["res"][s]:
+            phases += [p for p in r.phases if p not in phases]
+    n = None
+    for s in states:
+        for r in ct_out["res"][s]:
+            if r.detector is not None:
+                n = r.detector.fractions.shape[-1]
+    n = n or 1
+    ns = len(states)
+    pf = np.full((ns, npos, len(phases)), np.nan)
+    pix = np.zeros((ns, npos, len(phases), n, n), np.float32)
+    cov = np.full((ns, npos), np.nan)
+    f_ct = np.full((ns, npos, len(comps)), np.nan)
+    f_lay = np.full((ns, npos, len(comps)), np.nan)
+    h = np.full((ns, npos), np.nan)
+    how = {}
+    for si, s in enumerate(states):
+        for pi, (k, r) in enumerate(zip(by_state[s], ct_out["res"][s])):
+            for j, p in enumerate(r.phases):
+                pf[si, pi, phases.index(p)] = r.phase_fractions[0, j]
+                if r.detector is not None:
+                    pix[si, pi, phases.index(p)] = r.detector.fractions.sel(phase=p).values[0] \
+                        if p in [str(v) for v in r.detector.fractions["phase"].values] else 0.0
+            cov[si, pi] = r.coverage[0]
+            f_ct[si, pi] = frac[k]
+            f_lay[si, pi] = ct_out["layers"][s][pi]
+            h[si, pi] = members[k]["beam_height_um"]
+            how.update(r.how)
+    return xr.Dataset(
+        {"fraction": (("state", "position", "component"), f_ct, {"units": "1", "description":
+                      "sheet fraction of each component from the CT (the unmixing matrix)"}),
+         "fraction_layers": (("state", "position", "component"), f_lay, {"units": "1", "description":
+                             "the same from the declared layers (with layer_thickness_um), for comparison"}),
+         "phase_fraction": (("state", "position", "phase"), pf, {"units": "1", "description":
+                            "phase fractions of the part of the sheet inside the CT volume (detector pixels "
+                            "summed by the series)"}),
+         "pixel_fraction": (("state", "position", "phase", "row", "col"), pix, {"units": "1", "description":
+                            "per detector pixel: phase fractions of the cell volume it sees in the sheet"}),
+         "coverage": (("state", "position"), cov, {"units": "1", "description":
+                      "fraction of the sheet's height inside the CT volume"}),
+         "beam_height_um": (("state", "position"), h, {"units": "um"}),
+         "z_offset_um": ("state", np.array([ct_out["z_offset_um"][s] for s in states], float), {"units": "um",
+                         "description": "height of the CT volume's bottom above z = 0 of the XCS cell's layers"}),
+         "ct_time_s": ("state", np.array([ct_time[by_state[s][0]] for s in states], float), {"units": "s",
+                       "description": "time_s of the CT scan of this state (same state name, else nearest time)"})},
+        coords={"state": list(states), "component": list(comps), "phase": phases, "position": np.arange(npos),
+                "row": np.arange(n), "col": np.arange(n)},
+        attrs={"series": series, "ct_series": ct_series,
+               "registration": (f"ct_z_offset_um {ct['z_offset_um']:g}" if ct["z_offset_um"] is not None else
+                                f"bottom of layer {ct['register_layer']!r} in each CT scan (layer_z_vox) at its "
+                                f"declared height {ct['register_bottom_um']:g} um"),
+               "component_source": json.dumps(how), "ct_within": json.dumps(ct["within"]),
+               "paper": "000_290f30815ae66793"})
 
 
 def _ring_presence(r0: float, r1: float, diameter_mm) -> float:

@@ -1,27 +1,16 @@
 """X-ray Compton scattering (XCS) section of the report (Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995), Figs. 2-3, Table 1).
 
-Reads the datasets written by :mod:`ssbscope.compton.stages` (``compton/spectra``,
-``compton/emf``, ``compton/profiles``, ``compton/maps``, and ``compton/twin/truth`` when the
-data came from the twin) and renders:
+Reads the datasets of :mod:`ssbscope.compton.input_stages` (``ssbscope run``) and renders:
 
-* the scattering spectra of the three beam positions per state, log scale, with the detector
-  and shielding lines and the Compton and elastic peaks labelled (Fig. 2C);
-* the unmixed component spectra per unit volume (Fig. 2D);
-* the Compton profiles of the components with the valence and core windows shaded (Fig. 2E);
-* EMF vs state per component with error bars, beside the twin's truth (Fig. 2F);
-* EMF maps per state (Fig. 3A);
-* the XCS-CT correlation (``compton/ct_fractions``): per-pixel phase-fraction maps of the
-  segmented CT seen by the detector at each sheet position, and the CT volumes used for the
-  unmixing beside the layered model's;
-* a table of EMF values and the Table-1-like summary row (anode EMF, pristine / fully
-  charged / fully discharged and the changes in %);
-* for real inputs (``compton/input/<label>/spectrum`` of :mod:`ssbscope.compton.input_stages`):
-  the whole-detector spectrum of each input and a table of counts and EMF, or why no EMF was
-  computed;
-* for operando series (``compton/<series>/emf``, ``/maps`` of the series stage): the EMF of
-  each unmixed component vs state with error bars (beside the twin's truth when a
-  ``truth.json`` was kept), the EMF of each exposure, a table with the Li content from the
-  EMF calibration, and the component EMF maps.
+* for operando series (``compton/<series>/emf``, ``/spectra``, ``/profiles``, ``/maps``,
+  ``/ct_fractions``): the EMF of each unmixed component vs state with its 1-sigma uncertainty,
+  beside the twin's resolution-broadened truth when a ``truth.json`` was kept (Fig. 2F); the
+  EMF of each exposure; a table with the Li content from the EMF calibration; the unmixed
+  component spectra (Fig. 2D) and their Compton profiles with the EMF windows (Fig. 2E); with
+  the XCS-CT correlation, the sheet fractions of the components from the segmented CT beside
+  the declared layers' (figure and table); and the component EMF maps (Fig. 3A);
+* for real inputs (``compton/input/<label>/spectrum``): the whole-detector spectrum of each
+  input and a table of counts and EMF, or why no EMF was computed.
 """
 
 from __future__ import annotations
@@ -47,75 +36,32 @@ def _get(store, name):
     return store.read(name).load()
 
 
-def _line_labels():
-    from ssbscope.compton.electron_momentum import default_lines_kev
-
-    lines = default_lines_kev()
-    return [("Cd Kα", lines["Cd Ka1"]), ("Te Kα", lines["Te Ka1"]), ("Te Kβ", lines["Te Kb1"]),
-            ("W Kα", lines["W Ka1"]), ("W Kβ", lines["W Kb1"]), ("Pb Kα", lines["Pb Ka1"]),
-            ("Pb Kβ", lines["Pb Kb1"]), ("esc. Cd", lines["Compton - Cd Ka escape"]),
-            ("Compton", 93.87), ("elastic", 115.0)]
-
-
-def _spectra_figure(sp) -> str:
+def _component_figure(spd, series) -> str:
     import matplotlib.pyplot as plt
 
-    var = "counts_unaligned" if "counts_unaligned" in sp else "counts"
-    e = sp["energy_kev"].values
-    regions = [str(r) for r in sp["region"].values]
-    states = [str(s) for s in sp["state"].values]
-    fig, axes = plt.subplots(len(regions), 1, figsize=(9, 2.6 * len(regions)), sharex=True, squeeze=False)
-    for ri, (ax, reg) in enumerate(zip(axes[:, 0], regions)):
-        for si, st in enumerate(states):
-            y = sp[var].values[si, ri]
-            ax.semilogy(e, np.where(y > 0, y, np.nan), lw=0.8, color=_COLORS[si % len(_COLORS)], label=st)
-        ax.set_title(reg, fontsize=9, loc="left")
-        ax.set_ylabel("counts / bin")
-        ax.grid(alpha=0.3, which="both")
-        top = np.nanmax(sp[var].values[:, ri])
-        for k, (lab, le) in enumerate(_line_labels()):
-            if e[0] < le < e[-1]:
-                ax.axvline(le, color="grey", lw=0.5, ls=":")
-                if ri == 0:
-                    ax.text(le, top * (2.0 if k % 2 else 0.6), lab, fontsize=7, rotation=90,
-                            ha="right", va="top")
-    # in the last panel, whose upper left is empty (the line labels sit in the first panel)
-    axes[-1, 0].legend(fontsize=7, ncol=3, loc="upper left")
-    axes[-1, 0].set_xlabel("energy (keV)")
-    axes[-1, 0].set_xlim(15, 120)
-    fig.tight_layout()
-    return figure_html(fig, "Scattering spectra of the three beam positions (sum over the pixels "
-                            "inside the cell) at each state, log scale; dotted lines mark the Cd/Te "
-                            "fluorescence of the detector, the W (pinhole) and Pb (shield) lines, the "
-                            "Cd escape peak, the Compton peak and the elastic line (cf. Huang et al. 2024, Fig. 2C).")
-
-
-def _component_figure(pr) -> str:
-    import matplotlib.pyplot as plt
-
-    e = pr["energy_kev"].values
-    comps = [str(c) for c in pr["component"].values]
-    states = [str(s) for s in pr["state"].values]
+    e = spd["energy_kev"].values
+    comps = [str(c) for c in spd["component"].values]
+    states = [str(s) for s in spd["state"].values]
     fig, ax = plt.subplots(figsize=(8, 3.8))
     sel = (e > 80) & (e < 105)
     peak = 0.0
     for ci, comp in enumerate(comps):
         for si in (0, len(states) - 1) if len(states) > 1 else (0,):
-            y = pr["spectrum"].values[si, ci][sel]
-            peak = max(peak, float(np.nanmax(y)) if y.size else 0.0)
-            ax.semilogy(e[sel], np.where(y > 0, y, np.nan), lw=1.0, color=_COLORS[ci],
+            y = spd["component_spectrum"].values[si, ci][sel]
+            peak = max(peak, float(np.nanmax(y)) if y.size and np.isfinite(y).any() else 0.0)
+            ax.semilogy(e[sel], np.where(y > 0, y, np.nan), lw=1.0, color=_COLORS[ci % len(_COLORS)],
                         ls="-" if si == 0 else "--", label=f"{comp}, {states[si]}")
-    if peak > 0:  # NNLS zeros and round-off values far below the counting floor are not shown
-        ax.set_ylim(peak * 1e-4, peak * 2)
+    if peak > 0:  # values far below the counting floor are not shown
+        ax.set_ylim(peak * 1e-3, peak * 2)
     ax.set_xlabel("energy (keV)")
-    ax.set_ylabel("counts per mm³ / bin")
+    ax.set_ylabel("counts per monitor per sheet fraction")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
-    return figure_html(fig, "Component spectra per unit volume from NNLS unmixing of the three "
-                            "beam positions with the sheet's volume fractions (cf. Huang et al. 2024, Fig. 2D).")
+    return figure_html(fig, f"Series {series}: detector-corrected component spectra unmixed from the "
+                            "beam positions with the sheet fractions (cf. Huang et al. 2024, Fig. 2D).")
 
 
-def _profile_figure(pr, lo, hi) -> str:
+def _profile_figure(pr, lo, hi, series) -> str:
     import matplotlib.pyplot as plt
 
     pz = pr["pz_au"].values
@@ -134,169 +80,54 @@ def _profile_figure(pr, lo, hi) -> str:
     axes[0, 0].set_ylabel("J(p_z), area 1 over |p_z| < 5")
     axes[0, 0].legend(fontsize=6)
     fig.tight_layout()
-    return figure_html(fig, "Compton profiles of the components at each state; the shaded bands "
-                            "are the EMF windows (valence yellow, core green; cf. Huang et al. 2024, Fig. 2E).")
+    return figure_html(fig, f"Series {series}: Compton profiles of the unmixed components at each state; "
+                            "the shaded bands are the EMF windows (valence yellow, core green; cf. Huang et "
+                            "al. 2024, Fig. 2E).")
 
 
-def _emf_figure(em) -> str:
-    import matplotlib.pyplot as plt
-
-    comps = [str(c) for c in em["component"].values]
-    states = [str(s) for s in em["state"].values]
-    x = np.arange(len(states))
-    fig, axes = plt.subplots(1, len(comps), figsize=(3.4 * len(comps), 3.2), squeeze=False)
-    for ci, (ax, comp) in enumerate(zip(axes[0], comps)):
-        ax.errorbar(x, em["emf"].values[:, ci], yerr=em["emf_unc"].values[:, ci], fmt="o-",
-                    color=_COLORS[ci], capsize=3,
-                    label="measured (CT volumes)" if "emf_layered" in em else "measured")
-        if "emf_layered" in em:
-            ax.plot(x + 0.08, em["emf_layered"].values[:, ci], "s", mfc="none", color=_COLORS[ci],
-                    ms=5, label="layered-model volumes")
-        if "true_emf" in em:
-            ax.plot(x, em["true_emf"].values[:, ci], "k:", lw=1, label="true profile (twin)")
-        if "true_emf_resolution" in em and np.any(np.isfinite(em["true_emf_resolution"].values)):
-            ax.plot(x, em["true_emf_resolution"].values[:, ci], "k--", lw=1,
-                    label="true, Gaussian resolution only")
-        ax.set_xticks(x)
-        ax.set_xticklabels(states, rotation=35, ha="right", fontsize=7)
-        ax.set_title(comp, fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("EMF")
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    corr = str(em.attrs.get("detector_corrections", "none"))
-    tail = em.attrs.get("tail_fraction", float("nan"))
-    att = str(em.attrs.get("attenuation_correction", "none"))
-    if corr not in ("none", "", "None"):
-        how = (f"Detector corrections: {corr}"
-               + (f" (tail fraction {float(tail):.2f})" if np.isfinite(float(tail)) else "")
-               + f"; attenuation: {att}.")
-    else:
-        how = ("No detector-response correction: the sub-threshold charge-sharing tail and "
-               "calibration spread lower the measured EMF.")
-    return figure_html(fig, "Electron momentum factor per component and state with counting "
-                            "uncertainties (cf. Huang et al. 2024, Fig. 2F). Dotted: EMF of the twin's true profile; "
-                            "dashed: the same broadened by the detector's Gaussian energy resolution "
-                            "only (the reference the corrected measurement should meet). " + how)
-
-
-def _maps_figure(mp, region="region 3") -> str:
-    import matplotlib.pyplot as plt
-
-    regs = [str(r) for r in mp["region"].values]
-    ri = regs.index(region) if region in regs else len(regs) - 1
-    states = [str(s) for s in mp["state"].values]
-    v = mp["emf"].values[:, ri]
-    finite = v[np.isfinite(v)]
-    if finite.size == 0:
-        return "<p>No EMF map: no block had enough counts.</p>"
-    lo, hi = np.percentile(finite, [5, 95])
-    fig, axes = plt.subplots(1, len(states), figsize=(2.6 * len(states), 2.9), squeeze=False)
-    im = None
-    for si, (ax, st) in enumerate(zip(axes[0], states)):
-        im = ax.imshow(v[si], vmin=lo, vmax=hi, cmap="viridis")
-        ax.set_title(st, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="EMF")
-    return figure_html(fig, f"EMF maps of {regs[ri]} per state on {int(mp.attrs.get('block_px', 1))}"
-                            f" x {int(mp.attrs.get('block_px', 1))} pixel blocks (cf. Huang et al. 2024, Fig. 3A).")
-
-
-_CT_SHOWN = ("li", "spe", "cathode", "li_filament", "pore")
-
-
-def _ct_figure(ct) -> str:
+def _ct_figure(ct, series) -> str:
     import matplotlib.pyplot as plt
 
     states = [str(s) for s in ct["state"].values]
-    regs = [str(r) for r in ct["region"].values]
-    phases = [str(p) for p in ct["phase"].values]
-    f = ct["fractions"].values
-    # phases that reach 1 % somewhere, in a fixed order
-    shown = [p for p in _CT_SHOWN if p in phases and np.nanmax(f[:, :, phases.index(p)]) >= 0.01]
-    shown += [p for p in phases if p not in shown and np.nanmax(f[:, :, phases.index(p)]) >= 0.01]
-    picks = [0] + ([len(states) - 1] if len(states) > 1 and "fully charged" not in states
-                   else [states.index("fully charged")] if "fully charged" in states else [])
-    rows = [(si, ri) for si in picks for ri in range(len(regs))]
-    fig, axes = plt.subplots(len(rows), len(shown), figsize=(2.2 * len(shown) + 0.8, 2.1 * len(rows)),
-                             squeeze=False)
-    im = None
-    for k, (si, ri) in enumerate(rows):
-        for j, p in enumerate(shown):
-            ax = axes[k, j]
-            im = ax.imshow(f[si, ri, phases.index(p)], vmin=0, vmax=1, cmap="magma")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if k == 0:
-                ax.set_title(p, fontsize=9)
-            if j == 0:
-                ax.set_ylabel(f"{states[si]}\n{regs[ri]}", fontsize=7)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="phase fraction")
-    return figure_html(fig, "XCS-CT correlation: fraction of each phase of the segmented CT in the "
-                            "sheet volume seen by each detector pixel, per sheet position (rows), "
-                            f"for {' and '.join(states[i] for i in picks)}; pinhole magnification "
-                            "150/160, image inverted; "
-                            f"{esc(str(ct.attrs.get('segmentation', '')))}, tiled over a "
-                            f"{float(ct.attrs.get('tile_radius_mm', np.nan)):g} mm disc. These volumes "
-                            "are the unmixing weights.")
+    comps = [str(c) for c in ct["component"].values]
+    pos = list(range(ct.sizes["position"]))
+    h = ct["beam_height_um"].values
+    fig, axes = plt.subplots(1, len(comps), figsize=(3.0 * len(comps), 3.0), sharey=True, squeeze=False)
+    for ci, (ax, comp) in enumerate(zip(axes[0], comps)):
+        for si, st in enumerate(states):
+            c = _COLORS[si % len(_COLORS)]
+            ax.plot(h[si], ct["fraction"].values[si, :, ci], "o", color=c, label=f"{st}: CT")
+            ax.plot(h[si], ct["fraction_layers"].values[si, :, ci], "x", color=c, ms=7,
+                    label=f"{st}: declared layers")
+        ax.set_title(comp, fontsize=9)
+        ax.set_xlabel("sheet centre (µm)")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("sheet fraction")
+    axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    return figure_html(fig, f"Series {series}: XCS-CT correlation. Sheet fraction of each component at each "
+                            f"beam height ({len(pos)} positions) from the segmented CT tomo/"
+                            f"{esc(str(ct.attrs.get('ct_series', '')))}/labels (o; seen through the pinhole "
+                            "camera, declared layers outside the CT volume) beside the declared layers (x); "
+                            f"registration: {esc(str(ct.attrs.get('registration', '')))}. The CT fractions are "
+                            "the unmixing matrix.")
 
 
-def _ct_table(ct, em) -> str:
+def _ct_table(ct, series) -> str:
     rows = []
+    comps = [str(c) for c in ct["component"].values]
     for si, st in enumerate(str(s) for s in ct["state"].values):
-        for ri, reg in enumerate(str(r) for r in ct["region"].values):
-            row = {"state": st, "region": reg}
-            for ci, comp in enumerate(str(c) for c in ct["component"].values):
-                v, lv = ct["volume_mm3"].values[si, ri, ci], ct["volume_mm3_layered"].values[si, ri, ci]
-                d = ct["volume_rel_diff"].values[si, ri, ci]
-                row[f"{comp} CT / layered (mm³)"] = (f"{v:.3f} / {lv:.3f}" +
-                                                    (f" ({100 * d:+.1f} %)" if np.isfinite(d) else ""))
+        for pi in range(ct.sizes["position"]):
+            row = {"state": st, "sheet centre (µm)": f"{ct['beam_height_um'].values[si, pi]:.1f}",
+                   "CT coverage": f"{ct['coverage'].values[si, pi]:.2f}"}
+            for ci, comp in enumerate(comps):
+                row[f"{comp}: CT / layers"] = (f"{ct['fraction'].values[si, pi, ci]:.3f} / "
+                                               f"{ct['fraction_layers'].values[si, pi, ci]:.3f}")
             rows.append(row)
-    html = table_html(pd.DataFrame(rows), caption="Unmixing volumes inside the analysis mask: XCS-CT "
-                      "correlation vs the layered cell model (relative difference).")
-    if em is not None and "emf_layered" in em:
-        comps = [str(c) for c in em["component"].values]
-        d = 100 * (em["emf"].values / em["emf_layered"].values - 1)
-        t = pd.DataFrame([{"state": str(s), **{f"{c}: EMF change (%)": f"{d[si, ci]:+.2f}"
-                                              for ci, c in enumerate(comps)}}
-                          for si, s in enumerate(em["state"].values)])
-        html += table_html(t, caption="EMF unmixed with the CT volumes relative to the EMF with the "
-                                      "layered model's volumes.")
-    return html
-
-
-def _tables(em) -> tuple[str, list]:
-    comps = [str(c) for c in em["component"].values]
-    states = [str(s) for s in em["state"].values]
-    rows = []
-    for si, st in enumerate(states):
-        row = {"state": st}
-        for ci, comp in enumerate(comps):
-            row[f"EMF {comp}"] = f"{em['emf'].values[si, ci]:.3f} ± {em['emf_unc'].values[si, ci]:.3f}"
-        if "x_cathode_estimated" in em:
-            row["x cathode (from EMF)"] = (f"{em['x_cathode_estimated'].values[si]:.2f} ± "
-                                          f"{em['x_cathode_unc'].values[si]:.2f}")
-        if "x_cathode_true" in em:
-            row["x cathode (twin)"] = f"{em['x_cathode_true'].values[si]:.3f}"
-        rows.append(row)
-    html = table_html(pd.DataFrame(rows), caption="EMF per component and state; cathode Li content "
-                      "from the EMF calibration on the reference states "
-                      f"{', '.join(map(str, _as_list(em.attrs.get('calibration_states', []))))}")
-    summary = []
-    if "anode" in comps:
-        ci = comps.index("anode")
-        idx = {s: i for i, s in enumerate(states)}
-        if {"pristine", "fully charged", "fully discharged"} <= set(idx):
-            p, c, d = (em["emf"].values[idx[k], ci] for k in ("pristine", "fully charged", "fully discharged"))
-            t1 = pd.DataFrame([{"": "EMF from XCS imaging (anode)", "pristine": f"{p:.3f}",
-                                "fully charged": f"{c:.3f}", "fully discharged": f"{d:.3f}",
-                                "pristine → charged (%)": f"{100 * (c - p) / p:+.1f}",
-                                "pristine → discharged (%)": f"{100 * (d - p) / p:+.1f}"}])
-            html += table_html(t1, caption="Table-1-like summary row (cf. Huang et al. 2024, Table 1)")
-            summary.append(("Anode EMF, pristine → fully charged", f"{p:.3f} → {c:.3f} ({100 * (c - p) / p:+.1f} %)"))
-    return html, summary
-
+    src = ct.attrs.get("component_source", "{}")
+    return table_html(pd.DataFrame(rows), caption=f"Series {series}: sheet fractions from the CT (scan at "
+                      f"time_s {', '.join(f'{t:g}' for t in ct['ct_time_s'].values)}) and from the declared "
+                      f"layers; components: {esc(str(src))}")
 
 
 def _input_labels(store) -> list[str]:
@@ -490,6 +321,18 @@ def _series_html(store, names) -> tuple[str, list]:
             rows.append(row)
         parts.append(table_html(pd.DataFrame(rows), caption=f"Series {series}: EMF per component and "
                                 "state (±1σ counting, propagated through the unmixing)"))
+        spd = _get(store, f"compton/{series}/spectra")
+        if spd is not None and "component_spectrum" in spd:
+            parts.append(_component_figure(spd, series))
+        pr = _get(store, f"compton/{series}/profiles")
+        if pr is not None and np.isfinite(pr["j"].values).any():
+            lo = tuple(_as_list(em.attrs.get("low_au", [0, 1])))
+            hi = tuple(_as_list(em.attrs.get("high_au", [1, 5])))
+            parts.append(_profile_figure(pr, lo, hi, series))
+        ct = _get(store, f"compton/{series}/ct_fractions")
+        if ct is not None:
+            parts.append(_ct_figure(ct, series))
+            parts.append(_ct_table(ct, series))
         if mp is not None:
             parts.append(_series_maps_figure(mp, series))
         an = str(em.attrs.get("anode_component", comps[0]))
@@ -509,45 +352,12 @@ def _series_html(store, names) -> tuple[str, list]:
 
 def section(store) -> Section | None:
     """The XCS section, or None when the store holds no XCS results."""
-    sp = _get(store, "compton/spectra")
     labels = _input_labels(store)
     series = _series_names(store)
-    if sp is None:
-        if not labels and not series:
-            return None
-        html, summary = _series_html(store, series) if series else ("", [])
-        if labels:
-            h2, s2 = _inputs_html(store, labels)
-            html, summary = html + h2, list(summary) + s2
-        return Section("X-ray Compton scattering imaging", html, tuple(summary))
-    em = _get(store, "compton/emf")
-    pr = _get(store, "compton/profiles")
-    mp = _get(store, "compton/maps")
-    parts = [f"<p>XCS imaging of the coin cell: {len(sp['state'])} states × "
-             f"{len(sp['region'])} beam positions; {esc(str(sp.attrs.get('description', '')))}.</p>"]
-    summary = []
-    parts.append(_spectra_figure(sp))
-    if pr is not None:
-        parts.append(_component_figure(pr))
-        lo = tuple(_as_list(em.attrs.get("low_au", [0, 1]))) if em is not None else (0, 1)
-        hi = tuple(_as_list(em.attrs.get("high_au", [1, 5]))) if em is not None else (1, 5)
-        parts.append(_profile_figure(pr, lo, hi))
-    if em is not None:
-        parts.append(_emf_figure(em))
-        html, summary = _tables(em)
-        parts.append(html)
-    if mp is not None:
-        parts.append(_maps_figure(mp))
-    ct = _get(store, "compton/ct_fractions")
-    if ct is not None:
-        parts.append(_ct_figure(ct))
-        parts.append(_ct_table(ct, em))
-    if series:
-        html, extra = _series_html(store, series)
-        parts.append(html)
-        summary = list(summary) + extra
+    if not labels and not series:
+        return None
+    html, summary = _series_html(store, series) if series else ("", [])
     if labels:
-        html, extra = _inputs_html(store, labels)
-        parts.append(html)
-        summary = list(summary) + extra
-    return Section("X-ray Compton scattering imaging", "".join(parts), tuple(summary))
+        h2, s2 = _inputs_html(store, labels)
+        html, summary = html + h2, list(summary) + s2
+    return Section("X-ray Compton scattering imaging", html, tuple(summary))

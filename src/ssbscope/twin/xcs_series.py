@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["XcsSeriesFolder", "write_xcs_series", "COMPONENTS"]
+__all__ = ["XcsSeriesFolder", "write_xcs_series", "COMPONENTS", "resolved_emf", "mix_composition"]
 
 #: Layers of the twin's coin cell that the four sheet heights cross (bottom to top).
 COMPONENTS = ("anode", "interphase", "SPE", "cathode")
@@ -71,7 +71,8 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
                      n_photons: int = 100_000, flood_photons: int = 200_000, seed: int = 0,
                      series: str = "xcs", low_au=(0.0, 1.0), high_au=(1.0, 5.0),
                      roi_radius_mm: float | None = None, mask_radius_mm: float = 6.0,
-                     radial_edges_mm=(0.0, 3.0, 6.0, 7.0, 8.0)) -> XcsSeriesFolder:
+                     radial_edges_mm=(0.0, 3.0, 6.0, 7.0, 8.0), ct_series: str | None = None,
+                     ct_phases=None) -> XcsSeriesFolder:
     """Write an operando XCS series of the twin's coin cell as event files + experiment.yaml.
 
     Parameters
@@ -96,6 +97,21 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
     radial_edges_mm : sequence of float or None
         Ring edges of the radial EMF profile (``analysis.compton.radial_edges_mm``); the
         default's last ring, 7-8 mm, is the anode's rim beyond the 14 mm cathode (Fig. 3A).
+    ct_series : str, optional
+        Name of a CT series of the same cell in the experiment (the coin cell's CT,
+        :func:`ssbscope.twin.coin_ct.coin_ct_part`): ``analysis.compton`` then asks for the
+        XCS-CT correlation (``ct_series``, the interphase
+        inside the CT's anode, ``ct_phases``; ``ct_z_offset_um``: the CT region of interest's
+        lowest slice above the bottom of the can, a geometry the user gives like the beam
+        heights).
+    ct_phases : mapping, optional
+        ``analysis.compton.ct_phases`` written with ``ct_series``.
+
+    The cell is the coin CT twin's at every state (:func:`ssbscope.twin.coin_ct.coin_roi_phantom`,
+    same pristine layers): the whole anode (bulk + interphase) grows and shrinks with the CT's
+    envelope (+3.7 % / -1.4 % of Fig. 3C); the bulk takes the difference to the interphase's flat
+    thickness (:func:`ssbscope.twin.xcs.interphase_states`).  States the CT twin does not scan
+    keep Faraday's bulk.
 
     Returns
     -------
@@ -105,7 +121,6 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
 
     from ssbscope.compton.events import write_events
     from ssbscope.compton.profiles import window_ratio
-    from ssbscope.compton.stages import _mix_composition, _resolved_emf
     from ssbscope.twin import xcs
 
     out = Path(folder)
@@ -115,7 +130,8 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
     geom = xcs.XcsGeometry()
     det = xcs.DetectorModel(hits_per_frame=4.0)
     cell = xcs.CoinCell()
-    sts = xcs.interphase_states(xcs.states_from_echem(cell=cell, labels=tuple(states)), cell)
+    sts = _ct_envelope(xcs.interphase_states(xcs.states_from_echem(cell=cell, labels=tuple(states)), cell),
+                       cell, seed)
     cell = cell.with_state(sts[0])  # bulk Li + anode/SPE interphase (paper-000 table)
     heights_mm = cell.beam_centres_mm()  # pristine cell: the stage does not move
     fl = xcs.calibration_flood(int(flood_photons), geometry=geom, detector=det, seed=seed + 7)
@@ -160,7 +176,11 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
                                     "mask_radius_mm": float(mask_radius_mm),
                                     **({"radial_edges_mm": [float(v) for v in radial_edges_mm]}
                                        if radial_edges_mm else {}),
-                                    "phase_fractions_from": "layers"}}}
+                                    **({"ct_series": ct_series, "ct_z_offset_um": _ct_z_offset_um(cell),
+                                        "ct_within": {"interphase": "anode"},
+                                        **({"ct_phases": {k: list(v) for k, v in ct_phases.items()}}
+                                           if ct_phases else {})}
+                                       if ct_series else {})}}}
     yaml_path = out / "experiment.yaml"
     yaml_path.write_text(yaml.safe_dump(exp, sort_keys=False), encoding="utf-8")
     lo, hi = tuple(float(v) for v in low_au), tuple(float(v) for v in high_au)
@@ -169,9 +189,9 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
         return [xcs.Layer(ly.name, ly.thickness_mm, ly.radius_mm, xcs.disc_components(ly, radius_mm))
                 for ly in cell.with_state(st).layers()]
 
-    true = [[window_ratio(dict(_mix_composition(disc_layers(st, mask_radius_mm), comp)), low_au=lo, high_au=hi)
+    true = [[window_ratio(dict(mix_composition(disc_layers(st, mask_radius_mm), comp)), low_au=lo, high_au=hi)
              for comp in COMPONENTS] for st in sts]
-    true_res = [[_resolved_emf(disc_layers(st, mask_radius_mm), comp, det, lo, hi) for comp in COMPONENTS]
+    true_res = [[resolved_emf(disc_layers(st, mask_radius_mm), comp, det, lo, hi) for comp in COMPONENTS]
                 for st in sts]
     inter = _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm, radial_edges_mm)
     truth = {"paper": "000_290f30815ae66793", "series": series, "states": [s.name for s in sts],
@@ -188,19 +208,49 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
     return XcsSeriesFolder(folder=out, yaml_path=yaml_path, truth_path=truth_path, experiment=exp, truth=truth)
 
 
+def _ct_z_offset_um(cell) -> float:
+    """Height of the coin CT's region of interest above the bottom of the can (the user's
+    geometry: the ROI's lowest slice lies ``spacer_vox`` voxels below the anode's bottom)."""
+    from ssbscope.twin.coin_ct import CoinCTConfig
+
+    cfg = CoinCTConfig()
+    return round(1000.0 * cell.can_thickness_mm - cfg.spacer_vox * cfg.voxel_size_um, 3)
+
+
+def _ct_envelope(sts, cell, seed: int = 0):
+    """States whose whole anode (bulk + interphase) is the coin CT twin's envelope (same cell)."""
+    from dataclasses import replace
+
+    from ssbscope.twin.coin_ct import STATES, CoinCTConfig, coin_roi_phantom
+
+    cfg = CoinCTConfig()
+    if abs(cfg.anode_um - 1000.0 * cell.anode_thickness_mm) > 1e-6 or \
+            abs(cfg.spe_um - 1000.0 * cell.spe_thickness_mm) > 1e-6 or \
+            abs(cfg.cathode_um - 1000.0 * cell.cathode_thickness_mm) > 1e-6:
+        raise ValueError("the XCS twin's coin cell and the coin CT twin's layers differ; they are one cell")
+    out = []
+    for st in sts:
+        if st.name not in STATES:
+            out.append(st)
+            continue
+        d_um = coin_roi_phantom(st.name, n_xy=24, cfg=cfg, seed=seed).truth["envelope_change_um"]
+        bulk_mm = (cfg.anode_um + d_um) / 1000.0 - st.interphase_thickness_mm
+        out.append(replace(st, anode_thickness_mm=float(bulk_mm)))
+    return out
+
+
 def _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm, radial_edges_mm=None) -> dict:
     """Truth of the anode/SPE interphase: EMF per state over the analysed disc and per ring.
 
     Each EMF is that of the true composition's spectrum (impulse approximation, xraylib
     profiles; :func:`ssbscope.twin.xcs.true_spectrum`) broadened by the detector's Gaussian
     resolution, through the same Eqs. 3-5 windows as the analysis
-    (:func:`ssbscope.compton.stages._resolved_emf`).  ``emf`` is the area-weighted mixture over
+    (:func:`resolved_emf`).  ``emf`` is the area-weighted mixture over
     ``r < mask_radius_mm`` (the pixels the series sums); ``ring_emf`` per ring of constant
     composition (outer radii ``ring_radius_mm``); ``centre_emf`` the innermost ring,
     ``edge_emf`` the ring at the analysed disc's edge, ``rim_emf`` the anode's rim beyond the
     cathode (not analysed by the demo's mask).
     """
-    from ssbscope.compton.stages import _resolved_emf
     from ssbscope.twin import xcs
     from ssbscope.twin.paper_parameters import value
 
@@ -208,8 +258,8 @@ def _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm, radial_edges_mm=No
     for st in sts:
         lay = [ly for ly in cell.with_state(st).layers() if ly.name == "interphase"][0]
         disc = xcs.Layer("interphase", lay.thickness_mm, lay.radius_mm, xcs.disc_components(lay, mask_radius_mm))
-        emf.append(_resolved_emf([disc], "interphase", det, lo, hi))
-        rings_out.append([_resolved_emf([xcs.Layer("interphase", 1.0, 1.0, comps)], "interphase", det, lo, hi)
+        emf.append(resolved_emf([disc], "interphase", det, lo, hi))
+        rings_out.append([resolved_emf([xcs.Layer("interphase", 1.0, 1.0, comps)], "interphase", det, lo, hi)
                           for _, comps in lay.rings])
         radii = [float(r) for r, _ in lay.rings]
     radial = []
@@ -217,7 +267,7 @@ def _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm, radial_edges_mm=No
         ed = [float(v) for v in radial_edges_mm]
         for st in sts:
             lay = [ly for ly in cell.with_state(st).layers() if ly.name == "interphase"][0]
-            radial.append([_resolved_emf([xcs.Layer("interphase", 1.0, 1.0, xcs.disc_components(lay, r1, r0))],
+            radial.append([resolved_emf([xcs.Layer("interphase", 1.0, 1.0, xcs.disc_components(lay, r1, r0))],
                                          "interphase", det, lo, hi) for r0, r1 in zip(ed, ed[1:])])
     i_edge = next(k for k, r in enumerate(radii) if r >= mask_radius_mm - 1e-9)
     rel = [100.0 * (e / emf[0] - 1.0) for e in emf]
@@ -238,3 +288,36 @@ def _interphase_truth(cell, sts, det, lo, hi, mask_radius_mm, radial_edges_mm=No
                    "spectrum (xraylib Compton profiles, impulse approximation) broadened by the "
                    "detector's Gaussian resolution; disc value = area-weighted composition within "
                    "the analysed radius"}
+
+
+def resolved_emf(layers, name, det, low_au=(0.0, 1.0), high_au=(1.0, 5.0)):
+    """EMF of a layer's true spectrum broadened by the detector's Gaussian resolution.
+
+    The reference for a measured EMF whose detector tail, efficiency and attenuation are
+    corrected (``compton/<series>/emf`` of :mod:`ssbscope.compton.input_stages`): only the Gaussian resolution (FWHM of
+    :func:`ssbscope.twin.xcs.resolution_fwhm_kev` at each energy) is left in the data.
+    """
+    from ssbscope.compton.electron_momentum import broaden_spectrum, emf
+    from ssbscope.twin.xcs import resolution_fwhm_kev, true_spectrum
+
+    lay = [lay for lay in layers if lay.name == name][0]
+    edges = np.arange(70.0, 116.0001, 0.05)
+    e = 0.5 * (edges[1:] + edges[:-1])
+    s = true_spectrum(lay.components, e)
+    if det.resolution:
+        s = broaden_spectrum(e, s, lambda x: resolution_fwhm_kev(x, det.fwhm_at_59_kev, det.noise_fwhm_kev))
+    return emf(edges, s / s.max() * 1e6, check_peak=False, exclude_lines=None,
+               low_au=low_au, high_au=high_au).value
+
+
+def mix_composition(layers, name):
+    """Atoms per unit volume (relative) of a layer's mixture, for its true profile."""
+    from ssbscope.materials import AVOGADRO
+
+    lay = [lay for lay in layers if lay.name == name][0]
+    comp: dict[str, float] = {}
+    for mat, frac in lay.components:
+        n_fu = mat.density_g_cm3 / mat.molar_mass_g_mol * AVOGADRO / 1e22
+        for el, n in mat.composition.items():
+            comp[el] = comp.get(el, 0.0) + frac * n_fu * n
+    return comp
