@@ -285,9 +285,9 @@ def test_acceptance_ra_through_the_chain(coin_metrics):
     assert ra[0] < ra[1] < ra[2]
 
 
-def test_demo_folder_opt_in(tmp_path):
-    """``write_demo_folder(coin_ct=True)`` (CLI ``ssbscope demo --coin-ct``) adds the series
-    with its own cell to the demo's YAML, which validates; the default demo leaves it out."""
+def test_demo_folder_coin_ct(tmp_path):
+    """``write_demo_folder(coin_ct=True)`` (the default; CLI ``ssbscope demo --no-coin-ct``
+    leaves it out) adds the series with its own cell to the demo's YAML, which validates."""
     from ssbscope.config import load
     from ssbscope.twin.demo import write_demo_folder
 
