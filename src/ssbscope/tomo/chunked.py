@@ -407,7 +407,9 @@ def _boundary_pairs(ax, plane, parts, metas, connectivity):
 def label_chunked(mask, connectivity: int = 26, chunks=None, backend: str = "auto"):
     """Connected components of a Dask/Zarr mask, chunk by chunk, merged across chunk faces.
 
-    Each chunk is labelled by cc3d (``connected-components-3d``, optional dependency, the
+    Each chunk is labelled in a Dask task (on the active scheduler), and the label pairs
+    across each chunk boundary are found in a task from the chunks' face planes, so the
+    caller receives only counts, first voxels and pairs.  Each chunk is labelled by cc3d (``connected-components-3d``, optional dependency, the
     ``bench`` extra) when it is importable, else by :func:`ssbscope.tomo.filters.label`
     (numba); ``benchmarks/bench_labelling.py``: cc3d was faster per chunk on this machine
     (26-connected, 256^3 and 512^3).  Either gives the same labels: the chunks' own

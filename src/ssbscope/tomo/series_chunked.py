@@ -55,7 +55,13 @@ thickness comes from ``memory_limit_bytes`` (:func:`slab_slices`).
 The slabs that write a volume intermediate (registration resampling, median or TV/NLM
 blocks, labels or the forest's prediction, the levels' interior labels) are Dask tasks on
 the active scheduler: under ``ssbscope run --workers N`` or ``--scheduler ADDRESS`` they run
-on the cluster's workers and the client keeps only per-slice reductions.
+on the cluster's workers and the client keeps only per-slice reductions.  So are the
+reductions over slabs: the labelling's slabs and the label pairs across their faces
+(:func:`~ssbscope.tomo.chunked.label_chunked`), the per-block label counts, contacts and
+centroid sums of the low-attenuation regions and new filaments (:func:`_map_blocks`), the
+pure-phase and low-attenuation level histograms, the layer fractions and the grey-overlap
+sums; the client receives counts, pairs and histograms, never a slab.  (The cell region's
+float32 mean and the registration slab are still read in the client, one slab at a time.)
 
 This is the one implementation of the series analysis: the in-memory
 :func:`~ssbscope.tomo.series.segment_scan`, :func:`~ssbscope.tomo.series.measure_scan` and
