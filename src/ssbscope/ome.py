@@ -59,7 +59,13 @@ paths that ome-zarr-py's ``Reader`` follows (the bioformats2raw layout wants ima
 Every image gets at least one coarser level (so that viewers always see a pyramid) and more
 until the largest spatial extent is at most :data:`PYRAMID_MAX_EXTENT` voxels; each level
 halves every spatial axis longer than one voxel (``factor`` per axis in the scale).  Levels
-are computed chunk-wise with Dask from the level above as written on disk.
+are computed chunk-wise with Dask from the level above as written on disk; for a Dask-backed
+image written lazily (:meth:`ssbscope.store.Store.write` passes the deferred ``to_zarr`` as
+``pending``), the levels are computed in the same pass as level 0: each block (e.g. a slab
+of a streamed reconstruction, :func:`ssbscope.tomo.stream.stream_reconstruct`, whose
+blocks hold a multiple of :func:`pyramid_factor` rows) is written and downsampled as soon as
+it is computed, never read back, with the same chunks, so the levels equal the ones computed
+from disk bit for bit.
 
 Examples
 --------
@@ -81,7 +87,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["OME_ATTR", "PYRAMID_MAX_EXTENT", "write_ome", "ome_metadata", "pyramid_paths",
-           "axes_of"]
+           "axes_of", "pyramid_factor"]
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +237,18 @@ def _n_levels(shape, space_idx) -> int:
     return n
 
 
+def pyramid_factor(shape) -> int:
+    """How many voxels of the first axis of a (Z, Y, X) image the coarsest pyramid level
+    merges into one (``2 ** levels``, or fewer when the axis is short): blocks of a
+    multiple of it along z are downsampled without their neighbours."""
+    shape = tuple(int(n) for n in shape)
+    f, n = 1, shape[0]
+    for _ in range(_n_levels(shape, list(range(len(shape))))):
+        if n >= 2:
+            f, n = 2 * f, n // 2
+    return f
+
+
 def _downsample(arr, space_idx, kind):
     """Halve every spatial axis longer than one voxel (mean for grey images, nearest for
     labels and integer images); returns (dask array, per-axis factor)."""
@@ -246,15 +264,21 @@ def _downsample(arr, space_idx, kind):
     return out, factor
 
 
-def write_ome(group_dir, ds) -> dict | None:
+def write_ome(group_dir, ds, pending=None) -> dict | None:
     """Write NGFF metadata and pyramid levels for the declared images of ``ds``.
 
     Parameters
     ----------
     group_dir : path-like
-        The dataset's Zarr v3 group, already written from ``ds`` (by ``to_zarr``).
+        The dataset's Zarr v3 group, already written from ``ds`` (by ``to_zarr``), or
+        created with its writes deferred (``pending``).
     ds : xarray.Dataset
         The dataset written there (for the attributes and coordinates).
+    pending : dask Delayed, optional
+        The deferred write of ``ds`` (``ds.to_zarr(..., compute=False)``): the levels of its
+        Dask-backed images are then computed from the images' own graphs together with it,
+        in one pass (each block written and downsampled as it is computed); the levels
+        equal the ones computed from the written level 0.
 
     Returns
     -------
@@ -266,6 +290,7 @@ def write_ome(group_dir, ds) -> dict | None:
     ValueError
         A declared variable whose dimensions do not map to NGFF axes, or an unknown kind.
     """
+    import dask
     import dask.array as da
     import zarr
 
@@ -273,8 +298,26 @@ def write_ome(group_dir, ds) -> dict | None:
     declared = [(str(v), ds[v].attrs[OME_ATTR]) for v in sorted(ds.data_vars, key=str)
                 if OME_ATTR in ds[v].attrs]
     if not declared:
+        if pending is not None:
+            dask.compute(pending)
         return None
     g = zarr.open_group(str(group_dir), mode="r+", zarr_format=3)
+    # streamed: every Dask variable's level 0 and the images' levels are stored by one
+    # da.store (one graph: each block computed once), not by the deferred to_zarr, whose
+    # optimised graph would compute the blocks a second time; variables that xarray encodes
+    # beyond a cast (times, strings) keep the deferred to_zarr and the pyramid from disk
+    sources, targets = [], []
+    if pending is not None:
+        lazy = [str(n) for n, v in ds.variables.items() if isinstance(v.data, da.Array)]
+        if all(ds.variables[n].dtype.kind in "fiub" for n in lazy):
+            for n in lazy:
+                if n not in {v for v, _ in declared}:
+                    src = ds.variables[n].data
+                    sources.append(src.astype(g[n].dtype).rechunk(g[n].chunks))
+                    targets.append(g[n])
+        else:
+            dask.compute(pending)
+            pending = None
     multiscales, label, label_var = [], None, None
     for vname, kind in declared:
         if kind not in ("image", "label"):
@@ -311,8 +354,14 @@ def write_ome(group_dir, ds) -> dict | None:
         chunks = arr0.chunks
         datasets = [{"path": vname, "coordinateTransformations": [
             {"type": "scale", "scale": scale0}, {"type": "translation", "translation": trans0}]}]
-        cur = da.from_zarr(arr0)
+        # streamed: from the variable's own graph (the chunks of the written array)
+        streamed = pending is not None and isinstance(var.data, da.Array)
+        cur = var.data.astype(arr0.dtype).rechunk(chunks) if streamed else da.from_zarr(arr0)
+        if streamed:
+            sources.append(cur)
+            targets.append(arr0)
         total = [1] * var.ndim
+        out = arr0
         for level in range(1, _n_levels(arr0.shape, space_idx) + 1):
             nxt, factor = _downsample(cur, space_idx, kind)
             if any(n == 0 for n in nxt.shape):
@@ -330,13 +379,17 @@ def write_ome(group_dir, ds) -> dict | None:
                                                           f"(pyramid level {level})",
                                              "ome_level_of": vname, "ome_level": level},
                                  overwrite=True)
-            da.store(nxt.rechunk(cks), out, lock=False)
+            if streamed:
+                sources.append(nxt.rechunk(cks))
+                targets.append(out)
+            else:
+                da.store(nxt.rechunk(cks), out, lock=False)
             datasets.append({"path": path, "coordinateTransformations": [
                 {"type": "scale", "scale": [s * f for s, f in zip(scale0, total)]},
                 {"type": "translation", "translation": [
                     t + (s * (f - 1) / 2 if i in space_idx else 0.0)
                     for i, (s, t, f) in enumerate(zip(scale0, trans0, total))]}]})
-            cur = da.from_zarr(out)
+            cur = nxt.rechunk(cks) if streamed else da.from_zarr(out)
         ms = {"name": vname, "axes": axes, "datasets": datasets,
               "type": "mean" if kind == "image" and var.dtype.kind in "fc" else "nearest",
               "metadata": {"description": "each level halves the spatial axes of the one above: "
@@ -347,15 +400,15 @@ def write_ome(group_dir, ds) -> dict | None:
                            "units": str(var.attrs.get("units", "")), **extra}}
         multiscales.append(ms)
         if kind == "label" and label is None:
-            vals = None
-            if var.size <= 2 ** 26:
-                vals = np.unique(np.asarray(cur))  # the coarsest level: small
-            label, label_var = {}, vname
+            label, label_var, coarsest = {}, vname, out
             src = ds[vname].attrs.get("ome_source") or ds.attrs.get("ome_source")
             if src:
                 label["source"] = {"image": str(src)}
-            if vals is not None:
-                label["colors"] = [{"label-value": int(v)} for v in vals if v.dtype.kind in "iub"]
+    if sources:  # level 0 and the streamed levels: one pass over the blocks
+        da.store(sources, targets, lock=False)
+    if label is not None and ds[label_var].size <= 2 ** 26:
+        vals = np.unique(np.asarray(coarsest[...]))  # the coarsest level as written: small
+        label["colors"] = [{"label-value": int(v)} for v in vals if v.dtype.kind in "iub"]
     # readers show the first: the first declared label, if any, else ds.attrs["ome_default"]
     first = label_var if label is not None else ds.attrs.get("ome_default")
     multiscales.sort(key=lambda m: m["name"] != first)

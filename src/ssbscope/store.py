@@ -156,13 +156,14 @@ def _in_name_order(ds):
     return out
 
 
-def _finish_group(name: str, group_dir: Path, ds) -> None:
+def _finish_group(name: str, group_dir: Path, ds, pending=None) -> None:
     """After ``to_zarr``: NGFF metadata and pyramid levels of the declared images
-    (:func:`ssbscope.ome.write_ome`), then the group's consolidated metadata."""
+    (:func:`ssbscope.ome.write_ome`; with ``pending``, the deferred ``to_zarr`` computed in
+    the same pass as the levels), then the group's consolidated metadata."""
     from ssbscope.ome import write_ome
 
     try:
-        write_ome(group_dir, ds)
+        write_ome(group_dir, ds, pending)
     except ValueError as e:
         raise StoreError(f"dataset {name!r}: OME-Zarr image: {e}") from None
     _consolidate_quietly(group_dir)
@@ -591,8 +592,12 @@ class Store:
         tmp_root.mkdir(parents=True, exist_ok=True)
         tmp = tmp_root / _tmp_name()
         try:
-            ds.to_zarr(str(tmp), mode="w", consolidated=False, zarr_format=3)
-            _finish_group(name, tmp, ds)  # OME-Zarr metadata and pyramid, consolidated metadata
+            # a Dask-backed image (e.g. a streamed reconstruction): its pyramid is written
+            # in the same pass as the image, block by block (ssbscope.ome.write_ome)
+            lazy = any("ome_image" in v.attrs and v.chunks for v in ds.data_vars.values())
+            pending = ds.to_zarr(str(tmp), mode="w", consolidated=False, zarr_format=3,
+                                 compute=not lazy)
+            _finish_group(name, tmp, ds, pending if lazy else None)
             _fsync_tree(tmp)
             manifest = _manifest(tmp)
             self._ensure_parent_groups(name)

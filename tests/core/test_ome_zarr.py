@@ -411,3 +411,89 @@ def test_napari_reader_opens_the_xcs_maps_and_the_ratio_movie(series_store):
         for la in img:
             np.testing.assert_allclose(la.scale, scale, err_msg=name)
     assert len(img) == 3  # anode, SPE, cathode
+
+
+@pytest.mark.parametrize("block, chunk", [(24, 8), (13, 13)])
+def test_streamed_pyramid_equals_the_pyramid_from_disk_in_one_pass(tmp_path, monkeypatch, block,
+                                                                   chunk):
+    """A Dask-backed image (as a streamed reconstruction: one task per slab of rows) is
+    written with its pyramid in one pass: every slab task runs once (the levels are not read
+    back from level 0), and the levels equal the ones written from an in-memory array bit for
+    bit; slabs of a multiple of the pyramid factor (24 = 6 x 4) or not (13: the remainder is
+    carried to the next slab inside the graph)."""
+    import threading
+
+    import dask
+    import dask.array as da
+    import zarr
+
+    from ssbscope.ome import pyramid_factor, write_ome
+
+    rng = np.random.default_rng(3)
+    n_slabs = -(-600 // block)
+    nz, ny, nx = 600, 40, 36
+    v = rng.random((nz, ny, nx)).astype(np.float32)
+    lab = (v * 4).astype(np.uint8)
+    assert pyramid_factor(v.shape) == 4  # two coarser levels: 600 -> 300 -> 150
+    calls, lock = [], threading.Lock()
+
+    def slab(src, z0, z1):
+        with lock:
+            calls.append(z0)
+        return src[z0:z1]
+
+    def lazy(src):
+        parts = [da.from_delayed(dask.delayed(slab)(src, z0, min(nz, z0 + block)),
+                                 shape=(min(nz, z0 + block) - z0, ny, nx), dtype=src.dtype)
+                 for z0 in range(0, nz, block)]
+        return da.concatenate(parts).rechunk((chunk, ny, nx))
+
+    def datasets(data, labels):
+        return {"tomo/c/volumes": xr.Dataset(
+                    {"volume": (("z", "y", "x"), data, {"units": "1/pixel", "ome_image": "image"})},
+                    coords=_space(nz, ny, nx)),
+                "tomo/c/labels": xr.Dataset(
+                    {"labels": (("z", "y", "x"), labels, {"units": "1", "ome_image": "label"})},
+                    coords=_space(nz, ny, nx))}
+
+    # reference: level 0 written first, then the pyramid read back from it (the post-hoc path)
+    for name, ds in datasets(lazy(v), lazy(lab)).items():
+        ds.to_zarr(str(tmp_path / "ref" / name), mode="w", consolidated=False, zarr_format=3)
+        write_ome(tmp_path / "ref" / name, ds)
+    assert len(calls) == 2 * n_slabs
+    calls.clear()
+    got = Store.create(tmp_path / "got.zarr")
+
+    def no_read_back(*a, **k):
+        raise AssertionError("a streamed image's level was read back from disk")
+
+    with monkeypatch.context() as m:
+        m.setattr(da, "from_zarr", no_read_back)
+        for name, ds in datasets(lazy(v), lazy(lab)).items():
+            got.write(name, ds)
+    assert sorted(calls) == sorted(2 * list(range(0, nz, block)))  # each slab once per image
+    for name, var in (("tomo/c/volumes", "volume"), ("tomo/c/labels", "labels")):
+        g_ref = zarr.open_group(str(tmp_path / "ref" / name), mode="r")
+        g_got = zarr.open_group(str(got.path / name), mode="r")
+        assert g_got.attrs["ome"] == g_ref.attrs["ome"]
+        paths = [d["path"] for d in g_ref.attrs["ome"]["multiscales"][0]["datasets"]]
+        assert paths == [var, f"{var}_s1", f"{var}_s2"]
+        for p in paths:
+            assert g_got[p].chunks == g_ref[p].chunks
+            np.testing.assert_array_equal(g_got[p][...], g_ref[p][...], err_msg=p)
+    np.testing.assert_array_equal(got.read("tomo/c/volumes")["volume"].values, v)
+
+
+def test_stream_plan_blocks_are_a_multiple_of_the_pyramid_factor():
+    from ssbscope.ome import pyramid_factor
+    from ssbscope.tomo.stream import plan_blocks
+
+    f = pyramid_factor((2048, 2048, 2048))
+    assert f == 8  # 2048 -> 1024 -> 512 -> 256
+    free = plan_blocks(2048, 1500, 2048, memory_limit_bytes=6e9)
+    al = plan_blocks(2048, 1500, 2048, memory_limit_bytes=6e9, align_rows=f)
+    assert free.block_rows % f != 0 or free.block_rows == al.block_rows  # the test can fail
+    assert al.block_rows % f == 0 and free.block_rows - f < al.block_rows <= free.block_rows
+    # fewer rows than the factor: kept (the remainder is carried inside the graph)
+    assert plan_blocks(2048, 1500, 2048, memory_limit_bytes=1.2e9, align_rows=f).block_rows \
+        == plan_blocks(2048, 1500, 2048, memory_limit_bytes=1.2e9).block_rows

@@ -175,6 +175,16 @@ def test_series_chunked_slabs_run_on_dask_workers(recon, tmp_path):
     assert len({t["worker"] for t in slabs}) == 2
     # the per-slab reductions too: column and phase counts, 7 slabs per scan
     assert sum(str(t["key"]).startswith("counts-") for t in ts.data) == 2 * 7
+    # ... and the labelling (slabs, pairs across their faces), the label reductions (region
+    # sizes and contacts, new filaments' sizes and centroids), the pure-phase and
+    # low-attenuation level histograms: tasks (the relabelling fused into the reductions)
+    assert a.new_filaments[1] > 0 and a.scans[1].low_attenuation_connected_um3 > 0
+    for name in ("_block_meta", "_boundary_pairs", "_region_reduce",
+                 "_filament_reduce", "slab_stats", "slab_hist", "_extremes", "_counts",
+                 "slice_sums", "count_sum"):
+        workers = {t["worker"] for t in ts.data if str(t["key"]).startswith(name + "-")}
+        assert workers, name
+    assert len({t["worker"] for t in ts.data if "_block_meta" in str(t["key"])}) == 2
 
 
 def test_shift_slab_equals_apply_rigid_with_z_shift():

@@ -377,10 +377,39 @@ def _pairs(left, right, connectivity):
     return [np.stack([key >> 32, key & 0xFFFFFFFF], axis=1)]
 
 
+def _meta_head(meta):
+    """Count and first-voxel indices of a block's :func:`_block_meta` (what the client keeps)."""
+    return meta[0], meta[1]
+
+
+def _boundary_pairs(ax, plane, parts, metas, connectivity):
+    """Label pairs across one chunk boundary along ``ax`` from the blocks' face planes.
+
+    ``parts`` holds ``(left, slices)`` of each block beside the boundary (``left``: the block
+    ends at it; ``slices``: its (start, stop) along the two other axes); the labels are
+    numbered per boundary (each block's labels offset by the counts of the blocks before it
+    in ``parts``).  Returns ``(pairs, offsets)``: (k, 2) int64 unique pairs of those numbers
+    (1-based) and the blocks' offsets, so the client maps them to global labels."""
+    ofs = np.r_[0, np.cumsum([int(m[0]) for m in metas])].astype(np.int64)
+    left = np.zeros(plane, np.int64)
+    right = np.zeros(plane, np.int64)
+    for j, ((is_left, sl), m) in enumerate(zip(parts, metas)):
+        n_b, _, faces = m
+        if n_b == 0:
+            continue
+        face = faces[ax][1] if is_left else faces[ax][0]
+        glab = np.where(face > 0, face.astype(np.int64) + ofs[j], 0)
+        (left if is_left else right)[tuple(slice(a, b) for a, b in sl)] = glab
+    pr = _pairs(left, right, connectivity)
+    return (pr[0] if pr else np.zeros((0, 2), np.int64)), ofs[:-1]
+
+
 def label_chunked(mask, connectivity: int = 26, chunks=None, backend: str = "auto"):
     """Connected components of a Dask/Zarr mask, chunk by chunk, merged across chunk faces.
 
-    Each chunk is labelled by cc3d (``connected-components-3d``, optional dependency, the
+    Each chunk is labelled in a Dask task (on the active scheduler), and the label pairs
+    across each chunk boundary are found in a task from the chunks' face planes, so the
+    caller receives only counts, first voxels and pairs.  Each chunk is labelled by cc3d (``connected-components-3d``, optional dependency, the
     ``bench`` extra) when it is importable, else by :func:`ssbscope.tomo.filters.label`
     (numba); ``benchmarks/bench_labelling.py``: cc3d was faster per chunk on this machine
     (26-connected, 256^3 and 512^3).  Either gives the same labels: the chunks' own
@@ -418,36 +447,37 @@ def label_chunked(mask, connectivity: int = 26, chunks=None, backend: str = "aut
     idx = list(np.ndindex(grid.shape))
     if backend not in ("auto", "cc3d", "numba"):
         raise ParameterError("backend", backend, "must be 'auto', 'cc3d' or 'numba'")
-    metas = dask.compute(*[dask.delayed(_block_meta)(grid[b], tuple(int(starts[a][b[a]])
-                                                                    for a in range(3)),
-                                                     shape, connectivity, backend)
-                           for b in idx])
-    meta = dict(zip(idx, metas))
+    # every block labelled in a task; the client gets its count and first voxels, and the
+    # label pairs across each chunk boundary (computed from the face planes in a task too,
+    # so that no (Y, X) plane travels to the client)
+    meta_d = {b: dask.delayed(_block_meta)(grid[b], tuple(int(starts[a][b[a]]) for a in range(3)),
+                                           shape, connectivity, backend) for b in idx}
+    bounds_d = []
+    for ax in range(3):
+        others = [a for a in range(3) if a != ax]
+        for k in range(1, grid.shape[ax]):
+            parts = [(b, b[ax] == k - 1,
+                      tuple((int(starts[o][b[o]]), int(starts[o][b[o]]) + arr.chunks[o][b[o]])
+                            for o in others)) for b in idx if b[ax] in (k - 1, k)]
+            plane = (shape[others[0]], shape[others[1]])
+            bounds_d.append((parts, dask.delayed(_boundary_pairs)(
+                ax, plane, [(side, sl) for _, side, sl in parts], [meta_d[b] for b, _, _ in parts],
+                connectivity)))
+    heads, bpairs = dask.compute([dask.delayed(_meta_head)(meta_d[b]) for b in idx],
+                                 [d for _, d in bounds_d])
+    meta = dict(zip(idx, heads))
     counts = np.array([meta[b][0] for b in idx], np.int64)
     offsets = dict(zip(idx, np.r_[0, np.cumsum(counts)[:-1]]))
     total = int(counts.sum())
     if total == 0:
         return da.zeros(shape, np.int32, chunks=arr.chunks), 0
     first = np.concatenate([meta[b][1] for b in idx])
-    # boundary planes (global provisional labels) and the label pairs across them
     pairs = []
-    for ax in range(3):
-        others = [a for a in range(3) if a != ax]
-        for k in range(1, grid.shape[ax]):
-            left = np.zeros((shape[others[0]], shape[others[1]]), np.int64)
-            right = np.zeros_like(left)
-            for b in idx:
-                if b[ax] not in (k - 1, k):
-                    continue
-                n_b, _, faces = meta[b]
-                if n_b == 0:
-                    continue
-                face = faces[ax][1] if b[ax] == k - 1 else faces[ax][0]
-                sl = tuple(slice(int(starts[o][b[o]]), int(starts[o][b[o]]) + arr.chunks[o][b[o]])
-                           for o in others)
-                glab = np.where(face > 0, face.astype(np.int64) + offsets[b], 0)
-                (left if b[ax] == k - 1 else right)[sl] = glab
-            pairs.extend(_pairs(left, right, connectivity))
+    for (parts, _), (pr, pofs) in zip(bounds_d, bpairs):
+        if len(pr):  # boundary-local ids -> global provisional labels (1-based)
+            glob = np.array([offsets[b] for b, _, _ in parts], np.int64)
+            part = np.searchsorted(pofs, pr - 1, side="right") - 1
+            pairs.append(pr - pofs[part] + glob[part])
     if pairs:
         pr = np.concatenate(pairs) - 1
         g = coo_matrix((np.ones(len(pr), np.int8), (pr[:, 0], pr[:, 1])), shape=(total, total))

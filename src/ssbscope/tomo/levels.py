@@ -41,6 +41,7 @@ is the level, e.g. a region of the electrolyte the user knows to be dense.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -372,7 +373,7 @@ def pure_phase_levels(volume, labels, phases: Sequence, *, erode_vox: int = 2,
                       phase_names: Sequence[str] | None = None, footprint=None,
                       z_range: tuple[int, int] | None = None,
                       overrides: Mapping | None = None, chunk_slices: int | None = None,
-                      min_voxels: int = MIN_VOXELS) -> PhaseLevels:
+                      min_voxels: int = MIN_VOXELS, map_slabs=None) -> PhaseLevels:
     """Grey level of each phase's pure material: the mode of its interior after erosion.
 
     For every phase ``p`` the voxels with ``labels == p`` inside ``footprint`` (columns) and
@@ -405,6 +406,10 @@ def pure_phase_levels(volume, labels, phases: Sequence, *, erode_vox: int = 2,
         Slices per slab (default: all at once); the result does not depend on it.
     min_voxels : int, default 2000
         Fewest interior voxels for a mode at a given erosion.
+    map_slabs : callable, optional
+        ``map_slabs(func, bounds)`` -> ``[func(z0, z1) for z0, z1 in bounds]`` in order, e.g.
+        as Dask tasks on a cluster (each slab's counts, extremes and histograms are small;
+        the slabs never reach the caller); default a loop here.
 
     Returns
     -------
@@ -431,23 +436,47 @@ def pure_phase_levels(volume, labels, phases: Sequence, *, erode_vox: int = 2,
     ks = list(range(erode_vox + 1))
     bounds = [(z, min(nz, z + cz)) for z in range(zr[0], zr[1], cz)]
 
-    def slabs(keys):
-        # one mask at a time (memory: a slab of values plus one boolean slab)
-        for z0, z1 in bounds:
-            v = np.asarray(volume[z0:z1])
-            for i, k in keys:
-                yield v, (i, k), _interior_slab(labels, phases[i], k, fp, zr, z0, z1)
+    mp = map_slabs or (lambda f, bs: [f(z0, z1) for z0, z1 in bs])
+
+    def slab_stats(keys, z0, z1):
+        # a slab's count, min, max per (phase, erosion); one mask at a time (memory: a slab
+        # of values plus one boolean slab)
+        v = np.asarray(volume[z0:z1])
+        out = {}
+        for i, k in keys:
+            x = v[_interior_slab(labels, phases[i], k, fp, zr, z0, z1)]
+            x = x[np.isfinite(x)]
+            out[(i, k)] = (int(x.size), float(x.min()) if x.size else np.inf,
+                           float(x.max()) if x.size else -np.inf)
+        return out
+
+    def slab_hist(keys, lo, hi, z0, z1):
+        # a slab's fine histogram per phase at its erosion
+        v = np.asarray(volume[z0:z1])
+        out = {}
+        for i, k in keys:
+            x = v[_interior_slab(labels, phases[i], k, fp, zr, z0, z1)].astype(np.float64)
+            x = x[np.isfinite(x)]
+            h = np.zeros(N_BINS, np.int64)
+            if x.size and hi[i] > lo[i]:
+                b = np.clip(((x - lo[i]) * (N_BINS / (hi[i] - lo[i]))).astype(np.int64), 0,
+                            N_BINS - 1)
+                h += np.bincount(b, minlength=N_BINS)
+            elif x.size:
+                h[0] += x.size
+            out[i] = h
+        return out
 
     # pass 1: counts per erosion, range of the un-eroded class (a superset)
     cnt = {(i, k): 0 for i in todo for k in ks}
     lo = {i: np.inf for i in todo}
     hi = {i: -np.inf for i in todo}
-    for v, (i, k), m in slabs([(i, k) for i in todo for k in ks]):
-        x = v[m]
-        x = x[np.isfinite(x)]
-        cnt[(i, k)] += int(x.size)
-        if k == 0 and x.size:
-            lo[i], hi[i] = min(lo[i], float(x.min())), max(hi[i], float(x.max()))
+    keys1 = [(i, k) for i in todo for k in ks]
+    for res in mp(functools.partial(slab_stats, keys1), bounds):
+        for (i, k), (c, a, b) in res.items():
+            cnt[(i, k)] += c
+            if k == 0 and c:
+                lo[i], hi[i] = min(lo[i], a), max(hi[i], b)
     use_k = {}
     for i in todo:
         k = next((k for k in reversed(ks) if cnt[(i, k)] >= min_voxels), None)
@@ -463,15 +492,11 @@ def pure_phase_levels(volume, labels, phases: Sequence, *, erode_vox: int = 2,
                         names[i], cnt[(i, erode_vox)], erode_vox, k, cnt[(i, k)])
     # pass 2: fine histograms at the erosion used
     hist = {i: np.zeros(N_BINS, np.int64) for i in todo if use_k[i] is not None}
-    for v, (i, _), m in slabs([(i, use_k[i]) for i in hist]):
-        x = v[m].astype(np.float64)
-        x = x[np.isfinite(x)]
-        if x.size and hi[i] > lo[i]:
-            b = np.clip(((x - lo[i]) * (N_BINS / (hi[i] - lo[i]))).astype(np.int64), 0,
-                        N_BINS - 1)
-            hist[i] += np.bincount(b, minlength=N_BINS)
-        elif x.size:
-            hist[i][0] += x.size
+    keys2 = [(i, use_k[i]) for i in hist]
+    if keys2:
+        for res in mp(functools.partial(slab_hist, keys2, lo, hi), bounds):
+            for i, h in res.items():
+                hist[i] += h
     out = []
     for i, (p, nm) in enumerate(zip(phases, names)):
         spec = ov.get(nm)

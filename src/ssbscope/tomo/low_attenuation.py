@@ -28,6 +28,7 @@ numbers and integer histograms, so their results are bit-identical.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -233,20 +234,34 @@ def _split(ranges, bounds):
     return out
 
 
-def _histogram(read, fp, ranges, noise_sd=None, n_bins=65536):
-    """Exact min/max, then integer counts on fixed edges: the same for any slab split."""
+def _serial(func, ranges):
+    return [func(a, b) for a, b in ranges]
+
+
+def _extremes(read, fp, a, b):
+    v = np.asarray(read(a, b))[:, fp]
+    return (float(v.min()), float(v.max()), int(v.size)) if v.size else None
+
+
+def _counts(read, fp, edges, a, b):
+    return np.histogram(np.asarray(read(a, b))[:, fp], bins=edges)[0]
+
+
+def _histogram(read, fp, ranges, noise_sd=None, n_bins=65536, map_slabs=None):
+    """Exact min/max, then integer counts on fixed edges: the same for any slab split; each
+    range one call of ``map_slabs`` (default a loop here)."""
+    mp = map_slabs or _serial
     vmin, vmax, n = math.inf, -math.inf, 0
-    for a, b in ranges:
-        v = np.asarray(read(a, b))[:, fp]
-        if v.size:
-            vmin, vmax, n = min(vmin, float(v.min())), max(vmax, float(v.max())), n + v.size
+    for r in mp(functools.partial(_extremes, read, fp), ranges):
+        if r is not None:
+            vmin, vmax, n = min(vmin, r[0]), max(vmax, r[1]), n + r[2]
     if n == 0 or not vmax > vmin:
         return None, None
     edges = (histogram_edges(vmin, vmax, noise_sd) if noise_sd is not None
              else np.linspace(vmin, vmax, n_bins + 1))
     counts = np.zeros(edges.size - 1, np.int64)
-    for a, b in ranges:
-        counts += np.histogram(np.asarray(read(a, b))[:, fp], bins=edges)[0]
+    for c in mp(functools.partial(_counts, read, fp, edges), ranges):
+        counts += c
     return counts, edges
 
 
@@ -257,7 +272,8 @@ def _quantiles(counts, edges, qs):
     return [float(np.interp(q, cdf, edges)) for q in qs]
 
 
-def measure_levels(read, footprint, electrode_bands, e0: int, e1: int, bounds=None):
+def measure_levels(read, footprint, electrode_bands, e0: int, e1: int, bounds=None,
+                   map_slabs=None):
     """Both pure levels of a scan, read slab by slab.
 
     The electrode's median and noise come from a fine histogram (65536 bins between its
@@ -279,6 +295,9 @@ def measure_levels(read, footprint, electrode_bands, e0: int, e1: int, bounds=No
         The electrolyte's slice range.
     bounds : sequence of (int, int), optional
         Slabs to read in (default: each range at once); the result does not depend on them.
+    map_slabs : callable, optional
+        ``map_slabs(func, ranges)`` -> ``[func(a, b) for a, b in ranges]`` in order, e.g. as
+        Dask tasks (only extremes and histogram counts come back); default a loop here.
 
     Returns
     -------
@@ -292,14 +311,15 @@ def measure_levels(read, footprint, electrode_bands, e0: int, e1: int, bounds=No
     n_el = sum((b - a) for a, b in ranges) * int(fp.sum())
     if n_el < 10 or e1 <= e0 or not fp.any():
         return None
-    counts, edges = _histogram(read, fp, ranges)
+    counts, edges = _histogram(read, fp, ranges, map_slabs=map_slabs)
     if counts is None:
         return None
     q16, lo, q84 = _quantiles(counts, edges, (0.15865, 0.5, 0.84135))
     sd = 0.5 * (q84 - q16)
     if not (math.isfinite(sd) and sd > 0):
         return None
-    counts, edges = _histogram(read, fp, _split([(e0, e1)], bounds), noise_sd=sd)
+    counts, edges = _histogram(read, fp, _split([(e0, e1)], bounds), noise_sd=sd,
+                               map_slabs=map_slabs)
     if counts is None:
         return None
     lv = LowAttenuationLevels(level_low=lo, level_matrix=matrix_level(counts, edges, sd),

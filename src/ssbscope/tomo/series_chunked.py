@@ -58,7 +58,13 @@ thickness comes from ``memory_limit_bytes`` (:func:`slab_slices`).
 The slabs that write a volume intermediate (registration resampling, median or TV/NLM
 blocks, labels or the forest's prediction, the levels' interior labels) are Dask tasks on
 the active scheduler: under ``ssbscope run --workers N`` or ``--scheduler ADDRESS`` they run
-on the cluster's workers and the client keeps only per-slice reductions.
+on the cluster's workers and the client keeps only per-slice reductions.  So are the
+reductions over slabs: the labelling's slabs and the label pairs across their faces
+(:func:`~ssbscope.tomo.chunked.label_chunked`), the per-block label counts, contacts and
+centroid sums of the low-attenuation regions and new filaments (:func:`_map_blocks`), the
+pure-phase and low-attenuation level histograms, the layer fractions and the grey-overlap
+sums; the client receives counts, pairs and histograms, never a slab.  (The cell region's
+float32 mean and the registration slab are still read in the client, one slab at a time.)
 
 This is the one implementation of the series analysis: the in-memory
 :func:`~ssbscope.tomo.series.segment_scan`, :func:`~ssbscope.tomo.series.measure_scan` and
@@ -176,6 +182,44 @@ def _write_slab(dst, func, z0, z1):
     return extra
 
 
+def _map_blocks(lab, z_start, func, local=False):
+    """``[func(block, z0, z1) ...]`` of the z-blocks of the lazy array ``lab`` (its rows
+    start at global row ``z_start``), each a Dask task on the active scheduler (local threads
+    when ``local``): the blocks are computed and reduced on the workers, only ``func``'s
+    results reach the client."""
+    import dask
+
+    st = np.r_[0, np.cumsum(lab.chunks[0])].astype(int)
+    blocks = lab.to_delayed().reshape(len(lab.chunks[0]), -1)[:, 0]
+    tasks = [dask.delayed(func)(blk, z_start + int(a), z_start + int(b))
+             for blk, a, b in zip(blocks, st[:-1], st[1:])]
+    return list(dask.compute(*tasks, scheduler="threads" if local else None))
+
+
+def _scheduler(local):
+    """A context in which ``dask.compute`` runs on local threads (``local``: the tasks read
+    NumPy arrays, which every task would carry to a cluster), else the active scheduler."""
+    import contextlib
+
+    import dask
+
+    return dask.config.set(scheduler="threads") if local else contextlib.nullcontext()
+
+
+def _nonzero_counts(c):
+    """(ids, values) of the non-zero entries of a per-label array (what a task returns)."""
+    ids = np.flatnonzero(c)
+    return ids, c[ids]
+
+
+def _region_reduce(near, n, lab, z0, z1):
+    """A task: voxel counts of the labels of a block and the labels touching ``near``."""
+    lab = np.asarray(lab)
+    ids, cnt = _nonzero_counts(np.bincount(lab.ravel(), minlength=n + 1))
+    nr = near(z0, z1) & (lab > 0)
+    return ids, cnt, np.unique(lab[nr])
+
+
 def _lazy(z, cz):
     import dask.array as da
 
@@ -253,15 +297,8 @@ def _label_slab(med, edges, lut, n, radius, z0, z1):
     return lab[z0 - a:z0 - a + (z1 - z0)]
 
 
-def _masked_stats(chunks_fn):
-    """Count, sum, min, max of the values ``chunks_fn()`` yields (float64)."""
-    n, s, lo, hi = 0, 0.0, np.inf, -np.inf
-    for x in chunks_fn():
-        if x.size:
-            n += x.size
-            s += float(np.sum(x, dtype=np.float64))
-            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
-    return n, s, lo, hi
+def _read_rows(src, a, b):
+    return np.asarray(src[a:b])
 
 
 # --------------------------------------------------------------------------- one scan
@@ -354,16 +391,19 @@ def _fractions(sc: _Scan, n, footprint):
                                                                  footprint)), axis=1)
 
 
-def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False):
+def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False, local=False):
     """Label the mask (26-connected, exact across slabs) on ``z_range`` and return
     ``(n, labels, z0)``: ``labels`` lazy (rows from ``z0``), None when the range is empty;
-    ``mask_slab_fn(z0, z1)`` gives the mask's rows (global indices)."""
+    ``mask_slab_fn(z0, z1)`` gives the mask's rows (global indices).  The slabs are
+    labelled, and the label pairs across their faces found, in tasks on the active
+    scheduler (local threads when ``local``)."""
     from ssbscope.tomo.chunked import label_chunked
 
     za, zb = z_range
     if zb <= za:
         return 0, None, za
-    lab, n = label_chunked(_lazy_fn(mask_slab_fn, shape, z_range, cz), 26)
+    with _scheduler(local):
+        lab, n = label_chunked(_lazy_fn(mask_slab_fn, shape, z_range, cz), 26)
     return n, lab, za
 
 
@@ -527,10 +567,15 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     # pure-phase levels: histograms of the eroded interiors per slab (equal to measure_scan's)
     from ssbscope.tomo.levels import pure_phase_levels
 
+    local = isinstance(sc.labels, np.ndarray)
+
+    def tasks(func, bounds):  # per-slab reductions as tasks (:func:`_map_slabs`)
+        return _map_slabs(bounds, func, local)
+
     levels = pure_phase_levels(sc.aligned, sc.labels if level_labels is None else level_labels,
                                range(n_ph), phase_names=order_phases,
                                footprint=inner, z_range=(z0s, z1s), overrides=phase_levels,
-                               erode_vox=level_erode_vox, chunk_slices=cz)
+                               erode_vox=level_erode_vox, chunk_slices=cz, map_slabs=tasks)
 
     porder = PhaseOrder(tuple(order_phases), (float("nan"),) * n_ph, float("nan"))
     el = electrolyte_layer(lay, porder, electrolyte)
@@ -584,8 +629,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         from ssbscope.tomo import low_attenuation as LA
 
         el_bands = [band[nm] for nm in present if pidx[nm] == 0 and nm != el]
-        lv = LA.measure_levels(lambda a, b: np.asarray(sc.aligned[a:b]), inner, el_bands,
-                               e0, e1, bounds=list(_bounds(nz, cz)))
+        lv = LA.measure_levels(functools.partial(_read_rows, sc.aligned), inner, el_bands,
+                               e0, e1, bounds=list(_bounds(nz, cz)), map_slabs=tasks)
         rlow_thr = lv.threshold if lv is not None else thr
         la_levels = ((lv.level_low, lv.level_matrix) if lv is not None
                      else (float("nan"),) * 2) + (float(rlow_thr),)
@@ -624,20 +669,19 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                 d = ndi.binary_dilation(electrode(a, b), structure=np.ones((3, 3, 3), bool))
                 return d[z0 - a:z1 - a]
 
-            any_el = any(electrode(z0, z1).any() for z0, z1 in _bounds(nz, cz)
-                         if z1 > za and z0 < zb)
+            any_el = any(tasks(lambda z0, z1: bool(electrode(z0, z1).any()),
+                               [(z0, z1) for z0, z1 in _bounds(nz, cz) if z1 > za and z0 < zb]))
         else:
             any_el = False
         if any_el:  # as measure_scan: regions only where the Li electrode has voxels
-            n, lab, off = _label_stats(low_only, sc.shape, (za, zb), cz)
+            n, lab, off = _label_stats(low_only, sc.shape, (za, zb), cz, local=local)
             sizes = np.zeros(n + 1, np.int64)
             touch = np.zeros(n + 1, bool)
-            if n:
-                for a, b in _bounds(zb - za, cz):
-                    l = np.asarray(lab[a:b].compute(scheduler="threads"))
-                    sizes += np.bincount(l.ravel(), minlength=n + 1)
-                    nr = near(za + a, za + b) & (l > 0)
-                    touch[np.unique(l[nr])] = True
+            if n:  # per block in tasks: label counts (non-zero ones) and touching labels
+                for ids, cnt, tl in _map_blocks(lab, za, functools.partial(
+                        _region_reduce, near, n), local):
+                    sizes[ids] += cnt
+                    touch[tl] = True
             touch[0] = False
             big = sizes * v3 > min_volume_um3
             big[0] = False
@@ -646,17 +690,17 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             iso = float(sizes[iso_keep].sum() * v3)
         side = electrolyte_slab_order(lay, porder, el)
         start, stop = (e1, e0) if side == "bottom" else (e0, e1)
+        def slice_sums(a, b):  # a task: per-slice sums of the slab's part of [e0, e1)
+            if lv is not None:  # partial-volume fractions with the pure levels
+                return LA.slice_fraction_sums(np.asarray(sc.aligned[a:b])[:, fp], lv)
+            return region_low(a, b)[:, fp].sum(axis=1)
+
         try:
             per_slice = np.zeros(nz)
-            for z0, z1 in _bounds(nz, cz):
-                a, b = max(e0, z0), min(e1, z1)
-                if b <= a:
-                    continue
-                if lv is not None:  # partial-volume fractions with the pure levels
-                    per_slice[a:b] = LA.slice_fraction_sums(
-                        np.asarray(sc.aligned[a:b])[:, fp], lv)
-                else:
-                    per_slice[a:b] = region_low(a, b)[:, fp].sum(axis=1)
+            rng = [(max(e0, z0), min(e1, z1)) for z0, z1 in _bounds(nz, cz)
+                   if min(e1, z1) > max(e0, z0)]
+            for (a, b), v in zip(rng, tasks(slice_sums, rng)):
+                per_slice[a:b] = v
             frac = LA.layer_fractions_from_slices(per_slice, start, stop, int(n_layers),
                                                   float(fp.sum()), nz)
         except ParameterError as exc:
@@ -1008,33 +1052,48 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
     inner = region.inner
     creg = M.central_region(inner.shape, central_fraction, inner)
 
-    def values(k, new):
-        def gen():
-            rk, r0 = masks[k][1].args[1], masks[0][1].args[1]  # the masks' z ranges
-            lo, hi = (min(rk[0], r0[0]), max(rk[1], r0[1])) if new else rk
-            for z0, z1 in _bounds(shape[0], cz):
-                a, b = max(lo, z0), min(hi, z1)
-                if b <= a:
-                    continue
-                m = masks[k][1](a, b)
-                if new:
-                    m &= ~masks[0][1](a, b)
-                yield np.asarray(scans_z[k].aligned[a:b])[m].astype(np.float64)
-        return gen
+    local = work.path is None
 
-    def mean_std(gen):
-        n, s, _, _ = _masked_stats(gen)
+    def values(k, new):
+        """The slabs' rows and ``vals(a, b)``: the grey values of scan ``k`` under its raw
+        low mask (``new``: and not under the first scan's) in rows ``[a, b)``."""
+        rk, r0 = masks[k][1].args[1], masks[0][1].args[1]  # the masks' z ranges
+        lo, hi = (min(rk[0], r0[0]), max(rk[1], r0[1])) if new else rk
+        rng = [(max(lo, z0), min(hi, z1)) for z0, z1 in _bounds(shape[0], cz)
+               if min(hi, z1) > max(lo, z0)]
+        raw_k, raw_0, aligned = masks[k][1], masks[0][1], scans_z[k].aligned
+
+        def vals(a, b):
+            m = raw_k(a, b)
+            if new:
+                m &= ~raw_0(a, b)
+            return np.asarray(aligned[a:b])[m].astype(np.float64)
+        return rng, vals
+
+    def mean_std(rv):
+        """Sample mean and std in two passes of per-slab tasks (only sums come back),
+        summed in slab order (as one loop over the slabs)."""
+        rng, vals = rv
+
+        def count_sum(a, b):
+            x = vals(a, b)
+            return x.size, (float(np.sum(x, dtype=np.float64)) if x.size else 0.0)
+
+        n, s = 0, 0.0
+        for c, t in _map_slabs(rng, count_sum, local):
+            if c:
+                n, s = n + c, s + t
         if n == 0:
             return 0, float("nan"), float("nan")
         mu = s / n
-        ss = sum(float(((x - mu) ** 2).sum()) for x in gen())
+        ss = sum(_map_slabs(rng, lambda a, b: float(((vals(a, b) - mu) ** 2).sum()), local))
         return n, mu, math.sqrt(ss / n)
 
     first = mean_std(values(0, False))
     for k in range(1, nt):
         nf[:, k] = _new_filaments_chunked(  # current & ~previous: in the current's range
             lambda z0, z1, k=k: masks[k][0](z0, z1) & ~masks[k - 1][0](z0, z1), shape,
-            masks[k][0].args[1], cz, vs, min_filament_volume_um3, creg)
+            masks[k][0].args[1], cz, vs, min_filament_volume_um3, creg, local)
         new = mean_std(values(k, True))
         if new[0] >= 2 and first[0] >= 2:
             overlap[k] = M.overlap_coefficient(first[1], first[2], new[1], new[2])
@@ -1157,24 +1216,36 @@ def _register_slab(ref: _Vol, mov: _Vol, a: int, b: int, memory_limit_bytes=None
                           rotation_deg=float(t.rotation_deg), error=float(t.error))
 
 
-def _new_filaments_chunked(mask_fn, shape, z_range, cz, vs, min_volume_um3, creg):
+def _filament_reduce(n, lab, z0, z1):
+    """A task: voxel counts and sums of y and x of the labels of a block (non-zero ones)."""
+    l = np.asarray(lab)
+    fl = l.reshape(l.shape[0], -1)
+    yy, xx = np.indices(l.shape[1:])
+    ids, cnt = _nonzero_counts(np.bincount(l.ravel(), minlength=n + 1))
+    sy = np.bincount(fl.ravel(), weights=np.broadcast_to(yy.ravel(), fl.shape).ravel(),
+                     minlength=n + 1)
+    sx = np.bincount(fl.ravel(), weights=np.broadcast_to(xx.ravel(), fl.shape).ravel(),
+                     minlength=n + 1)
+    return ids, cnt, sy[ids], sx[ids]
+
+
+def _new_filaments_chunked(mask_fn, shape, z_range, cz, vs, min_volume_um3, creg,
+                           local=False):
     """(count, count_center, count_edge, volume_um3) of
-    :func:`ssbscope.tomo.metrics.new_filaments` from a chunked labelling."""
-    n, lab, za = _label_stats(mask_fn, shape, z_range, cz)
+    :func:`ssbscope.tomo.metrics.new_filaments` from a chunked labelling; the labelling and
+    the per-block sums are tasks on the active scheduler (local threads when ``local``)."""
+    n, lab, za = _label_stats(mask_fn, shape, z_range, cz, local=local)
     if n == 0:
         return (0, 0, 0, 0.0)
     sizes = np.zeros(n + 1, np.int64)
     sy = np.zeros(n + 1)
     sx = np.zeros(n + 1)
-    yy, xx = np.indices(shape[1:])
-    for a, b in _bounds(z_range[1] - za, cz):
-        l = np.asarray(lab[a:b].compute(scheduler="threads"))
-        fl = l.reshape(l.shape[0], -1)
-        sizes += np.bincount(l.ravel(), minlength=n + 1)
-        sy += np.bincount(fl.ravel(), weights=np.broadcast_to(yy.ravel(), fl.shape).ravel(),
-                          minlength=n + 1)
-        sx += np.bincount(fl.ravel(), weights=np.broadcast_to(xx.ravel(), fl.shape).ravel(),
-                          minlength=n + 1)
+    # added in block order, as one loop over the blocks would (labels absent from a block
+    # add zero)
+    for ids, cnt, y, x in _map_blocks(lab, za, functools.partial(_filament_reduce, n), local):
+        sizes[ids] += cnt
+        sy[ids] += y
+        sx[ids] += x
     v3 = vs ** 3
     vol = sizes[1:] * v3
     keep = np.flatnonzero(vol > min_volume_um3) + 1

@@ -37,6 +37,7 @@ workers and the client holds only the centre search's result (one sinogram).
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -206,7 +207,7 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
                 threads: int = 1, n_out: int | None = None, itemsize: int = 2,
                 n_frames: int = 0, center_rows: int = 16, block_rows: int | None = None,
                 base_bytes: int = BASE_BYTES, fraction: float = 0.8, phase_halo: int = 0,
-                extend_px: int = 0) -> StreamPlan:
+                extend_px: int = 0, align_rows: int = 1) -> StreamPlan:
     """Choose the rows per task so that ``threads`` tasks at once stay under a memory limit.
 
     ``block_rows`` is the largest ``b <= MAX_BLOCK_ROWS`` with ``threads *
@@ -239,6 +240,10 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
         Paganin halo rows (and FFT padding) per side (0: no phase retrieval).
     extend_px : int
         Sinogram extension per side for truncated scans (:func:`block_bytes`).
+    align_rows : int
+        Unless ``block_rows`` is given, blocks of at least this many rows are rounded down
+        to a multiple of it (and of the chunk): :func:`ssbscope.ome.pyramid_factor`, so that
+        every block's pyramid levels are written from that block alone.
 
     Returns
     -------
@@ -275,6 +280,9 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
     slice_bytes = 4 * n_out * n_out
     c = max(1, min(b, CHUNK_BYTES // max(slice_bytes, 1)))
     b = max(c, (b // c) * c)
+    m = math.lcm(c, max(1, int(align_rows)))
+    if block_rows is None and b >= m:
+        b = (b // m) * m
     cr = max(1, min(int(center_rows), n_rows))
     # the centre search runs alone (before the blocks): the whole budget is its own
     plane = n_angles * n_detector
@@ -545,6 +553,7 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     import dask
     import dask.array as da
 
+    from ssbscope.ome import pyramid_factor
     from ssbscope.tomo.io import read_projections
 
     path = str(path)
@@ -579,7 +588,8 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
                        n_frames=n_frames, center_rows=center_rows, block_rows=block_rows,
                        fraction=frac, phase_halo=ph,
                        extend_px=((2 * n_d - 1) if scan == "360-offset" else n_d)
-                       if may_extend else 0)
+                       if may_extend else 0,
+                       align_rows=pyramid_factor((n_rows, n_d, n_d)))
     mid = r_start + n_rows // 2
     search = center_px is None
     if search:
