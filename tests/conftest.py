@@ -1,18 +1,126 @@
-"""Fixtures shared across test modules."""
+"""Fixtures shared across test modules, and the order in which pytest-xdist hands out test files.
+
+The suite must stay under 10 minutes on 2 cores (``pytest -n auto``, ``--dist loadfile``: one
+test file is one unit of work, so a file's module fixtures are built once).  Two things keep
+the wall time down:
+
+- :func:`tiny_demo` is built once per run, by whichever worker asks first, and shared with the
+  other worker through a lock file (the pytest-xdist recipe);
+- :func:`pytest_collection_modifyitems` puts the long files first, longest first (the file that
+  builds ``tiny_demo``, files with ``@pytest.mark.slow(seconds=...)`` tests, files named in
+  ``_LONG_FILES_S``), so that the long units start at once on different workers and the many
+  short files fill the gaps at the end (longest-processing-time first; pyproject's
+  ``--no-loadscope-reorder`` keeps this order, xdist would otherwise order the files by their
+  number of tests, which put the 5-minute tests/report/test_report.py in the middle of the run).
+"""
+
+import os
+import shutil
+from contextlib import contextmanager
 
 import pytest
+
+try:
+    import fcntl
+except ImportError:  # Windows: no shared build, every worker builds its own demo
+    fcntl = None
+
+_DEMO_S = 140.0  # ``tiny_demo`` on 2 cores: charged to the first file that asks for it
+_SLOW_DEFAULT_S = 10.0  # weight of a ``@pytest.mark.slow`` test without a ``seconds=`` hint
+# Files whose module fixtures make them long although no test is marked slow: seconds of one
+# worker on 2 busy cores (CI logs and --durations, December 2026).  A hint only orders the files;
+# a stale or missing entry costs wall time, never a test.
+_LONG_FILES_S = {
+    "tests/core/test_examples.py": 55,
+    "tests/tomo/test_chunked_series.py": 55,
+    "tests/interface/test_interface_stages.py": 40,
+    "tests/interface/test_phase_field.py": 35,
+    "tests/interface/test_stokes.py": 30,
+    "tests/interface/test_gap_neutron.py": 26,
+    "tests/tomo/test_stages.py": 25,
+    "tests/compton/test_events.py": 23,
+    "tests/twin/test_folder.py": 22,
+    "tests/tomo/test_stream.py": 15,
+    "tests/tomo/test_symmetric_acceptance.py": 15,
+    "tests/transport/test_series_transport.py": 15,
+    "tests/interface/test_study.py": 12,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long files first, longest first; the rest keep the collection order.
+
+    A file's weight is the larger of its hint in ``_LONG_FILES_S`` and the sum of its slow
+    tests' ``seconds``; the first file that uses ``tiny_demo`` also carries the demo's build.
+    Items of one file stay together and in their order, and the sort is stable and depends
+    only on the collected items, so every worker collects the same sequence.
+    """
+    files, slow, demo_file = {}, {}, None
+    for i, item in enumerate(items):
+        f = item.nodeid.split("::", 1)[0]
+        files.setdefault(f, i)
+        if demo_file is None and "tiny_demo" in getattr(item, "fixturenames", ()):
+            demo_file = f
+        m = item.get_closest_marker("slow")
+        if m is not None:
+            slow[f] = slow.get(f, 0.0) + float(m.kwargs.get("seconds", _SLOW_DEFAULT_S))
+    weight = {f: max(_LONG_FILES_S.get(f, 0.0), slow.get(f, 0.0)) + (_DEMO_S if f == demo_file else 0.0)
+              for f in files}
+    items.sort(key=lambda it: (-weight[it.nodeid.split("::", 1)[0]], files[it.nodeid.split("::", 1)[0]]))
+
+
+@contextmanager
+def _exclusive(path):
+    """Hold an exclusive ``flock`` on ``path`` (created) for the block."""
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _shared_dir(tmp_path_factory, name, build):
+    """``build(dir)`` once per test run, shared by the pytest-xdist workers of this run.
+
+    Under xdist the parent of a worker's base temp directory is this run's own base temp
+    directory (``pytest-N``), so nothing leaks between runs.  The first worker to take the lock
+    builds; the others wait and reuse it.  A failed build is recorded, so that the other workers
+    fail at once with its message instead of building again.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None or fcntl is None:  # one process: an ordinary session fixture
+        out = tmp_path_factory.mktemp(name)
+        build(out)
+        return out
+    root = tmp_path_factory.getbasetemp().parent
+    out, done, failed = root / name, root / f"{name}.done", root / f"{name}.failed"
+    with _exclusive(root / f"{name}.lock"):
+        if failed.exists():
+            pytest.fail(f"building {name} failed in another worker:\n{failed.read_text()}")
+        if not done.exists():
+            if out.exists():
+                shutil.rmtree(out)
+            out.mkdir()
+            try:
+                build(out)
+            except BaseException as e:
+                failed.write_text(f"{type(e).__name__}: {e}")
+                raise
+            done.write_text(worker)
+    return out
+
+
+def _build_tiny_demo(out):
+    from ssbscope.cli import main
+
+    assert main(["demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
 
 
 @pytest.fixture(scope="session")
 def tiny_demo(tmp_path_factory):
-    """``ssbscope demo --size tiny`` run once per test process (a few minutes on 2 cores).
+    """``ssbscope demo --size tiny`` (~2 min on 2 cores), run once per test run.
 
-    Its users live in one test module (tests/report/test_report.py): with pytest-xdist's
-    ``--dist loadfile`` (set in pyproject.toml) one worker runs them all, so the demo runs
-    once.  Tests must not modify the folder.
+    Shared by every worker of the run (see :func:`_shared_dir`); tests must not modify the folder.
     """
-    from ssbscope.cli import main
-
-    out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
-    return out
+    return _shared_dir(tmp_path_factory, "tiny_demo", _build_tiny_demo)
