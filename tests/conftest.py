@@ -14,6 +14,7 @@ the wall time down:
   number of tests, which put the 5-minute tests/report/test_report.py in the middle of the run).
 """
 
+import json
 import os
 import shutil
 from contextlib import contextmanager
@@ -112,9 +113,20 @@ def _shared_dir(tmp_path_factory, name, build):
 
 
 def _build_tiny_demo(out):
+    """The demo, with the layout of every figure its report embeds recorded on the way
+    (``ssbscope.report.layout.recording``), so that the layout test reads the demo's own
+    report build instead of building the report a second time (~40 s)."""
     from ssbscope.cli import main
+    from ssbscope.report.layout import recording
 
-    assert main(["demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
+    with recording() as rec:
+        assert main(["demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
+    records = [[str(cap), [str(p) for p in probs]] for cap, probs in rec]
+    _layout_path(out).write_text(json.dumps(records), encoding="utf-8")
+
+
+def _layout_path(out):
+    return out.parent / f"{out.name}.layout.json"
 
 
 @pytest.fixture(scope="session")
@@ -124,3 +136,10 @@ def tiny_demo(tmp_path_factory):
     Shared by every worker of the run (see :func:`_shared_dir`); tests must not modify the folder.
     """
     return _shared_dir(tmp_path_factory, "tiny_demo", _build_tiny_demo)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_layout(tiny_demo):
+    """[(caption, [layout problem, ...]), ...] of every figure the tiny demo's report embeds,
+    recorded while the demo built it (:func:`_build_tiny_demo`)."""
+    return [(cap, probs) for cap, probs in json.loads(_layout_path(tiny_demo).read_text(encoding="utf-8"))]
