@@ -7,8 +7,8 @@ the wall time down:
 - :func:`tiny_demo` is built once per run, by whichever worker asks first, and shared with the
   other worker through a lock file (the pytest-xdist recipe);
 - :func:`pytest_collection_modifyitems` puts the long files first, longest first (the file that
-  builds ``tiny_demo``, files with ``@pytest.mark.slow(seconds=...)`` tests, files named in
-  ``_LONG_FILES_S``), so that the long units start at once on different workers and the many
+  builds ``tiny_demo``, files named in ``_LONG_FILES_S``, files with
+  ``@pytest.mark.slow(seconds=...)`` tests), so that the long units start at once on different workers and the many
   short files fill the gaps at the end (longest-processing-time first; pyproject's
   ``--no-loadscope-reorder`` keeps this order, xdist would otherwise order the files by their
   number of tests, which put the 5-minute tests/report/test_report.py in the middle of the run).
@@ -26,33 +26,46 @@ try:
 except ImportError:  # Windows: no shared build, every worker builds its own demo
     fcntl = None
 
-_DEMO_S = 140.0  # ``tiny_demo`` on 2 cores: charged to the first file that asks for it
+_DEMO_S = 150.0  # ``tiny_demo`` on 2 cores: charged to the first file that asks for it
 _SLOW_DEFAULT_S = 10.0  # weight of a ``@pytest.mark.slow`` test without a ``seconds=`` hint
-# Files whose module fixtures make them long although no test is marked slow: seconds of one
-# worker on 2 busy cores (CI logs and --durations, December 2026).  A hint only orders the files;
-# a stale or missing entry costs wall time, never a test.
+# Measured weights (CPU seconds of each file on one xdist worker, `pytest -n 2` on 2 busy cores,
+# December 2026; tiny_demo's build not included): they override the ``slow`` marks of a file.
+# A weight only orders the files; a stale or missing entry costs wall time, never a test.
 _LONG_FILES_S = {
-    "tests/core/test_examples.py": 55,
-    "tests/tomo/test_chunked_series.py": 55,
-    "tests/interface/test_interface_stages.py": 40,
-    "tests/interface/test_phase_field.py": 35,
-    "tests/interface/test_stokes.py": 30,
-    "tests/interface/test_gap_neutron.py": 26,
-    "tests/tomo/test_stages.py": 25,
-    "tests/compton/test_events.py": 23,
-    "tests/twin/test_folder.py": 22,
-    "tests/tomo/test_stream.py": 15,
-    "tests/tomo/test_symmetric_acceptance.py": 15,
-    "tests/transport/test_series_transport.py": 15,
-    "tests/interface/test_study.py": 12,
+    "tests/report/test_demo_run.py": 160,
+    "tests/tomo/test_anode_free_acceptance.py": 56,
+    "tests/compton/test_series.py": 54,
+    "tests/tomo/test_chunked_series.py": 50,
+    "tests/core/test_examples.py": 47,
+    "tests/interface/test_interface_stages.py": 43,
+    "tests/interface/test_stokes.py": 40,
+    "tests/transport/test_tortuosity_realdata.py": 36,
+    "tests/interface/test_phase_field.py": 36,
+    "tests/neutron/test_stages.py": 31,
+    "tests/twin/test_coin_ct.py": 26,
+    "tests/tomo/test_stages.py": 26,
+    "tests/core/test_schema.py": 26,
+    "tests/tomo/test_trainable.py": 23,
+    "tests/twin/test_folder.py": 21,
+    "tests/tomo/test_symmetric_acceptance.py": 18,
+    "tests/tomo/test_stream.py": 18,
+    "tests/transport/test_series_transport.py": 17,
+    "tests/neutron/test_li_roi.py": 17,
+    "tests/interface/test_gap_neutron.py": 15,
+    "tests/echem/test_fuzz_readers.py": 15,
+    "tests/core/test_trust.py": 14,
+    "tests/echem/test_stages.py": 13,
+    "tests/interface/test_topography.py": 12,
+    "tests/interface/test_study.py": 11,
+    "tests/compton/test_events.py": 11,
 }
 
 
 def pytest_collection_modifyitems(config, items):
     """Long files first, longest first; the rest keep the collection order.
 
-    A file's weight is the larger of its hint in ``_LONG_FILES_S`` and the sum of its slow
-    tests' ``seconds``; the first file that uses ``tiny_demo`` also carries the demo's build.
+    A file's weight is its entry in ``_LONG_FILES_S``, else the sum of its slow tests'
+    ``seconds``; the first file that uses ``tiny_demo`` also carries the demo's build.
     Items of one file stay together and in their order, and the sort is stable and depends
     only on the collected items, so every worker collects the same sequence.
     """
@@ -65,7 +78,7 @@ def pytest_collection_modifyitems(config, items):
         m = item.get_closest_marker("slow")
         if m is not None:
             slow[f] = slow.get(f, 0.0) + float(m.kwargs.get("seconds", _SLOW_DEFAULT_S))
-    weight = {f: max(_LONG_FILES_S.get(f, 0.0), slow.get(f, 0.0)) + (_DEMO_S if f == demo_file else 0.0)
+    weight = {f: _LONG_FILES_S.get(f, slow.get(f, 0.0)) + (_DEMO_S if f == demo_file else 0.0)
               for f in files}
     items.sort(key=lambda it: (-weight[it.nodeid.split("::", 1)[0]], files[it.nodeid.split("::", 1)[0]]))
 
