@@ -1,18 +1,158 @@
-"""Fixtures shared across test modules."""
+"""Fixtures shared across test modules, and the order in which pytest-xdist hands out test files.
+
+The suite must stay under 10 minutes on 2 cores (``pytest -n auto``, ``--dist loadfile``: one
+test file is one unit of work, so a file's module fixtures are built once).  Two things keep
+the wall time down:
+
+- :func:`tiny_demo` is built once per run, by whichever worker asks first, and shared with the
+  other worker through a lock file (the pytest-xdist recipe);
+- :func:`pytest_collection_modifyitems` puts the long files first, longest first (the file that
+  builds ``tiny_demo``, files named in ``_LONG_FILES_S``, files with
+  ``@pytest.mark.slow(seconds=...)`` tests), so that the long units start at once on different workers and the many
+  short files fill the gaps at the end (longest-processing-time first; pyproject's
+  ``--no-loadscope-reorder`` keeps this order, xdist would otherwise order the files by their
+  number of tests, which put the 5-minute tests/report/test_report.py in the middle of the run).
+"""
+
+import json
+import os
+import shutil
+from contextlib import contextmanager
 
 import pytest
+
+try:
+    import fcntl
+except ImportError:  # Windows: no shared build, every worker builds its own demo
+    fcntl = None
+
+_DEMO_S = 150.0  # ``tiny_demo`` on 2 cores: charged to the first file that asks for it
+_SLOW_DEFAULT_S = 10.0  # weight of a ``@pytest.mark.slow`` test without a ``seconds=`` hint
+# Measured weights (CPU seconds of each file on one xdist worker, `pytest -n 2` on 2 busy cores,
+# December 2026; tiny_demo's build not included): they override the ``slow`` marks of a file.
+# A weight only orders the files; a stale or missing entry costs wall time, never a test.
+_LONG_FILES_S = {
+    "tests/report/test_demo_run.py": 160,
+    "tests/tomo/test_anode_free_acceptance.py": 56,
+    "tests/compton/test_series.py": 54,
+    "tests/tomo/test_chunked_series.py": 50,
+    "tests/core/test_examples.py": 47,
+    "tests/interface/test_interface_stages.py": 43,
+    "tests/interface/test_stokes.py": 40,
+    "tests/transport/test_tortuosity_realdata.py": 36,
+    "tests/interface/test_phase_field.py": 36,
+    "tests/neutron/test_stages.py": 31,
+    "tests/twin/test_coin_ct.py": 26,
+    "tests/tomo/test_stages.py": 26,
+    "tests/core/test_schema.py": 26,
+    "tests/tomo/test_trainable.py": 23,
+    "tests/twin/test_folder.py": 21,
+    "tests/tomo/test_symmetric_acceptance.py": 18,
+    "tests/tomo/test_stream.py": 18,
+    "tests/transport/test_series_transport.py": 17,
+    "tests/neutron/test_li_roi.py": 17,
+    "tests/interface/test_gap_neutron.py": 15,
+    "tests/echem/test_fuzz_readers.py": 15,
+    "tests/core/test_trust.py": 14,
+    "tests/echem/test_stages.py": 13,
+    "tests/interface/test_topography.py": 12,
+    "tests/interface/test_study.py": 11,
+    "tests/compton/test_events.py": 11,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long files first, longest first; the rest keep the collection order.
+
+    A file's weight is its entry in ``_LONG_FILES_S``, else the sum of its slow tests'
+    ``seconds``; the first file that uses ``tiny_demo`` also carries the demo's build.
+    Items of one file stay together and in their order, and the sort is stable and depends
+    only on the collected items, so every worker collects the same sequence.
+    """
+    files, slow, demo_file = {}, {}, None
+    for i, item in enumerate(items):
+        f = item.nodeid.split("::", 1)[0]
+        files.setdefault(f, i)
+        if demo_file is None and "tiny_demo" in getattr(item, "fixturenames", ()):
+            demo_file = f
+        m = item.get_closest_marker("slow")
+        if m is not None:
+            slow[f] = slow.get(f, 0.0) + float(m.kwargs.get("seconds", _SLOW_DEFAULT_S))
+    weight = {f: _LONG_FILES_S.get(f, slow.get(f, 0.0)) + (_DEMO_S if f == demo_file else 0.0)
+              for f in files}
+    items.sort(key=lambda it: (-weight[it.nodeid.split("::", 1)[0]], files[it.nodeid.split("::", 1)[0]]))
+
+
+@contextmanager
+def _exclusive(path):
+    """Hold an exclusive ``flock`` on ``path`` (created) for the block."""
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _shared_dir(tmp_path_factory, name, build):
+    """``build(dir)`` once per test run, shared by the pytest-xdist workers of this run.
+
+    Under xdist the parent of a worker's base temp directory is this run's own base temp
+    directory (``pytest-N``), so nothing leaks between runs.  The first worker to take the lock
+    builds; the others wait and reuse it.  A failed build is recorded, so that the other workers
+    fail at once with its message instead of building again.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None or fcntl is None:  # one process: an ordinary session fixture
+        out = tmp_path_factory.mktemp(name)
+        build(out)
+        return out
+    root = tmp_path_factory.getbasetemp().parent
+    out, done, failed = root / name, root / f"{name}.done", root / f"{name}.failed"
+    with _exclusive(root / f"{name}.lock"):
+        if failed.exists():
+            pytest.fail(f"building {name} failed in another worker:\n{failed.read_text()}")
+        if not done.exists():
+            if out.exists():
+                shutil.rmtree(out)
+            out.mkdir()
+            try:
+                build(out)
+            except BaseException as e:
+                failed.write_text(f"{type(e).__name__}: {e}")
+                raise
+            done.write_text(worker)
+    return out
+
+
+def _build_tiny_demo(out):
+    """The demo, with the layout of every figure its report embeds recorded on the way
+    (``ssbscope.report.layout.recording``), so that the layout test reads the demo's own
+    report build instead of building the report a second time (~40 s)."""
+    from ssbscope.cli import main
+    from ssbscope.report.layout import recording
+
+    with recording() as rec:
+        assert main(["demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
+    records = [[str(cap), [str(p) for p in probs]] for cap, probs in rec]
+    _layout_path(out).write_text(json.dumps(records), encoding="utf-8")
+
+
+def _layout_path(out):
+    return out.parent / f"{out.name}.layout.json"
 
 
 @pytest.fixture(scope="session")
 def tiny_demo(tmp_path_factory):
-    """``ssbscope demo --size tiny`` run once per test process (a few minutes on 2 cores).
+    """``ssbscope demo --size tiny`` (~2 min on 2 cores), run once per test run.
 
-    Its users live in one test module (tests/report/test_report.py): with pytest-xdist's
-    ``--dist loadfile`` (set in pyproject.toml) one worker runs them all, so the demo runs
-    once.  Tests must not modify the folder.
+    Shared by every worker of the run (see :func:`_shared_dir`); tests must not modify the folder.
     """
-    from ssbscope.cli import main
+    return _shared_dir(tmp_path_factory, "tiny_demo", _build_tiny_demo)
 
-    out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
-    return out
+
+@pytest.fixture(scope="session")
+def tiny_demo_layout(tiny_demo):
+    """[(caption, [layout problem, ...]), ...] of every figure the tiny demo's report embeds,
+    recorded while the demo built it (:func:`_build_tiny_demo`)."""
+    return [(cap, probs) for cap, probs in json.loads(_layout_path(tiny_demo).read_text(encoding="utf-8"))]
