@@ -317,43 +317,41 @@ def _first_file(exp, path: str) -> Path | None:
     return r if r is not None and r.is_file() else None
 
 
-def input_formats(exp) -> list[tuple[str, str]]:
-    """``(location, description)`` of every input: its (first) file, the format found from its
-    content, and the modalities that read it (``"format not recognised"`` when unknown)."""
+def _sniffed_inputs(exp):
+    """``(area name, index, item, first file or None, sniff result or None)`` of every input."""
     from ssbscope.areas import registry
 
-    out = []
     for area in registry():
         if not area.inputs:
             continue
         for i, item in enumerate(getattr(exp.inputs, area.name, None) or []):
             f = _first_file(exp, item.path)
-            s = sniff(f) if f is not None else None
-            desc = (f"{f.name if f is not None else item.path}: "
-                    + (f"{s.what} ({' or '.join(s.modalities)})" if s is not None
-                       else "format not recognised from its first bytes; the reader decides"))
-            out.append((f"inputs.{area.name}[{i}]", desc))
+            yield area.name, i, item, f, (sniff(f) if f is not None else None)
+
+
+def input_formats(exp) -> list[tuple[str, str]]:
+    """``(location, description)`` of every input: its (first) file, the format found from its
+    content, and the modalities that read it (``"format not recognised"`` when unknown)."""
+    out = []
+    for name, i, item, f, s in _sniffed_inputs(exp):
+        desc = (f"{f.name if f is not None else item.path}: "
+                + (f"{s.what} ({' or '.join(s.modalities)})" if s is not None
+                   else "format not recognised from its first bytes; the reader decides"))
+        out.append((f"inputs.{name}[{i}]", desc))
     return out
 
 
 def modality_problems(exp) -> list[tuple[str, str]]:
     """``(location, message)`` for every input whose file a modality other than the one it is
     listed under reads (e.g. a FITS image under ``inputs.echem``)."""
-    from ssbscope.areas import registry
-
     problems = []
-    for area in registry():
-        if not area.inputs:
+    for name, i, _item, f, s in _sniffed_inputs(exp):
+        if s is None or name in s.modalities:
             continue
-        for i, item in enumerate(getattr(exp.inputs, area.name, None) or []):
-            f = _first_file(exp, item.path)
-            s = sniff(f) if f is not None else None
-            if s is None or area.name in s.modalities:
-                continue
-            where = " or ".join(s.modalities)
-            under = " or ".join(f"inputs.{m}" for m in s.modalities)
-            problems.append((f"inputs.{area.name}[{i}].path",
-                             f"{f.name} is {s.what} ({where}); move it under {under}"))
+        where = " or ".join(s.modalities)
+        under = " or ".join(f"inputs.{m}" for m in s.modalities)
+        problems.append((f"inputs.{name}[{i}].path",
+                         f"{f.name} is {s.what} ({where}); move it under {under}"))
     return problems
 
 

@@ -235,7 +235,7 @@ def test_report_shapes_along_height_replace_the_bar_chart(store):
     html, summary = _contour_part(ds, None, None)
     s = dict(summary)
     assert s["best contour"].startswith("frustum H75S150 (0.920")
-    assert "best shape at H25S150" in s  # still from the shapes series
+    assert "best shape at H25S150 (computed pressures)" in s  # still from the shapes series
 
 
 def test_interface_area_declares_its_stages_and_report():
@@ -263,7 +263,7 @@ def test_report_has_an_interfaces_section(store, tmp_path):
     # contour figure and surface fields (the tiny study has no kinetics series)
     assert sec.html.count("<img") == 2
     labels = [k for k, _ in sec.summary]
-    assert "best shape at H25S150" in labels
+    assert "best shape at H25S150 (computed pressures)" in labels
     assert "best contour gain over flat (small-slope pressure)" in labels
     # the computed and the grid-extrapolated pyramid/frustum pressures, from the table
     df = store.read("interface/contour_study").to_dataframe()

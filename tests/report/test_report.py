@@ -54,6 +54,7 @@ def test_demo_writes_store_and_report(demo_dir):
     st = Store.open(demo_dir / "store.zarr")
     html = (demo_dir / "report.html").read_text()
     assert not re.search(r'(src|href)="(https?:)?//', html), "report must open offline"
+    assert "&amp;quot;" not in html and "&amp;#x27;" not in html, "text escaped twice"
     n_sections = html.count("<section id=\"s")
     assert html.count("<img") >= n_sections
     assert len(st.names()) >= n_sections

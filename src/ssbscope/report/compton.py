@@ -15,6 +15,7 @@ Reads the datasets of :mod:`ssbscope.compton.input_stages` (``ssbscope run``) an
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -125,9 +126,13 @@ def _ct_table(ct, series) -> str:
                                                f"{ct['fraction_layers'].values[si, pi, ci]:.3f}")
             rows.append(row)
     src = ct.attrs.get("component_source", "{}")
+    try:  # stored as JSON {component: source}; table_html escapes the caption itself
+        src = "; ".join(f"{k}: {v}" for k, v in json.loads(src).items())
+    except (TypeError, ValueError, AttributeError):
+        src = str(src)
     return table_html(pd.DataFrame(rows), caption=f"Series {series}: sheet fractions from the CT (scan at "
                       f"time_s {', '.join(f'{t:g}' for t in ct['ct_time_s'].values)}) and from the declared "
-                      f"layers; components: {esc(str(src))}")
+                      f"layers; components: {src}")
 
 
 def _input_labels(store) -> list[str]:

@@ -123,7 +123,7 @@ def _contour_part(study, gc, fields):
             axes[1, -1].set_ylabel("area ratio")
         if len(sh):
             best = sh.loc[sh["critical_current_ma_cm2"].idxmax()]
-            summary.append(("best shape at H25S150", f"{best['shape']} "
+            summary.append(("best shape at H25S150 (computed pressures)", f"{best['shape']} "
                             f"({best['critical_current_ma_cm2']:.3f} mA cm⁻² vs flat 1)"))
             xcol = "site_excess_pressure_extrapolated_mpa"
             if xcol in sh and sh[xcol].notna().any():

@@ -769,17 +769,7 @@ def _truncated_heights(sc, h0, band_a, mat_a, mat_b, vs, inner, truncated, what)
     tot = [sum(o[1][i] for o in out) for i in range(5)]
     try:
         G, C = M.exterior_shading(tot[0], tot[2], tot[3], tot[1], tot[4])
-        c_mat = None
-        if "delta_beta" in truncated:
-            c_mat = M.phase_retrieved_contrast(mat_a, mat_b, delta_beta=truncated["delta_beta"],
-                                               energy_kev=truncated["energy_kev"],
-                                               voxel_size_um=vs)
-        elif "energy_kev" in truncated:
-            from ssbscope import materials
-
-            mu = [materials.get(m).linear_attenuation_1_cm(truncated["energy_kev"])
-                  for m in (mat_a, mat_b)]
-            c_mat = float(mu[0] - mu[1]) * vs * 1e-4
+        c_mat = _materials_contrast(mat_a, mat_b, truncated, vs)
         r = M.interface_height_map_truncated(np.asarray(aligned[w0:w1]), a[w0:w1], G, C, vs,
                                              footprint=inner, contrast_materials=c_mat)
     except EmptyResultError as exc:
@@ -791,6 +781,26 @@ def _truncated_heights(sc, h0, band_a, mat_a, mat_b, vs, inner, truncated, what)
              r.contrast_materials, r.n_bimodal, w0, w1)
     return (np.where(inner, r.height_um + w0 * vs, np.nan),
             (r.contrast_data, r.contrast_materials), (G, C), (w0, w1))
+
+
+def _materials_contrast(mat_a, mat_b, truncated, vs):
+    """Grey-level step ``L_a - L_b`` per voxel between two declared materials of a truncated
+    scan: from the Paganin retrieval's delta/beta and energy
+    (:func:`ssbscope.tomo.metrics.phase_retrieved_contrast`), else from the materials'
+    attenuation at the scan's energy (``mu`` in 1/cm times the voxel size); ``None`` when the
+    scan records neither."""
+    from ssbscope.tomo import metrics as M
+
+    if "delta_beta" in truncated:
+        return M.phase_retrieved_contrast(mat_a, mat_b, delta_beta=truncated["delta_beta"],
+                                          energy_kev=truncated["energy_kev"], voxel_size_um=vs)
+    if "energy_kev" in truncated:
+        from ssbscope import materials
+
+        mu = [materials.get(m).linear_attenuation_1_cm(truncated["energy_kev"])
+              for m in (mat_a, mat_b)]
+        return float(mu[0] - mu[1]) * vs * 1e-4
+    return None
 
 
 def _relabel_window(sc, window, height_um, inner, lower, upper, vs):
@@ -830,22 +840,10 @@ def _truncated_pore_volume(sc, z_range, inner, shade, truncated, dark_material, 
     electrolyte's first slices).  NaN (logged) without a shading fit or the materials'
     contrast.
     """
-    from ssbscope import materials
-    from ssbscope.tomo import metrics as M
-
     el_mat = next(la.material for la in lay if la.name == el)
     try:
-        if "delta_beta" in truncated:
-            step = M.phase_retrieved_contrast(el_mat, dark_material,
-                                              delta_beta=truncated["delta_beta"],
-                                              energy_kev=truncated["energy_kev"],
-                                              voxel_size_um=vs)
-        elif "energy_kev" in truncated:
-            mu = [materials.get(m).linear_attenuation_1_cm(truncated["energy_kev"])
-                  for m in (el_mat, dark_material)]
-            step = float(mu[0] - mu[1]) * vs * 1e-4
-        else:
-            step = float("nan")
+        step = _materials_contrast(el_mat, dark_material, truncated, vs)
+        step = float("nan") if step is None else step
     except Exception as exc:  # an unknown material: no contrast
         log.warning("measure_scan: truncated scan: no contrast %s | %s (%s); no pore/crack "
                     "volume", el_mat, dark_material, exc)
