@@ -140,6 +140,13 @@ def test_reader_errors(tmp_path):
     empty.mkdir()
     with pytest.raises(FileFormatError, match="no TIFF"):
         read_volume(empty)
+    # a TIFF with no image, and one cut inside its first directory: one line with advice
+    (tmp_path / "nopages.tif").write_bytes(b"II*\x00" + bytes(8))
+    with pytest.raises(FileFormatError, match=r"nopages\.tif: is a TIFF file with no image.*; check"):
+        read_volume(tmp_path / "nopages.tif")
+    (tmp_path / "cut.tif").write_bytes(b"II*\x00\x08\x00\x00\x00\x05\x00")
+    with pytest.raises(FileFormatError, match=r"cut\.tif: .*TIFF.*; check the file"):
+        read_volume(tmp_path / "cut.tif")
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     tifffile.imwrite(mixed / "a1.tif", np.zeros((4, 4), np.uint8))

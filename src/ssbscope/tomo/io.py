@@ -241,8 +241,12 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
         try:
             tf = tifffile.TiffFile(p)
         except Exception as exc:  # tifffile raises several types for broken files
-            raise FileFormatError(p, f"is not a readable TIFF ({exc})") from exc
+            raise FileFormatError(p, f"is not a readable TIFF ({type(exc).__name__})",
+                                  "check the file (a TIFF written whole, not cut or empty?)") from None
         with tf:
+            if not len(tf.pages) or not tf.series:
+                raise FileFormatError(p, "is a TIFF file with no image (no pages)",
+                                      "check the file (a TIFF written whole, not cut or empty?)")
             series = tf.series[0]
             shape = tuple(series.shape)
             dtype = series.dtype
@@ -697,7 +701,8 @@ def _read_field_frames(spec, name: str, frame_shape) -> tuple[np.ndarray, list[P
             try:
                 a = tifffile.imread(f)
             except Exception as exc:  # noqa: BLE001 - tifffile raises many types
-                raise FileFormatError(f, f"is not a readable TIFF ({type(exc).__name__})") from None
+                raise FileFormatError(f, f"is not a readable TIFF ({type(exc).__name__})",
+                                      "check the file (a TIFF written whole, not cut or empty?)") from None
         a = np.asarray(a)
         if a.ndim == 2:
             a = a[None]
@@ -722,7 +727,8 @@ def _read_tiff_projections(path, *, flats, darks, angles, angles_deg) -> Project
             n_pages = len(tf.pages)
             shape, dtype = tf.pages[0].shape, tf.pages[0].dtype
     except Exception as exc:  # noqa: BLE001
-        raise FileFormatError(files[0], f"is not a readable TIFF ({type(exc).__name__})") from None
+        raise FileFormatError(files[0], f"is not a readable TIFF ({type(exc).__name__})",
+                              "check the file (a TIFF written whole, not cut or empty?)") from None
     if len(shape) != 2:
         raise FileFormatError(files[0], f"TIFF page of shape {shape}; expected 2-D projections")
     if len(files) == 1 and n_pages > 1:
