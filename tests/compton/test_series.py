@@ -156,10 +156,12 @@ def test_twin_series_through_run(twin_run):
     # maps on 8 x 8 blocks; the per-file products still there
     mp = st["compton/xcs/maps"].load()
     assert mp.attrs["block_px"] == 8 and mp["emf"].shape == (3, 4, 10, 10)
-    # physical block centres in the sheet (object pixel 0.25 * 160 / 150 mm; image inverted)
+    # physical block centres in the sheet (object pixel 0.25 * 160 / 150 mm; the image is
+    # inverted, the blocks are stored in reverse detector order so that y and x increase)
     assert mp.attrs["block_size_mm"] == pytest.approx(8 * 0.25 * 160 / 150)
-    assert mp["y_mm"].values[0] > 0 > mp["y_mm"].values[-1]
-    np.testing.assert_allclose(mp["x_mm"].values, -(np.arange(10) - 4.5) * 8 * 0.25 * 160 / 150)
+    assert mp["y_mm"].values[0] < 0 < mp["y_mm"].values[-1]
+    np.testing.assert_allclose(mp["x_mm"].values, (np.arange(10) - 4.5) * 8 * 0.25 * 160 / 150)
+    np.testing.assert_array_equal(mp["detector_block_col"].values, np.arange(10)[::-1])
     ok = np.isfinite(mp["emf"].values[0, ci])
     assert ok.sum() >= 4
     assert "compton/input/pristine_z1/spectrum" in st.names()
@@ -171,8 +173,9 @@ def test_twin_series_through_run(twin_run):
 
 def test_series_maps_are_ome_zarr_images_with_the_block_size(twin_run):
     """compton/<series>/maps through ``ssbscope run`` open in ome-zarr-py: state -> t
-    (time_s), component -> c, blocks -> y/x with the block size in the sheet (um; negative:
-    the pinhole inverts the image) from the first block's centre; emf first."""
+    (time_s), component -> c, blocks -> y/x with the block size in the sheet (um; positive: the
+    pinhole inverts the image and the blocks are stored in reverse detector order, so y and x
+    increase) from the first block's centre; emf first."""
     pytest.importorskip("ome_zarr")
     from ome_zarr.io import parse_url
     from ome_zarr.reader import Reader
@@ -190,8 +193,13 @@ def test_series_maps_are_ome_zarr_images_with_the_block_size(twin_run):
         ("t", "time"), ("c", "channel"), ("y", "space"), ("x", "space")]
     b_um = 8 * 0.25 * 160 / 150 * 1000  # 8 detector pixels, object-plane pixel 0.25 * 160 / 150 mm
     ct = node.metadata["coordinateTransformations"][0]
-    np.testing.assert_allclose(ct[0]["scale"][2:], [-b_um, -b_um])
-    np.testing.assert_allclose(ct[1]["translation"][2:], [4.5 * b_um, 4.5 * b_um])
+    np.testing.assert_allclose(ct[0]["scale"][2:], [b_um, b_um])
+    np.testing.assert_allclose(ct[1]["translation"][2:], [-4.5 * b_um, -4.5 * b_um])
+    assert np.all(np.diff(mp["y_mm"].values) > 0) and np.all(np.diff(mp["x_mm"].values) > 0)
+    # the reversal keeps each block where it is: detector block (0, 0) is the sheet's (+y, +x) corner
+    i0 = int(np.flatnonzero(mp["detector_block_row"].values == 0)[0])
+    j0 = int(np.flatnonzero(mp["detector_block_col"].values == 0)[0])
+    assert mp["y_mm"].values[i0] == mp["y_mm"].values.max() and mp["x_mm"].values[j0] == mp["x_mm"].values.max()
     t = np.asarray(tw.truth["time_s"], float)
     if np.allclose(np.diff(t), np.diff(t)[0], rtol=1e-3):
         assert ct[0]["scale"][0] == pytest.approx(np.diff(t)[0])

@@ -234,11 +234,12 @@ PX_UM = 50.0  # neutron pixel size (um)
 
 def _xcs_maps(times):
     """A dataset shaped like compton/<series>/maps (ssbscope.compton.input_stages): the pinhole
-    inverts the image, so y_mm and x_mm decrease along block_row and block_col."""
+    inverts the image and the stage stores the blocks in reverse detector order, so y_mm and
+    x_mm increase along block_row and block_col."""
     rng = np.random.default_rng(3)
     ns, nc, nb = len(times), 3, 6
     emf = rng.normal(1.6, 0.05, (ns, nc, nb, nb))
-    cen = ((nb - 1) / 2 - np.arange(nb)) * BLOCK_MM
+    cen = (np.arange(nb) - (nb - 1) / 2) * BLOCK_MM
     ome = {"ome_image": "image"}
     return xr.Dataset(
         {"emf": (("state", "component", "block_row", "block_col"), emf, {"units": "1", **ome}),
@@ -298,8 +299,8 @@ def series_store(tmp_path_factory):
 
 def test_xcs_maps_open_with_the_block_size_and_the_state_times(series_store):
     """state -> t (time_s evenly spaced: its step in s), component -> c, block_row/block_col ->
-    y/x by their y_mm/x_mm coordinates: scale = block size in um, negative because the pinhole
-    inverts the image, translation = the first block's centre; the first image is emf."""
+    y/x by their y_mm/x_mm coordinates: scale = block size in um (positive: the blocks are stored
+    with y/x increasing), translation = the first block's centre; the first image is emf."""
     pytest.importorskip("ome_zarr")
     st, ds = series_store.st, series_store.even
     assert {"compton/xcs/maps", "compton/uneven/maps", "neutron/input/cell"} <= set(st.ome_images())
@@ -310,11 +311,11 @@ def test_xcs_maps_open_with_the_block_size_and_the_state_times(series_store):
     assert [a.get("unit") for a in axes] == ["second", None, "micrometer", "micrometer"]
     ct = node.metadata["coordinateTransformations"]
     b_um = BLOCK_MM * 1000.0
-    assert ct[0][0]["scale"] == [3600.0, 1.0, -b_um, -b_um]
-    assert ct[0][1]["translation"] == [600.0, 0.0, 2.5 * b_um, 2.5 * b_um]
+    assert ct[0][0]["scale"] == [3600.0, 1.0, b_um, b_um]
+    assert ct[0][1]["translation"] == [600.0, 0.0, -2.5 * b_um, -2.5 * b_um]
     # level 1: 2 x 2 blocks; its first centre is the mean of the first two blocks' centres
-    assert ct[1][0]["scale"] == [3600.0, 1.0, -2 * b_um, -2 * b_um]
-    assert ct[1][1]["translation"] == [600.0, 0.0, 2.0 * b_um, 2.0 * b_um]
+    assert ct[1][0]["scale"] == [3600.0, 1.0, 2 * b_um, 2 * b_um]
+    assert ct[1][1]["translation"] == [600.0, 0.0, -2.0 * b_um, -2.0 * b_um]
     np.testing.assert_array_equal(np.asarray(node.data[0]), ds["emf"].values)
     ref = ds["emf"].values.reshape(3, 3, 3, 2, 3, 2).mean(axis=(3, 5))
     np.testing.assert_allclose(np.asarray(node.data[1]), ref, rtol=1e-12)
@@ -395,7 +396,7 @@ def test_napari_reader_opens_the_xcs_maps_and_the_ratio_movie(series_store):
 
     b_um = BLOCK_MM * 1000.0
     for name, scale in (("neutron/input/cell", [1800.0, PX_UM, PX_UM]),
-                        ("compton/xcs/maps", [3600.0, -b_um, -b_um])):
+                        ("compton/xcs/maps", [3600.0, b_um, b_um])):
         path = str(series_store.st.path / name)
         layers = []
         for d, kw, t in reader_mod.napari_get_reader(path)(path):

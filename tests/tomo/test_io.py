@@ -147,6 +147,38 @@ def test_reader_errors(tmp_path):
     (tmp_path / "cut.tif").write_bytes(b"II*\x00\x08\x00\x00\x00\x05\x00")
     with pytest.raises(FileFormatError, match=r"cut\.tif: .*TIFF.*; check the file"):
         read_volume(tmp_path / "cut.tif")
+
+
+def test_tifffile_lines_are_ours_or_dropped(tmp_path, caplog):
+    """tifffile logs what it finds wrong before our error: the user sees one line, ours.  A file
+    that reads despite tifffile's complaint keeps it, logged by ssbscope with the file's name."""
+    import logging
+
+    import tifffile
+
+    caplog.set_level(logging.DEBUG)
+    (tmp_path / "nopages.tif").write_bytes(b"II*\x00" + bytes(8))
+    with pytest.raises(FileFormatError, match="no image"):
+        read_volume(tmp_path / "nopages.tif")
+    (tmp_path / "cut.tif").write_bytes(b"II*\x00\x08\x00\x00\x00\x05\x00")
+    with pytest.raises(FileFormatError):
+        read_volume(tmp_path / "cut.tif")
+    assert not [r for r in caplog.records if r.name.startswith("tifffile")], caplog.text
+    # a good one-page TIFF whose first directory points to a second one past the end of the file
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, np.arange(16, dtype=np.uint16).reshape(4, 4))
+    b = bytearray(good.read_bytes())
+    off = int.from_bytes(b[4:8], "little")
+    n = int.from_bytes(b[off:off + 2], "little")
+    nxt = off + 2 + 12 * n
+    b[nxt:nxt + 4] = (len(b) + 1000).to_bytes(4, "little")
+    good.write_bytes(bytes(b))
+    caplog.clear()
+    v = read_volume(good)
+    np.testing.assert_array_equal(np.asarray(v.data)[0], np.arange(16).reshape(4, 4))
+    assert not [r for r in caplog.records if r.name.startswith("tifffile")], caplog.text
+    ours = [r for r in caplog.records if r.name == "ssbscope.tiff"]
+    assert ours and all(r.getMessage().startswith("good.tif: ") for r in ours), caplog.text
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     tifffile.imwrite(mixed / "a1.tif", np.zeros((4, 4), np.uint8))

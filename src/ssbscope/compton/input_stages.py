@@ -1300,12 +1300,23 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
         obj = geo["pixel_pitch_mm"] * geo["sample_to_pinhole_mm"] / geo["pinhole_to_detector_mm"]
         rc = np.arange(nbr) * nb + (nb - 1) / 2
         cc = np.arange(nbc) * nb + (nb - 1) / 2
+        # the image is inverted, so the detector's last block row is the sheet's lowest y: the
+        # blocks are stored in reverse detector order, so that y_mm and x_mm increase along
+        # block_row/block_col (an OME-Zarr image needs a positive scale; viewers draw y upwards)
+        rc, cc = rc[::-1], cc[::-1]
+        maps, maps_u, bmask = (np.ascontiguousarray(a[..., ::-1, ::-1]) for a in (maps, maps_u, bmask))
         map_coords = {"y_mm": ("block_row", ((n_rows - 1) / 2 - rc) * obj,
                                {"units": "mm", "description": "block centre in the sheet, from the cell axis"}),
                       "x_mm": ("block_col", ((n_cols - 1) / 2 - cc) * obj,
-                               {"units": "mm", "description": "block centre in the sheet, from the cell axis"})}
+                               {"units": "mm", "description": "block centre in the sheet, from the cell axis"}),
+                      "detector_block_row": ("block_row", np.arange(nbr)[::-1],
+                                             {"units": "1", "description": "block row on the detector"}),
+                      "detector_block_col": ("block_col", np.arange(nbc)[::-1],
+                                             {"units": "1", "description": "block column on the detector"})}
         map_attrs = {"block_size_mm": float(nb * obj), "pixel_size_mm": float(obj),
-                     "ome_default": "emf"}
+                     "ome_default": "emf",
+                     "block_order": "increasing y_mm / x_mm (the pinhole inverts the image: detector "
+                                    "block order reversed, see detector_block_row/_col)"}
     # with the geometry the maps are OME-Zarr images (ssbscope.ome: state -> t by time_s,
     # component -> c, block_row/block_col -> y/x by y_mm/x_mm); without it they have no scale
     ome = {"ome_image": "image"} if map_coords else {}

@@ -154,8 +154,10 @@ def _fits_data(path: str) -> np.ndarray:
 def _tiff_header(path: Path) -> tuple[dict, tuple, np.dtype, int]:
     import tifffile
 
+    from ssbscope.tiff import open_tiff
+
     try:
-        with tifffile.TiffFile(path) as tf:
+        with open_tiff(path) as tf:
             pages = tf.pages
             if len(pages) == 0:
                 raise FileFormatError(path, "is a TIFF file with no image (no pages)",

@@ -280,19 +280,32 @@ def _series_maps_figure(mp, series) -> str:
         return f"<p>Series {esc(series)}: no EMF map block had enough counts.</p>"
     fig, axes = plt.subplots(len(comps), len(states), figsize=(2.4 * len(states) + 0.8, 2.2 * len(comps)),
                              squeeze=False)
+    # with the pinhole geometry the blocks carry their sheet position (y_mm/x_mm increasing):
+    # draw them on it, y upwards; without it, on block indices
+    phys = "y_mm" in mp.coords and "x_mm" in mp.coords
+    extent = None
+    if phys:
+        y, x = mp["y_mm"].values, mp["x_mm"].values
+        hb = float(mp.attrs.get("block_size_mm", 0.0)) / 2
+        extent = (x[0] - hb, x[-1] + hb, y[0] - hb, y[-1] + hb)
     for ci, comp in enumerate(comps):
         f = v[:, ci][np.isfinite(v[:, ci])]
         lo, hi = (np.percentile(f, [5, 95]) if f.size else (0, 1))
         im = None
         for si, st in enumerate(states):
             ax = axes[ci, si]
-            im = ax.imshow(v[si, ci], vmin=lo, vmax=hi, cmap="viridis")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            im = ax.imshow(v[si, ci], vmin=lo, vmax=hi, cmap="viridis", origin="lower", extent=extent)
+            ax.tick_params(labelsize=6)
             if ci == 0:
                 ax.set_title(st, fontsize=8)
+            if ci == len(comps) - 1:
+                ax.set_xlabel("x (mm)" if phys else "block column", fontsize=7)
+            else:
+                ax.set_xticklabels([])
             if si == 0:
-                ax.set_ylabel(comp, fontsize=8)
+                ax.set_ylabel(f"{comp}\n" + ("y (mm)" if phys else "block row"), fontsize=7)
+            else:
+                ax.set_yticklabels([])
         if im is not None:
             fig.colorbar(im, ax=axes[ci].tolist(), shrink=0.8, label="EMF")
     return figure_html(fig, f"Series {series}: EMF maps of each component on "

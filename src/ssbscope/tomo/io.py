@@ -215,7 +215,9 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
         if not files:
             raise FileFormatError(p, "contains no TIFF slices",
                                   "point to the folder of .tif slices or pass pattern=")
-        with tifffile.TiffFile(files[0]) as tf:
+        from ssbscope.tiff import open_tiff
+
+        with open_tiff(files[0]) as tf:
             shape0 = tf.pages[0].shape
             dtype0 = tf.pages[0].dtype
             vs = _tiff_voxel_size_um(tf)
@@ -223,7 +225,7 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
             raise FileFormatError(files[0], f"slice has shape {shape0}, expected 2-D",
                                   "a folder must hold one 2-D image per file")
         for f in files[1:]:
-            with tifffile.TiffFile(f) as tf:
+            with open_tiff(f) as tf:
                 if tf.pages[0].shape != shape0 or tf.pages[0].dtype != dtype0:
                     raise FileFormatError(f, f"slice shape {tf.pages[0].shape} / dtype "
                                           f"{tf.pages[0].dtype} differs from {files[0].name} "
@@ -236,14 +238,17 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
         return VolumeData(data, voxel_size_um or vs, str(p), "tiff-folder", meta)
     suf = p.suffix.lower()
     if suf in _TIFF_EXT:
-        import tifffile
+        from contextlib import ExitStack
 
+        from ssbscope.tiff import open_tiff
+
+        opened = ExitStack()
         try:
-            tf = tifffile.TiffFile(p)
+            tf = opened.enter_context(open_tiff(p))
         except Exception as exc:  # tifffile raises several types for broken files
             raise FileFormatError(p, f"is not a readable TIFF ({type(exc).__name__})",
                                   "check the file (a TIFF written whole, not cut or empty?)") from None
-        with tf:
+        with opened:
             if not len(tf.pages) or not tf.series:
                 raise FileFormatError(p, "is a TIFF file with no image (no pages)",
                                       "check the file (a TIFF written whole, not cut or empty?)")
