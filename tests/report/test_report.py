@@ -351,7 +351,8 @@ def test_docs_site_builds_offline_with_the_demo_gallery(demo_dir, tmp_path):
 def test_demo_xcs_is_unmixed_with_the_segmented_coin_ct(demo_dir):
     """Issue 12, XCS acceptance through the chain: the coin cell's XCS series (3 states x 4
     sheet heights, event files) is unmixed with the sheet fractions of its segmented CT series
-    (raw projections -> reconstruction -> tomo/coin/labels, registered on the anode's bottom);
+    (raw projections -> reconstruction -> tomo/coin/labels, placed in the cell by its measured anode|SPE
+    interface: tests/compton/test_ct_registration.py);
     every component EMF lies within 3 of its stated sigmas of the twin's truth (12 values;
     measured |z| <= 1.7 with 600 projections), and the CT's sheet fractions are the twin cell's
     true layer geometry within 0.04 (10 um of the 250 um sheet; measured <= 0.032: the

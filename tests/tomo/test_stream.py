@@ -342,3 +342,18 @@ def test_invariant_zingers_keep_angle_invariant_fringes(tmp_path):
         assert abs(got[a, r, c] - truth[a, r, c]) < 0.05  # the zinger replaced
     assert np.abs(got - truth)[ok].max() < 1e-3           # the fringes kept
     assert np.abs(plain - truth)[ok].max() > 0.1          # the plain median breaks them
+    # the same option in memory (flat/dark -> remove_zingers -> reconstruct): the streamed
+    # path's result, in blocks of angles too (the mean over all angles given)
+    from ssbscope.tomo import flat_dark_correct, remove_zingers
+
+    with h5py.File(path, "r") as h:
+        fd = flat_dark_correct(h["exchange/data"][()], h["exchange/data_white"][()], h["exchange/data_dark"][()],
+                               dtype=np.float32)
+    mem = remove_zingers(fd, angle_invariant=True)
+    np.testing.assert_array_equal(mem, got)
+    inv = fd.mean(axis=0, dtype=np.float64).astype(np.float32)
+    blocks = np.concatenate([remove_zingers(fd[s:s + 16], angular_mean=inv) for s in range(0, n_a, 16)])
+    np.testing.assert_array_equal(blocks, got)
+    assert np.abs(remove_zingers(fd) - truth)[ok].max() > 0.1  # the plain in-memory median breaks them
+    with pytest.raises(tomo.io.InputError, match="angle_invariant"):
+        remove_zingers(fd[:, 0, :], angle_invariant=True)

@@ -47,8 +47,9 @@ import numpy as np
 
 from ssbscope.errors import EmptyResultError, InputError, ParameterError
 
-__all__ = ["DetectorPhaseFractions", "SheetComponentFractions", "SheetGeometry", "ct_component_fractions",
-           "ct_to_detector", "inscribed_patch"]
+__all__ = ["DetectorPhaseFractions", "InterfaceRegistration", "SheetComponentFractions", "SheetGeometry",
+           "ct_component_fractions", "ct_to_detector", "declared_interface_height_um", "inscribed_patch",
+           "register_on_interface"]
 
 log = logging.getLogger(__name__)
 
@@ -559,3 +560,129 @@ def ct_component_fractions(labels, voxel_size_um: float, phases, beam_centres_um
                                "check the beam heights and the CT's z offset")
     return SheetComponentFractions(fractions=frac, phase_fractions=pf, coverage=cover, phases=tuple(all_phases),
                                    detector=det, how=how)
+
+
+# ----------------------------------------------------------------------------- registration
+@dataclass(frozen=True)
+class InterfaceRegistration:
+    """The CT volume's height in the XCS cell from one measured interface.
+
+    Attributes
+    ----------
+    interface : str
+        ``"lower|upper"`` layer names.
+    z_offset_um : float
+        Height of the CT volume's bottom (outer face of slice 0) above z = 0 of the declared
+        layers: ``declared_height_um - measured_height_um``.
+    measured_height_um : float
+        Mean of the interface's height map over its measured columns, above the CT volume's
+        bottom (µm).
+    height_std_um : float
+        Standard deviation of the height map over those columns (the interface's roughness
+        and the measurement's noise; not the uncertainty of the mean, the columns are
+        correlated).
+    declared_height_um : float
+        Bottom of the upper layer in the declared stack (µm above z = 0).
+    n_columns : int
+        Columns with a finite height.
+    """
+
+    interface: str
+    z_offset_um: float
+    measured_height_um: float
+    height_std_um: float
+    declared_height_um: float
+    n_columns: int
+
+
+def _split_interface(interface: str) -> tuple[str, str]:
+    parts = [p.strip() for p in str(interface).split("|")]
+    if len(parts) != 2 or not all(parts):
+        raise InputError(f"interface {interface!r}: need 'lower|upper' (two layer names joined by '|')")
+    return parts[0], parts[1]
+
+
+def declared_interface_height_um(interface: str, layer_names, thickness_um) -> float:
+    """Declared height (µm above z = 0 of the stack) of the interface ``"lower|upper"``.
+
+    The height is the bottom of the upper layer: the sum of the declared thicknesses of the
+    layers below it.  The lower layer must lie below the upper one; layers declared between the
+    two (e.g. an interphase a CT does not resolve, which it sees as part of the lower layer)
+    count as below the interface.
+
+    Parameters
+    ----------
+    interface : str
+        ``"lower|upper"`` layer names.
+    layer_names : sequence of str
+        Declared layers, bottom (z = 0) to top.
+    thickness_um : (n_layers,) array
+        Their thicknesses (µm).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError
+        A name that is not a declared layer, or the lower layer not below the upper.
+    """
+    lower, upper = _split_interface(interface)
+    names = [str(n) for n in layer_names]
+    t = np.asarray(thickness_um, float)
+    if t.shape != (len(names),):
+        raise InputError(f"thickness_um: {t.shape[0] if t.ndim else 0} values for {len(names)} layers")
+    missing = [n for n in (lower, upper) if n not in names]
+    if missing:
+        raise InputError(f"interface {interface!r}: {missing} not among the declared layers {names}")
+    if names.index(lower) >= names.index(upper):
+        raise InputError(f"interface {interface!r}: {lower!r} is not below {upper!r} in the declared layers "
+                         f"{names} (bottom to top)")
+    return float(t[:names.index(upper)].sum())
+
+
+def register_on_interface(height_um, interface: str, layer_names, thickness_um) -> InterfaceRegistration:
+    """Place a CT volume in the XCS cell by one interface it measures.
+
+    The mean measured height of the interface (a height map above the CT volume's bottom,
+    e.g. ``tomo/<series>/maps`` ``height_um``) is put at its declared height
+    (:func:`declared_interface_height_um`):
+    ``z_offset_um = declared - mean(height_um)``.  The mean of a rough interface is its
+    mean plane, which the declared thicknesses describe.
+
+    Parameters
+    ----------
+    height_um : (y, x) array
+        Interface height per column (µm above the outer face of the CT's slice 0); NaN
+        where not measured.
+    interface : str
+        ``"lower|upper"`` names of declared layers.
+    layer_names : sequence of str
+        Declared layers, bottom to top.
+    thickness_um : (n_layers,) array
+        Their thicknesses at the scan's state (µm).
+
+    Returns
+    -------
+    InterfaceRegistration
+
+    Raises
+    ------
+    EmptyResultError
+        No finite height.
+    InputError
+        See :func:`declared_interface_height_um`.
+    """
+    declared = declared_interface_height_um(interface, layer_names, thickness_um)
+    h = np.asarray(height_um, float)
+    ok = np.isfinite(h)
+    if not ok.any():
+        raise EmptyResultError(f"interface {interface!r}: the height map has no measured column; the CT "
+                               "cannot be registered on it (check analysis.tomo.interfaces, or give "
+                               "analysis.compton.ct_z_offset_um)")
+    mean = float(h[ok].mean())
+    lower, upper = _split_interface(interface)
+    return InterfaceRegistration(interface=f"{lower}|{upper}", z_offset_um=declared - mean,
+                                 measured_height_um=mean, height_std_um=float(h[ok].std()),
+                                 declared_height_um=declared, n_columns=int(ok.sum()))

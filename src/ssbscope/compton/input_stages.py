@@ -75,7 +75,10 @@ volume) become one more stage ``compton.series.<series>`` reading their cubes an
   ``layer_thickness_um``; ``beam_thickness_um`` top hat) or, with ``ct_series: <ct>`` (the
   XCS-CT correlation), from the segmented CT scan of the same state (``tomo/<ct>/labels``, a
   stage input; matched by ``state`` name, else the nearest ``time_s``): its volume, placed
-  ``ct_z_offset_um`` above z = 0 of the cell (or registered on ``ct_register_layer``), is seen
+  ``ct_z_offset_um`` above z = 0 of the cell, or registered from the data: on an interface it
+  measures (``ct_register_interface``: the mean of its height map in ``tomo/<ct>/maps``, first
+  scan, at its declared height; :func:`ssbscope.compton.correlate.register_on_interface`) or on
+  a layer's bottom (``ct_register_layer``, ``layer_z_vox`` of each scan), is seen
   through the pinhole camera at each sheet height
   (:func:`ssbscope.compton.correlate.ct_component_fractions`, :func:`ct_to_detector`); each
   component is its CT phases (``ct_phases``, default its layer's material), a layer the CT
@@ -885,6 +888,8 @@ def _series_stages(exp, an, members, low, high) -> list:
             src = src[:-len("/labels")] if src.endswith("/labels") else src
             ct = _ct_params(exp, an, src, cell, where)
             inputs.append(f"tomo/{src}/labels")
+            if ct["register_interface"] is not None:
+                inputs.append(f"tomo/{src}/maps")
         else:
             src = "layers"
         refs = [(float(r.emf), float(r.x)) for r in (an.reference_points if an is not None else [])]
@@ -928,7 +933,25 @@ def _ct_params(exp, an, ct_series, cell, where) -> dict:
     names = [ly.name for ly in cell.layers]
     z_off = getattr(an, "ct_z_offset_um", None)
     reg = getattr(an, "ct_register_layer", None)
-    if z_off is None:
+    iface = getattr(an, "ct_register_interface", None)
+    if iface is not None:
+        ct_cell = exp.cell_of(tomo[0]) if tomo else None
+        ct_names = [ly.name for ly in ct_cell.layers] if ct_cell is not None and ct_cell.layers else []
+        parts = [p.strip() for p in str(iface).split("|")]
+        problem = None
+        if z_off is not None or reg is not None:
+            problem = "give one registration: ct_z_offset_um, ct_register_layer or ct_register_interface"
+        elif len(parts) != 2 or not all(parts):
+            problem = f"{iface!r}: need 'lower|upper', two layer names joined by '|' (e.g. 'anode|SPE')"
+        elif any(n not in names for n in parts) or names.index(parts[0]) >= names.index(parts[1]):
+            problem = (f"{iface!r}: both layers must be declared by the XCS cell, the lower one below the "
+                       f"upper ({names}, bottom to top)")
+        elif tomo and any(n not in ct_names for n in parts):
+            problem = f"{iface!r}: both layers must be declared by the CT series' cell too ({ct_names})"
+        if problem:
+            raise ConfigError(src, [("analysis.compton.ct_register_interface", problem)])
+        iface = f"{parts[0]}|{parts[1]}"
+    if z_off is None and iface is None:
         ct_cell = exp.cell_of(tomo[0]) if tomo else None
         ct_names = [ly.name for ly in ct_cell.layers] if ct_cell is not None and ct_cell.layers else []
         if reg is None:
@@ -948,8 +971,11 @@ def _ct_params(exp, an, ct_series, cell, where) -> dict:
     if bad:
         raise ConfigError(src, [(where, f"analysis.compton.ct_phases/ct_within name {sorted(set(bad))}, not layers "
                                         f"of the cell ({names})")])
+    if iface is not None:
+        reg = None
     return {"series": ct_series, "z_offset_um": None if z_off is None else float(z_off),
             "register_layer": reg, "register_bottom_um": None if reg is None else float(bottoms[reg]),
+            "register_interface": iface,
             "phases": phases, "within": within,
             "materials": {ly.name: ly.material for ly in cell.layers}}
 
@@ -983,7 +1009,62 @@ def _ct_scan_index(labels_ds, series_ct, state, time_s) -> int:
     return int(np.argmin(np.abs(t - float(time_s))))
 
 
-def _ct_fractions(labels_ds, ct, members, ks, layers, comps, geometry, mask, radius_mm):
+def _ct_interface_registration(maps_ds, labels_ds, ct, members, by_state, layers):
+    """The CT's height in the XCS cell from the interface ``ct["register_interface"]``.
+
+    The first scan (earliest time_s of ``tomo/<ct>/labels``) is the reference; its interface
+    height map (``tomo/<ct>/maps`` ``height_um``) is put at the interface's declared height with
+    the layer thicknesses of the XCS state matched to that scan (its exposures'
+    ``layer_thickness_um``), else those of ``cell.layers``
+    (:func:`ssbscope.compton.correlate.register_on_interface`).
+
+    Returns (InterfaceRegistration, reference scan index, reference time_s, state whose
+    thicknesses were used or None).
+    """
+    from ssbscope.compton.correlate import register_on_interface
+
+    series_ct = ct["series"]
+    iface = ct["register_interface"]
+    t_lab = np.asarray(labels_ds["time_s"].values, float)
+    k_ref = int(np.argmin(t_lab))
+    if "height_um" not in maps_ds or "interface" not in maps_ds.coords:
+        raise InputError(f"tomo/{series_ct}/maps has no interface height maps; the CT cannot be registered on "
+                         f"{iface!r} (analysis.compton.ct_register_interface); measure it with "
+                         "analysis.tomo.interfaces, or give analysis.compton.ct_z_offset_um")
+    have = [str(v) for v in maps_ds["interface"].values]
+    norm = ["|".join(p.strip() for p in h.split("|")) for h in have]
+    if iface not in norm:
+        raise InputError(f"tomo/{series_ct}/maps: no height map of {iface!r} (interfaces {have}); add it to "
+                         "analysis.tomo.interfaces, or name one of those in analysis.compton.ct_register_interface")
+    t_map = np.asarray(maps_ds["time_s"].values, float)
+    j = int(np.argmin(np.abs(t_map - t_lab[k_ref])))
+    if abs(t_map[j] - t_lab[k_ref]) > 1e-6 * max(1.0, abs(t_lab[k_ref])):
+        raise InputError(f"tomo/{series_ct}/maps: no scan at time_s {t_lab[k_ref]:g} (the labels' first scan); "
+                         "the CT series' products are out of step, run the tomo stages again")
+    h = np.asarray(maps_ds["height_um"].isel(time_s=j, interface=norm.index(iface)).values, float)
+    names = [ly[0] for ly in layers]
+    t = [ly[2] for ly in layers]
+    used = None
+    for s, ks in by_state.items():  # the XCS state of the reference scan: its declared thicknesses
+        m = members[ks[0]]
+        try:
+            k = _ct_scan_index(labels_ds, series_ct, m["state"], m["time_s"])
+        except InputError:
+            continue
+        if k == k_ref:
+            t = [m["layer_thickness_um"].get(n, ly[2]) for n, ly in zip(names, layers)]
+            used = s
+            break
+    try:
+        reg = register_on_interface(h, iface, names, t)
+    except EmptyResultError as err:
+        raise EmptyResultError(f"tomo/{series_ct}/maps, scan at time_s {t_lab[k_ref]:g}: {err}") from None
+    log.info("XCS-CT registration on %s: mean height %.2f um in the CT's first scan, declared %.2f um: "
+             "CT bottom at %.2f um", iface, reg.measured_height_um, reg.declared_height_um, reg.z_offset_um)
+    return reg, k_ref, float(t_lab[k_ref]), used
+
+
+def _ct_fractions(labels_ds, ct, members, ks, layers, comps, geometry, mask, radius_mm, z_offset_um=None):
     """Sheet fractions of the exposures ``ks`` (one state) from its CT scan (XCS-CT correlation).
 
     Returns (fractions (len(ks), n_comp), SheetComponentFractions per exposure, scan index,
@@ -1000,7 +1081,9 @@ def _ct_fractions(labels_ds, ct, members, ks, layers, comps, geometry, mask, rad
     lab = np.asarray(labels_ds["labels"].isel(time_s=k).values)
     cm = np.asarray(labels_ds["cell_mask"].values, bool) if "cell_mask" in labels_ds else None
     names = [ly[0] for ly in layers]
-    if ct["z_offset_um"] is not None:
+    if z_offset_um is not None:  # registered on an interface (_ct_interface_registration)
+        z_off = float(z_offset_um)
+    elif ct["z_offset_um"] is not None:
         z_off = float(ct["z_offset_um"])
     else:
         reg = ct["register_layer"]
@@ -1193,11 +1276,17 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
         how = "declared cell.layers thicknesses (with each exposure's layer_thickness_um), top-hat sheet"
     else:
         frac = np.zeros((len(members), nc))
-        ct_out = {"scan": {}, "z_offset_um": {}, "res": {}, "layers": {}}
+        ct_out = {"scan": {}, "z_offset_um": {}, "res": {}, "layers": {}, "register": None,
+                  "voxel_size_um": float(labels_ds.attrs["voxel_size_um"])}
+        z_reg = None
+        if ct.get("register_interface"):
+            ct_out["register"] = _ct_interface_registration(inputs[f"tomo/{phase_source}/maps"], labels_ds, ct,
+                                                            members, by_state, layers)
+            z_reg = ct_out["register"][0].z_offset_um
         for s in states:
             ks = by_state[s]
             f, res, kscan, z_off, fl = _ct_fractions(labels_ds, ct, members, ks, layers, comps,
-                                                     members[0]["geometry"], mask, radius_mm)
+                                                     members[0]["geometry"], mask, radius_mm, z_offset_um=z_reg)
             frac[ks] = f
             ct_time[ks] = float(np.asarray(labels_ds["time_s"].values, float)[kscan])
             ct_out["scan"][s], ct_out["z_offset_um"][s] = kscan, z_off
@@ -1434,12 +1523,42 @@ def _ct_dataset(ct_out, states, by_state, members, comps, npos, frac, ct_time, c
                        "description": "time_s of the CT scan of this state (same state name, else nearest time)"})},
         coords={"state": list(states), "component": list(comps), "phase": phases, "position": np.arange(npos),
                 "row": np.arange(n), "col": np.arange(n)},
-        attrs={"series": series, "ct_series": ct_series,
-               "registration": (f"ct_z_offset_um {ct['z_offset_um']:g}" if ct["z_offset_um"] is not None else
-                                f"bottom of layer {ct['register_layer']!r} in each CT scan (layer_z_vox) at its "
-                                f"declared height {ct['register_bottom_um']:g} um"),
+        attrs={"series": series, "ct_series": ct_series, "registration": _registration_text(ct, ct_out),
+               **_registration_attrs(ct, ct_out),
                "component_source": json.dumps(how), "ct_within": json.dumps(ct["within"]),
                "paper": "000_290f30815ae66793"})
+
+
+def _registration_text(ct, ct_out) -> str:
+    """How the CT was placed in the XCS cell, in words (``ct_fractions`` attrs, report)."""
+    if ct_out.get("register") is not None:
+        reg, _, t_ref, used = ct_out["register"]
+        return (f"interface {reg.interface!r} measured in the CT's first scan (time_s {t_ref:g}): mean height "
+                f"{reg.measured_height_um:.2f} um above the CT's bottom (std {reg.height_std_um:.2f} um over "
+                f"{reg.n_columns} columns) put at its declared height {reg.declared_height_um:.2f} um ("
+                + (f"layer thicknesses of state {used!r}" if used is not None else "cell.layers")
+                + f"): CT bottom at {reg.z_offset_um:.2f} um")
+    if ct["z_offset_um"] is not None:
+        return f"ct_z_offset_um {ct['z_offset_um']:g}"
+    return (f"bottom of layer {ct['register_layer']!r} in each CT scan (layer_z_vox) at its "
+            f"declared height {ct['register_bottom_um']:g} um")
+
+
+def _registration_attrs(ct, ct_out) -> dict:
+    """``register_*`` attrs of ``compton/<series>/ct_fractions``."""
+    vs = {"register_voxel_size_um": float(ct_out.get("voxel_size_um", np.nan))}
+    if ct_out.get("register") is not None:
+        reg, k_ref, t_ref, used = ct_out["register"]
+        return {**vs, "register_method": "interface", "register_interface": reg.interface,
+                "register_z_offset_um": float(reg.z_offset_um),
+                "register_measured_height_um": float(reg.measured_height_um),
+                "register_height_std_um": float(reg.height_std_um),
+                "register_declared_height_um": float(reg.declared_height_um),
+                "register_n_columns": int(reg.n_columns), "register_scan_time_s": float(t_ref),
+                "register_thickness_state": "" if used is None else str(used)}
+    if ct["z_offset_um"] is not None:
+        return {**vs, "register_method": "given", "register_z_offset_um": float(ct["z_offset_um"])}
+    return {**vs, "register_method": "layer", "register_layer": str(ct["register_layer"])}
 
 
 def _ring_presence(r0: float, r1: float, diameter_mm) -> float:

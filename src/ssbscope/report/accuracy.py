@@ -16,7 +16,8 @@ Tolerances (issues "accuracy through the chain" and "one path"): plated Li thick
 other layer thicknesses one voxel; interface Ra 10 %; pore + crack volume 10 %; Li-connected
 and isolated low-attenuation volumes 15 %; electrolyte layer fractions 3 percentage points;
 phase volume change max(1 pp, 10 % of the true change); Faraday residual 10 pp; XCS EMF
-2 standard uncertainties (the stored ``emf_unc``); coulombic efficiency 1 pp; critical current
+2 standard uncertainties (the stored ``emf_unc``); the XCS-CT registration (the CT's height in
+the cell) 2 CT voxels; coulombic efficiency 1 pp; critical current
 10 %; short onsets 15 min; EIS R_ct 5 %.
 """
 
@@ -389,6 +390,17 @@ def _compton_rows(store, truth) -> list[AccuracyRow]:
                              note="truth: the true composition's EMF after the detector "
                              "resolution; tolerance 2 × emf_unc; the paper's EMF scale "
                              "differs (its windows), compare trends"))
+    ct = _load(store, f"compton/{series}/ct_fractions") if tc.get("ct_z_offset_um") is not None else None
+    if ct is not None and "z_offset_um" in ct:
+        vs = float(ct.attrs.get("register_voxel_size_um", float("nan")))
+        how = {"interface": f"registered on the measured {ct.attrs.get('register_interface', '')} interface "
+                            "(mean height, first scan)",
+               "layer": f"registered on the bottom of {ct.attrs.get('register_layer', '')} (layer_z_vox)",
+               "given": "given in the YAML (not measured)"}.get(str(ct.attrs.get("register_method", "")), "")
+        rows.append(_row(_HUANG, "XCS-CT registration: CT volume's bottom above the cell's z = 0",
+                         f"{series}: {ct.attrs.get('ct_series', '')}", "um",
+                         np.asarray(ct["z_offset_um"].values, float)[0], tc["ct_z_offset_um"], kind="um",
+                         tol=2.0 * vs, note=f"{how}; tolerance 2 voxels"))
     return [r for r in rows if r is not None]
 
 

@@ -135,6 +135,27 @@ def _ct_table(ct, series) -> str:
                       f"layers; components: {src}")
 
 
+def _ct_registration_html(store, ct, series) -> str:
+    """The CT's height in the XCS cell as the series used it, beside the twin's truth if kept."""
+    z = np.asarray(ct["z_offset_um"].values, float) if "z_offset_um" in ct else np.array([])
+    if z.size == 0 or not np.isfinite(z).any():
+        return ""
+    method = str(ct.attrs.get("register_method", ""))
+    src = {"interface": "registered on a measured interface", "layer": "registered on a layer's bottom",
+           "given": "given in the YAML (ct_z_offset_um)"}.get(method, "")
+    vals = sorted({round(float(v), 2) for v in z[np.isfinite(z)]})
+    txt = (f"Series {series}: CT volume's bottom at {', '.join(f'{v:.2f}' for v in vals)} µm above z = 0 of the "
+           f"cell{' (' + src + ')' if src else ''}")
+    t = truth(store, "compton")
+    if isinstance(t, dict) and t.get("series") == series and t.get("ct_z_offset_um") is not None:
+        tz = float(t["ct_z_offset_um"])
+        vs = float(ct.attrs.get("register_voxel_size_um", np.nan))
+        err = max(abs(v - tz) for v in vals)
+        txt += (f"; twin truth {tz:.2f} µm (error {err:.2f} µm"
+                + (f", {err / vs:.2f} voxels" if np.isfinite(vs) and vs > 0 else "") + ")")
+    return f"<p>{esc(txt)}.</p>"
+
+
 def _input_labels(store) -> list[str]:
     """Labels of the real inputs (``compton/input/<label>/spectrum``) in the store."""
     pre, suf = "compton/input/", "/spectrum"
@@ -351,6 +372,7 @@ def _series_html(store, names) -> tuple[str, list]:
         if ct is not None:
             parts.append(_ct_figure(ct, series))
             parts.append(_ct_table(ct, series))
+            parts.append(_ct_registration_html(store, ct, series))
         if mp is not None:
             parts.append(_series_maps_figure(mp, series))
         an = str(em.attrs.get("anode_component", comps[0]))

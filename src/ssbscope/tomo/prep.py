@@ -166,12 +166,24 @@ def minus_log(transmission, min_transmission: float = 1e-6):
     return (-np.log(np.maximum(t, min_transmission))).astype(np.float32)
 
 
-def remove_zingers(projections, *, threshold: float = 0.1, size: int = 3):
+def remove_zingers(projections, *, threshold: float = 0.1, size: int = 3,
+                   angle_invariant: bool = False, angular_mean=None):
     """Replace isolated bright/dark outliers (zingers) by the local median.
 
     A pixel is a zinger when it differs from the median of its ``size x size`` neighbourhood
     (in the detector plane of the same projection) by more than ``threshold`` (absolute, in
     the input's units, e.g. 0.1 of line integral or transmission).
+
+    With ``angle_invariant`` the zingers are sought in each projection's deviation from the
+    mean projection over all angles, and that mean is added back unchanged: for a truncated
+    scan the sample outside the field of view is the same at every angle and puts near-field
+    fringes into the rows at each layer step (line integrals changing by up to ~0.5 from one
+    row to the next at a coin cell's Li | polymer step), which the plain median's absolute
+    threshold takes for zingers.  A zinger (one frame) stands out of the deviation as it does
+    of the projection.  The streamed reconstruction does the same for truncated scans
+    (:func:`ssbscope.tomo.stream.clean_rows` ``invariant_zingers``), so for a truncated scan
+    ``reconstruct(remove_zingers(flat_dark_correct(...), angle_invariant=True), ...,
+    truncated=True)`` in memory matches the ``ssbscope run`` path.
 
     Parameters
     ----------
@@ -181,6 +193,12 @@ def remove_zingers(projections, *, threshold: float = 0.1, size: int = 3):
         Deviation from the local median that marks a zinger (> 0).
     size : int
         Odd median window (3 or 5).
+    angle_invariant : bool
+        Seek zingers in the deviation from the angular mean (3-D projections only).
+    angular_mean : (n_rows, n_detector) array, optional
+        The mean projection over all angles when ``projections`` is a block of them (the
+        streamed path removes zingers in blocks of angles); default: the mean of
+        ``projections``.
 
     Returns
     -------
@@ -198,11 +216,24 @@ def remove_zingers(projections, *, threshold: float = 0.1, size: int = 3):
         raise ParameterError("size", size, "must be an odd integer >= 3")
     if not np.all(np.isfinite(a)):
         raise DataQualityError("projections: contains NaN/inf; zinger removal needs finite data")
+    inv = None
+    if angle_invariant or angular_mean is not None:
+        if a.ndim != 3:
+            raise InputError(f"projections: angle_invariant needs (n_angles, n_rows, n_detector) projections, "
+                             f"got shape {a.shape}")
+        inv = (a.mean(axis=0, dtype=np.float64).astype(np.float32) if angular_mean is None
+               else np.asarray(angular_mean, np.float32))
+        if inv.shape != a.shape[1:]:
+            raise InputError(f"angular_mean: shape {inv.shape}, expected one projection {a.shape[1:]}")
+        a = a - inv
     footprint = (1, size, size) if a.ndim == 3 else (size, size)
     med = median_filter(a, size=footprint, mode="nearest")
     z = np.abs(a - med) > threshold
     out = np.where(z, med, a).astype(np.float32)
-    log.info("replaced %d zinger pixel(s)", int(z.sum()))
+    if inv is not None:
+        out += inv
+    log.info("replaced %d zinger pixel(s)%s", int(z.sum()),
+             " (in the deviation from the angular mean)" if inv is not None else "")
     return out
 
 

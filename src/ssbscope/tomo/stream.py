@@ -12,7 +12,9 @@ hyperslab each), and then, on that block only:
    per pixel, so a block gives the same values as the whole stack);
 2. zinger removal (:func:`ssbscope.tomo.remove_zingers`, a 3 x 3 median in each
    projection: it reaches one detector row up and down, so each block is read with a halo
-   of ``size // 2`` rows and cropped afterwards; exact);
+   of ``size // 2`` rows and cropped afterwards; exact; for a truncated scan the zingers are
+   sought in the deviation from the rows' angular mean, ``remove_zingers(angle_invariant=True)``
+   in memory);
 2b. optionally, Paganin phase retrieval (:func:`ssbscope.tomo.phase.paganin_filter` on the
    transmission ``exp(-p)``, giving ``-ln`` of the filtered transmission): a 2-D filter in each
    projection, so the block is read with :func:`ssbscope.tomo.phase.paganin_halo_px` more
@@ -336,7 +338,8 @@ def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
         reflection as on the whole projection).
     invariant_zingers : bool
         Look for zingers in the deviation of each projection from the rows' mean over all
-        angles (the angle-invariant part added back unchanged).  :func:`reconstruct_rows` sets
+        angles (the angle-invariant part added back unchanged; :func:`ssbscope.tomo.remove_zingers`
+        ``angle_invariant``, the same option in memory).  :func:`reconstruct_rows` sets
         it for truncated scans: there the cell outside the field of view, the same at every
         angle, puts near-field fringes into the rows at each layer step (line integrals
         changing by up to ~0.5 from one row to the next at a coin cell's Li | polymer
@@ -369,10 +372,12 @@ def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
         # only served the median); at the detector's edges the filter pads as on the whole
         f0 = max(0, int(row_start) - ph) - a0
         f1 = min(int(n_rows), int(row_stop) + ph) - a0
-    inv = p.mean(axis=0, dtype=np.float64).astype(np.float32) if invariant_zingers else 0.0
+    # the mean over all angles, not over the block (remove_zingers(angle_invariant=True) on
+    # the whole stack in memory gives the same)
+    inv = p.mean(axis=0, dtype=np.float64).astype(np.float32) if invariant_zingers else None
     for s in range(0, p.shape[0], int(angle_block)):
-        blk = remove_zingers(p[s:s + angle_block] - inv, threshold=zinger_threshold,
-                             size=zinger_size) + inv
+        blk = remove_zingers(p[s:s + angle_block], threshold=zinger_threshold,
+                             size=zinger_size, angular_mean=inv)
         if ph:
             t = np.exp(-blk[:, f0:f1, :])
             blk[:, f0:f1, :] = paganin_filter(t, pad_px=ph, **_phase_args(phase))

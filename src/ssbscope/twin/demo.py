@@ -16,7 +16,9 @@
    no truth (the report shows ``truth.json`` beside the measured values).
 
 The coin cell's XCS series is unmixed with the phase fractions of its segmented CT series
-(``coin``, :mod:`ssbscope.twin.coin_ct`; ``analysis.compton.ct_series``): the XCS-CT
+(``coin``, :mod:`ssbscope.twin.coin_ct`; ``analysis.compton.ct_series``), placed in the cell by
+its measured anode|SPE interface (``ct_register_interface``; the true height is in
+``truth.json`` only): the XCS-CT
 correlation and the Compton profiles are run-path products (``compton/xcs/ct_fractions``,
 ``compton/xcs/profiles``).  What still runs as in-memory twin studies (named in the YAML's
 ``twin:`` section, run by the same ``ssbscope run``): the interphase flux and the registered

@@ -36,10 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["XcsSeriesFolder", "write_xcs_series", "COMPONENTS", "resolved_emf", "mix_composition"]
+__all__ = ["XcsSeriesFolder", "write_xcs_series", "COMPONENTS", "CT_REGISTER_INTERFACE", "resolved_emf",
+           "mix_composition"]
 
 #: Layers of the twin's coin cell that the four sheet heights cross (bottom to top).
 COMPONENTS = ("anode", "interphase", "SPE", "cathode")
+#: Interface of the coin CT (its cell's anode|SPE) on which the XCS series registers the CT:
+#: the CT sees the interphase as anode, so its anode|SPE is the XCS cell's bottom of the SPE.
+CT_REGISTER_INTERFACE = "anode|SPE"
 #: Declared materials; the interphase (Li0 + Li-salt-rich PEO + SEI, see params_000) is declared by
 #: its SEI's carbonate, which tells it from the bulk Li where CT phases give the sheet fractions.
 _MATERIALS = {"can": "steel", "anode": "Li", "interphase": "Li2CO3", "SPE": "PEO-LiTFSI", "cathode": "NMC622",
@@ -101,9 +105,10 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
         Name of a CT series of the same cell in the experiment (the coin cell's CT,
         :func:`ssbscope.twin.coin_ct.coin_ct_part`): ``analysis.compton`` then asks for the
         XCS-CT correlation (``ct_series``, the interphase
-        inside the CT's anode, ``ct_phases``; ``ct_z_offset_um``: the CT region of interest's
-        lowest slice above the bottom of the can, a geometry the user gives like the beam
-        heights).
+        inside the CT's anode, ``ct_phases``; the CT placed in the cell from its data:
+        ``ct_register_interface`` :data:`CT_REGISTER_INTERFACE`, the mean measured height of
+        the anode|SPE interface in the first scan at its declared height); the truth gets the
+        CT's true height in the cell (``ct_z_offset_um``, :func:`_ct_z_offset_um`).
     ct_phases : mapping, optional
         ``analysis.compton.ct_phases`` written with ``ct_series``.
 
@@ -176,7 +181,7 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
                                     "mask_radius_mm": float(mask_radius_mm),
                                     **({"radial_edges_mm": [float(v) for v in radial_edges_mm]}
                                        if radial_edges_mm else {}),
-                                    **({"ct_series": ct_series, "ct_z_offset_um": _ct_z_offset_um(cell),
+                                    **({"ct_series": ct_series, "ct_register_interface": CT_REGISTER_INTERFACE,
                                         "ct_within": {"interphase": "anode"},
                                         **({"ct_phases": {k: list(v) for k, v in ct_phases.items()}}
                                            if ct_phases else {})}
@@ -203,14 +208,19 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
              "interphase_thickness_um": [1000.0 * s.interphase_thickness_mm for s in sts],
              "interphase": inter,
              "n_photons": int(n_photons), "flood_photons": int(flood_photons)}
+    if ct_series:  # where the CT's region of interest truly lies in the cell (the report's reference)
+        truth["ct_z_offset_um"] = _ct_z_offset_um(cell)
+        truth["ct_z_offset_how"] = ("the coin CT twin's region of interest starts spacer_vox voxels below the "
+                                    "anode's bottom, which sits on the can (ssbscope.twin.coin_ct.CoinCTConfig)")
     truth_path = out / "truth.json"
     truth_path.write_text(json.dumps({"compton": truth}, indent=1), encoding="utf-8")
     return XcsSeriesFolder(folder=out, yaml_path=yaml_path, truth_path=truth_path, experiment=exp, truth=truth)
 
 
 def _ct_z_offset_um(cell) -> float:
-    """Height of the coin CT's region of interest above the bottom of the can (the user's
-    geometry: the ROI's lowest slice lies ``spacer_vox`` voxels below the anode's bottom)."""
+    """True height of the coin CT's region of interest above the bottom of the can (the ROI's
+    lowest slice lies ``spacer_vox`` voxels below the anode's bottom): the truth the data's
+    registration (``analysis.compton.ct_register_interface``) is compared with."""
     from ssbscope.twin.coin_ct import CoinCTConfig
 
     cfg = CoinCTConfig()
