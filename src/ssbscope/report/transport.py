@@ -142,7 +142,8 @@ def _series_interface_part(ds, name: str, truth_scans=None):
                            extent=_extent_um(ds), interpolation="nearest")
             ax.set_title(f"{ifaces[j]}, {states[k]}\ntau = {tau[k, j]:.3f}", fontsize=9)
             ax.set_xlabel("x (µm)")
-            ax.set_ylabel("y (µm)")
+            if k == 0:
+                ax.set_ylabel("y (µm)")
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="flux (D dc / L)")
     ax_names = {0: "z", 1: "y", 2: "x"}
     axis = [ax_names.get(int(v), "?") for v in ds["axis"].values]
@@ -216,13 +217,15 @@ def _series_current_part(ds, name: str, truth_scans=None):
                      + (f"cycler {cyc[k]:.3f} mA cm⁻²" if np.isfinite(cyc[k])
                         else "no cycler log"), fontsize=9)
         ax.set_xlabel("x (µm)")
-        ax.set_ylabel("y (µm)")
+        if k == 0:
+            ax.set_ylabel("y (µm)")
     fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="current density (mA cm⁻²)")
     cap = (f"Series {name}: local current density of layer {a.get('layer')} "
            f"({a.get('layer_choice')}) between consecutive registered scans, "
            "j = rho_Li F dh / (M_Li dt) (positive: the layer thickens).  The mean over the cell "
-           "must match the cycler's mean current density over the same interval (net charge "
-           f"of {a.get('echem_log') or 'no log'} between the two scan times / dt / cell area): "
+           "must match the cycler's mean current density over the same interval ("
+           + (f"net charge of {a.get('echem_log')} between the two scan times / dt / cell area"
+              if a.get("echem_log") else "the series has no cycler log") + "): "
            + "; ".join(f"{mean[k]:.4f} vs {cyc[k]:.4f} mA cm⁻²" if np.isfinite(cyc[k])
                        else f"{mean[k]:.4f} mA cm⁻² (no cycler log)" for k in range(n)) + ".")
     if "registration_shift_um" in ds:
