@@ -443,6 +443,16 @@ class NeutronAnalysis(_Model):
     onset_region: Optional[str] = Field(default=None, description="region (name in inputs.neutron[].regions) whose soft-short onset is the input's headline onset (attribute soft_short_onset_s); default: the first region")
 
 
+class InterfaceRegion(_Model):
+    """Tortuosity and flux map of a phase in a slab centred on a declared interface
+    (``transport/<series>/interface_flux``; Huang et al. 2024, Fig. S27)."""
+
+    interface: str = Field(description="'lower|upper': two adjacent declared layers (names in cell.layers, as in analysis.tomo.interfaces), e.g. 'anode|SPE'; the slab is centred on the mean height of their boundary found in each scan's labels")
+    phase: str = Field(description="material (as in cell.layers, e.g. 'PEO-LiTFSI') whose voxels carry the ions through the slab")
+    half_thickness_um: float = Field(gt=0, allow_inf_nan=False, description="half thickness of the slab (um): it holds round(half_thickness_um / voxel size) slices (at least 1) on each side of the interface's mean height")
+    axis: int = Field(default=2, ge=0, le=2, description="transport axis of the (z, y, x) volume: 2 = x (default) or 1 = y, in-plane through the interphase region as in the paper's TauFactor simulation, in the largest square inside the cell's measured columns; 0 = z, through the slab")
+
+
 class TransportAnalysis(_Model):
     """Transport on the user's CT series (``transport/<series>/...``)."""
 
@@ -453,6 +463,19 @@ class TransportAnalysis(_Model):
     current_density_layer: Optional[str] = Field(default=None, description="layer (name in cell.layers) whose CT thickness change between consecutive scans gives the local current density (transport/<series>/current_density); default: analysis.correlate.plated_layer, else the lowest Li layer of the series' cell")
     series: Optional[list[str]] = Field(default=None, description="CT series (inputs.tomo[].series) to run transport on; default: every series whose cell declares its layers")
     rtol: float = Field(default=1e-6, gt=0, lt=1, description="relative-residual criterion of the diffusion solves")
+    interface_regions: list[InterfaceRegion] = Field(default_factory=list, description="slabs around declared interfaces whose phase tortuosity, volume fraction, D_eff/D and mid-plane flux map are computed for every scan of each series (of `series`) whose cell declares both layers (transport/<series>/interface_flux on time_s x interface); one entry per interface; default: none")
+
+    @field_validator("interface_regions")
+    @classmethod
+    def _one_per_interface(cls, v):
+        names = [r.interface for r in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"{dup}: one entry per interface")
+        bad = [n for n in names if len(n.split("|")) != 2 or not all(n.split("|"))]
+        if bad:
+            raise ValueError(f"{bad}: write an interface as 'lower|upper' (layer names)")
+        return v
 
 
 class TopographyAnalysis(_Model):

@@ -298,8 +298,7 @@ def test_twin_study_and_user_cases_are_one_or_the_other():
     from ssbscope.workflow import stages_for
 
     names = [s.name for s in stages_for(exp)]
-    assert names == ["interface.contour_study", "transport.interface_flux",
-                     "transport.current_density"]
+    assert names == ["interface.contour_study"]  # transport has no twin study (run path only)
 
 
 def test_demo_folder_names_the_interface_twin_study(tmp_path):
@@ -310,10 +309,10 @@ def test_demo_folder_names_the_interface_twin_study(tmp_path):
 
     folder = write_demo_folder(tmp_path / "exp", size="tiny", modalities=["transport", "interface"])
     exp = load(folder.yaml_path)
-    assert exp.twin.modalities == ["transport", "interface"]
+    assert exp.twin.modalities == ["interface"]
     names = [s.name for s in stages_for(exp)]
     assert names.count("interface.contour_study") == 1
-    assert {"transport.interface_flux", "transport.current_density"} <= set(names)
+    assert not any(n.startswith("transport.") for n in names)
     only_transport = load(write_demo_folder(tmp_path / "t", size="tiny",
                                             modalities=["transport"]).yaml_path)
     assert "interface.contour_study" not in [s.name for s in stages_for(only_transport)]

@@ -1,13 +1,15 @@
 """Report section of the transport area.
 
-Per CT series of the user's run (``transport/<series>/tortuosity``,
-``transport/<series>/current_density``): tortuosity and slab-wise tortuosity of the declared
-phase against time, the flux map of the last scan, and the current-density map of every
-interval between consecutive scans with its mean beside the cycler's mean current density
-(table).  Twin studies: flux maps of the Li|SPE interphase region with tau per state
-(Huang et al. 2024) and the current-density map from two thickness maps
-(Dixit et al. 2021, Fig. 24d).  The contoured-interface study has its own section
-(:mod:`ssbscope.report.interface`).  Axes in um.
+Per CT series of the run (``transport/<series>/tortuosity``,
+``transport/<series>/interface_flux``, ``transport/<series>/current_density``): tortuosity
+and slab-wise tortuosity of the declared phase against time with the flux map of the last
+scan; the flux maps of the phase in the slab around each declared interface with tau per
+scan (the Li+ flux through the interphase region of Huang et al. 2024, Fig. S27); the
+current-density map of every interval between consecutive registered scans with its mean
+beside the cycler's mean current density and the registration shift of each scan (table).
+Where the twin's ``truth.json`` is present, its values stand beside the measured ones.  The
+contoured-interface study has its own section (:mod:`ssbscope.report.interface`).  Axes in
+um.
 """
 
 from __future__ import annotations
@@ -17,110 +19,10 @@ import logging
 import numpy as np
 
 from ssbscope.report import Section, esc, figure_html, table_html
-from ssbscope.store import attr_list as _list_attr
 
 __all__ = ["section"]
 
 log = logging.getLogger(__name__)
-
-
-def _flux_part(ds):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    states = [str(s) for s in ds["state"].values]
-    n = len(states)
-    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 6.2), squeeze=False)
-    vmax = float(np.nanmax(ds["flux_map"].values)) or 1.0
-    for k, st in enumerate(states):
-        ax = axes[0, k]
-        im = ax.imshow(ds["flux_map"].values[k], cmap="inferno", vmin=0, vmax=vmax,
-                       origin="lower")
-        ax.set_title(f"{st}: tau = {float(ds['tau'].values[k]):.3f}")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax2 = axes[1, k]
-        ax2.imshow(ds["phase_map"].values[k], cmap="tab10", vmin=0, vmax=10, origin="lower",
-                   interpolation="nearest")
-        ax2.set_title("phases (3 = SPE, 2 = Li, 10 = filament)", fontsize=8)
-        ax2.set_xticks([])
-        ax2.set_yticks([])
-    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="flux along x (D dc/L)")
-    cap = ("Li+ flux through the SPE in the mid-plane of the Li|SPE interphase slab "
-           f"(z voxels {ds.attrs.get('slab_z_vox')}), driven along x as in the paper's "
-           "TauFactor simulation; tau from D_eff = D eps / tau.")
-    rows = [{"state": st, "tau": float(ds["tau"].values[k]),
-             "porosity": float(ds["porosity"].values[k]),
-             "D_eff/D": float(ds["d_eff_ratio"].values[k]),
-             "flux spread": float(ds["flux_imbalance"].values[k]),
-             "rel. residual": float(ds["relative_residual"].values[k]),
-             "CG iterations": int(ds["iterations"].values[k])} for k, st in enumerate(states)]
-    import pandas as pd
-
-    html = "<h3>Li+ flux through the interphase region</h3>" + figure_html(fig, cap)
-    html += table_html(pd.DataFrame(rows), caption="Tortuosity per state")
-    html += f'<p class="note">Convergence: {esc(str(ds.attrs.get("convergence", "")))}</p>'
-    summary = tuple((f"tau interphase ({st})", f"{float(ds['tau'].values[k]):.3f}")
-                    for k, st in enumerate(states))
-    return html, summary
-
-
-def _current_density_part(ds):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    unreg = "current_unregistered_ma_cm2" in ds
-    fig, axes = plt.subplots(1, 4 if unreg else 3, figsize=(16 if unreg else 12, 3.8))
-    ext = None
-    for ax, var, title in ((axes[0], "thickness_before_um", "Li thickness before (µm)"),
-                           (axes[1], "thickness_after_um", "Li thickness after (µm)")):
-        im = ax.imshow(ds[var].values, origin="lower", cmap="magma", extent=ext)
-        ax.set_title(title)
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    j = ds["current_ma_cm2"].values
-    lim = float(np.nanmax(np.abs(j))) or 1.0
-    im = axes[2].imshow(j, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
-    hs = ds["plating_hotspots"].values
-    if hs.any():
-        axes[2].contour(hs.astype(float), levels=[0.5], colors="k", linewidths=0.8)
-    axes[2].set_title("local current (mA cm⁻²), hot-spots outlined", fontsize=9)
-    fig.colorbar(im, ax=axes[2], shrink=0.8)
-    if unreg:
-        im = axes[3].imshow(ds["current_unregistered_ma_cm2"].values, origin="lower",
-                            cmap="RdBu_r", vmin=-lim, vmax=lim)
-        axes[3].set_title("without registration (mA cm⁻²)", fontsize=9)
-        fig.colorbar(im, ax=axes[3], shrink=0.8)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    a = ds.attrs
-    cap = (f"Current density j = rho F dh / (M dt) between two Li thickness maps of the twin "
-           f"({a.get('twin', '')}); mean {a.get('mean_current_ma_cm2', float('nan')):.4f} "
-           f"mA cm⁻² vs imposed {a.get('imposed_current_ma_cm2', float('nan')):.4f} mA cm⁻², "
-           f"{a.get('n_hotspots', 0)} hot-spots (> mean + 2 std).")
-    if "registration_shift_yx_vox" in a:
-        sy, sx = (float(v) for v in _list_attr(a["registration_shift_yx_vox"]))
-        dy, dx = (float(v) for v in _list_attr(a.get("imposed_drift_yx_vox", [float("nan")] * 2)))
-        cap += (f"  The second scan was displaced in-plane by ({dy:g}, {dx:g}) voxels; "
-                f"registration ({a.get('registration', '')}) found ({sy:.3f}, {sx:.3f}) to apply. "
-                "RMS error of the local current against the twin's undisplaced map: "
-                f"{float(a.get('rms_error_registered_ma_cm2', float('nan'))):.3g} mA cm⁻² "
-                "registered, "
-                f"{float(a.get('rms_error_unregistered_ma_cm2', float('nan'))):.3g} mA cm⁻² "
-                "without registration (right).")
-    html = "<h3>Current-density map from thickness maps</h3>" + figure_html(fig, cap)
-    summary = (("current from thickness maps",
-                f"{a.get('mean_current_ma_cm2', float('nan')):.4f} mA cm⁻² "
-                f"(imposed {a.get('imposed_current_ma_cm2', float('nan')):.3g})"),)
-    if "rms_error_registered_ma_cm2" in a:
-        summary += (("current map error, registered / not",
-                     f"{float(a['rms_error_registered_ma_cm2']):.3g} / "
-                     f"{float(a['rms_error_unregistered_ma_cm2']):.3g} mA cm⁻² RMS"),)
-    return html, summary
 
 
 def _extent_um(ds):
@@ -204,6 +106,93 @@ def _series_tortuosity_part(ds, name: str):
     return html, summary
 
 
+def _truth_row(truth_scans, t_s, tol_s=1.0):
+    """The twin's truth row of the scan at ``t_s`` (None without truth)."""
+    if not truth_scans:
+        return None
+    best = min((s for s in truth_scans if isinstance(s, dict) and "time_s" in s),
+               key=lambda s: abs(float(s["time_s"]) - float(t_s)), default=None)
+    if best is None or abs(float(best["time_s"]) - float(t_s)) > tol_s:
+        return None
+    return best
+
+
+def _series_interface_part(ds, name: str, truth_scans=None):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    a = ds.attrs
+    t = np.asarray(ds["time_s"].values, float)
+    ifaces = [str(x) for x in ds["interface"].values]
+    states = ([str(x) for x in ds["state"].values] if "state" in ds
+              else [f"t = {x / 3600:.2f} h" for x in t])
+    tau = np.asarray(ds["tau"].values, float)
+    nt, ni = tau.shape
+    fm = np.asarray(ds["flux_map"].values, float)
+    fig, axes = plt.subplots(ni, nt, figsize=(3.6 * nt + 0.8, 3.4 * ni), squeeze=False)
+    vmax = float(np.nanmax(fm)) if np.isfinite(fm).any() else 1.0
+    im = None
+    for j in range(ni):
+        for k in range(nt):
+            ax = axes[j, k]
+            im = ax.imshow(fm[k, j], origin="lower", cmap="inferno", vmin=0, vmax=vmax or 1.0,
+                           extent=_extent_um(ds), interpolation="nearest")
+            ax.set_title(f"{ifaces[j]}, {states[k]}\ntau = {tau[k, j]:.3f}", fontsize=9)
+            ax.set_xlabel("x (µm)")
+            if k == 0:
+                ax.set_ylabel("y (µm)")
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="flux (D dc / L)")
+    ax_names = {0: "z", 1: "y", 2: "x"}
+    axis = [ax_names.get(int(v), "?") for v in ds["axis"].values]
+    phase = [str(v) for v in ds["phase"].values]
+    hv = np.asarray(ds["half_thickness_um"].values, float)
+    cap = (f"Series {name}: flux of " + "; ".join(
+        f"{phase[j]} through a slab of ±{hv[j]:g} µm about the mean height of {ifaces[j]} "
+        f"(driven along {axis[j]})" for j in range(ni))
+        + ", in the slab's mid-plane (1 = straight open channel, 0 = other phases; outside "
+        f"the solved square: blank).  {a.get('region', '')}.  {a.get('tau_definition', '')}.")
+    rows = []
+    has_truth = False
+    for j in range(ni):
+        for k in range(nt):
+            sz = ds["slab_z_um"].values[k, j]
+            row = {"interface": ifaces[j], "state": states[k], "time (h)": t[k] / 3600.0,
+                   "phase": phase[j],
+                   "interface z (µm)": float(ds["interface_z_um"].values[k, j]),
+                   "slab z (µm)": f"{sz[0]:.1f}-{sz[1]:.1f}" if np.isfinite(sz).all() else "",
+                   "tau": tau[k, j],
+                   "volume fraction": float(ds["volume_fraction"].values[k, j]),
+                   "D_eff/D": float(ds["d_eff_ratio"].values[k, j]),
+                   "flux spread": float(ds["flux_imbalance"].values[k, j])}
+            tr = _truth_row(truth_scans, t[k])
+            got = ((tr or {}).get("interface_flux") or {}).get(ifaces[j])
+            if isinstance(got, dict):
+                has_truth = True
+                row["twin interface z (µm)"] = float(got.get("interface_z_um", np.nan))
+                row["twin tau"] = float(got.get("tau", np.nan))
+                row["twin volume fraction"] = float(got.get("volume_fraction", np.nan))
+            note = str(ds["reason"].values[k, j])
+            if note:
+                row["note"] = note
+            rows.append(row)
+    html = (f"<h3>Flux through the interface regions (series {esc(name)})</h3>"
+            + figure_html(fig, cap)
+            + table_html(pd.DataFrame(rows), caption=(
+                f"Tortuosity per scan and interface, series {name}"
+                + (" (twin: its truth.json, on its own labels)" if has_truth else ""))))
+    html += f'<p class="note">Convergence: {esc(str(a.get("convergence", "")))}</p>'
+    summary = []
+    for j in range(ni):
+        ok = np.isfinite(tau[:, j])
+        if ok.any():
+            summary.append((f"tau {phase[j]} at {ifaces[j]} ({name})",
+                            " -> ".join(f"{v:.3f}" for v in tau[ok, j])))
+    return html, tuple(summary)
+
+
 def _series_current_part(ds, name: str, truth_scans=None):
     import matplotlib
 
@@ -225,16 +214,24 @@ def _series_current_part(ds, name: str, truth_scans=None):
         im = ax.imshow(j[k], origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
                        extent=_extent_um(ds), interpolation="nearest")
         ax.set_title(f"{t0[k]:.2f} -> {t1[k]:.2f} h: mean {mean[k]:.3f}\n"
-                     f"cycler {cyc[k]:.3f} mA cm⁻²", fontsize=9)
+                     + (f"cycler {cyc[k]:.3f} mA cm⁻²" if np.isfinite(cyc[k])
+                        else "no cycler log"), fontsize=9)
         ax.set_xlabel("x (µm)")
-        ax.set_ylabel("y (µm)")
+        if k == 0:
+            ax.set_ylabel("y (µm)")
     fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="current density (mA cm⁻²)")
     cap = (f"Series {name}: local current density of layer {a.get('layer')} "
            f"({a.get('layer_choice')}) between consecutive registered scans, "
            "j = rho_Li F dh / (M_Li dt) (positive: the layer thickens).  The mean over the cell "
-           "must match the cycler's mean current density over the same interval (net charge "
-           f"of {a.get('echem_log') or 'no log'} between the two scan times / dt / cell area): "
-           + "; ".join(f"{mean[k]:.4f} vs {cyc[k]:.4f} mA cm⁻²" for k in range(n)) + ".")
+           "must match the cycler's mean current density over the same interval ("
+           + (f"net charge of {a.get('echem_log')} between the two scan times / dt / cell area"
+              if a.get("echem_log") else "the series has no cycler log") + "): "
+           + "; ".join(f"{mean[k]:.4f} vs {cyc[k]:.4f} mA cm⁻²" if np.isfinite(cyc[k])
+                       else f"{mean[k]:.4f} mA cm⁻² (no cycler log)" for k in range(n)) + ".")
+    if "registration_shift_um" in ds:
+        cap += ("  Every scan is registered onto the first by the tomo chain before its "
+                "thickness map (shifts in the table: a scan displaced by d is shifted back by "
+                "-d).")
     rows = []
     for k in range(n):
         row = {"from (h)": t0[k], "to (h)": t1[k],
@@ -246,6 +243,15 @@ def _series_current_part(ds, name: str, truth_scans=None):
                "CT / cycler": float(ds["ratio"].values[k]),
                "residual (%)": float(ds["residual_pct"].values[k]),
                "hot-spots": int(ds["n_hotspots"].values[k])}
+        if "registration_shift_um" in ds:
+            sh = np.asarray(ds["registration_shift_um"].values, float)
+            if k + 1 < sh.shape[0]:
+                row["end scan's registration shift y, x (µm)"] = (
+                    f"{sh[k + 1, 1]:+.2f}, {sh[k + 1, 2]:+.2f}")
+            tr = _truth_row(truth_scans, t1[k] * 3600.0)
+            if tr is not None and tr.get("drift_yx_um") is not None:
+                dy, dx = (float(v) for v in tr["drift_yx_um"])
+                row["twin displacement y, x (µm)"] = f"{dy:+.2f}, {dx:+.2f}"
         if truth_scans is not None:
             try:
                 from ssbscope.transport.current_density import thickness_change_to_current_ma_cm2
@@ -289,21 +295,19 @@ def section(store) -> Section | None:
     """
     names = set(store.names())
     parts, summary = [], []
-    if "transport/interface_flux" in names:
-        h, s = _flux_part(store.read("transport/interface_flux").load())
-        parts.append(h)
-        summary.extend(s)
-    if "transport/current_density" in names:
-        h, s = _current_density_part(store.read("transport/current_density").load())
-        parts.append(h)
-        summary.extend(s)
     from ssbscope.report import truth
 
     series = list(dict.fromkeys(_series_names(names, "tortuosity")
+                                + _series_names(names, "interface_flux")
                                 + _series_names(names, "current_density")))
     for name in series:
         if f"transport/{name}/tortuosity" in names:
             h, s = _series_tortuosity_part(store.read(f"transport/{name}/tortuosity").load(), name)
+            parts.append(h)
+            summary.extend(s)
+        if f"transport/{name}/interface_flux" in names:
+            h, s = _series_interface_part(store.read(f"transport/{name}/interface_flux").load(),
+                                          name, truth(store, "tomo", name, "scans"))
             parts.append(h)
             summary.extend(s)
         if f"transport/{name}/current_density" in names:

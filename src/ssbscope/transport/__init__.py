@@ -11,6 +11,7 @@ percolating_network    voxels joined to both driven faces
 current_density_map    j(x, y) from two registered Li thickness maps (Faraday's law)
 series_current_density j(x, y) between consecutive scans of a series vs the cycler's charge
 layer_tortuosity       tau, slab tau and flux map of a phase in one declared layer of a scan
+interface_tortuosity   tau and flux map of a phase in a slab centred on a buried interface
 """
 
 from __future__ import annotations
@@ -38,14 +39,18 @@ __getattr__, __dir__, __all__ = attach(
         "layer_tortuosity": "layer",
         "layer_core": "layer",
         "inscribed_square": "layer",
+        "region_tortuosity": "layer",
+        "InterfaceTortuosity": "layer",
+        "interface_tortuosity": "layer",
+        "mean_interface_height_vox": "layer",
+        "interface_slab": "layer",
     },
 )
 
 #: This area in the registry (:mod:`ssbscope.areas`).
 AREA = Area("transport", "Transport", stages="ssbscope.transport.stages", report="ssbscope.report.transport", inputs=False,
-            store_keys=("transport/interface_flux",
-                     "transport/current_density",
-                     "transport/<series>/tortuosity",
+            store_keys=("transport/<series>/tortuosity",
+                     "transport/<series>/interface_flux",
                      "transport/<series>/current_density"),
             analysis_model="ssbscope.config:TransportAnalysis",
-            analysis_description="transport (tortuosity, current density) on the CT series")
+            analysis_description="transport (tortuosity in a layer or around an interface, current density) on the CT series")

@@ -21,6 +21,12 @@ The slab-wise tortuosity cuts the core into ``n_slabs`` slabs along the transpor
 solves each (:func:`ssbscope.transport.slab_tortuosity`, the piecewise tortuosity of
 Fig. 24f of the review 004_abdc661361e9d05b).  The flux map is the axial flux in the mid-z
 plane of the core (normalised by ``D dc / L``: 1 in a straight open channel).
+
+Around a buried interface (:func:`interface_tortuosity`) the solved region is a slab of
+given half thickness centred on the interface's mean height found in the labels
+(:func:`mean_interface_height_vox`, :func:`interface_slab`), transport in-plane by default:
+the Li+ flux through the interphase region of Huang et al. 2024
+(doi:10.1016/j.xcrp.2024.101995, Fig. S27).
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ import numpy as np
 
 from ssbscope.errors import EmptyResultError, InputError, ParameterError
 
-__all__ = ["LayerTortuosity", "layer_core", "inscribed_square", "layer_tortuosity"]
+__all__ = ["LayerTortuosity", "layer_core", "inscribed_square", "layer_tortuosity",
+           "region_tortuosity", "InterfaceTortuosity", "mean_interface_height_vox",
+           "interface_slab", "interface_tortuosity"]
 
 
 @dataclass(frozen=True)
@@ -199,25 +207,79 @@ def layer_tortuosity(labels, phase: int, band_z_vox, footprint, *, axis: int = 0
     EmptyResultError
         Empty footprint or band, or no voxel of the phase in the core.
     """
-    from ssbscope.transport.diffusion import _check_axis, flux_map, slab_tortuosity, tortuosity
+    lab, fp = _check_inputs(labels, footprint)
+    frac = (lab == int(phase))[:, fp].mean(axis=1)
+    core = layer_core(frac, band_z_vox, mixing_tol=mixing_tol)
+    return region_tortuosity(lab, phase, core, fp, axis=axis, n_slabs=n_slabs, rtol=rtol,
+                             band_z_vox=band_z_vox)
 
+
+def _check_inputs(labels, footprint):
     lab = np.asarray(labels)
     fp = np.asarray(footprint, bool)
     if lab.ndim != 3 or fp.shape != lab.shape[1:]:
         raise InputError(f"labels {lab.shape} / footprint {fp.shape}: expected (z, y, x) and (y, x)")
     if not fp.any():
         raise EmptyResultError("footprint: selects no column")
+    return lab, fp
+
+
+def region_tortuosity(labels, phase: int, z_range_vox, footprint, *, axis: int = 0,
+                      n_slabs: int = 4, rtol: float = 1e-6,
+                      band_z_vox=None) -> LayerTortuosity:
+    """Tortuosity, slab-wise tortuosity and flux map of one phase in the slices ``z_range_vox``.
+
+    The solved region is the prism of ``footprint`` over ``[z0, z1)`` through the stack
+    (``axis = 0``), the largest square inside the footprint in-plane (``axis = 1, 2``;
+    :func:`inscribed_square`).
+
+    Parameters
+    ----------
+    labels : (Z, Y, X) integer ndarray
+        Phase labels of one scan.  Not modified.
+    phase : int
+        Label of the conducting phase.
+    z_range_vox : (int, int)
+        Slices ``[z0, z1)`` solved (at least 2 for ``axis = 0``).
+    footprint : (Y, X) bool ndarray
+        The cell's columns.
+    axis : int
+        Transport axis of the ``(z, y, x)`` volume.
+    n_slabs : int
+        Slabs along ``axis`` for the slab-wise tortuosity (at most the region's length).
+    rtol : float
+        Relative residual of the solves.
+    band_z_vox : (int, int), optional
+        Recorded as the result's ``band_z_vox`` (default ``z_range_vox``).
+
+    Returns
+    -------
+    LayerTortuosity
+        ``core_z_vox`` is ``z_range_vox``.
+
+    Raises
+    ------
+    InputError
+        Shapes that do not match.
+    EmptyResultError
+        Empty footprint, a range outside the volume, or no voxel of the phase in the region.
+    """
+    from ssbscope.transport.diffusion import _check_axis, flux_map, slab_tortuosity, tortuosity
+
+    lab, fp = _check_inputs(labels, footprint)
     axis = _check_axis(axis, 3)
+    c0, c1 = (int(v) for v in z_range_vox)
+    if not 0 <= c0 < c1 <= lab.shape[0] or (axis == 0 and c1 - c0 < 2):
+        raise EmptyResultError(f"slices [{c0}, {c1}): empty, outside the volume (0..{lab.shape[0]}) "
+                               "or fewer than 2 along the transport axis")
     ph = lab == int(phase)
-    frac = ph[:, fp].mean(axis=1)
-    c0, c1 = layer_core(frac, band_z_vox, mixing_tol=mixing_tol)
     region = fp if axis == 0 else inscribed_square(fp)
     ys, xs = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
     sy, sx = slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1)
     sub = ph[c0:c1, sy, sx] & region[sy, sx][None]
     if not sub.any():
-        raise EmptyResultError(f"phase {phase}: no voxel in the layer's core z {c0}..{c1} inside "
-                               "the footprint; check analysis.transport.phase and layer")
+        raise EmptyResultError(f"phase {phase}: no voxel in slices z {c0}..{c1} inside "
+                               "the footprint; check analysis.transport.phase and the layer or interface")
     # box -> region: volume fraction and D_eff/D scale by box size / region size (tau does not)
     scale = region[sy, sx].size / float(region[sy, sx].sum())
     res = tortuosity(sub, axis, rtol=rtol)
@@ -231,15 +293,143 @@ def layer_tortuosity(labels, phase: int, band_z_vox, footprint, *, axis: int = 0
     else:
         plane = np.zeros(sub.shape[1:], np.float32)
     fmap[sy, sx] = np.where(region[sy, sx], plane, np.nan)
+    band = (c0, c1) if band_z_vox is None else band_z_vox
     return LayerTortuosity(
         tau=float(res.tau), volume_fraction=float(res.porosity * scale),
         d_eff_ratio=float(res.d_eff_ratio * scale),
         percolating_fraction=float(res.percolating_fraction),
         flux_imbalance=float(res.flux_imbalance), relative_residual=float(res.relative_residual),
         iterations=int(res.iterations), reason=res.reason,
-        band_z_vox=(int(band_z_vox[0]), int(band_z_vox[1])), core_z_vox=(int(c0), int(c1)),
+        band_z_vox=(int(band[0]), int(band[1])), core_z_vox=(c0, c1),
         axis=axis, region=region, slab_bounds_vox=slabs.bounds + offset,
         slab_tau=np.asarray(slabs.tau, float),
         slab_volume_fraction=np.asarray(slabs.porosity, float) * scale,
         slab_d_eff_ratio=np.asarray(slabs.d_eff_ratio, float) * scale,
         flux_map=fmap, flux_plane_z_vox=int(c0 + zmid))
+
+
+# ----------------------------------------------------------------------------- interface regions
+
+@dataclass(frozen=True)
+class InterfaceTortuosity:
+    """Tortuosity of a phase in a slab centred on a buried interface.
+
+    Attributes
+    ----------
+    interface_z_vox : float
+        Mean height of the interface (voxel-boundary coordinate: slice ``k`` spans
+        ``[k, k + 1)``), :func:`mean_interface_height_vox`.
+    slab_z_vox : (int, int)
+        The slab ``[z0, z1)`` solved (:func:`interface_slab`).
+    result : LayerTortuosity
+        Tortuosity, volume fraction, ``D_eff / D``, convergence and the flux map in the
+        slab's mid-plane (``result.flux_plane_z_vox``, the first slice above the interface's
+        rounded height) of :func:`region_tortuosity` on the slab.
+    """
+
+    interface_z_vox: float
+    slab_z_vox: tuple
+    result: LayerTortuosity
+
+
+def mean_interface_height_vox(labels, lower_phase: int, window_z_vox, footprint) -> float:
+    """Mean height of the interface above a layer of ``lower_phase`` from the labels.
+
+    ``z = z0 + sum_{z0 <= k < z1} f(k)``, with ``f(k)`` the fraction of the footprint's
+    columns labelled ``lower_phase`` in slice ``k``: for a single-valued interface (each
+    column holds the lower phase up to its height ``h(y, x)`` inside the window, then the
+    upper layer) this is the mean of ``h`` over the footprint.  The window must start inside
+    the lower layer and end inside the upper one.  Voxels of ``lower_phase`` above the
+    interface (protrusions detached from the surface) raise it by their volume per area, and
+    other labels inside the lower layer (pores) lower it.
+
+    Parameters
+    ----------
+    labels : (Z, Y, X) integer ndarray
+    lower_phase : int
+        Label of the material below the interface.
+    window_z_vox : (int, int)
+        Slices ``[z0, z1)`` searched.
+    footprint : (Y, X) bool ndarray
+
+    Returns
+    -------
+    float
+        Height in voxels from the bottom face of slice 0.
+
+    Raises
+    ------
+    EmptyResultError
+        An empty window.
+    """
+    lab, fp = _check_inputs(labels, footprint)
+    z0, z1 = max(int(window_z_vox[0]), 0), min(int(window_z_vox[1]), lab.shape[0])
+    if z1 <= z0:
+        raise EmptyResultError(f"interface window [{window_z_vox[0]}, {window_z_vox[1]}) is empty "
+                               f"or outside the volume (0..{lab.shape[0]})")
+    f = (lab[z0:z1][:, fp] == int(lower_phase)).mean(axis=1)
+    return float(z0 + f.sum())
+
+
+def interface_slab(interface_z_vox: float, half_thickness_vox: int, n_z: int) -> tuple[int, int]:
+    """Slices ``[z0, z1)`` of a slab of ``2 half_thickness_vox`` slices centred on an interface.
+
+    ``z0 = round(z) - half``, ``z1 = round(z) + half``: the slab's mid-plane is the voxel
+    boundary nearest the interface's mean height.
+
+    Raises
+    ------
+    ParameterError
+        ``half_thickness_vox < 1``.
+    EmptyResultError
+        The slab leaves the volume ``[0, n_z)``.
+    """
+    h = int(half_thickness_vox)
+    if h < 1:
+        raise ParameterError("half_thickness_vox", half_thickness_vox, "must be >= 1 voxel")
+    if not np.isfinite(interface_z_vox):
+        raise EmptyResultError("interface height: not finite; the interface was not found")
+    zc = int(np.floor(float(interface_z_vox) + 0.5))
+    z0, z1 = zc - h, zc + h
+    if z0 < 0 or z1 > int(n_z):
+        raise EmptyResultError(f"interface slab [{z0}, {z1}) leaves the volume (0..{int(n_z)}); "
+                               "reduce half_thickness_um or reconstruct more rows")
+    return z0, z1
+
+
+def interface_tortuosity(labels, phase: int, lower_phase: int, window_z_vox, footprint,
+                         half_thickness_vox: int, *, axis: int = 2,
+                         rtol: float = 1e-6) -> InterfaceTortuosity:
+    """Tortuosity and flux map of ``phase`` in a slab centred on a buried interface.
+
+    The interface's mean height comes from the labels (:func:`mean_interface_height_vox`
+    with ``lower_phase`` in ``window_z_vox``); the slab holds ``half_thickness_vox`` slices
+    each side of it (:func:`interface_slab`) and is solved along ``axis``
+    (:func:`region_tortuosity`; in-plane, ``axis = 1, 2``, in the largest square inside the
+    footprint, as the x-y TauFactor simulation of Huang et al. 2024,
+    doi:10.1016/j.xcrp.2024.101995).  In-plane, the slab's lower half is mostly the lower
+    layer with the conducting phase in its valleys; tau rises steeply as the slab thins
+    (the valleys do not join the driven faces).
+
+    Parameters
+    ----------
+    labels : (Z, Y, X) integer ndarray
+    phase, lower_phase : int
+        Labels of the conducting phase and of the material below the interface.
+    window_z_vox : (int, int)
+        Slices searched for the interface (start inside the lower layer, end inside the
+        upper one).
+    footprint : (Y, X) bool ndarray
+    half_thickness_vox : int
+    axis : int
+    rtol : float
+
+    Returns
+    -------
+    InterfaceTortuosity
+    """
+    lab, fp = _check_inputs(labels, footprint)
+    z = mean_interface_height_vox(lab, lower_phase, window_z_vox, fp)
+    slab = interface_slab(z, half_thickness_vox, lab.shape[0])
+    res = region_tortuosity(lab, phase, slab, fp, axis=axis, n_slabs=1, rtol=rtol)
+    return InterfaceTortuosity(interface_z_vox=z, slab_z_vox=slab, result=res)

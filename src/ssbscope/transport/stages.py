@@ -9,26 +9,28 @@ series (``analysis.transport.series``, default all):
    electrolyte) of every scan, from ``tomo/<series>/labels`` (labels, cell footprint, the
    layers' bands ``layer_z_vox``) -> ``transport/<series>/tortuosity`` on ``time_s``
    (:func:`ssbscope.transport.layer.layer_tortuosity`).
-2. ``transport.<series>.current_density``: current-density maps of the plated layer
+2. ``transport.<series>.interface_flux`` (with ``analysis.transport.interface_regions``):
+   tortuosity, volume fraction, D_eff/D and the mid-plane flux map of a declared phase in a
+   slab centred on each declared interface ``lower|upper`` of every scan (the Li+ flux
+   through the buried Li|SPE interphase region of Huang et al. 2024,
+   doi:10.1016/j.xcrp.2024.101995, Fig. S27: driven in-plane by default), from
+   ``tomo/<series>/labels``: the interface's mean height from the labels of the lower layer's
+   material between the middle of the lower layer's band and the top of the upper one, in
+   the measured columns (the cell footprint eroded by one voxel, the tomo chain's inner
+   region) -> ``transport/<series>/interface_flux`` on ``time_s`` x ``interface``
+   (:func:`ssbscope.transport.layer.interface_tortuosity`).
+3. ``transport.<series>.current_density``: current-density maps of the plated layer
    (``analysis.transport.current_density_layer``, else the correlate area's plated layer)
-   between consecutive registered scans, from ``tomo/<series>/maps`` ``thickness_um``, with
-   the cycler's mean current density over the same interval (net charge of the series' echem
-   log between the two scan times / dt / cell area) -> ``transport/<series>/current_density``
-   on ``interval`` (:func:`ssbscope.transport.series_current_density`).
+   between consecutive scans, registered to the first by the tomo chain (its in-plane and
+   z shifts, ``tomo/<series>/labels`` ``shift_vox``), from ``tomo/<series>/maps``
+   ``thickness_um``, with the cycler's mean current density over the same interval (net
+   charge of the series' echem log between the two scan times / dt / cell area) ->
+   ``transport/<series>/current_density`` on ``interval``
+   (:func:`ssbscope.transport.series_current_density`).
 
-:func:`demo_stages` runs, on the digital twin (``twin.modalities``):
-
-1. ``transport.interface_flux``: Li+ flux through the SPE of the buried Li|SPE interphase
-   region of the 000_290f30815ae66793 coin-cell twin (:func:`ssbscope.twin.ct.coin_cell_000`)
-   at the pristine, charged and discharged states, driven across the x-y plane as in the
-   paper's TauFactor simulation -> ``transport/interface_flux`` (tau, porosity, D_eff/D,
-   convergence checks per state; flux maps in the slab mid-plane).
-2. ``transport.current_density``: current-density map between two Li thickness maps of the
-   anode-free twin (:func:`ssbscope.twin.ct.anode_free_001`, 0 -> 1.5 mAh/cm2 at
-   0.5 mA/cm2), the second scan displaced in-plane and registered back first ->
-   ``transport/current_density`` with the twin's imposed current, the imposed and recovered
-   drift and the map error with and without registration.
-
+The area has no in-memory twin study: the demo's coin-cell CT series asks for the interface
+region (``analysis.transport.interface_regions``) and its anode-free series has a scan
+displaced in-plane (:mod:`ssbscope.twin.params_001` ``demo_drift_yx``), both through this path.
 The contoured-interface study is the interface area's (:mod:`ssbscope.interface.stages`).
 """
 
@@ -40,71 +42,9 @@ import numpy as np
 
 from ssbscope.store import attr_list as _list_attr
 
-__all__ = ["demo_stages", "input_stages", "INTERFACE_STATES"]
+__all__ = ["input_stages"]
 
 log = logging.getLogger(__name__)
-
-INTERFACE_STATES = ("pristine", "charged", "discharged")
-
-_SIZES = {"tiny": 48, "small": 64, "medium": 96}  # coin-cell n_xy
-_SPE, _LI, _LI_FILAMENT = 3, 2, 10
-_HALF_SLAB_VOX = 4
-
-
-def _with_units(ds):
-    from ssbscope.store import with_default_units
-
-    return with_default_units(ds)
-
-
-def _size(config) -> str:
-    from ssbscope.config import twin_size
-
-    return twin_size(config, tuple(_SIZES))
-
-
-
-def _interface_flux_stage(ctx, inputs, *, size="small", axis=2):
-    import xarray as xr
-
-    from ssbscope.transport import flux_map, tortuosity
-    from ssbscope.twin import ct
-
-    n_xy = _SIZES[size]
-    vs = 3.24
-    rows, fmaps, pmaps = [], [], []
-    zr = None
-    for state in ctx.progress(INTERFACE_STATES, desc="interface flux"):
-        ph = ct.coin_cell_000(state, n_xy=n_xy, n_z=96, voxel_size_um=vs, seed=int(ctx.seed))
-        zi = int(round(ph.interfaces_z_vox["li|spe"]))
-        half = int((0.45 * n_xy - 2) / np.sqrt(2))  # square inside the cell disk
-        c0 = n_xy // 2
-        z0, z1 = zi - _HALF_SLAB_VOX, zi + _HALF_SLAB_VOX + 1
-        zr = (z0, z1)
-        sub = ph.labels[z0:z1, c0 - half:c0 + half, c0 - half:c0 + half]
-        res = tortuosity(sub == _SPE, axis=axis)
-        mid = sub.shape[0] // 2
-        fmaps.append(flux_map(res, 0, mid) if np.isfinite(res.tau)
-                     else np.zeros(sub.shape[1:], np.float32))
-        pmaps.append(sub[mid])
-        rows.append((res.tau, res.porosity, res.d_eff_ratio, res.percolating_fraction,
-                     res.flux_imbalance, res.relative_residual, res.iterations))
-    arr = np.array(rows, float)
-    ds = xr.Dataset(
-        {"tau": ("state", arr[:, 0]), "porosity": ("state", arr[:, 1]),
-         "d_eff_ratio": ("state", arr[:, 2]), "percolating_fraction": ("state", arr[:, 3]),
-         "flux_imbalance": ("state", arr[:, 4]), "relative_residual": ("state", arr[:, 5]),
-         "iterations": ("state", arr[:, 6].astype(int)),
-         "flux_map": (("state", "y", "x"), np.stack(fmaps).astype(np.float32)),
-         "phase_map": (("state", "y", "x"), np.stack(pmaps).astype(np.uint8))},
-        coords={"state": list(INTERFACE_STATES)},
-        attrs={"twin": "coin_cell_000 (000_290f30815ae66793)", "phase": "PEO-LiTFSI SPE (code 3)",
-               "transport_axis": int(axis), "slab_z_vox": list(zr), "voxel_size_um": vs,
-               "convergence": "MG-preconditioned CG to relative residual 1e-6; plane-flux "
-                              "spread (max-min)/mean <= 1e-3",
-               "tau_definition": "D_eff = D eps / tau (TauFactor)"})
-    ds["flux_map"].attrs["units"] = "1"
-    return {"transport/interface_flux": _with_units(ds)}
 
 # ----------------------------------------------------------------------------- user series
 #: Interface mixing zones trimmed from a layer's band before its tortuosity
@@ -233,8 +173,120 @@ def _tortuosity_series_stage(ctx, inputs, *, series, labels_key, metrics_key, ph
     return {f"transport/{series}/tortuosity": ds}
 
 
+def _interface_flux_series_stage(ctx, inputs, *, series, labels_key, regions, layers, rtol=1e-6):
+    """tau, volume fraction, D_eff/D and mid-plane flux of a phase in a slab centred on each
+    declared interface, for every scan of a series (``regions``: dicts with ``interface``,
+    ``lower``, ``upper``, ``lower_material``, ``phase``, ``half_thickness_um``, ``axis``)."""
+    import scipy.ndimage as ndi
+    import xarray as xr
+
+    from ssbscope.errors import EmptyResultError, InputError
+    from ssbscope.transport.layer import interface_tortuosity
+
+    lab = inputs[labels_key].load()
+    phases = [str(p) for p in _list_attr(lab.attrs["phases"])]
+    for r in regions:
+        for what, mat in (("phase", r["phase"]), ("interface", r["lower_material"])):
+            if mat not in phases:
+                raise InputError(f"{labels_key}: analysis.transport.interface_regions "
+                                 f"({r['interface']}): {what} material {mat!r} is not a segmented "
+                                 f"phase of series {series!r} (phases: {', '.join(phases)})")
+    vs = float(lab.attrs["voxel_size_um"])
+    labels = lab["labels"].values
+    fp = np.asarray(lab["cell_mask"].values, bool)
+    inner = ndi.binary_erosion(fp, iterations=1)
+    if not inner.any():
+        inner = fp
+    t = np.asarray(lab["time_s"].values, float)
+    nt, nz, ny, nx = labels.shape
+    ni = len(regions)
+    scal = np.full((nt, ni, 7), np.nan)
+    zi = np.full((nt, ni), np.nan)
+    slab = np.full((nt, ni, 2), np.nan)
+    fz = np.full((nt, ni), np.nan)
+    fmap = np.full((nt, ni, ny, nx), np.nan, np.float32)
+    reasons = np.full((nt, ni), "", dtype=object)
+    half = [max(1, int(round(float(r["half_thickness_um"]) / vs))) for r in regions]
+    for k in ctx.progress(range(nt), desc=f"interface flux {series}"):
+        bands = _layer_bands(lab, layers, k)
+        for j, r in enumerate(regions):
+            lo, up = bands.get(r["lower"]), bands.get(r["upper"])
+            if lo is None or up is None:
+                reasons[k, j] = (f"layer {r['lower'] if lo is None else r['upper']!r} not located "
+                                 "in this scan")
+                log.warning("transport %s: scan %d: %s; interface flux NaN", series, k,
+                            reasons[k, j])
+                continue
+            window = ((lo[0] + lo[1]) // 2, up[1])
+            try:
+                res = interface_tortuosity(labels[k], phases.index(r["phase"]),
+                                           phases.index(r["lower_material"]), window, inner,
+                                           half[j], axis=int(r["axis"]), rtol=rtol)
+            except EmptyResultError as exc:
+                reasons[k, j] = str(exc)
+                log.warning("transport %s: scan %d: %s: %s; interface flux NaN", series, k,
+                            r["interface"], exc)
+                continue
+            q = res.result
+            zi[k, j] = res.interface_z_vox * vs
+            slab[k, j] = np.asarray(res.slab_z_vox, float) * vs
+            scal[k, j] = (q.tau, q.volume_fraction, q.d_eff_ratio, q.percolating_fraction,
+                          q.flux_imbalance, q.relative_residual, q.iterations)
+            fmap[k, j] = q.flux_map
+            fz[k, j] = (q.flux_plane_z_vox + 0.5) * vs
+            reasons[k, j] = q.reason
+    dims = ("time_s", "interface")
+    ds = xr.Dataset(
+        {"tau": (dims, scal[..., 0]), "volume_fraction": (dims, scal[..., 1]),
+         "d_eff_ratio": (dims, scal[..., 2]), "percolating_fraction": (dims, scal[..., 3]),
+         "flux_imbalance": (dims, scal[..., 4]), "relative_residual": (dims, scal[..., 5]),
+         "iterations": (dims, scal[..., 6]),
+         "reason": (dims, np.asarray(reasons.tolist(), dtype=str).reshape(nt, ni)),
+         "interface_z_um": (dims, zi),
+         "slab_z_um": (dims + ("bound",), slab),
+         "flux_map": (dims + ("y", "x"), fmap),
+         "flux_plane_z_um": (dims, fz),
+         "phase": ("interface", np.asarray([r["phase"] for r in regions], dtype=str)),
+         "half_thickness_um": ("interface", np.asarray([float(r["half_thickness_um"])
+                                                         for r in regions])),
+         "half_thickness_vox": ("interface", np.asarray(half, np.int64)),
+         "axis": ("interface", np.asarray([int(r["axis"]) for r in regions], np.int64))},
+        coords={"time_s": t, "interface": [r["interface"] for r in regions],
+                "bound": ["start", "stop"],
+                "y": (np.arange(ny) + 0.5) * vs, "x": (np.arange(nx) + 0.5) * vs},
+        attrs={"series": series, "voxel_size_um": vs,
+               "source": f"{labels_key} (labels, cell_mask, layer bands)",
+               "interface_height": "mean height of the boundary in the measured columns: the "
+                                   "middle of the lower layer's band + the summed fraction of "
+                                   "columns labelled the lower layer's material up to the top "
+                                   "of the upper layer's band (ssbscope.transport.layer."
+                                   "mean_interface_height_vox)",
+               "slab": "2 half_thickness_vox slices centred on the voxel boundary nearest the "
+                       "interface's mean height (half_thickness_vox = round(half_thickness_um "
+                       "/ voxel size), at least 1)",
+               "region": "in-plane (axis 1, 2): the largest square inside the measured columns "
+                         "(cell_mask eroded by one voxel); axis 0: those columns",
+               "tau_definition": "D_eff = D eps / tau (TauFactor), eps = volume_fraction of the "
+                                 "phase in the solved region",
+               "convergence": f"MG-preconditioned CG to relative residual {rtol:g}; plane-flux "
+                              "spread (max-min)/mean <= 1e-3"})
+    if "state" in lab:
+        ds["state"] = ("time_s", np.asarray([str(x) for x in lab["state"].values], dtype=str))
+    for v, u in (("tau", "1"), ("volume_fraction", "1"), ("d_eff_ratio", "1"),
+                 ("percolating_fraction", "1"), ("flux_imbalance", "1"),
+                 ("relative_residual", "1"), ("iterations", "1"), ("interface_z_um", "um"),
+                 ("slab_z_um", "um"), ("flux_plane_z_um", "um"), ("half_thickness_um", "um"),
+                 ("half_thickness_vox", "1"), ("flux_map", "1"), ("time_s", "s"),
+                 ("y", "um"), ("x", "um")):
+        ds[v].attrs["units"] = u
+    ds["flux_map"].attrs["description"] = ("flux along the transport axis (normalised by D dc/L: "
+                                           "1 in a straight open channel) in the slab's mid-plane "
+                                           "(flux_plane_z_um); NaN outside the solved region")
+    return {f"transport/{series}/interface_flux": ds}
+
+
 def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer_choice,
-                                  log_key=None, log_choice=None, area_cm2=None):
+                                  log_key=None, log_choice=None, area_cm2=None, labels_key=None):
     """Current-density maps between consecutive scans of a series vs the cycler's charge."""
     import xarray as xr
 
@@ -284,6 +336,18 @@ def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer
                            "the two scan times / dt / cell area",
                "residual_rule": "100 (mean / cycler - 1); NaN where |cycler charge| < 0.05 "
                                 "mA*h/cm^2"})
+    if labels_key is not None and "shift_vox" in inputs[labels_key]:
+        # the registration the maps are in: each scan's shift onto the first (tomo chain)
+        lab = inputs[labels_key]
+        sh = np.asarray(lab["shift_vox"].values, float) * float(lab.attrs["voxel_size_um"])
+        if sh.shape[0] == t.size:
+            ds["registration_shift_um"] = (("time_s", "axis"), sh)
+            ds = ds.assign_coords(time_s=t, axis=["z", "y", "x"])
+            ds["registration_shift_um"].attrs.update(
+                units="um", description="shift applied to each scan to register it onto the first "
+                "(tomo/<series>/labels shift_vox x voxel size); the maps are in the first scan's "
+                "frame")
+            ds["time_s"].attrs["units"] = "s"
     for v, u in (("t_start_s", "s"), ("t_end_s", "s"), ("dt_s", "s"),
                  ("current_density_ma_cm2", "mA/cm^2"), ("mean_current_density_ma_cm2", "mA/cm^2"),
                  ("std_current_density_ma_cm2", "mA/cm^2"), ("n_hotspots", "1"),
@@ -303,6 +367,11 @@ def input_stages(exp) -> list:
       tau and a mid-plane flux map of that phase in the core of ``analysis.transport.layer``
       (default the series' electrolyte layer) for every scan, from ``tomo/<series>/labels``
       -> ``transport/<series>/tortuosity``;
+    * ``transport.<series>.interface_flux`` for the entries of
+      ``analysis.transport.interface_regions`` whose interface's two layers the series' cell
+      declares: tortuosity and mid-plane flux map of the entry's phase in a slab centred on
+      the interface in every scan, from ``tomo/<series>/labels`` ->
+      ``transport/<series>/interface_flux``;
     * ``transport.<series>.current_density`` when the series has at least two scans and a
       current-density layer (``analysis.transport.current_density_layer``, else the correlate
       area's plated layer: ``analysis.correlate.plated_layer``, else the lowest Li layer):
@@ -321,7 +390,9 @@ def input_stages(exp) -> list:
     Raises
     ------
     ConfigError
-        A series, phase or layer of ``analysis.transport`` the experiment does not have.
+        A series, phase or layer of ``analysis.transport`` the experiment does not have; an
+        interface region no chosen series' cell declares, or whose phase is not a material
+        of that cell.
     """
     from ssbscope.correlate.stages import _cell, _cell_key, _choose_log, _plated_layer, _tomo_series
     from ssbscope.echem.stages import _input_items
@@ -353,6 +424,7 @@ def input_stages(exp) -> list:
                 f"{an.phase!r} is not a material of the declared layers of series "
                 f"{', '.join(map(repr, bad))}; give a material of cell.layers (e.g. the "
                 "electrolyte's)"))])
+    regions = _interface_regions(exp, an, chosen, measured, where)
     cyc, _ = _input_items(exp)
     cyc_items = [it for it in (getattr(exp.inputs, "echem", []) or []) if it.kind != "eis"]
     stages = []
@@ -382,6 +454,14 @@ def input_stages(exp) -> list:
                         "layers": layers, "axis": int(an.axis), "n_slabs": int(an.n_slabs),
                         "rtol": float(an.rtol), "mixing_tol": MIXING_TOL},
                 long=True))
+        if regions.get(series):
+            stages.append(Stage(
+                f"transport.{sname}.interface_flux", _interface_flux_series_stage,
+                inputs=(f"{base}/labels",), outputs=(f"transport/{sname}/interface_flux",),
+                params={"series": sname, "labels_key": f"{base}/labels",
+                        "regions": regions[series], "layers": layers,
+                        "rtol": float(an.rtol)},
+                long=True))
         if len(items) < 2:
             log.info("transport: series %r has one scan: no current density", series)
             continue
@@ -409,115 +489,54 @@ def input_stages(exp) -> list:
         log_key = log_why = None
         if cyc:
             log_key, log_why = _choose_log(exp, cyc, cyc_items, ckey, series)
-        ins = (f"{base}/maps",) + ((log_key,) if log_key else ())
+        ins = (f"{base}/maps", f"{base}/labels") + ((log_key,) if log_key else ())
         stages.append(Stage(
             f"transport.{sname}.current_density", _current_density_series_stage, inputs=ins,
             outputs=(f"transport/{sname}/current_density",),
             params={"series": sname, "maps_key": f"{base}/maps", "layer": cd,
                     "layer_choice": why, "log_key": log_key, "log_choice": log_why,
-                    "area_cm2": cell.electrode_area_cm2}))
+                    "area_cm2": cell.electrode_area_cm2, "labels_key": f"{base}/labels"}))
     return stages
 
-def _li_thickness_map_um(ph, voxel_size_um, li=None):
-    """Li (bulk + filament) voxels per column below the pellet mid-plane, in um.
 
-    ``li``: a boolean Li volume on the phantom's grid to use instead of its labels (e.g. the
-    Li of a displaced scan registered back).
-    """
-    z0, z1 = ph.truth["pellet_z_vox"]
-    zc = int(z0 + z1) // 2
-    if li is None:
-        li = np.isin(ph.labels, (_LI, _LI_FILAMENT))
-    return li[:zc].sum(axis=0) * float(voxel_size_um)
+def _interface_regions(exp, an, chosen, measured, where) -> dict:
+    """series -> list of the interface regions its cell declares (stage parameters)."""
+    from ssbscope.correlate.stages import _cell, _cell_key
+    from ssbscope.errors import ConfigError, InputError
+    from ssbscope.tomo.series import interface_pairs
 
-
-def _current_density_stage(ctx, inputs, *, current_ma_cm2=0.5, charge_mah_cm2=1.5,
-                           drift_yx_vox=(3, -2)):
-    """Current density between two scans of the anode-free twin, registered first.
-
-    The second scan is displaced by ``drift_yx_vox`` (the cell remounted between scans).  The
-    two volumes are registered on the pellet of the first scan (static pores;
-    :func:`ssbscope.tomo.register_rigid`); only the in-plane part is drift (the z part is the
-    pellet lifted by the plated Li), so the Li of the second scan is moved back in-plane before
-    its thickness map is taken.
-    """
-    import scipy.ndimage as ndi
-    import xarray as xr
-
-    from ssbscope.tomo.register import RigidTransform, apply_rigid, register_rigid
-    from ssbscope.transport import current_density_map
-    from ssbscope.twin import ct
-
-    vs = 3.0
-    a = ct.anode_free_001(0.0, 0.0, current_ma_cm2=current_ma_cm2, n_xy=40, n_z=56,
-                          voxel_size_um=vs, seed=int(ctx.seed))
-    b = ct.anode_free_001(charge_mah_cm2, 0.0, current_ma_cm2=current_ma_cm2, n_xy=40, n_z=56,
-                          voxel_size_um=vs, seed=int(ctx.seed))
-    dt_s = charge_mah_cm2 / current_ma_cm2 * 3600.0
-    drift = (0, int(drift_yx_vox[0]), int(drift_yx_vox[1]))
-    mu_b = ndi.shift(b.mu_per_voxel, drift, order=0, mode="nearest")
-    li_b = ndi.shift(np.isin(b.labels, (_LI, _LI_FILAMENT)), drift, order=0, mode="nearest")
-    z0, z1 = (int(v) for v in a.truth["pellet_z_vox"])
-    tf = register_rigid(a.mu_per_voxel[z0:z1], mu_b[z0:z1])
-    in_plane = RigidTransform(shift_vox=(0.0, float(tf.shift_vox[1]), float(tf.shift_vox[2])),
-                              rotation_deg=0.0, error=tf.error)
-    li_reg = apply_rigid(li_b, in_plane)
-    h0 = _li_thickness_map_um(a, vs)
-    h_true, h_raw, h_reg = (_li_thickness_map_um(b, vs, li) for li in (None, li_b, li_reg))
-    res = current_density_map(h0, h_reg, dt_s, mask=a.cell_mask)
-    truth = current_density_map(h0, h_true, dt_s, mask=a.cell_mask).current_ma_cm2
-    raw = current_density_map(h0, h_raw, dt_s, mask=a.cell_mask).current_ma_cm2
-    m = a.cell_mask
-
-    def rms(x):
-        return float(np.sqrt(np.nanmean((x[m] - truth[m]) ** 2)))
-
-    ny, nx = h0.shape
-    ds = xr.Dataset(
-        {"current_ma_cm2": (("y", "x"), res.current_ma_cm2.astype(np.float32)),
-         "current_unregistered_ma_cm2": (("y", "x"), raw.astype(np.float32)),
-         "current_truth_ma_cm2": (("y", "x"), truth.astype(np.float32)),
-         "thickness_before_um": (("y", "x"), np.where(a.cell_mask, h0, np.nan).astype(np.float32)),
-         "thickness_after_um": (("y", "x"), np.where(a.cell_mask, h_reg, np.nan).astype(np.float32)),
-         "plating_hotspots": (("y", "x"), res.plating_hotspots),
-         "stripping_hotspots": (("y", "x"), res.stripping_hotspots)},
-        coords={"y": np.arange(ny) * vs, "x": np.arange(nx) * vs},
-        attrs={"mean_current_ma_cm2": res.mean_current_ma_cm2,
-               "std_current_ma_cm2": res.std_current_ma_cm2,
-               "imposed_current_ma_cm2": float(current_ma_cm2), "dt_s": dt_s,
-               "n_hotspots": int(len(res.hotspots)), "voxel_size_um": vs,
-               "imposed_drift_yx_vox": [float(drift[1]), float(drift[2])],
-               "registration_shift_yx_vox": [float(tf.shift_vox[1]), float(tf.shift_vox[2])],
-               "registration_shift_z_vox": float(tf.shift_vox[0]),
-               "registration": "ssbscope.tomo.register_rigid on the first scan's pellet "
-                               f"(z {z0}-{z1} vox); in-plane part applied to the second scan's Li "
-                               "(the z part is the pellet lifted by the plated Li)",
-               "rms_error_registered_ma_cm2": rms(res.current_ma_cm2),
-               "rms_error_unregistered_ma_cm2": rms(raw),
-               "twin": "anode_free_001 (001_a2c994afa3295f29), 0 -> 1.5 mAh/cm2; second scan "
-                       "displaced in-plane by imposed_drift_yx_vox",
-               "equation": "j = rho_Li F dh / (M_Li dt) (004_abdc661361e9d05b Fig. 24d)"})
-    return {"transport/current_density": _with_units(ds)}
-
-
-def demo_stages(config) -> list:
-    """Transport stages of the twin (see the module docstring).
-
-    Parameters
-    ----------
-    config : ssbscope.config.Experiment or None
-        ``config.twin.size`` picks the sizes ("tiny", "small", "medium").
-
-    Returns
-    -------
-    list of ssbscope.pipeline.Stage
-    """
-    from ssbscope.pipeline import Stage
-
-    size = _size(config)
-    return [
-        Stage("transport.interface_flux", _interface_flux_stage,
-              outputs=("transport/interface_flux",), params={"size": size}),
-        Stage("transport.current_density", _current_density_stage,
-              outputs=("transport/current_density",), params={}),
-    ]
+    out = {s: [] for s in chosen}
+    for i, reg in enumerate(an.interface_regions):
+        field = f"analysis.transport.interface_regions[{i}]"
+        found = []
+        for series in chosen:
+            cell = _cell(exp, _cell_key(exp, measured[series]))
+            names = [la.name for la in cell.layers]
+            lower, upper = reg.interface.split("|")
+            if lower not in names or upper not in names:
+                log.info("transport: series %r: its cell has no layers %r; no interface flux",
+                         series, reg.interface)
+                continue
+            layers = [{"name": la.name, "material": la.material, "thickness_um": la.thickness_um}
+                      for la in cell.layers]
+            try:
+                interface_pairs(layers, [reg.interface])
+            except InputError as exc:
+                raise ConfigError(where, [(f"{field}.interface", str(exc).split(": ", 1)[-1])]) from None
+            mats = [la.material for la in cell.layers]
+            if reg.phase not in mats:
+                raise ConfigError(where, [(f"{field}.phase", (
+                    f"{reg.phase!r} is not a material of the cell of series {series!r} "
+                    f"(materials: {', '.join(dict.fromkeys(mats))})"))])
+            found.append(series)
+            out[series].append({"interface": reg.interface, "lower": lower, "upper": upper,
+                                "lower_material": mats[names.index(lower)],
+                                "phase": reg.phase,
+                                "half_thickness_um": float(reg.half_thickness_um),
+                                "axis": int(reg.axis)})
+        if not found:
+            raise ConfigError(where, [(f"{field}.interface", (
+                f"{reg.interface!r}: no chosen CT series' cell declares these two layers "
+                f"(series: {', '.join(map(repr, chosen)) or 'none'}); write 'lower|upper' with "
+                "names from cell.layers"))])
+    return out

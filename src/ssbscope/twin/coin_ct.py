@@ -87,7 +87,8 @@ from ssbscope.errors import ParameterError
 
 __all__ = ["CoinCTConfig", "CoinROIPhantom", "refractive_indices", "coin_roi_phantom",
            "line_integrals_outside", "fresnel_propagate", "simulate_coin_scan",
-           "wavelength_m", "PHASES", "STATES"]
+           "wavelength_m", "PHASES", "STATES", "COIN_INTERFACE_REGION",
+           "interface_region_truth"]
 
 #: Phase codes of the ROI phantom.
 PHASES = {0: "void", 1: "steel", 2: "Li", 3: "PEO-LiTFSI", 4: "cathode", 5: "Al"}
@@ -551,6 +552,51 @@ def simulate_coin_scan(ph: CoinROIPhantom, *, cfg: CoinCTConfig | None = None, s
 
 # ------------------------------------------------------------------------------ experiment folder
 
+#: The demo's request for the Li+ flux through the anode|SPE interphase region, driven in the
+#: x-y plane as in the paper's TauFactor simulation (Huang et al. 2024, Fig. S27): a slab of
+#: +-16 µm (5 voxels of 3.24 µm) about the mean anode|SPE height, about +-2.5 Rq of the
+#: surface, so that it holds the valleys and the peaks.
+COIN_INTERFACE_REGION = {"interface": "anode|SPE", "phase": "PEO-LiTFSI",
+                         "half_thickness_um": 16.0, "axis": 2}
+
+
+def interface_region_truth(ph: CoinROIPhantom, region: dict, voxel_size_um: float) -> dict:
+    """The twin's truth of an interface-region request on its own labels.
+
+    The slab is centred on the true mean height of the anode's envelope over the ROI
+    (``ph.surface_z_vox``), ``round(half_thickness_um / voxel size)`` slices each side of the
+    voxel boundary nearest it; the phase's voxels in it are solved along ``axis``
+    (:func:`ssbscope.transport.layer.region_tortuosity`; in-plane in the largest square
+    inside the ROI circle).  The same solver as the measurement's (tested against analytic
+    cases on its own): what the comparison tests is the chain from projections to labels,
+    interface height and measured columns.
+
+    Returns
+    -------
+    dict
+        ``tau``, ``volume_fraction``, ``d_eff_ratio``, ``interface_z_um``, ``slab_z_um``
+        (start, stop), ``phase``, ``half_thickness_um``, ``axis``.
+    """
+    from ssbscope.transport.layer import interface_slab, region_tortuosity
+
+    vs = float(voxel_size_um)
+    lower, upper = region["interface"].split("|")
+    if (lower, upper) != ("anode", "SPE"):
+        raise ParameterError("interface_region", region["interface"],
+                             "the coin twin knows the truth of 'anode|SPE' only")
+    code = _CODE[region["phase"]]
+    h = max(1, int(round(float(region["half_thickness_um"]) / vs)))
+    z = float(np.mean(ph.surface_z_vox[ph.roi]))
+    slab = interface_slab(z, h, ph.labels.shape[0])
+    r = region_tortuosity(ph.labels, code, slab, ph.roi, axis=int(region.get("axis", 2)),
+                          n_slabs=1)
+    return {"tau": float(r.tau), "volume_fraction": float(r.volume_fraction),
+            "d_eff_ratio": float(r.d_eff_ratio), "interface_z_um": z * vs,
+            "slab_z_um": [slab[0] * vs, slab[1] * vs], "phase": region["phase"],
+            "half_thickness_um": float(region["half_thickness_um"]),
+            "axis": int(region.get("axis", 2))}
+
+
 #: n_xy and n_angles per demo size (the ROI's n_z follows the 400 µm anode: ~180 slices).
 COIN_CT_SIZES = {"tiny": (40, 600), "small": (48, 900), "medium": (64, 1200)}
 #: Cell name and layer names of the ROI series in the YAML (bottom to top).
@@ -559,7 +605,8 @@ COIN_CT_LAYERS = ("spacer", "anode", "SPE", "cathode", "Al", "cap")
 
 def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coin",
                  phase_retrieval: bool = True, cfg: CoinCTConfig | None = None,
-                 n_angles: int | None = None, crop_rows: bool = True):
+                 n_angles: int | None = None, crop_rows: bool = True,
+                 interface_region: dict | None = None):
     """Write the coin cell's CT series at pristine / fully charged / fully discharged.
 
     One Data Exchange HDF5 per state (``scans/<series>/s00k.h5``: counts, flats, darks, theta,
@@ -585,6 +632,11 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
         (``inputs.tomo[].rows``, one range for the series; the cell declares spacer, anode,
         SPE, cathode): the 15 µm Al foil under the steel cap is not resolvable after
         Paganin with Li's δ/β (the steel's edge spreads over ~20 slices).
+    interface_region : dict, optional
+        The YAML's request for the Li+ flux through the anode|SPE interphase region
+        (``analysis.transport.interface_regions``; default :data:`COIN_INTERFACE_REGION`),
+        whose truth the twin computes on its own labels (:func:`interface_region_truth`) and
+        writes per scan (``interface_flux``).
 
     Returns
     -------
@@ -606,6 +658,7 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
     start0 = datetime(2024, 1, 15, 9, 0, 0)   # the first-cycle log's start (xcs twin's clock)
     exposure_s = 9e-3
     part = FolderPart()
+    region = dict(COIN_INTERFACE_REGION if interface_region is None else interface_region)
     entries, rows = [], []
     phs = [coin_roi_phantom(st, n_xy=n_xy, cfg=cfg, seed=seed) for st in STATES]
     v0 = phs[0].anode_volume_um3
@@ -640,6 +693,7 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
                         if k == 0 else None))
         z0 = ph.truth["anode_bottom_z_vox"]
         rows.append({
+            "interface_flux": {region["interface"]: interface_region_truth(ph, region, vs)},
             "path": rel, "time_s": float(t), "state": ph.state,
             "roughness_um": {"anode|SPE": {"ra_um": ph.ra_um, "rq_um": ph.rq_um}},
             "target_ra_um": ph.truth["target_ra_um"],
@@ -672,6 +726,8 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
     # the SPE holds the pores (by default the thickest non-Li layer, the cathode, would)
     part.analysis["tomo"] = {"interfaces": ["anode|SPE"], "thickness": ["anode"],
                              "electrolyte": "SPE"}
+    # the Li+ flux through the interphase region (Huang et al. 2024, Fig. S27)
+    part.analysis["transport"] = {"interface_regions": [region]}
     part.comments.append(f"{series}: CT of the coin cell's anode|SPE ROI (pristine, fully "
                          f"charged, fully discharged; Huang et al. 2024 Table 1) at "
                          f"{cfg.e_kev:g} keV, {cfg.distance_mm:g} mm propagation.")

@@ -20,10 +20,13 @@ The coin cell's XCS series is unmixed with the phase fractions of its segmented 
 its measured anode|SPE interface (``ct_register_interface``; the true height is in
 ``truth.json`` only): the XCS-CT
 correlation and the Compton profiles are run-path products (``compton/xcs/ct_fractions``,
-``compton/xcs/profiles``).  What still runs as in-memory twin studies (named in the YAML's
-``twin:`` section, run by the same ``ssbscope run``): the interphase flux and the registered
-current-density maps (``transport``) and the contoured-interface study (``interface``, which
-needs no files).
+``compton/xcs/profiles``).  The same CT series asks for the Li+ flux through its anode|SPE
+interphase region (``analysis.transport.interface_regions``, truth per scan in
+``truth.json``), and the anode-free series has one scan displaced in-plane (the cell
+remounted, :mod:`ssbscope.twin.params_001` ``demo_drift_yx``) that the tomo chain registers
+back before the current-density maps.  What still runs as an in-memory twin study (named in
+the YAML's ``twin:`` section, run by the same ``ssbscope run``): the contoured-interface study
+(``interface``, which needs no files).
 
 Papers: Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995), Sandoval et al. 2025
 (doi:10.1039/d5eb00111k), Cao et al. 2023 (doi:10.1002/adfm.202307998), Zhang et al. 2024
@@ -44,7 +47,7 @@ __all__ = ["write_demo_folder", "echem_part", "TWIN_STUDIES", "MODALITIES"]
 MODALITIES = ("echem", "tomo", "compton", "neutron", "transport", "interface")
 
 #: Areas whose demo still runs (partly) as an in-memory twin study (``twin.modalities``).
-TWIN_STUDIES = ("transport", "interface")
+TWIN_STUDIES = ("interface",)
 
 #: Echem twin logs: name -> (file, cell key or None for the main cell, description).
 _ECHEM_LOGS = {
@@ -255,8 +258,13 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
     parts = []
     if "tomo" in wanted:
         # the anode-free cell's CT series with its own potentiostat log (Sandoval et al. 2025)
+        # one scan displaced in-plane (the cell remounted), registered back by the tomo chain
+        from ssbscope.twin.params_001 import p as p001
+
         ct = ct_series_part(root, design="anode_free", size=size, seed=seed,
-                            series="anode_free", echem_label="anode_free")
+                            series="anode_free", echem_label="anode_free",
+                            drift=(int(p001("demo_drift_scan")),
+                                   tuple(int(v) for v in p001("demo_drift_yx"))))
         parts.append(ct)
         # the sulfide pellet behind a soft short, one scan of its own cell (Cao et al. 2023)
         parts.append(soft_short_part(root, size=size, seed=seed, series="soft_short"))

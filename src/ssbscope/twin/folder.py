@@ -319,9 +319,30 @@ def _scan_truth(ph, design: str, layer_names, label, time_s, start, plated, stri
     return out
 
 
+def _displaced(ph, drift_yx):
+    """The phantom with its attenuation volume shifted in-plane by whole voxels (void
+    enters at the edges); ``ph`` itself when there is no shift."""
+    import dataclasses
+
+    dy, dx = (int(v) for v in drift_yx)
+    if dy == 0 and dx == 0:
+        return ph
+    mu = ph.mu_per_voxel
+    ny, nx = mu.shape[1:]
+    lost = np.zeros((ny, nx), bool)  # columns that wrap around
+    if dy:
+        lost[(slice(ny - dy, ny) if dy > 0 else slice(0, -dy)), :] = True
+    if dx:
+        lost[:, (slice(nx - dx, nx) if dx > 0 else slice(0, -dx))] = True
+    if np.any(mu[:, lost] != 0):
+        raise ParameterError("drift", drift_yx, "moves the cell out of the volume; use a "
+                             "smaller displacement or a larger size")
+    return dataclasses.replace(ph, mu_per_voxel=np.roll(mu, (dy, dx), axis=(1, 2)))
+
+
 def ct_series_part(root, *, design: str = "anode_free", size: str = "small", seed: int = 0,
                    series: str | None = None, echem_label: str | None = None,
-                   progress=None, case: str = "B") -> FolderPart:
+                   progress=None, case: str = "B", drift=None) -> FolderPart:
     """Write one cell's operando CT series and its potentiostat log into ``root``.
 
     Files: ``echem/<series>_<protocol>.mpt`` and ``scans/<series>/sNNN.h5``.  The cell is
@@ -347,6 +368,12 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         Anode-free design only: the paper's case (B, the demo's: planar plating, strip,
         re-plate, 1.5 mA cm^-2 step; A: filament cracks after a ~1 mAh cm^-2 plateau, then a
         strip at 79.9 % CE; scans at 0, 1, 2, 3 mAh cm^-2 and after the strip).
+    drift : (int, (int, int)), optional
+        ``(k, (dy, dx))``: scan ``k`` (k >= 1) sees the cell displaced in-plane by whole
+        voxels (the cell remounted between scans; the rotation axis stays): its
+        attenuation volume is shifted before projection.  The truth stays in the first
+        scan's frame (the frame registration brings every scan to); the scan's row records
+        ``drift_yx_um``.  Default: no displacement.
 
     Returns
     -------
@@ -364,6 +391,9 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
     seed = int(seed)
     if seed < 0:
         raise ParameterError("seed", seed, "must be >= 0")
+    if drift is not None and int(drift[0]) < 1:
+        raise ParameterError("drift", drift, "must displace a later scan (k >= 1): the first "
+                             "scan's frame is the truth's")
     root = Path(root)
     series = series or design
     n_xy, n_z, n_angles = CT_SIZES[size]
@@ -434,7 +464,11 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
             pellet_um = float(np.nanmean(hm["lpscl|counter"] - hm["li|lpscl"]))
             layers = _layers(design, pellet_um)
             layer_names = [la["name"] for la, _ in layers]
-        sc = ph.scan(n_angles=n_angles, flux_photons=flux, seed=seed * 100 + k)
+        drift_yx = (0, 0)
+        if drift is not None and int(drift[0]) == k:
+            drift_yx = tuple(int(v) for v in drift[1])
+        sc = _displaced(ph, drift_yx).scan(n_angles=n_angles, flux_photons=flux,
+                                           seed=seed * 100 + k)
         start = t0 + timedelta(seconds=float(t))
         n_frames = n_angles + sc.flats.shape[0] + sc.darks.shape[0]
         end = start + timedelta(seconds=n_frames * _EXPOSURE_S)
@@ -452,6 +486,7 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         tr = _scan_truth(ph, design, layer_names, label, t, start, plated, stripped)
         tr["path"] = rel
         tr["end_date"] = _iso(end)
+        tr["drift_yx_um"] = [_num(drift_yx[0] * vox), _num(drift_yx[1] * vox)]
         rows.append(tr)
 
     cell = {"diameter_mm": diameter_mm,

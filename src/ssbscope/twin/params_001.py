@@ -44,6 +44,15 @@ ROWS = register("001", CITATION, [
       "22 keV gives Li / Li6PS5Cl contrast at the demo's 3 µm voxels"),
     P("demo_flux", 3e4, "1", "assumption: photons per detector pixel in the flat field",
       "the demo's noise level (the paper does not give a flux)"),
+    P("demo_drift_scan", 1, "1", "assumption: the demo's remounted scan",
+      "index of the anode-free demo series' scan (0 = the first) whose cell is displaced "
+      "in-plane by demo_drift_yx, as when the cell is taken off the stage between scans; "
+      "the tomo chain registers it back onto the first scan before the thickness and "
+      "current-density maps"),
+    P("demo_drift_yx", (1, -1), "1", "assumption: in-plane displacement of that scan",
+      "(y, x) voxels of demo_voxel_size (3 µm each); whole voxels so that the truth maps stay "
+      "those of the first scan's frame, and small enough that the 0.45 n_xy cell stays "
+      "inside the tiny demo's 32-voxel field of view"),
     P("cu_voxels", 4, "1", "assumption: Cu current collector in the phantom",
       "4 voxels of 3 µm (12 µm) is the nearest voxel count to the 10 µm foil"),
     P("counter_li_thickness", 57.0, "um",
