@@ -202,8 +202,9 @@ def test_truncated_series_report_warns_about_grey_level_quantities(coin_run, coi
     """The coin scans are truncated (the cell is ~100x the field of view): the electrolyte is
     the declared SPE, and the report says which quantities are measured from the local
     contrast (heights, labels and phase volumes around the requested interfaces, pore +
-    crack) and which still carry the exterior's per-slice level (the flat SPE | cathode
-    interface's heights: SPE layer volume 3.07 / 2.85 / 2.78e5 um^3 at tiny / 300, seed 0, against 3.7e5 um^3 at tiny)."""
+    crack, layer fractions, subsurface voids; the flat SPE | cathode interface from the
+    slice level's steepest change) and which are not measured or still carry the exterior's
+    per-slice level (connected / isolated regions; interfaces against steel)."""
     from ssbscope.report import build_report
     from ssbscope.store import Store
 
@@ -213,6 +214,7 @@ def test_truncated_series_report_warns_about_grey_level_quantities(coin_run, coi
     html = out.read_text(encoding="utf-8")
     assert "The scans of this series are truncated" in html
     assert "local contrast" in html and "indicative only" in html
+    assert "steepest change of the slice level" in html and "subsurface void volume" in html
 
 
 @pytest.mark.slow
@@ -324,14 +326,14 @@ def test_truncated_subsurface_voids_after_stripping(coin_metrics):
     measured from each slice's local deviation below the measured Li | SPE heights
     (ssbscope.tomo.series_chunked._truncated_subsurface_voids); the labels keep the Li
     envelope, so before this the chain reported none.  Measured at tiny / 600: seeds 0 / 1 / 2
-    discharged 4.6 / 6.4 / 7.7e4 (-47 / -26 / -12 %), void-free scans -6.7e3 to +1.5e3
-    (seed 2 charged +1.5e4).  The level of the Li reads low where the voids' halo covers most
-    of a slice: the measurement is biased low, by up to half (not the 10-15 % of issue 16)."""
+    discharged 7.1 / 9.4 / 9.9e4 (-18 / +8 / +14 %), void-free scans -1.6e4 to +1.8e4
+    (a fifth of the stripped volume: per-slice level noise over the 50 um read).  Tolerance
+    -40 / +25 %, not the 10-15 % of issue 16."""
     met, truth = coin_metrics
     v = met["subsurface_void_volume_um3"].values
     v_t = np.array([s["subsurface_void_volume_um3"] for s in truth["scans"]])
     assert v_t[0] == 0 and v_t[1] == 0 and v_t[2] > 5e4
-    assert 0.4 * v_t[2] < v[2] < 1.15 * v_t[2], (v, v_t)
+    assert 0.6 * v_t[2] < v[2] < 1.25 * v_t[2], (v, v_t)
     assert np.all(np.abs(v[:2]) < 0.25 * v_t[2]), (v, v_t)
 
 
@@ -383,3 +385,23 @@ def test_matrix_level_with_many_voids():
         assert matrix_level(x) == pytest.approx(0.0, abs=0.2 * sig)
         if f > 0:
             assert abs(np.median(x)) > 2 * abs(matrix_level(x))
+
+
+@pytest.mark.slow
+def test_accuracy_table_rows_of_the_coin_series(coin_run, coin_folder):
+    """The report's accuracy table compares the voids below the Li surface with the twin's
+    (not the SPE's pore + crack volume, whose truth is 0: no relative row) and lists the
+    SPE's thickness, within one voxel at every state."""
+    from ssbscope.report.accuracy import accuracy_rows
+    from ssbscope.store import Store
+
+    exp = coin_folder[0]
+    rows = accuracy_rows(Store.open(coin_run.store_path),
+                         json.loads((exp / "truth.json").read_text()))
+    coin = [r for r in rows if r.where.startswith("coin")]
+    voids = [r for r in coin if r.quantity == "voids below the Li surface"]
+    assert len(voids) == 1 and "discharged" in voids[0].where
+    assert voids[0].truth > 5e4 and voids[0].measured > 0.6 * voids[0].truth
+    assert not [r for r in coin if r.quantity == "pore + crack volume"]
+    spe = [r for r in coin if r.quantity == "SPE mean thickness"]
+    assert len(spe) == 3 and all(r.within for r in spe), spe
