@@ -46,10 +46,10 @@ size / seed     Ra anode|SPE (µm)        anode (Li) volume  mean thickness     
                                          change (%)         change (%)          in SPE (µm³)
 ==============  =======================  =================  ==================  ==================
 tiny/300, 0     5.28 / 5.59 / 6.30       +3.72 / +2.18      +3.64 / +2.14       765/128/-747
-tiny/600, 0     5.24 / 5.47 / 6.25       +3.77 / +2.26      +3.68 / +2.21       -1296/311/-917
-tiny/600, 1     5.15 / 5.38 / 6.26       +4.08 / +2.23      +3.62 / +2.12       559/86/-345
-tiny/600, 2     5.26 / 5.42 / 6.11       +4.20 / +2.29      +3.73 / +2.19       105/1788/-174
-small/900, 0    5.14 / 5.38 / 6.17       +3.89 / +2.27      +3.76 / +2.23       -1052/-1003/1455
+tiny/600, 0     5.24 / 5.47 / 6.25       +3.77 / +2.26      +3.68 / +2.21       287/-220/-794 
+tiny/600, 1     5.15 / 5.38 / 6.26       +4.08 / +2.23      +3.62 / +2.12       21/328/-317
+tiny/600, 2     5.26 / 5.42 / 6.11       +4.20 / +2.29      +3.73 / +2.19       317/2479/-145
+small/900, 0    5.14 / 5.38 / 6.17       +3.89 / +2.27      +3.76 / +2.23       -3570/-1428/2759
 ==============  =======================  =================  ==================  ==================
 
 (truth: mean thickness change +3.69 / +2.24 %, pore + crack 0).  The SPE's top, the flat
@@ -65,10 +65,14 @@ size / seed     SPE thickness (µm)       before (thresholds)      subsurface vo
 tiny/600, 0     31.6 / 29.8 / 29.1       23.3 / 21.5 / 20.8       -7.9e3 / -2.1e3 / 7.1e4
 tiny/600, 1     31.1 / 29.6 / 29.0                                7.1e3 / -6.4e3 / 9.4e4
 tiny/600, 2     31.3 / 29.3 / 29.0                                -1.6e4 / 1.8e4 / 9.9e4
+small/900, 0    31.5 / 29.4 / 28.9                                1.2e4 / 3.1e4 / 1.26e5
+small/900, 1    31.2 / 29.7 / 29.0       23.1 / 21.2 / 20.7       4.0e4 / 6.3e3 / 1.42e5
 ==============  =======================  =======================  ========================
 
-The voids read -18 / +8 / +14 % after stripping, +-2e4 µm³ (a fifth of the stripped
-volume) where there is none: each slice's Li level is the median of its voxels away from
+(small: truth SPE 30.9 / 29.1 / 28.4-28.5 µm, voids 0 / 0 / 1.26e5 µm³.)
+
+The voids read -18 / +8 / +14 % (tiny) and 0 / +13 % (small) after stripping, up to
+2e4 (tiny) / 4e4 µm³ (small; a fifth to a third of the stripped volume) where there is none: each slice's Li level is the median of its voxels away from
 the dark and bright blobs (the voids' halo from retrieval and reconstruction darkens their
 neighbours; the slice's mode alone read 12-47 % low).
 The SPE's layer fractions come from each slice's local partial volume (within +-1.5 pp of
