@@ -245,7 +245,8 @@ def test_truncated_pore_crack_volume_reads_the_empty_electrolyte(coin_metrics):
     """The twin's SPE holds no pore (truth 0).  In a truncated scan the stack's pure-phase
     levels do not apply (each slice's level is the exterior's), so the partial volume comes
     from each slice's deviation from its median after removing the exterior's shading,
-    above the measured Li surface (+2 voxels).  Measured (tiny / 300, seed 0) 765 / 128 / -747 um^3 (+- ~400 from the levels); before, with the
+    above the measured Li surface (+2 voxels).  Measured (tiny / 300, seed 0) 1648 / -592 / -716 um^3
+    (765 / 128 / -747 before the SPE's band followed its flat top); before, with the
     stack's levels: -10 646 / -7 525 / -13 881 um^3 (tiny, seed 0), -19 388 at small.
     Tolerance: 2 % of the SPE layer (30 um over the ROI, ~3.7e5 um^3 at tiny)."""
     met, truth = coin_metrics

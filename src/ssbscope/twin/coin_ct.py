@@ -45,11 +45,13 @@ auto``, the centre given in the YAML; truth: Ra 5.10 / 5.40 / 6.10 µm, anode vo
 size / seed     Ra anode|SPE (µm)        anode (Li) volume  mean thickness      pore + crack
                                          change (%)         change (%)          in SPE (µm³)
 ==============  =======================  =================  ==================  ==================
-tiny/300, 0     5.28 / 5.59 / 6.30       +3.72 / +2.18      +3.64 / +2.14       765/128/-747
+tiny/300, 0     5.28 / 5.59 / 6.30       +3.72 / +2.18      +3.64 / +2.14       1648/-592/-716
 tiny/600, 0     5.24 / 5.47 / 6.25       +3.77 / +2.26      +3.68 / +2.21       287/-220/-794 
 tiny/600, 1     5.15 / 5.38 / 6.26       +4.08 / +2.23      +3.62 / +2.12       21/328/-317
 tiny/600, 2     5.26 / 5.42 / 6.11       +4.20 / +2.29      +3.73 / +2.19       317/2479/-145
 small/900, 0    5.14 / 5.38 / 6.17       +3.89 / +2.27      +3.76 / +2.23       -3570/-1428/2759
+small/900, 1    5.64 / 5.46 / 6.18       +3.97 / +2.18      +3.62 / +2.15       -189/163/-1044
+small/900, 2    5.43 / 5.11 / 6.03       +4.29 / +1.94      +3.56 / +1.89       2216/276/-1387
 ==============  =======================  =================  ==================  ==================
 
 (truth: mean thickness change +3.69 / +2.24 %, pore + crack 0).  The SPE's top, the flat
@@ -62,17 +64,21 @@ leaves below its surface (``subsurface_void_volume_um3``, truth 0 / 0 / 8.7e4 µ
 ==============  =======================  =======================  ========================
 size / seed     SPE thickness (µm)       before (thresholds)      subsurface voids (µm³)
 ==============  =======================  =======================  ========================
+tiny/300, 0     31.5 / 29.8 / 29.3                                -1.6e4 / -4.5e3 / 7.5e4
 tiny/600, 0     31.6 / 29.8 / 29.1       23.3 / 21.5 / 20.8       -7.9e3 / -2.1e3 / 7.1e4
 tiny/600, 1     31.1 / 29.6 / 29.0                                7.1e3 / -6.4e3 / 9.4e4
 tiny/600, 2     31.3 / 29.3 / 29.0                                -1.6e4 / 1.8e4 / 9.9e4
 small/900, 0    31.5 / 29.4 / 28.9                                1.2e4 / 3.1e4 / 1.26e5
 small/900, 1    31.2 / 29.7 / 29.0       23.1 / 21.2 / 20.7       4.0e4 / 6.3e3 / 1.42e5
+small/900, 2    30.8 / 28.6 / 28.0       22.4 / 21.7 / 21.4       6.5e4 / -2.3e2 / 1.46e5
 ==============  =======================  =======================  ========================
 
-(small: truth SPE 30.9 / 29.1 / 28.4-28.5 µm, voids 0 / 0 / 1.26e5 µm³.)
+(small: truth SPE 30.9 / 29.1 / 28.4-28.5 µm, voids 0 / 0 / 1.26e5 µm³; at small, seeds 1 and 2,
+the pristine Ra reads 5.64 and 5.43 µm, +10.6 / +6.5 %, and seed 2's charged 5.11, below
+its pristine: unchanged by the flat interface and the voids, open.)
 
-The voids read -18 / +8 / +14 % (tiny) and 0 / +13 % (small) after stripping, up to
-2e4 (tiny) / 4e4 µm³ (small; a fifth to a third of the stripped volume) where there is none: each slice's Li level is the median of its voxels away from
+The voids read -18 / +8 / +14 % (tiny) and 0 / +13 / +16 % (small) after stripping, up to
+2e4 (tiny) / 6.5e4 µm³ (small; a fifth to a half of the stripped volume) where there is none: each slice's Li level is the median of its voxels away from
 the dark and bright blobs (the voids' halo from retrieval and reconstruction darkens their
 neighbours; the slice's mode alone read 12-47 % low).
 The SPE's layer fractions come from each slice's local partial volume (within +-1.5 pp of
