@@ -250,6 +250,14 @@ def _electrolyte_rows(at, sc, where, key, paper):
                         at["pore_crack_volume_um3"].values, t_pc, tol=10.0,
                         note="partial-volume estimate inside the electrolyte band; truth: "
                         "pore + crack voxels of the phantom (Li-filled cracks included)"))
+    t_void = sc.get("subsurface_void_volume_um3")
+    if "subsurface_void_volume_um3" in at and t_void is not None and _f(t_void) > 0:
+        out.append(_row(paper, "voids below the Li surface", where, "um3",
+                        at["subsurface_void_volume_um3"].values, t_void, tol=15.0,
+                        note="truncated scan: partial volume of the layer below the measured "
+                        "interface from each slice's local deviation (ssbscope.tomo."
+                        "series_chunked._truncated_subsurface_voids); truth: void voxels of "
+                        "the phantom's Li"))
     t_new = sc.get("new_crack_volume_um3")
     if "new_crack_volume_um3" in at and t_new is not None and _f(t_pc) > 0 \
             and _f(sc.get("plated_mah_cm2")) > 0:

@@ -221,6 +221,8 @@ def _series_table(met) -> str:
     for ph in (met["phase"].values if "volume_change_pct" in met else ()):
         add(f"volume change {ph} (%)", met["volume_change_pct"].sel(phase=ph).values)
     for key, title in (("pore_crack_volume_um3", "pore + crack volume in the electrolyte (µm³)"),
+                       ("subsurface_void_volume_um3", "voids below the measured interfaces "
+                                                      "(truncated scans, µm³)"),
                        ("new_crack_volume_um3", "new crack volume since the first scan (µm³)"),
                        ("pore_crack_grey_overlap", "grey overlap first-scan pores vs new cracks"),
                        ("new_filaments", "new filaments since the previous scan"),
@@ -228,6 +230,9 @@ def _series_table(met) -> str:
                        ("new_filaments_edge", "  of which at the edge"),
                        ("low_attenuation_connected_um3", "low attenuation connected to Li (µm³)"),
                        ("low_attenuation_isolated_um3", "low attenuation isolated (µm³)")):
+        if key == "subsurface_void_volume_um3" and key in met \
+                and not np.isfinite(np.asarray(met[key].values, float)).any():
+            continue  # measured on truncated scans only
         if key in met:
             add(title, met[key].values)
     return table_html(pd.DataFrame(rows), caption="Metrics per scan (registered series; NaN: "
@@ -386,12 +391,15 @@ def _series_html(store) -> str:
                 '<p class="warn">The scans of this series are truncated (the sample is wider than '
                 "the field of view): the cell outside it sets each slice's grey level.  The "
                 "requested interfaces' heights (Ra/Rq, the thickness between them), the labels "
-                "around those interfaces, the phase volumes counted from them and the pore + "
-                "crack volume are measured from each slice's local contrast after removing "
-                "the exterior's shading.  The other interfaces' heights (and the layer volumes "
-                "between them, e.g. an electrolyte bounded by a flat interface), the "
-                "low-attenuation regions and the layer fractions still come from the grey "
-                "levels that carry the exterior: read them as indicative only.</p>")
+                "around those interfaces, the phase volumes counted from them, the pore + "
+                "crack volume, the electrolyte's layer fractions and the voids below the "
+                "requested interfaces (subsurface void volume) are measured from each slice's "
+                "local contrast after removing the exterior's shading; flat interfaces "
+                "between materials whose δ/β is close to the retrieval's (e.g. electrolyte | "
+                "cathode) at the steepest change of the slice level.  The connected / "
+                "isolated low-attenuation regions are not measured (NaN); the heights of "
+                "other interfaces (e.g. against steel) still come from the grey levels that "
+                "carry the exterior: read them as indicative only.</p>")
         parts.append(_series_table(met))
         parts.append(_truth_table(store, s, met))
         parts.append(_series_trend_figure(met))

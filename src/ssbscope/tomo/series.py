@@ -803,6 +803,10 @@ class ScanMeasurement:
     #: truncated-scan height maps (:func:`ssbscope.tomo.metrics.interface_height_map_truncated`;
     #: grey units per voxel, lower minus upper layer); empty for other scans.
     interface_contrast: dict = field(default_factory=dict)
+    #: Voids (vacuum) inside the layers below the truncated-scan interfaces (µm³), measured
+    #: from the local contrast (:func:`ssbscope.tomo.series_chunked._truncated_subsurface_voids`;
+    #: the labels keep those layers' envelope); NaN for other scans.
+    subsurface_void_volume_um3: float = float("nan")
 
 
 #: Contrast-to-noise ratio (per voxel) from which interface heights are taken on the

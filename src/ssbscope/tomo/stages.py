@@ -474,6 +474,9 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
         "volume_change_pct": (("time_s", "phase"), pct),
         "layer_volume_um3": (("time_s", "layer"), arr("layer_volume_um3", all_layers)),
         "pore_crack_volume_um3": ("time_s", np.array([s.pore_crack_volume_um3 for s in scans])),
+        # voids inside the layer below a truncated scan's interface (NaN for other scans)
+        "subsurface_void_volume_um3": ("time_s", np.array(
+            [getattr(s, "subsurface_void_volume_um3", np.nan) for s in scans], float)),
         "new_crack_volume_um3": ("time_s", res.new_crack_volume_um3),
         "pore_crack_grey_overlap": ("time_s", res.pore_crack_grey_overlap),
         "new_filaments": ("time_s", res.new_filaments),

@@ -45,17 +45,44 @@ auto``, the centre given in the YAML; truth: Ra 5.10 / 5.40 / 6.10 µm, anode vo
 size / seed     Ra anode|SPE (µm)        anode (Li) volume  mean thickness      pore + crack
                                          change (%)         change (%)          in SPE (µm³)
 ==============  =======================  =================  ==================  ==================
-tiny/300, 0     5.28 / 5.59 / 6.30       +3.72 / +2.18      +3.64 / +2.14       765/128/-747
-tiny/600, 0     5.24 / 5.47 / 6.25       +3.77 / +2.26      +3.68 / +2.21       -1296/311/-917
-tiny/600, 1     5.15 / 5.38 / 6.26       +4.08 / +2.23      +3.62 / +2.12       559/86/-345
-tiny/600, 2     5.26 / 5.42 / 6.11       +4.20 / +2.29      +3.73 / +2.19       105/1788/-174
-small/900, 0    5.14 / 5.38 / 6.17       +3.89 / +2.27      +3.76 / +2.23       -1052/-1003/1455
+tiny/300, 0     5.28 / 5.59 / 6.30       +3.72 / +2.18      +3.64 / +2.14       1648/-592/-716
+tiny/600, 0     5.24 / 5.47 / 6.25       +3.77 / +2.26      +3.68 / +2.21       287/-220/-794 
+tiny/600, 1     5.15 / 5.38 / 6.26       +4.08 / +2.23      +3.62 / +2.12       21/328/-317
+tiny/600, 2     5.26 / 5.42 / 6.11       +4.20 / +2.29      +3.73 / +2.19       317/2479/-145
+small/900, 0    5.14 / 5.38 / 6.17       +3.89 / +2.27      +3.76 / +2.23       -3570/-1428/2759
+small/900, 1    5.64 / 5.46 / 6.18       +3.97 / +2.18      +3.62 / +2.15       -189/163/-1044
+small/900, 2    5.43 / 5.11 / 6.03       +4.29 / +1.94      +3.56 / +1.89       2216/276/-1387
 ==============  =======================  =================  ==================  ==================
 
-(truth: mean thickness change +3.69 / +2.24 %, pore + crack 0).  Still off: the SPE layer
-volume, 2.7-3.1e5 against 3.7e5 µm³ at tiny (-18 to -27 %; small 3.9-4.4e5 against 5.4e5):
-its top, the flat SPE | cathode interface, comes from the grey-level threshold heights,
-which read the exterior's ramp.
+(truth: mean thickness change +3.69 / +2.24 %, pore + crack 0).  The SPE's top, the flat
+SPE | cathode interface, has no in-plane contrast: its height is the steepest change of the
+slice level (:func:`ssbscope.tomo.series_chunked.flat_interface_height`; the grey-level
+thresholds read the exterior's blurred steps, 18-27 % thin).  SPE mean thickness, truth
+30.9 / 29.1 / 28.4 µm (its top is flat at a whole slice), and the voids the stripped Li
+leaves below its surface (``subsurface_void_volume_um3``, truth 0 / 0 / 8.7e4 µm³ at tiny):
+
+==============  =======================  =======================  ========================
+size / seed     SPE thickness (µm)       before (thresholds)      subsurface voids (µm³)
+==============  =======================  =======================  ========================
+tiny/300, 0     31.5 / 29.8 / 29.3                                -1.6e4 / -4.5e3 / 7.5e4
+tiny/600, 0     31.6 / 29.8 / 29.1       23.3 / 21.5 / 20.8       -7.9e3 / -2.1e3 / 7.1e4
+tiny/600, 1     31.1 / 29.6 / 29.0                                7.1e3 / -6.4e3 / 9.4e4
+tiny/600, 2     31.3 / 29.3 / 29.0                                -1.6e4 / 1.8e4 / 9.9e4
+small/900, 0    31.5 / 29.4 / 28.9                                1.2e4 / 3.1e4 / 1.26e5
+small/900, 1    31.2 / 29.7 / 29.0       23.1 / 21.2 / 20.7       4.0e4 / 6.3e3 / 1.42e5
+small/900, 2    30.8 / 28.6 / 28.0       22.4 / 21.7 / 21.4       6.5e4 / -2.3e2 / 1.46e5
+==============  =======================  =======================  ========================
+
+(small: truth SPE 30.9 / 29.1 / 28.4-28.5 µm, voids 0 / 0 / 1.26e5 µm³; at small, seeds 1 and 2,
+the pristine Ra reads 5.64 and 5.43 µm, +10.6 / +6.5 %, and seed 2's charged 5.11, below
+its pristine: unchanged by the flat interface and the voids, open.)
+
+The voids read -18 / +8 / +14 % (tiny) and 0 / +13 / +16 % (small) after stripping, up to
+2e4 (tiny) / 6.5e4 µm³ (small; a fifth to a half of the stripped volume) where there is none: each slice's Li level is the median of its voxels away from
+the dark and bright blobs (the voids' halo from retrieval and reconstruction darkens their
+neighbours; the slice's mode alone read 12-47 % low).
+The SPE's layer fractions come from each slice's local partial volume (within +-1.5 pp of
+0); its connected / isolated low-attenuation regions are not measured on truncated scans.
 With ``coupled=True`` (tiny/600, seed 0) the chain reads Ra 5.39 / 8.26 / 9.33 µm, anode
 volume change +2.92 / +1.27 %, the local contrast -2.8 / -1.6 / -2.3e-5 (materials -4.0e-5):
 the outside's refraction and the finer z sampling of the ROI's voxel steps (the decoupled
@@ -699,7 +726,12 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
             "target_ra_um": ph.truth["target_ra_um"],
             "interface_z_um": {"anode|SPE": float(np.mean(ph.surface_z_vox[ph.roi])) * vs},
             "mean_thickness_um": {"anode": float(np.mean(ph.surface_z_vox[ph.roi]) - z0) * vs,
+                                  "SPE": (ph.truth["spe_top_z_vox"]
+                                          - float(np.mean(ph.surface_z_vox[ph.roi]))) * vs,
                                   "cathode": cfg.cathode_um},
+            # the SPE holds no pore or crack; the stripped Li's voids lie inside the anode
+            "pore_crack_volume_um3": 0.0,
+            "subsurface_void_volume_um3": ph.pore_volume_um3,
             "anode_volume_um3": ph.anode_volume_um3,
             "anode_volume_change_pct": 100.0 * (ph.anode_volume_um3 / v0 - 1.0),
             "li_volume_um3": ph.li_volume_um3, "pore_volume_um3": ph.pore_volume_um3,
@@ -724,7 +756,7 @@ def coin_ct_part(root, *, size: str = "small", seed: int = 0, series: str = "coi
                           "20 mm wide)", [c for _, c in layers])
     part.inputs["tomo"] = entries
     # the SPE holds the pores (by default the thickest non-Li layer, the cathode, would)
-    part.analysis["tomo"] = {"interfaces": ["anode|SPE"], "thickness": ["anode"],
+    part.analysis["tomo"] = {"interfaces": ["anode|SPE"], "thickness": ["anode", "SPE"],
                              "electrolyte": "SPE"}
     # the Li+ flux through the interphase region (Huang et al. 2024, Fig. S27)
     part.analysis["transport"] = {"interface_regions": [region]}
