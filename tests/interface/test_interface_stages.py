@@ -414,3 +414,17 @@ def test_phase_field_runs_from_the_experiment_file_and_is_reported(tmp_path):
     assert ds["peak_stress_mpa"].values[1, -1] > ds["peak_stress_mpa"].values[0, -1]
     html = build_report(st, tmp_path / "r.html").read_text()
     assert "Phase-field growth of Li from the anode" in html
+
+
+def test_phase_field_counter_term_reaches_the_stage():
+    # analysis.interface.phase_field.curvature_counter_term: passed to the model when set, absent
+    # (earlier fingerprints kept) when not
+    from ssbscope.config import from_dict
+
+    def params(pf):
+        exp = from_dict({"name": "x", "analysis": {"interface": {"phase_field": pf}}})
+        (st,) = [s for s in input_stages(exp) if s.name == "interface.phase_field"]
+        return st.params
+
+    assert params({"curvature_counter_term": True})["curvature_counter_term"] is True
+    assert "curvature_counter_term" not in params({})
