@@ -127,6 +127,11 @@ reproduced (investigated 2026-12-07; see tests/interface/test_phase_field.py)
    not that of a resolved profile, and those corners fill at about 1.5 um^2/s without any
    current (tiny, -1e-9 V, 200 s: +310 um^2 on, -136 um^2 off with the tip retracting to
    34 um), so Faraday's law holds to 21 % instead of 11 % (grown / plated 1.22 vs 1.11).
+   On the small crop (full 800 um electrolyte, lower current; 0 MPa, 500 s) the spurious
+   filling dominates: growth 0.0044 -> 0.0101, tip 58 -> 102 um (from 100 um), grown /
+   plated 0.87 -> 1.79, i.e. ~44 % of the growth with the option on carries no charge.  On
+   4 um cells the counter term therefore trades a non-Faradaic retraction for a
+   non-Faradaic filling; a fair test of it needs cells of ~1 um or wider protrusions.
    With or without it no tip crosses the electrolyte in 500 s (point 1), so the jump stays
    absent; the option is off by default.
 """
