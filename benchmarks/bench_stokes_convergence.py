@@ -35,6 +35,12 @@ Measured 2026-12-07 on the shared 2-CPU development machine (load ~10; CPU s per
 
 Rerun in this session (load 7-15): pyramid 0.3062 / 0.2826 / 0.2634 / 0.2558 MPa (4.8, 16, 26,
 43 s CPU), frustum 0.4188 / 0.3796 / 0.3559 (7.2, 23, 37 s CPU): the table reproduced.
+Frustum re-measured at 10 and 12 elements (2026-12-07, ``--shapes frustum --grids 10 12``,
+load 2-15): 0.3559 MPa (37 s CPU) and 0.3488 MPa (-1.98 %, 58 s CPU), the table's values to
+the fourth digit, so GRID_CONVERGENCE and the extrapolated limits (Richardson 0.3440, Aitken
+0.3459 MPa) stand.  Not a test: the frustum's 6-12 element set costs about 125 s CPU
+(pyramid about 90 s), far beyond the suite's 20 s per test; tests/interface/test_stokes.py
+recomputes the 6-element pyramid value instead.
 """
 
 from __future__ import annotations

@@ -529,6 +529,7 @@ class PhaseFieldAnalysis(_Model):
     size: Literal["tiny", "small", "paper"] = Field(default="tiny", description="grid/crop preset: tiny (~10 s per pressure), small (~1-2 min, the full 800 um electrolyte), paper (the full domain, hours)")
     duration_s: float = Field(default=500.0, gt=0, allow_inf_nan=False, description="simulated time (s)")
     plating_eigenstrain: bool = Field(default=False, description="add the volumetric eigenstrain of Li plated into solid electrolyte (molar volume x site density per unit of new Li; none in pores): with elastic Li it gives GPa-level pressures, not the paper's ~2 MPa (ssbscope.interface.phase_field)")
+    curvature_counter_term: bool = Field(default=False, description="cancel the curvature motion of the numerically widened Li interface (counter term of Sun and Beckermann 2007, ssbscope.interface.phase_field.curvature_counter_field), so that Li moves only by the Butler-Volmer term")
 
     @field_validator("pressures_mpa")
     @classmethod
@@ -539,9 +540,83 @@ class PhaseFieldAnalysis(_Model):
         return v
 
 
+_SHAPE = Literal["egg-box", "pyramid", "frustum"]
+_PAPER_SWEEP = Literal["shapes", "constant_S", "constant_H", "constant_ratio", "kinetics"]
+
+
+def _check_cases(v, what="case"):
+    if isinstance(v, str):
+        return v
+    for k, (h, s_) in enumerate(v):
+        if not (h > 0 and s_ > 0) or h == float("inf") or s_ == float("inf"):
+            raise ValueError(f"{what} {k} ({h}, {s_}): H and S must be finite and > 0 (um)")
+    return v
+
+
+class ContourSeries(_Model):
+    """One series of the contour study (Zhang et al. 2024): the rows of
+    ``interface/contour_study`` whose ``series`` column is ``series``."""
+
+    series: str = Field(min_length=1, description="series name (the 'series' column of interface/contour_study); the report plots these by name: 'shapes' (the shapes at one case, Fig. 1), 'constant_S' / 'constant_H' / 'constant_ratio' (against H, S, H/S; Figs. 2-3), 'shapes_H' (the shapes along H) and 'kinetics' (gain against H/S per R_ct); other names are tabulated")
+    cases: list[tuple[float, float]] | _PAPER_SWEEP = Field(description="(H, S) pairs in um, or the name of a sweep of Zhang et al. 2024: 'shapes' (H25S150), 'constant_S' (H = 5, 25, 50, 75 at S = 150), 'constant_H' (S = 225, 150, 75, 50 at H = 25), 'constant_ratio' (H/S = 1/6 from H5S30 to H150S900), 'kinetics' (H = 5 to 150 at S = 150, to H/S = 1)")
+    shapes: list[_SHAPE] = Field(default_factory=lambda: ["egg-box"], min_length=1, description="contour shapes of the series")
+    r_ct_factors: list[float] = Field(default_factory=lambda: [1.0], min_length=1, description="run the series at these multiples of analysis.interface.r_ct_ohm_cm2 (e.g. [1, 4, 15] for the Wagner-number study: kinetic lengths sigma R_ct of 0.2, 0.8, 3 mm at 10 Ohm cm2 and 2 mS/cm); default once at it")
+    stokes_n_xy: Optional[int] = Field(default=None, ge=4, le=12, description="Q2 elements per quarter-cell side of the finite-slope creep solve of this series; default analysis.interface.stokes_n_xy")
+
+    @field_validator("cases")
+    @classmethod
+    def _positive_cases(cls, v):
+        if not isinstance(v, str) and not v:
+            raise ValueError("give at least one (H, S) pair or a sweep name")
+        return _check_cases(v)
+
+    @field_validator("r_ct_factors")
+    @classmethod
+    def _positive_factors(cls, v):
+        for f in v:
+            if not (0 < f < float("inf")):
+                raise ValueError(f"{f}: factors must be finite and > 0")
+        return v
+
+
+class ContourGridConvergence(_Model):
+    """Grid convergence of the maximum local current of contours (``interface/grid_convergence``)."""
+
+    case: tuple[float, float] = Field(default=(25.0, 150.0), description="(H, S) in um of the contour")
+    grids: list[int] = Field(default_factory=lambda: [8, 12, 16], min_length=2, description="grid intervals of the quarter cell to compare (each 4-48); the last is the reference ('finest')")
+    runs: list[tuple[_SHAPE, Literal["primary", "linear BV"]]] = Field(default_factory=lambda: [("egg-box", "primary"), ("egg-box", "linear BV"), ("pyramid", "linear BV"), ("frustum", "linear BV")], min_length=1, description="(shape, kinetics) pairs to converge: 'primary' current distribution or 'linear BV' at analysis.interface.r_ct_ohm_cm2")
+
+    @field_validator("grids")
+    @classmethod
+    def _grid_range(cls, v):
+        for n in v:
+            if not 4 <= n <= 48:
+                raise ValueError(f"{n}: grid intervals must be 4-48")
+        return v
+
+    @field_validator("case")
+    @classmethod
+    def _positive_case(cls, v):
+        return _check_cases([v])[0]
+
+
+class ContourSurfaceFields(_Model):
+    """Local current maps of contours over one unit cell (``interface/surface_fields``)."""
+
+    case: tuple[float, float] = Field(default=(25.0, 150.0), description="(H, S) in um of the contour")
+    shapes: list[_SHAPE] = Field(default_factory=lambda: ["egg-box", "pyramid", "frustum"], min_length=1, description="shapes to map; each gets the primary and the linear Butler-Volmer current (analysis.interface.r_ct_ohm_cm2) on analysis.interface.n_xy intervals")
+
+    @field_validator("case")
+    @classmethod
+    def _positive_case(cls, v):
+        return _check_cases([v])[0]
+
+
 class InterfaceAnalysis(_Model):
     """Contoured Li|electrolyte interfaces (Zhang et al. 2024): ``ssbscope run`` studies
-    ``cases`` with these parameters (``ssbscope.interface.contour_sweep``); none by default."""
+    ``cases`` and the series of ``contours`` with these parameters
+    (``ssbscope.interface.contour_sweep``; ``interface/contour_study``), and optionally the
+    grid convergence and current maps of contours; none by default."""
 
     cases: list[tuple[float, float]] = Field(default_factory=list, description="(H, S) pairs in um of the periodic contours to study, e.g. [[25, 150], [50, 150]]; empty: no contour study")
     shapes: list[Literal["egg-box", "pyramid", "frustum"]] = Field(default_factory=lambda: ["egg-box"], min_length=1, description="contour shapes to study")
@@ -551,6 +626,9 @@ class InterfaceAnalysis(_Model):
     conductivity_s_cm: float = Field(default=2e-3, gt=0, description="electrolyte ionic conductivity (S/cm)")
     thickness_um: float = Field(default=1000.0, gt=0, description="electrolyte thickness (um)")
     kinetics_r_ct_ohm_cm2: list[float] = Field(default_factory=list, description="extra charge-transfer resistances (Ohm cm2) to repeat the cases at (Wagner-number study)")
+    contours: list[ContourSeries] = Field(default_factory=list, description="series of the contour study, each with its cases (or a sweep of Zhang et al. 2024 by name), shapes, R_ct multiples and creep grid (rows of interface/contour_study beside those of cases); empty: none")
+    grid_convergence: Optional[ContourGridConvergence] = Field(default=None, description="grid convergence of the maximum local current of contours (interface/grid_convergence); default: none")
+    surface_fields: Optional[ContourSurfaceFields] = Field(default=None, description="local current maps over one unit cell of contours (interface/surface_fields); default: none")
     pressure_model: Literal["finite-slope", "small-slope"] = Field(default="finite-slope", description="creep pressure from the finite-slope Stokes solve or the small-slope analytic model")
     n_xy: int = Field(default=12, ge=6, le=32, description="grid intervals of the quarter cell (current solve)")
     stokes_n_xy: int = Field(default=6, ge=4, le=12, description="Q2 elements per quarter-cell side (finite-slope creep)")
@@ -576,9 +654,24 @@ class InterfaceAnalysis(_Model):
     @field_validator("cases")
     @classmethod
     def _positive_cases(cls, v):
-        for k, (h, s_) in enumerate(v):
-            if not (h > 0 and s_ > 0) or h == float("inf") or s_ == float("inf"):
-                raise ValueError(f"case {k} ({h}, {s_}): H and S must be finite and > 0 (um)")
+        return _check_cases(v)
+
+    @model_validator(mode="after")
+    def _maps_with_a_study(self):
+        if (self.grid_convergence is not None or self.surface_fields is not None) \
+                and not (self.cases or self.contours):
+            raise ValueError("grid_convergence / surface_fields: they are reported with the "
+                             "contour study; give analysis.interface.cases or contours too")
+        return self
+
+    @field_validator("contours")
+    @classmethod
+    def _unique_series(cls, v):
+        names = [c.series for c in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup or "cases" in names:
+            raise ValueError(f"series names must be unique and not 'cases' (the rows of "
+                             f"analysis.interface.cases): {dup or ['cases']}")
         return v
 
     @field_validator("r_ct_ohm_cm2")
@@ -656,9 +749,8 @@ class Twin(_Model):
 
     modalities: list[str] = Field(
         default_factory=lambda: ["echem", "tomo", "compton", "neutron", "transport", "interface"],
-        description="areas whose in-memory twin study runs (interface: the contour study of "
-                    "Zhang et al. 2024, which writes interface/contour_study like "
-                    "analysis.interface cases, so not together with them)")
+        description="areas whose in-memory twin study runs (an area without one is skipped; "
+                    "the contour study of Zhang et al. 2024 is analysis.interface.contours)")
     size: Literal["tiny", "small", "medium"] = Field(default="small", description="twin size: tiny for tests, small for the demo")
 
     @field_validator("modalities")
@@ -695,17 +787,6 @@ class Experiment(_Model):
                     known = ", ".join(sorted(self.cells)) or "none"
                     raise ValueError(f"inputs.{area}[{i}].cell: {item.cell!r} is not a key of cells: "
                                      f"(defined: {known})")
-        return self
-
-    @model_validator(mode="after")
-    def _one_contour_study(self):
-        # the twin's contour study and the user's both write interface/contour_study
-        if self.analysis.interface.cases and self.twin is not None \
-                and "interface" in self.twin.modalities:
-            raise ValueError("analysis.interface.cases: twin.modalities names 'interface', whose "
-                             "contour study writes interface/contour_study too; run the cases "
-                             "in an experiment without 'interface' under twin.modalities (or "
-                             "remove the cases to run the twin's study)")
         return self
 
     def cell_of(self, item) -> Cell:

@@ -15,6 +15,10 @@ the effective conductivity of what CT *segmented* is what the model must use, an
 segmentation has its own tests (tests/tomo); the core slices are a trimming rule (interface
 mixing zones), not physics.  What is checked independently is the layer and phase chosen, the
 bulk value, the tortuosity solve and that the conductivity reaches the current solve.
+
+The same folder with ``analysis.transport`` (Li6PS5Cl in the LPSCl layer along z): ``from_ct``
+takes eps/tau from the stored ``transport/c/tortuosity`` instead, checked the same way on the
+slices that stage reports.
 """
 
 from pathlib import Path
@@ -168,3 +172,63 @@ def test_surface_current_is_stored_and_solved_with_that_conductivity(run_store):
     m = float(ds["max_over_geometric"].values[1])
     assert m == pytest.approx(ct.max_over_geometric, rel=1e-6)
     assert m > bulk.max_over_geometric * (1 + 1e-4), (m, bulk.max_over_geometric)
+
+
+@pytest.fixture(scope="module")
+def run_store_transport(tmp_path_factory):
+    """The same folder with ``analysis.transport`` solving Li6PS5Cl in the LPSCl layer along z:
+    ``from_ct`` then takes eps/tau from ``transport/c/tortuosity``."""
+    import yaml
+
+    from ssbscope.cli import main
+    from ssbscope.store import Store
+
+    root = tmp_path_factory.mktemp("from_ct_transport")
+    f = _write_folder(root)
+    exp = yaml.safe_load(f.read_text())
+    exp["analysis"]["transport"] = {"phase": "Li6PS5Cl", "layer": "LPSCl", "n_slabs": 2}
+    f.write_text(yaml.safe_dump(exp))
+    assert main(["run", str(f), "--out", str(root / "out"), "--quiet"]) == 0
+    return Store.open(root / "out" / "store.zarr")
+
+
+@pytest.mark.slow(seconds=25)  # its own `ssbscope run` (segmentation + transport): ~20 s CPU
+def test_conductivity_from_the_transport_stage_tortuosity(run_store_transport):
+    """``from_ct`` with a transport stage: sigma = bulk x the stored ``d_eff_ratio`` of
+    ``transport/c/tortuosity`` per scan, and that ratio is eps/tau of the stored labels on the
+    slices the transport stage reports (``core_z_um``), recomputed with the independent voxel
+    network solve above (the transport stage solves by conjugate gradients to 1e-6)."""
+    st = run_store_transport
+    ds = st.read("interface/c/surface_current").load()
+    tr = st.read("transport/c/tortuosity").load()
+    lab = st.read("tomo/c/labels").load()
+    from ssbscope.store import attr_list
+
+    assert tr.attrs["layer"] == "LPSCl" and tr.attrs["phase"] == "Li6PS5Cl"
+    ph = [str(p) for p in attr_list(lab.attrs["phases"])].index("Li6PS5Cl")
+    fp = np.asarray(lab["cell_mask"].values, bool)
+    vs = float(tr.attrs["voxel_size_um"])
+    assert ds.sizes["time_s"] == tr.sizes["time_s"] == 2
+    for k in range(2):
+        assert str(ds["conductivity_source"].values[k]) == \
+            "transport/c/tortuosity d_eff_ratio (eps/tau)"
+        d = float(tr["d_eff_ratio"].values[k])
+        assert ds["conductivity_s_cm"].values[k] == pytest.approx(BULK_S_CM * d, rel=1e-12)
+        assert ds["electrolyte_tau"].values[k] == pytest.approx(float(tr["tau"].values[k]),
+                                                                rel=1e-12)
+        z0, z1 = (int(round(v / vs)) for v in tr["core_z_um"].values[k])
+        core = np.asarray(lab["labels"].values[k, z0:z1]) == ph
+        ref = _eps_over_tau(core, fp)
+        assert d == pytest.approx(ref, rel=2e-3), (k, d, ref)
+        assert 0.5 < d < 0.95, d
+    # the current solve used it: the stored maximum matches a solve with that conductivity
+    from ssbscope.interface import surface_current
+
+    mp = st.read("tomo/c/maps").load()
+    h = np.asarray(mp["height_um"].sel(interface="Li|LPSCl").values[1], float)
+    px = float(abs(mp["x"].values[1] - mp["x"].values[0]))
+    r = surface_current(h, (px, px), conductivity_s_cm=float(ds["conductivity_s_cm"].values[1]),
+                        thickness_um=float(ds.attrs["thickness_um"]), current_ma_cm2=1.0,
+                        r_ct_ohm_cm2=10.0, max_nodes=16, smooth_um=float(ds.attrs["smooth_um"]))
+    assert float(ds["max_over_geometric"].values[1]) == pytest.approx(r.max_over_geometric,
+                                                                      rel=1e-6)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from ssbscope.interface.stages import demo_stages
+from ssbscope.interface.stages import input_stages
 from ssbscope.pipeline import run
 from ssbscope.store import Store
 from ssbscope.testing import realdata_dir
@@ -17,8 +16,12 @@ from ssbscope.testing import realdata_dir
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("interface_demo")
     st = Store.create(root / "store.zarr")
-    cfg = SimpleNamespace(twin=SimpleNamespace(size="tiny"))
-    run(demo_stages(cfg), st, raw_dir=root / "raw", seed=0, quiet=True)
+    # the demo's contour study, as its YAML declares it (analysis.interface.contours, ...)
+    from ssbscope.config import from_dict
+    from ssbscope.twin.demo import contour_study_part
+
+    exp = from_dict({"name": "contours", "analysis": contour_study_part(size="tiny").analysis})
+    run(input_stages(exp), st, raw_dir=root / "raw", seed=0, quiet=True)
     return st
 
 def test_contour_study_tables(store):
@@ -240,18 +243,30 @@ def test_report_shapes_along_height_replace_the_bar_chart(store):
 
 def test_interface_area_declares_its_stages_and_report():
     from ssbscope.areas import area
+    from ssbscope.config import from_dict
     from ssbscope.report import interface as report_interface
 
     a = area("interface")
     stages = a.module("stages")
-    assert callable(stages.input_stages) and callable(stages.demo_stages)
+    # one path: no in-memory twin study of this area
+    assert callable(stages.input_stages) and not hasattr(stages, "demo_stages")
     assert a.module("report") is report_interface and callable(report_interface.section)
-    # the demo study writes exactly the keys the area declares, besides the per-series
-    # surface current of the user's path (analysis.interface.topography)
-    keys = [k for s in stages.demo_stages(None) for k in s.outputs]
+    # the contour study with its grid convergence and maps writes exactly the keys the area
+    # declares, besides the per-series surface current, the gap creep and the phase field
+    exp = from_dict({"name": "x", "analysis": {"interface": {
+        "contours": [{"series": "shapes", "cases": "shapes"}],
+        "grid_convergence": {}, "surface_fields": {}}}})
+    st = stages.input_stages(exp)
+    assert [s.name for s in st] == ["interface.contour_study"]
+    keys = [k for s in st for k in s.outputs]
     assert sorted(keys + ["interface/<series>/surface_current", "interface/gap_creep",
                           "interface/phase_field"]) == sorted(a.store_keys)
-    assert [s.name for s in stages.demo_stages(None)] == ["interface.contour_study"]
+    # without them only the table; and the earlier cases-only parameters are unchanged (their
+    # fingerprints stay)
+    only = stages.input_stages(from_dict({"name": "x", "analysis": {"interface": {
+        "cases": [[25, 150]]}}}))
+    assert only[0].outputs == ("interface/contour_study",)
+    assert not {"contours", "grid_convergence", "surface_fields"} & set(only[0].params)
 
 
 def test_report_has_an_interfaces_section(store, tmp_path):
@@ -283,39 +298,85 @@ def test_report_has_an_interfaces_section(store, tmp_path):
     assert section(Store.create(tmp_path / "empty.zarr")) is None
 
 
-def test_twin_study_and_user_cases_are_one_or_the_other():
-    # both write interface/contour_study: an experiment asking for both is a ConfigError
+def test_contours_config_and_stages():
+    # cases and contours are one table; twin.modalities naming interface adds no stage (the
+    # area has no twin study); bad contour settings are ConfigErrors naming the field
     from ssbscope.config import from_dict
     from ssbscope.errors import ConfigError
-
-    with pytest.raises(ConfigError) as e:
-        from_dict({"name": "x", "twin": {"modalities": ["interface"]},
-                   "analysis": {"interface": {"cases": [[25, 150]]}}})
-    assert "analysis.interface.cases" in str(e.value) and "twin.modalities" in str(e.value)
-    # the transport twin and the user's cases do not collide
-    exp = from_dict({"name": "x", "twin": {"modalities": ["transport"], "size": "tiny"},
-                     "analysis": {"interface": {"cases": [[25, 150]], "n_xy": 8}}})
     from ssbscope.workflow import stages_for
 
+    exp = from_dict({"name": "x", "twin": {"modalities": ["transport", "interface"], "size": "tiny"},
+                     "analysis": {"interface": {"cases": [[25, 150]], "n_xy": 8,
+                                                "contours": [{"series": "S", "cases": [[5, 150]]}]}}})
     names = [s.name for s in stages_for(exp)]
-    assert names == ["interface.contour_study"]  # transport has no twin study (run path only)
+    assert names == ["interface.contour_study"]  # no area has a twin study left (run path only)
+    bad = [({"contours": [{"series": "a", "cases": "nope"}]}, "contours"),
+           ({"contours": [{"series": "a", "cases": [[0, 150]]}]}, "contours"),
+           ({"contours": [{"series": "a", "cases": "shapes"}, {"series": "a", "cases": "shapes"}]},
+            "unique"),
+           ({"contours": [{"series": "cases", "cases": "shapes"}]}, "unique"),
+           ({"contours": [{"series": "a", "cases": "shapes", "r_ct_factors": [0]}]}, "r_ct_factors"),
+           ({"grid_convergence": {"grids": [8, 100]}, "cases": [[25, 150]]}, "grids"),
+           ({"surface_fields": {}}, "surface_fields")]
+    for cfg, word in bad:
+        with pytest.raises(ConfigError) as e:
+            from_dict({"name": "x", "analysis": {"interface": cfg}})
+        assert word in str(e.value), (cfg, str(e.value))
 
 
-def test_demo_folder_names_the_interface_twin_study(tmp_path):
-    # `ssbscope demo` still runs the contour study: the written YAML names it under twin:
+def test_contours_run_series_at_their_r_ct_and_grid(tmp_path):
+    """A named sweep, R_ct multiples and a per-series creep grid reach the table (small-slope
+    pressure, cheap)."""
+    from ssbscope.config import from_dict
+
+    exp = from_dict({"name": "x", "analysis": {"interface": {
+        "n_xy": 8, "pressure_model": "small-slope", "r_ct_ohm_cm2": 20.0,
+        "contours": [{"series": "kinetics", "cases": [[25, 150], [50, 150]],
+                      "r_ct_factors": [1, 4]},
+                     {"series": "constant_H", "cases": "constant_H", "stokes_n_xy": 5}]}}})
+    st = Store.create(tmp_path / "s.zarr")
+    run(input_stages(exp), st, raw_dir=tmp_path / "raw", seed=0, quiet=True)
+    ds = st.read("interface/contour_study").load()
+    df = ds.to_dataframe()
+    kin = df[df["series"] == "kinetics"]
+    assert sorted(set(kin["r_ct_ohm_cm2"])) == [20.0, 80.0] and len(kin) == 4
+    from ssbscope.interface import PAPER_SWEEPS
+
+    ch = df[df["series"] == "constant_H"]
+    assert [(h, s_) for h, s_ in zip(ch["height_um"], ch["separation_um"])] == \
+        [tuple(map(float, c)) for c in PAPER_SWEEPS["constant_H"]]
+    from ssbscope.store import attr_list
+
+    assert [float(v) for v in attr_list(ds.attrs["kinetics_r_ct_ohm_cm2"])] == [20.0, 80.0]
+    assert [str(v) for v in attr_list(ds.attrs["contour_series"])] == ["kinetics", "constant_H"]
+    # higher R_ct evens the current: the gain over flat rises toward the area ratio
+    g = kin.set_index(["r_ct_ohm_cm2", "height_um"])["gain_over_flat"]
+    assert g[(80.0, 50.0)] > g[(20.0, 50.0)]
+
+
+def test_demo_folder_declares_the_contour_study(tmp_path):
+    # `ssbscope demo` runs the contour study as a run-path analysis its YAML declares
     from ssbscope.config import load
-    from ssbscope.twin.demo import write_demo_folder
+    from ssbscope.twin.demo import TWIN_STUDIES, write_demo_folder
     from ssbscope.workflow import stages_for
 
+    assert "interface" not in TWIN_STUDIES
     folder = write_demo_folder(tmp_path / "exp", size="tiny", modalities=["transport", "interface"])
+    text = folder.yaml_path.read_text()
+    assert "contours:" in text and "grid_convergence:" in text and "surface_fields:" in text
     exp = load(folder.yaml_path)
-    assert exp.twin.modalities == ["interface"]
+    assert exp.twin is None or not exp.twin.modalities  # no in-memory twin study is left
+    assert [c.series for c in exp.analysis.interface.contours] == ["shapes", "constant_S"]
     names = [s.name for s in stages_for(exp)]
     assert names.count("interface.contour_study") == 1
     assert not any(n.startswith("transport.") for n in names)
     only_transport = load(write_demo_folder(tmp_path / "t", size="tiny",
                                             modalities=["transport"]).yaml_path)
     assert "interface.contour_study" not in [s.name for s in stages_for(only_transport)]
+    small = load(write_demo_folder(tmp_path / "s", size="small",
+                                   modalities=["interface"]).yaml_path)
+    kin = [c for c in small.analysis.interface.contours if c.series == "kinetics"]
+    assert kin and kin[0].r_ct_factors == [1.0, 4.0, 15.0] and kin[0].cases == "kinetics"
 
 
 def test_gap_creep_runs_from_the_experiment_file_and_is_reported(tmp_path):
@@ -352,3 +413,17 @@ def test_phase_field_runs_from_the_experiment_file_and_is_reported(tmp_path):
     assert ds["peak_stress_mpa"].values[1, -1] > ds["peak_stress_mpa"].values[0, -1]
     html = build_report(st, tmp_path / "r.html").read_text()
     assert "Phase-field growth of Li from the anode" in html
+
+
+def test_phase_field_counter_term_reaches_the_stage():
+    # analysis.interface.phase_field.curvature_counter_term: passed to the model when set, absent
+    # (earlier fingerprints kept) when not
+    from ssbscope.config import from_dict
+
+    def params(pf):
+        exp = from_dict({"name": "x", "analysis": {"interface": {"phase_field": pf}}})
+        (st,) = [s for s in input_stages(exp) if s.name == "interface.phase_field"]
+        return st.params
+
+    assert params({"curvature_counter_term": True})["curvature_counter_term"] is True
+    assert "curvature_counter_term" not in params({})

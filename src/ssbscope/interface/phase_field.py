@@ -108,10 +108,32 @@ reproduced (investigated 2026-12-07; see tests/interface/test_phase_field.py)
    speed there (~0.06 um/s).  The protrusions therefore retreat before they grow (tiny, 0 MPa:
    tip from x = 80 um to 44 um in 20 s on 4 um cells, to 66 um on 2 um cells; back to 50 um
    at 500 s); this non-Faradaic retreat scales with the cell size and vanishes only on
-   sub-micrometre cells (the paper's "extremely fine mesh").  A counter-term that removes
-   the curvature motion of the widened interface (Sun and Beckermann, J. Comput. Phys. 2007)
-   is not implemented.  Removing it would let the tips grow by Faraday's law, but by point 1
-   not across the electrolyte in 500 s, so the jump would still be absent.
+   sub-micrometre cells (the paper's "extremely fine mesh").
+   ``curvature_counter_term=True`` removes that motion with the counter term of Sun and
+   Beckermann (2007, J. Comput. Phys. 220, 626): ``-L_xi kappa |grad xi| div(n)`` added to
+   the Allen-Cahn rate, |grad xi| that of the equilibrium profile and the curvature from the
+   distance-like ``delta ln((1 - xi)/xi)`` (:func:`curvature_counter_field`).  Analytic checks
+   (tests): without it a 40 um Li disc follows R^2 = R0^2 - 2 L_xi kappa t to 0.2 %; with it
+   a disc keeps its radius (residual < 1 % of the curvature-flow speed, 40 and 10 um discs),
+   and a driven disc / flat front moves at the driving speed.  Effect on the Fig. 4 study
+   (tiny crop, 500 s, off -> on; 0 / 5 / 10 MPa): Li area fraction of the electrolyte region
+   0.0763 -> 0.1600 / 0.1594 / 0.1589 off, 0.2012 / 0.2006 / 0.2000 on (growth +49 %); the
+   protrusion tip ends at x = 94 um instead of retracting to 50 um (started at 80 um: it
+   grows 14 um in 500 s, 0.03 um/s, by plating alone); 10 MPa removes 1.0 % of the growth
+   (1.4 % off); peak P_m 9.8 -> 10.5 MPa at 10 MPa; the leakage current rises by 21 % over
+   500 s (falls by 15 % off), largest rise 3.5 % between saves; no penetration.  What the
+   counter term does not fix: where two interfaces are a few cells apart (the 20 um wide
+   protrusion's flanks and its concave corners at the flat Li) the discrete curvature is
+   not that of a resolved profile, and those corners fill at about 1.5 um^2/s without any
+   current (tiny, -1e-9 V, 200 s: +310 um^2 on, -136 um^2 off with the tip retracting to
+   34 um), so Faraday's law holds to 21 % instead of 11 % (grown / plated 1.22 vs 1.11).
+   On the small crop (full 800 um electrolyte, lower current; 0 MPa, 500 s) the spurious
+   filling dominates: growth 0.0044 -> 0.0101, tip 58 -> 102 um (from 100 um), grown /
+   plated 0.87 -> 1.79, i.e. ~44 % of the growth with the option on carries no charge.  On
+   4 um cells the counter term therefore trades a non-Faradaic retraction for a
+   non-Faradaic filling; a fair test of it needs cells of ~1 um or wider protrusions.
+   With or without it no tip crosses the electrolyte in 500 s (point 1), so the jump stays
+   absent; the option is off by default.
 """
 
 from __future__ import annotations
@@ -124,7 +146,8 @@ import scipy.sparse.linalg as spla
 from scipy import ndimage as ndi
 
 __all__ = ["PARAMETERS", "SIZES", "PhaseFieldGrowth", "phase_field_growth",
-           "parameter_table", "initial_microstructure"]
+           "parameter_table", "initial_microstructure", "AllenCahnStepper",
+           "curvature_counter_field"]
 
 F_CONST = 96485.33212  # C/mol
 #: width parameter delta of the diffuse Li interface, in grid cells (numerical choice)
@@ -504,13 +527,129 @@ class _Elasticity:
         return (-(sxx + syy + szz) / 3).reshape(self.ny, self.nx)
 
 
+def curvature_counter_field(xi, cell_m, delta_m):
+    """The curvature part of the Laplacian of ``xi``, to be cancelled (1/m^2), shape (ny, nx).
+
+    ``lap(xi) = d2 xi/dn2 + |grad xi| div(n)``, n the unit normal: the second term is what makes
+    a diffuse interface move by its curvature at ``L_xi kappa div(n)`` (Allen-Cahn's sharp
+    interface limit).  Adding ``-|grad xi| div(n)`` to the Laplacian (the counter term of Folch
+    et al. 1999 as used by Sun and Beckermann 2007, J. Comput. Phys. 220, 626) keeps the
+    restoring part that holds the profile and removes the curvature motion, so the interface
+    moves only by the other driving terms (here Butler-Volmer).  Following Sun and Beckermann,
+    ``|grad xi|`` is that of the equilibrium profile, ``xi (1 - xi) / delta``, and the curvature
+    is computed from the distance-like variable ``psi = delta ln((1 - xi) / xi)`` (their
+    "nonlinear preconditioning"; linear across the interface, so central differences resolve
+    it where ``xi`` itself varies over one cell).  The curvature uses face normals (a compact
+    stencil: x-faces take the x difference and the mean of the neighbouring y differences, and
+    vice versa), no normal flux through the domain walls.
+
+    Parameters
+    ----------
+    xi : ndarray, shape (ny, nx)
+        Order parameter (1 Li, 0 not Li).
+    cell_m, delta_m : float
+        Grid spacing and the interface width parameter (m).
+
+    Returns
+    -------
+    ndarray, shape (ny, nx)
+        ``-|grad xi| div(grad xi / |grad xi|)`` (1/m^2): add ``L_xi kappa`` times it to
+        ``d xi/dt``.  Positive at a convex Li tip (it cancels the tip's retraction).
+    """
+    h = float(cell_m)
+    x = np.clip(xi, 1e-9, 1 - 1e-9)
+    psi = delta_m * np.log((1 - x) / x)  # ~ signed distance, > 0 outside Li
+    cy, cx = np.gradient(psi, h)
+    tiny = 1e-12
+    # x faces (ny, nx-1): normal from the face difference in x and the mean y difference
+    fx_x = (psi[:, 1:] - psi[:, :-1]) / h
+    fx_y = 0.5 * (cy[:, 1:] + cy[:, :-1])
+    nx_f = fx_x / np.sqrt(fx_x ** 2 + fx_y ** 2 + tiny)
+    fy_y = (psi[1:, :] - psi[:-1, :]) / h
+    fy_x = 0.5 * (cx[1:, :] + cx[:-1, :])
+    ny_f = fy_y / np.sqrt(fy_y ** 2 + fy_x ** 2 + tiny)
+    div = np.zeros_like(psi)
+    div[:, :-1] += nx_f / h
+    div[:, 1:] -= nx_f / h
+    div[:-1, :] += ny_f / h
+    div[1:, :] -= ny_f / h
+    # div(n_psi) = curvature of the psi level sets; n_xi = -n_psi, so
+    # -|grad xi| div(n_xi) = +|grad xi| div(n_psi)
+    return (x * (1 - x) / delta_m) * div
+
+
+class AllenCahnStepper:
+    """One linearly implicit Euler step of the Allen-Cahn equation for ``xi`` on the cell grid.
+
+    ``d xi/dt = -L_xi [W g'(xi) - kappa lap(xi)] + L_xi kappa C(xi) + s``, ``kappa = 2 W
+    delta^2``, with ``C`` the optional curvature counter term (:func:`curvature_counter_field`)
+    and ``s`` an explicit source (the Butler-Volmer term).  The Laplacian is implicit
+    (Dirichlet ``xi = left`` / ``right`` at x = 0 / L by half-cell ghosts, no flux at the top
+    and bottom), the double well linearised once (``1 + dt L_xi W g''`` kept > 0), the counter
+    term and the source explicit; the SPD system is solved by Jacobi-preconditioned conjugate
+    gradients from ``xi^n`` to 1e-10 relative.  With the counter term the implicit Laplacian
+    minus the explicit tangential part leaves tangential modes neutrally stable (the scheme
+    neither smooths nor amplifies the interface shape by curvature).
+
+    Parameters
+    ----------
+    nx, ny : int
+        Grid size (cells); arrays are (ny, nx).
+    cell_m, dt_s : float
+        Grid spacing (m) and time step (s).
+    l_xi, barrier_w : float
+        Interface mobility L_xi (m3/(J s)) and double-well barrier W (J/m3).
+    delta_m : float
+        Interface width parameter (m).
+    counter_term : bool
+        Cancel the curvature motion (Sun and Beckermann 2007).
+    left, right : float
+        Dirichlet values of ``xi`` at x = 0 and x = L.
+    """
+
+    def __init__(self, nx, ny, cell_m, dt_s, *, L_xi, barrier_w, delta_m, counter_term=False,
+                 left=1.0, right=0.0):
+        h = float(cell_m)
+        self.h, self.dt, self.L, self.W, self.delta = h, float(dt_s), L_xi, barrier_w, delta_m
+        self.kappa = 2 * barrier_w * delta_m ** 2
+        self.counter_term = bool(counter_term)
+        edge = np.zeros((ny, nx))
+        edge[:, 0] = edge[:, -1] = 2.0 / h ** 2
+        lap_xi = _laplacian(nx, ny, h) - sp.diags(edge.ravel())
+        src = np.zeros((ny, nx))
+        src[:, 0] = 2.0 * left / h ** 2
+        src[:, -1] = 2.0 * right / h ** 2
+        self.src = src.ravel()
+        self.base = (sp.identity(nx * ny, format="csc")
+                     - self.dt * L_xi * self.kappa * lap_xi).tocsc()
+
+    def step(self, xi, source=None):
+        """``xi`` at the next time; ``source`` (ny, nx) in 1/s is added explicitly."""
+        dt, L, W = self.dt, self.L, self.W
+        gprime = 2 * xi * (1 - xi) * (1 - 2 * xi)
+        c = dt * L * W * np.maximum(2 * (1 - 6 * xi + 6 * xi ** 2), -0.9 / (dt * L * W))
+        rhs = xi * (1 + c) - dt * L * W * gprime
+        if source is not None:
+            rhs = rhs + dt * source
+        if self.counter_term:
+            rhs = rhs + dt * L * self.kappa * curvature_counter_field(xi, self.h, self.delta)
+        b = rhs.ravel() + dt * L * self.kappa * self.src
+        A = (self.base + sp.diags(c.ravel())).tocsr()
+        diag_inv = 1.0 / A.diagonal()
+        sol, info = spla.cg(A, b, x0=xi.ravel(), rtol=1e-10, maxiter=500,
+                            M=spla.LinearOperator(A.shape, matvec=lambda v: diag_inv * v))
+        if info != 0:  # pragma: no cover - fall back to a direct solve
+            sol = spla.spsolve(A.tocsc(), b)
+        return sol.reshape(xi.shape)
+
+
 def _lame(E, nu):
     return E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
 
 
 def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, cell_um=None,
                        dt_s=None, n_saves=51, voltage_v=DEFAULTS["voltage_v"],
-                       plating_eigenstrain=False):
+                       plating_eigenstrain=False, curvature_counter_term=False):
     """Li growth into porous Li6PS5Cl under a stack pressure (Cao et al. 2023, Fig. 4).
 
     Parameters
@@ -530,6 +669,10 @@ def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, c
         Number of saved times (including t = 0).
     voltage_v : float
         Potential of the Li current collector against the counter electrode.
+    curvature_counter_term : bool
+        Cancel the curvature motion of the one-cell diffuse interface (Sun and Beckermann
+        2007; module docstring, "Why the 0 MPa leakage-current jump ...", point 2), so that
+        Li moves by the Butler-Volmer term only.  Off by default.
     plating_eigenstrain : bool
         Add the volumetric eigenstrain of Li plated into solid electrolyte (module docstring,
         item 4).  Off by default: with the molar-volume expansion and elastic Li (the paper's
@@ -581,7 +724,6 @@ def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, c
     W = p["barrier_w_j_m3"]
     L_xi = p["l_xi_m3_j_s"]
     delta = INTERFACE_CELLS * h  # interface width parameter (numerical)
-    kappa = 2 * W * delta ** 2
     i0 = p["exchange_current_a_m2"]
     c_s = p["li_site_density_mol_m3"]
     L_eta = i0 / (F_CONST * c_s * 5 * delta)
@@ -592,15 +734,8 @@ def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, c
     n_steps = int(round(duration / dt))
     lap = _laplacian(nx, ny, h)
     Id = sp.identity(nx * ny, format="csc")
-    # xi: Dirichlet xi = 1 at the Li current collector (x = 0), xi = 0 at the counter
-    # electrode (x = L), half-cell ghost values; no flux at the top and bottom
-    edge = np.zeros((ny, nx))
-    edge[:, 0] = edge[:, -1] = 2.0 / h ** 2
-    lap_xi = lap - sp.diags(edge.ravel())
-    src_xi = np.zeros((ny, nx))
-    src_xi[:, 0] = 2.0 / h ** 2
-    src_xi = src_xi.ravel()
-    ac_base = (Id - dt * L_xi * kappa * lap_xi).tocsc()
+    ac = AllenCahnStepper(nx, ny, h, dt, L_xi=L_xi, barrier_w=W, delta_m=delta,
+                          counter_term=curvature_counter_term)
     # Cahn-Hilliard for rho (convex splitting-like stabilised semi-implicit)
     M = p["m_rho_m5_j_s"]
     W_r = p["w_rho_j_m3"]
@@ -701,21 +836,7 @@ def phase_field_growth(pressure_mpa, *, size="small", seed=0, duration_s=None, c
         # Allen-Cahn step
         eta_e = eta + omega * pm / F_CONST
         bv = np.exp((1 - alpha) * f * eta_e) - np.exp(-alpha * f * eta_e)
-        xc = np.clip(xi, 0, 1)
-        gprime = 2 * xi * (1 - xi) * (1 - 2 * xi)
-        # linearly implicit (one Newton step) double well; 1 + c > 0 needs dt L_xi W < 1
-        c = dt * L_xi * W * np.maximum(2 * (1 - 6 * xi + 6 * xi ** 2), -0.9 / (dt * L_xi * W))
-        rhs = xi * (1 + c) - dt * L_xi * W * gprime - dt * L_eta * _dh(xc) * bv
-        # symmetric positive definite (1 + c > 0): conjugate gradients, Jacobi-preconditioned,
-        # warm-started from xi^n, to 1e-10 relative
-        A_ac = (ac_base + sp.diags(c.ravel())).tocsr()
-        diag_inv = 1.0 / A_ac.diagonal()
-        sol, info = spla.cg(A_ac, rhs.ravel() + dt * L_xi * kappa * src_xi, x0=xi.ravel(),
-                            rtol=1e-10, maxiter=500,
-                            M=spla.LinearOperator(A_ac.shape, matvec=lambda v: diag_inv * v))
-        if info != 0:  # pragma: no cover - fall back to a direct solve
-            sol = spla.spsolve(A_ac.tocsc(), rhs.ravel() + dt * L_xi * kappa * src_xi)
-        xi = sol.reshape(ny, nx)
+        xi = ac.step(xi, -L_eta * _dh(np.clip(xi, 0, 1)) * bv)
         # Cahn-Hilliard step for rho (conservative)
         mu_nl = W_r * (rho ** 3 - rho) - S_r * rho
         rho = ch_lu.solve(rho.ravel() + dt * M * (lap @ mu_nl.ravel())).reshape(ny, nx)

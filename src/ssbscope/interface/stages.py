@@ -5,23 +5,19 @@ local current, creep pressure and the critical current of periodic Li contours a
 interface.  The science is in :mod:`ssbscope.interface.study`; these stages only assemble its
 tables into datasets.
 
-:func:`input_stages` (``ssbscope run``): ``interface.contour_study`` when the experiment's
-``analysis.interface`` lists ``cases``: those contours and shapes at its kinetics, creep and
-fracture parameters, repeated at ``kinetics_r_ct_ohm_cm2`` when given ->
-``interface/contour_study`` (series "cases" and "kinetics").
-
-:func:`demo_stages` (the YAML's ``twin.modalities`` names ``interface``): the twin's study,
-also ``interface.contour_study`` (Figs. 1-4: shapes at H25S150, H at fixed S, S at fixed H,
-fixed H/S) with the grid convergence of the maximum current, and (sizes small and medium) the
-H series at S = 150 um to H/S = 1 at three charge-transfer resistances (series "kinetics", the
-Wagner-number study of :func:`ssbscope.interface.kinetics_sweep`) and (size medium) the three
-shapes along that H series (series "shapes_H", 8 finite-slope pyramid/frustum solves of 4-20 s
-CPU each) -> ``interface/contour_study``, ``interface/grid_convergence``,
-``interface/surface_fields``.
-
-Both studies write ``interface/contour_study`` (the report reads one key whichever ran), so an
-experiment runs one of them: :class:`ssbscope.config.Experiment` rejects ``analysis.interface``
-cases together with ``twin.modalities: [interface]`` (a ConfigError naming both).
+:func:`input_stages` (``ssbscope run``), one path for a user's experiment and the demo:
+``interface.contour_study`` when the experiment's ``analysis.interface`` lists ``cases`` or
+``contours``: the ``cases`` and ``shapes`` at its kinetics, creep and fracture parameters,
+repeated at ``kinetics_r_ct_ohm_cm2`` when given (series "cases" and "kinetics"), and each
+series of ``contours`` (its (H, S) pairs or one of the paper's sweeps by name: Figs. 1-4 shapes
+at H25S150, H at fixed S, S at fixed H, fixed H/S, the H series to H/S = 1 for the
+Wagner-number study at multiples of R_ct) -> ``interface/contour_study``; with
+``analysis.interface.grid_convergence`` the grid convergence of the maximum current
+(``interface/grid_convergence``) and with ``surface_fields`` the current maps over a unit cell
+(``interface/surface_fields``).  ``ssbscope demo``'s YAML declares the paper's study this way
+(:mod:`ssbscope.twin.demo`); there is no in-memory twin study of this area any more.
+Besides: the current on CT-measured topographies (``topography``), the phase-field growth
+(``phase_field``) and the gap creep (``gap_creep``).
 """
 
 from __future__ import annotations
@@ -30,16 +26,9 @@ import logging
 
 import numpy as np
 
-__all__ = ["demo_stages", "input_stages"]
+__all__ = ["input_stages"]
 
 log = logging.getLogger(__name__)
-
-_SIZES = {  # contour grid, sweep subset
-    "tiny": (10, ("shapes", "constant_S")),
-    "small": (12, ("shapes", "constant_S", "constant_H", "constant_ratio")),
-    "medium": (16, ("shapes", "constant_S", "constant_H", "constant_ratio", "shapes_H")),
-}
-
 
 _GRID_EXTRAPOLATION_NOTE = (
     "pyramid/frustum finite-slope rows: site_excess_pressure_extrapolated_mpa = the computed "
@@ -54,13 +43,6 @@ def _with_units(ds):
     from ssbscope.store import with_default_units
 
     return with_default_units(ds)
-
-
-def _size(config) -> str:
-    from ssbscope.config import twin_size
-
-    return twin_size(config, tuple(_SIZES))
-
 
 
 def _sweep_table(tasks, common):
@@ -89,112 +71,64 @@ def _sweep_table(tasks, common):
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
-def _contour_stage(ctx, inputs, *, size="small", r_ct_ohm_cm2=10.0, conductivity_s_cm=2e-3,
-                   critical_pressure_mpa=None, grain_size_um=None, flaw_depth_um=None):
+def _series_cases(cases):
+    """(H, S) pairs of a :class:`ssbscope.config.ContourSeries` ``cases`` (a list or a sweep name)."""
+    from ssbscope.interface import KINETICS_SWEEP, PAPER_SWEEPS
+
+    if isinstance(cases, str):
+        return [tuple(float(v) for v in c) for c in
+                (KINETICS_SWEEP if cases == "kinetics" else PAPER_SWEEPS[cases])]
+    return [tuple(float(v) for v in c) for c in cases]
+
+
+def _grid_convergence_table(case, grids, runs, *, r_ct_ohm_cm2, conductivity_s_cm,
+                            grain_size_um):
+    """``interface/grid_convergence``: the maximum local current of each (shape, kinetics) run
+    on ``grids`` (:func:`ssbscope.interface.grid_convergence`)."""
     import pandas as pd
     import xarray as xr
 
-    from ssbscope.interface import (
-        KINETICS_SWEEP,
-        PAPER_SWEEPS,
-        current_distribution,
-        grid_convergence,
-    )
-    from ssbscope.interface.creep import (
-        DEFAULT_FLAW_DEPTH_UM,
-        DEFAULT_GRAIN_SIZE_UM,
-        LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
-    )
-    from ssbscope.interface.shapes import DEFAULT_TIP_RADIUS_UM
+    from ssbscope.interface import grid_convergence
 
-    grain_size_um = DEFAULT_GRAIN_SIZE_UM if grain_size_um is None else grain_size_um
-    flaw_depth_um = DEFAULT_FLAW_DEPTH_UM if flaw_depth_um is None else flaw_depth_um
-    n_grid, sweeps = _SIZES[size]
-    # finite-slope creep pressure, Q2 elements per quarter-cell side.  Egg-box series (local
-    # viscosity): the site pressure on 4 elements is 10-15 % above that on 8, on 6 within 4 %.
-    # Shapes (local viscosity, mesh graded to the 2 um ridge rounding, interface layer of an
-    # eighth of it): layers converged; laterally the site normal traction on 6 elements is
-    # 22-24 % above the Richardson limit of 6-12 elements, and 12 elements cost about 9 times
-    # the CPU (pyramid 3-5 s -> 43 s per solve, two solves per contour), so the shapes use 6 and
-    # the table carries the grid-extrapolated pressure and critical current beside the computed
-    # ones (interface.stokes.grid_extrapolation); 4 elements are about 35 % low
-    stokes_n = 6 if size == "medium" else 4
-    stokes_n_shapes = 6
-    common = {"conductivity_s_cm": conductivity_s_cm, "critical_pressure_mpa": critical_pressure_mpa,
-              "grain_size_um": grain_size_um, "flaw_depth_um": flaw_depth_um, "n_xy": n_grid,
-              "pressure_model": "auto", "stress": "normal", "stack_pressure_mpa": 7.0}
-    # one task per (series, charge-transfer resistance, shape, case), run by _sweep_table
-    tasks = []
-    for name in sweeps:
-        if name == "shapes_H":  # medium: the three shapes along the H series at S = 150 um
-            for shape in ("egg-box", "pyramid", "frustum"):
-                for case in PAPER_SWEEPS["constant_S"]:
-                    tasks.append((name, r_ct_ohm_cm2, shape, case, stokes_n_shapes))
-            continue
-        shapes = ("egg-box", "pyramid", "frustum") if name == "shapes" else ("egg-box",)
-        for shape in shapes:
-            for case in PAPER_SWEEPS[name]:
-                tasks.append((name, r_ct_ohm_cm2, shape, case,
-                              stokes_n_shapes if name == "shapes" else stokes_n))
-    kinetics_rct = ()
-    if size != "tiny":
-        # Wagner-number study (kinetics_sweep): the H series at S = 150 um extended to H/S = 1
-        # at the configured R_ct and at 4x and 15x it (kinetic lengths 0.2, 0.8, 3 mm)
-        kinetics_rct = tuple(float(r_ct_ohm_cm2) * f for f in (1.0, 4.0, 15.0))
-        for rct in kinetics_rct:
-            for case in KINETICS_SWEEP:
-                tasks.append(("kinetics", rct, "egg-box", case, stokes_n))
-    table = _sweep_table(tasks, common)
-    study = xr.Dataset.from_dataframe(table.rename_axis("case"))
-    study.attrs.update({"paper": "003_103f2bf5a3479ade Figs. 1-4", "r_ct_ohm_cm2": r_ct_ohm_cm2,
-                        "conductivity_s_cm": conductivity_s_cm,
-                        "critical_pressure_mpa": float(table["critical_pressure_mpa"].iloc[0]),
-                        "fracture_toughness_mpa_m05": LI6PS5CL_FRACTURE_TOUGHNESS_MPA_M05,
-                        "flaw_depth_um": float(flaw_depth_um),
-                        "grain_size_um": float(grain_size_um),
-                        "tip_radius_um": DEFAULT_TIP_RADIUS_UM,
-                        "flat_critical_current_ma_cm2": 1.0,
-                        "geometric_current_ma_cm2": 1.0, "grid_n_xy": n_grid,
-                        "pressure_model": "finite-slope (local secant viscosity)",
-                        "stokes_n_xy": stokes_n, "stokes_n_xy_shapes": stokes_n_shapes,
-                        "stokes_grid_extrapolation": _GRID_EXTRAPOLATION_NOTE,
-                        "kinetics_r_ct_ohm_cm2": list(kinetics_rct),
-                        "series_kinetics": "the H series at S = 150 um to H/S = 1 at each of "
-                                           "kinetics_r_ct_ohm_cm2 (interface.kinetics_sweep)",
-                        "stress": "normal", "stack_pressure_mpa": 7.0, "lateral_stress_ratio": 0.0,
-                        "flat_critical_current_source": "the default (trends only)",
-                        **_coupling_check(r_ct_ohm_cm2, conductivity_s_cm, 1000.0)})
-    gc_rows = []
-    for shape, rct in (("egg-box", None), ("egg-box", r_ct_ohm_cm2), ("pyramid", r_ct_ohm_cm2),
-                       ("frustum", r_ct_ohm_cm2)):
-        g = grid_convergence(shape, 25, 150, grids=(8, n_grid, n_grid + 4),
-                             r_ct_ohm_cm2=rct, conductivity_s_cm=conductivity_s_cm,
-                             grain_size_um=grain_size_um)
-        g.insert(0, "kinetics", "primary" if rct is None else "linear BV")
-        gc_rows.append(g)
-    gc = xr.Dataset.from_dataframe(pd.concat(gc_rows, ignore_index=True).rename_axis("run"))
+    rows = []
+    for shape, kinetics in runs:
+        rct = None if kinetics == "primary" else float(r_ct_ohm_cm2)
+        g = grid_convergence(shape, float(case[0]), float(case[1]),
+                             grids=tuple(int(n) for n in grids), r_ct_ohm_cm2=rct,
+                             conductivity_s_cm=conductivity_s_cm, grain_size_um=grain_size_um)
+        g.insert(0, "kinetics", kinetics)
+        rows.append(g)
+    return xr.Dataset.from_dataframe(pd.concat(rows, ignore_index=True).rename_axis("run"))
+
+
+def _surface_fields(case, shapes, *, n_xy, r_ct_ohm_cm2, conductivity_s_cm, thickness_um):
+    """``interface/surface_fields``: primary and linear-BV local current over one unit cell."""
+    import xarray as xr
+
+    from ssbscope.interface import current_distribution
+
+    H, S = (float(v) for v in case)
     fields = {}
     x = None
-    for shape in ("egg-box", "pyramid", "frustum"):
-        for kind, rct in (("primary", None), ("kinetic", r_ct_ohm_cm2)):
-            d = current_distribution(shape, 25, 150, r_ct_ohm_cm2=rct,
-                                     conductivity_s_cm=conductivity_s_cm, thickness_um=1000.0,
-                                     geometric_current_ma_cm2=1.0, n_xy=n_grid, n_zeta=n_grid)
+    for shape in shapes:
+        for kind, rct in (("primary", None), ("kinetic", float(r_ct_ohm_cm2))):
+            d = current_distribution(shape, H, S, r_ct_ohm_cm2=rct,
+                                     conductivity_s_cm=conductivity_s_cm, thickness_um=thickness_um,
+                                     geometric_current_ma_cm2=1.0, n_xy=n_xy, n_zeta=n_xy)
             x, _, j, h = d.full_cell()
             fields[(shape, kind)] = j
             fields[(shape, "height")] = h
-    shapes = ["egg-box", "pyramid", "frustum"]
-    sf = xr.Dataset(
+    shapes = list(shapes)
+    return xr.Dataset(
         {"current_ma_cm2": (("shape", "kinetics", "y_um", "x_um"),
                             np.stack([[fields[(s, k)] for k in ("primary", "kinetic")]
                                       for s in shapes])),
-         "li_height_um": (("shape", "y_um", "x_um"), np.stack([fields[(s, "height")] for s in shapes]))},
+         "li_height_um": (("shape", "y_um", "x_um"),
+                          np.stack([fields[(s, "height")] for s in shapes]))},
         coords={"shape": shapes, "kinetics": ["primary", "kinetic"], "x_um": x, "y_um": x},
-        attrs={"height_um": 25.0, "separation_um": 150.0, "geometric_current_ma_cm2": 1.0,
-               "r_ct_ohm_cm2": r_ct_ohm_cm2})
-    return {"interface/contour_study": _with_units(study),
-            "interface/grid_convergence": _with_units(gc),
-            "interface/surface_fields": _with_units(sf)}
+        attrs={"height_um": H, "separation_um": S, "geometric_current_ma_cm2": 1.0,
+               "r_ct_ohm_cm2": float(r_ct_ohm_cm2)})
+
 
 def _r_ct_from_eis(ds, spectrum, interfaces, area_cm2):
     """Area-specific R_ct per interface (Ohm cm2) from the fitted ``echem/eis`` dataset.
@@ -268,9 +202,13 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
                         grain_size_um, flaw_depth_um, critical_pressure_mpa, eis_spectrum=0,
                         eis_interfaces=2, cell_area_cm2=None, stress="normal",
                         stack_pressure_mpa=0.0, lateral_stress_ratio=0.0,
-                        flat_critical_current_ma_cm2=1.0, ccd_log=None):
+                        flat_critical_current_ma_cm2=1.0, ccd_log=None, contours=(),
+                        grid_convergence=None, surface_fields=None):
     """Contour study of ``analysis.interface`` (``ssbscope run``): the user's cases and shapes
-    at the configured kinetics, repeated at ``kinetics_r_ct_ohm_cm2`` (series "kinetics").
+    at the configured kinetics, repeated at ``kinetics_r_ct_ohm_cm2`` (series "cases" and
+    "kinetics"), then each series of ``contours`` (its cases or named sweep, shapes, R_ct
+    multiples and creep grid) -> ``interface/contour_study``; with ``grid_convergence`` /
+    ``surface_fields`` also ``interface/grid_convergence`` / ``interface/surface_fields``.
     With ``r_ct_ohm_cm2 = "eis"`` the resistance comes from the ``echem/eis`` fit."""
     import xarray as xr
 
@@ -296,10 +234,26 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
     tasks = [("cases", float(r_ct_ohm_cm2), shape, case, stokes_n_xy)
              for shape in shapes for case in cases]
     extra = [float(r) for r in kinetics_r_ct_ohm_cm2]
-    if extra:
+    if extra and cases:
         tasks += [("kinetics", rct, "egg-box" if "egg-box" in shapes else shapes[0], case,
                    stokes_n_xy) for rct in [float(r_ct_ohm_cm2), *extra] for case in cases]
+    series_rct, shape_grids = {}, []
+    for c in contours:
+        sn = int(c.get("stokes_n_xy") or stokes_n_xy)
+        rcts = [float(r_ct_ohm_cm2) * float(f) for f in c.get("r_ct_factors", [1.0])]
+        series_rct[c["series"]] = rcts
+        if set(c.get("shapes", ["egg-box"])) - {"egg-box"}:
+            shape_grids.append(sn)
+        for rct in rcts:
+            for shape in c.get("shapes", ["egg-box"]):
+                for case in _series_cases(c["cases"]):
+                    tasks.append((c["series"], rct, shape, case, sn))
     table = _sweep_table(tasks, common)
+    # the egg-box creep grid (report): that of the series without pyramids/frustums, if any
+    egg_n = next((int(c.get("stokes_n_xy") or stokes_n_xy) for c in contours
+                  if not set(c.get("shapes", ["egg-box"])) - {"egg-box"}), stokes_n_xy)
+    kin_rct = ([float(r_ct_ohm_cm2), *extra] if extra and cases
+               else series_rct.get("kinetics", []))
     study = xr.Dataset.from_dataframe(table.rename_axis("case"))
     study.attrs.update({"paper": "003_103f2bf5a3479ade (analysis.interface of the experiment)",
                         "r_ct_ohm_cm2": float(r_ct_ohm_cm2), "conductivity_s_cm": conductivity_s_cm,
@@ -316,16 +270,35 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
                         "stress": stress, "stack_pressure_mpa": float(stack_pressure_mpa),
                         "lateral_stress_ratio": float(lateral_stress_ratio),
                         "r_ct_source": r_ct_source,
-                        "stokes_n_xy": stokes_n_xy, "stokes_n_xy_shapes": stokes_n_xy,
+                        "stokes_n_xy": int(egg_n),
+                        "stokes_n_xy_shapes": int(shape_grids[0] if shape_grids else stokes_n_xy),
                         "stokes_grid_extrapolation": _GRID_EXTRAPOLATION_NOTE,
-                        "kinetics_r_ct_ohm_cm2": [float(r_ct_ohm_cm2), *extra] if extra else []})
+                        "kinetics_r_ct_ohm_cm2": kin_rct,
+                        "contour_series": [str(c["series"]) for c in contours],
+                        "series_source": "analysis.interface.cases / contours of the experiment"})
+    if "kinetics" in series_rct:
+        study.attrs["series_kinetics"] = ("the cases of contours series 'kinetics' at each of "
+                                          "kinetics_r_ct_ohm_cm2")
+    all_cases = [(float(r["height_um"]), float(r["separation_um"])) for _, r in table.iterrows()]
     study.attrs.update(_coupling_check(r_ct_ohm_cm2, conductivity_s_cm, thickness_um,
-                                       next((c for c in cases if c[0] < c[1]), cases[0])))
-    return {"interface/contour_study": _with_units(study)}
+                                       next((c for c in all_cases if c[0] < c[1]), all_cases[0])))
+    out = {"interface/contour_study": _with_units(study)}
+    if grid_convergence is not None:
+        out["interface/grid_convergence"] = _with_units(_grid_convergence_table(
+            grid_convergence["case"], grid_convergence["grids"], grid_convergence["runs"],
+            r_ct_ohm_cm2=r_ct_ohm_cm2, conductivity_s_cm=conductivity_s_cm,
+            grain_size_um=grain_size_um))
+    if surface_fields is not None:
+        out["interface/surface_fields"] = _with_units(_surface_fields(
+            surface_fields["case"], surface_fields["shapes"], n_xy=n_xy,
+            r_ct_ohm_cm2=r_ct_ohm_cm2, conductivity_s_cm=conductivity_s_cm,
+            thickness_um=thickness_um))
+    return out
 
 def input_stages(exp) -> list:
     """Stages of ``ssbscope run`` for this area: the contour study of ``analysis.interface``
-    when it lists ``cases``.
+    when it lists ``cases`` or ``contours`` (with its grid convergence and current maps when
+    asked), the topography, phase-field and gap-creep models when their sections are given.
 
     Parameters
     ----------
@@ -344,8 +317,9 @@ def input_stages(exp) -> list:
     stages = _topography_stages(exp, cfg)
     if cfg.phase_field is not None:
         pf = cfg.phase_field.model_dump(mode="json")
-        if not pf.get("plating_eigenstrain"):  # new key only when set: earlier runs keep theirs
-            pf.pop("plating_eigenstrain", None)
+        for key in ("plating_eigenstrain", "curvature_counter_term"):
+            if not pf.get(key):  # new keys only when set: earlier runs keep their fingerprints
+                pf.pop(key, None)
         stages.append(Stage("interface.phase_field", _phase_field_stage,
                             outputs=("interface/phase_field",),
                             params={**pf, "seed": int(getattr(exp, "seed", 0) or 0)}, long=True))
@@ -358,13 +332,19 @@ def input_stages(exp) -> list:
             gp["neutron"] = nin
         stages.append(Stage("interface.gap_creep", _gap_creep_stage, inputs=ins,
                             outputs=("interface/gap_creep",), params=gp))
-    if not cfg.cases:
+    if not (cfg.cases or cfg.contours):
         return stages
     params = cfg.model_dump(mode="json")
     params.pop("topography", None)
     params.pop("gap_creep", None)
     params.pop("phase_field", None)
     params["cases"] = [list(c) for c in cfg.cases]
+    outputs = ["interface/contour_study"]
+    for key in ("contours", "grid_convergence", "surface_fields"):
+        if not params.get(key):  # new keys only when set: earlier runs keep their fingerprints
+            params.pop(key, None)
+        elif key != "contours":
+            outputs.append(f"interface/{key}")
     needs = ()
     if cfg.flat_critical_current_ma_cm2 == "ccd":
         if not exp.inputs.echem:
@@ -386,11 +366,11 @@ def input_stages(exp) -> list:
         params["cell_area_cm2"] = float(area)
         needs = needs + ("echem/eis",)
     return [Stage("interface.contour_study", _user_contour_stage, inputs=needs,
-                  outputs=("interface/contour_study",), params=params)] + stages
+                  outputs=tuple(outputs), params=params)] + stages
 
 
 def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0,
-                       plating_eigenstrain=False):
+                       plating_eigenstrain=False, curvature_counter_term=False):
     """The phase-field model of Cao et al. 2023 (Fig. 4) at each pressure (``interface/phase_field``)."""
     import dask
     import xarray as xr
@@ -399,7 +379,8 @@ def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0,
 
     runs = dask.compute(*[dask.delayed(phase_field_growth, pure=True)(
         float(p), size=size, seed=seed, duration_s=float(duration_s),
-        plating_eigenstrain=bool(plating_eigenstrain)) for p in pressures_mpa])
+        plating_eigenstrain=bool(plating_eigenstrain),
+        curvature_counter_term=bool(curvature_counter_term)) for p in pressures_mpa])
     t = runs[0].time_s
     ds = xr.Dataset(
         {"li_area_fraction": (("pressure_mpa", "time_s"), np.stack([r.li_area_fraction for r in runs]),
@@ -422,7 +403,8 @@ def _phase_field_stage(ctx, inputs, *, pressures_mpa, size, duration_s, seed=0,
                         "plane-strain elasticity) after Cao et al. 2023, Eqs. 2-3 "
                         "(ssbscope.interface.phase_field)",
                "size": size, "notes": runs[0].notes,
-               "plating_eigenstrain": bool(plating_eigenstrain)})
+               "plating_eigenstrain": bool(plating_eigenstrain),
+               "curvature_counter_term": bool(curvature_counter_term)})
     return {"interface/phase_field": ds}
 
 
@@ -849,22 +831,3 @@ def _ct_conductivity(inputs, t, bulk, *, labels_key, layer, phase, tortuosity_ke
         core[k] = r.core_z_vox
         src[k] = f"{labels_key}: {r.source}"
     return sig, et, src, notes, core
-
-
-def demo_stages(config) -> list:
-    """The twin's contour study (see the module docstring).
-
-    Parameters
-    ----------
-    config : ssbscope.config.Experiment or None
-        ``config.twin.size`` picks the sweeps and grids ("tiny", "small", "medium").
-
-    Returns
-    -------
-    list of ssbscope.pipeline.Stage
-    """
-    from ssbscope.pipeline import Stage
-
-    return [Stage("interface.contour_study", _contour_stage,
-                  outputs=("interface/contour_study", "interface/grid_convergence",
-                           "interface/surface_fields"), params={"size": _size(config)})]

@@ -472,6 +472,10 @@ def _phase_field_part(ds):
               "2.5 mS cm⁻¹ Li6PS5Cl at −0.35 V even without kinetic loss; and the one-cell "
               "diffuse interface's curvature motion retracts the protrusions at first "
               "(ssbscope.interface.phase_field docstring).  ")
+           + ("The curvature motion of the diffuse interface is cancelled (counter term of Sun "
+              "and Beckermann 2007): the tips grow by plating only; the thin protrusions' "
+              "concave corners still fill without current (Faraday's law to ~20 %).  "
+              if ds.attrs.get("curvature_counter_term") else "")
            + ("With the plating eigenstrain (the molar volume of Li where it replaces solid "
               "electrolyte) and elastic Li the pressure in Li is GPa-level, three orders above "
               "the paper's ≈ 2 MPa at 0 MPa, and its Omega P/F shift rivals the applied voltage: "

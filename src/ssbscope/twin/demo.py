@@ -24,9 +24,11 @@ correlation and the Compton profiles are run-path products (``compton/xcs/ct_fra
 interphase region (``analysis.transport.interface_regions``, truth per scan in
 ``truth.json``), and the anode-free series has one scan displaced in-plane (the cell
 remounted, :mod:`ssbscope.twin.params_001` ``demo_drift_yx``) that the tomo chain registers
-back before the current-density maps.  What still runs as an in-memory twin study (named in
-the YAML's ``twin:`` section, run by the same ``ssbscope run``): the contoured-interface study
-(``interface``, which needs no files).
+back before the current-density maps.  The contoured-interface study of Zhang et al. 2024 needs
+no files: the YAML declares it under ``analysis.interface`` (``contours``,
+``grid_convergence``, ``surface_fields``; :func:`contour_study_part`) and ``ssbscope run``
+computes it like any user's.  No in-memory twin study is left: every demo product comes from
+the folder's files and its YAML.
 
 Papers: Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995), Sandoval et al. 2025
 (doi:10.1039/d5eb00111k), Cao et al. 2023 (doi:10.1002/adfm.202307998), Zhang et al. 2024
@@ -41,13 +43,13 @@ from pathlib import Path
 from ssbscope.twin.folder import (ExperimentFolder, FolderPart, ct_series_part, soft_short_part,
                                   write_experiment_yaml, write_truth_json)
 
-__all__ = ["write_demo_folder", "echem_part", "TWIN_STUDIES", "MODALITIES"]
+__all__ = ["write_demo_folder", "echem_part", "contour_study_part", "TWIN_STUDIES", "MODALITIES"]
 
 #: Every area the demo covers.
 MODALITIES = ("echem", "tomo", "compton", "neutron", "transport", "interface")
 
-#: Areas whose demo still runs (partly) as an in-memory twin study (``twin.modalities``).
-TWIN_STUDIES = ("interface",)
+#: Areas whose demo still runs as an in-memory twin study (``twin.modalities``): none left.
+TWIN_STUDIES: tuple[str, ...] = ()
 
 #: Echem twin logs: name -> (file, cell key or None for the main cell, description).
 _ECHEM_LOGS = {
@@ -222,6 +224,60 @@ def xcs_part(root, *, size: str = "small", seed: int = 0,
     return part, dict(xs.experiment["cell"])
 
 
+#: Contour-study series of the demo per size: (quarter-cell grid, egg-box creep grid, series).
+_CONTOUR_SIZES = {
+    "tiny": (10, 4, ("shapes", "constant_S")),
+    "small": (12, 4, ("shapes", "constant_S", "constant_H", "constant_ratio", "kinetics")),
+    "medium": (16, 6, ("shapes", "constant_S", "constant_H", "constant_ratio", "shapes_H",
+                       "kinetics")),
+}
+
+
+def contour_study_part(*, size: str = "small") -> FolderPart:
+    """The contoured-interface study of Zhang et al. 2024 as ``analysis.interface`` settings.
+
+    No files: the study is a model run.  Series (``analysis.interface.contours``): the three
+    shapes at H25S150 (Fig. 1; finite-slope creep on 6 elements, the grid-extrapolated pressure
+    beside it), H at S = 150 um (Fig. 3a-c) and, from size small, S at H = 25 um, fixed H/S
+    (Figs. 2, 3d-f) and the H series to H/S = 1 at R_ct x 1, 4, 15 (the Wagner-number study),
+    at size medium also the three shapes along H (``shapes_H``); egg-box series on 4 (tiny,
+    small) or 6 (medium) creep elements.  The grid convergence of the maximum current at
+    H25S150 on 8, n, n + 4 intervals and the current maps of the three shapes (n = 10, 12, 16
+    intervals per quarter cell for tiny, small, medium).  R_ct 10 Ohm cm2, 2 mS/cm, 1 mm and
+    the other parameters are the defaults of :class:`ssbscope.config.InterfaceAnalysis`.
+
+    Parameters
+    ----------
+    size : {"tiny", "small", "medium"}
+
+    Returns
+    -------
+    ssbscope.twin.folder.FolderPart
+    """
+    n, egg_n, names = _CONTOUR_SIZES[size if size in _CONTOUR_SIZES else "small"]
+    contours = []
+    for name in names:
+        if name == "shapes":
+            contours.append({"series": "shapes", "cases": "shapes",
+                             "shapes": ["egg-box", "pyramid", "frustum"], "stokes_n_xy": 6})
+        elif name == "shapes_H":
+            contours.append({"series": "shapes_H", "cases": "constant_S",
+                             "shapes": ["egg-box", "pyramid", "frustum"], "stokes_n_xy": 6})
+        elif name == "kinetics":
+            contours.append({"series": "kinetics", "cases": "kinetics",
+                             "r_ct_factors": [1.0, 4.0, 15.0], "stokes_n_xy": egg_n})
+        else:
+            contours.append({"series": name, "cases": name, "stokes_n_xy": egg_n})
+    part = FolderPart()
+    part.analysis["interface"] = {
+        "r_ct_ohm_cm2": 10.0, "conductivity_s_cm": 2e-3, "n_xy": n, "contours": contours,
+        "grid_convergence": {"case": [25.0, 150.0], "grids": [8, n, n + 4]},
+        "surface_fields": {"case": [25.0, 150.0]}}
+    part.comments.append("analysis.interface.contours: the contoured-interface study of Zhang "
+                         "et al. 2024 (a model run, no files)")
+    return part
+
+
 def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
                       modalities=None, coin_ct: bool = True) -> ExperimentFolder:
     """Write the demo's experiment folder (raw files, ``experiment.yaml``, ``truth.json``).
@@ -303,6 +359,8 @@ def write_demo_folder(out_dir, *, size: str = "small", seed: int = 0,
         npart.truth["neutron"].update(ctp.truth["neutron"])
         npart.comments += ctp.comments
         parts.append(npart)
+    if "interface" in wanted:  # the contour study: a model the YAML declares, no files
+        parts.append(contour_study_part(size=size))
     studies = [m for m in TWIN_STUDIES if m in wanted]
     cell = {"name": "CR2032 NMC622 | PEO-LiTFSI | Li", "diameter_mm": CATHODE_DIAMETER_MM,
             "active_mass_mg": ACTIVE_MASS_MG,
