@@ -13,12 +13,22 @@ from ssbscope.store import Store
 from ssbscope.testing import realdata_dir
 
 
+_TWIN_STUDY = ("interface/contour_study", "interface/grid_convergence", "interface/surface_fields")
+
+
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("interface_demo")
-    st = Store.create(root / "store.zarr")
-    cfg = SimpleNamespace(twin=SimpleNamespace(size="tiny"))
-    run(demo_stages(cfg), st, raw_dir=root / "raw", seed=0, quiet=True)
+def store(tmp_path_factory, tiny_demo):
+    """A store with the interface twin study alone (``demo_stages`` at tiny size, seed 0): the
+    datasets the shared tiny demo's ``interface.contour_study`` stage wrote (the same stage
+    with the same size and seed; ~20 s CPU to recompute), copied with their attributes."""
+    demo = Store.open(tiny_demo / "store.zarr")
+    stage, = demo_stages(SimpleNamespace(twin=SimpleNamespace(size="tiny")))
+    assert set(stage.outputs) == set(_TWIN_STUDY) and stage.params == {"size": "tiny"}
+    assert demo.attrs["experiment"]["twin"]["size"] == "tiny" and demo.attrs["experiment"]["seed"] == 0
+    st = Store.create(tmp_path_factory.mktemp("interface_demo") / "store.zarr")
+    for name in _TWIN_STUDY:
+        assert demo.provenance(name)["stage"] == stage.name
+        st.write(name, demo.read(name).load())
     return st
 
 def test_contour_study_tables(store):
