@@ -5,7 +5,8 @@ test file is one unit of work, so a file's module fixtures are built once).  Two
 the wall time down:
 
 - :func:`tiny_demo` is built once per run, by whichever worker asks first, and shared with the
-  other worker through a lock file (the pytest-xdist recipe);
+  other worker through a lock file (the pytest-xdist recipe); so is :func:`tiny_demo_rerun`
+  (``ssbscope run`` on the demo's folder), which the other worker builds meanwhile;
 - :func:`pytest_collection_modifyitems` puts the long files first, longest first (the file that
   builds ``tiny_demo``, files named in ``_LONG_FILES_S``, files with
   ``@pytest.mark.slow(seconds=...)`` tests), so that the long units start at once on different workers and the many
@@ -26,38 +27,45 @@ try:
 except ImportError:  # Windows: no shared build, every worker builds its own demo
     fcntl = None
 
-_DEMO_S = 150.0  # ``tiny_demo`` on 2 cores: charged to the first file that asks for it
+_DEMO_S = 136.0  # ``tiny_demo`` (CPU s): charged to _DEMO_FILE (else the first file that asks for it)
+# The file that builds ``tiny_demo``: the demo's own tests, whose first test asks for it; the
+# other files that read the demo (tomo/neutron stages, schema, coin CT, interface study, the
+# demo-equals-run comparison) weigh little, so they start after it is built.
+_DEMO_FILE = "tests/report/test_report.py"
 _SLOW_DEFAULT_S = 10.0  # weight of a ``@pytest.mark.slow`` test without a ``seconds=`` hint
 # Measured weights (CPU seconds of each file on one xdist worker, `pytest -n 2` on 2 busy cores,
-# December 2026; tiny_demo's build not included): they override the ``slow`` marks of a file.
+# December 2026; the files this session's suite work changed re-measured in one process on a
+# loaded machine; tiny_demo's build not included, tiny_demo_rerun's is, in
+# tests/report/test_demo_run.py): they override the ``slow`` marks of a file.
 # A weight only orders the files; a stale or missing entry costs wall time, never a test.
 _LONG_FILES_S = {
-    "tests/report/test_demo_run.py": 160,
+    "tests/report/test_demo_run.py": 113,
     "tests/tomo/test_anode_free_acceptance.py": 56,
-    "tests/compton/test_series.py": 54,
+    "tests/compton/test_series.py": 55,
     "tests/tomo/test_chunked_series.py": 50,
     "tests/core/test_examples.py": 47,
-    "tests/interface/test_interface_stages.py": 43,
     "tests/interface/test_stokes.py": 40,
     "tests/transport/test_tortuosity_realdata.py": 36,
     "tests/interface/test_phase_field.py": 36,
-    "tests/neutron/test_stages.py": 31,
-    "tests/twin/test_coin_ct.py": 26,
-    "tests/tomo/test_stages.py": 26,
-    "tests/core/test_schema.py": 26,
+    "tests/interface/test_interface_stages.py": 24,
     "tests/tomo/test_trainable.py": 23,
-    "tests/twin/test_folder.py": 21,
     "tests/tomo/test_symmetric_acceptance.py": 18,
     "tests/tomo/test_stream.py": 18,
     "tests/transport/test_series_transport.py": 17,
     "tests/neutron/test_li_roi.py": 17,
-    "tests/interface/test_gap_neutron.py": 15,
     "tests/echem/test_fuzz_readers.py": 15,
     "tests/core/test_trust.py": 14,
+    "tests/report/test_report.py": 14,
+    "tests/interface/test_gap_neutron.py": 13,
     "tests/echem/test_stages.py": 13,
+    "tests/twin/test_folder.py": 12,
     "tests/interface/test_topography.py": 12,
     "tests/interface/test_study.py": 11,
     "tests/compton/test_events.py": 11,
+    "tests/report/test_demo_equals_run.py": 8,
+    "tests/tomo/test_stages.py": 7,
+    "tests/neutron/test_stages.py": 4,
+    "tests/twin/test_coin_ct.py": 3,
 }
 
 
@@ -65,7 +73,8 @@ def pytest_collection_modifyitems(config, items):
     """Long files first, longest first; the rest keep the collection order.
 
     A file's weight is its entry in ``_LONG_FILES_S``, else the sum of its slow tests'
-    ``seconds``; the first file that uses ``tiny_demo`` also carries the demo's build.
+    ``seconds``; ``_DEMO_FILE`` (else the first file that uses ``tiny_demo``) also carries the
+    demo's build.
     Items of one file stay together and in their order, and the sort is stable and depends
     only on the collected items, so every worker collects the same sequence.
     """
@@ -73,7 +82,7 @@ def pytest_collection_modifyitems(config, items):
     for i, item in enumerate(items):
         f = item.nodeid.split("::", 1)[0]
         files.setdefault(f, i)
-        if demo_file is None and "tiny_demo" in getattr(item, "fixturenames", ()):
+        if "tiny_demo" in getattr(item, "fixturenames", ()) and (demo_file is None or f == _DEMO_FILE):
             demo_file = f
         m = item.get_closest_marker("slow")
         if m is not None:
@@ -149,6 +158,28 @@ def tiny_demo(tmp_path_factory):
     Shared by every worker of the run (see :func:`_shared_dir`); tests must not modify the folder.
     """
     return _shared_dir(tmp_path_factory, "tiny_demo", _build_tiny_demo)
+
+
+def _build_tiny_demo_rerun(out):
+    """``ssbscope twin demo --size tiny`` into ``out/experiment`` (the folder ``ssbscope demo``
+    writes: same seed, same bytes), then ``ssbscope run --no-report`` on it into ``out/run``."""
+    from ssbscope.cli import main
+
+    exp = out / "experiment"
+    assert main(["twin", "demo", "--out", str(exp), "--size", "tiny", "--quiet"]) == 0
+    assert main(["run", str(exp / "experiment.yaml"), "--out", str(out / "run"), "--quiet",
+                 "--no-report"]) == 0
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_rerun(tmp_path_factory):
+    """The tiny demo's experiment folder run again, from its raw files, in a folder of its own:
+    ``DIR/experiment`` (written by ``ssbscope twin demo --size tiny``) and ``DIR/run`` (its
+    ``ssbscope run --no-report``; the store only).  Built once per test run and shared like
+    :func:`tiny_demo`; tests/report/test_demo_run.py asks for it first, so that it is built
+    beside the demo on the other worker, and tests/report/test_demo_equals_run.py compares it
+    with the demo (~2 min on 2 cores)."""
+    return _shared_dir(tmp_path_factory, "tiny_demo_rerun", _build_tiny_demo_rerun)
 
 
 @pytest.fixture(scope="session")

@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                    "--workers); sets the reconstruction's block size (default: resources.memory_limit)")
     r.add_argument("--workers", type=int, default=None, help="start a local Dask cluster of N worker "
                    "processes for the run (default: resources.workers, else local threads)")
+    r.add_argument("--no-report", dest="report", action="store_false", help="write the store only, "
+                   "no report.html (`ssbscope report STORE` writes it later from the store)")
 
     t = sub.add_parser("twin", parents=[common],
                        help="write a digital-twin experiment folder (raw files, experiment.yaml, truth.json)")
@@ -168,12 +170,13 @@ def _cmd_run(args) -> int:
     exp = load(args.experiment)
     out = args.out or str(Path(args.experiment).resolve().parent / f"{Path(args.experiment).stem}-ssbscope")
     res = run_experiment(exp, out, scheduler=args.scheduler, quiet=args.quiet,
-                         memory_limit=args.memory_limit, workers=args.workers)
+                         memory_limit=args.memory_limit, workers=args.workers,
+                         report=args.report)
     if not args.quiet:
         from ssbscope.store import Store
 
         print(_summary_table(Store.open(res.store_path)))
-        print(f"store:  {res.store_path}\nreport: {res.report_path}")
+        print(f"store:  {res.store_path}\nreport: {res.report_path or 'not written (--no-report)'}")
     return 0
 
 

@@ -442,7 +442,7 @@ def prune(stages: Sequence[Stage], store: Store) -> list[str]:
                 continue
             rec = store.stage_record(name) or {}
             for o in rec.get("outputs", []):
-                if o not in produced and o in store.names():
+                if o not in produced and o in store:
                     store.delete(o)
                     removed.add(o)
             if name not in current:

@@ -69,6 +69,22 @@ __all__ = ["Store", "StoreLockedError", "sha256_file", "check_regular_file", "un
            "provenance_record"]
 
 
+def _node_meta(d: Path) -> dict | None:
+    """The parsed ``zarr.json`` of a Zarr node folder, or None (absent or unreadable)."""
+    try:
+        meta = json.loads((d / "zarr.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _is_dataset_meta(meta: dict | None) -> bool:
+    """Whether a node's ``zarr.json`` is that of a complete ssbscope dataset (a group marked
+    ``_ssbscope_dataset``)."""
+    return bool(meta) and meta.get("node_type") == "group" and bool(
+        (meta.get("attributes") or {}).get("_ssbscope_dataset"))
+
+
 class StoreLockedError(StoreError):
     """Another live process holds the store's lock (a second run on the same ``--out``)."""
 
@@ -461,23 +477,36 @@ class Store:
         return self.path.joinpath(*name.split("/"))
 
     def names(self) -> list[str]:
-        """Names of all complete datasets in the store, sorted."""
-        out = []
-        for zj in sorted(self.path.rglob("zarr.json")):
-            d = zj.parent
-            rel = d.relative_to(self.path)
-            if rel == Path(".") or any(part.startswith(".") for part in rel.parts):
+        """Names of all complete datasets in the store, sorted.
+
+        One walk over the groups: hidden folders (``.ssbscope``) and the chunk folders below an
+        array's ``zarr.json`` are not entered (a store holds thousands of chunk files, and
+        :meth:`read` used to list them all on every call).
+        """
+        found = []
+        root = str(self.path)
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            if "zarr.json" not in filenames:
                 continue
-            try:
-                meta = json.loads(zj.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+            meta = _node_meta(Path(dirpath))
+            if meta is None:
                 continue
-            if meta.get("node_type") == "group" and meta.get("attributes", {}).get("_ssbscope_dataset"):
-                out.append("/".join(rel.parts))
-        return out
+            if meta.get("node_type") == "array":
+                dirnames[:] = []  # chunks only
+                continue
+            rel = Path(dirpath).relative_to(root).parts
+            if rel and _is_dataset_meta(meta):
+                found.append(rel)
+        # the order of the zarr.json paths (a dataset's sub-datasets before it), as before
+        return ["/".join(r) for r in sorted(found, key=lambda r: (*r, "zarr.json"))]
+
+    def _has(self, name: str) -> bool:
+        """``name in self.names()``, from the dataset's own ``zarr.json`` only."""
+        return _is_dataset_meta(_node_meta(self._dir(name)))
 
     def __contains__(self, name: str) -> bool:
-        return name in self.names()
+        return isinstance(name, str) and bool(_NAME_RE.match(name)) and self._has(name)
 
     def __iter__(self):
         return iter(self.names())
@@ -506,7 +535,7 @@ class Store:
         import xarray as xr
 
         d = self._dir(name)
-        if name not in self.names():
+        if not self._has(name):
             raise StoreError(f"{self.path}: no dataset {name!r}; it has: {', '.join(self.names()) or 'none'}")
         # default: the chunks on disk (dask's "auto" cannot size object/string variables)
         from ssbscope.ome import ome_metadata, pyramid_paths

@@ -70,11 +70,12 @@ def stages_for(exp: Experiment) -> list[Stage]:
 
 @dataclass(frozen=True)
 class ExperimentRun:
-    """Outcome of :func:`run_experiment`: the pipeline result and the report path."""
+    """Outcome of :func:`run_experiment`: the pipeline result and the report path (None when
+    the run was asked not to write one)."""
 
     result: RunResult
     store_path: Path
-    report_path: Path
+    report_path: Path | None
 
 
 def truth_file(exp: Experiment) -> Path | None:
@@ -87,9 +88,12 @@ def truth_file(exp: Experiment) -> Path | None:
 
 def run_experiment(exp: Experiment, out_dir, *, scheduler: str | None = None,
                    quiet: bool = False, memory_limit=None,
-                   workers: int | None = None) -> ExperimentRun:
+                   workers: int | None = None, report: bool = True) -> ExperimentRun:
     """Run an experiment into ``out_dir`` (store ``store.zarr`` and ``report.html``), resuming
     an interrupted run.
+
+    ``report=False`` (``ssbscope run --no-report``) writes the store only; ``ssbscope report
+    STORE`` writes the report later from it.
 
     ``memory_limit`` (``"4GB"`` or bytes) and ``workers`` (LocalCluster processes) default to
     the experiment file's ``resources:`` (:func:`ssbscope.pipeline.run`).
@@ -125,5 +129,5 @@ def run_experiment(exp: Experiment, out_dir, *, scheduler: str | None = None,
         result = run(stages, store, raw_dir=out / "raw", seed=exp.seed, config=exp,
                      scheduler=scheduler, quiet=quiet, memory_limit=memory_limit,
                      workers=workers)
-        report = build_report(store, out / "report.html", title=exp.name)
-    return ExperimentRun(result=result, store_path=store.path, report_path=report)
+        report_path = build_report(store, out / "report.html", title=exp.name) if report else None
+    return ExperimentRun(result=result, store_path=store.path, report_path=report_path)

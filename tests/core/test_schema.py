@@ -26,11 +26,10 @@ def schema():
 
 
 @pytest.fixture(scope="module")
-def twin_folder(tmp_path_factory):
-    """The tiny demo twin folder (raw files of every modality, ~20 s)."""
-    out = tmp_path_factory.mktemp("twin")
-    assert main(["twin", "demo", "--out", str(out), "--size", "tiny", "--quiet"]) == 0
-    return out
+def twin_folder(tiny_demo):
+    """The tiny demo's twin folder (raw files of every modality; the shared ``tiny_demo`` of
+    tests/conftest.py, which the tests must not modify: they write in their own tmp_path)."""
+    return tiny_demo / "experiment"
 
 
 def test_schema_rejects_a_misspelled_key(schema):
@@ -45,15 +44,17 @@ def test_schema_rejects_a_misspelled_key(schema):
 
 
 def _fill(template: str, twin: Path) -> str:
+    """The template with each placeholder path replaced by the twin's first input of that
+    modality (absolute: the filled file lives outside the twin folder)."""
     exp = yaml.safe_load((twin / "experiment.yaml").read_text(encoding="utf-8"))
     for m, placeholder in PLACEHOLDER_PATHS.items():
         if placeholder in template:
-            template = template.replace(placeholder, exp["inputs"][m][0]["path"])
+            template = template.replace(placeholder, (twin / exp["inputs"][m][0]["path"]).as_posix())
     return template
 
 
 def test_init_template_passes_validate_once_paths_are_filled(twin_folder, tmp_path, capsys):
-    out = twin_folder / "init.yaml"
+    out = tmp_path / "init.yaml"
     assert main(["init", "--out", str(out), "--quiet"]) == 0
     text = out.read_text(encoding="utf-8")
     # unfilled, the placeholders are reported as missing files

@@ -158,3 +158,19 @@ def test_store_attrs(tmp_path):
     a = Store.open(tmp_path / "s.zarr").attrs
     assert a["experiment"] == {"name": "x"} and a["note"] == "y"
     assert json.loads((tmp_path / "s.zarr" / "zarr.json").read_text())["node_type"] == "group"
+
+
+def test_read_and_in_look_at_the_dataset_alone_and_names_skip_chunks(tmp_path, monkeypatch):
+    """``read`` and ``in`` open the dataset's own zarr.json (they used to list the whole store,
+    chunk files included, on every call); ``names`` keeps its order (a dataset's sub-datasets
+    before it) and finds datasets beside arrays with many chunks."""
+    st = Store.create(tmp_path / "s.zarr")
+    st.write("a/b", xr.Dataset({"v_um": ("x", np.arange(3.0))}))
+    st.write("a/b/c", xr.Dataset({"w_um": ("x", np.arange(2.0))}))
+    st.write("vol", xr.Dataset({"v_um": (("z", "y"), np.zeros((64, 64)))}).chunk({"z": 4, "y": 4}))
+    assert st.names() == ["a/b/c", "a/b", "vol"]
+    assert sum(1 for _ in (st.path / "vol").rglob("*")) > 256  # the chunks names() no longer enters
+    monkeypatch.setattr(Store, "names", lambda self: pytest.fail("the store was listed"))
+    assert "a/b" in st and "a/b/c" in st and "a" not in st and "a/x" not in st and "../a" not in st
+    np.testing.assert_array_equal(st.read("a/b")["v_um"].values, np.arange(3.0))
+    assert st.provenance("a/b/c") == {}

@@ -83,7 +83,9 @@ def twin_run(tmp_path_factory):
         "duration_s": 28800.0, "current_ma_cm2": 0.198, "radius_um": 3175.0, "gap_um": 150.0,
         "neutron": {"label": label, "axis_x_um": 500.0}}}
     folder.yaml_path.write_text(yaml.safe_dump(y))
-    run = run_experiment(load(folder.yaml_path), out / "run")
+    # the store only: the interface section is built below (test_report_states_...), and a
+    # report with the gap-creep section by tests/interface/test_interface_stages.py
+    run = run_experiment(load(folder.yaml_path), out / "run", report=False)
     truth = json.loads(folder.truth_path.read_text())["neutron"][label]
     return run.result.store, truth
 

@@ -12,16 +12,29 @@ from ssbscope.store import Store
 from ssbscope.testing import realdata_dir
 
 
+_TWIN_STUDY = ("interface/contour_study", "interface/grid_convergence", "interface/surface_fields")
+
+
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("interface_demo")
-    st = Store.create(root / "store.zarr")
-    # the demo's contour study, as its YAML declares it (analysis.interface.contours, ...)
+def store(tmp_path_factory, tiny_demo):
+    """A store with the demo's contour study alone: the datasets the shared tiny demo's
+    ``interface.contour_study`` stage wrote, checked to come from the same stage with the
+    parameters ``contour_study_part(size="tiny")`` declares (seed 0; ~20 s CPU to recompute),
+    copied with their attributes."""
     from ssbscope.config import from_dict
+    from ssbscope.store import _jsonable
     from ssbscope.twin.demo import contour_study_part
 
     exp = from_dict({"name": "contours", "analysis": contour_study_part(size="tiny").analysis})
-    run(input_stages(exp), st, raw_dir=root / "raw", seed=0, quiet=True)
+    stage, = [s for s in input_stages(exp) if s.name == "interface.contour_study"]
+    assert set(stage.outputs) == set(_TWIN_STUDY)
+    demo = Store.open(tiny_demo / "store.zarr")
+    assert demo.attrs["experiment"]["seed"] == 0
+    st = Store.create(tmp_path_factory.mktemp("interface_demo") / "store.zarr")
+    for name in _TWIN_STUDY:
+        prov = demo.provenance(name)
+        assert prov["stage"] == stage.name and prov["parameters"] == _jsonable(stage.params), name
+        st.write(name, demo.read(name).load())
     return st
 
 def test_contour_study_tables(store):

@@ -10,16 +10,21 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from ssbscope.config import load
-    from ssbscope.twin.demo import write_demo_folder
-    from ssbscope.workflow import run_experiment
+def demo(tiny_demo):
+    """The demo folder's neutron part through `ssbscope run`: the shared tiny demo (``ssbscope
+    demo --size tiny``, tests/conftest.py; the same neutron files as a neutron-only folder: same
+    seed), its store, the neutron truth and the folder (root, yaml_path, truth_path, files)."""
+    from types import SimpleNamespace
 
-    out = tmp_path_factory.mktemp("neutron_demo")
-    folder = write_demo_folder(out / "experiment", size="tiny", modalities=["echem", "neutron"])
-    run = run_experiment(load(folder.yaml_path), out / "run")
+    from ssbscope.store import Store
+
+    root = tiny_demo / "experiment"
+    folder = SimpleNamespace(root=root, yaml_path=root / "experiment.yaml",
+                             truth_path=root / "truth.json",
+                             files=tuple(sorted(p.relative_to(root).as_posix()
+                                                for p in root.rglob("*") if p.is_file())))
     truth = json.loads(folder.truth_path.read_text())["neutron"]["soft_short"]
-    return run.result.store, truth, folder
+    return Store.open(tiny_demo / "store.zarr"), truth, folder
 
 
 def test_demo_folder_writes_the_radiographs_and_a_user_yaml(demo):

@@ -9,19 +9,16 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def series_store(tmp_path_factory):
-    """The demo folder's CT part (anode-free series + its log), through `ssbscope run`."""
-    from ssbscope.config import load
-    from ssbscope.store import Store
-    from ssbscope.twin.demo import write_demo_folder
-    from ssbscope.workflow import run_experiment
-
-    root = tmp_path_factory.mktemp("tomo_series")
-    folder = write_demo_folder(root / "experiment", size="tiny", modalities=["echem", "tomo"])
-    res = run_experiment(load(folder.yaml_path), root, quiet=True)
+def series_store(tiny_demo):
+    """The demo folder's CT part (anode-free series + its log, soft-short pellet), through
+    `ssbscope run`: the shared tiny demo (``ssbscope demo --size tiny``, tests/conftest.py),
+    its store and the twin's truth beside its experiment file."""
     import json
 
-    return Store.open(res.store_path), json.loads(folder.truth_path.read_text())
+    from ssbscope.store import Store
+
+    truth = json.loads((tiny_demo / "experiment" / "truth.json").read_text())
+    return Store.open(tiny_demo / "store.zarr"), truth
 
 
 def test_demo_series_recovers_the_twin_through_the_chain(series_store):

@@ -179,15 +179,21 @@ def test_coin_part_files_yaml_truth(coin_folder):
 
 
 @pytest.fixture(scope="module")
-def coin_run(coin_folder):
-    """``ssbscope run`` on the tiny series (40 px ROI, 300 projections; ~30 s): the run's result."""
-    from ssbscope.config import load
-    from ssbscope.twin.folder import write_experiment_yaml
-    from ssbscope.workflow import run_experiment
+def coin_run(coin_folder, tiny_demo):
+    """``ssbscope run`` on the tiny series (40 px ROI, 300 projections): the shared tiny demo
+    (tests/conftest.py), whose folder holds this very series (same files, byte for byte, and
+    the same truth: checked here) beside the demo's other inputs; its store and report.
+    (A run of the series alone gives the same coin metrics and costs ~20 s CPU more.)"""
+    import hashlib
+    from types import SimpleNamespace
 
     exp, part, truth = coin_folder
-    y = write_experiment_yaml(exp / "experiment.yaml", [part], name="coin CT")
-    return run_experiment(load(y), exp.parent, quiet=True)
+    demo = tiny_demo / "experiment"
+    for f in part.files:
+        assert (hashlib.sha256((exp / f).read_bytes()).digest()
+                == hashlib.sha256((demo / f).read_bytes()).digest()), f
+    assert json.loads((demo / "truth.json").read_text())["tomo"]["coin"] == truth
+    return SimpleNamespace(store_path=tiny_demo / "store.zarr", report_path=tiny_demo / "report.html")
 
 
 @pytest.fixture(scope="module")
@@ -198,20 +204,16 @@ def coin_metrics(coin_run, coin_folder):
 
 
 @pytest.mark.slow
-def test_truncated_series_report_warns_about_grey_level_quantities(coin_run, coin_metrics, tmp_path):
+def test_truncated_series_report_warns_about_grey_level_quantities(coin_run, coin_metrics):
     """The coin scans are truncated (the cell is ~100x the field of view): the electrolyte is
     the declared SPE, and the report says which quantities are measured from the local
     contrast (heights, labels and phase volumes around the requested interfaces, pore +
     crack, layer fractions, subsurface voids; the flat SPE | cathode interface from the
     slice level's steepest change) and which are not measured or still carry the exterior's
     per-slice level (connected / isolated regions; interfaces against steel)."""
-    from ssbscope.report import build_report
-    from ssbscope.store import Store
-
     met, _ = coin_metrics
     assert met.attrs["electrolyte"] == "SPE"
-    out = build_report(Store.open(coin_run.store_path), tmp_path / "report.html")
-    html = out.read_text(encoding="utf-8")
+    html = coin_run.report_path.read_text(encoding="utf-8")  # the run's own report
     assert "The scans of this series are truncated" in html
     assert "local contrast" in html and "indicative only" in html
     assert "steepest change of the slice level" in html and "subsurface void volume" in html
@@ -288,13 +290,16 @@ def test_acceptance_ra_through_the_chain(coin_metrics):
     assert ra[0] < ra[1] < ra[2]
 
 
-def test_demo_folder_coin_ct(tmp_path):
+def test_demo_folder_coin_ct(tiny_demo):
     """``write_demo_folder(coin_ct=True)`` (the default; CLI ``ssbscope demo --no-coin-ct``
-    leaves it out) adds the series with its own cell to the demo's YAML, which validates."""
-    from ssbscope.config import load
-    from ssbscope.twin.demo import write_demo_folder
+    leaves it out) adds the series with its own cell to the demo's YAML, which validates
+    (the shared tiny demo's folder: ``ssbscope demo --size tiny``, tests/conftest.py)."""
+    from types import SimpleNamespace
 
-    f = write_demo_folder(tmp_path / "e", size="tiny", modalities=["tomo"], coin_ct=True)
+    from ssbscope.config import load
+
+    f = SimpleNamespace(yaml_path=tiny_demo / "experiment" / "experiment.yaml",
+                        truth_path=tiny_demo / "experiment" / "truth.json")
     cfg = load(f.yaml_path)
     coin = [t for t in cfg.inputs.tomo if t.series == "coin"]
     assert len(coin) == 3 and all(t.cell == "coin" for t in coin)

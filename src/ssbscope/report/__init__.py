@@ -60,7 +60,7 @@ class Section:
 
 def load_dataset(store, name: str):
     """The dataset ``name`` of ``store`` loaded into memory, or None if the store lacks it."""
-    if name not in store.names():
+    if name not in store:  # Store.__contains__: one zarr.json, not a walk of the store
         return None
     return store.read(name).load()
 

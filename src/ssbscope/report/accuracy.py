@@ -129,7 +129,7 @@ def _row(paper, quantity, where, unit, measured, truth, *, kind="%", tol=float("
 
 
 def _load(store, name):
-    if name not in store.names():
+    if name not in store:
         return None
     return store.read(name).load()
 
