@@ -560,6 +560,14 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                 "Fig. 3J numbering); "
                                 "new_* against the previous scan (filaments) or the first "
                                 "(cracks, grey overlap)")})
+    if all(getattr(s, "pore_crack_parts", None) for s in scans):
+        met["pore_crack_volume_um3"].attrs.update({"units": "um3", "method": (
+            "partial volume sum (hi - v) / (hi - lo) of the unfiltered grey values over the "
+            "neighbourhood (2 six-connected steps) of the darkest phase's voxels of the "
+            "level-denoised labels in the electrolyte band less 2 slices at each face, on the "
+            "cell's inner columns; hi, lo: pure-phase levels (phase_level); Li-filled cracks "
+            "count (Li is almost as transparent as a pore); "
+            "ssbscope.tomo.series_chunked._local_pore_crack_volume")})
     for v in ("pore_crack_volume_unc_um3", "new_crack_volume_unc_um3"):
         if v in met:
             met[v].attrs.update({"units": "um3", "method": (
