@@ -91,14 +91,18 @@ def test_roundtrip_interfaces_thickness_roughness(cell001):
     thick = (h_li - h_cu)[inner]
     assert np.nanmean(thick) == pytest.approx(np.nanmean(ph.thickness_maps_um["plated_li"][inner]),
                                               abs=vs)
-    # Ra, Rq within 5 % of the twin's own (independent) roughness of the true surface
-    ra_t, rq_t = twin_ct.roughness_ra_rq(ph.height_maps_um["li|lpscl"], inner)
+    # Ra, Rq within 5 % of the twin's own (independent) roughness of the true surface: the
+    # continuous surface its attenuation places the pellet on (sub-voxel faces)
+    ra_t, rq_t = ph.truth["roughness_continuous_inner_um"]["li|lpscl"]
     ra, rq = tomo.roughness(np.where(inner, h_li, np.nan))
     assert ra == pytest.approx(ra_t, rel=0.05)
     assert rq == pytest.approx(rq_t, rel=0.05)
-    # thickness map of the segmented plated layer: count method agrees within a voxel
+    # thickness map of the segmented plated layer: count method agrees within a voxel (the
+    # count starts at slice k, the first Li slice above the Cu's k slices; from k + 1 it
+    # missed one voxel and read 12.76 against 14.55 µm, 0.01 µm inside the tolerance;
+    # now 14.49)
     low = seg.labels == 0
-    tm = tomo.thickness_map(low[k + 1: int(z_pel0) + 1], vs)
+    tm = tomo.thickness_map(low[k: int(z_pel0) + 1], vs)
     assert np.mean(tm[inner]) == pytest.approx(np.nanmean(ph.thickness_maps_um["plated_li"][inner]),
                                                abs=vs)
 
@@ -108,7 +112,13 @@ def test_roundtrip_pore_crack_volume_within_10_percent(cell001):
     vs = ph.voxel_size_um
     z0, z1 = ph.truth["pellet_z_vox"]
     sub = np.s_[int(z0) + 2: int(z1) - 2, :, :]
-    lo, hi = _levels(rec, seg, inner)
+    # pure levels from the phases' eroded interiors (ssbscope.tomo.levels): the class medians
+    # hold the partial-volume rims of the pellet's faces (now sub-voxel in the twin), and the
+    # band's ~50000 voxels multiply a 0.06 % level shift into 8 % of this 2 % porosity
+    from ssbscope.tomo.levels import pure_phase_levels
+
+    lv = pure_phase_levels(rec, seg.labels, [0, 1], footprint=inner)
+    lo, hi = lv.levels[0].level, lv.levels[1].level
     v = M.partial_volume(rec, lo, hi, vs, sub, inner)
     truth = np.isin(ph.labels[sub][:, inner], _code("pore", "crack", "li_filament")).sum() * vs**3
     assert truth > 0

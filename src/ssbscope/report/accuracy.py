@@ -228,8 +228,12 @@ def _roughness_rows(at, sc, where, key, paper):
             continue
         m = _f(at["ra_um"].sel(interface=iface).values)
         pv = PAPER_VALUES.get((key, "ra", str(sc.get("state"))), (float("nan"),))[0]
+        stair = _f((rt.get(iface) or {}).get("ra_voxel_staircase_um"))
+        tnote = (f"; truth: the continuous surface the voxels stand for, on the analysis' "
+                 f"footprint (voxel staircase: {stair:.2f} um)" if math.isfinite(stair) else "")
         out.append(_row(paper, f"Ra {iface}", where, "um", m, t, tol=10.0, paper_value=pv,
-                        note="Eq. 6 of Huang et al. 2024 on the plane-detrended height map"))
+                        note="Eq. 6 of Huang et al. 2024 on the plane-detrended height map"
+                        + tnote))
         if "ra_noise_corrected_um" in at:
             mc = _f(at["ra_noise_corrected_um"].sel(interface=iface).values)
             out.append(_row(paper, f"Ra {iface} (noise-corrected)", where, "um", mc, t,
@@ -245,11 +249,21 @@ def _electrolyte_rows(at, sc, where, key, paper):
     t_pc = sc.get("pore_crack_volume_um3")
     if t_pc is None and sc.get("pore_volume_um3") is not None:
         t_pc = _f(sc.get("pore_volume_um3")) + _f(sc.get("crack_volume_um3") or 0.0)
+    truth_note = "pore + crack voxels of the phantom (Li-filled cracks included)"
+    t_new = sc.get("new_crack_volume_um3")
+    if sc.get("pore_crack_volume_interior_um3") is not None:
+        # the twin's truth in the region the measurement integrates (the pellet's interior)
+        t_pc = sc.get("pore_crack_volume_interior_um3")
+        t_new = sc.get("new_crack_volume_interior_um3", t_new)
+        truth_note = ("pore + empty + Li-filled crack voxels of the phantom in the pellet's "
+                      "interior (2 slices inside its mean faces, the cell less its rim)")
     if "pore_crack_volume_um3" in at and _f(t_pc) > 0:
+        unc = (f"; 1 sigma {_f(at['pore_crack_volume_unc_um3'].values):.0f} um3"
+               if "pore_crack_volume_unc_um3" in at else "")
         out.append(_row(paper, "pore + crack volume", where, "um3",
                         at["pore_crack_volume_um3"].values, t_pc, tol=10.0,
-                        note="partial-volume estimate inside the electrolyte band; truth: "
-                        "pore + crack voxels of the phantom (Li-filled cracks included)"))
+                        note="partial-volume estimate over the neighbourhood of the "
+                        f"electrolyte's low-attenuation voxels{unc}; truth: {truth_note}"))
     t_void = sc.get("subsurface_void_volume_um3")
     if "subsurface_void_volume_um3" in at and t_void is not None and _f(t_void) > 0:
         out.append(_row(paper, "voids below the Li surface", where, "um3",
@@ -258,7 +272,6 @@ def _electrolyte_rows(at, sc, where, key, paper):
                         "interface from each slice's local deviation (ssbscope.tomo."
                         "series_chunked._truncated_subsurface_voids); truth: void voxels of "
                         "the phantom's Li"))
-    t_new = sc.get("new_crack_volume_um3")
     if "new_crack_volume_um3" in at and t_new is not None and _f(t_pc) > 0 \
             and _f(sc.get("plated_mah_cm2")) > 0:
         out.append(_row(paper, "new crack volume", where, "um3", at["new_crack_volume_um3"].values,

@@ -749,7 +749,8 @@ class ScanMeasurement:
     electrolyte : str
     pore_crack_volume_um3 : float
         Partial-volume estimate of the darkest phase inside the electrolyte (2 slices from its
-        faces).
+        faces), summed over the neighbourhood of its low-attenuation voxels
+        (:func:`ssbscope.tomo.series_chunked._local_pore_crack_volume`).
     low_attenuation_connected_um3, low_attenuation_isolated_um3 : float
         Low-attenuation regions of the electrolyte (26-connected, inside the cell region)
         touching a declared layer of the darkest material vs not; voxels whose unfiltered
@@ -807,6 +808,10 @@ class ScanMeasurement:
     #: from the local contrast (:func:`ssbscope.tomo.series_chunked._truncated_subsurface_voids`;
     #: the labels keep those layers' envelope); NaN for other scans.
     subsurface_void_volume_um3: float = float("nan")
+    #: Parts of the pore + crack volume's estimate (``region_um3``: the low-attenuation
+    #: neighbourhood it sums over, ``noise_um3``: 1 sigma of that sum from the voxels' noise;
+    #: :func:`ssbscope.tomo.series_chunked._local_pore_crack_volume`); empty when not measured.
+    pore_crack_parts: dict = field(default_factory=dict)
 
 
 #: Contrast-to-noise ratio (per voxel) from which interface heights are taken on the

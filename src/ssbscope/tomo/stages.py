@@ -563,14 +563,24 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                 "Fig. 3J numbering); "
                                 "new_* against the previous scan (filaments) or the first "
                                 "(cracks, grey overlap)")})
+    if all(getattr(s, "pore_crack_parts", None) for s in scans):
+        met["pore_crack_volume_um3"].attrs.update({"units": "um3", "method": (
+            "partial volume sum (hi - v) / (hi - lo) of the unfiltered grey values over the "
+            "neighbourhood (2 six-connected steps) of the darkest phase's voxels of the "
+            "level-denoised labels in the electrolyte band less 2 slices at each face, on the "
+            "cell's inner columns; hi, lo: pure-phase levels (phase_level); Li-filled cracks "
+            "count (Li is almost as transparent as a pore); "
+            "ssbscope.tomo.series_chunked._local_pore_crack_volume")})
     for v in ("pore_crack_volume_unc_um3", "new_crack_volume_unc_um3"):
         if v in met:
             met[v].attrs.update({"units": "um3", "method": (
-                "1 sigma from the standard errors of the matrix and pore levels: the partial "
-                "volume sum_R (hi - v) / (hi - lo) moves by (V_R - V_pc) d_hi / (hi - lo) and "
-                "V_pc d_lo / (hi - lo) (V_R: the integrated electrolyte band); the noise of the "
-                "sum itself and unresolved pores in the matrix interior are not included; "
-                "new_crack: both scans' in quadrature")})
+                "1 sigma from the standard errors of the matrix and pore levels and the "
+                "voxels' noise: the partial volume sum_R (hi - v) / (hi - lo) moves by "
+                "(V_R - V_pc) d_hi / (hi - lo) and V_pc d_lo / (hi - lo) (V_R: the "
+                "neighbourhood of the electrolyte's low-attenuation voxels it sums over), plus "
+                "sigma_v sqrt(N_R) / (hi - lo) (sigma_v: the matrix voxels' standard deviation, "
+                "voxels taken independent); pores the detection misses entirely are not "
+                "included; new_crack: both scans' in quadrature")})
     for v in ("ra_noise_corrected_um", "rq_noise_corrected_um", "height_noise_um"):
         met[v].attrs.update({"units": "um", "method": (
             "height noise = nugget of the plane-detrended height map's lag covariance "
@@ -877,10 +887,12 @@ def _noise_corrected_roughness(scans, ifaces) -> dict:
 
 def _pore_crack_unc(res, scans, phases, vs) -> np.ndarray:
     """1-sigma of each scan's pore + crack volume (µm^3) from the pure levels' standard
-    errors (:func:`ssbscope.tomo.series.measure_scan` integrates ``(hi - v) / (hi - lo)`` over
-    the electrolyte band less 2 slices at each face, on the cell's inner columns; ``hi`` the
+    errors and the voxels' noise (:func:`ssbscope.tomo.series.measure_scan` integrates
+    ``(hi - v) / (hi - lo)`` over the neighbourhood of the low-attenuation voxels of the
+    electrolyte band less 2 slices at each face, on the cell's inner columns; ``hi`` the
     electrolyte phase's level, the phase holding the band's majority, ``lo`` the darkest
-    phase's).  A 0.2 % error of the matrix level is ~20 % of a 0.6 % porosity."""
+    phase's; ``ScanMeasurement.pore_crack_parts`` gives the neighbourhood's volume and the
+    noise of its sum)."""
     inner = np.asarray(res.region.inner, bool)
     n_in = int(inner.sum())
     out = np.full(len(scans), np.nan)
@@ -900,6 +912,11 @@ def _pore_crack_unc(res, scans, phases, vs) -> np.ndarray:
         d = hi.level - lo.level
         if not (np.isfinite(d) and d != 0):
             continue
-        v_r = (e1 - e0 - 4) * n_in * vs ** 3
-        out[k] = float(np.hypot((v_r - pc) * hi.uncertainty / d, pc * lo.uncertainty / d))
+        parts = getattr(s, "pore_crack_parts", None) or {}
+        # the region the partial volume sums over: the low-attenuation neighbourhood
+        # (series_chunked._local_pore_crack_volume), else the whole band
+        v_r = float(parts.get("region_um3", (e1 - e0 - 4) * n_in * vs ** 3))
+        noise = float(parts.get("noise_um3", 0.0))
+        out[k] = float(np.sqrt(((v_r - pc) * hi.uncertainty / d) ** 2
+                               + (pc * lo.uncertainty / d) ** 2 + noise ** 2))
     return out

@@ -42,6 +42,8 @@ Attenuation: ``mu_per_voxel = mu[1/cm] * voxel_size_um * 1e-4`` with ``mu`` from
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from dataclasses import dataclass, field
 
@@ -634,6 +636,13 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
       branching filament near the edge (Fig. 6).
     * The plated layer's low-current part is a Gaussian random field of relative std
       ``thickness_cv`` (Fig. 4b: 14.2 ± 2.4 µm).
+    * Sub-voxel faces: the labels hold whole voxels per column (the layer's voxel count is
+      the continuous thickness rounded, the Li total exact), but the attenuation
+      (``mu_per_voxel``) places the pellet on the continuous surface: the voxel each pellet
+      face cuts mixes the two sides by their fractions.  The projections image the
+      continuous surface; its Ra / Rq on the analysis' footprint is the roughness truth
+      (``roughness_continuous_inner_um``; the staircase's ``roughness_um`` adds ~voxel /
+      sqrt(12) of column-to-column steps no reconstruction at this voxel resolves).
 
     Parameters
     ----------
@@ -675,7 +684,15 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
         ``lpscl_volume_um3``, ``li_total_volume_um3``, ``high_current_mah_cm2``,
         ``crack_mask``, ``pore_mask``, ``edge_filament_mask``, ``n_edge_filaments``,
         ``pellet_z_vox`` (slab where every column is pellet: top of the highest plated column,
-        bottom of the lowest counter column).
+        bottom of the lowest counter column); ``pellet_interior_z_vox`` (slices ``[f0, f1)``:
+        2 slices inside the pellet's mean faces) and ``pore_crack_volume_interior_um3`` (pores
+        + empty + Li-filled cracks there, on ``inner_mask``, the cell eroded by one voxel: the
+        region a CT partial volume of the pellet integrates without the Li layers' own low
+        attenuation; Li is almost as transparent as a pore at these energies, so a Li-filled
+        crack counts as pore + crack volume); ``height_continuous_um`` (``"li|lpscl"``,
+        ``"lpscl|counter"``: the smooth surface the voxel staircase stands for, the layer
+        thickness before it is cut into whole voxels per column) and
+        ``roughness_continuous_inner_um`` (its Ra, Rq on ``inner_mask``).
     """
     from ssbscope.tomo.metrics import thickness_stats
     from ssbscope.twin.params_001 import case_value, p
@@ -905,6 +922,18 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     v_dep = faraday_thickness_um(float(charge_mah_cm2)) * area_um2
     top_plated = cu_vox + int(n_map[cell].max())
     bottom_counter = int(b3[0][cell].min())
+    # the surface the voxels stand for: the continuous layer thickness before it is cut into
+    # whole voxels per column (the staircase adds ~vs / sqrt(12) of column-to-column height
+    # noise that no reconstruction at this voxel size resolves)
+    t_cont = np.where(cell, tv, 0.0) if n_layer > 0 else np.zeros((n_xy, n_xy))
+    h_cont = {"li|lpscl": np.where(cell, (cu_vox + t_cont) * vs, np.nan),
+              "lpscl|counter": np.where(cell, (cu_vox + t_cont + n_pel + k_map) * vs, np.nan)}
+    # the pellet's interior: 2 slices inside its mean faces, on the inner columns (the
+    # analysis' footprint); pores + empty + Li-filled cracks there
+    f0 = int(round(cu_vox + float(np.mean(n_map[cell])))) + 2
+    f1 = int(round(float(np.mean(b3[0][cell])))) - 2
+    pc_all = np.isin(lab, [CODES["pore"], CODES["crack"], CODES["li_filament"]])
+    pc_int = float(pc_all[max(f0, 0):max(f1, f0)][:, inner].sum() * vv)
     truth = {
         "case": case,
         "charge_mah_cm2": float(charge_mah_cm2),
@@ -936,13 +965,51 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
         "n_edge_filaments": int(p("edge_filament_roots_B")) if (case == "B" and crack_li > 0)
         else int(case == "C" and crack_li > 0),
         "pellet_z_vox": (float(top_plated), float(bottom_counter)),
+        "pellet_interior_z_vox": (float(f0), float(f1)),
+        "pore_crack_volume_interior_um3": pc_int,
+        "inner_mask": inner,
+        "height_continuous_um": h_cont,
+        "roughness_continuous_inner_um": {k: roughness_ra_rq(h, inner) for k, h in
+                                          h_cont.items()},
         "paper": "001_a2c994afa3295f29",
     }
     interfaces = {"li|lpscl": cu_vox + plated_t, "cu|li": np.full((n_xy, n_xy), float(cu_vox)),
                   "lpscl|counter": (b3[0]).astype(float)}
     name = f"anode_free_001/{case}/q{charge_mah_cm2:g}-s{stripped_mah_cm2:g}"
-    return _finish(name, lab, vs, e_kev, cell, interfaces,
-                   {"plated_li": plated_t, "counter_li": counter_f}, truth)
+    ph = _finish(name, lab, vs, e_kev, cell, interfaces,
+                 {"plated_li": plated_t, "counter_li": counter_f}, truth)
+    # the pellet sits on the continuous plated surface: the voxel each of its faces cuts
+    # holds the two sides' attenuation in proportion (partial volume), so the projections
+    # image the continuous surface and not the whole-voxel staircase of the labels
+    mu_li = float(_mu_table(e_kev, vs)[CODES["li"]])
+    mu = _subvoxel_faces(ph.mu_per_voxel, t_cont - n_map, cu_vox + n_map, b3[0], cell, mu_li)
+    return dataclasses.replace(ph, mu_per_voxel=mu)
+
+
+def _subvoxel_faces(mu, shift_vox, z_low, z_high, cell, mu_below):
+    """Attenuation of a stack whose pellet is shifted by ``shift_vox`` (each column, within
+    (-1, 1)) from its whole-voxel place ``[z_low, z_high)``: at each face the voxel the
+    continuous face cuts mixes the two sides by the covered fractions (``mu_below``: the
+    material under the lower face, the plated Li; the pellet's inside keeps its voxels).
+    Returns a read-only copy."""
+    mu = np.array(mu, dtype=np.float32)
+    nz = mu.shape[0]
+    yy, xx = np.nonzero(cell)
+    f = np.asarray(shift_vox, float)[yy, xx]
+    for low, zf in ((True, np.asarray(z_low)[yy, xx]), (False, np.asarray(z_high)[yy, xx])):
+        zf = zf.astype(np.int64)
+        up = f > 0      # face above its voxel boundary: the voxel at zf takes f of the below
+        dn = f < 0      # below: the voxel at zf - 1 takes |f| of the above
+        ok = up & (zf < nz) & (zf >= 1)
+        a = np.float32(mu_below) if low else mu[zf[ok] - 1, yy[ok], xx[ok]]
+        b = mu[zf[ok], yy[ok], xx[ok]]
+        mu[zf[ok], yy[ok], xx[ok]] = f[ok] * a + (1 - f[ok]) * b
+        ok = dn & (zf < nz) & (zf >= 1)
+        g = -f[ok]
+        a, b = mu[zf[ok] - 1, yy[ok], xx[ok]], mu[zf[ok], yy[ok], xx[ok]]
+        mu[zf[ok] - 1, yy[ok], xx[ok]] = (1 - g) * a + g * b
+    mu.setflags(write=False)
+    return mu
 
 
 # ----------------------------------------------------------------------------------------------

@@ -313,6 +313,30 @@ def _scan_truth(ph, design: str, layer_names, label, time_s, start, plated, stri
             "center": _num(tr["plated_thickness_center_um"]),
             "edge": _num(tr["plated_thickness_edge_um"])}
         out["li_in_cracks_volume_um3"] = _num(tr["crack_li_volume_um3"])
+        # what a CT partial volume of the pellet can integrate: its interior (2 slices inside
+        # the mean faces, the cell less its one-voxel rim); Li-filled cracks included (Li is
+        # almost as transparent as a pore)
+        out["pore_crack_volume_interior_um3"] = _num(tr["pore_crack_volume_interior_um3"])
+        out["pellet_interior_z_vox"] = [_num(z) for z in tr["pellet_interior_z_vox"]]
+        out["pore_crack_definition"] = (
+            "pore_crack_volume_um3: pores + empty cracks + Li-filled cracks of the whole "
+            "pellet; pore_crack_volume_interior_um3: the same voxels in the pellet's interior "
+            "(slices pellet_interior_z_vox, 2 inside its mean faces; the cell eroded by one "
+            "voxel), the region the measurement integrates")
+        # Ra / Rq of the smooth surface the voxel staircase stands for, on the analysis'
+        # footprint; the staircase's own values kept beside them
+        rc = tr["roughness_continuous_inner_um"]
+        for k, v in ifaces.items():
+            if v in rc:
+                out["roughness_um"][k] = {"ra_um": _num(rc[v][0]), "rq_um": _num(rc[v][1]),
+                                          "ra_voxel_staircase_um": _num(ph.roughness_um[v][0]),
+                                          "rq_voxel_staircase_um": _num(ph.roughness_um[v][1])}
+        out["roughness_definition"] = (
+            "Ra/Rq after plane detrending of the continuous interface height (the layer "
+            "thickness before it is cut into whole voxels per column) over the cell eroded "
+            "by one voxel; *_voxel_staircase_um: the phantom's voxel heights over the whole "
+            "cell, whose column-to-column step noise (~voxel / sqrt(12)) lies below the "
+            "voxel's resolving power")
     else:
         out["pellet_shift_um"] = _num(tr["pellet_shift_um"])
         out["target_ra_um"] = _num(tr["target_ra_um"])
@@ -489,6 +513,10 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         tr["drift_yx_um"] = [_num(drift_yx[0] * vox), _num(drift_yx[1] * vox)]
         rows.append(tr)
 
+    if design == "anode_free":  # new crack volume in the interior, against the first scan
+        for r in rows:
+            r["new_crack_volume_interior_um3"] = _num(
+                r["pore_crack_volume_interior_um3"] - rows[0]["pore_crack_volume_interior_um3"])
     cell = {"diameter_mm": diameter_mm,
             "layers": [la for la, _ in layers]}
     what = (f"anode-free Cu | Li6PS5Cl | Li cell (Sandoval et al. 2025 case {case})"
