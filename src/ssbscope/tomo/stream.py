@@ -2,7 +2,9 @@
 
 :func:`stream_reconstruct` opens a projection file (Data Exchange or NXtomo HDF5), searches
 the rotation centre once on a few rows around the middle of the detector and returns a
-*lazy* volume ``(z, y, x)`` float32 whose chunks are blocks of detector rows.  Each block is
+*lazy* volume ``(z, y, x)`` float32 whose z-chunks are blocks of detector rows, each split
+into (y, x) tiles: the chunks the store writes, cubes of about 128^3 voxels
+(:func:`ssbscope.ome.image_chunks`) that never span two blocks.  Each block is
 one task that opens the file itself (it is given the path, so it runs on a
 ``dask.distributed`` worker as well as in a local thread), reads its rows of every
 projection, flat and dark (:func:`ssbscope.tomo.io.read_projection_rows`: one HDF5
