@@ -104,10 +104,19 @@ def write_series(store, n: int, scans: int, vs: float, slab: int = 32):
         vol = da.concatenate(blocks, axis=0)
         ds = xr.Dataset({"volume": (("z", "y", "x"), vol)}, attrs={"voxel_size_um": vs})
         ds["volume"].attrs["units"] = "1/pixel"
+        ds["volume"].attrs["ome_image"] = "image"  # stored as a reconstruction is: cubes
         key = f"tomo/s{k}/recon"
         store.write(key, ds)
         keys.append(key)
     return keys
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process so far (all its threads)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 class _Peak:
@@ -134,13 +143,14 @@ class _Peak:
 
     @contextlib.contextmanager
     def step(self, name):
-        entry = [name, self.proc.memory_info().rss, time.perf_counter()]
+        entry = [name, self.proc.memory_info().rss, time.perf_counter(), _cpu()]
         self.active.append(entry)
         try:
             yield
         finally:
             self.active.remove(entry)
-            self.rows.append((name, time.perf_counter() - entry[2], entry[1]))
+            self.rows.append((name, time.perf_counter() - entry[2], entry[1],
+                              _cpu() - entry[3]))
 
 
 def _instrument(peak):
@@ -215,16 +225,22 @@ def main(argv=None) -> None:
     wall = time.perf_counter() - t_all
     peak.stop = True
     print(f"\nRSS before the analysis {base / 1e9:.2f} GB")
-    print(f"{'step':<52} {'wall s':>8} {'peak RSS GB':>12}")
+    print(f"{'step':<52} {'wall s':>8} {'CPU-s':>8} {'peak RSS GB':>12}")
     agg: dict = {}
-    for name, t, p in peak.rows:  # steps repeated per scan: summed time, largest peak
-        a = agg.setdefault(name, [0, 0.0, 0])
+    for name, t, p, c in peak.rows:  # steps repeated per scan: summed time, largest peak
+        a = agg.setdefault(name, [0, 0.0, 0, 0.0])
         a[0] += 1
         a[1] += t
         a[2] = max(a[2], p)
-    for name, (cnt, t, p) in agg.items():
-        print(f"{name + (f' (x{cnt})' if cnt > 1 else ''):<52} {t:8.1f} {p / 1e9:12.2f}")
-    print(f"{'total':<52} {wall:8.1f} {peak.total / 1e9:12.2f}")
+        a[3] += c
+    for name, (cnt, t, p, c) in agg.items():
+        print(f"{name + (f' (x{cnt})' if cnt > 1 else ''):<52} {t:8.1f} {c:8.1f} {p / 1e9:12.2f}")
+    print(f"{'total':<52} {wall:8.1f} {_cpu():8.1f} {peak.total / 1e9:12.2f}")
+    for key in store.names():  # the stored images' chunks (cubes, ssbscope.ome.image_chunks)
+        for v in store.read(key).data_vars.values():
+            if v.ndim >= 3:
+                print(f"stored {key}/{v.name}: shape {v.shape}, chunks "
+                      f"{tuple(c[0] for c in v.chunks)}")
     print("results: shifts", np.round(res.shift_vox, 2).tolist())
     print("  Li|LPSCl Ra um", [round(s.ra_um["Li|LPSCl"], 3) for s in res.scans],
           " Li thickness centre um", [round(s.thickness_center_um["Li"], 2) for s in res.scans])

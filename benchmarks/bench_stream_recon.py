@@ -165,6 +165,7 @@ def main():
     ap.add_argument("--width", type=int, default=2048)
     ap.add_argument("--memory-limit", default=None, help="--memory-limit of the local runs")
     ap.add_argument("--no-cluster", action="store_true", help="skip the --workers 2 runs")
+    ap.add_argument("--no-local", action="store_true", help="skip the local-threads runs")
     ap.add_argument("--cluster-rows", type=int, nargs="+", default=None,
                     help="rows of the cluster runs (default: as --rows)")
     ap.add_argument("--no-profile", action="store_true")
@@ -198,7 +199,7 @@ def main():
     print(f"\n## local threads{' ' + ' '.join(local) if local else ''}")
     print(f"{'rows':>6} {'wall s':>8} {'s/row':>7} {'CPU-s/row':>10} {'peak RSS GB':>12} {'RSS ratio':>10}")
     base = None
-    for R in rows_list:
+    for R in ([] if a.no_local else rows_list):
         wall, cpu, pk = one(R, local)
         base = base or pk["tree"]
         print(f"{R:>6} {wall:>8.1f} {wall / R:>7.2f} {cpu / R:>10.2f} {pk['tree'] / 1e9:>12.2f} "

@@ -86,8 +86,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["OME_ATTR", "PYRAMID_MAX_EXTENT", "write_ome", "ome_metadata", "pyramid_paths",
-           "axes_of", "pyramid_factor"]
+__all__ = ["OME_ATTR", "PYRAMID_MAX_EXTENT", "CUBE_SIDE", "write_ome", "ome_metadata",
+           "pyramid_paths", "axes_of", "pyramid_factor", "tile_px", "image_chunks"]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,68 @@ _LENGTH_UNITS = {"um": 1.0, "micrometer": 1.0, "µm": 1.0, "mm": 1e3, "nm": 1e-3
 
 
 _TIME_TOL = 1e-3
+#: Side of the stored chunk cube of an image (voxels): a chunk holds about ``CUBE_SIDE ** 3``
+#: voxels (8 MiB of float32), with at most ``CUBE_SIDE`` slices along z.
+CUBE_SIDE = 128
+
+
+def tile_px(z_chunk: int) -> int:
+    """(y, x) side of a stored chunk whose z extent is ``z_chunk`` slices: the power of two
+    that keeps the chunk at about ``CUBE_SIDE ** 3`` voxels (128 for 128 slices, 128 for 64,
+    256 for 16-32, 1024 for one slice or a 2-D image)."""
+    v = CUBE_SIDE ** 3 / max(1, int(z_chunk))
+    return int(2 ** max(4, math.floor(math.log2(math.sqrt(v)))))
+
+
+def _z_chunk(cz: int) -> int:
+    """A z chunk of at most :data:`CUBE_SIDE` slices that divides ``cz`` (the producer's
+    blocks: a stored chunk never spans two of them), else :data:`CUBE_SIDE`."""
+    cz = max(1, int(cz))
+    if cz <= CUBE_SIDE:
+        return cz
+    d = max(k for k in range(1, CUBE_SIDE + 1) if cz % k == 0)
+    return d if d >= CUBE_SIDE // 2 else CUBE_SIDE
+
+
+def image_chunks(ds, vname) -> tuple[int, ...]:
+    """Chunk shape in which :meth:`ssbscope.store.Store.write` stores a declared image.
+
+    Cubes rather than slabs, so that a viewer (or a chunked analysis) reading any plane or
+    sub-volume reads few chunks: along z the producer's chunk (a Dask image's first spatial
+    chunk, e.g. a streamed reconstruction's block of rows; :func:`_z_chunk` when larger than
+    :data:`CUBE_SIDE`), else :data:`CUBE_SIDE`; along y and x :func:`tile_px` of it; one
+    per time or channel.  For a Dask image the new chunks only split the old ones along y/x
+    (each block is still written by the task that computes it, and blocks never share a
+    chunk), so memory stays what the producer planned.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    vname : str
+        A variable with two or three spatial axes (:func:`axes_of`).
+
+    Returns
+    -------
+    tuple of int
+        One chunk size per dimension, each at most the dimension's length (and >= 1).
+    """
+    var = ds[vname]
+    axes = axes_of(var.dims, ds)
+    space = [i for i, a in enumerate(axes) if a["type"] == "space"]
+    chunks = var.chunks
+    out = [1] * var.ndim
+    if len(space) == 3:
+        z = space[0]
+        cz = max(chunks[z]) if chunks else CUBE_SIDE
+        out[z] = _z_chunk(cz)
+        t = tile_px(out[z])
+        rest = space[1:]
+    else:
+        t = tile_px(1)
+        rest = space
+    for i in rest:
+        out[i] = t
+    return tuple(max(1, min(int(c), int(n))) for c, n in zip(out, var.shape))
 
 
 def _numeric_1d(ds, name, dim) -> bool:

@@ -612,6 +612,20 @@ class Store:
         # strip encodings inherited from a store we read (chunks may no longer match)
         for var in ds.variables.values():
             var.encoding = {}
+        # declared images are stored in cubes, not slabs (ssbscope.ome.image_chunks): Dask
+        # images split along y/x (their z blocks kept), NumPy images chunked on writing
+        from ssbscope.ome import OME_ATTR, image_chunks
+
+        for vname in list(ds.data_vars):
+            if OME_ATTR in ds[vname].attrs and ds[vname].ndim >= 2:
+                try:
+                    ck = image_chunks(ds, vname)
+                except ValueError:  # not an NGFF image: write_ome says so below
+                    continue
+                if ds[vname].chunks:
+                    ds[vname] = ds[vname].chunk(dict(zip(ds[vname].dims, ck)))
+                else:
+                    ds[vname].encoding["chunks"] = ck
         # Zarr needs regular chunks (all equal but the last): regularise irregular Dask chunks
         for vname in list(ds.data_vars):
             chunks = ds[vname].chunks

@@ -498,3 +498,53 @@ def test_stream_plan_blocks_are_a_multiple_of_the_pyramid_factor():
     # fewer rows than the factor: kept (the remainder is carried inside the graph)
     assert plan_blocks(2048, 1500, 2048, memory_limit_bytes=1.2e9, align_rows=f).block_rows \
         == plan_blocks(2048, 1500, 2048, memory_limit_bytes=1.2e9).block_rows
+
+
+def test_stored_images_are_cube_chunked_along_the_producers_blocks(tmp_path):
+    """Declared images are stored in cubes (ssbscope.ome.image_chunks), not z-slabs: a Dask
+    volume made of 16-slice blocks keeps 16-slice chunks (a block never shares a chunk)
+    split into 256 x 256 tiles (~128^3 voxels a chunk), each block task running once; a
+    NumPy label series gets 128^3 cubes (cut by its extent), one time point a chunk; the pyramid levels are
+    cubes too, and what is read back equals what was written."""
+    import threading
+
+    import dask
+    import dask.array as da
+    import zarr
+
+    from ssbscope.ome import image_chunks, tile_px
+
+    assert (tile_px(128), tile_px(64), tile_px(32), tile_px(16), tile_px(1)) == \
+        (128, 128, 256, 256, 1024)
+    rng = np.random.default_rng(0)
+    nz, ny, nx, block = 32, 300, 270, 16
+    v = rng.random((nz, ny, nx)).astype(np.float32)
+    calls, lock = [], threading.Lock()
+
+    def slab(z0, z1):
+        with lock:
+            calls.append(z0)
+        return v[z0:z1]
+
+    lazy = da.concatenate([da.from_delayed(dask.delayed(slab)(z0, min(nz, z0 + block)),
+                                           shape=(min(nz, z0 + block) - z0, ny, nx),
+                                           dtype=np.float32) for z0 in range(0, nz, block)])
+    lab = (rng.random((2, 130, 20, 140)) * 4).astype(np.uint8)
+    st = Store.create(tmp_path / "s.zarr")
+    ds = xr.Dataset({"volume": (("z", "y", "x"), lazy, {"units": "1/pixel", "ome_image": "image"})},
+                    coords=_space(nz, ny, nx))
+    assert image_chunks(ds, "volume") == (16, 256, 256)
+    st.write("tomo/a/volumes", ds)
+    assert sorted(calls) == [0, 16]  # each block computed once, its tiles written from it
+    g = zarr.open_group(str(st.path / "tomo/a/volumes"), mode="r")
+    assert g["volume"].chunks == (16, 256, 256)
+    assert g["volume_s1"].chunks == (16, 150, 135)
+    np.testing.assert_array_equal(st.read("tomo/a/volumes")["volume"].values, v)
+    ls = xr.Dataset({"labels": (("time_s", "z", "y", "x"), lab, {"units": "1", "ome_image": "label"})},
+                    coords={"time_s": [0.0, 60.0], **_space(130, 20, 140)})
+    st.write("tomo/a/labels", ls)
+    g = zarr.open_group(str(st.path / "tomo/a/labels"), mode="r")
+    assert g["labels"].chunks == (1, 128, 20, 128)
+    got = st.read("tomo/a/labels")["labels"]
+    assert tuple(c[0] for c in got.chunks) == (1, 128, 20, 128)  # read lazily in cubes
+    np.testing.assert_array_equal(got.values, lab)

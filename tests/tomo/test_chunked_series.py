@@ -144,8 +144,8 @@ def test_series_chunked_equals_in_memory_denoise_and_levels(recon, tmp_path, den
 
 def test_series_chunked_slabs_run_on_dask_workers(recon, tmp_path):
     """Under a ``dask.distributed`` client (as ``ssbscope run --workers 2``), the per-slab
-    work of each scan (registration resampling, median, labels with the opening, the
-    per-slab counts) runs as tasks on the two worker processes, and the result equals the
+    work of each scan (cell-region column means, registration and its resampling, median,
+    labels with the opening, the per-slab counts) runs as tasks on the two worker processes, and the result equals the
     in-memory path's."""
     distributed = pytest.importorskip("distributed")
     import zarr
@@ -181,10 +181,17 @@ def test_series_chunked_slabs_run_on_dask_workers(recon, tmp_path):
     assert a.new_filaments[1] > 0 and a.scans[1].low_attenuation_connected_um3 > 0
     for name in ("_block_meta", "_boundary_pairs", "_region_reduce",
                  "_filament_reduce", "slab_stats", "slab_hist", "_extremes", "_counts",
-                 "slice_sums", "count_sum"):
+                 "slice_sums", "count_sum", "_column_sums", "_column_mean",
+                 "_register_task"):
         workers = {t["worker"] for t in ts.data if str(t["key"]).startswith(name + "-")}
         assert workers, name
     assert len({t["worker"] for t in ts.data if "_block_meta" in str(t["key"])}) == 2
+    # the cell region's column means (chains of slab tasks per band of rows, 7 slabs each)
+    # and the registration slab are computed on the workers too: the client gets a (y, x)
+    # mean image and a shift, never a slab
+    n_chain = sum(str(t["key"]).startswith("_column_sums-") for t in ts.data)
+    assert n_chain >= 7 and n_chain % 7 == 0
+    assert sum(str(t["key"]).startswith("_register_task-") for t in ts.data) == 1
 
 
 def test_shift_slab_equals_apply_rigid_with_z_shift():

@@ -175,7 +175,7 @@ def test_nxtomo_rows_and_stream_match_the_reader():
 def test_plan_follows_the_memory_limit():
     """2048 px x 1500 angles: more memory -> larger blocks; the estimated peak of the blocks
     running at once stays within the limit's share; a tiny limit gives one row and a
-    warning-level plan; the stored chunks are about 16 MiB (one 2048^2 slice)."""
+    warning-level plan; the stored chunks are cubes of about 128^3 voxels along the blocks."""
     kw = dict(n_rows=2048, n_angles=1500, n_detector=2048, threads=2, n_frames=30)
     plans = [plan_blocks(memory_limit_bytes=g * 10**9, **kw) for g in (2, 4, 8, 16)]
     rows = [p.block_rows for p in plans]
@@ -184,7 +184,11 @@ def test_plan_follows_the_memory_limit():
         if p.block_rows > 1:
             assert 2 * p.block_bytes <= 0.8 * g * 10**9 - BASE_BYTES
     assert plans[1].block_rows >= 4  # 4 GB on 2 threads: several rows per task
-    assert plans[0].chunk_rows == 1
+    # stored chunks: cubes of a block's rows (never two blocks in one chunk), ~128^3 voxels
+    for p in plans:
+        assert p.block_rows % p.chunk_rows == 0 and p.chunk_rows <= 128
+        assert p.tile_px in (128, 256, 512, 1024) and p.chunk_rows * p.tile_px ** 2 <= 2 * 128 ** 3
+    assert plans[-1].chunk_rows == plans[-1].block_rows >= 32 and plans[-1].tile_px <= 256
     small = plan_blocks(n_rows=48, n_angles=60, n_detector=32, memory_limit_bytes=4 * 10**9)
     assert small.block_rows == 48 and small.chunk_rows == 48
     # one block's estimate bounds what its numpy arrays really use (tracemalloc)

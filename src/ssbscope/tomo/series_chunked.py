@@ -9,7 +9,8 @@ temporary Zarr array under ``work_dir`` (z-slab chunks), from which the later st
 ============== ====================================================================== =========
 step           how                                                                    equal to
 ============== ====================================================================== =========
-cell region    mean along z accumulated slice by slice in float32 (numpy's order)     bit-exact
+cell region    mean along z accumulated slice by slice in float32 (numpy's order):    bit-exact
+               per band of rows a chain of slab tasks passing the running sum
 registration   shift from the ``register_on`` slab only (a few slices loaded; block-  <= 1 ulp
                averaged in (y, x) when it would exceed half the memory budget); the
                resampling (``affine_transform``, order 1, ``mode='nearest'``) per
@@ -65,8 +66,10 @@ reductions over slabs: the labelling's slabs and the label pairs across their fa
 (:func:`~ssbscope.tomo.chunked.label_chunked`), the per-block label counts, contacts and
 centroid sums of the low-attenuation regions and new filaments (:func:`_map_blocks`), the
 pure-phase and low-attenuation level histograms, the layer fractions and the grey-overlap
-sums; the client receives counts, pairs and histograms, never a slab.  (The cell region's
-float32 mean and the registration slab are still read in the client, one slab at a time.)
+sums; the client receives counts, pairs and histograms, never a slab.  The cell region's
+column means are chains of slab tasks per band of rows (float32 sums passed along z in
+numpy's order: bit-identical) and the registration is one task that reads both slabs on a
+worker; the client receives a (y, x) mean image and a shift.
 
 This is the one implementation of the series analysis: the in-memory
 :func:`~ssbscope.tomo.series.segment_scan`, :func:`~ssbscope.tomo.series.measure_scan` and
@@ -137,9 +140,10 @@ class _Vol:
         self.is_dask = isinstance(v, da.Array)
         self.in_memory = isinstance(v, np.ndarray)
 
-    def read(self, z0, z1):
+    def read(self, z0, z1, y0=None, y1=None):
+        """Slices ``[z0, z1)`` (rows ``[y0, y1)`` of them when given), float32 if float."""
         z0, z1 = max(0, int(z0)), min(self.shape[0], int(z1))
-        out = self.src[z0:z1]
+        out = self.src[z0:z1] if y0 is None else self.src[z0:z1, int(y0):int(y1)]
         if self.is_dask:
             out = out.compute(scheduler="threads")
         return np.asarray(out, np.float32) if np.asarray(out).dtype.kind == "f" \
@@ -231,19 +235,70 @@ def _lazy(z, cz):
 
 
 def _cell_region(vol: _Vol, cz: int):
-    """:func:`ssbscope.tomo.series.cell_region` of a slab-read volume (same float32 sum)."""
+    """:func:`ssbscope.tomo.series.cell_region` of a slab-read volume (same float32 sum).
+
+    The column means are Dask tasks (on the workers of a ``dask.distributed`` client): the
+    (y, x) plane is cut into bands of rows (:func:`_cell_bands`), and each band's float32
+    sum runs along z as a chain of slab tasks (:func:`_column_sums`), each adding its slices
+    one by one to the running sum it receives, i.e. in numpy's order for ``nanmean`` along
+    axis 0, so the mean is bit-identical to the in-memory one however the slabs and bands
+    are cut.  Only the bands' float32 means reach the client (one (y, x) image).
+    """
+    import dask
+
     from ssbscope.tomo.series import _region_from_mean
 
-    acc = np.zeros(vol.shape[1:], np.float32)
-    cnt = np.zeros(vol.shape[1:], np.intp)
-    for z0, z1 in _bounds(vol.shape[0], cz):
-        for sl in vol.read(z0, z1):
-            ok = ~np.isnan(sl)
-            acc += np.where(ok, sl, np.float32(0))
-            cnt += ok
+    nz, ny, _ = vol.shape
+    means = []
+    for y0, y1 in _cell_bands(vol):
+        acc = None
+        for z0, z1 in _bounds(nz, cz):
+            acc = dask.delayed(_column_sums, pure=False)(vol, z0, z1, y0, y1, acc)
+        means.append(dask.delayed(_column_mean, pure=False)(acc))
+    with _scheduler(vol.in_memory):
+        bands = dask.compute(*means)
+    return _region_from_mean(np.concatenate(bands, axis=0).astype(np.float64), 1)
+
+
+def _cell_bands(vol: _Vol):
+    """Bands of (y) rows for the column-mean chains: the stored chunks' rows (cubes of the
+    store, :func:`ssbscope.ome.image_chunks`) when they give several, else about 4 bands (at
+    least 16 rows each)."""
+    ny = vol.shape[1]
+    ch = getattr(vol.src, "chunks", None)
+    step = None
+    if vol.is_dask and len(ch[1]) > 1:
+        step = int(ch[1][0])
+    elif isinstance(ch, tuple) and ch and isinstance(ch[0], int) and len(ch) == 3 \
+            and int(ch[1]) < ny:  # a Zarr array's chunk shape
+        step = int(ch[1])
+    if step is None:
+        step = max(16, -(-ny // 4))
+    return [(y, min(ny, y + step)) for y in range(0, ny, step)]
+
+
+def _column_sums(vol: _Vol, z0, z1, y0, y1, prev):
+    """A task: ``prev`` (float32 sum, count of non-NaN values; None: zeros) plus the slices
+    ``[z0, z1)`` of the rows ``[y0, y1)``, added one slice at a time."""
+    v = vol.read(z0, z1, y0, y1)
+    if prev is None:
+        acc = np.zeros(v.shape[1:], np.float32)
+        cnt = np.zeros(v.shape[1:], np.intp)
+    else:
+        acc, cnt = prev[0].copy(), prev[1].copy()
+    for sl in v:
+        ok = ~np.isnan(sl)
+        acc += np.where(ok, sl, np.float32(0))
+        cnt += ok
+    return acc, cnt
+
+
+def _column_mean(prev):
+    """A task: numpy's nanmean from the sums: float32 sum / count, divided in float64 into
+    float32 (NaN where a column has no value)."""
+    acc, cnt = prev
     with np.errstate(invalid="ignore", divide="ignore"):
-        # numpy's nanmean: float32 sum / count, divided in float64 into float32
-        return _region_from_mean((acc / cnt).astype(np.float32).astype(np.float64), 1)
+        return (acc / cnt).astype(np.float32)
 
 
 def _shift_slab(vol: _Vol, transform, z0, z1):
@@ -1615,7 +1670,6 @@ def _register_slab(ref: _Vol, mov: _Vol, a: int, b: int, memory_limit_bytes=None
     than half the memory budget, it is block-averaged in (y, x) by the smallest factor that
     fits and the (y, x) shift scaled back (precision ``factor / 10`` voxel instead of 0.1).
     """
-    import ssbscope.tomo as tomo
     from ssbscope.tomo.register import RigidTransform
 
     budget = int(memory_limit_bytes) if memory_limit_bytes else DEFAULT_BUDGET
@@ -1624,21 +1678,36 @@ def _register_slab(ref: _Vol, mov: _Vol, a: int, b: int, memory_limit_bytes=None
     f = 1
     while need / (f * f) > budget / 2 and min(ny, nx) // (2 * f) >= 16:
         f *= 2
+    if f > 1:
+        log.info("registration slab %d..%d (%d MB of work) block-averaged by %d in (y, x) to "
+                 "fit the memory budget", a, b, need // 2**20, f)
+    # a task (on a worker of a dask.distributed client): the client never holds the slab
+    import dask
+
+    task = dask.delayed(_register_task, pure=False)(ref, mov, a, b, f)
+    with _scheduler(ref.in_memory and mov.in_memory):
+        t = dask.compute(task)[0]
     if f == 1:
-        return tomo.register_rigid(ref.read(a, b), mov.read(a, b), upsample_factor=10)
-
-    def down(x):
-        z, y, w = x.shape
-        x = x[:, :y - y % f, :w - w % f]
-        return x.reshape(z, y // f, f, w // f, f).mean(axis=(2, 4), dtype=np.float64)
-
-    log.info("registration slab %d..%d (%d MB of work) block-averaged by %d in (y, x) to fit "
-             "the memory budget", a, b, need // 2**20, f)
-    t = tomo.register_rigid(down(ref.read(a, b)), down(mov.read(a, b)), upsample_factor=10)
+        return t
     s = np.asarray(t.shift_vox, float) * np.array([1.0, f, f])
     # block means are centred at (i + 0.5) f - 0.5: a shift scales by f exactly
     return RigidTransform(shift_vox=tuple(float(x) for x in s),
                           rotation_deg=float(t.rotation_deg), error=float(t.error))
+
+
+def _register_task(ref: _Vol, mov: _Vol, a: int, b: int, f: int):
+    """A task: :func:`ssbscope.tomo.register_rigid` of the slabs ``[a, b)``, block-averaged
+    by ``f`` in (y, x) when ``f > 1`` (the shift then in block units)."""
+    import ssbscope.tomo as tomo
+
+    def down(x):
+        if f == 1:
+            return x
+        z, y, w = x.shape
+        x = x[:, :y - y % f, :w - w % f]
+        return x.reshape(z, y // f, f, w // f, f).mean(axis=(2, 4), dtype=np.float64)
+
+    return tomo.register_rigid(down(ref.read(a, b)), down(mov.read(a, b)), upsample_factor=10)
 
 
 def _filament_reduce(n, lab, z0, z1):

@@ -2,7 +2,9 @@
 
 :func:`stream_reconstruct` opens a projection file (Data Exchange or NXtomo HDF5), searches
 the rotation centre once on a few rows around the middle of the detector and returns a
-*lazy* volume ``(z, y, x)`` float32 whose chunks are blocks of detector rows.  Each block is
+*lazy* volume ``(z, y, x)`` float32 whose z-chunks are blocks of detector rows, each split
+into (y, x) tiles: the chunks the store writes, cubes of about 128^3 voxels
+(:func:`ssbscope.ome.image_chunks`) that never span two blocks.  Each block is
 one task that opens the file itself (it is given the path, so it runs on a
 ``dask.distributed`` worker as well as in a local thread), reads its rows of every
 projection, flat and dark (:func:`ssbscope.tomo.io.read_projection_rows`: one HDF5
@@ -39,13 +41,13 @@ workers and the client holds only the centre search's result (one sinogram).
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ssbscope.errors import InputError, ParameterError
+from ssbscope.ome import _z_chunk, tile_px
 
 __all__ = ["StreamPlan", "StreamedScan", "block_bytes", "plan_blocks", "scheduler_resources",
            "clean_rows", "reconstruct_rows", "center_and_sinogram", "stream_reconstruct",
@@ -61,8 +63,6 @@ BASE_BYTES = 350 * 2**20
 MAX_BLOCK_ROWS = 64
 #: Memory the blocks of a run without a limit may use (or a quarter of the machine's, if less).
 DEFAULT_LIMIT_BYTES = 4 * 10**9
-#: Target size of a stored Zarr chunk of the volume.
-CHUNK_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ class StreamPlan:
     block_rows : int
         Detector rows per task (one chunk of the lazy volume).
     chunk_rows : int
-        Rows per stored Zarr chunk (divides ``block_rows``; about :data:`CHUNK_BYTES`).
+        Slices per stored Zarr chunk (divides ``block_rows``; the block itself up to
+        :data:`ssbscope.ome.CUBE_SIDE` rows).
     center_rows : int
         Rows around the middle used for the centre search.
     threads : int
@@ -83,6 +84,9 @@ class StreamPlan:
         Memory one block task may use (None: no limit given).
     block_bytes : int
         Estimated peak memory of one block task (:func:`block_bytes`).
+    tile_px : int
+        (y, x) side of a stored chunk (:func:`ssbscope.ome.tile_px` of ``chunk_rows``):
+        the volume is stored in chunks of ``(chunk_rows, tile_px, tile_px)``.
     """
 
     block_rows: int
@@ -91,6 +95,7 @@ class StreamPlan:
     threads: int
     budget_bytes: int | None
     block_bytes: int
+    tile_px: int = 0
 
 
 def _paganin_halo(phase) -> int:
@@ -279,12 +284,13 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
                         "%.2f GB per thread (%d thread(s)); the run may exceed the limit: "
                         "raise it or use fewer threads/workers", limit / 1e9, n_angles,
                         n_detector, (cost(1) + base_bytes / threads) / 1e9, threads)
-    slice_bytes = 4 * n_out * n_out
-    c = max(1, min(b, CHUNK_BYTES // max(slice_bytes, 1)))
-    b = max(c, (b // c) * c)
-    m = math.lcm(c, max(1, int(align_rows)))
+    m = max(1, int(align_rows))
     if block_rows is None and b >= m:
         b = (b // m) * m
+    # stored chunks: cubes whose z extent divides the block (ssbscope.ome.image_chunks), so a
+    # block writes its own chunks and no chunk waits for two blocks
+    c = _z_chunk(b)
+    b = max(c, (b // c) * c)
     cr = max(1, min(int(center_rows), n_rows))
     # the centre search runs alone (before the blocks): the whole budget is its own
     plane = n_angles * n_detector
@@ -296,7 +302,7 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
         cr -= 1
     return StreamPlan(block_rows=int(b), chunk_rows=int(c), center_rows=int(cr),
                       threads=threads, budget_bytes=int(budget) if limit is not None else None,
-                      block_bytes=int(cost(b)))
+                      block_bytes=int(cost(b)), tile_px=int(min(tile_px(c), n_out)))
 
 
 # --------------------------------------------------------------------------- block tasks
@@ -462,8 +468,8 @@ class StreamedScan:
     Attributes
     ----------
     volume : (n_z, n_out, n_out) dask.array.Array of float32
-        One chunk per :attr:`StreamPlan.chunk_rows` rows; computing a chunk runs its block's
-        task.  Attenuation per voxel (1/voxel).
+        Chunks of ``(chunk_rows, tile_px, tile_px)`` (:class:`StreamPlan`), the stored
+        chunks; computing a chunk runs its block's task.  Attenuation per voxel (1/voxel).
     sinogram : (n_angles, n_detector) ndarray of float32
         The middle row's ``-ln(I/I0)`` after zinger and ring removal.
     angles_rad : (n_angles,) ndarray
@@ -631,8 +637,10 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
             dask_key_name=name)
         blocks.append(da.from_delayed(d, shape=(b1 - b0, n_out, n_out), dtype=np.float32))
     vol = da.concatenate(blocks, axis=0)
-    if plan.chunk_rows < plan.block_rows:
-        vol = vol.rechunk((plan.chunk_rows, n_out, n_out))
+    # cube chunks (ssbscope.ome.image_chunks): a block split into (chunk_rows, tile, tile)
+    t = min(plan.tile_px or n_out, n_out)
+    if plan.chunk_rows < plan.block_rows or t < n_out:
+        vol = vol.rechunk((plan.chunk_rows, t, t))
     return StreamedScan(volume=vol, sinogram=sino, angles_rad=ang, center_px=center,
                         center_rows=c_rows if search else None, plan=plan, metadata=md,
                         format=pd_.format,
