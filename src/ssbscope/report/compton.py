@@ -108,9 +108,9 @@ def _ct_figure(ct, series) -> str:
     fig.tight_layout()
     return figure_html(fig, f"Series {series}: XCS-CT correlation. Sheet fraction of each component at each "
                             f"beam height ({len(pos)} positions) from the segmented CT tomo/"
-                            f"{esc(str(ct.attrs.get('ct_series', '')))}/labels (o; seen through the pinhole "
+                            f"{ct.attrs.get('ct_series', '')}/labels (o; seen through the pinhole "
                             "camera, declared layers outside the CT volume) beside the declared layers (x); "
-                            f"registration: {esc(str(ct.attrs.get('registration', '')))}. The CT fractions are "
+                            f"registration: {ct.attrs.get('registration', '')}. The CT fractions are "
                             "the unmixing matrix.")
 
 
