@@ -238,7 +238,7 @@ def _series_current_part(ds, name: str, truth_scans=None):
                "states": f"{ds['state_start'].values[k]} -> {ds['state_end'].values[k]}",
                "mean j CT (mA cm⁻²)": mean[k],
                "std j CT (mA cm⁻²)": float(ds["std_current_density_ma_cm2"].values[k]),
-               "cycler charge (mAh/cm2)": float(ds["cycler_charge_mah_cm2"].values[k]),
+               "cycler charge (mAh cm⁻²)": float(ds["cycler_charge_mah_cm2"].values[k]),
                "cycler j (mA cm⁻²)": cyc[k],
                "CT / cycler": float(ds["ratio"].values[k]),
                "residual (%)": float(ds["residual_pct"].values[k]),
