@@ -816,8 +816,8 @@ def _merge_tomo_analysis(parts) -> dict:
     """``analysis.tomo`` of several parts: a setting every part with CT series gives alike is
     shared, one that differs (or that only some parts give) goes under
     ``series.<name>`` of that part's series (``inputs.tomo[].series``), so that one cell's
-    settings never reach another cell's series.  A part without CT inputs: its settings are
-    shared (the last part wins, as before).
+    settings never reach another cell's series.  A part without CT inputs (or a single part
+    with CT series): its settings are shared (lists as a union, other values the last part's).
 
     Parameters
     ----------
@@ -832,12 +832,20 @@ def _merge_tomo_analysis(parts) -> dict:
                                  if d.get("series") is not None)), p.analysis["tomo"])
              for p in parts if p.analysis.get("tomo")]
     shared = {}
+
+    def merge(d):  # lists merge as a union (order kept), other values: the last part's
+        for k, v in d.items():
+            if isinstance(v, list) and isinstance(shared.get(k), list):
+                shared[k] = shared[k] + [x for x in v if x not in shared[k]]
+            else:
+                shared[k] = v
+
     for names, d in given:
         if not names:
-            shared.update(d)
+            merge(d)
     own = [(names, d) for names, d in given if names]
     if len(own) == 1:
-        shared.update(own[0][1])
+        merge(own[0][1])
         return shared
     per = {}
     keys = list(dict.fromkeys(k for _, d in own for k in d))
