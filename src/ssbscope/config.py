@@ -362,8 +362,8 @@ class PhaseLevelBox(_Model):
     x_vox: Optional[tuple[int, int]] = Field(default=None, description="[start, stop) column indices; default: every column")
 
 
-class TomoAnalysis(_Model):
-    """Analysis of every CT series (``tomo/<series>/...``) against the cell's declared layers."""
+class _TomoSettings(_Model):
+    """Settings of the analysis of a CT series (the fields of :class:`TomoAnalysis`)."""
 
     segmentation: TomoSegmentation = Field(default_factory=TomoSegmentation, description="segmentation method of the series: grey thresholds or a trained random forest")
 
@@ -381,6 +381,48 @@ class TomoAnalysis(_Model):
     phase_levels: dict[str, float | PhaseLevelBox] = Field(default_factory=dict, description="pure-phase grey levels of the partial-volume pore/crack volume, per material (as in cell.layers): a grey value, or a box {z_vox, y_vox, x_vox} of the registered volume whose median is the level; a material not listed: the mode of its segmented interior eroded by level_erode_vox")
     level_erode_vox: int = Field(default=2, ge=0, description="erosion (voxels) of each phase's segmented label before the mode of its grey values (pure-phase level)")
     level_denoise: Optional[TomoDenoise] = Field(default=None, description="denoising whose labels (the segmentation's grey classes) define the phases' interiors for the pure-phase levels; default: tv2d at 0.5 noise sigma (segments more of the small pores than the median, so the interiors are purer); the same settings as denoise: the segmentation's labels")
+
+
+def _series_override_model():
+    """:class:`TomoSeriesSettings`: every field of :class:`_TomoSettings` but
+    ``segmentation`` (one method and forest for the experiment), same type, constraints and
+    description, unset by default (the series takes ``analysis.tomo``'s value)."""
+    from typing import Annotated
+
+    from pydantic import create_model
+
+    def no_default(schema):
+        schema.pop("default", None)
+
+    fields = {}
+    for n, f in _TomoSettings.model_fields.items():
+        if n == "segmentation":
+            continue
+        ann = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+        fields[n] = (ann, Field(default=None, description=f.description,
+                                json_schema_extra=no_default))
+    return create_model(
+        "TomoSeriesSettings", __base__=_Model, __module__=__name__,
+        __doc__="Settings of analysis.tomo that differ for one CT series; a key not given "
+                "keeps analysis.tomo's value.", **fields)
+
+
+TomoSeriesSettings = _series_override_model()
+
+
+class TomoAnalysis(_TomoSettings):
+    """Analysis of every CT series (``tomo/<series>/...``) against the cell's declared layers;
+    ``series`` overrides settings for single series."""
+
+    series: dict[str, TomoSeriesSettings] = Field(default_factory=dict, description="per-series overrides: a series name of inputs.tomo -> the settings of this section that differ for it (the other settings: the ones above), e.g. {coin: {electrolyte: SPE, min_filament_volume_um3: 340000}}; every key of this section but segmentation")
+
+    def for_series(self, series: str) -> "TomoAnalysis":
+        """The effective settings of one series: these, with its ``series`` override."""
+        ov = self.series.get(series)
+        if ov is None:
+            return self.model_copy(update={"series": {}})
+        upd = {k: getattr(ov, k) for k in ov.model_fields_set}
+        return self.model_copy(update={**upd, "series": {}})
 
 
 class EmfReferencePoint(_Model):
@@ -787,6 +829,18 @@ class Experiment(_Model):
                     known = ", ".join(sorted(self.cells)) or "none"
                     raise ValueError(f"inputs.{area}[{i}].cell: {item.cell!r} is not a key of cells: "
                                      f"(defined: {known})")
+        return self
+
+    @model_validator(mode="after")
+    def _tomo_series_named(self):
+        from ssbscope.schema import did_you_mean
+
+        known = list(dict.fromkeys(it.series for it in self.inputs.tomo))
+        for name in self.analysis.tomo.series:
+            if name not in known:
+                raise ValueError(
+                    f"analysis.tomo.series: {name!r} is not a series of inputs.tomo"
+                    f"{did_you_mean(name, known)} (series: {', '.join(known) or 'none'})")
         return self
 
     def cell_of(self, item) -> Cell:

@@ -47,7 +47,7 @@ def test_yaml_loads_and_inputs_exist(folder):
     times = [it.time_s for it in exp.inputs.tomo]
     assert times == sorted(times) and times[0] == 0.0
     assert exp.analysis.tomo.interfaces == ["Li|LPSCl"]
-    assert exp.analysis.tomo.thickness == ["Li", "counter"]
+    assert exp.analysis.tomo.thickness == ["Li", "counter", "LPSCl"]
     # truth: one row per scan, keyed by the YAML's layer / interface names
     scans = truth["tomo"][design]["scans"]
     assert [s["path"] for s in scans] == [it.path for it in exp.inputs.tomo]

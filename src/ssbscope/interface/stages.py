@@ -594,7 +594,7 @@ def _topography_stages(exp, cfg) -> list:
                     f"series {series!r} (layers: {', '.join(names)}); write 'lower|upper'"))])
         else:
             pairs = [f"{a}|{b}" for a, b in zip(names, names[1:])]
-            wanted = exp.analysis.tomo.interfaces
+            wanted = exp.analysis.tomo.for_series(series).interfaces
             cands = [p for p in (wanted if wanted is not None else pairs) if _li_side(p, materials)]
             if not cands:
                 log.info("interface: series %r has no Li|electrolyte interface; no surface current",

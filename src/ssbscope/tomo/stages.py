@@ -11,9 +11,10 @@ doi:10.1039/d5eb00111k) goes this way too: the twin writes its scans as Data Exc
 The demo's soft-short pellet (Cao et al. 2023, doi:10.1002/adfm.202307998, Fig. 3F-J;
 :func:`ssbscope.twin.folder.soft_short_part`) is a one-scan series of its own cell: its
 Li-connected vs isolated low-attenuation volumes and the layer fractions of the electrolyte
-are the series' metrics.  ``analysis.tomo`` is one section for every series; layer names a
-series' cell lacks but another series' declares are skipped for that series
-(:func:`_series_settings`).
+are the series' metrics.  ``analysis.tomo`` holds the settings of every series, and
+``analysis.tomo.series.<name>`` the ones that differ for one series
+(:meth:`ssbscope.config.TomoAnalysis.for_series`); shared layer names a series' cell lacks but
+another series' declares are skipped for that series (:func:`_series_settings`).
 
 The twin uses coarser voxels (3 µm) and a lower energy (22 keV) than the papers (1.6-1.8 µm,
 40 keV) so that a 40-voxel-wide phantom scanned with 16-bit detector noise keeps a usable
@@ -676,10 +677,10 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             f"{base}/maps": mp}
 
 
-def _series_settings(an, series: str, names, other_names) -> dict:
+def _series_settings(an, series: str, names, other_names, own=()) -> dict:
     """``analysis.tomo`` layer names that apply to one series.
 
-    ``analysis.tomo`` is one section for every series of an experiment: a layer name there
+    ``analysis.tomo`` (without a ``series`` override) is shared by every series: a layer name there
     that this series' cell lacks but another series' cell declares (``thickness: [Li,
     counter]`` beside a cell with no ``counter``) is skipped for this series, with a log line;
     a name no series declares is kept, so that the analysis reports it.
@@ -692,6 +693,9 @@ def _series_settings(an, series: str, names, other_names) -> dict:
         Layer names of the series' cell.
     other_names : set of str
         Layer names of the other series' cells.
+    own : collection of str
+        Fields ``an`` takes from the series' own ``analysis.tomo.series`` entry: their names
+        are never skipped.
 
     Returns
     -------
@@ -702,6 +706,8 @@ def _series_settings(an, series: str, names, other_names) -> dict:
     names = set(names)
 
     def keep(what, name, parts):
+        if what in own:
+            return True
         miss = [p for p in parts if p not in names]
         if miss and all(p in other_names for p in miss):
             log.info("tomo: series %r: analysis.tomo.%s %r skipped (its cell has no layer %s)",
@@ -829,7 +835,11 @@ def input_stages(exp) -> list:
         elif an.segmentation.method == "random_forest":
             log.info("tomo: series %r segmented by grey thresholds (the random forest's "
                      "training scan is in another series)", series)
-        own = _series_settings(an, series, [la.name for la in cell.layers], other_names)
+        # this series' settings: analysis.tomo with its analysis.tomo.series override
+        san = an.for_series(series)
+        ov = an.series.get(series)
+        own = _series_settings(san, series, [la.name for la in cell.layers], other_names,
+                               own=ov.model_fields_set if ov is not None else ())
         base = f"tomo/{sname}"
         stages.append(Stage(
             f"tomo.{sname}.series", _series_stage, inputs=tuple(keys),
@@ -837,20 +847,20 @@ def input_stages(exp) -> list:
             params={"series": sname, "scan_keys": keys, "time_s": times, "states": states,
                     "layers": layers, "energy_kev": energy,
                     "interfaces": own["interfaces"], "thickness": own["thickness"],
-                    "central_fraction": float(an.central_fraction),
-                    "register_on": own["register_on"], "median": bool(an.median),
-                    "opening_radius_vox": int(an.opening_radius_vox),
-                    "min_filament_volume_um3": float(an.min_filament_volume_um3),
-                    "n_layers": int(an.n_layers),
+                    "central_fraction": float(san.central_fraction),
+                    "register_on": own["register_on"], "median": bool(san.median),
+                    "opening_radius_vox": int(san.opening_radius_vox),
+                    "min_filament_volume_um3": float(san.min_filament_volume_um3),
+                    "n_layers": int(san.n_layers),
                     "electrolyte": own["electrolyte"], "segmentation": forest,
-                    "denoise": an.denoise.model_dump() if an.denoise is not None else None,
+                    "denoise": san.denoise.model_dump() if san.denoise is not None else None,
                     "phase_levels": {k: (v if isinstance(v, (int, float)) else
                                          {kk: list(vv) for kk, vv in v.model_dump().items()
                                           if vv is not None})
-                                     for k, v in an.phase_levels.items()} or None,
-                    "level_erode_vox": int(an.level_erode_vox),
-                    "level_denoise": (an.level_denoise.model_dump()
-                                      if an.level_denoise is not None else "default")},
+                                     for k, v in san.phase_levels.items()} or None,
+                    "level_erode_vox": int(san.level_erode_vox),
+                    "level_denoise": (san.level_denoise.model_dump()
+                                      if san.level_denoise is not None else "default")},
             long=True))
     tr = an.segmentation.training
     if an.segmentation.method == "random_forest" and not forest_done and tr.scan is not None:

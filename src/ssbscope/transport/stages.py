@@ -477,7 +477,7 @@ def input_stages(exp) -> list:
             if cd is None:
                 log.info("transport: series %r: %s", series, why)
                 continue
-        th = exp.analysis.tomo.thickness
+        th = exp.analysis.tomo.for_series(series).thickness
         if th is not None and cd not in th:
             if an.current_density_layer is not None:
                 raise ConfigError(where, [("analysis.transport.current_density_layer", (

@@ -16,8 +16,9 @@ analysis reads; tests and the report compare with it)::
 The writers are built from reusable parts (:class:`FolderPart`): :func:`ct_series_part`
 writes one cell's CT series with its potentiostat log and returns the cell, input entries
 and truth it contributes; :func:`write_experiment_yaml` merges parts into one commented YAML,
-and :func:`write_truth_json` their truth (lists of ``analysis`` settings merge as a union:
-``analysis.tomo`` is one section for every series).  :func:`soft_short_part` writes the
+and :func:`write_truth_json` their truth (lists of ``analysis`` settings merge as a union;
+``analysis.tomo`` settings that differ between parts go under ``analysis.tomo.series.<name>``
+of each part's series).  :func:`soft_short_part` writes the
 sulfide pellet behind a soft short (Cao et al. 2023, doi:10.1002/adfm.202307998) as a
 one-scan series of its own cell.  A folder of several cells (the demo: coin-cell
 log, anode-free CT series, XCS and neutron files) combines several parts.
@@ -536,7 +537,8 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         cfrac = float(p001("central_fraction"))
     else:
         cfrac = 0.75
-    part.analysis["tomo"] = {"interfaces": ["Li|LPSCl"], "thickness": ["Li", "counter"],
+    # the pellet's thickness too (compared with the truth in the report's accuracy table)
+    part.analysis["tomo"] = {"interfaces": ["Li|LPSCl"], "thickness": ["Li", "counter", "LPSCl"],
                              "central_fraction": cfrac}
     # the current distribution on each scan's measured Li surface vs the measured maps
     part.analysis["interface"] = {"topography": {"series": [series]}}
@@ -661,7 +663,8 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
     part.inputs["tomo"] = [({"path": rel, "kind": "projections", "series": series,
                              "time_s": 0, "state": label, "energy_kev": _E_KEV},
                             f"{series}: one scan after the soft short (no log of this cell)")]
-    # analysis.tomo is shared by every series: names a series' cell lacks are skipped for it
+    # settings of this series (write_experiment_yaml puts them under analysis.tomo.series
+    # beside other cells' series)
     part.analysis["tomo"] = {"interfaces": list(_SS_IFACE), "thickness": ["Li", "LPSCl"],
                              "n_layers": _SS_N_LAYERS, "min_filament_volume_um3": 0}
     part.comments.append(f"{series}: {what}; one scan, no log.")
@@ -743,6 +746,8 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
         for area, items in p.inputs.items():
             inputs.setdefault(area, []).extend(items)
         for area, d in p.analysis.items():
+            if area == "tomo":
+                continue  # per series below (_merge_tomo_analysis)
             merged = analysis.setdefault(area, {})
             for k, v in d.items():
                 if isinstance(v, list) and isinstance(merged.get(k), list):
@@ -751,6 +756,11 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
                 else:
                     merged[k] = v
         comments.extend(p.comments)
+    tomo_an = _merge_tomo_analysis(parts)
+    if tomo_an:
+        # keep the area order of the parts
+        order = list(dict.fromkeys(a for p in parts for a in p.analysis))
+        analysis = {a: (tomo_an if a == "tomo" else analysis[a]) for a in order}
     lines = ["# Experiment file for `ssbscope run` (written by the ssbscope digital twin, as a",
              "# user would describe their experiment). Paths are relative to this file.",
              "# The twin's ground truth is in truth.json beside it; no analysis reads it."]
@@ -811,6 +821,11 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
                 lines.append(f"    {k}:")
                 lines += [f"      - {_flow(x)}" for x in v]
                 continue
+            if area == "tomo" and k == "series":
+                lines.append(f"    {k}:  # settings of one series' cell, not shared with the "
+                             "other series")
+                lines += [f"      {_flow({s_: sv})[1:-1]}" for s_, sv in v.items()]
+                continue
             val = _flow({k: v})[1:-1]
             lines.append(f"    {val}")
     if twin:
@@ -823,6 +838,60 @@ def write_experiment_yaml(path, parts, *, name: str, seed: int = 0,
         raise RuntimeError("experiment YAML does not parse back to its mapping (writer bug)")
     from_dict(back, source=str(path), base_dir=path.parent)
     return _atomic_text(path, text)
+
+
+def _merge_tomo_analysis(parts) -> dict:
+    """``analysis.tomo`` of several parts: a setting every part with CT series gives alike is
+    shared, one that differs (or that only some parts give) goes under
+    ``series.<name>`` of that part's series (``inputs.tomo[].series``), so that one cell's
+    settings never reach another cell's series.  A part without CT inputs (or a single part
+    with CT series): its settings are shared (lists as a union, other values the last part's).
+
+    Parameters
+    ----------
+    parts : sequence of FolderPart
+
+    Returns
+    -------
+    dict
+        The ``analysis.tomo`` mapping (empty when no part gives one).
+    """
+    given = [(list(dict.fromkeys(d["series"] for d, _ in p.inputs.get("tomo", ())
+                                 if d.get("series") is not None)), p.analysis["tomo"])
+             for p in parts if p.analysis.get("tomo")]
+    shared = {}
+
+    def merge(d):  # lists merge as a union (order kept), other values: the last part's
+        for k, v in d.items():
+            if isinstance(v, list) and isinstance(shared.get(k), list):
+                shared[k] = shared[k] + [x for x in v if x not in shared[k]]
+            else:
+                shared[k] = v
+
+    for names, d in given:
+        if not names:
+            merge(d)
+    own = [(names, d) for names, d in given if names]
+    if len(own) == 1:
+        merge(own[0][1])
+        return shared
+    per = {}
+    keys = list(dict.fromkeys(k for _, d in own for k in d))
+    for k in keys:
+        vals = [d.get(k, _MISSING) for _, d in own]
+        if all(v is not _MISSING and v == vals[0] for v in vals):
+            shared[k] = vals[0]
+            continue
+        for names, d in own:
+            if k in d:
+                for n in names:
+                    per.setdefault(n, {})[k] = d[k]
+    if per:
+        shared["series"] = per
+    return shared
+
+
+_MISSING = object()
 
 
 def write_truth_json(path, parts, **meta) -> Path:
