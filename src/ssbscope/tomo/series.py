@@ -289,26 +289,36 @@ class LayerLocation:
         return (self.z0_vox[i], self.z1_vox[i]) if self.present[i] else None
 
 
-def _runs(maj: np.ndarray) -> list[tuple[int, int, int]]:
-    out = []
-    z0 = 0
-    for z in range(1, maj.size + 1):
-        if z == maj.size or maj[z] != maj[z0]:
-            out.append((int(maj[z0]), z0, z))
-            z0 = z
-    return out
+def _runs(maj: np.ndarray, rank: np.ndarray | None = None) -> list[tuple[int, int, int]]:
+    """Runs ``(class, z0, z1)`` of equal ``maj`` (and equal ``rank`` where given: two grey
+    levels of undeclared material are two runs)."""
+    maj = np.asarray(maj)
+    if maj.size == 0:
+        return []
+    change = maj[1:] != maj[:-1]
+    if rank is not None:
+        r = np.nan_to_num(np.asarray(rank, np.float64), nan=-np.inf)
+        change |= r[1:] != r[:-1]
+    cuts = np.concatenate(([0], np.flatnonzero(change) + 1, [maj.size]))
+    return [(int(maj[a]), int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
-def _ramp(runs, j, prev: int, nxt: int, max_slices: int = 16) -> int:
+def _ramp(runs, j, prev: int, nxt: int, max_slices: int = 16, rank=None) -> int:
     """Bands ``runs[j:j+k]`` between a layer of class ``prev`` and one of class ``nxt`` (at
-    ``runs[j+k]``) whose classes lie strictly between the two, in order (a blurred edge, e.g.
-    a steel|Li edge after Paganin retrieval, passes through the intermediate grey levels),
-    spanning at most ``max_slices``: returns ``k`` (0 if they are not such a ramp)."""
+    ``runs[j+k]``) whose grey levels lie strictly between the two, in order (a blurred edge,
+    e.g. a steel|Li edge after Paganin retrieval, passes through the intermediate grey
+    levels; so does a rough interface's band of mixed slices), spanning at most
+    ``max_slices``: returns ``k`` (0 if they are not such a ramp).
+
+    ``rank`` (one per run, optional): the grey rank of each run in the phase order, a
+    declared phase ``p`` at ``p``, a level of undeclared material between phases ``p`` and
+    ``p + 1`` in between (e.g. ``p + 0.5``; NaN where unknown); without it a run's rank is its
+    class, so an undeclared band is never part of a ramp."""
     lo, hi = min(prev, nxt), max(prev, nxt)
     sign = 1 if nxt > prev else -1
     k, last, n = 0, prev, 0
     while j + k < len(runs) and runs[j + k][0] != nxt:
-        c = runs[j + k][0]
+        c = runs[j + k][0] if rank is None else rank[j + k]
         n += runs[j + k][2] - runs[j + k][1]
         if not (lo < c < hi) or sign * (c - last) <= 0 or n > max_slices:
             return 0
@@ -316,13 +326,39 @@ def _ramp(runs, j, prev: int, nxt: int, max_slices: int = 16) -> int:
     return k if (j + k < len(runs) and k > 0) else 0
 
 
+def _level_ranks(cmap, n: int) -> np.ndarray:
+    """Grey rank of each level of a level -> phase map (levels ascending, phases darkest
+    first): a declared level at its phase ``p``; the ``m`` undeclared levels between the
+    levels of phases ``a`` and ``b`` evenly between ``a`` and ``b`` (below the first
+    declared level: below ``a``; above the last: above it)."""
+    cmap = list(cmap)
+    r = np.full(len(cmap), np.nan)
+    decl = [i for i, c in enumerate(cmap) if c != UNDECLARED]
+    for i in decl:
+        r[i] = cmap[i]
+    if not decl:
+        return r
+    bounds = [(-1, cmap[decl[0]] - 1.0)] + [(i, cmap[i]) for i in decl] + \
+        [(len(cmap), cmap[decl[-1]] + 1.0)]
+    for (i0, a), (i1, b) in zip(bounds[:-1], bounds[1:]):
+        m = i1 - i0 - 1
+        for t, i in enumerate(range(i0 + 1, i1)):
+            r[i] = a + (b - a) * (t + 1) / (m + 1)
+    return r
+
+
 def _locate_from_fractions(frac: np.ndarray, layers, order: PhaseOrder, voxel_size_um: float,
-                           ) -> LayerLocation:
-    """``frac``: (n_phases + 1, Z) fraction of the cell's columns per phase (last: undeclared)."""
+                           rank: np.ndarray | None = None) -> LayerLocation:
+    """``frac``: (n_phases + 1, Z) fraction of the cell's columns per phase (last: undeclared);
+    ``rank``: optional (Z,) grey rank of each slice's level (:func:`_level_ranks`; a slice of
+    undeclared material between two phases' levels ranks between them), which lets a band of
+    intermediate undeclared level between two layers be skipped as their interface's ramp."""
     lay = as_layers(layers)
     n = len(order.phases)
     maj = np.argmax(frac, axis=0)
-    runs = _runs(maj)
+    runs = _runs(maj, None if rank is None else np.asarray(rank, np.float64))
+    rrank = None if rank is None else [float(rank[a]) if p == n else float(p)
+                                       for p, a, _ in runs]
     want = [order.index(la.material) for la in lay]
     best = None
     for s in range(len(runs)):
@@ -341,8 +377,9 @@ def _locate_from_fractions(frac: np.ndarray, layers, order: PhaseOrder, voxel_si
             elif lay[i].thickness_um == 0:
                 match.append(None)
                 i += 1
-            elif match and match[-1] is not None and _ramp(runs, j, runs[match[-1]][0], want[i]):
-                j += _ramp(runs, j, runs[match[-1]][0], want[i])  # a blurred edge's grey ramp
+            elif match and match[-1] is not None and \
+                    (kr := _ramp(runs, j, runs[match[-1]][0], want[i], rank=rrank)):
+                j += kr  # a blurred edge's (or rough interface's) intermediate grey levels
             else:
                 break
         if i < len(lay) or all(m is None for m in match):
@@ -560,7 +597,8 @@ def _choose_levels(prof, layers, order: PhaseOrder, voxel_size_um: float, class_
         for cmap in maps:
             try:
                 loc = _locate_from_fractions(_slice_fractions(cls_slice, cmap, n), layers,
-                                             order, voxel_size_um)
+                                             order, voxel_size_um,
+                                             rank=_level_ranks(cmap, n)[cls_slice])
             except EmptyResultError as exc:
                 errors.append(str(exc))
                 continue
