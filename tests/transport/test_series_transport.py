@@ -146,9 +146,11 @@ def test_configuration_errors(run):
 
     _, _, doc, folder = run
 
-    def stages(**tr):
+    def stages(thickness=None, **tr):
         d = json.loads(json.dumps(doc))
         d["analysis"]["transport"] = tr
+        if thickness is not None:
+            d["analysis"]["tomo"]["thickness"] = thickness
         return input_stages(from_dict(d, base_dir=folder.root))
 
     names = [s.name for s in stages(phase="Li6PS5Cl")]
@@ -161,7 +163,7 @@ def test_configuration_errors(run):
     with pytest.raises(ConfigError, match="analysis.transport.layer"):
         stages(phase="Li6PS5Cl", layer="cathode")
     with pytest.raises(ConfigError, match="analysis.transport.current_density_layer"):
-        stages(current_density_layer="LPSCl")  # not in analysis.tomo.thickness
+        stages(current_density_layer="LPSCl", thickness=["Li", "counter"])  # not measured
 
 
 # ----------------------------------------------------------------------------- library, analytic
