@@ -183,7 +183,7 @@ def _interface_flux_series_stage(ctx, inputs, *, series, labels_key, regions, la
     from ssbscope.errors import EmptyResultError, InputError
     from ssbscope.transport.layer import interface_tortuosity
 
-    lab = inputs[labels_key].load()
+    lab = inputs[labels_key]  # lazy: each scan's labels are read only around its interfaces
     phases = [str(p) for p in _list_attr(lab.attrs["phases"])]
     for r in regions:
         for what, mat in (("phase", r["phase"]), ("interface", r["lower_material"])):
@@ -192,7 +192,7 @@ def _interface_flux_series_stage(ctx, inputs, *, series, labels_key, regions, la
                                  f"({r['interface']}): {what} material {mat!r} is not a segmented "
                                  f"phase of series {series!r} (phases: {', '.join(phases)})")
     vs = float(lab.attrs["voxel_size_um"])
-    labels = lab["labels"].values
+    labels = lab["labels"]
     fp = np.asarray(lab["cell_mask"].values, bool)
     inner = ndi.binary_erosion(fp, iterations=1)
     if not inner.any():
@@ -218,9 +218,14 @@ def _interface_flux_series_stage(ctx, inputs, *, series, labels_key, regions, la
                             reasons[k, j])
                 continue
             window = ((lo[0] + lo[1]) // 2, up[1])
+            # only the slices the interface and its slab can reach: [a, b) holds the window
+            # and half + 1 slices each side (clipped at the volume's ends, as the full volume)
+            a, b = max(0, window[0] - half[j] - 1), min(nz, window[1] + half[j] + 1)
             try:
-                res = interface_tortuosity(labels[k], phases.index(r["phase"]),
-                                           phases.index(r["lower_material"]), window, inner,
+                res = interface_tortuosity(np.asarray(labels[k, a:b].values),
+                                           phases.index(r["phase"]),
+                                           phases.index(r["lower_material"]),
+                                           (window[0] - a, window[1] - a), inner,
                                            half[j], axis=int(r["axis"]), rtol=rtol)
             except EmptyResultError as exc:
                 reasons[k, j] = str(exc)
@@ -228,12 +233,12 @@ def _interface_flux_series_stage(ctx, inputs, *, series, labels_key, regions, la
                             r["interface"], exc)
                 continue
             q = res.result
-            zi[k, j] = res.interface_z_vox * vs
-            slab[k, j] = np.asarray(res.slab_z_vox, float) * vs
+            zi[k, j] = (res.interface_z_vox + a) * vs
+            slab[k, j] = (np.asarray(res.slab_z_vox, float) + a) * vs
             scal[k, j] = (q.tau, q.volume_fraction, q.d_eff_ratio, q.percolating_fraction,
                           q.flux_imbalance, q.relative_residual, q.iterations)
             fmap[k, j] = q.flux_map
-            fz[k, j] = (q.flux_plane_z_vox + 0.5) * vs
+            fz[k, j] = (q.flux_plane_z_vox + a + 0.5) * vs
             reasons[k, j] = q.reason
     dims = ("time_s", "interface")
     ds = xr.Dataset(
