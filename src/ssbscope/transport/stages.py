@@ -77,7 +77,7 @@ def _tortuosity_series_stage(ctx, inputs, *, series, labels_key, metrics_key, ph
     from ssbscope.errors import EmptyResultError, InputError
     from ssbscope.transport.layer import layer_tortuosity
 
-    lab = inputs[labels_key].load()
+    lab = inputs[labels_key]  # lazy: each scan's labels are read only in the layer's band
     met = inputs[metrics_key]
     phases = [str(p) for p in _list_attr(lab.attrs["phases"])]
     if phase not in phases:
@@ -92,7 +92,7 @@ def _tortuosity_series_stage(ctx, inputs, *, series, labels_key, metrics_key, ph
     else:
         why = "analysis.transport.layer"
     vs = float(lab.attrs["voxel_size_um"])
-    labels = lab["labels"].values
+    labels = lab["labels"]
     fp = np.asarray(lab["cell_mask"].values, bool)
     t = np.asarray(lab["time_s"].values, float)
     nt, _, ny, nx = labels.shape
@@ -112,22 +112,24 @@ def _tortuosity_series_stage(ctx, inputs, *, series, labels_key, metrics_key, ph
             log.warning("transport %s: scan %d: layer %r absent; tau NaN", series, k, layer)
             continue
         band[k] = b
+        b0 = int(b[0])  # the layer's band only: the core and its solve lie inside it
         try:
-            r = layer_tortuosity(labels[k], pidx, b, fp, axis=axis, n_slabs=ns,
+            r = layer_tortuosity(np.asarray(labels[k, b0:int(b[1])].values), pidx,
+                                 (0, int(b[1]) - b0), fp, axis=axis, n_slabs=ns,
                                  mixing_tol=mixing_tol, rtol=rtol)
         except EmptyResultError as exc:
             reasons.append(str(exc))
             log.warning("transport %s: scan %d: %s; tau NaN", series, k, exc)
             continue
         reasons.append(r.reason)
-        core[k] = r.core_z_vox
+        core[k] = np.asarray(r.core_z_vox) + b0
         scal[k] = (r.tau, r.volume_fraction, r.d_eff_ratio, r.percolating_fraction,
                    r.flux_imbalance, r.relative_residual, r.iterations)
         m = r.slab_tau.size
         slab[k, :m] = np.stack([r.slab_tau, r.slab_volume_fraction, r.slab_d_eff_ratio], 1)
-        sb[k, :m] = r.slab_bounds_vox * vs
+        sb[k, :m] = (r.slab_bounds_vox + b0) * vs
         fmap[k] = r.flux_map
-        fz[k] = (r.flux_plane_z_vox + 0.5) * vs
+        fz[k] = (r.flux_plane_z_vox + b0 + 0.5) * vs
     region = "cell footprint prism" if int(axis) == 0 else "largest square inside the cell footprint"
     ds = xr.Dataset(
         {"tau": ("time_s", scal[:, 0]), "volume_fraction": ("time_s", scal[:, 1]),
