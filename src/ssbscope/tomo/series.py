@@ -422,8 +422,70 @@ def _phase_fractions(labels: np.ndarray, n_phases: int, footprint: np.ndarray) -
     return frac
 
 
-def locate_layers(labels, layers, order: PhaseOrder, footprint, voxel_size_um: float,
-                  ) -> LayerLocation:
+def _undeclared_band_ranks(lab, frac, n: int, fp, class_phase=None, volume=None):
+    """(Z,) grey rank of each slice for :func:`_locate_from_fractions` from a label volume:
+    a slice whose majority is a declared phase ``p`` ranks ``p``; a band (run of
+    consecutive slices) whose majority is undeclared ranks where its grey level lies among
+    the phases' levels (:func:`_level_ranks`), NaN where that is unknown.
+
+    The level of an undeclared band comes from ``class_phase`` (the segmentation's level ->
+    phase map, levels ascending) when it holds a single undeclared level, else from
+    ``volume``: the median grey value of the band's undeclared voxels of the footprint
+    against each phase's median grey value (phases darkest first; their levels must rise
+    with the phase index), interpolated linearly between the two phases it falls between,
+    half a rank outside the first or last.  None without either (no band is a ramp)."""
+    if class_phase is None and volume is None:
+        return None
+    maj = np.argmax(frac, axis=0)
+    rank = maj.astype(np.float64)
+    und = maj == n
+    if not und.any():
+        return rank
+    rank[und] = np.nan
+    fixed = None
+    if class_phase is not None:
+        cmap = [int(c) for c in class_phase]
+        ur = [r for r, c in zip(_level_ranks(cmap, n), cmap) if c == UNDECLARED]
+        if len(ur) == 1:
+            fixed = float(ur[0])
+    if fixed is not None:
+        rank[und] = fixed
+        return rank
+    if volume is None:
+        return rank
+    vol = volume
+    cols_lab = lab[:, fp]
+    lev = np.full(n, np.nan)
+    for p in range(n):  # each phase's median grey value over the footprint, slab-free
+        sel = np.flatnonzero((cols_lab == p).any(axis=1))
+        if sel.size:
+            v = np.asarray(vol[int(sel[0]):int(sel[-1]) + 1])[:, fp]
+            m = cols_lab[int(sel[0]):int(sel[-1]) + 1] == p
+            lev[p] = float(np.median(v[m]))
+    ok = np.isfinite(lev)
+    if ok.sum() < 1 or np.any(np.diff(lev[ok]) <= 0):
+        return rank  # levels not ordered like the phases: unknown
+    idx = np.flatnonzero(ok).astype(float)
+    lv = lev[ok]
+    for _, a, b in _runs(maj):
+        if maj[a] != n:
+            continue
+        m = cols_lab[a:b] == UNDECLARED
+        g = float(np.median(np.asarray(vol[a:b])[:, fp][m]))
+        if g < lv[0]:
+            r = idx[0] - 0.5
+        elif g > lv[-1]:
+            r = idx[-1] + 0.5
+        else:
+            r = float(np.interp(g, lv, idx))
+            if r in idx:  # exactly a phase's level: not between two
+                r = np.nan
+        rank[a:b] = r
+    return rank
+
+
+def locate_layers(labels, layers, order: PhaseOrder, footprint, voxel_size_um: float, *,
+                  class_phase=None, volume=None) -> LayerLocation:
     """Locate the declared layers along z from a phase-label volume.
 
     Every slice gets the phase holding most of the cell's columns (``footprint``); runs of
@@ -443,6 +505,21 @@ def locate_layers(labels, layers, order: PhaseOrder, footprint, voxel_size_um: f
     footprint : (Y, X) ndarray of bool
         The cell's columns (e.g. :attr:`CellRegion.inner`).
     voxel_size_um : float
+    class_phase : sequence of int, optional
+        The segmentation's level -> phase map (grey levels ascending, :data:`UNDECLARED`
+        for a level of undeclared material; :attr:`PhaseSegmentation.class_phase`, the
+        ``classes`` attribute of ``tomo/<series>/labels``).  With a single undeclared
+        level, an undeclared band ranks at that level (:func:`_level_ranks`).
+    volume : (Z, Y, X) array_like, optional
+        The grey values the labels were segmented from (registered frame); gives an
+        undeclared band's level where ``class_phase`` does not (several undeclared levels).
+
+    Short undeclared bands: with the level of an undeclared band known (``class_phase`` or
+    ``volume``), a band of at most 16 slices between two layers whose level lies strictly
+    between the two layers' levels is their interface's grey ramp (a rough or blurred
+    interface's mixed slices) and is skipped, as the grey-level location does
+    (:func:`_choose_levels`); without them only a one-slice band is skipped.  An undeclared
+    band outside the two levels (a steel plunger between layers) is never skipped.
 
     Returns
     -------
@@ -460,8 +537,13 @@ def locate_layers(labels, layers, order: PhaseOrder, footprint, voxel_size_um: f
                          "(y, x)")
     if not fp.any():
         raise EmptyResultError("footprint: selects no column")
-    return _locate_from_fractions(_phase_fractions(lab, len(order.phases), fp), layers, order,
-                                  float(voxel_size_um))
+    if volume is not None and tuple(np.shape(volume)) != lab.shape:
+        raise InputError(f"volume {tuple(np.shape(volume))} / labels {lab.shape}: the grey "
+                         "volume must be on the labels' (z, y, x) grid")
+    n = len(order.phases)
+    frac = _phase_fractions(lab, n, fp)
+    rank = _undeclared_band_ranks(lab, frac, n, fp, class_phase=class_phase, volume=volume)
+    return _locate_from_fractions(frac, layers, order, float(voxel_size_um), rank=rank)
 
 
 # --------------------------------------------------------------------------- segmentation

@@ -60,12 +60,18 @@ def _layer_bands(lab, layers, k: int) -> dict:
         names = [str(x) for x in lab["layer"].values.tolist()]
         zz = np.asarray(lab["layer_z_vox"].values[k])
         return {n: (int(a), int(b)) if a >= 0 else None for n, (a, b) in zip(names, zz)}
-    from ssbscope.tomo.series import PhaseOrder, locate_layers
+    from ssbscope.tomo.series import UNDECLARED, PhaseOrder, locate_layers
 
     phases = tuple(_list_attr(lab.attrs["phases"]))
     order = PhaseOrder(phases, (float("nan"),) * len(phases), float("nan"))
+    # the segmentation's level -> phase map (its grey classes, ascending): the level of an
+    # undeclared band, so a short one between two layers' levels is skipped as their ramp
+    classes = [str(c) for c in _list_attr(lab.attrs.get("classes", []))]
+    cmap = None
+    if classes and all(c in phases or c == "undeclared" for c in classes):
+        cmap = [phases.index(c) if c in phases else UNDECLARED for c in classes]
     loc = locate_layers(lab["labels"].values[k], layers, order, lab["cell_mask"].values,
-                        float(lab.attrs["voxel_size_um"]))
+                        float(lab.attrs["voxel_size_um"]), class_phase=cmap)
     return {n: loc.band(n) for n in loc.names}
 
 
