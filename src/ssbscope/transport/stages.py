@@ -335,6 +335,7 @@ def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer
                                     res.current_ma_cm2.astype(np.float32)),
          "mean_current_density_ma_cm2": ("interval", res.mean_current_ma_cm2),
          "std_current_density_ma_cm2": ("interval", res.std_current_ma_cm2),
+         "noise_current_density_ma_cm2": ("interval", res.noise_ma_cm2),
          "n_hotspots": ("interval", res.n_hotspots),
          "cycler_charge_mah_cm2": ("interval", res.charge_mah_cm2),
          "cycler_current_density_ma_cm2": ("interval", res.cycler_current_ma_cm2),
@@ -363,10 +364,14 @@ def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer
             ds["time_s"].attrs["units"] = "s"
     for v, u in (("t_start_s", "s"), ("t_end_s", "s"), ("dt_s", "s"),
                  ("current_density_ma_cm2", "mA/cm^2"), ("mean_current_density_ma_cm2", "mA/cm^2"),
-                 ("std_current_density_ma_cm2", "mA/cm^2"), ("n_hotspots", "1"),
+                 ("std_current_density_ma_cm2", "mA/cm^2"),
+                 ("noise_current_density_ma_cm2", "mA/cm^2"), ("n_hotspots", "1"),
                  ("cycler_charge_mah_cm2", "mA*h/cm^2"), ("cycler_current_density_ma_cm2", "mA/cm^2"),
                  ("ratio", "1"), ("residual_pct", "percent"), ("y", "um"), ("x", "um")):
         ds[v].attrs["units"] = u
+    ds["noise_current_density_ma_cm2"].attrs["description"] = (
+        "per-pixel noise of each map from its neighbour differences "
+        "(ssbscope.transport.current_density.map_noise)")
     return {f"transport/{series}/current_density": ds}
 
 

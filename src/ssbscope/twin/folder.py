@@ -62,7 +62,7 @@ from ssbscope.errors import ParameterError
 __all__ = ["ExperimentFolder", "FolderPart", "ct_series_part", "soft_short_part",
            "write_ct_experiment",
            "write_experiment_yaml", "write_truth_json", "CT_SIZES", "DESIGNS",
-           "SOFT_SHORT_SIZES"]
+           "SOFT_SHORT_SIZES", "true_current_density"]
 
 #: n_xy, n_z, n_angles per size (the CT demo's sizes).
 CT_SIZES = {"tiny": (32, 48, 60), "small": (40, 56, 90), "medium": (64, 72, 150)}
@@ -467,6 +467,7 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
     rows, entries = [], []
     pellet_um = None
     layer_names = None
+    plated_maps = []
     it = enumerate(states)
     if progress is not None:
         it = progress(list(it), desc=f"twin CT series {series}")
@@ -509,6 +510,10 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
                          "time_s": _num(round(float(t), 3)), "state": label,
                          "energy_kev": e_kev}, None))
         tr = _scan_truth(ph, design, layer_names, label, t, start, plated, stripped)
+        if design == "anode_free":  # the plated layer's continuous thickness, first scan's frame
+            plated_maps.append((float(t), np.asarray(
+                ph.truth["height_continuous_um"]["li|lpscl"], float)
+                - float(ph.interfaces_z_vox["cu|li"]) * ph.voxel_size_um))
         tr["path"] = rel
         tr["end_date"] = _iso(end)
         tr["drift_yx_um"] = [_num(drift_yx[0] * vox), _num(drift_yx[1] * vox)]
@@ -563,7 +568,57 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
             "scans": rows,
         }},
     }
+    if len(plated_maps) >= 2:
+        part.truth["tomo"][series]["current_density"] = true_current_density(
+            plated_maps, vox)
     return part
+
+
+def true_current_density(plated_maps, voxel_size_um: float) -> dict:
+    """The true local current density of the plated layer between consecutive scans.
+
+    Faraday's law (:func:`ssbscope.transport.current_density.thickness_change_to_current_ma_cm2`)
+    on the change of the plated layer's continuous thickness per column (the Li the twin put
+    on the Cu under that column, before it is cut into whole voxels) over the scans' time
+    difference, on the phantom's grid, in the first scan's frame (the frame registration brings
+    every scan to): the truth of ``transport/<series>/current_density``.
+
+    Parameters
+    ----------
+    plated_maps : list of (float, (Y, X) ndarray)
+        ``(time_s, thickness_um)`` of each scan, time order; NaN outside the cell.
+    voxel_size_um : float
+        The grid's pixel (µm); pixel centres at ``(i + 0.5) voxel_size_um``.
+
+    Returns
+    -------
+    dict
+        ``layer``, ``definition``, ``y_um``, ``x_um`` (pixel centres), ``intervals``: one
+        ``{t_start_s, t_end_s, mean_ma_cm2, std_ma_cm2, current_density_ma_cm2}`` per pair
+        of consecutive scans (the map as rows of numbers, null outside the cell).
+    """
+    from ssbscope.transport.current_density import thickness_change_to_current_ma_cm2
+
+    def r4(x):
+        return None if not np.isfinite(x) else (0.0 if abs(x) < 1e-12 else float(f"{x:.5g}"))
+
+    ny, nx = plated_maps[0][1].shape
+    out = {"layer": "Li",
+           "definition": ("j = rho_Li F dh / (M_Li dt) of the plated layer's continuous "
+                          "thickness per column (the Li the twin plated or stripped there; Li "
+                          "in cracks or filaments not counted), between consecutive scans, on "
+                          "the phantom's pixel grid in the first scan's frame; mA/cm^2, "
+                          "positive where the layer thickened"),
+           "y_um": [_num((i + 0.5) * voxel_size_um) for i in range(ny)],
+           "x_um": [_num((i + 0.5) * voxel_size_um) for i in range(nx)],
+           "intervals": []}
+    for (t0, h0), (t1, h1) in zip(plated_maps[:-1], plated_maps[1:]):
+        j = thickness_change_to_current_ma_cm2(h1 - h0, t1 - t0)
+        out["intervals"].append({
+            "t_start_s": _num(t0), "t_end_s": _num(t1),
+            "mean_ma_cm2": _num(np.nanmean(j)), "std_ma_cm2": _num(np.nanstd(j)),
+            "current_density_ma_cm2": [[r4(v) for v in row] for row in j]})
+    return out
 
 
 # ------------------------------------------------------------------------------- soft short
