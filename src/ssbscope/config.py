@@ -384,9 +384,10 @@ class _TomoSettings(_Model):
 
 
 def _series_override_model():
-    """:class:`TomoSeriesSettings`: every field of :class:`_TomoSettings` but
-    ``segmentation`` (one method and forest for the experiment), same type, constraints and
-    description, unset by default (the series takes ``analysis.tomo``'s value)."""
+    """:class:`TomoSeriesSettings`: every field of :class:`_TomoSettings`, same type,
+    constraints and description, unset by default (the series takes ``analysis.tomo``'s
+    value).  ``segmentation`` replaces the shared block whole for the series (its own method
+    and forest: training labels of one of its scans, classes of its cell's materials)."""
     from typing import Annotated
 
     from pydantic import create_model
@@ -396,8 +397,6 @@ def _series_override_model():
 
     fields = {}
     for n, f in _TomoSettings.model_fields.items():
-        if n == "segmentation":
-            continue
         ann = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
         fields[n] = (ann, Field(default=None, description=f.description,
                                 json_schema_extra=no_default))
@@ -414,7 +413,7 @@ class TomoAnalysis(_TomoSettings):
     """Analysis of every CT series (``tomo/<series>/...``) against the cell's declared layers;
     ``series`` overrides settings for single series."""
 
-    series: dict[str, TomoSeriesSettings] = Field(default_factory=dict, description="per-series overrides: a series name of inputs.tomo -> the settings of this section that differ for it (the other settings: the ones above), e.g. {coin: {electrolyte: SPE, min_filament_volume_um3: 340000}}; every key of this section but segmentation")
+    series: dict[str, TomoSeriesSettings] = Field(default_factory=dict, description="per-series overrides: a series name of inputs.tomo -> the settings of this section that differ for it (the other settings: the ones above), e.g. {coin: {electrolyte: SPE, min_filament_volume_um3: 340000}}; every key of this section; segmentation given here replaces the shared one whole for the series (e.g. {coin: {segmentation: {method: random_forest, training: {labels: coin_labels.npy, classes: [...]}}}}: its training scan one of the series' scans, default its first; its classes the series' cell's materials, void or undeclared)")
 
     def for_series(self, series: str) -> "TomoAnalysis":
         """The effective settings of one series: these, with its ``series`` override."""
@@ -836,11 +835,34 @@ class Experiment(_Model):
         from ssbscope.schema import did_you_mean
 
         known = list(dict.fromkeys(it.series for it in self.inputs.tomo))
-        for name in self.analysis.tomo.series:
+        for name, ov in self.analysis.tomo.series.items():
             if name not in known:
                 raise ValueError(
                     f"analysis.tomo.series: {name!r} is not a series of inputs.tomo"
                     f"{did_you_mean(name, known)} (series: {', '.join(known) or 'none'})")
+            seg = ov.segmentation if "segmentation" in ov.model_fields_set else None
+            tr = seg.training if seg is not None and seg.method == "random_forest" else None
+            if tr is None:
+                continue
+            where = f"analysis.tomo.series.{name}.segmentation.training"
+            items = [it for it in self.inputs.tomo if it.series == name]
+            scans = list(dict.fromkeys(n for it in items
+                                       for n in (it.label, Path(it.path).stem) if n))
+            if tr.scan is not None and tr.scan not in scans:
+                raise ValueError(
+                    f"{where}.scan: {tr.scan!r} is not a scan of series {name!r}"
+                    f"{did_you_mean(tr.scan, scans)} (its scans: {', '.join(scans)}); name "
+                    "the scan the labels belong to, or leave it out (the series' first scan)")
+            if tr.model is None:
+                mats = list(dict.fromkeys(la.material for it in items[:1]
+                                          for la in self.cell_of(it).layers))
+                ok = mats + ["void", "undeclared"]
+                for c in tr.classes:
+                    if mats and c not in ok:
+                        raise ValueError(
+                            f"{where}.classes: {c!r} is neither a material of series "
+                            f"{name!r}'s cell ({', '.join(mats)}), 'void' nor 'undeclared'"
+                            f"{did_you_mean(c, ok)}")
         return self
 
     def cell_of(self, item) -> Cell:

@@ -63,17 +63,18 @@ def test_override_errors_name_the_field():
     assert loc == "analysis.tomo.series.coin.central_fraction" and msg == "must be <= 1"
     (loc, _), = _problems({"series": {"coin": {"median": None}}})  # not optional above either
     assert loc == "analysis.tomo.series.coin.median"
-    # one segmentation (and forest) for the experiment
-    (loc, msg), = _problems({"series": {"coin": {"segmentation": {"method": "threshold"}}}})
-    assert loc == "analysis.tomo.series.coin.segmentation" and "unknown key" in msg
+    # segmentation too (tests/tomo/test_series_segmentation_override.py): its keys checked
+    (loc, msg), = _problems({"series": {"coin": {"segmentation": {"metod": "threshold"}}}})
+    assert loc == "analysis.tomo.series.coin.segmentation.metod"
+    assert "did you mean 'method'" in msg
 
 
 def test_override_model_reuses_the_fields():
-    """Every field of analysis.tomo but segmentation and series, same description and
-    constraints; in the JSON schema without a default (unset: the shared value)."""
+    """Every field of analysis.tomo but series, same description and constraints; in the
+    JSON schema without a default (unset: the shared value)."""
     from ssbscope.config import TomoAnalysis, TomoSeriesSettings
 
-    want = set(TomoAnalysis.model_fields) - {"segmentation", "series"}
+    want = set(TomoAnalysis.model_fields) - {"series"}
     assert set(TomoSeriesSettings.model_fields) == want
     for n in want:
         a, b = TomoAnalysis.model_fields[n], TomoSeriesSettings.model_fields[n]

@@ -284,7 +284,7 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
     ``ctx.memory_limit_bytes`` (:func:`ssbscope.tomo.series_chunked.analyse_series_chunked`,
     equal to the in-memory :func:`~ssbscope.tomo.series.analyse_series`); intermediates go
     to temporary Zarr arrays under ``ctx.work_dir``.  ``segmentation`` (from
-    ``analysis.tomo.segmentation``, :func:`_forest_params`) selects a random forest trained
+    ``analysis.tomo.segmentation`` or the series' own, :func:`_forest_params`) selects a random forest trained
     here on the labelled voxels of one scan, or loaded (:func:`_segmenter`).
     """
     from ssbscope.tomo.series_chunked import analyse_series_chunked
@@ -373,9 +373,11 @@ def _segmenter(ctx, inputs, p):
 def _forest_params(exp, an, series, rows) -> dict | None:
     """``segmentation`` parameter of a series stage (None: thresholds).
 
-    ``rows``: ``(input index, TomoInput, store key)`` of the series' scans, time order.  The
-    forest segments the series holding ``training.scan`` (default: the first measured
-    series)."""
+    ``an``: the settings whose ``segmentation`` applies (``analysis.tomo``, or the series'
+    effective settings where ``analysis.tomo.series.<series>`` sets its own).  ``rows``:
+    ``(input index, TomoInput, store key)`` of the series' scans, time order.  The forest
+    segments the series holding ``training.scan`` (default: the first measured series; with
+    the series' own segmentation: its first scan)."""
     seg = an.segmentation
     if seg.method != "random_forest":
         return None
@@ -825,19 +827,24 @@ def input_stages(exp) -> list:
             continue
         layers = [{"name": la.name, "material": la.material, "thickness_um": la.thickness_um}
                   for la in cell.layers]
-        forest = None
-        if not (forest_done and an.segmentation.training is not None
-                and an.segmentation.training.scan is None):
-            forest = _forest_params(exp, an, series, [(i, it, k) for (i, it, _), k in
-                                                      zip(rows, keys)])
-        if forest is not None:
-            forest_done = True
-        elif an.segmentation.method == "random_forest":
-            log.info("tomo: series %r segmented by grey thresholds (the random forest's "
-                     "training scan is in another series)", series)
         # this series' settings: analysis.tomo with its analysis.tomo.series override
         san = an.for_series(series)
         ov = an.series.get(series)
+        seg_rows = [(i, it, k) for (i, it, _), k in zip(rows, keys)]
+        forest = None
+        if ov is not None and "segmentation" in ov.model_fields_set:
+            # its own segmentation: its own forest (training scan: one of its scans, default
+            # its first), or thresholds; the shared forest never goes to it
+            forest = _forest_params(exp, san, series, seg_rows)
+        else:
+            if not (forest_done and an.segmentation.training is not None
+                    and an.segmentation.training.scan is None):
+                forest = _forest_params(exp, an, series, seg_rows)
+            if forest is not None:
+                forest_done = True
+            elif an.segmentation.method == "random_forest":
+                log.info("tomo: series %r segmented by grey thresholds (the random forest's "
+                         "training scan is in another series)", series)
         own = _series_settings(san, series, [la.name for la in cell.layers], other_names,
                                own=ov.model_fields_set if ov is not None else ())
         base = f"tomo/{sname}"
@@ -868,8 +875,9 @@ def input_stages(exp) -> list:
 
         raise ConfigError(exp.base_dir or "experiment", [(
             "analysis.tomo.segmentation.training.scan",
-            f"{tr.scan!r} is not the label (or file stem) of a scan of a measured CT series; "
-            "name the scan the training labels belong to")])
+            f"{tr.scan!r} is not the label (or file stem) of a scan of a measured CT series "
+            "without its own segmentation (analysis.tomo.series.<name>.segmentation); name "
+            "the scan the training labels belong to")])
     return stages
 
 
