@@ -317,7 +317,7 @@ class TomoTraining(_Model):
 
     labels: Optional[str] = Field(default=None, description="label volume of user-labelled voxels on the (z, y, x) grid of one scan (.npy, .tif/.tiff stack or folder of slices, .zarr, .h5): 0 = unlabelled, k = classes[k-1]; a few planes across the layers (y or x = const) suffice")
     dataset: Optional[str] = Field(default=None, description="array inside a .zarr group or .h5 file of labels (default: the first 3-D array)")
-    scan: Optional[str] = Field(default=None, description="the scan the labels belong to: its label (inputs.tomo[].label, else the file name's stem); the forest segments that scan's series; default: the first scan of the first series")
+    scan: Optional[str] = Field(default=None, description="the scan the labels belong to: its label (inputs.tomo[].label, else the file name's stem); the forest segments that scan's series; default: the first scan of the first series (in analysis.tomo.series.<name>.segmentation: of that series); a series with its own segmentation never takes the shared forest")
     classes: list[str] = Field(default_factory=list, description="class of each label value 1, 2, ...: a declared material (cell.layers[].material), 'void' (pores, cracks, air: the darkest phase) or 'undeclared' (material the cell does not declare, e.g. a steel plunger)")
     model: Optional[str] = Field(default=None, description="a segmenter saved with ssbscope.tomo.trainable.save_segmenter, used instead of labels (a pickle: load only files you trust; same scikit-learn version)")
     sigmas: list[float] = Field(default=[0.5, 1.0, 2.0, 4.0], min_length=1, description="Gaussian scales (voxels) of the features: smoothed intensity, gradient magnitude, Hessian eigenvalues")

@@ -284,8 +284,9 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
     ``ctx.memory_limit_bytes`` (:func:`ssbscope.tomo.series_chunked.analyse_series_chunked`,
     equal to the in-memory :func:`~ssbscope.tomo.series.analyse_series`); intermediates go
     to temporary Zarr arrays under ``ctx.work_dir``.  ``segmentation`` (from
-    ``analysis.tomo.segmentation`` or the series' own, :func:`_forest_params`) selects a random forest trained
-    here on the labelled voxels of one scan, or loaded (:func:`_segmenter`).
+    ``analysis.tomo.segmentation`` or the series' own, :func:`_forest_params`) selects a
+    random forest trained here on the labelled voxels of one scan, or loaded
+    (:func:`_segmenter`).
     """
     from ssbscope.tomo.series_chunked import analyse_series_chunked
 
