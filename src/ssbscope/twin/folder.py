@@ -514,6 +514,8 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
             plated_maps.append((float(t), np.asarray(
                 ph.truth["height_continuous_um"]["li|lpscl"], float)
                 - float(ph.interfaces_z_vox["cu|li"]) * ph.voxel_size_um))
+        else:  # the bottom electrode's thickness (the phantom's whole voxels per column)
+            plated_maps.append((float(t), np.asarray(ph.thickness_maps_um["li"], float)))
         tr["path"] = rel
         tr["end_date"] = _iso(end)
         tr["drift_yx_um"] = [_num(drift_yx[0] * vox), _num(drift_yx[1] * vox)]
@@ -570,18 +572,20 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
     }
     if len(plated_maps) >= 2:
         part.truth["tomo"][series]["current_density"] = true_current_density(
-            plated_maps, vox)
+            plated_maps, vox, continuous=design == "anode_free")
     return part
 
 
-def true_current_density(plated_maps, voxel_size_um: float) -> dict:
+def true_current_density(plated_maps, voxel_size_um: float, *, layer: str = "Li",
+                         continuous: bool = True) -> dict:
     """The true local current density of the plated layer between consecutive scans.
 
     Faraday's law (:func:`ssbscope.transport.current_density.thickness_change_to_current_ma_cm2`)
-    on the change of the plated layer's continuous thickness per column (the Li the twin put
-    on the Cu under that column, before it is cut into whole voxels) over the scans' time
-    difference, on the phantom's grid, in the first scan's frame (the frame registration brings
-    every scan to): the truth of ``transport/<series>/current_density``.
+    on the change of the plated layer's thickness per column (anode-free twin: its continuous
+    thickness, the Li the twin put on the Cu under that column before it is cut into whole
+    voxels; symmetric twin: the bottom electrode's whole voxels, as its phantom is built) over
+    the scans' time difference, on the phantom's grid, in the first scan's frame (the frame
+    registration brings every scan to): the truth of ``transport/<series>/current_density``.
 
     Parameters
     ----------
@@ -589,13 +593,20 @@ def true_current_density(plated_maps, voxel_size_um: float) -> dict:
         ``(time_s, thickness_um)`` of each scan, time order; NaN outside the cell.
     voxel_size_um : float
         The grid's pixel (µm); pixel centres at ``(i + 0.5) voxel_size_um``.
+    layer : str
+        The layer's name in the YAML (``cell.layers[].name``).
+    continuous : bool
+        Whether the maps are continuous thicknesses (else whole voxels); stated in
+        ``definition``.
 
     Returns
     -------
     dict
         ``layer``, ``definition``, ``y_um``, ``x_um`` (pixel centres), ``intervals``: one
-        ``{t_start_s, t_end_s, mean_ma_cm2, std_ma_cm2, current_density_ma_cm2}`` per pair
-        of consecutive scans (the map as rows of numbers, null outside the cell).
+        ``{t_start_s, t_end_s, mean_ma_cm2, std_ma_cm2, quantization_ma_cm2,
+        current_density_ma_cm2}`` per pair of consecutive scans (the map as rows of numbers,
+        null outside the cell; ``quantization_ma_cm2``: rms of the whole-voxel rounding in
+        the map, 0 for continuous maps).
     """
     from ssbscope.transport.current_density import thickness_change_to_current_ma_cm2
 
@@ -603,20 +614,26 @@ def true_current_density(plated_maps, voxel_size_um: float) -> dict:
         return None if not np.isfinite(x) else (0.0 if abs(x) < 1e-12 else float(f"{x:.5g}"))
 
     ny, nx = plated_maps[0][1].shape
-    out = {"layer": "Li",
-           "definition": ("j = rho_Li F dh / (M_Li dt) of the plated layer's continuous "
-                          "thickness per column (the Li the twin plated or stripped there; Li "
-                          "in cracks or filaments not counted), between consecutive scans, on "
-                          "the phantom's pixel grid in the first scan's frame; mA/cm^2, "
-                          "positive where the layer thickened"),
+    kind = "continuous" if continuous else "whole-voxel"
+    out = {"layer": str(layer),
+           "definition": (f"j = rho_Li F dh / (M_Li dt) of the layer's {kind} thickness per "
+                          "column (the Li the twin plated or stripped there; Li in cracks or "
+                          "filaments not counted), between consecutive scans, on the "
+                          "phantom's pixel grid in the first scan's frame; mA/cm^2, positive "
+                          "where the layer thickened"),
            "y_um": [_num((i + 0.5) * voxel_size_um) for i in range(ny)],
            "x_um": [_num((i + 0.5) * voxel_size_um) for i in range(nx)],
            "intervals": []}
     for (t0, h0), (t1, h1) in zip(plated_maps[:-1], plated_maps[1:]):
         j = thickness_change_to_current_ma_cm2(h1 - h0, t1 - t0)
+        # whole-voxel maps: each map's rounding (uniform, one voxel wide) is the truth's own
+        # resolution; its rms in the difference of two maps is voxel / sqrt(6)
+        q = 0.0 if continuous else float(thickness_change_to_current_ma_cm2(
+            voxel_size_um / np.sqrt(6.0), t1 - t0))
         out["intervals"].append({
             "t_start_s": _num(t0), "t_end_s": _num(t1),
             "mean_ma_cm2": _num(np.nanmean(j)), "std_ma_cm2": _num(np.nanstd(j)),
+            "quantization_ma_cm2": _num(abs(q)),
             "current_density_ma_cm2": [[r4(v) for v in row] for row in j]})
     return out
 
