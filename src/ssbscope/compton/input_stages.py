@@ -1397,7 +1397,8 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
         ct_out["register"] = per_scan[int(np.argmin(t_lab))][1]
         ct_out["first_z_offset_um"] = per_scan[int(np.argmin(t_lab))][0]
         ct_out["offset_scan"] = {s: k_off[s] for s in states}
-        ct_out["offset_time_s"] = {s: float(t_lab[k_off[s]]) for s in states}
+        ct_out["offset_time_s"] = {s: (float("nan") if ct["z_offset_um"] is not None else float(t_lab[k_off[s]]))
+                                   for s in states}
         ct_out["state_register"] = {s: per_scan[k_off[s]][1] for s in states}
         for s in states:
             ks = by_state[s]
