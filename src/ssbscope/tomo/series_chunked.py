@@ -1142,8 +1142,11 @@ def _location_from_bands(loc, band):
     z1 = tuple(int(band[n][1]) if n in band else z for n, z in zip(loc.names, loc.z1_vox))
     used = [i for i, p in enumerate(loc.present) if p]
     stack = (min(z0[i] for i in used), max(z1[i] for i in used)) if used else loc.stack_vox
-    ignored = tuple(r for r in loc.ignored
-                    if not any(z0[i] <= r[1] and r[2] <= z1[i] for i in used))
+    covered = np.zeros(max([stack[1]] + [int(r[2]) for r in loc.ignored]) + 1, bool)
+    for i in used:
+        covered[z0[i]:z1[i]] = True
+    # bands now inside the layers' ranges (a closed ramp) are no longer outside the stack
+    ignored = tuple(r for r in loc.ignored if not covered[int(r[1]):int(r[2])].all())
     return dataclasses.replace(loc, z0_vox=z0, z1_vox=z1, stack_vox=stack, ignored=ignored)
 
 
