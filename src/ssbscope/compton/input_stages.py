@@ -76,9 +76,11 @@ volume) become one more stage ``compton.series.<series>`` reading their cubes an
   XCS-CT correlation), from the segmented CT scan of the same state (``tomo/<ct>/labels``, a
   stage input; matched by ``state`` name, else the nearest ``time_s``): its volume, placed
   ``ct_z_offset_um`` above z = 0 of the cell, or registered from the data: on an interface it
-  measures (``ct_register_interface``: the mean of its height map in ``tomo/<ct>/maps``, first
-  scan, at its declared height; :func:`ssbscope.compton.correlate.register_on_interface`) or on
-  a layer's bottom (``ct_register_layer``, ``layer_z_vox`` of each scan), is seen
+  measures (``ct_register_interface``: the mean of its height map in ``tomo/<ct>/maps`` at its
+  declared height; :func:`ssbscope.compton.correlate.register_on_interface`; by default the
+  first of ``analysis.tomo.interfaces`` both cells declare) or on a layer's bottom
+  (``ct_register_layer``, ``layer_z_vox``), measured on the first scan for every state
+  (``ct_register_scans: first``) or on each state's matched scan (``each``), is seen
   through the pinhole camera at each sheet height
   (:func:`ssbscope.compton.correlate.ct_component_fractions`, :func:`ct_to_detector`); each
   component is its CT phases (``ct_phases``, default its layer's material), a layer the CT
@@ -951,6 +953,11 @@ def _ct_params(exp, an, ct_series, cell, where) -> dict:
         if problem:
             raise ConfigError(src, [("analysis.compton.ct_register_interface", problem)])
         iface = f"{parts[0]}|{parts[1]}"
+    scans_mode = str(getattr(an, "ct_register_scans", None) or "first")
+    iface_default = False
+    if z_off is None and iface is None and reg is None:
+        iface = default_register_interface(exp, ct_series, names, tomo)
+        iface_default = iface is not None
     if z_off is None and iface is None:
         ct_cell = exp.cell_of(tomo[0]) if tomo else None
         ct_names = [ly.name for ly in ct_cell.layers] if ct_cell is not None and ct_cell.layers else []
@@ -975,9 +982,49 @@ def _ct_params(exp, an, ct_series, cell, where) -> dict:
         reg = None
     return {"series": ct_series, "z_offset_um": None if z_off is None else float(z_off),
             "register_layer": reg, "register_bottom_um": None if reg is None else float(bottoms[reg]),
-            "register_interface": iface,
+            "register_interface": iface, "register_interface_default": iface_default,
+            "register_scans": scans_mode,
             "phases": phases, "within": within,
             "materials": {ly.name: ly.material for ly in cell.layers}}
+
+
+def default_register_interface(exp, ct_series, names, tomo=None) -> str | None:
+    """The XCS-CT registration's interface when the YAML names none (no ``ct_z_offset_um``,
+    ``ct_register_layer`` or ``ct_register_interface``): the first interface that
+    ``analysis.tomo.interfaces`` (with the CT series' override) lists explicitly whose two
+    layers the XCS cell declares (``names``, bottom to top), lower below upper, and the CT
+    series' cell too (its scans ``tomo``, when known); None when there is none (the
+    registration falls back to ``ct_register_layer``'s default).
+
+    An interface the CT measures is placed from its mean height over every column of the
+    footprint (sub-voxel; 0.05-0.34 um from the twin's truth on the coin demo), a layer's
+    bottom from the slice range of its band (whole voxels, and the edge under it may be
+    blurred over many slices: the coin's steel | Li edge after Paganin); the interface holds
+    when the declared thicknesses below it are right for the scan (each state's
+    ``layer_thickness_um``).
+    """
+    tan = getattr(getattr(exp, "analysis", None), "tomo", None)
+    if tan is None:
+        return None
+    try:
+        tan = tan.for_series(ct_series)
+    except AttributeError:
+        pass
+    declared = getattr(tan, "interfaces", None)
+    ct_names = None
+    if tomo:
+        ct_cell = exp.cell_of(tomo[0])
+        ct_names = [ly.name for ly in ct_cell.layers] if ct_cell is not None and ct_cell.layers else []
+    for cand in declared or []:
+        parts = [q.strip() for q in str(cand).split("|")]
+        if len(parts) != 2 or not all(q in names for q in parts):
+            continue
+        if names.index(parts[0]) >= names.index(parts[1]):
+            continue
+        if ct_names is not None and not all(q in ct_names for q in parts):
+            continue
+        return f"{parts[0]}|{parts[1]}"
+    return None
 
 
 # ----------------------------------------------------------------------------- series
@@ -1009,12 +1056,70 @@ def _ct_scan_index(labels_ds, series_ct, state, time_s) -> int:
     return int(np.argmin(np.abs(t - float(time_s))))
 
 
-def _ct_interface_registration(maps_ds, labels_ds, ct, members, by_state, layers):
+#: Largest difference (s) between an XCS state's time_s and a CT scan's for the two to be
+#: matched by time (``analysis.compton.ct_register_scans: each``) when no scan has its state name.
+MATCH_TIME_TOLERANCE_S = 1.0
+
+
+def _matched_scan(labels_ds, state, time_s) -> int | None:
+    """Index of the CT scan matched to an XCS state: the scan of the same state name, else one
+    whose time_s lies within :data:`MATCH_TIME_TOLERANCE_S` of the state's; None when none is."""
+    t = np.asarray(labels_ds["time_s"].values, float)
+    if "state" in labels_ds and state is not None:
+        names = [str(v) for v in np.atleast_1d(labels_ds["state"].values)]
+        if state in names:
+            return names.index(state)
+    if time_s is None or not np.isfinite(time_s):
+        return None
+    d = np.abs(t - float(time_s))
+    k = int(np.argmin(d))
+    return k if d[k] <= MATCH_TIME_TOLERANCE_S else None
+
+
+def _offset_scans(labels_ds, ct, members, by_state, states) -> dict:
+    """XCS state -> index of the CT scan whose measurement places the CT for it
+    (``ct["register_scans"]``): ``first``: the earliest scan for every state; ``each``: the
+    state's matched scan (:func:`_matched_scan`), else the latest scan at or before its
+    time_s, else the earliest scan."""
+    t = np.asarray(labels_ds["time_s"].values, float)
+    k_first = int(np.argmin(t))
+    if ct.get("register_scans", "first") != "each":
+        return {s: k_first for s in states}
+    out = {}
+    for s in states:
+        m = members[by_state[s][0]]
+        k = _matched_scan(labels_ds, m["state"], m["time_s"])
+        if k is None and m["time_s"] is not None and np.isfinite(m["time_s"]):
+            earlier = np.flatnonzero(t <= float(m["time_s"]))
+            if earlier.size:
+                k = int(earlier[np.argmax(t[earlier])])
+        out[s] = k_first if k is None else k
+    return out
+
+
+def _layer_registration(labels_ds, ct, k) -> float:
+    """The CT's height in the XCS cell from the bottom of ``ct["register_layer"]`` in scan ``k``
+    (``layer_z_vox`` of ``tomo/<ct>/labels``) at its declared bottom."""
+    series_ct = ct["series"]
+    reg = ct["register_layer"]
+    have = [str(v) for v in labels_ds["layer"].values] if "layer_z_vox" in labels_ds else []
+    if reg not in have:
+        raise InputError(f"tomo/{series_ct}/labels locates no layer {reg!r} (layers {have}); set "
+                         "analysis.compton.ct_z_offset_um (the CT's height in the XCS cell)")
+    z0_vox = int(labels_ds["layer_z_vox"].isel(time_s=k).sel(layer=reg, bound="z0"))
+    if z0_vox < 0:
+        raise InputError(f"tomo/{series_ct}/labels: layer {reg!r} was not found in scan {k}; set "
+                         "analysis.compton.ct_z_offset_um")
+    return float(ct["register_bottom_um"] - z0_vox * float(labels_ds.attrs["voxel_size_um"]))
+
+
+def _ct_interface_registration(maps_ds, labels_ds, ct, members, by_state, layers, k_ref=None):
     """The CT's height in the XCS cell from the interface ``ct["register_interface"]``.
 
-    The first scan (earliest time_s of ``tomo/<ct>/labels``) is the reference; its interface
-    height map (``tomo/<ct>/maps`` ``height_um``) is put at the interface's declared height with
-    the layer thicknesses of the XCS state matched to that scan (its exposures'
+    Scan ``k_ref`` (default the first, earliest time_s of ``tomo/<ct>/labels``) is the
+    reference; its interface height map (``tomo/<ct>/maps`` ``height_um``) is put at the
+    interface's declared height with the layer thicknesses of the XCS state matched to that
+    scan (:func:`_matched_scan`, else the state whose nearest scan it is; its exposures'
     ``layer_thickness_um``), else those of ``cell.layers``
     (:func:`ssbscope.compton.correlate.register_on_interface`).
 
@@ -1026,7 +1131,7 @@ def _ct_interface_registration(maps_ds, labels_ds, ct, members, by_state, layers
     series_ct = ct["series"]
     iface = ct["register_interface"]
     t_lab = np.asarray(labels_ds["time_s"].values, float)
-    k_ref = int(np.argmin(t_lab))
+    k_ref = int(np.argmin(t_lab)) if k_ref is None else int(k_ref)
     if "height_um" not in maps_ds or "interface" not in maps_ds.coords:
         raise InputError(f"tomo/{series_ct}/maps has no interface height maps; the CT cannot be registered on "
                          f"{iface!r} (analysis.compton.ct_register_interface); measure it with "
@@ -1045,22 +1150,29 @@ def _ct_interface_registration(maps_ds, labels_ds, ct, members, by_state, layers
     names = [ly[0] for ly in layers]
     t = [ly[2] for ly in layers]
     used = None
-    for s, ks in by_state.items():  # the XCS state of the reference scan: its declared thicknesses
-        m = members[ks[0]]
-        try:
-            k = _ct_scan_index(labels_ds, series_ct, m["state"], m["time_s"])
-        except InputError:
-            continue
-        if k == k_ref:
-            t = [m["layer_thickness_um"].get(n, ly[2]) for n, ly in zip(names, layers)]
-            used = s
+    for strict in (True, False):  # the XCS state of the reference scan: its declared thicknesses
+        for s, ks in by_state.items():
+            m = members[ks[0]]
+            if strict:
+                k = _matched_scan(labels_ds, m["state"], m["time_s"])
+            else:
+                try:
+                    k = _ct_scan_index(labels_ds, series_ct, m["state"], m["time_s"])
+                except InputError:
+                    continue
+            if k == k_ref:
+                t = [m["layer_thickness_um"].get(n, ly[2]) for n, ly in zip(names, layers)]
+                used = s
+                break
+        if used is not None:
             break
     try:
         reg = register_on_interface(h, iface, names, t)
     except EmptyResultError as err:
         raise EmptyResultError(f"tomo/{series_ct}/maps, scan at time_s {t_lab[k_ref]:g}: {err}") from None
-    log.info("XCS-CT registration on %s: mean height %.2f um in the CT's first scan, declared %.2f um: "
-             "CT bottom at %.2f um", iface, reg.measured_height_um, reg.declared_height_um, reg.z_offset_um)
+    log.info("XCS-CT registration on %s: mean height %.2f um in the CT's scan at time_s %g, declared "
+             "%.2f um: CT bottom at %.2f um", iface, reg.measured_height_um, t_lab[k_ref],
+             reg.declared_height_um, reg.z_offset_um)
     return reg, k_ref, float(t_lab[k_ref]), used
 
 
@@ -1086,16 +1198,7 @@ def _ct_fractions(labels_ds, ct, members, ks, layers, comps, geometry, mask, rad
     elif ct["z_offset_um"] is not None:
         z_off = float(ct["z_offset_um"])
     else:
-        reg = ct["register_layer"]
-        have = [str(v) for v in labels_ds["layer"].values] if "layer_z_vox" in labels_ds else []
-        if reg not in have:
-            raise InputError(f"tomo/{series_ct}/labels locates no layer {reg!r} (layers {have}); set "
-                             "analysis.compton.ct_z_offset_um (the CT's height in the XCS cell)")
-        z0_vox = int(labels_ds["layer_z_vox"].isel(time_s=k).sel(layer=reg, bound="z0"))
-        if z0_vox < 0:
-            raise InputError(f"tomo/{series_ct}/labels: layer {reg!r} was not found in scan {k}; set "
-                             "analysis.compton.ct_z_offset_um")
-        z_off = ct["register_bottom_um"] - z0_vox * vs
+        z_off = _layer_registration(labels_ds, ct, k)
     mats = ct["materials"]
     cph = dict(ct["phases"])
     for c in comps:  # default: the component's material when the CT segmented it
@@ -1278,15 +1381,30 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
         frac = np.zeros((len(members), nc))
         ct_out = {"scan": {}, "z_offset_um": {}, "res": {}, "layers": {}, "register": None,
                   "voxel_size_um": float(labels_ds.attrs["voxel_size_um"])}
-        z_reg = None
-        if ct.get("register_interface"):
-            ct_out["register"] = _ct_interface_registration(inputs[f"tomo/{phase_source}/maps"], labels_ds, ct,
-                                                            members, by_state, layers)
-            z_reg = ct_out["register"][0].z_offset_um
+        # the scan whose measurement places the CT for each state (ct_register_scans) and its offset
+        t_lab = np.asarray(labels_ds["time_s"].values, float)
+        k_off = _offset_scans(labels_ds, ct, members, by_state, states)
+        per_scan = {}
+        for k in sorted(set(k_off.values()) | {int(np.argmin(t_lab))}):
+            if ct.get("register_interface"):
+                r = _ct_interface_registration(inputs[f"tomo/{phase_source}/maps"], labels_ds, ct,
+                                               members, by_state, layers, k_ref=k)
+                per_scan[k] = (float(r[0].z_offset_um), r)
+            elif ct["z_offset_um"] is not None:
+                per_scan[k] = (float(ct["z_offset_um"]), None)
+            else:
+                per_scan[k] = (_layer_registration(labels_ds, ct, k), None)
+        ct_out["register"] = per_scan[int(np.argmin(t_lab))][1]
+        ct_out["first_z_offset_um"] = per_scan[int(np.argmin(t_lab))][0]
+        ct_out["offset_scan"] = {s: k_off[s] for s in states}
+        ct_out["offset_time_s"] = {s: (float("nan") if ct["z_offset_um"] is not None else float(t_lab[k_off[s]]))
+                                   for s in states}
+        ct_out["state_register"] = {s: per_scan[k_off[s]][1] for s in states}
         for s in states:
             ks = by_state[s]
             f, res, kscan, z_off, fl = _ct_fractions(labels_ds, ct, members, ks, layers, comps,
-                                                     members[0]["geometry"], mask, radius_mm, z_offset_um=z_reg)
+                                                     members[0]["geometry"], mask, radius_mm,
+                                                     z_offset_um=per_scan[k_off[s]][0])
             frac[ks] = f
             ct_time[ks] = float(np.asarray(labels_ds["time_s"].values, float)[kscan])
             ct_out["scan"][s], ct_out["z_offset_um"][s] = kscan, z_off
@@ -1504,8 +1622,21 @@ def _ct_dataset(ct_out, states, by_state, members, comps, npos, frac, ct_time, c
             f_lay[si, pi] = ct_out["layers"][s][pi]
             h[si, pi] = members[k]["beam_height_um"]
             how.update(r.how)
+    extra = {}
+    sreg = ct_out.get("state_register") or {}
+    if sreg and all(sreg.get(s) is not None for s in states):  # registered on an interface
+        extra = {
+            "register_measured_height_um": ("state", np.array([sreg[s][0].measured_height_um for s in states], float),
+                                            {"units": "um", "description": "mean measured height of the "
+                                             "registration interface above the CT's bottom in the scan of "
+                                             "z_offset_scan_time_s"}),
+            "register_declared_height_um": ("state", np.array([sreg[s][0].declared_height_um for s in states], float),
+                                            {"units": "um", "description": "its declared height in the XCS cell "
+                                             "(layer thicknesses of the state matched to that scan, else "
+                                             "cell.layers)"})}
     return xr.Dataset(
-        {"fraction": (("state", "position", "component"), f_ct, {"units": "1", "description":
+        {**extra,
+         "fraction": (("state", "position", "component"), f_ct, {"units": "1", "description":
                       "sheet fraction of each component from the CT (the unmixing matrix)"}),
          "fraction_layers": (("state", "position", "component"), f_lay, {"units": "1", "description":
                              "the same from the declared layers (with layer_thickness_um), for comparison"}),
@@ -1518,7 +1649,14 @@ def _ct_dataset(ct_out, states, by_state, members, comps, npos, frac, ct_time, c
                       "fraction of the sheet's height inside the CT volume"}),
          "beam_height_um": (("state", "position"), h, {"units": "um"}),
          "z_offset_um": ("state", np.array([ct_out["z_offset_um"][s] for s in states], float), {"units": "um",
-                         "description": "height of the CT volume's bottom above z = 0 of the XCS cell's layers"}),
+                         "description": "height of the CT volume's bottom above z = 0 of the XCS cell's layers, "
+                                        "as used for the state (register_scans: first: the first scan's for every "
+                                        "state; each: measured on the state's matched scan, else the nearest "
+                                        "earlier one)"}),
+         "z_offset_scan_time_s": ("state", np.array([ct_out.get("offset_time_s", {}).get(s, np.nan)
+                                                     for s in states], float),
+                                  {"units": "s", "description": "time_s of the CT scan whose measurement gave "
+                                                                "z_offset_um (NaN: given in the YAML)"}),
          "ct_time_s": ("state", np.array([ct_time[by_state[s][0]] for s in states], float), {"units": "s",
                        "description": "time_s of the CT scan of this state (same state name, else nearest time)"})},
         coords={"state": list(states), "component": list(comps), "phase": phases, "position": np.arange(npos),
@@ -1531,22 +1669,33 @@ def _ct_dataset(ct_out, states, by_state, members, comps, npos, frac, ct_time, c
 
 def _registration_text(ct, ct_out) -> str:
     """How the CT was placed in the XCS cell, in words (``ct_fractions`` attrs, report)."""
+    if ct["z_offset_um"] is not None:
+        return f"ct_z_offset_um {ct['z_offset_um']:g}"
+    each = ct.get("register_scans", "first") == "each"
+    per = ""
+    if each and ct_out.get("z_offset_um"):
+        per = "; per state: " + ", ".join(
+            f"{s} {z:.2f} um (scan at time_s {ct_out['offset_time_s'][s]:g})" for s, z in ct_out["z_offset_um"].items())
+    mode = ("ct_register_scans each: every XCS state placed by its matched CT scan (else the nearest earlier "
+            "one)" if each else "ct_register_scans first: the first scan's offset holds for every state")
     if ct_out.get("register") is not None:
         reg, _, t_ref, used = ct_out["register"]
-        return (f"interface {reg.interface!r} measured in the CT's first scan (time_s {t_ref:g}): mean height "
+        return (f"interface {reg.interface!r}"
+                + (" (default: the first of analysis.tomo.interfaces both cells declare)"
+                   if ct.get("register_interface_default") else "")
+                + f" measured in the CT's first scan (time_s {t_ref:g}): mean height "
                 f"{reg.measured_height_um:.2f} um above the CT's bottom (std {reg.height_std_um:.2f} um over "
                 f"{reg.n_columns} columns) put at its declared height {reg.declared_height_um:.2f} um ("
                 + (f"layer thicknesses of state {used!r}" if used is not None else "cell.layers")
-                + f"): CT bottom at {reg.z_offset_um:.2f} um")
-    if ct["z_offset_um"] is not None:
-        return f"ct_z_offset_um {ct['z_offset_um']:g}"
-    return (f"bottom of layer {ct['register_layer']!r} in each CT scan (layer_z_vox) at its "
-            f"declared height {ct['register_bottom_um']:g} um")
+                + f"): CT bottom at {reg.z_offset_um:.2f} um; {mode}{per}")
+    return (f"bottom of layer {ct['register_layer']!r} (layer_z_vox of tomo/{ct['series']}/labels) at its "
+            f"declared height {ct['register_bottom_um']:g} um; {mode}{per}")
 
 
 def _registration_attrs(ct, ct_out) -> dict:
     """``register_*`` attrs of ``compton/<series>/ct_fractions``."""
-    vs = {"register_voxel_size_um": float(ct_out.get("voxel_size_um", np.nan))}
+    vs = {"register_voxel_size_um": float(ct_out.get("voxel_size_um", np.nan)),
+          "register_scans": "given" if ct["z_offset_um"] is not None else str(ct.get("register_scans", "first"))}
     if ct_out.get("register") is not None:
         reg, k_ref, t_ref, used = ct_out["register"]
         return {**vs, "register_method": "interface", "register_interface": reg.interface,
@@ -1555,10 +1704,12 @@ def _registration_attrs(ct, ct_out) -> dict:
                 "register_height_std_um": float(reg.height_std_um),
                 "register_declared_height_um": float(reg.declared_height_um),
                 "register_n_columns": int(reg.n_columns), "register_scan_time_s": float(t_ref),
-                "register_thickness_state": "" if used is None else str(used)}
+                "register_thickness_state": "" if used is None else str(used),
+                "register_default": bool(ct.get("register_interface_default", False))}
     if ct["z_offset_um"] is not None:
         return {**vs, "register_method": "given", "register_z_offset_um": float(ct["z_offset_um"])}
-    return {**vs, "register_method": "layer", "register_layer": str(ct["register_layer"])}
+    return {**vs, "register_method": "layer", "register_layer": str(ct["register_layer"]),
+            "register_z_offset_um": float(ct_out.get("first_z_offset_um", np.nan))}
 
 
 def _ring_presence(r0: float, r1: float, diameter_mm) -> float:

@@ -561,14 +561,19 @@ def _compton_rows(store, truth) -> list[AccuracyRow]:
     ct = _load(store, f"compton/{series}/ct_fractions") if tc.get("ct_z_offset_um") is not None else None
     if ct is not None and "z_offset_um" in ct:
         vs = float(ct.attrs.get("register_voxel_size_um", float("nan")))
+        each = str(ct.attrs.get("register_scans", "first")) == "each"
+        scans = "each state's matched scan" if each else "first scan"
         how = {"interface": f"registered on the measured {ct.attrs.get('register_interface', '')} interface "
-                            "(mean height, first scan)",
-               "layer": f"registered on the bottom of {ct.attrs.get('register_layer', '')} (layer_z_vox)",
+                            f"(mean height, {scans})",
+               "layer": f"registered on the bottom of {ct.attrs.get('register_layer', '')} (layer_z_vox, {scans})",
                "given": "given in the YAML (not measured)"}.get(str(ct.attrs.get("register_method", "")), "")
-        rows.append(_row(_HUANG, "XCS-CT registration: CT volume's bottom above the cell's z = 0",
-                         f"{series}: {ct.attrs.get('ct_series', '')}", "um",
-                         np.asarray(ct["z_offset_um"].values, float)[0], tc["ct_z_offset_um"], kind="um",
-                         tol=2.0 * vs, note=f"{how}; tolerance 2 voxels"))
+        z = np.asarray(ct["z_offset_um"].values, float)
+        for si in (range(z.size) if each else range(min(1, z.size))):
+            rows.append(_row(_HUANG, "XCS-CT registration: CT volume's bottom above the cell's z = 0",
+                             f"{series}: {ct.attrs.get('ct_series', '')}"
+                             + (f", {ct['state'].values[si]}" if each else ""), "um",
+                             z[si], tc["ct_z_offset_um"], kind="um",
+                             tol=2.0 * vs, note=f"{how}; tolerance 2 voxels"))
     return [r for r in rows if r is not None]
 
 

@@ -144,7 +144,15 @@ def _ct_registration_html(store, ct, series) -> str:
     src = {"interface": "registered on a measured interface", "layer": "registered on a layer's bottom",
            "given": "given in the YAML (ct_z_offset_um)"}.get(method, "")
     vals = sorted({round(float(v), 2) for v in z[np.isfinite(z)]})
-    txt = (f"Series {series}: CT volume's bottom at {', '.join(f'{v:.2f}' for v in vals)} µm above z = 0 of the "
+    each = str(ct.attrs.get("register_scans", "first")) == "each"
+    if each:
+        src += (", " if src else "") + "measured on each state's matched CT scan (ct_register_scans: each)"
+        at = ", ".join(f"{st}: {float(v):.2f}" for st, v in zip(ct["state"].values, z))
+    else:
+        if method in ("interface", "layer"):
+            src += ", measured on the first CT scan for every state (ct_register_scans: first)"
+        at = ", ".join(f"{v:.2f}" for v in vals)
+    txt = (f"Series {series}: CT volume's bottom at {at} µm above z = 0 of the "
            f"cell{' (' + src + ')' if src else ''}")
     t = truth(store, "compton")
     if isinstance(t, dict) and t.get("series") == series and t.get("ct_z_offset_um") is not None:

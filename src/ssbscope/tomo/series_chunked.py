@@ -562,6 +562,11 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         # of the slice level (_truncated_flat_heights); their labels and bands follow
         _truncated_flat_interfaces(sc, heights, shading, band, present, mats, pidx, vs, inner,
                                    truncated)
+        # a blurred edge's ramp between two layers' majority bands (e.g. the steel | Li edge
+        # after Paganin with Li's delta/beta): closed at the measured interface height, and
+        # the layer location follows the bands the measurement used
+        _truncated_close_ramps(sc, heights, band, present, pidx, vs, inner)
+        loc = _location_from_bands(loc, band)
     h_out, ra, rq = {}, {}, {}
     for a, b in pairs:
         key = f"{a}|{b}"
@@ -1079,6 +1084,70 @@ def _truncated_flat_interfaces(sc, heights, shading, band, present, mats, pidx, 
         new = np.where(zz < z, np.uint8(pidx[a]), np.uint8(pidx[b]))
         lab[mine] = np.broadcast_to(new, lab.shape)[mine]
         sc.labels[r0:r1] = lab
+
+
+def _truncated_close_ramps(sc, heights, band, present, pidx, vs, inner):
+    """Close the gaps a truncated scan's majority bands leave between adjacent layers.
+
+    Around an edge whose grey step is much larger than the retrieval expects (the twin's steel
+    spacer under the Li anode, Paganin with Li's delta/beta: the steel's edge spreads over ~20
+    slices), the slice levels pass through the grey classes of the phases between the two
+    layers' (PEO-LiTFSI and NMC622 between Li and steel); those slices are majority bands of
+    no declared layer (the ramp :func:`ssbscope.tomo.series._ramp` skips), so the upper
+    layer's band started at the ramp's top: the coin's anode bottom read 21 slices for 12.
+    Here the boundary between two adjacent present layers whose bands leave such a gap is the
+    median of their interface's measured heights (``heights``, the per-column crossing of the
+    grey level midway between the two layers, :func:`ssbscope.tomo.series._height`), clipped
+    to the gap; ``band`` is updated in place and the footprint's voxels of the gap labelled
+    with a phase between the two layers' (an intermediate grey level) or with either layer's
+    phase take the lower layer's phase below the boundary and the upper one's above (other
+    phases kept).  Pairs without a finite height keep their bands.
+    """
+    for a, b in zip(present[:-1], present[1:]):
+        if a not in band or b not in band:
+            continue
+        g0, g1 = band[a][1], band[b][0]
+        if g1 <= g0:
+            continue
+        h = heights.get((a, b))
+        v = np.asarray(h, float)[inner] if h is not None else np.array([])
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            log.warning("measure_scan: %s|%s: truncated scan: slices %d..%d between the two "
+                        "layers' bands, no measured height to place their boundary", a, b, g0, g1)
+            continue
+        z = float(np.median(v)) / vs
+        zi = int(np.clip(round(z), g0, g1))
+        log.info("measure_scan: %s|%s: truncated scan: the bands' gap %d..%d (a blurred edge's "
+                 "intermediate grey levels) closed at slice %d (median measured height %.2f)",
+                 a, b, g0, g1, zi, z)
+        band[a] = (band[a][0], zi)
+        band[b] = (zi, band[b][1])
+        pa, pb = pidx[a], pidx[b]
+        lo_p, hi_p = min(pa, pb), max(pa, pb)
+        lab = np.asarray(sc.labels[g0:g1]).copy()
+        zz = np.arange(g0, g1)[:, None, None]
+        mine = (lab >= lo_p) & (lab <= hi_p) & inner[None]
+        new = np.where(zz < zi, np.uint8(pa), np.uint8(pb))
+        lab[mine] = np.broadcast_to(new, lab.shape)[mine]
+        sc.labels[g0:g1] = lab
+
+
+def _location_from_bands(loc, band):
+    """``loc`` with the slice ranges of the present layers replaced by ``band`` (the ranges
+    the measurement used: flat interfaces and closed ramps of a truncated scan)."""
+    import dataclasses
+
+    z0 = tuple(int(band[n][0]) if n in band else z for n, z in zip(loc.names, loc.z0_vox))
+    z1 = tuple(int(band[n][1]) if n in band else z for n, z in zip(loc.names, loc.z1_vox))
+    used = [i for i, p in enumerate(loc.present) if p]
+    stack = (min(z0[i] for i in used), max(z1[i] for i in used)) if used else loc.stack_vox
+    covered = np.zeros(max([stack[1]] + [int(r[2]) for r in loc.ignored]) + 1, bool)
+    for i in used:
+        covered[z0[i]:z1[i]] = True
+    # bands now inside the layers' ranges (a closed ramp) are no longer outside the stack
+    ignored = tuple(r for r in loc.ignored if not covered[int(r[1]):int(r[2])].all())
+    return dataclasses.replace(loc, z0_vox=z0, z1_vox=z1, stack_vox=stack, ignored=ignored)
 
 
 def _materials_contrast(mat_a, mat_b, truncated, vs):
