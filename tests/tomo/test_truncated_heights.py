@@ -143,7 +143,7 @@ def test_truncated_edge_heights_survive_local_offsets_and_voids(seed):
     """Each column's surface is its profile's steepest drop (``method="edge"``), not its
     count of voxels above half the contrast: a smooth local offset of 0.8 contrast around
     the interface (the residual that made the coin cell's small scans, seeds 1 and 2, read
-    Ra +10.6 % and put the charged state below the pristine one) moves the counts of ~80
+    Ra +10.5 % and put the charged state below the pristine one) moves the counts of ~80
     columns by 1-4 voxels and Ra by +5-6 %; the edges stay on the voxelised truth
     (<= 0.5 % of the columns off, Ra within 1 %), voids below the surface included."""
     v, h, fp = _voxel_surface_volume(seed=seed)

@@ -1312,7 +1312,13 @@ def _truncated_subsurface_voids(sc, band_a, height_um, inner, shade, truncated, 
     7.7e4); small / 900, seeds 0-2: 1.26 / 1.42 / 1.46e5 against 1.26e5 (0 / +13 / +16 %),
     -231 to +6.5e4 where it holds no void (seed 2's pristine scan: every slice's deviation
     skewed dark, +40 to +300 voxels a slice; a residual of the shading model).  A residual
-    pattern taken from the void-free slices below did not help (tried: worse).
+    pattern taken from the void-free slices below did not help (tried: worse).  With the
+    heights at each column's steepest drop (:func:`ssbscope.tomo.metrics.column_edges`):
+    small seeds 0-2 1.23 / 1.40 / 1.36e5 after stripping (-2 / +11 / +8 %), void-free up to
+    5.4e4 (seed 2's pristine scan: 1755 voxels below -0.5 of the Li | vacuum step against 374
+    above +0.5, spread 3-18 voxels deep in patches 10-20 px across, wider than any void; a
+    level from a Gaussian-weighted local background of 3-8 px, blobs left out, did not help:
+    4.8-5.7e4).
     """
     try:
         step = _materials_contrast(material, "vacuum", truncated, vs)
