@@ -496,6 +496,11 @@ class TruncatedHeights:
         The lower phase's area fraction per window slice (monotone, from the data).
     n_bimodal : int
         Slices that gave ``contrast_data``.
+    method : str
+        How the heights were taken (``"edge"`` or ``"count"``).
+    height_at_window_edge : int
+        Columns whose edge lies within :data:`EDGE_MARGIN_VOX` of the window's ends (0 for
+        ``"count"``).
     """
 
     height_um: np.ndarray
@@ -504,6 +509,8 @@ class TruncatedHeights:
     contrast_used: float
     lower_fraction: np.ndarray
     n_bimodal: int
+    method: str = "edge"
+    height_at_window_edge: int = 0
 
 
 def exterior_shading(level_sums, cross_sums, value_sums, level2_sum, n_slices):
@@ -581,8 +588,8 @@ def phase_retrieved_contrast(lower_material: str, upper_material: str, *, delta_
 
 
 def interface_height_map_truncated(window, levels, gain, offset, voxel_size_um: float, *,
-                                   footprint, contrast_materials: float | None = None
-                                   ) -> TruncatedHeights:
+                                   footprint, contrast_materials: float | None = None,
+                                   method: str = "edge") -> TruncatedHeights:
     """Heights of an interface in a truncated (region-of-interest) scan from the local contrast.
 
     In such a scan every slice's level ``a(z)`` comes from the sample outside the field of
@@ -596,9 +603,23 @@ def interface_height_map_truncated(window, levels, gain, offset, voxel_size_um: 
     phases coexist (separation >= :data:`BIMODAL_MIN` of the largest), median over them,
     its sign that of the slice ramp (the exterior holds the same materials); where fewer than 3
     slices qualify, ``contrast_materials`` (:func:`phase_retrieved_contrast`).  Each voxel's
-    lower-phase indicator is ``p(z) + d / Delta > 1/2``, with ``p(z)`` the self-consistent
-    fraction (non-increasing from 1 at the window's bottom), and a column's height is its
-    number of lower-phase voxels in the window (the window starts in the lower phase).
+    lower-phase indicator is ``s = p(z) + d / Delta`` (1 in the lower phase, 0 in the upper,
+    plus noise), with ``p(z)`` the self-consistent fraction of ``s > 1/2`` (non-increasing
+    from 1 at the window's bottom).
+
+    A column's height (``method="edge"``, the default) is the boundary where its profile
+    ``s(z)`` drops most (:func:`column_edges`: the largest drop of the mean of 2 slices
+    below against 2 above, refined to the largest single-slice drop within one slice).  The
+    alternative, ``method="count"``, counts the column's voxels with ``s > 1/2``; it reads
+    every voxel of the window against a fixed level, so a slowly varying local offset of
+    ``s`` (a residual of the retrieval and the truncation that the per-slice shading model
+    does not hold: +-0.5 to 1 of the contrast over ~10 slices and tens of columns on the
+    coin-cell twin) moves it by several voxels: on the twin's small scans (seeds 1, 2)
+    up to 134 of 1667 columns read 1.5-4 voxels off with ``count``, 1-13 with ``edge``.
+    The edge is sought from 1 slice above the window's bottom to 1 below its top:
+    ``height_at_window_edge`` counts the columns found within :data:`EDGE_MARGIN_VOX` of
+    the ends, whose surface may lie beyond the window (widen it; the chain's
+    :func:`ssbscope.tomo.series_chunked._truncated_heights` does).
 
     Parameters
     ----------
@@ -611,6 +632,9 @@ def interface_height_map_truncated(window, levels, gain, offset, voxel_size_um: 
     voxel_size_um : float
     footprint : (Y, X) ndarray of bool
     contrast_materials : float, optional
+    method : {"edge", "count"}
+        Height of a column: the steepest drop of its lower-phase indicator (default) or its
+        number of voxels above 1/2 (see above).
 
     Returns
     -------
@@ -620,9 +644,13 @@ def interface_height_map_truncated(window, levels, gain, offset, voxel_size_um: 
     ------
     EmptyResultError
         No contrast (neither measured nor given).
+    ParameterError
+        Unknown ``method``, or (``edge``) a window of fewer than 5 slices.
     """
     from ssbscope.tomo.filters import threshold_otsu
 
+    if method not in ("edge", "count"):
+        raise ParameterError("method", method, "must be 'edge' or 'count'")
     vs = _check_voxel(voxel_size_um)
     w = np.asarray(window, np.float64)
     fp = np.asarray(footprint, bool)
@@ -661,11 +689,81 @@ def interface_height_map_truncated(window, levels, gain, offset, voxel_size_um: 
                 break
             q = qn
         prev = p[i] = min(q, prev)
-    cnt = np.sum(p[:, None] + r > 0.5, axis=0)
+    s = p[:, None] + r
+    if method == "count":
+        cnt = np.sum(s > 0.5, axis=0)
+        at_edge = 0
+    else:
+        if n < 5:
+            raise ParameterError("window", n, "edge heights need a window of >= 5 slices")
+        cnt = column_edges(s)
+        at_edge = int(np.sum((cnt < EDGE_MARGIN_VOX) | (cnt > n - EDGE_MARGIN_VOX)))
     h = np.full(fp.shape, np.nan)
     h[fp] = cnt * vs
     return TruncatedHeights(height_um=h, contrast_data=c_data, contrast_materials=c_mat,
-                            contrast_used=float(c), lower_fraction=p, n_bimodal=len(seps))
+                            contrast_used=float(c), lower_fraction=p, n_bimodal=len(seps),
+                            method=method, height_at_window_edge=at_edge)
+
+
+#: Columns whose edge (:func:`column_edges`) lies within this many slices of the window's
+#: ends are counted in ``TruncatedHeights.height_at_window_edge``: the search reaches 1
+#: slice from the ends, so their surface may lie beyond the window (censored).
+EDGE_MARGIN_VOX = 3
+
+
+def column_edges(indicator, coarse_vox: int = 2) -> np.ndarray:
+    """Boundary index of the steepest drop of each column's lower-phase indicator.
+
+    For a profile ``s`` (about 1 in the lower phase at small index, 0 in the upper one), the
+    drop at boundary ``k`` (between slices ``k - 1`` and ``k``) over ``m`` slices is
+    ``mean(s[k-m:k]) - mean(s[k:k+m])``.  The coarse edge maximises it with
+    ``m = coarse_vox`` (the noise averaged over ``2 m`` slices, an edge blurred over 2-3
+    slices held together); the result is the boundary of the largest single-slice drop
+    (``m = 1``) within one slice of it.  The step is located by its shape, not against a
+    level: an offset of the profile that varies slowly along the column (residual shading)
+    does not move it, nor does a region reading beyond the lower phase (a void, ``s > 1``)
+    whose drop back to the lower phase is smaller than the interface's.
+
+    Parameters
+    ----------
+    indicator : (n, ...) array
+        Lower-phase indicator along axis 0 (``n >= 2 coarse_vox + 1``).
+    coarse_vox : int, default 2
+
+    Returns
+    -------
+    (...) int ndarray
+        Boundary index ``k`` in ``1 .. n - 1``: the number of slices below the edge (the
+        height in voxels from the face of slice 0).
+
+    Raises
+    ------
+    ParameterError
+        Fewer than ``2 coarse_vox + 1`` slices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.array([1.0, 1.0, 1.6, 1.5, 1.0, 1.0, 0.0, 0.0, 0.1]) + 0.3  # void, offset
+    >>> int(column_edges(s[:, None])[0])
+    6
+    """
+    s = np.asarray(indicator, float)
+    n = s.shape[0]
+    m = int(coarse_vox)
+    if m < 1 or n < 2 * m + 1:
+        raise ParameterError("indicator", s.shape, f"needs >= {2 * m + 1} slices along axis 0")
+    flat = s.reshape(n, -1)
+    cs = np.concatenate([np.zeros((1, flat.shape[1])), np.cumsum(flat, axis=0)])
+    k = np.arange(m, n - m + 1)
+    coarse = ((cs[k] - cs[k - m]) - (cs[k + m] - cs[k])) / m
+    kc = k[np.argmax(coarse, axis=0)]
+    d1 = np.full((n + 1, flat.shape[1]), -np.inf)
+    d1[1:n] = flat[:-1] - flat[1:]                  # d1[k]: the drop at boundary k
+    cols = np.arange(flat.shape[1])
+    cand = np.clip(np.stack([kc - 1, kc, kc + 1]), 1, n - 1)
+    best = cand[np.argmax(d1[cand, cols[None]], axis=0), cols]
+    return best.reshape(s.shape[1:])
 
 
 #: Fewest voxels of an axis-eroded class for its median to be the phase's level
