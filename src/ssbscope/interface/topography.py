@@ -25,6 +25,20 @@ grid coarsened by block means (stride ``s``); the current is interpolated back t
 Gaussian filter first (CT height maps carry voxel-scale noise whose slopes the current
 would follow).
 
+Can the comparison discriminate?
+--------------------------------
+A measured current-density map (thickness change between two scans, Faraday's law) carries the
+CT heights' noise twice.  :func:`hot_spot_overlap` therefore first compares the predicted
+map's contrast (std / mean) with the measured map's noise floor (its white-noise std,
+:func:`white_noise_std`, over its mean) at the compared resolution (``smoothing_um`` applied
+to both maps, the shuffled baseline and the floor).  Only when the contrast exceeds the floor
+(``resolvable``) do correlation and top-decile overlap, with their z-scores against shifted
+copies of the measured map, measure the model's skill; otherwise they follow whatever the two
+maps share (e.g. a texture the height and the growth both carry) and are not evidence for or
+against the model.  The pipeline compares the current per projected area
+(:attr:`SurfaceCurrent.projected_current_ma_cm2`), which is what a column's thickness change
+measures.
+
 Electrolyte conductivity from the CT phase map
 ----------------------------------------------
 A porous or partly decomposed electrolyte conducts ions only through its solid phase:

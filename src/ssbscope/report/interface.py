@@ -595,8 +595,15 @@ def _topography_part(store, name):
         panels.append((f"creep {a.get('stress', 'normal')} stress − stack (MPa)",
                        ds["excess_pressure_mpa"].isel(time_s=k).values, "coolwarm"))
     if ks and cd_key in names:
-        meas = store.read(cd_key)["current_density_ma_cm2"].isel(interval=k).values
-        panels.append(("measured |current density| (mA cm⁻²)", np.abs(meas), "magma"))
+        meas = np.abs(store.read(cd_key)["current_density_ma_cm2"].isel(interval=k).values)
+        sm_um = float(a.get("smoothing_um", 0.0) or 0.0)
+        title = "measured |current density| (mA cm⁻²)"
+        if sm_um > 0:  # as compared: the same smoothing as the comparison
+            from ssbscope.interface.topography import smooth_map
+
+            meas = smooth_map(meas, (float(abs(y[1] - y[0])), float(abs(x[1] - x[0]))), sm_um)
+            title = f"measured |j|, smoothed {sm_um:g} µm (mA cm⁻²)"
+        panels.append((title, meas, "magma"))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4),
                              layout="constrained", squeeze=False)
     for ax, (title, img, cmap) in zip(axes[0], panels):
