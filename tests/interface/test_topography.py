@@ -120,3 +120,68 @@ def test_creep_pressure_on_a_quarter_cell_map_matches_the_periodic_model():
         step = ref.excess_pressure_mpa.shape[0] // (2 * n)
         quarter = ref.excess_pressure_mpa[: n * step + 1: step, : n * step + 1: step].T
         np.testing.assert_allclose(got.excess_pressure_mpa, quarter, atol=0.1 * scale)
+
+
+def _hot_spot_signal(n=80, pixel=2.0, seed=0):
+    """A smooth positive 'current map' with Gaussian hot spots (6 um) on a mean of 1."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:n, 0:n] * pixel
+    s = np.ones((n, n))
+    for cy, cx in rng.uniform(10, n * pixel - 10, size=(8, 2)):
+        s += 0.5 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 6.0 ** 2))
+    return s
+
+
+@pytest.mark.parametrize("sigma", [0.02, 0.1, 0.3])
+def test_white_noise_std_recovers_a_known_noise_under_a_smooth_signal(sigma):
+    from ssbscope.interface import white_noise_std
+
+    s = _hot_spot_signal()
+    m = s + sigma * np.random.default_rng(1).standard_normal(s.shape)
+    assert white_noise_std(m) == pytest.approx(sigma, rel=0.05)
+    # the signal alone reads as (almost) no noise, while its pixel std is large
+    assert white_noise_std(s) < 0.01 * np.std(s)
+    # NaN pixels (outside a cell) are left out, not counted as steps
+    m[:, :10] = np.nan
+    assert white_noise_std(m) == pytest.approx(sigma, rel=0.06)
+    # voxel-quantised values: the rms (not Immerkaer's mean |.|) keeps the right size
+    q = np.round(m / (3 * sigma)) * (3 * sigma)
+    assert white_noise_std(q) == pytest.approx(np.nanstd(q - s), rel=0.1)
+
+
+@pytest.mark.parametrize("smoothing_um", [2.0, 5.0])
+def test_smoothing_lowers_white_noise_by_the_filter_factor(smoothing_um):
+    from ssbscope.interface import smooth_map
+    from ssbscope.interface.topography import smoothing_noise_factor
+
+    rng = np.random.default_rng(2)
+    got = np.sqrt(np.mean([np.var(smooth_map(rng.standard_normal((256, 256)), 2.0,
+                                             smoothing_um)[20:-20, 20:-20]) for _ in range(4)]))
+    f = smoothing_noise_factor(2.0, smoothing_um)
+    assert got == pytest.approx(f, rel=0.05)
+    assert f == pytest.approx(1 / (2 * np.sqrt(np.pi) * smoothing_um / 2.0), rel=0.1)
+    # NaN gaps stay NaN and do not leak into their neighbours' values
+    a = np.ones((20, 20))
+    a[5, 5] = np.nan
+    sm = smooth_map(a, 1.0, 2.0)
+    assert np.isnan(sm[5, 5]) and np.allclose(sm[np.isfinite(sm)], 1.0)
+
+
+def test_a_prediction_below_the_noise_floor_is_not_resolvable_whatever_its_correlation():
+    # the anode-free demo's situation: a ~1 % predicted contrast that follows the height, a
+    # measured map with 25 % pixel noise on a persistent texture the height shares
+    s = _hot_spot_signal(seed=4)
+    rng = np.random.default_rng(5)
+    pred = 1.0 + 0.02 * (s - s.mean())  # ~1 % contrast, the same pattern
+    measured = s + 0.25 * rng.standard_normal(s.shape)
+    c = hot_spot_overlap(pred, measured, n_shuffle=50)
+    assert c.predicted_contrast < 0.02 and c.measured_noise_floor > 0.15
+    assert c.verdict == "not resolvable" and not c.resolvable
+    # smoothing lowers the floor by the filter factor but not below the 1 % contrast
+    cs = hot_spot_overlap(pred, measured, n_shuffle=50, pixel_um=2.0, smoothing_um=4.0)
+    assert cs.measured_noise_floor == pytest.approx(c.measured_noise_floor * 0.141, rel=0.1)
+    assert cs.verdict == "not resolvable" and cs.smoothing_um == 4.0
+    # the same pattern predicted with its full contrast is resolvable, and has skill
+    ok = hot_spot_overlap(s, measured, n_shuffle=50, pixel_um=2.0, smoothing_um=4.0)
+    assert ok.verdict == "resolvable" and ok.contrast_to_noise > 2
+    assert ok.overlap_z > 3 and ok.correlation_z > 3

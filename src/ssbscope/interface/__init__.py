@@ -19,7 +19,9 @@ gap_creep              Li creeping into the gap beside the pellet while it plate
 band_gap_volume        Li volume in the rod-tube gap from a neutron band (P4), de-projected
 surface_current        local current on a measured (CT) height map, mirror sides
 surface_creep_pressure creep pressure of the Li plated on a measured surface
-hot_spot_overlap       predicted vs measured current maps: correlation, top-decile overlap
+hot_spot_overlap       predicted vs measured current maps: resolvable?, correlation, top-decile overlap
+white_noise_std        pixel-scale noise of a map (second-difference estimator)
+smooth_map             Gaussian smoothing of a map with NaN gaps
 effective_conductivity electrolyte conductivity sigma eps/tau of a layer of a labelled CT scan
 phase_field_growth     Li growth into porous Li6PS5Cl under stack pressure (Cao et al. 2023)
 """
@@ -68,6 +70,8 @@ __getattr__, __dir__, __all__ = attach(
         "surface_creep_pressure": "topography",
         "HotSpotComparison": "topography",
         "hot_spot_overlap": "topography",
+        "white_noise_std": "topography",
+        "smooth_map": "topography",
         "PhaseFieldGrowth": "phase_field",
         "phase_field_growth": "phase_field",
     },

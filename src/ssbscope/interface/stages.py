@@ -631,6 +631,8 @@ def _topography_stages(exp, cfg) -> list:
                     "r_ct_ohm_cm2": topo.r_ct_ohm_cm2, "current_ma_cm2": topo.current_ma_cm2,
                     "smooth_um": topo.smooth_um, "max_nodes": int(topo.max_nodes),
                     "top_fraction": float(topo.top_fraction), "n_shuffle": int(topo.n_shuffle),
+                    "smoothing_um": (None if topo.smoothing_um is None
+                                     else float(topo.smoothing_um)),
                     "seed": int(getattr(exp, "seed", 0) or 0), "stress": cfg.stress,
                     "grain_size_um": cfg.grain_size_um},
             long=True))
@@ -640,8 +642,16 @@ def _topography_stages(exp, cfg) -> list:
 def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, sign,
                            thickness_um, conductivity_s_cm, r_ct_ohm_cm2, current_ma_cm2,
                            smooth_um, max_nodes, top_fraction, n_shuffle, seed=0,
-                           stress="normal", grain_size_um=2.0, conductivity_from_ct=None):
+                           stress="normal", grain_size_um=2.0, conductivity_from_ct=None,
+                           smoothing_um=None):
     """Predicted current on each scan's measured Li surface vs the measured current maps.
+
+    Each interval's comparison says first whether it can discriminate
+    (:func:`ssbscope.interface.hot_spot_overlap`): ``verdict`` "resolvable" when the predicted
+    contrast (std / mean) exceeds the measured map's white-noise floor at the compared
+    resolution (``smoothing_um`` applied to both maps and the baseline), else "not
+    resolvable"; correlation and overlap with their shuffled-baseline z-scores are skill only
+    when resolvable.
 
     ``conductivity_from_ct`` (``analysis.interface.topography.conductivity_s_cm: from_ct``):
     the bulk ``conductivity_s_cm`` times ``eps / tau`` of the electrolyte layer per scan
@@ -651,6 +661,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
     from ssbscope.errors import InputError
     from ssbscope.interface import hot_spot_overlap, surface_creep_pressure, surface_current
     from ssbscope.interface.creep import CreepLaw
+    from ssbscope.interface.topography import NOISE_ESTIMATOR, RESOLVABLE_CONTRAST_TO_NOISE
 
     law = CreepLaw(grain_size_um=grain_size_um)
 
@@ -669,6 +680,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
            else np.full(max(t.size - 1, 0), np.nan))
     smooth = px if smooth_um is None else float(smooth_um)
     maps, ratios, maxr, used_i, notes = [], [], [], [], []
+    proj = []  # current per projected area: what a thickness change between scans measures
     nt = t.size
     sig = np.full(nt, float(conductivity_s_cm))
     eps_tau = np.full((nt, 2), np.nan)
@@ -687,6 +699,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
         h = h_all[k]
         if np.isfinite(h).sum() < 9 or not sig[k] > 0:
             maps.append(np.full(h.shape, np.nan))
+            proj.append(np.full(h.shape, np.nan))
             pmaps.append(np.full(h.shape, np.nan))
             psite.append(np.nan)
             ratios.append(np.nan)
@@ -700,6 +713,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                               r_ct_ohm_cm2=r_ct_ohm_cm2, max_nodes=max_nodes,
                               smooth_um=smooth or None)
         maps.append(res.current_ma_cm2)
+        proj.append(res.projected_current_ma_cm2)
         cr = surface_creep_pressure(res, law=law, stress=stress)
         pmaps.append(cr.excess_pressure_mpa)
         psite.append(cr.site_excess_pressure_mpa)
@@ -708,25 +722,37 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
         used_i.append(i_k)
     n_int = 0 if cd is None else int(cd.sizes.get("interval", 0))
     cols = {k: [] for k in ("correlation", "overlap", "baseline_correlation", "baseline_overlap",
-                            "baseline_overlap_std", "overlap_z")}
+                            "baseline_overlap_std", "overlap_z", "baseline_correlation_std",
+                            "correlation_z", "predicted_contrast", "measured_noise_ma_cm2",
+                            "measured_mean_ma_cm2", "measured_noise_floor", "contrast_to_noise")}
+    verdicts = []
     for k in range(n_int):
         meas = np.asarray(cd["current_density_ma_cm2"].isel(interval=k).values, float)
-        pred = maps[k] if k < len(maps) else None
+        # the measured map is dh/dt of each column: current per projected area
+        pred = proj[k] if k < len(proj) else None
         try:
             if pred is None or meas.shape != pred.shape:
                 raise ValueError("maps of different shape")
             c = hot_spot_overlap(pred, np.abs(meas), top_fraction=top_fraction,
-                                 n_shuffle=n_shuffle, seed=seed + k)
+                                 n_shuffle=n_shuffle, seed=seed + k, pixel_um=(py, px),
+                                 smoothing_um=smoothing_um)
             vals = (c.correlation, c.overlap, c.baseline_correlation, c.baseline_overlap,
-                    c.baseline_overlap_std, c.overlap_z)
+                    c.baseline_overlap_std, c.overlap_z, c.baseline_correlation_std,
+                    c.correlation_z, c.predicted_contrast, c.measured_noise_std,
+                    c.measured_mean, c.measured_noise_floor, c.contrast_to_noise)
+            verdicts.append(c.verdict)
         except Exception as e:  # a map with too few valid pixels: no comparison
             notes.append(f"interval {k}: no comparison ({e})")
-            vals = (np.nan,) * 6
+            vals = (np.nan,) * len(cols)
+            verdicts.append("no comparison")
         for key, v in zip(cols, vals):
             cols[key].append(float(v))
     data = {"current_ma_cm2": (("time_s", "y", "x"), np.asarray(maps, np.float32),
                                {"units": "mA/cm2",
                                 "long_name": "predicted local current density normal to the Li surface"}),
+            "projected_current_ma_cm2": (("time_s", "y", "x"), np.asarray(proj, np.float32), {
+                "units": "mA/cm2", "long_name": "predicted current per projected area (the "
+                "column's growth rate by Faraday's law; compared with the measured map)"}),
             "excess_pressure_mpa": (("time_s", "y", "x"), np.asarray(pmaps, np.float32),
                                     {"units": "MPa", "long_name": f"small-slope creep {stress} "
                                      "stress over the stack pressure"}),
@@ -743,8 +769,25 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                 "units": "1", "long_name": "[z0, z1) of the labels' slices in the eps/tau solve "
                 "(the electrolyte layer's band less its interface mixing zones); -1: not from "
                 "the labels"})}
+    long_names = {
+        "correlation_z": "correlation minus its baseline mean, in baseline standard deviations",
+        "overlap_z": "top-region overlap minus its baseline mean, in baseline standard deviations",
+        "predicted_contrast": "std / mean of the predicted current over the compared pixels "
+                              "(after smoothing_um)",
+        "measured_noise_ma_cm2": "white-noise std of the measured |current density| at the "
+                                 "compared resolution",
+        "measured_mean_ma_cm2": "mean measured |current density| over the compared pixels",
+        "measured_noise_floor": "measured_noise_ma_cm2 / measured_mean_ma_cm2: the smallest "
+                                "relative contrast the measured map shows above its noise",
+        "contrast_to_noise": "predicted_contrast / measured_noise_floor"}
     for key, v in cols.items():
-        data[key] = ("interval", np.asarray(v, float), {"units": "1"})
+        unit = "mA/cm2" if key.endswith("_ma_cm2") else "1"
+        data[key] = ("interval", np.asarray(v, float),
+                     {"units": unit, **({"long_name": long_names[key]} if key in long_names else {})})
+    data["verdict"] = ("interval", np.asarray(verdicts, dtype=str), {
+        "long_name": "resolvable: the predicted contrast exceeds the measured noise floor, so "
+                     "correlation and overlap measure skill; not resolvable: the measured map "
+                     "cannot show the predicted contrast (the numbers are not skill)"})
     coords = {"time_s": ("time_s", t, {"units": "s"}), "y": ("y", y, {"units": "um"}),
               "x": ("x", x, {"units": "um"}), "bound": ["z0", "z1"]}
     if n_int:
@@ -763,9 +806,17 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                                else "uniform: analysis.interface conductivity_s_cm"),
         "thickness_um": thickness_um,
         "smooth_um": smooth, "top_fraction": top_fraction, "n_shuffle": n_shuffle,
+        "smoothing_um": float(smoothing_um or 0.0),
+        "smoothing": (f"Gaussian, std {float(smoothing_um):g} um, on the predicted and the "
+                      "measured map before the comparison (baseline and noise floor included)"
+                      if smoothing_um else "none (pixel maps)"),
+        "noise_estimator": NOISE_ESTIMATOR,
+        "resolvable_rule": ("resolvable when predicted_contrast > "
+                            f"{RESOLVABLE_CONTRAST_TO_NOISE:g} x measured_noise_floor"),
         "stress": stress,
         "baseline": "random circular shifts and flips of the measured map",
         "pairing": "prediction on the surface of scan k vs the map of interval k (scan k -> k+1)",
+        "compared": "projected_current_ma_cm2 (current per projected area) vs the measured |j|",
         "notes": notes})
     return {f"interface/{series}/surface_current": ds}
 

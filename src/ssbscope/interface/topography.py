@@ -25,6 +25,20 @@ grid coarsened by block means (stride ``s``); the current is interpolated back t
 Gaussian filter first (CT height maps carry voxel-scale noise whose slopes the current
 would follow).
 
+Can the comparison discriminate?
+--------------------------------
+A measured current-density map (thickness change between two scans, Faraday's law) carries the
+CT heights' noise twice.  :func:`hot_spot_overlap` therefore first compares the predicted
+map's contrast (std / mean) with the measured map's noise floor (its white-noise std,
+:func:`white_noise_std`, over its mean) at the compared resolution (``smoothing_um`` applied
+to both maps, the shuffled baseline and the floor).  Only when the contrast exceeds the floor
+(``resolvable``) do correlation and top-decile overlap, with their z-scores against shifted
+copies of the measured map, measure the model's skill; otherwise they follow whatever the two
+maps share (e.g. a texture the height and the growth both carry) and are not evidence for or
+against the model.  The pipeline compares the current per projected area
+(:attr:`SurfaceCurrent.projected_current_ma_cm2`), which is what a column's thickness change
+measures.
+
 Electrolyte conductivity from the CT phase map
 ----------------------------------------------
 A porous or partly decomposed electrolyte conducts ions only through its solid phase:
@@ -50,7 +64,8 @@ from .current import _finite_pos, _solve_field, mirror_cell
 
 __all__ = ["SurfaceCurrent", "SurfaceCreep", "HotSpotComparison", "EffectiveConductivity",
            "surface_current", "surface_creep_pressure", "hot_spot_overlap",
-           "effective_conductivity"]
+           "effective_conductivity", "white_noise_std", "smooth_map", "smoothing_noise_factor",
+           "RESOLVABLE_CONTRAST_TO_NOISE", "NOISE_ESTIMATOR"]
 
 
 @dataclass(frozen=True)
@@ -344,6 +359,113 @@ def surface_current(height_um, pixel_um, *, conductivity_s_cm: float, thickness_
                           sigma, L, rct, int(stride), float(balance), filled)
 
 
+#: The comparison can discriminate (``resolvable``) when the predicted map's contrast exceeds
+#: the measured map's noise floor at the compared resolution by this factor.
+RESOLVABLE_CONTRAST_TO_NOISE = 1.0
+
+#: How :func:`white_noise_std` estimates the noise (stored with the comparison).
+NOISE_ESTIMATOR = (
+    "pixel-scale (white) noise of the measured map: std of its convolution with the "
+    "separable second difference [1,-2,1] x [1,-2,1] over 6 (Immerkaer 1996, "
+    "doi:10.1006/cviu.1996.0060; the kernel cancels any signal linear along x or y, so a "
+    "smooth current map adds little), carried through the comparison's smoothing "
+    "(std x sqrt(sum of squared filter weights)); spatially correlated noise is not seen")
+
+
+def white_noise_std(a) -> float:
+    """Standard deviation of the pixel-independent (white) noise of a 2-D map.
+
+    ``a = s + n`` with ``s`` smooth over a few pixels and ``n`` white noise of std ``sigma``:
+    the separable second difference ``K = [1, -2, 1] x [1, -2, 1]`` cancels every part of
+    ``s`` that is linear along x or along y (the residual of a smooth feature of ``l`` pixels
+    falls as ``l**-4``), and ``K * n`` has variance ``36 sigma**2`` (sum of ``K**2``), so
+    ``sigma = rms(K * a) / 6`` (Immerkaer 1996, doi:10.1006/cviu.1996.0060; the root mean
+    square rather than his mean absolute value: no Gaussian assumption, so voxel-quantised
+    heights are estimated too).  Only 3 x 3 windows with nine finite pixels count.
+
+    Parameters
+    ----------
+    a : (ny, nx) array_like
+        The map (NaN: no value).
+
+    Returns
+    -------
+    float
+        Noise std in the map's units; NaN when fewer than 10 windows are complete.
+
+    Notes
+    -----
+    Noise correlated over several pixels (e.g. from interpolation in a registration) is
+    partly taken for signal, so the estimate is then a lower bound.
+    """
+    from scipy import ndimage
+
+    a = np.asarray(a, float)
+    if a.ndim != 2 or min(a.shape) < 3:
+        raise ParameterError("map", a.shape, "must be a 2-D map of at least 3 x 3 pixels")
+    ok = np.isfinite(a)
+    k1 = np.array([1.0, -2.0, 1.0])
+    kern = np.outer(k1, k1)
+    r = ndimage.convolve(np.where(ok, a, 0.0), kern, mode="constant")
+    full = ndimage.convolve(ok.astype(float), np.ones((3, 3)), mode="constant") == 9
+    full[[0, -1], :] = False
+    full[:, [0, -1]] = False
+    if full.sum() < 10:
+        return float("nan")
+    return float(np.sqrt(np.mean(r[full] ** 2)) / 6.0)
+
+
+def smooth_map(a, pixel_um, smoothing_um):
+    """Gaussian smoothing of a map with NaN gaps (normalised convolution).
+
+    ``(G * (a m)) / (G * m)`` with ``m`` the finite pixels and ``G`` a Gaussian of standard
+    deviation ``smoothing_um``; pixels that were NaN stay NaN, and the sides are reflected.
+
+    Parameters
+    ----------
+    a : (ny, nx) array_like
+    pixel_um : float or (float, float)
+        Pixel size (um), or ``(dy, dx)``.
+    smoothing_um : float or None
+        Standard deviation of the Gaussian (um); None or 0: ``a`` unchanged (a float copy).
+
+    Returns
+    -------
+    (ny, nx) ndarray
+    """
+    from scipy import ndimage
+
+    a = np.array(a, dtype=float)
+    if not smoothing_um:
+        return a
+    dy, dx = (float(pixel_um),) * 2 if np.ndim(pixel_um) == 0 else (float(v) for v in pixel_um)
+    sig = (float(smoothing_um) / dy, float(smoothing_um) / dx)
+    ok = np.isfinite(a)
+    num = ndimage.gaussian_filter(np.where(ok, a, 0.0), sig, mode="reflect")
+    den = ndimage.gaussian_filter(ok.astype(float), sig, mode="reflect")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    out[~ok] = np.nan
+    return out
+
+
+def smoothing_noise_factor(pixel_um, smoothing_um) -> float:
+    """Factor by which :func:`smooth_map` scales the std of white noise (interior pixels).
+
+    ``sqrt(sum w**2)`` of the discrete filter weights ``w`` (the filter applied to a unit
+    impulse); 1 without smoothing.  About ``1 / (2 sqrt(pi) s)`` for ``s`` pixels of
+    smoothing.
+    """
+    if not smoothing_um:
+        return 1.0
+    dy, dx = (float(pixel_um),) * 2 if np.ndim(pixel_um) == 0 else (float(v) for v in pixel_um)
+    n = 2 * int(math.ceil(4.0 * float(smoothing_um) / min(dy, dx))) + 3
+    d = np.zeros((n, n))
+    d[n // 2, n // 2] = 1.0
+    w = smooth_map(d, (dy, dx), smoothing_um)
+    return float(np.sqrt(np.sum(w ** 2)))
+
+
 @dataclass(frozen=True)
 class HotSpotComparison:
     """Predicted against measured hot spots (:func:`hot_spot_overlap`).
@@ -362,6 +484,20 @@ class HotSpotComparison:
     top_fraction : float
         Fraction of pixels that make a top region (0.1: top decile).
     n_shuffle : int
+    baseline_correlation_std : float
+        Standard deviation of the baseline correlation.
+    smoothing_um : float
+        Gaussian smoothing (std, um) applied to both maps and the baseline (0: none).
+    predicted_contrast : float
+        ``std / mean`` of the predicted map over the compared pixels, after the smoothing.
+    measured_noise_std : float
+        White-noise std of the measured map at the compared resolution (its units;
+        :func:`white_noise_std` on the unsmoothed map times :func:`smoothing_noise_factor`).
+    measured_mean : float
+        Mean of the measured map over the compared pixels (after the smoothing).
+    measured_noise_floor : float
+        ``measured_noise_std / |measured_mean|``: the smallest relative contrast the
+        measured map can show at this resolution.
     """
 
     correlation: float
@@ -371,6 +507,12 @@ class HotSpotComparison:
     baseline_overlap_std: float
     top_fraction: float
     n_shuffle: int
+    baseline_correlation_std: float = float("nan")
+    smoothing_um: float = 0.0
+    predicted_contrast: float = float("nan")
+    measured_noise_std: float = float("nan")
+    measured_mean: float = float("nan")
+    measured_noise_floor: float = float("nan")
 
     @property
     def overlap_z(self) -> float:
@@ -379,6 +521,34 @@ class HotSpotComparison:
             return float("inf") if self.overlap > self.baseline_overlap else 0.0
         return (self.overlap - self.baseline_overlap) / self.baseline_overlap_std
 
+    @property
+    def correlation_z(self) -> float:
+        """How many baseline standard deviations the correlation lies above the baseline mean."""
+        if not self.baseline_correlation_std > 0:
+            return float("nan")
+        return (self.correlation - self.baseline_correlation) / self.baseline_correlation_std
+
+    @property
+    def contrast_to_noise(self) -> float:
+        """``predicted_contrast / measured_noise_floor`` (inf for a noise-free measured map)."""
+        if not np.isfinite(self.predicted_contrast) or not np.isfinite(self.measured_noise_floor):
+            return float("nan")
+        if self.measured_noise_floor == 0:
+            return float("inf") if self.predicted_contrast > 0 else float("nan")
+        return self.predicted_contrast / self.measured_noise_floor
+
+    @property
+    def resolvable(self) -> bool:
+        """Whether the measured map can show the predicted contrast: the predicted contrast
+        exceeds the measured noise floor (x :data:`RESOLVABLE_CONTRAST_TO_NOISE`) at the
+        compared resolution.  Only then do correlation and overlap measure the model's skill."""
+        return bool(self.contrast_to_noise > RESOLVABLE_CONTRAST_TO_NOISE)  # False for NaN
+
+    @property
+    def verdict(self) -> str:
+        """``"resolvable"`` or ``"not resolvable"`` (:attr:`resolvable`)."""
+        return "resolvable" if self.resolvable else "not resolvable"
+
 
 def _top(a, valid, q):
     thr = np.quantile(a[valid], 1.0 - q)
@@ -386,8 +556,15 @@ def _top(a, valid, q):
 
 
 def hot_spot_overlap(predicted, measured, *, top_fraction: float = 0.1, n_shuffle: int = 200,
-                     seed: int = 0) -> HotSpotComparison:
+                     seed: int = 0, pixel_um=1.0,
+                     smoothing_um: float | None = None) -> HotSpotComparison:
     """Compare a predicted current map with a measured one: correlation and top-region overlap.
+
+    Says first whether the comparison *can* discriminate: the measured map's white-noise
+    floor (:func:`white_noise_std`, relative to its mean, at the compared resolution) against
+    the predicted map's contrast (std / mean).  A prediction whose contrast lies below the
+    noise floor cannot be confirmed or refuted by this map, whatever the correlation
+    (:attr:`HotSpotComparison.resolvable`).
 
     Parameters
     ----------
@@ -404,6 +581,12 @@ def hot_spot_overlap(predicted, measured, *, top_fraction: float = 0.1, n_shuffl
         texture give, not the ``top_fraction`` of a pixel permutation.
     seed : int
         Seed of the shifts.
+    pixel_um : float or (float, float)
+        Pixel size (um), or ``(dy, dx)``; used by ``smoothing_um``.
+    smoothing_um : float, optional
+        Gaussian smoothing (std, um) of both maps before the comparison (:func:`smooth_map`);
+        the baseline shifts the smoothed measured map, and the noise floor is that of the
+        smoothed map.  None: the pixel maps.
 
     Returns
     -------
@@ -417,6 +600,15 @@ def hot_spot_overlap(predicted, measured, *, top_fraction: float = 0.1, n_shuffl
         raise ParameterError("top_fraction", top_fraction, "must be in (0, 0.5)")
     if int(n_shuffle) < 10:
         raise ParameterError("n_shuffle", n_shuffle, "must be >= 10")
+    if smoothing_um is not None and not (0 <= float(smoothing_um) < float("inf")):
+        raise ParameterError("smoothing_um", smoothing_um, "must be finite and >= 0 (um)")
+    both = np.isfinite(p) & np.isfinite(m)
+    noise_raw = white_noise_std(np.where(both, m, np.nan)) if min(m.shape) >= 3 else float("nan")
+    sm = float(smoothing_um or 0.0)
+    if sm > 0:
+        p = smooth_map(np.where(both, p, np.nan), pixel_um, sm)
+        m = smooth_map(np.where(both, m, np.nan), pixel_um, sm)
+    noise = noise_raw * smoothing_noise_factor(pixel_um, sm)
 
     def stats(mm):
         valid = np.isfinite(p) & np.isfinite(mm)
@@ -430,6 +622,11 @@ def hot_spot_overlap(predicted, measured, *, top_fraction: float = 0.1, n_shuffl
     corr, ov = stats(m)
     if not np.isfinite(corr):
         raise ParameterError("measured", "valid pixels", "fewer than 10 pixels are finite in both maps")
+    valid = np.isfinite(p) & np.isfinite(m)
+    pm = float(np.mean(p[valid]))
+    contrast = float(np.std(p[valid]) / abs(pm)) if pm != 0 else float("nan")
+    mm_mean = float(np.mean(m[valid]))
+    floor = noise / abs(mm_mean) if mm_mean != 0 else float("nan")
     rng = np.random.default_rng(seed)
     ny, nx = m.shape
     bc, bo = [], []
@@ -444,7 +641,8 @@ def hot_spot_overlap(predicted, measured, *, top_fraction: float = 0.1, n_shuffl
             bc.append(c)
             bo.append(o)
     return HotSpotComparison(corr, ov, float(np.mean(bc)), float(np.mean(bo)), float(np.std(bo)),
-                             float(top_fraction), int(n_shuffle))
+                             float(top_fraction), int(n_shuffle), float(np.std(bc)), sm,
+                             contrast, float(noise), mm_mean, float(floor))
 
 
 @dataclass(frozen=True)
