@@ -442,8 +442,8 @@ def _edge_ring_offset(col, reflected, inner1, inner2, noise, *, k_sigma=3.0,
     attenuation); a shrinking window leaves column 0 as measured too; taking the densest
     cluster of the per-rank corrections as the ring was fooled by a cell moving sinusoidally
     across the edge (its sorted profiles plateau at the motion's extremes: a false 1.05 ring
-    on the demo's Cu layer); linear extrapolation from the inner columns overshoots a
-    cylinder's rim.
+    on a disc modelling the demo's Cu layer); linear extrapolation from the inner columns
+    overshoots a cylinder's rim.
 
     Parameters
     ----------
