@@ -44,32 +44,21 @@ import numpy as np
 import pytest
 
 
-_DISPLACED = ("the displaced scan (twin params_001.demo_drift_yx: the cell remounted 1 voxel "
-              "off-axis): the sorting step of remove_rings(method='normalize') reshapes its rim "
-              "at the detector's edge columns (shown for its Cu volume, -2.1 pp, +0.4 pp without "
-              "ring removal; tests/tomo/test_ring_removal_offaxis.py); not yet shown to be the "
-              "whole cause here (issue 16)")
-
-
 def _displaced(r) -> bool:
     return any(abs(float(d)) > 0 for d in (r.get("drift_yx_um") or ()))
 
 
 def _check_scans(scans, check):
-    """``check(j, r)`` on every scan: undisplaced scans must pass; a failure of the displaced
-    scan (only) is an expected failure with its known cause."""
-    late = []
+    """``check(j, r)`` on every scan, the displaced one included (twin
+    ``params_001.demo_drift_yx``: the cell remounted 1 voxel off-axis, registered back by the
+    chain).  It was an expected failure until issue 16's fix of ring removal's sorting step at
+    the detector's edge (the window reflected there copied the neighbour column into the edge
+    column where the off-axis cell crosses it): pore + crack 3703 ± 279 µm^3 against 2997
+    (+24 %, 2.5 sigma), new crack 822 ± 497 against -54; now 2831 ± 528 (-6 %) and -38 ± 682
+    (tests/tomo/test_ring_removal_offaxis.py)."""
+    assert sum(_displaced(r) for r in scans) == 1
     for j, r in enumerate(scans):
-        if _displaced(r):
-            late.append((j, r))
-            continue
         check(j, r)
-    assert len(late) <= 1
-    for j, r in late:
-        try:
-            check(j, r)
-        except AssertionError as e:
-            pytest.xfail(f"{_DISPLACED}: {e}")
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +72,9 @@ def af(tiny_demo):
 
 def test_pore_crack_volume_within_stated_uncertainty(af):
     """Every scan's pore + crack volume within 2 sigma of the interior truth and within
-    25 % of it (old: -14 / -81 / -40 %; now -6 / -7 / +6 %); the stated sigma below 25 % of
-    the truth (411 / 467 / 403 µm^3)."""
+    25 % of it (old: -14 / -81 / -40 %; then -6 / +24 / +6 % with the scan displaced; now
+    -6 / -6 / +2 %: 2869 / 2831 / 3108 against 3051 / 2997 / 3051); the stated sigma below
+    25 % of the truth (432 / 528 / 420 µm^3)."""
     met, scans = af
     pc = met["pore_crack_volume_um3"].values
     unc = met["pore_crack_volume_unc_um3"].values
@@ -100,10 +90,32 @@ def test_pore_crack_volume_within_stated_uncertainty(af):
     _check_scans(scans, check)
 
 
+def test_cu_volume_change_within_1_5_pp_of_truth(af):
+    """The Cu current collector's volume change against the first scan, the displaced scan
+    included, within 1.5 percentage points of the truth's (``phase_volumes_um3``: unchanged).
+
+    Measured +0.51 / -0.90 % (the displaced scan / the last); -2.11 / -1.08 % while ring
+    removal's sorting step reflected its window at the detector's edge (the off-axis cell's
+    rim reshaped there, issue 16), +0.38 / -1.11 % with ring removal switched off.  The ~1 %
+    left at the undisplaced last scan is there without ring removal too: the 12 µm Cu layer
+    is 4 slices of 3 µm, so its threshold volume moves with the partial-volume slices at its
+    faces (not asserted tighter than 1.5 pp for that reason)."""
+    met, scans = af
+    pct = met["volume_change_pct"].sel(phase="Cu").values
+    cu0 = scans[0]["phase_volumes_um3"]["cu"]
+
+    def check(j, r):
+        t = 100.0 * (r["phase_volumes_um3"]["cu"] / cu0 - 1.0)
+        assert abs(pct[j] - t) < 1.5, (r["state"], pct[j], t)
+
+    _check_scans(scans, check)
+
+
 def test_new_crack_volume_within_stated_uncertainty(af):
     """No crack opens at 0.5 mA cm^-2 (case B): the new crack volume within 2 sigma of the
     interior truth and within 25 % of the pore + crack volume of it (old: -2023 and -777
-    µm^3, 67 % and 26 %; now -101 and +351 against -54 and 0, stated sigma ~600)."""
+    µm^3, 67 % and 26 %; then +822 and +351 with the scan displaced; now -38 and +239
+    against -54 and 0, stated sigma ~600)."""
     met, scans = af
     new = met["new_crack_volume_um3"].values
     unc = met["new_crack_volume_unc_um3"].values

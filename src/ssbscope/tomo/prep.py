@@ -417,13 +417,114 @@ def normalize_offsets(profile, *, half_width: int = 6, k_edge: float = 3.0,
     return r.reshape(m.shape)
 
 
+def _edge_ring_offset(col, reflected, inner1, inner2, noise, *, k_sigma=3.0,
+                      min_fraction=0.1):
+    """Additive ring offset of one edge detector column, from the angles where it can be told.
+
+    At an edge column the sorting step's median window has neighbours on one side only.
+    Reflecting the window at the edge (``mode="reflect"``) is a valid estimate only where
+    the object does not vary across the outer columns (air beside a centred cell): where the
+    sorted profile has a slope at the edge (a cell that reaches the edge, above all one off
+    the rotation axis that moves across it with the angle) the reflection turns the slope
+    into a valley and the median fills it, i.e. it replaces the edge column by its neighbour
+    (issue 16: a 1-voxel displacement of the anode-free cell cost 2 % of its Cu volume).
+
+    A ring is one constant over all angles (a per-pixel gain/offset error), so it can be
+    measured on any subset of the angles.  It is measured where the reflection is valid: the
+    ranks (sorted angles) at which the two inner neighbours' smoothed values agree within
+    ``k_sigma * noise`` (the object is flat across the edge there), as the median over them
+    of ``col - reflected``.  Fewer than ``min_fraction`` of the ranks flat: a ring cannot be
+    told from the object at this column (one that reaches the edge at every angle), and 0 is
+    returned: the column is left as measured.
+
+    Alternatives measured and left (issue 16): keeping the outer ``size // 2`` columns as
+    measured leaves their rings and fails the twins' ring tests (cell mean and total
+    attenuation); a shrinking window leaves column 0 as measured too; taking the densest
+    cluster of the per-rank corrections as the ring was fooled by a cell moving sinusoidally
+    across the edge (its sorted profiles plateau at the motion's extremes: a false 1.05 ring
+    on a disc modelling the demo's Cu layer); linear extrapolation from the inner columns
+    overshoots a cylinder's rim.
+
+    Parameters
+    ----------
+    col : (n_angles,) array
+        The edge column's values sorted along the angles (-log units).
+    reflected : (n_angles,) array
+        The reflected-window median across columns at that column, per rank.
+    inner1, inner2 : (n_angles,) array
+        The smoothed sorted values of the first and second column inside it, per rank.
+    noise : float
+        Noise standard deviation of the column (-log units), >= 0.
+    k_sigma : float
+        Flatness tolerance in units of ``noise``.
+    min_fraction : float
+        Smallest fraction of the ranks (0, 1] that must be flat.
+
+    Returns
+    -------
+    float
+        Offset to subtract from every angle of the column (-log units).
+    """
+    col = np.asarray(col, np.float64)
+    inner1 = np.asarray(inner1, np.float64)
+    scale = max(float(np.max(np.abs(col))), float(np.max(np.abs(inner1))), 1.0)
+    tol = k_sigma * float(noise) + 1e-6 * scale
+    flat = np.abs(inner1 - np.asarray(inner2, np.float64)) <= tol
+    if np.count_nonzero(flat) < max(1, min_fraction * col.size):
+        return 0.0
+    return float(np.median(col[flat] - np.asarray(reflected, np.float64)[flat]))
+
+
 def _sorting(a, size):
-    """Vo et al. (2018) algorithm 3 on one (n_angles, n_detector) sinogram."""
+    """Vo et al. (2018) algorithm 3 on one (n_angles, n_detector) sinogram, edge-safe.
+
+    Each column is sorted along the angles, the sorted image is median-filtered across
+    columns (window ``size``) and the sort is undone.  Edge treatment: the sorted image is
+    padded by repeating the edge column (``mode="nearest"``), so a profile that is monotone
+    across the edge (a cell reaching the edge) is kept: columns ``1 .. size // 2`` get the
+    median of their neighbourhood, and the outermost column on each side, which would get
+    its own value back, gets only its additive ring offset, measured at the angles where the
+    object is flat across the edge (:func:`_edge_ring_offset`).  Measured on the twins (64 px,
+    180 angles): the edge columns' ring RMS as with the reflected window (e.g. 3.5e-3 vs
+    5.4e-3 raw on the coin cell with 0.5 % gain errors), and a uniform disc 1.4 px off axis
+    that reaches the edge changes by at most 0.03 (0.42 with the reflected window).  Through
+    the chain (tiny anode-free demo, a cell of radius 14.5 px on 32 detector columns, its
+    second scan displaced by (1, -1) voxels): that scan's Cu volume change reads +0.5 %
+    against the truth's 0 (-2.1 % with the reflected window, +0.4 % without ring removal),
+    its pore + crack volume -6 % of the truth (+24 %).
+
+    Parameters
+    ----------
+    a : (n_angles, n_detector) array
+        -log sinogram.
+    size : int
+        Median window across columns (odd, >= 3).
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype.
+    """
     from scipy.ndimage import median_filter
 
     idx = np.argsort(a, axis=0, kind="stable")
     sorted_ = np.take_along_axis(a, idx, axis=0)
-    smooth = median_filter(sorted_, size=(1, size), mode="reflect")
+    smooth = median_filter(sorted_, size=(1, size), mode="nearest")
+    n = a.shape[1]
+    if n >= 3 and a.shape[0] >= 2:
+        w = min(n, 2 * int(size))
+        sides = ((0, 1, median_filter(sorted_[:, :w], size=(1, size), mode="reflect")[:, 0]),
+                 (n - 1, -1,
+                  median_filter(sorted_[:, n - w:], size=(1, size), mode="reflect")[:, -1]))
+        edge = {}
+        for c, step, reflected in sides:
+            # photon noise of the column from its angle-to-angle differences (robust to the
+            # slow change of an object moving across it)
+            noise = 1.4826 * float(np.median(np.abs(np.diff(a[:, c])))) / np.sqrt(2.0)
+            edge[c] = _edge_ring_offset(sorted_[:, c], reflected, smooth[:, c + step],
+                                        smooth[:, c + 2 * step], noise)
+        for c, off in edge.items():
+            smooth[:, c] = sorted_[:, c] - off
     out = np.empty_like(a)
     np.put_along_axis(out, idx, smooth, axis=0)
     return out
@@ -447,7 +548,12 @@ def remove_rings(sinogram, *, method: str = "normalize", half_width: int = 4, k_
     * ``"sorting"`` (Vo, Atwood & Drakopoulos, Opt. Express 26, 28396 (2018), algorithm 3):
       sort each column along the angle axis, median-filter the sorted image across columns
       (window ``size``) and undo the sort.  Also removes partial stripes, but flattens
-      profiles where they peak (bias near the middle of a centred object).
+      profiles where they peak (bias near the middle of a centred object).  At the
+      detector's edges the window is not reflected (that replaced the edge column by its
+      neighbour wherever an off-axis cell reaches the edge and moves across it with the
+      angle): the sorted image is padded by repetition, and the outermost column on each side
+      gets only its additive ring offset, measured at the angles where the reflected
+      estimate is one constant (see :func:`_sorting`).
     * ``"normalize"`` (default): sorting (window ``size``, default 7) followed by column-mean
       normalisation (:func:`normalize_offsets`: the detector-direction high-pass of the
       mean over angles, with the cylinder rim protected, subtracted from every angle).  For
