@@ -230,6 +230,17 @@ def test_text_overlaps_finds_overlapping_labels_and_a_legend_over_data():
     ax.set_xticks(np.arange(20), [f"label {i}" for i in range(20)])
     assert any("'label 0'" in f and "'label 1'" in f for f in text_overlaps(fig))
     plt.close(fig)
+    # a legend over a reference line (2 vertices, none under the box) hides the line
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.bar(["a", "b", "c"], [0.95, 0.94, 0.93])
+    ax.axhline(1.0, color="k", ls=":", label="flat")
+    ax.set_ylim(0.85, 1.02)
+    ax.legend(loc="upper right")
+    found = text_overlaps(fig)
+    assert any(f.startswith("legend of") and "of its lines" in f for f in found), found
+    ax.set_ylim(0.85, 1.08)  # headroom: the legend sits above the line
+    assert text_overlaps(fig) == [], text_overlaps(fig)
+    plt.close(fig)
 
 
 def test_no_figure_of_the_demo_report_has_overlapping_text(demo_dir, tiny_demo_layout):

@@ -1,6 +1,6 @@
 """Report section of the interface area: contoured Li|electrolyte interfaces.
 
-The contour study of Zhang et al. 2024 (doi:10.1039/d3ee03322h; Zhang et al. 2024 (doi:10.1039/d3ee03322h) Figs.
+The contour study of Zhang et al. 2024 (doi:10.1039/d3ee03322h, Figs.
 1-4): maximum local current, creep pressure and critical current against the contour, the
 kinetics (Wagner-number) study, the grid convergence and the current on one periodic cell.
 """
@@ -71,6 +71,7 @@ def _contour_part(study, gc, fields):
                 ax.plot(d[xcol], d["gain_over_flat_small_slope"], "v--", color="C2", lw=1.2,
                         label="critical / flat (small-slope)")
             ax.axhline(1.0, color="k", ls=":", lw=1, label="flat interface")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel("ratio to geometric / flat")
             ax.legend(fontsize=7)
             ax = axes[1, k]
@@ -111,9 +112,11 @@ def _contour_part(study, gc, fields):
                         mew=2, label="grid-extrapolated pressure")
             i_flat = float(study.attrs.get("flat_critical_current_ma_cm2", 1.0))
             ax.axhline(i_flat, color="k", ls=":", label="flat")
-            ax.legend(fontsize=7)
-            ax.set_ylim(0.9 * float(sh["critical_current_ma_cm2"].min()),
-                        max(1.02, 1.02 * float(sh["critical_current_ma_cm2"].max())))
+            lo = 0.9 * float(sh["critical_current_ma_cm2"].min())
+            hi = max(i_flat, float(sh["critical_current_ma_cm2"].max()))
+            # headroom above the flat line for the legend (it must not hide the line)
+            ax.set_ylim(lo, hi + 0.3 * (hi - lo))
+            ax.legend(fontsize=7, loc="upper right")
             ax.set_ylabel("critical current (mA cm⁻²), flat = 1")
             ax.set_title("H25S150 by shape" + (
                 " (finite-slope)" if "pressure_model" in sh
