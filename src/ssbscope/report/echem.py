@@ -83,7 +83,13 @@ def _main_figures(ts, states) -> str:
         for kind, color in (("charge", "#1d4e89"), ("discharge", "#d1495b")):
             m = d == kind
             if m.any():
-                ax.plot(cap[m], v[m], lw=1.2, color=color, label=kind)
+                # one line per half-cycle: a gap (NaN) where a run of this direction ends, so
+                # that the end of one half-cycle is not joined to the start of the next
+                idx = np.flatnonzero(m)
+                breaks = np.flatnonzero(np.diff(idx) > 1) + 1
+                xs = np.insert(cap[idx].astype(float), breaks, np.nan)
+                ys = np.insert(v[idx].astype(float), breaks, np.nan)
+                ax.plot(xs, ys, lw=1.2, color=color, label=kind)
         if states is not None:
             pts = []  # [(capacity, voltage, [state numbers])]: states at one point share a label
             fc, fv = cap[np.isfinite(cap)], v[np.isfinite(v)]  # no capacity: no NaN warning
@@ -256,12 +262,20 @@ def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
     r_s = eis["r_s_ohm"].values
     r_ct = eis["r_ct_ohm"].values
     zr_all = eis["z_real_ohm"].values
+    zi_all = -eis["z_imag_ohm"].values
     lo_ref = np.nanmin(r_s) if np.any(np.isfinite(r_s)) else np.nanmin(zr_all)
     span = 0.5 * (np.nanmin(r_ct) if np.any(np.isfinite(r_ct)) else np.nanmin(zr_all))
     if np.isfinite(lo_ref) and np.isfinite(span) and span > 0:
         w = 0.6 * span  # one scale on both axes (a Nyquist plot): arcs keep their shape
-        ax2.set_xlim(0.9 * lo_ref, 0.9 * lo_ref + w)
-        ax2.set_ylim(0, w)
+        x0 = 0.9 * lo_ref
+        near = np.isfinite(zr_all) & np.isfinite(zi_all) & (zr_all >= x0) & (zr_all <= x0 + w)
+        # the window holds the measured points of the high-frequency end (e.g. below the axis
+        # when the cell is inductive there, or above w), not an empty square
+        y0 = min(0.0, float(np.min(zi_all[near]))) if near.any() else 0.0
+        y1 = max(w + y0, 1.1 * float(np.max(zi_all[near]))) if near.any() else w
+        side = max(w, y1 - y0)
+        ax2.set_xlim(x0, x0 + side)
+        ax2.set_ylim(y0, y0 + side)
         ax2.set_aspect("equal", adjustable="box")
     ax2.set_xlabel("Z' (Ω)")
     ax2.set_ylabel("−Z'' (Ω)")
