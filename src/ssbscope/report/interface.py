@@ -103,7 +103,7 @@ def _contour_part(study, gc, fields):
             best = curves.loc[curves["critical_current_ma_cm2"].idxmax()]
             summary.append(("best contour" if curves is shapes_h else "best case",
                             f"{best['shape']} H{best['height_um']:g}S"
-                            f"{best['separation_um']:g} ({best['gain_over_flat']:.3f} x flat)"))
+                            f"{best['separation_um']:g} ({best['gain_over_flat']:.3f} × flat)"))
         if len(sh) and curves is None:
             ax.bar(sh["shape"], sh["critical_current_ma_cm2"], color=["C0", "C1", "C2"][:len(sh)])
             if ("critical_current_extrapolated_ma_cm2" in sh
@@ -167,10 +167,10 @@ def _contour_part(study, gc, fields):
         fin = df[df["pressure_model"] == "finite-slope"] if "pressure_model" in df else df.iloc[:0]
         ss = (df["gain_over_flat_small_slope"] if "gain_over_flat_small_slope" in df
               else df["gain_over_flat"])
-        summary.append(("best contour gain over flat (small-slope pressure)", f"{ss.max():.3f}x"))
+        summary.append(("best contour gain over flat (small-slope pressure)", f"{ss.max():.3f} × flat"))
         if len(fin):
             summary.append(("best gain over flat (finite-slope pressure)",
-                            f"{fin['gain_over_flat'].max():.3f}x"))
+                            f"{fin['gain_over_flat'].max():.3f} × flat"))
     kin = df[df["series"] == "kinetics"] if "series" in df else df.iloc[:0]
     if len(kin) and "kinetic_length_um" not in kin:
         kin = kin.assign(kinetic_length_um=kin["r_ct_ohm_cm2"]
@@ -362,16 +362,16 @@ def _kinetics_part(kin, attrs):
               else (lambda v: f"H/S = {v:.2f}"))
         if m["interior"]:
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: maximum at {at(m['x_at_max'])}, "
-                         f"{m['y_at_max']:.3f} x flat")
+                         f"{m['y_at_max']:.3f} × flat")
         elif m["trend"] == "falling":
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: no maximum, falls with "
                          + ("H" if xcol == "height_um" else "H/S"))
         elif m["x_at_max"] == float(kin[xcol].max()):
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: still rising at {at(m['x_at_max'])} "
-                         f"({m['y_at_max']:.3f} x flat)")
+                         f"({m['y_at_max']:.3f} × flat)")
         else:
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: no maximum inside the sweep, highest at "
-                         f"{at(m['x_at_max'])} ({m['y_at_max']:.3f} x flat)")
+                         f"{at(m['x_at_max'])} ({m['y_at_max']:.3f} × flat)")
     finite = kin["pressure_model"].iloc[0] == "finite-slope"
     cap = (f"Kinetics (Wagner-number) study, {kin['shape'].iloc[0]} against {xlabel}, "
            f"{kin['pressure_model'].iloc[0]} creep pressure"
