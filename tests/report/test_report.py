@@ -33,6 +33,8 @@ def test_table_html_escapes_and_formats():
 
     h = table_html(pd.DataFrame({"a<b": [1.234567, np.nan], "c": ["x&y", "z"]}))
     assert "a&lt;b" in h and "1.235" in h and "—" in h and "x&amp;y" in h
+    h = table_html(pd.DataFrame({"v": [13068.4, 2.5e8, 1.5e-5]}))
+    assert "13070" in h and "2.5e+08" in h and "1.5e-05" in h  # no exponent below 10^7
 
 
 def test_empty_store_report_is_self_contained(tmp_path):

@@ -128,7 +128,12 @@ def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bo
 
     def fmt(v):
         if isinstance(v, (float, np.floating)):
-            return "—" if not np.isfinite(v) else float_format.format(v)
+            if not np.isfinite(v):
+                return "—"
+            out = float_format.format(v)
+            if "e+0" in out and abs(v) < 1e7:  # 13070, not 1.307e+04 (4 significant digits kept)
+                out = f"{float(out):.0f}"
+            return out
         return str(v)
 
     cols = list(df.columns)
