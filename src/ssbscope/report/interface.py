@@ -24,6 +24,33 @@ _FIRST = ("series", "r_ct_ohm_cm2", "kinetic_length_um", "shape", "height_um", "
           "gain_over_flat_extrapolated", "gain_over_flat_small_slope")
 
 
+_HEADERS = {
+    "r_ct_ohm_cm2": "R_ct (Ω cm²)", "kinetic_length_um": "kinetic length (µm)",
+    "height_um": "H (µm)", "separation_um": "S (µm)", "h_over_s": "H/S", "n_xy": "grid n_xy",
+    "max_primary_over_geometric": "max j / geometric, primary",
+    "max_kinetic_over_geometric": "max j / geometric, kinetics",
+    "max_over_geometric": "max j / geometric",
+    "rel_change_vs_finest": "change vs finest grid",
+    "site_excess_pressure_extrapolated_mpa": "site excess pressure, grid-extrapolated (MPa)",
+    "critical_current_extrapolated_ma_cm2": "critical current, grid-extrapolated (mA cm⁻²)",
+    "gain_over_flat": "critical / flat", "gain_over_flat_extrapolated": "critical / flat, grid-extrapolated",
+    "gain_over_flat_small_slope": "critical / flat, small-slope",
+}
+_SUFFIXES = (("_mpa_s", "MPa s"), ("_mpa", "MPa"), ("_ma_cm2", "mA cm⁻²"), ("_s_cm", "S cm⁻¹"),
+             ("_1_s", "s⁻¹"), ("_um", "µm"), ("_ohm_cm2", "Ω cm²"))
+
+
+def _header(col: str) -> str:
+    """A table header a reader outside the project can read: words and the unit in brackets
+    ("site_excess_pressure_mpa" -> "site excess pressure (MPa)")."""
+    if col in _HEADERS:
+        return _HEADERS[col]
+    for suf, unit in _SUFFIXES:
+        if col.endswith(suf):
+            return f"{col[:-len(suf)].replace('_', ' ')} ({unit})"
+    return col.replace("_", " ")
+
+
 def _ordered(df):
     """Key columns first (case, then the headline numbers), the rest in their order."""
     first = [c for c in _FIRST if c in df.columns]
@@ -180,7 +207,9 @@ def _contour_part(study, gc, fields):
         html += h
         summary.extend(s_)
     main = df[df["series"] != "kinetics"] if "series" in df else df
-    html += table_html(_ordered(main.reset_index(drop=True)), caption="Contour study (1 mA cm⁻²)")
+    tab = _ordered(main.reset_index(drop=True))
+    html += table_html(tab.rename(columns={c: _header(str(c)) for c in tab.columns}),
+                       caption="Contour study (1 mA cm⁻²)")
     if len(kin):
         cols = [c for c in ("r_ct_ohm_cm2", "kinetic_length_um", "height_um", "separation_um",
                             "h_over_s", "area_ratio", "max_kinetic_over_geometric",
