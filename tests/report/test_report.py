@@ -400,3 +400,14 @@ def test_demo_xcs_is_unmixed_with_the_segmented_coin_ct(demo_dir):
             f = sheet_layer_fractions(t, float(ct["beam_height_um"].values[si, pi]), 250.0)
             want = f[[names.index(c) for c in comps]]
             np.testing.assert_allclose(ct["fraction"].values[si, pi], want, atol=0.04, err_msg=f"{s} {pi}")
+
+
+def test_report_typography_of_units_in_text():
+    """One spelling per unit in the report's text (µm, Ω cm², mA cm⁻², →); tags, code and
+    embedded images untouched."""
+    from ssbscope.report import typography
+
+    h = typography('<p>height 438.93 um, R_ct = 10 Ohm cm2, 0.05 mAh cm-2, 1 mA/cm2, a -> b</p>'
+                   '<code>5 um</code><img alt="5 um" src="data:image/png;base64,QUJDum">')
+    assert "438.93 µm" in h and "10 Ω cm²" in h and "0.05 mAh cm⁻²" in h and "1 mA cm⁻²" in h
+    assert "a → b" in h and "<code>5 um</code>" in h and 'alt="5 um"' in h and "QUJDum" in h
