@@ -24,21 +24,23 @@ class Paper:
     title: str
 
 
-PAPERS = {
+PAPERS = {  # titles as published (bibliographic data of the copies in ../shared/papers/)
     "000": Paper("Huang et al. 2024", "Cell Rep. Phys. Sci. 5, 101995 (2024)",
                  "10.1016/j.xcrp.2024.101995",
-                 "operando correlative X-ray Compton scattering and CT of a PEO-LiTFSI | NMC622 "
-                 "| Li coin cell"),
+                 "Correlating lithium-ion transport and interfacial lithium microstructure "
+                 "evolution in solid-state batteries during the first cycle"),
     "001": Paper("Sandoval et al. 2025", "EES Batteries (2025)", "10.1039/d5eb00111k",
-                 "operando X-ray micro-CT of anode-free Li | Li6PS5Cl | Cu cells"),
+                 "Visualizing diverse lithium growth and stripping behaviors in anode-free "
+                 "solid-state batteries with operando X-ray tomography"),
     "002": Paper("Cao et al. 2023", "Adv. Funct. Mater. (2023)", "10.1002/adfm.202307998",
-                 "operando neutron imaging and XCT of soft shorts and Li creep in sulfide "
-                 "all-solid-state cells"),
+                 "Nondestructively visualizing and understanding the mechano-electro-chemical "
+                 "origins of \u201csoft short\u201d and \u201ccreeping\u201d in all-solid-state batteries"),
     "003": Paper("Zhang et al. 2024", "Energy Environ. Sci. 17, 1448 (2024)", "10.1039/d3ee03322h",
-                 "contouring the Li | solid-electrolyte interface and the critical current for "
-                 "dendrites"),
+                 "Influence of contouring the lithium metal/solid electrolyte interface on the "
+                 "critical current for dendrites"),
     "004": Paper("Dixit et al. 2021", "Energy Environ. Sci. (2021)", "10.1039/d1ee00638j",
-                 "in situ and operando characterisation of solid-state batteries (review)"),
+                 "Status and prospect of in situ and operando characterization of all "
+                 "solid-state batteries"),
 }
 
 # "003_103f2bf5a3479ade", "003_" (an id with or without its hash); a following "Fig."/"Table"/

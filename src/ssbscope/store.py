@@ -160,6 +160,19 @@ def _normalise_units(name: str, ds) -> None:
             var.attrs["long_name"] = long_name_from(str(vname))
 
 
+def _cite_papers(ds) -> None:
+    """Replace the source papers' file ids in the text attributes of ``ds`` and its variables
+    by "authors year" (:func:`ssbscope.papers.cite`), in place; provenance is kept as recorded."""
+    from ssbscope.papers import cite
+
+    for attrs in [ds.attrs] + [v.attrs for v in ds.variables.values()]:
+        for k, v in list(attrs.items()):
+            if isinstance(v, str) and k != "provenance":
+                c = cite(v)
+                if c != v:
+                    attrs[k] = c
+
+
 def _in_name_order(ds):
     """``ds`` with its data variables in name order (every coordinate kept)."""
     import xarray as xr
@@ -609,6 +622,7 @@ class Store:
             if isinstance(v, (dict, list, tuple)) and k != "provenance":
                 attrs[k] = json.dumps(_jsonable(v), sort_keys=True)
         ds.attrs = attrs
+        _cite_papers(ds)  # readers see "Cao et al. 2023", never the papers' file ids
         # strip encodings inherited from a store we read (chunks may no longer match)
         for var in ds.variables.values():
             var.encoding = {}

@@ -51,8 +51,9 @@ def _arrays(d: Path, meta: dict) -> dict:
 
 def store_summary(store) -> list[dict]:
     """One dict per dataset: ``name``, ``size_bytes``, ``stage``, ``created_utc``, ``ome``
-    (``"image"``/``"label"``/None) and ``variables`` (``name``, ``dims``, ``shape``,
-    ``dtype``, ``units``, ``coord``), pyramid levels left out."""
+    (``"image"``/``"label"``/None), ``n_images`` (OME multiscales in the dataset),
+    ``pyramid_levels`` (coarser levels of each image) and ``variables`` (``name``, ``dims``,
+    ``shape``, ``dtype``, ``units``, ``coord``), pyramid levels left out."""
     from ssbscope.ome import pyramid_paths
 
     out = []
@@ -83,11 +84,13 @@ def store_summary(store) -> list[dict]:
                               "coord": an in dims_all or an.endswith(("_um", "_s")) and
                               len(m.get("shape") or ()) == 1})
         kind = None
+        n_images = len((ome or {}).get("multiscales", []))
         if ome:
             kind = "label" if "image-label" in ome else "image"
         out.append({"name": name, "size_bytes": _size_on_disk(d), "stage": prov.get("stage"),
                     "created_utc": prov.get("created_utc"), "ome": kind,
-                    "pyramid_levels": len(hidden), "variables": variables})
+                    "pyramid_levels": len(hidden) // max(n_images, 1), "n_images": n_images,
+                    "variables": variables})
     return out
 
 
@@ -112,7 +115,11 @@ def store_html(store) -> str:
             f"<tr><td><code>{e(v['name'])}</code></td><td>({e(', '.join(v['dims']))})</td>"
             f"<td>{e(' × '.join(map(str, v['shape'])) or 'scalar')}</td><td>{e(v['dtype'])}</td>"
             f"<td>{e(v['units'])}</td></tr>" for v in r["variables"])
-        ome = (f"{r['ome']} ({r['pyramid_levels'] + 1} levels)" if r["ome"] else "")
+        ome = ""
+        if r["ome"]:  # levels of each image (a dataset may hold several, e.g. height and thickness maps)
+            n = r.get("n_images", 1)
+            ome = (f"{r['ome']} ({r['pyramid_levels'] + 1} levels)" if n <= 1
+                   else f"{n} {r['ome']}s ({r['pyramid_levels'] + 1} levels each)")
         parts.append(
             f"<tr><td style='text-align:left'><details><summary><code>{e(r['name'])}</code></summary>"
             f"<table><thead><tr><th>variable</th><th>dims</th><th>shape</th><th>dtype</th>"

@@ -129,5 +129,18 @@ def run_experiment(exp: Experiment, out_dir, *, scheduler: str | None = None,
         result = run(stages, store, raw_dir=out / "raw", seed=exp.seed, config=exp,
                      scheduler=scheduler, quiet=quiet, memory_limit=memory_limit,
                      workers=workers)
-        report_path = build_report(store, out / "report.html", title=exp.name) if report else None
+        report_path = None
+        if report:  # a step of its own (a minute on the demo): one line at its start and end
+            import sys
+            import time
+
+            from ssbscope.progress import PREFIX
+
+            t0 = time.perf_counter()
+            if not quiet:
+                print(f"{PREFIX} report: start", file=sys.stderr, flush=True)
+            report_path = build_report(store, out / "report.html", title=exp.name)
+            if not quiet:
+                print(f"{PREFIX} report: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr,
+                      flush=True)
     return ExperimentRun(result=result, store_path=store.path, report_path=report_path)

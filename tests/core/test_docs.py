@@ -3,6 +3,7 @@ a demo report's figures by docs/build_gallery.py; `mkdocs build --strict` offlin
 
 import base64
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,9 @@ def test_gallery_and_strict_mkdocs_build_offline(tmp_path):
     assert time.perf_counter() - t0 < 60
     home = (work / "site" / "index.html").read_text()
     assert "Quick start" in home  # the README is the home page
+    # the site reads offline too: no script or stylesheet from a CDN (mkdocs' highlight.js)
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', home), \
+        re.findall(r'<(?:script|link)[^>]+(?:src|href)="https?://[^"]+', home)
     page = (work / "site" / "gallery" / "index.html").read_text()
     assert page.count("<img") == 2
 

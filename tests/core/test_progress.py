@@ -97,3 +97,22 @@ def test_inner_progress_plain_lines_are_throttled(monkeypatch):
     s2 = io.StringIO()
     monkeypatch.setattr(pr, "INNER_INTERVAL_S", 3600.0)
     assert list(iterate(range(3), "x", stream=s2)) == [0, 1, 2] and s2.getvalue() == ""
+
+
+def test_run_reports_the_report_step_in_plain_lines(tmp_path, capsys):
+    """``ssbscope run`` piped: the report (a minute on the demo) has its start and end line."""
+    from ssbscope.cli import main
+
+    t = np.arange(0.0, 7200.0, 60.0)
+    cur = np.where(t < 3600, 1e-4, -1e-4)
+    v = 3.5 + 0.2 * np.where(t < 3600, t / 3600, 2 - t / 3600)
+    (tmp_path / "log.csv").write_text("time_s,voltage_V,current_A\n" + "".join(
+        f"{a},{b},{c}\n" for a, b, c in zip(t, v, cur)))
+    (tmp_path / "exp.yaml").write_text("name: progress\ncell: {area_cm2: 1.0}\n"
+                                       "inputs:\n  echem:\n    - {path: log.csv}\n")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("[ssbscope] report")]
+    assert lines[0] == "[ssbscope] report: start"
+    assert re.match(r"^\[ssbscope\] report: done in \d+\.\d s$", lines[1]), lines
+    assert "\r" not in err and "\x1b" not in err

@@ -174,3 +174,17 @@ def test_read_and_in_look_at_the_dataset_alone_and_names_skip_chunks(tmp_path, m
     assert "a/b" in st and "a/b/c" in st and "a" not in st and "a/x" not in st and "../a" not in st
     np.testing.assert_array_equal(st.read("a/b")["v_um"].values, np.arange(3.0))
     assert st.provenance("a/b/c") == {}
+
+
+def test_paper_ids_in_attributes_are_stored_as_citations(tmp_path):
+    """A stage's ``paper`` note reaches users (Jupyter, napari, exports) as "authors year",
+    never as the file id of the project's copy of the paper; provenance is kept as recorded."""
+    st = Store.create(tmp_path / "s.zarr")
+    ds = xr.Dataset({"emf": ("state", np.ones(2), {"units": "1", "method": "Eqs. 3-5 of 000_290f30815ae66793"})},
+                    attrs={"paper": "002_3ee4edf529433f9c", "note": "frame_00000.fits"})
+    st.write("a/b", ds)
+    back = st.read("a/b")
+    assert back.attrs["paper"] == "Cao et al. 2023"
+    assert back["emf"].attrs["method"] == "Eqs. 3-5 of Huang et al. 2024"
+    assert back.attrs["note"] == "frame_00000.fits"
+    assert ds.attrs["paper"] == "002_3ee4edf529433f9c"  # the caller's dataset is not modified

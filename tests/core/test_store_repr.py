@@ -27,6 +27,14 @@ def test_store_html_repr_lists_datasets_variables_units_sizes_and_stage(tmp_path
               "tomo_input", "1/pixel", "8 × 6 × 4", "(z, y, x)", "image (2 levels)"):
         assert s in text, s
     assert "volume_s1" not in text  # pyramid levels are not variables
+    # a dataset of two images (height and thickness maps) counts the levels of each, not their sum
+    maps = np.zeros((2, 8, 8), np.float32)
+    st.write("tomo/c/maps", xr.Dataset(
+        {"height_um": (("t", "y", "x"), maps, {"ome_image": "image"}),
+         "thickness_um": (("t", "y", "x"), maps, {"ome_image": "image"})},
+        attrs={"voxel_size_um": 2.0}), provenance=provenance_record(stage="tomo_series"))
+    text = html.unescape(re.sub(r"<[^>]+>", " ", st._repr_html_()))
+    assert "2 images (2 levels each)" in text
     rows = {r["name"]: r for r in store_summary(st)}
     # sizes on disk: the sum of the dataset's files
     for name, r in rows.items():

@@ -84,7 +84,7 @@ def test_report_kinetics_study_marks_the_maximum(store):
     html, summary = _contour_part(ds, None, None)
     text = dict(summary)["critical-current maximum vs H (S = 150 µm)"]
     assert "R_ct 10: no maximum, falls with H" in text
-    assert "R_ct 40: maximum at H = 60 µm (H/S = 0.40), 1.100 x flat" in text, text
+    assert "R_ct 40: maximum at H = 60 µm (H/S = 0.40), 1.100 × flat" in text, text
     assert "Kinetics study" in html and html.count("<img") == 2
 
 

@@ -33,6 +33,8 @@ def test_table_html_escapes_and_formats():
 
     h = table_html(pd.DataFrame({"a<b": [1.234567, np.nan], "c": ["x&y", "z"]}))
     assert "a&lt;b" in h and "1.235" in h and "—" in h and "x&amp;y" in h
+    h = table_html(pd.DataFrame({"v": [13068.4, 2.5e8, 1.5e-5]}))
+    assert "13070" in h and "2.5e+08" in h and "1.5e-05" in h  # no exponent below 10^7
 
 
 def test_empty_store_report_is_self_contained(tmp_path):
@@ -236,6 +238,17 @@ def test_text_overlaps_finds_overlapping_labels_and_a_legend_over_data():
     ax.set_xticks(np.arange(20), [f"label {i}" for i in range(20)])
     assert any("'label 0'" in f and "'label 1'" in f for f in text_overlaps(fig))
     plt.close(fig)
+    # a legend over a reference line (2 vertices, none under the box) hides the line
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.bar(["a", "b", "c"], [0.95, 0.94, 0.93])
+    ax.axhline(1.0, color="k", ls=":", label="flat")
+    ax.set_ylim(0.85, 1.02)
+    ax.legend(loc="upper right")
+    found = text_overlaps(fig)
+    assert any(f.startswith("legend of") and "of its lines" in f for f in found), found
+    ax.set_ylim(0.85, 1.08)  # headroom: the legend sits above the line
+    assert text_overlaps(fig) == [], text_overlaps(fig)
+    plt.close(fig)
 
 
 def test_no_figure_of_the_demo_report_has_overlapping_text(demo_dir, tiny_demo_layout):
@@ -393,3 +406,14 @@ def test_demo_xcs_is_unmixed_with_the_segmented_coin_ct(demo_dir):
             f = sheet_layer_fractions(t, float(ct["beam_height_um"].values[si, pi]), 250.0)
             want = f[[names.index(c) for c in comps]]
             np.testing.assert_allclose(ct["fraction"].values[si, pi], want, atol=0.04, err_msg=f"{s} {pi}")
+
+
+def test_report_typography_of_units_in_text():
+    """One spelling per unit in the report's text (µm, Ω cm², mA cm⁻², →); tags, code and
+    embedded images untouched."""
+    from ssbscope.report import typography
+
+    h = typography('<p>height 438.93 um, R_ct = 10 Ohm cm2, 0.05 mAh cm-2, 1 mA/cm2, a -> b</p>'
+                   '<code>5 um</code><img alt="5 um" src="data:image/png;base64,QUJDum">')
+    assert "438.93 µm" in h and "10 Ω cm²" in h and "0.05 mAh cm⁻²" in h and "1 mA cm⁻²" in h
+    assert "a → b" in h and "<code>5 um</code>" in h and 'alt="5 um"' in h and "QUJDum" in h

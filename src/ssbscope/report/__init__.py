@@ -19,6 +19,7 @@ import html
 import io
 import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +129,12 @@ def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bo
 
     def fmt(v):
         if isinstance(v, (float, np.floating)):
-            return "—" if not np.isfinite(v) else float_format.format(v)
+            if not np.isfinite(v):
+                return "—"
+            out = float_format.format(v)
+            if "e+0" in out and abs(v) < 1e7:  # 13070, not 1.307e+04 (4 significant digits kept)
+                out = f"{float(out):.0f}"
+            return out
         return str(v)
 
     cols = list(df.columns)
@@ -150,6 +156,39 @@ def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bo
             cells.append(f"<td>{esc(fmt(row[c]))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+_TYPO = (  # (pattern, replacement) on the text of section HTML: one unit typography
+    (re.compile(r"(\d)\s?um3\b"), "\\1 µm³"), (re.compile(r"(\d)\s?um2\b"), "\\1 µm²"),
+    (re.compile(r"(\d)\s?um\b"), "\\1 µm"),
+    (re.compile(r"\bOhm cm2\b"), "Ω cm²"), (re.compile(r"(\d)\s?Ohm\b"), "\\1 Ω"),
+    (re.compile(r"\bmAh cm-2\b"), "mAh cm⁻²"), (re.compile(r"(?<![\w/])mA/cm2\b"), "mA cm⁻²"),
+    (re.compile(r" -> "), " → "),
+)
+
+
+def typography(fragment: str) -> str:
+    """``fragment`` (HTML) with the report's unit typography in its text: ``10 um`` -> ``10 µm``,
+    ``Ohm cm2`` -> ``Ω cm²``, ``mA/cm2`` -> ``mA cm⁻²``, `` -> `` -> `` → ``; tags, ``<code>``
+    and the user's own labels in other spellings (``plated 3.0 mAh/cm2``) are left as written.
+
+    >>> typography("<p>a 2 um ridge, R_ct = 10 Ohm cm2, 1 -> 2</p><code>5 um</code>")
+    '<p>a 2 µm ridge, R_ct = 10 Ω cm², 1 → 2</p><code>5 um</code>'
+    """
+    out, code = [], 0
+    for part in re.split(r"(<[^>]+>)", fragment):
+        if part.startswith("<"):
+            m = re.match(r"<(/?)\s*([A-Za-z0-9]+)", part)
+            if m and m.group(2).lower() == "code":
+                code += -1 if m.group(1) else 1
+            out.append(part)
+        elif code > 0 or not part:
+            out.append(part)
+        else:
+            for pat, rep in _TYPO:
+                part = pat.sub(rep, part)
+            out.append(part)
+    return "".join(out)
 
 
 _CSS = """
@@ -256,7 +295,7 @@ def build_report(store, out_path=None, *, title: str | None = None) -> Path:
     from ssbscope.papers import PAPERS, cite, cited
 
     summary_rows = [(sec.title, k, cite(v)) for sec in sections for k, v in sec.summary]
-    bodies = [cite(s.html) for s in sections]
+    bodies = [typography(cite(s.html)) for s in sections]
     used = cited(" ".join(bodies + [str(v) for _, _, v in summary_rows]))
     refs = [PAPERS[k] for k in used]
     doc = _page_template().render(

@@ -48,13 +48,27 @@ def _main_figures(ts, states) -> str:
     fig, ax = plt.subplots(figsize=(9, 3.6))
     ax.plot(t_h, v, lw=1.2, color="#1d4e89")
     if states is not None:
+        groups = []  # [(time h, voltage, [(number, label)])]: states at one moment share a label
         for k in range(states.sizes["state"]):
             ts_s = float(states["time_s"].values[k])
             vv = float(np.interp(ts_s, ts["time_s"].values, v))
-            ax.plot(ts_s / 3600.0, vv, "o", ms=7, color="#d1495b", zorder=3)
             lab = str(states["label"].values[k])
-            ax.annotate(f"({k + 1}) {lab}", (ts_s / 3600.0, vv), textcoords="offset points",
-                        xytext=(4, 8 if k % 2 == 0 else -14), fontsize=8)
+            if groups and abs(groups[-1][0] - ts_s / 3600.0) < 1e-3 * max(t_h[-1], 1e-9):
+                groups[-1][2].append((k + 1, lab))
+            else:
+                groups.append((ts_s / 3600.0, vv, [(k + 1, lab)]))
+        t_end = float(np.nanmax(t_h)) if t_h.size else 1.0
+        for g, (th, vv, members) in enumerate(groups):
+            ax.plot(th, vv, "o", ms=7, color="#d1495b", zorder=3)
+            nums = ", ".join(str(n) for n, _ in members)
+            labs = [lab for _, lab in members]
+            short = min(labs, key=len)  # "fully charged" and "compton: fully charged": one name
+            names = [short] if all(x.endswith(short) for x in labs) else list(dict.fromkeys(labs))
+            right = th > 0.75 * t_end  # labels of the last states go left of their dot
+            ax.annotate(f"({nums}) {' / '.join(names)}", (th, vv), textcoords="offset points",
+                        xytext=(-4 if right else 4, 8 if g % 2 == 0 else -14), fontsize=8,
+                        ha="right" if right else "left")
+    ax.margins(x=0.03, y=0.14)  # room for the labels of the first/last and highest/lowest states
     ax.set_xlabel("time (h)")
     ax.set_ylabel("voltage (V)")
     ax.grid(alpha=0.3)
@@ -69,7 +83,13 @@ def _main_figures(ts, states) -> str:
         for kind, color in (("charge", "#1d4e89"), ("discharge", "#d1495b")):
             m = d == kind
             if m.any():
-                ax.plot(cap[m], v[m], lw=1.2, color=color, label=kind)
+                # one line per half-cycle: a gap (NaN) where a run of this direction ends, so
+                # that the end of one half-cycle is not joined to the start of the next
+                idx = np.flatnonzero(m)
+                breaks = np.flatnonzero(np.diff(idx) > 1) + 1
+                xs = np.insert(cap[idx].astype(float), breaks, np.nan)
+                ys = np.insert(v[idx].astype(float), breaks, np.nan)
+                ax.plot(xs, ys, lw=1.2, color=color, label=kind)
         if states is not None:
             pts = []  # [(capacity, voltage, [state numbers])]: states at one point share a label
             fc, fv = cap[np.isfinite(cap)], v[np.isfinite(v)]  # no capacity: no NaN warning
@@ -86,10 +106,14 @@ def _main_figures(ts, states) -> str:
                         break
                 else:
                     pts.append((c, vv, [k + 1]))
+            c_end = max((p[0] for p in pts), default=1.0)
             for c, vv, ks in pts:
                 ax.plot(c, vv, "o", color="k", ms=5)
-                ax.annotate(", ".join(map(str, ks)), (c, vv),
-                            textcoords="offset points", xytext=(4, 4), fontsize=8)
+                right = c > 0.9 * c_end
+                ax.annotate(", ".join(map(str, ks)), (c, vv), textcoords="offset points",
+                            xytext=(-5 if right else 4, 4), fontsize=8,
+                            ha="right" if right else "left")
+            ax.margins(y=0.1)
         ax.set_xlabel(f"capacity in the half-cycle ({unit})")
         ax.set_ylabel("voltage (V)")
         if ax.get_legend_handles_labels()[0]:
@@ -111,7 +135,7 @@ def _other_logs_figure(logs: dict, events, true_logs=None) -> str:
         t_h = ds["time_s"].values / 3600.0
         ax.plot(t_h, ds["voltage_V"].values, lw=1.0, color="#1d4e89")
         ax.set_title(_LOG_TITLES.get(name, name), fontsize=9, loc="left")
-        ax.set_ylabel("V")
+        ax.set_ylabel("voltage (V)")
         ax.grid(alpha=0.3)
         if events is not None:
             for k in range(events.sizes["event"]):
@@ -238,11 +262,21 @@ def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
     r_s = eis["r_s_ohm"].values
     r_ct = eis["r_ct_ohm"].values
     zr_all = eis["z_real_ohm"].values
+    zi_all = -eis["z_imag_ohm"].values
     lo_ref = np.nanmin(r_s) if np.any(np.isfinite(r_s)) else np.nanmin(zr_all)
     span = 0.5 * (np.nanmin(r_ct) if np.any(np.isfinite(r_ct)) else np.nanmin(zr_all))
     if np.isfinite(lo_ref) and np.isfinite(span) and span > 0:
-        ax2.set_xlim(0.9 * lo_ref, lo_ref + span)
-        ax2.set_ylim(0, 0.6 * span)
+        w = 0.6 * span  # one scale on both axes (a Nyquist plot): arcs keep their shape
+        x0 = 0.9 * lo_ref
+        near = np.isfinite(zr_all) & np.isfinite(zi_all) & (zr_all >= x0) & (zr_all <= x0 + w)
+        # the window holds the measured points of the high-frequency end (e.g. below the axis
+        # when the cell is inductive there, or above w), not an empty square
+        y0 = min(0.0, float(np.min(zi_all[near]))) if near.any() else 0.0
+        y1 = max(w + y0, 1.1 * float(np.max(zi_all[near]))) if near.any() else w
+        side = max(w, y1 - y0)
+        ax2.set_xlim(x0, x0 + side)
+        ax2.set_ylim(y0, y0 + side)
+        ax2.set_aspect("equal", adjustable="box")
     ax2.set_xlabel("Z' (Ω)")
     ax2.set_ylabel("−Z'' (Ω)")
     ax2.set_title("high-frequency region", fontsize=9)

@@ -1,6 +1,6 @@
 """Report section of the interface area: contoured Li|electrolyte interfaces.
 
-The contour study of Zhang et al. 2024 (doi:10.1039/d3ee03322h; Zhang et al. 2024 (doi:10.1039/d3ee03322h) Figs.
+The contour study of Zhang et al. 2024 (doi:10.1039/d3ee03322h, Figs.
 1-4): maximum local current, creep pressure and critical current against the contour, the
 kinetics (Wagner-number) study, the grid convergence and the current on one periodic cell.
 """
@@ -22,6 +22,33 @@ _FIRST = ("series", "r_ct_ohm_cm2", "kinetic_length_um", "shape", "height_um", "
           "site_excess_pressure_extrapolated_mpa", "stokes_grid_drift",
           "critical_current_ma_cm2", "critical_current_extrapolated_ma_cm2", "gain_over_flat",
           "gain_over_flat_extrapolated", "gain_over_flat_small_slope")
+
+
+_HEADERS = {
+    "r_ct_ohm_cm2": "R_ct (Ω cm²)", "kinetic_length_um": "kinetic length (µm)",
+    "height_um": "H (µm)", "separation_um": "S (µm)", "h_over_s": "H/S", "n_xy": "grid n_xy",
+    "max_primary_over_geometric": "max j / geometric, primary",
+    "max_kinetic_over_geometric": "max j / geometric, kinetics",
+    "max_over_geometric": "max j / geometric",
+    "rel_change_vs_finest": "change vs finest grid",
+    "site_excess_pressure_extrapolated_mpa": "site excess pressure, grid-extrapolated (MPa)",
+    "critical_current_extrapolated_ma_cm2": "critical current, grid-extrapolated (mA cm⁻²)",
+    "gain_over_flat": "critical / flat", "gain_over_flat_extrapolated": "critical / flat, grid-extrapolated",
+    "gain_over_flat_small_slope": "critical / flat, small-slope",
+}
+_SUFFIXES = (("_mpa_s", "MPa s"), ("_mpa", "MPa"), ("_ma_cm2", "mA cm⁻²"), ("_s_cm", "S cm⁻¹"),
+             ("_1_s", "s⁻¹"), ("_um", "µm"), ("_ohm_cm2", "Ω cm²"))
+
+
+def _header(col: str) -> str:
+    """A table header a reader outside the project can read: words and the unit in brackets
+    ("site_excess_pressure_mpa" -> "site excess pressure (MPa)")."""
+    if col in _HEADERS:
+        return _HEADERS[col]
+    for suf, unit in _SUFFIXES:
+        if col.endswith(suf):
+            return f"{col[:-len(suf)].replace('_', ' ')} ({unit})"
+    return col.replace("_", " ")
 
 
 def _ordered(df):
@@ -71,6 +98,7 @@ def _contour_part(study, gc, fields):
                 ax.plot(d[xcol], d["gain_over_flat_small_slope"], "v--", color="C2", lw=1.2,
                         label="critical / flat (small-slope)")
             ax.axhline(1.0, color="k", ls=":", lw=1, label="flat interface")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel("ratio to geometric / flat")
             ax.legend(fontsize=7)
             ax = axes[1, k]
@@ -102,7 +130,7 @@ def _contour_part(study, gc, fields):
             best = curves.loc[curves["critical_current_ma_cm2"].idxmax()]
             summary.append(("best contour" if curves is shapes_h else "best case",
                             f"{best['shape']} H{best['height_um']:g}S"
-                            f"{best['separation_um']:g} ({best['gain_over_flat']:.3f} x flat)"))
+                            f"{best['separation_um']:g} ({best['gain_over_flat']:.3f} × flat)"))
         if len(sh) and curves is None:
             ax.bar(sh["shape"], sh["critical_current_ma_cm2"], color=["C0", "C1", "C2"][:len(sh)])
             if ("critical_current_extrapolated_ma_cm2" in sh
@@ -111,9 +139,11 @@ def _contour_part(study, gc, fields):
                         mew=2, label="grid-extrapolated pressure")
             i_flat = float(study.attrs.get("flat_critical_current_ma_cm2", 1.0))
             ax.axhline(i_flat, color="k", ls=":", label="flat")
-            ax.legend(fontsize=7)
-            ax.set_ylim(0.9 * float(sh["critical_current_ma_cm2"].min()),
-                        max(1.02, 1.02 * float(sh["critical_current_ma_cm2"].max())))
+            lo = 0.9 * float(sh["critical_current_ma_cm2"].min())
+            hi = max(i_flat, float(sh["critical_current_ma_cm2"].max()))
+            # headroom above the flat line for the legend (it must not hide the line)
+            ax.set_ylim(lo, hi + 0.3 * (hi - lo))
+            ax.legend(fontsize=7, loc="upper right")
             ax.set_ylabel("critical current (mA cm⁻²), flat = 1")
             ax.set_title("H25S150 by shape" + (
                 " (finite-slope)" if "pressure_model" in sh
@@ -164,10 +194,10 @@ def _contour_part(study, gc, fields):
         fin = df[df["pressure_model"] == "finite-slope"] if "pressure_model" in df else df.iloc[:0]
         ss = (df["gain_over_flat_small_slope"] if "gain_over_flat_small_slope" in df
               else df["gain_over_flat"])
-        summary.append(("best contour gain over flat (small-slope pressure)", f"{ss.max():.3f}x"))
+        summary.append(("best contour gain over flat (small-slope pressure)", f"{ss.max():.3f} × flat"))
         if len(fin):
             summary.append(("best gain over flat (finite-slope pressure)",
-                            f"{fin['gain_over_flat'].max():.3f}x"))
+                            f"{fin['gain_over_flat'].max():.3f} × flat"))
     kin = df[df["series"] == "kinetics"] if "series" in df else df.iloc[:0]
     if len(kin) and "kinetic_length_um" not in kin:
         kin = kin.assign(kinetic_length_um=kin["r_ct_ohm_cm2"]
@@ -177,7 +207,9 @@ def _contour_part(study, gc, fields):
         html += h
         summary.extend(s_)
     main = df[df["series"] != "kinetics"] if "series" in df else df
-    html += table_html(_ordered(main.reset_index(drop=True)), caption="Contour study (1 mA cm⁻²)")
+    tab = _ordered(main.reset_index(drop=True))
+    html += table_html(tab.rename(columns={c: _header(str(c)) for c in tab.columns}),
+                       caption="Contour study (1 mA cm⁻²)")
     if len(kin):
         cols = [c for c in ("r_ct_ohm_cm2", "kinetic_length_um", "height_um", "separation_um",
                             "h_over_s", "area_ratio", "max_kinetic_over_geometric",
@@ -359,16 +391,16 @@ def _kinetics_part(kin, attrs):
               else (lambda v: f"H/S = {v:.2f}"))
         if m["interior"]:
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: maximum at {at(m['x_at_max'])}, "
-                         f"{m['y_at_max']:.3f} x flat")
+                         f"{m['y_at_max']:.3f} × flat")
         elif m["trend"] == "falling":
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: no maximum, falls with "
                          + ("H" if xcol == "height_um" else "H/S"))
         elif m["x_at_max"] == float(kin[xcol].max()):
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: still rising at {at(m['x_at_max'])} "
-                         f"({m['y_at_max']:.3f} x flat)")
+                         f"({m['y_at_max']:.3f} × flat)")
         else:
             parts.append(f"R_ct {m['r_ct_ohm_cm2']:g}: no maximum inside the sweep, highest at "
-                         f"{at(m['x_at_max'])} ({m['y_at_max']:.3f} x flat)")
+                         f"{at(m['x_at_max'])} ({m['y_at_max']:.3f} × flat)")
     finite = kin["pressure_model"].iloc[0] == "finite-slope"
     cap = (f"Kinetics (Wagner-number) study, {kin['shape'].iloc[0]} against {xlabel}, "
            f"{kin['pressure_model'].iloc[0]} creep pressure"

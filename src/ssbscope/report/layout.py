@@ -182,11 +182,13 @@ def text_overlaps(fig, *, tol_px: float = 1.5) -> list[str]:
 
 
 def legend_covers_data(fig, *, renderer=None, max_fraction: float = 0.05) -> list[str]:
-    """Legends that hide more than ``max_fraction`` of the plotted points of their axes.
+    """Legends that hide more than ``max_fraction`` of the plotted points or lines of their axes.
 
     Lines and scatter collections of each axes with a legend are transformed to display
     pixels; a legend box holding more than ``max_fraction`` of those vertices (and at least
-    3 of them) is reported.
+    3 of them) is reported, and so is one under which more than ``max_fraction`` of the
+    drawn length of the axes' lines (and over 20 px) passes: a reference line (``axhline``)
+    or a curve between sparse markers.
     """
     import numpy as np
     from matplotlib.collections import PathCollection
@@ -213,11 +215,29 @@ def legend_covers_data(fig, *, renderer=None, max_fraction: float = 0.05) -> lis
                 off = np.asarray(c.get_offsets(), dtype=float)
                 if off.size:
                     pts.append(c.get_offset_transform().transform(off))
+        # drawn line segments crossing the legend (a reference line, a curve between markers):
+        # the length of line hidden under the box, clipped to the axes
+        ab = ax.get_window_extent(renderer)
+        hidden_px = total_px = 0.0
+        for ln in ax.get_lines():
+            if not ln.get_visible() or ln.get_linestyle() in ("None", "", " ") or ln.get_linewidth() <= 0:
+                continue
+            xy = np.asarray(ln.get_xydata(), dtype=float)
+            if len(xy) < 2:
+                continue
+            d = ln.get_transform().transform(xy)
+            for a, b in zip(d[:-1], d[1:]):
+                if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+                    continue
+                total_px += _clipped_length(a, b, ab)
+                hidden_px += _clipped_length(a, b, bb)
+        if hidden_px > 20.0 and hidden_px > max_fraction * total_px:
+            name = ax.get_title() or ax.get_ylabel() or "axes"
+            out.append(f"legend of {name!r} covers {hidden_px:.0f} px of its lines")
         if not pts:
             continue
         p = np.concatenate(pts)
         p = p[np.all(np.isfinite(p), axis=1)]
-        ab = ax.get_window_extent(renderer)
         inside_ax = (p[:, 0] >= ab.x0) & (p[:, 0] <= ab.x1) & (p[:, 1] >= ab.y0) & (p[:, 1] <= ab.y1)
         p = p[inside_ax]
         if len(p) == 0:
@@ -228,6 +248,28 @@ def legend_covers_data(fig, *, renderer=None, max_fraction: float = 0.05) -> lis
             name = ax.get_title() or ax.get_ylabel() or "axes"
             out.append(f"legend of {name!r} covers {n} of {len(p)} data points")
     return out
+
+
+def _clipped_length(a, b, box) -> float:
+    """Length (display px) of the segment a-b inside ``box`` (Liang-Barsky clipping)."""
+    import numpy as np
+
+    d = b - a
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-d[0], a[0] - box.x0), (d[0], box.x1 - a[0]),
+                 (-d[1], a[1] - box.y0), (d[1], box.y1 - a[1])):
+        if p == 0:
+            if q < 0:
+                return 0.0
+            continue
+        r = q / p
+        if p < 0:
+            t0 = max(t0, r)
+        else:
+            t1 = min(t1, r)
+        if t0 > t1:
+            return 0.0
+    return float((t1 - t0) * np.hypot(*d))
 
 
 #: A script for a copy of the report page: on load it measures the text boxes

@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 _get = load_dataset
 
 
+def _pixel_mm(ds):
+    """(mm per pixel, axis unit) of a radiograph series: its ``pixel_size_um`` in mm, or
+    (1, "px") when the series has none."""
+    try:
+        px = float(ds.attrs.get("pixel_size_um", float("nan")))
+    except (TypeError, ValueError):
+        px = float("nan")
+    return (px / 1000.0, "mm") if np.isfinite(px) and px > 0 else (1.0, "px")
+
+
 def _cell_voltage(store, label):
     """(time_s, voltage_V, log label) of the echem log of the neutron input's cell, or None."""
     exp = store.attrs.get("experiment") or {}
@@ -59,26 +69,31 @@ def _regions_figure(ds, st, bnd, truth, label) -> str:
     tr0 = ds["transmission_binned"].values[ref]
     regions = json.loads(st.attrs["regions_px"])
     colors = ["#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"]
+    sc, u = _pixel_mm(ds)
+    ny, nx = tr0.shape
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.4, 1]})
-    im = ax.imshow(tr0, cmap="gray", vmin=0, vmax=1.05, origin="upper")
+    im = ax.imshow(tr0, cmap="gray", vmin=0, vmax=1.05, origin="upper", extent=(0, nx * sc, ny * sc, 0))
     for k, (name, r) in enumerate(regions.items()):
         c = colors[k % len(colors)]
-        ax.add_patch(Rectangle((r["x0"] - 0.5, r["y0"] - 0.5), r["x1"] - r["x0"], r["y1"] - r["y0"],
-                               fill=False, lw=1.5, ec=c))
-        ax.text(r["x0"], r["y0"] + 2, name, color=c, fontsize=8, va="top")
+        ax.add_patch(Rectangle((r["x0"] * sc, r["y0"] * sc), (r["x1"] - r["x0"]) * sc,
+                               (r["y1"] - r["y0"]) * sc, fill=False, lw=1.5, ec=c))
+        # the region's name inside its box, on a white patch (readable on any grey)
+        ax.text((r["x0"] + r["x1"]) / 2 * sc, (r["y0"] + 1) * sc, name, color=c, fontsize=8, va="top",
+                ha="center", bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5), clip_on=True)
         prof = bnd["profile_transmission"].sel(region=name).values
-        ax2.plot(prof, bnd["y"].values, color=c, lw=1.2, label=f"region {name}")
+        ax2.plot(prof, bnd["y"].values * sc, color=c, lw=1.2, label=f"region {name}")
     for p, reg in zip(bnd["position_px"].values, bnd["boundary_region"].values):
-        ax2.axhline(p, color=colors[list(regions).index(str(reg)) % len(colors)], lw=0.8, ls="--")
+        ax2.axhline(p * sc, color=colors[list(regions).index(str(reg)) % len(colors)], lw=0.8, ls="--")
     for name, p in ((truth or {}).get("layer_boundaries_px") or {}).items():
-        ax2.axhline(p, color="#d1495b", lw=0.8, ls=":")
-        ax2.text(0.02, p, name, color="#d1495b", fontsize=7, va="bottom", transform=ax2.get_yaxis_transform())
-    ax.set_xlabel("x (px)")
-    ax.set_ylabel("y, stacking axis (px)")
+        ax2.axhline(p * sc, color="#d1495b", lw=0.8, ls=":")
+        ax2.text(0.02, p * sc, name, color="#d1495b", fontsize=7, va="bottom",
+                 transform=ax2.get_yaxis_transform())
+    ax.set_xlabel(f"x ({u})")
+    ax.set_ylabel(f"y, stacking axis ({u})")
     fig.colorbar(im, ax=ax, label="transmission")
     ax2.invert_yaxis()
     ax2.set_xlabel("transmission (row mean)")
-    ax2.set_ylabel("y (px)")
+    ax2.set_ylabel(f"y ({u})")
     ax2.legend(fontsize=7)
     fig.tight_layout()
     return figure_html(fig, f"{label}: reference bin {ref} (median of its frames, Eq. 1) with the "
@@ -87,13 +102,14 @@ def _regions_figure(ds, st, bnd, truth, label) -> str:
                             + ("; dotted: the twin's true boundaries (truth.json)." if truth else "."))
 
 
-def _spacetime_figure(st, voltage, truth, label) -> str:
+def _spacetime_figure(st, voltage, truth, label, ds=None) -> str:
     """Space-time maps of the regions beside the cell's voltage, onsets marked."""
     import matplotlib.pyplot as plt
 
     t_h = st["time_s"].values / 3600.0
     names = [str(n) for n in st["region"].values]
-    y = st["y"].values
+    sc, u = _pixel_mm(ds) if ds is not None else (1.0, "px")
+    y = st["y"].values * sc
     fig, axes = plt.subplots(1, 1 + len(names), figsize=(3.2 + 3.6 * len(names), 4.2), sharey=True,
                              gridspec_kw={"width_ratios": [0.7] + [1] * len(names)})
     if voltage is not None:
@@ -104,7 +120,7 @@ def _spacetime_figure(st, voltage, truth, label) -> str:
         axes[0].text(0.5, 0.5, "no echem log\nof this cell", ha="center", transform=axes[0].transAxes)
     axes[0].set_ylabel("time (h)")
     dt = float(np.diff(t_h).mean()) if t_h.size > 1 else 1.0
-    extent = [y[0] - 0.5, y[-1] + 0.5, t_h[-1] + dt / 2, t_h[0] - dt / 2]
+    extent = [y[0] - 0.5 * sc, y[-1] + 0.5 * sc, t_h[-1] + dt / 2, t_h[0] - dt / 2]
     r = st["ratio"].values
     fin = r[np.isfinite(r)]
     lim = max(float(np.max(np.abs(fin - 1.0))) if fin.size else 0.0, 0.01)
@@ -115,7 +131,7 @@ def _spacetime_figure(st, voltage, truth, label) -> str:
         im = ax.imshow(st["ratio"].sel(region=name).values, cmap="RdBu", vmin=1 - lim, vmax=1 + lim,
                        aspect="auto", extent=extent, interpolation="nearest")
         ax.set_title(f"region {name}", fontsize=9)
-        ax.set_xlabel("y, stacking axis (px)")
+        ax.set_xlabel(f"y, stacking axis ({u})")
         if onsets[name] >= 0:
             ax.axhline(onsets[name] / 3600.0, color="k", ls="--", lw=1)
     t_true = (truth or {}).get("soft_short_onset_s")
@@ -134,13 +150,15 @@ def _spacetime_figure(st, voltage, truth, label) -> str:
                                                     if t_true is not None else "."))
 
 
-def _bands_figure(bands, onset_s, label) -> str:
+def _bands_figure(bands, onset_s, label, ds=None) -> str:
     import matplotlib.pyplot as plt
 
+    sc, u = _pixel_mm(ds) if ds is not None else (1.0, "px")
     t_h = bands["time_s"].values / 3600.0
     fig, ax = plt.subplots(figsize=(8, 3.6))
     for k in range(bands.sizes["band"]):
-        lab = (f"{bands['region'].values[k]} y={bands['position_px'].values[k]:.1f} px "
+        pos = bands["position_px"].values[k] * sc
+        lab = (f"{bands['region'].values[k]}, y = {pos:.{1 if u == 'px' else 2}f} {u} "
                f"({bands['kind'].values[k]})")
         ax.errorbar(t_h, bands["series_ratio"].values[k], yerr=bands["series_sigma"].values[k],
                     marker="o", ms=3, lw=1, label=lab)
@@ -168,7 +186,7 @@ def _analysis_html(store, label, ds) -> tuple[str, list]:
     parts, summary = [], []
     if bnd is not None and "transmission_binned" in ds:
         parts.append(_regions_figure(ds, st, bnd, tru, label))
-    parts.append(_spacetime_figure(st, _cell_voltage(store, label), tru, label))
+    parts.append(_spacetime_figure(st, _cell_voltage(store, label), tru, label, ds))
     onset = float(st.attrs.get("soft_short_onset_s", -1.0))
     reg = st.attrs.get("onset_region", "")
     summary.append((f"neutron {label}: soft-short onset (region {reg})",
@@ -178,7 +196,7 @@ def _analysis_html(store, label, ds) -> tuple[str, list]:
         summary.append((f"neutron {label}: true soft-short onset (twin)",
                         f"{t_true / 3600:.2f} h" if t_true is not None else "none"))
     if bands is not None and bands.sizes.get("band", 0):
-        parts.append(_bands_figure(bands, onset, label))
+        parts.append(_bands_figure(bands, onset, label, ds))
         df = pd.DataFrame({"region": bands["region"].values, "rows": [
             f"{a}-{b}" for a, b in zip(bands["row0_px"].values, bands["row1_px"].values)],
             "position (px)": bands["position_px"].values, "kind": bands["kind"].values,
@@ -273,11 +291,14 @@ def _input_figure(ds, label) -> str:
     first = ds[var].isel(frame=0).values
     fin = first[np.isfinite(first)]
     lo, hi = (np.percentile(fin, [1, 99]) if fin.size else (0.0, 1.0))
+    sc, u = _pixel_mm(ds)
+    ny, nx = first.shape
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.2, 1]})
-    im = ax.imshow(first, cmap="gray", vmin=lo, vmax=hi, origin="upper")
-    ax.set_xlabel("x (px)")
-    ax.set_ylabel("y (px)")
-    fig.colorbar(im, ax=ax, label=f"{var} ({pretty(unit)})" if pretty(unit) else var)
+    im = ax.imshow(first, cmap="gray", vmin=lo, vmax=hi, origin="upper", extent=(0, nx * sc, ny * sc, 0))
+    ax.set_xlabel(f"x ({u})")
+    ax.set_ylabel(f"y ({u})")
+    shown = pretty(unit) if pretty(unit) != var else ""  # "counts (counts)": the unit is the name
+    fig.colorbar(im, ax=ax, label=f"{var} ({shown})" if shown else var)
     mean = ds[f"mean_{var}"].values
     if "time_s" in ds.coords:
         x, xl = ds["time_s"].values, "time (s)"
@@ -287,7 +308,7 @@ def _input_figure(ds, label) -> str:
         x, xl = ds["frame"].values, "frame"
     ax2.plot(x, mean, marker="o", ms=3, lw=1, color="#1d4e89")
     ax2.set_xlabel(xl)
-    ax2.set_ylabel(f"mean {var} ({unit})")
+    ax2.set_ylabel(f"mean {var} ({shown})" if shown else f"mean {var}")
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     note = "" if ds.attrs.get("normalised") in (True, "True") else " Not normalised: no open beam was given."
@@ -310,7 +331,8 @@ def _input_spacetime_figure(ds, label) -> str:
     else:
         x, xl = ds["bin"].values.astype(float), "bin"
     dx = float(np.diff(x).mean()) if x.size > 1 else 1.0
-    rows = ds["y"].values
+    sc, u = _pixel_mm(ds)
+    rows = ds["y"].values * sc
     fin = p[np.isfinite(p)]
     dev = float(np.max(np.abs(fin - 1.0))) if fin.size else 0.0  # row means: no lone outliers
     fixed = prof.attrs.get("colour_half_range")
@@ -318,11 +340,11 @@ def _input_spacetime_figure(ds, label) -> str:
     fig, ax = plt.subplots(figsize=(7.5, 4))
     im = ax.imshow(p.T, cmap="RdBu", vmin=1 - lim, vmax=1 + lim, aspect="auto", origin="upper",
                    interpolation="nearest",
-                   extent=[x[0] - dx / 2, x[-1] + dx / 2, rows[-1] + 0.5, rows[0] - 0.5])
+                   extent=[x[0] - dx / 2, x[-1] + dx / 2, rows[-1] + 0.5 * sc, rows[0] - 0.5 * sc])
     ref = int(ds[rname].attrs.get("reference_bin", ds.attrs.get("reference_bin", 0)))
     ax.axvline(x[ref], color="k", lw=0.8, ls=":")
     ax.set_xlabel(xl)
-    ax.set_ylabel("y, stacking axis (px)")
+    ax.set_ylabel(f"y, stacking axis ({u})")
     fig.colorbar(im, ax=ax, label=f"row mean {ylab}")
     fig.tight_layout()
     n = int(ds.attrs.get("bin_frames", 0))
@@ -378,17 +400,23 @@ def _li_figure(ds, label, corr) -> tuple[str, tuple | None]:
     tr = ds["transmission_binned"].isel(bin=ref).values
     fin = tr[np.isfinite(tr)]
     lo, hi = (np.percentile(fin, [1, 99]) if fin.size else (0.0, 1.0))
+    sc, u = _pixel_mm(ds)
+    ny, nx = tr.shape
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4), gridspec_kw={"width_ratios": [1.2, 1]})
-    ax.imshow(tr, cmap="gray", vmin=lo, vmax=hi, origin="upper")
-    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.5, ec="#d1495b"))
-    ax.text(x0, y0 - 1, "li_roi", color="#d1495b", fontsize=8, va="bottom")
+    ax.imshow(tr, cmap="gray", vmin=lo, vmax=hi, origin="upper", extent=(0, nx * sc, ny * sc, 0))
+    ax.add_patch(Rectangle((x0 * sc, y0 * sc), (x1 - x0) * sc, (y1 - y0) * sc, fill=False, lw=1.5,
+                           ec="#d1495b"))
+    lab_box = dict(fc="white", ec="none", alpha=0.8, pad=0.5)  # readable on any grey, inside the axes
+    ax.text((x0 + 1) * sc, (y0 + 1) * sc, "li_roi", color="#d1495b", fontsize=8, va="top",
+            bbox=lab_box, clip_on=True)
     if "beam_roi_px" in ds.attrs:
         b = json.loads(ds.attrs["beam_roi_px"])
-        ax.add_patch(Rectangle((b["cols"][0] - 0.5, b["rows"][0] - 0.5), b["cols"][1] - b["cols"][0],
-                               b["rows"][1] - b["rows"][0], fill=False, lw=1.2, ec="#1f77b4"))
-        ax.text(b["cols"][0], b["rows"][1] + 1, "beam_roi", color="#1f77b4", fontsize=8, va="top")
-    ax.set_xlabel("x (px)")
-    ax.set_ylabel("y, stacking axis (px)")
+        ax.add_patch(Rectangle((b["cols"][0] * sc, b["rows"][0] * sc), (b["cols"][1] - b["cols"][0]) * sc,
+                               (b["rows"][1] - b["rows"][0]) * sc, fill=False, lw=1.2, ec="#1f77b4"))
+        ax.text((b["cols"][0] + 1) * sc, (b["rows"][1] - 1) * sc, "beam_roi", color="#1f77b4",
+                fontsize=8, va="bottom", bbox=lab_box, clip_on=True)
+    ax.set_xlabel(f"x ({u})")
+    ax.set_ylabel(f"y, stacking axis ({u})")
     ax.set_title(f"reference bin {ref}", fontsize=9)
     ax2.errorbar(t, v, yerr=e, fmt="o", ms=4, capsize=2, color="#1d4e89", label="neutron (±1 σ)")
     far = _faraday_volume(corr, label) if has_vol else None

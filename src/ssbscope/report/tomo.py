@@ -433,32 +433,47 @@ def _inputs_html(store) -> str:
         zslice = np.asarray(vol.isel(z=nz // 2).values, float)
         has_sino = "sinogram" in ds
         ncol = 3 if has_sino else 2
-        fig, axes = plt.subplots(1, ncol, figsize=(4.2 * ncol, 4.0))
         side = np.asarray(vol.isel(y=vol.sizes["y"] // 2).values, float)
-        # one grey range for both views, from the section (it holds every layer)
-        lo, hi = np.nanpercentile(side, [1, 99.5])
-        axes[0].imshow(zslice, cmap="gray", vmin=lo, vmax=hi)
-        axes[0].set_title(f"slice z = {nz // 2} of {nz}")
-        axes[1].imshow(side, cmap="gray", vmin=lo, vmax=hi, aspect="auto", origin="lower")
-        axes[1].set_title("x-z section (middle y), z up")
+        vs = float(ds.attrs.get("voxel_size_um", float("nan")))
+        # physical axes when the voxel size is known (µm, voxel centres at (i + 0.5) * vs)
+        um = np.isfinite(vs) and vs > 0
+        s_ = vs if um else 1.0
+        unit = "µm" if um else "voxels"
+        fig, axes = plt.subplots(1, ncol, figsize=(4.2 * ncol, 4.0),
+                                 gridspec_kw={"width_ratios": [1, 1] + ([1.1] if has_sino else [])})
+        # each view its own grey range (1-99.5 percentiles): a dense layer (Cu, steel) in the
+        # section would otherwise leave the slice through a light layer black
+        # section (every layer): the densest layer saturates, the lighter ones keep their contrast
+        for ax, img, title, ylab, top in (
+                (axes[0], zslice, f"x-y slice at z = {(nz // 2 + 0.5) * s_:.4g} {unit}", f"y ({unit})",
+                 99.5),
+                (axes[1], side, "x-z section (middle y), z up", f"z ({unit})", 75.0)):
+            fin = img[np.isfinite(img)]
+            lo, hi = np.percentile(fin, [1, top]) if fin.size else (0.0, 1.0)
+            ratio = img.shape[0] / max(img.shape[1], 1)
+            ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, origin="lower",
+                      extent=(0, img.shape[1] * s_, 0, img.shape[0] * s_), interpolation="nearest",
+                      aspect="equal" if 1 / 6 <= ratio <= 6 else "auto")  # a few rows: stretched
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel(f"x ({unit})")
+            ax.set_ylabel(ylab)
         if has_sino:
             sino = np.asarray(ds["sinogram"].values, float)
             axes[2].imshow(sino, cmap="gray", aspect="auto")
-            axes[2].set_title("sinogram, -ln(I/I0), middle row")
-            axes[2].set_xlabel("detector (px)")
+            axes[2].set_title("sinogram, -ln(I/I0), middle row", fontsize=9)
+            axes[2].set_xlabel("detector pixel")
             axes[2].set_ylabel("projection")
-        for ax in axes[:2]:
-            ax.set_xticks([])
-            ax.set_yticks([])
+        fig.tight_layout()
+        series = name.split("/")[1]
         label = ds.attrs.get("label", name.rsplit("/", 1)[-1])
         info = [f"format {ds.attrs.get('format', '?')}"]
         if "center_px" in ds.attrs:
             info.append(f"centre of rotation {float(ds.attrs['center_px']):.2f} px (searched)")
         if "n_projections" in ds.attrs:
             info.append(f"{int(ds.attrs['n_projections'])} projections")
-        vs = float(ds.attrs.get("voxel_size_um", float("nan")))
-        if np.isfinite(vs):
+        if um:
             info.append(f"voxel {vs:g} µm")
-        fig.suptitle(str(label))
-        parts.append(figure_html(fig, f"{label}: {', '.join(info)}; source {ds.attrs.get('source', '')}."))
+        parts.append(figure_html(fig, f"Series {series}, scan {label}: {', '.join(info)}; grey range "
+                                      "of each view from its own values (section: the densest layer "
+                                      f"saturates); source {ds.attrs.get('source', '')}."))
     return "\n".join(parts)

@@ -189,7 +189,7 @@ def _series_interface_part(ds, name: str, truth_scans=None):
         ok = np.isfinite(tau[:, j])
         if ok.any():
             summary.append((f"tau {phase[j]} at {ifaces[j]} ({name})",
-                            " -> ".join(f"{v:.3f}" for v in tau[ok, j])))
+                            " → ".join(f"{v:.3f}" for v in tau[ok, j])))
     return html, tuple(summary)
 
 
