@@ -1442,7 +1442,19 @@ def _truncated_subsurface_voids(sc, band_a, height_um, inner, shade, truncated, 
     5.4e4 (seed 2's pristine scan: 1755 voxels below -0.5 of the Li | vacuum step against 374
     above +0.5, spread 3-18 voxels deep in patches 10-20 px across, wider than any void; a
     level from a Gaussian-weighted local background of 3-8 px, blobs left out, did not help:
-    4.8-5.7e4).
+    4.8-5.7e4; an 11-21 px local median: 0.5-1.8e4, but real voids -64 %).
+
+    Voids are now the hysteresis regions of :func:`_voids_block` (the former rule summed
+    every layer voxel's deficit, so the shading's leftovers, the rotation-axis arcs and the
+    interface's residual all counted).  Measured from the stored volumes (same heights and
+    shading as the chain), void-free / stripped against the stripped truth: tiny / 600 seeds
+    0-2: void-free 0 / 0, 1.2e4 / 0 (14 %), 0 / 0; stripped 7.4 / 9.3 / 8.6e4 against
+    8.7e4 (-15 / +7 / -1 %); tiny / 300 seed 0: 0 / 0, 7.7e4 (-11 %); small / 900 seeds
+    0-2: 0 / 0, 3.5e4 (28 %) / 0, 0 / 0; stripped 1.10 / 1.26 / 1.41e5 against 1.26e5
+    (-13 / 0 / +12 %).  The two void-free scans still read are pristine scans whose
+    leftover (about the rotation axis, 16-18 px across, 12-20 slices tall) reaches the
+    vacuum level with a mean deficit of 0.64-0.70: a grey-level rule cannot tell it from a
+    void.
     """
     try:
         step = _materials_contrast(material, "vacuum", truncated, vs)
