@@ -350,13 +350,19 @@ def test_truncated_subsurface_voids_after_stripping(coin_metrics):
     (-20 %; the voxel counts: -1.6e4 / -4.5e3 / 7.5e4), tiny / 600 seed 2 -1.9e4 / 1.8e4 /
     9.8e4, small seeds 1, 2 3.2e4 / 5.7e3 / 1.40e5 and 5.4e4 / -1.9e3 / 1.36e5 (void-free
     scans: a dark-skewed residual of the shading model at 10-20 px lateral scale, no void).
-    Tolerance -40 / +25 %, not the 10-15 % of issue 16."""
+    Voids now by hysteresis on the deficit (series_chunked._voids_block: cores at the
+    vacuum level >= 4 voxels below the surface, grown to 0.4 of the contrast, regions
+    mostly vacuum): tiny / 300 seed 0 0 / 0 / 7.7e4 (-11 %); tiny / 600 seeds 0-2 void-free
+    0 except 1.2e4 (seed 1 pristine, 14 % of the stripped truth), stripped -15 / +7 / -1 %;
+    small seeds 0-2 void-free 0 except 3.5e4 (seed 1 pristine, 28 %: a patch about the
+    rotation axis that reaches the vacuum level), stripped -13 / 0 / +12 %.  Tolerance
+    15 % after stripping, void-free scans < 10 % of the stripped volume."""
     met, truth = coin_metrics
     v = met["subsurface_void_volume_um3"].values
     v_t = np.array([s["subsurface_void_volume_um3"] for s in truth["scans"]])
     assert v_t[0] == 0 and v_t[1] == 0 and v_t[2] > 5e4
-    assert 0.6 * v_t[2] < v[2] < 1.25 * v_t[2], (v, v_t)
-    assert np.all(np.abs(v[:2]) < 0.25 * v_t[2]), (v, v_t)
+    assert 0.85 * v_t[2] < v[2] < 1.15 * v_t[2], (v, v_t)
+    assert np.all(np.abs(v[:2]) < 0.10 * v_t[2]), (v, v_t)
 
 
 @pytest.mark.slow
