@@ -283,6 +283,8 @@ def test_each_state_registered_on_its_own_scan(each_run, tiny_demo):
     assert np.all(np.abs(z - tc["ct_z_offset_um"]) < 0.5 * vs), (z, tc["ct_z_offset_um"])
     assert len(set(np.round(z, 6))) == len(z)  # measured on three scans, not one
     np.testing.assert_allclose(ct["z_offset_scan_time_s"].values, [s["time_s"] for s in tt["scans"]])
+    # the phase fractions come from the scan that gave the offset
+    np.testing.assert_array_equal(ct["ct_time_s"].values, ct["z_offset_scan_time_s"].values)
     meas = ct["register_measured_height_um"].values
     true_h = [s["interface_z_um"]["anode|SPE"] for s in tt["scans"]]
     assert np.all(np.abs(meas - np.asarray(true_h)) < 0.5 * vs), (meas, true_h)
