@@ -283,6 +283,8 @@ def test_each_state_registered_on_its_own_scan(each_run, tiny_demo):
     assert np.all(np.abs(z - tc["ct_z_offset_um"]) < 0.5 * vs), (z, tc["ct_z_offset_um"])
     assert len(set(np.round(z, 6))) == len(z)  # measured on three scans, not one
     np.testing.assert_allclose(ct["z_offset_scan_time_s"].values, [s["time_s"] for s in tt["scans"]])
+    # the phase fractions come from the scan that gave the offset
+    np.testing.assert_array_equal(ct["ct_time_s"].values, ct["z_offset_scan_time_s"].values)
     meas = ct["register_measured_height_um"].values
     true_h = [s["interface_z_um"]["anode|SPE"] for s in tt["scans"]]
     assert np.all(np.abs(meas - np.asarray(true_h)) < 0.5 * vs), (meas, true_h)
@@ -291,3 +293,59 @@ def test_each_state_registered_on_its_own_scan(each_run, tiny_demo):
     want = [250.0 + a + i for a, i in zip(tc["anode_thickness_um"], tc["interphase_thickness_um"])]
     np.testing.assert_allclose(decl, want, atol=1e-3)
     np.testing.assert_allclose(z, decl - meas, atol=1e-6)
+
+
+def _three_scan_labels():
+    """A CT series of 3 scans (time_s 0, 100, 500; states s0, s1, s2), 5 um voxels: Cu 20 um,
+    Li 30, 30 and 50 um thick (plated between 100 and 500 s), Li6PS5Cl above; layer_z_vox as
+    the tomo stages store it."""
+    import xarray as xr
+
+    li_top = [10, 10, 14]  # voxels (Cu 0..4)
+    nz, n = 60, 6
+    lab = np.full((3, nz, n, n), 1, np.uint8)  # Li6PS5Cl
+    zv = np.zeros((3, 3, 2), int)
+    for k, t in enumerate(li_top):
+        lab[k, :4] = 2  # Cu
+        lab[k, 4:t] = 0  # Li
+        zv[k] = [[0, 4], [4, t], [t, nz]]
+    return xr.Dataset(
+        {"labels": (("time_s", "z", "y", "x"), lab),
+         "cell_mask": (("y", "x"), np.ones((n, n), bool)),
+         "state": ("time_s", ["s0", "s1", "s2"]),
+         "layer_z_vox": (("time_s", "layer", "bound"), zv)},
+        coords={"time_s": [0.0, 100.0, 500.0], "layer": ["Cu", "Li", "LPSCl"], "bound": ["z0", "z1"]},
+        attrs={"phases": ["Li", "Li6PS5Cl", "Cu"], "voxel_size_um": 5.0})
+
+
+@pytest.mark.parametrize("mode", ["each", "first"])
+def test_each_state_takes_offset_and_fractions_from_one_scan(mode):
+    """ct_register_scans: each: an XCS state with no matched CT scan (time_s 350: no scan of its
+    name, none within 1 s) takes its offset from the latest scan before it (time_s 100) and its
+    phase fractions from that same scan (not the nearest, time_s 500); both scan times stored.
+    The sheet (60 +- 10 um) lies in the Li6PS5Cl at 100 s and in the plated Li at 500 s, so the
+    two scans' fractions differ.  With 'first' the offset is the first scan's and the fractions
+    the nearest scan's (the series' scans are registered to the first)."""
+    from ssbscope.compton.input_stages import _ct_state_fractions
+
+    lab = _three_scan_labels()
+    layers = [("Cu", "Cu", 20.0), ("anode", "Li", 30.0), ("SPE", "Li6PS5Cl", 200.0)]
+    ct = {"series": "cell", "z_offset_um": None, "register_layer": "Cu", "register_bottom_um": 0.0,
+          "register_interface": None, "register_scans": mode, "phases": {}, "within": {},
+          "materials": {n: m for n, m, _ in layers}}
+    members = [{"label": f"{s}_a", "state": s, "time_s": t, "beam_height_um": 60.0, "beam_thickness_um": 20.0,
+                "layer_thickness_um": {}} for s, t in [("s0", 0.0), ("late", 350.0)]]
+    states = ["s0", "late"]
+    by_state = {"s0": [0], "late": [1]}
+    frac, ct_time, out = _ct_state_fractions(lab, None, ct, members, by_state, states, layers,
+                                             ["anode", "SPE"], None, np.ones((80, 80), bool), None)
+    want_scan = 1 if mode == "each" else 2
+    assert out["offset_scan"] == {"s0": 0, "late": 1 if mode == "each" else 0}
+    assert out["scan"] == {"s0": 0, "late": want_scan}
+    assert out["scan_time_s"]["late"] == [0.0, 100.0, 500.0][want_scan] == ct_time[1]
+    if mode == "each":
+        assert out["scan_time_s"]["late"] == out["offset_time_s"]["late"] == 100.0
+    # the fractions: SPE at 100 s (the sheet 50..70 um above Li's top at 50 um), Li at 500 s
+    # (Li up to 70 um)
+    np.testing.assert_allclose(frac[1], [0.0, 1.0] if mode == "each" else [1.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(frac[0], [0.0, 1.0], atol=1e-9)

@@ -1176,8 +1176,12 @@ def _ct_interface_registration(maps_ds, labels_ds, ct, members, by_state, layers
     return reg, k_ref, float(t_lab[k_ref]), used
 
 
-def _ct_fractions(labels_ds, ct, members, ks, layers, comps, geometry, mask, radius_mm, z_offset_um=None):
+def _ct_fractions(labels_ds, ct, members, ks, layers, comps, geometry, mask, radius_mm, z_offset_um=None,
+                  scan=None):
     """Sheet fractions of the exposures ``ks`` (one state) from its CT scan (XCS-CT correlation).
+
+    ``scan``: index of the CT scan whose labels give the fractions (default: the scan of the
+    same state name, else the nearest time_s, :func:`_ct_scan_index`).
 
     Returns (fractions (len(ks), n_comp), SheetComponentFractions per exposure, scan index,
     z offset used (um), declared-layer fractions (len(ks), n_comp)).
@@ -1189,7 +1193,7 @@ def _ct_fractions(labels_ds, ct, members, ks, layers, comps, geometry, mask, rad
     phases = [str(p) for p in _as_list(labels_ds.attrs.get("phases", []))]
     vs = float(labels_ds.attrs["voxel_size_um"])
     m0 = members[ks[0]]
-    k = _ct_scan_index(labels_ds, series_ct, m0["state"], m0["time_s"])
+    k = _ct_scan_index(labels_ds, series_ct, m0["state"], m0["time_s"]) if scan is None else int(scan)
     lab = np.asarray(labels_ds["labels"].isel(time_s=k).values)
     cm = np.asarray(labels_ds["cell_mask"].values, bool) if "cell_mask" in labels_ds else None
     names = [ly[0] for ly in layers]
@@ -1228,6 +1232,67 @@ def _ct_fractions(labels_ds, ct, members, ks, layers, comps, geometry, mask, rad
         fl[i] = sheet_layer_fractions(t, m["beam_height_um"], m["beam_thickness_um"])[[names.index(c) for c in comps]]
         res.append(r)
     return f, res, k, z_off, fl
+
+
+def _labels_follow_offset(ct) -> bool:
+    """Whether each state's CT phase fractions come from the scan that places the CT for it
+    (``ct_register_scans: each`` with a measured registration): the offset and the labels
+    then come from one scan."""
+    return ct.get("register_scans", "first") == "each" and ct.get("z_offset_um") is None
+
+
+def _ct_state_fractions(labels_ds, maps_ds, ct, members, by_state, states, layers, comps, geometry, mask,
+                        radius_mm):
+    """Sheet fractions of every exposure from the segmented CT (XCS-CT correlation) and the
+    scans used per state.
+
+    The scan whose measurement places the CT for a state is :func:`_offset_scans`'s
+    (``ct_register_scans``).  With ``each`` (and a measured registration) the state's phase
+    fractions come from that same scan: its matched scan (same state name, else time_s
+    within :data:`MATCH_TIME_TOLERANCE_S`), else the latest scan at or before its time_s,
+    else the first; with ``first`` (the series' scans registered to the first, whose offset
+    holds for all) or a given ``ct_z_offset_um``, from the scan of the same state name, else
+    the nearest time_s (:func:`_ct_scan_index`).
+
+    Returns (fractions (n_exposures, n_comp), CT scan time_s per exposure, ``ct_out``: per
+    state ``scan`` / ``scan_time_s`` (labels), ``offset_scan`` / ``offset_time_s`` (offset),
+    ``z_offset_um``, the registrations and the per-exposure results).
+    """
+    follow = _labels_follow_offset(ct)
+    frac = np.zeros((len(members), len(comps)))
+    ct_time = np.full(len(members), np.nan)
+    ct_out = {"scan": {}, "z_offset_um": {}, "res": {}, "layers": {}, "register": None, "scan_time_s": {},
+              "voxel_size_um": float(labels_ds.attrs["voxel_size_um"])}
+    # the scan whose measurement places the CT for each state (ct_register_scans) and its offset
+    t_lab = np.asarray(labels_ds["time_s"].values, float)
+    k_off = _offset_scans(labels_ds, ct, members, by_state, states)
+    per_scan = {}
+    for k in sorted(set(k_off.values()) | {int(np.argmin(t_lab))}):
+        if ct.get("register_interface"):
+            r = _ct_interface_registration(maps_ds, labels_ds, ct, members, by_state, layers, k_ref=k)
+            per_scan[k] = (float(r[0].z_offset_um), r)
+        elif ct["z_offset_um"] is not None:
+            per_scan[k] = (float(ct["z_offset_um"]), None)
+        else:
+            per_scan[k] = (_layer_registration(labels_ds, ct, k), None)
+    ct_out["register"] = per_scan[int(np.argmin(t_lab))][1]
+    ct_out["first_z_offset_um"] = per_scan[int(np.argmin(t_lab))][0]
+    ct_out["offset_scan"] = {s: k_off[s] for s in states}
+    ct_out["offset_time_s"] = {s: (float("nan") if ct["z_offset_um"] is not None else float(t_lab[k_off[s]]))
+                               for s in states}
+    ct_out["state_register"] = {s: per_scan[k_off[s]][1] for s in states}
+    for s in states:
+        ks = by_state[s]
+        f, res, kscan, z_off, fl = _ct_fractions(labels_ds, ct, members, ks, layers, comps,
+                                                 geometry, mask, radius_mm,
+                                                 z_offset_um=per_scan[k_off[s]][0],
+                                                 scan=k_off[s] if follow else None)
+        frac[ks] = f
+        ct_time[ks] = float(t_lab[kscan])
+        ct_out["scan"][s], ct_out["z_offset_um"][s] = kscan, z_off
+        ct_out["res"][s], ct_out["layers"][s] = res, fl
+        ct_out["scan_time_s"][s] = float(t_lab[kscan])
+    return frac, ct_time, ct_out
 
 
 def _series_stage(ctx, inputs, *, series, members, layers, components, phase_source="layers", ct=None,
@@ -1378,38 +1443,12 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
         frac = frac_all[:, cidx]
         how = "declared cell.layers thicknesses (with each exposure's layer_thickness_um), top-hat sheet"
     else:
-        frac = np.zeros((len(members), nc))
-        ct_out = {"scan": {}, "z_offset_um": {}, "res": {}, "layers": {}, "register": None,
-                  "voxel_size_um": float(labels_ds.attrs["voxel_size_um"])}
-        # the scan whose measurement places the CT for each state (ct_register_scans) and its offset
-        t_lab = np.asarray(labels_ds["time_s"].values, float)
-        k_off = _offset_scans(labels_ds, ct, members, by_state, states)
-        per_scan = {}
-        for k in sorted(set(k_off.values()) | {int(np.argmin(t_lab))}):
-            if ct.get("register_interface"):
-                r = _ct_interface_registration(inputs[f"tomo/{phase_source}/maps"], labels_ds, ct,
-                                               members, by_state, layers, k_ref=k)
-                per_scan[k] = (float(r[0].z_offset_um), r)
-            elif ct["z_offset_um"] is not None:
-                per_scan[k] = (float(ct["z_offset_um"]), None)
-            else:
-                per_scan[k] = (_layer_registration(labels_ds, ct, k), None)
-        ct_out["register"] = per_scan[int(np.argmin(t_lab))][1]
-        ct_out["first_z_offset_um"] = per_scan[int(np.argmin(t_lab))][0]
-        ct_out["offset_scan"] = {s: k_off[s] for s in states}
-        ct_out["offset_time_s"] = {s: (float("nan") if ct["z_offset_um"] is not None else float(t_lab[k_off[s]]))
-                                   for s in states}
-        ct_out["state_register"] = {s: per_scan[k_off[s]][1] for s in states}
-        for s in states:
-            ks = by_state[s]
-            f, res, kscan, z_off, fl = _ct_fractions(labels_ds, ct, members, ks, layers, comps,
-                                                     members[0]["geometry"], mask, radius_mm,
-                                                     z_offset_um=per_scan[k_off[s]][0])
-            frac[ks] = f
-            ct_time[ks] = float(np.asarray(labels_ds["time_s"].values, float)[kscan])
-            ct_out["scan"][s], ct_out["z_offset_um"][s] = kscan, z_off
-            ct_out["res"][s], ct_out["layers"][s] = res, fl
-        how = (f"XCS-CT correlation: segmented CT tomo/{phase_source}/labels (same state, else nearest time_s) "
+        maps_ds = inputs[f"tomo/{phase_source}/maps"] if ct.get("register_interface") else None
+        frac, ct_time, ct_out = _ct_state_fractions(labels_ds, maps_ds, ct, members, by_state, states, layers,
+                                                    comps, members[0]["geometry"], mask, radius_mm)
+        how = (f"XCS-CT correlation: segmented CT tomo/{phase_source}/labels ("
+               + ("the scan that places the CT for the state, see ct_register_scans"
+                  if _labels_follow_offset(ct) else "same state, else nearest time_s") + ") "
                "seen through the pinhole camera (ssbscope.compton.correlate.ct_component_fractions), "
                "declared layers outside the CT volume")
     # ---- unmixing per state
@@ -1651,14 +1690,16 @@ def _ct_dataset(ct_out, states, by_state, members, comps, npos, frac, ct_time, c
          "z_offset_um": ("state", np.array([ct_out["z_offset_um"][s] for s in states], float), {"units": "um",
                          "description": "height of the CT volume's bottom above z = 0 of the XCS cell's layers, "
                                         "as used for the state (register_scans: first: the first scan's for every "
-                                        "state; each: measured on the state's matched scan, else the nearest "
-                                        "earlier one)"}),
+                                        "state; each: measured on the state's matched scan, else the latest one "
+                                        "at or before its time_s, else the first)"}),
          "z_offset_scan_time_s": ("state", np.array([ct_out.get("offset_time_s", {}).get(s, np.nan)
                                                      for s in states], float),
                                   {"units": "s", "description": "time_s of the CT scan whose measurement gave "
                                                                 "z_offset_um (NaN: given in the YAML)"}),
          "ct_time_s": ("state", np.array([ct_time[by_state[s][0]] for s in states], float), {"units": "s",
-                       "description": "time_s of the CT scan of this state (same state name, else nearest time)"})},
+                       "description": "time_s of the CT scan whose labels gave this state's phase fractions "
+                                      "(register_scans each: the scan of z_offset_scan_time_s; first or a given "
+                                      "offset: same state name, else nearest time)"})},
         coords={"state": list(states), "component": list(comps), "phase": phases, "position": np.arange(npos),
                 "row": np.arange(n), "col": np.arange(n)},
         attrs={"series": series, "ct_series": ct_series, "registration": _registration_text(ct, ct_out),
@@ -1676,8 +1717,8 @@ def _registration_text(ct, ct_out) -> str:
     if each and ct_out.get("z_offset_um"):
         per = "; per state: " + ", ".join(
             f"{s} {z:.2f} um (scan at time_s {ct_out['offset_time_s'][s]:g})" for s, z in ct_out["z_offset_um"].items())
-    mode = ("ct_register_scans each: every XCS state placed by its matched CT scan (else the nearest earlier "
-            "one)" if each else "ct_register_scans first: the first scan's offset holds for every state")
+    mode = ("ct_register_scans each: every XCS state placed by its matched CT scan (else the latest one at or "
+            "before it, else the first), its phase fractions from that same scan" if each else "ct_register_scans first: the first scan's offset holds for every state")
     if ct_out.get("register") is not None:
         reg, _, t_ref, used = ct_out["register"]
         return (f"interface {reg.interface!r}"

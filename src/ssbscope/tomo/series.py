@@ -422,20 +422,58 @@ def _phase_fractions(labels: np.ndarray, n_phases: int, footprint: np.ndarray) -
     return frac
 
 
-def _undeclared_band_ranks(lab, frac, n: int, fp, class_phase=None, volume=None):
-    """(Z,) grey rank of each slice for :func:`_locate_from_fractions` from a label volume:
-    a slice whose majority is a declared phase ``p`` ranks ``p``; a band (run of
-    consecutive slices) whose majority is undeclared ranks where its grey level lies among
-    the phases' levels (:func:`_level_ranks`), NaN where that is unknown.
+def _slice_grey_medians(lab, vol, fp, n: int) -> np.ndarray:
+    """(n + 1, Z) median grey value of each phase's voxels of the footprint ``fp`` in every
+    slice of ``lab`` / ``vol`` (last row: undeclared voxels), NaN where a slice has none.
+    Slice by slice, so a chunked series computes it slab by slab with the same result."""
+    cols_lab = np.asarray(lab)[:, fp]
+    cols_v = np.asarray(vol)[:, fp]
+    out = np.full((n + 1, cols_lab.shape[0]), np.nan)
+    codes = list(range(n)) + [UNDECLARED]
+    for z in range(cols_lab.shape[0]):
+        for i, c in enumerate(codes):
+            m = cols_lab[z] == c
+            if m.any():
+                out[i, z] = float(np.median(cols_v[z][m]))
+    return out
+
+
+def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
+    """Median of ``v`` weighted by ``w`` (entries with NaN value or zero weight dropped;
+    NaN when none is left)."""
+    ok = np.isfinite(v) & (w > 0)
+    if not ok.any():
+        return float("nan")
+    o = np.argsort(v[ok], kind="stable")
+    vs, cw = v[ok][o], np.cumsum(w[ok][o])
+    return float(vs[np.searchsorted(cw, 0.5 * cw[-1])])
+
+
+def _undeclared_band_ranks(frac, n: int, class_phase=None, slice_medians=None,
+                           max_slices: int = 16):
+    """(Z,) grey rank of each slice for :func:`_locate_from_fractions` from the per-slice
+    phase fractions ``frac`` ((n + 1, Z), last: undeclared) of a label volume: a slice whose
+    majority is a declared phase ``p`` ranks ``p``; a band (run of consecutive slices) whose
+    majority is undeclared ranks where its grey level lies among the phases' levels
+    (:func:`_level_ranks`), NaN where that is unknown.  Only bands of at most
+    ``max_slices`` slices (the longest ramp :func:`_ramp` skips) are ranked; a longer one is
+    NaN (never a ramp either way).
 
     The level of an undeclared band comes from ``class_phase`` (the segmentation's level ->
     phase map, levels ascending) when it holds a single undeclared level, else from
-    ``volume``: the median grey value of the band's undeclared voxels of the footprint
-    against each phase's median grey value (phases darkest first; their levels must rise
-    with the phase index), interpolated linearly between the two phases it falls between,
-    half a rank outside the first or last.  None without either (no band is a ramp)."""
-    if class_phase is None and volume is None:
+    ``slice_medians``: a callable returning :func:`_slice_grey_medians` of the label volume
+    and its grey values (called only when a short undeclared band needs a level; a chunked
+    series computes it slab by slab).  Each phase's level is the median of its slices'
+    medians weighted by its fraction of the slice; the band's level likewise over the band;
+    it is interpolated linearly between the two phases' levels it falls between (phases
+    darkest first; their levels must rise with the phase index), half a rank outside the
+    first or last.  None without either (no band is a ramp).
+
+    A forest segmentation's class map is in the training's class order, not grey order: it
+    passes ``slice_medians`` only."""
+    if class_phase is None and slice_medians is None:
         return None
+    frac = np.asarray(frac, np.float64)
     maj = np.argmax(frac, axis=0)
     rank = maj.astype(np.float64)
     und = maj == n
@@ -451,27 +489,20 @@ def _undeclared_band_ranks(lab, frac, n: int, fp, class_phase=None, volume=None)
     if fixed is not None:
         rank[und] = fixed
         return rank
-    if volume is None:
+    short = [(a, b) for p, a, b in _runs(maj) if p == n and b - a <= max_slices]
+    if slice_medians is None or not short:
         return rank
-    vol = volume
-    cols_lab = lab[:, fp]
-    lev = np.full(n, np.nan)
-    for p in range(n):  # each phase's median grey value over the footprint, slab-free
-        sel = np.flatnonzero((cols_lab == p).any(axis=1))
-        if sel.size:
-            v = np.asarray(vol[int(sel[0]):int(sel[-1]) + 1])[:, fp]
-            m = cols_lab[int(sel[0]):int(sel[-1]) + 1] == p
-            lev[p] = float(np.median(v[m]))
+    med = np.asarray(slice_medians(), np.float64)
+    lev = np.array([_weighted_median(med[p], frac[p]) for p in range(n)])
     ok = np.isfinite(lev)
     if ok.sum() < 1 or np.any(np.diff(lev[ok]) <= 0):
         return rank  # levels not ordered like the phases: unknown
     idx = np.flatnonzero(ok).astype(float)
     lv = lev[ok]
-    for _, a, b in _runs(maj):
-        if maj[a] != n:
+    for a, b in short:
+        g = _weighted_median(med[n, a:b], frac[n, a:b])
+        if not np.isfinite(g):
             continue
-        m = cols_lab[a:b] == UNDECLARED
-        g = float(np.median(np.asarray(vol[a:b])[:, fp][m]))
         if g < lv[0]:
             r = idx[0] - 0.5
         elif g > lv[-1]:
@@ -542,7 +573,8 @@ def locate_layers(labels, layers, order: PhaseOrder, footprint, voxel_size_um: f
                          "volume must be on the labels' (z, y, x) grid")
     n = len(order.phases)
     frac = _phase_fractions(lab, n, fp)
-    rank = _undeclared_band_ranks(lab, frac, n, fp, class_phase=class_phase, volume=volume)
+    med = None if volume is None else (lambda: _slice_grey_medians(lab, volume, fp, n))
+    rank = _undeclared_band_ranks(frac, n, class_phase=class_phase, slice_medians=med)
     return _locate_from_fractions(frac, layers, order, float(voxel_size_um), rank=rank)
 
 

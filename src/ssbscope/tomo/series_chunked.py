@@ -383,7 +383,7 @@ def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
     :class:`~ssbscope.tomo.series.PhaseSegmentation` (``labels`` None) and the per-slice
     phase fractions of the cell's inner columns."""
     from ssbscope.tomo.series import (UNDECLARED, PhaseSegmentation, _choose_levels,
-                                      _locate_from_fractions)
+                                      _locate_from_fractions, _undeclared_band_ranks)
 
     n = len(order.phases)
     inner = region.inner
@@ -396,8 +396,10 @@ def _segment(sc: _Scan, layers, order, region, vs, radius, class_phase):
     _write_map(sc.labels, sc.cz,
                lambda z0, z1: _label_slab(sc.med, edges, lut, n, radius, z0, z1))
     frac = _fractions(sc, n, inner)
+    rank = _undeclared_band_ranks(frac, n, class_phase=cmap,
+                                  slice_medians=lambda: _slice_medians(sc, n, inner))
     try:
-        loc = _locate_from_fractions(frac, layers, order, vs)
+        loc = _locate_from_fractions(frac, layers, order, vs, rank=rank)
     except EmptyResultError:
         loc = best[0]
     log.info("segment (chunked): thresholds %s -> %s; layers %s", np.round(edges, 6).tolist(),
@@ -436,7 +438,8 @@ def _segment_forest(sc: _Scan, segmenter, layers, order, region, vs, radius):
 
     sums = concat_sums(_write_map(sc.labels, sc.cz, slab))
     frac = _fractions(sc, n, region.inner)
-    loc = locate_forest_layers(frac, layers, order, vs, "segment (chunked, random forest)")
+    loc = locate_forest_layers(frac, layers, order, vs, "segment (chunked, random forest)",
+                               slice_medians=lambda: _slice_medians(sc, n, inner))
     return dataclasses.replace(rec, location=loc), frac, sums
 
 
@@ -447,6 +450,17 @@ def _fractions(sc: _Scan, n, footprint):
     labels = sc.labels
     return np.concatenate(sc.map(lambda z0, z1: _phase_fractions(np.asarray(labels[z0:z1]), n,
                                                                  footprint)), axis=1)
+
+
+def _slice_medians(sc: _Scan, n, footprint):
+    """``series._slice_grey_medians`` of the labels and the filtered grey values
+    (``sc.med``), slab by slab: the level of a short undeclared band for the layer
+    location."""
+    from ssbscope.tomo.series import _slice_grey_medians
+
+    labels, med = sc.labels, sc.med
+    return np.concatenate(sc.map(lambda z0, z1: _slice_grey_medians(
+        np.asarray(labels[z0:z1]), np.asarray(med[z0:z1]), footprint, n)), axis=1)
 
 
 def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False, local=False):

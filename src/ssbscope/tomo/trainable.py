@@ -846,7 +846,7 @@ def forest_segment_scan(volume, segmenter: TrainedSegmenter, layers, order, regi
 
     from ssbscope.errors import EmptyResultError
     from ssbscope.tomo.segment import _open_phases
-    from ssbscope.tomo.series import UNDECLARED, _phase_fractions
+    from ssbscope.tomo.series import UNDECLARED, _phase_fractions, _slice_grey_medians
 
     n = len(order.phases)
     rec = forest_segmentation(segmenter, order, None)
@@ -859,19 +859,32 @@ def forest_segment_scan(volume, segmenter: TrainedSegmenter, layers, order, regi
                                                         int(opening_radius_vox))).astype(np.uint8)
     sums = probability_sums(pp, labels, region.mask, region.inner)
     frac = _phase_fractions(labels, n, region.inner)
-    loc = locate_forest_layers(frac, layers, order, voxel_size_um, "forest_segment_scan")
+    loc = locate_forest_layers(
+        frac, layers, order, voxel_size_um, "forest_segment_scan",
+        slice_medians=lambda: _slice_grey_medians(labels, volume, region.inner, n))
     return dataclasses.replace(rec, labels=labels, location=loc), sums
 
 
-def locate_forest_layers(frac, layers, order, voxel_size_um: float, who: str):
+def locate_forest_layers(frac, layers, order, voxel_size_um: float, who: str, *,
+                         slice_medians=None):
     """The declared layers along z from the forest's phase fractions per slice (the threshold
     path's :func:`ssbscope.tomo.series._locate_from_fractions`), with an error that points at
-    the training labels."""
-    from ssbscope.errors import EmptyResultError
-    from ssbscope.tomo.series import _locate_from_fractions
+    the training labels.
 
+    ``slice_medians``: optional callable returning the (n_phases + 1, Z) per-slice median
+    grey values of each phase's voxels (:func:`ssbscope.tomo.series._slice_grey_medians`);
+    with it a short undeclared band (at most 16 slices) whose grey level lies between its
+    two neighbouring layers' levels is skipped as their interface's ramp, the rule of
+    :func:`ssbscope.tomo.series.locate_layers`
+    (:func:`ssbscope.tomo.series._undeclared_band_ranks`).
+    The forest's class map is in the training's class order, not grey order, so it never
+    gives the band's level."""
+    from ssbscope.errors import EmptyResultError
+    from ssbscope.tomo.series import _locate_from_fractions, _undeclared_band_ranks
+
+    rank = _undeclared_band_ranks(frac, len(order.phases), slice_medians=slice_medians)
     try:
-        loc = _locate_from_fractions(frac, layers, order, voxel_size_um)
+        loc = _locate_from_fractions(frac, layers, order, voxel_size_um, rank=rank)
     except EmptyResultError as exc:
         raise EmptyResultError(f"random-forest segmentation: {exc}; check the training "
                                "labels (classes and slices) against cell.layers") from None
