@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import tempfile
 import threading
@@ -77,15 +78,22 @@ def scan_slab(n: int, k: int, z0: int, z1: int) -> np.ndarray:
     pores = rng.uniform([0.3 * n, 0.3 * n, 0.3 * n], [0.55 * n, 0.7 * n, 0.7 * n], (60, 3))
     rad = rng.uniform(1.5, 0.015 * n + 2, 60)
     fil = rng.uniform([0.3 * n, 0.3 * n], [0.7 * n, 0.7 * n], (8 * (k + 1), 2))
+    def box(c, r):  # the rows/columns within r of c (the same voxels, fewer evaluated)
+        return slice(max(0, int(np.floor(c - r))), min(n, int(np.ceil(c + r)) + 1))
+
     for (pz, py, px), pr in zip(pores, rad):
         if pz + pr < z0 or pz - pr > z1:
             continue
-        m = (z - pz) ** 2 + (yy[None] - py) ** 2 + (xx[None] - px) ** 2 < pr ** 2
-        v[m] = GREY["Li"]
+        by, bx = box(py, pr), box(px, pr)
+        m = (z - pz) ** 2 + (yy[None, by, bx] - py) ** 2 + (xx[None, by, bx] - px) ** 2 \
+            < pr ** 2
+        v[:, by, bx][m] = GREY["Li"]
     top = z_cu + 0.06 * n + (0.05 + 0.05 * k) * n
     for fy, fx in fil:
-        m = ((yy - fy) ** 2 + (xx - fx) ** 2 < 4.0)[None] & (z < top) & (z > z_cu)
-        v[m & cell[None]] = GREY["Li"]
+        by, bx = box(fy, 2.0), box(fx, 2.0)
+        m = ((yy[by, bx] - fy) ** 2 + (xx[by, bx] - fx) ** 2 < 4.0)[None] & (z < top) \
+            & (z > z_cu)
+        v[:, by, bx][m & cell[None, by, bx]] = GREY["Li"]
     noise = np.random.default_rng([k, z0]).normal(0, NOISE, v.shape).astype(np.float32)
     return v + noise
 
@@ -149,8 +157,12 @@ class _Peak:
             yield
         finally:
             self.active.remove(entry)
-            self.rows.append((name, time.perf_counter() - entry[2], entry[1],
-                              _cpu() - entry[3]))
+            row = (name, time.perf_counter() - entry[2], entry[1], _cpu() - entry[3])
+            self.rows.append(row)
+            # as it ends (a run stopped early still tells its steps); load: the machine's
+            print(f"[{time.strftime('%H:%M:%S')}] {name.strip()}: wall {row[1]:.1f} s, "
+                  f"CPU {row[3]:.1f} s, peak RSS {row[2] / 1e9:.2f} GB, load average "
+                  f"{os.getloadavg()[0]:.1f}", flush=True)
 
 
 def _instrument(peak):
@@ -167,6 +179,7 @@ def _instrument(peak):
     SC._write_map = wrap("map", SC._write_map,
                          lambda dst, *a: f"  {Path(str(dst.store.root)).name.split('_')[0]}"
                          if hasattr(dst.store, "root") else "  map")
+    SC._register_slab = wrap("registration (slab)", SC._register_slab)
     SC._segment = wrap("segment (levels, labels, fractions)", SC._segment)
     SC._measure = wrap("measure (heights, thickness, volumes, regions)", SC._measure)
     SC._new_filaments_chunked = wrap("new filaments", SC._new_filaments_chunked)

@@ -1679,6 +1679,7 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
     region = _cell_region(vols[0], cz)
     it = range(len(vols)) if progress is None else progress(range(len(vols)))
     scans_z, segs, shifts, fracs, psums = [], [], [], [], []
+    scans, masks = [], []
     cmap = None
     slab = None
     for k in it:
@@ -1701,27 +1702,29 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
         segs.append(seg)
         shifts.append(sh)
         fracs.append(frac)
-    scans, masks = [], []
-    for k, sc in enumerate(scans_z):
+        # measured now (a scan's measurement needs only its own intermediates), so that its
+        # median is dropped before the next scan's is written: one median on disk at a time
+        # (4 x 1024^3: 4.3 GB, not 17 GB)
         lv_lab = None
         if ld is not None:  # the levels' interior labels, on the fixed denoising block grid
             from ssbscope.tomo.levels import interior_labels
 
             lv_lab = work.new(f"level_labels_{k}", shape, np.uint8, ld.block_slices)
             _write_map(lv_lab, ld.block_slices, functools.partial(
-                interior_labels, sc.aligned, segs[k].class_thresholds, segs[k].class_phase, ld))
-        m, el_fn, raw_fn = _measure(sc, segs[k], region, lay, vs, interfaces=interfaces,
-                                      thickness=thickness, central_fraction=central_fraction,
-                                      electrolyte=el, n_layers=n_layers,
-                                      min_volume_um3=min_filament_volume_um3,
-                                      frac_inner=fracs[k], phase_levels=phase_levels,
-                                      level_erode_vox=level_erode_vox, level_labels=lv_lab,
-                                      truncated=truncated)
+                interior_labels, sc.aligned, seg.class_thresholds, seg.class_phase, ld))
+        m, el_fn, raw_fn = _measure(sc, seg, region, lay, vs, interfaces=interfaces,
+                                    thickness=thickness, central_fraction=central_fraction,
+                                    electrolyte=el, n_layers=n_layers,
+                                    min_volume_um3=min_filament_volume_um3,
+                                    frac_inner=frac, phase_levels=phase_levels,
+                                    level_erode_vox=level_erode_vox, level_labels=lv_lab,
+                                    truncated=truncated)
         scans.append(m)
         masks.append((el_fn, raw_fn))
         work.drop(f"level_labels_{k}")
         if dn.method != "none":  # the median is not part of the result
             work.drop(f"median_{k}")
+            sc.med = None  # (in memory: freed too)
     nt = len(vols)
     nf = np.full((4, nt), np.nan)
     overlap = np.full(nt, np.nan)
