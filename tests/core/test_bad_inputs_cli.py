@@ -274,6 +274,8 @@ FRESH = {
                          ["cut short"]),
     "fits_header_only": ("neutron", "a.fits", lambda: _fits_bytes(np.ones((64, 64), np.float32))[:2880], "",
                          ["cut short"]),
+    "fits_bad_bitpix": ("neutron", "a.fits", lambda: _fits_bytes(np.ones((16, 16), np.float32)).replace(
+        b"BITPIX  =                  -32", b"BITPIX  =                   12"), "", ["BITPIX = 12"]),
     "fits_all_nan": ("neutron", "a.fits", lambda: _fits_bytes(np.full((16, 16), np.nan, np.float32)), "",
                      ["every pixel is NaN"]),
 }

@@ -141,7 +141,10 @@ def _fits_header(path: Path) -> tuple[dict, tuple, np.dtype]:
                 shape = tuple(hdr[f"NAXIS{k}"] for k in range(hdr["NAXIS"], 0, -1))
                 bitpix = hdr["BITPIX"]
                 dt = {8: np.uint8, 16: np.int16, 32: np.int32, 64: np.int64, -32: np.float32,
-                      -64: np.float64}[bitpix]
+                      -64: np.float64}.get(bitpix)
+                if dt is None:
+                    raise FileFormatError(path, f"BITPIX = {bitpix!r} is not a FITS pixel type "
+                                          "(8, 16, 32, 64, -32, -64)", "the header is damaged; copy the file again")
                 if bitpix == 16 and hdr.get("BZERO", 0) == 32768:
                     dt = np.uint16
                 meta = {k: hdr[k] for k in hdr.keys()
