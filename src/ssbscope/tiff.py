@@ -79,7 +79,8 @@ def check_declared_sizes(tf, path) -> None:
     A damaged (or hostile) TIFF of a few hundred bytes can declare a 15-million-row image:
     tifffile would allocate gigabytes and spend minutes filling them with zeros.  An
     uncompressed page cannot hold more bytes than the file has; a compressed one not more than
-    :data:`MAX_COMPRESSION_RATIO` times that.
+    :data:`MAX_COMPRESSION_RATIO` times that.  A chain of image directories longer than the
+    file could hold (a damaged offset pointing back) is refused too: tifffile walks it forever.
 
     Raises
     ------
@@ -93,7 +94,12 @@ def check_declared_sizes(tf, path) -> None:
     from ssbscope.errors import FileFormatError
 
     size = os.path.getsize(path)
+    max_pages = size // 18 + 1  # an image directory takes at least 18 bytes
     for k, pg in enumerate(tf.pages):
+        if k >= max_pages:  # a damaged next-directory offset that points back: an endless chain
+            raise FileFormatError(path, f"its chain of image directories runs past {max_pages} pages, "
+                                  f"more than a {size:,}-byte file can hold (a loop)",
+                                  "the file is damaged; copy it again")
         dtype = getattr(pg, "dtype", None)
         shape = tuple(getattr(pg, "shape", ()) or ())
         if dtype is None or not shape:

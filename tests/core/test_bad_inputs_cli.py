@@ -252,6 +252,26 @@ def _tiff_bomb():
     return bytes(b)
 
 
+def _tiff_loop():
+    """Two pages, the second's next-directory offset pointing back at the first (fuzz find:
+    tifffile walked the chain without end)."""
+    import io
+
+    import tifffile
+
+    bio = io.BytesIO()
+    with tifffile.TiffWriter(bio) as w:
+        for _ in range(2):
+            w.write(np.zeros((8, 8), np.uint8), photometric="minisblack")
+    b = bytearray(bio.getvalue())
+    first = int.from_bytes(b[4:8], "little")
+    n = int.from_bytes(b[first:first + 2], "little")
+    second = int.from_bytes(b[first + 2 + 12 * n:first + 6 + 12 * n], "little")
+    m = int.from_bytes(b[second:second + 2], "little")
+    b[second + 2 + 12 * m:second + 6 + 12 * m] = first.to_bytes(4, "little")
+    return bytes(b)
+
+
 #: name -> (modality, file name, bytes builder, extra YAML fields, words the error line must hold)
 FRESH = {
     "csv_only_bom": ("echem", "a.csv", lambda: b"\xef\xbb\xbf\r\n", "", ["holds no data"]),
@@ -270,6 +290,8 @@ FRESH = {
     "tiff_volume_size_bomb": ("tomo", "a.tif", _tiff_bomb, ", kind: volume, voxel_size_um: 1",
                               ["200000000 x 16", "more than the file's"]),
     "tiff_frame_size_bomb": ("neutron", "a.tif", _tiff_bomb, "", ["200000000 x 16", "more than the file's"]),
+    "tiff_volume_directory_loop": ("tomo", "a.tif", _tiff_loop, ", kind: volume, voxel_size_um: 1", ["(a loop)"]),
+    "tiff_frame_directory_loop": ("neutron", "a.tif", _tiff_loop, "", ["(a loop)"]),
     "fits_cut_in_data": ("neutron", "a.fits", lambda: _fits_bytes(np.ones((64, 64), np.float32))[:2880 + 4000], "",
                          ["cut short"]),
     "fits_header_only": ("neutron", "a.fits", lambda: _fits_bytes(np.ones((64, 64), np.float32))[:2880], "",
@@ -301,6 +323,7 @@ def test_fresh_catalogue_through_run(tmp_path, capsys, name):
     ("name: x\ncell:\n  area_cm2: 1\n  area_cm2: 2\n", ["line 4", "'area_cm2' given twice"]),
     ("name: x\ncell: {area_cm2: 1, area_cm2: 2}\n", ["'area_cm2' given twice"]),
     ("name: x\nseed: " + "[" * 3000 + "]" * 3000 + "\n", ["nests lists/mappings too deeply"]),
+    ("name: x\ninputs:\n  echem:\n    - {path: a.csv, time_s: .nan}\n", ["inputs.echem[0].time_s", "finite"]),
 ])
 def test_fresh_yaml_oddities(tmp_path, capsys, text, words):
     y = tmp_path / "exp.yaml"
