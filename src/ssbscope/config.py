@@ -31,6 +31,7 @@ Relative paths are resolved against the experiment file's folder.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -45,7 +46,7 @@ __all__ = [
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Layer(_Model):
@@ -986,6 +987,50 @@ def from_dict(data: Any, source: str = "<dict>", base_dir=None) -> Experiment:
         raise ConfigError(source, format_errors(e)) from None
 
 
+def _absent(p) -> str:
+    """Why a path that does not resolve to a file is absent: missing, a dangling link or a
+    link loop (``Path.exists`` says False for all three)."""
+    p = Path(p)
+    if not p.is_symlink():
+        return "does not exist"
+    try:
+        p.resolve(strict=True)
+    except RuntimeError:
+        return "is a symbolic link that loops (it points back to itself)"
+    except OSError as e:
+        if getattr(e, "errno", None) == 40:  # ELOOP
+            return "is a symbolic link that loops (it points back to itself)"
+    return f"is a symbolic link to a missing file ({os.readlink(p)!r})"
+
+
+def _unique_key_loader():
+    """yaml.SafeLoader that refuses a key given twice in one mapping (YAML requires unique keys;
+    PyYAML would keep the last silently).  Keys brought in by a merge (``<<: *anchor``) may be
+    overridden, as YAML intends."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.get(key)
+                        seen.setdefault(key, key_node.start_mark)
+                    except TypeError:  # an unhashable key: the constructor says so
+                        continue
+                    if first is not None:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"key {key!r} given twice in one mapping (line {first.line + 1} "
+                            f"and line {key_node.start_mark.line + 1}); keep one", key_node.start_mark)
+            return super().construct_mapping(node, deep=deep)
+
+    return _Loader
+
+
 def load(path) -> Experiment:
     """Read and validate an experiment YAML file.
 
@@ -1000,7 +1045,7 @@ def load(path) -> Experiment:
 
     p = Path(path)
     if not p.exists():
-        raise ConfigError(p, [("(file)", "does not exist; check the path")])
+        raise ConfigError(p, [("(file)", f"{_absent(p)}; check the path")])
     try:
         mode = p.stat().st_mode
     except OSError as e:
@@ -1015,7 +1060,10 @@ def load(path) -> Experiment:
     except OSError as e:
         raise ConfigError(p, [("(file)", f"cannot be read: {e.strerror or type(e).__name__}")]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_key_loader())
+    except RecursionError:
+        raise ConfigError(p, [("(file)", "nests lists/mappings too deeply to be an experiment file; "
+                                         "check the brackets")]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -1050,17 +1098,33 @@ def validate_file(path) -> list[tuple[str, str]]:
             return False
         return not (_stat.S_ISREG(m) or _stat.S_ISDIR(m))
 
+    def unreadable(p):  # a regular file that cannot be opened (permissions): why, else ""
+        if p is None or any(ch in str(p) for ch in "*?["):
+            return ""
+        r = exp.resolve(p)
+        if not r.is_file():
+            return ""
+        try:
+            with open(r, "rb"):
+                pass
+        except OSError as e:
+            return e.strerror or type(e).__name__
+        return ""
+
     from ssbscope.areas import registry
 
     problems = []
     for modality in (a.name for a in registry() if a.inputs):
         for i, item in enumerate(getattr(exp.inputs, modality, None) or []):
             if missing(item.path):
-                what = "matches no file" if any(ch in item.path for ch in "*?[") else "does not exist"
+                what = "matches no file" if any(ch in item.path for ch in "*?[") else _absent(exp.resolve(item.path))
                 problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} {what}"))
             elif special(item.path):
                 problems.append((f"inputs.{modality}[{i}].path",
                                  f"{item.path!r} is a FIFO, device or special file, not a data file"))
+            elif unreadable(item.path):
+                problems.append((f"inputs.{modality}[{i}].path",
+                                 f"{item.path!r} cannot be read ({unreadable(item.path)}); check its permissions"))
             elif modality == "compton" and any(ch in item.path for ch in "*?[") \
                     and len(glob.glob(str(exp.resolve(item.path)))) > 1:  # one exposure each
                 problems.append((f"inputs.compton[{i}].path",
@@ -1077,7 +1141,9 @@ def validate_file(path) -> list[tuple[str, str]]:
                         "angles"):
                 side = getattr(item, key, None)
                 if isinstance(side, str) and missing(side):
-                    problems.append((f"inputs.{modality}[{i}].{key}", f"{side!r} does not exist"))
+                    problems.append((f"inputs.{modality}[{i}].{key}", f"{side!r} "
+                                     + ("matches no file" if any(ch in side for ch in "*?[")
+                                        else _absent(exp.resolve(side)))))
     from ssbscope.schema import modality_problems
 
     return problems + modality_problems(exp)

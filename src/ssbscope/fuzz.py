@@ -191,11 +191,78 @@ def targets() -> dict[str, Target]:
 
         out["tomo.tiff_series"] = Target("tomo.tiff_series", tiff_projection, tuple(
             _files(savu / "tiffs", ("raw_00000.tiff", "raw_00045.tiff"))), ".tiff")
+    out.update(_image_targets())
     if importlib.util.find_spec("access_parser") is not None:
         res = tuple(_files(shared, ("navani_arbin_example.res",)))
         if res:
             out["echem.read/arbin-res"] = Target("echem.read/arbin-res", read_any, res, ".res")
     return out
+
+
+def _image_seeds() -> dict[str, tuple]:
+    """Small files in the image formats (FITS frame, TIFF stack, Data Exchange HDF5), written
+    here (a few kB each so that an example runs in milliseconds)."""
+    import io
+
+    import h5py
+    import tifffile
+    from astropy.io import fits
+
+    rng = np.random.default_rng(0)
+    frame = rng.uniform(50, 150, (24, 24)).astype(np.float32)
+    bio = io.BytesIO()
+    h = fits.PrimaryHDU(frame)
+    h.header["TIME_S"] = 12.5
+    h.writeto(bio)
+    fits_seed = bio.getvalue()
+    bio = io.BytesIO()
+    h = fits.PrimaryHDU((frame * 100).astype(np.uint16))
+    h.header["TIME_S"] = 25.0
+    h.writeto(bio)
+    fits_u16 = bio.getvalue()
+    bio = io.BytesIO()
+    tifffile.imwrite(bio, rng.integers(0, 255, (5, 16, 16), dtype=np.uint8), photometric="minisblack")
+    tiff_seed = bio.getvalue()
+    bio = io.BytesIO()
+    tifffile.imwrite(bio, rng.integers(0, 60000, (16, 16), dtype=np.uint16), photometric="minisblack")
+    tiff_frame = bio.getvalue()
+    bio = io.BytesIO()
+    with h5py.File(bio, "w") as f:
+        f.create_dataset("exchange/data", data=rng.integers(900, 1100, (6, 8, 12), dtype=np.uint16))
+        f.create_dataset("exchange/data_white", data=np.full((2, 8, 12), 2000, np.uint16))
+        f.create_dataset("exchange/data_dark", data=np.full((2, 8, 12), 10, np.uint16))
+        f.create_dataset("exchange/theta", data=np.linspace(0, 180, 6, endpoint=False))
+    h5_seed = bio.getvalue()
+    return {"fits": (("frame_f32.fits", fits_seed), ("frame_u16.fits", fits_u16)),
+            "tiff": (("stack.tif", tiff_seed),), "tiff_frame": (("frame.tif", tiff_frame),),
+            "h5": (("scan.h5", h5_seed),)}
+
+
+def _image_targets() -> dict[str, Target]:
+    """Neutron frames (FITS, TIFF), CT volumes (TIFF) and Data Exchange projections (HDF5):
+    each read through to the pixel values (the readers are lazy)."""
+    from ssbscope.neutron.io import read_series
+    from ssbscope.tomo import read_projections
+    from ssbscope.tomo.io import read_volume
+
+    seeds = _image_seeds()
+
+    def neutron_frames(p):  # frames indexed by number: the time header is not what is fuzzed
+        return np.asarray(read_series([p], time_source="interval", frame_interval_s=1.0).images)
+
+    def volume(p):
+        return np.asarray(read_volume(p, voxel_size_um=1.0).data)
+
+    def dxchange(p):
+        pd_ = read_projections(p)
+        return np.asarray(pd_.projections)
+
+    return {
+        "neutron.fits": Target("neutron.fits", neutron_frames, seeds["fits"], ".fits"),
+        "neutron.tiff": Target("neutron.tiff", neutron_frames, seeds["tiff_frame"], ".tif"),
+        "tomo.volume_tiff": Target("tomo.volume_tiff", volume, seeds["tiff"], ".tif"),
+        "tomo.dxchange": Target("tomo.dxchange", dxchange, seeds["h5"], ".h5"),
+    }
 
 
 _NASTY = (b"nan", b"inf", b"-inf", b"1e308", b"-1e308", b"", b"\x00", b"\xff\xfe", b"\"", b",",

@@ -193,6 +193,8 @@ def _finish_group(name: str, group_dir: Path, ds, pending=None) -> None:
 
     try:
         write_ome(group_dir, ds, pending)
+    except InputError:  # a lazily read input file that turns out damaged: its own message
+        raise
     except ValueError as e:
         raise StoreError(f"dataset {name!r}: OME-Zarr image: {e}") from None
     _consolidate_quietly(group_dir)

@@ -15,7 +15,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["open_tiff"]
+__all__ = ["open_tiff", "check_declared_sizes"]
 
 log = logging.getLogger("ssbscope.tiff")
 
@@ -58,6 +58,7 @@ def open_tiff(path):
     ok = False
     try:
         with tifffile.TiffFile(path) as tf:
+            check_declared_sizes(tf, path)
             yield tf
         ok = True
     finally:
@@ -65,3 +66,50 @@ def open_tiff(path):
         if ok:
             for m in dict.fromkeys(coll.messages):
                 log.warning("%s: %s", Path(path).name, m)
+
+
+#: largest uncompressed / file size ratio believed of a compressed page (real detector images
+#: compress 2-10x; deflate tops out near 1030x on an all-zero page, zstd can go further)
+MAX_COMPRESSION_RATIO = 10_000
+
+
+def check_declared_sizes(tf, path) -> None:
+    """Refuse pages whose tags declare more pixel data than the file can hold.
+
+    A damaged (or hostile) TIFF of a few hundred bytes can declare a 15-million-row image:
+    tifffile would allocate gigabytes and spend minutes filling them with zeros.  An
+    uncompressed page cannot hold more bytes than the file has; a compressed one not more than
+    :data:`MAX_COMPRESSION_RATIO` times that.  A chain of image directories longer than the
+    file could hold (a damaged offset pointing back) is refused too: tifffile walks it forever.
+
+    Raises
+    ------
+    ssbscope.errors.FileFormatError
+        Naming the page, its declared shape and the file size.
+    """
+    import os
+
+    import numpy as np
+
+    from ssbscope.errors import FileFormatError
+
+    size = os.path.getsize(path)
+    max_pages = size // 18 + 1  # an image directory takes at least 18 bytes
+    for k, pg in enumerate(tf.pages):
+        if k >= max_pages:  # a damaged next-directory offset that points back: an endless chain
+            raise FileFormatError(path, f"its chain of image directories runs past {max_pages} pages, "
+                                  f"more than a {size:,}-byte file can hold (a loop)",
+                                  "the file is damaged; copy it again")
+        dtype = getattr(pg, "dtype", None)
+        shape = tuple(getattr(pg, "shape", ()) or ())
+        if dtype is None or not shape:
+            continue
+        bits = int(getattr(pg, "bitspersample", 0) or 8 * np.dtype(dtype).itemsize)  # 1 for bilevel
+        nbytes = int(np.prod(np.array(shape, dtype=object))) * bits // 8
+        compressed = int(getattr(pg, "compression", 1)) != 1
+        limit = size * (MAX_COMPRESSION_RATIO if compressed else 1)
+        if nbytes > limit:
+            raise FileFormatError(path, f"page {k} declares a {' x '.join(map(str, shape))} image of "
+                                  f"{np.dtype(dtype)} ({nbytes:,} bytes), more than the file's "
+                                  f"{size:,} bytes can hold{' compressed' if compressed else ''}",
+                                  "the file is damaged or cut short; copy it again")

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssbscope.errors import DataQualityError, FileFormatError, ParameterError, UnsupportedFormatError
+from ssbscope.errors import (DataQualityError, FileFormatError, InputError, ParameterError,
+                             UnsupportedFormatError)
 from ssbscope.neutron._checks import choice
 
 __all__ = ["RadiographSeries", "read_series", "read_tof_spectra", "write_fits_series",
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 _FITS_EXT = (".fits", ".fit", ".fts")
 _TIFF_EXT = (".tif", ".tiff")
+#: what astropy, tifffile and numpy raise on damaged bytes (struct.error from TIFF tag parsing)
+_DAMAGE = (OSError, RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+           EOFError, OverflowError, ZeroDivisionError, MemoryError, __import__("struct").error)
 
 
 def sha256(path) -> str:
@@ -48,7 +52,7 @@ def sha256(path) -> str:
 
 
 def _finite_frame(a: np.ndarray, path) -> np.ndarray:
-    """Refuse a frame holding infinite counts (a damaged or mis-scaled file).
+    """Refuse a frame holding infinite counts (a damaged or mis-scaled file), or only NaN.
 
     NaN stays: detectors and their software flag saturated or dead pixels with NaN, and the
     analysis counts such pixels as empty in a bin (``empty_pixels``) instead of using them.
@@ -61,6 +65,11 @@ def _finite_frame(a: np.ndarray, path) -> np.ndarray:
             raise DataQualityError(f"{path}: {int(bad.sum())} pixel(s) with infinite counts; "
                                    "the frame is damaged or mis-scaled - re-export it or remove "
                                    "it from the series (NaN marks a flagged pixel and is allowed)")
+        if a.size and np.isnan(a).all():
+            from ssbscope.errors import DataQualityError
+
+            raise DataQualityError(f"{path}: every pixel is NaN (flagged): the frame holds no "
+                                   "counts - re-export it or remove it from the series")
     return a
 
 
@@ -116,38 +125,60 @@ def _fits_header(path: Path) -> tuple[dict, tuple, np.dtype]:
     from astropy.utils.exceptions import AstropyUserWarning
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
             # astropy warns on non-standard cards; a broken file fails below with a clear error
-            warnings.simplefilter("ignore", AstropyUserWarning)
+            warnings.simplefilter("always", AstropyUserWarning)
             hdul = fits.open(path, mode="readonly", memmap=False, lazy_load_hdus=True)
-        with hdul:
-            for hdu in hdul:
-                if hdu.header.get("NAXIS", 0) >= 2:
-                    hdr = hdu.header
-                    shape = tuple(hdr[f"NAXIS{k}"] for k in range(hdr["NAXIS"], 0, -1))
-                    bitpix = hdr["BITPIX"]
-                    dt = {8: np.uint8, 16: np.int16, 32: np.int32, 64: np.int64, -32: np.float32,
-                          -64: np.float64}[bitpix]
-                    if bitpix == 16 and hdr.get("BZERO", 0) == 32768:
-                        dt = np.uint16
-                    meta = {k: hdr[k] for k in hdr.keys()
-                            if k and k not in ("COMMENT", "HISTORY", "") and not k.startswith("NAXIS")}
-                    return meta, shape, np.dtype(dt)
-    except OSError as e:
-        raise FileFormatError(path, f"cannot be read as FITS ({e})", "check that the file is complete") from e
+            with hdul:
+                hdus = list(hdul)
+        cut = [str(w.message) for w in caught if "truncated" in str(w.message)]
+        if cut:  # astropy only warns; reading the data would fail later without the file's name
+            raise FileFormatError(path, f"is cut short ({cut[0].split('[')[0].strip()})",
+                                  "copy the file again (it may still be being written)")
+        for hdu in hdus:
+            if hdu.header.get("NAXIS", 0) >= 2:
+                hdr = hdu.header
+                shape = tuple(hdr[f"NAXIS{k}"] for k in range(hdr["NAXIS"], 0, -1))
+                bitpix = hdr["BITPIX"]
+                dt = {8: np.uint8, 16: np.int16, 32: np.int32, 64: np.int64, -32: np.float32,
+                      -64: np.float64}.get(bitpix)
+                if dt is None:
+                    raise FileFormatError(path, f"BITPIX = {bitpix!r} is not a FITS pixel type "
+                                          "(8, 16, 32, 64, -32, -64)", "the header is damaged; copy the file again")
+                if bitpix == 16 and hdr.get("BZERO", 0) == 32768:
+                    dt = np.uint16
+                meta = {k: hdr[k] for k in hdr.keys()
+                        if k and k not in ("COMMENT", "HISTORY", "") and not k.startswith("NAXIS")}
+                return meta, shape, np.dtype(dt)
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - astropy raises OSError, VerifyError, ValueError ... on damaged headers
+        why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise FileFormatError(path, f"cannot be read as FITS ({why})", "check that the file is complete") from None
     raise FileFormatError(path, "holds no image HDU (NAXIS >= 2)", "pass radiograph files")
 
 
 def _fits_data(path: str) -> np.ndarray:
-    from astropy.io import fits
+    import warnings
 
-    with fits.open(path, mode="readonly", memmap=False) as hdul:
-        for hdu in hdul:
-            if hdu.header.get("NAXIS", 0) >= 2 and hdu.data is not None:
-                a = np.asarray(hdu.data)
-                a = a.astype(a.dtype.newbyteorder("=")) if a.dtype.byteorder not in ("=", "|") else a
-                a = _finite_frame(a, path)
-                return a.reshape(a.shape[-2:]) if a.ndim > 2 and a.shape[0] == 1 else a
+    from astropy.io import fits
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    try:
+        with warnings.catch_warnings(), fits.open(path, mode="readonly", memmap=False) as hdul:
+            warnings.simplefilter("ignore", AstropyUserWarning)  # the header read refused cut files
+            for hdu in hdul:
+                if hdu.header.get("NAXIS", 0) >= 2 and hdu.data is not None:
+                    a = np.asarray(hdu.data)
+                    a = a.astype(a.dtype.newbyteorder("=")) if a.dtype.byteorder not in ("=", "|") else a
+                    a = _finite_frame(a, path)
+                    return a.reshape(a.shape[-2:]) if a.ndim > 2 and a.shape[0] == 1 else a
+    except Exception as e:  # noqa: BLE001 - read lazily (a Dask task): astropy's VerifyError too; name the file
+        if isinstance(e, InputError):
+            raise
+        raise FileFormatError(path, f"image data cannot be read ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:120] if str(e) else ''})",
+                              "check that the file is complete; copy it again") from None
     raise FileFormatError(path, "holds no image data")
 
 
@@ -178,7 +209,7 @@ def _tiff_header(path: Path) -> tuple[dict, tuple, np.dtype, int]:
             return meta, tuple(p0.shape), np.dtype(p0.dtype), len(pages)
     except FileFormatError:
         raise
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError) as e:
+    except (tifffile.TiffFileError, *_DAMAGE) as e:
         raise FileFormatError(path, f"cannot be read as TIFF ({type(e).__name__})",
                               "check that the file is complete") from e
 
@@ -186,8 +217,22 @@ def _tiff_header(path: Path) -> tuple[dict, tuple, np.dtype, int]:
 def _tiff_data(path: str, page: int) -> np.ndarray:
     import tifffile
 
-    with tifffile.TiffFile(path) as tf:
-        return _finite_frame(tf.pages[page].asarray(), path)
+    try:
+        with tifffile.TiffFile(path) as tf:
+            a = tf.pages[page].asarray()
+    except (tifffile.TiffFileError, *_DAMAGE) as e:  # read lazily (a Dask task): name the file
+        raise FileFormatError(path, f"page {page} cannot be read as TIFF ({type(e).__name__})",
+                              "check that the file is complete; copy it again") from None
+    return _finite_frame(a, path)
+
+
+def _shaped(a: np.ndarray, shape, path) -> np.ndarray:
+    """A frame read lazily must have the shape its header declared (a damaged file may decode
+    to another): refused naming the file, not left to fail inside Dask."""
+    if tuple(a.shape) != tuple(shape):
+        raise FileFormatError(path, f"frame data decode to shape {tuple(a.shape)}, the header "
+                              f"declares {tuple(shape)}", "the file is damaged; copy it again")
+    return a
 
 
 def _parse_iso(value, path) -> float:
@@ -200,6 +245,29 @@ def _parse_iso(value, path) -> float:
     return d.timestamp()
 
 
+def _reader_boundary(func):
+    """Every failure of a public reader is an ssbscope error naming the file(s) (issue 14)."""
+    import functools
+
+    from ssbscope.errors import SsbscopeError
+
+    @functools.wraps(func)
+    def wrapper(paths, *args, **kwargs):
+        try:
+            return func(paths, *args, **kwargs)
+        except SsbscopeError:
+            raise
+        except _DAMAGE as e:
+            why = str(e).splitlines()[0][:120] if str(e) else ""
+            raise FileFormatError(paths if isinstance(paths, (str, os.PathLike)) else list(map(str, paths))[:3],
+                                  f"cannot be read ({type(e).__name__}{': ' + why if why else ''}); a "
+                                  "file is damaged, cut short or not in the format its name says",
+                                  "check the files (copied whole?)") from None
+
+    return wrapper
+
+
+@_reader_boundary
 def read_series(paths, *, time_source: str = "header", time_key: str = "TIME_S",
                 frame_interval_s: float | None = None, t0: float | None = None,
                 sort: bool = True) -> RadiographSeries:
@@ -298,9 +366,9 @@ def read_series(paths, *, time_source: str = "header", time_key: str = "TIME_S",
     chunks = []
     for f, pg, _, _, _, kind in entries:
         if kind == "fits":
-            d = dask.delayed(_fits_data, pure=True)(str(f))
+            d = dask.delayed(_shaped, pure=True)(dask.delayed(_fits_data, pure=True)(str(f)), shape, str(f))
         else:
-            d = dask.delayed(_tiff_data, pure=True)(str(f), pg)
+            d = dask.delayed(_shaped, pure=True)(dask.delayed(_tiff_data, pure=True)(str(f), pg), shape, str(f))
         chunks.append(da.from_delayed(d, shape=shape, dtype=dtype)[None])
     images = da.concatenate(chunks, axis=0)
     rows = []

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ssbscope.errors import FileFormatError, InputError, ParameterError, UnsupportedFormatError
+from ssbscope.errors import (DataQualityError, FileFormatError, InputError, ParameterError,
+                             UnsupportedFormatError)
 
 __all__ = ["VolumeData", "ProjectionData", "read_volume", "read_projections",
            "read_projection_rows", "read_angles_file", "write_dxchange"]
@@ -113,7 +114,7 @@ def _tiff_voxel_size_um(tf) -> float | None:
     try:
         xres = page.tags["XResolution"].value
         px_per_unit = xres[0] / xres[1] if isinstance(xres, tuple) else float(xres)
-    except KeyError:
+    except (KeyError, ZeroDivisionError, TypeError, IndexError, ValueError):  # absent or damaged tag
         px_per_unit = None
     res_unit = page.tags.get("ResolutionUnit")
     res_unit = int(res_unit.value) if res_unit is not None else 1
@@ -135,14 +136,18 @@ def _tiff_voxel_size_um(tf) -> float | None:
     return None
 
 
-def _read_tiff_page(path, key):
+def _read_tiff_page(path, key, shape=None):
     import tifffile
 
     try:
-        return tifffile.imread(path, key=key)
+        a = tifffile.imread(path, key=key)
     except Exception as exc:  # noqa: BLE001 - read lazily (a Dask task): name the file
         raise FileFormatError(path, f"page {key} is not a readable TIFF image "
                               f"({type(exc).__name__})", "check the file (copied whole?)") from None
+    if shape is not None and tuple(a.shape) != tuple(shape):
+        raise FileFormatError(path, f"page {key} decodes to shape {tuple(a.shape)}, its tags declare "
+                              f"{tuple(shape)}", "the file is damaged; copy it again")
+    return a
 
 
 def _read_tiff_file(path, shape=None):
@@ -163,6 +168,54 @@ def _natural_key(p: Path):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
 
 
+#: what h5py, tifffile and numpy raise on damaged bytes (struct.error from tifffile's tag parsing)
+_DAMAGE = (OSError, RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+           EOFError, OverflowError, ZeroDivisionError, MemoryError, __import__("struct").error)
+
+
+def _damaged(path, e) -> FileFormatError:
+    why = str(e).splitlines()[0][:120] if str(e) else ""
+    return FileFormatError(path, f"cannot be read ({type(e).__name__}{': ' + why if why else ''}); "
+                           "the file is damaged, cut short or not in the format its name says",
+                           "check the file (copied whole?)")
+
+
+def _reader_boundary(func):
+    """Every failure of a public reader is an ssbscope error naming the file (issue 14)."""
+    import functools
+
+    from ssbscope.errors import SsbscopeError
+
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return func(path, *args, **kwargs)
+        except SsbscopeError:
+            raise
+        except _DAMAGE as e:
+            raise _damaged(path, e) from None
+
+    return wrapper
+
+
+class _GuardedH5:
+    """An HDF5 dataset whose reads (lazy, in Dask tasks) name the file when its bytes fail."""
+
+    def __init__(self, d, path):
+        self._d, self._path = d, path
+        self.shape, self.dtype, self.ndim = d.shape, d.dtype, d.ndim
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        try:
+            return self._d[key]
+        except _DAMAGE as e:
+            raise _damaged(self._path, e) from None
+
+
+@_reader_boundary
 def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
                 voxel_size_um: float | None = None) -> VolumeData:
     """Open a reconstructed volume lazily.
@@ -231,7 +284,7 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
                                           f"{tf.pages[0].dtype} differs from {files[0].name} "
                                           f"({shape0} / {dtype0})",
                                           "keep only the slices of one volume in the folder")
-        slices = [da.from_delayed(dask.delayed(_read_tiff_file)(str(f)), shape0, dtype0)
+        slices = [da.from_delayed(dask.delayed(_read_tiff_file)(str(f), shape0), shape0, dtype0)
                   for f in files]
         data = da.stack(slices, axis=0)
         meta = {"n_files": len(files), "first": files[0].name, "last": files[-1].name}
@@ -245,6 +298,8 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
         opened = ExitStack()
         try:
             tf = opened.enter_context(open_tiff(p))
+        except InputError:
+            raise
         except Exception as exc:  # tifffile raises several types for broken files
             raise FileFormatError(p, f"is not a readable TIFF ({type(exc).__name__})",
                                   "check the file (a TIFF written whole, not cut or empty?)") from None
@@ -256,6 +311,19 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
             shape = tuple(series.shape)
             dtype = series.dtype
             n_pages = len(series.pages)
+            if series.axes.endswith("S"):  # interleaved samples (RGB...): a colour picture;
+                # separate sample planes (axes 'SYX', tifffile's old default for a (3|4, y, x)
+                # array) stay slices, as they were written
+                raise FileFormatError(p, f"holds a colour / multi-sample image (axes {series.axes!r}, "
+                                      f"shape {shape}); a volume is one grey value per voxel",
+                                      "export the slices as greyscale")
+            other = [(k, pg.shape) for k, pg in enumerate(tf.pages) if k >= n_pages
+                     and not getattr(pg, "is_reduced", False)]
+            if other:
+                raise FileFormatError(p, f"has {len(tf.pages)} pages but only the first {n_pages} "
+                                      f"form one image of slice shape {shape[-2:]} (page {other[0][0]} "
+                                      f"has shape {other[0][1]})",
+                                      "a volume's slices share one shape; export the volume again")
             vs = _tiff_voxel_size_um(tf)
             ij = tf.imagej_metadata or {}
         if len(shape) == 2:
@@ -264,11 +332,11 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
             raise FileFormatError(p, f"holds an image of shape {shape}; expected (z, y, x)",
                                   "colour or multi-channel TIFFs are not volumes")
         if n_pages == shape[0]:
-            pages = [da.from_delayed(dask.delayed(_read_tiff_page)(str(p), i), shape[1:], dtype)
+            pages = [da.from_delayed(dask.delayed(_read_tiff_page)(str(p), i, shape[1:]), shape[1:], dtype)
                      for i in range(shape[0])]
             data = da.stack(pages, axis=0)
         else:  # one page holding a 3-D block: read whole (it fits in one page)
-            data = da.from_delayed(dask.delayed(_read_tiff_file)(str(p)), shape, dtype)
+            data = da.from_delayed(dask.delayed(_read_tiff_file)(str(p), shape), shape, dtype)
         meta = {"pages": n_pages, "imagej": dict(ij)}
         return VolumeData(data, voxel_size_um or vs, str(p), "tiff", meta)
     if suf in _H5_EXT:
@@ -299,7 +367,7 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
             h.close()
             raise FileFormatError(p, f"{dataset!r} is not a 3-D dataset")
         chunks = d.chunks or (1,) + d.shape[1:]
-        data = da.from_array(d, chunks=chunks, lock=True)
+        data = da.from_array(_GuardedH5(d, p), chunks=chunks, lock=True)
         vs = None
         for key in ("voxel_size_um", "pixel_size_um", "element_size_um"):
             if key in d.attrs:
@@ -350,6 +418,7 @@ def _attr_str(v):
     return str(v) if v is not None else None
 
 
+@_reader_boundary
 def read_projections(path, *, angles_deg=None, data_path: str | None = None,
                      load_fields: bool = True, flats=None, darks=None,
                      angles=None) -> ProjectionData:
@@ -456,7 +525,7 @@ def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=T
         if d.ndim != 3:
             raise FileFormatError(p, f"/exchange/data has shape {d.shape}; expected "
                                   "(n_angles, n_rows, n_detector)")
-        proj = da.from_array(d, chunks=(max(1, min(d.shape[0], 64)),) + d.shape[1:], lock=True)
+        proj = da.from_array(_GuardedH5(d, p), chunks=(max(1, min(d.shape[0], 64)),) + d.shape[1:], lock=True)
         missing = [k for k in ("data_white", "data_dark") if k not in ex]
         if missing:
             raise FileFormatError(p, f"/exchange lacks {missing}",
@@ -465,8 +534,8 @@ def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=T
             flats = np.asarray(ex["data_white"])
             darks = np.asarray(ex["data_dark"])
         else:
-            flats = da.from_array(ex["data_white"], lock=True)
-            darks = da.from_array(ex["data_dark"], lock=True)
+            flats = da.from_array(_GuardedH5(ex["data_white"], p), lock=True)
+            darks = da.from_array(_GuardedH5(ex["data_dark"], p), lock=True)
         if "theta" in ex:
             th = ex["theta"]
             units = _attr_str(th.attrs.get("units"))
@@ -549,7 +618,7 @@ def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=T
         i_dark = np.nonzero(key == 2)[0]
         if i_proj.size == 0:
             raise FileFormatError(p, f"{g}/image_key has no projection (0) frames")
-        full = da.from_array(d, chunks=(max(1, min(d.shape[0], 64)),) + d.shape[1:], lock=True)
+        full = da.from_array(_GuardedH5(d, p), chunks=(max(1, min(d.shape[0], 64)),) + d.shape[1:], lock=True)
         if np.all(np.diff(i_proj) == 1):
             proj = full[i_proj[0]:i_proj[-1] + 1]
         else:
@@ -737,7 +806,7 @@ def _read_tiff_projections(path, *, flats, darks, angles, angles_deg) -> Project
     if len(shape) != 2:
         raise FileFormatError(files[0], f"TIFF page of shape {shape}; expected 2-D projections")
     if len(files) == 1 and n_pages > 1:
-        parts = [da.from_delayed(dask.delayed(_read_tiff_page)(str(files[0]), k), shape, dtype)
+        parts = [da.from_delayed(dask.delayed(_read_tiff_page)(str(files[0]), k, shape), shape, dtype)
                  for k in range(n_pages)]
     else:
         parts = [da.from_delayed(dask.delayed(_read_tiff_file)(str(f), shape), shape, dtype)
@@ -795,6 +864,7 @@ def write_dxchange(pd_: ProjectionData, out_path) -> Path:
     return out
 
 
+@_reader_boundary
 def read_projection_rows(path, row_start: int, row_stop: int, *, data_path: str | None = None,
                          image_key_path: str | None = None):
     """Read detector rows ``[row_start, row_stop)`` of every projection, flat and dark.
@@ -847,7 +917,7 @@ def read_projection_rows(path, row_start: int, row_stop: int, *, data_path: str 
             def rows(ds):
                 return ds[r0:r1, :][None] if ds.ndim == 2 else ds[:, r0:r1, :]
 
-            return rows(d), rows(fl), rows(dk)
+            return _finite_rows(p, r0, rows(d), rows(fl), rows(dk))
         try:
             d = h[data_path]
             key = np.asarray(h[image_key_path][()]).astype(int).ravel()
@@ -864,4 +934,18 @@ def read_projection_rows(path, row_start: int, row_stop: int, *, data_path: str 
                 return d[int(idx[0]):int(idx[-1]) + 1, r0:r1, :]
             return d[idx.tolist(), r0:r1, :]
 
-        return frames(0), frames(1), frames(2)
+        return _finite_rows(p, r0, frames(0), frames(1), frames(2))
+
+
+def _finite_rows(path, r0: int, *arrays):
+    """Refuse NaN/inf counts in float projections, flats or darks, naming the file, the array
+    and the first frame and row (a damaged or mis-scaled file; counts are finite)."""
+    for name, a in zip(("projections", "flats", "darks"), arrays):
+        if a.dtype.kind in "fc":
+            bad = ~np.isfinite(a)
+            if bad.any():
+                k, r, _ = (int(i[0]) for i in np.nonzero(bad))
+                raise DataQualityError(f"{path}: {name}: {int(bad.sum())} non-finite value(s) "
+                                       f"(NaN/inf), first in frame {k}, detector row {r0 + r}; "
+                                       "the file is damaged or mis-scaled - fix or drop those frames")
+    return arrays

@@ -118,6 +118,14 @@ def check_file(path) -> Path:
     if st.st_size == 0:
         raise FileFormatError(p, "file is empty (0 bytes)",
                               "re-export the data from the instrument software")
+    if st.st_size <= 64:  # a byte-order mark or blank lines only: as empty
+        with open(p, "rb") as fh:
+            head = fh.read(64)
+        for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+            head = head.removeprefix(bom)
+        if not head.replace(b"\x00", b"").strip():
+            raise FileFormatError(p, f"holds no data ({st.st_size} bytes: only a byte-order mark or "
+                                  "blank space)", "re-export the data from the instrument software")
     return p
 
 

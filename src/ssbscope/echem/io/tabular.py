@@ -553,6 +553,22 @@ def _flatten_neware_regular(lines: list[str], path) -> list[str]:
     return out
 
 
+def _refuse_long_rows(body: list[str], sep: str, n_fields: int, k: int, path) -> None:
+    """A data row with more non-empty fields than the header: pandas (index_col=False) would
+    cut it to the header's width without a word.  Trailing empty fields (a separator at each
+    line's end) are allowed; quoted lines are left to the parser."""
+    if n_fields < 2:  # not a table: refused with its own message after parsing
+        return
+    for i, ln in enumerate(body[1:], start=1):
+        if ln.count(sep) < n_fields or '"' in ln:
+            continue
+        f = ln.rstrip("\r\n").split(sep)
+        if len(f) > n_fields and any(x.strip() for x in f[n_fields:]):
+            raise FileFormatError(path, f"cannot parse the table (separator {sep!r}): line {k + i + 1} "
+                                  f"of the file has {len(f)} fields, the header {n_fields}",
+                                  "check it is a delimited text export of one table")
+
+
 def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, dict]:
     lines = text.splitlines()
     k, meta, lines = _locate(fmt, lines, path, wanted)
@@ -567,6 +583,7 @@ def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, d
     decimal = "."
     if sep in (";", "\t") and re.search(r"\d,\d", data_line) and not re.search(r"\d\.\d", data_line):
         decimal = ","
+    _refuse_long_rows(body, sep, n_fields, k, path)
     try:
         with warnings.catch_warnings():  # ragged rows are checked below, not printed by pandas
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
@@ -626,7 +643,7 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
                                   "pass format= for the instrument's binary reader, or export CSV")
         text = _decode(raw)
     else:
-        text = text.lstrip("\ufeff")
+        text = text.replace("\ufeff", "")  # PSTrace writes one at the start and one as the last line
     preset = PRESETS.get(fmt, {})
     if fmt != "csv" and not preset:
         raise ParameterError("format", fmt, "unknown text format", f"use one of {['csv', *PRESETS]}")
