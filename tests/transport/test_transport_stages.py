@@ -141,3 +141,54 @@ def test_interface_regions_in_the_experiment_file():
         _experiment(interface_regions=[{**reg, "half_thickness_um": 0}])
     with pytest.raises(ConfigError, match=r"'lower\|upper'"):
         _experiment(interface_regions=[{**reg, "interface": "anode"}])
+
+
+def _stored_labels(classes, segmentation=None):
+    """A one-scan ``tomo/<series>/labels`` without ``layer_z_vox`` (a store written before it):
+    Li in z 0..10, three slices of undeclared material (z 10..13), LPSCl above."""
+    import xarray as xr
+
+    from ssbscope.tomo.series import UNDECLARED
+
+    lab = np.zeros((1, 24, 8, 8), np.uint8)
+    lab[0, 10:13] = UNDECLARED
+    lab[0, 13:] = 1
+    attrs = {"phases": ["Li", "LPSCl"], "classes": list(classes), "voxel_size_um": 2.0}
+    if segmentation is not None:
+        attrs["segmentation"] = segmentation
+    return xr.Dataset({"labels": (("time_s", "z", "y", "x"), lab),
+                       "cell_mask": (("y", "x"), np.ones((8, 8), bool))},
+                      coords={"time_s": [0.0]}, attrs=attrs)
+
+
+def test_layer_bands_use_the_classes_as_grey_order_only_for_threshold_segmentation(monkeypatch):
+    """Re-locating layers on a store without ``layer_z_vox``: the stored ``classes`` attribute
+    is the grey-ordered level -> phase map of a threshold segmentation (its undeclared level
+    between Li and LPSCl makes the 3-slice band their ramp, skipped), but a random forest's
+    training order: there it must not be used (the band is then not skipped, as without any
+    class map, and the layers are not found in order)."""
+    import ssbscope.tomo.series as S
+    from ssbscope.config import Layer
+    from ssbscope.errors import SsbscopeError
+    from ssbscope.transport.stages import _layer_bands
+
+    layers = [Layer(name="anode", material="Li", thickness_um=20),
+              Layer(name="se", material="LPSCl", thickness_um=22)]
+    classes = ["Li", "undeclared", "LPSCl"]
+    got = _layer_bands(_stored_labels(classes), layers, 0)
+    assert got == {"anode": (0, 10), "se": (13, 24)}
+    assert _layer_bands(_stored_labels(classes, "threshold"), layers, 0) == got
+    for lab, seg in ((_stored_labels(classes, "random_forest"), None),   # labels attribute
+                     (_stored_labels(classes), "random_forest")):        # the metrics' one
+        with pytest.raises(SsbscopeError, match="not found in this order"):
+            _layer_bands(lab, layers, 0, seg)
+    with pytest.raises(SsbscopeError, match="not found in this order"):
+        _layer_bands(_stored_labels([]), layers, 0)                      # no class map at all
+    seen = []
+    real = S.locate_layers
+    monkeypatch.setattr(S, "locate_layers",
+                        lambda *a, **k: seen.append(k["class_phase"]) or real(*a, **k))
+    _layer_bands(_stored_labels(classes), layers, 0)
+    with pytest.raises(SsbscopeError):
+        _layer_bands(_stored_labels(classes, "random_forest"), layers, 0)
+    assert seen == [[0, S.UNDECLARED, 1], None]

@@ -437,6 +437,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                                          res.class_names[1:])], **space},
         attrs={"voxel_size_um": vs, "phases": phases, "undeclared_label": UNDECLARED,
                "classes": list(res.class_names), "energy_kev": res.order.energy_kev,
+               "segmentation": str(getattr(res, "segmentation", "threshold")),
                "description": "labels index into phases (darkest first); undeclared_label marks "
                               "material the cell does not declare"})
     lab["thresholds"].attrs["units"] = "1/pixel"

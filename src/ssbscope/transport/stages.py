@@ -53,9 +53,16 @@ MIXING_TOL = 0.05
 
 
 
-def _layer_bands(lab, layers, k: int) -> dict:
+def _layer_bands(lab, layers, k: int, segmentation=None) -> dict:
     """layer name -> (z0, z1) of scan ``k`` (None where absent), from ``layer_z_vox`` of the
-    labels, else located again on the stored labels (stores written before it existed)."""
+    labels, else located again on the stored labels (stores written before it existed).
+
+    ``segmentation``: the series' segmentation method (the ``segmentation`` attribute of
+    ``tomo/<series>/metrics``; default: that attribute of the labels, where stored).  The
+    labels' ``classes`` attribute is a grey-ordered level -> phase map only for the grey
+    thresholds; a random forest stores its training's class order there, which would rank an
+    undeclared band wrongly, so it is not passed to ``locate_layers`` then (only one-slice
+    undeclared bands are skipped)."""
     if "layer_z_vox" in lab:
         names = [str(x) for x in lab["layer"].values.tolist()]
         zz = np.asarray(lab["layer_z_vox"].values[k])
@@ -66,9 +73,11 @@ def _layer_bands(lab, layers, k: int) -> dict:
     order = PhaseOrder(phases, (float("nan"),) * len(phases), float("nan"))
     # the segmentation's level -> phase map (its grey classes, ascending): the level of an
     # undeclared band, so a short one between two layers' levels is skipped as their ramp
+    method = str(segmentation or lab.attrs.get("segmentation", "threshold"))
     classes = [str(c) for c in _list_attr(lab.attrs.get("classes", []))]
     cmap = None
-    if classes and all(c in phases or c == "undeclared" for c in classes):
+    if (method != "random_forest" and classes
+            and all(c in phases or c == "undeclared" for c in classes)):
         cmap = [phases.index(c) if c in phases else UNDECLARED for c in classes]
     loc = locate_layers(lab["labels"].values[k], layers, order, lab["cell_mask"].values,
                         float(lab.attrs["voxel_size_um"]), class_phase=cmap)
@@ -112,7 +121,7 @@ def _tortuosity_series_stage(ctx, inputs, *, series, labels_key, metrics_key, ph
     fz = np.full(nt, np.nan)
     reasons = []
     for k in ctx.progress(range(nt), desc=f"transport {series}"):
-        b = _layer_bands(lab, layers, k).get(layer)
+        b = _layer_bands(lab, layers, k, met.attrs.get("segmentation")).get(layer)
         if b is None:
             reasons.append(f"layer {layer!r} absent in this scan")
             log.warning("transport %s: scan %d: layer %r absent; tau NaN", series, k, layer)
