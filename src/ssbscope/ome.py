@@ -27,7 +27,9 @@ Axes (:func:`axes_of`), in NGFF order (time, channel, space):
   coordinate, such as the pinhole-inverted ``y_mm`` of the XCS maps, gives a negative scale, so
   that the image's physical coordinates are the dataset's), else ``voxel_size_um`` or
   ``pixel_size_um`` of the variable or dataset (translation: half a voxel, the centre of the
-  first); with neither, scale 1 and no unit.
+  first); with neither, scale 1 and no unit.  Scales and translations are stored rounded to
+  12 significant digits (coordinate differences carry floating-point noise: 3.24 um voxel
+  centres differ by 3.240000000000009).
 * channel ``c``: any other dimension (``interface`` of the tomo maps, ``component`` of the XCS
   maps).  NGFF allows one time and one channel axis, so an image has at most one dimension of
   each; the labels of the channel and time dimensions (their coordinate values) are listed in
@@ -232,6 +234,14 @@ def axes_of(dims, ds=None) -> list[dict]:
     return axes
 
 
+def _clean(x: float) -> float:
+    """``x`` rounded to 12 significant digits: a scale or translation from coordinate
+    differences (``(i + 0.5) * 3.24`` gives steps of 3.240000000000009) is stored as the
+    number it stands for; 12 digits are far below any voxel size's or time's precision."""
+    x = float(x)
+    return float(f"{x:.12g}") if math.isfinite(x) else x
+
+
 def _time_spacing(c):
     """(scale_s, translation_s, known) of a time coordinate: known when the times are finite
     and evenly spaced (see the module docstring)."""
@@ -415,7 +425,8 @@ def write_ome(group_dir, ds, pending=None) -> dict | None:
         arr0 = g[vname]
         chunks = arr0.chunks
         datasets = [{"path": vname, "coordinateTransformations": [
-            {"type": "scale", "scale": scale0}, {"type": "translation", "translation": trans0}]}]
+            {"type": "scale", "scale": [_clean(x) for x in scale0]},
+            {"type": "translation", "translation": [_clean(x) for x in trans0]}]}]
         # streamed: from the variable's own graph (the chunks of the written array)
         streamed = pending is not None and isinstance(var.data, da.Array)
         cur = var.data.astype(arr0.dtype).rechunk(chunks) if streamed else da.from_zarr(arr0)
@@ -447,9 +458,9 @@ def write_ome(group_dir, ds, pending=None) -> dict | None:
             else:
                 da.store(nxt.rechunk(cks), out, lock=False)
             datasets.append({"path": path, "coordinateTransformations": [
-                {"type": "scale", "scale": [s * f for s, f in zip(scale0, total)]},
+                {"type": "scale", "scale": [_clean(s * f) for s, f in zip(scale0, total)]},
                 {"type": "translation", "translation": [
-                    t + (s * (f - 1) / 2 if i in space_idx else 0.0)
+                    _clean(t + (s * (f - 1) / 2 if i in space_idx else 0.0))
                     for i, (s, t, f) in enumerate(zip(scale0, trans0, total))]}]})
             cur = nxt.rechunk(cks) if streamed else da.from_zarr(out)
         ms = {"name": vname, "axes": axes, "datasets": datasets,

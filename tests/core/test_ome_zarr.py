@@ -548,3 +548,30 @@ def test_stored_images_are_cube_chunked_along_the_producers_blocks(tmp_path):
     got = st.read("tomo/a/labels")["labels"]
     assert tuple(c[0] for c in got.chunks) == (1, 128, 20, 128)  # read lazily in cubes
     np.testing.assert_array_equal(got.values, lab)
+
+
+def test_scales_from_coordinates_are_stored_clean(tmp_path):
+    """The coin CT voxel size 3.24 um through voxel-centre coordinates ((i + 0.5) * 3.24, whose
+    differences are 3.240000000000009 in floating point) and the XCS-like mm coordinates
+    (scaled by 1000) is stored as 3.24 (12 significant digits), at every pyramid level."""
+    from ssbscope.ome import ome_metadata
+
+    vs, n = 3.24, 200
+    vds = xr.Dataset({"volume": (("z", "y", "x"), np.zeros((n, n, 6), np.float32),
+                                 {"ome_image": "image", "units": "1/pixel"})},
+                     coords={**{k: v for k, v in _space(n, n, 6, vs).items() if k != "y_um"},
+                             "y_mm": ("y", (np.arange(n) + 0.5) * vs / 1000, {"units": "mm"})},
+                     attrs={"voxel_size_um": vs})
+    # the noise this guards against
+    assert float(np.median(np.diff(vds["z_um"].values))) != vs
+    assert float(np.median(np.diff(vds["y_mm"].values * 1000))) != vs
+    st = Store.create(tmp_path / "s.zarr")
+    st.write("tomo/coin/volumes", vds)
+    ms = ome_metadata(st.path / "tomo/coin/volumes")["multiscales"][0]
+    ct = [d["coordinateTransformations"] for d in ms["datasets"]]
+    assert ct[0][0]["scale"] == [vs, vs, vs]
+    assert ct[0][1]["translation"] == [vs / 2, vs / 2, vs / 2]
+    assert ct[1][0]["scale"][1] == 6.48 and ct[1][1]["translation"][1] == 3.24
+    for c in ct:
+        for x in c[0]["scale"] + c[1]["translation"]:
+            assert x == float(f"{x:.12g}")
