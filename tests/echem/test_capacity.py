@@ -163,6 +163,9 @@ def test_time_of_state_against_the_twin_protocol():
         pytest.approx(plate_end / 2, abs=10)
     assert time_of_state(af.data, "stripped 1.5 mAh/cm2", area_cm2=af.area_cm2) == \
         pytest.approx(plate_end + 3 * 3600, abs=10)
+    for spelling in ("mAh cm-2", "mAh cm⁻²", "mAh/cm²"):  # the report's typography too
+        assert time_of_state(af.data, f"plated 1.5 {spelling}", area_cm2=af.area_cm2) == \
+            time_of_state(af.data, "plated 1.5 mAh/cm2", area_cm2=af.area_cm2)
     assert time_of_state(af.data, "pristine") == af.data["time_s"].iloc[0]
     assert time_of_state(af.data, "plated 9 mAh/cm2", area_cm2=af.area_cm2) is None
     assert time_of_state(af.data, "when it felt right") is None

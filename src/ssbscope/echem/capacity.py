@@ -248,8 +248,8 @@ def state_at(df: pd.DataFrame, time_s, capacity_mAh: float | None = None, *,
 _STATE_PATTERNS = (
     ("soc", r"^(?:charg\w*\s*)?\(?\s*(\d+(?:\.\d+)?)\s*%\s*soc\)?$"),
     ("dod", r"^(?:discharg\w*\s*)?\(?\s*(\d+(?:\.\d+)?)\s*%\s*dod\)?$"),
-    ("plated", r"^(?:plated\s+)?(\d+(?:\.\d+)?)\s*mah\s*/?\s*cm(?:2|\^2|-2|²)$"),
-    ("stripped", r"^stripped\s+(\d+(?:\.\d+)?)\s*mah\s*/?\s*cm(?:2|\^2|-2|²)$"),
+    ("plated", r"^(?:plated\s+)?(\d+(?:\.\d+)?)\s*mah\s*/?\s*cm(?:2|\^2|-2|²|⁻²)$"),
+    ("stripped", r"^stripped\s+(\d+(?:\.\d+)?)\s*mah\s*/?\s*cm(?:2|\^2|-2|²|⁻²)$"),
 )
 
 
@@ -262,7 +262,8 @@ def time_of_state(df: pd.DataFrame, state: str, *, area_cm2: float | None = None
     ``"NN % SoC"`` / ``"charging (NN % SoC)"`` and the DoD equivalents (first charge /
     discharge half-cycle reaching NN % of its own capacity, as :func:`state_at` labels it),
     ``"plated Q mAh/cm2"`` (net charge since the start reaching Q, needs ``area_cm2``) and
-    ``"stripped Q mAh/cm2"`` (net charge falling Q below its largest value, after it).
+    ``"stripped Q mAh/cm2"`` (net charge falling Q below its largest value, after it); the
+    areal unit also as ``mAh cm-2``, ``mAh cm^2``, ``mAh cm²`` or the report's ``mAh cm⁻²``.
 
     Parameters
     ----------
