@@ -224,6 +224,9 @@ def test_pipeline_writes_forest_labels_and_uncertainties(chain):
     assert np.all(np.isfinite(th)) and np.all(th > 0) and np.all(th < 3.0)
     lab = store.read("tomo/cell/labels")
     assert np.all(np.isnan(lab["thresholds"].values))  # no grey thresholds with a forest
+    # the labels record it too: their ``classes`` are the forest's training order, which
+    # transport's layer re-location must not read as grey order
+    assert lab.attrs["segmentation"] == "random_forest"
 
 
 def _threshold_series(store):
