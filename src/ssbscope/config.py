@@ -127,6 +127,14 @@ class EchemInput(_Input):
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping for CSV/TSV, e.g. {time_s: 'Time (s)'}")
     kind: Literal["cycling", "eis"] = Field(default="cycling", description="cycling: a potentiostat log (the clock of the imaging inputs); eis: one impedance spectrum (give its time_s)")
     invert_current: bool = Field(default=False, description="flip the current sign (cells wired with the negative electrode, e.g. Cu, as working electrode) so charge is positive")
+    nan_policy: Literal["raise", "drop"] = Field(default="raise", description="rows of a cycling log whose voltage or current is NaN or infinite: raise (default, strict) refuses the file naming the rows; drop removes those rows and records a warning in attrs['warnings'] of echem/<log>/timeseries (NaN time stamps and physically absurd values are refused either way)")
+
+    @model_validator(mode="after")
+    def _nan_policy_for_cycling(self):
+        if self.kind == "eis" and self.nan_policy != "raise":
+            raise ValueError("nan_policy: applies to cycling logs only; an impedance spectrum (kind: eis) "
+                             "with NaN points is refused - remove nan_policy or fix the file")
+        return self
 
 
 class DeltaBetaMaterial(_Model):
@@ -196,7 +204,7 @@ class TomoInput(_Input):
 
 class ComptonInput(_Input):
     format: Literal["auto", "events", "hexitec-raw", "cube"] = Field(default="auto", description="events (.ssbevt), a raw HEXITEC stream, or a binned spectral cube; auto: from the content")
-    e_incident_kev: float = Field(default=115.0, gt=0, description="incident photon energy (keV), 115 in Huang et al. 2024")
+    e_incident_kev: float = Field(default=115.0, ge=10.0, le=1000.0, description="incident photon energy (keV), 115 in Huang et al. 2024; 10 to 1000 keV: below ~10 keV photoabsorption dominates and the beam does not cross a cell, and the high-energy Compton beamlines and lab sources used for cell imaging work at tens to a few hundred keV (a CdTe HEXITEC detector records 4-200 keV)")
     angle_deg: float = Field(default=90.0, gt=0, lt=180, description="nominal scattering angle (degrees)")
     calibration: Optional[str] = Field(default=None, description="energy calibration of ADU data: .npz with per-pixel gain_kev_per_unit/offset_kev (optional pixel_mask), or a HEXITEC 80x80 CalTable .dat (ADU offsets only)")
     beam_height_um: Optional[float] = Field(default=None, description="height of the sheet beam's centre on the cell axis (um), measured from the bottom of the cell stack, i.e. z = 0 of the cell's layers and of the CT volume (cell.layers bottom to top); needed for the series unmixing (compton/<series>/...)")
@@ -210,7 +218,7 @@ class ComptonInput(_Input):
     frame_rate_hz: Optional[float] = Field(default=None, gt=0, description="detector frame rate when the file does not say (raw HEXITEC streams); gives events/s")
     threshold_sigma: float = Field(default=8.0, gt=0, description="hit threshold of raw streams (robust noise sigmas above the per-pixel baseline)")
     dataset: Optional[str] = Field(default=None, description="array name / HDF5 path of a binned cube")
-    e_max_kev: Optional[float] = Field(default=None, gt=0, description="upper edge of the cube's energy axis (default max(120, 1.05 e_incident_kev))")
+    e_max_kev: Optional[float] = Field(default=None, gt=0, le=2000.0, description="upper edge of the cube's energy axis (default max(120, 1.05 e_incident_kev)); at most 2000 keV (twice the largest e_incident_kev)")
     charge_sharing: Literal["discard", "add", "none"] = Field(default="discard", description="events split over neighbouring pixels: discarded, summed into one, or kept as they are")
     # detector corrections (all optional; without them the EMF is that of the uncorrected sum)
     sample_to_pinhole_mm: Optional[float] = Field(default=None, gt=0, description="pinhole geometry for the per-pixel scattering-angle alignment: sample (sheet centre) to pinhole distance (mm), 160 in Huang et al. 2024")

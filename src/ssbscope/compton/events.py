@@ -778,7 +778,9 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
     ------
     InputError
         Unsorted events, hits outside the pixel range, negative or non-finite (NaN, inf)
-        energies (with ``check``; without, non-finite values go to the out-of-range counter).
+        energies, energies above :data:`MAX_EVENT_KEV` (pulse heights above
+        :data:`MAX_EVENT_ADU` with a calibration) (with ``check``; without, such values go to
+        the out-of-range counter).
     FileFormatError
         A truncated or foreign event file.
     """
@@ -825,18 +827,19 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
     partials = []  # per-thread partial cubes, reused over the chunks of a file
     args = (gain, off, use_cal, pm, e_min, inv_w, nbins, charge_sharing, connectivity, n_rows,
             n_cols, n_threads, check)
+    lim = (MAX_EVENT_ADU, "ADU") if use_cal else (MAX_EVENT_KEV, "keV")
     if isinstance(events, (str, os.PathLike)):
         done = 0
         for ch in iter_event_chunks(events, chunk_events):
             ch = np.ascontiguousarray(ch)
             if check:
-                _check_finite(ch, events, done)
+                _check_finite(ch, events, done, limit=lim[0], unit=lim[1])
             _bin(ch, *args, flat, partials)
             done += ch.size
     else:
         rec = _records(events)
         if check:
-            _check_finite(rec, "events", 0)
+            _check_finite(rec, "events", 0, limit=lim[0], unit=lim[1])
         _bin(rec, *args, flat, partials)
     cube = flat[:npx * nbins].reshape(n_rows, n_cols, nbins)
     if not pm.all():  # masked pixels take part in the discrimination, their counts are dropped
@@ -846,10 +849,21 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
 
 _default_edges = energy_edges_kev
 
+#: Largest photon energy (keV) an event may carry: 10 MeV.  The incident beams of Compton
+#: imaging are at most ~1000 keV (``inputs.compton[].e_incident_kev``), a CdTe/CdZnTe pixel
+#: detector records 4-200 keV (HEXITEC), and even a cosmic-ray muon deposits only ~1.4 MeV in a
+#: 2 mm CdTe sensor (~7 MeV/cm at minimum ionisation); a larger value is a damaged record.
+MAX_EVENT_KEV = 1.0e4
+#: Largest pulse height (ADU) an uncalibrated event may carry: the full scale of the 16-bit
+#: words of a HEXITEC stream (its ADC is 14-bit); a larger value is a damaged record.
+MAX_EVENT_ADU = 65536.0
 
-def _check_finite(ev, source, first_record: int) -> None:
-    """Refuse events whose value (photon energy or pulse height) is NaN or infinite: they
-    would otherwise land on the out-of-range counter, i.e. be dropped without a word."""
+
+def _check_finite(ev, source, first_record: int, *, limit: float = MAX_EVENT_KEV,
+                  unit: str = "keV") -> None:
+    """Refuse events whose value (photon energy or pulse height) is NaN or infinite, or larger
+    than ``limit`` (:data:`MAX_EVENT_KEV`, :data:`MAX_EVENT_ADU`): they would otherwise land on
+    the out-of-range counter, i.e. be dropped without a word."""
     v = ev["value"]
     bad = ~np.isfinite(v)
     if bad.any():
@@ -857,6 +871,15 @@ def _check_finite(ev, source, first_record: int) -> None:
         raise InputError(f"{source}: {int(bad.sum())} event(s) with a non-finite photon energy "
                          f"(NaN or infinite value), first at record {i}; the event data are damaged "
                          "- re-write the file, or bin with check=False to count them as out of range")
+    big = v > limit
+    if big.any():
+        k = np.flatnonzero(big)
+        i = int(k[0]) + int(first_record)
+        what = "photon energy" if unit == "keV" else "pulse height"
+        raise InputError(f"{source}: {k.size} event(s) with a {what} above {limit:g} {unit} "
+                         f"(largest {float(v[k].max()):.4g} {unit}), first at record {i}; no X-ray "
+                         f"source or pixel detector of Compton imaging gives such values - the event "
+                         "data are damaged or the value unit is wrong; re-write the file")
 
 
 def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_rows, n_cols,

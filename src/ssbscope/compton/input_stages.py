@@ -528,7 +528,8 @@ def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, fra
     except FileFormatError:
         raise
     except InputError as err:
-        raise InputError(f"{p}: {err}") from None
+        msg = str(err)  # name the file once (events.py messages start with it already)
+        raise InputError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
     if info["counts_none"] is not None and n_events is not None:
         info["n_out"] = int(n_events - int(info["counts_none"]))
     if rate:

@@ -283,6 +283,7 @@ def _input_items(exp) -> tuple[list[dict], list[dict]]:
         rec = {"path": str(path), "format": _FORMATS.get(item.format),
                "columns": dict(item.columns), "label": label,
                "time_s": item.time_s, "invert_current": bool(getattr(item, "invert_current", False)),
+               "nan_policy": getattr(item, "nan_policy", "raise"),
                "cell": getattr(item, "cell", None),
                "area_cm2": cell.electrode_area_cm2 if cell is not None else None,
                "mass_mg": cell.active_mass_mg if cell is not None else None}
@@ -334,7 +335,8 @@ def _inputs_read_stage(ctx, inputs, *, logs: list):
     out = {}
     for rec in logs:
         path = ctx.record_input(rec["path"])
-        df = read(path, format=rec["format"], invert_current=rec.get("invert_current", False), **rec["columns"])
+        df = read(path, format=rec["format"], invert_current=rec.get("invert_current", False),
+                  nan_policy=rec.get("nan_policy", "raise"), **rec["columns"])
         check_current_density(df, rec.get("area_cm2"), path,
                               field=f"cell {rec['cell']!r}" if rec.get("cell") else "the cell")
         ds = timeseries_dataset(df, area_cm2=rec.get("area_cm2"), mass_mg=rec.get("mass_mg"),

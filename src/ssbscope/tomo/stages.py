@@ -177,6 +177,7 @@ def _read_log(exp, entry):
 
         fmt = None if entry.format == "auto" else entry.format
         return read(exp.resolve(entry.path), format=fmt, invert_current=entry.invert_current,
+                    nan_policy=getattr(entry, "nan_policy", "raise"),
                     **dict(entry.columns))
     except Exception as exc:
         log.info("tomo: echem log %s unreadable here (%s)", entry.path, exc)

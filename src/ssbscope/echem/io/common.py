@@ -449,8 +449,8 @@ def finalize_timeseries(df: pd.DataFrame, path: Path, fmt: str, meta: dict | Non
         if nan_policy == "raise":
             raise DataQualityError(
                 f"{path}: NaN in {which} at row(s) {_rows_text(idx)} ({len(idx)} of {len(out)} rows); "
-                "pass nan_policy='drop' to drop those rows (NaN or infinite values; a warning is "
-                "recorded), or fix the file")
+                "pass nan_policy='drop' (in the experiment file: nan_policy: drop on this input) "
+                "to drop those rows (NaN or infinite values; a warning is recorded), or fix the file")
         msg = f"{path}: dropped {len(idx)} row(s) with NaN in {which} (rows {_rows_text(idx)})"
         log.warning(msg)
         warnings.append(msg)
