@@ -157,7 +157,7 @@ def test_report_and_accuracy_read_the_run_path_keys(demo):
     sec = section(st)
     assert "Flux through the interface regions (series coin)" in sec.html
     assert "twin tau" in sec.html and "twin displacement y, x (µm)" in sec.html
-    assert dict(sec.summary)["tau PEO-LiTFSI at anode|SPE (coin)"].count("->") == 2
+    assert dict(sec.summary)["tau PEO-LiTFSI at anode|SPE (coin)"].count("→") == 2
     # without truth (a user's data): the same part, no twin columns
     html, _ = _series_interface_part(st["transport/coin/interface_flux"].load(), "coin", None)
     assert "twin" not in html and "Flux through the interface regions" in html
