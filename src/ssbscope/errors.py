@@ -31,6 +31,7 @@ __all__ = [
     "PipelineError",
     "EmptyResultError",
     "ConvergenceError",
+    "reader_boundary",
 ]
 
 
@@ -133,3 +134,35 @@ class EmptyResultError(InputError):
 
 class ConvergenceError(SsbscopeError, RuntimeError):
     """An iterative solver or fit did not converge within its stated tolerance."""
+
+
+def reader_boundary(catch, convert):
+    """Decorator factory for public readers: every failure becomes an ssbscope error.
+
+    Parameters
+    ----------
+    catch : tuple of exception types
+        What the reader's parsing libraries raise on damaged bytes (``OSError``, ``ValueError``,
+        pandas' parser errors, ``struct.error`` ...).
+    convert : callable ``(path, exc) -> SsbscopeError``
+        Builds the one-line error naming the file (or files) the reader was given as its
+        first argument; it must never quote the file's content.
+
+    ssbscope errors raised inside the reader pass unchanged; anything in ``catch`` is
+    re-raised as ``convert(path, exc)``, chained to the original (shown with ``--debug``).
+    """
+    import functools
+
+    def deco(func):
+        @functools.wraps(func)
+        def wrapper(path, *args, **kwargs):
+            try:
+                return func(path, *args, **kwargs)
+            except SsbscopeError:
+                raise
+            except catch as e:
+                raise convert(path, e) from e
+
+        return wrapper
+
+    return deco

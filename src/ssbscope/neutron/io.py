@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.errors import (DataQualityError, FileFormatError, InputError, ParameterError,
-                             UnsupportedFormatError)
+                             UnsupportedFormatError, reader_boundary)
 from ssbscope.neutron._checks import choice
 
 __all__ = ["RadiographSeries", "read_series", "read_tof_spectra", "write_fits_series",
@@ -245,26 +245,16 @@ def _parse_iso(value, path) -> float:
     return d.timestamp()
 
 
-def _reader_boundary(func):
-    """Every failure of a public reader is an ssbscope error naming the file(s) (issue 14)."""
-    import functools
+def _damaged(paths, e) -> FileFormatError:
+    why = str(e).splitlines()[0][:120] if str(e) else ""
+    return FileFormatError(paths if isinstance(paths, (str, os.PathLike)) else list(map(str, paths))[:3],
+                           f"cannot be read ({type(e).__name__}{': ' + why if why else ''}); a "
+                           "file is damaged, cut short or not in the format its name says",
+                           "check the files (copied whole?)")
 
-    from ssbscope.errors import SsbscopeError
 
-    @functools.wraps(func)
-    def wrapper(paths, *args, **kwargs):
-        try:
-            return func(paths, *args, **kwargs)
-        except SsbscopeError:
-            raise
-        except _DAMAGE as e:
-            why = str(e).splitlines()[0][:120] if str(e) else ""
-            raise FileFormatError(paths if isinstance(paths, (str, os.PathLike)) else list(map(str, paths))[:3],
-                                  f"cannot be read ({type(e).__name__}{': ' + why if why else ''}); a "
-                                  "file is damaged, cut short or not in the format its name says",
-                                  "check the files (copied whole?)") from None
-
-    return wrapper
+#: Every failure of a public reader is an ssbscope error naming the file(s) (issue 14).
+_reader_boundary = reader_boundary(_DAMAGE, _damaged)
 
 
 @_reader_boundary

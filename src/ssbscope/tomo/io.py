@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ssbscope.errors import (DataQualityError, FileFormatError, InputError, ParameterError,
-                             UnsupportedFormatError)
+                             UnsupportedFormatError, reader_boundary)
 
 __all__ = ["VolumeData", "ProjectionData", "read_volume", "read_projections",
            "read_projection_rows", "read_angles_file", "write_dxchange"]
@@ -180,22 +180,8 @@ def _damaged(path, e) -> FileFormatError:
                            "check the file (copied whole?)")
 
 
-def _reader_boundary(func):
-    """Every failure of a public reader is an ssbscope error naming the file (issue 14)."""
-    import functools
-
-    from ssbscope.errors import SsbscopeError
-
-    @functools.wraps(func)
-    def wrapper(path, *args, **kwargs):
-        try:
-            return func(path, *args, **kwargs)
-        except SsbscopeError:
-            raise
-        except _DAMAGE as e:
-            raise _damaged(path, e) from None
-
-    return wrapper
+#: Every failure of a public reader is an ssbscope error naming the file (issue 14).
+_reader_boundary = reader_boundary(_DAMAGE, _damaged)
 
 
 class _GuardedH5:

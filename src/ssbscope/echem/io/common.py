@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ssbscope.errors import DataQualityError, FileFormatError, MissingColumnError
+from ssbscope.errors import reader_boundary as _reader_boundary_factory
 from ssbscope.store import sha256_file  # noqa: F401  (re-exported for the readers)
 
 __all__ = [
@@ -131,35 +132,21 @@ def check_file(path) -> Path:
 
 
 
-def reader_boundary(func):
-    """Decorate a public reader so that every failure is an :mod:`ssbscope.errors` class.
+def _unreadable(path, e) -> FileFormatError:
+    why = (e.strerror or type(e).__name__) if isinstance(e, OSError) else f"{type(e).__name__} while parsing"
+    return FileFormatError(path, f"cannot be read ({why}); the file is damaged, truncated "
+                           "or not in the format it appears to be",
+                           "check the file, or pass format= for the right reader")
 
-    ssbscope errors pass unchanged; an ``OSError``, ``UnicodeDecodeError``, pandas parser
-    error, ``IndexError``, ``KeyError``, ``ValueError`` ... raised while parsing becomes a
-    :class:`FileFormatError` naming the file and the exception type (never the file's content).
-    """
-    import functools
 
-    from ssbscope.errors import SsbscopeError
-
-    @functools.wraps(func)
-    def wrapper(path, *args, **kwargs):
-        try:
-            return func(path, *args, **kwargs)
-        except SsbscopeError:
-            raise
-        except (OSError, UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
-                IndexError, KeyError, ValueError, TypeError, AttributeError, OverflowError,
-                ZeroDivisionError, EOFError) as e:
-            if isinstance(e, OSError):
-                why = e.strerror or type(e).__name__
-            else:
-                why = f"{type(e).__name__} while parsing"
-            raise FileFormatError(path, f"cannot be read ({why}); the file is damaged, truncated "
-                                  "or not in the format it appears to be",
-                                  "check the file, or pass format= for the right reader") from e
-
-    return wrapper
+#: Decorate a public reader so that every failure is an :mod:`ssbscope.errors` class: an
+#: ``OSError``, ``UnicodeDecodeError``, pandas parser error, ``IndexError``, ``KeyError``,
+#: ``ValueError`` ... raised while parsing becomes a :class:`FileFormatError` naming the file
+#: and the exception type (never the file's content).
+reader_boundary = _reader_boundary_factory(
+    (OSError, UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError, IndexError, KeyError,
+     ValueError, TypeError, AttributeError, OverflowError, ZeroDivisionError, EOFError),
+    _unreadable)
 
 
 #: Largest |voltage| accepted from a cell log (V): no single cell, and no stack a lab cycler
