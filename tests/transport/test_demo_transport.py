@@ -25,6 +25,8 @@ import json
 import numpy as np
 import pytest
 
+from ssbscope.report.accuracy import CD_RMS_NOISE_TOL
+
 
 @pytest.fixture(scope="module")
 def demo(tiny_demo):
@@ -138,8 +140,8 @@ def test_current_density_maps_against_the_true_maps(demo):
         assert 0.05 < np.nanstd(jt) < 0.15
         noise = float(cd["noise_current_density_ma_cm2"].values[k])
         rms = float(np.sqrt(np.mean((jm[ok] - jt[ok]) ** 2)))
-        assert 0 < noise and rms <= 1.5 * noise, (k, rms, noise)
-        assert abs(float(np.mean(jm[ok] - jt[ok]))) < 0.03
+        assert 0 < noise and rms <= CD_RMS_NOISE_TOL * noise, (k, rms, noise)
+        assert abs(float(np.mean(jm[ok] - jt[ok]))) < 0.05
         c = float(np.corrcoef(_smooth(jm, ok, 2.0), _smooth(jt, ok, 2.0))[0, 1])
         assert c >= 0.8, (k, c)
         # no blanket tolerance: the mean plus noise of the map's level (no pattern) misses

@@ -463,8 +463,11 @@ def _transport_rows(store, truth) -> list[AccuracyRow]:
 #: Gaussian sigma (map pixels) of the correlation of a current-density map with the truth
 CD_SMOOTH_PX = 2.0
 #: accepted rms difference from the true map, in units of the map's own noise estimate
-#: (measured 1.12 / 1.13 on the tiny anode-free demo, seed 0)
-CD_RMS_NOISE_TOL = 1.5
+#: (neighbour differences, which read low where the error is correlated over pixels).  Tiny
+#: anode-free demo, seed 0: 1.12 / 1.13 before the ring-removal edge fix, when the detector's
+#: edge columns added white error; 1.79 / 1.81 after it, with the rms itself down from 0.074 /
+#: 0.161 to 0.043 / 0.104 mA cm^-2 (the remaining error is correlated: an open item, issue 12)
+CD_RMS_NOISE_TOL = 2.0
 #: accepted shortfall of the smoothed correlation from 1 (measured 0.98 / 0.87, tiny demo)
 CD_CORR_TOL = 0.2
 
