@@ -433,20 +433,13 @@ def smooth_map(a, pixel_um, smoothing_um):
     -------
     (ny, nx) ndarray
     """
-    from scipy import ndimage
+    from ssbscope._maps import smooth_with_gaps
 
     a = np.array(a, dtype=float)
     if not smoothing_um:
         return a
     dy, dx = (float(pixel_um),) * 2 if np.ndim(pixel_um) == 0 else (float(v) for v in pixel_um)
-    sig = (float(smoothing_um) / dy, float(smoothing_um) / dx)
-    ok = np.isfinite(a)
-    num = ndimage.gaussian_filter(np.where(ok, a, 0.0), sig, mode="reflect")
-    den = ndimage.gaussian_filter(ok.astype(float), sig, mode="reflect")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = num / den
-    out[~ok] = np.nan
-    return out
+    return smooth_with_gaps(a, (float(smoothing_um) / dy, float(smoothing_um) / dx))
 
 
 def smoothing_noise_factor(pixel_um, smoothing_um) -> float:

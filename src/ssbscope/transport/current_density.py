@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
 
+from ssbscope._maps import smooth_with_gaps
 from ssbscope.errors import InputError, ParameterError
 from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
 
@@ -139,8 +140,7 @@ def current_density_map(thickness_before_um, thickness_after_um, dt_s: float, *,
                          "check the maps and the mask")
     dh = np.where(valid, h1 - h0, 0.0)
     if smoothing_px > 0:
-        w = ndi.gaussian_filter(valid.astype(float), smoothing_px)
-        dh = np.where(valid, ndi.gaussian_filter(dh, smoothing_px) / np.maximum(w, 1e-12), 0.0)
+        dh = np.where(valid, smooth_with_gaps(dh, smoothing_px, valid), 0.0)
     j = np.where(valid, thickness_change_to_current_ma_cm2(dh, dt), np.nan)
     jv = j[valid]
     mean = float(jv.mean())
@@ -232,14 +232,6 @@ class MapAgreement:
     n_px: int
 
 
-def _smooth_valid(a, valid, sigma):
-    if sigma <= 0:
-        return np.where(valid, a, np.nan)
-    num = ndi.gaussian_filter(np.where(valid, a, 0.0), sigma)
-    den = ndi.gaussian_filter(valid.astype(float), sigma)
-    return np.where(valid, num / np.maximum(den, 1e-12), np.nan)
-
-
 def map_agreement(measured, reference, *, smoothing_px: float = 2.0, measured_yx=None,
                   reference_yx=None) -> MapAgreement:
     """Agreement of a measured map with a reference (e.g. a twin's true current density).
@@ -286,7 +278,7 @@ def map_agreement(measured, reference, *, smoothing_px: float = 2.0, measured_yx
 
     s = float(smoothing_px)
     return MapAgreement(rms=float(np.sqrt(np.mean(d ** 2))), bias=float(d.mean()),
-                        correlation=corr(_smooth_valid(m, ok, s), _smooth_valid(r, ok, s)),
+                        correlation=corr(smooth_with_gaps(m, s, ok), smooth_with_gaps(r, s, ok)),
                         correlation_raw=corr(m, r), smoothing_px=s, n_px=n)
 
 
