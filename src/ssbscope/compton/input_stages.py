@@ -1046,15 +1046,11 @@ def _series_pixels(good, geometry, radius_mm):
 
 def _ct_scan_index(labels_ds, series_ct, state, time_s) -> int:
     """Index of the CT scan of the same state (by name), else the nearest ``time_s``."""
-    t = np.asarray(labels_ds["time_s"].values, float)
-    if "state" in labels_ds and state is not None:
-        names = [str(s) for s in np.atleast_1d(labels_ds["state"].values)]
-        if state in names:
-            return names.index(state)
-    if time_s is None or not np.isfinite(time_s):
+    k = _matched_scan(labels_ds, state, time_s, tolerance_s=np.inf)
+    if k is None:
         raise InputError(f"XCS state {state!r}: no CT scan of tomo/{series_ct}/labels has this state and "
                          "the exposure has no time_s to take the nearest scan; set state: or time_s:")
-    return int(np.argmin(np.abs(t - float(time_s))))
+    return k
 
 
 #: Largest difference (s) between an XCS state's time_s and a CT scan's for the two to be
@@ -1062,9 +1058,10 @@ def _ct_scan_index(labels_ds, series_ct, state, time_s) -> int:
 MATCH_TIME_TOLERANCE_S = 1.0
 
 
-def _matched_scan(labels_ds, state, time_s) -> int | None:
-    """Index of the CT scan matched to an XCS state: the scan of the same state name, else one
-    whose time_s lies within :data:`MATCH_TIME_TOLERANCE_S` of the state's; None when none is."""
+def _matched_scan(labels_ds, state, time_s, tolerance_s: float = MATCH_TIME_TOLERANCE_S) -> int | None:
+    """Index of the CT scan matched to an XCS state: the scan of the same state name, else the
+    nearest by time_s if within ``tolerance_s`` (default :data:`MATCH_TIME_TOLERANCE_S`); None
+    when none is (or the state has no time_s)."""
     t = np.asarray(labels_ds["time_s"].values, float)
     if "state" in labels_ds and state is not None:
         names = [str(v) for v in np.atleast_1d(labels_ds["state"].values)]
@@ -1074,7 +1071,7 @@ def _matched_scan(labels_ds, state, time_s) -> int | None:
         return None
     d = np.abs(t - float(time_s))
     k = int(np.argmin(d))
-    return k if d[k] <= MATCH_TIME_TOLERANCE_S else None
+    return k if d[k] <= tolerance_s else None
 
 
 def _offset_scans(labels_ds, ct, members, by_state, states) -> dict:
