@@ -147,13 +147,16 @@ def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bo
         return (f'<table class="transposed">{cap}<thead><tr>{head}</tr></thead>'
                 f'<tbody>{"".join(rows)}</tbody></table>')
     head = "".join(f"<th>{_head(c)}</th>" for c in ([df.index.name or ""] if index else []) + cols)
+    # a column holding prose (sources, notes) reads left to right, all of its cells alike
+    prose = {c for c in cols if any(isinstance(v, str) and len(v) > 24 for v in df[c])}
     rows = []
     for idx, row in df.iterrows():
         cells = []
         if index:
             cells.append(f"<td>{esc(str(idx))}</td>")
         for c in cols:
-            cells.append(f"<td>{esc(fmt(row[c]))}</td>")
+            v = fmt(row[c])
+            cells.append(f'<td class="text">{esc(v)}</td>' if c in prose else f"<td>{esc(v)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
@@ -163,8 +166,12 @@ _TYPO = (  # (pattern, replacement) on the text of section HTML: one unit typogr
     (re.compile(r"(\d)\s?um\b"), "\\1 µm"),
     (re.compile(r"\bOhm cm2\b"), "Ω cm²"), (re.compile(r"(\d)\s?Ohm\b"), "\\1 Ω"),
     (re.compile(r"\bmAh cm-2\b"), "mAh cm⁻²"), (re.compile(r"(?<![\w/])mA/cm2\b"), "mA cm⁻²"),
-    (re.compile(r" -> "), " → "),
+    (re.compile(r" -> "), " → "), (re.compile(r"\bMPa m\^0\.5\b"), "MPa √m"),
 )
+#: a table cell (or any text between two tags) that is a unit on its own: ``<td>um</td>``
+_UNIT_CELL = {"um": "µm", "um2": "µm²", "um3": "µm³", "m3": "m³", "m3/mol": "m³/mol",
+              "Ohm cm2": "Ω cm²", "mA/cm2": "mA cm⁻²", "mAh/cm2": "mAh cm⁻²", "S/cm": "S cm⁻¹",
+              "cm2/s": "cm² s⁻¹", "1/s": "s⁻¹"}
 
 
 def typography(fragment: str) -> str:
@@ -172,8 +179,12 @@ def typography(fragment: str) -> str:
     ``Ohm cm2`` -> ``Ω cm²``, ``mA/cm2`` -> ``mA cm⁻²``, `` -> `` -> `` → ``; tags, ``<code>``
     and the user's own labels in other spellings (``plated 3.0 mAh/cm2``) are left as written.
 
+    A text that is a unit on its own (a table's unit cell) is typeset too.
+
     >>> typography("<p>a 2 um ridge, R_ct = 10 Ohm cm2, 1 -> 2</p><code>5 um</code>")
     '<p>a 2 µm ridge, R_ct = 10 Ω cm², 1 → 2</p><code>5 um</code>'
+    >>> typography("<td>um</td><td>m3/mol</td><td>0.25 MPa m^0.5</td><td>plated 3.0 mAh/cm2</td>")
+    '<td>µm</td><td>m³/mol</td><td>0.25 MPa √m</td><td>plated 3.0 mAh/cm2</td>'
     """
     out, code = [], 0
     for part in re.split(r"(<[^>]+>)", fragment):
@@ -184,6 +195,8 @@ def typography(fragment: str) -> str:
             out.append(part)
         elif code > 0 or not part:
             out.append(part)
+        elif part.strip() in _UNIT_CELL:
+            out.append(part.replace(part.strip(), _UNIT_CELL[part.strip()]))
         else:
             for pat, rep in _TYPO:
                 part = pat.sub(rep, part)
@@ -208,7 +221,7 @@ table{border-collapse:collapse;margin:10px 0;font-size:.92em;display:block;max-w
 th,td{border:1px solid #d5dae2;padding:4px 10px;text-align:right}th{background:#eef1f6;vertical-align:bottom}
 table.transposed tbody th{text-align:left;font-weight:600}
 table.transposed th,table.transposed td{overflow-wrap:anywhere}
-td:first-child,th:first-child{text-align:left}#summary td,#summary th{text-align:left}
+td:first-child,th:first-child,td.text{text-align:left}#summary td,#summary th{text-align:left}
 .note{color:#666;font-size:.9em}.warn{color:#9a3b00}
 footer{color:#777;font-size:.85em;padding:0 32px 24px;max-width:1200px;margin:0 auto}
 @media (max-width:1000px){main{padding:8px 10px 32px}section{padding:6px 10px 14px}
