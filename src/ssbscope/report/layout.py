@@ -192,7 +192,6 @@ def legend_covers_data(fig, *, renderer=None, max_fraction: float = 0.05) -> lis
     """
     import numpy as np
     from matplotlib.collections import PathCollection
-    from matplotlib.lines import Line2D
 
     if renderer is None:
         fig.canvas.draw()

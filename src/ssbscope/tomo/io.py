@@ -244,8 +244,6 @@ def read_volume(path, *, dataset: str | None = None, pattern: str | None = None,
     if voxel_size_um is not None and not (np.isfinite(voxel_size_um) and voxel_size_um > 0):
         raise ParameterError("voxel_size_um", voxel_size_um, "must be finite and > 0")
     if p.is_dir():
-        import tifffile
-
         files = []
         pats = [pattern] if pattern else ["*.tif", "*.tiff", "*.TIF", "*.TIFF"]
         for pat in pats:

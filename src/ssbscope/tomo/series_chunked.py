@@ -1444,23 +1444,9 @@ def _truncated_subsurface_voids(sc, band_a, height_um, inner, shade, truncated, 
     :data:`SUBSURFACE_DEPTH_UM` below the interface's lowest column (not below 2 slices above
     the layer band's bottom) to its highest column.  NaN (logged) without a contrast.
 
-    Measured on the twin's coin cell (tiny, 600 projections, seeds 0-2): -1.6e4 to +1.8e4
-    µm³ where it holds no void, 7.1 / 9.4 / 9.9e4 against 8.7e4 µm³ after stripping
-    (-18 / +8 / +14 %; with the slice mode as the level, :func:`matrix_level`: 4.6 / 6.4 /
-    7.7e4); small / 900, seeds 0-2: 1.26 / 1.42 / 1.46e5 against 1.26e5 (0 / +13 / +16 %),
-    -231 to +6.5e4 where it holds no void (seed 2's pristine scan: every slice's deviation
-    skewed dark, +40 to +300 voxels a slice; a residual of the shading model).  A residual
-    pattern taken from the void-free slices below did not help (tried: worse).  With the
-    heights at each column's steepest drop (:func:`ssbscope.tomo.metrics.column_edges`):
-    small seeds 0-2 1.23 / 1.40 / 1.36e5 after stripping (-2 / +11 / +8 %), void-free up to
-    5.4e4 (seed 2's pristine scan: 1755 voxels below -0.5 of the Li | vacuum step against 374
-    above +0.5, spread 3-18 voxels deep in patches 10-20 px across, wider than any void; a
-    level from a Gaussian-weighted local background of 3-8 px, blobs left out, did not help:
-    4.8-5.7e4; an 11-21 px local median: 0.5-1.8e4, but real voids -64 %).
-
-    Voids are now the hysteresis regions of :func:`_voids_block` (the former rule summed
-    every layer voxel's deficit, so the shading's leftovers, the rotation-axis arcs and the
-    interface's residual all counted).  Measured from the stored volumes (same heights and
+    Voids are the hysteresis regions of :func:`_voids_block` (a former rule summed every
+    layer voxel's deficit, so the shading's leftovers, the rotation-axis arcs and the
+    interface's residual all counted: up to 6.5e4 µm³ in void-free scans).  Measured from the stored volumes (same heights and
     shading as the chain), void-free / stripped against the stripped truth: tiny / 600 seeds
     0-2: void-free 0 / 0, 1.2e4 / 0 (14 %), 0 / 0; stripped 7.4 / 9.3 / 8.6e4 against
     8.7e4 (-15 / +7 / -1 %); tiny / 300 seed 0: 0 / 0, 7.7e4 (-11 %); small / 900 seeds
@@ -1489,10 +1475,7 @@ def _truncated_subsurface_voids(sc, band_a, height_um, inner, shade, truncated, 
     if contrast is not None and all(math.isfinite(c) and c != 0 for c in contrast):
         step *= contrast[0] / contrast[1]  # the contrast transfer the interface shows
     lim = np.where(np.isfinite(h), h - SUBSURFACE_MARGIN_VOX, -np.inf)
-    G, C = (np.asarray(x, float)[inner] for x in shade)
-    aligned = sc.aligned
-
-    vol = _voids_block(aligned, z0, top, inner, shade, lim, step) * vs ** 3
+    vol = _voids_block(sc.aligned, z0, top, inner, shade, lim, step) * vs ** 3
     log.info("measure_scan: %s: truncated scan: voids below the interface %.4g um3 (slices "
              "%d..%d, contrast %s | vacuum %.3g)", what, vol, z0, top, material, step)
     return vol

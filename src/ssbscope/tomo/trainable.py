@@ -844,7 +844,6 @@ def forest_segment_scan(volume, segmenter: TrainedSegmenter, layers, order, regi
     """
     import dataclasses
 
-    from ssbscope.errors import EmptyResultError
     from ssbscope.tomo.segment import _open_phases
     from ssbscope.tomo.series import UNDECLARED, _phase_fractions, _slice_grey_medians
 

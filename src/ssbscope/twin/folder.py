@@ -742,7 +742,6 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
     part.comments.append(f"{series}: {what}; one scan, no log.")
     tr = ph.truth
     from_anode = np.asarray(tr["layer_fraction_low_attenuation"], float)
-    hm = ph.height_maps_um
     row = {
         "path": rel, "time_s": 0.0, "state": label, "start_date": _iso(start),
         "end_date": _iso(end),
