@@ -213,8 +213,9 @@ class ComptonInput(_Input):
     beam_thickness_um: float = Field(default=250.0, gt=0, description="height of the sheet beam along the cell axis (um), taken as a top hat (Huang et al. 2024: 250 um)")
     monitor: float = Field(default=1.0, gt=0, description="relative incident fluence x live time of the exposure (e.g. ion-chamber counts x s); spectra are divided by it before unmixing, so exposures of one state must share its scale")
     layer_thickness_um: dict[str, float] = Field(default_factory=dict, description="this state's thickness (um) of named layers of the cell, overriding the nominal cell.layers values for the phase fractions (e.g. the Li plated by then from Faraday's law, or measured by CT)")
-    gain_kev_per_adu: Optional[float] = Field(default=None, gt=0, description="global energy scale E = gain * ADU + offset_kev when calibration gives no per-pixel keV scale")
-    offset_kev: float = Field(default=0.0, description="global energy offset (keV) used with gain_kev_per_adu")
+    gain_kev_per_adu: Optional[float] = Field(default=None, gt=0, description="global energy scale E = gain * ADU + offset_kev when calibration gives no per-pixel keV scale; 1.5e-4 to 1 keV/ADU (HEXITEC about 0.03): the 16-bit full scale must reach 10 keV, and a coarser scale cannot resolve a detector line (ssbscope.compton.hexitec.GAIN_RANGE_KEV_PER_ADU)")
+    offset_kev: float = Field(default=0.0, description="global energy offset (keV) used with gain_kev_per_adu; at most 1000 keV in magnitude")
+    nan_policy: Literal["raise", "drop"] = Field(default="raise", description="events of an event file or raw HEXITEC stream whose value no detector gives (NaN or infinite energy, negative, above 10,000 keV or 65,535 ADU; stream pixel words outside 0-65,535): raise (default, strict) refuses the input naming the count and first record; drop leaves them out (before the charge-sharing test) and records the count in attrs['warnings'] of compton/input/<label>/cube")
     frame_rate_hz: Optional[float] = Field(default=None, gt=0, description="detector frame rate when the file does not say (raw HEXITEC streams); gives events/s")
     threshold_sigma: float = Field(default=8.0, gt=0, description="hit threshold of raw streams (robust noise sigmas above the per-pixel baseline)")
     dataset: Optional[str] = Field(default=None, description="array name / HDF5 path of a binned cube")
@@ -234,6 +235,15 @@ class ComptonInput(_Input):
 
     @model_validator(mode="after")
     def _corrections_consistent(self):
+        if self.gain_kev_per_adu is not None or self.offset_kev != 0.0:
+            from ssbscope.compton.hexitec import check_energy_scale
+            from ssbscope.errors import InputError
+
+            try:
+                check_energy_scale(1.0 if self.gain_kev_per_adu is None else self.gain_kev_per_adu,
+                                   self.offset_kev, source="energy calibration")
+            except InputError as err:  # "gain_kev_per_adu = ... is ...": the field first
+                raise ValueError(str(err).split("energy calibration: ", 1)[-1]) from None
         if self.series == "input":
             raise ValueError("series: 'input' is reserved (compton/input/<label>); name the series otherwise")
         bad = [k for k, v in self.layer_thickness_um.items() if not (v >= 0)]
@@ -306,6 +316,7 @@ class NeutronInput(_Input):
     wavelength_a: Optional[float] = Field(default=None, gt=0, description="neutron wavelength (Angstrom) of a monochromatic beam for the Li thickness (Beer-Lambert at one wavelength); default: the cold CG-1D spectrum of Cao et al. 2023 (0.8-6 A, peak 2.6 A, effective 3.24 A) with its beam hardening")
     regions: Optional[dict[str, NeutronRegion]] = Field(default=None, description="named regions of the frames (e.g. {I: {rows: [0, 48], cols: [0, 26]}}, cell middle and edge as in Cao et al. 2023 Fig. 2D,E) whose space-time maps of Tr_t/Tr_0 (mean over cols per row and bin), layer boundaries (steps of the reference bin's transmission profile), bands of Li enrichment/depletion and soft-short onset (fluctuations of the band series) are found: neutron/<label>/spacetime, /bands, /boundaries; needs open_beam, a binned series and frame times; default: none (no band analysis)")
     background_roi: Optional[NeutronRegion] = Field(default=None, description="region behind a neutron-opaque marker (e.g. Cd): its mean dark-subtracted signal over the series is the static background (scattered neutrons) subtracted from every sample frame before Eq. 1; default: none (no background subtraction)")
+    nan_policy: Literal["raise", "mask"] = Field(default="raise", description="pixels of infinite or negative counts in the sample, open-beam or dark frames (no detector records them: a damaged, mis-scaled or already processed frame): raise (default, strict) refuses the input naming the file, frame and pixel count; mask sets them to NaN (left out of the analysis like detector-flagged pixels) and records the count and frame of each in attrs['warnings'] of neutron/input/<label> (or neutron/<label>/volume); NaN pixels are flagged pixels and pass either way")
     gain_adu_per_count: Optional[float] = Field(default=None, gt=0, description="camera gain, ADU per detected neutron: the Tr_t/Tr_0 uncertainty of the band analysis (regions) from counting statistics (read noise from the dark frames' scatter); default: from the scatter of the frames within each bin (which also counts changes within a bin)")
 
 

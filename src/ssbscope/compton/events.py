@@ -87,6 +87,7 @@ __all__ = [
     "EventFileHeader",
     "energy_edges_kev",
     "events_to_cube",
+    "invalid_events",
     "iter_event_chunks",
     "make_events",
     "read_event_header",
@@ -738,7 +739,7 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
                    n_rows: int = 80, n_cols: int = 80, charge_sharing: str = "discard",
                    connectivity: int = 8, gain_kev_per_unit=None, offset_kev=None, pixel_mask=None,
                    n_threads: int | None = None, chunk_events: int = 1 << 23,
-                   check: bool = True) -> np.ndarray:
+                   check: bool = True, invalid: str = "raise", report: dict | None = None) -> np.ndarray:
     """Histogram photon events into a spectral cube.
 
     Parameters
@@ -769,6 +770,16 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
         depend on it.
     check : bool
         Raise on unsorted frames, hits outside the pixel range and negative values.
+    invalid : {"raise", "drop"}
+        Events whose value no detector gives (:func:`invalid_events`: NaN or infinite,
+        negative, or above :data:`MAX_EVENT_KEV` keV / :data:`MAX_EVENT_ADU` ADU with a
+        calibration): ``"raise"`` (default, strict) refuses them as ``check`` says; ``"drop"``
+        removes them before binning, as if they had not been recorded (they take no part in
+        the charge-sharing discrimination), and counts them in ``report``.
+    report : dict, optional
+        Filled with ``n_invalid`` (events dropped), ``n_nonfinite``, ``n_negative``,
+        ``n_above_limit``, ``first_invalid_record`` (record index in the input, or None),
+        ``limit`` and ``unit``.
 
     Returns
     -------
@@ -786,6 +797,8 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
     """
     if charge_sharing not in _MODES:
         raise ParameterError("charge_sharing", charge_sharing, f"must be one of {sorted(_MODES)}")
+    if invalid not in INVALID_POLICIES:
+        raise ParameterError("invalid", invalid, f"must be one of {list(INVALID_POLICIES)}")
     if connectivity not in (4, 8):
         raise ParameterError("connectivity", connectivity, "must be 4 or 8")
     if energy_edges_kev is None:
@@ -828,19 +841,35 @@ def events_to_cube(events, *, energy_edges_kev=None, e_min_kev: float = 0.0,
     args = (gain, off, use_cal, pm, e_min, inv_w, nbins, charge_sharing, connectivity, n_rows,
             n_cols, n_threads, check)
     lim = (MAX_EVENT_ADU, "ADU") if use_cal else (MAX_EVENT_KEV, "keV")
+    tally = {"n_invalid": 0, "n_nonfinite": 0, "n_negative": 0, "n_above_limit": 0,
+             "first_invalid_record": None, "limit": float(lim[0]), "unit": lim[1]}
+
+    def valid(ch, source, first):
+        if invalid == "drop":
+            bad, kinds = invalid_events(ch, limit=lim[0])
+            if bad.any():
+                if tally["first_invalid_record"] is None:
+                    tally["first_invalid_record"] = int(np.flatnonzero(bad)[0]) + int(first)
+                tally["n_invalid"] += int(bad.sum())
+                for k, v in kinds.items():
+                    tally[k] += v
+                return np.ascontiguousarray(ch[~bad])
+        elif check:
+            _check_finite(ch, source, first, limit=lim[0], unit=lim[1])
+        return ch
+
     if isinstance(events, (str, os.PathLike)):
         done = 0
         for ch in iter_event_chunks(events, chunk_events):
             ch = np.ascontiguousarray(ch)
-            if check:
-                _check_finite(ch, events, done, limit=lim[0], unit=lim[1])
-            _bin(ch, *args, flat, partials)
-            done += ch.size
+            n_ch = ch.size
+            _bin(valid(ch, events, done), *args, flat, partials)
+            done += n_ch
     else:
         rec = _records(events)
-        if check:
-            _check_finite(rec, "events", 0, limit=lim[0], unit=lim[1])
-        _bin(rec, *args, flat, partials)
+        _bin(valid(rec, "events", 0), *args, flat, partials)
+    if report is not None:
+        report.update(tally)
     cube = flat[:npx * nbins].reshape(n_rows, n_cols, nbins)
     if not pm.all():  # masked pixels take part in the discrimination, their counts are dropped
         cube[~pm.reshape(n_rows, n_cols)] = 0
@@ -859,6 +888,35 @@ MAX_EVENT_KEV = 1.0e4
 MAX_EVENT_ADU = 65536.0
 
 
+#: what events_to_cube does with events whose value no detector gives (``invalid=``)
+INVALID_POLICIES = ("raise", "drop")
+
+
+def invalid_events(ev, *, limit: float = MAX_EVENT_KEV) -> tuple[np.ndarray, dict]:
+    """Events whose value (photon energy or pulse height) no detector gives.
+
+    Parameters
+    ----------
+    ev : ndarray of EVENT_DTYPE
+    limit : float
+        Largest valid value (:data:`MAX_EVENT_KEV` for keV, :data:`MAX_EVENT_ADU` for ADU).
+
+    Returns
+    -------
+    bad : (n,) bool ndarray
+        NaN or infinite, negative, or above ``limit``.
+    counts : dict
+        ``n_nonfinite``, ``n_negative``, ``n_above_limit``.
+    """
+    v = ev["value"]
+    nf = ~np.isfinite(v)
+    with np.errstate(invalid="ignore"):
+        neg = (v < 0) & ~nf
+        big = (v > limit) & ~nf
+    return nf | neg | big, {"n_nonfinite": int(nf.sum()), "n_negative": int(neg.sum()),
+                            "n_above_limit": int(big.sum())}
+
+
 def _check_finite(ev, source, first_record: int, *, limit: float = MAX_EVENT_KEV,
                   unit: str = "keV") -> None:
     """Refuse events whose value (photon energy or pulse height) is NaN or infinite, or larger
@@ -870,7 +928,8 @@ def _check_finite(ev, source, first_record: int, *, limit: float = MAX_EVENT_KEV
         i = int(np.flatnonzero(bad)[0]) + int(first_record)
         raise InputError(f"{source}: {int(bad.sum())} event(s) with a non-finite photon energy "
                          f"(NaN or infinite value), first at record {i}; the event data are damaged "
-                         "- re-write the file, or bin with check=False to count them as out of range")
+                         "- re-write the file, or drop such events with a recorded count (nan_policy: "
+                         "drop on the input; invalid='drop' in events_to_cube)")
     big = v > limit
     if big.any():
         k = np.flatnonzero(big)
@@ -879,7 +938,8 @@ def _check_finite(ev, source, first_record: int, *, limit: float = MAX_EVENT_KEV
         raise InputError(f"{source}: {k.size} event(s) with a {what} above {limit:g} {unit} "
                          f"(largest {float(v[k].max()):.4g} {unit}), first at record {i}; no X-ray "
                          f"source or pixel detector of Compton imaging gives such values - the event "
-                         "data are damaged or the value unit is wrong; re-write the file")
+                         "data are damaged or the value unit is wrong; re-write the file, or drop such "
+                         "events with a recorded count (nan_policy: drop on the input)")
 
 
 def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_rows, n_cols,
@@ -980,4 +1040,5 @@ def _bin(ev, gain, off, use_cal, pm, e_min, inv_w, nbins, mode, connectivity, n_
                              "check n_rows/n_cols or the row/col columns")
         if status[2]:
             raise InputError(f"events: {status[2]} negative energies/pulse heights; subtract the "
-                             "baseline correctly or drop them before binning")
+                             "baseline correctly or drop them before binning (nan_policy: drop on the "
+                             "input; invalid='drop' in events_to_cube)")

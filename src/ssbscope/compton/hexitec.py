@@ -31,16 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ssbscope.errors import FileFormatError, InputError, ParameterError
+from ssbscope.errors import DataQualityError, FileFormatError, InputError, ParameterError
 
 __all__ = ["HexitecFrames", "read_hexitec_raw", "read_hexitec_caltable", "frames_to_events",
-           "SYNC_START", "SYNC_END"]
+           "SYNC_START", "SYNC_END", "MAX_PIXEL_ADU"]
 
 log = logging.getLogger(__name__)
 
 SYNC_START = 0xFE6B
 SYNC_END = 0xFADE
 _N = 80
+#: Largest pixel value of a stream: the 16-bit data words (the ADC is 14-bit; the real sample
+#: spans 901-11,720 ADU).  A negative or larger value (after the calibration-table offsets of
+#: processed rows) is a damaged word.
+MAX_PIXEL_ADU = 0xFFFF
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class HexitecFrames:
     n_incomplete : int
         Trailing words of an incomplete last frame that were dropped.
     path : str
+    n_out_of_range : int
+        Pixel values outside the 16-bit word range [0, :data:`MAX_PIXEL_ADU`] dropped by
+        ``nan_policy="drop"`` (marked absent, value 0).
     """
 
     frames: np.ndarray = field(repr=False)
@@ -67,6 +74,7 @@ class HexitecFrames:
     raw_mode: bool
     n_incomplete: int
     path: str
+    n_out_of_range: int = 0
 
 
 def _mask_columns(words8):
@@ -83,7 +91,7 @@ def _mask_columns(words8):
     return cols
 
 
-def read_hexitec_raw(path, *, caltable=None) -> HexitecFrames:
+def read_hexitec_raw(path, *, caltable=None, nan_policy: str = "raise") -> HexitecFrames:
     """Read a raw HEXITEC 80 x 80 science stream (int32 words, sync 0xFE6B).
 
     Parameters
@@ -93,6 +101,11 @@ def read_hexitec_raw(path, *, caltable=None) -> HexitecFrames:
     caltable : (int, (80, 80) ndarray), optional
         ``(caloffset, table)`` from :func:`read_hexitec_caltable`, added to values of rows in
         processed mode (raw flag 0), as the ground-support software does.
+    nan_policy : {"raise", "drop"}
+        Pixel values outside [0, :data:`MAX_PIXEL_ADU`] (damaged words): ``"raise"`` (default,
+        strict) refuses the stream naming the count and the first frame, row and column;
+        ``"drop"`` marks them absent (``present`` False, value 0, so they make no hit) and
+        counts them in ``n_out_of_range``.
 
     Returns
     -------
@@ -102,7 +115,11 @@ def read_hexitec_raw(path, *, caltable=None) -> HexitecFrames:
     ------
     FileFormatError
         Not a HEXITEC stream (no sync word), a corrupt row header, or no complete frame.
+    DataQualityError
+        Out-of-range pixel values with ``nan_policy="raise"``.
     """
+    if nan_policy not in ("raise", "drop"):
+        raise ParameterError("nan_policy", nan_policy, "must be 'raise' or 'drop'")
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(path, "no such HEXITEC stream")
@@ -173,9 +190,24 @@ def read_hexitec_raw(path, *, caltable=None) -> HexitecFrames:
         raise FileFormatError(path, "no complete frame", "the stream is truncated")
     if n_incomplete:
         log.warning("%s: dropped an incomplete last frame (%d words)", path, n_incomplete)
-    return HexitecFrames(frames=np.stack(frames), present=np.stack(present),
+    img, pres = np.stack(frames), np.stack(present)
+    bad = pres & ((img < 0) | (img > MAX_PIXEL_ADU))
+    n_bad = int(bad.sum())
+    if n_bad:
+        f, r, c = (int(v) for v in np.argwhere(bad)[0])
+        what = (f"{n_bad} pixel value(s) outside 0-{MAX_PIXEL_ADU} ADU (the 16-bit data words; "
+                f"smallest {int(img[bad].min())}, largest {int(img[bad].max())}), first in frame {f} "
+                f"at row {r}, col {c}")
+        if nan_policy == "raise":
+            raise DataQualityError(f"{path}: {what}; the stream is damaged - copy it again, or set "
+                                   "nan_policy: drop on this input to leave those pixels out (counted "
+                                   "in attrs['warnings'])")
+        log.warning("%s: dropped %s (nan_policy: drop)", path, what)
+        img[bad] = 0
+        pres[bad] = False
+    return HexitecFrames(frames=img, present=pres,
                          timestamps=np.asarray(stamps, np.int64), raw_mode=bool(all(rawflags)),
-                         n_incomplete=int(n_incomplete), path=str(path))
+                         n_incomplete=int(n_incomplete), path=str(path), n_out_of_range=n_bad)
 
 
 def read_hexitec_caltable(path):
@@ -252,3 +284,66 @@ def frames_to_events(frames, *, threshold_sigma: float = 8.0, threshold_adu: flo
     fi, ri, ci = np.nonzero(hit)
     ev = make_events(fi + first_frame, ri, ci, d[fi, ri, ci].astype(np.float32))
     return ev, base, noise
+
+
+#: Range of an ADU -> keV gain (keV per ADU) taken as physical.  Lower: the full scale of the
+#: 16-bit data words (:data:`MAX_PIXEL_ADU`) must reach 10 keV, the lowest incident energy of
+#: Compton imaging (``inputs.compton[].e_incident_kev`` >= 10); a smaller gain records nothing
+#: above noise.  Upper: at 1 keV per ADU the 59.54 keV Am-241 calibration line sits 60 ADU from
+#: zero and its 0.8 keV FWHM (HEXITEC) is narrower than one ADU - no spectroscopic detector
+#: digitises that coarsely, so a larger value is a unit mistake (eV vs keV, ADU per keV).
+GAIN_RANGE_KEV_PER_ADU = (10.0 / MAX_PIXEL_ADU, 1.0)
+#: Largest |offset| (keV) of ``E = gain * ADU + offset``: the largest incident energy (1000 keV).
+MAX_OFFSET_KEV = 1000.0
+
+
+def check_energy_scale(gain, offset=0.0, *, source="calibration", gain_field="gain_kev_per_adu",
+                       offset_field="offset_kev"):
+    """Refuse an ADU -> keV calibration ``E = gain * ADU + offset`` no detector has.
+
+    Parameters
+    ----------
+    gain : float or (ny, nx) array
+        keV per ADU; finite and within :data:`GAIN_RANGE_KEV_PER_ADU`.
+    offset : float or (ny, nx) array
+        keV; finite, ``|offset|`` <= :data:`MAX_OFFSET_KEV`, and some pulse height in
+        [0, :data:`MAX_PIXEL_ADU`] must map to a positive energy.
+    source : str
+        The file or experiment-file entry named in the message.
+    gain_field, offset_field : str
+        Names of the fields in the message.
+
+    Raises
+    ------
+    InputError
+        Naming the field, the bad value (the count and first pixel for per-pixel arrays) and
+        the valid range.
+    """
+    lo, hi = GAIN_RANGE_KEV_PER_ADU
+    g = np.asarray(gain, dtype=float)
+    o = np.broadcast_to(np.asarray(offset, dtype=float), g.shape) if g.ndim else np.asarray(offset, float)
+
+    def where(bad):
+        if bad.ndim == 0:
+            return ""
+        k = np.argwhere(bad)[0]
+        return f" ({int(bad.sum())} of {bad.size} pixels, first at {tuple(int(v) for v in k)})"
+
+    with np.errstate(invalid="ignore"):
+        checks = (
+            (gain_field, g, ~np.isfinite(g), "is not finite", "a number"),
+            (gain_field, g, np.isfinite(g) & (g <= 0), "is <= 0", f"{lo:.3g} to {hi:g} keV/ADU"),
+            (gain_field, g, np.isfinite(g) & (g > 0) & ((g < lo) | (g > hi)),
+             "is outside the physical range", f"{lo:.3g} to {hi:g} keV/ADU (HEXITEC: about 0.03)"),
+            (offset_field, o, ~np.isfinite(o), "is not finite", "a number"),
+            (offset_field, o, np.isfinite(o) & (np.abs(o) > MAX_OFFSET_KEV), "is outside the physical range",
+             f"-{MAX_OFFSET_KEV:g} to {MAX_OFFSET_KEV:g} keV"),
+            (offset_field, o, np.isfinite(o) & np.isfinite(g) & (o + g * MAX_PIXEL_ADU <= 0),
+             "maps every pulse height to a negative energy", "an offset above -gain x 65535 ADU"),
+        )
+    for name, val, bad, what, want in checks:
+        bad = np.asarray(bad)
+        if bad.any():
+            v = float(val[bad].flat[0]) if val.ndim else float(val)
+            raise InputError(f"{source}: {name} = {v:.6g} {what}{where(bad)}; need {want} "
+                             "(E_keV = gain x ADU + offset) - check the calibration's units")

@@ -218,8 +218,12 @@ def read_calibration(path) -> dict:
         if gain is not None:
             if off is None:
                 off = np.zeros_like(gain)
-            if not (np.all(np.isfinite(gain)) and np.all(gain > 0) and np.all(np.isfinite(off))):
-                raise FileFormatError(p, "gain_kev_per_unit must be finite and > 0, offset_kev finite")
+            from ssbscope.compton.hexitec import check_energy_scale
+
+            try:
+                check_energy_scale(gain, off, source=str(p), gain_field=gk)
+            except ValueError as err:  # a shape mismatch of gain and offset too
+                raise FileFormatError(p, str(err).split(f"{p}: ", 1)[-1]) from None
         return {"kind": "per-pixel", "gain_kev_per_unit": gain, "offset_kev": off, "pixel_mask": mask,
                 "caltable": None}
     if p.stat().st_size == 4 * _HEXITEC_CALTABLE_WORDS:
@@ -246,6 +250,9 @@ def _energy_scale(path, value_unit, cal, gain_kev_per_adu, offset_kev, n_rows, n
                              f"{n_rows} x {n_cols}")
         return g, o, "per-pixel gain/offset from the calibration file"
     if gain_kev_per_adu is not None:
+        from ssbscope.compton.hexitec import check_energy_scale
+
+        check_energy_scale(gain_kev_per_adu, offset_kev, source=f"{path}: inputs.compton[]")
         return (np.full((n_rows, n_cols), float(gain_kev_per_adu)),
                 np.full((n_rows, n_cols), float(offset_kev)),
                 f"global gain {gain_kev_per_adu:g} keV/ADU, offset {offset_kev:g} keV (experiment file)")
@@ -457,8 +464,12 @@ def spectrum_emf(edges_kev, counts, e_incident_kev: float = 115.0, angle_deg: fl
 
 # ----------------------------------------------------------------------------- reading
 def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, frame_rate_hz,
-              threshold_sigma, dataset, bin_kev, e_max_kev, charge_sharing, count_unshared=True):
-    """Read one file into a cube: (cube, edges, info) with ``info`` the counts and attributes."""
+              threshold_sigma, dataset, bin_kev, e_max_kev, charge_sharing, count_unshared=True,
+              nan_policy="raise"):
+    """Read one file into a cube: (cube, edges, info) with ``info`` the counts and attributes.
+
+    ``nan_policy="drop"`` leaves out events whose value no detector gives and stream pixel
+    words outside 0-65535, each count recorded in ``attrs["warnings"]``."""
     from ssbscope.compton.events import (
         energy_edges_kev,
         events_to_cube,
@@ -472,6 +483,7 @@ def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, fra
     else:
         ctx.record_input(p)
     attrs: dict = {}
+    warnings: list[str] = []
     info = {"n_events": None, "n_frames": None, "counts_none": None, "n_out": 0, "attrs": attrs}
     if kind == "cube":
         cube, edges = _read_cube(p, dataset)
@@ -499,7 +511,10 @@ def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, fra
         from ssbscope.compton.hexitec import frames_to_events, read_hexitec_raw
 
         caltable = cal["caltable"] if cal is not None else None
-        frames = read_hexitec_raw(p, caltable=caltable)
+        frames = read_hexitec_raw(p, caltable=caltable, nan_policy=nan_policy)
+        if frames.n_out_of_range:
+            warnings.append(f"{p}: dropped {frames.n_out_of_range} pixel value(s) outside 0-65535 ADU "
+                            "(damaged stream words; left out of the hit finding, nan_policy: drop)")
         source, base, noise = frames_to_events(frames, threshold_sigma=threshold_sigma)
         n_rows, n_cols = frames.frames.shape[1:3] if frames.frames.ndim == 3 else (80, 80)
         value_unit = "adu"
@@ -520,8 +535,10 @@ def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, fra
     edges = energy_edges_kev(0.0, float(e_max_kev), float(bin_kev))
     kw = {"energy_edges_kev": edges, "n_rows": n_rows, "n_cols": n_cols,
           "gain_kev_per_unit": gain, "offset_kev": off}
+    rep: dict = {}
+    kw["invalid"] = nan_policy
     try:
-        cube = events_to_cube(source, charge_sharing=charge_sharing, **kw)
+        cube = events_to_cube(source, charge_sharing=charge_sharing, report=rep, **kw)
         if count_unshared:
             info["counts_none"] = events_to_cube(source, charge_sharing="none", **kw).sum() \
                 if charge_sharing != "none" else cube.sum()
@@ -530,8 +547,22 @@ def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, fra
     except InputError as err:
         msg = str(err)  # name the file once (events.py messages start with it already)
         raise InputError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
+    n_invalid = int(rep.get("n_invalid", 0))
+    if n_invalid:
+        what = "photon energy" if rep["unit"] == "keV" else "pulse height"
+        warnings.append(f"{p}: dropped {n_invalid} event(s) with an invalid {what} (NaN or infinite: "
+                        f"{rep['n_nonfinite']}, negative: {rep['n_negative']}, above {rep['limit']:g} "
+                        f"{rep['unit']}: {rep['n_above_limit']}; first at record {rep['first_invalid_record']}) "
+                        "before binning (nan_policy: drop)")
+    if nan_policy != "raise":
+        attrs["nan_policy"] = nan_policy
+        attrs["n_invalid_events_dropped"] = n_invalid
+    if warnings:
+        for w in warnings:
+            log.warning(w)
+        attrs["warnings"] = warnings
     if info["counts_none"] is not None and n_events is not None:
-        info["n_out"] = int(n_events - int(info["counts_none"]))
+        info["n_out"] = int(n_events - n_invalid - int(info["counts_none"]))
     if rate:
         attrs["frame_rate_hz"] = float(rate)
     return cube, edges, info
@@ -586,7 +617,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
                  bin_kev=0.2, e_max_kev=None, low_au=(0.0, 1.0), high_au=(1.0, 5.0),
                  charge_sharing="discard", geometry=None, angle_map=None, flood=None,
                  flood_format="auto", flood_dataset=None, flood_line_kev=None,
-                 efficiency_correction=None, sensor_thickness_mm=2.0):
+                 efficiency_correction=None, sensor_thickness_mm=2.0, nan_policy="raise"):
     """Read one real XCS input into a cube and a whole-detector spectrum with its EMF.
 
     ``geometry`` (dict of ``sample_to_pinhole_mm``, ``pinhole_to_detector_mm``,
@@ -621,7 +652,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
     pm_cal = cal["pixel_mask"] if cal is not None else None
     read_kw = {"gain_kev_per_adu": gain_kev_per_adu, "offset_kev": offset_kev,
                "frame_rate_hz": frame_rate_hz, "threshold_sigma": threshold_sigma, "bin_kev": bin_kev,
-               "e_max_kev": e_max_kev, "charge_sharing": charge_sharing}
+               "e_max_kev": e_max_kev, "charge_sharing": charge_sharing, "nan_policy": nan_policy}
     cube, edges, info = _bin_file(ctx, p, kind, cal=cal, dataset=dataset, **read_kw)
     attrs.update(info["attrs"])
     n_rows, n_cols = cube.shape[:2]
@@ -832,6 +863,8 @@ def input_stages(exp) -> list:
                   "flood_line_kev": getattr(item, "flood_line_kev", None),
                   "efficiency_correction": getattr(item, "efficiency_correction", None),
                   "sensor_thickness_mm": float(getattr(item, "sensor_thickness_mm", 2.0))}
+        if getattr(item, "nan_policy", "raise") != "raise":  # only when set: older runs keep their cache
+            params["nan_policy"] = item.nan_policy
         stages.append(Stage(f"compton.input.{name}", _input_stage,
                             outputs=(f"compton/input/{name}/cube", f"compton/input/{name}/spectrum"),
                             params=params, long=True))

@@ -32,7 +32,7 @@ from ssbscope.errors import (DataQualityError, FileFormatError, InputError, Para
                              UnsupportedFormatError, reader_boundary)
 from ssbscope.neutron._checks import choice
 
-__all__ = ["RadiographSeries", "read_series", "read_tof_spectra", "write_fits_series",
+__all__ = ["RadiographSeries", "read_series", "mask_warnings", "NAN_POLICIES", "read_tof_spectra", "write_fits_series",
            "write_tiff_series", "sha256"]
 
 log = logging.getLogger(__name__)
@@ -51,26 +51,95 @@ def sha256(path) -> str:
     return sha256_file(path)
 
 
-def _finite_frame(a: np.ndarray, path) -> np.ndarray:
-    """Refuse a frame holding infinite counts (a damaged or mis-scaled file), or only NaN.
+#: what read_series does with pixels of infinite or negative counts (``nan_policy``)
+NAN_POLICIES = ("raise", "mask")
 
-    NaN stays: detectors and their software flag saturated or dead pixels with NaN, and the
-    analysis counts such pixels as empty in a bin (``empty_pixels``) instead of using them.
+
+def _bad_pixels(a: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(mask, n_infinite, n_negative) of the pixels no detector count can take.
+
+    NaN is not counted: detectors and their software flag saturated or dead pixels with NaN,
+    and the analysis counts such pixels as empty (``empty_pixels``) instead of using them.
     """
     if a.dtype.kind in "fc":
-        bad = np.isinf(a)
-        if bad.any():
-            from ssbscope.errors import DataQualityError
+        inf = np.isinf(a)
+        with np.errstate(invalid="ignore"):
+            neg = (a < 0) & ~inf
+    elif a.dtype.kind == "i":
+        inf = np.zeros(a.shape, bool)
+        neg = a < 0
+    else:  # unsigned, bool: neither can occur
+        z = np.zeros(a.shape, bool)
+        return z, 0, 0
+    return inf | neg, int(inf.sum()), int(neg.sum())
 
-            raise DataQualityError(f"{path}: {int(bad.sum())} pixel(s) with infinite counts; "
-                                   "the frame is damaged or mis-scaled - re-export it or remove "
-                                   "it from the series (NaN marks a flagged pixel and is allowed)")
-        if a.size and np.isnan(a).all():
-            from ssbscope.errors import DataQualityError
 
-            raise DataQualityError(f"{path}: every pixel is NaN (flagged): the frame holds no "
-                                   "counts - re-export it or remove it from the series")
+def _finite_frame(a: np.ndarray, path, page: int = 0, nan_policy: str = "raise") -> np.ndarray:
+    """Apply ``nan_policy`` to a frame: refuse (``"raise"``) or set to NaN (``"mask"``) pixels
+    of infinite or negative counts; refuse a frame holding only NaN either way.
+
+    Counts of a radiograph (ADU or detected neutrons, before any dark subtraction) are finite
+    and >= 0: an infinite or negative value is a damaged, mis-scaled or already-processed
+    frame.  NaN stays: it marks a pixel the detector software flagged (see :func:`_bad_pixels`).
+    With ``"mask"`` a signed-integer frame is returned as floating point (NaN needs it).
+    """
+    bad, n_inf, n_neg = _bad_pixels(a)
+    if nan_policy == "mask" and a.dtype.kind == "i":  # every frame of the series as read_series declares
+        a = a.astype(np.result_type(a.dtype, np.float32))
+    if n_inf or n_neg:
+        if nan_policy == "raise":
+            what = " and ".join(t for t in (f"{n_inf} pixel(s) with infinite counts" if n_inf else "",
+                                            f"{n_neg} pixel(s) with negative counts" if n_neg else "") if t)
+            r, c = (int(v) for v in np.argwhere(bad)[0][-2:])
+            raise DataQualityError(f"{path}: frame (page {page}) has {what}, first at row {r}, col {c}; "
+                                   "counts are finite and >= 0, so the frame is damaged, mis-scaled or "
+                                   "already processed - re-export it, remove it from the series, or set "
+                                   "nan_policy: mask on this input (such pixels become NaN, with a "
+                                   "warning; NaN marks a flagged pixel and is allowed)")
+        a = a.astype(np.result_type(a.dtype, np.float32), copy=True)  # NaN needs floating point
+        a[bad] = np.nan
+    if a.dtype.kind in "fc" and a.size and np.isnan(a).all():
+        raise DataQualityError(f"{path}: every pixel is NaN (flagged) or masked: the frame holds no "
+                               "counts - re-export it or remove it from the series")
     return a
+
+
+def _n_bad(a: np.ndarray) -> np.ndarray:
+    """Number of pixels ``nan_policy='mask'`` sets to NaN in a frame, as a (1,) array."""
+    _, n_inf, n_neg = _bad_pixels(a)
+    return np.array([n_inf + n_neg], np.int64)
+
+
+def mask_warnings(series: "RadiographSeries", counts, *, limit: int = 10) -> list[str]:
+    """``attrs["warnings"]`` lines for the pixels masked by ``nan_policy='mask'``.
+
+    Parameters
+    ----------
+    series : RadiographSeries
+    counts : (t,) array of int
+        ``series.masked_pixels`` computed (pixels set to NaN per frame).
+    limit : int
+        Frames named one by one; the rest are summed in one line.
+
+    Returns
+    -------
+    list of str
+        One line per frame with masked pixels (count, frame index, file, page), at most
+        ``limit`` plus a summary line; empty when nothing was masked.
+    """
+    c = np.asarray(counts, np.int64).ravel()
+    idx = np.flatnonzero(c)
+    out = []
+    for k in idx[:limit]:
+        f = series.metadata["path"].iloc[k]
+        pg = int(series.metadata["page"].iloc[k]) if "page" in series.metadata else 0
+        out.append(f"{f}: frame {int(k)} (page {pg}): masked {int(c[k])} pixel(s) with infinite or "
+                   "negative counts (set to NaN, nan_policy: mask)")
+    if idx.size > limit:
+        out.append(f"{series.paths[0] if series.paths else ''}: {idx.size - limit} more frame(s) with "
+                   f"{int(c[idx[limit:]].sum())} masked pixel(s) in all (nan_policy: mask); "
+                   f"{int(c.sum())} pixel(s) masked in {idx.size} of {c.size} frames")
+    return out
 
 
 @dataclass(frozen=True)
@@ -87,6 +156,11 @@ class RadiographSeries:
         One row per frame: ``path``, ``time_s`` and every header keyword.
     paths : tuple of str
     time_source : str
+    masked_pixels : (t,) dask array of int64, optional
+        Pixels of each frame set to NaN by ``nan_policy="mask"`` (infinite or negative counts;
+        zeros with ``"raise"``); compute it with the images (one read of each file) and turn
+        it into warnings with :func:`mask_warnings`.
+    nan_policy : str
     """
 
     images: object
@@ -94,6 +168,8 @@ class RadiographSeries:
     metadata: pd.DataFrame = field(repr=False)
     paths: tuple = field(repr=False)
     time_source: str = "header"
+    masked_pixels: object = field(default=None, repr=False)
+    nan_policy: str = "raise"
 
     def load(self) -> np.ndarray:
         """All frames as one numpy array."""
@@ -171,7 +247,6 @@ def _fits_data(path: str) -> np.ndarray:
                 if hdu.header.get("NAXIS", 0) >= 2 and hdu.data is not None:
                     a = np.asarray(hdu.data)
                     a = a.astype(a.dtype.newbyteorder("=")) if a.dtype.byteorder not in ("=", "|") else a
-                    a = _finite_frame(a, path)
                     return a.reshape(a.shape[-2:]) if a.ndim > 2 and a.shape[0] == 1 else a
     except Exception as e:  # noqa: BLE001 - read lazily (a Dask task): astropy's VerifyError too; name the file
         if isinstance(e, InputError):
@@ -223,7 +298,7 @@ def _tiff_data(path: str, page: int) -> np.ndarray:
     except (tifffile.TiffFileError, *_DAMAGE) as e:  # read lazily (a Dask task): name the file
         raise FileFormatError(path, f"page {page} cannot be read as TIFF ({type(e).__name__})",
                               "check that the file is complete; copy it again") from None
-    return _finite_frame(a, path)
+    return a
 
 
 def _shaped(a: np.ndarray, shape, path) -> np.ndarray:
@@ -260,7 +335,7 @@ _reader_boundary = reader_boundary(_DAMAGE, _damaged)
 @_reader_boundary
 def read_series(paths, *, time_source: str = "header", time_key: str = "TIME_S",
                 frame_interval_s: float | None = None, t0: float | None = None,
-                sort: bool = True) -> RadiographSeries:
+                sort: bool = True, nan_policy: str = "raise") -> RadiographSeries:
     """Read a FITS or TIFF radiograph series with timestamps (lazily).
 
     Parameters
@@ -279,6 +354,14 @@ def read_series(paths, *, time_source: str = "header", time_key: str = "TIME_S",
         default: the first frame's); added to interval times.
     sort : bool
         Sort the files by name (natural numeric order) first.
+    nan_policy : {"raise", "mask"}
+        Pixels of infinite or negative counts (no detector records them: a damaged,
+        mis-scaled or already-processed frame): ``"raise"`` (default, strict) refuses the
+        frame with a :class:`DataQualityError` naming the file, page, count and first pixel
+        when it is read; ``"mask"`` sets them to NaN (a flagged pixel, which the analysis
+        leaves out) and counts them per frame in ``masked_pixels`` (see
+        :func:`mask_warnings`).  NaN pixels are flagged pixels and pass either way; a frame
+        of NaN only is refused either way.
 
     Returns
     -------
@@ -289,12 +372,14 @@ def read_series(paths, *, time_source: str = "header", time_key: str = "TIME_S",
     FileFormatError
         Unreadable file, missing time keyword, frames of different shapes.
     DataQualityError
-        Non-monotonic or duplicate timestamps.
+        Non-monotonic or duplicate timestamps; (when read) infinite or negative counts with
+        ``nan_policy="raise"``.
     """
     import dask
     import dask.array as da
 
     choice("time_source", time_source, ("header", "mtime", "interval"))
+    choice("nan_policy", nan_policy, NAN_POLICIES)
     files = _expand(paths, sort)
     entries = []  # (path, page, meta, shape, dtype)
     for f in files:
@@ -353,14 +438,20 @@ def read_series(paths, *, time_source: str = "header", time_key: str = "TIME_S",
     except DataQualityError as e:
         raise DataQualityError(f"{entries[0][0].parent}: {e}") from e
     # lazy images
-    chunks = []
+    chunks, counts = [], []
+    out_dtype = np.result_type(dtype, np.float32) if nan_policy == "mask" and dtype.kind == "i" else dtype
     for f, pg, _, _, _, kind in entries:
         if kind == "fits":
-            d = dask.delayed(_shaped, pure=True)(dask.delayed(_fits_data, pure=True)(str(f)), shape, str(f))
+            raw = dask.delayed(_shaped, pure=True)(dask.delayed(_fits_data, pure=True)(str(f)), shape, str(f))
         else:
-            d = dask.delayed(_shaped, pure=True)(dask.delayed(_tiff_data, pure=True)(str(f), pg), shape, str(f))
-        chunks.append(da.from_delayed(d, shape=shape, dtype=dtype)[None])
+            raw = dask.delayed(_shaped, pure=True)(dask.delayed(_tiff_data, pure=True)(str(f), pg), shape, str(f))
+        # the raw frame is one task shared by the image and its count (one read when computed together)
+        d = dask.delayed(_finite_frame, pure=True)(raw, str(f), pg, nan_policy)
+        chunks.append(da.from_delayed(d, shape=shape, dtype=out_dtype)[None])
+        counts.append(da.from_delayed(dask.delayed(_n_bad, pure=True)(raw), shape=(1,), dtype=np.int64)
+                      if nan_policy == "mask" else da.zeros(1, dtype=np.int64))
     images = da.concatenate(chunks, axis=0)
+    masked = da.concatenate(counts, axis=0)
     rows = []
     for (f, pg, meta, *_), t in zip(entries, times):
         row = {"path": str(f), "page": pg, "time_s": float(t)}
@@ -371,7 +462,8 @@ def read_series(paths, *, time_source: str = "header", time_key: str = "TIME_S",
         rows.append(row)
     md = pd.DataFrame(rows)
     return RadiographSeries(images=images, time_s=times, metadata=md,
-                            paths=tuple(str(e[0]) for e in entries), time_source=time_source)
+                            paths=tuple(str(e[0]) for e in entries), time_source=time_source,
+                            masked_pixels=masked, nan_policy=nan_policy)
 
 
 def _natural_key(p: Path):

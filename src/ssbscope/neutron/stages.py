@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings as warnings_module
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +64,9 @@ def demo_stages(config=None) -> list:
 
 
 def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, angles=None,
-                   angle_range_deg=None, center_px=None, block_rows=8):
+                   angle_range_deg=None, center_px=None, block_rows=8, nan_policy="raise"):
     """One neutron CT scan (frame per angle) -> ``neutron/<label>/volume`` (1/cm)."""
+    import dask
     import dask.array as da
     import xarray as xr
 
@@ -76,7 +78,7 @@ def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, 
 
     for p in expand_inputs(path):
         ctx.record_input(p)
-    frames = read_series(path, time_source="interval", frame_interval_s=1.0)
+    frames = read_series(path, time_source="interval", frame_interval_s=1.0, nan_policy=nan_policy)
     n = int(frames.images.shape[0])
     if angles is not None:
         from ssbscope.tomo.io import read_angles_file
@@ -93,14 +95,22 @@ def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, 
         raise ParameterError(f"inputs.neutron[{label}].angles", f"{ang.size} angles",
                              f"the scan {path} has {n} frames", "give one angle per frame")
 
-    def frames_of(spec):
+    from ssbscope.neutron.io import mask_warnings
+
+    warnings: list[str] = []
+    if nan_policy != "raise":  # one extra read of the scan to name the masked frames
+        warnings += mask_warnings(frames, frames.masked_pixels.compute())
+
+    def frames_of(spec, what):
         for p in expand_inputs(spec):
             ctx.record_input(p)
-        return np.asarray(read_series(spec, time_source="interval", frame_interval_s=1.0).images,
-                          dtype=np.float32)
+        s = read_series(spec, time_source="interval", frame_interval_s=1.0, nan_policy=nan_policy)
+        arr, n_masked = dask.compute(s.images, s.masked_pixels)
+        warnings.extend(f"{what}: {w}" for w in mask_warnings(s, n_masked))
+        return np.asarray(arr, dtype=np.float32)
 
-    ob = frames_of(open_beam)
-    dk = frames_of(dark) if dark else np.zeros_like(ob[:1])
+    ob = frames_of(open_beam, "open_beam")
+    dk = frames_of(dark, "dark") if dark else np.zeros_like(ob[:1])
     t = normalize(da.asarray(frames.images), ob, dk)  # Eq. 1 (one implementation, checks OB > DF)
     vol, c = reconstruct_ct(t, ang, float(pixel_size_um), center_px=center_px,
                             block_rows=block_rows)
@@ -116,6 +126,12 @@ def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, 
                      "n_angles": int(n), "source": str(path),
                      "method": "Eq. 1 normalisation, -ln T, FBP per detector row "
                                "(ssbscope.neutron.reconstruct_ct)"})
+    if nan_policy != "raise":
+        ds.attrs["nan_policy"] = nan_policy
+    if warnings:
+        for w in warnings:
+            log.warning(w)
+        ds.attrs["warnings"] = warnings
     return {f"neutron/{label}/volume": ds}
 
 
@@ -199,15 +215,21 @@ def _check_times(times, where):
         raise DataQualityError(f"{where}: {e}") from None
 
 
-def _reference(paths_or_pattern, what, shape_yx, ctx):
-    """Frames of an open-beam / dark reference, loaded (median-combined by normalize)."""
-    from ssbscope.errors import FileFormatError
-    from ssbscope.neutron.io import read_series
+def _reference(paths_or_pattern, what, shape_yx, ctx, nan_policy="raise", warnings=None):
+    """Frames of an open-beam / dark reference, loaded (median-combined by normalize); pixels
+    masked by ``nan_policy="mask"`` are appended to ``warnings``."""
+    import dask
 
-    ref = read_series(paths_or_pattern, time_source="interval", frame_interval_s=1.0)
+    from ssbscope.errors import FileFormatError
+    from ssbscope.neutron.io import mask_warnings, read_series
+
+    ref = read_series(paths_or_pattern, time_source="interval", frame_interval_s=1.0,
+                      nan_policy=nan_policy)
     for q in ref.paths:
         ctx.record_input(q)
-    arr = ref.load()
+    arr, n_masked = dask.compute(ref.images, ref.masked_pixels)
+    if warnings is not None:
+        warnings.extend(f"{what}: {w}" for w in mask_warnings(ref, n_masked))
     if arr.shape[1:] != tuple(shape_yx):
         raise FileFormatError(paths_or_pattern, f"{what} frames are {arr.shape[1:]}, the sample frames "
                               f"{tuple(shape_yx)}", f"give {what} frames of the same detector region")
@@ -570,8 +592,13 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
                  frame_interval_s=None, pixel_size_um=None, flight_path_m=None, gamma_filter=True,
                  bin_frames=None, default_bin_frames=30, reference_index=0,
                  ratio_half_range=None, beam_roi=None, li_roi=None, li6_fraction=None,
-                 wavelength_a=None, background_roi=None, gain_adu_per_count=None, ratio_sigma=False):
-    """Read one real radiograph series: clean, normalise when possible, mean series and profiles."""
+                 wavelength_a=None, background_roi=None, gain_adu_per_count=None, ratio_sigma=False,
+                 nan_policy="raise"):
+    """Read one real radiograph series: clean, normalise when possible, mean series and profiles.
+
+    ``nan_policy`` (``inputs.neutron[].nan_policy``) applies to the sample, open-beam and dark
+    frames: pixels of infinite or negative counts refuse the input (``"raise"``) or become NaN
+    (``"mask"``), each frame with masked pixels named in ``attrs["warnings"]``."""
     import dask.array as da
     import xarray as xr
 
@@ -587,7 +614,8 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
         if fmt != "auto" and kind != fmt:
             raise FileFormatError(f, f"is not a {fmt.upper()} file (suffix {f.suffix!r})",
                                   "set format: auto or give files of that format")
-    series = read_series(files, time_source="interval", frame_interval_s=1.0)
+    series = read_series(files, time_source="interval", frame_interval_s=1.0, nan_policy=nan_policy)
+    warnings: list[str] = []
     for q in dict.fromkeys(series.paths):
         ctx.record_input(q)
     md = series.metadata
@@ -645,16 +673,20 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
               "li6_fraction": 0.0759 if li6_fraction is None else float(li6_fraction)}
     mask = np.zeros(shape_yx, np.uint8)
     if open_beam is not None:
-        ob = _reference(open_beam, "open_beam", shape_yx, ctx)
+        ob = _reference(open_beam, "open_beam", shape_yx, ctx, nan_policy, warnings)
         if dark is not None:
-            df = _reference(dark, "dark", shape_yx, ctx)
+            df = _reference(dark, "dark", shape_yx, ctx, nan_policy, warnings)
             dark_note = f"median of {df.shape[0]} dark frame(s)"
         else:
             df = np.zeros(shape_yx, np.float32)
             dark_note = "no dark given: taken as 0 (camera offset not removed)"
-        obm = np.median(ob, axis=0)
-        dfm = np.median(df, axis=0) if df.ndim == 3 else df
+        with warnings_module.catch_warnings():  # a pixel NaN in every frame stays NaN (masked below)
+            warnings_module.simplefilter("ignore", RuntimeWarning)
+            # NaN: a pixel flagged by the detector or masked by nan_policy, left out of the median
+            obm = np.nanmedian(ob, axis=0)
+            dfm = np.nanmedian(df, axis=0) if df.ndim == 3 else df
         mask = normalization_mask(obm, dfm)
+        dfm = np.where((mask != 0) & ~np.isfinite(dfm), 0.0, dfm).astype(dfm.dtype)
         safe_ob = np.where(mask != 0, dfm + 1.0, obm)
         broi = None
         if beam_roi is not None:
@@ -688,7 +720,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
                       "mask_note": "masked pixels are NaN in transmission, reasons in mask_reason"})
     else:
         if dark is not None:
-            df = _reference(dark, "dark", shape_yx, ctx)
+            df = _reference(dark, "dark", shape_yx, ctx, nan_policy, warnings)
             values = clean - np.median(df, axis=0).astype(np.float32)
             note = "dark subtracted"
         else:
@@ -702,7 +734,17 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
         sigma_model = None
     mean = da.nanmean(values, axis=(1, 2))
     prof = da.nanmean(values, axis=2)
-    mean, prof, n_spots = da.compute(mean, prof, n_spots)
+    mean, prof, n_spots, n_masked = da.compute(mean, prof, n_spots, series.masked_pixels)
+    if nan_policy != "raise":
+        from ssbscope.neutron.io import mask_warnings
+
+        warnings[:0] = mask_warnings(series, n_masked)
+        attrs["nan_policy"] = nan_policy
+        attrs["n_masked_pixels"] = int(np.sum(n_masked))
+    if warnings:
+        for w in warnings:
+            log.warning(w)
+        attrs["warnings"] = warnings
     frame = np.arange(n)
     data = {var: (("frame", "y", "x"), values.astype(np.float32), {"units": unit}),
             f"mean_{var}": (("frame",), np.asarray(mean, float), {"units": unit,
@@ -820,6 +862,8 @@ def input_stages(exp) -> list:
                   "bin_frames": getattr(item, "bin_frames", None),
                   "default_bin_frames": int(exp.analysis.neutron.bin_frames),
                   "reference_index": int(exp.analysis.neutron.reference_index)}
+        if getattr(item, "nan_policy", "raise") != "raise":  # only when set: older runs keep their cache
+            params["nan_policy"] = item.nan_policy
         if exp.analysis.neutron.ratio_half_range is not None:  # keeps older runs' parameters
             params["ratio_half_range"] = float(exp.analysis.neutron.ratio_half_range)
         # new keys only when set, so that runs without them keep their parameters (and cache)
@@ -884,6 +928,8 @@ def _ct_scan_stage_of(exp, item, name):
               "angles": str(exp.resolve(item.angles)) if item.angles else None,
               "angle_range_deg": list(item.angle_range_deg) if item.angle_range_deg else None,
               "center_px": item.center_px}
+    if getattr(item, "nan_policy", "raise") != "raise":
+        params["nan_policy"] = item.nan_policy
     return Stage(f"neutron.ct.{name}", _ct_scan_stage, outputs=(f"neutron/{name}/volume",),
                  params=params, long=True)
 
