@@ -35,7 +35,9 @@ with ``format=``: ``biologic-mpr``, ``biologic-mpt``, ``gamry-dta``, ``arbin``, 
 cycler binaries ``neware-nda``, ``neware-ndax`` (through NewareNDA, extra ``neware``) and
 ``arbin-res`` (through access-parser or mdbtools, extra ``arbin``): see
 :mod:`ssbscope.echem.io.binary_cyclers`; PalmSens ``.pssession`` (UTF-16 JSON, time series and
-impedance): :mod:`ssbscope.echem.io.palmsens`. Without the extra such a file is refused with
+impedance): :mod:`ssbscope.echem.io.palmsens`; PalmSens PSTrace CSV exports (``palmsens-csv``: a units-only
+header such as ``V,µA``, detected by content; a time series needs E vs t and i vs t curves).
+Without the extra such a file is refused with
 :class:`~ssbscope.errors.UnsupportedFormatError` naming it.
 
 Provenance
@@ -64,9 +66,9 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "neware-regular",
            "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv", "excel",
-           "neware-nda", "neware-ndax", "arbin-res", "palmsens-pssession")
+           "neware-nda", "neware-ndax", "arbin-res", "palmsens-pssession", "palmsens-csv")
 _BINARY = ("biologic-mpr", "biologic-mpt", "gamry-dta", "neware-nda", "neware-ndax", "arbin-res",
-           "palmsens-pssession")
+           "palmsens-pssession", "palmsens-csv")
 _UNSUPPORTED: dict = {}  # recognised formats refused outright (none at present)
 _EXT = {".mpr": "biologic-mpr", ".mpt": "biologic-mpt", ".dta": "gamry-dta", ".nda": "neware-nda",
         ".ndax": "neware-ndax", ".res": "arbin-res", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
@@ -134,6 +136,10 @@ def sniff_format(path) -> str:
         return eis_fmt
     if first.strip() == "EXPLAIN":
         return "gamry-dta"
+    from ssbscope.echem.io.palmsens import pstrace_units_row
+
+    if pstrace_units_row(lines) is not None:  # a PSTrace CSV: a header row of units only (V,µA)
+        return "palmsens-csv"
     if first.strip().startswith("EC-Lab ASCII") or first.strip().startswith("BT-Lab ASCII"):
         return "biologic-mpt"
     if first.strip() == "[Summary]" and "Novonix" in text:
@@ -278,6 +284,10 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
         from ssbscope.echem.io.palmsens import read_pssession
 
         return read_pssession(p, **kw)
+    if fmt == "palmsens-csv":
+        from ssbscope.echem.io.palmsens import read_pstrace_csv_timeseries
+
+        return read_pstrace_csv_timeseries(p, **kw)
     from ssbscope.echem.io.tabular import read_table
 
     raw = None

@@ -26,7 +26,8 @@ import pandas as pd
 from ssbscope.errors import FileFormatError, UnsupportedFormatError
 from ssbscope.echem.io.common import finalize_eis, finalize_timeseries, sha256_file, utf16_text
 
-__all__ = ["read_pssession", "read_pssession_eis", "is_pssession_text"]
+__all__ = ["read_pssession", "read_pssession_eis", "is_pssession_text", "read_pstrace_csv",
+           "read_pstrace_csv_timeseries", "pstrace_units_row", "PSTRACE_UNITS"]
 
 _SCALE = {"ampere": 1.0, "milliampere": 1e-3, "microampere": 1e-6, "nanoampere": 1e-9,
           "picoampere": 1e-12, "volt": 1.0, "millivolt": 1e-3, "microvolt": 1e-6, "time": 1.0,
@@ -231,3 +232,205 @@ def read_pssession(path, *, nan_policy: str = "raise", invert_current: bool = Fa
     meta = _meta(d, m)
     return finalize_timeseries(pd.DataFrame(cols), p, "palmsens-pssession", meta,
                                nan_policy=nan_policy, invert_current=invert_current, sha256=sha)
+
+
+# ------------------------------------------------------------------ PSTrace CSV exports
+#: Unit tokens of the header row of a PSTrace CSV export: (quantity, factor to SI).  PSTrace
+#: writes one (x unit, y unit) pair per curve and nothing else: ``V,µA`` (a voltammogram, i vs
+#: E), ``s,µA`` (chronoamperometry, i vs t), ``s,V`` (chronopotentiometry / OCP, E vs t).
+#: µ as the micro sign (U+00B5), the Greek mu (U+03BC) or "u".
+PSTRACE_UNITS = {
+    "s": ("time_s", 1.0), "ms": ("time_s", 1e-3), "min": ("time_s", 60.0), "h": ("time_s", 3600.0),
+    "V": ("voltage_V", 1.0), "mV": ("voltage_V", 1e-3), "µV": ("voltage_V", 1e-6),
+    "A": ("current_A", 1.0), "mA": ("current_A", 1e-3), "µA": ("current_A", 1e-6),
+    "nA": ("current_A", 1e-9), "pA": ("current_A", 1e-12),
+    "C": ("charge_C", 1.0), "mC": ("charge_C", 1e-3), "µC": ("charge_C", 1e-6), "nC": ("charge_C", 1e-9),
+}
+
+
+def _unit(tok: str):
+    t = tok.strip()
+    try:  # UTF-8 bytes decoded as Latin-1 (the format sniffer's view of the file)
+        t = t.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    t = t.replace("\u03bc", "\u00b5")  # Greek mu for the micro sign
+    if t.startswith("u") and len(t) > 1:
+        t = "\u00b5" + t[1:]
+    return PSTRACE_UNITS.get(t)
+
+
+def _split(line: str) -> list[str]:
+    return [f.strip() for f in line.rstrip("\r\n").split(",")]
+
+
+def pstrace_units_row(lines) -> int | None:
+    """Index of the units row of a PSTrace CSV export in ``lines``, or None.
+
+    The row is found by content: every field a unit (:data:`PSTRACE_UNITS`), an even number of
+    fields (one x/y pair per curve, trailing empty fields allowed), and the next line numeric.
+    The preamble PSTrace writes above it (``Date and time:``, ``Notes:``, curve titles, ``Date
+    and time measurement:``) is not needed: a file that starts with a bare ``V,µA`` header is
+    recognised as well.
+    """
+    for k, ln in enumerate(lines[:40]):
+        f = _split(ln.replace("\ufeff", ""))
+        while f and f[-1] == "":
+            f.pop()
+        if len(f) < 2 or len(f) % 2 or not all(_unit(x) for x in f):
+            continue
+        nxt = _split(lines[k + 1].replace("\ufeff", "")) if k + 1 < len(lines) else []
+        try:
+            float(nxt[0])
+            float(nxt[1])
+        except (IndexError, ValueError):
+            continue
+        return k
+    return None
+
+
+def read_pstrace_csv(path) -> pd.DataFrame:
+    """Read the curves of a PalmSens PSTrace CSV export (UTF-16 or UTF-8).
+
+    Layout (PSTrace 5 "Export to CSV"; PSTrace writes it as UTF-16 LE with a byte-order mark,
+    and a last line holding only a second byte-order mark)::
+
+        Date and time:,2025-01-01 12:00:00
+        Notes:
+        ,,,
+        Cyclic Voltammetry: CV i vs E Scan 1,,Cyclic Voltammetry: CV i vs E Scan 2,
+        Date and time measurement:,2025-01-01 12:00:01,Date and time measurement:,...
+        V,µA,V,µA
+        -0.400,0.10,-0.400,0.11
+        ...
+
+    one (x, y) column pair per curve, the units row naming only units (no "Potential" /
+    "Current" names), shorter curves padded with empty fields.  The preamble is optional; the
+    table ends at the first row that is not numeric (PSTrace appends further measurements, e.g.
+    an impedance block, below).  Format source: PSTrace exports as parsed by the open-source
+    readers listed in ``tests/data/realdata/MANIFEST.md`` (real files there are GPL-3.0 and not
+    copied).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table, one row per point: ``curve`` (0, 1 ...), the x and y of each curve under
+        canonical names by their unit (``time_s``, ``voltage_V``, ``current_A``, ``charge_C``,
+        scaled to SI; NaN where a curve lacks the quantity).  ``attrs``: ``titles`` (the curve
+        titles where the preamble gives them), ``units`` (the units row), ``start_times``,
+        ``format`` = ``"palmsens-csv"``, ``path``, ``sha256``.
+
+    Raises
+    ------
+    FileFormatError
+        No units row, a curve without data, or non-numeric fields inside the table.
+    """
+    from ssbscope.echem.io.common import check_file
+
+    p = check_file(path)
+    raw = p.read_bytes()
+    text = utf16_text(raw)
+    if text is None:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+    lines = text.replace("\ufeff", "").splitlines()
+    k = pstrace_units_row(lines)
+    if k is None:
+        raise FileFormatError(p, "is not a PalmSens PSTrace CSV export (no row of units such as "
+                              "'V,µA' followed by numbers)", "export the curves from PSTrace as CSV")
+    units = _split(lines[k])
+    while units and units[-1] == "":
+        units.pop()
+    n_curves = len(units) // 2
+    titles, starts = [""] * n_curves, [""] * n_curves
+    for ln in lines[max(0, k - 3):k]:
+        f = _split(ln)
+        if f and f[0].lower().startswith("date and time measurement"):
+            starts = [(f[2 * c + 1] if 2 * c + 1 < len(f) else "") for c in range(n_curves)]
+        elif f and any(f[2 * c] if 2 * c < len(f) else "" for c in range(n_curves)) and \
+                not f[0].lower().startswith(("date and time", "notes")):
+            titles = [(f[2 * c] if 2 * c < len(f) else "") for c in range(n_curves)]
+    cols = [[[] for _ in range(2)] for _ in range(n_curves)]
+    for r, ln in enumerate(lines[k + 1:]):
+        f = _split(ln)
+        if not any(f):
+            break
+        try:
+            float(f[0]) if f[0] else None
+        except ValueError:
+            break  # the next block (another measurement) starts
+        for c in range(n_curves):
+            pair = f[2 * c:2 * c + 2] + [""] * 2
+            x, y = pair[0], pair[1]
+            if x == "" and y == "":
+                continue
+            try:
+                cols[c][0].append(float(x))
+                cols[c][1].append(float(y))
+            except ValueError:
+                raise FileFormatError(p, f"PSTrace CSV row {k + 2 + r} (curve {c}) holds a "
+                                      "non-numeric value", "export the curves again from PSTrace") from None
+    parts = []
+    for c in range(n_curves):
+        if not cols[c][0]:
+            raise FileFormatError(p, f"PSTrace CSV curve {c} ({titles[c] or units[2 * c] + ',' + units[2 * c + 1]}) "
+                                  "has no data rows", "check the export finished")
+        d = {"curve": np.full(len(cols[c][0]), c)}
+        for j in range(2):
+            name, fac = _unit(units[2 * c + j])
+            d[name] = np.asarray(cols[c][j]) * fac
+        parts.append(pd.DataFrame(d))
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs.update({"format": "palmsens-csv", "path": str(p.resolve()), "sha256": sha256_file(p),
+                      "instrument": "PalmSens", "export": "PSTrace CSV", "titles": titles,
+                      "units": units, "start_times": starts})
+    return out
+
+
+def read_pstrace_csv_timeseries(path, *, nan_policy: str = "raise",
+                                invert_current: bool = False) -> pd.DataFrame:
+    """The potential/current time series of a PSTrace CSV export, for :func:`ssbscope.echem.read`.
+
+    A time series needs time, potential and current on one time axis: an E vs t curve
+    (``s,V``) and an i vs t curve (``s,µA``) recorded together (the same time values), or one
+    such curve beside a second quantity.  A voltammogram (``V,µA``: i vs E) holds no time: it is
+    refused naming its curves, since a time axis cannot be recovered from the export.
+
+    Raises
+    ------
+    MissingColumnError
+        No time, potential or current on a shared time axis.
+    """
+    from ssbscope.errors import MissingColumnError
+
+    t = read_pstrace_csv(path)
+    p = Path(path)
+    units = t.attrs["units"]
+    desc = "; ".join(f"curve {c}: {t.attrs['titles'][c] or 'untitled'} ({units[2 * c]}, {units[2 * c + 1]})"
+                     for c in range(len(units) // 2))
+    timed = [c for c in range(len(units) // 2) if _unit(units[2 * c])[0] == "time_s"]
+    cols = {}
+    for c in timed:
+        g = t[t["curve"] == c]
+        y = _unit(units[2 * c + 1])[0]
+        if "time_s" not in cols:
+            cols["time_s"] = g["time_s"].to_numpy()
+        elif len(g) != len(cols["time_s"]) or not np.allclose(g["time_s"].to_numpy(), cols["time_s"]):
+            continue  # another time axis (a later measurement): not merged
+        cols.setdefault(y, g[y].to_numpy())
+    missing = [k for k in ("time_s", "voltage_V", "current_A") if k not in cols]
+    if missing:
+        what = ("no time axis: its curves are plotted against potential (a voltammogram, i vs E)"
+                if not timed else f"no {' or '.join(missing)} on its time axis")
+        raise MissingColumnError(p, f"PalmSens PSTrace CSV export holds {what} ({desc}), so it is "
+                                 "not a time series",
+                                 "save the PSTrace session (.pssession), which keeps the time array, "
+                                 "and read that; read_pstrace_csv() reads the curves as they are")
+    df = pd.DataFrame({k: cols[k] for k in ("time_s", "voltage_V", "current_A")})
+    if "charge_C" in cols:
+        df["capacity_mAh"] = cols["charge_C"] / 3.6
+    meta = {"instrument": "PalmSens", "export": "PSTrace CSV", "technique": t.attrs["titles"][timed[0]]}
+    return finalize_timeseries(df, p, "palmsens-csv", meta, nan_policy=nan_policy,
+                               invert_current=invert_current, sha256=t.attrs["sha256"])
