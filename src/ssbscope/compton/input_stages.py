@@ -586,7 +586,7 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
         raise FileFormatError(fp, "does not exist", "check inputs.compton[].flood")
     kw = dict(read_kw)
     kw["e_max_kev"] = max(float(kw["e_max_kev"]), line_kev + 10.0)
-    fcube, fedges, _ = _bin_file(ctx, fp, kind, cal=cal, dataset=flood_dataset, count_unshared=False, **kw)
+    fcube, fedges, finfo = _bin_file(ctx, fp, kind, cal=cal, dataset=flood_dataset, count_unshared=False, **kw)
     if fcube.shape[:2] != good.shape:
         raise InputError(f"{fp}: flood is {fcube.shape[0]} x {fcube.shape[1]} pixels, the measurement "
                          f"{good.shape[0]} x {good.shape[1]} (inputs.compton[].flood)")
@@ -597,6 +597,8 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
     fspec = np.asarray(fcube[fgood].sum(axis=0), np.float64)
     attrs = {"flood_file": str(fp), "flood_format": kind, "flood_line_kev": float(line_kev),
              "flood_good_pixels": int(fgood.sum()), "flood_counts_total": float(fspec.sum())}
+    if finfo["attrs"].get("warnings"):  # invalid values dropped from the flood (nan_policy: drop)
+        attrs["flood_warnings"] = list(finfo["attrs"]["warnings"])
     try:
         resp = fit_line_response(fedges, fspec, float(line_kev))
     except (EmptyResultError, DataQualityError, InputError) as err:
