@@ -104,3 +104,18 @@ def test_voltammogram_refused_through_run_with_one_line(tmp_path, capsys):
     assert main(["run", str(y), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "cv.csv" in lines[0] and "no time axis" in lines[0] and ".pssession" in lines[0]
+
+
+def test_header_lines_quoted_whole(tmp_path):
+    """Some PSTrace/PStouch versions quote the header lines whole (``"V,µA"``), UTF-8 with a
+    byte-order mark."""
+    p = tmp_path / "pstouch.csv"
+    lines = ["Date and time:", "Notes: current in µA", "Method: CV", "",
+             '"Date and time measurement:,2024-04-03 12:24:51"', '"V,µA"'] + \
+        [f"{k / 100:.2f},{k + 0.25:.2f}" for k in range(20)]
+    p.write_bytes("\ufeff".encode() + "\n".join(lines).encode("utf-8") + b"\n")
+    assert sniff_format(p) == "palmsens-csv"
+    t = read_pstrace_csv(p)
+    assert t.attrs["start_times"] == ["2024-04-03 12:24:51"] and len(t) == 20
+    np.testing.assert_allclose(t["current_A"], (np.arange(20) + 0.25) * 1e-6)
+    np.testing.assert_allclose(t["voltage_V"], np.arange(20) / 100)

@@ -261,7 +261,12 @@ def _unit(tok: str):
 
 
 def _split(line: str) -> list[str]:
-    return [f.strip() for f in line.rstrip("\r\n").split(",")]
+    """Fields of a PSTrace CSV line; a line quoted whole (``"V,µA"``, as some PSTrace/PStouch
+    versions write the header lines) and quoted fields are unquoted."""
+    s = line.strip()
+    if len(s) >= 2 and s[0] == s[-1] == '"' and s.count('"') == 2:
+        s = s[1:-1]
+    return [f.strip().strip('"').strip() for f in s.split(",")]
 
 
 def pstrace_units_row(lines) -> int | None:
