@@ -4,7 +4,6 @@ detector gives (NaN/inf or negative energies, energies above 10 MeV, stream word
 ``nan_policy: drop``; an ADU -> keV gain/offset no detector has is refused naming the field."""
 
 import json
-import struct
 
 import numpy as np
 import pytest
