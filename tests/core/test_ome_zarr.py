@@ -34,8 +34,12 @@ def store(tmp_path_factory):
                                  {"units": "1/pixel", "ome_image": "image"}),
                       "state": ("time_s", np.array(["pristine", "plated"]))},
                      coords=coords, attrs={"voxel_size_um": VS})
+    # as tomo/<series>/labels (ssbscope.tomo.stages.series_datasets): an NGFF label of the
+    # volumes, stored at tomo/cell/volumes/labels/phases
     lds = xr.Dataset({"labels": (("time_s", "z", "y", "x"), lab,
-                                 {"ome_image": "label", "ome_source": "../volumes"}),
+                                 {"ome_image": "label", "ome_source": "../volumes",
+                                  "ome_label_name": "phases", "label_values": [0, 1, 2, 255],
+                                  "label_names": ["void", "Li", "SE", "undeclared"]}),
                       "cell_mask": (("y", "x"), np.ones((ny, nx), bool))},
                      coords=coords, attrs={"voxel_size_um": VS})
     # a height map per interface: (t, c, y, x) with physical y/x coordinates
@@ -63,7 +67,7 @@ def _node(path):
 def test_ome_zarr_reader_finds_the_images_with_the_voxel_size(store):
     pytest.importorskip("ome_zarr")
     st = store.st
-    assert st.ome_images() == ["tomo/cell/labels", "tomo/cell/maps", "tomo/cell/volumes"]
+    assert st.ome_images() == ["tomo/cell/maps", "tomo/cell/volumes"]  # labels: in volumes
     node = _node(st.path / "tomo/cell/volumes")
     assert [a["name"] for a in node.metadata["axes"]] == ["t", "z", "y", "x"]
     assert [a.get("unit") for a in node.metadata["axes"]] == ["second"] + ["micrometer"] * 3
@@ -82,19 +86,62 @@ def test_ome_zarr_reader_finds_the_images_with_the_voxel_size(store):
     np.testing.assert_allclose(np.asarray(node.data[1]), ref, rtol=1e-6)
 
 
-def test_label_image_is_an_ngff_label_with_a_nearest_pyramid(store):
+def test_label_image_is_an_ngff_label_of_its_volume(store):
+    """The label series is an NGFF 0.5 label of the volumes it was segmented from: listed in
+    tomo/cell/volumes/labels, found by ome-zarr-py's Reader from the image, with the image's
+    axes, scale and pyramid levels (nearest: every second voxel), integer dtype,
+    dimension_names = the axes, and spec-valid by ome-zarr-models."""
     pytest.importorskip("ome_zarr")
-    from ome_zarr.reader import Label
+    import zarr
+    from ome_zarr.reader import Label, Labels, Multiscales
 
-    path = store.st.path / "tomo/cell/labels"
-    node = _node(path)
+    img = store.st.path / "tomo/cell/volumes"
+    lpath = img / "labels" / "phases"
+    assert json.loads((img / "labels" / "zarr.json").read_text())["attributes"]["ome"] == \
+        {"version": "0.5", "labels": ["phases"]}
+    assert not (store.st.path / "tomo/cell/labels" / "labels").exists()  # moved, not copied
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    nodes = list(Reader(parse_url(str(img)))())
+    by_path = {n.zarr.path.rstrip("/"): n for n in nodes}
+    assert by_path[str(img)].first(Multiscales) is not None
+    assert by_path[str(img / "labels")].first(Labels) is not None
+    node = by_path[str(lpath)]
     assert node.first(Label) is not None
-    ome = json.loads((path / "zarr.json").read_text())["attributes"]["ome"]
-    assert ome["version"] == "0.5"
-    assert ome["image-label"]["source"] == {"image": "../volumes"}
-    assert {c["label-value"] for c in ome["image-label"]["colors"]} <= {0, 1, 2}
+    image = by_path[str(img)]
+    assert node.metadata["axes"] == image.metadata["axes"]
+    assert node.metadata["coordinateTransformations"] == image.metadata["coordinateTransformations"]
+    assert node.metadata["coordinateTransformations"][0][0]["scale"] == [600.0, VS, VS, VS]
+    assert [d.shape for d in node.data] == [d.shape for d in image.data]
     assert np.asarray(node.data[1]).dtype == np.uint8
+    np.testing.assert_array_equal(np.asarray(node.data[0]), store.lab)
     np.testing.assert_array_equal(np.asarray(node.data[1]), store.lab[:, ::2, ::2, ::2])
+    assert node.metadata["properties"][1] == {"name": "Li"}
+    ome = json.loads((lpath / "zarr.json").read_text())["attributes"]["ome"]
+    assert ome["version"] == "0.5"
+    assert ome["image-label"]["source"] == {"image": "../../"}
+    assert {c["label-value"] for c in ome["image-label"]["colors"]} == {0, 1, 2, 255}
+    g = zarr.open_group(str(lpath), mode="r")
+    for d in ome["multiscales"][0]["datasets"]:
+        assert g[d["path"]].metadata.dimension_names == ("t", "z", "y", "x")
+    models = pytest.importorskip("ome_zarr_models.v05")
+    lab_model = models.Labels.from_zarr(zarr.open_group(str(img / "labels"), mode="r"))
+    assert lab_model.attributes.ome.labels == ["phases"]
+    models.ImageLabel.from_zarr(g)  # raises if not spec-valid
+
+
+def test_label_follows_its_image_and_needs_it(store, tmp_path):
+    """Rewriting the image keeps the labels other datasets stored in it (the label dataset
+    still reads and verifies); a label whose image is not in the store is refused."""
+    st = store.st
+    st.write("tomo/cell/volumes", store.vds)
+    np.testing.assert_array_equal(st.read("tomo/cell/labels")["labels"].values, store.lab)
+    assert st.check() == []
+    other = Store.create(tmp_path / "o.zarr")
+    with pytest.raises(StoreError, match="not in the store"):
+        other.write("tomo/cell/labels", store.lds)
+    assert "tomo/cell/labels" not in other.names()
 
 
 def test_map_with_a_channel_axis(store):
@@ -112,8 +159,10 @@ def test_store_read_is_unchanged(store):
     assert "ome" not in got.attrs
     xr.testing.assert_identical(got.drop_attrs(), store.vds.drop_attrs())
     lab = st.read("tomo/cell/labels").load()
-    assert sorted(lab.data_vars) == ["cell_mask", "labels"]
+    assert sorted(lab.data_vars) == ["cell_mask", "labels"]  # read from volumes/labels/phases
+    assert lab["labels"].dims == ("time_s", "z", "y", "x") and "ome_labels" not in lab.attrs
     np.testing.assert_array_equal(lab["labels"].values, store.lab)
+    xr.testing.assert_equal(lab.drop_attrs(), store.lds.drop_attrs())
     assert st.check() == []  # the manifests cover the pyramid arrays and OME metadata
 
 
@@ -220,10 +269,12 @@ def test_napari_reader_opens_the_volume_with_its_scale(store):
     assert len(img) == 1 and img[0].multiscale
     np.testing.assert_allclose(img[0].scale, [600.0, VS, VS, VS])
     assert [tuple(s) for s in img[0].level_shapes] == [(2, 10, 24, 18), (2, 5, 12, 9)]
-    lpath = str(store.st.path / "tomo/cell/labels")
-    lab = [Layer.create(d, kw, t) for d, kw, t in reader_mod.napari_get_reader(lpath)(lpath)]
-    assert any(la.__class__.__name__ == "Labels" and np.allclose(la.scale, [600.0, VS, VS, VS])
-               for la in lab)
+    # the labels open with the image (its labels/ group), at the image's scale and levels
+    lab = [la for la in layers if la.__class__.__name__ == "Labels"]
+    assert len(lab) == 1 and lab[0].multiscale, [la.__class__.__name__ for la in layers]
+    np.testing.assert_allclose(lab[0].scale, [600.0, VS, VS, VS])
+    assert [tuple(s) for s in lab[0].level_shapes] == [(2, 10, 24, 18), (2, 5, 12, 9)]
+    np.testing.assert_array_equal(np.asarray(lab[0].data[1]), store.lab[:, ::2, ::2, ::2])
 
 
 # ---------------------------------------------------------------- XCS maps and neutron series
