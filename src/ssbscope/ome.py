@@ -36,10 +36,29 @@ Axes (:func:`axes_of`), in NGFF order (time, channel, space):
   ``metadata["axis_labels"]``.
 
 A dataset with several declared images lists them all in ``multiscales``; readers (ome-zarr-py,
-napari) show the first: the first label image, else the variable named by the dataset
-attribute ``ome_default``, else the first by name.  A label image group also carries
-``image-label`` (NGFF labels), with ``source.image`` pointing to a sibling dataset given by
-``attrs["ome_source"]`` if any.
+napari) show the first: an unplaced label image (see below), else the variable named by the
+dataset attribute ``ome_default``, else the first by name.
+
+Label images are NGFF 0.5 labels of the image they were computed from
+(:func:`label_placement`): the image named by the variable's ``attrs["ome_source"]`` (a
+dataset, relative to the label's: ``"../volumes"`` for ``tomo/<series>/labels``), else the
+image of the same dataset (the masks of ``neutron/ct``).  :meth:`ssbscope.store.Store.write`
+stores each as the group ``<image>/labels/<label name>`` (``attrs["ome_label_name"]``, else
+the variable's name), listed in ``<image>/labels`` (``{"ome": {"version": "0.5", "labels":
+[...]}}``, :func:`write_labels_group`): a multiscale image with the image's axes, scale and
+pyramid levels (nearest: every second voxel), integer dtype (a boolean mask as uint8 0/1),
+Zarr ``dimension_names`` equal to the axes' names, and ``image-label`` with ``source``
+``{"image": "../../"}``, ``colors`` (RGBA per label value, :data:`LABEL_RGBA`, 0 transparent)
+and, when the variable names its values (``label_values``/``label_names``: the phases of a
+tomo segmentation), ``properties``.  ome-zarr-py's ``Reader`` and napari open them with the
+image.  The dataset of the label keeps reading it (``Store.read``).  A label image with no
+image (no ``ome_source`` and none beside it) stays what it was: its dataset group is the
+label image (``image-label`` without ``source``).
+
+Zarr ``dimension_names`` of the images themselves: level 0 keeps the dataset's dimensions
+(``time_s``, ``block_row`` ...) and level ``k`` has ``<dim>_s<k>``, so that the group stays
+one xarray dataset; NGFF 0.5 asks for the axes' names (``t``, ``y`` ...), which ome-zarr-py
+and napari do not check (ome-zarr-models does).
 
 Images of the areas: tomo volumes, labels and height/thickness maps (``time_s`` -> t,
 ``interface``/``layer`` -> c); neutron CT volumes; the XCS EMF maps ``compton/<series>/maps``
@@ -393,13 +412,17 @@ def label_placement(name: str, ds) -> dict[str, tuple[str, str]]:
 
 def label_dataset(ds, vname, lname):
     """The one-variable dataset written as the NGFF label image ``lname`` of ``ds[vname]``:
-    the variable renamed ``lname`` (its ``ome_source`` dropped), its coordinates (they give
-    the scale, as for the image) and the voxel size attributes."""
+    the variable renamed ``lname`` (its ``ome_source`` dropped; a boolean mask as uint8
+    0/1, NGFF labels being integers), its coordinates (they give the scale, as for the
+    image) and the voxel size attributes."""
     sub = ds[[vname]].rename({vname: lname})
     sub.attrs = {k: ds.attrs[k] for k in ("voxel_size_um", "pixel_size_um") if k in ds.attrs}
     var = sub[lname]
     var.attrs = {k: v for k, v in var.attrs.items() if k != "ome_source"}
     var.attrs["ssbscope_dims"] = [str(d) for d in var.dims]  # read back as these
+    if var.dtype == bool:  # NGFF labels are integers: a mask is stored as 0/1
+        sub[lname] = var.astype(np.uint8)
+        sub[lname].attrs.update(var.attrs, ssbscope_dtype="bool")
     return sub
 
 

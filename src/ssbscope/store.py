@@ -11,12 +11,19 @@ Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
       .ssbscope/lock               held (fcntl) by the run writing the store: pid and host
       .ssbscope/tmp/               scratch for atomic writes (names start with the writer's pid)
       tomo/<series>/volumes/volume_s1  OME-Zarr pyramid level of a declared image (ssbscope.ome)
+      tomo/<series>/volumes/labels/phases  NGFF label image of the volumes: the ``labels``
+                                   variable of dataset ``tomo/<series>/labels`` (read back there)
 
 The root ``zarr.json`` and every dataset's ``zarr.json`` carry consolidated metadata
 (refreshed after each write).  A variable with ``attrs["ome_image"] = "image"`` or
 ``"label"`` makes its dataset group an OME-Zarr (NGFF 0.5) image that ome-zarr-py and
 napari open with the physical scale (:mod:`ssbscope.ome`, :meth:`Store.ome_images`); its
-pyramid levels are hidden by :meth:`Store.read`.
+pyramid levels are hidden by :meth:`Store.read`.  A label image computed from an image (the
+variable's ``attrs["ome_source"]``, e.g. ``"../volumes"``, or an image in the same dataset)
+is stored as an NGFF label of that image, ``<image>/labels/<label name>``, so that viewers
+open it with the image; its dataset records where (``attrs["ome_labels"]``), :meth:`Store.read`
+returns it as the variable it was, its manifest covers it, a rewrite of the image keeps it and
+:meth:`Store.delete` of its dataset removes it.
 
 Every dataset shares the time axis ``time_s`` (seconds since the start of the
 electrochemical test) where it has one, carries ``units`` on every variable and
@@ -658,7 +665,8 @@ class Store:
                                drop_variables=pyramid_paths(ome_metadata(p)) or None)
             v = lab[posixpath.basename(rel)].variable  # stored under the label's name
             dims = attr_list(v.attrs.pop("ssbscope_dims", None)) or list(v.dims)
-            ds[vname] = (dims, v.data, v.attrs)  # the dataset's dimensions (NGFF's on disk)
+            data = v.data.astype(bool) if v.attrs.pop("ssbscope_dtype", None) == "bool" else v.data
+            ds[vname] = (dims, data, v.attrs)  # the dataset's dimensions (NGFF's on disk)
         return ds
 
     def provenance(self, name: str) -> dict:
@@ -749,6 +757,7 @@ class Store:
         # labels, ssbscope.ome.label_placement); the dataset lists where (attrs["ome_labels"])
         # and read() puts them back
         ds, labels = self._split_labels(name, ds)
+        old_labels = _label_paths(target) if target.is_dir() else []
         tmp_root = self.path / _META / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
         tmp = tmp_root / _tmp_name()
@@ -793,6 +802,10 @@ class Store:
                 shutil.rmtree(trash, ignore_errors=True)
             _write_json_atomic(self._manifest_path(name), {"dataset": name, "files": manifest})
             self._consolidate(name)
+            now = set(_label_paths(target))
+            for lp in old_labels:  # label images this dataset no longer has
+                if lp.startswith("..") and lp not in now:
+                    self._drop_label(Path(os.path.normpath(target / lp)))
         except OSError as e:
             _restore_labels(kept)
             shutil.rmtree(tmp, ignore_errors=True)
@@ -852,13 +865,7 @@ class Store:
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
         write_labels_group(d / "labels", [lname])
-        _consolidate_quietly(d)
-        man = self.manifest(image)
-        if man is not None and isinstance(man.get("files"), dict) and "zarr.json" in man["files"]:
-            zj = d / "zarr.json"
-            man["files"]["zarr.json"] = {"size": zj.stat().st_size, "sha256": sha256_file(zj)}
-            _write_json_atomic(self._manifest_path(image), man)
-        self._consolidate(image)
+        self._refresh_image(image)
 
     def _ensure_parent_groups(self, name: str) -> None:
         parts = name.split("/")[:-1]
@@ -871,11 +878,15 @@ class Store:
                 _write_json_atomic(zj, {"zarr_format": 3, "node_type": "group", "attributes": {}})
 
     def delete(self, name: str) -> None:
-        """Remove a dataset and its manifest (atomic: renamed away first)."""
+        """Remove a dataset and its manifest (atomic: renamed away first), and the label
+        images it stored in other datasets' images (``<image>/labels/<name>``)."""
         target = self._dir(name)
         self._manifest_path(name).unlink(missing_ok=True)
         if not target.exists():
             return
+        for lp in _label_paths(target):
+            if lp.startswith(".."):
+                self._drop_label(Path(os.path.normpath(target / lp)))
         trash = self.path / _META / "tmp" / _tmp_name("old")
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(target, trash)
@@ -887,6 +898,37 @@ class Store:
             parent.rmdir()
             parent = parent.parent
         self._consolidate(name)
+
+    def _drop_label(self, lpath: Path) -> None:
+        """Remove the label group ``lpath`` (``<image>/labels/<name>``) from its image: its
+        listing in ``labels/`` (the group itself when empty), the image's consolidated
+        metadata and manifest entry, the root's."""
+        from ssbscope.ome import write_labels_group
+
+        labels, img = lpath.parent, lpath.parent.parent
+        if lpath.exists():
+            trash = self.path / _META / "tmp" / _tmp_name("old")
+            os.replace(lpath, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        if labels.is_dir():
+            if write_labels_group(labels, [])["labels"] == []:
+                shutil.rmtree(labels, ignore_errors=True)
+        image = img.relative_to(self.path).as_posix()
+        if img.is_dir() and self._has(image):
+            self._refresh_image(image)
+
+    def _refresh_image(self, image: str) -> None:
+        """After its ``labels/`` group changed: the image's consolidated metadata, its
+        manifest entry for ``zarr.json`` (the labels are not part of its manifest) and the
+        root's consolidated metadata."""
+        d = self._dir(image)
+        _consolidate_quietly(d)
+        man = self.manifest(image)
+        if man is not None and isinstance(man.get("files"), dict) and "zarr.json" in man["files"]:
+            zj = d / "zarr.json"
+            man["files"]["zarr.json"] = {"size": zj.stat().st_size, "sha256": sha256_file(zj)}
+            _write_json_atomic(self._manifest_path(image), man)
+        self._consolidate(image)
 
     def _consolidate(self, name: str | None = None) -> None:
         """Refresh the consolidated metadata in the root ``zarr.json`` (so that Zarr and

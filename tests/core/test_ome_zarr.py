@@ -133,15 +133,27 @@ def test_label_image_is_an_ngff_label_of_its_volume(store):
 
 def test_label_follows_its_image_and_needs_it(store, tmp_path):
     """Rewriting the image keeps the labels other datasets stored in it (the label dataset
-    still reads and verifies); a label whose image is not in the store is refused."""
-    st = store.st
+    still reads and verifies); deleting the label dataset takes its label out of the image;
+    a label whose image is not in the store is refused."""
+    st = Store.create(tmp_path / "s.zarr")
+    with pytest.raises(StoreError, match="not in the store"):
+        st.write("tomo/cell/labels", store.lds)
+    assert "tomo/cell/labels" not in st.names()
+    st.write("tomo/cell/volumes", store.vds)
+    st.write("tomo/cell/labels", store.lds)
     st.write("tomo/cell/volumes", store.vds)
     np.testing.assert_array_equal(st.read("tomo/cell/labels")["labels"].values, store.lab)
     assert st.check() == []
-    other = Store.create(tmp_path / "o.zarr")
-    with pytest.raises(StoreError, match="not in the store"):
-        other.write("tomo/cell/labels", store.lds)
-    assert "tomo/cell/labels" not in other.names()
+    with open(st.path / "tomo/cell/volumes/labels/phases/zarr.json", "a") as fh:
+        fh.write(" ")  # the label dataset's manifest covers its label image
+    assert any("tomo/cell/labels: file ../volumes/labels/phases/zarr.json" in p
+               for p in st.check())
+    st.write("tomo/cell/labels", store.lds)
+    st.delete("tomo/cell/labels")
+    assert not (st.path / "tomo/cell/volumes/labels").exists()
+    assert st.check() == []
+    root = json.loads((st.path / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    assert not any("/labels" in k for k in root)
 
 
 def test_map_with_a_channel_axis(store):
@@ -163,6 +175,11 @@ def test_store_read_is_unchanged(store):
     assert lab["labels"].dims == ("time_s", "z", "y", "x") and "ome_labels" not in lab.attrs
     np.testing.assert_array_equal(lab["labels"].values, store.lab)
     xr.testing.assert_equal(lab.drop_attrs(), store.lds.drop_attrs())
+    from ssbscope.store_repr import store_summary  # the Jupyter view lists it there too
+
+    row = {r["name"]: r for r in store_summary(st)}["tomo/cell/labels"]
+    assert {"name": "labels", "dims": ("time_s", "z", "y", "x"), "dtype": "uint8"}.items() <= \
+        [v for v in row["variables"] if v["name"] == "labels"][0].items()
     assert st.check() == []  # the manifests cover the pyramid arrays and OME metadata
 
 
