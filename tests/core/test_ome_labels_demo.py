@@ -45,7 +45,9 @@ def test_tomo_labels_open_with_their_volume_at_the_voxel_size(st):
         got = np.asarray(label.data[0])
         assert got.dtype == np.uint8
         np.testing.assert_array_equal(got, lab["labels"].values)
-        np.testing.assert_array_equal(np.asarray(label.data[1]), got[:, ::2, ::2, ::2])
+        # level 1: every second voxel (an odd extent loses its last: 159 slices -> 79)
+        every2 = (slice(None),) + tuple(slice(0, n // 2 * 2, 2) for n in got.shape[1:])
+        np.testing.assert_array_equal(np.asarray(label.data[1]), got[every2])
         # the phases named as the dataset names them (labels index into phases)
         phases = lab.attrs["phases"]
         phases = phases if isinstance(phases, list) else __import__("json").loads(phases)

@@ -643,3 +643,44 @@ def test_scales_from_coordinates_are_stored_clean(tmp_path):
     for c in ct:
         for x in c[0]["scale"] + c[1]["translation"]:
             assert x == float(f"{x:.12g}")
+
+
+def test_a_dask_label_is_streamed_into_its_image(tmp_path, monkeypatch):
+    """A Dask-backed label series (as the chunked series' labels) is written into its
+    volume's labels/ group as its blocks are computed: each block once, no level read back
+    from disk; the levels equal every second voxel of the labels."""
+    import threading
+
+    import dask
+    import dask.array as da
+
+    nz, ny, nx, block = 40, 20, 18, 8
+    lab = (np.random.default_rng(5).random((nz, ny, nx)) * 3).astype(np.uint8)
+    calls, lock = [], threading.Lock()
+
+    def slab(z0, z1):
+        with lock:
+            calls.append(z0)
+        return lab[z0:z1]
+
+    lazy = da.concatenate([da.from_delayed(dask.delayed(slab)(z0, z0 + block),
+                                           shape=(block, ny, nx), dtype=np.uint8)
+                           for z0 in range(0, nz, block)])
+    st = Store.create(tmp_path / "s.zarr")
+    st.write("tomo/c/volumes", xr.Dataset(
+        {"volume": (("z", "y", "x"), lab.astype(np.float32), {"units": "1", "ome_image": "image"})},
+        coords=_space(nz, ny, nx)))
+
+    def no_read_back(*a, **k):
+        raise AssertionError("a streamed label's level was read back from disk")
+
+    with monkeypatch.context() as m:
+        m.setattr(da, "from_zarr", no_read_back)
+        st.write("tomo/c/labels", xr.Dataset(
+            {"labels": (("z", "y", "x"), lazy, {"ome_image": "label", "ome_source": "../volumes"})},
+            coords=_space(nz, ny, nx)))
+    assert sorted(calls) == list(range(0, nz, block))
+    node = _node(st.path / "tomo/c/volumes/labels/label")
+    np.testing.assert_array_equal(np.asarray(node.data[1]), lab[::2, ::2, ::2])
+    np.testing.assert_array_equal(st.read("tomo/c/labels")["labels"].values, lab)
+    assert st.check() == []
