@@ -4,6 +4,8 @@ item 1): ome-zarr-py's ``Reader``, started on a volume of the shared ``tiny_demo
 pyramid levels; napari's reader (extra ``viewer``) opens them with the volume, headless; and
 ``Store.read`` still returns each label variable in its own dataset."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -50,7 +52,7 @@ def test_tomo_labels_open_with_their_volume_at_the_voxel_size(st):
         np.testing.assert_array_equal(np.asarray(label.data[1]), got[every2])
         # the phases named as the dataset names them (labels index into phases)
         phases = lab.attrs["phases"]
-        phases = phases if isinstance(phases, list) else __import__("json").loads(phases)
+        phases = phases if isinstance(phases, list) else json.loads(phases)
         props = label.metadata["properties"]
         assert [props[k]["name"] for k in range(len(phases))] == list(phases)
 
