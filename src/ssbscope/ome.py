@@ -36,10 +36,29 @@ Axes (:func:`axes_of`), in NGFF order (time, channel, space):
   ``metadata["axis_labels"]``.
 
 A dataset with several declared images lists them all in ``multiscales``; readers (ome-zarr-py,
-napari) show the first: the first label image, else the variable named by the dataset
-attribute ``ome_default``, else the first by name.  A label image group also carries
-``image-label`` (NGFF labels), with ``source.image`` pointing to a sibling dataset given by
-``attrs["ome_source"]`` if any.
+napari) show the first: an unplaced label image (see below), else the variable named by the
+dataset attribute ``ome_default``, else the first by name.
+
+Label images are NGFF 0.5 labels of the image they were computed from
+(:func:`label_placement`): the image named by the variable's ``attrs["ome_source"]`` (a
+dataset, relative to the label's: ``"../volumes"`` for ``tomo/<series>/labels``), else the
+image of the same dataset (the masks of ``neutron/ct``).  :meth:`ssbscope.store.Store.write`
+stores each as the group ``<image>/labels/<label name>`` (``attrs["ome_label_name"]``, else
+the variable's name), listed in ``<image>/labels`` (``{"ome": {"version": "0.5", "labels":
+[...]}}``, :func:`write_labels_group`): a multiscale image with the image's axes, scale and
+pyramid levels (nearest: every second voxel), integer dtype (a boolean mask as uint8 0/1),
+Zarr ``dimension_names`` equal to the axes' names, and ``image-label`` with ``source``
+``{"image": "../../"}``, ``colors`` (RGBA per label value, :data:`LABEL_RGBA`, 0 transparent)
+and, when the variable names its values (``label_values``/``label_names``: the phases of a
+tomo segmentation), ``properties``.  ome-zarr-py's ``Reader`` and napari open them with the
+image.  The dataset of the label keeps reading it (``Store.read``).  A label image with no
+image (no ``ome_source`` and none beside it) stays what it was: its dataset group is the
+label image (``image-label`` without ``source``).
+
+Zarr ``dimension_names`` of the images themselves: level 0 keeps the dataset's dimensions
+(``time_s``, ``block_row`` ...) and level ``k`` has ``<dim>_s<k>``, so that the group stays
+one xarray dataset; NGFF 0.5 asks for the axes' names (``t``, ``y`` ...), which ome-zarr-py
+and napari do not check (ome-zarr-models does).
 
 Images of the areas: tomo volumes, labels and height/thickness maps (``time_s`` -> t,
 ``interface``/``layer`` -> c); neutron CT volumes; the XCS EMF maps ``compton/<series>/maps``
@@ -84,17 +103,21 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["OME_ATTR", "PYRAMID_MAX_EXTENT", "CUBE_SIDE", "write_ome", "ome_metadata",
-           "pyramid_paths", "axes_of", "pyramid_factor", "tile_px", "image_chunks"]
+__all__ = ["OME_ATTR", "NGFF_VERSION", "PYRAMID_MAX_EXTENT", "CUBE_SIDE", "write_ome",
+           "ome_metadata", "pyramid_paths", "axes_of", "pyramid_factor", "tile_px",
+           "image_chunks", "label_placement", "label_dataset", "write_labels_group"]
 
 log = logging.getLogger(__name__)
 
 #: variable attribute declaring an image: "image" or "label"
 OME_ATTR = "ome_image"
+#: the OME-Zarr (NGFF) version written (Zarr v3: the metadata under ``attributes["ome"]``)
+NGFF_VERSION = "0.5"
 #: extra pyramid levels are added until the largest spatial extent is at most this (voxels)
 PYRAMID_MAX_EXTENT = 256
 _MAX_LEVELS = 8
@@ -336,7 +359,127 @@ def _downsample(arr, space_idx, kind):
     return out, factor
 
 
-def write_ome(group_dir, ds, pending=None) -> dict | None:
+def label_placement(name: str, ds) -> dict[str, tuple[str, str]]:
+    """Where the declared label images of dataset ``name`` are stored as NGFF labels.
+
+    A variable declared ``attrs["ome_image"] = "label"`` is a label of the image it was
+    computed from: the dataset named by ``attrs["ome_source"]`` (of the variable, else of the
+    dataset; relative to ``name``, e.g. ``"../volumes"``), else ``name`` itself when ``ds``
+    declares an image.  It is stored as the multiscale label image
+    ``<image>/labels/<label name>`` (the label name: ``attrs["ome_label_name"]``, else the
+    variable's name; ``label`` for a variable named ``labels``, the name NGFF gives the
+    labels group), listed in ``<image>/labels`` (NGFF 0.5 "labels").  A label with no
+    image (no ``ome_source`` and no image beside it) is not placed: its dataset group itself
+    is the label image, as before.
+
+    Returns
+    -------
+    dict
+        ``{variable: (image dataset name, label name)}``.
+
+    Raises
+    ------
+    ValueError
+        An ``ome_source`` leading out of the store, or two labels of one image with one name.
+    """
+    import posixpath
+
+    has_image = any(ds[v].attrs.get(OME_ATTR) == "image" for v in ds.data_vars)
+    out, seen = {}, set()
+    for v in sorted(ds.data_vars, key=str):
+        if ds[v].attrs.get(OME_ATTR) != "label":
+            continue
+        src = ds[v].attrs.get("ome_source") or ds.attrs.get("ome_source")
+        if src:
+            image = posixpath.normpath(posixpath.join(name, str(src)))
+            if image.startswith("..") or image.startswith("/") or image == ".":
+                raise ValueError(f"variable {v!r}: ome_source {src!r} leads out of the store")
+        elif has_image:
+            image = name
+        else:
+            continue
+        # "labels" is NGFF's name of the labels group: no array of an image may have it
+        lname = str(ds[v].attrs.get("ome_label_name") or (v if v != "labels" else "label"))
+        if lname == "labels" or "/" in lname:
+            raise ValueError(f"variable {v!r}: label name {lname!r}; NGFF reserves 'labels' "
+                             "(set attrs['ome_label_name'])")
+        if (image, lname) in seen:
+            raise ValueError(f"variable {v!r}: a second label named {lname!r} of image {image!r}")
+        seen.add((image, lname))
+        out[str(v)] = (image, lname)
+    return out
+
+
+def label_dataset(ds, vname, lname):
+    """The one-variable dataset written as the NGFF label image ``lname`` of ``ds[vname]``:
+    the variable renamed ``lname`` (its ``ome_source`` dropped; a boolean mask as uint8
+    0/1, NGFF labels being integers), its coordinates (they give the scale, as for the
+    image) and the voxel size attributes."""
+    sub = ds[[vname]].rename({vname: lname})
+    sub.attrs = {k: ds.attrs[k] for k in ("voxel_size_um", "pixel_size_um") if k in ds.attrs}
+    var = sub[lname]
+    var.attrs = {k: v for k, v in var.attrs.items() if k != "ome_source"}
+    var.attrs["ssbscope_dims"] = [str(d) for d in var.dims]  # read back as these
+    if var.dtype == bool:  # NGFF labels are integers: a mask is stored as 0/1
+        sub[lname] = var.astype(np.uint8)
+        sub[lname].attrs.update(var.attrs, ssbscope_dtype="bool")
+    return sub
+
+
+def write_labels_group(labels_dir, names) -> dict:
+    """Create or update the NGFF "labels" group ``labels_dir`` (``<image>/labels``): its
+    ``ome`` attribute lists ``names`` (label image paths relative to it), existing entries
+    kept.  Returns the ``ome`` attribute."""
+    labels_dir = Path(labels_dir)
+    labels_dir.mkdir(parents=True, exist_ok=True)
+    zj = labels_dir / "zarr.json"
+    try:
+        meta = json.loads(zj.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {"zarr_format": 3, "node_type": "group", "attributes": {}}
+    meta.pop("consolidated_metadata", None)
+    ome = meta.setdefault("attributes", {}).get("ome") or {}
+    have = [str(n) for n in ome.get("labels", []) if (labels_dir / str(n) / "zarr.json").is_file()]
+    ome = {"version": NGFF_VERSION, "labels": sorted(set(have) | {str(n) for n in names})}
+    meta["attributes"]["ome"] = ome
+    tmp = zj.with_name(f".zarr.json.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    os.replace(tmp, zj)
+    return ome
+
+
+#: colours of label values 1, 2, ... (RGBA 0-255; Tableau 10), cycled; 0 is transparent black
+LABEL_RGBA = [[31, 119, 180, 255], [255, 127, 14, 255], [44, 160, 44, 255], [214, 39, 40, 255],
+              [148, 103, 189, 255], [140, 86, 75, 255], [227, 119, 194, 255],
+              [127, 127, 127, 255], [188, 189, 34, 255], [23, 190, 207, 255]]
+
+
+def _label_colors(var, coarsest) -> dict:
+    """``colors`` (and ``properties``) of a label image's ``image-label``: one entry per label
+    value found in the coarsest level as written (small) and per value named by the
+    variable's ``label_values``/``label_names`` attributes (``properties``: ``{"label-value",
+    "name"}``); colours from :data:`LABEL_RGBA` by value (0 transparent)."""
+    vals = set()
+    if var.size <= 2 ** 26 or coarsest.size <= 2 ** 24:
+        vals = {int(v) for v in np.unique(np.asarray(coarsest[...]))
+                if np.asarray(v).dtype.kind in "iub"}
+    names = dict(zip([int(v) for v in np.atleast_1d(var.attrs.get("label_values", []))],
+                     [str(n) for n in np.atleast_1d(var.attrs.get("label_names", []))]))
+    vals |= set(names)
+    if not vals:
+        return {}
+    colors = [{"label-value": v, "rgba": ([0, 0, 0, 0] if v == 0 else
+                                          LABEL_RGBA[(v - 1) % len(LABEL_RGBA)])}
+              for v in sorted(vals)]
+    out = {"colors": colors}
+    if names:
+        out["properties"] = [{"label-value": v, **({"name": names[v]} if v in names else {})}
+                             for v in sorted(vals)]
+    return out
+
+
+def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
+              ngff_dims: bool = False) -> dict | None:
     """Write NGFF metadata and pyramid levels for the declared images of ``ds``.
 
     Parameters
@@ -351,6 +494,16 @@ def write_ome(group_dir, ds, pending=None) -> dict | None:
         Dask-backed images are then computed from the images' own graphs together with it,
         in one pass (each block written and downsampled as it is computed); the levels
         equal the ones computed from the written level 0.
+    label_source : str, optional
+        ``image-label["source"]["image"]`` of a label image: ``"../../"`` for a label stored
+        in its image's ``labels/`` group (:func:`label_placement`); default: the
+        ``ome_source`` attribute, if any.
+    ngff_dims : bool
+        Name the dimensions of every level of the images (Zarr ``dimension_names``) by
+        their NGFF axes (``t``, ``c``, ``z``, ``y``, ``x``), as NGFF 0.5 requires: for label
+        groups, which hold nothing else.  Default: level 0 keeps the variable's dimensions
+        and level ``k`` has ``<dim>_s<k>`` (so that xarray opens the dataset group, whose
+        other variables share the dimensions).
 
     Returns
     -------
@@ -444,7 +597,8 @@ def write_ome(group_dir, ds, pending=None) -> dict | None:
             if path in ds.variables:
                 raise ValueError(f"variable {vname!r}: pyramid level name {path!r} is taken by a variable")
             cks = tuple(min(c, n) for c, n in zip(chunks, nxt.shape))
-            dims = [d if i not in space_idx else f"{d}_s{level}" for i, d in enumerate(var.dims)]
+            dims = ([a["name"] for a in axes] if ngff_dims else
+                    [d if i not in space_idx else f"{d}_s{level}" for i, d in enumerate(var.dims)])
             out = g.create_array(path, shape=nxt.shape, dtype=nxt.dtype, chunks=cks,
                                  dimension_names=dims, fill_value=0,
                                  attributes={"units": var.attrs.get("units", ""),
@@ -474,18 +628,23 @@ def write_ome(group_dir, ds, pending=None) -> dict | None:
         multiscales.append(ms)
         if kind == "label" and label is None:
             label, label_var, coarsest = {}, vname, out
-            src = ds[vname].attrs.get("ome_source") or ds.attrs.get("ome_source")
+            src = label_source or ds[vname].attrs.get("ome_source") or ds.attrs.get("ome_source")
             if src:
                 label["source"] = {"image": str(src)}
     if sources:  # level 0 and the streamed levels: one pass over the blocks
         da.store(sources, targets, lock=False)
-    if label is not None and ds[label_var].size <= 2 ** 26:
-        vals = np.unique(np.asarray(coarsest[...]))  # the coarsest level as written: small
-        label["colors"] = [{"label-value": int(v)} for v in vals if v.dtype.kind in "iub"]
+    if ngff_dims:  # level 0 as written by to_zarr: its dimension_names become the axes'
+        for ms in multiscales:
+            zj = group_dir / ms["datasets"][0]["path"] / "zarr.json"
+            meta = json.loads(zj.read_text(encoding="utf-8"))
+            meta["dimension_names"] = [a["name"] for a in ms["axes"]]
+            zj.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    if label is not None:
+        label.update(_label_colors(ds[label_var], coarsest))
     # readers show the first: the first declared label, if any, else ds.attrs["ome_default"]
     first = label_var if label is not None else ds.attrs.get("ome_default")
     multiscales.sort(key=lambda m: m["name"] != first)
-    meta = {"version": "0.5", "multiscales": multiscales}
+    meta = {"version": NGFF_VERSION, "multiscales": multiscales}
     if label is not None:
         meta["image-label"] = label
     g.attrs["ome"] = meta

@@ -11,12 +11,19 @@ Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
       .ssbscope/lock               held (fcntl) by the run writing the store: pid and host
       .ssbscope/tmp/               scratch for atomic writes (names start with the writer's pid)
       tomo/<series>/volumes/volume_s1  OME-Zarr pyramid level of a declared image (ssbscope.ome)
+      tomo/<series>/volumes/labels/phases  NGFF label image of the volumes: the ``labels``
+                                   variable of dataset ``tomo/<series>/labels`` (read back there)
 
 The root ``zarr.json`` and every dataset's ``zarr.json`` carry consolidated metadata
 (refreshed after each write).  A variable with ``attrs["ome_image"] = "image"`` or
 ``"label"`` makes its dataset group an OME-Zarr (NGFF 0.5) image that ome-zarr-py and
 napari open with the physical scale (:mod:`ssbscope.ome`, :meth:`Store.ome_images`); its
-pyramid levels are hidden by :meth:`Store.read`.
+pyramid levels are hidden by :meth:`Store.read`.  A label image computed from an image (the
+variable's ``attrs["ome_source"]``, e.g. ``"../volumes"``, or an image in the same dataset)
+is stored as an NGFF label of that image, ``<image>/labels/<label name>``, so that viewers
+open it with the image; its dataset records where (``attrs["ome_labels"]``), :meth:`Store.read`
+returns it as the variable it was, its manifest covers it, a rewrite of the image keeps it and
+:meth:`Store.delete` of its dataset removes it.
 
 Every dataset shares the time axis ``time_s`` (seconds since the start of the
 electrochemical test) where it has one, carries ``units`` on every variable and
@@ -53,6 +60,7 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
 import re
 import shutil
 import socket
@@ -198,6 +206,51 @@ def _finish_group(name: str, group_dir: Path, ds, pending=None) -> None:
     except ValueError as e:
         raise StoreError(f"dataset {name!r}: OME-Zarr image: {e}") from None
     _consolidate_quietly(group_dir)
+
+
+def _write_label_group(name: str, group_dir: Path, sub) -> None:
+    """Write the one-variable dataset ``sub`` (:func:`ssbscope.ome.label_dataset`) as an NGFF
+    label image at ``group_dir``: level 0, the nearest-downsampled pyramid (in one pass for a
+    Dask-backed label, as for an image) and ``image-label`` with ``source`` ``../../``."""
+    from ssbscope.ome import write_ome
+
+    # the group holds the label's levels only (dimension_names: the NGFF axes, as NGFF 0.5
+    # requires); the coordinates give write_ome the scale and stay in the dataset
+    sub = sub.assign_coords({k: np.asarray(c.values) for k, c in sub.coords.items()})
+    lazy = any(v.chunks for v in sub.data_vars.values())
+    pending = sub.drop_vars(list(sub.coords)).to_zarr(
+        str(group_dir), mode="w", consolidated=False, zarr_format=3, compute=not lazy)
+    try:
+        write_ome(group_dir, sub, pending if lazy else None, label_source="../../",
+                  ngff_dims=True)
+    except InputError:
+        raise
+    except ValueError as e:
+        raise StoreError(f"dataset {name!r}: OME-Zarr label image: {e}") from None
+    _consolidate_quietly(group_dir)
+
+
+def _keep_labels(old: Path, new: Path) -> list[tuple[str, Path, Path]]:
+    """Move the label groups of ``old`` (the ``labels/`` group of an image being rewritten)
+    that the new image does not write itself into ``new``: the labels other datasets store
+    there.  Returns ``[(label name, new path, former path)]`` (for :func:`_restore_labels`)."""
+    if not old.is_dir():
+        return []
+    moved = []
+    for child in sorted(old.iterdir()):
+        if (child.is_dir() and (child / "zarr.json").is_file()
+                and not (new / child.name).exists()):
+            new.mkdir(exist_ok=True)
+            os.replace(child, new / child.name)
+            moved.append((child.name, new / child.name, child))
+    return moved
+
+
+def _restore_labels(moved) -> None:
+    """Undo :func:`_keep_labels` after a failed write (best effort)."""
+    for _, now, former in moved:
+        with contextlib.suppress(OSError):
+            os.replace(now, former)
 
 
 def _consolidate_quietly(path) -> None:
@@ -362,9 +415,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _manifest(root: Path, *, hashes: bool = True) -> dict:
+def _label_paths(root: Path) -> list[str]:
+    """Paths (relative to the dataset directory ``root``) of the NGFF label groups that hold
+    the dataset's label images (``attrs["ome_labels"]``, :meth:`Store.write`)."""
+    meta = _node_meta(root) or {}
+    try:
+        rel = json.loads((meta.get("attributes") or {}).get("ome_labels") or "{}")
+    except (TypeError, ValueError):
+        return []
+    return sorted(str(v) for v in rel.values()) if isinstance(rel, dict) else []
+
+
+def _manifest(root: Path, *, hashes: bool = True, at: Path | None = None) -> dict:
     """``{relative path: {"size", "sha256"}}`` of the files of one dataset directory (nested
-    datasets, i.e. sub-directories that are Zarr groups, are not part of it)."""
+    datasets, i.e. sub-directories that are Zarr groups, are not part of it), and of the
+    label groups holding its label images (paths such as ``../volumes/labels/phases/...``,
+    resolved from ``at``, where the dataset lives, default ``root``)."""
     out = {}
     for dirpath, dirnames, files in os.walk(root):
         here = Path(dirpath)
@@ -385,6 +451,15 @@ def _manifest(root: Path, *, hashes: bool = True) -> dict:
             if hashes:
                 entry["sha256"] = sha256_file(f)
             out[rel] = entry
+    for lp in _label_paths(root):
+        base = Path(os.path.normpath((at or root) / lp if lp.startswith("..") else root / lp))
+        for dirpath, _dirnames, files in os.walk(base):
+            for fn in sorted(files):
+                f = Path(dirpath) / fn
+                entry = {"size": f.stat().st_size}
+                if hashes:
+                    entry["sha256"] = sha256_file(f)
+                out[f"{lp}/{f.relative_to(base).as_posix()}"] = entry
     return out
 
 
@@ -559,9 +634,40 @@ class Store:
         ds = xr.open_zarr(str(d), consolidated=False, chunks={} if chunks is None else chunks,
                           zarr_format=3, drop_variables=pyramid_paths(ome_metadata(d)) or None)
         ds.attrs.pop("ome", None)
+        ds = self._with_labels(name, d, ds, chunks)
         # Zarr lists a group's arrays in directory order, which differs between runs and
         # file systems: variables in name order instead, the same on every read
         return _in_name_order(ds)
+
+    def _with_labels(self, name: str, d: Path, ds, chunks):
+        """``ds`` with its label images read back from the NGFF label groups where
+        :meth:`write` stored them (``attrs["ome_labels"]``), as the variables they were."""
+        import xarray as xr
+
+        from ssbscope.ome import ome_metadata, pyramid_paths
+
+        raw = ds.attrs.pop("ome_labels", None)
+        if not raw:
+            return ds
+        try:
+            where = json.loads(raw)
+        except ValueError:
+            raise StoreError(f"{self.path}: dataset {name!r}: attribute ome_labels is not JSON; "
+                             "re-run the stage that wrote it") from None
+        for vname, rel in sorted(where.items()):
+            p = Path(os.path.normpath(d / rel))
+            if not (p / "zarr.json").is_file():
+                raise StoreError(f"{self.path}: dataset {name!r}: its label image {vname!r} is "
+                                 f"missing at {p} (the image it labels was rewritten or deleted); "
+                                 "re-run the stage that wrote the dataset")
+            lab = xr.open_zarr(str(p), consolidated=False, zarr_format=3,
+                               chunks={} if chunks is None else chunks,
+                               drop_variables=pyramid_paths(ome_metadata(p)) or None)
+            v = lab[posixpath.basename(rel)].variable  # stored under the label's name
+            dims = attr_list(v.attrs.pop("ssbscope_dims", None)) or list(v.dims)
+            data = v.data.astype(bool) if v.attrs.pop("ssbscope_dtype", None) == "bool" else v.data
+            ds[vname] = (dims, data, v.attrs)  # the dataset's dimensions (NGFF's on disk)
+        return ds
 
     def provenance(self, name: str) -> dict:
         """Provenance of a dataset (dict)."""
@@ -647,18 +753,43 @@ class Store:
             chunks = ds[vname].chunks
             if chunks and any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in chunks):
                 ds[vname] = ds[vname].chunk({d: max(c) for d, c in zip(ds[vname].dims, chunks)})
+        # label images go to the labels/ group of the image they were computed from (NGFF
+        # labels, ssbscope.ome.label_placement); the dataset lists where (attrs["ome_labels"])
+        # and read() puts them back
+        ds, labels = self._split_labels(name, ds)
+        old_labels = _label_paths(target) if target.is_dir() else []
         tmp_root = self.path / _META / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
         tmp = tmp_root / _tmp_name()
+        scratch, kept = [], []
         try:
             # a Dask-backed image (e.g. a streamed reconstruction): its pyramid is written
             # in the same pass as the image, block by block (ssbscope.ome.write_ome)
             lazy = any("ome_image" in v.attrs and v.chunks for v in ds.data_vars.values())
             pending = ds.to_zarr(str(tmp), mode="w", consolidated=False, zarr_format=3,
                                  compute=not lazy)
+            placed = []  # (label group written in scratch, image dataset, label name)
+            for image, lname, sub in labels:
+                ltmp = tmp_root / _tmp_name()
+                scratch.append(ltmp)
+                _write_label_group(name, ltmp, sub)
+                placed.append((ltmp, image, lname))
+            own = [(lt, ln) for lt, im, ln in placed if im == name]
+            for lt, ln in own:
+                (tmp / "labels").mkdir(exist_ok=True)
+                os.replace(lt, tmp / "labels" / ln)
+            # the labels of other datasets stored in this image are kept across its rewrite
+            kept = _keep_labels(target / "labels", tmp / "labels") if target.is_dir() else []
+            if own or kept:
+                from ssbscope.ome import write_labels_group
+
+                write_labels_group(tmp / "labels", [ln for _, ln in own] + [k[0] for k in kept])
             _finish_group(name, tmp, ds, pending if lazy else None)
+            for lt, image, ln in placed:
+                if image != name:
+                    self._place_label(image, ln, lt)
             _fsync_tree(tmp)
-            manifest = _manifest(tmp)
+            manifest = _manifest(tmp, at=target)
             self._ensure_parent_groups(name)
             self._manifest_path(name).unlink(missing_ok=True)  # never an old manifest for new files
             trash = None
@@ -666,17 +797,75 @@ class Store:
                 trash = tmp_root / _tmp_name("old")
                 os.replace(target, trash)
             os.replace(tmp, target)
+            kept = []
             if trash is not None:
                 shutil.rmtree(trash, ignore_errors=True)
             _write_json_atomic(self._manifest_path(name), {"dataset": name, "files": manifest})
             self._consolidate(name)
+            now = set(_label_paths(target))
+            for lp in old_labels:  # label images this dataset no longer has
+                if lp.startswith("..") and lp not in now:
+                    self._drop_label(Path(os.path.normpath(target / lp)))
         except OSError as e:
+            _restore_labels(kept)
             shutil.rmtree(tmp, ignore_errors=True)
+            for d in scratch:
+                shutil.rmtree(d, ignore_errors=True)
             raise StoreError(f"{self.path}: writing dataset {name!r} failed ({e}); "
                              "check free space and permissions") from e
         except BaseException:
+            _restore_labels(kept)
             shutil.rmtree(tmp, ignore_errors=True)
+            for d in scratch:
+                shutil.rmtree(d, ignore_errors=True)
             raise
+
+    def _split_labels(self, name: str, ds):
+        """``ds`` without its placed label images (:func:`ssbscope.ome.label_placement`),
+        ``attrs["ome_labels"]`` naming where each is stored (JSON ``{variable: path relative
+        to the dataset}``), and ``[(image dataset, label name, one-variable dataset)]``."""
+        from ssbscope.ome import label_dataset, label_placement
+
+        try:
+            where = label_placement(name, ds)
+        except ValueError as e:
+            raise StoreError(f"dataset {name!r}: OME-Zarr label image: {e}") from None
+        if not where:
+            ds.attrs.pop("ome_labels", None)
+            return ds, []
+        out, rel = [], {}
+        for vname, (image, lname) in where.items():
+            if image != name and not self._has(image):
+                raise StoreError(
+                    f"dataset {name!r}: variable {vname!r} is a label image of {image!r} "
+                    f"(ome_source), which is not in the store; write {image!r} first")
+            if image == name and "labels" in ds.variables:
+                raise StoreError(f"dataset {name!r}: a variable named 'labels' and label images "
+                                 "(stored in the NGFF group 'labels/'); rename the variable")
+            out.append((image, lname, label_dataset(ds, vname, lname)))
+            rel[vname] = posixpath.relpath(f"{image}/labels/{lname}", name)
+        ds = ds.drop_vars(list(where))
+        ds.attrs["ome_labels"] = json.dumps(rel, sort_keys=True)
+        return ds, out
+
+    def _place_label(self, image: str, lname: str, src: Path) -> None:
+        """Move the label group ``src`` (written in scratch) to ``<image>/labels/<lname>``
+        (replacing one there), list it in ``<image>/labels``, and refresh the image's
+        consolidated metadata (its manifest entry for ``zarr.json`` follows) and the root's."""
+        from ssbscope.ome import write_labels_group
+
+        d = self._dir(image)
+        dest = d / "labels" / lname
+        (d / "labels").mkdir(exist_ok=True)
+        trash = None
+        if dest.exists():
+            trash = self.path / _META / "tmp" / _tmp_name("old")
+            os.replace(dest, trash)
+        os.replace(src, dest)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+        write_labels_group(d / "labels", [lname])
+        self._refresh_image(image)
 
     def _ensure_parent_groups(self, name: str) -> None:
         parts = name.split("/")[:-1]
@@ -689,11 +878,15 @@ class Store:
                 _write_json_atomic(zj, {"zarr_format": 3, "node_type": "group", "attributes": {}})
 
     def delete(self, name: str) -> None:
-        """Remove a dataset and its manifest (atomic: renamed away first)."""
+        """Remove a dataset and its manifest (atomic: renamed away first), and the label
+        images it stored in other datasets' images (``<image>/labels/<name>``)."""
         target = self._dir(name)
         self._manifest_path(name).unlink(missing_ok=True)
         if not target.exists():
             return
+        for lp in _label_paths(target):
+            if lp.startswith(".."):
+                self._drop_label(Path(os.path.normpath(target / lp)))
         trash = self.path / _META / "tmp" / _tmp_name("old")
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(target, trash)
@@ -705,6 +898,37 @@ class Store:
             parent.rmdir()
             parent = parent.parent
         self._consolidate(name)
+
+    def _drop_label(self, lpath: Path) -> None:
+        """Remove the label group ``lpath`` (``<image>/labels/<name>``) from its image: its
+        listing in ``labels/`` (the group itself when empty), the image's consolidated
+        metadata and manifest entry, the root's."""
+        from ssbscope.ome import write_labels_group
+
+        labels, img = lpath.parent, lpath.parent.parent
+        if lpath.exists():
+            trash = self.path / _META / "tmp" / _tmp_name("old")
+            os.replace(lpath, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        if labels.is_dir():
+            if write_labels_group(labels, [])["labels"] == []:
+                shutil.rmtree(labels, ignore_errors=True)
+        image = img.relative_to(self.path).as_posix()
+        if img.is_dir() and self._has(image):
+            self._refresh_image(image)
+
+    def _refresh_image(self, image: str) -> None:
+        """After its ``labels/`` group changed: the image's consolidated metadata, its
+        manifest entry for ``zarr.json`` (the labels are not part of its manifest) and the
+        root's consolidated metadata."""
+        d = self._dir(image)
+        _consolidate_quietly(d)
+        man = self.manifest(image)
+        if man is not None and isinstance(man.get("files"), dict) and "zarr.json" in man["files"]:
+            zj = d / "zarr.json"
+            man["files"]["zarr.json"] = {"size": zj.stat().st_size, "sha256": sha256_file(zj)}
+            _write_json_atomic(self._manifest_path(image), man)
+        self._consolidate(image)
 
     def _consolidate(self, name: str | None = None) -> None:
         """Refresh the consolidated metadata in the root ``zarr.json`` (so that Zarr and

@@ -49,6 +49,26 @@ def _arrays(d: Path, meta: dict) -> dict:
     return out
 
 
+def _label_arrays(d: Path, attrs: dict) -> dict:
+    """``{variable: metadata}`` of the label images a dataset stores as NGFF labels of an image
+    (``attrs["ome_labels"]``, :meth:`ssbscope.store.Store.write`), with the dataset's dims."""
+    try:
+        where = json.loads(attrs.get("ome_labels") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    out = {}
+    for vname, rel in sorted(where.items()) if isinstance(where, dict) else ():
+        zj = Path(os.path.normpath(d / rel)) / rel.rsplit("/", 1)[-1] / "zarr.json"
+        try:
+            m = json.loads(zj.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        a = m.get("attributes") or {}
+        out[vname] = {**m, "dimension_names": a.get("ssbscope_dims") or m.get("dimension_names"),
+                      "data_type": a.get("ssbscope_dtype") or m.get("data_type")}
+    return out
+
+
 def store_summary(store) -> list[dict]:
     """One dict per dataset: ``name``, ``size_bytes``, ``stage``, ``created_utc``, ``ome``
     (``"image"``/``"label"``/None), ``n_images`` (OME multiscales in the dataset),
@@ -70,7 +90,7 @@ def store_summary(store) -> list[dict]:
             prov = {}
         ome = attrs.get("ome") if isinstance(attrs.get("ome"), dict) else None
         hidden = set(pyramid_paths(ome))
-        arrays = _arrays(d, meta)
+        arrays = {**_arrays(d, meta), **_label_arrays(d, attrs)}
         dims_all = {dn for m in arrays.values() for dn in (m.get("dimension_names") or [])}
         variables = []
         for an in sorted(arrays):

@@ -34,8 +34,12 @@ def store(tmp_path_factory):
                                  {"units": "1/pixel", "ome_image": "image"}),
                       "state": ("time_s", np.array(["pristine", "plated"]))},
                      coords=coords, attrs={"voxel_size_um": VS})
+    # as tomo/<series>/labels (ssbscope.tomo.stages.series_datasets): an NGFF label of the
+    # volumes, stored at tomo/cell/volumes/labels/phases
     lds = xr.Dataset({"labels": (("time_s", "z", "y", "x"), lab,
-                                 {"ome_image": "label", "ome_source": "../volumes"}),
+                                 {"ome_image": "label", "ome_source": "../volumes",
+                                  "ome_label_name": "phases", "label_values": [0, 1, 2, 255],
+                                  "label_names": ["void", "Li", "SE", "undeclared"]}),
                       "cell_mask": (("y", "x"), np.ones((ny, nx), bool))},
                      coords=coords, attrs={"voxel_size_um": VS})
     # a height map per interface: (t, c, y, x) with physical y/x coordinates
@@ -63,7 +67,7 @@ def _node(path):
 def test_ome_zarr_reader_finds_the_images_with_the_voxel_size(store):
     pytest.importorskip("ome_zarr")
     st = store.st
-    assert st.ome_images() == ["tomo/cell/labels", "tomo/cell/maps", "tomo/cell/volumes"]
+    assert st.ome_images() == ["tomo/cell/maps", "tomo/cell/volumes"]  # labels: in volumes
     node = _node(st.path / "tomo/cell/volumes")
     assert [a["name"] for a in node.metadata["axes"]] == ["t", "z", "y", "x"]
     assert [a.get("unit") for a in node.metadata["axes"]] == ["second"] + ["micrometer"] * 3
@@ -82,19 +86,74 @@ def test_ome_zarr_reader_finds_the_images_with_the_voxel_size(store):
     np.testing.assert_allclose(np.asarray(node.data[1]), ref, rtol=1e-6)
 
 
-def test_label_image_is_an_ngff_label_with_a_nearest_pyramid(store):
+def test_label_image_is_an_ngff_label_of_its_volume(store):
+    """The label series is an NGFF 0.5 label of the volumes it was segmented from: listed in
+    tomo/cell/volumes/labels, found by ome-zarr-py's Reader from the image, with the image's
+    axes, scale and pyramid levels (nearest: every second voxel), integer dtype,
+    dimension_names = the axes, and spec-valid by ome-zarr-models."""
     pytest.importorskip("ome_zarr")
-    from ome_zarr.reader import Label
+    import zarr
+    from ome_zarr.reader import Label, Labels, Multiscales
 
-    path = store.st.path / "tomo/cell/labels"
-    node = _node(path)
+    img = store.st.path / "tomo/cell/volumes"
+    lpath = img / "labels" / "phases"
+    assert json.loads((img / "labels" / "zarr.json").read_text())["attributes"]["ome"] == \
+        {"version": "0.5", "labels": ["phases"]}
+    assert not (store.st.path / "tomo/cell/labels" / "labels").exists()  # moved, not copied
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    nodes = list(Reader(parse_url(str(img)))())
+    by_path = {n.zarr.path.rstrip("/"): n for n in nodes}
+    assert by_path[str(img)].first(Multiscales) is not None
+    assert by_path[str(img / "labels")].first(Labels) is not None
+    node = by_path[str(lpath)]
     assert node.first(Label) is not None
-    ome = json.loads((path / "zarr.json").read_text())["attributes"]["ome"]
-    assert ome["version"] == "0.5"
-    assert ome["image-label"]["source"] == {"image": "../volumes"}
-    assert {c["label-value"] for c in ome["image-label"]["colors"]} <= {0, 1, 2}
+    image = by_path[str(img)]
+    assert node.metadata["axes"] == image.metadata["axes"]
+    assert node.metadata["coordinateTransformations"] == image.metadata["coordinateTransformations"]
+    assert node.metadata["coordinateTransformations"][0][0]["scale"] == [600.0, VS, VS, VS]
+    assert [d.shape for d in node.data] == [d.shape for d in image.data]
     assert np.asarray(node.data[1]).dtype == np.uint8
+    np.testing.assert_array_equal(np.asarray(node.data[0]), store.lab)
     np.testing.assert_array_equal(np.asarray(node.data[1]), store.lab[:, ::2, ::2, ::2])
+    assert node.metadata["properties"][1] == {"name": "Li"}
+    ome = json.loads((lpath / "zarr.json").read_text())["attributes"]["ome"]
+    assert ome["version"] == "0.5"
+    assert ome["image-label"]["source"] == {"image": "../../"}
+    assert {c["label-value"] for c in ome["image-label"]["colors"]} == {0, 1, 2, 255}
+    g = zarr.open_group(str(lpath), mode="r")
+    for d in ome["multiscales"][0]["datasets"]:
+        assert g[d["path"]].metadata.dimension_names == ("t", "z", "y", "x")
+    models = pytest.importorskip("ome_zarr_models.v05")
+    lab_model = models.Labels.from_zarr(zarr.open_group(str(img / "labels"), mode="r"))
+    assert lab_model.attributes.ome.labels == ["phases"]
+    models.ImageLabel.from_zarr(g)  # raises if not spec-valid
+
+
+def test_label_follows_its_image_and_needs_it(store, tmp_path):
+    """Rewriting the image keeps the labels other datasets stored in it (the label dataset
+    still reads and verifies); deleting the label dataset takes its label out of the image;
+    a label whose image is not in the store is refused."""
+    st = Store.create(tmp_path / "s.zarr")
+    with pytest.raises(StoreError, match="not in the store"):
+        st.write("tomo/cell/labels", store.lds)
+    assert "tomo/cell/labels" not in st.names()
+    st.write("tomo/cell/volumes", store.vds)
+    st.write("tomo/cell/labels", store.lds)
+    st.write("tomo/cell/volumes", store.vds)
+    np.testing.assert_array_equal(st.read("tomo/cell/labels")["labels"].values, store.lab)
+    assert st.check() == []
+    with open(st.path / "tomo/cell/volumes/labels/phases/zarr.json", "a") as fh:
+        fh.write(" ")  # the label dataset's manifest covers its label image
+    assert any("tomo/cell/labels: file ../volumes/labels/phases/zarr.json" in p
+               for p in st.check())
+    st.write("tomo/cell/labels", store.lds)
+    st.delete("tomo/cell/labels")
+    assert not (st.path / "tomo/cell/volumes/labels").exists()
+    assert st.check() == []
+    root = json.loads((st.path / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    assert not any("/labels" in k for k in root)
 
 
 def test_map_with_a_channel_axis(store):
@@ -112,8 +171,15 @@ def test_store_read_is_unchanged(store):
     assert "ome" not in got.attrs
     xr.testing.assert_identical(got.drop_attrs(), store.vds.drop_attrs())
     lab = st.read("tomo/cell/labels").load()
-    assert sorted(lab.data_vars) == ["cell_mask", "labels"]
+    assert sorted(lab.data_vars) == ["cell_mask", "labels"]  # read from volumes/labels/phases
+    assert lab["labels"].dims == ("time_s", "z", "y", "x") and "ome_labels" not in lab.attrs
     np.testing.assert_array_equal(lab["labels"].values, store.lab)
+    xr.testing.assert_equal(lab.drop_attrs(), store.lds.drop_attrs())
+    from ssbscope.store_repr import store_summary  # the Jupyter view lists it there too
+
+    row = {r["name"]: r for r in store_summary(st)}["tomo/cell/labels"]
+    assert {"name": "labels", "dims": ("time_s", "z", "y", "x"), "dtype": "uint8"}.items() <= \
+        [v for v in row["variables"] if v["name"] == "labels"][0].items()
     assert st.check() == []  # the manifests cover the pyramid arrays and OME metadata
 
 
@@ -220,10 +286,12 @@ def test_napari_reader_opens_the_volume_with_its_scale(store):
     assert len(img) == 1 and img[0].multiscale
     np.testing.assert_allclose(img[0].scale, [600.0, VS, VS, VS])
     assert [tuple(s) for s in img[0].level_shapes] == [(2, 10, 24, 18), (2, 5, 12, 9)]
-    lpath = str(store.st.path / "tomo/cell/labels")
-    lab = [Layer.create(d, kw, t) for d, kw, t in reader_mod.napari_get_reader(lpath)(lpath)]
-    assert any(la.__class__.__name__ == "Labels" and np.allclose(la.scale, [600.0, VS, VS, VS])
-               for la in lab)
+    # the labels open with the image (its labels/ group), at the image's scale and levels
+    lab = [la for la in layers if la.__class__.__name__ == "Labels"]
+    assert len(lab) == 1 and lab[0].multiscale, [la.__class__.__name__ for la in layers]
+    np.testing.assert_allclose(lab[0].scale, [600.0, VS, VS, VS])
+    assert [tuple(s) for s in lab[0].level_shapes] == [(2, 10, 24, 18), (2, 5, 12, 9)]
+    np.testing.assert_array_equal(np.asarray(lab[0].data[1]), store.lab[:, ::2, ::2, ::2])
 
 
 # ---------------------------------------------------------------- XCS maps and neutron series
@@ -575,3 +643,44 @@ def test_scales_from_coordinates_are_stored_clean(tmp_path):
     for c in ct:
         for x in c[0]["scale"] + c[1]["translation"]:
             assert x == float(f"{x:.12g}")
+
+
+def test_a_dask_label_is_streamed_into_its_image(tmp_path, monkeypatch):
+    """A Dask-backed label series (as the chunked series' labels) is written into its
+    volume's labels/ group as its blocks are computed: each block once, no level read back
+    from disk; the levels equal every second voxel of the labels."""
+    import threading
+
+    import dask
+    import dask.array as da
+
+    nz, ny, nx, block = 40, 20, 18, 8
+    lab = (np.random.default_rng(5).random((nz, ny, nx)) * 3).astype(np.uint8)
+    calls, lock = [], threading.Lock()
+
+    def slab(z0, z1):
+        with lock:
+            calls.append(z0)
+        return lab[z0:z1]
+
+    lazy = da.concatenate([da.from_delayed(dask.delayed(slab)(z0, z0 + block),
+                                           shape=(block, ny, nx), dtype=np.uint8)
+                           for z0 in range(0, nz, block)])
+    st = Store.create(tmp_path / "s.zarr")
+    st.write("tomo/c/volumes", xr.Dataset(
+        {"volume": (("z", "y", "x"), lab.astype(np.float32), {"units": "1", "ome_image": "image"})},
+        coords=_space(nz, ny, nx)))
+
+    def no_read_back(*a, **k):
+        raise AssertionError("a streamed label's level was read back from disk")
+
+    with monkeypatch.context() as m:
+        m.setattr(da, "from_zarr", no_read_back)
+        st.write("tomo/c/labels", xr.Dataset(
+            {"labels": (("z", "y", "x"), lazy, {"ome_image": "label", "ome_source": "../volumes"})},
+            coords=_space(nz, ny, nx)))
+    assert sorted(calls) == list(range(0, nz, block))
+    node = _node(st.path / "tomo/c/volumes/labels/label")
+    np.testing.assert_array_equal(np.asarray(node.data[1]), lab[::2, ::2, ::2])
+    np.testing.assert_array_equal(st.read("tomo/c/labels")["labels"].values, lab)
+    assert st.check() == []

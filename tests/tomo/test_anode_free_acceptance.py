@@ -62,12 +62,16 @@ def run(tmp_path_factory):
 
 
 def _k(scans, state):
-    return [r["state"] for r in scans].index(state)
+    """Index of the scan whose state label (the twin's, in the report's unit typography:
+    ``plated 3.0 mAh cm⁻²``) is ``state``."""
+    states = [r["state"] for r in scans]
+    assert state in states, (state, states)
+    return states.index(state)
 
 
 def test_plated_li_within_5_percent_of_truth(run):
     _st, met, scans = run
-    k = _k(scans, "plated 3.0 mAh/cm2")
+    k = _k(scans, "plated 3.0 mAh cm⁻²")
     tr = scans[k]
     # the truth itself: Faraday's 14.5 µm x the fraction of the Li not in cracks (case B: all
     # of it at 0.5 mA cm^-2), inside the paper's 14.2 ± 2.4 µm
@@ -241,7 +245,7 @@ def test_pore_crack_volume_within_its_stated_uncertainty(run):
         assert abs(pc[j] - t) < 0.20 * t, (scans[j]["state"], pc[j], t)
         if j > 0:
             assert abs(new[j] - scans[j]["new_crack_volume_interior_um3"]) < 3 * new_unc[j]
-    j1, j3 = _k(scans, "plated 1.5 mAh/cm2"), _k(scans, "stripped 1.5 mAh/cm2")
+    j1, j3 = _k(scans, "plated 1.5 mAh cm⁻²"), _k(scans, "stripped 1.5 mAh cm⁻²")
     assert abs(pc[j1] - pc[j3]) < 3 * np.hypot(unc[j1], unc[j3])
 
 
@@ -282,8 +286,8 @@ def test_case_a_plateau_fraction_residual_in_truth(run_a):
     plateau = (q <= p("crack_plateau_A") + 1e-9) & (np.array([r["stripped_mah_cm2"]
                                                              for r in scans]) == 0)
     assert plateau.sum() == 2 and np.all(new[plateau] == 0)
-    k3 = _k(scans, "plated 3.0 mAh/cm2")
-    assert new[k3] > new[_k(scans, "plated 2.0 mAh/cm2")] > 0
+    k3 = _k(scans, "plated 3.0 mAh cm⁻²")
+    assert new[k3] > new[_k(scans, "plated 2.0 mAh cm⁻²")] > 0
     # Li in cracks at 3 mAh cm^-2: 49 % of the Li deposited after the plateau
     area = scans[k3]["cell_area_um2"]
     assert new[k3] == pytest.approx(
@@ -304,8 +308,8 @@ def test_case_a_plateau_in_measured_new_crack_volume(run_a):
     """
     _st, met, scans = run_a
     new = met["new_crack_volume_um3"].values
-    k1 = _k(scans, f"plated {p('crack_plateau_A'):.1f} mAh/cm2")
-    k2, k3 = _k(scans, "plated 2.0 mAh/cm2"), _k(scans, "plated 3.0 mAh/cm2")
+    k1 = _k(scans, f"plated {p('crack_plateau_A'):.1f} mAh cm⁻²")
+    k2, k3 = _k(scans, "plated 2.0 mAh cm⁻²"), _k(scans, "plated 3.0 mAh cm⁻²")
     assert abs(new[k1]) < 0.2 * new[k3]
     assert new[k1] < new[k2] < new[k3]
 

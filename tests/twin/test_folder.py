@@ -241,7 +241,7 @@ def test_symmetric_plating_protocol():
     df = tw.data
     t, i = df["time_s"].to_numpy(), df["current_A"].to_numpy()
     assert tw.scan_times_s == pytest.approx((0.0, 1800.0 + 7200.0, 2 * 1800.0 + 18000.0))
-    assert tw.scan_labels == ("pristine", "plated 1.0 mAh/cm2", "plated 2.5 mAh/cm2")
+    assert tw.scan_labels == ("pristine", "plated 1.0 mAh cm⁻²", "plated 2.5 mAh cm⁻²")
     rest = (df["mode"] == "rest").to_numpy()
     assert np.all(i[rest] == 0) and np.all(i[~rest] > 0)  # plating onto the bottom: I > 0
     assert np.all(df["voltage_V"].to_numpy()[~rest][5:] < 0)  # E(bottom) - E(top) < 0

@@ -442,7 +442,12 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                "description": "labels index into phases (darkest first); undeclared_label marks "
                               "material the cell does not declare"})
     lab["thresholds"].attrs["units"] = "1/pixel"
-    lab["labels"].attrs.update({"ome_image": "label", "ome_source": "../volumes"})
+    # an NGFF label of the volumes (tomo/<series>/volumes/labels/phases; ssbscope.ome)
+    cls_vals = sorted({int(c) for c in range(len(phases))} | {UNDECLARED})
+    lab["labels"].attrs.update({"ome_image": "label", "ome_source": "../volumes",
+                                "ome_label_name": "phases", "label_values": cls_vals,
+                                "label_names": [phases[c] if c != UNDECLARED else "undeclared"
+                                                for c in cls_vals]})
     # where each declared layer lies along z (majority bands of locate_layers; -1: absent)
     loc_names = list(res.scans[0].location.names)
     lab["layer_z_vox"] = (("time_s", "layer", "bound"), np.array(

@@ -1292,7 +1292,7 @@ def symmetric_li_lpscl(charge_mah_cm2: float = 0.0, *, n_xy: int = 40, n_z: int 
     t_max_vox = lithium_thickness_um(float(max_charge_mah_cm2)) / vs
     if li_vox - t_max_vox - 3 * ra_t_vox / np.sqrt(2 / np.pi) < 2:
         raise ParameterError("li_um", li_um, f"leaves the top electrode less than 2 voxels after "
-                             f"{max_charge_mah_cm2} mAh/cm2 ({lithium_thickness_um(max_charge_mah_cm2):.1f} "
+                             f"{max_charge_mah_cm2} mAh cm⁻² ({lithium_thickness_um(max_charge_mah_cm2):.1f} "
                              "µm plated)", "raise li_um or lower max_charge_mah_cm2")
     steel = 3
     if pellet_um is None:

@@ -307,7 +307,7 @@ class PlatingTwin:
     current_ma_cm2 : float
         Plating current density.
     scan_labels : tuple of str
-        Name of each scan state (``"pristine"``, ``"plated 1.5 mAh/cm2"`` ...).
+        Name of each scan state (``"pristine"``, ``"plated 1.5 mAh cm⁻²"`` ...).
     scan_times_s : tuple of float
         Start of each scan: the start of the rest after each plating increment (0 for the
         pristine scan, during the first rest).
@@ -1092,7 +1092,7 @@ def symmetric_plating(charges_mah_cm2=(0.0, 1.5, 3.0), *, current_ma_cm2: float 
             steps.append(("plate", j, t0, lg.end))
         t0 = lg.end
         times.append(t0)
-        labels.append("pristine" if k == 0 else f"plated {qk:.1f} mAh/cm2")
+        labels.append("pristine" if k == 0 else f"plated {qk:.1f} mAh cm⁻²")
         t = lg.times(t0 + rest)
         lg.add(t, 0.0, 0.0, 0.4 * asr / area, 0.6 * asr / area, "rest", 0)
         steps.append(("rest", 0.0, t0, lg.end))

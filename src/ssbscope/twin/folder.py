@@ -241,9 +241,9 @@ def _anode_free_states_a(tw):
     j0, q_pl = plate0[1], float(p("crack_plateau_A"))
     return (
         ("pristine", 0.0, 0.0, j0, plate0[2]),
-        (f"plated {q_pl:.1f} mAh/cm2", q_pl, 0.0, j0, plate0[2] + q_pl / j0 * 3600.0),
-        ("plated 2.0 mAh/cm2", 2.0, 0.0, j0, plate0[2] + 2.0 / j0 * 3600.0),
-        ("plated 3.0 mAh/cm2", tw.plated_mah_cm2, 0.0, j0, plate0[3]),
+        (f"plated {q_pl:.1f} mAh cm⁻²", q_pl, 0.0, j0, plate0[2] + q_pl / j0 * 3600.0),
+        ("plated 2.0 mAh cm⁻²", 2.0, 0.0, j0, plate0[2] + 2.0 / j0 * 3600.0),
+        ("plated 3.0 mAh cm⁻²", tw.plated_mah_cm2, 0.0, j0, plate0[3]),
         ("stripped", tw.plated_mah_cm2, tw.stripped_mah_cm2, strip[1], strip[3]),
     )
 
@@ -258,10 +258,10 @@ def _anode_free_states(tw):
     j0, js = plate0[1], strip[1]
     return (
         ("pristine", 0.0, 0.0, j0, plate0[2]),
-        ("plated 1.5 mAh/cm2", 1.5, 0.0, j0, plate0[2] + 1.5 / j0 * 3600.0),
-        ("plated 3.0 mAh/cm2", tw.plated_mah_cm2, 0.0, j0, plate0[3]),
-        ("stripped 1.5 mAh/cm2", tw.plated_mah_cm2, 1.5, js, strip[2] + 1.5 / js * 3600.0),
-        ("re-plated + 1.5 mA/cm2 step", 2 * tw.plated_mah_cm2 + 0.75, tw.stripped_mah_cm2, 1.5,
+        ("plated 1.5 mAh cm⁻²", 1.5, 0.0, j0, plate0[2] + 1.5 / j0 * 3600.0),
+        ("plated 3.0 mAh cm⁻²", tw.plated_mah_cm2, 0.0, j0, plate0[3]),
+        ("stripped 1.5 mAh cm⁻²", tw.plated_mah_cm2, 1.5, js, strip[2] + 1.5 / js * 3600.0),
+        ("re-plated + 1.5 mA cm⁻² step", 2 * tw.plated_mah_cm2 + 0.75, tw.stripped_mah_cm2, 1.5,
          step15[3]),
     )
 

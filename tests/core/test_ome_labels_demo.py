@@ -1,0 +1,90 @@
+"""The demo's label images are NGFF labels of the images they were computed from (issue 15,
+item 1): ome-zarr-py's ``Reader``, started on a volume of the shared ``tiny_demo`` store
+(``ssbscope demo --size tiny``), finds its labels with the volume's axes, physical scale and
+pyramid levels; napari's reader (extra ``viewer``) opens them with the volume, headless; and
+``Store.read`` still returns each label variable in its own dataset."""
+
+import json
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def st(tiny_demo):
+    from ssbscope.store import Store
+
+    return Store.open(tiny_demo / "store.zarr")
+
+
+def _nodes(path):
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    return {n.zarr.path.rstrip("/"): n for n in Reader(parse_url(str(path)))()}
+
+
+def test_tomo_labels_open_with_their_volume_at_the_voxel_size(st):
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.reader import Label
+
+    series = sorted(n.split("/")[1] for n in st.names()
+                    if n.startswith("tomo/") and n.endswith("/labels"))
+    assert "anode_free" in series and len(series) >= 2
+    for s in series:
+        img = st.path / "tomo" / s / "volumes"
+        nodes = _nodes(img)
+        image, label = nodes[str(img)], nodes[str(img / "labels" / "phases")]
+        assert label.first(Label) is not None, s
+        vs = float(st.read(f"tomo/{s}/volumes").attrs["voxel_size_um"])
+        ct = label.metadata["coordinateTransformations"]
+        assert ct == image.metadata["coordinateTransformations"], s
+        assert ct[0][0]["scale"][1:] == pytest.approx([vs] * 3, rel=1e-12), s
+        assert [a.get("unit") for a in label.metadata["axes"]][1:] == ["micrometer"] * 3
+        assert [d.shape for d in label.data] == [d.shape for d in image.data], s
+        lab = st.read(f"tomo/{s}/labels")
+        assert lab["labels"].dims == ("time_s", "z", "y", "x")
+        got = np.asarray(label.data[0])
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, lab["labels"].values)
+        # level 1: every second voxel (an odd extent loses its last: 159 slices -> 79)
+        every2 = (slice(None),) + tuple(slice(0, n // 2 * 2, 2) for n in got.shape[1:])
+        np.testing.assert_array_equal(np.asarray(label.data[1]), got[every2])
+        # the phases named as the dataset names them (labels index into phases)
+        phases = lab.attrs["phases"]
+        phases = phases if isinstance(phases, list) else json.loads(phases)
+        props = label.metadata["properties"]
+        assert [props[k]["name"] for k in range(len(phases))] == list(phases)
+
+
+def test_neutron_ct_masks_are_labels_of_the_increment(st):
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.reader import Label
+
+    img = st.path / "neutron" / "ct"
+    nodes = _nodes(img)
+    ct = st.read("neutron/ct")
+    vs = float(ct.attrs["voxel_size_um"])
+    for v in ("increase_mask", "decrease_mask"):
+        node = nodes[str(img / "labels" / v)]
+        assert node.first(Label) is not None
+        assert node.metadata["coordinateTransformations"][0][0]["scale"] == pytest.approx([vs] * 3)
+        assert ct[v].dtype == bool  # read back as the mask it was
+        np.testing.assert_array_equal(np.asarray(node.data[0]), ct[v].values.astype(np.uint8))
+
+
+def test_napari_opens_the_volume_with_its_labels(st):
+    reader_mod = pytest.importorskip("napari_ome_zarr", reason="napari-ome-zarr not installed "
+                                     "(pip install 'ssbscope[viewer]')")
+    try:
+        from napari.layers import Layer
+    except Exception as e:  # noqa: BLE001 - no headless napari here
+        pytest.skip(f"napari cannot be imported headless here: {e}")
+    path = str(st.path / "tomo" / "anode_free" / "volumes")
+    layers = [Layer.create(d, kw, t) for d, kw, t in reader_mod.napari_get_reader(path)(path)]
+    kinds = sorted(la.__class__.__name__ for la in layers)
+    assert kinds == ["Image", "Labels"], kinds
+    vs = float(st.read("tomo/anode_free/volumes").attrs["voxel_size_um"])
+    for la in layers:
+        np.testing.assert_allclose(la.scale[1:], [vs] * 3)
+        assert la.multiscale
