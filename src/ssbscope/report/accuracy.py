@@ -283,8 +283,10 @@ def _electrolyte_rows(at, sc, where, key, paper):
         t = _f(sc.get(var))
         if var in at and t > 0:
             out.append(_row(paper, label, where, "um3", at[var].values, t, tol=15.0,
-                            note="26-connected regions of the electrolyte below the darkest "
-                            "class's threshold (Cao et al. 2023, Fig. 3I)"))
+                            note="26-connected regions of the electrolyte at or below the "
+                            "midpoint of the measured pure levels, the connected count less "
+                            "its noise-mirror estimate (ssbscope.tomo.low_attenuation; Cao et "
+                            "al. 2023, Fig. 3I)"))
     out += _layer_fraction_rows(at, sc, where, key, paper)
     return out
 

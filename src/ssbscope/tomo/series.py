@@ -907,7 +907,9 @@ class ScanMeasurement:
         Low-attenuation regions of the electrolyte (26-connected, inside the cell region)
         touching a declared layer of the darkest material vs not; voxels whose unfiltered
         grey value lies at or below the midpoint of the pure levels (a 3x3x3 median would
-        erase 1-2-voxel filaments), :mod:`ssbscope.tomo.low_attenuation`.
+        erase 1-2-voxel filaments; the cell's outer ring with its own matrix level); the
+        connected count less the matrix voxels that noise joined to it (their mirror above
+        the matrix level), :mod:`ssbscope.tomo.low_attenuation`.
     layer_fraction : (n_layers,) ndarray
         Low-attenuation volume fraction per layer of the electrolyte, partial-volume
         estimate from the mean grey value and the pure levels (voxel counts when no Li

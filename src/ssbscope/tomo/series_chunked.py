@@ -479,6 +479,38 @@ def _label_stats(mask_slab_fn, shape, z_range, cz, *, want_coords=False, local=F
     return n, lab, za
 
 
+def _bright_rows(src, z_range, fp, level, z0, z1):
+    """Rows ``[z0, z1)`` of the mask ``src >= level`` (a (Y, X) level per column) inside
+    the columns ``fp`` and the slices ``z_range``, False elsewhere."""
+    m = np.zeros((z1 - z0,) + fp.shape, bool)
+    a, b = max(z_range[0], z0), min(z_range[1], z1)
+    if b > a:
+        m[a - z0:b - z0] = (np.asarray(src[a:b]) >= level[None]) & fp[None]
+    return m
+
+
+def _mirror_noise_count(lab, touch, bright_fn, electrode_fn, shape, z_range, cz, local):
+    """Voxels of ``bright_fn``'s mask (grey value at or above the mirror level,
+    :func:`ssbscope.tomo.low_attenuation.mirror_levels`) in the 26-neighbourhood of the
+    Li-connected set (the electrode's low voxels and the labels ``touch`` of ``lab``, rows
+    from ``z_range[0]``), outside it: by the noise's symmetry about the matrix level, the
+    estimated number of matrix voxels that noise carried below the threshold and joined to
+    the connected regions.  Lazy blocks with a one-row overlap, summed on the active
+    scheduler."""
+    import dask.array as da
+    import scipy.ndimage as ndi
+
+    tl = np.asarray(touch, bool)
+    conn = lab.map_blocks(lambda b: tl[b], dtype=bool)
+    elm = _lazy_fn(electrode_fn, shape, z_range, cz)
+    bright = _lazy_fn(bright_fn, shape, z_range, cz)
+    near = da.map_overlap(
+        lambda b: ndi.binary_dilation(b, structure=np.ones((3, 3, 3), bool)),
+        conn | elm, depth={0: 1, 1: 0, 2: 0}, boundary="none", dtype=bool)
+    with _scheduler(local):
+        return int((near & bright & ~conn).sum().compute())
+
+
 def _range_mask(src, z_range, inner, thr, z0, z1):
     """Rows ``[z0, z1)`` of the mask ``src <= thr`` inside the cell's columns ``inner`` and
     the slices ``z_range``, False elsewhere."""
@@ -710,14 +742,20 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         from ssbscope.tomo import low_attenuation as LA
 
         el_bands = [band[nm] for nm in present if pidx[nm] == 0 and nm != el]
+        ring = cell & ~inner  # the cell's outermost ring: its own matrix level
         lv = LA.measure_levels(functools.partial(_read_rows, sc.aligned), inner, el_bands,
-                               e0, e1, bounds=list(_bounds(nz, cz)), map_slabs=tasks)
+                               e0, e1, bounds=list(_bounds(nz, cz)), map_slabs=tasks,
+                               rim=ring)
         rlow_thr = lv.threshold if lv is not None else thr
         la_levels = ((lv.level_low, lv.level_matrix) if lv is not None
                      else (float("nan"),) * 2) + (float(rlow_thr),)
         fp = cell if lv is not None else inner  # as measure_scan: the whole cell region
+        # per column: the ring's threshold on the ring (LA.threshold_map)
+        thr_map = LA.threshold_map(lv, ring) if lv is not None else None
 
         def rlow(z0, z1):
+            if thr_map is not None:
+                return np.asarray(sc.aligned[z0:z1]) <= thr_map[None]
             if np.isfinite(rlow_thr):
                 return np.asarray(sc.aligned[z0:z1]) <= rlow_thr
             return np.asarray(sc.labels[z0:z1]) == 0
@@ -773,13 +811,19 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             big = sizes * v3 > min_volume_um3
             big[0] = False
             iso_keep = big & ~touch
-            conn = float(sizes[touch].sum() * v3)
+            n_noise = 0
+            if n and lv is not None:  # noise voxels joined to the Li-connected set
+                n_noise = _mirror_noise_count(lab, touch, functools.partial(
+                    _bright_rows, sc.aligned, (e0, e1), fp, LA.mirror_levels(lv, ring)),
+                    electrode, sc.shape, (za, zb), cz, local)
+            conn = float(max(0, int(sizes[touch].sum()) - n_noise) * v3)
             iso = float(sizes[iso_keep].sum() * v3)
         side = electrolyte_slab_order(lay, porder, el)
         start, stop = (e1, e0) if side == "bottom" else (e0, e1)
         def slice_sums(a, b):  # a task: per-slice sums of the slab's part of [e0, e1)
             if lv is not None:  # partial-volume fractions with the pure levels
-                return LA.slice_fraction_sums(np.asarray(sc.aligned[a:b])[:, fp], lv)
+                return LA.slice_fraction_sums(np.asarray(sc.aligned[a:b])[:, fp], lv,
+                                              rim=ring[fp])
             return region_low(a, b)[:, fp].sum(axis=1)
 
         try:

@@ -608,7 +608,8 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                       "at the Li metal anode"),
         "method": ("partial volume: (level_matrix - mean grey) / (level_matrix - level_low) "
                    "per layer over the cell region, pure levels from the Li electrode's "
-                   "interior and the electrolyte histogram above its peak "
+                   "interior and the electrolyte histogram above its peak (the cell's outer "
+                   "voxel ring: its own histogram) "
                    "(ssbscope.tomo.low_attenuation); voxel counts at the darkest class's "
                    "threshold when no Li electrode is found")})
     met["layer_index"].attrs["description"] = (
