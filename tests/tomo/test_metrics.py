@@ -378,3 +378,33 @@ def test_interface_height_map_thin_layer_levels():
                                   default)
     np.testing.assert_array_equal(
         tomo.interface_height_map(vol, 1.0, levels=(float("nan"), 1.0)), default)
+
+
+def test_interface_height_of_a_thin_layer_with_its_materials_pure_level():
+    """A dark layer 2.4 voxels thick between grey layers (substrate and electrolyte),
+    blurred (Gaussian 0.8 voxel along z): in the crop that starts one voxel inside the layer
+    (as :func:`ssbscope.tomo.series_chunked._measure` crops it) every dark voxel lies within
+    the interface's blur, so the crop's own dark level is mixed and the interface reads high;
+    the layer material's pure level (``lower_level``: e.g. a thick electrode of the same
+    material elsewhere in the scan) brings it back to the true height."""
+    import scipy.ndimage as ndi
+
+    rng = np.random.default_rng(3)
+    ny = nx = 24
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
+    h = 4.0 + 2.4 + 0.3 * np.sin(2 * np.pi * xx / 9) * np.cos(2 * np.pi * yy / 11)  # voxels
+    z = np.arange(20, dtype=float)[:, None, None]
+    li = np.clip(np.minimum(h[None], z + 1) - np.maximum(4.0, z), 0.0, 1.0)   # dark: 0.0
+    sub = (z < 4).astype(float) * np.ones((1, ny, nx))                         # bright: 30
+    el = 1.0 - li - sub                                                        # grey: 1.0
+    vol = ndi.gaussian_filter(1.0 * sub + 1.0 * el, (0.8, 0.0, 0.0))
+    vol = vol + rng.normal(0, 0.03, vol.shape)
+    lo = 5                                     # the crop: one voxel inside the layer's band
+    crop = vol[lo:12]
+    own = tomo.interface_height_map(crop, 1.0) + lo
+    pure = tomo.interface_height_map(crop, 1.0, lower_level=0.0) + lo
+    assert np.mean(own - h) > 0.15, np.mean(own - h)           # the mixed level: high (0.27)
+    assert abs(np.mean(pure - h)) < 0.06, np.mean(pure - h)    # voxels (-0.02)
+    # a level on the wrong side of the other phase's is ignored
+    np.testing.assert_array_equal(tomo.interface_height_map(crop, 1.0, lower_level=5.0),
+                                  tomo.interface_height_map(crop, 1.0))

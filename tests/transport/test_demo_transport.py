@@ -13,8 +13,8 @@ The demo (``tiny_demo``) is the twin's experiment folder and exactly ``ssbscope 
   fraction +0.018 / +0.028 / +0.029, heights within 0.4 µm;
 * the anode-free series (Sandoval et al. 2025) has its second scan displaced in-plane by
   (1, -1) voxels (twin parameter ``demo_drift_yx``); the tomo chain registers it back, the
-  current density between consecutive scans must match the cycler's charge (10 %) and the
-  twin's true mean (10 %), and the stored registration shift must undo the displacement
+  current density between consecutive scans must match the cycler's charge (4 %) and the
+  twin's true mean (4 %), and the stored registration shift must undo the displacement
   within a quarter voxel (measured: -2.7, +2.4 µm for -3, +3).
 """
 
@@ -91,11 +91,14 @@ def test_current_density_registers_the_displaced_scan(demo):
     q = np.array([s["charge_mah_cm2"] for s in scans])
     want = np.diff(q) / (np.diff(t) / 3600.0)       # the cycler's mean over each interval
     np.testing.assert_allclose(cd["cycler_current_density_ma_cm2"].values, want, rtol=1e-3)
-    np.testing.assert_allclose(cd["mean_current_density_ma_cm2"].values, want, rtol=0.10)
-    assert np.all(np.abs(cd["residual_pct"].values) < 10.0)
+    # measured at seeds 0, 1, 2: -1.7 / -1.8, -0.2 / -1.3, -0.4 / -0.0 % (the stripping
+    # interval read -8.9 / -7.5 / -7.1 % before the thin layer's interface took its
+    # material's pure level)
+    np.testing.assert_allclose(cd["mean_current_density_ma_cm2"].values, want, rtol=0.04)
+    assert np.all(np.abs(cd["residual_pct"].values) < 4.0)
     h = np.array([s["mean_thickness_um"]["Li"] for s in scans])
     j_true = [thickness_change_to_current_ma_cm2(dh, dt) for dh, dt in zip(np.diff(h), np.diff(t))]
-    np.testing.assert_allclose(cd["mean_current_density_ma_cm2"].values, j_true, rtol=0.10)
+    np.testing.assert_allclose(cd["mean_current_density_ma_cm2"].values, j_true, rtol=0.04)
 
 
 def _smooth(a, ok, sigma):
@@ -111,12 +114,16 @@ def test_current_density_maps_against_the_true_maps(demo):
     current_density``: Faraday's law on the plated layer's continuous thickness change per
     column, the phantom's grid in the first scan's frame).  Measured at tiny, seed 0 (pristine
     -> plated 3.0, plated 3.0 -> stripped 1.5 mAh cm^-2; the second scan displaced and
-    registered back): rms difference 0.074 / 0.161 mA cm^-2 against the map's noise estimate
-    0.066 / 0.142 (ratio 1.12 / 1.13; tolerance 1.5); correlation after a Gaussian of 2 px on
-    both 0.981 / 0.867 (raw 0.70 / 0.36, truth's spatial std 0.085 mA cm^-2; tolerance
-    0.8); mean 0.499 / -0.480 against 0.500 / -0.500 (bias < 0.03 mA cm^-2).  At size small
-    (4 intervals, 40 x 40 pixels): rms / noise 1.12, 1.03, 1.03, 1.12, smoothed correlation
-    0.96, 0.95, 0.93, 0.94 (the report's accuracy rows, same tolerances)."""
+    registered back): rms difference 0.043 / 0.088 mA cm^-2 against the map's noise estimate
+    (white and correlated error, ssbscope.transport.current_density.map_noise_correlated)
+    0.036 / 0.087 (ratio 1.20 / 1.01; seeds 1, 2: 1.16 / 0.94, 0.83 / 0.96; tolerance
+    CD_RMS_NOISE_TOL = 1.5; the neighbour-difference estimate, 0.024 / 0.054, misses the
+    error correlated over neighbouring pixels, rho(1) ~ 0.55); correlation after a Gaussian
+    of 2 px on both 0.97 / 0.88 (tolerance 0.8); mean bias -0.011 / +0.011 mA cm^-2 (seeds
+    1, 2: -0.002 / +0.008, -0.002 / +0.001; the stripping interval read +0.046 / +0.039 /
+    +0.036, 7-9 % short, while the 2.4-voxel stripped layer's interface height took the
+    crop's mixed Li level: ssbscope.tomo.series_chunked.THIN_LAYER_VOX)
+    (the report's accuracy rows, same tolerances)."""
     st, truth, _ = demo
     cd = st["transport/anode_free/current_density"].load()
     tcd = truth["tomo"]["anode_free"]["current_density"]
@@ -141,7 +148,11 @@ def test_current_density_maps_against_the_true_maps(demo):
         noise = float(cd["noise_current_density_ma_cm2"].values[k])
         rms = float(np.sqrt(np.mean((jm[ok] - jt[ok]) ** 2)))
         assert 0 < noise and rms <= CD_RMS_NOISE_TOL * noise, (k, rms, noise)
-        assert abs(float(np.mean(jm[ok] - jt[ok]))) < 0.05
+        # the correlated part: more than the neighbour differences see, over 1-3 pixels
+        white = float(cd["white_noise_current_density_ma_cm2"].values[k])
+        assert noise > 1.2 * white and rms > CD_RMS_NOISE_TOL * white, (k, rms, noise, white)
+        assert 0 < float(cd["noise_correlation_length_um"].values[k]) <= 3 * 3.0
+        assert abs(float(np.mean(jm[ok] - jt[ok]))) < 0.025
         c = float(np.corrcoef(_smooth(jm, ok, 2.0), _smooth(jt, ok, 2.0))[0, 1])
         assert c >= 0.8, (k, c)
         # no blanket tolerance: the mean plus noise of the map's level (no pattern) misses

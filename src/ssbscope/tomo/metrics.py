@@ -326,7 +326,9 @@ def roughness_noise_corrected(height_map_um) -> NoiseCorrectedRoughness:
 def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
                          threshold: float | None = None, window_vox: int = 3,
                          origin: str = "face", footprint=None,
-                         levels: tuple[float, float] | None = None) -> np.ndarray:
+                         levels: tuple[float, float] | None = None,
+                         lower_level: float | None = None,
+                         upper_level: float | None = None) -> np.ndarray:
     """Height of the surface where two phases meet, per column along ``axis`` (µm).
 
     The volume is segmented with Otsu's threshold (or ``threshold``); the phase found at
@@ -374,6 +376,15 @@ def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
         sat 5 % of the contrast towards the electrolyte, every pure Li voxel counted 1.05
         and the interface read 0.45 µm high (0.1-0.2 µm with the axis-eroded classes).  A
         non-finite or equal pair falls back to the default.
+    lower_level, upper_level : float, optional
+        The pure level of one phase only, the other one's from ``levels`` or the crop
+        (applied after ``levels``; ignored when not finite or on the wrong side of the other
+        level).  For a layer thinner than its faces' blur, whose every voxel in the crop is
+        mixed with the phase beyond the interface: its material's level where it is thick
+        (e.g. :func:`ssbscope.tomo.levels.pure_phase_levels` of the scan).  On the
+        anode-free twin's 2.4-voxel stripped Li layer the crop's Li level sat 10-15 % of the
+        contrast towards the electrolyte and the Li|Li6PS5Cl interface read 0.5-0.7 µm
+        high (0.1-0.2 µm with the scan's Li level).
 
     Returns
     -------
@@ -444,6 +455,16 @@ def interface_height_map(volume, voxel_size_um: float, axis: int = 0, *,
                 log.info("interface_height_map: levels %s do not fit the crop (lower phase "
                          "%s); class medians used", levels,
                          "bright" if bright_below else "dark")
+        for which, lv in (("lower", lower_level), ("upper", upper_level)):
+            lv = float("nan") if lv is None else float(lv)
+            other = upper_mean if which == "lower" else lower_mean
+            # the lower phase is the brighter one when bright_below
+            fits = (lv > other) == (bright_below == (which == "lower"))
+            if math.isfinite(lv) and lv != other and fits:
+                if which == "lower":
+                    lower_mean = lv
+                else:
+                    upper_mean = lv
         f = (v - upper_mean) / (lower_mean - upper_mean)
         seg_lower = bright if bright_below else ~bright
     # crossing estimate: number of lower-phase voxels in the column

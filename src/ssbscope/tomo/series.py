@@ -997,21 +997,23 @@ def _contrast_to_noise(raw, med, inner) -> float:
     return float(abs(np.median(hi) - np.median(lo)) / sigma) if sigma > 0 else float("inf")
 
 
-def _height(med, lo, hi, vs, inner, what, raw=None):
+def _height(med, lo, hi, vs, inner, what, raw=None, lower_level=None, upper_level=None):
     import ssbscope.tomo as tomo
 
     if hi - lo < 2:
         log.warning("measure_scan: %s: crop %d..%d too thin for an interface", what, lo, hi)
         return np.full(inner.shape, np.nan)
     try:
-        h = tomo.interface_height_map(med[lo:hi], vs, footprint=inner)
+        h = tomo.interface_height_map(med[lo:hi], vs, footprint=inner,
+                                      lower_level=lower_level, upper_level=upper_level)
     except EmptyResultError as exc:
         log.warning("measure_scan: %s: no interface in slices %d..%d (%s)", what, lo, hi, exc)
         return np.full(inner.shape, np.nan)
     if raw is not None:
         cnr = _contrast_to_noise(raw[lo:hi], med[lo:hi], inner)
         if cnr >= HEIGHT_RAW_CNR:
-            h = tomo.interface_height_map(raw[lo:hi], vs, footprint=inner)
+            h = tomo.interface_height_map(raw[lo:hi], vs, footprint=inner,
+                                          lower_level=lower_level, upper_level=upper_level)
         log.info("measure_scan: %s: contrast-to-noise %.1f per voxel: heights %s", what, cnr,
                  "on the unfiltered grey values" if cnr >= HEIGHT_RAW_CNR
                  else "on the 3x3x3 median")

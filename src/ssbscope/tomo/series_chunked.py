@@ -534,6 +534,12 @@ def _lazy_fn(slab_fn, shape, z_range, cz, dtype=bool):
         for a, b in _bounds(zb - za, cz)], axis=0)
 
 
+#: Layers whose band holds fewer voxels take their phase's pure level from the whole scan
+#: in the interface height maps (:func:`_measure`): the crop starts one voxel inside the band,
+#: so the 1-2 voxels it holds of such a layer lie within a voxel of a face.
+THIN_LAYER_VOX = 4
+
+
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
              electrolyte, n_layers, min_volume_um3, frac_inner, phase_levels=None,
              level_erode_vox=2, level_labels=None, truncated=None):
@@ -560,6 +566,25 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     present = [nm for nm, ok in zip(names, loc.present) if ok]
     band = {nm: loc.band(nm) for nm in present}
 
+    # a layer thinner than THIN_LAYER_VOX: its voxels in an interface's crop all lie within
+    # the faces' blur, so the crop's level of its phase is mixed; its material's pure level
+    # in the scan (eroded interiors, e.g. a thick counter electrode) replaces it
+    thin_levels = None
+    thin = [nm for nm in present if band[nm][1] - band[nm][0] < THIN_LAYER_VOX]
+    if truncated is None and thin:
+        from ssbscope.tomo.levels import pure_phase_levels
+
+        local0 = isinstance(sc.labels, np.ndarray)
+        thin_levels = pure_phase_levels(
+            sc.aligned, sc.labels if level_labels is None else level_labels, range(n_ph),
+            phase_names=order_phases, footprint=inner, z_range=loc.stack_vox,
+            overrides=phase_levels, erode_vox=level_erode_vox, chunk_slices=cz,
+            map_slabs=lambda func, bounds: _map_slabs(bounds, func, local0))
+
+    def thin_level(nm):
+        return (thin_levels.level(order_phases[pidx[nm]])
+                if nm in thin and thin_levels is not None else None)
+
     heights = {}
     for a, b in zip(present[:-1], present[1:]):
         (a0, a1), (b0, b1) = band[a], band[b]
@@ -582,7 +607,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         c0, c1 = max(0, lo), max(max(0, lo), hi)
         med_c = _Crop(np.asarray(sc.med[c0:c1]), c0)
         raw_c = _Crop(np.asarray(sc.aligned[c0:c1]), c0)
-        heights[(a, b)] = _height(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c)
+        heights[(a, b)] = _height(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c,
+                                  lower_level=thin_level(a), upper_level=thin_level(b))
 
     pairs = interface_pairs(lay, interfaces)
     contrast, shading = {}, {}
@@ -692,7 +718,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     def tasks(func, bounds):  # per-slab reductions as tasks (:func:`_map_slabs`)
         return _map_slabs(bounds, func, local)
 
-    levels = pure_phase_levels(sc.aligned, sc.labels if level_labels is None else level_labels,
+    levels = thin_levels if thin_levels is not None else pure_phase_levels(
+                               sc.aligned, sc.labels if level_labels is None else level_labels,
                                range(n_ph), phase_names=order_phases,
                                footprint=inner, z_range=(z0s, z1s), overrides=phase_levels,
                                erode_vox=level_erode_vox, chunk_slices=cz, map_slabs=tasks)

@@ -307,6 +307,15 @@ def _interface_flux_series_stage(ctx, inputs, *, series, labels_key, regions, la
     return {f"transport/{series}/interface_flux": ds}
 
 
+def _pixel_um(mp) -> float:
+    """Pixel of a maps dataset (µm): the spacing of its ``x`` coordinate, else the
+    dataset's ``voxel_size_um``."""
+    x = np.asarray(mp["x"].values, float) if "x" in mp.coords else np.zeros(0)
+    if x.size >= 2 and np.all(np.isfinite(x[:2])):
+        return float(abs(x[1] - x[0]))
+    return float(mp.attrs.get("voxel_size_um", float("nan")))
+
+
 def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer_choice,
                                   log_key=None, log_choice=None, area_cm2=None, labels_key=None):
     """Current-density maps between consecutive scans of a series vs the cycler's charge."""
@@ -345,6 +354,9 @@ def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer
          "mean_current_density_ma_cm2": ("interval", res.mean_current_ma_cm2),
          "std_current_density_ma_cm2": ("interval", res.std_current_ma_cm2),
          "noise_current_density_ma_cm2": ("interval", res.noise_ma_cm2),
+         "noise_correlation_length_um": ("interval", res.noise_correlation_length_px
+                                         * _pixel_um(mp)),
+         "white_noise_current_density_ma_cm2": ("interval", res.white_noise_ma_cm2),
          "n_hotspots": ("interval", res.n_hotspots),
          "cycler_charge_mah_cm2": ("interval", res.charge_mah_cm2),
          "cycler_current_density_ma_cm2": ("interval", res.cycler_current_ma_cm2),
@@ -375,12 +387,20 @@ def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer
                  ("current_density_ma_cm2", "mA/cm^2"), ("mean_current_density_ma_cm2", "mA/cm^2"),
                  ("std_current_density_ma_cm2", "mA/cm^2"),
                  ("noise_current_density_ma_cm2", "mA/cm^2"), ("n_hotspots", "1"),
+                 ("noise_correlation_length_um", "um"),
+                 ("white_noise_current_density_ma_cm2", "mA/cm^2"),
                  ("cycler_charge_mah_cm2", "mA*h/cm^2"), ("cycler_current_density_ma_cm2", "mA/cm^2"),
                  ("ratio", "1"), ("residual_pct", "percent"), ("y", "um"), ("x", "um")):
         ds[v].attrs["units"] = u
     ds["noise_current_density_ma_cm2"].attrs["description"] = (
-        "per-pixel noise of each map from its neighbour differences "
-        "(ssbscope.transport.current_density.map_noise)")
+        "per-pixel error of each map, white and correlated parts: sqrt(N) of the fit "
+        "gamma(h) = N (1 - exp(-h/l)) + S (1 - exp(-h^2/L^2)), L >= 3 l, to the map's "
+        "semivariogram up to 10 px (ssbscope.transport.current_density.map_noise_correlated)")
+    ds["noise_correlation_length_um"].attrs["description"] = (
+        "l of the same fit: the error's correlation length")
+    ds["white_noise_current_density_ma_cm2"].attrs["description"] = (
+        "neighbour-difference noise (ssbscope.transport.current_density.map_noise): white "
+        "noise only, low where the error is correlated over pixels")
     return {f"transport/{series}/current_density": ds}
 
 
