@@ -648,10 +648,11 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
 
     Each interval's comparison says first whether it can discriminate
     (:func:`ssbscope.interface.hot_spot_overlap`): ``verdict`` "resolvable" when the predicted
-    contrast (std / mean) exceeds the measured map's white-noise floor at the compared
+    contrast (std / mean) exceeds the measured map's noise floor at the compared
     resolution (``smoothing_um`` applied to both maps and the baseline), else "not
-    resolvable"; correlation and overlap with their shuffled-baseline z-scores are skill only
-    when resolvable.
+    resolvable" (the floor includes the noise's spatial correlation,
+    :func:`ssbscope.interface.map_noise`); correlation and overlap with their
+    shuffled-baseline z-scores are skill only when resolvable.
 
     ``conductivity_from_ct`` (``analysis.interface.topography.conductivity_s_cm: from_ct``):
     the bulk ``conductivity_s_cm`` times ``eps / tau`` of the electrolyte layer per scan
@@ -724,7 +725,8 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
     cols = {k: [] for k in ("correlation", "overlap", "baseline_correlation", "baseline_overlap",
                             "baseline_overlap_std", "overlap_z", "baseline_correlation_std",
                             "correlation_z", "predicted_contrast", "measured_noise_ma_cm2",
-                            "measured_mean_ma_cm2", "measured_noise_floor", "contrast_to_noise")}
+                            "measured_mean_ma_cm2", "measured_noise_floor", "contrast_to_noise",
+                            "measured_white_noise_ma_cm2", "noise_correlation_length_um")}
     verdicts = []
     for k in range(n_int):
         meas = np.asarray(cd["current_density_ma_cm2"].isel(interval=k).values, float)
@@ -739,7 +741,9 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
             vals = (c.correlation, c.overlap, c.baseline_correlation, c.baseline_overlap,
                     c.baseline_overlap_std, c.overlap_z, c.baseline_correlation_std,
                     c.correlation_z, c.predicted_contrast, c.measured_noise_std,
-                    c.measured_mean, c.measured_noise_floor, c.contrast_to_noise)
+                    c.measured_mean, c.measured_noise_floor, c.contrast_to_noise,
+                    c.measured_white_noise_std,
+                    c.noise_correlation_length_px * float(np.sqrt(px * py)))
             verdicts.append(c.verdict)
         except Exception as e:  # a map with too few valid pixels: no comparison
             notes.append(f"interval {k}: no comparison ({e})")
@@ -774,14 +778,19 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
         "overlap_z": "top-region overlap minus its baseline mean, in baseline standard deviations",
         "predicted_contrast": "std / mean of the predicted current over the compared pixels "
                               "(after smoothing_um)",
-        "measured_noise_ma_cm2": "white-noise std of the measured |current density| at the "
-                                 "compared resolution",
+        "measured_noise_ma_cm2": "noise std of the measured |current density| at the "
+                                 "compared resolution, spatial correlation included",
+        "measured_white_noise_ma_cm2": "the same under a white-noise assumption (reference; "
+                                       "the former floor)",
+        "noise_correlation_length_um": "correlation length (Gaussian std) of the noise's "
+                                       "correlated component; 0: white",
         "measured_mean_ma_cm2": "mean measured |current density| over the compared pixels",
         "measured_noise_floor": "measured_noise_ma_cm2 / measured_mean_ma_cm2: the smallest "
                                 "relative contrast the measured map shows above its noise",
         "contrast_to_noise": "predicted_contrast / measured_noise_floor"}
+    units = {"noise_correlation_length_um": "um"}
     for key, v in cols.items():
-        unit = "mA/cm2" if key.endswith("_ma_cm2") else "1"
+        unit = units.get(key, "mA/cm2" if key.endswith("_ma_cm2") else "1")
         data[key] = ("interval", np.asarray(v, float),
                      {"units": unit, **({"long_name": long_names[key]} if key in long_names else {})})
     data["verdict"] = ("interval", np.asarray(verdicts, dtype=str), {

@@ -590,6 +590,78 @@ def _plating_pieces(case, charge_mah_cm2, stripped_mah_cm2):
     return pieces
 
 
+#: ``plating="model"``: charge (mAh cm^-2) of the nucleated layer that carries the table's
+#: texture; the model grows the rest.
+MODEL_PLATING_SEED_MAH_CM2 = 1.0
+#: ``plating="model"``: charge (mAh cm^-2) plated per step at one predicted current map.
+MODEL_PLATING_STEP_MAH_CM2 = 0.25
+
+
+def model_plated_layer_um(charge_mah_cm2: float, texture, thickness_cv: float, cell,
+                          voxel_size_um: float, electrolyte_um: float) -> np.ndarray:
+    """Plated Li thickness grown at the interface model's own predicted current.
+
+    The first :data:`MODEL_PLATING_SEED_MAH_CM2` is the nucleated layer,
+    ``F(q) (1 + cv texture)`` (``F`` Faraday's thickness, the table's texture); every further
+    :data:`MODEL_PLATING_STEP_MAH_CM2` adds ``F(dq) j(x, y) / mean(j)`` with ``j`` the
+    current per projected area that :func:`ssbscope.interface.surface_current` predicts on
+    the layer's surface at that moment: the primary distribution (equipotential Li, the
+    kinetics-free limit of Zhang et al. 2024, doi:10.1039/d3ee03322h), the electrolyte
+    conductivity of :mod:`ssbscope.interface.parameters` (the primary distribution does not
+    depend on it) and the pellet above.  With the linearised Butler-Volmer kinetics at the
+    project's R_ct of 10 Ohm cm^2 the kinetic length sigma R_ct = 200 um flattens the
+    current on these ~12 um features to ~1 % contrast, which no CT map here resolves.
+
+    Parameters
+    ----------
+    charge_mah_cm2 : float
+        Net charge of the low-current layer (mAh cm^-2); stripping retraces the path.
+    texture : (n, n) ndarray
+        Unit-variance texture of the nucleated layer (0 outside the cell).
+    thickness_cv : float
+    cell : (n, n) bool ndarray
+    voxel_size_um, electrolyte_um : float
+
+    Returns
+    -------
+    (n, n) ndarray
+        Thickness (µm), 0 outside the cell; its mean over the cell is ``F(charge)``.
+    """
+    from ssbscope.interface import surface_current
+    from ssbscope.interface.parameters import PARAMETERS
+
+    import hashlib
+
+    sigma = next((float(r[1]) for r in PARAMETERS
+                  if str(r[0]).startswith("electrolyte conductivity")), 2e-3)
+    q_end = float(charge_mah_cm2)
+    q_seed = min(q_end, MODEL_PLATING_SEED_MAH_CM2)
+    key = hashlib.sha256(np.ascontiguousarray(texture, float).tobytes()
+                         + np.ascontiguousarray(cell, bool).tobytes()
+                         + np.asarray([thickness_cv, voxel_size_um, electrolyte_um]).tobytes()
+                         ).hexdigest()
+    path = _MODEL_PATHS.setdefault(key, {})  # charge after each step -> thickness (a series
+    # asks for several charges along one path: each step is solved once)
+    t = faraday_thickness_um(q_seed) * np.clip(1.0 + thickness_cv * texture, 0, None)
+    t = np.where(cell, t, 0.0)
+    q = q_seed
+    while q < q_end - 1e-9:
+        dq = min(MODEL_PLATING_STEP_MAH_CM2, q_end - q)
+        k = round(q + dq, 9)
+        if k not in path:
+            r = surface_current(np.where(cell, t, np.nan), voxel_size_um,
+                                conductivity_s_cm=sigma, thickness_um=electrolyte_um,
+                                current_ma_cm2=1.0, r_ct_ohm_cm2=None, max_nodes=24)
+            j = np.where(cell, r.projected_current_ma_cm2, 0.0)
+            path[k] = t + faraday_thickness_um(dq) * j / j[cell].mean()
+        t = path[k]
+        q += dq
+    return t.copy()
+
+
+_MODEL_PATHS: dict = {}
+
+
 def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *,
                    case: str = "A", current_ma_cm2: float | None = None,
                    grain: str | None = None, porosity: float | None = None,
@@ -597,7 +669,7 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
                    voxel_size_um: float = 1.8, e_kev: float = 40.0,
                    counter_li_um: float | None = None, pellet_um: float | None = None,
                    n_cracks: int | None = None, max_charge_mah_cm2: float | None = None,
-                   seed: int = 0) -> CTPhantom:
+                   seed: int = 0, plating: str = "texture") -> CTPhantom:
     """Phantom of the anode-free Cu | Li6PS5Cl | Li cell of Sandoval et al. 2025 (cases A, B, C).
 
     Every number comes from the paper's table (:mod:`ssbscope.twin.params_001`; doi
@@ -635,7 +707,11 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     * case C: a planar layer; beyond 3 mAh cm^-2 ``filament_fraction_C`` of the charge grows one
       branching filament near the edge (Fig. 6).
     * The plated layer's low-current part is a Gaussian random field of relative std
-      ``thickness_cv`` (Fig. 4b: 14.2 ± 2.4 µm).
+      ``thickness_cv`` (Fig. 4b: 14.2 ± 2.4 µm).  With ``plating="model"`` only its first
+      :data:`MODEL_PLATING_SEED_MAH_CM2` is (the nucleated layer); the rest grows, in steps
+      of :data:`MODEL_PLATING_STEP_MAH_CM2`, at the local current that the interface model
+      predicts on the layer's own surface (:func:`model_plated_layer_um`), so the twin's hot
+      spots are the model's.
     * Sub-voxel faces: the labels hold whole voxels per column (the layer's voxel count is
       the continuous thickness rounded, the Li total exact), but the attenuation
       (``mu_per_voxel``) places the pellet on the continuous surface: the voxel each pellet
@@ -665,6 +741,10 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     max_charge_mah_cm2 : float, optional
         Largest charge of the series (checked >= charge; the geometry does not depend on it).
     seed : int
+    plating : {"texture", "model"}
+        How the low-current layer's thickness varies over the cell: the table's random
+        texture (default, independent of any model), or grown at the interface model's
+        predicted current on its own surface (:func:`model_plated_layer_um`).
 
     Returns
     -------
@@ -861,7 +941,14 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     a = float(case_value("centre_profile_amplitude", case))
     t_high = faraday_thickness_um(q_high)
     t_low = max(0.0, faraday_thickness_um(q_low - q_strip_layer))
-    t = t_low * np.clip(1.0 + cv * fld, 0, None) + t_high * np.clip(1.0 + a * g, 0, None)
+    if plating == "model":
+        low = model_plated_layer_um(max(0.0, q_low - q_strip_layer), fld, cv, cell, vs,
+                                    n_pel * vs)
+    elif plating == "texture":
+        low = t_low * np.clip(1.0 + cv * fld, 0, None)
+    else:
+        raise ParameterError("plating", plating, "must be 'texture' or 'model'")
+    t = low + t_high * np.clip(1.0 + a * g, 0, None)
     t = np.where(cell, t, 0.0)
     tv = t / vs
     n_map = np.zeros((n_xy, n_xy), np.int64)
@@ -972,6 +1059,7 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
         "roughness_continuous_inner_um": {k: roughness_ra_rq(h, inner) for k, h in
                                           h_cont.items()},
         "paper": "001_a2c994afa3295f29",
+        "plating": plating,
     }
     interfaces = {"li|lpscl": cu_vox + plated_t, "cu|li": np.full((n_xy, n_xy), float(cu_vox)),
                   "lpscl|counter": (b3[0]).astype(float)}

@@ -170,6 +170,8 @@ def _mpt_start(t: datetime) -> str:
 
 def _scalar(v) -> str:
     """One YAML scalar: numbers plain, strings plain when safe else double-quoted."""
+    if v is None:
+        return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, np.integer)):
@@ -367,7 +369,8 @@ def _displaced(ph, drift_yx):
 
 def ct_series_part(root, *, design: str = "anode_free", size: str = "small", seed: int = 0,
                    series: str | None = None, echem_label: str | None = None,
-                   progress=None, case: str = "B", drift=None) -> FolderPart:
+                   progress=None, case: str = "B", drift=None,
+                   plating: str = "texture") -> FolderPart:
     """Write one cell's operando CT series and its potentiostat log into ``root``.
 
     Files: ``echem/<series>_<protocol>.mpt`` and ``scans/<series>/sNNN.h5``.  The cell is
@@ -399,6 +402,13 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         attenuation volume is shifted before projection.  The truth stays in the first
         scan's frame (the frame registration brings every scan to); the scan's row records
         ``drift_yx_um``.  Default: no displacement.
+    plating : {"texture", "model"}
+        Anode-free design only: the plated layer's lateral pattern (``anode_free_001``):
+        the table's random texture (default), or grown at the current the interface model
+        (primary distribution) predicts on the layer's own surface; then the YAML's
+        hot-spot comparison uses the same primary distribution
+        (``analysis.interface.topography.r_ct_ohm_cm2: null``) on maps smoothed by two
+        voxels (``smoothing_um``).
 
     Returns
     -------
@@ -476,7 +486,7 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
             # the paper's case; one pellet (same seed) for the whole series
             ph = ct.anode_free_001(plated, stripped, case=case, current_ma_cm2=cur, n_xy=n_xy,
                                    n_z=n_z, voxel_size_um=vox, e_kev=e_kev,
-                                   max_charge_mah_cm2=q_max, seed=seed)
+                                   max_charge_mah_cm2=q_max, seed=seed, plating=plating)
             steel = ph.phase_volumes_um3["steel"] / ph.voxel_volume_um3
             if steel != 3 * ph.cell_mask.sum():
                 raise ParameterError("size", size, f"the n_z = {n_z} volume cuts the top "
@@ -549,6 +559,11 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
                              "central_fraction": cfrac}
     # the current distribution on each scan's measured Li surface vs the measured maps
     part.analysis["interface"] = {"topography": {"series": [series]}}
+    if design == "anode_free" and plating == "model":
+        # the twin plates at the primary current; the maps compared smoothed by 2 voxels
+        # (the pixel maps' noise, ~35 % of the mean current, hides a ~15 % contrast)
+        part.analysis["interface"]["topography"].update(
+            {"r_ct_ohm_cm2": None, "smoothing_um": _num(2 * vox)})
     part.comments.append(f"{series}: {what}; log: {protocol}.")
     part.truth = {
         "echem": {log_name: {
@@ -562,7 +577,7 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
             "short_onset_s": _num(tw.short_onset_s) if getattr(tw, "short_onset_s", None) else None,
         }},
         "tomo": {series: {
-            "cell": series, "design": design, "size": size,
+            "cell": series, "design": design, "size": size, "plating": plating,
             "voxel_size_um": vox, "e_kev": e_kev, "flux_photons": flux,
             "n_angles": n_angles, "shape_zyx": [n_z, n_xy, n_xy],
             "center_px": _num(sc.center_px), "layers": layer_names,
@@ -980,7 +995,8 @@ def write_truth_json(path, parts, **meta) -> Path:
 
 
 def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "small",
-                        seed: int = 0, progress=None, case: str = "B") -> ExperimentFolder:
+                        seed: int = 0, progress=None, case: str = "B",
+                        plating: str = "texture") -> ExperimentFolder:
     """Write an operando CT experiment folder of one cell (see the module docstring).
 
     Parameters
@@ -994,6 +1010,8 @@ def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "sma
         ``progress(iterable, desc=...)``.
     case : {"B", "A"}
         Anode-free design: the paper's case (see :func:`ct_series_part`).
+    plating : {"texture", "model"}
+        Anode-free design: the plated layer's lateral pattern (see :func:`ct_series_part`).
 
     Returns
     -------
@@ -1002,7 +1020,7 @@ def write_ct_experiment(out_dir, *, design: str = "anode_free", size: str = "sma
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     part = ct_series_part(root, design=design, size=size, seed=seed, progress=progress,
-                          case=case)
+                          case=case, plating=plating)
     title = {"anode_free": f"Anode-free Cu | Li6PS5Cl | Li, operando CT (case {str(case).upper()})",
              "symmetric": "Symmetric Li | Li6PS5Cl | Li, CT during plating"}[design]
     truth = write_truth_json(root / "truth.json", [part], design=design, size=size, seed=seed)
