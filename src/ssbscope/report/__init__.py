@@ -2,8 +2,15 @@
 
 Each area contributes a section: ``ssbscope.report.<area>.section(store) -> Section | None``
 (``None`` when the store holds nothing of that area).  Figures are matplotlib figures
-embedded as base64 PNG (:func:`figure_html`), tables as HTML (:func:`table_html`), so the
-report opens offline with no external file, script or font.
+embedded as base64 PNG (:func:`figure`), tables as HTML (:func:`table`), so the report opens
+offline with no external file, script or font.
+
+The HTML is written by jinja2 templates shipped with the package (``templates/*.html.j2``,
+autoescaped, undefined names an error): ``macros.html.j2`` holds the shared fragments (figure
+with caption, table, accuracy table, paragraph); each area's ``templates/<area>.html.j2`` has a
+``section`` macro that :func:`render_section` calls with the numbers, texts and fragments the
+area's Python computed.  Text from the user's files (labels, file names, YAML strings) is passed
+as plain str and escaped by the template; fragments are :class:`markupsafe.Markup`.
 
 Examples
 --------
