@@ -2,8 +2,15 @@
 
 Each area contributes a section: ``ssbscope.report.<area>.section(store) -> Section | None``
 (``None`` when the store holds nothing of that area).  Figures are matplotlib figures
-embedded as base64 PNG (:func:`figure_html`), tables as HTML (:func:`table_html`), so the
-report opens offline with no external file, script or font.
+embedded as base64 PNG (:func:`figure`), tables as HTML (:func:`table`), so the report opens
+offline with no external file, script or font.
+
+The HTML is written by jinja2 templates shipped with the package (``templates/*.html.j2``,
+autoescaped, undefined names an error): ``macros.html.j2`` holds the shared fragments (figure
+with caption, table, accuracy table, paragraph); each area's ``templates/<area>.html.j2`` has a
+``section`` macro that :func:`render_section` calls with the numbers, texts and fragments the
+area's Python computed.  Text from the user's files (labels, file names, YAML strings) is passed
+as plain str and escaped by the template; fragments are :class:`markupsafe.Markup`.
 
 Examples
 --------
@@ -15,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import logging
@@ -25,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Section", "figure_html", "table_html", "build_report", "load_dataset", "SECTION_MODULES", "esc",
-           "truth"]
+           "truth", "figure", "table", "Figure", "Table", "macro", "render_section", "safe"]
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +89,69 @@ def truth(store, *keys):
     return node
 
 
-def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -> str:
-    """Embed a matplotlib figure as a base64 PNG ``<figure>``.
+_ENTITIES = (("&#39;", "&#x27;"), ("&#34;", "&quot;"))
+
+
+@functools.lru_cache(maxsize=1)
+def _env():
+    """The jinja2 environment of the report's templates (``ssbscope/report/templates/*.j2``,
+    package data): autoescaped, undefined names an error."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("ssbscope.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["head"] = _head
+    return env
+
+
+def _entities(text: str) -> str:
+    """markupsafe writes ``&#39;``/``&#34;``, :func:`html.escape` ``&#x27;``/``&quot;``: the same
+    characters; one spelling in the report whichever escaped them."""
+    for a, b in _ENTITIES:
+        text = text.replace(a, b)
+    return text
+
+
+def macro(name: str, *args, template: str = "macros.html.j2", **kwargs):
+    """Call the macro ``name`` of ``templates/<template>`` (autoescaped) from Python.
+
+    Returns
+    -------
+    markupsafe.Markup
+        The HTML (a str, marked safe: a template inserts it as is).
+    """
+    import markupsafe
+
+    mod = _env().get_template(template).module
+    return markupsafe.Markup(_entities(str(getattr(mod, name)(*args, **kwargs))))
+
+
+def render_section(template: str, **context) -> str:
+    """The body of a report section: the ``section`` macro of ``templates/<template>`` called
+    with ``context`` (plain text is escaped; figures, tables and other fragments built by
+    :func:`figure`, :func:`table`, :func:`macro` or :func:`safe` are inserted as is)."""
+    return str(macro("section", template=template, **context))
+
+
+def safe(fragment):
+    """An HTML fragment built by ssbscope (not user text), to be inserted as is by a template."""
+    import markupsafe
+
+    return markupsafe.Markup(fragment or "")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A rasterised figure for the ``figure`` macro: ``src`` (data: URI of the PNG) and its
+    plain-text ``caption`` (escaped by the macro)."""
+
+    src: str
+    caption: str = ""
+
+
+def figure(fig, caption: str = "", *, dpi: int = 110, close: bool = True):
+    """A matplotlib figure as a base64 PNG ``<figure>`` (the ``figure`` macro), marked safe.
 
     Parameters
     ----------
@@ -93,6 +162,10 @@ def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -
         Resolution of the PNG.
     close : bool
         Close the figure afterwards (frees memory).
+
+    Returns
+    -------
+    markupsafe.Markup
     """
     import matplotlib.pyplot as plt
 
@@ -106,25 +179,48 @@ def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -
     if close:
         plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return (f'<figure><img class="fig" alt="{esc(caption or "figure")}" '
-            f'src="data:image/png;base64,{data}">{cap}</figure>')
+    return macro("figure", Figure(f"data:image/png;base64,{data}", caption))
 
 
-def _head(c) -> str:
-    """A header cell's text, escaped; a long one may break after ``_`` and ``/``."""
-    s = esc(str(c))
-    return s if len(s) <= 8 else s.replace("_", "_<wbr>").replace("/", "/<wbr>")
+def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -> str:
+    """Embed a matplotlib figure as a base64 PNG ``<figure>``.
 
-
-def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bool = False,
-               max_columns: int = 10) -> str:
-    """A pandas DataFrame as an HTML table (values escaped, floats formatted).
-
-    A table with more than ``max_columns`` columns and fewer rows than columns is shown
-    transposed (one row per column, headed by the first column's values), so that it fits the
-    page width instead of scrolling its headers out of view.
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    caption : str
+        Plain-text caption (escaped).
+    dpi : int
+        Resolution of the PNG.
+    close : bool
+        Close the figure afterwards (frees memory).
     """
+    return str(figure(fig, caption, dpi=dpi, close=close))
+
+
+def _head(c):
+    """A header cell's text, escaped; a long one may break after ``_`` and ``/``."""
+    import markupsafe
+
+    s = esc(str(c))
+    return markupsafe.Markup(s if len(s) <= 8 else s.replace("_", "_<wbr>").replace("/", "/<wbr>"))
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table ready for the ``table`` macro: header texts, rows of (row header or None,
+    cells as (text, css class)); all plain text, escaped by the template."""
+
+    head: tuple
+    rows: tuple
+    caption: str = ""
+    transposed: bool = False
+
+
+def table(df, *, caption: str = "", float_format: str = "{:.4g}", index: bool = False,
+          max_columns: int = 10):
+    """A pandas DataFrame as an HTML table (the ``table`` macro on a :class:`Table`), marked
+    safe; see :func:`table_html`."""
     import numpy as np
 
     def fmt(v):
@@ -138,27 +234,32 @@ def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bo
         return str(v)
 
     cols = list(df.columns)
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     if not index and len(cols) > max_columns and len(df) < len(cols) and len(df):
         key = cols[0]
-        head = f"<th>{_head(key)}</th>" + "".join(f"<th>{_head(fmt(v))}</th>" for v in df[key])
-        rows = ["<tr><th>" + _head(c) + "</th>" + "".join(f"<td>{esc(fmt(v))}</td>" for v in df[c])
-                + "</tr>" for c in cols[1:]]
-        return (f'<table class="transposed">{cap}<thead><tr>{head}</tr></thead>'
-                f'<tbody>{"".join(rows)}</tbody></table>')
-    head = "".join(f"<th>{_head(c)}</th>" for c in ([df.index.name or ""] if index else []) + cols)
+        head = (str(key),) + tuple(fmt(v) for v in df[key])
+        rows = tuple((str(c), tuple((fmt(v), "") for v in df[c])) for c in cols[1:])
+        return macro("table", Table(head, rows, caption, transposed=True))
+    head = tuple(str(c) for c in ([df.index.name or ""] if index else []) + cols)
     # a column holding prose (sources, notes) reads left to right, all of its cells alike
     prose = {c for c in cols if any(isinstance(v, str) and len(v) > 24 for v in df[c])}
     rows = []
     for idx, row in df.iterrows():
-        cells = []
-        if index:
-            cells.append(f"<td>{esc(str(idx))}</td>")
-        for c in cols:
-            v = fmt(row[c])
-            cells.append(f'<td class="text">{esc(v)}</td>' if c in prose else f"<td>{esc(v)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        cells = [(str(idx), "")] if index else []
+        cells += [(fmt(row[c]), "text" if c in prose else "") for c in cols]
+        rows.append((None, tuple(cells)))
+    return macro("table", Table(head, tuple(rows), caption))
+
+
+def table_html(df, *, caption: str = "", float_format: str = "{:.4g}", index: bool = False,
+               max_columns: int = 10) -> str:
+    """A pandas DataFrame as an HTML table (values escaped, floats formatted).
+
+    A table with more than ``max_columns`` columns and fewer rows than columns is shown
+    transposed (one row per column, headed by the first column's values), so that it fits the
+    page width instead of scrolling its headers out of view.
+    """
+    return str(table(df, caption=caption, float_format=float_format, index=index,
+                     max_columns=max_columns))
 
 
 _TYPO = (  # (pattern, replacement) on the text of section HTML: one unit typography

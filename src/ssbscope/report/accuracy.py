@@ -751,22 +751,14 @@ def section(store):
     """The report's accuracy section, or None for a store without the twin's truth."""
     import pandas as pd
 
-    from ssbscope.report import Section, esc, table_html
+    from ssbscope.report import Section, render_section, table
 
     df = accuracy_table(store)
     if df.empty:
         return None
     judged = df[df["within"].notna()]
     n_ok = int(judged["within"].astype(bool).sum())
-    parts = ['<style>.acc td:nth-child(-n+2),.acc th:nth-child(-n+2){text-align:left}'
-             '.acc td:nth-child(n+3){white-space:nowrap}</style>',
-             f'<p class="note">Every quantity the twin knows the truth of, measured through the '
-             f"chain (raw files → reconstruction → segmentation → metric) by the same "
-             f"<code>ssbscope run</code> a user runs; the truth is read from the twin's "
-             f"<code>truth.json</code> only here. {n_ok} of {len(judged)} within their "
-             f"tolerance. Error: % of truth, or the difference in the unit shown (pp: "
-             f"percentage points). The paper column is what the paper reports for its own "
-             f"cell; a twin at demo size need not reach it.</p>"]
+    groups = []  # one accuracy table per paper (the ``accuracy_table`` macro)
     for paper, sub in df.groupby("paper", sort=False):
         j = sub[sub["within"].notna()]
         ok = int(j["within"].astype(bool).sum())
@@ -779,24 +771,20 @@ def section(store):
             "tolerance": [f"{t:.3g} {_unit(u)}" if np.isfinite(t) else "—"
                           for t, u in zip(sub["tolerance"], sub["error_unit"])],
             "within": [_verdict(w) for w in sub["within"]]})
-        parts.append(f"<h3>{esc(paper)}: {ok} of {len(j)} within tolerance</h3>"
-                     f'<div class="acc">{table_html(show)}</div>')
+        groups.append({"paper": str(paper), "ok": ok, "n": len(j), "table": table(show)})
     notes = sorted({(q, n) for q, n in zip(df["quantity"], df["note"]) if n})
-    if notes:
-        parts.append("<details><summary>How each truth is defined, and which checks are "
-                     "circular</summary><ul>" + "".join(
-                         f"<li><b>{esc(q)}</b>: {esc(n)}</li>" for q, n in notes)
-                     + "</ul></details>")
-    parts.append(_parameter_tables_html())
+    html = render_section("accuracy.html.j2", n_ok=n_ok, n_judged=len(judged), groups=groups,
+                          notes=notes, parameters=_parameter_tables())
     bad = df[df["within"].apply(lambda w: w is False)]
     summary = (("within tolerance", f"{n_ok} of {len(judged)}"),)
     if len(bad):
         summary += (("outside", ", ".join(sorted(set(bad["quantity"])))[:160]),)
-    return Section("Accuracy against the twin", "".join(parts), summary)
+    return Section("Accuracy against the twin", html, summary)
 
 
-def _parameter_tables_html() -> str:
-    from ssbscope.report import esc, table_html
+def _parameter_tables() -> list:
+    """[(citation, table HTML), ...]: the twin's parameters of each paper."""
+    from ssbscope.report import table
     from ssbscope.twin import paper_parameters as pp
 
     out = []
@@ -807,6 +795,5 @@ def _parameter_tables_html() -> str:
         df["value"] = [", ".join(f"{x:g}" if isinstance(x, (int, float)) else str(x) for x in v)
                        if isinstance(v, (tuple, list)) else
                        (f"{v:g}" if isinstance(v, (int, float)) else str(v)) for v in df["value"]]
-        out.append(f"<details><summary>Twin parameters of {esc(citation)}</summary>"
-                   + table_html(df) + "</details>")
-    return "".join(out)
+        out.append((str(citation), table(df)))
+    return out

@@ -21,7 +21,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, esc, figure_html, table_html, truth
+from ssbscope.report import Section, figure, render_section, table, truth
 from ssbscope.store import attr_list as _as_list
 
 __all__ = ["section"]
@@ -37,7 +37,7 @@ def _get(store, name):
     return store.read(name).load()
 
 
-def _component_figure(spd, series) -> str:
+def _component_figure(spd, series):
     import matplotlib.pyplot as plt
 
     e = spd["energy_kev"].values
@@ -58,11 +58,11 @@ def _component_figure(spd, series) -> str:
     ax.set_ylabel("counts per monitor per sheet fraction")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
-    return figure_html(fig, f"Series {series}: detector-corrected component spectra unmixed from the "
+    return figure(fig, f"Series {series}: detector-corrected component spectra unmixed from the "
                             "beam positions with the sheet fractions (cf. Huang et al. 2024, Fig. 2D).")
 
 
-def _profile_figure(pr, lo, hi, series) -> str:
+def _profile_figure(pr, lo, hi, series):
     import matplotlib.pyplot as plt
 
     pz = pr["pz_au"].values
@@ -81,12 +81,12 @@ def _profile_figure(pr, lo, hi, series) -> str:
     axes[0, 0].set_ylabel("J(p_z), area 1 over |p_z| < 5")
     axes[0, 0].legend(fontsize=6)
     fig.tight_layout()
-    return figure_html(fig, f"Series {series}: Compton profiles of the unmixed components at each state; "
+    return figure(fig, f"Series {series}: Compton profiles of the unmixed components at each state; "
                             "the shaded bands are the EMF windows (valence yellow, core green; cf. Huang et "
                             "al. 2024, Fig. 2E).")
 
 
-def _ct_figure(ct, series) -> str:
+def _ct_figure(ct, series):
     import matplotlib.pyplot as plt
 
     states = [str(s) for s in ct["state"].values]
@@ -106,7 +106,7 @@ def _ct_figure(ct, series) -> str:
     axes[0, 0].set_ylabel("sheet fraction")
     axes[0, 0].legend(fontsize=6)
     fig.tight_layout()
-    return figure_html(fig, f"Series {series}: XCS-CT correlation. Sheet fraction of each component at each "
+    return figure(fig, f"Series {series}: XCS-CT correlation. Sheet fraction of each component at each "
                             f"beam height ({len(pos)} positions) from the segmented CT tomo/"
                             f"{ct.attrs.get('ct_series', '')}/labels (o; seen through the pinhole "
                             "camera, declared layers outside the CT volume) beside the declared layers (x); "
@@ -114,7 +114,7 @@ def _ct_figure(ct, series) -> str:
                             "the unmixing matrix.")
 
 
-def _ct_table(ct, series) -> str:
+def _ct_table(ct, series):
     rows = []
     comps = [str(c) for c in ct["component"].values]
     for si, st in enumerate(str(s) for s in ct["state"].values):
@@ -126,20 +126,20 @@ def _ct_table(ct, series) -> str:
                                                f"{ct['fraction_layers'].values[si, pi, ci]:.3f}")
             rows.append(row)
     src = ct.attrs.get("component_source", "{}")
-    try:  # stored as JSON {component: source}; table_html escapes the caption itself
+    try:  # stored as JSON {component: source}; the table macro escapes the caption itself
         src = "; ".join(f"{k}: {v}" for k, v in json.loads(src).items())
     except (TypeError, ValueError, AttributeError):
         src = str(src)
-    return table_html(pd.DataFrame(rows), caption=f"Series {series}: sheet fractions from the CT (scan at "
+    return table(pd.DataFrame(rows), caption=f"Series {series}: sheet fractions from the CT (scan at "
                       f"time_s {', '.join(f'{t:g}' for t in ct['ct_time_s'].values)}) and from the declared "
                       f"layers; components: {src}")
 
 
-def _ct_registration_html(store, ct, series) -> str:
+def _ct_registration(store, ct, series) -> dict | None:
     """The CT's height in the XCS cell as the series used it, beside the twin's truth if kept."""
     z = np.asarray(ct["z_offset_um"].values, float) if "z_offset_um" in ct else np.array([])
     if z.size == 0 or not np.isfinite(z).any():
-        return ""
+        return None
     method = str(ct.attrs.get("register_method", ""))
     src = {"interface": "registered on a measured interface", "layer": "registered on a layer's bottom",
            "given": "given in the YAML (ct_z_offset_um)"}.get(method, "")
@@ -161,7 +161,7 @@ def _ct_registration_html(store, ct, series) -> str:
         err = max(abs(v - tz) for v in vals)
         txt += (f"; twin truth {tz:.2f} µm (error {err:.2f} µm"
                 + (f", {err / vs:.2f} voxels" if np.isfinite(vs) and vs > 0 else "") + ")")
-    return f"<p>{esc(txt)}.</p>"
+    return {"text": f"{txt}."}  # a paragraph (the ``block`` macro)
 
 
 def _input_labels(store) -> list[str]:
@@ -170,7 +170,7 @@ def _input_labels(store) -> list[str]:
     return [n[len(pre):-len(suf)] for n in store.names() if n.startswith(pre) and n.endswith(suf)]
 
 
-def _input_spectrum_figure(sp, label) -> str:
+def _input_spectrum_figure(sp, label):
     import matplotlib.pyplot as plt
 
     e = sp["energy_kev"].values
@@ -191,7 +191,7 @@ def _input_spectrum_figure(sp, label) -> str:
     ax.set_ylabel("counts / bin")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    return figure_html(fig, f"{label}: whole-detector spectrum (good pixels, charge-sharing "
+    return figure(fig, f"{label}: whole-detector spectrum (good pixels, charge-sharing "
                             f"discrimination), energy scale: {sp.attrs.get('energy_scale', '?')}; dashed: "
                             "Compton energy E_C of the nominal geometry.")
 
@@ -207,14 +207,10 @@ def _series_members(store) -> set:
     return out
 
 
-def _inputs_html(store, labels) -> tuple[str, list]:
+def _inputs_part(store, labels) -> tuple[dict, list]:
     """Spectra and the EMF table of the real inputs."""
-    parts, rows, summary = ["<h3>Real inputs</h3>"], [], []
+    parts, rows, summary = [], [], []
     members = _series_members(store)
-    if members:
-        parts.append(f"<p class=\"note\">{len(members)} input(s) belong to an operando series "
-                     "above: their whole-detector EMF is in the table (a mixture of the layers "
-                     "the sheet crosses), their spectra are not plotted one by one.</p>")
     for lab in labels:
         sp = _get(store, f"compton/input/{lab}/spectrum")
         cube_attrs = store.read(f"compton/input/{lab}/cube").attrs if \
@@ -233,10 +229,10 @@ def _inputs_html(store, labels) -> tuple[str, list]:
         if lab not in members:
             summary.append((f"XCS {lab}: EMF", f"{v:.4g} ± {u:.2g}" if np.isfinite(v) else "not measured"))
     df = pd.DataFrame(rows)
-    parts.append(table_html(df, caption="Real XCS inputs: counts and electron momentum factor (Eqs. 3-5, "
-                                        "windows as in analysis.compton); an EMF is only computed when "
-                                        "the spectrum shows a Compton peak near E_C"))
-    return "".join(parts), summary
+    tab = table(df, caption="Real XCS inputs: counts and electron momentum factor (Eqs. 3-5, "
+                            "windows as in analysis.compton); an EMF is only computed when "
+                            "the spectrum shows a Compton peak near E_C")
+    return {"n_members": len(members), "figures": parts, "table": tab}, summary
 
 
 def _series_names(store) -> list[str]:
@@ -263,7 +259,7 @@ def _series_truth(store, series, states, comps):
     return out
 
 
-def _series_emf_figure(em, tru, series) -> str:
+def _series_emf_figure(em, tru, series):
     import matplotlib.pyplot as plt
 
     comps = [str(c) for c in em["component"].values]
@@ -293,20 +289,20 @@ def _series_emf_figure(em, tru, series) -> str:
     axes[0, 0].set_ylabel("EMF")
     axes[0, 0].legend(fontsize=6)
     fig.tight_layout()
-    return figure_html(fig, f"Series {series}: EMF of each component unmixed from the beam "
+    return figure(fig, f"Series {series}: EMF of each component unmixed from the beam "
                             "positions (sheet fractions from the " + str(em.attrs.get("phase_fractions", ""))
                        + f"), corrections {', '.join(map(str, _as_list(em.attrs.get('detector_corrections', []))))}"
                        "; right: the EMF of each exposure, the mixture the sheet sees (cf. Huang et al. 2024, Fig. 2F).")
 
 
-def _series_maps_figure(mp, series) -> str:
+def _series_maps_figure(mp, series):
     import matplotlib.pyplot as plt
 
     comps = [str(c) for c in mp["component"].values]
     states = [str(s) for s in mp["state"].values]
     v = mp["emf"].values
     if not np.isfinite(v).any():
-        return f"<p>Series {esc(series)}: no EMF map block had enough counts.</p>"
+        return {"text": f"Series {series}: no EMF map block had enough counts."}
     fig, axes = plt.subplots(len(comps), len(states), figsize=(2.4 * len(states) + 0.8, 2.2 * len(comps)),
                              squeeze=False)
     # with the pinhole geometry the blocks carry their sheet position (y_mm/x_mm increasing):
@@ -337,13 +333,13 @@ def _series_maps_figure(mp, series) -> str:
                 ax.set_yticklabels([])
         if im is not None:
             fig.colorbar(im, ax=axes[ci].tolist(), shrink=0.8, label="EMF")
-    return figure_html(fig, f"Series {series}: EMF maps of each component on "
+    return figure(fig, f"Series {series}: EMF maps of each component on "
                             f"{int(mp.attrs.get('block_px', 1))} x {int(mp.attrs.get('block_px', 1))} pixel "
                             "blocks, unmixed block by block (cf. Huang et al. 2024, Fig. 3A); blank: outside the analysed "
                             "pixels or too few counts.")
 
 
-def _series_html(store, names) -> tuple[str, list]:
+def _series_parts(store, names) -> tuple[list, list]:
     parts, summary = [], []
     for series in names:
         em = _get(store, f"compton/{series}/emf")
@@ -351,10 +347,10 @@ def _series_html(store, names) -> tuple[str, list]:
         comps = [str(c) for c in em["component"].values]
         states = [str(s) for s in em["state"].values]
         tru = _series_truth(store, series, states, comps)
-        parts.append(f"<h3>Operando series {esc(series)}</h3><p>{len(states)} states × "
-                     f"{em.sizes.get('position', 0)} beam heights, {int(em.attrs.get('n_pixels', 0))} pixels; "
-                     f"{esc(str(em.attrs.get('method', '')))}.</p>")
-        parts.append(_series_emf_figure(em, tru, series))
+        blocks = [_series_emf_figure(em, tru, series)]
+        parts.append({"name": series, "n_states": len(states), "n_positions": em.sizes.get("position", 0),
+                      "n_pixels": int(em.attrs.get("n_pixels", 0)), "method": str(em.attrs.get("method", "")),
+                      "blocks": blocks})
         rows = []
         for si, st in enumerate(states):
             row = {"state": st, "time (s)": float(em["time_s"].values[si])}
@@ -366,23 +362,23 @@ def _series_html(store, names) -> tuple[str, list]:
                 row[f"x {em.attrs.get('x_component', '')} (from EMF)"] = \
                     f"{em['x'].values[si]:.2f} ± {em['x_unc'].values[si]:.2f}"
             rows.append(row)
-        parts.append(table_html(pd.DataFrame(rows), caption=f"Series {series}: EMF per component and "
-                                "state (±1σ counting, propagated through the unmixing)"))
+        blocks.append(table(pd.DataFrame(rows), caption=f"Series {series}: EMF per component and "
+                            "state (±1σ counting, propagated through the unmixing)"))
         spd = _get(store, f"compton/{series}/spectra")
         if spd is not None and "component_spectrum" in spd:
-            parts.append(_component_figure(spd, series))
+            blocks.append(_component_figure(spd, series))
         pr = _get(store, f"compton/{series}/profiles")
         if pr is not None and np.isfinite(pr["j"].values).any():
             lo = tuple(_as_list(em.attrs.get("low_au", [0, 1])))
             hi = tuple(_as_list(em.attrs.get("high_au", [1, 5])))
-            parts.append(_profile_figure(pr, lo, hi, series))
+            blocks.append(_profile_figure(pr, lo, hi, series))
         ct = _get(store, f"compton/{series}/ct_fractions")
         if ct is not None:
-            parts.append(_ct_figure(ct, series))
-            parts.append(_ct_table(ct, series))
-            parts.append(_ct_registration_html(store, ct, series))
+            blocks.append(_ct_figure(ct, series))
+            blocks.append(_ct_table(ct, series))
+            blocks.append(_ct_registration(store, ct, series))
         if mp is not None:
-            parts.append(_series_maps_figure(mp, series))
+            blocks.append(_series_maps_figure(mp, series))
         an = str(em.attrs.get("anode_component", comps[0]))
         if an in comps and len(states) > 1:
             ci = comps.index(an)
@@ -395,7 +391,7 @@ def _series_html(store, names) -> tuple[str, list]:
             v, u = em["emf"].values[:, ci], em["emf_unc"].values[:, ci]
             summary.append((f"XCS {series}: interphase EMF, " + " → ".join(states),
                             " → ".join(f"{a:.2f} ± {b:.2f}" for a, b in zip(v, u))))
-    return "".join(parts), summary
+    return parts, summary
 
 
 def section(store) -> Section | None:
@@ -404,8 +400,10 @@ def section(store) -> Section | None:
     series = _series_names(store)
     if not labels and not series:
         return None
-    html, summary = _series_html(store, series) if series else ("", [])
+    parts, summary = _series_parts(store, series) if series else ([], [])
+    inputs = None
     if labels:
-        h2, s2 = _inputs_html(store, labels)
-        html, summary = html + h2, list(summary) + s2
+        inputs, s2 = _inputs_part(store, labels)
+        summary = list(summary) + s2
+    html = render_section("compton.html.j2", series=parts, inputs=inputs)
     return Section("X-ray Compton scattering imaging", html, tuple(summary))

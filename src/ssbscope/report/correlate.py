@@ -17,7 +17,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, esc, figure_html, load_dataset, table_html
+from ssbscope.report import Section, figure, load_dataset, render_section, table
 
 __all__ = ["section"]
 
@@ -28,7 +28,7 @@ def _strs(a) -> list[str]:
     return [str(x) for x in np.asarray(a).tolist()]
 
 
-def _figure(ds, series: list[str]) -> str:
+def _figure(ds, series: list[str]):
     import matplotlib.pyplot as plt
 
     from ssbscope.correlate.states import faraday_change_um
@@ -39,7 +39,7 @@ def _figure(ds, series: list[str]) -> str:
     nl_all = (ds["neutron_li_change_per_area_um"].values if "neutron_li_change_per_area_um" in ds
               else np.full(dq_all.shape, np.nan))
     if not np.any(np.isfinite(dq_all) & (np.isfinite(dh_all) | np.isfinite(nl_all))):
-        return ""
+        return None
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, name in enumerate(series):
@@ -66,7 +66,7 @@ def _figure(ds, series: list[str]) -> str:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return figure_html(fig, "Measured plated-Li thickness change (CT, dots), volume change per "
+    return figure(fig, "Measured plated-Li thickness change (CT, dots), volume change per "
                             "CT footprint area (squares) and neutron Li volume change in the input's "
                             "li_roi over the electrode area (diamonds, ±1 σ counting noise; signed so "
                             "that plating by positive charge is positive) against the net charge "
@@ -74,7 +74,7 @@ def _figure(ds, series: list[str]) -> str:
                             "(3 mAh cm⁻² = 14.5 µm).")
 
 
-def _table(ds, name: str) -> str:
+def _table(ds, name: str):
     ser = np.array(_strs(ds["series"].values), dtype=object)
     m = ser == name
     sub = ds.isel(time_s=m)
@@ -96,7 +96,7 @@ def _table(ds, name: str) -> str:
         tab["neutron residual (%)"] = sub["neutron_li_residual_pct"].values
     keep = [c for c in tab.columns if c in ("time (h)", "state") or np.any(
         np.isfinite(np.asarray(tab[c], dtype=float)))]
-    return table_html(tab[keep], caption=f"Series {name}", float_format="{:.3g}")
+    return table(tab[keep], caption=f"Series {name}", float_format="{:.3g}")
 
 
 def section(store) -> Section | None:
@@ -118,11 +118,6 @@ def section(store) -> Section | None:
         info = json.loads(ds.attrs.get("series", "{}"))
     except (TypeError, ValueError):
         info = {}
-    parts = ['<p class="note">Every scan / frame time of the imaging series on the clock of the '
-             "echem log: net charge since the start of the log, voltage, state (the experiment "
-             "file's, else the echem state at that time), R_ct of the impedance spectrum nearest "
-             "in time, and the plated-Li change since the series' first scan against Faraday's "
-             f"law. {esc(str(ds.attrs.get('residual_rule', '')))}.</p>"]
     rows = []
     for name in series:
         i = info.get(name, {})
@@ -130,13 +125,12 @@ def section(store) -> Section | None:
                      "cell area (cm²)": i.get("area_cm2") if i.get("area_cm2") is not None else np.nan,
                      "plated layer": i.get("plated_layer") or "—",
                      "CT footprint (µm²)": i.get("footprint_area_um2", np.nan)})
-    parts.append(table_html(pd.DataFrame(rows), caption="Series and the echem log they are read against",
-                            float_format="{:.4g}"))
-    parts.append(_figure(ds, series))
-    for name in series:
-        parts.append(_table(ds, name))
-    if any(info.get(n, {}).get("modality") == "neutron" for n in series):
-        parts.append(f'<p class="note">{esc(str(ds.attrs.get("neutron", "")))}.</p>')
+    neutron = any(info.get(n, {}).get("modality") == "neutron" for n in series)
+    html = render_section("correlate.html.j2", residual_rule=str(ds.attrs.get("residual_rule", "")),
+                  series_table=table(pd.DataFrame(rows), float_format="{:.4g}",
+                                     caption="Series and the echem log they are read against"),
+                  figure=_figure(ds, series), tables=[_table(ds, name) for name in series],
+                  neutron_note=str(ds.attrs.get("neutron", "")) if neutron else None)
     summary = []
     if "neutron_li_residual_pct" in ds:
         ser = np.array(_strs(ds["series"].values), dtype=object)
@@ -154,4 +148,4 @@ def section(store) -> Section | None:
         j = np.flatnonzero(fin)[-1]
         summary.append(("Faraday residual of the plated Li thickness (last scan)",
                         f"{res[j]:+.1f} % at {ds['charge_since_first_mah_cm2'].values[j]:.2f} mAh cm⁻²"))
-    return Section("Imaging vs electrochemistry", "".join(parts), summary=tuple(summary))
+    return Section("Imaging vs electrochemistry", html, summary=tuple(summary))

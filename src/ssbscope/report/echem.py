@@ -20,7 +20,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, esc, figure_html, load_dataset, table_html, truth
+from ssbscope.report import Section, figure, load_dataset, macro, render_section, table, truth
 
 __all__ = ["section"]
 
@@ -39,7 +39,7 @@ _LOG_TITLES = {
 _get = load_dataset
 
 
-def _main_figures(ts, states) -> str:
+def _main_figures(ts, states) -> list:
     import matplotlib.pyplot as plt
 
     t_h = ts["time_s"].values / 3600.0
@@ -72,7 +72,7 @@ def _main_figures(ts, states) -> str:
     ax.set_xlabel("time (h)")
     ax.set_ylabel("voltage (V)")
     ax.grid(alpha=0.3)
-    parts.append(figure_html(fig, "Main cell: voltage vs time with the scan states "
+    parts.append(figure(fig, "Main cell: voltage vs time with the scan states "
                                   "(dots, numbered as in Huang et al. 2024, Fig. 1E)."))
     cap_name = "capacity_mAh_g" if "capacity_mAh_g" in ts else "capacity_mAh"
     unit = "mAh g⁻¹" if cap_name.endswith("_g") else "mAh"
@@ -119,16 +119,16 @@ def _main_figures(ts, states) -> str:
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
         ax.grid(alpha=0.3)
-        parts.append(figure_html(fig, "Main cell: voltage vs capacity, charge and discharge, "
-                                      "with the scan states."))
-    return "".join(parts)
+        parts.append(figure(fig, "Main cell: voltage vs capacity, charge and discharge, "
+                                 "with the scan states."))
+    return parts
 
 
-def _other_logs_figure(logs: dict, events, true_logs=None) -> str:
+def _other_logs_figure(logs: dict, events, true_logs=None):
     import matplotlib.pyplot as plt
 
     if not logs:
-        return ""
+        return None
     n = len(logs)
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), squeeze=False)
     for ax, (name, ds) in zip(axes[:, 0], logs.items()):
@@ -158,14 +158,14 @@ def _other_logs_figure(logs: dict, events, true_logs=None) -> str:
                           borderaxespad=0.1)
     axes[-1, 0].set_xlabel("time (h)")
     fig.tight_layout()
-    return figure_html(fig, "Other logs: dashed lines are events found by ssbscope.echem "
+    return figure(fig, "Other logs: dashed lines are events found by ssbscope.echem "
                             "(red hard, amber soft short)"
                        + ("; dotted lines the twin's true onsets." if true_logs else "."))
 
 
-def _events_table(events, true_logs=None) -> tuple[str, list]:
+def _events_table(events, true_logs=None) -> tuple:
     if events is None or events.sizes.get("event", 0) == 0:
-        return "<p>No shorts and no critical current found.</p>", []
+        return None, []
     rows = []
     summary = []
     for k in range(events.sizes["event"]):
@@ -193,16 +193,16 @@ def _events_table(events, true_logs=None) -> tuple[str, list]:
     shorts = [r for r in rows if r["event"].endswith("short")]
     summary.append(("Shorts found", f"{len(shorts)} ({', '.join(sorted({r['event'] for r in shorts}))})"
                     if shorts else "none"))
-    return table_html(pd.DataFrame(rows), caption="Events found in the logs"), summary
+    return table(pd.DataFrame(rows), caption="Events found in the logs"), summary
 
 
-def _cycles_table(cycles) -> tuple[str, list]:
+def _cycles_table(cycles) -> tuple:
     if cycles is None or cycles.sizes.get("row", 0) == 0:
-        return "", []
+        return None, []
     df = cycles.to_dataframe().reset_index(drop=True)
     df = df[df["discharge_capacity_mAh"].notna()]
     if df.empty:
-        return "", []
+        return None, []
     out = pd.DataFrame({
         "log": df["log"].astype(str),
         "cycle": df["cycle"].astype(int),
@@ -212,13 +212,13 @@ def _cycles_table(cycles) -> tuple[str, list]:
     })
     summary = [(f"CE, {r['log']} cycle {r['cycle']}", f"{r['CE (%)']:.2f} %")
                for _, r in out.iterrows() if r["cycle"] == 1]
-    return table_html(out, caption="Cycles and Coulombic efficiency (CE = discharge / charge)",
-                      float_format="{:.4g}"), summary
+    return table(out, caption="Cycles and Coulombic efficiency (CE = discharge / charge)",
+                 float_format="{:.4g}"), summary
 
 
-def _states_table(states) -> str:
+def _states_table(states):
     if states is None or states.sizes.get("state", 0) == 0:
-        return ""
+        return None
     rows = []
     for k in range(states.sizes["state"]):
         frac = float(states["fraction"].values[k])
@@ -228,15 +228,16 @@ def _states_table(states) -> str:
                      "time (h)": float(states["time_s"].values[k]) / 3600.0,
                      "state from the log": str(states["measured_state"].values[k])
                      if "measured_state" in states else "—"})
-    return table_html(pd.DataFrame(rows), caption="Scan states: time and the state read from the log",
-                      float_format="{:.3f}")
+    return table(pd.DataFrame(rows), caption="Scan states: time and the state read from the log",
+                 float_format="{:.3f}")
 
 
-def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
+def _eis_figures(eis, true_eis=None) -> tuple:
+    """(HTML of the impedance part or None, summary items)."""
     import matplotlib.pyplot as plt
 
     if eis is None or eis.sizes.get("state", 0) == 0:
-        return "", []
+        return None, []
     n = eis.sizes["state"]
     cmap = plt.get_cmap("viridis")
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -282,7 +283,7 @@ def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
     ax2.set_title("high-frequency region", fontsize=9)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    parts = [figure_html(fig, "Nyquist plots at the scan states (dots: data; lines: fitted "
+    parts = [figure(fig, "Nyquist plots at the scan states (dots: data; lines: fitted "
                               "R_s + ((R_ct + W) ∥ CPE)), cf. Huang et al. 2024, Fig. 2A–B.")]
     summary = []
     labels = [str(x) for x in eis["label"].values]
@@ -305,13 +306,13 @@ def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        parts.append(figure_html(fig, "R_s and R_ct vs state (R_ct falls on charge, rises on "
-                                      "discharge in Huang et al. 2024)."))
+        parts.append(figure(fig, "R_s and R_ct vs state (R_ct falls on charge, rises on "
+                                 "discharge in Huang et al. 2024)."))
         cols = {"state": labels, "R_s (Ω)": _fit_cells(eis, r_s), "R_ct (Ω)": _fit_cells(eis, r_ct)}
         if np.any(np.isfinite(t_rct)):
             cols.update({"R_s truth (Ω)": t_rs, "R_ct truth (Ω)": t_rct})
         tab = pd.DataFrame(cols)
-        parts.append(table_html(tab, caption="EIS fits", float_format="{:.1f}"))
+        parts.append(table(tab, caption="EIS fits", float_format="{:.1f}"))
         k_full = labels.index("fully charged") if "fully charged" in labels else 0
         summary.append(("R_ct range over the cycle", f"{np.nanmin(r_ct):.0f}–{np.nanmax(r_ct):.0f} Ω"))
         summary.append((f"R_s at {labels[k_full]}", _fit_cells(eis, r_s)[k_full]
@@ -319,14 +320,12 @@ def _eis_figures(eis, true_eis=None) -> tuple[str, list]:
     elif "fit_ok" in eis and eis.sizes["state"] > 0:
         tab = pd.DataFrame({"state": labels, "R_s (Ω)": _fit_cells(eis, r_s),
                             "R_ct (Ω)": _fit_cells(eis, r_ct)})
-        parts.append(table_html(tab, caption="EIS fits (every fit failed its quality test)"))
-    else:
-        parts.append('<p class="note">No EIS fit in the store (ssbscope.echem.fit_eis was not '
-                     "available when the stage ran).</p>")
+        parts.append(table(tab, caption="EIS fits (every fit failed its quality test)"))
+    no_fit = not np.any(np.isfinite(r_ct)) and not ("fit_ok" in eis and eis.sizes["state"] > 0)
     n_failed = int((~eis["fit_ok"].values.astype(bool)).sum()) if "fit_ok" in eis else 0
     if n_failed:
         summary.append(("EIS fits failed", f"{n_failed} of {n}"))
-    return "".join(parts), summary
+    return macro("impedance", parts, no_fit, template="echem.html.j2"), summary
 
 
 def _fit_cells(eis, values) -> list[str]:
@@ -360,25 +359,20 @@ def section(store) -> Section | None:
     for n in sorted(names):
         if n.startswith("echem/") and n.endswith("/timeseries") and n != "echem/timeseries":
             others[n.split("/")[1]] = store.read(n).load()
-    html_parts = []
     summary: list = []
+    main = None
     if ts is not None:
-        src = esc(str(ts.attrs.get("source", "")))
-        html_parts.append(f"<h3>Main cell</h3><p class=\"note\">Log: <code>{src}</code>; "
-                          f"{ts.sizes['time_s']} samples over {ts['time_s'].values[-1] / 3600:.2f} h.</p>")
-        html_parts.append(_main_figures(ts, states))
-        html_parts.append(_states_table(states))
+        main = {"source": str(ts.attrs.get("source", "")), "n": ts.sizes["time_s"],
+                "hours": f"{ts['time_s'].values[-1] / 3600:.2f}",
+                "figures": _main_figures(ts, states), "states": _states_table(states)}
     ctab, csum = _cycles_table(cycles)
-    if ctab:
-        html_parts.append("<h3>Cycles</h3>" + ctab)
     summary.extend(csum)
     true_logs = truth(store, "echem", "logs")
     etab, esum = _events_table(events, true_logs)
-    html_parts.append("<h3>Events: shorts and critical current</h3>" + etab)
-    html_parts.append(_other_logs_figure(others, events, true_logs))
     summary.extend(esum)
-    efig, eisum = _eis_figures(eis, truth(store, "echem", "eis"))
-    if efig:
-        html_parts.append("<h3>Impedance</h3>" + efig)
+    others_fig = _other_logs_figure(others, events, true_logs)
+    eis_part, eisum = _eis_figures(eis, truth(store, "echem", "eis"))
     summary.extend(eisum)
-    return Section("Electrochemistry", "".join(html_parts), summary=tuple(summary))
+    html = render_section("echem.html.j2", main=main, cycles=ctab, events=etab, others=others_fig,
+                  eis=eis_part)
+    return Section("Electrochemistry", html, summary=tuple(summary))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from ssbscope.report import Section, figure_html, table_html
+from ssbscope.report import Section, figure, macro, render_section, table
 
 __all__ = ["section"]
 
@@ -64,8 +64,7 @@ def _contour_part(study, gc, fields):
     import matplotlib.pyplot as plt
 
     df = study.to_dataframe()
-    html = "<h3>Contoured Li|electrolyte interfaces</h3>"
-    summary = []
+    blocks, summary = [], []  # figures and tables under the part's heading (template)
     series = [("constant_S", "height_um", "H (µm), S = 150 µm"),
               ("constant_H", "separation_um", "S (µm), H = 25 µm"),
               ("constant_ratio", "separation_um", "S (µm), H/S = 1/6"),
@@ -190,7 +189,7 @@ def _contour_part(study, gc, fields):
                f"{a.get('flaw_depth_um', float('nan')):g} µm flaw).  Trends only, as in "
                "Zhang et al. 2024, Figs. 2-4.  " + _model_sentence(df, a)
                + _maximum_sentence(df, a))
-        html += figure_html(fig, cap)
+        blocks.append(figure(fig, cap))
         fin = df[df["pressure_model"] == "finite-slope"] if "pressure_model" in df else df.iloc[:0]
         ss = (df["gain_over_flat_small_slope"] if "gain_over_flat_small_slope" in df
               else df["gain_over_flat"])
@@ -204,24 +203,24 @@ def _contour_part(study, gc, fields):
                          * float(study.attrs.get("conductivity_s_cm", float("nan"))) * 1e4)
     if len(kin):
         h, s_ = _kinetics_part(kin, study.attrs)
-        html += h
+        blocks.append(h)
         summary.extend(s_)
     main = df[df["series"] != "kinetics"] if "series" in df else df
     tab = _ordered(main.reset_index(drop=True))
-    html += table_html(tab.rename(columns={c: _header(str(c)) for c in tab.columns}),
-                       caption="Contour study (1 mA cm⁻²)")
+    blocks.append(table(tab.rename(columns={c: _header(str(c)) for c in tab.columns}),
+                        caption="Contour study (1 mA cm⁻²)"))
     if len(kin):
         cols = [c for c in ("r_ct_ohm_cm2", "kinetic_length_um", "height_um", "separation_um",
                             "h_over_s", "area_ratio", "max_kinetic_over_geometric",
                             "site_excess_pressure_mpa", "critical_current_ma_cm2",
                             "gain_over_flat", "gain_over_flat_small_slope") if c in kin]
-        html += table_html(kin[cols].reset_index(drop=True),
-                           caption="Kinetics study (the cases at each charge-transfer resistance)")
+        blocks.append(table(kin[cols].reset_index(drop=True),
+                            caption="Kinetics study (the cases at each charge-transfer resistance)"))
     if gc is not None:
-        html += table_html(_ordered(gc.to_dataframe().reset_index(drop=True)),
-                           caption="Grid convergence of the maximum local current and of "
-                                   "the creep pressures (H25S150; egg-box primary and kinetic, "
-                                   "pyramid and frustum kinetic)")
+        blocks.append(table(_ordered(gc.to_dataframe().reset_index(drop=True)),
+                            caption="Grid convergence of the maximum local current and of "
+                                    "the creep pressures (H25S150; egg-box primary and kinetic, "
+                                    "pyramid and frustum kinetic)"))
     if fields is not None:
         shapes = [str(s) for s in fields["shape"].values]
         fig, axes = plt.subplots(2, len(shapes), figsize=(3.9 * len(shapes), 6.6), squeeze=False,
@@ -242,11 +241,11 @@ def _contour_part(study, gc, fields):
                 cb = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
                 cb.set_label("j (mA cm⁻²)", fontsize=8)
                 cb.ax.tick_params(labelsize=7)
-        html += figure_html(fig, "Local normal current density on one periodic cell "
-                                 "(H = 25 µm, S = 150 µm, 1 mA cm⁻² geometric); highest at the "
-                                 "Li protrusions (Zhang et al. 2024, doi:10.1039/d3ee03322h, "
-                                 "Fig. 1e).")
-    return html, tuple(summary)
+        blocks.append(figure(fig, "Local normal current density on one periodic cell "
+                                  "(H = 25 µm, S = 150 µm, 1 mA cm⁻² geometric); highest at the "
+                                  "Li protrusions (Zhang et al. 2024, doi:10.1039/d3ee03322h, "
+                                  "Fig. 1e)."))
+    return macro("contour", blocks, template="interface.html.j2"), tuple(summary)
 
 
 def _stress_sentence(df, a):
@@ -413,8 +412,8 @@ def _kinetics_part(kin, attrs):
            "it dips (pressure linear in H, area benefit quadratic) and then rises to a "
            "maximum, the trend of Zhang et al. 2024, Figs. 3b and 4a.  "
            + "; ".join(parts) + ".")
-    return figure_html(fig, cap), ((f"critical-current maximum vs {xname}",
-                                    "; ".join(parts)),)
+    return figure(fig, cap), ((f"critical-current maximum vs {xname}",
+                               "; ".join(parts)),)
 
 def section(store) -> Section | None:
     """The interfaces section, or None when the store holds no contour study.
@@ -432,29 +431,29 @@ def section(store) -> Section | None:
     if ("interface/contour_study" not in names and not topo
             and not {"interface/gap_creep", "interface/phase_field"} & names):
         return None
-    html, summary = "", []
+    parts, summary = [], []  # HTML of each part (safe), in the section's order
     if "interface/contour_study" in names:
         gc = store.read("interface/grid_convergence").load() \
             if "interface/grid_convergence" in names else None
         sf = store.read("interface/surface_fields").load() \
             if "interface/surface_fields" in names else None
         study = store.read("interface/contour_study").load()
-        html, summary = _contour_part(study, gc, sf)
+        h, summary = _contour_part(study, gc, sf)
         summary = list(summary)
-        html += _parameters_part(study.attrs)
+        parts += [h, _parameters_part(study.attrs)]
     for name in topo:
         h, sm = _topography_part(store, name)
-        html += h
+        parts.append(h)
         summary += sm
     if "interface/gap_creep" in names:
         h, sm = _gap_creep_part(store.read("interface/gap_creep").load())
-        html += h
+        parts.append(h)
         summary += sm
     if "interface/phase_field" in names:
         h, sm = _phase_field_part(store.read("interface/phase_field").load())
-        html += h
+        parts.append(h)
         summary += sm
-    return Section("Interfaces", html, tuple(summary))
+    return Section("Interfaces", render_section("interface.html.j2", parts=parts), tuple(summary))
 
 
 def _phase_field_part(ds):
@@ -518,7 +517,7 @@ def _phase_field_part(ds):
               "growth with pressure and the rise of the peak pressure with the external "
               "pressure, but pressure suppresses growth only weakly (the Omega P/F shift is "
               "~1 mV against ~0.1 V of overpotential)."))
-    return figure_html(fig, cap), [("phase field: Li growth by pressure", growth)]
+    return figure(fig, cap), [("phase field: Li growth by pressure", growth)]
 
 
 def _gap_creep_part(ds):
@@ -575,26 +574,23 @@ def _gap_creep_part(ds):
                         f" mm³ (ratio {float(a.get('volume_ratio', float('nan'))):.2f})"))
     elif a.get("neutron_note"):
         cap += f"  Neutron comparison: {a.get('neutron_note')}."
-    return figure_html(fig, cap), summary
+    return figure(fig, cap), summary
 
 
 def _parameters_part(a):
     """The coupling check and the parameter table with sources."""
     from ssbscope.interface.parameters import parameter_table
 
-    html = ""
+    coupling = None
     if "monroe_newman_max_current_change" in a:
-        html += ("<p>Pressure-kinetics coupling (Monroe and Newman 2004, as checked by Zhang et "
-                 "al. 2024): the Li potential shifted by its molar volume times the creep "
-                 f"pressure changes the local current at {a.get('monroe_newman_case')} by "
-                 f"{100 * float(a['monroe_newman_max_current_change']):.2f} % of its maximum "
-                 f"(site pressure {100 * float(a['monroe_newman_site_pressure_change']):.2f} %"
-                 + ("" if a.get("monroe_newman_converged", True) else ", iteration not converged")
-                 + "), so the tables keep R_ct independent of pressure.</p>")
-    html += table_html(parameter_table(), caption=(
+        coupling = {"case": str(a.get("monroe_newman_case")),
+                    "current_pct": f"{100 * float(a['monroe_newman_max_current_change']):.2f}",
+                    "site_pct": f"{100 * float(a['monroe_newman_site_pressure_change']):.2f}",
+                    "converged": bool(a.get("monroe_newman_converged", True))}
+    tab = table(parameter_table(), caption=(
         "Model parameters and their sources.  Zhang et al. 2024 give theirs in a supplement "
         "that is not available to this project: nothing here is tuned to their figures."))
-    return html
+    return macro("parameters", coupling, tab, template="interface.html.j2")
 
 
 def _topography_part(store, name):
@@ -671,11 +667,10 @@ def _topography_part(store, name):
     if ks:
         cap += ("  Right: the current density measured from the Li thickness change between "
                 "this scan and the next.")
-    html = figure_html(fig, cap)
-    summary = []
+    blocks, summary = [figure(fig, cap)], []
     if n_int and "verdict" in ds:
         h2, sm2 = _hot_spot_table(ds, series, ks)
-        html += h2
+        blocks.append(h2)
         summary += sm2
     elif n_int:  # a store written before the resolvability check
         df = pd.DataFrame({
@@ -686,14 +681,14 @@ def _topography_part(store, name):
             "baseline sd": ds["baseline_overlap_std"].values,
             "overlap z": ds["overlap_z"].values,
             "baseline correlation": ds["baseline_correlation"].values})
-        html += table_html(df, caption=(
+        blocks.append(table(df, caption=(
             "Predicted hot spots against the measured current-density map of each interval "
             "(scan k to k+1): Pearson correlation, the fraction of the predicted top-decile "
             "region inside the measured one, and the same for randomly shifted and flipped "
             "copies of the measured map (the baseline keeps the map's texture).  NaN: no Li "
             "surface in the first scan of the interval.  This store predates the check of "
-            "whether the measured map can resolve the predicted contrast: rerun to get it."))
-    return html, summary
+            "whether the measured map can resolve the predicted contrast: rerun to get it.")))
+    return macro("blocks", blocks), summary
 
 
 def _hot_spot_table(ds, series, ks):
@@ -729,7 +724,7 @@ def _hot_spot_table(ds, series, ks):
             "baseline overlap ± sd": (f"{float(ds['baseline_overlap'].values[k]):.2f} ± "
                                       f"{float(ds['baseline_overlap_std'].values[k]):.2f}"
                                       if np.isfinite(ds["baseline_overlap"].values[k]) else "—")})
-    html = table_html(pd.DataFrame(rows), caption=(
+    html = table(pd.DataFrame(rows), caption=(
         "Predicted hot spots against the measured current-density map: can the map test the "
         "prediction?  Per interval (scan k to k+1, prediction on "
         f"scan k's surface; {res_txt}, baseline and noise floor included): the predicted "

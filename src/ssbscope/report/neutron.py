@@ -25,7 +25,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, figure_html, table_html, load_dataset
+from ssbscope.report import Section, figure, load_dataset, render_section, table
 from ssbscope.units import pretty
 
 __all__ = ["section"]
@@ -60,7 +60,7 @@ def _cell_voltage(store, label):
     return None
 
 
-def _regions_figure(ds, st, bnd, truth, label) -> str:
+def _regions_figure(ds, st, bnd, truth, label):
     """Reference bin with the regions, and each region's profile with the boundaries found."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -96,13 +96,13 @@ def _regions_figure(ds, st, bnd, truth, label) -> str:
     ax2.set_ylabel(f"y ({u})")
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    return figure_html(fig, f"{label}: reference bin {ref} (median of its frames, Eq. 1) with the "
+    return figure(fig, f"{label}: reference bin {ref} (median of its frames, Eq. 1) with the "
                             "regions (inputs.neutron[].regions) and their transmission profiles; dashed: "
                             "layer boundaries found (Cao et al. 2023, Fig. 1C, S3)"
                             + ("; dotted: the twin's true boundaries (truth.json)." if truth else "."))
 
 
-def _spacetime_figure(st, voltage, truth, label, ds=None) -> str:
+def _spacetime_figure(st, voltage, truth, label, ds=None):
     """Space-time maps of the regions beside the cell's voltage, onsets marked."""
     import matplotlib.pyplot as plt
 
@@ -143,14 +143,14 @@ def _spacetime_figure(st, voltage, truth, label, ds=None) -> str:
         axes[0].axhline(head / 3600.0, color="k", ls="--", lw=1)
     axes[0].set_ylim(t_h[-1] + dt / 2, 0)
     fig.colorbar(im, ax=axes[1:].tolist(), label="Tr_t / Tr_0")
-    return figure_html(fig, f"{label}: space–time maps of Tr_t/Tr_0 (mean over each region's columns per "
+    return figure(fig, f"{label}: space–time maps of Tr_t/Tr_0 (mean over each region's columns per "
                             "row and bin) beside the cell's voltage on the same clock (Cao et al. 2023, Fig. 2B,D,E); "
                             "red < 1 Li enrichment, blue > 1 depletion; dashed: soft-short onset found in "
                             "the region's bands" + ("; dotted: the twin's true onset (truth.json)."
                                                     if t_true is not None else "."))
 
 
-def _bands_figure(bands, onset_s, label, ds=None) -> str:
+def _bands_figure(bands, onset_s, label, ds=None):
     import matplotlib.pyplot as plt
 
     sc, u = _pixel_mm(ds) if ds is not None else (1.0, "px")
@@ -169,17 +169,17 @@ def _bands_figure(bands, onset_s, label, ds=None) -> str:
     ax.set_ylabel("band mean Tr_t / Tr_0")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
-    return figure_html(fig, f"{label}: band time series (enrichment < 1, depletion > 1, ±1σ counting); "
+    return figure(fig, f"{label}: band time series (enrichment < 1, depletion > 1, ±1σ counting); "
                             "dashed: soft-short onset.")
 
 
-def _analysis_html(store, label, ds) -> tuple[str, list]:
+def _analysis_blocks(store, label, ds) -> tuple[list, list]:
     """Figures and tables of ``neutron/<label>/...`` (regions, bands, onset, boundaries)."""
     from ssbscope.report import truth as _truth
 
     st = _get(store, f"neutron/{label}/spacetime")
     if st is None:
-        return "", []
+        return [], []
     bands = _get(store, f"neutron/{label}/bands")
     bnd = _get(store, f"neutron/{label}/boundaries")
     tru = _truth(store, "neutron", label)
@@ -211,8 +211,8 @@ def _analysis_html(store, label, ds) -> tuple[str, list]:
                        and int(v["sign"]) == int(bands["sign"].values[k])]
                 names.append(", ".join(f"{b} ({tru['bands'][b]['region']})" for b in hit) or "—")
             df.insert(0, "twin band", names)
-        parts.append(table_html(df, caption=f"{label}: bands of Li enrichment / depletion in the "
-                                            "space–time maps (P1–P4 of Cao et al. 2023)"))
+        parts.append(table(df, caption=f"{label}: bands of Li enrichment / depletion in the "
+                                       "space–time maps (P1–P4 of Cao et al. 2023)"))
         summary.append((f"neutron {label}: bands found", str(len(df))))
     if bnd is not None and bnd.sizes.get("boundary", 0):
         df = pd.DataFrame({"region": bnd["boundary_region"].values, "row (px)": bnd["position_px"].values,
@@ -222,12 +222,12 @@ def _analysis_html(store, label, ds) -> tuple[str, list]:
             near = [min(tb, key=lambda n: abs(tb[n] - p)) for p in df["row (px)"]]
             df["nearest true boundary"] = near
             df["true row (px)"] = [tb[n] for n in near]
-        parts.append(table_html(df, caption=f"{label}: layer boundaries (steps of the reference bin's "
-                                            "transmission profile)"))
-    return "".join(parts), summary
+        parts.append(table(df, caption=f"{label}: layer boundaries (steps of the reference bin's "
+                                       "transmission profile)"))
+    return parts, summary
 
 
-def _ct_figure(ct) -> str:
+def _ct_figure(ct):
     import matplotlib.pyplot as plt
 
     inc = ct["increment_1_cm"].values
@@ -250,12 +250,12 @@ def _ct_figure(ct) -> str:
     fig.colorbar(im, ax=axes.tolist(), label="attenuation increment (cm⁻¹)")
     shift = json.loads(ct.attrs["shift_zyx_vox"]) if isinstance(ct.attrs["shift_zyx_vox"], str) \
         else ct.attrs["shift_zyx_vox"]
-    return figure_html(fig, "Neutron-CT attenuation increment after − before, aligned by phase "
+    return figure(fig, "Neutron-CT attenuation increment after − before, aligned by phase "
                             f"correlation (shift found {np.round(shift, 2).tolist()} voxels): red = "
                             "Li gained (creep into the rod–tube gap), blue = lost (Cao et al. 2023, Fig. 5B).")
 
 
-def _ct_table(store, ct) -> str:
+def _ct_table(store, ct):
     """Shift, noise and Li moved between the two CT scans, beside the twin's truth if kept."""
     from ssbscope.report import truth as _truth
 
@@ -272,7 +272,7 @@ def _ct_table(store, ct) -> str:
             t = tru.get(var.replace("_mm3", "_mm3"))
             rows.append({"quantity": what, "measured": f"{float(ct[var].values):.3g}",
                          "twin truth": f"{float(t):.3g}" if t is not None else "—"})
-    return table_html(pd.DataFrame(rows), caption=(
+    return table(pd.DataFrame(rows), caption=(
         f"Neutron CT {ct.attrs.get('before', 'before')} → {ct.attrs.get('after', 'after')}: "
         f"{ct.attrs.get('li_rule', '')}"))
 
@@ -283,7 +283,7 @@ def _input_labels(store) -> list[str]:
     return [n[len(pre):] for n in store.names() if n.startswith(pre) and "/" not in n[len(pre):]]
 
 
-def _input_figure(ds, label) -> str:
+def _input_figure(ds, label):
     import matplotlib.pyplot as plt
 
     var = "transmission" if "transmission" in ds else "counts"
@@ -312,11 +312,11 @@ def _input_figure(ds, label) -> str:
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     note = "" if ds.attrs.get("normalised") in (True, "True") else " Not normalised: no open beam was given."
-    return figure_html(fig, f"{label}: first frame after gamma-spot removal and the mean over each frame."
+    return figure(fig, f"{label}: first frame after gamma-spot removal and the mean over each frame."
                             + note)
 
 
-def _input_spacetime_figure(ds, label) -> str:
+def _input_spacetime_figure(ds, label):
     """Space–time map of a binned real series: ratio per row (y) against the bin time."""
     import matplotlib.pyplot as plt
 
@@ -350,7 +350,7 @@ def _input_spacetime_figure(ds, label) -> str:
     n = int(ds.attrs.get("bin_frames", 0))
     what = ("transmission change ratio Tr_t/Tr_0" if rname == "transmission_ratio" else
             "count ratio (equals Tr_t/Tr_0 only for a stable beam: no open beam was given)")
-    return figure_html(fig, f"{label}: space–time map of the {what}, mean over x of each row, per "
+    return figure(fig, f"{label}: space–time map of the {what}, mean over x of each row, per "
                             f"{n}-frame median bin against the bin's mean time; dotted: reference bin "
                             "(red < 1 Li enrichment, blue > 1 depletion; Cao et al. 2023, Fig. 2B,D); colour range "
                             f"1 ± {lim:.3g}" + (" (analysis.neutron.ratio_half_range)" if fixed is not None
@@ -377,9 +377,9 @@ def _faraday_volume(corr, label):
     return corr["time_s"].values[m], sign * h * float(area) * 1e8, float(area)
 
 
-def _li_figure(ds, label, corr) -> tuple[str, tuple | None]:
+def _li_figure(ds, label, corr) -> tuple:
     """The Li region on the reference bin and its Li change against time (Faraday line when the
-    series is on the echem clock); returns (html, summary item)."""
+    series is on the echem clock); returns (figure, summary item)."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
@@ -450,11 +450,11 @@ def _li_figure(ds, label, corr) -> tuple[str, tuple | None]:
               if far is not None else "No Faraday line: the series is not on an echem clock with a cell area. ")
            + "Error bars: counting and beam-correction noise; the beam-hardening model error (a few %) "
            "is not included.")
-    return figure_html(fig, cap), item
+    return figure(fig, cap), item
 
 
-def _inputs_html(store, labels) -> tuple[str, list]:
-    parts, rows, summary = ["<h3>Real inputs</h3>"], [], []
+def _inputs_part(store, labels) -> tuple[dict, list]:
+    parts, rows, summary = [], [], []
     corr = _get(store, "correlate/states")
     for lab in labels:
         ds = _get(store, f"neutron/input/{lab}")
@@ -463,13 +463,13 @@ def _inputs_html(store, labels) -> tuple[str, list]:
         binned = "ratio_profile" in ds
         if binned:
             parts.append(_input_spacetime_figure(ds, lab))
-        html, extra = _analysis_html(store, lab, ds)
-        if html:
-            parts.append(html)
+        blocks, extra = _analysis_blocks(store, lab, ds)
+        if blocks:
+            parts.extend(blocks)
             summary += extra
         if "li_thickness_change_roi_um" in ds and "li_roi_px" in ds.attrs:
-            html, item = _li_figure(ds, lab, corr)
-            parts.append(html)
+            fig_, item = _li_figure(ds, lab, corr)
+            parts.append(fig_)
             if item is not None:
                 summary.append(item)
         mean = ds[f"mean_{var}"].values
@@ -490,8 +490,7 @@ def _inputs_html(store, labels) -> tuple[str, list]:
                         f"{'normalised' if var == 'transmission' else 'raw counts (no open beam)'}"
                         + (f", {int(ds.sizes['bin'])} median bins of {int(ds.attrs.get('bin_frames', 0))}"
                            if binned else "")))
-    parts.append(table_html(pd.DataFrame(rows), caption="Real neutron radiograph series"))
-    return "".join(parts), summary
+    return {"blocks": parts, "table": table(pd.DataFrame(rows), caption="Real neutron radiograph series")}, summary
 
 
 def section(store) -> Section | None:
@@ -500,15 +499,13 @@ def section(store) -> Section | None:
     ct = _get(store, "neutron/ct")
     if not labels and ct is None:
         return None
-    parts, summary = [], []
+    inputs, ct_part, summary = None, None, []
     if labels:
-        html, summary = _inputs_html(store, labels)
-        parts.append(html)
+        inputs, summary = _inputs_part(store, labels)
     if ct is not None:
-        parts.append("<h3>Neutron CT before / after</h3>")
-        parts.append(_ct_figure(ct))
-        parts.append(_ct_table(store, ct))
+        ct_part = {"figure": _ct_figure(ct), "table": _ct_table(store, ct)}
         if "li_gained_mm3" in ct:
             summary.append(("neutron CT: Li moved", f"{float(ct['li_gained_mm3'].values):.3g} mm³ "
                             f"gained, {float(ct['li_lost_mm3'].values):.3g} mm³ lost"))
-    return Section("Neutron imaging", "\n".join(parts), tuple(summary))
+    return Section("Neutron imaging", render_section("neutron.html.j2", inputs=inputs, ct=ct_part),
+                   tuple(summary))

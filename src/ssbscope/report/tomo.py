@@ -27,7 +27,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ssbscope.report import Section, esc, figure_html, table_html, load_dataset
+from ssbscope.report import Section, figure, load_dataset, render_section, table
 
 __all__ = ["section"]
 
@@ -45,7 +45,7 @@ def _state_labels(ds) -> list[str]:
     return [f"t = {t / 3600:.2f} h" for t in ds["time_s"].values]
 
 
-def _low_attenuation_html(store, series, met) -> str:
+def _low_attenuation_blocks(store, series, met) -> list:
     """Layer fractions of the electrolyte's low-attenuation volume and the Li-connected vs
     isolated regions (Cao et al. 2023, doi:10.1002/adfm.202307998, Fig. 3I-J), measured
     beside the twin's truth when ``truth.json`` holds it."""
@@ -54,7 +54,7 @@ def _low_attenuation_html(store, series, met) -> str:
     from ssbscope.report import truth
 
     if "layer_fraction" not in met or not np.isfinite(met["layer_fraction"].values).any():
-        return ""
+        return []
     scans = truth(store, "tomo", series, "scans")
     if not scans or len(scans) != met.sizes["time_s"]:
         scans = None
@@ -81,7 +81,7 @@ def _low_attenuation_html(store, series, met) -> str:
         ax.set_title(labels[k], fontsize=8)
         ax.set_xticks(slab)
         ax.legend(fontsize=8)
-    html = figure_html(fig, f"Series {series}: volume fraction of the darkest phase (Li, pores, "
+    fig_ = figure(fig, f"Series {series}: volume fraction of the darkest phase (Li, pores, "
                             f"cracks) per layer of the {el}, layer 1 at its face away from the Li "
                             f"electrode (next to {l1}) (Cao et al. 2023, doi:10.1002/adfm.202307998, Fig. 3J "
                             "numbering)" + ("; grey: twin truth from truth.json" if scans else "")
@@ -98,7 +98,7 @@ def _low_attenuation_html(store, series, met) -> str:
         rows.append(r)
     cap = (f"Low-attenuation regions of the {el} (µm³): connected to a declared Li layer vs "
            "isolated (Cao et al. 2023 Fig. 3I)" + ("; in brackets the twin truth" if scans else ""))
-    return html + table_html(pd.DataFrame(rows), caption=cap)
+    return [fig_, table(pd.DataFrame(rows), caption=cap)]
 
 
 _ROWS = (
@@ -129,10 +129,10 @@ def section(store) -> Section | None:
     -------
     ssbscope.report.Section or None
     """
-    parts = [_series_html(store), _inputs_html(store)]
-    body = "\n".join(p for p in parts if p)
-    if not body:
+    series, scans = _series_parts(store), _input_figures(store)
+    if not series and not scans:
         return None
+    body = render_section("tomo.html.j2", series=series, scans=scans)
     return Section("X-ray tomography", body, summary=tuple(_series_summary(store)))
 
 
@@ -194,7 +194,7 @@ def _time_labels(ds) -> list[str]:
             for s, tt in zip(st, t)]
 
 
-def _series_table(met) -> str:
+def _series_table(met):
     labels = _time_labels(met)
     rows = []
 
@@ -235,7 +235,7 @@ def _series_table(met) -> str:
             continue  # measured on truncated scans only
         if key in met:
             add(title, met[key].values)
-    return table_html(pd.DataFrame(rows), caption="Metrics per scan (registered series; NaN: "
+    return table(pd.DataFrame(rows), caption="Metrics per scan (registered series; NaN: "
                                                   "undefined, e.g. an interface of a layer not "
                                                   "yet formed)")
 
@@ -248,13 +248,13 @@ def _thickness_layers(met) -> list:
     return attr_list(v) if v is not None else [str(x) for x in met["layer"].values]
 
 
-def _truth_table(store, series, met) -> str:
+def _truth_table(store, series, met):
     """Measured beside the twin's truth (``truth.json`` of the experiment folder), if any."""
     from ssbscope.report import truth
 
     scans = truth(store, "tomo", series, "scans")
     if not scans or len(scans) != met.sizes["time_s"]:
-        return ""
+        return None
     rows = []
     for la in _thickness_layers(met):
         tv = [sc.get("mean_thickness_um", {}).get(la) for sc in scans]
@@ -268,7 +268,7 @@ def _truth_table(store, series, met) -> str:
                 rows.append((f"Ra {it}, noise-corrected (µm)",
                              met["ra_noise_corrected_um"].sel(interface=it).values, tv))
     if not rows:
-        return ""
+        return None
     labels = _time_labels(met)
     data = []
     for title, got, want in rows:
@@ -277,12 +277,12 @@ def _truth_table(store, series, met) -> str:
             g, w = float(got[k]), float(want[k])
             r[lab] = "—" if not np.isfinite(g) else f"{g:.2f} ({w:.2f})"
         data.append(r)
-    return table_html(pd.DataFrame(data), caption="Measured (twin truth) per scan: the phantom's "
+    return table(pd.DataFrame(data), caption="Measured (twin truth) per scan: the phantom's "
                                                   "voxel-count thickness and the Ra of its voxelised "
                                                   "interface, from truth.json beside the experiment file")
 
 
-def _series_trend_figure(met) -> str:
+def _series_trend_figure(met):
     import matplotlib.pyplot as plt
 
     t_h = met["time_s"].values.astype(float) / 3600.0
@@ -302,14 +302,14 @@ def _series_trend_figure(met) -> str:
     ax1.set_ylabel("mean thickness (µm)")
     ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.subplots_adjust(right=0.86)
-    return figure_html(fig, "Roughness Ra of each mapped interface (plane detrended, Eq. 6 of "
+    return figure(fig, "Roughness Ra of each mapped interface (plane detrended, Eq. 6 of "
                             "Huang et al. 2024, doi:10.1016/j.xcrp.2024.101995; dashed: with the "
                             "height-map noise variance removed, tomo.metrics."
                             "roughness_noise_corrected) and mean thickness of each mapped layer "
                             "vs time.")
 
 
-def _series_maps_figure(mp, var, dim, unit_label, caption) -> str:
+def _series_maps_figure(mp, var, dim, unit_label, caption):
     import matplotlib.pyplot as plt
 
     from ssbscope.errors import EmptyResultError
@@ -317,7 +317,7 @@ def _series_maps_figure(mp, var, dim, unit_label, caption) -> str:
 
     names = [str(n) for n in mp[dim].values]
     if not names:
-        return ""
+        return None
     nt = mp.sizes["time_s"]
     picks = [0] if nt == 1 else [0, nt - 1]
     labels = _time_labels(mp)
@@ -359,10 +359,10 @@ def _series_maps_figure(mp, var, dim, unit_label, caption) -> str:
         cb = fig.colorbar(im, cax=cax)
         cb.ax.tick_params(labelsize=7)
         cb.set_label(unit_label, fontsize=7)
-    return figure_html(fig, caption)
+    return figure(fig, caption)
 
 
-def _series_html(store) -> str:
+def _series_parts(store) -> list:
     """Each measured series (``tomo/<series>/metrics``, ``/maps``): table, trends, maps."""
     parts = []
     for s in _series_names(store):
@@ -375,55 +375,32 @@ def _series_html(store) -> str:
         from ssbscope.store import attr_list
 
         phases = attr_list(lab.attrs.get("phases")) if lab is not None else []
-        parts.append(
-            f"<h3>Series {esc(s)}</h3><p class=\"note\">{met.sizes['time_s']} scan(s), voxel "
-            f"{vs:.3g} µm, phases (darkest first) {esc(', '.join(map(str, phases)))}, "
-            f"electrolyte {esc(str(met.attrs.get('electrolyte', '')))}, central region "
-            f"{100 * float(met.attrs.get('central_fraction', 0.75)):.0f} % of the cell area.  "
-            "Chain: reconstruction, cell region from the data, registration to the first scan "
-            "on the static layer, 3×3×3 median, grey level of each phase from the stack (1-D "
-            "k-means of the slice medians, undeclared material recognised), layers matched to "
-            "the declared stack, sub-voxel interface heights (refined on the unfiltered values "
-            "where the contrast allows).  "
-            f"{esc(str(met.attrs.get('conventions', '')))}</p>")
-        if _truncated_series(store, s):
-            parts.append(
-                '<p class="warn">The scans of this series are truncated (the sample is wider than '
-                "the field of view): the cell outside it sets each slice's grey level.  The "
-                "requested interfaces' heights (Ra/Rq, the thickness between them), the labels "
-                "around those interfaces, the phase volumes counted from them, the pore + "
-                "crack volume, the electrolyte's layer fractions and the voids below the "
-                "requested interfaces (subsurface void volume) are measured from each slice's "
-                "local contrast after removing the exterior's shading; flat interfaces "
-                "between materials whose δ/β is close to the retrieval's (e.g. electrolyte | "
-                "cathode) at the steepest change of the slice level.  The connected / "
-                "isolated low-attenuation regions are not measured (NaN); the heights of "
-                "other interfaces (e.g. against steel) still come from the grey levels that "
-                "carry the exterior: read them as indicative only.</p>")
-        parts.append(_series_table(met))
-        parts.append(_truth_table(store, s, met))
-        parts.append(_series_trend_figure(met))
-        parts.append(_low_attenuation_html(store, s, met))
+        blocks = [_series_table(met), _truth_table(store, s, met), _series_trend_figure(met),
+                  *_low_attenuation_blocks(store, s, met)]
         if mp is not None:
-            parts.append(_series_maps_figure(
+            blocks.append(_series_maps_figure(
                 mp, "height_um", "interface", "height above plane (µm)",
                 f"Series {s}: interface height above its best-fit plane (µm), first and last "
                 "scan; axes in µm."))
-            parts.append(_series_maps_figure(
+            blocks.append(_series_maps_figure(
                 mp, "thickness_um", "layer", "thickness (µm)",
                 f"Series {s}: layer thickness per column (µm), first and last scan; axes in µm."))
-    return "\n".join(p for p in parts if p)
+        parts.append({"name": s, "n_scans": met.sizes["time_s"], "voxel": f"{vs:.3g}",
+                      "phases": ", ".join(map(str, phases)),
+                      "electrolyte": str(met.attrs.get("electrolyte", "")),
+                      "central_pct": f"{100 * float(met.attrs.get('central_fraction', 0.75)):.0f}",
+                      "conventions": str(met.attrs.get("conventions", "")),
+                      "truncated": _truncated_series(store, s), "blocks": blocks})
+    return parts
 
 
-def _inputs_html(store) -> str:
+def _input_figures(store) -> list:
     """Slices of the experiment's own scans (``tomo/<series>/scans/*``): reconstructed or read."""
     import matplotlib.pyplot as plt
 
     names = [n for n in store.names()
              if n.startswith("tomo/") and len(n.split("/")) == 4 and n.split("/")[2] == "scans"]
-    if not names:
-        return ""
-    parts = ["<h3>Scans of the experiment</h3>"]
+    parts = []
     for name in names:
         ds = store.read(name)
         if "time_s" in ds.dims:
@@ -473,7 +450,7 @@ def _inputs_html(store) -> str:
             info.append(f"{int(ds.attrs['n_projections'])} projections")
         if um:
             info.append(f"voxel {vs:g} µm")
-        parts.append(figure_html(fig, f"Series {series}, scan {label}: {', '.join(info)}; grey range "
-                                      "of each view from its own values (section: the densest layer "
-                                      f"saturates); source {ds.attrs.get('source', '')}."))
-    return "\n".join(parts)
+        parts.append(figure(fig, f"Series {series}, scan {label}: {', '.join(info)}; grey range "
+                                 "of each view from its own values (section: the densest layer "
+                                 f"saturates); source {ds.attrs.get('source', '')}."))
+    return parts

@@ -18,7 +18,7 @@ import logging
 
 import numpy as np
 
-from ssbscope.report import Section, esc, figure_html, table_html
+from ssbscope.report import Section, figure, macro, render_section, table
 
 __all__ = ["section"]
 
@@ -96,14 +96,14 @@ def _series_tortuosity_part(ds, name: str):
                      "slab tau": ", ".join(f"{v:.3f}" for v in slab[k] if np.isfinite(v)),
                      "flux spread": float(ds["flux_imbalance"].values[k]),
                      "note": str(ds["reason"].values[k])})
-    html = (f"<h3>Tortuosity of {esc(str(a.get('phase')))} in {esc(str(a.get('layer')))} "
-            f"(series {esc(name)})</h3>" + figure_html(fig, cap)
-            + table_html(pd.DataFrame(rows), caption=f"Tortuosity per scan, series {name}"))
+    part = {"series": name, "phase": str(a.get("phase")),
+            "layer": str(a.get("layer")), "figure": figure(fig, cap),
+            "table": table(pd.DataFrame(rows), caption=f"Tortuosity per scan, series {name}")}
     summary = ()
     if good.size:
         summary = ((f"tau {a.get('phase')} ({name})",
                     f"{tau[good[0]]:.3f} -> {tau[good[-1]]:.3f}"),)
-    return html, summary
+    return macro("tortuosity", part, template="transport.html.j2"), summary
 
 
 def _truth_row(truth_scans, t_s, tol_s=1.0):
@@ -178,19 +178,18 @@ def _series_interface_part(ds, name: str, truth_scans=None):
             if note:
                 row["note"] = note
             rows.append(row)
-    html = (f"<h3>Flux through the interface regions (series {esc(name)})</h3>"
-            + figure_html(fig, cap)
-            + table_html(pd.DataFrame(rows), caption=(
+    part = {"series": name, "figure": figure(fig, cap),
+            "table": table(pd.DataFrame(rows), caption=(
                 f"Tortuosity per scan and interface, series {name}"
-                + (" (twin: its truth.json, on its own labels)" if has_truth else ""))))
-    html += f'<p class="note">Convergence: {esc(str(a.get("convergence", "")))}</p>'
+                + (" (twin: its truth.json, on its own labels)" if has_truth else ""))),
+            "convergence": str(a.get("convergence", ""))}
     summary = []
     for j in range(ni):
         ok = np.isfinite(tau[:, j])
         if ok.any():
             summary.append((f"tau {phase[j]} at {ifaces[j]} ({name})",
                             " → ".join(f"{v:.3f}" for v in tau[ok, j])))
-    return html, tuple(summary)
+    return macro("interface", part, template="transport.html.j2"), tuple(summary)
 
 
 def _series_current_part(ds, name: str, truth_scans=None):
@@ -262,15 +261,15 @@ def _series_current_part(ds, name: str, truth_scans=None):
             except (KeyError, IndexError, TypeError, ValueError):
                 pass
         rows.append(row)
-    html = (f"<h3>Current density between scans (series {esc(name)})</h3>" + figure_html(fig, cap)
-            + table_html(pd.DataFrame(rows), caption=f"Mean current density per interval vs "
-                                                      f"the cycler, series {name}"))
+    part = {"series": name, "figure": figure(fig, cap),
+            "table": table(pd.DataFrame(rows), caption=f"Mean current density per interval vs "
+                                                       f"the cycler, series {name}")}
     ok = np.isfinite(ds["residual_pct"].values)
     summary = ()
     if ok.any():
         summary = ((f"current density CT vs cycler ({name})",
                     "residual " + ", ".join(f"{v:+.1f} %" for v in ds["residual_pct"].values[ok])),)
-    return html, summary
+    return macro("current", part, template="transport.html.j2"), summary
 
 
 def _series_names(names, product: str) -> list:
@@ -317,4 +316,4 @@ def section(store) -> Section | None:
             summary.extend(s)
     if not parts:
         return None
-    return Section("Transport", "".join(parts), tuple(summary))
+    return Section("Transport", render_section("transport.html.j2", parts=parts), tuple(summary))
