@@ -730,17 +730,19 @@ def _hot_spot_table(ds, series, ks):
         f"scan k's surface; {res_txt}, baseline and noise floor included): the predicted "
         "current per projected area (what a thickness change measures) and its contrast "
         "(std / mean) against the measured current-density map's noise "
-        "floor (white-noise std over its mean: std of its separable second difference / 6, "
-        "Immerkaer 1996, doi:10.1006/cviu.1996.0060, carried through the smoothing).  "
+        "floor (its noise std over its mean, spatial correlation included: white + "
+        "Gaussian-correlated noise fitted to the map's spectrum at periods of 2-5 pixels, "
+        "carried through the comparison's smoothing; noise correlated over more than ~1.5 "
+        "pixels is seen only in part).  "
         "Resolvable: the predicted contrast exceeds the floor, and then the Pearson "
         "correlation and the fraction of the predicted top-decile region inside the measured "
         "one, each with its z-score against randomly shifted and flipped copies of the "
         "measured map (the baseline keeps the map's texture), measure the model's skill.  "
         "In brackets: not resolvable; the measured map cannot show the predicted contrast, so "
         "these numbers are not skill (they follow whatever the two maps share, e.g. the "
-        "height).  —: no Li surface in the first scan of the interval.  Spatially correlated "
-        "noise is not in the floor, so 'resolvable' is necessary, not sufficient; the z-scores "
-        "guard the rest."))
+        "height).  —: no Li surface in the first scan of the interval.  'Resolvable' is "
+        "necessary, not sufficient: a map whose growth follows the height itself also beats "
+        "the shuffled baseline; the z-scores guard the rest."))
     summary = []
     if ks:
         kk = ks[-1]
