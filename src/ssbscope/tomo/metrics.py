@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
@@ -610,7 +611,8 @@ def phase_retrieved_contrast(lower_material: str, upper_material: str, *, delta_
 
 def interface_height_map_truncated(window, levels, gain, offset, voxel_size_um: float, *,
                                    footprint, contrast_materials: float | None = None,
-                                   method: str = "edge") -> TruncatedHeights:
+                                   method: str = "edge", subvoxel: bool = False,
+                                   ) -> TruncatedHeights:
     """Heights of an interface in a truncated (region-of-interest) scan from the local contrast.
 
     In such a scan every slice's level ``a(z)`` comes from the sample outside the field of
@@ -640,7 +642,11 @@ def interface_height_map_truncated(window, levels, gain, offset, voxel_size_um: 
     The edge is sought from 1 slice above the window's bottom to 1 below its top:
     ``height_at_window_edge`` counts the columns found within :data:`EDGE_MARGIN_VOX` of
     the ends, whose surface may lie beyond the window (widen it; the chain's
-    :func:`ssbscope.tomo.series_chunked._truncated_heights` does).
+    :func:`ssbscope.tomo.series_chunked._truncated_heights` does).  With ``subvoxel=True``
+    each edge is refined to a fraction of a voxel from the partial volume of the slices
+    around it (:func:`refine_edges`); whole-voxel heights add ``voxel^2 / 12`` of variance
+    on a continuous surface (Ra, Rq read high when the roughness is ~ the voxel) but are
+    exact on a voxelised one.
 
     Parameters
     ----------
@@ -656,6 +662,15 @@ def interface_height_map_truncated(window, levels, gain, offset, voxel_size_um: 
     method : {"edge", "count"}
         Height of a column: the steepest drop of its lower-phase indicator (default) or its
         number of voxels above 1/2 (see above).
+    subvoxel : bool, default False
+        (``edge`` only) refine each column's edge by :func:`refine_edges` (heights then take
+        any value, not whole voxels).  Off by default: the coin-cell twin's surface is
+        voxelised (whole-voxel truth), where the sub-voxel heights only add the noise of the
+        ``2 w`` summed slices; through the chain (tiny, 300 projections, seed 0) its anode|SPE
+        Ra read +1.2 / +0.6 / +1.7 % against whole-voxel -0.4 / 0.0 / +1.5 % (seeds 0-2 at
+        300 and seed 0 at 600 projections: mean |error| 1.3 % against 0.6 %).  On a
+        continuous surface with Ra ~ the voxel it removes the whole voxels' bias
+        (tests/tomo/test_subvoxel_edges.py: +46 % -> +2 % at Ra 0.32 voxel).
 
     Returns
     -------
@@ -719,6 +734,8 @@ def interface_height_map_truncated(window, levels, gain, offset, voxel_size_um: 
             raise ParameterError("window", n, "edge heights need a window of >= 5 slices")
         cnt = column_edges(s)
         at_edge = int(np.sum((cnt < EDGE_MARGIN_VOX) | (cnt > n - EDGE_MARGIN_VOX)))
+        if subvoxel:
+            cnt = refine_edges(s, cnt)
     h = np.full(fp.shape, np.nan)
     h[fp] = cnt * vs
     return TruncatedHeights(height_um=h, contrast_data=c_data, contrast_materials=c_mat,
@@ -785,6 +802,91 @@ def column_edges(indicator, coarse_vox: int = 2) -> np.ndarray:
     cand = np.clip(np.stack([kc - 1, kc, kc + 1]), 1, n - 1)
     best = cand[np.argmax(d1[cand, cols[None]], axis=0), cols]
     return best.reshape(s.shape[1:])
+
+
+def refine_edges(indicator, edges, *, half_width_vox: int = 2, level_vox: int = 3,
+                 min_contrast: float = 0.3) -> np.ndarray:
+    """Sub-voxel heights of each column's edge from the partial volume of the slices around it.
+
+    Around the whole-voxel edge ``k`` (:func:`column_edges`) of a profile ``s`` (the lower
+    phase's indicator along axis 0, nominally 1 below the surface and 0 above, with a slowly
+    varying offset), the two phases' levels are taken from the profile itself,
+
+        ``lower = median(s[k-w-L : k-w])``,  ``upper = median(s[k+w : k+w+L])``,
+
+    (``w = half_width_vox``, ``L = level_vox``; the median, not the mean, so that one slice
+    of a void below the surface, ``s > 1``, does not move the lower level), and each slice
+    of the ``2 w`` around the edge holds the lower phase in proportion to its value:
+
+        ``h = (k - w) + sum_{j=k-w}^{k+w-1} clip((s_j - upper) / (lower - upper), 0, 1)``.
+
+    For a surface at height ``h`` (voxel units from the face of slice 0) voxelised with its
+    partial volume, and any blur whose support stays within the ``2 w`` slices (blurring
+    conserves the sum), this is ``h`` exactly; a whole-voxel step at ``k`` gives ``k``.  Noise
+    of ``sigma`` (in units of the contrast) per slice adds ``sigma sqrt(2 w)`` (plus the
+    levels' error times the slices' distance from them).  ``w`` is cut to the slices
+    available (``min(w, k, n - k)``, >= 1 as ``1 <= k <= n - 1``) and the levels to those that
+    exist (nominal 1 and 0 where none); where ``lower - upper < min_contrast`` (no step) the
+    whole-voxel edge is kept.
+
+    Parameters
+    ----------
+    indicator : (n, ...) array
+        Lower-phase indicator along axis 0 (dimensionless, 1 lower phase, 0 upper).
+    edges : (...) int array
+        Whole-voxel boundary indices ``k`` in ``1 .. n - 1`` (:func:`column_edges`).
+    half_width_vox : int, default 2
+        ``w``: slices on each side of ``k`` whose partial volume is summed (cover the blur).
+    level_vox : int, default 3
+        ``L``: slices beyond them whose median gives each phase's level.
+    min_contrast : float, default 0.3
+        Smallest ``lower - upper`` for which the edge is refined.
+
+    Returns
+    -------
+    (...) float ndarray
+        Height in voxels from the face of slice 0 (multiply by the voxel size for µm).
+
+    Raises
+    ------
+    ParameterError
+        ``half_width_vox`` or ``level_vox`` < 1, or ``edges`` not of the indicator's
+        trailing shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.4, 0.0, 0.0, 0.0, 0.0]) + 0.2
+    >>> float(refine_edges(s[:, None], np.array([6]))[0])
+    5.4
+    """
+    s = np.asarray(indicator, float)
+    n = s.shape[0]
+    w0, L = int(half_width_vox), int(level_vox)
+    if w0 < 1 or L < 1:
+        raise ParameterError("half_width_vox/level_vox", (half_width_vox, level_vox),
+                             "must be >= 1")
+    k = np.asarray(edges)
+    if k.shape != s.shape[1:]:
+        raise ParameterError("edges", k.shape, f"must have the indicator's shape {s.shape[1:]}")
+    flat = s.reshape(n, -1)
+    k = np.clip(k.reshape(-1).astype(int), 1, n - 1)
+    w = np.minimum(w0, np.minimum(k, n - k))
+    z = np.arange(n)[:, None]
+    lo_sel = (z >= k - w - L) & (z < k - w)
+    up_sel = (z >= k + w) & (z < k + w + L)
+    with warnings.catch_warnings():  # columns with no level slice: all-NaN medians
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lower = np.nanmedian(np.where(lo_sel, flat, np.nan), axis=0)
+        upper = np.nanmedian(np.where(up_sel, flat, np.nan), axis=0)
+    lower = np.where(np.isfinite(lower), lower, 1.0)
+    upper = np.where(np.isfinite(upper), upper, 0.0)
+    c = lower - upper
+    ok = c >= float(min_contrast)
+    frac = np.clip((flat - upper) / np.where(ok, c, 1.0), 0.0, 1.0)
+    band = (z >= k - w) & (z < k + w)
+    h = (k - w) + np.sum(np.where(band, frac, 0.0), axis=0)
+    return np.where(ok, h, k.astype(float)).reshape(s.shape[1:])
 
 
 #: Fewest voxels of an axis-eroded class for its median to be the phase's level
