@@ -132,7 +132,8 @@ def main(argv=None) -> None:
               f"{r['wall']:.2f} | {r['rss_mb']:.0f} |")
     rs, ro = res["skimage"], res["ours"]
     print(f"CPU ratio skimage / ours: {rs['cpu'] / ro['cpu']:.2f} (TV alone "
-          f"{rs['cpu_tv'] / ro['cpu_tv']:.2f}, noise sigma {rs['cpu_sigma'] / ro['cpu_sigma']:.2f})")
+          f"{rs['cpu_tv'] / ro['cpu_tv']:.2f}, noise sigma "
+          f"{rs['cpu_sigma'] / ro['cpu_sigma']:.2f})")
     diff = np.abs(rs["d"] - ro["d"])
     eq = sum(np.array_equal(rs["d"][k], ro["d"][k]) for k in range(8))
     v = slab(n)
