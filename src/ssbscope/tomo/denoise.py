@@ -23,8 +23,8 @@ Speed (``benchmarks/bench_tv2d.py``): :func:`tv_chambolle_2d` runs Chambolle's i
 same stopping rule) in one sweep per iteration instead of about fifteen NumPy passes, and
 the noise of a block is estimated from the finest diagonal wavelet sub-band alone
 (:func:`estimate_noise_sigma`, equal to :func:`skimage.restoration.estimate_sigma`): an
-8 x 1024 x 1024 block of ``tv2d`` costs 2.4-3x less CPU time (3.5-4.4 -> 1.4 CPU-s, the same
-labels).
+8 x 1024 x 1024 block of ``tv2d`` costs 2.4-3.2x less CPU time (3.5-4.4 -> 1.2-1.4 CPU-s, the
+same labels).
 
 ``tv`` and ``nlm`` run on a fixed grid of z-blocks of ``block_slices`` slices, each read with
 a halo of :func:`halo_slices` slices (edges replicated) and ``sigma`` estimated per block, so
@@ -53,7 +53,6 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from numba import prange
 
 from ssbscope.errors import ParameterError
 
@@ -272,11 +271,14 @@ def _tv2d_slice(img, out, weight, eps, max_num_iter):
     return max_num_iter
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _tv2d_stack(img, weight, eps, max_num_iter):
+    # serial: the callers run blocks as Dask tasks on threads (the GIL released) or workers;
+    # numba threads inside them only oversubscribed the cores (under load a prange over 8
+    # slices took 20x its CPU time in wall time, waiting for a descheduled thread)
     out = np.empty_like(img)
     n_it = np.zeros(img.shape[0], np.int64)
-    for k in prange(img.shape[0]):
+    for k in range(img.shape[0]):
         n_it[k] = _tv2d_slice(img[k], out[k], weight, eps, max_num_iter)
     return out, n_it
 
@@ -288,8 +290,8 @@ def tv_chambolle_2d(image, weight: float, eps: float = 2.0e-4,
     ``out[k] == skimage.restoration.denoise_tv_chambolle(image[k], weight, eps,
     max_num_iter)`` for float32 slices, bit for bit (the same float32 operations in the same
     order; see ``benchmarks/bench_tv2d.py``), in one sweep over the slice per iteration
-    instead of about fifteen array passes; slices run in parallel (numba threads), each
-    independent of the others and of the thread count.
+    instead of about fifteen array passes; the slices one after the other, the GIL released
+    (a caller's threads run blocks in parallel).
 
     Parameters
     ----------
