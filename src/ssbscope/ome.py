@@ -8,19 +8,24 @@ A stage declares which variables of a dataset are images by a variable attribute
 :meth:`ssbscope.store.Store.write` then calls :func:`write_ome` on the freshly written
 dataset group: the group itself becomes an NGFF image (``attributes["ome"]`` with
 ``version: "0.5"`` and ``multiscales``) whose level-0 ``path`` is the variable's own array,
-and the coarser levels are extra arrays ``<var>_s1``, ``<var>_s2``, ... next to it.  The
-group stays an xarray dataset: :meth:`Store.read` hides the pyramid arrays and the ``ome``
-attribute, so readers of the dataset see what they saw before.
+and the coarser levels are arrays in subgroups, ``s1/<var>``, ``s2/<var>``, ... (the
+``datasets[].path`` of the multiscale).  Every level's Zarr ``dimension_names`` are the axes'
+names, which are the variable's own dimensions (NGFF 0.5 requires the two to match), each at
+its own size; the subgroups are not part of the xarray dataset, so the group stays the
+dataset it was: :meth:`Store.read` returns the same variables and dimensions (the ``ome``
+attribute hidden).  A data variable may therefore not be named ``s1``, ``s2``, ...
 
-Axes (:func:`axes_of`), in NGFF order (time, channel, space):
+Axes (:func:`axes_of`), in NGFF order (time, channel, space), named as the variable's
+dimensions (``time_s``, ``state``, ``component``, ``block_row`` ...; NGFF 0.5 axis names are
+free unique strings, the ``type`` and ``unit`` say what they are):
 
-* time ``t``: the dimension ``time_s``, or a dimension along which a numeric coordinate named
+* time (type ``time``): the dimension ``time_s``, or a dimension along which a numeric coordinate named
   ``time_s`` or ``time_s_<...>`` runs (``state`` with ``time_s`` of the XCS maps, ``bin`` with
   ``time_s_bin`` of a neutron radiograph series).  Its scale is the time step in seconds and its
   translation the first time when the times are finite and evenly spaced (within 0.1 %); else
   the axis is an index (scale 1, no unit).  The times themselves are listed in the multiscale's
   ``metadata["time_s"]`` either way.
-* space ``z``, ``y``, ``x``: dimensions of those names, or a dimension along which a numeric
+* space (type ``space``; role ``z``, ``y``, ``x``): dimensions of those names, or a dimension along which a numeric
   coordinate named ``z_<unit>``, ``y_<unit>`` or ``x_<unit>`` runs (``y_mm`` along
   ``block_row`` of the XCS maps).  Unit micrometer; scale and translation from a coordinate in
   um/mm/nm (the dimension's own, or ``<dim>_<unit>`` / ``<axis>_<unit>`` along it; a decreasing
@@ -30,7 +35,7 @@ Axes (:func:`axes_of`), in NGFF order (time, channel, space):
   first); with neither, scale 1 and no unit.  Scales and translations are stored rounded to
   12 significant digits (coordinate differences carry floating-point noise: 3.24 um voxel
   centres differ by 3.240000000000009).
-* channel ``c``: any other dimension (``interface`` of the tomo maps, ``component`` of the XCS
+* channel (type ``channel``): any other dimension (``interface`` of the tomo maps, ``component`` of the XCS
   maps).  NGFF allows one time and one channel axis, so an image has at most one dimension of
   each; the labels of the channel and time dimensions (their coordinate values) are listed in
   ``metadata["axis_labels"]``.
@@ -46,7 +51,8 @@ image of the same dataset (the masks of ``neutron/ct``).  :meth:`ssbscope.store.
 stores each as the group ``<image>/labels/<label name>`` (``attrs["ome_label_name"]``, else
 the variable's name), listed in ``<image>/labels`` (``{"ome": {"version": "0.5", "labels":
 [...]}}``, :func:`write_labels_group`): a multiscale image with the image's axes, scale and
-pyramid levels (nearest: every second voxel), integer dtype (a boolean mask as uint8 0/1),
+pyramid levels (nearest: every second voxel; stored as ``<label>``, ``<label>_s1``, ... in its
+group, which holds nothing else), integer dtype (a boolean mask as uint8 0/1),
 Zarr ``dimension_names`` equal to the axes' names, and ``image-label`` with ``source``
 ``{"image": "../../"}``, ``colors`` (RGBA per label value, :data:`LABEL_RGBA`, 0 transparent)
 and, when the variable names its values (``label_values``/``label_names``: the phases of a
@@ -54,11 +60,6 @@ tomo segmentation), ``properties``.  ome-zarr-py's ``Reader`` and napari open th
 image.  The dataset of the label keeps reading it (``Store.read``).  A label image with no
 image (no ``ome_source`` and none beside it) stays what it was: its dataset group is the
 label image (``image-label`` without ``source``).
-
-Zarr ``dimension_names`` of the images themselves: level 0 keeps the dataset's dimensions
-(``time_s``, ``block_row`` ...) and level ``k`` has ``<dim>_s<k>``, so that the group stays
-one xarray dataset; NGFF 0.5 asks for the axes' names (``t``, ``y`` ...), which ome-zarr-py
-and napari do not check (ome-zarr-models does).
 
 Images of the areas: tomo volumes, labels and height/thickness maps (``time_s`` -> t,
 ``interface``/``layer`` -> c); neutron CT volumes; the XCS EMF maps ``compton/<series>/maps``
@@ -109,7 +110,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["OME_ATTR", "NGFF_VERSION", "PYRAMID_MAX_EXTENT", "CUBE_SIDE", "write_ome",
-           "ome_metadata", "pyramid_paths", "axes_of", "pyramid_factor", "tile_px",
+           "ome_metadata", "pyramid_paths", "level_group", "axes_of", "pyramid_factor", "tile_px",
            "image_chunks", "label_placement", "label_dataset", "write_labels_group"]
 
 log = logging.getLogger(__name__)
@@ -240,19 +241,19 @@ def axes_of(dims, ds=None) -> list[dict]:
         If the dimensions are not in NGFF order (time, channel, space), have more than one
         time or channel dimension, repeat a spatial axis, or have not two or three spatial axes.
     """
-    axes, kinds = [], []
+    axes, kinds, roles = [], [], []
     for d in dims:
         sp = _space_name(ds, d)
         if sp is not None:
-            axes.append({"name": sp, "type": "space"}); kinds.append(2)
+            axes.append({"name": str(d), "type": "space"}); kinds.append(2); roles.append(sp)
         elif d == "time_s" or _time_coord(ds, d) is not None:
-            axes.append({"name": "t", "type": "time"}); kinds.append(0)
+            axes.append({"name": str(d), "type": "time"}); kinds.append(0); roles.append("t")
         else:
-            axes.append({"name": "c", "type": "channel"}); kinds.append(1)
-    names = [a["name"] for a in axes if a["type"] == "space"]
+            axes.append({"name": str(d), "type": "channel"}); kinds.append(1); roles.append("c")
+    names = [r for r, k in zip(roles, kinds) if k == 2]
     if (kinds != sorted(kinds) or kinds.count(0) > 1 or kinds.count(1) > 1
             or kinds.count(2) not in (2, 3) or len(set(names)) != len(names)):
-        raise ValueError(f"dimensions {tuple(dims)} (axes {[a['name'] for a in axes]}) are not "
+        raise ValueError(f"dimensions {tuple(dims)} (axes {roles}) are not "
                          "(time?, channel?, [z,] y, x)")
     return axes
 
@@ -479,7 +480,7 @@ def _label_colors(var, coarsest) -> dict:
 
 
 def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
-              ngff_dims: bool = False) -> dict | None:
+              nested: bool = True) -> dict | None:
     """Write NGFF metadata and pyramid levels for the declared images of ``ds``.
 
     Parameters
@@ -498,12 +499,11 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
         ``image-label["source"]["image"]`` of a label image: ``"../../"`` for a label stored
         in its image's ``labels/`` group (:func:`label_placement`); default: the
         ``ome_source`` attribute, if any.
-    ngff_dims : bool
-        Name the dimensions of every level of the images (Zarr ``dimension_names``) by
-        their NGFF axes (``t``, ``c``, ``z``, ``y``, ``x``), as NGFF 0.5 requires: for label
-        groups, which hold nothing else.  Default: level 0 keeps the variable's dimensions
-        and level ``k`` has ``<dim>_s<k>`` (so that xarray opens the dataset group, whose
-        other variables share the dimensions).
+    nested : bool
+        Store level ``k`` of image ``<var>`` as ``s<k>/<var>`` (default: in subgroups, so that
+        the group stays the xarray dataset it was), else as ``<var>_s<k>`` beside level 0 (a
+        label group, which holds the label's levels only; ome-zarr-models 1.7 checks the
+        dtypes of a labels group's levels at flat paths only).
 
     Returns
     -------
@@ -553,7 +553,7 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
         scale0, trans0 = [1.0] * var.ndim, [0.0] * var.ndim
         known = True
         for i in space_idx:
-            s, t = _spacing(ds, var, var.dims[i], axes[i]["name"])
+            s, t = _spacing(ds, var, var.dims[i], _space_name(ds, var.dims[i]))
             if s is None:
                 known = False
                 s, t = 1.0, 0.0
@@ -593,13 +593,17 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
             if any(n == 0 for n in nxt.shape):
                 break
             total = [a * b for a, b in zip(total, factor)]
-            path = f"{vname}_s{level}"
-            if path in ds.variables:
-                raise ValueError(f"variable {vname!r}: pyramid level name {path!r} is taken by a variable")
+            # the level's array: s<k>/<var> (an image: a subgroup, outside the xarray
+            # dataset), or <var>_s<k> beside level 0 (a label group, which holds nothing else)
+            sub = level_group(level) if nested else None
+            path = f"{sub}/{vname}" if nested else f"{vname}_s{level}"
+            if (sub or path) in ds.variables:
+                raise ValueError(f"variable {sub or path!r}: the name of pyramid level {level} "
+                                 f"of {vname!r}; rename the variable")
             cks = tuple(min(c, n) for c, n in zip(chunks, nxt.shape))
-            dims = ([a["name"] for a in axes] if ngff_dims else
-                    [d if i not in space_idx else f"{d}_s{level}" for i, d in enumerate(var.dims)])
-            out = g.create_array(path, shape=nxt.shape, dtype=nxt.dtype, chunks=cks,
+            dims = [a["name"] for a in axes]  # = the variable's dimensions (axes_of)
+            out = (g.require_group(sub) if nested else g).create_array(
+                                 path.rsplit("/", 1)[-1], shape=nxt.shape, dtype=nxt.dtype, chunks=cks,
                                  dimension_names=dims, fill_value=0,
                                  attributes={"units": var.attrs.get("units", ""),
                                              "long_name": f"{var.attrs.get('long_name', vname)} "
@@ -633,12 +637,6 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
                 label["source"] = {"image": str(src)}
     if sources:  # level 0 and the streamed levels: one pass over the blocks
         da.store(sources, targets, lock=False)
-    if ngff_dims:  # level 0 as written by to_zarr: its dimension_names become the axes'
-        for ms in multiscales:
-            zj = group_dir / ms["datasets"][0]["path"] / "zarr.json"
-            meta = json.loads(zj.read_text(encoding="utf-8"))
-            meta["dimension_names"] = [a["name"] for a in ms["axes"]]
-            zj.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     if label is not None:
         label.update(_label_colors(ds[label_var], coarsest))
     # readers show the first: the first declared label, if any, else ds.attrs["ome_default"]
@@ -661,8 +659,15 @@ def ome_metadata(group_dir) -> dict | None:
     return ome if isinstance(ome, dict) else None
 
 
+def level_group(level: int) -> str:
+    """Name of the subgroup of a dataset (image) group holding pyramid level ``level`` >= 1
+    of its images: ``s<level>`` (the level of image ``<var>`` is ``s<level>/<var>``)."""
+    return f"s{int(level)}"
+
+
 def pyramid_paths(ome: dict | None) -> list[str]:
-    """Array paths of the coarser levels (level 1 and beyond) listed in ``ome``."""
+    """Array paths of the coarser levels (level 1 and beyond) listed in ``ome``, relative to
+    the group: ``s1/<var>``, ... for an image, ``<label>_s1``, ... in a label group."""
     out = []
     for ms in (ome or {}).get("multiscales", []):
         out += [d["path"] for d in ms.get("datasets", [])[1:]]

@@ -10,7 +10,7 @@ Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
       .ssbscope/checksums/<name>.json  manifest of each dataset's files (path, size, sha256)
       .ssbscope/lock               held (fcntl) by the run writing the store: pid and host
       .ssbscope/tmp/               scratch for atomic writes (names start with the writer's pid)
-      tomo/<series>/volumes/volume_s1  OME-Zarr pyramid level of a declared image (ssbscope.ome)
+      tomo/<series>/volumes/s1/volume  OME-Zarr pyramid level 1 of a declared image (ssbscope.ome)
       tomo/<series>/volumes/labels/phases  NGFF label image of the volumes: the ``labels``
                                    variable of dataset ``tomo/<series>/labels`` (read back there)
 
@@ -208,6 +208,14 @@ def _finish_group(name: str, group_dir: Path, ds, pending=None) -> None:
     _consolidate_quietly(group_dir)
 
 
+def _flat_levels(ome) -> list[str] | None:
+    """Pyramid levels stored as arrays of the dataset group itself (``<var>_s1``: stores
+    written before the levels moved to the subgroups ``s1/``, ...), for ``drop_variables``."""
+    from ssbscope.ome import pyramid_paths
+
+    return [p for p in pyramid_paths(ome) if "/" not in p] or None
+
+
 def _write_label_group(name: str, group_dir: Path, sub) -> None:
     """Write the one-variable dataset ``sub`` (:func:`ssbscope.ome.label_dataset`) as an NGFF
     label image at ``group_dir``: level 0, the nearest-downsampled pyramid (in one pass for a
@@ -222,7 +230,7 @@ def _write_label_group(name: str, group_dir: Path, sub) -> None:
         str(group_dir), mode="w", consolidated=False, zarr_format=3, compute=not lazy)
     try:
         write_ome(group_dir, sub, pending if lazy else None, label_source="../../",
-                  ngff_dims=True)
+                  nested=False)
     except InputError:
         raise
     except ValueError as e:
@@ -628,11 +636,12 @@ class Store:
         if not self._has(name):
             raise StoreError(f"{self.path}: no dataset {name!r}; it has: {', '.join(self.names()) or 'none'}")
         # default: the chunks on disk (dask's "auto" cannot size object/string variables)
-        from ssbscope.ome import ome_metadata, pyramid_paths
+        from ssbscope.ome import ome_metadata
 
-        # OME-Zarr pyramid levels (ssbscope.ome) are for viewers: not part of the dataset
+        # OME-Zarr pyramid levels (ssbscope.ome) are for viewers, in subgroups s1/, s2/ ...
+        # that xarray does not open (a store written before: arrays <var>_s1 ..., dropped)
         ds = xr.open_zarr(str(d), consolidated=False, chunks={} if chunks is None else chunks,
-                          zarr_format=3, drop_variables=pyramid_paths(ome_metadata(d)) or None)
+                          zarr_format=3, drop_variables=_flat_levels(ome_metadata(d)))
         ds.attrs.pop("ome", None)
         ds = self._with_labels(name, d, ds, chunks)
         # Zarr lists a group's arrays in directory order, which differs between runs and
@@ -644,7 +653,7 @@ class Store:
         :meth:`write` stored them (``attrs["ome_labels"]``), as the variables they were."""
         import xarray as xr
 
-        from ssbscope.ome import ome_metadata, pyramid_paths
+        from ssbscope.ome import ome_metadata
 
         raw = ds.attrs.pop("ome_labels", None)
         if not raw:
@@ -662,7 +671,7 @@ class Store:
                                  "re-run the stage that wrote the dataset")
             lab = xr.open_zarr(str(p), consolidated=False, zarr_format=3,
                                chunks={} if chunks is None else chunks,
-                               drop_variables=pyramid_paths(ome_metadata(p)) or None)
+                               drop_variables=_flat_levels(ome_metadata(p)))
             v = lab[posixpath.basename(rel)].variable  # stored under the label's name
             dims = attr_list(v.attrs.pop("ssbscope_dims", None)) or list(v.dims)
             data = v.data.astype(bool) if v.attrs.pop("ssbscope_dtype", None) == "bool" else v.data

@@ -190,7 +190,7 @@ def test_series_maps_are_ome_zarr_images_with_the_block_size(twin_run):
             if n.zarr.path.rstrip("/").endswith("compton/xcs/maps")][0]
     assert node.metadata["name"] == "emf"
     assert [(a["name"], a["type"]) for a in node.metadata["axes"]] == [
-        ("t", "time"), ("c", "channel"), ("y", "space"), ("x", "space")]
+        ("state", "time"), ("component", "channel"), ("block_row", "space"), ("block_col", "space")]
     b_um = 8 * 0.25 * 160 / 150 * 1000  # 8 detector pixels, object-plane pixel 0.25 * 160 / 150 mm
     ct = node.metadata["coordinateTransformations"][0]
     np.testing.assert_allclose(ct[0]["scale"][2:], [b_um, b_um])

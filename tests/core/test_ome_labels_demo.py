@@ -88,3 +88,37 @@ def test_napari_opens_the_volume_with_its_labels(st):
     for la in layers:
         np.testing.assert_allclose(la.scale[1:], [vs] * 3)
         assert la.multiscale
+
+
+def test_ome_zarr_models_validates_every_image_group_of_the_demo(st):
+    """NGFF 0.5 (ome-zarr-models): every image group of the demo store (with its labels group
+    and label images) is spec-valid, every level's Zarr dimension_names are the axes' names
+    (the dataset's dimensions), and the image's dataset has level 0 only."""
+    import zarr
+
+    models = pytest.importorskip("ome_zarr_models.v05")
+    images = st.ome_images()
+    assert any(n.startswith("tomo/") for n in images) and "neutron/ct" in images
+    for name in images:
+        path = st.path / name
+        g = zarr.open_group(str(path), mode="r")
+        ome = g.attrs["ome"]
+        (models.ImageLabel if "image-label" in ome else models.Image).from_zarr(g)
+        groups = [g]
+        if (path / "labels" / "zarr.json").is_file():
+            lg = zarr.open_group(str(path / "labels"), mode="r")
+            models.Labels.from_zarr(lg)
+            for ln in lg.attrs["ome"]["labels"]:
+                groups.append(zarr.open_group(str(path / "labels" / ln), mode="r"))
+                models.ImageLabel.from_zarr(groups[-1])
+        for gg in groups:
+            for ms in gg.attrs["ome"]["multiscales"]:
+                names = tuple(a["name"] for a in ms["axes"])
+                assert len(ms["datasets"]) >= 2, (name, ms["name"])
+                for d in ms["datasets"]:
+                    assert gg[d["path"]].metadata.dimension_names == names, (name, d["path"])
+        ds = st.read(name)
+        levels = {d["path"] for ms in ome["multiscales"] for d in ms["datasets"][1:]}
+        assert not levels & set(map(str, ds.variables)), name
+        for ms in ome["multiscales"]:
+            assert ds[ms["name"]].dims == tuple(a["name"] for a in ms["axes"]), name

@@ -69,7 +69,7 @@ def test_ome_zarr_reader_finds_the_images_with_the_voxel_size(store):
     st = store.st
     assert st.ome_images() == ["tomo/cell/maps", "tomo/cell/volumes"]  # labels: in volumes
     node = _node(st.path / "tomo/cell/volumes")
-    assert [a["name"] for a in node.metadata["axes"]] == ["t", "z", "y", "x"]
+    assert [a["name"] for a in node.metadata["axes"]] == ["time_s", "z", "y", "x"]  # the dims
     assert [a.get("unit") for a in node.metadata["axes"]] == ["second"] + ["micrometer"] * 3
     ct = node.metadata["coordinateTransformations"]
     # level 0: scale = voxel size, translation = first voxel centre (the z_um/y_um/x_um coords);
@@ -124,7 +124,7 @@ def test_label_image_is_an_ngff_label_of_its_volume(store):
     assert {c["label-value"] for c in ome["image-label"]["colors"]} == {0, 1, 2, 255}
     g = zarr.open_group(str(lpath), mode="r")
     for d in ome["multiscales"][0]["datasets"]:
-        assert g[d["path"]].metadata.dimension_names == ("t", "z", "y", "x")
+        assert g[d["path"]].metadata.dimension_names == ("time_s", "z", "y", "x")
     models = pytest.importorskip("ome_zarr_models.v05")
     lab_model = models.Labels.from_zarr(zarr.open_group(str(img / "labels"), mode="r"))
     assert lab_model.attributes.ome.labels == ["phases"]
@@ -188,7 +188,7 @@ def test_consolidated_metadata_and_no_bookkeeping_in_the_hierarchy(store):
 
     st = store.st
     root = json.loads((st.path / "zarr.json").read_text())
-    assert "tomo/cell/volumes/volume_s1" in root["consolidated_metadata"]["metadata"]
+    assert "tomo/cell/volumes/s1/volume" in root["consolidated_metadata"]["metadata"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "consolidated metadata" warning on open
         ds = xr.open_zarr(st.path, group="tomo/cell/volumes")
@@ -264,7 +264,7 @@ def test_tomo_input_stage_declares_the_volume(tmp_path):
     st = Store.create(tmp_path / "s.zarr")
     st.write("tomo/cell/scans/s0", out["tomo/cell/scans/s0"])
     node = _node(st.path / "tomo/cell/scans/s0")
-    assert [a["name"] for a in node.metadata["axes"]] == ["t", "z", "y", "x"]
+    assert [a["name"] for a in node.metadata["axes"]] == ["time_s", "z", "y", "x"]  # the dims
     assert node.metadata["coordinateTransformations"][0][0]["scale"] == [1.0, 1.7, 1.7, 1.7]
     np.testing.assert_array_equal(np.asarray(node.data[0])[0], data)
 
@@ -374,8 +374,8 @@ def test_xcs_maps_open_with_the_block_size_and_the_state_times(series_store):
     assert {"compton/xcs/maps", "compton/uneven/maps", "neutron/input/cell"} <= set(st.ome_images())
     node = _node(st.path / "compton/xcs/maps")
     axes = node.metadata["axes"]
-    assert [(a["name"], a["type"]) for a in axes] == [("t", "time"), ("c", "channel"),
-                                                      ("y", "space"), ("x", "space")]
+    assert [(a["name"], a["type"]) for a in axes] == [("state", "time"), ("component", "channel"),
+                                                      ("block_row", "space"), ("block_col", "space")]
     assert [a.get("unit") for a in axes] == ["second", None, "micrometer", "micrometer"]
     ct = node.metadata["coordinateTransformations"]
     b_um = BLOCK_MM * 1000.0
@@ -391,7 +391,7 @@ def test_xcs_maps_open_with_the_block_size_and_the_state_times(series_store):
     assert [m["name"] for m in ome["multiscales"]] == ["emf", "emf_unc"]
     md = ome["multiscales"][0]["metadata"]
     assert md["time_s"] == [600.0, 4200.0, 7800.0]
-    assert md["axis_labels"] == {"t": ["s0", "s1", "s2"], "c": ["anode", "SPE", "cathode"]}
+    assert md["axis_labels"] == {"state": ["s0", "s1", "s2"], "component": ["anode", "SPE", "cathode"]}
     # physical position of block (row 4, col 1) from the image's transform = its y_mm/x_mm
     y_um = ct[0][1]["translation"][2] + 4 * ct[0][0]["scale"][2]
     x_um = ct[0][1]["translation"][3] + 1 * ct[0][0]["scale"][3]
@@ -415,7 +415,7 @@ def test_neutron_ratio_movie_opens_with_the_bin_time_and_pixel_size(series_store
     st, ds = series_store.st, series_store.nt
     node = _node(st.path / "neutron/input/cell")
     assert [(a["name"], a.get("unit")) for a in node.metadata["axes"]] == [
-        ("t", "second"), ("y", "micrometer"), ("x", "micrometer")]
+        ("bin", "second"), ("y", "micrometer"), ("x", "micrometer")]
     ct = node.metadata["coordinateTransformations"]
     assert ct[0][0]["scale"] == [1800.0, PX_UM, PX_UM]
     assert ct[0][1]["translation"] == [660.0, PX_UM / 2, PX_UM / 2]
@@ -448,9 +448,11 @@ def test_axes_rules_refuse_two_y_dimensions_and_time_after_channel():
     ds = xr.Dataset(coords={"time_s": ("state", [0.0, 1.0])})
     with pytest.raises(ValueError, match="not"):
         axes_of(("component", "state", "y", "x"), ds)
-    assert [a["name"] for a in axes_of(("state", "component", "y", "x"), ds)] == ["t", "c", "y", "x"]
+    # axis names are the dimensions (NGFF 0.5: = the arrays' dimension_names); types by role
+    assert [(a["name"], a["type"]) for a in axes_of(("state", "component", "y", "x"), ds)] == [
+        ("state", "time"), ("component", "channel"), ("y", "space"), ("x", "space")]
     # without the dataset only the names count: state is then a channel
-    assert [a["name"] for a in axes_of(("state", "y", "x"))] == ["c", "y", "x"]
+    assert [a["type"] for a in axes_of(("state", "y", "x"))] == ["channel", "space", "space"]
 
 
 def test_napari_reader_opens_the_xcs_maps_and_the_ratio_movie(series_store):
@@ -480,6 +482,80 @@ def test_napari_reader_opens_the_xcs_maps_and_the_ratio_movie(series_store):
         for la in img:
             np.testing.assert_allclose(la.scale, scale, err_msg=name)
     assert len(img) == 3  # anode, SPE, cathode
+
+
+def _validate_ngff(st):
+    """Validate every OME-Zarr group of ``st`` with ome-zarr-models (NGFF 0.5): each image
+    (with its labels), each label group and each unplaced label image; check that every
+    level's Zarr dimension_names are the axes' names and the image stays an xarray dataset.
+    Returns the names validated."""
+    import zarr
+
+    models = pytest.importorskip("ome_zarr_models.v05")
+    seen = []
+    for name in st.ome_images():
+        path = st.path / name
+        g = zarr.open_group(str(path), mode="r")
+        ome = g.attrs["ome"]
+        if "image-label" in ome:
+            models.ImageLabel.from_zarr(g)  # raises if not spec-valid
+        else:
+            models.Image.from_zarr(g)
+        groups = [(path, ome)]
+        if (path / "labels" / "zarr.json").is_file():
+            lg = zarr.open_group(str(path / "labels"), mode="r")
+            models.Labels.from_zarr(lg)
+            for ln in lg.attrs["ome"]["labels"]:
+                lab = zarr.open_group(str(path / "labels" / ln), mode="r")
+                models.ImageLabel.from_zarr(lab)
+                groups.append((path / "labels" / ln, lab.attrs["ome"]))
+        for gpath, gome in groups:
+            gg = zarr.open_group(str(gpath), mode="r")
+            for ms in gome["multiscales"]:
+                names = tuple(a["name"] for a in ms["axes"])
+                shapes = [gg[d["path"]].shape for d in ms["datasets"]]
+                assert len(shapes) >= 2 and shapes[1] != shapes[0], (gpath, shapes)
+                for d in ms["datasets"]:
+                    assert gg[d["path"]].metadata.dimension_names == names, (gpath, d["path"])
+        # the image group is still the dataset: level 0 only, its dims the axes' names
+        ds = st.read(name)
+        for ms in ome["multiscales"]:
+            if ms["name"] in ds:
+                assert ds[ms["name"]].dims == tuple(a["name"] for a in ms["axes"])
+        assert not any(str(v).startswith("s1") or str(v).endswith("_s1") for v in ds.variables)
+        seen.append(name)
+    return seen
+
+
+def test_ome_zarr_models_validates_every_image_group(store, series_store):
+    """NGFF 0.5 wants each level's dimension_names to be the axes' names: ome-zarr-models
+    accepts every image (tomo volumes with their label, height maps with a channel axis, XCS
+    maps, a neutron ratio movie), label group and label image of the two tiny stores."""
+    assert _validate_ngff(store.st) == ["tomo/cell/maps", "tomo/cell/volumes"]
+    assert {"compton/xcs/maps", "compton/uneven/maps", "neutron/input/cell"} <= \
+        set(_validate_ngff(series_store.st))
+
+
+def test_ome_zarr_models_rejected_the_former_layout(store, tmp_path):
+    """The check can fail: the image with its levels' dimension_names renamed (as the
+    <dim>_s<k> arrays of the former layout had them) is refused by ome-zarr-models."""
+    import shutil
+
+    import zarr
+
+    models = pytest.importorskip("ome_zarr_models.v05")
+    src = store.st.path / "tomo/cell/volumes"
+    dst = tmp_path / "volumes"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("labels"))
+    zj = dst / "s1" / "volume" / "zarr.json"
+    meta = json.loads(zj.read_text())
+    meta["dimension_names"] = ["time_s", "z_s1", "y_s1", "x_s1"]
+    zj.write_text(json.dumps(meta))
+    top = json.loads((dst / "zarr.json").read_text())
+    top.pop("consolidated_metadata", None)
+    (dst / "zarr.json").write_text(json.dumps(top))
+    with pytest.raises(Exception, match="(?i)dimension"):
+        models.Image.from_zarr(zarr.open_group(str(dst), mode="r"))
 
 
 @pytest.mark.parametrize("block, chunk", [(24, 8), (13, 13)])
@@ -546,7 +622,7 @@ def test_streamed_pyramid_equals_the_pyramid_from_disk_in_one_pass(tmp_path, mon
         g_got = zarr.open_group(str(got.path / name), mode="r")
         assert g_got.attrs["ome"] == g_ref.attrs["ome"]
         paths = [d["path"] for d in g_ref.attrs["ome"]["multiscales"][0]["datasets"]]
-        assert paths == [var, f"{var}_s1", f"{var}_s2"]
+        assert paths == [var, f"s1/{var}", f"s2/{var}"]
         for p in paths:
             assert g_got[p].chunks == g_ref[p].chunks
             np.testing.assert_array_equal(g_got[p][...], g_ref[p][...], err_msg=p)
@@ -606,7 +682,7 @@ def test_stored_images_are_cube_chunked_along_the_producers_blocks(tmp_path):
     assert sorted(calls) == [0, 16]  # each block computed once, its tiles written from it
     g = zarr.open_group(str(st.path / "tomo/a/volumes"), mode="r")
     assert g["volume"].chunks == (16, 256, 256)
-    assert g["volume_s1"].chunks == (16, 150, 135)
+    assert g["s1/volume"].chunks == (16, 150, 135)
     np.testing.assert_array_equal(st.read("tomo/a/volumes")["volume"].values, v)
     ls = xr.Dataset({"labels": (("time_s", "z", "y", "x"), lab, {"units": "1", "ome_image": "label"})},
                     coords={"time_s": [0.0, 60.0], **_space(130, 20, 140)})

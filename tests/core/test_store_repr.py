@@ -26,7 +26,7 @@ def test_store_html_repr_lists_datasets_variables_units_sizes_and_stage(tmp_path
     for s in ("echem/timeseries", "voltage_V", "V", "mA", "echem_read", "tomo/c/scans/s0",
               "tomo_input", "1/pixel", "8 × 6 × 4", "(z, y, x)", "image (2 levels)"):
         assert s in text, s
-    assert "volume_s1" not in text  # pyramid levels are not variables
+    assert "s1/volume" not in text and "volume_s1" not in text  # pyramid levels are not variables
     # a dataset of two images (height and thickness maps) counts the levels of each, not their sum
     maps = np.zeros((2, 8, 8), np.float32)
     st.write("tomo/c/maps", xr.Dataset(

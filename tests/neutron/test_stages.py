@@ -128,7 +128,7 @@ def test_radiograph_series_is_an_ome_zarr_movie_with_the_bin_times_and_pixel_siz
             if n.zarr.path.rstrip("/").endswith(name)][0]
     assert node.metadata["name"] == "transmission_ratio"
     assert [(a["name"], a.get("unit")) for a in node.metadata["axes"]] == [
-        ("t", "second"), ("y", "micrometer"), ("x", "micrometer")]
+        ("bin", "second"), ("y", "micrometer"), ("x", "micrometer")]
     ct = node.metadata["coordinateTransformations"][0]
     np.testing.assert_allclose(ct[0]["scale"], [bin_s, px, px])
     np.testing.assert_allclose(ct[1]["translation"], [tb[0], px / 2, px / 2])
