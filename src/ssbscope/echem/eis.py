@@ -34,7 +34,7 @@ import pandas as pd
 from ssbscope.errors import ConvergenceError, InputError, MissingColumnError, ParameterError
 
 __all__ = ["randles_impedance", "fit_eis", "EISFit", "track_eis", "fit_quality", "rs_reference",
-           "MAX_RELATIVE_RESIDUAL", "HF_CLOSED_PHASE_DEG"]
+           "MAX_RELATIVE_RESIDUAL", "HF_CLOSED_PHASE_DEG", "MIN_CPE_EXPONENT"]
 
 #: A fit whose RMS relative residual |Z_model - Z|/|Z| exceeds this is failed (10 %).
 MAX_RELATIVE_RESIDUAL = 0.10
@@ -45,6 +45,11 @@ RS_HF_MIN_FRACTION = 0.2
 #: at a high-frequency point is within this many degrees of 0, or Z'' changes sign there
 #: (an inductive tail): see :func:`rs_reference`.
 HF_CLOSED_PHASE_DEG = 5.0
+#: A CPE exponent below this makes the fitted arc something other than a charge-transfer
+#: semicircle: n = 0.5 is a Warburg (semi-infinite diffusion) element, and a double layer's
+#: dispersion gives n ~ 0.7-1 (Orazem & Tribollet, Electrochemical Impedance Spectroscopy,
+#: 2nd ed., Wiley 2017, ch. 14), so R_ct from such a fit is not a charge-transfer resistance.
+MIN_CPE_EXPONENT = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +325,8 @@ def fit_quality(p: np.ndarray, errs: np.ndarray, f: np.ndarray, z: np.ndarray, *
       (the circuit does not describe the spectrum);
     * R_s or R_ct (or the CPE's Q, n) sits at a bound of the fit (R = 0, n = 0.3, Q at 1e-15 or
       1e3): the optimum was pushed outside the physical range;
+    * the CPE exponent n lies below ``MIN_CPE_EXPONENT`` (0.5): the arc is diffusion-like,
+      not a charge-transfer semicircle;
     * R_s lies below ``RS_HF_MIN_FRACTION`` × the high-frequency Re(Z) (R_s ≈ 1e-16 Ω for a
       spectrum starting at 826 Ω: the series resistance is not resolved), or above the
       reference Re(Z) of :func:`rs_reference` by more than 5 % (+ the residual): the
@@ -351,6 +358,10 @@ def fit_quality(p: np.ndarray, errs: np.ndarray, f: np.ndarray, z: np.ndarray, *
         if p[k] - lo_k <= tol or (np.isfinite(hi_k) and hi_k - p[k] <= tol and k != 3):
             at = lo_k if p[k] - lo_k <= tol else hi_k
             return False, f"{names[k]} = {p[k]:.3g} is at the bound {at:g} of the fit", rel
+    if p[3] < MIN_CPE_EXPONENT:
+        return False, (f"CPE exponent n = {p[3]:.2f} < {MIN_CPE_EXPONENT:g}: the fitted arc is "
+                       "diffusion-like (n = 0.5 is a Warburg element), not a charge-transfer "
+                       "semicircle, so R_ct is not a charge-transfer resistance"), rel
     hf = np.argsort(f)[::-1][: max(1, f.size // 20)]
     re_hf = float(np.min(z.real[hf]))
     if re_hf > 0 and p[0] < RS_HF_MIN_FRACTION * re_hf:
