@@ -1910,7 +1910,9 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
     -------
     SeriesResult
         ``volumes`` and ``labels`` (and the scans' masks) are lazy Dask arrays read from
-        ``work_dir``; the numbers equal the in-memory path's (see the module docstring).
+        ``work_dir``; the numbers equal the in-memory path's (see the module docstring;
+        ``subvoxel_heights`` heights to float rounding, ~1e-12 um: the exterior's shading is
+        summed per slab).
     """
     return _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes,
                     chunk_slices, energy_kev=energy_kev, interfaces=interfaces,
