@@ -1026,7 +1026,8 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
                  electrolyte: str | None = None, n_layers: int = 10,
                  min_volume_um3: float = 0.0, median: bool = True,
                  filtered=None, phase_levels=None, level_erode_vox: int = 2,
-                 level_denoise=None) -> ScanMeasurement:
+                 level_denoise=None, truncated=None,
+                 subvoxel_heights: bool = False) -> ScanMeasurement:
     """Measure one (registered, segmented) scan against the declared layers.
 
     Parameters
@@ -1063,6 +1064,14 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
         Denoising whose thresholded labels (the segmentation's grey classes) define the
         interiors (:func:`ssbscope.tomo.levels.interior_labels`); None: the segmentation's
         labels.
+    truncated : mapping, optional
+        The scan was reconstructed from truncated projections: the interfaces' heights from
+        the local contrast (see
+        :func:`ssbscope.tomo.series_chunked.analyse_series_chunked`).
+    subvoxel_heights : bool, default False
+        With ``truncated``: each column's edge refined to a fraction of a voxel
+        (:func:`ssbscope.tomo.metrics.refine_edges`; YAML
+        ``analysis.tomo.subvoxel_heights``), else whole voxels; no effect otherwise.
 
     Returns
     -------
@@ -1089,7 +1098,8 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
                        n_layers=n_layers, min_volume_um3=min_volume_um3,
                        frac_inner=_phase_fractions(lab, len(seg.phases), region.inner),
                        phase_levels=phase_levels, level_erode_vox=level_erode_vox,
-                       level_labels=lv_lab)
+                       level_labels=lv_lab, truncated=truncated,
+                       subvoxel=subvoxel_heights)
     return dataclasses.replace(m, electrolyte_low=np.asarray(m.electrolyte_low),
                                electrolyte_raw_low=np.asarray(m.electrolyte_raw_low))
 
@@ -1170,7 +1180,8 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
                    opening_radius_vox: int = 0, min_filament_volume_um3: float = 0.0,
                    n_layers: int = 10, electrolyte: str | None = None,
                    progress=None, segmenter=None, denoise=None, phase_levels=None,
-                   level_erode_vox: int = 2, level_denoise="default") -> SeriesResult:
+                   level_erode_vox: int = 2, level_denoise="default", truncated=None,
+                   subvoxel_heights: bool = False) -> SeriesResult:
     """Register, segment and measure a time-ordered series of scans of one cell.
 
     1. Phases from the declared layers (:func:`phase_order`), the cell's columns from the
@@ -1212,6 +1223,10 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
         Denoising whose labels define the interiors of the levels;
         ``"default"``: :data:`ssbscope.tomo.levels.DEFAULT_LEVEL_DENOISE`; None or the same
         settings as ``denoise``: the segmentation's labels.
+    truncated, subvoxel_heights
+        Scans reconstructed from truncated projections and their sub-voxel edges (see
+        :func:`measure_scan`; as
+        :func:`ssbscope.tomo.series_chunked.analyse_series_chunked`).
 
     Returns
     -------
@@ -1227,4 +1242,5 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
                     min_filament_volume_um3=min_filament_volume_um3, n_layers=n_layers,
                     electrolyte=electrolyte, progress=progress, segmenter=segmenter,
                     denoise=denoise, phase_levels=phase_levels,
-                    level_erode_vox=level_erode_vox, level_denoise=level_denoise)
+                    level_erode_vox=level_erode_vox, level_denoise=level_denoise,
+                    truncated=truncated, subvoxel_heights=subvoxel_heights)

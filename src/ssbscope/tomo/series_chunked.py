@@ -542,11 +542,12 @@ THIN_LAYER_VOX = 4
 
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
              electrolyte, n_layers, min_volume_um3, frac_inner, phase_levels=None,
-             level_erode_vox=2, level_labels=None, truncated=None):
+             level_erode_vox=2, level_labels=None, truncated=None, subvoxel=False):
     """The measurement of one scan from its intermediates, slab by slab (the one
     implementation: :func:`ssbscope.tomo.series.measure_scan` is one slab); returns the
     :class:`~ssbscope.tomo.series.ScanMeasurement` and the per-slab functions of its masks
-    ``electrolyte_low`` and ``electrolyte_raw_low`` (:func:`_range_mask`)."""
+    ``electrolyte_low`` and ``electrolyte_raw_low`` (:func:`_range_mask`).  ``subvoxel``:
+    sub-voxel edges of a truncated scan's interfaces (:func:`_truncated_heights`)."""
     import scipy.ndimage as ndi
 
     from ssbscope.tomo import metrics as M
@@ -620,7 +621,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             if h0 is None or not np.isfinite(h0).any() or a not in band:
                 continue
             got = _truncated_heights(sc, h0, band[a], mats[a], mats[b], vs, inner,
-                                     truncated, f"{a}|{b}")
+                                     truncated, f"{a}|{b}", subvoxel=subvoxel)
             if got is not None:
                 heights[(a, b)], contrast[f"{a}|{b}"], shading[(a, b)], win = got
                 _relabel_window(sc, win, heights[(a, b)], inner, pidx[a], pidx[b], vs)
@@ -980,7 +981,8 @@ TRUNCATED_WIDEN_VOX = 4
 TRUNCATED_WIDEN_TRIES = 3
 
 
-def _truncated_heights(sc, h0, band_a, mat_a, mat_b, vs, inner, truncated, what):
+def _truncated_heights(sc, h0, band_a, mat_a, mat_b, vs, inner, truncated, what, *,
+                       subvoxel=False):
     """Heights of interface ``what`` of a truncated scan
     (:func:`ssbscope.tomo.metrics.interface_height_map_truncated`): window of
     ``2 TRUNCATED_WINDOW_VOX`` slices (or the spread of the threshold heights ``h0``) around
@@ -989,7 +991,10 @@ def _truncated_heights(sc, h0, band_a, mat_a, mat_b, vs, inner, truncated, what)
     shading (:func:`ssbscope.tomo.metrics.exterior_shading`) from the slices below it in
     layer ``a`` and above it (sums per z-slab, so memory stays one slab and a few (Y, X)
     maps); returns ``(heights, (contrast_data, contrast_materials), (G, C), (w0, w1))`` or
-    None (logged) when the window or references do not fit."""
+    None (logged) when the window or references do not fit.  ``subvoxel``: each column's
+    edge refined to a fraction of a voxel (``subvoxel`` of
+    :func:`~ssbscope.tomo.metrics.interface_height_map_truncated`; YAML
+    ``analysis.tomo.subvoxel_heights``), else whole voxels."""
     from ssbscope.tomo import metrics as M
 
     zc = float(np.nanmean(h0[inner])) / vs
@@ -999,7 +1004,7 @@ def _truncated_heights(sc, h0, band_a, mat_a, mat_b, vs, inner, truncated, what)
     got = None
     for attempt in range(TRUNCATED_WIDEN_TRIES + 1):
         res = _truncated_heights_in(sc, w0, w1, band_a, mat_a, mat_b, vs, inner, truncated,
-                                    what)
+                                    what, subvoxel=subvoxel)
         if res is None:  # no room (logged): the last window that fitted, if any
             break
         got, r = res
@@ -1023,7 +1028,8 @@ def _truncated_heights(sc, h0, band_a, mat_a, mat_b, vs, inner, truncated, what)
     return got
 
 
-def _truncated_heights_in(sc, w0, w1, band_a, mat_a, mat_b, vs, inner, truncated, what):
+def _truncated_heights_in(sc, w0, w1, band_a, mat_a, mat_b, vs, inner, truncated, what, *,
+                          subvoxel=False):
     """:func:`_truncated_heights` in the window ``[w0, w1)``: ``(result tuple,
     TruncatedHeights)`` or None (logged)."""
     from ssbscope.tomo import metrics as M
@@ -1055,7 +1061,8 @@ def _truncated_heights_in(sc, w0, w1, band_a, mat_a, mat_b, vs, inner, truncated
         G, C = M.exterior_shading(tot[0], tot[2], tot[3], tot[1], tot[4])
         c_mat = _materials_contrast(mat_a, mat_b, truncated, vs)
         r = M.interface_height_map_truncated(np.asarray(aligned[w0:w1]), a[w0:w1], G, C, vs,
-                                             footprint=inner, contrast_materials=c_mat)
+                                             footprint=inner, contrast_materials=c_mat,
+                                             subvoxel=bool(subvoxel))
     except EmptyResultError as exc:
         log.warning("measure_scan: %s: truncated-scan heights failed (%s)", what, exc)
         return None
@@ -1688,7 +1695,7 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
              energy_kev, interfaces, thickness, central_fraction, register_on, median,
              opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
              segmenter, denoise, phase_levels, level_erode_vox, level_denoise,
-             truncated=None):
+             truncated=None, subvoxel_heights=False):
     """The series analysis on z-slabs; ``work_dir`` False: in memory, one slab (the result's
     arrays NumPy), else Zarr intermediates under ``work_dir`` (None: a temporary directory)
     and lazy arrays in the result."""
@@ -1772,7 +1779,7 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
                                     min_volume_um3=min_filament_volume_um3,
                                     frac_inner=frac, phase_levels=phase_levels,
                                     level_erode_vox=level_erode_vox, level_labels=lv_lab,
-                                    truncated=truncated)
+                                    truncated=truncated, subvoxel=subvoxel_heights)
         scans.append(m)
         masks.append((el_fn, raw_fn))
         work.drop(f"level_labels_{k}")
@@ -1864,7 +1871,8 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                            min_filament_volume_um3: float = 0.0, n_layers: int = 10,
                            electrolyte: str | None = None, progress=None, segmenter=None,
                            denoise=None, phase_levels=None, level_erode_vox: int = 2,
-                           level_denoise="default", truncated=None):
+                           level_denoise="default", truncated=None,
+                           subvoxel_heights: bool = False):
     """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
 
     Parameters
@@ -1893,12 +1901,18 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         exterior's per-slice shading (:func:`_truncated_heights`); ``{"delta_beta",
         "energy_kev"}`` of the Paganin retrieval (or ``{"energy_kev"}`` without) give the
         materials' contrast the measured one is stored beside.
+    subvoxel_heights : bool, default False
+        With ``truncated``: each column's edge refined to a fraction of a voxel by the
+        partial-volume sum around it (:func:`ssbscope.tomo.metrics.refine_edges`; YAML
+        ``analysis.tomo.subvoxel_heights``), else whole voxels; no effect on other scans.
 
     Returns
     -------
     SeriesResult
         ``volumes`` and ``labels`` (and the scans' masks) are lazy Dask arrays read from
-        ``work_dir``; the numbers equal the in-memory path's (see the module docstring).
+        ``work_dir``; the numbers equal the in-memory path's (see the module docstring;
+        ``subvoxel_heights`` heights to float rounding, ~1e-12 um: the exterior's shading is
+        summed per slab).
     """
     return _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes,
                     chunk_slices, energy_kev=energy_kev, interfaces=interfaces,
@@ -1909,7 +1923,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                     electrolyte=electrolyte, progress=progress, segmenter=segmenter,
                     denoise=denoise, phase_levels=phase_levels,
                     level_erode_vox=level_erode_vox, level_denoise=level_denoise,
-                    truncated=truncated)
+                    truncated=truncated, subvoxel_heights=subvoxel_heights)
 
 
 #: Bytes of work memory per voxel of the registration slab (two float64 copies, complex

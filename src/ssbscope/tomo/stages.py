@@ -278,7 +278,7 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
                   interfaces=None, thickness=None, central_fraction=0.75, register_on=None,
                   median=True, opening_radius_vox=0, min_filament_volume_um3=0.0, n_layers=10,
                   electrolyte=None, segmentation=None, denoise=None, phase_levels=None,
-                  level_erode_vox=2, level_denoise="default"):
+                  level_erode_vox=2, level_denoise="default", subvoxel_heights=False):
     """Register, segment and measure one CT series against the declared layers.
 
     The scans are read lazily from the store and analysed in z-slabs sized from
@@ -318,9 +318,31 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
         electrolyte=electrolyte, progress=lambda it: ctx.progress(it, desc=f"tomo {series}"),
         denoise=denoise, phase_levels=phase_levels, level_erode_vox=level_erode_vox,
         level_denoise=level_denoise,
-        truncated=trunc[0] if trunc and all(t is not None for t in trunc) else None)
-    return series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
-                           series=series)
+        truncated=trunc[0] if trunc and all(t is not None for t in trunc) else None,
+        subvoxel_heights=bool(subvoxel_heights))
+    out = series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
+                          series=series)
+    is_trunc = bool(trunc) and all(t is not None for t in trunc)
+    out[f"tomo/{series}/metrics"].attrs.update(
+        _height_method(is_trunc, bool(subvoxel_heights)))
+    return out
+
+
+def _height_method(truncated: bool, subvoxel: bool) -> dict:
+    """Provenance of a series' interface heights (``tomo/<series>/metrics`` attrs):
+    ``height_method`` and ``subvoxel_heights`` (``analysis.tomo.subvoxel_heights``)."""
+    if truncated:
+        how = ("edge, sub-voxel (partial-volume sum)" if subvoxel else "edge, whole voxels")
+        how = ("truncated scans: each column's steepest edge of the local contrast "
+               f"(ssbscope.tomo.metrics.interface_height_map_truncated), {how}")
+    else:
+        how = ("partial-volume integral of each column's profile around its segmented "
+               "crossing (sub-voxel; ssbscope.tomo.metrics.interface_height_map)")
+        if subvoxel:
+            how += "; subvoxel_heights applies to truncated scans only"
+            log.info("tomo: analysis.tomo.subvoxel_heights: the scans are not truncated; "
+                     "their heights are sub-voxel already")
+    return {"height_method": how, "subvoxel_heights": int(subvoxel)}
 
 
 def _truncated_phase(attrs):
@@ -876,7 +898,9 @@ def input_stages(exp) -> list:
                                      for k, v in san.phase_levels.items()} or None,
                     "level_erode_vox": int(san.level_erode_vox),
                     "level_denoise": (san.level_denoise.model_dump()
-                                      if san.level_denoise is not None else "default")},
+                                      if san.level_denoise is not None else "default"),
+                    # only when on: the default keeps existing stores' fingerprints
+                    **({"subvoxel_heights": True} if san.subvoxel_heights else {})},
             long=True))
     tr = an.segmentation.training
     if an.segmentation.method == "random_forest" and not forest_done and tr.scan is not None:
