@@ -460,10 +460,17 @@ def _label_colors(var, coarsest) -> dict:
     value found in the coarsest level as written (small) and per value named by the
     variable's ``label_values``/``label_names`` attributes (``properties``: ``{"label-value",
     "name"}``); colours from :data:`LABEL_RGBA` by value (0 transparent)."""
+    import itertools
+
     vals = set()
-    if var.size <= 2 ** 26 or coarsest.size <= 2 ** 24:
-        vals = {int(v) for v in np.unique(np.asarray(coarsest[...]))
-                if np.asarray(v).dtype.kind in "iub"}
+    if (var.size <= 2 ** 26 or coarsest.size <= 2 ** 24) and \
+            np.dtype(coarsest.dtype).kind in "iub":
+        # chunk by chunk (the unique values of each stored chunk), not the whole level at
+        # once: a series' labels are written in bounded memory
+        grid = [range(0, int(n), int(c)) for n, c in zip(coarsest.shape, coarsest.chunks)]
+        for start in itertools.product(*grid):
+            sel = tuple(slice(a, a + int(c)) for a, c in zip(start, coarsest.chunks))
+            vals.update(int(v) for v in np.unique(np.asarray(coarsest[sel])))
     names = dict(zip([int(v) for v in np.atleast_1d(var.attrs.get("label_values", []))],
                      [str(n) for n in np.atleast_1d(var.attrs.get("label_names", []))]))
     vals |= set(names)
