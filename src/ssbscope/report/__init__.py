@@ -183,18 +183,7 @@ def figure(fig, caption: str = "", *, dpi: int = 110, close: bool = True):
 
 
 def figure_html(fig, caption: str = "", *, dpi: int = 110, close: bool = True) -> str:
-    """Embed a matplotlib figure as a base64 PNG ``<figure>``.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-    caption : str
-        Plain-text caption (escaped).
-    dpi : int
-        Resolution of the PNG.
-    close : bool
-        Close the figure afterwards (frees memory).
-    """
+    """:func:`figure` as a plain ``str`` (for callers that concatenate HTML)."""
     return str(figure(fig, caption, dpi=dpi, close=close))
 
 
