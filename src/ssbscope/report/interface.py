@@ -718,7 +718,8 @@ def _hot_spot_table(ds, series, ks):
             "verdict": verdict[k],
             "predicted contrast (std/mean)": pct(ds["predicted_contrast"].values[k]),
             "measured noise floor": pct(ds["measured_noise_floor"].values[k]),
-            "contrast / noise": float(ds["contrast_to_noise"].values[k]),
+            "contrast / noise": (f"{float(ds['contrast_to_noise'].values[k]):.2g}"
+                                 if np.isfinite(ds["contrast_to_noise"].values[k]) else "—"),
             "correlation (z)": skill(ds["correlation"].values[k], ds["correlation_z"].values[k], k),
             "top-decile overlap (z)": skill(ds["overlap"].values[k], ds["overlap_z"].values[k], k),
             "baseline overlap ± sd": (f"{float(ds['baseline_overlap'].values[k]):.2f} ± "
