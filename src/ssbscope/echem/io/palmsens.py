@@ -49,15 +49,22 @@ def _lower(obj):
     return obj
 
 
-def _session(p: Path) -> tuple[dict, str]:
-    raw = p.read_bytes()
+def _unicode_text(raw: bytes) -> str | None:
+    """PSTrace's text: UTF-16 (with or without a BOM) or UTF-8; None when it is neither."""
     text = utf16_text(raw)
     if text is None:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise FileFormatError(p, "is not a PalmSens session (neither UTF-16 nor UTF-8 text)",
-                                  "export the measurement from PSTrace again") from None
+            return None
+    return text
+
+
+def _session(p: Path) -> tuple[dict, str]:
+    text = _unicode_text(p.read_bytes())
+    if text is None:
+        raise FileFormatError(p, "is not a PalmSens session (neither UTF-16 nor UTF-8 text)",
+                              "export the measurement from PSTrace again")
     text = text.lstrip("\ufeff")
     try:
         d, _ = json.JSONDecoder().raw_decode(text)
@@ -334,12 +341,9 @@ def read_pstrace_csv(path) -> pd.DataFrame:
 
     p = check_file(path)
     raw = p.read_bytes()
-    text = utf16_text(raw)
+    text = _unicode_text(raw)
     if text is None:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
+        text = raw.decode("latin-1")
     lines = text.replace("\ufeff", "").splitlines()
     k = pstrace_units_row(lines)
     if k is None:
