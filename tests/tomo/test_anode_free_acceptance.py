@@ -13,10 +13,13 @@ after the strip) mean 7.15 / 7.06 (-1.8 / -3.0 %; they read 7.62 / 7.67, +5.4 %,
 interface heights took the crop's plain class medians as pure levels; now each class eroded
 by one voxel along z); after the 1.5 mA cm^-2 step centre 19.20 / edge 18.94 µm vs truth
 19.39 / 17.89: the measured centre - edge, 0.26 µm, is a sixth of the truth's 1.50, its sign
-kept.  The edge reads 1.05 µm high because of the edge filaments this step opens: the
-Li-filled cracks within 3 voxels above the plated surface (the height's partial-volume
-window) hold 1.05 µm of Li per edge column and none in the central disk; the truth's layer
-leaves them out.  Not the 3x3x3 median: at 3 mAh cm^-2 and after the step the heights are on
+kept.  The edge reads 1.05 µm high because of the edge filaments this step opens (none in
+the central disk): in the 30 of 220 edge columns that hold a filament the Li runs on from the
+layer into the filament's root and the column reads 4.9 µm thick beyond the truth's layer,
+which leaves the filament out (the other 190 edge columns +0.35 µm).  A column alone cannot
+tell a root from a thicker layer (a height window reaching 1 voxel above the crossing instead
+of 3 leaves the edge at 18.84 µm); columns under a detected filament would have to leave the
+statistics.  Not the 3x3x3 median: at 3 mAh cm^-2 and after the step the heights are on
 the unfiltered grey values (contrast-to-noise >= 3), and TV denoising or none gives the same
 numbers there; at 1.5 mAh cm^-2 (heights on the median) no denoising or TV (2-D or 3-D)
 read a mean of 7.58 / 7.47 µm (plated / stripped: +4.1 / +2.6 %) and centre - edge -0.22 /
