@@ -785,6 +785,10 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
             "projected_current_ma_cm2": (("time_s", "y", "x"), np.asarray(proj, np.float32), {
                 "units": "mA/cm2", "long_name": "predicted current per projected area (the "
                 "column's growth rate by Faraday's law; compared with the measured map)"}),
+            "surface_height_um": (("time_s", "y", "x"), np.asarray(heights, np.float32), {
+                "units": "um", "long_name": "the Li surface each prediction was solved on (the "
+                "measured height, sign-adjusted, gaps filled and smoothed by smooth_um; NaN "
+                "where it was not measured): the height the skill test conditions on"}),
             "excess_pressure_mpa": (("time_s", "y", "x"), np.asarray(pmaps, np.float32),
                                     {"units": "MPa", "long_name": f"small-slope creep {stress} "
                                      "stress over the stack pressure"}),
@@ -888,6 +892,14 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
             "at 10 quantiles and 10 even steps of h) plus its residual e randomly shifted and "
             "flipped (T), then smoothed by smoothing_um; statistics refitted on each "
             "(ssbscope.interface.height_conditioned_skill)"),
+        "conditional_caveat": (
+            "the measured map of interval k is a thickness change from scan k, so it carries "
+            "scan k's height noise (with sign -1 when plating, +1 in |j| when stripping), to "
+            "which the prediction on scan k's surface responds too: the partial correlation "
+            "is biased low in plating and high in stripping intervals, the more the noisier "
+            "the heights (the texture twin, whose growth has no skill beyond the height: "
+            "0.47, p 0.045, in its stripping interval with the measured map, -0.33 with the "
+            "true one)"),
         "pairing": "prediction on the surface of scan k vs the map of interval k (scan k -> k+1)",
         "compared": "projected_current_ma_cm2 (current per projected area) vs the measured |j|",
         "notes": notes})

@@ -1060,7 +1060,11 @@ def height_conditioned_skill(predicted, measured, height, *, top_fraction: float
     dependence on the height at another scale than the prediction's surface (e.g. growth
     following a more smoothed height) counts as "beyond the height"; a prediction and a
     growth that share a strong nonlinearity in ``h`` within one knot interval leave
-    aligned fit residuals (more ``n_height_bins`` reduce them).  Power: on a small map of
+    aligned fit residuals (more ``n_height_bins`` reduce them); a measured map that shares
+    noise with ``height`` (a thickness change from the scan whose surface was predicted on)
+    breaks the null's "``e`` unrelated to the prediction" when the prediction responds to
+    that noise, biasing the partial correlation (low when plating, high in the ``|j|`` of a
+    stripping interval; see the pipeline's ``conditional_caveat``).  Power: on a small map of
     smooth fields the surrogates' spread is wide (few independent patches), so read the
     p-value (:attr:`HeightConditionedSkill.beyond_height`) rather than the z-score.
 

@@ -758,7 +758,9 @@ def _hot_spot_table(ds, series, ks):
         f"p ≤ {SKILL_BEYOND_HEIGHT_P:g} of the surrogates' (the p-value, not the z-score, "
         "decides: on small maps the surrogates' spread is wide and far from normal).  "
         "Height-only overlap: the top decile of the measured map's own regression on the "
-        "height (in-sample, the most a map that is a function of the height scores)."
+        "height (in-sample, the most a map that is a function of the height scores).  The "
+        "measured map shares scan k's height noise with the prediction: the partial "
+        "correlation is biased low in plating and high in stripping intervals."
         if cond else "")
     html = table(pd.DataFrame(rows), caption=(
         "Predicted hot spots against the measured current-density map: can the map test the "
