@@ -28,7 +28,7 @@ pixels anyway) and no report, which the tests do not read.
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow(seconds=120)
+pytestmark = pytest.mark.slow(seconds=80)
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,15 @@ et al. 2016, doi:10.1016/j.softx.2016.09.002), with ``eps`` the phase's volume f
 layer, interface mixing zones trimmed, :func:`ssbscope.transport.layer.layer_tortuosity`); the
 pipeline takes ``eps / tau`` from ``transport/<series>/tortuosity`` when the transport stage
 solved the same phase, layer and axis, and computes it from ``tomo/<series>/labels`` otherwise.
+
+Skill beyond the height
+-----------------------
+When Li grows where it is already thick, the measured map follows the height, and every map
+that is a function of the height beats the shuffled baseline.  :func:`height_conditioned_skill`
+asks whether the prediction carries information beyond the height: the partial correlation of
+the two maps given a spline of the height, against surrogates of the measured map that keep
+its dependence on the height and its residual texture (the residual shifted and flipped), with
+the height-only prediction's overlap for reference.
 """
 
 from __future__ import annotations
