@@ -122,6 +122,15 @@ def test_the_comparison_is_resolvable_and_finds_the_imposed_hot_spots(run):
     assert np.all(ds["overlap_z"].values > 5), ds["overlap_z"].values
     assert np.all(ds["correlation"].values > 0.9)
     assert np.all(ds["correlation_z"].values > 3), ds["correlation_z"].values
+    # beyond the height (ssbscope.interface.height_conditioned_skill): computed for both
+    # intervals; not asserted either way, the imposed growth peaks on the bumps' tops, where
+    # the height is highest too
+    print({v: np.round(ds[v].values, 3).tolist() for v in (
+        "partial_correlation", "partial_correlation_z", "partial_correlation_p",
+        "conditional_baseline_overlap", "conditional_overlap_z", "height_only_overlap")},
+          ds["skill_beyond_height"].values)
+    assert np.all(np.isfinite(ds["partial_correlation_p"].values))
+    assert set(ds["skill_beyond_height"].values) <= {"skill beyond height", "no skill beyond height"}
 
 
 def test_measured_maps_follow_the_imposed_growth_and_the_floor_matches_their_error(run):
@@ -154,4 +163,6 @@ def test_report_states_the_verdict_and_the_skill(run):
     _, root, _, _ = run
     html = (root / "out" / "report.html").read_text()
     assert "resolvable (contrast" in html and "skill: top-decile overlap" in html
+    assert "beyond the height: partial correlation" in html
+    assert "height-conditioned baseline" in html and "height-only overlap" in html
     assert "smoothed by a Gaussian of 2 µm" in html

@@ -20,6 +20,7 @@ band_gap_volume        Li volume in the rod-tube gap from a neutron band (P4), d
 surface_current        local current on a measured (CT) height map, mirror sides
 surface_creep_pressure creep pressure of the Li plated on a measured surface
 hot_spot_overlap       predicted vs measured current maps: resolvable?, correlation, top-decile overlap
+height_conditioned_skill  the same beyond the height: partial correlation, height-conditioned baseline
 white_noise_std        pixel-scale noise of a map (second-difference estimator)
 map_noise              noise of a map after smoothing, spatial correlation included (spectrum fit)
 smooth_map             Gaussian smoothing of a map with NaN gaps
@@ -71,6 +72,8 @@ __getattr__, __dir__, __all__ = attach(
         "surface_creep_pressure": "topography",
         "HotSpotComparison": "topography",
         "hot_spot_overlap": "topography",
+        "HeightConditionedSkill": "topography",
+        "height_conditioned_skill": "topography",
         "white_noise_std": "topography",
         "map_noise": "topography",
         "MapNoise": "topography",

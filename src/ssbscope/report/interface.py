@@ -696,10 +696,13 @@ def _hot_spot_table(ds, series, ks):
     import numpy as np
     import pandas as pd
 
+    from ssbscope.interface.topography import SKILL_BEYOND_HEIGHT_P
+
     a = ds.attrs
     n_int = int(ds.sizes["interval"])
     verdict = [str(v) for v in ds["verdict"].values]
     sm = float(a.get("smoothing_um", 0.0) or 0.0)
+    cond = "partial_correlation" in ds  # stores before the height-conditioned test lack it
     res_txt = f"maps smoothed by a Gaussian of {sm:g} µm" if sm > 0 else "pixel maps (no smoothing)"
 
     def pct(v):
@@ -725,6 +728,40 @@ def _hot_spot_table(ds, series, ks):
             "baseline overlap ± sd": (f"{float(ds['baseline_overlap'].values[k]):.2f} ± "
                                       f"{float(ds['baseline_overlap_std'].values[k]):.2f}"
                                       if np.isfinite(ds["baseline_overlap"].values[k]) else "—")})
+        if cond:
+            rows[-1].update({
+                "beyond height": str(ds["skill_beyond_height"].values[k]),
+                "partial correlation | height (z, p)": (
+                    skill(ds["partial_correlation"].values[k],
+                          ds["partial_correlation_z"].values[k], k)
+                    + (f" p {float(ds['partial_correlation_p'].values[k]):.3f}"
+                       if np.isfinite(ds["partial_correlation_p"].values[k]) else "")),
+                "overlap vs height-conditioned baseline (z)": (
+                    skill(ds["overlap"].values[k], ds["conditional_overlap_z"].values[k], k)
+                    + (f" vs {float(ds['conditional_baseline_overlap'].values[k]):.2f} ± "
+                       f"{float(ds['conditional_baseline_overlap_std'].values[k]):.2f}"
+                       if np.isfinite(ds["conditional_baseline_overlap"].values[k]) else "")),
+                "height-only overlap": (f"{float(ds['height_only_overlap'].values[k]):.2f}"
+                                        if np.isfinite(ds["height_only_overlap"].values[k])
+                                        else "—")})
+    cond_txt = (
+        "  Beyond the height: a measured map whose growth follows the height itself also "
+        "beats the shuffled baseline, for the model and for any map that is a function of "
+        "the height.  The last columns test the model against that explanation: both pixel "
+        "maps are regressed on the height of scan k's surface (a cubic spline of the height: "
+        "any smooth function of it), the partial correlation is that of the smoothed "
+        "residuals, and both it "
+        "and the top-decile overlap are compared with height-conditioned surrogates of the "
+        "measured map (its height dependence kept, its residual randomly shifted and "
+        "flipped, so its texture is kept too; z: in their standard deviations).  'skill "
+        "beyond height': the partial correlation is positive and exceeds all but a fraction "
+        f"p ≤ {SKILL_BEYOND_HEIGHT_P:g} of the surrogates' (the p-value, not the z-score, "
+        "decides: on small maps the surrogates' spread is wide and far from normal).  "
+        "Height-only overlap: the top decile of the measured map's own regression on the "
+        "height (in-sample, the most a map that is a function of the height scores).  The "
+        "measured map shares scan k's height noise with the prediction: the partial "
+        "correlation is biased low in plating and high in stripping intervals."
+        if cond else "")
     html = table(pd.DataFrame(rows), caption=(
         "Predicted hot spots against the measured current-density map: can the map test the "
         "prediction?  Per interval (scan k to k+1, prediction on "
@@ -743,7 +780,7 @@ def _hot_spot_table(ds, series, ks):
         "these numbers are not skill (they follow whatever the two maps share, e.g. the "
         "height).  —: no Li surface in the first scan of the interval.  'Resolvable' is "
         "necessary, not sufficient: a map whose growth follows the height itself also beats "
-        "the shuffled baseline; the z-scores guard the rest."))
+        "the shuffled baseline; the z-scores guard the rest." + cond_txt))
     summary = []
     if ks:
         kk = ks[-1]
@@ -756,7 +793,12 @@ def _hot_spot_table(ds, series, ks):
                             f"{ds['baseline_overlap_std'].values[kk]:.2f} (z "
                             f"{ds['overlap_z'].values[kk]:.1f}), correlation "
                             f"{ds['correlation'].values[kk]:.2f} (z "
-                            f"{ds['correlation_z'].values[kk]:.1f}) (interval {kk}, {res_txt})"))
+                            f"{ds['correlation_z'].values[kk]:.1f}) (interval {kk}, {res_txt})"
+                            + (f"; beyond the height: partial correlation "
+                               f"{ds['partial_correlation'].values[kk]:.2f} (z "
+                               f"{ds['partial_correlation_z'].values[kk]:.1f}, p "
+                               f"{ds['partial_correlation_p'].values[kk]:.3f}), "
+                               f"{ds['skill_beyond_height'].values[kk]}" if cond else "")))
         else:
             summary.append((f"surface current hot spots, {series}",
                             f"not resolvable: predicted contrast "
