@@ -423,8 +423,8 @@ def _code_table(values, stored, dtype):
     """Lookup table value -> NGFF value over every value of ``dtype`` (-1: a value that can
     not be stored: 0, or the code of a listed value, for a value that is not listed)."""
     dtype = np.dtype(dtype)
-    if dtype.kind not in "iu" or dtype.itemsize > 2:
-        raise ValueError(f"ome_label_stored needs 8- or 16-bit integer labels, not {dtype}")
+    if dtype.kind != "u" or dtype.itemsize > 2:
+        raise ValueError(f"ome_label_stored needs 8- or 16-bit unsigned labels, not {dtype}")
     info = np.iinfo(dtype)
     vals = [int(v) for v in values]
     codes = [int(c) for c in stored]
@@ -442,17 +442,35 @@ def _code_table(values, stored, dtype):
     return lut, int(info.min)
 
 
+_LUT_PIECE = 1 << 16  # voxels looked up at once (the index array numpy makes: 512 KiB)
+
+
+def _lookup(block, lut, lo):
+    """``lut[block - lo]`` in the block's dtype, a piece at a time (no index array of the
+    whole block: numpy converts indices to intp, 8 bytes a voxel); -1 entries of ``lut``
+    raise."""
+    block = np.asarray(block)
+    table = np.where(lut >= 0, lut, 0).astype(block.dtype)
+    flat = block.reshape(-1)
+    out = np.empty_like(flat)
+    for i in range(0, flat.size, _LUT_PIECE):
+        idx = flat[i:i + _LUT_PIECE]
+        idx = idx if lo == 0 else idx.astype(np.int32) - lo
+        bad = lut[idx] < 0
+        if bad.any():
+            vals = sorted(set(flat[i:i + _LUT_PIECE][bad].tolist()))[:8]
+            raise ValueError(f"label value(s) {vals} are not in label_values and collide with "
+                             "a stored code; list them in label_values / ome_label_stored")
+        out[i:i + _LUT_PIECE] = table[idx]
+    return out.reshape(block.shape)
+
+
 def _encode_block(block, lut, lo, outside=None, background=None):
     """NGFF values of a block of dataset label values (see :func:`label_dataset`)."""
-    out = lut[block.astype(np.int64) - lo]
-    bad = out < 0
-    if bad.any():
-        raise ValueError(f"label value(s) {sorted(set(np.asarray(block)[bad].tolist()))[:8]} "
-                         "are not in label_values and collide with a stored code; list them "
-                         "in label_values / ome_label_stored")
+    out = _lookup(block, lut, lo)
     if outside is not None:
         out[np.broadcast_to(outside, block.shape) & (block == background)] = 0
-    return out.astype(block.dtype)
+    return out
 
 
 def _encode_masked(block, outside, *, lut, lo, background):
@@ -512,7 +530,7 @@ def decode_label(data, attrs: dict):
     dt = data.dtype
 
     def dec(b):
-        return inv[b.astype(np.int64) - lo].astype(dt)
+        return _lookup(np.asarray(b, dt), inv, lo)
 
     if hasattr(data, "map_blocks"):
         return data.map_blocks(dec, dtype=dt), attrs
