@@ -236,3 +236,14 @@ def test_codes_that_would_lose_values_are_refused(store, tmp_path):
         st.write("tomo/c/labels", ds)
     assert "tomo/c/labels" not in st.names()
     assert not (st.path / "tomo/c/volumes/labels").exists()
+
+
+def test_store_summary_lists_the_labels_as_the_dataset_reads_them(store):
+    from ssbscope.store_repr import store_summary
+
+    st, lab, cm = store
+    row = {r["name"]: r for r in store_summary(st)}["tomo/c/labels"]
+    v = {x["name"]: x for x in row["variables"]}
+    assert (v["cell_mask"]["dims"], v["cell_mask"]["shape"], v["cell_mask"]["dtype"]) == \
+        (("y", "x"), (NY, NX), "bool")
+    assert (v["labels"]["dims"], v["labels"]["shape"]) == (("time_s", "z", "y", "x"), lab.shape)
