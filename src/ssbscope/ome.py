@@ -57,7 +57,12 @@ Zarr ``dimension_names`` equal to the axes' names, and ``image-label`` with ``so
 ``{"image": "../../"}``, ``colors`` (RGBA per label value, :data:`LABEL_RGBA`, 0 transparent)
 and, when the variable names its values (``label_values``/``label_names``: the phases of a
 tomo segmentation), ``properties``.  ome-zarr-py's ``Reader`` and napari open them with the
-image.  The dataset of the label keeps reading it (``Store.read``).  A label image with no
+image.  The dataset of the label keeps reading it (``Store.read``).  Viewers draw value 0 as
+background: a label whose 0 is a label of its own (the darkest phase of a tomo segmentation)
+is stored with codes (``ome_label_stored``: phase index + 1, 0 only for the background
+outside a mask, :func:`label_dataset`) and read back as it was (:func:`decode_label`).  A
+label with fewer dimensions than its image (the 2-D ``cell_mask`` of a volume series) gets
+the others with length 1, one voxel covering the image's extent.  A label image with no
 image (no ``ome_source`` and none beside it) stays what it was: its dataset group is the
 label image (``image-label`` without ``source``).
 

@@ -12,7 +12,9 @@ Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
       .ssbscope/tmp/               scratch for atomic writes (names start with the writer's pid)
       tomo/<series>/volumes/s1/volume  OME-Zarr pyramid level 1 of a declared image (ssbscope.ome)
       tomo/<series>/volumes/labels/phases  NGFF label image of the volumes: the ``labels``
-                                   variable of dataset ``tomo/<series>/labels`` (read back there)
+                                   variable of dataset ``tomo/<series>/labels`` (read back there;
+                                   stored as phase index + 1, ssbscope.ome.label_dataset)
+      tomo/<series>/volumes/labels/cell_mask  its ``cell_mask`` (y, x), length 1 along time, z
 
 The root ``zarr.json`` and every dataset's ``zarr.json`` carry consolidated metadata
 (refreshed after each write).  A variable with ``attrs["ome_image"] = "image"`` or
