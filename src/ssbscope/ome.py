@@ -704,7 +704,8 @@ def _label_colors(var, coarsest) -> dict:
     """``colors`` (and ``properties``) of a label image's ``image-label``: one entry per label
     value found in the coarsest level as written (small) and per value named by the
     variable's ``label_values``/``label_names`` attributes (``properties``: ``{"label-value",
-    "name"}``); colours from :data:`LABEL_RGBA` by value (0 transparent).  A label stored
+    "name"}``); colours from the variable's ``label_rgba`` (RGBA 0-255 per ``label_values``
+    entry), else :data:`LABEL_RGBA` by value (0 transparent).  A label stored
     with codes (:func:`label_dataset`) names each code (``label-value``) with the name of the
     value it stands for, that value (``ssbscope-value``) and, with a mask, 0 (``name``:
     ``ome_label_outside``)."""
@@ -722,6 +723,9 @@ def _label_colors(var, coarsest) -> dict:
     a = var.attrs
     values = attr_ints(a.get("label_values"))
     names = [str(n) for n in np.atleast_1d(a.get("label_names", []))]
+    # colours chosen by the stage (``label_rgba``: RGBA 0-255 per label_values entry)
+    rgba = [[int(c) for c in x] for x in (a.get("label_rgba") or [])]
+    own = dict(zip(attr_ints(a.get("ssbscope_label_stored")) or values, rgba))
     props = {}
     if "ssbscope_label_stored" in a:
         for v, c, n in zip(values, attr_ints(a["ssbscope_label_stored"]), names + [None] * len(values)):
@@ -734,8 +738,8 @@ def _label_colors(var, coarsest) -> dict:
     vals |= set(props)
     if not vals:
         return {}
-    colors = [{"label-value": v, "rgba": ([0, 0, 0, 0] if v == 0 else
-                                          LABEL_RGBA[(v - 1) % len(LABEL_RGBA)])}
+    colors = [{"label-value": v, "rgba": own.get(v, [0, 0, 0, 0] if v == 0 else
+                                                 LABEL_RGBA[(v - 1) % len(LABEL_RGBA)])}
               for v in sorted(vals)]
     out = {"colors": colors}
     if props:

@@ -247,3 +247,28 @@ def test_store_summary_lists_the_labels_as_the_dataset_reads_them(store):
     assert (v["cell_mask"]["dims"], v["cell_mask"]["shape"], v["cell_mask"]["dtype"]) == \
         (("y", "x"), (NY, NX), "bool")
     assert (v["labels"]["dims"], v["labels"]["shape"]) == (("time_s", "z", "y", "x"), lab.shape)
+
+
+def test_masks_of_one_image_get_the_colours_their_stage_chose(tmp_path):
+    """Two 0/1 masks of one image (the neutron CT's Li gain and loss) would both be drawn in
+    the first default colour; ``label_rgba`` gives each its own (and names its values)."""
+    rng = np.random.default_rng(9)
+    inc = rng.normal(0, 1, (NZ, NY, NX)).astype(np.float32)
+    sp = {k: v for k, v in _coords().items() if k != "time_s"}
+    st = Store.create(tmp_path / "s.zarr")
+    st.write("neutron/ct", xr.Dataset(
+        {"increment_1_cm": (("z", "y", "x"), inc, {"units": "1/cm", "ome_image": "image"}),
+         "increase_mask": (("z", "y", "x"), inc > 1, {
+             "ome_image": "label", "label_values": [0, 1], "label_names": ["no", "gained"],
+             "label_rgba": [[0, 0, 0, 0], [44, 160, 44, 255]]}),
+         "decrease_mask": (("z", "y", "x"), inc < -1, {
+             "ome_image": "label", "label_values": [0, 1], "label_names": ["no", "lost"],
+             "label_rgba": [[0, 0, 0, 0], [214, 39, 40, 255]]})},
+        coords=sp, attrs={"voxel_size_um": VS}))
+    il = {n: json.loads((st.path / "neutron/ct/labels" / n / "zarr.json").read_text())[
+        "attributes"]["ome"]["image-label"] for n in ("increase_mask", "decrease_mask")}
+    col = {n: {c["label-value"]: c["rgba"] for c in v["colors"]} for n, v in il.items()}
+    assert col["increase_mask"][1] == [44, 160, 44, 255]
+    assert col["decrease_mask"][1] == [214, 39, 40, 255]
+    assert il["decrease_mask"]["properties"][1] == {"label-value": 1, "name": "lost"}
+    np.testing.assert_array_equal(st.read("neutron/ct")["decrease_mask"].values, inc < -1)
