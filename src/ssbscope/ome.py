@@ -54,7 +54,8 @@ the variable's name), listed in ``<image>/labels`` (``{"ome": {"version": "0.5",
 pyramid levels (nearest: every second voxel; stored as ``<label>``, ``<label>_s1``, ... in its
 group, which holds nothing else), integer dtype (a boolean mask as uint8 0/1),
 Zarr ``dimension_names`` equal to the axes' names, and ``image-label`` with ``source``
-``{"image": "../../"}``, ``colors`` (RGBA per label value, :data:`LABEL_RGBA`, 0 transparent)
+``{"image": "../../"}``, ``colors`` (RGBA per label value: the variable's ``label_rgba``, else
+:data:`LABEL_RGBA`, 0 transparent)
 and, when the variable names its values (``label_values``/``label_names``: the phases of a
 tomo segmentation), ``properties``.  ome-zarr-py's ``Reader`` and napari open them with the
 image.  The dataset of the label keeps reading it (``Store.read``).  Viewers draw value 0 as
