@@ -54,10 +54,16 @@ the variable's name), listed in ``<image>/labels`` (``{"ome": {"version": "0.5",
 pyramid levels (nearest: every second voxel; stored as ``<label>``, ``<label>_s1``, ... in its
 group, which holds nothing else), integer dtype (a boolean mask as uint8 0/1),
 Zarr ``dimension_names`` equal to the axes' names, and ``image-label`` with ``source``
-``{"image": "../../"}``, ``colors`` (RGBA per label value, :data:`LABEL_RGBA`, 0 transparent)
+``{"image": "../../"}``, ``colors`` (RGBA per label value: the variable's ``label_rgba``, else
+:data:`LABEL_RGBA`, 0 transparent)
 and, when the variable names its values (``label_values``/``label_names``: the phases of a
 tomo segmentation), ``properties``.  ome-zarr-py's ``Reader`` and napari open them with the
-image.  The dataset of the label keeps reading it (``Store.read``).  A label image with no
+image.  The dataset of the label keeps reading it (``Store.read``).  Viewers draw value 0 as
+background: a label whose 0 is a label of its own (the darkest phase of a tomo segmentation)
+is stored with codes (``ome_label_stored``: phase index + 1, 0 only for the background
+outside a mask, :func:`label_dataset`) and read back as it was (:func:`decode_label`).  A
+label with fewer dimensions than its image (the 2-D ``cell_mask`` of a volume series) gets
+the others with length 1, one voxel covering the image's extent.  A label image with no
 image (no ``ome_source`` and none beside it) stays what it was: its dataset group is the
 label image (``image-label`` without ``source``).
 
@@ -101,6 +107,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -111,7 +118,8 @@ import numpy as np
 
 __all__ = ["OME_ATTR", "NGFF_VERSION", "PYRAMID_MAX_EXTENT", "CUBE_SIDE", "write_ome",
            "ome_metadata", "pyramid_paths", "level_group", "axes_of", "pyramid_factor", "tile_px",
-           "image_chunks", "label_placement", "label_dataset", "write_labels_group"]
+           "image_chunks", "label_placement", "label_dataset", "decode_label", "image_summary",
+           "write_labels_group", "LABEL_CODE_ATTRS"]
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +200,8 @@ def image_chunks(ds, vname) -> tuple[int, ...]:
 
 
 def _numeric_1d(ds, name, dim) -> bool:
-    c = ds.coords.get(name) if ds is not None else None
+    # (``coords.get`` of a dimension without a coordinate gives its index: not a coordinate)
+    c = ds.coords[name] if ds is not None and name in ds.coords else None
     return c is not None and c.dims == (dim,) and c.dtype.kind in "fiu"
 
 
@@ -411,20 +420,257 @@ def label_placement(name: str, ds) -> dict[str, tuple[str, str]]:
     return out
 
 
-def label_dataset(ds, vname, lname):
+#: variable attributes of a label image that set how its values are stored (:func:`label_dataset`)
+LABEL_CODE_ATTRS = ("ome_label_stored", "ome_label_mask", "ome_label_background",
+                    "ome_label_outside")
+
+
+def _code_table(values, stored, dtype):
+    """Lookup table value -> NGFF value over every value of ``dtype`` (-1: a value that can
+    not be stored: 0, or the code of a listed value, for a value that is not listed)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "u" or dtype.itemsize > 2:
+        raise ValueError(f"ome_label_stored needs 8- or 16-bit unsigned labels, not {dtype}")
+    info = np.iinfo(dtype)
+    vals = [int(v) for v in values]
+    codes = [int(c) for c in stored]
+    if len(vals) != len(codes) or len(set(vals)) != len(vals) or len(set(codes)) != len(codes):
+        raise ValueError(f"ome_label_stored {codes}: one distinct code per label_values entry "
+                         f"{vals}")
+    if any(c <= 0 or c > info.max for c in codes) or any(not info.min <= v <= info.max
+                                                         for v in vals):
+        raise ValueError(f"ome_label_stored {codes}: codes must be 1..{info.max} (0 is the "
+                         "background: outside ome_label_mask, or no label)")
+    lut = np.arange(info.min, info.max + 1, dtype=np.int64)  # unlisted values: themselves
+    taken = set(codes) | {0}
+    lut[np.isin(lut, list(taken))] = -1  # ... unless that is a listed value's code or 0
+    lut[np.asarray(vals) - info.min] = codes
+    return lut, int(info.min)
+
+
+_LUT_PIECE = 1 << 16  # voxels looked up at once (the index array numpy makes: 512 KiB)
+
+
+def _lookup(block, lut, lo):
+    """``lut[block - lo]`` in the block's dtype, a piece at a time (no index array of the
+    whole block: numpy converts indices to intp, 8 bytes a voxel); -1 entries of ``lut``
+    raise."""
+    block = np.asarray(block)
+    table = np.where(lut >= 0, lut, 0).astype(block.dtype)
+    flat = block.reshape(-1)
+    out = np.empty_like(flat)
+    for i in range(0, flat.size, _LUT_PIECE):
+        idx = flat[i:i + _LUT_PIECE]
+        idx = idx if lo == 0 else idx.astype(np.int32) - lo
+        bad = lut[idx] < 0
+        if bad.any():
+            vals = sorted(set(flat[i:i + _LUT_PIECE][bad].tolist()))[:8]
+            raise ValueError(f"label value(s) {vals} are not in label_values and collide with "
+                             "a stored code; list them in label_values / ome_label_stored")
+        out[i:i + _LUT_PIECE] = table[idx]
+    return out.reshape(block.shape)
+
+
+def _encode_block(block, lut, lo, outside=None, background=None):
+    """NGFF values of a block of dataset label values (see :func:`label_dataset`)."""
+    out = _lookup(block, lut, lo)
+    if outside is not None:
+        out[np.broadcast_to(outside, block.shape) & (block == background)] = 0
+    return out
+
+
+def _encode_masked(block, outside, *, lut, lo, background):
+    return _encode_block(block, lut, lo, outside, background)
+
+
+def _decode_table(attrs, dtype):
+    """Lookup table NGFF value -> dataset value of a label stored with codes (the inverse of
+    :func:`_code_table`; 0 -> the background value)."""
+    vals = attr_ints(attrs.get("ssbscope_label_values"))
+    codes = attr_ints(attrs.get("ssbscope_label_stored"))
+    lut, lo = _code_table(vals, codes, dtype)
+    inv = np.arange(lo, lo + lut.size, dtype=np.int64)
+    inv[np.asarray(codes) - lo] = vals
+    inv[0 - lo] = int(attrs.get("ssbscope_label_background", vals[0] if vals else 0))
+    return inv, lo
+
+
+def attr_ints(value) -> list[int]:
+    """A list of ints from an attribute read back from Zarr (list, array, scalar or JSON)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = json.loads(value)
+    return [int(v) for v in np.atleast_1d(value)]
+
+
+def decode_label(data, attrs: dict):
+    """Dataset label values of a label image's stored (NGFF) values, and its attributes
+    without the ``ssbscope_label_*`` bookkeeping.
+
+    The inverse of :func:`label_dataset`: a label written with ``ome_label_stored`` is stored
+    as those codes (0 for the background voxels outside ``ome_label_mask``); this maps them
+    back (0 -> ``ome_label_background``), lazily for a Dask array (block by block, chunks
+    kept).  Data stored without codes is returned as it is.
+
+    Parameters
+    ----------
+    data : numpy or dask array
+        As stored in the label group.
+    attrs : dict
+        The stored variable's attributes.
+
+    Returns
+    -------
+    (array, dict)
+    """
+    attrs = dict(attrs)
+    if "ssbscope_label_stored" not in attrs:
+        return data, attrs
+    inv, lo = _decode_table(attrs, data.dtype)
+    attrs.pop("ssbscope_label_values", None)
+    # the declaration it was written with (a rewrite of the dataset stores it alike)
+    for k in ("stored", "background", "mask", "outside"):
+        if f"ssbscope_label_{k}" in attrs:
+            attrs[f"ome_label_{k}"] = attrs.pop(f"ssbscope_label_{k}")
+    dt = data.dtype
+
+    def dec(b):
+        return _lookup(np.asarray(b, dt), inv, lo)
+
+    if hasattr(data, "map_blocks"):
+        return data.map_blocks(dec, dtype=dt), attrs
+    return dec(np.asarray(data)), attrs
+
+
+def label_dataset(ds, vname, lname, image=None):
     """The one-variable dataset written as the NGFF label image ``lname`` of ``ds[vname]``:
     the variable renamed ``lname`` (its ``ome_source`` dropped; a boolean mask as uint8
     0/1, NGFF labels being integers), its coordinates (they give the scale, as for the
-    image) and the voxel size attributes."""
+    image) and the voxel size attributes.
+
+    Stored values.  Viewers (napari) draw value 0 as background (transparent).  A variable
+    whose value 0 is a label of its own (phase 0 of a tomo segmentation: the darkest phase)
+    declares codes: ``attrs["ome_label_stored"]``, the NGFF value of each of its
+    ``label_values`` (1, 2, ...: no 0); and, optionally, ``attrs["ome_label_mask"]``, the
+    name of a boolean variable of ``ds`` (e.g. ``cell_mask``, broadcast by dimension name):
+    voxels outside it holding ``attrs["ome_label_background"]`` (default: the first of
+    ``label_values``) are stored as 0 (``ome_label_outside`` names them, e.g. "outside the
+    cell"); other values outside the mask keep their codes, so nothing is lost.  A value not
+    in ``label_values`` is stored as itself unless that is 0 or a listed value's code (then
+    the write fails).  The codes, the background and the names are listed in
+    ``image-label["properties"]`` (:func:`write_ome`: ``label-value``, ``name``,
+    ``ssbscope-value``) and in the array's attributes (``ssbscope_label_*``), from which
+    :func:`decode_label` (:meth:`ssbscope.store.Store.read`) gives back the variable's own
+    values.
+
+    Lower dimensionality.  ``image`` (the image's NGFF axes, level-0 shape, scale and
+    translation, and number of pyramid levels: ``{"axes", "shape", "scale",
+    "translation", "levels"}``) with a variable lacking some of the image's dimensions (the
+    2-D ``cell_mask`` of a 4-D volume series): the label gets them, of length 1 (NGFF: each
+    dimension of a label is the image's or 1), one voxel covering the image's extent along
+    each (scale: twice the extent; translation: the image's, its first voxel's centre), so
+    that viewers show the mask on every slice and time, also napari-ome-zarr 0.10, which
+    applies the scale and not the translation (a voxel as long as the extent and centred on
+    it would cover half of the slices there); :meth:`ssbscope.store.Store.read` drops them
+    again (``ssbscope_dims``).  The pyramid gets the image's number of levels (NGFF requires
+    it).
+    """
     sub = ds[[vname]].rename({vname: lname})
     sub.attrs = {k: ds.attrs[k] for k in ("voxel_size_um", "pixel_size_um") if k in ds.attrs}
     var = sub[lname]
-    var.attrs = {k: v for k, v in var.attrs.items() if k != "ome_source"}
-    var.attrs["ssbscope_dims"] = [str(d) for d in var.dims]  # read back as these
+    attrs = {k: v for k, v in var.attrs.items() if k != "ome_source" and k not in LABEL_CODE_ATTRS}
+    attrs["ssbscope_dims"] = [str(d) for d in var.dims]  # read back as these
+    src = var.attrs
     if var.dtype == bool:  # NGFF labels are integers: a mask is stored as 0/1
-        sub[lname] = var.astype(np.uint8)
-        sub[lname].attrs.update(var.attrs, ssbscope_dtype="bool")
+        var = var.astype(np.uint8)
+        attrs["ssbscope_dtype"] = "bool"
+    if src.get("ome_label_stored") is not None:
+        vals = attr_ints(src.get("label_values"))
+        codes = attr_ints(src.get("ome_label_stored"))
+        lut, lo = _code_table(vals, codes, var.dtype)
+        bg = int(src.get("ome_label_background", vals[0] if vals else 0))
+        mname = src.get("ome_label_mask")
+        outside = None
+        if mname is not None:
+            if mname not in ds or ds[mname].dtype != bool or not set(ds[mname].dims) <= set(var.dims):
+                raise ValueError(f"variable {vname!r}: ome_label_mask {mname!r} is not a boolean "
+                                 f"variable of the dataset along some of {tuple(var.dims)}")
+            m = ds[mname]
+            # the mask's dimensions in the label's order, length 1 along the others
+            m = m.transpose(*[d for d in var.dims if d in m.dims])
+            outside = ~np.asarray(m.values).reshape(
+                [var.sizes[d] if d in m.dims else 1 for d in var.dims])
+        data = var.data
+        if hasattr(data, "map_blocks"):
+            import dask.array as da
+
+            if outside is not None:
+                od = da.from_array(outside, chunks=tuple(
+                    c if n > 1 else (1,) for c, n in zip(data.chunks, outside.shape)))
+                enc = da.map_blocks(functools.partial(_encode_masked, lut=lut, lo=lo,
+                                                      background=bg),
+                                    data, od, dtype=data.dtype)
+            else:
+                enc = data.map_blocks(_encode_block, lut=lut, lo=lo, dtype=data.dtype)
+        else:
+            enc = _encode_block(np.asarray(data), lut, lo, outside, bg)
+        var = var.copy(data=enc)
+        attrs.update(ssbscope_label_values=vals, ssbscope_label_stored=codes,
+                     ssbscope_label_background=bg)
+        if mname is not None:
+            attrs.update(ssbscope_label_mask=str(mname),
+                         ssbscope_label_outside=str(src.get("ome_label_outside")
+                                                    or f"{bg} outside {mname}"))
+    if image is not None:
+        var, spans = _expand_to_image(var, image)
+        sub = sub.drop_vars(lname)
+        if spans:
+            sub.attrs["ome_spans"] = json.dumps(spans)
+        sub.attrs["ome_levels"] = int(image["levels"])
+    var.attrs = attrs
+    sub[lname] = var
     return sub
+
+
+def _expand_to_image(var, image):
+    """``var`` with the image's dimensions it lacks, of length 1 (in the image's axis order),
+    and ``{dim: [scale, translation, unit]}`` of one voxel covering the image's extent."""
+    names = [str(a["name"]) for a in image["axes"]]
+    missing = [d for d in names if d not in var.dims]
+    if not missing:
+        return var, {}
+    if not set(var.dims) <= set(names):
+        raise ValueError(f"label dimensions {tuple(var.dims)} are not among its image's "
+                         f"axes {tuple(names)}")
+    spans = {}
+    for d in missing:
+        i = names.index(d)
+        n, s, t = int(image["shape"][i]), float(image["scale"][i]), float(image["translation"][i])
+        # twice the extent, centred on the image's first voxel: it covers every voxel centre
+        # of the image (t + k s, k < n) whether a reader applies the translation or, as
+        # napari-ome-zarr 0.10 does, the scale only (then |k s / (2 n s)| < 1/2: index 0)
+        spans[d] = [_clean(2 * s * n), _clean(t), image["axes"][i].get("unit")]
+    var = var.expand_dims(missing).transpose(*names)
+    return var, spans
+
+
+def image_summary(group_dir) -> dict | None:
+    """``{"axes", "shape", "scale", "translation", "levels"}`` of the first multiscale of the
+    NGFF image at ``group_dir`` (level 0), or None (no image there); for
+    :func:`label_dataset`."""
+    ome = ome_metadata(group_dir)
+    try:
+        ms = ome["multiscales"][0]
+        d0 = ms["datasets"][0]
+        meta = json.loads((Path(group_dir) / d0["path"] / "zarr.json").read_text(encoding="utf-8"))
+        tr = {c["type"]: c for c in d0["coordinateTransformations"]}
+        return {"axes": ms["axes"], "shape": list(meta["shape"]), "scale": tr["scale"]["scale"],
+                "translation": tr.get("translation", {}).get("translation",
+                                                             [0.0] * len(ms["axes"])),
+                "levels": len(ms["datasets"]) - 1}
+    except (TypeError, KeyError, IndexError, OSError, ValueError):
+        return None
 
 
 def write_labels_group(labels_dir, names) -> dict:
@@ -459,7 +705,11 @@ def _label_colors(var, coarsest) -> dict:
     """``colors`` (and ``properties``) of a label image's ``image-label``: one entry per label
     value found in the coarsest level as written (small) and per value named by the
     variable's ``label_values``/``label_names`` attributes (``properties``: ``{"label-value",
-    "name"}``); colours from :data:`LABEL_RGBA` by value (0 transparent)."""
+    "name"}``); colours from the variable's ``label_rgba`` (RGBA 0-255 per ``label_values``
+    entry), else :data:`LABEL_RGBA` by value (0 transparent).  A label stored
+    with codes (:func:`label_dataset`) names each code (``label-value``) with the name of the
+    value it stands for, that value (``ssbscope-value``) and, with a mask, 0 (``name``:
+    ``ome_label_outside``)."""
     import itertools
 
     vals = set()
@@ -471,23 +721,36 @@ def _label_colors(var, coarsest) -> dict:
         for start in itertools.product(*grid):
             sel = tuple(slice(a, a + int(c)) for a, c in zip(start, coarsest.chunks))
             vals.update(int(v) for v in np.unique(np.asarray(coarsest[sel])))
-    names = dict(zip([int(v) for v in np.atleast_1d(var.attrs.get("label_values", []))],
-                     [str(n) for n in np.atleast_1d(var.attrs.get("label_names", []))]))
-    vals |= set(names)
+    a = var.attrs
+    values = attr_ints(a.get("label_values"))
+    names = [str(n) for n in np.atleast_1d(a.get("label_names", []))]
+    # colours chosen by the stage (``label_rgba``: RGBA 0-255 per label_values entry)
+    rgba = [[int(c) for c in x] for x in (a.get("label_rgba") or [])]
+    own = dict(zip(attr_ints(a.get("ssbscope_label_stored")) or values, rgba))
+    props = {}
+    if "ssbscope_label_stored" in a:
+        for v, c, n in zip(values, attr_ints(a["ssbscope_label_stored"]), names + [None] * len(values)):
+            props[c] = {**({"name": n} if n is not None else {}), "ssbscope-value": v}
+        if "ssbscope_label_outside" in a:
+            props[0] = {"name": str(a["ssbscope_label_outside"]),
+                        "ssbscope-value": int(a["ssbscope_label_background"])}
+    else:
+        props = {v: {"name": n} for v, n in zip(values, names)}
+    vals |= set(props)
     if not vals:
         return {}
-    colors = [{"label-value": v, "rgba": ([0, 0, 0, 0] if v == 0 else
-                                          LABEL_RGBA[(v - 1) % len(LABEL_RGBA)])}
+    colors = [{"label-value": v, "rgba": own.get(v, [0, 0, 0, 0] if v == 0 else
+                                                 LABEL_RGBA[(v - 1) % len(LABEL_RGBA)])}
               for v in sorted(vals)]
     out = {"colors": colors}
-    if names:
-        out["properties"] = [{"label-value": v, **({"name": names[v]} if v in names else {})}
-                             for v in sorted(vals)]
+    if props:
+        out["properties"] = [{"label-value": v, **props.get(v, {})} for v in sorted(vals)]
     return out
 
 
 def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
-              nested: bool = True) -> dict | None:
+              nested: bool = True, spans: dict | None = None,
+              n_levels: int | None = None) -> dict | None:
     """Write NGFF metadata and pyramid levels for the declared images of ``ds``.
 
     Parameters
@@ -511,6 +774,13 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
         the group stays the xarray dataset it was), else as ``<var>_s<k>`` beside level 0 (a
         label group, which holds the label's levels only; ome-zarr-models 1.7 checks the
         dtypes of a labels group's levels at flat paths only).
+    spans : dict, optional
+        ``{dim: [scale, translation, unit or None]}``: level-0 scale and translation of
+        these dimensions (a label's length-1 dimension covering its image's extent,
+        :func:`label_dataset`), instead of the ones from the coordinates.
+    n_levels : int, optional
+        Number of coarser levels (a label image: its image's, as NGFF requires); default
+        until the largest spatial extent is at most :data:`PYRAMID_MAX_EXTENT`.
 
     Returns
     -------
@@ -579,6 +849,11 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
                 if tc is not None:
                     extra["time_s"] = [float(x) if np.isfinite(x) else None
                                        for x in np.asarray(tc.values, float)]
+            if spans and d in spans:  # one voxel covering the image's extent
+                scale0[i], trans0[i] = float(spans[d][0]), float(spans[d][1])
+                a.pop("unit", None)
+                if spans[d][2]:
+                    a["unit"] = str(spans[d][2])
             if (a["type"] in ("time", "channel") and d in ds.coords and ds[d].dims == (d,)
                     and ds[d].dtype.kind in "OUST"):
                 extra.setdefault("axis_labels", {})[a["name"]] = [str(v) for v in ds[d].values]
@@ -595,7 +870,8 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
             targets.append(arr0)
         total = [1] * var.ndim
         out = arr0
-        for level in range(1, _n_levels(arr0.shape, space_idx) + 1):
+        for level in range(1, (n_levels if n_levels is not None
+                               else _n_levels(arr0.shape, space_idx)) + 1):
             nxt, factor = _downsample(cur, space_idx, kind)
             if any(n == 0 for n in nxt.shape):
                 break

@@ -12,7 +12,9 @@ Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
       .ssbscope/tmp/               scratch for atomic writes (names start with the writer's pid)
       tomo/<series>/volumes/s1/volume  OME-Zarr pyramid level 1 of a declared image (ssbscope.ome)
       tomo/<series>/volumes/labels/phases  NGFF label image of the volumes: the ``labels``
-                                   variable of dataset ``tomo/<series>/labels`` (read back there)
+                                   variable of dataset ``tomo/<series>/labels`` (read back there;
+                                   stored as phase index + 1, ssbscope.ome.label_dataset)
+      tomo/<series>/volumes/labels/cell_mask  its ``cell_mask`` (y, x), length 1 along time, z
 
 The root ``zarr.json`` and every dataset's ``zarr.json`` carry consolidated metadata
 (refreshed after each write).  A variable with ``attrs["ome_image"] = "image"`` or
@@ -225,12 +227,14 @@ def _write_label_group(name: str, group_dir: Path, sub) -> None:
     # the group holds the label's levels only (dimension_names: the NGFF axes, as NGFF 0.5
     # requires); the coordinates give write_ome the scale and stay in the dataset
     sub = sub.assign_coords({k: np.asarray(c.values) for k, c in sub.coords.items()})
+    spans = json.loads(sub.attrs.pop("ome_spans", None) or "null")  # (ssbscope.ome.label_dataset)
+    n_levels = sub.attrs.pop("ome_levels", None)
     lazy = any(v.chunks for v in sub.data_vars.values())
     pending = sub.drop_vars(list(sub.coords)).to_zarr(
         str(group_dir), mode="w", consolidated=False, zarr_format=3, compute=not lazy)
     try:
         write_ome(group_dir, sub, pending if lazy else None, label_source="../../",
-                  nested=False)
+                  nested=False, spans=spans, n_levels=n_levels)
     except InputError:
         raise
     except ValueError as e:
@@ -653,7 +657,7 @@ class Store:
         :meth:`write` stored them (``attrs["ome_labels"]``), as the variables they were."""
         import xarray as xr
 
-        from ssbscope.ome import ome_metadata
+        from ssbscope.ome import decode_label, ome_metadata
 
         raw = ds.attrs.pop("ome_labels", None)
         if not raw:
@@ -674,8 +678,12 @@ class Store:
                                drop_variables=_flat_levels(ome_metadata(p)))
             v = lab[posixpath.basename(rel)].variable  # stored under the label's name
             dims = attr_list(v.attrs.pop("ssbscope_dims", None)) or list(v.dims)
-            data = v.data.astype(bool) if v.attrs.pop("ssbscope_dtype", None) == "bool" else v.data
-            ds[vname] = (dims, data, v.attrs)  # the dataset's dimensions (NGFF's on disk)
+            if len(dims) < v.ndim:  # the length-1 dimensions of its image it was given
+                v = v.isel({d: 0 for d in v.dims if d not in dims}).transpose(*dims)
+            # its own values (a label stored with codes: ssbscope.ome.label_dataset)
+            data, attrs = decode_label(v.data, v.attrs)
+            data = data.astype(bool) if attrs.pop("ssbscope_dtype", None) == "bool" else data
+            ds[vname] = (dims, data, attrs)  # the dataset's dimensions (NGFF's on disk)
         return ds
 
     def provenance(self, name: str) -> dict:
@@ -833,7 +841,7 @@ class Store:
         """``ds`` without its placed label images (:func:`ssbscope.ome.label_placement`),
         ``attrs["ome_labels"]`` naming where each is stored (JSON ``{variable: path relative
         to the dataset}``), and ``[(image dataset, label name, one-variable dataset)]``."""
-        from ssbscope.ome import label_dataset, label_placement
+        from ssbscope.ome import image_summary, label_dataset, label_placement
 
         try:
             where = label_placement(name, ds)
@@ -851,7 +859,13 @@ class Store:
             if image == name and "labels" in ds.variables:
                 raise StoreError(f"dataset {name!r}: a variable named 'labels' and label images "
                                  "(stored in the NGFF group 'labels/'); rename the variable")
-            out.append((image, lname, label_dataset(ds, vname, lname)))
+            # the image's axes and levels: a label with fewer dimensions gets the others
+            # (length 1), and the image's number of pyramid levels (NGFF)
+            summary = image_summary(self._dir(image)) if image != name else None
+            try:
+                out.append((image, lname, label_dataset(ds, vname, lname, summary)))
+            except ValueError as e:
+                raise StoreError(f"dataset {name!r}: OME-Zarr label image {vname!r}: {e}") from None
             rel[vname] = posixpath.relpath(f"{image}/labels/{lname}", name)
         ds = ds.drop_vars(list(where))
         ds.attrs["ome_labels"] = json.dumps(rel, sort_keys=True)

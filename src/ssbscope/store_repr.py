@@ -64,7 +64,12 @@ def _label_arrays(d: Path, attrs: dict) -> dict:
         except (OSError, ValueError):
             continue
         a = m.get("attributes") or {}
-        out[vname] = {**m, "dimension_names": a.get("ssbscope_dims") or m.get("dimension_names"),
+        dims = a.get("ssbscope_dims") or m.get("dimension_names")
+        shape = m.get("shape") or ()
+        if dims and m.get("dimension_names") and len(dims) < len(shape):
+            # the length-1 axes of its image a lower-dimensional label got (ssbscope.ome)
+            shape = [n for d, n in zip(m["dimension_names"], shape) if d in dims]
+        out[vname] = {**m, "dimension_names": dims, "shape": shape,
                       "data_type": a.get("ssbscope_dtype") or m.get("data_type")}
     return out
 

@@ -2,7 +2,9 @@
 item 1): ome-zarr-py's ``Reader``, started on a volume of the shared ``tiny_demo`` store
 (``ssbscope demo --size tiny``), finds its labels with the volume's axes, physical scale and
 pyramid levels; napari's reader (extra ``viewer``) opens them with the volume, headless; and
-``Store.read`` still returns each label variable in its own dataset."""
+``Store.read`` still returns each label variable in its own dataset.  The phases are stored
+as phase index + 1 (0: phase 0 outside the cell), so that napari shows phase 0; the cell mask
+is a label of the volumes too."""
 
 import json
 
@@ -46,7 +48,13 @@ def test_tomo_labels_open_with_their_volume_at_the_voxel_size(st):
         assert lab["labels"].dims == ("time_s", "z", "y", "x")
         got = np.asarray(label.data[0])
         assert got.dtype == np.uint8
-        np.testing.assert_array_equal(got, lab["labels"].values)
+        # stored as phase index + 1 (undeclared: 255), 0 only for phase 0 outside the cell,
+        # so that viewers (0: background) show phase 0; Store.read gives the phase index
+        L, cm = lab["labels"].values, lab["cell_mask"].values
+        want = np.where(L == 255, 255, L + 1).astype(np.uint8)
+        want[(L == 0) & ~cm] = 0
+        np.testing.assert_array_equal(got, want)
+        assert (L[:, :, cm] == 0).any() and (got[:, :, cm] != 0).all(), s
         # level 1: every second voxel (an odd extent loses its last: 159 slices -> 79)
         every2 = (slice(None),) + tuple(slice(0, n // 2 * 2, 2) for n in got.shape[1:])
         np.testing.assert_array_equal(np.asarray(label.data[1]), got[every2])
@@ -54,7 +62,14 @@ def test_tomo_labels_open_with_their_volume_at_the_voxel_size(st):
         phases = lab.attrs["phases"]
         phases = phases if isinstance(phases, list) else json.loads(phases)
         props = label.metadata["properties"]
-        assert [props[k]["name"] for k in range(len(phases))] == list(phases)
+        assert [props[k + 1]["name"] for k in range(len(phases))] == list(phases)
+        assert [props[k + 1]["ssbscope-value"] for k in range(len(phases))] == \
+            list(range(len(phases)))
+        # the cell mask: a label of the volumes too (length 1 along time and z)
+        mask = nodes[str(img / "labels" / "cell_mask")]
+        assert mask.first(Label) is not None
+        np.testing.assert_array_equal(np.asarray(mask.data[0])[0, 0], cm.astype(np.uint8))
+        assert len(mask.data) == len(image.data), s
 
 
 def test_neutron_ct_masks_are_labels_of_the_increment(st):
@@ -83,11 +98,23 @@ def test_napari_opens_the_volume_with_its_labels(st):
     path = str(st.path / "tomo" / "anode_free" / "volumes")
     layers = [Layer.create(d, kw, t) for d, kw, t in reader_mod.napari_get_reader(path)(path)]
     kinds = sorted(la.__class__.__name__ for la in layers)
-    assert kinds == ["Image", "Labels"], kinds
+    assert kinds == ["Image", "Labels", "Labels"], kinds  # the volume, its phases, the cell
     vs = float(st.read("tomo/anode_free/volumes").attrs["voxel_size_um"])
     for la in layers:
-        np.testing.assert_allclose(la.scale[1:], [vs] * 3)
         assert la.multiscale
+        if not la.name.endswith("cell_mask"):
+            np.testing.assert_allclose(la.scale[1:], [vs] * 3)
+    # phase 0 (the darkest: Li) inside the cell is a non-zero label napari draws opaque
+    ph = [la for la in layers if la.name.endswith("phases")][0]
+    lab = st.read("tomo/anode_free/labels")
+    L, cm = lab["labels"].values, lab["cell_mask"].values
+    t, z, y, x = np.argwhere((L == 0) & cm)[0]
+    v = int(np.asarray(ph.data[0])[t, z, y, x])
+    assert v != 0
+    assert ph.colormap.map(np.array([v]))[0][3] == pytest.approx(1.0)
+    phases = lab.attrs["phases"]
+    phases = phases if isinstance(phases, list) else json.loads(phases)
+    assert dict(zip(ph.features["index"], ph.features["name"]))[v] == phases[0]
 
 
 def test_ome_zarr_models_validates_every_image_group_of_the_demo(st):

@@ -43,11 +43,18 @@ SCRIPT = textwrap.dedent("""
     vol = xr.Dataset({"volume": (dims, da.stack(vols).rechunk((1, cz, n, n)))},
                      coords={"time_s": t, **space}, attrs={"voxel_size_um": 1.0})
     vol["volume"].attrs.update({"units": "1/pixel", "ome_image": "image"})
+    cm = np.ones((n, n), bool)
+    cm[:4] = False
     lab = xr.Dataset({"labels": (dims, da.stack(labs).rechunk((1, cz, n, n))),
-                      "cell_mask": (("y", "x"), np.ones((n, n), bool))},
+                      "cell_mask": (("y", "x"), cm)},
                      coords={"time_s": t, **space}, attrs={"voxel_size_um": 1.0})
+    # declared as series_datasets declares them: codes (phase + 1, 0 outside the cell) and
+    # the cell mask a label of the volumes too
     lab["labels"].attrs.update({"ome_image": "label", "ome_source": "../volumes",
-                                "ome_label_name": "phases", "label_values": [0, 1, 2, 3]})
+                                "ome_label_name": "phases", "label_values": [0, 1, 2, 3],
+                                "ome_label_stored": [1, 2, 3, 4], "ome_label_mask": "cell_mask",
+                                "ome_label_background": 0})
+    lab["cell_mask"].attrs.update({"ome_image": "label", "ome_source": "../volumes"})
     store = Store.create(root / "store.zarr")
 
     def hwm():

@@ -155,9 +155,16 @@ def _ct_difference_stage(ctx, inputs, *, before, after, threshold_sigma=3.0,
     gained, lost = li_volume_change_mm3(res, vs, mu_li, min_component_vox=min_component_vox)
     dims = ("z", "y", "x")
     ds = xr.Dataset({"increment_1_cm": (dims, res.increment, {"units": "1/cm", "ome_image": "image"}),
-                     # NGFF labels of the increment image (neutron/ct/labels/<name>)
-                     "increase_mask": (dims, res.increase_mask, {"ome_image": "label"}),
-                     "decrease_mask": (dims, res.decrease_mask, {"ome_image": "label"}),
+                     # NGFF labels of the increment image (neutron/ct/labels/<name>), gain
+                     # green and loss red (both are 1 where set: the default colours agree)
+                     "increase_mask": (dims, res.increase_mask, {
+                         "ome_image": "label", "label_values": [0, 1],
+                         "label_names": ["no significant increase", "attenuation increased (Li gained)"],
+                         "label_rgba": [[0, 0, 0, 0], [44, 160, 44, 255]]}),
+                     "decrease_mask": (dims, res.decrease_mask, {
+                         "ome_image": "label", "label_values": [0, 1],
+                         "label_names": ["no significant decrease", "attenuation decreased (Li lost)"],
+                         "label_rgba": [[0, 0, 0, 0], [214, 39, 40, 255]]}),
                      "li_gained_mm3": ((), gained, {"units": "mm^3", "long_name": "Li volume gained"}),
                      "li_lost_mm3": ((), lost, {"units": "mm^3", "long_name": "Li volume lost"})},
                     coords={d: b[d] for d in dims})

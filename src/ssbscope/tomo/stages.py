@@ -464,12 +464,28 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                "description": "labels index into phases (darkest first); undeclared_label marks "
                               "material the cell does not declare"})
     lab["thresholds"].attrs["units"] = "1/pixel"
-    # an NGFF label of the volumes (tomo/<series>/volumes/labels/phases; ssbscope.ome)
+    # an NGFF label of the volumes (tomo/<series>/volumes/labels/phases; ssbscope.ome), stored
+    # as phase index + 1 (undeclared: 255) with 0 for the darkest phase outside the cell, so
+    # that viewers, which draw 0 as background, show phase 0 inside the cell; read back as
+    # the phase index (ssbscope.ome.label_dataset / decode_label)
     cls_vals = sorted({int(c) for c in range(len(phases))} | {UNDECLARED})
     lab["labels"].attrs.update({"ome_image": "label", "ome_source": "../volumes",
                                 "ome_label_name": "phases", "label_values": cls_vals,
                                 "label_names": [phases[c] if c != UNDECLARED else "undeclared"
-                                                for c in cls_vals]})
+                                                for c in cls_vals],
+                                "ome_label_stored": [c + 1 if c != UNDECLARED else UNDECLARED
+                                                     for c in cls_vals],
+                                "ome_label_mask": "cell_mask", "ome_label_background": 0,
+                                "ome_label_outside": f"{phases[0]} outside the cell"})
+    # the cell's columns: a label of the volumes too (volumes/labels/cell_mask, one voxel
+    # along time and z covering the series: shown on every slice)
+    lab["cell_mask"].attrs.update({"ome_image": "label", "ome_source": "../volumes",
+                                   "label_values": [0, 1],
+                                   "label_names": ["outside the cell", "cell"],
+                                   "description": "the cell's footprint (y, x): Otsu "
+                                                  "threshold of the first scan's mean along z, "
+                                                  "largest component, holes filled "
+                                                  "(ssbscope.tomo.series.cell_region)"})
     # where each declared layer lies along z (majority bands of locate_layers; -1: absent)
     loc_names = list(res.scans[0].location.names)
     lab["layer_z_vox"] = (("time_s", "layer", "bound"), np.array(
