@@ -131,10 +131,62 @@ def test_run_records_the_three_files_and_stores_the_scan(tmp_path):
     y.write_text("name: i12 lfov camera 2\ninputs:\n  tomo:\n"
                  f"    - {{path: {proj}, flats: {flats}, darks: {darks}, "
                  "angle_range_deg: [0, 180], series: i12, label: pc2}\n")
-    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet", "--no-report"]) == 0
     ds = Store.open(tmp_path / "out")["tomo/i12/scans/pc2"]
     assert ds.attrs["n_projections"] == 19
     v = ds["volume"].values
     assert v.shape == (32, 64, 64) and np.isfinite(v).all()
     inputs = {Path(i["path"]).name: i["sha256"] for i in json.loads(ds.attrs["provenance"])["inputs"]}
     assert inputs == {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in (proj, flats, darks)}
+
+
+# ---------------------------------------------------------------------------- fuzzing
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ssbscope.fuzz import mutate, run_one, targets  # noqa: E402
+
+FUZZ = settings(max_examples=30, deadline=5000, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+OPS = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 1 << 24), st.integers(0, 1 << 16)),
+               min_size=1, max_size=4)
+
+
+_TARGET: list = []
+
+
+def _target():
+    if not _TARGET:  # building every fuzz target takes seconds: once per module
+        _TARGET.append(targets()["tomo.hdf5_projections"])
+    return _TARGET[0]
+
+
+def _check(data: bytes, tmp):
+    outcome, detail = run_one(_target(), data, tmp)
+    assert outcome != "bug", detail
+
+
+def test_fuzz_seed_is_read(tmp_path):
+    assert [run_one(_target(), b, tmp_path)[0] for _, b in _target().seeds] == ["ok"]
+
+
+@FUZZ
+@given(k=st.integers(0, 1 << 20), ops=OPS)
+def test_fuzz_mutated_real_projections_file(k, ops):
+    import tempfile
+
+    seeds = _target().seeds
+    with tempfile.TemporaryDirectory() as d:
+        _check(mutate(seeds[k % len(seeds)][1], ops), Path(d))
+
+
+@FUZZ
+@given(frac=st.floats(0.0, 1.0))
+def test_fuzz_truncated_real_projections_file(frac):
+    import tempfile
+
+    b = _target().seeds[0][1]
+    with tempfile.TemporaryDirectory() as d:
+        _check(b[: int(frac * len(b))], Path(d))
