@@ -108,14 +108,15 @@ def test_charge_integrated_from_the_current_matches_the_instruments_counters(df)
 
 def test_a_test_split_over_continued_sheets_is_joined(df, cells, tmp_path):
     """Arbin splits a long test over Channel_11_1, Channel_11_2 ... with the same header:
-    the real rows written over two such sheets (and the Global_Info sheet) read back as one."""
-    rows = cells["Channel_11_1"]
+    the first 1,500 real rows written over two such sheets (and the Global_Info sheet) read
+    back as one."""
+    rows = cells["Channel_11_1"][:1501]
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "Global_Info"
     for r in cells["Global_Info"]:
         ws.append(list(r))
-    cut = 3000
+    cut = 1001
     for name, part in (("Channel_11_1", rows[1:cut]), ("Channel_11_2", rows[cut:])):
         ws = wb.create_sheet(name)
         ws.append(list(rows[0]))
@@ -126,6 +127,29 @@ def test_a_test_split_over_continued_sheets_is_joined(df, cells, tmp_path):
     got = echem.read(q)
     assert got.attrs["sheets"] == ["Channel_11_1", "Channel_11_2"]
     # openpyxl writes the shortest repr of each float (10.3039 for Arbin's 10.303899999999999)
-    np.testing.assert_allclose(got["time_s"].to_numpy(), df["time_s"].to_numpy(), rtol=1e-15)
-    np.testing.assert_allclose(got["current_A"].to_numpy(), df["current_A"].to_numpy(), rtol=1e-15)
+    assert len(got) == 1500
+    np.testing.assert_allclose(got["time_s"].to_numpy(), df["time_s"].to_numpy()[:1500], rtol=1e-15)
+    np.testing.assert_allclose(got["current_A"].to_numpy(), df["current_A"].to_numpy()[:1500],
+                               rtol=1e-15)
     assert got.attrs["software_version"] == df.attrs["software_version"]
+
+
+def test_run_stores_the_workbook_and_its_charge_through_the_chain(df, tmp_path):
+    """`ssbscope run` on the workbook: the stored time series is the table read, and the
+    charge of the delithiation (step 3) in the cycle table is the tester's own counter."""
+    from ssbscope.cli import main
+    from ssbscope.store import Store
+
+    y = tmp_path / "exp.yaml"
+    y.write_text(f"name: arbin xlsx\ninputs:\n  echem:\n    - {{path: '{XLSX}', label: gr}}\n")
+    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet", "--no-report"]) == 0
+    st = Store.open(tmp_path / "out")
+    ts = st["echem/timeseries"]
+    assert ts.sizes["time_s"] == len(df)
+    np.testing.assert_allclose(ts["voltage_V"].values, df["voltage_V"].to_numpy())
+    s = df["step"].to_numpy()
+    k = np.flatnonzero(s == 3)
+    k = k[: np.flatnonzero(np.diff(k) > 1)[0] + 1] if (np.diff(k) > 1).any() else k  # first step 3
+    counter_mAh = (df["charge_capacity_Ah"].iloc[k[-1]] - df["charge_capacity_Ah"].iloc[k[0] - 1]) * 1e3
+    charge = st["echem/cycles"]["charge_capacity_mAh"].values
+    assert charge[0] == pytest.approx(counter_mAh, rel=1e-3)
