@@ -99,9 +99,14 @@ def test_eis_with_doubled_line_ends_and_a_stray_byte_reads_the_same(tmp_path):
     text = EIS.read_bytes().decode("utf-16")
     q = tmp_path / "mangled.csv"
     q.write_bytes(b"\xff\xfe" + text.replace("\r\n", "\n\n").encode("utf-16-le") + b"\n")
-    a, b = echem.read_eis(EIS), echem.read_eis(q)
-    np.testing.assert_array_equal(a[["frequency_Hz", "z_real_ohm", "z_imag_ohm"]].to_numpy(),
-                                  b[["frequency_Hz", "z_real_ohm", "z_imag_ohm"]].to_numpy())
+    # and rows without PSTrace's trailing comma: the last row is complete, not cut
+    q2 = tmp_path / "no_trailing_comma.csv"
+    q2.write_bytes(text.replace(",\r\n", "\r\n").encode("utf-16"))
+    a = echem.read_eis(EIS)
+    for b in (echem.read_eis(q), echem.read_eis(q2)):
+        np.testing.assert_array_equal(a[["frequency_Hz", "z_real_ohm", "z_imag_ohm"]].to_numpy(),
+                                      b[["frequency_Hz", "z_real_ohm", "z_imag_ohm"]].to_numpy())
+        assert not b.attrs.get("warnings")
 
 
 def test_eis_cut_inside_the_second_sweep_warns(tmp_path):

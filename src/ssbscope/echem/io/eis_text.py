@@ -134,7 +134,8 @@ def _pstrace_eis(lines: list[str], p, ends_nl: bool) -> tuple[pd.DataFrame, dict
                     if j in heads or (lines[j].strip() and not re.match(r"^\s*[-+\d.]", lines[j]))),
                    len(lines))
         body = [ln for ln in lines[h + 1:end] if ln.strip()]
-        arr, c = _numeric_rows(body, ",", len(names), p, len(names) + 1,
+        # fields of the header as written (PSTrace ends every row with a comma)
+        arr, c = _numeric_rows(body, ",", len(names), p, len(lines[h].split(",")),
                                end < len(lines) or ends_nl)
         cut = cut or c
         prev = end
