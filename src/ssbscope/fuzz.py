@@ -179,6 +179,17 @@ def targets() -> dict[str, Target]:
             _files(ps, ("palmsens-sdk_cv_1scan.pssession",))), ".pssession")
         out["echem.read_eis/pssession"] = Target("echem.read_eis/pssession", read_eis_any, tuple(
             _files(ps, ("palmsens-sdk_BatteryCurve.pssession",))), ".pssession")
+        # PSTrace CSV exports (UTF-16): an impedance export, and E vs t curves (no current,
+        # so read() refuses them: their reader is the curve reader)
+        eis_csv = tuple(_files(ps, ("datalab_palmsens_EIS.csv",)))
+        if eis_csv:
+            out["echem.read_eis/pstrace-csv"] = Target("echem.read_eis/pstrace-csv", read_eis_any,
+                                                       eis_csv, ".csv")
+        cp_csv = tuple(_files(ps, ("datalab_palmsens_chronopot.csv",)))
+        if cp_csv:
+            from ssbscope.echem.io.palmsens import read_pstrace_csv
+
+            out["echem.pstrace_csv"] = Target("echem.pstrace_csv", read_pstrace_csv, cp_csv, ".csv")
     savu = _REPO_DATA / "tomo_tiff" / "savu_image_test"
     if savu.is_dir():
         # a projection of a real TIFF series, read with the series' real flat and dark
@@ -191,6 +202,19 @@ def targets() -> dict[str, Target]:
 
         out["tomo.tiff_series"] = Target("tomo.tiff_series", tiff_projection, tuple(
             _files(savu / "tiffs", ("raw_00000.tiff", "raw_00045.tiff"))), ".tiff")
+    lfov = _REPO_DATA / "tomo_h5" / "savu_i12_lfov"
+    if lfov.is_dir():
+        # a real HDF5 projections file, read with its real flat and dark files
+        from ssbscope.tomo import read_projections
+
+        def h5_projections(p):
+            pd_ = read_projections(p, flats=lfov / "dark_flat" / "pco2_flats_00000.hdf",
+                                   darks=lfov / "dark_flat" / "pco2_darks_00000.hdf",
+                                   angles_deg=(0.0, 180.0))
+            return np.asarray(pd_.projections)
+
+        out["tomo.hdf5_projections"] = Target("tomo.hdf5_projections", h5_projections, tuple(
+            _files(lfov / "tomo_data", ("pc2_projections.hdf",))), ".hdf")
     out.update(_image_targets())
     if importlib.util.find_spec("access_parser") is not None:
         res = tuple(_files(shared, ("navani_arbin_example.res",)))

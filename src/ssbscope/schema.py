@@ -288,7 +288,9 @@ def sniff(path) -> Sniffed | None:
             return Sniffed("a NumPy .npz archive", ("compton",))
         if p.suffix.lower() == ".ndax":
             return Sniffed("a Neware .ndax archive", ("echem",))
-        return None  # zip: an .npz, an .xlsx ... the readers decide
+        if p.suffix.lower() in (".xlsx", ".xlsm"):
+            return Sniffed("an Excel workbook (read with the optional extra 'excel')", ("echem",))
+        return None  # another zip: the readers decide
     if head.startswith(b"\x93NUMPY"):
         return Sniffed("a NumPy .npy array", ("compton",))
     if head.lstrip().startswith(b"EXPLAIN"):

@@ -6,7 +6,8 @@
 * :func:`read_projections` - raw projections with flats, darks and angles from Data Exchange
   HDF5 (``/exchange/data``, ``data_white``, ``data_dark``, ``theta``) or NeXus NXtomo
   (``image_key`` 0/1/2 for projection/flat/dark, ``rotation_angle``), following external links
-  (files next to the ``.nxs``).
+  (files next to the ``.nxs``); or from separate files: a TIFF series, or an HDF5 file holding
+  only the projections (format ``hdf5-projections``), with flat and dark TIFF/HDF5 files.
 
 Files are opened read-only; HDF5 files stay open while the returned dask arrays are in use.
 """
@@ -412,7 +413,11 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None,
     as lab CT and several beamlines write them: a TIFF projection series (a folder, a glob
     such as ``proj/*.tif``, or one multi-page TIFF) with ``flats=``, ``darks=`` (TIFF series
     or HDF5 files) and ``angles=`` (a text file). ``flats``/``darks`` given with an HDF5 file
-    replace the file's own (flats and darks in separate HDF5 files).
+    replace the file's own (flats and darks in separate HDF5 files); given both, the HDF5 file
+    may hold the projections only (``data_path``, else its only 3-D dataset; angles from a
+    ``rotation_angle``/``theta``/``angles`` dataset as long as the stack, else ``angles=`` or
+    ``angles_deg``), as detector writers store them (e.g. Diamond I12:
+    ``pcoN_projections.hdf`` beside ``pcoN_flats_00000.hdf`` and ``pcoN_darks_00000.hdf``).
 
     Parameters (besides those below)
     --------------------------------
@@ -460,7 +465,8 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None,
                                       angles_deg=angles_deg)
     pdat = _read_projections_h5(path, angles_deg=angles_deg if angles is None else None,
                                 data_path=data_path, load_fields=load_fields,
-                                angles_override=None if angles is None else read_angles_file(angles))
+                                angles_override=None if angles is None else read_angles_file(angles),
+                                separate_fields=flats is not None and darks is not None)
     if flats is None and darks is None:
         return pdat
     import dataclasses
@@ -476,8 +482,34 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None,
     return dataclasses.replace(pdat, metadata=meta, **new)
 
 
+def _plain_h5_projections(h, p: Path, data_path: str | None):
+    """The projection stack of an HDF5 file that holds only projections (flats and darks in
+    other files, as detector writers and some beamlines store them): ``data_path``, else the
+    file's only 3-D dataset."""
+    import h5py
+
+    if data_path is not None:
+        key = data_path.lstrip("/")
+        try:
+            d = h[key]
+        except (KeyError, OSError):
+            raise FileFormatError(p, f"has no dataset {data_path!r}",
+                                  "check data_path (the projection stack inside the file)") from None
+        if not isinstance(d, h5py.Dataset) or d.ndim != 3:
+            raise FileFormatError(p, f"{data_path} is not a 3-D dataset "
+                                  "(n_angles, n_rows, n_detector)")
+        return key, d
+    found = []
+    h.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) and o.ndim == 3 else None)
+    if len(found) != 1:
+        raise FileFormatError(p, f"holds {len(found)} 3-D datasets ({found[:5]}), no /exchange "
+                              "and no NXtomo image_key: cannot tell which are the projections",
+                              "give data_path (the projection stack inside the file)")
+    return found[0], h[found[0]]
+
+
 def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=True,
-                         angles_override=None) -> ProjectionData:
+                         angles_override=None, separate_fields=False) -> ProjectionData:
     import dask.array as da
     import h5py
 
@@ -503,6 +535,7 @@ def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=T
         log.warning("%s: %s; using the angles given by the caller", p, why)
         return np.deg2rad(a), "caller"
 
+    fmt, plain = None, False
     if "exchange" in h and "data" in h["exchange"]:
         ex = h["exchange"]
         d = ex["data"]
@@ -589,9 +622,37 @@ def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=T
         if found is None and broken:
             raise FileFormatError(p, f"detector data link(s) cannot be opened: {broken}",
                                   "keep the linked files next to the .nxs")
-        if found is None:
+        if found is None and not keys and separate_fields:
+            # projections only; flats and darks come from their own files (read_projections)
+            key_name, d = _plain_h5_projections(h, p, data_path)
+            proj = da.from_array(_GuardedH5(d, p), chunks=(max(1, min(d.shape[0], 64)),) + d.shape[1:],
+                                 lock=True)
+            flats = darks = np.empty((0,) + d.shape[1:], dtype=d.dtype)
+            ang, src = None, None
+            for c in ("rotation_angle", "theta", "angles"):
+                cands = []
+                h.visititems(lambda n, o, c=c: cands.append(n) if isinstance(o, h5py.Dataset)
+                             and o.ndim == 1 and o.shape[0] == d.shape[0]
+                             and n.rsplit("/", 1)[-1].lower() == c else None)
+                if cands:
+                    units = _attr_str(h[cands[0]].attrs.get("units"))
+                    ang = _angles_to_rad(h[cands[0]][()], units or "degrees", f"{p}:{cands[0]}")
+                    src = cands[0]
+                    break
+            if ang is None:
+                ang, src = fallback_angles(d.shape[0], "has no angle dataset")
+            meta = {"data": key_name, "angles": src, "dtype": str(d.dtype),
+                    "n_projections": int(d.shape[0])}
+            plain = True
+        if found is None and not plain:
             raise UnsupportedFormatError(p, "is neither Data Exchange (/exchange/data) nor "
-                                         "NXtomo (detector data beside an image_key)")
+                                         "NXtomo (detector data beside an image_key)",
+                                         "an HDF5 file of projections only is read with its "
+                                         "flats and darks given as separate files (flats=, "
+                                         "darks=; in the experiment file flats: and darks:)")
+    if plain:
+        fmt = "hdf5-projections"
+    elif fmt != "dxchange":  # NXtomo
         g, d = found
         key = np.asarray(h[g]["image_key"][()]).astype(int).ravel()
         if key.size != d.shape[0]:

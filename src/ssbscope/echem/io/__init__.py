@@ -36,7 +36,12 @@ cycler binaries ``neware-nda``, ``neware-ndax`` (through NewareNDA, extra ``newa
 ``arbin-res`` (through access-parser or mdbtools, extra ``arbin``): see
 :mod:`ssbscope.echem.io.binary_cyclers`; PalmSens ``.pssession`` (UTF-16 JSON, time series and
 impedance): :mod:`ssbscope.echem.io.palmsens`; PalmSens PSTrace CSV exports (``palmsens-csv``: a units-only
-header such as ``V,µA``, detected by content; a time series needs E vs t and i vs t curves).
+header such as ``V,µA``, detected by content; a time series needs E vs t and i vs t curves;
+their impedance exports, ``pstrace-eis``, through :func:`read_eis`). Excel workbooks
+(``excel``, extra ``excel``: openpyxl): the data sheet (continued sheets such as Arbin's
+``Channel_11_1``, ``Channel_11_2`` joined) is read as the text table it holds, by the preset its
+header names (an Arbin export is ``arbin``), test information from an Arbin ``Global_Info``
+sheet in ``attrs``; ``attrs["sha256"]`` is the workbook's.
 Without the extra such a file is refused with
 :class:`~ssbscope.errors.UnsupportedFormatError` naming it.
 
@@ -161,6 +166,8 @@ def sniff_format(path) -> str:
     hdr = lines[k] if lines else ""
     if "Data_Point" in hdr and ("Test_Time" in hdr):
         return "arbin"
+    if "Test_Time(s)" in hdr and "Step_Index" in hdr and "Cycle_Index" in hdr:
+        return "arbin"  # MITS Pro / MITS 7 Excel export: no Data_Point column
     if ("Step Type" in hdr or "Step Name" in hdr) and "Current(" in hdr:
         return "neware"
     if hdr.startswith("Test,Cell,Rack") or ("Total Time (Seconds)" in hdr and "Real Time" in hdr):
@@ -290,17 +297,56 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
         return read_pstrace_csv_timeseries(p, **kw)
     from ssbscope.echem.io.tabular import read_table
 
-    raw = None
+    raw, xmeta = None, None
     if fmt == "excel":
-        raw = _excel_as_csv(p)
+        raw, xmeta = _excel_as_csv(p)
         fmt = sniff_text_format(raw, p)
-    return read_table(p, fmt, column_mapping=column_mapping, time_unit=time_unit,
-                      voltage_unit=voltage_unit, current_unit=current_unit, raw=raw, **kw)
+    df = read_table(p, fmt, column_mapping=column_mapping, time_unit=time_unit,
+                    voltage_unit=voltage_unit, current_unit=current_unit, raw=raw, **kw)
+    if xmeta is not None:
+        import hashlib
+
+        with open(p, "rb") as fh:  # provenance: the workbook's bytes, not the sheet's CSV
+            df.attrs["sha256"] = hashlib.sha256(fh.read()).hexdigest()
+        df.attrs["container"] = "excel"
+        for k, v in xmeta.items():
+            df.attrs.setdefault(k, v)
+    return df
 
 
-def _excel_as_csv(p: Path) -> bytes:
-    """The data sheet of an .xlsx workbook (the sheet with the most rows) as CSV bytes, read
-    through the optional ``openpyxl`` (``pip install ssbscope[excel]``)."""
+# Arbin's Excel export: a Global_Info sheet whose header row names these fields (value row below)
+_XL_INFO_KEYS = {"Channel": "channel", "Start DateTime": "channel_start_datetime",
+                 "Schedule File Name": "schedule", "Software Version": "software_version",
+                 "Schedule Version": "schedule_version", "Creator": "creator"}
+
+
+def _excel_info(df: pd.DataFrame) -> dict:
+    """Test information from a non-data sheet: the row holding the known field names, values
+    in the row below (Arbin ``Global_Info``)."""
+    out: dict = {}
+    for k in range(min(len(df) - 1, 20)):
+        row = [str(x).strip() if pd.notna(x) else "" for x in df.iloc[k]]
+        if sum(c in _XL_INFO_KEYS for c in row) < 2:
+            continue
+        vals = df.iloc[k + 1]
+        for j, c in enumerate(row):
+            if c in _XL_INFO_KEYS and j < len(vals) and pd.notna(vals.iloc[j]):
+                v = str(vals.iloc[j]).strip()
+                if v:
+                    out[_XL_INFO_KEYS[c]] = v[:200]
+        break
+    return out
+
+
+def _excel_as_csv(p: Path) -> tuple[bytes, dict]:
+    """The data sheet of an .xlsx workbook as CSV bytes, and what the workbook says about the
+    test, read through the optional ``openpyxl`` (``pip install ssbscope[excel]``).
+
+    The data sheet is the one with the most rows; sheets after it with the same header row are
+    its continuation (Arbin splits a long test over ``Channel_11_1``, ``Channel_11_2`` ...) and
+    are appended in workbook order. Test information (channel, schedule, software version) comes
+    from another sheet holding those field names (Arbin ``Global_Info``).
+    """
     try:
         import openpyxl  # noqa: F401
     except ImportError:
@@ -314,9 +360,25 @@ def _excel_as_csv(p: Path) -> bytes:
                               "open and re-save it, or export the data sheet as CSV") from None
     if not sheets:
         raise FileFormatError(p, "Excel workbook has no sheet", "export the data as CSV")
-    name, df = max(sheets.items(), key=lambda kv: kv[1].shape[0])
-    log.info("%s: reading sheet %r (%d rows)", p, name, df.shape[0])
-    return df.to_csv(index=False, header=False).encode("utf-8")
+    names = list(sheets)
+    name = max(names, key=lambda n: sheets[n].shape[0])
+    df = sheets[name]
+    head = [str(x).strip() for x in df.iloc[0]] if len(df) else []
+    parts, used = [df], [name]
+    for other in names[names.index(name) + 1:]:
+        o = sheets[other]
+        if len(o) > 1 and o.shape[1] == df.shape[1] and \
+                [str(x).strip() for x in o.iloc[0]] == head:
+            parts.append(o.iloc[1:])
+            used.append(other)
+    if len(parts) > 1:
+        df = pd.concat(parts, ignore_index=True)
+    log.info("%s: reading sheet(s) %s (%d rows)", p, used, df.shape[0])
+    meta: dict = {"sheets": used}
+    for other in names:
+        if other not in used:
+            meta.update({k: v for k, v in _excel_info(sheets[other]).items() if k not in meta})
+    return df.to_csv(index=False, header=False).encode("utf-8"), meta
 
 
 def sniff_text_format(raw: bytes, p: Path) -> str:

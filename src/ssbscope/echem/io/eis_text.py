@@ -19,9 +19,16 @@ format             recognised by                                   columns used
                    (``.par``)                                      ``Definition=`` names the
                                                                    columns; Frequency(Hz), Z Real,
                                                                    Z Imag, Elapsed Time(s), E, I
+``pstrace-eis``     a ``freq / Hz`` header row with ``Z' / Ohm``    freq / Hz, Z' / Ohm, Z'' / Ohm
+                   and ``Z'' / Ohm`` (PalmSens PSTrace CSV         (sign: below), Idc / uA; one
+                   export of an impedance measurement, UTF-16)     spectrum per header row
 =================  ==============================================  ===============================
 
-All write the imaginary part signed (capacitive arcs negative), as ssbscope does: it is kept.
+All but PSTrace write the imaginary part signed (capacitive arcs negative), as ssbscope does: it
+is kept. PSTrace's ``Z''`` column holds −Im(Z) (positive for a capacitive arc, like its
+``neg. Phase``): its sign is taken from the ``neg. Phase / °`` column of the same rows where the
+file has one (``attrs["z_imag_sign_from"]``), else from the header (``-Z''`` is −Im(Z); a plain
+``Z''`` is PSTrace's −Im(Z) too, as in the real exports).
 The same truncated-last-row rule as the other table readers applies
 (:func:`~ssbscope.echem.io.common.drop_truncated_last_row`).
 """
@@ -40,10 +47,18 @@ from ssbscope.echem.io.common import check_file, drop_truncated_last_row, finali
 
 __all__ = ["EIS_TEXT_FORMATS", "sniff_eis_text", "read_eis_text"]
 
-EIS_TEXT_FORMATS = ("zplot", "chi", "parstat", "powersuite", "versastudio")
+EIS_TEXT_FORMATS = ("zplot", "chi", "parstat", "powersuite", "versastudio", "pstrace-eis")
+
+_PSTRACE_EIS_HEADER = re.compile(r"^\ufeff?\s*freq\s*/\s*Hz\s*,.*\bZ'\s*/\s*Ohm\s*,.*Z''\s*/\s*Ohm",
+                                 re.I | re.M)
 
 
 def _text(raw: bytes) -> str:
+    from ssbscope.echem.io.common import utf16_text
+
+    text = utf16_text(raw)  # with or without a byte-order mark; an odd trailing byte is dropped
+    if text is not None:
+        return text
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16", errors="replace")
     try:
@@ -69,7 +84,84 @@ def sniff_eis_text(lines: list[str]) -> str | None:
         return "parstat"
     if re.match(r"^\s*Frequency\s*\t\s*Zre\s*\t\s*Zimg\s*$", h0):
         return "powersuite"
+    if _PSTRACE_EIS_HEADER.search(head):
+        return "pstrace-eis"
     return None
+
+
+def _pstrace_eis(lines: list[str], p, ends_nl: bool) -> tuple[pd.DataFrame, dict, str | None]:
+    """The impedance blocks of a PSTrace CSV export: each a ``freq / Hz,...`` header row, then
+    numeric rows (blank lines between them skipped) up to the first row that is not numeric."""
+    lines = [ln.replace("\ufeff", "").replace("\ufffd", "") for ln in lines]
+    heads = [i for i, ln in enumerate(lines) if _PSTRACE_EIS_HEADER.match(ln)]
+    if not heads:
+        raise FileFormatError(p, "PSTrace impedance export without a 'freq / Hz, ..., Z' / Ohm, "
+                              "Z'' / Ohm' header row", "export the impedance measurement from PSTrace as CSV")
+    meta: dict = {"instrument": "PalmSens", "export": "PSTrace CSV"}
+    for ln in lines[:heads[0]]:
+        f = [x.strip() for x in ln.split(",")]
+        if len(f) >= 2 and f[0] in ("Measurement:", "Date and time:", "File date:") and f[1]:
+            meta[{"Measurement:": "technique", "Date and time:": "start_time",
+                  "File date:": "export_time"}[f[0]]] = f[1][:100]
+    blocks, cut, sign_src, starts, declared = [], None, set(), [], []
+    prev = 0
+    for b, h in enumerate(heads):
+        # this block's preamble: its start time and the point count PSTrace states
+        start, n_decl = None, None
+        for ln in lines[prev:h]:
+            f = [x.strip() for x in ln.split(",")]
+            if f[0] == "Date and time:" and len(f) > 1:
+                start = f[1][:100]
+            m = re.match(r"^\s*Fixed at (\d+) freqs", ln)
+            if m:
+                n_decl = int(m.group(1))
+        starts.append(start)
+        declared.append(n_decl)
+        names = [c.strip() for c in lines[h].split(",")]
+        while names and names[-1] == "":
+            names.pop()
+        low = [n.lower().replace(" ", "") for n in names]
+
+        def col(*cands):
+            return next((low.index(c) for c in cands if c in low), None)
+
+        i_f, i_re = col("freq/hz"), col("z'/ohm")
+        i_im, neg_hdr = col("-z''/ohm"), True
+        if i_im is None:
+            i_im = col("z''/ohm")
+        i_ph, i_idc = col("neg.phase/°", "-phase/°"), col("idc/ua")
+        end = next((j for j in range(h + 1, len(lines))
+                    if j in heads or (lines[j].strip() and not re.match(r"^\s*[-+\d.]", lines[j]))),
+                   len(lines))
+        body = [ln for ln in lines[h + 1:end] if ln.strip()]
+        # fields of the header as written (PSTrace ends every row with a comma)
+        arr, c = _numeric_rows(body, ",", len(names), p, len(lines[h].split(",")),
+                               end < len(lines) or ends_nl)
+        cut = cut or c
+        prev = end
+        if n_decl is not None and n_decl > len(arr):
+            meta.setdefault("warnings", []).append(
+                f"{p}: impedance measurement {b} states {n_decl} frequencies but the file holds "
+                f"{len(arr)}: the sweep was stopped or the file was cut")
+        zim = arr[:, i_im]
+        if i_ph is not None:
+            # -phase = -atan2(Im, Re): the column with the phase's sign is -Im(Z)
+            ph, ok = arr[:, i_ph], (np.abs(arr[:, i_ph]) > 0.5) & (np.abs(zim) > 0)
+            agree = np.mean(np.sign(ph[ok]) == np.sign(zim[ok])) if ok.any() else 1.0
+            neg_hdr = bool(agree >= 0.5)
+            sign_src.add("neg. Phase column")
+        else:
+            sign_src.add("header (PSTrace: Z'' is -Im Z)")
+        part = pd.DataFrame({"frequency_Hz": arr[:, i_f], "z_real_ohm": arr[:, i_re],
+                             "z_imag_ohm": -zim if neg_hdr else zim})
+        if i_idc is not None:
+            part["current_A"] = arr[:, i_idc] * 1e-6
+        part["spectrum"] = b
+        blocks.append(part)
+    meta["z_imag_sign_from"] = ", ".join(sorted(sign_src))
+    meta["start_times"] = starts
+    meta["declared_points"] = declared
+    return pd.concat(blocks, ignore_index=True), meta, cut
 
 
 def _numeric_rows(lines: list[str], sep, ncol_min: int, path, n_fields: int, ends_nl: bool):
@@ -186,6 +278,8 @@ def read_eis_text(path, fmt: str | None = None, raw: bytes | None = None) -> pd.
                                       "use read() for the time series; read_eis() needs the EIS part")
             meta["dropped_dc_rows"] = int((~keep).sum())
             df = df.loc[keep].reset_index(drop=True)
+    elif fmt == "pstrace-eis":
+        df, meta, cut = _pstrace_eis(lines, p, ends_nl)
     elif fmt == "versastudio":
         meta["instrument"] = "Princeton Applied Research VersaSTAT (VersaStudio .par)"
         blocks, cut = [], None

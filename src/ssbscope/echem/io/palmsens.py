@@ -291,7 +291,10 @@ def pstrace_units_row(lines) -> int | None:
             f.pop()
         if len(f) < 2 or len(f) % 2 or not all(_unit(x) for x in f):
             continue
-        nxt = _split(lines[k + 1].replace("\ufeff", "")) if k + 1 < len(lines) else []
+        # the next line that is not blank (files whose line ends were doubled on the way,
+        # "\r\n" become "\n\n", have a blank line after every row)
+        j = next((j for j in range(k + 1, min(k + 4, len(lines))) if lines[j].strip()), None)
+        nxt = _split(lines[j].replace("\ufeff", "")) if j is not None else []
         try:
             float(nxt[0])
             float(nxt[1])
@@ -319,9 +322,10 @@ def read_pstrace_csv(path) -> pd.DataFrame:
     one (x, y) column pair per curve, the units row naming only units (no "Potential" /
     "Current" names), shorter curves padded with empty fields.  The preamble is optional; the
     table ends at the first row that is not numeric (PSTrace appends further measurements, e.g.
-    an impedance block, below).  Format source: PSTrace exports as parsed by the open-source
-    readers listed in ``tests/data/realdata/MANIFEST.md`` (real files there are GPL-3.0 and not
-    copied).
+    an impedance block, below); blank lines inside it are skipped (a file whose ``\r\n`` line
+    ends were turned into ``\n\n`` on its way, as in the datalab copy of a real export, has one
+    after every row).  Format source: real PSTrace exports (``tests/data/realdata/palmsens``,
+    see its ``MANIFEST.md``).
 
     Returns
     -------
@@ -354,7 +358,7 @@ def read_pstrace_csv(path) -> pd.DataFrame:
         units.pop()
     n_curves = len(units) // 2
     titles, starts = [""] * n_curves, [""] * n_curves
-    for ln in lines[max(0, k - 3):k]:
+    for ln in [x for x in lines[max(0, k - 8):k] if x.strip()][-3:]:
         f = _split(ln)
         if f and f[0].lower().startswith("date and time measurement"):
             starts = [(f[2 * c + 1] if 2 * c + 1 < len(f) else "") for c in range(n_curves)]
@@ -365,7 +369,7 @@ def read_pstrace_csv(path) -> pd.DataFrame:
     for r, ln in enumerate(lines[k + 1:]):
         f = _split(ln)
         if not any(f):
-            break
+            continue  # a blank line (doubled line ends); the table ends at a non-numeric row
         try:
             float(f[0]) if f[0] else None
         except ValueError:

@@ -788,8 +788,12 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
         dtc = _first(["DateTime", "Date_Time"], cols)
         if dtc is not None:
             first = pd.to_numeric(df[dtc], errors="coerce").iloc[0]
-            if np.isfinite(first):
+            t0 = None
+            if np.isfinite(first):  # beep CSV: Unix seconds (UTC)
                 t0 = datetime.fromtimestamp(float(first), tz=timezone.utc)
+            else:  # Excel export: a local date-time cell
+                t0 = _parse_clock(str(df[dtc].iloc[0]).strip())
+            if t0 is not None:
                 meta["first_record_time"] = t0.isoformat()
                 if float(out["time_s"][0]) == 0.0:
                     meta.setdefault("start_time", t0.isoformat())
