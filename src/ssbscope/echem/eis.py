@@ -1,4 +1,13 @@
-"""Electrochemical impedance: the Randles circuit and its fit.
+"""Electrochemical impedance: the Randles circuit, solid-state multi-arc circuits and their fit.
+
+Solid-state cells show more than one arc: the solid electrolyte's bulk and grain boundaries
+(MHz-kHz, pF-nF), then interfacial arcs (counter electrode, interphase) and the
+charge-transfer arc with the double layer (µF-mF), before a diffusion tail. Besides the
+Randles circuit below, :func:`fit_eis` fits the series circuits of :data:`CIRCUITS`
+(``R_s − (R_b ∥ CPE_b) − (R_gb ∥ CPE_gb) − (R_ct ∥ CPE_dl) [− W]`` and relatives, see
+:func:`zarc_impedance`) and, with ``circuit="auto"``, chooses among all of them by BIC. In
+every circuit the reported ``r_ct_ohm`` is the **lowest-frequency arc**: the R_ct the
+interface study and the correlations take.
 
 Circuit (the modified Randles cell)::
 
@@ -283,6 +292,10 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None,
     * ``bulk-gb-ct`` / ``bulk-gb-ct-w``: R_s − (R_b ∥ CPE_b) − (R_gb ∥ CPE_gb) −
       (R_ct ∥ CPE_dl) [− W]: bulk, grain boundary and interface resolved (low temperature or
       a slow electrolyte);
+    * ``el-2int-ct``: R_s − (R_el ∥ CPE_el) − (R_i1 ∥ CPE_i1) − (R_i2 ∥ CPE_i2) −
+      (R_ct ∥ CPE_dl): a solid-state half cell, the electrolyte (bulk and grain boundary in one
+      arc), two interfacial arcs (e.g. the In-Li counter electrode and a cathode interphase;
+      their sum is ``r_int_ohm``) and the charge transfer;
     * ``auto``: every circuit above is fitted; among those that pass the quality test the one
       with the lowest BIC is chosen, but a circuit with more parameters replaces a simpler
       passing one only when its BIC is lower by more than :data:`AUTO_DELTA_BIC` (10). When
@@ -297,6 +310,10 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None,
     arc's R from the rise of Z' between the midpoints of neighbouring apices. Bounds:
     R_s >= 0, R_k within 10^-6 .. 10^2 × max|Z|, τ within two decades of the measured window,
     0.3 <= n <= 1, σ >= 0. **R_ct is always the lowest-frequency arc** (interface).
+    When R_s ends at its bound 0 (no series resistance resolved beyond the first arc, whose
+    left foot then starts at the origin), the nested circuit without R_s is fitted instead
+    (one parameter less, ``r_s_fixed`` True, ``r_s_err_ohm`` NaN; stores keep R_s as NaN, not
+    as a number); it needs the first arc's apex above a tenth of the highest frequency.
 
     Quality test of the arc circuits (the first failing rule is ``fit_problem``): the optimiser
     converged; RMS relative residual <= :data:`MAX_RELATIVE_RESIDUAL`; no fitted parameter at
@@ -1009,7 +1026,7 @@ def _arc_quality(p, lo, hi, phys, errs, f, z, rel, labels, tail, series, arcs, *
     return True, ""
 
 
-def track_eis(spectra, states=None) -> pd.DataFrame:
+def track_eis(spectra, states=None, circuit: str = "randles") -> pd.DataFrame:
     """Fit a series of spectra and tabulate R_s and R_ct against the cell state.
 
     000_290f30815ae66793 Fig. 2A-B: R_s and R_ct at successive SoC/DoD in the first cycle.
@@ -1023,6 +1040,8 @@ def track_eis(spectra, states=None) -> pd.DataFrame:
     states : sequence of str, optional
         A label per spectrum (e.g. ``"charging (20 % SoC)"`` from
         :func:`ssbscope.echem.state_at`); default: the spectrum number.
+    circuit : str, default "randles"
+        The circuit of :func:`fit_eis` (a key of :data:`CIRCUITS` or ``"auto"``).
 
     Returns
     -------
@@ -1050,7 +1069,7 @@ def track_eis(spectra, states=None) -> pd.DataFrame:
         if miss:
             raise MissingColumnError(f"spectrum {k}", f"missing column(s) {miss}",
                                      "pass tables as returned by ssbscope.echem.read_eis")
-        fit = fit_eis(g["frequency_Hz"], g["z_real_ohm"], g["z_imag_ohm"])
+        fit = fit_eis(g["frequency_Hz"], g["z_real_ohm"], g["z_imag_ohm"], circuit=circuit)
         row = {"spectrum": k, "state": states[k] if states is not None else str(k),
                "time_s": float(g["time_s"].mean()) if "time_s" in g.columns else np.nan}
         row.update(fit.to_dict())
