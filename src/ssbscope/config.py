@@ -330,6 +330,7 @@ class NamedState(_Model):
 class EchemAnalysis(_Model):
     drop_mV: float = Field(default=2.0, gt=0, description="polarisation drop marking the CCD step (mV)")
     states: list[NamedState] = Field(default_factory=list, description="extra named moments of the main log whose state of charge is reported (echem/states) beside those of the imaging inputs")
+    eis_circuit: Literal["auto", "randles", "gb-ct", "gb-ct-w", "bulk-gb-ct", "bulk-gb-ct-w", "el-2int-ct"] = Field(default="auto", description="equivalent circuit fitted to the kind: eis spectra (ssbscope.echem.eis.fit_eis): randles R_s-((R_ct-W)||CPE), one arc (liquid/polymer cells); gb-ct R_s-(R_gb||CPE)-(R_ct||CPE_dl), -w adds a Warburg tail; bulk-gb-ct R_s-(R_b||CPE)-(R_gb||CPE)-(R_ct||CPE_dl) [-w]; el-2int-ct electrolyte arc, two interfacial arcs (counter electrode, interphase) and R_ct (a solid-state half cell); auto fits all and keeps the passing one with the lowest BIC (a circuit with more parameters only when its BIC is lower by more than 10). R_ct is always the lowest-frequency arc")
 
 
 class TomoTraining(_Model):

@@ -164,7 +164,7 @@ def test_fit_of_a_spectrum_the_circuit_cannot_describe_fails_on_residual():
 def test_stage_stores_failed_fit_as_failed_and_report_says_so(tmp_path):
     import shutil
 
-    from ssbscope.config import Cell, EchemInput, Experiment, Inputs
+    from ssbscope.config import Analysis, Cell, EchemAnalysis, EchemInput, Experiment, Inputs
     from ssbscope.echem import stages as S
     from ssbscope.pipeline import run
     from ssbscope.report.echem import _eis_figures
@@ -181,6 +181,8 @@ def test_stage_stores_failed_fit_as_failed_and_report_says_so(tmp_path):
         inputs=Inputs(echem=[EchemInput(path="cycle1.mpt"),
                              EchemInput(path="good.mpt", kind="eis", time_s=cyc.charge_end_s),
                              EchemInput(path="bad.DTA", kind="eis", time_s=10.0)]),
+        # the one-arc circuit: "auto" fits bad.DTA with two arcs (tests/echem/test_eis_solid_state.py)
+        analysis=Analysis(echem=EchemAnalysis(eis_circuit="randles")),
         base_dir=str(tmp_path))
     st = Store.create(tmp_path / "store.zarr")
     run(S.input_stages(exp), st, raw_dir=tmp_path, quiet=True)

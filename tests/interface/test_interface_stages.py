@@ -175,9 +175,11 @@ def test_contour_study_takes_r_ct_from_the_eis_fit_of_a_real_spectrum(tmp_path):
 
 @pytest.mark.skipif(not (_POT / "hybriddrt_PEIS_SSB.mpr").exists(),
                     reason="shared/realdata/potentiostat not present")
-def test_contour_study_refuses_an_eis_fit_that_failed(tmp_path):
-    # the SSB spectrum is not a Randles circuit: its fit is stored as failed (NaN R_ct) and the
-    # contour study says so instead of using a number
+@pytest.mark.parametrize("circuit", ["randles", "auto"])
+def test_contour_study_refuses_an_eis_fit_that_failed(tmp_path, circuit):
+    # the SSB spectrum is not a Randles circuit: with eis_circuit randles its fit is stored as
+    # failed (NaN R_ct) and the contour study says so instead of using a number; with auto
+    # (the default) the solid-state circuit passes and its lowest-frequency arc is R_ct
     from ssbscope.config import from_dict
     from ssbscope.errors import SsbscopeError
     from ssbscope.workflow import run_experiment
@@ -185,11 +187,22 @@ def test_contour_study_refuses_an_eis_fit_that_failed(tmp_path):
     exp = from_dict({"name": "eis", "cell": {"diameter_mm": 10.0}, "inputs": {"echem": [
         {"path": str(_POT / "navani_gcpl_5cycles_C09.mpr")},
         {"path": str(_POT / "hybriddrt_PEIS_SSB.mpr"), "kind": "eis", "label": "peis"}]},
-        "analysis": {"interface": {"cases": [[25, 150]], "r_ct_ohm_cm2": "eis",
+        "analysis": {"echem": {"eis_circuit": circuit},
+                     "interface": {"cases": [[25, 150]], "r_ct_ohm_cm2": "eis",
                                    "eis_spectrum": "peis", "pressure_model": "small-slope",
                                    "n_xy": 8}}}, base_dir=tmp_path)
-    with pytest.raises(SsbscopeError, match="gave no positive R_ct"):
-        run_experiment(exp, tmp_path / "out", quiet=True)
+    if circuit == "randles":
+        with pytest.raises(SsbscopeError, match="gave no positive R_ct"):
+            run_experiment(exp, tmp_path / "out", quiet=True)
+        return
+    out = run_experiment(exp, tmp_path / "out", quiet=True)
+    st = Store.open(out.store_path)
+    eis = st.read("echem/eis")
+    assert str(eis["circuit"].values[0]) == "el-2int-ct"
+    fit = float(eis["r_ct_ohm"].values[0])
+    study = st.read("interface/contour_study")
+    # two interfaces by default (eis_interfaces: 2)
+    assert study.attrs["r_ct_ohm_cm2"] == pytest.approx(fit * np.pi * 0.5 ** 2 / 2, rel=1e-12)
 
 
 def test_r_ct_from_eis_needs_a_spectrum_and_the_cell_area(tmp_path):

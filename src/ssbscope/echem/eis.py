@@ -1,4 +1,13 @@
-"""Electrochemical impedance: the Randles circuit and its fit.
+"""Electrochemical impedance: the Randles circuit, solid-state multi-arc circuits and their fit.
+
+Solid-state cells show more than one arc: the solid electrolyte's bulk and grain boundaries
+(MHz-kHz, pF-nF), then interfacial arcs (counter electrode, interphase) and the
+charge-transfer arc with the double layer (µF-mF), before a diffusion tail. Besides the
+Randles circuit below, :func:`fit_eis` fits the series circuits of :data:`CIRCUITS`
+(``R_s − (R_b ∥ CPE_b) − (R_gb ∥ CPE_gb) − (R_ct ∥ CPE_dl) [− W]`` and relatives, see
+:func:`zarc_impedance`) and, with ``circuit="auto"``, chooses among all of them by BIC. In
+every circuit the reported ``r_ct_ohm`` is the **lowest-frequency arc**: the R_ct the
+interface study and the correlations take.
 
 Circuit (the modified Randles cell)::
 
@@ -33,8 +42,10 @@ import pandas as pd
 
 from ssbscope.errors import ConvergenceError, InputError, MissingColumnError, ParameterError
 
-__all__ = ["randles_impedance", "fit_eis", "EISFit", "track_eis", "fit_quality", "rs_reference",
-           "MAX_RELATIVE_RESIDUAL", "HF_CLOSED_PHASE_DEG", "MIN_CPE_EXPONENT"]
+__all__ = ["randles_impedance", "zarc_impedance", "effective_capacitance", "fit_eis", "EISFit",
+           "track_eis", "fit_quality", "rs_reference", "CIRCUITS", "CIRCUIT_STRINGS",
+           "MAX_RELATIVE_RESIDUAL", "MAX_RELATIVE_ERROR", "HF_CLOSED_PHASE_DEG",
+           "MIN_CPE_EXPONENT", "AUTO_DELTA_BIC"]
 
 #: A fit whose RMS relative residual |Z_model - Z|/|Z| exceeds this is failed (10 %).
 MAX_RELATIVE_RESIDUAL = 0.10
@@ -152,6 +163,42 @@ class EISFit:
         Why the fit failed its quality test ("" when ``fit_ok``).
     relative_residual : float
         RMS of ``|Z_model − Z_data| / |Z_data|`` over the frequencies (0.01 = 1 %).
+    circuit : str
+        The fitted circuit, a key of :data:`CIRCUITS` (``randles``, ``gb-ct``, ``gb-ct-w``,
+        ``bulk-gb-ct``, ``bulk-gb-ct-w``). In every circuit ``r_ct_ohm``, ``q_cpe``, ``n_cpe``
+        belong to the **lowest-frequency arc** (charge transfer ∥ double layer): that is the
+        R_ct downstream users take (``analysis.interface.r_ct_ohm_cm2: eis``).
+    r_b_ohm, q_b, n_b, r_gb_ohm, q_gb, n_gb : float
+        Bulk and grain-boundary arcs of the solid electrolyte (ohm, F s^(n-1), 1); NaN when
+        the circuit has no such arc. ``r_b_err_ohm`` ... ``n_gb_err``: their standard errors.
+    r_int_ohm, r_int_err_ohm : float
+        ``el-2int-ct``: the sum of the two interfacial arcs between the electrolyte and the
+        charge-transfer arc (counter electrode, interphase) and its error; NaN otherwise.
+    r_electrolyte_ohm, r_electrolyte_err_ohm : float
+        Arc circuits: R_s + the electrolyte arcs (bulk, grain boundary), the real-axis
+        resistance before the first interfacial arc: an upper bound of the solid
+        electrolyte's resistance (it includes leads and contacts), for its conductivity
+        ``thickness / (R A)``; NaN for the Randles circuit.
+    r_s_fixed : bool
+        The fit put R_s at its bound 0, so the circuit was refitted without it (R_s = 0 fixed,
+        one parameter less; ``r_s_err_ohm`` NaN): no series resistance beyond the first arc is
+        resolved.
+    arcs : tuple of dict
+        Arc circuits: every arc from high to low frequency, with ``label``, ``r_ohm``,
+        ``r_err_ohm``, ``q``, ``q_err``, ``n``, ``n_err``, ``c_F`` (effective capacitance)
+        and ``f_apex_Hz`` (characteristic frequency); () for the Randles circuit.
+    c_b_F, c_gb_F, c_ct_F : float
+        Effective capacitance of each arc, ``(R^(1−n) Q)^(1/n)`` (F): ~pF for a bulk,
+        ~nF for a grain boundary, ~µF for a double layer (Irvine, Sinclair & West 1990,
+        Adv. Mater. 2, 132). NaN for the Randles circuit.
+    n_params : int
+        Fitted parameters.
+    aic, bic : float
+        Akaike and Bayesian information criteria of the weighted residual:
+        ``M ln(χ²/M) + 2k`` and ``M ln(χ²/M) + k ln M`` with ``M = 2 n_points``.
+    selection : str
+        With ``circuit="auto"``: every candidate circuit with its BIC, AIC and verdict, and
+        why the chosen one won; "" otherwise.
     """
 
     r_s_ohm: float
@@ -172,11 +219,40 @@ class EISFit:
     fit_ok: bool = True
     fit_problem: str = ""
     relative_residual: float = float("nan")
+    circuit: str = "randles"
+    r_b_ohm: float = float("nan")
+    q_b: float = float("nan")
+    n_b: float = float("nan")
+    r_b_err_ohm: float = float("nan")
+    q_b_err: float = float("nan")
+    n_b_err: float = float("nan")
+    r_gb_ohm: float = float("nan")
+    q_gb: float = float("nan")
+    n_gb: float = float("nan")
+    r_gb_err_ohm: float = float("nan")
+    q_gb_err: float = float("nan")
+    n_gb_err: float = float("nan")
+    c_b_F: float = float("nan")
+    c_gb_F: float = float("nan")
+    c_ct_F: float = float("nan")
+    r_int_ohm: float = float("nan")
+    r_int_err_ohm: float = float("nan")
+    r_electrolyte_ohm: float = float("nan")
+    r_electrolyte_err_ohm: float = float("nan")
+    r_s_fixed: bool = False
+    arcs: tuple = ()
+    n_params: int = 5
+    aic: float = float("nan")
+    bic: float = float("nan")
+    selection: str = ""
 
     def impedance(self, freq_hz) -> np.ndarray:
         """Model impedance (ohm, complex) at ``freq_hz`` with the fitted values."""
-        return randles_impedance(freq_hz, self.r_s_ohm, self.r_ct_ohm, self.q_cpe, self.n_cpe,
-                                 self.sigma_w_ohm_s05)
+        if self.circuit == "randles":
+            return randles_impedance(freq_hz, self.r_s_ohm, self.r_ct_ohm, self.q_cpe,
+                                     self.n_cpe, self.sigma_w_ohm_s05)
+        return zarc_impedance(freq_hz, self.r_s_ohm, [(a["r_ohm"], a["q"], a["n"]) for a in self.arcs],
+                              self.sigma_w_ohm_s05 if np.isfinite(self.sigma_w_ohm_s05) else 0.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -203,8 +279,49 @@ def _initial(f, z):
     return r_s, r_ct, q, sigma
 
 
-def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EISFit:
-    """Fit R_s + ((R_ct + W) ∥ CPE) to an impedance spectrum (000_290f30815ae66793 Fig. 2A-B).
+def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None,
+            circuit: str = "randles") -> EISFit:
+    """Fit an equivalent circuit to an impedance spectrum (000_290f30815ae66793 Fig. 2A-B).
+
+    Circuits (``circuit``, :data:`CIRCUITS`):
+
+    * ``randles``: R_s + ((R_ct + W) ∥ CPE), one arc (a liquid or polymer cell);
+    * ``gb-ct`` / ``gb-ct-w``: R_s − (R_gb ∥ CPE_gb) − (R_ct ∥ CPE_dl) [− W]: a solid
+      electrolyte whose bulk arc lies above the measured range (Li6PS5Cl at 25 °C: ~10^8 Hz),
+      so R_s holds the bulk resistance, then the grain-boundary and the interfacial arcs;
+    * ``bulk-gb-ct`` / ``bulk-gb-ct-w``: R_s − (R_b ∥ CPE_b) − (R_gb ∥ CPE_gb) −
+      (R_ct ∥ CPE_dl) [− W]: bulk, grain boundary and interface resolved (low temperature or
+      a slow electrolyte);
+    * ``el-2int-ct``: R_s − (R_el ∥ CPE_el) − (R_i1 ∥ CPE_i1) − (R_i2 ∥ CPE_i2) −
+      (R_ct ∥ CPE_dl): a solid-state half cell, the electrolyte (bulk and grain boundary in one
+      arc), two interfacial arcs (e.g. the In-Li counter electrode and a cathode interphase;
+      their sum is ``r_int_ohm``) and the charge transfer;
+    * ``auto``: every circuit above is fitted; among those that pass the quality test the one
+      with the lowest BIC is chosen, but a circuit with more parameters replaces a simpler
+      passing one only when its BIC is lower by more than :data:`AUTO_DELTA_BIC` (10). When
+      none passes, the lowest-BIC fit is returned as failed with every candidate's reason.
+      The candidates' BIC, AIC and verdicts are kept in ``EISFit.selection``.
+
+    The arcs are ordered by time constant, ``τ_k = (R_k Q_k)^(1/n_k)``, fastest (bulk)
+    first: the fit varies ``lg τ`` of the first arc and ``lg(τ_k / τ_{k−1}) >= 0`` of the
+    others, so the order holds by construction and two arcs that merge sit at that bound (and
+    fail). Starting values come from the spectrum: the arc apices are the maxima of
+    ``dZ'/d ln(1/f)`` (an arc above the measured range starts at the highest frequency), each
+    arc's R from the rise of Z' between the midpoints of neighbouring apices. Bounds:
+    R_s >= 0, R_k within 10^-6 .. 10^2 × max|Z|, τ within two decades of the measured window,
+    0.3 <= n <= 1, σ >= 0. **R_ct is always the lowest-frequency arc** (interface).
+    When R_s ends at its bound 0 (no series resistance resolved beyond the first arc, whose
+    left foot then starts at the origin), the nested circuit without R_s is fitted instead
+    (one parameter less, ``r_s_fixed`` True, ``r_s_err_ohm`` NaN; stores keep R_s as NaN, not
+    as a number); it needs the first arc's apex above a tenth of the highest frequency.
+
+    Quality test of the arc circuits (the first failing rule is ``fit_problem``): the optimiser
+    converged; RMS relative residual <= :data:`MAX_RELATIVE_RESIDUAL`; no fitted parameter at
+    a bound (n = 1 allowed); the charge-transfer arc's n >= :data:`MIN_CPE_EXPONENT`; R_s at
+    least ``RS_HF_MIN_FRACTION`` × the high-frequency Re(Z) and not above the smallest
+    measured Re(Z) (every arc adds to it); every reported parameter's standard error finite and
+    < :data:`MAX_RELATIVE_ERROR` (100 %) of its value. The Randles circuit keeps the rules of
+    :func:`fit_quality` and also needs R_s, R_ct, Q, n within 100 %.
 
     Parameters
     ----------
@@ -213,8 +330,10 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EIS
     z_real_ohm, z_imag_ohm : (N,) array_like
         Real and imaginary impedance in ohm (``z_imag_ohm < 0`` on a capacitive arc).
     initial : dict, optional
-        Starting values by name (``r_s_ohm``, ``r_ct_ohm``, ``q_cpe``, ``n_cpe``,
-        ``sigma_w_ohm_s05``); missing ones are estimated from the arc.
+        Randles circuit only: starting values by name (``r_s_ohm``, ``r_ct_ohm``, ``q_cpe``,
+        ``n_cpe``, ``sigma_w_ohm_s05``); missing ones are estimated from the arc.
+    circuit : str, default "randles"
+        A key of :data:`CIRCUITS` or ``"auto"``.
 
     Returns
     -------
@@ -230,8 +349,6 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EIS
     ConvergenceError
         No start converged to a finite fit.
     """
-    from scipy.optimize import least_squares
-
     f = np.asarray(freq_hz, dtype=float).ravel()
     zr = np.asarray(z_real_ohm, dtype=float).ravel()
     zi = np.asarray(z_imag_ohm, dtype=float).ravel()
@@ -250,6 +367,27 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EIS
     mod = np.abs(z)
     if np.any(mod == 0):
         raise InputError("fit_eis: |Z| = 0 at some frequency; drop those points")
+    if circuit != "auto" and circuit not in CIRCUITS:
+        raise ParameterError("circuit", circuit, "is not a known circuit",
+                             f"use 'auto' or one of {list(CIRCUITS)}")
+    if initial and circuit != "randles":
+        raise ParameterError("initial", sorted(initial), "applies to the randles circuit only",
+                             "drop initial, or fit circuit='randles'")
+    if circuit == "auto":
+        return _fit_auto(f, z)
+    if circuit != "randles":
+        n_par = _n_params(circuit)
+        if 2 * f.size <= n_par:
+            raise InputError(f"fit_eis: {f.size} frequencies cannot fit the {n_par} parameters "
+                             f"of {circuit}; measure more frequencies")
+        return _fit_arcs(f, z, circuit)
+    return _fit_randles(f, z, initial)
+
+
+def _fit_randles(f, z, initial):
+    from scipy.optimize import least_squares
+
+    mod = np.abs(z)
     r_s0, r_ct0, q0, s0 = _initial(f, z)
     init = dict(initial or {})
     unknown = set(init) - set(_NAMES)
@@ -300,9 +438,17 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EIS
         log.warning("fit_eis: singular Jacobian, standard errors unavailable")
     ok, problem, rel = fit_quality(p, errs, f, z, success=bool(best.success),
                                    message=str(best.message), lo=lo, hi=hi)
-    if not ok:
-        log.warning("fit_eis: fit failed its quality test: %s", problem)
     q = 10.0 ** p[2]
+    if ok:  # every circuit value determined by the spectrum (σ may vanish: no tail)
+        phys = (p[0], p[1], q, p[3])
+        perr = (errs[0], errs[1], q * np.log(10.0) * errs[2], errs[3])
+        for nm, v, e in zip(("R_s", "R_ct", "Q", "n"), phys, perr):
+            if not np.isfinite(e) or abs(e) >= MAX_RELATIVE_ERROR * abs(v):
+                ok, problem = False, (f"{nm} = {v:.3g} ± {e:.2g}: relative error >= "
+                                      f"{100 * MAX_RELATIVE_ERROR:.0f} %, not determined by the "
+                                      "spectrum")
+                break
+    aic, bic = _information(chi2, f.size, 5)
     return EISFit(
         r_s_ohm=float(p[0]), r_ct_ohm=float(p[1]), q_cpe=float(q), n_cpe=float(p[3]),
         sigma_w_ohm_s05=float(p[4]),
@@ -311,7 +457,42 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None) -> EIS
         sigma_w_err_ohm_s05=float(errs[4]),
         chi_square=chi2, reduced_chi_square=float(s2), n_points=int(f.size),
         success=bool(best.success), message=str(best.message), fit_ok=ok, fit_problem=problem,
-        relative_residual=rel)
+        relative_residual=rel, circuit="randles", n_params=5, aic=aic, bic=bic)
+
+
+def _fit_auto(f, z) -> EISFit:
+    """``circuit="auto"`` of :func:`fit_eis`: every circuit, chosen by BIC among those that pass."""
+    from dataclasses import replace
+
+    fits = []
+    for name in CIRCUITS:
+        if 2 * f.size <= _n_params(name) + 1:
+            continue
+        try:
+            fits.append(_fit_randles(f, z, None) if name == "randles" else _fit_arcs(f, z, name))
+        except ConvergenceError as exc:
+            log.debug("fit_eis auto: %s: %s", name, exc)
+    if not fits:
+        raise ConvergenceError("fit_eis: no circuit gave a finite fit; check the spectrum's sign "
+                               "convention (z_imag_ohm < 0 on the arc) and units")
+    passing = sorted((x for x in fits if x.fit_ok), key=lambda x: (x.n_params, x.bic))
+    chosen = None
+    for x in passing:
+        if chosen is None or x.bic < chosen.bic - AUTO_DELTA_BIC:
+            chosen = x
+    lines = [f"{x.circuit}: k={x.n_params}, BIC={x.bic:.1f}, AIC={x.aic:.1f}, residual "
+             f"{100 * x.relative_residual:.2f} %, " + ("passes" if x.fit_ok else f"fails ({x.fit_problem})")
+             for x in fits]
+    if chosen is None:
+        chosen = min(fits, key=lambda x: x.bic)
+        why = (f"auto: no circuit passes its quality test; kept {chosen.circuit} (lowest BIC) as "
+               "failed")
+        problem = "auto: no circuit passes: " + "; ".join(f"{x.circuit}: {x.fit_problem}" for x in fits)
+        return replace(chosen, fit_problem=problem, selection=why + ". " + "; ".join(lines))
+    why = (f"auto: chose {chosen.circuit} (BIC {chosen.bic:.1f}): lowest BIC among the passing "
+           f"circuits, a circuit with more parameters taken only when its BIC is lower by more "
+           f"than {AUTO_DELTA_BIC:g}")
+    return replace(chosen, selection=why + ". " + "; ".join(lines))
 
 
 def fit_quality(p: np.ndarray, errs: np.ndarray, f: np.ndarray, z: np.ndarray, *, success: bool,
@@ -434,7 +615,418 @@ def rs_reference(freq_hz, z) -> tuple[float, bool]:
     return float(z.real[side][k]), False
 
 
-def track_eis(spectra, states=None) -> pd.DataFrame:
+# --------------------------------------------------------------------------------------
+# solid-state circuits: R_s - (R_b ∥ CPE_b) - (R_gb ∥ CPE_gb) - (R_ct ∥ CPE_dl) [- W]
+# --------------------------------------------------------------------------------------
+#: The circuits :func:`fit_eis` knows: name -> (arc labels from high to low frequency, tail).
+#: ``randles`` is the one-arc circuit above; the others are R_s in series with (R ∥ CPE) arcs
+#: ("ZARC" elements), optionally ending in a semi-infinite Warburg ``W``.  Arc labels:
+#: ``b`` bulk and ``gb`` grain boundary of the solid electrolyte; ``el`` the electrolyte's
+#: bulk and grain boundary in one arc; ``i1``, ``i2`` interfacial arcs at higher frequency
+#: than the charge transfer (counter electrode, e.g. In-Li | Li6PS5Cl, and a cathode
+#: interphase); ``ct`` the charge-transfer arc with the double layer, always the
+#: lowest-frequency arc: **its R is the R_ct taken downstream**.
+CIRCUITS = {
+    "randles": (("ct",), "randles"),
+    "gb-ct": (("gb", "ct"), "none"),
+    "gb-ct-w": (("gb", "ct"), "warburg"),
+    "bulk-gb-ct": (("b", "gb", "ct"), "none"),
+    "bulk-gb-ct-w": (("b", "gb", "ct"), "warburg"),
+    "el-2int-ct": (("el", "i1", "i2", "ct"), "none"),
+}
+#: The circuit strings (impedance.py notation) of :data:`CIRCUITS` (R0 is dropped when the
+#: fit fixes R_s at 0, see :func:`fit_eis`).
+CIRCUIT_STRINGS = {
+    "randles": "R0-p(R1-W1,CPE1)",
+    "gb-ct": "R0-p(R1,CPE1)-p(R2,CPE2)",
+    "gb-ct-w": "R0-p(R1,CPE1)-p(R2,CPE2)-W1",
+    "bulk-gb-ct": "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)",
+    "bulk-gb-ct-w": "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1",
+    "el-2int-ct": "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-p(R4,CPE4)",
+}
+_ELECTROLYTE = ("b", "gb", "el")
+#: ``circuit="auto"`` moves from a circuit to one with more parameters only when its BIC is
+#: lower by more than this (Kass & Raftery 1995, J. Am. Stat. Assoc. 90, 773: ΔBIC > 10 is
+#: "very strong" evidence).
+AUTO_DELTA_BIC = 10.0
+#: A parameter whose standard error reaches this fraction of its value (100 %) is not
+#: determined by the spectrum: a fit with one fails its quality test.
+MAX_RELATIVE_ERROR = 1.0
+#: Bounds of the arc fit: CPE exponents, and how many decades beyond the measured frequency
+#: window an arc's characteristic frequency may lie.
+ARC_N_BOUNDS = (0.3, 1.0)
+TAU_MARGIN_DECADES = 2.0
+
+
+def _n_params(circuit: str, series: bool = True) -> int:
+    labels, tail = CIRCUITS[circuit]
+    if tail == "randles":
+        return 5
+    return int(series) + 3 * len(labels) + (tail == "warburg")
+
+
+def zarc_impedance(freq_hz, r_s_ohm: float, arcs, sigma_w_ohm_s05: float = 0.0) -> np.ndarray:
+    """Complex impedance of R_s - (R_1 ∥ CPE_1) - (R_2 ∥ CPE_2) - ... [- W].
+
+    Parameters
+    ----------
+    freq_hz : (N,) array_like
+        Frequencies in Hz, > 0.
+    r_s_ohm : float
+        Series resistance (ohm), >= 0.
+    arcs : sequence of (r_ohm, q, n)
+        Each arc's resistance (ohm, > 0), CPE magnitude Q (F s^(n-1), > 0) and exponent
+        (0 < n <= 1).
+    sigma_w_ohm_s05 : float, default 0
+        Coefficient of a semi-infinite Warburg element in series (ohm s^-0.5), >= 0.
+
+    Returns
+    -------
+    (N,) complex ndarray
+        ``R_s + Σ_k R_k / (1 + R_k Q_k (jω)^n_k) + σ(1 − j)/√ω`` (ohm), ω = 2πf.
+
+    Examples
+    --------
+    >>> z = zarc_impedance([1e9, 1e-9], 10.0, [(100.0, 1e-9, 1.0), (50.0, 1e-6, 1.0)])
+    >>> round(float(z[0].real), 3), round(float(z[1].real), 3)
+    (10.0, 160.0)
+    """
+    f = np.asarray(freq_hz, dtype=float)
+    if f.size == 0 or not np.all(np.isfinite(f)) or np.any(f <= 0):
+        raise InputError("freq_hz: frequencies must be finite and > 0; drop zero/negative rows")
+    r_s = _positive("r_s_ohm", r_s_ohm, allow_zero=True)
+    clean = []
+    for k, a in enumerate(arcs):
+        r, q, n = (float(v) for v in a)
+        _positive(f"arcs[{k}] r_ohm", r)
+        _positive(f"arcs[{k}] q", q)
+        if not (0.0 < n <= 1.0):
+            raise ParameterError(f"arcs[{k}] n", n, "must be in (0, 1]", "use 1 for a capacitor")
+        clean.append((r, q, n))
+    sigma = _positive("sigma_w_ohm_s05", sigma_w_ohm_s05, allow_zero=True)
+    return _z_arcs(f, r_s, clean, sigma)
+
+
+def _z_arcs(f, r_s, arcs, sigma):
+    w = 2.0 * np.pi * f
+    z = np.full(f.shape, r_s, dtype=complex)
+    for r, q, n in arcs:
+        z = z + r / (1.0 + r * q * (1.0j * w) ** n)
+    if sigma:
+        z = z + sigma * (1.0 - 1.0j) / np.sqrt(w)
+    return z
+
+
+def effective_capacitance(r_ohm: float, q: float, n: float) -> float:
+    """Capacitance of an (R ∥ CPE) arc, ``C = (R^(1−n) Q)^(1/n)`` (F): the C of the ideal RC
+    with the same characteristic frequency ``1 / (2π (R Q)^(1/n))`` (Brug et al. 1984,
+    J. Electroanal. Chem. 176, 275; Hsu & Mansfeld 2001, Corrosion 57, 747)."""
+    return float((r_ohm ** (1.0 - n) * q) ** (1.0 / n))
+
+
+def _arc_peaks(f, z):
+    """Characteristic frequencies of the arcs read off the spectrum (Hz), strongest first.
+
+    An (R ∥ CPE) arc's apex lies at its characteristic frequency, where the slope
+    ``dZ'/d ln(1/f)`` peaks: the local maxima of that slope (3-point smoothed), then those of
+    ``−Z''``. When the slope falls from the highest frequency on, an arc lies above the measured
+    range: its apex is put at the highest frequency.
+    """
+    order = np.argsort(f)[::-1]
+    f, z = f[order], z[order]
+    g = np.gradient(z.real, -np.log(f))
+    if g.size >= 5:
+        g = np.convolve(np.pad(g, 1, mode="edge"), np.ones(3) / 3.0, mode="valid")
+    peaks = [j for j in range(1, g.size - 1) if g[j] > 0 and g[j] >= g[j - 1] and g[j] >= g[j + 1]]
+    peaks.sort(key=lambda j: -g[j])
+    out = [float(f[j]) for j in peaks]
+    if g.size > 2 and g[0] > g[1]:
+        out.append(float(f[0]))
+    h = -z.imag
+    out += [float(f[j]) for j in range(1, h.size - 1) if h[j] > 0 and h[j] >= h[j - 1] and h[j] >= h[j + 1]]
+    seen = []
+    for v in out:
+        if all(abs(np.log10(v / s)) > 0.3 for s in seen):
+            seen.append(v)
+    return seen
+
+
+def _arc_starts(f, z, n_arcs, tail, series):
+    """Starting vectors ``[(R_s), (lg R, lg τ | lg τ-step, n) per arc, (σ)]`` for the arc fit."""
+    from itertools import combinations
+
+    order = np.argsort(f)[::-1]
+    fs, zs = f[order], z[order]
+    peaks = _arc_peaks(f, z)
+    fmax, fmin = float(fs[0]), float(fs[-1])
+    # every choice of n_arcs among the n_arcs + 1 strongest apices, then evenly spread ones
+    cands = [list(c) for c in combinations(peaks[:n_arcs + 1], n_arcs)]
+    cands.append(list(np.logspace(np.log10(fmax), np.log10(fmin), n_arcs + 2)[1:-1]))
+    cands.append([fmax] + list(np.logspace(np.log10(fmax), np.log10(fmin), n_arcs + 1)[1:-1]))
+    uniq = []
+    for c in cands:
+        c = sorted(c, reverse=True)
+        if len(c) == n_arcs and not any(np.allclose(c, u, rtol=1e-6) for u in uniq):
+            uniq.append(c)
+    starts = []
+    r_hf = float(max(zs.real[0], 0.0))
+    floor = 1e-3 * max(float(np.max(np.abs(zs))), 1e-12)
+    for fc in uniq:
+        # an arc spans the rise of Z' between the geometric midpoints of neighbouring apices
+        edges = [np.sqrt(a * b) for a, b in zip(fc[:-1], fc[1:])] + [fmin]
+        re_at = np.interp(np.log(edges), np.log(fs[::-1]), zs.real[::-1])
+        r_s0 = (0.5 * r_hf if fc[0] >= fmax else r_hf) if series else 0.0
+        rk = np.maximum(np.diff(np.concatenate(([r_s0], re_at))), floor)
+        if tail == "none":  # the last arc closes on the real axis beyond the data
+            rk[-1] = max(rk[-1], 2.0 * (zs.real[-1] - (re_at[-2] if n_arcs > 1 else r_s0)))
+        lt = np.log10(1.0 / (2 * np.pi * np.asarray(fc)))
+        for n0 in (0.9, 0.65):
+            p = [r_s0] if series else []
+            for k in range(n_arcs):
+                p += [np.log10(rk[k]), lt[0] if k == 0 else max(lt[k] - lt[k - 1], 0.05), n0]
+            if tail == "warburg":
+                p.append(max(0.2 * rk[-1] * np.sqrt(2 * np.pi * fmin), 1e-6 * r_hf + 1e-9))
+            starts.append(np.array(p, dtype=float))
+    return starts
+
+
+def _arc_unpack(p, n_arcs, tail, series):
+    """Internal vector -> (r_s, [(R, Q, n, τ)], σ)."""
+    r_s = p[0] if series else 0.0
+    o = int(series)
+    arcs = []
+    lt = 0.0
+    for k in range(n_arcs):
+        lr, t, n = p[o + 3 * k: o + 3 * k + 3]
+        lt = t if k == 0 else lt + t
+        r, tau = 10.0 ** lr, 10.0 ** lt
+        arcs.append((r, tau ** n / r, n, tau))
+    sigma = p[o + 3 * n_arcs] if tail == "warburg" else 0.0
+    return r_s, arcs, sigma
+
+
+def _arc_physical(p, labels, tail, series):
+    """Reported values of an internal vector: ``[R_s, (R, Q, n) per arc, (σ), R_electrolyte]``
+    with ``R_electrolyte = R_s + Σ R of the electrolyte arcs`` (the last entry)."""
+    r_s, arcs, sigma = _arc_unpack(p, len(labels), tail, series)
+    out = [r_s]
+    for r, q, n, _ in arcs:
+        out += [r, q, n]
+    if tail == "warburg":
+        out.append(sigma)
+    out.append(r_s + sum(a[0] for a, lab in zip(arcs, labels) if lab in _ELECTROLYTE))
+    return np.array(out)
+
+
+def _information(chi2: float, n_points: int, k: int) -> tuple[float, float]:
+    """(AIC, BIC) of a least-squares fit with ``M = 2 n_points`` weighted residuals (real and
+    imaginary parts) and ``k`` parameters: ``M ln(χ²/M) + 2k`` and ``M ln(χ²/M) + k ln M``."""
+    m = 2 * n_points
+    ll = m * np.log(max(chi2, 1e-300) / m)
+    return float(ll + 2 * k), float(ll + k * np.log(m))
+
+
+def _fit_arcs(f, z, circuit, series=True):
+    """Fit one arc circuit of :data:`CIRCUITS`; with R_s at its bound 0, refit without it."""
+    from scipy.optimize import least_squares
+
+    labels, tail = CIRCUITS[circuit]
+    n_arcs = len(labels)
+    mod = np.abs(z)
+    fmax, fmin = float(np.max(f)), float(np.min(f))
+    scale = float(np.max(mod))
+    lt_lo = np.log10(1.0 / (2 * np.pi * fmax)) - TAU_MARGIN_DECADES
+    lt_hi = np.log10(1.0 / (2 * np.pi * fmin)) + TAU_MARGIN_DECADES
+    lr_lo, lr_hi = np.log10(scale) - 6.0, np.log10(scale) + 2.0
+    lo, hi = ([0.0], [np.inf]) if series else ([], [])
+    for k in range(n_arcs):
+        lo += [lr_lo, lt_lo if k == 0 else 0.0, ARC_N_BOUNDS[0]]
+        hi += [lr_hi, lt_hi if k == 0 else lt_hi - lt_lo, ARC_N_BOUNDS[1]]
+    if tail == "warburg":
+        lo.append(0.0)
+        hi.append(np.inf)
+    lo, hi = np.array(lo), np.array(hi)
+
+    def model(p):
+        r_s, arcs, sigma = _arc_unpack(p, n_arcs, tail, series)
+        return _z_arcs(f, r_s, [(r, q, n) for r, q, n, _ in arcs], sigma)
+
+    def resid(p):
+        d = (model(p) - z) / mod
+        return np.concatenate((d.real, d.imag))
+
+    w = 2.0 * np.pi * f
+    o = int(series)
+
+    def jac(p):
+        # Z_k = R_k / (1 + u_k), u_k = (jω τ_k)^n_k, lg τ_k = p[lg τ_1] + Σ steps up to k
+        cols = [np.ones_like(w, dtype=complex)] if series else []
+        dz_dlt = []
+        lt = 0.0
+        for k in range(n_arcs):
+            lr, t, n = p[o + 3 * k: o + 3 * k + 3]
+            lt = t if k == 0 else lt + t
+            r = 10.0 ** lr
+            jwt = 1.0j * w * 10.0 ** lt
+            u = jwt ** n
+            zk = r / (1.0 + u)
+            dz_du = -r / (1.0 + u) ** 2
+            dz_dlt.append(dz_du * u * n * np.log(10.0))
+            cols += [np.log(10.0) * zk, None, dz_du * u * np.log(jwt)]
+        for k in range(n_arcs):  # a step moves every slower arc's τ
+            cols[o + 3 * k + 1] = sum(dz_dlt[k:])
+        if tail == "warburg":
+            cols.append((1.0 - 1.0j) / np.sqrt(w))
+        jm = np.stack(cols, axis=1) / mod[:, None]
+        return np.concatenate((jm.real, jm.imag))
+
+    top = np.where(np.isfinite(hi), hi - 1e-6 * (np.abs(np.nan_to_num(hi, posinf=0.0)) + 1), np.inf)
+    def solve(p0, nfev):
+        try:
+            return least_squares(resid, p0, jac=jac, bounds=(lo, hi), method="trf",
+                                 x_scale="jac", xtol=1e-10, ftol=1e-10, gtol=1e-10,
+                                 max_nfev=nfev)
+        except (ValueError, FloatingPointError) as exc:  # pragma: no cover - defensive
+            log.debug("EIS %s start failed: %s", circuit, exc)
+            return None
+
+    # every start a short run (finds the basin), then the best one to convergence
+    best = None
+    for p0 in _arc_starts(f, z, n_arcs, tail, series):
+        r = solve(np.clip(p0, lo + 1e-6 * (np.abs(lo) + 1), top), 80)
+        if r is not None and np.isfinite(r.cost) and (best is None or r.cost < best.cost):
+            best = r
+    if best is not None and best.status == 0:  # stopped at the evaluation limit
+        r = solve(best.x, 2000)
+        if r is not None and np.isfinite(r.cost) and r.cost <= best.cost:
+            best = r
+    if best is None:
+        raise ConvergenceError(f"fit_eis: no starting point gave a finite {circuit} fit; check "
+                               "the spectrum's sign convention (z_imag_ohm < 0 on the arc)")
+    p = best.x
+    if series and p[0] <= 1e-9 * scale:
+        # R_s at its bound: the circuit without it (nested, one parameter less) is the model
+        return _fit_arcs(f, z, circuit, series=False)
+    k = p.size
+    chi2 = float(2.0 * best.cost)
+    dof = 2 * f.size - k
+    phys = _arc_physical(p, labels, tail, series)
+    errs = np.full(phys.size, np.nan)
+    try:
+        cov = np.linalg.inv(best.jac.T @ best.jac) * (chi2 / max(dof, 1))
+    except np.linalg.LinAlgError:
+        cov = None
+    if cov is not None:  # propagate to the reported values (numerical Jacobian of the map)
+        g = np.empty((phys.size, k))
+        for j in range(k):
+            h = 1e-6 * max(abs(p[j]), 1.0)
+            dp = np.zeros(k)
+            dp[j] = h
+            g[:, j] = (_arc_physical(p + dp, labels, tail, series)
+                       - _arc_physical(p - dp, labels, tail, series)) / (2 * h)
+        d = np.diag(g @ cov @ g.T)
+        errs = np.where(d >= 0, np.sqrt(np.abs(d)), np.nan)
+    if not series:
+        errs[0] = 0.0  # fixed, not fitted
+    rel = float(np.sqrt(np.mean(np.abs(model(p) - z) ** 2 / mod ** 2)))
+    r_s, arcs, sigma = _arc_unpack(p, n_arcs, tail, series)
+    ok, problem = _arc_quality(p, lo, hi, phys, errs, f, z, rel, labels, tail, series, arcs,
+                               success=bool(best.success), message=str(best.message))
+    aic, bic = _information(chi2, f.size, k)
+    vals = {"r_s_ohm": float(r_s), "r_s_err_ohm": float(errs[0]) if series else float("nan"),
+            "sigma_w_ohm_s05": float(sigma),
+            "sigma_w_err_ohm_s05": float(errs[-2]) if tail == "warburg" else float("nan"),
+            "r_electrolyte_ohm": float(phys[-1]), "r_electrolyte_err_ohm": float(errs[-1])}
+    table = []
+    r_int, r_int_var = 0.0, 0.0
+    for j, lab in enumerate(labels):
+        r, q, n, tau = arcs[j]
+        e = errs[1 + 3 * j: 4 + 3 * j]
+        c = effective_capacitance(r, q, n)
+        table.append({"label": lab, "r_ohm": float(r), "r_err_ohm": float(e[0]), "q": float(q),
+                      "q_err": float(e[1]), "n": float(n), "n_err": float(e[2]), "c_F": c,
+                      "f_apex_Hz": float(1.0 / (2 * np.pi * tau))})
+        if lab in ("i1", "i2"):
+            r_int += r
+            r_int_var += float(e[0]) ** 2
+            continue
+        if lab == "el":
+            continue
+        key = {"b": ("r_b_ohm", "q_b", "n_b"), "gb": ("r_gb_ohm", "q_gb", "n_gb"),
+               "ct": ("r_ct_ohm", "q_cpe", "n_cpe")}[lab]
+        vals.update({key[0]: float(r), key[1]: float(q), key[2]: float(n),
+                     key[0].replace("_ohm", "_err_ohm"): float(e[0]),
+                     key[1] + "_err": float(e[1]), key[2] + "_err": float(e[2]),
+                     f"c_{lab}_F": c})
+    return EISFit(**vals, chi_square=chi2, reduced_chi_square=float(chi2 / max(dof, 1)),
+                  n_points=int(f.size), success=bool(best.success), message=str(best.message),
+                  fit_ok=ok, fit_problem=problem, relative_residual=rel, circuit=circuit,
+                  n_params=int(k), aic=aic, bic=bic, r_s_fixed=not series,
+                  r_int_ohm=float(r_int) if "i1" in labels else float("nan"),
+                  r_int_err_ohm=float(np.sqrt(r_int_var)) if "i1" in labels else float("nan"),
+                  arcs=tuple(table))
+
+
+def _arc_quality(p, lo, hi, phys, errs, f, z, rel, labels, tail, series, arcs, *, success,
+                 message):
+    """Quality test of an arc-circuit fit: ``(fit_ok, fit_problem)``; rules in :func:`fit_eis`."""
+    if not success:
+        return False, f"the optimiser did not converge ({message})"
+    if not np.isfinite(rel) or rel > MAX_RELATIVE_RESIDUAL:
+        return False, (f"relative residual {100 * rel:.1f} % > {100 * MAX_RELATIVE_RESIDUAL:.0f} %: "
+                       "the circuit does not describe this spectrum")
+    names = ["R_s"] if series else []
+    for j, lab in enumerate(labels):
+        names += [f"lg R_{lab}", f"lg tau_{lab}" if j == 0 else f"lg(tau_{lab}/tau_{labels[j - 1]})",
+                  f"n_{lab}"]
+    if tail == "warburg":
+        names.append("sigma_W")
+    scale = float(np.max(np.abs(z)))
+    for j, nm in enumerate(names):
+        tol = 1e-9 * scale if nm in ("R_s", "sigma_W") else 1e-6
+        at_lo = p[j] - lo[j] <= tol
+        at_hi = bool(np.isfinite(hi[j]) and hi[j] - p[j] <= tol and not nm.startswith("n_"))
+        if at_lo and nm.startswith("lg(tau"):
+            return False, (f"two arcs share one time constant ({nm} = 0): the spectrum does not "
+                           "resolve them")
+        if at_lo or at_hi:
+            return False, f"{nm} = {p[j]:.3g} is at the bound {lo[j] if at_lo else hi[j]:g} of the fit"
+    n_ct = arcs[labels.index("ct")][2]
+    if n_ct < MIN_CPE_EXPONENT:
+        return False, (f"CPE exponent of the charge-transfer arc n = {n_ct:.2f} < "
+                       f"{MIN_CPE_EXPONENT:g}: the arc is diffusion-like, not a charge-transfer "
+                       "semicircle")
+    hf = np.argsort(f)[::-1][: max(1, f.size // 20)]
+    re_hf = float(np.min(z.real[hf]))
+    if series and re_hf > 0 and phys[0] < RS_HF_MIN_FRACTION * re_hf:
+        return False, (f"R_s = {phys[0]:.3g} Ω is far below the high-frequency Re(Z) = "
+                       f"{re_hf:.4g} Ω: the series resistance is not resolved")
+    if not series and arcs[0][3] > 10.0 / (2 * np.pi * float(np.max(f))):
+        return False, ("R_s = 0 (at its bound) needs the first arc's apex within a decade of the "
+                       f"highest frequency or above it; it lies at {1 / (2 * np.pi * arcs[0][3]):.3g} Hz")
+    re_min = float(np.min(z.real))
+    if phys[0] > re_min * (1.05 + rel) + 1e-12:
+        return False, (f"R_s = {phys[0]:.3g} Ω lies above the smallest measured Re(Z) = "
+                       f"{re_min:.4g} Ω: every arc adds to R_s, so the fit does not start "
+                       "where the spectrum does")
+    pnames = ["R_s"]
+    for lab in labels:
+        pnames += [f"R_{lab}", f"Q_{lab}", f"n_{lab}"]
+    if tail == "warburg":
+        pnames.append("sigma_W")
+    for j, (nm, v, e) in enumerate(zip(pnames, phys, errs)):
+        if j == 0 and not series:
+            continue
+        if not np.isfinite(e):
+            return False, f"the standard error of {nm} is undefined (singular Jacobian)"
+        if abs(e) >= MAX_RELATIVE_ERROR * abs(v):
+            return False, (f"{nm} = {v:.3g} ± {e:.2g}: relative error "
+                           f"{100 * abs(e) / max(abs(v), 1e-300):.0f} % >= "
+                           f"{100 * MAX_RELATIVE_ERROR:.0f} %, not determined by the spectrum")
+    return True, ""
+
+
+def track_eis(spectra, states=None, circuit: str = "randles") -> pd.DataFrame:
     """Fit a series of spectra and tabulate R_s and R_ct against the cell state.
 
     000_290f30815ae66793 Fig. 2A-B: R_s and R_ct at successive SoC/DoD in the first cycle.
@@ -448,6 +1040,8 @@ def track_eis(spectra, states=None) -> pd.DataFrame:
     states : sequence of str, optional
         A label per spectrum (e.g. ``"charging (20 % SoC)"`` from
         :func:`ssbscope.echem.state_at`); default: the spectrum number.
+    circuit : str, default "randles"
+        The circuit of :func:`fit_eis` (a key of :data:`CIRCUITS` or ``"auto"``).
 
     Returns
     -------
@@ -475,7 +1069,7 @@ def track_eis(spectra, states=None) -> pd.DataFrame:
         if miss:
             raise MissingColumnError(f"spectrum {k}", f"missing column(s) {miss}",
                                      "pass tables as returned by ssbscope.echem.read_eis")
-        fit = fit_eis(g["frequency_Hz"], g["z_real_ohm"], g["z_imag_ohm"])
+        fit = fit_eis(g["frequency_Hz"], g["z_real_ohm"], g["z_imag_ohm"], circuit=circuit)
         row = {"spectrum": k, "state": states[k] if states is not None else str(k),
                "time_s": float(g["time_s"].mean()) if "time_s" in g.columns else np.nan}
         row.update(fit.to_dict())

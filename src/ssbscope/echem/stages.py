@@ -11,8 +11,9 @@
    critical current density of a stepped protocol (``echem/events``), and the
    electrochemical state at the time of every imaging input and every
    ``analysis.echem.states`` entry (``echem/states``).
-3. ``echem.inputs.eis`` reads the ``kind: eis`` spectra and fits R_s + ((R_ct + W) ∥ CPE)
-   (``echem/eis``).
+3. ``echem.inputs.eis`` reads the ``kind: eis`` spectra and fits the circuit of
+   ``analysis.echem.eis_circuit`` (default ``auto``: Randles or a solid-state multi-arc
+   circuit, by BIC; ``echem/eis``).
 
 Every dataset carries units in ``attrs["units"]`` (or in the variable name's suffix).  The
 same functions work without the pipeline: :func:`timeseries_dataset`, :func:`cycles_dataset`,
@@ -176,6 +177,13 @@ def events_dataset(rows: list[dict]):
     return xr.Dataset(data)
 
 
+#: Fit values stored per spectrum beside R_s and R_ct (NaN when the circuit has none or the fit
+#: failed): the solid-state arcs, the charge-transfer CPE and the selection criteria.
+_EIS_EXTRA_FLOATS = ("r_b_ohm", "r_b_err_ohm", "r_gb_ohm", "r_gb_err_ohm", "r_int_ohm",
+                     "r_int_err_ohm", "r_electrolyte_ohm", "r_electrolyte_err_ohm", "n_cpe",
+                     "c_ct_F", "n_params", "aic", "bic")
+
+
 def eis_dataset(spectra: list[dict]):
     """Impedance spectra and their fits as one dataset (dimensions ``state``, ``point``).
 
@@ -187,7 +195,12 @@ def eis_dataset(spectra: list[dict]):
         fitted curve ``z_fit_real_ohm``, ``z_fit_imag_ohm`` (NaN when no fit), ``source``,
         and the fit's verdict ``fit_ok`` (bool), ``fit_problem`` (str, "" when ok),
         ``relative_residual``. A failed fit has NaN values: it is stored as failed, not as
-        numbers.
+        numbers. Optional: the fitted ``circuit`` and ``selection`` (str; ``auto``: every
+        candidate's BIC/AIC and verdict), ``n_params``, ``aic``, ``bic`` and the solid-state
+        values ``r_b_ohm``, ``r_gb_ohm``, ``r_int_ohm``, ``r_electrolyte_ohm`` (with
+        ``*_err_ohm``), ``n_cpe``, ``c_ct_F`` (see :class:`ssbscope.echem.eis.EISFit`);
+        ``r_s_fixed`` (bool): the circuit was fitted with R_s = 0 (at its bound, not resolved),
+        so ``r_s_ohm`` is NaN while the fit is ok.
 
     Returns
     -------
@@ -205,18 +218,22 @@ def eis_dataset(spectra: list[dict]):
     for k in ("frequency_Hz", "z_real_ohm", "z_imag_ohm", "z_fit_real_ohm", "z_fit_imag_ohm"):
         data[k] = (("state", "point"), np.stack([pad(s.get(k, np.full(n, np.nan))) for s in spectra])
                    if spectra else np.zeros((0, n)))
-    for k in ("time_s", "r_s_ohm", "r_ct_ohm", "r_s_err_ohm", "r_ct_err_ohm", "relative_residual"):
+    for k in ("time_s", "r_s_ohm", "r_ct_ohm", "r_s_err_ohm", "r_ct_err_ohm", "relative_residual",
+              *_EIS_EXTRA_FLOATS):
         data[k] = ("state", np.array([np.nan if s.get(k) is None else float(s.get(k))
                                       for s in spectra], dtype=np.float64))
     # fit verdict: fit_ok False -> the values above are NaN and fit_problem says why
     data["fit_ok"] = ("state", np.array([bool(s.get("fit_ok", s.get("r_s_ohm") is not None))
                                          for s in spectra], dtype=bool))
+    data["r_s_fixed"] = ("state", np.array([bool(s.get("r_s_fixed", False)) for s in spectra], dtype=bool))
     data["fit_problem"] = ("state", np.array([str(s.get("fit_problem", "") or "") for s in spectra],
                                              dtype=object))
     data["relative_residual"] = (("state",), data["relative_residual"][1], {"units": "1"})
-    for k in ("label", "source"):
+    for k in ("label", "source", "circuit", "selection"):
         data[k] = ("state", np.array([str(s.get(k, "")) for s in spectra], dtype=object))
     ds = xr.Dataset(data)
+    for k, u in (("aic", "1"), ("bic", "1"), ("n_cpe", "1"), ("n_params", "1"), ("c_ct_F", "F")):
+        ds[k].attrs["units"] = u
     ds["z_imag_ohm"].attrs["convention"] = "Z = Z' + j Z''; capacitive arcs have Z'' < 0"
     return ds
 
@@ -231,13 +248,10 @@ def _df(ds) -> pd.DataFrame:
 
 def _fit_curve(fit, f):
     """The fitted impedance at ``f`` from the fit's circuit values (None if it has none)."""
-    from ssbscope.echem import randles_impedance
-
-    names = ("r_s_ohm", "r_ct_ohm", "q_cpe", "n_cpe", "sigma_w_ohm_s05")
-    if not all(hasattr(fit, n) for n in names):
+    if not hasattr(fit, "impedance"):
         return None
     try:
-        return randles_impedance(f, *(getattr(fit, n) for n in names))
+        return fit.impedance(f)
     except (ValueError, TypeError):
         return None
 
@@ -383,7 +397,7 @@ def _inputs_analyse_stage(ctx, inputs, *, logs: list, drop_mV: float = 2.0, scan
             "echem/states": states}
 
 
-def _inputs_eis_stage(ctx, inputs, *, spectra: list):
+def _inputs_eis_stage(ctx, inputs, *, spectra: list, circuit: str = "randles"):
     from ssbscope.echem import fit_eis, read_eis
 
     out = []
@@ -393,16 +407,21 @@ def _inputs_eis_stage(ctx, inputs, *, spectra: list):
         f = z["frequency_Hz"].to_numpy(dtype=float)
         zr = z["z_real_ohm"].to_numpy(dtype=float)
         zi = z["z_imag_ohm"].to_numpy(dtype=float)
-        fit = fit_eis(f, zr, zi)
+        fit = fit_eis(f, zr, zi, circuit=circuit)
         t = rec["time_s"]
         if t is None and "time_s" in z.columns:
             t = float(z["time_s"].iloc[0])
         item = dict(label=rec["label"], time_s=t, frequency_Hz=f, z_real_ohm=zr, z_imag_ohm=zi,
                     source=path.name, fit_ok=fit.fit_ok, fit_problem=fit.fit_problem,
-                    relative_residual=fit.relative_residual)
+                    relative_residual=fit.relative_residual, circuit=fit.circuit,
+                    selection=fit.selection, n_params=fit.n_params, aic=fit.aic, bic=fit.bic)
         if fit.fit_ok:  # a failed fit is stored as failed (NaN values), never as numbers
             item.update(r_s_ohm=fit.r_s_ohm, r_ct_ohm=fit.r_ct_ohm,
-                        r_s_err_ohm=fit.r_s_err_ohm, r_ct_err_ohm=fit.r_ct_err_ohm)
+                        r_s_err_ohm=fit.r_s_err_ohm, r_ct_err_ohm=fit.r_ct_err_ohm,
+                        **{k: getattr(fit, k) for k in _EIS_EXTRA_FLOATS
+                           if k not in ("n_params", "aic", "bic")})
+            if fit.r_s_fixed:  # R_s = 0 was assumed (at its bound), not measured: no number
+                item.update(r_s_ohm=None, r_s_err_ohm=None, r_s_fixed=True)
             zf = _fit_curve(fit, f)
             if zf is not None:
                 item.update(z_fit_real_ohm=zf.real, z_fit_imag_ohm=zf.imag)
@@ -451,6 +470,7 @@ def input_stages(exp) -> list:
                             params={"logs": cyc, "drop_mV": drop,
                                     "scans": _scan_times(exp, cyc[0]["cell"])}))
     if eis:
+        circuit = exp.analysis.echem.eis_circuit if getattr(exp, "analysis", None) is not None else "auto"
         stages.append(Stage("echem.inputs.eis", _inputs_eis_stage, outputs=("echem/eis",),
-                            params={"spectra": eis}))
+                            params={"spectra": eis, "circuit": circuit}))
     return stages

@@ -283,8 +283,9 @@ def _eis_figures(eis, true_eis=None) -> tuple:
     ax2.set_title("high-frequency region", fontsize=9)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    parts = [figure(fig, "Nyquist plots at the scan states (dots: data; lines: fitted "
-                              "R_s + ((R_ct + W) ∥ CPE)), cf. Huang et al. 2024, Fig. 2A–B.")]
+    parts = [figure(fig, "Nyquist plots at the scan states (dots: data; lines: the fitted "
+                              "circuit of each spectrum, see the circuit table), cf. Huang et al. "
+                              "2024, Fig. 2A–B.")]
     summary = []
     labels = [str(x) for x in eis["label"].values]
     if np.any(np.isfinite(r_ct)):
@@ -313,6 +314,7 @@ def _eis_figures(eis, true_eis=None) -> tuple:
             cols.update({"R_s truth (Ω)": t_rs, "R_ct truth (Ω)": t_rct})
         tab = pd.DataFrame(cols)
         parts.append(table(tab, caption="EIS fits", float_format="{:.1f}"))
+        parts.extend(_circuit_part(eis, labels))
         k_full = labels.index("fully charged") if "fully charged" in labels else 0
         summary.append(("R_ct range over the cycle", f"{np.nanmin(r_ct):.0f}–{np.nanmax(r_ct):.0f} Ω"))
         summary.append((f"R_s at {labels[k_full]}", _fit_cells(eis, r_s)[k_full]
@@ -321,6 +323,7 @@ def _eis_figures(eis, true_eis=None) -> tuple:
         tab = pd.DataFrame({"state": labels, "R_s (Ω)": _fit_cells(eis, r_s),
                             "R_ct (Ω)": _fit_cells(eis, r_ct)})
         parts.append(table(tab, caption="EIS fits (every fit failed its quality test)"))
+        parts.extend(_circuit_part(eis, labels))
     no_fit = not np.any(np.isfinite(r_ct)) and not ("fit_ok" in eis and eis.sizes["state"] > 0)
     n_failed = int((~eis["fit_ok"].values.astype(bool)).sum()) if "fit_ok" in eis else 0
     if n_failed:
@@ -329,11 +332,53 @@ def _eis_figures(eis, true_eis=None) -> tuple:
 
 
 def _fit_cells(eis, values) -> list[str]:
-    """One table cell per spectrum: the value, or "fit failed: <reason>" for a failed fit."""
+    """One table cell per spectrum: the value, or "fit failed: <reason>" for a failed fit
+    ("not resolved" for an R_s the fit fixed at 0)."""
     ok = eis["fit_ok"].values.astype(bool) if "fit_ok" in eis else np.isfinite(values)
     why = eis["fit_problem"].values if "fit_problem" in eis else [""] * len(values)
-    return [f"{v:.1f}" if o and np.isfinite(v) else f"fit failed: {w or 'no fit'}"
-            for v, o, w in zip(values, ok, why)]
+    fixed = eis["r_s_fixed"].values.astype(bool) if "r_s_fixed" in eis else [False] * len(values)
+    return [f"{v:.1f}" if o and np.isfinite(v) else
+            "not resolved (fitted with R_s = 0)" if o and fx else f"fit failed: {w or 'no fit'}"
+            for v, o, w, fx in zip(values, ok, why, fixed)]
+
+
+def _circuit_part(eis, labels) -> list:
+    """The fitted circuit of each spectrum with its criterion values and the solid-state
+    resistances (R_ct is the lowest-frequency arc in every circuit), and how ``auto`` chose."""
+    if "circuit" not in eis:
+        return []
+
+    def col(name):
+        return eis[name].values.astype(float) if name in eis else np.full(len(labels), np.nan)
+
+    def pm(v, e):
+        v, e = np.asarray(v, float), np.asarray(e, float)
+        return [f"{a:.4g} ± {b:.2g}" if np.isfinite(a) and np.isfinite(b) else
+                (f"{a:.4g}" if np.isfinite(a) else "—") for a, b in zip(v, e)]
+
+    tab = pd.DataFrame({
+        "state": labels,
+        "circuit": [str(c) for c in eis["circuit"].values],
+        "fit": ["ok" if o else "failed" for o in eis["fit_ok"].values.astype(bool)],
+        "parameters": [f"{v:.0f}" if np.isfinite(v) else "—" for v in col("n_params")],
+        "BIC": col("bic"), "AIC": col("aic"),
+        "residual (%)": 100 * col("relative_residual"),
+        "R_electrolyte (Ω)": pm(col("r_electrolyte_ohm"), col("r_electrolyte_err_ohm")),
+        "R_b (Ω)": pm(col("r_b_ohm"), col("r_b_err_ohm")),
+        "R_gb (Ω)": pm(col("r_gb_ohm"), col("r_gb_err_ohm")),
+        "R_int (Ω)": pm(col("r_int_ohm"), col("r_int_err_ohm")),
+        "R_ct (Ω)": pm(col("r_ct_ohm"), col("r_ct_err_ohm")),
+        "n_ct": col("n_cpe"), "C_ct (F)": col("c_ct_F")})
+    parts = [table(tab, caption="EIS circuits (analysis.echem.eis_circuit): R_ct is the "
+                                "lowest-frequency arc; R_electrolyte = R_s + the bulk and "
+                                "grain-boundary arcs (an upper bound of the solid electrolyte's "
+                                "resistance); BIC/AIC of the |Z|-weighted residual",
+                   float_format="{:.4g}", max_columns=20)]
+    sel = [str(v) for v in eis["selection"].values] if "selection" in eis else []
+    for lab, t in zip(labels, sel):
+        if t:
+            parts.append(macro("para", {"text": f"Circuit selection, {lab}: {t}", "cls": "note"}))
+    return parts
 
 
 def section(store) -> Section | None:
