@@ -30,6 +30,6 @@ def test_threshold_is_set_once(monkeypatch):
     for v in heap._USER_VARS + ("GLIBC_TUNABLES",):
         monkeypatch.delenv(v, raising=False)
     assert heap.limit_heap_retention() is True
-    assert heap._applied == heap.MMAP_THRESHOLD_BYTES
+    assert heap._applied == (heap.MMAP_THRESHOLD_BYTES, heap.TRIM_THRESHOLD_BYTES)
     assert heap.limit_heap_retention() is True  # idempotent
     assert isinstance(heap.trim_heap(), bool)

@@ -1,4 +1,4 @@
-"""The parallel kernels of :mod:`ssbscope.tomo.filters` launched from several threads at once
+"""The parallel kernels of :mod:`ssbscope.tomo.filters` (and the FBP's gridding) launched from several threads at once
 (as Dask's thread pool runs the chunked stages' slabs) give the serial results, under the
 threading layer numba picks here and under ``workqueue``, which is not threadsafe (numba
 terminates the process on a concurrent launch; the kernels then take turns).
@@ -17,14 +17,19 @@ SCRIPT = textwrap.dedent("""
     import json, threading
     import numba, numpy as np, scipy.ndimage as ndi
     from ssbscope.tomo import filters as F
+    from ssbscope.tomo.recon import fbp
 
     rng = np.random.default_rng(0)
     vols = [rng.random((24, 48, 48)).astype(np.float32) for _ in range(2)]
     blobs = [ndi.gaussian_filter(v, 1.5) > 0.5 for v in vols]  # blobs to open
     dots = [v > 0.95 for v in vols]  # sparse voxels: many components
 
-    def run(i):
-        return F.median3(vols[i]), F.opening(blobs[i], 2), F.label(dots[i], 26)
+    ang = np.linspace(0, np.pi, 60, endpoint=False)
+    sinos = [rng.random((60, 48)).astype(np.float32) for _ in range(2)]
+
+    def run(i):  # filters' kernels and the FBP's gridding (ssbscope.tomo.recon)
+        return (F.median3(vols[i]), F.opening(blobs[i], 2), F.label(dots[i], 26),
+                fbp(sinos[i], ang, 23.5))
 
     ref = [run(0), run(1)]  # serial (the first launch selects the layer)
     got, errors = [[], []], []
@@ -45,6 +50,7 @@ SCRIPT = textwrap.dedent("""
         t.join()
     same = all(np.array_equal(a[0], r[0]) and np.array_equal(a[1], r[1])
                and np.array_equal(a[2][0], r[2][0]) and a[2][1] == r[2][1]
+               and np.array_equal(a[3], r[3])
                for i, r in enumerate(ref) for a in got[i])
     print(json.dumps({"layer": numba.threading_layer(), "serialised": F.kernels_serialised(),
                       "runs": [len(g) for g in got], "same": bool(same), "errors": errors,

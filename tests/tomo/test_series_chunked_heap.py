@@ -4,10 +4,11 @@ held before, not the arrays that Dask's threads freed and glibc's arenas kept
 (:mod:`ssbscope.heap`).
 
 A subprocess (its own heap) analyses a tiny series first (imports, compiled kernels, caches:
-held for good), then a 2 x 128^3 one in slabs of 16 slices; the RSS after it (garbage
-collected) less the RSS before it is the memory the analysis left behind.  Measured on the
-2-core machine: 56 MB left, 97 MB free in the arenas (``mallinfo2``'s ``fordblks``), before
-the fix; 10-11 MB left, 18-21 MB free in the arenas (pages trimmed included), after."""
+held for good), then a 2 x 128^3 one in one slab a scan (8 MB float32 arrays, 16 MB float64:
+the sizes glibc's rising thresholds keep in the arenas); the RSS after it (garbage collected)
+less the RSS before it is the memory the analysis left behind.  Measured on the 2-core
+machine: 167 MB left, 207 MB free in the arenas (``mallinfo2``'s ``fordblks``, trimmed pages
+included), before the fix; 68 MB and 81 MB after (slabs of 32 slices: 79 -> 47 MB left)."""
 
 import json
 import os
@@ -91,7 +92,7 @@ def test_chunked_series_analysis_leaves_no_slab_memory_behind(tmp_path):
     for v in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
               "MALLOC_MMAP_MAX_", "GLIBC_TUNABLES"):
         env.pop(v, None)  # the heap as glibc starts it
-    n, cz = 128, 16
+    n, cz = 128, 128
     r = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "work"), str(n), str(cz)],
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -99,7 +100,7 @@ def test_chunked_series_analysis_leaves_no_slab_memory_behind(tmp_path):
     # the analysis measured the layers: Li grows by 0.04 n = 5.1 um between the scans
     li = out["li_um"]
     assert li[1] - li[0] == pytest.approx(0.04 * n, abs=1.5), out
-    scan = n ** 3 * 4  # one float32 scan: 8.4 MB; a slab 1 MB
-    assert out["held"] < 3 * scan, (out, out["held"] / 1e6)  # before the fix: 56 MB
-    if out["kept_after"] >= 0:  # glibc: the arenas do not keep the slabs' arrays (97 MB)
-        assert out["kept_after"] < 4 * scan, (out, out["kept_after"] / 1e6)
+    scan = n ** 3 * 4  # one float32 scan (and slab): 8.4 MB
+    assert out["held"] < 12 * scan, (out, out["held"] / 1e6)  # before the fix: 167 MB
+    if out["kept_after"] >= 0:  # glibc: the arenas do not keep the slabs' arrays (207 MB)
+        assert out["kept_after"] < 16 * scan, (out, out["kept_after"] / 1e6)

@@ -76,8 +76,9 @@ def _launch(kernel, *args):
     """``kernel(*args)`` of a ``parallel=True`` kernel, callable from several threads at once.
 
     Dask runs the chunked stages' slabs (:mod:`ssbscope.tomo.series_chunked`,
-    :mod:`ssbscope.tomo.chunked`) on a thread pool, so these kernels are launched
-    concurrently.  Numba's ``omp`` and ``tbb`` threading layers are threadsafe; ``workqueue``,
+    :mod:`ssbscope.tomo.chunked`) and the streamed reconstruction's blocks
+    (:mod:`ssbscope.tomo.stream`, the FBP's gridding kernel) on a thread pool, so these
+    kernels are launched concurrently.  Numba's ``omp`` and ``tbb`` threading layers are threadsafe; ``workqueue``,
     which numba falls back to when neither OpenMP nor TBB loads (e.g. macOS without libomp)
     or which ``NUMBA_THREADING_LAYER=workqueue`` selects, terminates the process on a
     concurrent launch ("Concurrent access has been detected").  Under it every launch holds
@@ -97,9 +98,10 @@ def _launch(kernel, *args):
             _serialised = layer == "workqueue"
             if _serialised:
                 log.info("numba threading layer 'workqueue' (not threadsafe): the parallel "
-                         "kernels of ssbscope.tomo.filters run one at a time; install tbb or "
+                         "kernels of ssbscope.tomo (filters, FBP gridding) run one at a time; install tbb or "
                          "OpenMP, or set NUMBA_THREADING_LAYER=omp|tbb, for concurrent slabs")
         return out
+
 
 # Optimal 25-comparator sorting network for 9 inputs (verified by the 0-1 principle in
 # tests/tomo/test_filters.py).

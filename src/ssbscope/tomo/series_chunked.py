@@ -59,10 +59,11 @@ The volumes (``SeriesResult.volumes``/``labels``) and the masks of the scans are
 arrays backed by those Zarr arrays: the store writes them chunk by chunk.  The slab
 thickness comes from ``memory_limit_bytes`` (:func:`slab_slices`).
 
-The chunked path fixes glibc's mmap threshold (:func:`ssbscope.heap.limit_heap_retention`)
-and trims the heap after each scan: the slabs' arrays that Dask's threads free go back to the
-system instead of staying in the threads' arenas (2 x 256^3: 0.57 GB held after the analysis
-and a 1.15 GB peak before, 0.18 GB and 0.72 GB after).
+The chunked path fixes glibc's mmap and trim thresholds
+(:func:`ssbscope.heap.limit_heap_retention`) and trims the heap after each scan: the slabs'
+arrays that Dask's threads free go back to the system instead of staying in the threads'
+arenas (2 x 256^3 in slabs of 16 slices: 0.38 GB held after the analysis and a 0.68 GB peak
+before, 0.25 GB and 0.57 GB after; see :mod:`ssbscope.heap`).
 
 The slabs that write a volume intermediate (registration resampling, median or TV/NLM
 blocks, labels or the forest's prediction, the levels' interior labels) are Dask tasks on
