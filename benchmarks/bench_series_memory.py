@@ -13,10 +13,17 @@ store slab by slab, then runs the series analysis on the store's lazy volumes:
 Prints wall time and peak RSS (psutil, polled every 20 ms) per step and for the whole run,
 with the machine.  Run each mode in its own process (``--mode``) for a clean peak.
 
+``--trace`` also prints, at the start and end of every step, the RSS and glibc's heap
+(``mallinfo2``: bytes in use, bytes freed but kept by the allocator); after the analysis and
+after the write it collects garbage and prints them again, with ``--tracemalloc N`` the N
+largest live allocations (Python and NumPy, by traceback) and with ``--trim`` the RSS after
+``malloc_trim(0)``: memory that trimming returns was freed but kept by the allocator, memory
+that stays is held by live objects.
+
 Usage::
 
     python benchmarks/bench_series_memory.py [--size 256] [--scans 4] [--mode chunked|memory]
-        [--memory-limit 2GB] [--dir DIR]
+        [--memory-limit 2GB] [--dir DIR] [--trace [--tracemalloc 10] [--trim]]
     python benchmarks/bench_series_memory.py --size 1024      # the issue's 4 x 1024^3 case
 """
 
@@ -127,12 +134,42 @@ def _cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-class _Peak:
-    """Peak RSS (bytes) of this process, polled in a thread, per nested step."""
+def _mallinfo():
+    """glibc's heap (all arenas): ``(in use, free but kept)`` in bytes, or None."""
+    import ctypes
 
-    def __init__(self):
+    class _MI2(ctypes.Structure):
+        _fields_ = [(f, ctypes.c_size_t) for f in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MI2
+    except (OSError, AttributeError):
+        return None
+    m = libc.mallinfo2()
+    return m.uordblks + m.hblkhd, m.fordblks
+
+
+def _malloc_trim() -> bool:
+    """``malloc_trim(0)`` of glibc (returns the arenas' free pages to the system)."""
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+class _Peak:
+    """Peak RSS (bytes) of this process, polled in a thread, per nested step; ``trace``:
+    the RSS and glibc's heap printed at each step's start and end."""
+
+    def __init__(self, trace=False):
         import psutil
 
+        self.trace = trace
         self.proc = psutil.Process()
         self.active: list[list] = []
         self.rows: list[tuple] = []
@@ -149,14 +186,26 @@ class _Peak:
                 a[1] = max(a[1], rss)
             time.sleep(0.02)
 
+    def mem(self) -> str:
+        """``RSS x GB, heap in use y GB, free kept z GB`` now."""
+        out = f"RSS {self.proc.memory_info().rss / 1e9:.3f} GB"
+        mi = _mallinfo()
+        if mi is not None:
+            out += f", heap in use {mi[0] / 1e9:.3f} GB, freed but kept {mi[1] / 1e9:.3f} GB"
+        return out
+
     @contextlib.contextmanager
     def step(self, name):
         entry = [name, self.proc.memory_info().rss, time.perf_counter(), _cpu()]
+        if self.trace:
+            print(f"  > {name.strip()}: {self.mem()}", flush=True)
         self.active.append(entry)
         try:
             yield
         finally:
             self.active.remove(entry)
+            if self.trace:
+                print(f"  < {name.strip()}: {self.mem()}", flush=True)
             row = (name, time.perf_counter() - entry[2], entry[1], _cpu() - entry[3])
             self.rows.append(row)
             # as it ends (a run stopped early still tells its steps); load: the machine's
@@ -185,6 +234,61 @@ def _instrument(peak):
     SC._new_filaments_chunked = wrap("new filaments", SC._new_filaments_chunked)
 
 
+def _smaps() -> str:
+    """Resident memory by kind of mapping (``/proc/self/smaps``): the main heap, glibc's
+    thread arenas (64 MiB reserved heaps), other anonymous memory (large arrays mmapped one by
+    one, Python's object arenas, thread stacks) and files (libraries)."""
+    kinds = {"heap": 0, "thread arenas": 0, "other anonymous": 0, "files": 0}
+    maps = []
+    try:
+        with open("/proc/self/smaps") as fh:
+            for line in fh:
+                f = line.split()
+                if "-" in f[0] and len(f) >= 5 and ":" in f[3]:
+                    a, b = (int(x, 16) for x in f[0].split("-"))
+                    maps.append([a, b, f[1], f[5] if len(f) > 5 else "", 0])
+                elif f[0] == "Rss:" and maps:
+                    maps[-1][4] = int(f[1]) * 1024
+    except OSError:
+        return "(no /proc/self/smaps)"
+    arena = 64 * 2**20
+    for a, b, perm, name, rss in maps:
+        if name == "[heap]":
+            kinds["heap"] += rss
+        elif name.startswith("/"):
+            kinds["files"] += rss
+        elif not name and a % arena == 0 and perm.startswith("rw") and b - a <= arena:
+            kinds["thread arenas"] += rss  # an arena's heap starts on a 64 MiB boundary
+        else:
+            kinds["other anonymous"] += rss
+    return ", ".join(f"{k} {v / 1e9:.3f}" for k, v in kinds.items()) + " GB resident"
+
+
+def _probe(peak, what, top=0, trim=False):
+    """Print the memory held at ``what`` (after ``gc.collect``): RSS and heap, the ``top``
+    largest live allocations (tracemalloc, when tracing), and with ``trim`` the RSS after
+    ``malloc_trim(0)``."""
+    import gc
+    import tracemalloc
+
+    print(f"[{what}] {peak.mem()}", flush=True)
+    gc.collect()
+    print(f"[{what}] after gc.collect: {peak.mem()}\n[{what}] {_smaps()}", flush=True)
+    if top and tracemalloc.is_tracing():
+        snap = tracemalloc.take_snapshot()
+        cur, pk = tracemalloc.get_traced_memory()
+        print(f"[{what}] tracemalloc: {cur / 1e9:.3f} GB live (peak {pk / 1e9:.3f} GB), "
+              "largest:")
+        for st in snap.statistics("traceback")[:top]:
+            fr = [f"{Path(f.filename).name}:{f.lineno}" for f in st.traceback[-6:]]
+            print(f"    {st.size / 1e6:9.1f} MB in {st.count:6d} blocks  " + " < ".join(
+                reversed(fr)))
+    if trim:
+        _malloc_trim()
+        print(f"[{what}] after malloc_trim(0): {peak.mem()}\n[{what}] {_smaps()}",
+              flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=256)
@@ -192,6 +296,14 @@ def main(argv=None) -> None:
     ap.add_argument("--mode", choices=["chunked", "memory"], default="chunked")
     ap.add_argument("--memory-limit", default="2GB")
     ap.add_argument("--dir", default=None, help="work folder (default a temporary one)")
+    ap.add_argument("--trace", action="store_true",
+                    help="RSS and glibc heap at each step's start and end, and held after "
+                         "the analysis and the write")
+    ap.add_argument("--tracemalloc", type=int, default=0, metavar="N",
+                    help="with --trace: the N largest live allocations (tracemalloc) held "
+                         "after the analysis and the write")
+    ap.add_argument("--trim", action="store_true",
+                    help="with --trace: malloc_trim(0) after the analysis, before the write")
     args = ap.parse_args(argv)
 
     from ssbscope.pipeline import parse_memory
@@ -202,7 +314,7 @@ def main(argv=None) -> None:
     limit = parse_memory(args.memory_limit)
     root = Path(args.dir or tempfile.mkdtemp(prefix="bench-series-"))
     root.mkdir(parents=True, exist_ok=True)
-    peak = _Peak()
+    peak = _Peak(trace=args.trace)
     print(machine())
     print(f"series of {args.scans} x {n}^3 float32 ({args.scans * n**3 * 4 / 1e9:.2f} GB), "
           f"mode {args.mode}, memory limit {args.memory_limit}")
@@ -215,6 +327,10 @@ def main(argv=None) -> None:
               central_fraction=0.5625)
     vols = [store.read(k)["volume"].data for k in keys]
     base = peak.proc.memory_info().rss
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(12)
     if args.mode == "chunked":
         from ssbscope.tomo.series_chunked import analyse_series_chunked
 
@@ -229,13 +345,19 @@ def main(argv=None) -> None:
             arrs = [np.asarray(v.compute(), np.float32) for v in vols]
         with peak.step("analysis (in memory)"):
             res = analyse_series(arrs, lay, vs, **kw)
+    if args.trace:
+        _probe(peak, "held after the analysis", args.tracemalloc, args.trim)
     with peak.step("write labels/metrics/maps to the store"):
         out = series_datasets(res, np.arange(args.scans) * 3600.0,
                               [f"s{k}" for k in range(args.scans)], vs,
                               central_fraction=kw["central_fraction"], series="bench")
         for key, ds in out.items():
-            store.write(key, ds)
+            with peak.step(f"  {key}") if args.trace else contextlib.nullcontext():
+                store.write(key, ds)
     wall = time.perf_counter() - t_all
+    if args.trace:
+        del out
+        _probe(peak, "held after the write", args.tracemalloc)
     peak.stop = True
     print(f"\nRSS before the analysis {base / 1e9:.2f} GB")
     print(f"{'step':<52} {'wall s':>8} {'CPU-s':>8} {'peak RSS GB':>12}")

@@ -22,6 +22,11 @@ Own kernels (numba, parallel over z, deterministic whatever the thread count) ar
   raster order of their first voxel) for 6-, 18- or 26-connectivity; union-find over runs
   of foreground voxels along x, z-slabs linked in parallel and merged across slab faces.
 
+The parallel kernels are launched through :func:`_launch`: the chunked stages call them from
+Dask's worker threads, several at once, which numba's ``omp`` and ``tbb`` threading layers
+allow and its ``workqueue`` layer does not (it aborts the process); under ``workqueue`` the
+launches take turns.
+
 Thresholds reuse scikit-image's Otsu on a histogram (so that a chunked run can pass a global
 histogram computed in a first pass); multi-Otsu is an own exact dynamic programme
 (O(classes x nbins^2)) because scikit-image's exhaustive search grows as nbins^(classes-1).
@@ -30,6 +35,7 @@ histogram computed in a first pass); multi-Otsu is an own exact dynamic programm
 from __future__ import annotations
 
 import logging
+import threading
 
 import numba
 import numpy as np
@@ -47,9 +53,55 @@ __all__ = [
     "histogram",
     "label",
     "check_finite",
+    "kernels_serialised",
 ]
 
 log = logging.getLogger(__name__)
+
+#: Held by every parallel launch while the threading layer is unknown (the first launch
+#: selects it) or is ``workqueue``.
+_LAUNCH_LOCK = threading.Lock()
+_serialised: bool | None = None
+
+
+def kernels_serialised() -> bool | None:
+    """Whether this process's parallel kernels take turns: True under numba's ``workqueue``
+    threading layer (not threadsafe), False under ``omp`` or ``tbb``, None before the first
+    launch (the layer is chosen then: ``NUMBA_THREADING_LAYER``, else the first of tbb, omp,
+    workqueue that loads)."""
+    return _serialised
+
+
+def _launch(kernel, *args):
+    """``kernel(*args)`` of a ``parallel=True`` kernel, callable from several threads at once.
+
+    Dask runs the chunked stages' slabs (:mod:`ssbscope.tomo.series_chunked`,
+    :mod:`ssbscope.tomo.chunked`) and the streamed reconstruction's blocks
+    (:mod:`ssbscope.tomo.stream`, the FBP's gridding kernel) on a thread pool, so these
+    kernels are launched concurrently.  Numba's ``omp`` and ``tbb`` threading layers are threadsafe; ``workqueue``,
+    which numba falls back to when neither OpenMP nor TBB loads (e.g. macOS without libomp)
+    or which ``NUMBA_THREADING_LAYER=workqueue`` selects, terminates the process on a
+    concurrent launch ("Concurrent access has been detected").  Under it every launch holds
+    one lock (one kernel at a time, each still parallel over its threads); the first launch,
+    which selects the layer, holds it too.
+    """
+    global _serialised
+    if _serialised is False:
+        return kernel(*args)
+    with _LAUNCH_LOCK:
+        out = kernel(*args)
+        if _serialised is None:
+            try:
+                layer = numba.threading_layer()
+            except ValueError:  # not initialised (a kernel that ran serially)
+                return out
+            _serialised = layer == "workqueue"
+            if _serialised:
+                log.info("numba threading layer 'workqueue' (not threadsafe): the parallel "
+                         "kernels of ssbscope.tomo (filters, FBP gridding) run one at a time; install tbb or "
+                         "OpenMP, or set NUMBA_THREADING_LAYER=omp|tbb, for concurrent slabs")
+        return out
+
 
 # Optimal 25-comparator sorting network for 9 inputs (verified by the 0-1 principle in
 # tests/tomo/test_filters.py).
@@ -185,15 +237,15 @@ def median3(volume: np.ndarray) -> np.ndarray:
     arr = _as_volume(volume)
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8)
-        return _median3_kernel(np.ascontiguousarray(arr), np.empty(arr.shape, np.uint8),
-                               _SORT9, _MERGE9).view(np.bool_)
+        return _launch(_median3_kernel, np.ascontiguousarray(arr),
+                       np.empty(arr.shape, np.uint8), _SORT9, _MERGE9).view(np.bool_)
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise InputError(f"volume: dtype {arr.dtype} is not real-valued; pass an integer or "
                          "floating-point volume")
     check_finite(arr)
     arr = np.ascontiguousarray(arr)
     out = np.empty(arr.shape, arr.dtype)
-    return _median3_kernel(arr, out, _SORT9, _MERGE9)
+    return _launch(_median3_kernel, arr, out, _SORT9, _MERGE9)
 
 
 # --------------------------------------------------------------------------- ball morphology
@@ -275,10 +327,12 @@ def _near(target: np.ndarray, radius: int, *, invert: bool, keep_if_near: bool) 
     cap = radius * radius + 1
     # values never exceed cap (sums are formed in int64 before the comparison)
     dt = np.uint8 if cap <= 255 else np.uint16
-    g = _near_pass_x(target.view(np.uint8), invert, radius, dt(cap), np.empty(target.shape, dt))
-    h = _near_pass_y(g, radius, cap, np.empty(target.shape, dt))
+    g = _launch(_near_pass_x, target.view(np.uint8), invert, radius, dt(cap),
+                np.empty(target.shape, dt))
+    h = _launch(_near_pass_y, g, radius, cap, np.empty(target.shape, dt))
     del g
-    return _near_pass_z_threshold(h, radius, cap, keep_if_near, np.empty(target.shape, np.bool_))
+    return _launch(_near_pass_z_threshold, h, radius, cap, keep_if_near,
+                   np.empty(target.shape, np.bool_))
 
 
 def _check_mask(mask, name="mask") -> np.ndarray:
@@ -737,23 +791,23 @@ def label(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndarray, int]:
         raise ParameterError("connectivity", connectivity, "must be 6, 18 or 26",
                              "use 26 (faces, edges and corners) or 6 (faces only)")
     nz, ny, nx = arr.shape
-    counts = _count_runs(arr, np.empty(nz * ny, np.int64))
+    counts = _launch(_count_runs, arr, np.empty(nz * ny, np.int64))
     row_start = np.zeros(nz * ny + 1, np.int64)
     np.cumsum(counts, out=row_start[1:])
     n_runs = int(row_start[-1])
     it = np.int32 if n_runs < 2**31 - 1 else np.int64
     x0 = np.empty(n_runs, np.int32)
     x1 = np.empty(n_runs, np.int32)
-    _fill_runs(arr, row_start, x0, x1)
+    _launch(_fill_runs, arr, row_start, x0, x1)
     par = np.arange(n_runs, dtype=it)
     nthreads = numba.get_num_threads()
     nslab = max(1, min(nz, 4 * nthreads))
     bounds = np.unique(np.linspace(0, nz, nslab + 1).round().astype(np.int64))
     rows = _row_offsets(connectivity)
     shape = np.array(arr.shape, np.int64)
-    _link_slabs(shape, row_start, x0, x1, par, rows, bounds)
+    _launch(_link_slabs, shape, row_start, x0, x1, par, rows, bounds)
     lab_run = np.empty(n_runs, it)
     n = int(_link_faces_resolve(shape, row_start, x0, x1, par, rows, bounds, lab_run))
     out = np.empty(arr.shape, it)
-    _paint_runs(out, row_start, x0, x1, lab_run)
+    _launch(_paint_runs, out, row_start, x0, x1, lab_run)
     return out, n

@@ -365,9 +365,10 @@ def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers, interpo
     hi = np.searchsorted(sorted_iy0, r0s + band_rows, side="left")
     band_order = np.concatenate([order[a:b] for a, b in zip(lo, hi)]).astype(np.int64)
     band_starts = np.concatenate([[0], np.cumsum(hi - lo)]).astype(np.int64)
-    spread = _get_spread()
-    g = spread(ux, uy, cre, cim, band_order, band_starts, int(band_rows), row_min, int(grid),
-               int(width), float(beta)).view(np.complex64)
+    from ssbscope.tomo.filters import _launch  # threadsafe launch (Dask's slab threads)
+
+    g = _launch(_get_spread(), ux, uy, cre, cim, band_order, band_starts, int(band_rows),
+                row_min, int(grid), int(width), float(beta)).view(np.complex64)
     img = sfft.ifft2(g, workers=workers, overwrite_x=True) * (grid * grid)
     # output offsets x = j - n_out//2 live at index x mod grid
     idx = (np.arange(n_out) - n_out // 2) % grid

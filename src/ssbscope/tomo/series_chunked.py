@@ -59,6 +59,12 @@ The volumes (``SeriesResult.volumes``/``labels``) and the masks of the scans are
 arrays backed by those Zarr arrays: the store writes them chunk by chunk.  The slab
 thickness comes from ``memory_limit_bytes`` (:func:`slab_slices`).
 
+The chunked path fixes glibc's mmap and trim thresholds
+(:func:`ssbscope.heap.limit_heap_retention`) and trims the heap after each scan: the slabs'
+arrays that Dask's threads free go back to the system instead of staying in the threads'
+arenas (2 x 256^3 in slabs of 16 slices: 0.38 GB held after the analysis and a 0.68 GB peak
+before, 0.25 GB and 0.57 GB after; see :mod:`ssbscope.heap`).
+
 The slabs that write a volume intermediate (registration resampling, median or TV/NLM
 blocks, labels or the forest's prediction, the levels' interior labels) are Dask tasks on
 the active scheduler: under ``ssbscope run --workers N`` or ``--scheduler ADDRESS`` they run
@@ -89,6 +95,7 @@ from pathlib import Path
 import numpy as np
 
 from ssbscope.errors import EmptyResultError, InputError, ParameterError
+from ssbscope.heap import limit_heap_retention, trim_heap
 
 __all__ = ["slab_slices", "analyse_series_chunked"]
 
@@ -1728,6 +1735,8 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
             Path(work_dir).mkdir(parents=True, exist_ok=True)
             path = Path(tempfile.mkdtemp(prefix="series-", dir=str(work_dir)))
         work = _Work(path, cz)
+        # the slabs' arrays freed by Dask's threads go back to the system (ssbscope.heap)
+        limit_heap_retention()
         log.info("analyse_series_chunked: %s voxels per scan, %d scans, slabs of %d slices in "
                  "%s", shape, len(vols), cz, path)
     order = phase_order(lay, energy_kev)
@@ -1786,6 +1795,8 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
         if dn.method != "none":  # the median is not part of the result
             work.drop(f"median_{k}")
             sc.med = None  # (in memory: freed too)
+        if work.path is not None:
+            trim_heap()
     nt = len(vols)
     nf = np.full((4, nt), np.nan)
     overlap = np.full(nt, np.nan)
@@ -1844,6 +1855,8 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
 
         unc = tuple(segmentation_uncertainty(ps, sg.location, lay, order.phases, vs)
                     for ps, sg in zip(psums, segs))
+    if work.path is not None:
+        trim_heap()
     if work.path is None:  # in memory: the scans' masks as NumPy arrays
         import dataclasses
 
