@@ -69,7 +69,8 @@ from ssbscope.errors import ParameterError
 
 __all__ = ["LowAttenuationLevels", "electrode_level", "histogram_edges", "matrix_level",
            "levels", "measure_levels", "threshold_map", "mirror_levels", "slice_fraction_sums",
-           "layer_fractions_from_slices"]
+           "layer_fractions_from_slices", "fraction_map", "present_in_reference",
+           "split_isolated", "li_void_contrast", "PERSISTENCE_FRACTION", "PERSISTENCE_RULE"]
 
 #: Bins per noise standard deviation of the electrolyte histogram.
 BINS_PER_SD = 4
@@ -433,3 +434,114 @@ def measure_levels(read, footprint, electrode_bands, e0: int, e1: int, bounds=No
     lv = LowAttenuationLevels(level_low=lo, level_matrix=matrix_level(counts, edges, sd),
                               noise_sd=sd, level_matrix_rim=rim_level)
     return lv if lv.level_matrix > lv.level_low else None
+
+
+# ------------------------------------------------------------------ pores vs isolated Li
+
+#: A region is present in the reference scan when the reference's partial-volume fraction
+#: summed over the region's voxels is at least this fraction of the scan's own sum
+#: (:func:`present_in_reference`): about half the region's low-attenuation content is there.
+PERSISTENCE_FRACTION = 0.5
+
+#: The rule of :func:`split_isolated`, as stored beside the numbers.
+PERSISTENCE_RULE = (
+    "isolated low-attenuation regions (26-connected, not touching the Li electrode's "
+    "regions) split by persistence against the series' first scan, registered: a region "
+    "whose partial-volume fraction (level_matrix - v) / (level_matrix - level_low), summed "
+    "over its voxels in the first scan with that scan's own pure levels, is at least "
+    f"{PERSISTENCE_FRACTION:g} of its sum in the scan itself is present there: a pore of the "
+    "pellet (pore_volume_um3); the others appeared since: isolated (dead) Li "
+    "(isolated_li_um3).  Each part less its noise-mirror estimate: the matrix voxels at or "
+    "above 2 level_matrix - threshold outside the Li-connected set's 26-neighbourhood, "
+    "inside the present regions' 26-neighbourhood (pores) or not (isolated Li).  Not "
+    "measured (NaN) on the first scan and in a series of one scan.  Grey level cannot tell "
+    "them apart: Li and void differ by li_void_contrast of the Li | matrix contrast "
+    "(attenuation of the declared materials at the scan's energy)")
+
+
+def fraction_map(values, lv: LowAttenuationLevels, rim) -> np.ndarray:
+    """Partial-volume fraction of the low phase per voxel, ``(L_m - v) / (L_m - level_low)``
+    with ``L_m`` the matrix level of the column (``lv.matrix_rim`` on ``rim``).
+
+    Parameters
+    ----------
+    values : (Z, Y, X) ndarray
+    lv : LowAttenuationLevels
+    rim : (Y, X) ndarray of bool
+
+    Returns
+    -------
+    (Z, Y, X) ndarray of float64
+    """
+    lm = np.where(np.asarray(rim, bool), lv.matrix_rim, lv.level_matrix)
+    d = lm - lv.level_low
+    if not np.all(d > 0):
+        raise ParameterError("level_matrix", lv.level_matrix,
+                             f"must lie above level_low={lv.level_low!r}")
+    return (lm[None] - np.asarray(values, np.float64)) / d[None]
+
+
+def present_in_reference(sum_scan, sum_reference, isolated) -> np.ndarray:
+    """Which isolated regions are present in the reference scan (pores), per label.
+
+    Parameters
+    ----------
+    sum_scan, sum_reference : (n + 1,) ndarray
+        Per label, the partial-volume fraction (:func:`fraction_map`) summed over the
+        region's voxels in the scan and in the registered reference scan.
+    isolated : (n + 1,) ndarray of bool
+        The isolated labels (label 0 is background).
+
+    Returns
+    -------
+    (n + 1,) ndarray of bool
+        ``isolated & (sum_reference >= PERSISTENCE_FRACTION * sum_scan)``.
+    """
+    a = np.asarray(sum_scan, np.float64)
+    r = np.asarray(sum_reference, np.float64)
+    return np.asarray(isolated, bool) & (r >= PERSISTENCE_FRACTION * a)
+
+
+def split_isolated(sizes, present, isolated, noise_pores: int, noise_li: int,
+                   voxel_volume_um3: float) -> tuple[float, float]:
+    """Pore and isolated-Li volumes (µm³) from the regions' voxel counts and their
+    noise-mirror estimates (each part clipped at 0).
+
+    Parameters
+    ----------
+    sizes : (n + 1,) ndarray of int
+        Voxels per label.
+    present, isolated : (n + 1,) ndarray of bool
+        :func:`present_in_reference`, and the isolated labels.
+    noise_pores, noise_li : int
+        Matrix voxels at or above the mirror level near the present regions / elsewhere
+        (outside the Li-connected set's neighbourhood).
+    voxel_volume_um3 : float
+
+    Returns
+    -------
+    (pore_volume_um3, isolated_li_um3)
+    """
+    sz = np.asarray(sizes, np.int64)
+    pres = np.asarray(present, bool)
+    iso = np.asarray(isolated, bool)
+    n_p = int(sz[pres].sum())
+    n_l = int(sz[iso & ~pres].sum())
+    return (float(max(0, n_p - int(noise_pores)) * voxel_volume_um3),
+            float(max(0, n_l - int(noise_li)) * voxel_volume_um3))
+
+
+def li_void_contrast(low_material: str = "Li", matrix_material: str = "Li6PS5Cl",
+                     energy_kev: float = 22.0) -> float:
+    """Li | void contrast as a fraction of the Li | matrix contrast (linear attenuation of
+    the declared materials, :mod:`ssbscope.materials`): a grey level between Li and a pore
+    is this fraction of the way from the low level to the matrix's, e.g. 0.014 for Li in
+    Li6PS5Cl at 22 keV, i.e. a contrast-to-noise of 0.014 x 3 per voxel on the twin."""
+    from ssbscope.materials import get
+
+    mu_l = get(low_material).linear_attenuation_1_cm(float(energy_kev))
+    mu_m = get(matrix_material).linear_attenuation_1_cm(float(energy_kev))
+    if not mu_m > mu_l:
+        raise ParameterError("matrix_material", matrix_material,
+                             f"attenuates no more than {low_material} at {energy_kev} keV")
+    return float(mu_l / (mu_m - mu_l))
