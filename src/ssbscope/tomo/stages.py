@@ -984,18 +984,21 @@ def _isolated_split_attrs(met, res, *, layers=None):
     """Units, names and the rule of ``pore_volume_um3`` / ``isolated_li_um3`` (with
     ``layers``, the declared materials' Li | void contrast that rules out a grey-level
     split)."""
+    from ssbscope.errors import ParameterError
     from ssbscope.tomo import low_attenuation as LA
     from ssbscope.tomo.series import as_layers
 
     rule = LA.PERSISTENCE_RULE
     try:
         mats = {la.name: la.material for la in as_layers(layers)}
-        c = LA.li_void_contrast(res.order.phases[0], mats[met.attrs["electrolyte"]],
+        electrolyte = met.attrs["electrolyte"]
+        c = LA.li_void_contrast(res.order.phases[0], mats[electrolyte],
                                 float(res.order.energy_kev))
         rule += f"; li_void_contrast = {c:.3g} ({res.order.phases[0]} in {mats[electrolyte]} " \
                 f"at {float(res.order.energy_kev):g} keV)"
-    except Exception:  # no energy or an unknown material: the rule without the number
-        pass
+    except (KeyError, TypeError, ValueError, ParameterError) as exc:
+        # no layers, no energy or an unknown material: the rule without the number
+        log.debug("tomo: no Li | void contrast for the isolated split (%s)", exc)
     met["pore_volume_um3"].attrs.update({
         "units": "um^3", "long_name": "pores of the electrolyte (isolated low-attenuation "
         "regions present in the first scan)", "method": rule})
