@@ -366,8 +366,8 @@ def test_invariant_zingers_keep_angle_invariant_fringes(tmp_path):
 def test_block_bytes_is_an_upper_bound_of_a_blocks_peak(tmp_path):
     """tracemalloc peak of one block task (which agreed within 5 % with the RSS peak at
     2048 px x 1500 angles) at 512 px x 300 angles and 1, 4, 8 rows: block_bytes bounds it
-    from above, within 1.5x (at this size the model's fixed 40 MiB weighs most; measured at
-    2048 px x 1500 angles: 0.65 / 0.82 / 0.91 GB against 0.76 / 0.85 / 0.96 GB)."""
+    from above, within 1.5x (measured 1.15-1.24x at this size; at 2048 px x 1500 angles
+    0.62 / 0.72 / 0.84 GB against 0.70 / 0.78 / 0.90 GB, 1.08-1.13x)."""
     import tracemalloc
 
     path = _write_dx(tmp_path / "m.h5", n_a=300, n_r=12, n_d=512, zinger_rows=())

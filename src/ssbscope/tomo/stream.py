@@ -33,7 +33,9 @@ hyperslab each), and then, on that block only:
 
 Peak memory is set by the block size (:func:`plan_blocks`, from a memory limit, the
 detector width, the number of angles and the number of threads that run blocks at once),
-not by the scan size.  Writing the returned volume (``Store.write`` -> ``to_zarr``) computes
+not by the scan size; the blocks are planned after the centre search, whose middle
+sinogram decides ``truncated="auto"``, so only a truncated scan reserves the extended
+sinograms' FBP work arrays.  Writing the returned volume (``Store.write`` -> ``to_zarr``) computes
 it block by block under the active Dask scheduler, so a cluster spreads the blocks over its
 workers and the client holds only the centre search's result (one sinogram).
 """
@@ -150,9 +152,9 @@ def block_bytes(rows: int, n_angles: int, n_detector: int, *, n_out: int | None 
     float32 output slices (plus one slice in flight) and the larger of one FBP's work arrays
     (:func:`_fbp_bytes`; the rows are reconstructed one after the other, so these are paid
     once per block, not per row) and one sinogram's ring removal (about 28 bytes per value).
-    Measured peak (RSS) of :func:`reconstruct_rows` at 2048 px x 1500 angles: 0.65 GB for
-    one row, 0.82 GB for 4, 0.91 GB for 8 (then with the previous slice's complex result
-    still held) against 0.76, 0.85, 0.96 GB here.
+    Measured tracemalloc peak of :func:`reconstruct_rows` at 2048 px x 1500 angles (after a
+    first block of that size): 0.62 GB for one row, 0.72 GB for 4, 0.84 GB for 8, against
+    0.70, 0.78, 0.90 GB here (RSS rose by 0.54, 0.61, 0.76 GB).
 
     Parameters
     ----------
