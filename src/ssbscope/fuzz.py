@@ -205,7 +205,7 @@ def targets() -> dict[str, Target]:
     lfov = _REPO_DATA / "tomo_h5" / "savu_i12_lfov"
     if lfov.is_dir():
         # a real HDF5 projections file, read with its real flat and dark files
-        from ssbscope.tomo import read_projections
+        from ssbscope.tomo import read_projections  # noqa: F811 (savu may be absent)
 
         def h5_projections(p):
             pd_ = read_projections(p, flats=lfov / "dark_flat" / "pco2_flats_00000.hdf",

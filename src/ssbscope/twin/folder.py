@@ -744,7 +744,7 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
                        start_date=_iso(start_k), end_date=_iso(end_k),
                        exposure_time_s=_EXPOSURE_S, energy_kev=_E_KEV, truth_center=False)
         rows_dates.append((_iso(start_k), _iso(end_k), sc.center_px))
-    ph, rel, label = scans[-1][0], scans[-1][1], scans[-1][2]
+    ph = scans[-1][0]
     vs = ph.voxel_size_um
     z_li, z_cat = ph.interfaces_z_vox["li|lpscl"], ph.interfaces_z_vox["lpscl|cathode"]
     steel_um, li_um = 3 * vs, (z_li - 3) * vs
