@@ -34,9 +34,12 @@ __all__ = ["MapNoiseModel", "fit_map_noise", "robust_variogram", "empirical_vari
 
 #: Largest lag (pixels) of the variogram that :func:`fit_map_noise` fits.
 NOISE_MAX_LAG_PX = 10.0
-#: Longest correlation length ``l`` (Gaussian std, pixels) of the noise the fit accepts: the
-#: CT chain's correlated errors reach 1-3 pixels.
-NOISE_MAX_LENGTH_PX = 3.0
+#: Longest correlation length ``l`` (Gaussian std, pixels) of the noise the fit accepts: its
+#: correlation falls to 1/e at ``2 l`` = 3 px (the CT chain's correlated errors: 3 x 3 x 3
+#: median, interpolation, height windows).  Longer noise competes with signal features of a
+#: few pixels: on the hot-spot run's maps (tests/interface/test_hot_spot_run.py) ``l`` up to
+#: 3 px took the hot spots for noise (floor 42 x the true error).
+NOISE_MAX_LENGTH_PX = 1.5
 #: The signal's Gaussian scale ``L`` is at least this many times the noise's e-folding
 #: distance ``2 l`` (the separation the fit needs; :func:`fit_map_noise`): ``L >= 3 l``.
 NOISE_SCALE_RATIO = 1.5
@@ -61,11 +64,11 @@ NOISE_MIN_LENGTH_PX = 0.45
 #: One-line description of the model (stored with results that use it).
 NOISE_MODEL_TEXT = (
     "white + Gaussian-correlated noise (white noise filtered by a Gaussian of std "
-    "0.45 <= l <= 3 px, kept when an F test at 95 % prefers it) fitted with a smooth signal "
+    "0.45 <= l <= 1.5 px, kept when an F test at 95 % prefers it) fitted with a smooth signal "
     "(Gaussian scale L >= 4 px and >= 3 l, plus a trend) to the map's robust semivariogram "
     "(squared pixel differences up to 10 px, the largest 5 % at each distance trimmed, "
     "Gaussian-consistent; ssbscope.mapnoise.fit_map_noise); noise correlated as far as the "
-    "signal (l >~ 2 px) is taken for signal")
+    "signal (l >~ 1.5 px) is taken for signal")
 
 
 def _as_map(values):
@@ -467,13 +470,14 @@ def fit_map_noise(values, *, valid=None, max_lag_px: float = NOISE_MAX_LAG_PX,
     estimate.  Sharp features touching more than ``trim_fraction`` of the pixel pairs enter
     the noise (conservative: ``sigma`` and above all its smoothed value read high).
 
-    Measured (benchmarks/map_noise_estimators.py, 96 x 96 disk maps, 3 draws; estimate over
-    true std, unsmoothed / after Gaussian smoothing of 2 and 6 px): white + correlated noise
-    with ``l`` = 0-1.5 px under smooth (4 and 8 px), 3 px hot-spot and sharp (1.25 px bumps
-    and steps) signals, 0.87-1.21 except white noise under the sharp signal (up to 1.9 after
-    smoothing); ``l`` = 2-3 px: 0.06-1.1 (taken for signal where the signal is <= 4 px).
-    32 x 32 disk maps (~550 pixels; tests/transport/test_current_density_truth.py): medians
-    0.91-1.02, single maps 0.77-1.17.
+    Measured (benchmarks/map_noise_estimators.py and its README table: 96 x 96 disk maps,
+    3 draws; estimate over the true std, unsmoothed and after Gaussian smoothing of 2 and
+    6 px): white + correlated noise with ``l`` = 0-1.5 px under smooth (4 and 8 px), 3 px
+    hot-spot and sharp (1.25 px bumps and steps) signals, 0.90-1.10, except white noise under
+    the sharp signal (1.10 / 1.89 / 2.15: read high); ``l`` = 2-3 px: 0.06-0.55 (taken for
+    signal).  32 x 32 disk maps (~550 pixels, a 4 px signal;
+    tests/transport/test_current_density_truth.py): medians over 12 maps 0.91-1.02, single
+    maps 0.77-1.17.
 
     Parameters
     ----------

@@ -372,14 +372,15 @@ RESOLVABLE_CONTRAST_TO_NOISE = 1.0
 #: How the measured map's noise floor is estimated (stored with the comparison).
 NOISE_ESTIMATOR = (
     "noise of the measured map at the compared resolution, spatial correlation included "
-    "(ssbscope.interface.map_noise): white + Gaussian-correlated noise (white noise filtered "
-    "by a Gaussian of std l <= 3 px; kept when it passes an F test at 99.9 %) fitted with a "
-    "smooth signal (Gaussian scale >= 4 px and >= 3 l) to the map's robust semivariogram "
-    "(squared pixel differences up to 10 px, the largest half trimmed so sharp hot spots and "
-    "steps stay out; ssbscope.mapnoise.fit_map_noise, the model of the transport area's "
-    "stored noise), carried through the comparison's smoothing by drawing noise fields of "
-    "that model on the compared pixels and smoothing them the same way; noise correlated over "
-    "as long a scale as the signal is taken for signal (a lower bound)")
+    "(ssbscope.interface.map_noise = the shared model ssbscope.mapnoise.fit_map_noise, which "
+    "the transport area's stored noise uses too): white + Gaussian-correlated noise (white "
+    "noise filtered by a Gaussian of std 0.45 <= l <= 1.5 px, kept when an F test at 95 % "
+    "prefers it) fitted with a smooth signal (Gaussian scale >= 4 px and >= 3 l, plus a "
+    "trend) to the map's robust semivariogram (squared pixel differences up to 10 px, the "
+    "largest 5 % at each distance trimmed so the pairs across sharp hot spots and steps stay "
+    "out), carried through the comparison's smoothing by drawing noise fields of that model "
+    "on the compared pixels and smoothing them the same way; noise correlated over as long a "
+    "scale as the signal is taken for signal (a lower bound)")
 
 
 def white_noise_std(a) -> float:
@@ -534,16 +535,21 @@ def map_noise(a, pixel_um=1.0, smoothing_um=None, *, valid=None, n_realisations:
 
     Assumptions and limits (:func:`ssbscope.mapnoise.fit_map_noise`): stationary, isotropic,
     Gaussian noise; the signal varies on a longer scale than the noise (Gaussian scale
-    ``L >= 4`` px and ``>= 3 l``); sharp features (hot spots, steps) that touch fewer than
-    about half of the pixel pairs at each lag are trimmed out of the variogram.  Noise
-    correlated over as long a scale as the signal is taken for signal (``std`` then low).
+    ``L >= 4`` px and ``>= 3 l``); the largest 5 % of the squared pixel differences at each
+    lag (the pairs across sharp hot spots and steps) are trimmed out of the variogram, and
+    sharp structure beyond that reads as correlated noise (``std`` then high: conservative).
+    Noise correlated over as long a scale as the signal is taken for signal (``std`` then
+    low).
 
-    Measured (tests/interface/test_topography.py; ``std`` over the true smoothed-noise std,
-    96^2 disk maps, 3 draws, smoothings 0 / 4 / 12 um of 2 um pixels): 0.90-1.39 for white
-    + correlated noise with ``l`` = 0-2 px under smooth, 6 um hot-spot and sharp
-    (2.5 um hot spots + steps) signals (the former spectrum fit: 0.38-2.9), except ``l``
-    >= 2 px under the 6 um hot spots and ``l`` = 3 px under signals of <= 8 px scale
-    (0.06-0.76: noise as coarse as the signal).
+    Measured (benchmarks/map_noise_estimators.py, tests/core/test_mapnoise.py; ``std`` over
+    the true smoothed-noise std, 96^2 disk maps of 2 um pixels, 3 draws, smoothings 0 / 4 /
+    12 um): 0.90-1.10 for white + correlated noise with ``l`` = 0-1.5 px under smooth, 6 um
+    hot-spot and sharp (2.5 um hot spots + steps) signals, where the former spectrum fit read
+    0.38-1.19; white noise under the sharp signal 1.10 / 1.89 / 2.15 (former: 1.18 / 2.58 /
+    2.88); ``l`` >= 2 px: 0.06-0.55 (noise as coarse as the signal).  Hot-spot run
+    (tests/interface/test_hot_spot_run.py, 2 um smoothing, hot spots of 2.5 voxels at 30-56 %
+    contrast and voxel steps): ``std`` over the measured map's true error 0.92 and 1.42
+    (the former spectrum fit: 3.9 and 11.9).
 
     Parameters
     ----------
