@@ -75,7 +75,8 @@ def test_the_comparison_on_the_model_plated_twin_is_resolvable_with_skill(store)
     # model's growth; interval 3 adds the case-B 1.5 mA/cm2 step, whose radial profile is the
     # table's, not the model's (its skill is lower)
     assert [v[k] for k in (1, 2, 3)] == ["resolvable"] * 3, ds["contrast_to_noise"].values
-    # measured (small, seed 0, 6 um smoothing): contrast / noise 1.18, 2.29, 2.57; top-decile
+    # measured (small, seed 0, 6 um smoothing): contrast / noise 1.33, 2.84, 1.93 (shared
+    # noise model, ssbscope.mapnoise; the former spectrum floor: 1.18, 2.29, 2.57); top-decile
     # overlap 0.42 and 0.74 vs shuffled baselines 0.11 and 0.09 (z 2.2, 5.0); correlation
     # 0.63 and 0.86 (z 2.6, 3.6); interval 3: overlap 0.31 vs 0.13 (z 1.0)
     for k in (1, 2):
