@@ -73,7 +73,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     cell = disk()
     t0 = time.perf_counter()
-    print("signal    white  corr  l_px  model(s)   " + "  ".join(f"{s:g} um" for s in SMOOTHINGS_UM))
+    head = "  ".join(f"{s:g} um" for s in SMOOTHINGS_UM)
+    print("signal    white  corr  l_px  model(s)   " + head)
     for kind in args.kinds.split(","):
         for white, corr, l_px in CASES:
             est = {s: [] for s in SMOOTHINGS_UM}

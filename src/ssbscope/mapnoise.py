@@ -131,10 +131,10 @@ def _trim_factor(trim_fraction):
     q = 1.0 - float(trim_fraction)
     if q >= 1.0:
         return 1.0
-    from scipy.stats import norm
+    from scipy.special import ndtri
 
-    z = float(norm.ppf(1.0 - float(trim_fraction) / 2.0))
-    return (q - 2.0 * z * float(norm.pdf(z))) / q
+    z = float(ndtri(1.0 - float(trim_fraction) / 2.0))
+    return (q - 2.0 * z * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)) / q
 
 
 def robust_variogram(values, max_lag_px: float = NOISE_MAX_LAG_PX, *,
@@ -517,7 +517,7 @@ def fit_map_noise(values, *, valid=None, max_lag_px: float = NOISE_MAX_LAG_PX,
     ('white+gaussian', True)
     """
     from scipy.optimize import nnls
-    from scipy.stats import f as f_dist
+    from scipy.special import fdtri
 
     a = _as_map(values)
     ok = np.isfinite(a) if valid is None else (np.asarray(valid, bool) & np.isfinite(a))
@@ -579,7 +579,7 @@ def fit_map_noise(values, *, valid=None, max_lag_px: float = NOISE_MAX_LAG_PX,
     dof = max(h.size - 6, 1)
     rss_w, rss_c = best_w[0] ** 2, best_c[0] ** 2
     f_stat = ((rss_w - rss_c) / 2.0) / max(rss_c / dof, 1e-300)
-    if best_c[3][1] > 0 and f_stat > float(f_dist.ppf(NOISE_CORRELATED_F_LEVEL, 2, dof)):
+    if best_c[3][1] > 0 and f_stat > float(fdtri(2, dof, NOISE_CORRELATED_F_LEVEL)):
         _, ell, big, coef = best_c
         model = "white+gaussian"
     else:

@@ -65,7 +65,8 @@ def _ratios(kind, white, corr, l_px, smoothings_px=(0.0, 2.0, 6.0), draws=3):
         for sm in smoothings_px:
             true[sm].append(np.nanvar(smooth_with_gaps(np.where(cell, nz, np.nan), sm, cell)))
             est[sm].append(r.smoothed_sigma(sm, valid=cell) ** 2)
-    return {sm: float(np.sqrt(np.mean(est[sm]) / np.mean(true[sm]))) for sm in smoothings_px}, models
+    ratios = {sm: float(np.sqrt(np.mean(est[sm]) / np.mean(true[sm]))) for sm in smoothings_px}
+    return ratios, models
 
 
 @pytest.mark.parametrize("kind, white, corr, l_px, lo, hi", [
