@@ -32,8 +32,8 @@ CT heights' noise twice.  :func:`hot_spot_overlap` therefore first compares the 
 map's contrast (std / mean) with the measured map's noise floor (its noise std over its mean)
 at the compared resolution (``smoothing_um`` applied to both maps, the shuffled baseline and
 the floor).  The noise std includes the noise's spatial correlation (:func:`map_noise`: the
-map's noise spectrum, fitted where a smooth current map has no power, carried through the
-smoothing): smoothing removes white noise as ``1 / sqrt(area)`` but noise correlated over
+shared noise model of :mod:`ssbscope.mapnoise`, white plus Gaussian-correlated noise fitted to
+the map's robust semivariogram beside a smooth signal, carried through the smoothing): smoothing removes white noise as ``1 / sqrt(area)`` but noise correlated over
 pixels much less, so a white-noise floor (:func:`white_noise_std` x
 :func:`smoothing_noise_factor`, kept as ``measured_white_noise_std``) would call a heavily
 smoothed comparison resolvable that is not.  Only when the contrast exceeds the floor
@@ -640,8 +640,8 @@ class HotSpotComparison:
         ``std / mean`` of the predicted map over the compared pixels, after the smoothing.
     measured_noise_std : float
         Noise std of the measured map at the compared resolution (its units), spatial
-        correlation included (:func:`map_noise` ``.std``: the map's noise spectrum carried
-        through the smoothing actually applied).
+        correlation included (:func:`map_noise` ``.std``: the shared noise model,
+        :mod:`ssbscope.mapnoise`, carried through the smoothing actually applied).
     measured_mean : float
         Mean of the measured map over the compared pixels (after the smoothing).
     measured_noise_floor : float
@@ -719,8 +719,8 @@ def hot_spot_overlap(predicted, measured, *, top_fraction: float = 0.1, n_shuffl
     """Compare a predicted current map with a measured one: correlation and top-region overlap.
 
     Says first whether the comparison *can* discriminate: the measured map's noise floor
-    (:func:`map_noise`: its noise spectrum, spatial correlation included, carried through the
-    smoothing; relative to its mean, at the compared resolution) against
+    (:func:`map_noise`: the shared noise model, spatial correlation included, carried through
+    the smoothing; relative to its mean, at the compared resolution) against
     the predicted map's contrast (std / mean).  A prediction whose contrast lies below the
     noise floor cannot be confirmed or refuted by this map, whatever the correlation
     (:attr:`HotSpotComparison.resolvable`).
