@@ -697,17 +697,21 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     for nm, acc in need_count.items():
         tmaps[nm] = np.where(inner, acc.astype(float) * vs, np.nan)
 
-    stats = {k: {} for k in ("c", "cs", "e", "es", "m")}
+    stats = {k: {} for k in ("c", "cs", "e", "es", "m", "o")}
     for nm in want_t:
         tm = tmaps[nm]
         ok = inner & np.isfinite(tm)
         if ok.any():
-            st = M.thickness_stats(tm, central_fraction, footprint=ok)
+            # centre/edge of the LAYER: columns standing above their neighbours' median
+            # (filament roots, filled cracks just above the layer) left out
+            # (M.thickness_outliers); the mean and the volumes keep every column
+            out = M.thickness_outliers(tm, ok)
+            st = M.thickness_stats(tm, central_fraction, footprint=ok, exclude=out.mask)
             vals = (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um,
-                    float(np.mean(tm[ok])))
+                    float(np.mean(tm[ok])), out.fraction)
         else:
-            vals = (float("nan"),) * 5
-        for kk, v in zip(("c", "cs", "e", "es", "m"), vals):
+            vals = (float("nan"),) * 6
+        for kk, v in zip(("c", "cs", "e", "es", "m", "o"), vals):
             stats[kk][nm] = v
     v3 = vs ** 3
     phase_vol = {p: float(phase_cnt[i]) * v3 for i, p in enumerate(order_phases)}
@@ -900,7 +904,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
         electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels,
         phase_levels=levels, interface_contrast=contrast, subsurface_void_volume_um3=voids,
-        pore_crack_parts=pc_parts,
+        pore_crack_parts=pc_parts, thickness_outlier_fraction=stats["o"],
         low_attenuation_regions=la_regions if la_regions and lv is not None else None)
     return sm, el_fn, raw_fn
 

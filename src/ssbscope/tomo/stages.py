@@ -618,6 +618,28 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                 "Fig. 3J numbering); "
                                 "new_* against the previous scan (filaments) or the first "
                                 "(cracks, grey overlap)")})
+    # the centre/edge statistics of the LAYER: columns where its material runs on into a
+    # filament root or a filled crack left out (ssbscope.tomo.metrics.thickness_outliers)
+    met["thickness_outlier_fraction"] = (("time_s", "layer"), np.array(
+        [[(getattr(sc, "thickness_outlier_fraction", None) or {}).get(k, np.nan)
+          for k in all_layers] for sc in scans], float).reshape(nt, len(all_layers)))
+    from ssbscope.tomo.metrics import OUTLIER_K, OUTLIER_SMOOTH_PX, OUTLIER_WINDOW_PX
+    rule = (f"columns where the residual map - median of the {OUTLIER_WINDOW_PX} x "
+            f"{OUTLIER_WINDOW_PX} columns around, averaged over {OUTLIER_SMOOTH_PX} x "
+            f"{OUTLIER_SMOOTH_PX} columns, exceeds {OUTLIER_K:g} robust sigmas (1.4826 x its "
+            "MAD over the cell) and the column lies above that median are left out: there the "
+            "layer's material runs on into a filament root or a filled crack just above the "
+            "layer (ssbscope.tomo.metrics.thickness_outliers; one-sided)")
+    met["thickness_outlier_fraction"].attrs.update({"units": "1", "method": (
+        "fraction of the analysed columns left out of thickness_center_um / "
+        "thickness_edge_um (and their std): " + rule)})
+    for v in ("thickness_center_um", "thickness_edge_um", "thickness_center_std_um",
+              "thickness_edge_std_um"):
+        met[v].attrs["method"] = ("mean / std over the centre or edge columns of the layer; "
+                                  + rule + ", see thickness_outlier_fraction")
+    met["thickness_mean_um"].attrs["method"] = (
+        "mean over every column of the cell (no column left out), as layer_volume_um3 and "
+        "the Faraday balance")
     if all(getattr(s, "pore_crack_parts", None) for s in scans):
         met["pore_crack_volume_um3"].attrs.update({"units": "um3", "method": (
             "partial volume sum (hi - v) / (hi - lo) of the unfiltered grey values over the "
