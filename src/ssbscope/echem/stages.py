@@ -13,7 +13,9 @@
    ``analysis.echem.states`` entry (``echem/states``).
 3. ``echem.inputs.eis`` reads the ``kind: eis`` spectra and fits the circuit of
    ``analysis.echem.eis_circuit`` (default ``auto``: Randles or a solid-state multi-arc
-   circuit, by BIC; ``echem/eis``).
+   circuit, by BIC; ``echem/eis``). A file with several spectra (a ``spectrum`` column, e.g.
+   the sweeps of a PSTrace export) is fitted spectrum by spectrum, one state each, labelled
+   ``<label> #<k>``.
 
 Every dataset carries units in ``attrs["units"]`` (or in the variable name's suffix).  The
 same functions work without the pipeline: :func:`timeseries_dataset`, :func:`cycles_dataset`,
