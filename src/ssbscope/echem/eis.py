@@ -45,7 +45,8 @@ from ssbscope.errors import ConvergenceError, InputError, MissingColumnError, Pa
 __all__ = ["randles_impedance", "zarc_impedance", "effective_capacitance", "fit_eis", "EISFit",
            "track_eis", "fit_quality", "rs_reference", "CIRCUITS", "CIRCUIT_STRINGS",
            "MAX_RELATIVE_RESIDUAL", "MAX_RELATIVE_ERROR", "HF_CLOSED_PHASE_DEG",
-           "MIN_CPE_EXPONENT", "AUTO_DELTA_BIC"]
+           "MIN_CPE_EXPONENT", "AUTO_DELTA_BIC", "MAX_ARC_R_OVER_MAX_Z",
+           "MAX_APEX_DECADES_BELOW_FMIN", "resolution_problem"]
 
 #: A fit whose RMS relative residual |Z_model - Z|/|Z| exceeds this is failed (10 %).
 MAX_RELATIVE_RESIDUAL = 0.10
@@ -61,6 +62,15 @@ HF_CLOSED_PHASE_DEG = 5.0
 #: dispersion gives n ~ 0.7-1 (Orazem & Tribollet, Electrochemical Impedance Spectroscopy,
 #: 2nd ed., Wiley 2017, ch. 14), so R_ct from such a fit is not a charge-transfer resistance.
 MIN_CPE_EXPONENT = 0.5
+#: An arc resistance larger than this multiple of the largest measured |Z| is not determined by
+#: the spectrum: an R/(1 + jω/ω_c) arc reaches |Z| = R/3.3 half a decade above its apex, so
+#: R > 3 max|Z| means the arc's apex (and its closure on the real axis) lies beyond the
+#: measured window and R is an extrapolation of the CPE shape, not a measurement.
+MAX_ARC_R_OVER_MAX_Z = 3.0
+#: The apex (characteristic) frequency ``1 / (2π (R Q)^(1/n))`` of an arc may lie at most this
+#: many decades below the lowest measured frequency: an arc whose apex is further down shows
+#: only its high-frequency flank, and its R is not resolved.
+MAX_APEX_DECADES_BELOW_FMIN = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +330,10 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None,
     a bound (n = 1 allowed); the charge-transfer arc's n >= :data:`MIN_CPE_EXPONENT`; R_s at
     least ``RS_HF_MIN_FRACTION`` × the high-frequency Re(Z) and not above the smallest
     measured Re(Z) (every arc adds to it); every reported parameter's standard error finite and
-    < :data:`MAX_RELATIVE_ERROR` (100 %) of its value. The Randles circuit keeps the rules of
+    < :data:`MAX_RELATIVE_ERROR` (100 %) of its value. Every circuit (Randles included): no arc R
+    above :data:`MAX_ARC_R_OVER_MAX_Z` × max|Z| and no arc apex more than
+    :data:`MAX_APEX_DECADES_BELOW_FMIN` decades below the lowest measured frequency
+    (:func:`resolution_problem`: such an R is "not resolved"). The Randles circuit keeps the rules of
     :func:`fit_quality` and also needs R_s, R_ct, Q, n within 100 %.
 
     Parameters
@@ -448,6 +461,11 @@ def _fit_randles(f, z, initial):
                                       f"{100 * MAX_RELATIVE_ERROR:.0f} %, not determined by the "
                                       "spectrum")
                 break
+    if ok:
+        tau = (p[1] * q) ** (1.0 / p[3]) if p[1] > 0 else 0.0
+        problem = resolution_problem(f, z, [("ct", p[1], 1.0 / (2 * np.pi * tau) if tau > 0
+                                             else np.inf)])
+        ok = not problem
     aic, bic = _information(chi2, f.size, 5)
     return EISFit(
         r_s_ohm=float(p[0]), r_ct_ohm=float(p[1]), q_cpe=float(q), n_cpe=float(p[3]),
@@ -1023,7 +1041,55 @@ def _arc_quality(p, lo, hi, phys, errs, f, z, rel, labels, tail, series, arcs, *
             return False, (f"{nm} = {v:.3g} ± {e:.2g}: relative error "
                            f"{100 * abs(e) / max(abs(v), 1e-300):.0f} % >= "
                            f"{100 * MAX_RELATIVE_ERROR:.0f} %, not determined by the spectrum")
-    return True, ""
+    problem = resolution_problem(f, z, [(lab, a[0], 1.0 / (2 * np.pi * a[3]))
+                                        for lab, a in zip(labels, arcs)])
+    return (not problem), problem
+
+
+def resolution_problem(freq_hz, z, arcs) -> str:
+    """Why an arc resistance is beyond what the spectrum can determine ("" when none is).
+
+    An arc is **not resolved** (the fit fails with this reason) when
+
+    * its resistance exceeds :data:`MAX_ARC_R_OVER_MAX_Z` × the largest measured ``|Z|``, or
+    * its apex frequency ``f_c = 1 / (2π τ)`` lies more than
+      :data:`MAX_APEX_DECADES_BELOW_FMIN` decades below the lowest measured frequency.
+
+    Either way the spectrum shows only the arc's high-frequency flank and R (and the arc's
+    closure on the real axis) is an extrapolation of the assumed CPE shape: an R_ct of 1e11 Ω
+    on a spectrum whose |Z| stays below 2e4 Ω is not a measurement.
+
+    Parameters
+    ----------
+    freq_hz : (N,) array
+        Measured frequencies (Hz).
+    z : (N,) complex array
+        Measured impedance (ohm).
+    arcs : sequence of (label, r_ohm, f_apex_Hz)
+        The fitted arcs.
+
+    Returns
+    -------
+    str
+        The reason for the first unresolved arc, or "".
+    """
+    f = np.asarray(freq_hz, dtype=float)
+    zmax = float(np.max(np.abs(z)))
+    fmin = float(np.min(f))
+    for lab, r, fc in arcs:
+        if not (np.isfinite(r) and r > 0):
+            continue
+        if r > MAX_ARC_R_OVER_MAX_Z * zmax:
+            return (f"R_{lab} = {r:.3g} Ω is not resolved: it exceeds {MAX_ARC_R_OVER_MAX_Z:g} × the "
+                    f"largest measured |Z| = {zmax:.4g} Ω, so the arc closes beyond the measured "
+                    f"frequencies (apex at {fc:.3g} Hz, lowest measured {fmin:.3g} Hz); measure "
+                    "to lower frequencies")
+        if np.isfinite(fc) and np.log10(fmin / fc) > MAX_APEX_DECADES_BELOW_FMIN:
+            return (f"R_{lab} = {r:.3g} Ω is not resolved: the arc's apex at {fc:.3g} Hz lies "
+                    f"{np.log10(fmin / fc):.1f} decades below the lowest measured frequency "
+                    f"{fmin:.3g} Hz (> {MAX_APEX_DECADES_BELOW_FMIN:g}); measure to lower "
+                    "frequencies")
+    return ""
 
 
 def track_eis(spectra, states=None, circuit: str = "randles") -> pd.DataFrame:

@@ -13,7 +13,9 @@
    ``analysis.echem.states`` entry (``echem/states``).
 3. ``echem.inputs.eis`` reads the ``kind: eis`` spectra and fits the circuit of
    ``analysis.echem.eis_circuit`` (default ``auto``: Randles or a solid-state multi-arc
-   circuit, by BIC; ``echem/eis``).
+   circuit, by BIC; ``echem/eis``). A file with several spectra (a ``spectrum`` column, e.g.
+   the sweeps of a PSTrace export) is fitted spectrum by spectrum, one state each, labelled
+   ``<label> #<k>``.
 
 Every dataset carries units in ``attrs["units"]`` (or in the variable name's suffix).  The
 same functions work without the pipeline: :func:`timeseries_dataset`, :func:`cycles_dataset`,
@@ -200,7 +202,8 @@ def eis_dataset(spectra: list[dict]):
         values ``r_b_ohm``, ``r_gb_ohm``, ``r_int_ohm``, ``r_electrolyte_ohm`` (with
         ``*_err_ohm``), ``n_cpe``, ``c_ct_F`` (see :class:`ssbscope.echem.eis.EISFit`);
         ``r_s_fixed`` (bool): the circuit was fitted with R_s = 0 (at its bound, not resolved),
-        so ``r_s_ohm`` is NaN while the fit is ok.
+        so ``r_s_ohm`` is NaN while the fit is ok; ``spectrum`` (int): the spectrum's number
+        in its file (a file with several spectra gives one entry per spectrum).
 
     Returns
     -------
@@ -225,6 +228,10 @@ def eis_dataset(spectra: list[dict]):
     # fit verdict: fit_ok False -> the values above are NaN and fit_problem says why
     data["fit_ok"] = ("state", np.array([bool(s.get("fit_ok", s.get("r_s_ohm") is not None))
                                          for s in spectra], dtype=bool))
+    # which spectrum of its file (0 for a single-spectrum file; a multi-spectrum file gives one
+    # state per spectrum, labelled "<label> #<k>")
+    data["spectrum"] = ("state", np.array([int(s.get("spectrum", 0) or 0) for s in spectra],
+                                          dtype=np.int64))
     data["r_s_fixed"] = ("state", np.array([bool(s.get("r_s_fixed", False)) for s in spectra], dtype=bool))
     data["fit_problem"] = ("state", np.array([str(s.get("fit_problem", "") or "") for s in spectra],
                                              dtype=object))
@@ -397,39 +404,54 @@ def _inputs_analyse_stage(ctx, inputs, *, logs: list, drop_mV: float = 2.0, scan
             "echem/states": states}
 
 
+def _eis_parts(z, label: str) -> list[tuple[str, int, "pd.DataFrame"]]:
+    """(label, spectrum number, table) per spectrum of one EIS file: a file with several
+    spectra (a ``spectrum`` column with more than one value, e.g. the sweeps of a PSTrace
+    export) gives one entry per spectrum, labelled ``<label> #<k>``; a single-spectrum file
+    keeps its label."""
+    if "spectrum" not in z.columns or z["spectrum"].nunique() <= 1:
+        return [(label, 0, z)]
+    return [(f"{label} #{int(k)}", int(k), g) for k, g in z.groupby("spectrum", sort=True)]
+
+
 def _inputs_eis_stage(ctx, inputs, *, spectra: list, circuit: str = "randles"):
     from ssbscope.echem import fit_eis, read_eis
 
     out = []
     for rec in spectra:
         path = ctx.record_input(rec["path"])
-        z = read_eis(path, format=rec["format"])
-        f = z["frequency_Hz"].to_numpy(dtype=float)
-        zr = z["z_real_ohm"].to_numpy(dtype=float)
-        zi = z["z_imag_ohm"].to_numpy(dtype=float)
-        fit = fit_eis(f, zr, zi, circuit=circuit)
-        t = rec["time_s"]
-        if t is None and "time_s" in z.columns:
-            t = float(z["time_s"].iloc[0])
-        item = dict(label=rec["label"], time_s=t, frequency_Hz=f, z_real_ohm=zr, z_imag_ohm=zi,
-                    source=path.name, fit_ok=fit.fit_ok, fit_problem=fit.fit_problem,
-                    relative_residual=fit.relative_residual, circuit=fit.circuit,
-                    selection=fit.selection, n_params=fit.n_params, aic=fit.aic, bic=fit.bic)
-        if fit.fit_ok:  # a failed fit is stored as failed (NaN values), never as numbers
-            item.update(r_s_ohm=fit.r_s_ohm, r_ct_ohm=fit.r_ct_ohm,
-                        r_s_err_ohm=fit.r_s_err_ohm, r_ct_err_ohm=fit.r_ct_err_ohm,
-                        **{k: getattr(fit, k) for k in _EIS_EXTRA_FLOATS
-                           if k not in ("n_params", "aic", "bic")})
-            if fit.r_s_fixed:  # R_s = 0 was assumed (at its bound), not measured: no number
-                item.update(r_s_ohm=None, r_s_err_ohm=None, r_s_fixed=True)
-            zf = _fit_curve(fit, f)
-            if zf is not None:
-                item.update(z_fit_real_ohm=zf.real, z_fit_imag_ohm=zf.imag)
-        else:
-            log.warning("echem: EIS fit of %s (%s) failed: %s", path.name, rec["label"],
-                        fit.fit_problem)
-        out.append(item)
+        z_all = read_eis(path, format=rec["format"])
+        for label, k, z in _eis_parts(z_all, rec["label"]):
+            out.append(_eis_item(z, label, k, rec, path, circuit, fit_eis))
     return {"echem/eis": eis_dataset(out)}
+
+
+def _eis_item(z, label, k, rec, path, circuit, fit_eis) -> dict:
+    """Fit one spectrum and return its :func:`eis_dataset` entry (NaN values if it failed)."""
+    f = z["frequency_Hz"].to_numpy(dtype=float)
+    zr = z["z_real_ohm"].to_numpy(dtype=float)
+    zi = z["z_imag_ohm"].to_numpy(dtype=float)
+    fit = fit_eis(f, zr, zi, circuit=circuit)
+    t = rec["time_s"]
+    if t is None and "time_s" in z.columns:
+        t = float(z["time_s"].iloc[0])
+    item = dict(label=label, spectrum=k, time_s=t, frequency_Hz=f, z_real_ohm=zr, z_imag_ohm=zi,
+                source=path.name, fit_ok=fit.fit_ok, fit_problem=fit.fit_problem,
+                relative_residual=fit.relative_residual, circuit=fit.circuit,
+                selection=fit.selection, n_params=fit.n_params, aic=fit.aic, bic=fit.bic)
+    if fit.fit_ok:  # a failed fit is stored as failed (NaN values), never as numbers
+        item.update(r_s_ohm=fit.r_s_ohm, r_ct_ohm=fit.r_ct_ohm,
+                    r_s_err_ohm=fit.r_s_err_ohm, r_ct_err_ohm=fit.r_ct_err_ohm,
+                    **{k: getattr(fit, k) for k in _EIS_EXTRA_FLOATS
+                       if k not in ("n_params", "aic", "bic")})
+        if fit.r_s_fixed:  # R_s = 0 was assumed (at its bound), not measured: no number
+            item.update(r_s_ohm=None, r_s_err_ohm=None, r_s_fixed=True)
+        zf = _fit_curve(fit, f)
+        if zf is not None:
+            item.update(z_fit_real_ohm=zf.real, z_fit_imag_ohm=zf.imag)
+    else:
+        log.warning("echem: EIS fit of %s (%s) failed: %s", path.name, label, fit.fit_problem)
+    return item
 
 
 def input_stages(exp) -> list:
