@@ -205,10 +205,10 @@ def targets() -> dict[str, Target]:
     lfov = _REPO_DATA / "tomo_h5" / "savu_i12_lfov"
     if lfov.is_dir():
         # a real HDF5 projections file, read with its real flat and dark files
-        from ssbscope.tomo import read_projections
+        from ssbscope.tomo import read_projections as read_h5
 
         def h5_projections(p):
-            pd_ = read_projections(p, flats=lfov / "dark_flat" / "pco2_flats_00000.hdf",
+            pd_ = read_h5(p, flats=lfov / "dark_flat" / "pco2_flats_00000.hdf",
                                    darks=lfov / "dark_flat" / "pco2_darks_00000.hdf",
                                    angles_deg=(0.0, 180.0))
             return np.asarray(pd_.projections)

@@ -11,15 +11,19 @@ Measured on this fixture (seed 0): plated Li at 3 mAh cm^-2, centre 14.51 µm vs
 (0.0 %), mean 14.58 vs 14.55 (+0.2 %); the thin layers (7.28 µm at 1.5 mAh cm^-2, plated and
 after the strip) mean 7.15 / 7.06 (-1.8 / -3.0 %; they read 7.62 / 7.67, +5.4 %, while the
 interface heights took the crop's plain class medians as pure levels; now each class eroded
-by one voxel along z); after the 1.5 mA cm^-2 step centre 19.20 / edge 18.94 µm vs truth
-19.39 / 17.89: the measured centre - edge, 0.26 µm, is a sixth of the truth's 1.50, its sign
-kept.  The edge reads 1.05 µm high because of the edge filaments this step opens (none in
-the central disk): in the 30 of 220 edge columns that hold a filament the Li runs on from the
-layer into the filament's root and the column reads 4.9 µm thick beyond the truth's layer,
-which leaves the filament out (the other 190 edge columns +0.35 µm).  A column alone cannot
-tell a root from a thicker layer (a height window reaching 1 voxel above the crossing instead
-of 3 leaves the edge at 18.84 µm); columns under a detected filament would have to leave the
-statistics.  Not the 3x3x3 median: at 3 mAh cm^-2 and after the step the heights are on
+by one voxel along z); after the 1.5 mA cm^-2 step the plain means over every column
+read centre 19.20 / edge 18.94 µm vs truth 19.39 / 17.89 (centre - edge 0.26 against 1.50):
+in the 30 of 220 edge columns that hold an edge filament the Li runs on from the layer into
+the filament's root and the column reads 4.9 µm thick beyond the truth's layer, which leaves
+the filament out (the other 190 edge columns +0.35 µm).  A column alone cannot tell a root
+from a thicker layer (2.3 sigma of the per-column noise; a height window reaching 1 voxel
+above the crossing instead of 3 leaves the edge at 18.84 µm); the centre/edge statistics now
+leave out the columns that stand above their lateral context
+(:func:`ssbscope.tomo.metrics.thickness_outliers`: residual from a 7 x 7 median averaged
+over 3 x 3 columns above 3 robust sigmas): centre 19.21 / edge 18.61, centre - edge 0.60.
+(Compared on the same maps: the region median reads 19.11 / 18.51, 0.60, but 14.25 against
+14.51 at 3 mAh cm^-2, -1.8 %, and 7.70 / 9.98 against 7.30 / 9.77 in case A; trimmed means
+(10 / 20 %) 0.39 / 0.49.)  The thickness mean and the layer volumes keep every column.  Not the 3x3x3 median: at 3 mAh cm^-2 and after the step the heights are on
 the unfiltered grey values (contrast-to-noise >= 3), and TV denoising or none gives the same
 numbers there; at 1.5 mAh cm^-2 (heights on the median) no denoising or TV (2-D or 3-D)
 read a mean of 7.58 / 7.47 µm (plated / stripped: +4.1 / +2.6 %) and centre - edge -0.22 /
@@ -179,13 +183,40 @@ def test_centre_vs_edge_in_truth(run):
 
 
 def test_centre_thicker_than_edge_where_truth_is(run):
-    _st, met, scans = run
+    """Centre and edge of the plated LAYER: the columns where the Li runs on into an edge
+    filament's root are left out (``thickness_outlier_fraction``,
+    :func:`ssbscope.tomo.metrics.thickness_outliers`).
+
+    Measured after the 1.5 mA cm^-2 step: centre 19.21 / edge 18.61 µm against truth 19.39 /
+    17.89, centre - edge 0.60 against 1.50 (the plain means over every column: 19.20 / 18.94,
+    0.26).  Tolerance: centre - edge within 1.0 µm of the truth's (the plain means miss by
+    1.24) and at least 0.4 µm; 2 centre and 14 edge columns are left out there (of ~650 / 220);
+    at the 0.5 mA cm^-2 scans (no filament) at most 2 % of the columns, and the centre
+    and edge move by < 0.1 µm from the plain means.  The remaining +0.7 µm at the edge: roots
+    the lateral test cannot tell from the ~0.7 µm noise of its 3 x 3 average, and the other
+    edge columns' +0.35 µm."""
+    st, met, scans = run
+    maps = st["tomo/anode_free/maps"].load()["thickness_um"].sel(layer="Li").values
+    of = met["thickness_outlier_fraction"].sel(layer="Li").values
+    assert "thickness_outliers" in met["thickness_center_um"].attrs["method"]
+    n = 0
     for j, r in enumerate(scans):
         t = r["plated_li_thickness_um"]
+        c = float(met["thickness_center_um"].sel(layer="Li").values[j])
+        e = float(met["thickness_edge_um"].sel(layer="Li").values[j])
         if t["center"] - t["edge"] > 1.0:
-            c = float(met["thickness_center_um"].sel(layer="Li").values[j])
-            e = float(met["thickness_edge_um"].sel(layer="Li").values[j])
+            n += 1
             assert c > e, (r["state"], c, e)
+            assert c - e > 0.4, (r["state"], c, e)
+            assert abs((c - e) - (t["center"] - t["edge"])) < 1.0, (r["state"], c, e)
+            assert 0 < of[j] < 0.1
+        elif t["mean"] > 0:
+            from ssbscope.tomo.metrics import thickness_stats
+            m = maps[j].astype(float)
+            plain = thickness_stats(m, met.attrs["central_fraction"], footprint=np.isfinite(m))
+            assert of[j] <= 0.02, (r["state"], of[j])
+            assert abs(c - plain.mean_center_um) < 0.1 and abs(e - plain.mean_edge_um) < 0.1
+    assert n == 1
 
 
 def test_lpscl_volume_conserved(run):
@@ -340,6 +371,29 @@ def test_case_a_new_crack_volume_within_10_percent(run_a):
     for j, r in enumerate(scans):
         assert new[j] == pytest.approx(r["new_crack_volume_um3"],
                                        abs=0.10 * r["pore_crack_volume_um3"]), r["state"]
+
+
+def test_case_a_plated_layer_centre_within_5_percent(run_a):
+    """Case A: the plated layer's centre thickness (the paper's central 75 %) where the
+    layer is >= 7 µm (2 and 3 mAh cm^-2), with the columns where Li runs on into a filled
+    crack just above the layer left out (:func:`ssbscope.tomo.metrics.thickness_outliers`).
+
+    Measured 7.60 / 10.11 µm against truth 7.30 / 9.77 (+4.1 / +3.5 %); the plain means over
+    every column 8.73 / 10.45 (+20 / +7 %), and the mean over every column
+    (``thickness_mean_um``, kept for the volume balance) 8.88 / 10.64 against 7.32 / 9.79.
+    Not asserted: the 1 mAh cm^-2 layer (5.11 against 4.84, +5.6 %, 1.6 voxels: no column
+    flagged), the edge (8.55 / 11.01 against 7.39 / 9.91: filled cracks too dense there for a
+    lateral baseline) and the stripped scan (0 against 1.97: the residual ~0.7-voxel layer
+    is not found)."""
+    _st, met, scans = run_a
+    n = 0
+    for j, r in enumerate(scans):
+        t = r["plated_li_thickness_um"]["center"]
+        if t >= 7.0:
+            n += 1
+            got = float(met["thickness_center_um"].sel(layer="Li").values[j])
+            assert got == pytest.approx(t, rel=0.05), (r["state"], got, t)
+    assert n == 2
 
 
 def test_case_a_coulombic_efficiency_is_the_papers(run_a):

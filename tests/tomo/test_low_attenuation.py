@@ -175,3 +175,108 @@ def test_noise_mirror_estimate_counts_the_matrix_voxels_joined(cz):
                                                             LA.mirror_levels(lv, rim), z0, z1),
                                 lambda z0, z1: el[z0:z1], vol.shape, (0, nz), cz, True)
     assert noise == pytest.approx(joined, rel=0.15)
+
+
+def test_persistence_tells_pores_from_dead_li():
+    """Pores (void) present in a pristine and a later scan, dead-Li blobs only in the later,
+    white noise at contrast-to-noise 4 (independent between the scans): the regions of the
+    later scan present in the reference (reference fraction summed over the region >= half
+    its own) are the pores, the others the dead Li; the split adds up with its noise parts.
+    Grey level could not do it: Li and void differ by 1-2 % of the Li | Li6PS5Cl contrast at
+    22 keV (linear attenuation of the materials)."""
+    import scipy.ndimage as ndi
+
+    from ssbscope.tomo import low_attenuation as LA
+
+    rng = np.random.default_rng(7)
+    shape = (40, 40, 40)
+    pores, dead = np.zeros(shape, bool), np.zeros(shape, bool)
+    centres = [(z, y, x) for z in range(5, 36, 10) for y in range(5, 36, 10)
+               for x in range(5, 36, 10)]
+    rng.shuffle(centres)
+    zz, yy, xx = np.indices(shape)
+    for i, (z, y, x) in enumerate(centres):
+        ball = (zz - z) ** 2 + (yy - y) ** 2 + (xx - x) ** 2 <= 2.2 ** 2
+        (pores if i % 2 else dead)[ball] = True
+    lv = LA.LowAttenuationLevels(level_low=0.0, level_matrix=1.0, noise_sd=0.25)
+    rim = np.zeros(shape[1:], bool)
+    ref = np.where(pores, 0.0, 1.0) + rng.normal(0, 0.25, shape)
+    now = np.where(pores | dead, 0.0, 1.0) + rng.normal(0, 0.25, shape)
+    low = now <= LA.threshold_map(lv, rim)[None]
+    lab, n = ndi.label(low, np.ones((3, 3, 3), bool))
+    idx = np.arange(n + 1)
+    sk = np.asarray(ndi.sum(LA.fraction_map(now, lv, rim), lab, idx))
+    sr = np.asarray(ndi.sum(LA.fraction_map(ref, lv, rim), lab, idx))
+    iso = np.ones(n + 1, bool)
+    iso[0] = False
+    pres = LA.present_in_reference(sk, sr, iso)
+    on_pore = np.unique(lab[pores & (lab > 0)])
+    on_dead = np.unique(lab[dead & (lab > 0)])
+    assert on_pore.size == on_dead.size == 32
+    assert pres[on_pore].all() and not pres[on_dead].any()
+    # noise clusters (matrix voxels below the midpoint) are absent from the reference
+    noise_only = np.setdiff1d(np.flatnonzero(iso), np.r_[on_pore, on_dead])
+    assert noise_only.size > 0 and pres[noise_only].mean() < 0.2
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
+    pv, li = LA.split_isolated(sizes, pres, iso, 5, 7, 2.0)
+    assert pv == 2.0 * (sizes[pres].sum() - 5) and li == 2.0 * (sizes[iso & ~pres].sum() - 7)
+    assert LA.split_isolated(sizes, pres, iso, 10 ** 9, 0, 1.0)[0] == 0.0
+    c = LA.li_void_contrast("Li", "Li6PS5Cl", 22.0)
+    assert 0.005 < c < 0.03
+
+
+@pytest.fixture(scope="module")
+def pristine_and_after_run(tmp_path_factory):
+    """The tiny soft-short twin with dead Li (1 % of the layers) and a pristine scan first
+    (same pores; ssbscope.twin.folder.soft_short_part), through `ssbscope run`."""
+    from ssbscope.config import load
+    from ssbscope.store import Store
+    from ssbscope.twin.folder import soft_short_part, write_experiment_yaml, write_truth_json
+    from ssbscope.workflow import run_experiment
+
+    root = tmp_path_factory.mktemp("soft_short_pristine")
+    part = soft_short_part(root / "experiment", size="tiny", seed=0, pristine_scan=True,
+                           isolated_li_fraction=0.01)
+    y = write_experiment_yaml(root / "experiment" / "experiment.yaml", [part], name="ss")
+    write_truth_json(root / "experiment" / "truth.json", [part])
+    res = run_experiment(load(y), root / "out", quiet=True)
+    truth = json.loads((root / "experiment" / "truth.json").read_text())
+    return Store.open(res.store_path)["tomo/soft_short/metrics"].load(), \
+        truth["tomo"]["soft_short"]["scans"]
+
+
+@pytest.mark.slow(seconds=45)
+def test_pores_and_dead_li_split_through_the_chain(pristine_and_after_run):
+    """Projections -> FBP -> regions -> split by persistence against the pristine scan.
+    The twin's truth: pores 6021 um^3 in both scans, dead Li 7398 um^3 after (seed 0)."""
+    met, tr = pristine_and_after_run
+    assert [r["state"] for r in tr] == ["pristine", "after the soft short"]
+    assert tr[0]["isolated_li_um3"] == 0 and tr[0]["pore_volume_um3"] > 0
+    assert tr[1]["pore_volume_um3"] == tr[0]["pore_volume_um3"] and tr[1]["isolated_li_um3"] > 0
+    pv, li = met["pore_volume_um3"].values, met["isolated_li_um3"].values
+    # the reference scan is not split (nothing to compare with)
+    assert np.isnan(pv[0]) and np.isnan(li[0])
+    assert np.isfinite(pv[1]) and np.isfinite(li[1]) and pv[1] >= 0 and li[1] >= 0
+    # a partition of the isolated regions, each part less its noise estimate
+    assert pv[1] + li[1] <= float(met["low_attenuation_isolated_um3"].values[1])
+    for v in ("pore_volume_um3", "isolated_li_um3"):
+        a = met[v].attrs
+        assert a["units"] == "um^3" and a["long_name"]
+        assert "persistence" in a["method"] and "li_void_contrast = 0.01" in a["method"]
+    # the Li-connected volume stays within the issue's 15 % with the dead Li beside it
+    assert float(met["low_attenuation_connected_um3"].values[1]) == pytest.approx(
+        tr[1]["low_attenuation_connected_um3"], rel=0.15)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 16 open: at the tiny twin's contrast-to-noise (3.1-3.6) and 1-voxel gaps most true "
+    "pores and dead-Li voxels join the Li-connected regions through noise or blur (seed 0: 41 "
+    "of 223 pore voxels and 19 of 274 dead-Li voxels stay isolated), so the split reads pores "
+    "-70 %, dead Li -81 % (seeds 1, 2: -94 / -40 %, -79 / -91 %; small: -65 / -26 %, -37 / "
+    "-50 %, -37 / +2 %); see ssbscope.tomo.low_attenuation"))
+def test_pores_and_dead_li_within_15_percent(pristine_and_after_run):
+    met, tr = pristine_and_after_run
+    assert float(met["pore_volume_um3"].values[1]) == pytest.approx(
+        tr[1]["pore_volume_um3"], rel=0.15)
+    assert float(met["isolated_li_um3"].values[1]) == pytest.approx(
+        tr[1]["isolated_li_um3"], rel=0.15)

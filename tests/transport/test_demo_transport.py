@@ -115,8 +115,9 @@ def test_current_density_maps_against_the_true_maps(demo):
     column, the phantom's grid in the first scan's frame).  Measured at tiny, seed 0 (pristine
     -> plated 3.0, plated 3.0 -> stripped 1.5 mAh cm^-2; the second scan displaced and
     registered back): rms difference 0.043 / 0.088 mA cm^-2 against the map's noise estimate
-    (white and correlated error, ssbscope.transport.current_density.map_noise_correlated)
-    0.036 / 0.087 (ratio 1.20 / 1.01; seeds 1, 2: 1.16 / 0.94, 0.83 / 0.96; tolerance
+    (white and correlated error, ssbscope.transport.current_density.map_noise_correlated: the
+    shared model ssbscope.mapnoise) 0.029 / 0.070 (ratio 1.45 / 1.26; the former exponential
+    variogram fit 1.20 / 1.01, seeds 1, 2: 1.16 / 0.94, 0.83 / 0.96; tolerance
     CD_RMS_NOISE_TOL = 1.5; the neighbour-difference estimate, 0.024 / 0.054, misses the
     error correlated over neighbouring pixels, rho(1) ~ 0.55); correlation after a Gaussian
     of 2 px on both 0.97 / 0.88 (tolerance 0.8); mean bias -0.011 / +0.011 mA cm^-2 (seeds

@@ -118,6 +118,40 @@ def test_soft_short_layers_and_connectivity():
         assert not np.isin(lab[iso], touching).any()
 
 
+def test_soft_short_dead_li_and_pristine_pellet():
+    """Dead Li (Li away from the filaments) beside the pores, and the same pellet before
+    plating: the same pores, no Li in the electrolyte; the layer fractions still follow the
+    paper's line; the default (no dead Li) is unchanged."""
+    from scipy.ndimage import label
+
+    kw = dict(n_xy=40, n_z=64, voxel_size_um=3.0, e_kev=22.0, seed=1)
+    base = ct.soft_short_002(**kw)
+    p = ct.soft_short_002(isolated_li_fraction=0.01, **kw)
+    q = ct.soft_short_002(isolated_li_fraction=0.01, pristine=True, **kw)
+    t, tq = p.truth, q.truth
+    dead, conn = t["isolated_li_mask"], t["connected_mask"]
+    pores = t["isolated_mask"] & ~dead
+    assert np.array_equal(conn, base.truth["connected_mask"])  # the filaments are the same
+    assert dead.any() and np.all(p.labels[dead] == ct.CODES["li_filament"])
+    assert np.array_equal(pores, p.labels == ct.CODES["pore"])
+    # about 1 % of the electrolyte, not connected to the anode even through corners
+    n_el = (p.labels >= ct.CODES["lpscl"]).sum()
+    assert 0.005 < dead.sum() / n_el < 0.02
+    anode = p.labels == ct.CODES["li"]
+    lab, _ = label(conn | dead | anode, structure=np.ones((3, 3, 3)))
+    assert not np.isin(lab[dead], np.unique(lab[anode])).any()
+    np.testing.assert_allclose(t["layer_fraction_low_attenuation"],
+                               np.linspace(0.3065, 0.0991, 10), atol=0.012)
+    assert t["isolated_li_volume_um3"] == pytest.approx(dead.sum() * 27.0)
+    assert t["pore_volume_um3"] + t["isolated_li_volume_um3"] == t["isolated_volume_um3"]
+    # pristine: the same pores, no filament, no dead Li, the same anode
+    assert tq["pristine"] and not tq["connected_mask"].any() and not tq["isolated_li_mask"].any()
+    np.testing.assert_array_equal(q.labels == ct.CODES["pore"], pores)
+    assert not (q.labels == ct.CODES["li_filament"]).any()
+    np.testing.assert_array_equal(q.labels == ct.CODES["li"], anode)
+    assert tq["pore_volume_um3"] == t["pore_volume_um3"]
+
+
 def test_projector_matches_skimage_radon_and_scan_is_seeded():
     from skimage.transform import radon
 

@@ -22,7 +22,7 @@ surface_creep_pressure creep pressure of the Li plated on a measured surface
 hot_spot_overlap       predicted vs measured current maps: resolvable?, correlation, top-decile overlap
 height_conditioned_skill  the same beyond the height: partial correlation, height-conditioned baseline
 white_noise_std        pixel-scale noise of a map (second-difference estimator)
-map_noise              noise of a map after smoothing, spatial correlation included (spectrum fit)
+map_noise              noise of a map after smoothing, spatial correlation included (ssbscope.mapnoise)
 smooth_map             Gaussian smoothing of a map with NaN gaps
 effective_conductivity electrolyte conductivity sigma eps/tau of a layer of a labelled CT scan
 phase_field_growth     Li growth into porous Li6PS5Cl under stack pressure (Cao et al. 2023)

@@ -32,8 +32,8 @@ CT heights' noise twice.  :func:`hot_spot_overlap` therefore first compares the 
 map's contrast (std / mean) with the measured map's noise floor (its noise std over its mean)
 at the compared resolution (``smoothing_um`` applied to both maps, the shuffled baseline and
 the floor).  The noise std includes the noise's spatial correlation (:func:`map_noise`: the
-map's noise spectrum, fitted where a smooth current map has no power, carried through the
-smoothing): smoothing removes white noise as ``1 / sqrt(area)`` but noise correlated over
+shared noise model of :mod:`ssbscope.mapnoise`, white plus Gaussian-correlated noise fitted to
+the map's robust semivariogram beside a smooth signal, carried through the smoothing): smoothing removes white noise as ``1 / sqrt(area)`` but noise correlated over
 pixels much less, so a white-noise floor (:func:`white_noise_std` x
 :func:`smoothing_noise_factor`, kept as ``measured_white_noise_std``) would call a heavily
 smoothed comparison resolvable that is not.  Only when the contrast exceeds the floor
@@ -79,7 +79,7 @@ from .current import _finite_pos, _solve_field, mirror_cell
 __all__ = ["SurfaceCurrent", "SurfaceCreep", "HotSpotComparison", "EffectiveConductivity",
            "surface_current", "surface_creep_pressure", "hot_spot_overlap",
            "effective_conductivity", "white_noise_std", "smooth_map", "smoothing_noise_factor",
-           "map_noise", "MapNoise", "NOISE_BAND_CYCLES_PX",
+           "map_noise", "MapNoise",
            "RESOLVABLE_CONTRAST_TO_NOISE", "NOISE_ESTIMATOR"]
 
 
@@ -378,15 +378,18 @@ def surface_current(height_um, pixel_um, *, conductivity_s_cm: float, thickness_
 #: the measured map's noise floor at the compared resolution by this factor.
 RESOLVABLE_CONTRAST_TO_NOISE = 1.0
 
-#: How :func:`white_noise_std` estimates the noise (stored with the comparison).
+#: How the measured map's noise floor is estimated (stored with the comparison).
 NOISE_ESTIMATOR = (
     "noise of the measured map at the compared resolution, spatial correlation included "
-    "(ssbscope.interface.map_noise): tapered periodogram of the map, fitted over periods of "
-    "2-5 pixels (where a smooth current map has no power) by white + Gaussian-correlated "
-    "noise P(k) = s_w^2 + B exp(-4 pi^2 l^2 k^2) (l <= 1.57 px; kept when it beats the white "
-    "fit by chi-square 9.2), carried through the comparison's smoothing by drawing noise "
-    "fields of that spectrum on the compared pixels and smoothing them the same way; noise "
-    "correlated over longer distances is seen only in part (a lower bound)")
+    "(ssbscope.interface.map_noise = the shared model ssbscope.mapnoise.fit_map_noise, which "
+    "the transport area's stored noise uses too): white + Gaussian-correlated noise (white "
+    "noise filtered by a Gaussian of std 0.45 <= l <= 1.5 px, kept when an F test at 95 % "
+    "prefers it) fitted with a smooth signal (Gaussian scale >= 4 px and >= 3 l, plus a "
+    "trend) to the map's robust semivariogram (squared pixel differences up to 10 px, the "
+    "largest 5 % at each distance trimmed so the pairs across sharp hot spots and steps stay "
+    "out), carried through the comparison's smoothing by drawing noise fields of that model "
+    "on the compared pixels and smoothing them the same way; noise correlated over as long a "
+    "scale as the signal is taken for signal (a lower bound)")
 
 
 def white_noise_std(a) -> float:
@@ -476,26 +479,14 @@ def smoothing_noise_factor(pixel_um, smoothing_um) -> float:
     return float(np.sqrt(np.sum(w ** 2)))
 
 
-#: Frequency band (cycles per pixel, radial) in which :func:`map_noise` fits the noise
-#: spectrum: periods of 2 to 5 pixels, where a current map smooth over >= ~3 pixels
-#: (Gaussian std) carries no power of its own.
-NOISE_BAND_CYCLES_PX = (0.2, 0.5)
-
-
-#: A correlated component is kept only when it lowers the fit's chi-square by this much
-#: (its two parameters; the 99 % point of chi-square with 2 degrees of freedom).
-_CHI2_CORRELATED = 9.2
-
-
 @dataclass(frozen=True)
 class MapNoise:
-    """Noise of a measured map with its spatial correlation (:func:`map_noise`).
+    """Noise of a measured map after a smoothing (:func:`map_noise`).
 
-    Model (pixel units, ``k`` in cycles per pixel): the noise's power spectrum is
-    ``P(k) = white_var + corr_power * exp(-4 pi^2 l^2 |k|^2)``, i.e. white noise plus white
-    noise filtered by a Gaussian of std ``l`` (autocovariance
-    ``white_var delta(tau) + corr_var exp(-|tau|^2 / (4 l^2))``, ``corr_var = corr_power /
-    (4 pi l^2)``).
+    The map's noise model (:class:`ssbscope.mapnoise.MapNoiseModel`, fitted by
+    :func:`ssbscope.mapnoise.fit_map_noise`: white noise of variance ``white_std**2`` plus
+    white noise filtered by a Gaussian of std ``correlation_length_px``, of variance
+    ``correlated_std**2``) evaluated at one smoothing.
 
     Attributes
     ----------
@@ -503,22 +494,25 @@ class MapNoise:
         Noise std of the map after the smoothing (the map's units): what the comparison's
         floor uses.
     pixel_std : float
-        Noise std of the unsmoothed map (``sqrt(white_var + corr_var)``).
+        Noise std of the unsmoothed map (``sqrt(white_std**2 + correlated_std**2)``).
     white_std : float
-        Std of the white component (``sqrt(white_var)``).
+        Std of the white component.
     correlated_std : float
-        Std of the correlated component (``sqrt(corr_var)``; 0 when none is fitted).
+        Std of the correlated component (0 when none is fitted).
     correlation_length_px : float
         ``l`` (pixels; 0 when no correlated component is fitted).
     immerkaer_std : float
         :func:`white_noise_std` of the map (for reference).
     white_assumption_std : float
-        ``immerkaer_std`` x :func:`smoothing_noise_factor`: the former (white-noise) floor.
+        ``immerkaer_std`` x :func:`smoothing_noise_factor`: the white-noise floor.
     smoothing_um : float
-    n_modes : int
-        Fourier modes in the fitted band.
+    n_px : int
+        Pixels the model was fitted on.
     method : str
-        ``"spectrum"`` or, for maps too small to fit, ``"white"`` (the white-noise floor).
+        ``"variogram"`` (the fitted model) or, for maps too small to fit, ``"white"`` (the
+        white-noise floor).
+    model : MapNoiseModel
+        The fitted model (NaN, ``model.model == "none"``, when ``method`` is ``"white"``).
     """
 
     std: float
@@ -529,77 +523,42 @@ class MapNoise:
     immerkaer_std: float
     white_assumption_std: float
     smoothing_um: float
-    n_modes: int
+    n_px: int
     method: str
-
-
-def _taper(valid, taper_px):
-    """Window equal to 1 inside ``valid`` and falling as sin^2 to 0 over ``taper_px`` pixels
-    towards every gap and the array's sides."""
-    from scipy import ndimage
-
-    d = ndimage.distance_transform_edt(np.pad(valid, 1))[1:-1, 1:-1]
-    return np.where(valid, np.sin(0.5 * np.pi * np.clip((d - 0.5) / taper_px, 0.0, 1.0)) ** 2, 0.0)
-
-
-def _noise_field(shape, white_var, corr_power, l_px, rng):
-    """One realisation of the :class:`MapNoise` model on a ``shape`` grid (periodic)."""
-    from scipy import ndimage
-
-    f = np.sqrt(white_var) * rng.standard_normal(shape)
-    if corr_power > 0 and l_px > 0:
-        f += np.sqrt(corr_power) * ndimage.gaussian_filter(rng.standard_normal(shape), l_px,
-                                                           mode="wrap")
-    return f
+    model: object = field(repr=False, compare=False, default=None)
 
 
 def map_noise(a, pixel_um=1.0, smoothing_um=None, *, valid=None, n_realisations: int = 8,
-              seed: int = 0, taper_px: float = 3.0,
-              band_cycles_px=NOISE_BAND_CYCLES_PX) -> MapNoise:
+              seed: int = 0) -> MapNoise:
     """Noise std of a measured map after Gaussian smoothing, spatial correlation included.
 
     White-noise estimates (:func:`white_noise_std`) see the highest frequencies only, and
     smoothing removes white noise as ``1 / sqrt(area)``; noise correlated over pixels keeps
-    more of its power at the low frequencies that a smoothing passes.  The smoothed noise
-    variance is ``var_s = sum_k |W(k)|^2 P(k)`` (``W`` the filter's transfer function, ``P``
-    the noise power spectrum), so the estimator measures ``P`` where the signal has none and
-    carries it through the smoothing actually applied:
+    more of its variance after a smoothing.  This fits the map's noise model (white +
+    Gaussian-correlated noise under a smooth signal, on the map's robust semivariogram:
+    :func:`ssbscope.mapnoise.fit_map_noise`, the model the transport area stores too) and
+    carries it through the smoothing actually applied
+    (:meth:`ssbscope.mapnoise.MapNoiseModel.smoothed_sigma`: ``n_realisations`` noise fields
+    drawn from the model on the valid pixels and smoothed by :func:`smooth_map`, so gaps,
+    the sides' reflection and the normalised convolution are those of the comparison).
 
-    1. Tapered periodogram of the map's valid pixels:
-       ``P_hat(k) = |FFT[(a - mean) w]|^2 / sum(w^2)`` with ``w`` the valid pixels tapered
-       (sin^2 over ``taper_px``) towards gaps and sides (so a smooth signal leaks no power to
-       high ``k``); for stationary noise ``E P_hat(k) = P(k)`` (white noise: ``sigma^2``).
-    2. Fit, over the radial band ``k0 <= |k| <= k1`` (:data:`NOISE_BAND_CYCLES_PX`, cycles
-       per pixel: periods of 2 to 5 pixels), the model
-       ``P(k) = s_w^2 + B exp(-4 pi^2 l^2 |k|^2)`` (white + Gaussian-correlated noise,
-       autocovariance ``s_w^2 delta(tau) + B / (4 pi l^2) exp(-|tau|^2 / (4 l^2))``):
-       non-negative weighted least squares in ``(s_w^2, B)`` on the bin means (weights
-       ``n_modes / P_hat^2``: relative errors) for each ``l`` of a grid
-       ``0.3 ... l_max``, the ``l`` of least chi-square kept, and kept only when it lowers the
-       chi-square of the white fit (``B = 0``) by more than 9.2 (99 % of chi-square with 2
-       degrees of freedom); ``l_max = sqrt(ln 50) / (2 pi k0)`` = 1.57 px, the longest
-       correlation that keeps >= 2 % of its power at ``k0``.
-    3. ``std`` = rms over the map's valid pixels of :func:`smooth_map` applied to
-       ``n_realisations`` noise fields drawn from the fitted model on the valid pixels (so
-       gaps, the sides' reflection and the normalised convolution are those of the
-       comparison): ``std^2 = mean_r var_valid(G_s * n_r)``.
+    Assumptions and limits (:func:`ssbscope.mapnoise.fit_map_noise`): stationary, isotropic,
+    Gaussian noise; the signal varies on a longer scale than the noise (Gaussian scale
+    ``L >= 4`` px and ``>= 3 l``); the largest 5 % of the squared pixel differences at each
+    lag (the pairs across sharp hot spots and steps) are trimmed out of the variogram, and
+    sharp structure beyond that reads as correlated noise (``std`` then high: conservative).
+    Noise correlated over as long a scale as the signal is taken for signal (``std`` then
+    low).
 
-    Assumptions: the noise is stationary and isotropic (in pixels); the map's signal has no
-    power at periods below ``1 / k0`` = 5 pixels (features of Gaussian std >= ~3 pixels);
-    noise correlated over more than ``l_max`` (e.g. slowly varying registration or
-    beam-hardening errors) is seen only through its tail in the band, so ``std`` is then a
-    lower bound.  A signal with strong features sharper than that (hot spots of Gaussian std
-    <= 2.5 pixels at tens of % contrast, voxel steps) puts power in the band that the fit
-    takes for correlated noise, so ``std`` is then too high (conservative).
-
-    Measured (tests/interface/test_topography.py, 128^2 disk maps of 2 um pixels with 6 um
-    hot spots, 4 draws): ``std`` over the true smoothed-noise std 0.98-1.15 (white), 0.97-1.12
-    (white + correlated, l = 0.7 and 1 px), 0.89-0.96 (correlated only, l = 1.2 px),
-    0.85-1.06 (l = 1.5 px) and 0.2-0.3 (l = 2 px, beyond ``l_max``) for smoothings of 4, 12
-    and 24 um, where the white-noise floor gives 0.1-0.4.  Anode-free demo twin (small,
-    3 um pixels; against its known current): 0.53-1.76 at 0-24 um (white floor 0.04-0.9).
-    Hot-spot run test (2 um smoothing, bumps of 2.5 voxels at 30-56 % contrast): 3.9 and
-    11.9 (conservative, the signal's own power in the band).
+    Measured (benchmarks/map_noise_estimators.py, tests/core/test_mapnoise.py; ``std`` over
+    the true smoothed-noise std, 96^2 disk maps of 2 um pixels, 3 draws, smoothings 0 / 4 /
+    12 um): 0.90-1.10 for white + correlated noise with ``l`` = 0-1.5 px under smooth, 6 um
+    hot-spot and sharp (2.5 um hot spots + steps) signals, where the former spectrum fit read
+    0.38-1.19; white noise under the sharp signal 1.10 / 1.89 / 2.15 (former: 1.18 / 2.58 /
+    2.88); ``l`` >= 2 px: 0.06-0.55 (noise as coarse as the signal).  Hot-spot run
+    (tests/interface/test_hot_spot_run.py, 2 um smoothing, hot spots of 2.5 voxels at 30-56 %
+    contrast and voxel steps): ``std`` over the measured map's true error 0.92 and 1.42
+    (the former spectrum fit: 3.9 and 11.9).
 
     Parameters
     ----------
@@ -613,19 +572,15 @@ def map_noise(a, pixel_um=1.0, smoothing_um=None, *, valid=None, n_realisations:
     valid : (ny, nx) bool array_like, optional
         Pixels compared (default the finite ones of ``a``).
     n_realisations : int
-        Noise fields drawn for step 3.
+        Noise fields drawn for the smoothing.
     seed : int
         Seed of the draws (the result is deterministic).
-    taper_px : float
-        Width of the window's taper (pixels).
-    band_cycles_px : (float, float)
-        The fitted band ``(k0, k1)`` (cycles per pixel); ``l_max`` follows from ``k0``.
 
     Returns
     -------
     MapNoise
-        ``.std`` in the map's units; ``method`` ``"white"`` (white-noise floor) when fewer
-        than 64 valid pixels or 20 band modes remain.
+        ``.std`` in the map's units; ``method`` ``"white"`` (white-noise floor) when the map
+        has too few valid pixels for the fit (:data:`ssbscope.mapnoise.NOISE_MIN_PX`).
 
     Examples
     --------
@@ -637,7 +592,7 @@ def map_noise(a, pixel_um=1.0, smoothing_um=None, *, valid=None, n_realisations:
     >>> bool(abs(r.pixel_std / 0.1 - 1) < 0.05), bool(abs(r.std / (0.1 / (2 * np.sqrt(np.pi) * 4)) - 1) < 0.1)
     (True, True)
     """
-    from scipy.optimize import nnls
+    from ssbscope.mapnoise import fit_map_noise
 
     a = np.asarray(a, float)
     if a.ndim != 2 or min(a.shape) < 3:
@@ -648,71 +603,15 @@ def map_noise(a, pixel_um=1.0, smoothing_um=None, *, valid=None, n_realisations:
         raise ParameterError("smoothing_um", smoothing_um, "must be finite and >= 0 (um)")
     imm = white_noise_std(np.where(ok, a, np.nan))
     white_sm = imm * smoothing_noise_factor(pixel_um, sm)
-
-    def fallback():
+    model = fit_map_noise(a, valid=ok)
+    if not np.isfinite(model.sigma):
         return MapNoise(float(white_sm), float(imm), float(imm), 0.0, 0.0, float(imm),
-                        float(white_sm), sm, 0, "white")
-
-    if ok.sum() < 64:
-        return fallback()
-    w = _taper(ok, float(taper_px))
-    mean = float(np.sum(w * np.where(ok, a, 0.0)) / np.sum(w))
-    x = np.where(ok, a - mean, 0.0) * w
-    ny, nx = a.shape
-    per = np.abs(np.fft.fft2(x)) ** 2 / float(np.sum(w ** 2))
-    ky, kx = np.meshgrid(np.fft.fftfreq(ny), np.fft.fftfreq(nx), indexing="ij")
-    kr = np.hypot(ky, kx)
-    k0, k1 = (float(v) for v in band_cycles_px)
-    l_max = float(np.sqrt(np.log(50.0)) / (2.0 * np.pi * k0))
-    band = (kr >= k0) & (kr <= k1)
-    if band.sum() < 20:
-        return fallback()
-    edges = np.linspace(k0, k1, 9)
-    ib = np.clip(np.digitize(kr[band], edges) - 1, 0, len(edges) - 2)
-    n_b = np.bincount(ib, minlength=len(edges) - 1).astype(float)
-    p_b = np.bincount(ib, weights=per[band], minlength=len(edges) - 1)
-    k_b = np.bincount(ib, weights=kr[band], minlength=len(edges) - 1)
-    use = n_b > 0
-    n_b, p_b, k_b = n_b[use], p_b[use] / n_b[use], k_b[use] / n_b[use]
-    if not np.all(p_b > 0):
-        return fallback()
-    sw = np.sqrt(n_b) / p_b  # relative errors: each bin's mean has std P / sqrt(n)
-    coef, res = nnls(sw[:, None], p_b * sw)
-    white_chi2 = res ** 2
-    best = (white_chi2, 0.0, coef)
-    for l_px in np.linspace(0.3, l_max, 26):
-        cols = np.stack([np.ones_like(k_b), np.exp(-4 * np.pi ** 2 * l_px ** 2 * k_b ** 2)],
-                        axis=1)
-        coef, res = nnls(cols * sw[:, None], p_b * sw)
-        if res ** 2 < best[0]:
-            best = (res ** 2, l_px, coef)
-    if white_chi2 - best[0] < _CHI2_CORRELATED:  # not significantly better than white
-        best = (white_chi2, 0.0, nnls(sw[:, None], p_b * sw)[0])
-    _, l_px, coef = best
-    white_var = float(coef[0])
-    corr_power = float(coef[1]) if coef.size > 1 else 0.0
-    if corr_power <= 0:
-        l_px = 0.0
-    return _propagate(white_var, corr_power, l_px, ok, pixel_um, sm, n_realisations, seed,
-                      imm, white_sm, int(band.sum()), "spectrum")
-
-
-def _propagate(white_var, corr_power, l_px, ok, pixel_um, sm, n_realisations, seed, imm,
-               white_sm, n_used, method):
-    """Step 3 of :func:`map_noise`: the fitted noise drawn on the valid pixels and smoothed."""
-    ny, nx = ok.shape
-    rng = np.random.default_rng(seed)
-    pad = int(math.ceil(4 * max(l_px, 1.0)))
-    var_s, var_p = [], []
-    for _ in range(int(n_realisations)):
-        f = _noise_field((ny + 2 * pad, nx + 2 * pad), white_var, corr_power, l_px, rng)
-        f = np.where(ok, f[pad:pad + ny, pad:pad + nx], np.nan)
-        var_p.append(np.nanvar(f))
-        var_s.append(np.nanvar(smooth_map(f, pixel_um, sm)) if sm > 0 else var_p[-1])
-    corr_var = corr_power / (4 * np.pi * l_px ** 2) if l_px > 0 else 0.0
-    return MapNoise(float(np.sqrt(np.mean(var_s))), float(np.sqrt(white_var + corr_var)),
-                    float(np.sqrt(white_var)), float(np.sqrt(corr_var)), float(l_px),
-                    float(imm), float(white_sm), sm, int(n_used), method)
+                        float(white_sm), sm, model.n_px, "white", model)
+    std = model.smoothed_sigma(sm, pixel_um, valid=ok, n_realisations=n_realisations,
+                               seed=seed)
+    return MapNoise(float(std), model.sigma, model.white_sigma, model.correlated_sigma,
+                    model.correlation_length_px, float(imm), float(white_sm), sm, model.n_px,
+                    "variogram", model)
 
 
 @dataclass(frozen=True)
@@ -741,8 +640,8 @@ class HotSpotComparison:
         ``std / mean`` of the predicted map over the compared pixels, after the smoothing.
     measured_noise_std : float
         Noise std of the measured map at the compared resolution (its units), spatial
-        correlation included (:func:`map_noise` ``.std``: the map's noise spectrum carried
-        through the smoothing actually applied).
+        correlation included (:func:`map_noise` ``.std``: the shared noise model,
+        :mod:`ssbscope.mapnoise`, carried through the smoothing actually applied).
     measured_mean : float
         Mean of the measured map over the compared pixels (after the smoothing).
     measured_noise_floor : float
@@ -820,8 +719,8 @@ def hot_spot_overlap(predicted, measured, *, top_fraction: float = 0.1, n_shuffl
     """Compare a predicted current map with a measured one: correlation and top-region overlap.
 
     Says first whether the comparison *can* discriminate: the measured map's noise floor
-    (:func:`map_noise`: its noise spectrum, spatial correlation included, carried through the
-    smoothing; relative to its mean, at the compared resolution) against
+    (:func:`map_noise`: the shared noise model, spatial correlation included, carried through
+    the smoothing; relative to its mean, at the compared resolution) against
     the predicted map's contrast (std / mean).  A prediction whose contrast lies below the
     noise floor cannot be confirmed or refuted by this map, whatever the correlation
     (:attr:`HotSpotComparison.resolvable`).

@@ -465,10 +465,11 @@ def _transport_rows(store, truth) -> list[AccuracyRow]:
 #: Gaussian sigma (map pixels) of the correlation of a current-density map with the truth
 CD_SMOOTH_PX = 2.0
 #: accepted rms difference from the true map, in units of the map's own noise estimate
-#: (variogram fit with the error's correlated part, transport.current_density.
-#: map_noise_correlated).  Tiny anode-free demo (plating / stripping interval), seeds 0, 1,
-#: 2: rms / noise 1.20 / 1.01, 1.16 / 0.94, 0.83 / 0.96 (the neighbour-difference estimate
-#: it replaced, which misses the error correlated over pixels: 1.79 / 1.62, 1.47 / 1.49,
+#: (the shared map-noise model with the error's correlated part, ssbscope.mapnoise via
+#: transport.current_density.map_noise_correlated).  Tiny anode-free demo (plating /
+#: stripping interval), seed 0: rms / noise 1.45 / 1.26 (the former exponential variogram
+#: fit: 1.20 / 1.01, seeds 1, 2: 1.16 / 0.94, 0.83 / 0.96; the neighbour-difference
+#: estimate, which misses the error correlated over pixels: 1.79 / 1.62, 1.47 / 1.49,
 #: 1.41 / 1.55)
 CD_RMS_NOISE_TOL = 1.5
 #: accepted shortfall of the smoothed correlation from 1 (measured 0.98 / 0.87, tiny demo)

@@ -87,8 +87,12 @@ def _low_attenuation_blocks(store, series, met) -> list:
                             "numbering)" + ("; grey: twin truth from truth.json" if scans else "")
                        + ".")
     rows = []
+    split = [("  of which pores (present in the first scan)", "pore_volume_um3"),
+             ("  of which isolated Li (absent from the first scan)", "isolated_li_um3")]
+    split = [(k, v) for k, v in split
+             if v in met and np.isfinite(np.asarray(met[v].values, float)).any()]
     for kind, var in (("connected to a Li electrode", "low_attenuation_connected_um3"),
-                      ("isolated", "low_attenuation_isolated_um3")):
+                      ("isolated", "low_attenuation_isolated_um3"), *split):
         r = {"regions": kind}
         for k, lab in enumerate(labels):
             g = float(met[var].values[k])
@@ -97,7 +101,9 @@ def _low_attenuation_blocks(store, series, met) -> list:
                 f"{g:.4g}" + (f" ({float(w):.4g})" if w is not None else ""))
         rows.append(r)
     cap = (f"Low-attenuation regions of the {el} (µm³): connected to a declared Li layer vs "
-           "isolated (Cao et al. 2023 Fig. 3I)" + ("; in brackets the twin truth" if scans else ""))
+           "isolated (Cao et al. 2023 Fig. 3I)" + ("; in brackets the twin truth" if scans else "")
+           + ("; isolated regions split by persistence against the first scan, each part less "
+              "its noise estimate (ssbscope.tomo.low_attenuation)" if split else ""))
     return [fig_, table(pd.DataFrame(rows), caption=cap)]
 
 
@@ -229,10 +235,13 @@ def _series_table(met):
                        ("new_filaments_center", "  of which in the centre"),
                        ("new_filaments_edge", "  of which at the edge"),
                        ("low_attenuation_connected_um3", "low attenuation connected to Li (µm³)"),
-                       ("low_attenuation_isolated_um3", "low attenuation isolated (µm³)")):
-        if key == "subsurface_void_volume_um3" and key in met \
-                and not np.isfinite(np.asarray(met[key].values, float)).any():
-            continue  # measured on truncated scans only
+                       ("low_attenuation_isolated_um3", "low attenuation isolated (µm³)"),
+                       ("pore_volume_um3", "  of which pores, present in the first scan (µm³)"),
+                       ("isolated_li_um3", "  of which isolated Li, new since the first scan "
+                                           "(µm³)")):
+        if key in ("subsurface_void_volume_um3", "pore_volume_um3", "isolated_li_um3") \
+                and key in met and not np.isfinite(np.asarray(met[key].values, float)).any():
+            continue  # measured on truncated scans / series of several scans only
         if key in met:
             add(title, met[key].values)
     return table(pd.DataFrame(rows), caption="Metrics per scan (registered series; NaN: "

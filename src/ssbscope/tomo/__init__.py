@@ -49,6 +49,7 @@ _MAP = {
     "thickness_map": "metrics",
     "interface_height_map": "metrics",
     "thickness_stats": "metrics",
+    "thickness_outliers": "metrics",
     "phase_volumes": "metrics",
     "pore_volume": "metrics",
     "partial_volume": "metrics",

@@ -43,6 +43,8 @@ __all__ = [
     "thickness_map",
     "ThicknessStats",
     "thickness_stats",
+    "thickness_outliers",
+    "ThicknessOutliers",
     "central_region",
     "phase_volumes",
     "percent_change",
@@ -991,7 +993,11 @@ def central_region(shape: tuple[int, int], central_fraction: float = 0.75,
 
 @dataclass(frozen=True)
 class ThicknessStats:
-    """Mean ± std of a thickness map in the central region and at the edge (µm)."""
+    """Mean ± std of a thickness map in the central region and at the edge (µm).
+
+    ``n_center`` / ``n_edge`` count the columns the statistics used; ``n_excluded_center`` /
+    ``n_excluded_edge`` the finite columns left out (``exclude`` of :func:`thickness_stats`,
+    e.g. :func:`thickness_outliers`)."""
 
     mean_center_um: float
     std_center_um: float
@@ -999,10 +1005,12 @@ class ThicknessStats:
     std_edge_um: float
     n_center: int
     n_edge: int
+    n_excluded_center: int = 0
+    n_excluded_edge: int = 0
 
 
 def thickness_stats(thickness_map_um, central_fraction: float = 0.75,
-                    footprint=None) -> ThicknessStats:
+                    footprint=None, exclude=None) -> ThicknessStats:
     """Mean and standard deviation of a thickness map, centre and edge separately.
 
     Parameters
@@ -1012,7 +1020,12 @@ def thickness_stats(thickness_map_um, central_fraction: float = 0.75,
     central_fraction : float, default 0.75
         Area fraction of the central disk (see :func:`central_region`).
     footprint : (M, N) ndarray of bool, optional
-        Electrode area; default the whole map.
+        Electrode area; default the whole map.  The centre/edge split is made on the
+        footprint before ``exclude`` is applied, so leaving columns out does not move it.
+    exclude : (M, N) ndarray of bool, optional
+        Columns left out of the statistics (e.g. ``thickness_outliers(...).mask``: columns
+        where the layer's material runs on into a filament root or a filled crack); default
+        none (the plain mean over the region, as the twin's truth).
 
     Returns
     -------
@@ -1025,15 +1038,141 @@ def thickness_stats(thickness_map_um, central_fraction: float = 0.75,
     c = central_region(t.shape, central_fraction, footprint)
     fp = np.ones(t.shape, bool) if footprint is None else np.asarray(footprint, bool)
     e = fp & ~c
-    tc = t[c & np.isfinite(t)]
-    te = t[e & np.isfinite(t)]
+    fin = np.isfinite(t)
+    if exclude is None:
+        ex = np.zeros(t.shape, bool)
+    else:
+        ex = np.asarray(exclude, bool)
+        if ex.shape != t.shape:
+            raise InputError(f"exclude: shape {ex.shape} differs from the map's {t.shape}")
+    tc = t[c & fin & ~ex]
+    te = t[e & fin & ~ex]
     if tc.size == 0:
-        raise EmptyResultError("thickness_map_um: no finite value in the central region")
+        raise EmptyResultError("thickness_map_um: no finite value in the central region"
+                               + (" outside the excluded columns" if ex.any() else ""))
     return ThicknessStats(
         mean_center_um=float(tc.mean()), std_center_um=float(tc.std()),
         mean_edge_um=float(te.mean()) if te.size else float("nan"),
         std_edge_um=float(te.std()) if te.size else float("nan"),
-        n_center=int(tc.size), n_edge=int(te.size))
+        n_center=int(tc.size), n_edge=int(te.size),
+        n_excluded_center=int((c & fin & ex).sum()), n_excluded_edge=int((e & fin & ex).sum()))
+
+
+#: Defaults of :func:`thickness_outliers`, chosen on the anode-free twin (Sandoval et al.
+#: 2025, doi:10.1039/d5eb00111k, case B, seed 0, 3 µm voxels; see its docstring).
+OUTLIER_WINDOW_PX = 7
+OUTLIER_SMOOTH_PX = 3
+OUTLIER_K = 3.0
+
+
+@dataclass(frozen=True)
+class ThicknessOutliers:
+    """Columns of a thickness map that stand above their lateral context.
+
+    Attributes
+    ----------
+    mask : (M, N) ndarray of bool
+        Outlier columns (inside the footprint, finite).
+    baseline_um : (M, N) ndarray of float
+        Median of the map over ``window_px`` x ``window_px`` columns (µm; NaN outside the
+        footprint).
+    sigma_um : float
+        Robust noise of the test statistic (the residual ``map - baseline`` averaged over
+        ``smooth_px`` x ``smooth_px`` columns): 1.4826 x its median absolute deviation over
+        the footprint (µm).
+    threshold_um : float
+        ``k x sigma_um``.
+    """
+
+    mask: np.ndarray
+    baseline_um: np.ndarray
+    sigma_um: float
+    threshold_um: float
+
+    @property
+    def fraction(self) -> float:
+        """Fraction of the footprint's finite columns flagged (0 when none is finite)."""
+        n = int(np.isfinite(self.baseline_um).sum())
+        return float(self.mask.sum()) / n if n else 0.0
+
+
+def thickness_outliers(thickness_map_um, footprint=None, *,
+                       window_px: int = OUTLIER_WINDOW_PX, smooth_px: int = OUTLIER_SMOOTH_PX,
+                       k: float = OUTLIER_K) -> ThicknessOutliers:
+    """Columns whose thickness stands above a robust local baseline (filament roots).
+
+    A layer's thickness map counts the layer's material per column; where that material
+    runs on from the layer into the root of a filament or a filled crack just above it, a
+    patch of a few columns reads thicker than the layer while the columns around it do not.
+    Those columns are found from their lateral context: the baseline is the median of the
+    map over ``window_px`` x ``window_px`` columns (columns outside the footprint take the
+    value of the nearest footprint column), the residual ``map - baseline`` is averaged
+    over ``smooth_px`` x ``smooth_px`` columns (a root patch adds up, the per-column height
+    noise averages down), its noise sigma is 1.4826 x its MAD over the footprint, and a
+    column is flagged where the averaged residual exceeds ``k x sigma`` and the column itself
+    lies above its baseline.  One-sided: a root or a filled crack only adds material, so
+    thinner columns stay (a pit of the layer is layer).  A patch of roots wider than about
+    half the window raises the baseline and is not flagged; with ``smooth_px=1`` the test is
+    per column.
+
+    On the anode-free twin (case B, 3 µm voxels, per-column noise ~2.1 µm on the unfiltered
+    heights) the 1.5 mA cm^-2 step's edge filaments make 30 of 220 edge columns read
+    +4.9 µm (2.3 sigma of one column: a per-column test, ``smooth_px=1``, flags 2 of them);
+    with the defaults 2 centre and 15 edge columns are flagged, and the edge mean falls from
+    18.94 to 18.62 µm (truth 17.89, centre 19.20 -> 19.21 against 19.39), while at the
+    0.5 mA cm^-2 scans, without filaments, the centre and edge move by < 0.05 µm.
+
+    Parameters
+    ----------
+    thickness_map_um : (M, N) ndarray
+        Thickness map (µm), NaN outside the analysed area.
+    footprint : (M, N) ndarray of bool, optional
+        Columns to test; default the finite entries of the map.
+    window_px : int, default ``OUTLIER_WINDOW_PX`` (7)
+        Edge of the baseline median filter's square window (columns, odd, >= 3).
+    smooth_px : int, default ``OUTLIER_SMOOTH_PX`` (3)
+        Edge of the square mean filter of the residual (columns, odd, >= 1).
+    k : float, default ``OUTLIER_K`` (3.0)
+        Threshold in robust sigmas of the averaged residual.
+
+    Returns
+    -------
+    ThicknessOutliers
+        The mask (none flagged on a flat map: the threshold is at least 1e-9 µm), the
+        baseline, sigma and the threshold.
+    """
+    import scipy.ndimage as ndi
+
+    t = np.asarray(thickness_map_um, dtype=float)
+    if t.ndim != 2:
+        raise InputError(f"thickness_map_um: expected a 2-D map, got shape {t.shape}")
+    w, sw = int(window_px), int(smooth_px)
+    if w != window_px or w < 3 or w % 2 == 0:
+        raise ParameterError("window_px", window_px, "must be an odd integer >= 3",
+                             "use 7 (columns)")
+    if sw != smooth_px or sw < 1 or sw % 2 == 0 or sw >= w:
+        raise ParameterError("smooth_px", smooth_px,
+                             "must be an odd integer >= 1 and below window_px", "use 3")
+    if not (np.isfinite(k) and k > 0):
+        raise ParameterError("k", k, "must be a positive number of sigmas", "use 3")
+    if footprint is not None and np.shape(footprint) != t.shape:
+        raise InputError(f"footprint: shape {np.shape(footprint)} differs from the map's {t.shape}")
+    fp = np.isfinite(t) if footprint is None else (np.asarray(footprint, bool) & np.isfinite(t))
+    if not fp.any():
+        z = np.zeros(t.shape, bool)
+        return ThicknessOutliers(z, np.full(t.shape, np.nan), float("nan"), float("nan"))
+    # outside the footprint: the nearest footprint column's value, so that the windows near
+    # the footprint's edge are taken over footprint values
+    idx = ndi.distance_transform_edt(~fp, return_distances=False, return_indices=True)
+    filled = t[tuple(idx)]
+    base = ndi.median_filter(filled, size=w, mode="nearest")
+    res = filled - base
+    sm = ndi.uniform_filter(res, size=sw, mode="nearest") if sw > 1 else res
+    r = sm[fp]
+    sigma = float(1.4826 * np.median(np.abs(r - np.median(r))))
+    thr = float(k) * sigma
+    mask = fp & (sm > max(thr, 1e-9)) & (res > 0)
+    return ThicknessOutliers(mask, np.where(fp, base, np.nan), sigma, thr)
 
 
 # --------------------------------------------------------------------------- volumes

@@ -893,7 +893,12 @@ class ScanMeasurement:
     thickness_center_um, thickness_center_std_um, thickness_edge_um, thickness_edge_std_um,
     thickness_mean_um : dict
         Layer -> statistics (central disk of ``central_fraction`` of the cell area, edge ring,
-        mean over the inner cell).
+        mean over the inner cell).  Centre and edge are the layer's: mean and std over the
+        columns that :func:`ssbscope.tomo.metrics.thickness_outliers` does not flag (columns
+        whose residual from the median of the 7 x 7 columns around, averaged over 3 x 3,
+        exceeds 3 robust sigmas: the layer's material running on into a filament root or a
+        filled crack); the mean (and the layer volumes, the Faraday balance) over every
+        column.
     phase_volume_um3 : dict
         Material -> volume inside the cell and the declared stack's z range.
     layer_volume_um3 : dict
@@ -966,6 +971,17 @@ class ScanMeasurement:
     #: neighbourhood it sums over, ``noise_um3``: 1 sigma of that sum from the voxels' noise;
     #: :func:`ssbscope.tomo.series_chunked._local_pore_crack_volume`); empty when not measured.
     pore_crack_parts: dict = field(default_factory=dict)
+    #: The isolated low-attenuation volume split by persistence against the series' first
+    #: (registered) scan (:func:`ssbscope.tomo.low_attenuation.split_isolated`): regions
+    #: present there are the pellet's pores, the others isolated (dead) Li, each less its
+    #: noise-mirror estimate (µm³); NaN for the first scan and a series of one scan.
+    pore_volume_um3: float = float("nan")
+    isolated_li_um3: float = float("nan")
+    #: The scan's low-attenuation regions (lazy labels and levels) for that split; not stored.
+    low_attenuation_regions: object = field(default=None, repr=False, compare=False)
+    #: Layer -> fraction of the analysed columns left out of the centre/edge statistics
+    #: (:func:`ssbscope.tomo.metrics.thickness_outliers`); empty when not measured.
+    thickness_outlier_fraction: dict = field(default_factory=dict)
 
 
 #: Contrast-to-noise ratio (per voxel) from which interface heights are taken on the

@@ -698,17 +698,21 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     for nm, acc in need_count.items():
         tmaps[nm] = np.where(inner, acc.astype(float) * vs, np.nan)
 
-    stats = {k: {} for k in ("c", "cs", "e", "es", "m")}
+    stats = {k: {} for k in ("c", "cs", "e", "es", "m", "o")}
     for nm in want_t:
         tm = tmaps[nm]
         ok = inner & np.isfinite(tm)
         if ok.any():
-            st = M.thickness_stats(tm, central_fraction, footprint=ok)
+            # centre/edge of the LAYER: columns standing above their neighbours' median
+            # (filament roots, filled cracks just above the layer) left out
+            # (M.thickness_outliers); the mean and the volumes keep every column
+            out = M.thickness_outliers(tm, ok)
+            st = M.thickness_stats(tm, central_fraction, footprint=ok, exclude=out.mask)
             vals = (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um,
-                    float(np.mean(tm[ok])))
+                    float(np.mean(tm[ok])), out.fraction)
         else:
-            vals = (float("nan"),) * 5
-        for kk, v in zip(("c", "cs", "e", "es", "m"), vals):
+            vals = (float("nan"),) * 6
+        for kk, v in zip(("c", "cs", "e", "es", "m", "o"), vals):
             stats[kk][nm] = v
     v3 = vs ** 3
     phase_vol = {p: float(phase_cnt[i]) * v3 for i, p in enumerate(order_phases)}
@@ -737,6 +741,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     el = electrolyte_layer(lay, porder, electrolyte)
     eb = band.get(el)
     pcv = conn = iso = float("nan")
+    la_regions = None
     trunc_slices = None
     pc_parts = {}
     frac = np.full(int(n_layers), np.nan)
@@ -854,6 +859,11 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                     electrode, sc.shape, (za, zb), cz, local)
             conn = float(max(0, int(sizes[touch].sum()) - n_noise) * v3)
             iso = float(sizes[iso_keep].sum() * v3)
+            # kept for the split of the isolated regions against the first scan
+            # (_split_isolated_series), read lazily from the aligned volume
+            la_regions = dict(lab=lab, za=za, zb=zb, touch=touch, isolated=iso_keep,
+                              sizes=sizes, lv=lv, ring=ring, fp=fp, e0=e0, e1=e1,
+                              electrode=electrode, aligned=sc.aligned, v3=v3)
         side = electrolyte_slab_order(lay, porder, el)
         start, stop = (e1, e0) if side == "bottom" else (e0, e1)
         def slice_sums(a, b):  # a task: per-slice sums of the slab's part of [e0, e1)
@@ -895,8 +905,84 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         layer_fraction=np.asarray(frac, float), electrolyte_low=el_low,
         electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels,
         phase_levels=levels, interface_contrast=contrast, subsurface_void_volume_um3=voids,
-        pore_crack_parts=pc_parts)
+        pore_crack_parts=pc_parts, thickness_outlier_fraction=stats["o"],
+        low_attenuation_regions=la_regions if la_regions and lv is not None else None)
     return sm, el_fn, raw_fn
+
+
+def _fraction_sums(lab_blk, z0, z1, n, reg, ref):
+    """A task: per label of a block of the regions (rows ``[z0, z1)``), the partial-volume
+    fraction summed in the scan and in the reference scan (each with its own levels)."""
+    from ssbscope.tomo import low_attenuation as LA
+
+    lab = np.asarray(lab_blk).ravel()
+    fk = LA.fraction_map(np.asarray(reg["aligned"][z0:z1]), reg["lv"], reg["ring"]).ravel()
+    fr = LA.fraction_map(np.asarray(ref["aligned"][z0:z1]), ref["lv"], ref["ring"]).ravel()
+    ids = np.unique(lab[lab > 0])
+    sk = np.bincount(lab, weights=fk, minlength=n + 1)[ids]
+    sr = np.bincount(lab, weights=fr, minlength=n + 1)[ids]
+    return ids, sk, sr
+
+
+def _isolated_noise_counts(reg, present, shape, cz, local):
+    """Matrix voxels at or above the mirror level (:func:`ssbscope.tomo.low_attenuation.
+    mirror_levels`) in the electrolyte, outside the Li-connected set's 26-neighbourhood:
+    ``(near the present regions, elsewhere)`` (lazy blocks with a one-row overlap)."""
+    import dask.array as da
+    import scipy.ndimage as ndi
+
+    from ssbscope.tomo import low_attenuation as LA
+
+    lab, za, zb = reg["lab"], reg["za"], reg["zb"]
+    tl, pl = np.asarray(reg["touch"], bool), np.asarray(present, bool)
+    conn = lab.map_blocks(lambda b: tl[b], dtype=bool)
+    pres = lab.map_blocks(lambda b: pl[b], dtype=bool)
+    elm = _lazy_fn(reg["electrode"], shape, (za, zb), cz)
+    bright = _lazy_fn(functools.partial(_bright_rows, reg["aligned"], (reg["e0"], reg["e1"]),
+                                        reg["fp"], LA.mirror_levels(reg["lv"], reg["ring"])),
+                      shape, (za, zb), cz)
+
+    def dil(x):
+        return da.map_overlap(
+            lambda b: ndi.binary_dilation(b, structure=np.ones((3, 3, 3), bool)),
+            x, depth={0: 1, 1: 0, 2: 0}, boundary="none", dtype=bool)
+
+    far = bright & ~dil(conn | elm)
+    near_p = dil(pres)
+    with _scheduler(local):
+        a, b = da.compute((far & near_p).sum(), (far & ~near_p).sum())
+    return int(a), int(b)
+
+
+def _split_isolated_series(scans, shape, cz, local):
+    """The scans with ``pore_volume_um3`` and ``isolated_li_um3``: each later scan's isolated
+    regions split by persistence against the first scan
+    (:data:`ssbscope.tomo.low_attenuation.PERSISTENCE_RULE`); the regions' lazy records
+    dropped."""
+    import dataclasses
+
+    from ssbscope.tomo import low_attenuation as LA
+
+    ref = scans[0].low_attenuation_regions
+    out = [dataclasses.replace(scans[0], low_attenuation_regions=None)]
+    for sm in scans[1:]:
+        reg = sm.low_attenuation_regions
+        pv = li = float("nan")
+        if ref is not None and reg is not None:
+            n = reg["sizes"].size - 1
+            sk, sr = np.zeros(n + 1), np.zeros(n + 1)
+            if n:
+                for ids, a, b in _map_blocks(reg["lab"], reg["za"], functools.partial(
+                        _fraction_sums, n=n, reg=reg, ref=ref), local):
+                    sk[ids] += a
+                    sr[ids] += b
+            pres = LA.present_in_reference(sk, sr, reg["isolated"])
+            n_p, n_l = _isolated_noise_counts(reg, pres, shape, cz, local) if n else (0, 0)
+            pv, li = LA.split_isolated(reg["sizes"], pres, reg["isolated"], n_p, n_l,
+                                       reg["v3"])
+        out.append(dataclasses.replace(sm, pore_volume_um3=pv, isolated_li_um3=li,
+                                       low_attenuation_regions=None))
+    return out
 
 
 #: Growth (6-connected steps) of the low-attenuation voxels found in the electrolyte into the
@@ -1798,6 +1884,8 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
             sc.med = None  # (in memory: freed too)
         if work.path is not None:
             trim_heap()
+    # the isolated low-attenuation regions: pores (present in the first scan) vs isolated Li
+    scans = _split_isolated_series(scans, shape, cz, work.path is None)
     nt = len(vols)
     nf = np.full((4, nt), np.nan)
     overlap = np.full(nt, np.nan)

@@ -323,6 +323,7 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
     out = series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
                           series=series)
     is_trunc = bool(trunc) and all(t is not None for t in trunc)
+    _isolated_split_attrs(out[f"tomo/{series}/metrics"], res, layers=layers)
     out[f"tomo/{series}/metrics"].attrs.update(
         _height_method(is_trunc, bool(subvoxel_heights)))
     return out
@@ -536,6 +537,11 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             [s.low_attenuation_connected_um3 for s in scans])),
         "low_attenuation_isolated_um3": ("time_s", np.array(
             [s.low_attenuation_isolated_um3 for s in scans])),
+        # the isolated regions split by persistence (ssbscope.tomo.low_attenuation)
+        "pore_volume_um3": ("time_s", np.array(
+            [getattr(s, "pore_volume_um3", np.nan) for s in scans], float)),
+        "isolated_li_um3": ("time_s", np.array(
+            [getattr(s, "isolated_li_um3", np.nan) for s in scans], float)),
         "layer_fraction": (("time_s", "layer_index"),
                            np.stack([s.layer_fraction for s in scans])),
         "low_attenuation_level_low": ("time_s", np.array(
@@ -612,6 +618,28 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                 "Fig. 3J numbering); "
                                 "new_* against the previous scan (filaments) or the first "
                                 "(cracks, grey overlap)")})
+    # the centre/edge statistics of the LAYER: columns where its material runs on into a
+    # filament root or a filled crack left out (ssbscope.tomo.metrics.thickness_outliers)
+    met["thickness_outlier_fraction"] = (("time_s", "layer"), np.array(
+        [[(getattr(sc, "thickness_outlier_fraction", None) or {}).get(k, np.nan)
+          for k in all_layers] for sc in scans], float).reshape(nt, len(all_layers)))
+    from ssbscope.tomo.metrics import OUTLIER_K, OUTLIER_SMOOTH_PX, OUTLIER_WINDOW_PX
+    rule = (f"columns where the residual map - median of the {OUTLIER_WINDOW_PX} x "
+            f"{OUTLIER_WINDOW_PX} columns around, averaged over {OUTLIER_SMOOTH_PX} x "
+            f"{OUTLIER_SMOOTH_PX} columns, exceeds {OUTLIER_K:g} robust sigmas (1.4826 x its "
+            "MAD over the cell) and the column lies above that median are left out: there the "
+            "layer's material runs on into a filament root or a filled crack just above the "
+            "layer (ssbscope.tomo.metrics.thickness_outliers; one-sided)")
+    met["thickness_outlier_fraction"].attrs.update({"units": "1", "method": (
+        "fraction of the analysed columns left out of thickness_center_um / "
+        "thickness_edge_um (and their std): " + rule)})
+    for v in ("thickness_center_um", "thickness_edge_um", "thickness_center_std_um",
+              "thickness_edge_std_um"):
+        met[v].attrs["method"] = ("mean / std over the centre or edge columns of the layer; "
+                                  + rule + ", see thickness_outlier_fraction")
+    met["thickness_mean_um"].attrs["method"] = (
+        "mean over every column of the cell (no column left out), as layer_volume_um3 and "
+        "the Faraday balance")
     if all(getattr(s, "pore_crack_parts", None) for s in scans):
         met["pore_crack_volume_um3"].attrs.update({"units": "um3", "method": (
             "partial volume sum (hi - v) / (hi - lo) of the unfiltered grey values over the "
@@ -650,6 +678,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                    "voxel ring: its own histogram) "
                    "(ssbscope.tomo.low_attenuation); voxel counts at the darkest class's "
                    "threshold when no Li electrode is found")})
+    _isolated_split_attrs(met, res)
     met["layer_index"].attrs["description"] = (
         f"layer of the {el} in n equal layers, 1 next to {l1_name}, n next to {ln_name}")
     met["layer"].attrs["description"] = ("every declared layer, bottom to top; thickness "
@@ -987,3 +1016,31 @@ def _pore_crack_unc(res, scans, phases, vs) -> np.ndarray:
         out[k] = float(np.sqrt(((v_r - pc) * hi.uncertainty / d) ** 2
                                + (pc * lo.uncertainty / d) ** 2 + noise ** 2))
     return out
+
+
+def _isolated_split_attrs(met, res, *, layers=None):
+    """Units, names and the rule of ``pore_volume_um3`` / ``isolated_li_um3`` (with
+    ``layers``, the declared materials' Li | void contrast that rules out a grey-level
+    split)."""
+    from ssbscope.errors import ParameterError
+    from ssbscope.tomo import low_attenuation as LA
+    from ssbscope.tomo.series import as_layers
+
+    rule = LA.PERSISTENCE_RULE
+    try:
+        mats = {la.name: la.material for la in as_layers(layers)}
+        electrolyte = met.attrs["electrolyte"]
+        c = LA.li_void_contrast(res.order.phases[0], mats[electrolyte],
+                                float(res.order.energy_kev))
+        rule += f"; li_void_contrast = {c:.3g} ({res.order.phases[0]} in {mats[electrolyte]} " \
+                f"at {float(res.order.energy_kev):g} keV)"
+    except (KeyError, TypeError, ValueError, ParameterError) as exc:
+        # no layers, no energy or an unknown material: the rule without the number
+        log.debug("tomo: no Li | void contrast for the isolated split (%s)", exc)
+    met["pore_volume_um3"].attrs.update({
+        "units": "um^3", "long_name": "pores of the electrolyte (isolated low-attenuation "
+        "regions present in the first scan)", "method": rule})
+    met["isolated_li_um3"].attrs.update({
+        "units": "um^3", "long_name": "isolated (dead) Li: isolated low-attenuation regions "
+        "absent from the first scan", "method": rule})
+    met["low_attenuation_isolated_um3"].attrs.setdefault("units", "um^3")

@@ -33,7 +33,9 @@ hyperslab each), and then, on that block only:
 
 Peak memory is set by the block size (:func:`plan_blocks`, from a memory limit, the
 detector width, the number of angles and the number of threads that run blocks at once),
-not by the scan size.  Writing the returned volume (``Store.write`` -> ``to_zarr``) computes
+not by the scan size; the blocks are planned after the centre search, whose middle
+sinogram decides ``truncated="auto"``, so only a truncated scan reserves the extended
+sinograms' FBP work arrays.  Writing the returned volume (``Store.write`` -> ``to_zarr``) computes
 it block by block under the active Dask scheduler, so a cluster spreads the blocks over its
 workers and the client holds only the centre search's result (one sinogram).
 """
@@ -57,10 +59,15 @@ log = logging.getLogger(__name__)
 
 #: Zinger window (px) used by the stage (:func:`ssbscope.tomo.remove_zingers` default).
 ZINGER_SIZE = 3
-#: Bytes of a process before any block (Python, numpy, numba, dask, xarray, zarr).
-BASE_BYTES = 350 * 2**20
+#: Bytes of a process before any block (Python, numpy, numba, dask, xarray, zarr): a
+#: LocalCluster worker measured 396 MB after its first block (imports, numba kernels).
+BASE_BYTES = 400 * 10**6
 #: Largest block (rows); beyond this a bigger block saves nothing (FBP is per row).
 MAX_BLOCK_ROWS = 64
+#: Fewest slices per stored z-chunk when the scan has them: blocks shorter than this are
+#: rounded down to a divisor of it and several of them make one stored chunk
+#: (:func:`plan_blocks`), so that short blocks do not leave thin slabs on disk.
+MIN_CHUNK_ROWS = 8
 #: Memory the blocks of a run without a limit may use (or a quarter of the machine's, if less).
 DEFAULT_LIMIT_BYTES = 4 * 10**9
 
@@ -74,8 +81,10 @@ class StreamPlan:
     block_rows : int
         Detector rows per task (one chunk of the lazy volume).
     chunk_rows : int
-        Slices per stored Zarr chunk (divides ``block_rows``; the block itself up to
-        :data:`ssbscope.ome.CUBE_SIDE` rows).
+        Slices per stored Zarr chunk: divides ``block_rows`` (the block itself up to
+        :data:`ssbscope.ome.CUBE_SIDE` rows), or, for blocks shorter than
+        :data:`MIN_CHUNK_ROWS`, a multiple of it (``MIN_CHUNK_ROWS``: Dask assembles each
+        stored chunk from whole blocks; a block never spans two chunks).
     center_rows : int
         Rows around the middle used for the centre search.
     threads : int
@@ -111,24 +120,41 @@ def _phase_args(phase) -> dict:
                                          "delta_beta")}
 
 
-def _fbp_bytes(n_angles, n_detector, n_out):
-    """Transient memory of one FBP call: numpy arrays measured at 197 bytes per sinogram
-    value (tracemalloc, 0.60 GB at 1500 angles x 2048 px) plus the numba-allocated complex64
-    gridding array (``(2 n_out)^2``), plus 32 MiB of fixed work arrays (ring removal's
-    filters on small detectors)."""
-    grid = 2 * int(n_out)
-    return int(200 * n_angles * n_detector + 8 * grid * grid + 32 * 2**20)
+def _fbp_bytes(n_angles, n_fbp, n_out):
+    """Transient memory (bytes) of one FBP call (:func:`ssbscope.tomo.recon.fbp`, gridding)
+    of a sinogram ``n_fbp`` px wide (after any truncation extension).
+
+    An upper bound fitted to the measured tracemalloc peak of single calls after a first call
+    of the same size (the FFT plans and filter caches made by a process's first block are
+    kept: part of :data:`BASE_BYTES`): 112 bytes per value of the half spectrum
+    (``n_angles x n_pad / 2``, ``n_pad = 2 next_fast_len(n_fbp)``: the float64 copy, its
+    spectrum and weighted coefficients in complex128, the four float64 coordinate arrays,
+    sort keys and orders), 18 bytes per cell of the ``grid x grid`` gridding array
+    (``grid = next_fast_len(2 n_out)``: complex64 spread, inverse FFT and its scaled copy)
+    and 4 MiB.  Measured / this model: 0.93 at 2048 px x 1500 angles (604 MB), 0.96 at
+    500 angles, 0.95 for a truncated 2048 x 1500 sinogram extended by 907 px per side
+    (908 MB), 0.92 at 1024 px x 1500, 0.90 at 512 px x 1500, 0.85 at 512 px x 300."""
+    import scipy.fft as sfft
+
+    n_pad = 2 * sfft.next_fast_len(max(32, int(n_fbp)))
+    grid = sfft.next_fast_len(2 * int(n_out))
+    grid += grid % 2
+    return int(112 * int(n_angles) * (n_pad // 2) + 18 * grid * grid + 4 * 2**20)
 
 
 def block_bytes(rows: int, n_angles: int, n_detector: int, *, n_out: int | None = None,
                 itemsize: int = 2, n_frames: int = 0, halo: int = ZINGER_SIZE // 2,
                 phase_pad: int = 0, extend_px: int = 0) -> int:
-    """Estimated peak memory (bytes) of one block task.
+    """Estimated peak memory (bytes) of one block task (an upper bound of the measured one).
 
     While correcting: raw counts (``itemsize``), the float32 line integrals and a byte mask
-    per value of the block with its halo rows; afterwards the float32 block, the float32
-    output slices and the larger of one FBP's work arrays (:func:`_fbp_bytes`) and one
-    sinogram's ring removal (about 28 bytes per value).
+    per value of the block with its halo rows.  Afterwards: the block's float32 rows, the
+    float32 output slices (plus one slice in flight) and the larger of one FBP's work arrays
+    (:func:`_fbp_bytes`; the rows are reconstructed one after the other, so these are paid
+    once per block, not per row) and one sinogram's ring removal (about 28 bytes per value).
+    Measured tracemalloc peak of :func:`reconstruct_rows` at 2048 px x 1500 angles (after a
+    first block of that size): 0.62 GB for one row, 0.72 GB for 4, 0.84 GB for 8, against
+    0.70, 0.78, 0.90 GB here (RSS rose by 0.54, 0.61, 0.76 GB).
 
     Parameters
     ----------
@@ -149,7 +175,8 @@ def block_bytes(rows: int, n_angles: int, n_detector: int, *, n_out: int | None 
         work arrays of one batch of 16 padded projections (float32 + complex64 + float64).
     extend_px : int
         Pixels each sinogram row is extended by on each side before the ramp filter
-        (truncated scans: ``n_detector``); FBP's work arrays grow with the extended width.
+        (truncated scans: at most ``n_detector``); FBP's work arrays grow with the
+        extended width.
     """
     n_out = int(n_detector if n_out is None else n_out)
     r = int(rows) + 2 * int(halo)
@@ -159,7 +186,7 @@ def block_bytes(rows: int, n_angles: int, n_detector: int, *, n_out: int | None 
         pr, pc = r + 2 * int(phase_pad), int(n_detector) + 2 * int(phase_pad)
         reading = max(reading, r * plane * 4 + 16 * pr * pc * (4 + 8 + 8) + r * plane * 4)
     n_fbp = int(n_detector) + 2 * int(extend_px)
-    recon = (r * plane * 4 + int(rows) * n_out * n_out * 4
+    recon = (int(rows) * plane * 4 + (int(rows) + 1) * n_out * n_out * 4
              + max(_fbp_bytes(n_angles, n_fbp, n_out), 28 * plane))
     return int(max(reading, recon))
 
@@ -214,7 +241,8 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
                 threads: int = 1, n_out: int | None = None, itemsize: int = 2,
                 n_frames: int = 0, center_rows: int = 16, block_rows: int | None = None,
                 base_bytes: int = BASE_BYTES, fraction: float = 0.8, phase_halo: int = 0,
-                extend_px: int = 0, align_rows: int = 1) -> StreamPlan:
+                extend_px: int = 0, align_rows: int = 1,
+                min_chunk_rows: int = MIN_CHUNK_ROWS) -> StreamPlan:
     """Choose the rows per task so that ``threads`` tasks at once stay under a memory limit.
 
     ``block_rows`` is the largest ``b <= MAX_BLOCK_ROWS`` with ``threads *
@@ -223,6 +251,16 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
     limit, :data:`DEFAULT_LIMIT_BYTES` (or a quarter of the machine's memory) is the
     budget.  The centre search uses up to ``center_rows`` rows around the middle, fewer when
     its block would not fit either (at least 4 rows when the detector has them).
+
+    Stored chunks (``chunk_rows``, the rule): blocks of at least ``min_chunk_rows`` rows
+    are rounded down to a multiple of ``align_rows`` and stored in z-chunks that divide
+    them (:func:`ssbscope.ome._z_chunk`: the block itself up to 128 rows).  Shorter blocks
+    (the budget allows fewer rows) are rounded down to a divisor of ``min_chunk_rows``
+    (4, 2 or 1 for 8) and ``min_chunk_rows`` of their slices make one stored chunk,
+    assembled by Dask from whole blocks and written by one task, provided the budget also
+    holds that chunk's slices (``min_chunk_rows * n_out^2 * 4`` bytes, the finished blocks
+    waiting for their chunk) beside the blocks running; else the chunk is the block.  A
+    block never spans two stored chunks and a stored chunk is never written by two tasks.
 
     Parameters
     ----------
@@ -237,20 +275,24 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
     center_rows : int
         Rows for the centre search (8-16 recommended).
     block_rows : int, optional
-        Forces the block size (still capped at ``n_rows``).
+        Forces the block size (still capped at ``n_rows``; the chunk is then the block).
     base_bytes : int
         Memory of the process before any block.
     fraction : float
-        Part of the limit the blocks may fill (Dask workers pause at 80 % of their limit:
-        :func:`stream_reconstruct` passes 0.7 for them).
+        Part of the limit the process may fill: 0.8, where Dask workers pause
+        (:func:`block_bytes` being an upper bound of the measured peak, the blocks stay
+        below it; the nanny only ends a worker at 95 %).
     phase_halo : int
         Paganin halo rows (and FFT padding) per side (0: no phase retrieval).
     extend_px : int
-        Sinogram extension per side for truncated scans (:func:`block_bytes`).
+        Sinogram extension per side for truncated scans (:func:`block_bytes`); 0 when the
+        scan is known not to be truncated (:func:`stream_reconstruct` decides it first).
     align_rows : int
         Unless ``block_rows`` is given, blocks of at least this many rows are rounded down
         to a multiple of it (and of the chunk): :func:`ssbscope.ome.pyramid_factor`, so that
         every block's pyramid levels are written from that block alone.
+    min_chunk_rows : int
+        Fewest slices per stored chunk (see the rule above; 1: the chunk is the block).
 
     Returns
     -------
@@ -273,6 +315,7 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
                            n_frames=n_frames, halo=ZINGER_SIZE // 2 + int(phase_halo),
                            phase_pad=int(phase_halo), extend_px=extend_px)
 
+    c = None
     if block_rows is not None:
         b = max(1, min(int(block_rows), n_rows))
     else:
@@ -284,13 +327,22 @@ def plan_blocks(n_rows: int, n_angles: int, n_detector: int, *, memory_limit_byt
                         "%.2f GB per thread (%d thread(s)); the run may exceed the limit: "
                         "raise it or use fewer threads/workers", limit / 1e9, n_angles,
                         n_detector, (cost(1) + base_bytes / threads) / 1e9, threads)
-    m = max(1, int(align_rows))
-    if block_rows is None and b >= m:
-        b = (b // m) * m
-    # stored chunks: cubes whose z extent divides the block (ssbscope.ome.image_chunks), so a
-    # block writes its own chunks and no chunk waits for two blocks
-    c = _z_chunk(b)
-    b = max(c, (b // c) * c)
+        mc = max(1, int(min_chunk_rows))
+        if b < mc <= n_rows:
+            # short blocks: several make one stored chunk of mc slices, if its slices fit too
+            held = mc * n_out * n_out * 4
+            for d in sorted((k for k in range(1, b + 1) if mc % k == 0), reverse=True):
+                if threads * cost(d) + held <= budget_total:
+                    b, c = d, mc
+                    break
+    if c is None:
+        m = max(1, int(align_rows))
+        if block_rows is None and b >= m:
+            b = (b // m) * m
+        # stored chunks: cubes whose z extent divides the block (ssbscope.ome.image_chunks),
+        # so a block writes its own chunks and no chunk waits for two blocks
+        c = _z_chunk(b)
+        b = max(c, (b // c) * c)
     cr = max(1, min(int(center_rows), n_rows))
     # the centre search runs alone (before the blocks): the whole budget is its own
     plane = n_angles * n_detector
@@ -424,8 +476,16 @@ def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles
                    zinger_threshold=zinger_threshold, phase=phase, bad_pixels=bad_pixels,
                    invariant_zingers=bool(truncated))
     _remove_rings_rows(p)
-    return reconstruct(p, np.asarray(angles_rad, float), float(center), scan=scan,
-                       truncated=bool(truncated))
+    ang = np.asarray(angles_rad, float)
+    out = None
+    for i in range(p.shape[1]):  # row by row: no slice's FBP result outlives its copy
+        img = reconstruct(p[:, i:i + 1, :], ang, float(center), scan=scan,
+                          truncated=bool(truncated))
+        if out is None:
+            out = np.empty((p.shape[1],) + img.shape[1:], np.float32)
+        out[i] = img[0]
+        del img
+    return out
 
 
 def center_and_sinogram(path, row_start: int, row_stop: int, *, n_rows: int, angles_rad,
@@ -533,8 +593,8 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     center_rows : int
         Rows around the middle for the centre search (fewer if the memory limit needs it).
     fraction : float, optional
-        Part of the limit the blocks may fill (default 0.8 locally, 0.7 on Dask workers,
-        which pause at 80 % of their limit).
+        Part of the limit the process may fill (default 0.8: Dask workers pause at 80 % of
+        their limit; :func:`block_bytes` is an upper bound of a block's peak).
     phase : dict, optional
         Paganin phase retrieval (:func:`clean_rows`): ``{"distance_mm", "delta_beta",
         "energy_kev", "pixel_size_um"}`` as numbers; ``energy_kev`` / ``pixel_size_um`` may
@@ -546,6 +606,8 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     truncated : {"auto", True, False}
         Extend the sinograms before the ramp filter (region-of-interest scan); ``"auto"``:
         when the middle sinogram's edges attenuate (:func:`ssbscope.tomo.roi.detect_truncation`).
+        Decided before the blocks are planned: only a truncated scan's plan reserves the
+        extended sinogram's FBP work arrays.
     bad_pixels : {"raise", "mask"}
         Detector pixels with flat <= dark (dead pixels): refused, or interpolated from their
         row neighbours (:func:`ssbscope.tomo.flat_dark_correct`).
@@ -587,20 +649,24 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     if memory_limit_bytes is not None and mem_w is not None:
         limit = min(int(memory_limit_bytes), int(mem_w))
     thr = int(threads) if threads is not None else thr_w
-    frac = fraction if fraction is not None else (0.7 if mem_w is not None else 0.8)
+    frac = fraction if fraction is not None else 0.8
     phase = _resolve_phase(phase, md, path)
     ph = _paganin_halo(phase)
     if truncated not in ("auto", True, False):
         raise ParameterError("truncated", truncated, "must be 'auto', True or False")
-    may_extend = truncated is True or truncated == "auto"
     # the output side depends on the centre only for 360-offset scans (plan with the widest)
-    plan = plan_blocks(n_rows, n_a, n_d, memory_limit_bytes=limit, threads=thr,
-                       n_out=(2 * n_d - 1) if scan == "360-offset" else n_d, itemsize=itemsize,
-                       n_frames=n_frames, center_rows=center_rows, block_rows=block_rows,
-                       fraction=frac, phase_halo=ph,
-                       extend_px=((2 * n_d - 1) if scan == "360-offset" else n_d)
-                       if may_extend else 0,
-                       align_rows=pyramid_factor((n_rows, n_d, n_d)))
+    n_plan = (2 * n_d - 1) if scan == "360-offset" else n_d
+
+    def _plan(extend):
+        return plan_blocks(n_rows, n_a, n_d, memory_limit_bytes=limit, threads=thr,
+                           n_out=n_plan, itemsize=itemsize, n_frames=n_frames,
+                           center_rows=center_rows, block_rows=block_rows, fraction=frac,
+                           phase_halo=ph, extend_px=extend,
+                           align_rows=pyramid_factor((n_rows, n_d, n_d)))
+
+    # the centre search's rows do not depend on the extension; the blocks' plan waits for
+    # the truncation decision (made on the centre search's middle sinogram)
+    plan = _plan(0)
     mid = r_start + n_rows // 2
     search = center_px is None
     if search:
@@ -620,6 +686,8 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
                      "scan): sinograms are extended before the ramp filter", path)
     else:
         trunc = bool(truncated)
+    if trunc:  # each row's extension is at most the (stitched) detector width per side
+        plan = _plan(n_plan)
     n_out = _out_side(n_d, center, scan)
     log.info("tomo stream %s: %d rows in blocks of %d (%d thread(s)%s, ~%.2f GB per block), "
              "centre %.2f px%s", path, n_rows, plan.block_rows, plan.threads,
@@ -639,7 +707,7 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     vol = da.concatenate(blocks, axis=0)
     # cube chunks (ssbscope.ome.image_chunks): a block split into (chunk_rows, tile, tile)
     t = min(plan.tile_px or n_out, n_out)
-    if plan.chunk_rows < plan.block_rows or t < n_out:
+    if plan.chunk_rows != plan.block_rows or t < n_out:
         vol = vol.rechunk((plan.chunk_rows, t, t))
     return StreamedScan(volume=vol, sinogram=sino, angles_rad=ang, center_px=center,
                         center_rows=c_rows if search else None, plan=plan, metadata=md,

@@ -18,6 +18,9 @@ import scipy.ndimage as ndi
 
 from ssbscope._maps import smooth_with_gaps
 from ssbscope.errors import InputError, ParameterError
+from ssbscope.mapnoise import (NOISE_MAX_LAG_PX, NOISE_MAX_LENGTH_PX, NOISE_SCALE_RATIO,
+                               MapNoiseModel, empirical_variogram, fit_map_noise,
+                               neighbour_difference_noise)
 from ssbscope.materials import FARADAY_C_MOL, M_LI_G_MOL, RHO_LI_G_CM3
 
 __all__ = ["CurrentDensityMap", "current_density_map", "thickness_change_to_current_ma_cm2",
@@ -175,16 +178,14 @@ def current_density_map(thickness_before_um, thickness_after_um, dt_s: float, *,
 
 
 def map_noise(values) -> float:
-    """Per-pixel noise of a map from its neighbour differences: the scaled median absolute
-    deviation of the differences of adjacent pixels (along y and along x, both finite),
-    divided by sqrt 2.
+    """Per-pixel noise of a map from its neighbour differences (white-noise assumption).
 
-    A smooth signal hardly changes from one pixel to the next, so the differences are the
-    noise of two pixels; the median keeps edges and hot-spots out.  Noise correlated between
-    neighbours (a median filter upstream) reads low, by ``sqrt(1 - rho(1))`` with ``rho(1)``
-    the error's correlation between neighbours: on the anode-free twin's tiny series
-    (``rho(1)`` ~ 0.55) the current-density maps differ from the true map by ~1.8 times this
-    estimate.  :func:`map_noise_correlated` includes the correlated part.
+    :func:`ssbscope.mapnoise.neighbour_difference_noise`: the scaled median absolute
+    deviation of the differences of adjacent pixels, divided by sqrt 2.  Noise correlated
+    between neighbours (a median filter upstream) reads low, by ``sqrt(1 - rho(1))`` with
+    ``rho(1)`` the error's correlation between neighbours: on the anode-free twin's tiny
+    series (``rho(1)`` ~ 0.55) the current-density maps differ from the true map by ~1.8
+    times this estimate.  :func:`map_noise_correlated` includes the correlated part.
 
     Parameters
     ----------
@@ -196,140 +197,23 @@ def map_noise(values) -> float:
     float
         The noise's standard deviation in the map's units; NaN with fewer than 10 pairs.
     """
-    a = np.asarray(values, dtype=float)
-    if a.ndim != 2:
-        raise InputError(f"map: expected a (y, x) map, got shape {a.shape}")
-    d = np.concatenate([np.diff(a, axis=0).ravel(), np.diff(a, axis=1).ravel()])
-    d = d[np.isfinite(d)]
-    if d.size < 10:
-        return float("nan")
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
-
-
-@dataclass(frozen=True)
-class MapNoiseModel:
-    """Noise of a map that includes error correlated over neighbouring pixels.
-
-    Attributes
-    ----------
-    noise : float
-        Standard deviation of the map's error per pixel, white and correlated parts together
-        (the map's units): ``sqrt(N)`` of the fitted variogram model.
-    correlation_length_px : float
-        ``l``: e-folding length of the error's correlation (pixels); about 0 for white noise.
-    signal_std : float
-        ``sqrt(S)``: the fitted smooth signal's standard deviation (the map's units).
-    signal_length_px : float
-        ``L``: the signal's Gaussian correlation scale (pixels).
-    white_noise : float
-        :func:`map_noise` of the same map (neighbour differences): equals ``noise`` for white
-        noise, reads low by ``sqrt(1 - rho(1))`` for noise correlated between neighbours.
-    max_lag_px : float
-        Largest lag fitted.
-    n_px : int
-        Finite pixels of the map.
-    """
-
-    noise: float
-    correlation_length_px: float
-    signal_std: float
-    signal_length_px: float
-    white_noise: float
-    max_lag_px: float
-    n_px: int
-
-
-def empirical_variogram(values, max_lag_px: float = 10.0):
-    """Isotropic semivariogram of a map with gaps.
-
-    ``gamma(h) = 1/2 mean[(a(p + d) - a(p))^2]`` over every pixel pair whose offset ``d``
-    (integer, ``|d| = h <= max_lag_px``) joins two finite pixels, pooled by distance.
-
-    Parameters
-    ----------
-    values : (Y, X) array_like
-        NaN where unknown.
-    max_lag_px : float
-        Largest offset (pixels).
-
-    Returns
-    -------
-    h_px, gamma, n_pairs : (m,) ndarray
-        Distinct distances (pixels, increasing), semivariance (the map's units squared) and
-        the number of pairs at each.
-    """
-    a = np.asarray(values, dtype=float)
-    if a.ndim != 2:
-        raise InputError(f"map: expected a (y, x) map, got shape {a.shape}")
-    ok = np.isfinite(a)
-    a0 = np.where(ok, a, 0.0)
-    ny, nx = a.shape
-    hm = int(np.floor(max_lag_px))
-    acc: dict = {}
-    for dy in range(0, hm + 1):
-        for dx in range(-hm, hm + 1):
-            if (dy == 0 and dx <= 0) or dy >= ny or abs(dx) >= nx:
-                continue
-            h = float(np.hypot(dy, dx))
-            if h > max_lag_px:
-                continue
-            x1, x0 = (slice(dx, nx), slice(0, nx - dx)) if dx >= 0 else \
-                (slice(0, nx + dx), slice(-dx, nx))
-            m = ok[dy:, x1] & ok[:ny - dy, x0]
-            n = int(m.sum())
-            if n == 0:
-                continue
-            s = float((((a0[dy:, x1] - a0[:ny - dy, x0])[m]) ** 2).sum())
-            key = round(h, 9)
-            s0, n0 = acc.get(key, (0.0, 0))
-            acc[key] = (s0 + s, n0 + n)
-    h = np.asarray(sorted(acc), float)
-    g = np.asarray([acc[k][0] / acc[k][1] / 2.0 for k in sorted(acc)], float)
-    n = np.asarray([acc[k][1] for k in sorted(acc)], np.int64)
-    return h, g, n
-
-
-#: Largest lag (pixels) of the variogram fit of :func:`map_noise_correlated`.
-NOISE_MAX_LAG_PX = 10.0
-#: Longest error correlation (pixels) the fit accepts: the CT chain's correlated errors (3x3x3
-#: median, interface-height windows, sub-voxel registration) reach 1-3 pixels.
-NOISE_MAX_LENGTH_PX = 3.0
-#: The signal's scale is at least this many times the error's (the separation the fit needs).
-NOISE_SCALE_RATIO = 3.0
+    return neighbour_difference_noise(values)
 
 
 def map_noise_correlated(values, *, max_lag_px: float = NOISE_MAX_LAG_PX,
                          max_noise_length_px: float = NOISE_MAX_LENGTH_PX,
                          scale_ratio: float = NOISE_SCALE_RATIO) -> MapNoiseModel:
-    """Per-pixel error of a map, correlated error included, from the map's own variogram.
+    """Per-pixel error of a map, correlated error included: the shared noise model.
 
-    The map is modelled as a smooth signal plus an error whose correlation decays
-    exponentially over ``l`` pixels (white noise: ``l -> 0``); their semivariograms add:
+    :func:`ssbscope.mapnoise.fit_map_noise` (white + Gaussian-correlated noise under a smooth
+    signal, fitted to the map's robust semivariogram; the model the interface area's
+    hot-spot noise floor uses too).  ``.noise`` (= ``.sigma``) is the per-pixel std of white
+    and correlated parts together, what an rms difference from the true map sees;
+    ``.white_noise`` the neighbour-difference estimate (:func:`map_noise`).
 
-    .. math::
-
-        \\gamma(h) = N \\left(1 - e^{-h/l}\\right) + S \\left(1 - e^{-h^2/L^2}\\right),
-        \\qquad L \\geq r\\, l,
-
-    with ``N`` the error's variance (the sill of its part), ``S`` the signal's variance and
-    ``L`` its Gaussian correlation scale.  :func:`empirical_variogram` gives ``gamma`` at the
-    distances ``h <= max_lag_px``; for every ``(l, L)`` of a logarithmic grid
-    (``0.2 <= l <= max_noise_length_px``, ``max(r l, 1.5) <= L <= 300`` pixels) ``N, S >= 0``
-    are the non-negative least-squares fit weighted by the square root of each distance's pair
-    count, and the pair with the smallest residual is kept.  The returned noise is
-    ``sqrt(N)``: what an rms difference from the true map sees, unlike the neighbour
-    differences of :func:`map_noise`, which see ``N (1 - e^{-1/l})``.
-
-    Identifying assumption: the signal varies on a longer scale than the error
-    (``L >= r l``); error correlated over as long a scale as the signal is indistinguishable
-    from signal and stays out of the estimate, as do a bias (mean offset) and an error that
-    follows the signal (a blur that flattens the map).  On a 32 x 32 pixel map (~550 pixels
-    in a disk) with white and/or ~1-pixel correlated error of 0.4-1 times the signal's
-    standard deviation, the median of 12 estimates is 1.0-1.1 times the true noise and single
-    maps scatter by 10-15 % (one standard deviation; tests/transport/
-    test_current_density_truth.py).  On the anode-free twin's tiny current-density maps
-    (seeds 0-2) the rms difference from the true map is 0.83-1.20 times the estimate (the
-    neighbour differences: 1.4-1.8).
+    Measured (tests/transport/test_current_density_truth.py; 32 x 32 maps, ~550 pixels in a
+    disk, smooth signal of 4 px, white and ~1 px correlated noise of 0.3-1 times the
+    signal's std; estimate over truth): see the test's docstring for the medians and spread.
 
     Parameters
     ----------
@@ -338,45 +222,18 @@ def map_noise_correlated(values, *, max_lag_px: float = NOISE_MAX_LAG_PX,
     max_lag_px : float
         Largest distance fitted (pixels).
     max_noise_length_px : float
-        Largest error correlation length ``l`` tried (pixels).
+        Largest correlation length ``l`` (Gaussian std, pixels) tried.
     scale_ratio : float
-        ``r``: the signal's scale ``L`` is at least ``r l``.
+        ``r``: the signal's Gaussian scale ``L`` is at least ``r 2 l``.
 
     Returns
     -------
     MapNoiseModel
-        All NaN (``white_noise`` too when it cannot be estimated) with fewer than 50 finite
-        pixels.
+        All NaN but ``white_noise`` (``model`` ``"none"``) with fewer than
+        :data:`ssbscope.mapnoise.NOISE_MIN_PX` finite pixels.
     """
-    from scipy.optimize import nnls
-
-    a = np.asarray(values, dtype=float)
-    if a.ndim != 2:
-        raise InputError(f"map: expected a (y, x) map, got shape {a.shape}")
-    for nm, v in (("max_lag_px", max_lag_px), ("max_noise_length_px", max_noise_length_px),
-                  ("scale_ratio", scale_ratio)):
-        if not np.isfinite(v) or v <= 0:
-            raise ParameterError(nm, v, "must be finite and > 0")
-    n_px = int(np.isfinite(a).sum())
-    white = map_noise(a)
-    nan = float("nan")
-    if n_px < 50:
-        return MapNoiseModel(nan, nan, nan, nan, white, float(max_lag_px), n_px)
-    h, g, n = empirical_variogram(a, max_lag_px)
-    if h.size < 4:
-        return MapNoiseModel(nan, nan, nan, nan, white, float(max_lag_px), n_px)
-    w = np.sqrt(n.astype(float))
-    best = None
-    for ell in np.geomspace(0.2, max(float(max_noise_length_px), 0.2), 30):
-        for big in np.geomspace(max(scale_ratio * ell, 1.5), 300.0, 40):
-            design = np.column_stack([1.0 - np.exp(-h / ell), 1.0 - np.exp(-(h / big) ** 2)])
-            coef, res = nnls(design * w[:, None], g * w)
-            if best is None or res < best[0]:
-                best = (res, ell, big, coef)
-    _, ell, big, coef = best
-    return MapNoiseModel(noise=float(np.sqrt(coef[0])), correlation_length_px=float(ell),
-                         signal_std=float(np.sqrt(coef[1])), signal_length_px=float(big),
-                         white_noise=white, max_lag_px=float(max_lag_px), n_px=n_px)
+    return fit_map_noise(values, max_lag_px=max_lag_px, max_length_px=max_noise_length_px,
+                         scale_ratio=scale_ratio)
 
 
 @dataclass(frozen=True)
@@ -482,10 +339,12 @@ class SeriesCurrentDensity:
     residual_pct : (n,) ndarray
         ``100 (ratio - 1)``.
     noise_ma_cm2 : (n,) ndarray
-        Per-pixel error of each map, correlated error included (:func:`map_noise_correlated`;
-        the white-noise estimate where the map has too few pixels for the variogram fit).
+        Per-pixel error of each map, correlated error included (:func:`map_noise_correlated`,
+        the shared model :class:`ssbscope.mapnoise.MapNoiseModel` ``.sigma``; the
+        white-noise estimate where the map has too few pixels for the fit).
     noise_correlation_length_px : (n,) ndarray
-        The error's correlation length (pixels) of the same fit (NaN where not fitted).
+        The correlated part's length ``l`` (Gaussian std, pixels) of the same fit (0: white
+        noise; NaN where not fitted).
     white_noise_ma_cm2 : (n,) ndarray
         The neighbour-difference estimate (:func:`map_noise`), which misses correlated error.
     """

@@ -322,6 +322,7 @@ def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer
     import xarray as xr
 
     from ssbscope.errors import InputError
+    from ssbscope.mapnoise import NOISE_MODEL_TEXT
     from ssbscope.transport.current_density import series_current_density
 
     mp = inputs[maps_key].load()
@@ -393,11 +394,12 @@ def _current_density_series_stage(ctx, inputs, *, series, maps_key, layer, layer
                  ("ratio", "1"), ("residual_pct", "percent"), ("y", "um"), ("x", "um")):
         ds[v].attrs["units"] = u
     ds["noise_current_density_ma_cm2"].attrs["description"] = (
-        "per-pixel error of each map, white and correlated parts: sqrt(N) of the fit "
-        "gamma(h) = N (1 - exp(-h/l)) + S (1 - exp(-h^2/L^2)), L >= 3 l, to the map's "
-        "semivariogram up to 10 px (ssbscope.transport.current_density.map_noise_correlated)")
+        "per-pixel error of each map, white and correlated parts: sigma of the shared map-noise "
+        "model (ssbscope.transport.current_density.map_noise_correlated = "
+        "ssbscope.mapnoise.fit_map_noise): " + NOISE_MODEL_TEXT)
     ds["noise_correlation_length_um"].attrs["description"] = (
-        "l of the same fit: the error's correlation length")
+        "l of the same fit: std of the Gaussian that correlates the error's correlated part "
+        "(its correlation falls to 1/e at ~2 l); 0: white")
     ds["white_noise_current_density_ma_cm2"].attrs["description"] = (
         "neighbour-difference noise (ssbscope.transport.current_density.map_noise): white "
         "noise only, low where the error is correlated over pixels")

@@ -1108,6 +1108,7 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
                    e_kev: float = 40.0, n_layers: int = 10, fraction_near: float = 0.3065,
                    fraction_far: float = 0.0991, isolated_fraction: float = 0.02,
                    li_thickness_um: float = 16.0, cathode_thickness_um: float = 16.0,
+                   isolated_li_fraction: float = 0.0, pristine: bool = False,
                    seed: int = 0) -> CTPhantom:
     """Phantom of the sulfide pellet behind a soft short (002_3ee4edf529433f9c, Fig. 3I-J).
 
@@ -1127,17 +1128,31 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
     Fig. 3J, 30.65 % in their layer 10 (at the Li anode) to 9.91 % in their layer 1 (cathode
     side); :mod:`ssbscope.twin.params_002` holds the table.
 
+    ``isolated_li_fraction`` > 0 adds dead Li (code 10, Li; Cao et al.'s blue regions hold
+    "pores and inactive Li", and their phase-field model breaks dendrites off into dead Li
+    under pressure, Fig. 4B): ellipsoids (1.0-1.8 voxels across, twice as long along z, as
+    broken filament pieces) at least one voxel (26-neighbourhood) away from the filaments,
+    up to ``isolated_li_fraction`` x (layer's target / mean target) of each layer, taken
+    from the layer's pore budget (placed before the pores, which keep one voxel away from
+    them too; a separate random stream, so 0 leaves the phantom unchanged).  ``pristine``:
+    the same pellet before plating (assumption: the filaments and dead Li fill no pore, the
+    Li6PS5Cl they displaced is restored and the anode keeps its thickness), i.e. the same
+    pores with every filament and dead-Li voxel Li6PS5Cl again; the truth's connected and
+    dead-Li volumes are then 0.
+
     Returns
     -------
     CTPhantom
         ``truth``: ``connected_mask`` (filaments, connected to the anode through faces),
-        ``isolated_mask`` (pores), ``layer_edges_z_vox`` (n_layers + 1,),
+        ``isolated_mask`` (pores and dead Li), ``layer_edges_z_vox`` (n_layers + 1,),
         ``layer_fraction_connected`` and ``layer_fraction_low_attenuation`` (n_layers,)
         volume fractions of each layer's cell volume, numbered from the anode (layer 0 at
         the Li), ``target_layer_fraction`` (same order); the same low-attenuation fractions
         under explicit names: ``layer_fraction_from_anode`` and ``layer_fraction_paper_order``
         (Cao et al.'s numbering: layer 1 at the cathode side, layer n at the Li anode);
-        ``interfaces_z_vox["li|lpscl"]``, ``["lpscl|cathode"]``.
+        ``interfaces_z_vox["li|lpscl"]``, ``["lpscl|cathode"]``; ``isolated_li_mask`` and
+        ``isolated_li_volume_um3`` (dead Li), ``pore_volume_um3`` (the pores, equal to
+        ``isolated_volume_um3`` less the dead Li), ``pristine``.
     """
     from scipy.ndimage import binary_dilation, gaussian_filter, label
 
@@ -1215,12 +1230,45 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
     iso = np.zeros_like(conn)
     pr = np.random.default_rng([seed, 5])
     zi, yi, xi = np.ogrid[:se_vox, :n_xy, :n_xy]
+    dead = np.zeros_like(conn)
+    if not (0.0 <= isolated_li_fraction < 0.2):
+        raise ParameterError("isolated_li_fraction", isolated_li_fraction, "need 0 <= f < 0.2")
+    if isolated_li_fraction > 0:  # dead Li first: ellipsoids away from the filaments
+        dr = np.random.default_rng([seed, 7])
+        for k in range(n_layers):
+            zs = np.nonzero(layer_of_z == k)[0]
+            za, zb = int(zs[0]), int(zs[-1]) + 1
+            room = target[k] * zs.size * n_cell - conn[za:zb].sum()
+            want = min(isolated_li_fraction * target[k] / target.mean() * zs.size * n_cell,
+                       0.6 * room)
+            have, tries = 0, 0
+            while have < want and tries < 3000:
+                tries += 1
+                rad = dr.uniform(1.0, 1.8)
+                ang = dr.uniform(0, 2 * np.pi)
+                rr = (r_cell - 2) * np.sqrt(dr.uniform())
+                cz = dr.uniform(za, zb)
+                cy, cx = n_xy // 2 + rr * np.sin(ang), n_xy // 2 + rr * np.cos(ang)
+                z0b, z1b = max(za, int(cz - 2 * rad - 1)), min(zb, int(cz + 2 * rad + 2))
+                y0b, y1b = max(0, int(cy - rad - 1)), min(n_xy, int(cy + rad + 2))
+                x0b, x1b = max(0, int(cx - rad - 1)), min(n_xy, int(cx + rad + 2))
+                ell = ((((zi[z0b:z1b] + 0.5 - cz) / 2.0) ** 2 + (yi[:, y0b:y1b] - cy) ** 2
+                        + (xi[:, :, x0b:x1b] - cx) ** 2) <= rad ** 2)
+                ell &= cell[None, y0b:y1b, x0b:x1b]
+                if (ell & forbidden[z0b:z1b, y0b:y1b, x0b:x1b]).any():
+                    continue
+                new = int((ell & ~dead[z0b:z1b, y0b:y1b, x0b:x1b]).sum())
+                if new == 0 or have + new > 1.2 * want:
+                    continue
+                dead[z0b:z1b, y0b:y1b, x0b:x1b] |= ell
+                have += new
+        forbidden = forbidden | binary_dilation(dead, structure=np.ones((3, 3, 3), bool))
     # per layer: pores up to the layer's low-attenuation target (a ball is kept only if it
     # brings the layer's count closer to the target)
     for k in range(n_layers):
         zs = np.nonzero(layer_of_z == k)[0]
         za, zb = int(zs[0]), int(zs[-1]) + 1
-        want = target[k] * zs.size * n_cell - conn[za:zb].sum()
+        want = target[k] * zs.size * n_cell - conn[za:zb].sum() - dead[za:zb].sum()
         have, tries = 0, 0
         while have < want and tries < 3000:
             tries += 1
@@ -1246,10 +1294,14 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
                 continue
             iso[z0b:z1b, y0b:y1b, x0b:x1b] |= ball
             have += new
+    if pristine:  # before plating: the same pores, no filament, no dead Li
+        conn = np.zeros_like(conn)
+        dead = np.zeros_like(dead)
     labels = np.zeros((n_z, n_xy, n_xy), dtype=np.uint8)
     labels[:steel][:, cell] = CODES["steel"]
     labels[steel:z_se0][:, cell] = CODES["li"]
-    se = np.where(conn, CODES["li_filament"], np.where(iso, CODES["pore"], CODES["lpscl"]))
+    se = np.where(conn | dead, CODES["li_filament"],
+                  np.where(iso, CODES["pore"], CODES["lpscl"]))
     se = np.where(cell[None], se, 0).astype(np.uint8)
     labels[z_se0:z_se1] = se
     labels[z_se1:z_se1 + cat_vox][:, cell] = CODES["cathode"]
@@ -1257,9 +1309,11 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
     conn_full = np.zeros(labels.shape, bool)
     conn_full[z_se0:z_se1] = conn
     iso_full = np.zeros(labels.shape, bool)
-    iso_full[z_se0:z_se1] = iso
+    iso_full[z_se0:z_se1] = iso | dead
+    dead_full = np.zeros(labels.shape, bool)
+    dead_full[z_se0:z_se1] = dead
     per_z_c = conn.reshape(se_vox, -1).sum(axis=1) / n_cell
-    per_z_l = (conn | iso).reshape(se_vox, -1).sum(axis=1) / n_cell
+    per_z_l = (conn | iso | dead).reshape(se_vox, -1).sum(axis=1) / n_cell
     lf_c = np.array([per_z_c[layer_of_z == k].mean() for k in range(n_layers)])
     lf_l = np.array([per_z_l[layer_of_z == k].mean() for k in range(n_layers)])
     edges = z_se0 + np.arange(n_layers + 1) * (se_vox // n_layers)
@@ -1275,7 +1329,11 @@ def soft_short_002(*, n_xy: int = 64, n_z: int = 96, voxel_size_um: float = 1.62
         "layer_fraction_from_anode": lf_l,
         "layer_fraction_paper_order": lf_l[::-1].copy(),
         "connected_volume_um3": float(conn.sum() * vs ** 3),
-        "isolated_volume_um3": float(iso.sum() * vs ** 3),
+        "isolated_volume_um3": float((iso | dead).sum() * vs ** 3),
+        "isolated_li_mask": dead_full,
+        "isolated_li_volume_um3": float(dead.sum() * vs ** 3),
+        "pore_volume_um3": float(iso.sum() * vs ** 3),
+        "pristine": bool(pristine),
         "paper": "002_3ee4edf529433f9c",
     }
     interfaces = {"li|lpscl": np.full((n_xy, n_xy), float(z_se0)),

@@ -665,7 +665,8 @@ _SS_IFACE = {"Li|LPSCl": "li|lpscl", "LPSCl|cathode": "lpscl|cathode"}
 
 
 def soft_short_part(root, *, size: str = "small", seed: int = 0,
-                    series: str = "soft_short") -> FolderPart:
+                    series: str = "soft_short", pristine_scan: bool = False,
+                    isolated_li_fraction: float = 0.0) -> FolderPart:
     """Write the CT scan of the sulfide pellet behind a soft short into ``root``.
 
     One scan of :func:`ssbscope.twin.ct.soft_short_002` (Cao et al., Adv. Funct. Mater. 2023,
@@ -693,6 +694,14 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
         Phantom seed; the scan uses ``100 seed + 99``.
     series : str
         Series and cell name.
+    pristine_scan : bool, default False
+        Also scan the pellet before plating (``s000.h5``, ``time_s`` 0, state "pristine":
+        the same pores, no filament, no dead Li; scan seed ``100 seed + 98``); the scan after
+        the soft short is then ``s001.h5`` at ``time_s`` 72000 (the paper's 20 h).  The
+        series' first scan is the reference that tells the pellet's pores from dead Li
+        (:mod:`ssbscope.tomo.low_attenuation`).  Not in the paper (one XCT after the test).
+    isolated_li_fraction : float, default 0
+        Dead Li beside the pores (:func:`ssbscope.twin.ct.soft_short_002`).
 
     Returns
     -------
@@ -711,20 +720,32 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
     from ssbscope.twin import params_002 as p002
 
     # the paper's Fig. 3J: 30.65 % at the Li anode (its layer 10) to 9.91 % at the cathode
-    ph = ct.soft_short_002(n_xy=n_xy, n_z=_SS_NZ, voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
-                           n_layers=_SS_N_LAYERS, seed=seed,
-                           fraction_near=p002.LAYER_FRACTION_LAYER10,
-                           fraction_far=p002.LAYER_FRACTION_LAYER1)
-    sc = ph.scan(n_angles=n_angles, flux_photons=_FLUX, seed=seed * 100 + 99)
+    def phantom(pristine):
+        return ct.soft_short_002(n_xy=n_xy, n_z=_SS_NZ, voxel_size_um=_VOXEL_UM, e_kev=_E_KEV,
+                                 n_layers=_SS_N_LAYERS, seed=seed,
+                                 fraction_near=p002.LAYER_FRACTION_LAYER10,
+                                 fraction_far=p002.LAYER_FRACTION_LAYER1,
+                                 isolated_li_fraction=isolated_li_fraction, pristine=pristine)
+
+    scans = []  # (phantom, relative path, state, time_s, start)
+    if pristine_scan:
+        scans.append((phantom(True), f"scans/{series}/s000.h5", "pristine", 0.0,
+                      _SS_START - timedelta(seconds=_SS_PRISTINE_BEFORE_S)))
+    scans.append((phantom(False), f"scans/{series}/s{len(scans):03d}.h5",
+                  "after the soft short", _SS_PRISTINE_BEFORE_S if pristine_scan else 0.0,
+                  _SS_START))
+    rows_dates = []
+    for ph_k, rel_k, label_k, _t, start_k in scans:
+        sc = ph_k.scan(n_angles=n_angles, flux_photons=_FLUX,
+                       seed=seed * 100 + (98 if label_k == "pristine" else 99))
+        n_frames = n_angles + sc.flats.shape[0] + sc.darks.shape[0]
+        end_k = start_k + timedelta(seconds=n_frames * _EXPOSURE_S)
+        write_dxchange(root / rel_k, sc, sample_name=f"{series}: {label_k}",
+                       start_date=_iso(start_k), end_date=_iso(end_k),
+                       exposure_time_s=_EXPOSURE_S, energy_kev=_E_KEV, truth_center=False)
+        rows_dates.append((_iso(start_k), _iso(end_k), sc.center_px))
+    ph = scans[-1][0]
     vs = ph.voxel_size_um
-    n_frames = n_angles + sc.flats.shape[0] + sc.darks.shape[0]
-    start = _SS_START
-    end = start + timedelta(seconds=n_frames * _EXPOSURE_S)
-    rel = f"scans/{series}/s000.h5"
-    label = "after the soft short"
-    write_dxchange(root / rel, sc, sample_name=f"{series}: {label}", start_date=_iso(start),
-                   end_date=_iso(end), exposure_time_s=_EXPOSURE_S, energy_kev=_E_KEV,
-                   truth_center=False)
     z_li, z_cat = ph.interfaces_z_vox["li|lpscl"], ph.interfaces_z_vox["lpscl|cathode"]
     steel_um, li_um = 3 * vs, (z_li - 3) * vs
     pellet_um = (z_cat - z_li) * vs
@@ -742,26 +763,56 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
         ({"name": "steel_top", "material": "steel", "thickness_um": round(steel_um, 3)},
          "steel plunger"),
     ]
-    part = FolderPart(files=[rel])
+    part = FolderPart(files=[r for _, r, _, _, _ in scans])
     cell = {"diameter_mm": round(2 * 0.45 * n_xy * vs / 1000.0, 6),
             "layers": [la for la, _ in layers]}
     what = "sulfide pellet behind a soft short (Cao et al. 2023, Fig. 3F-J)"
     part.cells[series] = (cell, what, [c for _, c in layers])
-    part.inputs["tomo"] = [({"path": rel, "kind": "projections", "series": series,
-                             "time_s": 0, "state": label, "energy_kev": _E_KEV},
-                            f"{series}: one scan after the soft short (no log of this cell)")]
+    part.inputs["tomo"] = [({"path": r, "kind": "projections", "series": series,
+                             "time_s": (int(t) if t == int(t) else t), "state": lab,
+                             "energy_kev": _E_KEV},
+                            f"{series}: " + ("the pellet before plating (the reference of its "
+                                             "pores)" if lab == "pristine" else
+                                             "one scan after the soft short (no log of this "
+                                             "cell)"))
+                           for _, r, lab, t, _ in scans]
     # settings of this series (write_experiment_yaml puts them under analysis.tomo.series
     # beside other cells' series)
     part.analysis["tomo"] = {"interfaces": list(_SS_IFACE), "thickness": ["Li", "LPSCl"],
                              "n_layers": _SS_N_LAYERS, "min_filament_volume_um3": 0}
-    part.comments.append(f"{series}: {what}; one scan, no log.")
+    part.comments.append(f"{series}: {what}; " + ("a pristine scan and one after the soft "
+                                                   "short" if pristine_scan else "one scan")
+                         + ", no log.")
+    rows = [_soft_short_row(ph_k, r, lab, t, d, pellet_um, li_um)
+            for (ph_k, r, lab, t, _), d in zip(scans, rows_dates)]
+    part.truth = {"tomo": {series: {
+        "cell": series, "design": "soft_short_002", "size": size, "voxel_size_um": vs,
+        "e_kev": _E_KEV, "flux_photons": _FLUX, "n_angles": n_angles,
+        "shape_zyx": [_SS_NZ, n_xy, n_xy], "center_px": _num(rows_dates[-1][2]),
+        "layers": [la["name"] for la, _ in layers], "n_layers": _SS_N_LAYERS,
+        "cell_center_yx_vox": [n_xy // 2, n_xy // 2], "cell_radius_vox": _num(0.45 * n_xy),
+        "scans": rows,
+    }}}
+    return part
+
+
+#: Time (s) between the pristine scan and the scan after the soft short (Cao et al. 2023:
+#: 3 h of plating to the soft short, charged on to 20 h).
+_SS_PRISTINE_BEFORE_S = 72000.0
+
+
+def _soft_short_row(ph, rel, label, time_s, dates, pellet_um, li_um) -> dict:
+    """One scan's truth row of :func:`soft_short_part`."""
+    vs = ph.voxel_size_um
     tr = ph.truth
     from_anode = np.asarray(tr["layer_fraction_low_attenuation"], float)
     row = {
-        "path": rel, "time_s": 0.0, "state": label, "start_date": _iso(start),
-        "end_date": _iso(end),
+        "path": rel, "time_s": float(time_s), "state": label, "start_date": dates[0],
+        "end_date": dates[1],
         "low_attenuation_connected_um3": _num(tr["connected_volume_um3"]),
         "low_attenuation_isolated_um3": _num(tr["isolated_volume_um3"]),
+        "isolated_li_um3": _num(tr["isolated_li_volume_um3"]),
+        "pore_volume_um3": _num(tr["pore_volume_um3"]),
         "layer_fraction": [_num(v) for v in from_anode[::-1]],
         "layer_fraction_paper_order": [_num(v) for v in from_anode[::-1]],
         "layer_fraction_from_anode": [_num(v) for v in from_anode],
@@ -779,15 +830,7 @@ def soft_short_part(root, *, size: str = "small", seed: int = 0,
         "phase_volumes_um3": {k: _num(v) for k, v in ph.phase_volumes_um3.items() if v > 0},
         "cell_area_um2": _num(float(ph.cell_mask.sum()) * vs ** 2),
     }
-    part.truth = {"tomo": {series: {
-        "cell": series, "design": "soft_short_002", "size": size, "voxel_size_um": vs,
-        "e_kev": _E_KEV, "flux_photons": _FLUX, "n_angles": n_angles,
-        "shape_zyx": [_SS_NZ, n_xy, n_xy], "center_px": _num(sc.center_px),
-        "layers": [la["name"] for la, _ in layers], "n_layers": _SS_N_LAYERS,
-        "cell_center_yx_vox": [n_xy // 2, n_xy // 2], "cell_radius_vox": _num(0.45 * n_xy),
-        "scans": [row],
-    }}}
-    return part
+    return row
 
 
 # ------------------------------------------------------------------------------- YAML, truth
