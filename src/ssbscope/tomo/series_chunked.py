@@ -11,8 +11,9 @@ step           how                                                              
 ============== ====================================================================== =========
 cell region    mean along z accumulated slice by slice in float32 (numpy's order):    bit-exact
                per band of rows a chain of slab tasks passing the running sum
-registration   shift from the ``register_on`` slab only (a few slices loaded; block-  <= 1 ulp
-               averaged in (y, x) when it would exceed half the memory budget); the
+registration   shift from the ``register_on`` slab only (a few slices loaded; block-  bit-exact
+               averaged in (y, x) on a fixed grid when it holds more than
+               ``REGISTER_MAX_VOXELS``, whatever the budget: :func:`register_factor`); the
                resampling (``affine_transform``, order 1, ``mode='nearest'``) per
                z-slab, each slab reading ``ceil(|dz|) + 2`` halo slices
 median 3x3x3   per z-slab with a 1-slice halo, edges replicated                       bit-exact
@@ -1810,7 +1811,7 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
         raise InputError(f"voxel_size_um: {voxel_size_um!r}; give voxel_size_um for the scans "
                          "(inputs.tomo[i].voxel_size_um) when the files do not record it")
     shape = vols[0].shape
-    if work_dir is False:  # in memory: one slab, registration never block-averaged
+    if work_dir is False:  # in memory: one slab (registration: the same register_factor)
         cz, memory_limit_bytes, work = shape[0], 2**62, _Work(None, shape[0])
     else:
         cz = int(chunk_slices) if chunk_slices else slab_slices(shape, memory_limit_bytes)
@@ -2030,26 +2031,53 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
 #: Bytes of work memory per voxel of the registration slab (two float64 copies, complex
 #: FFTs and spline coefficients of register_rigid), measured at 160^3.
 REGISTER_BYTES_PER_VOXEL = 200
+#: Most voxels the registration slab is registered on: larger slabs are block-averaged in
+#: (y, x) by the smallest power of two that fits.  A constant, not the memory budget, so that
+#: the shift (and every result after it) is the same under every ``memory_limit_bytes`` and
+#: slab size, and in memory; the registration's work is then at most
+#: ``REGISTER_MAX_VOXELS * REGISTER_BYTES_PER_VOXEL`` ~ 0.84 GB whatever the budget.
+REGISTER_MAX_VOXELS = 2**22
+
+
+def register_factor(shape, a: int, b: int) -> int:
+    """The (y, x) block-averaging factor of the registration slab ``[a, b)`` of a
+    ``(Z, Y, X)`` volume: the smallest power of two ``f`` with
+    ``(b - a) * (Y // f) * (X // f) <= REGISTER_MAX_VOXELS`` (1 for small slabs), stopping
+    before a side falls under 16 blocks.  Depends on the grid only (never on the memory
+    budget or the slab thickness), so every path registers on the same blocks."""
+    ny, nx = (int(s) for s in shape[1:])
+    f = 1
+    while ((b - a) * (ny // f) * (nx // f) > REGISTER_MAX_VOXELS
+           and min(ny, nx) // (2 * f) >= 16):
+        f *= 2
+    return f
 
 
 def _register_slab(ref: _Vol, mov: _Vol, a: int, b: int, memory_limit_bytes=None):
     """:func:`ssbscope.tomo.register_rigid` on the slab ``[a, b)`` of both scans.
 
-    The slab is what the in-memory path registers on (same shift).  When it would take more
-    than half the memory budget, it is block-averaged in (y, x) by the smallest factor that
-    fits and the (y, x) shift scaled back (precision ``factor / 10`` voxel instead of 0.1).
+    The slab is what the in-memory path registers on (same shift).  When it holds more than
+    :data:`REGISTER_MAX_VOXELS` voxels it is block-averaged in (y, x) by
+    :func:`register_factor` (blocks on a fixed grid from voxel (0, 0), the same in every
+    path) and the (y, x) shift scaled back.  The factor never depends on
+    ``memory_limit_bytes`` (a former rule sized it from the budget, so that a 256 MB run of
+    2 x 256^3 registered on 2 x 2 blocks and found -0.61 voxel where a 4 GB run found -0.60,
+    and every result after differed); the budget only decides whether a warning says that
+    the registration's work (:data:`REGISTER_BYTES_PER_VOXEL` per voxel) exceeds half of it.
     """
     from ssbscope.tomo.register import RigidTransform
 
     budget = int(memory_limit_bytes) if memory_limit_bytes else DEFAULT_BUDGET
     ny, nx = ref.shape[1:]
-    need = (b - a) * ny * nx * REGISTER_BYTES_PER_VOXEL
-    f = 1
-    while need / (f * f) > budget / 2 and min(ny, nx) // (2 * f) >= 16:
-        f *= 2
+    f = register_factor(ref.shape, a, b)
+    need = (b - a) * (ny // f) * (nx // f) * REGISTER_BYTES_PER_VOXEL
     if f > 1:
-        log.info("registration slab %d..%d (%d MB of work) block-averaged by %d in (y, x) to "
-                 "fit the memory budget", a, b, need // 2**20, f)
+        log.info("registration slab %d..%d block-averaged by %d in (y, x) (%d MB of work)",
+                 a, b, f, need // 2**20)
+    if need > budget / 2:
+        log.warning("registration slab %d..%d takes %d MB of work, over half the memory "
+                    "budget (%d MB); its size is fixed so that results do not depend on the "
+                    "budget (REGISTER_MAX_VOXELS)", a, b, need // 2**20, budget // 2**20)
     # a task (on a worker of a dask.distributed client): the client never holds the slab
     import dask
 
