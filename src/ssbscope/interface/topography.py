@@ -1260,7 +1260,7 @@ def interval_height(h_start, h_end, choice: str = "mid_interval"):
 
     Examples
     --------
-    >>> interval_height(np.zeros((2, 2)), np.full((2, 2), 2.0))[0, 0]
+    >>> float(interval_height(np.zeros((2, 2)), np.full((2, 2), 2.0))[0, 0])
     1.0
     """
     a = np.asarray(h_start, float)
