@@ -669,8 +669,8 @@ def _topography_part(store, name):
                 "this scan and the next."
                 + ("  The table's prediction is solved again on the mid-interval surface "
                    "(mean of the two scans' heights), whose height noise the measured map "
-                   "does not share when both scans are equally noisy." if str(a.get("prediction_height", "")) == "mid_interval"
-                   else ""))
+                   "does not share when both scans are equally noisy."
+                   if str(a.get("prediction_height", "")) == "mid_interval" else ""))
     blocks, summary = [figure(fig, cap)], []
     if n_int and "verdict" in ds:
         h2, sm2 = _hot_spot_table(ds, series, ks)
