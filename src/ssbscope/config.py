@@ -555,6 +555,7 @@ class TopographyAnalysis(_Model):
     max_nodes: int = Field(default=64, ge=8, le=256, description="largest number of solve nodes per map side (larger maps are block-averaged)")
     top_fraction: float = Field(default=0.1, gt=0, lt=0.5, description="hot-spot region of each map: its highest fraction of pixels (0.1: top decile)")
     n_shuffle: int = Field(default=200, ge=10, description="shifted copies of the measured map for the baseline of the hot-spot comparison")
+    prediction_height: Literal["mid_interval", "scan_start"] = Field(default="mid_interval", description="surface each interval's prediction is solved on and its skill test conditions on: 'mid_interval', the mean (h_k + h_k+1)/2 of the interval's two scans (its noise is uncorrelated with the measured thickness change's when both scans are equally noisy); 'scan_start', scan k's surface (biases the partial correlation: low when plating, high when stripping)")
     smoothing_um: Optional[float] = Field(default=None, ge=0, allow_inf_nan=False, description="Gaussian smoothing (standard deviation, um) applied identically to the predicted and the measured current map (and so to the shuffled baseline) before the hot-spot comparison, and to the measured noise floor that decides whether the comparison can resolve the predicted contrast; default none (pixel maps). Not smooth_um, which smooths the heights before the solve")
 
     @field_validator("conductivity_s_cm")

@@ -666,7 +666,11 @@ def _topography_part(store, name):
            "half-space model on the mirrored map (a trend on steep surfaces).")
     if ks:
         cap += ("  Right: the current density measured from the Li thickness change between "
-                "this scan and the next.")
+                "this scan and the next."
+                + ("  The table's prediction is solved again on the mid-interval surface "
+                   "(mean of the two scans' heights), whose height noise the measured map "
+                   "does not share when both scans are equally noisy."
+                   if str(a.get("prediction_height", "")) == "mid_interval" else ""))
     blocks, summary = [figure(fig, cap)], []
     if n_int and "verdict" in ds:
         h2, sm2 = _hot_spot_table(ds, series, ks)
@@ -704,6 +708,9 @@ def _hot_spot_table(ds, series, ks):
     sm = float(a.get("smoothing_um", 0.0) or 0.0)
     cond = "partial_correlation" in ds  # stores before the height-conditioned test lack it
     res_txt = f"maps smoothed by a Gaussian of {sm:g} µm" if sm > 0 else "pixel maps (no smoothing)"
+    # stores before prediction_height predicted (and conditioned) on scan k's surface
+    mid = str(a.get("prediction_height", "scan_start")) == "mid_interval"
+    surf = ("the mid-interval surface (h_k + h_k+1)/2" if mid else "scan k's surface")
 
     def pct(v):
         return f"{100 * float(v):.2g} %" if np.isfinite(v) else "—"
@@ -748,7 +755,7 @@ def _hot_spot_table(ds, series, ks):
         "  Beyond the height: a measured map whose growth follows the height itself also "
         "beats the shuffled baseline, for the model and for any map that is a function of "
         "the height.  The last columns test the model against that explanation: both pixel "
-        "maps are regressed on the height of scan k's surface (a cubic spline of the height: "
+        "maps are regressed on the height of " + surf + " (a cubic spline of the height: "
         "any smooth function of it), the partial correlation is that of the smoothed "
         "residuals, and both it "
         "and the top-decile overlap are compared with height-conditioned surrogates of the "
@@ -758,14 +765,19 @@ def _hot_spot_table(ds, series, ks):
         f"p ≤ {SKILL_BEYOND_HEIGHT_P:g} of the surrogates' (the p-value, not the z-score, "
         "decides: on small maps the surrogates' spread is wide and far from normal).  "
         "Height-only overlap: the top decile of the measured map's own regression on the "
-        "height (in-sample, the most a map that is a function of the height scores).  The "
-        "measured map shares scan k's height noise with the prediction: the partial "
-        "correlation is biased low in plating and high in stripping intervals."
+        "height (in-sample, the most a map that is a function of the height scores).  "
+        + ("The measured map's height noise (scan k+1's minus scan k's) is uncorrelated with "
+           "the mid-interval surface's when both scans are equally noisy, so it does not "
+           "bias the partial correlation; an unequal noise in the two scans leaves a "
+           "residual bias." if mid else
+           "The measured map shares scan k's height noise with the prediction: the partial "
+           "correlation is biased low in plating and high in stripping intervals (rerun with "
+           "prediction_height: mid_interval).")
         if cond else "")
     html = table(pd.DataFrame(rows), caption=(
         "Predicted hot spots against the measured current-density map: can the map test the "
         "prediction?  Per interval (scan k to k+1, prediction on "
-        f"scan k's surface; {res_txt}, baseline and noise floor included): the predicted "
+        f"{surf}; {res_txt}, baseline and noise floor included): the predicted "
         "current per projected area (what a thickness change measures) and its contrast "
         "(std / mean) against the measured current-density map's noise "
         "floor (its noise std over its mean, spatial correlation included: white + "
