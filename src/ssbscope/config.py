@@ -391,7 +391,7 @@ class _TomoSettings(_Model):
     median: bool = Field(default=True, description="3x3x3 median before segmentation")
     opening_radius_vox: int = Field(default=0, ge=0, description="morphological opening of each phase after thresholding (voxels); 0: none (keeps layers a few voxels thin)")
     threshold: Literal["otsu", "multiotsu"] = Field(default="otsu", description="threshold rule of the volume-only helpers (series use grey levels from the declared stack)")
-    interfaces: Optional[list[str]] = Field(default=None, description="interfaces to map, 'lower|upper' by layer name (e.g. 'Li|LPSCl'): height maps and Ra/Rq; default: every pair of adjacent layers of different materials")
+    interfaces: Optional[list[str]] = Field(default=None, description="interfaces to map, 'lower|upper' by layer name (e.g. 'Li|LPSCl'): height maps and Ra/Rq (of the height map minus its least-squares plane, over the cell footprint); default: every pair of adjacent layers of different materials")
     thickness: Optional[list[str]] = Field(default=None, description="layers whose thickness maps and centre/edge statistics are measured; default: every layer")
     central_fraction: float = Field(default=0.75, gt=0, le=1, description="area fraction of the cell footprint counted as centre (the rest is edge) in thickness and filament statistics")
     register_on: Optional[str] = Field(default=None, description="layer the scans of a series are registered on; default: the bottom layer (the static part)")
