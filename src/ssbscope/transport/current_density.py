@@ -186,16 +186,8 @@ def map_noise(values) -> float:
     ``rho(1)`` the error's correlation between neighbours: on the anode-free twin's tiny
     series (``rho(1)`` ~ 0.55) the current-density maps differ from the true map by ~1.8
     times this estimate.  :func:`map_noise_correlated` includes the correlated part.
-
-    Parameters
-    ----------
-    values : (Y, X) array_like
-        The map (NaN where unknown).
-
-    Returns
-    -------
-    float
-        The noise's standard deviation in the map's units; NaN with fewer than 10 pairs.
+    Parameters and result as :func:`ssbscope.mapnoise.neighbour_difference_noise`, which this
+    name keeps for callers of the transport API.
     """
     return neighbour_difference_noise(values)
 
