@@ -1026,6 +1026,8 @@ def _isolated_split_attrs(met, res, *, layers=None):
     from ssbscope.tomo import low_attenuation as LA
     from ssbscope.tomo.series import as_layers
 
+    if "pore_volume_um3" not in met.data_vars:  # a metrics dataset without the split
+        return
     rule = LA.PERSISTENCE_RULE
     try:
         mats = {la.name: la.material for la in as_layers(layers)}
