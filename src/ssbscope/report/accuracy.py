@@ -247,7 +247,10 @@ def _roughness_rows(at, sc, where, key, paper):
 def _electrolyte_rows(at, sc, where, key, paper):
     out = []
     t_pc = sc.get("pore_crack_volume_um3")
-    if t_pc is None and sc.get("pore_volume_um3") is not None:
+    # a soft-short scan's truth has pores and isolated Li apart, but its grey-level pore +
+    # crack volume also counts the Li filaments: no pore + crack truth to set beside it
+    if (t_pc is None and sc.get("pore_volume_um3") is not None
+            and "low_attenuation_connected_um3" not in sc):
         t_pc = _f(sc.get("pore_volume_um3")) + _f(sc.get("crack_volume_um3") or 0.0)
     truth_note = "pore + crack voxels of the phantom (Li-filled cracks included)"
     t_new = sc.get("new_crack_volume_um3")
