@@ -436,7 +436,7 @@ def fit_map_noise(values, *, valid=None, max_lag_px: float = NOISE_MAX_LAG_PX,
                   scale_ratio: float = NOISE_SCALE_RATIO,
                   trim_fraction: float = NOISE_TRIM_FRACTION,
                   min_signal_length_px: float = NOISE_MIN_SIGNAL_LENGTH_PX) -> MapNoiseModel:
-    """Fit the white + correlated noise model to a map's own robust semivariogram.
+    r"""Fit the white + correlated noise model to a map's own robust semivariogram.
 
     The semivariograms of the noise and of the signal add:
 

@@ -100,10 +100,16 @@ def test_zarr_backed_median_memory_bounded_by_chunks(tmp_path):
     big = _vol((768, 48, 48), seed=3)
     _zarr(tmp_path / "m.zarr", mid, (16, 48, 48))
     _zarr(tmp_path / "b.zarr", big, (16, 48, 48))
-    _peak_store(C.median3_chunked(str(tmp_path / "m.zarr")), tmp_path / "warm.zarr")
-    p_mid = _peak_store(C.median3_chunked(str(tmp_path / "m.zarr")), tmp_path / "mm.zarr")
-    p_big = _peak_store(C.median3_chunked(str(tmp_path / "b.zarr")), tmp_path / "mb.zarr")
-    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "mb.zarr"))[:], F.median3(big))
+    # Warm both sizes first (lazy imports and one-off caches would count as traced memory),
+    # then take each size's smaller peak of two runs: a collector pass or a late import in
+    # one run is not the median's memory.
+    for name in ("m", "b"):
+        _peak_store(C.median3_chunked(str(tmp_path / f"{name}.zarr")), tmp_path / f"w{name}.zarr")
+    p_mid = min(_peak_store(C.median3_chunked(str(tmp_path / "m.zarr")), tmp_path / f"mm{k}.zarr")
+                for k in range(2))
+    p_big = min(_peak_store(C.median3_chunked(str(tmp_path / "b.zarr")), tmp_path / f"mb{k}.zarr")
+                for k in range(2))
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "mb0.zarr"))[:], F.median3(big))
     # Doubling the volume adds only the task graph's bookkeeping (it grows with the number
     # of chunks), not the data: the extra peak is a small fraction of the extra volume,
     # and the peak stays well below the volume itself.  An in-memory median would need
