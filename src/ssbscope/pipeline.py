@@ -324,6 +324,11 @@ def _local_cluster(workers: int, memory_limit: int | None, quiet: bool):
         cluster.close()
 
 
+
+#: How long ``--scheduler ADDRESS`` waits for the scheduler before it gives up (a Dask
+#: time string).
+SCHEDULER_CONNECT_TIMEOUT = "10s"
+
 @contextlib.contextmanager
 def _dask_context(scheduler: str | None, quiet: bool, workers: int | None = None,
                   memory_limit: int | None = None):
@@ -343,7 +348,7 @@ def _dask_context(scheduler: str | None, quiet: bool, workers: int | None = None
         except ImportError as e:  # pragma: no cover - distributed is a core dependency
             raise PipelineError("--scheduler needs dask.distributed; pip install distributed") from e
         try:
-            client = Client(scheduler, timeout="10s", set_as_default=True)
+            client = Client(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT, set_as_default=True)
         except (OSError, TimeoutError) as e:
             raise PipelineError(f"scheduler {scheduler!r}: cannot connect ({e}); check the address "
                                 "(tcp://host:port) and that the cluster is running") from e

@@ -142,7 +142,10 @@ def test_distributed_scheduler_gives_same_result(tmp_path):
         xr.testing.assert_identical(a[n], b[n])
 
 
-def test_bad_scheduler_address(tmp_path):
+def test_bad_scheduler_address(tmp_path, monkeypatch):
+    import ssbscope.pipeline as P
+
+    monkeypatch.setattr(P, "SCHEDULER_CONNECT_TIMEOUT", "1s")  # the same refusal, sooner
     with pytest.raises(PipelineError, match="cannot connect"):
         run([Stage("c", _const, outputs=("a/x",))], tmp_path / "s.zarr", quiet=True,
             scheduler="tcp://127.0.0.1:1")
