@@ -324,10 +324,10 @@ def _local_cluster(workers: int, memory_limit: int | None, quiet: bool):
         cluster.close()
 
 
-
 #: How long ``--scheduler ADDRESS`` waits for the scheduler before it gives up (a Dask
 #: time string).
 SCHEDULER_CONNECT_TIMEOUT = "10s"
+
 
 @contextlib.contextmanager
 def _dask_context(scheduler: str | None, quiet: bool, workers: int | None = None,
