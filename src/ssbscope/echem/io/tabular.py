@@ -151,21 +151,27 @@ PRESETS: dict[str, dict] = {
                   "dV/dt": "V_per_s", "Step_Time": "s"},
         "drop": {"Data_Point", "DateTime", "Date_Time", "Date Time"},
     },
+    # Neware BTS CSV exports; also the "Detail_<unit>_<channel>" sheet of a BTS 7 Excel export
+    # (Record Index, Status, JumpTo, Cycle, Step, Cur(mA), Voltage(V), CapaCity(mAh),
+    # Energy(mWh), Relative Time(h:min:s.ms) = step time, Absolute Time = wall clock; no test
+    # time column, so the time is the wall clock since the first record)
     "neware": {
         "instrument": "Neware",
         "time_s": ["Total Time", "Cumulative Time", "Test Time", "Total Time(s)", "Test Time(s)",
-                   "Total Time(h:min:s.ms)"],
+                   "Total Time(h:min:s.ms)", "Absolute Time"],
         "voltage_V": ["Voltage(V)", "Voltage(mV)", "Voltage (V)"],
-        "current_A": ["Current(A)", "Current(mA)", "Current(uA)", "Current (A)", "Current (mA)"],
+        "current_A": ["Current(A)", "Current(mA)", "Current(uA)", "Current (A)", "Current (mA)",
+                      "Cur(mA)", "Cur(A)"],
         "cycle": ["Cycle Index", "Cycle ID", "Cycle"],
-        "step": ["Step Index", "Step ID", "Step Number"],
-        "mode_col": ["Step Type", "Step Name"],
+        "step": ["Step Index", "Step ID", "Step Number", "Step"],
+        "mode_col": ["Step Type", "Step Name", "Status"],
         "mode_map": _neware_mode,
-        "clock": ["Date", "Realtime"],
-        "sign_col": ["Step Type", "Step Name"],
+        "clock": ["Date", "Realtime", "Absolute Time"],
+        "sign_col": ["Step Type", "Step Name", "Status"],
         "sign_map": _neware_sign,
         "drop": {"DataPoint", "Data Point", "Record ID", "Date", "Realtime", "Time", "Step Time",
-                 "Module start-stop switch"},
+                 "Module start-stop switch", "Record Index", "JumpTo", "Absolute Time",
+                 "Relative Time(h:min:s.ms)"},
     },
     "maccor": {
         "instrument": "Maccor",
@@ -806,7 +812,8 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
             meta["first_record_time"] = first.isoformat()
             if "start_time" not in meta and float(out["time_s"][0]) == 0.0:
                 meta["start_time"] = first.isoformat()
-    rc = _first(["DataPoint", "Data_Point", "Data Point", "Rec#", "Rec", "Record ID", "Record"], cols)
+    rc = _first(["DataPoint", "Data_Point", "Data Point", "Rec#", "Rec", "Record ID", "Record",
+                 "Record Index"], cols)
     rec = pd.to_numeric(df[rc], errors="coerce").to_numpy(dtype=float) if rc is not None else None
     if rec is not None and np.isnan(rec).any():
         rec = None
