@@ -31,7 +31,8 @@ Formats
 -------
 Detected from the content (magic bytes / header lines), the extension breaking ties, or forced
 with ``format=``: ``biologic-mpr``, ``biologic-mpt``, ``gamry-dta``, ``arbin``, ``neware``,
-``maccor``, ``maccor-raw``, ``novonix``, ``csv`` (generic, with a column mapping), and the
+``maccor``, ``maccor-raw``, ``novonix``, ``landt`` (Landt/LANHE record tables, English or
+Chinese headers), ``csv`` (generic, with a column mapping), and the
 cycler binaries ``neware-nda``, ``neware-ndax`` (through NewareNDA, extra ``neware``) and
 ``arbin-res`` (through access-parser or mdbtools, extra ``arbin``): see
 :mod:`ssbscope.echem.io.binary_cyclers`; PalmSens ``.pssession`` (UTF-16 JSON, time series and
@@ -72,7 +73,7 @@ __all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES
 log = logging.getLogger(__name__)
 
 FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "neware-regular",
-           "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv", "excel",
+           "maccor", "maccor-raw", "novonix", "pec", "bdf", "landt", "csv", "excel",
            "neware-nda", "neware-ndax", "arbin-res", "palmsens-pssession", "palmsens-csv")
 _BINARY = ("biologic-mpr", "biologic-mpt", "gamry-dta", "neware-nda", "neware-ndax", "arbin-res",
            "palmsens-pssession", "palmsens-csv")
@@ -178,6 +179,10 @@ def sniff_format(path) -> str:
         return "neware"
     if "Cur(" in hdr and "Status" in hdr and "CapaCity(" in hdr:
         return "neware"  # the Detail sheet of a Neware BTS 7 Excel export
+    for ln in head.decode("utf-8", errors="replace").splitlines()[:80]:  # (latin-1 splits CJK)
+        if any(t in ln for t in ("TestTime", "测试时间")) and \
+                any(v in ln for v in ("Voltage/", "电压/")) and any(c in ln for c in ("Current/", "电流/")):
+            return "landt"  # Landt / LANHE record sheet (English or Chinese headers)
     if hdr.startswith("Test,Cell,Rack") or ("Total Time (Seconds)" in hdr and "Real Time" in hdr):
         return "pec"
     import re

@@ -239,6 +239,61 @@ PRESETS["pec"] = {
              "ReasonCode"},
     "step_time": ["Step Time (Seconds)"],
 }
+def _landt_sign(v) -> float:
+    """Landt/LANHE step state -> current sign: ``R`` rest; ``RateC``/``CCC``/``CVC``/``CCCV_C``
+    charge; ``RateD``/``CCD``/``CVD`` discharge (a trailing C or D); Chinese 充电 / 放电."""
+    s = str(v).strip().upper().replace("-", "_")
+    if s in ("R", "REST", "OCV", "PAUSE", "静置", "搁置"):
+        return 0.0
+    if "放电" in s or s.endswith("D") or "DCHG" in s or "DISCHARGE" in s:
+        return -1.0
+    if "充电" in s or s.endswith("C") or "CHG" in s or "CHARGE" in s:
+        return 1.0
+    return 0.0
+
+
+def _landt_mode(v) -> str:
+    s = str(v).strip().upper().replace("-", "_")
+    if s in ("R", "REST", "OCV", "PAUSE", "静置", "搁置"):
+        return "rest"
+    if s.startswith("RATE") or s in ("CCC", "CCD") or "恒流" in s:
+        return "CC"
+    if s in ("CVC", "CVD") or "恒压" in s:
+        return "CV"
+    if s.startswith("CCCV"):
+        return "CCCV"
+    return "other"
+
+
+# Landt (LANHE, LANDdt) exports, workbook record sheet ("Record-Tab", "记录层") or its CSV:
+# English headers as a real LANDdt export writes them ("Record", "TestTime/Sec",
+# "StepTime/Sec", "Current/mA", "Capacity/mAh", "SpeCap/mAh/g", "SOC|DOD/%", "Voltage/V",
+# "Energy/mWh", "SpeEnergy/Wh/kg", "AuxTemp/dC.", "AuxVolt/V", "SysTime"; cellpy's
+# testdata/data/custom_data_002.xlsx), the cycle/step/state columns of LANDdt V7 and LANHE
+# ("CycleNo", "StepNo", "Cycle", "Step-State" with R / RateC / RateD or CCC / CCD / CVC), and
+# the Chinese headers of the Chinese software ("测试时间", "步骤时间", "电流/mA", "电压/V",
+# "容量/mAh", "工步状态", "循环序号", "工步序号", "系统时间"; documented names, no real file
+# with them was found). Current is signed (discharge < 0); the state column confirms it.
+PRESETS["landt"] = {
+    "instrument": "Landt",
+    "time_s": ["TestTime/Sec", "TestTime/s", "TestTime/min", "TestTime/h", "TestTime",
+               "测试时间/Sec", "测试时间/s", "测试时间/min", "测试时间/h", "测试时间"],
+    "voltage_V": ["Voltage/V", "Voltage/mV", "电压/V", "电压/mV"],
+    "current_A": ["Current/mA", "Current/uA", "Current/A", "电流/mA", "电流/uA", "电流/A"],
+    "cycle": ["Cycle-Index", "CycleNo", "Cycle", "循环序号", "循环号"],
+    "step": ["Step-Index", "StepNo", "Step", "工步序号", "工步号"],
+    "mode_col": ["Step-State", "Step State", "State", "工步状态"],
+    "mode_map": _landt_mode,
+    "sign_col": ["Step-State", "Step State", "State", "工步状态"],
+    "sign_map": _landt_sign,
+    "clock": ["SysTime", "系统时间"],
+    "drop": {"Record", "SysTime", "记录序号", "系统时间", "StepTime/min", "StepTime/h",
+             "步骤时间/min", "步骤时间/h", "SOC|DOD/%"},
+    "step_time": ["StepTime/Sec", "StepTime/s", "步骤时间/Sec", "步骤时间/s"],
+    "names": {"容量/mAh": "capacity_mAh", "容量/Ah": "capacity_Ah", "比容量/mAh/g": "specific_capacity_mAh_per_g",
+              "能量/mWh": "energy_mWh", "能量/Wh": "energy_Wh", "比能量/Wh/kg": "specific_energy_Wh_per_kg",
+              "SpeCap/mAh/g": "specific_capacity_mAh_per_g", "SpeEnergy/Wh/kg": "specific_energy_Wh_per_kg"},
+}
 # Generic tables (Landt/Lanhe exports, cellpy/BDF-like snake_case, "Time (s)" ...): aliases tried
 # when no mapping names a column and the canonical name is absent.
 GENERIC_ALIASES = {
@@ -813,7 +868,7 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
             if "start_time" not in meta and float(out["time_s"][0]) == 0.0:
                 meta["start_time"] = first.isoformat()
     rc = _first(["DataPoint", "Data_Point", "Data Point", "Rec#", "Rec", "Record ID", "Record",
-                 "Record Index"], cols)
+                 "Record Index", "记录序号"], cols)
     rec = pd.to_numeric(df[rc], errors="coerce").to_numpy(dtype=float) if rc is not None else None
     if rec is not None and np.isnan(rec).any():
         rec = None
