@@ -524,3 +524,17 @@ def test_eis_interfaces_description_documents_the_default():
     d = InterfaceAnalysis.model_fields["eis_interfaces"].description
     assert "half cell" in d and "symmetric" in d and "explicit value wins" in d
     assert InterfaceAnalysis.model_fields["eis_interfaces"].default is None
+
+
+def test_r_ct_from_eis_names_an_unresolved_r_ct():
+    from ssbscope.echem.stages import eis_dataset
+    from ssbscope.errors import ParameterError
+    from ssbscope.interface.stages import _r_ct_from_eis
+
+    ds = eis_dataset([dict(label="cold", time_s=0.0, frequency_Hz=np.ones(3),
+                           z_real_ohm=np.ones(3), z_imag_ohm=-np.ones(3), r_s_ohm=1.0,
+                           fit_ok=True, unresolved=("ct",),
+                           fit_note="R_ct = 1.2e+08 Ω is not resolved: x")])
+    assert np.isnan(ds["r_ct_ohm"].values[0]) and not bool(ds["r_ct_resolved"].values[0])
+    with pytest.raises(ParameterError, match="R_ct is not resolved by the spectrum"):
+        _r_ct_from_eis(ds, 0, 1, 0.785)

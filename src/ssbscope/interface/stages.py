@@ -153,8 +153,11 @@ def _r_ct_from_eis(ds, spectrum, interfaces, area_cm2):
                                  f"give an index from 0 to {n - 1} or a label")
     r_ohm = float(ds["r_ct_ohm"].values[k])
     if not (r_ohm > 0 and np.isfinite(r_ohm)):
+        unresolved = "r_ct_resolved" in ds and not bool(ds["r_ct_resolved"].values[k])
+        why = (f": R_ct is not resolved by the spectrum ({ds['fit_note'].values[k]})"
+               if unresolved and "fit_note" in ds else "")
         raise ParameterError("echem/eis r_ct_ohm", r_ohm,
-                             f"the EIS fit of spectrum {k} ({labels[k]}) gave no positive R_ct",
+                             f"the EIS fit of spectrum {k} ({labels[k]}) gave no positive R_ct{why}",
                              "check the spectrum and its fit in the report, or set "
                              "analysis.interface.r_ct_ohm_cm2 to a number")
     value = r_ohm * float(area_cm2) / int(interfaces)
