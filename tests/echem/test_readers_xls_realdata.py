@@ -128,3 +128,19 @@ def test_charge_matches_the_testers_own_counters(df, book):
         qs = [np.trapezoid(i[(step == k)], t[(step == k)]) / 3.6 for k in np.unique(step[m])]
         assert sum(x for x in qs if x > 0) == pytest.approx(qc, rel=3e-3, abs=1e-6)
         assert -sum(x for x in qs if x < 0) == pytest.approx(qd, rel=3e-3, abs=1e-6)
+
+
+@pytest.mark.parametrize("cut", [8, 4096, 400_000])
+def test_damaged_xls_is_a_clear_error(tmp_path, cut):
+    """A truncated workbook (a copy cut short) and one with random bytes after the signature
+    are refused with a FileFormatError naming the file, never a raw xlrd/struct exception."""
+    from ssbscope.errors import FileFormatError
+
+    rng = np.random.default_rng(cut)
+    for name, data in (("cut.xls", XLS.read_bytes()[:cut]),
+                       ("noise.xls", XLS.read_bytes()[:8] + rng.bytes(cut))):
+        p = tmp_path / name
+        p.write_bytes(data)
+        with pytest.raises(FileFormatError) as e:
+            echem.read(p)
+        assert name in str(e.value)
