@@ -170,3 +170,20 @@ def test_landt_state_vocabulary():
                           ("CCC", 1, "CC"), ("CCD", -1, "CC"), ("CVC", 1, "CV"), ("CVD", -1, "CV"),
                           ("静置", 0, "rest"), ("恒流充电", 1, "CC"), ("恒流放电", -1, "CC")):
         assert _landt_sign(s) == sign and _landt_mode(s) == mode, s
+
+
+def test_lanhe_test_time_with_a_day_count(tmp_path):
+    """LANHE writes ``TestTime`` without a unit as ``D HH:MM:SS.mmm`` (a day count, a space):
+    synthetic table (documented layout, no real LANHE file found), times against the arithmetic."""
+    rows = ["Record,SysTime,Cycle,TestTime,Voltage/V,Current/uA,Capacity/uAh",
+            "1,2024-01-01 10:00:00,1,0 00:00:00.000,3.000,0,0",
+            "2,2024-01-01 10:00:10,1,0 00:00:10.500,3.010,100,0.29",
+            "3,2024-01-02 10:00:10,1,1 00:00:10.500,3.500,100,2400",
+            "4,2024-01-03 12:00:10,1,2 02:00:10.500,3.900,-100,10"]
+    p = tmp_path / "lanhe.csv"
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert sniff_format(p) == "landt"
+    d = echem.read(p)
+    np.testing.assert_allclose(d["time_s"], [0.0, 10.5, 86400 + 10.5, 2 * 86400 + 7200 + 10.5])
+    np.testing.assert_allclose(d["current_A"], [0.0, 1e-4, 1e-4, -1e-4])
+    np.testing.assert_allclose(d["voltage_V"], [3.0, 3.01, 3.5, 3.9])

@@ -367,7 +367,7 @@ def _to_seconds(s: pd.Series, scale: float, path, col: str) -> tuple[np.ndarray,
     if num.notna().sum() >= max(1, int(0.99 * s.notna().sum())) and num.notna().any():
         return num.to_numpy(dtype=float) * scale, None
     txt = s.astype(str).str.strip()
-    if txt.str.contains(r"^\s*(?:\d+\s*d\w*\s*,?\s*)?\d+:\d{1,2}:\d", regex=True).mean() > 0.99:
+    if txt.str.contains(r"^\s*(?:\d+\s*d\w*\s*,?\s*|\d+\s+)?\d+:\d{1,2}:\d", regex=True).mean() > 0.99:
         return parse_duration_s(txt, path, col), None
     dt = pd.to_datetime(txt, errors="coerce", format="mixed")
     if dt.notna().all():
