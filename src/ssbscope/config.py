@@ -123,7 +123,7 @@ class _Input(_Model):
 
 
 class EchemInput(_Input):
-    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "neware-regular", "arbin", "maccor", "novonix", "pec", "bdf", "nda", "ndax", "res", "pssession"] = Field(default="auto", description="file format; auto: from the content and suffix (also for ZPlot/Autolab, CHI, Parstat, PowerSuite impedance text exports and PalmSens .pssession sessions; Neware .nda/.ndax and Arbin .res need the extras 'neware' / 'arbin')")
+    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "neware-regular", "arbin", "maccor", "novonix", "pec", "bdf", "landt", "nda", "ndax", "res", "pssession"] = Field(default="auto", description="file format; auto: from the content and suffix (also for ZPlot/Autolab, CHI, Parstat, PowerSuite impedance text exports, PalmSens .pssession sessions and Excel workbooks: .xlsx needs the extra 'excel', .xls the extra 'xls'; Neware .nda/.ndax and Arbin .res need the extras 'neware' / 'arbin'); landt: a Landt/LANHE record table (English or Chinese headers)")
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping for CSV/TSV, e.g. {time_s: 'Time (s)'}")
     kind: Literal["cycling", "eis"] = Field(default="cycling", description="cycling: a potentiostat log (the clock of the imaging inputs); eis: one impedance spectrum (give its time_s)")
     invert_current: bool = Field(default=False, description="flip the current sign (cells wired with the negative electrode, e.g. Cu, as working electrode) so charge is positive")
@@ -688,7 +688,7 @@ class InterfaceAnalysis(_Model):
     shapes: list[Literal["egg-box", "pyramid", "frustum"]] = Field(default_factory=lambda: ["egg-box"], min_length=1, description="contour shapes to study")
     r_ct_ohm_cm2: float | Literal["eis"] = Field(default=10.0, description="Li|electrolyte charge-transfer resistance per interface (Ohm cm2), > 0; 'eis': from the R_ct fit of an EIS input (eis_spectrum), times cell area over eis_interfaces")
     eis_spectrum: int | str = Field(default=0, description="with r_ct_ohm_cm2: eis, the fitted spectrum: index among the EIS inputs or its label")
-    eis_interfaces: int = Field(default=2, ge=1, description="Li|electrolyte interfaces in the fitted R_ct: 2 for a symmetric Li|electrolyte|Li cell")
+    eis_interfaces: Optional[int] = Field(default=None, ge=1, description="Li|electrolyte interfaces in the fitted R_ct (r_ct_ohm_cm2: eis divides by it): an explicit value wins; default from the declared cell.layers: 2 when two layers are Li metal (or a Li-In alloy), a symmetric Li|electrolyte|Li cell; 1 when one or none is (a half cell or a full cell with one Li interface, e.g. NMC|Li6PS5Cl|Li); 2 when the cell declares no layers")
     conductivity_s_cm: float = Field(default=2e-3, gt=0, description="electrolyte ionic conductivity (S/cm)")
     thickness_um: float = Field(default=1000.0, gt=0, description="electrolyte thickness (um)")
     kinetics_r_ct_ohm_cm2: list[float] = Field(default_factory=list, description="extra charge-transfer resistances (Ohm cm2) to repeat the cases at (Wagner-number study)")

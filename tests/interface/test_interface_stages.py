@@ -453,3 +453,88 @@ def test_phase_field_counter_term_reaches_the_stage():
 
     assert params({"curvature_counter_term": True})["curvature_counter_term"] is True
     assert "curvature_counter_term" not in params({})
+
+
+def _eis_exp(tmp_path, layers, **interface):
+    from ssbscope.config import from_dict
+
+    (tmp_path / "z.mpt").write_text("x")
+    (tmp_path / "log.csv").write_text("time_s,voltage_V,current_A\n0,3.0,0.001\n")
+    cell = {"diameter_mm": 10.0}
+    if layers is not None:
+        cell["layers"] = [{"name": n, "material": m, "thickness_um": 50.0} for n, m in layers]
+    return from_dict({"name": "eis", "cell": cell, "inputs": {"echem": [
+        {"path": "log.csv"}, {"path": "z.mpt", "kind": "eis", "label": "peis"}]},
+        "analysis": {"interface": {"cases": [[25, 150]], "r_ct_ohm_cm2": "eis",
+                                   "pressure_model": "small-slope", "n_xy": 8, **interface}}},
+        base_dir=tmp_path)
+
+
+@pytest.mark.parametrize("layers, expected", [
+    ([("cathode", "NMC811"), ("SE", "Li6PS5Cl"), ("anode", "Li")], 1),  # half cell
+    ([("Cu", "Cu"), ("SE", "Li6PS5Cl"), ("plated", "Li"), ("cathode", "NMC622")], 1),  # anode-free
+    ([("counter", "In-Li"), ("SE", "Li6PS5Cl"), ("cathode", "NMC811")], 1),  # In-Li half cell
+    ([("Li_bottom", "Li"), ("SE", "Li6PS5Cl"), ("Li_top", "lithium")], 2),  # symmetric
+    ([("cathode", "NMC811"), ("SE", "Li6PS5Cl"), ("anode", "carbon")], 1),  # no Li layer
+    (None, 2),  # no stack declared: the former default
+])
+def test_eis_interfaces_default_follows_the_declared_cell(tmp_path, layers, expected):
+    from ssbscope.workflow import stages_for
+
+    st = next(s for s in stages_for(_eis_exp(tmp_path, layers))
+              if s.name == "interface.contour_study")
+    assert st.params["eis_interfaces"] == expected
+    assert st.params["eis_interfaces_from"].startswith(f"eis_interfaces {expected}")
+
+
+@pytest.mark.parametrize("explicit", [1, 2, 3])
+def test_eis_interfaces_explicit_value_wins(tmp_path, explicit):
+    from ssbscope.workflow import stages_for
+
+    for layers in ([("cathode", "NMC811"), ("SE", "Li6PS5Cl"), ("anode", "Li")],
+                   [("a", "Li"), ("SE", "Li6PS5Cl"), ("b", "Li")]):
+        st = next(s for s in stages_for(_eis_exp(tmp_path, layers, eis_interfaces=explicit))
+                  if s.name == "interface.contour_study")
+        assert st.params["eis_interfaces"] == explicit and "eis_interfaces_from" not in st.params
+
+
+def test_eis_interfaces_divides_the_fitted_r_ct(tmp_path):
+    # R_ct (ohm) x area / interfaces: a half cell's 1 keeps the whole fitted R_ct, a symmetric
+    # cell's 2 halves it (Faraday-free arithmetic reference: 100 ohm x pi (0.5 cm)^2)
+    from ssbscope.echem.stages import eis_dataset
+    from ssbscope.interface.stages import _r_ct_from_eis, default_eis_interfaces
+
+    ds = eis_dataset([dict(label="peis", time_s=0.0, frequency_Hz=np.ones(3),
+                           z_real_ohm=np.ones(3), z_imag_ohm=-np.ones(3), r_s_ohm=1.0,
+                           r_ct_ohm=100.0, fit_ok=True)])
+    area = np.pi * 0.5 ** 2
+    half = _eis_exp(tmp_path, [("cathode", "NMC811"), ("SE", "Li6PS5Cl"), ("anode", "Li")])
+    sym = _eis_exp(tmp_path, [("a", "Li"), ("SE", "Li6PS5Cl"), ("b", "Li")])
+    for exp, n in ((half, 1), (sym, 2)):
+        k, why = default_eis_interfaces(exp.cell)
+        assert k == n
+        v, src = _r_ct_from_eis(ds, 0, k, area)
+        assert v == pytest.approx(100.0 * area / n, rel=1e-12)
+        assert f"/ {n} interface(s)" in src
+
+
+def test_eis_interfaces_description_documents_the_default():
+    from ssbscope.config import InterfaceAnalysis
+
+    d = InterfaceAnalysis.model_fields["eis_interfaces"].description
+    assert "half cell" in d and "symmetric" in d and "explicit value wins" in d
+    assert InterfaceAnalysis.model_fields["eis_interfaces"].default is None
+
+
+def test_r_ct_from_eis_names_an_unresolved_r_ct():
+    from ssbscope.echem.stages import eis_dataset
+    from ssbscope.errors import ParameterError
+    from ssbscope.interface.stages import _r_ct_from_eis
+
+    ds = eis_dataset([dict(label="cold", time_s=0.0, frequency_Hz=np.ones(3),
+                           z_real_ohm=np.ones(3), z_imag_ohm=-np.ones(3), r_s_ohm=1.0,
+                           fit_ok=True, unresolved=("ct",),
+                           fit_note="R_ct = 1.2e+08 Ω is not resolved: x")])
+    assert np.isnan(ds["r_ct_ohm"].values[0]) and not bool(ds["r_ct_resolved"].values[0])
+    with pytest.raises(ParameterError, match="R_ct is not resolved by the spectrum"):
+        _r_ct_from_eis(ds, 0, 1, 0.785)

@@ -46,7 +46,8 @@ __all__ = ["randles_impedance", "zarc_impedance", "effective_capacitance", "fit_
            "track_eis", "fit_quality", "rs_reference", "CIRCUITS", "CIRCUIT_STRINGS",
            "MAX_RELATIVE_RESIDUAL", "MAX_RELATIVE_ERROR", "HF_CLOSED_PHASE_DEG",
            "MIN_CPE_EXPONENT", "AUTO_DELTA_BIC", "MAX_ARC_R_OVER_MAX_Z",
-           "MAX_APEX_DECADES_BELOW_FMIN", "resolution_problem"]
+           "MAX_APEX_DECADES_BELOW_FMIN", "resolution_problem", "unresolved_arcs",
+           "ELECTROLYTE_ARCS"]
 
 #: A fit whose RMS relative residual |Z_model - Z|/|Z| exceeds this is failed (10 %).
 MAX_RELATIVE_RESIDUAL = 0.10
@@ -209,6 +210,22 @@ class EISFit:
     selection : str
         With ``circuit="auto"``: every candidate circuit with its BIC, AIC and verdict, and
         why the chosen one won; "" otherwise.
+    unresolved : tuple of str
+        Labels of the arcs whose R the spectrum does not resolve (:func:`unresolved_arcs`:
+        R > :data:`MAX_ARC_R_OVER_MAX_Z` × max|Z| or apex more than
+        :data:`MAX_APEX_DECADES_BELOW_FMIN` decades below the lowest frequency), e.g.
+        ``("ct",)`` for a charge-transfer (or blocking-electrode) arc that closes below the
+        measured window. Their R, its error (and the effective capacitance, which needs R) are
+        NaN here and in ``arcs`` (``resolved`` False; ``r_fit_ohm`` keeps the optimiser's
+        value, which only draws the fitted curve); the other arcs keep their values. Only an
+        unresolved **electrolyte** arc (``b``, ``gb``, ``el``: :data:`ELECTROLYTE_ARCS`)
+        fails the whole fit.
+    r_ct_fit_ohm : float
+        The optimiser's R_ct of the lowest-frequency arc, kept for drawing the fitted curve
+        even when R_ct is not resolved (then ``r_ct_ohm`` is NaN): not a measurement.
+    fit_note : str
+        Why an arc is flagged as not resolved ("" when every arc is resolved): one reason per
+        unresolved arc, naming it (``R_ct = 1.2e+08 Ω is not resolved: ...``).
     """
 
     r_s_ohm: float
@@ -255,13 +272,26 @@ class EISFit:
     aic: float = float("nan")
     bic: float = float("nan")
     selection: str = ""
+    unresolved: tuple = ()
+    fit_note: str = ""
+    r_ct_fit_ohm: float = float("nan")
+
+    def resolved(self, label: str) -> bool:
+        """False when the circuit has the arc ``label`` (``ct``, ``b``, ``gb``, ``el``, ``i1``,
+        ``i2``; ``int`` for either interfacial arc) and its R is not resolved."""
+        if label == "int":
+            return not ({"i1", "i2"} & set(self.unresolved))
+        return label not in self.unresolved
 
     def impedance(self, freq_hz) -> np.ndarray:
         """Model impedance (ohm, complex) at ``freq_hz`` with the fitted values."""
         if self.circuit == "randles":
-            return randles_impedance(freq_hz, self.r_s_ohm, self.r_ct_ohm, self.q_cpe,
+            r_ct = self.r_ct_ohm if np.isfinite(self.r_ct_ohm) else self.r_ct_fit_ohm
+            return randles_impedance(freq_hz, self.r_s_ohm, r_ct, self.q_cpe,
                                      self.n_cpe, self.sigma_w_ohm_s05)
-        return zarc_impedance(freq_hz, self.r_s_ohm, [(a["r_ohm"], a["q"], a["n"]) for a in self.arcs],
+        r_s = 0.0 if self.r_s_fixed or not np.isfinite(self.r_s_ohm) else self.r_s_ohm
+        return zarc_impedance(freq_hz, r_s, [(a.get("r_fit_ohm", a["r_ohm"]), a["q"], a["n"])
+                                             for a in self.arcs],
                               self.sigma_w_ohm_s05 if np.isfinite(self.sigma_w_ohm_s05) else 0.0)
 
     def to_dict(self) -> dict:
@@ -308,7 +338,9 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None,
       their sum is ``r_int_ohm``) and the charge transfer;
     * ``auto``: every circuit above is fitted; among those that pass the quality test the one
       with the lowest BIC is chosen, but a circuit with more parameters replaces a simpler
-      passing one only when its BIC is lower by more than :data:`AUTO_DELTA_BIC` (10). When
+      passing one only when its BIC is lower by more than :data:`AUTO_DELTA_BIC` (10).
+      A circuit with an unresolved, NaN-reported arc (``EISFit.unresolved``) passes and
+      competes like the others (its arc's parameters count in its BIC). When
       none passes, the lowest-BIC fit is returned as failed with every candidate's reason.
       The candidates' BIC, AIC and verdicts are kept in ``EISFit.selection``.
 
@@ -330,11 +362,15 @@ def fit_eis(freq_hz, z_real_ohm, z_imag_ohm, initial: dict | None = None,
     a bound (n = 1 allowed); the charge-transfer arc's n >= :data:`MIN_CPE_EXPONENT`; R_s at
     least ``RS_HF_MIN_FRACTION`` × the high-frequency Re(Z) and not above the smallest
     measured Re(Z) (every arc adds to it); every reported parameter's standard error finite and
-    < :data:`MAX_RELATIVE_ERROR` (100 %) of its value. Every circuit (Randles included): no arc R
-    above :data:`MAX_ARC_R_OVER_MAX_Z` × max|Z| and no arc apex more than
-    :data:`MAX_APEX_DECADES_BELOW_FMIN` decades below the lowest measured frequency
-    (:func:`resolution_problem`: such an R is "not resolved"). The Randles circuit keeps the rules of
-    :func:`fit_quality` and also needs R_s, R_ct, Q, n within 100 %.
+    < :data:`MAX_RELATIVE_ERROR` (100 %) of its value. Every circuit (Randles included), per
+    arc: an arc R above :data:`MAX_ARC_R_OVER_MAX_Z` × max|Z| or an arc apex more than
+    :data:`MAX_APEX_DECADES_BELOW_FMIN` decades below the lowest measured frequency is "not
+    resolved" (:func:`unresolved_arcs`): that arc's R (its error, its effective capacitance)
+    is NaN, its label is in ``EISFit.unresolved`` and the reason in ``EISFit.fit_note``, its R
+    and τ are exempt from the bound and error rules, and the other arcs keep their values; the
+    fit fails only when an electrolyte arc (``b``, ``gb``, ``el``) is not resolved. The Randles
+    circuit keeps the rules of :func:`fit_quality` and also needs R_s, (a resolved) R_ct, Q, n
+    within 100 %.
 
     Parameters
     ----------
@@ -449,33 +485,35 @@ def _fit_randles(f, z, initial):
         errs = np.where(d >= 0, np.sqrt(np.abs(d)), np.nan)
     except np.linalg.LinAlgError:
         log.warning("fit_eis: singular Jacobian, standard errors unavailable")
-    ok, problem, rel = fit_quality(p, errs, f, z, success=bool(best.success),
-                                   message=str(best.message), lo=lo, hi=hi)
     q = 10.0 ** p[2]
+    tau = (p[1] * q) ** (1.0 / p[3]) if p[1] > 0 else 0.0
+    notes = unresolved_arcs(f, z, [("ct", p[1], 1.0 / (2 * np.pi * tau) if tau > 0 else np.inf)])
+    ok, problem, rel = fit_quality(p, errs, f, z, success=bool(best.success),
+                                   message=str(best.message), lo=lo, hi=hi,
+                                   r_ct_resolved=not notes)
     if ok:  # every circuit value determined by the spectrum (σ may vanish: no tail)
         phys = (p[0], p[1], q, p[3])
         perr = (errs[0], errs[1], q * np.log(10.0) * errs[2], errs[3])
         for nm, v, e in zip(("R_s", "R_ct", "Q", "n"), phys, perr):
+            if nm == "R_ct" and notes:
+                continue  # not resolved: no number, so no error to test
             if not np.isfinite(e) or abs(e) >= MAX_RELATIVE_ERROR * abs(v):
                 ok, problem = False, (f"{nm} = {v:.3g} ± {e:.2g}: relative error >= "
                                       f"{100 * MAX_RELATIVE_ERROR:.0f} %, not determined by the "
                                       "spectrum")
                 break
-    if ok:
-        tau = (p[1] * q) ** (1.0 / p[3]) if p[1] > 0 else 0.0
-        problem = resolution_problem(f, z, [("ct", p[1], 1.0 / (2 * np.pi * tau) if tau > 0
-                                             else np.inf)])
-        ok = not problem
+    r_ct, r_ct_err = (float("nan"), float("nan")) if notes else (float(p[1]), float(errs[1]))
     aic, bic = _information(chi2, f.size, 5)
     return EISFit(
-        r_s_ohm=float(p[0]), r_ct_ohm=float(p[1]), q_cpe=float(q), n_cpe=float(p[3]),
+        r_s_ohm=float(p[0]), r_ct_ohm=r_ct, q_cpe=float(q), n_cpe=float(p[3]),
         sigma_w_ohm_s05=float(p[4]),
-        r_s_err_ohm=float(errs[0]), r_ct_err_ohm=float(errs[1]),
+        r_s_err_ohm=float(errs[0]), r_ct_err_ohm=r_ct_err,
         q_cpe_err=float(q * np.log(10.0) * errs[2]), n_cpe_err=float(errs[3]),
         sigma_w_err_ohm_s05=float(errs[4]),
         chi_square=chi2, reduced_chi_square=float(s2), n_points=int(f.size),
         success=bool(best.success), message=str(best.message), fit_ok=ok, fit_problem=problem,
-        relative_residual=rel, circuit="randles", n_params=5, aic=aic, bic=bic)
+        relative_residual=rel, circuit="randles", n_params=5, aic=aic, bic=bic,
+        unresolved=tuple(notes), fit_note="; ".join(notes.values()), r_ct_fit_ohm=float(p[1]))
 
 
 def _fit_auto(f, z) -> EISFit:
@@ -493,14 +531,24 @@ def _fit_auto(f, z) -> EISFit:
     if not fits:
         raise ConvergenceError("fit_eis: no circuit gave a finite fit; check the spectrum's sign "
                                "convention (z_imag_ohm < 0 on the arc) and units")
+    # a circuit with an unresolved (NaN-reported) arc competes like any other: the arc's
+    # parameters still count in its BIC, so it is chosen only when it describes the spectrum
+    # better by more than AUTO_DELTA_BIC (a clean fit with a flagged arc beats a poor one)
     passing = sorted((x for x in fits if x.fit_ok), key=lambda x: (x.n_params, x.bic))
     chosen = None
     for x in passing:
         if chosen is None or x.bic < chosen.bic - AUTO_DELTA_BIC:
             chosen = x
+
+    def verdict(x):
+        if not x.fit_ok:
+            return f"fails ({x.fit_problem})"
+        if x.unresolved:
+            return "passes, " + ", ".join(f"R_{a}" for a in x.unresolved) + " not resolved"
+        return "passes"
+
     lines = [f"{x.circuit}: k={x.n_params}, BIC={x.bic:.1f}, AIC={x.aic:.1f}, residual "
-             f"{100 * x.relative_residual:.2f} %, " + ("passes" if x.fit_ok else f"fails ({x.fit_problem})")
-             for x in fits]
+             f"{100 * x.relative_residual:.2f} %, " + verdict(x) for x in fits]
     if chosen is None:
         chosen = min(fits, key=lambda x: x.bic)
         why = (f"auto: no circuit passes its quality test; kept {chosen.circuit} (lowest BIC) as "
@@ -508,14 +556,16 @@ def _fit_auto(f, z) -> EISFit:
         problem = "auto: no circuit passes: " + "; ".join(f"{x.circuit}: {x.fit_problem}" for x in fits)
         return replace(chosen, fit_problem=problem, selection=why + ". " + "; ".join(lines))
     why = (f"auto: chose {chosen.circuit} (BIC {chosen.bic:.1f}): lowest BIC among the passing "
-           f"circuits, a circuit with more parameters taken only when its BIC is lower by more "
+           f"circuits{' (its ' + ', '.join('R_' + a for a in chosen.unresolved) + ' not resolved: NaN)' if chosen.unresolved else ''}, "
+           f"a circuit with more parameters taken only when its BIC is lower by more "
            f"than {AUTO_DELTA_BIC:g}")
     return replace(chosen, selection=why + ". " + "; ".join(lines))
 
 
 def fit_quality(p: np.ndarray, errs: np.ndarray, f: np.ndarray, z: np.ndarray, *, success: bool,
                 message: str, lo, hi,
-                max_relative_residual: float = MAX_RELATIVE_RESIDUAL) -> tuple[bool, str, float]:
+                max_relative_residual: float = MAX_RELATIVE_RESIDUAL,
+                r_ct_resolved: bool = True) -> tuple[bool, str, float]:
     """Quality test of a Randles fit: ``(fit_ok, fit_problem, relative_residual)``.
 
     A fit fails (with the first reason found) when
@@ -531,7 +581,9 @@ def fit_quality(p: np.ndarray, errs: np.ndarray, f: np.ndarray, z: np.ndarray, *
       reference Re(Z) of :func:`rs_reference` by more than 5 % (+ the residual): the
       high-frequency intercept when the spectrum reaches it, else the valley between an
       unclosed high-frequency arc and the fitted arc (see there for the physics);
-    * the standard error of R_s or R_ct is NaN/inf (singular Jacobian: undetermined).
+    * the standard error of R_s or R_ct is NaN/inf (singular Jacobian: undetermined); R_ct's
+      only when ``r_ct_resolved`` (an unresolved R_ct is reported as NaN, see
+      :func:`unresolved_arcs`, so its error is not tested).
 
     Parameters
     ----------
@@ -573,6 +625,8 @@ def fit_quality(p: np.ndarray, errs: np.ndarray, f: np.ndarray, z: np.ndarray, *
         return False, (f"R_s = {p[0]:.3g} Ω lies above Re(Z) = {ref:.4g} Ω at {where}: the fitted arc "
                        "does not start where the spectrum does"), rel
     for k, nm in ((0, "R_s"), (1, "R_ct")):
+        if k == 1 and not r_ct_resolved:
+            continue
         if not np.isfinite(errs[k]):
             return False, f"the standard error of {nm} is undefined (singular Jacobian)", rel
     return True, "", rel
@@ -663,6 +717,10 @@ CIRCUIT_STRINGS = {
     "el-2int-ct": "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-p(R4,CPE4)",
 }
 _ELECTROLYTE = ("b", "gb", "el")
+#: Arcs of the solid electrolyte (bulk, grain boundary, both in one): an unresolved one fails
+#: the whole fit (the electrolyte resistance is then not measured); any other arc that is not
+#: resolved is reported as NaN and flagged, the rest of the fit kept.
+ELECTROLYTE_ARCS = _ELECTROLYTE
 #: ``circuit="auto"`` moves from a circuit to one with more parameters only when its BIC is
 #: lower by more than this (Kass & Raftery 1995, J. Am. Stat. Assoc. 90, 773: ΔBIC > 10 is
 #: "very strong" evidence).
@@ -930,10 +988,15 @@ def _fit_arcs(f, z, circuit, series=True):
     dof = 2 * f.size - k
     phys = _arc_physical(p, labels, tail, series)
     errs = np.full(phys.size, np.nan)
+    r_s, arcs, sigma = _arc_unpack(p, n_arcs, tail, series)
+    notes = unresolved_arcs(f, z, [(lab, a[0], 1.0 / (2 * np.pi * a[3]))
+                                   for lab, a in zip(labels, arcs)])
     try:
         cov = np.linalg.inv(best.jac.T @ best.jac) * (chi2 / max(dof, 1))
     except np.linalg.LinAlgError:
-        cov = None
+        # an unresolved arc's R (and τ) can leave a flat direction: the pseudo-inverse keeps
+        # the errors of the determined parameters
+        cov = (np.linalg.pinv(best.jac.T @ best.jac) * (chi2 / max(dof, 1))) if notes else None
     if cov is not None:  # propagate to the reported values (numerical Jacobian of the map)
         g = np.empty((phys.size, k))
         for j in range(k):
@@ -947,9 +1010,9 @@ def _fit_arcs(f, z, circuit, series=True):
     if not series:
         errs[0] = 0.0  # fixed, not fitted
     rel = float(np.sqrt(np.mean(np.abs(model(p) - z) ** 2 / mod ** 2)))
-    r_s, arcs, sigma = _arc_unpack(p, n_arcs, tail, series)
     ok, problem = _arc_quality(p, lo, hi, phys, errs, f, z, rel, labels, tail, series, arcs,
-                               success=bool(best.success), message=str(best.message))
+                               success=bool(best.success), message=str(best.message),
+                               unresolved=notes)
     aic, bic = _information(chi2, f.size, k)
     vals = {"r_s_ohm": float(r_s), "r_s_err_ohm": float(errs[0]) if series else float("nan"),
             "sigma_w_ohm_s05": float(sigma),
@@ -958,22 +1021,29 @@ def _fit_arcs(f, z, circuit, series=True):
     table = []
     r_int, r_int_var = 0.0, 0.0
     for j, lab in enumerate(labels):
-        r, q, n, tau = arcs[j]
+        r_fit, q, n, tau = arcs[j]
         e = errs[1 + 3 * j: 4 + 3 * j]
-        c = effective_capacitance(r, q, n)
-        table.append({"label": lab, "r_ohm": float(r), "r_err_ohm": float(e[0]), "q": float(q),
+        resolved = lab not in notes
+        # an unresolved arc: R (its error, and C_eff, which needs R) is no measurement -> NaN
+        r = float(r_fit) if resolved else float("nan")
+        r_e = float(e[0]) if resolved else float("nan")
+        c = effective_capacitance(r_fit, q, n) if resolved else float("nan")
+        table.append({"label": lab, "r_ohm": r, "r_err_ohm": r_e, "q": float(q),
                       "q_err": float(e[1]), "n": float(n), "n_err": float(e[2]), "c_F": c,
-                      "f_apex_Hz": float(1.0 / (2 * np.pi * tau))})
+                      "f_apex_Hz": float(1.0 / (2 * np.pi * tau)), "resolved": resolved,
+                      "r_fit_ohm": float(r_fit)})
+        if lab == "ct":
+            vals["r_ct_fit_ohm"] = float(r_fit)
         if lab in ("i1", "i2"):
             r_int += r
-            r_int_var += float(e[0]) ** 2
+            r_int_var += r_e ** 2
             continue
         if lab == "el":
             continue
         key = {"b": ("r_b_ohm", "q_b", "n_b"), "gb": ("r_gb_ohm", "q_gb", "n_gb"),
                "ct": ("r_ct_ohm", "q_cpe", "n_cpe")}[lab]
-        vals.update({key[0]: float(r), key[1]: float(q), key[2]: float(n),
-                     key[0].replace("_ohm", "_err_ohm"): float(e[0]),
+        vals.update({key[0]: r, key[1]: float(q), key[2]: float(n),
+                     key[0].replace("_ohm", "_err_ohm"): r_e,
                      key[1] + "_err": float(e[1]), key[2] + "_err": float(e[2]),
                      f"c_{lab}_F": c})
     return EISFit(**vals, chi_square=chi2, reduced_chi_square=float(chi2 / max(dof, 1)),
@@ -982,25 +1052,36 @@ def _fit_arcs(f, z, circuit, series=True):
                   n_params=int(k), aic=aic, bic=bic, r_s_fixed=not series,
                   r_int_ohm=float(r_int) if "i1" in labels else float("nan"),
                   r_int_err_ohm=float(np.sqrt(r_int_var)) if "i1" in labels else float("nan"),
-                  arcs=tuple(table))
+                  arcs=tuple(table), unresolved=tuple(notes),
+                  fit_note="; ".join(notes.values()))
 
 
 def _arc_quality(p, lo, hi, phys, errs, f, z, rel, labels, tail, series, arcs, *, success,
-                 message):
-    """Quality test of an arc-circuit fit: ``(fit_ok, fit_problem)``; rules in :func:`fit_eis`."""
+                 message, unresolved=None):
+    """Quality test of an arc-circuit fit: ``(fit_ok, fit_problem)``; rules in :func:`fit_eis`.
+
+    ``unresolved`` ({label: reason}, :func:`unresolved_arcs`): those arcs' R and τ are not
+    tested against their bounds nor R's error against its value (they are reported as NaN);
+    an unresolved electrolyte arc (:data:`ELECTROLYTE_ARCS`) fails the fit."""
+    unresolved = dict(unresolved or {})
     if not success:
         return False, f"the optimiser did not converge ({message})"
     if not np.isfinite(rel) or rel > MAX_RELATIVE_RESIDUAL:
         return False, (f"relative residual {100 * rel:.1f} % > {100 * MAX_RELATIVE_RESIDUAL:.0f} %: "
                        "the circuit does not describe this spectrum")
     names = ["R_s"] if series else []
+    skip = set()
     for j, lab in enumerate(labels):
         names += [f"lg R_{lab}", f"lg tau_{lab}" if j == 0 else f"lg(tau_{lab}/tau_{labels[j - 1]})",
                   f"n_{lab}"]
+        if lab in unresolved:  # R -> its bound and τ beyond the window is what unresolved means
+            skip |= {names[-3], names[-2]}
     if tail == "warburg":
         names.append("sigma_W")
     scale = float(np.max(np.abs(z)))
     for j, nm in enumerate(names):
+        if nm in skip:
+            continue
         tol = 1e-9 * scale if nm in ("R_s", "sigma_W") else 1e-6
         at_lo = p[j] - lo[j] <= tol
         at_hi = bool(np.isfinite(hi[j]) and hi[j] - p[j] <= tol and not nm.startswith("n_"))
@@ -1033,7 +1114,7 @@ def _arc_quality(p, lo, hi, phys, errs, f, z, rel, labels, tail, series, arcs, *
     if tail == "warburg":
         pnames.append("sigma_W")
     for j, (nm, v, e) in enumerate(zip(pnames, phys, errs)):
-        if j == 0 and not series:
+        if (j == 0 and not series) or (nm.startswith("R_") and nm[2:] in unresolved):
             continue
         if not np.isfinite(e):
             return False, f"the standard error of {nm} is undefined (singular Jacobian)"
@@ -1041,15 +1122,18 @@ def _arc_quality(p, lo, hi, phys, errs, f, z, rel, labels, tail, series, arcs, *
             return False, (f"{nm} = {v:.3g} ± {e:.2g}: relative error "
                            f"{100 * abs(e) / max(abs(v), 1e-300):.0f} % >= "
                            f"{100 * MAX_RELATIVE_ERROR:.0f} %, not determined by the spectrum")
-    problem = resolution_problem(f, z, [(lab, a[0], 1.0 / (2 * np.pi * a[3]))
-                                        for lab, a in zip(labels, arcs)])
-    return (not problem), problem
+    for lab in labels:
+        if lab in ELECTROLYTE_ARCS and lab in unresolved:
+            return False, (f"{unresolved[lab]} (an electrolyte arc: the electrolyte resistance is "
+                           "not resolved)")
+    return True, ""
 
 
 def resolution_problem(freq_hz, z, arcs) -> str:
-    """Why an arc resistance is beyond what the spectrum can determine ("" when none is).
+    """Why an arc resistance is beyond what the spectrum can determine ("" when none is): the
+    reason for the first arc :func:`unresolved_arcs` flags.
 
-    An arc is **not resolved** (the fit fails with this reason) when
+    An arc is **not resolved** when
 
     * its resistance exceeds :data:`MAX_ARC_R_OVER_MAX_Z` × the largest measured ``|Z|``, or
     * its apex frequency ``f_c = 1 / (2π τ)`` lies more than
@@ -1073,23 +1157,51 @@ def resolution_problem(freq_hz, z, arcs) -> str:
     str
         The reason for the first unresolved arc, or "".
     """
+    notes = unresolved_arcs(freq_hz, z, arcs)
+    return next(iter(notes.values()), "")
+
+
+def unresolved_arcs(freq_hz, z, arcs) -> dict:
+    """The arcs whose resistance the spectrum does not resolve, each with its reason.
+
+    Same rules as :func:`resolution_problem` (R > :data:`MAX_ARC_R_OVER_MAX_Z` × max|Z|, or
+    the apex more than :data:`MAX_APEX_DECADES_BELOW_FMIN` decades below the lowest measured
+    frequency), applied to **every** arc: :func:`fit_eis` stores such an arc's R as NaN and
+    flags it (``EISFit.unresolved``) while the resolved arcs keep their values; only an
+    unresolved electrolyte arc (:data:`ELECTROLYTE_ARCS`) fails the fit.
+
+    Parameters
+    ----------
+    freq_hz : (N,) array
+        Measured frequencies (Hz).
+    z : (N,) complex array
+        Measured impedance (ohm).
+    arcs : sequence of (label, r_ohm, f_apex_Hz)
+        The fitted arcs.
+
+    Returns
+    -------
+    dict
+        ``{label: reason}`` in the order of ``arcs`` (empty when every arc is resolved).
+    """
     f = np.asarray(freq_hz, dtype=float)
     zmax = float(np.max(np.abs(z)))
     fmin = float(np.min(f))
+    out = {}
     for lab, r, fc in arcs:
         if not (np.isfinite(r) and r > 0):
             continue
         if r > MAX_ARC_R_OVER_MAX_Z * zmax:
-            return (f"R_{lab} = {r:.3g} Ω is not resolved: it exceeds {MAX_ARC_R_OVER_MAX_Z:g} × the "
-                    f"largest measured |Z| = {zmax:.4g} Ω, so the arc closes beyond the measured "
-                    f"frequencies (apex at {fc:.3g} Hz, lowest measured {fmin:.3g} Hz); measure "
-                    "to lower frequencies")
-        if np.isfinite(fc) and np.log10(fmin / fc) > MAX_APEX_DECADES_BELOW_FMIN:
-            return (f"R_{lab} = {r:.3g} Ω is not resolved: the arc's apex at {fc:.3g} Hz lies "
-                    f"{np.log10(fmin / fc):.1f} decades below the lowest measured frequency "
-                    f"{fmin:.3g} Hz (> {MAX_APEX_DECADES_BELOW_FMIN:g}); measure to lower "
-                    "frequencies")
-    return ""
+            out[lab] = (f"R_{lab} = {r:.3g} Ω is not resolved: it exceeds {MAX_ARC_R_OVER_MAX_Z:g} × the "
+                        f"largest measured |Z| = {zmax:.4g} Ω, so the arc closes beyond the measured "
+                        f"frequencies (apex at {fc:.3g} Hz, lowest measured {fmin:.3g} Hz); measure "
+                        "to lower frequencies")
+        elif np.isfinite(fc) and np.log10(fmin / fc) > MAX_APEX_DECADES_BELOW_FMIN:
+            out[lab] = (f"R_{lab} = {r:.3g} Ω is not resolved: the arc's apex at {fc:.3g} Hz lies "
+                        f"{np.log10(fmin / fc):.1f} decades below the lowest measured frequency "
+                        f"{fmin:.3g} Hz (> {MAX_APEX_DECADES_BELOW_FMIN:g}); measure to lower "
+                        "frequencies")
+    return out
 
 
 def track_eis(spectra, states=None, circuit: str = "randles") -> pd.DataFrame:

@@ -186,6 +186,10 @@ _EIS_EXTRA_FLOATS = ("r_b_ohm", "r_b_err_ohm", "r_gb_ohm", "r_gb_err_ohm", "r_in
                      "c_ct_F", "n_params", "aic", "bic")
 
 
+#: Stored per-arc flags ``r_<name>_resolved`` and the circuit arc labels each covers.
+_EIS_ARC_FLAGS = {"b": ("b",), "gb": ("gb",), "int": ("i1", "i2"), "ct": ("ct",)}
+
+
 def eis_dataset(spectra: list[dict]):
     """Impedance spectra and their fits as one dataset (dimensions ``state``, ``point``).
 
@@ -203,7 +207,12 @@ def eis_dataset(spectra: list[dict]):
         ``*_err_ohm``), ``n_cpe``, ``c_ct_F`` (see :class:`ssbscope.echem.eis.EISFit`);
         ``r_s_fixed`` (bool): the circuit was fitted with R_s = 0 (at its bound, not resolved),
         so ``r_s_ohm`` is NaN while the fit is ok; ``spectrum`` (int): the spectrum's number
-        in its file (a file with several spectra gives one entry per spectrum).
+        in its file (a file with several spectra gives one entry per spectrum);
+        ``unresolved`` (tuple of arc labels, ``EISFit.unresolved``) and ``fit_note`` (str):
+        arcs whose R the spectrum does not resolve are NaN while the fit stays ok, flagged by
+        the boolean variables ``r_b_resolved``, ``r_gb_resolved``, ``r_int_resolved``,
+        ``r_ct_resolved`` (False: the fitted circuit has that arc and its R is not resolved;
+        True otherwise, also when the circuit has no such arc) and explained in ``fit_note``.
 
     Returns
     -------
@@ -233,10 +242,14 @@ def eis_dataset(spectra: list[dict]):
     data["spectrum"] = ("state", np.array([int(s.get("spectrum", 0) or 0) for s in spectra],
                                           dtype=np.int64))
     data["r_s_fixed"] = ("state", np.array([bool(s.get("r_s_fixed", False)) for s in spectra], dtype=bool))
+    # per-arc "not resolved" flags: the arc's R is NaN, the rest of the fit is kept
+    for arc, labs in _EIS_ARC_FLAGS.items():
+        data[f"r_{arc}_resolved"] = ("state", np.array(
+            [not (set(labs) & set(s.get("unresolved", ()) or ())) for s in spectra], dtype=bool))
     data["fit_problem"] = ("state", np.array([str(s.get("fit_problem", "") or "") for s in spectra],
                                              dtype=object))
     data["relative_residual"] = (("state",), data["relative_residual"][1], {"units": "1"})
-    for k in ("label", "source", "circuit", "selection"):
+    for k in ("label", "source", "circuit", "selection", "fit_note"):
         data[k] = ("state", np.array([str(s.get(k, "")) for s in spectra], dtype=object))
     ds = xr.Dataset(data)
     for k, u in (("aic", "1"), ("bic", "1"), ("n_cpe", "1"), ("n_params", "1"), ("c_ct_F", "F")):
@@ -269,6 +282,7 @@ def _fit_curve(fit, f):
 _FORMATS = {"auto": None, "mpr": "biologic-mpr", "mpt": "biologic-mpt", "gamry": "gamry-dta",
             "csv": "csv", "neware": "neware", "arbin": "arbin", "maccor": "maccor",
             "novonix": "novonix", "neware-regular": "neware-regular", "pec": "pec", "bdf": "bdf",
+            "landt": "landt",
             "nda": "neware-nda", "ndax": "neware-ndax", "res": "arbin-res",
             "pssession": "palmsens-pssession"}
 
@@ -438,7 +452,8 @@ def _eis_item(z, label, k, rec, path, circuit, fit_eis) -> dict:
     item = dict(label=label, spectrum=k, time_s=t, frequency_Hz=f, z_real_ohm=zr, z_imag_ohm=zi,
                 source=path.name, fit_ok=fit.fit_ok, fit_problem=fit.fit_problem,
                 relative_residual=fit.relative_residual, circuit=fit.circuit,
-                selection=fit.selection, n_params=fit.n_params, aic=fit.aic, bic=fit.bic)
+                selection=fit.selection, n_params=fit.n_params, aic=fit.aic, bic=fit.bic,
+                unresolved=tuple(fit.unresolved), fit_note=fit.fit_note)
     if fit.fit_ok:  # a failed fit is stored as failed (NaN values), never as numbers
         item.update(r_s_ohm=fit.r_s_ohm, r_ct_ohm=fit.r_ct_ohm,
                     r_s_err_ohm=fit.r_s_err_ohm, r_ct_err_ohm=fit.r_ct_err_ohm,
@@ -449,6 +464,8 @@ def _eis_item(z, label, k, rec, path, circuit, fit_eis) -> dict:
         zf = _fit_curve(fit, f)
         if zf is not None:
             item.update(z_fit_real_ohm=zf.real, z_fit_imag_ohm=zf.imag)
+        if fit.unresolved:  # those arcs' R are NaN (EISFit), the rest is kept
+            log.warning("echem: EIS fit of %s (%s): %s", path.name, label, fit.fit_note)
     else:
         log.warning("echem: EIS fit of %s (%s) failed: %s", path.name, label, fit.fit_problem)
     return item

@@ -153,8 +153,11 @@ def _r_ct_from_eis(ds, spectrum, interfaces, area_cm2):
                                  f"give an index from 0 to {n - 1} or a label")
     r_ohm = float(ds["r_ct_ohm"].values[k])
     if not (r_ohm > 0 and np.isfinite(r_ohm)):
+        unresolved = "r_ct_resolved" in ds and not bool(ds["r_ct_resolved"].values[k])
+        why = (f": R_ct is not resolved by the spectrum ({ds['fit_note'].values[k]})"
+               if unresolved and "fit_note" in ds else "")
         raise ParameterError("echem/eis r_ct_ohm", r_ohm,
-                             f"the EIS fit of spectrum {k} ({labels[k]}) gave no positive R_ct",
+                             f"the EIS fit of spectrum {k} ({labels[k]}) gave no positive R_ct{why}",
                              "check the spectrum and its fit in the report, or set "
                              "analysis.interface.r_ct_ohm_cm2 to a number")
     value = r_ohm * float(area_cm2) / int(interfaces)
@@ -162,6 +165,42 @@ def _r_ct_from_eis(ds, spectrum, interfaces, area_cm2):
     return value, (f"EIS fit of spectrum {k} ({labels[k]}{', ' + str(src) if src else ''}): "
                    f"R_ct = {r_ohm:.4g} Ohm x {float(area_cm2):.4g} cm2 / {int(interfaces)} "
                    f"interface(s) = {value:.4g} Ohm cm2")
+
+#: Layer materials that make a Li|electrolyte interface of the EIS R_ct (lower case, no spaces):
+#: Li metal and the Li-In alloys of solid-state counter electrodes.
+_LI_ELECTRODE_MATERIALS = {"li", "lithium", "limetal", "li-metal", "lithiummetal", "li-in", "in-li",
+                           "liin", "inli", "li-inalloy", "in-lialloy"}
+
+
+def default_eis_interfaces(cell) -> tuple[int, str]:
+    """Default of ``analysis.interface.eis_interfaces`` from the declared cell.
+
+    The fitted R_ct of a cell holds every Li|electrolyte interface in series: a symmetric
+    Li|electrolyte|Li cell has two, a half cell (cathode or Cu | electrolyte | Li) or a full
+    cell with one Li electrode has one.  Counted from ``cell.layers``: layers of Li metal or a
+    Li-In alloy (``_LI_ELECTRODE_MATERIALS``).
+
+    Parameters
+    ----------
+    cell : ssbscope.config.Cell
+
+    Returns
+    -------
+    (int, str)
+        The number of interfaces (2 with two or more Li layers, 1 with one or none, 2 when the
+        cell declares no layers: the former default) and why, for the provenance text.
+    """
+    layers = list(getattr(cell, "layers", []) or [])
+    if not layers:
+        return 2, "eis_interfaces 2: default, cell.layers declares no stack"
+    li = [la.name for la in layers
+          if str(la.material).lower().replace(" ", "").replace("_", "-") in _LI_ELECTRODE_MATERIALS]
+    if len(li) >= 2:
+        return 2, (f"eis_interfaces 2 from cell.layers: Li layers {li}, a symmetric "
+                   "Li|electrolyte|Li cell")
+    what = f"one Li layer {li[0]!r}" if li else "no Li layer"
+    return 1, f"eis_interfaces 1 from cell.layers: {what}, a half or full cell with one interface"
+
 
 def _coupling_check(r_ct_ohm_cm2, conductivity_s_cm, thickness_um, case=(25.0, 150.0)):
     """Monroe-Newman coupling at one egg-box case: attrs for the contour study."""
@@ -200,7 +239,8 @@ def _ccd_from_events(events, log_name):
 def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivity_s_cm,
                         thickness_um, kinetics_r_ct_ohm_cm2, pressure_model, n_xy, stokes_n_xy,
                         grain_size_um, flaw_depth_um, critical_pressure_mpa, eis_spectrum=0,
-                        eis_interfaces=2, cell_area_cm2=None, stress="normal",
+                        eis_interfaces=2, eis_interfaces_from="", cell_area_cm2=None,
+                        stress="normal",
                         stack_pressure_mpa=0.0, lateral_stress_ratio=0.0,
                         flat_critical_current_ma_cm2=1.0, ccd_log=None, contours=(),
                         grid_convergence=None, surface_fields=None):
@@ -219,6 +259,8 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
     if r_ct_ohm_cm2 == "eis":
         r_ct_ohm_cm2, r_ct_source = _r_ct_from_eis(inputs["echem/eis"].load(), eis_spectrum,
                                                    eis_interfaces, cell_area_cm2)
+        if eis_interfaces_from:
+            r_ct_source += f" ({eis_interfaces_from})"
 
     i_g0_source = "analysis.interface.flat_critical_current_ma_cm2"
     if flat_critical_current_ma_cm2 == "ccd":
@@ -364,7 +406,11 @@ def input_stages(exp) -> list:
         if problems:
             raise ConfigError(exp.base_dir or "experiment", problems)
         params["cell_area_cm2"] = float(area)
+        if cfg.eis_interfaces is None:  # default: from the declared cell (explicit value wins)
+            params["eis_interfaces"], params["eis_interfaces_from"] = default_eis_interfaces(exp.cell)
         needs = needs + ("echem/eis",)
+    elif params.get("eis_interfaces") is None:
+        params["eis_interfaces"] = 2  # unused without r_ct_ohm_cm2: eis (old fingerprints kept)
     return [Stage("interface.contour_study", _user_contour_stage, inputs=needs,
                   outputs=tuple(outputs), params=params)] + stages
 

@@ -309,7 +309,8 @@ def _eis_figures(eis, true_eis=None) -> tuple:
         fig.tight_layout()
         parts.append(figure(fig, "R_s and R_ct vs state (R_ct falls on charge, rises on "
                                  "discharge in Huang et al. 2024)."))
-        cols = {"state": labels, "R_s (Ω)": _fit_cells(eis, r_s), "R_ct (Ω)": _fit_cells(eis, r_ct)}
+        cols = {"state": labels, "R_s (Ω)": _fit_cells(eis, r_s),
+                "R_ct (Ω)": _fit_cells(eis, r_ct, "r_ct_resolved")}
         if np.any(np.isfinite(t_rct)):
             cols.update({"R_s truth (Ω)": t_rs, "R_ct truth (Ω)": t_rct})
         tab = pd.DataFrame(cols)
@@ -321,8 +322,10 @@ def _eis_figures(eis, true_eis=None) -> tuple:
                         if not np.isfinite(r_s[k_full]) else f"{r_s[k_full]:.1f} Ω"))
     elif "fit_ok" in eis and eis.sizes["state"] > 0:
         tab = pd.DataFrame({"state": labels, "R_s (Ω)": _fit_cells(eis, r_s),
-                            "R_ct (Ω)": _fit_cells(eis, r_ct)})
-        parts.append(table(tab, caption="EIS fits (every fit failed its quality test)"))
+                            "R_ct (Ω)": _fit_cells(eis, r_ct, "r_ct_resolved")})
+        any_ok = bool(np.any(eis["fit_ok"].values.astype(bool)))
+        parts.append(table(tab, caption="EIS fits (no R_ct resolved by the spectra)" if any_ok
+                           else "EIS fits (every fit failed its quality test)"))
         parts.extend(_circuit_part(eis, labels))
     no_fit = not np.any(np.isfinite(r_ct)) and not ("fit_ok" in eis and eis.sizes["state"] > 0)
     n_failed = int((~eis["fit_ok"].values.astype(bool)).sum()) if "fit_ok" in eis else 0
@@ -331,15 +334,19 @@ def _eis_figures(eis, true_eis=None) -> tuple:
     return macro("impedance", parts, no_fit, template="echem.html.j2"), summary
 
 
-def _fit_cells(eis, values) -> list[str]:
+def _fit_cells(eis, values, resolved_flag: str | None = None) -> list[str]:
     """One table cell per spectrum: the value, or "fit failed: <reason>" for a failed fit
-    ("not resolved" for an R_s the fit fixed at 0)."""
+    ("not resolved (fitted with R_s = 0)" for an R_s the fit fixed at 0; "not resolved" for an
+    arc whose flag ``resolved_flag``, e.g. ``r_ct_resolved``, is False in an ok fit)."""
     ok = eis["fit_ok"].values.astype(bool) if "fit_ok" in eis else np.isfinite(values)
     why = eis["fit_problem"].values if "fit_problem" in eis else [""] * len(values)
     fixed = eis["r_s_fixed"].values.astype(bool) if "r_s_fixed" in eis else [False] * len(values)
+    res = (eis[resolved_flag].values.astype(bool) if resolved_flag and resolved_flag in eis
+           else [True] * len(values))
     return [f"{v:.1f}" if o and np.isfinite(v) else
+            "not resolved" if o and not rs else
             "not resolved (fitted with R_s = 0)" if o and fx else f"fit failed: {w or 'no fit'}"
-            for v, o, w, fx in zip(values, ok, why, fixed)]
+            for v, o, w, fx, rs in zip(values, ok, why, fixed, res)]
 
 
 def _circuit_part(eis, labels) -> list:
@@ -351,29 +358,38 @@ def _circuit_part(eis, labels) -> list:
     def col(name):
         return eis[name].values.astype(float) if name in eis else np.full(len(labels), np.nan)
 
-    def pm(v, e):
+    ok = eis["fit_ok"].values.astype(bool)
+
+    def pm(v, e, flag=None):
         v, e = np.asarray(v, float), np.asarray(e, float)
-        return [f"{a:.4g} ± {b:.2g}" if np.isfinite(a) and np.isfinite(b) else
-                (f"{a:.4g}" if np.isfinite(a) else "—") for a, b in zip(v, e)]
+        res = (eis[flag].values.astype(bool) if flag and flag in eis
+               else np.ones(len(v), dtype=bool))
+        return ["not resolved" if not r and o else
+                f"{a:.4g} ± {b:.2g}" if np.isfinite(a) and np.isfinite(b) else
+                (f"{a:.4g}" if np.isfinite(a) else "—") for a, b, r, o in zip(v, e, res, ok)]
 
     tab = pd.DataFrame({
         "state": labels,
         "circuit": [str(c) for c in eis["circuit"].values],
-        "fit": ["ok" if o else "failed" for o in eis["fit_ok"].values.astype(bool)],
+        "fit": ["ok" if o else "failed" for o in ok],
         "parameters": [f"{v:.0f}" if np.isfinite(v) else "—" for v in col("n_params")],
         "BIC": col("bic"), "AIC": col("aic"),
         "residual (%)": 100 * col("relative_residual"),
         "R_electrolyte (Ω)": pm(col("r_electrolyte_ohm"), col("r_electrolyte_err_ohm")),
-        "R_b (Ω)": pm(col("r_b_ohm"), col("r_b_err_ohm")),
-        "R_gb (Ω)": pm(col("r_gb_ohm"), col("r_gb_err_ohm")),
-        "R_int (Ω)": pm(col("r_int_ohm"), col("r_int_err_ohm")),
-        "R_ct (Ω)": pm(col("r_ct_ohm"), col("r_ct_err_ohm")),
+        "R_b (Ω)": pm(col("r_b_ohm"), col("r_b_err_ohm"), "r_b_resolved"),
+        "R_gb (Ω)": pm(col("r_gb_ohm"), col("r_gb_err_ohm"), "r_gb_resolved"),
+        "R_int (Ω)": pm(col("r_int_ohm"), col("r_int_err_ohm"), "r_int_resolved"),
+        "R_ct (Ω)": pm(col("r_ct_ohm"), col("r_ct_err_ohm"), "r_ct_resolved"),
         "n_ct": col("n_cpe"), "C_ct (F)": col("c_ct_F")})
     parts = [table(tab, caption="EIS circuits (analysis.echem.eis_circuit): R_ct is the "
                                 "lowest-frequency arc; R_electrolyte = R_s + the bulk and "
                                 "grain-boundary arcs (an upper bound of the solid electrolyte's "
                                 "resistance); BIC/AIC of the |Z|-weighted residual",
                    float_format="{:.4g}", max_columns=20)]
+    notes = [str(v) for v in eis["fit_note"].values] if "fit_note" in eis else []
+    for lab, t, o in zip(labels, notes, ok):
+        if t and o:  # an ok fit with an arc the spectrum does not resolve (stored as NaN)
+            parts.append(macro("para", {"text": f"Not resolved, {lab}: {t}", "cls": "note"}))
     sel = [str(v) for v in eis["selection"].values] if "selection" in eis else []
     for lab, t in zip(labels, sel):
         if t:

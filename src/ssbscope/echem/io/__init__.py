@@ -31,14 +31,16 @@ Formats
 -------
 Detected from the content (magic bytes / header lines), the extension breaking ties, or forced
 with ``format=``: ``biologic-mpr``, ``biologic-mpt``, ``gamry-dta``, ``arbin``, ``neware``,
-``maccor``, ``maccor-raw``, ``novonix``, ``csv`` (generic, with a column mapping), and the
+``maccor``, ``maccor-raw``, ``novonix``, ``landt`` (Landt/LANHE record tables, English or
+Chinese headers), ``csv`` (generic, with a column mapping), and the
 cycler binaries ``neware-nda``, ``neware-ndax`` (through NewareNDA, extra ``neware``) and
 ``arbin-res`` (through access-parser or mdbtools, extra ``arbin``): see
 :mod:`ssbscope.echem.io.binary_cyclers`; PalmSens ``.pssession`` (UTF-16 JSON, time series and
 impedance): :mod:`ssbscope.echem.io.palmsens`; PalmSens PSTrace CSV exports (``palmsens-csv``: a units-only
 header such as ``V,µA``, detected by content; a time series needs E vs t and i vs t curves;
 their impedance exports, ``pstrace-eis``, through :func:`read_eis`). Excel workbooks
-(``excel``, extra ``excel``: openpyxl): the data sheet (continued sheets such as Arbin's
+(``excel``; ``.xlsx`` through the extra ``excel``: openpyxl, Excel 97-2003 ``.xls`` through the
+extra ``xls``: xlrd): the data sheet (continued sheets such as Arbin's
 ``Channel_11_1``, ``Channel_11_2`` joined) is read as the text table it holds, by the preset its
 header names (an Arbin export is ``arbin``), test information from an Arbin ``Global_Info``
 sheet in ``attrs``; ``attrs["sha256"]`` is the workbook's.
@@ -55,6 +57,7 @@ nothing is written anywhere.
 
 from __future__ import annotations
 
+import io
 import logging
 import zipfile
 from pathlib import Path
@@ -70,11 +73,13 @@ __all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES
 log = logging.getLogger(__name__)
 
 FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "neware-regular",
-           "maccor", "maccor-raw", "novonix", "pec", "bdf", "csv", "excel",
+           "maccor", "maccor-raw", "novonix", "pec", "bdf", "landt", "csv", "excel",
            "neware-nda", "neware-ndax", "arbin-res", "palmsens-pssession", "palmsens-csv")
 _BINARY = ("biologic-mpr", "biologic-mpt", "gamry-dta", "neware-nda", "neware-ndax", "arbin-res",
            "palmsens-pssession", "palmsens-csv")
 _UNSUPPORTED: dict = {}  # recognised formats refused outright (none at present)
+#: The Compound File (OLE2) signature of Excel 97-2003 ``.xls`` workbooks (BIFF8).
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EXT = {".mpr": "biologic-mpr", ".mpt": "biologic-mpt", ".dta": "gamry-dta", ".nda": "neware-nda",
         ".ndax": "neware-ndax", ".res": "arbin-res", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
 
@@ -103,6 +108,8 @@ def sniff_format(path) -> str:
         return "neware-nda"
     if head[4:19] == b"Standard Jet DB" or head[4:19] == b"Standard ACE DB":
         return "arbin-res"
+    if head.startswith(_OLE2_MAGIC):  # Compound File: an Excel 97-2003 .xls workbook
+        return "excel"
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(p) as z:
@@ -170,6 +177,12 @@ def sniff_format(path) -> str:
         return "arbin"  # MITS Pro / MITS 7 Excel export: no Data_Point column
     if ("Step Type" in hdr or "Step Name" in hdr) and "Current(" in hdr:
         return "neware"
+    if "Cur(" in hdr and "Status" in hdr and "CapaCity(" in hdr:
+        return "neware"  # the Detail sheet of a Neware BTS 7 Excel export
+    for ln in head.decode("utf-8", errors="replace").splitlines()[:80]:  # (latin-1 splits CJK)
+        if any(t in ln for t in ("TestTime", "测试时间")) and \
+                any(v in ln for v in ("Voltage/", "电压/")) and any(c in ln for c in ("Current/", "电流/")):
+            return "landt"  # Landt / LANHE record sheet (English or Chinese headers)
     if hdr.startswith("Test,Cell,Rack") or ("Total Time (Seconds)" in hdr and "Real Time" in hdr):
         return "pec"
     import re
@@ -317,7 +330,11 @@ def read(path, *, format: str | None = None, nan_policy: str = "raise",
 # Arbin's Excel export: a Global_Info sheet whose header row names these fields (value row below)
 _XL_INFO_KEYS = {"Channel": "channel", "Start DateTime": "channel_start_datetime",
                  "Schedule File Name": "schedule", "Software Version": "software_version",
-                 "Schedule Version": "schedule_version", "Creator": "creator"}
+                 "Schedule Version": "schedule_version", "Creator": "creator",
+                 # Neware BTS 7 Excel export: the Info sheet's "Equipment Unit Channel ..." row
+                 "Equipment": "equipment", "Unit": "unit",
+                 "Battery of Number(P/N)": "battery_number", "Start time": "channel_start_datetime",
+                 "Remark": "remark"}
 
 
 def _excel_info(df: pd.DataFrame) -> dict:
@@ -338,26 +355,88 @@ def _excel_info(df: pd.DataFrame) -> dict:
     return out
 
 
+def _xls_sheets(p: Path) -> dict:
+    """Every sheet of an Excel 97-2003 ``.xls`` workbook as a table of text cells (header=None,
+    like ``pandas.read_excel(..., dtype=str)``), read with the optional ``xlrd``
+    (``pip install 'ssbscope[xls]'``). Date cells become ISO date-times (microseconds kept),
+    numbers their shortest text, empty and error cells NaN."""
+    import math
+
+    try:
+        import xlrd
+    except ImportError:
+        raise UnsupportedFormatError(p, "is an Excel 97-2003 workbook (.xls); reading it needs the "
+                                     "optional 'xlrd' package",
+                                     "pip install 'ssbscope[xls]', or open it in Excel/LibreOffice "
+                                     "and save it as .xlsx or CSV") from None
+    try:
+        book = xlrd.open_workbook(str(p), on_demand=True, logfile=io.StringIO())
+    except Exception as e:  # noqa: BLE001 - xlrd raises XLRDError, struct.error, ... on bad files
+        raise FileFormatError(p, f"Excel 97-2003 workbook cannot be read ({type(e).__name__})",
+                              "open and re-save it as .xlsx, or export the data sheet as CSV") from None
+    out = {}
+    try:
+        for name in book.sheet_names():
+            sh = book.sheet_by_name(name)
+            rows = []
+            for r in range(sh.nrows):
+                row = []
+                for c in range(sh.ncols):
+                    t, v = sh.cell_type(r, c), sh.cell_value(r, c)
+                    if t == xlrd.XL_CELL_DATE:
+                        try:
+                            v = xlrd.xldate_as_datetime(v, book.datemode).isoformat(sep=" ")
+                        except (ValueError, OverflowError):
+                            v = repr(float(v))
+                    elif t == xlrd.XL_CELL_NUMBER:
+                        fv = float(v)
+                        v = (str(int(fv)) if math.isfinite(fv) and fv.is_integer() and abs(fv) < 1e15
+                             else repr(fv))
+                    elif t == xlrd.XL_CELL_BOOLEAN:
+                        v = str(bool(v))
+                    elif t in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+                        v = float("nan")
+                    else:
+                        v = str(v) if str(v).strip() != "" else float("nan")
+                    row.append(v)
+                rows.append(row)
+            out[name] = pd.DataFrame(rows, dtype=object)
+            book.unload_sheet(name)
+    except Exception as e:  # noqa: BLE001
+        raise FileFormatError(p, f"Excel 97-2003 workbook cannot be read ({type(e).__name__})",
+                              "open and re-save it as .xlsx, or export the data sheet as CSV") from None
+    finally:
+        book.release_resources()
+    return out
+
+
 def _excel_as_csv(p: Path) -> tuple[bytes, dict]:
-    """The data sheet of an .xlsx workbook as CSV bytes, and what the workbook says about the
-    test, read through the optional ``openpyxl`` (``pip install ssbscope[excel]``).
+    """The data sheet of an .xlsx workbook (through the optional ``openpyxl``,
+    ``pip install ssbscope[excel]``) or an Excel 97-2003 ``.xls`` one (through the optional
+    ``xlrd``, ``pip install ssbscope[xls]``: Arbin, Landt and Neware BTS 7 export these) as CSV
+    bytes, and what the workbook says about the test.
 
     The data sheet is the one with the most rows; sheets after it with the same header row are
     its continuation (Arbin splits a long test over ``Channel_11_1``, ``Channel_11_2`` ...) and
     are appended in workbook order. Test information (channel, schedule, software version) comes
     from another sheet holding those field names (Arbin ``Global_Info``).
     """
-    try:
-        import openpyxl  # noqa: F401
-    except ImportError:
-        raise UnsupportedFormatError(p, "is an Excel workbook; reading .xlsx needs the optional "
-                                     "'openpyxl' package",
-                                     "pip install 'ssbscope[excel]', or export the sheet as CSV") from None
-    try:
-        sheets = pd.read_excel(p, sheet_name=None, header=None, engine="openpyxl", dtype=str)
-    except Exception as e:  # noqa: BLE001 - openpyxl/zipfile raise many types on bad workbooks
-        raise FileFormatError(p, f"Excel workbook cannot be read ({type(e).__name__})",
-                              "open and re-save it, or export the data sheet as CSV") from None
+    with open(p, "rb") as fh:
+        xls = fh.read(8).startswith(_OLE2_MAGIC)
+    if xls:
+        sheets = _xls_sheets(p)
+    else:
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError:
+            raise UnsupportedFormatError(p, "is an Excel workbook; reading .xlsx needs the optional "
+                                         "'openpyxl' package",
+                                         "pip install 'ssbscope[excel]', or export the sheet as CSV") from None
+        try:
+            sheets = pd.read_excel(p, sheet_name=None, header=None, engine="openpyxl", dtype=str)
+        except Exception as e:  # noqa: BLE001 - openpyxl/zipfile raise many types on bad workbooks
+            raise FileFormatError(p, f"Excel workbook cannot be read ({type(e).__name__})",
+                                  "open and re-save it, or export the data sheet as CSV") from None
     if not sheets:
         raise FileFormatError(p, "Excel workbook has no sheet", "export the data as CSV")
     names = list(sheets)

@@ -325,12 +325,13 @@ def snake_name(name: str, unit: str | None = None) -> str:
 
 
 _DUR_RE = re.compile(
-    r"^\s*(?:(?P<d>\d+)\s*(?:d|day|days)\s*,?\s*)?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d*)?)\s*$"
+    r"^\s*(?:(?P<d>\d+)(?:\s*(?:d|day|days)\s*,?\s*|\s+))?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d*)?)\s*$"
 )
 
 
 def parse_duration_s(values: pd.Series, path, column: str) -> np.ndarray:
-    """Parse durations written as ``[Nd ]HH:MM:SS[.fff]`` (hours may exceed 24) to seconds.
+    """Parse durations written as ``[Nd ]HH:MM:SS[.fff]`` or ``[N ]HH:MM:SS[.fff]`` (a day count
+    before a space, as LANHE's ``TestTime`` writes it; hours may exceed 24) to seconds.
 
     Plain numbers are taken as seconds.
     """

@@ -151,21 +151,27 @@ PRESETS: dict[str, dict] = {
                   "dV/dt": "V_per_s", "Step_Time": "s"},
         "drop": {"Data_Point", "DateTime", "Date_Time", "Date Time"},
     },
+    # Neware BTS CSV exports; also the "Detail_<unit>_<channel>" sheet of a BTS 7 Excel export
+    # (Record Index, Status, JumpTo, Cycle, Step, Cur(mA), Voltage(V), CapaCity(mAh),
+    # Energy(mWh), Relative Time(h:min:s.ms) = step time, Absolute Time = wall clock; no test
+    # time column, so the time is the wall clock since the first record)
     "neware": {
         "instrument": "Neware",
         "time_s": ["Total Time", "Cumulative Time", "Test Time", "Total Time(s)", "Test Time(s)",
-                   "Total Time(h:min:s.ms)"],
+                   "Total Time(h:min:s.ms)", "Absolute Time"],
         "voltage_V": ["Voltage(V)", "Voltage(mV)", "Voltage (V)"],
-        "current_A": ["Current(A)", "Current(mA)", "Current(uA)", "Current (A)", "Current (mA)"],
+        "current_A": ["Current(A)", "Current(mA)", "Current(uA)", "Current (A)", "Current (mA)",
+                      "Cur(mA)", "Cur(A)"],
         "cycle": ["Cycle Index", "Cycle ID", "Cycle"],
-        "step": ["Step Index", "Step ID", "Step Number"],
-        "mode_col": ["Step Type", "Step Name"],
+        "step": ["Step Index", "Step ID", "Step Number", "Step"],
+        "mode_col": ["Step Type", "Step Name", "Status"],
         "mode_map": _neware_mode,
-        "clock": ["Date", "Realtime"],
-        "sign_col": ["Step Type", "Step Name"],
+        "clock": ["Date", "Realtime", "Absolute Time"],
+        "sign_col": ["Step Type", "Step Name", "Status"],
         "sign_map": _neware_sign,
         "drop": {"DataPoint", "Data Point", "Record ID", "Date", "Realtime", "Time", "Step Time",
-                 "Module start-stop switch"},
+                 "Module start-stop switch", "Record Index", "JumpTo", "Absolute Time",
+                 "Relative Time(h:min:s.ms)"},
     },
     "maccor": {
         "instrument": "Maccor",
@@ -232,6 +238,61 @@ PRESETS["pec"] = {
              "Cycle Charge Time (Hours in hh:mm:ss.xxx)", "Cycle Discharge Time (Hours in hh:mm:ss.xxx)",
              "ReasonCode"},
     "step_time": ["Step Time (Seconds)"],
+}
+def _landt_sign(v) -> float:
+    """Landt/LANHE step state -> current sign: ``R`` rest; ``RateC``/``CCC``/``CVC``/``CCCV_C``
+    charge; ``RateD``/``CCD``/``CVD`` discharge (a trailing C or D); Chinese 充电 / 放电."""
+    s = str(v).strip().upper().replace("-", "_")
+    if s in ("R", "REST", "OCV", "PAUSE", "静置", "搁置"):
+        return 0.0
+    if "放电" in s or s.endswith("D") or "DCHG" in s or "DISCHARGE" in s:
+        return -1.0
+    if "充电" in s or s.endswith("C") or "CHG" in s or "CHARGE" in s:
+        return 1.0
+    return 0.0
+
+
+def _landt_mode(v) -> str:
+    s = str(v).strip().upper().replace("-", "_")
+    if s in ("R", "REST", "OCV", "PAUSE", "静置", "搁置"):
+        return "rest"
+    if s.startswith("RATE") or s in ("CCC", "CCD") or "恒流" in s:
+        return "CC"
+    if s in ("CVC", "CVD") or "恒压" in s:
+        return "CV"
+    if s.startswith("CCCV"):
+        return "CCCV"
+    return "other"
+
+
+# Landt (LANHE, LANDdt) exports, workbook record sheet ("Record-Tab", "记录层") or its CSV:
+# English headers as a real LANDdt export writes them ("Record", "TestTime/Sec",
+# "StepTime/Sec", "Current/mA", "Capacity/mAh", "SpeCap/mAh/g", "SOC|DOD/%", "Voltage/V",
+# "Energy/mWh", "SpeEnergy/Wh/kg", "AuxTemp/dC.", "AuxVolt/V", "SysTime"; cellpy's
+# testdata/data/custom_data_002.xlsx), the cycle/step/state columns of LANDdt V7 and LANHE
+# ("CycleNo", "StepNo", "Cycle", "Step-State" with R / RateC / RateD or CCC / CCD / CVC), and
+# the Chinese headers of the Chinese software ("测试时间", "步骤时间", "电流/mA", "电压/V",
+# "容量/mAh", "工步状态", "循环序号", "工步序号", "系统时间"; documented names, no real file
+# with them was found). Current is signed (discharge < 0); the state column confirms it.
+PRESETS["landt"] = {
+    "instrument": "Landt",
+    "time_s": ["TestTime/Sec", "TestTime/s", "TestTime/min", "TestTime/h", "TestTime",
+               "测试时间/Sec", "测试时间/s", "测试时间/min", "测试时间/h", "测试时间"],
+    "voltage_V": ["Voltage/V", "Voltage/mV", "电压/V", "电压/mV"],
+    "current_A": ["Current/mA", "Current/uA", "Current/A", "电流/mA", "电流/uA", "电流/A"],
+    "cycle": ["Cycle-Index", "CycleNo", "Cycle", "循环序号", "循环号"],
+    "step": ["Step-Index", "StepNo", "Step", "工步序号", "工步号"],
+    "mode_col": ["Step-State", "Step State", "State", "工步状态"],
+    "mode_map": _landt_mode,
+    "sign_col": ["Step-State", "Step State", "State", "工步状态"],
+    "sign_map": _landt_sign,
+    "clock": ["SysTime", "系统时间"],
+    "drop": {"Record", "SysTime", "记录序号", "系统时间", "StepTime/min", "StepTime/h",
+             "步骤时间/min", "步骤时间/h", "SOC|DOD/%"},
+    "step_time": ["StepTime/Sec", "StepTime/s", "步骤时间/Sec", "步骤时间/s"],
+    "names": {"容量/mAh": "capacity_mAh", "容量/Ah": "capacity_Ah", "比容量/mAh/g": "specific_capacity_mAh_per_g",
+              "能量/mWh": "energy_mWh", "能量/Wh": "energy_Wh", "比能量/Wh/kg": "specific_energy_Wh_per_kg",
+              "SpeCap/mAh/g": "specific_capacity_mAh_per_g", "SpeEnergy/Wh/kg": "specific_energy_Wh_per_kg"},
 }
 # Generic tables (Landt/Lanhe exports, cellpy/BDF-like snake_case, "Time (s)" ...): aliases tried
 # when no mapping names a column and the canonical name is absent.
@@ -306,7 +367,7 @@ def _to_seconds(s: pd.Series, scale: float, path, col: str) -> tuple[np.ndarray,
     if num.notna().sum() >= max(1, int(0.99 * s.notna().sum())) and num.notna().any():
         return num.to_numpy(dtype=float) * scale, None
     txt = s.astype(str).str.strip()
-    if txt.str.contains(r"^\s*(?:\d+\s*d\w*\s*,?\s*)?\d+:\d{1,2}:\d", regex=True).mean() > 0.99:
+    if txt.str.contains(r"^\s*(?:\d+\s*d\w*\s*,?\s*|\d+\s+)?\d+:\d{1,2}:\d", regex=True).mean() > 0.99:
         return parse_duration_s(txt, path, col), None
     dt = pd.to_datetime(txt, errors="coerce", format="mixed")
     if dt.notna().all():
@@ -806,7 +867,8 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
             meta["first_record_time"] = first.isoformat()
             if "start_time" not in meta and float(out["time_s"][0]) == 0.0:
                 meta["start_time"] = first.isoformat()
-    rc = _first(["DataPoint", "Data_Point", "Data Point", "Rec#", "Rec", "Record ID", "Record"], cols)
+    rc = _first(["DataPoint", "Data_Point", "Data Point", "Rec#", "Rec", "Record ID", "Record",
+                 "Record Index", "记录序号"], cols)
     rec = pd.to_numeric(df[rc], errors="coerce").to_numpy(dtype=float) if rc is not None else None
     if rec is not None and np.isnan(rec).any():
         rec = None
