@@ -20,7 +20,17 @@ from a thicker layer (2.3 sigma of the per-column noise; a height window reachin
 above the crossing instead of 3 leaves the edge at 18.84 µm); the centre/edge statistics now
 leave out the columns that stand above their lateral context
 (:func:`ssbscope.tomo.metrics.thickness_outliers`: residual from a 7 x 7 median averaged
-over 3 x 3 columns above 3 robust sigmas): centre 19.21 / edge 18.61, centre - edge 0.60.
+over 3 x 3 columns above 3 robust sigmas, the flagged cores of >= 2 columns grown into the
+neighbours above 1 per-column sigma): centre 19.20 / edge 18.52, centre - edge 0.68 (cores
+only: 19.21 / 18.61, 0.60).  The edge's remaining +0.6 µm is Li the twin counts as filament
+but which no column count can tell from the layer: of the step's 122 filament voxels, all lie
+0-4 voxels above the layer top and 36 columns hold 1-4 of them contiguous with the layer (a
+truth that counted the Li contiguous with the Cu side as layer reads edge 18.61, centre -
+edge 0.78).  The thin layers' outermost ring of columns read +0.63 µm (7.91 / 7.90 against
+7.28): their heights are on the 3x3x3 median, which there mixed in the columns outside the
+analysed footprint; the rim's median now takes the footprint's own columns only
+(``series_chunked._rim_median_crop``): 7.40 / 7.11, centre - edge -0.28 / -0.37 against
+truth -0.09 (before -0.47 / -0.63).
 (Compared on the same maps: the region median reads 19.11 / 18.51, 0.60, but 14.25 against
 14.51 at 3 mAh cm^-2, -1.8 %, and 7.70 / 9.98 against 7.30 / 9.77 in case A; trimmed means
 (10 / 20 %) 0.39 / 0.49.)  The thickness mean and the layer volumes keep every column.  Not the 3x3x3 median: at 3 mAh cm^-2 and after the step the heights are on
@@ -113,8 +123,9 @@ def test_plated_li_within_5_percent_of_truth(run):
 
 def test_thin_plated_layers_within_5_percent(run):
     """The mean plated thickness at every scan that holds Li, the 2.4-voxel layers at
-    1.5 mAh cm^-2 included (measured 7.15 / 14.58 / 7.06 / 19.14 µm against truth 7.28 /
-    14.55 / 7.28 / 18.86: -1.8 / +0.2 / -3.0 / +1.5 %; +5.4 % after the strip before the
+    1.5 mAh cm^-2 included (measured 7.14 / 14.58 / 7.01 / 19.14 µm against truth 7.28 /
+    14.55 / 7.28 / 18.86: -1.9 / +0.2 / -3.7 / +1.5 %; 7.15 / 7.06 before the rim's median
+    left out the columns outside the footprint; +5.4 % after the strip before the
     interface levels were taken from the axis-eroded classes)."""
     _st, met, scans = run
     for j, r in enumerate(scans):
@@ -187,14 +198,16 @@ def test_centre_thicker_than_edge_where_truth_is(run):
     filament's root are left out (``thickness_outlier_fraction``,
     :func:`ssbscope.tomo.metrics.thickness_outliers`).
 
-    Measured after the 1.5 mA cm^-2 step: centre 19.21 / edge 18.61 µm against truth 19.39 /
-    17.89, centre - edge 0.60 against 1.50 (the plain means over every column: 19.20 / 18.94,
-    0.26).  Tolerance: centre - edge within 1.0 µm of the truth's (the plain means miss by
-    1.24) and at least 0.4 µm; 2 centre and 14 edge columns are left out there (of ~650 / 220);
-    at the 0.5 mA cm^-2 scans (no filament) at most 2 % of the columns, and the centre
-    and edge move by < 0.1 µm from the plain means.  The remaining +0.7 µm at the edge: roots
-    the lateral test cannot tell from the ~0.7 µm noise of its 3 x 3 average, and the other
-    edge columns' +0.35 µm."""
+    Measured after the 1.5 mA cm^-2 step: centre 19.20 / edge 18.52 µm against truth 19.39 /
+    17.89, centre - edge 0.68 against 1.50 (the flagged cores alone: 19.21 / 18.61, 0.60; the
+    plain means over every column: 19.20 / 18.94, 0.26).  Tolerance: centre - edge within
+    1.0 µm of the truth's (the plain means miss by 1.24) and at least 0.4 µm; 3 % of the
+    columns are left out there; at the 0.5 mA cm^-2 scans (no filament) at most 2 % of the
+    columns (measured 1.5 / 0.9 / 1.5 %), and the centre and edge move by < 0.1 µm from the
+    plain means (measured <= 0.06).  The remaining +0.6 µm at the edge: filament Li that the
+    twin places contiguous with the layer (36 columns hold 1-4 filament voxels directly on
+    the layer top; counting them as layer the truth's edge reads 18.61) and the roots'
+    neighbours (+0.35 µm), which no column count at 3 µm voxels tells from the layer."""
     st, met, scans = run
     maps = st["tomo/anode_free/maps"].load()["thickness_um"].sel(layer="Li").values
     of = met["thickness_outlier_fraction"].sel(layer="Li").values
@@ -217,6 +230,39 @@ def test_centre_thicker_than_edge_where_truth_is(run):
             assert of[j] <= 0.02, (r["state"], of[j])
             assert abs(c - plain.mean_center_um) < 0.1 and abs(e - plain.mean_edge_um) < 0.1
     assert n == 1
+
+
+def test_thin_layer_edge_without_the_rim_median_bias(run):
+    """The 2.4-voxel layers at 0.5 mA cm^-2 (1.5 mAh cm^-2 plated, and after the strip; their
+    heights are on the 3x3x3 median) and the 3 mAh cm^-2 layer: the outermost ring of the
+    analysed columns (a neighbour outside the map's footprint) against the truth's mean (the
+    twin's low-current texture is radially detrended, so every ring holds the layer's mean),
+    and centre - edge against the truth's.
+
+    Measured rim 7.40 / 14.61 / 7.11 µm against 7.28 / 14.55 / 7.28 (before the rim's median
+    left out the columns outside the footprint: 7.91 / 14.61 / 7.90, +0.63 µm on the thin
+    layers); centre - edge -0.28 / -0.27 / -0.37 against -0.09 / -0.19 / -0.09 (before
+    -0.47 / -0.28 / -0.63).  Tolerances: the rim within 0.35 µm of the truth's mean (the
+    rim's noise: ~0.1 µm), centre - edge within 0.35 µm of the truth's (its noise ~0.09 µm;
+    the thin layers' centres read 0.2-0.4 µm low, from the crop's levels, not the edge)."""
+    import scipy.ndimage as ndi
+
+    st, met, scans = run
+    maps = st["tomo/anode_free/maps"].load()["thickness_um"].sel(layer="Li").values
+    n = 0
+    for j, r in enumerate(scans):
+        t = r["plated_li_thickness_um"]
+        if not (t["mean"] > 0 and r["high_current_mah_cm2"] == 0):
+            continue
+        n += 1
+        m = maps[j].astype(float)
+        fp = np.isfinite(m)
+        rim = fp & ~ndi.binary_erosion(fp)
+        assert abs(float(m[rim].mean()) - t["mean"]) < 0.35, (r["state"], float(m[rim].mean()))
+        c = float(met["thickness_center_um"].sel(layer="Li").values[j])
+        e = float(met["thickness_edge_um"].sel(layer="Li").values[j])
+        assert abs((c - e) - (t["center"] - t["edge"])) < 0.35, (r["state"], c, e)
+    assert n == 3
 
 
 def test_lpscl_volume_conserved(run):
@@ -378,13 +424,20 @@ def test_case_a_plated_layer_centre_within_5_percent(run_a):
     layer is >= 7 µm (2 and 3 mAh cm^-2), with the columns where Li runs on into a filled
     crack just above the layer left out (:func:`ssbscope.tomo.metrics.thickness_outliers`).
 
-    Measured 7.60 / 10.11 µm against truth 7.30 / 9.77 (+4.1 / +3.5 %); the plain means over
-    every column 8.73 / 10.45 (+20 / +7 %), and the mean over every column
-    (``thickness_mean_um``, kept for the volume balance) 8.88 / 10.64 against 7.32 / 9.79.
-    Not asserted: the 1 mAh cm^-2 layer (5.11 against 4.84, +5.6 %, 1.6 voxels: no column
-    flagged), the edge (8.55 / 11.01 against 7.39 / 9.91: filled cracks too dense there for a
-    lateral baseline) and the stripped scan (0 against 1.97: the residual ~0.7-voxel layer
-    is not found)."""
+    Measured 7.30 / 9.75 µm against truth 7.30 / 9.77 (0.0 / -0.2 %), with the flagged
+    cores grown into their patches (a third of the columns hold filled cracks at
+    2 mAh cm^-2; 21 / 17 % of the columns left out); the cores alone 7.68 / 10.16 (+5.2 /
+    +4.0 %; 7.60 / 10.11 before the rim's median left out the columns outside the
+    footprint); the plain means over every column 8.82 / 10.52 (+21 / +8 %), and the mean
+    over every column (``thickness_mean_um``, kept for the volume balance) 8.90 / 10.59
+    against 7.32 / 9.79.  Tolerance 3 % (the cores alone miss it).
+    Not asserted: the 1 mAh cm^-2 layer (5.16 against 4.84, +6.6 %, 1.6 voxels: no column
+    flagged), the edge (8.22 / 10.36 against 7.39 / 9.91; 8.55 / 11.01 before both edge
+    fixes: filled cracks too dense there for a lateral baseline) and the stripped scan
+    (centre, edge and mean 0 against 1.98 / 1.97 / 1.97: the residual 0.66-voxel layer holds
+    no slice where Li is the majority class, so the layer location finds no Li band -
+    ``layer_z_vox`` -1 - and the absent layer's map is 0; not a definition mismatch: the
+    truth counts the phantom's whole Li voxels, 0-1 per column)."""
     _st, met, scans = run_a
     n = 0
     for j, r in enumerate(scans):
@@ -392,7 +445,7 @@ def test_case_a_plated_layer_centre_within_5_percent(run_a):
         if t >= 7.0:
             n += 1
             got = float(met["thickness_center_um"].sel(layer="Li").values[j])
-            assert got == pytest.approx(t, rel=0.05), (r["state"], got, t)
+            assert got == pytest.approx(t, rel=0.03), (r["state"], got, t)
     assert n == 2
 
 

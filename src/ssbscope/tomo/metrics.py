@@ -1063,6 +1063,11 @@ def thickness_stats(thickness_map_um, central_fraction: float = 0.75,
 OUTLIER_WINDOW_PX = 7
 OUTLIER_SMOOTH_PX = 3
 OUTLIER_K = 3.0
+#: Growth of the flagged patches (:func:`thickness_outliers`): into 4-connected columns that
+#: stand this many robust per-column sigmas above their baseline, from cores of at least
+#: ``OUTLIER_MIN_CORE_PX`` flagged columns.
+OUTLIER_GROW_K = 1.0
+OUTLIER_MIN_CORE_PX = 2
 
 
 @dataclass(frozen=True)
@@ -1098,7 +1103,8 @@ class ThicknessOutliers:
 
 def thickness_outliers(thickness_map_um, footprint=None, *,
                        window_px: int = OUTLIER_WINDOW_PX, smooth_px: int = OUTLIER_SMOOTH_PX,
-                       k: float = OUTLIER_K) -> ThicknessOutliers:
+                       k: float = OUTLIER_K, grow_k: float | None = OUTLIER_GROW_K,
+                       min_core_px: int = OUTLIER_MIN_CORE_PX) -> ThicknessOutliers:
     """Columns whose thickness stands above a robust local baseline (filament roots).
 
     A layer's thickness map counts the layer's material per column; where that material
@@ -1115,11 +1121,25 @@ def thickness_outliers(thickness_map_um, footprint=None, *,
     half the window raises the baseline and is not flagged; with ``smooth_px=1`` the test is
     per column.
 
+    The averaged test finds a patch's core; the patch's other columns each stand above
+    their baseline by less than the averaged noise lets it see.  So the flagged cores of at
+    least ``min_core_px`` columns (4-connected) grow, repeatedly, into the 4-connected
+    neighbours whose own residual exceeds ``grow_k`` robust per-column sigmas (1.4826 x the
+    MAD of ``map - baseline`` over the footprint); single flagged columns (the test's
+    false alarms on a plain layer, ~0.5 % of the columns) do not grow.  On the anode-free
+    twin (Sandoval et al. 2025, case A, dense Li-filled cracks next to the layer: a third
+    of the columns at 2 mAh cm^-2) the centre then reads 7.30 / 9.75 µm against truth
+    7.30 / 9.77 at 2 / 3 mAh cm^-2 (cores only: 7.68 / 10.16), the edge 8.22 / 10.36
+    against 7.39 / 9.91 (8.40 / 10.50); case B after the 1.5 mA cm^-2 step: edge 18.52
+    against 17.89 (cores only 18.61), centre 19.20 against 19.39; the 0.5 mA cm^-2 scans
+    (no filament): at most 1.5 % of the columns flagged, centre and edge within 0.06 µm of
+    the plain means.
+
     On the anode-free twin (case B, 3 µm voxels, per-column noise ~2.1 µm on the unfiltered
     heights) the 1.5 mA cm^-2 step's edge filaments make 30 of 220 edge columns read
     +4.9 µm (2.3 sigma of one column: a per-column test, ``smooth_px=1``, flags 2 of them);
-    with the defaults 2 centre and 15 edge columns are flagged, and the edge mean falls from
-    18.94 to 18.62 µm (truth 17.89, centre 19.20 -> 19.21 against 19.39), while at the
+    the averaged test alone flags 2 centre and 15 edge columns, and the edge mean falls from
+    18.94 to 18.61 µm (truth 17.89, centre 19.20 -> 19.21 against 19.39), while at the
     0.5 mA cm^-2 scans, without filaments, the centre and edge move by < 0.05 µm.
 
     Parameters
@@ -1134,6 +1154,10 @@ def thickness_outliers(thickness_map_um, footprint=None, *,
         Edge of the square mean filter of the residual (columns, odd, >= 1).
     k : float, default ``OUTLIER_K`` (3.0)
         Threshold in robust sigmas of the averaged residual.
+    grow_k : float or None, default ``OUTLIER_GROW_K`` (1.0)
+        Growth threshold in robust sigmas of the per-column residual; None: no growth.
+    min_core_px : int, default ``OUTLIER_MIN_CORE_PX`` (2)
+        Smallest flagged patch (4-connected columns) that grows.
 
     Returns
     -------
@@ -1155,6 +1179,11 @@ def thickness_outliers(thickness_map_um, footprint=None, *,
                              "must be an odd integer >= 1 and below window_px", "use 3")
     if not (np.isfinite(k) and k > 0):
         raise ParameterError("k", k, "must be a positive number of sigmas", "use 3")
+    if grow_k is not None and not (np.isfinite(grow_k) and grow_k > 0):
+        raise ParameterError("grow_k", grow_k, "must be a positive number of sigmas or None",
+                             "use 1 (or None for no growth)")
+    if int(min_core_px) != min_core_px or min_core_px < 1:
+        raise ParameterError("min_core_px", min_core_px, "must be an integer >= 1", "use 2")
     if footprint is not None and np.shape(footprint) != t.shape:
         raise InputError(f"footprint: shape {np.shape(footprint)} differs from the map's {t.shape}")
     fp = np.isfinite(t) if footprint is None else (np.asarray(footprint, bool) & np.isfinite(t))
@@ -1172,6 +1201,22 @@ def thickness_outliers(thickness_map_um, footprint=None, *,
     sigma = float(1.4826 * np.median(np.abs(r - np.median(r))))
     thr = float(k) * sigma
     mask = fp & (sm > max(thr, 1e-9)) & (res > 0)
+    if grow_k is not None and mask.any():
+        r1 = res[fp]
+        sigma1 = float(1.4826 * np.median(np.abs(r1 - np.median(r1))))
+        lab, _ = ndi.label(mask)
+        size = np.bincount(lab.ravel())
+        size[0] = 0
+        core = (size >= int(min_core_px))[lab]
+        cand = fp & (res > max(float(grow_k) * sigma1, 1e-9))
+        grown = core.copy()
+        while True:  # 4-connected growth into the candidates, to convergence
+            nxt = ndi.binary_dilation(grown) & cand
+            nxt |= grown
+            if nxt.sum() == grown.sum():
+                break
+            grown = nxt
+        mask = mask | grown
     return ThicknessOutliers(mask, np.where(fp, base, np.nan), sigma, thr)
 
 

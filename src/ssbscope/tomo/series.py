@@ -1108,7 +1108,8 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
     lv_lab = None if level_denoise is None else interior_labels(
         raw, seg.class_thresholds, seg.class_phase, level_denoise)
     # one slab of the chunked path's measurement
-    m, _, _ = _measure(_Scan(raw, np.asarray(med), lab, raw.shape[0]), seg, region, layers,
+    m, _, _ = _measure(_Scan(raw, np.asarray(med), lab, raw.shape[0],
+                             med_is_median3=filtered is None and median), seg, region, layers,
                        float(voxel_size_um), interfaces=interfaces, thickness=thickness,
                        central_fraction=central_fraction, electrolyte=electrolyte,
                        n_layers=n_layers, min_volume_um3=min_volume_um3,

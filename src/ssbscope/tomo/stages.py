@@ -623,11 +623,14 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
     met["thickness_outlier_fraction"] = (("time_s", "layer"), np.array(
         [[(getattr(sc, "thickness_outlier_fraction", None) or {}).get(k, np.nan)
           for k in all_layers] for sc in scans], float).reshape(nt, len(all_layers)))
-    from ssbscope.tomo.metrics import OUTLIER_K, OUTLIER_SMOOTH_PX, OUTLIER_WINDOW_PX
+    from ssbscope.tomo.metrics import (OUTLIER_GROW_K, OUTLIER_K, OUTLIER_MIN_CORE_PX,
+                                       OUTLIER_SMOOTH_PX, OUTLIER_WINDOW_PX)
     rule = (f"columns where the residual map - median of the {OUTLIER_WINDOW_PX} x "
             f"{OUTLIER_WINDOW_PX} columns around, averaged over {OUTLIER_SMOOTH_PX} x "
             f"{OUTLIER_SMOOTH_PX} columns, exceeds {OUTLIER_K:g} robust sigmas (1.4826 x its "
-            "MAD over the cell) and the column lies above that median are left out: there the "
+            "MAD over the cell) and the column lies above that median are left out, and "
+            f"flagged patches of >= {OUTLIER_MIN_CORE_PX} columns grow into the 4-connected "
+            f"columns whose own residual exceeds {OUTLIER_GROW_K:g} robust sigma: there the "
             "layer's material runs on into a filament root or a filled crack just above the "
             "layer (ssbscope.tomo.metrics.thickness_outliers; one-sided)")
     met["thickness_outlier_fraction"].attrs.update({"units": "1", "method": (
