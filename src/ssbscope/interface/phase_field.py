@@ -135,8 +135,13 @@ reproduced (investigated 2026-12-07; see tests/interface/test_phase_field.py)
      one-cell profiles overlap (xi peaks at 0.92 on its axis), neither the curvature nor
      the profile is that of an isolated interface, and with the term it loses 397 um^2 of
      its 800 um^2 in 100 s (2 um cells: 0.0 um^2); the corners there change by only
-     -15 um^2.  The Fig. 4 semi-elliptic protrusion (60 x 40 um) narrows below 10 cells
-     towards its tip: +44 um^2 in 200 s on 4 um cells, +22 um^2 on 2 um;
+     -15 um^2.  It is an instability of the body, not of the time step: the tangential
+     modes the term leaves undamped grow, the protrusion's mirror symmetry breaks (largest
+     asymmetry of xi 0.28 at 100 s with dt 1 s, 0.24 with dt 0.05 s) and its middle
+     empties between 20 and 50 s; cancelling 90 % of the curvature motion instead damps it
+     (-6 um^2) but lets the tip retract by 24 um.  The Fig. 4 semi-elliptic protrusion
+     (60 x 40 um) narrows below 10 cells towards its tip: +44 um^2 in 200 s on 4 um cells,
+     +22 um^2 on 2 um;
    - the tiny crop's Li layer is 20 um thick, 5 cells between the collector (xi = 1) and
      its face: a flat 5-cell layer's face advances 0.7 um in 200 s without and 0.9 um with
      the term on 4 um cells (Allen-Cahn alone), 0.0 on 2 um cells.  In the tiny crop at
