@@ -122,16 +122,40 @@ reproduced (investigated 2026-12-07; see tests/interface/test_phase_field.py)
    grows 14 um in 500 s, 0.03 um/s, by plating alone); 10 MPa removes 1.0 % of the growth
    (1.4 % off); peak P_m 9.8 -> 10.5 MPa at 10 MPa; the leakage current rises by 21 % over
    500 s (falls by 15 % off), largest rise 3.5 % between saves; no penetration.  What the
-   counter term does not fix: where two interfaces are a few cells apart (the 20 um wide
-   protrusion's flanks and its concave corners at the flat Li) the discrete curvature is
-   not that of a resolved profile, and those corners fill at about 1.5 um^2/s without any
-   current (tiny, -1e-9 V, 200 s: +310 um^2 on, -136 um^2 off with the tip retracting to
-   34 um), so Faraday's law holds to 21 % instead of 11 % (grown / plated 1.22 vs 1.11).
-   On the small crop (full 800 um electrolyte, lower current; 0 MPa, 500 s) the spurious
-   filling dominates: growth 0.0044 -> 0.0101, tip 58 -> 102 um (from 100 um), grown /
-   plated 0.87 -> 1.79, i.e. ~44 % of the growth with the option on carries no charge.  On
-   4 um cells the counter term therefore trades a non-Faradaic retraction for a
-   non-Faradaic filling; a fair test of it needs cells of ~1 um or wider protrusions.
+   counter term does and does not fix on coarse cells (no driving term, 100 s, Allen-Cahn
+   alone; tests ``test_counter_term_holds_concave_corners_on_4um_cells`` and
+   ``test_counter_term_needs_ten_cells_across_a_protrusion``):
+
+   - concave corners as such are held: a 40 um wide rectangular protrusion (10 cells of
+     4 um) on flat Li keeps its corners (+1.6 um^2 on 4 um, -0.7 um^2 on 2 um cells, against
+     +184 / +231 um^2 of curvature-flow filling without the term), its area (-0.4 / +3.9
+     um^2) and its tip (84 / 82 um from 80 um); the 4 um shape is the 2 um one to 80 um^2 of
+     the Li set (5 coarse cells);
+   - a body narrower than ~10 cells is not: 20 um wide (5 cells of 4 um) its two flanks'
+     one-cell profiles overlap (xi peaks at 0.92 on its axis), neither the curvature nor
+     the profile is that of an isolated interface, and with the term it loses 397 um^2 of
+     its 800 um^2 in 100 s (2 um cells: 0.0 um^2); the corners there change by only
+     -15 um^2.  It is an instability of the body, not of the time step: the tangential
+     modes the term leaves undamped grow, the protrusion's mirror symmetry breaks (largest
+     asymmetry of xi 0.28 at 100 s with dt 1 s, 0.24 with dt 0.05 s) and its middle
+     empties between 20 and 50 s; cancelling 90 % of the curvature motion instead damps it
+     (-6 um^2) but lets the tip retract by 24 um.  The Fig. 4 semi-elliptic protrusion
+     (60 x 40 um) narrows below 10 cells towards its tip: +44 um^2 in 200 s on 4 um cells,
+     +22 um^2 on 2 um;
+   - the tiny crop's Li layer is 20 um thick, 5 cells between the collector (xi = 1) and
+     its face: a flat 5-cell layer's face advances 0.7 um in 200 s without and 0.9 um with
+     the term on 4 um cells (Allen-Cahn alone), 0.0 on 2 um cells.  In the tiny crop at
+     -1e-9 V (no current), 200 s, the Li grows by +245 um^2 on 4 um cells and +65 um^2 on
+     2 um cells with the term (the flat face far from the protrusion advances 1.3 um on 4 um
+     cells, 0.02 um on 2 um; the rest at the protrusion and the pores beside the Li),
+     and loses 85 um^2 without it (the tip retracting).
+
+   So Faraday's law holds to 21 % instead of 11 % in the tiny Fig. 4 study (grown / plated
+   1.22 vs 1.11), and on the small crop (full 800 um electrolyte, lower current; 0 MPa,
+   500 s) the spurious change dominates: growth 0.0044 -> 0.0101, tip 58 -> 102 um (from
+   100 um), grown / plated 0.87 -> 1.79, i.e. ~44 % of the growth with the option on
+   carries no charge.  A fair test of the term in the Fig. 4 geometry needs 2 um cells (10
+   across the 20 um protrusion tips; ``size="paper"``) or wider protrusions.
    With or without it no tip crosses the electrolyte in 500 s (point 1), so the jump stays
    absent; the option is off by default.
 """

@@ -670,7 +670,11 @@ def _topography_part(store, name):
                 + ("  The table's prediction is solved again on the mid-interval surface "
                    "(mean of the two scans' heights), whose height noise the measured map "
                    "does not share when both scans are equally noisy."
-                   if str(a.get("prediction_height", "")) == "mid_interval" else ""))
+                   if str(a.get("prediction_height", "")) == "mid_interval" else
+                   "  The table's prediction is solved again on the noise-weighted surface "
+                   "(the two scans' heights weighted by the inverse of their fitted noise "
+                   "variance), whose height noise the measured map does not share."
+                   if str(a.get("prediction_height", "")) == "noise_weighted" else ""))
     blocks, summary = [figure(fig, cap)], []
     if n_int and "verdict" in ds:
         h2, sm2 = _hot_spot_table(ds, series, ks)
@@ -709,8 +713,12 @@ def _hot_spot_table(ds, series, ks):
     cond = "partial_correlation" in ds  # stores before the height-conditioned test lack it
     res_txt = f"maps smoothed by a Gaussian of {sm:g} µm" if sm > 0 else "pixel maps (no smoothing)"
     # stores before prediction_height predicted (and conditioned) on scan k's surface
-    mid = str(a.get("prediction_height", "scan_start")) == "mid_interval"
-    surf = ("the mid-interval surface (h_k + h_k+1)/2" if mid else "scan k's surface")
+    ph = str(a.get("prediction_height", "scan_start"))
+    mid = ph in ("mid_interval", "noise_weighted")
+    surf = {"mid_interval": "the mid-interval surface (h_k + h_k+1)/2",
+            "noise_weighted": "the noise-weighted surface w h_k + (1 - w) h_k+1 (w = "
+                              "var n_k+1 / (var n_k + var n_k+1), each scan's height noise "
+                              "fitted on its own map)"}.get(ph, "scan k's surface")
 
     def pct(v):
         return f"{100 * float(v):.2g} %" if np.isfinite(v) else "—"
@@ -767,12 +775,15 @@ def _hot_spot_table(ds, series, ks):
         "Height-only overlap: the top decile of the measured map's own regression on the "
         "height (in-sample, the most a map that is a function of the height scores).  "
         + ("The measured map's height noise (scan k+1's minus scan k's) is uncorrelated with "
+           "the noise-weighted surface's (for independent noise in the two scans), so it "
+           "does not bias the partial correlation." if ph == "noise_weighted" else
+           "The measured map's height noise (scan k+1's minus scan k's) is uncorrelated with "
            "the mid-interval surface's when both scans are equally noisy, so it does not "
            "bias the partial correlation; an unequal noise in the two scans leaves a "
-           "residual bias." if mid else
+           "residual bias (rerun with prediction_height: noise_weighted)." if mid else
            "The measured map shares scan k's height noise with the prediction: the partial "
            "correlation is biased low in plating and high in stripping intervals (rerun with "
-           "prediction_height: mid_interval).")
+           "prediction_height: noise_weighted).")
         if cond else "")
     html = table(pd.DataFrame(rows), caption=(
         "Predicted hot spots against the measured current-density map: can the map test the "
