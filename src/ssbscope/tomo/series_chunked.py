@@ -863,7 +863,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             # (_split_isolated_series), read lazily from the aligned volume
             la_regions = dict(lab=lab, za=za, zb=zb, touch=touch, isolated=iso_keep,
                               sizes=sizes, lv=lv, ring=ring, fp=fp, e0=e0, e1=e1,
-                              electrode=electrode, aligned=sc.aligned, v3=v3)
+                              electrode=electrode, near=near, aligned=sc.aligned, v3=v3,
+                              nz=nz)
         side = electrolyte_slab_order(lay, porder, el)
         start, stop = (e1, e0) if side == "bottom" else (e0, e1)
         def slice_sums(a, b):  # a task: per-slice sums of the slab's part of [e0, e1)
@@ -910,53 +911,98 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     return sm, el_fn, raw_fn
 
 
-def _fraction_sums(lab_blk, z0, z1, n, reg, ref):
-    """A task: per label of a block of the regions (rows ``[z0, z1)``), the partial-volume
-    fraction summed in the scan and in the reference scan (each with its own levels)."""
+def _matched_core_rows(reg, z0, z1):
+    """Rows ``[z0, z1)`` of the matched-filter objects' mask
+    (:func:`ssbscope.tomo.low_attenuation.matched_fraction` >= 0.5 in the electrolyte's
+    columns ``fp`` and slices ``[e0, e1)``, less the electrode's low voxels); the slab is
+    read with :data:`~ssbscope.tomo.low_attenuation.MATCHED_HALO_VOX` extra rows each side,
+    so that it does not depend on the slab split."""
     from ssbscope.tomo import low_attenuation as LA
 
-    lab = np.asarray(lab_blk).ravel()
-    fk = LA.fraction_map(np.asarray(reg["aligned"][z0:z1]), reg["lv"], reg["ring"]).ravel()
-    fr = LA.fraction_map(np.asarray(ref["aligned"][z0:z1]), ref["lv"], ref["ring"]).ravel()
-    ids = np.unique(lab[lab > 0])
-    sk = np.bincount(lab, weights=fk, minlength=n + 1)[ids]
-    sr = np.bincount(lab, weights=fr, minlength=n + 1)[ids]
-    return ids, sk, sr
+    fp = reg["fp"]
+    m = np.zeros((z1 - z0,) + fp.shape, bool)
+    lo, hi = max(reg["e0"], z0), min(reg["e1"], z1)
+    if hi > lo:
+        h = LA.MATCHED_HALO_VOX
+        a, b = max(0, lo - h), min(reg["nz"], hi + h)
+        g = LA.matched_fraction(np.asarray(reg["aligned"][a:b]), reg["lv"], reg["ring"])
+        m[lo - z0:hi - z0] = (g[lo - a:hi - a] >= 0.5) & fp[None]
+    return m & ~reg["electrode"](z0, z1)
 
 
-def _isolated_noise_counts(reg, present, shape, cz, local):
-    """Matrix voxels at or above the mirror level (:func:`ssbscope.tomo.low_attenuation.
-    mirror_levels`) in the electrolyte, outside the Li-connected set's 26-neighbourhood:
-    ``(near the present regions, elsewhere)`` (lazy blocks with a one-row overlap)."""
+def _inside_rows(reg, z0, z1):
+    """Rows ``[z0, z1)`` of the electrolyte's voxels (columns ``fp``, slices ``[e0, e1)``)."""
+    fp = reg["fp"]
+    m = np.zeros((z1 - z0,) + fp.shape, bool)
+    lo, hi = max(reg["e0"], z0), min(reg["e1"], z1)
+    if hi > lo:
+        m[lo - z0:hi - z0] = fp[None]
+    return m
+
+
+def _matched_objects(reg, shape, cz, local):
+    """The matched-filter objects of a scan (:data:`ssbscope.tomo.low_attenuation.
+    PERSISTENCE_RULE`): ``(n, regions, za, isolated)`` with ``regions`` the lazy region
+    labels (rows from ``za``, :func:`ssbscope.tomo.low_attenuation.object_regions`) and
+    ``isolated`` the labels that do not touch the electrode's low voxels."""
     import dask.array as da
-    import scipy.ndimage as ndi
 
     from ssbscope.tomo import low_attenuation as LA
 
-    lab, za, zb = reg["lab"], reg["za"], reg["zb"]
-    tl, pl = np.asarray(reg["touch"], bool), np.asarray(present, bool)
-    conn = lab.map_blocks(lambda b: tl[b], dtype=bool)
-    pres = lab.map_blocks(lambda b: pl[b], dtype=bool)
-    elm = _lazy_fn(reg["electrode"], shape, (za, zb), cz)
-    bright = _lazy_fn(functools.partial(_bright_rows, reg["aligned"], (reg["e0"], reg["e1"]),
-                                        reg["fp"], LA.mirror_levels(reg["lv"], reg["ring"])),
-                      shape, (za, zb), cz)
+    za, zb = reg["za"], reg["zb"]
+    n, lab, za = _label_stats(functools.partial(_matched_core_rows, reg), shape, (za, zb), cz,
+                              local=local)
+    touch = np.zeros(n + 1, bool)
+    if n:
+        for _ids, _cnt, tl in _map_blocks(lab, za, functools.partial(
+                _region_reduce, reg["near"], n), local):
+            touch[tl] = True
+    touch[0] = False
+    iso = ~touch
+    iso[0] = False
+    net = lab.map_blocks(lambda b: touch[b], dtype=bool) | _lazy_fn(reg["electrode"], shape,
+                                                                     (za, zb), cz)
+    inside = _lazy_fn(functools.partial(_inside_rows, reg), shape, (za, zb), cz)
+    regions = da.map_overlap(functools.partial(LA.object_regions, isolated=iso), lab, net,
+                             inside, depth={0: 1, 1: 0, 2: 0}, boundary="none",
+                             dtype=lab.dtype)
+    return n, regions, za, iso
 
-    def dil(x):
-        return da.map_overlap(
-            lambda b: ndi.binary_dilation(b, structure=np.ones((3, 3, 3), bool)),
-            x, depth={0: 1, 1: 0, 2: 0}, boundary="none", dtype=bool)
 
-    far = bright & ~dil(conn | elm)
-    near_p = dil(pres)
-    with _scheduler(local):
-        a, b = da.compute((far & near_p).sum(), (far & ~near_p).sum())
-    return int(a), int(b)
+def _object_sums(n, scans, blk, z0, z1):
+    """A task: per region label of a block (rows ``[z0, z1)``), its voxels and its summed
+    partial-volume fraction in each of ``scans`` (each with its own levels)."""
+    from ssbscope.tomo import low_attenuation as LA
+
+    r = np.asarray(blk).ravel()
+    ids = np.unique(r[r > 0])
+    out = [ids, np.bincount(r, minlength=n + 1)[ids]]
+    for sc in scans:
+        f = LA.fraction_map(np.asarray(sc["aligned"][z0:z1]), sc["lv"], sc["ring"]).ravel()
+        out.append(np.bincount(r, weights=f, minlength=n + 1)[ids])
+    return out
+
+
+def _objects_in(reg, other, shape, cz, local):
+    """``(keep, sum_own, sum_other, n_region)`` per object of ``reg``'s scan: which count
+    (:func:`ssbscope.tomo.low_attenuation.significant_objects`), their regions' summed
+    fraction in that scan and in ``other`` (registered), and their regions' voxels."""
+    from ssbscope.tomo import low_attenuation as LA
+
+    n, regions, za, iso = _matched_objects(reg, shape, cz, local)
+    cnt, own, oth = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1)
+    if n:
+        for ids, c, a, b in _map_blocks(regions, za, functools.partial(
+                _object_sums, n, [reg, other]), local):
+            cnt[ids] += c
+            own[ids] += a
+            oth[ids] += b
+    return LA.significant_objects(cnt, own, iso, reg["lv"]), own, oth, cnt
 
 
 def _split_isolated_series(scans, shape, cz, local):
-    """The scans with ``pore_volume_um3`` and ``isolated_li_um3``: each later scan's isolated
-    regions split by persistence against the first scan
+    """The scans with ``pore_volume_um3`` and ``isolated_li_um3``: each later scan's
+    matched-filter objects and the first scan's, split by persistence
     (:data:`ssbscope.tomo.low_attenuation.PERSISTENCE_RULE`); the regions' lazy records
     dropped."""
     import dataclasses
@@ -969,17 +1015,8 @@ def _split_isolated_series(scans, shape, cz, local):
         reg = sm.low_attenuation_regions
         pv = li = float("nan")
         if ref is not None and reg is not None:
-            n = reg["sizes"].size - 1
-            sk, sr = np.zeros(n + 1), np.zeros(n + 1)
-            if n:
-                for ids, a, b in _map_blocks(reg["lab"], reg["za"], functools.partial(
-                        _fraction_sums, n=n, reg=reg, ref=ref), local):
-                    sk[ids] += a
-                    sr[ids] += b
-            pres = LA.present_in_reference(sk, sr, reg["isolated"])
-            n_p, n_l = _isolated_noise_counts(reg, pres, shape, cz, local) if n else (0, 0)
-            pv, li = LA.split_isolated(reg["sizes"], pres, reg["isolated"], n_p, n_l,
-                                       reg["v3"])
+            pv, li = LA.split_objects(_objects_in(ref, reg, shape, cz, local),
+                                      _objects_in(reg, ref, shape, cz, local), reg["v3"])
         out.append(dataclasses.replace(sm, pore_volume_um3=pv, isolated_li_um3=li,
                                        low_attenuation_regions=None))
     return out
