@@ -14,13 +14,13 @@ Faraday's law or the log's own coulombic efficiency).
 
 Tolerances (issues "accuracy through the chain" and "one path"): plated Li thickness 5 %;
 other layer thicknesses one voxel; interface Ra 10 %; pore + crack volume 10 %; Li-connected
-and isolated low-attenuation volumes 15 %; pore and isolated (dead) Li volumes 20 %;
-electrolyte layer fractions 3 percentage points; phase volume change max(1 pp, 10 % of the true change); Faraday residual 10 pp; tortuosity
+and isolated low-attenuation volumes 15 %; electrolyte layer fractions 3 percentage points;
+phase volume change max(1 pp, 10 % of the true change); Faraday residual 10 pp; tortuosity
 about an interface 5 %, its volume fraction 0.04, the interface's mean height half a voxel;
 mean current density between scans 10 %; registration shift a quarter voxel; XCS EMF
 2 standard uncertainties (the stored ``emf_unc``); the XCS-CT registration (the CT's height in
 the cell) 2 CT voxels; coulombic efficiency 1 pp; critical current
-10 %; short onsets 15 min; EIS R_ct 5 %.
+10 %; short onsets 15 min; EIS R_ct 5 %; pore and isolated (dead) Li volumes 20 %.
 """
 
 from __future__ import annotations

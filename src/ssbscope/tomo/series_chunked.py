@@ -1646,9 +1646,9 @@ def _voids_block(aligned, z0, z1, inner, shade, lim, step, margin_vox=None,
 #: over every angle, so its row-to-row offsets (the outside's near-field fringes) do not
 #: average out.  Below the surface such a swing reached the vacuum level and read as a void
 #: (1.2e4 and 3.5e4 um3).  Measured from the stored volumes, pristine / charged / stripped
-#: against 0 / 0 / truth: 2 leaves the small one (3.5e4), 4 removes both, the stripped
-#: volumes -2 % (small seed 1, was 0 %), +7 % (tiny/600 seed 1, was +7 %), -14 % (tiny/300
-#: seed 0, was -11 %).
+#: against 0 / 0 / truth: 2 leaves the small one (3.5e4), 4 removes both; the stripped
+#: volumes move by -3 to 0 % of the truth (tiny/600 seeds 1, 2, tiny/300 seed 0, small/900
+#: seeds 0-2; see :func:`_truncated_subsurface_voids`).
 VOID_AXIS_K = 4.0
 #: Slices of the layer below the read depth that :func:`_axis_excess` reads (at most), as a
 #: multiple of the read depth.
@@ -1722,7 +1722,9 @@ def _truncated_subsurface_voids(sc, band_a, height_um, inner, shade, truncated, 
     from the stored volumes, pristine / charged / stripped, tiny/600 seed 1 0 / 0 / 9.34e4
     (was 1.2e4 / 0 / 9.34e4; truth 8.69e4), small/900 seed 1 0 / 0 / 1.23e5 (was 3.5e4 / 0
     / 1.26e5; truth 1.26e5), tiny/600 seed 2 0 / 0 / 8.50e4 (was 0 / 0 / 8.63e4), tiny/300
-    seed 0 0 / 0 / 7.50e4 (was 0 / 0 / 7.76e4).
+    seed 0 0 / 0 / 7.50e4 (was 0 / 0 / 7.76e4), small/900 seeds 0, 2 0 / 0 / 1.07e5 and
+    0 / 0 / 1.42e5 (were 0 / 0 / 1.10e5 and 0 / 0 / 1.44e5; truth 1.26e5): stripped -15 to
+    +13 %.
     """
     try:
         step = _materials_contrast(material, "vacuum", truncated, vs)
