@@ -99,3 +99,28 @@ def test_noise_corrected_ra_row(tmp_path):
     cor = _by(df, "Ra Li|LPSCl (noise-corrected)", "plated")
     assert raw["error"] == pytest.approx(25.0) and raw["within"] is False
     assert cor["error"] == pytest.approx(5.0) and cor["within"] is True
+
+
+def test_pore_and_isolated_li_rows(tmp_path):
+    """The soft-short twin's truth has pores and dead Li apart: rows for the scan after the
+    short (the first scan is the reference: NaN, no row), 20 % tolerance."""
+    truth = {"tomo": {"ss": {"design": "soft_short_002", "voxel_size_um": 3.0, "scans": [
+        {"time_s": 0.0, "state": "pristine", "pore_volume_um3": 6000.0,
+         "isolated_li_um3": 0.0},
+        {"time_s": 100.0, "state": "after the soft short", "pore_volume_um3": 6000.0,
+         "isolated_li_um3": 7000.0}]}}}
+    st = Store.create(tmp_path / "s.zarr")
+    ds = xr.Dataset({"pore_volume_um3": (("time_s",), [np.nan, 6600.0]),
+                     "isolated_li_um3": (("time_s",), [np.nan, 4900.0])},
+                    coords={"time_s": [0.0, 100.0]})
+    for v in ds.variables.values():
+        v.attrs.setdefault("long_name", "x")
+    st.write("tomo/ss/metrics", ds)
+    st.update_attrs({"truth": truth})
+    df = accuracy.accuracy_table(st)
+    pv = _by(df, "pore volume (present in the first scan)", "after")
+    assert pv["error"] == pytest.approx(10.0) and pv["within"] is True
+    assert pv["tolerance"] == pytest.approx(20.0)
+    li = _by(df, "isolated (dead) Li volume", "after")
+    assert li["error"] == pytest.approx(-30.0) and li["within"] is False
+    assert not df["where"].str.contains("pristine").any()

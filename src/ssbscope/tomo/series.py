@@ -971,10 +971,10 @@ class ScanMeasurement:
     #: neighbourhood it sums over, ``noise_um3``: 1 sigma of that sum from the voxels' noise;
     #: :func:`ssbscope.tomo.series_chunked._local_pore_crack_volume`); empty when not measured.
     pore_crack_parts: dict = field(default_factory=dict)
-    #: The isolated low-attenuation volume split by persistence against the series' first
-    #: (registered) scan (:func:`ssbscope.tomo.low_attenuation.split_isolated`): regions
-    #: present there are the pellet's pores, the others isolated (dead) Li, each less its
-    #: noise-mirror estimate (µm³); NaN for the first scan and a series of one scan.
+    #: Pores and isolated (dead) Li by persistence against the series' first (registered)
+    #: scan (:data:`ssbscope.tomo.low_attenuation.PERSISTENCE_RULE`: matched-filter objects
+    #: of the electrolyte present in the first scan / new since, partial volume, µm³); NaN
+    #: for the first scan and a series of one scan.
     pore_volume_um3: float = float("nan")
     isolated_li_um3: float = float("nan")
     #: The scan's low-attenuation regions (lazy labels and levels) for that split; not stored.
