@@ -210,6 +210,32 @@ def _finish_group(name: str, group_dir: Path, ds, pending=None) -> None:
     _consolidate_quietly(group_dir)
 
 
+def _asks_auto(chunks) -> bool:
+    """Whether ``chunks`` (of :meth:`Store.read`) asks Dask to size some chunks ("auto")."""
+    if isinstance(chunks, str):
+        return chunks == "auto"
+    return isinstance(chunks, Mapping) and any(isinstance(c, str) and c == "auto"
+                                               for c in chunks.values())
+
+
+def _chunk_auto(ds, chunks):
+    """``ds`` (opened in its disk chunks) rechunked by ``chunks`` ("auto", or a dict with
+    "auto" for some dimensions): every numeric, boolean or time variable, from its disk
+    chunks (Dask's ``previous_chunks``, so that a chunk holds whole disk chunks); string
+    variables (NumPy's ``StringDType`` or object: variable-length, which Dask cannot size)
+    get the explicit sizes only, and indexes stay in memory."""
+    upd_data, upd_coords = {}, {}
+    for n, v in ds.variables.items():
+        if n in ds.indexes or v.ndim == 0:
+            continue
+        sizeable = v.dtype.kind in "biufcmM"
+        spec = (chunks if sizeable else None) if isinstance(chunks, str) else \
+            {d: c for d, c in chunks.items() if d in v.dims and (sizeable or c != "auto")}
+        if spec:
+            (upd_coords if n in ds.coords else upd_data)[n] = v.chunk(spec)
+    return ds.assign(upd_data).assign_coords(upd_coords)
+
+
 def _flat_levels(ome) -> list[str] | None:
     """Pyramid levels stored as arrays of the dataset group itself (``<var>_s1``: stores
     written before the levels moved to the subgroups ``s1/``, ...), for ``drop_variables``."""
@@ -629,6 +655,18 @@ class Store:
     def read(self, name: str, *, chunks=None):
         """Open a dataset lazily (Dask-backed) as an :class:`xarray.Dataset`.
 
+        Parameters
+        ----------
+        name : str
+            The dataset's key (``<area>/<series or label>/<product>``).
+        chunks : None, dict, int or "auto"
+            Dask chunks, as for :func:`xarray.open_zarr`; default: the chunks on disk.
+            ``"auto"`` (or ``"auto"`` for some dimensions) sizes the numeric variables' chunks
+            from the ones on disk; string variables (``state``: variable-length strings,
+            which Dask cannot size) keep theirs.  (``xarray.open_zarr(chunks="auto")`` of
+            such a dataset fails with "Can not use auto rechunking with object dtype"; use
+            this, or ``chunks={}``.)
+
         Raises
         ------
         StoreError
@@ -644,10 +682,14 @@ class Store:
 
         # OME-Zarr pyramid levels (ssbscope.ome) are for viewers, in subgroups s1/, s2/ ...
         # that xarray does not open (a store written before: arrays <var>_s1 ..., dropped)
-        ds = xr.open_zarr(str(d), consolidated=False, chunks={} if chunks is None else chunks,
+        auto = _asks_auto(chunks)  # opened in the disk chunks, then sized (_chunk_auto)
+        ds = xr.open_zarr(str(d), consolidated=False,
+                          chunks={} if chunks is None or auto else chunks,
                           zarr_format=3, drop_variables=_flat_levels(ome_metadata(d)))
         ds.attrs.pop("ome", None)
-        ds = self._with_labels(name, d, ds, chunks)
+        ds = self._with_labels(name, d, ds, None if auto else chunks)
+        if auto:
+            ds = _chunk_auto(ds, chunks)
         # Zarr lists a group's arrays in directory order, which differs between runs and
         # file systems: variables in name order instead, the same on every read
         return _in_name_order(ds)

@@ -760,3 +760,29 @@ def test_a_dask_label_is_streamed_into_its_image(tmp_path, monkeypatch):
     np.testing.assert_array_equal(np.asarray(node.data[1]), lab[::2, ::2, ::2])
     np.testing.assert_array_equal(st.read("tomo/c/labels")["labels"].values, lab)
     assert st.check() == []
+
+
+def test_read_with_auto_chunks_keeps_the_string_state(store):
+    """Store.read(chunks="auto") (or "auto" for some dimensions) opens a dataset with a
+    variable-length string variable (``state``), which Dask cannot size: the numeric
+    variables and the label images get Dask's chunks, the strings their disk chunks or the
+    sizes given explicitly; the values are the ones written."""
+    import dask
+    import dask.array as da
+
+    st = store.st
+    with dask.config.set({"array.chunk-size": "4KiB"}):  # small: "auto" really splits
+        got = st.read("tomo/cell/volumes", chunks="auto")
+        by_dim = st.read("tomo/cell/volumes", chunks={"time_s": 1, "z": "auto"})
+        lab = st.read("tomo/cell/labels", chunks={"time_s": 1, "z": "auto"})
+    vol = got["volume"].data
+    assert isinstance(vol, da.Array) and vol.npartitions > 2  # sized by Dask, not on disk
+    assert max(np.prod([max(c) for c in vol.chunks]), 1) * 4 <= 4096
+    np.testing.assert_array_equal(got["volume"].values, store.vol)
+    assert list(got["state"].values) == ["pristine", "plated"]
+    assert by_dim["state"].chunks == ((1, 1),)  # the explicit size applies to the strings
+    assert by_dim["volume"].chunks[0] == (1, 1) and len(by_dim["volume"].chunks[1]) > 1
+    assert list(by_dim["state"].values) == ["pristine", "plated"]
+    assert lab["labels"].chunks[0] == (1, 1) and len(lab["labels"].chunks[1]) > 1
+    np.testing.assert_array_equal(lab["labels"].values, store.lab)
+    np.testing.assert_array_equal(lab["cell_mask"].values, store.lds["cell_mask"].values)
