@@ -14,7 +14,7 @@ Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
       tomo/<series>/volumes/labels/phases  NGFF label image of the volumes: the ``labels``
                                    variable of dataset ``tomo/<series>/labels`` (read back there;
                                    stored as phase index + 1, ssbscope.ome.label_dataset)
-      tomo/<series>/volumes/labels/cell_mask  its ``cell_mask`` (y, x), length 1 along time, z
+      tomo/<series>/volumes/labels/cell_mask  its ``cell_mask`` (y, x), broadcast along time, z
 
 The root ``zarr.json`` and every dataset's ``zarr.json`` carry consolidated metadata
 (refreshed after each write).  A variable with ``attrs["ome_image"] = "image"`` or
@@ -720,7 +720,7 @@ class Store:
                                drop_variables=_flat_levels(ome_metadata(p)))
             v = lab[posixpath.basename(rel)].variable  # stored under the label's name
             dims = attr_list(v.attrs.pop("ssbscope_dims", None)) or list(v.dims)
-            if len(dims) < v.ndim:  # the length-1 dimensions of its image it was given
+            if len(dims) < v.ndim:  # the dimensions of its image it was broadcast along
                 v = v.isel({d: 0 for d in v.dims if d not in dims}).transpose(*dims)
             # its own values (a label stored with codes: ssbscope.ome.label_dataset)
             data, attrs = decode_label(v.data, v.attrs)
@@ -901,8 +901,8 @@ class Store:
             if image == name and "labels" in ds.variables:
                 raise StoreError(f"dataset {name!r}: a variable named 'labels' and label images "
                                  "(stored in the NGFF group 'labels/'); rename the variable")
-            # the image's axes and levels: a label with fewer dimensions gets the others
-            # (length 1), and the image's number of pyramid levels (NGFF)
+            # the image's axes and levels: a label with fewer dimensions is broadcast along
+            # the others, and gets the image's number of pyramid levels (NGFF)
             summary = image_summary(self._dir(image)) if image != name else None
             try:
                 out.append((image, lname, label_dataset(ds, vname, lname, summary)))
