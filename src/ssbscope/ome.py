@@ -57,8 +57,9 @@ Zarr ``dimension_names`` equal to the axes' names, and ``image-label`` with ``so
 ``{"image": "../../"}``, ``colors`` (RGBA per label value: the variable's ``label_rgba``, else
 :data:`LABEL_RGBA`, 0 transparent)
 and, when the variable names its values (``label_values``/``label_names``: the phases of a
-tomo segmentation), ``properties``.  ome-zarr-py's ``Reader`` and napari open them with the
-image.  The dataset of the label keeps reading it (``Store.read``).  Viewers draw value 0 as
+tomo segmentation), ``properties``; and ``omero`` with one ``active`` channel, so that
+napari shows them when it opens the image (:func:`label_omero`).  ome-zarr-py's ``Reader``
+and napari open them with the image.  The dataset of the label keeps reading it (``Store.read``).  Viewers draw value 0 as
 background: a label whose 0 is a label of its own (the darkest phase of a tomo segmentation)
 is stored with codes (``ome_label_stored``: phase index + 1, 0 only for the background
 outside a mask, :func:`label_dataset`) and read back as it was (:func:`decode_label`).  A
@@ -119,7 +120,7 @@ import numpy as np
 __all__ = ["OME_ATTR", "NGFF_VERSION", "PYRAMID_MAX_EXTENT", "CUBE_SIDE", "write_ome",
            "ome_metadata", "pyramid_paths", "level_group", "axes_of", "pyramid_factor", "tile_px",
            "image_chunks", "label_placement", "label_dataset", "decode_label", "image_summary",
-           "write_labels_group", "LABEL_CODE_ATTRS"]
+           "write_labels_group", "label_omero", "LABEL_CODE_ATTRS"]
 
 log = logging.getLogger(__name__)
 
@@ -760,6 +761,23 @@ def _label_colors(var, coarsest) -> dict:
     return out
 
 
+def label_omero(var) -> dict:
+    """``omero`` (NGFF transitional rendering metadata) of a label image: one channel,
+    ``active`` (shown when opened), named by the variable's ``long_name`` (else its name,
+    as the multiscale's ``metadata``).
+
+    NGFF's ``image-label`` says how to colour a label image, not whether to show it, and
+    the readers open an image's labels hidden: ome-zarr-py's ``Reader`` marks the nodes
+    under ``labels/`` invisible whatever the metadata says, and napari-ome-zarr (0.8 and
+    later) opens label layers with ``visible=False`` unless the label image's ``omero``
+    channel is ``active``.  This makes napari show the labels over their image.  The
+    channel has a ``color`` (napari-ome-zarr needs one; the label layer's colours are
+    ``image-label``'s) and no ``window`` (a label layer has no contrast limits)."""
+    return {"channels": [{"label": str(var.attrs.get("long_name") or var.name),
+                          "active": True, "color": "FFFFFF"}],
+            "rdefs": {"model": "color"}}
+
+
 def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
               nested: bool = True, spans: dict | None = None,
               n_levels: int | None = None) -> dict | None:
@@ -940,6 +958,7 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
     meta = {"version": NGFF_VERSION, "multiscales": multiscales}
     if label is not None:
         meta["image-label"] = label
+        meta["omero"] = label_omero(ds[label_var])
     g.attrs["ome"] = meta
     return meta
 

@@ -147,10 +147,13 @@ def test_napari_shows_phase_zero_and_the_mask_on_every_slice(store):
         pytest.skip(f"napari cannot be imported headless here: {e}")
     st, lab, cm = store
     path = str(st.path / "tomo/c/volumes")
-    layers = {la.name.rsplit("/", 1)[-1]: la for la in
-              (Layer.create(d, kw, t) for d, kw, t in reader_mod.napari_get_reader(path)(path))}
+    made = [Layer.create(d, kw, t) for d, kw, t in reader_mod.napari_get_reader(path)(path)]
+    # the label layers are named "<label>: <long_name>" (their omero channel)
+    layers = {la.name.split(":")[0].rsplit("/", 1)[-1]: la for la in made}
     ph = layers["phases"]
     assert ph.__class__.__name__ == "Labels"
+    # shown when opened (omero channel active), the image too
+    assert all(la.visible for la in made) and len(made) == 3
     # a phase-0 voxel inside the cell: a non-zero value napari draws opaque
     t, z, y, x = np.argwhere((lab == 0) & cm)[0]
     v = int(np.asarray(ph.data[0])[t, z, y, x])
@@ -164,7 +167,6 @@ def test_napari_shows_phase_zero_and_the_mask_on_every_slice(store):
 
     viewer = ViewerModel()
     for la in layers.values():
-        la.visible = True  # ome-zarr-py opens the labels of an image hidden
         viewer.add_layer(la)
     m = layers["cell_mask"]
     drawn = []

@@ -786,3 +786,27 @@ def test_read_with_auto_chunks_keeps_the_string_state(store):
     assert lab["labels"].chunks[0] == (1, 1) and len(lab["labels"].chunks[1]) > 1
     np.testing.assert_array_equal(lab["labels"].values, store.lab)
     np.testing.assert_array_equal(lab["cell_mask"].values, store.lds["cell_mask"].values)
+
+
+def test_label_images_ask_to_be_shown(store):
+    """NGFF's image-label has colours, not visibility; the label image's omero channel is
+    ``active``.  ome-zarr-py's Reader reads it: a label opened on its own path is visible;
+    reached from its image, ome-zarr-py marks the nodes under labels/ hidden whatever the
+    metadata (its own choice); napari-ome-zarr shows it (tests/core/test_ome_label_codes.py)."""
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import OMERO, Reader
+
+    lpath = store.st.path / "tomo/cell/volumes/labels/phases"
+    ome = json.loads((lpath / "zarr.json").read_text())["attributes"]["ome"]
+    assert ome["omero"]["channels"][0]["active"] is True
+    assert "window" not in ome["omero"]["channels"][0]  # a label layer has no contrast limits
+    nodes = {n.zarr.path.rstrip("/"): n for n in Reader(parse_url(str(lpath)))()}
+    first = nodes[str(lpath)]  # (its image comes first, hidden: ome-zarr-py's choice too)
+    assert not nodes[str(store.st.path / "tomo/cell/volumes")].visible
+    assert first.visible and first.metadata["visible"] == [True]
+    assert first.first(OMERO).image_data["channels"][0]["active"] is True
+    # the image itself (no omero): ome-zarr-py's defaults, shown
+    img = _node(store.st.path / "tomo/cell/volumes")
+    assert img.visible and "omero" not in json.loads(
+        (store.st.path / "tomo/cell/volumes/zarr.json").read_text())["attributes"]["ome"]
