@@ -768,8 +768,8 @@ def label_omero(var) -> dict:
 
     NGFF's ``image-label`` says how to colour a label image, not whether to show it, and
     the readers open an image's labels hidden: ome-zarr-py's ``Reader`` marks the nodes
-    under ``labels/`` invisible whatever the metadata says, and napari-ome-zarr (0.8 and
-    later) opens label layers with ``visible=False`` unless the label image's ``omero``
+    under ``labels/`` invisible whatever the metadata says, and napari-ome-zarr (0.10, its
+    own reader) opens label layers with ``visible=False`` unless the label image's ``omero``
     channel is ``active``.  This makes napari show the labels over their image.  The
     channel has a ``color`` (napari-ome-zarr needs one; the label layer's colours are
     ``image-label``'s) and no ``window`` (a label layer has no contrast limits)."""

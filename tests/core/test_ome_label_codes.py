@@ -154,6 +154,13 @@ def test_napari_shows_phase_zero_and_the_mask_on_every_slice(store):
     assert ph.__class__.__name__ == "Labels"
     # shown when opened (omero channel active), the image too
     assert all(la.visible for la in made) and len(made) == 3
+    # the volume, its phases and the (broadcast) mask in the same place, whatever napari
+    # does with the NGFF translation (napari-ome-zarr 0.10 drops it, for all three alike)
+    for la in made[1:]:
+        np.testing.assert_allclose(la.scale, made[0].scale)
+        np.testing.assert_allclose(la.translate, made[0].translate)
+        np.testing.assert_allclose(la.affine.affine_matrix, made[0].affine.affine_matrix)
+        assert la.data[0].shape == made[0].data[0].shape
     # a phase-0 voxel inside the cell: a non-zero value napari draws opaque
     t, z, y, x = np.argwhere((lab == 0) & cm)[0]
     v = int(np.asarray(ph.data[0])[t, z, y, x])
