@@ -57,13 +57,14 @@ Zarr ``dimension_names`` equal to the axes' names, and ``image-label`` with ``so
 ``{"image": "../../"}``, ``colors`` (RGBA per label value: the variable's ``label_rgba``, else
 :data:`LABEL_RGBA`, 0 transparent)
 and, when the variable names its values (``label_values``/``label_names``: the phases of a
-tomo segmentation), ``properties``.  ome-zarr-py's ``Reader`` and napari open them with the
-image.  The dataset of the label keeps reading it (``Store.read``).  Viewers draw value 0 as
+tomo segmentation), ``properties``; and ``omero`` with one ``active`` channel, so that
+napari shows them when it opens the image (:func:`label_omero`).  ome-zarr-py's ``Reader``
+and napari open them with the image.  The dataset of the label keeps reading it (``Store.read``).  Viewers draw value 0 as
 background: a label whose 0 is a label of its own (the darkest phase of a tomo segmentation)
 is stored with codes (``ome_label_stored``: phase index + 1, 0 only for the background
 outside a mask, :func:`label_dataset`) and read back as it was (:func:`decode_label`).  A
 label with fewer dimensions than its image (the 2-D ``cell_mask`` of a volume series) gets
-the others with length 1, one voxel covering the image's extent.  A label image with no
+the others by broadcasting (the same voxels as the image's; :func:`label_dataset`).  A label image with no
 image (no ``ome_source`` and none beside it) stays what it was: its dataset group is the
 label image (``image-label`` without ``source``).
 
@@ -119,7 +120,7 @@ import numpy as np
 __all__ = ["OME_ATTR", "NGFF_VERSION", "PYRAMID_MAX_EXTENT", "CUBE_SIDE", "write_ome",
            "ome_metadata", "pyramid_paths", "level_group", "axes_of", "pyramid_factor", "tile_px",
            "image_chunks", "label_placement", "label_dataset", "decode_label", "image_summary",
-           "write_labels_group", "LABEL_CODE_ATTRS"]
+           "write_labels_group", "label_omero", "LABEL_CODE_ATTRS"]
 
 log = logging.getLogger(__name__)
 
@@ -564,17 +565,19 @@ def label_dataset(ds, vname, lname, image=None):
     :func:`decode_label` (:meth:`ssbscope.store.Store.read`) gives back the variable's own
     values.
 
-    Lower dimensionality.  ``image`` (the image's NGFF axes, level-0 shape, scale and
-    translation, and number of pyramid levels: ``{"axes", "shape", "scale",
-    "translation", "levels"}``) with a variable lacking some of the image's dimensions (the
-    2-D ``cell_mask`` of a 4-D volume series): the label gets them, of length 1 (NGFF: each
-    dimension of a label is the image's or 1), one voxel covering the image's extent along
-    each (scale: twice the extent; translation: the image's, its first voxel's centre), so
-    that viewers show the mask on every slice and time, also napari-ome-zarr 0.10, which
-    applies the scale and not the translation (a voxel as long as the extent and centred on
-    it would cover half of the slices there); :meth:`ssbscope.store.Store.read` drops them
-    again (``ssbscope_dims``).  The pyramid gets the image's number of levels (NGFF requires
-    it).
+    Lower dimensionality.  ``image`` (the image's NGFF axes, level-0 shape, chunks, scale
+    and translation, and number of pyramid levels: :func:`image_summary`) with a variable
+    lacking some of the image's dimensions (the 2-D ``cell_mask`` of a 4-D volume series):
+    the label is the variable broadcast along them to the image's shape, with the image's
+    scale and translation and chunks (a lazy view, written chunk by chunk; constant along
+    the broadcast axes, so it compresses to little), so that its voxels are the image's in
+    every reader: ome-zarr-py, napari-ome-zarr (which applies the scale and not the
+    translation, to the image and the label alike) and readers that apply both.  (NGFF
+    also allows a dimension of length 1 "if that dimension of the label is irrelevant",
+    but leaves how to place it to the reader: napari draws such a voxel on the first slice
+    and time only.)  :meth:`ssbscope.store.Store.read` gives the variable back as it was
+    (index 0 along the broadcast dimensions, ``ssbscope_dims``).  The pyramid gets the
+    image's number of levels (NGFF requires it).
     """
     sub = ds[[vname]].rename({vname: lname})
     sub.attrs = {k: ds.attrs[k] for k in ("voxel_size_um", "pixel_size_um") if k in ds.attrs}
@@ -634,8 +637,13 @@ def label_dataset(ds, vname, lname, image=None):
 
 
 def _expand_to_image(var, image):
-    """``var`` with the image's dimensions it lacks, of length 1 (in the image's axis order),
-    and ``{dim: [scale, translation, unit]}`` of one voxel covering the image's extent."""
+    """``var`` broadcast to its image's shape along the image's dimensions it lacks (in the
+    image's axis order; a lazy Dask view in the image's level-0 chunks, never materialised
+    as a whole), and ``{dim: [scale, translation, unit]}`` of those dimensions: the image's
+    own (the label dataset has no coordinates along them)."""
+    import dask.array as da
+    import xarray as xr
+
     names = [str(a["name"]) for a in image["axes"]]
     missing = [d for d in names if d not in var.dims]
     if not missing:
@@ -646,17 +654,20 @@ def _expand_to_image(var, image):
     spans = {}
     for d in missing:
         i = names.index(d)
-        n, s, t = int(image["shape"][i]), float(image["scale"][i]), float(image["translation"][i])
-        # twice the extent, centred on the image's first voxel: it covers every voxel centre
-        # of the image (t + k s, k < n) whether a reader applies the translation or, as
-        # napari-ome-zarr 0.10 does, the scale only (then |k s / (2 n s)| < 1/2: index 0)
-        spans[d] = [_clean(2 * s * n), _clean(t), image["axes"][i].get("unit")]
-    var = var.expand_dims(missing).transpose(*names)
-    return var, spans
+        spans[d] = [_clean(float(image["scale"][i])), _clean(float(image["translation"][i])),
+                    image["axes"][i].get("unit")]
+    shape = [int(n) for n in image["shape"]]
+    chunks = [int(c) for c in (image.get("chunks") or shape)]
+    own = var.transpose(*[d for d in names if d in var.dims])
+    src = own.data if isinstance(own.data, da.Array) else da.from_array(
+        np.asarray(own.data), chunks=tuple(chunks[names.index(d)] for d in own.dims))
+    src = src.reshape([shape[i] if d in var.dims else 1 for i, d in enumerate(names)])
+    data = da.broadcast_to(src, shape).rechunk(tuple(min(c, n) for c, n in zip(chunks, shape)))
+    return xr.Variable(names, data, dict(var.attrs)), spans
 
 
 def image_summary(group_dir) -> dict | None:
-    """``{"axes", "shape", "scale", "translation", "levels"}`` of the first multiscale of the
+    """``{"axes", "shape", "scale", "chunks", "translation", "levels"}`` of the first multiscale of the
     NGFF image at ``group_dir`` (level 0), or None (no image there); for
     :func:`label_dataset`."""
     ome = ome_metadata(group_dir)
@@ -665,7 +676,9 @@ def image_summary(group_dir) -> dict | None:
         d0 = ms["datasets"][0]
         meta = json.loads((Path(group_dir) / d0["path"] / "zarr.json").read_text(encoding="utf-8"))
         tr = {c["type"]: c for c in d0["coordinateTransformations"]}
+        grid = (meta.get("chunk_grid") or {}).get("configuration", {}).get("chunk_shape")
         return {"axes": ms["axes"], "shape": list(meta["shape"]), "scale": tr["scale"]["scale"],
+                "chunks": list(grid) if grid else list(meta["shape"]),
                 "translation": tr.get("translation", {}).get("translation",
                                                              [0.0] * len(ms["axes"])),
                 "levels": len(ms["datasets"]) - 1}
@@ -748,6 +761,23 @@ def _label_colors(var, coarsest) -> dict:
     return out
 
 
+def label_omero(var) -> dict:
+    """``omero`` (NGFF transitional rendering metadata) of a label image: one channel,
+    ``active`` (shown when opened), named by the variable's ``long_name`` (else its name,
+    as the multiscale's ``metadata``).
+
+    NGFF's ``image-label`` says how to colour a label image, not whether to show it, and
+    the readers open an image's labels hidden: ome-zarr-py's ``Reader`` marks the nodes
+    under ``labels/`` invisible whatever the metadata says, and napari-ome-zarr (0.10, its
+    own reader) opens label layers with ``visible=False`` unless the label image's ``omero``
+    channel is ``active``.  This makes napari show the labels over their image.  The
+    channel has a ``color`` (napari-ome-zarr needs one; the label layer's colours are
+    ``image-label``'s) and no ``window`` (a label layer has no contrast limits)."""
+    return {"channels": [{"label": str(var.attrs.get("long_name") or var.name),
+                          "active": True, "color": "FFFFFF"}],
+            "rdefs": {"model": "color"}}
+
+
 def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
               nested: bool = True, spans: dict | None = None,
               n_levels: int | None = None) -> dict | None:
@@ -776,8 +806,8 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
         dtypes of a labels group's levels at flat paths only).
     spans : dict, optional
         ``{dim: [scale, translation, unit or None]}``: level-0 scale and translation of
-        these dimensions (a label's length-1 dimension covering its image's extent,
-        :func:`label_dataset`), instead of the ones from the coordinates.
+        these dimensions (a label broadcast along dimensions of its image that it lacks:
+        the image's, :func:`label_dataset`), instead of the ones from the coordinates.
     n_levels : int, optional
         Number of coarser levels (a label image: its image's, as NGFF requires); default
         until the largest spatial extent is at most :data:`PYRAMID_MAX_EXTENT`.
@@ -849,7 +879,7 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
                 if tc is not None:
                     extra["time_s"] = [float(x) if np.isfinite(x) else None
                                        for x in np.asarray(tc.values, float)]
-            if spans and d in spans:  # one voxel covering the image's extent
+            if spans and d in spans:  # a broadcast dimension: the image's scale
                 scale0[i], trans0[i] = float(spans[d][0]), float(spans[d][1])
                 a.pop("unit", None)
                 if spans[d][2]:
@@ -928,6 +958,7 @@ def write_ome(group_dir, ds, pending=None, *, label_source: str | None = None,
     meta = {"version": NGFF_VERSION, "multiscales": multiscales}
     if label is not None:
         meta["image-label"] = label
+        meta["omero"] = label_omero(ds[label_var])
     g.attrs["ome"] = meta
     return meta
 

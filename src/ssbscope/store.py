@@ -14,7 +14,7 @@ Layout (a Zarr v3 hierarchy; any Zarr/xarray reader can open it)::
       tomo/<series>/volumes/labels/phases  NGFF label image of the volumes: the ``labels``
                                    variable of dataset ``tomo/<series>/labels`` (read back there;
                                    stored as phase index + 1, ssbscope.ome.label_dataset)
-      tomo/<series>/volumes/labels/cell_mask  its ``cell_mask`` (y, x), length 1 along time, z
+      tomo/<series>/volumes/labels/cell_mask  its ``cell_mask`` (y, x), broadcast along time, z
 
 The root ``zarr.json`` and every dataset's ``zarr.json`` carry consolidated metadata
 (refreshed after each write).  A variable with ``attrs["ome_image"] = "image"`` or
@@ -208,6 +208,32 @@ def _finish_group(name: str, group_dir: Path, ds, pending=None) -> None:
     except ValueError as e:
         raise StoreError(f"dataset {name!r}: OME-Zarr image: {e}") from None
     _consolidate_quietly(group_dir)
+
+
+def _asks_auto(chunks) -> bool:
+    """Whether ``chunks`` (of :meth:`Store.read`) asks Dask to size some chunks ("auto")."""
+    if isinstance(chunks, str):
+        return chunks == "auto"
+    return isinstance(chunks, Mapping) and any(isinstance(c, str) and c == "auto"
+                                               for c in chunks.values())
+
+
+def _chunk_auto(ds, chunks):
+    """``ds`` (opened in its disk chunks) rechunked by ``chunks`` ("auto", or a dict with
+    "auto" for some dimensions): every numeric, boolean or time variable, from its disk
+    chunks (Dask's ``previous_chunks``, so that a chunk holds whole disk chunks); string
+    variables (NumPy's ``StringDType`` or object: variable-length, which Dask cannot size)
+    get the explicit sizes only, and indexes stay in memory."""
+    upd_data, upd_coords = {}, {}
+    for n, v in ds.variables.items():
+        if n in ds.indexes or v.ndim == 0:
+            continue
+        sizeable = v.dtype.kind in "biufcmM"
+        spec = (chunks if sizeable else None) if isinstance(chunks, str) else \
+            {d: c for d, c in chunks.items() if d in v.dims and (sizeable or c != "auto")}
+        if spec:
+            (upd_coords if n in ds.coords else upd_data)[n] = v.chunk(spec)
+    return ds.assign(upd_data).assign_coords(upd_coords)
 
 
 def _flat_levels(ome) -> list[str] | None:
@@ -629,6 +655,18 @@ class Store:
     def read(self, name: str, *, chunks=None):
         """Open a dataset lazily (Dask-backed) as an :class:`xarray.Dataset`.
 
+        Parameters
+        ----------
+        name : str
+            The dataset's key (``<area>/<series or label>/<product>``).
+        chunks : None, dict, int or "auto"
+            Dask chunks, as for :func:`xarray.open_zarr`; default: the chunks on disk.
+            ``"auto"`` (or ``"auto"`` for some dimensions) sizes the numeric variables' chunks
+            from the ones on disk; string variables (``state``: variable-length strings,
+            which Dask cannot size) keep theirs.  (``xarray.open_zarr(chunks="auto")`` of
+            such a dataset fails with "Can not use auto rechunking with object dtype"; use
+            this, or ``chunks={}``.)
+
         Raises
         ------
         StoreError
@@ -644,10 +682,14 @@ class Store:
 
         # OME-Zarr pyramid levels (ssbscope.ome) are for viewers, in subgroups s1/, s2/ ...
         # that xarray does not open (a store written before: arrays <var>_s1 ..., dropped)
-        ds = xr.open_zarr(str(d), consolidated=False, chunks={} if chunks is None else chunks,
+        auto = _asks_auto(chunks)  # opened in the disk chunks, then sized (_chunk_auto)
+        ds = xr.open_zarr(str(d), consolidated=False,
+                          chunks={} if chunks is None or auto else chunks,
                           zarr_format=3, drop_variables=_flat_levels(ome_metadata(d)))
         ds.attrs.pop("ome", None)
-        ds = self._with_labels(name, d, ds, chunks)
+        ds = self._with_labels(name, d, ds, None if auto else chunks)
+        if auto:
+            ds = _chunk_auto(ds, chunks)
         # Zarr lists a group's arrays in directory order, which differs between runs and
         # file systems: variables in name order instead, the same on every read
         return _in_name_order(ds)
@@ -678,7 +720,7 @@ class Store:
                                drop_variables=_flat_levels(ome_metadata(p)))
             v = lab[posixpath.basename(rel)].variable  # stored under the label's name
             dims = attr_list(v.attrs.pop("ssbscope_dims", None)) or list(v.dims)
-            if len(dims) < v.ndim:  # the length-1 dimensions of its image it was given
+            if len(dims) < v.ndim:  # the dimensions of its image it was broadcast along
                 v = v.isel({d: 0 for d in v.dims if d not in dims}).transpose(*dims)
             # its own values (a label stored with codes: ssbscope.ome.label_dataset)
             data, attrs = decode_label(v.data, v.attrs)
@@ -859,8 +901,8 @@ class Store:
             if image == name and "labels" in ds.variables:
                 raise StoreError(f"dataset {name!r}: a variable named 'labels' and label images "
                                  "(stored in the NGFF group 'labels/'); rename the variable")
-            # the image's axes and levels: a label with fewer dimensions gets the others
-            # (length 1), and the image's number of pyramid levels (NGFF)
+            # the image's axes and levels: a label with fewer dimensions is broadcast along
+            # the others, and gets the image's number of pyramid levels (NGFF)
             summary = image_summary(self._dir(image)) if image != name else None
             try:
                 out.append((image, lname, label_dataset(ds, vname, lname, summary)))

@@ -4,7 +4,7 @@ item 1): ome-zarr-py's ``Reader``, started on a volume of the shared ``tiny_demo
 pyramid levels; napari's reader (extra ``viewer``) opens them with the volume, headless; and
 ``Store.read`` still returns each label variable in its own dataset.  The phases are stored
 as phase index + 1 (0: phase 0 outside the cell), so that napari shows phase 0; the cell mask
-is a label of the volumes too."""
+is a label of the volumes too (broadcast along time and z), and both open visible in napari."""
 
 import json
 
@@ -65,10 +65,14 @@ def test_tomo_labels_open_with_their_volume_at_the_voxel_size(st):
         assert [props[k + 1]["name"] for k in range(len(phases))] == list(phases)
         assert [props[k + 1]["ssbscope-value"] for k in range(len(phases))] == \
             list(range(len(phases)))
-        # the cell mask: a label of the volumes too (length 1 along time and z)
+        # the cell mask: a label of the volumes too (broadcast along time and z)
         mask = nodes[str(img / "labels" / "cell_mask")]
         assert mask.first(Label) is not None
-        np.testing.assert_array_equal(np.asarray(mask.data[0])[0, 0], cm.astype(np.uint8))
+        assert mask.metadata["coordinateTransformations"] == ct, s
+        m0 = np.asarray(mask.data[0])
+        assert m0.shape == got.shape, s
+        np.testing.assert_array_equal(m0[-1, -1], cm.astype(np.uint8))
+        assert (m0 == m0[:1, :1]).all(), s
         assert len(mask.data) == len(image.data), s
 
 
@@ -102,10 +106,10 @@ def test_napari_opens_the_volume_with_its_labels(st):
     vs = float(st.read("tomo/anode_free/volumes").attrs["voxel_size_um"])
     for la in layers:
         assert la.multiscale
-        if not la.name.endswith("cell_mask"):
-            np.testing.assert_allclose(la.scale[1:], [vs] * 3)
+        np.testing.assert_allclose(la.scale[1:], [vs] * 3)  # the cell mask too (broadcast)
+        assert la.visible, la.name  # the labels too: their omero channel is active
     # phase 0 (the darkest: Li) inside the cell is a non-zero label napari draws opaque
-    ph = [la for la in layers if la.name.endswith("phases")][0]
+    ph = [la for la in layers if la.name.split(":")[0].endswith("phases")][0]
     lab = st.read("tomo/anode_free/labels")
     L, cm = lab["labels"].values, lab["cell_mask"].values
     t, z, y, x = np.argwhere((L == 0) & cm)[0]

@@ -760,3 +760,53 @@ def test_a_dask_label_is_streamed_into_its_image(tmp_path, monkeypatch):
     np.testing.assert_array_equal(np.asarray(node.data[1]), lab[::2, ::2, ::2])
     np.testing.assert_array_equal(st.read("tomo/c/labels")["labels"].values, lab)
     assert st.check() == []
+
+
+def test_read_with_auto_chunks_keeps_the_string_state(store):
+    """Store.read(chunks="auto") (or "auto" for some dimensions) opens a dataset with a
+    variable-length string variable (``state``), which Dask cannot size: the numeric
+    variables and the label images get Dask's chunks, the strings their disk chunks or the
+    sizes given explicitly; the values are the ones written."""
+    import dask
+    import dask.array as da
+
+    st = store.st
+    with dask.config.set({"array.chunk-size": "4KiB"}):  # small: "auto" really splits
+        got = st.read("tomo/cell/volumes", chunks="auto")
+        by_dim = st.read("tomo/cell/volumes", chunks={"time_s": 1, "z": "auto"})
+        lab = st.read("tomo/cell/labels", chunks={"time_s": 1, "z": "auto"})
+    vol = got["volume"].data
+    assert isinstance(vol, da.Array) and vol.npartitions > 2  # sized by Dask, not on disk
+    assert max(np.prod([max(c) for c in vol.chunks]), 1) * 4 <= 4096
+    np.testing.assert_array_equal(got["volume"].values, store.vol)
+    assert list(got["state"].values) == ["pristine", "plated"]
+    assert by_dim["state"].chunks == ((1, 1),)  # the explicit size applies to the strings
+    assert by_dim["volume"].chunks[0] == (1, 1) and len(by_dim["volume"].chunks[1]) > 1
+    assert list(by_dim["state"].values) == ["pristine", "plated"]
+    assert lab["labels"].chunks[0] == (1, 1) and len(lab["labels"].chunks[1]) > 1
+    np.testing.assert_array_equal(lab["labels"].values, store.lab)
+    np.testing.assert_array_equal(lab["cell_mask"].values, store.lds["cell_mask"].values)
+
+
+def test_label_images_ask_to_be_shown(store):
+    """NGFF's image-label has colours, not visibility; the label image's omero channel is
+    ``active``.  ome-zarr-py's Reader reads it: a label opened on its own path is visible;
+    reached from its image, ome-zarr-py marks the nodes under labels/ hidden whatever the
+    metadata (its own choice); napari-ome-zarr shows it (tests/core/test_ome_label_codes.py)."""
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import OMERO, Reader
+
+    lpath = store.st.path / "tomo/cell/volumes/labels/phases"
+    ome = json.loads((lpath / "zarr.json").read_text())["attributes"]["ome"]
+    assert ome["omero"]["channels"][0]["active"] is True
+    assert "window" not in ome["omero"]["channels"][0]  # a label layer has no contrast limits
+    nodes = {n.zarr.path.rstrip("/"): n for n in Reader(parse_url(str(lpath)))()}
+    first = nodes[str(lpath)]  # (its image comes first, hidden: ome-zarr-py's choice too)
+    assert not nodes[str(store.st.path / "tomo/cell/volumes")].visible
+    assert first.visible and first.metadata["visible"] == [True]
+    assert first.first(OMERO).image_data["channels"][0]["active"] is True
+    # the image itself (no omero): ome-zarr-py's defaults, shown
+    img = _node(store.st.path / "tomo/cell/volumes")
+    assert img.visible and "omero" not in json.loads(
+        (store.st.path / "tomo/cell/volumes/zarr.json").read_text())["attributes"]["ome"]

@@ -759,52 +759,61 @@ def _hot_spot_table(ds, series, ks):
                 "height-only overlap": (f"{float(ds['height_only_overlap'].values[k]):.2f}"
                                         if np.isfinite(ds["height_only_overlap"].values[k])
                                         else "—")})
-    cond_txt = (
-        "  Beyond the height: a measured map whose growth follows the height itself also "
-        "beats the shuffled baseline, for the model and for any map that is a function of "
-        "the height.  The last columns test the model against that explanation: both pixel "
-        "maps are regressed on the height of " + surf + " (a cubic spline of the height: "
-        "any smooth function of it), the partial correlation is that of the smoothed "
-        "residuals, and both it "
-        "and the top-decile overlap are compared with height-conditioned surrogates of the "
-        "measured map (its height dependence kept, its residual randomly shifted and "
-        "flipped, so its texture is kept too; z: in their standard deviations).  'skill "
-        "beyond height': the partial correlation is positive and exceeds all but a fraction "
-        f"p ≤ {SKILL_BEYOND_HEIGHT_P:g} of the surrogates' (the p-value, not the z-score, "
-        "decides: on small maps the surrogates' spread is wide and far from normal).  "
-        "Height-only overlap: the top decile of the measured map's own regression on the "
-        "height (in-sample, the most a map that is a function of the height scores).  "
-        + ("The measured map's height noise (scan k+1's minus scan k's) is uncorrelated with "
-           "the noise-weighted surface's (for independent noise in the two scans), so it "
-           "does not bias the partial correlation." if ph == "noise_weighted" else
-           "The measured map's height noise (scan k+1's minus scan k's) is uncorrelated with "
-           "the mid-interval surface's when both scans are equally noisy, so it does not "
-           "bias the partial correlation; an unequal noise in the two scans leaves a "
-           "residual bias (rerun with prediction_height: noise_weighted)." if mid else
-           "The measured map shares scan k's height noise with the prediction: the partial "
-           "correlation is biased low in plating and high in stripping intervals (rerun with "
-           "prediction_height: noise_weighted).")
-        if cond else "")
+    # the caption says what the table is; the notes below it, in short parts, what its
+    # columns are, how skill is decided, the height test and the caveats (hot_spot_notes)
     html = table(pd.DataFrame(rows), caption=(
-        "Predicted hot spots against the measured current-density map: can the map test the "
-        "prediction?  Per interval (scan k to k+1, prediction on "
-        f"{surf}; {res_txt}, baseline and noise floor included): the predicted "
-        "current per projected area (what a thickness change measures) and its contrast "
-        "(std / mean) against the measured current-density map's noise "
-        "floor (its noise std over its mean, spatial correlation included: white + "
-        "Gaussian-correlated noise fitted to the map's robust semivariogram under a smooth "
-        "signal, the model the stored transport noise uses, carried through the "
-        "comparison's smoothing; noise correlated over ~2 pixels or more is taken for "
-        "signal).  "
-        "Resolvable: the predicted contrast exceeds the floor, and then the Pearson "
-        "correlation and the fraction of the predicted top-decile region inside the measured "
-        "one, each with its z-score against randomly shifted and flipped copies of the "
-        "measured map (the baseline keeps the map's texture), measure the model's skill.  "
-        "In brackets: not resolvable; the measured map cannot show the predicted contrast, so "
-        "these numbers are not skill (they follow whatever the two maps share, e.g. the "
-        "height).  —: no Li surface in the first scan of the interval.  'Resolvable' is "
-        "necessary, not sufficient: a map whose growth follows the height itself also beats "
-        "the shuffled baseline; the z-scores guard the rest." + cond_txt))
+        "Predicted hot spots against the measured current-density map, per interval (scan k "
+        "to k+1): can the map test the prediction, and if so, how well does it match?"))
+    shown = [
+        f"Prediction on {surf}; {res_txt}.",
+        "Predicted contrast: std / mean of the predicted current per projected area (what "
+        "a thickness change measures).",
+        "Measured noise floor: the measured map's noise std over its mean, spatial "
+        "correlation included (white + Gaussian-correlated noise fitted to the map's robust "
+        "semivariogram, carried through the smoothing; noise correlated over ~2 pixels or "
+        "more counts as signal).",
+        "Correlation: Pearson's, of the two maps.  Top-decile overlap: the fraction of the "
+        "predicted top-decile region inside the measured one.",
+        "No comparison, —: the interval's two maps could not be compared (no Li surface in "
+        "its first scan, or too few valid pixels; the dataset's notes say which)."]
+    decided = [
+        "Resolvable: the predicted contrast exceeds the measured noise floor.  Only then do "
+        "the correlation and the overlap measure the model's skill.",
+        "z: in standard deviations of a baseline, randomly shifted and flipped copies of the "
+        "measured map (they keep its texture).",
+        "[In brackets]: not resolvable.  The map cannot show the predicted contrast, so these "
+        "numbers are not skill; they follow whatever the two maps share, e.g. the height."]
+    height = [
+        "A measured map whose growth follows the height itself also beats the shuffled "
+        "baseline, for the model and for any function of the height.  The entries from "
+        "'beyond height' on test the model against that explanation.",
+        f"Both maps are regressed on the height of {surf} (a cubic spline: any smooth "
+        "function of it); the partial correlation is that of the smoothed residuals.",
+        "It and the top-decile overlap are compared with height-conditioned surrogates of "
+        "the measured map: its height dependence kept, its residual shifted and flipped.",
+        "Skill beyond height: the partial correlation is positive and exceeds all but a "
+        f"fraction p ≤ {SKILL_BEYOND_HEIGHT_P:g} of the surrogates'.  The p-value decides, "
+        "not z: on small maps the surrogates' spread is wide and far from normal.",
+        "Height-only overlap: the top decile of the measured map's own regression on the "
+        "height (in-sample: the most a function of the height scores)."] if cond else []
+    caveats = ["'Resolvable' is necessary, not sufficient: the z-scores, and the height test, "
+               "guard the rest."]
+    if cond:
+        caveats.append(
+            "The measured map's height noise (scan k+1's minus scan k's) is uncorrelated with "
+            "the noise-weighted surface's (for independent noise in the two scans), so it does "
+            "not bias the partial correlation." if ph == "noise_weighted" else
+            "Scans k and k+1 equally noisy: the measured map's height noise is uncorrelated "
+            "with the mid-interval surface's and does not bias the partial correlation; an "
+            "unequal noise leaves a residual bias (rerun with prediction_height: "
+            "noise_weighted)." if mid else
+            "The measured map shares scan k's height noise with the prediction: the partial "
+            "correlation is biased low in plating and high in stripping intervals (rerun with "
+            "prediction_height: noise_weighted).")
+    notes = [("What is shown", shown), ("How skill is decided", decided),
+             ("Beyond the height", height), ("Caveats", caveats)]
+    html = macro("hot_spot_notes", html, [(h, x) for h, x in notes if x],
+                 template="interface.html.j2")
     summary = []
     if ks:
         kk = ks[-1]
