@@ -131,3 +131,14 @@ def test_emf_maps_agree_with_the_series(outside):
             chi2 = np.sum(((blk - float(ds["emf"].sel(state=s["state"], component=c))) / unc) ** 2)
             assert chi2 < 20, (s["state"], c, blk, unc)          # 4 blocks: chi2(4) < 20
             assert np.all(np.abs(blk - s["emf_detected"][c]) < 3 * unc + 0.015 * s["emf_detected"][c])
+
+
+def test_readme_documents_the_xcs_input_files():
+    """The event-file layout this check writes (outside_xcs.write_ssbevt) is the README's."""
+    from pathlib import Path
+    readme = Path(__file__).resolve().parents[2].joinpath("README.md").read_text(encoding="utf-8")
+    for s in (r"`SSBEVT\x00\x01`", "(uint64)", "(uint32)", '"value_unit": "keV" or "adu"',
+              "`frame` (uint32", "`row` (uint8)", "`col` (uint8)", "`flags` (uint16", "`value` (float32",
+              "`gain_kev_per_unit`", "`offset_kev`", "`angle_map:`", "not for the detector's Gaussian "
+              "resolution", "n_charge_sharing_discarded"):
+        assert s in readme, s
