@@ -10,7 +10,7 @@ component with its uncertainty, the Li content x from two reference points) and
 store reader.
 
 Tolerances.  The noise is Poisson (about 3e5 photons per exposure, 64 pixels): ssbscope's
-``emf_unc`` (0.4-1.2 %) is its 1-sigma.  The reference is ``emf_detected``, the EMF of each
+``emf_unc`` (0.3-0.8 %) is its 1-sigma.  The reference is ``emf_detected``, the EMF of each
 component's spectrum after the detector's Gaussian resolution (1.0 keV FWHM at 94 keV; the
 README says the resolution is not deconvolved: the material's own EMF, ``emf_material``, is
 14-16 % higher).  Beyond the noise, ssbscope's 0.2 keV bins and the per-pixel re-binning of
