@@ -395,6 +395,46 @@ def _angles_to_rad(values, units: str | None, where: str):
     return a
 
 
+#: Length units of a pixel size (``units`` attribute, lower case, "µ"/"μ" read as "u") in µm.
+_LENGTH_UM = {"m": 1e6, "meter": 1e6, "meters": 1e6, "metre": 1e6, "metres": 1e6,
+              "cm": 1e4, "mm": 1e3, "millimeter": 1e3, "millimeters": 1e3, "millimetre": 1e3,
+              "um": 1.0, "micron": 1.0, "microns": 1.0, "micrometer": 1.0, "micrometers": 1.0,
+              "micrometre": 1.0, "micrometres": 1.0, "nm": 1e-3, "nanometer": 1e-3,
+              "nanometers": 1e-3, "nanometre": 1e-3}
+
+
+def _length_scale_um(units: str, path, field: str) -> float:
+    """µm per unit of a length ``units`` attribute; FileFormatError naming file and field."""
+    u = units.strip().replace("\u00b5", "u").replace("\u03bc", "u")
+    if u.lower() in _LENGTH_UM:
+        return _LENGTH_UM[u.lower()]
+    try:  # anything else pint reads as a length (e.g. "angstrom", "1e-6 m")
+        from ssbscope.units import _registry
+
+        return float(_registry()(u).to("um").magnitude)
+    except Exception:
+        raise FileFormatError(path, f"{field}: units attribute {units!r} is not a length unit "
+                              "(m, mm, um/µm/micron, nm)",
+                              "fix the attribute, or remove it (µm is assumed) and give "
+                              "voxel_size_um on the input") from None
+
+
+def _pixel_size_um(dset, path, field: str) -> float:
+    """A detector pixel size (dataset ``field`` of ``path``) in µm, honouring its ``units``."""
+    try:
+        v = float(np.asarray(dset[()], dtype=np.float64).ravel()[0])
+    except (TypeError, ValueError, IndexError) as exc:
+        raise FileFormatError(path, f"{field}: not a number ({exc})",
+                              "give voxel_size_um on the input") from None
+    units = _attr_str(dset.attrs.get("units"))
+    scale = 1.0 if units is None or not str(units).strip() else _length_scale_um(str(units), path, field)
+    um = v * scale
+    if not (np.isfinite(um) and um > 0):
+        raise FileFormatError(path, f"{field}: pixel size {v!r} {units or 'um'} is not > 0",
+                              "fix the file or give voxel_size_um on the input")
+    return um
+
+
 def _attr_str(v):
     if isinstance(v, bytes):
         return v.decode(errors="replace")
@@ -561,10 +601,19 @@ def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=T
         else:
             ang, src = fallback_angles(d.shape[0], "has no /exchange/theta")
         meta = {"data": "/exchange/data", "angles": src, "dtype": str(d.dtype)}
-        for key in ("measurement/instrument/detector/pixel_size_um",
-                    "measurement/instrument/detector/pixel_size_x"):
+        # pixel size at the sample: pixel_size_x (Data Exchange), else pixel_size_um; in the
+        # dataset's ``units`` attribute (m, mm, um, nm, ...), µm when it has none
+        det = "measurement/instrument/detector/"
+        for key in (det + "pixel_size_um", det + "pixel_size_x"):
             if key in h:
-                meta["pixel_size_um"] = float(np.asarray(h[key]).ravel()[0])
+                meta["pixel_size_um"] = _pixel_size_um(h[key], p, key)
+        if det + "pixel_size_y" in h:
+            meta["pixel_size_y_um"] = _pixel_size_um(h[det + "pixel_size_y"], p, det + "pixel_size_y")
+            px = meta.get("pixel_size_um")
+            if px is not None and abs(meta["pixel_size_y_um"] - px) > 1e-6 * px:
+                log.warning("%s: pixel_size_y %.6g um differs from pixel_size_x %.6g um; the "
+                            "reconstruction uses pixel_size_x (square voxels)", p,
+                            meta["pixel_size_y_um"], px)
         if "measurement/instrument/monochromator/energy" in h:  # keV (Data Exchange)
             e = h["measurement/instrument/monochromator/energy"]
             units = (_attr_str(e.attrs.get("units")) or "keV").strip().lower()
