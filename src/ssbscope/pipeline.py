@@ -308,8 +308,8 @@ def _worker_environ() -> dict:
     array above it is mapped afresh and page-faulted on each use) to
     :data:`ssbscope.heap.MMAP_THRESHOLD_BYTES` / :data:`ssbscope.heap.TRIM_THRESHOLD_BYTES`
     (8 / 16 MiB).  Measured on a 1-worker LocalCluster (1.5 GB), 32 rows of a 2048 px x
-    1500 angle scan: worker system time 14.7 -> 7.4 CPU-s, minor page faults 3.9 -> 1.7
-    million, the same peak RSS (benchmarks/README.md).  A variable the user set in the
+    1500 angle scan: worker system time 14.7-19.5 -> 7.4-9.8 CPU-s, minor page faults 3.9-6.0
+    -> 1.7 million, the same peak RSS (benchmarks/README.md).  A variable the user set in the
     config wins; an existing cluster's workers (``--scheduler``) are left alone."""
     import dask
     import distributed  # noqa: F401  (loads distributed's config defaults)
