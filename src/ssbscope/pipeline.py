@@ -301,17 +301,42 @@ def parse_memory(value) -> int | None:
     return n
 
 
+def _worker_environ() -> dict:
+    """Environment of the LocalCluster's worker processes: distributed's
+    ``distributed.nanny.pre-spawn-environ`` with glibc's heap thresholds raised from its
+    ``MALLOC_TRIM_THRESHOLD_=65536`` (which also pins the mmap threshold at 128 KiB, so every
+    array above it is mapped afresh and page-faulted on each use) to
+    :data:`ssbscope.heap.MMAP_THRESHOLD_BYTES` / :data:`ssbscope.heap.TRIM_THRESHOLD_BYTES`
+    (8 / 16 MiB).  Measured on a 1-worker LocalCluster (1.5 GB), 32 rows of a 2048 px x
+    1500 angle scan: worker system time 14.7-19.5 -> 7.4-9.8 CPU-s, minor page faults 3.9-6.0
+    -> 1.7 million, the same peak RSS (benchmarks/README.md).  A variable the user set in the
+    config wins; an existing cluster's workers (``--scheduler``) are left alone."""
+    import dask
+    import distributed  # noqa: F401  (loads distributed's config defaults)
+
+    from ssbscope.heap import MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+    if str(env.get("MALLOC_TRIM_THRESHOLD_", "65536")) == "65536":
+        env["MALLOC_TRIM_THRESHOLD_"] = str(TRIM_THRESHOLD_BYTES)
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(MMAP_THRESHOLD_BYTES))
+    return env
+
+
 @contextlib.contextmanager
 def _local_cluster(workers: int, memory_limit: int | None, quiet: bool):
     """A LocalCluster of ``workers`` processes (each ``memory_limit`` bytes), closed after."""
     import os
 
+    import dask
     from distributed import Client, LocalCluster
 
     threads = max(1, (os.cpu_count() or 1) // int(workers))
-    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=threads, processes=True,
-                           memory_limit=memory_limit if memory_limit else "auto",
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}):
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=threads,
+                               processes=True,
+                               memory_limit=memory_limit if memory_limit else "auto",
+                               dashboard_address=None, silence_logs=logging.ERROR)
     try:
         client = Client(cluster, set_as_default=True)
         try:

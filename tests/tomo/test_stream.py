@@ -421,33 +421,72 @@ def test_short_blocks_share_a_stored_chunk():
     assert 2 <= p.block_rows < 8 and 8 % p.block_rows == 0 and p.chunk_rows == 8
     q = at(c1 + held // 2)         # 1 row fits, but not with 8 slices held
     assert q.block_rows == q.chunk_rows == 1
-    # 2048 px x 1500 angles, 1.5 GB per single-thread worker, not truncated: 4-row blocks
-    # (before: 1 row, the truncation extension reserved)
-    w = plan_blocks(2048, 1500, 2048, memory_limit_bytes=1.5e9, n_frames=30, align_rows=8)
-    assert w.block_rows == w.chunk_rows == 4 and w.block_bytes <= 0.8 * 1.5e9 - BASE_BYTES
+    # 2048 px x 1500 angles, 1.5 GB per single-thread worker: 16-row blocks, 8 for a
+    # truncated scan (its sinograms extended by up to 2048 px per side); with the earlier FBP
+    # (112 bytes per point of the half spectrum) 4 and 1 rows
+    for ext, rows in ((0, 16), (2048, 8)):
+        w = plan_blocks(2048, 1500, 2048, memory_limit_bytes=1.5e9, n_frames=30, align_rows=8,
+                        extend_px=ext)
+        assert w.block_rows == w.chunk_rows == rows
+        assert w.block_bytes <= 0.8 * 1.5e9 - BASE_BYTES
 
 
 @pytest.mark.slow(seconds=60)
 def test_cluster_plan_gives_several_rows_and_the_local_volume(tmp_path):
-    """A 2-worker LocalCluster at 570 MB per worker, a scan of 512 px, 300 angles, 16 rows:
+    """A 2-worker LocalCluster at 570 MB per worker, a scan of 512 px, 300 angles, 32 rows:
     the old plan (the truncation extension reserved before knowing, FBP at 200 bytes per
-    sinogram value, a 0.7 fraction, 350 MiB base) gave 1-row blocks, and reserving the
-    extension still gives 1 row here; the scan is not truncated, so it is planned in 8-row
-    blocks (one per worker) and the streamed volume equals the local threads' bit for bit."""
+    sinogram value, a 0.7 fraction, 350 MiB base) gave 1-row blocks, and so did reserving the
+    extension until the FBP got lean; the scan is not truncated, so it is planned in two
+    blocks of 24 and 8 rows (one per worker; 8-row blocks with the earlier FBP) and the
+    streamed volume equals the local threads' bit for bit."""
     from distributed import Client, LocalCluster
 
-    path = _write_dx(tmp_path / "c.h5", n_a=300, n_r=16, n_d=512, zinger_rows=(7, 8))
-    # the centre given: at 570 MB the centre search would use 15 rows instead of 16
+    path = _write_dx(tmp_path / "c.h5", n_a=300, n_r=32, n_d=512, zinger_rows=(7, 8))
+    # the centre given: at 570 MB the centre search would use fewer rows than locally
     local = stream_reconstruct(path, memory_limit_bytes=4e9, center_px=255.6)
     ref = np.asarray(local.volume.compute())
     limit = 570e6
-    assert plan_blocks(16, 300, 512, memory_limit_bytes=limit, n_frames=16,
-                       extend_px=512).block_rows == 1
+    # reserving the extension: 1-row blocks with the earlier FBP (112 bytes per point of the
+    # half spectrum), several rows with the lean one
+    assert plan_blocks(32, 300, 512, memory_limit_bytes=limit, n_frames=16,
+                       extend_px=512).block_rows >= 8
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=limit,
                       dashboard_address=None) as cl, Client(cl):
         sr = stream_reconstruct(path, center_px=255.6)
         assert sr.truncated is False and sr.plan.threads == 1
-        assert sr.plan.block_rows == 8 and sr.volume.chunks[0] == (8, 8)
+        b = sr.plan.block_rows  # 24 (the budget's 56 MB)
+        assert 16 <= b < 32 and sr.volume.chunks[0] == (b, 32 - b)
         vol = np.asarray(sr.volume.compute())
     np.testing.assert_array_equal(vol, ref)
     assert float(np.abs(ref).max()) > 0.01
+
+
+@pytest.mark.parametrize("n_a,n_d,truncated", [(300, 512, False), (300, 512, True),
+                                               (600, 1024, False), (600, 1024, True)])
+def test_fbp_memory_model_bounds_one_call(n_a, n_d, truncated):
+    """tracemalloc peak of one FBP (after a first call of the size, as in a block task),
+    truncated sinograms extended by their taper lengths: _fbp_bytes bounds it from above
+    within 1.5x (measured 0.80-0.98 of the model, 2048 px x 1500 angles included), and the
+    lean gridding holds well under the earlier 112 bytes per point of the half spectrum."""
+    import tracemalloc
+
+    import scipy.fft as sfft
+
+    from ssbscope.tomo.recon import fbp
+    from ssbscope.tomo.roi import taper_lengths
+    from ssbscope.tomo.stream import _fbp_bytes
+
+    rng = np.random.default_rng(4)
+    sino = (1.0 + 0.01 * rng.random((n_a, n_d))).astype(np.float32)  # edges do not fall off
+    ang = np.linspace(0, np.pi, n_a, endpoint=False)
+    n_fbp = n_d + (2 * max(taper_lengths(sino, n_d // 2)) if truncated else 0)
+    assert not truncated or n_fbp > 2 * n_d
+    fbp(sino, ang, truncated=truncated)  # warm: FFT plans, filter and kernel caches
+    tracemalloc.start()
+    fbp(sino, ang, truncated=truncated)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    est = _fbp_bytes(n_a, n_fbp, n_d)
+    assert peak <= est <= 1.5 * peak, (peak, est)
+    n_pad = 2 * sfft.next_fast_len(n_fbp)
+    assert est < 0.5 * 112 * n_a * n_pad // 2 + 18 * (2 * n_d) ** 2

@@ -199,31 +199,57 @@ def _deapod(n_out: int, grid: int, width: int) -> np.ndarray:
     return ft
 
 
-def _numba_spread():
+def _numba_kernels():
     from numba import njit, prange
 
     @njit(parallel=True, cache=True, fastmath=False, boundscheck=False)
-    def spread(ux, uy, cre, cim, order, starts, band_rows, row_min, grid, width, beta):
+    def spread(cf, cosa, nsin, nu, wrap, low, high, order, lo, hi, band_rows, row_min, grid,
+               width, beta):
         """Add each point's kernel-weighted value on the (grid, grid) complex grid.
 
-        Points are pre-sorted by their first kernel row; band b owns unwrapped rows
-        [row_min + b*band_rows, row_min + (b+1)*band_rows) and visits its points in sorted
-        order, so every cell receives its contributions in one fixed order.
+        Point ``m = a * kmax + k`` (angle ``a``, frequency ``k``) sits at ``x = cos(theta_a)
+        nu_k grid``, ``y = -sin(theta_a) nu_k grid`` (wrapped to [-grid/2, grid/2) when
+        ``wrap``) with the value ``cf[a, 2k] + i cf[a, 2k + 1]``; entries ``n + j`` of
+        ``order`` are copies of point ``low[j]`` shifted by +grid in y, then those of
+        ``high`` shifted by -grid.  ``order`` lists the entries sorted by their first kernel
+        row; band b owns unwrapped rows [row_min + b*band_rows, row_min + (b+1)*band_rows)
+        and visits ``order[lo[b]:hi[b]]`` in that order, so every cell receives its
+        contributions in one fixed order.
         """
         # complex64 grid stored as interleaved float32 (re, im) pairs
         out = np.zeros((grid, 2 * grid), dtype=np.float32)
-        nb = starts.shape[0] - 1
+        kmax = nu.shape[0]
+        n = cosa.shape[0] * kmax
+        nl = low.shape[0]
+        nb = lo.shape[0]
         half = width / 2.0
+        g2 = grid / 2
         for b in prange(nb):
             r0 = row_min + b * band_rows
             r1 = min(r0 + band_rows, row_min + grid)
             wy = np.empty(width)
             wx = np.empty(width)
             cols = np.empty(width, dtype=np.int64)
-            for s in range(starts[b], starts[b + 1]):
-                m = order[s]
-                y = uy[m]
-                x = ux[m]
+            for s in range(lo[b], hi[b]):
+                p = np.int64(order[s])
+                if p < n:
+                    m = p
+                elif p < n + nl:
+                    m = np.int64(low[p - n])
+                else:
+                    m = np.int64(high[p - n - nl])
+                a = m // kmax
+                k = m - a * kmax
+                x = cosa[a] * nu[k] * grid
+                y = nsin[a] * nu[k] * grid
+                if wrap:
+                    x = (x + g2) % grid - g2
+                    y = (y + g2) % grid - g2
+                if p >= n:
+                    if p < n + nl:
+                        y = y + grid
+                    else:
+                        y = y - grid
                 iy0 = int(math.ceil(y - half))
                 ix0 = int(math.ceil(x - half))
                 for d in range(width):
@@ -237,8 +263,8 @@ def _numba_spread():
                     elif cc >= grid:
                         cc -= grid
                     cols[d] = 2 * cc
-                vr = cre[m]
-                vi = cim[m]
+                vr = cf[a, 2 * k]
+                vi = cf[a, 2 * k + 1]
                 for dy in range(width):
                     r = iy0 + dy
                     if r < r0 or r >= r1:
@@ -253,17 +279,50 @@ def _numba_spread():
                         out[rr, c2 + 1] += np.float32(fi * wx[dx])
         return out
 
-    return spread
+    @njit(cache=True, boundscheck=False)
+    def counting_order(key, key_low, key_high, n_keys, order):
+        """Stable sort of the entries (points, then their +grid and -grid copies) by key
+        (0 <= key < n_keys): writes the entries' positions into ``order`` and returns each
+        key's first position (``start[v]``: entries with a key below v)."""
+        n = key.shape[0]
+        nl = key_low.shape[0]
+        start = np.zeros(n_keys + 1, dtype=np.int64)
+        for p in range(n):
+            start[key[p] + 1] += 1
+        for p in range(nl):
+            start[key_low[p] + 1] += 1
+        for p in range(key_high.shape[0]):
+            start[key_high[p] + 1] += 1
+        for v in range(n_keys):
+            start[v + 1] += start[v]
+        pos = start[:-1].copy()
+        for p in range(n):
+            v = key[p]
+            order[pos[v]] = p
+            pos[v] += 1
+        for p in range(nl):
+            v = key_low[p]
+            order[pos[v]] = n + p
+            pos[v] += 1
+        for p in range(key_high.shape[0]):
+            v = key_high[p]
+            order[pos[v]] = n + nl + p
+            pos[v] += 1
+        return start
+
+    return spread, counting_order
 
 
-_SPREAD = None
+_KERNELS = None
+#: Padded projection values per batch of the spectrum (:func:`_fbp_gridding`; 2 MB of float64).
+_BATCH_VALUES = 2**18
 
 
-def _get_spread():
-    global _SPREAD
-    if _SPREAD is None:
-        _SPREAD = _numba_spread()
-    return _SPREAD
+def _get_kernels():
+    global _KERNELS
+    if _KERNELS is None:
+        _KERNELS = _numba_kernels()
+    return _KERNELS
 
 
 def _interp_transfer(nu, interpolation):
@@ -298,6 +357,17 @@ def _keys_ft(nu, a=-0.5):
 
 def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers, interpolation="sinc",
                   nu_max=1.0):
+    """Gridding FBP of one sinogram (see the module docstring), lean in memory.
+
+    Per point of the half spectrum (``n_angles x kmax``, ``kmax = n_pad / 2`` for sinc) only
+    the weighted coefficient (complex128, 16 bytes), a sort key (int16, 2 bytes) and its
+    position in the sorted order (int32, 4 bytes) are held: the spectrum is computed in
+    batches of angles, the points' coordinates are recomputed inside the spreading kernel, and
+    the sort is a counting sort over kernel rows.  Then the ``grid x grid`` complex64 array is
+    transformed in place.  The arithmetic and the order of the additions are those of the
+    earlier version, which held float64 copies, the full spectrum, coordinates and sort
+    arrays (112 bytes per point): the output is the same bytes.
+    """
     import scipy.fft as sfft
     import numba
 
@@ -305,74 +375,106 @@ def _fbp_gridding(sino, ang, center, n_out, filter_name, width, workers, interpo
     n_pad = 2 * sfft.next_fast_len(max(32, n_d))  # even, >= 2 n_d (no wrap-around)
     w_ang = angular_weights(ang)
     H = ramp_filter(n_pad, filter_name)
-    if interpolation == "sinc":
-        spec = sfft.rfft(sino.astype(np.float64, copy=False), n=n_pad, axis=1, workers=workers)
+    sinc = interpolation == "sinc"
+    if sinc:
         kmax = n_pad // 2  # keep k = 0 .. kmax-1 (drop the Nyquist term)
         k = np.arange(kmax)
         Hk = H[:kmax]
-        spec_k = spec[:, :kmax]
     else:
-        spec = sfft.fft(sino.astype(np.float64, copy=False), n=n_pad, axis=1, workers=workers)
         kmax = int(round(nu_max * n_pad))
         k = np.arange(kmax)
         # the interpolated projection's spectrum: the periodic DTFT times the kernel's FT
         Hk = H[k % n_pad] * _interp_transfer(k / n_pad, interpolation)
-        spec_k = spec[:, :kmax] if kmax <= n_pad else spec[:, k % n_pad]
     # coefficients: Hermitian half-plane, doubled except k = 0; phase moves the axis to 0
     kw = (Hk * np.where(k == 0, 1.0, 2.0) / n_pad) * np.exp(2j * np.pi * k * (center / n_pad))
-    coef = spec_k * kw[None, :]
-    coef *= w_ang[:, None]
     # frequencies (cycles/pixel) nu_x = (k/n_pad) cos, nu_y = -(k/n_pad) sin  (t = x c - y s)
     grid = sfft.next_fast_len(2 * n_out)
     grid += grid % 2
     nu = k / n_pad
-    ux = (np.cos(ang)[:, None] * nu[None, :] * grid).ravel()
-    uy = (-np.sin(ang)[:, None] * nu[None, :] * grid).ravel()
-    if interpolation != "sinc":
-        # the output is sampled at integer pixels: frequencies alias with period 1 cycle/px
-        ux = (ux + grid / 2) % grid - grid / 2
-        uy = (uy + grid / 2) % grid - grid / 2
-    cre = coef.real.ravel()
-    cim = coef.imag.ravel()
+    cosa = np.cos(ang)
+    nsin = -np.sin(ang)
     beta = _es_beta(width)
     # Rows wrap with period `grid`.  Bands own the wrapped rows [-grid/2, grid/2) exactly once:
     # a point whose kernel crosses -grid/2 or grid/2 gets a copy shifted by +-grid, and each
     # copy adds only its rows inside the band range, so no two bands touch the same row (no
     # race between threads) and every cell receives its terms in one fixed order.
     half_g = grid // 2
-    iy0 = np.ceil(uy - width / 2.0).astype(np.int64)
-    low = np.nonzero(iy0 < -half_g)[0]
-    high = np.nonzero(iy0 + width > half_g)[0]
-    if low.size or high.size:
-        idx = np.concatenate([np.arange(uy.size), low, high])
-        uy = np.concatenate([uy, uy[low] + grid, uy[high] - grid])
-        ux, cre, cim = ux[idx], cre[idx], cim[idx]
+    # first kernel rows lie in [-half_g - width, half_g + width] (copies included)
+    off = half_g + width
+    n_keys = grid + 2 * width + 1
+    n = n_a * kmax
+    coef = np.empty((n_a, kmax), dtype=np.complex128)
+    key = np.empty(n, dtype=np.int16 if n_keys < 2**15 else np.int32)
+    low, high, key_low, key_high = [], [], [], []
+    batch = max(8, _BATCH_VALUES // n_pad)  # angles per batch: ~2 MB of float64 padded rows
+    for a0 in range(0, n_a, batch):
+        a1 = min(n_a, a0 + batch)
+        sb = sino[a0:a1].astype(np.float64, copy=False)
+        if sinc:
+            spec = sfft.rfft(sb, n=n_pad, axis=1, workers=workers)
+            spec_k = spec[:, :kmax]
+        else:
+            spec = sfft.fft(sb, n=n_pad, axis=1, workers=workers)
+            spec_k = spec[:, :kmax] if kmax <= n_pad else spec[:, k % n_pad]
+        cb = coef[a0:a1]
+        np.multiply(spec_k, kw[None, :], out=cb)
+        cb *= w_ang[a0:a1, None]
+        del sb, spec, spec_k, cb  # (a view of coef would keep it alive)
+        uy = nsin[a0:a1, None] * nu[None, :] * grid
+        if not sinc:
+            # the output is sampled at integer pixels: frequencies alias with period 1 cycle/px
+            uy = (uy + grid / 2) % grid - grid / 2
+        uy = uy.ravel()
         iy0 = np.ceil(uy - width / 2.0).astype(np.int64)
-    # sort by first kernel row (stable -> deterministic), cut into row bands
-    # stable sort (radix sort for 16-bit keys: O(n)); rows span less than 2**15
-    key = (iy0 - iy0.min()).astype(np.int16 if iy0.max() - iy0.min() < 2**15 else np.int64)
-    order = np.argsort(key, kind="stable")
+        lo_b = np.nonzero(iy0 < -half_g)[0]
+        hi_b = np.nonzero(iy0 + width > half_g)[0]
+        if lo_b.size:
+            low.append(lo_b + a0 * kmax)
+            key_low.append(np.ceil((uy[lo_b] + grid) - width / 2.0).astype(np.int64) + off)
+        if hi_b.size:
+            high.append(hi_b + a0 * kmax)
+            key_high.append(np.ceil((uy[hi_b] - grid) - width / 2.0).astype(np.int64) + off)
+        iy0 += off
+        key[a0 * kmax:a1 * kmax] = iy0
+        del uy, iy0
+    idx_t = np.int32 if n + 2 * n < 2**31 else np.int64
+
+    def _cat(parts, dtype):
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    low, high = _cat(low, idx_t), _cat(high, idx_t)
+    key_low, key_high = _cat(key_low, key.dtype), _cat(key_high, key.dtype)
+    for kk in (key_low, key_high):
+        if kk.size and not (0 <= int(kk.min()) and int(kk.max()) < n_keys):  # pragma: no cover
+            raise RuntimeError("FBP gridding: a kernel row outside the grid's range")
+    spread, counting_order = _get_kernels()
+    # stable sort by first kernel row (points in index order, then the +grid copies, then
+    # the -grid copies), cut into row bands
+    order = np.empty(n + low.size + high.size, dtype=idx_t)
+    start = counting_order(key, key_low, key_high, n_keys, order)
+    del key, key_low, key_high
     row_min = -half_g
     row_max = half_g
     n_bands = max(1, min(64, 4 * numba.get_num_threads()))
     band_rows = max(width, -(-(row_max - row_min) // n_bands))
     n_bands = -(-(row_max - row_min) // band_rows)
-    sorted_iy0 = iy0[order]
-    # band b owns rows [r0, r0 + band_rows) and needs the points with iy0 in
-    # [r0 - width + 1, r0 + band_rows): a contiguous run of the sorted points
+    # band b owns rows [r0, r0 + band_rows) and needs the points with first row in
+    # [r0 - width + 1, r0 + band_rows): a contiguous run of the sorted entries
     r0s = row_min + np.arange(n_bands) * band_rows
-    lo = np.searchsorted(sorted_iy0, r0s - width + 1, side="left")
-    hi = np.searchsorted(sorted_iy0, r0s + band_rows, side="left")
-    band_order = np.concatenate([order[a:b] for a, b in zip(lo, hi)]).astype(np.int64)
-    band_starts = np.concatenate([[0], np.cumsum(hi - lo)]).astype(np.int64)
+    lo = start[np.clip(r0s - width + 1 + off, 0, n_keys)].astype(np.int64)
+    hi = start[np.clip(r0s + band_rows + off, 0, n_keys)].astype(np.int64)
     from ssbscope.tomo.filters import _launch  # threadsafe launch (Dask's slab threads)
 
-    g = _launch(_get_spread(), ux, uy, cre, cim, band_order, band_starts, int(band_rows),
-                row_min, int(grid), int(width), float(beta)).view(np.complex64)
-    img = sfft.ifft2(g, workers=workers, overwrite_x=True) * (grid * grid)
+    g = _launch(spread, coef.view(np.float64), cosa, nsin, nu, not sinc, low, high, order,
+                lo, hi, int(band_rows), row_min, int(grid), int(width), float(beta))
+    del coef, order
+    g = sfft.ifft2(g.view(np.complex64), workers=workers, overwrite_x=True)
     # output offsets x = j - n_out//2 live at index x mod grid
     idx = (np.arange(n_out) - n_out // 2) % grid
-    img = img[np.ix_(idx, idx)].real
+    img = g[np.ix_(idx, idx)]
+    del g
+    img *= grid * grid
+    img = img.real
     d = _deapod(n_out, grid, width)
     img /= d[:, None] * d[None, :]
     return img

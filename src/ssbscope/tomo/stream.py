@@ -124,22 +124,37 @@ def _fbp_bytes(n_angles, n_fbp, n_out):
     """Transient memory (bytes) of one FBP call (:func:`ssbscope.tomo.recon.fbp`, gridding)
     of a sinogram ``n_fbp`` px wide (after any truncation extension).
 
-    An upper bound fitted to the measured tracemalloc peak of single calls after a first call
-    of the same size (the FFT plans and filter caches made by a process's first block are
-    kept: part of :data:`BASE_BYTES`): 112 bytes per value of the half spectrum
-    (``n_angles x n_pad / 2``, ``n_pad = 2 next_fast_len(n_fbp)``: the float64 copy, its
-    spectrum and weighted coefficients in complex128, the four float64 coordinate arrays,
-    sort keys and orders), 18 bytes per cell of the ``grid x grid`` gridding array
-    (``grid = next_fast_len(2 n_out)``: complex64 spread, inverse FFT and its scaled copy)
-    and 4 MiB.  Measured / this model: 0.93 at 2048 px x 1500 angles (604 MB), 0.96 at
-    500 angles, 0.95 for a truncated 2048 x 1500 sinogram extended by 907 px per side
-    (908 MB), 0.92 at 1024 px x 1500, 0.90 at 512 px x 1500, 0.85 at 512 px x 300."""
+    An upper bound of the tracemalloc peak of single calls after a first call of the same
+    size (the FFT plans and filter caches made by a process's first block are kept: part of
+    :data:`BASE_BYTES`), from the arrays :func:`ssbscope.tomo.recon._fbp_gridding` holds,
+    with ``n = n_angles x n_pad / 2`` points of the half spectrum (``n_pad = 2
+    next_fast_len(n_fbp)``) and ``grid = next_fast_len(2 n_out)``: the largest of
+
+    * building the coefficients and the sort: 22 bytes per point (complex128 coefficient,
+      int16 key, int32 order) plus one batch of angles' float64/complex128 spectra (24 bytes
+      per padded value);
+    * spreading: 20 bytes per point plus the complex64 ``grid x grid`` array;
+    * cropping: that array plus the complex64 ``n_out x n_out`` slice;
+
+    times 1.02, plus the extended float32 sinogram (4 bytes per value, counted for every
+    call) and 2 MiB.  Measured / this model at 2048 px x 1500 angles: 0.92 (196 MB), 0.98
+    truncated (extended by 2048 px per side, 356 MB), 0.95 at 500 angles (168 MB), 0.87 at
+    1024 px x 1500 (64 MB; 0.97 truncated), 0.81 at 512 px x 1500, 0.80 at 512 px x 300
+    (0.89 truncated).  (The earlier FBP held the full spectrum, float64 coordinates and sort
+    arrays, 112 bytes per point: 604 MB at 2048 x 1500, 1247 MB extended by 2048 px per
+    side.)"""
     import scipy.fft as sfft
+
+    from ssbscope.tomo.recon import _BATCH_VALUES
 
     n_pad = 2 * sfft.next_fast_len(max(32, int(n_fbp)))
     grid = sfft.next_fast_len(2 * int(n_out))
     grid += grid % 2
-    return int(112 * int(n_angles) * (n_pad // 2) + 18 * grid * grid + 4 * 2**20)
+    n = int(n_angles) * (n_pad // 2)
+    batch = min(int(n_angles), max(8, _BATCH_VALUES // n_pad))  # as in _fbp_gridding
+    core = max(22 * n + 24 * batch * n_pad, 20 * n + 8 * grid * grid,
+               8 * grid * grid + 8 * int(n_out) ** 2)
+    return int(1.02 * core + 4 * int(n_angles) * int(n_fbp) + 2 * 2**20)
 
 
 def block_bytes(rows: int, n_angles: int, n_detector: int, *, n_out: int | None = None,
@@ -153,8 +168,10 @@ def block_bytes(rows: int, n_angles: int, n_detector: int, *, n_out: int | None 
     (:func:`_fbp_bytes`; the rows are reconstructed one after the other, so these are paid
     once per block, not per row) and one sinogram's ring removal (about 28 bytes per value).
     Measured tracemalloc peak of :func:`reconstruct_rows` at 2048 px x 1500 angles (after a
-    first block of that size): 0.62 GB for one row, 0.72 GB for 4, 0.84 GB for 8, against
-    0.70, 0.78, 0.90 GB here (RSS rose by 0.54, 0.61, 0.76 GB).
+    first block): 0.21 GB for one row, 0.43 GB for 8, 0.66 GB for 16, 0.59 GB for 8 rows of
+    a truncated scan (extended by 2048 px per side), against 0.26, 0.46, 0.70, 0.61 GB here
+    (RSS rose by 0.16, 0.38, 0.63, 0.58 GB).  With the earlier FBP (0.60 GB per call, 1.25
+    GB extended) one row peaked at 0.62 GB and 8 rows at 0.84 GB.
 
     Parameters
     ----------
