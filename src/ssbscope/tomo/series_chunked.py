@@ -974,8 +974,10 @@ def missing_layer_thickness(volume, reference, z_contact: int, level_layer: floa
     opened cracks: as dark as the layer) is the mean deficit per slice of the
     ``background_vox`` slices above the window, subtracted from the window's slices above the
     contact slice (on the anode-free twin's stripped scan, case A: 0.30 µm per slice there,
-    0.39 / 0.20 in the two slices above; mean 2.42 µm without it, 2.06 with it, against the
-    phantom's 1.97).
+    0.39 / 0.20 in the two slices above; mean 2.42 µm without it, 2.10 with it, against the
+    phantom's 1.97).  Assumes the reference holds none of the layer (a sub-voxel layer
+    already there is subtracted: the result is the change since the reference) and that the
+    lower neighbour is the registered, unchanging layer; not used for truncated scans.
 
     Parameters
     ----------
