@@ -971,6 +971,13 @@ class ScanMeasurement:
     #: neighbourhood it sums over, ``noise_um3``: 1 sigma of that sum from the voxels' noise;
     #: :func:`ssbscope.tomo.series_chunked._local_pore_crack_volume`); empty when not measured.
     pore_crack_parts: dict = field(default_factory=dict)
+    #: Layers not found as a band but measured from the partial-volume deficit against the
+    #: series' first scan (:func:`ssbscope.tomo.series_chunked.missing_layer_thickness`):
+    #: per-column 1-sigma noise of the thickness map (µm), standard error of its mean (µm)
+    #: and the mean's significance (mean / standard error; below 3: not detected).
+    thickness_noise_um: dict = field(default_factory=dict)
+    thickness_mean_se_um: dict = field(default_factory=dict)
+    thickness_significance: dict = field(default_factory=dict)
     #: Pores and isolated (dead) Li by persistence against the series' first (registered)
     #: scan (:data:`ssbscope.tomo.low_attenuation.PERSISTENCE_RULE`: matched-filter objects
     #: of the electrolyte present in the first scan / new since, partial volume, µm³); NaN

@@ -573,7 +573,11 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                        ("thickness_edge_um", "thickness_edge_um"),
                        ("thickness_center_std_um", "thickness_center_std_um"),
                        ("thickness_edge_std_um", "thickness_edge_std_um"),
-                       ("thickness_mean_um", "thickness_mean_um")):
+                       ("thickness_mean_um", "thickness_mean_um"),
+                       # layers thinner than a voxel, from their partial volume (else NaN)
+                       ("thickness_noise_um", "thickness_noise_um"),
+                       ("thickness_mean_se_um", "thickness_mean_se_um"),
+                       ("thickness_significance", "thickness_significance")):
         # every declared layer; NaN for those analysis.tomo.thickness does not ask for
         vals = np.array([[getattr(sc, attr).get(k, np.nan) for k in all_layers] for sc in scans], float)
         data[name] = (("time_s", "layer"), vals.reshape(nt, len(all_layers)))
@@ -643,6 +647,16 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
     met["thickness_mean_um"].attrs["method"] = (
         "mean over every column of the cell (no column left out), as layer_volume_um3 and "
         "the Faraday balance")
+    _thin = ("a declared layer not found as a band (thinner than a voxel) between two found "
+             "ones: its thickness map from the grey-level deficit against the first scan "
+             "(ssbscope.tomo.series_chunked.missing_layer_thickness); NaN for other layers")
+    met["thickness_noise_um"].attrs.update({"units": "um", "method": (
+        "1 sigma per column of " + _thin)})
+    met["thickness_mean_se_um"].attrs.update({"units": "um", "method": (
+        "standard error of thickness_mean_um of " + _thin)})
+    met["thickness_significance"].attrs.update({"units": "1", "method": (
+        "thickness_mean_um / thickness_mean_se_um of " + _thin + "; below 3 the layer is "
+        "not detected")})
     if all(getattr(s, "pore_crack_parts", None) for s in scans):
         met["pore_crack_volume_um3"].attrs.update({"units": "um3", "method": (
             "partial volume sum (hi - v) / (hi - lo) of the unfiltered grey values over the "
