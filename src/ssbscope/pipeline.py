@@ -332,11 +332,27 @@ def _local_cluster(workers: int, memory_limit: int | None, quiet: bool):
     from distributed import Client, LocalCluster
 
     threads = max(1, (os.cpu_count() or 1) // int(workers))
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}):
-        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=threads,
-                               processes=True,
-                               memory_limit=memory_limit if memory_limit else "auto",
-                               dashboard_address=None, silence_logs=logging.ERROR)
+    env = _worker_environ()
+    # distributed lets os.environ override the config and leaves each nanny's pre-spawn values
+    # in os.environ: after an earlier cluster in this process (distributed's 65536 among them)
+    # the config alone would not reach the workers.  A value other than that default is the
+    # user's and is kept; os.environ is restored once the workers are spawned.
+    heap_keys = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+    saved = {k: os.environ.get(k) for k in heap_keys}
+    if saved["MALLOC_TRIM_THRESHOLD_"] in (None, "65536"):
+        os.environ.update({k: str(env[k]) for k in heap_keys if k in env})
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+            cluster = LocalCluster(n_workers=int(workers), threads_per_worker=threads,
+                                   processes=True,
+                                   memory_limit=memory_limit if memory_limit else "auto",
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     try:
         client = Client(cluster, set_as_default=True)
         try:

@@ -640,8 +640,11 @@ def test_stream_plan_blocks_are_a_multiple_of_the_pyramid_factor():
     assert free.block_rows % f != 0 or free.block_rows == al.block_rows  # the test can fail
     assert al.block_rows % f == 0 and free.block_rows - f < al.block_rows <= free.block_rows
     # fewer rows than the factor: kept (the remainder is carried inside the graph)
-    assert plan_blocks(2048, 1500, 2048, memory_limit_bytes=1.2e9, align_rows=f).block_rows \
-        == plan_blocks(2048, 1500, 2048, memory_limit_bytes=1.2e9).block_rows
+    # (0.9 GB: 3-row blocks with the lean FBP; 1.2 GB now gives 11 rows)
+    few = plan_blocks(2048, 1500, 2048, memory_limit_bytes=0.9e9)
+    assert 1 < few.block_rows < f
+    assert plan_blocks(2048, 1500, 2048, memory_limit_bytes=0.9e9,
+                       align_rows=f).block_rows == few.block_rows
 
 
 def test_stored_images_are_cube_chunked_along_the_producers_blocks(tmp_path):

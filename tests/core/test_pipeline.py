@@ -210,8 +210,19 @@ def test_local_cluster_workers_get_larger_heap_thresholds():
     def heap_env():
         return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("MALLOC_MMAP_THRESHOLD_"))
 
-    with _local_cluster(1, 10**9, True) as client:
-        got = list(client.run(heap_env).values())
+    # an earlier cluster of this process leaves distributed's default in os.environ (CI
+    # failed on this when another test's LocalCluster ran first in the same worker)
+    saved = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"
+    try:
+        with _local_cluster(1, 10**9, True) as client:
+            got = list(client.run(heap_env).values())
+        assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # restored
+    finally:
+        if saved is None:
+            os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        else:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = saved
     assert got == [(str(TRIM_THRESHOLD_BYTES), str(MMAP_THRESHOLD_BYTES))]
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 4096}):
         env = _worker_environ()
