@@ -123,8 +123,6 @@ class StageContext:
 
     def record_input(self, path) -> Path:
         """Declare a raw file this stage read (hashed into the outputs' provenance)."""
-        import os
-
         p = Path(path)
         st = check_regular_file(p)  # refuses FIFOs/devices before any read; stat before hashing:
         # a file changed meanwhile then fails the next check
