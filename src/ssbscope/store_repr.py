@@ -67,7 +67,7 @@ def _label_arrays(d: Path, attrs: dict) -> dict:
         dims = a.get("ssbscope_dims") or m.get("dimension_names")
         shape = m.get("shape") or ()
         if dims and m.get("dimension_names") and len(dims) < len(shape):
-            # the length-1 axes of its image a lower-dimensional label got (ssbscope.ome)
+            # the axes of its image a lower-dimensional label was broadcast along (ssbscope.ome)
             shape = [n for d, n in zip(m["dimension_names"], shape) if d in dims]
         out[vname] = {**m, "dimension_names": dims, "shape": shape,
                       "data_type": a.get("ssbscope_dtype") or m.get("data_type")}

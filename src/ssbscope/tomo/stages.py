@@ -478,8 +478,8 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                                                      for c in cls_vals],
                                 "ome_label_mask": "cell_mask", "ome_label_background": 0,
                                 "ome_label_outside": f"{phases[0]} outside the cell"})
-    # the cell's columns: a label of the volumes too (volumes/labels/cell_mask, one voxel
-    # along time and z covering the series: shown on every slice)
+    # the cell's columns: a label of the volumes too (volumes/labels/cell_mask, broadcast
+    # lazily along time and z to the volume's shape and transforms: shown on every slice)
     lab["cell_mask"].attrs.update({"ome_image": "label", "ome_source": "../volumes",
                                    "label_values": [0, 1],
                                    "label_names": ["outside the cell", "cell"],
