@@ -129,11 +129,34 @@ class EchemInput(_Input):
     invert_current: bool = Field(default=False, description="flip the current sign (cells wired with the negative electrode, e.g. Cu, as working electrode) so charge is positive")
     nan_policy: Literal["raise", "drop"] = Field(default="raise", description="rows of a cycling log whose voltage or current is NaN or infinite: raise (default, strict) refuses the file naming the rows; drop removes those rows and records a warning in attrs['warnings'] of echem/<log>/timeseries (NaN time stamps and physically absurd values are refused either way)")
 
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns_keys(cls, v, info):
+        # the keys the readers take (ssbscope.echem.io.tabular.COLUMNS_KEYS); a setting of the
+        # input written inside the mapping is pointed to its place beside ``columns:``
+        from ssbscope.echem.io.tabular import COLUMNS_KEYS
+
+        if not isinstance(v, dict):
+            return v
+        for k in v:
+            if k in cls.model_fields and k not in COLUMNS_KEYS:
+                path = (info.data or {}).get("path", "...")
+                val = str(v[k]).lower() if isinstance(v[k], bool) else v[k]
+                raise ValueError(f"{k!r} is a setting of the input, not a column: write it beside "
+                                 f"columns:, e.g. {{path: {path}, {k}: {val}, columns: {{...}}}}")
+            if k not in COLUMNS_KEYS:
+                raise ValueError(f"unknown key {k!r}; columns: maps {list(COLUMNS_KEYS)} to the "
+                                 "file's column names, e.g. {voltage_V: \"Ewe (mV)\"}")
+        return v
+
     @model_validator(mode="after")
     def _nan_policy_for_cycling(self):
         if self.kind == "eis" and self.nan_policy != "raise":
             raise ValueError("nan_policy: applies to cycling logs only; an impedance spectrum (kind: eis) "
                              "with NaN points is refused - remove nan_policy or fix the file")
+        if self.kind == "eis" and self.columns:
+            raise ValueError("columns: applies to cycling logs only; the impedance readers (kind: eis) "
+                             "know their formats' columns - remove columns: from this input")
         return self
 
 

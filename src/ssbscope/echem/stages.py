@@ -363,6 +363,42 @@ def _scan_times(exp, cell=None) -> list[tuple[str, float]]:
     return sorted(out, key=lambda x: x[1])
 
 
+def _yaml_map(mapping: dict) -> str:
+    """``{key: "value", ...}`` as written in an experiment file's flow mapping."""
+    return "{" + ", ".join(f'{k}: "{v}"' for k, v in mapping.items()) + "}"
+
+
+def _read_log(read, path, rec):
+    """Read one cycling input; a missing or mis-mapped column is refused with the YAML to write
+    (the reader's own message words the fix as a Python call)."""
+    from ssbscope.errors import MissingColumnError, ParameterError
+
+    cols = dict(rec["columns"])
+    where = f"under the input {{path: {Path(rec['path']).name}, ...}} in the experiment file"
+    try:
+        return read(path, format=rec["format"], invert_current=rec.get("invert_current", False),
+                    nan_policy=rec.get("nan_policy", "raise"), **cols)
+    except MissingColumnError as e:
+        missing = getattr(e, "missing", None)
+        if not missing:
+            raise
+        found = getattr(e, "columns_found", [])
+        want = {k: v for k, v in cols.items() if k not in missing}
+        want.update({k: "<column header>" for k in missing})
+        if getattr(e, "mapped", None):
+            k, v = next(iter(e.mapped.items()))
+            problem = f"columns: maps {k} to {v!r}, which the file lacks; columns found: {found}"
+        else:
+            problem = f"no column for {missing} found by name; columns found: {found}"
+        raise MissingColumnError(path, problem, f"write `columns: {_yaml_map(want)}` {where}, "
+                                 "with <column header> replaced by the file's column name") from e
+    except ParameterError as e:
+        if getattr(e, "name", "") != "column_mapping":
+            raise
+        raise ParameterError("columns", cols, f"{path.name} is read by its instrument reader, "
+                             "which knows its columns", f"remove columns: {where}") from e
+
+
 def _inputs_read_stage(ctx, inputs, *, logs: list):
     from ssbscope.echem import read
     from ssbscope.echem.io.common import check_current_density
@@ -370,8 +406,7 @@ def _inputs_read_stage(ctx, inputs, *, logs: list):
     out = {}
     for rec in logs:
         path = ctx.record_input(rec["path"])
-        df = read(path, format=rec["format"], invert_current=rec.get("invert_current", False),
-                  nan_policy=rec.get("nan_policy", "raise"), **rec["columns"])
+        df = _read_log(read, path, rec)
         check_current_density(df, rec.get("area_cm2"), path,
                               field=f"cell {rec['cell']!r}" if rec.get("cell") else "the cell")
         ds = timeseries_dataset(df, area_cm2=rec.get("area_cm2"), mass_mg=rec.get("mass_mg"),

@@ -45,11 +45,14 @@ from ssbscope.errors import FileFormatError, MissingColumnError, ParameterError
 from ssbscope.echem.io.common import (check_file, drop_truncated_last_row, finalize_timeseries,
                                       parse_duration_s, snake_name, utf16_text)
 
-__all__ = ["read_table", "PRESETS", "MAPPING_KEYS", "split_name_unit"]
+__all__ = ["read_table", "PRESETS", "MAPPING_KEYS", "COLUMNS_KEYS", "split_name_unit"]
 
 log = logging.getLogger(__name__)
 
 MAPPING_KEYS = ("time_s", "voltage_V", "current_A", "cycle", "step", "mode")
+#: Keys of an experiment input's ``columns:`` mapping: the mapped columns and the units of
+#: mapped columns whose names carry none (``time_unit``, ``voltage_unit``, ``current_unit``).
+COLUMNS_KEYS = MAPPING_KEYS + ("time_unit", "voltage_unit", "current_unit")
 
 TIME_UNITS = {"s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3,
               "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0, "h": 3600.0, "hr": 3600.0,
@@ -725,9 +728,12 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
     for key in MAPPING_KEYS:
         if key in mapping:
             if mapping[key] not in cols:
-                raise MissingColumnError(
+                err = MissingColumnError(
                     p, f"mapped column {key}={mapping[key]!r} not found; columns found: {cols}",
                     f"pass the right names as keyword arguments (keys: {list(MAPPING_KEYS)})")
+                # for callers that word the fix their own way (the experiment's columns: mapping)
+                err.missing, err.mapped, err.columns_found = [key], {key: mapping[key]}, cols
+                raise err
             chosen[key] = mapping[key]
             continue
         if key in cols:
@@ -743,10 +749,12 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
     missing = [k for k in ("time_s", "voltage_V", "current_A") if k not in chosen]
     if missing:
         what = f"{preset['instrument']} export" if preset else "table"
-        raise MissingColumnError(
+        err = MissingColumnError(
             p, f"{what} lacks column(s) for {missing}; columns found: {cols}",
             "pass the column names as keyword arguments, e.g. read(path, "
             + ", ".join(f"{k}='<column>'" for k in missing) + f") (mapping keys: {list(MAPPING_KEYS)})")
+        err.missing, err.mapped, err.columns_found = missing, {}, cols
+        raise err
 
     # rows to drop by state (Maccor FRA records carry no time advance)
     if preset.get("drop_states"):
