@@ -47,7 +47,8 @@ __all__ = ["randles_impedance", "zarc_impedance", "effective_capacitance", "fit_
            "MAX_RELATIVE_RESIDUAL", "MAX_RELATIVE_ERROR", "HF_CLOSED_PHASE_DEG",
            "MIN_CPE_EXPONENT", "AUTO_DELTA_BIC", "MAX_ARC_R_OVER_MAX_Z",
            "MAX_APEX_DECADES_BELOW_FMIN", "resolution_problem", "unresolved_arcs",
-           "ELECTROLYTE_ARCS"]
+           "ELECTROLYTE_ARCS", "check_capacitances", "C_PHENOMENA", "ARC_PHENOMENA",
+           "ARC_NAMES", "C_TOLERANCE_DECADES", "PLAUSIBLE_AREA_CM2", "PLAUSIBLE_THICKNESS_CM"]
 
 #: A fit whose RMS relative residual |Z_model - Z|/|Z| exceeds this is failed (10 %).
 MAX_RELATIVE_RESIDUAL = 0.10
@@ -199,9 +200,10 @@ class EISFit:
         ``r_err_ohm``, ``q``, ``q_err``, ``n``, ``n_err``, ``c_F`` (effective capacitance)
         and ``f_apex_Hz`` (characteristic frequency); () for the Randles circuit.
     c_b_F, c_gb_F, c_ct_F : float
-        Effective capacitance of each arc, ``(R^(1−n) Q)^(1/n)`` (F): ~pF for a bulk,
-        ~nF for a grain boundary, ~µF for a double layer (Irvine, Sinclair & West 1990,
-        Adv. Mater. 2, 132). NaN for the Randles circuit.
+        Effective capacitance of each arc, :func:`effective_capacitance` (F): ~pF for a
+        bulk, ~nF for a grain boundary, ~µF for a double layer (Irvine, Sinclair & West 1990,
+        Adv. Mater. 2, 132, doi:10.1002/adma.19900020304); NaN when the circuit has no such arc
+        or its R is not resolved (the Randles circuit has ``c_ct_F``).
     n_params : int
         Fitted parameters.
     aic, bic : float
@@ -225,7 +227,18 @@ class EISFit:
         even when R_ct is not resolved (then ``r_ct_ohm`` is NaN): not a measurement.
     fit_note : str
         Why an arc is flagged as not resolved ("" when every arc is resolved): one reason per
-        unresolved arc, naming it (``R_ct = 1.2e+08 Ω is not resolved: ...``).
+        unresolved arc, naming it (``R_ct = 1.2e+08 Ω is not resolved: ...``); after
+        :func:`check_capacitances`, also one line per arc whose capacitance contradicts its
+        label (``c_note``), joined by "; ".
+    capacitances : tuple of dict
+        Filled by :func:`check_capacitances` (() before): per arc ``label``, ``name``,
+        ``c_F`` (F), ``c_F_cm2`` (C/A, F cm^-2), ``c_F_per_cm`` (C l/A, F cm^-1; NaN unless
+        the area and thickness are known), ``checked``, ``consistent``, ``says``, ``expected``.
+    c_inconsistent : tuple of str
+        Labels of the arcs whose capacitance contradicts their label (:func:`check_capacitances`).
+    c_note : str
+        One line per such arc ("" when none), e.g. ``arc 'bulk' (b) has C = 3 µF ...: its
+        capacitance says sample-electrode interface``.
     """
 
     r_s_ohm: float
@@ -275,6 +288,9 @@ class EISFit:
     unresolved: tuple = ()
     fit_note: str = ""
     r_ct_fit_ohm: float = float("nan")
+    capacitances: tuple = ()
+    c_inconsistent: tuple = ()
+    c_note: str = ""
 
     def resolved(self, label: str) -> bool:
         """False when the circuit has the arc ``label`` (``ct``, ``b``, ``gb``, ``el``, ``i1``,
@@ -282,6 +298,13 @@ class EISFit:
         if label == "int":
             return not ({"i1", "i2"} & set(self.unresolved))
         return label not in self.unresolved
+
+    def consistent(self, label: str) -> bool:
+        """False when :func:`check_capacitances` found the capacitance of arc ``label`` (``int``
+        for either interfacial arc) contradicting its label; True otherwise (also unchecked)."""
+        if label == "int":
+            return not ({"i1", "i2"} & set(self.c_inconsistent))
+        return label not in self.c_inconsistent
 
     def impedance(self, freq_hz) -> np.ndarray:
         """Model impedance (ohm, complex) at ``freq_hz`` with the fitted values."""
@@ -513,6 +536,7 @@ def _fit_randles(f, z, initial):
         chi_square=chi2, reduced_chi_square=float(s2), n_points=int(f.size),
         success=bool(best.success), message=str(best.message), fit_ok=ok, fit_problem=problem,
         relative_residual=rel, circuit="randles", n_params=5, aic=aic, bic=bic,
+        c_ct_F=float("nan") if notes else effective_capacitance(float(p[1]), float(q), float(p[3])),
         unresolved=tuple(notes), fit_note="; ".join(notes.values()), r_ct_fit_ohm=float(p[1]))
 
 
@@ -794,9 +818,34 @@ def _z_arcs(f, r_s, arcs, sigma):
 
 
 def effective_capacitance(r_ohm: float, q: float, n: float) -> float:
-    """Capacitance of an (R ∥ CPE) arc, ``C = (R^(1−n) Q)^(1/n)`` (F): the C of the ideal RC
-    with the same characteristic frequency ``1 / (2π (R Q)^(1/n))`` (Brug et al. 1984,
-    J. Electroanal. Chem. 176, 275; Hsu & Mansfeld 2001, Corrosion 57, 747)."""
+    """Effective capacitance of one (R ∥ CPE) arc (F).
+
+    ``C_eff = (R Q)^(1/n) / R = Q^(1/n) R^((1−n)/n)``: the capacitance of the ideal R ∥ C with
+    the same resistance and characteristic frequency ``f_c = 1 / (2π (R Q)^(1/n))``, i.e.
+    ``C_eff = 1 / (2π f_c R)``; it equals Q for n = 1. This is the formula of Hsu & Mansfeld
+    (2001), Corrosion 57, 747, doi:10.5006/1.3280607, for a parallel R–CPE with the arc's own
+    R (not the formula of Brug et al. (1984), J. Electroanal. Chem. 176, 275,
+    doi:10.1016/S0022-0728(84)80324-1, for a surface distribution, which also involves R_s).
+
+    Parameters
+    ----------
+    r_ohm : float
+        The arc's resistance (ohm), > 0.
+    q : float
+        CPE magnitude Q (F s^(n−1)), > 0.
+    n : float
+        CPE exponent, 0 < n <= 1.
+
+    Returns
+    -------
+    float
+        C_eff (F).
+
+    Examples
+    --------
+    >>> round(effective_capacitance(1000.0, 1e-6, 1.0), 12)
+    1e-06
+    """
     return float((r_ohm ** (1.0 - n) * q) ** (1.0 / n))
 
 
@@ -1253,3 +1302,172 @@ def track_eis(spectra, states=None, circuit: str = "randles") -> pd.DataFrame:
         row.update(fit.to_dict())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# capacitance check of the arc labels
+# --------------------------------------------------------------------------------------
+#: Capacitance ranges of the phenomena an impedance arc can stand for, from Irvine, Sinclair &
+#: West (1990), Adv. Mater. 2, 132, doi:10.1002/adma.19900020304 (their table of capacitance
+#: values and their interpretation): bulk ~1e-12 F, grain boundary 1e-11–1e-8 F, surface layer
+#: 1e-9–1e-7 F, sample–electrode interface 1e-7–1e-5 F, electrochemical reactions ~1e-4 F.
+#: The table's values are for a sample of cell constant l/A = 1 cm^-1 (bulk: ε0 ε' A/l with
+#: ε' ~ 10 gives 1e-12 F). Normalised here as each phenomenon scales:
+#: ``"cm"`` - a volume property of the electrolyte (bulk, grain boundaries in the brick-layer
+#: model), ``C l/A`` in F cm^-1, l the electrolyte thickness; ``"cm2"`` - a layer or interface,
+#: whose C scales with its area only, ``C/A`` in F cm^-2 (the table's value read as that of a
+#: 1 cm² electrode). Single values of the table become a band: bulk 1e-13–1e-11 F cm^-1
+#: (ε' from ~1 to ~110), electrochemical reaction >= 1e-5 F cm^-2 (no upper end: a composite
+#: or porous electrode's internal area and chemical capacitances lie above the table).
+C_PHENOMENA = {
+    "bulk": (1e-13, 1e-11, "cm"),
+    "grain boundary": (1e-11, 1e-8, "cm"),
+    "surface layer": (1e-9, 1e-7, "cm2"),
+    "sample-electrode interface": (1e-7, 1e-5, "cm2"),
+    "electrochemical reaction": (1e-5, np.inf, "cm2"),
+}
+#: The phenomena each arc label of :data:`CIRCUITS` stands for (``el``: bulk and grain boundary
+#: in one arc; ``i1``, ``i2``: the interfacial arcs, a counter electrode or an interphase/SEI).
+ARC_PHENOMENA = {
+    "b": ("bulk",),
+    "gb": ("grain boundary",),
+    "el": ("bulk", "grain boundary"),
+    "i1": ("surface layer", "sample-electrode interface", "electrochemical reaction"),
+    "i2": ("surface layer", "sample-electrode interface", "electrochemical reaction"),
+    "ct": ("sample-electrode interface", "electrochemical reaction"),
+}
+#: Names of the arc labels in notes and the report.
+ARC_NAMES = {"b": "bulk", "gb": "grain boundary", "el": "electrolyte", "i1": "interface 1",
+             "i2": "interface 2", "ct": "charge transfer"}
+#: The ranges are orders of magnitude, and C_eff of a depressed arc (n < 1) depends on the
+#: formula: a capacitance contradicts a label only beyond this many decades outside its range.
+C_TOLERANCE_DECADES = 0.5
+#: Geometry assumed when the cell does not declare it: electrode area from a ~1 mm disc to a
+#: 100 cm² pouch, electrolyte thickness from a 1 µm film to a 1 cm pellet. The check is then
+#: conservative: a label is contradicted only when no geometry in these ranges agrees with it.
+PLAUSIBLE_AREA_CM2 = (0.01, 100.0)
+PLAUSIBLE_THICKNESS_CM = (1e-4, 1.0)
+
+
+def _interval(v, default, name):
+    """(lo, hi) of a known value, a (lo, hi) pair, or the default range for None."""
+    if v is None:
+        return tuple(default), False
+    if np.ndim(v) == 0:
+        x = _positive(name, float(v))
+        return (x, x), True
+    lo, hi = (float(a) for a in v)
+    _positive(name, lo)
+    _positive(name, hi)
+    if hi < lo:
+        raise ParameterError(name, (lo, hi), "must be (low, high) with low <= high")
+    return (lo, hi), lo == hi
+
+
+def _si_farad(c: float) -> str:
+    for scale, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"),
+                          (1e-15, "f")):
+        if abs(c) >= scale:
+            return f"{c / scale:.2g} {prefix}F"
+    return f"{c:.2g} F"
+
+
+def _range_text(p: str) -> str:
+    lo, hi, unit = C_PHENOMENA[p]
+    u = "F cm^-1" if unit == "cm" else "F cm^-2"
+    return f"{p} {lo:.0e}–{hi:.0e} {u}" if np.isfinite(hi) else f"{p} >= {lo:.0e} {u}"
+
+
+def check_capacitances(fit: EISFit, area_cm2=None, thickness_cm=None) -> EISFit:
+    """Check each fitted arc's effective capacitance against what its label stands for.
+
+    For every arc of the fit (the Randles circuit: its charge-transfer arc) with a resolved R,
+    ``C = C_eff`` (:func:`effective_capacitance`, Hsu & Mansfeld 2001) is normalised as each
+    phenomenon of :data:`C_PHENOMENA` scales - ``C l/A`` (F cm^-1) for the electrolyte's bulk
+    and grain boundaries, ``C/A`` (F cm^-2) for layers and interfaces - and compared with the
+    ranges of Irvine, Sinclair & West (1990), doi:10.1002/adma.19900020304. An unknown area or
+    thickness spans :data:`PLAUSIBLE_AREA_CM2` / :data:`PLAUSIBLE_THICKNESS_CM`, and the
+    normalised value becomes an interval. An arc's label is **contradicted** when for none of
+    its phenomena (:data:`ARC_PHENOMENA`) the interval meets the phenomenon's range widened by
+    :data:`C_TOLERANCE_DECADES`; the arc is then flagged (``c_inconsistent``) and described in
+    ``c_note`` and ``fit_note`` with the phenomena its capacitance does fit - it is not
+    relabelled. A failed fit (``fit_ok`` False) is not checked.
+
+    Parameters
+    ----------
+    fit : EISFit
+        A result of :func:`fit_eis`.
+    area_cm2 : float or (float, float), optional
+        Electrode area (cm²), or a (low, high) range; default :data:`PLAUSIBLE_AREA_CM2`.
+    thickness_cm : float or (float, float), optional
+        Solid-electrolyte thickness (cm), or a (low, high) range; default
+        :data:`PLAUSIBLE_THICKNESS_CM`.
+
+    Returns
+    -------
+    EISFit
+        A copy with ``capacitances`` (one dict per arc: ``label``, ``name``, ``c_F`` (F),
+        ``c_F_cm2`` (F cm^-2, NaN unless the area is one value), ``c_F_per_cm`` (F cm^-1,
+        NaN unless area and thickness are single values), ``checked`` (False when R is not
+        resolved), ``consistent``, ``says`` (phenomena the capacitance fits), ``expected``),
+        ``c_inconsistent``, ``c_note``, ``c_ct_F`` for the Randles circuit and ``fit_note``
+        with the ``c_note`` lines appended.
+
+    Examples
+    --------
+    >>> f = np.logspace(6, -2, 60)
+    >>> z = zarc_impedance(f, 5.0, [(100.0, 3e-6, 1.0), (500.0, 1e-5, 0.9)])
+    >>> fit = check_capacitances(fit_eis(f, z.real, z.imag, circuit="gb-ct"), 1.0, 0.05)
+    >>> fit.c_inconsistent
+    ('gb',)
+    """
+    (a_lo, a_hi), a_known = _interval(area_cm2, PLAUSIBLE_AREA_CM2, "area_cm2")
+    (l_lo, l_hi), l_known = _interval(thickness_cm, PLAUSIBLE_THICKNESS_CM, "thickness_cm")
+    base = fit.fit_note  # a second check replaces the first one's lines
+    if fit.c_note and base.endswith(fit.c_note):
+        base = base[: -len(fit.c_note)].rstrip("; ")
+    if fit.circuit == "randles":
+        arcs = [{"label": "ct", "c_F": fit.c_ct_F if np.isfinite(fit.r_ct_ohm) else np.nan}]
+    else:
+        arcs = list(fit.arcs)
+    widen = 10.0 ** C_TOLERANCE_DECADES
+    out, bad, notes = [], [], []
+    for a in arcs:
+        lab = a["label"]
+        c = float(a.get("c_F", np.nan))
+        row = {"label": lab, "name": ARC_NAMES.get(lab, lab), "c_F": c,
+               "c_F_cm2": c / a_lo if a_known and np.isfinite(c) else float("nan"),
+               "c_F_per_cm": (c * l_lo / a_lo if a_known and l_known and np.isfinite(c)
+                              else float("nan")),
+               "expected": "; ".join(_range_text(p) for p in ARC_PHENOMENA.get(lab, ())),
+               "checked": bool(fit.fit_ok and np.isfinite(c) and c > 0 and lab in ARC_PHENOMENA),
+               "consistent": True, "says": ""}
+        if row["checked"]:
+            fits = []
+            for p, (lo, hi, unit) in C_PHENOMENA.items():
+                v_lo, v_hi = ((c * l_lo / a_hi, c * l_hi / a_lo) if unit == "cm"
+                              else (c / a_hi, c / a_lo))
+                if v_hi >= lo / widen and v_lo <= hi * widen:
+                    fits.append(p)
+            row["says"] = ", ".join(fits)
+            row["consistent"] = bool(set(fits) & set(ARC_PHENOMENA[lab]))
+            if not row["consistent"]:
+                bad.append(lab)
+                norm = []
+                if np.isfinite(row["c_F_per_cm"]):
+                    norm.append(f"C l/A = {row['c_F_per_cm']:.2g} F cm^-1")
+                if np.isfinite(row["c_F_cm2"]):
+                    norm.append(f"C/A = {row['c_F_cm2']:.2g} F cm^-2")
+                notes.append(
+                    f"arc '{row['name']}' ({lab}) has C = {_si_farad(c)}"
+                    + (f" ({', '.join(norm)})" if norm else "")
+                    + f": its capacitance says {row['says'] or 'none of the phenomena'}, not "
+                    f"{' or '.join(ARC_PHENOMENA[lab])} (Irvine et al. 1990: {row['expected']}); "
+                    "the label is kept")
+        out.append(row)
+    from dataclasses import replace
+
+    c_note = "; ".join(notes)
+    extra = {"c_ct_F": arcs[0]["c_F"]} if fit.circuit == "randles" else {}
+    return replace(fit, capacitances=tuple(out), c_inconsistent=tuple(bad), c_note=c_note,
+                   fit_note="; ".join(t for t in (base, c_note) if t), **extra)

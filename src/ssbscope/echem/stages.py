@@ -183,7 +183,13 @@ def events_dataset(rows: list[dict]):
 #: failed): the solid-state arcs, the charge-transfer CPE and the selection criteria.
 _EIS_EXTRA_FLOATS = ("r_b_ohm", "r_b_err_ohm", "r_gb_ohm", "r_gb_err_ohm", "r_int_ohm",
                      "r_int_err_ohm", "r_electrolyte_ohm", "r_electrolyte_err_ohm", "n_cpe",
-                     "c_ct_F", "n_params", "aic", "bic")
+                     "n_params", "aic", "bic")
+
+#: Arc labels whose effective capacitance is stored (``c_<label>_F``, ``c_<label>_F_cm2``,
+#: ``c_<label>_F_per_cm``) and the stored capacitance flags ``c_<name>_consistent`` with the
+#: labels each covers.
+_EIS_C_ARCS = ("b", "gb", "el", "i1", "i2", "ct")
+_EIS_C_FLAGS = {"b": ("b",), "gb": ("gb",), "el": ("el",), "int": ("i1", "i2"), "ct": ("ct",)}
 
 
 #: Stored per-arc flags ``r_<name>_resolved`` and the circuit arc labels each covers.
@@ -213,6 +219,16 @@ def eis_dataset(spectra: list[dict]):
         the boolean variables ``r_b_resolved``, ``r_gb_resolved``, ``r_int_resolved``,
         ``r_ct_resolved`` (False: the fitted circuit has that arc and its R is not resolved;
         True otherwise, also when the circuit has no such arc) and explained in ``fit_note``.
+        Capacitance check (:func:`ssbscope.echem.eis.check_capacitances`): ``c_<arc>_F``
+        (effective capacitance, F), ``c_<arc>_F_cm2`` (per electrode area, F cm^-2) and
+        ``c_<arc>_F_per_cm`` (times electrolyte thickness over area, F cm^-1) for the arcs
+        ``b``, ``gb``, ``el``, ``i1``, ``i2``, ``ct`` (NaN where the circuit has no such arc,
+        its R is not resolved, the fit failed or the geometry is unknown); the flags
+        ``c_b_consistent``, ``c_gb_consistent``, ``c_el_consistent``, ``c_int_consistent``,
+        ``c_ct_consistent`` (False: the arc's capacitance contradicts its label; True
+        otherwise, also unchecked), from the entries' ``c_inconsistent`` (tuple of labels);
+        ``c_note`` (the contradictions, also appended to ``fit_note``) and ``c_check`` (the
+        geometry used and every arc's normalised C and verdict).
 
     Returns
     -------
@@ -242,6 +258,16 @@ def eis_dataset(spectra: list[dict]):
     data["spectrum"] = ("state", np.array([int(s.get("spectrum", 0) or 0) for s in spectra],
                                           dtype=np.int64))
     data["r_s_fixed"] = ("state", np.array([bool(s.get("r_s_fixed", False)) for s in spectra], dtype=bool))
+    # effective capacitance per arc (Hsu & Mansfeld 2001) and its check against the arc's
+    # label (Irvine et al. 1990, ssbscope.echem.eis.check_capacitances)
+    for lab in _EIS_C_ARCS:
+        for suf in ("F", "F_cm2", "F_per_cm"):
+            k = f"c_{lab}_{suf}"
+            data[k] = ("state", np.array([np.nan if s.get(k) is None else float(s.get(k))
+                                          for s in spectra], dtype=np.float64))
+    for arc, labs in _EIS_C_FLAGS.items():
+        data[f"c_{arc}_consistent"] = ("state", np.array(
+            [not (set(labs) & set(s.get("c_inconsistent", ()) or ())) for s in spectra], dtype=bool))
     # per-arc "not resolved" flags: the arc's R is NaN, the rest of the fit is kept
     for arc, labs in _EIS_ARC_FLAGS.items():
         data[f"r_{arc}_resolved"] = ("state", np.array(
@@ -249,11 +275,18 @@ def eis_dataset(spectra: list[dict]):
     data["fit_problem"] = ("state", np.array([str(s.get("fit_problem", "") or "") for s in spectra],
                                              dtype=object))
     data["relative_residual"] = (("state",), data["relative_residual"][1], {"units": "1"})
-    for k in ("label", "source", "circuit", "selection", "fit_note"):
+    for k in ("label", "source", "circuit", "selection", "fit_note", "c_note", "c_check"):
         data[k] = ("state", np.array([str(s.get(k, "")) for s in spectra], dtype=object))
     ds = xr.Dataset(data)
-    for k, u in (("aic", "1"), ("bic", "1"), ("n_cpe", "1"), ("n_params", "1"), ("c_ct_F", "F")):
+    for k, u in (("aic", "1"), ("bic", "1"), ("n_cpe", "1"), ("n_params", "1")):
         ds[k].attrs["units"] = u
+    for lab in _EIS_C_ARCS:
+        ds[f"c_{lab}_F"].attrs["units"] = "F"
+        ds[f"c_{lab}_F_cm2"].attrs["units"] = "F/cm^2"
+        ds[f"c_{lab}_F_per_cm"].attrs["units"] = "F/cm"
+        ds[f"c_{lab}_F"].attrs["formula"] = "C_eff = (R Q)^(1/n) / R (Hsu & Mansfeld 2001, doi:10.5006/1.3280607)"
+        ds[f"c_{lab}_F_cm2"].attrs["formula"] = "C_eff / electrode area"
+        ds[f"c_{lab}_F_per_cm"].attrs["formula"] = "C_eff * electrolyte thickness / electrode area"
     ds["z_imag_ohm"].attrs["convention"] = "Z = Z' + j Z''; capacitive arcs have Z'' < 0"
     return ds
 
@@ -294,6 +327,36 @@ def _slug(text: str) -> str:
     return out or "log"
 
 
+#: Solid-electrolyte materials (lower case, no spaces) and layer names that mark the cell's
+#: electrolyte layer, whose thickness normalises the electrolyte arcs' capacitance.
+_ELECTROLYTE_MATERIALS = {"peo-litfsi", "li6ps5cl", "li5.4ps4.6cl1.4", "lpscl", "llzo",
+                          "li7la3zr2o12", "lipon", "li3ps4", "lps", "li10gep2s12", "lgps", "latp",
+                          "lagp", "li3incl6", "li3ycl6", "spe", "peo"}
+_ELECTROLYTE_NAMES = {"electrolyte", "se", "sse", "spe", "separator"}
+
+
+def _electrolyte_thickness_cm(cell) -> tuple[float | None, str]:
+    """The solid electrolyte's nominal thickness (cm) from ``cell.layers`` and where it comes
+    from: the one layer whose material is a solid electrolyte (or, failing that, whose name is
+    ``electrolyte``, ``separator``, ``SE``, ``SSE``, ``SPE``), with a thickness > 0; None (and
+    why) when there is no such layer or more than one."""
+    layers = list(getattr(cell, "layers", []) or [])
+    if not layers:
+        return None, "cell.layers declares no stack"
+
+    def norm(t):
+        return str(t).lower().replace(" ", "").replace("_", "-")
+
+    for how, hits in (("material", [la for la in layers if norm(la.material) in _ELECTROLYTE_MATERIALS]),
+                      ("name", [la for la in layers if norm(la.name) in _ELECTROLYTE_NAMES])):
+        if len(hits) == 1 and hits[0].thickness_um > 0:
+            return float(hits[0].thickness_um) * 1e-4, (f"cell.layers {hits[0].name!r} "
+                                                         f"({hits[0].thickness_um:g} um, by {how})")
+        if len(hits) > 1:
+            return None, f"cell.layers has {len(hits)} electrolyte layers by {how}"
+    return None, "no cell.layers entry is a solid electrolyte"
+
+
 def _input_items(exp) -> tuple[list[dict], list[dict]]:
     """(cycling, eis) input records with resolved paths and unique dataset names."""
     cyc, eis = [], []
@@ -323,6 +386,7 @@ def _input_items(exp) -> tuple[list[dict], list[dict]]:
                "area_cm2": cell.electrode_area_cm2 if cell is not None else None,
                "mass_mg": cell.active_mass_mg if cell is not None else None}
         if item.kind == "eis":
+            rec["thickness_cm"], rec["thickness_from"] = _electrolyte_thickness_cm(cell)
             eis.append(rec)
             continue
         base = name = MAIN_LOG if not cyc else _slug(rec["label"])
@@ -475,12 +539,38 @@ def _inputs_eis_stage(ctx, inputs, *, spectra: list, circuit: str = "randles"):
     return {"echem/eis": eis_dataset(out)}
 
 
+def _c_check_text(fit, rec) -> str:
+    """What the capacitance check compared: the geometry used and each arc's C and verdict."""
+    if not fit.fit_ok or not fit.capacitances:
+        return ""
+    area = rec.get("area_cm2")
+    geo = [f"area {area:g} cm2" if area else "area unknown (0.01-100 cm2 assumed)",
+           (f"electrolyte thickness {rec['thickness_cm'] * 1e4:g} um ({rec.get('thickness_from', '')})"
+            if rec.get("thickness_cm") else
+            f"electrolyte thickness unknown ({rec.get('thickness_from', '')}; 1 um-1 cm assumed)")]
+    arcs = []
+    for c in fit.capacitances:
+        if not c["checked"]:
+            arcs.append(f"{c['label']}: not checked (R not resolved)")
+            continue
+        v = f"{c['label']}: C = {c['c_F']:.3g} F"
+        if np.isfinite(c["c_F_cm2"]):
+            v += f", C/A = {c['c_F_cm2']:.3g} F cm^-2"
+        if np.isfinite(c["c_F_per_cm"]):
+            v += f", C l/A = {c['c_F_per_cm']:.3g} F cm^-1"
+        arcs.append(v + (" consistent" if c["consistent"] else f" CONTRADICTS its label ({c['says']})"))
+    return "; ".join(geo) + " | " + "; ".join(arcs)
+
+
 def _eis_item(z, label, k, rec, path, circuit, fit_eis) -> dict:
     """Fit one spectrum and return its :func:`eis_dataset` entry (NaN values if it failed)."""
     f = z["frequency_Hz"].to_numpy(dtype=float)
     zr = z["z_real_ohm"].to_numpy(dtype=float)
     zi = z["z_imag_ohm"].to_numpy(dtype=float)
-    fit = fit_eis(f, zr, zi, circuit=circuit)
+    from ssbscope.echem.eis import check_capacitances
+
+    fit = check_capacitances(fit_eis(f, zr, zi, circuit=circuit), rec.get("area_cm2"),
+                             rec.get("thickness_cm"))
     t = rec["time_s"]
     if t is None and "time_s" in z.columns:
         t = float(z["time_s"].iloc[0])
@@ -488,12 +578,19 @@ def _eis_item(z, label, k, rec, path, circuit, fit_eis) -> dict:
                 source=path.name, fit_ok=fit.fit_ok, fit_problem=fit.fit_problem,
                 relative_residual=fit.relative_residual, circuit=fit.circuit,
                 selection=fit.selection, n_params=fit.n_params, aic=fit.aic, bic=fit.bic,
-                unresolved=tuple(fit.unresolved), fit_note=fit.fit_note)
+                unresolved=tuple(fit.unresolved), fit_note=fit.fit_note,
+                c_check=_c_check_text(fit, rec))
     if fit.fit_ok:  # a failed fit is stored as failed (NaN values), never as numbers
         item.update(r_s_ohm=fit.r_s_ohm, r_ct_ohm=fit.r_ct_ohm,
                     r_s_err_ohm=fit.r_s_err_ohm, r_ct_err_ohm=fit.r_ct_err_ohm,
                     **{k: getattr(fit, k) for k in _EIS_EXTRA_FLOATS
                        if k not in ("n_params", "aic", "bic")})
+        item.update(c_inconsistent=tuple(fit.c_inconsistent), c_note=fit.c_note)
+        for c in fit.capacitances:
+            item.update({f"c_{c['label']}_F": c["c_F"], f"c_{c['label']}_F_cm2": c["c_F_cm2"],
+                         f"c_{c['label']}_F_per_cm": c["c_F_per_cm"]})
+        if fit.c_inconsistent:
+            log.warning("echem: EIS fit of %s (%s): %s", path.name, label, fit.c_note)
         if fit.r_s_fixed:  # R_s = 0 was assumed (at its bound), not measured: no number
             item.update(r_s_ohm=None, r_s_err_ohm=None, r_s_fixed=True)
         zf = _fit_curve(fit, f)
