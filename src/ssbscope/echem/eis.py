@@ -1368,7 +1368,7 @@ def _si_farad(c: float) -> str:
     for scale, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"),
                           (1e-15, "f")):
         if abs(c) >= scale:
-            return f"{c / scale:.2g} {prefix}F"
+            return f"{c / scale:.3g} {prefix}F"
     return f"{c:.2g} F"
 
 

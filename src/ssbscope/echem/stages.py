@@ -597,7 +597,8 @@ def _eis_item(z, label, k, rec, path, circuit, fit_eis) -> dict:
         if zf is not None:
             item.update(z_fit_real_ohm=zf.real, z_fit_imag_ohm=zf.imag)
         if fit.unresolved:  # those arcs' R are NaN (EISFit), the rest is kept
-            log.warning("echem: EIS fit of %s (%s): %s", path.name, label, fit.fit_note)
+            why = fit.fit_note[: -len(fit.c_note)].rstrip("; ") if fit.c_note else fit.fit_note
+            log.warning("echem: EIS fit of %s (%s): %s", path.name, label, why)
     else:
         log.warning("echem: EIS fit of %s (%s) failed: %s", path.name, label, fit.fit_problem)
     return item

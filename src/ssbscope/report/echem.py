@@ -386,15 +386,59 @@ def _circuit_part(eis, labels) -> list:
                                 "grain-boundary arcs (an upper bound of the solid electrolyte's "
                                 "resistance); BIC/AIC of the |Z|-weighted residual",
                    float_format="{:.4g}", max_columns=20)]
+    parts.extend(_capacitance_part(eis, labels, ok))
     notes = [str(v) for v in eis["fit_note"].values] if "fit_note" in eis else []
-    for lab, t, o in zip(labels, notes, ok):
+    c_notes = [str(v) for v in eis["c_note"].values] if "c_note" in eis else [""] * len(notes)
+    for lab, t, c, o in zip(labels, notes, c_notes, ok):
+        if c and t.endswith(c):  # the capacitance lines, shown on their own below
+            t = t[: -len(c)].rstrip("; ")
         if t and o:  # an ok fit with an arc the spectrum does not resolve (stored as NaN)
             parts.append(macro("para", {"text": f"Not resolved, {lab}: {t}", "cls": "note"}))
+        if c and o:  # an arc whose capacitance contradicts its label (the label is kept)
+            parts.append(macro("para", {"text": f"Capacitance contradicts the arc label, {lab}: {c}",
+                                        "cls": "note"}))
     sel = [str(v) for v in eis["selection"].values] if "selection" in eis else []
     for lab, t in zip(labels, sel):
         if t:
             parts.append(macro("para", {"text": f"Circuit selection, {lab}: {t}", "cls": "note"}))
     return parts
+
+
+#: Arc labels with stored capacitances (ssbscope.echem.stages._EIS_C_ARCS), their names and
+#: the consistency flag that covers each.
+_C_ARCS = (("b", "bulk", "c_b_consistent"), ("gb", "grain boundary", "c_gb_consistent"),
+           ("el", "electrolyte", "c_el_consistent"), ("i1", "interface 1", "c_int_consistent"),
+           ("i2", "interface 2", "c_int_consistent"), ("ct", "charge transfer", "c_ct_consistent"))
+
+
+def _capacitance_part(eis, labels, ok) -> list:
+    """One row per fitted arc with a capacitance: C_eff (F), per area (F cm⁻²), times l/A
+    (F cm⁻¹) and whether it agrees with the arc's label (Irvine et al. 1990)."""
+    rows = []
+    for k, state in enumerate(labels):
+        if not ok[k]:
+            continue
+        for lab, name, flag in _C_ARCS:
+            key = f"c_{lab}_F"
+            if key not in eis or not np.isfinite(float(eis[key].values[k])):
+                continue
+            cons = bool(eis[flag].values[k]) if flag in eis else True
+            c_int = [c for c in str(eis["c_note"].values[k]).split("; ")
+                     if f"({lab}) has C" in c] if "c_note" in eis else []
+            rows.append({"state": state, "arc": f"{name} ({lab})",
+                         "C (F)": float(eis[key].values[k]),
+                         "C/A (F cm⁻²)": float(eis[f"c_{lab}_F_cm2"].values[k]),
+                         "C l/A (F cm⁻¹)": float(eis[f"c_{lab}_F_per_cm"].values[k]),
+                         "label": "consistent" if cons or not c_int else "contradicted"})
+    if not rows:
+        return []
+    return [table(pd.DataFrame(rows), float_format="{:.3g}",
+                  caption="Effective capacitance of each arc, C = (R Q)^(1/n) / R (Hsu & "
+                          "Mansfeld 2001), against the range its label stands for (Irvine, "
+                          "Sinclair & West 1990: bulk ~1e-12, grain boundary 1e-11–1e-8 F cm⁻¹ "
+                          "as C l/A; surface layer 1e-9–1e-7, electrode interface 1e-7–1e-5 F "
+                          "cm⁻² as C/A); an unknown area or thickness is bracketed, so only a "
+                          "clear contradiction is flagged")]
 
 
 def section(store) -> Section | None:
