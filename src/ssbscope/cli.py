@@ -227,8 +227,20 @@ def _cmd_validate(args) -> int:
 def _cmd_echem(args) -> int:
     from ssbscope import echem
 
+    from ssbscope.errors import MissingColumnError
+
     kwargs = {"format": args.format} if args.format else {}
-    df = echem.read(args.file, **kwargs)
+    try:
+        df = echem.read(args.file, **kwargs)
+    except MissingColumnError as e:  # no mapping here: say what the experiment YAML takes
+        from ssbscope.echem.stages import yaml_column_error
+
+        err = yaml_column_error(e, args.file, where=(
+            f"under an input {{path: {Path(args.file).name}, ...}} of an experiment file and use "
+            "'ssbscope run' (ssbscope echem takes no mapping)"))
+        if err is None:
+            raise
+        raise err from e
     summ = echem.summarize(df, area_cm2=args.area_cm2, mass_mg=args.mass_mg)
     d = summ.to_dict()
     if args.json:

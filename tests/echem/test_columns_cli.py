@@ -117,3 +117,15 @@ def test_columns_on_an_eis_input_refused(tmp_path, capsys):
     rc, out, _ = _cli(["validate", str(y)], capsys)
     assert rc == 2
     assert "columns: applies to cycling logs only" in out
+
+
+def test_echem_command_missing_columns_points_to_the_yaml(tmp_path, capsys):
+    # `ssbscope echem FILE` takes no mapping: the fix is an experiment input with columns:
+    (tmp_path / "log.csv").write_text("T,U,I\n" + LOG)
+    rc, _, err = _cli(["echem", str(tmp_path / "log.csv")], capsys)
+    assert rc == 2
+    lines = _lines(err)
+    assert len(lines) == 1, err
+    assert ('write `columns: {time_s: "<column header>", voltage_V: "<column header>", '
+            'current_A: "<column header>"}` under an input {path: log.csv, ...}') in lines[0]
+    assert "ssbscope run" in lines[0] and "read(" not in lines[0]

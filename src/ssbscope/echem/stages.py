@@ -432,35 +432,66 @@ def _yaml_map(mapping: dict) -> str:
     return "{" + ", ".join(f'{k}: "{v}"' for k, v in mapping.items()) + "}"
 
 
+def yaml_column_error(exc, path, columns: dict | None = None, *, where: str | None = None):
+    """The reader's missing-column error reworded for a YAML user: the ``columns:`` mapping to
+    write (keeping ``columns``, the mapping already given), instead of a Python call.
+
+    Parameters
+    ----------
+    exc : ssbscope.errors.MissingColumnError
+        Raised by the table reader, with ``missing``, ``mapped`` and ``columns_found``.
+    path : path-like
+        The file.
+    columns : dict, optional
+        The input's ``columns:`` mapping as given.
+    where : str, optional
+        Where to write it (default: under the input of that path in the experiment file).
+
+    Returns
+    -------
+    MissingColumnError or None
+        None when ``exc`` carries no column information (re-raise it unchanged).
+    """
+    from ssbscope.errors import MissingColumnError
+
+    missing = getattr(exc, "missing", None)
+    if not missing:
+        return None
+    cols = dict(columns or {})
+    found = getattr(exc, "columns_found", [])
+    want = {k: v for k, v in cols.items() if k not in missing}
+    want.update({k: "<column header>" for k in missing})
+    if getattr(exc, "mapped", None):
+        k, v = next(iter(exc.mapped.items()))
+        problem = f"columns: maps {k} to {v!r}, which the file lacks; columns found: {found}"
+    else:
+        problem = f"no column for {missing} found by name; columns found: {found}"
+    where = where or f"under the input {{path: {Path(path).name}, ...}} in the experiment file"
+    return MissingColumnError(path, problem, f"write `columns: {_yaml_map(want)}` {where}, "
+                              "with <column header> replaced by the file's column name")
+
+
 def _read_log(read, path, rec):
     """Read one cycling input; a missing or mis-mapped column is refused with the YAML to write
     (the reader's own message words the fix as a Python call)."""
     from ssbscope.errors import MissingColumnError, ParameterError
 
     cols = dict(rec["columns"])
-    where = f"under the input {{path: {Path(rec['path']).name}, ...}} in the experiment file"
     try:
         return read(path, format=rec["format"], invert_current=rec.get("invert_current", False),
                     nan_policy=rec.get("nan_policy", "raise"), **cols)
     except MissingColumnError as e:
-        missing = getattr(e, "missing", None)
-        if not missing:
+        err = yaml_column_error(e, path, cols)
+        if err is None:
             raise
-        found = getattr(e, "columns_found", [])
-        want = {k: v for k, v in cols.items() if k not in missing}
-        want.update({k: "<column header>" for k in missing})
-        if getattr(e, "mapped", None):
-            k, v = next(iter(e.mapped.items()))
-            problem = f"columns: maps {k} to {v!r}, which the file lacks; columns found: {found}"
-        else:
-            problem = f"no column for {missing} found by name; columns found: {found}"
-        raise MissingColumnError(path, problem, f"write `columns: {_yaml_map(want)}` {where}, "
-                                 "with <column header> replaced by the file's column name") from e
+        raise err from e
     except ParameterError as e:
         if getattr(e, "name", "") != "column_mapping":
             raise
         raise ParameterError("columns", cols, f"{path.name} is read by its instrument reader, "
-                             "which knows its columns", f"remove columns: {where}") from e
+                             "which knows its columns",
+                             f"remove columns: under the input {{path: {path.name}, ...}} in "
+                             "the experiment file") from e
 
 
 def _inputs_read_stage(ctx, inputs, *, logs: list):
