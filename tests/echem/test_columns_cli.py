@@ -50,6 +50,7 @@ def test_input_setting_inside_columns_refused_by_validate_and_run(tmp_path, caps
     assert "TypeError" not in err and "is a setting of the input" in err
 
 
+@pytest.mark.slow(seconds=5)
 def test_nan_policy_beside_columns_is_accepted(tmp_path, capsys):
     # where it belongs: a NaN voltage row is dropped, the run succeeds
     (tmp_path / "log.csv").write_text("T,U,I\n" + LOG.replace("3.2,-0.001", "nan,-0.001", 1))

@@ -168,6 +168,7 @@ def test_real_half_cell_arcs_agree_with_their_labels():
     assert all(c["checked"] and c["consistent"] for c in fit.capacitances)
 
 
+@pytest.mark.slow(seconds=7)
 @pytest.mark.skipif(not BLOCK.exists(), reason="shared/realdata/potentiostat not present")
 def test_stage_stores_capacitances_flags_and_the_report_shows_the_note(tmp_path):
     import shutil
