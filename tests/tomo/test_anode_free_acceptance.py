@@ -16,7 +16,8 @@ below were measured against the whole-voxel staircase's centre / edge (now
 at 1.5 mAh cm^-2 and after the strip, 19.40 / 17.86 (centre - edge 1.55, was 1.50) after the
 1.5 mA cm^-2 step; case A 7.32 / 7.35 and 9.79 / 9.83 at 2 / 3 mAh cm^-2.
 Measured on this fixture (seed 0): plated Li at 3 mAh cm^-2, centre 14.51 µm vs truth 14.51
-(0.0 %; -0.3 % against the continuous face), mean 14.58 vs 14.55 (+0.2 %); the thin layers (7.28 µm at 1.5 mAh cm^-2, plated and
+(0.0 %; -0.3 % against the continuous face), mean 14.58 vs 14.55 (+0.2 %); the thin layers
+(7.28 µm at 1.5 mAh cm^-2, plated and
 after the strip) mean 7.15 / 7.06 (-1.8 / -3.0 %; they read 7.62 / 7.67, +5.4 %, while the
 interface heights took the crop's plain class medians as pure levels; now each class eroded
 by one voxel along z); after the 1.5 mA cm^-2 step the plain means over every column

@@ -731,8 +731,9 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     area (Fig. 5b, c, e) and report Li in the electrolyte separately as filaments / cracks
     (Figs. 2, 3c, 6, S7).  Counting the Li contiguous with the Cu in either form as layer
     would read that edge 18.61 µm instead of 17.89 on the whole voxels (centre - edge 0.78
-    instead of 1.50; 1.55 on the continuous face).  :func:`ssbscope.tomo.series_chunked._measure`'s centre / edge statistics
-    leave out the columns where the layer's Li runs on into such Li for the same reason.
+    instead of 1.50; 1.55 on the continuous face).  The measurement's centre / edge
+    (:func:`ssbscope.tomo.series_chunked.layer_centre_edge`) leaves out the columns where
+    the layer's Li runs on into such Li for the same reason.
 
     Parameters
     ----------
@@ -774,7 +775,7 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
         ``plated_thickness_um`` (mean of the layer), ``plated_thickness_center_um`` /
         ``plated_thickness_edge_um`` (central disk of ``central_fraction`` of the cell eroded by
         one voxel - the analysis' ``inner`` footprint - and the ring outside it, as
-        :func:`ssbscope.tomo.metrics.thickness_stats`; see "Layer thickness truth" below),
+        :func:`ssbscope.tomo.metrics.thickness_stats`; see "Layer thickness truth" above),
         ``plated_thickness_center_staircase_um`` / ``plated_thickness_edge_staircase_um`` (the
         same on the labels' whole voxels), ``central_fraction``,
         ``lpscl_volume_um3``, ``li_total_volume_um3``, ``high_current_mah_cm2``,
@@ -1033,7 +1034,7 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     # layer between the Cu and the pellet's lower face; Li in filaments / cracks inside the
     # pellet is not layer, it is crack_li_volume_um3): on the continuous face that the
     # attenuation places the pellet on and the projections image.  The whole-voxel labels'
-    # staircase reads the low-current layers' edge 0.05-0.15 µm thick (the remainder voxels
+    # staircase reads the low-current layers' edge 0.04-0.11 µm thick (the remainder voxels
     # go to the largest fractions), against a texture that is radially detrended
     st = thickness_stats(np.where(cell, t_cont * vs, np.nan), cf, footprint=inner)
     h_cont = {"li|lpscl": np.where(cell, (cu_vox + t_cont) * vs, np.nan),
