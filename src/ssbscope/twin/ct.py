@@ -720,6 +720,21 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
       (``roughness_continuous_inner_um``; the staircase's ``roughness_um`` adds ~voxel /
       sqrt(12) of column-to-column steps no reconstruction at this voxel resolves).
 
+    Layer thickness truth (the definition the measurement shares): the plated LAYER is the
+    Li between the Cu and the pellet's lower face, per column ``t_cont`` (the continuous
+    face the attenuation images; its whole-voxel count is ``thickness_maps_um["plated_li"]``).
+    Li inside the pellet - Li-filled cracks (case A), edge filaments (case B), the filament
+    (case C) - is never layer, also where a filament's root sits directly on the layer top
+    (case B after the 1.5 mA cm^-2 step: 23 edge columns, seed 0, small); it is
+    ``crack_li_volume_um3``.  This is the paper's definition: Sandoval et al. segment "the
+    electrodeposited lithium volume at the working electrode" over the central ~75 % of the
+    area (Fig. 5b, c, e) and report Li in the electrolyte separately as filaments / cracks
+    (Figs. 2, 3c, 6, S7).  Counting the Li contiguous with the Cu in either form as layer
+    would read that edge 18.61 µm instead of 17.89 on the whole voxels (centre - edge 0.78
+    instead of 1.50; 1.55 on the continuous face).  The measurement's centre / edge
+    (:func:`ssbscope.tomo.series_chunked.layer_centre_edge`) leaves out the columns where
+    the layer's Li runs on into such Li for the same reason.
+
     Parameters
     ----------
     charge_mah_cm2 : float
@@ -760,7 +775,9 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
         ``plated_thickness_um`` (mean of the layer), ``plated_thickness_center_um`` /
         ``plated_thickness_edge_um`` (central disk of ``central_fraction`` of the cell eroded by
         one voxel - the analysis' ``inner`` footprint - and the ring outside it, as
-        :func:`ssbscope.tomo.metrics.thickness_stats`), ``central_fraction``,
+        :func:`ssbscope.tomo.metrics.thickness_stats`; see "Layer thickness truth" above),
+        ``plated_thickness_center_staircase_um`` / ``plated_thickness_edge_staircase_um`` (the
+        same on the labels' whole voxels), ``central_fraction``,
         ``lpscl_volume_um3``, ``li_total_volume_um3``, ``high_current_mah_cm2``,
         ``crack_mask``, ``pore_mask``, ``edge_filament_mask``, ``n_edge_filaments``,
         ``pellet_z_vox`` (slab where every column is pellet: top of the highest plated column,
@@ -1003,7 +1020,7 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     plated_t = n_map.astype(float)
     counter_f = counter_t.astype(float)
     tmap_um = np.where(cell, plated_t * vs, np.nan)
-    st = thickness_stats(tmap_um, cf, footprint=inner)
+    st_stair = thickness_stats(tmap_um, cf, footprint=inner)
     li_side = float(n_map.sum() * vv) + crack_li
     t_far = faraday_thickness_um(float(charge_mah_cm2) - float(stripped_mah_cm2))
     v_dep = faraday_thickness_um(float(charge_mah_cm2)) * area_um2
@@ -1013,6 +1030,13 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
     # whole voxels per column (the staircase adds ~vs / sqrt(12) of column-to-column height
     # noise that no reconstruction at this voxel size resolves)
     t_cont = np.where(cell, tv, 0.0) if n_layer > 0 else np.zeros((n_xy, n_xy))
+    # centre / edge of the plated LAYER (Sandoval et al. 2025, Fig. 5e: the electrodeposited
+    # layer between the Cu and the pellet's lower face; Li in filaments / cracks inside the
+    # pellet is not layer, it is crack_li_volume_um3): on the continuous face that the
+    # attenuation places the pellet on and the projections image.  The whole-voxel labels'
+    # staircase reads the low-current layers' edge 0.04-0.11 µm thick (the remainder voxels
+    # go to the largest fractions), against a texture that is radially detrended
+    st = thickness_stats(np.where(cell, t_cont * vs, np.nan), cf, footprint=inner)
     h_cont = {"li|lpscl": np.where(cell, (cu_vox + t_cont) * vs, np.nan),
               "lpscl|counter": np.where(cell, (cu_vox + t_cont + n_pel + k_map) * vs, np.nan)}
     # the pellet's interior: 2 slices inside its mean faces, on the inner columns (the
@@ -1043,6 +1067,8 @@ def anode_free_001(charge_mah_cm2: float = 3.0, stripped_mah_cm2: float = 0.0, *
         "plated_thickness_um": float(np.mean(plated_t[cell]) * vs),
         "plated_thickness_center_um": st.mean_center_um,
         "plated_thickness_edge_um": st.mean_edge_um,
+        "plated_thickness_center_staircase_um": st_stair.mean_center_um,
+        "plated_thickness_edge_staircase_um": st_stair.mean_edge_um,
         "central_fraction": cf,
         "lpscl_volume_um3": float((lab == CODES["lpscl"]).sum() * vv),
         "li_total_volume_um3": float(np.isin(lab, [CODES["li"], CODES["li_filament"]]).sum() * vv),

@@ -314,7 +314,16 @@ def _scan_truth(ph, design: str, layer_names, label, time_s, start, plated, stri
         out["plated_li_thickness_um"] = {
             "mean": _num(tr["plated_thickness_um"]),
             "center": _num(tr["plated_thickness_center_um"]),
-            "edge": _num(tr["plated_thickness_edge_um"])}
+            "edge": _num(tr["plated_thickness_edge_um"]),
+            "center_voxel_staircase": _num(tr["plated_thickness_center_staircase_um"]),
+            "edge_voxel_staircase": _num(tr["plated_thickness_edge_staircase_um"])}
+        out["plated_li_thickness_definition"] = (
+            "the plated layer: Li between the Cu and the pellet's lower face (Sandoval et al. "
+            "2025, Fig. 5e); Li in cracks / filaments inside the pellet is not layer, also "
+            "where a filament's root touches the layer (li_in_cracks_volume_um3); mean over "
+            "the cell; center / edge: the central disk of central_fraction of the cell eroded "
+            "by one voxel and the ring outside it, on the continuous face the projections "
+            "image (*_voxel_staircase: on the labels' whole voxels)")
         out["li_in_cracks_volume_um3"] = _num(tr["crack_li_volume_um3"])
         # what a CT partial volume of the pellet can integrate: its interior (2 slices inside
         # the mean faces, the cell less its one-voxel rim); Li-filled cracks included (Li is
