@@ -63,6 +63,7 @@ def _pairwise(ref, reg, shape, cz, local):
     return LA.split_objects(objects_in(ref, reg), objects_in(reg, ref), reg["v3"])
 
 
+@pytest.mark.slow(seconds=10)
 def test_split_finds_first_objects_once_same_floats(recon, monkeypatch):
     """In memory (the analysis' NumPy records), split on slabs of 7 slices (8 blocks: the
     sums accumulate across blocks) and on one slab."""
