@@ -232,6 +232,8 @@ def _instrument(peak):
     SC._segment = wrap("segment (levels, labels, fractions)", SC._segment)
     SC._measure = wrap("measure (heights, thickness, volumes, regions)", SC._measure)
     SC._new_filaments_chunked = wrap("new filaments", SC._new_filaments_chunked)
+    SC._split_isolated_series = wrap("pores / dead-Li split", SC._split_isolated_series)
+    SC._objects_in = wrap("  objects of a scan, their sums", SC._objects_in)
 
 
 def _smaps() -> str:
@@ -381,6 +383,8 @@ def main(argv=None) -> None:
           " Li thickness centre um", [round(s.thickness_center_um["Li"], 2) for s in res.scans])
     print("  new filaments", res.new_filaments.tolist(), " pore+crack um3",
           [round(s.pore_crack_volume_um3, 1) for s in res.scans])
+    print("  pores um3", [repr(s.pore_volume_um3) for s in res.scans], " isolated Li um3",
+          [repr(s.isolated_li_um3) for s in res.scans])
     if args.dir is None:
         shutil.rmtree(root, ignore_errors=True)
 
