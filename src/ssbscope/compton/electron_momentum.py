@@ -767,8 +767,8 @@ def _tail_basis(d, step, fwhm_kev):
     first FWHM of deficit ``0 < D <= D_1``; the others constant over segments of half a FWHM
     (each at least one ``step``) up to the longest deficit.  Deficits within one FWHM cannot
     be told from the peak's own width at a flood's counts (with a free weight on every 0.2 keV
-    step the fitted tail of a true 0.12 tail scattered 0.11-0.42), so the tail's density
-    there is taken as flat.
+    step the fitted tail of a true 0.12 tail read 0.106-0.446 over 12 seeds), so the tail's
+    density there is taken as flat.
     """
     n1 = max(1, int(round(fwhm_kev / step)))
     ns = max(1, int(round(0.5 * fwhm_kev / step)))
@@ -804,10 +804,12 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
     Measured on Poisson floods of a 0.12 tail spread evenly over 0.2-3.0 keV (FWHM 0.8 keV,
     3e5 counts, 20 seeds, ``benchmarks/flood_tail_seeds.py``): 0.118 +- 0.005 (reported
     0.0044), pulls of width 1.2; the former least-squares fit with a free weight per step
-    gave 0.11-0.45.  The flat-density assumption below one FWHM is a model: a tail whose
-    density peaks at zero deficit (exponential, 1 keV) reads ~0.02 low, the counts at small
-    deficits being taken as peak width (they also shift the Compton peak by no more than
-    the resolution, so the EMF hardly notices).
+    gave 0.106-0.446.  The errors are statistical, within the model: the flat density
+    below one FWHM is an assumption.  Measured over 12 seeds, a 0.12 tail whose density
+    falls linearly to zero at 3 keV reads 0.111 (-2 sigma), one falling exponentially (1 keV)
+    0.098 (-5 sigma): counts at deficits below the resolution are taken as peak width.  They
+    shift a Compton spectrum by less than the resolution, so the EMF hardly notices (on the
+    twin, floods whose fitted tails differed by 0.11 gave EMFs within 1.3 %).
 
     Parameters
     ----------
