@@ -605,9 +605,15 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
         log.warning("%s: no tail response from the flood: %s", fp, err)
         attrs["tail_correction"] = f"failed: {err}"
         return None, fspec, fedges, attrs
+    if not resp.tail_resolved:  # the flood's counts do not measure the tail: no correction
+        log.warning("%s: no tail response from the flood: %s", fp, resp.reason)
+        attrs["tail_correction"] = f"failed: tail not resolved: {resp.reason}"
+        attrs["tail_fraction_unc"] = float(resp.tail_fraction_unc)
+        return None, fspec, fedges, attrs
     attrs.update({"tail_correction": f"low-energy tail of the {line_kev:g} keV line of the flood removed "
                                      "(fit_line_response, tail_matrix)",
-                  "tail_fraction": float(resp.tail_fraction), "flood_centre_kev": float(resp.centre_kev),
+                  "tail_fraction": float(resp.tail_fraction),
+                  "tail_fraction_unc": float(resp.tail_fraction_unc), "flood_centre_kev": float(resp.centre_kev),
                   "flood_fwhm_kev": float(resp.fwhm_kev)})
     return resp, fspec, fedges, attrs
 
