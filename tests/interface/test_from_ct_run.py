@@ -165,7 +165,7 @@ def test_surface_current_is_stored_and_solved_with_that_conductivity(run_store):
     h = np.asarray(mp["height_um"].sel(interface="Li|LPSCl").values[1], float)
     px = float(abs(mp["x"].values[1] - mp["x"].values[0]))
     kw = {"thickness_um": float(ds.attrs["thickness_um"]), "current_ma_cm2": 1.0,
-          "r_ct_ohm_cm2": 10.0, "max_nodes": 16, "smooth_um": float(ds.attrs["smooth_um"])}
+          "r_ct_ohm_cm2": 10.0, "max_nodes": 16, "smooth_um": float(ds["height_smoothing_um"].values[1])}
     sigma_ct = float(ds["conductivity_s_cm"].values[1])
     ct = surface_current(h, (px, px), conductivity_s_cm=sigma_ct, **kw)
     bulk = surface_current(h, (px, px), conductivity_s_cm=BULK_S_CM, **kw)
@@ -229,6 +229,6 @@ def test_conductivity_from_the_transport_stage_tortuosity(run_store_transport):
     px = float(abs(mp["x"].values[1] - mp["x"].values[0]))
     r = surface_current(h, (px, px), conductivity_s_cm=float(ds["conductivity_s_cm"].values[1]),
                         thickness_um=float(ds.attrs["thickness_um"]), current_ma_cm2=1.0,
-                        r_ct_ohm_cm2=10.0, max_nodes=16, smooth_um=float(ds.attrs["smooth_um"]))
+                        r_ct_ohm_cm2=10.0, max_nodes=16, smooth_um=float(ds["height_smoothing_um"].values[1]))
     assert float(ds["max_over_geometric"].values[1]) == pytest.approx(r.max_over_geometric,
                                                                       rel=1e-6)

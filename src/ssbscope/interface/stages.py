@@ -719,7 +719,9 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
     from ssbscope.errors import InputError
     from ssbscope.interface import hot_spot_overlap, surface_creep_pressure, surface_current
     from ssbscope.interface.creep import CreepLaw
-    from ssbscope.interface.topography import (NOISE_ESTIMATOR, RESOLVABLE_CONTRAST_TO_NOISE,
+    from ssbscope.interface.topography import (HEIGHT_SMOOTHING_RULE, NOISE_ESTIMATOR,
+                                               RESOLVABLE_CONTRAST_TO_NOISE,
+                                               height_smoothing_um,
                                                SKILL_BEYOND_HEIGHT_P, height_conditioned_skill,
                                                interval_height, interval_height_weight)
 
@@ -738,7 +740,19 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
     cd = inputs[cd_key].load() if cd_key else None
     cyc = (np.asarray(cd["cycler_current_density_ma_cm2"].values, float) if cd is not None
            else np.full(max(t.size - 1, 0), np.nan))
-    smooth = px if smooth_um is None else float(smooth_um)
+    # the heights' smoothing before each solve: the given smooth_um, or fitted per map
+    # (height_smoothing_um: the least expected error of the predicted current on that map)
+    lam_um = 0.0 if r_ct_ohm_cm2 is None else float(r_ct_ohm_cm2) * 1e4  # x sigma (S/cm)
+
+    def _smooth(hmap, sigma_s_cm):
+        if smooth_um is not None:
+            return float(smooth_um), float("nan")
+        hs = height_smoothing_um(hmap, (py, px), thickness_um=thickness_um,
+                                 kinetic_length_um=lam_um * float(sigma_s_cm))
+        return hs.smooth_um, hs.relative_error
+
+    smooth_k = np.full(t.size, np.nan)  # smoothing of each scan's solve (um)
+    err_k = np.full(t.size, np.nan)
     maps, ratios, maxr, used_i, notes = [], [], [], [], []
     proj = []  # current per projected area: what a thickness change between scans measures
     nt = t.size
@@ -770,10 +784,11 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
             notes.append(f"scan {k}: no interface found" if np.isfinite(h).sum() < 9 else
                          f"scan {k}: no electrolyte conductivity from CT ({sig_src[k]})")
             continue
+        smooth_k[k], err_k[k] = _smooth(h, sig[k])
         res = surface_current(h, (py, px), conductivity_s_cm=float(sig[k]),
                               thickness_um=thickness_um, current_ma_cm2=i_k,
                               r_ct_ohm_cm2=r_ct_ohm_cm2, max_nodes=max_nodes,
-                              smooth_um=smooth or None)
+                              smooth_um=smooth_k[k] or None)
         maps.append(res.current_ma_cm2)
         proj.append(res.projected_current_ma_cm2)
         heights.append(np.where(np.isfinite(h), res.height_um, np.nan))
@@ -797,6 +812,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
     verdicts, beyond = [], []
     ipred, iheight = [], []  # each interval's compared prediction and its surface
     iweight, isig = [], []  # scan k's weight in the surface, the two scans' height noise
+    ismooth, ierr = [], []  # the interval surface's smoothing (um) and its expected error
     for k in range(n_int):
         meas = np.asarray(cd["current_density_ma_cm2"].isel(interval=k).values, float)
         # the measured map is dh/dt of each column: current per projected area
@@ -804,6 +820,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
         hk = heights[k] if k < len(heights) else None
         w_k, s_k = (1.0, (np.nan, np.nan)) if prediction_height == "scan_start" else (
             0.5, (np.nan, np.nan))
+        sm_k, e_k = ((smooth_k[k], err_k[k]) if k < nt else (np.nan, np.nan))
         if prediction_height != "scan_start" and pred is not None and k + 1 < nt:
             # solved again on the interval's weighted surface (noise uncorrelated with the map's)
             if prediction_height == "noise_weighted":
@@ -815,13 +832,16 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                              "interface or conductivity)")
                 pred = hk = np.full(hm.shape, np.nan)
             else:
+                sm_k, e_k = _smooth(hm, np.mean(sk))
                 rm = surface_current(hm, (py, px), conductivity_s_cm=float(np.mean(sk)),
                                      thickness_um=thickness_um, current_ma_cm2=used_i[k],
                                      r_ct_ohm_cm2=r_ct_ohm_cm2, max_nodes=max_nodes,
-                                     smooth_um=smooth or None)
+                                     smooth_um=sm_k or None)
                 pred = rm.projected_current_ma_cm2
                 hk = np.where(np.isfinite(hm), rm.height_um, np.nan)
         iweight.append(float(w_k))
+        ismooth.append(float(sm_k))
+        ierr.append(float(e_k))
         isig.append([float(v) for v in s_k])
         ipred.append(pred if pred is not None else np.full(h_all.shape[1:], np.nan))
         iheight.append(hk if hk is not None else np.full(h_all.shape[1:], np.nan))
@@ -871,7 +891,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                 "column's growth rate by Faraday's law; compared with the measured map)"}),
             "surface_height_um": (("time_s", "y", "x"), np.asarray(heights, np.float32), {
                 "units": "um", "long_name": "the Li surface each prediction was solved on (the "
-                "measured height, sign-adjusted, gaps filled and smoothed by smooth_um; NaN "
+                "measured height, sign-adjusted, gaps filled and smoothed by height_smoothing_um; NaN "
                 "where it was not measured); the skill test conditions on "
                 "interval_surface_height_um"}),
             "interval_projected_current_ma_cm2": (
@@ -885,7 +905,7 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                     (n_int,) + h_all.shape[1:]), {
                     "units": "um", "long_name": "the surface each interval's prediction was "
                     "solved on and its skill test conditions on (prediction_height), "
-                    "sign-adjusted, gaps filled and smoothed by smooth_um"}),
+                    "sign-adjusted, gaps filled and smoothed by interval_height_smoothing_um"}),
             "interval_height_weight": ("interval", np.asarray(iweight, float), {
                 "units": "1", "long_name": "weight w of scan k's height in the interval's "
                 "surface w h_k + (1 - w) h_k+1 (prediction_height: noise_weighted: "
@@ -894,6 +914,18 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                 isig, float).reshape(n_int, 2), {
                 "units": "um", "long_name": "per-pixel height noise std fitted on scan k's and "
                 "scan k+1's map (ssbscope.mapnoise.fit_map_noise; NaN: not fitted)"}),
+            "height_smoothing_um": ("time_s", smooth_k, {
+                "units": "um", "long_name": "Gaussian std of the smoothing of each scan's "
+                "heights before its solve (smooth_um, or fitted on the map: smooth_rule)"}),
+            "height_smoothing_error": ("time_s", err_k, {
+                "units": "1", "long_name": "expected rms error of the predicted current "
+                "perturbation after that smoothing over the height signal's (fitted model; "
+                "NaN: smooth_um given or not fitted)"}),
+            "interval_height_smoothing_um": ("interval", np.asarray(ismooth, float), {
+                "units": "um", "long_name": "the same for each interval's surface "
+                "(interval_surface_height_um)"}),
+            "interval_height_smoothing_error": ("interval", np.asarray(ierr, float), {
+                "units": "1", "long_name": "the same for each interval's surface"}),
             "excess_pressure_mpa": (("time_s", "y", "x"), np.asarray(pmaps, np.float32),
                                     {"units": "MPa", "long_name": f"small-slope creep {stress} "
                                      "stress over the stack pressure"}),
@@ -982,7 +1014,10 @@ def _surface_current_stage(ctx, inputs, *, series, maps_key, cd_key, interface, 
                                "(conductivity_source per scan)" if conductivity_from_ct
                                else "uniform: analysis.interface conductivity_s_cm"),
         "thickness_um": thickness_um,
-        "smooth_um": smooth, "top_fraction": top_fraction, "n_shuffle": n_shuffle,
+        "smooth_um": float("nan") if smooth_um is None else float(smooth_um),
+        "smooth_rule": (f"given: {float(smooth_um):g} um on every map" if smooth_um is not None
+                        else HEIGHT_SMOOTHING_RULE),
+        "top_fraction": top_fraction, "n_shuffle": n_shuffle,
         "smoothing_um": float(smoothing_um or 0.0),
         "smoothing": (f"Gaussian, std {float(smoothing_um):g} um, on the predicted and the "
                       "measured map before the comparison (baseline and noise floor included)"

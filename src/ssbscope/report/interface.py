@@ -645,6 +645,12 @@ def _topography_part(store, name):
         ax.set_ylabel("y (µm)")
         fig.colorbar(im, ax=ax, shrink=0.8)
     t = float(ds["time_s"].values[k])
+    # the heights' smoothing of this scan's solve: stored per scan (fitted per map when
+    # smooth_um is not given), one value in attrs in stores before it
+    sm_h = (float(ds["height_smoothing_um"].values[k]) if "height_smoothing_um" in ds
+            else float(a.get("smooth_um", 0) or 0))
+    sm_src = ("" if "height_smoothing_um" not in ds or np.isfinite(float(a.get("smooth_um", 0)))
+              else ", fitted on the map: the least expected error of the predicted current")
     model = a.get("model", "current distribution")
     rct = a.get("r_ct_ohm_cm2")
     sig = a.get("conductivity_s_cm", float("nan"))
@@ -661,7 +667,7 @@ def _topography_part(store, name):
            + (f" (R_ct {rct:g} Ω cm², " if rct == rct else " (")
            + f"{sig_txt}, electrolyte "
            f"{a.get('thickness_um', float('nan')):g} µm, heights smoothed over "
-           f"{a.get('smooth_um', 0):g} µm).  Sides: mirror planes through the outermost pixels "
+           f"{sm_h:.3g} µm{sm_src}).  Sides: mirror planes through the outermost pixels "
            "(the map as one cell of its mirror images).  The creep stress is the small-slope "
            "half-space model on the mirrored map (a trend on steep surfaces).")
     if ks:

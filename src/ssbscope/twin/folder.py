@@ -417,7 +417,10 @@ def ct_series_part(root, *, design: str = "anode_free", size: str = "small", see
         (primary distribution) predicts on the layer's own surface; then the YAML's
         hot-spot comparison uses the same primary distribution
         (``analysis.interface.topography.r_ct_ohm_cm2: null``) on maps smoothed by two
-        voxels (``smoothing_um``).
+        voxels (``smoothing_um``).  The heights' smoothing before each solve is left to the
+        analysis' default, fitted on each map from its own height noise
+        (:func:`ssbscope.interface.topography.height_smoothing_um`; 4.7-6.0 um on the
+        small twin's interval surfaces, seed 0), not written into the YAML.
 
     Returns
     -------
