@@ -20,7 +20,11 @@ flat over each bin, which widens the resolution); both now interpolate the cumul
 counts by cubics (ssbscope.compton.electron_momentum._window_weights, align_to_angle).
 Measured with this seed, measured - truth: before -0.6 to -2.0 % (mean -1.19 %, chi2 of the
 9 z-scores 73.7, max |z| 4.5), now -0.9 to +0.6 % (mean -0.19 %, chi2 9.7, max |z| 2.0);
-over 5 seeds (11, 1-4) the mean went from -1.06 % to -0.05 %.  So every EMF lies within
+over 5 seeds (11, 1-4) the mean went from -1.06 % to -0.05 % (-0.02 +- 0.05 % over 14 seeds).
+``emf_unc`` covers the seed-to-seed scatter to about 10 %: over 14 seeds the 126 z-scores
+have mean -0.04 and standard deviation 1.13 (92 % within 2 sigma), 1.11 over 7 seeds sharing
+one flood (so not the flood's tail fit); 3 of 17 seeds' floods (7, 12, 13) stop the run in
+the tail fit ("more than half in the low-energy tail").  So every EMF lies within
 3 sigma of the truth, the 9 z-scores' chi2 is below its 99th percentile (21.7 for 9), and
 the mean relative error within 3 standard errors of a mean of 9 (about 0.5 %).
 """
