@@ -13,12 +13,20 @@ Tolerances.  The noise is Poisson (about 3e5 photons per exposure, 64 pixels): s
 ``emf_unc`` (0.3-0.8 %) is its 1-sigma.  The reference is ``emf_detected``, the EMF of each
 component's spectrum after the detector's Gaussian resolution (1.0 keV FWHM at 94 keV; the
 README says the resolution is not deconvolved: the material's own EMF, ``emf_material``, is
-14-16 % higher).  Beyond the noise, ssbscope's 0.2 keV bins and the per-pixel re-binning of
-the angle alignment lower the EMF of such a spectrum by 0.3 % (90 degrees) to 1.1 % (87.5
-degrees), computed noise-free with the simulation's spectra; measured here: -0.6 to -2.0 %,
-mean -1.3 %.  So each EMF must lie within 3 sigma + 1.5 % of the truth, and the mean relative
-error between -2.5 % and 0 %; differences between states (the Li content change), where that
-bias cancels, within 3 sigma + 0.3 % of the EMF.
+14-16 % higher).  No allowance for a bias is left: ssbscope's 0.2 keV bins used to lower the
+EMF by 0.3 % (a flat profile assumed in the bins cut by the |p_z| = 1 and 5 window edges)
+and the per-pixel re-binning of the angle alignment by a further 0.7-1.0 % (counts spread
+flat over each bin, which widens the resolution); both now interpolate the cumulative
+counts by cubics (ssbscope.compton.electron_momentum._window_weights, align_to_angle).
+Measured with this seed, measured - truth: before -0.6 to -2.0 % (mean -1.19 %, chi2 of the
+9 z-scores 73.7, max |z| 4.5), now -0.9 to +0.6 % (mean -0.19 %, chi2 9.7, max |z| 2.0);
+over 5 seeds (11, 1-4) the mean went from -1.06 % to -0.05 % (-0.02 +- 0.05 % over 14 seeds).
+``emf_unc`` covers the seed-to-seed scatter to about 10 %: over 14 seeds the 126 z-scores
+have mean -0.04 and standard deviation 1.13 (92 % within 2 sigma), 1.11 over 7 seeds sharing
+one flood (so not the flood's tail fit); 3 of 17 seeds' floods (7, 12, 13) stop the run in
+the tail fit ("more than half in the low-energy tail").  So every EMF lies within
+3 sigma of the truth, the 9 z-scores' chi2 is below its 99th percentile (21.7 for 9), and
+the mean relative error within 3 standard errors of a mean of 9 (about 0.5 %).
 """
 from __future__ import annotations
 
@@ -79,50 +87,56 @@ def test_events_calibrated_and_charge_sharing_discarded(outside):
 
 
 def test_emf_per_state_and_component(outside):
-    # measured - truth (%): anode -1.4/-2.0/-0.6, separator -1.1/-0.9/-1.9, cathode -1.3/-0.6/-0.8
+    # measured - truth (%): anode -0.40/-0.92/+0.56, separator -0.10/+0.16/-0.87, cathode
+    # -0.40/+0.25/+0.05 (before the cubic window and re-binning rules: -1.4/-2.0/-0.6,
+    # -1.1/-0.9/-1.9, -1.3/-0.6/-0.8)
     _, ds, truth = outside
     m, u, t = _table(ds, truth)
     assert np.all(np.isfinite(m)) and np.all(u > 0) and np.all(u < 0.015 * m)
-    assert np.all(np.abs(m - t) < 3 * u + 0.015 * t), (m, u, t)
-    bias = np.mean((m - t) / t)
-    assert -0.025 < bias < 0.0, bias
+    z = (m - t) / u
+    assert np.all(np.abs(z) < 3), z
+    assert np.sum(z ** 2) < 21.67, z                   # chi2(9) 99th percentile; was 73.7
+    rel = (m - t) / t
+    sem = np.sqrt(np.sum((u / t) ** 2)) / rel.size     # standard error of the mean (~0.17 %)
+    assert abs(rel.mean()) < 3 * sem, (rel.mean(), sem)
     # the material's own EMF is far above: the resolution is not deconvolved (README)
     _, _, tm = _table(ds, truth, "emf_material")
     assert np.all(m < 0.92 * tm)
 
 
 def test_li_content_changes_between_states(outside):
-    # anode EMF rises 0.080, 0.146 (truth) with x 1 -> 1.75 -> 2.5: measured 0.072, 0.154;
-    # separator constant; cathode falls 0.011, 0.022 (measured 0.004, 0.016)
+    # anode EMF rises 0.080, 0.146 (truth) with x 1 -> 1.75 -> 2.5; separator constant;
+    # cathode falls 0.011, 0.022.  Measured (dm - dt) / du: -0.9, +0.5, +1.3 and +1.5, -0.9, +0.6
     _, ds, truth = outside
     m, u, t = _table(ds, truth)
     dm, dt = m[1:] - m[0], t[1:] - t[0]
     du = np.sqrt(u[1:] ** 2 + u[0] ** 2)
-    assert np.all(np.abs(dm - dt) < 3 * du + 0.003 * t[0]), (dm, dt, du)
+    assert np.all(np.abs(dm - dt) < 3 * du), (dm, dt, du)
     assert dm[1, 0] > 10 * du[1, 0]                       # the anode's Li gain is resolved
     assert m[2, 0] > m[1, 0] > m[0, 0]
 
 
 def test_li_content_x_from_reference_points(outside):
-    # reference points: the truth's detected EMF of the anode at x = 1.0 and 2.5.  x inherits
-    # the EMF bias above (1.5 % of the EMF / slope 0.097 per unit x ~ 0.18): measured 0.83, 1.57,
-    # 2.42 +- 0.05-0.06 for 1.0, 1.75, 2.5.
+    # reference points: the truth's detected EMF of the anode at x = 1.0 and 2.5 (slope 0.097
+    # EMF per unit x, so a 1 % EMF bias moves x by 0.12): measured 0.95, 1.71, 2.58
+    # +- 0.05-0.06 for 1.0, 1.75, 2.5 (before the cubic rules 0.83, 1.57, 2.42: -3.4 sigma)
     _, ds, truth = outside
     x = ds["x"].values
     xu = ds["x_unc"].values
     xt = np.array([s["x"] for s in truth["states"]])
-    slope = (truth["states"][-1]["emf_detected"]["anode"] - truth["states"][0]["emf_detected"]["anode"]) / 1.5
-    tol = 3 * xu + 0.015 * truth["states"][1]["emf_detected"]["anode"] / slope
-    assert np.all(np.abs(x - xt) < tol), (x, xu, xt)
+    assert np.all(np.abs(x - xt) < 3 * xu), (x, xu, xt)
     assert x[2] > x[1] > x[0]
 
 
 def test_emf_maps_agree_with_the_series(outside):
-    # a laterally uniform cell: every 4 x 4-pixel block gives its component's EMF
+    # a laterally uniform cell: every 4 x 4-pixel block gives its component's EMF.  Against the
+    # truth the 36 block z-scores have chi2 43.8 (before the cubic rules 107.2, mean z -1.3),
+    # max |z| 2.5
     st, ds, truth = outside
     mp = st.read("compton/xcs/maps").load()
     assert mp["emf"].sizes["block_row"] == 2 and mp["emf"].sizes["block_col"] == 2
     assert bool(mp["block_inside"].all())
+    zt = []
     for s in truth["states"]:
         for c in COMPONENTS:
             blk = mp["emf"].sel(state=s["state"], component=c).values
@@ -130,7 +144,10 @@ def test_emf_maps_agree_with_the_series(outside):
             assert np.all(np.isfinite(blk))
             chi2 = np.sum(((blk - float(ds["emf"].sel(state=s["state"], component=c))) / unc) ** 2)
             assert chi2 < 20, (s["state"], c, blk, unc)          # 4 blocks: chi2(4) < 20
-            assert np.all(np.abs(blk - s["emf_detected"][c]) < 3 * unc + 0.015 * s["emf_detected"][c])
+            zt.append((blk - s["emf_detected"][c]) / unc)
+    zt = np.array(zt)
+    assert np.all(np.abs(zt) < 3.5), zt                   # 36 blocks: P(any > 3.5) ~ 2 %
+    assert np.sum(zt ** 2) < 58.6, zt                      # chi2(36) 99th percentile
 
 
 def test_readme_documents_the_xcs_input_files():

@@ -129,15 +129,63 @@ def subtract_region(spectrum_a, spectrum_b, fraction: float, volume_mm3: float =
     return (a - fraction * b) / volume_mm3
 
 
+def _pchip_slopes(x, y):
+    """Monotone (Fritsch-Carlson) derivatives of ``y(x)`` at the knots, row by row.
+
+    ``x``, ``y``: (m, k) with ``x`` increasing along each row.  Interior knots take the
+    weighted harmonic mean of the neighbouring secant slopes (0 where they differ in sign or
+    one is 0), the end knots the one-sided secant: the Hermite cubic then stays monotone
+    where ``y`` is (Fritsch & Carlson 1980, SIAM J. Numer. Anal. 17, 238).
+    """
+    h = np.diff(x, axis=1)
+    pos = h > 0  # knots merged where p_z was clipped: no slope across them
+    h = np.where(pos, h, 1.0)
+    d = np.where(pos, np.diff(y, axis=1) / h, 0.0)
+    s = np.empty_like(y)
+    s[:, 0], s[:, -1] = d[:, 0], d[:, -1]
+    w1 = 2.0 * h[:, 1:] + h[:, :-1]
+    w2 = h[:, 1:] + 2.0 * h[:, :-1]
+    ok = (d[:, :-1] * d[:, 1:]) > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hm = (w1 + w2) / (w1 / d[:, :-1] + w2 / d[:, 1:])
+    s[:, 1:-1] = np.where(ok, hm, 0.0)
+    return s
+
+
+def _pchip_eval(x, y, s, xq):
+    """Cubic Hermite interpolant of each row (knots ``x``, values ``y``, slopes ``s``) at ``xq``.
+
+    ``xq`` (q,) is shared by the rows; outside a row's knots the end values are returned.
+    """
+    m, k = x.shape
+    out = np.empty((m, xq.size))
+    for r in range(m):
+        i = np.clip(np.searchsorted(x[r], xq, side="right") - 1, 0, k - 2)
+        x0, h = x[r, i], x[r, i + 1] - x[r, i]
+        t = np.clip((xq - x0) / np.where(h > 0, h, 1.0), 0.0, 1.0)
+        t2, t3 = t * t, t * t * t
+        out[r] = ((2 * t3 - 3 * t2 + 1) * y[r, i] + (t3 - 2 * t2 + t) * h * s[r, i]
+                  + (-2 * t3 + 3 * t2) * y[r, i + 1] + (t3 - t2) * h * s[r, i + 1])
+    return out
+
+
 def align_to_angle(cube, edges_kev, angle_deg_map, e_incident_kev: float = 115.0,
                    reference_angle_deg: float = 90.0, *, mask=None):
     """Re-bin each pixel's spectrum onto the energy scale of a reference angle at equal p_z.
 
     A bin ``[E_a, E_b]`` of a pixel at angle theta holds the electrons with p_z between
-    ``p_z(E_a, theta)`` and ``p_z(E_b, theta)`` (Eq. 2 of 000_290f30815ae66793); its counts
-    are moved to the energies with the same p_z at the reference angle and shared between
-    the reference bins by overlap (counts are conserved).  Bins far from the Compton peak
-    (lines, escape peaks) are moved too, so apply this to the Compton region.
+    ``p_z(E_a, theta)`` and ``p_z(E_b, theta)`` (Eq. 2 of Huang et al. 2024,
+    doi:10.1016/j.xcrp.2024.101995); the pixel's cumulative counts, known exactly at its
+    bin edges, are placed at the energies with the same p_z at the reference angle and
+    read at the reference bin edges (counts are conserved).  Between its knots the
+    cumulative is the monotone cubic Hermite interpolant (Fritsch & Carlson 1980,
+    doi:10.1137/0717021), so the re-binned counts stay >= 0 and a sloped density is
+    followed within a bin.  A linear cumulative (the counts spread flat over each bin)
+    widens every spectrum by about ``h^2 / 6`` in variance at bin width ``h`` (the EMF falls
+    as its resolution widens): with 0.2 keV bins and a 1 keV FWHM resolution that lowered
+    the EMF of a Li_1.75Si spectrum by 0.7-1.0 % at 87.5-92.5 degrees against the pixel's
+    own fine-binned EMF, by < 0.02 % with the cubic (tests/compton/test_binning_bias.py).  Bins far from the
+    Compton peak (lines, escape peaks) are moved too, so apply this to the Compton region.
 
     Parameters
     ----------
@@ -167,16 +215,16 @@ def align_to_angle(cube, edges_kev, angle_deg_map, e_incident_kev: float = 115.0
     if todo.shape != ang.shape:
         raise InputError(f"mask: shape {todo.shape}, expected {ang.shape}")
     iy, ix = np.nonzero(todo)
-    if iy.size == 0:
-        return out
     # p_z of every pixel's bin edges (Eq. 2), then the energies with that p_z at the reference
-    # angle; both vectorised over pixels.  p_z limited to where the inverse exists.
-    pz = np.clip(momentum_au(e[None, :], e_incident_kev, ang[iy, ix][:, None]), -130.0, 130.0)
-    e_ref = energy_from_momentum_kev(pz, e_incident_kev, reference_angle_deg)
-    cum = np.concatenate([np.zeros((iy.size, 1)), np.cumsum(c[iy, ix], axis=1)], axis=1)
-    for k in range(iy.size):
-        # cumulative counts as a function of reference energy, sampled at the reference edges
-        out[iy[k], ix[k]] = np.diff(np.interp(e, e_ref[k], cum[k]))
+    # angle, vectorised over a block of pixels; p_z limited to where the inverse exists
+    step = 256
+    for b0 in range(0, iy.size, step):
+        by, bx = iy[b0:b0 + step], ix[b0:b0 + step]
+        pz = np.clip(momentum_au(e[None, :], e_incident_kev, ang[by, bx][:, None]), -130.0, 130.0)
+        e_ref = energy_from_momentum_kev(pz, e_incident_kev, reference_angle_deg)
+        cum = np.concatenate([np.zeros((by.size, 1)), np.cumsum(c[by, bx], axis=1)], axis=1)
+        q = _pchip_eval(e_ref, cum, _pchip_slopes(e_ref, cum), e)
+        out[by, bx] = np.maximum(np.diff(q, axis=1), 0.0)
     return out
 
 
