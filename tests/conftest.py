@@ -187,3 +187,48 @@ def tiny_demo_layout(tiny_demo):
     """[(caption, [layout problem, ...]), ...] of every figure the tiny demo's report embeds,
     recorded while the demo built it (:func:`_build_tiny_demo`)."""
     return [(cap, probs) for cap, probs in json.loads(_layout_path(tiny_demo).read_text(encoding="utf-8"))]
+
+
+# ---------------------------------------------------------------- where the wall time goes
+# Each phase's report (setup, call, teardown) carries its start and stop (epoch seconds); under
+# pytest-xdist the controller receives them with the worker (``report.node``).  The summary
+# below gives, at the end of the run, each worker's busy time and the time it stood idle
+# before the last worker finished (the cost of the file order), and the files by time with
+# their worker: the measured weights ``_LONG_FILES_S`` should be refreshed from it.
+_PHASES = []  # (file, worker, start, stop)
+
+
+def pytest_runtest_logreport(report):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker: the controller tallies
+        return
+    node = getattr(report, "node", None)
+    worker = getattr(getattr(node, "gateway", None), "id", None) or "main"
+    start, stop = getattr(report, "start", 0.0), getattr(report, "stop", 0.0)
+    if stop > start > 0:
+        _PHASES.append((report.nodeid.split("::", 1)[0], worker, start, stop))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _PHASES:
+        return
+    tr = terminalreporter
+    t0 = min(p[2] for p in _PHASES)
+    t1 = max(p[3] for p in _PHASES)
+    files, workers = {}, {}
+    for f, w, a, b in _PHASES:
+        s = files.setdefault(f, [0.0, set(), a, b])
+        s[0] += b - a
+        s[1].add(w)
+        s[2], s[3] = min(s[2], a), max(s[3], b)
+        v = workers.setdefault(w, [0.0, b])
+        v[0] += b - a
+        v[1] = max(v[1], b)
+    tr.write_sep("=", "wall time by worker and by file (tests/conftest.py)")
+    for w in sorted(workers):
+        busy, last = workers[w]
+        tr.write_line(f"{w}: busy {busy:7.1f} s, last test ended at {last - t0:7.1f} s "
+                      f"(idle {t1 - last:6.1f} s before the run's end at {t1 - t0:.1f} s)")
+    top = sorted(files.items(), key=lambda kv: -kv[1][0])[:30]
+    tr.write_line("files by summed test time (s), worker, started at (s from the first test):")
+    for f, (s, ws, a, _b) in top:
+        tr.write_line(f"{s:8.1f}  {','.join(sorted(ws)):>5}  {a - t0:7.1f}  {f}")
