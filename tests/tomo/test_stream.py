@@ -232,7 +232,9 @@ def test_scheduler_worker_pair_gives_the_local_volume(twin_ct, tmp_path):
 
     _, scans, _ = twin_ct
     y = _one_scan_yaml(tmp_path, scans[0])
-    local = run_experiment(load(y), tmp_path / "local", quiet=True, memory_limit="2GB")
+    # the stores only (report=False, here and below): the volumes are compared
+    local = run_experiment(load(y), tmp_path / "local", quiet=True, memory_limit="2GB",
+                           report=False)
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     cmd = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
@@ -256,7 +258,8 @@ def test_scheduler_worker_pair_gives_the_local_volume(twin_ct, tmp_path):
                 pass
             assert time.time() < deadline, "dask scheduler/worker did not start"
             time.sleep(0.3)
-        dist = run_experiment(load(y), tmp_path / "dist", quiet=True, scheduler=addr)
+        dist = run_experiment(load(y), tmp_path / "dist", quiet=True, scheduler=addr,
+                              report=False)
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -286,8 +289,9 @@ def test_local_cluster_workers_give_the_local_volume(twin_ct, tmp_path):
     y.write_text(y.read_text() + "resources: {memory_limit: 2GB, workers: 1}\n")
     exp = load(y)
     assert exp.resources.workers == 1
-    dist = run_experiment(exp, tmp_path / "w", quiet=True)
-    local = run_experiment(exp, tmp_path / "l", quiet=True, workers=0)
+    # the stores only: the volumes are compared
+    dist = run_experiment(exp, tmp_path / "w", quiet=True, report=False)
+    local = run_experiment(exp, tmp_path / "l", quiet=True, workers=0, report=False)
     a = Store.open(local.store_path)["tomo/s/scans/s002"]
     b = Store.open(dist.store_path)["tomo/s/scans/s002"]
     np.testing.assert_array_equal(a["volume"].values, b["volume"].values)
