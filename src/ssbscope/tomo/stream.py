@@ -12,9 +12,10 @@ hyperslab each), and then, on that block only:
 
 1. flat/dark correction and ``-ln`` in float32 (:func:`ssbscope.tomo.flat_dark_correct`;
    per pixel, so a block gives the same values as the whole stack);
-2. zinger removal (:func:`ssbscope.tomo.remove_zingers`, a 3 x 3 median in each
-   projection: it reaches one detector row up and down, so each block is read with a halo
-   of ``size // 2`` rows and cropped afterwards; exact; for a truncated scan the zingers are
+2. zinger removal (:func:`ssbscope.tomo.remove_zingers`: a pixel of line integral more than
+   the threshold below the 3 x 3 median of its projection and below the same pixel at the
+   adjacent angles; the median reaches one detector row up and down, so each block is read
+   with a halo of ``size // 2`` rows and cropped afterwards; exact; for a truncated scan the zingers are
    sought in the deviation from the rows' angular mean, ``remove_zingers(angle_invariant=True)``
    in memory);
 2b. optionally, Paganin phase retrieval (:func:`ssbscope.tomo.phase.paganin_filter` on the
@@ -391,8 +392,11 @@ def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
     The rows are read with a halo of ``zinger_size // 2`` rows on each side (within the
     detector) so that the 3 x 3 zinger median sees the same neighbours as on the whole
     stack; the result is cropped to the requested rows.  Zingers are removed in blocks of
-    ``angle_block`` projections (the median window does not span angles), so no full-size
-    temporary is made.
+    ``angle_block`` projections, so no full-size temporary is made; each block is given the
+    uncleaned projections just outside it (``remove_zingers`` ``before`` / ``after``), so
+    the temporal test (a zinger must also stand out from the same pixel at the adjacent
+    angles) sees the same neighbours as on the whole stack: the result equals
+    ``remove_zingers`` on all angles at once.
 
     Parameters
     ----------
@@ -450,13 +454,17 @@ def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
     # the mean over all angles, not over the block (remove_zingers(angle_invariant=True) on
     # the whole stack in memory gives the same)
     inv = p.mean(axis=0, dtype=np.float64).astype(np.float32) if invariant_zingers else None
-    for s in range(0, p.shape[0], int(angle_block)):
-        blk = remove_zingers(p[s:s + angle_block], threshold=zinger_threshold,
-                             size=zinger_size, angular_mean=inv)
+    n_a, ab = p.shape[0], int(angle_block)
+    before = None  # the uncleaned projection before the block (the temporal test's neighbour)
+    for s in range(0, n_a, ab):
+        after = p[s + ab] if s + ab < n_a else None  # not yet cleaned
+        blk = remove_zingers(p[s:s + ab], threshold=zinger_threshold, size=zinger_size,
+                             angular_mean=inv, before=before, after=after)
+        before = p[min(s + ab, n_a) - 1].copy()
         if ph:
             t = np.exp(-blk[:, f0:f1, :])
             blk[:, f0:f1, :] = paganin_filter(t, pad_px=ph, **_phase_args(phase))
-        p[s:s + angle_block] = blk
+        p[s:s + ab] = blk
     n = int(row_stop) - int(row_start)
     if off == 0 and n == p.shape[1]:
         return p
