@@ -17,9 +17,9 @@ at 1.5 mAh cm^-2 and after the strip, 19.40 / 17.86 (centre - edge 1.55, was 1.5
 1.5 mA cm^-2 step; case A 7.32 / 7.35 and 9.79 / 9.83 at 2 / 3 mAh cm^-2.
 Measured on this fixture (seed 0): plated Li at 3 mAh cm^-2, centre 14.70 µm vs truth 14.55
 (+1.0 %, the continuous face), mean 14.75 vs 14.55 (+1.4 %; 14.51 / 14.58 before the zinger
-step became one-sided and temporal, see test_centre_thicker_than_edge_where_truth_is); the thin layers
-(7.28 µm at 1.5 mAh cm^-2, plated and
-after the strip) mean 7.15 / 7.06 (-1.8 / -3.0 %; they read 7.62 / 7.67, +5.4 %, while the
+step became one-sided and temporal, see test_centre_thicker_than_edge_where_truth_is); the
+thin layers (7.28 µm at 1.5 mAh cm^-2, plated and after the strip) mean 7.28 / 7.17 (0.0 /
+-1.5 %; 7.15 / 7.06 with the old zinger step; they read 7.62 / 7.67, +5.4 %, while the
 interface heights took the crop's plain class medians as pure levels; now each class eroded
 by one voxel along z); after the 1.5 mA cm^-2 step the plain means over every column
 read centre 19.20 / edge 18.94 µm vs truth 19.39 / 17.89 (centre - edge 0.26 against 1.50):

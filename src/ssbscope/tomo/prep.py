@@ -434,7 +434,8 @@ def remove_zingers(projections, *, threshold: float = 0.1, size: int = 3,
             nb.append(None)
             continue
         if a.ndim != 3:
-            raise InputError(f"{name}: needs (n_angles, n_rows, n_detector) projections, got shape {a.shape}")
+            raise InputError(f"{name}: needs (n_angles, n_rows, n_detector) projections, "
+                             f"got shape {a.shape}")
         q = np.asarray(q, np.float32)
         if q.shape != a.shape[1:]:
             raise InputError(f"{name}: shape {q.shape}, expected one projection {a.shape[1:]}")

@@ -15,9 +15,9 @@ hyperslab each), and then, on that block only:
 2. zinger removal (:func:`ssbscope.tomo.remove_zingers`: a pixel of line integral more than
    the threshold below the 3 x 3 median of its projection and below the same pixel at the
    adjacent angles; the median reaches one detector row up and down, so each block is read
-   with a halo of ``size // 2`` rows and cropped afterwards; exact; for a truncated scan the zingers are
-   sought in the deviation from the rows' angular mean, ``remove_zingers(angle_invariant=True)``
-   in memory);
+   with a halo of ``size // 2`` rows and cropped afterwards; exact; for a truncated scan the
+   zingers are sought in the deviation from the rows' angular mean,
+   ``remove_zingers(angle_invariant=True)`` in memory);
 2b. optionally, Paganin phase retrieval (:func:`ssbscope.tomo.phase.paganin_filter` on the
    transmission ``exp(-p)``, giving ``-ln`` of the filtered transmission): a 2-D filter in each
    projection, so the block is read with :func:`ssbscope.tomo.phase.paganin_halo_px` more
