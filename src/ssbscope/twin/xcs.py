@@ -870,28 +870,29 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
         if not roi_radius_mm > 0:
             raise ParameterError("roi_radius_mm", roi_radius_mm, "must be > 0")
         in_roi = ~(np.hypot(xx, yy) >= roi_radius_mm).reshape(-1)
-    flat, wv, kv = [], [], []
+    pv, wv, kv, used = [], [], [], []
     for k in range(n_cls):
         keep_k = in_roi[cpix[k]]
         if keep_k.any():
-            pix = cpix[k][keep_k]
-            flat.append(pix * n_cls + k)
+            pv.append(cpix[k][keep_k])
             wv.append(cw[k][keep_k])
-            kv.append(np.full(pix.size, k, dtype=np.int64))
+            kv.append(np.full(pv[-1].size, k, dtype=np.int64))
+            used.append(k)
     memo: dict = {}
     rate_c = np.zeros(n_cls)
     rate_r = np.zeros(n_cls)
     samplers = [None] * n_cls
-    for k in (np.unique(np.concatenate(kv)) if kv else ()):
+    for k in used:
         samplers[k] = _class_sampler_cached(_class_key(classes[k], memo), e1)
         rate_c[k], rate_r[k] = samplers[k][0], samplers[k][2]
-    if flat:
-        flat = np.concatenate(flat)
-        order = np.argsort(flat)
-        flat, wv, kv = flat[order], np.concatenate(wv)[order], np.concatenate(kv)[order]
+    if used:
+        # entries are class-major; a stable sort on the pixel gives C order (pixel, class)
+        pv = np.concatenate(pv)
+        order = np.argsort(pv.astype(np.uint16) if n * n <= 65536 else pv, kind="stable")
+        pv, wv, kv = pv[order], np.concatenate(wv)[order], np.concatenate(kv)[order]
     else:
-        flat, wv, kv = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-    pv = flat // n_cls if n_cls else flat
+        pv, wv, kv = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+    flat = pv * n_cls + kv
     # per-pixel Klein-Nishina and obliquity (cos^3) relative to the axis pixel
     ang = _angle_deg(xx, yy, L)
     from ssbscope.compton.physics import klein_nishina_cm2_sr
@@ -976,7 +977,7 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
         value = hits_e
         ok = value > 0
         g_out, o_out = np.ones((n, n)), np.zeros((n, n))
-    order = np.argsort((frames[ok].astype(np.int64) * n + hits_row[ok]) * n + hits_col[ok], kind="stable")
+    order = _stable_argsort((frames[ok].astype(np.int64) * n + hits_row[ok]) * n + hits_col[ok])
     ev = make_events(frames[ok][order], hits_row[ok][order], hits_col[ok][order],
                      value[ok][order].astype(np.float32))
     vols = cell.component_volumes_mm3(beam_centre_mm, geom.beam_height_mm)
@@ -1000,6 +1001,18 @@ def _dense_sum(values, flat_index, shape):
     dense = np.zeros(shape)
     dense.reshape(-1)[flat_index] = values
     return dense.sum()
+
+
+def _stable_argsort(key):
+    """``np.argsort(key, kind="stable")`` of nonnegative int64 keys, sorted as unique keys.
+
+    ``key * len + index`` is unique, so any sort gives the stable order (numpy's quicksort is
+    much faster than its stable sort on int64); falls back if the product could overflow.
+    """
+    m = key.size
+    if m == 0 or int(key.max()) >= (2**62) // max(m, 1) or int(key.min()) < 0:
+        return np.argsort(key, kind="stable")
+    return np.argsort(key * m + np.arange(m, dtype=np.int64))
 
 
 def _energy_at_angle(pz, e1, theta_deg):
@@ -1082,8 +1095,10 @@ def _detector_response(e, row_f, col_f, geom: XcsGeometry, det: DetectorModel, r
         s = det.charge_cloud_sigma_mm / geom.pixel_pitch_mm
         fr_ = d_r - ri
         fc_ = d_c - ci
-        wr = np.stack([ndtr(-fr_ / s), ndtr((1 - fr_) / s) - ndtr(-fr_ / s), 1 - ndtr((1 - fr_) / s)], 1)
-        wc = np.stack([ndtr(-fc_ / s), ndtr((1 - fc_) / s) - ndtr(-fc_ / s), 1 - ndtr((1 - fc_) / s)], 1)
+        lo_r, hi_r = ndtr(-fr_ / s), ndtr((1 - fr_) / s)
+        lo_c, hi_c = ndtr(-fc_ / s), ndtr((1 - fc_) / s)
+        wr = np.stack([lo_r, hi_r - lo_r, 1 - hi_r], 1)
+        wc = np.stack([lo_c, hi_c - lo_c, 1 - hi_c], 1)
         share = wr[:, :, None] * wc[:, None, :]  # (k, 3, 3)
         k_, a_, b_ = np.nonzero(share * d_e[:, None, None] > max(det.threshold_kev, 1e-3) * 0.5)
         h_idx = d_idx[k_]
@@ -1180,7 +1195,7 @@ def calibration_flood(n_photons: int = 2_000_000, *, geometry: XcsGeometry | Non
         v = he
         g, o = np.ones((n, n)), np.zeros((n, n))
     ok = v > 0
-    order = np.argsort((fr[ok].astype(np.int64) * n + hr[ok]) * n + hc[ok], kind="stable")
+    order = _stable_argsort((fr[ok].astype(np.int64) * n + hr[ok]) * n + hc[ok])
     ev = make_events(fr[ok][order], hr[ok][order], hc[ok][order], v[ok][order].astype(np.float32))
     return XcsExposure(events=ev, value_unit=det.output, gain_kev_per_adu=g, offset_kev=o,
                        n_frames=n_frames, beam_centre_mm=float("nan"), component_volumes_mm3={},
