@@ -592,6 +592,7 @@ class XcsExposure:
 
 
 _PZ_GRID = np.linspace(-60.0, 21.0, 16201)
+_PZ_DIFF = np.diff(_PZ_GRID)
 
 
 def _zones(cell: CoinCell):
@@ -600,7 +601,19 @@ def _zones(cell: CoinCell):
 
 
 def _voxel_classes(cell: CoinCell, geom: XcsGeometry, beam_centre_mm: float, nz: int):
-    """Expected Compton/Rayleigh photons per (object pixel, class) and class descriptions."""
+    """Voxel classes (composition, z, layers above) and each class's pixels and volumes.
+
+    Returns
+    -------
+    classes : list of dict
+        ``components``, ``name``, ``z``, ``above`` (layers above: (components, thickness mm)),
+        ``frac`` (wall fill fraction).
+    pixels : list of (m_k,) int64 ndarray
+        Flat (C-order, ascending) object-pixel indices of each class (its radial zone).
+    weights : list of (m_k,) ndarray
+        Irradiated volume (cm^3) x incident transmittance ``t1`` of each of those pixels: the
+        nonzero entries of the dense (n, n, n_classes) weight array, ``w[pixels[k], k]``.
+    """
     from ssbscope import materials as m
 
     a = geom.object_pixel_mm
@@ -624,28 +637,37 @@ def _voxel_classes(cell: CoinCell, geom: XcsGeometry, beam_centre_mm: float, nz:
                 return lay.components_at(r), lay.name
         return (), "void"
 
+    mu_memo = {}  # id(components) -> (components, mu(E1) 1/cm): one xraylib table look-up each
+
+    def mu_e1(comps):
+        hit = mu_memo.get(id(comps))
+        if hit is None:
+            hit = mu_memo[id(comps)] = (comps, _mu_1_cm(comps, e1)[0])
+        return hit[1]
+
     # radial zones: pixels with the same set of layers at every z
     bounds = sorted({lay.radius_mm for lay in layers} | {r_in, r_out}
                     | {float(r) for lay in layers for r, _ in lay.rings})
     zone = np.searchsorted(bounds, rr, side="right")
     zone_r = {int(k): float(np.median(rr[zone == k])) for k in np.unique(zone)}
+    zone_pix = {zk: np.flatnonzero(zone == zk) for zk in zone_r}
     # incident attenuation: cumulative mu(E1) along +x from the left edge of the grid
-    classes = []
-    weights = np.zeros((geom.n_pixels, geom.n_pixels, 0))
-    wlist = []
+    classes, pixels, weights = [], [], []
     for k, z in enumerate(zs):
+        at = {zk: comps_at(z, r0) for zk, r0 in zone_r.items()}
         mu1 = np.zeros_like(rr)
+        mu1_flat = mu1.reshape(-1)
         for zk, r0 in zone_r.items():
-            comps, _ = comps_at(z, r0)
+            comps, _ = at[zk]
             if comps:
                 frac = 1.0
                 if comps is steel and r_in <= r0 < r_out:
                     frac = min(1.0, cell.wall_thickness_mm / a)
-                mu1[zone == zk] = _mu_1_cm(comps, e1)[0] * frac
+                mu1_flat[zone_pix[zk]] = mu_e1(comps) * frac
         tau = (np.cumsum(mu1, axis=1) - 0.5 * mu1) * a * 0.1
-        t1 = np.exp(-tau)
+        t1 = np.exp(-tau).reshape(-1)
         for zk, r0 in zone_r.items():
-            comps, name = comps_at(z, r0)
+            comps, name = at[zk]
             if not comps:
                 continue
             frac = 1.0
@@ -659,12 +681,11 @@ def _voxel_classes(cell: CoinCell, geom: XcsGeometry, beam_centre_mm: float, nz:
                     above.append((lay.components_at(r0), a1 - max(a0, z)))
             if r_in <= r0 < r_out:
                 above.append((steel, max(z_top - z, 0.0)))
-            sel = zone == zk
-            w = np.where(sel, t1 * frac * (a * a * dz) * 1e-3, 0.0)  # cm^3
+            pix = zone_pix[zk]
             classes.append(dict(components=comps, name=name, z=float(z), above=above, frac=frac))
-            wlist.append(w)
-    weights = np.stack(wlist, axis=-1) if wlist else np.zeros((geom.n_pixels, geom.n_pixels, 0))
-    return classes, weights
+            pixels.append(pix)
+            weights.append(t1[pix] * frac * (a * a * dz) * 1e-3)  # cm^3
+    return classes, pixels, weights
 
 
 def _comp_key(comps):
@@ -672,8 +693,20 @@ def _comp_key(comps):
                  for m, f in comps)
 
 
-def _class_key(cls):
-    return (_comp_key(cls["components"]), tuple((_comp_key(c), round(float(t), 9)) for c, t in cls["above"]))
+def _class_key(cls, memo=None):
+    """Hashable key of a voxel class; ``memo`` (a dict kept by the caller while the classes'
+    component tuples live) reuses each tuple's :func:`_comp_key` (shared by many classes)."""
+    if memo is None:
+        return (_comp_key(cls["components"]),
+                tuple((_comp_key(c), round(float(t), 9)) for c, t in cls["above"]))
+
+    def ck(comps):
+        hit = memo.get(id(comps))
+        if hit is None:
+            hit = memo[id(comps)] = (comps, _comp_key(comps))
+        return hit[1]
+
+    return (ck(cls["components"]), tuple((ck(c), round(float(t), 9)) for c, t in cls["above"]))
 
 
 def _comps_of_key(k):
@@ -708,17 +741,35 @@ def _mu_grid(comp_key, e1, ang0):
 @lru_cache(maxsize=2048)
 def _class_sampler_cached(key, e1, ang0=90.0):
     """:func:`_class_sampler` from cached per-composition tables (same numbers, far fewer calls)."""
-    _, w = _e2_grid(e1, ang0)
+    # the arithmetic (order included) of _class_sampler, in place: same bits, fewer passes
     tau2 = np.zeros_like(_PZ_GRID)
+    tmp = np.empty_like(_PZ_GRID)
     tau2_e1 = 0.0
     for ck, thick in key[1]:
         mu2, mu1 = _mu_grid(ck, e1, ang0)
-        tau2 += mu2 * thick * 0.1
+        np.multiply(mu2, thick, out=tmp)
+        tmp *= 0.1
+        tau2 += tmp
         tau2_e1 += mu1 * thick * 0.1
-    dens = _jv_grid(key[0]) * w * np.exp(-tau2)
-    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(_PZ_GRID))])
+    np.negative(tau2, out=tau2)
+    dens = np.exp(tau2, out=tau2)
+    dens *= _jw_grid(key[0], e1, ang0)
+    cdf = np.empty_like(_PZ_GRID)
+    cdf[0] = 0.0
+    mid = np.add(dens[1:], dens[:-1], out=tmp[1:])
+    mid *= 0.5
+    mid *= _PZ_DIFF
+    np.cumsum(mid, out=cdf[1:])
     rate = float(cdf[-1])
-    return rate, cdf / max(rate, 1e-300), _rayleigh_rate(key[0], e1, ang0) * math.exp(-tau2_e1)
+    cdf /= max(rate, 1e-300)
+    return rate, cdf, _rayleigh_rate(key[0], e1, ang0) * math.exp(-tau2_e1)
+
+
+@lru_cache(maxsize=256)
+def _jw_grid(comp_key, e1, ang0):
+    """``J_vol(p_z) (E_2/E_C) KN`` on _PZ_GRID (the first two factors of the sampler's density)."""
+    _, w = _e2_grid(e1, ang0)
+    return _jv_grid(comp_key) * w
 
 
 @lru_cache(maxsize=256)
@@ -805,27 +856,55 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
         raise ParameterError("detector.output", det.output, "must be 'adu' or 'keV'")
     rng = np.random.default_rng(seed)
     e1 = geom.e_incident_kev
-    classes, wvol = _voxel_classes(cell, geom, beam_centre_mm, nz)
-    samplers = [_class_sampler_cached(_class_key(c), e1) for c in classes]
-    rate_c = np.array([s[0] for s in samplers])
-    rate_r = np.array([s[2] for s in samplers])
-    # per-pixel Klein-Nishina and obliquity (cos^3) relative to the axis pixel
+    # Sparse form of the dense (n, n, n_classes) arrays of expected photons: each class lights
+    # only its radial zone, so the nonzero entries (C order: pixel-major, class-minor) are kept
+    # with their flat index; same values, same Poisson draws (rng.poisson draws nothing for a
+    # zero mean), same totals (summed from the dense array when the scale needs them).
+    classes, cpix, cw = _voxel_classes(cell, geom, beam_centre_mm, nz)
+    n_cls = len(classes)
+    n = geom.n_pixels
     yy, xx = geom.object_centres_mm()
     L = geom.sample_to_pinhole_mm
+    in_roi = np.ones(n * n, bool)
+    if roi_radius_mm is not None:
+        if not roi_radius_mm > 0:
+            raise ParameterError("roi_radius_mm", roi_radius_mm, "must be > 0")
+        in_roi = ~(np.hypot(xx, yy) >= roi_radius_mm).reshape(-1)
+    pv, wv, kv, used = [], [], [], []
+    for k in range(n_cls):
+        keep_k = in_roi[cpix[k]]
+        if keep_k.any():
+            pv.append(cpix[k][keep_k])
+            wv.append(cw[k][keep_k])
+            kv.append(np.full(pv[-1].size, k, dtype=np.int64))
+            used.append(k)
+    memo: dict = {}
+    rate_c = np.zeros(n_cls)
+    rate_r = np.zeros(n_cls)
+    samplers = [None] * n_cls
+    for k in used:
+        samplers[k] = _class_sampler_cached(_class_key(classes[k], memo), e1)
+        rate_c[k], rate_r[k] = samplers[k][0], samplers[k][2]
+    if used:
+        # entries are class-major; a stable sort on the pixel gives C order (pixel, class)
+        pv = np.concatenate(pv)
+        order = np.argsort(pv.astype(np.uint16) if n * n <= 65536 else pv, kind="stable")
+        pv, wv, kv = pv[order], np.concatenate(wv)[order], np.concatenate(kv)[order]
+    else:
+        pv, wv, kv = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+    flat = pv * n_cls + kv
+    # per-pixel Klein-Nishina and obliquity (cos^3) relative to the axis pixel
     ang = _angle_deg(xx, yy, L)
     from ssbscope.compton.physics import klein_nishina_cm2_sr
 
     kn_rel = klein_nishina_cm2_sr(e1, ang) / klein_nishina_cm2_sr(e1, 90.0)
     obl = (L / np.sqrt(xx * xx + yy * yy + L * L)) ** 3
-    lam_c = wvol * rate_c[None, None, :] * (kn_rel * obl)[:, :, None]
-    lam_r = wvol * rate_r[None, None, :] * obl[:, :, None]
-    if roi_radius_mm is not None:
-        if not roi_radius_mm > 0:
-            raise ParameterError("roi_radius_mm", roi_radius_mm, "must be > 0")
-        out_roi = np.hypot(xx, yy) >= roi_radius_mm
-        lam_c[out_roi] = 0.0
-        lam_r[out_roi] = 0.0
-    total = lam_c.sum() + lam_r.sum()
+    lam_c = wv * rate_c[kv] * (kn_rel * obl).reshape(-1)[pv]
+    lam_r = wv * rate_r[kv] * obl.reshape(-1)[pv]
+    if exposure_scale is None:
+        total = _dense_sum(lam_c, flat, (n, n, n_cls)) + _dense_sum(lam_r, flat, (n, n, n_cls))
+    else:  # only its sign is used: nonnegative terms, so the sparse sum has the dense one's
+        total = lam_c.sum() + lam_r.sum()
     if total <= 0:
         raise ParameterError("beam_centre_mm", beam_centre_mm, "the sheet hits no material")
     scale = n_photons / total if exposure_scale is None else float(exposure_scale)
@@ -834,13 +913,14 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
     n_c = rng.poisson(lam_c * scale)
     n_r = rng.poisson(lam_r * scale)
     # photons: object pixel, class, kind
-    iy, ix, ic = np.nonzero(n_c)
-    cnt = n_c[iy, ix, ic]
-    py = np.repeat(iy, cnt)
-    px = np.repeat(ix, cnt)
-    pc = np.repeat(ic, cnt)
-    ry, rx, rc = np.nonzero(n_r)
-    rcnt = n_r[ry, rx, rc]
+    hit = np.flatnonzero(n_c)
+    cnt = n_c[hit]
+    py = np.repeat(pv[hit] // n, cnt)
+    px = np.repeat(pv[hit] % n, cnt)
+    pc = np.repeat(kv[hit], cnt)
+    rhit = np.flatnonzero(n_r)
+    rcnt = n_r[rhit]
+    ry, rx = pv[rhit] // n, pv[rhit] % n
     n_comp = py.size
     py = np.concatenate([py, np.repeat(ry, rcnt)])
     px = np.concatenate([px, np.repeat(rx, rcnt)])
@@ -861,9 +941,11 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
     e = np.full(n_tot, e1)
     u = rng.random(n_comp)
     pz = np.empty(n_comp)
-    for k in np.unique(pc):
-        sel = pc == k
-        pz[sel] = np.interp(u[sel], samplers[k][1], _PZ_GRID)
+    by_class = np.argsort(pc, kind="stable")  # each class's photons in their original order
+    first = np.flatnonzero(np.diff(pc[by_class], prepend=-1)) if n_comp else np.zeros(0, np.int64)
+    for s0, s1 in zip(first, np.append(first[1:], n_comp)):
+        sel = by_class[s0:s1]
+        pz[sel] = np.interp(u[sel], samplers[pc[sel[0]]][1], _PZ_GRID)
     e[:n_comp] = _energy_at_angle(pz, e1, theta[:n_comp])
     keep = e < e1 - 1e-6
     keep[n_comp:] = True
@@ -895,7 +977,7 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
         value = hits_e
         ok = value > 0
         g_out, o_out = np.ones((n, n)), np.zeros((n, n))
-    order = np.argsort((frames[ok].astype(np.int64) * n + hits_row[ok]) * n + hits_col[ok], kind="stable")
+    order = _stable_argsort((frames[ok].astype(np.int64) * n + hits_row[ok]) * n + hits_col[ok])
     ev = make_events(frames[ok][order], hits_row[ok][order], hits_col[ok][order],
                      value[ok][order].astype(np.float32))
     vols = cell.component_volumes_mm3(beam_centre_mm, geom.beam_height_mm)
@@ -908,6 +990,29 @@ def simulate_exposure(cell: CoinCell, beam_centre_mm: float, *, n_photons: int =
     return XcsExposure(events=ev, value_unit=det.output, gain_kev_per_adu=g_out, offset_kev=o_out,
                        n_frames=n_frames, beam_centre_mm=float(beam_centre_mm),
                        component_volumes_mm3=vols, truth=truth)
+
+
+def _dense_sum(values, flat_index, shape):
+    """``sum`` of the dense array of ``shape`` holding ``values`` at ``flat_index`` (zeros elsewhere).
+
+    Summed as the dense array itself (numpy's pairwise summation depends on the layout), so
+    the total has the bits of the dense computation.
+    """
+    dense = np.zeros(shape)
+    dense.reshape(-1)[flat_index] = values
+    return dense.sum()
+
+
+def _stable_argsort(key):
+    """``np.argsort(key, kind="stable")`` of nonnegative int64 keys, sorted as unique keys.
+
+    ``key * len + index`` is unique, so any sort gives the stable order (numpy's quicksort is
+    much faster than its stable sort on int64); falls back if the product could overflow.
+    """
+    m = key.size
+    if m == 0 or int(key.max()) >= (2**62) // max(m, 1) or int(key.min()) < 0:
+        return np.argsort(key, kind="stable")
+    return np.argsort(key * m + np.arange(m, dtype=np.int64))
 
 
 def _energy_at_angle(pz, e1, theta_deg):
@@ -990,8 +1095,10 @@ def _detector_response(e, row_f, col_f, geom: XcsGeometry, det: DetectorModel, r
         s = det.charge_cloud_sigma_mm / geom.pixel_pitch_mm
         fr_ = d_r - ri
         fc_ = d_c - ci
-        wr = np.stack([ndtr(-fr_ / s), ndtr((1 - fr_) / s) - ndtr(-fr_ / s), 1 - ndtr((1 - fr_) / s)], 1)
-        wc = np.stack([ndtr(-fc_ / s), ndtr((1 - fc_) / s) - ndtr(-fc_ / s), 1 - ndtr((1 - fc_) / s)], 1)
+        lo_r, hi_r = ndtr(-fr_ / s), ndtr((1 - fr_) / s)
+        lo_c, hi_c = ndtr(-fc_ / s), ndtr((1 - fc_) / s)
+        wr = np.stack([lo_r, hi_r - lo_r, 1 - hi_r], 1)
+        wc = np.stack([lo_c, hi_c - lo_c, 1 - hi_c], 1)
         share = wr[:, :, None] * wc[:, None, :]  # (k, 3, 3)
         k_, a_, b_ = np.nonzero(share * d_e[:, None, None] > max(det.threshold_kev, 1e-3) * 0.5)
         h_idx = d_idx[k_]
@@ -1088,7 +1195,7 @@ def calibration_flood(n_photons: int = 2_000_000, *, geometry: XcsGeometry | Non
         v = he
         g, o = np.ones((n, n)), np.zeros((n, n))
     ok = v > 0
-    order = np.argsort((fr[ok].astype(np.int64) * n + hr[ok]) * n + hc[ok], kind="stable")
+    order = _stable_argsort((fr[ok].astype(np.int64) * n + hr[ok]) * n + hc[ok])
     ev = make_events(fr[ok][order], hr[ok][order], hc[ok][order], v[ok][order].astype(np.float32))
     return XcsExposure(events=ev, value_unit=det.output, gain_kev_per_adu=g, offset_kev=o,
                        n_frames=n_frames, beam_centre_mm=float("nan"), component_volumes_mm3={},
