@@ -159,3 +159,32 @@ def test_readme_documents_the_xcs_input_files():
               "`gain_kev_per_unit`", "`offset_kev`", "`angle_map:`", "not for the detector's Gaussian "
               "resolution", "n_charge_sharing_discarded"):
         assert s in readme, s
+
+
+def test_unresolved_flood_gives_no_emf_with_the_reason(tmp_path, caplog):
+    """A flood too weak to measure the tail (200 events, about 160 in the line: a tail
+    fraction's standard error 0.14-0.27 > 0.05 at 300 line counts): the input stage and the
+    series stage both go on, name the flood in a warning, store the reason and give no EMF
+    (NaN) rather than one biased low by the uncorrected tail (the series stage raised
+    InputError before)."""
+    import logging
+
+    from ssbscope.cli import main
+    from ssbscope.store import Store
+    truth = write_series(tmp_path / "exp", seed=3, events_per_monitor=5_000, flood_events=200)
+    with caplog.at_level(logging.WARNING):
+        assert main(["run", str(tmp_path / "exp" / "experiment.yaml"), "--out", str(tmp_path / "out"),
+                     "--quiet", "--no-report"]) == 0
+    st = Store.open(tmp_path / "out" / "store.zarr")
+    sp = st.read("compton/input/s0_z1/spectrum")
+    assert sp.attrs["tail_correction"].startswith("failed: "), sp.attrs["tail_correction"]
+    assert not np.isfinite(float(sp["emf"])) and "am241_flood.ssbevt" in sp.attrs["emf_reason"]
+    ds = st.read("compton/xcs/emf").load()
+    assert np.all(np.isnan(ds["emf"].values)) and np.all(np.isnan(ds["emf_unc"].values))
+    assert len(ds["state"]) == len(truth["states"])
+    for why in ds["tail_not_resolved"].values:
+        assert "am241_flood.ssbevt" in why, why
+    series_warn = [r.getMessage() for r in caplog.records if "series xcs" in r.getMessage()]
+    assert series_warn and all("am241_flood.ssbevt" in w for w in series_warn), series_warn
+    mp = st.read("compton/xcs/maps").load()
+    assert np.all(np.isnan(mp["emf"].values))
