@@ -92,6 +92,16 @@ volume) become one more stage ``compton.series.<series>`` reading their cubes an
   (:func:`ssbscope.compton.series.unmix_emf`), block by block for the maps, and converted to
   Li content when ``reference_points`` are given.
 
+``emf_unc`` (spectrum and series) is ``hypot(emf_unc_counting, emf_unc_tail)``: the counting
+error and the flood's tail-fit error, ``emf_unc_tail = sqrt(g^T cov_w g)`` with ``g`` the
+EMF's derivative over the flood's tail weights ``w`` and ``cov_w`` their covariance from
+the fit (central differences along its eigen-directions,
+:func:`ssbscope.compton.electron_momentum.weight_perturbations`; one flood moves every
+exposure corrected with it together).  A flood whose tail cannot be measured (not resolved,
+no line, more than half in the tail) gives, in both stages, a warning naming the flood, the
+reason (``tail_correction`` of the spectrum, ``tail_not_resolved`` per state of the series)
+and no EMF (NaN) for the exposure / its state, not an EMF biased low by the tail.
+
 It writes ``compton/<series>/emf`` (``emf``, ``emf_unc`` on state x component, ``time_s`` a
 coordinate of ``state``; ``emf_position``, ``fraction``, ``beam_height_um``, ``x``/``x_unc``),
 ``compton/<series>/maps`` (``emf``, ``emf_unc`` on state x component x block_row x block_col;
@@ -1638,6 +1648,11 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     if radial_edges_mm is not None:
         radial = _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monitors, comps,
                                list(radial_edges_mm), layer_diameters_mm or {}, ring_pix, t_state, series)
+        bad = tail_failed != ""  # no tail correction: no EMF (as emf and maps)
+        if bad.any():
+            radial["emf"].values[bad] = np.nan
+            radial["emf_unc"].values[bad] = np.nan
+        radial["emf_unc"].attrs["description"] = "1-sigma counting uncertainty (the flood's tail term is not included)"
     # ---- EMF -> x calibration
     li_mats = {"li", "li metal", "lithium"}
     anode = next((c for c in comps if str(mats[c]).lower() in li_mats), comps[0])
@@ -1657,7 +1672,8 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
                                   "(empty: corrected)"}),
             "emf_position": (("state", "position"), pos_emf, {"units": "1", "description":
                              "EMF of each exposure (the mixture the sheet sees), same corrections"}),
-            "emf_position_unc": (("state", "position"), pos_unc, {"units": "1"}),
+            "emf_position_unc": (("state", "position"), pos_unc, {"units": "1", "description":
+                                 "1-sigma counting uncertainty (the flood's tail term is in emf_unc only)"}),
             "beam_height_um": (("state", "position"), heights, {"units": "um", "description":
                                "sheet centre above the bottom of the cell stack (z = 0)"}),
             "fraction": (("state", "position", "component"), f_out, {"units": "1", "description":
