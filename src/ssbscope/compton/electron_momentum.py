@@ -1283,7 +1283,8 @@ def perturbed_coefficients(edges_kev, coeffs, pairs, efficiency=None, needed=Non
         "efficiency", efficiency, e, np.ones(e.size, bool) if needed is None else needed)
     out = []
     for pair in pairs:
-        out.append(tuple(solve_triangular(tail_matrix(edges, rj), co.T, lower=False, trans="T").T / f[None, :]
+        out.append(tuple(solve_triangular(tail_matrix(edges, rj), co.T, lower=False, trans="T",
+                                          check_finite=False).T / f[None, :]
                          for rj in pair))
     return out
 

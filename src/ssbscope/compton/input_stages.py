@@ -481,6 +481,9 @@ def spectrum_emf(edges_kev, counts, e_incident_kev: float = 115.0, angle_deg: fl
     return out
 
 
+_TAIL_COEFF_CACHE: dict = {}
+
+
 def _tail_emf_unc(edges_kev, counts, e_incident_kev, angle_deg, low_au, high_au, pairs, efficiency):
     """EMF error from the flood's tail fit: ``sqrt(sum_j ((EMF_j+ - EMF_j-) / 2)^2)``.
 
@@ -494,13 +497,28 @@ def _tail_emf_unc(edges_kev, counts, e_incident_kev, angle_deg, low_au, high_au,
     from ssbscope.compton.electron_momentum import _needed_bins, perturbed_coefficients
     from ssbscope.compton.series import window_coefficients
 
+    import hashlib
+
     edges = np.asarray(edges_kev, float)
     i0 = int(np.searchsorted(edges, 0.6 * float(e_incident_kev) - 1e-9))
     ed, cc = edges[i0:], np.asarray(counts, float)[i0:]
-    a0, b0 = window_coefficients(ed, e_incident_kev, angle_deg, low_au=low_au, high_au=high_au)
-    needed = _needed_bins(ed, e_incident_kev, angle_deg, max(low_au[1], high_au[1]))
+    e = 0.5 * (ed[1:] + ed[:-1])
+    f = np.asarray(efficiency(e) if callable(efficiency) else (1.0 if efficiency is None else efficiency), float)
+    # the exposures of a series share their flood: its coefficients are computed once
+    h = hashlib.sha1()
+    for arr in (ed, np.broadcast_to(f, e.shape), *[q.weights for p in pairs for q in p]):
+        h.update(np.ascontiguousarray(arr, float).tobytes())
+    key = (h.hexdigest(), float(e_incident_kev), float(angle_deg), tuple(low_au), tuple(high_au))
+    coeffs = _TAIL_COEFF_CACHE.get(key)
+    if coeffs is None:
+        a0, b0 = window_coefficients(ed, e_incident_kev, angle_deg, low_au=low_au, high_au=high_au)
+        needed = _needed_bins(ed, e_incident_kev, angle_deg, max(low_au[1], high_au[1]))
+        coeffs = perturbed_coefficients(ed, np.stack([a0, b0]), pairs, efficiency, needed)
+        if len(_TAIL_COEFF_CACHE) >= 8:
+            _TAIL_COEFF_CACHE.pop(next(iter(_TAIL_COEFF_CACHE)))
+        _TAIL_COEFF_CACHE[key] = coeffs
     var = 0.0
-    for lo_, hi_ in perturbed_coefficients(ed, np.stack([a0, b0]), pairs, efficiency, needed):
+    for lo_, hi_ in coeffs:
         ev = [float(co[0] @ cc) / float(co[1] @ cc) for co in (lo_, hi_)]
         var += (0.5 * (ev[1] - ev[0])) ** 2
     return float(np.sqrt(var))
