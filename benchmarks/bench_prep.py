@@ -69,7 +69,8 @@ def run(p, engine: str):
     t0 = time.process_time()
     z = np.empty_like(p)
     for s in range(0, p.shape[0], 64):
-        z[s:s + 64] = (remove_zingers(p[s:s + 64], threshold=0.1, size=3) if engine == "ours"
+        z[s:s + 64] = (remove_zingers(p[s:s + 64], threshold=0.1, size=3, polarity="both",
+                                      temporal=False) if engine == "ours"
                        else zingers_ref(p[s:s + 64]))
     z = np.ascontiguousarray(z[:, 1:-1])
     t1 = time.process_time()

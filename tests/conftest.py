@@ -38,6 +38,11 @@ _SLOW_DEFAULT_S = 10.0  # weight of a ``@pytest.mark.slow`` test without a ``sec
 # loaded machine; tiny_demo's build not included, tiny_demo_rerun's is, in
 # tests/report/test_demo_run.py): they override the ``slow`` marks of a file.
 # A weight only orders the files; a stale or missing entry costs wall time, never a test.
+# The entries marked (*) were measured later in one process on a machine loaded ~7x
+# (user + sys CPU-s, scaled by 0.75, the ratio of that machine's numbers to this table's on
+# the files both measured); their slow marks had them at 40-90 s, and the tests/twin XCS
+# files, weightless, were the last files handed out (collection order), each 7-14 s on one
+# worker while the other stood idle.
 _LONG_FILES_S = {
     "tests/report/test_demo_run.py": 113,
     "tests/tomo/test_anode_free_acceptance.py": 56,
@@ -66,6 +71,12 @@ _LONG_FILES_S = {
     "tests/tomo/test_stages.py": 7,
     "tests/neutron/test_stages.py": 4,
     "tests/twin/test_coin_ct.py": 3,
+    "tests/outside/test_outside_ct.py": 17,  # (*) slow mark 60
+    "tests/interface/test_twin_model_plating.py": 14,  # (*) slow mark 80
+    "tests/twin/test_xcs_twin.py": 14,  # (*)
+    "tests/interface/test_hot_spot_run.py": 13,  # (*) slow mark 40
+    "tests/tomo/test_low_attenuation.py": 11,  # (*) slow marks 2 x 45
+    "tests/twin/test_xcs_detector_corrections.py": 7,  # (*) one test
 }
 
 
@@ -73,18 +84,24 @@ def pytest_collection_modifyitems(config, items):
     """Long files first, longest first; the rest keep the collection order.
 
     A file's weight is its entry in ``_LONG_FILES_S``, else the sum of its slow tests'
-    ``seconds``; ``_DEMO_FILE`` (else the first file that uses ``tiny_demo``) also carries the
-    demo's build.
+    ``seconds``; a mark on the module (``pytestmark``) or a class, which states the cost of
+    their shared fixtures, counts once, not once per test (a module's ``slow(seconds=60)`` on
+    five tests weighed 300 and was handed out before the demo's build); ``_DEMO_FILE`` (else
+    the first file that uses ``tiny_demo``) also carries the demo's build.
     Items of one file stay together and in their order, and the sort is stable and depends
     only on the collected items, so every worker collects the same sequence.
     """
-    files, slow, demo_file = {}, {}, None
+    files, slow, demo_file, counted = {}, {}, None, set()
     for i, item in enumerate(items):
         f = item.nodeid.split("::", 1)[0]
         files.setdefault(f, i)
         if "tiny_demo" in getattr(item, "fixturenames", ()) and (demo_file is None or f == _DEMO_FILE):
             demo_file = f
-        m = item.get_closest_marker("slow")
+        node, m = next(item.iter_markers_with_node("slow"), (None, None))
+        if m is not None and node is not item:  # the module's or a class's mark: once
+            if node.nodeid in counted:
+                continue
+            counted.add(node.nodeid)
         if m is not None:
             slow[f] = slow.get(f, 0.0) + float(m.kwargs.get("seconds", _SLOW_DEFAULT_S))
     weight = {f: _LONG_FILES_S.get(f, slow.get(f, 0.0)) + (_DEMO_S if f == demo_file else 0.0)
@@ -187,3 +204,48 @@ def tiny_demo_layout(tiny_demo):
     """[(caption, [layout problem, ...]), ...] of every figure the tiny demo's report embeds,
     recorded while the demo built it (:func:`_build_tiny_demo`)."""
     return [(cap, probs) for cap, probs in json.loads(_layout_path(tiny_demo).read_text(encoding="utf-8"))]
+
+
+# ---------------------------------------------------------------- where the wall time goes
+# Each phase's report (setup, call, teardown) carries its start and stop (epoch seconds); under
+# pytest-xdist the controller receives them with the worker (``report.node``).  The summary
+# below gives, at the end of the run, each worker's busy time and the time it stood idle
+# before the last worker finished (the cost of the file order), and the files by time with
+# their worker: the measured weights ``_LONG_FILES_S`` should be refreshed from it.
+_PHASES = []  # (file, worker, start, stop)
+
+
+def pytest_runtest_logreport(report):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker: the controller tallies
+        return
+    node = getattr(report, "node", None)
+    worker = getattr(getattr(node, "gateway", None), "id", None) or "main"
+    start, stop = getattr(report, "start", 0.0), getattr(report, "stop", 0.0)
+    if stop > start > 0:
+        _PHASES.append((report.nodeid.split("::", 1)[0], worker, start, stop))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _PHASES:
+        return
+    tr = terminalreporter
+    t0 = min(p[2] for p in _PHASES)
+    t1 = max(p[3] for p in _PHASES)
+    files, workers = {}, {}
+    for f, w, a, b in _PHASES:
+        s = files.setdefault(f, [0.0, set(), a, b])
+        s[0] += b - a
+        s[1].add(w)
+        s[2], s[3] = min(s[2], a), max(s[3], b)
+        v = workers.setdefault(w, [0.0, b])
+        v[0] += b - a
+        v[1] = max(v[1], b)
+    tr.write_sep("=", "wall time by worker and by file (tests/conftest.py)")
+    for w in sorted(workers):
+        busy, last = workers[w]
+        tr.write_line(f"{w}: busy {busy:7.1f} s, last test ended at {last - t0:7.1f} s "
+                      f"(idle {t1 - last:6.1f} s before the run's end at {t1 - t0:.1f} s)")
+    top = sorted(files.items(), key=lambda kv: -kv[1][0])[:30]
+    tr.write_line("files by summed test time (s), worker, started at (s from the first test):")
+    for f, (s, ws, a, _b) in top:
+        tr.write_line(f"{s:8.1f}  {','.join(sorted(ws)):>5}  {a - t0:7.1f}  {f}")

@@ -28,7 +28,9 @@ def store(folder):
     from ssbscope.config import load
     from ssbscope.workflow import run_experiment
 
-    res = run_experiment(load(folder.yaml_path), folder.root.parent, quiet=True)
+    # the store only: the echem report section is checked on it (test_report_section), the
+    # whole report on the tiny demo's
+    res = run_experiment(load(folder.yaml_path), folder.root.parent, quiet=True, report=False)
     assert set(res.result.ran) == {"echem.inputs.read", "echem.inputs.analyse", "echem.inputs.eis"}
     return Store.open(res.store_path)
 
@@ -90,7 +92,7 @@ def test_rerun_resumes_everything(store, folder):
     from ssbscope.workflow import run_experiment
 
     before = store["echem/cycles"].load()
-    res = run_experiment(load(folder.yaml_path), folder.root.parent, quiet=True)
+    res = run_experiment(load(folder.yaml_path), folder.root.parent, quiet=True, report=False)
     assert res.result.ran == () and len(res.result.skipped) == 3
     assert store["echem/cycles"].load().identical(before)
 

@@ -21,7 +21,8 @@ def soft_short_run(tmp_path_factory):
     part = soft_short_part(root / "experiment", size="small", seed=0)
     y = write_experiment_yaml(root / "experiment" / "experiment.yaml", [part], name="ss")
     write_truth_json(root / "experiment" / "truth.json", [part])
-    res = run_experiment(load(y), root / "out", quiet=True)
+    # the store only: the tiny demo's report renders its soft-short scan (tests/report/test_report.py)
+    res = run_experiment(load(y), root / "out", quiet=True, report=False)
     truth = json.loads((root / "experiment" / "truth.json").read_text())
     return Store.open(res.store_path)["tomo/soft_short/metrics"].load(), \
         truth["tomo"]["soft_short"]["scans"][0]

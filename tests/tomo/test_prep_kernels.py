@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import median_filter
 
+from ssbscope.errors import ParameterError
 from ssbscope.tomo.prep import _sorting, normalize_offsets, remove_rings, remove_zingers
 
 
@@ -11,6 +12,26 @@ def _zingers_scipy(a, threshold):
     fp = (1, 3, 3) if a.ndim == 3 else (3, 3)
     med = median_filter(a, size=fp, mode="nearest")
     return np.where(np.abs(a - med) > threshold, med, a).astype(np.float32)
+
+
+def _zingers_ref(a, threshold, sign, before=None, after=None, size=3):
+    """The one-sided spatial + temporal rule (the neighbouring angles' mean), pixel by pixel
+    (scipy median, Python loops)."""
+    med = median_filter(a, size=(1, size, size), mode="nearest")
+    thr = np.float32(threshold)
+    out = a.copy()
+    n = a.shape[0]
+    for k, i, x in np.ndindex(a.shape):
+        d = a[k, i, x] - med[k, i, x]
+        if not (-d > thr if sign < 0 else d > thr if sign > 0 else abs(d) > thr):
+            continue
+        nbrs = [q[i, x] for q in (a[k - 1] if k > 0 else before, a[k + 1] if k < n - 1 else after)
+                if q is not None]
+        t = (nbrs[0] + nbrs[1]) * np.float32(0.5) if len(nbrs) == 2 else nbrs[0] if nbrs else None
+        e = None if t is None else a[k, i, x] - t
+        if e is None or (e > thr if d > 0 else -e > thr):
+            out[k, i, x] = med[k, i, x]
+    return out
 
 
 @pytest.mark.parametrize("shape", [(5, 6, 7), (3, 1, 6), (2, 6, 1), (9, 8), (1, 1, 1), (4, 2, 2)])
@@ -25,10 +46,63 @@ def test_zinger_kernel_equals_scipy_median(shape):
         np.testing.assert_array_equal(got, _zingers_scipy(a, thr))
     # a deviation of exactly float32(threshold) is not a zinger (as NumPy's float32 compare)
     b = np.zeros((1, 3, 3), np.float32)
-    b[0, 1, 1] = np.float32(0.1)
-    np.testing.assert_array_equal(remove_zingers(b, threshold=0.1), b)
-    b[0, 1, 1] = np.nextafter(np.float32(0.1), np.float32(1))
+    b[0, 1, 1] = np.float32(-0.1)
+    np.testing.assert_array_equal(remove_zingers(b, threshold=0.1, polarity="low"), b)
+    b[0, 1, 1] = np.nextafter(np.float32(-0.1), np.float32(-1))
+    assert remove_zingers(b, threshold=0.1, polarity="low")[0, 1, 1] == 0.0
+    b[0, 1, 1] = 1.0  # high in line integrals: absorption, not a zinger with "low"
+    assert remove_zingers(b, threshold=0.1, polarity="low")[0, 1, 1] == 1.0
+    assert remove_zingers(b, threshold=0.1, polarity="high")[0, 1, 1] == 0.0
     assert remove_zingers(b, threshold=0.1)[0, 1, 1] == 0.0
+
+
+@pytest.mark.parametrize("polarity, sign", [("low", -1), ("high", 1), ("both", 0)])
+@pytest.mark.parametrize("size", [3, 5])
+def test_zinger_one_sided_temporal_rule_equals_reference(polarity, sign, size):
+    """Kernel (size 3) and the median_filter branch (size 5) equal a pixel-by-pixel reference
+    of the one-sided spatial + temporal rule, on the whole stack and in blocks of angles with
+    the neighbouring projections given (``before`` / ``after``)."""
+    rng = np.random.default_rng(4)
+    a = (0.2 * rng.standard_normal((11, 6, 9))).astype(np.float32)
+    a[:, :, 5:] += 1.0                    # a step, the same at every angle: structure
+    hit = rng.random(a.shape) < 0.08
+    a[hit] += rng.choice([-3.0, 3.0], hit.sum()).astype(np.float32)
+    a.flat[::7] = np.round(a.flat[::7])   # ties
+    whole = remove_zingers(a, threshold=0.3, polarity=polarity, size=size, temporal=True)
+    np.testing.assert_array_equal(whole, _zingers_ref(a, 0.3, sign, size=size))
+    assert not np.array_equal(whole, a)
+    blocks = np.concatenate([remove_zingers(a[s:s + 4], threshold=0.3, polarity=polarity, size=size,
+                                            temporal=True, before=a[s - 1] if s else None,
+                                            after=a[s + 4] if s + 4 < 11 else None)
+                             for s in range(0, 11, 4)])
+    np.testing.assert_array_equal(blocks, whole)
+    # without the neighbours the block ends would differ (so the block test can fail)
+    naive = np.concatenate([remove_zingers(a[s:s + 4], threshold=0.3, polarity=polarity, size=size,
+                                           temporal=True)
+                            for s in range(0, 11, 4)])
+    assert not np.array_equal(naive, whole)
+
+
+def test_zinger_temporal_test_keeps_structure_and_removes_single_frames():
+    """A 3 x 3 corner of an absorbing region that is the same at every angle passes the
+    spatial test (0.5 below its median) but not the temporal one: kept; a single-frame dip of
+    the same size is removed."""
+    a = np.zeros((5, 5, 5), np.float32)
+    a[:, :2, :] = 1.0
+    a[:, :, :2] = 1.0                     # the pixel (2, 2) sees 5 of 9 at 1.0: median 1.0
+    a[:, 2, 2] = 0.5
+    new = dict(polarity="low", temporal=True)
+    got = remove_zingers(a, threshold=0.1, **new)
+    np.testing.assert_array_equal(got, a)  # structure kept
+    assert remove_zingers(a, threshold=0.1, polarity="low")[2, 2, 2] == 1.0  # spatial only
+    assert remove_zingers(a, threshold=0.1)[2, 2, 2] == 1.0  # the default two-sided rule
+    b = a.copy()
+    b[2, 3, 3] = -0.5                      # a zinger: one frame only
+    got = remove_zingers(b, threshold=0.1, **new)
+    assert got[2, 3, 3] == 0.0 and np.array_equal(np.delete(got.ravel(), 2 * 25 + 3 * 5 + 3),
+                                                  np.delete(b.ravel(), 2 * 25 + 3 * 5 + 3))
+    with pytest.raises(ParameterError, match="polarity"):
+        remove_zingers(a, polarity="up")
 
 
 def test_zinger_kernel_angle_invariant_and_input_untouched():
@@ -39,6 +113,9 @@ def test_zinger_kernel_angle_invariant_and_input_untouched():
     inv = a.mean(axis=0, dtype=np.float64).astype(np.float32)
     ref = _zingers_scipy(a - inv, 0.1) + inv
     np.testing.assert_array_equal(remove_zingers(a, angle_invariant=True), ref)
+    ref = _zingers_ref(a - inv, 0.1, -1) + inv
+    np.testing.assert_array_equal(remove_zingers(a, angle_invariant=True, polarity="low",
+                                                 temporal=True), ref)
     np.testing.assert_array_equal(a, keep)
 
 

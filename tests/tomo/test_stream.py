@@ -120,6 +120,16 @@ def test_block_borders_with_zingers_and_rings(tmp_path):
     blocks = np.concatenate([clean_rows(str(path), b, b + 8, n_rows=24) for b in (0, 8, 16)],
                             axis=1)
     np.testing.assert_allclose(blocks, whole, rtol=0, atol=2e-6)
+    # the one-sided temporal rule in blocks of 7 angles and 8 rows: each block is given the
+    # uncleaned projections just outside it, so the temporal test (the neighbouring angles'
+    # mean) sees the whole stack's neighbours
+    new = dict(zinger_polarity="low", zinger_temporal=True)
+    whole_new = tomo.remove_zingers(tomo.flat_dark_correct(np.asarray(pd_.projections), pd_.flats,
+                                                           pd_.darks), polarity="low", temporal=True)
+    assert np.abs(whole_new - whole).max() > 1e-3  # a different rule (so this can fail)
+    got = np.concatenate([clean_rows(str(path), b, b + 8, n_rows=24, angle_block=7, **new)
+                          for b in (0, 8, 16)], axis=1)
+    np.testing.assert_allclose(got, whole_new, rtol=0, atol=2e-6)
     # the same blocks without halo are not the whole-stack result at the borders
     fd = tomo.flat_dark_correct(np.asarray(pd_.projections), pd_.flats, pd_.darks)
     naive = np.concatenate([tomo.remove_zingers(fd[:, b:b + 8]) for b in (0, 8, 16)], axis=1)
@@ -232,7 +242,9 @@ def test_scheduler_worker_pair_gives_the_local_volume(twin_ct, tmp_path):
 
     _, scans, _ = twin_ct
     y = _one_scan_yaml(tmp_path, scans[0])
-    local = run_experiment(load(y), tmp_path / "local", quiet=True, memory_limit="2GB")
+    # the stores only (report=False, here and below): the volumes are compared
+    local = run_experiment(load(y), tmp_path / "local", quiet=True, memory_limit="2GB",
+                           report=False)
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     cmd = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
@@ -256,7 +268,8 @@ def test_scheduler_worker_pair_gives_the_local_volume(twin_ct, tmp_path):
                 pass
             assert time.time() < deadline, "dask scheduler/worker did not start"
             time.sleep(0.3)
-        dist = run_experiment(load(y), tmp_path / "dist", quiet=True, scheduler=addr)
+        dist = run_experiment(load(y), tmp_path / "dist", quiet=True, scheduler=addr,
+                              report=False)
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -286,8 +299,9 @@ def test_local_cluster_workers_give_the_local_volume(twin_ct, tmp_path):
     y.write_text(y.read_text() + "resources: {memory_limit: 2GB, workers: 1}\n")
     exp = load(y)
     assert exp.resources.workers == 1
-    dist = run_experiment(exp, tmp_path / "w", quiet=True)
-    local = run_experiment(exp, tmp_path / "l", quiet=True, workers=0)
+    # the stores only: the volumes are compared
+    dist = run_experiment(exp, tmp_path / "w", quiet=True, report=False)
+    local = run_experiment(exp, tmp_path / "l", quiet=True, workers=0, report=False)
     a = Store.open(local.store_path)["tomo/s/scans/s002"]
     b = Store.open(dist.store_path)["tomo/s/scans/s002"]
     np.testing.assert_array_equal(a["volume"].values, b["volume"].values)
@@ -315,7 +329,9 @@ def test_invariant_zingers_keep_angle_invariant_fringes(tmp_path):
     integrals alternating by 0.4 between neighbouring rows (a coin cell's Li | polymer step
     at 300 mm).  The 3 x 3 median's absolute threshold (0.1) takes them for zingers; with
     ``invariant_zingers`` the zingers are sought in the deviation from the rows' angular mean:
-    the fringes stay, the zingers still go."""
+    the fringes stay, the zingers still go.  The one-sided temporal rule (a zinger must also
+    stand out from the same pixel at the adjacent angles) keeps them without it as well, but
+    its replacement (the 3 x 3 median) is only right in the deviation."""
     import h5py
 
     rng = np.random.default_rng(5)
@@ -346,6 +362,11 @@ def test_invariant_zingers_keep_angle_invariant_fringes(tmp_path):
         assert abs(got[a, r, c] - truth[a, r, c]) < 0.05  # the zinger replaced
     assert np.abs(got - truth)[ok].max() < 1e-3           # the fringes kept
     assert np.abs(plain - truth)[ok].max() > 0.1          # the plain median breaks them
+    # the one-sided temporal rule keeps them too (a fringe is in every frame), but replaces a
+    # zinger by its 3 x 3 median, across the fringes the neighbouring rows' level (0.4 off)
+    tmp = clean_rows(str(path), 0, n_r, n_rows=n_r, zinger_polarity="low", zinger_temporal=True)
+    assert np.abs(tmp - truth)[ok].max() < 1e-3
+    assert max(abs(tmp[a, r, c] - truth[a, r, c]) for a, r, c in zing) > 0.3
     # the same option in memory (flat/dark -> remove_zingers -> reconstruct): the streamed
     # path's result, in blocks of angles too (the mean over all angles given)
     from ssbscope.tomo import flat_dark_correct, remove_zingers

@@ -37,7 +37,9 @@ def run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("symmetric")
     folder = write_ct_experiment(root / "experiment", design="symmetric", size="small", seed=0)
-    assert main(["run", str(folder.yaml_path), "--out", str(root / "out"), "--quiet"]) == 0
+    # the store only: the report of this series is built by tests/core/test_examples.py's run
+    assert main(["run", str(folder.yaml_path), "--out", str(root / "out"), "--quiet",
+                 "--no-report"]) == 0
     truth = json.loads(folder.truth_path.read_text())
     return Store.open(root / "out" / "store.zarr"), truth
 

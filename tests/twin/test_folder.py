@@ -295,8 +295,8 @@ def test_rewriting_the_same_folder_resumes_every_stage(tmp_path):
     from ssbscope.twin.folder import write_ct_experiment
     from ssbscope.workflow import run_experiment
 
-    # the stores only (report=False): the report of this series is built by the runs of
-    # tests/core/test_examples.py and tests/tomo/test_symmetric_acceptance.py
+    # the stores only (report=False): the report of this series is built by the run of
+    # tests/core/test_examples.py
     f = write_ct_experiment(tmp_path / "exp", design="symmetric", size="tiny")
     first = run_experiment(load(f.yaml_path), tmp_path / "out", quiet=True, report=False)
     assert first.result.ran
