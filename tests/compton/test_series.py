@@ -399,3 +399,31 @@ def test_series_configuration_errors(tmp_path):
         stages_for(from_dict({"cell": cell, "inputs": {"compton": both},
                               "analysis": {"compton": {"ct_series": "coin", "ct_z_offset_um": 0.0,
                                                        "ct_within": {"SEI": "Li"}}}}, base_dir=tmp_path))
+
+
+def test_detector_correction_with_an_unresolved_flood():
+    """300 counts on the flood's line (tail fraction error > 0.05): the unresolved response and
+    a correction without the tail (the efficiency only), which the series stage then refuses to
+    use for an EMF; 3e5 counts: the tail is removed (C differs from the efficiency alone)."""
+    from scipy.special import ndtr
+
+    from ssbscope.compton.electron_momentum import detector_efficiency
+    from ssbscope.compton.series import detector_correction
+
+    fe = np.arange(50.0, 64.0 + 1e-9, 0.2)
+    d = np.arange(0.0, 3.01, 0.2)
+    w = np.r_[0.88, np.full(d.size - 1, 0.12 / (d.size - 1))]
+    lam = sum(wk * (ndtr((fe[1:] - 59.54 + dk) / 0.34) - ndtr((fe[:-1] - 59.54 + dk) / 0.34)) for dk, wk in zip(d, w))
+    rng = np.random.default_rng(0)
+    edges = np.arange(60.0, 116.0001, 0.2)
+    e = 0.5 * (edges[1:] + edges[:-1])
+    C, resp = detector_correction(edges, fe, rng.poisson(lam / lam.sum() * 300).astype(float),
+                                  flood_line_kev=59.54, sensor_thickness_mm=2.0)
+    assert resp is not None and not resp.tail_resolved and "standard error" in resp.reason
+    np.testing.assert_allclose(C, np.diag(1.0 / detector_efficiency(e, thickness_mm=2.0)), rtol=1e-12)
+    C0, resp0 = detector_correction(edges, fe, rng.poisson(lam / lam.sum() * 300), flood_line_kev=59.54)
+    assert C0 is None and not resp0.tail_resolved
+    C1, resp1 = detector_correction(edges, fe, rng.poisson(lam / lam.sum() * 3e5).astype(float),
+                                    flood_line_kev=59.54, sensor_thickness_mm=2.0)
+    assert resp1.tail_resolved and abs(resp1.tail_fraction - 0.12) < 0.02
+    assert np.abs(C1 - C).max() > 0.05

@@ -41,6 +41,8 @@ _MAP = {
     "LineResponse": "electron_momentum",
     "fit_line_response": "electron_momentum",
     "tail_matrix": "electron_momentum",
+    "weight_perturbations": "electron_momentum",
+    "perturbed_coefficients": "electron_momentum",
     "detector_efficiency": "electron_momentum",
     "transmittance": "electron_momentum",
     # events

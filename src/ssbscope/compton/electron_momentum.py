@@ -44,6 +44,8 @@ __all__ = [
     "EmfCalibration",
     "default_lines_kev",
     "fit_compton_peak",
+    "weight_perturbations",
+    "perturbed_coefficients",
     "spectrum_to_profile",
     "emf",
     "emf_map",
@@ -780,6 +782,10 @@ class LineResponse:
         Standard errors (Fisher information of the Poisson likelihood); NaN when unknown.
     tail_resolved : bool
         False when the flood does not measure the tail (``tail_fraction`` NaN, see ``reason``).
+    weights_cov : (k, k) ndarray or None
+        Covariance of ``weights`` (Fisher information of the fit, delta method); its
+        eigen-directions propagate the flood's statistics into the EMF
+        (:func:`weight_perturbations`).
     reason : str or None
         Why the tail is not resolved.
     """
@@ -797,6 +803,7 @@ class LineResponse:
     fwhm_unc_kev: float = float("nan")
     tail_resolved: bool = True
     reason: str | None = None
+    weights_cov: np.ndarray | None = field(default=None, repr=False)
 
 
 #: Smallest default deficit step (keV) of :func:`fit_line_response`: a fifth of a CdZnTe
@@ -1030,6 +1037,8 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
         reason = "the Fisher information of the line's fit is singular"
     grad = np.r_[-(amp[1:].sum()), np.full(m - 1, amp[0])] / amp.sum() ** 2 * n_tot  # d tail / d th_A
     var = float(grad @ cov[:m, :m] @ grad)
+    jw = (basis - wk[:, None]) * (n_tot / amp.sum())  # d weights / d th_A, (k, m)
+    wcov = jw @ cov[:m, :m] @ jw.T if np.all(np.isfinite(cov[:m, :m])) else None
     tail_unc = float(np.sqrt(var)) if np.isfinite(var) and var >= 0 else float("nan")
     cen_unc = float(np.sqrt(cov[m + 1, m + 1])) if np.isfinite(cov[m + 1, m + 1]) else float("nan")
     fwhm = float(2.3548200450309493 * np.exp(th[m + 2]))
@@ -1043,7 +1052,51 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
                         fwhm_kev=fwhm, tail_fraction=tail if reason is None else float("nan"),
                         background_per_kev=bkg, n_counts=n_tot, tail_fraction_unc=tail_unc,
                         centre_unc_kev=cen_unc, fwhm_unc_kev=fwhm_unc, tail_resolved=reason is None,
-                        reason=reason)
+                        reason=reason, weights_cov=wcov)
+
+
+def weight_perturbations(response: LineResponse | None, *, rel_floor: float = 1e-6) -> list:
+    """Pairs of responses ``(w - d_j, w + d_j)`` along the eigen-directions of ``weights_cov``.
+
+    ``weights_cov = sum_j d_j d_j^T`` with ``d_j = sqrt(lambda_j) u_j`` (eigenvalues below
+    ``rel_floor`` times the largest dropped).  For any quantity ``q`` of the corrected spectrum
+    (an EMF), linear error propagation of the flood's fit gives
+
+    ``sigma_q^2 = g^T weights_cov g = sum_j ((q(w + d_j) - q(w - d_j)) / 2)^2``
+
+    with ``g = dq/dw`` (central differences, exact for ``q`` linear in ``w``).  The deficits
+    the fit cannot tell from the peak's width carry most of ``tail_fraction_unc`` but move a
+    Compton spectrum by less than its resolution: this propagates that, where scaling the
+    whole tail by ``tail_fraction_unc`` would not.
+
+    Parameters
+    ----------
+    response : LineResponse or None
+        From :func:`fit_line_response`.
+
+    Returns
+    -------
+    list of (LineResponse, LineResponse)
+        Empty without a resolved response with a finite covariance.
+    """
+    from dataclasses import replace
+
+    if response is None or not response.tail_resolved or response.weights_cov is None:
+        return []
+    cov = np.asarray(response.weights_cov, float)
+    if not np.all(np.isfinite(cov)):
+        return []
+    lam, u = np.linalg.eigh(0.5 * (cov + cov.T))
+    if not lam.size or lam.max() <= 0:
+        return []
+    keep = lam > rel_floor * lam.max()
+    w = np.asarray(response.weights, float)
+    out = []
+    for lj, uj in zip(lam[keep], u[:, keep].T):
+        dj = np.sqrt(lj) * uj
+        out.append(tuple(replace(response, weights=w + sgn * dj, tail_fraction=float(1.0 - w[0] - sgn * dj[0]),
+                                 weights_cov=None) for sgn in (-1.0, 1.0)))
+    return out
 
 
 def tail_matrix(edges_kev, response: LineResponse) -> np.ndarray:
@@ -1079,7 +1132,7 @@ def tail_matrix(edges_kev, response: LineResponse) -> np.ndarray:
     wj = b - a
     t = np.zeros((a.size, a.size))
     for dk, pk in zip(response.deficit_kev, response.weights):
-        if pk <= 0:
+        if pk == 0:  # (a perturbed weight may be < 0: T stays linear in the weights)
             continue
         lo = a - dk
         hi = b - dk
@@ -1196,6 +1249,44 @@ def _correction_matrix(edges, response, efficiency, transmittance_, needed=None)
     if c is None:
         return np.diag(1.0 / scale)
     return c / scale[:, None]
+
+
+def perturbed_coefficients(edges_kev, coeffs, pairs, efficiency=None, needed=None) -> list:
+    """Window coefficients through the correction of each perturbed response of ``pairs``.
+
+    With the windows' coefficients ``coeffs`` (k, n) of the uncorrected counts (no background
+    subtraction: then ``E = coeffs . (C counts)``), the corrected ones are
+    ``coeffs @ C = (T^-T coeffs^T)^T / f`` for ``C = diag(1/f) T^-1`` (:func:`tail_matrix`
+    ``T``, efficiency ``f``): one triangular solve per response instead of ``T``'s inverse.
+
+    Parameters
+    ----------
+    edges_kev : (n + 1,) ndarray
+    coeffs : (k, n) ndarray
+    pairs : list of (LineResponse, LineResponse)
+        From :func:`weight_perturbations`.
+    efficiency : callable, scalar or (n,) array, optional
+        As for :func:`emf`.
+    needed : (n,) bool ndarray, optional
+        Bins where the efficiency must be valid (default all).
+
+    Returns
+    -------
+    list of ((k, n) ndarray, (k, n) ndarray)
+    """
+    from scipy.linalg import solve_triangular
+
+    edges = np.asarray(edges_kev, float)
+    e = 0.5 * (edges[1:] + edges[:-1])
+    co = np.atleast_2d(np.asarray(coeffs, float))
+    f = np.ones(e.size) if efficiency is None else _factor_on_bins(
+        "efficiency", efficiency, e, np.ones(e.size, bool) if needed is None else needed)
+    out = []
+    for pair in pairs:
+        out.append(tuple(solve_triangular(tail_matrix(edges, rj), co.T, lower=False, trans="T",
+                                          check_finite=False).T / f[None, :]
+                         for rj in pair))
+    return out
 
 
 def _needed_bins(edges, e_incident_kev, angle_deg, pmax_au):

@@ -92,6 +92,16 @@ volume) become one more stage ``compton.series.<series>`` reading their cubes an
   (:func:`ssbscope.compton.series.unmix_emf`), block by block for the maps, and converted to
   Li content when ``reference_points`` are given.
 
+``emf_unc`` (spectrum and series) is ``hypot(emf_unc_counting, emf_unc_tail)``: the counting
+error and the flood's tail-fit error, ``emf_unc_tail = sqrt(g^T cov_w g)`` with ``g`` the
+EMF's derivative over the flood's tail weights ``w`` and ``cov_w`` their covariance from
+the fit (central differences along its eigen-directions,
+:func:`ssbscope.compton.electron_momentum.weight_perturbations`; one flood moves every
+exposure corrected with it together).  A flood whose tail cannot be measured (not resolved,
+no line, more than half in the tail) gives, in both stages, a warning naming the flood, the
+reason (``tail_correction`` of the spectrum, ``tail_not_resolved`` per state of the series)
+and no EMF (NaN) for the exposure / its state, not an EMF biased low by the tail.
+
 It writes ``compton/<series>/emf`` (``emf``, ``emf_unc`` on state x component, ``time_s`` a
 coordinate of ``state``; ``emf_position``, ``fraction``, ``beam_height_um``, ``x``/``x_unc``),
 ``compton/<series>/maps`` (``emf``, ``emf_unc`` on state x component x block_row x block_col;
@@ -118,6 +128,7 @@ from pathlib import Path
 import numpy as np
 
 from ssbscope.errors import (
+    DataQualityError,
     EmptyResultError,
     FileFormatError,
     InputError,
@@ -436,10 +447,11 @@ def spectrum_emf(edges_kev, counts, e_incident_kev: float = 115.0, angle_deg: fl
         ``emf``, ``emf_unc`` (1-sigma), ``reason`` (None or why NaN), ``peak_centre_kev``,
         ``peak_fwhm_kev`` (NaN without a peak), ``e_compton_kev`` (nominal E_C).
     """
-    from ssbscope.compton.electron_momentum import emf, fit_compton_peak
+    from ssbscope.compton.electron_momentum import emf, fit_compton_peak, weight_perturbations
     from ssbscope.compton.physics import compton_energy_kev
 
-    out = {"emf": float("nan"), "emf_unc": float("nan"), "reason": None,
+    out = {"emf": float("nan"), "emf_unc": float("nan"), "reason": None, "emf_unc_tail": 0.0,
+           "emf_unc_counting": float("nan"),
            "peak_centre_kev": float("nan"), "peak_fwhm_kev": float("nan"),
            "e_compton_kev": float(compton_energy_kev(e_incident_kev, angle_deg))}
     c = np.asarray(counts, float)
@@ -459,7 +471,57 @@ def spectrum_emf(edges_kev, counts, e_incident_kev: float = 115.0, angle_deg: fl
         out["reason"] = str(err)
         return out
     out["emf"], out["emf_unc"], out["reason"] = float(r.value), float(r.uncertainty), r.reason
+    out["emf_unc_counting"] = out["emf_unc"]
+    pairs = weight_perturbations(response)
+    if pairs and np.isfinite(out["emf"]):
+        # tail term: sqrt(sum_j ((EMF(w + d_j) - EMF(w - d_j)) / 2)^2) = sqrt(g^T cov_w g)
+        out["emf_unc_tail"] = _tail_emf_unc(edges_kev, c, e_incident_kev, angle_deg, low_au, high_au,
+                                            pairs, efficiency)
+        out["emf_unc"] = float(np.hypot(out["emf_unc_counting"], out["emf_unc_tail"]))
     return out
+
+
+_TAIL_COEFF_CACHE: dict = {}
+
+
+def _tail_emf_unc(edges_kev, counts, e_incident_kev, angle_deg, low_au, high_au, pairs, efficiency):
+    """EMF error from the flood's tail fit: ``sqrt(sum_j ((EMF_j+ - EMF_j-) / 2)^2)``.
+
+    ``EMF_j+- = (a_j+- . c) / (b_j+- . c)`` with the window coefficients through the
+    correction of the flood's weights perturbed along the j-th eigen-direction of their
+    covariance (:func:`ssbscope.compton.electron_momentum.weight_perturbations`,
+    :func:`~ssbscope.compton.electron_momentum.perturbed_coefficients`), on the bins from
+    0.6 E_0 up (the tail removal is upper triangular: a bin's corrected counts depend only on
+    the bins above it).
+    """
+    from ssbscope.compton.electron_momentum import _needed_bins, perturbed_coefficients
+    from ssbscope.compton.series import window_coefficients
+
+    import hashlib
+
+    edges = np.asarray(edges_kev, float)
+    i0 = int(np.searchsorted(edges, 0.6 * float(e_incident_kev) - 1e-9))
+    ed, cc = edges[i0:], np.asarray(counts, float)[i0:]
+    e = 0.5 * (ed[1:] + ed[:-1])
+    f = np.asarray(efficiency(e) if callable(efficiency) else (1.0 if efficiency is None else efficiency), float)
+    # the exposures of a series share their flood: its coefficients are computed once
+    h = hashlib.sha1()
+    for arr in (ed, np.broadcast_to(f, e.shape), *[q.weights for p in pairs for q in p]):
+        h.update(np.ascontiguousarray(arr, float).tobytes())
+    key = (h.hexdigest(), float(e_incident_kev), float(angle_deg), tuple(low_au), tuple(high_au))
+    coeffs = _TAIL_COEFF_CACHE.get(key)
+    if coeffs is None:
+        a0, b0 = window_coefficients(ed, e_incident_kev, angle_deg, low_au=low_au, high_au=high_au)
+        needed = _needed_bins(ed, e_incident_kev, angle_deg, max(low_au[1], high_au[1]))
+        coeffs = perturbed_coefficients(ed, np.stack([a0, b0]), pairs, efficiency, needed)
+        if len(_TAIL_COEFF_CACHE) >= 8:
+            _TAIL_COEFF_CACHE.pop(next(iter(_TAIL_COEFF_CACHE)))
+        _TAIL_COEFF_CACHE[key] = coeffs
+    var = 0.0
+    for lo_, hi_ in coeffs:
+        ev = [float(co[0] @ cc) / float(co[1] @ cc) for co in (lo_, hi_)]
+        var += (0.5 * (ev[1] - ev[0])) ** 2
+    return float(np.sqrt(var))
 
 
 # ----------------------------------------------------------------------------- reading
@@ -793,7 +855,13 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
     spec_attrs.update(corr_attrs)
     spec_vars = {"counts": (("energy_kev",), np.asarray(spec, np.float64), {"units": "count"}),
                  "emf": ((), res["emf"], {"units": "1", "description": "electron momentum factor E_L/E_H"}),
-                 "emf_unc": ((), res["emf_unc"], {"units": "1", "description": "1-sigma counting uncertainty"}),
+                 "emf_unc": ((), res["emf_unc"], {"units": "1", "description":
+                             "1-sigma uncertainty: hypot(emf_unc_counting, emf_unc_tail)"}),
+                 "emf_unc_counting": ((), res["emf_unc_counting"], {"units": "1", "description":
+                                      "1-sigma counting uncertainty"}),
+                 "emf_unc_tail": ((), res["emf_unc_tail"], {"units": "1", "description":
+                                  "1-sigma uncertainty from the flood's tail fit: sqrt(g^T cov_w g), "
+                                  "g = dEMF/dw over the tail weights w (weight_perturbations)"}),
                  "peak_centre_kev": ((), res["peak_centre_kev"]),
                  "peak_fwhm_kev": ((), res["peak_fwhm_kev"]),
                  "e_compton_kev": ((), res["e_compton_kev"], {"description": "nominal E_C"})}
@@ -1350,6 +1418,11 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     """
     import xarray as xr
 
+    from ssbscope.compton.electron_momentum import (
+        detector_efficiency,
+        perturbed_coefficients,
+        weight_perturbations,
+    )
     from ssbscope.compton.regions import align_to_angle
     from ssbscope.compton.series import (
         detector_correction,
@@ -1394,6 +1467,8 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     edges = edges[i0:]
     e = 0.5 * (edges[1:] + edges[:-1])
     spectra, blocks, coeff_a, coeff_b, corr_desc, corr_mats = [], [], [], [], [], []
+    coeff_pm = []      # per exposure: ((a, b) at t - s, (a, b) at t + s) or None (tail term)
+    no_tail = []       # per exposure: None, or why its flood gives no tail correction
     ring_spectra = []
     cache: dict = {}
     for m, c, sp in ctx.progress(list(zip(members, cubes, specs)), desc=f"compton {series}"):
@@ -1422,28 +1497,52 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
         key = (None if fl is None else (fl[1].tobytes(), fl[2]), m["sensor_thickness_mm"], m["e_incident_kev"],
                m["angle_deg"])
         if key not in cache:
+            flood_name = sp.attrs.get("flood_file", "the flood")
+            failed = None
             try:
                 C, resp = detector_correction(edges, *(fl[:2] if fl else (None, None)),
                                               flood_line_kev=fl[2] if fl else 59.5409,
                                               sensor_thickness_mm=m["sensor_thickness_mm"])
-            except Exception as err:  # noqa: BLE001 - named with the flood and re-raised
-                raise InputError(f"series {series!r}, exposure {m['label']}: the flood's line response "
-                                 f"cannot be measured ({err}); check the flood file") from None
+            except (EmptyResultError, DataQualityError, InputError) as err:
+                failed = str(err)
+            else:
+                if resp is not None and not resp.tail_resolved:
+                    failed = f"tail not resolved: {resp.reason}"
+            if failed is not None:
+                # as the input stage: no tail correction, so no EMF (it would be biased low)
+                log.warning("series %s, exposure %s: %s: no tail response from the flood: %s; the "
+                            "EMFs of its state are not given", series, m["label"], flood_name, failed)
+                C, resp = detector_correction(edges, sensor_thickness_mm=m["sensor_thickness_mm"])
+                failed = f"{flood_name}: {failed}"
             a, b = window_coefficients(edges, m["e_incident_kev"], m["angle_deg"], low_au=low_au,
                                        high_au=high_au, correction=C)
+            pm = None
+            pairs = weight_perturbations(resp) if failed is None else []
+            if pairs:  # the same correction with the flood's weights at w -+ d_j (weight_perturbations)
+                eff_m = None
+                if m["sensor_thickness_mm"] is not None:
+                    def eff_m(x, _t=float(m["sensor_thickness_mm"])):
+                        return detector_efficiency(x, thickness_mm=_t, material="CdZnTe")
+                a0, b0 = window_coefficients(edges, m["e_incident_kev"], m["angle_deg"], low_au=low_au,
+                                             high_au=high_au)
+                pm = [tuple((co[0], co[1]) for co in pair)
+                      for pair in perturbed_coefficients(edges, np.stack([a0, b0]), pairs, eff_m)]
             d = []
             if "angle_deg" in c:
                 d.append("angle alignment")
-            if resp is not None:
-                d.append(f"tail (flood line, tail fraction {resp.tail_fraction:.3f})")
+            if resp is not None and failed is None:
+                d.append(f"tail (flood line, tail fraction {resp.tail_fraction:.3f} +- "
+                         f"{resp.tail_fraction_unc:.3f})")
             if m["sensor_thickness_mm"] is not None:
                 d.append(f"efficiency ({m['sensor_thickness_mm']:g} mm CdZnTe)")
-            cache[key] = (a, b, " + ".join(d) or "none", C)
-        a, b, d, C = cache[key]
+            cache[key] = (a, b, " + ".join(d) or "none", C, pm, failed)
+        a, b, d, C, pm, failed = cache[key]
         coeff_a.append(a)
         coeff_b.append(b)
         corr_desc.append(d)
         corr_mats.append(C)
+        coeff_pm.append(pm)
+        no_tail.append(failed)
     # ---- states and positions
     order = list(range(len(members)))
     if all(m["time_s"] is not None for m in members):
@@ -1493,6 +1592,9 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     # ---- unmixing per state
     emf = np.full((ns, nc), np.nan)
     emf_u = np.full((ns, nc), np.nan)
+    emf_u_count = np.full((ns, nc), np.nan)
+    emf_u_tail = np.zeros((ns, nc))
+    tail_failed = np.full(ns, "", dtype=object)
     maps = np.full((ns, nc, nbr, nbc), np.nan)
     maps_u = np.full_like(maps, np.nan)
     cond = np.full(ns, np.nan)
@@ -1513,8 +1615,36 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
         mon = monitors[ks]
         res = unmix_emf(r, frac[ks], A, B, monitors=mon, components=comps)
         emf[si], emf_u[si], cond[si] = res.emf, res.emf_unc, res.condition
-        maps[si], maps_u[si] = unmix_emf_blocks(np.stack([blocks[k] for k in ks]), frac[ks], A, B,
-                                                monitors=mon, min_counts=min_block_counts)
+        blk_s = np.stack([blocks[k] for k in ks])
+        maps[si], maps_u[si] = unmix_emf_blocks(blk_s, frac[ks], A, B, monitors=mon, min_counts=min_block_counts)
+        emf_u_count[si] = emf_u[si]
+        floods = {id(coeff_pm[k]): coeff_pm[k] for k in ks if coeff_pm[k]}
+        if floods:
+            # tail term sqrt(sum_j ((EMF(w + d_j) - EMF(w - d_j)) / 2)^2) = sqrt(g^T cov_w g): each
+            # flood's weights w perturbed along the eigen-directions d_j of their covariance
+            # (weight_perturbations), moving together every exposure corrected with that flood;
+            # independent floods add in quadrature, and all with the counting error
+            var_s, var_m = 0.0, 0.0
+            for fid, pm in floods.items():
+                for j in range(len(pm)):
+                    ab = []
+                    for h in (0, 1):
+                        use = [pm[j][h] if coeff_pm[k] is not None and id(coeff_pm[k]) == fid
+                               else (coeff_a[k], coeff_b[k]) for k in ks]
+                        ab.append((np.stack([u[0] for u in use]), np.stack([u[1] for u in use])))
+                    ev = [unmix_emf(r, frac[ks], aa, bb, monitors=mon, components=comps).emf for aa, bb in ab]
+                    var_s = var_s + (0.5 * (ev[1] - ev[0])) ** 2
+                    mv = [unmix_emf_blocks(blk_s, frac[ks], aa, bb, monitors=mon, min_counts=min_block_counts)[0]
+                          for aa, bb in ab]
+                    var_m = var_m + (0.5 * (mv[1] - mv[0])) ** 2
+            emf_u_tail[si] = np.sqrt(var_s)
+            emf_u[si] = np.hypot(emf_u[si], emf_u_tail[si])
+            maps_u[si] = np.hypot(maps_u[si], np.sqrt(var_m))
+        why = sorted({no_tail[k] for k in ks if no_tail[k] is not None})
+        if why:  # a flood that gives no tail correction: no EMF for the state (as the input stage)
+            emf[si], emf_u[si], maps[si], maps_u[si] = np.nan, np.nan, np.nan, np.nan
+            emf_u_count[si], emf_u_tail[si] = np.nan, np.nan
+            tail_failed[si] = "; ".join(why)
         for pi, k in enumerate(ks):
             one = unmix_emf(r[pi:pi + 1], np.ones((1, 1)), A[pi:pi + 1], B[pi:pi + 1], components=["all"])
             pos_emf[si, pi], pos_unc[si, pi] = one.emf[0], one.emf_unc[0]
@@ -1522,6 +1652,8 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
             f_out[si, pi] = frac[k]
             pos_counts[si, pi] = r[pi]
             lab_out[si, pi] = members[k]["label"]
+            if no_tail[k] is not None:
+                pos_emf[si, pi], pos_unc[si, pi] = np.nan, np.nan
         # corrected component spectra per unit monitor and sheet fraction (for display)
         corr = [(corr_mats[k] @ spectra[k] if corr_mats[k] is not None else spectra[k]) / monitors[k] for k in ks]
         comp_spec[si] = res.unmixing @ np.stack(corr)
@@ -1534,6 +1666,11 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     if radial_edges_mm is not None:
         radial = _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monitors, comps,
                                list(radial_edges_mm), layer_diameters_mm or {}, ring_pix, t_state, series)
+        bad = tail_failed != ""  # no tail correction: no EMF (as emf and maps)
+        if bad.any():
+            radial["emf"].values[bad] = np.nan
+            radial["emf_unc"].values[bad] = np.nan
+        radial["emf_unc"].attrs["description"] = "1-sigma counting uncertainty (the flood's tail term is not included)"
     # ---- EMF -> x calibration
     li_mats = {"li", "li metal", "lithium"}
     anode = next((c for c in comps if str(mats[c]).lower() in li_mats), comps[0])
@@ -1541,10 +1678,20 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     data = {"emf": (("state", "component"), emf, {"units": "1", "description":
                     "electron momentum factor E_L/E_H (Eqs. 3-5) of each unmixed component"}),
             "emf_unc": (("state", "component"), emf_u, {"units": "1", "description":
-                        "1-sigma counting uncertainty, propagated exactly through the unmixing"}),
+                        "1-sigma uncertainty: hypot(emf_unc_counting, emf_unc_tail)"}),
+            "emf_unc_counting": (("state", "component"), emf_u_count, {"units": "1", "description":
+                                 "1-sigma counting uncertainty, propagated exactly through the unmixing"}),
+            "emf_unc_tail": (("state", "component"), emf_u_tail, {"units": "1", "description":
+                             "1-sigma uncertainty from the flood's tail fit: sqrt(g^T cov_w g), g = dEMF/dw "
+                             "over the tail weights w (central differences along the eigen-directions of "
+                             "their covariance, weight_perturbations); 0 without a tail correction"}),
+            "tail_not_resolved": ("state", tail_failed.astype(str), {"description":
+                                  "why the state has no EMF: its flood gives no tail correction "
+                                  "(empty: corrected)"}),
             "emf_position": (("state", "position"), pos_emf, {"units": "1", "description":
                              "EMF of each exposure (the mixture the sheet sees), same corrections"}),
-            "emf_position_unc": (("state", "position"), pos_unc, {"units": "1"}),
+            "emf_position_unc": (("state", "position"), pos_unc, {"units": "1", "description":
+                                 "1-sigma counting uncertainty (the flood's tail term is in emf_unc only)"}),
             "beam_height_um": (("state", "position"), heights, {"units": "um", "description":
                                "sheet centre above the bottom of the cell stack (z = 0)"}),
             "fraction": (("state", "position", "component"), f_out, {"units": "1", "description":

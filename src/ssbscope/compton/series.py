@@ -115,11 +115,20 @@ def detector_correction(edges_kev, flood_edges_kev=None, flood_counts=None, *, f
     :func:`ssbscope.compton.electron_momentum.fit_line_response`) then division by the
     CdZnTe efficiency of ``sensor_thickness_mm`` (None: no efficiency correction).
 
+    A flood whose tail is not resolved (``response.tail_resolved`` False: too few counts for a
+    tail fraction within :data:`ssbscope.compton.electron_momentum.MAX_TAIL_FRACTION_UNC`)
+    gives the unresolved response and a ``C`` without the tail removal (efficiency only, or
+    None): the caller decides; the XCS series stage, like the input stage, then gives no EMF
+    for the states measured with it (NaN, the reason stored) rather than one biased low by the
+    tail.  A flood whose line cannot be fitted at all raises (EmptyResultError,
+    DataQualityError, InputError from :func:`fit_line_response`).
+
     Returns
     -------
     C : (n, n) ndarray or None
         None when nothing is corrected.
     response : LineResponse or None
+        Check ``response.tail_resolved`` before trusting ``C``'s tail removal.
     """
     from ssbscope.compton.electron_momentum import _correction_matrix, detector_efficiency, fit_line_response
 
@@ -132,9 +141,10 @@ def detector_correction(edges_kev, flood_edges_kev=None, flood_counts=None, *, f
     if sensor_thickness_mm is not None:
         def eff(x, _t=float(sensor_thickness_mm)):
             return detector_efficiency(x, thickness_mm=_t, material="CdZnTe")
-    if resp is None and eff is None:
-        return None, None
-    return _correction_matrix(edges, resp, eff, None), resp
+    tail = resp if resp is not None and resp.tail_resolved else None
+    if tail is None and eff is None:
+        return None, resp
+    return _correction_matrix(edges, tail, eff, None), resp
 
 
 def window_coefficients(edges_kev, e_incident_kev: float = 115.0, angle_deg: float = 90.0, *,
