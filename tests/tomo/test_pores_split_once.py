@@ -12,37 +12,19 @@ import functools
 
 import numpy as np
 import pytest
-import scipy.ndimage as ndi
 
+from ssbscope.testing import ANODE_FREE_LAYERS, ANODE_FREE_SERIES_KW, anode_free_recon_series
 from ssbscope.tomo import low_attenuation as LA
 from ssbscope.tomo import series_chunked as SC
 
 VS = 3.0
-E_KEV = 22.0
-LAYERS = [{"name": "Cu", "material": "Cu", "thickness_um": 12},
-          {"name": "Li", "material": "Li", "thickness_um": 0},
-          {"name": "LPSCl", "material": "Li6PS5Cl", "thickness_um": 63},
-          {"name": "counter", "material": "Li", "thickness_um": 40}]
-KW = dict(energy_kev=E_KEV, interfaces=["Li|LPSCl"], thickness=["Li", "counter"],
-          central_fraction=0.5625)
+LAYERS = ANODE_FREE_LAYERS
+KW = ANODE_FREE_SERIES_KW
 
 
 @pytest.fixture(scope="module")
 def recon():
-    import ssbscope.tomo as tomo
-    from ssbscope.twin import ct
-
-    out = []
-    for k, q in enumerate((0.0, 1.5, 3.0)):
-        ph = ct.anode_free_001(q, 0.0, n_xy=40, n_z=56, voxel_size_um=VS, e_kev=E_KEV,
-                               max_charge_mah_cm2=4, seed=0)
-        sc = ph.scan(n_angles=90, flux_photons=3e4, seed=k)
-        p = tomo.flat_dark_correct(sc.projections, sc.flats, sc.darks)
-        v = tomo.reconstruct(p, sc.angles_rad, tomo.find_center(p, sc.angles_rad))
-        out.append(np.asarray(v, np.float32))
-    out[1] = ndi.shift(out[1], (0.0, -0.6, 0.8), order=1, mode="nearest").astype(np.float32)
-    out[2] = ndi.shift(out[2], (0.0, 2.0, -1.0), order=1, mode="nearest").astype(np.float32)
-    return out
+    return anode_free_recon_series((0.0, 1.5, 3.0), [(-0.6, 0.8), (2.0, -1.0)])
 
 
 def _pairwise(ref, reg, shape, cz, local):
