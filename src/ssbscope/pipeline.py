@@ -138,6 +138,14 @@ class StageContext:
 
         return iterate(iterable, desc or f"stage {self.stage}", total=total, quiet=self.quiet)
 
+    def compute(self, delayeds, desc: str | None = None) -> tuple:
+        """``dask.compute(*delayeds)`` on the run's scheduler, reporting the finished tasks like
+        :meth:`progress` (a bar on a terminal, plain ``k/N`` lines elsewhere, silent with
+        ``quiet``): :func:`ssbscope.progress.compute`."""
+        from ssbscope.progress import compute
+
+        return compute(delayeds, desc or f"stage {self.stage}", quiet=self.quiet)
+
     def rng(self, *keys: int):
         """A seeded numpy Generator derived from the run seed and ``keys``."""
         import numpy as np

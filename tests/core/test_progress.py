@@ -116,3 +116,66 @@ def test_run_reports_the_report_step_in_plain_lines(tmp_path, capsys):
     assert lines[0] == "[ssbscope] report: start"
     assert re.match(r"^\[ssbscope\] report: done in \d+\.\d s$", lines[1]), lines
     assert "\r" not in err and "\x1b" not in err
+
+
+def test_a_task_graph_inside_a_stage_reports_its_finished_tasks(monkeypatch):
+    """ssbscope.progress.compute: plain ``k/N`` lines over the finished delayeds (equal pure
+    tasks counted once), results in order; silent with quiet."""
+    import dask
+
+    import ssbscope.progress as pr
+
+    monkeypatch.setattr(pr, "INNER_INTERVAL_S", 0.0)
+    ds = [dask.delayed(lambda x: x * x, pure=True)(k) for k in (1, 2, 3, 2)]
+    s = io.StringIO()
+    with dask.config.set(scheduler="threads"):
+        assert pr.compute(ds, "squares", stream=s) == (1, 4, 9, 4)
+    lines = s.getvalue().splitlines()
+    assert sorted(lines) == [f"[ssbscope] squares: {k}/3" for k in (1, 2, 3)], lines
+    s2 = io.StringIO()
+    assert pr.compute(ds, "squares", quiet=True, stream=s2) == (1, 4, 9, 4) and s2.getvalue() == ""
+
+
+def test_a_task_graph_on_a_distributed_client_reports_its_finished_tasks(monkeypatch):
+    import dask
+
+    distributed = __import__("pytest").importorskip("distributed")
+    import ssbscope.progress as pr
+
+    monkeypatch.setattr(pr, "INNER_INTERVAL_S", 0.0)
+    ds = [dask.delayed(lambda x: x + 1, pure=True)(k) for k in range(3)]
+    s = io.StringIO()
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None, set_as_default=True):
+        assert pr.compute(ds, "plus one", stream=s) == (1, 2, 3)
+    assert s.getvalue().splitlines() == [f"[ssbscope] plus one: {k}/3" for k in (1, 2, 3)]
+
+
+def test_the_contour_study_stage_reports_its_contours_when_piped(tmp_path, capsys, monkeypatch):
+    """The demo's interface.contour_study ran 128 s with no line between its start and end
+    (issue 15 §5: long single stages report inner progress); now one line per finished contour
+    (throttle off here)."""
+    import ssbscope.progress as pr
+    from ssbscope.cli import main
+
+    monkeypatch.setattr(pr, "INNER_INTERVAL_S", 0.0)
+    (tmp_path / "exp.yaml").write_text(textwrap.dedent("""\
+        name: contours
+        analysis:
+          interface:
+            cases: [[5, 150], [25, 150]]
+            shapes: [egg-box]
+            r_ct_ohm_cm2: 10
+            conductivity_s_cm: 0.002
+            thickness_um: 1000
+        """))
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "out"),
+                 "--no-report"]) == 0
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    i0 = lines.index(next(ln for ln in lines if ln.endswith("interface.contour_study: start")))
+    i1 = lines.index(next(ln for ln in lines if "interface.contour_study: done in" in ln))
+    inner = [ln for ln in lines[i0 + 1:i1] if "interface contour study" in ln]
+    assert sorted(inner) == ["[ssbscope] interface contour study: 1/2",
+                             "[ssbscope] interface contour study: 2/2"], lines[i0:i1 + 1]
+    assert "\r" not in err and "\x1b" not in err

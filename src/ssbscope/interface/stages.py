@@ -45,20 +45,26 @@ def _with_units(ds):
     return with_default_units(ds)
 
 
-def _sweep_table(tasks, common):
+def _sweep_table(tasks, common, compute=None):
     """Run contour-sweep tasks ``(series, r_ct, shape, (H, S), stokes_n_xy)`` through dask.
 
     One pure ``dask.delayed`` task per contour on the pipeline's scheduler (local threads, or
     the workers of a dask.distributed cluster); tasks with equal arguments (H25S150 in several
-    series) are computed once.  Returns the rows in task order with ``series``,
-    ``r_ct_ohm_cm2`` and ``kinetic_length_um`` (``sigma R_ct``) in front.
+    series) are computed once.  ``compute(delayeds) -> tuple`` runs them (default
+    ``dask.compute``; the stage passes :meth:`ssbscope.pipeline.StageContext.compute`, which
+    reports the finished contours: the demo's study is two minutes in one stage).  Returns the
+    rows in task order with ``series``, ``r_ct_ohm_cm2`` and ``kinetic_length_um``
+    (``sigma R_ct``) in front.
     """
     import dask
     import pandas as pd
 
     from ssbscope.interface import contour_sweep
 
-    parts = dask.compute(*[
+    if compute is None:
+        def compute(ds):
+            return dask.compute(*ds)
+    parts = compute([
         dask.delayed(contour_sweep, pure=True)([case], shapes=(shape,), r_ct_ohm_cm2=rct,
                                                stokes_n_xy=sn, **common)
         for (_, rct, shape, case, sn) in tasks])
@@ -290,7 +296,8 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
             for shape in c.get("shapes", ["egg-box"]):
                 for case in _series_cases(c["cases"]):
                     tasks.append((c["series"], rct, shape, case, sn))
-    table = _sweep_table(tasks, common)
+    table = _sweep_table(tasks, common,
+                         compute=lambda ds: ctx.compute(ds, desc="interface contour study"))
     # the egg-box creep grid (report): that of the series without pyramids/frustums, if any
     egg_n = next((int(c.get("stokes_n_xy") or stokes_n_xy) for c in contours
                   if not set(c.get("shapes", ["egg-box"])) - {"egg-box"}), stokes_n_xy)
