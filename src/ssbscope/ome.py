@@ -120,7 +120,7 @@ import numpy as np
 __all__ = ["OME_ATTR", "NGFF_VERSION", "PYRAMID_MAX_EXTENT", "CUBE_SIDE", "write_ome",
            "ome_metadata", "pyramid_paths", "level_group", "axes_of", "pyramid_factor", "tile_px",
            "image_chunks", "label_placement", "label_dataset", "decode_label", "image_summary",
-           "write_labels_group", "label_omero", "LABEL_CODE_ATTRS"]
+           "write_labels_group", "label_omero", "LABEL_CODE_ATTRS", "with_space_coords"]
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,42 @@ def _space_name(ds, dim):
             if n.startswith(a + "_") and n[2:] in _LENGTH_UNITS and _numeric_1d(ds, n, dim):
                 return a
     return None
+
+
+def with_space_coords(ds):
+    """``ds`` with a physical coordinate on every spatial dimension of its declared images.
+
+    A declared image (``attrs["ome_image"]``) whose ``z``/``y``/``x`` dimension has no
+    coordinate along it gets ``<dim>_um`` = ``(i + 0.5) * voxel_size_um`` (the voxel centres,
+    ``voxel_size_um`` or ``pixel_size_um`` of the variable or dataset): the same numbers as the
+    NGFF ``scale``/``translation`` written for it (:func:`_spacing`), so that xarray users
+    (``ds.sel(z_um=...)``, plots with physical axes) and viewers agree.  Dimensions that
+    already have a coordinate, or images without a known voxel size, are left alone.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` itself when nothing is added, else a shallow copy with the coordinates.
+    """
+    add = {}
+    for var in ds.data_vars.values():
+        if OME_ATTR not in var.attrs:
+            continue
+        vs = _voxel_size(ds, var)
+        if vs is None:
+            continue
+        for d in var.dims:
+            name = f"{d}_um"
+            if (d not in _SPACE or name in add or name in ds.variables
+                    or any(c.dims == (d,) for c in ds.coords.values())):
+                continue
+            add[name] = (d, (np.arange(ds.sizes[d]) + 0.5) * vs,
+                         {"units": "um", "long_name": f"{d} (voxel centre)"})
+    return ds.assign_coords(add) if add else ds
 
 
 def axes_of(dims, ds=None) -> list[dict]:

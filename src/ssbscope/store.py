@@ -760,6 +760,9 @@ class Store:
         target = self._dir(name)
         ds = ds.copy(deep=False)
         ds = _in_name_order(ds)  # name order on disk too (see read)
+        from ssbscope.ome import with_space_coords
+
+        ds = with_space_coords(ds)  # physical z/y/x of every image (its NGFF scale)
         missing = []
         for vname, var in list(ds.variables.items()):
             if "units" in var.attrs:

@@ -269,6 +269,39 @@ def test_tomo_input_stage_declares_the_volume(tmp_path):
     np.testing.assert_array_equal(np.asarray(node.data[0])[0], data)
 
 
+def test_a_scan_volume_reads_back_with_physical_coordinates_equal_to_its_ngff_transform(tmp_path):
+    """Issue 15 §1 "physical coordinates on spatial dims": a tomo input stage's scan
+    (``tomo/<series>/scans/<label>``) carried z/y/x without coordinates (the demo's 9 scans);
+    stored, they get ``z_um``/``y_um``/``x_um`` = voxel centres, the NGFF scale/translation."""
+    import tifffile
+
+    from ssbscope.tomo.stages import _input_recon_stage
+
+    f = tmp_path / "vol.tif"
+    tifffile.imwrite(f, np.zeros((6, 5, 7), np.uint16))
+    out = _input_recon_stage(SimpleNamespace(record_input=lambda p: None), {}, path=f,
+                             kind="volume", label="s0", time_s=0.0, voxel_size_um=1.7,
+                             key="tomo/cell/scans/s0")["tomo/cell/scans/s0"]
+    assert not any(c.dims == ("z",) for c in out.coords.values())  # the stage gives none
+    st = Store.create(tmp_path / "s.zarr")
+    st.write("tomo/cell/scans/s0", out)
+    ds = st.read("tomo/cell/scans/s0")
+    ms = json.loads((st.path / "tomo/cell/scans/s0/zarr.json").read_text())["attributes"]["ome"][
+        "multiscales"][0]
+    scale, trans = (t[k] for t, k in zip(ms["datasets"][0]["coordinateTransformations"],
+                                         ("scale", "translation")))
+    for i, (d, n) in enumerate((("z", 6), ("y", 5), ("x", 7)), start=1):
+        c = ds[f"{d}_um"]
+        assert c.dims == (d,) and c.attrs["units"] == "um" and c.attrs["long_name"]
+        np.testing.assert_allclose(c.values, (np.arange(n) + 0.5) * 1.7, rtol=1e-12)
+        np.testing.assert_allclose(c.values, trans[i] + np.arange(n) * scale[i], rtol=1e-12)
+    # an image of unknown voxel size gets no invented coordinates
+    st.write("tomo/cell/scans/s1", xr.Dataset(
+        {"volume": (("z", "y", "x"), np.zeros((4, 4, 4), np.float32),
+                    {"units": "1", "ome_image": "image"})}))
+    assert not any(str(c).endswith("_um") for c in st.read("tomo/cell/scans/s1").coords)
+
+
 def test_napari_reader_opens_the_volume_with_its_scale(store):
     """napari's OME-Zarr reader (napari-ome-zarr, extra ``viewer``) builds the layers headless
     (no Qt window: layers are created from the reader's layer data)."""
