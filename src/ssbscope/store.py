@@ -183,6 +183,19 @@ def _cite_papers(ds) -> None:
                     attrs[k] = c
 
 
+def _cite_nested(obj):
+    """JSON-like ``obj`` with :func:`ssbscope.papers.cite` applied to every string in it."""
+    from ssbscope.papers import cite
+
+    if isinstance(obj, str):
+        return cite(obj)
+    if isinstance(obj, dict):
+        return {k: _cite_nested(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_cite_nested(v) for v in obj]
+    return obj
+
+
 def _in_name_order(ds):
     """``ds`` with its data variables in name order (every coordinate kept)."""
     import xarray as xr
@@ -549,7 +562,7 @@ class Store:
 
         meta["ssbscope_version"] = __version__
         if attrs:
-            meta.update(_jsonable(attrs))
+            meta.update(_cite_nested(_jsonable(attrs)))
         zarr.open_group(str(p), mode="a", zarr_format=3, attributes={"ssbscope": meta})
         (p / _META / "stages").mkdir(parents=True, exist_ok=True)
         (p / _META / "tmp").mkdir(parents=True, exist_ok=True)
@@ -590,11 +603,12 @@ class Store:
         return dict(meta.get("attributes", {}).get("ssbscope", {}))
 
     def update_attrs(self, attrs: Mapping) -> None:
-        """Merge ``attrs`` into the store-level metadata (atomic)."""
+        """Merge ``attrs`` into the store-level metadata (atomic); papers' file ids in its
+        text (e.g. a twin truth's ``paper``) are written as "authors year", as in datasets."""
         f = self.path / "zarr.json"
         meta = json.loads(f.read_text(encoding="utf-8"))
         cur = meta.setdefault("attributes", {}).setdefault("ssbscope", {})
-        cur.update(_jsonable(dict(attrs)))
+        cur.update(_cite_nested(_jsonable(dict(attrs))))
         _write_json_atomic(f, meta)
 
     # ------------------------------------------------------------------ datasets

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -188,3 +189,19 @@ def test_paper_ids_in_attributes_are_stored_as_citations(tmp_path):
     assert back["emf"].attrs["method"] == "Eqs. 3-5 of Huang et al. 2024"
     assert back.attrs["note"] == "frame_00000.fits"
     assert ds.attrs["paper"] == "002_3ee4edf529433f9c"  # the caller's dataset is not modified
+
+
+def test_paper_ids_in_store_level_attributes_are_stored_as_citations(tmp_path):
+    """The store's own attributes (the twin's truth.json kept for the report: the demo's root
+    zarr.json held ``"paper": "000_290f30815ae66793"``) cite papers as "authors year" too."""
+    truth = {"compton": {"paper": "000_290f30815ae66793", "states": ["pristine"],
+                         "n_photons": 160000, "notes": ["Fig. 2 of 002_3ee4edf529433f9c"]}}
+    st = Store.create(tmp_path / "s.zarr", attrs={"truth": truth})
+    st.update_attrs({"experiment": {"description": "as in 003_103f2bf5a3479ade"}})
+    raw = (st.path / "zarr.json").read_text()
+    assert not re.search(r"\d{3}_[0-9a-f]{16}", raw), raw
+    a = Store.open(st.path).attrs
+    assert a["truth"]["compton"] == {"paper": "Huang et al. 2024", "states": ["pristine"],
+                                     "n_photons": 160000, "notes": ["Fig. 2 of Cao et al. 2023"]}
+    assert a["experiment"]["description"] == "as in Zhang et al. 2024"
+    assert truth["compton"]["paper"] == "000_290f30815ae66793"  # the caller's dict is kept
