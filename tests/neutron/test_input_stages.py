@@ -81,7 +81,7 @@ def test_normalised_series_with_times(tmp_path):
     write_tiff_series(tmp_path / "ob", ob[None].astype(np.float32), [0.0])
     write_tiff_series(tmp_path / "df", df[None].astype(np.float32), [0.0])
     st = _run(tmp_path, [{"path": "exact", "open_beam": "ob", "dark": "df", "time_s": 100.0,
-                          "label": "exact", "gamma_filter": False},
+                          "label": "exact", "gamma_filter": False, "pixel_size_um": 55.0},
                          {"path": "noisy", "open_beam": "ob", "dark": "df", "label": "noisy"}])
     ds = st["neutron/input/exact"].load()
     tr = ds["transmission"].values
@@ -103,6 +103,14 @@ def test_normalised_series_with_times(tmp_path):
     assert abs(tn[3, 10, 12] - expect[3, 10, 12]) < 5 * sig[3, 10, 12]
     assert dn["n_gamma_spots"].values[3] >= 1
     assert dn["n_gamma_spots"].values.sum() < 1e-3 * tn.size + 1
+    # physical coordinates of the pixel centres with a pixel size (issue 15 §1), the pixel
+    # indices kept as the dimension coordinates (ROIs are given in pixels); none without one
+    for d, n in (("y", ny), ("x", nx)):
+        c = ds[f"{d}_um"]
+        assert c.dims == (d,) and c.attrs["units"] == "um"
+        np.testing.assert_allclose(c.values, (np.arange(n) + 0.5) * 55.0, rtol=1e-12)
+        np.testing.assert_array_equal(ds[d].values, np.arange(n))
+    assert "y_um" not in dn.coords and "x_um" not in dn.coords
 
 
 def test_bad_inputs_name_the_file(tmp_path):

@@ -764,6 +764,10 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, open_beam
             "mask_reason": (("y", "x"), mask, {"units": "1", "flag_meanings": json.dumps(
                 {str(k): v for k, v in MASK_REASONS.items()})})}
     coords = {"frame": frame, "y": np.arange(shape_yx[0]), "x": np.arange(shape_yx[1])}
+    if pixel_size_um is not None:  # y/x stay pixel indices (the ROIs are given in pixels)
+        for d, n in (("y", shape_yx[0]), ("x", shape_yx[1])):
+            coords[f"{d}_um"] = (d, (np.arange(n) + 0.5) * float(pixel_size_um),
+                                 {"units": "um", "long_name": f"{d} (pixel centre)"})
     if times is not None:
         coords["time_s"] = ("frame", np.asarray(times, float))
     for key, (nm, u, dt) in _TOF_KEYS.items():
