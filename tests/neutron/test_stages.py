@@ -56,6 +56,12 @@ def test_bands_onset_and_boundaries_match_the_truth(demo):
     assert not any(n.startswith("neutron/twin") for n in names)
     st = store.read("neutron/soft_short/spacetime")
     bin_s = float(np.diff(st["time_s"].values)[0])
+    # rows in um (pixel centres, the input's pixel_size_um), beside the row indices (issue 15 §1)
+    px = float(store.read("neutron/input/soft_short").attrs["pixel_size_um"])
+    for n in ("neutron/input/soft_short", "neutron/soft_short/spacetime", "neutron/soft_short/boundaries"):
+        y_um = store.read(n)["y_um"]
+        assert y_um.dims == ("y",) and y_um.attrs["units"] == "um", n
+        np.testing.assert_allclose(y_um.values, (np.arange(y_um.size) + 0.5) * px, rtol=1e-12)
     # the old demo test's tolerance: one bin (30 frames)
     assert st.attrs["onset_region"] == "I"
     assert abs(st.attrs["soft_short_onset_s"] - truth["soft_short_onset_s"]) <= bin_s

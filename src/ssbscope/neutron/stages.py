@@ -1057,6 +1057,9 @@ def _analyse_input_stage(ctx, inputs, *, label, regions, onset_region, pixel_siz
             bnd_rows.append((nm, float(pos) + y0, float(step)))
     y = np.arange(ny)
     tc = {"time_s": ("bin", t, {"units": "s", "description": "mean time of the frames of each bin"})}
+    if "y_um" in ds.coords:  # the rows' physical position (pixel centres), as in the input
+        tc["y_um"] = ("y", np.asarray(ds["y_um"].values, float), {"units": "um",
+                                                                   "long_name": "y (pixel centre)"})
     region = np.array(names, dtype=object)
     st_ds = xr.Dataset(
         {"ratio": (("region", "bin", "y"), st.astype(np.float32), {
@@ -1132,7 +1135,7 @@ def _analyse_input_stage(ctx, inputs, *, label, regions, onset_region, pixel_siz
          "profile_transmission": (("region", "y"), tprof.astype(np.float32), {
              "units": "1", "description": f"transmission of the reference bin {ref} averaged over the "
              "region's columns per row"})},
-        coords={"region": region, "y": y})
+        coords={"region": region, "y": y, **({"y_um": tc["y_um"]} if "y_um" in tc else {})})
     bnd.attrs.update({"label": label, "threshold_sigma": float(boundary_threshold_sigma)})
     return {f"neutron/{label}/spacetime": st_ds, f"neutron/{label}/bands": bands_ds,
             f"neutron/{label}/boundaries": bnd}
