@@ -39,9 +39,15 @@ _LOG_TITLES = {
 _get = load_dataset
 
 
-def _main_figures(ts, states) -> list:
+def _main_figures(ts, states, twin: bool = False) -> list:
+    """Voltage vs time and vs capacity of the main log; ``states`` (``echem/states``) are
+    marked when there are any; ``twin``: the demo's twin, whose states follow Huang et al.
+    2024 Fig. 1E (a caption describes the data shown: a user's log has no such numbering)."""
     import matplotlib.pyplot as plt
 
+    n_states = 0 if states is None else int(states.sizes.get("state", 0))
+    if n_states == 0:
+        states = None
     t_h = ts["time_s"].values / 3600.0
     v = ts["voltage_V"].values
     parts = []
@@ -72,8 +78,11 @@ def _main_figures(ts, states) -> list:
     ax.set_xlabel("time (h)")
     ax.set_ylabel("voltage (V)")
     ax.grid(alpha=0.3)
-    parts.append(figure(fig, "Main cell: voltage vs time with the scan states "
-                                  "(dots, numbered as in Huang et al. 2024, Fig. 1E)."))
+    cap = "Main cell: voltage vs time"
+    if n_states:
+        cap += (" with the scan states (dots, numbered in time order"
+                + (" as in Huang et al. 2024, Fig. 1E" if twin else "") + ")")
+    parts.append(figure(fig, cap + "."))
     cap_name = "capacity_mAh_g" if "capacity_mAh_g" in ts else "capacity_mAh"
     unit = "mAh g⁻¹" if cap_name.endswith("_g") else "mAh"
     if cap_name in ts and "direction" in ts:
@@ -119,8 +128,8 @@ def _main_figures(ts, states) -> list:
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
         ax.grid(alpha=0.3)
-        parts.append(figure(fig, "Main cell: voltage vs capacity, charge and discharge, "
-                                 "with the scan states."))
+        parts.append(figure(fig, "Main cell: voltage vs capacity, charge and discharge"
+                                 + (", with the scan states." if n_states else ".")))
     return parts
 
 
@@ -283,9 +292,11 @@ def _eis_figures(eis, true_eis=None) -> tuple:
     ax2.set_title("high-frequency region", fontsize=9)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    parts = [figure(fig, "Nyquist plots at the scan states (dots: data; lines: the fitted "
-                              "circuit of each spectrum, see the circuit table), cf. Huang et al. "
-                              "2024, Fig. 2A–B.")]
+    twin = bool(true_eis)
+    parts = [figure(fig, ("Nyquist plots at the scan states" if twin else
+                          "Nyquist plot of each impedance spectrum")
+                    + " (dots: data; lines: the fitted circuit of each spectrum, see the circuit "
+                      "table)" + (", cf. Huang et al. 2024, Fig. 2A–B." if twin else "."))]
     summary = []
     labels = [str(x) for x in eis["label"].values]
     if np.any(np.isfinite(r_ct)):
@@ -293,8 +304,10 @@ def _eis_figures(eis, true_eis=None) -> tuple:
         x = np.arange(n)
         ax.errorbar(x, r_ct, yerr=np.nan_to_num(eis["r_ct_err_ohm"].values), fmt="o-",
                     color="#d1495b", label="R_ct (fit)")
-        ax.errorbar(x, r_s, yerr=np.nan_to_num(eis["r_s_err_ohm"].values), fmt="s-",
-                    color="#1d4e89", label="R_s (fit)")
+        rs_shown = bool(np.any(np.isfinite(r_s)))
+        if rs_shown:  # no legend entry for a series with no point
+            ax.errorbar(x, r_s, yerr=np.nan_to_num(eis["r_s_err_ohm"].values), fmt="s-",
+                        color="#1d4e89", label="R_s (fit)")
         by_label = {t["label"]: t for t in (true_eis or [])}
         t_rct = np.array([by_label.get(lab, {}).get("r_ct_ohm", np.nan) for lab in labels], float)
         t_rs = np.array([by_label.get(lab, {}).get("r_s_ohm", np.nan) for lab in labels], float)
@@ -307,8 +320,14 @@ def _eis_figures(eis, true_eis=None) -> tuple:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        parts.append(figure(fig, "R_s and R_ct vs state (R_ct falls on charge, rises on "
-                                 "discharge in Huang et al. 2024)."))
+        cap = (("R_s and R_ct" if rs_shown else "R_ct") + " of each spectrum's fit"
+               + (" vs state" if n > 1 else "") + " (error bars: the fit's 1σ")
+        if not rs_shown:
+            cap += "; R_s not resolved, see the table"
+        if twin:
+            cap += "; crosses: the twin's truth; R_ct falls on charge, rises on discharge in " \
+                   "Huang et al. 2024"
+        parts.append(figure(fig, cap + ")."))
         cols = {"state": labels, "R_s (Ω)": _fit_cells(eis, r_s),
                 "R_ct (Ω)": _fit_cells(eis, r_ct, "r_ct_resolved")}
         if np.any(np.isfinite(t_rct)):
@@ -469,7 +488,8 @@ def section(store) -> Section | None:
     if ts is not None:
         main = {"source": str(ts.attrs.get("source", "")), "n": ts.sizes["time_s"],
                 "hours": f"{ts['time_s'].values[-1] / 3600:.2f}",
-                "figures": _main_figures(ts, states), "states": _states_table(states)}
+                "figures": _main_figures(ts, states, twin=store.attrs.get("truth") is not None),
+                "states": _states_table(states)}
     ctab, csum = _cycles_table(cycles)
     summary.extend(csum)
     true_logs = truth(store, "echem", "logs")
