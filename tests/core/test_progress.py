@@ -168,6 +168,8 @@ def test_the_contour_study_stage_reports_its_contours_when_piped(tmp_path, capsy
             r_ct_ohm_cm2: 10
             conductivity_s_cm: 0.002
             thickness_um: 1000
+            pressure_model: small-slope   # analytic creep pressure and a coarse grid: fast
+            n_xy: 6
         """))
     assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "out"),
                  "--no-report"]) == 0
