@@ -255,7 +255,7 @@ def _cmd_report(args) -> int:
     from ssbscope.store import Store
 
     st = Store.open(args.store)
-    out = build_report(st, args.out)
+    out = build_report(st, args.out, quiet=args.quiet)
     if not args.quiet:
         print(f"report: {out}")
     return 0

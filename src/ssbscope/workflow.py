@@ -139,7 +139,7 @@ def run_experiment(exp: Experiment, out_dir, *, scheduler: str | None = None,
             t0 = time.perf_counter()
             if not quiet:
                 print(f"{PREFIX} report: start", file=sys.stderr, flush=True)
-            report_path = build_report(store, out / "report.html", title=exp.name)
+            report_path = build_report(store, out / "report.html", title=exp.name, quiet=quiet)
             if not quiet:
                 print(f"{PREFIX} report: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr,
                       flush=True)

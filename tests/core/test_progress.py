@@ -114,7 +114,8 @@ def test_run_reports_the_report_step_in_plain_lines(tmp_path, capsys):
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.startswith("[ssbscope] report")]
     assert lines[0] == "[ssbscope] report: start"
-    assert re.match(r"^\[ssbscope\] report: done in \d+\.\d s$", lines[1]), lines
+    assert re.match(r"^\[ssbscope\] report: done in \d+\.\d s$", lines[-1]), lines
+    assert all(re.match(r"^\[ssbscope\] report: \d+/\d+$", ln) for ln in lines[1:-1]), lines
     assert "\r" not in err and "\x1b" not in err
 
 
@@ -181,3 +182,21 @@ def test_the_contour_study_stage_reports_its_contours_when_piped(tmp_path, capsy
     assert sorted(inner) == ["[ssbscope] interface contour study: 1/2",
                              "[ssbscope] interface contour study: 2/2"], lines[i0:i1 + 1]
     assert "\r" not in err and "\x1b" not in err
+
+
+def test_the_report_reports_its_sections_when_piped(tmp_path, capsys, monkeypatch):
+    """The report is one step of ~2 minutes on the demo (108 s at size small): piped, it says
+    how far it is (one line per built section with the throttle off); quiet by default."""
+    import ssbscope.progress as pr
+    from ssbscope.report import build_report
+    from ssbscope.store import Store
+
+    monkeypatch.setattr(pr, "INNER_INTERVAL_S", 0.0)
+    st = Store.create(tmp_path / "s.zarr")
+    st.write("misc/x", xr.Dataset({"v_s": ("t", np.arange(3.0))}))
+    build_report(st, tmp_path / "r.html")
+    assert capsys.readouterr().err == ""
+    build_report(st, tmp_path / "r.html", quiet=False)
+    lines = capsys.readouterr().err.splitlines()
+    n = int(lines[-1].rsplit("/", 1)[1])
+    assert n >= 2 and lines == [f"[ssbscope] report: {k}/{n}" for k in range(1, n + 1)], lines

@@ -320,22 +320,21 @@ th{overflow-wrap:break-word}}
 """
 
 
-def _sections(store) -> list[Section]:
+def _sections(store, quiet: bool = True) -> list[Section]:
+    """The report's sections, one per area with results, then the accuracy table; without
+    ``quiet``, a plain ``report: k/N`` line at most every 10 s when stderr is no terminal (a
+    bar on one): the demo's report is a single step of ~2 minutes."""
     from ssbscope.areas import registry
-
-    out = []
-    for area in registry():
-        mod = area.module("report")
-        if mod is None:
-            continue
-        sec = mod.section(store)
-        if sec is not None:
-            out.append(sec)
+    from ssbscope.progress import iterate
     from ssbscope.report import accuracy  # the twin's truth beside every measured quantity
 
-    sec = accuracy.section(store)
-    if sec is not None:
-        out.append(sec)
+    builders = [m.section for m in (area.module("report") for area in registry()) if m is not None]
+    builders.append(accuracy.section)
+    out = []
+    for build in iterate(builders, "report", total=len(builders), quiet=quiet):
+        sec = build(store)
+        if sec is not None:
+            out.append(sec)
     return out
 
 
@@ -351,7 +350,7 @@ def _page_template():
     return env.get_template("page.html.j2")
 
 
-def build_report(store, out_path=None, *, title: str | None = None) -> Path:
+def build_report(store, out_path=None, *, title: str | None = None, quiet: bool = True) -> Path:
     """Write the self-contained ``report.html`` of a store.
 
     Parameters
@@ -359,6 +358,10 @@ def build_report(store, out_path=None, *, title: str | None = None) -> Path:
     store : ssbscope.store.Store or path
     out_path : path, optional
         Default: ``report.html`` beside the store directory.
+    title : str, optional
+        Page title (default: the experiment's name).
+    quiet : bool
+        No progress over the sections (default; ``ssbscope run``/``report`` pass their own).
 
     Returns
     -------
@@ -374,7 +377,7 @@ def build_report(store, out_path=None, *, title: str | None = None) -> Path:
     if not isinstance(store, Store):
         store = Store.open(store)
     out = Path(out_path) if out_path is not None else store.path.parent / "report.html"
-    sections = _sections(store)
+    sections = _sections(store, quiet=quiet)
     meta = store.attrs
     exp = meta.get("experiment")
     name = title or (exp.get("name") if isinstance(exp, dict) else None) or meta.get("name") or "ssbscope experiment"
