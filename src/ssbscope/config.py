@@ -1116,6 +1116,48 @@ def load(path) -> Experiment:
     return from_dict(data, source=str(p), base_dir=p.resolve().parent)
 
 
+def _columns_problems(exp, item, loc: str) -> list[tuple[str, str]]:
+    """A cycling input's ``columns:`` mapping checked against each file's header line (read from
+    the file's first MiB only): every mapped header the file lacks, one problem each; a mapping
+    on a format whose reader knows its columns (binary, EC-Lab text, Gamry ...) is refused."""
+    import glob
+
+    from ssbscope.echem.io import _BINARY, sniff_format
+    from ssbscope.echem.io.tabular import MAPPING_KEYS, table_header
+    from ssbscope.echem.stages import _FORMATS
+    from ssbscope.errors import SsbscopeError
+    from ssbscope.paths import is_pattern
+
+    mapped = {k: v for k, v in item.columns.items() if k in MAPPING_KEYS}
+    if not mapped:
+        return []
+    files = (sorted(glob.glob(str(exp.resolve(item.path)))) if is_pattern(item.path)
+             else [str(exp.resolve(item.path))])
+    problems = []
+    for f in files:
+        fp = Path(f)
+        if not fp.is_file():
+            continue
+        try:
+            fmt = _FORMATS.get(item.format) or sniff_format(fp)
+            if fmt in _BINARY:
+                problems.append((f"{loc}.columns", f"{fp.name} is read by its instrument reader "
+                                 f"({fmt}), which knows its columns; remove columns: from this input"))
+                continue
+            if fmt == "excel" or fmt not in ("csv", "arbin", "neware", "neware-regular", "maccor",
+                                            "maccor-raw", "novonix", "pec", "bdf", "landt"):
+                continue  # a workbook (its sheet is read by the run) or not a log: the run says
+            cols = table_header(fp, fmt, list(mapped.values()))
+        except SsbscopeError as e:  # unreadable / unknown content: one problem, the reader's words
+            problems.append((f"{loc}.path", " ".join(str(e).split())))
+            continue
+        for k, v in mapped.items():
+            if v not in cols:
+                problems.append((f"{loc}.columns.{k}", f"{v!r} is not a column header of {fp.name}; "
+                                 f"headers found: {cols}"))
+    return problems
+
+
 def validate_file(path) -> list[tuple[str, str]]:
     """Every problem of an experiment file (empty list if valid), including missing inputs."""
     try:
@@ -1181,6 +1223,8 @@ def validate_file(path) -> list[tuple[str, str]]:
                 problems.append((f"inputs.echem[{i}].path",
                                  f"{item.path!r} is a folder; an echem input is one file: name "
                                  "the file, or a glob such as 'folder/*.mpr' for one input per file"))
+            elif modality == "echem" and getattr(item, "columns", None):
+                problems += _columns_problems(exp, item, f"inputs.echem[{i}]")
             # side files named by the input (calibration tables, floods, open beams, ...)
             for key in ("calibration", "flood", "angle_map", "open_beam", "dark", "flats", "darks",
                         "angles"):
