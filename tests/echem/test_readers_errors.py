@@ -272,6 +272,28 @@ def test_cut_last_row_of_csv(tmp_path, cut_at, why):
     assert "w.csv: dropped the last data row" in w and why in w
 
 
+@pytest.mark.parametrize("tail,dropped", [("-0.", True), ("-", True), ("1.5e-", True), ("-0.35", False)])
+def test_cut_last_row_ending_in_an_incomplete_number(tmp_path, tail, dropped):
+    """A current cut to '-0.' (of '-0.25') read as -0.0 A before (audit of issue 14): a sign
+    alone, a trailing decimal separator or a bare exponent is a cut number; a complete number
+    with as many decimals as the rows before is kept."""
+    rows = [f"{60.0 * k:.1f},{3.5 + 0.001 * k:.4f},{0.25 if k < 5 else -0.25}" for k in range(10)]
+    p = tmp_path / "w.csv"
+    p.write_text("time_s,voltage_V,current_A\n" + "\n".join(rows[:-1]) + "\n540.0,3.5090," + tail)
+    df = echem.read(p)
+    assert len(df) == (9 if dropped else 10)
+    if dropped:
+        (w,) = df.attrs["warnings"]
+        assert "dropped the last data row" in w and "incomplete number" in w
+    else:
+        assert not df.attrs.get("warnings")
+    # a column written as '5.' in every row is complete numbers, not cut ones
+    q = tmp_path / "dots.csv"
+    q.write_text("time_s,voltage_V,current_A\n" + "".join(f"{k}.,3.5,{k % 3 + 1}.\n" for k in range(9))
+                 + "9.,3.5,2.")
+    assert len(echem.read(q)) == 10
+
+
 def test_cut_last_row_of_maccor_and_gamry_same_rule(tmp_path):
     """The same rule in the Maccor text preset and a Gamry CURVE table (with fewer rows than
     declared: kept, with a warning, in every table type)."""
