@@ -879,6 +879,16 @@ class Experiment(_Model):
         return self
 
     @model_validator(mode="after")
+    def _eis_with_a_log(self):
+        # the spectra's time_s are on the cycling log's clock (echem.stages): said here, so that
+        # validate reports it (the run's own check named the folder, not the file)
+        kinds = [it.kind for it in self.inputs.echem]
+        if "eis" in kinds and "cycling" not in kinds:
+            raise ValueError("inputs.echem: EIS inputs need a cycling log too (an entry with kind: "
+                             "cycling, the default), whose clock the spectra's time_s refer to")
+        return self
+
+    @model_validator(mode="after")
     def _tomo_series_named(self):
         from ssbscope.schema import did_you_mean
 

@@ -189,3 +189,17 @@ def test_validate_refuses_columns_on_an_instrument_binary(tmp_path, capsys):
     rc, out, _ = _cli(["validate", str(y)], capsys)
     assert rc == 2
     assert "c.mpr is read by its instrument reader (biologic-mpr)" in out
+
+
+def test_eis_without_a_cycling_log_is_refused_by_validate(tmp_path, capsys):
+    # before: validate said "valid", the run refused naming the folder in "run 'ssbscope
+    # validate <folder>'" (issue 14 audit)
+    (tmp_path / "z.csv").write_text("x\n")
+    y = tmp_path / "exp.yaml"
+    y.write_text("inputs:\n  echem:\n    - {path: z.csv, kind: eis, time_s: 0}\n")
+    rc, out, _ = _cli(["validate", str(y)], capsys)
+    assert rc == 2
+    probs = _lines(out)
+    assert len(probs) == 1 and "inputs.echem: EIS inputs need a cycling log too" in probs[0], out
+    rc, _, err = _cli(["run", str(y), "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert rc == 2 and f"run 'ssbscope validate {y}'" in err
