@@ -14,7 +14,9 @@ targets work in a bare checkout.
 from __future__ import annotations
 
 import random
+import re
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -215,12 +217,43 @@ def targets() -> dict[str, Target]:
 
         out["tomo.hdf5_projections"] = Target("tomo.hdf5_projections", h5_projections, tuple(
             _files(lfov / "tomo_data", ("pc2_projections.hdf",))), ".hdf")
+    if importlib.util.find_spec("openpyxl") is not None:  # the extra 'excel'
+        out["echem.read/excel"] = Target("echem.read/excel", read_any, (("arbin_sheet.xlsx", _xlsx_seed()),),
+                                         ".xlsx")
     out.update(_image_targets())
     if importlib.util.find_spec("access_parser") is not None:
         res = tuple(_files(shared, ("navani_arbin_example.res",)))
         if res:
             out["echem.read/arbin-res"] = Target("echem.read/arbin-res", read_any, res, ".res")
     return out
+
+
+def _xlsx_seed() -> bytes:
+    """A small Excel workbook in the layout of an Arbin export (one ``Channel_1_1`` sheet:
+    ``Data_Point``, ``Test_Time(s)``, ``Current(A)``, ``Voltage(V)`` ...), written here (6 kB;
+    the real workbooks of tests/data/realdata take ~1 s each to open)."""
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Channel_1_1"
+    ws.append(["Data_Point", "Test_Time(s)", "Step_Index", "Cycle_Index", "Current(A)", "Voltage(V)"])
+    for k in range(40):
+        ws.append([k + 1, 10.0 * k, 1, 1, 0.001 if k < 20 else -0.001, 3.5 + 0.01 * k])
+    wb.properties.created = wb.properties.modified = __import__("datetime").datetime(2020, 1, 1)
+    bio = io.BytesIO()
+    wb.save(bio)
+    out = io.BytesIO()  # the same bytes every time (zip entries stamped 2020-01-01)
+    with zipfile.ZipFile(bio) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' when it saves
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2020-01-01T00:00:00Z", data)
+            zout.writestr(zipfile.ZipInfo(info.filename, (2020, 1, 1, 0, 0, 0)), data,
+                          compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 def _image_seeds() -> dict[str, tuple]:
