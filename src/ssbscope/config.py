@@ -49,6 +49,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
+#: Electrode areas a cell may declare (cm²): a ~1 µm disc (microelectrode studies) to 10 m²
+#: (a large stacked pouch). Outside, the value is a unit mix-up (m² or mm² as cm²) and every
+#: per-area quantity (mA/cm², mAh/cm²) would be off by orders of magnitude.
+AREA_RANGE_CM2 = (1e-8, 1e5)
+#: Diameters matching :data:`AREA_RANGE_CM2` (mm), rounded outwards.
+DIAMETER_RANGE_MM = (1e-3, 4000.0)
+
+
+def _in_range(v, lo_hi, unit, what):
+    """``v`` unless it lies outside ``lo_hi`` (None passes): a one-line ValueError naming the
+    range and the likely unit mix-up."""
+    lo, hi = lo_hi
+    if v is not None and not (lo <= v <= hi):
+        raise ValueError(f"{v:g} {unit} is outside {lo:g} to {hi:g} {unit}, the range of {what}; "
+                         f"check the unit")
+    return v
+
+
 class Layer(_Model):
     """One layer of the cell stack.
 
@@ -65,6 +83,16 @@ class Layer(_Model):
     porosity: Optional[float] = Field(default=None, ge=0, lt=1, description="nominal pore volume fraction of the layer")
     density_g_cm3: Optional[float] = Field(default=None, gt=0, description="density (g/cm3) overriding the named material's")
 
+    @field_validator("area_cm2")
+    @classmethod
+    def _area_range(cls, v):
+        return _in_range(v, AREA_RANGE_CM2, "cm2", "electrode areas (a 1 um disc to 10 m2)")
+
+    @field_validator("diameter_mm")
+    @classmethod
+    def _diameter_range(cls, v):
+        return _in_range(v, DIAMETER_RANGE_MM, "mm", "electrode diameters")
+
 
 class Cell(_Model):
     """The cell: geometry, stack and active mass."""
@@ -75,6 +103,16 @@ class Cell(_Model):
     active_mass_mg: Optional[float] = Field(default=None, gt=1e-9, allow_inf_nan=False,
                                            description="cathode active mass (mg; more than 1e-9 mg)")
     layers: list[Layer] = Field(default_factory=list, description="the stack in order along the cell axis (CT: bottom, z = 0, to top)")
+
+    @field_validator("area_cm2")
+    @classmethod
+    def _area_range(cls, v):
+        return _in_range(v, AREA_RANGE_CM2, "cm2", "electrode areas (a 1 um disc to 10 m2)")
+
+    @field_validator("diameter_mm")
+    @classmethod
+    def _diameter_range(cls, v):
+        return _in_range(v, DIAMETER_RANGE_MM, "mm", "electrode diameters")
 
     @field_validator("layers")
     @classmethod

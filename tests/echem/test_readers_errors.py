@@ -341,6 +341,26 @@ def test_yaml_mass_and_area_bounds(tmp_path):
     assert from_dict({"name": "x", "cell": {"active_mass_mg": 2e-9}}).cell.active_mass_mg == 2e-9
 
 
+def test_absurd_area_is_refused_by_the_yaml_and_the_analysis(tmp_path):
+    """An electrode area of 1e30 cm2 gave 1e-31 mAh/cm2 in the store with exit 0 (audit of
+    issue 14): the cell's and a layer's area and diameter lie in a 1 um disc .. 10 m2."""
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError, ParameterError
+
+    for cell in ({"area_cm2": 1e30}, {"area_cm2": 1e-300}, {"diameter_mm": 1e-300},
+                 {"diameter_mm": 1e5}, {"layers": [{"name": "a", "material": "Li", "thickness_um": 1,
+                                                    "area_cm2": 2e5}]}):
+        with pytest.raises(ConfigError, match=r"is outside .* check the unit"):
+            from_dict({"name": "x", "cell": cell})
+    for ok in ({"area_cm2": 5e-5}, {"diameter_mm": 0.08}, {"area_cm2": 1e5}):
+        from_dict({"name": "x", "cell": ok})
+    p = _csv(tmp_path / "a.csv", [[60.0 * k, 3.5, 0.001, 1] for k in range(5)])
+    df = echem.read(p)
+    with pytest.raises(ParameterError, match=r"area_cm2=1e\+30: must lie in 1e-08 to 100000 cm2"):
+        echem.summarize(df, area_cm2=1e30)
+    assert echem.summarize(df, area_cm2=2.0) is not None
+
+
 def test_absurd_active_mass_is_refused_by_the_analysis(tmp_path):
     from ssbscope.errors import ParameterError
 
