@@ -917,16 +917,6 @@ class Experiment(_Model):
         return self
 
     @model_validator(mode="after")
-    def _eis_with_a_log(self):
-        # the spectra's time_s are on the cycling log's clock (echem.stages): said here, so that
-        # validate reports it (the run's own check named the folder, not the file)
-        kinds = [it.kind for it in self.inputs.echem]
-        if "eis" in kinds and "cycling" not in kinds:
-            raise ValueError("inputs.echem: EIS inputs need a cycling log too (an entry with kind: "
-                             "cycling, the default), whose clock the spectra's time_s refer to")
-        return self
-
-    @model_validator(mode="after")
     def _tomo_series_named(self):
         from ssbscope.schema import did_you_mean
 
@@ -1281,6 +1271,10 @@ def validate_file(path) -> list[tuple[str, str]]:
                     problems.append((f"inputs.{modality}[{i}].{key}", f"{side!r} "
                                      + ("matches no file" if any(ch in side for ch in "*?[")
                                         else _absent(exp.resolve(side)))))
+    kinds = [it.kind for it in exp.inputs.echem]
+    if "eis" in kinds and "cycling" not in kinds:  # the run's stages refuse it (echem.stages)
+        problems.append(("inputs.echem", "EIS inputs need a cycling log too (an entry with kind: "
+                         "cycling, the default), whose clock the spectra's time_s refer to"))
     from ssbscope.schema import modality_problems
 
     return problems + modality_problems(exp)
