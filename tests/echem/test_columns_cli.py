@@ -173,6 +173,15 @@ def test_validate_reads_only_the_head_of_a_table(tmp_path):
     assert cols == ["Secs", "Volts", "Amps"]
     df = read(p, time_s="Secs", voltage_V="Volts", current_A="Amps")
     assert len(df) == 60000 and df["voltage_V"].iloc[-1] == pytest.approx(3 + 59999e-6)
+    # non-ASCII headers (UTF-8) read the same when the head ends inside a character
+    q = tmp_path / "de.csv"
+    q.write_text("Zeit (s);Spannung (V);Strom (µA);Zustand\n"
+                 + "".join(f"{i};3,5;1,0;Ladung ü\n" for i in range(3000)), encoding="utf-8")
+    raw = q.read_bytes()
+    inside = raw.index("ü".encode(), len(raw) // 2) + 1  # between the two bytes of a 'ü'
+    for n in (inside, inside + 1):
+        assert table_header(q, "csv", ["Strom (µA)"], max_bytes=n) == \
+            ["Zeit (s)", "Spannung (V)", "Strom (µA)", "Zustand"]
 
 
 def test_validate_refuses_columns_on_an_instrument_binary(tmp_path, capsys):

@@ -697,6 +697,8 @@ def table_header(path, fmt: str = "csv", wanted=(), *, max_bytes: int = 1 << 20)
         raw = fh.read(max_bytes + 1)
     whole = len(raw) <= max_bytes
     raw = raw[:max_bytes]
+    if not whole and raw.rfind(b"\n") > 0:  # whole lines only: a UTF-8 character cut by the
+        raw = raw[: raw.rfind(b"\n") + 1]   # head's end would make the text decode as latin-1
     text = utf16_text(raw)
     text = _decode(raw) if text is None else text.replace("\ufeff", "")
     lines = text.splitlines()
