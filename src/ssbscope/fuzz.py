@@ -99,8 +99,13 @@ def _files(folder: Path, names) -> list[tuple[str, bytes]]:
     return out
 
 
-def targets() -> dict[str, Target]:
-    """The fuzz targets by name (echem readers, EIS readers, event file, HEXITEC stream/table)."""
+def targets(slow: bool = False) -> dict[str, Target]:
+    """The fuzz targets by name (echem readers, EIS readers, event file, HEXITEC stream/table).
+
+    ``slow=True`` adds the targets whose seed takes about a second per read, for the campaign
+    (``tools/fuzz_readers.py``) and not the bounded tests: Excel 97-2003 ``.xls`` (a real
+    624 kB Neware workbook, xlrd: 1.7 s per valid read; no small ``.xls`` can be written
+    here without xlwt)."""
     from ssbscope import echem
     from ssbscope.compton.events import events_to_cube, read_events
     from ssbscope.compton.hexitec import read_hexitec_caltable, read_hexitec_raw
@@ -220,6 +225,9 @@ def targets() -> dict[str, Target]:
     if importlib.util.find_spec("openpyxl") is not None:  # the extra 'excel'
         out["echem.read/excel"] = Target("echem.read/excel", read_any, (("arbin_sheet.xlsx", _xlsx_seed()),),
                                          ".xlsx")
+    xls = _REPO_DATA / "neware" / "cellpy_custom_data_003.xls"
+    if slow and importlib.util.find_spec("xlrd") is not None and xls.is_file():  # extra 'xls'
+        out["echem.read/xls"] = Target("echem.read/xls", read_any, ((xls.name, xls.read_bytes()),), ".xls")
     out.update(_image_targets())
     if importlib.util.find_spec("access_parser") is not None:
         res = tuple(_files(shared, ("navani_arbin_example.res",)))
