@@ -305,7 +305,8 @@ def _image_seeds() -> dict[str, tuple]:
 
 def _image_targets() -> dict[str, Target]:
     """Neutron frames (FITS, TIFF), CT volumes (TIFF) and Data Exchange projections (HDF5):
-    each read through to the pixel values (the readers are lazy)."""
+    each read through to the pixel values (the readers are lazy); the side text files of
+    those inputs (time-of-flight spectra, rotation angles)."""
     from ssbscope.neutron.io import read_series
     from ssbscope.tomo import read_projections
     from ssbscope.tomo.io import read_volume
@@ -322,11 +323,26 @@ def _image_targets() -> dict[str, Target]:
         pd_ = read_projections(p)
         return np.asarray(pd_.projections)
 
+    from ssbscope.neutron.io import read_tof_spectra
+    from ssbscope.tomo.io import read_angles_file
+
+    # side text files: an MCP time-of-flight spectrum (as iBeatles' Image019_Spectra.txt:
+    # tab-separated 'tof_s counts', exponent notation) and a rotation-angles file (the Savu
+    # TIFF series' angles.txt, one angle per line; a header naming radians)
+    tof = "".join(f"{9.6e-7 + 1.024e-5 * k:.4g}\t{4800 + (37 * k) % 200}\n" for k in range(40)).encode()
+    ang_real = _REPO_DATA / "tomo_tiff" / "savu_image_test" / "angles.txt"
+    angles = [("angles_deg.txt", "".join(f"{-88.2 + 1.8 * k:.1f}\n" for k in range(30)).encode()),
+              ("angles_rad.txt", ("# angle (rad)\n" + "".join(f"{k},{0.05 * k:.4f}\n" for k in range(30))).encode())]
+    if ang_real.is_file():
+        angles.append((ang_real.name, ang_real.read_bytes()))
     return {
         "neutron.fits": Target("neutron.fits", neutron_frames, seeds["fits"], ".fits"),
         "neutron.tiff": Target("neutron.tiff", neutron_frames, seeds["tiff_frame"], ".tif"),
         "tomo.volume_tiff": Target("tomo.volume_tiff", volume, seeds["tiff"], ".tif"),
         "tomo.dxchange": Target("tomo.dxchange", dxchange, seeds["h5"], ".h5"),
+        "neutron.tof_spectra": Target("neutron.tof_spectra", read_tof_spectra,
+                                      (("Image_Spectra.txt", tof),), ".txt"),
+        "tomo.angles_file": Target("tomo.angles_file", read_angles_file, tuple(angles), ".txt"),
     }
 
 
