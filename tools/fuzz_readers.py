@@ -30,7 +30,7 @@ def _worker(conn, target_name, seed, seconds, folder):
     from ssbscope.fuzz import mutate, random_ops, run_one, targets
 
     logging.disable(logging.CRITICAL)
-    t = targets()[target_name]
+    t = targets(slow=True)[target_name]
     rng = random.Random(seed)
     end = time.monotonic() + seconds
     k = 0
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from ssbscope.fuzz import targets
 
-    names = a.target or list(targets())
+    names = a.target or list(targets(slow=True))
     if a.save:
         a.save.mkdir(parents=True, exist_ok=True)
     bad = 0

@@ -348,6 +348,14 @@ def main(argv=None) -> int:
                "export": _cmd_export, "check": _cmd_check}[args.command]
     try:
         return handler(args)
+    except BrokenPipeError:  # `ssbscope ... | head`: the reader closed the pipe; not an error
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # no real stdout (captured): nothing left to silence
+            pass
+        return 141  # 128 + SIGPIPE, as a shell tool killed by it
     except SsbscopeError as e:
         if args.debug:
             raise

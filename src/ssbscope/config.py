@@ -49,6 +49,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
+#: Electrode areas a cell may declare (cm²): a ~1 µm disc (microelectrode studies) to 10 m²
+#: (a large stacked pouch). Outside, the value is a unit mix-up (m² or mm² as cm²) and every
+#: per-area quantity (mA/cm², mAh/cm²) would be off by orders of magnitude.
+AREA_RANGE_CM2 = (1e-8, 1e5)
+#: Diameters matching :data:`AREA_RANGE_CM2` (mm), rounded outwards.
+DIAMETER_RANGE_MM = (1e-3, 4000.0)
+
+
+def _in_range(v, lo_hi, unit, what):
+    """``v`` unless it lies outside ``lo_hi`` (None passes): a one-line ValueError naming the
+    range and the likely unit mix-up."""
+    lo, hi = lo_hi
+    if v is not None and not (lo <= v <= hi):
+        raise ValueError(f"{v:g} {unit} is outside {lo:g} to {hi:g} {unit}, the range of {what}; "
+                         f"check the unit")
+    return v
+
+
 class Layer(_Model):
     """One layer of the cell stack.
 
@@ -65,6 +83,16 @@ class Layer(_Model):
     porosity: Optional[float] = Field(default=None, ge=0, lt=1, description="nominal pore volume fraction of the layer")
     density_g_cm3: Optional[float] = Field(default=None, gt=0, description="density (g/cm3) overriding the named material's")
 
+    @field_validator("area_cm2")
+    @classmethod
+    def _area_range(cls, v):
+        return _in_range(v, AREA_RANGE_CM2, "cm2", "electrode areas (a 1 um disc to 10 m2)")
+
+    @field_validator("diameter_mm")
+    @classmethod
+    def _diameter_range(cls, v):
+        return _in_range(v, DIAMETER_RANGE_MM, "mm", "electrode diameters")
+
 
 class Cell(_Model):
     """The cell: geometry, stack and active mass."""
@@ -75,6 +103,16 @@ class Cell(_Model):
     active_mass_mg: Optional[float] = Field(default=None, gt=1e-9, allow_inf_nan=False,
                                            description="cathode active mass (mg; more than 1e-9 mg)")
     layers: list[Layer] = Field(default_factory=list, description="the stack in order along the cell axis (CT: bottom, z = 0, to top)")
+
+    @field_validator("area_cm2")
+    @classmethod
+    def _area_range(cls, v):
+        return _in_range(v, AREA_RANGE_CM2, "cm2", "electrode areas (a 1 um disc to 10 m2)")
+
+    @field_validator("diameter_mm")
+    @classmethod
+    def _diameter_range(cls, v):
+        return _in_range(v, DIAMETER_RANGE_MM, "mm", "electrode diameters")
 
     @field_validator("layers")
     @classmethod
@@ -1116,6 +1154,48 @@ def load(path) -> Experiment:
     return from_dict(data, source=str(p), base_dir=p.resolve().parent)
 
 
+def _columns_problems(exp, item, loc: str) -> list[tuple[str, str]]:
+    """A cycling input's ``columns:`` mapping checked against each file's header line (read from
+    the file's first MiB only): every mapped header the file lacks, one problem each; a mapping
+    on a format whose reader knows its columns (binary, EC-Lab text, Gamry ...) is refused."""
+    import glob
+
+    from ssbscope.echem.io import _BINARY, sniff_format
+    from ssbscope.echem.io.tabular import MAPPING_KEYS, table_header
+    from ssbscope.echem.stages import _FORMATS
+    from ssbscope.errors import SsbscopeError
+    from ssbscope.paths import is_pattern
+
+    mapped = {k: v for k, v in item.columns.items() if k in MAPPING_KEYS}
+    if not mapped:
+        return []
+    files = (sorted(glob.glob(str(exp.resolve(item.path)))) if is_pattern(item.path)
+             else [str(exp.resolve(item.path))])
+    problems = []
+    for f in files:
+        fp = Path(f)
+        if not fp.is_file():
+            continue
+        try:
+            fmt = _FORMATS.get(item.format) or sniff_format(fp)
+            if fmt in _BINARY:
+                problems.append((f"{loc}.columns", f"{fp.name} is read by its instrument reader "
+                                 f"({fmt}), which knows its columns; remove columns: from this input"))
+                continue
+            if fmt == "excel" or fmt not in ("csv", "arbin", "neware", "neware-regular", "maccor",
+                                            "maccor-raw", "novonix", "pec", "bdf", "landt"):
+                continue  # a workbook (its sheet is read by the run) or not a log: the run says
+            cols = table_header(fp, fmt, list(mapped.values()))
+        except SsbscopeError as e:  # unreadable / unknown content: one problem, the reader's words
+            problems.append((f"{loc}.path", " ".join(str(e).split())))
+            continue
+        for k, v in mapped.items():
+            if v not in cols:
+                problems.append((f"{loc}.columns.{k}", f"{v!r} is not a column header of {fp.name}; "
+                                 f"headers found: {cols}"))
+    return problems
+
+
 def validate_file(path) -> list[tuple[str, str]]:
     """Every problem of an experiment file (empty list if valid), including missing inputs."""
     try:
@@ -1181,6 +1261,8 @@ def validate_file(path) -> list[tuple[str, str]]:
                 problems.append((f"inputs.echem[{i}].path",
                                  f"{item.path!r} is a folder; an echem input is one file: name "
                                  "the file, or a glob such as 'folder/*.mpr' for one input per file"))
+            elif modality == "echem" and getattr(item, "columns", None):
+                problems += _columns_problems(exp, item, f"inputs.echem[{i}]")
             # side files named by the input (calibration tables, floods, open beams, ...)
             for key in ("calibration", "flood", "angle_map", "open_beam", "dark", "flats", "darks",
                         "angles"):
@@ -1189,6 +1271,10 @@ def validate_file(path) -> list[tuple[str, str]]:
                     problems.append((f"inputs.{modality}[{i}].{key}", f"{side!r} "
                                      + ("matches no file" if any(ch in side for ch in "*?[")
                                         else _absent(exp.resolve(side)))))
+    kinds = [it.kind for it in exp.inputs.echem]
+    if "eis" in kinds and "cycling" not in kinds:  # the run's stages refuse it (echem.stages)
+        problems.append(("inputs.echem", "EIS inputs need a cycling log too (an entry with kind: "
+                         "cycling, the default), whose clock the spectra's time_s refer to"))
     from ssbscope.schema import modality_problems
 
     return problems + modality_problems(exp)

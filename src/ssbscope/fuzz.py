@@ -14,7 +14,9 @@ targets work in a bare checkout.
 from __future__ import annotations
 
 import random
+import re
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -97,8 +99,13 @@ def _files(folder: Path, names) -> list[tuple[str, bytes]]:
     return out
 
 
-def targets() -> dict[str, Target]:
-    """The fuzz targets by name (echem readers, EIS readers, event file, HEXITEC stream/table)."""
+def targets(slow: bool = False) -> dict[str, Target]:
+    """The fuzz targets by name (echem readers, EIS readers, event file, HEXITEC stream/table).
+
+    ``slow=True`` adds the targets whose seed takes about a second per read, for the campaign
+    (``tools/fuzz_readers.py``) and not the bounded tests: Excel 97-2003 ``.xls`` (a real
+    624 kB Neware workbook, xlrd: 1.7 s per valid read; no small ``.xls`` can be written
+    here without xlwt)."""
     from ssbscope import echem
     from ssbscope.compton.events import events_to_cube, read_events
     from ssbscope.compton.hexitec import read_hexitec_caltable, read_hexitec_raw
@@ -215,12 +222,46 @@ def targets() -> dict[str, Target]:
 
         out["tomo.hdf5_projections"] = Target("tomo.hdf5_projections", h5_projections, tuple(
             _files(lfov / "tomo_data", ("pc2_projections.hdf",))), ".hdf")
+    if importlib.util.find_spec("openpyxl") is not None:  # the extra 'excel'
+        out["echem.read/excel"] = Target("echem.read/excel", read_any, (("arbin_sheet.xlsx", _xlsx_seed()),),
+                                         ".xlsx")
+    xls = _REPO_DATA / "neware" / "cellpy_custom_data_003.xls"
+    if slow and importlib.util.find_spec("xlrd") is not None and xls.is_file():  # extra 'xls'
+        out["echem.read/xls"] = Target("echem.read/xls", read_any, ((xls.name, xls.read_bytes()),), ".xls")
     out.update(_image_targets())
     if importlib.util.find_spec("access_parser") is not None:
         res = tuple(_files(shared, ("navani_arbin_example.res",)))
         if res:
             out["echem.read/arbin-res"] = Target("echem.read/arbin-res", read_any, res, ".res")
     return out
+
+
+def _xlsx_seed() -> bytes:
+    """A small Excel workbook in the layout of an Arbin export (one ``Channel_1_1`` sheet:
+    ``Data_Point``, ``Test_Time(s)``, ``Current(A)``, ``Voltage(V)`` ...), written here (6 kB;
+    the real workbooks of tests/data/realdata take ~1 s each to open)."""
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Channel_1_1"
+    ws.append(["Data_Point", "Test_Time(s)", "Step_Index", "Cycle_Index", "Current(A)", "Voltage(V)"])
+    for k in range(40):
+        ws.append([k + 1, 10.0 * k, 1, 1, 0.001 if k < 20 else -0.001, 3.5 + 0.01 * k])
+    wb.properties.created = wb.properties.modified = __import__("datetime").datetime(2020, 1, 1)
+    bio = io.BytesIO()
+    wb.save(bio)
+    out = io.BytesIO()  # the same bytes every time (zip entries stamped 2020-01-01)
+    with zipfile.ZipFile(bio) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' when it saves
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2020-01-01T00:00:00Z", data)
+            zout.writestr(zipfile.ZipInfo(info.filename, (2020, 1, 1, 0, 0, 0)), data,
+                          compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 def _image_seeds() -> dict[str, tuple]:
@@ -264,7 +305,8 @@ def _image_seeds() -> dict[str, tuple]:
 
 def _image_targets() -> dict[str, Target]:
     """Neutron frames (FITS, TIFF), CT volumes (TIFF) and Data Exchange projections (HDF5):
-    each read through to the pixel values (the readers are lazy)."""
+    each read through to the pixel values (the readers are lazy); the side text files of
+    those inputs (time-of-flight spectra, rotation angles)."""
     from ssbscope.neutron.io import read_series
     from ssbscope.tomo import read_projections
     from ssbscope.tomo.io import read_volume
@@ -281,11 +323,26 @@ def _image_targets() -> dict[str, Target]:
         pd_ = read_projections(p)
         return np.asarray(pd_.projections)
 
+    from ssbscope.neutron.io import read_tof_spectra
+    from ssbscope.tomo.io import read_angles_file
+
+    # side text files: an MCP time-of-flight spectrum (as iBeatles' Image019_Spectra.txt:
+    # tab-separated 'tof_s counts', exponent notation) and a rotation-angles file (the Savu
+    # TIFF series' angles.txt, one angle per line; a header naming radians)
+    tof = "".join(f"{9.6e-7 + 1.024e-5 * k:.4g}\t{4800 + (37 * k) % 200}\n" for k in range(40)).encode()
+    ang_real = _REPO_DATA / "tomo_tiff" / "savu_image_test" / "angles.txt"
+    angles = [("angles_deg.txt", "".join(f"{-88.2 + 1.8 * k:.1f}\n" for k in range(30)).encode()),
+              ("angles_rad.txt", ("# angle (rad)\n" + "".join(f"{k},{0.05 * k:.4f}\n" for k in range(30))).encode())]
+    if ang_real.is_file():
+        angles.append((ang_real.name, ang_real.read_bytes()))
     return {
         "neutron.fits": Target("neutron.fits", neutron_frames, seeds["fits"], ".fits"),
         "neutron.tiff": Target("neutron.tiff", neutron_frames, seeds["tiff_frame"], ".tif"),
         "tomo.volume_tiff": Target("tomo.volume_tiff", volume, seeds["tiff"], ".tif"),
         "tomo.dxchange": Target("tomo.dxchange", dxchange, seeds["h5"], ".h5"),
+        "neutron.tof_spectra": Target("neutron.tof_spectra", read_tof_spectra,
+                                      (("Image_Spectra.txt", tof),), ".txt"),
+        "tomo.angles_file": Target("tomo.angles_file", read_angles_file, tuple(angles), ".txt"),
     }
 
 

@@ -47,3 +47,16 @@ def test_run_with_unwritable_output(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["run", str(f), "--out", str(blocker / "out")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_closed_output_pipe_is_not_an_internal_error(monkeypatch, capsys):
+    # `ssbscope echem FILE | head -1` printed "internal error BrokenPipeError ... please report
+    # it" (audit of issue 14): a reader closing the pipe ends the command quietly, 128 + SIGPIPE
+    import ssbscope.cli as cli
+
+    def closed(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_cmd_schema", closed)
+    assert cli.main(["schema"]) == 141
+    assert "internal error" not in capsys.readouterr().err

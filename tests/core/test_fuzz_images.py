@@ -1,5 +1,6 @@
 """Property-based fuzzing of the image readers (issue 14, item 7): neutron FITS/TIFF frames,
-CT TIFF volumes and Data Exchange HDF5 projections.  Any bytes give a read or an
+CT TIFF volumes and Data Exchange HDF5 projections, and their side text files (time-of-flight
+spectra, rotation-angles files).  Any bytes give a read or an
 ssbscope.errors class, never another exception (bounded to seconds; the longer campaign is
 ``tools/fuzz_readers.py``, which runs the same targets)."""
 
@@ -16,7 +17,8 @@ from hypothesis import strategies as st  # noqa: E402
 from ssbscope.fuzz import mutate, run_one, targets  # noqa: E402
 
 TARGETS = targets()
-NAMES = ["neutron.fits", "neutron.tiff", "tomo.volume_tiff", "tomo.dxchange"]
+NAMES = ["neutron.fits", "neutron.tiff", "tomo.volume_tiff", "tomo.dxchange", "neutron.tof_spectra",
+         "tomo.angles_file"]
 OPS = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 1 << 24), st.integers(0, 1 << 16)),
                min_size=1, max_size=4)
 FUZZ = settings(max_examples=60, deadline=5000, derandomize=True, database=None,

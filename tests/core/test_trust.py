@@ -289,6 +289,13 @@ def test_two_runs_give_byte_identical_datasets(tmp_path):
                 assert x == z, rel
             n_files += 1
     assert n_files > 20
+    # the reports too (tables in a fixed order, figures without dates), but for the UTC time
+    # of the header line
+    import re
+
+    ra, rb = ((tmp_path / d / "report.html").read_text(encoding="utf-8") for d in ("one", "two"))
+    utc = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
+    assert len(utc.findall(ra)) == 1 and utc.sub("", ra) == utc.sub("", rb)
 
 
 def test_store_lock_error_is_a_store_error():

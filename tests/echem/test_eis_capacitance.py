@@ -216,3 +216,37 @@ def test_stage_stores_capacitances_flags_and_the_report_shows_the_note(tmp_path)
     nr = [ln for ln in html.splitlines() if "Not resolved, blk:" in ln]
     assert len(nr) == 1 and "R_ct" in nr[0] and "grain boundary" not in nr[0]
     assert "Effective capacitance of each arc" in html and "contradicted" in html
+
+
+def test_report_table_shows_the_quantity_each_label_is_judged_by():
+    # before: every row showed C/A and C l/A, so a charge-transfer arc read as "C l/A = 1e-06"
+    # beside its verdict, though only C/A is judged for it (issue 14 audit)
+    import html as H
+    import re
+
+    import xarray as xr
+
+    from ssbscope.report.echem import _capacitance_part
+
+    area, thick = 0.5, 0.05
+    c = {"b": 1e-11, "ct": 1e-5}
+    data = {"c_note": ("state", np.array([""], dtype=object))}
+    for lab, v in c.items():
+        data[f"c_{lab}_F"] = ("state", np.array([v]))
+        data[f"c_{lab}_F_cm2"] = ("state", np.array([v / area]))
+        data[f"c_{lab}_F_per_cm"] = ("state", np.array([v * thick / area]))
+        data[f"c_{lab}_consistent"] = ("state", np.array([True]))
+    ds = xr.Dataset(data)
+    html = H.unescape(str(_capacitance_part(ds, ["s0"], [True])[0]))
+    rows = {("ct" if "(ct)" in r else "b"): r for r in re.split(r"<tr", html) if "(ct)" in r or "(b)" in r}
+    assert set(rows) == {"b", "ct"}
+    assert "C/A (F cm⁻²)" in rows["ct"] and "2e-05" in rows["ct"]  # C/A = 1e-5 / 0.5
+    assert "1e-06" not in rows["ct"] and "C l/A" not in rows["ct"]  # C l/A is not judged
+    assert "C l/A (F cm⁻¹)" in rows["b"] and "1e-12" in rows["b"]  # C l/A = 1e-11 * 0.05 / 0.5
+    assert "2e-11" not in rows["b"] and "C/A" not in rows["b"].replace("C l/A", "")
+    assert "electrochemical reaction ≥ 1e-05 F cm⁻²" in rows["ct"]
+    assert "bulk 1e-13–1e-11 F cm⁻¹" in rows["b"]
+    # geometry not declared: the judged value is said to be bracketed, not shown as a number
+    ds["c_ct_F_cm2"][:] = np.nan
+    html = H.unescape(str(_capacitance_part(ds, ["s0"], [True])[0]))
+    assert "area not declared (bracketed)" in html

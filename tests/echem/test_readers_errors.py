@@ -272,6 +272,28 @@ def test_cut_last_row_of_csv(tmp_path, cut_at, why):
     assert "w.csv: dropped the last data row" in w and why in w
 
 
+@pytest.mark.parametrize("tail,dropped", [("-0.", True), ("-", True), ("1.5e-", True), ("-0.35", False)])
+def test_cut_last_row_ending_in_an_incomplete_number(tmp_path, tail, dropped):
+    """A current cut to '-0.' (of '-0.25') read as -0.0 A before (audit of issue 14): a sign
+    alone, a trailing decimal separator or a bare exponent is a cut number; a complete number
+    with as many decimals as the rows before is kept."""
+    rows = [f"{60.0 * k:.1f},{3.5 + 0.001 * k:.4f},{0.25 if k < 5 else -0.25}" for k in range(10)]
+    p = tmp_path / "w.csv"
+    p.write_text("time_s,voltage_V,current_A\n" + "\n".join(rows[:-1]) + "\n540.0,3.5090," + tail)
+    df = echem.read(p)
+    assert len(df) == (9 if dropped else 10)
+    if dropped:
+        (w,) = df.attrs["warnings"]
+        assert "dropped the last data row" in w and "incomplete number" in w
+    else:
+        assert not df.attrs.get("warnings")
+    # a column written as '5.' in every row is complete numbers, not cut ones
+    q = tmp_path / "dots.csv"
+    q.write_text("time_s,voltage_V,current_A\n" + "".join(f"{k}.,3.5,{k % 3 + 1}.\n" for k in range(9))
+                 + "9.,3.5,2.")
+    assert len(echem.read(q)) == 10
+
+
 def test_cut_last_row_of_maccor_and_gamry_same_rule(tmp_path):
     """The same rule in the Maccor text preset and a Gamry CURVE table (with fewer rows than
     declared: kept, with a warning, in every table type)."""
@@ -317,6 +339,26 @@ def test_yaml_mass_and_area_bounds(tmp_path):
         with pytest.raises(ConfigError):
             from_dict({"name": "x", "cell": cell})
     assert from_dict({"name": "x", "cell": {"active_mass_mg": 2e-9}}).cell.active_mass_mg == 2e-9
+
+
+def test_absurd_area_is_refused_by_the_yaml_and_the_analysis(tmp_path):
+    """An electrode area of 1e30 cm2 gave 1e-31 mAh/cm2 in the store with exit 0 (audit of
+    issue 14): the cell's and a layer's area and diameter lie in a 1 um disc .. 10 m2."""
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError, ParameterError
+
+    for cell in ({"area_cm2": 1e30}, {"area_cm2": 1e-300}, {"diameter_mm": 1e-300},
+                 {"diameter_mm": 1e5}, {"layers": [{"name": "a", "material": "Li", "thickness_um": 1,
+                                                    "area_cm2": 2e5}]}):
+        with pytest.raises(ConfigError, match=r"is outside .* check the unit"):
+            from_dict({"name": "x", "cell": cell})
+    for ok in ({"area_cm2": 5e-5}, {"diameter_mm": 0.08}, {"area_cm2": 1e5}):
+        from_dict({"name": "x", "cell": ok})
+    p = _csv(tmp_path / "a.csv", [[60.0 * k, 3.5, 0.001, 1] for k in range(5)])
+    df = echem.read(p)
+    with pytest.raises(ParameterError, match=r"area_cm2=1e\+30: must lie in 1e-08 to 100000 cm2"):
+        echem.summarize(df, area_cm2=1e30)
+    assert echem.summarize(df, area_cm2=2.0) is not None
 
 
 def test_absurd_active_mass_is_refused_by_the_analysis(tmp_path):

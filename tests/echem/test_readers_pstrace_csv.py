@@ -119,3 +119,28 @@ def test_header_lines_quoted_whole(tmp_path):
     assert t.attrs["start_times"] == ["2024-04-03 12:24:51"] and len(t) == 20
     np.testing.assert_allclose(t["current_A"], (np.arange(20) + 0.25) * 1e-6)
     np.testing.assert_allclose(t["voltage_V"], np.arange(20) / 100)
+
+
+@pytest.mark.parametrize("cut,why", [(2, "incomplete number"), (8, "3 of 4 fields"),
+                                     (12, "2 of 4 fields")])
+def test_cut_last_row_dropped_with_a_warning(tmp_path, cut, why):
+    """A PSTrace CSV cut while written (no final line, no closing byte-order mark): the last
+    row is dropped with a warning in attrs["warnings"], as in every table reader (audit of
+    issue 14: '-0.' was read as a current of -0.0 A; a cut pair refused the file or read it
+    as having no current)."""
+    p = tmp_path / "cp.csv"
+    p.write_bytes(b"\xff\xfe" + CP.rstrip("\r\n")[:-cut].encode("utf-16-le"))
+    d = read(p)
+    assert len(d) == 59
+    np.testing.assert_allclose(d["current_A"].iloc[-1], -0.25e-3)
+    (w,) = d.attrs["warnings"]
+    assert "dropped the last data row" in w and why in w
+
+
+def test_padded_last_row_of_a_shorter_curve_is_kept_without_line_end(tmp_path):
+    # the second scan is shorter: the last row is padded with empty fields, not cut
+    p = tmp_path / "cv.csv"
+    p.write_text(CV.split("Measurement:")[0].rstrip("\r\n"), encoding="utf-8")
+    t = read_pstrace_csv(p)
+    assert len(t) == 5 and not t.attrs.get("warnings")
+    np.testing.assert_allclose(t["voltage_V"].iloc[2], 1.1)

@@ -77,6 +77,13 @@ def positive_or_none(name: str, value, fix: str) -> float | None:
         raise ParameterError(name, value, "must be a finite number > 0", fix)
     if name == "mass_mg" and v <= MIN_MASS_MG:  # 1e-308 mg gave inf mAh/g (issue 14)
         raise ParameterError(name, value, f"must be more than {MIN_MASS_MG:g} mg", fix)
+    if name == "area_cm2":  # 1e30 cm2 gave 1e-31 mAh/cm2 with exit 0: the experiment file's bounds
+        from ssbscope.config import AREA_RANGE_CM2
+
+        lo, hi = AREA_RANGE_CM2
+        if not lo <= v <= hi:
+            raise ParameterError(name, value, f"must lie in {lo:g} to {hi:g} cm2 (a 1 um disc to "
+                                 "10 m2); check the unit (mm2 or m2 given as cm2?)", fix)
     return v
 
 

@@ -430,9 +430,27 @@ _C_ARCS = (("b", "bulk", "c_b_consistent"), ("gb", "grain boundary", "c_gb_consi
            ("i2", "interface 2", "c_int_consistent"), ("ct", "charge transfer", "c_ct_consistent"))
 
 
+def _judged(lab: str) -> tuple[str, str, str]:
+    """(quantity, its unit, the ranges) a label's capacitance is judged by: C l/A for the
+    electrolyte's arcs (bulk, grain boundary), C/A for layers and interfaces
+    (ssbscope.echem.eis.ARC_PHENOMENA / C_PHENOMENA)."""
+    from ssbscope.echem.eis import ARC_PHENOMENA, C_PHENOMENA
+
+    phen = ARC_PHENOMENA[lab]
+    units = {C_PHENOMENA[p][2] for p in phen}
+    assert len(units) == 1, (lab, units)  # one label, one normalisation
+    unit = units.pop()
+    ranges = "; ".join(f"{p} {C_PHENOMENA[p][0]:.0e}–{C_PHENOMENA[p][1]:.0e}"
+                       if np.isfinite(C_PHENOMENA[p][1]) else f"{p} ≥ {C_PHENOMENA[p][0]:.0e}"
+                       for p in phen)
+    return ("C l/A", "F cm⁻¹", ranges) if unit == "cm" else ("C/A", "F cm⁻²", ranges)
+
+
 def _capacitance_part(eis, labels, ok) -> list:
-    """One row per fitted arc with a capacitance: C_eff (F), per area (F cm⁻²), times l/A
-    (F cm⁻¹) and whether it agrees with the arc's label (Irvine et al. 1990)."""
+    """One row per fitted arc with a capacitance: C_eff (F), the quantity its label is judged
+    by - C l/A (F cm⁻¹) for bulk / grain boundary / electrolyte arcs, C/A (F cm⁻²) for the
+    interfacial and charge-transfer arcs - its value, the label's range and whether it agrees
+    (Irvine et al. 1990). The other normalisation is not shown (it is not judged)."""
     rows = []
     for k, state in enumerate(labels):
         if not ok[k]:
@@ -444,20 +462,26 @@ def _capacitance_part(eis, labels, ok) -> list:
             cons = bool(eis[flag].values[k]) if flag in eis else True
             c_int = [c for c in str(eis["c_note"].values[k]).split("; ")
                      if f"({lab}) has C" in c] if "c_note" in eis else []
+            what, unit, ranges = _judged(lab)
+            var = f"c_{lab}_F_per_cm" if what == "C l/A" else f"c_{lab}_F_cm2"
+            val = float(eis[var].values[k]) if var in eis else float("nan")
             rows.append({"state": state, "arc": f"{name} ({lab})",
                          "C (F)": float(eis[key].values[k]),
-                         "C/A (F cm⁻²)": float(eis[f"c_{lab}_F_cm2"].values[k]),
-                         "C l/A (F cm⁻¹)": float(eis[f"c_{lab}_F_per_cm"].values[k]),
+                         "judged as": f"{what} ({unit})",
+                         "value": val if np.isfinite(val) else
+                         ("area not declared (bracketed)" if what == "C/A"
+                          else "area or thickness not declared (bracketed)"),
+                         "label's range": f"{ranges} {unit}",
                          "label": "consistent" if cons or not c_int else "contradicted"})
     if not rows:
         return []
     return [table(pd.DataFrame(rows), float_format="{:.3g}",
                   caption="Effective capacitance of each arc, C = (R Q)^(1/n) / R (Hsu & "
-                          "Mansfeld 2001), against the range its label stands for (Irvine, "
-                          "Sinclair & West 1990: bulk ~1e-12, grain boundary 1e-11–1e-8 F cm⁻¹ "
-                          "as C l/A; surface layer 1e-9–1e-7, electrode interface 1e-7–1e-5 F "
-                          "cm⁻² as C/A); an unknown area or thickness is bracketed, so only a "
-                          "clear contradiction is flagged")]
+                          "Mansfeld 2001), and the quantity its label is judged by against the "
+                          "label's range (Irvine, Sinclair & West 1990): C l/A (F cm⁻¹) for "
+                          "bulk, grain-boundary and electrolyte arcs, C/A (F cm⁻²) for "
+                          "interfacial and charge-transfer arcs; an unknown area or thickness "
+                          "is bracketed, so only a clear contradiction is flagged")]
 
 
 def section(store) -> Section | None:

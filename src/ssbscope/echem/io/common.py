@@ -165,6 +165,13 @@ def _decimals(field: str) -> int | None:
     return len(m.group(1))
 
 
+#: A number cut while written: a sign alone, digits and a decimal separator with nothing after it,
+#: or a mantissa with an incomplete exponent (``-``, ``0.``, ``-3,``, ``1.5e``, ``2E-``).
+_INCOMPLETE_NUMBER = re.compile(r"[-+]|[-+]?\d+[.,]|[-+]?(?:\d+[.,]?\d*|[.,]\d+)[eE][-+]?")
+#: A complete number (no trailing separator): the rows before a cut one must all hold one.
+_COMPLETE_NUMBER = re.compile(r"[-+]?(?:\d+[.,]\d+|\d+|[.,]\d+)(?:[eE][-+]?\d+)?")
+
+
 def drop_truncated_last_row(lines: list[str], sep: str | None, path, *, n_fields: int,
                             ends_with_newline: bool) -> tuple[list[str], str | None]:
     """Drop the last data row of a text table when it was cut mid-field.
@@ -174,8 +181,9 @@ def drop_truncated_last_row(lines: list[str], sep: str | None, path, *, n_fields
     1. the last non-blank line has fewer fields than the header (``n_fields``): cut;
     2. the file does not end with a line break and the row's last field is empty, lacks the
        exponent that field has in each of the previous (up to 5) rows, or has fewer decimals
-       than it has there (the previous rows agreeing): cut (a number written in a fixed
-       format lost its tail).  A cut that leaves a complete-looking number (``3.41`` of
+       than it has there (the previous rows agreeing), or is an incomplete number (a sign
+       alone, ``0.``, ``1.5e-``) where the rows before hold numbers: cut (a number written in
+       a fixed format lost its tail).  A cut that leaves a complete-looking number (``3.41`` of
        ``3.412`` written with variable precision) cannot be told from a complete row.
 
     A complete last row without a final line break (many exports) is kept.
@@ -216,6 +224,9 @@ def drop_truncated_last_row(lines: list[str], sep: str | None, path, *, n_fields
         prev_tail = [f[n_fields - 1] for f in prev if len(f) >= n_fields]
         if not tail.strip() and all(x.strip() for x in prev_tail):
             cut = "ends in an empty field"
+        elif _INCOMPLETE_NUMBER.fullmatch(tail.strip().strip('"')) and prev_tail and \
+                all(_COMPLETE_NUMBER.fullmatch(x.strip().strip('"')) for x in prev_tail):
+            cut = "ends in an incomplete number"
         elif prev_tail and all(re.search(r"\d[eE][-+]?\d", x) for x in prev_tail) \
                 and not re.search(r"\d[eE][-+]?\d", tail):
             cut = "ends in a number without the exponent the rows before have"

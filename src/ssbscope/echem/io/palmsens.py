@@ -366,6 +366,7 @@ def read_pstrace_csv(path) -> pd.DataFrame:
                 not f[0].lower().startswith(("date and time", "notes")):
             titles = [(f[2 * c] if 2 * c < len(f) else "") for c in range(n_curves)]
     cols = [[[] for _ in range(2)] for _ in range(n_curves)]
+    table, block_after = [], False
     for r, ln in enumerate(lines[k + 1:]):
         f = _split(ln)
         if not any(f):
@@ -373,7 +374,13 @@ def read_pstrace_csv(path) -> pd.DataFrame:
         try:
             float(f[0]) if f[0] else None
         except ValueError:
+            block_after = True
             break  # the next block (another measurement) starts
+        table.append((r, ln, f))
+    cut = None
+    if table and not block_after:  # the table runs to the file's end: its last row may be cut
+        table, cut = _drop_cut_row(table, n_curves, p, text.replace("\ufeff", "").endswith(("\n", "\r")))
+    for r, ln, f in table:
         for c in range(n_curves):
             pair = f[2 * c:2 * c + 2] + [""] * 2
             x, y = pair[0], pair[1]
@@ -399,7 +406,30 @@ def read_pstrace_csv(path) -> pd.DataFrame:
     out.attrs.update({"format": "palmsens-csv", "path": str(p.resolve()), "sha256": sha256_file(p),
                       "instrument": "PalmSens", "export": "PSTrace CSV", "titles": titles,
                       "units": units, "start_times": starts})
+    if cut:
+        out.attrs["warnings"] = [cut]
     return out
+
+
+def _drop_cut_row(table: list, n_curves: int, path, ends_with_newline: bool) -> tuple[list, str | None]:
+    """The PSTrace table without a last row cut mid-field, by the rule of every table reader
+    (:func:`~ssbscope.echem.io.common.drop_truncated_last_row`): fewer fields than the units row,
+    or (no line end) a last written field that is empty or shorter than in the rows before.
+    A curve shorter than the others is padded with empty fields, so the last row is judged on
+    the columns up to its last written (x, y) pair."""
+    from ssbscope.echem.io.common import drop_truncated_last_row
+
+    n = 2 * n_curves
+    f = table[-1][2]
+    if len(f) < n:
+        width = n
+    else:
+        used = [c for c in range(n_curves) if f[2 * c] or f[2 * c + 1]]
+        width = 2 * (used[-1] + 1) if used else n
+    sub = [",".join(t[2][:width]) if len(t[2]) >= width else ",".join(t[2]) for t in table]
+    kept, msg = drop_truncated_last_row(sub, ",", path, n_fields=width,
+                                        ends_with_newline=ends_with_newline)
+    return (table[:len(kept)] if msg else table), msg
 
 
 def read_pstrace_csv_timeseries(path, *, nan_policy: str = "raise",
@@ -444,6 +474,7 @@ def read_pstrace_csv_timeseries(path, *, nan_policy: str = "raise",
     df = pd.DataFrame({k: cols[k] for k in ("time_s", "voltage_V", "current_A")})
     if "charge_C" in cols:
         df["capacity_mAh"] = cols["charge_C"] / 3.6
-    meta = {"instrument": "PalmSens", "export": "PSTrace CSV", "technique": t.attrs["titles"][timed[0]]}
+    meta = {"instrument": "PalmSens", "export": "PSTrace CSV", "technique": t.attrs["titles"][timed[0]],
+            "warnings": list(t.attrs.get("warnings", []))}
     return finalize_timeseries(df, p, "palmsens-csv", meta, nan_policy=nan_policy,
                                invert_current=invert_current, sha256=t.attrs["sha256"])

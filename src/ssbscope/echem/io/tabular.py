@@ -45,7 +45,7 @@ from ssbscope.errors import FileFormatError, MissingColumnError, ParameterError
 from ssbscope.echem.io.common import (check_file, drop_truncated_last_row, finalize_timeseries,
                                       parse_duration_s, snake_name, utf16_text)
 
-__all__ = ["read_table", "PRESETS", "MAPPING_KEYS", "COLUMNS_KEYS", "split_name_unit"]
+__all__ = ["read_table", "table_header", "PRESETS", "MAPPING_KEYS", "COLUMNS_KEYS", "split_name_unit"]
 
 log = logging.getLogger(__name__)
 
@@ -667,6 +667,50 @@ def _load(fmt: str, text: str, path, wanted: list[str]) -> tuple[pd.DataFrame, d
     if cut:
         meta["warnings"] = [cut]
     return df, meta
+
+
+def table_header(path, fmt: str = "csv", wanted=(), *, max_bytes: int = 1 << 20) -> list[str]:
+    """The column headers of a text table as :func:`read_table` names them, from the file's
+    first ``max_bytes`` only (no full read: ``ssbscope validate`` checks a ``columns:`` mapping
+    with it).
+
+    Parameters
+    ----------
+    path : path-like
+        A regular file (checked by :func:`~ssbscope.echem.io.common.check_file`).
+    fmt : str
+        A text preset of :func:`read_table` (``"csv"``, ``"maccor"``, ``"novonix"`` ...).
+    wanted : sequence of str
+        Mapped header names: a preamble is skipped to the first line holding them all (as the
+        reader does); when no line holds them, the header is found by content.
+    max_bytes : int
+        Bytes read from the start of the file (1 MiB; a preamble longer than that is not
+        expected). The last, possibly cut, line of the head is not used.
+
+    Returns
+    -------
+    list of str
+        Header names, stripped, without the empty / ``Unnamed`` columns the reader drops.
+    """
+    p = check_file(path)
+    with open(p, "rb") as fh:
+        raw = fh.read(max_bytes + 1)
+    whole = len(raw) <= max_bytes
+    raw = raw[:max_bytes]
+    if not whole and raw.rfind(b"\n") > 0:  # whole lines only: a UTF-8 character cut by the
+        raw = raw[: raw.rfind(b"\n") + 1]   # head's end would make the text decode as latin-1
+    text = utf16_text(raw)
+    text = _decode(raw) if text is None else text.replace("\ufeff", "")
+    lines = text.splitlines()
+    if not whole and len(lines) > 1:
+        lines = lines[:-1]  # cut by the head's end
+    if not lines:
+        return []
+    k, _, lines = _locate(fmt, lines, p, [w for w in wanted if w])
+    header = lines[k] if k < len(lines) else ""
+    sep = _sep_of(header)
+    cols = pd.read_csv(io.StringIO(header), sep=sep, nrows=0, index_col=False).columns
+    return [c for c in (str(c).strip() for c in cols) if c and not c.startswith("Unnamed:")]
 
 
 # --------------------------------------------------------------------------------- main
