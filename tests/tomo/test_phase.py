@@ -236,7 +236,7 @@ def _write_dx(path, *, n_a=60, n_r=48, n_d=48, seed=3, energy_kev=20.0, pixel_si
 PHASE = {"distance_mm": 0.3, "delta_beta": 1000.0}
 
 
-def test_blocks_with_halo_equal_the_whole_projection(tmp_path):
+def test_blocks_with_halo_equal_the_whole_projection(tmp_path, monkeypatch):
     """Paganin in the streamed reconstruction: blocks of 6 rows, each read with its 16-row
     halo, give the rows of the whole projection filtered at once (max difference 1e-6 of
     -ln T, float32 FFT precision) and the one-block volume (measured 9e-8 of a 0.028
@@ -266,8 +266,20 @@ def test_blocks_with_halo_equal_the_whole_projection(tmp_path):
     va, vb = np.asarray(a.volume.compute()), np.asarray(b.volume.compute())
     assert np.abs(vb).max() > 0.02
     # the streamed chain also removes rings, whose per-column sorting turns the projections'
-    # 1e-6 (float32 FFT) differences into up to 5e-4 in a few sinogram values: 1e-5 here
-    np.testing.assert_allclose(va, vb, rtol=0, atol=1e-3 * float(np.abs(vb).max()))
+    # 1e-6 (float32 FFT) differences into up to 5e-4 in a few sinogram values: measured
+    # 3.4e-3 of the maximum in 176 voxels (0.16 %, all in slice 45; 3.7e-4 with the
+    # two-sided spatial zinger rule used before 2026-12, which happened to leave no close
+    # ties there), 2.5e-6 without the ring step (both zinger rules)
+    d = np.abs(va - vb) / float(np.abs(vb).max())
+    assert d.max() < 1e-2 and (d > 1e-3).mean() < 0.005, (d.max(), (d > 1e-3).mean())
+    import ssbscope.tomo.stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_remove_rings_rows", lambda p: p)
+    va = np.asarray(stream_reconstruct(path, block_rows=6, phase=PHASE,
+                                       center_px=23.7).volume.compute())
+    vb = np.asarray(stream_reconstruct(path, block_rows=48, phase=PHASE,
+                                       center_px=23.7).volume.compute())
+    np.testing.assert_allclose(va, vb, rtol=0, atol=1e-5 * float(np.abs(vb).max()))
     assert (block_bytes(8, 1800, 2048, halo=1 + 37, phase_pad=37)
             > block_bytes(8, 1800, 2048) * 2)
     p0 = plan_blocks(2048, 1800, 2048, memory_limit_bytes=8e9, threads=2)

@@ -79,11 +79,9 @@ def test_remove_zingers_replaces_outliers_only():
     dirty = (base - z * 3.0).astype(np.float32)  # line integrals: a zinger lowers -ln(I/I0)
     clean = remove_zingers(dirty, threshold=0.2)
     assert np.abs(clean - base)[z].max() < 0.05
-    new = remove_zingers(dirty, threshold=0.2, polarity="low", temporal=True)
-    np.testing.assert_array_equal(new, clean)
     # as transmission (zingers high) with polarity="high"; the low rule leaves them
     np.testing.assert_array_equal(remove_zingers(-dirty, threshold=0.2, polarity="high"), -clean)
-    np.testing.assert_array_equal(remove_zingers(-dirty, threshold=0.2, polarity="low"), -dirty)
+    np.testing.assert_array_equal(remove_zingers(-dirty, threshold=0.2), -dirty)
     assert np.array_equal(clean[~z & ~np.roll(z, 1, 2) & ~np.roll(z, -1, 2)],
                           dirty[~z & ~np.roll(z, 1, 2) & ~np.roll(z, -1, 2)])
     with pytest.raises(ParameterError, match="threshold"):
@@ -98,8 +96,7 @@ def test_remove_zingers_keeps_a_layer_edge_and_finds_injected_spikes():
     temporal=False``) replaced 42 % of its last row's pixels on the twin's own scans (and
     30 % of the two outer rows of the 3-row disk at the top; the window's median there is
     the 2nd-lowest of the six disk values, so wherever the chord changes by > 0.1 per pixel
-    the pixel stands *above* it); the one-sided, temporal rule (``polarity="low",
-    temporal=True``, not the stage's default yet) replaces none of them (here
+    the pixel stands *above* it); the one-sided, temporal rule replaces none of them (here
     the old rule takes 28 % of that row).  Zingers (single frames, single pixels, 0.1 %
     density, lowering -ln by A = 0.3 / 1.0 on top of Poisson noise): 35 / 40 and 36 / 36 found (old rule 37 /
     40, 36 / 36); the 5 missed lie on the disk's last row where the chord is steep (the
@@ -121,15 +118,15 @@ def test_remove_zingers_keeps_a_layer_edge_and_finds_injected_spikes():
     line = np.broadcast_to(mu[None, :, None] * chord[None, None, :], (n_a, n_r, n_d))
     flux = 3e4
     counts = rng.poisson(flux * np.exp(-line)).astype(np.float64)
-    old, new = dict(polarity="both", temporal=False), dict(polarity="low", temporal=True)
+    old = dict(polarity="both", temporal=False)
     p = (-np.log(np.maximum(counts, 1) / flux)).astype(np.float32)
     assert (remove_zingers(p, **old) != p)[:, 3].mean() > 0.2        # 28 % of the last row
-    assert np.array_equal(remove_zingers(p, **new), p)               # none of it
+    assert np.array_equal(remove_zingers(p), p)                      # none of it now
     for amp in (0.3, 1.0):
         hit = rng.random(counts.shape) < 1e-3
         hit[:, 3, :] |= rng.random((n_a, n_d)) < 0.01                # more on that row
         pz = np.where(hit, p - np.float32(amp), p).astype(np.float32)
-        n, o = remove_zingers(pz, **new), remove_zingers(pz, **old)
+        n, o = remove_zingers(pz), remove_zingers(pz, **old)
         assert not ((n != pz) & ~hit).any()                         # no false positive
         assert ((n != pz) & hit).sum() >= (0.85 if amp < 0.5 else 1.0) * hit.sum()
         err_n, err_o = np.abs(n - p), np.abs(o - p)

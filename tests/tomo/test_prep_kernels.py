@@ -41,19 +41,18 @@ def test_zinger_kernel_equals_scipy_median(shape):
     a[rng.random(shape) < 0.1] += 3.0
     a.flat[::5] = np.round(a.flat[::5])  # ties in the windows
     for thr in (0.1, 0.5, 1.0):
-        got = remove_zingers(a, threshold=thr)
+        got = remove_zingers(a, threshold=thr, polarity="both", temporal=False)
         assert got.dtype == np.float32
         np.testing.assert_array_equal(got, _zingers_scipy(a, thr))
     # a deviation of exactly float32(threshold) is not a zinger (as NumPy's float32 compare)
     b = np.zeros((1, 3, 3), np.float32)
     b[0, 1, 1] = np.float32(-0.1)
-    np.testing.assert_array_equal(remove_zingers(b, threshold=0.1, polarity="low"), b)
+    np.testing.assert_array_equal(remove_zingers(b, threshold=0.1), b)
     b[0, 1, 1] = np.nextafter(np.float32(-0.1), np.float32(-1))
-    assert remove_zingers(b, threshold=0.1, polarity="low")[0, 1, 1] == 0.0
-    b[0, 1, 1] = 1.0  # high in line integrals: absorption, not a zinger with "low"
-    assert remove_zingers(b, threshold=0.1, polarity="low")[0, 1, 1] == 1.0
-    assert remove_zingers(b, threshold=0.1, polarity="high")[0, 1, 1] == 0.0
     assert remove_zingers(b, threshold=0.1)[0, 1, 1] == 0.0
+    b[0, 1, 1] = 1.0  # high in line integrals: absorption, not a zinger (default "low")
+    assert remove_zingers(b, threshold=0.1)[0, 1, 1] == 1.0
+    assert remove_zingers(b, threshold=0.1, polarity="high")[0, 1, 1] == 0.0
 
 
 @pytest.mark.parametrize("polarity, sign", [("low", -1), ("high", 1), ("both", 0)])
@@ -68,17 +67,16 @@ def test_zinger_one_sided_temporal_rule_equals_reference(polarity, sign, size):
     hit = rng.random(a.shape) < 0.08
     a[hit] += rng.choice([-3.0, 3.0], hit.sum()).astype(np.float32)
     a.flat[::7] = np.round(a.flat[::7])   # ties
-    whole = remove_zingers(a, threshold=0.3, polarity=polarity, size=size, temporal=True)
+    whole = remove_zingers(a, threshold=0.3, polarity=polarity, size=size)
     np.testing.assert_array_equal(whole, _zingers_ref(a, 0.3, sign, size=size))
     assert not np.array_equal(whole, a)
     blocks = np.concatenate([remove_zingers(a[s:s + 4], threshold=0.3, polarity=polarity, size=size,
-                                            temporal=True, before=a[s - 1] if s else None,
+                                            before=a[s - 1] if s else None,
                                             after=a[s + 4] if s + 4 < 11 else None)
                              for s in range(0, 11, 4)])
     np.testing.assert_array_equal(blocks, whole)
     # without the neighbours the block ends would differ (so the block test can fail)
-    naive = np.concatenate([remove_zingers(a[s:s + 4], threshold=0.3, polarity=polarity, size=size,
-                                           temporal=True)
+    naive = np.concatenate([remove_zingers(a[s:s + 4], threshold=0.3, polarity=polarity, size=size)
                             for s in range(0, 11, 4)])
     assert not np.array_equal(naive, whole)
 
@@ -91,14 +89,12 @@ def test_zinger_temporal_test_keeps_structure_and_removes_single_frames():
     a[:, :2, :] = 1.0
     a[:, :, :2] = 1.0                     # the pixel (2, 2) sees 5 of 9 at 1.0: median 1.0
     a[:, 2, 2] = 0.5
-    new = dict(polarity="low", temporal=True)
-    got = remove_zingers(a, threshold=0.1, **new)
+    got = remove_zingers(a, threshold=0.1)
     np.testing.assert_array_equal(got, a)  # structure kept
-    assert remove_zingers(a, threshold=0.1, polarity="low")[2, 2, 2] == 1.0  # spatial only
-    assert remove_zingers(a, threshold=0.1)[2, 2, 2] == 1.0  # the default two-sided rule
+    assert remove_zingers(a, threshold=0.1, temporal=False)[2, 2, 2] == 1.0  # the old rule
     b = a.copy()
     b[2, 3, 3] = -0.5                      # a zinger: one frame only
-    got = remove_zingers(b, threshold=0.1, **new)
+    got = remove_zingers(b, threshold=0.1)
     assert got[2, 3, 3] == 0.0 and np.array_equal(np.delete(got.ravel(), 2 * 25 + 3 * 5 + 3),
                                                   np.delete(b.ravel(), 2 * 25 + 3 * 5 + 3))
     with pytest.raises(ParameterError, match="polarity"):
@@ -112,10 +108,10 @@ def test_zinger_kernel_angle_invariant_and_input_untouched():
     keep = a.copy()
     inv = a.mean(axis=0, dtype=np.float64).astype(np.float32)
     ref = _zingers_scipy(a - inv, 0.1) + inv
-    np.testing.assert_array_equal(remove_zingers(a, angle_invariant=True), ref)
+    np.testing.assert_array_equal(remove_zingers(a, angle_invariant=True, polarity="both",
+                                                 temporal=False), ref)
     ref = _zingers_ref(a - inv, 0.1, -1) + inv
-    np.testing.assert_array_equal(remove_zingers(a, angle_invariant=True, polarity="low",
-                                                 temporal=True), ref)
+    np.testing.assert_array_equal(remove_zingers(a, angle_invariant=True), ref)
     np.testing.assert_array_equal(a, keep)
 
 

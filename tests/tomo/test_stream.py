@@ -120,16 +120,10 @@ def test_block_borders_with_zingers_and_rings(tmp_path):
     blocks = np.concatenate([clean_rows(str(path), b, b + 8, n_rows=24) for b in (0, 8, 16)],
                             axis=1)
     np.testing.assert_allclose(blocks, whole, rtol=0, atol=2e-6)
-    # the one-sided temporal rule in blocks of 7 angles and 8 rows: each block is given the
-    # uncleaned projections just outside it, so the temporal test (the neighbouring angles'
-    # mean) sees the whole stack's neighbours
-    new = dict(zinger_polarity="low", zinger_temporal=True)
-    whole_new = tomo.remove_zingers(tomo.flat_dark_correct(np.asarray(pd_.projections), pd_.flats,
-                                                           pd_.darks), polarity="low", temporal=True)
-    assert np.abs(whole_new - whole).max() > 1e-3  # a different rule (so this can fail)
-    got = np.concatenate([clean_rows(str(path), b, b + 8, n_rows=24, angle_block=7, **new)
-                          for b in (0, 8, 16)], axis=1)
-    np.testing.assert_allclose(got, whole_new, rtol=0, atol=2e-6)
+    # blocks of 7 angles too: each block is given the uncleaned projections just outside it,
+    # so the temporal test (the neighbouring angles' mean) sees the whole stack's neighbours
+    np.testing.assert_allclose(clean_rows(str(path), 0, 24, n_rows=24, angle_block=7), whole,
+                               rtol=0, atol=2e-6)
     # the same blocks without halo are not the whole-stack result at the borders
     fd = tomo.flat_dark_correct(np.asarray(pd_.projections), pd_.flats, pd_.darks)
     naive = np.concatenate([tomo.remove_zingers(fd[:, b:b + 8]) for b in (0, 8, 16)], axis=1)
@@ -142,6 +136,44 @@ def test_block_borders_with_zingers_and_rings(tmp_path):
     ref, _, _ = _in_memory(path, center=sr.center_px)
     np.testing.assert_allclose(np.asarray(sr.volume.compute()), ref, rtol=0,
                                atol=2e-6 * float(np.abs(ref).max()) + 1e-7)
+    # the rule of the YAML (inputs.tomo[].zingers) reaches the centre search's sinogram and
+    # every block: the two-sided spatial rule (before 2026-12) streamed = in memory
+    old = {"polarity": "both", "temporal": False, "threshold": 0.1}
+    p_old = tomo.remove_zingers(fd, **{k: v for k, v in old.items()})
+    assert np.abs(p_old - whole).max() > 1e-3  # another rule (so this can fail)
+    sr_old = stream_reconstruct(path, block_rows=8, center_px=sr.center_px, zingers=old)
+    np.testing.assert_allclose(sr_old.sinogram, tomo.remove_rings(p_old[:, 12]), rtol=0,
+                               atol=2e-6)
+    ref_old = tomo.reconstruct(tomo.remove_rings(p_old), pd_.angles_rad, sr.center_px)
+    np.testing.assert_allclose(np.asarray(sr_old.volume.compute()), ref_old, rtol=0,
+                               atol=2e-6 * float(np.abs(ref_old).max()) + 1e-7)
+    from ssbscope.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="zingers"):
+        stream_reconstruct(path, zingers={"size": 5})
+
+
+def test_zinger_rule_in_the_yaml_reaches_the_scan_stage():
+    """inputs.tomo[].zingers: validated (polarity low | both, threshold > 0), the one-sided
+    temporal rule by default, and always a parameter of the scan's stage (its fingerprint:
+    scans reconstructed under the former default are not reused)."""
+    from ssbscope.config import from_dict
+    from ssbscope.errors import ConfigError
+    from ssbscope.tomo.stages import input_stages
+
+    def scan_stage(item):
+        exp = from_dict({"inputs": {"tomo": [{"path": "a.h5", "series": "s", "time_s": 0,
+                                              **item}]}})
+        return [s for s in input_stages(exp) if ".scan." in s.name][0]
+
+    assert scan_stage({}).params["zingers"] == {"threshold": 0.1, "polarity": "low",
+                                                "temporal": True}
+    st = scan_stage({"zingers": {"polarity": "both", "temporal": False, "threshold": 0.2}})
+    assert st.params["zingers"] == {"threshold": 0.2, "polarity": "both", "temporal": False}
+    assert "zingers" not in scan_stage({"kind": "volume"}).params
+    for bad in ({"polarity": "high"}, {"threshold": 0}, {"window": 5}):
+        with pytest.raises(ConfigError, match="zingers"):
+            scan_stage({"zingers": bad})
 
 
 def test_rows_subset_and_given_centre(tmp_path):
@@ -327,11 +359,11 @@ def test_memory_settings_are_checked(tmp_path):
 def test_invariant_zingers_keep_angle_invariant_fringes(tmp_path):
     """A truncated scan's exterior (the same at every angle) puts fringes into its rows: line
     integrals alternating by 0.4 between neighbouring rows (a coin cell's Li | polymer step
-    at 300 mm).  The 3 x 3 median's absolute threshold (0.1) takes them for zingers; with
+    at 300 mm).  The 3 x 3 median's absolute threshold (0.1) alone takes them for zingers; with
     ``invariant_zingers`` the zingers are sought in the deviation from the rows' angular mean:
-    the fringes stay, the zingers still go.  The one-sided temporal rule (a zinger must also
-    stand out from the same pixel at the adjacent angles) keeps them without it as well, but
-    its replacement (the 3 x 3 median) is only right in the deviation."""
+    the fringes stay, the zingers still go.  The temporal test (a zinger must also stand out
+    from the same pixel at the adjacent angles) keeps them without it as well, but the
+    replacement (the 3 x 3 median) is only right in the deviation."""
     import h5py
 
     rng = np.random.default_rng(5)
@@ -361,12 +393,11 @@ def test_invariant_zingers_keep_angle_invariant_fringes(tmp_path):
         ok[a, r, c] = False
         assert abs(got[a, r, c] - truth[a, r, c]) < 0.05  # the zinger replaced
     assert np.abs(got - truth)[ok].max() < 1e-3           # the fringes kept
-    assert np.abs(plain - truth)[ok].max() > 0.1          # the plain median breaks them
-    # the one-sided temporal rule keeps them too (a fringe is in every frame), but replaces a
-    # zinger by its 3 x 3 median, across the fringes the neighbouring rows' level (0.4 off)
-    tmp = clean_rows(str(path), 0, n_r, n_rows=n_r, zinger_polarity="low", zinger_temporal=True)
-    assert np.abs(tmp - truth)[ok].max() < 1e-3
-    assert max(abs(tmp[a, r, c] - truth[a, r, c]) for a, r, c in zing) > 0.3
+    # the plain rule keeps them too since the temporal test (a fringe is in every frame; the
+    # old two-sided spatial-only rule broke them), but replaces a zinger by its 3 x 3 median,
+    # which across the fringes is the neighbouring rows' level (0.4 off): hence the option
+    assert np.abs(plain - truth)[ok].max() < 1e-3
+    assert max(abs(plain[a, r, c] - truth[a, r, c]) for a, r, c in zing) > 0.3
     # the same option in memory (flat/dark -> remove_zingers -> reconstruct): the streamed
     # path's result, in blocks of angles too (the mean over all angles given)
     from ssbscope.tomo import flat_dark_correct, remove_zingers
@@ -379,7 +410,7 @@ def test_invariant_zingers_keep_angle_invariant_fringes(tmp_path):
     inv = fd.mean(axis=0, dtype=np.float64).astype(np.float32)
     blocks = np.concatenate([remove_zingers(fd[s:s + 16], angular_mean=inv) for s in range(0, n_a, 16)])
     np.testing.assert_array_equal(blocks, got)
-    assert np.abs(remove_zingers(fd) - truth)[ok].max() > 0.1  # the plain in-memory median breaks them
+    assert np.abs(remove_zingers(fd, polarity="both", temporal=False) - truth)[ok].max() > 0.1
     with pytest.raises(tomo.io.InputError, match="angle_invariant"):
         remove_zingers(fd[:, 0, :], angle_invariant=True)
 

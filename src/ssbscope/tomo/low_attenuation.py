@@ -74,13 +74,21 @@ Li electrode's own spread).  Pores: the first scan's objects still present in th
 (summed fraction there at least :data:`PERSISTENCE_FRACTION` of the first scan's), their
 first-scan sum; isolated Li: the scan's objects absent from the first scan, their own sum,
 when their region holds at most :data:`MAX_OBJECT_REGION_VOX` voxels (larger ones are the Li
-network cut at a neck by the smoothing).  Measured through the chain on the twin with dead Li
+network cut at a neck by the smoothing).  No object's core lies in the footprint's outermost
+column ring (:func:`core_columns`): the reconstruction mixes the exterior into those columns,
+and the dark objects it leaves there repeat in every scan of one geometry, so they read as
+pores.  Measured through the chain on the twin with dead Li
 (``soft_short_part(pristine_scan=True, isolated_li_fraction=0.01)``), scan after the short,
-seeds 0 / 1 / 2: tiny pores +6 / +58 / -4 %, dead Li -10 / -17 / -4 %; small pores
--4 / -6 / +5 %, dead Li +2 / +12 / +1 %.  Tiny seed 1's pristine scan holds objects that are
-no pore (noise and reconstruction artefacts; 22 of its 32 kept non-pore objects are also
-"present" in the later scan, so the artefacts repeat between scans of the same geometry) and
-its matrix reads 0.06 above the fitted matrix level, which adds to each region's sum.  The
+seeds 0 / 1 / 2: small pores -9.4 / -9.6 / -5.7 %, dead Li -0.4 / +10.2 / 0.0 %; tiny
+pores -36 / +10 / -38 %, dead Li +15 / -20 / -9 % (at the tiny twin's contrast-to-noise of
+3.1 most pores of 2-8 voxels stay below the objects' bound).  Before the zinger step became
+one-sided and temporal (2026-12) they read small -4 / -6 / +5 %, tiny +6 / +58 / -4 %: the
+ring's objects (then fewer, as the footprint had lost most of the outer ring to the old
+zinger step's artefact) made up for the missed small pores.  Tiny seed 1's pristine scan
+holds objects that are no pore (noise and reconstruction artefacts; 22 of its 32 kept
+non-pore objects were also "present" in the later scan, so the artefacts repeat between scans
+of the same geometry) and its matrix reads 0.06 above the fitted matrix level, which adds to
+each region's sum.  The
 smoothing (0.5-0.7), the threshold of the objects (0.4-0.5), the connectivity (6, 18 or 26,
 smoothed or not) and the contrast-to-noise bound (0-4) were compared on the same six
 scans; the isolated regions' count (``low_attenuation_isolated_um3``) keeps the former rule.
@@ -110,7 +118,7 @@ from ssbscope.errors import ParameterError
 __all__ = ["LowAttenuationLevels", "electrode_level", "histogram_edges", "matrix_level",
            "levels", "measure_levels", "threshold_map", "mirror_levels", "slice_fraction_sums",
            "layer_fractions_from_slices", "fraction_map", "present_in_reference",
-           "matched_fraction", "noise_sd_fraction", "object_regions", "significant_objects",
+           "matched_fraction", "core_columns", "noise_sd_fraction", "object_regions", "significant_objects",
            "split_objects", "li_void_contrast", "PERSISTENCE_FRACTION", "PERSISTENCE_RULE",
            "MATCHED_SIGMA_VOX", "MATCHED_HALO_VOX", "MATCHED_Z", "MAX_OBJECT_REGION_VOX"]
 
@@ -510,7 +518,8 @@ PERSISTENCE_RULE = (
     "pores vs isolated (dead) Li by persistence against the series' first scan, registered.  "
     "Objects of each scan: the partial-volume fraction (level_matrix - v) / (level_matrix - "
     f"level_low) smoothed by a Gaussian of {MATCHED_SIGMA_VOX:g} voxel (a matched filter for "
-    "1-2 voxel objects), 26-connected regions at or above 0.5 in the electrolyte that do not "
+    "1-2 voxel objects), 26-connected regions at or above 0.5 in the electrolyte off the "
+    "footprint's outermost column ring (the exterior blurred in) that do not "
     "touch the Li electrode's low voxels; each object's region is the object and its "
     "26-neighbourhood off the Li-connected set; it counts when its summed fraction is at "
     f"least {MATCHED_Z:g} x noise_sd / (level_matrix - level_low) x sqrt(voxels).  "
@@ -566,6 +575,33 @@ def matched_fraction(values, lv: LowAttenuationLevels, rim) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
     return gaussian_filter(fraction_map(values, lv, rim), MATCHED_SIGMA_VOX, mode="reflect")
+
+
+def core_columns(footprint, rim) -> np.ndarray:
+    """Columns where a matched-filter object may lie: the footprint less its outermost ring.
+
+    The ring's columns hold the cell's edge: the reconstruction's point spread (about one
+    voxel) mixes the exterior into them, by a fraction that changes from column to column
+    around the voxelised edge, so the ring's one matrix level (``level_matrix_rim``) leaves
+    darker columns that read as objects.  On the tiny soft-short twin (seed 2, pristine scan)
+    51 of the 60 objects that passed :func:`significant_objects` touched the ring, their sum
+    400 voxels against the 4 pore voxels of the twin's truth there (237 in the whole
+    pellet); the ring's electrolyte reads 0.72 of the matrix level.  An object whose core
+    lies inside still takes its one-voxel shell in the ring (:func:`object_regions`).  Until
+    2026-12 the zinger step's two-sided median hid this: it dimmed the steel plungers' edge
+    columns, and the footprint (the column means' Otsu mask) lost the cell's outer column
+    ring (643 of the twin's 657 columns), so the ring lay one column further in.
+
+    Parameters
+    ----------
+    footprint, rim : (Y, X) ndarray of bool
+        The columns, and their outermost ring (``footprint`` less its one-voxel erosion).
+
+    Returns
+    -------
+    (Y, X) ndarray of bool
+    """
+    return np.asarray(footprint, bool) & ~np.asarray(rim, bool)
 
 
 def noise_sd_fraction(lv: LowAttenuationLevels) -> float:

@@ -338,38 +338,40 @@ _POLARITY = {"low": -1, "high": 1, "both": 0}
 
 
 def remove_zingers(projections, *, threshold: float = 0.1, size: int = 3,
-                   polarity: str = "both", temporal: bool = False,
+                   polarity: str = "low", temporal: bool = True,
                    angle_invariant: bool = False, angular_mean=None,
                    before=None, after=None):
     """Replace single-frame bright outliers (zingers) by the local median.
 
     A zinger is a hit on the detector in one frame: it *adds* counts to one pixel (or a few)
     of one projection.  In line integrals ``-ln(I/I0)`` (what :func:`flat_dark_correct`
-    returns) it is a *low* outlier; in transmission or counts a high one.  A pixel is taken
-    for a zinger when
+    returns, the default here) it is a *low* outlier; in transmission or counts a high one.
+    A pixel is taken for a zinger when
 
     1. (spatial) it differs from the median ``med`` of its ``size x size`` neighbourhood (in
        the detector plane of the same projection) by more than ``threshold`` on the side
        ``polarity`` (``"low"``: ``med - p > threshold``; ``"high"``: ``p - med > threshold``;
-       ``"both"``: either, the default), and
+       ``"both"``: either, the rule before 2026-12), and
     2. (``temporal``, 3-D input) it differs by more than ``threshold`` on the same side from
        the mean of the same pixel in the adjacent projections ``k - 1`` and ``k + 1`` (the
        one neighbour at the stack's ends): a zinger lies in one frame, while the sample's
        structure persists from one angle to the next (and where it moves across the pixel,
        it moves about linearly, so the neighbours' mean predicts it).
 
-    and is replaced by ``med``.  The defaults (``polarity="both", temporal=False``) are the
-    two-sided spatial rule the reconstruction stage uses.  It takes real structure for
+    and is replaced by ``med``.  The defaults (``polarity="low", temporal=True``) are the
+    rule of the reconstruction stage (``inputs.tomo[].zingers`` in the experiment YAML,
+    :class:`ssbscope.config.ZingerRule`) since 2026-12.  The former default, the two-sided
+    spatial test alone (``polarity="both", temporal=False``), takes real structure for
     zingers wherever the projection changes by more than ``threshold`` within a 3 x 3
-    window: on the 001_ anode-free twin (small, cases A / B, seeds 0 / 1) it rewrites
-    1.8 % of the pixels of zinger-free scans, 42 % of the last Cu row's (the window's
-    median there is the 2nd-lowest of the six Cu values, so wherever the chord changes by
-    > 0.1 per pixel the pixel stands *above* it), which puts the Cu | Li face +0.18 µm off
-    at the centre.  ``polarity="low", temporal=True`` (line integrals) rewrites none of
-    them (0.000 %) and finds injected single-frame spikes of 0.5 / 1.0 as the old rule does
-    (99.1-100 %); it is not the stage's default yet because measurements tuned on the old
-    rule move with it (case-A layer centre +2.9 / +4.3 %, the soft-short twin's pore volume
-    +22 % at seed 0).
+    window: on the 001_ anode-free twin (small, cases A / B, seeds 0 / 1, no zingers) it
+    rewrote 1.8 % of all pixels, 42 % of the last Cu row's along the Cu disk's lateral edge
+    (the window's median there is the 2nd-lowest of the six Cu values, so wherever the chord
+    changes by > 0.1 per pixel the pixel stands *above* it), which put the Cu | Li face
+    +0.18 µm high at the centre (+0.01 at the edge) and dimmed the disk's outer columns
+    (the cell footprint lost its partial-volume ring, 905 -> 878 columns); on the soft-short
+    twin 30 % of the steel plungers' and the cathode's edge rows.  The one-sided temporal
+    rule rewrites none of them (0.000 %) and finds injected single-frame spikes of 0.5 /
+    1.0 as the old rule does (99.1-100 %).
 
     With ``angle_invariant`` the spatial test is made on each projection's deviation from the
     mean projection over all angles, and that mean is added back unchanged: for a truncated
@@ -391,12 +393,12 @@ def remove_zingers(projections, *, threshold: float = 0.1, size: int = 3,
         Deviation (in the input's units, e.g. 0.1 of line integral) that marks a zinger (> 0).
     size : int
         Odd median window (3 or 5).
-    polarity : {"both", "low", "high"}
-        Side of a zinger: ``"low"`` for line integrals, ``"high"`` for transmission/counts,
-        ``"both"`` either (default).
+    polarity : {"low", "high", "both"}
+        Side of a zinger: ``"low"`` for line integrals (default), ``"high"`` for
+        transmission/counts, ``"both"`` either (the rule before 2026-12).
     temporal : bool
         Also require the pixel to stand out from the same pixel at the adjacent angles
-        (default False).
+        (default True).
     angle_invariant : bool
         Seek zingers in the deviation from the angular mean (3-D projections only).
     angular_mean : (n_rows, n_detector) array, optional
@@ -416,7 +418,7 @@ def remove_zingers(projections, *, threshold: float = 0.1, size: int = 3,
     Notes
     -----
     ``size=3`` runs an own kernel (each pixel's 3 x 3 median from its three sorted columns);
-    with the defaults it equals bit for bit
+    with ``polarity="both", temporal=False`` it equals bit for bit
     ``scipy.ndimage.median_filter(size=(1, 3, 3), mode="nearest")`` and the float32
     comparison with ``threshold`` that the other sizes use, ~19x faster
     (``benchmarks/bench_prep.py``).

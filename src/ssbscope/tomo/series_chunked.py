@@ -1147,19 +1147,21 @@ def _missing_layers(scans, scans_z, lay, vs, region, central_fraction):
 def _matched_core_rows(reg, z0, z1):
     """Rows ``[z0, z1)`` of the matched-filter objects' mask
     (:func:`ssbscope.tomo.low_attenuation.matched_fraction` >= 0.5 in the electrolyte's
-    columns ``fp`` and slices ``[e0, e1)``, less the electrode's low voxels); the slab is
-    read with :data:`~ssbscope.tomo.low_attenuation.MATCHED_HALO_VOX` extra rows each side,
-    so that it does not depend on the slab split."""
+    columns ``fp`` off its outermost ring (:func:`ssbscope.tomo.low_attenuation.core_columns`)
+    and slices ``[e0, e1)``, less the electrode's low voxels); the slab is read with
+    :data:`~ssbscope.tomo.low_attenuation.MATCHED_HALO_VOX` extra rows each side, so that it
+    does not depend on the slab split."""
     from ssbscope.tomo import low_attenuation as LA
 
     fp = reg["fp"]
+    core = LA.core_columns(fp, reg["ring"])
     m = np.zeros((z1 - z0,) + fp.shape, bool)
     lo, hi = max(reg["e0"], z0), min(reg["e1"], z1)
     if hi > lo:
         h = LA.MATCHED_HALO_VOX
         a, b = max(0, lo - h), min(reg["nz"], hi + h)
         g = LA.matched_fraction(np.asarray(reg["aligned"][a:b]), reg["lv"], reg["ring"])
-        m[lo - z0:hi - z0] = (g[lo - a:hi - a] >= 0.5) & fp[None]
+        m[lo - z0:hi - z0] = (g[lo - a:hi - a] >= 0.5) & core[None]
     return m & ~reg["electrode"](z0, z1)
 
 

@@ -45,8 +45,12 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                        center_px=None, angle_range_deg=None, scan="180", rows=None, dataset=None,
                        energy_kev=None, key, series=None, state=None, flats=None, darks=None,
                        angles=None, phase_retrieval=None, truncated="auto", config_field=None,
-                       config_path=None, bad_pixels="raise"):
-    """Read one real tomography input: projections are reconstructed, volumes stored lazily."""
+                       config_path=None, bad_pixels="raise", zingers=None):
+    """Read one real tomography input: projections are reconstructed, volumes stored lazily.
+
+    ``zingers``: the zinger rule ``{threshold, polarity, temporal}``
+    (:class:`ssbscope.config.ZingerRule`; None: its defaults, one-sided and temporal).
+    """
     import xarray as xr
 
     import ssbscope.tomo as tomo
@@ -108,7 +112,7 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                                     center_px=center_px, scan=scan,
                                     memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None),
                                     phase=phase, truncated=truncated,
-                                    bad_pixels=bad_pixels)
+                                    bad_pixels=bad_pixels, zingers=zingers)
         except Exception as exc:
             from ssbscope.errors import InputError
 
@@ -134,6 +138,8 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                                            if md.get(k) is not None},
                                "format": sr.format, "center_px": center, **extra,
                                "truncated": int(sr.truncated),
+                               **({f"zinger_{k}": (v if not isinstance(v, bool) else int(v))
+                                   for k, v in zingers.items()} if zingers else {}),
                                **({f"paganin_{k}": float(v) for k, v in sr.phase.items()}
                                   if sr.phase else {}),
                                "n_projections": int(sr.angles_rad.size),
@@ -906,6 +912,10 @@ def input_stages(exp) -> list:
                     params[fld] = str(exp.resolve(getattr(item, fld)))
             if getattr(item, "bad_pixels", "raise") != "raise":  # default: fingerprint unchanged
                 params["bad_pixels"] = item.bad_pixels
+            if item.kind == "projections":
+                # always in the fingerprint: the default rule changed (2026-12, one-sided and
+                # temporal), so scans reconstructed with the old one are not reused
+                params["zingers"] = item.zingers.model_dump()
             stages.append(Stage(f"tomo.{sname}.scan.{name}", _input_recon_stage,
                                 outputs=(key,), params=params, long=True))
             keys.append(key)

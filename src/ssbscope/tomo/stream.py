@@ -12,10 +12,11 @@ hyperslab each), and then, on that block only:
 
 1. flat/dark correction and ``-ln`` in float32 (:func:`ssbscope.tomo.flat_dark_correct`;
    per pixel, so a block gives the same values as the whole stack);
-2. zinger removal (:func:`ssbscope.tomo.remove_zingers`, a 3 x 3 median in each
-   projection, optionally one-sided and temporal: :func:`clean_rows`); the median reaches
-   one detector row up and down, so each block is read with a halo of ``size // 2`` rows
-   and cropped afterwards; exact; for a truncated scan the zingers are sought in the deviation from the rows' angular mean,
+2. zinger removal (:func:`ssbscope.tomo.remove_zingers`: a pixel of line integral more than
+   the threshold below the 3 x 3 median of its projection and below the same pixel at the
+   adjacent angles; the median reaches one detector row up and down, so each block is read
+   with a halo of ``size // 2`` rows and cropped afterwards; exact; for a truncated scan the
+   zingers are sought in the deviation from the rows' angular mean,
    ``remove_zingers(angle_invariant=True)`` in memory);
 2b. optionally, Paganin phase retrieval (:func:`ssbscope.tomo.phase.paganin_filter` on the
    transmission ``exp(-p)``, giving ``-ln`` of the filtered transmission): a 2-D filter in each
@@ -385,8 +386,8 @@ def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
                zinger_threshold: float = 0.1, zinger_size: int = ZINGER_SIZE,
                bad_pixels: str = "raise",
                angle_block: int = 64, phase: dict | None = None,
-               invariant_zingers: bool = False, zinger_polarity: str = "both",
-               zinger_temporal: bool = False) -> np.ndarray:
+               invariant_zingers: bool = False, zinger_polarity: str = "low",
+               zinger_temporal: bool = True) -> np.ndarray:
     """Read, flat/dark-correct and de-zinger detector rows ``[row_start, row_stop)``.
 
     The rows are read with a halo of ``zinger_size // 2`` rows on each side (within the
@@ -427,11 +428,10 @@ def clean_rows(path, row_start: int, row_stop: int, *, n_rows: int, layout=None,
         follows the region's own structure.  Zingers (single frames) stand out of the
         deviation as they do of the projection.
     zinger_polarity, zinger_temporal : str, bool
-        :func:`ssbscope.tomo.remove_zingers` ``polarity`` / ``temporal``.  The defaults keep
-        the two-sided spatial rule the stage uses; ``"low", True`` (a zinger lowers -ln and
-        lies in one frame) leaves the Cu disk's edge rows of the 001_ twin alone (1.8 % of
-        the pixels rewritten -> 0) but is not the stage's default yet: it moves measurements
-        that were tuned on the old rule (see ssbscope.tomo.prep.remove_zingers).
+        :func:`ssbscope.tomo.remove_zingers` ``polarity`` / ``temporal``: by default a
+        zinger lowers ``-ln`` (``"low"``) and lies in one frame (``True``); ``"both", False``
+        is the two-sided spatial rule used before 2026-12, which rewrote 1.8 % of the
+        001_ twin's zinger-free pixels and moved its Cu | Li face +0.18 µm (see there).
 
     Returns
     -------
@@ -490,12 +490,14 @@ def _remove_rings_rows(p):
 def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles_rad,
                      center: float, scan: str = "180", layout=None,
                      zinger_threshold: float = 0.1, phase: dict | None = None,
-                     truncated: bool = False, bad_pixels: str = "raise") -> np.ndarray:
+                     truncated: bool = False, bad_pixels: str = "raise",
+                     zinger_polarity: str = "low", zinger_temporal: bool = True) -> np.ndarray:
     """One block task: rows ``[row_start, row_stop)`` of a projection file -> slices.
 
     Reads (with a halo), corrects, removes zingers, optionally retrieves the phase
     (:func:`clean_rows`, ``phase``), removes rings per sinogram and reconstructs
     (:func:`ssbscope.tomo.reconstruct`; ``truncated``: sinograms extended before the ramp).
+    ``zinger_*``: the zinger rule (:func:`clean_rows`).
 
     Returns
     -------
@@ -506,7 +508,8 @@ def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles
 
     p = clean_rows(path, row_start, row_stop, n_rows=n_rows, layout=layout,
                    zinger_threshold=zinger_threshold, phase=phase, bad_pixels=bad_pixels,
-                   invariant_zingers=bool(truncated))
+                   invariant_zingers=bool(truncated), zinger_polarity=zinger_polarity,
+                   zinger_temporal=zinger_temporal)
     _remove_rings_rows(p)
     ang = np.asarray(angles_rad, float)
     out = None
@@ -523,7 +526,8 @@ def reconstruct_rows(path, row_start: int, row_stop: int, *, n_rows: int, angles
 def center_and_sinogram(path, row_start: int, row_stop: int, *, n_rows: int, angles_rad,
                         scan: str = "180", middle: int, layout=None, search: bool = True,
                         zinger_threshold: float = 0.1, phase: dict | None = None,
-                        bad_pixels: str = "raise"):
+                        bad_pixels: str = "raise", zinger_polarity: str = "low",
+                        zinger_temporal: bool = True):
     """Centre search on rows ``[row_start, row_stop)`` and the cleaned sinogram of ``middle``.
 
     Parameters
@@ -533,6 +537,8 @@ def center_and_sinogram(path, row_start: int, row_stop: int, *, n_rows: int, ang
         ring removal.
     search : bool
         False: only the sinogram (the centre is given); returns ``(None, sinogram)``.
+    zinger_threshold, zinger_polarity, zinger_temporal
+        The zinger rule (:func:`clean_rows`).
 
     Returns
     -------
@@ -545,7 +551,8 @@ def center_and_sinogram(path, row_start: int, row_stop: int, *, n_rows: int, ang
     from ssbscope.tomo.prep import remove_rings
 
     p = clean_rows(path, row_start, row_stop, n_rows=n_rows, layout=layout,
-                   zinger_threshold=zinger_threshold, phase=phase, bad_pixels=bad_pixels)
+                   zinger_threshold=zinger_threshold, phase=phase, bad_pixels=bad_pixels,
+                   zinger_polarity=zinger_polarity, zinger_temporal=zinger_temporal)
     c = float(find_center(p, np.asarray(angles_rad, float), scan=scan)) if search else None
     sino = remove_rings(p[:, int(middle) - int(row_start), :])
     return c, np.asarray(sino, np.float32)
@@ -601,7 +608,8 @@ def _out_side(n_d, center, scan):
 def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan: str = "180",
                        memory_limit_bytes=None, threads=None, block_rows=None,
                        center_rows: int = 16, fraction=None, phase: dict | None = None,
-                       truncated="auto", bad_pixels: str = "raise") -> StreamedScan:
+                       truncated="auto", bad_pixels: str = "raise",
+                       zingers: dict | None = None) -> StreamedScan:
     """Reconstruct a projection file lazily, in blocks of detector rows (see the module doc).
 
     Parameters
@@ -643,6 +651,9 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     bad_pixels : {"raise", "mask"}
         Detector pixels with flat <= dark (dead pixels): refused, or interpolated from their
         row neighbours (:func:`ssbscope.tomo.flat_dark_correct`).
+    zingers : dict, optional
+        The zinger rule, ``{"threshold", "polarity", "temporal"}`` (any of them; defaults
+        0.1, ``"low"``, True: :func:`clean_rows`, :class:`ssbscope.config.ZingerRule`).
 
     Returns
     -------
@@ -662,6 +673,7 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     from ssbscope.tomo.io import read_projections
 
     path = str(path)
+    zr = _zinger_args(zingers)
     pd_ = read_projections(path, angles_deg=angles_deg, load_fields=False)
     n_a, n_r_all, n_d = (int(x) for x in pd_.projections.shape)
     md = dict(pd_.metadata) if isinstance(pd_.metadata, dict) else {}
@@ -708,7 +720,7 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
         c_rows = (mid, mid + 1)
     task = dask.delayed(center_and_sinogram, pure=True)(
         path, c_rows[0], c_rows[1], n_rows=n_r_all, angles_rad=ang, scan=scan, middle=mid,
-        layout=layout, search=search, phase=phase, bad_pixels=bad_pixels)
+        layout=layout, search=search, phase=phase, bad_pixels=bad_pixels, **zr)
     c_found, sino = dask.compute(task)[0]
     center = float(center_px) if center_px is not None else float(c_found)
     if truncated == "auto":
@@ -730,10 +742,11 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     for b0 in range(r_start, r_stop, plan.block_rows):
         b1 = min(r_stop, b0 + plan.block_rows)
         name = "ssbscope-recon-" + dask.base.tokenize(path, mtime, b0, b1, ang, center, scan,
-                                                      layout, phase, trunc, bad_pixels)
+                                                      layout, phase, trunc, bad_pixels,
+                                                      sorted(zr.items()))
         d = dask.delayed(reconstruct_rows, pure=True)(
             path, b0, b1, n_rows=n_r_all, angles_rad=ang, center=center, scan=scan,
-            layout=layout, phase=phase, truncated=trunc, bad_pixels=bad_pixels,
+            layout=layout, phase=phase, truncated=trunc, bad_pixels=bad_pixels, **zr,
             dask_key_name=name)
         blocks.append(da.from_delayed(d, shape=(b1 - b0, n_out, n_out), dtype=np.float32))
     vol = da.concatenate(blocks, axis=0)
@@ -747,6 +760,19 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
                         phase=None if phase is None else {
                             **phase, "halo_px": ph, "kernel_width_px": _kernel_px(phase)},
                         truncated=trunc)
+
+
+def _zinger_args(zingers) -> dict:
+    """``clean_rows`` keyword arguments of a zinger rule ``{"threshold", "polarity",
+    "temporal"}`` (None or missing keys: the defaults)."""
+    z = dict(zingers or {})
+    unknown = set(z) - {"threshold", "polarity", "temporal"}
+    if unknown:
+        raise ParameterError("zingers", sorted(unknown),
+                             "keys must be threshold, polarity and temporal")
+    return {"zinger_threshold": float(z.get("threshold", 0.1)),
+            "zinger_polarity": str(z.get("polarity", "low")),
+            "zinger_temporal": bool(z.get("temporal", True))}
 
 
 def auto_truncated(sinogram, angles_rad, center: float, scan: str = "180") -> bool:
