@@ -308,6 +308,30 @@ def test_generic_preamble_found_by_content(tmp_path):
     assert df["voltage_V"].tolist() == [3.0, 3.1, 3.2]
 
 
+def test_real_basytec_export_preamble_found_by_content():
+    """A real BaSyTec export (PyProBE's sample, BSD-3-Clause; MANIFEST.md): 12 lines of '~'
+    metadata (test name, plan, channel, start/end, operators) before the '~Time[s] ...' header.
+    The header is found by content; every data line becomes one point; Coulomb counting of
+    current_A reproduces the instrument's own charge counter Ah[Ah] (Faraday, 1 %)."""
+    from ssbscope.echem.io.tabular import header_line
+
+    p = HERE / "basytec" / "pyprobe_sample_data_basytec.txt"
+    lines = p.read_text(encoding="latin-1").splitlines()
+    k = header_line(lines)
+    assert k == 12 and lines[k].startswith("~Time[s]\tDataSet")
+    n_data = sum(1 for ln in lines[k + 1:] if ln.strip() and not ln.startswith("~"))
+    df = echem.read(p, time_s="~Time[s]", voltage_V="U[V]", current_A="I[A]")
+    assert len(df) == n_data == 74
+    t, i = df["time_s"].to_numpy(), df["current_A"].to_numpy()
+    assert np.all(np.diff(t) > 0) and t[-1] == pytest.approx(70.2358, abs=1e-3)
+    assert 3.52 < df["voltage_V"].min() and df["voltage_V"].max() < 3.54  # rest then 0.45 A
+    assert 0.44 < i.max() < 0.46 and i.min() == 0.0
+    # left-rectangle rule: BaSyTec counts the charge of the interval ending at each record
+    q_ah = np.concatenate([[0.0], np.cumsum(np.diff(t) * i[1:])]) / 3600.0
+    assert q_ah[-1] == pytest.approx(df["ah_Ah"].iloc[-1], rel=0.01)
+    np.testing.assert_allclose(q_ah, df["ah_Ah"].to_numpy(), atol=5e-6)
+
+
 def test_excel_workbook_detected_and_read_or_refused_clearly(tmp_path):
     """An .xlsx workbook (a zip with xl/workbook.xml): read through the optional openpyxl, or
     refused with an ssbscope error naming the extra (synthetic minimal workbook)."""
