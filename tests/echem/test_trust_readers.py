@@ -128,6 +128,41 @@ def test_gcpl_current_from_q_or_control_matches_charge_counter(monkeypatch, keep
     assert np.max(np.abs(q - ref)) <= tol * np.max(np.abs(ref))
 
 
+def test_real_gcpl_without_i_column_current_from_control_matches_charge_counter():
+    """A native EC-Lab GCPL .mpr that records no I/mA (nor <I>/mA): datalab's in-situ SQUID
+    cell file (MIT; MANIFEST.md). Its current exists as the galvanostatic set point
+    control/V/mA (+-0.01 mA) and as the measured dq/mA.h. References: the instrument's own
+    charge counter (Q-Qo)/mA.h (Faraday) and the measured dq/dt of each galvanostatic point."""
+    from ssbscope.echem.io import biologic as B
+
+    p = HERE / "biologic" / "datalab_jdb11-1_e1_s3_squidTest_data_C15.mpr"
+    _, cols, mode, _, _ = B._load_mpr(p)
+    assert not {"I/mA", "<I>/mA"} & set(cols) and "control/V/mA" in cols
+    t = np.asarray(cols["time/s"], dtype=float)
+    q = np.asarray(cols["(Q-Qo)/mA.h"], dtype=float)
+    ref = q - q[0]
+    swing = np.max(np.abs(ref))
+    assert 0.12 < swing < 0.14  # mA.h
+
+    df = echem.read(p)  # the reader: measured dq/dt first
+    assert len(df) == len(t) == 32917 and df.attrs["current_source"].startswith("derived: dq/mA.h")
+    assert 1.99 < df["voltage_V"].min() and df["voltage_V"].max() < 3.81
+    dt = np.diff(t, prepend=t[0])
+    q_read = np.cumsum(df["current_A"].to_numpy() * dt) / 3.6
+    assert np.max(np.abs(q_read - ref)) <= 1e-4 * swing
+
+    # the set-point path (what a file without dq and (Q-Qo) gets), on the native columns
+    i_a, src = B._current_without_i(cols, mode, t)
+    assert src.startswith("control/V/mA")
+    gal = (np.asarray(mode) == 1) & (dt > 0)
+    assert gal.sum() > 30000 and np.all(i_a[np.asarray(mode) == 3] == 0)
+    i_meas = np.asarray(cols["dq/mA.h"], dtype=float)[gal] / (dt[gal] / 3600.0) * 1e-3
+    ratio = i_meas / i_a[gal]
+    assert np.percentile(ratio, 1) > 0.995 and np.percentile(ratio, 99) < 1.005  # sign and mA
+    q_set = np.cumsum(i_a * dt) / 3.6
+    assert np.max(np.abs(q_set - ref)) <= 0.01 * swing  # set point vs measured: 1 % of swing
+
+
 # ------------------------------------------------------------------ honest EIS fits
 def test_twin_spectrum_fit_is_ok_and_recovers_truth():
     from ssbscope.twin.echem import eis_spectrum
