@@ -128,6 +128,41 @@ def test_gcpl_current_from_q_or_control_matches_charge_counter(monkeypatch, keep
     assert np.max(np.abs(q - ref)) <= tol * np.max(np.abs(ref))
 
 
+def test_real_gcpl_without_i_column_current_from_control_matches_charge_counter():
+    """A native EC-Lab GCPL .mpr that records no I/mA (nor <I>/mA): datalab's in-situ SQUID
+    cell file (MIT; MANIFEST.md). Its current exists as the galvanostatic set point
+    control/V/mA (+-0.01 mA) and as the measured dq/mA.h. References: the instrument's own
+    charge counter (Q-Qo)/mA.h (Faraday) and the measured dq/dt of each galvanostatic point."""
+    from ssbscope.echem.io import biologic as B
+
+    p = HERE / "biologic" / "datalab_jdb11-1_e1_s3_squidTest_data_C15.mpr"
+    _, cols, mode, _, _ = B._load_mpr(p)
+    assert not {"I/mA", "<I>/mA"} & set(cols) and "control/V/mA" in cols
+    t = np.asarray(cols["time/s"], dtype=float)
+    q = np.asarray(cols["(Q-Qo)/mA.h"], dtype=float)
+    ref = q - q[0]
+    swing = np.max(np.abs(ref))
+    assert 0.12 < swing < 0.14  # mA.h
+
+    df = echem.read(p)  # the reader: measured dq/dt first
+    assert len(df) == len(t) == 32917 and df.attrs["current_source"].startswith("derived: dq/mA.h")
+    assert 1.99 < df["voltage_V"].min() and df["voltage_V"].max() < 3.81
+    dt = np.diff(t, prepend=t[0])
+    q_read = np.cumsum(df["current_A"].to_numpy() * dt) / 3.6
+    assert np.max(np.abs(q_read - ref)) <= 1e-4 * swing
+
+    # the set-point path (what a file without dq and (Q-Qo) gets), on the native columns
+    i_a, src = B._current_without_i(cols, mode, t)
+    assert src.startswith("control/V/mA")
+    gal = (np.asarray(mode) == 1) & (dt > 0)
+    assert gal.sum() > 30000 and np.all(i_a[np.asarray(mode) == 3] == 0)
+    i_meas = np.asarray(cols["dq/mA.h"], dtype=float)[gal] / (dt[gal] / 3600.0) * 1e-3
+    ratio = i_meas / i_a[gal]
+    assert np.percentile(ratio, 1) > 0.995 and np.percentile(ratio, 99) < 1.005  # sign and mA
+    q_set = np.cumsum(i_a * dt) / 3.6
+    assert np.max(np.abs(q_set - ref)) <= 0.01 * swing  # set point vs measured: 1 % of swing
+
+
 # ------------------------------------------------------------------ honest EIS fits
 def test_twin_spectrum_fit_is_ok_and_recovers_truth():
     from ssbscope.twin.echem import eis_spectrum
@@ -306,6 +341,30 @@ def test_generic_preamble_found_by_content(tmp_path):
     df = echem.read(p)
     assert df.attrs["preamble_lines"] == 4
     assert df["voltage_V"].tolist() == [3.0, 3.1, 3.2]
+
+
+def test_real_basytec_export_preamble_found_by_content():
+    """A real BaSyTec export (PyProBE's sample, BSD-3-Clause; MANIFEST.md): 12 lines of '~'
+    metadata (test name, plan, channel, start/end, operators) before the '~Time[s] ...' header.
+    The header is found by content; every data line becomes one point; Coulomb counting of
+    current_A reproduces the instrument's own charge counter Ah[Ah] (Faraday, 1 %)."""
+    from ssbscope.echem.io.tabular import header_line
+
+    p = HERE / "basytec" / "pyprobe_sample_data_basytec.txt"
+    lines = p.read_text(encoding="latin-1").splitlines()
+    k = header_line(lines)
+    assert k == 12 and lines[k].startswith("~Time[s]\tDataSet")
+    n_data = sum(1 for ln in lines[k + 1:] if ln.strip() and not ln.startswith("~"))
+    df = echem.read(p, time_s="~Time[s]", voltage_V="U[V]", current_A="I[A]")
+    assert len(df) == n_data == 74
+    t, i = df["time_s"].to_numpy(), df["current_A"].to_numpy()
+    assert np.all(np.diff(t) > 0) and t[-1] == pytest.approx(70.2358, abs=1e-3)
+    assert 3.52 < df["voltage_V"].min() and df["voltage_V"].max() < 3.54  # rest then 0.45 A
+    assert 0.44 < i.max() < 0.46 and i.min() == 0.0
+    # left-rectangle rule: BaSyTec counts the charge of the interval ending at each record
+    q_ah = np.concatenate([[0.0], np.cumsum(np.diff(t) * i[1:])]) / 3600.0
+    assert q_ah[-1] == pytest.approx(df["ah_Ah"].iloc[-1], rel=0.01)
+    np.testing.assert_allclose(q_ah, df["ah_Ah"].to_numpy(), atol=5e-6)
 
 
 def test_excel_workbook_detected_and_read_or_refused_clearly(tmp_path):
