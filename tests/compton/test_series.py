@@ -427,3 +427,38 @@ def test_detector_correction_with_an_unresolved_flood():
                                     flood_line_kev=59.54, sensor_thickness_mm=2.0)
     assert resp1.tail_resolved and abs(resp1.tail_fraction - 0.12) < 0.02
     assert np.abs(C1 - C).max() > 0.05
+
+
+def test_detector_correction_with_the_charge_sharing_tail_scaling():
+    """tail_scaling="charge_sharing": the flood's tail (0.12 over 0.2-3 keV at 59.54 keV) is
+    removed at the Compton peak with the sub-threshold sharing weights (a smaller tail at
+    94 keV, tail_energy_scale), so the corrected counts there are lower than with "none"
+    (less tail moved back up) and the response says so."""
+    from scipy.special import ndtr
+
+    from ssbscope.compton.electron_momentum import tail_energy_scale
+    from ssbscope.compton.series import detector_correction
+
+    fe = np.arange(50.0, 64.0 + 1e-9, 0.2)
+    d = np.arange(0.0, 3.01, 0.2)
+    w = np.r_[0.88, np.full(d.size - 1, 0.12 / (d.size - 1))]
+    lam = sum(wk * (ndtr((fe[1:] - 59.54 + dk) / 0.34) - ndtr((fe[:-1] - 59.54 + dk) / 0.34)) for dk, wk in zip(d, w))
+    flood = np.random.default_rng(1).poisson(lam / lam.sum() * 3e5).astype(float)
+    edges = np.arange(60.0, 116.0001, 0.2)
+    cn, rn = detector_correction(edges, fe, flood, flood_line_kev=59.54)
+    cs, rs = detector_correction(edges, fe, flood, flood_line_kev=59.54, tail_scaling="charge_sharing")
+    assert rn.energy_scaling == "none" and rs.energy_scaling == "charge_sharing"
+    assert 0.01 < rs.sigma_over_pitch < 0.1
+    np.testing.assert_array_equal(rn.weights, rs.weights)
+    # the tail at 94 keV (bin j): 1 - T[j, j]-ish, from the scaled weights
+    wa = rs.weights_at([94.0])[:, 0]
+    r = tail_energy_scale(rs.deficit_kev, [94.0], 59.54, "charge_sharing", sigma_over_pitch=rs.sigma_over_pitch)[:, 0]
+    np.testing.assert_allclose(wa[1:], rs.weights[1:] * r[1:])
+    assert 0.9 < (1 - wa[0]) / rs.tail_fraction < 0.99
+    # a peak at 94 keV: below it the smaller tail removes fewer counts, at it restores fewer
+    e = 0.5 * (edges[1:] + edges[:-1])
+    peak = 1e4 * np.exp(-0.5 * ((e - 94.0) / 2.0) ** 2)
+    lo, top = int(np.searchsorted(e, 91.0)), int(np.searchsorted(e, 94.0))
+    assert (cs @ peak)[lo] > (cn @ peak)[lo] and (cs @ peak)[top] < (cn @ peak)[top]
+    with pytest.raises(Exception, match="energy_scaling"):
+        detector_correction(edges, fe, flood, flood_line_kev=59.54, tail_scaling="holes")

@@ -508,7 +508,8 @@ def _tail_emf_unc(edges_kev, counts, e_incident_kev, angle_deg, low_au, high_au,
     h = hashlib.sha1()
     for arr in (ed, np.broadcast_to(f, e.shape), *[q.weights for p in pairs for q in p]):
         h.update(np.ascontiguousarray(arr, float).tobytes())
-    key = (h.hexdigest(), float(e_incident_kev), float(angle_deg), tuple(low_au), tuple(high_au))
+    scal = tuple((q.energy_scaling, q.sigma_over_pitch, q.threshold_kev) for p in pairs[:1] for q in p[:1])
+    key = (h.hexdigest(), scal, float(e_incident_kev), float(angle_deg), tuple(low_au), tuple(high_au))
     coeffs = _TAIL_COEFF_CACHE.get(key)
     if coeffs is None:
         a0, b0 = window_coefficients(ed, e_incident_kev, angle_deg, low_au=low_au, high_au=high_au)
@@ -630,7 +631,8 @@ def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, fra
     return cube, edges, info
 
 
-def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, cal, read_kw):
+def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, cal, read_kw,
+                    tail_scaling="none"):
     """Fit the low-energy tail on the flood's line: (LineResponse or None, flood spectrum, edges, attrs).
 
     The flood is processed as the measurement (same calibration, binning and charge-sharing
@@ -662,7 +664,7 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
     if finfo["attrs"].get("warnings"):  # invalid values dropped from the flood (nan_policy: drop)
         attrs["flood_warnings"] = list(finfo["attrs"]["warnings"])
     try:
-        resp = fit_line_response(fedges, fspec, float(line_kev))
+        resp = fit_line_response(fedges, fspec, float(line_kev), energy_scaling=tail_scaling)
     except (EmptyResultError, DataQualityError, InputError) as err:
         log.warning("%s: no tail response from the flood: %s", fp, err)
         attrs["tail_correction"] = f"failed: {err}"
@@ -673,7 +675,8 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
         attrs["tail_fraction_unc"] = float(resp.tail_fraction_unc)
         return None, fspec, fedges, attrs
     attrs.update({"tail_correction": f"low-energy tail of the {line_kev:g} keV line of the flood removed "
-                                     "(fit_line_response, tail_matrix)",
+                                     f"(fit_line_response, tail_matrix; energy scaling {tail_scaling})",
+                  "flood_tail_scaling": str(tail_scaling),
                   "tail_fraction": float(resp.tail_fraction),
                   "tail_fraction_unc": float(resp.tail_fraction_unc), "flood_centre_kev": float(resp.centre_kev),
                   "flood_fwhm_kev": float(resp.fwhm_kev)})
@@ -687,13 +690,15 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
                  bin_kev=0.2, e_max_kev=None, low_au=(0.0, 1.0), high_au=(1.0, 5.0),
                  charge_sharing="discard", geometry=None, angle_map=None, flood=None,
                  flood_format="auto", flood_dataset=None, flood_line_kev=None,
-                 efficiency_correction=None, sensor_thickness_mm=2.0, nan_policy="raise"):
+                 efficiency_correction=None, sensor_thickness_mm=2.0, nan_policy="raise",
+                 flood_tail_scaling="none"):
     """Read one real XCS input into a cube and a whole-detector spectrum with its EMF.
 
     ``geometry`` (dict of ``sample_to_pinhole_mm``, ``pinhole_to_detector_mm``,
     ``pixel_pitch_mm``) or ``angle_map`` (file) switch on the per-pixel angle alignment,
-    ``flood`` the tail correction, ``efficiency_correction`` (default: with a flood) the
-    division by the CdZnTe efficiency.
+    ``flood`` the tail correction (carried to the Compton peak as ``flood_tail_scaling``
+    says, :func:`ssbscope.compton.electron_momentum.tail_energy_scale`),
+    ``efficiency_correction`` (default: with a flood) the division by the CdZnTe efficiency.
     """
     import xarray as xr
 
@@ -797,7 +802,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
     if flood is not None:
         line = float(AM241_KEV if flood_line_kev is None else flood_line_kev)
         resp, fspec, fedges, fattrs = _flood_response(ctx, flood, flood_format, flood_dataset, line, good,
-                                                      cal=cal, read_kw=read_kw)
+                                                      cal=cal, read_kw=read_kw, tail_scaling=flood_tail_scaling)
         corr_attrs.update(fattrs)
         if resp is not None:
             applied.append(f"tail ({line:g} keV flood line)")
@@ -941,6 +946,8 @@ def input_stages(exp) -> list:
                   "sensor_thickness_mm": float(getattr(item, "sensor_thickness_mm", 2.0))}
         if getattr(item, "nan_policy", "raise") != "raise":  # only when set: older runs keep their cache
             params["nan_policy"] = item.nan_policy
+        if getattr(item, "flood_tail_scaling", "none") != "none":  # (as nan_policy)
+            params["flood_tail_scaling"] = item.flood_tail_scaling
         stages.append(Stage(f"compton.input.{name}", _input_stage,
                             outputs=(f"compton/input/{name}/cube", f"compton/input/{name}/spectrum"),
                             params=params, long=True))
@@ -1493,16 +1500,17 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
                         np.maximum(np.round(np.concatenate([fe - (fe[1] - fe[0]) / 2,
                                                             [fe[-1] + (fe[1] - fe[0]) / 2]]), 9), 0.0))
             fl = (fe_edges, fc,
-                  float(sp.attrs.get("flood_line_kev", 59.5409)))
-        key = (None if fl is None else (fl[1].tobytes(), fl[2]), m["sensor_thickness_mm"], m["e_incident_kev"],
-               m["angle_deg"])
+                  float(sp.attrs.get("flood_line_kev", 59.5409)), str(sp.attrs.get("flood_tail_scaling", "none")))
+        key = (None if fl is None else (fl[1].tobytes(), fl[2], fl[3]), m["sensor_thickness_mm"],
+               m["e_incident_kev"], m["angle_deg"])
         if key not in cache:
             flood_name = sp.attrs.get("flood_file", "the flood")
             failed = None
             try:
                 C, resp = detector_correction(edges, *(fl[:2] if fl else (None, None)),
                                               flood_line_kev=fl[2] if fl else 59.5409,
-                                              sensor_thickness_mm=m["sensor_thickness_mm"])
+                                              sensor_thickness_mm=m["sensor_thickness_mm"],
+                                              tail_scaling=fl[3] if fl else "none")
             except (EmptyResultError, DataQualityError, InputError) as err:
                 failed = str(err)
             else:
