@@ -267,6 +267,13 @@ def test_interphase_emf_and_maps_through_run(twin_run):
     rt = np.array(tr["radial_emf"])
     assert np.all(np.isfinite(rv)) and np.all(np.abs(rv - rt) < 2.5 * ru), (rv, ru, rt)
     assert np.all(ru < 0.5 * rv)
+    # the radial emf_unc carries the flood's tail term as the series' does (counting and tail in
+    # quadrature); the tail term of a ring's components has the size of the series' (same flood)
+    rc = ra["emf_unc_counting"].sel(component="interphase").values
+    rtl = ra["emf_unc_tail"].sel(component="interphase").values
+    np.testing.assert_allclose(ru, np.hypot(rc, rtl), rtol=1e-12)
+    et = em["emf_unc_tail"].sel(component="interphase").values   # the run has a flood
+    assert np.all(et > 0) and np.all(rtl > 0) and np.all(rtl < 10 * et[:, None]), (rtl, et)
     # truth: charged centre ring above the rim (Fig. 3A); the measured centre - rim difference
     # agrees with it within 2 combined sigma (not resolved at 1.6e5 photons: sigma ~ 0.3)
     assert rt[1, 0] > rt[1, 3] + 0.1 and abs(rt[0, 0] - rt[0, 3]) < 1e-9

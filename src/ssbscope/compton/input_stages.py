@@ -92,7 +92,8 @@ volume) become one more stage ``compton.series.<series>`` reading their cubes an
   (:func:`ssbscope.compton.series.unmix_emf`), block by block for the maps, and converted to
   Li content when ``reference_points`` are given.
 
-``emf_unc`` (spectrum and series) is ``hypot(emf_unc_counting, emf_unc_tail)``: the counting
+``emf_unc`` (spectrum, series, maps and the radial profile) is
+``hypot(emf_unc_counting, emf_unc_tail)``: the counting
 error and the flood's tail-fit error, ``emf_unc_tail = sqrt(g^T cov_w g)`` with ``g`` the
 EMF's derivative over the flood's tail weights ``w`` and ``cov_w`` their covariance from
 the fit (central differences along its eigen-directions,
@@ -1673,12 +1674,12 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     radial = None
     if radial_edges_mm is not None:
         radial = _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monitors, comps,
-                               list(radial_edges_mm), layer_diameters_mm or {}, ring_pix, t_state, series)
+                               list(radial_edges_mm), layer_diameters_mm or {}, ring_pix, t_state, series,
+                               coeff_pm=coeff_pm)
         bad = tail_failed != ""  # no tail correction: no EMF (as emf and maps)
         if bad.any():
-            radial["emf"].values[bad] = np.nan
-            radial["emf_unc"].values[bad] = np.nan
-        radial["emf_unc"].attrs["description"] = "1-sigma counting uncertainty (the flood's tail term is not included)"
+            for v in ("emf", "emf_unc", "emf_unc_counting", "emf_unc_tail"):
+                radial[v].values[bad] = np.nan
     # ---- EMF -> x calibration
     li_mats = {"li", "li metal", "lithium"}
     anode = next((c for c in comps if str(mats[c]).lower() in li_mats), comps[0])
@@ -1956,9 +1957,16 @@ def _ring_presence(r0: float, r1: float, diameter_mm) -> float:
 
 
 def _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monitors, comps, edges,
-                  diameters, ring_pix, t_state, series):
+                  diameters, ring_pix, t_state, series, coeff_pm=None):
     """``compton/<series>/radial``: per state and ring, the components unmixed from the ring's
-    summed counts with the sheet fractions scaled by the ring's area inside each layer."""
+    summed counts with the sheet fractions scaled by the ring's area inside each layer.
+
+    ``emf_unc = hypot(emf_unc_counting, emf_unc_tail)`` as for the series' EMFs: the counting
+    error exact through the unmixing, the flood's tail-fit error
+    ``sqrt(sum_j ((EMF(w + d_j) - EMF(w - d_j)) / 2)^2)`` over the eigen-directions of each
+    flood's weights (``coeff_pm``: per exposure, the window coefficients at ``w -+ d_j``, or
+    None), the exposures sharing a flood moved together.
+    """
     import xarray as xr
 
     from ssbscope.compton.series import unmix_emf
@@ -1968,8 +1976,12 @@ def _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monito
                      for r0, r1 in zip(edges, edges[1:])])
     val = np.full((len(states), nc, nr), np.nan)
     unc = np.full_like(val, np.nan)
+    unc_count = np.full_like(val, np.nan)
+    unc_tail = np.full_like(val, np.nan)
+    coeff_pm = coeff_pm if coeff_pm is not None else [None] * len(coeff_a)
     for si, s in enumerate(states):
         ks = by_state[s]
+        floods = {id(coeff_pm[q]): coeff_pm[q] for q in ks if coeff_pm[q]}
         for k in range(nr):
             keep = [j for j in range(nc) if pres[k, j] > 1e-6]
             if not keep or not ring_pix[k].any():
@@ -1982,11 +1994,28 @@ def _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monito
             except (InputError, EmptyResultError) as err:
                 log.warning("series %s, state %s, ring %d: not unmixed (%s)", series, s, k, err)
                 continue
-            val[si, keep, k], unc[si, keep, k] = res.emf, res.emf_unc
+            var_t = np.zeros(len(keep))
+            for fid, pm in floods.items():
+                for j in range(len(pm)):
+                    ev = []
+                    for h in (0, 1):
+                        use = [pm[j][h] if coeff_pm[q] is not None and id(coeff_pm[q]) == fid
+                               else (coeff_a[q], coeff_b[q]) for q in ks]
+                        ev.append(unmix_emf(r, f, np.stack([u[0] for u in use]), np.stack([u[1] for u in use]),
+                                            monitors=monitors[ks]).emf)
+                    var_t = var_t + (0.5 * (ev[1] - ev[0])) ** 2
+            val[si, keep, k], unc_count[si, keep, k] = res.emf, res.emf_unc
+            unc_tail[si, keep, k] = np.sqrt(var_t)
+            unc[si, keep, k] = np.hypot(res.emf_unc, np.sqrt(var_t))
     return xr.Dataset(
         {"emf": (("state", "component", "ring"), val, {"units": "1", "description":
                  "EMF of each component unmixed from the ring's summed counts (NaN: the layer is not in the ring)"}),
-         "emf_unc": (("state", "component", "ring"), unc, {"units": "1"}),
+         "emf_unc": (("state", "component", "ring"), unc, {"units": "1", "description":
+                     "1-sigma uncertainty: hypot(emf_unc_counting, emf_unc_tail)"}),
+         "emf_unc_counting": (("state", "component", "ring"), unc_count, {"units": "1", "description":
+                              "1-sigma counting uncertainty, propagated exactly through the unmixing"}),
+         "emf_unc_tail": (("state", "component", "ring"), unc_tail, {"units": "1", "description":
+                          "1-sigma uncertainty from the flood's tail fit (0 without a tail correction)"}),
          "layer_area_fraction": (("ring", "component"), pres, {"units": "1", "description":
                                  "ring area inside the layer's declared diameter (scales its sheet fraction)"}),
          "n_pixels": ("ring", np.array([int(p.sum()) for p in ring_pix]), {"units": "1"})},
