@@ -42,8 +42,8 @@ per 0.01 of tail fraction; sd 0.18 %, 0.10 % with that removed), which ``emf_unc
 1.15 -> 1.12 over 10 seeds (seed 14: chi2 30 without the tail term, 28.4 with it).  This
 writer's tail is the same in keV at every energy, the default of the flood correction;
 ``flood_tail_scaling: charge_sharing`` (the model of charge shared below a neighbour's
-threshold, a smaller tail at 94 keV) lowers every EMF of seed 11 by 0.36-0.47 % and its chi2
-from 12.2 to 30.0, so that option belongs to a detector whose tail is charge sharing.  So every EMF lies within
+threshold, a smaller tail at 94 keV) lowers every EMF of seed 11 by 0.33-0.41 % and raises its
+chi2 from 12.0 to 26.7, so that option belongs to a detector whose tail is charge sharing.  So every EMF lies within
 3 sigma of the truth, the 9 z-scores' chi2 is below its 99th percentile (21.7 for 9), and
 the mean relative error within 3 standard errors of a mean of 9 (about 0.5 %).
 """

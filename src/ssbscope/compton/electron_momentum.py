@@ -914,17 +914,18 @@ def tail_energy_scale(deficit_kev, energy_kev, line_kev: float, scaling: str = "
     ``"none"`` (default): ``R = 1``, the same deficit distribution in keV at every energy
     (a tail from incomplete charge collection).
 
-    Measured on the HEXITEC twin (Li anode, 2e5 photons, 6 seeds,
-    ``benchmarks/xcs_tail_energy_scaling.py``): from the Am-241 flood the model predicts
-    the tail fraction at 93.9 keV as 0.256 on average (0.247-0.280), and a 93.9 keV line
-    through the twin's detector fits 0.256 (0.252-0.261); the flood's own tail is 0.265
-    (0.256-0.289).  The EMF against the resolution-broadened truth: ``"none"`` +0.88 %
-    (+0.36 to +1.87, sd 0.58), ``"charge_sharing"`` -0.91 % (-1.41 to +0.07), the 93.9 keV
-    line's own response -0.49 % (-1.03 to +0.29): the scaling removes most of the tail's
-    energy error (+1.37 % against the 93.9 keV response -> -0.42 %), but the fit's
-    remaining bias (deficits below one FWHM taken as peak width, the -0.49 %) has the
-    opposite sign, so ``"charge_sharing"`` does not bring the twin's EMF closer to the
-    truth and is not the default.
+    Measured on the HEXITEC twin (Li anode region, 2e5 photons, Am-241 flood of 2e5, 6 seeds,
+    ``benchmarks/xcs_tail_energy_scaling.py``; the EMF against the resolution-broadened truth,
+    EMF standard error about 1.1 %): with charge sharing as the only tail (no K fluorescence,
+    no shielding lines) ``"none"`` +1.35 % (mean z +1.25), ``"charge_sharing"`` -0.12 % (-0.71
+    to +0.74, mean z -0.11); with the full detector model +0.88 % and -0.59 % (a 93.9 keV
+    line's own response -0.49 %: the rest of that bias comes with the fluorescence and
+    shielding lines, not the tail's scaling).  With flat fit segments the model predicted the
+    tail at 93.9 keV from the flood as 0.256 on average, and a 93.9 keV line through the twin's
+    detector fits 0.256.
+    On a tail that is the same in keV at every energy (tests/outside/outside_xcs.py) it lowers
+    the EMFs by 0.33-0.41 % and fails that check (chi2 26.7 of 9 z-scores), so it is an option
+    for a detector whose tail is charge sharing (YAML ``flood_tail_scaling``), not the default.
 
     Parameters
     ----------
@@ -988,7 +989,7 @@ MAX_TAIL_FRACTION_UNC = 0.05
 WEAK_BOUND_SCORE = 2.0
 
 
-def _tail_basis(d, step, fwhm_kev):
+def _tail_basis(d, step, fwhm_kev, density=None):
     """Map ``P`` (k, m + 1): grid weights ``w = P @ A`` from the amplitudes of the fit.
 
     Column 0 is the full-energy peak (``D = 0``); column 1 a tail density constant over the
@@ -996,16 +997,18 @@ def _tail_basis(d, step, fwhm_kev):
     (each at least one ``step``) up to the longest deficit.  Deficits within one FWHM cannot
     be told from the peak's own width at a flood's counts (with a free weight on every 0.2 keV
     step the fitted tail of a true 0.12 tail read 0.106-0.446 over 12 seeds), so the tail's
-    density there is taken as flat.
+    density there is taken as flat, or as ``density`` (k,) (a model's shape, e.g. sub-threshold
+    charge sharing's) within each segment.
     """
     n1 = max(1, int(round(fwhm_kev / step)))
     ns = max(1, int(round(0.5 * fwhm_kev / step)))
     j = np.arange(1, d.size)
     seg = np.r_[0, np.where(j <= n1, 1, (j - n1 - 1) // ns + 2)]
+    shape = np.ones(d.size) if density is None else np.asarray(density, float)
     p = np.zeros((d.size, int(seg.max()) + 1))
     for k in range(p.shape[1]):
         on = seg == k
-        p[on, k] = 1.0 / on.sum()
+        p[on, k] = shape[on] / shape[on].sum()
     return p
 
 
@@ -1057,7 +1060,11 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
         Fit range above the line (keV).
     energy_scaling : {"none", "charge_sharing"}
         How :func:`tail_matrix` carries the tail to other energies (:func:`tail_energy_scale`):
-        unchanged in keV (default) or by the sub-threshold charge-sharing model.
+        unchanged in keV (default) or by the sub-threshold charge-sharing model; with the
+        latter the tail's density within each segment follows the model's
+        ``1 / phi(z(D / E))`` instead of being flat (it rises towards D = 0, where the flat
+        first segment under-read the twin's tail), and ``sigma_over_pitch`` is estimated
+        (:func:`sharing_sigma_over_pitch`).
     threshold_kev : float
         Threshold of the neighbouring pixels (keV) for the charge-sharing scaling.
 
@@ -1125,7 +1132,10 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
             raise ValueError("implausible")
     except (RuntimeError, ValueError):
         c0, s0 = float(x[imax]), fw / 2.3548
-    basis = _tail_basis(d, step, 2.3548200450309493 * s0)
+    dens = None
+    if energy_scaling == "charge_sharing":  # the model's density 1 / (E phi(z(D / E))) within segments
+        dens = 1.0 / _z_phi(np.maximum(d, 1e-9) / float(line_kev))[1]
+    basis = _tail_basis(d, step, 2.3548200450309493 * s0, dens)
     m = basis.shape[1]
     n_tot = float(y.sum())
     span = hi_e - lo_e
