@@ -216,6 +216,8 @@ def test_twin_full_detector_with_geometry_and_flood(tmp_path):
     ({"flood_format": "events"}, "flood_format"),
     ({"sample_to_pinhole_mm": -1.0, "pinhole_to_detector_mm": 150.0}, "sample_to_pinhole_mm"),
     ({"flood": "f.ssbevt", "sensor_thickness_mm": 0}, "sensor_thickness_mm"),
+    ({"flood_tail_scaling": "charge_sharing"}, "flood_tail_scaling"),
+    ({"flood": "f.ssbevt", "flood_tail_scaling": "holes"}, "flood_tail_scaling"),
 ])
 def test_correction_fields_are_validated(item, field):
     with pytest.raises(ConfigError, match=field):

@@ -54,6 +54,8 @@ __all__ = [
     "LineResponse",
     "fit_line_response",
     "tail_matrix",
+    "tail_energy_scale",
+    "sharing_sigma_over_pitch",
     "detector_efficiency",
     "transmittance",
 ]
@@ -748,6 +750,15 @@ def emf_map(cube, energy_kev, e_incident_kev: float = 115.0, angle_deg=90.0, *,
 
 
 # ----------------------------------------------------------------------------- detector corrections
+#: Energy scalings of the flood's tail (:func:`tail_energy_scale`); the first is the default.
+TAIL_ENERGY_SCALINGS = ("none", "charge_sharing")
+
+#: Default threshold (keV) of the neighbouring pixels in the charge-sharing scaling
+#: (:func:`tail_energy_scale`): HEXITEC's usual 3 keV.  The scaling depends on it weakly (a
+#: 5 keV threshold moves the scale at 94 keV by 0.1 %).
+DEFAULT_SHARING_THRESHOLD_KEV = 3.0
+
+
 @dataclass(frozen=True)
 class LineResponse:
     """Low-energy tail of the detector's line shape, measured on a monoenergetic line.
@@ -756,9 +767,11 @@ class LineResponse:
     with probability ``weights[k]`` for the deficit ``D = deficit_kev[k]``; ``weights[0]``
     (``D = 0``) is the full-energy fraction.  The tail comes from charge shared with a
     neighbouring pixel below its threshold (invisible to charge-sharing discrimination)
-    and from incomplete charge collection; its deficit distribution in keV depends little on
-    E, so the one measured on the Am-241 59.54 keV line of a calibration flood corrects the
-    Compton peak near 94 keV (:func:`tail_matrix`).
+    and from incomplete charge collection.  It is measured on one line (the Am-241 59.54 keV
+    line of a calibration flood) and applied at every energy (the Compton peak near 94 keV)
+    as ``energy_scaling`` says (:func:`tail_energy_scale`, :func:`tail_matrix`):
+    ``"charge_sharing"`` scales each deficit's weight by the sub-threshold charge-sharing
+    model, ``"none"`` keeps the deficit distribution in keV the same at every energy.
 
     Attributes
     ----------
@@ -788,6 +801,12 @@ class LineResponse:
         (:func:`weight_perturbations`).
     reason : str or None
         Why the tail is not resolved.
+    energy_scaling : {"none", "charge_sharing"}
+        How the tail measured at ``line_kev`` is carried to other energies
+        (:func:`tail_energy_scale`).
+    sigma_over_pitch, threshold_kev : float
+        Charge-cloud width over pixel pitch (:func:`sharing_sigma_over_pitch`, from the
+        line's tail) and the neighbours' threshold (keV) of the charge-sharing scaling.
     """
 
     deficit_kev: np.ndarray = field(repr=False)
@@ -804,6 +823,155 @@ class LineResponse:
     tail_resolved: bool = True
     reason: str | None = None
     weights_cov: np.ndarray | None = field(default=None, repr=False)
+    energy_scaling: str = "none"
+    sigma_over_pitch: float = 0.0
+    threshold_kev: float = DEFAULT_SHARING_THRESHOLD_KEV
+
+    def weights_at(self, energy_kev) -> np.ndarray:
+        """Deficit weights of a photon of each energy, (k, n) for ``energy_kev`` (n,) (keV).
+
+        ``W[k, j] = weights[k] R(D_k; E_j)`` for ``k >= 1`` (:func:`tail_energy_scale`) and
+        ``W[0, j] = weights[0] + sum_k (1 - R(D_k; E_j)) weights[k]`` (each column sums to
+        ``sum(weights)``; linear in ``weights``).
+        """
+        e = np.atleast_1d(np.asarray(energy_kev, float))
+        w = np.asarray(self.weights, float)
+        r = tail_energy_scale(self.deficit_kev, e, self.line_kev, self.energy_scaling,
+                              sigma_over_pitch=self.sigma_over_pitch, threshold_kev=self.threshold_kev)
+        out = w[:, None] * r
+        out[0] = w[0] + ((1.0 - r[1:]) * w[1:, None]).sum(axis=0)
+        return out
+
+
+def _z_phi(x):
+    """``z = Phi^-1(1 - x)`` and ``phi(z)`` for shared fractions ``0 < x <= 1/2``."""
+    from scipy.special import ndtri
+
+    z = -ndtri(np.clip(x, 1e-300, 0.5))
+    return z, np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+
+
+def sharing_sigma_over_pitch(deficit_kev, weights, line_kev: float, fwhm_kev: float,
+                             threshold_kev: float = DEFAULT_SHARING_THRESHOLD_KEV) -> float:
+    """Charge-cloud width over pixel pitch, ``s = sigma / p``, from a line's tail weights.
+
+    The sub-threshold charge-sharing model (:func:`tail_energy_scale`) gives the weight of
+    the deficits ``D_k`` (step ``dD``) among the accepted events of a line at ``E``:
+    ``w_k = 4 s dD / (E phi(z(D_k / E))) / (1 - 2 s z(T / E))``.  Summed over the deficits
+    from one FWHM (below it the fit takes the density as flat) up to ``T - FWHM / 2``:
+    ``W = 4 s G / (1 - 2 s z_T)`` with ``G = sum_k dD / (E phi_k)``, so
+
+    ``s = W / (4 G + 2 z_T W)``.
+
+    Returns 0 when no deficit lies in that range (the scaling then has no acceptance term).
+    """
+    d = np.asarray(deficit_kev, float)
+    w = np.asarray(weights, float)
+    if d.size < 2:
+        return 0.0
+    step = float(d[1] - d[0])
+    use = (d > fwhm_kev) & (d <= threshold_kev - 0.5 * fwhm_kev)
+    if not use.any():
+        return 0.0
+    _, ph = _z_phi(d[use] / line_kev)
+    g = float(np.sum(step / (line_kev * ph)))
+    wsum = float(max(np.sum(w[use]), 0.0))
+    zt, _ = _z_phi(threshold_kev / line_kev)
+    return float(wsum / (4.0 * g + 2.0 * float(zt) * wsum))
+
+
+def tail_energy_scale(deficit_kev, energy_kev, line_kev: float, scaling: str = "none", *,
+                      sigma_over_pitch: float = 0.0,
+                      threshold_kev: float = DEFAULT_SHARING_THRESHOLD_KEV) -> np.ndarray:
+    """Ratio ``R[k, j] = w(D_k; E_j) / w(D_k; E_line)`` of the tail's deficit weights.
+
+    ``"charge_sharing"``: the tail left by charge-sharing discrimination (events with a
+    neighbour above threshold discarded) is charge shared with a neighbouring pixel below
+    that pixel's threshold ``T``.  A Gaussian charge cloud of width ``sigma`` centred a
+    distance ``u`` from a pixel edge gives the neighbour the fraction ``f = Phi(-u / sigma)``
+    of the charge; with ``u`` uniform over the pixel (pitch ``p``, ``s = sigma / p << 1``)
+    the probability per absorbed photon of a deficit ``D = f E`` (``D < T``) across the 4
+    edges is
+
+    ``rho(D; E) dD = 4 s dD / (E phi(z(D / E)))``, ``z(x) = Phi^-1(1 - x)``
+
+    (``phi``, ``Phi`` the standard normal density and distribution).  Along one axis a
+    neighbour fires (the event is discarded) with probability ``P(E) = 2 s z(T / E)``, so
+    among the accepted events (``(1 - P)^2``, both axes) the weight of ``D`` is
+    ``w(D; E) = rho(D; E) (1 - P(E)) / (1 - P(E))^2`` and
+
+    ``R(D; E) = [E_line phi(z(D / E_line)) / (E phi(z(D / E)))] (1 - P(E_line)) / (1 - P(E))``.
+
+    The cloud's width (and its spread over interaction depths) cancels in the first factor
+    as long as it does not depend on E; ``s`` (:func:`sharing_sigma_over_pitch`, from the
+    flood's own tail) and ``T`` enter only the acceptance factor.  The scale falls with E:
+    on the HEXITEC twin (s = 0.06, T = 3 keV) 0.98 at D = 0.4 keV and 0.96 at D = 2 keV for
+    94 keV against a 59.54 keV line, as a 94 keV line through its detector model gives
+    (0.99 and 0.94).  Above ``T`` the neighbour fires, so the measured weights already stop
+    near ``D = T``.  E is floored at ``4 max(D)`` (f <= 1/4, where the model holds) so that
+    low bins keep a tail below 1/2.
+
+    ``"none"`` (default): ``R = 1``, the same deficit distribution in keV at every energy
+    (a tail from incomplete charge collection).
+
+    Measured on the HEXITEC twin (Li anode region, 2e5 photons, Am-241 flood of 2e5, 6 seeds,
+    ``benchmarks/xcs_tail_energy_scaling.py``; the EMF against the resolution-broadened truth,
+    EMF standard error about 1.1 %): with charge sharing as the only tail (no K fluorescence,
+    no shielding lines) ``"none"`` +1.35 % (mean z +1.25), ``"charge_sharing"`` -0.12 % (-0.71
+    to +0.74, mean z -0.11); with the full detector model +0.88 % and -0.59 % (a 93.9 keV
+    line's own response -0.49 %: the rest of that bias comes with the fluorescence and
+    shielding lines, not the tail's scaling).  With flat fit segments the model predicted the
+    tail at 93.9 keV from the flood as 0.256 on average, and a 93.9 keV line through the twin's
+    detector fits 0.256.
+    On a tail that is the same in keV at every energy (tests/outside/outside_xcs.py) it lowers
+    the EMFs by 0.33-0.41 % and fails that check (chi2 26.7 of 9 z-scores), so it is an option
+    for a detector whose tail is charge sharing (YAML ``flood_tail_scaling``), not the default.
+
+    Parameters
+    ----------
+    deficit_kev : (k,) array
+        Deficits (keV); ``D = 0`` is the full-energy peak (R = 1).
+    energy_kev : (n,) array
+        Photon energies (keV).
+    line_kev : float
+        Energy of the line the tail was measured on (keV).
+    scaling : {"none", "charge_sharing"}
+    sigma_over_pitch : float
+        ``s = sigma / p`` (0: no acceptance factor).
+    threshold_kev : float
+        Threshold ``T`` of the neighbouring pixels (keV).
+
+    Returns
+    -------
+    (k, n) ndarray
+    """
+    if scaling not in TAIL_ENERGY_SCALINGS:
+        raise ParameterError("energy_scaling", scaling, f"must be one of {TAIL_ENERGY_SCALINGS}")
+    if not (np.isfinite(sigma_over_pitch) and 0.0 <= sigma_over_pitch < 0.25):
+        raise ParameterError("sigma_over_pitch", sigma_over_pitch, "must be in [0, 0.25)")
+    if not (np.isfinite(threshold_kev) and threshold_kev > 0):
+        raise ParameterError("threshold_kev", threshold_kev, "must be > 0 keV")
+    d = np.asarray(deficit_kev, float)[:, None]
+    e = np.atleast_1d(np.asarray(energy_kev, float))[None, :]
+    if scaling == "none" or d.size == 0:
+        return np.ones((d.shape[0], e.shape[1]))
+    floor = 4.0 * max(float(np.max(d)), 0.25 * threshold_kev)
+    e0 = max(float(line_kev), floor)
+    ee = np.maximum(e, floor)
+
+    def g(en):
+        _, ph = _z_phi(d / en)
+        return en * ph
+
+    def accepted(en):
+        zt, _ = _z_phi(threshold_kev / en)
+        return 1.0 - 2.0 * sigma_over_pitch * zt
+
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        r = g(e0) / g(ee) * (accepted(e0) / accepted(ee))
+    r = np.where(np.isfinite(r), r, 1.0)
+    r[d[:, 0] <= 0] = 1.0
+    return r
 
 
 #: Smallest default deficit step (keV) of :func:`fit_line_response`: a fifth of a CdZnTe
@@ -821,7 +989,7 @@ MAX_TAIL_FRACTION_UNC = 0.05
 WEAK_BOUND_SCORE = 2.0
 
 
-def _tail_basis(d, step, fwhm_kev):
+def _tail_basis(d, step, fwhm_kev, density=None):
     """Map ``P`` (k, m + 1): grid weights ``w = P @ A`` from the amplitudes of the fit.
 
     Column 0 is the full-energy peak (``D = 0``); column 1 a tail density constant over the
@@ -829,21 +997,25 @@ def _tail_basis(d, step, fwhm_kev):
     (each at least one ``step``) up to the longest deficit.  Deficits within one FWHM cannot
     be told from the peak's own width at a flood's counts (with a free weight on every 0.2 keV
     step the fitted tail of a true 0.12 tail read 0.106-0.446 over 12 seeds), so the tail's
-    density there is taken as flat.
+    density there is taken as flat, or as ``density`` (k,) (a model's shape, e.g. sub-threshold
+    charge sharing's) within each segment.
     """
     n1 = max(1, int(round(fwhm_kev / step)))
     ns = max(1, int(round(0.5 * fwhm_kev / step)))
     j = np.arange(1, d.size)
     seg = np.r_[0, np.where(j <= n1, 1, (j - n1 - 1) // ns + 2)]
+    shape = np.ones(d.size) if density is None else np.asarray(density, float)
     p = np.zeros((d.size, int(seg.max()) + 1))
     for k in range(p.shape[1]):
         on = seg == k
-        p[on, k] = 1.0 / on.sum()
+        p[on, k] = shape[on] / shape[on].sum()
     return p
 
 
 def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: float = 5.0,
-                      step_kev: float | None = None, above_kev: float = 3.0) -> LineResponse:
+                      step_kev: float | None = None, above_kev: float = 3.0,
+                      energy_scaling: str = TAIL_ENERGY_SCALINGS[0],
+                      threshold_kev: float = DEFAULT_SHARING_THRESHOLD_KEV) -> LineResponse:
     """Measure the low-energy tail of a monoenergetic line (e.g. Am-241, 59.54 keV).
 
     The counts ``y_i`` of the bins near the line are Poisson with mean
@@ -886,6 +1058,15 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
         Deficit step (keV); default the bin width, at least :data:`TAIL_MIN_STEP_KEV`.
     above_kev : float
         Fit range above the line (keV).
+    energy_scaling : {"none", "charge_sharing"}
+        How :func:`tail_matrix` carries the tail to other energies (:func:`tail_energy_scale`):
+        unchanged in keV (default) or by the sub-threshold charge-sharing model; with the
+        latter the tail's density within each segment follows the model's
+        ``1 / phi(z(D / E))`` instead of being flat (it rises towards D = 0, where the flat
+        first segment under-read the twin's tail), and ``sigma_over_pitch`` is estimated
+        (:func:`sharing_sigma_over_pitch`).
+    threshold_kev : float
+        Threshold of the neighbouring pixels (keV) for the charge-sharing scaling.
 
     Returns
     -------
@@ -911,6 +1092,10 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
     edges = _edges_from(energy_kev, c.size)
     if not (np.isfinite(line_kev) and line_kev > 0):
         raise ParameterError("line_kev", line_kev, "must be > 0 keV")
+    if energy_scaling not in TAIL_ENERGY_SCALINGS:
+        raise ParameterError("energy_scaling", energy_scaling, f"must be one of {TAIL_ENERGY_SCALINGS}")
+    if not (np.isfinite(threshold_kev) and threshold_kev > 0):
+        raise ParameterError("threshold_kev", threshold_kev, "must be > 0 keV")
     if not max_deficit_kev > 0 or not above_kev > 0:
         raise ParameterError("max_deficit_kev/above_kev", (max_deficit_kev, above_kev), "must be > 0")
     width = float(np.median(np.diff(edges)))
@@ -947,7 +1132,10 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
             raise ValueError("implausible")
     except (RuntimeError, ValueError):
         c0, s0 = float(x[imax]), fw / 2.3548
-    basis = _tail_basis(d, step, 2.3548200450309493 * s0)
+    dens = None
+    if energy_scaling == "charge_sharing":  # the model's density 1 / (E phi(z(D / E))) within segments
+        dens = 1.0 / _z_phi(np.maximum(d, 1e-9) / float(line_kev))[1]
+    basis = _tail_basis(d, step, 2.3548200450309493 * s0, dens)
     m = basis.shape[1]
     n_tot = float(y.sum())
     span = hi_e - lo_e
@@ -1048,11 +1236,15 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
                   f"at {n_tot:g} counts; a flood with more counts measures it")
     if reason is not None:
         log.warning("fit_line_response: tail not resolved: %s", reason)
+    s_over_p = 0.0
+    if energy_scaling == "charge_sharing" and reason is None:
+        s_over_p = min(sharing_sigma_over_pitch(d, wk, float(line_kev), fwhm, threshold_kev), 0.2)
     return LineResponse(deficit_kev=d, weights=wk, line_kev=float(line_kev), centre_kev=float(th[m + 1]),
                         fwhm_kev=fwhm, tail_fraction=tail if reason is None else float("nan"),
                         background_per_kev=bkg, n_counts=n_tot, tail_fraction_unc=tail_unc,
                         centre_unc_kev=cen_unc, fwhm_unc_kev=fwhm_unc, tail_resolved=reason is None,
-                        reason=reason, weights_cov=wcov)
+                        reason=reason, weights_cov=wcov, energy_scaling=energy_scaling,
+                        sigma_over_pitch=s_over_p, threshold_kev=float(threshold_kev))
 
 
 def weight_perturbations(response: LineResponse | None, *, rel_floor: float = 1e-6) -> list:
@@ -1103,7 +1295,9 @@ def tail_matrix(edges_kev, response: LineResponse) -> np.ndarray:
     """Matrix ``T`` of the low-energy tail: ``recorded = T @ incident`` (counts per bin).
 
     ``T[i, j]`` is the probability that a photon of bin j is recorded in bin i: bin j
-    shifted down by each deficit ``D_k`` of ``response``, shared by overlap.  ``T`` is upper
+    shifted down by each deficit ``D_k`` of ``response``, shared by overlap, with the
+    weights at bin j's energy (:meth:`LineResponse.weights_at`, the response's
+    ``energy_scaling``).  ``T`` is upper
     triangular with ``weights[0]`` (the full-energy fraction) near its diagonal, so
     ``solve(T, recorded)`` removes the tail stably (a convergent Neumann series while the
     tail fraction is below 1/2).
@@ -1130,14 +1324,15 @@ def tail_matrix(edges_kev, response: LineResponse) -> np.ndarray:
                                "measure a flood with more counts or correct without a response")
     a, b = edges[:-1], edges[1:]
     wj = b - a
+    wk = response.weights_at(0.5 * (a + b))  # (k, n): the deficit weights of each incident bin
     t = np.zeros((a.size, a.size))
-    for dk, pk in zip(response.deficit_kev, response.weights):
-        if pk == 0:  # (a perturbed weight may be < 0: T stays linear in the weights)
+    for dk, pk in zip(response.deficit_kev, wk):
+        if not np.any(pk):  # (a perturbed weight may be < 0: T stays linear in the weights)
             continue
         lo = a - dk
         hi = b - dk
         ov = np.clip(np.minimum(b[:, None], hi[None, :]) - np.maximum(a[:, None], lo[None, :]), 0.0, None)
-        t += pk * ov / wj[None, :]
+        t += ov * (pk / wj)[None, :]
     return t
 
 

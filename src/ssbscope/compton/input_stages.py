@@ -92,7 +92,8 @@ volume) become one more stage ``compton.series.<series>`` reading their cubes an
   (:func:`ssbscope.compton.series.unmix_emf`), block by block for the maps, and converted to
   Li content when ``reference_points`` are given.
 
-``emf_unc`` (spectrum and series) is ``hypot(emf_unc_counting, emf_unc_tail)``: the counting
+``emf_unc`` (spectrum, series, maps and the radial profile) is
+``hypot(emf_unc_counting, emf_unc_tail)``: the counting
 error and the flood's tail-fit error, ``emf_unc_tail = sqrt(g^T cov_w g)`` with ``g`` the
 EMF's derivative over the flood's tail weights ``w`` and ``cov_w`` their covariance from
 the fit (central differences along its eigen-directions,
@@ -115,7 +116,10 @@ the twin's series (:func:`ssbscope.twin.xcs_series.write_xcs_series`, full HEXIT
 two seeds) every component EMF is within 2.9 sigma of the resolution-broadened truth (bulk
 anode +-0.6 %, interphase +-4-5 %, cathode +-1-7 %, SPE +-4-30 %); the interphase's +7 % rise
 on charge is a 1-1.5 sigma effect at that fluence (measured +11 +- 7 and +15 +- 7 %;
-benchmarks/accuracy_xcs_000.py).
+benchmarks/accuracy_xcs_000.py).  With ``flood_tail_scaling: charge_sharing``, which the
+twin's YAML now declares (its tail is charge shared below a neighbour's threshold), seed 0
+gives the bulk Li anode +0.0, +0.4, -1.5 % (z +0.0, +0.5, -2.1; chi2 of the 12 z-scores 8.4)
+where the tail kept the same in keV gives +1.5, +1.8, -0.1 % (z +1.9, +2.3, -0.1; chi2 12.8).
 """
 
 from __future__ import annotations
@@ -508,7 +512,8 @@ def _tail_emf_unc(edges_kev, counts, e_incident_kev, angle_deg, low_au, high_au,
     h = hashlib.sha1()
     for arr in (ed, np.broadcast_to(f, e.shape), *[q.weights for p in pairs for q in p]):
         h.update(np.ascontiguousarray(arr, float).tobytes())
-    key = (h.hexdigest(), float(e_incident_kev), float(angle_deg), tuple(low_au), tuple(high_au))
+    scal = tuple((q.energy_scaling, q.sigma_over_pitch, q.threshold_kev) for p in pairs[:1] for q in p[:1])
+    key = (h.hexdigest(), scal, float(e_incident_kev), float(angle_deg), tuple(low_au), tuple(high_au))
     coeffs = _TAIL_COEFF_CACHE.get(key)
     if coeffs is None:
         a0, b0 = window_coefficients(ed, e_incident_kev, angle_deg, low_au=low_au, high_au=high_au)
@@ -630,7 +635,8 @@ def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, fra
     return cube, edges, info
 
 
-def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, cal, read_kw):
+def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, cal, read_kw,
+                    tail_scaling="none"):
     """Fit the low-energy tail on the flood's line: (LineResponse or None, flood spectrum, edges, attrs).
 
     The flood is processed as the measurement (same calibration, binning and charge-sharing
@@ -662,7 +668,7 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
     if finfo["attrs"].get("warnings"):  # invalid values dropped from the flood (nan_policy: drop)
         attrs["flood_warnings"] = list(finfo["attrs"]["warnings"])
     try:
-        resp = fit_line_response(fedges, fspec, float(line_kev))
+        resp = fit_line_response(fedges, fspec, float(line_kev), energy_scaling=tail_scaling)
     except (EmptyResultError, DataQualityError, InputError) as err:
         log.warning("%s: no tail response from the flood: %s", fp, err)
         attrs["tail_correction"] = f"failed: {err}"
@@ -673,7 +679,8 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
         attrs["tail_fraction_unc"] = float(resp.tail_fraction_unc)
         return None, fspec, fedges, attrs
     attrs.update({"tail_correction": f"low-energy tail of the {line_kev:g} keV line of the flood removed "
-                                     "(fit_line_response, tail_matrix)",
+                                     f"(fit_line_response, tail_matrix; energy scaling {tail_scaling})",
+                  "flood_tail_scaling": str(tail_scaling),
                   "tail_fraction": float(resp.tail_fraction),
                   "tail_fraction_unc": float(resp.tail_fraction_unc), "flood_centre_kev": float(resp.centre_kev),
                   "flood_fwhm_kev": float(resp.fwhm_kev)})
@@ -687,13 +694,15 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
                  bin_kev=0.2, e_max_kev=None, low_au=(0.0, 1.0), high_au=(1.0, 5.0),
                  charge_sharing="discard", geometry=None, angle_map=None, flood=None,
                  flood_format="auto", flood_dataset=None, flood_line_kev=None,
-                 efficiency_correction=None, sensor_thickness_mm=2.0, nan_policy="raise"):
+                 efficiency_correction=None, sensor_thickness_mm=2.0, nan_policy="raise",
+                 flood_tail_scaling="none"):
     """Read one real XCS input into a cube and a whole-detector spectrum with its EMF.
 
     ``geometry`` (dict of ``sample_to_pinhole_mm``, ``pinhole_to_detector_mm``,
     ``pixel_pitch_mm``) or ``angle_map`` (file) switch on the per-pixel angle alignment,
-    ``flood`` the tail correction, ``efficiency_correction`` (default: with a flood) the
-    division by the CdZnTe efficiency.
+    ``flood`` the tail correction (carried to the Compton peak as ``flood_tail_scaling``
+    says, :func:`ssbscope.compton.electron_momentum.tail_energy_scale`),
+    ``efficiency_correction`` (default: with a flood) the division by the CdZnTe efficiency.
     """
     import xarray as xr
 
@@ -797,7 +806,7 @@ def _input_stage(ctx, inputs, *, path, fmt="auto", label, time_s=None, e_inciden
     if flood is not None:
         line = float(AM241_KEV if flood_line_kev is None else flood_line_kev)
         resp, fspec, fedges, fattrs = _flood_response(ctx, flood, flood_format, flood_dataset, line, good,
-                                                      cal=cal, read_kw=read_kw)
+                                                      cal=cal, read_kw=read_kw, tail_scaling=flood_tail_scaling)
         corr_attrs.update(fattrs)
         if resp is not None:
             applied.append(f"tail ({line:g} keV flood line)")
@@ -941,6 +950,8 @@ def input_stages(exp) -> list:
                   "sensor_thickness_mm": float(getattr(item, "sensor_thickness_mm", 2.0))}
         if getattr(item, "nan_policy", "raise") != "raise":  # only when set: older runs keep their cache
             params["nan_policy"] = item.nan_policy
+        if getattr(item, "flood_tail_scaling", "none") != "none":  # (as nan_policy)
+            params["flood_tail_scaling"] = item.flood_tail_scaling
         stages.append(Stage(f"compton.input.{name}", _input_stage,
                             outputs=(f"compton/input/{name}/cube", f"compton/input/{name}/spectrum"),
                             params=params, long=True))
@@ -1493,16 +1504,17 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
                         np.maximum(np.round(np.concatenate([fe - (fe[1] - fe[0]) / 2,
                                                             [fe[-1] + (fe[1] - fe[0]) / 2]]), 9), 0.0))
             fl = (fe_edges, fc,
-                  float(sp.attrs.get("flood_line_kev", 59.5409)))
-        key = (None if fl is None else (fl[1].tobytes(), fl[2]), m["sensor_thickness_mm"], m["e_incident_kev"],
-               m["angle_deg"])
+                  float(sp.attrs.get("flood_line_kev", 59.5409)), str(sp.attrs.get("flood_tail_scaling", "none")))
+        key = (None if fl is None else (fl[1].tobytes(), fl[2], fl[3]), m["sensor_thickness_mm"],
+               m["e_incident_kev"], m["angle_deg"])
         if key not in cache:
             flood_name = sp.attrs.get("flood_file", "the flood")
             failed = None
             try:
                 C, resp = detector_correction(edges, *(fl[:2] if fl else (None, None)),
                                               flood_line_kev=fl[2] if fl else 59.5409,
-                                              sensor_thickness_mm=m["sensor_thickness_mm"])
+                                              sensor_thickness_mm=m["sensor_thickness_mm"],
+                                              tail_scaling=fl[3] if fl else "none")
             except (EmptyResultError, DataQualityError, InputError) as err:
                 failed = str(err)
             else:
@@ -1665,12 +1677,12 @@ def _series_stage(ctx, inputs, *, series, members, layers, components, phase_sou
     radial = None
     if radial_edges_mm is not None:
         radial = _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monitors, comps,
-                               list(radial_edges_mm), layer_diameters_mm or {}, ring_pix, t_state, series)
+                               list(radial_edges_mm), layer_diameters_mm or {}, ring_pix, t_state, series,
+                               coeff_pm=coeff_pm)
         bad = tail_failed != ""  # no tail correction: no EMF (as emf and maps)
         if bad.any():
-            radial["emf"].values[bad] = np.nan
-            radial["emf_unc"].values[bad] = np.nan
-        radial["emf_unc"].attrs["description"] = "1-sigma counting uncertainty (the flood's tail term is not included)"
+            for v in ("emf", "emf_unc", "emf_unc_counting", "emf_unc_tail"):
+                radial[v].values[bad] = np.nan
     # ---- EMF -> x calibration
     li_mats = {"li", "li metal", "lithium"}
     anode = next((c for c in comps if str(mats[c]).lower() in li_mats), comps[0])
@@ -1948,9 +1960,16 @@ def _ring_presence(r0: float, r1: float, diameter_mm) -> float:
 
 
 def _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monitors, comps, edges,
-                  diameters, ring_pix, t_state, series):
+                  diameters, ring_pix, t_state, series, coeff_pm=None):
     """``compton/<series>/radial``: per state and ring, the components unmixed from the ring's
-    summed counts with the sheet fractions scaled by the ring's area inside each layer."""
+    summed counts with the sheet fractions scaled by the ring's area inside each layer.
+
+    ``emf_unc = hypot(emf_unc_counting, emf_unc_tail)`` as for the series' EMFs: the counting
+    error exact through the unmixing, the flood's tail-fit error
+    ``sqrt(sum_j ((EMF(w + d_j) - EMF(w - d_j)) / 2)^2)`` over the eigen-directions of each
+    flood's weights (``coeff_pm``: per exposure, the window coefficients at ``w -+ d_j``, or
+    None), the exposures sharing a flood moved together.
+    """
     import xarray as xr
 
     from ssbscope.compton.series import unmix_emf
@@ -1960,8 +1979,12 @@ def _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monito
                      for r0, r1 in zip(edges, edges[1:])])
     val = np.full((len(states), nc, nr), np.nan)
     unc = np.full_like(val, np.nan)
+    unc_count = np.full_like(val, np.nan)
+    unc_tail = np.full_like(val, np.nan)
+    coeff_pm = coeff_pm if coeff_pm is not None else [None] * len(coeff_a)
     for si, s in enumerate(states):
         ks = by_state[s]
+        floods = {id(coeff_pm[q]): coeff_pm[q] for q in ks if coeff_pm[q]}
         for k in range(nr):
             keep = [j for j in range(nc) if pres[k, j] > 1e-6]
             if not keep or not ring_pix[k].any():
@@ -1974,11 +1997,28 @@ def _radial_unmix(states, by_state, ring_spectra, frac, coeff_a, coeff_b, monito
             except (InputError, EmptyResultError) as err:
                 log.warning("series %s, state %s, ring %d: not unmixed (%s)", series, s, k, err)
                 continue
-            val[si, keep, k], unc[si, keep, k] = res.emf, res.emf_unc
+            var_t = np.zeros(len(keep))
+            for fid, pm in floods.items():
+                for j in range(len(pm)):
+                    ev = []
+                    for h in (0, 1):
+                        use = [pm[j][h] if coeff_pm[q] is not None and id(coeff_pm[q]) == fid
+                               else (coeff_a[q], coeff_b[q]) for q in ks]
+                        ev.append(unmix_emf(r, f, np.stack([u[0] for u in use]), np.stack([u[1] for u in use]),
+                                            monitors=monitors[ks]).emf)
+                    var_t = var_t + (0.5 * (ev[1] - ev[0])) ** 2
+            val[si, keep, k], unc_count[si, keep, k] = res.emf, res.emf_unc
+            unc_tail[si, keep, k] = np.sqrt(var_t)
+            unc[si, keep, k] = np.hypot(res.emf_unc, np.sqrt(var_t))
     return xr.Dataset(
         {"emf": (("state", "component", "ring"), val, {"units": "1", "description":
                  "EMF of each component unmixed from the ring's summed counts (NaN: the layer is not in the ring)"}),
-         "emf_unc": (("state", "component", "ring"), unc, {"units": "1"}),
+         "emf_unc": (("state", "component", "ring"), unc, {"units": "1", "description":
+                     "1-sigma uncertainty: hypot(emf_unc_counting, emf_unc_tail)"}),
+         "emf_unc_counting": (("state", "component", "ring"), unc_count, {"units": "1", "description":
+                              "1-sigma counting uncertainty, propagated exactly through the unmixing"}),
+         "emf_unc_tail": (("state", "component", "ring"), unc_tail, {"units": "1", "description":
+                          "1-sigma uncertainty from the flood's tail fit (0 without a tail correction)"}),
          "layer_area_fraction": (("ring", "component"), pres, {"units": "1", "description":
                                  "ring area inside the layer's declared diameter (scales its sheet fraction)"}),
          "n_pixels": ("ring", np.array([int(p.sum()) for p in ring_pix]), {"units": "1"})},

@@ -108,12 +108,15 @@ def ct_sheet_fractions(labels, voxel_size_um: float, beam_centre_um: float, beam
 
 # ----------------------------------------------------------------------------- EMF operator
 def detector_correction(edges_kev, flood_edges_kev=None, flood_counts=None, *, flood_line_kev: float = 59.5409,
-                        sensor_thickness_mm: float | None = None):
+                        sensor_thickness_mm: float | None = None, tail_scaling: str = "none"):
     """Linear detector correction ``C`` (corrected = C @ counts) and the fitted line response.
 
     Tail removal (the low-energy tail of the flood's line,
     :func:`ssbscope.compton.electron_momentum.fit_line_response`) then division by the
     CdZnTe efficiency of ``sensor_thickness_mm`` (None: no efficiency correction).
+    ``tail_scaling`` carries the tail from the flood's line to the Compton peak's energies
+    (``energy_scaling`` of :func:`~ssbscope.compton.electron_momentum.fit_line_response`:
+    "none" or "charge_sharing", :func:`~ssbscope.compton.electron_momentum.tail_energy_scale`).
 
     A flood whose tail is not resolved (``response.tail_resolved`` False: too few counts for a
     tail fraction within :data:`ssbscope.compton.electron_momentum.MAX_TAIL_FRACTION_UNC`)
@@ -136,7 +139,7 @@ def detector_correction(edges_kev, flood_edges_kev=None, flood_counts=None, *, f
     resp = None
     if flood_counts is not None:
         resp = fit_line_response(np.asarray(flood_edges_kev, float), np.asarray(flood_counts, float),
-                                 float(flood_line_kev))
+                                 float(flood_line_kev), energy_scaling=tail_scaling)
     eff = None
     if sensor_thickness_mm is not None:
         def eff(x, _t=float(sensor_thickness_mm)):

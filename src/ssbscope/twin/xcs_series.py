@@ -162,6 +162,8 @@ def write_xcs_series(folder, *, states=("pristine", "fully charged", "fully disc
                           "layer_thickness_um": {"anode": round(1000.0 * st.anode_thickness_mm, 4),
                                                  "interphase": round(1000.0 * st.interphase_thickness_mm, 4)},
                           "calibration": "calibration.npz", "flood": "am241_flood.ssbevt",
+                          # the twin's tail is charge shared below a neighbour's threshold
+                          "flood_tail_scaling": "charge_sharing",
                           "sample_to_pinhole_mm": geom.sample_to_pinhole_mm,
                           "pinhole_to_detector_mm": geom.pinhole_to_detector_mm,
                           "pixel_pitch_mm": geom.pixel_pitch_mm,
