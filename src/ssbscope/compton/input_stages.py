@@ -186,6 +186,14 @@ def _detect_format(path: Path, field: str = "path") -> str:
                                  "experiment file or convert the file")
 
 
+# What numpy raises on a damaged .npy / .npz (a cut zip, a cut header, a broken header dict):
+# each becomes one FileFormatError naming the file.
+def _npy_errors():
+    import tokenize
+    import zipfile
+    return (OSError, ValueError, EOFError, SyntaxError, zipfile.BadZipFile, tokenize.TokenError)
+
+
 def read_calibration(path) -> dict:
     """Read an energy calibration file for ADU data.
 
@@ -224,7 +232,7 @@ def read_calibration(path) -> dict:
                 gain = np.asarray(z[gk], float) if gk else None
                 off = np.asarray(z["offset_kev"], float) if "offset_kev" in keys else None
                 mask = np.asarray(z["pixel_mask"], bool) if "pixel_mask" in keys else None
-        except (OSError, ValueError) as e:
+        except _npy_errors() as e:
             raise FileFormatError(p, f"cannot be read as .npz ({e})") from None
         if gain is None and mask is None:
             raise FileFormatError(p, f"holds {sorted(keys)}, no gain_kev_per_unit/offset_kev or pixel_mask",
@@ -288,14 +296,18 @@ def _read_cube(path: Path, dataset: str | None):
         raise FileFormatError(path, "a .npy array carries no energy axis",
                               "save an .npz with counts and energy_edges_kev (or energy_kev)")
     if name.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as z:
-            key = dataset or next((k for k in ("counts", "cube") if k in z.files), None)
-            if key is None or key not in z.files:
-                raise FileFormatError(path, f"holds {sorted(z.files)}, no 'counts'/'cube' array",
-                                      "name the cube counts (or set dataset:)")
-            cube = np.asarray(z[key])
-            ek = next((k for k in ("energy_edges_kev", "energy_kev") if k in z.files), None)
-            e = np.asarray(z[ek], float) if ek else None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                key = dataset or next((k for k in ("counts", "cube") if k in z.files), None)
+                if key is None or key not in z.files:
+                    raise FileFormatError(path, f"holds {sorted(z.files)}, no 'counts'/'cube' array",
+                                          "name the cube counts (or set dataset:)")
+                cube = np.asarray(z[key])
+                ek = next((k for k in ("energy_edges_kev", "energy_kev") if k in z.files), None)
+                e = np.asarray(z[ek], float) if ek else None
+        except _npy_errors() as err:
+            raise FileFormatError(path, f"cannot be read as .npz ({err})",
+                                  "save the cube with np.savez(path, counts=..., energy_edges_kev=...)") from None
     elif path.is_dir():
         import xarray as xr
 
@@ -407,7 +419,7 @@ def read_angle_map(path, shape=None):
                 a = np.asarray(z[key], float)
         else:
             a = np.asarray(np.load(p, allow_pickle=False), float)
-    except (OSError, ValueError) as err:
+    except _npy_errors() as err:
         raise FileFormatError(p, f"cannot be read as .npy/.npz ({err})",
                               "save the (rows, cols) angles in degrees with np.save or np.savez") from None
     if a.ndim != 2 or (shape is not None and a.shape != tuple(shape)):
