@@ -13,6 +13,7 @@ targets work in a bare checkout.
 
 from __future__ import annotations
 
+import io
 import random
 import re
 import struct
@@ -99,6 +100,20 @@ def _files(folder: Path, names) -> list[tuple[str, bytes]]:
     return out
 
 
+def _npz_bytes(**arrays) -> bytes:
+    """An ``np.savez`` archive of ``arrays``, as bytes (a seed for the .npz readers)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _npy_bytes(a) -> bytes:
+    """An ``np.save`` file of ``a``, as bytes."""
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
 def targets(slow: bool = False) -> dict[str, Target]:
     """The fuzz targets by name (echem readers, EIS readers, event file, HEXITEC stream/table).
 
@@ -109,6 +124,7 @@ def targets(slow: bool = False) -> dict[str, Target]:
     from ssbscope import echem
     from ssbscope.compton.events import events_to_cube, read_events
     from ssbscope.compton.hexitec import read_hexitec_caltable, read_hexitec_raw
+    from ssbscope.compton.input_stages import read_angle_map, read_calibration
     from ssbscope.testing import realdata_dir
 
     shared = realdata_dir("potentiostat")
@@ -163,6 +179,16 @@ def targets(slow: bool = False) -> dict[str, Target]:
         "compton.hexitec_raw": Target("compton.hexitec_raw", read_hexitec_raw, tuple(hex_seeds), ".dat"),
         "compton.hexitec_caltable": Target("compton.hexitec_caltable", read_hexitec_caltable,
                                            tuple(cal_seeds), ".dat"),
+        "compton.calibration_npz": Target("compton.calibration_npz", read_calibration,
+                                          (("cal.npz", _npz_bytes(gain_kev_per_unit=np.full((80, 80), 0.1),
+                                                                  offset_kev=np.zeros((80, 80)),
+                                                                  pixel_mask=np.ones((80, 80), bool))),),
+                                          ".npz"),
+        "compton.angle_map_npz": Target("compton.angle_map_npz", read_angle_map,
+                                        (("angles.npz", _npz_bytes(angle_deg=np.full((80, 80), 90.0))),),
+                                        ".npz"),
+        "compton.angle_map_npy": Target("compton.angle_map_npy", read_angle_map,
+                                        (("angles.npy", _npy_bytes(np.full((80, 80), 90.0))),), ".npy"),
     }
     if mpr_seeds:
         out["echem.read/mpr"] = Target("echem.read/mpr", read_any, mpr_seeds, ".mpr")

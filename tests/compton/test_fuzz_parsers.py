@@ -18,7 +18,8 @@ from hypothesis import strategies as st  # noqa: E402
 from ssbscope.fuzz import hexitec_stream, mutate, run_one, targets  # noqa: E402
 
 TARGETS = targets()
-NAMES = ["compton.events", "compton.hexitec_raw", "compton.hexitec_caltable"]
+NAMES = ["compton.events", "compton.hexitec_raw", "compton.hexitec_caltable", "compton.calibration_npz",
+         "compton.angle_map_npz", "compton.angle_map_npy"]
 OPS = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 1 << 24), st.integers(0, 1 << 16)),
                min_size=1, max_size=4)
 FUZZ = settings(max_examples=60, deadline=5000, derandomize=True, database=None,
