@@ -58,6 +58,7 @@ __all__ = [
     "CellRegion", "cell_region", "PhaseSegmentation", "segment_scan", "LayerLocation",
     "locate_layers", "register_scan", "interface_pairs", "electrolyte_layer",
     "electrolyte_slab_order", "ScanMeasurement", "measure_scan", "SeriesResult",
+    "HEIGHT_ESTIMATORS", "height_estimator_errors", "choose_height_estimator",
     "analyse_series",
 ]
 
@@ -989,22 +990,39 @@ class ScanMeasurement:
     #: Layer -> fraction of the analysed columns left out of the centre/edge statistics
     #: (:func:`ssbscope.tomo.metrics.thickness_outliers`); empty when not measured.
     thickness_outlier_fraction: dict = field(default_factory=dict)
+    #: Interface -> the estimator of ``height_um`` (:data:`HEIGHT_ESTIMATORS`): one per
+    #: interface for a whole series (:func:`choose_height_estimator`; ``"truncated"``: the
+    #: local contrast of a truncated scan).
+    height_estimator: dict = field(default_factory=dict)
+    #: Interface -> ``(e_u, e_m)``: the unfiltered heights' noise and the median heights'
+    #: error (µm) that the choice weighs (:func:`height_estimator_errors`).
+    height_estimator_errors_um: dict = field(default_factory=dict)
+    #: ``(lower, upper)`` layer pair -> ``(median, unfiltered)`` height maps (µm) of every
+    #: interface between adjacent found layers, kept until the series' choice; empty after.
+    height_candidates_um: dict = field(default_factory=dict, repr=False, compare=False)
 
 
-#: Contrast-to-noise ratio (per voxel) from which interface heights are taken on the
-#: unfiltered grey values rather than the 3x3x3 median, which flattens a rough surface in x-y
-#: (Ra 15-25 % low on the symmetric Li | Li6PS5Cl | Li twin at 3 um voxels; unfiltered: 2-8 %
-#: low).  Below it the window sum of the unfiltered values is dominated by noise (anode-free
-#: twin at CNR 1.9-2.5).  The crop around the interface stops where the other phase stops
-#: thinning out, so Li filaments or cracks rising from the surface stay out of the window.
-#: Chosen on the twin; denoising before the height map is the better cure (open work).
+#: The two estimators of an interface's height map (:func:`choose_height_estimator`): the
+#: partial-volume window sum (:func:`ssbscope.tomo.metrics.interface_height_map`) of the 3x3x3
+#: median of the grey values, or of the unfiltered grey values.
+HEIGHT_ESTIMATORS = ("median", "unfiltered")
+
+#: Contrast-to-noise ratio (per voxel) from which the *seed* heights of a truncated scan (the
+#: centre and spread of the window in which its heights are then taken from the local
+#: contrast, :func:`ssbscope.tomo.series_chunked._truncated_heights`) come from the
+#: unfiltered grey values rather than the 3x3x3 median.  Only that seed: every other scan's
+#: estimator is chosen once per series from the height maps themselves
+#: (:func:`choose_height_estimator`); the crop's class levels this ratio reads are mixed by
+#: partial volume in a layer of 2-3 voxels (issue 17), so it is no measure of the heights'
+#: noise.
 HEIGHT_RAW_CNR = 3.0
 
 
 def _contrast_to_noise(raw, med, inner) -> float:
     """Per-voxel contrast-to-noise ratio of a two-phase crop: distance between the two
     classes' median levels (Otsu split of the filtered values) over the robust noise std of
-    the unfiltered values (MAD of raw - median)."""
+    the unfiltered values (MAD of raw - median); the truncated scans' seed only
+    (:data:`HEIGHT_RAW_CNR`)."""
     from ssbscope.tomo.filters import threshold_otsu
 
     m = med[:, inner]
@@ -1020,28 +1038,182 @@ def _contrast_to_noise(raw, med, inner) -> float:
     return float(abs(np.median(hi) - np.median(lo)) / sigma) if sigma > 0 else float("inf")
 
 
-def _height(med, lo, hi, vs, inner, what, raw=None, lower_level=None, upper_level=None):
+def _height_candidates(med, lo, hi, vs, inner, what, raw=None, lower_level=None,
+                       upper_level=None):
+    """Both height maps of one interface's crop ``[lo, hi)``: ``(median, unfiltered)``
+    (µm above the face of slice 0, NaN outside ``inner``; ``unfiltered`` None without
+    ``raw``), each the partial-volume window sum of
+    :func:`ssbscope.tomo.metrics.interface_height_map` with the same levels."""
     import ssbscope.tomo as tomo
 
+    nan = np.full(inner.shape, np.nan)
     if hi - lo < 2:
         log.warning("measure_scan: %s: crop %d..%d too thin for an interface", what, lo, hi)
-        return np.full(inner.shape, np.nan)
-    try:
-        h = tomo.interface_height_map(med[lo:hi], vs, footprint=inner,
-                                      lower_level=lower_level, upper_level=upper_level)
-    except EmptyResultError as exc:
-        log.warning("measure_scan: %s: no interface in slices %d..%d (%s)", what, lo, hi, exc)
-        return np.full(inner.shape, np.nan)
-    if raw is not None:
-        cnr = _contrast_to_noise(raw[lo:hi], med[lo:hi], inner)
-        if cnr >= HEIGHT_RAW_CNR:
-            h = tomo.interface_height_map(raw[lo:hi], vs, footprint=inner,
+        return nan, (None if raw is None else nan)
+    out = []
+    for src in (med, raw):
+        if src is None:
+            out.append(None)
+            continue
+        try:
+            h = tomo.interface_height_map(src[lo:hi], vs, footprint=inner,
                                           lower_level=lower_level, upper_level=upper_level)
-        log.info("measure_scan: %s: contrast-to-noise %.1f per voxel: heights %s", what, cnr,
-                 "on the unfiltered grey values" if cnr >= HEIGHT_RAW_CNR
-                 else "on the 3x3x3 median")
-    h = h + lo * vs
-    return np.where(inner, h, np.nan)
+        except EmptyResultError as exc:
+            log.warning("measure_scan: %s: no interface in slices %d..%d (%s)", what, lo, hi,
+                        exc)
+            out.append(nan)
+            continue
+        out.append(np.where(inner, h + lo * vs, np.nan))
+    return out[0], out[1]
+
+
+#: Seed of the noise realisation :func:`_median_noise_response` adds (same bytes per run).
+HEIGHT_NOISE_SEED = 0
+
+
+def _median_noise_response(raw, lo, hi, vs, inner, lower_level=None, upper_level=None):
+    """How the two height estimators respond to the crop's voxel noise: one realisation of
+    white noise of the crop's robust voxel std (1.4826 MAD of raw - 3x3x3 median on the
+    footprint) added to a noise-free surrogate (the crop's 3x3x3 median), both estimators
+    measured on it and on the surrogate; returns the maps ``(r, m)`` of the differences
+    (µm; unfiltered, median) or None when the crop holds no interface.  Their covariance is
+    what :func:`height_estimator_errors` needs and the maps cannot give: the median's noise
+    is in part the unfiltered noise of the same voxels."""
+    import ssbscope.tomo as tomo
+    from ssbscope.tomo.filters import median3
+
+    if hi - lo < 2:
+        return None
+    crop = np.asarray(raw[lo:hi], np.float64)
+    model = median3(crop)
+    dev = (crop - model)[:, inner]
+    sigma = 1.4826 * float(np.median(np.abs(dev - np.median(dev))))
+    if not sigma > 0:
+        return None
+    rng = np.random.default_rng(HEIGHT_NOISE_SEED)
+    noisy = model + rng.normal(0.0, sigma, model.shape)
+    try:
+        maps = [tomo.interface_height_map(v, vs, footprint=inner, lower_level=lower_level,
+                                          upper_level=upper_level)
+                for v in (noisy, model, median3(noisy), median3(model))]
+    except (EmptyResultError, ParameterError) as exc:
+        log.info("measure_scan: noise response of the heights not measured (%s)", exc)
+        return None
+    return maps[0] - maps[1], maps[2] - maps[3]
+
+
+def _height(med, lo, hi, vs, inner, what, raw=None, lower_level=None, upper_level=None):
+    """Seed heights of a truncated scan's interface (:data:`HEIGHT_RAW_CNR`)."""
+    h_med, h_raw = _height_candidates(med, lo, hi, vs, inner, what, raw=raw,
+                                      lower_level=lower_level, upper_level=upper_level)
+    if h_raw is None or hi - lo < 2 or not np.isfinite(h_med).any():
+        return h_med
+    cnr = _contrast_to_noise(raw[lo:hi], med[lo:hi], inner)
+    return h_raw if cnr >= HEIGHT_RAW_CNR else h_med
+
+
+def height_estimator_errors(h_median, h_unfiltered, noise_response=None) -> tuple[float, float]:
+    """Expected rms errors of the two height estimators of one interface in one scan,
+    from the maps themselves (no truth, and no grey-level class of the crop, whose level a
+    thin layer's partial volume mixes).
+
+    Model: ``h_u = s + r`` (unfiltered: the surface ``s`` plus the window sum's noise ``r``,
+    independent between columns as the voxels' noise is at the pixel scale) and
+    ``h_m = s - f + m`` (median: the surface less what the 3x3x3 median flattens, ``f``,
+    plus the median's own noise ``m``, which is in part ``r``: the same voxels).
+
+    * ``e_u = sigma_r``: the std of the unfiltered map's pixel-independent part
+      (:func:`ssbscope.interface.topography.white_noise_std`, the second-difference
+      estimate of Immerkaer 1996, doi:10.1006/cviu.1996.0060, which cancels a surface
+      smooth over a few pixels).
+    * ``e_m**2 = f**2 + var(m)`` with the flattening from the maps' difference
+      ``d = h_u - h_m = f + r - m``: ``f**2 = var(d) - var(r - m)`` (the flattening
+      uncorrelated with the noise; ``var`` about the mean, so an offset common to a map,
+      which neither Ra nor a difference of scans sees, is not counted).  ``var(m)`` and
+      ``var(r - m)`` come from ``noise_response`` (:func:`_median_noise_response`: the two
+      estimators on one noise realisation of the crop), scaled by ``e_u / std(r)`` so that
+      its unfiltered noise is the one the map shows (the reconstruction's noise is not
+      white along z).  Without it ``m`` is taken as 0: ``e_m**2 = var(d) - e_u**2``, a lower
+      bound of the median's error (on a synthetic stack with 2 um of unfiltered height noise
+      it read 0 where the median's actual error was 0.7-0.8 um).
+
+    Parameters
+    ----------
+    h_median, h_unfiltered : (Y, X) ndarray
+        Heights (µm) of one interface from the two estimators; NaN: not measured.
+    noise_response : ((Y, X) ndarray, (Y, X) ndarray), optional
+        The estimators' response ``(r, m)`` to one realisation of the voxels' noise (µm).
+
+    Returns
+    -------
+    (float, float)
+        ``(e_u, e_m)`` in µm; NaN when fewer than 10 complete 3 x 3 windows are common to
+        both maps.
+    """
+    from ssbscope.interface.topography import white_noise_std
+
+    hu = np.asarray(h_unfiltered, float)
+    hm = np.asarray(h_median, float)
+    ok = np.isfinite(hu) & np.isfinite(hm)
+    if ok.sum() < 10 or min(hu.shape) < 3:
+        return float("nan"), float("nan")
+    e_u = white_noise_std(np.where(ok, hu, np.nan))
+    if not math.isfinite(e_u):
+        return float("nan"), float("nan")
+    var_d = float(np.var(hu[ok] - hm[ok]))
+    var_rm, var_m = e_u * e_u, 0.0
+    if noise_response is not None:
+        r, m = (np.asarray(a, float) for a in noise_response)
+        okn = ok & np.isfinite(r) & np.isfinite(m)
+        sr = float(np.std(r[okn])) if okn.sum() >= 10 else 0.0
+        if sr > 0:
+            k2 = (e_u / sr) ** 2
+            var_rm = k2 * float(np.var(r[okn] - m[okn]))
+            var_m = k2 * float(np.var(m[okn]))
+    return float(e_u), float(math.sqrt(max(var_d - var_rm, 0.0) + var_m))
+
+
+def choose_height_estimator(errors) -> str:
+    """One height estimator for an interface over a whole series.
+
+    Rule: the estimator of the smaller summed squared error over the series' scans,
+    ``sum_k e_u,k**2`` against ``sum_k e_m,k**2`` (:func:`height_estimator_errors`, each
+    scan's maps alone): the least total mean squared height error that one estimator for
+    every scan gives.  One estimator for the series, not per scan, so that the scans stay
+    comparable: what the series derives from differences of scans (thickness changes,
+    current-density maps between scans, the interval heights of
+    :func:`ssbscope.interface.topography.interval_height`) then carries no step between two
+    estimators' errors (the median's flattening, its offset), and a scan's choice does not
+    hang on how its crop's grey classes mix (issue 17: a per-scan switch at a crop
+    contrast-to-noise of 3 gave the 2-voxel Li layers of the model-plated twin the median
+    and the thicker ones the unfiltered heights, 0.56 against 2.07 um of height noise).  Ties
+    and a series without a finite estimate take the median (the smaller noise).
+
+    Parameters
+    ----------
+    errors : iterable of (float, float)
+        ``(e_u, e_m)`` per scan (µm); non-finite pairs are left out.
+
+    Returns
+    -------
+    str
+        ``"unfiltered"`` or ``"median"`` (:data:`HEIGHT_ESTIMATORS`).
+
+    Examples
+    --------
+    >>> choose_height_estimator([(2.0, 0.7), (0.5, 0.7)])
+    'median'
+    >>> choose_height_estimator([(0.5, 1.2), (0.6, 1.0)])
+    'unfiltered'
+    """
+    su = sm = 0.0
+    n = 0
+    for e_u, e_m in errors:
+        if math.isfinite(e_u) and math.isfinite(e_m):
+            su += e_u * e_u
+            sm += e_m * e_m
+            n += 1
+    return "unfiltered" if n and su < sm else "median"
 
 
 def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, voxel_size_um: float,
@@ -1124,8 +1296,10 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
                        phase_levels=phase_levels, level_erode_vox=level_erode_vox,
                        level_labels=lv_lab, truncated=truncated,
                        subvoxel=subvoxel_heights)
+    # a scan alone is a series of one: its own estimator (the candidate maps dropped)
     return dataclasses.replace(m, electrolyte_low=np.asarray(m.electrolyte_low),
-                               electrolyte_raw_low=np.asarray(m.electrolyte_raw_low))
+                               electrolyte_raw_low=np.asarray(m.electrolyte_raw_low),
+                               height_candidates_um={})
 
 
 # --------------------------------------------------------------------------- series

@@ -592,10 +592,10 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     sub-voxel edges of a truncated scan's interfaces (:func:`_truncated_heights`)."""
     import scipy.ndimage as ndi
 
-    from ssbscope.tomo import metrics as M
-    from ssbscope.tomo.series import (PhaseOrder, ScanMeasurement, _height, as_layers,
+    from ssbscope.tomo.series import (PhaseOrder, ScanMeasurement, _height,
+                                      _height_candidates, _median_noise_response, as_layers, choose_height_estimator,
                                       electrolyte_layer, electrolyte_slab_order,
-                                      interface_pairs)
+                                      height_estimator_errors, interface_pairs)
 
     lay = as_layers(layers)
     names = [la.name for la in lay]
@@ -628,7 +628,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         return (thin_levels.level(order_phases[pidx[nm]])
                 if nm in thin and thin_levels is not None else None)
 
-    heights = {}
+    heights, cands, h_err, h_est = {}, {}, {}, {}
     for a, b in zip(present[:-1], present[1:]):
         (a0, a1), (b0, b1) = band[a], band[b]
         pa, pb = pidx[a], pidx[b]
@@ -653,8 +653,26 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             med_c = _rim_median_crop(sc.aligned, med_c, c0, c1, inner)
         med_c = _Crop(med_c, c0)
         raw_c = _Crop(np.asarray(sc.aligned[c0:c1]), c0)
-        heights[(a, b)] = _height(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c,
-                                  lower_level=thin_level(a), upper_level=thin_level(b))
+        if truncated is not None:  # the seed of the local-contrast heights
+            heights[(a, b)] = _height(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c,
+                                      lower_level=thin_level(a), upper_level=thin_level(b))
+            h_est[f"{a}|{b}"] = "truncated"
+            continue
+        # both estimators' maps; this scan's choice alone here, the series' one after
+        # every scan is measured (_series_height_estimator)
+        h_m, h_u = _height_candidates(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c,
+                                      lower_level=thin_level(a), upper_level=thin_level(b))
+        key = f"{a}|{b}"
+        if sc.med is sc.aligned or h_u is None:  # no filter: one estimator, the unfiltered
+            h_m = h_u = h_u if h_u is not None else h_m
+        # the estimators' response to the voxels' noise (the 3x3x3 median's only; another
+        # denoising: the lower bound of its error, height_estimator_errors)
+        resp = (_median_noise_response(raw_c, lo, hi, vs, inner, thin_level(a), thin_level(b))
+                if sc.med_is_median3 and h_u is not h_m else None)
+        cands[(a, b)] = (h_m, h_u)
+        h_err[key] = height_estimator_errors(h_m, h_u, resp)
+        h_est[key] = "unfiltered" if h_u is h_m else choose_height_estimator([h_err[key]])
+        heights[(a, b)] = h_u if h_est[key] == "unfiltered" else h_m
 
     pairs = interface_pairs(lay, interfaces)
     contrast, shading = {}, {}
@@ -686,18 +704,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         # the layer location follows the bands the measurement used
         _truncated_close_ramps(sc, heights, band, present, pidx, vs, inner)
         loc = _location_from_bands(loc, band)
-    h_out, ra, rq = {}, {}, {}
-    for a, b in pairs:
-        key = f"{a}|{b}"
-        h = heights.get((a, b))
-        if h is None:
-            h = np.full(inner.shape, np.nan)
-        h_out[key] = h
-        try:
-            r = M.roughness(h)
-            ra[key], rq[key] = r.ra_um, r.rq_um
-        except EmptyResultError:
-            ra[key] = rq[key] = float("nan")
+    h_out, ra, rq = _interface_maps(heights, pairs, inner)
 
     want_t = list(names) if thickness is None else list(thickness)
     for t in want_t:
@@ -737,26 +744,12 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
 
     stats = {k: {} for k in ("c", "cs", "e", "es", "m", "o")}
     for nm in want_t:
-        tm = tmaps[nm]
-        ok = inner & np.isfinite(tm)
-        if ok.any():
-            # centre/edge of the LAYER (layer_centre_edge); the mean and the volumes keep
-            # every column
-            st, o_frac = layer_centre_edge(tm, ok, central_fraction)
-            vals = (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um,
-                    float(np.mean(tm[ok])), o_frac)
-        else:
-            vals = (float("nan"),) * 6
-        for kk, v in zip(("c", "cs", "e", "es", "m", "o"), vals):
+        for kk, v in zip(_STAT_KEYS, _thickness_stats(tmaps[nm], inner, central_fraction)):
             stats[kk][nm] = v
     v3 = vs ** 3
     phase_vol = {p: float(phase_cnt[i]) * v3 for i, p in enumerate(order_phases)}
     area_um2 = float(cell.sum()) * vs ** 2
-    layer_vol = {}
-    for nm in names:
-        tm = tmaps[nm]
-        layer_vol[nm] = float(np.nanmean(tm[inner])) * area_um2 if np.isfinite(tm[inner]).any() \
-            else float("nan")
+    layer_vol = {nm: _layer_volume(tmaps[nm], inner, area_um2) for nm in names}
 
     # pure-phase levels: histograms of the eroded interiors per slab (equal to measure_scan's)
     from ssbscope.tomo.levels import pure_phase_levels
@@ -942,8 +935,120 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels,
         phase_levels=levels, interface_contrast=contrast, subsurface_void_volume_um3=voids,
         pore_crack_parts=pc_parts, thickness_outlier_fraction=stats["o"],
-        low_attenuation_regions=la_regions if la_regions and lv is not None else None)
+        low_attenuation_regions=la_regions if la_regions and lv is not None else None,
+        height_estimator=h_est, height_estimator_errors_um=h_err, height_candidates_um=cands)
     return sm, el_fn, raw_fn
+
+
+#: Keys of :func:`_thickness_stats`' values in :func:`_measure` (centre, its std, edge, its
+#: std, mean, outlier fraction).
+_STAT_KEYS = ("c", "cs", "e", "es", "m", "o")
+
+
+def _interface_maps(heights, pairs, inner):
+    """Height maps, Ra and Rq of the requested interfaces ``pairs`` from ``heights``
+    (``(lower, upper)`` -> (Y, X) map, µm; a missing one NaN)."""
+    from ssbscope.tomo import metrics as M
+
+    h_out, ra, rq = {}, {}, {}
+    for a, b in pairs:
+        key = f"{a}|{b}"
+        h = heights.get((a, b))
+        if h is None:
+            h = np.full(inner.shape, np.nan)
+        h_out[key] = h
+        try:
+            r = M.roughness(h)
+            ra[key], rq[key] = r.ra_um, r.rq_um
+        except EmptyResultError:
+            ra[key] = rq[key] = float("nan")
+    return h_out, ra, rq
+
+
+def _thickness_stats(tm, inner, central_fraction):
+    """Centre, centre std, edge, edge std (of the LAYER, :func:`layer_centre_edge`), mean
+    over every column, outlier fraction of a thickness map (µm); NaN when it is empty."""
+    ok = inner & np.isfinite(tm)
+    if not ok.any():
+        return (float("nan"),) * 6
+    # the mean and the volumes keep every column
+    st, o_frac = layer_centre_edge(tm, ok, central_fraction)
+    return (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um,
+            float(np.mean(tm[ok])), o_frac)
+
+
+def _layer_volume(tm, inner, area_um2):
+    """Mean thickness over the inner cell x the cell's area (µm³); NaN when empty."""
+    return (float(np.nanmean(tm[inner])) * area_um2 if np.isfinite(tm[inner]).any()
+            else float("nan"))
+
+
+def _series_height_estimator(scans, layers, region, vs, central_fraction):
+    """One height estimator per interface for the whole series
+    (:func:`ssbscope.tomo.series.choose_height_estimator` on every scan's
+    ``height_estimator_errors_um``), applied to each scan's height maps and what follows from
+    them (Ra, Rq; the thickness maps, their statistics and the layer volumes of the layers
+    between two measured interfaces); the scans' candidate maps are dropped."""
+    import dataclasses
+
+    from ssbscope.tomo.series import as_layers, choose_height_estimator
+
+    names = [la.name for la in as_layers(layers)]
+    keys = {k for m in scans for k in m.height_candidates_um}
+    choice = {}
+    for a, b in keys:
+        errs = [m.height_estimator_errors_um[f"{a}|{b}"] for m in scans
+                if (a, b) in m.height_candidates_um]
+        choice[(a, b)] = choose_height_estimator(errs)
+        log.info("analyse_series: %s|%s: heights %s in every scan (unfiltered noise %s um, "
+                 "median error %s um)", a, b, choice[(a, b)],
+                 " / ".join(f"{e[0]:.2f}" for e in errs),
+                 " / ".join(f"{e[1]:.2f}" for e in errs))
+    inner = region.inner
+    area_um2 = float(region.mask.sum()) * vs ** 2
+    out = []
+    for m in scans:
+        cand = m.height_candidates_um
+        if not cand:
+            out.append(m)
+            continue
+        heights, est = {}, dict(m.height_estimator)
+        for (a, b), (h_m, h_u) in cand.items():
+            pick = choice[(a, b)]
+            heights[(a, b)] = h_u if pick == "unfiltered" else h_m
+            est[f"{a}|{b}"] = "unfiltered" if h_u is h_m else pick
+        # the requested interfaces (m.interfaces, "lower|upper"); every adjacent pair of
+        # found layers is in cand
+        key_pair = {f"{a}|{b}": (a, b) for a, b in cand}
+        pairs = [key_pair.get(k, tuple(k.split("|", 1))) for k in m.interfaces]
+        h_out, ra, rq = _interface_maps(heights, pairs, inner)
+        present = [nm for nm, ok in zip(m.location.names, m.location.present) if ok]
+        tmaps = {}
+        for k, nm in enumerate(present):
+            below = heights.get((present[k - 1], nm)) if k > 0 else None
+            above = heights.get((nm, present[k + 1])) if k < len(present) - 1 else None
+            if below is not None and above is not None:
+                tmaps[nm] = np.where(inner, above - below, np.nan)
+        th = dict(m.thickness_um)
+        st = {kk: dict(getattr(m, a)) for kk, a in zip(_STAT_KEYS, _STAT_ATTRS)}
+        lv = dict(m.layer_volume_um3)
+        for nm, tm in tmaps.items():
+            if nm in names:
+                lv[nm] = _layer_volume(tm, inner, area_um2)
+            if nm in th:
+                th[nm] = tm
+                for kk, v in zip(_STAT_KEYS, _thickness_stats(tm, inner, central_fraction)):
+                    st[kk][nm] = v
+        out.append(dataclasses.replace(
+            m, height_um=h_out, ra_um=ra, rq_um=rq, thickness_um=th, layer_volume_um3=lv,
+            height_estimator=est, height_candidates_um={},
+            **{a: st[kk] for kk, a in zip(_STAT_KEYS, _STAT_ATTRS)}))
+    return out
+
+
+#: :class:`~ssbscope.tomo.series.ScanMeasurement` fields of :data:`_STAT_KEYS`.
+_STAT_ATTRS = ("thickness_center_um", "thickness_center_std_um", "thickness_edge_um",
+               "thickness_edge_std_um", "thickness_mean_um", "thickness_outlier_fraction")
 
 
 def layer_centre_edge(thickness_map_um, footprint, central_fraction: float):
@@ -2240,6 +2345,9 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
             sc.med = None  # (in memory: freed too)
         if work.path is not None:
             trim_heap()
+    # one height estimator per interface for the series, chosen now that every scan's
+    # two height maps are measured (2-D maps: cheap to keep)
+    scans = _series_height_estimator(scans, lay, region, vs, central_fraction)
     # layers thinner than a voxel (no band) between two found ones: partial volume
     if truncated is None:
         scans = _missing_layers(scans, scans_z, lay, vs, region, central_fraction)

@@ -329,6 +329,34 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
     return out
 
 
+def _height_estimator_vars(met, scans, ifaces):
+    """The interface heights' estimator (one per interface for the series,
+    :func:`ssbscope.tomo.series.choose_height_estimator`) and the errors it weighed:
+    ``height_estimator`` attrs (``"lower|upper: median; ..."``) and the variables
+    ``height_noise_unfiltered_um`` / ``height_error_median_um`` on (time_s, interface)."""
+    nt = len(scans)
+    errs = np.array([[s.height_estimator_errors_um.get(k, (np.nan, np.nan)) for k in ifaces]
+                     for s in scans], float).reshape(nt, len(ifaces), 2)
+    est = {k: sorted({s.height_estimator.get(k, "none") for s in scans}) for k in ifaces}
+    met.attrs["height_estimator"] = "; ".join(f"{k}: {'/'.join(v)}" for k, v in est.items())
+    met.attrs["height_estimator_rule"] = (
+        "per interface, one estimator for every scan of the series: the 3x3x3 median's "
+        "heights (the series' denoising) or the unfiltered grey values', whichever has the "
+        "smaller sum over the scans of the squared error height_noise_unfiltered_um^2 vs "
+        "height_error_median_um^2 (ssbscope.tomo.series.choose_height_estimator); "
+        "'truncated': heights from the local contrast of truncated scans")
+    met["height_noise_unfiltered_um"] = (("time_s", "interface"), errs[..., 0])
+    met["height_noise_unfiltered_um"].attrs.update({"units": "um", "method": (
+        "std of the pixel-independent part of the unfiltered grey values' height map "
+        "(second-difference estimate, ssbscope.interface.topography.white_noise_std): that "
+        "estimator's error (ssbscope.tomo.series.height_estimator_errors)")})
+    met["height_error_median_um"] = (("time_s", "interface"), errs[..., 1])
+    met["height_error_median_um"].attrs.update({"units": "um", "method": (
+        "sqrt(var(h_unfiltered - h_median) - height_noise_unfiltered_um^2): what the median's "
+        "heights differ from the unfiltered ones beyond the unfiltered noise (its flattening "
+        "and own noise; ssbscope.tomo.series.height_estimator_errors)")})
+
+
 def _height_method(truncated: bool, subvoxel: bool) -> dict:
     """Provenance of a series' interface heights (``tomo/<series>/metrics`` attrs):
     ``height_method`` and ``subvoxel_heights`` (``analysis.tomo.subvoxel_heights``)."""
@@ -695,6 +723,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                    "voxel ring: its own histogram) "
                    "(ssbscope.tomo.low_attenuation); voxel counts at the darkest class's "
                    "threshold when no Li electrode is found")})
+    _height_estimator_vars(met, scans, ifaces)
     _isolated_split_attrs(met, res)
     met["layer_index"].attrs["description"] = (
         f"layer of the {el} in n equal layers, 1 next to {l1_name}, n next to {ln_name}")
