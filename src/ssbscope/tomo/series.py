@@ -26,7 +26,9 @@ reconstructed scans of that cell into the morphology the papers report, from the
    values at the midpoint of the measured pure levels) and their volume fraction per layer
    of the electrolyte (partial volume), :mod:`ssbscope.tomo.low_attenuation`.
 7. :func:`analyse_series`: all of it over a registered series, with new filaments between
-   consecutive scans and the pore-vs-crack grey-value overlap.
+   consecutive scans and the pore-vs-crack grey-value overlap; each interface's heights
+   from one estimator for the whole series (median or unfiltered grey values,
+   :func:`choose_height_estimator`), so that the scans stay comparable.
 
 One implementation serves both memory models: :func:`segment_scan`, :func:`measure_scan`
 and :func:`analyse_series` hold whole volumes in memory (``np.asarray`` of Dask input too)
@@ -59,6 +61,7 @@ __all__ = [
     "locate_layers", "register_scan", "interface_pairs", "electrolyte_layer",
     "electrolyte_slab_order", "ScanMeasurement", "measure_scan", "SeriesResult",
     "HEIGHT_ESTIMATORS", "height_estimator_errors", "choose_height_estimator",
+    "height_noise_field",
     "analyse_series",
 ]
 
@@ -1003,8 +1006,8 @@ class ScanMeasurement:
 
 
 #: The two estimators of an interface's height map (:func:`choose_height_estimator`): the
-#: partial-volume window sum (:func:`ssbscope.tomo.metrics.interface_height_map`) of the 3x3x3
-#: median of the grey values, or of the unfiltered grey values.
+#: partial-volume window sum (:func:`ssbscope.tomo.metrics.interface_height_map`) of the
+#: series' denoised grey values (the 3x3x3 median by default), or of the unfiltered ones.
 HEIGHT_ESTIMATORS = ("median", "unfiltered")
 
 #: Contrast-to-noise ratio (per voxel) from which the *seed* heights of a truncated scan (the
@@ -1067,18 +1070,70 @@ def _height_candidates(med, lo, hi, vs, inner, what, raw=None, lower_level=None,
     return out[0], out[1]
 
 
-#: Seed of the noise realisation :func:`_median_noise_response` adds (same bytes per run).
+#: Seed of the white-noise realisation :func:`_median_noise_response` falls back to.
 HEIGHT_NOISE_SEED = 0
 
+#: Gaussian std (voxels) of the local mean removed from the homogeneous slab whose
+#: fluctuations are the noise field of :func:`height_noise_field` (wider than the
+#: reconstruction's noise correlation of ~1 voxel, narrower than the slab).
+NOISE_FIELD_MEAN_VOX = 2.0
 
-def _median_noise_response(raw, lo, hi, vs, inner, lower_level=None, upper_level=None):
-    """How the two height estimators respond to the crop's voxel noise: one realisation of
-    white noise of the crop's robust voxel std (1.4826 MAD of raw - 3x3x3 median on the
-    footprint) added to a noise-free surrogate (the crop's 3x3x3 median), both estimators
+
+def height_noise_field(volume, z_range, inner, n_slices: int):
+    """The scan's own voxel noise, with its spatial correlation, from a homogeneous slab.
+
+    ``n_slices`` slices at the centre of ``z_range`` (the interior of a thick layer, e.g.
+    the electrolyte away from its faces) less their local mean (Gaussian of
+    :data:`NOISE_FIELD_MEAN_VOX` voxels), clipped at 4 robust sigmas (pores, filaments) and
+    zero outside ``inner``.  The reconstruction's noise is correlated between neighbouring
+    voxels (filtered back-projection), which a white-noise model of the heights misses;
+    this field keeps it.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) array_like
+        Unfiltered grey values (read in ``z_range`` only).
+    z_range : (int, int)
+        Slices of the homogeneous layer.
+    inner : (Y, X) ndarray of bool
+    n_slices : int
+        Slices wanted (fewer when the layer holds fewer than ``n_slices + 4``).
+
+    Returns
+    -------
+    (n, Y, X) ndarray or None
+        None when the layer holds fewer than 8 slices.
+    """
+    from scipy import ndimage
+
+    z0, z1 = int(z_range[0]), int(z_range[1])
+    n_slices = min(int(n_slices), z1 - z0 - 4)
+    if n_slices < 4:
+        return None
+    a = z0 + (z1 - z0 - n_slices) // 2
+    slab = np.asarray(volume[a:a + n_slices], np.float64)
+    w = inner[None].astype(float) * np.ones_like(slab)
+    s = NOISE_FIELD_MEAN_VOX
+    mean = ndimage.gaussian_filter(slab * w, s) / np.maximum(ndimage.gaussian_filter(w, s),
+                                                             1e-12)
+    n = np.where(inner[None], slab - mean, 0.0)
+    v = n[:, inner]
+    sig = 1.4826 * float(np.median(np.abs(v - np.median(v))))
+    if not sig > 0:
+        return None
+    return np.clip(n, -4 * sig, 4 * sig)
+
+
+def _median_noise_response(raw, lo, hi, vs, inner, lower_level=None, upper_level=None,
+                           noise=None):
+    """How the two height estimators respond to the voxels' noise: a noise field added to a
+    noise-free surrogate of the crop ``[lo, hi)`` (its 3x3x3 median), both estimators
     measured on it and on the surrogate; returns the maps ``(r, m)`` of the differences
-    (µm; unfiltered, median) or None when the crop holds no interface.  Their covariance is
-    what :func:`height_estimator_errors` needs and the maps cannot give: the median's noise
-    is in part the unfiltered noise of the same voxels."""
+    (µm; unfiltered, median) or None when the crop holds no interface.  ``noise``: the
+    scan's own noise (:func:`height_noise_field`, at least ``hi - lo`` slices), else white
+    noise of the crop's robust voxel std (1.4826 MAD of raw - its 3x3x3 median).  Their
+    covariance is what :func:`height_estimator_errors` needs and the maps cannot give: the
+    median's noise is in part the unfiltered noise of the same voxels."""
     import ssbscope.tomo as tomo
     from ssbscope.tomo.filters import median3
 
@@ -1086,12 +1141,15 @@ def _median_noise_response(raw, lo, hi, vs, inner, lower_level=None, upper_level
         return None
     crop = np.asarray(raw[lo:hi], np.float64)
     model = median3(crop)
-    dev = (crop - model)[:, inner]
-    sigma = 1.4826 * float(np.median(np.abs(dev - np.median(dev))))
-    if not sigma > 0:
-        return None
-    rng = np.random.default_rng(HEIGHT_NOISE_SEED)
-    noisy = model + rng.normal(0.0, sigma, model.shape)
+    if noise is not None and len(noise) >= hi - lo:
+        field = np.asarray(noise[:hi - lo], np.float64)
+    else:
+        dev = (crop - model)[:, inner]
+        sigma = 1.4826 * float(np.median(np.abs(dev - np.median(dev))))
+        if not sigma > 0:
+            return None
+        field = np.random.default_rng(HEIGHT_NOISE_SEED).normal(0.0, sigma, model.shape)
+    noisy = model + field
     try:
         maps = [tomo.interface_height_map(v, vs, footprint=inner, lower_level=lower_level,
                                           upper_level=upper_level)
@@ -1122,20 +1180,28 @@ def height_estimator_errors(h_median, h_unfiltered, noise_response=None) -> tupl
     ``h_m = s - f + m`` (median: the surface less what the 3x3x3 median flattens, ``f``,
     plus the median's own noise ``m``, which is in part ``r``: the same voxels).
 
-    * ``e_u = sigma_r``: the std of the unfiltered map's pixel-independent part
+    * ``e_u = sigma_r``.  With ``noise_response`` (:func:`_median_noise_response`: the two
+      estimators on one realisation of the scan's own voxel noise, spatial correlation
+      included, :func:`height_noise_field`): ``k std(r)``, the response's noise scaled by
+      ``k = w(h_u) / w(r)`` with ``w`` the std of a map's pixel-independent part
       (:func:`ssbscope.interface.topography.white_noise_std`, the second-difference
       estimate of Immerkaer 1996, doi:10.1006/cviu.1996.0060, which cancels a surface
-      smooth over a few pixels).
+      smooth over a few pixels): the noise's level from the map itself, its correlation
+      between columns from the noise field (the reconstruction's noise is correlated
+      between neighbouring voxels, and ``w`` alone read 1.3 um where the unfiltered
+      heights' actual error was 2.1 um, model-plated twin).  Without it ``w(h_u)``.
     * ``e_m**2 = f**2 + var(m)`` with the flattening from the maps' difference
       ``d = h_u - h_m = f + r - m``: ``f**2 = var(d) - var(r - m)`` (the flattening
       uncorrelated with the noise; ``var`` about the mean, so an offset common to a map,
-      which neither Ra nor a difference of scans sees, is not counted).  ``var(m)`` and
-      ``var(r - m)`` come from ``noise_response`` (:func:`_median_noise_response`: the two
-      estimators on one noise realisation of the crop), scaled by ``e_u / std(r)`` so that
-      its unfiltered noise is the one the map shows (the reconstruction's noise is not
-      white along z).  Without it ``m`` is taken as 0: ``e_m**2 = var(d) - e_u**2``, a lower
-      bound of the median's error (on a synthetic stack with 2 um of unfiltered height noise
-      it read 0 where the median's actual error was 0.7-0.8 um).
+      which neither Ra nor a difference of scans sees, is not counted), ``var(m)`` and
+      ``var(r - m)`` from ``noise_response`` scaled by ``k**2``.  Without it ``m`` is taken
+      as 0: ``e_m**2 = var(d) - e_u**2``, a lower bound of the median's error (on a
+      synthetic stack with 2 um of unfiltered height noise it read 0 where the median's
+      actual error was 0.7-0.8 um).
+    * The in-plane blur of the reconstruction flattens both maps alike; that common part
+      is in neither error, so on a rough surface, where the median's flattening adds to the
+      blur's, ``e_m`` is low (synthetic stacks of Ra 2-3 um: 0.8-1.2 against an actual
+      1.1-1.7 um, ``tests/tomo/test_height_estimator.py``).
 
     Parameters
     ----------
@@ -1165,9 +1231,10 @@ def height_estimator_errors(h_median, h_unfiltered, noise_response=None) -> tupl
     if noise_response is not None:
         r, m = (np.asarray(a, float) for a in noise_response)
         okn = ok & np.isfinite(r) & np.isfinite(m)
-        sr = float(np.std(r[okn])) if okn.sum() >= 10 else 0.0
-        if sr > 0:
-            k2 = (e_u / sr) ** 2
+        wr = white_noise_std(np.where(okn, r, np.nan)) if okn.sum() >= 10 else float("nan")
+        if wr > 0:
+            k2 = (e_u / wr) ** 2
+            e_u = math.sqrt(k2 * float(np.var(r[okn])))
             var_rm = k2 * float(np.var(r[okn] - m[okn]))
             var_m = k2 * float(np.var(m[okn]))
     return float(e_u), float(math.sqrt(max(var_d - var_rm, 0.0) + var_m))
@@ -1247,7 +1314,10 @@ def measure_scan(volume, seg: PhaseSegmentation, region: CellRegion, layers, vox
     min_volume_um3 : float
         Smallest isolated low-attenuation region counted.
     median : bool
-        Heights on the 3x3x3 median of ``volume`` (else on ``volume``).
+        Denoise with the 3x3x3 median of ``volume`` (else none).  Each interface's heights
+        come from the median or the unfiltered values, whichever has the smaller expected
+        error on this scan (:func:`height_estimator_errors`,
+        :func:`choose_height_estimator`; a series chooses once for all its scans).
     filtered : ndarray, optional
         The median-filtered volume when already computed.
     phase_levels : mapping, optional

@@ -25,8 +25,11 @@ labels         ``digitize`` per slab (elementwise); opening per slab with a ``4 
                the opening on a slab predicted ``4 r`` further; probability sums
                per slice
 layer location per-slice phase fractions, one pass over the labels                    exact
-heights        ``interface_height_map`` on the crop ``[lo, hi)`` of the median/raw    exact
-               (a few slices around each interface); truncated scans: slice means
+heights        ``interface_height_map`` on the crop ``[lo, hi)`` of the median and   exact
+               of the raw values (a few slices around each interface), both kept
+               (2-D) until the series' one estimator per interface is chosen
+               (:func:`_series_height_estimator`); the noise response reads one
+               homogeneous slab of the electrolyte; truncated scans: slice means
                and the exterior's reference sums per slab, then the window
                (:func:`_truncated_heights`; again, widened, where the surface
                reaches its ends); the window's labels are rewritten from those
@@ -582,6 +585,12 @@ def _lazy_fn(slab_fn, shape, z_range, cz, dtype=bool):
 THIN_LAYER_VOX = 4
 
 
+#: Slices of the scan's noise field (:func:`ssbscope.tomo.series.height_noise_field`) that
+#: :func:`_measure` reads: the tallest interface crop it serves (at most 10 + 2 x the
+#: partial-volume run-out of the faces; taller crops fall back to white noise).
+NOISE_FIELD_SLICES = 16
+
+
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
              electrolyte, n_layers, min_volume_um3, frac_inner, phase_levels=None,
              level_erode_vox=2, level_labels=None, truncated=None, subvoxel=False):
@@ -593,9 +602,10 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     import scipy.ndimage as ndi
 
     from ssbscope.tomo.series import (PhaseOrder, ScanMeasurement, _height,
-                                      _height_candidates, _median_noise_response, as_layers, choose_height_estimator,
-                                      electrolyte_layer, electrolyte_slab_order,
-                                      height_estimator_errors, interface_pairs)
+                                      _height_candidates, _median_noise_response, as_layers,
+                                      choose_height_estimator, electrolyte_layer,
+                                      electrolyte_slab_order, height_estimator_errors,
+                                      height_noise_field, interface_pairs)
 
     lay = as_layers(layers)
     names = [la.name for la in lay]
@@ -629,6 +639,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                 if nm in thin and thin_levels is not None else None)
 
     heights, cands, h_err, h_est = {}, {}, {}, {}
+    noise_field = None  # the scan's voxel noise (its electrolyte's interior), read once
     for a, b in zip(present[:-1], present[1:]):
         (a0, a1), (b0, b1) = band[a], band[b]
         pa, pb = pidx[a], pidx[b]
@@ -667,8 +678,18 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             h_m = h_u = h_u if h_u is not None else h_m
         # the estimators' response to the voxels' noise (the 3x3x3 median's only; another
         # denoising: the lower bound of its error, height_estimator_errors)
-        resp = (_median_noise_response(raw_c, lo, hi, vs, inner, thin_level(a), thin_level(b))
-                if sc.med_is_median3 and h_u is not h_m else None)
+        resp = None
+        if sc.med_is_median3 and h_u is not h_m:
+            if noise_field is None:
+                el_band = band.get(electrolyte_layer(lay, PhaseOrder(
+                    tuple(order_phases), (float("nan"),) * n_ph, float("nan")), electrolyte))
+                noise_field = (height_noise_field(sc.aligned, el_band, inner, NOISE_FIELD_SLICES)
+                               if el_band is not None else None)
+                if noise_field is None:
+                    noise_field = False  # no homogeneous slab: white noise
+            resp = _median_noise_response(raw_c, lo, hi, vs, inner, thin_level(a),
+                                          thin_level(b),
+                                          noise=None if noise_field is False else noise_field)
         cands[(a, b)] = (h_m, h_u)
         h_err[key] = height_estimator_errors(h_m, h_u, resp)
         h_est[key] = "unfiltered" if h_u is h_m else choose_height_estimator([h_err[key]])
