@@ -123,3 +123,24 @@ def test_errors_from_the_maps_alone():
     assert choose_height_estimator([(e_u, e_m)]) == ("unfiltered" if e_u < e_m else "median")
     assert np.isnan(height_estimator_errors(np.ones((2, 2)), np.ones((2, 2)))[0])
     assert choose_height_estimator([(np.nan, np.nan)]) == "median"
+
+
+def test_the_estimator_can_be_forced_for_the_series():
+    # analysis.tomo.height_estimator: the named estimator in every scan, the errors still
+    # measured and stored
+    rng = np.random.default_rng(0)
+    t = 6.0 + _texture(36, 0.15, 2.5, 3)
+    vols = [_volume(t, rng, 0.0006), _volume(t, rng, 0.0006)]
+    auto = analyse_series(vols, LAYERS, VS, energy_kev=22, interfaces=["Li|LPSCl"])
+    forced = analyse_series(vols, LAYERS, VS, energy_kev=22, interfaces=["Li|LPSCl"],
+                            height_estimator="unfiltered")
+    assert [s.height_estimator["Li|LPSCl"] for s in auto.scans] == ["median"] * 2
+    assert [s.height_estimator["Li|LPSCl"] for s in forced.scans] == ["unfiltered"] * 2
+    for a, f in zip(auto.scans, forced.scans):
+        assert a.height_estimator_errors_um == f.height_estimator_errors_um
+        # the unfiltered heights are the noisier ones here (smooth surface)
+        assert f.ra_um["Li|LPSCl"] > a.ra_um["Li|LPSCl"]
+    from ssbscope.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="height_estimator"):
+        analyse_series(vols[:1], LAYERS, VS, energy_kev=22, height_estimator="mean")

@@ -1449,7 +1449,8 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
                    n_layers: int = 10, electrolyte: str | None = None,
                    progress=None, segmenter=None, denoise=None, phase_levels=None,
                    level_erode_vox: int = 2, level_denoise="default", truncated=None,
-                   subvoxel_heights: bool = False) -> SeriesResult:
+                   subvoxel_heights: bool = False,
+                   height_estimator: str = "auto") -> SeriesResult:
     """Register, segment and measure a time-ordered series of scans of one cell.
 
     1. Phases from the declared layers (:func:`phase_order`), the cell's columns from the
@@ -1495,6 +1496,9 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
         Scans reconstructed from truncated projections and their sub-voxel edges (see
         :func:`measure_scan`; as
         :func:`ssbscope.tomo.series_chunked.analyse_series_chunked`).
+    height_estimator : {"auto", "median", "unfiltered"}
+        Grey values of every scan's interface heights: "auto" one per interface for the
+        series (:func:`choose_height_estimator`), else the one named.
 
     Returns
     -------
@@ -1511,4 +1515,5 @@ def analyse_series(volumes, layers, voxel_size_um: float, *, energy_kev: float |
                     electrolyte=electrolyte, progress=progress, segmenter=segmenter,
                     denoise=denoise, phase_levels=phase_levels,
                     level_erode_vox=level_erode_vox, level_denoise=level_denoise,
-                    truncated=truncated, subvoxel_heights=subvoxel_heights)
+                    truncated=truncated, subvoxel_heights=subvoxel_heights,
+                    height_estimator=height_estimator)

@@ -1004,15 +1004,21 @@ def _layer_volume(tm, inner, area_um2):
             else float("nan"))
 
 
-def _series_height_estimator(scans, layers, region, vs, central_fraction):
+def _series_height_estimator(scans, layers, region, vs, central_fraction, forced="auto"):
     """One height estimator per interface for the whole series
     (:func:`ssbscope.tomo.series.choose_height_estimator` on every scan's
     ``height_estimator_errors_um``), applied to each scan's height maps and what follows from
     them (Ra, Rq; the thickness maps, their statistics and the layer volumes of the layers
-    between two measured interfaces); the scans' candidate maps are dropped."""
+    between two measured interfaces); the scans' candidate maps are dropped.  ``forced``
+    ("median" or "unfiltered"): that estimator instead (YAML
+    ``analysis.tomo.height_estimator``)."""
     import dataclasses
 
-    from ssbscope.tomo.series import as_layers, choose_height_estimator
+    from ssbscope.tomo.series import HEIGHT_ESTIMATORS, as_layers, choose_height_estimator
+
+    if forced != "auto" and forced not in HEIGHT_ESTIMATORS:
+        raise ParameterError("height_estimator", forced,
+                             f"must be 'auto' or one of {', '.join(HEIGHT_ESTIMATORS)}")
 
     names = [la.name for la in as_layers(layers)]
     keys = {k for m in scans for k in m.height_candidates_um}
@@ -1020,7 +1026,7 @@ def _series_height_estimator(scans, layers, region, vs, central_fraction):
     for a, b in keys:
         errs = [m.height_estimator_errors_um[f"{a}|{b}"] for m in scans
                 if (a, b) in m.height_candidates_um]
-        choice[(a, b)] = choose_height_estimator(errs)
+        choice[(a, b)] = choose_height_estimator(errs) if forced == "auto" else forced
         log.info("analyse_series: %s|%s: heights %s in every scan (unfiltered noise %s um, "
                  "median error %s um)", a, b, choice[(a, b)],
                  " / ".join(f"{e[0]:.2f}" for e in errs),
@@ -2271,7 +2277,7 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
              energy_kev, interfaces, thickness, central_fraction, register_on, median,
              opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
              segmenter, denoise, phase_levels, level_erode_vox, level_denoise,
-             truncated=None, subvoxel_heights=False):
+             truncated=None, subvoxel_heights=False, height_estimator="auto"):
     """The series analysis on z-slabs; ``work_dir`` False: in memory, one slab (the result's
     arrays NumPy), else Zarr intermediates under ``work_dir`` (None: a temporary directory)
     and lazy arrays in the result."""
@@ -2368,7 +2374,8 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
             trim_heap()
     # one height estimator per interface for the series, chosen now that every scan's
     # two height maps are measured (2-D maps: cheap to keep)
-    scans = _series_height_estimator(scans, lay, region, vs, central_fraction)
+    scans = _series_height_estimator(scans, lay, region, vs, central_fraction,
+                                     height_estimator)
     # layers thinner than a voxel (no band) between two found ones: partial volume
     if truncated is None:
         scans = _missing_layers(scans, scans_z, lay, vs, region, central_fraction)
@@ -2462,7 +2469,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                            electrolyte: str | None = None, progress=None, segmenter=None,
                            denoise=None, phase_levels=None, level_erode_vox: int = 2,
                            level_denoise="default", truncated=None,
-                           subvoxel_heights: bool = False):
+                           subvoxel_heights: bool = False, height_estimator: str = "auto"):
     """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
 
     Parameters
@@ -2495,6 +2502,10 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         With ``truncated``: each column's edge refined to a fraction of a voxel by the
         partial-volume sum around it (:func:`ssbscope.tomo.metrics.refine_edges`; YAML
         ``analysis.tomo.subvoxel_heights``), else whole voxels; no effect on other scans.
+    height_estimator : {"auto", "median", "unfiltered"}
+        Grey values of the interface heights, one for every scan (YAML
+        ``analysis.tomo.height_estimator``; "auto":
+        :func:`ssbscope.tomo.series.choose_height_estimator` per interface).
 
     Returns
     -------
@@ -2513,7 +2524,8 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                     electrolyte=electrolyte, progress=progress, segmenter=segmenter,
                     denoise=denoise, phase_levels=phase_levels,
                     level_erode_vox=level_erode_vox, level_denoise=level_denoise,
-                    truncated=truncated, subvoxel_heights=subvoxel_heights)
+                    truncated=truncated, subvoxel_heights=subvoxel_heights,
+                    height_estimator=height_estimator)
 
 
 #: Bytes of work memory per voxel of the registration slab (two float64 copies, complex

@@ -278,7 +278,8 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
                   interfaces=None, thickness=None, central_fraction=0.75, register_on=None,
                   median=True, opening_radius_vox=0, min_filament_volume_um3=0.0, n_layers=10,
                   electrolyte=None, segmentation=None, denoise=None, phase_levels=None,
-                  level_erode_vox=2, level_denoise="default", subvoxel_heights=False):
+                  level_erode_vox=2, level_denoise="default", subvoxel_heights=False,
+                  height_estimator="auto"):
     """Register, segment and measure one CT series against the declared layers.
 
     The scans are read lazily from the store and analysed in z-slabs sized from
@@ -319,7 +320,7 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
         denoise=denoise, phase_levels=phase_levels, level_erode_vox=level_erode_vox,
         level_denoise=level_denoise,
         truncated=trunc[0] if trunc and all(t is not None for t in trunc) else None,
-        subvoxel_heights=bool(subvoxel_heights))
+        subvoxel_heights=bool(subvoxel_heights), height_estimator=height_estimator)
     out = series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
                           series=series)
     is_trunc = bool(trunc) and all(t is not None for t in trunc)
@@ -344,7 +345,8 @@ def _height_estimator_vars(met, scans, ifaces):
         "heights (the series' denoising) or the unfiltered grey values', whichever has the "
         "smaller sum over the scans of the squared error height_noise_unfiltered_um^2 vs "
         "height_error_median_um^2 (ssbscope.tomo.series.choose_height_estimator); "
-        "'truncated': heights from the local contrast of truncated scans")
+        "'truncated': heights from the local contrast of truncated scans; YAML "
+        "analysis.tomo.height_estimator (median / unfiltered) overrides the choice")
     met["height_noise_unfiltered_um"] = (("time_s", "interface"), errs[..., 0])
     met["height_noise_unfiltered_um"].attrs.update({"units": "um", "method": (
         "std of the pixel-independent part of the unfiltered grey values' height map "
@@ -991,7 +993,9 @@ def input_stages(exp) -> list:
                     "level_denoise": (san.level_denoise.model_dump()
                                       if san.level_denoise is not None else "default"),
                     # only when on: the default keeps existing stores' fingerprints
-                    **({"subvoxel_heights": True} if san.subvoxel_heights else {})},
+                    **({"subvoxel_heights": True} if san.subvoxel_heights else {}),
+                    **({"height_estimator": san.height_estimator}
+                       if san.height_estimator != "auto" else {})},
             long=True))
     tr = an.segmentation.training
     if an.segmentation.method == "random_forest" and not forest_done and tr.scan is not None:
