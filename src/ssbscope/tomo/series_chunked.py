@@ -692,7 +692,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                                           noise=None if noise_field is False else noise_field)
         cands[(a, b)] = (h_m, h_u)
         h_err[key] = height_estimator_errors(h_m, h_u, resp)
-        h_est[key] = "unfiltered" if h_u is h_m else choose_height_estimator([h_err[key]])
+        h_est[key] = "unfiltered" if h_u is h_m else choose_height_estimator(
+            [h_err[key]], [_n_common(h_m, h_u)])
         heights[(a, b)] = h_u if h_est[key] == "unfiltered" else h_m
 
     pairs = interface_pairs(lay, interfaces)
@@ -1026,7 +1027,9 @@ def _series_height_estimator(scans, layers, region, vs, central_fraction, forced
     for a, b in keys:
         errs = [m.height_estimator_errors_um[f"{a}|{b}"] for m in scans
                 if (a, b) in m.height_candidates_um]
-        choice[(a, b)] = choose_height_estimator(errs) if forced == "auto" else forced
+        ncol = [_n_common(*m.height_candidates_um[(a, b)]) for m in scans
+                if (a, b) in m.height_candidates_um]
+        choice[(a, b)] = choose_height_estimator(errs, ncol) if forced == "auto" else forced
         log.info("analyse_series: %s|%s: heights %s in every scan (unfiltered noise %s um, "
                  "median error %s um)", a, b, choice[(a, b)],
                  " / ".join(f"{e[0]:.2f}" for e in errs),
@@ -1071,6 +1074,11 @@ def _series_height_estimator(scans, layers, region, vs, central_fraction, forced
             height_estimator=est, height_candidates_um={},
             **{a: st[kk] for kk, a in zip(_STAT_KEYS, _STAT_ATTRS)}))
     return out
+
+
+def _n_common(h_m, h_u) -> int:
+    """Columns where both height maps are finite."""
+    return int((np.isfinite(h_m) & np.isfinite(h_u)).sum())
 
 
 #: :class:`~ssbscope.tomo.series.ScanMeasurement` fields of :data:`_STAT_KEYS`.
