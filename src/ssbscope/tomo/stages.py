@@ -342,9 +342,10 @@ def _height_estimator_vars(met, scans, ifaces):
     met.attrs["height_estimator"] = "; ".join(f"{k}: {'/'.join(v)}" for k, v in est.items())
     met.attrs["height_estimator_rule"] = (
         "per interface, one estimator for every scan of the series: the 3x3x3 median's "
-        "heights (the series' denoising) or the unfiltered grey values', whichever has the "
-        "smaller sum over the scans of the squared error height_noise_unfiltered_um^2 vs "
-        "height_error_median_um^2 (ssbscope.tomo.series.choose_height_estimator); "
+        "heights (the series' denoising) where the sum over the scans of "
+        "height_error_median_um^2 is below that of height_noise_unfiltered_um^2 by more than "
+        "2 sampling standard errors, else the unfiltered grey values' "
+        "(ssbscope.tomo.series.choose_height_estimator); "
         "'truncated': heights from the local contrast of truncated scans; YAML "
         "analysis.tomo.height_estimator (median / unfiltered) overrides the choice")
     met["height_noise_unfiltered_um"] = (("time_s", "interface"), errs[..., 0])
