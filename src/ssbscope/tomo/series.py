@@ -1248,7 +1248,7 @@ def height_estimator_errors(h_median, h_unfiltered, noise_response=None) -> tupl
     return float(e_u), float(math.sqrt(max(var_d - var_rm, 0.0) + var_m))
 
 
-def choose_height_estimator(errors, n_columns=None) -> str:
+def choose_height_estimator(errors, n_columns=None, voxel_size_um=None) -> str:
     """One height estimator for an interface over a whole series.
 
     Rule: the estimator of the smaller summed squared error over the series' scans,
@@ -1271,7 +1271,13 @@ def choose_height_estimator(errors, n_columns=None) -> str:
     hang on how its crop's grey classes mix (issue 17: a per-scan switch at a crop
     contrast-to-noise of 3 gave the 2-voxel Li layers of the model-plated twin the median
     and the thicker ones the unfiltered heights, 0.56 against 2.07 um of height noise).  A
-    series without a finite estimate takes the unfiltered heights.
+    series without a finite estimate takes the unfiltered heights, and so does a series whose
+    unfiltered heights' rms noise is below ``voxel_size_um / sqrt(12)``, the rms error of a
+    whole-voxel (segmented) height: they are then sub-voxel already, and the median could
+    only trade noise below that scale for an offset the maps cannot show (the anode-free
+    twin's Cu | Li face, 0.14-0.24 um of noise: the median's heights read 0.11-0.15 um of
+    error but moved the plated layer's centre thickness by +0.35 um through the thickness
+    maps' outlier columns).
 
     The criterion is the height map's error per column, what thickness maps, current-density
     maps between scans and the interface models use.  A statistic of the map can favour the
@@ -1286,6 +1292,8 @@ def choose_height_estimator(errors, n_columns=None) -> str:
         ``(e_u, e_m)`` per scan (µm); non-finite pairs are left out.
     n_columns : sequence of int, optional
         Columns each scan's errors were measured on (None: no sampling margin).
+    voxel_size_um : float, optional
+        Voxel edge (µm; None: no sub-voxel floor).
 
     Returns
     -------
@@ -1310,6 +1318,8 @@ def choose_height_estimator(errors, n_columns=None) -> str:
             n += 1
             if nc:
                 var_diff += 2.0 * (e_u ** 4 + e_m ** 4) / max(nc / 9.0, 1.0)
+    if n and voxel_size_um and su / n < float(voxel_size_um) ** 2 / 12.0:
+        return "unfiltered"
     return "median" if n and sm < su - 2.0 * math.sqrt(var_diff) else "unfiltered"
 
 

@@ -693,7 +693,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         cands[(a, b)] = (h_m, h_u)
         h_err[key] = height_estimator_errors(h_m, h_u, resp)
         h_est[key] = "unfiltered" if h_u is h_m else choose_height_estimator(
-            [h_err[key]], [_n_common(h_m, h_u)])
+            [h_err[key]], [_n_common(h_m, h_u)], vs)
         heights[(a, b)] = h_u if h_est[key] == "unfiltered" else h_m
 
     pairs = interface_pairs(lay, interfaces)
@@ -1029,7 +1029,8 @@ def _series_height_estimator(scans, layers, region, vs, central_fraction, forced
                 if (a, b) in m.height_candidates_um]
         ncol = [_n_common(*m.height_candidates_um[(a, b)]) for m in scans
                 if (a, b) in m.height_candidates_um]
-        choice[(a, b)] = choose_height_estimator(errs, ncol) if forced == "auto" else forced
+        choice[(a, b)] = (choose_height_estimator(errs, ncol, vs) if forced == "auto"
+                          else forced)
         log.info("analyse_series: %s|%s: heights %s in every scan (unfiltered noise %s um, "
                  "median error %s um)", a, b, choice[(a, b)],
                  " / ".join(f"{e[0]:.2f}" for e in errs),
