@@ -81,6 +81,17 @@ therefore the estimator switch, not the physics; the switch is the tomography ch
 unfiltered heights' noise, ~ voxel sqrt(window) / CNR, against the median's flattening).  A
 higher threshold alone is no cure: the symmetric twin's Li | Li6PS5Cl reads 3.5-3.7 too and
 its roughness needs the unfiltered values (the constant's docstring).
+
+Fixed (issue 17): the estimator is chosen once per interface for the whole series
+(``ssbscope.tomo.series.choose_height_estimator``) from each scan's two height maps and its own
+voxel noise (the electrolyte's interior), not from the crop's grey classes: estimated errors
+unfiltered 1.87 / 2.25 / 1.79 / 2.04 um, median 0.64 / 0.77 / 0.66 / 0.74 um (actual
+1.97-2.30 and 0.68-1.18 above), so the median in every scan.  Measured on this fixture
+(seed 0): contrast / noise 1.75 / 1.81 / 2.92 (before 0.95 / 1.21 / 1.47), all three
+"resolvable"; partial correlations 0.67 / 0.64 / 0.50 (p 0.005 / 0.005 / 0.10; before 0.44 /
+0.52 / 0.34); interval weights 0.51 / 0.46 / 0.61 (before 0.93 / 0.06 / 0.94); the fitted
+prediction's correlation with the true current maps 0.91 / 0.93 (before 0.81 / 0.86), one
+pixel 0.86 / 0.89 (before 0.70 / 0.75).  Interval 1 is no longer marginal.
 """
 
 import numpy as np
@@ -152,12 +163,19 @@ def test_the_comparison_on_the_model_plated_twin_is_resolvable_with_skill(store)
     # intervals 1 (plating 1.5 -> 3 mAh/cm2) and 2 (stripping back to 1.5) are wholly the
     # model's growth; interval 3 adds the case-B 1.5 mA/cm2 step, whose radial profile is the
     # table's, not the model's (its skill is lower)
-    # interval 1 is marginal (module docstring): contrast / noise 1.04 before the rim-median fix
+    # interval 1 was marginal (module docstring): contrast / noise 1.04 before the rim-median fix
     # of the heights at the measured area's edge (issue 16), 0.97 after it (smooth_um 4.5),
     # 0.95 with the fitted smoothing (1.21, 1.47 in intervals 2, 3)
+    # one height estimator for the series (issue 17), recorded with the errors it weighed
+    # (measured unfiltered 1.87-2.25 um, median 0.64-0.77 um in the plated scans)
+    met = store.read("tomo/anode_free/metrics").load()
+    assert "Li|LPSCl: median" in met.attrs["height_estimator"], met.attrs["height_estimator"]
+    e_u = met["height_noise_unfiltered_um"].sel(interface="Li|LPSCl").values[1:]
+    e_m = met["height_error_median_um"].sel(interface="Li|LPSCl").values[1:]
+    assert np.all(e_u > 2 * e_m) and np.all(e_m > 0.3), (e_u, e_m)
+    # contrast / noise 1.75 / 1.81 / 2.92
     cn = ds["contrast_to_noise"].values
-    assert [v[k] for k in (2, 3)] == ["resolvable"] * 2 and cn[1] > 0.9, cn
-    assert v[1] == ("resolvable" if cn[1] > 1 else "not resolvable")
+    assert [v[k] for k in (1, 2, 3)] == ["resolvable"] * 3 and cn[1] > 1.4, cn
     # measured (small, seed 0, 6 um smoothing, 20 x 20 solve grid, the former spectrum floor):
     # contrast / noise 1.04, 2.24, 2.21; top-decile overlap 0.50 and 0.82 vs shuffled
     # baselines 0.12 and 0.09 (z 2.5, 5.3); correlation 0.74 and 0.92 (z 2.7, 3.6); interval
@@ -207,13 +225,17 @@ def test_the_skill_beyond_the_height_is_stored_and_found_on_the_true_maps(run):
     # 0.75 / 0.41 (p 0.18 / 0.03 / 0.08)
     pc = ds["partial_correlation"].values
     pp = ds["partial_correlation_p"].values
-    assert beyond[2] == "skill beyond height" and pc[2] > 0.4, (beyond, pc, pp)
-    assert pc[1] > 0.3 and pc[3] > 0.2 and pp[1] < 0.1 and pp[3] < 0.25, (beyond, pc, pp)
+    # one height estimator for the series (issue 17): 0.67 / 0.64 / 0.50 (p 0.005 / 0.005 /
+    # 0.10); with the former per-scan switch 0.44 / 0.52 / 0.34 (p 0.050 / 0.040 / 0.16)
+    assert beyond[1:3] == ["skill beyond height"] * 2, (beyond, pc, pp)
+    assert pc[1] > 0.55 and pc[2] > 0.55 and pc[3] > 0.4, (beyond, pc, pp)
+    assert pp[1] < 0.05 and pp[2] < 0.05 and pp[3] < 0.25, (beyond, pc, pp)
     w = ds["interval_height_weight"].values
     assert ds["interval_height_weight"].attrs["units"] == "1"
-    # scans 2 and 4 (heights on the unfiltered grey values) are the noisy ones: each interval
-    # leans on its quieter scan (measured w 0.93 / 0.06 / 0.94)
-    assert w[1] > 0.75 and w[2] < 0.25 and w[3] > 0.75, w
+    # every scan's heights from one estimator: equally noisy scans, weights near 1/2
+    # (measured 0.51 / 0.46 / 0.61; with the former per-scan switch 0.93 / 0.06 / 0.94, scans
+    # 2 and 4 on the unfiltered grey values)
+    assert np.all(np.abs(w[1:] - 0.5) < 0.2), w
     truth = json.loads(truth_path.read_text(encoding="utf-8"))["tomo"]["anode_free"]
     sm = float(ds.attrs["smoothing_um"])
     px = float(ds["x"].values[1] - ds["x"].values[0])
@@ -233,7 +255,9 @@ def test_the_skill_beyond_the_height_is_stored_and_found_on_the_true_maps(run):
 def test_the_fitted_height_smoothing_predicts_the_true_current_better_than_one_pixel(run):
     # the former default (one pixel, 3 um) re-solved on the same interval surfaces: its
     # prediction follows the heights' noise slopes and matches the twin's true current maps
-    # less (measured correlation 0.70 / 0.75 against 0.81 / 0.86 fitted)
+    # less (measured correlation 0.86 / 0.89 against 0.91 / 0.93 fitted; 0.70 / 0.75 against
+    # 0.81 / 0.86 with the former per-scan height estimator, whose noisier scans gave the
+    # one-pixel surface more noise slopes to follow)
     import json
 
     from ssbscope.interface import surface_current
@@ -262,4 +286,4 @@ def test_the_fitted_height_smoothing_predicts_the_true_current_better_than_one_p
         c_new = np.corrcoef(new[ok], t[ok])[0, 1]
         c_old = np.corrcoef(old.projected_current_ma_cm2[ok], t[ok])[0, 1]
         print(k, c_old, c_new)
-        assert c_new > c_old + 0.05, (k, c_old, c_new)
+        assert c_new > c_old + 0.03 and c_new > 0.88, (k, c_old, c_new)

@@ -1183,13 +1183,15 @@ def interval_height(h_start, h_end, choice: str = "noise_weighted", *, weight=No
     on the mid-interval height; with noise 0.15 / 0.45 in the two scans the mid-interval
     height is biased and the noise-weighted one is not (same test).  On the texture twin
     (growth without skill beyond the height; small, seed 0, primary current, 6 um
-    comparison smoothing, 20 solve nodes) the scans' height noise is unequal (fitted
-    0.52 / 2.10 / 0.55 / 2.22 um in scans 1-4: the thicker layers' heights are measured on
-    the unfiltered grey values; the acquisitions are identical, and on the model-plated twin
-    of the same charges the 2-voxel layers' crops read a contrast-to-noise ratio of 2.8-2.9
-    against 3.5-3.7 only by partial volume, below and above
-    ``ssbscope.tomo.series.HEIGHT_RAW_CNR``: issue 17, measured in
-    ``tests/interface/test_twin_model_plating.py``), and the measured maps' partial
+    comparison smoothing, 20 solve nodes) the scans' height noise was unequal under the
+    former per-scan choice of the height estimator (fitted 0.52 / 2.10 / 0.55 / 2.22 um in
+    scans 1-4: the thicker layers' heights were measured on the unfiltered grey values; the
+    acquisitions are identical, and on the model-plated twin of the same charges the
+    2-voxel layers' crops read a contrast-to-noise ratio of 2.8-2.9 against 3.5-3.7 only by
+    partial volume, below and above the former threshold of 3: issue 17, measured in
+    ``tests/interface/test_twin_model_plating.py``; now one estimator per interface for the
+    whole series, :func:`ssbscope.tomo.series.choose_height_estimator`, and the model-plated
+    twin's weights read 0.51 / 0.46 / 0.61), and the measured maps' partial
     correlations were 0.29 / 0.25 / 0.31 on the mid-interval surface where the true current
     maps give -0.19 / -0.15 / 0.10 on it; on the noise-weighted surface (w 0.94 / 0.06 / 0.94)
     0.00 / 0.09 / 0.16 against the true maps' -0.08 / 0.04 / 0.15 (p 0.55 / 0.45 / 0.38).

@@ -25,8 +25,11 @@ labels         ``digitize`` per slab (elementwise); opening per slab with a ``4 
                the opening on a slab predicted ``4 r`` further; probability sums
                per slice
 layer location per-slice phase fractions, one pass over the labels                    exact
-heights        ``interface_height_map`` on the crop ``[lo, hi)`` of the median/raw    exact
-               (a few slices around each interface); truncated scans: slice means
+heights        ``interface_height_map`` on the crop ``[lo, hi)`` of the median and   exact
+               of the raw values (a few slices around each interface), both kept
+               (2-D) until the series' one estimator per interface is chosen
+               (:func:`_series_height_estimator`); the noise response reads one
+               homogeneous slab of the electrolyte; truncated scans: slice means
                and the exterior's reference sums per slab, then the window
                (:func:`_truncated_heights`; again, widened, where the surface
                reaches its ends); the window's labels are rewritten from those
@@ -582,6 +585,12 @@ def _lazy_fn(slab_fn, shape, z_range, cz, dtype=bool):
 THIN_LAYER_VOX = 4
 
 
+#: Slices of the scan's noise field (:func:`ssbscope.tomo.series.height_noise_field`) that
+#: :func:`_measure` reads: the tallest interface crop it serves (at most 10 + 2 x the
+#: partial-volume run-out of the faces; taller crops fall back to white noise).
+NOISE_FIELD_SLICES = 16
+
+
 def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, central_fraction,
              electrolyte, n_layers, min_volume_um3, frac_inner, phase_levels=None,
              level_erode_vox=2, level_labels=None, truncated=None, subvoxel=False):
@@ -592,10 +601,11 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
     sub-voxel edges of a truncated scan's interfaces (:func:`_truncated_heights`)."""
     import scipy.ndimage as ndi
 
-    from ssbscope.tomo import metrics as M
-    from ssbscope.tomo.series import (PhaseOrder, ScanMeasurement, _height, as_layers,
-                                      electrolyte_layer, electrolyte_slab_order,
-                                      interface_pairs)
+    from ssbscope.tomo.series import (PhaseOrder, ScanMeasurement, _height,
+                                      _height_candidates, _median_noise_response, as_layers,
+                                      choose_height_estimator, electrolyte_layer,
+                                      electrolyte_slab_order, height_estimator_errors,
+                                      height_noise_field, interface_pairs)
 
     lay = as_layers(layers)
     names = [la.name for la in lay]
@@ -628,7 +638,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         return (thin_levels.level(order_phases[pidx[nm]])
                 if nm in thin and thin_levels is not None else None)
 
-    heights = {}
+    heights, cands, h_err, h_est = {}, {}, {}, {}
+    noise_field = None  # the scan's voxel noise (its electrolyte's interior), read once
     for a, b in zip(present[:-1], present[1:]):
         (a0, a1), (b0, b1) = band[a], band[b]
         pa, pb = pidx[a], pidx[b]
@@ -653,8 +664,37 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
             med_c = _rim_median_crop(sc.aligned, med_c, c0, c1, inner)
         med_c = _Crop(med_c, c0)
         raw_c = _Crop(np.asarray(sc.aligned[c0:c1]), c0)
-        heights[(a, b)] = _height(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c,
-                                  lower_level=thin_level(a), upper_level=thin_level(b))
+        if truncated is not None:  # the seed of the local-contrast heights
+            heights[(a, b)] = _height(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c,
+                                      lower_level=thin_level(a), upper_level=thin_level(b))
+            h_est[f"{a}|{b}"] = "truncated"
+            continue
+        # both estimators' maps; this scan's choice alone here, the series' one after
+        # every scan is measured (_series_height_estimator)
+        h_m, h_u = _height_candidates(med_c, lo, hi, vs, inner, f"{a}|{b}", raw=raw_c,
+                                      lower_level=thin_level(a), upper_level=thin_level(b))
+        key = f"{a}|{b}"
+        if sc.med is sc.aligned or h_u is None:  # no filter: one estimator, the unfiltered
+            h_m = h_u = h_u if h_u is not None else h_m
+        # the estimators' response to the voxels' noise (the 3x3x3 median's only; another
+        # denoising: the lower bound of its error, height_estimator_errors)
+        resp = None
+        if sc.med_is_median3 and h_u is not h_m:
+            if noise_field is None:
+                el_band = band.get(electrolyte_layer(lay, PhaseOrder(
+                    tuple(order_phases), (float("nan"),) * n_ph, float("nan")), electrolyte))
+                noise_field = (height_noise_field(sc.aligned, el_band, inner, NOISE_FIELD_SLICES)
+                               if el_band is not None else None)
+                if noise_field is None:
+                    noise_field = False  # no homogeneous slab: white noise
+            resp = _median_noise_response(raw_c, lo, hi, vs, inner, thin_level(a),
+                                          thin_level(b),
+                                          noise=None if noise_field is False else noise_field)
+        cands[(a, b)] = (h_m, h_u)
+        h_err[key] = height_estimator_errors(h_m, h_u, resp)
+        h_est[key] = "unfiltered" if h_u is h_m else choose_height_estimator(
+            [h_err[key]], [_n_common(h_m, h_u)], vs)
+        heights[(a, b)] = h_u if h_est[key] == "unfiltered" else h_m
 
     pairs = interface_pairs(lay, interfaces)
     contrast, shading = {}, {}
@@ -686,18 +726,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         # the layer location follows the bands the measurement used
         _truncated_close_ramps(sc, heights, band, present, pidx, vs, inner)
         loc = _location_from_bands(loc, band)
-    h_out, ra, rq = {}, {}, {}
-    for a, b in pairs:
-        key = f"{a}|{b}"
-        h = heights.get((a, b))
-        if h is None:
-            h = np.full(inner.shape, np.nan)
-        h_out[key] = h
-        try:
-            r = M.roughness(h)
-            ra[key], rq[key] = r.ra_um, r.rq_um
-        except EmptyResultError:
-            ra[key] = rq[key] = float("nan")
+    h_out, ra, rq = _interface_maps(heights, pairs, inner)
 
     want_t = list(names) if thickness is None else list(thickness)
     for t in want_t:
@@ -737,26 +766,12 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
 
     stats = {k: {} for k in ("c", "cs", "e", "es", "m", "o")}
     for nm in want_t:
-        tm = tmaps[nm]
-        ok = inner & np.isfinite(tm)
-        if ok.any():
-            # centre/edge of the LAYER (layer_centre_edge); the mean and the volumes keep
-            # every column
-            st, o_frac = layer_centre_edge(tm, ok, central_fraction)
-            vals = (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um,
-                    float(np.mean(tm[ok])), o_frac)
-        else:
-            vals = (float("nan"),) * 6
-        for kk, v in zip(("c", "cs", "e", "es", "m", "o"), vals):
+        for kk, v in zip(_STAT_KEYS, _thickness_stats(tmaps[nm], inner, central_fraction)):
             stats[kk][nm] = v
     v3 = vs ** 3
     phase_vol = {p: float(phase_cnt[i]) * v3 for i, p in enumerate(order_phases)}
     area_um2 = float(cell.sum()) * vs ** 2
-    layer_vol = {}
-    for nm in names:
-        tm = tmaps[nm]
-        layer_vol[nm] = float(np.nanmean(tm[inner])) * area_um2 if np.isfinite(tm[inner]).any() \
-            else float("nan")
+    layer_vol = {nm: _layer_volume(tmaps[nm], inner, area_um2) for nm in names}
 
     # pure-phase levels: histograms of the eroded interiors per slab (equal to measure_scan's)
     from ssbscope.tomo.levels import pure_phase_levels
@@ -942,8 +957,134 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         electrolyte_raw_low=raw_low, low_attenuation_levels=la_levels,
         phase_levels=levels, interface_contrast=contrast, subsurface_void_volume_um3=voids,
         pore_crack_parts=pc_parts, thickness_outlier_fraction=stats["o"],
-        low_attenuation_regions=la_regions if la_regions and lv is not None else None)
+        low_attenuation_regions=la_regions if la_regions and lv is not None else None,
+        height_estimator=h_est, height_estimator_errors_um=h_err, height_candidates_um=cands)
     return sm, el_fn, raw_fn
+
+
+#: Keys of :func:`_thickness_stats`' values in :func:`_measure` (centre, its std, edge, its
+#: std, mean, outlier fraction).
+_STAT_KEYS = ("c", "cs", "e", "es", "m", "o")
+
+
+def _interface_maps(heights, pairs, inner):
+    """Height maps, Ra and Rq of the requested interfaces ``pairs`` from ``heights``
+    (``(lower, upper)`` -> (Y, X) map, µm; a missing one NaN)."""
+    from ssbscope.tomo import metrics as M
+
+    h_out, ra, rq = {}, {}, {}
+    for a, b in pairs:
+        key = f"{a}|{b}"
+        h = heights.get((a, b))
+        if h is None:
+            h = np.full(inner.shape, np.nan)
+        h_out[key] = h
+        try:
+            r = M.roughness(h)
+            ra[key], rq[key] = r.ra_um, r.rq_um
+        except EmptyResultError:
+            ra[key] = rq[key] = float("nan")
+    return h_out, ra, rq
+
+
+def _thickness_stats(tm, inner, central_fraction):
+    """Centre, centre std, edge, edge std (of the LAYER, :func:`layer_centre_edge`), mean
+    over every column, outlier fraction of a thickness map (µm); NaN when it is empty."""
+    ok = inner & np.isfinite(tm)
+    if not ok.any():
+        return (float("nan"),) * 6
+    # the mean and the volumes keep every column
+    st, o_frac = layer_centre_edge(tm, ok, central_fraction)
+    return (st.mean_center_um, st.std_center_um, st.mean_edge_um, st.std_edge_um,
+            float(np.mean(tm[ok])), o_frac)
+
+
+def _layer_volume(tm, inner, area_um2):
+    """Mean thickness over the inner cell x the cell's area (µm³); NaN when empty."""
+    return (float(np.nanmean(tm[inner])) * area_um2 if np.isfinite(tm[inner]).any()
+            else float("nan"))
+
+
+def _series_height_estimator(scans, layers, region, vs, central_fraction, forced="auto"):
+    """One height estimator per interface for the whole series
+    (:func:`ssbscope.tomo.series.choose_height_estimator` on every scan's
+    ``height_estimator_errors_um``), applied to each scan's height maps and what follows from
+    them (Ra, Rq; the thickness maps, their statistics and the layer volumes of the layers
+    between two measured interfaces); the scans' candidate maps are dropped.  ``forced``
+    ("median" or "unfiltered"): that estimator instead (YAML
+    ``analysis.tomo.height_estimator``)."""
+    import dataclasses
+
+    from ssbscope.tomo.series import HEIGHT_ESTIMATORS, as_layers, choose_height_estimator
+
+    if forced != "auto" and forced not in HEIGHT_ESTIMATORS:
+        raise ParameterError("height_estimator", forced,
+                             f"must be 'auto' or one of {', '.join(HEIGHT_ESTIMATORS)}")
+
+    names = [la.name for la in as_layers(layers)]
+    keys = {k for m in scans for k in m.height_candidates_um}
+    choice = {}
+    for a, b in keys:
+        errs = [m.height_estimator_errors_um[f"{a}|{b}"] for m in scans
+                if (a, b) in m.height_candidates_um]
+        ncol = [_n_common(*m.height_candidates_um[(a, b)]) for m in scans
+                if (a, b) in m.height_candidates_um]
+        choice[(a, b)] = (choose_height_estimator(errs, ncol, vs) if forced == "auto"
+                          else forced)
+        log.info("analyse_series: %s|%s: heights %s in every scan (unfiltered noise %s um, "
+                 "median error %s um)", a, b, choice[(a, b)],
+                 " / ".join(f"{e[0]:.2f}" for e in errs),
+                 " / ".join(f"{e[1]:.2f}" for e in errs))
+    inner = region.inner
+    area_um2 = float(region.mask.sum()) * vs ** 2
+    out = []
+    for m in scans:
+        cand = m.height_candidates_um
+        if not cand:
+            out.append(m)
+            continue
+        heights, est = {}, dict(m.height_estimator)
+        for (a, b), (h_m, h_u) in cand.items():
+            pick = choice[(a, b)]
+            heights[(a, b)] = h_u if pick == "unfiltered" else h_m
+            est[f"{a}|{b}"] = "unfiltered" if h_u is h_m else pick
+        # the requested interfaces (m.interfaces, "lower|upper"); every adjacent pair of
+        # found layers is in cand
+        key_pair = {f"{a}|{b}": (a, b) for a, b in cand}
+        pairs = [key_pair.get(k, tuple(k.split("|", 1))) for k in m.interfaces]
+        h_out, ra, rq = _interface_maps(heights, pairs, inner)
+        present = [nm for nm, ok in zip(m.location.names, m.location.present) if ok]
+        tmaps = {}
+        for k, nm in enumerate(present):
+            below = heights.get((present[k - 1], nm)) if k > 0 else None
+            above = heights.get((nm, present[k + 1])) if k < len(present) - 1 else None
+            if below is not None and above is not None:
+                tmaps[nm] = np.where(inner, above - below, np.nan)
+        th = dict(m.thickness_um)
+        st = {kk: dict(getattr(m, a)) for kk, a in zip(_STAT_KEYS, _STAT_ATTRS)}
+        lv = dict(m.layer_volume_um3)
+        for nm, tm in tmaps.items():
+            if nm in names:
+                lv[nm] = _layer_volume(tm, inner, area_um2)
+            if nm in th:
+                th[nm] = tm
+                for kk, v in zip(_STAT_KEYS, _thickness_stats(tm, inner, central_fraction)):
+                    st[kk][nm] = v
+        out.append(dataclasses.replace(
+            m, height_um=h_out, ra_um=ra, rq_um=rq, thickness_um=th, layer_volume_um3=lv,
+            height_estimator=est, height_candidates_um={},
+            **{a: st[kk] for kk, a in zip(_STAT_KEYS, _STAT_ATTRS)}))
+    return out
+
+
+def _n_common(h_m, h_u) -> int:
+    """Columns where both height maps are finite."""
+    return int((np.isfinite(h_m) & np.isfinite(h_u)).sum())
+
+
+#: :class:`~ssbscope.tomo.series.ScanMeasurement` fields of :data:`_STAT_KEYS`.
+_STAT_ATTRS = ("thickness_center_um", "thickness_center_std_um", "thickness_edge_um",
+               "thickness_edge_std_um", "thickness_mean_um", "thickness_outlier_fraction")
 
 
 def layer_centre_edge(thickness_map_um, footprint, central_fraction: float):
@@ -2147,7 +2288,7 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
              energy_kev, interfaces, thickness, central_fraction, register_on, median,
              opening_radius_vox, min_filament_volume_um3, n_layers, electrolyte, progress,
              segmenter, denoise, phase_levels, level_erode_vox, level_denoise,
-             truncated=None, subvoxel_heights=False):
+             truncated=None, subvoxel_heights=False, height_estimator="auto"):
     """The series analysis on z-slabs; ``work_dir`` False: in memory, one slab (the result's
     arrays NumPy), else Zarr intermediates under ``work_dir`` (None: a temporary directory)
     and lazy arrays in the result."""
@@ -2242,6 +2383,10 @@ def _analyse(volumes, layers, voxel_size_um, work_dir, memory_limit_bytes, chunk
             sc.med = None  # (in memory: freed too)
         if work.path is not None:
             trim_heap()
+    # one height estimator per interface for the series, chosen now that every scan's
+    # two height maps are measured (2-D maps: cheap to keep)
+    scans = _series_height_estimator(scans, lay, region, vs, central_fraction,
+                                     height_estimator)
     # layers thinner than a voxel (no band) between two found ones: partial volume
     if truncated is None:
         scans = _missing_layers(scans, scans_z, lay, vs, region, central_fraction)
@@ -2335,7 +2480,7 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                            electrolyte: str | None = None, progress=None, segmenter=None,
                            denoise=None, phase_levels=None, level_erode_vox: int = 2,
                            level_denoise="default", truncated=None,
-                           subvoxel_heights: bool = False):
+                           subvoxel_heights: bool = False, height_estimator: str = "auto"):
     """:func:`ssbscope.tomo.series.analyse_series` on z-slabs of lazily read volumes.
 
     Parameters
@@ -2368,6 +2513,10 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
         With ``truncated``: each column's edge refined to a fraction of a voxel by the
         partial-volume sum around it (:func:`ssbscope.tomo.metrics.refine_edges`; YAML
         ``analysis.tomo.subvoxel_heights``), else whole voxels; no effect on other scans.
+    height_estimator : {"auto", "median", "unfiltered"}
+        Grey values of the interface heights, one for every scan (YAML
+        ``analysis.tomo.height_estimator``; "auto":
+        :func:`ssbscope.tomo.series.choose_height_estimator` per interface).
 
     Returns
     -------
@@ -2386,7 +2535,8 @@ def analyse_series_chunked(volumes, layers, voxel_size_um: float, *, work_dir=No
                     electrolyte=electrolyte, progress=progress, segmenter=segmenter,
                     denoise=denoise, phase_levels=phase_levels,
                     level_erode_vox=level_erode_vox, level_denoise=level_denoise,
-                    truncated=truncated, subvoxel_heights=subvoxel_heights)
+                    truncated=truncated, subvoxel_heights=subvoxel_heights,
+                    height_estimator=height_estimator)
 
 
 #: Bytes of work memory per voxel of the registration slab (two float64 copies, complex

@@ -284,7 +284,8 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
                   interfaces=None, thickness=None, central_fraction=0.75, register_on=None,
                   median=True, opening_radius_vox=0, min_filament_volume_um3=0.0, n_layers=10,
                   electrolyte=None, segmentation=None, denoise=None, phase_levels=None,
-                  level_erode_vox=2, level_denoise="default", subvoxel_heights=False):
+                  level_erode_vox=2, level_denoise="default", subvoxel_heights=False,
+                  height_estimator="auto"):
     """Register, segment and measure one CT series against the declared layers.
 
     The scans are read lazily from the store and analysed in z-slabs sized from
@@ -325,7 +326,7 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
         denoise=denoise, phase_levels=phase_levels, level_erode_vox=level_erode_vox,
         level_denoise=level_denoise,
         truncated=trunc[0] if trunc and all(t is not None for t in trunc) else None,
-        subvoxel_heights=bool(subvoxel_heights))
+        subvoxel_heights=bool(subvoxel_heights), height_estimator=height_estimator)
     out = series_datasets(res, time_s, states, vs, central_fraction=central_fraction,
                           series=series)
     is_trunc = bool(trunc) and all(t is not None for t in trunc)
@@ -333,6 +334,36 @@ def _series_stage(ctx, inputs, *, series, scan_keys, time_s, states, layers, ene
     out[f"tomo/{series}/metrics"].attrs.update(
         _height_method(is_trunc, bool(subvoxel_heights)))
     return out
+
+
+def _height_estimator_vars(met, scans, ifaces):
+    """The interface heights' estimator (one per interface for the series,
+    :func:`ssbscope.tomo.series.choose_height_estimator`) and the errors it weighed:
+    ``height_estimator`` attrs (``"lower|upper: median; ..."``) and the variables
+    ``height_noise_unfiltered_um`` / ``height_error_median_um`` on (time_s, interface)."""
+    nt = len(scans)
+    errs = np.array([[s.height_estimator_errors_um.get(k, (np.nan, np.nan)) for k in ifaces]
+                     for s in scans], float).reshape(nt, len(ifaces), 2)
+    est = {k: sorted({s.height_estimator.get(k, "none") for s in scans}) for k in ifaces}
+    met.attrs["height_estimator"] = "; ".join(f"{k}: {'/'.join(v)}" for k, v in est.items())
+    met.attrs["height_estimator_rule"] = (
+        "per interface, one estimator for every scan of the series: the 3x3x3 median's "
+        "heights (the series' denoising) where the sum over the scans of "
+        "height_error_median_um^2 is below that of height_noise_unfiltered_um^2 by more than "
+        "2 sampling standard errors, else the unfiltered grey values' "
+        "(ssbscope.tomo.series.choose_height_estimator); "
+        "'truncated': heights from the local contrast of truncated scans; YAML "
+        "analysis.tomo.height_estimator (median / unfiltered) overrides the choice")
+    met["height_noise_unfiltered_um"] = (("time_s", "interface"), errs[..., 0])
+    met["height_noise_unfiltered_um"].attrs.update({"units": "um", "method": (
+        "std of the pixel-independent part of the unfiltered grey values' height map "
+        "(second-difference estimate, ssbscope.interface.topography.white_noise_std): that "
+        "estimator's error (ssbscope.tomo.series.height_estimator_errors)")})
+    met["height_error_median_um"] = (("time_s", "interface"), errs[..., 1])
+    met["height_error_median_um"].attrs.update({"units": "um", "method": (
+        "sqrt(var(h_unfiltered - h_median) - height_noise_unfiltered_um^2): what the median's "
+        "heights differ from the unfiltered ones beyond the unfiltered noise (its flattening "
+        "and own noise; ssbscope.tomo.series.height_estimator_errors)")})
 
 
 def _height_method(truncated: bool, subvoxel: bool) -> dict:
@@ -701,6 +732,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
                    "voxel ring: its own histogram) "
                    "(ssbscope.tomo.low_attenuation); voxel counts at the darkest class's "
                    "threshold when no Li electrode is found")})
+    _height_estimator_vars(met, scans, ifaces)
     _isolated_split_attrs(met, res)
     met["layer_index"].attrs["description"] = (
         f"layer of the {el} in n equal layers, 1 next to {l1_name}, n next to {ln_name}")
@@ -972,7 +1004,9 @@ def input_stages(exp) -> list:
                     "level_denoise": (san.level_denoise.model_dump()
                                       if san.level_denoise is not None else "default"),
                     # only when on: the default keeps existing stores' fingerprints
-                    **({"subvoxel_heights": True} if san.subvoxel_heights else {})},
+                    **({"subvoxel_heights": True} if san.subvoxel_heights else {}),
+                    **({"height_estimator": san.height_estimator}
+                       if san.height_estimator != "auto" else {})},
             long=True))
     tr = an.segmentation.training
     if an.segmentation.method == "random_forest" and not forest_done and tr.scan is not None:
