@@ -1222,15 +1222,13 @@ def validate_file(path) -> list[tuple[str, str]]:
         return not r.exists()
 
     def special(p):  # a FIFO or device would hang or never end a read: refused, not opened
-        import stat as _stat
+        from ssbscope.paths import special_file
 
-        if p is None or any(ch in str(p) for ch in "*?["):
-            return False
-        try:
-            m = exp.resolve(p).stat().st_mode
-        except OSError:
-            return False
-        return not (_stat.S_ISREG(m) or _stat.S_ISDIR(m))
+        if p is None:
+            return None
+        if any(ch in str(p) for ch in "*?["):  # a pattern: refused as when named directly
+            return next((q for q in sorted(glob.glob(str(exp.resolve(p)))) if special_file(q)), None)
+        return exp.resolve(p) if special_file(exp.resolve(p)) else None
 
     def unreadable(p):  # a regular file that cannot be opened (permissions): why, else ""
         if p is None or any(ch in str(p) for ch in "*?["):
@@ -1254,8 +1252,12 @@ def validate_file(path) -> list[tuple[str, str]]:
                 what = "matches no file" if any(ch in item.path for ch in "*?[") else _absent(exp.resolve(item.path))
                 problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} {what}"))
             elif special(item.path):
+                sp = special(item.path)
                 problems.append((f"inputs.{modality}[{i}].path",
-                                 f"{item.path!r} is a FIFO, device or special file, not a data file"))
+                                 f"{item.path!r} is a FIFO, device or special file, not a data file"
+                                 if not any(ch in item.path for ch in "*?[") else
+                                 f"{item.path!r} matches {Path(sp).name!r}, a FIFO, device or special "
+                                 "file, not a data file; remove it or narrow the pattern"))
             elif unreadable(item.path):
                 problems.append((f"inputs.{modality}[{i}].path",
                                  f"{item.path!r} cannot be read ({unreadable(item.path)}); check its permissions"))
