@@ -55,6 +55,10 @@ class _Model(BaseModel):
 AREA_RANGE_CM2 = (1e-8, 1e5)
 #: Diameters matching :data:`AREA_RANGE_CM2` (mm), rounded outwards.
 DIAMETER_RANGE_MM = (1e-3, 4000.0)
+#: Times an input or a named state may declare (s since the start of the echem log): within
+#: ±1e9 s (about 32 years) of it; negative for a scan taken before the test began.  Beyond, the
+#: value is a unit mix-up (ms or an epoch timestamp given as s) or a corrupt number.
+TIME_RANGE_S = (-1e9, 1e9)
 
 
 def _in_range(v, lo_hi, unit, what):
@@ -158,6 +162,12 @@ class _Input(_Model):
     label: Optional[str] = Field(default=None, description="name of this input in the store and report (default: the file name)")
     time_s: Optional[float] = Field(default=None, description="start of the acquisition, s since the start of the electrochemical test")
     cell: Optional[str] = Field(default=None, description="name of the cell (a key of cells:) this input belongs to; default: the top-level cell")
+
+    @field_validator("time_s")
+    @classmethod
+    def _time_range(cls, v):
+        return _in_range(v, TIME_RANGE_S, "s", "times since the start of a cell test (about 32 years "
+                         "either way)")
 
 
 class EchemInput(_Input):
@@ -397,6 +407,12 @@ class NamedState(_Model):
 
     label: str = Field(min_length=1, description="name of the moment, e.g. 'XCS scan 2'")
     time_s: float = Field(description="s since the start of the main echem log")
+
+    @field_validator("time_s")
+    @classmethod
+    def _time_range(cls, v):
+        return _in_range(v, TIME_RANGE_S, "s", "times since the start of a cell test (about 32 years "
+                         "either way)")
 
 
 class EchemAnalysis(_Model):
@@ -1225,15 +1241,13 @@ def validate_file(path) -> list[tuple[str, str]]:
         return not r.exists()
 
     def special(p):  # a FIFO or device would hang or never end a read: refused, not opened
-        import stat as _stat
+        from ssbscope.paths import special_file
 
-        if p is None or any(ch in str(p) for ch in "*?["):
-            return False
-        try:
-            m = exp.resolve(p).stat().st_mode
-        except OSError:
-            return False
-        return not (_stat.S_ISREG(m) or _stat.S_ISDIR(m))
+        if p is None:
+            return None
+        if any(ch in str(p) for ch in "*?["):  # a pattern: refused as when named directly
+            return next((q for q in sorted(glob.glob(str(exp.resolve(p)))) if special_file(q)), None)
+        return exp.resolve(p) if special_file(exp.resolve(p)) else None
 
     def unreadable(p):  # a regular file that cannot be opened (permissions): why, else ""
         if p is None or any(ch in str(p) for ch in "*?["):
@@ -1257,8 +1271,12 @@ def validate_file(path) -> list[tuple[str, str]]:
                 what = "matches no file" if any(ch in item.path for ch in "*?[") else _absent(exp.resolve(item.path))
                 problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} {what}"))
             elif special(item.path):
+                sp = special(item.path)
                 problems.append((f"inputs.{modality}[{i}].path",
-                                 f"{item.path!r} is a FIFO, device or special file, not a data file"))
+                                 f"{item.path!r} is a FIFO, device or special file, not a data file"
+                                 if not any(ch in item.path for ch in "*?[") else
+                                 f"{item.path!r} matches {Path(sp).name!r}, a FIFO, device or special "
+                                 "file, not a data file; remove it or narrow the pattern"))
             elif unreadable(item.path):
                 problems.append((f"inputs.{modality}[{i}].path",
                                  f"{item.path!r} cannot be read ({unreadable(item.path)}); check its permissions"))

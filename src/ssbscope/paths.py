@@ -28,6 +28,18 @@ def is_pattern(spec) -> bool:
     return isinstance(spec, (str, os.PathLike)) and any(ch in str(spec) for ch in "*?[")
 
 
+def special_file(p) -> bool:
+    """Whether ``p`` exists and is neither a regular file nor a folder (a FIFO, device or
+    socket: reading it would block or never end).  Only ``stat`` is called, nothing opened."""
+    import stat as _stat
+
+    try:
+        m = os.stat(p).st_mode
+    except OSError:
+        return False
+    return not (_stat.S_ISREG(m) or _stat.S_ISDIR(m))
+
+
 def expand_inputs(spec, *, exts: tuple[str, ...] | None = None, base=None, sort: bool = True,
                   what: str = "file") -> list[Path]:
     """Files named by ``spec``: a path, a folder, a glob pattern, or a sequence of paths.
@@ -57,12 +69,21 @@ def expand_inputs(spec, *, exts: tuple[str, ...] | None = None, base=None, sort:
     if isinstance(spec, (str, os.PathLike)):
         p = rel(spec)
         if is_pattern(spec):
-            files = [Path(q) for q in glob.glob(str(p)) if Path(q).is_file()]
+            hits = [Path(q) for q in glob.glob(str(p))]
         elif p.is_dir():
-            files = [q for q in p.iterdir() if q.is_file()
-                     and (exts is None or q.name.lower().endswith(exts))]
+            hits = [q for q in p.iterdir() if exts is None or q.name.lower().endswith(exts)]
         else:
+            hits = None
+        if hits is None:
             files = [p]
+        else:
+            # a FIFO, device or socket among the matches is refused as when named directly (its
+            # read would hang or never end); a sub-folder is not a file of the series: skipped
+            for q in hits:
+                if special_file(q):
+                    raise FileFormatError(q, f"is a FIFO, device or special file matched by {spec!s}, "
+                                          "not a data file", "remove it or narrow the pattern")
+            files = [q for q in hits if q.is_file()]
     else:
         files = [rel(q) for q in spec]
     if not files:

@@ -370,3 +370,46 @@ def test_utf16_export_with_a_byte_order_mark_as_last_line_drops_no_row(tmp_path)
     p.write_bytes(b"\xff\xfe" + body.encode("utf-16-le"))
     df = echem.read(p)
     assert len(df) == 40 and not df.attrs.get("warnings")
+
+
+def test_fifo_matched_by_an_input_glob_is_refused_naming_it(tmp_path, capsys):
+    """Issue 14: a FIFO matched by a glob (``nf/*.fits``) was skipped without a word, while the
+    same FIFO named directly is refused.  Now refused the same way (a special file among the
+    series: exit 2, one line naming it), by ``validate``, ``run`` and the library expansion; a
+    sub-folder the pattern matches is still skipped (it is no file of the series)."""
+    from ssbscope.errors import FileFormatError
+    from ssbscope.neutron import write_fits_series
+    from ssbscope.paths import expand_inputs
+
+    nf = tmp_path / "nf"
+    write_fits_series(nf, np.ones((2, 4, 4), np.uint16), [0.0, 10.0])
+    (nf / "sub.fits").mkdir()
+    assert len(expand_inputs(str(nf / "*.fits"))) == 2  # the folder is skipped, no error
+    os.mkfifo(nf / "pipe.fits")
+    for spec in (str(nf / "*.fits"), nf):
+        with pytest.raises(FileFormatError, match=r"pipe\.fits.*FIFO, device or special file"):
+            expand_inputs(spec, exts=(".fits",))
+    y = tmp_path / "exp.yaml"
+    y.write_text("name: x\ninputs:\n  neutron:\n    - {path: 'nf/*.fits', label: r}\n")
+    assert main(["validate", str(y)]) == 2
+    out = capsys.readouterr().out
+    assert "inputs.neutron[0].path" in out and "'pipe.fits', a FIFO" in out, out
+    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "pipe.fits" in _one_error_line(capsys, secret=False)
+
+
+@pytest.mark.parametrize("value", ["1e300", "-3.0e9", "1.7e12"])
+def test_input_time_outside_a_physical_range_is_refused_by_validate(tmp_path, capsys, value):
+    """Issue 14: ``time_s: 1e300`` passed ``validate``; the run then only logged that the input
+    lies outside the echem log.  Times must lie within ±1e9 s (about 32 years) of the test's
+    start: validate exits 2 with one line naming the field and the range (1.7e12 is an epoch
+    time in ms, a typical mix-up); a negative time within it (a scan before the test) passes."""
+    y = tmp_path / "exp.yaml"
+    (tmp_path / "a.csv").write_bytes(_csv(_OK_ROWS))
+    y.write_text(f"name: x\ninputs:\n  echem:\n    - {{path: a.csv, time_s: {value}}}\n")
+    assert main(["validate", str(y)]) == 2
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "time_s" in ln]
+    assert len(lines) == 1 and "inputs.echem[0].time_s" in lines[0], lines
+    assert "outside -1e+09 to 1e+09 s" in lines[0], lines
+    y.write_text("name: x\ninputs:\n  echem:\n    - {path: a.csv, time_s: -3600}\n")
+    assert main(["validate", str(y)]) == 0

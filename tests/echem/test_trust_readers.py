@@ -7,6 +7,7 @@ the twin's circuit values, the high-frequency intercept of the measured spectrum
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -365,6 +366,32 @@ def test_real_basytec_export_preamble_found_by_content():
     q_ah = np.concatenate([[0.0], np.cumsum(np.diff(t) * i[1:])]) / 3600.0
     assert q_ah[-1] == pytest.approx(df["ah_Ah"].iloc[-1], rel=0.01)
     np.testing.assert_allclose(q_ah, df["ah_Ah"].to_numpy(), atol=5e-6)
+
+
+def test_real_basytec_export_read_with_no_column_mapping(capsys):
+    """Issue 14: the BaSyTec export above was read only when the user named its columns.  Its
+    'Name[unit]' header ('~Time[s]', 'U[V]', 'I[A]') is now recognised: ``echem.read`` and
+    ``ssbscope echem`` read it with no mapping, the '~Key: value' preamble is kept (start of
+    test as start_time), and Coulomb counting of current_A reproduces the file's own charge
+    counter Ah[Ah] (Faraday; 5e-6 Ah absolute, the counter's own rounding)."""
+    from ssbscope.cli import main
+
+    p = HERE / "basytec" / "pyprobe_sample_data_basytec.txt"
+    df = echem.read(p)
+    assert df.attrs["instrument"] == "BaSyTec" and df.attrs["preamble_lines"] == 12
+    assert df.attrs["columns_used"]["time_s"] == "~Time[s]"
+    assert df.attrs["start_time"] == "2023-06-19T17:56:53"
+    assert df.attrs["preamble"]["Testchannel"] == "1814 CH14 XCTS_40"
+    assert len(df) == 74 and set(df["mode"]) == {"rest", "other"}  # Pause / Charge
+    t, i = df["time_s"].to_numpy(), df["current_A"].to_numpy()
+    q_ah = np.concatenate([[0.0], np.cumsum(np.diff(t) * i[1:])]) / 3600.0
+    assert df["ah_Ah"].iloc[-1] > 1e-3  # a charge is counted at all
+    np.testing.assert_allclose(q_ah, df["ah_Ah"].to_numpy(), atol=5e-6)
+    mapped = echem.read(p, time_s="~Time[s]", voltage_V="U[V]", current_A="I[A]")
+    np.testing.assert_array_equal(mapped["current_A"].to_numpy(), i)
+    assert main(["echem", str(p)]) == 0  # the CLI's summary: the file's counter, within 1 %
+    m = re.search(r"charge passed: ([\d.]+) mAh", capsys.readouterr().out)
+    assert m and float(m.group(1)) == pytest.approx(1000 * df["ah_Ah"].iloc[-1], rel=0.01)
 
 
 def test_excel_workbook_detected_and_read_or_refused_clearly(tmp_path):

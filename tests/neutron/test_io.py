@@ -157,3 +157,39 @@ def test_frame_with_non_finite_counts_is_refused(tmp_path, writer):
     imgs[1, 2, 3] = np.nan           # NaN flags a pixel (saturated, dead): kept for the analysis
     writer(tmp_path / "n", imgs, np.array([0.0, 10.0, 20.0]))
     assert np.isnan(read_series(tmp_path / "n").load()[1, 2, 3])
+
+
+@pytest.mark.parametrize("cut", ["9.0e-05\t", "9.0e-0", "9.0e-05\t4808.", "9.0e-05\t4808e"])
+def test_tof_spectra_cut_last_row_is_dropped_with_a_warning(tmp_path, cut):
+    """Issue 14: a ``*_Spectra.txt`` still being written ends in a row cut mid-field.  The row is
+    dropped and the warning recorded (the rule every echem table reader uses); complete rows are
+    read as written, and a complete last row without a line end is kept."""
+    rows = "".join(f"{1.0e-05 * (k + 1):.1e}\t{4800 + k}\n" for k in range(8))
+    f = tmp_path / "Image_Spectra.txt"
+    f.write_text(rows + cut)
+    df = read_tof_spectra(f)
+    assert len(df) == 8 and df["counts"].tolist() == [4800 + k for k in range(8)]
+    assert len(df.attrs["warnings"]) == 1 and "dropped the last data row" in df.attrs["warnings"][0]
+    f.write_text(rows + "9.0e-05\t4808")  # complete, no line end: kept
+    df = read_tof_spectra(f)
+    assert len(df) == 9 and df["counts"].iloc[-1] == 4808 and df.attrs["warnings"] == []
+
+
+@pytest.mark.parametrize("cut", ["179.", "-", "12", "12,"])
+def test_angles_file_cut_last_line_is_dropped_with_a_warning(tmp_path, cut):
+    """Issue 14: an angles file cut mid-number (``179.`` of ``179.5``, a sign alone, an index
+    without its angle) lost its last angle silently or read a wrong one.  Dropped, warned."""
+    from ssbscope.tomo.io import read_angles_file
+
+    two_cols = cut.startswith("12")
+    body = "".join((f"{k},{k * 1.5:.1f}\n" if two_cols else f"{k * 1.5:.1f}\n") for k in range(12))
+    f = tmp_path / "angles.txt"
+    f.write_text("# angle (deg)\n" + body + cut)
+    w: list = []
+    a = read_angles_file(f, warnings=w)
+    np.testing.assert_allclose(a, np.deg2rad(np.arange(12) * 1.5), rtol=0, atol=1e-12)
+    assert len(w) == 1 and "dropped the last data row" in w[0]
+    f.write_text("# angle (deg)\n" + body + ("12,18.0" if two_cols else "18.0"))  # complete: kept
+    w = []
+    a = read_angles_file(f, warnings=w)
+    assert a.size == 13 and a[-1] == pytest.approx(np.deg2rad(18.0)) and w == []

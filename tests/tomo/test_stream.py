@@ -542,3 +542,43 @@ def test_fbp_memory_model_bounds_one_call(n_a, n_d, truncated):
     assert peak <= est <= 1.5 * peak, (peak, est)
     n_pad = 2 * sfft.next_fast_len(n_fbp)
     assert est < 0.5 * 112 * n_a * n_pad // 2 + 18 * (2 * n_d) ** 2
+
+
+def test_streamed_scan_reports_its_row_blocks_when_piped(tmp_path, capsys, monkeypatch):
+    """Issue 15 §5: a streamed CT scan (27 s for the demo's coin scan) printed nothing between
+    its stage's start and end when piped.  Its row blocks, computed while the store writes the
+    volume, are now counted: one plain ``k/N`` line per finished block with the throttle off
+    (N the planned blocks), nothing when the same volume is computed again or with no label,
+    and the volume is byte-identical to one computed without progress."""
+    import re
+
+    import ssbscope.progress as pr
+    from ssbscope.cli import main
+    from ssbscope.store import Store
+
+    monkeypatch.setattr(pr, "INNER_INTERVAL_S", 0.0)
+    scan = _write_dx(tmp_path / "p.h5", n_a=40, n_r=24, n_d=32)
+    capsys.readouterr()
+    sr = stream_reconstruct(scan, center_px=15.7, block_rows=4, progress="scan p")
+    vol = np.asarray(sr.volume.compute())
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"[ssbscope] scan p: {k}/6" for k in range(1, 7)], lines
+    assert np.asarray(sr.volume.compute()).tobytes() == vol.tobytes()  # counted once only
+    quiet = stream_reconstruct(scan, center_px=15.7, block_rows=4)
+    assert np.asarray(quiet.volume.compute()).tobytes() == vol.tobytes()
+    assert capsys.readouterr().err == ""
+    # through `ssbscope run`, piped: the scan stage's lines lie between its start and end
+    y = tmp_path / "one.yaml"
+    y.write_text(f"name: one scan\ninputs:\n  tomo:\n    - {{path: {scan}, kind: projections, "
+                 "series: s, voxel_size_um: 3.0, label: p}\n")
+    assert main(["run", str(y), "--out", str(tmp_path / "a"), "--no-report"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    i0 = next(k for k, ln in enumerate(lines) if re.search(r"tomo\.\S*p\S*: start$", ln))
+    i1 = next(k for k, ln in enumerate(lines) if k > i0 and "done in" in ln)
+    inner = [ln for ln in lines[i0 + 1:i1] if "tomo reconstruction p: row blocks" in ln]
+    assert inner and inner[-1].endswith(f"/{len(inner)}"), lines
+    assert main(["run", str(y), "--out", str(tmp_path / "b"), "--no-report", "--quiet"]) == 0
+    assert "row blocks" not in capsys.readouterr().err
+    va, vb = Store.open(tmp_path / "a" / "store.zarr"), Store.open(tmp_path / "b" / "store.zarr")
+    name = next(k for k in va.names() if k.startswith("tomo/") and "volume" in va.read(k))
+    assert np.asarray(va.read(name)["volume"]).tobytes() == np.asarray(vb.read(name)["volume"]).tobytes()

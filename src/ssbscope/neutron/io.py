@@ -481,23 +481,45 @@ def _expand(paths, sort: bool) -> list[Path]:
 def read_tof_spectra(path) -> pd.DataFrame:
     """Read an MCP/Timepix ``*_Spectra.txt`` file: columns ``tof_s`` and ``counts``.
 
+    A last row cut mid-field (the file still being written) is dropped, and the warning is
+    kept in ``attrs["warnings"]`` (the rule of
+    :func:`ssbscope.echem.io.common.drop_truncated_last_row`).
+
     Raises
     ------
     FileFormatError
         Not two numeric columns, or time of flight not increasing.
     """
+    from ssbscope.echem.io.common import drop_truncated_last_row
+
     p = Path(path)
     if not p.is_file():
         raise FileFormatError(p, "does not exist", "check the path")
     try:
-        arr = np.loadtxt(p, ndmin=2)
+        text = p.read_bytes().decode("latin-1")
+    except OSError as e:
+        raise FileFormatError(p, f"cannot be read ({e})") from e
+    # the rule every table reader shares: a last row cut mid-field (a file still being written)
+    # is dropped with a warning, not read as a short or truncated number
+    lines = [ln.split("#", 1)[0] for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln.strip()]
+    warnings: list[str] = []
+    if len(lines) > 1:
+        lines, msg = drop_truncated_last_row(lines, None, p, n_fields=len(lines[-2].split()),
+                                             ends_with_newline=text.endswith(("\n", "\r")))
+        if msg:
+            warnings.append(msg)
+    try:
+        arr = np.loadtxt(lines, ndmin=2)
     except ValueError as e:
         raise FileFormatError(p, f"is not a two-column numeric table ({e})") from e
     if arr.shape[1] < 2 or arr.shape[0] == 0:
         raise FileFormatError(p, f"has {arr.shape[1]} column(s); expected time of flight and counts")
     if np.any(np.diff(arr[:, 0]) <= 0):
         raise FileFormatError(p, "time of flight is not increasing")
-    return pd.DataFrame({"tof_s": arr[:, 0], "counts": arr[:, 1]})
+    df = pd.DataFrame({"tof_s": arr[:, 0], "counts": arr[:, 1]})
+    df.attrs["warnings"] = warnings
+    return df
 
 
 def _atomic_write(path: Path, write):

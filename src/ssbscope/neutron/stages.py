@@ -80,10 +80,11 @@ def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, 
         ctx.record_input(p)
     frames = read_series(path, time_source="interval", frame_interval_s=1.0, nan_policy=nan_policy)
     n = int(frames.images.shape[0])
+    angle_warnings: list[str] = []  # a cut last line of the angles file, dropped
     if angles is not None:
         from ssbscope.tomo.io import read_angles_file
 
-        ang = read_angles_file(ctx.record_input(angles))
+        ang = read_angles_file(ctx.record_input(angles), warnings=angle_warnings)
     elif angle_range_deg is not None:
         a0, a1 = (float(x) for x in angle_range_deg)
         ang = np.deg2rad(a0 + (a1 - a0) * np.arange(n) / n)
@@ -97,7 +98,7 @@ def _ct_scan_stage(ctx, inputs, *, path, label, open_beam, dark, pixel_size_um, 
 
     from ssbscope.neutron.io import mask_warnings
 
-    warnings: list[str] = []
+    warnings: list[str] = list(angle_warnings)
     if nan_policy != "raise":  # one extra read of the scan to name the masked frames
         warnings += mask_warnings(frames, frames.masked_pixels.compute())
 

@@ -503,10 +503,14 @@ def read_projections(path, *, angles_deg=None, data_path: str | None = None,
     if is_pattern(path) or Path(path).is_dir() or str(path).lower().endswith(_TIFF_EXT):
         return _read_tiff_projections(path, flats=flats, darks=darks, angles=angles,
                                       angles_deg=angles_deg)
+    angle_warnings: list[str] = []  # a cut last line of the angles file, dropped
     pdat = _read_projections_h5(path, angles_deg=angles_deg if angles is None else None,
                                 data_path=data_path, load_fields=load_fields,
-                                angles_override=None if angles is None else read_angles_file(angles),
+                                angles_override=None if angles is None
+                                else read_angles_file(angles, warnings=angle_warnings),
                                 separate_fields=flats is not None and darks is not None)
+    if angle_warnings:
+        pdat.metadata["warnings"] = list(pdat.metadata.get("warnings", [])) + angle_warnings
     if flats is None and darks is None:
         return pdat
     import dataclasses
@@ -799,10 +803,30 @@ def _read_projections_h5(path, *, angles_deg=None, data_path=None, load_fields=T
                           metadata=meta, path=str(p), format=fmt)
 
 
-def read_angles_file(path) -> np.ndarray:
+def read_angles_file(path, warnings: list | None = None) -> np.ndarray:
     """Rotation angles (rad) from a text file: the last number of each line that has one
     (``index angle`` or ``angle`` columns, comma/space/tab separated); degrees unless a
-    non-numeric header line mentions ``rad``."""
+    non-numeric header line mentions ``rad``.
+
+    A last line cut mid-field (the file still being written: fewer fields than the line
+    before, or an incomplete number such as ``179.`` with no line end) is dropped with a
+    warning, the rule every table reader shares
+    (:func:`ssbscope.echem.io.common.drop_truncated_last_row`).
+
+    Parameters
+    ----------
+    path : path-like
+        The angles file.
+    warnings : list of str, optional
+        The warning text of a dropped last line is appended here (it is logged too).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Angles in rad.
+    """
+    from ssbscope.echem.io.common import drop_truncated_last_row
+
     p = Path(path)
     if not p.is_file():
         raise FileFormatError(p, "angles file does not exist", "check angles:")
@@ -810,7 +834,7 @@ def read_angles_file(path) -> np.ndarray:
     if b"\x00" in raw[:4096]:
         raise FileFormatError(p, "angles file is binary, not text", "give one angle per line")
     text = raw.decode("utf-8", errors="replace")
-    vals, rad = [], False
+    vals, rad, rows, last_parts = [], False, [], None
     for ln in text.splitlines():
         parts = [x for x in re.split(r"[\s,;]+", ln.strip()) if x]
         nums = []
@@ -822,8 +846,21 @@ def read_angles_file(path) -> np.ndarray:
                 break
         if nums:
             vals.append(nums[-1])
+            rows.append(" ".join(parts))
         elif ln.strip() and re.search(r"\brad", ln.lower()) and not vals:
             rad = True
+        if parts:
+            last_parts = None if nums else parts
+    ends_with_newline = text.endswith(("\n", "\r"))
+    if last_parts is not None and vals and not ends_with_newline \
+            and all(re.fullmatch(r"[-+.,\deE]+", x) for x in last_parts):
+        rows.append(" ".join(last_parts))  # a last line that is no number (``-`` of ``-12.5``?)
+    if len(rows) > 1:
+        kept, msg = drop_truncated_last_row(rows, None, p, n_fields=len(rows[-2].split()),
+                                            ends_with_newline=ends_with_newline)
+        vals = vals[:len(kept)]
+        if msg and warnings is not None:
+            warnings.append(msg)
     if not vals:
         raise FileFormatError(p, "angles file holds no numbers", "give one angle per line")
     a = np.asarray(vals, dtype=np.float64)
@@ -913,8 +950,9 @@ def _read_tiff_projections(path, *, flats, darks, angles, angles_deg) -> Project
                               "files", "give flats: and darks: (TIFF series or HDF5 files)")
     fl, fl_files = _read_field_frames(flats, "flats", shape)
     dk, dk_files = _read_field_frames(darks, "darks", shape)
+    angle_warnings: list[str] = []  # a cut last line of the angles file, dropped
     if angles is not None:
-        ang, src = read_angles_file(angles), str(angles)
+        ang, src = read_angles_file(angles, warnings=angle_warnings), str(angles)
     elif angles_deg is not None:
         a = np.asarray(angles_deg, dtype=np.float64).ravel()
         if a.size == 2 and n_a != 2:
@@ -932,6 +970,8 @@ def _read_tiff_projections(path, *, flats, darks, angles, angles_deg) -> Project
             "projection_files": [str(f) for f in files[:3]] + (["..."] if len(files) > 3 else []),
             "flats_files": [str(f) for f in fl_files], "darks_files": [str(f) for f in dk_files],
             "shape": (int(n_a), int(shape[0]), int(shape[1]))}
+    if angle_warnings:
+        meta["warnings"] = angle_warnings
     return ProjectionData(projections=proj, flats=fl, darks=dk, angles_rad=ang, metadata=meta,
                           path=str(path), format="tiff-series")
 

@@ -112,7 +112,9 @@ def _input_recon_stage(ctx, inputs, *, path, kind, label, time_s=None, voxel_siz
                                     center_px=center_px, scan=scan,
                                     memory_limit_bytes=getattr(ctx, "memory_limit_bytes", None),
                                     phase=phase, truncated=truncated,
-                                    bad_pixels=bad_pixels, zingers=zingers)
+                                    bad_pixels=bad_pixels, zingers=zingers,
+                                    progress=None if getattr(ctx, "quiet", True)
+                                    else f"tomo reconstruction {label}: row blocks")
         except Exception as exc:
             from ssbscope.errors import InputError
 

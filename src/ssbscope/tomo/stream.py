@@ -609,7 +609,7 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
                        memory_limit_bytes=None, threads=None, block_rows=None,
                        center_rows: int = 16, fraction=None, phase: dict | None = None,
                        truncated="auto", bad_pixels: str = "raise",
-                       zingers: dict | None = None) -> StreamedScan:
+                       zingers: dict | None = None, progress: str | None = None) -> StreamedScan:
     """Reconstruct a projection file lazily, in blocks of detector rows (see the module doc).
 
     Parameters
@@ -654,6 +654,11 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
     zingers : dict, optional
         The zinger rule, ``{"threshold", "polarity", "temporal"}`` (any of them; defaults
         0.1, ``"low"``, True: :func:`clean_rows`, :class:`ssbscope.config.ZingerRule`).
+    progress : str, optional
+        Label of inner progress over the row blocks while the volume is computed (by whoever
+        computes it, e.g. the store's write): a bar on a terminal, a plain ``label: k/N`` line
+        at most every :data:`ssbscope.progress.INNER_INTERVAL_S` s elsewhere
+        (:func:`watch_blocks`; local schedulers).  Default None: silent.
 
     Returns
     -------
@@ -738,18 +743,28 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
              f", {n_w} workers" if distributed else "", plan.block_bytes / 1e9, center,
              f" from rows {c_rows[0]}-{c_rows[1] - 1}" if search else " (given)")
     mtime = os.stat(path).st_mtime_ns
+    # the scan's tag, in letters: it survives in the names of fused tasks (dask keeps the
+    # alphabetic words of a key), so the blocks can be counted as they finish (watch_blocks)
+    tag = "".join(chr(97 + int(c, 16)) for c in dask.base.tokenize(
+        path, mtime, r_start, r_stop, plan.block_rows, ang, center, scan, layout, phase, trunc,
+        bad_pixels, sorted(zr.items()))[:16])
     blocks = []
     for b0 in range(r_start, r_stop, plan.block_rows):
         b1 = min(r_stop, b0 + plan.block_rows)
-        name = "ssbscope-recon-" + dask.base.tokenize(path, mtime, b0, b1, ang, center, scan,
-                                                      layout, phase, trunc, bad_pixels,
-                                                      sorted(zr.items()))
+        name = f"ssbscope-recon-{tag}-" + dask.base.tokenize(path, mtime, b0, b1, ang, center, scan,
+                                                             layout, phase, trunc, bad_pixels,
+                                                             sorted(zr.items()))
         d = dask.delayed(reconstruct_rows, pure=True)(
             path, b0, b1, n_rows=n_r_all, angles_rad=ang, center=center, scan=scan,
             layout=layout, phase=phase, truncated=trunc, bad_pixels=bad_pixels, **zr,
             dask_key_name=name)
         blocks.append(da.from_delayed(d, shape=(b1 - b0, n_out, n_out), dtype=np.float32))
     vol = da.concatenate(blocks, axis=0)
+    if progress:
+        from ssbscope.progress import _default_client
+
+        if _default_client() is None:  # local schedulers (their callbacks count the blocks)
+            watch_blocks(f"ssbscope-recon-{tag}", len(blocks), progress)
     # cube chunks (ssbscope.ome.image_chunks): a block split into (chunk_rows, tile, tile)
     t = min(plan.tile_px or n_out, n_out)
     if plan.chunk_rows != plan.block_rows or t < n_out:
@@ -760,6 +775,63 @@ def stream_reconstruct(path, *, angles_deg=None, rows=None, center_px=None, scan
                         phase=None if phase is None else {
                             **phase, "halo_px": ph, "kernel_width_px": _kernel_px(phase)},
                         truncated=trunc)
+
+
+def watch_blocks(tag: str, n_blocks: int, desc: str, stream=None) -> None:
+    """Report the row blocks of one scan as they finish, in whichever ``dask.compute``
+    computes them next (the store's write of the lazy volume).
+
+    The counting is :mod:`ssbscope.progress`'s (a tqdm bar on a terminal, a plain
+    ``desc: k/N`` line at most every ``INNER_INTERVAL_S`` seconds elsewhere), driven by a
+    :class:`dask.callbacks.Callback` of the local schedulers: registered now, it counts each
+    finished task whose key holds ``tag`` (one per block: the block's own task, or the task
+    dask fused it into) and removes itself when the compute that ran them finishes.  Nothing
+    is scheduled or computed here; on a ``dask.distributed`` client the blocks run on the
+    workers and are not counted.
+
+    Parameters
+    ----------
+    tag : str
+        Part of the blocks' task names (``ssbscope-recon-<letters>``).
+    n_blocks : int
+        Number of blocks (N).
+    desc : str
+        Label of the progress lines.
+    stream : file, optional
+        Where to write (default: stderr at the start of the compute).
+    """
+    import sys
+
+    from dask.callbacks import Callback
+
+    from ssbscope.progress import _Ticker
+
+    state = {"tick": None, "seen": set(), "done": False}
+
+    def ours(dsk):
+        return any(tag in str(k) for k in dsk)
+
+    def _start(dsk):
+        if state["tick"] is None and not state["done"] and ours(dsk):
+            state["tick"] = _Ticker(desc, int(n_blocks), sys.stderr if stream is None else stream)
+
+    def _posttask(key, result, dsk, st, worker_id):
+        tick = state["tick"]
+        if tick is not None and tag in str(key) and str(key) not in state["seen"]:
+            state["seen"].add(str(key))
+            tick.update()
+
+    def _finish(dsk, st, errored):  # the compute that ran the blocks (not one nested in a task)
+        if state["tick"] is not None and ours(dsk):
+            state["tick"].close()
+            state["tick"], state["done"] = None, True  # a later compute of them is not counted
+            # dask swaps the registered set out while it computes and puts the same set back
+            # after: removed from that set (Callback.unregister here would find it empty)
+            registered.discard(cb._callback)
+
+    cb = Callback(start=_start, posttask=_posttask, finish=_finish)
+    cb.register()
+    registered = Callback.active
 
 
 def _zinger_args(zingers) -> dict:

@@ -297,6 +297,52 @@ PRESETS["landt"] = {
               "能量/mWh": "energy_mWh", "能量/Wh": "energy_Wh", "比能量/Wh/kg": "specific_energy_Wh_per_kg",
               "SpeCap/mAh/g": "specific_capacity_mAh_per_g", "SpeEnergy/Wh/kg": "specific_energy_Wh_per_kg"},
 }
+# BaSyTec Battery Test System text export ("~Resultfile from Basytec Battery Test System"):
+# '~Key: value' preamble lines (test name, plan, channel, "Start of Test: DD.MM.YYYY hh:mm:ss"),
+# then a header in 'Name[unit]' style whose first field carries the '~' too: "~Time[s]",
+# "DataSet" (record number), "t-Step[s]", "Line" (test-plan line: the step), "Command" (Pause,
+# Charge, Discharge ...), "U[V]", "I[A]" (charge > 0, kept), "Ah[Ah]" (the charge counter),
+# "Cyc-Count" (PyProBE's sample export, MANIFEST.md). Recognised by its header in a generic
+# table (read_table with fmt "csv"): no column mapping needed.
+PRESETS["basytec"] = {
+    "instrument": "BaSyTec",
+    "time_s": ["~Time[s]", "Time[s]", "~Time[h]", "Time[h]"],
+    "voltage_V": ["U[V]", "U[mV]"],
+    "current_A": ["I[A]", "I[mA]"],
+    "cycle": ["Cyc-Count"],
+    "step": ["Line"],
+    "mode_col": ["Command"],
+    "mode_map": _neware_mode,
+    "drop": {"DataSet"},
+    "step_time": ["t-Step[s]"],
+}
+
+
+def _basytec_header(cols: list[str]) -> bool:
+    """Whether a table's columns are a BaSyTec export's ('~Time[s]' first, 'U[V]', 'I[A]')."""
+    return bool(cols) and re.fullmatch(r"~?Time\[(s|h)\]", cols[0]) is not None and \
+        any(c in cols for c in PRESETS["basytec"]["voltage_V"]) and \
+        any(c in cols for c in PRESETS["basytec"]["current_A"])
+
+
+def _basytec_preamble(lines: list[str]) -> dict:
+    """``~Key: value`` preamble lines of a BaSyTec export -> metadata (``start_time`` from
+    ``Start of Test`` written DD.MM.YYYY hh:mm:ss, the tester's local time)."""
+    pre: dict = {}
+    for ln in lines:
+        m = re.match(r"^~\s*([^:]{1,60}):\s*(.*?)\s*$", ln)
+        if m and m.group(2):
+            pre[m.group(1).strip()] = m.group(2)[:200]
+    meta: dict = {"preamble": pre} if pre else {}
+    start = pre.get("Start of Test")
+    if start:
+        try:
+            meta["start_time"] = datetime.strptime(start, "%d.%m.%Y %H:%M:%S").isoformat()
+        except ValueError:
+            pass
+    return meta
+
+
 # Generic tables (Landt/Lanhe exports, cellpy/BDF-like snake_case, "Time (s)" ...): aliases tried
 # when no mapping names a column and the canonical name is absent.
 GENERIC_ALIASES = {
@@ -757,9 +803,12 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
         raise ParameterError("format", fmt, "unknown text format", f"use one of {['csv', *PRESETS]}")
     wanted = [v for v in mapping.values()]
     df, meta = _load(fmt, text, p, wanted)
+    cols = list(df.columns)
+    if fmt == "csv" and _basytec_header(cols):  # recognised by its header: no mapping needed
+        preset = PRESETS["basytec"]
+        meta.update(_basytec_preamble(text.splitlines()[:meta.get("preamble_lines", 0)]))
     if preset:
         meta["instrument"] = preset["instrument"]
-    cols = list(df.columns)
     if len(cols) < 2:  # not a table: its text is not quoted back (it may be any file)
         raise FileFormatError(p, "is not a delimited table: its header line has a single field "
                               "(no ',', ';' or tab separator)",
