@@ -206,6 +206,30 @@ def tiny_demo_layout(tiny_demo):
     return [(cap, probs) for cap, probs in json.loads(_layout_path(tiny_demo).read_text(encoding="utf-8"))]
 
 
+#: The drifted three-scan anode-free series of tests/tomo/test_chunked_series.py and
+#: tests/tomo/test_pores_split_once.py: charges (mAh cm^-2) and the later scans' (y, x) drift.
+ANODE_FREE_RECON_3 = ((0.0, 1.5, 3.0), [(-0.6, 0.8), (2.0, -1.0)])
+
+
+def _build_anode_free_recon_3(out):
+    import numpy as np
+
+    from ssbscope.testing import anode_free_recon_series
+
+    for k, v in enumerate(anode_free_recon_series(*ANODE_FREE_RECON_3)):
+        np.save(out / f"scan{k}.npy", v)
+
+
+@pytest.fixture(scope="session")
+def anode_free_recon_3_dir(tmp_path_factory):
+    """Folder of ``scan{k}.npy``: :func:`ssbscope.testing.anode_free_recon_series` of
+    :data:`ANODE_FREE_RECON_3` (three 56 x 40 x 40 float32 reconstructions), built once per
+    test run and shared like :func:`tiny_demo` (both files that use it built the same series,
+    ~2.5 CPU-s, ~9 with a cold numba cache).  Each module loads its own arrays
+    (``np.load``): the .npy files hold the builder's float32 bytes."""
+    return _shared_dir(tmp_path_factory, "anode_free_recon_3", _build_anode_free_recon_3)
+
+
 # ---------------------------------------------------------------- where the wall time goes
 # Each phase's report (setup, call, teardown) carries its start and stop (epoch seconds); under
 # pytest-xdist the controller receives them with the worker (``report.node``).  The summary
