@@ -7,6 +7,8 @@ the wall time down:
 - :func:`tiny_demo` is built once per run, by whichever worker asks first, and shared with the
   other worker through a lock file (the pytest-xdist recipe); so is :func:`tiny_demo_rerun`
   (``ssbscope run`` on the demo's folder), which the other worker builds meanwhile;
+- :func:`_numba_warm_up` compiles the demo chain's numba kernels once per run, half on each
+  worker, before the first test (a clean checkout has no numba cache);
 - :func:`pytest_collection_modifyitems` puts the long files first, longest first (the file that
   builds ``tiny_demo``, files named in ``_LONG_FILES_S``, files with
   ``@pytest.mark.slow(seconds=...)`` tests), so that the long units start at once on different workers and the many
