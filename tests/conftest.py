@@ -7,6 +7,8 @@ the wall time down:
 - :func:`tiny_demo` is built once per run, by whichever worker asks first, and shared with the
   other worker through a lock file (the pytest-xdist recipe); so is :func:`tiny_demo_rerun`
   (``ssbscope run`` on the demo's folder), which the other worker builds meanwhile;
+- :func:`_numba_warm_up` compiles the demo chain's numba kernels once per run, half on each
+  worker, before the first test (a clean checkout has no numba cache);
 - :func:`pytest_collection_modifyitems` puts the long files first, longest first (the file that
   builds ``tiny_demo``, files named in ``_LONG_FILES_S``, files with
   ``@pytest.mark.slow(seconds=...)`` tests), so that the long units start at once on different workers and the many
@@ -204,6 +206,117 @@ def tiny_demo_layout(tiny_demo):
     """[(caption, [layout problem, ...]), ...] of every figure the tiny demo's report embeds,
     recorded while the demo built it (:func:`_build_tiny_demo`)."""
     return [(cap, probs) for cap, probs in json.loads(_layout_path(tiny_demo).read_text(encoding="utf-8"))]
+
+
+# ---------------------------------------------------------------- numba on a clean checkout
+# The kernels are compiled with ``cache=True``: a clean checkout (CI) starts with an empty
+# cache, and the two workers' first files (the tiny demo and its rerun) run the same chain at
+# the same time, so both compiled every kernel of it (~15 CPU-s each).  Instead each worker
+# first compiles the entry points below, one at a time under a lock per kernel, gw0 from the
+# top and gw1 from the bottom, skipping a kernel the other holds: each is compiled once and
+# written to numba's cache, and the chain loads them.  With a warm cache this only loads them.
+# The signatures are those the tiny demo calls (``disp.signatures`` of every ssbscope
+# dispatcher after ``ssbscope demo --size tiny``; callees are compiled with their callers);
+# a stale one costs its compilation, never a result.
+
+
+def _numba_entry_points():
+    """[(name, dispatcher, signature)] of the tiny demo's kernels, roughly by compile time."""
+    from numba.core import types as T
+
+    def a(dt, nd, ro=False):
+        return T.Array(dt, nd, "C", readonly=ro)
+
+    f4, f8, i2, i4, i8 = T.float32, T.float64, T.int16, T.int32, T.int64
+    u1, u2, u4, u8, b = T.uint8, T.uint16, T.uint32, T.uint64, T.boolean
+    from ssbscope.compton.events import _kernels as events_kernels
+    from ssbscope.tomo import chunked, denoise, filters, prep, recon
+    from ssbscope.twin.ct_project import _kernel as proj_kernel
+
+    spread, counting_order = recon._get_kernels()
+    out = [
+        ("denoise._tv2d_stack", denoise._tv2d_stack, (a(f4, 3), f8, f8, i8)),
+        ("filters._median3_kernel", filters._median3_kernel, (a(f4, 3), a(f4, 3), a(i8, 2), a(i8, 2))),
+        ("events.bin_main", events_kernels()["bin_main"],
+         (a(u4, 1, True), a(f4, 1, True), i8, i8, a(f4, 1, True), a(f4, 1, True), b, f8, f8, i8,
+          b, b, i8, i8, a(u4, 1), a(u1, 1), a(u2, 1), a(u4, 1), a(u4, 1), a(f4, 1), a(i8, 1))),
+        ("ct_project.proj_kernel", proj_kernel(), (a(f4, 3), a(f8, 1), a(f8, 1), f8, i8, f8, f8, f8)),
+        ("prep._median_rows", prep._median_rows, (a(f4, 2), i8)),
+        ("recon.spread", spread, (a(f8, 2), a(f8, 1), a(f8, 1), a(f8, 1), b, a(i4, 1), a(i4, 1),
+                                  a(i4, 1), a(i8, 1), a(i8, 1), i8, i8, i8, i8, f8)),
+        ("filters._link_slabs", filters._link_slabs,
+         (a(i8, 1), a(i8, 1), a(i4, 1), a(i4, 1), a(i4, 1), a(i8, 2), a(i8, 1))),
+        ("filters._paint_runs", filters._paint_runs, (a(i4, 3), a(i8, 1), a(i4, 1), a(i4, 1), a(i4, 1))),
+        ("prep._zinger_kernel", prep._zinger_kernel,
+         (a(f4, 3), f4, i8, b, a(f4, 2), b, a(f4, 2), b, a(f4, 3))),
+        ("filters._count_runs", filters._count_runs, (a(b, 3), a(i8, 1))),
+        ("prep._sort_keys", prep._sort_keys, (a(f4, 2),)),
+        ("filters._fill_runs", filters._fill_runs, (a(b, 3), a(i8, 1), a(i4, 1), a(i4, 1))),
+        ("recon.counting_order", counting_order, (a(i2, 1), a(i2, 1), a(i2, 1), i8, a(i4, 1))),
+        ("filters._link_faces_resolve", filters._link_faces_resolve,
+         (a(i8, 1), a(i8, 1), a(i4, 1), a(i4, 1), a(i4, 1), a(i8, 2), a(i8, 1), a(i4, 1))),
+        ("prep._scatter_columns", prep._scatter_columns, (a(f4, 2), a(i8, 2), a(f4, 2))),
+        ("chunked._first_index_nb", chunked._first_index_nb, (a(i4, 1), i8)),
+        ("prep._decode_keys", prep._decode_keys, (a(u8, 2), a(u4, 2), a(i8, 2))),
+    ]
+    return [(n, d, s) for n, d, s in out if d is not None]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _numba_warm_up(tmp_path_factory):
+    """Compile (or load) the tiny demo's numba kernels once per run, split between the
+    pytest-xdist workers (see above).  Nothing to share in one process: no-op."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None or fcntl is None or os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") == "1":
+        return
+    root = tmp_path_factory.getbasetemp().parent / "numba_warm_up"
+    root.mkdir(exist_ok=True)
+    try:
+        todo = _numba_entry_points()
+    except Exception:  # a renamed kernel: the chain compiles it when it runs
+        return
+    if int(worker.lstrip("gw") or 0) % 2:
+        todo = todo[::-1]
+    for name, disp, sig in todo:
+        with open(root / f"{name}.lock", "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # the other worker is compiling it
+                continue
+            try:
+                done = root / f"{name}.done"
+                if not done.exists():
+                    try:
+                        disp.compile(sig)
+                    except Exception:  # a stale signature: costs its compilation only
+                        pass
+                    done.write_text(worker)
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+#: The drifted three-scan anode-free series of tests/tomo/test_chunked_series.py and
+#: tests/tomo/test_pores_split_once.py: charges (mAh cm^-2) and the later scans' (y, x) drift.
+ANODE_FREE_RECON_3 = ((0.0, 1.5, 3.0), [(-0.6, 0.8), (2.0, -1.0)])
+
+
+def _build_anode_free_recon_3(out):
+    import numpy as np
+
+    from ssbscope.testing import anode_free_recon_series
+
+    for k, v in enumerate(anode_free_recon_series(*ANODE_FREE_RECON_3)):
+        np.save(out / f"scan{k}.npy", v)
+
+
+@pytest.fixture(scope="session")
+def anode_free_recon_3_dir(tmp_path_factory):
+    """Folder of ``scan{k}.npy``: :func:`ssbscope.testing.anode_free_recon_series` of
+    :data:`ANODE_FREE_RECON_3` (three 56 x 40 x 40 float32 reconstructions), built once per
+    test run and shared like :func:`tiny_demo` (both files that use it built the same series,
+    ~2.5 CPU-s, ~9 with a cold numba cache).  Each module loads its own arrays
+    (``np.load``): the .npy files hold the builder's float32 bytes."""
+    return _shared_dir(tmp_path_factory, "anode_free_recon_3", _build_anode_free_recon_3)
 
 
 # ---------------------------------------------------------------- where the wall time goes

@@ -429,6 +429,58 @@ def _write_json_atomic(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+#: Per store root: {node path: (compact JSON of its metadata, its indented text)}, so that a
+#: write re-encodes only the nodes that changed (:func:`_consolidated_text`).
+_CM_TEXT: dict = {}
+_CM_PLACEHOLDER = "\x00ssbscope consolidated metadata\x00"
+
+
+def _consolidated_text(root_key: str, meta: dict) -> str:
+    """``json.dumps(meta, indent=2, sort_keys=True)`` of a root ``zarr.json`` whose
+    ``consolidated_metadata.metadata`` is a dict sorted by key, the same bytes with the
+    entries' text cached.
+
+    The pure-Python indented encoder took ~60 ms per write of the tiny demo's store (1100
+    nodes), ~3 % of a run.  An entry's text at depth 3 is its own indented dump with every
+    newline indented 6 more spaces (JSON strings hold no raw newline); it is reused when the
+    entry's compact dump (C encoder: distinguishes 1, 1.0, true, -0.0, NaN) is unchanged.
+    """
+    md = meta["consolidated_metadata"]["metadata"]
+    old = _CM_TEXT.get(root_key, {})
+    new = {}
+    parts = []
+    for k, v in md.items():
+        compact = json.dumps(v, sort_keys=True)
+        hit = old.get(k)
+        if hit is None or hit[0] != compact:
+            text = json.dumps(v, indent=2, sort_keys=True).replace("\n", "\n" + " " * 6)
+            hit = (compact, " " * 6 + json.dumps(k) + ": " + text)
+        new[k] = hit
+        parts.append(hit[1])
+    if len(_CM_TEXT) >= 8 and root_key not in _CM_TEXT:
+        _CM_TEXT.pop(next(iter(_CM_TEXT)))
+    _CM_TEXT[root_key] = new
+    body = "{\n" + ",\n".join(parts) + "\n    }" if parts else "{}"
+    head = json.dumps({**meta, "consolidated_metadata": {**meta["consolidated_metadata"],
+                                                          "metadata": _CM_PLACEHOLDER}},
+                      indent=2, sort_keys=True)
+    mark = json.dumps(_CM_PLACEHOLDER)
+    if head.count(mark) != 1 or list(md) != sorted(md):  # not the layout assumed: plain dump
+        return json.dumps(meta, indent=2, sort_keys=True)
+    return head.replace(mark, body)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """:func:`_write_json_atomic` of an already encoded text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def _fsync_tree(path: Path) -> None:
     for root, _dirs, files in os.walk(path):
         for f in files:
@@ -1059,7 +1111,7 @@ class Store:
             for zj in sorted(d.rglob("zarr.json")):
                 md[zj.parent.relative_to(self.path).as_posix()] = node(zj)
         meta["consolidated_metadata"] = {**empty, "metadata": dict(sorted(md.items()))}
-        _write_json_atomic(root, meta)
+        _write_text_atomic(root, _consolidated_text(str(self.path), meta))
 
     def ome_images(self) -> list[str]:
         """Names of the datasets that are OME-Zarr (NGFF 0.5) images or label images

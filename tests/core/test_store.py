@@ -205,3 +205,40 @@ def test_paper_ids_in_store_level_attributes_are_stored_as_citations(tmp_path):
                                      "n_photons": 160000, "notes": ["Fig. 2 of Cao et al. 2023"]}
     assert a["experiment"]["description"] == "as in Zhang et al. 2024"
     assert truth["compton"]["paper"] == "000_290f30815ae66793"  # the caller's dict is kept
+
+
+def test_consolidated_metadata_text_is_the_plain_indented_dump(tmp_path):
+    """The root zarr.json after each write is ``json.dumps(..., indent=2, sort_keys=True)`` of
+    its content (the entries' text is cached between writes, store._consolidated_text), and a
+    rewritten dataset's entries are its new zarr.json files, also where only a value's JSON
+    type changes (1 -> 1.0 -> true: equal in Python, not in the file)."""
+    st = Store.create(tmp_path / "s.zarr")
+    root = tmp_path / "s.zarr" / "zarr.json"
+
+    def check(name, text_too=True):
+        text = root.read_text(encoding="utf-8")
+        meta = json.loads(text)
+        if text_too:  # (the first write: Zarr's own consolidation, its own key order)
+            assert text == json.dumps(meta, indent=2, sort_keys=True)
+        md = meta["consolidated_metadata"]["metadata"]
+        d = tmp_path / "s.zarr" / name
+        for zj in d.rglob("zarr.json"):
+            node = json.loads(zj.read_text(encoding="utf-8"))
+            if node.get("node_type") == "group":
+                node["consolidated_metadata"] = {"kind": "inline", "must_understand": False,
+                                                 "metadata": {}}
+            assert md[zj.parent.relative_to(tmp_path / "s.zarr").as_posix()] == node
+        return md
+
+    st.write("echem/a", _ds())
+    check("echem/a", text_too=False)
+    st.write("echem/b", _ds(7, 1))
+    check("echem/b")
+    for v in (1, 1.0, True, -0.0, 0.0, float("nan")):
+        ds = _ds()
+        ds.attrs["flag"] = v
+        st.write("echem/a", ds)
+        md = check("echem/a")
+        got = md["echem/a"]["attributes"]["flag"]
+        assert type(got) is type(v) and str(got) == str(v), (got, v)
+    assert "echem/b" in check("echem/b")

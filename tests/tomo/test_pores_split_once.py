@@ -13,7 +13,7 @@ import functools
 import numpy as np
 import pytest
 
-from ssbscope.testing import ANODE_FREE_LAYERS, ANODE_FREE_SERIES_KW, anode_free_recon_series
+from ssbscope.testing import ANODE_FREE_LAYERS, ANODE_FREE_SERIES_KW
 from ssbscope.tomo import low_attenuation as LA
 from ssbscope.tomo import series_chunked as SC
 
@@ -23,8 +23,11 @@ KW = ANODE_FREE_SERIES_KW
 
 
 @pytest.fixture(scope="module")
-def recon():
-    return anode_free_recon_series((0.0, 1.5, 3.0), [(-0.6, 0.8), (2.0, -1.0)])
+def recon(anode_free_recon_3_dir):
+    # anode_free_recon_series((0.0, 1.5, 3.0), [(-0.6, 0.8), (2.0, -1.0)]): sub-voxel and
+    # whole-voxel drift of the later scans in (y, x); built once per test run and shared by
+    # tests/tomo/test_chunked_series.py and test_pores_split_once.py (tests/conftest.py)
+    return [np.load(anode_free_recon_3_dir / f"scan{k}.npy") for k in range(3)]
 
 
 def _pairwise(ref, reg, shape, cz, local):

@@ -32,7 +32,7 @@ _COLORS = ("#1d4e89", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f")
 
 
 def _get(store, name):
-    if name not in store.names():
+    if name not in store:  # the dataset's own zarr.json (names() walks the whole store)
         return None
     return store.read(name).load()
 
@@ -214,7 +214,7 @@ def _inputs_part(store, labels) -> tuple[dict, list]:
     for lab in labels:
         sp = _get(store, f"compton/input/{lab}/spectrum")
         cube_attrs = store.read(f"compton/input/{lab}/cube").attrs if \
-            f"compton/input/{lab}/cube" in store.names() else {}
+            f"compton/input/{lab}/cube" in store else {}
         if lab not in members:
             parts.append(_input_spectrum_figure(sp, lab))
         reason = str(sp.attrs.get("emf_reason", "") or "")
