@@ -484,7 +484,8 @@ def surface_forward_heights(height_map_um, voxel_size_um: float, *, psf_sigma_vo
     lo = float(np.floor(s.min())) - pad
     nz = int(np.ceil(s.max())) + pad - int(lo)
     zc = np.arange(nz)[:, None, None] + lo + 0.5          # voxel centres (voxels)
-    vol = np.clip(s[None] - (zc - 0.5), 0.0, 1.0)
+    # float32: one map-sized column stack of the height range (+ the PSF's margin)
+    vol = np.clip((s[None] - (zc - 0.5)).astype(np.float32), 0.0, 1.0)
     if psf_sigma_vox > 0:
         vol = ndimage.gaussian_filter(vol, float(psf_sigma_vox), mode="nearest")
     if median:
