@@ -457,3 +457,61 @@ def test_interface_height_of_a_thin_layer_with_its_materials_pure_level():
     # a level on the wrong side of the other phase's is ignored
     np.testing.assert_array_equal(tomo.interface_height_map(crop, 1.0, lower_level=5.0),
                                   tomo.interface_height_map(crop, 1.0))
+
+
+def _sin_surface_volume(n=60, nz=20, amp_vox=2.0, period_vox=10.0, psf_vox=0.8, noise=0.02,
+                        seed=0):
+    """Partial-volume volume of ``z = nz/2 + amp sin(2 pi x / P) sin(2 pi y / P)`` (voxels;
+    lower phase 1, upper 0), blurred by a periodic 3-D Gaussian PSF of ``psf_vox``, plus
+    white grey-value noise; with the surface (voxels)."""
+    import scipy.ndimage as ndi
+
+    y, x = np.mgrid[:n, :n] + 0.5
+    s = nz / 2 + amp_vox * np.sin(2 * np.pi * x / period_vox) * np.sin(2 * np.pi * y / period_vox)
+    zc = np.arange(nz)[:, None, None] + 0.5
+    vol = np.clip(s[None] - (zc - 0.5), 0.0, 1.0)
+    vol = ndi.gaussian_filter(vol, psf_vox, mode=("nearest", "wrap", "wrap"))
+    return vol + np.random.default_rng(seed).normal(0.0, noise, vol.shape), s
+
+
+def test_lateral_edge_spread_recovers_a_known_gaussian_psf():
+    """A disk cell (radius 18 voxels) of grey 1 in 0, blurred in-plane by a Gaussian of
+    0.8 voxel, noise 0.02: the edge spread fit gives 0.8 (measured 0.80) within 0.05."""
+    import scipy.ndimage as ndi
+
+    from ssbscope.tomo.metrics import lateral_edge_spread
+
+    yy, xx = np.mgrid[:40, :40]
+    cell = (yy - 20) ** 2 + (xx - 20) ** 2 <= 18 ** 2
+    sl = np.stack([ndi.gaussian_filter(cell.astype(float), 0.8) for _ in range(6)])
+    sl += np.random.default_rng(1).normal(0, 0.02, sl.shape)
+    e = lateral_edge_spread(sl, cell)
+    assert e.sigma_vox == pytest.approx(0.8, abs=0.05)
+    assert e.step == pytest.approx(1.0, abs=0.05)
+    assert abs(e.edge_vox) < 0.2
+
+
+def test_roughness_resolution_corrected_against_the_analytic_surface():
+    """Surface ``A sin(2 pi x / P) sin(2 pi y / P)`` (A = 2 voxels = 6 um, P = 10 voxels;
+    Rq = A / 2 = 3 um, Ra = 4 A / pi^2 = 2.43 um) imaged through a Gaussian PSF of 0.8
+    voxel and grey-value noise (0.02 of the step): its partial-volume heights carry the
+    amplitude ``A exp(-2 pi^2 sigma^2 |f|^2)``, |f|^2 = 2 / P^2, i.e. Rq 2.33 um (-22 %).
+    The correction with the PSF fitted from the edge spread of the same blur brings Rq and
+    Ra back within 3 % (measured: Rq 2.99, Ra 2.41), the raw ones are > 15 % low."""
+    from ssbscope.tomo.metrics import (interface_height_map, roughness,
+                                       roughness_resolution_corrected)
+
+    vs, amp, per, psf = 3.0, 2.0, 10.0, 0.8
+    vol, _s = _sin_surface_volume(amp_vox=amp, period_vox=per, psf_vox=psf)
+    h = interface_height_map(vol, vs, lower_level=1.0, upper_level=0.0)
+    rq_true, ra_true = amp * vs / 2, 4 * amp * vs / np.pi ** 2
+    mtf = np.exp(-2 * np.pi ** 2 * psf ** 2 * 2 / per ** 2)
+    raw = roughness(h)
+    assert raw.rq_um == pytest.approx(rq_true * mtf, rel=0.02)       # the analytic transfer
+    r = roughness_resolution_corrected(h, vs, psf_sigma_vox=psf)
+    assert r.rq_um == pytest.approx(rq_true, rel=0.03), r
+    assert r.ra_um == pytest.approx(ra_true, rel=0.03), r
+    assert raw.rq_um < 0.85 * rq_true and raw.ra_um < 0.85 * ra_true
+    # no transfer, no correction: a zero-width PSF and no median leave the map as it is
+    r0 = roughness_resolution_corrected(h, vs, psf_sigma_vox=0.0)
+    assert r0.rq_um == pytest.approx(raw.rq_um, rel=1e-3)

@@ -46,6 +46,8 @@ _MAP = {
     # metrics
     "roughness": "metrics",
     "roughness_noise_corrected": "metrics",
+    "roughness_resolution_corrected": "metrics",
+    "lateral_edge_spread": "metrics",
     "thickness_map": "metrics",
     "interface_height_map": "metrics",
     "thickness_stats": "metrics",

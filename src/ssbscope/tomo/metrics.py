@@ -34,6 +34,11 @@ __all__ = [
     "roughness",
     "NoiseCorrectedRoughness",
     "roughness_noise_corrected",
+    "EdgeSpread",
+    "lateral_edge_spread",
+    "ResolutionCorrectedRoughness",
+    "roughness_resolution_corrected",
+    "surface_forward_heights",
     "detrend_plane",
     "interface_height_map",
     "TruncatedHeights",
@@ -322,6 +327,248 @@ def roughness_noise_corrected(height_map_um) -> NoiseCorrectedRoughness:
     return NoiseCorrectedRoughness(ra_um=float(ra), rq_um=float(rq), ra_raw_um=raw.ra_um,
                                    rq_raw_um=raw.rq_um, noise_um=float(math.sqrt(noise2)),
                                    covariance_um2=(c0, c1, c2), n_columns=raw.n_columns)
+
+
+# ------------------------------------------------------------------ resolution-corrected roughness
+
+@dataclass(frozen=True)
+class EdgeSpread:
+    """Lateral edge spread of a reconstruction at the cell's circumferential wall.
+
+    Attributes
+    ----------
+    sigma_vox : float
+        Standard deviation (voxels) of the Gaussian line spread function fitted to the
+        grey values across the wall (an error-function edge).
+    edge_vox : float
+        Fitted edge position (voxels of signed distance from the cell mask's boundary).
+    inside, step : float
+        Fitted grey level outside the cell and the step into it.
+    n_voxels : int
+        Voxels fitted.
+    """
+
+    sigma_vox: float
+    edge_vox: float
+    inside: float
+    step: float
+    n_voxels: int
+
+
+def lateral_edge_spread(slices, cell_mask, *, max_distance_vox: float = 6.0) -> EdgeSpread:
+    """Lateral resolution of a reconstruction from the edge of a homogeneous layer.
+
+    In slices that cross one homogeneous layer (e.g. the electrolyte pellet away from its
+    faces) the only lateral edge is the cell's wall (layer | exterior).  Each voxel's grey
+    value is taken against its signed distance ``d`` from the boundary of ``cell_mask``
+    (positive inside; Euclidean distance transform of the pixel centres) and fitted by
+    ``v(d) = a + b Phi((d - d0) / sigma)`` (Phi: standard normal CDF), the edge spread of
+    a Gaussian point spread function of standard deviation ``sigma`` (voxels) applied to
+    a sharp wall (edge spread function, e.g. ISO 12233's slanted-edge idea on a curved
+    edge: many sub-voxel edge phases).
+
+    Parameters
+    ----------
+    slices : (n, Y, X) array_like
+        Reconstructed grey values of slices through one homogeneous layer.
+    cell_mask : (Y, X) array_like of bool
+        The cell's columns (:func:`ssbscope.tomo.series.cell_region`).
+    max_distance_vox : float, default 6
+        Voxels farther than this from the boundary are left out of the fit.
+
+    Returns
+    -------
+    EdgeSpread
+
+    Raises
+    ------
+    EmptyResultError
+        Fewer than 20 voxels near the wall, or the fit does not converge.
+    """
+    from scipy import ndimage
+    from scipy.optimize import curve_fit
+    from scipy.special import ndtr
+
+    v = np.asarray(slices, np.float64)
+    if v.ndim == 2:
+        v = v[None]
+    m = np.asarray(cell_mask, bool)
+    if v.shape[1:] != m.shape:
+        raise ParameterError("cell_mask", m.shape, f"must match the slices' (Y, X) {v.shape[1:]}")
+    d = ndimage.distance_transform_edt(m) - ndimage.distance_transform_edt(~m)
+    d = np.where(m, d - 0.5, d + 0.5)           # boundary between the pixel centres
+    near = np.abs(d) <= max_distance_vox
+    dd = np.broadcast_to(d, v.shape)[:, near].ravel()
+    vv = v[:, near].ravel()
+    ok = np.isfinite(vv)
+    dd, vv = dd[ok], vv[ok]
+    if vv.size < 20 or not (np.any(dd > 1) and np.any(dd < -1)):
+        raise EmptyResultError("lateral_edge_spread: fewer than 20 voxels on both sides of "
+                               "the cell wall; pass slices that cross the cell's edge")
+    a0, b0 = float(np.median(vv[dd < -1])), float(np.median(vv[dd > 1]) - np.median(vv[dd < -1]))
+
+    def esf(x, a, b, x0, s):
+        return a + b * ndtr((x - x0) / s)
+
+    try:
+        p, _ = curve_fit(esf, dd, vv, p0=[a0, b0, 0.0, 0.7],
+                         bounds=([-np.inf, -np.inf, -3.0, 0.05], [np.inf, np.inf, 3.0, 5.0]))
+    except (RuntimeError, ValueError) as exc:
+        raise EmptyResultError(f"lateral_edge_spread: the edge fit failed ({exc})") from exc
+    return EdgeSpread(sigma_vox=float(p[3]), edge_vox=float(p[2]), inside=float(p[0]),
+                      step=float(p[1]), n_voxels=int(vv.size))
+
+
+@dataclass(frozen=True)
+class ResolutionCorrectedRoughness:
+    """Roughness of a measured height map corrected for the lateral transfer of the
+    measurement (:func:`roughness_resolution_corrected`).
+
+    Attributes
+    ----------
+    ra_um, rq_um : float
+        Corrected Ra and Rq (µm): ``R_meas^2 / R_forward``.
+    ra_raw_um, rq_raw_um : float
+        Ra and Rq of the map as measured (:func:`roughness`).
+    ra_forward_um, rq_forward_um : float
+        Ra and Rq of the map after one more pass through the forward model.
+    psf_sigma_vox : float
+        Gaussian PSF standard deviation (voxels) of the forward model.
+    median : bool
+        Whether the forward model applies the 3x3x3 median before the heights.
+    n_columns : int
+    """
+
+    ra_um: float
+    rq_um: float
+    ra_raw_um: float
+    rq_raw_um: float
+    ra_forward_um: float
+    rq_forward_um: float
+    psf_sigma_vox: float
+    median: bool
+    n_columns: int
+
+    def __iter__(self):
+        return iter((self.ra_um, self.rq_um))
+
+
+def surface_forward_heights(height_map_um, voxel_size_um: float, *, psf_sigma_vox: float,
+                            median: bool) -> np.ndarray:
+    """Heights (µm) the measurement chain returns for a given surface.
+
+    The surface ``height_map_um`` (plane-detrended; NaN columns filled by a normalised
+    Gaussian average of 3 columns, then 0) is voxelised as partial-volume voxels (the
+    lower phase's fraction of each voxel: 1 below the surface, 0 above, linear in the cut
+    voxel), blurred by a 3-D Gaussian of ``psf_sigma_vox`` (the reconstruction's PSF),
+    passed through the 3x3x3 median when ``median`` (:func:`ssbscope.tomo.filters.median3`)
+    and measured by :func:`interface_height_map` with the pure levels 1 and 0.
+
+    Returns
+    -------
+    (M, N) ndarray
+        Forward heights (µm, the detrended surface's frame), NaN where the input is NaN.
+    """
+    from scipy import ndimage
+
+    from ssbscope.tomo.filters import median3
+
+    vs = _check_voxel(voxel_size_um)
+    z, _plane = detrend_plane(height_map_um)
+    ok = np.isfinite(z)
+    zz = np.where(ok, z, 0.0)
+    den = ndimage.gaussian_filter(ok.astype(float), 3.0)
+    fill = ndimage.gaussian_filter(zz, 3.0) / np.maximum(den, 1e-12)
+    s = np.where(ok, z, np.where(den > 1e-3, fill, 0.0)) / vs
+    pad = int(math.ceil(3 * max(psf_sigma_vox, 0.0))) + 5
+    lo = float(np.floor(s.min())) - pad
+    nz = int(np.ceil(s.max())) + pad - int(lo)
+    zc = np.arange(nz)[:, None, None] + lo + 0.5          # voxel centres (voxels)
+    # float32: one map-sized column stack of the height range (+ the PSF's margin)
+    vol = np.clip((s[None] - (zc - 0.5)).astype(np.float32), 0.0, 1.0)
+    if psf_sigma_vox > 0:
+        vol = ndimage.gaussian_filter(vol, float(psf_sigma_vox), mode="nearest")
+    if median:
+        vol = median3(vol)
+    h = interface_height_map(vol, vs, lower_level=1.0, upper_level=0.0)
+    return np.where(ok, h + lo * vs, np.nan)
+
+
+def roughness_resolution_corrected(height_map_um, voxel_size_um: float, *,
+                                   psf_sigma_vox: float,
+                                   median: bool = False) -> ResolutionCorrectedRoughness:
+    """Ra and Rq of a measured height map corrected for the lateral transfer of the
+    measurement (reconstruction PSF, 3x3x3 median, partial-volume heights).
+
+    A measured map is ``m = T[h]``, the true surface ``h`` through the measurement's
+    lateral transfer ``T``: the reconstruction's point spread (a Gaussian of
+    ``psf_sigma_vox``, e.g. from :func:`lateral_edge_spread`), then, for the median height
+    estimator, the 3x3x3 median, then the partial-volume heights
+    (:func:`surface_forward_heights` simulates ``T``).  ``T`` lowers the roughness of a
+    surface that varies over a few columns.  The correction is the bootstrap bias
+    correction of a multiplicative loss: ``T`` is applied once more to the measured map
+    and the loss it shows there is taken as the loss the measurement caused,
+
+    ``R_corr = R_meas x R_meas / R(T[m])``  (R = Ra or Rq, :func:`roughness`),
+
+    exact for a surface of one spatial frequency and a linear ``T`` (a Gaussian PSF on
+    partial-volume heights: ``T`` multiplies the amplitude by
+    ``exp(-2 pi^2 sigma^2 f^2)``); for a broad spectrum, and for the median (not linear:
+    it cuts curvature), approximate, and low where ``T`` removes most of a band (the
+    measured map holds less of it to show the loss on).
+
+    Height noise is not removed (see :func:`roughness_noise_corrected`); a noise-free
+    model of ``T`` is used.  The map's own noise passes through ``T`` in the forward pass
+    too and is mostly removed there (white height noise keeps ~10 % of its variance through
+    PSF + median), so on a map whose variance is largely noise the correction scales the
+    noise up: use it where the height noise is small against Rq.  Measured on the small
+    twins (seed 0, 3 um voxels, 90 angles, median heights): symmetric Li | Li6PS5Cl (Rq
+    4-8 um, nugget noise 0.9-2.0 um) raw Ra -15 / -15 / -16 %, corrected -7.6 / -7.2 / -7.3 %
+    against the whole cell's truth, -1.2 / +1.5 / +3.1 % against the truth on the same
+    footprint; anode-free (Ra 0.5-1.3 um, noise 0.4-0.65 um) raw -2 to +46 %, corrected +18
+    to +101 % against the continuous surface.  No truth and no fitted factor enter.
+
+    Parameters
+    ----------
+    height_map_um : (M, N) array_like
+        Measured interface height (µm), NaN outside the footprint.
+    voxel_size_um : float
+    psf_sigma_vox : float
+        Lateral (and axial) Gaussian PSF standard deviation of the reconstruction (voxels).
+    median : bool, default False
+        Whether the map's heights were taken on the 3x3x3 median.
+
+    Returns
+    -------
+    ResolutionCorrectedRoughness
+
+    Raises
+    ------
+    EmptyResultError
+        Fewer than 3 columns hold a height.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(48.0)
+    >>> true = np.tile(6.0 * np.sin(2 * np.pi * x / 8), (48, 1))     # Rq 4.243 um
+    >>> m = surface_forward_heights(true, 3.0, psf_sigma_vox=0.8, median=False)
+    >>> r = roughness_resolution_corrected(m, 3.0, psf_sigma_vox=0.8)
+    >>> round(r.rq_raw_um, 2), round(r.rq_um, 2)   # true 4.24 (the map's ends: -1.5 %)
+    (3.49, 4.18)
+    """
+    if not (np.isfinite(psf_sigma_vox) and psf_sigma_vox >= 0):
+        raise ParameterError("psf_sigma_vox", psf_sigma_vox, "must be finite and >= 0")
+    raw = roughness(height_map_um)
+    fwd = roughness(surface_forward_heights(height_map_um, voxel_size_um,
+                                            psf_sigma_vox=float(psf_sigma_vox),
+                                            median=bool(median)))
+    ra = raw.ra_um ** 2 / fwd.ra_um if fwd.ra_um > 0 else raw.ra_um
+    rq = raw.rq_um ** 2 / fwd.rq_um if fwd.rq_um > 0 else raw.rq_um
+    return ResolutionCorrectedRoughness(
+        ra_um=float(ra), rq_um=float(rq), ra_raw_um=raw.ra_um, rq_raw_um=raw.rq_um,
+        ra_forward_um=fwd.ra_um, rq_forward_um=fwd.rq_um, psf_sigma_vox=float(psf_sigma_vox),
+        median=bool(median), n_columns=raw.n_columns)
 
 
 # --------------------------------------------------------------------------- interface height
