@@ -71,7 +71,22 @@ def _in_range(v, lo_hi, unit, what):
     return v
 
 
-class Layer(_Model):
+class _AreaDiameterRanges(_Model):
+    """The physical ranges of ``area_cm2`` and ``diameter_mm`` (a cell's or a layer's; the
+    subclasses declare the fields)."""
+
+    @field_validator("area_cm2", check_fields=False)
+    @classmethod
+    def _area_range(cls, v):
+        return _in_range(v, AREA_RANGE_CM2, "cm2", "electrode areas (a 1 um disc to 10 m2)")
+
+    @field_validator("diameter_mm", check_fields=False)
+    @classmethod
+    def _diameter_range(cls, v):
+        return _in_range(v, DIAMETER_RANGE_MM, "mm", "electrode diameters")
+
+
+class Layer(_AreaDiameterRanges):
     """One layer of the cell stack.
 
     Layers are listed in stacking order along the cell axis: for CT, from the bottom of the
@@ -87,18 +102,8 @@ class Layer(_Model):
     porosity: Optional[float] = Field(default=None, ge=0, lt=1, description="nominal pore volume fraction of the layer")
     density_g_cm3: Optional[float] = Field(default=None, gt=0, description="density (g/cm3) overriding the named material's")
 
-    @field_validator("area_cm2")
-    @classmethod
-    def _area_range(cls, v):
-        return _in_range(v, AREA_RANGE_CM2, "cm2", "electrode areas (a 1 um disc to 10 m2)")
 
-    @field_validator("diameter_mm")
-    @classmethod
-    def _diameter_range(cls, v):
-        return _in_range(v, DIAMETER_RANGE_MM, "mm", "electrode diameters")
-
-
-class Cell(_Model):
+class Cell(_AreaDiameterRanges):
     """The cell: geometry, stack and active mass."""
 
     name: Optional[str] = Field(default=None, description="cell name shown in the report")
@@ -107,16 +112,6 @@ class Cell(_Model):
     active_mass_mg: Optional[float] = Field(default=None, gt=1e-9, allow_inf_nan=False,
                                            description="cathode active mass (mg; more than 1e-9 mg)")
     layers: list[Layer] = Field(default_factory=list, description="the stack in order along the cell axis (CT: bottom, z = 0, to top)")
-
-    @field_validator("area_cm2")
-    @classmethod
-    def _area_range(cls, v):
-        return _in_range(v, AREA_RANGE_CM2, "cm2", "electrode areas (a 1 um disc to 10 m2)")
-
-    @field_validator("diameter_mm")
-    @classmethod
-    def _diameter_range(cls, v):
-        return _in_range(v, DIAMETER_RANGE_MM, "mm", "electrode diameters")
 
     @field_validator("layers")
     @classmethod
