@@ -166,7 +166,7 @@ class _Input(_Model):
 
 
 class EchemInput(_Input):
-    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "neware-regular", "arbin", "maccor", "novonix", "pec", "bdf", "landt", "nda", "ndax", "res", "pssession"] = Field(default="auto", description="file format; auto: from the content and suffix (also for ZPlot/Autolab, CHI, Parstat, PowerSuite impedance text exports, PalmSens .pssession sessions and Excel workbooks: .xlsx needs the extra 'excel', .xls the extra 'xls'; Neware .nda/.ndax and Arbin .res need the extras 'neware' / 'arbin'); landt: a Landt/LANHE record table (English or Chinese headers)")
+    format: Literal["auto", "mpr", "mpt", "gamry", "csv", "neware", "neware-regular", "arbin", "maccor", "novonix", "pec", "bdf", "landt", "basytec", "nda", "ndax", "res", "pssession"] = Field(default="auto", description="file format; auto: from the content and suffix (also for ZPlot/Autolab, CHI, Parstat, PowerSuite impedance text exports, PalmSens .pssession sessions and Excel workbooks: .xlsx needs the extra 'excel', .xls the extra 'xls'; Neware .nda/.ndax and Arbin .res need the extras 'neware' / 'arbin'); landt: a Landt/LANHE record table (English or Chinese headers); basytec: a BaSyTec Battery Test System text export ('~' preamble, '~Time[s]', 'U[V]', 'I[A]' header)")
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping for CSV/TSV, e.g. {time_s: 'Time (s)'}")
     kind: Literal["cycling", "eis"] = Field(default="cycling", description="cycling: a potentiostat log (the clock of the imaging inputs); eis: one impedance spectrum (give its time_s)")
     invert_current: bool = Field(default=False, description="flip the current sign (cells wired with the negative electrode, e.g. Cu, as working electrode) so charge is positive")
@@ -1206,7 +1206,7 @@ def _columns_problems(exp, item, loc: str) -> list[tuple[str, str]]:
                                  f"({fmt}), which knows its columns; remove columns: from this input"))
                 continue
             if fmt == "excel" or fmt not in ("csv", "arbin", "neware", "neware-regular", "maccor",
-                                            "maccor-raw", "novonix", "pec", "bdf", "landt"):
+                                            "maccor-raw", "novonix", "pec", "bdf", "landt", "basytec"):
                 continue  # a workbook (its sheet is read by the run) or not a log: the run says
             cols = table_header(fp, fmt, list(mapped.values()))
         except SsbscopeError as e:  # unreadable / unknown content: one problem, the reader's words

@@ -315,7 +315,7 @@ def _fit_curve(fit, f):
 _FORMATS = {"auto": None, "mpr": "biologic-mpr", "mpt": "biologic-mpt", "gamry": "gamry-dta",
             "csv": "csv", "neware": "neware", "arbin": "arbin", "maccor": "maccor",
             "novonix": "novonix", "neware-regular": "neware-regular", "pec": "pec", "bdf": "bdf",
-            "landt": "landt",
+            "landt": "landt", "basytec": "basytec",
             "nda": "neware-nda", "ndax": "neware-ndax", "res": "arbin-res",
             "pssession": "palmsens-pssession"}
 

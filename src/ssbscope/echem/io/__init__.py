@@ -32,7 +32,9 @@ Formats
 Detected from the content (magic bytes / header lines), the extension breaking ties, or forced
 with ``format=``: ``biologic-mpr``, ``biologic-mpt``, ``gamry-dta``, ``arbin``, ``neware``,
 ``maccor``, ``maccor-raw``, ``novonix``, ``landt`` (Landt/LANHE record tables, English or
-Chinese headers), ``csv`` (generic, with a column mapping), and the
+Chinese headers), ``basytec`` (BaSyTec Battery Test System text exports: a ``~Key: value``
+preamble, then a ``~Time[s]``, ``U[V]``, ``I[A]`` header; also recognised in a generic table),
+``csv`` (generic, with a column mapping), and the
 cycler binaries ``neware-nda``, ``neware-ndax`` (through NewareNDA, extra ``neware``) and
 ``arbin-res`` (through access-parser or mdbtools, extra ``arbin``): see
 :mod:`ssbscope.echem.io.binary_cyclers`; PalmSens ``.pssession`` (UTF-16 JSON, time series and
@@ -73,7 +75,7 @@ __all__ = ["read", "read_eis", "sniff_format", "FORMATS", "CORE_COLUMNS", "MODES
 log = logging.getLogger(__name__)
 
 FORMATS = ("biologic-mpr", "biologic-mpt", "gamry-dta", "arbin", "neware", "neware-regular",
-           "maccor", "maccor-raw", "novonix", "pec", "bdf", "landt", "csv", "excel",
+           "maccor", "maccor-raw", "novonix", "pec", "bdf", "landt", "basytec", "csv", "excel",
            "neware-nda", "neware-ndax", "arbin-res", "palmsens-pssession", "palmsens-csv")
 _BINARY = ("biologic-mpr", "biologic-mpt", "gamry-dta", "neware-nda", "neware-ndax", "arbin-res",
            "palmsens-pssession", "palmsens-csv")

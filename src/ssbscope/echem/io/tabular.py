@@ -26,6 +26,9 @@ preset         recognised by                           sign of the current
 ``maccor-raw`` ``Today's Date`` + ``Rec#`` line        as ``maccor``, whether ``Amps`` is signed or
                (``.0NN`` raw text)                     not; ``FRA`` (impedance) records dropped
 ``novonix``    ``[Summary]`` … ``[Data]``              signed, charge > 0 (kept)
+``basytec``    ``~Time[s]`` first, ``U[V]``, ``I[A]``  signed, charge > 0 (kept); ``~Key: value``
+               (after a ``~`` preamble; also in a      preamble in ``attrs["preamble"]``
+               generic ``csv`` table)
 =============  ======================================  ===========================================
 """
 
@@ -771,7 +774,7 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
     ----------
     path : path-like
         The file (opened read-only).
-    fmt : {"csv", "arbin", "neware", "maccor", "maccor-raw", "novonix"}
+    fmt : {"csv", "arbin", "neware", "maccor", "maccor-raw", "novonix", "basytec", ...}
         Preset; ``"csv"`` is a generic table (canonical column names or a mapping).
     column_mapping : dict, optional
         ``{canonical key: column name in the file}``, keys from :data:`MAPPING_KEYS`.
@@ -804,8 +807,8 @@ def read_table(path, fmt: str = "csv", *, column_mapping: dict | None = None,
     wanted = [v for v in mapping.values()]
     df, meta = _load(fmt, text, p, wanted)
     cols = list(df.columns)
-    if fmt == "csv" and _basytec_header(cols):  # recognised by its header: no mapping needed
-        preset = PRESETS["basytec"]
+    if fmt == "basytec" or (fmt == "csv" and _basytec_header(cols)):  # named, or recognised by
+        preset = PRESETS["basytec"]                                     # its header: no mapping
         meta.update(_basytec_preamble(text.splitlines()[:meta.get("preamble_lines", 0)]))
     if preset:
         meta["instrument"] = preset["instrument"]
