@@ -1242,7 +1242,22 @@ def validate_file(path) -> list[tuple[str, str]]:
             return None
         if any(ch in str(p) for ch in "*?["):  # a pattern: refused as when named directly
             return next((q for q in sorted(glob.glob(str(exp.resolve(p)))) if special_file(q)), None)
-        return exp.resolve(p) if special_file(exp.resolve(p)) else None
+        r = exp.resolve(p)
+        if r.is_dir():  # a folder of a series: its entries are read as the folder's files
+            try:
+                return next((q for q in sorted(r.iterdir()) if special_file(q)), None)
+            except OSError:
+                return None
+        return r if special_file(r) else None
+
+    def special_text(p, sp):
+        if any(ch in str(p) for ch in "*?["):
+            return (f"{p!r} matches {Path(sp).name!r}, a FIFO, device or special file, not a data "
+                    "file; remove it or narrow the pattern")
+        if exp.resolve(p).is_dir():
+            return (f"{p!r} is a folder holding {Path(sp).name!r}, a FIFO, device or special file, "
+                    "not a data file; remove it from the folder or name the files with a pattern")
+        return f"{p!r} is a FIFO, device or special file, not a data file"
 
     def unreadable(p):  # a regular file that cannot be opened (permissions): why, else ""
         if p is None or any(ch in str(p) for ch in "*?["):
@@ -1266,12 +1281,7 @@ def validate_file(path) -> list[tuple[str, str]]:
                 what = "matches no file" if any(ch in item.path for ch in "*?[") else _absent(exp.resolve(item.path))
                 problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} {what}"))
             elif special(item.path):
-                sp = special(item.path)
-                problems.append((f"inputs.{modality}[{i}].path",
-                                 f"{item.path!r} is a FIFO, device or special file, not a data file"
-                                 if not any(ch in item.path for ch in "*?[") else
-                                 f"{item.path!r} matches {Path(sp).name!r}, a FIFO, device or special "
-                                 "file, not a data file; remove it or narrow the pattern"))
+                problems.append((f"inputs.{modality}[{i}].path", special_text(item.path, special(item.path))))
             elif unreadable(item.path):
                 problems.append((f"inputs.{modality}[{i}].path",
                                  f"{item.path!r} cannot be read ({unreadable(item.path)}); check its permissions"))
@@ -1296,6 +1306,8 @@ def validate_file(path) -> list[tuple[str, str]]:
                     problems.append((f"inputs.{modality}[{i}].{key}", f"{side!r} "
                                      + ("matches no file" if any(ch in side for ch in "*?[")
                                         else _absent(exp.resolve(side)))))
+                elif isinstance(side, str) and special(side):
+                    problems.append((f"inputs.{modality}[{i}].{key}", special_text(side, special(side))))
     kinds = [it.kind for it in exp.inputs.echem]
     if "eis" in kinds and "cycling" not in kinds:  # the run's stages refuse it (echem.stages)
         problems.append(("inputs.echem", "EIS inputs need a cycling log too (an entry with kind: "

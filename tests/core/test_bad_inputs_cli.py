@@ -398,6 +398,33 @@ def test_fifo_matched_by_an_input_glob_is_refused_naming_it(tmp_path, capsys):
     assert "pipe.fits" in _one_error_line(capsys, secret=False)
 
 
+def test_fifo_inside_a_folder_named_directly_is_refused_before_any_work(tmp_path, capsys):
+    """Issue 14: a FIFO inside a folder named as the input (``path: nf``) or as a side file
+    (``open_beam: ob``) passed ``validate`` and was refused only when the run's stage read the
+    folder.  ``validate`` now names it (one problem line, exit 2), and ``run`` refuses it with
+    one error line before it writes anything to ``--out``."""
+    from ssbscope.neutron import write_fits_series
+
+    nf, ob = tmp_path / "nf", tmp_path / "ob"
+    write_fits_series(nf, np.ones((2, 4, 4), np.uint16), [0.0, 10.0])
+    write_fits_series(ob, np.ones((1, 4, 4), np.uint16), [0.0])
+    y = tmp_path / "exp.yaml"
+    y.write_text("name: x\ninputs:\n  neutron:\n    - {path: nf, label: r, open_beam: ob}\n")
+    assert main(["validate", str(y)]) == 0  # the same folders without a FIFO pass
+    capsys.readouterr()
+    os.mkfifo(nf / "pipe.fits")
+    os.mkfifo(ob / "pipe_ob.fits")
+    assert main(["validate", str(y)]) == 2
+    out = [ln for ln in capsys.readouterr().out.splitlines() if "FIFO" in ln]
+    assert len(out) == 2, out
+    assert "inputs.neutron[0].path" in out[0] and "'nf' is a folder holding 'pipe.fits', a FIFO" in out[0]
+    assert "inputs.neutron[0].open_beam" in out[1] and "'pipe_ob.fits', a FIFO" in out[1]
+    assert main(["run", str(y), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    line = _one_error_line(capsys, secret=False)
+    assert "'nf' is a folder holding 'pipe.fits'" in line, line
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
 @pytest.mark.parametrize("value", ["1e300", "-3.0e9", "1.7e12"])
 def test_input_time_outside_a_physical_range_is_refused_by_validate(tmp_path, capsys, value):
     """Issue 14: ``time_s: 1e300`` passed ``validate``; the run then only logged that the input
