@@ -1235,7 +1235,7 @@ def validate_file(path) -> list[tuple[str, str]]:
             return not glob.glob(str(r))
         return not r.exists()
 
-    def special(p):  # a FIFO or device would hang or never end a read: refused, not opened
+    def special(p, folder=True):  # a FIFO or device would hang or never end a read: refused, not opened
         from ssbscope.paths import special_file
 
         if p is None:
@@ -1243,7 +1243,7 @@ def validate_file(path) -> list[tuple[str, str]]:
         if any(ch in str(p) for ch in "*?["):  # a pattern: refused as when named directly
             return next((q for q in sorted(glob.glob(str(exp.resolve(p)))) if special_file(q)), None)
         r = exp.resolve(p)
-        if r.is_dir():  # a folder of a series: its entries are read as the folder's files
+        if folder and r.is_dir():  # a folder of a series: its entries are read as its files
             try:
                 return next((q for q in sorted(r.iterdir()) if special_file(q)), None)
             except OSError:
@@ -1280,7 +1280,7 @@ def validate_file(path) -> list[tuple[str, str]]:
             if missing(item.path):
                 what = "matches no file" if any(ch in item.path for ch in "*?[") else _absent(exp.resolve(item.path))
                 problems.append((f"inputs.{modality}[{i}].path", f"{item.path!r} {what}"))
-            elif special(item.path):
+            elif special(item.path, folder=modality != "echem"):  # echem: a folder is refused below
                 problems.append((f"inputs.{modality}[{i}].path", special_text(item.path, special(item.path))))
             elif unreadable(item.path):
                 problems.append((f"inputs.{modality}[{i}].path",
