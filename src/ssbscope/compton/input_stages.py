@@ -654,10 +654,14 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
     The flood is processed as the measurement (same calibration, binning and charge-sharing
     discrimination); its spectrum is the sum of the measurement's good pixels that are also
     good in the flood (dead/noisy test when it has enough counts).  A flood whose line
-    cannot be fitted gives no response and the reason in the attributes.
+    cannot be fitted gives no response and the reason in the attributes.  ``tail_scaling``
+    "auto" takes the scaling the flood's second line supports
+    (:func:`ssbscope.compton.electron_momentum.choose_tail_scaling`); the attributes keep the
+    chosen one (``flood_tail_scaling``, which the series stage reuses) and why
+    (``flood_tail_scaling_*``; ``flood_tail_scaling_warning`` on a fallback).
     """
     from ssbscope.compton.calibration import find_bad_pixels
-    from ssbscope.compton.electron_momentum import fit_line_response
+    from ssbscope.compton.electron_momentum import choose_tail_scaling, fit_line_response
     from ssbscope.errors import DataQualityError
 
     fp = Path(flood)
@@ -680,6 +684,12 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
     if finfo["attrs"].get("warnings"):  # invalid values dropped from the flood (nan_policy: drop)
         attrs["flood_warnings"] = list(finfo["attrs"]["warnings"])
     try:
+        if tail_scaling == "auto":  # the scaling the flood's second line supports (choose_tail_scaling)
+            choice = choose_tail_scaling(fedges, fspec, float(line_kev))
+            tail_scaling = choice.scaling
+            attrs.update(choice.attrs())
+            if choice.status != "chosen":
+                attrs["flood_tail_scaling_warning"] = choice.reason
         resp = fit_line_response(fedges, fspec, float(line_kev), energy_scaling=tail_scaling)
     except (EmptyResultError, DataQualityError, InputError) as err:
         log.warning("%s: no tail response from the flood: %s", fp, err)
