@@ -920,14 +920,20 @@ def tail_energy_scale(deficit_kev, energy_kev, line_kev: float, scaling: str = "
     ``benchmarks/xcs_tail_energy_scaling.py``; the EMF against the resolution-broadened truth,
     EMF standard error about 1.1 %): with charge sharing as the only tail (no K fluorescence,
     no shielding lines) ``"none"`` +1.35 % (mean z +1.25), ``"charge_sharing"`` -0.12 % (-0.71
-    to +0.74, mean z -0.11); with the full detector model +0.88 % and -0.59 % (a 93.9 keV
-    line's own response -0.49 %: the rest of that bias comes with the fluorescence and
-    shielding lines, not the tail's scaling).  With flat fit segments the model predicted the
+    to +0.74, mean z -0.11); with the full detector model +0.88 % and -0.59 %.  That
+    difference was seed noise, not the fluorescence / shielding lines: at 1e6 photons and a
+    2e6-photon flood (3 seeds each) "charge_sharing" gives -0.36 % (full), -0.56 % (sharing
+    only), -0.19 % (no shielding lines), -0.08 % (no fluorescence), -0.30 +- 0.10 % over all
+    12; a 93.87 keV line's own tail, fitted with this model's density in the segments, gives
+    -0.02 % on the same seeds (flat segments -0.56 %): the rest is the carry of the deficits
+    below about one FWHM, which the flood cannot resolve.  With flat fit segments the model predicted the
     tail at 93.9 keV from the flood as 0.256 on average, and a 93.9 keV line through the twin's
     detector fits 0.256.
     On a tail that is the same in keV at every energy (tests/outside/outside_xcs.py) it lowers
-    the EMFs by 0.33-0.41 % and fails that check (chi2 26.7 of 9 z-scores), so it is an option
-    for a detector whose tail is charge sharing (YAML ``flood_tail_scaling``), not the default.
+    the EMFs by 0.33-0.41 % and fails that check (chi2 26.7 of 9 z-scores), so the scaling is
+    not assumed: YAML ``flood_tail_scaling: auto`` (the default) reads it from the flood's
+    second line (:func:`choose_tail_scaling`), which picks "none" there and "charge_sharing" on
+    the twin.
 
     Parameters
     ----------

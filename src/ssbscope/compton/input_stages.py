@@ -116,10 +116,12 @@ the twin's series (:func:`ssbscope.twin.xcs_series.write_xcs_series`, full HEXIT
 two seeds) every component EMF is within 2.9 sigma of the resolution-broadened truth (bulk
 anode +-0.6 %, interphase +-4-5 %, cathode +-1-7 %, SPE +-4-30 %); the interphase's +7 % rise
 on charge is a 1-1.5 sigma effect at that fluence (measured +11 +- 7 and +15 +- 7 %;
-benchmarks/accuracy_xcs_000.py).  With ``flood_tail_scaling: charge_sharing``, which the
-twin's YAML now declares (its tail is charge shared below a neighbour's threshold), seed 0
-gives the bulk Li anode +0.0, +0.4, -1.5 % (z +0.0, +0.5, -2.1; chi2 of the 12 z-scores 8.4)
-where the tail kept the same in keV gives +1.5, +1.8, -0.1 % (z +1.9, +2.3, -0.1; chi2 12.8).
+benchmarks/accuracy_xcs_000.py).  With ``flood_tail_scaling: charge_sharing`` (its tail is
+charge shared below a neighbour's threshold), seed 0 gave the bulk Li anode +0.0, +0.4,
+-1.5 % (z +0.0, +0.5, -2.1; chi2 of the 12 z-scores 8.4) where the tail kept the same in keV
+gave +1.5, +1.8, -0.1 % (z +1.9, +2.3, -0.1; chi2 12.8).  The twin's YAML now says ``auto``
+(the default), and its flood (with Am-241's 26.34 keV line) makes that choose
+``charge_sharing`` (:func:`ssbscope.compton.electron_momentum.choose_tail_scaling`).
 """
 
 from __future__ import annotations
