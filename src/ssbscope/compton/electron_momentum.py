@@ -1385,6 +1385,9 @@ class TailScalingChoice:
         Deviance gain of the second line over the same fit without it (NaN when not fitted).
     threshold : float
         The decision's threshold on ``|delta_deviance|``.
+    response : LineResponse or None
+        The line's tail fitted with ``scaling`` (:func:`fit_line_response`), ready for
+        :func:`tail_matrix`.
     """
 
     scaling: str
@@ -1396,6 +1399,7 @@ class TailScalingChoice:
     delta_deviance: float = float("nan")
     second_line_deviance: float = float("nan")
     threshold: float = TAIL_SCALING_DEVIANCE_THRESHOLD
+    response: LineResponse | None = field(default=None, repr=False)
 
     def attrs(self) -> dict:
         """The choice as store attributes (``flood_tail_scaling_*``)."""
@@ -1472,7 +1476,7 @@ def choose_tail_scaling(energy_kev, counts, line_kev: float, *, second_line_kev:
         log.warning("choose_tail_scaling: %s", msg)
         return TailScalingChoice("none", status, msg, float(line_kev),
                                  float("nan") if second_line_kev is None else float(second_line_kev),
-                                 dev or {}, delta, line_dev, float(threshold))
+                                 dev or {}, delta, line_dev, float(threshold), resp["none"])
 
     if second_line_kev is None:
         return fallback("single line", f"no second line known for a flood line at {line_kev:g} keV")
@@ -1498,7 +1502,7 @@ def choose_tail_scaling(energy_kev, counts, line_kev: float, *, second_line_kev:
         return fallback("inconclusive", rule + ": inconclusive", dev, delta, line_dev)
     pick = "charge_sharing" if delta > 0 else "none"
     return TailScalingChoice(pick, "chosen", f"{rule}: {pick}", float(line_kev), float(second_line_kev), dev,
-                             delta, line_dev, float(threshold))
+                             delta, line_dev, float(threshold), resp[pick])
 
 
 def weight_perturbations(response: LineResponse | None, *, rel_floor: float = 1e-6) -> list:

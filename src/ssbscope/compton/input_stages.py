@@ -649,6 +649,25 @@ def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, fra
     return cube, edges, info
 
 
+_TAIL_CHOICES: dict = {}
+
+
+def _tail_scaling_choice(edges, spec, line_kev):
+    """:func:`~ssbscope.compton.electron_momentum.choose_tail_scaling`, once per flood spectrum
+    (the exposures of a series share their flood; keyed by the spectrum's bytes)."""
+    import hashlib
+
+    from ssbscope.compton.electron_momentum import choose_tail_scaling
+
+    key = hashlib.sha1(np.ascontiguousarray(edges, np.float64).tobytes()
+                       + np.ascontiguousarray(spec, np.float64).tobytes() + repr(float(line_kev)).encode()).hexdigest()
+    if key not in _TAIL_CHOICES:
+        if len(_TAIL_CHOICES) > 16:
+            _TAIL_CHOICES.clear()
+        _TAIL_CHOICES[key] = choose_tail_scaling(edges, spec, line_kev)
+    return _TAIL_CHOICES[key]
+
+
 def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, cal, read_kw,
                     tail_scaling="none"):
     """Fit the low-energy tail on the flood's line: (LineResponse or None, flood spectrum, edges, attrs).
@@ -663,7 +682,7 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
     (``flood_tail_scaling_*``; ``flood_tail_scaling_warning`` on a fallback).
     """
     from ssbscope.compton.calibration import find_bad_pixels
-    from ssbscope.compton.electron_momentum import choose_tail_scaling, fit_line_response
+    from ssbscope.compton.electron_momentum import fit_line_response
     from ssbscope.errors import DataQualityError
 
     fp = Path(flood)
@@ -686,13 +705,15 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
     if finfo["attrs"].get("warnings"):  # invalid values dropped from the flood (nan_policy: drop)
         attrs["flood_warnings"] = list(finfo["attrs"]["warnings"])
     try:
+        how, resp = "", None
         if tail_scaling == "auto":  # the scaling the flood's second line supports (choose_tail_scaling)
-            choice = choose_tail_scaling(fedges, fspec, float(line_kev))
-            tail_scaling = choice.scaling
+            choice = _tail_scaling_choice(fedges, fspec, float(line_kev))
+            how, tail_scaling, resp = f", auto: {choice.status}", choice.scaling, choice.response
             attrs.update(choice.attrs())
             if choice.status != "chosen":
                 attrs["flood_tail_scaling_warning"] = choice.reason
-        resp = fit_line_response(fedges, fspec, float(line_kev), energy_scaling=tail_scaling)
+        if resp is None:
+            resp = fit_line_response(fedges, fspec, float(line_kev), energy_scaling=tail_scaling)
     except (EmptyResultError, DataQualityError, InputError) as err:
         log.warning("%s: no tail response from the flood: %s", fp, err)
         attrs["tail_correction"] = f"failed: {err}"
@@ -703,7 +724,7 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
         attrs["tail_fraction_unc"] = float(resp.tail_fraction_unc)
         return None, fspec, fedges, attrs
     attrs.update({"tail_correction": f"low-energy tail of the {line_kev:g} keV line of the flood removed "
-                                     f"(fit_line_response, tail_matrix; energy scaling {tail_scaling})",
+                                     f"(fit_line_response, tail_matrix; energy scaling {tail_scaling}{how})",
                   "flood_tail_scaling": str(tail_scaling),
                   "tail_fraction": float(resp.tail_fraction),
                   "tail_fraction_unc": float(resp.tail_fraction_unc), "flood_centre_kev": float(resp.centre_kev),
