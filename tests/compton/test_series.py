@@ -472,6 +472,9 @@ def test_detector_correction_with_the_charge_sharing_tail_scaling():
     cn, rn = detector_correction(edges, fe, flood, flood_line_kev=59.54)
     cs, rs = detector_correction(edges, fe, flood, flood_line_kev=59.54, tail_scaling="charge_sharing")
     assert rn.energy_scaling == "none" and rs.energy_scaling == "charge_sharing"
+    # "auto" on a flood spectrum without the 26.34 keV line (50-64 keV only): the fallback "none"
+    ca, ra = detector_correction(edges, fe, flood, flood_line_kev=59.54, tail_scaling="auto")
+    assert ra.energy_scaling == "none" and np.array_equal(ca, cn)
     assert 0.01 < rs.sigma_over_pitch < 0.1
     # the same flood: the tail fraction within the fits' errors (the charge-sharing fit shapes
     # each segment by the model's density instead of flat)
