@@ -1020,6 +1020,12 @@ def _tail_basis(d, step, fwhm_kev, density=None):
     return p
 
 
+def _poisson_deviance_terms(y, lam):
+    """Per-bin Poisson deviance ``2 (lambda - y + y ln(y / lambda))`` (>= 0; 0 ln 0 = 0)."""
+    ylog = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / lam), 0.0)
+    return np.maximum(2.0 * (lam - y + ylog), 0.0)
+
+
 def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: float = 5.0,
                       step_kev: float | None = None, above_kev: float = 3.0,
                       energy_scaling: str = TAIL_ENERGY_SCALINGS[0],
@@ -1163,8 +1169,7 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
         return np.maximum(lam, 1e-300), jac
 
     def deviance_terms(lam):
-        ylog = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / lam), 0.0)
-        return np.maximum(2.0 * (lam - y + ylog), 0.0)
+        return _poisson_deviance_terms(y, lam)
 
     def resid(th):
         lam, _ = model(th)
@@ -1331,13 +1336,9 @@ def _fixed_tail_fit(energy_kev, counts, line_kev, response, *, groups=(), max_de
             lam = lam + amp[g_of[j]] * r_l[j] * g
         return np.maximum(lam, 1e-300)
 
-    def dev_terms(lam):
-        ylog = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / lam), 0.0)
-        return np.maximum(2.0 * (lam - y + ylog), 0.0)
-
     def resid(th):
         lam = lam_of(th)
-        return np.sign(lam - y) * np.sqrt(dev_terms(lam))
+        return np.sign(lam - y) * np.sqrt(_poisson_deviance_terms(y, lam))
 
     dc = 0.15 * 2.3548 * s0
     line0 = max(n_tot - b0 * span, 1.0) / n_tot
@@ -1347,7 +1348,7 @@ def _fixed_tail_fit(energy_kev, counts, line_kev, response, *, groups=(), max_de
     th0 = np.clip(th0, lo + 1e-9, hi - 1e-9)
     fit = least_squares(resid, th0, bounds=(lo, hi), method="trf", x_scale="jac", xtol=1e-10, ftol=1e-10,
                         gtol=1e-10, max_nfev=400)
-    dev = float(dev_terms(lam_of(fit.x)).sum())
+    dev = float(_poisson_deviance_terms(y, lam_of(fit.x)).sum())
     return dev, {"centre_kev": float(fit.x[ng + 1]), "fwhm_kev": float(2.3548200450309493 * np.exp(fit.x[ng + 2])),
                  "line_counts": float(fit.x[0] * n_tot), "n_bins": int(sel.sum()), "n_counts": n_tot,
                  "n_params": int(ng + 3)}
