@@ -45,7 +45,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="folder to keep (default: a temporary one)")
     a = ap.parse_args(argv)
     root = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="acc_xcs_"))
-    tw = write_xcs_series(root / "exp", n_photons=a.photons, flood_photons=200_000, seed=a.seed)
+    tw = write_xcs_series(root / "exp", n_photons=a.photons, flood_photons=500_000, seed=a.seed)
     assert cli(["run", str(tw.yaml_path), "--out", str(root / "out"), "--quiet"]) in (0, None)
     st = Store.open(root / "out" / "store.zarr")
     em = st["compton/xcs/emf"].load()

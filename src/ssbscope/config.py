@@ -305,7 +305,7 @@ class ComptonInput(_Input):
     flood_format: Literal["auto", "events", "hexitec-raw", "cube"] = Field(default="auto", description="format of the flood file (as format:)")
     flood_dataset: Optional[str] = Field(default=None, description="array name / HDF5 path of a binned flood cube")
     flood_line_kev: float = Field(default=59.5409, gt=0, description="energy of the flood's line (keV), Am-241 by default")
-    flood_tail_scaling: Literal["none", "charge_sharing"] = Field(default="none", description="how the tail measured on the flood's line is carried to the Compton peak's energies: none keeps its deficits (keV) the same at every energy; charge_sharing scales them by the sub-threshold charge-sharing model of a pixelated detector with charge-sharing discrimination (ssbscope.compton.electron_momentum.tail_energy_scale; no detector parameter needed)")
+    flood_tail_scaling: Literal["auto", "none", "charge_sharing"] = Field(default="auto", description="how the tail measured on the flood's line is carried to the Compton peak's energies: none keeps its deficits (keV) the same at every energy; charge_sharing scales them by the sub-threshold charge-sharing model of a pixelated detector with charge-sharing discrimination (ssbscope.compton.electron_momentum.tail_energy_scale; no detector parameter needed); auto (default) takes the one the flood's second line (Am-241: 26.34 keV) fits better by a deviance difference of at least 6 (likelihood ratio 20 : 1), else none with a warning attribute (ssbscope.compton.electron_momentum.choose_tail_scaling; the choice and why in the input spectrum's flood_tail_scaling_* attributes)")
     efficiency_correction: Optional[bool] = Field(default=None, description="divide by the sensor's efficiency 1 - exp(-mu t) (CdZnTe); default: on when a flood is given")
     sensor_thickness_mm: float = Field(default=2.0, gt=0, description="CdZnTe sensor thickness (mm) for the efficiency correction")
 
@@ -344,7 +344,7 @@ class ComptonInput(_Input):
             extra = [k for k, v in (("flood_format", self.flood_format != "auto"),
                                     ("flood_dataset", self.flood_dataset is not None),
                                     ("flood_line_kev", abs(self.flood_line_kev - 59.5409) > 1e-9),
-                                    ("flood_tail_scaling", self.flood_tail_scaling != "none")) if v]
+                                    ("flood_tail_scaling", self.flood_tail_scaling != "auto")) if v]
             if extra:
                 raise ValueError(f"{extra[0]}: set without flood; give flood: (the calibration flood file)")
         return self

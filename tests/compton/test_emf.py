@@ -361,3 +361,52 @@ def test_tail_scaling_keeps_the_matrix_linear_and_none_unchanged():
     from dataclasses import replace
     t1 = tail_matrix(EDGES, replace(cs, weights=0.5 * w))
     np.testing.assert_allclose(t1 + t1, tail_matrix(EDGES, cs), atol=1e-12)
+
+
+def _two_line_flood(rng, tail, n59, n26, *, fwhm_kev=0.8, bg_per_kev=20.0):
+    """Flood spectrum (0.2 keV bins, 0-70 keV) of 59.54 and 26.34 keV lines with a tail.
+
+    ``tail="sharing"``: the deficits of the pixel Monte Carlo (_sharing_deficits, s = 0.06,
+    T = 3 keV) at each line's own energy; ``"keV"``: 12 % of photons lose an exponential
+    deficit of mean 1 keV (below 4.5 keV) at both energies, as the outside check's writer.
+    """
+    edges = np.arange(0.0, 70.0001, 0.2)
+    e = []
+    for line, n in ((59.5409, n59), (26.3446, n26)):
+        if not n:
+            continue
+        if tail == "sharing":
+            d = _sharing_deficits(line, 0.06, 3.0, n, rng)
+        else:
+            d = np.where(rng.random(n) < 0.12, rng.exponential(1.0, n), 0.0)
+            d = np.where(d < 4.5, d, 0.0)
+        e.append(line - d + rng.normal(0.0, fwhm_kev / 2.3548, d.size))
+    counts = np.histogram(np.concatenate(e), edges)[0] + rng.poisson(bg_per_kev * 0.2, edges.size - 1)
+    return edges, counts.astype(float)
+
+
+def test_auto_tail_scaling_is_read_from_the_flood_second_line():
+    """choose_tail_scaling against floods made without ssbscope: a tail of sub-threshold
+    charge sharing (pixel Monte Carlo, 26.34 keV at 6.3 % of the photons, as Am-241 emits)
+    picks "charge_sharing"; a tail the same in keV at both lines picks "none" (the 26.34 keV
+    line's deviance with the carried tail decides, threshold 6 = likelihood ratio 20 : 1);
+    a flood without the 26.34 keV line, or a flood line other than Am-241's, falls back to
+    "none" with status "single line".  Measured: Delta +14.6 (sharing), -32.4 (keV)."""
+    from ssbscope.compton.electron_momentum import TAIL_SCALING_DEVIANCE_THRESHOLD, choose_tail_scaling
+
+    rng = np.random.default_rng(5)
+    edges, cs = _two_line_flood(rng, "sharing", 500_000, 32_000)
+    ch = choose_tail_scaling(edges, cs, 59.5409)
+    assert (ch.scaling, ch.status) == ("charge_sharing", "chosen"), ch.reason
+    assert ch.delta_deviance >= TAIL_SCALING_DEVIANCE_THRESHOLD and ch.second_line_kev == pytest.approx(26.3446)
+    assert ch.attrs()["flood_tail_scaling_status"] == "chosen"
+    edges, kev = _two_line_flood(rng, "keV", 300_000, 40_000)
+    ch = choose_tail_scaling(edges, kev, 59.5409)
+    assert (ch.scaling, ch.status) == ("none", "chosen"), ch.reason
+    assert ch.delta_deviance <= -TAIL_SCALING_DEVIANCE_THRESHOLD
+    edges, one = _two_line_flood(rng, "sharing", 500_000, 0)
+    ch = choose_tail_scaling(edges, one, 59.5409)
+    assert (ch.scaling, ch.status) == ("none", "single line") and "26.3446 keV" in ch.reason, ch.reason
+    assert not np.isfinite(ch.delta_deviance)
+    ch = choose_tail_scaling(edges * 2.0, one, 119.0818)       # not Am-241: no second line known
+    assert (ch.scaling, ch.status) == ("none", "single line") and "no second line" in ch.reason

@@ -103,7 +103,7 @@ def twin_run(tmp_path_factory):
     from ssbscope.twin.xcs_series import write_xcs_series
 
     tmp = tmp_path_factory.mktemp("xcs_series")
-    tw = write_xcs_series(tmp / "exp", n_photons=160_000, flood_photons=200_000, seed=0)
+    tw = write_xcs_series(tmp / "exp", n_photons=160_000, flood_photons=500_000, seed=0)
     out = tmp / "out"
     assert main(["run", str(tw.yaml_path), "--out", str(out), "--quiet"]) in (0, None)
     return tw, out
@@ -169,6 +169,23 @@ def test_twin_series_through_run(twin_run):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Operando series xcs" in html
     json.dumps(tw.truth)
+
+
+def test_twin_series_tail_scaling_auto_reads_charge_sharing(twin_run):
+    """The twin's YAML says flood_tail_scaling: auto; its flood (Am-241 59.54 and 26.34 keV,
+    5e5 photons) has the twin's sub-threshold charge-sharing tail, so the 26.34 keV line is
+    fitted better with the tail carried by the charge-sharing model (deviance difference +24
+    to +59 over 8 such floods in benchmarks, threshold 6), and the series uses it."""
+    from ssbscope.store import Store
+
+    tw, out = twin_run
+    st = Store.open(out / "store.zarr")
+    a = st.read("compton/input/pristine_z1/spectrum").attrs
+    assert tw.experiment["inputs"]["compton"][0]["flood_tail_scaling"] == "auto"
+    assert (a["flood_tail_scaling_requested"], a["flood_tail_scaling"]) == ("auto", "charge_sharing")
+    assert a["flood_tail_scaling_status"] == "chosen", a["flood_tail_scaling_reason"]
+    assert a["flood_tail_scaling_delta_deviance"] >= a["flood_tail_scaling_threshold"]
+    assert a["flood_tail_scaling_second_line_kev"] == pytest.approx(26.3446)
 
 
 def test_series_maps_are_ome_zarr_images_with_the_block_size(twin_run):
@@ -455,6 +472,9 @@ def test_detector_correction_with_the_charge_sharing_tail_scaling():
     cn, rn = detector_correction(edges, fe, flood, flood_line_kev=59.54)
     cs, rs = detector_correction(edges, fe, flood, flood_line_kev=59.54, tail_scaling="charge_sharing")
     assert rn.energy_scaling == "none" and rs.energy_scaling == "charge_sharing"
+    # "auto" on a flood spectrum without the 26.34 keV line (50-64 keV only): the fallback "none"
+    ca, ra = detector_correction(edges, fe, flood, flood_line_kev=59.54, tail_scaling="auto")
+    assert ra.energy_scaling == "none" and np.array_equal(ca, cn)
     assert 0.01 < rs.sigma_over_pitch < 0.1
     # the same flood: the tail fraction within the fits' errors (the charge-sharing fit shapes
     # each segment by the model's density instead of flat)

@@ -16,8 +16,11 @@ The flood measures the tail at its line only.  ``fit_line_response(...,
 energy_scaling="charge_sharing")`` (YAML ``flood_tail_scaling``) carries it to 94 keV by the
 sub-threshold charge-sharing model (``tail_energy_scale``).  Over 6 seeds
 (benchmarks/xcs_tail_energy_scaling.py): with charge sharing as the detector's only tail
-+1.35 % ("none", the default) -> -0.12 %; with this full model +0.88 % -> -0.59 % (a 93.9 keV
-line's own response: -0.49 %; the fluorescence and shielding lines bring the -0.5 %).
++1.35 % ("none") -> -0.12 %; with this full model +0.88 % -> -0.59 %.  The difference between
+the two was seed noise, not the fluorescence and shielding lines (at 1e6 photons: -0.56 % sharing
+only, -0.36 % full; a 93.9 keV line's own tail with the charge-sharing segment shape -0.02 %;
+benchmarks/xcs_tail_energy_scaling.py).  YAML ``flood_tail_scaling: auto`` (the default) reads
+the scaling from the flood's 26.34 keV line.
 """
 
 import numpy as np

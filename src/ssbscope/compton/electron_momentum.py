@@ -55,6 +55,8 @@ __all__ = [
     "fit_line_response",
     "tail_matrix",
     "tail_energy_scale",
+    "choose_tail_scaling",
+    "TailScalingChoice",
     "sharing_sigma_over_pitch",
     "detector_efficiency",
     "transmittance",
@@ -918,14 +920,20 @@ def tail_energy_scale(deficit_kev, energy_kev, line_kev: float, scaling: str = "
     ``benchmarks/xcs_tail_energy_scaling.py``; the EMF against the resolution-broadened truth,
     EMF standard error about 1.1 %): with charge sharing as the only tail (no K fluorescence,
     no shielding lines) ``"none"`` +1.35 % (mean z +1.25), ``"charge_sharing"`` -0.12 % (-0.71
-    to +0.74, mean z -0.11); with the full detector model +0.88 % and -0.59 % (a 93.9 keV
-    line's own response -0.49 %: the rest of that bias comes with the fluorescence and
-    shielding lines, not the tail's scaling).  With flat fit segments the model predicted the
+    to +0.74, mean z -0.11); with the full detector model +0.88 % and -0.59 %.  That
+    difference was seed noise, not the fluorescence / shielding lines: at 1e6 photons and a
+    2e6-photon flood (3 seeds each) "charge_sharing" gives -0.36 % (full), -0.56 % (sharing
+    only), -0.19 % (no shielding lines), -0.08 % (no fluorescence), -0.30 +- 0.10 % over all
+    12; a 93.87 keV line's own tail, fitted with this model's density in the segments, gives
+    -0.02 % on the same seeds (flat segments -0.56 %): the rest is the carry of the deficits
+    below about one FWHM, which the flood cannot resolve.  With flat fit segments the model predicted the
     tail at 93.9 keV from the flood as 0.256 on average, and a 93.9 keV line through the twin's
     detector fits 0.256.
     On a tail that is the same in keV at every energy (tests/outside/outside_xcs.py) it lowers
-    the EMFs by 0.33-0.41 % and fails that check (chi2 26.7 of 9 z-scores), so it is an option
-    for a detector whose tail is charge sharing (YAML ``flood_tail_scaling``), not the default.
+    the EMFs by 0.33-0.41 % and fails that check (chi2 26.7 of 9 z-scores), so the scaling is
+    not assumed: YAML ``flood_tail_scaling: auto`` (the default) reads it from the flood's
+    second line (:func:`choose_tail_scaling`), which picks "none" there and "charge_sharing" on
+    the twin.
 
     Parameters
     ----------
@@ -1010,6 +1018,12 @@ def _tail_basis(d, step, fwhm_kev, density=None):
         on = seg == k
         p[on, k] = shape[on] / shape[on].sum()
     return p
+
+
+def _poisson_deviance_terms(y, lam):
+    """Per-bin Poisson deviance ``2 (lambda - y + y ln(y / lambda))`` (>= 0; 0 ln 0 = 0)."""
+    ylog = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / lam), 0.0)
+    return np.maximum(2.0 * (lam - y + ylog), 0.0)
 
 
 def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: float = 5.0,
@@ -1155,8 +1169,7 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
         return np.maximum(lam, 1e-300), jac
 
     def deviance_terms(lam):
-        ylog = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / lam), 0.0)
-        return np.maximum(2.0 * (lam - y + ylog), 0.0)
+        return _poisson_deviance_terms(y, lam)
 
     def resid(th):
         lam, _ = model(th)
@@ -1245,6 +1258,252 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
                         centre_unc_kev=cen_unc, fwhm_unc_kev=fwhm_unc, tail_resolved=reason is None,
                         reason=reason, weights_cov=wcov, energy_scaling=energy_scaling,
                         sigma_over_pitch=s_over_p, threshold_kev=float(threshold_kev))
+
+
+#: Am-241's second gamma line (keV, 2.3 % of decays against 35.9 % at 59.54 keV), where
+#: ``flood_tail_scaling: auto`` (:func:`choose_tail_scaling`) tests the tail's energy scaling.
+AM241_SECOND_KEV = 26.3446
+
+#: Deviance difference (``2 ln`` of the likelihood ratio; the two scalings have the same free
+#: parameters) at the second flood line from which :func:`choose_tail_scaling` takes the
+#: better scaling: 6, a likelihood ratio of 20 : 1, where "strong" evidence begins on the scale
+#: of Kass & Raftery, J. Am. Stat. Assoc. 90, 773 (1995), doi:10.1080/01621459.1995.10476572.
+TAIL_SCALING_DEVIANCE_THRESHOLD = 6.0
+
+
+#: Lines of a CdTe / CdZnTe sensor's own K shell near Am-241's 26.34 keV line (keV, relative
+#: emission within a group; Thompson et al., X-ray Data Booklet, LBNL 2009): Np L-gamma1 of the
+#: Am-241 source, Cd K-alpha, Cd K-beta, Te K-alpha, and the escape peak of Te K-beta from the
+#: 59.54 keV line.  Each group
+#: has its own amplitude (>= 0; 0 on a sensor without them) in :func:`_fixed_tail_fit`.
+CDTE_K_GROUPS_KEV = (((20.784, 1.0),), ((22.984, 0.53), (23.174, 1.0)), ((26.095, 1.0),),
+                     ((27.202, 0.54), (27.472, 1.0)), ((59.5409 - 30.995, 1.0),))
+
+
+def _fixed_tail_fit(energy_kev, counts, line_kev, response, *, groups=(), max_deficit_kev=5.0,
+                    above_kev=3.0, without_line=False):
+    """Poisson deviance of a line whose tail is fixed: (deviance, fitted dict).
+
+    ``lambda_i = sum_g A_g sum_(l in g) r_l sum_k W_k(E_l) G_i(c + E_l - E_0 - D_k, sigma)
+    + b (E_i+ - E_i-)`` over the bins of ``E_0 - max_deficit_kev - 2`` to ``E_0 + above_kev``
+    (``E_0 = line_kev``, its own group first), with ``W(E_l)`` the deficit weights of
+    ``response`` carried to each line's energy (:meth:`LineResponse.weights_at`, fixed).  Free:
+    ``A_g >= 0`` (``groups``: ((energy keV, relative weight), ...) per group), ``b >= 0``, the
+    centre ``c`` within +-0.15 FWHM and ``sigma`` within 0.5-1.5 times the half-maximum width
+    of the peak near ``E_0``.  Minimised as in :func:`fit_line_response`.  ``without_line``:
+    the same fit with ``A_0 = 0`` (is the line there?).
+    """
+    from scipy.optimize import least_squares
+    from scipy.special import ndtr
+
+    c = _counts_2d(counts)
+    edges = _edges_from(energy_kev, c.size)
+    lo_e, hi_e = line_kev - max_deficit_kev - 2.0, line_kev + above_kev
+    sel = (edges[:-1] >= lo_e) & (edges[1:] <= hi_e)
+    if sel.sum() < 10 or edges[0] > lo_e or edges[-1] < hi_e:
+        raise InputError(f"energy_kev: spectrum {edges[0]:.1f}-{edges[-1]:.1f} keV does not cover "
+                         f"{lo_e:.1f}-{hi_e:.1f} keV around the {line_kev} keV line")
+    a, b, y = edges[:-1][sel], edges[1:][sel], c[sel]
+    dw, x = b - a, 0.5 * (a + b)
+    n_tot = float(y.sum())
+    if n_tot < 100 or y.max() < 20:
+        raise EmptyResultError(f"counts: only {n_tot:g} counts near the {line_kev} keV line")
+    d = np.asarray(response.deficit_kev, float)
+    grp = [((float(line_kev), 1.0),)][int(bool(without_line)):] + [
+        g for g in groups if any(lo_e - 1.0 < e_l < hi_e + 1.0 for e_l, _ in g)]
+    if not grp:
+        raise InputError(f"groups: no line within {lo_e:.1f}-{hi_e:.1f} keV to fit")
+    e_l = np.array([e for g in grp for e, _ in g])
+    r_l = np.array([r / sum(rr for _, rr in g) for g in grp for _, r in g])
+    g_of = np.array([j for j, g in enumerate(grp) for _ in g])
+    w_l = response.weights_at(e_l)  # (k, lines)
+    ng = len(grp)
+    near = np.abs(x - line_kev) <= 1.5
+    imax = int(np.flatnonzero(near)[np.argmax(y[near])]) if near.any() else int(np.argmax(y))
+    half = near & (y >= 0.5 * y[imax])
+    fw = max(float(b[half].max() - a[half].min()) if half.any() else 0.0, 2 * float(np.median(dw)))
+    s0, c0 = min(fw, 2.0) / 2.3548, float(x[imax])
+    below = x < line_kev - max_deficit_kev - 0.5
+    b0 = float(y[below].sum() / dw[below].sum()) if below.any() else 0.0
+    span = hi_e - lo_e
+
+    def lam_of(th):
+        amp, bkg, cen, sig = th[:ng] * n_tot, th[ng] * n_tot / span, th[ng + 1], float(np.exp(th[ng + 2]))
+        lam = bkg * dw
+        for j in range(e_l.size):
+            mu = cen + (e_l[j] - line_kev) - d
+            g = (ndtr((b[:, None] - mu[None, :]) / sig) - ndtr((a[:, None] - mu[None, :]) / sig)) @ w_l[:, j]
+            lam = lam + amp[g_of[j]] * r_l[j] * g
+        return np.maximum(lam, 1e-300)
+
+    def resid(th):
+        lam = lam_of(th)
+        return np.sign(lam - y) * np.sqrt(_poisson_deviance_terms(y, lam))
+
+    dc = 0.15 * 2.3548 * s0
+    line0 = max(n_tot - b0 * span, 1.0) / n_tot
+    th0 = np.r_[line0, np.full(ng - 1, 0.05 * line0), max(b0, 1e-3 * n_tot / span) * span / n_tot, c0, np.log(s0)]
+    lo = np.r_[np.zeros(ng + 1), c0 - dc, np.log(0.5 * s0)]
+    hi = np.r_[np.full(ng + 1, np.inf), c0 + dc, np.log(1.5 * s0)]
+    th0 = np.clip(th0, lo + 1e-9, hi - 1e-9)
+    fit = least_squares(resid, th0, bounds=(lo, hi), method="trf", x_scale="jac", xtol=1e-10, ftol=1e-10,
+                        gtol=1e-10, max_nfev=400)
+    dev = float(_poisson_deviance_terms(y, lam_of(fit.x)).sum())
+    return dev, {"centre_kev": float(fit.x[ng + 1]), "fwhm_kev": float(2.3548200450309493 * np.exp(fit.x[ng + 2])),
+                 "line_counts": float(fit.x[0] * n_tot), "n_bins": int(sel.sum()), "n_counts": n_tot,
+                 "n_params": int(ng + 3)}
+
+
+#: Outcomes of :func:`choose_tail_scaling` (``status``).
+TAIL_SCALING_STATUSES = ("chosen", "inconclusive", "single line")
+
+#: Deviance gain (``2 ln`` of the likelihood ratio) a second line must give over the same
+#: fit without it for :func:`choose_tail_scaling` to count it as present: 25 (5 sigma).
+SECOND_LINE_MIN_DEVIANCE = 25.0
+
+
+@dataclass(frozen=True)
+class TailScalingChoice:
+    """The tail's energy scaling chosen from a flood's two lines (:func:`choose_tail_scaling`).
+
+    Attributes
+    ----------
+    scaling : {"none", "charge_sharing"}
+        The scaling to use.
+    status : {"chosen", "inconclusive", "single line"}
+        ``"chosen"``: the second line prefers ``scaling`` by at least ``threshold``;
+        otherwise the fallback ``"none"`` (the tail's deficits in keV the same at every energy).
+    reason : str
+        One line: the deviances, the rule and the outcome (stored as an attribute).
+    line_kev, second_line_kev : float
+        The flood's line the tail is measured on, the line the scaling is tested on (keV).
+    deviance : dict
+        Poisson deviance of the second line's region with the tail carried by each scaling.
+    delta_deviance : float
+        ``deviance["none"] - deviance["charge_sharing"]`` (``2 ln`` of the likelihood ratio;
+        > 0 favours charge sharing); NaN without a second line.
+    second_line_deviance : float
+        Deviance gain of the second line over the same fit without it (NaN when not fitted).
+    threshold : float
+        The decision's threshold on ``|delta_deviance|``.
+    response : LineResponse or None
+        The line's tail fitted with ``scaling`` (:func:`fit_line_response`), ready for
+        :func:`tail_matrix`.
+    """
+
+    scaling: str
+    status: str
+    reason: str
+    line_kev: float
+    second_line_kev: float
+    deviance: dict = field(default_factory=dict)
+    delta_deviance: float = float("nan")
+    second_line_deviance: float = float("nan")
+    threshold: float = TAIL_SCALING_DEVIANCE_THRESHOLD
+    response: LineResponse | None = field(default=None, repr=False)
+
+    def attrs(self) -> dict:
+        """The choice as store attributes (``flood_tail_scaling_*``)."""
+        return {"flood_tail_scaling_requested": "auto", "flood_tail_scaling_status": self.status,
+                "flood_tail_scaling_reason": self.reason,
+                "flood_tail_scaling_second_line_kev": float(self.second_line_kev),
+                "flood_tail_scaling_delta_deviance": float(self.delta_deviance),
+                "flood_tail_scaling_threshold": float(self.threshold)}
+
+
+def choose_tail_scaling(energy_kev, counts, line_kev: float, *, second_line_kev: float | None = None,
+                        threshold: float = TAIL_SCALING_DEVIANCE_THRESHOLD,
+                        threshold_kev: float = DEFAULT_SHARING_THRESHOLD_KEV) -> TailScalingChoice:
+    """Choose the tail's energy scaling (:func:`tail_energy_scale`) from a flood's two lines.
+
+    The tail is measured on ``line_kev`` (:func:`fit_line_response`) once per scaling, carried
+    by that scaling to the flood's second line (Am-241: 26.34 keV) and to the sensor's own K
+    lines near it (:data:`CDTE_K_GROUPS_KEV`, amplitudes free, 0 when absent), and the region
+    of the second line is fitted with that fixed tail (:func:`_fixed_tail_fit`: free
+    amplitudes, background, centre and width, the same parameters for both scalings).  The
+    difference of the Poisson deviances
+
+    ``Delta = D_none - D_charge_sharing = 2 ln (L_charge_sharing / L_none)``
+
+    decides: ``|Delta| >= threshold`` (default :data:`TAIL_SCALING_DEVIANCE_THRESHOLD`, 6: a
+    likelihood ratio of 20 : 1) takes the better scaling (status ``"chosen"``); below it the
+    data do not tell the two apart and the fallback ``"none"`` is used (``"inconclusive"``), so
+    charge sharing is used only when the flood favours it by 20 : 1.  Without a second line (not given, outside
+    the spectrum, its fit failing, or its peak adding less than
+    :data:`SECOND_LINE_MIN_DEVIANCE` to the fit) the fallback is ``"none"`` too (``"single
+    line"``).  Either fallback logs a warning; ``reason`` says which.
+
+    Measured: floods of the outside check's writer (tests/outside/outside_xcs.py: 300 000
+    photons, 10 % at 26.34 keV, a 0.12 tail the same in keV at every energy), 20 seeds: Delta
+    -11.3 +- 6.7 (-25.0 to +1.0), 14 "chosen" none, 6 inconclusive (none), never charge
+    sharing.  The HEXITEC twin's detector (full model, ``ssbscope.twin.xcs``: a 0.27-0.29
+    tail of sub-threshold charge sharing), Am-241 with its 26.34 keV line at its 6.3 %
+    emission ratio, 500 000 photons, 8 seeds: +41 +- 14 (+24 to +59), all charge sharing;
+    100 000 photons: -3 to +9 over 4 seeds, mostly inconclusive (a weak flood falls back).
+
+    Parameters
+    ----------
+    energy_kev : (n,) or (n + 1,) ndarray
+        Bin centres or edges (keV) of the calibrated flood spectrum.
+    counts : (n,) ndarray
+        Flood counts per bin.
+    line_kev : float
+        The line the tail is measured on (keV).
+    second_line_kev : float, optional
+        The second line (keV); default :data:`AM241_SECOND_KEV` when ``line_kev`` is Am-241's
+        59.54 keV line, else none.
+    threshold : float
+        Decision threshold on ``|Delta|``.
+    threshold_kev : float
+        Neighbour threshold of the charge-sharing scaling (keV).
+
+    Returns
+    -------
+    TailScalingChoice
+
+    Raises
+    ------
+    As :func:`fit_line_response` on ``line_kev`` (the tail cannot be measured at all).
+    """
+    if not (np.isfinite(threshold) and threshold >= 0):
+        raise ParameterError("threshold", threshold, "must be >= 0")
+    if second_line_kev is None and abs(float(line_kev) - 59.5409) < 0.5:
+        second_line_kev = AM241_SECOND_KEV
+    resp = {s: fit_line_response(energy_kev, counts, line_kev, energy_scaling=s, threshold_kev=threshold_kev)
+            for s in TAIL_ENERGY_SCALINGS}
+
+    def fallback(status, why, dev=None, delta=float("nan"), line_dev=float("nan")):
+        msg = f"{why}; flood_tail_scaling auto falls back to 'none' (deficits in keV the same at every energy)"
+        log.warning("choose_tail_scaling: %s", msg)
+        return TailScalingChoice("none", status, msg, float(line_kev),
+                                 float("nan") if second_line_kev is None else float(second_line_kev),
+                                 dev or {}, delta, line_dev, float(threshold), resp["none"])
+
+    if second_line_kev is None:
+        return fallback("single line", f"no second line known for a flood line at {line_kev:g} keV")
+    if not all(r.tail_resolved for r in resp.values()):
+        return fallback("single line", f"the tail of the {line_kev:g} keV line is not resolved")
+    dev = {}
+    try:
+        for s, r in resp.items():
+            dev[s], _ = _fixed_tail_fit(energy_kev, counts, float(second_line_kev), r, groups=CDTE_K_GROUPS_KEV)
+        d0, _ = _fixed_tail_fit(energy_kev, counts, float(second_line_kev), resp["none"],
+                                groups=CDTE_K_GROUPS_KEV, without_line=True)
+    except (InputError, EmptyResultError) as err:
+        return fallback("single line", f"no second line at {second_line_kev:g} keV ({err})")
+    line_dev = float(d0 - dev["none"])
+    if not line_dev >= SECOND_LINE_MIN_DEVIANCE:
+        return fallback("single line", f"the {second_line_kev:g} keV line lowers the deviance by only "
+                        f"{line_dev:.1f} (< {SECOND_LINE_MIN_DEVIANCE:g}): not resolved", dev, float("nan"), line_dev)
+    delta = float(dev["none"] - dev["charge_sharing"])
+    rule = (f"deviance at the {second_line_kev:g} keV line with the {line_kev:g} keV tail carried: none "
+            f"{dev['none']:.1f}, charge_sharing {dev['charge_sharing']:.1f}, Delta {delta:+.1f} (threshold "
+            f"{threshold:g})")
+    if abs(delta) < threshold:
+        return fallback("inconclusive", rule + ": inconclusive", dev, delta, line_dev)
+    pick = "charge_sharing" if delta > 0 else "none"
+    return TailScalingChoice(pick, "chosen", f"{rule}: {pick}", float(line_kev), float(second_line_kev), dev,
+                             delta, line_dev, float(threshold), resp[pick])
 
 
 def weight_perturbations(response: LineResponse | None, *, rel_floor: float = 1e-6) -> list:

@@ -116,10 +116,12 @@ the twin's series (:func:`ssbscope.twin.xcs_series.write_xcs_series`, full HEXIT
 two seeds) every component EMF is within 2.9 sigma of the resolution-broadened truth (bulk
 anode +-0.6 %, interphase +-4-5 %, cathode +-1-7 %, SPE +-4-30 %); the interphase's +7 % rise
 on charge is a 1-1.5 sigma effect at that fluence (measured +11 +- 7 and +15 +- 7 %;
-benchmarks/accuracy_xcs_000.py).  With ``flood_tail_scaling: charge_sharing``, which the
-twin's YAML now declares (its tail is charge shared below a neighbour's threshold), seed 0
-gives the bulk Li anode +0.0, +0.4, -1.5 % (z +0.0, +0.5, -2.1; chi2 of the 12 z-scores 8.4)
-where the tail kept the same in keV gives +1.5, +1.8, -0.1 % (z +1.9, +2.3, -0.1; chi2 12.8).
+benchmarks/accuracy_xcs_000.py).  With ``flood_tail_scaling: charge_sharing`` (its tail is
+charge shared below a neighbour's threshold), seed 0 gave the bulk Li anode +0.0, +0.4,
+-1.5 % (z +0.0, +0.5, -2.1; chi2 of the 12 z-scores 8.4) where the tail kept the same in keV
+gave +1.5, +1.8, -0.1 % (z +1.9, +2.3, -0.1; chi2 12.8).  The twin's YAML now says ``auto``
+(the default), and its flood (with Am-241's 26.34 keV line) makes that choose
+``charge_sharing`` (:func:`ssbscope.compton.electron_momentum.choose_tail_scaling`).
 """
 
 from __future__ import annotations
@@ -647,6 +649,25 @@ def _bin_file(ctx, p: Path, kind: str, *, cal, gain_kev_per_adu, offset_kev, fra
     return cube, edges, info
 
 
+_TAIL_CHOICES: dict = {}
+
+
+def _tail_scaling_choice(edges, spec, line_kev):
+    """:func:`~ssbscope.compton.electron_momentum.choose_tail_scaling`, once per flood spectrum
+    (the exposures of a series share their flood; keyed by the spectrum's bytes)."""
+    import hashlib
+
+    from ssbscope.compton.electron_momentum import choose_tail_scaling
+
+    key = hashlib.sha1(np.ascontiguousarray(edges, np.float64).tobytes()
+                       + np.ascontiguousarray(spec, np.float64).tobytes() + repr(float(line_kev)).encode()).hexdigest()
+    if key not in _TAIL_CHOICES:
+        if len(_TAIL_CHOICES) > 16:
+            _TAIL_CHOICES.clear()
+        _TAIL_CHOICES[key] = choose_tail_scaling(edges, spec, line_kev)
+    return _TAIL_CHOICES[key]
+
+
 def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, cal, read_kw,
                     tail_scaling="none"):
     """Fit the low-energy tail on the flood's line: (LineResponse or None, flood spectrum, edges, attrs).
@@ -654,7 +675,11 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
     The flood is processed as the measurement (same calibration, binning and charge-sharing
     discrimination); its spectrum is the sum of the measurement's good pixels that are also
     good in the flood (dead/noisy test when it has enough counts).  A flood whose line
-    cannot be fitted gives no response and the reason in the attributes.
+    cannot be fitted gives no response and the reason in the attributes.  ``tail_scaling``
+    "auto" takes the scaling the flood's second line supports
+    (:func:`ssbscope.compton.electron_momentum.choose_tail_scaling`); the attributes keep the
+    chosen one (``flood_tail_scaling``, which the series stage reuses) and why
+    (``flood_tail_scaling_*``; ``flood_tail_scaling_warning`` on a fallback).
     """
     from ssbscope.compton.calibration import find_bad_pixels
     from ssbscope.compton.electron_momentum import fit_line_response
@@ -680,7 +705,15 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
     if finfo["attrs"].get("warnings"):  # invalid values dropped from the flood (nan_policy: drop)
         attrs["flood_warnings"] = list(finfo["attrs"]["warnings"])
     try:
-        resp = fit_line_response(fedges, fspec, float(line_kev), energy_scaling=tail_scaling)
+        how, resp = "", None
+        if tail_scaling == "auto":  # the scaling the flood's second line supports (choose_tail_scaling)
+            choice = _tail_scaling_choice(fedges, fspec, float(line_kev))
+            how, tail_scaling, resp = f", auto: {choice.status}", choice.scaling, choice.response
+            attrs.update(choice.attrs())
+            if choice.status != "chosen":
+                attrs["flood_tail_scaling_warning"] = choice.reason
+        if resp is None:
+            resp = fit_line_response(fedges, fspec, float(line_kev), energy_scaling=tail_scaling)
     except (EmptyResultError, DataQualityError, InputError) as err:
         log.warning("%s: no tail response from the flood: %s", fp, err)
         attrs["tail_correction"] = f"failed: {err}"
@@ -691,7 +724,7 @@ def _flood_response(ctx, flood, flood_kind, flood_dataset, line_kev, good, *, ca
         attrs["tail_fraction_unc"] = float(resp.tail_fraction_unc)
         return None, fspec, fedges, attrs
     attrs.update({"tail_correction": f"low-energy tail of the {line_kev:g} keV line of the flood removed "
-                                     f"(fit_line_response, tail_matrix; energy scaling {tail_scaling})",
+                                     f"(fit_line_response, tail_matrix; energy scaling {tail_scaling}{how})",
                   "flood_tail_scaling": str(tail_scaling),
                   "tail_fraction": float(resp.tail_fraction),
                   "tail_fraction_unc": float(resp.tail_fraction_unc), "flood_centre_kev": float(resp.centre_kev),

@@ -116,7 +116,9 @@ def detector_correction(edges_kev, flood_edges_kev=None, flood_counts=None, *, f
     CdZnTe efficiency of ``sensor_thickness_mm`` (None: no efficiency correction).
     ``tail_scaling`` carries the tail from the flood's line to the Compton peak's energies
     (``energy_scaling`` of :func:`~ssbscope.compton.electron_momentum.fit_line_response`:
-    "none" or "charge_sharing", :func:`~ssbscope.compton.electron_momentum.tail_energy_scale`).
+    "none" or "charge_sharing", :func:`~ssbscope.compton.electron_momentum.tail_energy_scale`;
+    "auto": the one the flood's second line supports,
+    :func:`~ssbscope.compton.electron_momentum.choose_tail_scaling`).
 
     A flood whose tail is not resolved (``response.tail_resolved`` False: too few counts for a
     tail fraction within :data:`ssbscope.compton.electron_momentum.MAX_TAIL_FRACTION_UNC`)
@@ -133,10 +135,14 @@ def detector_correction(edges_kev, flood_edges_kev=None, flood_counts=None, *, f
     response : LineResponse or None
         Check ``response.tail_resolved`` before trusting ``C``'s tail removal.
     """
-    from ssbscope.compton.electron_momentum import _correction_matrix, detector_efficiency, fit_line_response
+    from ssbscope.compton.electron_momentum import (_correction_matrix, choose_tail_scaling, detector_efficiency,
+                                                    fit_line_response)
 
     edges = np.asarray(edges_kev, float)
     resp = None
+    if flood_counts is not None and tail_scaling == "auto":
+        tail_scaling = choose_tail_scaling(np.asarray(flood_edges_kev, float), np.asarray(flood_counts, float),
+                                           float(flood_line_kev)).scaling
     if flood_counts is not None:
         resp = fit_line_response(np.asarray(flood_edges_kev, float), np.asarray(flood_counts, float),
                                  float(flood_line_kev), energy_scaling=tail_scaling)

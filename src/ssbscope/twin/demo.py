@@ -180,7 +180,7 @@ COIN_CT_TINY_ANGLES = 300
 #: XCS photons per exposure and flood photons per twin size.
 #: (photons within the simulated 8.4 mm disc: 1.6 x those of the analysed 6.6 mm disc before
 #: the radial profile reached the anode's rim)
-_XCS_PHOTONS = {"tiny": (50_000, 100_000), "small": (160_000, 200_000), "medium": (480_000, 400_000)}
+_XCS_PHOTONS = {"tiny": (50_000, 500_000), "small": (160_000, 500_000), "medium": (480_000, 800_000)}
 
 
 def xcs_part(root, *, size: str = "small", seed: int = 0,

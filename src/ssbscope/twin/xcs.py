@@ -1163,12 +1163,20 @@ def simulate_states(states, *, cell: CoinCell | None = None, regions=("region 1"
     return out
 
 
+#: Am-241 gamma lines (keV) and their emission per decay (NNDC / DDEP): 59.54 keV 35.9 %,
+#: 26.34 keV 2.27 %.
+AM241_GAMMAS = ((59.5409, 0.359), (26.3446, 0.0227))
+
+
 def calibration_flood(n_photons: int = 2_000_000, *, geometry: XcsGeometry | None = None,
-                      detector: DetectorModel | None = None, seed: int = 0):
+                      detector: DetectorModel | None = None, seed: int = 0, second_line: bool = False):
     """Flood exposure with an Am-241 source: 59.54 keV photons uniform over the detector.
 
     The detector's own Cd/Te K fluorescence and escape peaks appear as in a real flood, so
     :func:`ssbscope.compton.calibrate_pixels` can use 59.54 keV and the Cd/Te K lines.
+    ``second_line``: the source's 26.34 keV line too, at its emission ratio
+    (:data:`AM241_GAMMAS`; ``n_photons`` then counts both lines), as a real Am-241 flood holds
+    it (``flood_tail_scaling: auto`` tests the tail's energy scaling there).
 
     Returns
     -------
@@ -1183,6 +1191,9 @@ def calibration_flood(n_photons: int = 2_000_000, *, geometry: XcsGeometry | Non
     rng = np.random.default_rng([seed, 59])
     n = geom.n_pixels
     e = np.full(int(n_photons), AM241_KEV)
+    if second_line:
+        (_, i59), (e26, i26) = AM241_GAMMAS
+        e[rng.random(e.size) < i26 / (i59 + i26)] = e26
     r = rng.random(e.size) * n
     c = rng.random(e.size) * n
     hp, hr, hc, he = _detector_response(e, r, c, geom, replace(det, shielding_lines=False), rng)
