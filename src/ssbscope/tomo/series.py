@@ -904,7 +904,10 @@ class ScanMeasurement:
         filled crack); the mean (and the layer volumes, the Faraday balance) over every
         column.
     phase_volume_um3 : dict
-        Material -> volume inside the cell and the declared stack's z range.
+        Material -> volume in the declared stack's z range: its voxels on the footprint
+        ``region.inner`` (the cell less the wall's partial-volume ring, the maps' and the
+        pore + crack volume's footprint) times the cell's area over the footprint's, as
+        ``layer_volume_um3``.
     layer_volume_um3 : dict
         Declared layer -> mean thickness x cell area.
     electrolyte : str
