@@ -703,8 +703,8 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
         met["pore_crack_volume_um3"].attrs.update({"units": "um3", "method": (
             "partial volume sum (h_r - v) / (h - lo) of the unfiltered grey values over the "
             "neighbourhood (2 six-connected steps) of the voxels whose matched-filtered value "
-            "(Gaussian of 0.6 voxel) lies 3 of their column ring's standard deviations below "
-            "its mean, in the electrolyte's rows 2 slices inside its measured mean faces, on "
+            "(Gaussian of 0.6 voxel) lies z noise deviations below their column ring's "
+            "median (z: one expected noise detection in the rows), in the electrolyte's rows 2 slices inside its measured mean faces, on "
             "the footprint (the cell less its wall's partial-volume ring); h_r: the mean of "
             "the voxels outside the neighbourhood in the column ring (by distance from the "
             "cell's edge) where it differs from the rings inside, h the pooled one; lo: the "
