@@ -57,9 +57,10 @@ noise-corrected Ra 0.91 / 1.29 / 0.98 / 1.50 (-1 / -2 / +7 / -10 %).  Those numb
 measured with the phantom's faces on whole voxels; the faces now lie on the continuous
 surface (sub-voxel attenuation) and the Ra truth is that surface's on the analysis'
 footprint (see the Ra test for the numbers).  One check misses because of the measurement,
-not the twin, and is xfail with its numbers: the pore + crack volume at this pellet's 0.6 %
-porosity of ~1-voxel pores is noise-limited (1 sigma ~8 % of it), so the new-crack volume
-scatters by ~600 µm^3.
+not the twin, and was xfail with its numbers: the pore + crack volume at this pellet's 0.6 %
+porosity of ~1-voxel pores is noise-limited (1 sigma ~8 % of it then, ~6 % since issue 16's
+matched-filter detection), so the new-crack volume scatters by ~450 µm^3 (its tolerance:
+516); it now passes on seeds 0-2 (see the test).
 
 A second fixture runs case A (filament cracks after a ~1 mAh cm^-2 plateau) through the same
 chain for the crack plateau, which case B (no crack at 0.5 mA cm^-2) cannot show.
@@ -325,6 +326,24 @@ def test_lpscl_volume_conserved(run):
     assert np.all(np.abs(lv / lv[0] - 1) < 0.02), lv
 
 
+def test_li_volume_change_within_1_point(run):
+    """The Li phase volume (plated + counter electrode) is conserved: its change since the
+    first scan within 1 percentage point of the truth's (issue 16's acceptance).  The phase
+    volumes count the footprint (the cell less the wall's partial-volume ring, as the maps and
+    the pore + crack volume) scaled to the cell's area; with the ring counted they read
+    +0.59 / +0.14 / +0.42 / +1.27 % on the demo (seed 0, the scan displaced) and up to +1.51
+    / +2.18 % at seeds 1 / 2 (the ring's grey values mix the exterior in, and the share its
+    Li class takes follows the faces along the wall).  Now +0.36 / +0.26 / +0.34 / +0.73 %
+    (seed 0; seeds 1, 2 at most +0.59 / +0.92 %)."""
+    _st, met, scans = run
+    pct = met["volume_change_pct"].sel(phase="Li").values
+    t0 = scans[0]["li_volume_um3"]  # all Li voxels of the phantom, filaments included
+    for j, r in enumerate(scans):
+        t = 100.0 * (r["li_volume_um3"] - t0) / t0
+        assert abs(t) < 0.1  # the truth: Li conserved (plated from the counter electrode)
+        assert abs(pct[j] - t) < 1.0, (r["state"], pct[j], t)
+
+
 def test_crack_plateau_in_truth(run):
     _st, _met, scans = run
     new = np.array([r["new_crack_volume_um3"] for r in scans])
@@ -334,16 +353,15 @@ def test_crack_plateau_in_truth(run):
     assert np.all(new[low] == 0) and np.all(new[~low] > 0)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "measurement, noise-limited: new-crack volume 263 / -375 / 625 / 470 µm^3 against the "
-    "interior truth 0 / 27 / 0 / 702 (tolerance 10 % of the pristine interior truth, 516; "
-    "410 / -514 / 641 / 464 before issue 16's edge fix of ring removal): "
-    "pore + crack 4784 / 5047 / 4409 / 5409 / 5254 against 5157 / 5157 / 5184 / 5157 / 5859 "
-    "(-7 / -2 / -15 / +5 / -10 %), each with a stated 1 sigma of ~420 µm^3 (8 %), the "
-    "difference of two scans ~590; the old sum over the whole band read 5524 / 4573 / 4278 "
-    "/ 5565 / 4071 (its level error times ~80 times the pore volume).  The edge filaments "
-    "of the last scan lie largely outside the pellet's interior (whole-pellet truth 8532)"))
 def test_crack_plateau_measured(run):
+    """No crack opens at 0.5 mA cm^-2 (case B): the measured new-crack volume within 10 % of
+    the pristine interior truth (516 µm^3) of the interior truth at every scan (issue 16's
+    pore + crack tolerance).  Measured 296 / -82 / 429 / 1064 against 0 / 27 / 0 / 702
+    (seed 0; seeds 1, 2 at most 391 / 427 µm^3 off): the difference of two scans' pore +
+    crack volumes, each with a stated 1 sigma of ~300 µm^3, so the margin is ~1 sigma of
+    the difference.  Before issue 16's matched-filter detection, ring levels and face rows:
+    522 / 178 / 611 / 1091 (the ring levels alone), 263 / -375 / 625 / 470 on this
+    fixture's earlier store (xfail), 12 / -165 / 650 / 215 on the demo."""
     _st, met, scans = run
     new = met["new_crack_volume_um3"].values
     want = np.array([r["new_crack_volume_interior_um3"] for r in scans])
@@ -351,37 +369,28 @@ def test_crack_plateau_measured(run):
     np.testing.assert_allclose(new, want, atol=tol)
 
 
-def test_pore_crack_volume_within_its_stated_uncertainty(run):
-    """The pore + crack volume and its 1-sigma (``pore_crack_volume_unc_um3``: the pure
+def test_pore_crack_volume_within_10_percent(run):
+    """The pore + crack volume and its 1-sigma (``pore_crack_volume_unc_um3``: the matrix
     levels' standard errors times the summed neighbourhood, and the voxels' noise over it)
-    at the scans without Li-filled cracks, against the truth of the pellet's interior (the
-    region the estimate integrates; 5157-5184 µm^3 of the whole pellet's 5238).
+    at every scan against the truth of the pellet's interior (the region the estimate
+    integrates: 2 slices inside the measured mean faces, the footprint's columns).
 
-    Measured 4784 / 5047 / 4409 / 5409 ± ~420 µm^3 (-7 / -2 / -15 / +5 %; 1 sigma 8 %), the
-    new-crack volume 263 / -375 / 625 ± ~590 against 0 / 27 / 0 (before issue 16's edge fix
-    of ring removal 4760 / 5170 / 4246 / 5401 and 410 / -514 / 641).  Tolerance: 3 sigma
-    (four scans at once; the plated 3 mAh cm^-2 scan reads -1.9 sigma, -2.2 before: the
-    stated sigma leaves out the reconstruction's noise correlation between neighbouring
-    voxels), and 20 %; the stated
-    sigma below 15 % of the truth (the old whole-band sum: ~22 %); the two scans of one
-    phantom (1.5 mAh cm^-2 plated, and after the strip) agree within 3 sigma of their
-    difference.  The last scan is not checked: its edge filaments lie largely outside the
-    interior."""
+    Issue 16's acceptance, 10 %.  Measured (seed 0) -7.7 / -1.9 / -9.7 / +0.7 / -0.6 %;
+    seeds 1, 2: -0.2 / -5.9 / +7.7 / -2.6 / -0.5 and -7.6 / +1.5 / -1.7 / +0.1 / -3.4 %
+    (mean -2.3 %); stated 1 sigma ~300 µm^3 (6 %).  Before (the labels of the 3 x 3 x 3 median as the
+    detection, the mode of the eroded matrix as its level, the rows from the majority
+    band): -11.0 / -3.2 / -14.6 / +1.6 / -18.0 %, seed 2 -26 / +7 / -28 / -19 / -19 %.
+    The two scans of one phantom (1.5 mAh cm^-2 plated, and after the strip) agree within
+    3 sigma of their difference."""
     _st, met, scans = run
     pc = met["pore_crack_volume_um3"].values
     unc = met["pore_crack_volume_unc_um3"].values
-    new = met["new_crack_volume_um3"].values
-    new_unc = met["new_crack_volume_unc_um3"].values
-    idx = [j for j, r in enumerate(scans) if r["li_in_cracks_volume_um3"] == 0]
-    assert len(idx) == 4
-    for j in idx:
-        t = scans[j]["pore_crack_volume_interior_um3"]
-        assert 0.95 * scans[j]["pore_crack_volume_um3"] < t <= scans[j]["pore_crack_volume_um3"]
-        assert 0 < unc[j] < 0.15 * t, (scans[j]["state"], unc[j])
-        assert abs(pc[j] - t) < 3 * unc[j], (scans[j]["state"], pc[j], t, unc[j])
-        assert abs(pc[j] - t) < 0.20 * t, (scans[j]["state"], pc[j], t)
-        if j > 0:
-            assert abs(new[j] - scans[j]["new_crack_volume_interior_um3"]) < 3 * new_unc[j]
+    for j, r in enumerate(scans):
+        t = r["pore_crack_volume_interior_um3"]
+        assert 0 < t <= r["pore_crack_volume_um3"]  # the edge filaments: outside (last scan)
+        assert 0 < unc[j] < 0.10 * t, (r["state"], unc[j])
+        assert abs(pc[j] - t) < 3 * unc[j], (r["state"], pc[j], t, unc[j])
+        assert abs(pc[j] - t) < 0.10 * t, (r["state"], pc[j], t)
     j1, j3 = _k(scans, "plated 1.5 mAh cm⁻²"), _k(scans, "stripped 1.5 mAh cm⁻²")
     assert abs(pc[j1] - pc[j3]) < 3 * np.hypot(unc[j1], unc[j3])
 

@@ -701,18 +701,23 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
         "not detected")})
     if all(getattr(s, "pore_crack_parts", None) for s in scans):
         met["pore_crack_volume_um3"].attrs.update({"units": "um3", "method": (
-            "partial volume sum (hi - v) / (hi - lo) of the unfiltered grey values over the "
-            "neighbourhood (2 six-connected steps) of the darkest phase's voxels of the "
-            "level-denoised labels in the electrolyte band less 2 slices at each face, on the "
-            "cell's inner columns; hi, lo: pure-phase levels (phase_level); Li-filled cracks "
-            "count (Li is almost as transparent as a pore); "
+            "partial volume sum (h_r - v) / (h - lo) of the unfiltered grey values over the "
+            "neighbourhood (2 six-connected steps) of the voxels whose matched-filtered value "
+            "(Gaussian of 0.6 voxel) lies z noise deviations below their column ring's "
+            "median (z: one expected noise detection in the rows), in the electrolyte's rows 2 slices inside its measured mean faces, on "
+            "the footprint (the cell less its wall's partial-volume ring); h_r: the mean of "
+            "the voxels outside the neighbourhood in the column ring (by distance from the "
+            "cell's edge) where it differs from the rings inside, h the pooled one; lo: the "
+            "darkest phase's pure level (phase_level); Li-filled cracks count (Li is almost "
+            "as transparent as a pore); "
             "ssbscope.tomo.series_chunked._local_pore_crack_volume")})
     for v in ("pore_crack_volume_unc_um3", "new_crack_volume_unc_um3"):
         if v in met:
             met[v].attrs.update({"units": "um3", "method": (
                 "1 sigma from the standard errors of the matrix and pore levels and the "
-                "voxels' noise: the partial volume sum_R (hi - v) / (hi - lo) moves by "
-                "(V_R - V_pc) d_hi / (hi - lo) and V_pc d_lo / (hi - lo) (V_R: the "
+                "voxels' noise: the partial volume sum_R (h_r - v) / (h - lo) moves by "
+                "N_R,r d_h_r / (h - lo) per ring's level (its mean's standard error) and "
+                "V_pc d_lo / (h - lo) (V_R: the "
                 "neighbourhood of the electrolyte's low-attenuation voxels it sums over), plus "
                 "sigma_v sqrt(N_R) / (hi - lo) (sigma_v: the matrix voxels' standard deviation, "
                 "voxels taken independent); pores the detection misses entirely are not "
@@ -1141,8 +1146,12 @@ def _pore_crack_unc(res, scans, phases, vs) -> np.ndarray:
         # (series_chunked._local_pore_crack_volume), else the whole band
         v_r = float(parts.get("region_um3", (e1 - e0 - 4) * n_in * vs ** 3))
         noise = float(parts.get("noise_um3", 0.0))
-        out[k] = float(np.sqrt(((v_r - pc) * hi.uncertainty / d) ** 2
-                               + (pc * lo.uncertainty / d) ** 2 + noise ** 2))
+        # the matrix levels' part: the neighbourhood's own (its rings' mean levels,
+        # series_chunked._local_pore_crack_volume), else the pure level's
+        lvl = float(parts.get("level_um3", float("nan")))
+        if not np.isfinite(lvl):
+            lvl = (v_r - pc) * hi.uncertainty / d
+        out[k] = float(np.sqrt(lvl ** 2 + (pc * lo.uncertainty / d) ** 2 + noise ** 2))
     return out
 
 
