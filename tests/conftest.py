@@ -29,6 +29,31 @@ try:
 except ImportError:  # Windows: no shared build, every worker builds its own demo
     fcntl = None
 
+
+# ---------------------------------------------------------------- BLAS threads per worker
+# OpenBLAS (numpy's and scipy's) starts one thread per core and spins them between calls;
+# with pytest-xdist's workers already one per core (``-n auto``) and the pipeline's dask
+# threads inside each, those threads only compete for the same cores.  Each worker gets its
+# share of the cores instead (1 on CI's 2 cores): ``ssbscope demo --size tiny`` on a loaded
+# 2-core machine took 136.3 -> 124.5 CPU-s (user + sys) with one BLAS thread, and its store's
+# 1795 chunk files are byte for byte the same.  The environment variables reach a library
+# loaded later and subprocesses; threadpoolctl limits one that a plugin already loaded.
+def _blas_threads_per_worker():
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if not os.environ.get("PYTEST_XDIST_WORKER") or n < 2:
+        return None
+    per = max(1, (os.cpu_count() or 1) // n)
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(per))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+
+
+_BLAS_LIMIT = _blas_threads_per_worker()  # kept: the limit holds while the object lives
+
 _DEMO_S = 136.0  # ``tiny_demo`` (CPU s): charged to _DEMO_FILE (else the first file that asks for it)
 # The file that builds ``tiny_demo``: the demo's own tests, whose first test asks for it; the
 # other files that read the demo (tomo/neutron stages, schema, coin CT, interface study, the
