@@ -246,7 +246,8 @@ def tiny_demo_layout(tiny_demo):
 
 
 def _numba_entry_points():
-    """[(name, dispatcher, signature)] of the tiny demo's kernels, roughly by compile time."""
+    """[(name, dispatcher, signature or [signatures])] of the tiny demo's kernels, roughly by
+    compile time."""
     from numba.core import types as T
 
     def a(dt, nd, ro=False):
@@ -261,7 +262,9 @@ def _numba_entry_points():
     spread, counting_order = recon._get_kernels()
     out = [
         ("denoise._tv2d_stack", denoise._tv2d_stack, (a(f4, 3), f8, f8, i8)),
-        ("filters._median3_kernel", filters._median3_kernel, (a(f4, 3), a(f4, 3), a(i8, 2), a(i8, 2))),
+        # both the float32 and the float64 volumes of the demo (one lock: one cache index)
+        ("filters._median3_kernel", filters._median3_kernel, [(a(f4, 3), a(f4, 3), a(i8, 2), a(i8, 2)),
+                                                              (a(f8, 3), a(f8, 3), a(i8, 2), a(i8, 2))]),
         ("events.bin_main", events_kernels()["bin_main"],
          (a(u4, 1, True), a(f4, 1, True), i8, i8, a(f4, 1, True), a(f4, 1, True), b, f8, f8, i8,
           b, b, i8, i8, a(u4, 1), a(u1, 1), a(u2, 1), a(u4, 1), a(u4, 1), a(f4, 1), a(i8, 1))),
@@ -311,10 +314,11 @@ def _numba_warm_up(tmp_path_factory):
             try:
                 done = root / f"{name}.done"
                 if not done.exists():
-                    try:
-                        disp.compile(sig)
-                    except Exception:  # a stale signature: costs its compilation only
-                        pass
+                    for one in (sig if isinstance(sig, list) else [sig]):
+                        try:
+                            disp.compile(one)
+                        except Exception:  # a stale signature: costs its compilation only
+                            pass
                     done.write_text(worker)
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
