@@ -7,6 +7,8 @@ the wall time down:
 - :func:`tiny_demo` is built once per run, by whichever worker asks first, and shared with the
   other worker through a lock file (the pytest-xdist recipe); so is :func:`tiny_demo_rerun`
   (``ssbscope run`` on the demo's folder), which the other worker builds meanwhile;
+- each xdist worker runs numpy's and scipy's OpenBLAS on its share of the cores (one thread
+  on 2 cores, :func:`_blas_threads_per_worker`), not one spinning thread per core each;
 - :func:`_numba_warm_up` compiles the demo chain's numba kernels once per run, half on each
   worker, before the first test (a clean checkout has no numba cache);
 - :func:`pytest_collection_modifyitems` puts the long files first, longest first (the file that
