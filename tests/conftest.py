@@ -7,6 +7,8 @@ the wall time down:
 - :func:`tiny_demo` is built once per run, by whichever worker asks first, and shared with the
   other worker through a lock file (the pytest-xdist recipe); so is :func:`tiny_demo_rerun`
   (``ssbscope run`` on the demo's folder), which the other worker builds meanwhile;
+- each xdist worker runs numpy's and scipy's OpenBLAS on its share of the cores (one thread
+  on 2 cores, :func:`_blas_threads_per_worker`), not one spinning thread per core each;
 - :func:`_numba_warm_up` compiles the demo chain's numba kernels once per run, half on each
   worker, before the first test (a clean checkout has no numba cache);
 - :func:`pytest_collection_modifyitems` puts the long files first, longest first (the file that
@@ -28,6 +30,31 @@ try:
     import fcntl
 except ImportError:  # Windows: no shared build, every worker builds its own demo
     fcntl = None
+
+
+# ---------------------------------------------------------------- BLAS threads per worker
+# OpenBLAS (numpy's and scipy's) starts one thread per core and spins them between calls;
+# with pytest-xdist's workers already one per core (``-n auto``) and the pipeline's dask
+# threads inside each, those threads only compete for the same cores.  Each worker gets its
+# share of the cores instead (1 on CI's 2 cores): ``ssbscope demo --size tiny`` on a loaded
+# 2-core machine took 136.3 -> 124.5 CPU-s (user + sys) with one BLAS thread, and its store's
+# 1795 chunk files are byte for byte the same.  The environment variables reach a library
+# loaded later and subprocesses; threadpoolctl limits one that a plugin already loaded.
+def _blas_threads_per_worker():
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if not os.environ.get("PYTEST_XDIST_WORKER") or n < 2:
+        return None
+    per = max(1, (os.cpu_count() or 1) // n)
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(per))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+
+
+_BLAS_LIMIT = _blas_threads_per_worker()  # kept: the limit holds while the object lives
 
 _DEMO_S = 136.0  # ``tiny_demo`` (CPU s): charged to _DEMO_FILE (else the first file that asks for it)
 # The file that builds ``tiny_demo``: the demo's own tests, whose first test asks for it; the
@@ -221,7 +248,8 @@ def tiny_demo_layout(tiny_demo):
 
 
 def _numba_entry_points():
-    """[(name, dispatcher, signature)] of the tiny demo's kernels, roughly by compile time."""
+    """[(name, dispatcher, signature or [signatures])] of the tiny demo's kernels, roughly by
+    compile time."""
     from numba.core import types as T
 
     def a(dt, nd, ro=False):
@@ -236,7 +264,9 @@ def _numba_entry_points():
     spread, counting_order = recon._get_kernels()
     out = [
         ("denoise._tv2d_stack", denoise._tv2d_stack, (a(f4, 3), f8, f8, i8)),
-        ("filters._median3_kernel", filters._median3_kernel, (a(f4, 3), a(f4, 3), a(i8, 2), a(i8, 2))),
+        # both the float32 and the float64 volumes of the demo (one lock: one cache index)
+        ("filters._median3_kernel", filters._median3_kernel, [(a(f4, 3), a(f4, 3), a(i8, 2), a(i8, 2)),
+                                                              (a(f8, 3), a(f8, 3), a(i8, 2), a(i8, 2))]),
         ("events.bin_main", events_kernels()["bin_main"],
          (a(u4, 1, True), a(f4, 1, True), i8, i8, a(f4, 1, True), a(f4, 1, True), b, f8, f8, i8,
           b, b, i8, i8, a(u4, 1), a(u1, 1), a(u2, 1), a(u4, 1), a(u4, 1), a(f4, 1), a(i8, 1))),
@@ -286,10 +316,11 @@ def _numba_warm_up(tmp_path_factory):
             try:
                 done = root / f"{name}.done"
                 if not done.exists():
-                    try:
-                        disp.compile(sig)
-                    except Exception:  # a stale signature: costs its compilation only
-                        pass
+                    for one in (sig if isinstance(sig, list) else [sig]):
+                        try:
+                            disp.compile(one)
+                        except Exception:  # a stale signature: costs its compilation only
+                            pass
                     done.write_text(worker)
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)

@@ -132,7 +132,8 @@ def text_overlaps(fig, *, tol_px: float = 1.5) -> list[str]:
     Parameters
     ----------
     fig : matplotlib.figure.Figure
-        Drawn here (``fig.canvas.draw()``) so the boxes are those of the final layout.
+        Laid out here (``fig.draw_without_rendering()``: the layout engines and text extents
+        of a draw, without rasterising the figure) so the boxes are those of the final layout.
     tol_px : float
         Overlaps of at most this many display pixels in either direction are ignored
         (antialiasing margin of adjacent labels).
@@ -145,7 +146,7 @@ def text_overlaps(fig, *, tol_px: float = 1.5) -> list[str]:
         legends that cover another text, and legends that cover plotted data
         (:func:`legend_covers_data`); empty when the layout is clean.
     """
-    fig.canvas.draw()
+    fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()
     every, drawn = _ticklabels(fig)
     items = []  # (label, axis-aligned box, rotated corners, id of the artist)
