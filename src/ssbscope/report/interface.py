@@ -162,7 +162,7 @@ def _contour_part(study, gc, fields):
                                           f"{r[xcol]:.3f} MPa ({r['stokes_grid_drift']:+.0%})"
                                           for _, r in ext.iterrows())))
                 # the shape order with the grid-extrapolated pyramid/frustum pressures (the
-                # egg-box site pressure is grid-converged to ~2 %: no extrapolation)
+                # egg-box site pressure on 6 elements is 2 % over its limit: no extrapolation)
                 ic = sh["critical_current_extrapolated_ma_cm2"].fillna(
                     sh["critical_current_ma_cm2"])
                 order = sorted(zip(ic, sh["shape"]), reverse=True)
@@ -280,8 +280,9 @@ def _model_sentence(df, a):
                 "Li, one secant viscosity).  " + _stress_sentence(df, a))
     text = ("Pressure model: finite-slope (Stokes flow of the creeping Li in the true cell, "
             "Q2-Q1, local secant viscosity on "
-            f"{a.get('stokes_n_xy', '?')} elements per quarter-cell side for the egg-box, site "
-            "pressure 10-15 % high on 4 elements; the red dotted line is the small-slope site "
+            f"{a.get('stokes_n_xy', '?')} elements per quarter-cell side for the egg-box, "
+            + _egg_box_grid_clause(a.get("stokes_n_xy"))
+            + "; the red dotted line is the small-slope site "
             "pressure, which saturates with H/S while the finite-slope one keeps rising).  ")
     if (df["series"] == "shapes").any() or df["shape"].isin(["pyramid", "frustum"]).any():
         text += ("Pyramids and frustums: local viscosity on "
@@ -314,8 +315,26 @@ def _grid_drift_sentence(df):
             "ratio measured at H25S150 by benchmarks/bench_stokes_convergence.py, an estimate "
             "at other contours), and the critical current with the extrapolated pressure.  At "
             f"{where}: " + "; ".join(parts) + ".  The egg-box site normal traction is "
-            "grid-converged (0.228 MPa on 6, 8, 10 and 12 elements to 0.4 %; 4 elements with "
-            "their 3 layers about 2 % high), so it is not extrapolated.  ")
+            "grid-converged from 6 elements (0.228 MPa on 6, 8, 10 and 12 elements with 8 "
+            "layers to 0.4 %), so it is not extrapolated.  ")
+
+
+def _egg_box_grid_clause(n_xy):
+    """How far the egg-box site pressure on the study's ``n_xy`` x default-layer grid lies
+    above its grid limit (measured at H25S150, :data:`ssbscope.interface.stokes.EGG_BOX_GRID`)."""
+    from ssbscope.interface.stokes import EGG_BOX_GRID as g
+
+    lim = g["limit_mpa"]
+    try:
+        k = g["n_xy"].index(int(n_xy))
+    except (TypeError, ValueError):
+        return ("site pressure at H25S150 "
+                + ", ".join(f"{(p / lim - 1):+.0%} on {n} x {z}" for n, z, p in
+                            zip(g["n_xy"], g["n_z"], g["site_mpa"]))
+                + f" elements over its grid limit {lim:g} MPa")
+    p = g["site_mpa"][k]
+    return (f"{g['n_z'][k]} layers: site pressure at H25S150 {p:.3f} MPa, {p / lim - 1:+.0%} "
+            f"over its grid limit {lim:g} MPa, not extrapolated")
 
 
 def _kinetics_axis(kin):
