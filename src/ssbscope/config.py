@@ -1314,4 +1314,13 @@ def validate_file(path) -> list[tuple[str, str]]:
                          "cycling, the default), whose clock the spectra's time_s refer to"))
     from ssbscope.schema import modality_problems
 
-    return problems + modality_problems(exp)
+    problems = problems + modality_problems(exp)
+    # what an area's stages refuse in its analysis section (keys that need another input):
+    # areas opt in with ``config_problems(exp)`` in their stages module
+    import importlib
+
+    for a in registry():
+        check = getattr(importlib.import_module(a.stages), "config_problems", None) if a.stages else None
+        if check is not None:
+            problems += check(exp)
+    return problems

@@ -344,6 +344,24 @@ def _user_contour_stage(ctx, inputs, *, cases, shapes, r_ct_ohm_cm2, conductivit
             thickness_um=thickness_um))
     return out
 
+def config_problems(exp) -> list[tuple[str, str]]:
+    """``(location, message)`` of what :func:`input_stages` refuses in ``analysis.interface``.
+
+    ``ssbscope validate`` (:func:`ssbscope.config.validate_file`) calls it, so that a key that
+    needs another input (``flat_critical_current_ma_cm2: ccd`` without an echem log,
+    ``r_ct_ohm_cm2: eis`` without a spectrum or cell area, a ``gap_creep.neutron.label`` that
+    is not a radiograph series with regions, a ``topography`` series or interface the CT does
+    not measure) is reported before a run creates its output folder.
+    """
+    from ssbscope.errors import ConfigError
+
+    try:
+        input_stages(exp)
+    except ConfigError as e:
+        return list(e.problems)
+    return []
+
+
 def input_stages(exp) -> list:
     """Stages of ``ssbscope run`` for this area: the contour study of ``analysis.interface``
     when it lists ``cases`` or ``contours`` (with its grid convergence and current maps when

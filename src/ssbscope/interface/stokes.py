@@ -141,7 +141,7 @@ from .creep import (
 )
 from .current import CurrentDistribution
 
-__all__ = ["GRID_CONVERGENCE", "GridExtrapolation", "InterfaceStokes", "grid_extrapolation",
+__all__ = ["EGG_BOX_GRID", "GRID_CONVERGENCE", "GridExtrapolation", "InterfaceStokes", "grid_extrapolation",
            "solve_interface_stokes", "stokes_creep_pressure", "with_stress"]
 
 _BETA = 3.0
@@ -159,9 +159,9 @@ GRADINGS = ("mirror", "ridge")
 #: the last three grids (order ``order``), ``aitken_mpa`` the geometric (Aitken) limit.  The
 #: layers are converged (6 vs 8 layers: within 0.2 %), and so is the current grid (10, 12, 16
 #: intervals: within 1 %), so the ratio applies to the study's 6 x 6 grid.  The egg-box site
-#: normal traction is grid-converged (same benchmark, 8 layers: 0.2487, 0.2283, 0.2285,
-#: 0.2281, 0.2277 MPa on 4, 6, 8, 10, 12 elements; the study's 4 x 3 grid 0.233 MPa) and has
-#: no entry.  Re-measured: pyramid 6-12 and frustum 6-10 (same values), frustum 10 and 12
+#: normal traction is grid-converged from 6 elements (same benchmark, 8 layers: 0.2487,
+#: 0.2283, 0.2285, 0.2281, 0.2277 MPa on 4, 6, 8, 10, 12 elements) and has no entry; with the
+#: study's default layers (``n_z = max(3, round(2 n / 3))``) see :data:`EGG_BOX_GRID`.  Re-measured: pyramid 6-12 and frustum 6-10 (same values), frustum 10 and 12
 #: elements again later the same day (0.3559, 0.3488 MPa; 37 and 58 s CPU), so the limits stand.
 GRID_CONVERGENCE = {
     "pyramid": {"n_xy": (6, 8, 10, 12), "site_mpa": (0.3062, 0.2826, 0.2634, 0.2558),
@@ -169,6 +169,13 @@ GRID_CONVERGENCE = {
     "frustum": {"n_xy": (6, 8, 10, 12), "site_mpa": (0.4188, 0.3796, 0.3559, 0.3488),
                 "richardson_mpa": 0.3440, "order": 4.9, "aitken_mpa": 0.3459},
 }
+#: Egg-box H25S150 site normal traction (MPa) on the contour study's grids: ``n_xy``
+#: elements per quarter-cell side with the default ``n_z = max(3, round(2 n_xy / 3))`` layers
+#: (same case as :data:`GRID_CONVERGENCE`; re-measured 2026-12-08 with
+#: :func:`solve_interface_stokes`), and the 8-layer limit of 6-12 elements
+#: (benchmarks/bench_stokes_convergence.py).  The 4 x 3 grid is 15 % high, the 6 x 4 grid 2 %.
+EGG_BOX_GRID = {"n_xy": (4, 6, 8), "n_z": (3, 4, 5), "site_mpa": (0.2620, 0.2330, 0.2319),
+                "limit_mpa": 0.228}
 GRID_CONVERGENCE_CASE = ("H25S150, R_ct 10 Ohm cm2, 2 mS/cm, default creep law, local "
                          "viscosity, normal traction (benchmarks/bench_stokes_convergence.py)")
 

@@ -162,7 +162,7 @@ def _contour_part(study, gc, fields):
                                           f"{r[xcol]:.3f} MPa ({r['stokes_grid_drift']:+.0%})"
                                           for _, r in ext.iterrows())))
                 # the shape order with the grid-extrapolated pyramid/frustum pressures (the
-                # egg-box site pressure is grid-converged to ~2 %: no extrapolation)
+                # egg-box site pressure on 6 elements is 2 % over its limit: no extrapolation)
                 ic = sh["critical_current_extrapolated_ma_cm2"].fillna(
                     sh["critical_current_ma_cm2"])
                 order = sorted(zip(ic, sh["shape"]), reverse=True)
@@ -280,8 +280,9 @@ def _model_sentence(df, a):
                 "Li, one secant viscosity).  " + _stress_sentence(df, a))
     text = ("Pressure model: finite-slope (Stokes flow of the creeping Li in the true cell, "
             "Q2-Q1, local secant viscosity on "
-            f"{a.get('stokes_n_xy', '?')} elements per quarter-cell side for the egg-box, site "
-            "pressure 10-15 % high on 4 elements; the red dotted line is the small-slope site "
+            f"{a.get('stokes_n_xy', '?')} elements per quarter-cell side for the egg-box, "
+            + _egg_box_grid_clause(a.get("stokes_n_xy"))
+            + "; the red dotted line is the small-slope site "
             "pressure, which saturates with H/S while the finite-slope one keeps rising).  ")
     if (df["series"] == "shapes").any() or df["shape"].isin(["pyramid", "frustum"]).any():
         text += ("Pyramids and frustums: local viscosity on "
@@ -314,8 +315,26 @@ def _grid_drift_sentence(df):
             "ratio measured at H25S150 by benchmarks/bench_stokes_convergence.py, an estimate "
             "at other contours), and the critical current with the extrapolated pressure.  At "
             f"{where}: " + "; ".join(parts) + ".  The egg-box site normal traction is "
-            "grid-converged (0.228 MPa on 6, 8, 10 and 12 elements to 0.4 %; 4 elements with "
-            "their 3 layers about 2 % high), so it is not extrapolated.  ")
+            "grid-converged from 6 elements (0.228 MPa on 6, 8, 10 and 12 elements with 8 "
+            "layers to 0.4 %), so it is not extrapolated.  ")
+
+
+def _egg_box_grid_clause(n_xy):
+    """How far the egg-box site pressure on the study's ``n_xy`` x default-layer grid lies
+    above its grid limit (measured at H25S150, :data:`ssbscope.interface.stokes.EGG_BOX_GRID`)."""
+    from ssbscope.interface.stokes import EGG_BOX_GRID as g
+
+    lim = g["limit_mpa"]
+    try:
+        k = g["n_xy"].index(int(n_xy))
+    except (TypeError, ValueError):
+        return ("site pressure at H25S150 "
+                + ", ".join(f"{(p / lim - 1):+.0%} on {n} x {z}" for n, z, p in
+                            zip(g["n_xy"], g["n_z"], g["site_mpa"]))
+                + f" elements over its grid limit {lim:g} MPa")
+    p = g["site_mpa"][k]
+    return (f"{g['n_z'][k]} layers: site pressure at H25S150 {p:.3f} MPa, {p / lim - 1:+.0%} "
+            f"over its grid limit {lim:g} MPa, not extrapolated")
 
 
 def _kinetics_axis(kin):
@@ -490,7 +509,8 @@ def _phase_field_part(ds):
     end = ds["li_area_fraction"].values[:, -1]
     start = ds["li_area_fraction"].values[:, 0]
     growth = ", ".join(f"{p:g} MPa: +{e - s_:.4f}" for p, s_, e in zip(ps, start, end))
-    peak = ", ".join(f"{p:g} MPa: {v:.1f}" for p, v in zip(ps, ds["peak_stress_mpa"].values[:, -1]))
+    peak = ", ".join(f"{p:g} MPa: {0.0 if abs(v) < 0.05 else v:.1f}"
+                     for p, v in zip(ps, ds["peak_stress_mpa"].values[:, -1]))
     conn = bool(np.asarray(ds["connected"].values).any())
     cap = (f"Phase-field growth of Li from the anode into the porous Li6PS5Cl at each external "
            f"pressure (after Cao et al. 2023, Eqs. 2-3; preset '{ds.attrs.get('size')}', literature "
@@ -517,7 +537,39 @@ def _phase_field_part(ds):
               "growth with pressure and the rise of the peak pressure with the external "
               "pressure, but pressure suppresses growth only weakly (the Omega P/F shift is "
               "~1 mV against ~0.1 V of overpotential)."))
-    return figure(fig, cap), [("phase field: Li growth by pressure", growth)]
+    from ssbscope.interface.phase_field import parameter_table as pf_parameters
+
+    tab = table(pf_parameters(), caption=(
+        "Phase-field parameters and their sources.  Cao et al. 2023 list theirs in a "
+        "supplement (Table S2) that is not available to this project: the values below come "
+        "from the paper's text, the cited literature or stated assumptions, none tuned to "
+        "their Fig. 4."))
+    return figure(fig, cap) + tab, [("phase field: Li growth by pressure", growth)]
+
+
+def _gap_creep_parameters(a):
+    """The gap-creep model's inputs as run (dataset attributes) with their sources."""
+    import pandas as pd
+
+    from ssbscope.interface.creep import (LI_CREEP_EXPONENT, LI_CREEP_REFERENCE_STRAIN_RATE_1_S,
+                                          LI_CREEP_REFERENCE_STRESS_MPA)
+    from ssbscope.interface.gap_creep import GAP_CREEP_DEFAULTS
+
+    masias = "Masias et al., J. Mater. Sci. 54, 2585 (2019), doi:10.1007/s10853-018-2971-3"
+    rows = {**{k: v for k, v in GAP_CREEP_DEFAULTS.items()},
+            "stress_exponent": (LI_CREEP_EXPONENT, "1", masias),
+            "reference_stress_mpa": (LI_CREEP_REFERENCE_STRESS_MPA, "MPa", masias),
+            "reference_strain_rate_1_s": (LI_CREEP_REFERENCE_STRAIN_RATE_1_S, "1/s", masias)}
+    out = []
+    for key, (default, unit, source) in rows.items():
+        if key not in a:
+            continue
+        v = float(a[key])
+        given = abs(v - float(default)) > 1e-9 * max(1.0, abs(float(default)))
+        out.append((key, f"{v:g}", unit,
+                    f"analysis.interface.gap_creep.{key} (given; default {float(default):g})"
+                    if given else source))
+    return pd.DataFrame(out, columns=["parameter", "value", "unit", "source"])
 
 
 def _gap_creep_part(ds):
@@ -574,7 +626,10 @@ def _gap_creep_part(ds):
                         f" mm³ (ratio {float(a.get('volume_ratio', float('nan'))):.2f})"))
     elif a.get("neutron_note"):
         cap += f"  Neutron comparison: {a.get('neutron_note')}."
-    return figure(fig, cap), summary
+    tab = table(_gap_creep_parameters(a), caption=(
+        "Gap-creep parameters as run and their sources (Cao et al. 2023 give their "
+        "finite-element model's parameters in a supplement that is not available)."))
+    return figure(fig, cap) + tab, summary
 
 
 def _parameters_part(a):
