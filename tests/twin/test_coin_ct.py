@@ -436,3 +436,36 @@ def test_accuracy_table_rows_of_the_coin_series(coin_run, coin_folder):
     assert not [r for r in coin if r.quantity == "pore + crack volume"]
     spe = [r for r in coin if r.quantity == "SPE mean thickness"]
     assert len(spe) == 3 and all(r.within for r in spe), spe
+
+
+def test_accuracy_table_lists_the_anode_volume_change():
+    """Issue 16's acceptance "anode volume change within 1 percentage point" is a row of the
+    accuracy table for a truncated (ROI) coin series, whose truth gives the anode's change
+    (``anode_volume_change_pct``) rather than the stack's phase volumes.  Hand-made metrics
+    (the demo's small store read +3.677 / +2.231 % against truth +3.696 / +2.232 %); before:
+    no such row."""
+    import xarray as xr
+
+    from ssbscope.report.accuracy import accuracy_rows
+
+    met = xr.Dataset(
+        {"volume_change_pct": (("time_s", "phase"),
+                               [[0.0, 0.0], [3.677, -4.6], [2.231, -6.6]])},
+        coords={"time_s": [0.0, 100.0, 200.0], "phase": ["Li", "PEO-LiTFSI"]})
+
+    class _Store:
+        def __contains__(self, name):
+            return name == "tomo/coin/metrics"
+
+        def read(self, name):
+            return met
+
+    scans = [{"state": s, "time_s": t, "anode_volume_change_pct": c}
+             for s, t, c in (("pristine", 0.0, 0.0), ("fully charged", 100.0, 3.696),
+                             ("fully discharged", 200.0, 0.232))]
+    rows = accuracy_rows(_Store(), {"tomo": {"coin": {"design": "coin", "scans": scans}}})
+    av = [r for r in rows if r.quantity == "anode volume change"]
+    assert [r.where for r in av] == ["coin: fully charged", "coin: fully discharged"]
+    assert av[0].within and av[0].error == pytest.approx(3.677 - 3.696)
+    # 2.231 against 0.232: two percentage points off, outside the 1 pp tolerance
+    assert av[1].within is False and av[1].tolerance == pytest.approx(1.0)

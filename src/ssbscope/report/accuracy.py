@@ -362,6 +362,13 @@ def _volume_change_rows(met, first, i, sc, where, key, paper):
         out.append(_row(paper, f"{ph} volume change", where, "percent", m, t, kind="pp",
                         tol=max(1.0, 0.1 * abs(t)),
                         note="since the series' first scan, inside the stack"))
+    if not out and "anode_volume_change_pct" in sc and "Li" in _strs(met["phase"].values):
+        # a truncated (ROI) scan: the truth is the anode's change, not the stack's phase volumes
+        t = _f(sc["anode_volume_change_pct"]) - _f(sc0.get("anode_volume_change_pct", 0.0))
+        m = _f(met["volume_change_pct"].isel(time_s=i).sel(phase="Li").values)
+        out.append(_row(paper, "anode volume change", where, "percent", m, t, kind="pp",
+                        tol=max(1.0, 0.1 * abs(t)),
+                        note="since the series' first scan, Li phase of the region"))
     return out
 
 

@@ -55,7 +55,8 @@ ROWS = register("000", CITATION, [
     P("EMF low window |p_z|", 1.0, "a.u.", "Eq. 4"),
     P("EMF high window", (1.0, 5.0), "a.u.", "Eq. 5"),
     # ---- cell
-    P("cathode diameter", 14.0, "mm", "Fig. 3A text"),
+    P("cathode diameter", 14.0, "mm", "Fig. 3A text",
+      "the text prints 'diameter = 14 cm', a typo: a coin cell's cathode under a 16 mm anode"),
     P("anode diameter", 16.0, "mm", "Fig. 3A text"),
     P("SPE diameter", 18.0, "mm", "Materials (SPE cut to 18 mm)"),
     P("SPE thickness", 30.0, "um", "Materials / Results"),
