@@ -300,8 +300,15 @@ def test_scheduler_worker_pair_gives_the_local_volume(twin_ct, tmp_path):
                 pass
             assert time.time() < deadline, "dask scheduler/worker did not start"
             time.sleep(0.3)
-        dist = run_experiment(load(y), tmp_path / "dist", quiet=True, scheduler=addr,
-                              report=False)
+        from distributed import get_task_stream
+
+        with Client(addr, timeout="10s") as c, get_task_stream(c) as ts:
+            dist = run_experiment(load(y), tmp_path / "dist", quiet=True, scheduler=addr,
+                                  report=False)
+        # the row blocks (reconstruct_rows tasks, key "ssbscope-recon-<tag>-...") ran on the
+        # worker process, not in the client
+        recon = [t for t in ts.data if "ssbscope-recon-" in str(t["key"])]
+        assert recon and all(t["worker"].startswith("tcp://127.0.0.1:") for t in recon)
     finally:
         for p in reversed(procs):
             p.terminate()
