@@ -144,7 +144,13 @@ def _cmd_demo(args) -> int:
     if not args.quiet:
         print(f"twin experiment folder: {folder.root} ({len(folder.files)} raw files, "
               f"{folder.yaml_path.name}, truth in {folder.truth_path.name})")
-    # exactly what `ssbscope run <folder>/experiment.yaml --out <out>` does
+    # exactly what `ssbscope run <folder>/experiment.yaml --out <out>` does: validate, then run
+    from ssbscope.config import validate_file
+    from ssbscope.errors import ConfigError
+
+    problems = validate_file(folder.yaml_path)
+    if problems:
+        raise ConfigError(folder.yaml_path, problems)
     res = run_experiment(load(folder.yaml_path), out, scheduler=args.scheduler, quiet=args.quiet)
     if not args.quiet:
         from ssbscope.store import Store

@@ -473,7 +473,6 @@ class _TomoSettings(_Model):
 
     median: bool = Field(default=True, description="3x3x3 median before segmentation")
     opening_radius_vox: int = Field(default=0, ge=0, description="morphological opening of each phase after thresholding (voxels); 0: none (keeps layers a few voxels thin)")
-    threshold: Literal["otsu", "multiotsu"] = Field(default="otsu", description="threshold rule of the volume-only helpers (series use grey levels from the declared stack)")
     interfaces: Optional[list[str]] = Field(default=None, description="interfaces to map, 'lower|upper' by layer name (e.g. 'Li|LPSCl'): height maps and Ra/Rq (of the height map minus its least-squares plane, over the cell footprint); default: every pair of adjacent layers of different materials")
     thickness: Optional[list[str]] = Field(default=None, description="layers whose thickness maps and centre/edge statistics are measured; default: every layer")
     central_fraction: float = Field(default=0.75, gt=0, le=1, description="area fraction of the cell footprint counted as centre (the rest is edge) in thickness and filament statistics")
@@ -612,6 +611,19 @@ class TransportAnalysis(_Model):
     series: Optional[list[str]] = Field(default=None, description="CT series (inputs.tomo[].series) to run transport on; default: every series whose cell declares its layers")
     rtol: float = Field(default=1e-6, gt=0, lt=1, description="relative-residual criterion of the diffusion solves")
     interface_regions: list[InterfaceRegion] = Field(default_factory=list, description="slabs around declared interfaces whose phase tortuosity, volume fraction, D_eff/D and mid-plane flux map are computed for every scan of each series (of `series`) whose cell declares both layers (transport/<series>/interface_flux on time_s x interface); one entry per interface; default: none")
+
+    @model_validator(mode="after")
+    def _tortuosity_settings_need_a_phase(self):
+        """``layer``, ``axis`` and ``n_slabs`` set the tortuosity of ``phase``: without it they
+        did nothing (accepted and silently ignored); refused."""
+        if self.phase is None:
+            idle = [f for f in ("layer", "axis", "n_slabs") if f in self.model_fields_set]
+            if idle:
+                raise ValueError(
+                    f"analysis.transport.{idle[0]}: has no effect without analysis.transport.phase "
+                    "(the material whose tortuosity it sets, e.g. phase: Li6PS5Cl); set phase "
+                    f"or remove {', '.join(idle)}")
+        return self
 
     @field_validator("interface_regions")
     @classmethod
@@ -974,6 +986,69 @@ class Experiment(_Model):
                             f"{did_you_mean(c, ok)}")
         return self
 
+    @model_validator(mode="after")
+    def _tomo_names_declared(self):
+        """Layer and material names of ``analysis.tomo`` must be declared by a measured CT
+        series' cell: a name no cell declares used to be skipped for every series (and a
+        phase level of an undeclared material ignored), or to stop the series stage after
+        every scan was reconstructed.  A ``series`` override names its own cell's layers."""
+        from ssbscope.schema import did_you_mean
+
+        cells = {}  # measured series (a cell declaring its layers) -> its cell
+        for it in self.inputs.tomo:
+            c = self.cell_of(it)
+            if len(c.layers) >= 2:
+                cells.setdefault(it.series, c)
+        if not cells:
+            return self
+
+        def check(where, st, cs, whose):
+            names = list(dict.fromkeys(la.name for c in cs for la in c.layers))
+            mats = list(dict.fromkeys(la.material for c in cs for la in c.layers))
+
+            def bad(field, v, known, what):
+                return ValueError(f"{where}.{field}: {v!r} is not a {what} of {whose}"
+                                  f"{did_you_mean(v, known)} ({what}s: {', '.join(known)})")
+
+            for r in getattr(st, "interfaces", None) or []:
+                parts = str(r).split("|")
+                if len(parts) != 2 or not all(parts):
+                    raise ValueError(f"{where}.interfaces: {r!r}: write an interface as "
+                                     "'lower|upper' with layer names of cell.layers")
+                for p in parts:
+                    if p not in names:
+                        raise bad("interfaces", p, names, "layer")
+                both = [c for c in cs if all(p in [la.name for la in c.layers] for p in parts)]
+                if not both:
+                    raise ValueError(f"{where}.interfaces: {r!r}: no cell of {whose} declares "
+                                     "both layers; name two layers of one cell")
+                for c in both:  # lower directly below upper (only thickness-0 layers between)
+                    nm = [la.name for la in c.layers]
+                    i, j = nm.index(parts[0]), nm.index(parts[1])
+                    if not (i < j and all(c.layers[k].thickness_um == 0 for k in range(i + 1, j))):
+                        raise ValueError(f"{where}.interfaces: {r!r}: {parts[0]} must lie directly "
+                                         f"below {parts[1]} in cell.layers (bottom first: "
+                                         f"{', '.join(nm)})")
+            for t in getattr(st, "thickness", None) or []:
+                if t not in names:
+                    raise bad("thickness", t, names, "layer")
+            for f in ("register_on", "electrolyte"):
+                v = getattr(st, f, None)
+                if v is not None and v not in names:
+                    raise bad(f, v, names, "layer")
+            for m in getattr(st, "phase_levels", None) or {}:
+                if m not in mats:
+                    raise bad("phase_levels", m, mats, "material")
+
+        an = self.analysis.tomo
+        check("analysis.tomo", an, list(cells.values()),
+              "the cell of any CT series (" + ", ".join(map(str, cells)) + ")")
+        for name, ov in an.series.items():
+            if name in cells:
+                check(f"analysis.tomo.series.{name}", ov, [cells[name]],
+                      f"the cell of series {name!r}")
+        return self
+
     def cell_of(self, item) -> Cell:
         """The cell an input belongs to: its ``cell:``, else (CT) the cell named like its
         series, else the top-level ``cell``."""
@@ -1314,7 +1389,7 @@ def validate_file(path) -> list[tuple[str, str]]:
                          "cycling, the default), whose clock the spectra's time_s refer to"))
     from ssbscope.schema import modality_problems
 
-    problems = problems + modality_problems(exp)
+    problems += modality_problems(exp)
     # what an area's stages refuse in its analysis section (keys that need another input):
     # areas opt in with ``config_problems(exp)`` in their stages module
     import importlib
@@ -1323,4 +1398,20 @@ def validate_file(path) -> list[tuple[str, str]]:
         check = getattr(importlib.import_module(a.stages), "config_problems", None) if a.stages else None
         if check is not None:
             problems += check(exp)
+    if not problems:  # what the run refuses when it builds its stages (before any stage runs)
+        problems += _pipeline_problems(exp)
     return problems
+
+
+def _pipeline_problems(exp) -> list[tuple[str, str]]:
+    """Problems :func:`ssbscope.workflow.stages_for` finds in an experiment whose files exist:
+    names of series, layers and interfaces a cell lacks, settings of one area that need
+    another's (e.g. ``analysis.transport.current_density_layer``).  ``ssbscope run`` refuses
+    these before any stage; ``validate`` lists them too (its error messages send users here)."""
+    from ssbscope.workflow import stages_for
+
+    try:
+        stages_for(exp)
+    except ConfigError as e:
+        return list(e.problems)
+    return []

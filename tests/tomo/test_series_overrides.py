@@ -119,9 +119,12 @@ def test_override_reaches_only_its_series_stage(tmp_path):
     assert b["coin"][0]["min_filament_volume_um3"] == 1e5
     assert b["coin"][1] != a["coin"][1]
     assert b["af"][1] == a["af"][1]
-    # a series' own layer names are never skipped (a typo is reported by the analysis)
-    c = _series_params(_exp({"series": {"coin": {"thickness": ["Li"]}}}, tmp_path))
-    assert c["coin"][0]["thickness"] == ["Li"]
+    # a series' own layer names are never skipped: one its cell lacks is refused when the
+    # experiment file is read (it used to stop the series stage after the reconstructions)
+    from ssbscope.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"analysis.tomo.series.coin.thickness: 'Li' is not a layer"):
+        _exp({"series": {"coin": {"thickness": ["Li"]}}}, tmp_path)
     # without overrides the parameters are the shared section's, as before
     d = _series_params(_exp(shared, tmp_path))
     e = _series_params(_exp({**shared, "series": {"coin": {}}}, tmp_path))

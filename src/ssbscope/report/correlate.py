@@ -42,6 +42,7 @@ def _figure(ds, series: list[str]):
         return None
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    shown = set()  # what the caption describes: only what is plotted
     for k, name in enumerate(series):
         m = ser == name
         dq, dh = dq_all[m], dh_all[m]
@@ -51,12 +52,15 @@ def _figure(ds, series: list[str]):
             err = ds["neutron_li_change_sigma_um"].values[m] if "neutron_li_change_sigma_um" in ds else None
             ax.errorbar(dq, nl, yerr=err, fmt="D", ms=4, color=c, capsize=2,
                         label=f"{name}: neutron Li in li_roi / electrode area")
+            shown.add("neutron")
         if not np.any(np.isfinite(dq) & np.isfinite(dh)):
             continue
         ax.plot(dq, dh, "o", color=c, label=f"{name}: CT thickness change")
+        shown.add("ct")
         dv = ds["plated_volume_change_per_area_um"].values[m]
         if np.any(np.isfinite(dv)):
             ax.plot(dq, dv, "s", mfc="none", color=c, label=f"{name}: CT volume change / footprint")
+            shown.add("volume")
     fin = dq_all[np.isfinite(dq_all)]
     lo, hi = min(0.0, float(fin.min())), max(0.0, float(fin.max()))
     qq = np.linspace(lo, hi, 50)
@@ -66,12 +70,15 @@ def _figure(ds, series: list[str]):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return figure(fig, "Measured plated-Li thickness change (CT, dots), volume change per "
-                            "CT footprint area (squares) and neutron Li volume change in the input's "
-                            "li_roi over the electrode area (diamonds, ±1 σ counting noise; signed so "
-                            "that plating by positive charge is positive) against the net charge "
-                            "passed since the series' first scan; line: Faraday's law for dense Li "
-                            "(3 mAh cm⁻² = 14.5 µm).")
+    parts = [t for key, t in (
+        ("ct", "plated-Li thickness change (CT, dots)"),
+        ("volume", "volume change per CT footprint area (squares)"),
+        ("neutron", "neutron Li volume change in the input's li_roi over the electrode area "
+                    "(diamonds, ±1 σ counting noise; signed so that plating by positive charge "
+                    "is positive)")) if key in shown]
+    what = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return figure(fig, f"Measured {what} against the net charge passed since the series' first "
+                       "scan; line: Faraday's law for dense Li (3 mAh cm⁻² = 14.5 µm).")
 
 
 def _table(ds, name: str):

@@ -272,6 +272,8 @@ def _ct_table(store, ct):
             t = tru.get(var.replace("_mm3", "_mm3"))
             rows.append({"quantity": what, "measured": f"{float(ct[var].values):.3g}",
                          "twin truth": f"{float(t):.3g}" if t is not None else "—"})
+    if _truth(store, "neutron", "ct") is None:  # a user's own data: no truth column
+        rows = [{k: v for k, v in r.items() if k != "twin truth"} for r in rows]
     return table(pd.DataFrame(rows), caption=(
         f"Neutron CT {ct.attrs.get('before', 'before')} → {ct.attrs.get('after', 'after')}: "
         f"{ct.attrs.get('li_rule', '')}"))
