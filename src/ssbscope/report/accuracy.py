@@ -221,6 +221,11 @@ def _thickness_rows(at, sc, where, key, paper, vs, series):
     return out
 
 
+#: Share of a height map's variance that is its own noise above which the accuracy table
+#: marks the resolution-corrected Ra as not valid (its note).
+RA_NOISE_SHARE_VALID = 0.5
+
+
 def _roughness_rows(at, sc, where, key, paper):
     out = []
     if "ra_um" not in at or "interface" not in at.dims:
@@ -245,6 +250,20 @@ def _roughness_rows(at, sc, where, key, paper):
                             note="height noise (nugget of the height map's lag covariance) "
                             "removed in quadrature, ssbscope.tomo.metrics."
                             "roughness_noise_corrected"))
+        if "ra_resolution_corrected_um" in at:
+            mr = _f(at["ra_resolution_corrected_um"].sel(interface=iface).values)
+            share = (_f(at["height_noise_fraction"].sel(interface=iface).values)
+                     if "height_noise_fraction" in at else float("nan"))
+            note = ("the measurement's lateral transfer (PSF from the cell wall, the 3x3x3 "
+                    "median where it took the heights) and the map's own noise undone, "
+                    "ssbscope.tomo.metrics.roughness_resolution_corrected")
+            if math.isfinite(share):
+                note += f"; noise share of the map's variance {share:.2f}"
+                if share > RA_NOISE_SHARE_VALID:
+                    note += (f" (above {RA_NOISE_SHARE_VALID:.2f}: the correction is a small "
+                             "difference of large numbers, not a valid measurement here)")
+            out.append(_row(paper, f"Ra {iface} (resolution-corrected)", where, "um", mr, t,
+                            tol=10.0, paper_value=pv, note=note))
     return out
 
 
