@@ -792,20 +792,27 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             met[k].attrs["units"] = "1"
     met["psf_sigma_vox"].attrs.update({
         "units": "pixel", "description": "Gaussian std of the reconstruction's lateral point "
-        "spread, fitted to the edge spread of the electrolyte's slices at the cell wall "
-        "(ssbscope.tomo.metrics.lateral_edge_spread)"})
+        "spread, fitted to the edge spread at the cell wall of up to 64 slices at the middle "
+        "of the electrolyte's band, measured with the scan (ssbscope.tomo.metrics."
+        "lateral_edge_spread, ssbscope.tomo.series_chunked._lateral_psf)"})
+    met["height_map_noise_um"].attrs.update({"units": "um", "description": (
+        "std of the height map's own noise for the series' height estimator: the estimator "
+        "on the scan's voxel noise field, scaled to the map's white-noise level "
+        "(ssbscope.tomo.series.height_noise_maps); the median's excludes its flattening")})
+    met["height_noise_fraction"].attrs.update({"units": "1", "description": (
+        "height_map_noise_um^2 / Rq^2 of the measured map: above ~0.5 the "
+        "resolution-corrected roughness is a small difference of large numbers")})
     for k in ("ra_resolution_corrected_um", "rq_resolution_corrected_um"):
         met[k].attrs.update({
             "psf_sigma_vox": [float(v) for v in met["psf_sigma_vox"].values],
-            "description": "R_meas^2 / R(T[map]): the map passed once more through the "
-            "measurement's lateral transfer T (the PSF psf_sigma_vox, the 3x3x3 median where "
-            "the series' height estimator is the median, partial-volume heights) and the "
-            "loss it shows undone (ssbscope.tomo.metrics.roughness_resolution_corrected); "
-            "height noise not removed: valid where the map's height noise is small against "
-            "its Rq (symmetric twin, Rq 4-8 um, noise ~1-2 um: -7 % against the truth, raw "
-            "-15 %); on a noise-dominated map the forward pass removes noise too and the "
-            "correction scales it up (anode-free twin, Ra 0.5-1.3 um: +18 to +101 %, raw -2 "
-            "to +46 %); same footprint as ra_um"})
+            "description": "the map passed once more through the measurement's lateral "
+            "transfer T (the PSF psf_sigma_vox, the 3x3x3 median where the series' height "
+            "estimator is the median, partial-volume heights) and the loss it shows undone "
+            "after the map's own noise is removed: Rq = (Rq_m^2 - N) / sqrt(Rq_f^2 - g N), N "
+            "= height_map_noise_um^2, g the noise's share through T "
+            "(ssbscope.tomo.metrics.roughness_resolution_corrected); NaN where T[map] holds "
+            "no variance beyond its noise share; see height_noise_fraction; same footprint "
+            "as ra_um"})
     hmap = np.array([[s.height_um[k] for k in ifaces] for s in scans], np.float32)
     tmap = np.array([[s.thickness_um[k] for k in tlayers] for s in scans], np.float32)
     mp = xr.Dataset({"height_um": (("time_s", "interface", "y", "x"),
