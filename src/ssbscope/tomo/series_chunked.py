@@ -975,7 +975,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
 #: Slices of the electrolyte's band (at its middle, 2 from each face) that :func:`_lateral_psf`
 #: fits at most: the whole band of a small scan (on the symmetric twin 8 slices at the
 #: middle gave 0.43 / 0.50 / 0.46 voxel where the band's 26 gave 0.47 / 0.46 / 0.49), a fit of
-#: bounded cost on a large one.  Read slab by slab, only the wall's voxels kept (issue 13: the
+#: bounded cost on a large one.  Read slab by slab, the wall's voxels summed (issue 13: the
 #: whole band, read at once at the series' write, held ~230 MB a scan at 512^3).
 PSF_SLICES = 64
 
@@ -983,9 +983,11 @@ PSF_SLICES = 64
 def _lateral_psf(aligned, loc, el, cell, cz: int = 8) -> float:
     """The scan's lateral Gaussian PSF std (voxels) from the edge spread at the cell wall of
     at most :data:`PSF_SLICES` slices at the middle of the electrolyte band ``el`` less 2
-    slices at each face (:func:`ssbscope.tomo.metrics.lateral_edge_spread`'s fit), read in
-    slabs of ``cz`` slices of which only the voxels within 6 of the wall are kept; NaN when
-    the band holds fewer than 9 slices or the fit fails."""
+    slices at each face (:func:`ssbscope.tomo.metrics.lateral_edge_spread`'s least squares),
+    read in slabs of ``cz`` slices whose voxels within 6 of the wall are summed per distinct
+    distance (:func:`ssbscope.tomo.metrics.fit_edge_spread` with counts): memory of one slab
+    and a few hundred sums, whatever the scan's size; NaN when the band holds fewer than 9
+    slices or the fit fails."""
     from ssbscope.tomo.metrics import fit_edge_spread, wall_distance
 
     try:
@@ -999,13 +1001,21 @@ def _lateral_psf(aligned, loc, el, cell, cz: int = 8) -> float:
     a = z0 + (z1 - z0 - n) // 2
     d = wall_distance(cell)
     near = np.abs(d) <= 6.0
-    vals = []
-    for s0 in range(a, a + n, max(int(cz), 1)):
-        slab = np.asarray(aligned[s0:min(s0 + max(int(cz), 1), a + n)])
-        vals.append(slab[:, near].astype(np.float64))
-    v = np.concatenate(vals)
+    # the voxels' sums and counts per distinct distance from the wall (the fit weights the
+    # group means by their counts: the same least squares as the voxels), slab by slab
+    dist, grp = np.unique(d[near], return_inverse=True)
+    sums = np.zeros(dist.size)
+    cnt = np.zeros(dist.size)
+    step = max(int(cz), 1)
+    for s0 in range(a, a + n, step):
+        v = np.asarray(aligned[s0:min(s0 + step, a + n)])[:, near].astype(np.float64)
+        fin = np.isfinite(v)
+        sums += np.bincount(grp, np.where(fin, v, 0.0).sum(axis=0), dist.size)
+        cnt += np.bincount(grp, fin.sum(axis=0), dist.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / cnt
     try:
-        return float(fit_edge_spread(np.broadcast_to(d[near], v.shape), v).sigma_vox)
+        return float(fit_edge_spread(dist, mean, cnt).sigma_vox)
     except EmptyResultError as exc:
         log.info("measure_scan: no lateral edge spread (%s)", exc)
         return float("nan")
