@@ -101,6 +101,26 @@ def test_noise_corrected_ra_row(tmp_path):
     assert cor["error"] == pytest.approx(5.0) and cor["within"] is True
 
 
+def test_resolution_corrected_ra_row_and_its_validity_note(tmp_path):
+    """The resolution-corrected Ra beside the raw one; its note marks it not valid where the
+    map's noise share exceeds RA_NOISE_SHARE_VALID or the value is below a third of a voxel
+    (2 um voxels here: 0.67 um), and says nothing of the kind otherwise."""
+    for val, share, bad in ((2.05, 0.2, False), (2.05, 0.6, True), (0.5, 0.2, True)):
+        st = _store(tmp_path / f"{val}-{share}")
+        ds = st["tomo/cell/metrics"].load()
+        ds.attrs["voxel_size_um"] = 2.0
+        ds["ra_resolution_corrected_um"] = (("time_s", "interface"), [[np.nan], [val]])
+        ds["height_noise_fraction"] = (("time_s", "interface"), [[np.nan], [share]])
+        for k in ("ra_resolution_corrected_um", "height_noise_fraction"):
+            ds[k].attrs["long_name"] = "x"
+        st.write("tomo/cell/metrics", ds)
+        row = _by(accuracy.accuracy_table(st), "Ra Li|LPSCl (resolution-corrected)", "plated")
+        assert row["error"] == pytest.approx(100.0 * (val - 2.0) / 2.0)
+        assert row["within"] is (abs(val - 2.0) <= 0.2)
+        assert ("NOT VALID" in row["note"]) is bad, row["note"]
+        assert f"noise share of the map's variance {share:.2f}" in row["note"]
+
+
 def test_pore_and_isolated_li_rows(tmp_path):
     """The soft-short twin's truth has pores and dead Li apart: rows for the scan after the
     short (the first scan is the reference: NaN, no row), 20 % tolerance."""

@@ -188,6 +188,39 @@ def test_ra_noise_corrected_against_truth(run):
     assert n == 4
 
 
+def test_ra_resolution_corrected_on_noise_dominated_maps(run):
+    """Ra with the measurement's lateral transfer and the map's own noise undone
+    (``ra_resolution_corrected_um``, :func:`ssbscope.tomo.metrics.roughness_resolution_corrected`)
+    against the continuous surface's Ra on the analysis' footprint.
+
+    The median heights' own noise (``height_map_noise_um``, from the scan's noise field:
+    0.67 / 0.81 / 0.62 / 0.84 um) is 22-56 % of the maps' variance.  Without removing it the
+    correction scaled the noise up: 0.90 / 1.40 / 1.06 / 1.59 um against 0.52 / 1.05 / 0.52 /
+    1.35 (+72 / +33 / +101 / +18 %).  With it: 0.45 / 1.09 / 0.74 / 1.32 (-13 / +4 / +41 /
+    -2 %).  Seeds 1 and 2 (measured, not asserted): -10 / -6 / -11 / +2 % and -6 / -1 / -12 /
+    -5 % (raw +14 / -3 / +8 / -2 % and +4 / 0 / -2 / -5 %).  Where the truth is at least
+    1 um (a third of the 3 um voxel) it is within 10 % on all three seeds (6.4 % at most);
+    below, within 0.25 um (the stripped scan of seed 0, +0.21 um, is the worst: its map holds
+    structure that is neither the surface nor the noise the field shows), and the
+    accuracy table's note marks it not valid there."""
+    _st, met, scans = run
+    cor = met["ra_resolution_corrected_um"].sel(interface="Li|LPSCl").values
+    noise = met["height_map_noise_um"].sel(interface="Li|LPSCl").values
+    share = met["height_noise_fraction"].sel(interface="Li|LPSCl").values
+    n = 0
+    for j, r in enumerate(scans):
+        t = r["roughness_um"]["Li|LPSCl"]["ra_um"]
+        if not t > 0:
+            continue
+        n += 1
+        assert noise[j] > 0 and 0.1 < share[j] < 0.7, (noise[j], share[j])
+        if t >= 1.0:
+            assert cor[j] == pytest.approx(t, rel=0.10), (r["state"], cor[j], t)
+        else:
+            assert abs(cor[j] - t) < 0.25, (r["state"], cor[j], t)
+    assert n == 4
+
+
 def test_faraday_residual_through_the_log(run):
     st, _met, scans = run
     cs = st["correlate/states"].load()

@@ -61,7 +61,7 @@ __all__ = [
     "locate_layers", "register_scan", "interface_pairs", "electrolyte_layer",
     "electrolyte_slab_order", "ScanMeasurement", "measure_scan", "SeriesResult",
     "HEIGHT_ESTIMATORS", "height_estimator_errors", "choose_height_estimator",
-    "height_noise_field",
+    "height_noise_field", "height_noise_maps",
     "analyse_series",
 ]
 
@@ -1075,6 +1075,19 @@ class ScanMeasurement:
     #: ``(lower, upper)`` layer pair -> ``(median, unfiltered)`` height maps (µm) of every
     #: interface between adjacent found layers, kept until the series' choice; empty after.
     height_candidates_um: dict = field(default_factory=dict, repr=False, compare=False)
+    #: Lateral Gaussian PSF std (voxels) of the scan's reconstruction, fitted to the edge
+    #: spread at the cell wall (:func:`ssbscope.tomo.metrics.lateral_edge_spread`) on at most
+    #: :data:`ssbscope.tomo.series_chunked.PSF_SLICES` slices at the middle of the
+    #: electrolyte's band (less 2 at each face); NaN when the band holds < 9 slices or the
+    #: fit fails.  Measured with the scan, so the series' write reads no volume.
+    psf_sigma_vox: float = float("nan")
+    #: Interface -> one realisation of the height map's own noise (µm, (Y, X); the series'
+    #: estimator's, :func:`height_noise_maps`): its variance is the map's noise variance, its
+    #: spatial correlation the noise's; absent where unknown.  Not stored.
+    height_noise_map_um: dict = field(default_factory=dict, repr=False, compare=False)
+    #: ``(lower, upper)`` -> ``(median, unfiltered)`` noise maps (:func:`height_noise_maps`),
+    #: kept until the series' choice; empty after.
+    height_noise_candidates_um: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 #: The two estimators of an interface's height map (:func:`choose_height_estimator`): the
@@ -1296,28 +1309,79 @@ def height_estimator_errors(h_median, h_unfiltered, noise_response=None) -> tupl
         ``(e_u, e_m)`` in µm; NaN when fewer than 10 complete 3 x 3 windows are common to
         both maps.
     """
-    from ssbscope.interface.topography import white_noise_std
-
     hu = np.asarray(h_unfiltered, float)
     hm = np.asarray(h_median, float)
     ok = np.isfinite(hu) & np.isfinite(hm)
-    if ok.sum() < 10 or min(hu.shape) < 3:
-        return float("nan"), float("nan")
-    e_u = white_noise_std(np.where(ok, hu, np.nan))
+    e_u, scaled = _scaled_noise_response(hu, hm, noise_response)
     if not math.isfinite(e_u):
         return float("nan"), float("nan")
     var_d = float(np.var(hu[ok] - hm[ok]))
     var_rm, var_m = e_u * e_u, 0.0
-    if noise_response is not None:
-        r, m = (np.asarray(a, float) for a in noise_response)
-        okn = ok & np.isfinite(r) & np.isfinite(m)
-        wr = white_noise_std(np.where(okn, r, np.nan)) if okn.sum() >= 10 else float("nan")
-        if wr > 0:
-            k2 = (e_u / wr) ** 2
-            e_u = math.sqrt(k2 * float(np.var(r[okn])))
-            var_rm = k2 * float(np.var(r[okn] - m[okn]))
-            var_m = k2 * float(np.var(m[okn]))
+    if scaled is not None:
+        r, m, okn = scaled
+        e_u = math.sqrt(float(np.var(r[okn])))
+        var_rm = float(np.var(r[okn] - m[okn]))
+        var_m = float(np.var(m[okn]))
     return float(e_u), float(math.sqrt(max(var_d - var_rm, 0.0) + var_m))
+
+
+def _scaled_noise_response(hu, hm, noise_response):
+    """``(w(h_u), (k r, k m, ok))`` of :func:`height_estimator_errors`: the unfiltered map's
+    white-noise std and the noise response scaled to the map's noise level (None without a
+    usable response); ``(nan, None)`` when fewer than 10 columns are common."""
+    from ssbscope.interface.topography import white_noise_std
+
+    ok = np.isfinite(hu) & np.isfinite(hm)
+    if ok.sum() < 10 or min(hu.shape) < 3:
+        return float("nan"), None
+    e_u = white_noise_std(np.where(ok, hu, np.nan))
+    if not math.isfinite(e_u) or noise_response is None:
+        return float(e_u), None
+    r, m = (np.asarray(a, float) for a in noise_response)
+    okn = ok & np.isfinite(r) & np.isfinite(m)
+    wr = white_noise_std(np.where(okn, r, np.nan)) if okn.sum() >= 10 else float("nan")
+    if not wr > 0:
+        return float(e_u), None
+    k = e_u / wr
+    return float(e_u), (k * r, k * m, okn)
+
+
+def height_noise_maps(h_median, h_unfiltered, noise_response=None):
+    """One realisation of each height estimator's own noise, at the maps' noise level.
+
+    The noise response ``(r, m)`` of :func:`_median_noise_response` (both estimators on one
+    realisation of the scan's voxel noise, spatial correlation included) scaled by
+    ``k = w(h_u) / w(r)`` as in :func:`height_estimator_errors`: ``(k m, k r)``, the median's
+    and the unfiltered heights' noise maps (µm, NaN where either map or the response is
+    NaN).  Their variances are ``var(m) k^2`` (the median's own noise, without its
+    flattening) and ``e_u^2``; their spatial correlation is what the measurement's transfer
+    passes of them (:func:`ssbscope.tomo.metrics.roughness_resolution_corrected`).  Without
+    a usable response: the unfiltered map's noise is white at the pixel scale (Immerkaer
+    estimate ``w(h_u)``), returned as a white realisation of that std
+    (:data:`HEIGHT_NOISE_SEED`), and the median's is unknown (None).
+
+    Parameters
+    ----------
+    h_median, h_unfiltered : (Y, X) ndarray
+        Heights (µm) of one interface from the two estimators.
+    noise_response : ((Y, X) ndarray, (Y, X) ndarray), optional
+
+    Returns
+    -------
+    (ndarray or None, ndarray or None)
+        ``(median noise, unfiltered noise)`` maps (µm), each None when unknown.
+    """
+    hu = np.asarray(h_unfiltered, float)
+    hm = np.asarray(h_median, float)
+    e_u, scaled = _scaled_noise_response(hu, hm, noise_response)
+    if scaled is not None:
+        r, m, okn = scaled
+        return np.where(okn, m, np.nan), np.where(okn, r, np.nan)
+    if not math.isfinite(e_u):
+        return None, None
+    ok = np.isfinite(hu) & np.isfinite(hm)
+    white = np.random.default_rng(HEIGHT_NOISE_SEED).normal(0.0, e_u, hu.shape)
+    return None, np.where(ok, white, np.nan)
 
 
 def choose_height_estimator(errors, n_columns=None, voxel_size_um=None) -> str:

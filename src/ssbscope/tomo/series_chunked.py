@@ -605,7 +605,8 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                                       _height_candidates, _median_noise_response, as_layers,
                                       choose_height_estimator, electrolyte_layer,
                                       electrolyte_slab_order, height_estimator_errors,
-                                      height_noise_field, interface_pairs)
+                                      height_noise_field, height_noise_maps,
+                                      interface_pairs)
 
     lay = as_layers(layers)
     names = [la.name for la in lay]
@@ -639,6 +640,7 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
                 if nm in thin and thin_levels is not None else None)
 
     heights, cands, h_err, h_est = {}, {}, {}, {}
+    n_cands, h_noise = {}, {}  # the estimators' noise maps (height_noise_maps)
     noise_field = None  # the scan's voxel noise (its electrolyte's interior), read once
     for a, b in zip(present[:-1], present[1:]):
         (a0, a1), (b0, b1) = band[a], band[b]
@@ -695,6 +697,12 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         h_est[key] = "unfiltered" if h_u is h_m else choose_height_estimator(
             [h_err[key]], [_n_common(h_m, h_u)], vs)
         heights[(a, b)] = h_u if h_est[key] == "unfiltered" else h_m
+        # each estimator's own noise (a realisation at the map's level), for the
+        # resolution-corrected roughness (ssbscope.tomo.metrics.roughness_resolution_corrected)
+        n_cands[(a, b)] = height_noise_maps(h_m, h_u, resp)
+        picked = n_cands[(a, b)][1 if h_est[key] == "unfiltered" else 0]
+        if picked is not None:
+            h_noise[key] = picked
 
     pairs = interface_pairs(lay, interfaces)
     contrast, shading = {}, {}
@@ -966,8 +974,59 @@ def _measure(sc: _Scan, seg, region, layers, vs, *, interfaces, thickness, centr
         phase_levels=levels, interface_contrast=contrast, subsurface_void_volume_um3=voids,
         pore_crack_parts=pc_parts, thickness_outlier_fraction=stats["o"],
         low_attenuation_regions=la_regions if la_regions and lv is not None else None,
-        height_estimator=h_est, height_estimator_errors_um=h_err, height_candidates_um=cands)
+        height_estimator=h_est, height_estimator_errors_um=h_err, height_candidates_um=cands,
+        psf_sigma_vox=_lateral_psf(sc.aligned, loc, el, cell, cz), height_noise_map_um=h_noise,
+        height_noise_candidates_um=n_cands)
     return sm, el_fn, raw_fn
+
+
+#: Slices of the electrolyte's band (at its middle, 2 from each face) that :func:`_lateral_psf`
+#: fits at most: the whole band of a small scan (on the symmetric twin 8 slices at the
+#: middle gave 0.43 / 0.50 / 0.46 voxel where the band's 26 gave 0.47 / 0.46 / 0.49), a fit of
+#: bounded cost on a large one.  Read slab by slab, the wall's voxels summed (issue 13: the
+#: whole band, read at once at the series' write, held ~230 MB a scan at 512^3).
+PSF_SLICES = 64
+
+
+def _lateral_psf(aligned, loc, el, cell, cz: int = 8) -> float:
+    """The scan's lateral Gaussian PSF std (voxels) from the edge spread at the cell wall of
+    at most :data:`PSF_SLICES` slices at the middle of the electrolyte band ``el`` less 2
+    slices at each face (:func:`ssbscope.tomo.metrics.lateral_edge_spread`'s least squares),
+    read in slabs of ``cz`` slices whose voxels within 6 of the wall are summed per distinct
+    distance (:func:`ssbscope.tomo.metrics.fit_edge_spread` with counts): memory of one slab
+    and a few hundred sums, whatever the scan's size; NaN when the band holds fewer than 9
+    slices or the fit fails."""
+    from ssbscope.tomo.metrics import fit_edge_spread, wall_distance
+
+    try:
+        b = loc.band(el) if el else None
+    except ValueError:  # not a declared layer name
+        b = None
+    if b is None or b[1] - b[0] < 9:
+        return float("nan")
+    z0, z1 = int(b[0]) + 2, int(b[1]) - 2
+    n = min(PSF_SLICES, z1 - z0)
+    a = z0 + (z1 - z0 - n) // 2
+    d = wall_distance(cell)
+    near = np.abs(d) <= 6.0
+    # the voxels' sums and counts per distinct distance from the wall (the fit weights the
+    # group means by their counts: the same least squares as the voxels), slab by slab
+    dist, grp = np.unique(d[near], return_inverse=True)
+    sums = np.zeros(dist.size)
+    cnt = np.zeros(dist.size)
+    step = max(int(cz), 1)
+    for s0 in range(a, a + n, step):
+        v = np.asarray(aligned[s0:min(s0 + step, a + n)])[:, near].astype(np.float64)
+        fin = np.isfinite(v)
+        sums += np.bincount(grp, np.where(fin, v, 0.0).sum(axis=0), dist.size)
+        cnt += np.bincount(grp, fin.sum(axis=0), dist.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / cnt
+    try:
+        return float(fit_edge_spread(dist, mean, cnt).sigma_vox)
+    except EmptyResultError as exc:
+        log.info("measure_scan: no lateral edge spread (%s)", exc)
+        return float("nan")
 
 
 #: Keys of :func:`_thickness_stats`' values in :func:`_measure` (centre, its std, edge, its
@@ -1052,10 +1111,16 @@ def _series_height_estimator(scans, layers, region, vs, central_fraction, forced
             out.append(m)
             continue
         heights, est = {}, dict(m.height_estimator)
+        noise = dict(m.height_noise_map_um)
         for (a, b), (h_m, h_u) in cand.items():
             pick = choice[(a, b)]
             heights[(a, b)] = h_u if pick == "unfiltered" else h_m
             est[f"{a}|{b}"] = "unfiltered" if h_u is h_m else pick
+            n_m, n_u = m.height_noise_candidates_um.get((a, b), (None, None))
+            n_pick = n_u if est[f"{a}|{b}"] == "unfiltered" else n_m
+            noise.pop(f"{a}|{b}", None)
+            if n_pick is not None:
+                noise[f"{a}|{b}"] = n_pick
         # the requested interfaces (m.interfaces, "lower|upper"); every adjacent pair of
         # found layers is in cand
         key_pair = {f"{a}|{b}": (a, b) for a, b in cand}
@@ -1080,7 +1145,8 @@ def _series_height_estimator(scans, layers, region, vs, central_fraction, forced
                     st[kk][nm] = v
         out.append(dataclasses.replace(
             m, height_um=h_out, ra_um=ra, rq_um=rq, thickness_um=th, layer_volume_um3=lv,
-            height_estimator=est, height_candidates_um={},
+            height_estimator=est, height_candidates_um={}, height_noise_map_um=noise,
+            height_noise_candidates_um={},
             **{a: st[kk] for kk, a in zip(_STAT_KEYS, _STAT_ATTRS)}))
     return out
 

@@ -596,7 +596,7 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
     data.update(_noise_corrected_roughness(scans, ifaces))
     # roughness with the measurement's lateral transfer (reconstruction PSF from the cell
     # wall's edge spread, the height estimator's 3x3x3 median) undone, issue 17
-    data.update(_resolution_corrected_roughness(res, scans, ifaces, vs))
+    data.update(_resolution_corrected_roughness(scans, ifaces, vs))
     if all(getattr(s, "phase_levels", None) is not None for s in scans):
         # the pure-phase grey levels of the partial volume (ssbscope.tomo.levels)
         def lv(attr):
@@ -797,20 +797,27 @@ def series_datasets(res, time_s, states, voxel_size_um, *, central_fraction, ser
             met[k].attrs["units"] = "1"
     met["psf_sigma_vox"].attrs.update({
         "units": "pixel", "description": "Gaussian std of the reconstruction's lateral point "
-        "spread, fitted to the edge spread of the electrolyte's slices at the cell wall "
-        "(ssbscope.tomo.metrics.lateral_edge_spread)"})
+        "spread, fitted to the edge spread at the cell wall of up to 64 slices at the middle "
+        "of the electrolyte's band, measured with the scan (ssbscope.tomo.metrics."
+        "lateral_edge_spread, ssbscope.tomo.series_chunked._lateral_psf)"})
+    met["height_map_noise_um"].attrs.update({"units": "um", "description": (
+        "std of the height map's own noise for the series' height estimator: the estimator "
+        "on the scan's voxel noise field, scaled to the map's white-noise level "
+        "(ssbscope.tomo.series.height_noise_maps); the median's excludes its flattening")})
+    met["height_noise_fraction"].attrs.update({"units": "1", "description": (
+        "height_map_noise_um^2 / Rq^2 of the measured map: above ~0.5 the "
+        "resolution-corrected roughness is a small difference of large numbers")})
     for k in ("ra_resolution_corrected_um", "rq_resolution_corrected_um"):
         met[k].attrs.update({
             "psf_sigma_vox": [float(v) for v in met["psf_sigma_vox"].values],
-            "description": "R_meas^2 / R(T[map]): the map passed once more through the "
-            "measurement's lateral transfer T (the PSF psf_sigma_vox, the 3x3x3 median where "
-            "the series' height estimator is the median, partial-volume heights) and the "
-            "loss it shows undone (ssbscope.tomo.metrics.roughness_resolution_corrected); "
-            "height noise not removed: valid where the map's height noise is small against "
-            "its Rq (symmetric twin, Rq 4-8 um, noise ~1-2 um: -7 % against the truth, raw "
-            "-15 %); on a noise-dominated map the forward pass removes noise too and the "
-            "correction scales it up (anode-free twin, Ra 0.5-1.3 um: +18 to +101 %, raw -2 "
-            "to +46 %); same footprint as ra_um"})
+            "description": "the map passed once more through the measurement's lateral "
+            "transfer T (the PSF psf_sigma_vox, the 3x3x3 median where the series' height "
+            "estimator is the median, partial-volume heights) and the loss it shows undone "
+            "after the map's own noise is removed: Rq = (Rq_m^2 - N) / sqrt(Rq_f^2 - g N), N "
+            "= height_map_noise_um^2, g the noise's share through T "
+            "(ssbscope.tomo.metrics.roughness_resolution_corrected); NaN where T[map] holds "
+            "no variance beyond its noise share; see height_noise_fraction; same footprint "
+            "as ra_um"})
     hmap = np.array([[s.height_um[k] for k in ifaces] for s in scans], np.float32)
     tmap = np.array([[s.thickness_um[k] for k in tlayers] for s in scans], np.float32)
     mp = xr.Dataset({"height_um": (("time_s", "interface", "y", "x"),
@@ -1068,49 +1075,46 @@ def _noise_corrected_roughness(scans, ifaces) -> dict:
             "height_noise_um": (dims, out[2])}
 
 
-def _resolution_corrected_roughness(res, scans, ifaces, vs) -> dict:
+def _resolution_corrected_roughness(scans, ifaces, vs) -> dict:
     """``ra_resolution_corrected_um``, ``rq_resolution_corrected_um`` on (time_s, interface)
-    and ``psf_sigma_vox`` on time_s: each scan's lateral PSF from the edge spread of its
-    electrolyte slices (less 2 at each face) at the cell wall
-    (:func:`ssbscope.tomo.metrics.lateral_edge_spread`), then
-    :func:`ssbscope.tomo.metrics.roughness_resolution_corrected` of each height map with
-    the scan's height estimator (the median's 3x3x3 filter in the forward model where it
-    took the heights).  NaN where the scan has no electrolyte band of >= 5 slices, the edge
-    fit fails, the estimator is the truncated scan's, or the map holds < 3 heights."""
+    and ``psf_sigma_vox`` on time_s: each scan's lateral PSF, measured with the scan from the
+    edge spread at the cell wall of a few slices at the middle of its electrolyte band
+    (``ScanMeasurement.psf_sigma_vox``, :func:`ssbscope.tomo.series_chunked._lateral_psf`;
+    no volume is read here), then :func:`ssbscope.tomo.metrics.roughness_resolution_corrected`
+    of each height map with the scan's height estimator (the median's 3x3x3 filter in the
+    forward model where it took the heights).  NaN where the scan has no PSF (no
+    electrolyte band of >= 9 slices, or the edge fit failed), the estimator is the truncated
+    scan's, or the map holds < 3 heights."""
     from ssbscope.errors import EmptyResultError
-    from ssbscope.tomo.metrics import lateral_edge_spread, roughness_resolution_corrected
+    from ssbscope.tomo.metrics import roughness_resolution_corrected
 
     nt = len(scans)
-    out = np.full((2, nt, len(ifaces)), np.nan)
-    psf = np.full(nt, np.nan)
-    mask = np.asarray(res.region.mask, bool)
+    out = np.full((4, nt, len(ifaces)), np.nan)
+    psf = np.array([getattr(s, "psf_sigma_vox", np.nan) for s in scans], float)
     for i, s in enumerate(scans):
-        try:
-            b = s.location.band(s.electrolyte) if s.electrolyte else None
-        except ValueError:  # not a declared layer name
-            b = None
-        if b is None or b[1] - b[0] < 9:
-            continue
-        try:
-            psf[i] = lateral_edge_spread(np.asarray(res.volumes[i, b[0] + 2:b[1] - 2]),
-                                         mask).sigma_vox
-        except EmptyResultError as exc:
-            log.info("metrics: scan %d: no lateral edge spread (%s)", i, exc)
-            continue
+        noise = getattr(s, "height_noise_map_um", {})
         for j, k in enumerate(ifaces):
             h = s.height_um.get(k)
+            n = noise.get(k)
+            if h is not None and n is not None:  # the map's own noise on its columns
+                ok = np.isfinite(h) & np.isfinite(n)
+                if ok.sum() >= 3:
+                    out[2, i, j] = float(np.std(n[ok]))
             est = getattr(s, "height_estimator", {}).get(k, "unfiltered")
-            if h is None or est not in ("median", "unfiltered") or np.isfinite(h).sum() < 3:
+            if (not np.isfinite(psf[i]) or h is None or est not in ("median", "unfiltered")
+                    or np.isfinite(h).sum() < 3):
                 continue
             try:
                 r = roughness_resolution_corrected(h, vs, psf_sigma_vox=psf[i],
-                                                   median=est == "median")
+                                                   median=est == "median", noise_map_um=n)
             except EmptyResultError:
                 continue
-            out[:, i, j] = r.ra_um, r.rq_um
+            out[[0, 1, 3], i, j] = r.ra_um, r.rq_um, r.noise_fraction
     dims = ("time_s", "interface")
     return {"ra_resolution_corrected_um": (dims, out[0]),
             "rq_resolution_corrected_um": (dims, out[1]),
+            "height_map_noise_um": (dims, out[2]),
+            "height_noise_fraction": (dims, out[3]),
             "psf_sigma_vox": ("time_s", psf)}
 
 
