@@ -1116,12 +1116,7 @@ def fit_line_response(energy_kev, counts, line_kev: float, *, max_deficit_kev: f
     step = max(width, TAIL_MIN_STEP_KEV) if step_kev is None else float(step_kev)
     if not step > 0:
         raise ParameterError("step_kev", step_kev, "must be > 0 keV")
-    lo_e, hi_e = line_kev - max_deficit_kev - 2.0, line_kev + above_kev
-    sel = (edges[:-1] >= lo_e) & (edges[1:] <= hi_e)
-    if sel.sum() < 10 or edges[0] > lo_e or edges[-1] < hi_e:
-        raise InputError(f"energy_kev: spectrum {edges[0]:.1f}-{edges[-1]:.1f} keV does not cover "
-                         f"{lo_e:.1f}-{hi_e:.1f} keV around the {line_kev} keV line")
-    a, b, y = edges[:-1][sel], edges[1:][sel], c[sel]
+    a, b, y, lo_e, hi_e = _line_window(edges, c, line_kev, max_deficit_kev, above_kev)
     if y.sum() < 100 or y.max() < 20:
         raise EmptyResultError(f"counts: only {y.sum():g} counts within {lo_e:.1f}-{hi_e:.1f} keV; "
                                f"the {line_kev} keV line is too weak to measure its shape")
@@ -1280,6 +1275,19 @@ CDTE_K_GROUPS_KEV = (((20.784, 1.0),), ((22.984, 0.53), (23.174, 1.0)), ((26.095
                      ((27.202, 0.54), (27.472, 1.0)), ((59.5409 - 30.995, 1.0),))
 
 
+def _line_window(edges, c, line_kev, max_deficit_kev, above_kev):
+    """Bins of a spectrum from ``max_deficit_kev`` + 2 keV below a line to ``above_kev`` above
+    it: lower edges, upper edges and counts of those bins, and the window's bounds (keV).
+    Raises :class:`InputError` when the spectrum does not cover the window or holds < 10 of
+    its bins."""
+    lo_e, hi_e = line_kev - max_deficit_kev - 2.0, line_kev + above_kev
+    sel = (edges[:-1] >= lo_e) & (edges[1:] <= hi_e)
+    if sel.sum() < 10 or edges[0] > lo_e or edges[-1] < hi_e:
+        raise InputError(f"energy_kev: spectrum {edges[0]:.1f}-{edges[-1]:.1f} keV does not cover "
+                         f"{lo_e:.1f}-{hi_e:.1f} keV around the {line_kev} keV line")
+    return edges[:-1][sel], edges[1:][sel], c[sel], lo_e, hi_e
+
+
 def _fixed_tail_fit(energy_kev, counts, line_kev, response, *, groups=(), max_deficit_kev=5.0,
                     above_kev=3.0, without_line=False):
     """Poisson deviance of a line whose tail is fixed: (deviance, fitted dict).
@@ -1298,12 +1306,7 @@ def _fixed_tail_fit(energy_kev, counts, line_kev, response, *, groups=(), max_de
 
     c = _counts_2d(counts)
     edges = _edges_from(energy_kev, c.size)
-    lo_e, hi_e = line_kev - max_deficit_kev - 2.0, line_kev + above_kev
-    sel = (edges[:-1] >= lo_e) & (edges[1:] <= hi_e)
-    if sel.sum() < 10 or edges[0] > lo_e or edges[-1] < hi_e:
-        raise InputError(f"energy_kev: spectrum {edges[0]:.1f}-{edges[-1]:.1f} keV does not cover "
-                         f"{lo_e:.1f}-{hi_e:.1f} keV around the {line_kev} keV line")
-    a, b, y = edges[:-1][sel], edges[1:][sel], c[sel]
+    a, b, y, lo_e, hi_e = _line_window(edges, c, line_kev, max_deficit_kev, above_kev)
     dw, x = b - a, 0.5 * (a + b)
     n_tot = float(y.sum())
     if n_tot < 100 or y.max() < 20:
@@ -1350,7 +1353,7 @@ def _fixed_tail_fit(energy_kev, counts, line_kev, response, *, groups=(), max_de
                         gtol=1e-10, max_nfev=400)
     dev = float(_poisson_deviance_terms(y, lam_of(fit.x)).sum())
     return dev, {"centre_kev": float(fit.x[ng + 1]), "fwhm_kev": float(2.3548200450309493 * np.exp(fit.x[ng + 2])),
-                 "line_counts": float(fit.x[0] * n_tot), "n_bins": int(sel.sum()), "n_counts": n_tot,
+                 "line_counts": float(fit.x[0] * n_tot), "n_bins": int(y.size), "n_counts": n_tot,
                  "n_params": int(ng + 3)}
 
 
