@@ -617,7 +617,9 @@ class TransportAnalysis(_Model):
         """``layer``, ``axis`` and ``n_slabs`` set the tortuosity of ``phase``: without it they
         did nothing (accepted and silently ignored); refused."""
         if self.phase is None:
-            idle = [f for f in ("layer", "axis", "n_slabs") if f in self.model_fields_set]
+            # a value equal to its default is harmless (and what a dumped config holds)
+            idle = [f for f in ("layer", "axis", "n_slabs") if f in self.model_fields_set
+                    and getattr(self, f) != type(self).model_fields[f].default]
             if idle:
                 raise ValueError(
                     f"analysis.transport.{idle[0]}: has no effect without analysis.transport.phase "

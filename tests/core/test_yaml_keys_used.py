@@ -46,6 +46,15 @@ def test_declared_names_pass(analysis):
     from_dict(_doc(**analysis))
 
 
+def test_a_dumped_config_loads_again():
+    """``model_dump`` writes every default (``analysis.transport.axis: 0``, ``n_slabs: 4``):
+    a config written back and read again must load, so defaults are not "settings without a
+    phase" (CI failure: tests/tomo/test_scan_times.py round-trips a config this way)."""
+    exp = from_dict(_doc(tomo={"thickness": ["Li"]}))
+    again = from_dict(exp.model_dump(mode="json"))
+    assert again.analysis.transport.n_slabs == 4 and again.analysis.transport.phase is None
+
+
 def test_validate_lists_what_the_run_refuses_when_building_its_stages(tmp_path):
     """analysis.correlate.plated_layer naming no layer: `run` refused it (before any stage)
     and said "run 'ssbscope validate ...' for the full list", but `validate` said valid."""

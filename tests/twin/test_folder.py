@@ -280,12 +280,12 @@ def test_soft_short_part_truth_in_series_slab_order(tmp_path):
     assert row["layer_fraction"][-1] == pytest.approx(0.3065, abs=0.01)
     assert row["interface_z_um"]["Li|LPSCl"] == pytest.approx(ph.interfaces_z_vox["li|lpscl"] * 3.0)
     # two parts' analysis.tomo lists merge (union), the YAML validates
-    af = FolderPart(analysis={"tomo": {"interfaces": ["Li|LPSCl"], "thickness": ["Li", "counter"]}})
+    af = FolderPart(analysis={"tomo": {"interfaces": ["Li|LPSCl"], "thickness": ["Li"]}})
     y = write_experiment_yaml(tmp_path / "experiment.yaml", [af, part], name="ss")
     write_truth_json(tmp_path / "truth.json", [part])
     an = load(y).analysis.tomo
     assert an.interfaces == ["Li|LPSCl", "LPSCl|cathode"]
-    assert an.thickness == ["Li", "counter", "LPSCl"] and an.n_layers == 10
+    assert an.thickness == ["Li", "LPSCl"] and an.n_layers == 10
 
 
 def test_rewriting_the_same_folder_resumes_every_stage(tmp_path):
