@@ -205,3 +205,31 @@ def test_ct_component_fractions_of_a_roi_ct_match_the_declared_stack():
     with pytest.raises(InputError, match="not a phase"):
         ct_component_fractions(lab, vs, phases, heights, 250.0, z_offset_um=z_off, components=comps,
                                layer_thickness_um=t, layer_names=names, component_phases={"anode": ["Cu"]})
+
+
+def test_defaults_do_not_come_from_the_twin():
+    """Analysis code takes nothing from ``ssbscope.twin`` (issue 12): ``ct_to_detector``'s
+    default camera is :data:`PAPER_SHEET` (Huang et al. 2024's sheet and pinhole camera), equal
+    to the twin's ``XcsGeometry()``, and unnamed codes read ``phase <code>``.  A subprocess
+    checks that calling it with its defaults imports no twin module (the old defaults
+    imported ``ssbscope.twin.xcs`` and ``ssbscope.twin.ct``)."""
+    import subprocess
+    import sys
+
+    from ssbscope.compton.correlate import PAPER_SHEET
+    from ssbscope.twin.xcs import XcsGeometry
+
+    g = XcsGeometry()
+    assert (PAPER_SHEET.beam_height_mm, PAPER_SHEET.beam_width_mm, PAPER_SHEET.n_pixels,
+            PAPER_SHEET.object_pixel_mm) == (g.beam_height_mm, g.beam_width_mm, g.n_pixels,
+                                             g.object_pixel_mm)
+    code = ("import sys, numpy as np\n"
+            "from ssbscope.compton.correlate import ct_to_detector\n"
+            "lab = np.zeros((60, 8, 8), np.uint8); lab[:30] = 3; lab[30:] = 7\n"
+            "r = ct_to_detector(lab, 10.0, [300.0])\n"
+            "print(sorted(m for m in sys.modules if m.startswith('ssbscope.twin')))\n"
+            "print([str(p) for p in r.volume_fractions.coords['phase'].values])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == "[]", out
+    assert out[1] == "['phase 3', 'phase 7']", out

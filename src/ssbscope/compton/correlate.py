@@ -39,6 +39,7 @@ the fractions of every pixel of the disc).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -234,11 +235,13 @@ def ct_to_detector(labels, voxel_size_um: float, beam_centres_um, *, geometry=No
         Cubic voxel edge (µm).
     beam_centres_um : sequence of float
         Sheet centre heights above the bottom of the volume (µm), one per position.
-    geometry : ssbscope.twin.xcs.XcsGeometry, optional
-        Sheet height and width, pixel pitch, pixel count and the 160 mm + 150 mm distances
-        (default ``XcsGeometry()``: 0.25 x 25 mm^2 sheet, 80 x 80 pixels at 0.25 mm).
+    geometry : SheetGeometry, optional
+        Sheet height and width, pixel count and object-plane pixel size (any object with
+        these four attributes, e.g. ``ssbscope.twin.xcs.XcsGeometry``; default
+        :data:`PAPER_SHEET`: the camera of Huang et al. 2024, a 0.25 x 25 mm^2 sheet, 80 x 80
+        pixels of 0.25 mm at 150 mm behind a pinhole 160 mm from the sample).
     phase_names : mapping int -> str, optional
-        Names of the label codes (default :data:`ssbscope.twin.ct.PHASES`).
+        Names of the label codes (default: ``"phase <code>"``).
     outside_codes : sequence of int
         Codes that are not cell (void); excluded from fractions and volumes.
     centre_yx_vox : (float, float), optional
@@ -265,9 +268,7 @@ def ct_to_detector(labels, voxel_size_um: float, beam_centres_um, *, geometry=No
     import xarray as xr
 
     if geometry is None:
-        from ssbscope.twin.xcs import XcsGeometry
-
-        geometry = XcsGeometry()
+        geometry = PAPER_SHEET
     lab = np.asarray(labels)
     if lab.ndim != 3 or lab.dtype.kind not in "iu":
         raise InputError(f"labels: need a (z, y, x) integer volume, got {lab.dtype} {lab.shape}")
@@ -285,7 +286,7 @@ def ct_to_detector(labels, voxel_size_um: float, beam_centres_um, *, geometry=No
     if len(names) != centres.size:
         raise InputError(f"position_names: {len(names)} names for {centres.size} beam centres")
     if phase_names is None:
-        from ssbscope.twin.ct import PHASES as phase_names
+        phase_names = {}
     nz, ny, nx = lab.shape
     vs = float(voxel_size_um)
     h_um = geometry.beam_height_mm * 1000.0
@@ -369,6 +370,12 @@ class SheetGeometry:
     beam_width_mm: float
     n_pixels: int
     object_pixel_mm: float
+
+
+#: The sheet and camera of Huang et al. 2024 (doi:10.1016/j.xcrp.2024.101995): a 0.25 mm x
+#: 25 mm sheet, 80 x 80 pixels of 0.25 mm, pinhole 160 mm from the sample and 150 mm from the
+#: detector (object-plane pixel 0.25 x 160 / 150 mm); the default of :func:`ct_to_detector`.
+PAPER_SHEET = SheetGeometry(0.25, 25.0, 80, 0.25 * 160.0 / 150.0)
 
 
 @dataclass(frozen=True)
@@ -457,7 +464,8 @@ def ct_component_fractions(labels, voxel_size_um: float, phases, beam_centres_um
     cell_mask : (y, x) bool ndarray, optional
         Columns inside the cell (default: all).
     geometry : SheetGeometry, optional
-        Default: the XCS twin's camera (80 pixels of 0.267 mm) with this sheet height.
+        Default: :data:`PAPER_SHEET` (80 pixels of 0.267 mm in the object plane) with this
+        sheet height.
     detector_mask : (n, n) bool ndarray, optional
         Detector pixels summed by the series (default all).
     tile_radius_mm : float, optional
@@ -498,7 +506,7 @@ def ct_component_fractions(labels, voxel_size_um: float, phases, beam_centres_um
         if cphases.get(c):
             raise InputError(f"within: {c!r} has CT phases of its own; give it either phases or a host")
     if geometry is None:
-        geometry = SheetGeometry(beam_thickness_um / 1000.0, 25.0, 80, 0.25 * 160.0 / 150.0)
+        geometry = dataclasses.replace(PAPER_SHEET, beam_height_mm=beam_thickness_um / 1000.0)
     n = int(geometry.n_pixels)
     dmask = np.ones((n, n), bool) if detector_mask is None else np.asarray(detector_mask, bool)
     if dmask.shape != (n, n) or not dmask.any():
